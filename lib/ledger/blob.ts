@@ -1,0 +1,108 @@
+// EIP-4844 blobs with the OP Stack's blob encoding (specs/protocol/ecotone/derivation.md
+// "Blob Encoding"). 4096 field elements of 32 bytes; every 4 field elements carry 127 bytes:
+// 4 x 31 byte tails plus 3 bytes spread as 6-bit values over the 4 high bytes, whose top two
+// bits stay 0 so each element is below the BLS modulus. Version 0 spends the first 4 data
+// bytes on version (0) and a uint24 length, leaving 4 * 31 * 1024 + 3 * 1024 - 4 = 130,044.
+import { createHash } from "node:crypto";
+import { BlobEncodingError } from "./errors.js";
+
+export const FIELD_ELEMENTS_PER_BLOB = 4096;
+export const BYTES_PER_BLOB = FIELD_ELEMENTS_PER_BLOB * 32;
+export const ROUNDS = 1024;
+export const BLOB_ENCODING_VERSION = 0;
+export const MAX_BLOB_DATA_SIZE = (4 * 31 + 3) * ROUNDS - 4; // 130,044
+export const VERSIONED_HASH_VERSION_KZG = 0x01;
+
+/**
+ * Encodes data into a blob. The application byte stream is version ++ uint24 length ++ data,
+ * written 127 bytes per round: for each of the 4 field elements, 31 tail bytes go to bytes
+ * 1..31, then one more byte is split into 6-bit pieces for the elements' high bytes.
+ */
+export function encodeBlob(data: Uint8Array): Uint8Array {
+  if (data.length > MAX_BLOB_DATA_SIZE) {
+    throw new BlobEncodingError(`${data.length} bytes do not fit a blob (max ${MAX_BLOB_DATA_SIZE})`, "split the data over several blobs");
+  }
+  const stream = new Uint8Array(ROUNDS * 127);
+  stream[0] = BLOB_ENCODING_VERSION;
+  stream[1] = (data.length >> 16) & 0xff;
+  stream[2] = (data.length >> 8) & 0xff;
+  stream[3] = data.length & 0xff;
+  stream.set(data, 4);
+  const blob = new Uint8Array(BYTES_PER_BLOB);
+  let rd = 0;
+  const tail = (fe: number) => {
+    blob.set(stream.subarray(rd, rd + 31), fe * 32 + 1);
+    rd += 31;
+  };
+  // The spec's read order within a round is tailA, x, tailB, y, tailC, z, tailD: the first
+  // byte of the stream is the "second byte of the first field element" (the version byte).
+  for (let round = 0; round < ROUNDS; round++) {
+    const fe = round * 4;
+    tail(fe);
+    const x = stream[rd++]!;
+    tail(fe + 1);
+    const y = stream[rd++]!;
+    tail(fe + 2);
+    const z = stream[rd++]!;
+    tail(fe + 3);
+    blob[fe * 32] = x & 0b0011_1111;
+    blob[(fe + 1) * 32] = (y & 0b0000_1111) | ((x & 0b1100_0000) >> 2);
+    blob[(fe + 2) * 32] = z & 0b0011_1111;
+    blob[(fe + 3) * 32] = ((z & 0b1100_0000) >> 2) | ((y & 0b1111_0000) >> 4);
+  }
+  return blob;
+}
+
+/** Decodes a blob; any deviation from the encoding makes the whole blob invalid. */
+export function decodeBlob(blob: Uint8Array): Uint8Array {
+  if (blob.length !== BYTES_PER_BLOB) throw new BlobEncodingError(`blob of ${blob.length} bytes, expected ${BYTES_PER_BLOB}`, "blobs are 131,072 bytes");
+  const stream = new Uint8Array(ROUNDS * 127);
+  let wr = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    const fe = round * 4;
+    const hi = [0, 1, 2, 3].map((k) => blob[(fe + k) * 32]!);
+    for (const [k, h] of hi.entries()) {
+      if (h & 0b1100_0000) {
+        throw new BlobEncodingError(`field element ${fe + k} has its top two bits set`, "the blob is not in the OP Stack encoding; it is ignored");
+      }
+    }
+    const [a, b, c, d] = hi as [number, number, number, number];
+    const x = (a & 0b0011_1111) | ((b & 0b0011_0000) << 2);
+    const y = (b & 0b0000_1111) | ((d & 0b0000_1111) << 4);
+    const z = (c & 0b0011_1111) | ((d & 0b0011_0000) << 2);
+    stream.set(blob.subarray(fe * 32 + 1, fe * 32 + 32), wr);
+    wr += 31;
+    stream[wr++] = x;
+    stream.set(blob.subarray((fe + 1) * 32 + 1, (fe + 1) * 32 + 32), wr);
+    wr += 31;
+    stream[wr++] = y;
+    stream.set(blob.subarray((fe + 2) * 32 + 1, (fe + 2) * 32 + 32), wr);
+    wr += 31;
+    stream[wr++] = z;
+    stream.set(blob.subarray((fe + 3) * 32 + 1, (fe + 3) * 32 + 32), wr);
+    wr += 31;
+  }
+  if (stream[0] !== BLOB_ENCODING_VERSION) throw new BlobEncodingError(`blob encoding version ${stream[0]} is not 0`, "the blob is ignored");
+  const len = (stream[1]! << 16) | (stream[2]! << 8) | stream[3]!;
+  if (len > MAX_BLOB_DATA_SIZE) throw new BlobEncodingError(`blob declares ${len} bytes, more than ${MAX_BLOB_DATA_SIZE}`, "the blob is ignored");
+  for (let i = 4 + len; i < stream.length; i++) {
+    if (stream[i] !== 0) throw new BlobEncodingError(`non-zero byte at ${i} past the declared length`, "trailing data must be 0; the blob is ignored");
+  }
+  return stream.slice(4, 4 + len);
+}
+
+/** EIP-4844 versioned hash: 0x01 ++ sha256(commitment)[1:]. */
+export function kzgToVersionedHash(commitment: Uint8Array): Uint8Array {
+  const h = new Uint8Array(createHash("sha256").update(commitment).digest());
+  h[0] = VERSIONED_HASH_VERSION_KZG;
+  return h;
+}
+
+/** Splits data over as many blobs as it needs. */
+export function encodeBlobs(data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < data.length || out.length === 0; off += MAX_BLOB_DATA_SIZE) {
+    out.push(encodeBlob(data.subarray(off, off + MAX_BLOB_DATA_SIZE)));
+  }
+  return out;
+}
