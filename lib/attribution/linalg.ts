@@ -1,0 +1,125 @@
+/**
+ * Dense Float64 linear algebra for the small problems attribution needs exactly (Hessians of a
+ * few hundred parameters, Gram matrices of projected features). Row-major throughout.
+ */
+import { AttributionError } from "./errors.js";
+
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>, aOff = 0, bOff = 0, len = a.length - aOff): number {
+  let s = 0;
+  for (let i = 0; i < len; i++) s += a[aOff + i] * b[bOff + i];
+  return s;
+}
+
+export function norm(a: ArrayLike<number>): number {
+  return Math.sqrt(dot(a, a));
+}
+
+/** C (m×n) = A (m×k) · B (k×n); ikj order so the inner loop walks both B and C contiguously. */
+export function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n: number, C = new Float64Array(m * n)): Float64Array {
+  C.fill(0);
+  for (let i = 0; i < m; i++) {
+    const ci = i * n;
+    for (let p = 0; p < k; p++) {
+      const a = A[i * k + p];
+      if (a === 0) continue;
+      const bp = p * n;
+      for (let j = 0; j < n; j++) C[ci + j] += a * B[bp + j];
+    }
+  }
+  return C;
+}
+
+/** C (k×n) = Aᵀ · B with A (m×k), B (m×n): the batch-summed weight gradient of a dense layer. */
+export function matmulAtB(A: Float64Array, B: Float64Array, m: number, k: number, n: number, C = new Float64Array(k * n)): Float64Array {
+  C.fill(0);
+  for (let i = 0; i < m; i++) {
+    const ai = i * k;
+    const bi = i * n;
+    for (let p = 0; p < k; p++) {
+      const a = A[ai + p];
+      if (a === 0) continue;
+      const cp = p * n;
+      for (let j = 0; j < n; j++) C[cp + j] += a * B[bi + j];
+    }
+  }
+  return C;
+}
+
+/** C (m×k) = A (m×n) · Bᵀ with B (k×n): back-propagating a signal through a dense layer. */
+export function matmulABt(A: Float64Array, B: Float64Array, m: number, n: number, k: number, C = new Float64Array(m * k)): Float64Array {
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < k; j++) C[i * k + j] = dot(A, B, i * n, j * n, n);
+  }
+  return C;
+}
+
+/** In-place Cholesky factor L (lower) of a symmetric positive definite n×n matrix. */
+export function cholesky(M: Float64Array, n: number): Float64Array {
+  const L = new Float64Array(M);
+  for (let j = 0; j < n; j++) {
+    let d = L[j * n + j];
+    for (let k = 0; k < j; k++) d -= L[j * n + k] * L[j * n + k];
+    if (!(d > 0)) {
+      throw new AttributionError(
+        `matrix is not positive definite (pivot ${j} = ${d})`,
+        "add damping (a larger l2 / lambda) so the Hessian is invertible",
+      );
+    }
+    const ljj = Math.sqrt(d);
+    L[j * n + j] = ljj;
+    for (let i = j + 1; i < n; i++) {
+      let s = L[i * n + j];
+      for (let k = 0; k < j; k++) s -= L[i * n + k] * L[j * n + k];
+      L[i * n + j] = s / ljj;
+    }
+    for (let k = j + 1; k < n; k++) L[j * n + k] = 0;
+  }
+  return L;
+}
+
+/** Solves (L Lᵀ) x = b given the Cholesky factor. */
+export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>): Float64Array {
+  const y = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = b[i];
+    for (let k = 0; k < i; k++) s -= L[i * n + k] * y[k];
+    y[i] = s / L[i * n + i];
+  }
+  const x = new Float64Array(n);
+  for (let i = n - 1; i >= 0; i--) {
+    let s = y[i];
+    for (let k = i + 1; k < n; k++) s -= L[k * n + i] * x[k];
+    x[i] = s / L[i * n + i];
+  }
+  return x;
+}
+
+/** Conjugate gradient for A x = b with A given as a symmetric positive definite operator. */
+export function conjugateGradient(
+  apply: (v: Float64Array) => Float64Array,
+  b: Float64Array,
+  opts: { maxIter?: number; tol?: number } = {},
+): { x: Float64Array; iterations: number; residual: number } {
+  const n = b.length;
+  const maxIter = opts.maxIter ?? n;
+  const tol = opts.tol ?? 1e-10;
+  const x = new Float64Array(n);
+  const r = new Float64Array(b);
+  const p = new Float64Array(b);
+  let rr = dot(r, r);
+  const bNorm = Math.sqrt(rr) || 1;
+  let it = 0;
+  for (; it < maxIter && Math.sqrt(rr) / bNorm > tol; it++) {
+    const Ap = apply(p);
+    const alpha = rr / dot(p, Ap);
+    for (let i = 0; i < n; i++) {
+      x[i] += alpha * p[i];
+      r[i] -= alpha * Ap[i];
+    }
+    const rrNew = dot(r, r);
+    const beta = rrNew / rr;
+    for (let i = 0; i < n; i++) p[i] = r[i] + beta * p[i];
+    rr = rrNew;
+  }
+  return { x, iterations: it, residual: Math.sqrt(rr) / bNorm };
+}

@@ -1,0 +1,31 @@
+/** Hessian-free baselines: Grad-Dot gᵢ·g_t and Grad-Cos (the same on unit vectors), at the final parameters. */
+import { perExampleGradients } from "../gradients.js";
+import type { ProjectionSpec } from "../projection.js";
+import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+
+function normalizeRows(a: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(a);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += a[i * d + j] ** 2;
+    const inv = s > 0 ? 1 / Math.sqrt(s) : 0;
+    for (let j = 0; j < d; j++) out[i * d + j] *= inv;
+  }
+  return out;
+}
+
+export class GradDot implements Attributor {
+  readonly name: string;
+  constructor(readonly opts: { cosine?: boolean; projection?: ProjectionSpec } = {}) {
+    this.name = opts.cosine ? "grad-cos" : "grad-dot";
+  }
+  attribute(task: AttributionTask): Scores {
+    verifyTask(task);
+    const G = perExampleGradients(task.model, task.params, task.train, { projection: this.opts.projection });
+    const V = perExampleGradients(task.model, task.params, task.test, { projection: this.opts.projection });
+    const d = G.dim;
+    const g = this.opts.cosine ? normalizeRows(G.data, G.n, d) : G.data;
+    const v = this.opts.cosine ? normalizeRows(V.data, V.n, d) : V.data;
+    return pairScores(this.name, v, V.n, g, G.n, d);
+  }
+}

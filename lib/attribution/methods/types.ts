@@ -1,0 +1,61 @@
+/**
+ * The one interface every attribution method implements: given a trained model, its training set
+ * and some test points, a score for every (test, train) pair. Sign convention throughout:
+ * score > 0 means the training example helped the test point (up-weighting it lowers the test
+ * loss / raises its margin; removing it would hurt), score < 0 means it hurt.
+ */
+import type { Batch, TraceableModel } from "../model.js";
+import type { Checkpoint } from "../train.js";
+import { hashParams, verifyCheckpoint } from "../train.js";
+import { HashMismatchError } from "../errors.js";
+import { matmulABt } from "../linalg.js";
+
+export interface AttributionTask {
+  model: TraceableModel;
+  params: Float64Array;
+  /** If given, the parameters must hash to it (the hash the Model Factory recorded). */
+  paramsHash?: string;
+  train: Batch;
+  test: Batch;
+  /** The l2 coefficient of the training objective: the damping of every Hessian. */
+  l2: number;
+  /** Kept checkpoints (TracIn-CP). */
+  checkpoints?: Checkpoint[];
+  /** Independently trained models (TRAK's ensemble); the first is usually `params`. */
+  ensemble?: { params: Float64Array; hash?: string }[];
+  seed?: number;
+}
+
+/** nTest × nTrain, row-major: data[t * nTrain + i]. */
+export interface Scores {
+  method: string;
+  nTest: number;
+  nTrain: number;
+  data: Float64Array;
+}
+
+export interface Attributor {
+  readonly name: string;
+  attribute(task: AttributionTask): Scores;
+}
+
+export function verifyTask(task: AttributionTask): void {
+  if (task.paramsHash !== undefined) {
+    const actual = hashParams(task.params);
+    if (actual !== task.paramsHash) {
+      throw new HashMismatchError(`model parameters hash to ${actual}, but ${task.paramsHash} was recorded`, "attribute against the recorded checkpoint: reload it, do not edit parameters in place");
+    }
+  }
+  task.checkpoints?.forEach((cp, i) => verifyCheckpoint(cp, `checkpoint ${i} (step ${cp.step})`));
+  task.ensemble?.forEach((m, i) => m.hash !== undefined && verifyCheckpoint({ params: m.params, hash: m.hash }, `ensemble model ${i}`));
+}
+
+/** V (nTest×d) · Gᵀ (d×nTrain). */
+export function pairScores(method: string, V: Float64Array, nTest: number, G: Float64Array, nTrain: number, d: number): Scores {
+  return { method, nTest, nTrain, data: matmulABt(V, G, nTest, d, nTrain) };
+}
+
+/** Row t of a score matrix. */
+export function scoresFor(s: Scores, t: number): Float64Array {
+  return s.data.subarray(t * s.nTrain, (t + 1) * s.nTrain);
+}

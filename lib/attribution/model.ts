@@ -1,0 +1,382 @@
+/**
+ * The generic model interface every attribution method works on: a classifier written as a pure
+ * function of one explicit parameter vector, whose trainable parameters all sit in dense blocks
+ * (y = x·W + b). For such a block the gradient of example i's value is the outer product of the
+ * block's input aᵢ and the signal δᵢ back-propagated to its output, so one forward and one
+ * backward pass over a batch yield every per-example gradient (see gradients.ts).
+ *
+ * Three models implement it: multinomial logistic regression (convex, analytic Hessian), a
+ * one-hidden-layer ReLU MLP, and the same MLP with LoRA adapters on both layers (the base weights
+ * frozen, only the low-rank factors A and B trainable, PEFT's scaling alpha / r).
+ */
+import { matmul, matmulABt, matmulAtB } from "./linalg.js";
+import type { Rng } from "../notebook/random.js";
+import { AttributionError } from "./errors.js";
+
+/** A labelled batch: x is n×dim row-major, y the class of each row. */
+export interface Batch {
+  x: Float64Array;
+  y: Int32Array;
+  n: number;
+  dim: number;
+}
+
+/** One trainable dense block inside the parameter vector: W (rows×cols, row-major), then b (cols) if bias. */
+export interface DenseBlock {
+  name: string;
+  rows: number;
+  cols: number;
+  bias: boolean;
+  offset: number;
+  size: number;
+}
+
+/** A block's per-example input aᵢ (n×rows) and back-propagated signal δᵢ (n×cols). */
+export interface DenseTrace {
+  block: DenseBlock;
+  input: Float64Array;
+  signal: Float64Array;
+}
+
+/**
+ * What is differentiated: "loss" = cross-entropy −log p_y; "margin" = TRAK's model output
+ * log(p_y / (1 − p_y)) = z_y − logsumexp_{k≠y} z_k.
+ */
+export type Target = "loss" | "margin";
+
+export interface TraceResult {
+  logits: Float64Array;
+  /** The target's value per example. */
+  values: Float64Array;
+  traces: DenseTrace[];
+}
+
+export interface TraceableModel {
+  readonly kind: string;
+  readonly inputDim: number;
+  readonly numClasses: number;
+  readonly numParams: number;
+  readonly blocks: readonly DenseBlock[];
+  /** Seeded initial parameters. */
+  init(rng: Rng): Float64Array;
+  logits(params: Float64Array, x: Float64Array, n: number): Float64Array;
+  trace(params: Float64Array, batch: Batch, target: Target): TraceResult;
+  /** Hessian of the mean loss (no regulariser) times v, exact; absent where only finite differences exist. */
+  hvp?(params: Float64Array, batch: Batch, v: Float64Array): Float64Array;
+}
+
+export function layoutBlocks(specs: { name: string; rows: number; cols: number; bias: boolean }[]): DenseBlock[] {
+  let offset = 0;
+  return specs.map((s) => {
+    const size = s.rows * s.cols + (s.bias ? s.cols : 0);
+    const block = { ...s, offset, size };
+    offset += size;
+    return block;
+  });
+}
+
+function checkBatch(model: TraceableModel, batch: Batch): void {
+  if (batch.dim !== model.inputDim || batch.x.length !== batch.n * batch.dim || batch.y.length !== batch.n) {
+    throw new AttributionError(
+      `batch shape (n=${batch.n}, dim=${batch.dim}, x=${batch.x.length}, y=${batch.y.length}) does not fit ${model.kind} with input ${model.inputDim}`,
+      "build the batch with the same feature transform the model was trained with",
+    );
+  }
+}
+
+/** z += x·W + b for the block stored at `block.offset` in params. */
+function denseForward(params: Float64Array, block: DenseBlock, x: Float64Array, n: number, out: Float64Array, scale = 1): void {
+  const W = params.subarray(block.offset, block.offset + block.rows * block.cols);
+  const z = matmul(x, W, n, block.rows, block.cols);
+  for (let i = 0; i < z.length; i++) out[i] += scale * z[i];
+  if (block.bias) {
+    const b = params.subarray(block.offset + block.rows * block.cols, block.offset + block.size);
+    for (let i = 0; i < n; i++) for (let j = 0; j < block.cols; j++) out[i * block.cols + j] += b[j];
+  }
+}
+
+function weights(params: Float64Array, block: DenseBlock): Float64Array {
+  return params.subarray(block.offset, block.offset + block.rows * block.cols);
+}
+
+/**
+ * Per-example target values and d(value)/d(logits). The loss signal is p − e_y; the margin signal
+ * is e_y − q with q the softmax over the classes other than y.
+ */
+export function headSignal(logits: Float64Array, y: Int32Array, n: number, K: number, target: Target): { values: Float64Array; signal: Float64Array; probs: Float64Array } {
+  const values = new Float64Array(n);
+  const signal = new Float64Array(n * K);
+  const probs = new Float64Array(n * K);
+  for (let i = 0; i < n; i++) {
+    const o = i * K;
+    const c = y[i];
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) max = Math.max(max, logits[o + k]);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(logits[o + k] - max);
+    for (let k = 0; k < K; k++) probs[o + k] = Math.exp(logits[o + k] - max) / sum;
+    if (target === "loss") {
+      values[i] = Math.log(sum) + max - logits[o + c];
+      for (let k = 0; k < K; k++) signal[o + k] = probs[o + k] - (k === c ? 1 : 0);
+    } else {
+      let maxO = -Infinity;
+      for (let k = 0; k < K; k++) if (k !== c) maxO = Math.max(maxO, logits[o + k]);
+      let sumO = 0;
+      for (let k = 0; k < K; k++) if (k !== c) sumO += Math.exp(logits[o + k] - maxO);
+      values[i] = logits[o + c] - (Math.log(sumO) + maxO);
+      for (let k = 0; k < K; k++) signal[o + k] = k === c ? 1 : -Math.exp(logits[o + k] - maxO) / sumO;
+    }
+  }
+  return { values, signal, probs };
+}
+
+export function softmaxRows(logits: Float64Array, n: number, K: number): Float64Array {
+  const y = new Int32Array(n);
+  return headSignal(logits, y, n, K, "loss").probs;
+}
+
+/** Multinomial logistic regression: logits = x·W + b. Convex; its Hessian is exact and analytic. */
+export class LogisticRegression implements TraceableModel {
+  readonly kind = "logistic-regression";
+  readonly blocks: DenseBlock[];
+  readonly numParams: number;
+  constructor(readonly inputDim: number, readonly numClasses: number) {
+    this.blocks = layoutBlocks([{ name: "dense", rows: inputDim, cols: numClasses, bias: true }]);
+    this.numParams = this.blocks[0].size;
+  }
+  init(): Float64Array {
+    return new Float64Array(this.numParams);
+  }
+  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+    const z = new Float64Array(n * this.numClasses);
+    denseForward(params, this.blocks[0], x, n, z);
+    return z;
+  }
+  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
+    checkBatch(this, batch);
+    const logits = this.logits(params, batch.x, batch.n);
+    const { values, signal } = headSignal(logits, batch.y, batch.n, this.numClasses, target);
+    return { logits, values, traces: [{ block: this.blocks[0], input: batch.x, signal }] };
+  }
+  /** H v with H = (1/n) Σᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, x̃ = (x, 1). */
+  hvp(params: Float64Array, batch: Batch, v: Float64Array): Float64Array {
+    const { n, dim } = batch;
+    const K = this.numClasses;
+    const probs = softmaxRows(this.logits(params, batch.x, n), n, K);
+    const u = new Float64Array(n * K);
+    denseForward(v, this.blocks[0], batch.x, n, u);
+    const s = new Float64Array(n * K);
+    for (let i = 0; i < n; i++) {
+      let pu = 0;
+      for (let k = 0; k < K; k++) pu += probs[i * K + k] * u[i * K + k];
+      for (let k = 0; k < K; k++) s[i * K + k] = (probs[i * K + k] * (u[i * K + k] - pu)) / n;
+    }
+    const out = new Float64Array(this.numParams);
+    out.set(matmulAtB(batch.x, s, n, dim, K), 0);
+    for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[dim * K + k] += s[i * K + k];
+    return out;
+  }
+}
+
+/** One hidden ReLU layer: logits = relu(x·W1 + b1)·W2 + b2. */
+export class MLP implements TraceableModel {
+  readonly kind = "mlp";
+  readonly blocks: DenseBlock[];
+  readonly numParams: number;
+  constructor(readonly inputDim: number, readonly hidden: number, readonly numClasses: number) {
+    this.blocks = layoutBlocks([
+      { name: "dense1", rows: inputDim, cols: hidden, bias: true },
+      { name: "dense2", rows: hidden, cols: numClasses, bias: true },
+    ]);
+    this.numParams = this.blocks[1].offset + this.blocks[1].size;
+  }
+  init(rng: Rng): Float64Array {
+    const p = new Float64Array(this.numParams);
+    for (const b of this.blocks) {
+      const std = Math.sqrt(2 / b.rows); // He initialisation for ReLU
+      for (let i = 0; i < b.rows * b.cols; i++) p[b.offset + i] = rng.normal() * std;
+    }
+    return p;
+  }
+  private hiddenPre(params: Float64Array, x: Float64Array, n: number): Float64Array {
+    const z1 = new Float64Array(n * this.hidden);
+    denseForward(params, this.blocks[0], x, n, z1);
+    return z1;
+  }
+  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+    const h = this.hiddenPre(params, x, n).map((v) => (v > 0 ? v : 0));
+    const z2 = new Float64Array(n * this.numClasses);
+    denseForward(params, this.blocks[1], h, n, z2);
+    return z2;
+  }
+  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
+    checkBatch(this, batch);
+    const { n } = batch;
+    const z1 = this.hiddenPre(params, batch.x, n);
+    const h = z1.map((v) => (v > 0 ? v : 0));
+    const logits = new Float64Array(n * this.numClasses);
+    denseForward(params, this.blocks[1], h, n, logits);
+    const { values, signal } = headSignal(logits, batch.y, n, this.numClasses, target);
+    const back = matmulABt(signal, weights(params, this.blocks[1]), n, this.numClasses, this.hidden);
+    for (let i = 0; i < back.length; i++) if (!(z1[i] > 0)) back[i] = 0;
+    return {
+      logits,
+      values,
+      traces: [
+        { block: this.blocks[0], input: batch.x, signal: back },
+        { block: this.blocks[1], input: h, signal },
+      ],
+    };
+  }
+}
+
+/**
+ * The MLP above with frozen base weights and LoRA adapters on both layers:
+ * z = x·W + b + (alpha/r)·(x·A)·B. Trainable: A1 (in×r), B1 (r×hidden), A2 (hidden×r), B2 (r×K).
+ * Each factor is itself a dense block: B's input is (alpha/r)·x·A, A's signal is (alpha/r)·δ·Bᵀ.
+ */
+export class LoraMLP implements TraceableModel {
+  readonly kind = "lora-mlp";
+  readonly blocks: DenseBlock[];
+  readonly numParams: number;
+  readonly inputDim: number;
+  readonly numClasses: number;
+  readonly scale: number;
+  constructor(readonly base: MLP, readonly baseParams: Float64Array, readonly rank: number, readonly alpha = 2 * rank) {
+    this.inputDim = base.inputDim;
+    this.numClasses = base.numClasses;
+    this.scale = alpha / rank;
+    this.blocks = layoutBlocks([
+      { name: "dense1.lora_A", rows: base.inputDim, cols: rank, bias: false },
+      { name: "dense1.lora_B", rows: rank, cols: base.hidden, bias: false },
+      { name: "dense2.lora_A", rows: base.hidden, cols: rank, bias: false },
+      { name: "dense2.lora_B", rows: rank, cols: base.numClasses, bias: false },
+    ]);
+    this.numParams = this.blocks[3].offset + this.blocks[3].size;
+  }
+  /** PEFT's default: A random (Kaiming-uniform-like scale), B zero, so the adapter starts as the identity. */
+  init(rng: Rng): Float64Array {
+    const p = new Float64Array(this.numParams);
+    for (const b of [this.blocks[0], this.blocks[2]]) {
+      const bound = 1 / Math.sqrt(b.rows);
+      for (let i = 0; i < b.size; i++) p[b.offset + i] = (2 * rng.next() - 1) * bound;
+    }
+    return p;
+  }
+  private forward(params: Float64Array, x: Float64Array, n: number) {
+    const [A1, B1, A2, B2] = this.blocks;
+    const [base1, base2] = this.base.blocks;
+    const H = this.base.hidden;
+    const K = this.numClasses;
+    const z1 = new Float64Array(n * H);
+    denseForward(this.baseParams, base1, x, n, z1);
+    const u1 = matmul(x, weights(params, A1), n, A1.rows, A1.cols).map((v) => v * this.scale);
+    denseForward(params, B1, u1, n, z1);
+    const h = z1.map((v) => (v > 0 ? v : 0));
+    const z2 = new Float64Array(n * K);
+    denseForward(this.baseParams, base2, h, n, z2);
+    const u2 = matmul(h, weights(params, A2), n, A2.rows, A2.cols).map((v) => v * this.scale);
+    denseForward(params, B2, u2, n, z2);
+    return { z1, h, u1, u2, z2 };
+  }
+  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+    return this.forward(params, x, n).z2;
+  }
+  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
+    checkBatch(this, batch);
+    const { n } = batch;
+    const [A1, B1, A2, B2] = this.blocks;
+    const H = this.base.hidden;
+    const K = this.numClasses;
+    const { z1, h, u1, u2, z2 } = this.forward(params, batch.x, n);
+    const { values, signal: d2 } = headSignal(z2, batch.y, n, K, target);
+    // δ at the hidden pre-activation: through the frozen W2 and the adapter B2·A2.
+    const dh = matmulABt(d2, weights(this.baseParams, this.base.blocks[1]), n, K, H);
+    const dA2 = matmulABt(d2, weights(params, B2), n, K, A2.cols).map((v) => v * this.scale);
+    const viaAdapter = matmulABt(dA2, weights(params, A2), n, A2.cols, H);
+    for (let i = 0; i < dh.length; i++) dh[i] = z1[i] > 0 ? dh[i] + viaAdapter[i] : 0;
+    const dA1 = matmulABt(dh, weights(params, B1), n, H, A1.cols).map((v) => v * this.scale);
+    return {
+      logits: z2,
+      values,
+      traces: [
+        { block: A1, input: batch.x, signal: dA1 },
+        { block: B1, input: u1, signal: dh },
+        { block: A2, input: h, signal: dA2 },
+        { block: B2, input: u2, signal: d2 },
+      ],
+    };
+  }
+}
+
+/** Mean gradient over the batch by the ordinary backward pass (Aᵀ·Δ / n), plus l2·θ. */
+export function batchGradient(model: TraceableModel, params: Float64Array, batch: Batch, l2 = 0, target: Target = "loss"): { value: number; grad: Float64Array } {
+  const { values, traces } = model.trace(params, batch, target);
+  const grad = new Float64Array(model.numParams);
+  const n = batch.n;
+  for (const { block, input, signal } of traces) {
+    const gW = matmulAtB(input, signal, n, block.rows, block.cols);
+    for (let i = 0; i < gW.length; i++) grad[block.offset + i] = gW[i] / n;
+    if (block.bias) {
+      const bo = block.offset + block.rows * block.cols;
+      for (let i = 0; i < n; i++) for (let j = 0; j < block.cols; j++) grad[bo + j] += signal[i * block.cols + j] / n;
+    }
+  }
+  let value = 0;
+  for (const v of values) value += v;
+  value /= n;
+  if (l2 > 0) {
+    let sq = 0;
+    for (let i = 0; i < params.length; i++) {
+      grad[i] += l2 * params[i];
+      sq += params[i] * params[i];
+    }
+    value += 0.5 * l2 * sq;
+  }
+  return { value, grad };
+}
+
+/** Hessian-vector product of the regularised mean loss: exact where the model has one, else central differences of gradients. */
+export function hessianVectorProduct(model: TraceableModel, params: Float64Array, batch: Batch, v: Float64Array, l2: number): Float64Array {
+  let out: Float64Array;
+  if (model.hvp) {
+    out = model.hvp(params, batch, v);
+  } else {
+    let vn = 0;
+    for (const x of v) vn += x * x;
+    vn = Math.sqrt(vn) || 1;
+    const eps = 1e-4 / vn;
+    const plus = params.map((p, i) => p + eps * v[i]);
+    const minus = params.map((p, i) => p - eps * v[i]);
+    const gp = batchGradient(model, plus, batch).grad;
+    const gm = batchGradient(model, minus, batch).grad;
+    out = gp.map((g, i) => (g - gm[i]) / (2 * eps));
+  }
+  if (l2 > 0) for (let i = 0; i < out.length; i++) out[i] += l2 * v[i];
+  return out;
+}
+
+/** Accuracy of the model's argmax on a batch. */
+export function accuracy(model: TraceableModel, params: Float64Array, batch: Batch): number {
+  const z = model.logits(params, batch.x, batch.n);
+  const K = model.numClasses;
+  let correct = 0;
+  for (let i = 0; i < batch.n; i++) {
+    let best = 0;
+    for (let k = 1; k < K; k++) if (z[i * K + k] > z[i * K + best]) best = k;
+    if (best === batch.y[i]) correct++;
+  }
+  return correct / batch.n;
+}
+
+/** Rows `idx` of a batch. */
+export function subset(batch: Batch, idx: ArrayLike<number>): Batch {
+  const n = idx.length;
+  const x = new Float64Array(n * batch.dim);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    x.set(batch.x.subarray(idx[i] * batch.dim, (idx[i] + 1) * batch.dim), i * batch.dim);
+    y[i] = batch.y[idx[i]];
+  }
+  return { x, y, n, dim: batch.dim };
+}

@@ -1,0 +1,121 @@
+import { expect } from "chai";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { rng } from "../../../lib/notebook/random.js";
+import { LogisticRegression, LoraMLP, MLP, batchGradient, type Batch, type TraceableModel } from "../../../lib/attribution/model.js";
+import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
+import { makeProjection, project } from "../../../lib/attribution/projection.js";
+import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { hashParams } from "../../../lib/attribution/train.js";
+import { initTf } from "../../../lib/tf/index.js";
+
+function randomBatch(n: number, dim: number, K: number, seed: number): Batch {
+  const r = rng(seed);
+  return { n, dim, x: Float64Array.from({ length: n * dim }, () => r.normal()), y: Int32Array.from({ length: n }, () => r.int(K)) };
+}
+
+function randomParams(model: TraceableModel, seed: number): Float64Array {
+  const r = rng(seed);
+  return Float64Array.from({ length: model.numParams }, () => 0.5 * r.normal());
+}
+
+const models = (): [string, TraceableModel][] => {
+  const mlp = new MLP(6, 5, 4);
+  return [
+    ["logistic regression", new LogisticRegression(6, 4)],
+    ["mlp", mlp],
+    ["lora-mlp", new LoraMLP(mlp, randomParams(mlp, 9), 2)],
+  ];
+};
+
+describe("attribution: per-example gradients", () => {
+  for (const [name, model] of models()) {
+    for (const target of ["loss", "margin"] as const) {
+      it(`${name} (${target}): batched outer products equal single-example backward passes`, () => {
+        const batch = randomBatch(7, 6, 4, 1);
+        const params = randomParams(model, 2);
+        const G = perExampleGradients(model, params, batch, { target, chunk: 3 });
+        for (let i = 0; i < batch.n; i++) {
+          const one: Batch = { n: 1, dim: 6, x: batch.x.slice(i * 6, i * 6 + 6), y: batch.y.slice(i, i + 1) };
+          const single = batchGradient(model, params, one, 0, target).grad;
+          const got = row(G, i);
+          for (let j = 0; j < model.numParams; j++) expect(got[j]).to.be.closeTo(single[j], 1e-12);
+        }
+      });
+    }
+    for (const target of ["loss", "margin"] as const) {
+      it(`${name} (${target}): the backward pass matches central finite differences`, () => {
+        const batch = randomBatch(5, 6, 4, 3);
+        const params = randomParams(model, 4);
+        const { grad } = batchGradient(model, params, batch, 0.1, target);
+        const eps = 1e-6;
+        for (let j = 0; j < model.numParams; j += 3) {
+          const up = new Float64Array(params); up[j] += eps;
+          const dn = new Float64Array(params); dn[j] -= eps;
+          const fd = (batchGradient(model, up, batch, 0.1, target).value - batchGradient(model, dn, batch, 0.1, target).value) / (2 * eps);
+          expect(grad[j]).to.be.closeTo(fd, 1e-6);
+        }
+      });
+    }
+  }
+
+  it("mlp: per-example gradients equal TensorFlow.js autodiff of each example's loss", async () => {
+    const { tf } = await initTf({ quiet: true });
+    const model = new MLP(6, 5, 4);
+    const batch = randomBatch(4, 6, 4, 5);
+    const params = randomParams(model, 6);
+    const G = perExampleGradients(model, params, batch);
+    const [b1, b2] = model.blocks;
+    const slice = (b: typeof b1, w: boolean) => w ? params.slice(b.offset, b.offset + b.rows * b.cols) : params.slice(b.offset + b.rows * b.cols, b.offset + b.size);
+    for (let i = 0; i < batch.n; i++) {
+      const x = tf.tensor2d(Array.from(batch.x.slice(i * 6, i * 6 + 6)), [1, 6]);
+      const y = tf.oneHot(tf.tensor1d([batch.y[i]], "int32"), 4);
+      const lossFn = (W1: any, c1: any, W2: any, c2: any) => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), c1)), W2), c2)) as any;
+      const grads = tf.grads(lossFn)([
+        tf.tensor2d(Array.from(slice(b1, true)), [6, 5]), tf.tensor1d(Array.from(slice(b1, false))),
+        tf.tensor2d(Array.from(slice(b2, true)), [5, 4]), tf.tensor1d(Array.from(slice(b2, false))),
+      ]);
+      const flat = grads.flatMap((g) => Array.from(g.dataSync()));
+      const got = row(G, i);
+      for (let j = 0; j < flat.length; j++) expect(got[j]).to.be.closeTo(flat[j], 2e-5);
+      tf.dispose([x, y, ...grads]);
+    }
+  });
+
+  it("projections are seeded, and preserve inner products in expectation", () => {
+    const spec = { kind: "gaussian" as const, dim: 2000, seed: 7 };
+    const a = makeProjection(50, spec);
+    expect(makeProjection(50, spec).matrix).to.deep.equal(a.matrix);
+    expect(makeProjection(50, { ...spec, seed: 8 }).matrix).to.not.deep.equal(a.matrix);
+    const r = rng(3);
+    const g = Float64Array.from({ length: 100 }, () => r.normal());
+    for (const kind of ["gaussian", "rademacher"] as const) {
+      const P = makeProjection(50, { kind, dim: 2000, seed: 1 });
+      const pg = project(g, 2, P);
+      const dotOrig = g.subarray(0, 50).reduce((s, v, i) => s + v * g[50 + i], 0);
+      const nOrig = g.subarray(0, 50).reduce((s, v) => s + v * v, 0);
+      const nProj = pg.subarray(0, 2000).reduce((s, v) => s + v * v, 0);
+      const dotProj = pg.subarray(0, 2000).reduce((s, v, i) => s + v * pg[2000 + i], 0);
+      expect(nProj / nOrig).to.be.closeTo(1, 0.1);
+      expect(dotProj).to.be.closeTo(dotOrig, 0.1 * nOrig);
+    }
+  });
+
+  it("stored gradients round-trip, and a changed file or checkpoint is refused", () => {
+    const model = new MLP(6, 5, 4);
+    const params = randomParams(model, 2);
+    const G = perExampleGradients(model, params, randomBatch(5, 6, 4, 1), { projection: { kind: "rademacher", dim: 8, seed: 3 } });
+    const path = join(mkdtempSync(join(tmpdir(), "grads-")), "train.grad");
+    const sha = saveGradients(path, G);
+    const back = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: sha });
+    expect(back.data).to.deep.equal(G.data);
+    expect(back.projection).to.deep.equal({ kind: "rademacher", dim: 8, seed: 3 });
+    const other = new Float64Array(params); other[0] += 1e-9;
+    expect(() => loadGradients(path, { paramsHash: hashParams(other) })).to.throw(HashMismatchError, /taken at parameters/);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 3] ^= 0xff;
+    writeFileSync(path, bytes);
+    expect(() => loadGradients(path)).to.throw(HashMismatchError, /altered|hash to/);
+  });
+});

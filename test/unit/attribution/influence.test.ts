@@ -1,0 +1,83 @@
+import { expect } from "chai";
+import { sampleFashion } from "../../../lib/attribution/data.js";
+import { LogisticRegression, MLP, subset } from "../../../lib/attribution/model.js";
+import { fitNewton, trainModel } from "../../../lib/attribution/train.js";
+import { CGInfluence, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, DataInf, type AttributionTask } from "../../../lib/attribution/methods/index.js";
+import { pearson } from "../../../lib/attribution/evaluation/stats.js";
+import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { hashParams } from "../../../lib/attribution/train.js";
+
+describe("attribution: influence methods on a small convex problem", function () {
+  this.timeout(60_000);
+  const train = sampleFashion("train", { n: 100, seed: 1, classes: [0, 1, 7], pool: 7 });
+  const test = sampleFashion("test", { n: 8, seed: 2, classes: [0, 1, 7], pool: 7 });
+  const model = new LogisticRegression(train.dim, 3);
+  const l2 = 1e-2;
+  const params = fitNewton(model, train, { l2 });
+  const task: AttributionTask = { model, params, train, test, l2, seed: 1 };
+  const exact = new ExactInfluence().attribute(task);
+
+  it("exact influence matches actual leave-one-out retraining (Pearson >= 0.9)", () => {
+    const base = model.trace(params, test, "loss").values;
+    const predicted: number[] = [];
+    const actual: number[] = [];
+    for (let i = 0; i < train.n; i++) {
+      const keep = Array.from({ length: train.n }, (_, j) => j).filter((j) => j !== i);
+      const loo = fitNewton(model, subset(train, keep), { l2, start: params });
+      const after = model.trace(loo, test, "loss").values;
+      for (let t = 0; t < test.n; t++) {
+        // removing a helpful example (score > 0) raises the test loss by about score / n
+        predicted.push(exact.data[t * train.n + i] / train.n);
+        actual.push(after[t] - base[t]);
+      }
+    }
+    const r = pearson(predicted, actual);
+    expect(r).to.be.at.least(0.9);
+  });
+
+  it("conjugate gradient reproduces the exact inverse-Hessian products", () => {
+    const cg = new CGInfluence({ tol: 1e-12 }).attribute(task);
+    for (let i = 0; i < cg.data.length; i++) expect(cg.data[i]).to.be.closeTo(exact.data[i], 1e-6 * (1 + Math.abs(exact.data[i])));
+  });
+
+  it("LiSSA converges towards exact influence, and the same seed gives identical scores", () => {
+    const a = new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
+    const b = new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
+    expect(a.data).to.deep.equal(b.data);
+    expect(pearson(Array.from(a.data), Array.from(exact.data))).to.be.at.least(0.98);
+  });
+
+  it("TRAK and Grad-Dot are deterministic under a seed; TRAK's projection seed matters", () => {
+    const t1 = new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
+    const t2 = new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
+    const t3 = new TRAK({ projectionDim: 24, seed: 4 }).attribute(task);
+    expect(t1.data).to.deep.equal(t2.data);
+    expect(t1.data).to.not.deep.equal(t3.data);
+    expect(new GradDot().attribute(task).data).to.deep.equal(new GradDot().attribute(task).data);
+  });
+
+  it("a model whose parameters do not match the recorded hash is refused", () => {
+    const tampered = new Float64Array(params);
+    tampered[3] += 1e-6;
+    for (const m of [new ExactInfluence(), new DataInf(), new GradDot()]) {
+      expect(() => m.attribute({ ...task, params: tampered, paramsHash: hashParams(params) })).to.throw(HashMismatchError);
+    }
+  });
+
+  it("TracIn-CP sums learning-rate-weighted dot products over verified checkpoints", () => {
+    const mlp = new MLP(train.dim, 8, 3);
+    const run = trainModel(mlp, train, { epochs: 4, batchSize: 25, lr: 0.05, l2: 1e-3, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
+    expect(run.checkpoints).to.have.length(2);
+    const t = { model: mlp, params: run.params, train, test, l2: 1e-3, checkpoints: run.checkpoints };
+    const tracin = new TracInCP().attribute(t);
+    const manual = new Float64Array(tracin.data.length);
+    for (const cp of run.checkpoints) {
+      const s = new GradDot().attribute({ ...t, params: cp.params });
+      for (let i = 0; i < manual.length; i++) manual[i] += cp.lr * s.data[i];
+    }
+    for (let i = 0; i < manual.length; i++) expect(tracin.data[i]).to.be.closeTo(manual[i], 1e-9 * (1 + Math.abs(manual[i])));
+    const bad = run.checkpoints.map((c) => ({ ...c, params: new Float64Array(c.params) }));
+    bad[1].params[0] += 1;
+    expect(() => new TracInCP().attribute({ ...t, checkpoints: bad })).to.throw(HashMismatchError, /checkpoint 1/);
+  });
+});
