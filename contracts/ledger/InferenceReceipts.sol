@@ -25,7 +25,10 @@ contract InferenceReceipts {
         uint256 fee
     );
 
+    event AttributionPaid(bytes32 indexed modelId, uint256 contributors, uint256 total);
+
     error UnknownModel(bytes32 modelId);
+    error LengthMismatch();
     error ModelTaken(bytes32 modelId);
 
     function registerModel(bytes32 modelId, uint96 feePerToken) external {
@@ -44,5 +47,17 @@ contract InferenceReceipts {
         owed[m.owner] += fee;
         inferenceCount[modelId] += 1;
         emit InferenceRecorded(modelId, msg.sender, promptHash, outputHash, tokensIn, tokensOut, fee);
+    }
+
+    /// Splits a model's earnings over the data contributors that Proof of Attribution credits.
+    function payoutAttribution(bytes32 modelId, address[] calldata contributors, uint256[] calldata shares) external {
+        if (models[modelId].owner == address(0)) revert UnknownModel(modelId);
+        if (contributors.length != shares.length) revert LengthMismatch();
+        uint256 total;
+        for (uint256 i = 0; i < contributors.length; i++) {
+            owed[contributors[i]] += shares[i];
+            total += shares[i];
+        }
+        emit AttributionPaid(modelId, contributors.length, total);
     }
 }

@@ -1,0 +1,247 @@
+// The derivation pipeline: L1 blocks in, L2 blocks out. Stages as in the spec: L1 retrieval ->
+// frame queue -> channel bank (Holocene: channel assembler) -> channel reader -> batch queue ->
+// payload attributes -> engine. Bad input never escapes as an exception: each stage drops what
+// the spec says to drop and counts it.
+import { keccak256 } from "ethers";
+import type { Batch, SingularBatch } from "../batch.js";
+import { fromHex } from "../bytes.js";
+import type { RollupConfig } from "../params.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
+import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
+import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
+import { ChannelAssembler, ChannelBank, type ChannelStage } from "./channel-bank.js";
+import { readBatches, type ChannelReaderStats } from "./channel-reader.js";
+import { FrameQueue } from "./frame-queue.js";
+import { newRetrievalStats, retrieveBatcherData } from "./l1-retrieval.js";
+
+/** The execution engine: builds the L2 block the attributes describe on top of its head. */
+export interface Engine {
+  execute(attrs: PayloadAttributes): Promise<L2BlockRef>;
+}
+
+interface PendingBatch {
+  batch: Batch;
+  channel: string;
+  inclusion: L1BlockRef;
+}
+
+interface SpanElement {
+  batch: SingularBatch;
+  channel: string;
+  inclusion: L1BlockRef;
+}
+
+export interface PipelineStats {
+  l1Blocks: number;
+  l1ParentMismatch: number;
+  derivedBlocks: number;
+  emptyBlocksForced: number;
+  depositOnlyFallbacks: number;
+  batchesAccepted: number;
+  batchesDropped: Record<string, number>;
+  batchesPast: number;
+  channelsInvalidated: number;
+}
+
+export interface PipelineOptions {
+  blobs?: BlobSource;
+  /** KZG commitment of a blob, to verify blobs against their versioned hashes. */
+  commitBlob?: (blob: Uint8Array) => Uint8Array;
+}
+
+export class DerivationPipeline {
+  readonly safeChain: L2BlockRef[];
+  readonly frameQueue: FrameQueue;
+  readonly channels: ChannelStage;
+  readonly retrieval = newRetrievalStats();
+  readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
+  readonly stats: PipelineStats = {
+    l1Blocks: 0,
+    l1ParentMismatch: 0,
+    derivedBlocks: 0,
+    emptyBlocksForced: 0,
+    depositOnlyFallbacks: 0,
+    batchesAccepted: 0,
+    batchesDropped: {},
+    batchesPast: 0,
+    channelsInvalidated: 0,
+  };
+  private readonly l1 = new Map<number, L1BlockRef>();
+  private readonly byTimestamp = new Map<number, L2BlockRef>();
+  private pending: PendingBatch[] = [];
+  private span: SpanElement[] = [];
+  private current: L1BlockRef | undefined;
+
+  constructor(
+    readonly cfg: RollupConfig,
+    private readonly engine: Engine,
+    genesis: L2BlockRef,
+    /** L1 blocks up to and including the genesis L1 origin. */
+    l1History: readonly L1BlockRef[],
+    private readonly opts: PipelineOptions = {},
+  ) {
+    this.safeChain = [genesis];
+    this.byTimestamp.set(genesis.timestamp, genesis);
+    for (const b of l1History) this.l1.set(b.number, b);
+    this.frameQueue = new FrameQueue(cfg.holocene);
+    this.channels = cfg.holocene ? new ChannelAssembler(cfg.channelTimeout) : new ChannelBank(cfg.channelTimeout);
+  }
+
+  get safeHead(): L2BlockRef {
+    return this.safeChain[this.safeChain.length - 1]!;
+  }
+
+  /** Processes one L1 block and returns the L2 blocks derived from it. */
+  async addL1Block(block: L1BlockData): Promise<L2BlockRef[]> {
+    const ref: L1BlockRef = { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: block.timestamp };
+    const parent = this.l1.get(block.number - 1);
+    if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) this.stats.l1ParentMismatch++;
+    this.l1.set(block.number, ref);
+    this.current = ref;
+    this.stats.l1Blocks++;
+
+    for (const { data } of retrieveBatcherData(block, this.cfg, this.opts.blobs, this.retrieval, this.opts.commitBlob)) {
+      this.frameQueue.push(data, ref);
+      for (let q = this.frameQueue.shift(); q; q = this.frameQueue.shift()) this.channels.ingest(q.frame, q.inclusion);
+    }
+    for (const ch of this.channels.read(ref)) {
+      for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
+    }
+    const derived: L2BlockRef[] = [];
+    for (;;) {
+      const next = await this.step();
+      if (!next) break;
+      derived.push(next);
+    }
+    return derived;
+  }
+
+  private drop(verdict: Verdict): void {
+    this.stats.batchesDropped[verdict.reason] = (this.stats.batchesDropped[verdict.reason] ?? 0) + 1;
+  }
+
+  /** Holocene's fast channel invalidation: an invalid batch discards the rest of its channel. */
+  private invalidateChannel(channel: string): void {
+    if (!this.cfg.holocene) return;
+    const before = this.pending.length + this.span.length;
+    this.pending = this.pending.filter((p) => p.channel !== channel);
+    this.span = this.span.filter((p) => p.channel !== channel);
+    if (this.pending.length + this.span.length < before) this.stats.channelsInvalidated++;
+  }
+
+  private l1Lookup = (n: number) => this.l1.get(n);
+
+  private spanToSingular(p: PendingBatch): SpanElement[] {
+    if (p.batch.type !== 1) return [];
+    return p.batch.batch.blocks.map((b) => ({
+      // parent and epoch hashes are implied by the span: filled in when each block is checked
+      batch: { parentHash: new Uint8Array(32), epochNum: b.epochNum, epochHash: new Uint8Array(32), timestamp: b.timestamp, transactions: b.transactions },
+      channel: p.channel,
+      inclusion: p.inclusion,
+    }));
+  }
+
+  private async step(): Promise<L2BlockRef | undefined> {
+    const head = this.safeHead;
+    const nextTimestamp = head.timestamp + this.cfg.blockTime;
+    // Blocks of an accepted span batch, checked one by one (Holocene's partial span validity).
+    while (this.span.length > 0) {
+      const el = this.span[0]!;
+      if (el.batch.timestamp < nextTimestamp) {
+        this.span.shift(); // overlap already checked against the safe chain
+        continue;
+      }
+      const origin = this.l1.get(el.batch.epochNum);
+      const filled: SingularBatch = { ...el.batch, parentHash: fromHex(head.hash), epochHash: origin ? fromHex(origin.hash) : new Uint8Array(32) };
+      const verdict = checkSingularBatch(this.cfg, this.l1Lookup, head, filled, el.inclusion);
+      if (verdict.validity === "undecided") return undefined;
+      if (verdict.validity === "accept") {
+        this.span.shift();
+        return this.execute(filled);
+      }
+      this.drop(verdict);
+      this.span = [];
+      this.invalidateChannel(el.channel);
+    }
+    if (this.cfg.holocene) {
+      while (this.pending.length > 0) {
+        const p = this.pending[0]!;
+        const verdict = this.verdict(p, head);
+        if (verdict.validity === "undecided") return undefined;
+        this.pending.shift();
+        if (verdict.validity === "past") {
+          this.stats.batchesPast++;
+          continue;
+        }
+        if (verdict.validity !== "accept") {
+          this.drop(verdict); // future batches break strict ordering: dropped too
+          this.invalidateChannel(p.channel);
+          continue;
+        }
+        this.stats.batchesAccepted++;
+        if (p.batch.type === 0) return this.execute(p.batch.batch);
+        this.span = this.spanToSingular(p);
+        return this.step();
+      }
+    } else {
+      let waiting = false;
+      for (let i = 0; i < this.pending.length; ) {
+        const p = this.pending[i]!;
+        const verdict = this.verdict(p, head);
+        if (verdict.validity === "drop" || verdict.validity === "past") {
+          this.drop(verdict);
+          this.pending.splice(i, 1);
+          continue;
+        }
+        if (verdict.validity === "accept") {
+          this.pending.splice(i, 1);
+          this.stats.batchesAccepted++;
+          if (p.batch.type === 0) return this.execute(p.batch.batch);
+          this.span = this.spanToSingular(p);
+          return this.step();
+        }
+        if (verdict.validity === "undecided") waiting = true;
+        i++;
+      }
+      if (waiting) return undefined;
+    }
+    return this.forceEmptyBatch(head, nextTimestamp);
+  }
+
+  private verdict(p: PendingBatch, head: L2BlockRef): Verdict {
+    if (p.batch.type === 0) return checkSingularBatch(this.cfg, this.l1Lookup, head, p.batch.batch, p.inclusion);
+    return checkSpanBatchPrefix(this.cfg, this.l1Lookup, (t) => this.byTimestamp.get(t), head, p.batch.batch, p.inclusion);
+  }
+
+  /** When the sequencing window of the safe head's epoch has passed with no batch, derivation
+   *  fills the gap with empty blocks, advancing the origin when the next one is due. */
+  private async forceEmptyBatch(head: L2BlockRef, nextTimestamp: number): Promise<L2BlockRef | undefined> {
+    const current = this.current;
+    if (!current || head.l1origin.number + this.cfg.seqWindowSize >= current.number) return undefined;
+    let origin = this.l1.get(head.l1origin.number)!;
+    const next = this.l1.get(head.l1origin.number + 1);
+    if (next && nextTimestamp >= next.timestamp) origin = next;
+    this.stats.emptyBlocksForced++;
+    return this.execute({ parentHash: fromHex(head.hash), epochNum: origin.number, epochHash: fromHex(origin.hash), timestamp: nextTimestamp, transactions: [] });
+  }
+
+  private async execute(batch: SingularBatch): Promise<L2BlockRef> {
+    const head = this.safeHead;
+    const origin = this.l1.get(batch.epochNum)!;
+    const attrs = payloadAttributes(batch, head, origin);
+    let ref: L2BlockRef;
+    try {
+      ref = await this.engine.execute(attrs);
+    } catch {
+      // Holocene's steady block derivation: a payload the engine refuses becomes deposit-only.
+      this.stats.depositOnlyFallbacks++;
+      ref = await this.engine.execute({ ...attrs, transactions: [] });
+      batch = { ...batch, transactions: [] };
+    }
+    ref = { ...ref, txHashes: batch.transactions.map((t) => keccak256(t)) };
+    this.safeChain.push(ref);
+    this.byTimestamp.set(ref.timestamp, ref);
+    this.stats.derivedBlocks++;
+    return ref;
+  }
+}

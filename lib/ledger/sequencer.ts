@@ -1,0 +1,64 @@
+// The sequencer: builds L2 blocks every blockTime seconds and assigns each an L1 origin (its
+// epoch). The origin advances when the next L1 block is known and not later than the L2
+// timestamp; an L2 block may not run more than maxSequencerDrift seconds ahead of its origin
+// (past that, only empty blocks), and an origin is never older than the sequencing window allows.
+import type { SingularBatch } from "./batch.js";
+import { fromHex } from "./bytes.js";
+import { payloadAttributes } from "./derivation/attributes.js";
+import type { Engine } from "./derivation/pipeline.js";
+import type { RollupConfig } from "./params.js";
+import type { L1BlockRef, L2BlockRef } from "./types.js";
+
+export interface SequencedBlock {
+  ref: L2BlockRef;
+  /** The block as a singular batch: what the batcher posts. */
+  batch: SingularBatch;
+}
+
+export class Sequencer {
+  readonly blocks: SequencedBlock[] = [];
+  private head: L2BlockRef;
+
+  constructor(
+    readonly cfg: RollupConfig,
+    private readonly engine: Engine,
+    genesis: L2BlockRef,
+    /** L1 blocks the sequencer has seen, by number. */
+    private readonly l1: (n: number) => L1BlockRef | undefined,
+  ) {
+    this.head = genesis;
+  }
+
+  get unsafeHead(): L2BlockRef {
+    return this.head;
+  }
+
+  get nextTimestamp(): number {
+    return this.head.timestamp + this.cfg.blockTime;
+  }
+
+  /** Picks the L1 origin for the next block; `txsAllowed` is false past the drift limit. */
+  nextOrigin(): { origin: L1BlockRef; txsAllowed: boolean } {
+    const t = this.nextTimestamp;
+    const cur = this.l1(this.head.l1origin.number)!;
+    const next = this.l1(cur.number + 1);
+    if (next && t >= next.timestamp) return { origin: next, txsAllowed: t <= next.timestamp + this.cfg.maxSequencerDrift };
+    return { origin: cur, txsAllowed: t <= cur.timestamp + this.cfg.maxSequencerDrift };
+  }
+
+  async buildBlock(txs: readonly Uint8Array[]): Promise<SequencedBlock> {
+    const { origin, txsAllowed } = this.nextOrigin();
+    const batch: SingularBatch = {
+      parentHash: fromHex(this.head.hash),
+      epochNum: origin.number,
+      epochHash: fromHex(origin.hash),
+      timestamp: this.nextTimestamp,
+      transactions: txsAllowed ? [...txs] : [],
+    };
+    const ref = await this.engine.execute(payloadAttributes(batch, this.head, origin));
+    const block = { ref, batch };
+    this.blocks.push(block);
+    this.head = ref;
+    return block;
+  }
+}
