@@ -1,0 +1,259 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import { devWallet } from "../chain/keys.js";
+import { rng, type Rng } from "../notebook/random.js";
+import { IntelligenceError } from "./errors.js";
+import { FASHION_MNIST } from "./datasets/files.js";
+import { loadFashionMnist, type ImageSet } from "./datasets/fashion-mnist.js";
+
+/**
+ * A datanet: a data set contributed by several parties (addresses), with its manifest: one
+ * hash per sample and a Merkle root over (index, contributor, sampleHash) leaves, so a
+ * contributor can prove on chain that a given sample is theirs and part of this datanet.
+ */
+export type ContributorKind = "iid" | "non-iid" | "duplicate" | "label-flip";
+
+export interface ContributorPlan {
+  name: string;
+  kind: ContributorKind;
+  samples: number;
+  /** non-iid: Dirichlet concentration over classes (small = few classes). Default 0.3. */
+  dirichletAlpha?: number;
+  /** non-iid: restrict to these classes instead of a Dirichlet draw. */
+  classes?: number[];
+  /** duplicate: whose samples this contributor re-submits (exact copies). */
+  duplicateOf?: string;
+  /** label-flip: label mapping; default swaps pairs 0↔6 (T-shirt↔Shirt), 2↔4 (Pullover↔Coat), 5↔7 (Sandal↔Sneaker), ... */
+  flip?: Record<number, number>;
+}
+
+/** Input shifts: the datanet's domain differs from the base model's pretraining data. */
+export type ImageShift = "none" | "invert" | "translate" | "low-contrast";
+
+export interface DatanetPlan {
+  name: string;
+  dataset: "fashion-mnist";
+  /** Source images drawn from this index range of the training split, [start, end). */
+  sourceRange: [number, number];
+  shift: ImageShift;
+  contributors: ContributorPlan[];
+  seed: number;
+}
+
+export interface Contributor {
+  address: string;
+  name: string;
+  kind: ContributorKind;
+  samples: number;
+}
+
+export interface DatanetManifest {
+  id: string;
+  name: string;
+  dataset: { name: string; sha256: string; split: "train"; sourceRange: [number, number] };
+  shift: ImageShift;
+  seed: number;
+  contributors: Contributor[];
+  /** Per sample, in datanet order: contributor index, source index, label as contributed, hash. */
+  samples: Array<{ contributor: number; source: number; label: number; hash: string }>;
+  leafEncoding: ["uint256", "address", "bytes32"];
+  merkleRoot: string;
+}
+
+export interface Datanet {
+  id: string;
+  name: string;
+  contributors: Contributor[];
+  /** n × featureSize, in [0, 1]. */
+  x: Float32Array;
+  /** Labels as contributed (flipped ones included). */
+  y: Int32Array;
+  /** True labels, for analysis only (a trainer must not read them). */
+  yTrue: Int32Array;
+  contributorOf: Int32Array;
+  sampleHashes: string[];
+  n: number;
+  featureSize: number;
+  numClasses: number;
+  manifest: DatanetManifest;
+}
+
+export const DEFAULT_FLIP: Record<number, number> = { 0: 6, 6: 0, 2: 4, 4: 2, 5: 7, 7: 5, 1: 3, 3: 1, 8: 9, 9: 8 };
+
+/** Applies a shift to 8-bit pixels (exact in bytes, so sample hashes are well defined). */
+export function shiftImage(src: Uint8Array, rows: number, cols: number, shift: ImageShift): Uint8Array {
+  if (shift === "none") return src;
+  const out = new Uint8Array(src.length);
+  if (shift === "invert") for (let i = 0; i < src.length; i++) out[i] = 255 - src[i];
+  else if (shift === "low-contrast") for (let i = 0; i < src.length; i++) out[i] = 64 + (src[i] >> 2);
+  else if (shift === "translate") {
+    // 4 px right and 3 px down: an off-centre camera
+    for (let r = 3; r < rows; r++) for (let c = 4; c < cols; c++) out[r * cols + c] = src[(r - 3) * cols + (c - 4)];
+  }
+  return out;
+}
+
+function pixelsOf(set: ImageSet, i: number): Uint8Array {
+  const size = set.rows * set.cols;
+  const out = new Uint8Array(size);
+  for (let k = 0; k < size; k++) out[k] = Math.round(set.x[i * size + k] * 255);
+  return out;
+}
+
+/** keccak256(pixels ‖ label): what a contributor commits to for one sample. */
+export function sampleHash(pixels: Uint8Array, label: number): string {
+  const bytes = new Uint8Array(pixels.length + 1);
+  bytes.set(pixels);
+  bytes[pixels.length] = label;
+  return keccak256(bytes);
+}
+
+function gammaSample(r: Rng, shape: number): number {
+  // Marsaglia–Tsang; shape < 1 by the boost u^(1/shape)
+  if (shape < 1) return gammaSample(r, shape + 1) * Math.pow(r.next() || 1e-12, 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number, v: number;
+    do { x = r.normal(); v = 1 + c * x; } while (v <= 0);
+    v = v * v * v;
+    const u = r.next();
+    if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+  }
+}
+
+export function dirichlet(r: Rng, alpha: number, k: number): number[] {
+  const g = Array.from({ length: k }, () => gammaSample(r, alpha));
+  const s = g.reduce((a, b) => a + b, 0);
+  return g.map((v) => v / s);
+}
+
+export function datanetId(name: string, merkleRoot: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [name, merkleRoot]));
+}
+
+export function merkleTreeOf(manifest: Pick<DatanetManifest, "samples" | "contributors">): StandardMerkleTree<[number, string, string]> {
+  return StandardMerkleTree.of(
+    manifest.samples.map((s, i) => [i, manifest.contributors[s.contributor].address, s.hash] as [number, string, string]),
+    ["uint256", "address", "bytes32"],
+  );
+}
+
+/** Builds a datanet from a plan: deterministic in the plan's seed. */
+export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Datanet {
+  const set = loadFashionMnist("train", opts);
+  const [start, end] = plan.sourceRange;
+  if (!(start >= 0 && end <= set.n && start < end)) throw new IntelligenceError(`sourceRange [${start}, ${end}) is outside the ${set.n} training images`, `use a range within [0, ${set.n})`);
+  const root = rng(plan.seed).fork(`datanet:${plan.name}`);
+  const byClass: number[][] = Array.from({ length: set.classes.length }, () => []);
+  const pool = root.fork("pool").shuffle(Array.from({ length: end - start }, (_, i) => start + i));
+  for (const i of pool) byClass[set.y[i]].push(i);
+  const cursor = new Array(byClass.length).fill(0);
+  const take = (cls: number): number => {
+    if (cursor[cls] >= byClass[cls].length) throw new IntelligenceError(`datanet ${plan.name}: class ${cls} has no images left in [${start}, ${end})`, "widen sourceRange or ask for fewer samples");
+    return byClass[cls][cursor[cls]++];
+  };
+  const takenBy = new Map<string, number[]>();
+  const rows: Array<{ contributor: number; source: number; label: number }> = [];
+  const contributors: Contributor[] = plan.contributors.map((c, ci) => ({ address: devWallet(ci + 1).address, name: c.name, kind: c.kind, samples: c.samples }));
+  plan.contributors.forEach((c, ci) => {
+    const r = root.fork(`contributor:${c.name}`);
+    const k = byClass.length;
+    let sources: number[] = [];
+    if (c.kind === "duplicate") {
+      const of = takenBy.get(c.duplicateOf ?? "");
+      if (!of) throw new IntelligenceError(`contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`, "list the original contributor first and name them in duplicateOf");
+      sources = r.shuffle(of.slice()).slice(0, c.samples);
+    } else {
+      let probs = new Array(k).fill(1 / k);
+      if (c.kind === "non-iid") {
+        if (c.classes) probs = probs.map((_, j) => (c.classes!.includes(j) ? 1 / c.classes!.length : 0));
+        else probs = dirichlet(r, c.dirichletAlpha ?? 0.3, k);
+      }
+      for (let s = 0; s < c.samples; s++) {
+        let u = r.next(), cls = 0;
+        while (cls < k - 1 && u >= probs[cls]) { u -= probs[cls]; cls++; }
+        // fall through to the next class when one runs out (keeps counts exact)
+        let tries = 0;
+        while (cursor[cls] >= byClass[cls].length && tries++ < k) cls = (cls + 1) % k;
+        sources.push(take(cls));
+      }
+    }
+    takenBy.set(c.name, sources);
+    const flip = c.flip ?? DEFAULT_FLIP;
+    for (const src of sources) {
+      const label = c.kind === "label-flip" ? (flip[set.y[src]] ?? set.y[src]) : set.y[src];
+      rows.push({ contributor: ci, source: src, label });
+    }
+  });
+
+  const size = set.rows * set.cols;
+  const n = rows.length;
+  const x = new Float32Array(n * size);
+  const y = new Int32Array(n);
+  const yTrue = new Int32Array(n);
+  const contributorOf = new Int32Array(n);
+  const sampleHashes: string[] = [];
+  const samples: DatanetManifest["samples"] = [];
+  rows.forEach((row, i) => {
+    const px = shiftImage(pixelsOf(set, row.source), set.rows, set.cols, plan.shift);
+    for (let k = 0; k < size; k++) x[i * size + k] = px[k] / 255;
+    y[i] = row.label;
+    yTrue[i] = set.y[row.source];
+    contributorOf[i] = row.contributor;
+    const h = sampleHash(px, row.label);
+    sampleHashes.push(h);
+    samples.push({ contributor: row.contributor, source: row.source, label: row.label, hash: h });
+  });
+  const partial = { samples, contributors };
+  const merkleRoot = merkleTreeOf(partial).root;
+  const id = datanetId(plan.name, merkleRoot);
+  const manifest: DatanetManifest = {
+    id, name: plan.name,
+    dataset: { name: FASHION_MNIST.name, sha256: FASHION_MNIST.files.trainImages.sha256, split: "train", sourceRange: plan.sourceRange },
+    shift: plan.shift, seed: plan.seed, contributors, samples,
+    leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
+  };
+  return { id, name: plan.name, contributors, x, y, yTrue, contributorOf, sampleHashes, n, featureSize: size, numClasses: set.classes.length, manifest };
+}
+
+/** Checks a manifest against the datanet's data: every hash and the Merkle root. */
+export function verifyManifest(datanet: Datanet): void {
+  const tree = merkleTreeOf(datanet.manifest);
+  if (tree.root !== datanet.manifest.merkleRoot) throw new IntelligenceError(`datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`, "rebuild the manifest from the data");
+  datanet.manifest.samples.forEach((s, i) => {
+    const px = new Uint8Array(datanet.featureSize);
+    for (let k = 0; k < px.length; k++) px[k] = Math.round(datanet.x[i * datanet.featureSize + k] * 255);
+    if (sampleHash(px, datanet.y[i]) !== s.hash) throw new IntelligenceError(`datanet ${datanet.name}: sample ${i} does not match its manifest hash`, "the data was altered after the manifest was made; rebuild the datanet");
+  });
+}
+
+/** The Fashion-MNIST test split under a datanet's shift: the evaluation set for that domain. */
+export function shiftedTestSet(shift: ImageShift, opts: { limit?: number; dir?: string } = {}): { x: Float32Array; y: Int32Array; n: number; featureSize: number } {
+  const set = loadFashionMnist("test", opts);
+  const n = Math.min(opts.limit ?? set.n, set.n);
+  const size = set.rows * set.cols;
+  const x = new Float32Array(n * size);
+  for (let i = 0; i < n; i++) {
+    const px = shiftImage(pixelsOf(set, i), set.rows, set.cols, shift);
+    for (let k = 0; k < size; k++) x[i * size + k] = px[k] / 255;
+  }
+  return { x, y: set.y.slice(0, n), n, featureSize: size };
+}
+
+/** The example plan used by the notebook and specs: six contributors with realistic mess. */
+export function exampleDatanetPlan(name = "fmnist-shifted", opts: { seed?: number; scale?: number; shift?: ImageShift } = {}): DatanetPlan {
+  const s = opts.scale ?? 1;
+  const n = (k: number) => Math.max(10, Math.round(k * s));
+  return {
+    name, dataset: "fashion-mnist", sourceRange: [30000, 60000], shift: opts.shift ?? "translate", seed: opts.seed ?? 7,
+    contributors: [
+      { name: "atelier", kind: "iid", samples: n(1200) },
+      { name: "boutique", kind: "non-iid", samples: n(1000), dirichletAlpha: 0.3 },
+      { name: "cobbler", kind: "non-iid", samples: n(800), classes: [5, 7, 9] },
+      { name: "depot", kind: "iid", samples: n(1000) },
+      { name: "echo", kind: "duplicate", samples: n(400), duplicateOf: "atelier" },
+      { name: "flipper", kind: "label-flip", samples: n(600) },
+    ],
+  };
+}

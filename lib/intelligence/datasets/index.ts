@@ -1,0 +1,3 @@
+export * from "./files.js";
+export * from "./fashion-mnist.js";
+export * from "./text.js";

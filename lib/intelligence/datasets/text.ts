@@ -1,0 +1,56 @@
+import { DatasetError } from "../errors.js";
+import { FORTUNES_MIN, readVerified } from "./files.js";
+
+export interface TextCorpus {
+  name: string;
+  /** The cleaned text: quotations separated by blank lines. */
+  text: string;
+  /** Individual quotations (fortune files separate them by lines holding "%"). */
+  documents: string[];
+}
+
+/**
+ * The fortune files in fortunes-min: English quotations, riddles and literature quips.
+ * Overstrike sequences ("_\bX", used for underlining on terminals) are reduced to the letter.
+ */
+export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
+  const documents: string[] = [];
+  for (const key of Object.keys(FORTUNES_MIN.files)) {
+    const raw = readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1");
+    const clean = raw.replace(/.\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
+    for (const doc of clean.split(/\n%\n/)) {
+      const trimmed = doc.replace(/^%\n/, "").trim();
+      if (trimmed.length > 0) documents.push(trimmed);
+    }
+  }
+  return { name: FORTUNES_MIN.name, text: documents.join("\n\n") + "\n", documents };
+}
+
+/** Character-level vocabulary: sorted characters of the corpus; ids are positions. */
+export interface CharTokenizer {
+  vocab: string[];
+  encode(s: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+}
+
+export function charTokenizer(text: string): CharTokenizer {
+  const vocab = [...new Set(text)].sort();
+  const index = new Map(vocab.map((c, i) => [c, i]));
+  return {
+    vocab,
+    encode(s) {
+      const out = new Int32Array(s.length);
+      for (let i = 0; i < s.length; i++) {
+        const id = index.get(s[i]);
+        if (id === undefined) throw new DatasetError(`character ${JSON.stringify(s[i])} is not in the vocabulary`, "encode text drawn from the same corpus as the tokenizer");
+        out[i] = id;
+      }
+      return out;
+    },
+    decode(ids) {
+      let s = "";
+      for (let i = 0; i < ids.length; i++) s += vocab[ids[i]];
+      return s;
+    },
+  };
+}

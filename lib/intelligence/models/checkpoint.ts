@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
+import { IntelligenceError } from "../errors.js";
+import type { ArrayMap, Tf, WeightMap } from "./types.js";
+
+export function toArrays(weights: WeightMap): ArrayMap {
+  const out: ArrayMap = {};
+  for (const [k, t] of Object.entries(weights)) out[k] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) };
+  return out;
+}
+
+export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMap {
+  const out: WeightMap = {};
+  for (const [k, a] of Object.entries(arrays)) out[k] = tf.tensor(a.data, a.shape, "float32");
+  return out;
+}
+
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Writes a folder by building it beside its destination and renaming it into place. */
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
+  mkdirSync(dirname(dir), { recursive: true });
+  const temp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  mkdirSync(temp, { recursive: true });
+  for (const [name, data] of Object.entries(files)) {
+    mkdirSync(dirname(join(temp, name)), { recursive: true });
+    writeFileSync(join(temp, name), data);
+  }
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  renameSync(temp, dir);
+}
+
+export interface CheckpointMeta {
+  kind: string;
+  config: unknown;
+  /** How the weights were produced (data, steps, seed, backend), for the model card. */
+  recipe?: Record<string, unknown>;
+}
+
+export interface LoadedCheckpoint extends CheckpointMeta {
+  weights: WeightMap;
+  /** sha256 of model.safetensors: the base model's content hash. */
+  sha256: string;
+  dir: string;
+}
+
+/** Saves weights as model.safetensors + config.json; returns the content hash of the weights. */
+export function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta): string {
+  const bytes = encodeSafetensors(toArrays(weights), { format: "pt" });
+  const hash = sha256(bytes);
+  writeDirAtomic(dir, {
+    "model.safetensors": bytes,
+    "config.json": JSON.stringify({ ...meta, sha256: hash }, null, 2) + "\n",
+  });
+  return hash;
+}
+
+export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): LoadedCheckpoint {
+  const file = join(dir, "model.safetensors");
+  if (!existsSync(file)) throw new IntelligenceError(`no checkpoint at ${dir}`, "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)");
+  const bytes = readFileSync(file);
+  const hash = sha256(bytes);
+  if (expectedSha256 && hash !== expectedSha256) {
+    throw new IntelligenceError(`checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`, "use the checkpoint the hash was recorded for, or update the expected hash");
+  }
+  const meta = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as CheckpointMeta;
+  return { ...meta, weights: fromArrays(tf, decodeSafetensors(bytes).tensors), sha256: hash, dir };
+}

@@ -1,0 +1,93 @@
+import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
+import { IntelligenceError } from "../errors.js";
+
+export function need(weights: WeightMap, key: string): Tensor {
+  const t = weights[key];
+  if (!t) throw new IntelligenceError(`weight "${key}" is missing from the weight map`, "load the base checkpoint the model was built for (model.init or loadCheckpoint)");
+  return t;
+}
+
+/** An identity whose gradient is zero (DoRA treats the weight norm as a constant). */
+export function stopGradient(tf: Tf, x: Tensor): Tensor {
+  const f = tf.customGrad((a: any, save: any) => ({ value: tf.clone(a), gradFunc: (dy: Tensor) => tf.zerosLike(dy) }));
+  return f(x) as Tensor;
+}
+
+/** Row norms of a [out, in] matrix: DoRA's per-output-feature weight norm. */
+export function rowNorm(tf: Tf, w: Tensor): Tensor {
+  return tf.sqrt(tf.sum(tf.square(w), 1));
+}
+
+/**
+ * y = x·W0ᵀ + b, plus the LoRA term (α/r)·B·A·dropout(x) when the map holds adapter tensors
+ * for this module, and with DoRA the per-row magnitude rescaling PEFT applies:
+ *   y = (m/‖W0 + s·B·A‖ − 1)·(x·W0ᵀ) + (m/‖W0 + s·B·A‖)·s·B·A·dropout(x) + x·W0ᵀ + b
+ * (the norm is a constant for the gradient, as in the DoRA paper, section 4.3).
+ */
+export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts: ForwardOptions = {}): Tensor {
+  const inShape = x.shape;
+  const x2 = inShape.length === 2 ? x : tf.reshape(x, [-1, inShape[inShape.length - 1]]);
+  const w = need(weights, `${name}.weight`);
+  let y = tf.matMul(x2, w, false, true);
+  const a = opts.lora ? weights[`${name}.lora_A.weight`] : undefined;
+  const b = opts.lora ? weights[`${name}.lora_B.weight`] : undefined;
+  if (a && b && opts.lora) {
+    const s = opts.lora.scaling;
+    let xd = x2;
+    const p = opts.loraDropout ?? 0;
+    if (opts.training && p > 0) xd = dropout(tf, x2, p, opts.dropoutSeed ?? 0, name);
+    const loraOut = tf.mul(tf.matMul(tf.matMul(xd, a, false, true), b, false, true), s);
+    if (opts.lora.dora) {
+      const m = need(weights, `${name}.lora_magnitude_vector`);
+      const merged = tf.add(w, tf.mul(tf.matMul(b, a), s));
+      const scale = tf.div(m, stopGradient(tf, rowNorm(tf, merged))); // [out]
+      y = tf.add(tf.add(tf.mul(y, tf.sub(scale, 1)), tf.mul(loraOut, scale)), y);
+    } else {
+      y = tf.add(y, loraOut);
+    }
+  }
+  const bias = weights[`${name}.bias`];
+  if (bias) y = tf.add(y, bias);
+  if (inShape.length === 2) return y;
+  return tf.reshape(y, [...inShape.slice(0, -1), y.shape[1]!]);
+}
+
+function labelSeed(seed: number, label: string): number {
+  let h = seed >>> 0;
+  for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+/** Inverted dropout with a mask drawn from (seed, layer name): reproducible across runs. */
+export function dropout(tf: Tf, x: Tensor, p: number, seed: number, label: string): Tensor {
+  const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", labelSeed(seed, label)), p), "float32");
+  return tf.div(tf.mul(x, keep), 1 - p);
+}
+
+export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, eps = 1e-5): Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const norm = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(norm, need(weights, `${name}.weight`)), need(weights, `${name}.bias`));
+}
+
+/** Per-row cross-entropy of logits [n, k] against integer labels [n]. */
+export function crossEntropy(tf: Tf, logits: Tensor, labels: Tensor): Tensor {
+  const k = logits.shape[logits.shape.length - 1]!;
+  const logp = tf.logSoftmax(logits as any);
+  const onehot = tf.oneHot(tf.cast(labels, "int32") as any, k);
+  return tf.neg(tf.sum(tf.mul(logp, onehot), -1));
+}
+
+export function gelu(tf: Tf, x: Tensor): Tensor {
+  // tanh approximation, as GPT-2 uses
+  const c = Math.sqrt(2 / Math.PI);
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), c))));
+}
+
+/** PyTorch nn.Linear's default init: U(−1/√in, 1/√in) for weight and bias. */
+export function kaimingUniform(rand: () => number, out: number, inF: number): Float32Array {
+  const bound = 1 / Math.sqrt(inF);
+  const data = new Float32Array(out * inF);
+  for (let i = 0; i < data.length; i++) data[i] = (2 * rand() - 1) * bound;
+  return data;
+}

@@ -1,0 +1,171 @@
+import type * as tfjs from "@tensorflow/tfjs";
+import { rng } from "../notebook/random.js";
+import { NonFiniteLossError } from "./errors.js";
+import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
+
+/** Examples in memory: x flat (n × featureSize; int ids for an LM), y (n, or n × T for an LM). */
+export interface TrainData {
+  x: Float32Array | Int32Array;
+  y: Int32Array;
+  n: number;
+  /** Shape of one example's x, e.g. [784] or [T]. */
+  xShape: number[];
+  /** Shape of one example's y: [] for a class label, [T] for next tokens. */
+  yShape: number[];
+}
+
+export function batchTensors(model: Model, data: TrainData, idx: ArrayLike<number>): { x: Tensor; y: Tensor } {
+  const tf = model.tf;
+  const xs = data.xShape.reduce((a, b) => a * b, 1);
+  const ys = data.yShape.reduce((a, b) => a * b, 1);
+  const n = idx.length;
+  const xb = data.x instanceof Int32Array ? new Int32Array(n * xs) : new Float32Array(n * xs);
+  const yb = new Int32Array(n * ys);
+  for (let i = 0; i < n; i++) {
+    const j = idx[i];
+    xb.set(data.x.subarray(j * xs, (j + 1) * xs), i * xs);
+    yb.set(data.y.subarray(j * ys, (j + 1) * ys), i * ys);
+  }
+  return {
+    x: tf.tensor(xb, [n, ...data.xShape], data.x instanceof Int32Array ? "int32" : "float32"),
+    y: tf.tensor(yb, [n, ...data.yShape], "int32"),
+  };
+}
+
+/** Batch order: a fresh permutation per epoch from (seed, epoch), so a resumed run sees the same batches. */
+export function batchIndices(n: number, batchSize: number, seed: number, step: number): number[] {
+  const perEpoch = Math.max(1, Math.floor(n / batchSize));
+  const epoch = Math.floor(step / perEpoch);
+  const within = step % perEpoch;
+  const perm = rng(seed).fork(`epoch:${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
+  return perm.slice(within * batchSize, within * batchSize + Math.min(batchSize, n));
+}
+
+export type ScheduleKind = "constant" | "linear" | "cosine";
+
+export interface ScheduleConfig {
+  kind: ScheduleKind;
+  warmupSteps: number;
+}
+
+/** Learning rate at a step: linear warm-up, then constant, linear decay or cosine decay to 0. */
+export function learningRate(base: number, schedule: ScheduleConfig, step: number, totalSteps: number): number {
+  if (schedule.warmupSteps > 0 && step < schedule.warmupSteps) return (base * (step + 1)) / schedule.warmupSteps;
+  const span = Math.max(1, totalSteps - schedule.warmupSteps);
+  const t = Math.min(1, (step - schedule.warmupSteps) / span);
+  if (schedule.kind === "linear") return base * (1 - t);
+  if (schedule.kind === "cosine") return base * 0.5 * (1 + Math.cos(Math.PI * t));
+  return base;
+}
+
+export interface OptimizerConfig {
+  name: "adam" | "adamw" | "sgd";
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** LoRA+ (Hayou et al. 2024): B matrices learn at lr × lrRatioB. 1 = plain LoRA. */
+  lrRatioB: number;
+}
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { name: "adamw", lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, lrRatioB: 1 };
+
+/**
+ * Adam/AdamW/SGD written out on named variables, so its state (m, v, step) can be saved with a
+ * checkpoint and a resumed run continues bit for bit, and LoRA+ is a per-name learning rate.
+ */
+export class Optimizer {
+  readonly m: Record<string, tfjs.Variable> = {};
+  readonly v: Record<string, tfjs.Variable> = {};
+  step = 0;
+  constructor(private readonly tf: Model["tf"], readonly config: OptimizerConfig, readonly params: Record<string, tfjs.Variable>) {
+    if (config.name !== "sgd") {
+      for (const [k, p] of Object.entries(params)) {
+        this.m[k] = tf.variable(tf.zerosLike(p), false, `opt.m.${k}.${Math.random()}`);
+        this.v[k] = tf.variable(tf.zerosLike(p), false, `opt.v.${k}.${Math.random()}`);
+      }
+    }
+  }
+
+  lrFor(name: string, lr: number): number {
+    return name.includes(".lora_B.") ? lr * this.config.lrRatioB : lr;
+  }
+
+  apply(grads: Record<string, Tensor>, lr: number): void {
+    const tf = this.tf;
+    const c = this.config;
+    this.step += 1;
+    const t = this.step;
+    tf.tidy(() => {
+      for (const [k, g] of Object.entries(grads)) {
+        const p = this.params[k];
+        const rate = this.lrFor(k, lr);
+        if (c.name === "sgd") {
+          p.assign(tf.sub(p, tf.mul(g, rate)));
+          continue;
+        }
+        const m = tf.add(tf.mul(this.m[k], c.beta1), tf.mul(g, 1 - c.beta1));
+        const v = tf.add(tf.mul(this.v[k], c.beta2), tf.mul(tf.square(g), 1 - c.beta2));
+        this.m[k].assign(m);
+        this.v[k].assign(v);
+        const mhat = tf.div(m, 1 - c.beta1 ** t);
+        const vhat = tf.div(v, 1 - c.beta2 ** t);
+        let update = tf.div(mhat, tf.add(tf.sqrt(vhat), c.eps));
+        if (c.name === "adamw" && c.weightDecay > 0) update = tf.add(update, tf.mul(p, c.weightDecay));
+        p.assign(tf.sub(p, tf.mul(update, rate)));
+      }
+    });
+  }
+
+  dispose(): void {
+    for (const t of [...Object.values(this.m), ...Object.values(this.v)]) t.dispose();
+  }
+}
+
+export interface StepResult {
+  loss: number;
+}
+
+/**
+ * One optimisation step on the named trainable variables; everything else in `frozen` is a
+ * constant of the gradient computation (and is never assigned).
+ */
+export function trainStep(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, opt: Optimizer, batch: { x: Tensor; y: Tensor }, lr: number, fwd: ForwardOptions, stepIndex: number): StepResult {
+  const tf = model.tf;
+  const names = Object.keys(trainable);
+  const vars = names.map((k) => trainable[k]);
+  const { value, grads } = tf.variableGrads(() => model.loss({ ...frozen, ...trainable }, batch.x, batch.y, fwd) as tfjs.Scalar, vars);
+  const loss = value.dataSync()[0];
+  value.dispose();
+  if (!Number.isFinite(loss)) {
+    Object.values(grads).forEach((g) => g.dispose());
+    throw new NonFiniteLossError(stepIndex, `loss became ${loss} at step ${stepIndex}`, "lower the learning rate (optimizer.lr) or add warm-up (schedule.warmup_steps); the last good checkpoint is kept");
+  }
+  const byName: Record<string, Tensor> = {};
+  for (const k of names) byName[k] = grads[trainable[k].name];
+  opt.apply(byName, lr);
+  Object.values(grads).forEach((g) => g.dispose());
+  return { loss };
+}
+
+/** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches. */
+export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): { loss: number; accuracy: number } {
+  const tf = model.tf;
+  let lossSum = 0, correct = 0;
+  for (let s = 0; s < data.n; s += batchSize) {
+    const idx = Array.from({ length: Math.min(batchSize, data.n - s) }, (_, i) => s + i);
+    const [l, c] = tf.tidy(() => {
+      const b = batchTensors(model, data, idx);
+      const logits = model.forward(weights, b.x, { ...fwd, training: false });
+      const per = model.task === "causal-lm" ? model.perExampleLoss(weights, b.x, b.y, { ...fwd, training: false }) : model.perExampleLoss(weights, b.x, b.y, { ...fwd, training: false });
+      const pred = tf.argMax(logits, -1);
+      const hits = tf.sum(tf.cast(tf.equal(pred, b.y), "float32"));
+      return [tf.sum(per).dataSync()[0], hits.dataSync()[0]];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  const tokens = data.yShape.reduce((a, b) => a * b, 1);
+  return { loss: lossSum / data.n, accuracy: correct / (data.n * tokens) };
+}
