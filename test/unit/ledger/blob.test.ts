@@ -1,0 +1,62 @@
+import { expect } from "chai";
+import { loadKZG } from "kzg-wasm";
+import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
+import { toHex } from "../../../lib/ledger/bytes.js";
+import { BlobEncodingError } from "../../../lib/ledger/errors.js";
+
+function pattern(n: number): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff);
+}
+
+describe("blob encoding (Ecotone)", () => {
+  it("holds 130,044 bytes: 127 bytes per 4 field elements, minus version and length", () => {
+    expect(MAX_BLOB_DATA_SIZE).to.equal(130_044);
+    expect(BYTES_PER_BLOB).to.equal(131_072);
+  });
+  for (const n of [0, 1, 27, 28, 127, 128, 4096, 130_043, 130_044]) {
+    it(`round-trips ${n} bytes`, () => {
+      const d = pattern(n);
+      const blob = encodeBlob(d);
+      expect(blob.length).to.equal(BYTES_PER_BLOB);
+      for (let fe = 0; fe < 4096; fe++) expect(blob[fe * 32]! & 0xc0).to.equal(0);
+      expect(toHex(decodeBlob(blob))).to.equal(toHex(d));
+    });
+  }
+  it("puts version 0 and the uint24 length in the first field element", () => {
+    const blob = encodeBlob(pattern(300));
+    expect(blob[1]).to.equal(0); // version
+    expect([blob[2], blob[3], blob[4]]).to.deep.equal([0, 1, 44]); // 300 = 0x00012c
+  });
+  it("refuses 130,045 bytes", () => {
+    expect(() => encodeBlob(pattern(130_045))).to.throw(BlobEncodingError, /do not fit/);
+  });
+  it("refuses field elements with either of the top two bits set", () => {
+    for (const bit of [0x80, 0x40]) {
+      const blob = encodeBlob(pattern(1000));
+      blob[32 * 77] |= bit;
+      expect(() => decodeBlob(blob)).to.throw(BlobEncodingError, /top two bits/);
+    }
+  });
+  it("refuses a wrong version, an oversized length and non-zero data past the length", () => {
+    const v = encodeBlob(pattern(10));
+    v[1] = 1;
+    expect(() => decodeBlob(v)).to.throw(BlobEncodingError, /version/);
+    const l = encodeBlob(pattern(10));
+    l[2] = 0x02; // 0x02000a > 130,044
+    expect(() => decodeBlob(l)).to.throw(BlobEncodingError, /declares/);
+    const t = encodeBlob(pattern(10));
+    t[32 * 100 + 5] = 1;
+    expect(() => decodeBlob(t)).to.throw(BlobEncodingError, /past the declared length/);
+  });
+  it("is a valid EIP-4844 blob with a real KZG commitment and proof", async function () {
+    this.timeout(60_000);
+    const kzg = await loadKZG();
+    const blob = encodeBlob(pattern(130_044));
+    const commitment = kzg.blobToKZGCommitment(toHex(blob));
+    const proof = kzg.computeBlobKZGProof(toHex(blob), commitment);
+    expect(kzg.verifyBlobKZGProof(toHex(blob), commitment, proof)).to.equal(true);
+    const vh = kzgToVersionedHash(Buffer.from(commitment.slice(2), "hex"));
+    expect(vh[0]).to.equal(1);
+    expect(vh.length).to.equal(32);
+  });
+});
