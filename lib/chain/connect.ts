@@ -1,0 +1,142 @@
+import { BrowserProvider, JsonRpcProvider, Wallet, type Eip1193Provider, type JsonRpcApiProvider } from "ethers";
+import { projectRoot } from "../files.js";
+import { ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, RpcUnreachableError } from "./errors.js";
+import { devWallet, isDevKey } from "./keys.js";
+
+export type InProcessNetwork = "default" | "l1" | "l2";
+
+export interface ConnectOptions {
+  /** An in-process Hardhat network from hardhat.config.ts (default: "default"). */
+  network?: InProcessNetwork;
+  /** A JSON-RPC endpoint; defaults to LAB_RPC_URL. When set, `network` is ignored. */
+  rpcUrl?: string;
+  /** The chain id the endpoint must have; defaults to LAB_CHAIN_ID when set. */
+  expectedChainId?: bigint | number;
+  /** The signing key on an RPC chain; defaults to LAB_PRIVATE_KEY, then (local chains only) development account 0. */
+  privateKey?: string;
+  /** Milliseconds to wait for the endpoint to answer. */
+  timeoutMs?: number;
+}
+
+export interface LabChain {
+  kind: "in-process" | "rpc";
+  /** The in-process network name, or the RPC URL. */
+  name: string;
+  url?: string;
+  chainId: bigint;
+  /** A local development chain (in-process, or a Hardhat/Anvil node on loopback): development keys allowed. */
+  local: boolean;
+  provider: JsonRpcApiProvider;
+  signer: Wallet;
+  /** Development account i (local chains only). */
+  wallet(index: number): Wallet;
+  /** Moves the chain's clock forward (development chains). */
+  increaseTime(seconds: number): Promise<void>;
+  mine(blocks?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]", "::1"]);
+const DEV_CLIENT = /hardhat|anvil|ganache|edr/i;
+const inProcess = new Map<InProcessNetwork, Promise<LabChain>>();
+
+/**
+ * Connects to the chain a notebook settles on: the in-process Hardhat network by default, or the
+ * JSON-RPC endpoint in `rpcUrl` / LAB_RPC_URL, checked to answer and to have the expected chain id.
+ * In-process connections are shared within a process (one chain per notebook kernel).
+ */
+export function connect(options: ConnectOptions = {}): Promise<LabChain> {
+  const url = options.rpcUrl ?? process.env.LAB_RPC_URL;
+  if (url) return connectRpc(url, options);
+  const network = options.network ?? "default";
+  let chain = inProcess.get(network);
+  if (!chain) {
+    chain = connectInProcess(network);
+    inProcess.set(network, chain);
+    chain.catch(() => inProcess.delete(network));
+  }
+  return chain;
+}
+
+async function connectInProcess(network: InProcessNetwork): Promise<LabChain> {
+  const root = projectRoot();
+  const { createHardhatRuntimeEnvironment, importUserConfig } = await import("hardhat/hre");
+  const configPath = `${root}/hardhat.config.ts`;
+  const userConfig = await importUserConfig(configPath);
+  const hre = await createHardhatRuntimeEnvironment(userConfig, { config: configPath }, root);
+  const connection = await hre.network.connect({ network });
+  const provider = new BrowserProvider(connection.provider as unknown as Eip1193Provider, undefined, { pollingInterval: 20, cacheTimeout: -1 });
+  const chainId = (await provider.getNetwork()).chainId;
+  return makeChain({ kind: "in-process", name: network, chainId, local: true, provider, signer: devWallet(0, provider), close: async () => { await connection.close(); inProcess.delete(network); } });
+}
+
+async function rpcCall(url: string, method: string, timeoutMs: number): Promise<unknown> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (error) {
+    throw new RpcUnreachableError(`the JSON-RPC endpoint ${url} does not answer (${(error as Error).message})`,
+      "start a local node with `./lab chain` (then LAB_RPC_URL=http://127.0.0.1:8545), check the URL, or unset LAB_RPC_URL to use the in-process Hardhat network",
+      { cause: error });
+  }
+  const body = (await response.json().catch(() => undefined)) as { result?: unknown; error?: { message: string } } | undefined;
+  if (!response.ok || !body || body.error) {
+    throw new RpcUnreachableError(`${url} answered ${method} with ${body?.error?.message ?? `HTTP ${response.status}`}`,
+      "check that the URL is an Ethereum JSON-RPC endpoint");
+  }
+  return body.result;
+}
+
+async function connectRpc(url: string, options: ConnectOptions): Promise<LabChain> {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const chainId = BigInt(await rpcCall(url, "eth_chainId", timeoutMs) as string);
+  const expectedRaw = options.expectedChainId ?? process.env.LAB_CHAIN_ID;
+  if (expectedRaw !== undefined && expectedRaw !== "" && BigInt(expectedRaw) !== chainId) {
+    throw new ChainIdMismatchError(`${url} has chain id ${chainId}, but chain id ${expectedRaw} was expected`,
+      `point LAB_RPC_URL at the chain with id ${expectedRaw}, or set LAB_CHAIN_ID=${chainId} if this chain is the one you mean`);
+  }
+  const clientVersion = String(await rpcCall(url, "web3_clientVersion", timeoutMs).catch(() => ""));
+  const host = new URL(url).hostname;
+  const local = LOOPBACK.has(host) && (DEV_CLIENT.test(clientVersion) || chainId === 31337n || chainId === 1337n);
+  const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, pollingInterval: local ? 50 : 2000 });
+  const key = options.privateKey ?? process.env.LAB_PRIVATE_KEY;
+  let signer: Wallet;
+  if (key) {
+    if (!local && isDevKey(key)) {
+      throw new DevKeyRefusedError(`the signing key is one of Hardhat's public development keys, and ${url} (chain ${chainId}) is not a local development chain`,
+        "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken");
+    }
+    signer = new Wallet(key, provider);
+  } else if (local) {
+    signer = devWallet(0, provider);
+  } else {
+    throw new MissingKeyError(`no signing key for ${url} (chain ${chainId}), which is not a local development chain`,
+      "set LAB_PRIVATE_KEY to a funded key of your own for that chain");
+  }
+  return makeChain({ kind: "rpc", name: url, url, chainId, local, provider, signer, close: async () => provider.destroy() });
+}
+
+function makeChain(base: Pick<LabChain, "kind" | "name" | "chainId" | "local" | "provider" | "signer" | "close"> & { url?: string }): LabChain {
+  return {
+    ...base,
+    wallet(index) {
+      if (!base.local) {
+        throw new DevKeyRefusedError(`development account ${index} asked for on ${base.name}, which is not a local development chain`,
+          "use chain.signer (from LAB_PRIVATE_KEY) on public chains");
+      }
+      return devWallet(index, base.provider);
+    },
+    async increaseTime(seconds) {
+      await base.provider.send("evm_increaseTime", [seconds]);
+      await base.provider.send("evm_mine", []);
+    },
+    async mine(blocks = 1) {
+      for (let i = 0; i < blocks; i++) await base.provider.send("evm_mine", []);
+    },
+  };
+}

@@ -1,0 +1,92 @@
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { Contract, ContractFactory, keccak256, type InterfaceAbi } from "ethers";
+import { fromRoot, readJson, sha256Hex, writeJsonAtomic } from "../files.js";
+import { ContractArtifactMissingError } from "./errors.js";
+import type { LabChain } from "./connect.js";
+
+export interface Artifact {
+  contractName: string;
+  sourceName: string;
+  abi: InterfaceAbi;
+  bytecode: string;
+  deployedBytecode: string;
+}
+
+function findArtifactFile(dir: string, name: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      const found = findArtifactFile(path, name);
+      if (found) return found;
+    } else if (entry.name === `${name}.json` && !dir.includes(`${join("artifacts", "build-info")}`)) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
+const artifactCache = new Map<string, Artifact>();
+
+/** The compiled artifact of a contract of this project (from `npx hardhat compile`). */
+export function artifact(name: string): Artifact {
+  const cached = artifactCache.get(name);
+  if (cached) return cached;
+  const file = findArtifactFile(fromRoot("artifacts", "contracts"), name);
+  if (!file) {
+    throw new ContractArtifactMissingError(`no compiled artifact for contract ${name}`,
+      "compile the contracts with `./lab build` (or `npx hardhat compile`); check the contract name matches its .sol file");
+  }
+  const a = readJson<Artifact>(file);
+  artifactCache.set(name, a);
+  return a;
+}
+
+interface DeploymentRecord { address: string; bytecodeHash: string; args: string; runtimeHash: string }
+
+function deploymentsFile(): string {
+  return fromRoot(".lab", "deployments.json");
+}
+
+const sessionDeployments = new WeakMap<LabChain, Map<string, DeploymentRecord>>();
+
+function argsKey(args: unknown[]): string {
+  return JSON.stringify(args, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+}
+
+/**
+ * The named contract on this chain: the one deployed earlier with the same bytecode and
+ * constructor arguments when its code is still there, else a fresh deployment. Deployments on
+ * RPC chains are remembered in .lab/deployments.json, keyed by chain id and genesis hash (a
+ * restarted `hardhat node` has the same id but new state).
+ */
+export async function deployOrReuse(chain: LabChain, name: string, args: unknown[] = []): Promise<Contract> {
+  const art = artifact(name);
+  const bytecodeHash = sha256Hex(art.bytecode);
+  const genesis = (await chain.provider.getBlock(0))?.hash ?? "unknown";
+  const chainKey = `${chain.chainId}:${genesis}`;
+  const key = `${name}:${argsKey(args)}`;
+  const persistent = chain.kind === "rpc";
+  const stored: Record<string, Record<string, DeploymentRecord>> = persistent && existsSync(deploymentsFile()) ? readJson(deploymentsFile()) : {};
+  let session = sessionDeployments.get(chain);
+  if (!session) sessionDeployments.set(chain, (session = new Map()));
+  const previous = session.get(key) ?? stored[chainKey]?.[key];
+  if (previous && previous.bytecodeHash === bytecodeHash) {
+    const code = await chain.provider.getCode(previous.address);
+    if (code !== "0x" && keccak256(code) === previous.runtimeHash) {
+      return new Contract(previous.address, art.abi, chain.signer);
+    }
+  }
+  const factory = new ContractFactory(art.abi, art.bytecode, chain.signer);
+  const contract = await factory.deploy(...args);
+  await contract.waitForDeployment();
+  const address = await contract.getAddress();
+  const record: DeploymentRecord = { address, bytecodeHash, args: argsKey(args), runtimeHash: keccak256(await chain.provider.getCode(address)) };
+  session.set(key, record);
+  if (persistent) {
+    stored[chainKey] = { ...stored[chainKey], [key]: record };
+    writeJsonAtomic(deploymentsFile(), stored);
+  }
+  return contract as unknown as Contract;
+}

@@ -1,0 +1,61 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { Contract, Transaction } from "ethers";
+import { sha256File } from "../files.js";
+import { RESULTS_FILE } from "../notebook/results.js";
+import { connect, type LabChain } from "./connect.js";
+import { artifact } from "./contracts.js";
+import { ResultsTamperedError, SettlementError } from "./errors.js";
+import { readSettlement, type Settlement } from "./settle.js";
+
+export interface Verification {
+  settlement: Settlement;
+  /** The signed transaction in settlement.json carries this results.json's hash. */
+  transactionMatches: true;
+  /** What the chain itself said: "matches", or why it was not asked. */
+  onChain: "matches" | "skipped: the in-process chain ended with the process that settled it";
+}
+
+/**
+ * Checks a run folder against its settlement: results.json hashes to the recorded sha256; the
+ * signed transaction is the one recorded and calls ResultsRegistry.settle with that hash; and,
+ * where the chain still runs (an RPC chain, or the caller's own in-process chain), the registry
+ * holds the same hash for the run.
+ */
+export async function verifySettlement(runDir: string, options: { chain?: LabChain } = {}): Promise<Verification> {
+  const settlement = readSettlement(runDir);
+  const resultsPath = join(runDir, RESULTS_FILE);
+  if (!settlement || !existsSync(resultsPath)) {
+    throw new SettlementError(`${runDir} has no ${settlement ? RESULTS_FILE : "settlement.json"}`,
+      "verify a run folder written by ./lab run whose notebook ends with settle()");
+  }
+  const actual = sha256File(resultsPath);
+  if (actual !== settlement.resultsSha256) {
+    throw new ResultsTamperedError(`results.json in ${runDir} hashes to ${actual}, but run ${settlement.runId} settled ${settlement.resultsSha256}`,
+      "results.json was changed after settlement: restore the original, or re-run the notebook to settle new results");
+  }
+  const tx = Transaction.from(settlement.rawTransaction);
+  const registry = artifact("ResultsRegistry");
+  const call = new Contract(settlement.registry, registry.abi).interface.parseTransaction({ data: tx.data });
+  const consistent = tx.hash === settlement.txHash && tx.to?.toLowerCase() === settlement.registry.toLowerCase()
+    && tx.from?.toLowerCase() === settlement.from.toLowerCase() && tx.chainId.toString() === settlement.chain.chainId
+    && call?.name === "settle" && call.args[0] === settlement.runIdHash && String(call.args[2]).toLowerCase() === `0x${actual}`;
+  if (!consistent) {
+    throw new ResultsTamperedError(`settlement.json of ${runDir} does not agree with its own signed transaction`,
+      "settlement.json was edited; re-run the notebook to settle again");
+  }
+  let chain = options.chain;
+  if (!chain && settlement.chain.kind === "rpc" && settlement.chain.url) {
+    chain = await connect({ rpcUrl: settlement.chain.url, expectedChainId: BigInt(settlement.chain.chainId) });
+  }
+  if (!chain) {
+    return { settlement, transactionMatches: true, onChain: "skipped: the in-process chain ended with the process that settled it" };
+  }
+  const onChain = new Contract(settlement.registry, registry.abi, chain.provider);
+  const run = await onChain.runOf(settlement.runIdHash).catch(() => undefined);
+  if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}`) {
+    throw new ResultsTamperedError(`the registry at ${settlement.registry} on chain ${chain.chainId} holds ${run ? run.resultsSha256 : "no record"} for run ${settlement.runId}, not 0x${actual}`,
+      "check LAB_RPC_URL points at the chain the run settled on");
+  }
+  return { settlement, transactionMatches: true, onChain: "matches" };
+}

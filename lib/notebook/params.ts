@@ -1,0 +1,77 @@
+import { LabError } from "../errors.js";
+
+/**
+ * Notebook parameters in the papermill manner: the cell tagged `parameters` declares each one as
+ * `let name = literal;` (optionally `let name: type = literal;`); a run may override them, and
+ * the override is type-checked against the declared default before anything runs.
+ */
+export type ParameterType = "number" | "boolean" | "string";
+export type ParameterValue = number | boolean | string;
+
+export interface ParameterSpec {
+  name: string;
+  type: ParameterType;
+  default: ParameterValue;
+}
+
+export class ParameterError extends LabError {}
+
+const DECLARATION = /^\s*let\s+([A-Za-z_$][\w$]*)\s*(?::\s*(number|boolean|string)\s*)?=\s*(.+?)\s*;?\s*(?:\/\/.*)?$/;
+
+function parseLiteral(text: string): ParameterValue | undefined {
+  if (text === "true" || text === "false") return text === "true";
+  if (/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text) || /^-?\d[\d_]*$/.test(text)) return Number(text.replace(/_/g, ""));
+  if (/^"(?:[^"\\]|\\.)*"$/.test(text)) return JSON.parse(text) as string;
+  const single = /^'((?:[^'\\]|\\.)*)'$/.exec(text);
+  if (single) return JSON.parse(`"${single[1].replace(/\\'/g, "'").replace(/"/g, '\\"')}"`) as string;
+  return undefined;
+}
+
+export function parseParameterCell(source: string): ParameterSpec[] {
+  const specs: ParameterSpec[] = [];
+  for (const raw of source.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("//")) continue;
+    const m = DECLARATION.exec(line);
+    const value = m ? parseLiteral(m[3]) : undefined;
+    if (!m || value === undefined) {
+      throw new ParameterError(`the parameters cell has a line that is not \`let name = literal;\`: ${line}`,
+        "keep only declarations with a number, boolean or string literal in the cell tagged `parameters`");
+    }
+    const type = (m[2] as ParameterType | undefined) ?? (typeof value as ParameterType);
+    if (typeof value !== type) {
+      throw new ParameterError(`parameter ${m[1]} is declared ${type} but its default ${m[3]} is a ${typeof value}`,
+        `make the default of ${m[1]} a ${type} literal`);
+    }
+    specs.push({ name: m[1], type, default: value });
+  }
+  return specs;
+}
+
+/** Turns the text of `--set name=value` into a typed value, or refuses it naming the fix. */
+export function coerceParameter(spec: ParameterSpec, raw: string, where = "the notebook"): ParameterValue {
+  switch (spec.type) {
+    case "number": {
+      const value = raw.trim() === "" ? NaN : Number(raw);
+      if (!Number.isFinite(value)) {
+        throw new ParameterError(`parameter ${spec.name} of ${where} is a number, but got "${raw}"`,
+          `pass a number, e.g. --set ${spec.name}=${spec.default}`);
+      }
+      return value;
+    }
+    case "boolean":
+      if (raw !== "true" && raw !== "false") {
+        throw new ParameterError(`parameter ${spec.name} of ${where} is a boolean, but got "${raw}"`,
+          `pass --set ${spec.name}=true or --set ${spec.name}=false`);
+      }
+      return raw === "true";
+    case "string":
+      return raw;
+  }
+}
+
+/** The source of the injected cell: plain assignments, so TypeScript checks them against the declarations. */
+export function injectedCellSource(values: Record<string, ParameterValue>): string {
+  const lines = Object.entries(values).map(([name, value]) => `${name} = ${JSON.stringify(value)};`);
+  return ["// Parameters injected by ./lab run", ...lines].join("\n");
+}

@@ -1,0 +1,68 @@
+import cliProgress from "cli-progress";
+import { kernelDisplay } from "./display.js";
+
+export interface Progress {
+  tick(n?: number, info?: string): void;
+  done(info?: string): void;
+}
+
+const NOTEBOOK_REFRESH_MS = 250;
+
+/**
+ * Shows progress of long work: a live line updated in place in a notebook (one display entry,
+ * rewritten), a bar in a terminal, and a line every 10% when the output is not a terminal.
+ */
+export function progress(label: string, total: number): Progress {
+  const kernel = kernelDisplay();
+  const started = Date.now();
+  let count = 0;
+  let lastInfo = "";
+  const line = () => {
+    const elapsed = (Date.now() - started) / 1000;
+    const pct = total > 0 ? Math.min(100, (100 * count) / total) : 100;
+    const rate = elapsed > 0 ? count / elapsed : 0;
+    const eta = rate > 0 ? (total - count) / rate : 0;
+    const filled = Math.round(pct / 5);
+    return `${label} [${"#".repeat(filled)}${".".repeat(20 - filled)}] ${count}/${total} (${pct.toFixed(0)}%) ${elapsed.toFixed(1)}s elapsed${count < total ? `, ~${eta.toFixed(0)}s left` : ""}${lastInfo ? ` | ${lastInfo}` : ""}`;
+  };
+
+  if (kernel) {
+    const entry = kernel.newDisplay();
+    let lastDraw = 0;
+    const draw = (force: boolean) => {
+      const now = Date.now();
+      if (!force && now - lastDraw < NOTEBOOK_REFRESH_MS) return;
+      lastDraw = now;
+      entry.text(line());
+    };
+    draw(true);
+    return {
+      tick(n = 1, info) { count += n; if (info !== undefined) lastInfo = info; draw(count >= total); },
+      done(info) { count = total; if (info !== undefined) lastInfo = info; draw(true); },
+    };
+  }
+
+  if (process.stderr.isTTY) {
+    const bar = new cliProgress.SingleBar({
+      format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted} {info}`,
+      stream: process.stderr,
+      hideCursor: true,
+    }, cliProgress.Presets.shades_classic);
+    bar.start(total, 0, { info: "" });
+    return {
+      tick(n = 1, info) { count += n; bar.update(count, { info: info ?? lastInfo }); if (info !== undefined) lastInfo = info; },
+      done(info) { bar.update(total, { info: info ?? lastInfo }); bar.stop(); },
+    };
+  }
+
+  let lastDecile = -1;
+  return {
+    tick(n = 1, info) {
+      count += n;
+      if (info !== undefined) lastInfo = info;
+      const decile = total > 0 ? Math.floor((10 * count) / total) : 10;
+      if (decile > lastDecile) { lastDecile = decile; console.error(line()); }
+    },
+    done(info) { count = total; if (info !== undefined) lastInfo = info; console.error(line()); },
+  };
+}

@@ -1,0 +1,77 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { LabError } from "../errors.js";
+import { fromRoot } from "../files.js";
+import { parseParameterCell, type ParameterSpec } from "../notebook/params.js";
+
+export interface NotebookCell {
+  id?: string;
+  cell_type: "code" | "markdown" | "raw";
+  source: string | string[];
+  metadata: { tags?: string[]; execution?: Record<string, string>; [key: string]: unknown };
+  outputs?: unknown[];
+  execution_count?: number | null;
+}
+
+export interface NotebookJson {
+  cells: NotebookCell[];
+  metadata: Record<string, unknown>;
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+export interface NotebookFile {
+  /** File stem, e.g. "00-tour": the notebook's id in run folders and on chain. */
+  name: string;
+  path: string;
+}
+
+export class UnknownNotebookError extends LabError {}
+
+export function cellSource(cell: NotebookCell): string {
+  return Array.isArray(cell.source) ? cell.source.join("") : cell.source;
+}
+
+export function notebooksDir(): string {
+  return process.env.LAB_NOTEBOOKS_DIR ?? fromRoot("notebooks");
+}
+
+/** Every notebook in notebooks/, in file-name order (the order `./lab run` executes them). */
+export function listNotebooks(dir = notebooksDir()): NotebookFile[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ipynb") && !f.startsWith("."))
+    .sort()
+    .map((f) => ({ name: basename(f, ".ipynb"), path: join(dir, f) }));
+}
+
+/**
+ * Picks notebooks by name: the full stem ("01-rollup-batching"), its number ("01"), or the part
+ * after the number ("rollup-batching"). No names means all of them.
+ */
+export function resolveNotebooks(names: string[], dir = notebooksDir()): NotebookFile[] {
+  const all = listNotebooks(dir);
+  if (names.length === 0) return all;
+  return names.map((wanted) => {
+    const key = wanted.replace(/\.ipynb$/, "").replace(/^.*\//, "");
+    const match = all.filter((n) => n.name === key || n.name.split("-")[0] === key || n.name.replace(/^\d+-/, "") === key);
+    if (match.length !== 1) {
+      throw new UnknownNotebookError(
+        match.length === 0 ? `no notebook named "${wanted}" in ${dir}` : `"${wanted}" matches several notebooks: ${match.map((m) => m.name).join(", ")}`,
+        `use one of: ${all.map((n) => n.name).join(", ")} (the number alone works too, e.g. ./lab run 00)`);
+    }
+    return match[0];
+  });
+}
+
+export function readNotebook(path: string): NotebookJson {
+  return JSON.parse(readFileSync(path, "utf8")) as NotebookJson;
+}
+
+export function parametersCellIndex(nb: NotebookJson): number {
+  return nb.cells.findIndex((c) => c.cell_type === "code" && (c.metadata.tags ?? []).includes("parameters"));
+}
+
+export function notebookParameters(nb: NotebookJson): ParameterSpec[] {
+  const index = parametersCellIndex(nb);
+  return index < 0 ? [] : parseParameterCell(cellSource(nb.cells[index]));
+}

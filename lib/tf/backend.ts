@@ -1,0 +1,118 @@
+import * as tf from "@tensorflow/tfjs";
+import { createRequire } from "node:module";
+import { LabError } from "../errors.js";
+import { registerWasmKernels } from "./wasm-kernels.js";
+
+const require = createRequire(import.meta.url);
+
+export type BackendChoice = "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
+
+/** The order tried when LAB_TF_BACKEND is unset: fastest first. */
+export const BACKEND_ORDER: readonly BackendChoice[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+
+export interface BackendCandidate {
+  choice: BackendChoice;
+  /** Makes the backend available and active; returns why not, or undefined on success. */
+  activate(): Promise<string | undefined>;
+}
+
+export interface TfRuntime {
+  tf: typeof tf;
+  backend: BackendChoice;
+  /** tf.getBackend() after selection ("tensorflow", "wasm" or "cpu"). */
+  tfBackendName: string;
+  /** Why each faster backend was passed over. */
+  skipped: Array<{ choice: BackendChoice; reason: string }>;
+  tfjsVersion: string;
+}
+
+export class BackendError extends LabError {}
+
+const ALIASES: Record<string, BackendChoice> = {
+  "tfjs-node-gpu": "tfjs-node-gpu", gpu: "tfjs-node-gpu", "tensorflow-gpu": "tfjs-node-gpu",
+  "tfjs-node": "tfjs-node", node: "tfjs-node", tensorflow: "tfjs-node",
+  wasm: "wasm", cpu: "cpu",
+};
+
+function nativeCandidate(choice: "tfjs-node-gpu" | "tfjs-node"): BackendCandidate {
+  return {
+    choice,
+    async activate() {
+      try {
+        require(`@tensorflow/${choice}`);
+      } catch (error) {
+        return `@tensorflow/${choice} did not load (${(error as Error).message.split("\n")[0]})`;
+      }
+      // A package that loads but registers no "tensorflow" backend is not the native binding
+      // (this project aliases tfjs-node to plain tfjs for danfojs, for one).
+      if (!tf.findBackendFactory("tensorflow")) return `@tensorflow/${choice} loaded but registered no native "tensorflow" backend`;
+      return (await tf.setBackend("tensorflow")) ? undefined : `the "tensorflow" backend of @tensorflow/${choice} failed to initialise`;
+    },
+  };
+}
+
+export function defaultCandidates(): BackendCandidate[] {
+  return [
+    nativeCandidate("tfjs-node-gpu"),
+    nativeCandidate("tfjs-node"),
+    {
+      choice: "wasm",
+      async activate() {
+        try {
+          require("@tensorflow/tfjs-backend-wasm");
+        } catch (error) {
+          return `@tensorflow/tfjs-backend-wasm did not load (${(error as Error).message})`;
+        }
+        if (!(await tf.setBackend("wasm"))) return "the wasm backend failed to initialise";
+        registerWasmKernels(tf);
+        return undefined;
+      },
+    },
+    { choice: "cpu", async activate() { return (await tf.setBackend("cpu")) ? undefined : "the cpu backend failed to initialise"; } },
+  ];
+}
+
+export function parseBackendChoice(value: string): BackendChoice {
+  const choice = ALIASES[value.trim().toLowerCase()];
+  if (!choice) {
+    throw new BackendError(`LAB_TF_BACKEND="${value}" names no backend`,
+      `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`);
+  }
+  return choice;
+}
+
+/**
+ * Picks the TensorFlow.js backend: the one LAB_TF_BACKEND names (an error if it cannot load),
+ * else the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads.
+ */
+export async function selectBackend(
+  options: { override?: string; candidates?: BackendCandidate[]; log?: (line: string) => void } = {},
+): Promise<TfRuntime> {
+  // PROD silences tfjs's console advert for tfjs-node; the backend choice is printed here instead.
+  tf.env().set("PROD", true);
+  const candidates = options.candidates ?? defaultCandidates();
+  const override = options.override ?? process.env.LAB_TF_BACKEND;
+  const skipped: TfRuntime["skipped"] = [];
+  const wanted = override ? [parseBackendChoice(override)] : BACKEND_ORDER;
+  for (const choice of wanted) {
+    const candidate = candidates.find((c) => c.choice === choice);
+    if (!candidate) continue;
+    const reason = await candidate.activate();
+    if (reason === undefined) {
+      await tf.ready();
+      const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs };
+      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}` +
+        (skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""));
+      return runtime;
+    }
+    if (override) {
+      throw new BackendError(`LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
+        choice === "tfjs-node-gpu"
+          ? "install @tensorflow/tfjs-node-gpu with its CUDA 11.8 / cuDNN 8 libraries (see README, GPU), or unset LAB_TF_BACKEND"
+          : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package");
+    }
+    skipped.push({ choice, reason });
+  }
+  throw new BackendError("no TensorFlow.js backend could be initialised",
+    "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab");
+}

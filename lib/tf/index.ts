@@ -1,0 +1,25 @@
+import { selectBackend, type TfRuntime } from "./backend.js";
+import { runContext } from "../notebook/context.js";
+import { writeJsonAtomic } from "../files.js";
+import { join } from "node:path";
+
+export { BACKEND_ORDER, BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
+export { registerWasmKernels } from "./wasm-kernels.js";
+
+let runtime: Promise<TfRuntime> | undefined;
+
+/**
+ * The TensorFlow.js runtime every part of the lab uses: chosen once per process, printed, and
+ * written to the run folder (runtime.json) so the manifest names the backend that produced it.
+ */
+export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
+  runtime ??= selectBackend({ log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
+    if (process.env.LAB_RUN_DIR) {
+      writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
+        tfBackend: rt.backend, tfBackendName: rt.tfBackendName, tfjsVersion: rt.tfjsVersion, skipped: rt.skipped,
+      });
+    }
+    return rt;
+  });
+  return runtime;
+}

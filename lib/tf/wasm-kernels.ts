@@ -1,0 +1,96 @@
+import type * as TF from "@tensorflow/tfjs";
+
+/**
+ * Kernels the wasm backend lacks but training needs: UnsortedSegmentSum (the gradient of
+ * `gather`, so every embedding layer) and Conv2DBackpropFilter (the weight gradient of a
+ * convolution). Both are written plainly over the backend's heap; they are not the hot path of
+ * the lab's models, and correctness against the cpu backend is tested.
+ */
+interface WasmBackendLike {
+  readSync(dataId: object): ArrayLike<number>;
+  makeOutput(shape: number[], dtype: string): TF.TensorInfo;
+  typedArrayFromHeap(info: TF.TensorInfo): Float32Array | Int32Array;
+}
+
+type KernelArgs = { inputs: Record<string, TF.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TF.TensorInfo {
+  const be = backend as WasmBackendLike;
+  const { x, segmentIds } = inputs;
+  const numSegments = Number(attrs!.numSegments);
+  const innerShape = x.shape.slice(segmentIds.shape.length);
+  const inner = size(innerShape);
+  const xs = be.readSync(x.dataId);
+  const ids = be.readSync(segmentIds.dataId);
+  const out = be.makeOutput([numSegments, ...innerShape], x.dtype);
+  const acc = be.typedArrayFromHeap(out);
+  acc.fill(0);
+  for (let i = 0; i < ids.length; i++) {
+    const segment = ids[i];
+    if (segment < 0 || segment >= numSegments) continue; // tf semantics: out-of-range ids are dropped
+    const src = i * inner;
+    const dst = segment * inner;
+    for (let j = 0; j < inner; j++) acc[dst + j] += xs[src + j];
+  }
+  return out;
+}
+
+function makeConv2DBackpropFilter(tf: typeof TF) {
+  return ({ inputs, backend, attrs }: KernelArgs): TF.TensorInfo => {
+    const be = backend as WasmBackendLike;
+    const { x, dy } = inputs;
+    const a = attrs as { strides: number | [number, number]; pad: "valid" | "same" | number; dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; filterShape: [number, number, number, number] };
+    if (a.dataFormat === "NCHW") throw new Error("Conv2DBackpropFilter on wasm supports NHWC (channelsLast) only");
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
+    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
+    const top = info.padInfo.top;
+    const left = info.padInfo.left;
+    const xs = be.readSync(x.dataId);
+    const dys = be.readSync(dy.dataId);
+    const out = be.makeOutput(a.filterShape, x.dtype);
+    const dw = be.typedArrayFromHeap(out);
+    dw.fill(0);
+    for (let b = 0; b < batchSize; b++) {
+      for (let yR = 0; yR < outHeight; yR++) {
+        for (let yC = 0; yC < outWidth; yC++) {
+          const dyBase = ((b * outHeight + yR) * outWidth + yC) * outChannels;
+          for (let wR = 0; wR < filterHeight; wR++) {
+            const xR = yR * strideHeight + wR * dilationHeight - top;
+            if (xR < 0 || xR >= inHeight) continue;
+            for (let wC = 0; wC < filterWidth; wC++) {
+              const xC = yC * strideWidth + wC * dilationWidth - left;
+              if (xC < 0 || xC >= inWidth) continue;
+              const xBase = ((b * inHeight + xR) * inWidth + xC) * inChannels;
+              const wBase = (wR * filterWidth + wC) * inChannels * outChannels;
+              for (let d1 = 0; d1 < inChannels; d1++) {
+                const xv = xs[xBase + d1];
+                if (xv === 0) continue;
+                const row = wBase + d1 * outChannels;
+                for (let d2 = 0; d2 < outChannels; d2++) dw[row + d2] += xv * dys[dyBase + d2];
+              }
+            }
+          }
+        }
+      }
+    }
+    return out;
+  };
+}
+
+/** Registers the missing kernels on the wasm backend; idempotent. */
+export function registerWasmKernels(tf: typeof TF): string[] {
+  const added: string[] = [];
+  const kernels: Array<[string, (args: KernelArgs) => TF.TensorInfo]> = [
+    ["UnsortedSegmentSum", unsortedSegmentSum],
+    ["Conv2DBackpropFilter", makeConv2DBackpropFilter(tf)],
+  ];
+  for (const [kernelName, kernelFunc] of kernels) {
+    if (tf.getKernel(kernelName, "wasm")) continue;
+    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as TF.KernelFunc });
+    added.push(kernelName);
+  }
+  return added;
+}

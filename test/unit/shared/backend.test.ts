@@ -1,0 +1,93 @@
+import { expect } from "chai";
+import * as tf from "@tensorflow/tfjs";
+import { BackendError, selectBackend, type BackendCandidate, type BackendChoice } from "../../../lib/tf/backend.js";
+import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
+
+function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
+  return {
+    choice,
+    async activate() {
+      tried.push(choice);
+      if (!works) return `${choice} unavailable`;
+      await tf.setBackend("cpu");
+      return undefined;
+    },
+  };
+}
+
+describe("TensorFlow.js backend selection", () => {
+  it("tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order and takes the first that loads", async () => {
+    const tried: BackendChoice[] = [];
+    const rt = await selectBackend({
+      override: "",
+      candidates: [fake("cpu", true, tried), fake("wasm", true, tried), fake("tfjs-node", false, tried), fake("tfjs-node-gpu", false, tried)],
+    });
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node", "wasm"]);
+    expect(rt.backend).to.equal("wasm");
+    expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu", "tfjs-node"]);
+  });
+
+  it("falls back to cpu when nothing faster loads", async () => {
+    const tried: BackendChoice[] = [];
+    const rt = await selectBackend({ override: "", candidates: (["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c === "cpu", tried)) });
+    expect(rt.backend).to.equal("cpu");
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]);
+  });
+
+  it("honours LAB_TF_BACKEND and fails clearly when the named backend cannot load", async () => {
+    const tried: BackendChoice[] = [];
+    const candidates = (["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
+    expect((await selectBackend({ override: "cpu", candidates })).backend).to.equal("cpu");
+    expect(tried).to.deep.equal(["cpu"]);
+    let error: unknown;
+    try { await selectBackend({ override: "gpu", candidates }); } catch (e) { error = e; }
+    expect(error).to.be.instanceOf(BackendError);
+    expect((error as BackendError).hint).to.match(/CUDA/);
+    let unknown: unknown;
+    try { await selectBackend({ override: "tpu", candidates }); } catch (e) { unknown = e; }
+    expect((unknown as BackendError).message).to.match(/names no backend/);
+  });
+
+  it("with the real packages, picks the first that loads and names why each faster one was passed over", async () => {
+    const rt = await selectBackend({ override: "" });
+    const order = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+    expect(rt.skipped.map((s) => s.choice)).to.deep.equal(order.slice(0, order.indexOf(rt.backend)));
+    for (const s of rt.skipped) expect(s.reason).to.match(/did not load|registered no native/);
+    expect(tf.getBackend()).to.equal(rt.backend === "wasm" ? "wasm" : rt.backend === "cpu" ? "cpu" : "tensorflow");
+  });
+});
+
+describe("wasm kernels the backend lacks", () => {
+  before(async () => {
+    await import("@tensorflow/tfjs-backend-wasm");
+    await tf.setBackend("wasm");
+    registerWasmKernels(tf);
+  });
+  after(async () => { await tf.setBackend("cpu"); });
+
+  const onBoth = async <T>(fn: () => T): Promise<[T, T]> => {
+    await tf.setBackend("wasm");
+    const onWasm = fn();
+    await tf.setBackend("cpu");
+    const onCpu = fn();
+    await tf.setBackend("wasm");
+    return [onWasm, onCpu];
+  };
+
+  it("UnsortedSegmentSum makes the gradient of gather (embeddings) match the cpu backend", async () => {
+    const table = [[1, 2], [3, 4], [5, 6], [7, 8]];
+    const [wasm, cpu] = await onBoth(() => tf.grad((e: tf.Tensor) => tf.gather(e, tf.tensor1d([3, 1, 3, 0], "int32")).mul(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]])).sum())(tf.tensor2d(table)).arraySync());
+    expect(wasm).to.deep.equal(cpu);
+    expect(wasm).to.deep.equal([[7, 8], [3, 4], [0, 0], [6, 8]]);
+  });
+
+  it("Conv2DBackpropFilter matches the cpu backend for strides and padding", async () => {
+    for (const [stride, pad] of [[1, "same"], [2, "valid"], [2, "same"]] as const) {
+      const x = tf.randomNormal([2, 7, 6, 3], 0, 1, "float32", 1);
+      const f = tf.randomNormal([3, 2, 3, 4], 0, 1, "float32", 2);
+      const [wasm, cpu] = await onBoth(() => tf.grad((w: tf.Tensor4D) => tf.conv2d(x as tf.Tensor4D, w, stride, pad).square().sum())(f as tf.Tensor4D).dataSync());
+      const maxError = Math.max(...Array.from(wasm, (v, i) => Math.abs(v - cpu[i])));
+      expect(maxError, `stride ${stride}, ${pad}`).to.be.below(1e-3);
+    }
+  });
+});

@@ -1,0 +1,116 @@
+import { expect } from "chai";
+import { createServer, type Server } from "node:http";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Wallet } from "ethers";
+import { connect, devPrivateKey, settle, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
+import { record } from "../../../lib/notebook/results.js";
+
+/** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */
+function fakePublicChain(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => { body += d; });
+    req.on("end", () => {
+      const { id, method } = JSON.parse(body);
+      const result = method === "eth_chainId" ? "0x1" : method === "web3_clientVersion" ? "Geth/v1.14.0-stable/linux-amd64/go1.22" : null;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
+    });
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
+    const address = server.address() as { port: number };
+    resolve({ url: `http://127.0.0.1:${address.port}`, server });
+  }));
+}
+
+function withRun<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), "lab-run-"));
+  const saved = { dir: process.env.LAB_RUN_DIR, id: process.env.LAB_RUN_ID, nb: process.env.LAB_NOTEBOOK };
+  Object.assign(process.env, { LAB_RUN_DIR: dir, LAB_RUN_ID: `test-${Date.now()}-${Math.random()}`, LAB_NOTEBOOK: "chain-test" });
+  return fn(dir).finally(() => {
+    for (const [key, value] of [["LAB_RUN_DIR", saved.dir], ["LAB_RUN_ID", saved.id], ["LAB_NOTEBOOK", saved.nb]] as const) {
+      if (value === undefined) delete process.env[key]; else process.env[key] = value;
+    }
+  });
+}
+
+describe("chain: connect, settle, verify", () => {
+  let chain: LabChain;
+  before(async () => { chain = await connect(); });
+
+  it("connects to the in-process Hardhat network as a local development chain", async () => {
+    expect(chain.kind).to.equal("in-process");
+    expect(chain.chainId).to.equal(31337n);
+    expect(chain.local).to.equal(true);
+    expect(await chain.provider.getBalance(chain.signer.address)).to.be.greaterThan(0n);
+  });
+
+  it("settles a run and verifies it back, against the transaction and the registry", async () => {
+    await withRun(async (dir) => {
+      record("accuracy", 0.91);
+      const s = await settle({ accuracy: 0.91, loss: -1.25 }, { chain });
+      expect(s.resultsSha256).to.match(/^[0-9a-f]{64}$/);
+      const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+      expect(results.values.keyFigures).to.deep.equal({ accuracy: 0.91, loss: -1.25 });
+      const v = await verifySettlement(dir, { chain });
+      expect(v.onChain).to.equal("matches");
+      const offline = await verifySettlement(dir);
+      expect(offline.onChain).to.match(/^skipped/);
+      // The registry emitted the event with the scaled figures.
+      const receipt = await chain.provider.getTransactionReceipt(s.txHash);
+      expect(receipt!.logs).to.have.length(1);
+      expect(() => record("late", 1)).to.not.throw();
+    });
+  });
+
+  it("catches a results.json changed after settlement, and a second settlement of the same run", async () => {
+    await withRun(async (dir) => {
+      record("accuracy", 0.5);
+      await settle({ accuracy: 0.5 }, { chain });
+      await expectRejection(settle({ accuracy: 0.5 }, { chain }), SettlementError, /already settled/);
+      const path = join(dir, "results.json");
+      writeFileSync(path, readFileSync(path, "utf8").replace("0.5", "0.9"));
+      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, /hashes to .* but run .* settled/);
+    });
+  });
+
+  it("refuses non-finite key figures before sending anything", async () => {
+    await withRun(async () => {
+      await expectRejection(settle({ loss: Number.NaN }, { chain }), SettlementError, /not a finite number/);
+    });
+  });
+
+  describe("over JSON-RPC", () => {
+    let fake: { url: string; server: Server };
+    before(async () => { fake = await fakePublicChain(); });
+    after(() => fake.server.close());
+
+    it("names the fix when the endpoint does not answer", async () => {
+      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:9", timeoutMs: 1000 }), RpcUnreachableError, /does not answer/);
+    });
+
+    it("refuses an unexpected chain id", async () => {
+      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, /has chain id 1, but chain id 31337/);
+    });
+
+    it("refuses Hardhat's development keys on a chain that is not a local development chain", async () => {
+      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, /public development keys/);
+      await expectRejection(connect({ rpcUrl: fake.url }), MissingKeyError, /no signing key/);
+      const own = Wallet.createRandom().privateKey;
+      const c = await connect({ rpcUrl: fake.url, privateKey: own });
+      expect(c.local).to.equal(false);
+      expect(() => c.wallet(1)).to.throw(DevKeyRefusedError);
+      await c.close();
+    });
+  });
+});
+
+async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: RegExp): Promise<void> {
+  let error: unknown;
+  try { await promise; } catch (e) { error = e; }
+  expect(error, "expected a rejection").to.be.instanceOf(type);
+  expect((error as Error).message).to.match(message);
+  expect((error as { hint?: string }).hint, "a fix hint").to.be.a("string").and.not.empty;
+}

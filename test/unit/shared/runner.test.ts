@@ -1,0 +1,77 @@
+import { expect } from "chai";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fromRoot } from "../../../lib/files.js";
+import { ParameterError } from "../../../lib/notebook/params.js";
+import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
+import { externalResources, parseRunArgs, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
+import { verifySettlement } from "../../../lib/chain/verify.js";
+
+// These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
+// and the in-process Hardhat chain. `./lab test` sets all of that up first.
+describe("./lab run: the notebook runner", function () {
+  this.timeout(180_000);
+  const saved = process.env.LAB_NOTEBOOKS_DIR;
+  let runsDir: string;
+  const options = (args: string[]): RunOptions => ({ ...parseRunArgs(args), runsDir });
+
+  before(() => {
+    process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
+    runsDir = join(mkdtempSync(join(tmpdir(), "lab-runs-")), "runs");
+  });
+  after(() => { if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved; });
+
+  it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
+    expect(() => planRuns(options(["nonesuch"]))).to.throw(UnknownNotebookError, /no notebook named "nonesuch"/);
+    expect(() => planRuns(options(["ok", "--set", "sed=3"]))).to.throw(ParameterError, /unknown parameter "sed"/);
+    expect(() => planRuns(options(["ok", "--set", "seed=three"]))).to.throw(ParameterError, /seed of ok is a number/);
+    expect(() => planRuns(options(["ok", "--set", "quick=maybe"]))).to.throw(ParameterError, /boolean/);
+    expect(() => parseRunArgs(["--set", "novalue"])).to.throw(ParameterError, /key=value/);
+    expect(existsSync(runsDir)).to.equal(false);
+  });
+
+  it("injects parameters after the parameters cell, keeps a complete run folder, and exports self-contained HTML", async () => {
+    const opts = options(["ok", "--quick", "--set", "seed=7", "--set", "label=from cli", "--set", "ratio=0.25"]);
+    const [plan] = planRuns(opts);
+    const outcome = await runNotebook(plan, opts, () => {});
+    expect(outcome.ok, outcome.error).to.equal(true);
+    const dir = outcome.runDir!;
+    expect(readdirSync(dir).sort()).to.include.members(["manifest.json", "notebook.ipynb", "report.html", "results.json", "settlement.json"]);
+    const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
+    expect(results.values.seen).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    const executed = JSON.parse(readFileSync(join(dir, "notebook.ipynb"), "utf8"));
+    const tags = executed.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.[0] ?? "");
+    expect(tags.indexOf("injected-parameters")).to.equal(tags.indexOf("parameters") + 1);
+    const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
+    expect(manifest.parameters).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    expect(manifest.seed).to.equal(7);
+    expect(manifest.settlement.txHash).to.match(/^0x[0-9a-f]{64}$/);
+    expect(manifest.chain.chainId).to.equal("31337");
+    expect(manifest.cells.every((c: { seconds: number | null }) => typeof c.seconds === "number")).to.equal(true);
+    expect((await verifySettlement(dir)).settlement.resultsSha256).to.equal(manifest.resultsSha256);
+    const html = readFileSync(join(dir, "report.html"), "utf8");
+    expect(html).to.include("Plotly.newPlot");
+    expect(html).to.include("fixture figure");
+    expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
+    expect(externalResources(html)).to.deep.equal([]);
+  });
+
+  it("fails a run at its failing cell, naming notebook, cell and error, and keeps no run folder", async () => {
+    const opts = options(["fails"]);
+    const before = existsSync(runsDir) ? readdirSync(runsDir) : [];
+    const [plan] = planRuns(opts);
+    const outcome = await runNotebook(plan, opts, () => {});
+    expect(outcome.ok).to.equal(false);
+    expect(outcome.error).to.match(/^fails, cell 4: .*fixture failure on purpose/s);
+    expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
+    expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
+  });
+});
+
+describe("externalResources", () => {
+  it("finds what a page would fetch and ignores inline data and anchors", () => {
+    expect(externalResources(`<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AA"><a href="https://x">x</a><link rel="stylesheet" href="file:///usr/share/x.css"><style>@import url("//fonts.example/f.css");</style>`))
+      .to.deep.equal(["https://cdn.example/x.js", "file:///usr/share/x.css", "//fonts.example/f.css", "//fonts.example/f.css"]);
+  });
+});
