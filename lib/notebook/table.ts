@@ -3,7 +3,7 @@ import { escapeHtml, html } from "./display.js";
 export type Row = Record<string, unknown>;
 
 /** A danfojs DataFrame (columns + values) or an arquero table (objects()). */
-interface DanfoLike { columns: string[]; values: unknown[] }
+interface DanfoLike { columns: string[]; values: unknown[]; index?: Array<string | number> }
 interface ArqueroLike { objects(): object[] }
 
 function isDanfo(x: unknown): x is DanfoLike {
@@ -17,7 +17,12 @@ export function toRows(frame: Row[] | DanfoLike | ArqueroLike): Row[] {
   if (Array.isArray(frame)) return frame;
   if (isArquero(frame)) return frame.objects() as Row[];
   if (isDanfo(frame)) {
-    return (frame.values as unknown[][]).map((values) => Object.fromEntries(frame.columns.map((c, i) => [c, values[i]])));
+    // A labelled index (describe()'s statistic names, a transposed frame's columns) is shown as the first column.
+    const labelled = frame.index?.some((label, i) => label !== i) ?? false;
+    return (frame.values as unknown[][]).map((values, row) => ({
+      ...(labelled ? { "": frame.index![row] } : {}),
+      ...Object.fromEntries(frame.columns.map((c, i) => [c, values[i]])),
+    }));
   }
   throw new TypeError("table() takes an array of row objects, a danfojs DataFrame or an arquero table");
 }
@@ -46,12 +51,9 @@ export function tableHtml(rows: Row[], options: TableOptions = {}): string {
 }
 
 /** Shows rows as a table: HTML in a notebook, an aligned text table in a terminal. */
-export function table(frame: Row[] | DanfoLike | ArqueroLike, options: TableOptions = {}): Row[] {
+export function table(frame: Row[] | DanfoLike | ArqueroLike, options: TableOptions = {}): void {
   const rows = toRows(frame);
-  const digits = options.digits ?? 4;
-  const text = textTable(rows, digits, options.caption);
-  html(tableHtml(rows, options), text);
-  return rows;
+  html(tableHtml(rows, options), textTable(rows, options.digits ?? 4, options.caption));
 }
 
 export function textTable(rows: Row[], digits = 4, caption?: string): string {

@@ -108,7 +108,7 @@ export async function selectBackend(
     if (override) {
       throw new BackendError(`LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
         choice === "tfjs-node-gpu"
-          ? "install @tensorflow/tfjs-node-gpu with its CUDA 11.8 / cuDNN 8 libraries (see README, GPU), or unset LAB_TF_BACKEND"
+          ? "install @tensorflow/tfjs-node-gpu with its native library and CUDA 11.2 / cuDNN 8.1 (README, section GPU), or unset LAB_TF_BACKEND"
           : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package");
     }
     skipped.push({ choice, reason });
