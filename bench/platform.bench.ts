@@ -1,0 +1,46 @@
+/**
+ * The platform the layers stand on: TensorFlow.js matmul rate per backend (the yardstick the
+ * intelligence and attribution benchmarks divide by) and the in-process chain's settlement rate.
+ * Ratios are of numbers measured in this same run.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { printTable, timeMs } from "../lib/bench/report.js";
+import { selectBackend } from "../lib/tf/index.js";
+import { connect, deployOrReuse } from "../lib/chain/index.js";
+import { id } from "ethers";
+
+const quick = process.argv.includes("--quick");
+
+async function matmulGflops(n: number): Promise<number> {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const ms = await timeMs(() => tf.tidy(() => tf.matMul(a, b).dataSync()), quick ? 2 : 5);
+  a.dispose(); b.dispose();
+  return (2 * n ** 3) / (ms * 1e6);
+}
+
+const rows: Record<string, string | number>[] = [];
+let cpuRate = 0;
+for (const backend of ["cpu", "wasm"] as const) {
+  await selectBackend({ override: backend });
+  const sizes = backend === "cpu" ? [256] : [256, 512, 1024];
+  for (const n of sizes) {
+    const gflops = await matmulGflops(n);
+    if (backend === "cpu") cpuRate = gflops;
+    rows.push({ backend, "matrix size": n, "GFLOP/s": gflops, "× cpu 256²": gflops / cpuRate });
+  }
+}
+printTable("TensorFlow.js large-matmul rate per backend", rows);
+
+const chain = await connect();
+const registry = await deployOrReuse(chain, "ResultsRegistry");
+const count = quick ? 20 : 200;
+let nonce = await chain.provider.getTransactionCount(chain.signer.address);
+const started = performance.now();
+for (let i = 0; i < count; i++) {
+  const tx = await registry.getFunction("settle")(id(`bench-${Date.now()}-${i}`), id("bench"), id(`r${i}`), ["x"], [BigInt(i)], { nonce: nonce++ });
+  await tx.wait();
+}
+const perSecond = count / ((performance.now() - started) / 1000);
+printTable("Settlement on the in-process Hardhat chain", [{ transactions: count, "settlements/s": perSecond, "ms each": 1000 / perSecond }]);
+await chain.close();
