@@ -1,0 +1,195 @@
+// The rollup on real chains: two in-process Hardhat networks from hardhat.config.ts, `l1` and
+// `l2` (chainType "op", chain id 901), opened with manual mining and a fixed genesis date so that
+// a second, fresh L2 started from the same genesis can re-execute the derived blocks and must
+// arrive at the same block hashes and state roots.
+import { BrowserProvider, Transaction, Wallet, type Eip1193Provider } from "ethers";
+import { devPrivateKey } from "../chain/keys.js";
+import { projectRoot } from "../files.js";
+import { fromHex, toHex } from "./bytes.js";
+import type { BatcherTx } from "./batcher.js";
+import type { PayloadAttributes } from "./derivation/attributes.js";
+import type { Engine } from "./derivation/pipeline.js";
+import { ConfigError } from "./errors.js";
+import { kzg } from "./kzg.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./types.js";
+
+export interface ChainHandle {
+  name: "l1" | "l2";
+  provider: BrowserProvider;
+  chainId: bigint;
+  send(method: string, params?: unknown[]): Promise<any>;
+  wallet(i: number): Wallet;
+  close(): Promise<void>;
+}
+
+type Hre = Awaited<ReturnType<typeof import("hardhat/hre")["createHardhatRuntimeEnvironment"]>>;
+let hrePromise: Promise<Hre> | undefined;
+
+async function hre(): Promise<Hre> {
+  hrePromise ??= (async () => {
+    const root = projectRoot();
+    const { createHardhatRuntimeEnvironment, importUserConfig } = await import("hardhat/hre");
+    const configPath = `${root}/hardhat.config.ts`;
+    return createHardhatRuntimeEnvironment(await importUserConfig(configPath), { config: configPath }, root);
+  })();
+  return hrePromise;
+}
+
+/**
+ * Opens a fresh instance of the `l1` or `l2` network with manual mining, FIFO mempool order
+ * (block contents are exactly what was sent, in order) and a genesis at `genesisDate`.
+ */
+export async function openChain(network: "l1" | "l2", genesisDate: Date): Promise<ChainHandle> {
+  const h = await hre();
+  const conn = await h.network.connect({
+    network,
+    override: { initialDate: genesisDate, mining: { auto: false, interval: 0, mempool: { order: "fifo" } } } as never,
+  });
+  const eip1193 = conn.provider as unknown as Eip1193Provider;
+  const provider = new BrowserProvider(eip1193, undefined, { pollingInterval: 20, cacheTimeout: -1 });
+  const chainId = (await provider.getNetwork()).chainId;
+  return {
+    name: network,
+    provider,
+    chainId,
+    send: (method, params = []) => eip1193.request({ method, params }),
+    wallet: (i) => new Wallet(devPrivateKey(i), provider),
+    close: async () => {
+      provider.destroy();
+      await conn.close();
+    },
+  };
+}
+
+/** Executes payload attributes on a Hardhat L2: the block holds exactly the given transactions. */
+export class HardhatEngine implements Engine {
+  constructor(private readonly chain: ChainHandle) {}
+
+  async execute(a: PayloadAttributes): Promise<L2BlockRef> {
+    const snapshot = await this.chain.send("evm_snapshot");
+    try {
+      for (const t of a.transactions) await this.chain.send("eth_sendRawTransaction", [toHex(t)]);
+      await this.chain.send("evm_mine", [a.timestamp]);
+      const b = await this.chain.send("eth_getBlockByNumber", ["latest", false]);
+      if (b.transactions.length !== a.transactions.length) {
+        throw new ConfigError(`engine included ${b.transactions.length} of ${a.transactions.length} transactions`, "the payload is invalid on this chain");
+      }
+      return {
+        number: Number(b.number),
+        hash: b.hash,
+        parentHash: b.parentHash,
+        timestamp: Number(b.timestamp),
+        l1origin: { number: a.l1origin.number, hash: a.l1origin.hash },
+        sequenceNumber: a.sequenceNumber,
+      };
+    } catch (e) {
+      await this.chain.send("evm_revert", [snapshot]);
+      throw e;
+    }
+  }
+}
+
+export async function l2BlockRef(chain: ChainHandle, n: number, l1origin: L1BlockRef): Promise<L2BlockRef> {
+  const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), false]);
+  return { number: n, hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp), l1origin: { number: l1origin.number, hash: l1origin.hash }, sequenceNumber: 0 };
+}
+
+export async function l1BlockRef(chain: ChainHandle, n: number | "latest"): Promise<L1BlockRef> {
+  const b = await chain.send("eth_getBlockByNumber", [n === "latest" ? n : "0x" + n.toString(16), false]);
+  return { number: Number(b.number), hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp) };
+}
+
+/** An L1 block with its transactions as L1 retrieval sees them (sender as the node recovered it). */
+export async function l1BlockData(chain: ChainHandle, n: number): Promise<L1BlockData> {
+  const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), true]);
+  return {
+    number: Number(b.number),
+    hash: b.hash,
+    parentHash: b.parentHash,
+    timestamp: Number(b.timestamp),
+    transactions: b.transactions.map((t: any) => ({
+      type: Number(t.type),
+      from: t.from,
+      to: t.to ?? null,
+      data: fromHex(t.input ?? "0x"),
+      blobVersionedHashes: t.blobVersionedHashes ?? [],
+    })),
+  };
+}
+
+/** The blobs the batcher posted, by versioned hash: the lab's stand-in for a beacon node's blob sidecars. */
+export class BlobStore implements BlobSource {
+  private readonly blobs = new Map<string, Uint8Array>();
+  put(vh: string, blob: Uint8Array): void {
+    this.blobs.set(vh.toLowerCase(), blob);
+  }
+  getBlob(vh: string): Uint8Array | undefined {
+    return this.blobs.get(vh.toLowerCase());
+  }
+}
+
+export interface PostedTx {
+  hash: string;
+  da: "calldata" | "blobs";
+  blobs: number;
+  bytes: number;
+}
+
+/** Sends batcher transactions from the batcher key to the batch inbox: calldata, or type-3 with real KZG. */
+export class L1Poster {
+  private nonce: number | undefined;
+
+  constructor(
+    private readonly l1: ChainHandle,
+    private readonly batcher: Wallet,
+    private readonly inbox: string,
+    readonly blobStore: BlobStore,
+  ) {}
+
+  /**
+   * Hardhat's simulated L1 takes a blob transaction only with automine on and an empty mempool,
+   * so each type-3 transaction is mined at once into its own L1 block at `blobBlockTimestamp()`;
+   * `onBlobBlock` learns of each such block.
+   */
+  blobBlockTimestamp: () => number = () => Math.floor(Date.now() / 1000);
+  onBlobBlock: () => Promise<void> = async () => {};
+
+  async post(txs: readonly BatcherTx[]): Promise<PostedTx[]> {
+    this.nonce ??= await this.l1.provider.getTransactionCount(this.batcher.address, "pending");
+    const out: PostedTx[] = [];
+    const fees = { maxFeePerGas: 50_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n };
+    for (const t of txs) {
+      let signed: string;
+      if (t.da === "calldata") {
+        // Gas: Prague's calldata floor (10 per token, 4 tokens per non-zero byte) covers the standard cost.
+        let tokens = 0;
+        for (const b of t.data) tokens += b === 0 ? 1 : 4;
+        const tx = Transaction.from({ type: 2, chainId: this.l1.chainId, nonce: this.nonce++, to: this.inbox, data: toHex(t.data), gasLimit: BigInt(21_000 + 10 * tokens + 1_000), ...fees });
+        signed = await this.batcher.signTransaction(tx);
+        out.push({ hash: "", da: "calldata", blobs: 0, bytes: t.data.length });
+      } else {
+        const k = await kzg();
+        const tx = Transaction.from({ type: 3, chainId: this.l1.chainId, nonce: this.nonce++, to: this.inbox, data: "0x", gasLimit: 21_000n, maxFeePerBlobGas: 10_000_000_000n, ...fees });
+        tx.kzg = { blobToKzgCommitment: (b: any) => k.blobToKZGCommitment(typeof b === "string" ? b : toHex(b)), computeBlobKzgProof: (b: any, c: any) => k.computeBlobKZGProof(typeof b === "string" ? b : toHex(b), typeof c === "string" ? c : toHex(c)) } as never;
+        tx.blobs = t.blobs.map((b) => toHex(b));
+        for (const [i, vh] of (tx.blobVersionedHashes ?? []).entries()) this.blobStore.put(vh, t.blobs[i]!);
+        signed = await this.batcher.signTransaction(tx);
+        out.push({ hash: "", da: "blobs", blobs: t.blobs.length, bytes: t.datas.reduce((a, d) => a + d.length, 0) });
+      }
+      if (t.da === "calldata") {
+        out[out.length - 1]!.hash = await this.l1.send("eth_sendRawTransaction", [signed]);
+        continue;
+      }
+      await this.l1.send("evm_setNextBlockTimestamp", [this.blobBlockTimestamp()]);
+      await this.l1.send("evm_setAutomine", [true]);
+      try {
+        out[out.length - 1]!.hash = await this.l1.send("eth_sendRawTransaction", [signed]);
+      } finally {
+        await this.l1.send("evm_setAutomine", [false]);
+      }
+      await this.onBlobBlock();
+    }
+    return out;
+  }
+}
+
