@@ -3,7 +3,7 @@ import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import { devWallet } from "../chain/keys.js";
 import { rng, type Rng } from "../notebook/random.js";
 import { IntelligenceError } from "./errors.js";
-import { FASHION_MNIST } from "./datasets/files.js";
+import { FASHION_MNIST, FORTUNES_MIN } from "./datasets/files.js";
 import { loadFashionMnist, type ImageSet } from "./datasets/fashion-mnist.js";
 
 /**
@@ -50,8 +50,8 @@ export interface Contributor {
 export interface DatanetManifest {
   id: string;
   name: string;
-  dataset: { name: string; sha256: string; split: "train"; sourceRange: [number, number] };
-  shift: ImageShift;
+  dataset: { name: string; sha256: string; split: string; sourceRange: [number, number] };
+  shift: ImageShift | "none";
   seed: number;
   contributors: Contributor[];
   /** Per sample, in datanet order: contributor index, source index, label as contributed, hash. */
@@ -63,12 +63,16 @@ export interface DatanetManifest {
 export interface Datanet {
   id: string;
   name: string;
+  modality: "image" | "text";
   contributors: Contributor[];
-  /** n × featureSize, in [0, 1]. */
-  x: Float32Array;
-  /** Labels as contributed (flipped ones included). */
+  /** Images: n × featureSize pixels in [0, 1]. Text: n × blockSize token ids. */
+  x: Float32Array | Int32Array;
+  /** Labels as contributed (flipped ones included); text: next-token ids, n × blockSize. */
   y: Int32Array;
-  /** True labels, for analysis only (a trainer must not read them). */
+  /** Shape of one example's x and y. */
+  xShape: number[];
+  yShape: number[];
+  /** True labels, for analysis only (a trainer must not read them). Text: equal to y. */
   yTrue: Int32Array;
   contributorOf: Int32Array;
   sampleHashes: string[];
@@ -214,13 +218,20 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
     shift: plan.shift, seed: plan.seed, contributors, samples,
     leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
   };
-  return { id, name: plan.name, contributors, x, y, yTrue, contributorOf, sampleHashes, n, featureSize: size, numClasses: set.classes.length, manifest };
+  return { id, name: plan.name, modality: "image", contributors, x, y, xShape: [size], yShape: [], yTrue, contributorOf, sampleHashes, n, featureSize: size, numClasses: set.classes.length, manifest };
 }
 
 /** Checks a manifest against the datanet's data: every hash and the Merkle root. */
 export function verifyManifest(datanet: Datanet): void {
   const tree = merkleTreeOf(datanet.manifest);
   if (tree.root !== datanet.manifest.merkleRoot) throw new IntelligenceError(`datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`, "rebuild the manifest from the data");
+  if (datanet.modality === "text") {
+    datanet.manifest.samples.forEach((s, i) => {
+      const bytes = new Uint8Array(new Int32Array(datanet.x.subarray(i * datanet.featureSize, (i + 1) * datanet.featureSize)).buffer);
+      if (keccak256(bytes) !== s.hash) throw new IntelligenceError(`datanet ${datanet.name}: window ${i} does not match its manifest hash`, "the data was altered after the manifest was made; rebuild the datanet");
+    });
+    return;
+  }
   datanet.manifest.samples.forEach((s, i) => {
     const px = new Uint8Array(datanet.featureSize);
     for (let k = 0; k < px.length; k++) px[k] = Math.round(datanet.x[i * datanet.featureSize + k] * 255);
@@ -254,6 +265,81 @@ export function exampleDatanetPlan(name = "fmnist-shifted", opts: { seed?: numbe
       { name: "depot", kind: "iid", samples: n(1000) },
       { name: "echo", kind: "duplicate", samples: n(400), duplicateOf: "atelier" },
       { name: "flipper", kind: "label-flip", samples: n(600) },
+    ],
+  };
+}
+
+/** Text contributors: "iid" (random documents), "non-iid" (documents matching a word), "duplicate", "label-flip" (garbled: letters of each word shuffled). */
+export interface TextDatanetPlan {
+  name: string;
+  /** Which fortune file the documents come from. */
+  source: "fortunes" | "literature" | "riddles";
+  blockSize: number;
+  stride: number;
+  contributors: Array<{ name: string; kind: ContributorKind; documents: number; match?: RegExp; duplicateOf?: string }>;
+  seed: number;
+}
+
+function garble(r: Rng, text: string): string {
+  return text.replace(/[A-Za-z]{4,}/g, (w) => w[0] + r.shuffle(w.slice(1, -1).split("")).join("") + w[w.length - 1]);
+}
+
+/** A text datanet: documents split among contributors, cut into next-token windows. */
+export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: string[]; sources: string[] }, encode: (s: string) => Int32Array): Datanet {
+  const root = rng(plan.seed).fork(`text-datanet:${plan.name}`);
+  const pool = root.fork("pool").shuffle(corpus.documents.filter((_, i) => corpus.sources[i] === plan.source));
+  const used = new Set<string>();
+  const docsOf = new Map<string, string[]>();
+  const contributors: Contributor[] = [];
+  const xs: Int32Array[] = [], ys: Int32Array[] = [], owner: number[] = [];
+  plan.contributors.forEach((c, ci) => {
+    const r = root.fork(`contributor:${c.name}`);
+    let docs: string[];
+    if (c.kind === "duplicate") {
+      const of = docsOf.get(c.duplicateOf ?? "");
+      if (!of) throw new IntelligenceError(`contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`, "list the original contributor first");
+      docs = of.slice(0, c.documents);
+    } else {
+      docs = pool.filter((d) => !used.has(d) && (c.kind !== "non-iid" || !c.match || c.match.test(d))).slice(0, c.documents);
+      docs.forEach((d) => used.add(d));
+    }
+    docsOf.set(c.name, docs);
+    const text = docs.map((d) => (c.kind === "label-flip" ? garble(r, d) : d)).join("\n\n") + "\n\n";
+    const ids = encode(text);
+    let windows = 0;
+    for (let s = 0; s + plan.blockSize + 1 <= ids.length; s += plan.stride) {
+      xs.push(ids.slice(s, s + plan.blockSize));
+      ys.push(ids.slice(s + 1, s + plan.blockSize + 1));
+      owner.push(ci);
+      windows++;
+    }
+    contributors.push({ address: devWallet(ci + 1).address, name: c.name, kind: c.kind, samples: windows });
+  });
+  const n = xs.length, T = plan.blockSize;
+  const x = new Int32Array(n * T), y = new Int32Array(n * T);
+  xs.forEach((w, i) => { x.set(w, i * T); y.set(ys[i], i * T); });
+  const sampleHashes = xs.map((w) => keccak256(new Uint8Array(new Int32Array(w).buffer)));
+  const samples = sampleHashes.map((hash, i) => ({ contributor: owner[i], source: i, label: -1, hash }));
+  const merkleRoot = merkleTreeOf({ samples, contributors }).root;
+  const id = datanetId(plan.name, merkleRoot);
+  const manifest: DatanetManifest = {
+    id, name: plan.name,
+    dataset: { name: FORTUNES_MIN.name, sha256: FORTUNES_MIN.files[plan.source].sha256, split: plan.source, sourceRange: [0, pool.length] },
+    shift: "none", seed: plan.seed, contributors, samples, leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
+  };
+  return { id, name: plan.name, modality: "text", contributors, x, y, xShape: [T], yShape: [T], yTrue: y, contributorOf: Int32Array.from(owner), sampleHashes, n, featureSize: T, numClasses: 0, manifest };
+}
+
+export function exampleTextDatanetPlan(name = "fortunes-literature", opts: { seed?: number; scale?: number; blockSize?: number } = {}): TextDatanetPlan {
+  const s = opts.scale ?? 1;
+  const n = (k: number) => Math.max(2, Math.round(k * s));
+  return {
+    name, source: "literature", blockSize: opts.blockSize ?? 48, stride: 24, seed: opts.seed ?? 7,
+    contributors: [
+      { name: "archivist", kind: "iid", documents: n(120) },
+      { name: "bardolator", kind: "non-iid", documents: n(40), match: /Shakespeare|Twain/ },
+      { name: "copyist", kind: "duplicate", documents: n(60), duplicateOf: "archivist" },
+      { name: "garbler", kind: "label-flip", documents: n(60) },
     ],
   };
 }

@@ -30,4 +30,5 @@ export * from "./datanets.js";
 export * from "./models/index.js";
 export * from "./lora/index.js";
 export * from "./peft/index.js";
+export * from "./train.js";
 export * from "./factory/index.js";

@@ -7,6 +7,8 @@ export interface TextCorpus {
   text: string;
   /** Individual quotations (fortune files separate them by lines holding "%"). */
   documents: string[];
+  /** The file each document came from ("fortunes", "literature", "riddles"). */
+  sources: string[];
 }
 
 /**
@@ -15,15 +17,16 @@ export interface TextCorpus {
  */
 export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
   const documents: string[] = [];
+  const sources: string[] = [];
   for (const key of Object.keys(FORTUNES_MIN.files)) {
     const raw = readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1");
     const clean = raw.replace(/.\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
     for (const doc of clean.split(/\n%\n/)) {
       const trimmed = doc.replace(/^%\n/, "").trim();
-      if (trimmed.length > 0) documents.push(trimmed);
+      if (trimmed.length > 0) { documents.push(trimmed); sources.push(key); }
     }
   }
-  return { name: FORTUNES_MIN.name, text: documents.join("\n\n") + "\n", documents };
+  return { name: FORTUNES_MIN.name, text: documents.join("\n\n") + "\n", documents, sources };
 }
 
 /** Character-level vocabulary: sorted characters of the corpus; ids are positions. */
