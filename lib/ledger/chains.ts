@@ -41,7 +41,7 @@ async function hre(): Promise<Hre> {
  */
 export async function openChain(network: "l1" | "l2", genesisDate: Date): Promise<ChainHandle> {
   const h = await hre();
-  const conn = await h.network.connect({
+  const conn = await h.network.create({
     network,
     override: { initialDate: genesisDate, mining: { auto: false, interval: 0, mempool: { order: "fifo" } } } as never,
   });

@@ -1,0 +1,103 @@
+// Output roots and their settlement on L1 (specs/protocol/proposals.md):
+//   output_root = keccak256(version_byte ++ payload), version 0 payload =
+//     state_root ++ withdrawal_storage_root ++ latest_block_hash
+// with version_byte a 32-byte zero and withdrawal_storage_root the storage root of the
+// L2ToL1MessagePasser predeploy. The proposer posts one every submissionInterval L2 blocks to the
+// L2OutputOracle; a challenger who recomputes a different root deletes the proposal while the
+// finalization period runs; after it the output is final.
+import { Contract, ContractFactory, keccak256, type Wallet } from "ethers";
+import { artifact } from "../chain/contracts.js";
+import { concatBytes, fromHex } from "./bytes.js";
+import type { ChainHandle } from "./chains.js";
+import { ConfigError } from "./errors.js";
+
+export const L2_TO_L1_MESSAGE_PASSER = "0x4200000000000000000000000000000000000016";
+export const OUTPUT_VERSION_V0 = "0x" + "00".repeat(32);
+
+export interface OutputV0 {
+  stateRoot: string;
+  messagePasserStorageRoot: string;
+  blockHash: string;
+}
+
+export function outputRootV0(o: OutputV0): string {
+  return keccak256(concatBytes([fromHex(OUTPUT_VERSION_V0), fromHex(o.stateRoot), fromHex(o.messagePasserStorageRoot), fromHex(o.blockHash)]));
+}
+
+export interface OutputAtBlock extends OutputV0 {
+  blockNumber: number;
+  timestamp: number;
+  outputRoot: string;
+}
+
+/** The output at an L2 block, from the block header and eth_getProof of the message passer. */
+export async function outputAtBlock(l2: Pick<ChainHandle, "send">, blockNumber: number): Promise<OutputAtBlock> {
+  const tag = "0x" + blockNumber.toString(16);
+  const [block, proof] = await Promise.all([l2.send("eth_getBlockByNumber", [tag, false]), l2.send("eth_getProof", [L2_TO_L1_MESSAGE_PASSER, [], tag])]);
+  if (!block) throw new ConfigError(`L2 block ${blockNumber} does not exist`, "propose only blocks the L2 has produced");
+  const o = { stateRoot: block.stateRoot, messagePasserStorageRoot: proof.storageHash, blockHash: block.hash };
+  return { ...o, blockNumber, timestamp: Number(block.timestamp), outputRoot: outputRootV0(o) };
+}
+
+export interface OracleConfig {
+  submissionInterval: number;
+  l2BlockTime: number;
+  startingBlockNumber: number;
+  startingTimestamp: number;
+  proposer: string;
+  challenger: string;
+  finalizationPeriodSeconds: number;
+}
+
+export async function deployL2OutputOracle(deployer: Wallet, c: OracleConfig): Promise<Contract> {
+  const a = artifact("L2OutputOracle");
+  const f = new ContractFactory(a.abi, a.bytecode, deployer);
+  const oracle = await f.deploy(c.submissionInterval, c.l2BlockTime, c.startingBlockNumber, c.startingTimestamp, c.proposer, c.challenger, c.finalizationPeriodSeconds);
+  await oracle.waitForDeployment();
+  return oracle as unknown as Contract;
+}
+
+export interface Proposal {
+  index: number;
+  l2BlockNumber: number;
+  outputRoot: string;
+  l1Timestamp: number;
+}
+
+/** Proposes the output of every due L2 block up to `safeBlock`, in submission-interval steps. */
+export async function proposeOutputs(oracle: Contract, proposer: Wallet, l2: Pick<ChainHandle, "send">, safeBlock: number, l1: Pick<ChainHandle, "send">, tamper?: (o: OutputAtBlock) => string): Promise<Proposal[]> {
+  const o = oracle.connect(proposer) as Contract;
+  const out: Proposal[] = [];
+  for (;;) {
+    const next = Number(await o.getFunction("nextBlockNumber")());
+    if (next > safeBlock) return out;
+    const output = await outputAtBlock(l2, next);
+    const root = tamper ? tamper(output) : output.outputRoot;
+    const head = await l1.send("eth_getBlockByNumber", ["latest", false]);
+    const tx = await o.getFunction("proposeL2Output")(root, next, head.hash, Number(head.number));
+    const receipt = await tx.wait();
+    const l1Block = await l1.send("eth_getBlockByNumber", ["0x" + receipt!.blockNumber.toString(16), false]);
+    out.push({ index: Number(await o.getFunction("nextOutputIndex")()) - 1, l2BlockNumber: next, outputRoot: root, l1Timestamp: Number(l1Block.timestamp) });
+  }
+}
+
+export interface ChallengeResult {
+  checked: number;
+  deletedFrom?: number;
+}
+
+/** Recomputes each unfinalized proposal from the challenger's own L2 and deletes the first wrong one (and all after it). */
+export async function challengeOutputs(oracle: Contract, challenger: Wallet, l2: Pick<ChainHandle, "send">): Promise<ChallengeResult> {
+  const o = oracle.connect(challenger) as Contract;
+  const n = Number(await o.getFunction("nextOutputIndex")());
+  for (let i = 0; i < n; i++) {
+    if (await o.getFunction("isFinalized")(i)) continue;
+    const p = await o.getFunction("getL2Output")(i);
+    const mine = await outputAtBlock(l2, Number(p.l2BlockNumber));
+    if (mine.outputRoot !== p.outputRoot) {
+      await (await o.getFunction("deleteL2Outputs")(i)).wait();
+      return { checked: i + 1, deletedFrom: i };
+    }
+  }
+  return { checked: n };
+}
