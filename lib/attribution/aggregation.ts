@@ -1,0 +1,85 @@
+/**
+ * From examples to people: per-example scores for one inference summed to contributors and
+ * datanets. A datanet's weight is its share of the positive influence,
+ *   W(Dᵢ) = I(Dᵢ) / Σ_{j: I(Dⱼ) > 0} I(Dⱼ)  for I(Dᵢ) > 0, else 0,
+ * and inside a datanet each contributor's weight is likewise its share of the datanet's positive
+ * contributor influence. Flagged examples (e.g. detected as mislabeled) are left out of every sum;
+ * negative and flagged data earn nothing and are listed in the report.
+ */
+import { AttributionError } from "./errors.js";
+
+export interface Provenance {
+  /** Datanet index of each training example. */
+  datanetOf: Int32Array;
+  /** Contributor index of each training example. */
+  contributorOf: Int32Array;
+  datanets: string[];
+  /** Contributor payout addresses (0x…), indexed by contributorOf. */
+  contributors: string[];
+  /** Training examples excluded from rewards. */
+  flagged?: Set<number>;
+}
+
+export interface PartyInfluence {
+  name: string;
+  influence: number;
+  weight: number;
+}
+
+export interface Aggregate {
+  datanets: PartyInfluence[];
+  /** Per contributor: influence inside its datanet(s) and its overall weight (datanet weight × share inside). */
+  contributors: (PartyInfluence & { datanet: string })[];
+  negative: { datanets: string[]; contributors: string[] };
+  flagged: number[];
+  totalPositive: number;
+}
+
+export function aggregate(scores: ArrayLike<number>, prov: Provenance): Aggregate {
+  const n = scores.length;
+  if (prov.datanetOf.length !== n || prov.contributorOf.length !== n) {
+    throw new AttributionError(`provenance covers ${prov.datanetOf.length} examples, scores ${n}`, "attribute against the same training set the provenance was built for");
+  }
+  const dn = new Float64Array(prov.datanets.length);
+  // contributor influence is kept per (datanet, contributor): one address may contribute to several datanets
+  const per = new Map<string, { d: number; c: number; v: number }>();
+  const flagged: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (prov.flagged?.has(i)) {
+      flagged.push(i);
+      continue;
+    }
+    const s = scores[i];
+    if (!Number.isFinite(s)) throw new AttributionError(`score of example ${i} is ${s}`, "check the attribution run: a non-finite score means a singular Hessian or overflow");
+    const d = prov.datanetOf[i];
+    const c = prov.contributorOf[i];
+    dn[d] += s;
+    const key = `${d}/${c}`;
+    const e = per.get(key) ?? { d, c, v: 0 };
+    e.v += s;
+    per.set(key, e);
+  }
+  let totalPositive = 0;
+  for (const v of dn) if (v > 0) totalPositive += v;
+  const datanets = prov.datanets.map((name, d) => ({ name, influence: dn[d], weight: dn[d] > 0 && totalPositive > 0 ? dn[d] / totalPositive : 0 }));
+  const posInDatanet = new Float64Array(prov.datanets.length);
+  for (const e of per.values()) if (e.v > 0) posInDatanet[e.d] += e.v;
+  const contributors = [...per.values()]
+    .sort((a, b) => a.d - b.d || a.c - b.c)
+    .map((e) => ({
+      name: prov.contributors[e.c],
+      datanet: prov.datanets[e.d],
+      influence: e.v,
+      weight: e.v > 0 && posInDatanet[e.d] > 0 ? datanets[e.d].weight * (e.v / posInDatanet[e.d]) : 0,
+    }));
+  return {
+    datanets,
+    contributors,
+    negative: {
+      datanets: datanets.filter((d) => d.influence <= 0).map((d) => d.name),
+      contributors: contributors.filter((c) => c.influence <= 0).map((c) => `${c.name}@${c.datanet}`),
+    },
+    flagged,
+    totalPositive,
+  };
+}
