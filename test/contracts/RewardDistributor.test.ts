@@ -22,7 +22,7 @@ describe("RewardDistributor", () => {
     await expect(dist.createEpoch(t.root, ethers.ZeroAddress, t.total, ethers.id("inference-1"), { value: t.total }))
       .to.emit(dist, "EpochCreated").withArgs(0n, t.root, ethers.ZeroAddress, 1000n, ethers.id("inference-1"));
     const { amount, proof } = t.proofOf(alice.address);
-    const tx = dist.connect(bob).claim(0, alice.address, amount, proof);
+    const tx = (dist.connect(bob) as typeof dist).claim(0, alice.address, amount, proof);
     await expect(tx).to.changeEtherBalances(ethers, [alice, dist], [700n, -700n]);
     await expect(tx).to.emit(dist, "Claimed").withArgs(0n, alice.address, 700n);
     await expect(dist.claim(0, alice.address, amount, proof)).to.be.revertedWithCustomError(dist, "AlreadyClaimed").withArgs(0n, alice.address);
@@ -67,7 +67,7 @@ describe("RewardDistributor", () => {
 
   it("only the owner opens epochs; zero roots and totals are refused", async () => {
     const { alice, dist } = await networkHelpers.loadFixture(deploy);
-    await expect(dist.connect(alice).createEpoch(ethers.id("r"), ethers.ZeroAddress, 1n, ethers.ZeroHash, { value: 1n })).to.be.revertedWithCustomError(dist, "OwnableUnauthorizedAccount");
+    await expect((dist.connect(alice) as typeof dist).createEpoch(ethers.id("r"), ethers.ZeroAddress, 1n, ethers.ZeroHash, { value: 1n })).to.be.revertedWithCustomError(dist, "OwnableUnauthorizedAccount");
     await expect(dist.createEpoch(ethers.ZeroHash, ethers.ZeroAddress, 1n, ethers.ZeroHash, { value: 1n })).to.be.revertedWithCustomError(dist, "ZeroRoot");
     await expect(dist.createEpoch(ethers.id("r"), ethers.ZeroAddress, 0n, ethers.ZeroHash)).to.be.revertedWithCustomError(dist, "ZeroTotal");
   });
@@ -120,7 +120,7 @@ describe("AttributionRegistry", () => {
     expect(rec.rewardsRoot).to.equal(ethers.id("root"));
     expect(rec.dataShare).to.equal(500n);
     await expect(registry.record(...args)).to.be.revertedWithCustomError(registry, "AlreadyRecorded");
-    await expect(registry.connect(alice).record(ethers.id("inf-2"), args[1], args[2], args[3], args[4], args[5], args[6], args[7], 1n)).to.be.revertedWithCustomError(registry, "NotAttester").withArgs(alice.address);
+    await expect((registry.connect(alice) as typeof registry).record(ethers.id("inf-2"), args[1], args[2], args[3], args[4], args[5], args[6], args[7], 1n)).to.be.revertedWithCustomError(registry, "NotAttester").withArgs(alice.address);
     await expect(registry.record(ethers.id("inf-3"), args[1], args[2], args[3], args[4], args[5], ethers.ZeroHash, args[7], 1n)).to.be.revertedWithCustomError(registry, "EmptyField").withArgs("rewardsRoot");
     // nothing to pay (all influence negative): recorded with a zero root and zero data share
     await expect(registry.record(ethers.id("inf-4"), args[1], args[2], args[3], args[4], args[5], ethers.ZeroHash, args[7], 0n)).to.emit(registry, "InferenceAttributed");
