@@ -20,7 +20,10 @@ export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
   const sources: string[] = [];
   for (const key of Object.keys(FORTUNES_MIN.files)) {
     const raw = readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1");
-    const clean = raw.replace(/.\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
+    // "__\b\bUN" underlines by backspacing over characters: drop each character a backspace erases
+    let clean = raw;
+    while (/[^\x08]\x08/.test(clean)) clean = clean.replace(/[^\x08]\x08/g, "");
+    clean = clean.replace(/\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
     for (const doc of clean.split(/\n%\n/)) {
       const trimmed = doc.replace(/^%\n/, "").trim();
       if (trimmed.length > 0) { documents.push(trimmed); sources.push(key); }

@@ -1,0 +1,93 @@
+import { expect } from "chai";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import {
+  FASHION_MNIST, FORTUNES_MIN, loadFashionMnist, loadFortunes, readVerified, DatasetError, parseIdx,
+  buildDatanet, exampleDatanetPlan, verifyManifest, merkleTreeOf, sampleHash, DEFAULT_FLIP, charTokenizer,
+} from "../../../lib/intelligence/index.js";
+
+describe("data sets", () => {
+  it("loads Fashion-MNIST test split from the Debian package after checking hashes", () => {
+    const set = loadFashionMnist("test");
+    expect([set.n, set.rows, set.cols]).to.deep.equal([10000, 28, 28]);
+    expect(set.x.length).to.equal(10000 * 784);
+    // the first test images of Fashion-MNIST are an ankle boot, a pullover and a trouser
+    expect(Array.from(set.y.subarray(0, 3))).to.deep.equal([9, 2, 1]);
+    const counts = new Array(10).fill(0);
+    set.y.forEach((c) => counts[c]++);
+    expect(counts).to.deep.equal(new Array(10).fill(1000));
+  });
+
+  it("refuses a missing file, naming the package to install", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fm-"));
+    expect(() => readVerified(FASHION_MNIST, "testLabels", dir)).to.throw(DatasetError, /missing/).with.property("hint").that.match(/apt-get install dataset-fashion-mnist/);
+  });
+
+  it("refuses an altered file, naming both hashes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "fm-"));
+    const file = FASHION_MNIST.files.testLabels.file;
+    copyFileSync(join(FASHION_MNIST.defaultDir, file), join(dir, file));
+    expect(readVerified(FASHION_MNIST, "testLabels", dir).length).to.equal(5125);
+    const bytes = readFileSync(join(dir, file));
+    bytes[100] ^= 1;
+    writeFileSync(join(dir, file), bytes);
+    expect(() => readVerified(FASHION_MNIST, "testLabels", dir)).to.throw(DatasetError, new RegExp(`expected ${FASHION_MNIST.files.testLabels.sha256}`));
+  });
+
+  it("parses IDX headers and rejects inconsistent ones", () => {
+    const ok = Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);
+    expect(parseIdx(ok, "t").dims).to.deep.equal([2]);
+    expect(() => parseIdx(ok.subarray(0, 9), "t")).to.throw(DatasetError, /header says 2 values/);
+  });
+
+  it("reads the fortunes-min corpus as documents with their source file", () => {
+    const corpus = loadFortunes();
+    expect(corpus.documents.length).to.be.greaterThan(300);
+    expect(new Set(corpus.sources)).to.deep.equal(new Set(Object.keys(FORTUNES_MIN.files)));
+    expect(corpus.text).to.not.match(/\x08/);
+    const tok = charTokenizer(corpus.text);
+    const s = corpus.documents[0];
+    expect(tok.decode(tok.encode(s))).to.equal(s);
+  });
+});
+
+describe("datanets", () => {
+  const plan = exampleDatanetPlan("fmnist-test", { scale: 0.1, shift: "low-contrast" });
+  const d = buildDatanet(plan);
+
+  it("splits a data set among contributors with non-iid mixes, duplicates and flipped labels", () => {
+    expect(d.contributors.map((c) => c.kind)).to.deep.equal(["iid", "non-iid", "non-iid", "iid", "duplicate", "label-flip"]);
+    expect(new Set(d.contributors.map((c) => c.address)).size).to.equal(6);
+    const of = (name: string) => Array.from({ length: d.n }, (_, i) => i).filter((i) => d.contributors[d.contributorOf[i]].name === name);
+    // footwear-only contributor: classes 5, 7, 9
+    expect(new Set(of("cobbler").map((i) => d.yTrue[i]))).to.satisfy((s: Set<number>) => [...s].every((c) => [5, 7, 9].includes(c)));
+    // duplicator re-submits exact copies of atelier's samples
+    const atelier = new Set(of("atelier").map((i) => d.sampleHashes[i]));
+    expect(of("echo").every((i) => atelier.has(d.sampleHashes[i]))).to.equal(true);
+    // flipper's labels are the flip map of the true labels
+    expect(of("flipper").every((i) => d.y[i] === DEFAULT_FLIP[d.yTrue[i]] && d.y[i] !== d.yTrue[i])).to.equal(true);
+    expect(of("atelier").every((i) => d.y[i] === d.yTrue[i])).to.equal(true);
+  });
+
+  it("commits every sample in a Merkle tree whose proofs verify, and is rebuilt identically from its seed", () => {
+    verifyManifest(d);
+    const tree = merkleTreeOf(d.manifest);
+    const i = 17;
+    const leaf: [number, string, string] = [i, d.contributors[d.contributorOf[i]].address, d.sampleHashes[i]];
+    expect(StandardMerkleTree.verify(d.manifest.merkleRoot, ["uint256", "address", "bytes32"], leaf, tree.getProof(i))).to.equal(true);
+    expect(StandardMerkleTree.verify(d.manifest.merkleRoot, ["uint256", "address", "bytes32"], [i, d.contributors[0].address === leaf[1] ? d.contributors[1].address : d.contributors[0].address, leaf[2]], tree.getProof(i))).to.equal(false);
+    expect(buildDatanet(plan).id).to.equal(d.id);
+    expect(buildDatanet({ ...plan, seed: plan.seed + 1 }).id).to.not.equal(d.id);
+  });
+
+  it("detects altered data against the manifest", () => {
+    const px = new Uint8Array(784);
+    for (let k = 0; k < 784; k++) px[k] = Math.round(d.x[k] * 255);
+    expect(sampleHash(px, d.y[0])).to.equal(d.sampleHashes[0]);
+    const tampered = { ...d, y: Int32Array.from(d.y) };
+    tampered.y[0] = (tampered.y[0] + 1) % 10;
+    expect(() => verifyManifest(tampered)).to.throw(/sample 0 does not match/);
+  });
+});

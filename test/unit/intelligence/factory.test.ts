@@ -1,0 +1,141 @@
+import { expect } from "chai";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { fromRoot } from "../../../lib/files.js";
+import {
+  validateSpec, loadSpec, runFactory, SpecError, NonFiniteLossError, RunInterruptedError, readSafetensorsHeader,
+  type FactorySpec,
+} from "../../../lib/intelligence/index.js";
+
+/** A small, fast spec: quick base model, 10% of the datanet, a few steps. */
+function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Record<string, unknown> {
+  return {
+    name,
+    base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1 },
+    data: { datanets: ["fmnist-low-contrast"], scale: 0.05 },
+    method: "lora",
+    lora: { r: 2, alpha: 4, target_modules: ["fc1", "fc2"], dropout: 0.1 },
+    optimizer: { lr: 0.003 },
+    training: { steps: 6, batch_size: 32 },
+    seed: 5,
+    checkpoints: { every: 2, keep: 2 },
+    evaluation: { every: 3, test_limit: 200 },
+    output: { dir: fromRoot("experiments", "runs", "unit-tests", name) },
+    ...overrides,
+  };
+}
+
+function refusal(fn: () => unknown): SpecError {
+  try { fn(); } catch (error) { if (error instanceof SpecError) return error; throw error; }
+  throw new Error("expected a SpecError");
+}
+
+async function refusalAsync(p: Promise<unknown>): Promise<SpecError> {
+  try { await p; } catch (error) { if (error instanceof SpecError) return error; throw error; }
+  throw new Error("expected a SpecError");
+}
+
+describe("Model Factory spec validation", () => {
+  it("accepts the example specs and fills defaults", () => {
+    const spec = loadSpec(fromRoot("experiments", "factory", "fmnist-lora.yaml"));
+    expect(spec.lora.use_dora).to.equal(false);
+    expect(spec.optimizer.beta2).to.equal(0.999);
+    const t = validateSpec(tiny());
+    expect(t.schedule).to.deep.equal({ kind: "cosine", warmup_steps: 0 });
+  });
+
+  it("refuses an unknown field, naming it and suggesting the right one", () => {
+    const e = refusal(() => validateSpec(tiny({ lora: { r: 2, alpah: 4, target_modules: ["fc1"] } })));
+    expect(e.field).to.equal("lora.alpah");
+    expect(e.message).to.match(/did you mean "alpha"/);
+    expect(refusal(() => validateSpec(tiny({ epochs: 3 }))).field).to.equal("epochs");
+  });
+
+  it("refuses a wrong type, naming the field", () => {
+    const e = refusal(() => validateSpec(tiny({ training: { steps: "100", batch_size: 32 } })));
+    expect(e.field).to.equal("training.steps");
+    expect(e.message).to.match(/expected a number/);
+    expect(refusal(() => validateSpec(tiny({ lora: { r: 2.5, alpha: 4, target_modules: ["fc1"] } }))).field).to.equal("lora.r");
+    expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, target_modules: "fc1" } }))).field).to.equal("lora.target_modules");
+    expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } }))).field).to.equal("lora.use_dora");
+  });
+
+  it("refuses a missing data set or required field", () => {
+    const e = refusal(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })));
+    expect(e.field).to.equal("data.datanets[1]");
+    expect(e.hint).to.match(/fmnist-low-contrast/);
+    const { name: _drop, ...noName } = tiny();
+    expect(refusal(() => validateSpec(noName)).field).to.equal("name");
+    expect(refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } }))).message).to.match(/holds text data/);
+    expect(refusal(() => validateSpec(tiny({ training: { steps: 5, epochs: 1 } }))).field).to.equal("training");
+  });
+
+  it("refuses a rank larger than a target layer, before training", async () => {
+    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true, live: false }));
+    expect(e.field).to.equal("lora.r");
+    expect(e.message).to.match(/fc2 allows \(128×256, so at most 128\)/);
+    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true, live: false }))).field).to.equal("lora.target_modules");
+  });
+
+  it("refuses a base model whose hash does not match, naming the actual hash", async () => {
+    const wrong = "0".repeat(64);
+    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true, live: false }));
+    expect(e.field).to.equal("base_model.sha256");
+    expect(e.hint).to.match(/set base_model\.sha256: [0-9a-f]{64}/);
+  });
+});
+
+describe("Model Factory runs", function () {
+  this.timeout(180_000);
+  const outDir = (name: string) => fromRoot("experiments", "runs", "unit-tests", name);
+  after(() => rmSync(fromRoot("experiments", "runs", "unit-tests"), { recursive: true, force: true }));
+
+  let first: Awaited<ReturnType<typeof runFactory>>;
+  it("writes PEFT files, kept checkpoints with their learning rates, metrics and a model card", async () => {
+    first = await runFactory(tiny({}, "unit-a"), { quiet: true, live: false });
+    const dir = outDir("unit-a");
+    for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.json", "model_card.md", "result.json", "spec.json"]) expect(existsSync(join(dir, f)), f).to.equal(true);
+    expect(first.checkpoints.map((c) => c.step)).to.deep.equal([4, 6]);
+    expect(first.checkpoints[0].lr).to.be.greaterThan(first.checkpoints[1].lr); // cosine decay
+    expect(Object.keys(first.checkpoints[1].tensors)).to.include("fc1.lora_A.weight");
+    expect(readSafetensorsHeader(readFileSync(join(dir, "checkpoints", "step-000006", "adapter_model.safetensors"))).header).to.have.property("base_model.model.fc2.lora_B.weight");
+    expect(first.metrics.trainable_fraction).to.be.lessThan(0.02);
+    expect(first.train.contributorOf.length).to.equal(first.train.n);
+    const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
+    expect(result.adapter_sha256).to.equal(first.adapterSha256);
+    expect(readFileSync(join(dir, "model_card.md"), "utf8")).to.match(/## Evaluation/);
+  });
+
+  it("gives the same adapter bytes for the same seed, and different bytes for another seed", async () => {
+    const again = await runFactory(tiny({}, "unit-b"), { quiet: true, live: false });
+    expect(again.adapterSha256).to.equal(first.adapterSha256);
+    expect(readFileSync(join(outDir("unit-b"), "adapter", "adapter_model.safetensors")).equals(readFileSync(join(outDir("unit-a"), "adapter", "adapter_model.safetensors")))).to.equal(true);
+    const other = await runFactory(tiny({ seed: 6 }, "unit-c"), { quiet: true, live: false });
+    expect(other.adapterSha256).to.not.equal(first.adapterSha256);
+  });
+
+  it("resumes an interrupted run from its saved state and ends with the same adapter", async () => {
+    const spec = tiny({}, "unit-d");
+    let stopped: RunInterruptedError | undefined;
+    try { await runFactory(spec, { quiet: true, live: false, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
+    expect(stopped).to.be.instanceOf(RunInterruptedError);
+    expect(stopped!.step).to.equal(3);
+    expect(existsSync(outDir("unit-d"))).to.equal(false); // nothing half-written in the output
+    const resumed = await runFactory(spec, { quiet: true, live: false });
+    expect(resumed.metrics.resumed_from_step).to.equal(3);
+    expect(resumed.adapterSha256).to.equal(first.adapterSha256);
+  });
+
+  it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {
+    const spec = tiny({ optimizer: { name: "sgd", lr: 1e30 }, checkpoints: { every: 1, keep: 2 }, training: { steps: 6, batch_size: 32 } }, "unit-nan");
+    let error: NonFiniteLossError | undefined;
+    try { await runFactory(spec, { quiet: true, live: false }); } catch (e) { error = e as NonFiniteLossError; }
+    expect(error).to.be.instanceOf(NonFiniteLossError);
+    const m = /last good checkpoint is (\S+)/.exec(error!.message);
+    expect(m).to.not.equal(null);
+    expect(existsSync(join(m![1], "adapter_model.safetensors"))).to.equal(true);
+    expect(error!.hint).to.match(/lower the learning rate/);
+    rmSync(join(m![1], "..", ".."), { recursive: true, force: true });
+  });
+});
