@@ -11,6 +11,7 @@ import type { PayloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
 import { ConfigError } from "./errors.js";
 import { kzg } from "./kzg.js";
+import { OP_MAINNET_SCALARS } from "./fees.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./types.js";
 
 export interface ChainHandle {
@@ -61,13 +62,41 @@ export async function openChain(network: "l1" | "l2", genesisDate: Date): Promis
   };
 }
 
-/** Executes payload attributes on a Hardhat L2: the block holds exactly the given transactions. */
+/** The L1Block predeploy, which the L1 attributes deposit updates at the start of every L2 block. */
+export const L1_BLOCK_PREDEPLOY = "0x4200000000000000000000000000000000000015";
+
+const word = (v: bigint) => "0x" + v.toString(16).padStart(64, "0");
+
+/**
+ * Executes payload attributes on a Hardhat L2: the block holds exactly the given transactions.
+ * Hardhat accepts no deposit transactions, so the effect of the L1 attributes deposit (Ecotone's
+ * setL1BlockValuesEcotone) is applied to the L1Block predeploy's storage directly: origin number,
+ * timestamp, base fee, hash, sequence number, fee scalars and blob base fee. Both the sequencer's
+ * chain and the derived chain do this identically, so the L1 fee the L2 charges is real.
+ */
 export class HardhatEngine implements Engine {
-  constructor(private readonly chain: ChainHandle) {}
+  constructor(
+    private readonly chain: ChainHandle,
+    readonly scalars = OP_MAINNET_SCALARS,
+  ) {}
+
+  private async setL1Attributes(a: PayloadAttributes): Promise<void> {
+    const o = a.l1origin;
+    if (o.baseFee === undefined) return;
+    const set = (slot: number, v: bigint) => this.chain.send("hardhat_setStorageAt", [L1_BLOCK_PREDEPLOY, "0x" + slot.toString(16), word(v)]);
+    // Slot layout of L1Block: 0 = number | timestamp << 64, 1 = basefee, 2 = hash,
+    // 3 = sequenceNumber | blobBaseFeeScalar << 64 | baseFeeScalar << 96, 7 = blobBaseFee.
+    await set(0, BigInt(o.number) | (BigInt(o.timestamp) << 64n));
+    await set(1, o.baseFee);
+    await set(2, BigInt(o.hash));
+    await set(3, BigInt(a.sequenceNumber) | (this.scalars.blobBaseFeeScalar << 64n) | (this.scalars.baseFeeScalar << 96n));
+    await set(7, o.blobBaseFee ?? 1n);
+  }
 
   async execute(a: PayloadAttributes): Promise<L2BlockRef> {
     const snapshot = await this.chain.send("evm_snapshot");
     try {
+      await this.setL1Attributes(a);
       for (const t of a.transactions) await this.chain.send("eth_sendRawTransaction", [toHex(t)]);
       await this.chain.send("evm_mine", [a.timestamp]);
       const b = await this.chain.send("eth_getBlockByNumber", ["latest", false]);
@@ -94,19 +123,40 @@ export async function l2BlockRef(chain: ChainHandle, n: number, l1origin: L1Bloc
   return { number: n, hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp), l1origin: { number: l1origin.number, hash: l1origin.hash }, sequenceNumber: 0 };
 }
 
+/** EIP-4844's fake_exponential: the blob base fee from a block's excess blob gas. */
+export function blobBaseFee(excessBlobGas: bigint, updateFraction = BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE): bigint {
+  let i = 1n;
+  let output = 0n;
+  let acc = updateFraction; // factor (1) × denominator
+  while (acc > 0n) {
+    output += acc;
+    acc = (acc * excessBlobGas) / (updateFraction * i);
+    i += 1n;
+  }
+  return output / updateFraction;
+}
+export const BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE = 5_007_716n;
+
+function headerRef(b: any): L1BlockRef {
+  return {
+    number: Number(b.number),
+    hash: b.hash,
+    parentHash: b.parentHash,
+    timestamp: Number(b.timestamp),
+    baseFee: BigInt(b.baseFeePerGas ?? 0),
+    blobBaseFee: blobBaseFee(BigInt(b.excessBlobGas ?? 0)),
+  };
+}
+
 export async function l1BlockRef(chain: ChainHandle, n: number | "latest"): Promise<L1BlockRef> {
-  const b = await chain.send("eth_getBlockByNumber", [n === "latest" ? n : "0x" + n.toString(16), false]);
-  return { number: Number(b.number), hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp) };
+  return headerRef(await chain.send("eth_getBlockByNumber", [n === "latest" ? n : "0x" + n.toString(16), false]));
 }
 
 /** An L1 block with its transactions as L1 retrieval sees them (sender as the node recovered it). */
 export async function l1BlockData(chain: ChainHandle, n: number): Promise<L1BlockData> {
   const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), true]);
   return {
-    number: Number(b.number),
-    hash: b.hash,
-    parentHash: b.parentHash,
-    timestamp: Number(b.timestamp),
+    ...headerRef(b),
     transactions: b.transactions.map((t: any) => ({
       type: Number(t.type),
       from: t.from,

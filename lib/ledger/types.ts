@@ -8,6 +8,9 @@ export interface BlockId {
 export interface L1BlockRef extends BlockId {
   parentHash: string;
   timestamp: number;
+  /** Base fee and blob base fee of the block (known for real L1 blocks), for the L1 attributes. */
+  baseFee?: bigint;
+  blobBaseFee?: bigint;
 }
 
 export interface L2BlockRef extends BlockId {

@@ -93,7 +93,7 @@ export class DerivationPipeline {
 
   /** Processes one L1 block and returns the L2 blocks derived from it. */
   async addL1Block(block: L1BlockData): Promise<L2BlockRef[]> {
-    const ref: L1BlockRef = { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: block.timestamp };
+    const ref: L1BlockRef = { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: block.timestamp, baseFee: block.baseFee, blobBaseFee: block.blobBaseFee };
     const parent = this.l1.get(block.number - 1);
     if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) this.stats.l1ParentMismatch++;
     this.l1.set(block.number, ref);

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { loadKZG } from "kzg-wasm";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
 import { toHex } from "../../../lib/ledger/bytes.js";
 import { BlobEncodingError } from "../../../lib/ledger/errors.js";
+import { kzg as loadKzg } from "../../../lib/ledger/kzg.js";
 
 function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff);
@@ -50,7 +50,7 @@ describe("blob encoding (Ecotone)", () => {
   });
   it("is a valid EIP-4844 blob with a real KZG commitment and proof", async function () {
     this.timeout(60_000);
-    const kzg = await loadKZG();
+    const kzg = await loadKzg();
     const blob = encodeBlob(pattern(130_044));
     const commitment = kzg.blobToKZGCommitment(toHex(blob));
     const proof = kzg.computeBlobKZGProof(toHex(blob), commitment);
