@@ -63,6 +63,8 @@ export interface TraceableModel {
   trace(params: Float64Array, batch: Batch, target: Target): TraceResult;
   /** Hessian of the mean loss (no regulariser) times v, exact; absent where only finite differences exist. */
   hvp?(params: Float64Array, batch: Batch, v: Float64Array): Float64Array;
+  /** The full Hessian of the mean loss (no regulariser), where it is cheap to build directly. */
+  hessian?(params: Float64Array, batch: Batch): Float64Array;
 }
 
 export function layoutBlocks(specs: { name: string; rows: number; cols: number; bias: boolean }[]): DenseBlock[] {
@@ -157,6 +159,46 @@ export class LogisticRegression implements TraceableModel {
     const logits = this.logits(params, batch.x, batch.n);
     const { values, signal } = headSignal(logits, batch.y, batch.n, this.numClasses, target);
     return { logits, values, traces: [{ block: this.blocks[0], input: batch.x, signal }] };
+  }
+  /**
+   * The full Hessian of the mean loss, H = (1/n) Σᵢ x̃ᵢx̃ᵢᵀ ⊗ (diag(pᵢ) − pᵢpᵢᵀ), x̃ = (x, 1),
+   * built as one weighted Gram matrix X̃ᵀ diag(w_kl) X̃ per class pair (k, l).
+   */
+  hessian(params: Float64Array, batch: Batch): Float64Array {
+    const { n, dim } = batch;
+    const K = this.numClasses;
+    const D = dim + 1;
+    const p = this.numParams;
+    const probs = softmaxRows(this.logits(params, batch.x, n), n, K);
+    const H = new Float64Array(p * p);
+    // parameter index of (feature a, class k): W is dim×K row-major, then the bias (feature "dim")
+    const idx = (a: number, k: number) => (a < dim ? a * K + k : dim * K + k);
+    const xt = new Float64Array(D);
+    const gram = new Float64Array(D * D);
+    for (let k = 0; k < K; k++) {
+      for (let l = k; l < K; l++) {
+        gram.fill(0);
+        for (let i = 0; i < n; i++) {
+          const pk = probs[i * K + k];
+          const w = (pk * ((k === l ? 1 : 0) - probs[i * K + l])) / n;
+          if (w === 0) continue;
+          for (let a = 0; a < dim; a++) xt[a] = batch.x[i * dim + a];
+          xt[dim] = 1;
+          for (let a = 0; a < D; a++) {
+            const wa = w * xt[a];
+            if (wa === 0) continue;
+            for (let b = 0; b < D; b++) gram[a * D + b] += wa * xt[b];
+          }
+        }
+        for (let a = 0; a < D; a++)
+          for (let b = 0; b < D; b++) {
+            const v = gram[a * D + b];
+            H[idx(a, k) * p + idx(b, l)] = v;
+            H[idx(a, l) * p + idx(b, k)] = v;
+          }
+      }
+    }
+    return H;
   }
   /** H v with H = (1/n) Σᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, x̃ = (x, 1). */
   hvp(params: Float64Array, batch: Batch, v: Float64Array): Float64Array {

@@ -47,6 +47,11 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
     );
   }
   const p = model.numParams;
+  if (model.hessian) {
+    const H = model.hessian(params, batch);
+    for (let i = 0; i < p; i++) H[i * p + i] += l2;
+    return H;
+  }
   const H = new Float64Array(p * p);
   const e = new Float64Array(p);
   for (let j = 0; j < p; j++) {

@@ -3,7 +3,7 @@
  * f the margin log(p/(1−p)) of the correct class, Pₘ a seeded Johnson–Lindenstrauss projection;
  * Q = diag(1 − p(zᵢ)) the one-minus-correct-class-probability weights. Then
  *
- *   τ(z_t)ᵢ = φ(z_t)ᵀ (ΦᵀΦ)⁻¹ φᵢ Qᵢ   (averaged over the M models),
+ *   τ(z_t)ᵢ = φ(z_t)ᵀ (ΦᵀΦ + n·l2·max(1, p/k)·I)⁻¹ φᵢ Qᵢ   (averaged over the M models),
  *
  * the one-step Newton estimate of the linearised model's response to removing zᵢ.
  */
@@ -35,10 +35,12 @@ export class TRAK implements Attributor {
       const K = task.model.numClasses;
       const probs = headSignal(task.model.logits(m.params, task.train.x, nTr), task.train.y, nTr, K, "loss").probs;
       const gram = matmulAtB(Phi.data, Phi.data, nTr, k, k);
-      // a ridge of 1e-9 × mean diagonal only guards the factorisation when k > n
-      let tr = 0;
-      for (let i = 0; i < k; i++) tr += gram[i * k + i];
-      for (let i = 0; i < k; i++) gram[i * k + i] += 1e-9 * (tr / k) + 1e-300;
+      // Damping: the training objective's own l2 term, n·l2·I in parameter space, seen through the
+      // projection (PᵀP ≈ (p/k)·I for k < p; for k ≥ p its p non-zero eigenvalues are ≈ 1).
+      // Without it ΦᵀΦ is singular whenever the features span fewer than k directions (softmax
+      // margins: every class block sums to zero).
+      const ridge = nTr * task.l2 * Math.max(1, task.model.numParams / k);
+      for (let i = 0; i < k; i++) gram[i * k + i] += ridge > 0 ? ridge : 1e-12;
       const L = cholesky(gram, k);
       for (let t = 0; t < nT; t++) {
         const x = choleskySolve(L, k, Psi.data.subarray(t * k, (t + 1) * k));

@@ -81,3 +81,18 @@ describe("attribution: influence methods on a small convex problem", function ()
     expect(() => new TracInCP().attribute({ ...t, checkpoints: bad })).to.throw(HashMismatchError, /checkpoint 1/);
   });
 });
+
+describe("attribution: exact Hessian", () => {
+  it("logistic regression's direct Hessian equals its columns of exact Hessian-vector products", () => {
+    const train = sampleFashion("train", { n: 40, seed: 3, classes: [0, 1, 7], pool: 14 });
+    const model = new LogisticRegression(train.dim, 3);
+    const params = Float64Array.from({ length: model.numParams }, (_, i) => Math.sin(i));
+    const H = model.hessian(params, train);
+    const p = model.numParams;
+    for (let j = 0; j < p; j++) {
+      const e = new Float64Array(p); e[j] = 1;
+      const col = model.hvp(params, train, e);
+      for (let i = 0; i < p; i++) expect(H[i * p + j]).to.be.closeTo(col[i], 1e-12);
+    }
+  });
+});

@@ -1,0 +1,280 @@
+/**
+ * The attribution experiments behind experiments/attribution/*.yaml. Each takes its parameters
+ * from the spec, is fully seeded, and returns named metrics that the spec's claims are checked
+ * against (`./lab reproduce NAME`). Data: Fashion-MNIST from Debian's dataset-fashion-mnist.
+ */
+import { sampleFashion, type Sample } from "./data.js";
+import { LogisticRegression, LoraMLP, MLP, accuracy, subset, type Batch, type TraceableModel } from "./model.js";
+import { fitNewton, trainModel, type TrainOptions } from "./train.js";
+import { perExampleGradients } from "./gradients.js";
+import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
+import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
+import { AttributionError } from "./errors.js";
+
+export type Metrics = Record<string, number>;
+export type Log = (line: string) => void;
+
+function negLoss(model: TraceableModel, params: Float64Array, test: Batch): Float64Array {
+  return model.trace(params, test, "loss").values.map((v) => -v);
+}
+
+function timed<T>(f: () => T): [T, number] {
+  const t0 = performance.now();
+  const r = f();
+  return [r, (performance.now() - t0) / 1000];
+}
+
+export interface LogregParams {
+  seed: number;
+  nTrain: number;
+  nTest: number;
+  pool: number;
+  l2: number;
+  ldsSubsets: number;
+  trakModels: number;
+  trakDim: number;
+  looExamples: number;
+  counterfactualK: number;
+  counterfactualTests: number;
+  lissaDepth: number;
+}
+
+/** The convex benchmark: multinomial logistic regression, exact optimum by Newton. */
+export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics {
+  const train = sampleFashion("train", { n: p.nTrain, seed: p.seed, pool: p.pool });
+  const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
+  const model = new LogisticRegression(train.dim, 10);
+  const [params, fitS] = timed(() => fitNewton(model, train, { l2: p.l2 }));
+  const out: Metrics = { test_accuracy: accuracy(model, params, test), fit_seconds: fitS };
+  log(`logistic regression: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
+  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
+  const [gt, gtS] = timed(() => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)));
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained in ${gtS.toFixed(1)} s`);
+  const ensemble = Array.from({ length: p.trakModels }, (_, m) =>
+    // members differ by training randomness: Adam from a seeded random start for a fixed budget
+    ({ params: m === 0 ? params : trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + m, start: randomStart(model.numParams, p.seed * 100 + m) }).params }));
+  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble };
+  const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed }), new GradDot(), new GradDot({ cosine: true })];
+  const scores: Record<string, Scores> = {};
+  for (const m of methods) {
+    const [s, secs] = timed(() => m.attribute(task));
+    const key = m.name === "trak" ? `trak_${p.trakModels}` : m.name.replace(/-/g, "_");
+    scores[key] = s;
+    out[`lds_${key}`] = lds(s, gt).lds;
+    out[`seconds_${key}`] = secs;
+    log(`  ${key.padEnd(18)} LDS ${out[`lds_${key}`].toFixed(3)}  (${secs.toFixed(2)} s)`);
+  }
+  // leave-one-out on a seeded sample of training examples
+  const looIdx = sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0];
+  const base = negLoss(model, params, test);
+  const looOut = Array.from(looIdx, (i) => negLoss(model, fitNewton(model, subset(train, Array.from({ length: train.n }, (_, j) => j).filter((j) => j !== i)), { l2: p.l2, start: params }), test));
+  out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, Array.from(looIdx)).corr;
+  out.loo_trak = looCorrelation(scores[`trak_${p.trakModels}`], looOut, base, Array.from(looIdx)).corr;
+  log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
+  // counterfactual removal: top-k helpful vs random k
+  const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
+  const lossAfter = (removed: number[], t: number) => {
+    const drop = new Set(removed);
+    const keep = Array.from({ length: train.n }, (_, j) => j).filter((j) => !drop.has(j));
+    return -negLoss(model, fitNewton(model, subset(train, keep), { l2: p.l2, start: params }), subset(test, [t]))[0];
+  };
+  const cf = counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
+  out.counterfactual_topk_loss_increase = cf.topK;
+  out.counterfactual_random_loss_increase = cf.random;
+  log(`  counterfactual (k=${p.counterfactualK}): top-k +${cf.topK.toFixed(4)} vs random +${cf.random.toFixed(4)}`);
+  // mislabeled detection by self-influence
+  const { batch: noisy, flipped } = flipLabels(train, 10, 0.1, p.seed);
+  const noisyParams = fitNewton(model, noisy, { l2: p.l2 });
+  const self = new ExactInfluence().attribute({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2 });
+  const diag = Float64Array.from({ length: noisy.n }, (_, i) => self.data[i * noisy.n + i]);
+  out.mislabel_auc_influence_exact = mislabelAuc(diag, flipped);
+  log(`  mislabel detection AUC (self-influence, exact): ${out.mislabel_auc_influence_exact.toFixed(3)}`);
+  return out;
+}
+
+function randomStart(p: number, seed: number): Float64Array {
+  let s = seed >>> 0 || 1;
+  return Float64Array.from({ length: p }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return ((s / 2 ** 32) - 0.5) * 0.02;
+  });
+}
+
+export interface MlpParams {
+  seed: number;
+  nTrain: number;
+  nTest: number;
+  pool: number;
+  hidden: number;
+  l2: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  ldsSubsets: number;
+  trakModels: number;
+  trakDim: number;
+}
+
+/** The non-convex benchmark: one-hidden-layer MLP trained with Adam; TRAK, TracIn-CP, Grad-Dot, DataInf. */
+export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
+  const train = sampleFashion("train", { n: p.nTrain, seed: p.seed, pool: p.pool });
+  const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
+  const model = new MLP(train.dim, p.hidden, 10);
+  const opts = (seed: number): TrainOptions => ({ epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, l2: p.l2, seed, checkpointEvery: Math.max(1, Math.floor(p.epochs / 4)) });
+  const run = trainModel(model, train, opts(p.seed));
+  const out: Metrics = { test_accuracy: accuracy(model, run.params, test) };
+  log(`MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
+  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
+  // the learning algorithm is the seeded run: each subset is trained with the same seed
+  const [gt, gtS] = timed(() => ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)));
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained in ${gtS.toFixed(1)} s`);
+  const ensemble = [{ params: run.params }, ...Array.from({ length: p.trakModels - 1 }, (_, m) => ({ params: trainModel(model, train, opts(p.seed + 1 + m)).params }))];
+  const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble };
+  const methods: [string, Attributor][] = [
+    [`trak_${p.trakModels}`, new TRAK({ projectionDim: p.trakDim, seed: p.seed })],
+    ["trak_1", { name: "trak-1", attribute: (t: AttributionTask) => new TRAK({ projectionDim: p.trakDim, seed: p.seed }).attribute({ ...t, ensemble: t.ensemble!.slice(0, 1) }) }],
+    ["tracin_cp", new TracInCP()],
+    ["grad_dot", new GradDot()],
+    ["grad_cos", new GradDot({ cosine: true })],
+    ["datainf", new DataInf()],
+  ];
+  for (const [key, m] of methods) {
+    const [s, secs] = timed(() => m.attribute(task));
+    out[`lds_${key}`] = lds(s, gt).lds;
+    out[`seconds_${key}`] = secs;
+    log(`  ${key.padEnd(12)} LDS ${out[`lds_${key}`].toFixed(3)}  (${secs.toFixed(2)} s)`);
+  }
+  return out;
+}
+
+export interface DatanetParams {
+  seed: number;
+  pool: number;
+  hidden: number;
+  rank: number;
+  pretrainN: number;
+  perDatanet: number;
+  nTest: number;
+  epochs: number;
+  lr: number;
+  l2: number;
+  lissaIterations: number[];
+}
+
+/** Three datanets with disjoint class groups, drawn from the training split with inverted pixels (a domain the base model never saw). */
+export const DATANET_GROUPS: { name: string; classes: number[] }[] = [
+  { name: "tops", classes: [0, 2, 4, 6] },
+  { name: "footwear", classes: [5, 7, 9] },
+  { name: "bottoms-bags", classes: [1, 3, 8] },
+];
+
+export interface LoraSetup {
+  base: MLP;
+  baseParams: Float64Array;
+  model: LoraMLP;
+  params: Float64Array;
+  train: Sample;
+  test: Sample;
+  trainDatanet: Int32Array;
+  testDatanet: Int32Array;
+  contributorOf: Int32Array;
+}
+
+function invert(s: Sample): Sample {
+  return { ...s, x: s.x.map((v) => 1 - v) };
+}
+
+function concat(parts: Sample[]): Sample {
+  const n = parts.reduce((a, s) => a + s.n, 0);
+  const dim = parts[0].dim;
+  const x = new Float64Array(n * dim), y = new Int32Array(n), source = new Int32Array(n);
+  let o = 0;
+  for (const s of parts) {
+    x.set(s.x, o * dim);
+    y.set(s.y, o);
+    source.set(s.source, o);
+    o += s.n;
+  }
+  return { x, y, n, dim, source, classes: parts[0].classes, side: parts[0].side };
+}
+
+/** Base MLP pretrained on upright images; LoRA adapters fine-tuned on the three (inverted) datanets. */
+export function loraDatanetSetup(p: DatanetParams): LoraSetup {
+  const all = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const pre = sampleFashion("train", { n: p.pretrainN, seed: p.seed, pool: p.pool, classes: all });
+  const base = new MLP(pre.dim, p.hidden, 10);
+  const baseParams = trainModel(base, pre, { epochs: 15, batchSize: 64, lr: 3e-3, l2: 1e-4, seed: p.seed }).params;
+  const used = new Set(pre.source);
+  // each datanet: its classes, labels kept in the 10-class space
+  const trains: Sample[] = [], tests: Sample[] = [];
+  const trainDn: number[] = [], testDn: number[] = [];
+  DATANET_GROUPS.forEach((g, d) => {
+    const tr = sampleFashion("train", { n: p.perDatanet, seed: p.seed + 10 + d, pool: p.pool, classes: g.classes, exclude: used });
+    const te = sampleFashion("test", { n: p.nTest, seed: p.seed + 20 + d, pool: p.pool, classes: g.classes });
+    const relabel = (s: Sample): Sample => invert({ ...s, y: Int32Array.from(s.y, (c) => g.classes[c]) });
+    trains.push(relabel(tr));
+    tests.push(relabel(te));
+    for (let i = 0; i < tr.n; i++) trainDn.push(d);
+    for (let i = 0; i < te.n; i++) testDn.push(d);
+  });
+  const train = concat(trains);
+  const test = concat(tests);
+  const model = new LoraMLP(base, baseParams, p.rank);
+  const params = trainModel(model, train, { epochs: p.epochs, batchSize: 32, lr: p.lr, l2: p.l2, seed: p.seed }).params;
+  // two contributors per datanet, alternating examples
+  const contributorOf = Int32Array.from(trainDn, (d, i) => 2 * d + (i % 2));
+  return { base, baseParams, model, params, train, test, trainDatanet: Int32Array.from(trainDn), testDatanet: Int32Array.from(testDn), contributorOf };
+}
+
+/** DataInf's datanet identification on LoRA gradients, and DataInf vs LiSSA at equal quality. */
+export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metrics {
+  const s = loraDatanetSetup(p);
+  const out: Metrics = {
+    base_accuracy_on_datanets: accuracy(s.base, s.baseParams, s.test),
+    lora_accuracy_on_datanets: accuracy(s.model, s.params, s.test),
+  };
+  log(`LoRA r=${p.rank}: ${s.model.numParams} trainable parameters; accuracy on datanet test points ${out.base_accuracy_on_datanets.toFixed(3)} (base) → ${out.lora_accuracy_on_datanets.toFixed(3)} (LoRA)`);
+  const task: AttributionTask = { model: s.model, params: s.params, train: s.train, test: s.test, l2: p.l2, seed: p.seed };
+  for (const m of [new DataInf(), new GradDot(), new GradDot({ cosine: true })]) {
+    const [scores, secs] = timed(() => m.attribute(task));
+    const r = datanetIdentification(scores, s.trainDatanet, s.testDatanet);
+    const key = m.name.replace(/-/g, "_");
+    out[`auc_${key}`] = r.auc;
+    out[`recall_${key}`] = r.recall;
+    log(`  ${key.padEnd(9)} datanet AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${secs.toFixed(2)} s)`);
+  }
+  // DataInf vs LiSSA on the same per-layer damped Hessian, quality = Pearson with the exact solve
+  const G = perExampleGradients(s.model, s.params, s.train);
+  const V = perExampleGradients(s.model, s.params, s.test);
+  const exact = layerwiseInfluence(G, V, "exact").data;
+  const [di, diS] = timed(() => layerwiseInfluence(G, V, "datainf").data);
+  const diQ = pearson(di, exact);
+  out.datainf_seconds = diS;
+  out.datainf_quality = diQ;
+  let lissaS = NaN, lissaQ = NaN, lissaIters = NaN;
+  for (const iters of p.lissaIterations) {
+    const [li, secs] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: iters }).data);
+    const q = pearson(li, exact);
+    log(`  LiSSA ${iters} iterations: quality ${q.toFixed(4)} in ${secs.toFixed(2)} s (DataInf ${diQ.toFixed(4)} in ${diS.toFixed(2)} s)`);
+    lissaS = secs; lissaQ = q; lissaIters = iters;
+    if (q >= diQ) break;
+  }
+  out.lissa_seconds = lissaS;
+  out.lissa_quality = lissaQ;
+  out.lissa_iterations = lissaIters;
+  out.lissa_reached_datainf_quality = lissaQ >= diQ ? 1 : 0;
+  out.datainf_speedup_vs_lissa = lissaS / diS;
+  return out;
+}
+
+export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
+  "logreg-fmnist": logregExperiment,
+  "mlp-fmnist": mlpExperiment,
+  "lora-datanets": datanetExperiment,
+};
+
+export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
+  const f = EXPERIMENTS[runner];
+  if (!f) throw new AttributionError(`no attribution experiment called "${runner}"`, `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`);
+  return f(params, log);
+}
