@@ -5,7 +5,7 @@ import { keccak256 } from "ethers";
 import { rng } from "../notebook/random.js";
 import { kzgToVersionedHash } from "./blob.js";
 import { toHex } from "./bytes.js";
-import { Batcher, type BatcherOptions, type BatcherTx } from "./batcher.js";
+import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import { DerivationPipeline } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./params.js";
@@ -81,8 +81,9 @@ export interface SimRun {
   sequencer: Sequencer;
   batcher: Batcher;
   genesis: L2BlockRef;
-  /** L1 blocks holding batcher transactions, in order. */
   batcherTxCount: number;
+  /** For each channel, the L1 block that included its last transaction. */
+  inclusions: { channel: ChannelInfo; l1Block: number; l1Timestamp: number }[];
 }
 
 /** Sequences l2Blocks blocks while L1 advances every 12 s, posting channels as they fill. */
@@ -95,24 +96,30 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
   });
   const batcher = new Batcher(o.cfg, o.batcher, rng(o.seed).fork("channel-ids"));
   let outbox: L1Tx[] = [];
+  let waiting = new Set<ChannelInfo>();
+  const inclusions: SimRun["inclusions"] = [];
   let batcherTxCount = 0;
+  const mine = () => {
+    const b = l1.mine(outbox);
+    for (const channel of waiting) inclusions.push({ channel, l1Block: b.number, l1Timestamp: b.timestamp });
+    outbox = [];
+    waiting = new Set();
+  };
+  const queue = (txs: BatcherTx[]) => {
+    batcherTxCount += txs.length;
+    for (const t of txs) waiting.add(t.channel);
+    outbox.push(...l1.toL1Txs(txs, o.cfg.batcherAddress, o.cfg.batchInboxAddress));
+  };
   for (let i = 0; i < o.l2Blocks; i++) {
     // L1 advances whenever L2 time passes the next L1 slot; batcher txs land in the next L1 block.
-    while (l1.head.timestamp + l1.blockTime <= sequencer.nextTimestamp) {
-      l1.mine(outbox);
-      outbox = [];
-    }
+    while (l1.head.timestamp + l1.blockTime <= sequencer.nextTimestamp) mine();
     const block = await sequencer.buildBlock(o.txsForBlock(i));
-    const txs = batcher.addBlock(block);
-    batcherTxCount += txs.length;
-    outbox.push(...l1.toL1Txs(txs, o.cfg.batcherAddress, o.cfg.batchInboxAddress));
+    queue(batcher.addBlock(block));
   }
-  const rest = batcher.flush();
-  batcherTxCount += rest.length;
-  outbox.push(...l1.toL1Txs(rest, o.cfg.batcherAddress, o.cfg.batchInboxAddress));
-  l1.mine(outbox);
-  l1.mine([]);
-  return { l1, sequencer, batcher, genesis, batcherTxCount };
+  queue(batcher.flush());
+  mine();
+  mine();
+  return { l1, sequencer, batcher, genesis, batcherTxCount, inclusions };
 }
 
 /** Runs derivation over every L1 block of a simulated run (or a mutated copy of its blocks). */

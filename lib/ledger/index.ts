@@ -1,0 +1,31 @@
+// The ledger layer's public API: the OP Stack's batch formats, blob encoding, derivation
+// pipeline, sequencer, batcher, output roots and fees, and the rollup on two Hardhat chains.
+export * from "./errors.js";
+export * from "./params.js";
+export * from "./types.js";
+export { concatBytes, fromHex, toHex, bytesEqual, encodeUvarint, encodeBitlist } from "./bytes.js";
+export * from "./rlp.js";
+export * from "./frame.js";
+export * from "./channel.js";
+export * from "./batch.js";
+export * from "./span-batch.js";
+export * from "./blob.js";
+export * from "./kzg.js";
+export * from "./workload.js";
+export * from "./sequencer.js";
+export * from "./batcher.js";
+export * from "./engine.js";
+export * from "./derivation/l1-retrieval.js";
+export * from "./derivation/frame-queue.js";
+export * from "./derivation/channel-bank.js";
+export * from "./derivation/channel-reader.js";
+export * from "./derivation/batch-queue.js";
+export * from "./derivation/attributes.js";
+export * from "./derivation/pipeline.js";
+export * from "./sim.js";
+export * from "./chains.js";
+export * from "./rollup.js";
+export * from "./output-root.js";
+export * from "./fees.js";
+export * from "./annotate.js";
+export * from "./experiments.js";
