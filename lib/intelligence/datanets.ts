@@ -80,6 +80,8 @@ export interface Datanet {
   featureSize: number;
   numClasses: number;
   manifest: DatanetManifest;
+  /** Text datanets: windows of the source documents no contributor used (a clean test set). */
+  heldOut?: { x: Int32Array; y: Int32Array; n: number; xShape: number[]; yShape: number[] };
 }
 
 export const DEFAULT_FLIP: Record<number, number> = { 0: 6, 6: 0, 2: 4, 4: 2, 5: 7, 7: 5, 1: 3, 3: 1, 8: 9, 9: 8 };
@@ -315,7 +317,15 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     }
     contributors.push({ address: devWallet(ci + 1).address, name: c.name, kind: c.kind, samples: windows });
   });
+  const heldIds = encode(pool.filter((d) => !used.has(d)).join("\n\n") + "\n\n");
+  const hx: Int32Array[] = [], hy: Int32Array[] = [];
+  for (let s = 0; s + plan.blockSize + 1 <= heldIds.length; s += plan.blockSize) {
+    hx.push(heldIds.slice(s, s + plan.blockSize));
+    hy.push(heldIds.slice(s + 1, s + plan.blockSize + 1));
+  }
   const n = xs.length, T = plan.blockSize;
+  const heldOut = { x: new Int32Array(hx.length * T), y: new Int32Array(hx.length * T), n: hx.length, xShape: [T], yShape: [T] };
+  hx.forEach((w, i) => { heldOut.x.set(w, i * T); heldOut.y.set(hy[i], i * T); });
   const x = new Int32Array(n * T), y = new Int32Array(n * T);
   xs.forEach((w, i) => { x.set(w, i * T); y.set(ys[i], i * T); });
   const sampleHashes = xs.map((w) => keccak256(new Uint8Array(new Int32Array(w).buffer)));
@@ -327,7 +337,7 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     dataset: { name: FORTUNES_MIN.name, sha256: FORTUNES_MIN.files[plan.source].sha256, split: plan.source, sourceRange: [0, pool.length] },
     shift: "none", seed: plan.seed, contributors, samples, leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
   };
-  return { id, name: plan.name, modality: "text", contributors, x, y, xShape: [T], yShape: [T], yTrue: y, contributorOf: Int32Array.from(owner), sampleHashes, n, featureSize: T, numClasses: 0, manifest };
+  return { id, name: plan.name, modality: "text", contributors, x, y, xShape: [T], yShape: [T], yTrue: y, contributorOf: Int32Array.from(owner), sampleHashes, n, featureSize: T, numClasses: 0, manifest, heldOut };
 }
 
 export function exampleTextDatanetPlan(name = "fortunes-literature", opts: { seed?: number; scale?: number; blockSize?: number } = {}): TextDatanetPlan {
@@ -336,10 +346,10 @@ export function exampleTextDatanetPlan(name = "fortunes-literature", opts: { see
   return {
     name, source: "literature", blockSize: opts.blockSize ?? 48, stride: 24, seed: opts.seed ?? 7,
     contributors: [
-      { name: "archivist", kind: "iid", documents: n(120) },
-      { name: "bardolator", kind: "non-iid", documents: n(40), match: /Shakespeare|Twain/ },
-      { name: "copyist", kind: "duplicate", documents: n(60), duplicateOf: "archivist" },
-      { name: "garbler", kind: "label-flip", documents: n(60) },
+      { name: "archivist", kind: "iid", documents: n(100) },
+      { name: "bardolator", kind: "non-iid", documents: n(30), match: /Shakespeare|Twain/ },
+      { name: "copyist", kind: "duplicate", documents: n(50), duplicateOf: "archivist" },
+      { name: "garbler", kind: "label-flip", documents: n(40) },
     ],
   };
 }

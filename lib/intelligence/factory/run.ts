@@ -188,7 +188,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const entry = DATANET_CATALOG[spec.data.datanets[0]];
   const test: TrainData = entry.modality === "image"
     ? { ...shiftedTestSet(entry.shift!, { limit: spec.evaluation.test_limit }), xShape: [784], yShape: [] }
-    : { ...validation, n: Math.min(validation.n, spec.evaluation.test_limit) };
+    : heldOutTest(datanets[0], spec.evaluation.test_limit);
 
   // what trains
   let adapter: LoraAdapter | undefined;
@@ -385,6 +385,13 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     spec, specSha256: hash, outDir, model, baseWeights: base.weights, baseSha256: base.sha256, forwardOptions: fwd, adapter: finalAdapter,
     weights, adapterSha256, metricsSha256, datanets, train, validation, test, checkpoints, metrics,
   };
+}
+
+function heldOutTest(d: Datanet, limit: number): TrainData {
+  if (!d.heldOut || d.heldOut.n === 0) throw new IntelligenceError(`datanet ${d.name} has no held-out documents to test on`, "lower data.scale so some documents stay unused");
+  const n = Math.min(limit, d.heldOut.n);
+  const T = d.heldOut.xShape[0];
+  return { x: d.heldOut.x.subarray(0, n * T), y: d.heldOut.y.subarray(0, n * T), n, xShape: d.heldOut.xShape, yShape: d.heldOut.yShape };
 }
 
 function writeDirAtomicFile(path: string, data: string | Uint8Array): void {
