@@ -125,6 +125,8 @@ export class Optimizer {
 
 export interface StepResult {
   loss: number;
+  /** Live tensor bytes with the gradients held: weights, optimizer state, gradients, batch. */
+  bytesWithGradients: number;
 }
 
 /**
@@ -137,6 +139,7 @@ export function trainStep(model: Model, frozen: WeightMap, trainable: Record<str
   const vars = names.map((k) => trainable[k]);
   const { value, grads } = tf.variableGrads(() => model.loss({ ...frozen, ...trainable }, batch.x, batch.y, fwd) as tfjs.Scalar, vars);
   const loss = value.dataSync()[0];
+  const bytesWithGradients = tf.memory().numBytes;
   value.dispose();
   if (!Number.isFinite(loss)) {
     Object.values(grads).forEach((g) => g.dispose());
@@ -146,7 +149,7 @@ export function trainStep(model: Model, frozen: WeightMap, trainable: Record<str
   for (const k of names) byName[k] = grads[trainable[k].name];
   opt.apply(byName, lr);
   Object.values(grads).forEach((g) => g.dispose());
-  return { loss };
+  return { loss, bytesWithGradients };
 }
 
 /** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches. */

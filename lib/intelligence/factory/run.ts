@@ -13,7 +13,7 @@ import type { ArrayMap, ForwardOptions, Model, WeightMap } from "../models/types
 import { countParams, initLora, loraConfig, loraForwardOptions, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import { encodeAdapter, peftTaskType, saveAdapter, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
-import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, trainStep, type TrainData } from "../train.js";
+import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, trainStep, type StepResult, type TrainData } from "../train.js";
 import { DATANET_CATALOG } from "./catalog.js";
 import { liveCurves, type CurvePoint } from "./live.js";
 import { canonicalJson, loadSpec, specHash, validateSpec, type FactorySpec } from "./spec.js";
@@ -52,7 +52,9 @@ export interface FactoryMetrics {
   examples_per_second: number;
   /** Model FLOPs per second: 3 × forward FLOPs per example × examples/s (forward + backward). */
   model_gflops_per_second: number;
-  peak_tensor_bytes: number;
+  /** Tensor memory training adds over the loaded base model: trainable weights, optimizer
+   *  state, gradients and the batch, at their peak (measured with the gradients held). */
+  training_tensor_bytes: number;
   backend: string;
   resumed_from_step: number | null;
 }
@@ -191,6 +193,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     : heldOutTest(datanets[0], spec.evaluation.test_limit);
 
   // what trains
+  const memoryBefore = tf.memory().numBytes;
   let adapter: LoraAdapter | undefined;
   let frozen: WeightMap;
   let init: WeightMap;
@@ -209,7 +212,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     init = Object.fromEntries(Object.entries(base.weights).filter(([k]) => k.startsWith(`${head}.`)).map(([k, t]) => [k, t.clone()]));
   }
   const trainable: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(init)) trainable[k] = tf.variable(t, true);
+  for (const [k, t] of Object.entries(init)) { trainable[k] = tf.variable(t, true); t.dispose(); }
   const opt = new Optimizer(tf, { name: spec.optimizer.name, lr: spec.optimizer.lr, beta1: spec.optimizer.beta1, beta2: spec.optimizer.beta2, eps: spec.optimizer.eps, weightDecay: spec.optimizer.weight_decay, lrRatioB: spec.optimizer.lr_ratio_b }, trainable);
   const totalSteps = spec.training.steps ?? Math.ceil((spec.training.epochs! * train.n) / spec.training.batch_size);
   const trainableParams = countParams(trainable);
@@ -273,7 +276,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const bar = opts.quiet ? undefined : progress(`factory ${spec.name}`, totalSteps);
   bar?.tick(startStep);
   const started = Date.now();
-  let peak = tf.memory().numBytes;
+  let peak = 0;
   let stepsThisCall = 0;
   let lastLoss = history.length ? history[history.length - 1].loss : NaN;
   const lastCheckpointDir = () => { const k = readdirSync(ckptRoot).filter((d) => /^step-\d+$/.test(d)).sort(); return k.length ? join(ckptRoot, k[k.length - 1]) : "(none yet)"; };
@@ -288,14 +291,16 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
       const stepFwd: ForwardOptions = { ...fwd, training: true, dropoutSeed: (spec.seed * 1000003 + step) >>> 0 };
       let loss: number;
       try {
-        loss = tf.tidy(() => trainStep(model, frozen, trainable, opt, batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step)), lr, stepFwd, step).loss);
+        let r!: StepResult;
+        tf.tidy(() => { r = trainStep(model, frozen, trainable, opt, batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step)), lr, stepFwd, step); });
+        loss = r.loss;
+        peak = Math.max(peak, r.bytesWithGradients - memoryBefore);
       } catch (error) {
         if (error instanceof NonFiniteLossError) {
           throw new NonFiniteLossError(step, `${spec.name}: loss became non-finite at step ${step}; training stopped. The last good checkpoint is ${lastCheckpointDir()}`, error.hint);
         }
         throw error;
       }
-      peak = Math.max(peak, tf.memory().numBytes);
       lastLoss = loss;
       stepsThisCall++;
       history.push({ step: step + 1, loss, lr });
@@ -330,7 +335,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     steps: totalSteps, batch_size: spec.training.batch_size, seconds,
     examples_per_second: examplesPerSecond,
     model_gflops_per_second: (3 * model.flopsPerExample() * examplesPerSecond) / 1e9,
-    peak_tensor_bytes: peak, backend, resumed_from_step: resumedFrom,
+    training_tensor_bytes: peak, backend, resumed_from_step: resumedFrom,
   };
   const metricsJson = JSON.stringify(metrics, null, 2) + "\n";
   const metricsSha256 = sha256(metricsJson);
