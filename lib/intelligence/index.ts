@@ -23,6 +23,21 @@
  * Factory: `runFactory(spec | path)` -> `FactoryResult` with `checkpoints[]`, each holding the
  * step, the learning rate used at that step and the LoRA tensors (Float32Array by PEFT key) at
  * that step, written under OUTDIR/checkpoints/step-NNNNNN/ as PEFT files + meta.json.
+ * A result also carries: model, baseWeights, forwardOptions (LoRA scaling/DoRA), weights (the
+ * trained map), datanets[], train/validation (`SplitData`: x, y, n, xShape, yShape, plus per
+ * example datanetOf, sampleOf and contributorOf = contributor address), test, metrics.
+ * Helpers: trainableLoss(result)(trainable, x, y) -> per-example loss [n] as a function of the
+ * trainable tensors only; checkpointWeights(model, ckpt) -> WeightMap; batchTensors(model, data,
+ * indices) -> { x, y } tensors; loadOrPretrainBase / baseModel to rebuild a base model by name.
+ *
+ * Example (a notebook or the attribution layer):
+ *   const r = await runFactory("experiments/factory/fmnist-lora.yaml");
+ *   const loss = trainableLoss(r);
+ *   for (const ck of r.checkpoints) {
+ *     const w = checkpointWeights(r.model, ck);               // LoRA A/B at that step
+ *     const { x, y } = batchTensors(r.model, r.train, [0]);   // one training example
+ *     const g = tf.grads((...ts) => tf.sum(loss(Object.fromEntries(Object.keys(w).map((k, i) => [k, ts[i]])), x, y)))(Object.values(w));
+ *   }
  */
 export * from "./errors.js";
 export * from "./datasets/index.js";

@@ -410,3 +410,13 @@ import { writeFileSync as writeFileSyncSafe } from "node:fs";
 export function checkpointWeights(model: Model, ckpt: FactoryCheckpoint): WeightMap {
   return fromArrays(model.tf, ckpt.tensors);
 }
+
+/**
+ * For attribution: the per-example loss [n] as a function of the trainable tensors alone (LoRA
+ * A/B, or the fine-tuned weights), everything else fixed at the base model. Pass a checkpoint's
+ * tensors (checkpointWeights) to evaluate at that step; wrap in tf.grad(s) for gradients.
+ */
+export function trainableLoss(result: Pick<FactoryResult, "model" | "baseWeights" | "forwardOptions">): (trainable: WeightMap, x: import("../models/types.js").Tensor, y: import("../models/types.js").Tensor) => import("../models/types.js").Tensor {
+  const { model, baseWeights, forwardOptions } = result;
+  return (trainable, x, y) => model.perExampleLoss({ ...baseWeights, ...trainable }, x, y, { ...forwardOptions, training: false });
+}

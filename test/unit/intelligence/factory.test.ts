@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
 import {
   validateSpec, loadSpec, runFactory, SpecError, NonFiniteLossError, RunInterruptedError, readSafetensorsHeader,
-  type FactorySpec,
+  trainableLoss, checkpointWeights, batchTensors,
 } from "../../../lib/intelligence/index.js";
 
 /** A small, fast spec: quick base model, 10% of the datanet, a few steps. */
@@ -105,6 +105,25 @@ describe("Model Factory runs", function () {
     const result = JSON.parse(readFileSync(join(dir, "result.json"), "utf8"));
     expect(result.adapter_sha256).to.equal(first.adapterSha256);
     expect(readFileSync(join(dir, "model_card.md"), "utf8")).to.match(/## Evaluation/);
+  });
+
+  it("exposes per-example gradients w.r.t. the LoRA tensors of each kept checkpoint (for attribution)", async () => {
+    const { initTf } = await import("../../../lib/tf/index.js");
+    const { tf } = await initTf({ quiet: true });
+    const loss = trainableLoss(first);
+    const ck = first.checkpoints[first.checkpoints.length - 1];
+    const w = checkpointWeights(first.model, ck);
+    const keys = Object.keys(w);
+    const gradOf = (idx: number[]) => {
+      const { x, y } = batchTensors(first.model, first.train, idx);
+      return tf.grads((...ts: any[]) => tf.sum(loss(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), x, y)) as any)(keys.map((k) => w[k]));
+    };
+    const g0 = gradOf([0]), g1 = gradOf([1]), g01 = gradOf([0, 1]);
+    const err = Math.max(...keys.map((_, i) => tf.max(tf.abs(tf.sub(tf.add(g0[i], g1[i]), g01[i]))).dataSync()[0]));
+    expect(err).to.be.lessThan(1e-5);
+    expect(tf.max(tf.abs(g0[keys.indexOf("fc1.lora_B.weight")])).dataSync()[0]).to.be.greaterThan(0);
+    // the final checkpoint is the trained adapter
+    expect(tf.max(tf.abs(tf.sub(w["fc1.lora_A.weight"], first.adapter!.tensors["fc1.lora_A.weight"]))).dataSync()[0]).to.equal(0);
   });
 
   it("gives the same adapter bytes for the same seed, and different bytes for another seed", async () => {
