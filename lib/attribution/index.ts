@@ -1,0 +1,28 @@
+/**
+ * Attribution layer: Proof of Attribution for the lab's models.
+ *
+ * model.ts        TraceableModel (dense blocks → per-example gradients as outer products), LR, MLP, LoRA-MLP
+ * gradients.ts    batched per-example gradients, projection, hashed on-disk store
+ * methods/        Grad-Dot/Cos, TracIn-CP, influence (exact, CG, LiSSA), DataInf, TRAK — one Attributor interface
+ * suffix-array.ts exact-match attribution of generated text to datanets
+ * aggregation.ts  examples → contributors and datanets (positive-influence shares)
+ * rewards.ts      fee split, integer payouts, Merkle reward tree
+ * onchain.ts      AttributionRegistry record + RewardDistributor epoch and claims
+ * evaluation/     LDS, LOO, mislabel AUC, datanet identification, counterfactual removal
+ * experiments.ts  the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`)
+ */
+export * from "./errors.js";
+export * from "./linalg.js";
+export * from "./model.js";
+export * from "./train.js";
+export * from "./projection.js";
+export * from "./gradients.js";
+export * from "./data.js";
+export * from "./methods/index.js";
+export * from "./suffix-array.js";
+export * from "./aggregation.js";
+export * from "./rewards.js";
+export * from "./onchain.js";
+export * from "./render.js";
+export * from "./evaluation/index.js";
+export * from "./experiments.js";

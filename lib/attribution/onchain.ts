@@ -1,0 +1,50 @@
+/**
+ * Settling one attributed inference on chain: the AttributionRegistry record (model, adapter,
+ * input/output hashes, method, rewards root, evidence hash) and a RewardDistributor epoch funded
+ * with the data share, from which contributors claim with their Merkle proofs.
+ */
+import { encodeBytes32String, type Contract, type Signer } from "ethers";
+import type { LabChain } from "../chain/index.js";
+import { deployOrReuse } from "../chain/index.js";
+import type { RewardTree } from "./rewards.js";
+import { AttributionError } from "./errors.js";
+
+export interface InferenceRecord {
+  inferenceId: string;
+  modelId: string;
+  adapterId: string;
+  inputHash: string;
+  outputHash: string;
+  method: string;
+  evidenceHash: string;
+}
+
+export interface Settled {
+  registry: Contract;
+  distributor: Contract;
+  epochId: bigint;
+  txHashes: { record: string; epoch: string };
+}
+
+export async function settleAttribution(chain: LabChain, rec: InferenceRecord, tree: RewardTree, dataShare: bigint): Promise<Settled> {
+  if (tree.total > dataShare) {
+    throw new AttributionError(`reward tree pays ${tree.total} wei but the data share is ${dataShare}`, "build the tree from computePayouts() on the same data share");
+  }
+  const owner = await chain.signer.getAddress();
+  const registry = await deployOrReuse(chain, "AttributionRegistry", [owner]);
+  const distributor = await deployOrReuse(chain, "RewardDistributor", [owner]);
+  const r = await registry.record(rec.inferenceId, rec.modelId, rec.adapterId, rec.inputHash, rec.outputHash, encodeBytes32String(rec.method.slice(0, 31)), tree.root, rec.evidenceHash, tree.total);
+  await r.wait();
+  const epochId: bigint = await distributor.epochCount();
+  const e = await distributor.createEpoch(tree.root, "0x0000000000000000000000000000000000000000", tree.total, rec.inferenceId, { value: tree.total });
+  await e.wait();
+  return { registry, distributor, epochId, txHashes: { record: r.hash, epoch: e.hash } };
+}
+
+/** A contributor claims its leaf; returns the transaction receipt. */
+export async function claimReward(distributor: Contract, claimer: Signer, epochId: bigint, tree: RewardTree) {
+  const account = await claimer.getAddress();
+  const { amount, proof } = tree.proofOf(account);
+  const tx = await (distributor.connect(claimer) as Contract).claim(epochId, account, amount, proof);
+  return { amount, receipt: await tx.wait() };
+}
