@@ -134,6 +134,16 @@ describe("Model Factory runs", function () {
     expect(other.adapterSha256).to.not.equal(first.adapterSha256);
   });
 
+  it("trains DoRA with LoRA+ learning rates and exports the magnitude vector under PEFT's key", async () => {
+    const r = await runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["fc1"], use_dora: true }, optimizer: { lr: 0.003, lr_ratio_b: 16 } }, "unit-dora"), { quiet: true, live: false });
+    const { header } = readSafetensorsHeader(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_model.safetensors")));
+    expect(header["base_model.model.fc1.lora_magnitude_vector"].shape).to.deep.equal([256]);
+    expect(JSON.parse(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_config.json"), "utf8")).use_dora).to.equal(true);
+    const meta = JSON.parse(readFileSync(join(r.checkpoints[0].dir, "meta.json"), "utf8"));
+    expect(meta.lr_b).to.be.closeTo(16 * meta.lr, 1e-12);
+    expect(r.metrics.final.test_accuracy).to.be.greaterThan(r.metrics.base.test_accuracy);
+  });
+
   it("resumes an interrupted run from its saved state and ends with the same adapter", async () => {
     const spec = tiny({}, "unit-d");
     let stopped: RunInterruptedError | undefined;
