@@ -102,6 +102,8 @@ export interface PretrainOptions {
   seed: number;
   dir?: string;
   onStep?: (step: number, loss: number) => void;
+  /** Fewer steps than the recipe's budget (tests); the checkpoint records the steps run. */
+  steps?: number;
 }
 
 /** Pretrains a base model from its recipe and seed, saves it, and returns the checkpoint. */
@@ -109,7 +111,7 @@ export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): Loade
   const recipe = BASE_MODELS[name];
   if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
   const model = baseModel(tf, name);
-  const budget = recipe.pretrain[opts.mode];
+  const budget = { ...recipe.pretrain[opts.mode], ...(opts.steps !== undefined ? { steps: opts.steps } : {}) };
   const data = pretrainData(name);
   const init = model.init(opts.seed);
   const vars: Record<string, tfjs.Variable> = {};

@@ -91,3 +91,19 @@ describe("datanets", () => {
     expect(() => verifyManifest(tampered)).to.throw(/sample 0 does not match/);
   });
 });
+
+describe("base model pretraining", () => {
+  it("reproduces the same checkpoint bytes from the same seed, and others from another seed", async () => {
+    const { initTf } = await import("../../../lib/tf/index.js");
+    const { pretrainBase } = await import("../../../lib/intelligence/index.js");
+    const { tf } = await initTf({ quiet: true });
+    const dir = mkdtempSync(join(tmpdir(), "base-"));
+    const a = pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 3, steps: 4, dir: join(dir, "a") });
+    const b = pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 3, steps: 4, dir: join(dir, "b") });
+    const c = pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 4, steps: 4, dir: join(dir, "c") });
+    expect(a.sha256).to.equal(b.sha256);
+    expect(readFileSync(join(dir, "a", "model.safetensors")).equals(readFileSync(join(dir, "b", "model.safetensors")))).to.equal(true);
+    expect(c.sha256).to.not.equal(a.sha256);
+    expect((a.recipe as { steps: number }).steps).to.equal(4);
+  });
+});
