@@ -2,6 +2,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { rng } from "../notebook/random.js";
 import { NonFiniteLossError } from "./errors.js";
 import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
+import { crossEntropy } from "./models/ops.js";
 
 /** Examples in memory: x flat (n × featureSize; int ids for an LM), y (n, or n × T for an LM). */
 export interface TrainData {
@@ -161,7 +162,8 @@ export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd:
     const [l, c] = tf.tidy(() => {
       const b = batchTensors(model, data, idx);
       const logits = model.forward(weights, b.x, { ...fwd, training: false });
-      const per = model.task === "causal-lm" ? model.perExampleLoss(weights, b.x, b.y, { ...fwd, training: false }) : model.perExampleLoss(weights, b.x, b.y, { ...fwd, training: false });
+      // the same loss as model.perExampleLoss, from the logits already computed
+      const per = crossEntropy(tf, logits, b.y);
       const pred = tf.argMax(logits, -1);
       const hits = tf.sum(tf.cast(tf.equal(pred, b.y), "float32"));
       return [tf.sum(per).dataSync()[0], hits.dataSync()[0]];
@@ -170,5 +172,5 @@ export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd:
     correct += c;
   }
   const tokens = data.yShape.reduce((a, b) => a * b, 1);
-  return { loss: lossSum / data.n, accuracy: correct / (data.n * tokens) };
+  return { loss: lossSum / (data.n * tokens), accuracy: correct / (data.n * tokens) };
 }
