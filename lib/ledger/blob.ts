@@ -60,27 +60,23 @@ export function decodeBlob(blob: Uint8Array): Uint8Array {
   let wr = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const fe = round * 4;
-    const hi = [0, 1, 2, 3].map((k) => blob[(fe + k) * 32]!);
-    for (const [k, h] of hi.entries()) {
-      if (h & 0b1100_0000) {
-        throw new BlobEncodingError(`field element ${fe + k} has its top two bits set`, "the blob is not in the OP Stack encoding; it is ignored");
-      }
+    const o = fe * 32;
+    const a = blob[o]!, b = blob[o + 32]!, c = blob[o + 64]!, d = blob[o + 96]!;
+    if ((a | b | c | d) & 0b1100_0000) {
+      const k = [a, b, c, d].findIndex((h) => (h & 0b1100_0000) !== 0);
+      throw new BlobEncodingError(`field element ${fe + k} has its top two bits set`, "the blob is not in the OP Stack encoding; it is ignored");
     }
-    const [a, b, c, d] = hi as [number, number, number, number];
     const x = (a & 0b0011_1111) | ((b & 0b0011_0000) << 2);
     const y = (b & 0b0000_1111) | ((d & 0b0000_1111) << 4);
     const z = (c & 0b0011_1111) | ((d & 0b0011_0000) << 2);
-    stream.set(blob.subarray(fe * 32 + 1, fe * 32 + 32), wr);
-    wr += 31;
-    stream[wr++] = x;
-    stream.set(blob.subarray((fe + 1) * 32 + 1, (fe + 1) * 32 + 32), wr);
-    wr += 31;
-    stream[wr++] = y;
-    stream.set(blob.subarray((fe + 2) * 32 + 1, (fe + 2) * 32 + 32), wr);
-    wr += 31;
-    stream[wr++] = z;
-    stream.set(blob.subarray((fe + 3) * 32 + 1, (fe + 3) * 32 + 32), wr);
-    wr += 31;
+    stream.set(blob.subarray(o + 1, o + 32), wr);
+    stream[wr + 31] = x;
+    stream.set(blob.subarray(o + 33, o + 64), wr + 32);
+    stream[wr + 63] = y;
+    stream.set(blob.subarray(o + 65, o + 96), wr + 64);
+    stream[wr + 95] = z;
+    stream.set(blob.subarray(o + 97, o + 128), wr + 96);
+    wr += 127;
   }
   if (stream[0] !== BLOB_ENCODING_VERSION) throw new BlobEncodingError(`blob encoding version ${stream[0]} is not 0`, "the blob is ignored");
   const len = (stream[1]! << 16) | (stream[2]! << 8) | stream[3]!;

@@ -3,11 +3,10 @@
 //   payload = block_count (uvarint) ++ origin_bits (bitlist) ++ block_tx_counts (uvarints) ++ txs
 //   txs     = contract_creation_bits ++ y_parity_bits ++ tx_sigs ++ tx_tos ++ tx_datas
 //             ++ tx_nonces ++ tx_gases ++ protected_bits
-import { Signature, Transaction, getAddress } from "ethers";
-import { concatBytes, decodeBitlist, encodeBitlist, encodeUvarint, fromHex, Reader, toHex } from "./bytes.js";
+import { concatBytes, decodeBitlist, encodeBitlist, encodeUvarint, Reader } from "./bytes.js";
 import { DecodeError, LimitError } from "./errors.js";
 import { MAX_SPAN_BATCH_ELEMENT_COUNT } from "./params.js";
-import { asBytes, asList, bytesToUint, rlpEncode, rlpReadNext, uintBytes, type RlpItem } from "./rlp.js";
+import { asBytes, asList, bytesToUint, rlpDecode, rlpEncode, rlpReadNext, uintBytes, type RlpItem } from "./rlp.js";
 
 /** What encoding and decoding a span batch needs from the rollup config. */
 export interface SpanBatchCodecConfig {
@@ -70,54 +69,82 @@ interface SpanTx {
   protectedBit: boolean | null; // legacy only
 }
 
-function pad32(hex: string): Uint8Array {
-  const b = fromHex(hex);
+function pad32(b: Uint8Array): Uint8Array {
   if (b.length > 32) throw new DecodeError("signature value over 32 bytes", "corrupt transaction");
   const out = new Uint8Array(32);
   out.set(b, 32 - b.length);
   return out;
 }
 
-function accessListItem(al: readonly { address: string; storageKeys: readonly string[] }[]): RlpItem {
-  return al.map((e) => [fromHex(e.address), e.storageKeys.map(fromHex)]);
+/** Strips leading zero bytes: r and s are RLP integers inside a transaction. */
+function trimInt(b: Uint8Array): Uint8Array {
+  let i = 0;
+  while (i < b.length && b[i] === 0) i++;
+  return b.subarray(i);
 }
 
+/** Checks an access list's shape (20-byte addresses, 32-byte keys) and returns it as an RLP item. */
+function checkAccessList(item: RlpItem | undefined): RlpItem {
+  for (const e of asList(item, "access_list")) {
+    const [a, keys] = asList(e, "access list entry", 2);
+    if (asBytes(a, "access list address").length !== 20) throw new DecodeError("access list address is not 20 bytes", "corrupt transaction");
+    for (const k of asList(keys, "storage keys")) if (asBytes(k, "storage key").length !== 32) throw new DecodeError("storage key is not 32 bytes", "corrupt transaction");
+  }
+  return item!;
+}
+
+/**
+ * Splits a signed EIP-2718 transaction into the span batch's per-field columns. Parsed with the
+ * lab's RLP reader rather than a wallet library: derivation speed is bounded by this step.
+ */
 function splitTx(raw: Uint8Array, chainId: bigint): SpanTx {
-  let tx: Transaction;
-  try {
-    tx = Transaction.from(toHex(raw));
-  } catch (e) {
-    throw new DecodeError(`transaction does not parse: ${(e as Error).message.slice(0, 80)}`, "only signed legacy, EIP-2930 and EIP-1559 transactions fit a span batch");
-  }
-  const sig = tx.signature;
-  if (!sig) throw new DecodeError("unsigned transaction", "sign transactions before batching them");
-  const type = tx.type ?? 0;
+  if (raw.length === 0) throw new DecodeError("empty transaction", "batches carry no empty transactions");
+  const type = raw[0]! >= 0xc0 ? 0 : raw[0]!;
   if (type !== 0 && type !== 1 && type !== 2) throw new DecodeError(`transaction type ${type} cannot be span-batched`, "span batches carry types 0, 1 and 2");
-  if (type !== 0 || tx.chainId !== 0n) {
-    if (tx.chainId !== chainId) throw new DecodeError(`transaction chain id ${tx.chainId} is not the L2's ${chainId}`, "sign for the L2 chain id");
+  const f = asList(rlpDecode(type === 0 ? raw : raw.subarray(1)), `type ${type} transaction`, type === 0 ? 9 : type === 1 ? 11 : 12);
+  const int = (i: number, what: string) => bytesToUint(asBytes(f[i], what), what);
+  let nonce: bigint, gas: bigint, toB: Uint8Array, value: Uint8Array, data: Uint8Array, txData: Uint8Array;
+  let yParity: boolean, protectedBit: boolean | null = null;
+  let r: Uint8Array, s: Uint8Array;
+  if (type === 0) {
+    nonce = int(0, "nonce");
+    gas = int(2, "gas");
+    toB = asBytes(f[3], "to");
+    value = asBytes(f[4], "value");
+    data = asBytes(f[5], "data");
+    const v = int(6, "v");
+    if (v === 27n || v === 28n) {
+      protectedBit = false;
+      yParity = v === 28n;
+    } else {
+      protectedBit = true;
+      if ((v - 35n) / 2n !== chainId) throw new DecodeError(`legacy transaction signed for chain ${(v - 35n) / 2n}`, "sign for the L2 chain id");
+      yParity = (v - 35n) % 2n === 1n;
+    }
+    r = asBytes(f[7], "r");
+    s = asBytes(f[8], "s");
+    txData = rlpEncode([value, asBytes(f[1], "gasPrice"), data]);
+  } else {
+    if (int(0, "chainId") !== chainId) throw new DecodeError("transaction signed for another chain", "sign for the L2 chain id");
+    nonce = int(1, "nonce");
+    const o = type === 1 ? 0 : 1; // type 2 has two fee fields where type 1 has gasPrice
+    gas = int(3 + o, "gas");
+    toB = asBytes(f[4 + o], "to");
+    value = asBytes(f[5 + o], "value");
+    data = asBytes(f[6 + o], "data");
+    const accessList = checkAccessList(f[7 + o]);
+    const yp = int(8 + o, "yParity");
+    if (yp > 1n) throw new DecodeError("yParity above 1", "corrupt transaction");
+    yParity = yp === 1n;
+    r = asBytes(f[9 + o], "r");
+    s = asBytes(f[10 + o], "s");
+    txData =
+      type === 1
+        ? concatBytes([Uint8Array.of(1), rlpEncode([value, asBytes(f[2], "gasPrice"), data, accessList])])
+        : concatBytes([Uint8Array.of(2), rlpEncode([value, asBytes(f[2], "max_priority_fee_per_gas"), asBytes(f[3], "max_fee_per_gas"), data, accessList])]);
   }
-  const value = uintBytes(tx.value);
-  const data = fromHex(tx.data);
-  let txData: Uint8Array;
-  if (type === 0) txData = rlpEncode([value, uintBytes(tx.gasPrice ?? 0n), data]);
-  else if (type === 1) txData = concatBytes([Uint8Array.of(1), rlpEncode([value, uintBytes(tx.gasPrice ?? 0n), data, accessListItem(tx.accessList ?? [])])]);
-  else
-    txData = concatBytes([
-      Uint8Array.of(2),
-      rlpEncode([value, uintBytes(tx.maxPriorityFeePerGas ?? 0n), uintBytes(tx.maxFeePerGas ?? 0n), data, accessListItem(tx.accessList ?? [])]),
-    ]);
-  return {
-    type,
-    contractCreation: tx.to === null,
-    yParity: sig.yParity === 1,
-    r: pad32(sig.r),
-    s: pad32(sig.s),
-    to: tx.to === null ? null : fromHex(tx.to),
-    txData,
-    nonce: BigInt(tx.nonce),
-    gas: tx.gasLimit,
-    protectedBit: type === 0 ? tx.chainId !== 0n : null,
-  };
+  if (toB.length !== 0 && toB.length !== 20) throw new DecodeError("to is neither empty nor 20 bytes", "corrupt transaction");
+  return { type, contractCreation: toB.length === 0, yParity, r: pad32(r), s: pad32(s), to: toB.length === 0 ? null : toB, txData, nonce, gas, protectedBit };
 }
 
 export function encodeSpanBatch(sb: SpanBatch, cfg: SpanBatchCodecConfig): Uint8Array {
@@ -149,24 +176,6 @@ export function encodeSpanBatch(sb: SpanBatch, cfg: SpanBatchCodecConfig): Uint8
     encodeBitlist(legacy.map((t) => t.protectedBit === true)),
   ]);
 }
-
-function toAccessList(item: RlpItem): { address: string; storageKeys: string[] }[] {
-  return asList(item, "access_list").map((e) => {
-    const [a, keys] = asList(e, "access list entry", 2);
-    const addr = asBytes(a, "access list address");
-    if (addr.length !== 20) throw new DecodeError("access list address is not 20 bytes", "corrupt transaction");
-    return {
-      address: getAddress(toHex(addr)),
-      storageKeys: asList(keys, "storage keys").map((k) => {
-        const kb = asBytes(k, "storage key");
-        if (kb.length !== 32) throw new DecodeError("storage key is not 32 bytes", "corrupt transaction");
-        return toHex(kb);
-      }),
-    };
-  });
-}
-
-const u = (item: RlpItem | undefined, what: string) => bytesToUint(asBytes(item, what), what);
 
 export function decodeSpanBatch(content: Uint8Array, cfg: SpanBatchCodecConfig): SpanBatch {
   const r = new Reader(content);
@@ -218,39 +227,27 @@ export function decodeSpanBatch(content: Uint8Array, cfg: SpanBatchCodecConfig):
   let li = 0;
   for (let i = 0; i < total; i++) {
     const d = datas[i]!;
-    const to = tos[i] === null ? null : getAddress(toHex(tos[i]!));
-    let chainId = cfg.l2ChainId;
-    let v: number;
-    if (d.type === 0) {
-      const prot = protectedBits[li++]!;
-      if (!prot) chainId = 0n;
-      v = prot ? Number(cfg.l2ChainId * 2n + 35n) + (yParity[i] ? 1 : 0) : 27 + (yParity[i] ? 1 : 0);
-    } else v = 27 + (yParity[i] ? 1 : 0);
+    const to = tos[i] ?? new Uint8Array(0);
     const [sr, ss] = sigs[i]!;
-    let tx: Transaction;
-    try {
-      tx = new Transaction();
-      tx.type = d.type;
-      tx.chainId = chainId;
-      tx.nonce = Number(nonces[i]!);
-      tx.gasLimit = gases[i]!;
-      tx.to = to;
-      tx.value = u(d.fields[0], "value");
-      if (d.type === 0 || d.type === 1) {
-        tx.gasPrice = u(d.fields[1], "gasPrice");
-        tx.data = toHex(asBytes(d.fields[2], "data"));
-        if (d.type === 1) tx.accessList = toAccessList(d.fields[3]!);
-      } else {
-        tx.maxPriorityFeePerGas = u(d.fields[1], "max_priority_fee_per_gas");
-        tx.maxFeePerGas = u(d.fields[2], "max_fee_per_gas");
-        tx.data = toHex(asBytes(d.fields[3], "data"));
-        tx.accessList = toAccessList(d.fields[4]!);
-      }
-      tx.signature = Signature.from({ r: toHex(sr), s: toHex(ss), v });
-      raws.push(fromHex(tx.serialized));
-    } catch (e) {
-      if (e instanceof DecodeError) throw e;
-      throw new DecodeError(`span batch transaction ${i} cannot be rebuilt: ${(e as Error).message.slice(0, 80)}`, "the batch is dropped");
+    const r = trimInt(sr), s = trimInt(ss);
+    const nonce = uintBytes(nonces[i]!);
+    const gas = uintBytes(gases[i]!);
+    const fb = (k: number, what: string) => {
+      const b = asBytes(d.fields[k], what);
+      bytesToUint(b, what); // integers must be canonical
+      return b;
+    };
+    if (d.type === 0) {
+      // Legacy: v = chainId * 2 + 35 + y_parity when EIP-155 protected, else 27 + y_parity.
+      const v = protectedBits[li++] ? cfg.l2ChainId * 2n + 35n + (yParity[i] ? 1n : 0n) : 27n + (yParity[i] ? 1n : 0n);
+      raws.push(rlpEncode([nonce, fb(1, "gasPrice"), gas, to, fb(0, "value"), asBytes(d.fields[2], "data"), uintBytes(v), r, s]));
+    } else {
+      const yp = uintBytes(yParity[i] ? 1 : 0);
+      const chainId = uintBytes(cfg.l2ChainId);
+      const fees = d.type === 1 ? [fb(1, "gasPrice")] : [fb(1, "max_priority_fee_per_gas"), fb(2, "max_fee_per_gas")];
+      const data = asBytes(d.fields[d.type === 1 ? 2 : 3], "data");
+      const accessList = checkAccessList(d.fields[d.type === 1 ? 3 : 4]);
+      raws.push(concatBytes([Uint8Array.of(d.type), rlpEncode([chainId, nonce, ...fees, gas, to, fb(0, "value"), data, accessList, yp, r, s])]));
     }
   }
 

@@ -20,8 +20,6 @@ export interface L2BlockRef extends BlockId {
   l1origin: BlockId;
   /** Position of the block within its epoch (0 for the first block of an epoch). */
   sequenceNumber: number;
-  /** Hashes of the block's non-deposit transactions, for span-batch overlap checks. */
-  txHashes?: string[];
 }
 
 /** A transaction as L1 retrieval sees it. */

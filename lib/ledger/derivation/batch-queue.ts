@@ -8,7 +8,6 @@ import { bytesEqual, fromHex, toHex } from "../bytes.js";
 import type { RollupConfig } from "../params.js";
 import type { SpanBatch } from "../span-batch.js";
 import type { L1BlockRef, L2BlockRef } from "../types.js";
-import { keccak256 } from "ethers";
 
 export type BatchValidity = "accept" | "drop" | "undecided" | "future" | "past";
 
@@ -66,6 +65,7 @@ export function checkSpanBatchPrefix(
   cfg: RollupConfig,
   l1: L1Lookup,
   safeChain: (timestamp: number) => L2BlockRef | undefined,
+  safeTransactions: (blockNumber: number) => readonly Uint8Array[] | undefined,
   safeHead: L2BlockRef,
   batch: SpanBatch,
   inclusion: L1BlockRef,
@@ -91,8 +91,8 @@ export function checkSpanBatchPrefix(
     const safe = safeChain(b.timestamp);
     if (!safe) return v("drop", "overlapped block not in the safe chain");
     if (safe.l1origin.number !== b.epochNum) return v("drop", `overlapped block ${i} has another origin`);
-    const hashes = b.transactions.map((t) => keccak256(t));
-    if (!safe.txHashes || hashes.length !== safe.txHashes.length || hashes.some((h, k) => h !== safe.txHashes![k])) {
+    const txs = safeTransactions(safe.number);
+    if (!txs || txs.length !== b.transactions.length || txs.some((t, k) => !bytesEqual(t, b.transactions[k]!))) {
       return v("drop", `overlapped block ${i} has other transactions`);
     }
   }

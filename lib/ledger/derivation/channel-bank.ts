@@ -123,27 +123,22 @@ export class ChannelBank implements ChannelStage {
   read(current: L1BlockRef): ReadyChannel[] {
     const out: ReadyChannel[] = [];
     for (;;) {
-      let progressed = false;
-      for (let i = 0; i < this.order.length; i++) {
-        const id = this.order[i]!;
-        const ch = this.channels.get(id)!;
-        if (ch.timedOut(current, this.channelTimeout)) {
-          this.order.splice(i, 1);
-          this.channels.delete(id);
-          this.stats.channelsTimedOut++;
-          progressed = true;
-          break;
-        }
-        if (ch.isReady()) {
-          this.order.splice(i, 1);
-          this.channels.delete(id);
-          this.stats.channelsReady++;
-          out.push({ id, data: ch.data(), inclusion: current });
-          progressed = true;
-          break;
-        }
+      // While the first opened channel has timed out, it is removed.
+      while (this.order.length > 0 && this.channels.get(this.order[0]!)!.timedOut(current, this.channelTimeout)) {
+        this.channels.delete(this.order.shift()!);
+        this.stats.channelsTimedOut++;
       }
-      if (!progressed) return out;
+      // Canyon: the first ready channel (in order of opening) that has not timed out is read.
+      const i = this.order.findIndex((id) => {
+        const ch = this.channels.get(id)!;
+        return ch.isReady() && !ch.timedOut(current, this.channelTimeout);
+      });
+      if (i < 0) return out;
+      const id = this.order.splice(i, 1)[0]!;
+      const ch = this.channels.get(id)!;
+      this.channels.delete(id);
+      this.stats.channelsReady++;
+      out.push({ id, data: ch.data(), inclusion: current });
     }
   }
 }

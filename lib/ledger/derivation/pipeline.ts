@@ -2,7 +2,6 @@
 // frame queue -> channel bank (Holocene: channel assembler) -> channel reader -> batch queue ->
 // payload attributes -> engine. Bad input never escapes as an exception: each stage drops what
 // the spec says to drop and counts it.
-import { keccak256 } from "ethers";
 import type { Batch, SingularBatch } from "../batch.js";
 import { fromHex } from "../bytes.js";
 import type { RollupConfig } from "../params.js";
@@ -68,6 +67,8 @@ export class DerivationPipeline {
   };
   private readonly l1 = new Map<number, L1BlockRef>();
   private readonly byTimestamp = new Map<number, L2BlockRef>();
+  /** The non-deposit transactions of each derived block, by L2 block number. */
+  readonly derivedTransactions = new Map<number, Uint8Array[]>();
   private pending: PendingBatch[] = [];
   private span: SpanElement[] = [];
   private current: L1BlockRef | undefined;
@@ -210,7 +211,7 @@ export class DerivationPipeline {
 
   private verdict(p: PendingBatch, head: L2BlockRef): Verdict {
     if (p.batch.type === 0) return checkSingularBatch(this.cfg, this.l1Lookup, head, p.batch.batch, p.inclusion);
-    return checkSpanBatchPrefix(this.cfg, this.l1Lookup, (t) => this.byTimestamp.get(t), head, p.batch.batch, p.inclusion);
+    return checkSpanBatchPrefix(this.cfg, this.l1Lookup, (t) => this.byTimestamp.get(t), (n) => this.derivedTransactions.get(n), head, p.batch.batch, p.inclusion);
   }
 
   /** When the sequencing window of the safe head's epoch has passed with no batch, derivation
@@ -238,7 +239,7 @@ export class DerivationPipeline {
       ref = await this.engine.execute({ ...attrs, transactions: [] });
       batch = { ...batch, transactions: [] };
     }
-    ref = { ...ref, txHashes: batch.transactions.map((t) => keccak256(t)) };
+    this.derivedTransactions.set(ref.number, batch.transactions);
     this.safeChain.push(ref);
     this.byTimestamp.set(ref.timestamp, ref);
     this.stats.derivedBlocks++;

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import fc from "fast-check";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
-import type { L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
+import type { BlobSource, L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
 import { scenario } from "./helpers.js";
 
 const RUNS = Number(process.env.LEDGER_FUZZ_RUNS ?? 10_000);
@@ -19,7 +19,8 @@ type Mutation =
   | { kind: "version"; tx: number; v: number }
   | { kind: "sender"; tx: number }
   | { kind: "length"; tx: number; value: number }
-  | { kind: "drop"; tx: number };
+  | { kind: "drop"; tx: number }
+  | { kind: "blob"; tx: number; pos: number; xor: number };
 
 const nat = fc.nat({ max: 1 << 20 });
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
@@ -32,9 +33,11 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("sender" as const), tx: nat }),
   fc.record({ kind: fc.constant("length" as const), tx: nat, value: fc.nat() }),
   fc.record({ kind: fc.constant("drop" as const), tx: nat }),
+  fc.record({ kind: fc.constant("blob" as const), tx: nat, pos: fc.nat({ max: 131_071 }), xor: fc.integer({ min: 1, max: 255 }) }),
 );
 
-function apply(txs: L1Tx[], m: Mutation): L1Tx[] {
+/** Applies a mutation; blob mutations write tampered copies into `blobs` under the original versioned hash. */
+function apply(txs: L1Tx[], m: Mutation, blobs: Map<string, Uint8Array>, source: BlobSource): L1Tx[] {
   const out = txs.map((t) => ({ ...t }));
   if (out.length === 0) return out;
   const pick = (i: number) => i % out.length;
@@ -88,6 +91,15 @@ function apply(txs: L1Tx[], m: Mutation): L1Tx[] {
     case "drop":
       out.splice(pick(m.tx), 1);
       break;
+    case "blob": {
+      const t = out[pick(m.tx)]!;
+      const vh = t.blobVersionedHashes[0];
+      if (!vh) break;
+      const blob = Uint8Array.from(blobs.get(vh) ?? source.getBlob(vh)!);
+      blob[m.pos]! ^= m.xor;
+      blobs.set(vh, blob);
+      break;
+    }
   }
   return out;
 }
@@ -95,10 +107,12 @@ function apply(txs: L1Tx[], m: Mutation): L1Tx[] {
 describe("derivation fuzz (fast-check)", () => {
   it(`never throws and derives a well-formed chain on ${RUNS} mutated inputs`, async function () {
     this.timeout(300_000);
-    // Two small bases: a singular/zlib run and a span/brotli run, several frames per channel.
+    // Three small bases: singular/zlib and span/brotli as calldata with several frames per
+    // channel, and span/zlib in blobs (whose contents the "blob" mutation tampers with).
     const bases = await Promise.all([
       scenario({ batcher: { batchType: 0, compression: "zlib", da: "calldata", maxChannelInputBytes: 700, maxCalldataFrameSize: 300 }, l2Blocks: 6, txsPerBlock: 1, seed: 5 }),
       scenario({ batcher: { batchType: 1, compression: "brotli", da: "calldata", maxChannelInputBytes: 900, maxCalldataFrameSize: 300 }, l2Blocks: 6, txsPerBlock: 1, seed: 6 }),
+      scenario({ batcher: { batchType: 1, compression: "zlib", da: "blobs", maxChannelInputBytes: 900 }, l2Blocks: 6, txsPerBlock: 1, seed: 7 }),
     ]);
     for (const run of bases) {
       const clean = await deriveAll(run.cfg, run.genesis, run.l1.blocks, run.l1);
@@ -107,11 +121,15 @@ describe("derivation fuzz (fast-check)", () => {
     let mutatedInputs = 0;
     let derivedSome = 0;
     let rejectedSome = 0;
+    let badBlobs = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat({ max: 3 }), async (which, muts, spread) => {
+      fc.asyncProperty(fc.nat({ max: 2 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat({ max: 3 }), fc.boolean(), async (which, muts, spread, holocene) => {
         const run = bases[which]!;
+        const cfg = { ...run.cfg, holocene };
+        const tampered = new Map<string, Uint8Array>();
+        const blobs: BlobSource = { getBlob: (vh) => tampered.get(vh) ?? run.l1.getBlob(vh) };
         let txs = run.l1.blocks.flatMap((b) => b.transactions);
-        for (const m of muts) txs = apply(txs, m);
+        for (const m of muts) txs = apply(txs, m, tampered, run.l1);
         mutatedInputs++;
         const l1 = new MemoryL1(run.l1.blocks[0]!.timestamp);
         l1.blocks.length = 0;
@@ -121,11 +139,12 @@ describe("derivation fuzz (fast-check)", () => {
         const groups: L1Tx[][] = Array.from({ length: spread + 1 }, () => []);
         txs.forEach((t, i) => groups[i % groups.length]!.push(t));
         for (const g of groups) l1.mine(g);
-        const p = await deriveAll(run.cfg, run.genesis, l1.blocks as L1BlockData[], run.l1);
+        const p = await deriveAll(cfg, run.genesis, l1.blocks as L1BlockData[], blobs);
         const chain = p.safeChain;
         if (chain.length > 1) derivedSome++;
         const dropped = Object.values(p.stats.batchesDropped).reduce((a, b) => a + b, 0);
-        if (p.frameQueue.stats.txDataRejected + p.frameQueue.stats.framesPruned + p.reader.channelsUndecodable + p.reader.batchesUndecodable + dropped + p.retrieval.wrongSender > 0) rejectedSome++;
+        if (p.frameQueue.stats.txDataRejected + p.frameQueue.stats.framesPruned + p.reader.channelsUndecodable + p.reader.batchesUndecodable + dropped + p.retrieval.wrongSender + p.retrieval.blobsBadEncoding > 0) rejectedSome++;
+        if (p.retrieval.blobsBadEncoding > 0) badBlobs++;
         for (let i = 1; i < chain.length; i++) {
           const prev = chain[i - 1]!, cur = chain[i]!;
           if (cur.parentHash !== prev.hash) return false;
@@ -140,5 +159,6 @@ describe("derivation fuzz (fast-check)", () => {
     // The mutations exercise both paths: some inputs still derive blocks, most trip a rule.
     expect(derivedSome).to.be.greaterThan(RUNS / 20);
     expect(rejectedSome).to.be.greaterThan(RUNS / 2);
+    expect(badBlobs).to.be.greaterThan(RUNS / 100);
   });
 });
