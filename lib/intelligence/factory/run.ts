@@ -243,6 +243,15 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     log(`resuming ${spec.name} from step ${meta.step} (${stateDir})`);
   }
   mkdirSync(ckptRoot, { recursive: true });
+  // one live run per spec: a second process resuming the same staging folder would interleave checkpoints
+  const lockFile = join(staging, "lock");
+  if (existsSync(lockFile)) {
+    const other = Number(readFileSync(lockFile, "utf8"));
+    let alive = false;
+    if (other && other !== process.pid) { try { process.kill(other, 0); alive = true; } catch { alive = false; } }
+    if (alive) throw new IntelligenceError(`another run of spec ${spec.name} (process ${other}) is using ${staging}`, `wait for it to finish, or stop process ${other}; a stopped run resumes when started again`);
+  }
+  writeFileSyncSafe(lockFile, String(process.pid));
 
   const evalNow = (weights: WeightMap) => {
     const v = evaluate(model, weights, validation, fwd);
@@ -318,6 +327,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     }
   } finally {
     opt.dispose();
+    rmSync(lockFile, { force: true });
   }
   bar?.done(`loss ${lastLoss.toFixed(4)}`);
   curves?.done(...toCurve());
