@@ -26,3 +26,4 @@ export * from "./onchain.js";
 export * from "./render.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
+export * from "./factory-bridge.js";

@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { fromRoot, writeJsonAtomic } from "../../files.js";
 import { LabError } from "../../errors.js";
 import { printTable } from "../../bench/report.js";
-import { runExperiment } from "../../attribution/experiments.js";
+import { runExperimentAsync } from "../../attribution/experiments.js";
 
 /** A claim recorded in an experiment spec: the measured metric must lie within value ± tolerance. */
 export interface Claim {
@@ -80,7 +80,7 @@ export default async function main(args: string[]): Promise<number> {
   });
   console.log(`reproducing ${spec.name} (${relative(fromRoot(), path)}): ${spec.title ?? spec.runner}`);
   const t0 = performance.now();
-  const metrics = runExperiment(spec.runner, params, (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
+  const metrics = await runExperimentAsync(spec.runner, params, (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
   const rows = spec.claims.map((c) => {
     const v = metrics[c.metric];
     const ok = typeof v === "number" && Number.isFinite(v) && Math.abs(v - c.value) <= c.tolerance;
