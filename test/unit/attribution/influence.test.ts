@@ -82,6 +82,20 @@ describe("attribution: influence methods on a small convex problem", function ()
   });
 });
 
+describe("attribution: determinism", () => {
+  it("the same seed trains bit-identical parameters and gives identical TracIn scores; another seed does not", () => {
+    const train = sampleFashion("train", { n: 60, seed: 4, classes: [0, 1, 7], pool: 7 });
+    const test = sampleFashion("test", { n: 4, seed: 5, classes: [0, 1, 7], pool: 7 });
+    const mlp = new MLP(train.dim, 6, 3);
+    const opts = { epochs: 3, batchSize: 20, lr: 0.01, l2: 1e-3, seed: 11, checkpointEvery: 1 };
+    const a = trainModel(mlp, train, opts), b = trainModel(mlp, train, opts), c = trainModel(mlp, train, { ...opts, seed: 12 });
+    expect(a.params).to.deep.equal(b.params);
+    expect(a.params).to.not.deep.equal(c.params);
+    const score = (r: typeof a) => new TracInCP().attribute({ model: mlp, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints }).data;
+    expect(score(a)).to.deep.equal(score(b));
+  });
+});
+
 describe("attribution: exact Hessian", () => {
   it("logistic regression's direct Hessian equals its columns of exact Hessian-vector products", () => {
     const train = sampleFashion("train", { n: 40, seed: 3, classes: [0, 1, 7], pool: 14 });
