@@ -53,8 +53,8 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
   for (let s = 0; s < batch.n; s += chunk) {
     const idx = Array.from({ length: Math.min(chunk, batch.n - s) }, (_, i) => s + i);
     const part = idx.length === batch.n ? batch : subset(batch, idx);
-    const g = chunkGradients(model, params, part, target);
-    data.set(P ? project(g, part.n, P) : g, s * dim);
+    if (P) data.set(project(chunkGradients(model, params, part, target), part.n, P), s * dim);
+    else chunkGradients(model, params, part, target, data.subarray(s * dim, (s + part.n) * dim)); // straight into place
   }
   return {
     n: batch.n,
@@ -68,10 +68,9 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
 }
 
 /** n×p per-example gradients from one traced pass: outer products aᵢ ⊗ δᵢ per block. */
-function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target): Float64Array {
+function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * model.numParams)): Float64Array {
   const p = model.numParams;
   const n = batch.n;
-  const out = new Float64Array(n * p);
   const { traces } = model.trace(params, batch, target);
   for (const { block, input, signal } of traces) {
     const { rows, cols } = block;
