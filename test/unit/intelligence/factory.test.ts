@@ -156,6 +156,28 @@ describe("Model Factory runs", function () {
     expect(resumed.adapterSha256).to.equal(first.adapterSha256);
   });
 
+  it("fine-tunes the transformer LM on the text datanet, with a CAUSAL_LM adapter on attention projections", async () => {
+    const r = await runFactory({
+      name: "unit-lm", base_model: { name: "fortunes-gpt", pretrain: "quick", seed: 1 },
+      data: { datanets: ["fortunes-literature"], scale: 0.3 }, method: "lora",
+      lora: { r: 2, alpha: 4, target_modules: ["q_proj", "v_proj"] }, optimizer: { lr: 0.01 },
+      training: { steps: 4, batch_size: 8 }, seed: 1, checkpoints: { every: 2, keep: 2 }, evaluation: { every: 4, test_limit: 16 },
+      output: { dir: outDir("unit-lm") },
+    }, { quiet: true, live: false });
+    const d = r.datanets[0];
+    expect(d.modality).to.equal("text");
+    expect(d.contributors.map((c) => c.kind)).to.deep.equal(["iid", "non-iid", "duplicate", "label-flip"]);
+    // the copyist's windows are copies of the archivist's, so their hashes are among the archivist's
+    const hashesOf = (k: number) => new Set(d.sampleHashes.filter((_, i) => d.contributorOf[i] === k));
+    const archivist = hashesOf(0);
+    expect([...hashesOf(2)].every((h) => archivist.has(h))).to.equal(true);
+    expect(r.test.n).to.equal(16); // held-out documents no contributor used
+    expect(r.metrics.final.test_loss).to.be.lessThan(r.metrics.base.test_loss);
+    const cfg = JSON.parse(readFileSync(join(outDir("unit-lm"), "adapter", "adapter_config.json"), "utf8"));
+    expect(cfg.task_type).to.equal("CAUSAL_LM");
+    expect(Object.keys(readSafetensorsHeader(readFileSync(join(outDir("unit-lm"), "adapter", "adapter_model.safetensors"))).header)).to.include("base_model.model.h.1.attn.v_proj.lora_B.weight");
+  });
+
   it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {
     const spec = tiny({ optimizer: { name: "sgd", lr: 1e30 }, checkpoints: { every: 1, keep: 2 }, training: { steps: 6, batch_size: 32 } }, "unit-nan");
     let error: NonFiniteLossError | undefined;
