@@ -8,7 +8,7 @@
  * their model-FLOP figure is an upper bound on the work done.
  */
 import type * as tfjs from "@tensorflow/tfjs";
-import { printTable, timeMs } from "../lib/bench/report.js";
+import { matmulGflops, printTable, timeMs } from "../lib/bench/report.js";
 import { initTf } from "../lib/tf/index.js";
 import {
   createGpt, createMlp, initLora, loraConfig, loraForwardOptions, Optimizer, DEFAULT_OPTIMIZER, trainStep, countParams,
@@ -19,12 +19,6 @@ const quick = process.argv.includes("--quick");
 const { tf, backend: primary } = await initTf({ quiet: true });
 const backends = [tf.getBackend(), ...(tf.getBackend() !== "cpu" ? ["cpu"] : [])];
 
-async function matmulGflops(n: number): Promise<number> {
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1), b = tf.randomNormal([n, n], 0, 1, "float32", 2);
-  const ms = await timeMs(() => tf.tidy(() => tf.matMul(a, b).dataSync()), quick ? 2 : 4);
-  a.dispose(); b.dispose();
-  return (2 * n ** 3) / (ms / 1000) / 1e9;
-}
 
 interface StepSetup { model: Model; frozen: WeightMap; trainable: Record<string, tfjs.Variable>; opt: Optimizer; x: tfjs.Tensor; y: tfjs.Tensor; fwd: ReturnType<typeof loraForwardOptions> | {} }
 
@@ -64,7 +58,7 @@ for (const b of backends) {
   const slow = b === "cpu";
   // the backend's large-matmul rate: the best of three square sizes (wasm is not fastest at the largest)
   let mm = 0;
-  for (const n of slow ? [256, 512] : [256, 512, 1024]) mm = Math.max(mm, await matmulGflops(n));
+  for (const n of slow ? [256, 512] : [256, 512, 1024]) mm = Math.max(mm, await matmulGflops(tf, n, quick ? 2 : 4));
   const mlp = createMlp(tf, { inputSize: 784, hidden: [256, 128], numClasses: 10 });
   const gpt = createGpt(tf, { vocabSize: 85, blockSize: 48, nLayer: 2, nHead: 4, nEmbd: 64 });
   const steps = slow ? 2 : quick ? 5 : 20;

@@ -4,20 +4,13 @@
  * Ratios are of numbers measured in this same run.
  */
 import * as tf from "@tensorflow/tfjs";
-import { printTable, timeMs } from "../lib/bench/report.js";
+import { matmulGflops, printTable } from "../lib/bench/report.js";
 import { selectBackend } from "../lib/tf/index.js";
 import { connect, deployOrReuse } from "../lib/chain/index.js";
 import { id } from "ethers";
 
 const quick = process.argv.includes("--quick");
 
-async function matmulGflops(n: number): Promise<number> {
-  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
-  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
-  const ms = await timeMs(() => tf.tidy(() => tf.matMul(a, b).dataSync()), quick ? 2 : 5);
-  a.dispose(); b.dispose();
-  return (2 * n ** 3) / (ms * 1e6);
-}
 
 const rows: Record<string, string | number>[] = [];
 let cpuRate = 0;
@@ -25,7 +18,7 @@ for (const backend of ["cpu", "wasm"] as const) {
   await selectBackend({ override: backend });
   const sizes = backend === "cpu" ? [256] : [256, 512, 1024];
   for (const n of sizes) {
-    const gflops = await matmulGflops(n);
+    const gflops = await matmulGflops(tf, n, quick ? 2 : 5);
     if (backend === "cpu") cpuRate = gflops;
     rows.push({ backend, "matrix size": n, "GFLOP/s": gflops, "× cpu 256²": gflops / cpuRate });
   }

@@ -18,3 +18,21 @@ export async function timeMs(fn: () => unknown | Promise<unknown>, repeats = 5):
   times.sort((a, b) => a - b);
   return times[Math.floor(times.length / 2)];
 }
+
+/**
+ * The backend's large-matmul rate in GFLOP/s: the yardstick the training benchmarks divide by.
+ * The product is read back and disposed outside `tf.tidy`: tidy walks a returned TypedArray
+ * element by element looking for tensors, which made this ten times slower than the matmul.
+ */
+export async function matmulGflops(tf: typeof import("@tensorflow/tfjs"), n: number, repeats = 4): Promise<number> {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const ms = await timeMs(() => {
+    const product = tf.matMul(a, b);
+    product.dataSync();
+    product.dispose();
+  }, repeats);
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3) / (ms * 1e6);
+}
