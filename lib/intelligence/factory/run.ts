@@ -1,5 +1,5 @@
 import type * as tfjs from "@tensorflow/tfjs";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromRoot } from "../../files.js";
 import { initTf } from "../../tf/index.js";
@@ -251,7 +251,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     if (other && other !== process.pid) { try { process.kill(other, 0); alive = true; } catch { alive = false; } }
     if (alive) throw new IntelligenceError(`another run of spec ${spec.name} (process ${other}) is using ${staging}`, `wait for it to finish, or stop process ${other}; a stopped run resumes when started again`);
   }
-  writeFileSyncSafe(lockFile, String(process.pid));
+  writeFileSync(lockFile, String(process.pid));
 
   const evalNow = (weights: WeightMap) => {
     const v = evaluate(model, weights, validation, fwd);
@@ -412,9 +412,8 @@ function heldOutTest(d: Datanet, limit: number): TrainData {
 function writeDirAtomicFile(path: string, data: string | Uint8Array): void {
   // the whole output folder is renamed into place at the end; files inside need no temp names
   rmSync(path, { force: true });
-  writeFileSyncSafe(path, data);
+  writeFileSync(path, data);
 }
-import { writeFileSync as writeFileSyncSafe } from "node:fs";
 
 /** Loads the trainable tensors of a kept checkpoint back as tensors (for replay). */
 export function checkpointWeights(model: Model, ckpt: FactoryCheckpoint): WeightMap {
