@@ -1,0 +1,54 @@
+import { expect } from "chai";
+import { initTf } from "../../../lib/tf/index.js";
+import { gelu, useFastWasmMatMul } from "../../../lib/intelligence/models/ops.js";
+
+const { tf } = await initTf({ quiet: true });
+useFastWasmMatMul(tf);
+
+/** Plain-JS product of [batch, m, k] and [batch, k, n] (row-major), the reference. */
+function naive(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float64Array {
+  const out = new Float64Array(batch * m * n);
+  for (let s = 0; s < batch; s++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) acc += a[s * m * k + i * k + p] * b[s * k * n + p * n + j];
+        out[s * m * n + i * n + j] = acc;
+      }
+  return out;
+}
+
+function transposeLast(x: Float32Array, batch: number, r: number, c: number): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let s = 0; s < batch; s++) for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[s * r * c + j * r + i] = x[s * r * c + i * c + j];
+  return out;
+}
+
+describe("model ops", () => {
+  it(`matMul with transposeA/transposeB equals the plain-JS product, batched or not (backend ${tf.getBackend()})`, () => {
+    const [batch, m, k, n] = [3, 5, 7, 4];
+    const a = Float32Array.from({ length: batch * m * k }, (_, i) => Math.sin(i * 1.7));
+    const b = Float32Array.from({ length: batch * k * n }, (_, i) => Math.cos(i * 0.9));
+    const want = naive(a, b, batch, m, k, n);
+    for (const ta of [false, true]) for (const tb of [false, true]) {
+      const A = tf.tensor3d(ta ? transposeLast(a, batch, m, k) : a, ta ? [batch, k, m] : [batch, m, k]);
+      const B = tf.tensor3d(tb ? transposeLast(b, batch, k, n) : b, tb ? [batch, n, k] : [batch, k, n]);
+      const got = tf.matMul(A, B, ta, tb);
+      expect(got.shape).to.deep.equal([batch, m, n]);
+      const g = got.dataSync();
+      for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i]), `ta=${ta} tb=${tb} at ${i}`).to.be.below(1e-5);
+      // rank 2 (the linear layers' case)
+      const got2 = tf.matMul(tf.slice(A, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, tf.slice(B, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, ta, tb).dataSync();
+      for (let i = 0; i < m * n; i++) expect(Math.abs(got2[i] - want[i])).to.be.below(1e-5);
+    }
+  });
+
+  it("GELU is GPT-2's tanh approximation", () => {
+    const xs = [-4, -1.5, -0.3, 0, 0.2, 1, 2.5, 6];
+    const got = gelu(tf, tf.tensor1d(xs)).dataSync();
+    xs.forEach((x, i) => {
+      const want = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+      expect(Math.abs(got[i] - want)).to.be.below(1e-6);
+    });
+  });
+});
