@@ -31,6 +31,19 @@ export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
   }
   linearModules.push({ name: "lm_head", inFeatures: d, outFeatures: V, bias: false });
   const dh = d / nHead;
+  // causal mask as an additive bias (0 where position t may attend to s <= t, -1e9 after),
+  // built once per length and kept: it is a constant of every forward pass
+  const masks = new Map<number, Tensor>();
+  const causalBias = (T: number): Tensor => {
+    let m = masks.get(T);
+    if (!m) {
+      const a = new Float32Array(T * T);
+      for (let t = 0; t < T; t++) for (let s = t + 1; s < T; s++) a[t * T + s] = -1e9;
+      m = tf.keep(tf.tensor2d(a, [T, T]));
+      masks.set(T, m);
+    }
+    return m;
+  };
 
   const attention = (w: WeightMap, i: number, x: Tensor, opts: ForwardOptions): Tensor => {
     const [n, T] = x.shape as number[];
@@ -39,9 +52,7 @@ export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
     const k = split(linear(tf, w, `h.${i}.attn.k_proj`, x, opts));
     const v = split(linear(tf, w, `h.${i}.attn.v_proj`, x, opts));
     const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh));
-    // causal mask: position t attends to positions <= t
-    const mask = tf.linalg.bandPart(tf.ones([T, T]), -1, 0);
-    const masked = tf.add(scores, tf.mul(tf.sub(1, mask), -1e9));
+    const masked = tf.add(scores, causalBias(T));
     const att = tf.softmax(masked as any);
     const out = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [n, T, d]);
     return linear(tf, w, `h.${i}.attn.o_proj`, out, opts);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { initTf } from "../../../lib/tf/index.js";
-import { gelu, useFastWasmMatMul } from "../../../lib/intelligence/models/ops.js";
+import { gelu, layerNorm, useFastWasmMatMul } from "../../../lib/intelligence/models/ops.js";
 
 const { tf } = await initTf({ quiet: true });
 useFastWasmMatMul(tf);
@@ -50,5 +50,32 @@ describe("model ops", () => {
       const want = 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
       expect(Math.abs(got[i] - want)).to.be.below(1e-6);
     });
+  });
+
+  it("GELU's and layer norm's written-out gradients equal autodiff of their formulas", () => {
+    const x = tf.randomNormal([3, 4, 6], 0, 2, "float32", 7);
+    const gamma = tf.randomNormal([6], 1, 0.3, "float32", 8);
+    const beta = tf.randomNormal([6], 0, 0.3, "float32", 9);
+    const dy = tf.randomNormal([3, 4, 6], 0, 1, "float32", 10);
+    const c = Math.sqrt(2 / Math.PI);
+    const geluRef = (t: any) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(t, tf.mul(tf.pow(t, 3), 0.044715)), c))));
+    const lnRef = (t: any, g: any, b: any) => {
+      const { mean, variance } = tf.moments(t, -1, true);
+      return tf.add(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
+    };
+    const close = (a: any, b: any, tol: number) => {
+      expect(a.shape).to.deep.equal(b.shape);
+      const [p, q] = [a.dataSync(), b.dataSync()];
+      for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - q[i]), `at ${i}`).to.be.below(tol * (1 + Math.abs(q[i])));
+    };
+    const [gx] = tf.grads((t: any) => tf.sum(tf.mul(gelu(tf, t), dy)))([x]);
+    const [rx] = tf.grads((t: any) => tf.sum(tf.mul(geluRef(t), dy)))([x]);
+    close(gelu(tf, x), geluRef(x), 1e-5);
+    close(gx, rx, 1e-4);
+    const w = { "ln.weight": gamma, "ln.bias": beta };
+    const got = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(layerNorm(tf, { "ln.weight": g, "ln.bias": b }, "ln", t), dy)))([x, gamma, beta]);
+    const want = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(lnRef(t, g, b), dy)))([x, gamma, beta]);
+    close(layerNorm(tf, w, "ln", x), lnRef(x, gamma, beta), 1e-5);
+    got.forEach((g, i) => close(g, want[i], 1e-4));
   });
 });
