@@ -3,7 +3,7 @@
  * models (so leave-one-out and subset retraining are deterministic functions of the data), and
  * seeded minibatch SGD/Adam for the rest, keeping checkpoints (parameters + learning rate) for TracIn.
  */
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../files.js";
 import { rng as makeRng } from "../notebook/random.js";
 import { cholesky, choleskySolve, norm } from "./linalg.js";
 import { batchGradient, hessianVectorProduct, subset, type Batch, type TraceableModel } from "./model.js";
@@ -11,7 +11,7 @@ import { AttributionError, HashMismatchError } from "./errors.js";
 
 /** sha256 of a parameter vector's little-endian float64 bytes: the identity checkpoints are recorded under. */
 export function hashParams(params: Float64Array): string {
-  return "0x" + createHash("sha256").update(new Uint8Array(params.buffer, params.byteOffset, params.byteLength)).digest("hex");
+  return "0x" + sha256Hex(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
 }
 
 export interface Checkpoint {
