@@ -6,7 +6,8 @@
 import { FASHION_CLASSES, sampleFashion, type Sample } from "./data.js";
 import { LogisticRegression, LoraMLP, MLP, accuracy, subset, type Batch, type TraceableModel } from "./model.js";
 import { fitNewton, trainModel, type TrainOptions } from "./train.js";
-import { perExampleGradients } from "./gradients.js";
+import { GradientStore } from "./gradients.js";
+import { fromRoot } from "../files.js";
 import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import { AttributionError } from "./errors.js";
@@ -24,7 +25,21 @@ function timed<T>(f: () => T): [T, number] {
   return [r, (performance.now() - t0) / 1000];
 }
 
+/**
+ * The gradient store the experiments share: per-example gradients are computed once per (model,
+ * parameters, examples, target, projection) and every method reads them from disk; a re-run with
+ * the same seed reads them all. `gradientStore` in a spec's params (or LAB_GRADIENT_STORE) moves it.
+ */
+export function experimentGradientStore(dir?: string): GradientStore {
+  return new GradientStore(dir ?? process.env.LAB_GRADIENT_STORE ?? fromRoot("experiments", "runs", "gradient-store"));
+}
+
+function storeLog(store: GradientStore, log: Log): void {
+  log(`  gradient store ${store.dir}: ${store.misses} sets computed and written, ${store.hits} read back`);
+}
+
 export interface LogregParams {
+  gradientStore?: string;
   seed: number;
   nTrain: number;
   nTest: number;
@@ -53,7 +68,8 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   const ensemble = Array.from({ length: p.trakModels }, (_, m) =>
     // members differ by training randomness: Adam from a seeded random start for a fixed budget
     ({ params: m === 0 ? params : trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + m, start: randomStart(model.numParams, p.seed * 100 + m) }).params }));
-  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble };
+  const store = experimentGradientStore(p.gradientStore);
+  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble, gradients: store };
   const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed }), new GradDot(), new GradDot({ cosine: true })];
   const scores: Record<string, Scores> = {};
   for (const m of methods) {
@@ -85,10 +101,13 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   // mislabeled detection by self-influence
   const { batch: noisy, flipped } = flipLabels(train, 10, 0.1, p.seed);
   const noisyParams = fitNewton(model, noisy, { l2: p.l2 });
-  const self = new ExactInfluence().attribute({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2 });
+  const self = new ExactInfluence().attribute({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
   const diag = Float64Array.from({ length: noisy.n }, (_, i) => self.data[i * noisy.n + i]);
   out.mislabel_auc_influence_exact = mislabelAuc(diag, flipped);
   log(`  mislabel detection AUC (self-influence, exact): ${out.mislabel_auc_influence_exact.toFixed(3)}`);
+  storeLog(store, log);
+  out.gradient_sets_computed = store.misses;
+  out.gradient_sets_read = store.hits;
   return out;
 }
 
@@ -101,6 +120,7 @@ function randomStart(p: number, seed: number): Float64Array {
 }
 
 export interface MlpParams {
+  gradientStore?: string;
   seed: number;
   nTrain: number;
   nTest: number;
@@ -129,7 +149,8 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
   const [gt, gtS] = timed(() => ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained in ${gtS.toFixed(1)} s`);
   const ensemble = [{ params: run.params }, ...Array.from({ length: p.trakModels - 1 }, (_, m) => ({ params: trainModel(model, train, opts(p.seed + 1 + m)).params }))];
-  const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble };
+  const store = experimentGradientStore(p.gradientStore);
+  const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble, gradients: store };
   const methods: [string, Attributor][] = [
     [`trak_${p.trakModels}`, new TRAK({ projectionDim: p.trakDim, seed: p.seed })],
     ["trak_1", { name: "trak-1", attribute: (t: AttributionTask) => new TRAK({ projectionDim: p.trakDim, seed: p.seed }).attribute({ ...t, ensemble: t.ensemble!.slice(0, 1) }) }],
@@ -144,10 +165,14 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
     out[`seconds_${key}`] = secs;
     log(`  ${key.padEnd(12)} LDS ${out[`lds_${key}`].toFixed(3)}  (${secs.toFixed(2)} s)`);
   }
+  storeLog(store, log);
+  out.gradient_sets_computed = store.misses;
+  out.gradient_sets_read = store.hits;
   return out;
 }
 
 export interface DatanetParams {
+  gradientStore?: string;
   seed: number;
   pool: number;
   hidden: number;
@@ -241,7 +266,8 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
     lora_accuracy_on_datanets: accuracy(s.model, s.params, s.test),
   };
   log(`LoRA r=${p.rank}: ${s.model.numParams} trainable parameters; accuracy on datanet test points ${out.base_accuracy_on_datanets.toFixed(3)} (base) → ${out.lora_accuracy_on_datanets.toFixed(3)} (LoRA)`);
-  const task: AttributionTask = { model: s.model, params: s.params, train: s.train, test: s.test, l2: p.l2, seed: p.seed };
+  const store = experimentGradientStore(p.gradientStore);
+  const task: AttributionTask = { model: s.model, params: s.params, train: s.train, test: s.test, l2: p.l2, seed: p.seed, gradients: store };
   for (const m of [new DataInf(), new GradDot(), new GradDot({ cosine: true })]) {
     const [scores, secs] = timed(() => m.attribute(task));
     const r = datanetIdentification(scores, s.trainDatanet, s.testDatanet);
@@ -251,8 +277,8 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
     log(`  ${key.padEnd(9)} datanet AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${secs.toFixed(2)} s)`);
   }
   // DataInf vs LiSSA on the same per-layer damped Hessian, quality = Pearson with the exact solve
-  const G = perExampleGradients(s.model, s.params, s.train);
-  const V = perExampleGradients(s.model, s.params, s.test);
+  const G = store.get(s.model, s.params, s.train);
+  const V = store.get(s.model, s.params, s.test);
   const exact = layerwiseInfluence(G, V, "exact").data;
   const exactId = datanetIdentification({ method: "layer-exact", nTest: V.n, nTrain: G.n, data: exact }, s.trainDatanet, s.testDatanet);
   out.auc_layer_exact = exactId.auc;
@@ -281,6 +307,9 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
   out.lissa10_quality = pearson(li10, exact);
   out.datainf_speedup_vs_lissa10 = li10S / diS;
   log(`  LiSSA 10 iterations (the paper's setting): quality ${out.lissa10_quality.toFixed(4)} in ${li10S.toFixed(2)} s → DataInf ${out.datainf_speedup_vs_lissa10.toFixed(1)}× faster`);
+  storeLog(store, log);
+  out.gradient_sets_computed = store.misses;
+  out.gradient_sets_read = store.hits;
   return out;
 }
 
@@ -297,6 +326,7 @@ export function runExperiment(runner: string, params: unknown, log: Log = () => 
 }
 
 export interface FactoryContributorsParams {
+  gradientStore?: string;
   seed: number;
   /** The Factory spec to run (a LoRA MLP spec), and overrides for a smaller run. */
   spec: string;
@@ -323,7 +353,6 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const { fromFactoryRun } = await import("./factory-bridge.js");
   const { aggregate } = await import("./aggregation.js");
   const { rocAuc } = await import("./evaluation/stats.js");
-  const { fromRoot } = await import("../files.js");
   const { isAbsolute } = await import("node:path");
   const spec = I.loadSpec(isAbsolute(p.spec) ? p.spec : fromRoot(p.spec));
   const outDir = mkdtempSync(join(tmpdir(), "attr-factory-"));
@@ -337,7 +366,8 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const out: Metrics = { train_examples: tr.n, lora_parameters: model.numParams, checkpoints: run.checkpoints.length, flipped_fraction: flipped.reduce((a, b) => a + b, 0) / tr.n, test_accuracy: run.metrics.final.test_accuracy };
   log(`Factory run: ${tr.n} training examples, ${model.numParams} LoRA parameters, ${run.checkpoints.length} kept checkpoints, ${(100 * out.flipped_fraction).toFixed(1)}% labels flipped, test accuracy ${out.test_accuracy.toFixed(3)}`);
   // self-influence: DataInf per layer, and TracIn-CP over the kept checkpoints
-  const G = perExampleGradients(model, params, train);
+  const store = experimentGradientStore(p.gradientStore);
+  const G = store.get(model, params, train);
   const selfDi = new Float64Array(tr.n);
   for (const span of G.blocks!) {
     const d = span.size;
@@ -361,7 +391,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const cps = model.checkpoints(run.checkpoints as any);
   const selfTracin = new Float64Array(tr.n);
   for (const cp of cps) {
-    const Gc = perExampleGradients(model, cp.params, train);
+    const Gc = store.get(model, cp.params, train);
     for (let i = 0; i < tr.n; i++) { let s = 0; for (let j = 0; j < Gc.dim; j++) s += Gc.data[i * Gc.dim + j] ** 2; selfTracin[i] += cp.lr * s; }
   }
   out.mislabel_auc_tracin_self = rocAuc(selfTracin, flipped);
@@ -370,7 +400,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const te = run.test;
   const nT = Math.min(p.nTest, te.n);
   const test: Batch = { x: Float64Array.from((te.x as ArrayLike<number>) as any).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
-  const scores = new DataInf().attribute({ model, params, train, test, l2: 0 });
+  const scores = new DataInf().attribute({ model, params, train, test, l2: 0, gradients: store });
   const mean = new Float64Array(tr.n);
   for (let t = 0; t < nT; t++) for (let i = 0; i < tr.n; i++) mean[i] += scores.data[t * tr.n + i] / nT;
   const addresses = [...new Set(tr.contributorOf)];
@@ -381,6 +411,9 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const flipper = ranked.findIndex((c) => names.get(c.name) === "flipper");
   out.flipper_rank_from_bottom = flipper + 1;
   out.flipper_weight = flipper >= 0 ? ranked[flipper].weight : NaN;
+  storeLog(store, log);
+  out.gradient_sets_computed = store.misses;
+  out.gradient_sets_read = store.hits;
   return out;
 }
 

@@ -7,9 +7,9 @@
  * Gradient sets can be projected (projection.ts) and stored on disk with the hash of the
  * parameters they were taken at and of their own payload, so a reload is refused if either changed.
  */
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync, renameSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
 import { subset } from "./model.js";
 import { makeProjection, project, type Projection, type ProjectionSpec } from "./projection.js";
@@ -106,7 +106,7 @@ export function blockRows(G: GradientSet, span: BlockSpan): Float64Array {
 const MAGIC = "OLGRAD01";
 
 function payloadHash(data: Float64Array): string {
-  return "0x" + createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).digest("hex");
+  return "0x" + sha256Hex(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
 }
 
 /**
@@ -119,10 +119,7 @@ export function saveGradients(path: string, G: GradientSet): string {
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
   const payload = Buffer.from(G.data.buffer, G.data.byteOffset, G.data.byteLength);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, Buffer.concat([Buffer.from(MAGIC, "ascii"), len, header, payload]));
-  renameSync(tmp, path);
+  writeFileAtomic(path, Buffer.concat([Buffer.from(MAGIC, "ascii"), len, header, payload]));
   return sha;
 }
 
@@ -148,4 +145,83 @@ export function loadGradients(path: string, expect: { paramsHash?: string; paylo
     throw new HashMismatchError(`gradients in ${path} were taken at parameters ${header.paramsHash}, not the model's ${expect.paramsHash}`, "recompute the gradients at the current checkpoint");
   }
   return { n: header.n, dim: header.dim, data, blocks: header.blocks, target: header.target, paramsHash: header.paramsHash, projection: header.projection };
+}
+
+/** A tag for the model a gradient set belongs to: kind, block layout, any frozen base weights, and its outputs on a probe. */
+function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Batch): string {
+  const parts: (string | Uint8Array)[] = [model.kind, JSON.stringify(model.blocks.map((b) => [b.name, b.rows, b.cols, !!b.bias, b.offset]))];
+  // LoRA models carry frozen base weights outside `params`: two adapters with equal params on
+  // different bases have different gradients, so the base enters the key
+  for (const key of ["baseParams", "frozen"]) {
+    const v = (model as unknown as Record<string, unknown>)[key];
+    if (v instanceof Float64Array || v instanceof Float32Array) parts.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+  }
+  const k = Math.min(batch.n, 4);
+  if (k > 0) {
+    const out = model.logits(params, batch.x.subarray(0, k * batch.dim), k);
+    parts.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+  }
+  return sha256Hex(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p + "\u0000") : p))));
+}
+
+function batchHash(batch: Batch): string {
+  return sha256Hex(Buffer.concat([
+    Buffer.from(new Uint8Array(batch.x.buffer, batch.x.byteOffset, batch.x.byteLength)),
+    Buffer.from(new Uint8Array(batch.y.buffer, batch.y.byteOffset, batch.y.byteLength)),
+    Buffer.from(`${batch.n}x${batch.dim}`),
+  ]));
+}
+
+interface StoreEntry { file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string }
+
+/**
+ * The on-disk gradient store: per-example gradients are computed once per (model, parameters,
+ * examples, target, projection) and read back by every method that needs them. Each set is an
+ * OLGRAD01 file named by that key; `index.json` records its payload hash, so a file altered after
+ * it was written is refused (HashMismatchError), never silently used.
+ */
+export class GradientStore {
+  /** Sets read back from disk / computed and written, since this store was opened. */
+  hits = 0;
+  misses = 0;
+  private readonly indexPath: string;
+  constructor(readonly dir: string) {
+    this.indexPath = join(dir, "index.json");
+  }
+
+  private index(): Record<string, StoreEntry> {
+    return existsSync(this.indexPath) ? JSON.parse(readFileSync(this.indexPath, "utf8")) : {};
+  }
+
+  keyOf(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): string {
+    const P = opts.projection;
+    const proj = P ? { kind: P.kind, dim: P.dim, seed: P.seed } : null;
+    return sha256Hex(JSON.stringify({ model: modelFingerprint(model, params, batch), params: hashParams(params), batch: batchHash(batch), target: opts.target ?? "loss", projection: proj })).slice(0, 32);
+  }
+
+  /** The gradients from the store if present (hash-checked), else computed and stored. */
+  get(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): GradientSet {
+    const key = this.keyOf(model, params, batch, opts);
+    const path = join(this.dir, `${key}.olgrad`);
+    const entry = this.index()[key];
+    if (existsSync(path)) {
+      const G = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: entry?.payloadSha256 });
+      if (G.n !== batch.n) throw new HashMismatchError(`stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`, "delete the file: the store recomputes it");
+      this.hits++;
+      return G;
+    }
+    const G = perExampleGradients(model, params, batch, opts);
+    const sha = saveGradients(path, G);
+    // re-read the index just before writing: another method may have added entries meanwhile
+    const index = this.index();
+    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha };
+    writeJsonAtomic(this.indexPath, index);
+    this.misses++;
+    return G;
+  }
+}
+
+/** Per-example gradients for an attribution task: through its store when it has one. */
+export function taskGradients(task: { model: TraceableModel; gradients?: GradientStore }, params: Float64Array, batch: Batch, opts: GradientOptions = {}): GradientSet {
+  return task.gradients ? task.gradients.get(task.model, params, batch, opts) : perExampleGradients(task.model, params, batch, opts);
 }

@@ -13,7 +13,7 @@
  * Also here, for the DataInf-vs-LiSSA comparison: the same per-layer damped Hessian applied
  * exactly (eigen/Cholesky) and by the LiSSA recursion the paper compares against.
  */
-import { blockRows, perExampleGradients, type BlockSpan, type GradientSet } from "../gradients.js";
+import { blockRows, taskGradients, type BlockSpan, type GradientSet } from "../gradients.js";
 import { cholesky, choleskySolve } from "../linalg.js";
 import { AttributionError } from "../errors.js";
 import { verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
@@ -136,8 +136,8 @@ export class DataInf implements Attributor {
   lastLambdas: Record<string, number> = {};
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
-    const G = perExampleGradients(task.model, task.params, task.train);
-    const V = perExampleGradients(task.model, task.params, task.test);
+    const G = taskGradients(task, task.params, task.train);
+    const V = taskGradients(task, task.params, task.test);
     const { data, lambdas } = layerwiseInfluence(G, V, "datainf");
     this.lastLambdas = lambdas;
     return { method: this.name, nTest: V.n, nTrain: G.n, data };

@@ -1,5 +1,5 @@
 /** Hessian-free baselines: Grad-Dot gᵢ·g_t and Grad-Cos (the same on unit vectors), at the final parameters. */
-import { perExampleGradients } from "../gradients.js";
+import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
 import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
 
@@ -21,8 +21,8 @@ export class GradDot implements Attributor {
   }
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
-    const G = perExampleGradients(task.model, task.params, task.train, { projection: this.opts.projection });
-    const V = perExampleGradients(task.model, task.params, task.test, { projection: this.opts.projection });
+    const G = taskGradients(task, task.params, task.train, { projection: this.opts.projection });
+    const V = taskGradients(task, task.params, task.test, { projection: this.opts.projection });
     const d = G.dim;
     const g = this.opts.cosine ? normalizeRows(G.data, G.n, d) : G.data;
     const v = this.opts.cosine ? normalizeRows(V.data, V.n, d) : V.data;

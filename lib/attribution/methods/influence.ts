@@ -4,7 +4,7 @@
  * score / n. Three ways to apply H⁻¹: exact (Cholesky of the full Hessian, small models),
  * conjugate gradient on Hessian-vector products, and LiSSA's stochastic Neumann series.
  */
-import { perExampleGradients } from "../gradients.js";
+import { taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg.js";
 import { hessianVectorProduct, subset } from "../model.js";
 import { exactHessian } from "../train.js";
@@ -12,8 +12,8 @@ import { rng as makeRng } from "../../notebook/random.js";
 import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
 
 function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Scores & { ihvp: Float64Array } {
-  const G = perExampleGradients(task.model, task.params, task.train);
-  const V = perExampleGradients(task.model, task.params, task.test);
+  const G = taskGradients(task, task.params, task.train);
+  const V = taskGradients(task, task.params, task.test);
   const p = G.dim;
   const X = new Float64Array(V.n * p);
   for (let t = 0; t < V.n; t++) X.set(solve(V.data.subarray(t * p, (t + 1) * p)), t * p);

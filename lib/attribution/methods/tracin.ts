@@ -2,7 +2,7 @@
  * TracIn-CP (Pruthi et al. 2020): Σ_c η_c ∇ℓ(z_t; θ_c)·∇ℓ(zᵢ; θ_c) over the kept checkpoints θ_c,
  * each weighted by the learning rate η_c in force when it was saved.
  */
-import { perExampleGradients } from "../gradients.js";
+import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
 import { AttributionError } from "../errors.js";
 import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
@@ -16,8 +16,8 @@ export class TracInCP implements Attributor {
     if (cps.length === 0) throw new AttributionError("TracIn-CP needs kept checkpoints, none given", "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints");
     const total = new Float64Array(task.test.n * task.train.n);
     for (const cp of cps) {
-      const G = perExampleGradients(task.model, cp.params, task.train, { projection: this.opts.projection });
-      const V = perExampleGradients(task.model, cp.params, task.test, { projection: this.opts.projection });
+      const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
+      const V = taskGradients(task, cp.params, task.test, { projection: this.opts.projection });
       const s = pairScores(this.name, V.data, V.n, G.data, G.n, G.dim);
       for (let i = 0; i < total.length; i++) total[i] += cp.lr * s.data[i];
     }

@@ -7,7 +7,7 @@
  *
  * the one-step Newton estimate of the linearised model's response to removing zᵢ.
  */
-import { perExampleGradients } from "../gradients.js";
+import { taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, matmulAtB } from "../linalg.js";
 import type { ProjectionKind } from "../projection.js";
 import { headSignal } from "../model.js";
@@ -30,8 +30,8 @@ export class TRAK implements Attributor {
     const seed = this.opts.seed ?? task.seed ?? 0;
     members.forEach((m, mi) => {
       const projection = { kind: this.opts.kind ?? "rademacher", dim: k, seed: seed * 1000 + mi } as const;
-      const Phi = perExampleGradients(task.model, m.params, task.train, { target: "margin", projection });
-      const Psi = perExampleGradients(task.model, m.params, task.test, { target: "margin", projection });
+      const Phi = taskGradients(task, m.params, task.train, { target: "margin", projection });
+      const Psi = taskGradients(task, m.params, task.test, { target: "margin", projection });
       const K = task.model.numClasses;
       const probs = headSignal(task.model.logits(m.params, task.train.x, nTr), task.train.y, nTr, K, "loss").probs;
       const gram = matmulAtB(Phi.data, Phi.data, nTr, k, k);

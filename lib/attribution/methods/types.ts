@@ -9,6 +9,7 @@ import type { Checkpoint } from "../train.js";
 import { hashParams, verifyCheckpoint } from "../train.js";
 import { HashMismatchError } from "../errors.js";
 import { matmulABt } from "../linalg.js";
+import type { GradientStore } from "../gradients.js";
 
 export interface AttributionTask {
   model: TraceableModel;
@@ -24,6 +25,8 @@ export interface AttributionTask {
   /** Independently trained models (TRAK's ensemble); the first is usually `params`. */
   ensemble?: { params: Float64Array; hash?: string }[];
   seed?: number;
+  /** Where per-example gradients are computed once and read back (absent: computed in memory). */
+  gradients?: GradientStore;
 }
 
 /** nTest × nTrain, row-major: data[t * nTrain + i]. */
