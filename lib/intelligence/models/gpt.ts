@@ -1,5 +1,5 @@
 import { rng } from "../../notebook/random.js";
-import { useFastWasmMatMul, crossEntropy, gelu, kaimingUniform, layerNorm, linear, need } from "./ops.js";
+import { crossEntropy, gelu, kaimingUniform, layerNorm, linear, need } from "./ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 
 export interface GptConfig {
@@ -20,7 +20,6 @@ export interface GptConfig {
  * Token embedding is a one-hot matrix product: its gradient needs no scatter kernel.
  */
 export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
-  useFastWasmMatMul(tf);
   const { nLayer, nEmbd: d, vocabSize: V, blockSize, nHead } = config;
   if (d % nHead !== 0) throw new RangeError(`nEmbd ${d} is not a multiple of nHead ${nHead}`);
   const linearModules: LinearModule[] = [];

@@ -1,5 +1,5 @@
 import { rng } from "../../notebook/random.js";
-import { useFastWasmMatMul, crossEntropy, kaimingUniform, linear } from "./ops.js";
+import { crossEntropy, kaimingUniform, linear } from "./ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 
 export interface MlpConfig {
@@ -15,7 +15,6 @@ export function mlpModuleNames(config: MlpConfig): string[] {
 
 /** A ReLU multilayer perceptron image classifier (flattened pixels in, class logits out). */
 export function createMlp(tf: Tf, config: MlpConfig): Model<MlpConfig> {
-  useFastWasmMatMul(tf);
   const names = mlpModuleNames(config);
   const sizes = [config.inputSize, ...config.hidden, config.numClasses];
   const linearModules: LinearModule[] = names.map((name, i) => ({ name, inFeatures: sizes[i], outFeatures: sizes[i + 1], bias: true }));

@@ -1,44 +1,6 @@
 import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 import { IntelligenceError } from "../errors.js";
 
-let wasmMatMulPatched = false;
-
-/**
- * tfjs-backend-wasm 4.22 multiplies with XNNPACK only when neither operand is transposed; with
- * transposeA or transposeB set it falls back to a loop that runs 10-30x slower (measured here:
- * 28 GFLOP/s plain, 2.5 with transposeB, 1 with transposeA, for 512×512). Every linear layer
- * (x·Wᵀ) and both matmuls of every matmul gradient set one of the flags, so a training step ran
- * at a tenth of the backend's matmul rate. This wraps the wasm BatchMatMul kernel to transpose
- * the flagged operand explicitly (a cheap, memory-bound copy) and then multiply without flags:
- * the same product, summed in XNNPACK's order. Idempotent; other backends are left alone.
- */
-export function useFastWasmMatMul(tf: Tf): void {
-  if (wasmMatMulPatched) return;
-  const orig = tf.getKernel("BatchMatMul", "wasm");
-  const transpose = tf.getKernel("Transpose", "wasm");
-  if (!orig || !transpose) return;
-  wasmMatMulPatched = true;
-  type Info = import("@tensorflow/tfjs").TensorInfo;
-  const kernelFunc = (args: any) => {
-    const { inputs, backend, attrs } = args;
-    if (!attrs.transposeA && !attrs.transposeB) return orig.kernelFunc(args);
-    const flip = (t: Info): Info => {
-      const perm = t.shape.map((_, i) => i);
-      const r = perm.length;
-      [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-      return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } }) as Info;
-    };
-    const a: Info = attrs.transposeA ? flip(inputs.a) : inputs.a;
-    const b: Info = attrs.transposeB ? flip(inputs.b) : inputs.b;
-    const out = orig.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
-    if (a !== inputs.a) backend.disposeData(a.dataId);
-    if (b !== inputs.b) backend.disposeData(b.dataId);
-    return out;
-  };
-  tf.unregisterKernel("BatchMatMul", "wasm");
-  tf.registerKernel({ ...orig, kernelFunc: kernelFunc as any });
-}
-
 export function need(weights: WeightMap, key: string): Tensor {
   const t = weights[key];
   if (!t) throw new IntelligenceError(`weight "${key}" is missing from the weight map`, "load the base checkpoint the model was built for (model.init or loadCheckpoint)");

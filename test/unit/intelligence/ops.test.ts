@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { initTf } from "../../../lib/tf/index.js";
-import { gelu, layerNorm, useFastWasmMatMul } from "../../../lib/intelligence/models/ops.js";
+import { gelu, layerNorm } from "../../../lib/intelligence/models/ops.js";
 
+// initTf registers the wasm BatchMatMul that transposes operands explicitly (lib/tf/wasm-kernels.ts).
 const { tf } = await initTf({ quiet: true });
-useFastWasmMatMul(tf);
 
 /** Plain-JS product of [batch, m, k] and [batch, k, n] (row-major), the reference. */
 function naive(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float64Array {
