@@ -5,6 +5,7 @@
  * gradients.ts    batched per-example gradients, projection, hashed on-disk store
  * methods/        Grad-Dot/Cos, TracIn-CP, influence (exact, CG, LiSSA), DataInf, TRAK — one Attributor interface
  * suffix-array.ts exact-match attribution of generated text to datanets
+ * lm-output.ts    real generated text: the Factory-tuned fortunes GPT sampled under a seed
  * aggregation.ts  examples → contributors and datanets (positive-influence shares)
  * rewards.ts      fee split, integer payouts, Merkle reward tree
  * onchain.ts      AttributionRegistry record + RewardDistributor epoch and claims
@@ -27,3 +28,4 @@ export * from "./render.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
 export * from "./factory-bridge.js";
+export * from "./lm-output.js";
