@@ -151,11 +151,10 @@ export function loadGradients(path: string, expect: { paramsHash?: string; paylo
 function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Batch): string {
   const parts: (string | Uint8Array)[] = [model.kind, JSON.stringify(model.blocks.map((b) => [b.name, b.rows, b.cols, !!b.bias, b.offset]))];
   // LoRA models carry frozen base weights outside `params`: two adapters with equal params on
-  // different bases have different gradients, so the base enters the key
-  for (const key of ["baseParams", "frozen"]) {
-    const v = (model as unknown as Record<string, unknown>)[key];
-    if (v instanceof Float64Array || v instanceof Float32Array) parts.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
-  }
+  // different bases have different gradients, so the base enters the key (LoraMLP exposes it;
+  // for other models the outputs on a few examples below tell bases apart)
+  const base = (model as unknown as { baseParams?: unknown }).baseParams;
+  if (base instanceof Float64Array) parts.push(new Uint8Array(base.buffer, base.byteOffset, base.byteLength));
   const k = Math.min(batch.n, 4);
   if (k > 0) {
     const out = model.logits(params, batch.x.subarray(0, k * batch.dim), k);

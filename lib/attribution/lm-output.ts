@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
-import { fromRoot } from "../files.js";
+import { fromRoot, sha256Hex } from "../files.js";
 import { rng as makeRng } from "../notebook/random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 
@@ -97,7 +97,9 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const spec = { ...loaded, base_model: { ...loaded.base_model, pretrain: o.pretrain ?? loaded.base_model.pretrain } };
   if (spec.method !== "lora") throw new AttributionError(`spec ${spec.name} is a ${spec.method} run`, "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)");
   const steps = o.steps ?? spec.training.steps ?? 150;
-  const dir = join(o.cacheDir ?? fromRoot("experiments", "runs", "attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}`);
+  // the folder is named by everything that shapes the adapter: an edited spec trains a new one
+  const specTag = sha256Hex(JSON.stringify({ ...spec, seed: o.seed, training: { ...spec.training, steps } })).slice(0, 12);
+  const dir = join(o.cacheDir ?? fromRoot("experiments", "runs", "attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
   const { tf } = await initTf({ quiet: true });
   const tokenizer = I.fortunesTokenizer();
   let model, weights, fwd, adapterSha256: string, baseSha256: string, fromCache: boolean, validationLoss: number | undefined;
