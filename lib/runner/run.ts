@@ -1,12 +1,13 @@
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabError, describeError } from "../errors.js";
 import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { typesetMath } from "./math.js";
 import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 
 export interface RunOptions {
@@ -228,6 +229,8 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``);
     }
     const settlement = readJson<Settlement>(settlementPath);
+    const reportPath = join(staging, "report.html");
+    writeFileSync(reportPath, typesetMath(readFileSync(reportPath, "utf8")));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;

@@ -55,6 +55,7 @@ describe("./lab run: the notebook runner", function () {
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
     expect(externalResources(html)).to.deep.equal([]);
+    expect(html, "TeX in markdown is typeset as MathML").to.include("<math").and.not.include("$e^{i\\pi} + 1 = 0$");
   });
 
   it("fails a run at its failing cell, naming notebook, cell and error, and keeps no run folder", async () => {
