@@ -2,22 +2,13 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rng } from "../../../lib/notebook/random.js";
-import { LoraMLP, MLP, type Batch, type TraceableModel } from "../../../lib/attribution/model.js";
+import { LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import { DataInf, GradDot, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { hashParams } from "../../../lib/attribution/train.js";
+import { randomBatch, randomParams } from "./fixtures.js";
 
-function randomBatch(n: number, dim: number, K: number, seed: number): Batch {
-  const r = rng(seed);
-  return { n, dim, x: Float64Array.from({ length: n * dim }, () => r.normal()), y: Int32Array.from({ length: n }, () => r.int(K)) };
-}
-
-function randomParams(model: TraceableModel, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: model.numParams }, () => 0.5 * r.normal());
-}
 
 /** Counts traced passes (the only way gradients are computed) without changing what they return. */
 function counting<M extends TraceableModel>(model: M): M & { traces: number } {

@@ -9,16 +9,8 @@ import { makeProjection, project } from "../../../lib/attribution/projection.js"
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { hashParams } from "../../../lib/attribution/train.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { randomBatch, randomParams } from "./fixtures.js";
 
-function randomBatch(n: number, dim: number, K: number, seed: number): Batch {
-  const r = rng(seed);
-  return { n, dim, x: Float64Array.from({ length: n * dim }, () => r.normal()), y: Int32Array.from({ length: n }, () => r.int(K)) };
-}
-
-function randomParams(model: TraceableModel, seed: number): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: model.numParams }, () => 0.5 * r.normal());
-}
 
 const models = (): [string, TraceableModel][] => {
   const mlp = new MLP(6, 5, 4);
