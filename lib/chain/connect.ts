@@ -58,14 +58,28 @@ export function connect(options: ConnectOptions = {}): Promise<LabChain> {
   return chain;
 }
 
+type HardhatRuntime = Awaited<ReturnType<typeof import("hardhat/hre")["createHardhatRuntimeEnvironment"]>>;
+let runtime: Promise<HardhatRuntime> | undefined;
+
+/** The project's Hardhat runtime (hardhat.config.ts), created once per process. */
+export function hardhatRuntime(): Promise<HardhatRuntime> {
+  runtime ??= (async () => {
+    const root = projectRoot();
+    const { createHardhatRuntimeEnvironment, importUserConfig } = await import("hardhat/hre");
+    const configPath = `${root}/hardhat.config.ts`;
+    return createHardhatRuntimeEnvironment(await importUserConfig(configPath), { config: configPath }, root);
+  })();
+  return runtime;
+}
+
+/** An ethers provider over an in-process chain: answers come at once, so poll fast and cache nothing. */
+export function inProcessProvider(eip1193: unknown): BrowserProvider {
+  return new BrowserProvider(eip1193 as Eip1193Provider, undefined, { pollingInterval: 20, cacheTimeout: -1 });
+}
+
 async function connectInProcess(network: InProcessNetwork): Promise<LabChain> {
-  const root = projectRoot();
-  const { createHardhatRuntimeEnvironment, importUserConfig } = await import("hardhat/hre");
-  const configPath = `${root}/hardhat.config.ts`;
-  const userConfig = await importUserConfig(configPath);
-  const hre = await createHardhatRuntimeEnvironment(userConfig, { config: configPath }, root);
-  const connection = await hre.network.connect({ network });
-  const provider = new BrowserProvider(connection.provider as unknown as Eip1193Provider, undefined, { pollingInterval: 20, cacheTimeout: -1 });
+  const connection = await (await hardhatRuntime()).network.connect({ network });
+  const provider = inProcessProvider(connection.provider);
   const chainId = (await provider.getNetwork()).chainId;
   return makeChain({ kind: "in-process", name: network, chainId, local: true, provider, signer: devWallet(0, provider), close: async () => { await connection.close(); inProcess.delete(network); } });
 }

@@ -1,4 +1,4 @@
-export { connect, type ConnectOptions, type InProcessNetwork, type LabChain } from "./connect.js";
+export { connect, hardhatRuntime, inProcessProvider, type ConnectOptions, type InProcessNetwork, type LabChain } from "./connect.js";
 export { artifact, deployOrReuse, type Artifact } from "./contracts.js";
 export { DEV_MNEMONIC, devPrivateKey, devWallet, isDevKey } from "./keys.js";
 export { FIGURE_SCALE, SETTLEMENT_FILE, readSettlement, settle, type Settlement } from "./settle.js";

@@ -3,8 +3,8 @@
 // a second, fresh L2 started from the same genesis can re-execute the derived blocks and must
 // arrive at the same block hashes and state roots.
 import { BrowserProvider, Transaction, Wallet, type Eip1193Provider } from "ethers";
+import { hardhatRuntime, inProcessProvider } from "../chain/connect.js";
 import { devPrivateKey } from "../chain/keys.js";
-import { projectRoot } from "../files.js";
 import { fromHex, toHex } from "./bytes.js";
 import type { BatcherTx } from "./batcher.js";
 import type { PayloadAttributes } from "./derivation/attributes.js";
@@ -23,31 +23,17 @@ export interface ChainHandle {
   close(): Promise<void>;
 }
 
-type Hre = Awaited<ReturnType<typeof import("hardhat/hre")["createHardhatRuntimeEnvironment"]>>;
-let hrePromise: Promise<Hre> | undefined;
-
-async function hre(): Promise<Hre> {
-  hrePromise ??= (async () => {
-    const root = projectRoot();
-    const { createHardhatRuntimeEnvironment, importUserConfig } = await import("hardhat/hre");
-    const configPath = `${root}/hardhat.config.ts`;
-    return createHardhatRuntimeEnvironment(await importUserConfig(configPath), { config: configPath }, root);
-  })();
-  return hrePromise;
-}
-
 /**
  * Opens a fresh instance of the `l1` or `l2` network with manual mining, FIFO mempool order
  * (block contents are exactly what was sent, in order) and a genesis at `genesisDate`.
  */
 export async function openChain(network: "l1" | "l2", genesisDate: Date): Promise<ChainHandle> {
-  const h = await hre();
-  const conn = await h.network.create({
+  const conn = await (await hardhatRuntime()).network.create({
     network,
     override: { initialDate: genesisDate, mining: { auto: false, interval: 0, mempool: { order: "fifo" } } } as never,
   });
   const eip1193 = conn.provider as unknown as Eip1193Provider;
-  const provider = new BrowserProvider(eip1193, undefined, { pollingInterval: 20, cacheTimeout: -1 });
+  const provider = inProcessProvider(eip1193);
   const chainId = (await provider.getNetwork()).chainId;
   return {
     name: network,

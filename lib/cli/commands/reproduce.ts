@@ -4,7 +4,7 @@ import { parse } from "yaml";
 import { fromRoot, writeJsonAtomic } from "../../files.js";
 import { LabError } from "../../errors.js";
 import { printTable } from "../../bench/report.js";
-import { runExperimentAsync } from "../../attribution/experiments.js";
+import { runExperimentAsync, targetStatus } from "../../attribution/experiments.js";
 
 /** A claim recorded in an experiment spec: the measured metric must lie within value ± tolerance. */
 export interface Claim {
@@ -50,15 +50,6 @@ export function loadSpec(name: string): { spec: ExperimentSpec; path: string } {
   return { spec, path: hit.path };
 }
 
-function targetMet(target: string | undefined, v: number): string {
-  if (!target) return "";
-  const m = /^\s*(>=|<=|>|<)\s*(-?[\d.]+)\s*$/.exec(target);
-  if (!m) return `? ${target}`;
-  const t = Number(m[2]);
-  const ok = m[1] === ">=" ? v >= t : m[1] === "<=" ? v <= t : m[1] === ">" ? v > t : v < t;
-  return `${ok ? "met" : "MISSED"} (${target})`;
-}
-
 /**
  * ./lab reproduce NAME [--set key=value ...]: re-runs experiments/…/NAME.yaml headless, checks its
  * recorded claims, writes experiments/runs/reproduce/NAME-STAMP/results.json, and exits 1 if any
@@ -84,7 +75,7 @@ export default async function main(args: string[]): Promise<number> {
   const rows = spec.claims.map((c) => {
     const v = metrics[c.metric];
     const ok = typeof v === "number" && Number.isFinite(v) && Math.abs(v - c.value) <= c.tolerance;
-    return { metric: c.metric, measured: v ?? NaN, claimed: c.value, tolerance: c.tolerance, claim: ok ? "ok" : "MISS", target: targetMet(c.target, v ?? NaN) };
+    return { metric: c.metric, measured: v ?? NaN, claimed: c.value, tolerance: c.tolerance, claim: ok ? "ok" : "MISS", target: c.target ? `${targetStatus(c.target, v ?? NaN)} (${c.target})` : "" };
   });
   printTable(`${spec.name}: claims`, rows, 4);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { sha256Hex } from "../../files.js";
 import { DatasetError } from "../errors.js";
 
 /**
@@ -74,7 +74,7 @@ export function readVerified(source: DatasetSource, key: string, dir?: string): 
     );
   }
   const bytes = readFileSync(path);
-  const actual = createHash("sha256").update(bytes).digest("hex");
+  const actual = sha256Hex(bytes);
   if (actual !== spec.sha256) {
     throw new DatasetError(
       `data set ${source.name}: ${path} has sha256 ${actual}, expected ${spec.sha256} (datasets/README.md)`,

@@ -1,14 +1,14 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fromRoot } from "../../files.js";
+import { fromRoot, sha256Hex } from "../../files.js";
 import { initTf } from "../../tf/index.js";
 import { progress } from "../../notebook/progress.js";
 import { rng } from "../../notebook/random.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import { shiftedTestSet, type Datanet } from "../datanets.js";
 import { baseModel, BASE_MODELS, loadOrPretrainBase, baseModelDir } from "../models/zoo.js";
-import { fromArrays, sha256, toArrays, writeDirAtomic } from "../models/checkpoint.js";
+import { fromArrays, toArrays, writeDirAtomic } from "../models/checkpoint.js";
 import type { ArrayMap, ForwardOptions, Model, WeightMap } from "../models/types.js";
 import { countParams, initLora, loraConfig, loraForwardOptions, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import { encodeAdapter, peftTaskType, saveAdapter, toPeftConfig } from "../peft/index.js";
@@ -348,7 +348,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     training_tensor_bytes: peak, backend, resumed_from_step: resumedFrom,
   };
   const metricsJson = JSON.stringify(metrics, null, 2) + "\n";
-  const metricsSha256 = sha256(metricsJson);
+  const metricsSha256 = sha256Hex(metricsJson);
   const finalAdapter = adapter ? { ...adapter, tensors: Object.fromEntries(Object.entries(trainable).map(([k, v]) => [k, v as tfjs.Tensor])) } : undefined;
   const outDir = opts.outDir ?? spec.output.dir ?? fromRoot("experiments", "runs", "factory", spec.name);
   const outStage = join(staging, "out");
@@ -358,7 +358,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     adapterSha256 = saveAdapter(join(outStage, "adapter"), finalAdapter, { baseModelNameOrPath: spec.base_model.name, taskType: peftTaskType(model.task) }).sha256;
   } else {
     const bytes = encodeSafetensors(toArrays(trainable), { format: "pt" });
-    adapterSha256 = sha256(bytes);
+    adapterSha256 = sha256Hex(bytes);
     writeDirAtomic(join(outStage, "weights"), { "model.safetensors": bytes });
   }
   const checkpoints: FactoryCheckpoint[] = [];

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
+import { sha256Hex } from "../../files.js";
 import { SpecError } from "../errors.js";
 import { BASE_MODELS } from "../models/zoo.js";
 import { DATANET_CATALOG } from "./catalog.js";
@@ -225,7 +225,7 @@ export function canonicalJson(value: unknown): string {
 export function specHash(spec: FactorySpec): string {
   const { output, ...rest } = spec; // where results go does not change what is trained
   void output;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+  return sha256Hex(canonicalJson(rest));
 }
 
 /** Field documentation, for the notebook and `./lab factory --help`. */

@@ -1,9 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
 import { IntelligenceError } from "../errors.js";
 import type { ArrayMap, Tf, WeightMap } from "./types.js";
+import { sha256Hex } from "../../files.js";
 
 export function toArrays(weights: WeightMap): ArrayMap {
   const out: ArrayMap = {};
@@ -17,9 +18,6 @@ export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMa
   return out;
 }
 
-export function sha256(bytes: Uint8Array | string): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 /** Writes a folder by building it beside its destination and renaming it into place. */
 export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
@@ -51,7 +49,7 @@ export interface LoadedCheckpoint extends CheckpointMeta {
 /** Saves weights as model.safetensors + config.json; returns the content hash of the weights. */
 export function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta): string {
   const bytes = encodeSafetensors(toArrays(weights), { format: "pt" });
-  const hash = sha256(bytes);
+  const hash = sha256Hex(bytes);
   writeDirAtomic(dir, {
     "model.safetensors": bytes,
     "config.json": JSON.stringify({ ...meta, sha256: hash }, null, 2) + "\n",
@@ -63,7 +61,7 @@ export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): Lo
   const file = join(dir, "model.safetensors");
   if (!existsSync(file)) throw new IntelligenceError(`no checkpoint at ${dir}`, "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)");
   const bytes = readFileSync(file);
-  const hash = sha256(bytes);
+  const hash = sha256Hex(bytes);
   if (expectedSha256 && hash !== expectedSha256) {
     throw new IntelligenceError(`checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`, "use the checkpoint the hash was recorded for, or update the expected hash");
   }

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdapterFormatError } from "../errors.js";
-import { sha256, toArrays, writeDirAtomic } from "../models/checkpoint.js";
+import { toArrays, writeDirAtomic } from "../models/checkpoint.js";
+import { sha256Hex } from "../../files.js";
 import { loraKeys, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import type { Model, ModelTask, WeightMap } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
@@ -97,7 +98,7 @@ export function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModel
     "adapter_model.safetensors": bytes,
     ...(opts.extraFiles ?? {}),
   });
-  return { dir, sha256: sha256(bytes), config };
+  return { dir, sha256: sha256Hex(bytes), config };
 }
 
 /** Reads a PEFT adapter folder back, checking every tensor's name and shape against the model. */
@@ -125,5 +126,5 @@ export function loadAdapter(model: Model, dir: string): LoraAdapter & { peftConf
       out[key] = tf.tensor(t.data, t.shape, "float32");
     }
   }
-  return { config, modules, tensors: out, peftConfig, sha256: sha256(bytes) };
+  return { config, modules, tensors: out, peftConfig, sha256: sha256Hex(bytes) };
 }
