@@ -8,7 +8,7 @@
 import { brotliCompressSync, brotliDecompressSync, constants as zc, deflateSync, inflateSync } from "node:zlib";
 import { printTable } from "../lib/bench/report.js";
 import { devPrivateKeys } from "../lib/chain/keys.js";
-import { rng } from "../lib/notebook/random.js";
+import { rng } from "../lib/random.js";
 import { Batcher, type BatcherTx } from "../lib/ledger/batcher.js";
 import { compressChannel } from "../lib/ledger/channel.js";
 import { channelPayload, measureChannel, type BlockLike } from "../lib/ledger/experiments.js";

@@ -1,19 +1,51 @@
 /**
- * The lab's one error type: every refusal says what is wrong (`message`) and how to fix it
- * (`hint`), so a reader of a failed notebook or command knows the next step without the source.
+ * The lab's one error type. Every refusal carries a stable `code` ("frame/too-large",
+ * "spec/unknown-field", "chain/id-mismatch"), the structured `fields` it was built from, what is
+ * wrong (`message`) and how to fix it (`hint`), so callers and tests branch on code and fields,
+ * never on text, and a reader of a failed notebook or command knows the next step.
  */
+export type ErrorFieldValue = string | number | bigint | boolean | null | undefined | readonly (string | number)[];
+export type ErrorFields = Record<string, ErrorFieldValue>;
+
+export interface LabErrorSpec {
+  /** Stable "area/what" identifier; never reworded once published. */
+  code: string;
+  message: string;
+  hint: string;
+  fields?: ErrorFields;
+  cause?: unknown;
+}
+
+/** Code of an error built with the older (message, hint) form, until each site gets its own. */
+export const UNCLASSIFIED = "lab/unclassified";
+
 export class LabError extends Error {
+  readonly code: string;
+  readonly fields: ErrorFields;
   readonly hint: string;
 
-  constructor(message: string, hint: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(spec: LabErrorSpec);
+  constructor(message: string, hint: string, options?: { cause?: unknown });
+  constructor(specOrMessage: LabErrorSpec | string, hint?: string, options?: { cause?: unknown }) {
+    const spec: LabErrorSpec =
+      typeof specOrMessage === "string"
+        ? { code: UNCLASSIFIED, message: specOrMessage, hint: hint ?? "", cause: options?.cause }
+        : specOrMessage;
+    super(spec.message, spec.cause === undefined ? undefined : { cause: spec.cause });
     this.name = new.target.name;
-    this.hint = hint;
+    this.code = spec.code;
+    this.fields = spec.fields ?? {};
+    this.hint = spec.hint;
   }
 
   override toString(): string {
-    return `${this.name}: ${this.message}\n  fix: ${this.hint}`;
+    return `${this.name} [${this.code}]: ${this.message}\n  fix: ${this.hint}`;
   }
+}
+
+/** True when `error` is a LabError with this code: the way callers and tests branch on errors. */
+export function hasCode(error: unknown, code: string): error is LabError {
+  return error instanceof LabError && error.code === code;
 }
 
 /** Formats any thrown value for a terminal: a LabError with its fix, anything else as is. */

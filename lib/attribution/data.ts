@@ -4,7 +4,7 @@
  * to small feature vectors so that the convex problems have Hessians small enough to invert exactly.
  */
 import { loadFashionMnist, FASHION_MNIST_CLASSES } from "../intelligence/datasets/index.js";
-import { rng as makeRng } from "../notebook/random.js";
+import { rng as makeRng } from "../random.js";
 import { AttributionError } from "./errors.js";
 import type { Batch } from "./model.js";
 

@@ -9,7 +9,7 @@ import { layoutBlocks, headSignal, type Batch, type DenseBlock, type DenseTrace,
 import { matmul, matmulABt } from "./linalg.js";
 import { makeCheckpoint, type Checkpoint } from "./train.js";
 import { AttributionError } from "./errors.js";
-import type { Rng } from "../notebook/random.js";
+import type { Rng } from "../random.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or tensor.dataSync() + shape). */
 export interface ArrayTensor {

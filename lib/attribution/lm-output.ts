@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
 import { fromRoot, sha256Hex } from "../files.js";
-import { rng as makeRng } from "../notebook/random.js";
+import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 
 export interface LmSampleOptions {

@@ -10,7 +10,7 @@
  * frozen, only the low-rank factors A and B trainable, PEFT's scaling alpha / r).
  */
 import { matmul, matmulABt, matmulAtB } from "./linalg.js";
-import type { Rng } from "../notebook/random.js";
+import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
 
 /** A labelled batch: x is n×dim row-major, y the class of each row. */

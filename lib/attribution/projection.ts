@@ -4,7 +4,7 @@
  * The same (seed, kind, p, k) always gives the same P, so stored projected gradients can be
  * recomputed and checked.
  */
-import { rng as makeRng } from "../notebook/random.js";
+import { rng as makeRng } from "../random.js";
 import { AttributionError } from "./errors.js";
 
 export type ProjectionKind = "gaussian" | "rademacher";

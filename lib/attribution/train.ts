@@ -4,7 +4,7 @@
  * seeded minibatch SGD/Adam for the rest, keeping checkpoints (parameters + learning rate) for TracIn.
  */
 import { sha256Hex } from "../files.js";
-import { rng as makeRng } from "../notebook/random.js";
+import { rng as makeRng } from "../random.js";
 import { cholesky, choleskySolve, norm } from "./linalg.js";
 import { batchGradient, hessianVectorProduct, subset, type Batch, type TraceableModel } from "./model.js";
 import { AttributionError, HashMismatchError } from "./errors.js";

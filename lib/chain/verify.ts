@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Contract, Transaction } from "ethers";
 import { sha256File } from "../files.js";
-import { RESULTS_FILE } from "../notebook/results.js";
+import { RESULTS_FILE } from "../results.js";
 import { connect, type LabChain } from "./connect.js";
 import { artifact } from "./contracts.js";
 import { ResultsTamperedError, SettlementError } from "./errors.js";

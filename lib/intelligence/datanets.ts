@@ -1,7 +1,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import { devWallet } from "../chain/keys.js";
-import { rng, type Rng } from "../notebook/random.js";
+import { rng, type Rng } from "../random.js";
 import { IntelligenceError } from "./errors.js";
 import { FASHION_MNIST, FORTUNES_MIN } from "./datasets/files.js";
 import { loadFashionMnist, type ImageSet } from "./datasets/fashion-mnist.js";

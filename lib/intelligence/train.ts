@@ -1,5 +1,5 @@
 import type * as tfjs from "@tensorflow/tfjs";
-import { rng } from "../notebook/random.js";
+import { rng } from "../random.js";
 import { NonFiniteLossError } from "./errors.js";
 import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
 import { crossEntropy } from "./models/ops.js";

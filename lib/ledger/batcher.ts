@@ -2,7 +2,7 @@
 // one span batch per channel), compresses them into channels, cuts the channels into frames and
 // packs the frames into batcher transactions: one frame per calldata transaction, or one frame
 // per blob with up to `blobsPerTx` blobs per type-3 transaction.
-import type { Rng } from "../notebook/random.js";
+import type { Rng } from "../random.js";
 import { encodeChannelPayload, type Batch } from "./batch.js";
 import { encodeBlob, MAX_BLOB_DATA_SIZE } from "./blob.js";
 import { channelToFrames, compressChannel, type CompressionAlgo } from "./channel.js";

@@ -2,7 +2,7 @@
 // from the seeded workload while L1 advances every 12 s; the batcher posts channels to L1 as
 // calldata or blobs; derivation reads L1 back and re-executes every derived block on a fresh L2
 // (chain B) with the same genesis. The result carries both chains for output roots and figures.
-import { rng } from "../notebook/random.js";
+import { rng } from "../random.js";
 import { devPrivateKeys } from "../chain/keys.js";
 import { Batcher, type BatcherOptions, type ChannelInfo } from "./batcher.js";
 import { BlobStore, HardhatEngine, l1BlockData, l1BlockRef, L1Poster, openChain, type ChainHandle, type PostedTx } from "./chains.js";

@@ -2,7 +2,7 @@
 // chain: for tests (thousands of mutated inputs per second) and for size/throughput experiments.
 // The Hardhat-backed run (chains.ts) uses the same stages with real L1 and L2 chains.
 import { keccak256 } from "ethers";
-import { rng } from "../notebook/random.js";
+import { rng } from "../random.js";
 import { kzgToVersionedHash } from "./blob.js";
 import { toHex } from "./bytes.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";

@@ -5,7 +5,7 @@
 // are reproducible.
 import { getCreateAddress, Interface, keccak256, Transaction, Wallet, type AccessList } from "ethers";
 import { artifact } from "../chain/contracts.js";
-import { rng, type Rng } from "../notebook/random.js";
+import { rng, type Rng } from "../random.js";
 import { fromHex, toHex } from "./bytes.js";
 import { ConfigError } from "./errors.js";
 

@@ -1,5 +1,5 @@
 import { createRequire } from "node:module";
-import { inNotebook } from "./context.js";
+import { inNotebook } from "../run-context.js";
 
 type TslabDisplay = import("tslab").Display;
 type Tslab = { display: TslabDisplay; newDisplay(): TslabDisplay };

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import { html } from "./display.js";
-import { inNotebook } from "./context.js";
+import { inNotebook } from "../run-context.js";
 
 const require = createRequire(import.meta.url);
 

@@ -1,5 +1,5 @@
 import { selectBackend, type TfRuntime } from "./backend.js";
-import { runContext } from "../notebook/context.js";
+import { runContext } from "../run-context.js";
 import { writeJsonAtomic } from "../files.js";
 import { join } from "node:path";
 

@@ -3,7 +3,7 @@
  * most helpful, retrain, and measure the increase of its test loss; compare with dropping k
  * random examples. A faithful attribution makes the first much larger than the second.
  */
-import { rng as makeRng } from "../../notebook/random.js";
+import { rng as makeRng } from "../../random.js";
 import type { Scores } from "../methods/types.js";
 import { mean } from "./stats.js";
 

@@ -4,7 +4,7 @@
  * test point; the attribution predicts g(z_t, Sⱼ) = Σ_{i∈Sⱼ} τ(z_t)ᵢ. LDS is Spearman's ρ between
  * the m actual and predicted values, averaged over test points.
  */
-import { rng as makeRng } from "../../notebook/random.js";
+import { rng as makeRng } from "../../random.js";
 import type { Scores } from "../methods/types.js";
 import { mean, spearman } from "./stats.js";
 

@@ -4,7 +4,7 @@
  * loss depends on its being in the training set — and report the ROC AUC of that ranking for
  * "this label was flipped".
  */
-import { rng as makeRng } from "../../notebook/random.js";
+import { rng as makeRng } from "../../random.js";
 import type { Batch } from "../model.js";
 import { rocAuc } from "./stats.js";
 

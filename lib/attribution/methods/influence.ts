@@ -8,7 +8,7 @@ import { taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg.js";
 import { hessianVectorProduct, subset } from "../model.js";
 import { exactHessian } from "../train.js";
-import { rng as makeRng } from "../../notebook/random.js";
+import { rng as makeRng } from "../../random.js";
 import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
 
 function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Scores & { ihvp: Float64Array } {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { fromRoot, sha256Hex } from "../../files.js";
 import { initTf } from "../../tf/index.js";
 import { progress } from "../../notebook/progress.js";
-import { rng } from "../../notebook/random.js";
+import { rng } from "../../random.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import { shiftedTestSet, type Datanet } from "../datanets.js";
 import { baseModel, BASE_MODELS, loadOrPretrainBase, baseModelDir } from "../models/zoo.js";

@@ -1,5 +1,5 @@
 import { IntelligenceError } from "../errors.js";
-import { rng } from "../../notebook/random.js";
+import { rng } from "../../random.js";
 import { rowNorm } from "../models/ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "../models/types.js";
 

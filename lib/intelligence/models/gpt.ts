@@ -1,4 +1,4 @@
-import { rng } from "../../notebook/random.js";
+import { rng } from "../../random.js";
 import { crossEntropy, gelu, kaimingUniform, layerNorm, linear, need } from "./ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 

@@ -1,4 +1,4 @@
-import { rng } from "../../notebook/random.js";
+import { rng } from "../../random.js";
 import { crossEntropy, kaimingUniform, linear } from "./ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 

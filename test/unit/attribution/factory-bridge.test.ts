@@ -3,7 +3,7 @@ import { initTf } from "../../../lib/tf/index.js";
 import { createMlp, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
 import { fromFactoryRun } from "../../../lib/attribution/factory-bridge.js";
 import { perExampleGradients, row } from "../../../lib/attribution/gradients.js";
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 
 describe("attribution: Model Factory bridge", () => {
   it("per-example gradients of a Factory LoRA MLP equal TensorFlow.js autodiff of its per-example loss", async () => {

@@ -1,4 +1,4 @@
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 import type { Batch, TraceableModel } from "../../../lib/attribution/model.js";
 
 /** A seeded batch of n standard-normal examples of dimension dim with labels in [0, K). */

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 import { LogisticRegression, LoraMLP, MLP, batchGradient, type Batch, type TraceableModel } from "../../../lib/attribution/model.js";
 import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
 import { makeProjection, project } from "../../../lib/attribution/projection.js";

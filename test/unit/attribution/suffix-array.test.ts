@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 import { attributeByMatch, bruteForceLongestMatch, buildIndex, buildSuffixArray, count, longestMatchAt, occurrences } from "../../../lib/attribution/suffix-array.js";
 
 const enc = (s: string) => Int32Array.from(s, (c) => c.charCodeAt(0));

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { Batcher } from "../../../lib/ledger/batcher.js";
 import { HashEngine } from "../../../lib/ledger/engine.js";
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 import { Sequencer } from "../../../lib/ledger/sequencer.js";
 import { deriveAll, genesisL2, l1Ref, MemoryL1 } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { rng } from "../../../lib/notebook/random.js";
+import { rng } from "../../../lib/random.js";
 
 describe("rng (seeded random numbers)", () => {
   it("gives the same sequence for the same seed and a different one for another seed", () => {

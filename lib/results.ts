@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readJson, writeJsonAtomic } from "../files.js";
-import { LabError } from "../errors.js";
-import { runContext } from "./context.js";
+import { readJson, writeJsonAtomic } from "./files.js";
+import { LabError } from "./errors.js";
+import { runContext } from "./run-context.js";
 
 export const RESULTS_FILE = "results.json";
 

@@ -1,4 +1,4 @@
-import { fromRoot } from "../files.js";
+import { fromRoot } from "./files.js";
 
 /**
  * Where the current notebook run writes its artifacts. `./lab run` sets LAB_RUN_DIR (a staging
