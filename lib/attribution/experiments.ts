@@ -367,7 +367,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const spec = I.loadSpec(isAbsolute(p.spec) ? p.spec : fromRoot(p.spec));
   const outDir = mkdtempSync(join(tmpdir(), "attr-factory-"));
   const run = await I.runFactory({ ...spec, seed: p.seed, base_model: { ...spec.base_model, pretrain: p.pretrain }, data: { ...spec.data, scale: p.scale },
-    training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize } } as any, { live: false, quiet: true, outDir });
+    training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize } } as any, { quiet: true, outDir });
   const { model, params } = fromFactoryRun(run as any);
   const tr = run.train;
   const train: Batch = { x: Float64Array.from(tr.x as ArrayLike<number>), y: Int32Array.from(tr.y), n: tr.n, dim: model.inputDim };

@@ -1,9 +1,10 @@
 import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabError, describeError } from "../errors.js";
-import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
@@ -122,17 +123,6 @@ function stagingRoot(runs: string): string {
   return join(runs, "..", ".staging");
 }
 
-/** Removes staging folders whose process is gone (a run killed before it could clean up). */
-function sweepStaging(root: string): void {
-  if (!existsSync(root)) return;
-  for (const entry of readdirSync(root)) {
-    const pid = Number(entry.split("-")[0]);
-    let alive = false;
-    try { process.kill(pid, 0); alive = pid !== 0; } catch { alive = false; }
-    if (!alive) rmSync(join(root, entry), { recursive: true, force: true });
-  }
-}
-
 function gitInfo(): { commit: string; dirty: boolean } {
   try {
     const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
@@ -200,7 +190,7 @@ function firstLines(text: string, n: number): string {
  */
 export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome> {
   const runId = newRunId(plan.notebook.name);
-  const staging = join(stagingRoot(options.runsDir), `${process.pid}-${runId}`);
+  const staging = join(stagingRoot(options.runsDir), ownedStagingName(runId));
   mkdirSync(staging, { recursive: true });
   const started = new Date();
   let kill: (() => void) | undefined;
@@ -257,7 +247,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     });
     const runDir = join(options.runsDir, runId);
     mkdirSync(options.runsDir, { recursive: true });
-    renameSync(staging, runDir);
+    commitDir(staging, runDir);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
     return fail(`${plan.notebook.name}: ${describeError(error)}`);
@@ -269,7 +259,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
 
 export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
   const plans = planRuns(options);
-  sweepStaging(stagingRoot(options.runsDir));
+  sweepOrphanedStaging(stagingRoot(options.runsDir));
   const outcomes: RunOutcome[] = [];
   for (const plan of plans) {
     const outcome = await runNotebook(plan, options, log);

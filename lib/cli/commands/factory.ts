@@ -1,5 +1,6 @@
 import { LabError } from "../../errors.js";
-import { runFactory, specFields } from "../../intelligence/factory/index.js";
+import { specFields } from "../../intelligence/factory/index.js";
+import { runFactory } from "../../notebook/factory.js";
 
 /**
  * ./lab factory SPEC [--register]: validates the spec, fine-tunes, writes the adapter, kept

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdapterFormatError } from "../errors.js";
-import { toArrays, writeDirAtomic } from "../models/checkpoint.js";
+import { writeDirAtomic } from "../../files.js";
+import { toArrays } from "../models/checkpoint.js";
 import { sha256Hex } from "../../files.js";
 import { loraKeys, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import type { Model, ModelTask, WeightMap } from "../models/types.js";

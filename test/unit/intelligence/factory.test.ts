@@ -72,15 +72,15 @@ describe("Model Factory spec validation", () => {
   });
 
   it("refuses a rank larger than a target layer, before training", async () => {
-    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true, live: false }));
+    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true }));
     expect(e.field).to.equal("lora.r");
     expect(e.message).to.match(/fc2 allows \(128×256, so at most 128\)/);
-    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true, live: false }))).field).to.equal("lora.target_modules");
+    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true }))).field).to.equal("lora.target_modules");
   });
 
   it("refuses a base model whose hash does not match, naming the actual hash", async () => {
     const wrong = "0".repeat(64);
-    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true, live: false }));
+    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true }));
     expect(e.field).to.equal("base_model.sha256");
     expect(e.hint).to.match(/set base_model\.sha256: [0-9a-f]{64}/);
   });
@@ -93,7 +93,7 @@ describe("Model Factory runs", function () {
 
   let first: Awaited<ReturnType<typeof runFactory>>;
   it("writes PEFT files, kept checkpoints with their learning rates, metrics and a model card", async () => {
-    first = await runFactory(tiny({}, "unit-a"), { quiet: true, live: false });
+    first = await runFactory(tiny({}, "unit-a"), { quiet: true });
     const dir = outDir("unit-a");
     for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.json", "model_card.md", "result.json", "spec.json"]) expect(existsSync(join(dir, f)), f).to.equal(true);
     expect(first.checkpoints.map((c) => c.step)).to.deep.equal([4, 6]);
@@ -127,15 +127,15 @@ describe("Model Factory runs", function () {
   });
 
   it("gives the same adapter bytes for the same seed, and different bytes for another seed", async () => {
-    const again = await runFactory(tiny({}, "unit-b"), { quiet: true, live: false });
+    const again = await runFactory(tiny({}, "unit-b"), { quiet: true });
     expect(again.adapterSha256).to.equal(first.adapterSha256);
     expect(readFileSync(join(outDir("unit-b"), "adapter", "adapter_model.safetensors")).equals(readFileSync(join(outDir("unit-a"), "adapter", "adapter_model.safetensors")))).to.equal(true);
-    const other = await runFactory(tiny({ seed: 6 }, "unit-c"), { quiet: true, live: false });
+    const other = await runFactory(tiny({ seed: 6 }, "unit-c"), { quiet: true });
     expect(other.adapterSha256).to.not.equal(first.adapterSha256);
   });
 
   it("trains DoRA with LoRA+ learning rates and exports the magnitude vector under PEFT's key", async () => {
-    const r = await runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["fc1"], use_dora: true }, optimizer: { lr: 0.003, lr_ratio_b: 16 } }, "unit-dora"), { quiet: true, live: false });
+    const r = await runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["fc1"], use_dora: true }, optimizer: { lr: 0.003, lr_ratio_b: 16 } }, "unit-dora"), { quiet: true });
     const { header } = readSafetensorsHeader(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_model.safetensors")));
     expect(header["base_model.model.fc1.lora_magnitude_vector"].shape).to.deep.equal([256]);
     expect(JSON.parse(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_config.json"), "utf8")).use_dora).to.equal(true);
@@ -147,11 +147,11 @@ describe("Model Factory runs", function () {
   it("resumes an interrupted run from its saved state and ends with the same adapter", async () => {
     const spec = tiny({}, "unit-d");
     let stopped: RunInterruptedError | undefined;
-    try { await runFactory(spec, { quiet: true, live: false, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
+    try { await runFactory(spec, { quiet: true, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
     expect(stopped).to.be.instanceOf(RunInterruptedError);
     expect(stopped!.step).to.equal(3);
     expect(existsSync(outDir("unit-d"))).to.equal(false); // nothing half-written in the output
-    const resumed = await runFactory(spec, { quiet: true, live: false });
+    const resumed = await runFactory(spec, { quiet: true });
     expect(resumed.metrics.resumed_from_step).to.equal(3);
     expect(resumed.adapterSha256).to.equal(first.adapterSha256);
   });
@@ -163,7 +163,7 @@ describe("Model Factory runs", function () {
       lora: { r: 2, alpha: 4, target_modules: ["q_proj", "v_proj"] }, optimizer: { lr: 0.01 },
       training: { steps: 4, batch_size: 8 }, seed: 1, checkpoints: { every: 2, keep: 2 }, evaluation: { every: 4, test_limit: 16 },
       output: { dir: outDir("unit-lm") },
-    }, { quiet: true, live: false });
+    }, { quiet: true });
     const d = r.datanets[0];
     expect(d.modality).to.equal("text");
     expect(d.contributors.map((c) => c.kind)).to.deep.equal(["iid", "non-iid", "duplicate", "label-flip"]);
@@ -181,7 +181,7 @@ describe("Model Factory runs", function () {
   it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {
     const spec = tiny({ optimizer: { name: "sgd", lr: 1e30 }, checkpoints: { every: 1, keep: 2 }, training: { steps: 6, batch_size: 32 } }, "unit-nan");
     let error: NonFiniteLossError | undefined;
-    try { await runFactory(spec, { quiet: true, live: false }); } catch (e) { error = e as NonFiniteLossError; }
+    try { await runFactory(spec, { quiet: true }); } catch (e) { error = e as NonFiniteLossError; }
     expect(error).to.be.instanceOf(NonFiniteLossError);
     const m = /last good checkpoint is (\S+)/.exec(error!.message);
     expect(m).to.not.equal(null);

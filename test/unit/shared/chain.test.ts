@@ -4,7 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { connect, devPrivateKey, settle, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
+import { settle } from "../../../lib/notebook/settle.js";
+import { connect, devPrivateKey, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
 import { record } from "../../../lib/results.js";
 
 /** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */

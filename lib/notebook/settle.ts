@@ -1,0 +1,34 @@
+import { join } from "node:path";
+import { sha256File, writeJsonAtomic } from "../files.js";
+import { runContext } from "../run-context.js";
+import { RESULTS_FILE, record } from "../results.js";
+import type { LabChain } from "../chain/connect.js";
+import { SettlementError } from "../chain/errors.js";
+import { readSettlement, scaleFigure, settleResults, SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { html } from "./display.js";
+
+/**
+ * Settles the current notebook run, as its last step: records the key figures into
+ * results.json, hashes the file, settles that hash and the figures on the ResultsRegistry
+ * (lib/chain's settleResults), keeps the record in settlement.json and shows it.
+ */
+export async function settle(figures: Record<string, number>, options: { chain?: LabChain } = {}): Promise<Settlement> {
+  const ctx = runContext();
+  if (readSettlement(ctx.runDir)) {
+    throw new SettlementError({
+      code: "settle/already-settled",
+      message: `run ${ctx.runId} is already settled`,
+      hint: "settle once, as the notebook's last step; restart the kernel for a new run",
+      fields: { runId: ctx.runId },
+    });
+  }
+  for (const [name, value] of Object.entries(figures)) scaleFigure(name, value);
+  record("keyFigures", figures);
+  const resultsSha256 = sha256File(join(ctx.runDir, RESULTS_FILE));
+  const settlement = await settleResults({ runId: ctx.runId, notebook: ctx.notebook, resultsSha256, figures }, options);
+  writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
+  const { chainId } = settlement.chain;
+  html(`<p>Settled run <code>${ctx.runId}</code> on ${settlement.chain.kind} chain ${chainId}: transaction <code>${settlement.txHash}</code> in block ${settlement.blockNumber}; results.json sha256 <code>${resultsSha256}</code>.</p>`,
+    `settled ${ctx.runId} on chain ${chainId}: tx ${settlement.txHash} (block ${settlement.blockNumber}), results sha256 ${resultsSha256}`);
+  return settlement;
+}
