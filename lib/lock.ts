@@ -68,19 +68,21 @@ export function ownedStagingName(label: string): string {
   return `${process.pid}-${label}`;
 }
 
+/** The `PID-label` folders under `root` whose process is gone: work killed before it could clean up. */
+export function orphanedStaging(root: string): string[] {
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((entry) => {
+    const owner = /^(\d+)-/.exec(entry);
+    return owner !== null && !processAlive(Number(owner[1]));
+  }).map((entry) => join(root, entry));
+}
+
 /**
- * Removes the `PID-label` folders under `root` whose process is gone (work killed before it
- * could clean up); folders of live processes and names of any other form are left alone.
- * Returns the paths removed.
+ * Removes the orphaned staging folders under `root` (see orphanedStaging); folders of live
+ * processes and names of any other form are left alone. Returns the paths removed.
  */
 export function sweepOrphanedStaging(root: string): string[] {
-  if (!existsSync(root)) return [];
-  const removed: string[] = [];
-  for (const entry of readdirSync(root)) {
-    const owner = /^(\d+)-/.exec(entry);
-    if (!owner || processAlive(Number(owner[1]))) continue;
-    rmSync(join(root, entry), { recursive: true, force: true });
-    removed.push(join(root, entry));
-  }
+  const removed = orphanedStaging(root);
+  for (const path of removed) rmSync(path, { recursive: true, force: true });
   return removed;
 }

@@ -11,6 +11,7 @@ import { fromRoot } from "../files.js";
 import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import { AttributionError } from "./errors.js";
+import { cacheDir } from "../cache.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;
@@ -31,7 +32,7 @@ function timed<T>(f: () => T): [T, number] {
  * the same seed reads them all. `gradientStore` in a spec's params (or LAB_GRADIENT_STORE) moves it.
  */
 export function experimentGradientStore(dir?: string): GradientStore {
-  return new GradientStore(dir ?? process.env.LAB_GRADIENT_STORE ?? fromRoot("experiments", "runs", "gradient-store"));
+  return new GradientStore(dir ?? process.env.LAB_GRADIENT_STORE ?? cacheDir("gradient-store"));
 }
 
 function storeLog(store: GradientStore, log: Log): void {

@@ -7,8 +7,9 @@
  * Gradient sets can be projected (projection.ts) and stored on disk with the hash of the
  * parameters they were taken at and of their own payload, so a reload is refused if either changed.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { leastRecentlyUsedEvictions, parseByteSize } from "../cache.js";
 import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
 import { subset } from "./model.js";
@@ -171,21 +172,43 @@ function batchHash(batch: Batch): string {
   ]));
 }
 
-interface StoreEntry { file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string }
+interface StoreEntry {
+  file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string;
+  /** File size, and when the set was last written or read (ms): what eviction weighs. */
+  bytes?: number; lastUsed?: number;
+}
+
+/** Default size limit of a gradient store: 1 GiB; LAB_GRADIENT_STORE_LIMIT (bytes, or 512M, 2G) changes it. */
+export const DEFAULT_GRADIENT_STORE_LIMIT = 1024 ** 3;
+
+/** Now (ms), but always after every use recorded in the index, so uses within one millisecond keep their order. */
+function useStamp(index: Record<string, StoreEntry>): number {
+  return Math.max(Date.now(), ...Object.values(index).map((e) => (e.lastUsed ?? 0) + 1));
+}
+
+function defaultStoreLimit(): number {
+  const setting = process.env.LAB_GRADIENT_STORE_LIMIT;
+  return setting === undefined ? DEFAULT_GRADIENT_STORE_LIMIT : parseByteSize(setting, "LAB_GRADIENT_STORE_LIMIT");
+}
 
 /**
  * The on-disk gradient store: per-example gradients are computed once per (model, parameters,
  * examples, target, projection) and read back by every method that needs them. Each set is an
  * OLGRAD01 file named by that key; `index.json` records its payload hash, so a file altered after
- * it was written is refused (HashMismatchError), never silently used.
+ * it was written is refused (HashMismatchError), never silently used. The store keeps to a size
+ * limit: writing a set evicts the least recently used others until the files fit (an evicted set
+ * is recomputed, with the same bytes, when next asked for).
  */
 export class GradientStore {
   /** Sets read back from disk / computed and written, since this store was opened. */
   hits = 0;
   misses = 0;
+  evictions = 0;
+  readonly maxBytes: number;
   private readonly indexPath: string;
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
     this.indexPath = join(dir, "index.json");
+    this.maxBytes = options.maxBytes ?? defaultStoreLimit();
   }
 
   private index(): Record<string, StoreEntry> {
@@ -207,16 +230,36 @@ export class GradientStore {
       const G = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: entry?.payloadSha256 });
       if (G.n !== batch.n) throw new HashMismatchError(`stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`, "delete the file: the store recomputes it");
       this.hits++;
+      this.touch(key, path);
       return G;
     }
     const G = perExampleGradients(model, params, batch, opts);
     const sha = saveGradients(path, G);
     // re-read the index just before writing: another method may have added entries meanwhile
     const index = this.index();
-    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha };
+    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha, bytes: statSync(path).size, lastUsed: useStamp(index) };
+    this.evictBeyondLimit(index, key);
     writeJsonAtomic(this.indexPath, index);
     this.misses++;
     return G;
+  }
+
+  /** Marks a set as just used, so eviction takes it last. */
+  private touch(key: string, path: string): void {
+    const index = this.index();
+    if (!index[key]) return;
+    index[key] = { ...index[key], bytes: index[key].bytes ?? statSync(path).size, lastUsed: useStamp(index) };
+    writeJsonAtomic(this.indexPath, index);
+  }
+
+  /** Removes the least recently used sets (never `keep`) until the store fits its limit. */
+  private evictBeyondLimit(index: Record<string, StoreEntry>, keep: string): void {
+    const entries = Object.entries(index).map(([key, e]) => ({ key, bytes: e.bytes ?? 0, lastUsed: e.lastUsed ?? 0 }));
+    for (const key of leastRecentlyUsedEvictions(entries, this.maxBytes, new Set([keep]))) {
+      rmSync(join(this.dir, index[key].file), { force: true });
+      delete index[key];
+      this.evictions++;
+    }
   }
 }
 

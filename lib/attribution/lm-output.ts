@@ -3,13 +3,14 @@
  * fine-tuned by the Model Factory on the fortunes-literature datanet, samples a text from a prompt
  * under a seed. The suffix-array attribution (suffix-array.ts) then finds where its spans come from.
  *
- * The fine-tuned adapter is kept under experiments/runs/attribution-lm/ (PEFT files + the run's
+ * The fine-tuned adapter is kept in the attribution-lm cache (lib/cache.ts; PEFT files + the run's
  * result.json): a later call loads it, checks its sha256 against the run's record, and samples again
  * — generation is cheap, the Factory run is not.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
+import { cacheDir } from "../cache.js";
 import { fromRoot, sha256Hex } from "../files.js";
 import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
@@ -27,7 +28,7 @@ export interface LmSampleOptions {
   /** Characters to generate after the prompt. */
   length: number;
   temperature?: number;
-  /** Where the fine-tuned adapter is kept (default experiments/runs/attribution-lm/). */
+  /** Where the fine-tuned adapter is kept (default: the attribution-lm cache). */
   cacheDir?: string;
 }
 
@@ -99,7 +100,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const steps = o.steps ?? spec.training.steps ?? 150;
   // the folder is named by everything that shapes the adapter: an edited spec trains a new one
   const specTag = sha256Hex(JSON.stringify({ ...spec, seed: o.seed, training: { ...spec.training, steps } })).slice(0, 12);
-  const dir = join(o.cacheDir ?? fromRoot("experiments", "runs", "attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
+  const dir = join(o.cacheDir ?? cacheDir("attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
   const { tf } = await initTf({ quiet: true });
   const tokenizer = I.fortunesTokenizer();
   let model, weights, fwd, adapterSha256: string, baseSha256: string, fromCache: boolean, validationLoss: number | undefined;

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fromRoot } from "../../files.js";
 import { IntelligenceError } from "../errors.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
 import { charTokenizer, loadFortunes, type CharTokenizer } from "../datasets/text.js";
@@ -10,6 +9,7 @@ import { createMlp, type MlpConfig } from "./mlp.js";
 import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from "./checkpoint.js";
 import type { Model, Tf, WeightMap } from "./types.js";
 import type * as tfjs from "@tensorflow/tfjs";
+import { cacheDir } from "../../cache.js";
 
 /**
  * Base models the lab can rebuild from a seed. Each recipe names its architecture, its
@@ -94,7 +94,7 @@ export function pretrainData(name: string): TrainData {
 }
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
-  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}`);
+  return cacheDir("base-models", name, `${mode}-seed${seed}`);
 }
 
 export interface PretrainOptions {
