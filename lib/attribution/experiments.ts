@@ -324,7 +324,12 @@ export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
 export function targetStatus(target: string | undefined, value: number): "met" | "MISSED" | "" {
   if (!target) return "";
   const m = /^\s*(>=|<=|>|<)\s*(-?[\d.]+)\s*$/.exec(target);
-  if (!m) throw new AttributionError(`target "${target}" is not "<op> number"`, 'write targets as ">= 0.75", "<= 0.1", "> 0" or "< 1"');
+  if (!m) throw new AttributionError({
+    code: "spec/bad-target",
+    message: `target "${target}" is not "<op> number"`,
+    hint: 'write targets as ">= 0.75", "<= 0.1", "> 0" or "< 1"',
+    fields: { target },
+  });
   const t = Number(m[2]);
   const ok = m[1] === ">=" ? value >= t : m[1] === "<=" ? value <= t : m[1] === ">" ? value > t : value < t;
   return ok ? "met" : "MISSED";
@@ -332,7 +337,12 @@ export function targetStatus(target: string | undefined, value: number): "met" |
 
 export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
   const f = EXPERIMENTS[runner];
-  if (!f) throw new AttributionError(`no attribution experiment called "${runner}"`, `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`);
+  if (!f) throw new AttributionError({
+    code: "spec/unknown-runner",
+    message: `no attribution experiment called "${runner}"`,
+    hint: `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`,
+    fields: { runner, known: Object.keys(EXPERIMENTS) },
+  });
   return f(params, log);
 }
 

@@ -63,15 +63,28 @@ export class FactoryLoraMLP implements TraceableModel {
         specs.push({ name: `${m.name}.lora_B.weight`, rows: b[1], cols: m.outFeatures, bias: false });
       }
     }
-    if (specs.length === 0) throw new AttributionError("the adapter holds no LoRA A/B tensors", "attribute a LoRA Factory run (method: lora); DoRA magnitudes and full fine-tuning are not bridged");
+    if (specs.length === 0) throw new AttributionError({
+      code: "bridge/no-lora-tensors",
+      message: "the adapter holds no LoRA A/B tensors",
+      hint: "attribute a LoRA Factory run (method: lora); DoRA magnitudes and full fine-tuning are not bridged",
+    });
     if (Object.keys(adapterShapes).some((k) => k.endsWith("lora_magnitude_vector"))) {
-      throw new AttributionError("DoRA adapters are not supported by the attribution bridge", "attribute a plain LoRA run (use_dora: false)");
+      throw new AttributionError({
+        code: "bridge/dora-unsupported",
+        message: "DoRA adapters are not supported by the attribution bridge",
+        hint: "attribute a plain LoRA run (use_dora: false)",
+      });
     }
     this.blocks = layoutBlocks(specs);
     const byName = new Map(this.blocks.map((b) => [b.name, b]));
     this.layers = modules.map((m) => {
       const w = base[`${m.name}.weight`];
-      if (!w) throw new AttributionError(`base weights lack ${m.name}.weight`, "pass the run's baseWeights as arrays");
+      if (!w) throw new AttributionError({
+        code: "bridge/missing-base-weight",
+        message: `base weights lack ${m.name}.weight`,
+        hint: "pass the run's baseWeights as arrays",
+        fields: { weight: `${m.name}.weight` },
+      });
       const bias = base[`${m.name}.bias`];
       const A = byName.get(`${m.name}.lora_A.weight`);
       const B = byName.get(`${m.name}.lora_B.weight`);
@@ -88,7 +101,12 @@ export class FactoryLoraMLP implements TraceableModel {
     const p = new Float64Array(this.numParams);
     for (const b of this.blocks) {
       const t = tensors[b.name];
-      if (!t) throw new AttributionError(`adapter lacks ${b.name}`, "pass every LoRA tensor of the run or checkpoint");
+      if (!t) throw new AttributionError({
+        code: "bridge/missing-adapter-tensor",
+        message: `adapter lacks ${b.name}`,
+        hint: "pass every LoRA tensor of the run or checkpoint",
+        fields: { tensor: b.name },
+      });
       p.set(transpose(t), b.offset);
     }
     return p;
@@ -100,7 +118,11 @@ export class FactoryLoraMLP implements TraceableModel {
   }
 
   init(_rng: Rng): Float64Array {
-    throw new AttributionError("a Factory model is trained by the Model Factory", "pack() the run's adapter or checkpoint tensors instead");
+    throw new AttributionError({
+      code: "bridge/not-trainable-here",
+      message: "a Factory model is trained by the Model Factory",
+      hint: "pack() the run's adapter or checkpoint tensors instead",
+    });
   }
 
   private forward(params: Float64Array, x: Float64Array, n: number) {
@@ -170,9 +192,22 @@ export function fromFactoryRun(run: {
   weights: Record<string, { shape: number[]; dataSync(): ArrayLike<number> }>;
   forwardOptions: { lora?: { scaling: number; dora?: boolean } };
 }): { model: FactoryLoraMLP; params: Float64Array } {
-  if (run.model.kind !== "mlp") throw new AttributionError(`the bridge handles Factory MLPs, not ${run.model.kind}`, "attribute the language model by exact match (suffix-array.ts)");
-  if (!run.forwardOptions.lora) throw new AttributionError("the run has no LoRA forward options", "attribute a LoRA Factory run");
-  if (run.forwardOptions.lora.dora) throw new AttributionError("DoRA adapters are not supported by the attribution bridge", "attribute a plain LoRA run (use_dora: false)");
+  if (run.model.kind !== "mlp") throw new AttributionError({
+    code: "bridge/unsupported-model",
+    message: `the bridge handles Factory MLPs, not ${run.model.kind}`,
+    hint: "attribute the language model by exact match (suffix-array.ts)",
+    fields: { kind: run.model.kind },
+  });
+  if (!run.forwardOptions.lora) throw new AttributionError({
+    code: "bridge/not-lora",
+    message: "the run has no LoRA forward options",
+    hint: "attribute a LoRA Factory run",
+  });
+  if (run.forwardOptions.lora.dora) throw new AttributionError({
+    code: "bridge/dora-unsupported",
+    message: "DoRA adapters are not supported by the attribution bridge",
+    hint: "attribute a plain LoRA run (use_dora: false)",
+  });
   const arr = (t: { shape: number[]; dataSync(): ArrayLike<number> }): ArrayTensor => ({ shape: t.shape, data: t.dataSync() });
   const base: Record<string, ArrayTensor> = {};
   for (const [k, t] of Object.entries(run.baseWeights)) base[k] = arr(t);

@@ -48,7 +48,12 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
   const p = model.numParams;
   const chunk = opts.chunk ?? 256;
   const P = opts.projection ? ("matrix" in opts.projection ? opts.projection : makeProjection(p, opts.projection)) : undefined;
-  if (P && P.inputDim !== p) throw new AttributionError(`projection made for ${P.inputDim} parameters, model has ${p}`, "make the projection with makeProjection(model.numParams, spec)");
+  if (P && P.inputDim !== p) throw new AttributionError({
+    code: "gradients/projection-mismatch",
+    message: `projection made for ${P.inputDim} parameters, model has ${p}`,
+    hint: "make the projection with makeProjection(model.numParams, spec)",
+    fields: { projectionInput: P.inputDim, params: p },
+  });
   const dim = P ? P.dim : p;
   const data = new Float64Array(batch.n * dim);
   for (let s = 0; s < batch.n; s += chunk) {
@@ -128,22 +133,42 @@ export function saveGradients(path: string, G: GradientSet): string {
 export function loadGradients(path: string, expect: { paramsHash?: string; payloadSha256?: string } = {}): GradientSet {
   const buf = readFileSync(path);
   if (buf.subarray(0, 8).toString("ascii") !== MAGIC) {
-    throw new AttributionError(`${path} is not a gradient file (bad magic)`, "write it with saveGradients()");
+    throw new AttributionError({
+      code: "gradients/bad-magic",
+      message: `${path} is not a gradient file (bad magic)`,
+      hint: "write it with saveGradients()",
+      fields: { path },
+    });
   }
   const hlen = buf.readUInt32LE(8);
   const header = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8"));
   const bytes = buf.subarray(12 + hlen);
   if (bytes.length !== header.n * header.dim * 8) {
-    throw new AttributionError(`${path} holds ${bytes.length} payload bytes, header says ${header.n}×${header.dim} float64`, "the file is truncated: recompute the gradients");
+    throw new AttributionError({
+      code: "gradients/truncated",
+      message: `${path} holds ${bytes.length} payload bytes, header says ${header.n}×${header.dim} float64`,
+      hint: "the file is truncated: recompute the gradients",
+      fields: { path, payloadBytes: bytes.length, n: header.n, dim: header.dim },
+    });
   }
   const data = new Float64Array(header.n * header.dim);
   new Uint8Array(data.buffer).set(bytes);
   const sha = payloadHash(data);
   if (sha !== header.payloadSha256 || (expect.payloadSha256 && sha !== expect.payloadSha256)) {
-    throw new HashMismatchError(`gradients in ${path} hash to ${sha}, recorded ${expect.payloadSha256 ?? header.payloadSha256}`, "the gradient file was altered: recompute it with perExampleGradients() and save again");
+    throw new HashMismatchError({
+      code: "gradients/hash-mismatch",
+      message: `gradients in ${path} hash to ${sha}, recorded ${expect.payloadSha256 ?? header.payloadSha256}`,
+      hint: "the gradient file was altered: recompute it with perExampleGradients() and save again",
+      fields: { path, actual: sha, recorded: expect.payloadSha256 ?? header.payloadSha256 },
+    });
   }
   if (expect.paramsHash && expect.paramsHash !== header.paramsHash) {
-    throw new HashMismatchError(`gradients in ${path} were taken at parameters ${header.paramsHash}, not the model's ${expect.paramsHash}`, "recompute the gradients at the current checkpoint");
+    throw new HashMismatchError({
+      code: "gradients/params-mismatch",
+      message: `gradients in ${path} were taken at parameters ${header.paramsHash}, not the model's ${expect.paramsHash}`,
+      hint: "recompute the gradients at the current checkpoint",
+      fields: { path, takenAt: header.paramsHash, model: expect.paramsHash },
+    });
   }
   return { n: header.n, dim: header.dim, data, blocks: header.blocks, target: header.target, paramsHash: header.paramsHash, projection: header.projection };
 }
@@ -228,7 +253,12 @@ export class GradientStore {
     const entry = this.index()[key];
     if (existsSync(path)) {
       const G = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: entry?.payloadSha256 });
-      if (G.n !== batch.n) throw new HashMismatchError(`stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`, "delete the file: the store recomputes it");
+      if (G.n !== batch.n) throw new HashMismatchError({
+        code: "gradients/row-count-mismatch",
+        message: `stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`,
+        hint: "delete the file: the store recomputes it",
+        fields: { path, rows: G.n, batch: batch.n },
+      });
       this.hits++;
       this.touch(key, path);
       return G;

@@ -96,7 +96,12 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const specPath = o.spec ?? "experiments/factory/fortunes-lora.yaml";
   const loaded = I.loadSpec(isAbsolute(specPath) ? specPath : fromRoot(specPath));
   const spec = { ...loaded, base_model: { ...loaded.base_model, pretrain: o.pretrain ?? loaded.base_model.pretrain } };
-  if (spec.method !== "lora") throw new AttributionError(`spec ${spec.name} is a ${spec.method} run`, "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)");
+  if (spec.method !== "lora") throw new AttributionError({
+    code: "lm-output/not-lora",
+    message: `spec ${spec.name} is a ${spec.method} run`,
+    hint: "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)",
+    fields: { spec: spec.name, method: spec.method },
+  });
   const steps = o.steps ?? spec.training.steps ?? 150;
   // the folder is named by everything that shapes the adapter: an edited spec trains a new one
   const specTag = sha256Hex(JSON.stringify({ ...spec, seed: o.seed, training: { ...spec.training, steps } })).slice(0, 12);
@@ -110,11 +115,21 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     model = I.baseModel(tf, spec.base_model.name);
     const base = I.loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
     if (base.sha256 !== record.base_model_sha256) {
-      throw new HashMismatchError(`base model ${spec.base_model.name} hashes to ${base.sha256}, the adapter in ${dir} was trained on ${record.base_model_sha256}`, `delete ${dir} to fine-tune again on the current base`);
+      throw new HashMismatchError({
+        code: "lm-output/base-hash-mismatch",
+        message: `base model ${spec.base_model.name} hashes to ${base.sha256}, the adapter in ${dir} was trained on ${record.base_model_sha256}`,
+        hint: `delete ${dir} to fine-tune again on the current base`,
+        fields: { dir, actual: base.sha256, recorded: record.base_model_sha256 },
+      });
     }
     const adapter = I.loadAdapter(model, join(dir, "adapter"));
     if (adapter.sha256 !== record.adapter_sha256) {
-      throw new HashMismatchError(`adapter in ${dir} hashes to ${adapter.sha256}, its run recorded ${record.adapter_sha256}`, `the adapter file was altered: delete ${dir} to fine-tune again`);
+      throw new HashMismatchError({
+        code: "lm-output/adapter-hash-mismatch",
+        message: `adapter in ${dir} hashes to ${adapter.sha256}, its run recorded ${record.adapter_sha256}`,
+        hint: `the adapter file was altered: delete ${dir} to fine-tune again`,
+        fields: { dir, actual: adapter.sha256, recorded: record.adapter_sha256 },
+      });
     }
     weights = I.loraWeightMap(base.weights, adapter);
     fwd = I.loraForwardOptions(adapter);

@@ -1,6 +1,6 @@
 import { BrowserProvider, JsonRpcProvider, Wallet, type Eip1193Provider, type JsonRpcApiProvider } from "ethers";
 import { projectRoot } from "../files.js";
-import { ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, RpcUnreachableError } from "./errors.js";
+import { ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, RpcReplyError, RpcUnreachableError } from "./errors.js";
 import { devWallet, isDevKey } from "./keys.js";
 
 export type InProcessNetwork = "default" | "l1" | "l2";
@@ -94,14 +94,11 @@ async function rpcCall(url: string, method: string, timeoutMs: number): Promise<
       signal: AbortSignal.timeout(timeoutMs),
     });
   } catch (error) {
-    throw new RpcUnreachableError(`the JSON-RPC endpoint ${url} does not answer (${(error as Error).message})`,
-      "start a local node with `./lab chain` (then LAB_RPC_URL=http://127.0.0.1:8545), check the URL, or unset LAB_RPC_URL to use the in-process Hardhat network",
-      { cause: error });
+    throw new RpcUnreachableError({ url, reason: (error as Error).message }, error);
   }
   const body = (await response.json().catch(() => undefined)) as { result?: unknown; error?: { message: string } } | undefined;
   if (!response.ok || !body || body.error) {
-    throw new RpcUnreachableError(`${url} answered ${method} with ${body?.error?.message ?? `HTTP ${response.status}`}`,
-      "check that the URL is an Ethereum JSON-RPC endpoint");
+    throw new RpcReplyError({ url, method, reply: body?.error?.message ?? `HTTP ${response.status}` });
   }
   return body.result;
 }
@@ -111,8 +108,7 @@ async function connectRpc(url: string, options: ConnectOptions): Promise<LabChai
   const chainId = BigInt(await rpcCall(url, "eth_chainId", timeoutMs) as string);
   const expectedRaw = options.expectedChainId ?? process.env.LAB_CHAIN_ID;
   if (expectedRaw !== undefined && expectedRaw !== "" && BigInt(expectedRaw) !== chainId) {
-    throw new ChainIdMismatchError(`${url} has chain id ${chainId}, but chain id ${expectedRaw} was expected`,
-      `point LAB_RPC_URL at the chain with id ${expectedRaw}, or set LAB_CHAIN_ID=${chainId} if this chain is the one you mean`);
+    throw new ChainIdMismatchError({ url, chainId, expected: String(expectedRaw) });
   }
   const clientVersion = String(await rpcCall(url, "web3_clientVersion", timeoutMs).catch(() => ""));
   const host = new URL(url).hostname;
@@ -122,15 +118,13 @@ async function connectRpc(url: string, options: ConnectOptions): Promise<LabChai
   let signer: Wallet;
   if (key) {
     if (!local && isDevKey(key)) {
-      throw new DevKeyRefusedError(`the signing key is one of Hardhat's public development keys, and ${url} (chain ${chainId}) is not a local development chain`,
-        "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken");
+      throw new DevKeyRefusedError({ chain: url, chainId });
     }
     signer = new Wallet(key, provider);
   } else if (local) {
     signer = devWallet(0, provider);
   } else {
-    throw new MissingKeyError(`no signing key for ${url} (chain ${chainId}), which is not a local development chain`,
-      "set LAB_PRIVATE_KEY to a funded key of your own for that chain");
+    throw new MissingKeyError({ url, chainId });
   }
   return makeChain({ kind: "rpc", name: url, url, chainId, local, provider, signer, close: async () => provider.destroy() });
 }
@@ -140,8 +134,7 @@ function makeChain(base: Pick<LabChain, "kind" | "name" | "chainId" | "local" | 
     ...base,
     wallet(index) {
       if (!base.local) {
-        throw new DevKeyRefusedError(`development account ${index} asked for on ${base.name}, which is not a local development chain`,
-          "use chain.signer (from LAB_PRIVATE_KEY) on public chains");
+        throw new DevKeyRefusedError({ chain: base.name, account: index });
       }
       return devWallet(index, base.provider);
     },

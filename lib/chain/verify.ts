@@ -6,7 +6,7 @@ import { RESULTS_FILE } from "../results.js";
 import { connect, type LabChain } from "./connect.js";
 import { artifact } from "./contracts.js";
 import { ResultsTamperedError, SettlementError } from "./errors.js";
-import { readSettlement, type Settlement } from "./settle.js";
+import { readSettlement, SETTLEMENT_FILE, type Settlement } from "./settle.js";
 
 export interface Verification {
   settlement: Settlement;
@@ -26,13 +26,22 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   const settlement = readSettlement(runDir);
   const resultsPath = join(runDir, RESULTS_FILE);
   if (!settlement || !existsSync(resultsPath)) {
-    throw new SettlementError(`${runDir} has no ${settlement ? RESULTS_FILE : "settlement.json"}`,
-      "verify a run folder written by ./lab run whose notebook ends with settle()");
+    const missing = settlement ? RESULTS_FILE : SETTLEMENT_FILE;
+    throw new SettlementError({
+      code: "settle/not-a-run-folder",
+      message: `${runDir} has no ${missing}`,
+      hint: "verify a run folder written by ./lab run whose notebook ends with settle()",
+      fields: { runDir, missing },
+    });
   }
   const actual = sha256File(resultsPath);
   if (actual !== settlement.resultsSha256) {
-    throw new ResultsTamperedError(`results.json in ${runDir} hashes to ${actual}, but run ${settlement.runId} settled ${settlement.resultsSha256}`,
-      "results.json was changed after settlement: restore the original, or re-run the notebook to settle new results");
+    throw new ResultsTamperedError({
+      code: "settle/results-changed",
+      message: `results.json in ${runDir} hashes to ${actual}, but run ${settlement.runId} settled ${settlement.resultsSha256}`,
+      hint: "results.json was changed after settlement: restore the original, or re-run the notebook to settle new results",
+      fields: { runDir, runId: settlement.runId, actual, settled: settlement.resultsSha256 },
+    });
   }
   const tx = Transaction.from(settlement.rawTransaction);
   const registry = artifact("ResultsRegistry");
@@ -41,8 +50,12 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
     && tx.from?.toLowerCase() === settlement.from.toLowerCase() && tx.chainId.toString() === settlement.chain.chainId
     && call?.name === "settle" && call.args[0] === settlement.runIdHash && String(call.args[2]).toLowerCase() === `0x${actual}`;
   if (!consistent) {
-    throw new ResultsTamperedError(`settlement.json of ${runDir} does not agree with its own signed transaction`,
-      "settlement.json was edited; re-run the notebook to settle again");
+    throw new ResultsTamperedError({
+      code: "settle/record-edited",
+      message: `settlement.json of ${runDir} does not agree with its own signed transaction`,
+      hint: "settlement.json was edited; re-run the notebook to settle again",
+      fields: { runDir, txHash: settlement.txHash },
+    });
   }
   let chain = options.chain;
   if (!chain && settlement.chain.kind === "rpc" && settlement.chain.url) {
@@ -54,8 +67,13 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   const onChain = new Contract(settlement.registry, registry.abi, chain.provider);
   const run = await onChain.runOf(settlement.runIdHash).catch(() => undefined);
   if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}`) {
-    throw new ResultsTamperedError(`the registry at ${settlement.registry} on chain ${chain.chainId} holds ${run ? run.resultsSha256 : "no record"} for run ${settlement.runId}, not 0x${actual}`,
-      "check LAB_RPC_URL points at the chain the run settled on");
+    const held = run ? String(run.resultsSha256) : null;
+    throw new ResultsTamperedError({
+      code: "settle/registry-mismatch",
+      message: `the registry at ${settlement.registry} on chain ${chain.chainId} holds ${held ?? "no record"} for run ${settlement.runId}, not 0x${actual}`,
+      hint: "check LAB_RPC_URL points at the chain the run settled on",
+      fields: { registry: settlement.registry, chainId: chain.chainId, runId: settlement.runId, held, expected: `0x${actual}` },
+    });
   }
   return { settlement, transactionMatches: true, onChain: "matches" };
 }

@@ -35,13 +35,21 @@ export function parseParameterCell(source: string): ParameterSpec[] {
     const m = DECLARATION.exec(line);
     const value = m ? parseLiteral(m[3]) : undefined;
     if (!m || value === undefined) {
-      throw new ParameterError(`the parameters cell has a line that is not \`let name = literal;\`: ${line}`,
-        "keep only declarations with a number, boolean or string literal in the cell tagged `parameters`");
+      throw new ParameterError({
+        code: "params/not-a-declaration",
+        message: `the parameters cell has a line that is not \`let name = literal;\`: ${line}`,
+        hint: "keep only declarations with a number, boolean or string literal in the cell tagged `parameters`",
+        fields: { line },
+      });
     }
     const type = (m[2] as ParameterType | undefined) ?? (typeof value as ParameterType);
     if (typeof value !== type) {
-      throw new ParameterError(`parameter ${m[1]} is declared ${type} but its default ${m[3]} is a ${typeof value}`,
-        `make the default of ${m[1]} a ${type} literal`);
+      throw new ParameterError({
+        code: "params/default-type-mismatch",
+        message: `parameter ${m[1]} is declared ${type} but its default ${m[3]} is a ${typeof value}`,
+        hint: `make the default of ${m[1]} a ${type} literal`,
+        fields: { parameter: m[1], declared: type, default: m[3] },
+      });
     }
     specs.push({ name: m[1], type, default: value });
   }
@@ -54,15 +62,23 @@ export function coerceParameter(spec: ParameterSpec, raw: string, where = "the n
     case "number": {
       const value = raw.trim() === "" ? NaN : Number(raw);
       if (!Number.isFinite(value)) {
-        throw new ParameterError(`parameter ${spec.name} of ${where} is a number, but got "${raw}"`,
-          `pass a number, e.g. --set ${spec.name}=${spec.default}`);
+        throw new ParameterError({
+          code: "params/wrong-type",
+          message: `parameter ${spec.name} of ${where} is a number, but got "${raw}"`,
+          hint: `pass a number, e.g. --set ${spec.name}=${spec.default}`,
+          fields: { parameter: spec.name, expected: "number", value: raw, where },
+        });
       }
       return value;
     }
     case "boolean":
       if (raw !== "true" && raw !== "false") {
-        throw new ParameterError(`parameter ${spec.name} of ${where} is a boolean, but got "${raw}"`,
-          `pass --set ${spec.name}=true or --set ${spec.name}=false`);
+        throw new ParameterError({
+          code: "params/wrong-type",
+          message: `parameter ${spec.name} of ${where} is a boolean, but got "${raw}"`,
+          hint: `pass --set ${spec.name}=true or --set ${spec.name}=false`,
+          fields: { parameter: spec.name, expected: "boolean", value: raw, where },
+        });
       }
       return raw === "true";
     case "string":

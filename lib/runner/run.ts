@@ -9,7 +9,7 @@ import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { typesetMath } from "./math.js";
-import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { cellSource, notebookParameters, notebooksDir, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 
 export interface RunOptions {
   names: string[];
@@ -54,12 +54,22 @@ export function parseRunArgs(args: string[]): RunOptions {
       const pair = arg === "--set" ? args[++i] : arg.slice("--set=".length);
       const eq = pair?.indexOf("=") ?? -1;
       if (!pair || eq <= 0) {
-        throw new ParameterError(`--set needs key=value, got ${pair === undefined ? "nothing" : `"${pair}"`}`, "write e.g. --set seed=7");
+        throw new ParameterError({
+          code: "params/bad-set",
+          message: `--set needs key=value, got ${pair === undefined ? "nothing" : `"${pair}"`}`,
+          hint: "write e.g. --set seed=7",
+          fields: { given: pair ?? null },
+        });
       }
       options.sets[pair.slice(0, eq)] = pair.slice(eq + 1);
     } else if (arg === "--cell-timeout") options.cellTimeoutS = Number(args[++i]);
     else if (arg.startsWith("--")) {
-      throw new LabError(`unknown option ${arg}`, "usage: ./lab run [NAME...] [--quick] [--set key=value ...] [--cell-timeout SECONDS]");
+      throw new LabError({
+        code: "cli/unknown-option",
+        message: `unknown option ${arg}`,
+        hint: "usage: ./lab run [NAME...] [--quick] [--set key=value ...] [--cell-timeout SECONDS]",
+        fields: { command: "run", option: arg },
+      });
     } else options.names.push(arg);
   }
   return options;
@@ -68,14 +78,23 @@ export function parseRunArgs(args: string[]): RunOptions {
 /** Resolves notebooks and types every override before anything runs: a wrong key or type runs nothing. */
 export function planRuns(options: RunOptions): NotebookPlan[] {
   const notebooks = resolveNotebooks(options.names);
-  if (notebooks.length === 0) throw new LabError("there are no notebooks to run", "add notebooks/NN-name.ipynb");
+  if (notebooks.length === 0) {
+    throw new LabError({ code: "run/no-notebooks", message: "there are no notebooks to run", hint: "add notebooks/NN-name.ipynb", fields: { dir: notebooksDir() } });
+  }
   const plans = notebooks.map((notebook) => {
     const nb = readNotebook(notebook.path);
     let specs: ParameterSpec[];
     try {
       specs = notebookParameters(nb);
     } catch (error) {
-      throw new ParameterError(`${notebook.name}: ${(error as LabError).message}`, (error as LabError).hint ?? "fix the parameters cell");
+      if (!(error instanceof LabError)) throw error;
+      throw new ParameterError({
+        code: error.code,
+        message: `${notebook.name}: ${error.message}`,
+        hint: error.hint,
+        fields: { ...error.fields, notebook: notebook.name },
+        cause: error,
+      });
     }
     return { notebook, nb, specs, overrides: {} as Record<string, ParameterValue>, parameters: {} as Record<string, ParameterValue> };
   });
@@ -84,8 +103,13 @@ export function planRuns(options: RunOptions): NotebookPlan[] {
     const declaring = plans.filter((p) => p.specs.some((s) => s.name === key));
     if (declaring.length === 0) {
       const known = [...new Set(plans.flatMap((p) => p.specs.map((s) => s.name)))];
-      throw new ParameterError(`unknown parameter "${key}": no selected notebook (${plans.map((p) => p.notebook.name).join(", ")}) declares it`,
-        known.length ? `use one of: ${known.join(", ")}` : "declare it with `let` in the notebook's cell tagged `parameters`");
+      const selected = plans.map((p) => p.notebook.name);
+      throw new ParameterError({
+        code: "params/unknown-parameter",
+        message: `unknown parameter "${key}": no selected notebook (${selected.join(", ")}) declares it`,
+        hint: known.length ? `use one of: ${known.join(", ")}` : "declare it with `let` in the notebook's cell tagged `parameters`",
+        fields: { parameter: key, notebooks: selected, known },
+      });
     }
     for (const plan of declaring) {
       const spec = plan.specs.find((s) => s.name === key)!;
@@ -165,8 +189,13 @@ function execute(input: string, outNb: string, outHtml: string, env: NodeJS.Proc
     let stderr = "";
     child.stdout.on("data", (d) => { stdout += d; });
     child.stderr.on("data", (d) => { stderr += d; });
-    child.on("error", (error) => reject(new NotebookRunError(`cannot start ${python} (${error.message})`,
-      "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert")));
+    child.on("error", (error) => reject(new NotebookRunError({
+      code: "run/no-python",
+      message: `cannot start ${python} (${error.message})`,
+      hint: "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert",
+      fields: { python, reason: error.message },
+      cause: error,
+    })));
     child.on("close", (code) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {

@@ -75,8 +75,12 @@ export function defaultCandidates(): BackendCandidate[] {
 export function parseBackendChoice(value: string): BackendChoice {
   const choice = ALIASES[value.trim().toLowerCase()];
   if (!choice) {
-    throw new BackendError(`LAB_TF_BACKEND="${value}" names no backend`,
-      `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`);
+    throw new BackendError({
+      code: "tf/unknown-backend",
+      message: `LAB_TF_BACKEND="${value}" names no backend`,
+      hint: `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`,
+      fields: { value, choices: BACKEND_ORDER },
+    });
   }
   return choice;
 }
@@ -106,13 +110,21 @@ export async function selectBackend(
       return runtime;
     }
     if (override) {
-      throw new BackendError(`LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
-        choice === "tfjs-node-gpu"
+      throw new BackendError({
+        code: "tf/backend-unavailable",
+        message: `LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
+        hint: choice === "tfjs-node-gpu"
           ? "install @tensorflow/tfjs-node-gpu with its native library and CUDA 11.2 / cuDNN 8.1 (README, section GPU), or unset LAB_TF_BACKEND"
-          : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package");
+          : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package",
+        fields: { backend: choice, reason },
+      });
     }
     skipped.push({ choice, reason });
   }
-  throw new BackendError("no TensorFlow.js backend could be initialised",
-    "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab");
+  throw new BackendError({
+    code: "tf/no-backend",
+    message: "no TensorFlow.js backend could be initialised",
+    hint: "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab",
+    fields: { tried: skipped.map((s) => `${s.choice}: ${s.reason}`) },
+  });
 }

@@ -93,7 +93,12 @@ export function layerwiseInfluence(
   opts: { lissaIterations?: number; lissaAlpha?: number } = {},
 ): { data: Float64Array; lambdas: Record<string, number> } {
   if (!G.blocks || !V.blocks) {
-    throw new AttributionError("DataInf needs per-layer gradients; these were projected", "compute gradients without a projection for DataInf (it is already cheap per layer)");
+    throw new AttributionError({
+      code: "method/projected-gradients",
+      message: "DataInf needs per-layer gradients; these were projected",
+      hint: "compute gradients without a projection for DataInf (it is already cheap per layer)",
+      fields: { method: "datainf" },
+    });
   }
   const data = new Float64Array(V.n * G.n);
   const lambdas: Record<string, number> = {};

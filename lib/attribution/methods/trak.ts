@@ -22,7 +22,12 @@ export class TRAK implements Attributor {
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
     const members = task.ensemble ?? [{ params: task.params }];
-    if (members.length === 0) throw new AttributionError("TRAK ensemble is empty", "pass task.ensemble with at least one trained model");
+    if (members.length === 0) throw new AttributionError({
+      code: "method/empty-ensemble",
+      message: "TRAK ensemble is empty",
+      hint: "pass task.ensemble with at least one trained model",
+      fields: { method: "trak" },
+    });
     const nT = task.test.n;
     const nTr = task.train.n;
     const total = new Float64Array(nT * nTr);

@@ -10,7 +10,9 @@ export default async function main(args: string[]): Promise<number> {
   const all = readdirSync(fromRoot("bench")).filter((f) => f.endsWith(".bench.ts")).map((f) => f.replace(/\.bench\.ts$/, "")).sort();
   const chosen = names.length ? names : all;
   for (const name of chosen) {
-    if (!all.includes(name)) throw new LabError(`no benchmark named "${name}"`, `use one of: ${all.join(", ")}`);
+    if (!all.includes(name)) {
+      throw new LabError({ code: "cli/unknown-benchmark", message: `no benchmark named "${name}"`, hint: `use one of: ${all.join(", ")}`, fields: { name, known: all } });
+    }
   }
   let failed = 0;
   for (const name of chosen) {

@@ -15,7 +15,9 @@ export default async function main(args: string[]): Promise<number> {
     return args.length === 0 ? 2 : 0;
   }
   const path = args.find((a) => !a.startsWith("--"));
-  if (!path) throw new LabError("no spec file given", "pass a spec, e.g. ./lab factory experiments/factory/fmnist-lora.yaml");
+  if (!path) {
+    throw new LabError({ code: "cli/missing-argument", message: "no spec file given", hint: "pass a spec, e.g. ./lab factory experiments/factory/fmnist-lora.yaml", fields: { command: "factory", argument: "SPEC" } });
+  }
   const controller = new AbortController();
   const onSigint = () => { console.error("\nstopping after this step (the run can be resumed) ..."); controller.abort(); };
   process.once("SIGINT", onSigint);

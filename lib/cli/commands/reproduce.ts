@@ -39,12 +39,18 @@ export function loadSpec(name: string): { spec: ExperimentSpec; path: string } {
   const all = findSpecs().map((path) => ({ path, doc: parse(readFileSync(path, "utf8")) })).filter((s) => s.doc && typeof s.doc === "object" && "claims" in s.doc);
   const hit = all.find((s) => s.doc.name === name || relative(fromRoot("experiments"), s.path).replace(/\.ya?ml$/, "") === name);
   if (!hit) {
-    throw new LabError(`no experiment spec named "${name}"`, `use one of: ${all.map((s) => s.doc.name).sort().join(", ")}`);
+    const known = all.map((s) => String(s.doc.name)).sort();
+    throw new LabError({ code: "spec/unknown-experiment", message: `no experiment spec named "${name}"`, hint: `use one of: ${known.join(", ")}`, fields: { name, known } });
   }
   const spec = hit.doc as ExperimentSpec;
   for (const c of spec.claims ?? []) {
     if (typeof c.metric !== "string" || typeof c.value !== "number" || typeof c.tolerance !== "number") {
-      throw new LabError(`claim ${JSON.stringify(c)} in ${hit.path} needs metric, value and tolerance`, "write each claim as { metric: NAME, value: NUMBER, tolerance: NUMBER }");
+      throw new LabError({
+        code: "spec/bad-claim",
+        message: `claim ${JSON.stringify(c)} in ${hit.path} needs metric, value and tolerance`,
+        hint: "write each claim as { metric: NAME, value: NUMBER, tolerance: NUMBER }",
+        fields: { claim: JSON.stringify(c), path: hit.path },
+      });
     }
   }
   return { spec, path: hit.path };

@@ -6,7 +6,9 @@ import { runsDir } from "../../runner/run.js";
 
 /** ./lab verify RUN-ID|RUN-FOLDER ...: checks each run folder's results.json against its settlement. */
 export default async function main(args: string[]): Promise<number> {
-  if (args.length === 0) throw new LabError("no run given", "usage: ./lab verify RUN-ID (a folder name under experiments/runs/)");
+  if (args.length === 0) {
+    throw new LabError({ code: "cli/missing-argument", message: "no run given", hint: "usage: ./lab verify RUN-ID (a folder name under experiments/runs/)", fields: { command: "verify", argument: "RUN-ID" } });
+  }
   let failed = 0;
   for (const arg of args) {
     const dir = existsSync(arg) ? arg : join(runsDir(), arg);

@@ -45,11 +45,21 @@ export function saveCheckpoint(dir: string, weights: WeightMap, meta: Checkpoint
 
 export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): LoadedCheckpoint {
   const file = join(dir, "model.safetensors");
-  if (!existsSync(file)) throw new IntelligenceError(`no checkpoint at ${dir}`, "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)");
+  if (!existsSync(file)) throw new IntelligenceError({
+    code: "checkpoint/missing",
+    message: `no checkpoint at ${dir}`,
+    hint: "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)",
+    fields: { dir },
+  });
   const bytes = readFileSync(file);
   const hash = sha256Hex(bytes);
   if (expectedSha256 && hash !== expectedSha256) {
-    throw new IntelligenceError(`checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`, "use the checkpoint the hash was recorded for, or update the expected hash");
+    throw new IntelligenceError({
+      code: "checkpoint/hash-mismatch",
+      message: `checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`,
+      hint: "use the checkpoint the hash was recorded for, or update the expected hash",
+      fields: { file, actual: hash, expected: expectedSha256 },
+    });
   }
   const meta = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as CheckpointMeta;
   return { ...meta, weights: fromArrays(tf, decodeSafetensors(bytes).tensors), sha256: hash, dir };

@@ -60,12 +60,22 @@ export function gptConfig(): GptConfig {
 export function createModel(tf: Tf, kind: string, config: unknown): Model {
   if (kind === "mlp") return createMlp(tf, config as MlpConfig);
   if (kind === "gpt") return createGpt(tf, config as GptConfig);
-  throw new IntelligenceError(`unknown model kind "${kind}"`, "use mlp or gpt");
+  throw new IntelligenceError({
+    code: "model/unknown-kind",
+    message: `unknown model kind "${kind}"`,
+    hint: "use mlp or gpt",
+    fields: { kind },
+  });
 }
 
 export function baseModel(tf: Tf, name: string): Model {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
+  if (!recipe) throw new IntelligenceError({
+    code: "model/unknown-base-model",
+    message: `no base model named "${name}"`,
+    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+    fields: { name, known: Object.keys(BASE_MODELS) },
+  });
   return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig());
 }
 
@@ -109,7 +119,12 @@ export interface PretrainOptions {
 /** Pretrains a base model from its recipe and seed, saves it, and returns the checkpoint. */
 export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): LoadedCheckpoint {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
+  if (!recipe) throw new IntelligenceError({
+    code: "model/unknown-base-model",
+    message: `no base model named "${name}"`,
+    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+    fields: { name, known: Object.keys(BASE_MODELS) },
+  });
   const model = baseModel(tf, name);
   const budget = { ...recipe.pretrain[opts.mode], ...(opts.steps !== undefined ? { steps: opts.steps } : {}) };
   const data = pretrainData(name);

@@ -48,14 +48,16 @@ describe("Model Factory spec validation", () => {
   it("refuses an unknown field, naming it and suggesting the right one", () => {
     const e = refusal(() => validateSpec(tiny({ lora: { r: 2, alpah: 4, target_modules: ["fc1"] } })));
     expect(e.field).to.equal("lora.alpah");
-    expect(e.message).to.match(/did you mean "alpha"/);
+    expect(e.code).to.equal("spec/unknown-field");
+    expect(e.fields).to.include({ field: "lora.alpah", suggestion: "alpha" });
     expect(refusal(() => validateSpec(tiny({ epochs: 3 }))).field).to.equal("epochs");
   });
 
   it("refuses a wrong type, naming the field", () => {
     const e = refusal(() => validateSpec(tiny({ training: { steps: "100", batch_size: 32 } })));
     expect(e.field).to.equal("training.steps");
-    expect(e.message).to.match(/expected a number/);
+    expect(e.code).to.equal("spec/wrong-type");
+    expect(e.fields).to.include({ expected: "number", got: 'string "100"' });
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2.5, alpha: 4, target_modules: ["fc1"] } }))).field).to.equal("lora.r");
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, target_modules: "fc1" } }))).field).to.equal("lora.target_modules");
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } }))).field).to.equal("lora.use_dora");
@@ -64,17 +66,21 @@ describe("Model Factory spec validation", () => {
   it("refuses a missing data set or required field", () => {
     const e = refusal(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })));
     expect(e.field).to.equal("data.datanets[1]");
-    expect(e.hint).to.match(/fmnist-low-contrast/);
+    expect(e.code).to.equal("spec/unknown-datanet");
+    expect(e.fields).to.include({ name: "fmnist-lowcontrast", suggestion: "fmnist-low-contrast" });
     const { name: _drop, ...noName } = tiny();
-    expect(refusal(() => validateSpec(noName)).field).to.equal("name");
-    expect(refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } }))).message).to.match(/holds text data/);
+    expect(refusal(() => validateSpec(noName))).to.include({ field: "name", code: "spec/missing-field" });
+    const modality = refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } })));
+    expect(modality.code).to.equal("spec/datanet-modality-mismatch");
+    expect(modality.fields).to.include({ name: "fortunes-literature", modality: "text", baseModel: "fmnist-mlp" });
     expect(refusal(() => validateSpec(tiny({ training: { steps: 5, epochs: 1 } }))).field).to.equal("training");
   });
 
   it("refuses a rank larger than a target layer, before training", async () => {
     const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true }));
     expect(e.field).to.equal("lora.r");
-    expect(e.message).to.match(/fc2 allows \(128×256, so at most 128\)/);
+    expect(e.code).to.equal("spec/rank-too-large");
+    expect(e.fields).to.include({ r: 200, module: "fc2", limit: 128 });
     expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true }))).field).to.equal("lora.target_modules");
   });
 
@@ -82,7 +88,9 @@ describe("Model Factory spec validation", () => {
     const wrong = "0".repeat(64);
     const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true }));
     expect(e.field).to.equal("base_model.sha256");
-    expect(e.hint).to.match(/set base_model\.sha256: [0-9a-f]{64}/);
+    expect(e.code).to.equal("spec/base-hash-mismatch");
+    expect(e.fields.expected).to.equal(wrong);
+    expect(e.fields.actual).to.match(/^[0-9a-f]{64}$/).and.not.equal(wrong);
   });
 });
 
@@ -183,10 +191,10 @@ describe("Model Factory runs", function () {
     let error: NonFiniteLossError | undefined;
     try { await runFactory(spec, { quiet: true }); } catch (e) { error = e as NonFiniteLossError; }
     expect(error).to.be.instanceOf(NonFiniteLossError);
-    const m = /last good checkpoint is (\S+)/.exec(error!.message);
-    expect(m).to.not.equal(null);
-    expect(existsSync(join(m![1], "adapter_model.safetensors"))).to.equal(true);
-    expect(error!.hint).to.match(/lower the learning rate/);
-    rmSync(join(m![1], "..", ".."), { recursive: true, force: true });
+    expect(error!.code).to.equal("train/non-finite-loss");
+    expect(error!.fields).to.include({ spec: "unit-nan", step: error!.step });
+    const lastGood = String(error!.fields.lastCheckpoint);
+    expect(existsSync(join(lastGood, "adapter_model.safetensors"))).to.equal(true);
+    rmSync(join(lastGood, "..", ".."), { recursive: true, force: true });
   });
 });

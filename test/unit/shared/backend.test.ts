@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, selectBackend, type BackendCandidate, type BackendChoice } from "../../../lib/tf/backend.js";
 import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
+import { expectCodeAsync } from "../expect-code.js";
 
 function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
   return {
@@ -39,13 +40,9 @@ describe("TensorFlow.js backend selection", () => {
     const candidates = (["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
     expect((await selectBackend({ override: "cpu", candidates })).backend).to.equal("cpu");
     expect(tried).to.deep.equal(["cpu"]);
-    let error: unknown;
-    try { await selectBackend({ override: "gpu", candidates }); } catch (e) { error = e; }
-    expect(error).to.be.instanceOf(BackendError);
-    expect((error as BackendError).hint).to.match(/CUDA/);
-    let unknown: unknown;
-    try { await selectBackend({ override: "tpu", candidates }); } catch (e) { unknown = e; }
-    expect((unknown as BackendError).message).to.match(/names no backend/);
+    const error = await expectCodeAsync(selectBackend({ override: "gpu", candidates }), BackendError, "tf/backend-unavailable", { backend: "tfjs-node-gpu" });
+    expect(error.hint, "the GPU fix names its CUDA runtime").to.contain("CUDA");
+    await expectCodeAsync(selectBackend({ override: "tpu", candidates }), BackendError, "tf/unknown-backend", { value: "tpu" });
   });
 
   it("with the real packages, picks the first that loads and names why each faster one was passed over", async () => {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectCode } from "../expect-code.js";
 import { coerceParameter, injectedCellSource, parseParameterCell, ParameterError } from "../../../lib/notebook/params.js";
 
 describe("notebook parameters", () => {
@@ -14,9 +15,9 @@ describe("notebook parameters", () => {
   });
 
   it("refuses a parameters cell with anything but literal declarations", () => {
-    expect(() => parseParameterCell("let x = Math.random();")).to.throw(ParameterError, /not `let name = literal;`/);
-    expect(() => parseParameterCell("const x = 1;")).to.throw(ParameterError);
-    expect(() => parseParameterCell("let x: string = 3;")).to.throw(ParameterError, /declared string/);
+    expectCode(() => parseParameterCell("let x = Math.random();"), ParameterError, "params/not-a-declaration", { line: "let x = Math.random();" });
+    expectCode(() => parseParameterCell("const x = 1;"), ParameterError, "params/not-a-declaration");
+    expectCode(() => parseParameterCell("let x: string = 3;"), ParameterError, "params/default-type-mismatch", { parameter: "x", declared: "string" });
   });
 
   it("types overrides and refuses ill-typed ones with a fix", () => {
@@ -25,9 +26,9 @@ describe("notebook parameters", () => {
     expect(coerceParameter(num, "7")).to.equal(7);
     expect(coerceParameter(num, "-2.5e1")).to.equal(-25);
     expect(coerceParameter(bool, "true")).to.equal(true);
-    expect(() => coerceParameter(num, "seven")).to.throw(ParameterError, /is a number/);
-    expect(() => coerceParameter(num, "")).to.throw(ParameterError);
-    expect(() => coerceParameter(bool, "yes")).to.throw(ParameterError, /is a boolean/).with.property("hint").that.matches(/--set quick=true/);
+    expectCode(() => coerceParameter(num, "seven"), ParameterError, "params/wrong-type", { parameter: "seed", expected: "number", value: "seven" });
+    expectCode(() => coerceParameter(num, ""), ParameterError, "params/wrong-type", { value: "" });
+    expect(expectCode(() => coerceParameter(bool, "yes"), ParameterError, "params/wrong-type", { parameter: "quick", expected: "boolean", value: "yes" }).hint).to.contain("--set quick=true");
   });
 
   it("injects assignments that keep the declared types", () => {

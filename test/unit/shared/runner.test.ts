@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../../lib/files.js";
 import { ParameterError } from "../../../lib/notebook/params.js";
+import { expectCode } from "../expect-code.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { externalResources, parseRunArgs, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
@@ -23,11 +24,11 @@ describe("./lab run: the notebook runner", function () {
   after(() => { if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved; });
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
-    expect(() => planRuns(options(["nonesuch"]))).to.throw(UnknownNotebookError, /no notebook named "nonesuch"/);
-    expect(() => planRuns(options(["ok", "--set", "sed=3"]))).to.throw(ParameterError, /unknown parameter "sed"/);
-    expect(() => planRuns(options(["ok", "--set", "seed=three"]))).to.throw(ParameterError, /seed of ok is a number/);
-    expect(() => planRuns(options(["ok", "--set", "quick=maybe"]))).to.throw(ParameterError, /boolean/);
-    expect(() => parseRunArgs(["--set", "novalue"])).to.throw(ParameterError, /key=value/);
+    expectCode(() => planRuns(options(["nonesuch"])), UnknownNotebookError, "run/unknown-notebook", { name: "nonesuch" });
+    expectCode(() => planRuns(options(["ok", "--set", "sed=3"])), ParameterError, "params/unknown-parameter", { parameter: "sed" });
+    expectCode(() => planRuns(options(["ok", "--set", "seed=three"])), ParameterError, "params/wrong-type", { parameter: "seed", where: "ok", expected: "number" });
+    expectCode(() => planRuns(options(["ok", "--set", "quick=maybe"])), ParameterError, "params/wrong-type", { parameter: "quick", expected: "boolean" });
+    expectCode(() => parseRunArgs(["--set", "novalue"]), ParameterError, "params/bad-set", { given: "novalue" });
     expect(existsSync(runsDir)).to.equal(false);
   });
 
