@@ -51,11 +51,16 @@ function wrongType(field: OverrideField, raw: string, where: string, expected: s
 function example(field: OverrideField): string {
   if (field.default !== undefined && field.default !== null) return Array.isArray(field.default) ? field.default.join(",") : String(field.default);
   switch (field.type) {
-    case "boolean": return "true";
-    case "string": return field.oneOf?.[0] ?? "text";
-    case "number[]": return "1,2,3";
-    case "string[]": return "a,b";
-    default: return "1";
+    case "boolean":
+      return "true";
+    case "string":
+      return field.oneOf?.[0] ?? "text";
+    case "number[]":
+      return "1,2,3";
+    case "string[]":
+      return "a,b";
+    default:
+      return "1";
   }
 }
 
@@ -68,7 +73,10 @@ function typeNumber(field: OverrideField, text: string, raw: string, where: stri
 
 /** "[1, 2, 3]", "1,2,3" or a single "1": the items of a list value, unquoted. */
 function listItems(raw: string): string[] {
-  const inner = raw.trim().replace(/^\[(.*)\]$/s, "$1").trim();
+  const inner = raw
+    .trim()
+    .replace(/^\[(.*)\]$/s, "$1")
+    .trim();
   if (inner === "") return [];
   return inner.split(",").map((item) => item.trim().replace(/^(["'])(.*)\1$/, "$2"));
 }

@@ -89,10 +89,20 @@ export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, ar
   if (values.help !== true && spec.positionals) {
     const { name, min = 0, max = Number.POSITIVE_INFINITY } = spec.positionals;
     if (positionals.length < min) {
-      throw new CliError({ code: "cli/missing-argument", message: `./lab ${spec.name} needs ${name}`, hint: `usage: ./lab ${spec.name} ${spec.usage}`, fields: { command: spec.name, argument: name } });
+      throw new CliError({
+        code: "cli/missing-argument",
+        message: `./lab ${spec.name} needs ${name}`,
+        hint: `usage: ./lab ${spec.name} ${spec.usage}`,
+        fields: { command: spec.name, argument: name },
+      });
     }
     if (positionals.length > max) {
-      throw new CliError({ code: "cli/unexpected-argument", message: `./lab ${spec.name} takes ${max === 1 ? "one" : `at most ${max}`} ${name}, got ${positionals.length}`, hint: `usage: ./lab ${spec.name} ${spec.usage}`, fields: { command: spec.name, argument: positionals[max] } });
+      throw new CliError({
+        code: "cli/unexpected-argument",
+        message: `./lab ${spec.name} takes ${max === 1 ? "one" : `at most ${max}`} ${name}, got ${positionals.length}`,
+        hint: `usage: ./lab ${spec.name} ${spec.usage}`,
+        fields: { command: spec.name, argument: positionals[max] },
+      });
     }
   }
   return { values: values as OptionValues<O> & { help: boolean }, positionals };
@@ -104,12 +114,7 @@ export async function helpText(spec: CommandSpec): Promise<string> {
     const flag = `${o.short ? `-${o.short}, ` : ""}--${key}${o.type === "string" ? ` ${o.value ?? "VALUE"}` : ""}`;
     return `  ${flag.padEnd(28)} ${o.doc}${o.multiple ? " (repeatable)" : ""}`;
   });
-  const parts = [
-    `usage: ./lab ${spec.name}${spec.usage ? ` ${spec.usage}` : ""}`,
-    spec.description,
-    `options:\n${options.join("\n")}`,
-    `examples:\n${spec.examples.map((e) => `  ${e}`).join("\n")}`,
-  ];
+  const parts = [`usage: ./lab ${spec.name}${spec.usage ? ` ${spec.usage}` : ""}`, spec.description, `options:\n${options.join("\n")}`, `examples:\n${spec.examples.map((e) => `  ${e}`).join("\n")}`];
   if (spec.details) parts.push(await spec.details());
   return `${parts.join("\n\n")}\n`;
 }

@@ -1,7 +1,13 @@
-import { describeError } from "../errors.js";
-import { OverrideError } from "../overrides.js";
-import { CliError } from "./command.js";
 import { COMMANDS, commandList } from "./registry.js";
+
+/**
+ * A command line that cannot run as given (CliError "cli/...", OverrideError "set/..."), told by
+ * code: a command module loaded twice (one copy per module loader) has its own error classes.
+ */
+function isUsageError(error: unknown): error is Error & { code: string; hint?: string } {
+  const code = (error as { code?: unknown } | null)?.code;
+  return error instanceof Error && typeof code === "string" && /^(cli|set)\//.test(code);
+}
 
 /**
  * `./lab COMMAND [ARGS]` after set-up: looks the command up in the registry and runs it.
@@ -28,8 +34,8 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     return await (await entry.load()).default(args);
   } catch (error) {
-    if (error instanceof CliError || error instanceof OverrideError) {
-      console.error(describeError(error));
+    if (isUsageError(error)) {
+      console.error(`${error.name} [${error.code}]: ${error.message}${error.hint ? `\n  fix: ${error.hint}` : ""}`);
       return 2;
     }
     throw error;

@@ -14,7 +14,7 @@ export interface CommandEntry {
 
 export const COMMANDS: Record<string, CommandEntry> = {
   run: { summary: "execute notebooks headless into experiments/runs/, each settled on chain", load: () => import("./commands/run.js") },
-  test: { summary: "type-check, lint, unit, contract and notebook tests; ends \"N passed, N failed\"", load: () => import("./commands/test.js") },
+  test: { summary: 'type-check, lint, unit, contract and notebook tests; ends "N passed, N failed"', load: () => import("./commands/test.js") },
   lint: { summary: "format and lint check (Biome); --fix applies the safe fixes", load: () => import("./commands/lint.js") },
   verify: { summary: "check run folders against their settlement", load: () => import("./commands/verify.js") },
   bench: { summary: "benchmarks in bench/, as tables of ratios", load: () => import("./commands/bench.js") },

@@ -6,7 +6,8 @@
  * targets.ts  ">= 0.75" goals parsed and judged
  * claims.ts   claims judged against a run; the evaluation table beside the anchors
  */
+
+export * from "./claims.js";
 export * from "./errors.js";
 export * from "./spec.js";
 export * from "./targets.js";
-export * from "./claims.js";

@@ -3,7 +3,7 @@ import { extname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ErrorFields } from "../errors.js";
 import { fromRoot } from "../files.js";
-import { overrideTypeOf, type OverrideField, type OverrideValue } from "../overrides.js";
+import { type OverrideField, type OverrideValue, overrideTypeOf } from "../overrides.js";
 import { ExperimentSpecError } from "./errors.js";
 import { parseTarget } from "./targets.js";
 
@@ -79,7 +79,10 @@ class FieldReader {
 
   mapping(value: unknown, field: string, allowed: readonly string[] | null): Record<string, unknown> {
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw refuse("experiment/wrong-type", this.file, field || "(root)", `must be a mapping, got ${describe(value)}`, `write ${field || "the spec"} as key: value pairs`, { expected: "mapping", got: describe(value) });
+      throw refuse("experiment/wrong-type", this.file, field || "(root)", `must be a mapping, got ${describe(value)}`, `write ${field || "the spec"} as key: value pairs`, {
+        expected: "mapping",
+        got: describe(value),
+      });
     }
     const obj = value as Record<string, unknown>;
     if (allowed) {
@@ -114,7 +117,10 @@ class FieldReader {
 
   boolean(value: unknown, field: string): boolean {
     if (typeof value !== "boolean") {
-      throw refuse("experiment/wrong-type", this.file, field, `must be true or false, got ${describe(value)}`, `write ${field}: true or ${field}: false`, { expected: "boolean", got: describe(value) });
+      throw refuse("experiment/wrong-type", this.file, field, `must be true or false, got ${describe(value)}`, `write ${field}: true or ${field}: false`, {
+        expected: "boolean",
+        got: describe(value),
+      });
     }
     return value;
   }
@@ -152,7 +158,14 @@ function readAnchor(r: FieldReader, raw: unknown, at: string, metrics: Set<strin
   const rawValue = r.required(obj, "value", `${at}.value`);
   const value = rawValue === NOT_REPORTED ? NOT_REPORTED : typeof rawValue === "number" ? r.number(rawValue, `${at}.value`) : undefined;
   if (value === undefined) {
-    throw refuse("experiment/wrong-type", r.file, `${at}.value`, `must be a number or "${NOT_REPORTED}", got ${describe(rawValue)}`, `write the published number, or "${NOT_REPORTED}" when the source gives none`, { expected: "number | not reported", got: describe(rawValue) });
+    throw refuse(
+      "experiment/wrong-type",
+      r.file,
+      `${at}.value`,
+      `must be a number or "${NOT_REPORTED}", got ${describe(rawValue)}`,
+      `write the published number, or "${NOT_REPORTED}" when the source gives none`,
+      { expected: "number | not reported", got: describe(rawValue) },
+    );
   }
   return {
     metric,
@@ -169,10 +182,15 @@ function readQuick(r: FieldReader, raw: unknown, params: Record<string, unknown>
   const quick = r.mapping(raw, "quick", null);
   for (const [key, value] of Object.entries(quick)) {
     if (!(key in params)) {
-      throw refuse("experiment/unknown-field", r.file, `quick.${key}`, "replaces no entry of params", `quick mode replaces params; use one of: ${Object.keys(params).join(", ")}`, { allowed: Object.keys(params) });
+      throw refuse("experiment/unknown-field", r.file, `quick.${key}`, "replaces no entry of params", `quick mode replaces params; use one of: ${Object.keys(params).join(", ")}`, {
+        allowed: Object.keys(params),
+      });
     }
     if (overrideTypeOf(value) !== overrideTypeOf(params[key])) {
-      throw refuse("experiment/wrong-type", r.file, `quick.${key}`, `is ${describe(value)}, but params.${key} is ${describe(params[key])}`, `give quick.${key} the type of params.${key}`, { expected: overrideTypeOf(params[key]) ?? "unknown", got: describe(value) });
+      throw refuse("experiment/wrong-type", r.file, `quick.${key}`, `is ${describe(value)}, but params.${key} is ${describe(params[key])}`, `give quick.${key} the type of params.${key}`, {
+        expected: overrideTypeOf(params[key]) ?? "unknown",
+        got: describe(value),
+      });
     }
   }
   return quick;

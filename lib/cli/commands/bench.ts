@@ -23,7 +23,8 @@ export default defineCommand({
     const all = benchNames();
     const chosen = positionals.length ? positionals : all;
     for (const name of chosen) {
-      if (!all.includes(name)) throw new CliError({ code: "cli/unknown-benchmark", message: `no benchmark named "${name}"`, hint: `use one of: ${all.join(", ")}`, fields: { command: "bench", argument: name, known: all } });
+      if (!all.includes(name))
+        throw new CliError({ code: "cli/unknown-benchmark", message: `no benchmark named "${name}"`, hint: `use one of: ${all.join(", ")}`, fields: { command: "bench", argument: name, known: all } });
     }
     let failed = 0;
     for (const name of chosen) {

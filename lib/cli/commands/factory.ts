@@ -1,5 +1,5 @@
-import { applyOverrides, typeOverrides } from "../../overrides.js";
 import { loadSpec, runFactory, specFields, specOverrideFields, validateSpec } from "../../intelligence/factory/index.js";
+import { applyOverrides, typeOverrides } from "../../overrides.js";
 import { defineCommand } from "../command.js";
 
 function fieldTable(): string {

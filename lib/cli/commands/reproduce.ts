@@ -7,7 +7,9 @@ import { typeOverrides } from "../../overrides.js";
 import { defineCommand } from "../command.js";
 
 function specList(): string {
-  return `experiment specs:\n${listExperimentSpecs().map((s) => `  ${s.name.padEnd(22)} ${s.title}`).join("\n")}`;
+  return `experiment specs:\n${listExperimentSpecs()
+    .map((s) => `  ${s.name.padEnd(22)} ${s.title}`)
+    .join("\n")}`;
 }
 
 export default defineCommand({

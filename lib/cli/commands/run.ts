@@ -18,7 +18,12 @@ export function runOptions(values: { quick: boolean; set: string[]; "cell-timeou
   }
   const timeout = values["cell-timeout"] === undefined ? 1800 : Number(values["cell-timeout"]);
   if (!Number.isFinite(timeout) || timeout <= 0) {
-    throw new CliError({ code: "cli/bad-option-value", message: `--cell-timeout must be a positive number of seconds, got "${values["cell-timeout"]}"`, hint: "e.g. --cell-timeout 900", fields: { command: "run", option: "--cell-timeout" } });
+    throw new CliError({
+      code: "cli/bad-option-value",
+      message: `--cell-timeout must be a positive number of seconds, got "${values["cell-timeout"]}"`,
+      hint: "e.g. --cell-timeout 900",
+      fields: { command: "run", option: "--cell-timeout" },
+    });
   }
   return { names, quick: values.quick, sets, cellTimeoutS: timeout, runsDir: runsDir() };
 }

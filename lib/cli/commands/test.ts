@@ -1,22 +1,30 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
-import { fromRoot } from "../../files.js";
-import { textTable } from "../../notebook/table.js";
 import { verifySettlement } from "../../chain/verify.js";
 import { describeError } from "../../errors.js";
+import { fromRoot } from "../../files.js";
+import { textTable } from "../../notebook/table.js";
 import { planRuns, runNotebook } from "../../runner/run.js";
 import { defineCommand } from "../command.js";
 import { lintReport, ruleSummary } from "./lint.js";
 
-interface StepResult { step: string; passed: number; failed: number; seconds: number }
+interface StepResult {
+  step: string;
+  passed: number;
+  failed: number;
+  seconds: number;
+}
 
 /** Runs a command, streaming its output, and returns what it printed. */
 function sh(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: fromRoot(), env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => { output += chunk; stream.write(chunk); };
+    const forward = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
+      output += chunk;
+      stream.write(chunk);
+    };
     child.stdout.on("data", forward(process.stdout));
     child.stderr.on("data", forward(process.stderr));
     child.on("close", (code) => resolve({ code: code ?? 1, output }));
@@ -37,7 +45,7 @@ export default defineCommand({
   description:
     "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), the unit\n" +
     "tests (mocha + chai), the contract tests (Hardhat's mocha runner) and every notebook in quick mode, each\n" +
-    "run verified against its settlement. Prints one table and ends with the line \"N passed, N failed\".",
+    'run verified against its settlement. Prints one table and ends with the line "N passed, N failed".',
   options: { "skip-notebooks": { type: "boolean", doc: "leave out the notebooks (minutes each)" } },
   examples: ["./lab test", "./lab test --skip-notebooks"],
   async run({ values }) {
@@ -91,7 +99,12 @@ export default defineCommand({
         return { passed, failed };
       });
     }
-    console.log(`\n${textTable(results.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(1)) })), 1)}\n`);
+    console.log(
+      `\n${textTable(
+        results.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(1)) })),
+        1,
+      )}\n`,
+    );
     const passed = results.reduce((s, r) => s + r.passed, 0);
     const failed = results.reduce((s, r) => s + r.failed, 0);
     console.log(`${passed} passed, ${failed} failed`);

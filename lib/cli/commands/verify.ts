@@ -9,8 +9,7 @@ export default defineCommand({
   name: "verify",
   usage: "RUN-ID|RUN-FOLDER ...",
   description:
-    "Checks each run folder: the sha256 of results.json against the signed settlement transaction kept in\n" +
-    "settlement.json and, on a chain that still runs (LAB_RPC_URL), the registry's record.",
+    "Checks each run folder: the sha256 of results.json against the signed settlement transaction kept in\n" + "settlement.json and, on a chain that still runs (LAB_RPC_URL), the registry's record.",
   options: {},
   positionals: { name: "RUN-ID", min: 1 },
   examples: ["./lab verify 20261201T101500Z-05-proof-of-attribution-1a2b", "./lab verify experiments/runs/*"],
@@ -20,7 +19,9 @@ export default defineCommand({
       const dir = existsSync(arg) ? arg : join(runsDir(), arg);
       try {
         const v = await verifySettlement(dir);
-        console.log(`✓ ${v.settlement.runId}: results.json sha256 ${v.settlement.resultsSha256} matches transaction ${v.settlement.txHash} on chain ${v.settlement.chain.chainId}; on chain: ${v.onChain}`);
+        console.log(
+          `✓ ${v.settlement.runId}: results.json sha256 ${v.settlement.resultsSha256} matches transaction ${v.settlement.txHash} on chain ${v.settlement.chain.chainId}; on chain: ${v.onChain}`,
+        );
       } catch (error) {
         failed++;
         console.error(`✗ ${arg}: ${describeError(error)}`);

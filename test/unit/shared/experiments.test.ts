@@ -1,8 +1,8 @@
-import { expect } from "chai";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hasCode } from "../../../lib/errors.js";
+import { expect } from "chai";
+import { LabError } from "../../../lib/errors.js";
 import {
   evaluationRows,
   experimentParams,
@@ -37,14 +37,17 @@ function refusal(f: () => unknown): { code: string; fields: Record<string, unkno
   try {
     f();
   } catch (error) {
-    if (hasCode(error, (error as { code: string }).code)) return { code: error.code, fields: error.fields };
+    if (error instanceof LabError) return { code: error.code, fields: error.fields };
     throw error;
   }
   throw new Error("expected a refusal");
 }
 
-function withChange(change: (spec: Record<string, any>) => void): Record<string, unknown> {
-  const spec = base() as Record<string, any>;
+// biome-ignore lint/suspicious/noExplicitAny: each case reaches into the nested fields of a raw spec to break one
+type RawSpec = Record<string, any>;
+
+function withChange(change: (spec: RawSpec) => void): Record<string, unknown> {
+  const spec = base() as RawSpec;
   change(spec);
   return spec;
 }
@@ -61,22 +64,112 @@ describe("experiment specs (lib/experiments)", () => {
   });
 
   it("refuses each bad field by code, naming file and field", () => {
-    const cases: [string, (s: Record<string, any>) => void, Record<string, unknown>][] = [
-      ["experiment/unknown-field", (s) => { s.claim = []; }, { file: "toy.yaml", field: "claim" }],
-      ["experiment/unknown-field", (s) => { s.claims[0].tolerence = 1; }, { field: "claims[0].tolerence" }],
-      ["experiment/missing-field", (s) => { delete s.runner; }, { field: "runner" }],
-      ["experiment/missing-field", (s) => { delete s.claims[2].tolerance; }, { field: "claims[2].tolerance" }],
-      ["experiment/wrong-type", (s) => { s.claims[0].value = "0.5"; }, { field: "claims[0].value", expected: "number" }],
-      ["experiment/wrong-type", (s) => { s.params = [1]; }, { field: "params", expected: "mapping" }],
-      ["experiment/out-of-range", (s) => { s.claims[0].tolerance = -1; }, { field: "claims[0].tolerance" }],
-      ["experiment/bad-target", (s) => { s.claims[0].target = "about 0.5"; }, { field: "claims[0].target", target: "about 0.5" }],
-      ["experiment/repeated-claim", (s) => { s.claims[2].metric = "lds"; }, { field: "claims[2].metric", metric: "lds" }],
-      ["experiment/unknown-field", (s) => { s.quick = { epochs: 3 }; }, { field: "quick.epochs" }],
-      ["experiment/wrong-type", (s) => { s.quick = { n: "ten" }; }, { field: "quick.n", expected: "number" }],
-      ["experiment/unknown-metric", (s) => { s.anchors[0].metric = "lds_tracin"; }, { field: "anchors[0].metric", metric: "lds_tracin" }],
-      ["experiment/wrong-type", (s) => { s.anchors[0].value = "n/a"; }, { field: "anchors[0].value" }],
-      ["experiment/missing-field", (s) => { delete s.anchors[1].source; }, { field: "anchors[1].source" }],
-      ["experiment/bad-name", (s) => { s.name = "Toy Spec"; }, { field: "name", name: "Toy Spec" }],
+    const cases: [string, (s: RawSpec) => void, Record<string, unknown>][] = [
+      [
+        "experiment/unknown-field",
+        (s) => {
+          s.claim = [];
+        },
+        { file: "toy.yaml", field: "claim" },
+      ],
+      [
+        "experiment/unknown-field",
+        (s) => {
+          s.claims[0].tolerence = 1;
+        },
+        { field: "claims[0].tolerence" },
+      ],
+      [
+        "experiment/missing-field",
+        (s) => {
+          delete s.runner;
+        },
+        { field: "runner" },
+      ],
+      [
+        "experiment/missing-field",
+        (s) => {
+          delete s.claims[2].tolerance;
+        },
+        { field: "claims[2].tolerance" },
+      ],
+      [
+        "experiment/wrong-type",
+        (s) => {
+          s.claims[0].value = "0.5";
+        },
+        { field: "claims[0].value", expected: "number" },
+      ],
+      [
+        "experiment/wrong-type",
+        (s) => {
+          s.params = [1];
+        },
+        { field: "params", expected: "mapping" },
+      ],
+      [
+        "experiment/out-of-range",
+        (s) => {
+          s.claims[0].tolerance = -1;
+        },
+        { field: "claims[0].tolerance" },
+      ],
+      [
+        "experiment/bad-target",
+        (s) => {
+          s.claims[0].target = "about 0.5";
+        },
+        { field: "claims[0].target", target: "about 0.5" },
+      ],
+      [
+        "experiment/repeated-claim",
+        (s) => {
+          s.claims[2].metric = "lds";
+        },
+        { field: "claims[2].metric", metric: "lds" },
+      ],
+      [
+        "experiment/unknown-field",
+        (s) => {
+          s.quick = { epochs: 3 };
+        },
+        { field: "quick.epochs" },
+      ],
+      [
+        "experiment/wrong-type",
+        (s) => {
+          s.quick = { n: "ten" };
+        },
+        { field: "quick.n", expected: "number" },
+      ],
+      [
+        "experiment/unknown-metric",
+        (s) => {
+          s.anchors[0].metric = "lds_tracin";
+        },
+        { field: "anchors[0].metric", metric: "lds_tracin" },
+      ],
+      [
+        "experiment/wrong-type",
+        (s) => {
+          s.anchors[0].value = "n/a";
+        },
+        { field: "anchors[0].value" },
+      ],
+      [
+        "experiment/missing-field",
+        (s) => {
+          delete s.anchors[1].source;
+        },
+        { field: "anchors[1].source" },
+      ],
+      [
+        "experiment/bad-name",
+        (s) => {
+          s.name = "Toy Spec";
+        },
+        { field: "name", name: "Toy Spec" },
+      ],
     ];
     for (const [code, change, fields] of cases) {
       const r = refusal(() => validateExperimentSpec(withChange(change), "toy.yaml"));

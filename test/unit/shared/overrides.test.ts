@@ -1,12 +1,12 @@
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { applyOverrides, type OverrideField, overrideTypeOf, splitSetPair, typeOverride, typeOverrides } from "../../../lib/overrides.js";
 
 function refusal(f: () => unknown): { code: string; fields: Record<string, unknown> } {
   try {
     f();
   } catch (error) {
-    if (hasCode(error, (error as { code: string }).code)) return { code: error.code, fields: error.fields };
+    if (error instanceof LabError) return { code: error.code, fields: error.fields };
     throw error;
   }
   throw new Error("expected a refusal");
@@ -33,7 +33,9 @@ describe("--set overrides (one typed parser for run, reproduce and factory)", ()
   });
 
   it("types each value by its field", () => {
-    expect(typeOverrides(["seed=7", "lr=-2.5e-1", "quick=true", "name=x y", "schedule.kind=cosine", "training.steps=null", "lissaIterations=[1, 2, 10]", "data.datanets=a,b"], fields, "t")).to.deep.equal({
+    expect(
+      typeOverrides(["seed=7", "lr=-2.5e-1", "quick=true", "name=x y", "schedule.kind=cosine", "training.steps=null", "lissaIterations=[1, 2, 10]", "data.datanets=a,b"], fields, "t"),
+    ).to.deep.equal({
       seed: 7,
       lr: -0.25,
       quick: true,
@@ -53,7 +55,10 @@ describe("--set overrides (one typed parser for run, reproduce and factory)", ()
     expect(refusal(() => typeOverride(fields[2], "yes")).fields).to.include({ key: "quick", expected: "boolean", value: "yes" });
     expect(refusal(() => typeOverride(fields[1], "null")).code).to.equal("set/wrong-type");
     expect(refusal(() => typeOverride(fields[6], "1,two")).fields).to.include({ key: "lissaIterations", expected: "number[]" });
-    expect(refusal(() => typeOverride(fields[4], "linear"))).to.deep.equal({ code: "set/not-allowed", fields: { key: "schedule.kind", value: "linear", allowed: ["constant", "cosine"], where: "the command" } });
+    expect(refusal(() => typeOverride(fields[4], "linear"))).to.deep.equal({
+      code: "set/not-allowed",
+      fields: { key: "schedule.kind", value: "linear", allowed: ["constant", "cosine"], where: "the command" },
+    });
   });
 
   it("refuses unknown and repeated keys, naming the keys there are", () => {
@@ -65,7 +70,10 @@ describe("--set overrides (one typed parser for run, reproduce and factory)", ()
   });
 
   it("gives the default as the example of a refusal's fix", () => {
-    expect(() => typeOverride(fields[0], "x")).to.throw().with.property("hint").that.contains("--set seed=42");
+    expect(() => typeOverride(fields[0], "x"))
+      .to.throw()
+      .with.property("hint")
+      .that.contains("--set seed=42");
   });
 
   it("sets dotted keys in a copy and infers types from defaults", () => {
