@@ -2,6 +2,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { LabError, describeError } from "../errors.js";
 import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { unknownKey } from "../overrides.js";
@@ -202,7 +203,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       const where = reply.cell === null || reply.cell === undefined ? "before any cell ran" : `cell ${reply.cell + 1}`;
       return fail(`${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
         (reply.source ? `\n--- cell ${(reply.cell ?? 0) + 1} source ---\n${firstLines(reply.source, 12)}` : "") +
-        (reply.traceback ? `\n--- traceback ---\n${firstLines(reply.traceback.replace(/\x1b\[[0-9;]*m/g, ""), 25)}` : ""));
+        (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""));
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
     if (!existsSync(settlementPath)) {
