@@ -3,7 +3,7 @@ import { extname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { ErrorFields } from "../errors.js";
 import { fromRoot } from "../files.js";
-import { type OverrideField, type OverrideValue, overrideTypeOf } from "../overrides.js";
+import { type OverrideField, overrideTypeOf } from "../overrides.js";
 import { ExperimentSpecError } from "./errors.js";
 import { parseTarget } from "./targets.js";
 
@@ -290,7 +290,10 @@ export function overrideFields(spec: ExperimentSpec): OverrideField[] {
   });
 }
 
-/** The params an experiment runs with: the spec's, then quick mode's, then `--set` overrides. */
-export function experimentParams(spec: ExperimentSpec, options: { quick?: boolean; overrides?: Record<string, OverrideValue> } = {}): Record<string, unknown> {
-  return { ...spec.params, ...(options.quick ? spec.quick : {}), ...(options.overrides ?? {}) };
+/**
+ * The params an experiment runs with: the spec's, then quick mode's, then overrides (`--set`, or a
+ * notebook's own seed). `P` is the experiment's params type, which the runner checks as it reads them.
+ */
+export function experimentParams<P = Record<string, unknown>>(spec: ExperimentSpec, options: { quick?: boolean; overrides?: Record<string, unknown> } = {}): P {
+  return { ...spec.params, ...(options.quick ? spec.quick : {}), ...(options.overrides ?? {}) } as P;
 }
