@@ -18,7 +18,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 /**
@@ -89,8 +89,11 @@ export function projectRoot(): string {
   for (;;) {
     const candidate = join(dir, "package.json");
     if (existsSync(candidate)) {
-      const name = (readJson<{ name?: string }>(candidate)).name;
-      if (name === "openledger-lab") return (cachedRoot = dir);
+      const name = readJson<{ name?: string }>(candidate).name;
+      if (name === "openledger-lab") {
+        cachedRoot = dir;
+        return dir;
+      }
     }
     const parent = dirname(dir);
     if (parent === dir) {

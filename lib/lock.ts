@@ -32,8 +32,17 @@ export function acquireProcessLock(path: string, what: string): ProcessLock {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = openSync(path, "wx");
-      try { writeSync(fd, String(process.pid)); } finally { closeSync(fd); }
-      return { path, release: () => { if (lockHolder(path) === process.pid) rmSync(path, { force: true }); } };
+      try {
+        writeSync(fd, String(process.pid));
+      } finally {
+        closeSync(fd);
+      }
+      return {
+        path,
+        release: () => {
+          if (lockHolder(path) === process.pid) rmSync(path, { force: true });
+        },
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
@@ -71,10 +80,12 @@ export function ownedStagingName(label: string): string {
 /** The `PID-label` folders under `root` whose process is gone: work killed before it could clean up. */
 export function orphanedStaging(root: string): string[] {
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((entry) => {
-    const owner = /^(\d+)-/.exec(entry);
-    return owner !== null && !processAlive(Number(owner[1]));
-  }).map((entry) => join(root, entry));
+  return readdirSync(root)
+    .filter((entry) => {
+      const owner = /^(\d+)-/.exec(entry);
+      return owner !== null && !processAlive(Number(owner[1]));
+    })
+    .map((entry) => join(root, entry));
 }
 
 /**

@@ -10,7 +10,8 @@ export class RpcUnreachableError extends ChainError {
       code: "chain/rpc-unreachable",
       message: `the JSON-RPC endpoint ${fields.url} does not answer (${fields.reason})`,
       hint: "start a local node with `./lab chain` (then LAB_RPC_URL=http://127.0.0.1:8545), check the URL, or unset LAB_RPC_URL to use the in-process Hardhat network",
-      fields, cause,
+      fields,
+      cause,
     });
   }
 }
@@ -41,19 +42,21 @@ export class ChainIdMismatchError extends ChainError {
 /** A Hardhat development key (public to everyone) asked for on a chain that is not a local development chain. */
 export class DevKeyRefusedError extends ChainError {
   constructor(fields: { chain: string; chainId: bigint } | { chain: string; account: number }) {
-    super("account" in fields
-      ? {
-        code: "chain/dev-account-refused",
-        message: `development account ${fields.account} asked for on ${fields.chain}, which is not a local development chain`,
-        hint: "use chain.signer (from LAB_PRIVATE_KEY) on public chains",
-        fields,
-      }
-      : {
-        code: "chain/dev-key-refused",
-        message: `the signing key is one of Hardhat's public development keys, and ${fields.chain} (chain ${fields.chainId}) is not a local development chain`,
-        hint: "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken",
-        fields,
-      });
+    super(
+      "account" in fields
+        ? {
+            code: "chain/dev-account-refused",
+            message: `development account ${fields.account} asked for on ${fields.chain}, which is not a local development chain`,
+            hint: "use chain.signer (from LAB_PRIVATE_KEY) on public chains",
+            fields,
+          }
+        : {
+            code: "chain/dev-key-refused",
+            message: `the signing key is one of Hardhat's public development keys, and ${fields.chain} (chain ${fields.chainId}) is not a local development chain`,
+            hint: "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken",
+            fields,
+          },
+    );
   }
 }
 

@@ -74,14 +74,12 @@ export async function settleResults(request: SettleRequest, options: { chain?: L
   const registry = await deployOrReuse(chain, "ResultsRegistry");
   const runIdHash = id(request.runId);
   const notebookIdHash = id(request.notebook);
-  const data = registry.interface.encodeFunctionData("settle", [
-    runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v),
-  ]);
+  const data = registry.interface.encodeFunctionData("settle", [runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v)]);
   const transaction: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
   const rawTransaction = await chain.signer.signTransaction(transaction);
   const response = await chain.provider.broadcastTransaction(rawTransaction);
   const receipt = await response.wait();
-  if (!receipt || receipt.status !== 1) {
+  if (receipt?.status !== 1) {
     throw new SettlementError({
       code: "settle/transaction-failed",
       message: `the settlement transaction ${response.hash} failed on ${chain.name}`,

@@ -1,4 +1,4 @@
-import { LabError, type ErrorFields, type LabErrorSpec } from "../errors.js";
+import { type ErrorFields, LabError, type LabErrorSpec } from "../errors.js";
 
 /** Every refusal of the intelligence layer: a stable code, its fields, what is wrong and the fix. */
 export class IntelligenceError extends LabError {}

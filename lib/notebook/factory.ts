@@ -1,10 +1,16 @@
-import { runFactory as runFactoryQuietly, type FactoryOptions, type FactoryResult, type FactorySpec } from "../intelligence/factory/index.js";
+import { type FactoryOptions, type FactoryResult, type FactorySpec, runFactory as runFactoryQuietly } from "../intelligence/factory/index.js";
 import { RunInterruptedError } from "../intelligence/factory/run.js";
 import { kernelDisplay } from "./display.js";
 import { figureMarkup } from "./plot.js";
-import { progress, type Progress } from "./progress.js";
+import { type Progress, progress } from "./progress.js";
 
-export interface CurvePoint { step: number; loss?: number; valLoss?: number; valAccuracy?: number; testAccuracy?: number }
+export interface CurvePoint {
+  step: number;
+  loss?: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  testAccuracy?: number;
+}
 
 /**
  * Live loss/accuracy curves: in a notebook one output area redrawn in place as training goes
@@ -27,11 +33,16 @@ export function liveCurves(title: string, opts: { accuracy: boolean; minInterval
     if (opts.accuracy) {
       traces.push({ x: evals.map((p) => p.step), y: evals.map((p) => p.testAccuracy), name: "test accuracy", mode: "lines+markers", yaxis: "y2" });
     }
-    entry.html(figureMarkup(traces, {
-      title: { text: title }, height: 360, xaxis: { title: { text: "step" } }, yaxis: { title: { text: "loss (nats)" } },
-      ...(opts.accuracy ? { yaxis2: { title: { text: "accuracy" }, overlaying: "y", side: "right", range: [0, 1] } } : {}),
-      legend: { orientation: "h" },
-    }));
+    entry.html(
+      figureMarkup(traces, {
+        title: { text: title },
+        height: 360,
+        xaxis: { title: { text: "step" } },
+        yaxis: { title: { text: "loss (nats)" } },
+        ...(opts.accuracy ? { yaxis2: { title: { text: "accuracy" }, overlaying: "y", side: "right", range: [0, 1] } } : {}),
+        legend: { orientation: "h" },
+      }),
+    );
   };
   return { update: (train: CurvePoint[], evals: CurvePoint[]) => draw(train, evals), done: (train: CurvePoint[], evals: CurvePoint[]) => draw(train, evals, true) };
 }
@@ -56,21 +67,30 @@ export function drawFactory(view: FactoryViewOptions = {}): FactoryDrawing {
   let train: CurvePoint[] = [];
   let evals: CurvePoint[] = [];
   let lastLoss = Number.NaN;
-  const evalPoint = (e: { step: number; validation_loss: number; validation_accuracy: number; test_accuracy: number }): CurvePoint =>
-    ({ step: e.step, valLoss: e.validation_loss, valAccuracy: e.validation_accuracy, testAccuracy: e.test_accuracy });
+  const evalPoint = (e: { step: number; validation_loss: number; validation_accuracy: number; test_accuracy: number }): CurvePoint => ({
+    step: e.step,
+    valLoss: e.validation_loss,
+    valAccuracy: e.validation_accuracy,
+    testAccuracy: e.test_accuracy,
+  });
   return {
     callbacks: {
       onStart(start) {
         train = start.history.map((h) => ({ step: h.step, loss: h.loss }));
         evals = start.evals.map(evalPoint);
         lastLoss = start.history.length ? start.history[start.history.length - 1].loss : Number.NaN;
-        if (!view.quiet) { bar = progress(`factory ${start.spec.name}`, start.totalSteps); bar.tick(start.startStep); }
+        if (!view.quiet) {
+          bar = progress(`factory ${start.spec.name}`, start.totalSteps);
+          bar.tick(start.startStep);
+        }
         if (view.live !== false) {
           const { spec } = start;
           curves = liveCurves(`${spec.name}: ${spec.method}${spec.method === "lora" ? ` r=${spec.lora.r}` : ""}`, { accuracy: start.classifier });
         }
       },
-      onEvaluation(evaluation) { evals.push(evalPoint(evaluation)); },
+      onEvaluation(evaluation) {
+        evals.push(evalPoint(evaluation));
+      },
       onStep(step) {
         lastLoss = step.loss;
         train.push({ step: step.step, loss: step.loss });
@@ -79,7 +99,10 @@ export function drawFactory(view: FactoryViewOptions = {}): FactoryDrawing {
       },
     },
     finish(outcome) {
-      if (outcome === "interrupted") { bar?.done("interrupted"); return; }
+      if (outcome === "interrupted") {
+        bar?.done("interrupted");
+        return;
+      }
       bar?.done(`loss ${lastLoss.toFixed(4)}`);
       curves?.done(train, evals);
     },
@@ -107,8 +130,17 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
 /** Calls the caller's own callbacks as well as the drawing's. */
 function chain(own: FactoryOptions, drawing: FactoryDrawing["callbacks"]): FactoryDrawing["callbacks"] {
   return {
-    onStart: (s) => { drawing.onStart?.(s); own.onStart?.(s); },
-    onEvaluation: (e) => { drawing.onEvaluation?.(e); own.onEvaluation?.(e); },
-    onStep: (s) => { drawing.onStep?.(s); own.onStep?.(s); },
+    onStart: (s) => {
+      drawing.onStart?.(s);
+      own.onStart?.(s);
+    },
+    onEvaluation: (e) => {
+      drawing.onEvaluation?.(e);
+      own.onEvaluation?.(e);
+    },
+    onStep: (s) => {
+      drawing.onStep?.(s);
+      own.onStep?.(s);
+    },
   };
 }

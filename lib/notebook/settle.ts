@@ -1,10 +1,10 @@
 import { join } from "node:path";
-import { sha256File, writeJsonAtomic } from "../files.js";
-import { runContext } from "../run-context.js";
-import { RESULTS_FILE, record } from "../results.js";
 import type { LabChain } from "../chain/connect.js";
 import { SettlementError } from "../chain/errors.js";
-import { readSettlement, scaleFigure, settleResults, SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { readSettlement, SETTLEMENT_FILE, type Settlement, scaleFigure, settleResults } from "../chain/settle.js";
+import { sha256File, writeJsonAtomic } from "../files.js";
+import { RESULTS_FILE, record } from "../results.js";
+import { runContext } from "../run-context.js";
 import { html } from "./display.js";
 
 /**
@@ -28,7 +28,9 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   const settlement = await settleResults({ runId: ctx.runId, notebook: ctx.notebook, resultsSha256, figures }, options);
   writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
   const { chainId } = settlement.chain;
-  html(`<p>Settled run <code>${ctx.runId}</code> on ${settlement.chain.kind} chain ${chainId}: transaction <code>${settlement.txHash}</code> in block ${settlement.blockNumber}; results.json sha256 <code>${resultsSha256}</code>.</p>`,
-    `settled ${ctx.runId} on chain ${chainId}: tx ${settlement.txHash} (block ${settlement.blockNumber}), results sha256 ${resultsSha256}`);
+  html(
+    `<p>Settled run <code>${ctx.runId}</code> on ${settlement.chain.kind} chain ${chainId}: transaction <code>${settlement.txHash}</code> in block ${settlement.blockNumber}; results.json sha256 <code>${resultsSha256}</code>.</p>`,
+    `settled ${ctx.runId} on chain ${chainId}: tx ${settlement.txHash} (block ${settlement.blockNumber}), results sha256 ${resultsSha256}`,
+  );
   return settlement;
 }

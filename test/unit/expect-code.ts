@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { LabError } from "../../lib/errors.js";
+import type { LabError } from "../../lib/errors.js";
 
 /**
  * The refusal `fn` throws, checked for its class, code and (a subset of) its fields, and for a
@@ -7,14 +7,22 @@ import { LabError } from "../../lib/errors.js";
  */
 export function expectCode<E extends LabError>(fn: () => unknown, type: abstract new (...args: never[]) => E, code: string, fields: Record<string, unknown> = {}): E {
   let error: unknown;
-  try { fn(); } catch (e) { error = e; }
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
   return checked(error, type, code, fields);
 }
 
 /** expectCode for a promise. */
 export async function expectCodeAsync<E extends LabError>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E, code: string, fields: Record<string, unknown> = {}): Promise<E> {
   let error: unknown;
-  try { await promise; } catch (e) { error = e; }
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
   return checked(error, type, code, fields);
 }
 

@@ -1,10 +1,10 @@
-import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
 import { writeDirAtomic } from "../../files.js";
+import type { LoraAdapter } from "../lora/index.js";
 import { toArrays } from "../models/checkpoint.js";
 import type { ArrayMap, Model } from "../models/types.js";
-import type { LoraAdapter } from "../lora/index.js";
 import { encodeAdapter, peftTaskType, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
 import type { FactorySpec } from "./spec.js";
@@ -29,7 +29,11 @@ export function checkpointName(step: number): string {
 
 /** Names of the checkpoints in `root`, oldest first. */
 export function keptCheckpointNames(root: string): string[] {
-  return existsSync(root) ? readdirSync(root).filter((d) => CHECKPOINT_NAME.test(d)).sort() : [];
+  return existsSync(root)
+    ? readdirSync(root)
+        .filter((d) => CHECKPOINT_NAME.test(d))
+        .sort()
+    : [];
 }
 
 /** The newest checkpoint folder in `root`, for messages ("(none yet)" before the first). */
@@ -51,13 +55,19 @@ export function pruneCheckpoints(root: string, keep: number): string[] {
  * otherwise, with meta.json holding step, learning rates and loss) and prunes to
  * spec.checkpoints.keep. Returns its folder.
  */
-export function writeCheckpoint(root: string, at: { step: number; lr: number; loss: number }, trainable: Record<string, tfjs.Variable>,
-  spec: FactorySpec, model: Model, adapter?: LoraAdapter): string {
+export function writeCheckpoint(
+  root: string,
+  at: { step: number; lr: number; loss: number },
+  trainable: Record<string, tfjs.Variable>,
+  spec: FactorySpec,
+  model: Model,
+  adapter?: LoraAdapter,
+): string {
   const tensors = Object.fromEntries(Object.entries(trainable).map(([k, v]) => [k, v as tfjs.Tensor]));
   const lrB = spec.method === "lora" ? at.lr * spec.optimizer.lr_ratio_b : at.lr;
-  const files: Record<string, Uint8Array | string> = { "meta.json": JSON.stringify({ step: at.step, lr: at.lr, lr_b: lrB, loss: at.loss }, null, 2) + "\n" };
+  const files: Record<string, Uint8Array | string> = { "meta.json": `${JSON.stringify({ step: at.step, lr: at.lr, lr_b: lrB, loss: at.loss }, null, 2)}\n` };
   if (adapter) {
-    files["adapter_config.json"] = JSON.stringify(toPeftConfig(adapter.config, spec.base_model.name, peftTaskType(model.task)), null, 2) + "\n";
+    files["adapter_config.json"] = `${JSON.stringify(toPeftConfig(adapter.config, spec.base_model.name, peftTaskType(model.task)), null, 2)}\n`;
     files["adapter_model.safetensors"] = encodeAdapter({ ...adapter, tensors });
   } else {
     files["model.safetensors"] = encodeSafetensors(toArrays(tensors), { format: "pt" });

@@ -1,5 +1,5 @@
 import { rng } from "../../random.js";
-import { shiftedTestSet, type Datanet } from "../datanets.js";
+import { type Datanet, shiftedTestSet } from "../datanets.js";
 import { IntelligenceError, SpecError } from "../errors.js";
 import { matchTargetModules } from "../lora/index.js";
 import type { Model } from "../models/types.js";
@@ -28,16 +28,22 @@ export function checkSpecAgainstModel(spec: FactorySpec, model: Model): void {
   if (spec.method !== "lora") return;
   const matched = matchTargetModules(model.linearModules, spec.lora.target_modules);
   if (matched.length === 0) {
-    throw new SpecError("lora.target_modules", `${JSON.stringify(spec.lora.target_modules)} match no layer of ${spec.base_model.name}`,
+    throw new SpecError(
+      "lora.target_modules",
+      `${JSON.stringify(spec.lora.target_modules)} match no layer of ${spec.base_model.name}`,
       `choose among: ${model.linearModules.map((m) => m.name).join(", ")} (suffixes like q_proj match every block)`,
-      { code: "spec/no-target-module", fields: { targetModules: spec.lora.target_modules, model: spec.base_model.name } });
+      { code: "spec/no-target-module", fields: { targetModules: spec.lora.target_modules, model: spec.base_model.name } },
+    );
   }
   for (const m of matched) {
     const limit = Math.min(m.inFeatures, m.outFeatures);
     if (spec.lora.r > limit) {
-      throw new SpecError("lora.r", `rank ${spec.lora.r} is larger than layer ${m.name} allows (${m.outFeatures}×${m.inFeatures}, so at most ${limit})`,
+      throw new SpecError(
+        "lora.r",
+        `rank ${spec.lora.r} is larger than layer ${m.name} allows (${m.outFeatures}×${m.inFeatures}, so at most ${limit})`,
         `set lora.r <= ${limit} or drop ${m.name} from lora.target_modules`,
-        { code: "spec/rank-too-large", fields: { r: spec.lora.r, module: m.name, limit } });
+        { code: "spec/rank-too-large", fields: { r: spec.lora.r, module: m.name, limit } },
+      );
     }
   }
 }
@@ -48,11 +54,16 @@ export function checkSpecAgainstModel(spec: FactorySpec, model: Model): void {
  * round(n × fraction) indices validate.
  */
 export function splitDatanets(datanets: Datanet[], fraction: number, seed: number): { train: SplitData; validation: SplitData } {
-  const trainRefs: Array<[number, number]> = [], valRefs: Array<[number, number]> = [];
+  const trainRefs: Array<[number, number]> = [],
+    valRefs: Array<[number, number]> = [];
   datanets.forEach((d, di) => {
-    const order = rng(seed).fork(`split:${d.id}`).shuffle(Array.from({ length: d.n }, (_, i) => i));
+    const order = rng(seed)
+      .fork(`split:${d.id}`)
+      .shuffle(Array.from({ length: d.n }, (_, i) => i));
     const nVal = Math.round(d.n * fraction);
-    order.forEach((i, k) => (k < nVal ? valRefs : trainRefs).push([di, i]));
+    order.forEach((i, k) => {
+      (k < nVal ? valRefs : trainRefs).push([di, i]);
+    });
   });
   return { train: gatherExamples(datanets, trainRefs), validation: gatherExamples(datanets, valRefs) };
 }
@@ -60,7 +71,8 @@ export function splitDatanets(datanets: Datanet[], fraction: number, seed: numbe
 /** Copies the referenced (datanet, sample) examples into one contiguous set. */
 function gatherExamples(datanets: Datanet[], refs: Array<[number, number]>): SplitData {
   const d0 = datanets[0];
-  const xs = d0.xShape.reduce((a, b) => a * b, 1), ys = d0.yShape.reduce((a, b) => a * b, 1);
+  const xs = d0.xShape.reduce((a, b) => a * b, 1),
+    ys = d0.yShape.reduce((a, b) => a * b, 1);
   const x = d0.x instanceof Int32Array ? new Int32Array(refs.length * xs) : new Float32Array(refs.length * xs);
   const y = new Int32Array(refs.length * ys);
   refs.forEach(([di, i], k) => {
@@ -69,8 +81,13 @@ function gatherExamples(datanets: Datanet[], refs: Array<[number, number]>): Spl
     y.set(d.y.subarray(i * ys, (i + 1) * ys), k * ys);
   });
   return {
-    x, y, n: refs.length, xShape: d0.xShape, yShape: d0.yShape,
-    datanetOf: Int32Array.from(refs.map((r) => r[0])), sampleOf: Int32Array.from(refs.map((r) => r[1])),
+    x,
+    y,
+    n: refs.length,
+    xShape: d0.xShape,
+    yShape: d0.yShape,
+    datanetOf: Int32Array.from(refs.map((r) => r[0])),
+    sampleOf: Int32Array.from(refs.map((r) => r[1])),
     contributorOf: refs.map(([di, i]) => datanets[di].contributors[datanets[di].contributorOf[i]].address),
   };
 }
@@ -99,12 +116,13 @@ export function factoryData(spec: FactorySpec): FactoryData {
   const datanets = spec.data.datanets.map((name) => DATANET_CATALOG[name].build(spec.data.scale));
   const { train, validation } = splitDatanets(datanets, spec.data.validation_fraction, spec.seed);
   if (train.n < spec.training.batch_size) {
-    throw new SpecError("training.batch_size", `${spec.training.batch_size} exceeds the ${train.n} training examples`, `set training.batch_size <= ${train.n} or data.scale higher`,
-      { code: "spec/batch-larger-than-data", fields: { batchSize: spec.training.batch_size, trainExamples: train.n } });
+    throw new SpecError("training.batch_size", `${spec.training.batch_size} exceeds the ${train.n} training examples`, `set training.batch_size <= ${train.n} or data.scale higher`, {
+      code: "spec/batch-larger-than-data",
+      fields: { batchSize: spec.training.batch_size, trainExamples: train.n },
+    });
   }
   const entry = DATANET_CATALOG[spec.data.datanets[0]];
-  const test: TrainData = entry.modality === "image"
-    ? { ...shiftedTestSet(entry.shift!, { limit: spec.evaluation.test_limit }), xShape: [784], yShape: [] }
-    : heldOutTest(datanets[0], spec.evaluation.test_limit);
+  const test: TrainData =
+    entry.modality === "image" ? { ...shiftedTestSet(entry.shift!, { limit: spec.evaluation.test_limit }), xShape: [784], yShape: [] } : heldOutTest(datanets[0], spec.evaluation.test_limit);
   return { datanets, train, validation, test };
 }

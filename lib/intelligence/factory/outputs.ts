@@ -1,12 +1,12 @@
-import type * as tfjs from "@tensorflow/tfjs";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
 import { commitDir, movePath, sha256Hex, stagingPathBeside } from "../../files.js";
 import type { Datanet } from "../datanets.js";
 import type { LoraAdapter } from "../lora/index.js";
 import { toArrays } from "../models/checkpoint.js";
-import { BASE_MODELS } from "../models/zoo.js";
 import type { Model } from "../models/types.js";
+import { BASE_MODELS } from "../models/zoo.js";
 import { peftTaskType, saveAdapter } from "../peft/index.js";
 import { encodeSafetensors } from "../peft/safetensors.js";
 import { modelCard } from "./card.js";
@@ -57,12 +57,19 @@ export function factoryMetrics(spec: FactorySpec, model: Model, totalSteps: numb
   return {
     base: { test_loss: record.base.loss, test_accuracy: record.base.accuracy },
     final: { test_loss: f.test_loss, test_accuracy: f.test_accuracy, validation_loss: f.validation_loss, validation_accuracy: f.validation_accuracy },
-    history: record.history, evals: record.evals,
-    trainable_params: params.trainable, total_params: params.total, trainable_fraction: params.trainable / params.total,
-    steps: totalSteps, batch_size: spec.training.batch_size, seconds: record.seconds,
+    history: record.history,
+    evals: record.evals,
+    trainable_params: params.trainable,
+    total_params: params.total,
+    trainable_fraction: params.trainable / params.total,
+    steps: totalSteps,
+    batch_size: spec.training.batch_size,
+    seconds: record.seconds,
     examples_per_second: examplesPerSecond,
     model_gflops_per_second: (3 * model.flopsPerExample() * examplesPerSecond) / 1e9,
-    training_tensor_bytes: record.peakTrainingBytes, backend, resumed_from_step: record.resumedFrom,
+    training_tensor_bytes: record.peakTrainingBytes,
+    backend,
+    resumed_from_step: record.resumedFrom,
   };
 }
 
@@ -78,9 +85,17 @@ export interface FactoryOutputs {
  * older output only once the new one is whole.
  */
 export function writeFactoryOutputs(a: {
-  outDir: string; spec: FactorySpec; specSha256: string; model: Model; metrics: FactoryMetrics; datanets: Datanet[];
-  trainable: Record<string, tfjs.Variable>; adapter?: LoraAdapter; base: { sha256: string; recipe?: Record<string, unknown> };
-  checkpointsDir: string; backend: string;
+  outDir: string;
+  spec: FactorySpec;
+  specSha256: string;
+  model: Model;
+  metrics: FactoryMetrics;
+  datanets: Datanet[];
+  trainable: Record<string, tfjs.Variable>;
+  adapter?: LoraAdapter;
+  base: { sha256: string; recipe?: Record<string, unknown> };
+  checkpointsDir: string;
+  backend: string;
 }): FactoryOutputs {
   const { spec, model, metrics, datanets } = a;
   const staged = stagingPathBeside(a.outDir);
@@ -94,15 +109,22 @@ export function writeFactoryOutputs(a: {
       adapterSha256 = sha256Hex(bytes);
       writeStagedFile(join(staged, "weights", "model.safetensors"), bytes);
     }
-    const metricsJson = JSON.stringify(metrics, null, 2) + "\n";
+    const metricsJson = `${JSON.stringify(metrics, null, 2)}\n`;
     const metricsSha256 = sha256Hex(metricsJson);
     const result = {
-      name: spec.name, method: spec.method, base_model: spec.base_model.name, base_model_sha256: a.base.sha256, adapter_sha256: adapterSha256,
-      spec_sha256: a.specSha256, metrics_sha256: metricsSha256, datanet_ids: datanets.map((d) => d.id), backend: a.backend,
+      name: spec.name,
+      method: spec.method,
+      base_model: spec.base_model.name,
+      base_model_sha256: a.base.sha256,
+      adapter_sha256: adapterSha256,
+      spec_sha256: a.specSha256,
+      metrics_sha256: metricsSha256,
+      datanet_ids: datanets.map((d) => d.id),
+      backend: a.backend,
     };
-    const files: Record<string, string | Uint8Array> = { "spec.json": canonicalJson(spec) + "\n", "metrics.json": metricsJson };
-    for (const d of datanets) files[`datanets/${d.name}.manifest.json`] = JSON.stringify(d.manifest) + "\n";
-    files["result.json"] = JSON.stringify(result, null, 2) + "\n";
+    const files: Record<string, string | Uint8Array> = { "spec.json": `${canonicalJson(spec)}\n`, "metrics.json": metricsJson };
+    for (const d of datanets) files[`datanets/${d.name}.manifest.json`] = `${JSON.stringify(d.manifest)}\n`;
+    files["result.json"] = `${JSON.stringify(result, null, 2)}\n`;
     files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[spec.base_model.name], baseMeta: a.base.recipe ?? {} });
     for (const [name, data] of Object.entries(files)) writeStagedFile(join(staged, name), data);
     mkdirSync(join(staged, "checkpoints"), { recursive: true });

@@ -1,20 +1,20 @@
-import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
 import { fromRoot } from "../../files.js";
 import { initTf } from "../../tf/index.js";
-import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import type { Datanet } from "../datanets.js";
-import { baseModel, loadOrPretrainBase, baseModelDir } from "../models/zoo.js";
+import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
+import { countParams, initLora, type LoraAdapter, type LoraConfig, loraConfig, loraForwardOptions } from "../lora/index.js";
 import { fromArrays, type LoadedCheckpoint } from "../models/checkpoint.js";
 import type { ForwardOptions, Model, Tensor, Tf, WeightMap } from "../models/types.js";
-import { countParams, initLora, loraConfig, loraForwardOptions, type LoraAdapter, type LoraConfig } from "../lora/index.js";
-import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, trainStep, type StepResult, type TrainData } from "../train.js";
-import { lastCheckpointDir, readCheckpoints, writeCheckpoint, type FactoryCheckpoint } from "./checkpoints.js";
-import { checkSpecAgainstModel, factoryData, type FactoryData, type SplitData } from "./data.js";
-import { factoryMetrics, writeFactoryOutputs, type FactoryMetrics } from "./outputs.js";
-import { loadSpec, specHash, validateSpec, type FactorySpec } from "./spec.js";
-import { factoryStaging, lockStaging, restoreTrainingState, saveTrainingState, type FactoryStaging, type SavedState } from "./state.js";
+import { baseModel, baseModelDir, loadOrPretrainBase } from "../models/zoo.js";
+import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, type StepResult, type TrainData, trainStep } from "../train.js";
+import { type FactoryCheckpoint, lastCheckpointDir, readCheckpoints, writeCheckpoint } from "./checkpoints.js";
+import { checkSpecAgainstModel, type FactoryData, factoryData, type SplitData } from "./data.js";
+import { type FactoryMetrics, factoryMetrics, writeFactoryOutputs } from "./outputs.js";
+import { type FactorySpec, loadSpec, specHash, validateSpec } from "./spec.js";
+import { type FactoryStaging, factoryStaging, lockStaging, restoreTrainingState, type SavedState, saveTrainingState } from "./state.js";
 
 export class RunInterruptedError extends IntelligenceError {
   readonly step: number;
@@ -80,8 +80,13 @@ export interface FactoryOptions extends FactoryCallbacks {
 
 export function specLoraConfig(spec: FactorySpec): LoraConfig {
   return loraConfig({
-    r: spec.lora.r, loraAlpha: spec.lora.alpha, loraDropout: spec.lora.dropout, targetModules: spec.lora.target_modules,
-    useRslora: spec.lora.use_rslora, useDora: spec.lora.use_dora, initLoraWeights: spec.lora.init,
+    r: spec.lora.r,
+    loraAlpha: spec.lora.alpha,
+    loraDropout: spec.lora.dropout,
+    targetModules: spec.lora.target_modules,
+    useRslora: spec.lora.use_rslora,
+    useDora: spec.lora.use_dora,
+    initLoraWeights: spec.lora.init,
   });
 }
 
@@ -94,9 +99,12 @@ export function factoryBase(tf: Tf, spec: FactorySpec, log: (line: string) => vo
   if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${spec.base_model.name} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
   const base = loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
   if (spec.base_model.sha256 && spec.base_model.sha256 !== base.sha256) {
-    throw new SpecError("base_model.sha256", `the base model at ${baseDir} has sha256 ${base.sha256}, not ${spec.base_model.sha256}`,
+    throw new SpecError(
+      "base_model.sha256",
+      `the base model at ${baseDir} has sha256 ${base.sha256}, not ${spec.base_model.sha256}`,
       `set base_model.sha256: ${base.sha256} if this checkpoint is the one you mean; otherwise restore the checkpoint the hash names (same name, pretrain mode, seed${base.recipe?.backend ? `, backend ${String(base.recipe.backend)}` : ""})`,
-      { code: "spec/base-hash-mismatch", fields: { expected: spec.base_model.sha256, actual: base.sha256, dir: baseDir } });
+      { code: "spec/base-hash-mismatch", fields: { expected: spec.base_model.sha256, actual: base.sha256, dir: baseDir } },
+    );
   }
   return base;
 }
@@ -131,10 +139,17 @@ export function initTrainable(tf: Tf, model: Model, baseWeights: WeightMap, spec
     const head = model.linearModules[model.linearModules.length - 1].name;
     const inHead = (k: string) => k.startsWith(`${head}.`);
     frozen = Object.fromEntries(Object.entries(baseWeights).filter(([k]) => !inHead(k)));
-    init = Object.fromEntries(Object.entries(baseWeights).filter(([k]) => inHead(k)).map(([k, t]) => [k, t.clone()]));
+    init = Object.fromEntries(
+      Object.entries(baseWeights)
+        .filter(([k]) => inHead(k))
+        .map(([k, t]) => [k, t.clone()]),
+    );
   }
   const trainable: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(init)) { trainable[k] = tf.variable(t, true); t.dispose(); }
+  for (const [k, t] of Object.entries(init)) {
+    trainable[k] = tf.variable(t, true);
+    t.dispose();
+  }
   return { adapter, frozen, trainable, forward };
 }
 
@@ -254,13 +269,27 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const { tf, backend } = await initTf({ quiet: opts.quiet });
   const model = baseModel(tf, spec.base_model.name);
   checkSpecAgainstModel(spec, model);
-  const log = (line: string) => { if (!opts.quiet) console.log(line); };
+  const log = (line: string) => {
+    if (!opts.quiet) console.log(line);
+  };
   const base = factoryBase(tf, spec, log);
   const data = factoryData(spec);
 
   const memoryBefore = tf.memory().numBytes;
   const setup = initTrainable(tf, model, base.weights, spec);
-  const opt = new Optimizer(tf, { name: spec.optimizer.name, lr: spec.optimizer.lr, beta1: spec.optimizer.beta1, beta2: spec.optimizer.beta2, eps: spec.optimizer.eps, weightDecay: spec.optimizer.weight_decay, lrRatioB: spec.optimizer.lr_ratio_b }, setup.trainable);
+  const opt = new Optimizer(
+    tf,
+    {
+      name: spec.optimizer.name,
+      lr: spec.optimizer.lr,
+      beta1: spec.optimizer.beta1,
+      beta2: spec.optimizer.beta2,
+      eps: spec.optimizer.eps,
+      weightDecay: spec.optimizer.weight_decay,
+      lrRatioB: spec.optimizer.lr_ratio_b,
+    },
+    setup.trainable,
+  );
   const totalSteps = totalStepsOf(spec, data.train.n);
   const trainableParams = countParams(setup.trainable);
   const totalParams = countParams(base.weights) + (spec.method === "lora" ? trainableParams : 0);
@@ -284,22 +313,61 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const lastEval = outcome.evals[outcome.evals.length - 1];
   const run: TrainingRun = { tf, spec, specSha256, model, data, setup, opt, staging, totalSteps, memoryBefore };
   const finalEval = lastEval?.step === totalSteps ? lastEval : { step: totalSteps, ...evaluateSplits(run, weights) };
-  const metrics = factoryMetrics(spec, model, totalSteps, { trainable: trainableParams, total: totalParams }, {
-    history: outcome.history, evals: outcome.evals, final: finalEval, base: baseEval,
-    seconds: outcome.seconds, secondsBefore: outcome.secondsBefore, resumedFrom: resumed?.step ?? null, peakTrainingBytes: outcome.peakTrainingBytes,
-  }, backend);
+  const metrics = factoryMetrics(
+    spec,
+    model,
+    totalSteps,
+    { trainable: trainableParams, total: totalParams },
+    {
+      history: outcome.history,
+      evals: outcome.evals,
+      final: finalEval,
+      base: baseEval,
+      seconds: outcome.seconds,
+      secondsBefore: outcome.secondsBefore,
+      resumedFrom: resumed?.step ?? null,
+      peakTrainingBytes: outcome.peakTrainingBytes,
+    },
+    backend,
+  );
   const finalAdapter = setup.adapter ? { ...setup.adapter, tensors: Object.fromEntries(Object.entries(setup.trainable).map(([k, v]) => [k, v as tfjs.Tensor])) } : undefined;
   const outDir = opts.outDir ?? spec.output.dir ?? fromRoot("experiments", "runs", "factory", spec.name);
   const { adapterSha256, metricsSha256 } = writeFactoryOutputs({
-    outDir, spec, specSha256, model, metrics, datanets: data.datanets, trainable: setup.trainable, adapter: finalAdapter,
-    base, checkpointsDir: staging.checkpointsDir, backend,
+    outDir,
+    spec,
+    specSha256,
+    model,
+    metrics,
+    datanets: data.datanets,
+    trainable: setup.trainable,
+    adapter: finalAdapter,
+    base,
+    checkpointsDir: staging.checkpointsDir,
+    backend,
   });
   rmSync(staging.root, { recursive: true, force: true });
   const checkpoints = readCheckpoints(join(outDir, "checkpoints"), finalAdapter !== undefined);
-  log(`factory ${spec.name}: test accuracy ${(metrics.final.test_accuracy * 100).toFixed(2)}% (base ${(metrics.base.test_accuracy * 100).toFixed(2)}%), test loss ${metrics.final.test_loss.toFixed(4)}; outputs in ${outDir}`);
+  log(
+    `factory ${spec.name}: test accuracy ${(metrics.final.test_accuracy * 100).toFixed(2)}% (base ${(metrics.base.test_accuracy * 100).toFixed(2)}%), test loss ${metrics.final.test_loss.toFixed(4)}; outputs in ${outDir}`,
+  );
   return {
-    spec, specSha256, outDir, model, baseWeights: base.weights, baseSha256: base.sha256, forwardOptions: setup.forward, adapter: finalAdapter,
-    weights, adapterSha256, metricsSha256, datanets: data.datanets, train: data.train, validation: data.validation, test: data.test, checkpoints, metrics,
+    spec,
+    specSha256,
+    outDir,
+    model,
+    baseWeights: base.weights,
+    baseSha256: base.sha256,
+    forwardOptions: setup.forward,
+    adapter: finalAdapter,
+    weights,
+    adapterSha256,
+    metricsSha256,
+    datanets: data.datanets,
+    train: data.train,
+    validation: data.validation,
+    test: data.test,
+    checkpoints,
+    metrics,
   };
 }
 

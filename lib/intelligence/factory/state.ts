@@ -1,6 +1,6 @@
-import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type * as tfjs from "@tensorflow/tfjs";
 import { fromRoot, writeDirAtomic } from "../../files.js";
 import { acquireProcessLock, type ProcessLock } from "../../lock.js";
 import type { Tf } from "../models/types.js";
@@ -65,7 +65,10 @@ export function restoreTrainingState(tf: Tf, stateDir: string, trainable: Record
   const load = (key: string) => tf.tensor(tensors[key].data, tensors[key].shape);
   for (const k of Object.keys(trainable)) {
     trainable[k].assign(load(`param.${k}`));
-    if (opt.m[k]) { opt.m[k].assign(load(`adam_m.${k}`)); opt.v[k].assign(load(`adam_v.${k}`)); }
+    if (opt.m[k]) {
+      opt.m[k].assign(load(`adam_m.${k}`));
+      opt.v[k].assign(load(`adam_v.${k}`));
+    }
   }
   opt.step = state.step;
   return state;

@@ -1,9 +1,9 @@
-import { expect } from "chai";
 import { existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { MLP } from "../../../lib/attribution/model.js";
+import { expect } from "chai";
 import { DEFAULT_GRADIENT_STORE_LIMIT, GradientStore } from "../../../lib/attribution/gradients.js";
+import { MLP } from "../../../lib/attribution/model.js";
 import { hasCode } from "../../../lib/errors.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
@@ -11,7 +11,10 @@ describe("attribution: gradient store size limit", () => {
   const model = new MLP(6, 5, 4);
   const params = randomParams(model, 1);
   const batches = [randomBatch(7, 6, 4, 2), randomBatch(7, 6, 4, 3), randomBatch(7, 6, 4, 4)];
-  const setFiles = (dir: string) => readdirSync(dir).filter((f) => f.endsWith(".olgrad")).sort();
+  const setFiles = (dir: string) =>
+    readdirSync(dir)
+      .filter((f) => f.endsWith(".olgrad"))
+      .sort();
 
   /** A store whose limit holds exactly two of these (equal-sized) sets. */
   function twoSetStore(): GradientStore {
@@ -48,13 +51,18 @@ describe("attribution: gradient store size limit", () => {
     const saved = process.env.LAB_GRADIENT_STORE_LIMIT;
     try {
       delete process.env.LAB_GRADIENT_STORE_LIMIT;
-      expect(new GradientStore(tmpdir()).maxBytes).to.equal(DEFAULT_GRADIENT_STORE_LIMIT).and.equal(1024 ** 3);
+      expect(new GradientStore(tmpdir()).maxBytes)
+        .to.equal(DEFAULT_GRADIENT_STORE_LIMIT)
+        .and.equal(1024 ** 3);
       process.env.LAB_GRADIENT_STORE_LIMIT = "512M";
       expect(new GradientStore(tmpdir()).maxBytes).to.equal(512 * 1024 ** 2);
       process.env.LAB_GRADIENT_STORE_LIMIT = "lots";
-      expect(() => new GradientStore(tmpdir())).to.throw().that.satisfies((e: unknown) => hasCode(e, "cache/bad-size"));
+      expect(() => new GradientStore(tmpdir()))
+        .to.throw()
+        .that.satisfies((e: unknown) => hasCode(e, "cache/bad-size"));
     } finally {
-      if (saved === undefined) delete process.env.LAB_GRADIENT_STORE_LIMIT; else process.env.LAB_GRADIENT_STORE_LIMIT = saved;
+      if (saved === undefined) delete process.env.LAB_GRADIENT_STORE_LIMIT;
+      else process.env.LAB_GRADIENT_STORE_LIMIT = saved;
     }
   });
 });

@@ -1,14 +1,36 @@
-import { expect } from "chai";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
-import { initTf } from "../../../lib/tf/index.js";
 import {
-  baseModel, checkpointName, factoryData, factoryMetrics, factoryStaging, initTrainable, keptCheckpointNames, lastCheckpointDir,
-  loadOrPretrainBase, lockStaging, Optimizer, runFactory, RunInterruptedError, pruneCheckpoints, readCheckpoints, restoreTrainingState, saveTrainingState,
-  stepSchedule, totalStepsOf, validateSpec, writeCheckpoint, writeFactoryOutputs, type FactorySpec, type Model, type Tf,
+  baseModel,
+  checkpointName,
+  type FactorySpec,
+  factoryData,
+  factoryMetrics,
+  factoryStaging,
+  initTrainable,
+  keptCheckpointNames,
+  lastCheckpointDir,
+  loadOrPretrainBase,
+  lockStaging,
+  type Model,
+  Optimizer,
+  pruneCheckpoints,
+  RunInterruptedError,
+  readCheckpoints,
+  restoreTrainingState,
+  runFactory,
+  saveTrainingState,
+  stepSchedule,
+  type Tf,
+  totalStepsOf,
+  validateSpec,
+  writeCheckpoint,
+  writeFactoryOutputs,
 } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 
 function spec(overrides: Record<string, unknown> = {}): FactorySpec {
   return validateSpec({
@@ -90,7 +112,8 @@ describe("Model Factory stages", function () {
       expect([...(fresh.trainable[key].dataSync() as Float32Array)]).to.deep.equal([...saved]);
       expect((freshOpt.m[key].dataSync() as Float32Array).every((v) => v === 1)).to.equal(true);
       expect(freshOpt.step).to.equal(7);
-      opt.dispose(); freshOpt.dispose();
+      opt.dispose();
+      freshOpt.dispose();
     });
 
     it("lets one process at a time use a spec's staging folder", () => {
@@ -98,7 +121,9 @@ describe("Model Factory stages", function () {
       const lock = lockStaging(staging, "unit-stages-lock");
       try {
         writeFileSync(staging.lockFile, String(process.ppid));
-        expect(() => lockStaging(staging, "unit-stages-lock")).to.throw().that.satisfies((e: unknown) => hasCode(e, "lock/held"));
+        expect(() => lockStaging(staging, "unit-stages-lock"))
+          .to.throw()
+          .that.satisfies((e: unknown) => hasCode(e, "lock/held"));
       } finally {
         writeFileSync(staging.lockFile, String(process.pid));
         lock.release();
@@ -120,7 +145,10 @@ describe("Model Factory stages", function () {
       expect(checkpointName(10)).to.equal("step-000010");
       expect(lastCheckpointDir(root)).to.equal(join(root, "step-000010"));
       const back = readCheckpoints(root, true);
-      expect(back.map((c) => [c.step, c.lr])).to.deep.equal([[9, 0.009], [10, 0.01]]);
+      expect(back.map((c) => [c.step, c.lr])).to.deep.equal([
+        [9, 0.009],
+        [10, 0.01],
+      ]);
       expect(Object.keys(back[0].tensors)).to.have.members(Object.keys(setup.trainable));
       expect(pruneCheckpoints(root, 1)).to.deep.equal([checkpointName(9)]);
     });
@@ -130,10 +158,23 @@ describe("Model Factory stages", function () {
     it("measures throughput over the steps and seconds of this call only", () => {
       const s = spec();
       const evaluation = { step: 10, validation_loss: 1, validation_accuracy: 0.5, test_loss: 1.1, test_accuracy: 0.4 };
-      const m = factoryMetrics(s, model, 10, { trainable: 10, total: 1000 }, {
-        history: [], evals: [evaluation], final: evaluation, base: { loss: 2, accuracy: 0.1 },
-        seconds: 5, secondsBefore: 3, resumedFrom: 6, peakTrainingBytes: 123,
-      }, "cpu");
+      const m = factoryMetrics(
+        s,
+        model,
+        10,
+        { trainable: 10, total: 1000 },
+        {
+          history: [],
+          evals: [evaluation],
+          final: evaluation,
+          base: { loss: 2, accuracy: 0.1 },
+          seconds: 5,
+          secondsBefore: 3,
+          resumedFrom: 6,
+          peakTrainingBytes: 123,
+        },
+        "cpu",
+      );
       expect(m.examples_per_second).to.equal((4 * 32) / 2);
       expect(m.trainable_fraction).to.equal(0.01);
       expect(m.final).to.deep.equal({ test_loss: 1.1, test_accuracy: 0.4, validation_loss: 1, validation_accuracy: 0.5 });
@@ -151,9 +192,23 @@ describe("Model Factory stages", function () {
       writeCheckpoint(checkpointsDir, { step: 3, lr: 0.001, loss: 1 }, setup.trainable, s, model, setup.adapter);
       const { datanets } = factoryData(s);
       const evaluation = { step: 10, validation_loss: 1, validation_accuracy: 0.5, test_loss: 1.1, test_accuracy: 0.4 };
-      const metrics = factoryMetrics(s, model, 10, { trainable: 10, total: 1000 }, {
-        history: [], evals: [evaluation], final: evaluation, base: { loss: 2, accuracy: 0.1 }, seconds: 1, secondsBefore: 0, resumedFrom: null, peakTrainingBytes: 0,
-      }, "cpu");
+      const metrics = factoryMetrics(
+        s,
+        model,
+        10,
+        { trainable: 10, total: 1000 },
+        {
+          history: [],
+          evals: [evaluation],
+          final: evaluation,
+          base: { loss: 2, accuracy: 0.1 },
+          seconds: 1,
+          secondsBefore: 0,
+          resumedFrom: null,
+          peakTrainingBytes: 0,
+        },
+        "cpu",
+      );
       writeFileSync(join(root, "placeholder"), "");
       writeFactoryOutputs({ outDir, spec: s, specSha256: "a".repeat(64), model, metrics, datanets, trainable: setup.trainable, adapter, base, checkpointsDir, backend: "cpu" });
       writeFileSync(join(outDir, "stale.txt"), "from an older run");
@@ -189,9 +244,20 @@ describe("Model Factory stages", function () {
       }
       await runFactory(s, { quiet: true, outDir, ...callbacks });
       expect(seen).to.deep.equal([
-        "start 0/6 history 0", "step 1", "checkpoint 2 true", "step 2", "eval 3", "step 3",
+        "start 0/6 history 0",
+        "step 1",
+        "checkpoint 2 true",
+        "step 2",
+        "eval 3",
+        "step 3",
         // the state saved at the stop (step 3) is where the second call starts
-        "start 3/6 history 3", "checkpoint 4 true", "step 4", "step 5", "eval 6", "checkpoint 6 true", "step 6",
+        "start 3/6 history 3",
+        "checkpoint 4 true",
+        "step 4",
+        "step 5",
+        "eval 6",
+        "checkpoint 6 true",
+        "step 6",
       ]);
     });
   });

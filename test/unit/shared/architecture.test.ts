@@ -1,20 +1,26 @@
-import { expect } from "chai";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
+import { expect } from "chai";
 import ts from "typescript";
 import { fromRoot } from "../../../lib/files.js";
 
 /**
- * The layers of lib/, bottom first. A file may import its own layer, any lower rank, and the
+ * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only). A file may import its own layer, any lower rank, and the
  * peers named in PEERS; anything else points the wrong way. Keyed by the first folder under
  * lib/ ("base" for the files directly in lib/).
  */
 const RANK: Record<string, number> = {
   base: 0,
-  chain: 1, tf: 1,
-  ledger: 2, intelligence: 2, attribution: 2,
+  chain: 1,
+  tf: 1,
+  experiments: 1,
+  ledger: 2,
+  intelligence: 2,
+  attribution: 2,
   notebook: 3,
-  runner: 4, cli: 4, bench: 4,
+  runner: 4,
+  cli: 4,
+  bench: 4,
 };
 /** Same-rank imports that are part of the design: attribution explains Intelligence's models; the CLI drives the runner and the benchmarks. */
 const PEERS: Record<string, readonly string[]> = { attribution: ["intelligence"], cli: ["runner", "bench"] };
@@ -40,7 +46,7 @@ function importsOf(file: string): string[] {
 }
 
 /** Why `from` may not import `to` (both layers), or undefined when it may. */
-export function wrongWay(from: string, to: string): string | undefined {
+function wrongWay(from: string, to: string): string | undefined {
   if (from === to || (PEERS[from] ?? []).includes(to)) return undefined;
   if (RANK[to] < RANK[from]) return undefined;
   return RANK[to] === RANK[from] ? `${from} and ${to} are peers` : `${to} sits above ${from}`;
@@ -64,13 +70,20 @@ function violations(): string[] {
 describe("architecture: dependencies point one way", () => {
   it("knows the layer of every folder under lib/", () => {
     const folders = readdirSync(LIB).filter((name) => statSync(join(LIB, name)).isDirectory());
-    expect(folders.filter((f) => RANK[f] === undefined), "give each new folder of lib/ a rank here").to.deep.equal([]);
+    expect(
+      folders.filter((f) => RANK[f] === undefined),
+      "give each new folder of lib/ a rank here",
+    ).to.deep.equal([]);
   });
 
   it("finds every kind of import, so none slips past", () => {
     const source = [
-      'import { a } from "./a.js";', 'import type { B } from "./b.js";', 'export { c } from "./c.js";',
-      'export * from "./d.js";', 'const e = await import("./e.js");', 'let f: import("./f.js").F;',
+      'import { a } from "./a.js";',
+      'import type { B } from "./b.js";',
+      'export { c } from "./c.js";',
+      'export * from "./d.js";',
+      'const e = await import("./e.js");',
+      'let f: import("./f.js").F;',
     ].join("\n");
     const names = ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
     expect(names).to.have.members(["./a.js", "./b.js", "./c.js", "./d.js", "./e.js", "./f.js"]);

@@ -1,10 +1,10 @@
-import { expect } from "chai";
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { cacheDir, cacheRoot, formatBytes, leastRecentlyUsedEvictions, parseByteSize, pathBytes } from "../../../lib/cache.js";
-import { fromRoot } from "../../../lib/files.js";
 import { hasCode } from "../../../lib/errors.js";
+import { fromRoot } from "../../../lib/files.js";
 
 describe("cache: one root, outside the run folders", () => {
   it("puts every cache under .lab/cache/ unless LAB_CACHE_DIR moves it", () => {
@@ -17,7 +17,8 @@ describe("cache: one root, outside the run folders", () => {
       process.env.LAB_CACHE_DIR = "/tmp/elsewhere";
       expect(cacheDir("gradient-store")).to.equal("/tmp/elsewhere/gradient-store");
     } finally {
-      if (saved === undefined) delete process.env.LAB_CACHE_DIR; else process.env.LAB_CACHE_DIR = saved;
+      if (saved === undefined) delete process.env.LAB_CACHE_DIR;
+      else process.env.LAB_CACHE_DIR = saved;
     }
   });
 
@@ -32,7 +33,10 @@ describe("cache: one root, outside the run folders", () => {
     expect(leastRecentlyUsedEvictions(entries, 100)).to.deep.equal(["d", "b"]);
     expect(leastRecentlyUsedEvictions(entries, 100, new Set(["d"]))).to.deep.equal(["b", "c"]);
     expect(leastRecentlyUsedEvictions(entries, 0, new Set(["a"]))).to.deep.equal(["d", "b", "c"]);
-    const tied = [{ key: "y", bytes: 10, lastUsed: 5 }, { key: "x", bytes: 10, lastUsed: 5 }];
+    const tied = [
+      { key: "y", bytes: 10, lastUsed: 5 },
+      { key: "x", bytes: 10, lastUsed: 5 },
+    ];
     expect(leastRecentlyUsedEvictions(tied, 10)).to.deep.equal(["x"]);
   });
 

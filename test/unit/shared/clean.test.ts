@@ -1,16 +1,18 @@
-import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import clean from "../../../lib/cli/commands/clean.js";
+import { expect } from "chai";
 import { cacheDir } from "../../../lib/cache.js";
+import clean from "../../../lib/cli/commands/clean.js";
 import { hasCode } from "../../../lib/errors.js";
 
 /** Runs ./lab clean with these arguments, returning its exit code and what it printed. */
 async function run(args: string[]): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
   const log = console.log;
-  console.log = (...parts: unknown[]) => { lines.push(parts.join(" ")); };
+  console.log = (...parts: unknown[]) => {
+    lines.push(parts.join(" "));
+  };
   try {
     return { code: await clean(args), out: lines.join("\n") };
   } finally {
@@ -27,7 +29,10 @@ describe("./lab clean", () => {
     mkdirSync(cacheDir("base-models", "fmnist-mlp"), { recursive: true });
     writeFileSync(join(cacheDir("base-models", "fmnist-mlp"), "model.safetensors"), Buffer.alloc(1024));
   });
-  after(() => { if (saved === undefined) delete process.env.LAB_CACHE_DIR; else process.env.LAB_CACHE_DIR = saved; });
+  after(() => {
+    if (saved === undefined) delete process.env.LAB_CACHE_DIR;
+    else process.env.LAB_CACHE_DIR = saved;
+  });
 
   it("with --dry-run says what it would free and removes nothing", async () => {
     const { code, out } = await run(["--dry-run"]);
@@ -53,7 +58,7 @@ describe("./lab clean", () => {
       expect.fail("expected cli/unknown-cache");
     } catch (error) {
       expect(hasCode(error, "cli/unknown-cache")).to.equal(true);
-      expect((error as { fields: Record<string, unknown> }).fields).to.deep.equal({ unknown: ["gradient-stor"] });
+      expect((error as { fields: Record<string, unknown> }).fields).to.deep.equal({ command: "clean", unknown: ["gradient-stor"] });
     }
   });
 });

@@ -1,12 +1,14 @@
-import { expect } from "chai";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { commitDir, movePath, stagingPathBeside, writeDirAtomic, writeFileAtomic } from "../../../lib/files.js";
 
 describe("files: atomic writes", () => {
   let root: string;
-  beforeEach(() => { root = mkdtempSync(join(tmpdir(), "lab-files-")); });
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "lab-files-"));
+  });
 
   it("writes a file through a temp name beside it, leaving only the file", () => {
     const path = join(root, "sub", "a.json");
@@ -18,7 +20,8 @@ describe("files: atomic writes", () => {
 
   it("stages beside the destination, under a name no other writer picks", () => {
     const dest = join(root, "out");
-    const a = stagingPathBeside(dest), b = stagingPathBeside(dest);
+    const a = stagingPathBeside(dest),
+      b = stagingPathBeside(dest);
     expect(a.startsWith(`${dest}.tmp-${process.pid}-`)).to.equal(true);
     expect(a).to.not.equal(b);
   });
@@ -26,7 +29,7 @@ describe("files: atomic writes", () => {
   it("writes a folder whole, replacing an older one, with nested names", () => {
     const dir = join(root, "ckpt");
     writeDirAtomic(dir, { "old.txt": "old", "meta.json": "{}" });
-    writeDirAtomic(dir, { "meta.json": "{\"step\":2}", "nested/file.bin": new Uint8Array([1, 2, 3]) });
+    writeDirAtomic(dir, { "meta.json": '{"step":2}', "nested/file.bin": new Uint8Array([1, 2, 3]) });
     expect(readdirSync(dir).sort()).to.deep.equal(["meta.json", "nested"]);
     expect([...readFileSync(join(dir, "nested", "file.bin"))]).to.deep.equal([1, 2, 3]);
     expect(readdirSync(root)).to.deep.equal(["ckpt"]);

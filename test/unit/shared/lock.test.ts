@@ -1,8 +1,8 @@
-import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
 import { acquireProcessLock, lockHolder, ownedStagingName, processAlive, sweepOrphanedStaging } from "../../../lib/lock.js";
 
@@ -16,7 +16,9 @@ function deadPid(): number {
 
 describe("lock: one live process per guarded thing", () => {
   let root: string;
-  beforeEach(() => { root = mkdtempSync(join(tmpdir(), "lab-lock-")); });
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "lab-lock-"));
+  });
 
   it("tells live processes from gone ones", () => {
     expect(processAlive(process.pid)).to.equal(true);

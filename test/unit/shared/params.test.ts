@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { expectCode } from "../expect-code.js";
+import { OverrideError } from "../../../lib/overrides.js";
 import { coerceParameter, injectedCellSource, parseParameterCell, ParameterError } from "../../../lib/notebook/params.js";
 
 describe("notebook parameters", () => {
@@ -26,9 +27,9 @@ describe("notebook parameters", () => {
     expect(coerceParameter(num, "7")).to.equal(7);
     expect(coerceParameter(num, "-2.5e1")).to.equal(-25);
     expect(coerceParameter(bool, "true")).to.equal(true);
-    expectCode(() => coerceParameter(num, "seven"), ParameterError, "params/wrong-type", { parameter: "seed", expected: "number", value: "seven" });
-    expectCode(() => coerceParameter(num, ""), ParameterError, "params/wrong-type", { value: "" });
-    expect(expectCode(() => coerceParameter(bool, "yes"), ParameterError, "params/wrong-type", { parameter: "quick", expected: "boolean", value: "yes" }).hint).to.contain("--set quick=true");
+    expect(() => coerceParameter(num, "seven")).to.throw(OverrideError).with.property("code", "set/wrong-type");
+    expect(() => coerceParameter(num, "")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "seed", expected: "number", value: "", where: "the notebook" });
+    expect(() => coerceParameter(bool, "yes", "05")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "quick", expected: "boolean", value: "yes", where: "05" });
   });
 
   it("injects assignments that keep the declared types", () => {
