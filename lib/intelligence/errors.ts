@@ -21,6 +21,12 @@ export class SpecError extends IntelligenceError {
 /** A PEFT adapter directory or safetensors file that cannot be read back. */
 export class AdapterFormatError extends IntelligenceError {}
 
+/** Tensors that cannot be written as safetensors (codes "safetensors/encode-…"). */
+export class SafetensorsEncodingError extends AdapterFormatError {}
+
+/** Bytes that are not a safetensors file this reader takes. */
+export class SafetensorsDecodingError extends AdapterFormatError {}
+
 /** Training reached a non-finite loss. */
 export class NonFiniteLossError extends IntelligenceError {
   readonly step: number;

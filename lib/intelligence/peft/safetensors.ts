@@ -1,5 +1,5 @@
 import type { ErrorFields } from "../../errors.js";
-import { AdapterFormatError } from "../errors.js";
+import { SafetensorsDecodingError, SafetensorsEncodingError } from "../errors.js";
 
 /**
  * The safetensors format (huggingface/safetensors): an unsigned 64-bit little-endian header
@@ -29,7 +29,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
   for (const name of names) {
     const t = tensors[name];
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new AdapterFormatError({
+    if (count !== t.data.length) throw new SafetensorsEncodingError({
       code: "safetensors/encode-shape-mismatch",
       message: `tensor ${name}: shape [${t.shape}] holds ${count} values, data has ${t.data.length}`,
       hint: "pass data whose length is the product of the shape",
@@ -58,7 +58,7 @@ export function encodeSafetensors(tensors: Record<string, SafeTensor>, metadata?
 }
 
 export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<string, SafetensorsHeaderEntry>; metadata: Record<string, string>; dataStart: number } {
-  const bad = (code: string, what: string, fields: ErrorFields = {}) => new AdapterFormatError({
+  const bad = (code: string, what: string, fields: ErrorFields = {}) => new SafetensorsDecodingError({
     code: `safetensors/${code}`,
     message: `not a valid safetensors file: ${what}`,
     hint: "write the file with encodeSafetensors / saveAdapter, or re-export it from PEFT",
@@ -101,7 +101,7 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
   const { header, metadata, dataStart } = readSafetensorsHeader(bytes);
   const tensors: Record<string, SafeTensor> = {};
   for (const [name, e] of Object.entries(header)) {
-    if (e.dtype !== "F32") throw new AdapterFormatError({
+    if (e.dtype !== "F32") throw new SafetensorsDecodingError({
       code: "safetensors/unsupported-dtype",
       message: `tensor ${name} has dtype ${e.dtype}; this reader handles F32`,
       hint: "save the adapter in float32 (PEFT: model.float() before save_pretrained)",
@@ -109,7 +109,7 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, 
     });
     const count = e.shape.reduce((a: number, b: number) => a * b, 1);
     const [b, end] = e.data_offsets;
-    if (end - b !== 4 * count) throw new AdapterFormatError({
+    if (end - b !== 4 * count) throw new SafetensorsDecodingError({
       code: "safetensors/size-mismatch",
       message: `tensor ${name}: shape [${e.shape}] needs ${4 * count} bytes, offsets span ${end - b}`,
       hint: "the file is corrupt; export it again",
