@@ -153,6 +153,12 @@ export function initTrainable(tf: Tf, model: Model, baseWeights: WeightMap, spec
   return { adapter, frozen, trainable, forward };
 }
 
+/** The optimizer a spec names, over the trainable variables (its moments start at zero). */
+export function specOptimizer(tf: Tf, spec: FactorySpec, trainable: Record<string, tfjs.Variable>): Optimizer {
+  const o = spec.optimizer;
+  return new Optimizer(tf, { name: o.name, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, lrRatioB: o.lr_ratio_b }, trainable);
+}
+
 /** Steps a spec asks for: training.steps, or epochs over the training split. */
 export function totalStepsOf(spec: FactorySpec, trainExamples: number): number {
   return spec.training.steps ?? Math.ceil((spec.training.epochs! * trainExamples) / spec.training.batch_size);
@@ -190,9 +196,9 @@ interface LoopOutcome {
 }
 
 /** Validation and test loss/accuracy of `weights`. */
-function evaluateSplits(run: TrainingRun, weights: WeightMap): Omit<FactoryEvaluation, "step"> {
-  const v = evaluate(run.model, weights, run.data.validation, run.setup.forward);
-  const t = evaluate(run.model, weights, run.data.test, run.setup.forward);
+function evaluateSplits(model: Model, data: FactoryData, forward: ForwardOptions, weights: WeightMap): Omit<FactoryEvaluation, "step"> {
+  const v = evaluate(model, weights, data.validation, forward);
+  const t = evaluate(model, weights, data.test, forward);
   return { validation_loss: v.loss, validation_accuracy: v.accuracy, test_loss: t.loss, test_accuracy: t.accuracy };
 }
 
@@ -243,7 +249,7 @@ function trainingLoop(run: TrainingRun, opts: FactoryOptions): LoopOutcome {
     const done = step + 1;
     const due = stepSchedule(spec, done, totalSteps);
     if (due.evaluate) {
-      const evaluation = { step: done, ...evaluateSplits(run, { ...setup.frozen, ...setup.trainable }) };
+      const evaluation = { step: done, ...evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable }) };
       evals.push(evaluation);
       opts.onEvaluation?.(evaluation);
     }
@@ -277,19 +283,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
 
   const memoryBefore = tf.memory().numBytes;
   const setup = initTrainable(tf, model, base.weights, spec);
-  const opt = new Optimizer(
-    tf,
-    {
-      name: spec.optimizer.name,
-      lr: spec.optimizer.lr,
-      beta1: spec.optimizer.beta1,
-      beta2: spec.optimizer.beta2,
-      eps: spec.optimizer.eps,
-      weightDecay: spec.optimizer.weight_decay,
-      lrRatioB: spec.optimizer.lr_ratio_b,
-    },
-    setup.trainable,
-  );
+  const opt = specOptimizer(tf, spec, setup.trainable);
   const totalSteps = totalStepsOf(spec, data.train.n);
   const trainableParams = countParams(setup.trainable);
   const totalParams = countParams(base.weights) + (spec.method === "lora" ? trainableParams : 0);
@@ -311,8 +305,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
 
   const weights: WeightMap = { ...setup.frozen, ...setup.trainable };
   const lastEval = outcome.evals[outcome.evals.length - 1];
-  const run: TrainingRun = { tf, spec, specSha256, model, data, setup, opt, staging, totalSteps, memoryBefore };
-  const finalEval = lastEval?.step === totalSteps ? lastEval : { step: totalSteps, ...evaluateSplits(run, weights) };
+  const finalEval = lastEval?.step === totalSteps ? lastEval : { step: totalSteps, ...evaluateSplits(model, data, setup.forward, weights) };
   const metrics = factoryMetrics(
     spec,
     model,
