@@ -2,6 +2,7 @@ import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LabError } from "./errors.js";
 import { fromRoot } from "./files.js";
+import { runsRoot } from "./run-context.js";
 
 /**
  * The caches: what the lab can always rebuild from seeds and data, kept so it is built once.
@@ -28,7 +29,7 @@ export function cacheDir(name: CacheName, ...parts: string[]): string {
 
 /** Where each cache lived before it moved out of experiments/runs/ (./lab clean frees those too). */
 export function legacyCacheDir(name: CacheName): string {
-  return fromRoot("experiments", "runs", name);
+  return join(runsRoot(), name);
 }
 
 /** Bytes under a path (files and folders, links not followed); 0 when it does not exist. */

@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import { fromRoot } from "./files.js";
 
 /**
@@ -22,7 +23,7 @@ export function runContext(): RunContext {
       interactive: false,
     };
   }
-  const stamp = sessionStamp ??= new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+  const stamp = (sessionStamp ??= new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, ""));
   return {
     runDir: fromRoot("experiments", "runs", "interactive", `${notebook}-${stamp}`),
     runId: `interactive-${notebook}-${stamp}`,
@@ -32,6 +33,16 @@ export function runContext(): RunContext {
 }
 
 let sessionStamp: string | undefined;
+
+/** Where run folders land: LAB_RUNS_DIR, else experiments/runs/. */
+export function runsRoot(): string {
+  return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
+}
+
+/** Where runs are built before they land (beside the runs folder, so the final rename stays on one file system). */
+export function stagingRoot(runs = runsRoot()): string {
+  return join(runs, "..", ".staging");
+}
 
 /** True inside the lab's Jupyter kernel (its launcher sets LAB_KERNEL). */
 export function inNotebook(): boolean {

@@ -7,6 +7,7 @@ import { LabError, describeError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { unknownKey } from "../overrides.js";
+import { runsRoot, stagingRoot } from "../run-context.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
@@ -44,7 +45,7 @@ export interface RunOutcome {
 export class NotebookRunError extends LabError {}
 
 export function runsDir(): string {
-  return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
+  return runsRoot();
 }
 
 /** Resolves notebooks and types every override before anything runs: a wrong key or type runs nothing. */
@@ -109,9 +110,6 @@ function newRunId(name: string): string {
   return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
 }
 
-function stagingRoot(runs: string): string {
-  return join(runs, "..", ".staging");
-}
 
 function gitInfo(): { commit: string; dirty: boolean } {
   try {

@@ -4,6 +4,7 @@ import { CACHES, type CacheName, cacheDir, formatBytes, legacyCacheDir, pathByte
 import { fromRoot } from "../../files.js";
 import { orphanedStaging } from "../../lock.js";
 import { textTable } from "../../notebook/table.js";
+import { stagingRoot } from "../../run-context.js";
 import { CliError, defineCommand } from "../command.js";
 
 interface Target {
@@ -19,7 +20,7 @@ export function cleanTargets(names: CacheName[]): Target[] {
     targets.push({ what: name, path: cacheDir(name), bytes: pathBytes(cacheDir(name)) });
     targets.push({ what: `${name} (former home)`, path: legacyCacheDir(name), bytes: pathBytes(legacyCacheDir(name)) });
   }
-  for (const path of orphanedStaging(fromRoot("experiments", ".staging"))) targets.push({ what: "staging of a run that is gone", path, bytes: pathBytes(path) });
+  for (const path of orphanedStaging(stagingRoot())) targets.push({ what: "staging of a run that is gone", path, bytes: pathBytes(path) });
   return targets.filter((t) => t.bytes > 0);
 }
 
