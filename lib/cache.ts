@@ -13,6 +13,7 @@ export const CACHES = {
   "base-models": "pretrained base model checkpoints (rebuilt from their seed)",
   "gradient-store": "per-example gradients of the attribution experiments (size-limited, least recently used evicted)",
   "attribution-lm": "the fine-tuned language-model adapter notebook 05 samples from (retrained from its spec)",
+  factory: "outputs of ./lab factory runs whose spec names no output.dir (retrained from the spec)",
 } as const;
 
 export type CacheName = keyof typeof CACHES;

@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
-import { fromRoot } from "../../files.js";
+import { cacheDir } from "../../cache.js";
 import { initTf } from "../../tf/index.js";
 import type { Datanet } from "../datanets.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
@@ -74,7 +74,7 @@ export interface FactoryOptions extends FactoryCallbacks {
   /** Stop (as if interrupted) after this many steps of this call, keeping the state to resume. */
   stopAfterSteps?: number;
   signal?: AbortSignal;
-  /** Override where outputs go (else spec.output.dir, else experiments/runs/factory/NAME). */
+  /** Override where outputs go (else spec.output.dir, else the factory cache: .lab/cache/factory/NAME). */
   outDir?: string;
 }
 
@@ -324,7 +324,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     backend,
   );
   const finalAdapter = setup.adapter ? { ...setup.adapter, tensors: Object.fromEntries(Object.entries(setup.trainable).map(([k, v]) => [k, v as tfjs.Tensor])) } : undefined;
-  const outDir = opts.outDir ?? spec.output.dir ?? fromRoot("experiments", "runs", "factory", spec.name);
+  const outDir = opts.outDir ?? spec.output.dir ?? cacheDir("factory", spec.name);
   const { adapterSha256, metricsSha256 } = writeFactoryOutputs({
     outDir,
     spec,

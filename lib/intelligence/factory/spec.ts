@@ -111,7 +111,7 @@ const SCHEMA: Record<string, Field> = {
   },
   output: {
     kind: "object", default: {}, doc: "where results go", fields: {
-      dir: { kind: "string", nullable: true, default: null, doc: "output folder (default experiments/runs/factory/NAME)" },
+      dir: { kind: "string", nullable: true, default: null, doc: "output folder (default .lab/cache/factory/NAME)" },
     },
   },
 };

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
@@ -7,6 +8,9 @@ import {
   validateSpec, loadSpec, runFactory, SpecError, NonFiniteLossError, RunInterruptedError, readSafetensorsHeader,
   trainableLoss, checkpointWeights, batchTensors,
 } from "../../../lib/intelligence/index.js";
+
+/** Where these tests' Factory outputs go: a temporary folder, never the repository. */
+const UNIT_OUTPUTS = mkdtempSync(join(tmpdir(), "lab-factory-"));
 
 /** A small, fast spec: quick base model, 10% of the datanet, a few steps. */
 function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Record<string, unknown> {
@@ -21,7 +25,7 @@ function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Reco
     seed: 5,
     checkpoints: { every: 2, keep: 2 },
     evaluation: { every: 3, test_limit: 200 },
-    output: { dir: fromRoot("experiments", "runs", "unit-tests", name) },
+    output: { dir: join(UNIT_OUTPUTS, name) },
     ...overrides,
   };
 }
@@ -96,8 +100,8 @@ describe("Model Factory spec validation", () => {
 
 describe("Model Factory runs", function () {
   this.timeout(180_000);
-  const outDir = (name: string) => fromRoot("experiments", "runs", "unit-tests", name);
-  after(() => rmSync(fromRoot("experiments", "runs", "unit-tests"), { recursive: true, force: true }));
+  const outDir = (name: string) => join(UNIT_OUTPUTS, name);
+  after(() => rmSync(UNIT_OUTPUTS, { recursive: true, force: true }));
 
   let first: Awaited<ReturnType<typeof runFactory>>;
   it("writes PEFT files, kept checkpoints with their learning rates, metrics and a model card", async () => {
