@@ -1,7 +1,8 @@
-import { BrowserProvider, JsonRpcProvider, Wallet, type Eip1193Provider, type JsonRpcApiProvider } from "ethers";
+import { BrowserProvider, JsonRpcProvider, type Eip1193Provider, type JsonRpcApiProvider } from "ethers";
 import { projectRoot } from "../files.js";
 import { ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, RpcUnreachableError } from "./errors.js";
-import { devWallet, isDevKey } from "./keys.js";
+import { devPrivateKey, isDevKey } from "./keys.js";
+import { managedWallet, type ManagedWallet } from "./nonces.js";
 
 export type InProcessNetwork = "default" | "l1" | "l2";
 
@@ -27,9 +28,10 @@ export interface LabChain {
   /** A local development chain (in-process, or a Hardhat/Anvil node on loopback): development keys allowed. */
   local: boolean;
   provider: JsonRpcApiProvider;
-  signer: Wallet;
-  /** Development account i (local chains only). */
-  wallet(index: number): Wallet;
+  /** The signing wallet; it counts its own nonces, so transactions sent back to back never collide. */
+  signer: ManagedWallet;
+  /** Development account i (local chains only), with managed nonces like the signer. */
+  wallet(index: number): ManagedWallet;
   /** Moves the chain's clock forward (development chains). */
   increaseTime(seconds: number): Promise<void>;
   mine(blocks?: number): Promise<void>;
@@ -81,7 +83,7 @@ async function connectInProcess(network: InProcessNetwork): Promise<LabChain> {
   const connection = await (await hardhatRuntime()).network.connect({ network });
   const provider = inProcessProvider(connection.provider);
   const chainId = (await provider.getNetwork()).chainId;
-  return makeChain({ kind: "in-process", name: network, chainId, local: true, provider, signer: devWallet(0, provider), close: async () => { await connection.close(); inProcess.delete(network); } });
+  return makeChain({ kind: "in-process", name: network, chainId, local: true, provider, signer: managedWallet(devPrivateKey(0), provider), close: async () => { await connection.close(); inProcess.delete(network); } });
 }
 
 async function rpcCall(url: string, method: string, timeoutMs: number): Promise<unknown> {
@@ -119,15 +121,15 @@ async function connectRpc(url: string, options: ConnectOptions): Promise<LabChai
   const local = LOOPBACK.has(host) && (DEV_CLIENT.test(clientVersion) || chainId === 31337n || chainId === 1337n);
   const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, pollingInterval: local ? 50 : 2000 });
   const key = options.privateKey ?? process.env.LAB_PRIVATE_KEY;
-  let signer: Wallet;
+  let signer: ManagedWallet;
   if (key) {
     if (!local && isDevKey(key)) {
       throw new DevKeyRefusedError(`the signing key is one of Hardhat's public development keys, and ${url} (chain ${chainId}) is not a local development chain`,
         "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken");
     }
-    signer = new Wallet(key, provider);
+    signer = managedWallet(key, provider);
   } else if (local) {
-    signer = devWallet(0, provider);
+    signer = managedWallet(devPrivateKey(0), provider);
   } else {
     throw new MissingKeyError(`no signing key for ${url} (chain ${chainId}), which is not a local development chain`,
       "set LAB_PRIVATE_KEY to a funded key of your own for that chain");
@@ -143,7 +145,7 @@ function makeChain(base: Pick<LabChain, "kind" | "name" | "chainId" | "local" | 
         throw new DevKeyRefusedError(`development account ${index} asked for on ${base.name}, which is not a local development chain`,
           "use chain.signer (from LAB_PRIVATE_KEY) on public chains");
       }
-      return devWallet(index, base.provider);
+      return managedWallet(devPrivateKey(index), base.provider);
     },
     async increaseTime(seconds) {
       await base.provider.send("evm_increaseTime", [seconds]);

@@ -65,7 +65,7 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   ]);
   const request: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
   const rawTransaction = await chain.signer.signTransaction(request);
-  const response = await chain.provider.broadcastTransaction(rawTransaction);
+  const response = await chain.signer.broadcastSigned(rawTransaction);
   const receipt = await response.wait();
   if (!receipt || receipt.status !== 1) {
     throw new SettlementError(`the settlement transaction ${response.hash} failed on ${chain.name}`,
