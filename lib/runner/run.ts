@@ -7,6 +7,7 @@ import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { checkChain } from "../chain/connect.js";
 import { typesetMath } from "./math.js";
 import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 
@@ -267,8 +268,21 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   }
 }
 
-export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
+/**
+ * Everything checked before the first cell runs: notebooks, parameters and the chain the runs will
+ * settle on (LAB_RPC_URL: a URL, an answer within 5 s, LAB_CHAIN_ID, a usable key). Throws the
+ * first problem; nothing has run and nothing is written.
+ */
+export async function preflight(options: RunOptions): Promise<{ plans: NotebookPlan[]; chain: string }> {
   const plans = planRuns(options);
+  const chain = await checkChain();
+  return { plans, chain };
+}
+
+/** Runs every planned notebook in order. Throws only from preflight(), before any cell runs. */
+export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
+  const { plans, chain } = await preflight(options);
+  log(`settling on ${chain}`);
   sweepStaging(stagingRoot(options.runsDir));
   const outcomes: RunOutcome[] = [];
   for (const plan of plans) {
