@@ -9,7 +9,8 @@ import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
 import { typesetMath } from "./math.js";
-import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
 
 export interface RunOptions {
   names: string[];
@@ -19,6 +20,8 @@ export interface RunOptions {
   /** Seconds a single cell may run. */
   cellTimeoutS: number;
   runsDir: string;
+  /** Where and how often progress is shown (default: stderr, a line every 5 s off a terminal). */
+  progress?: ProgressOptions;
 }
 
 export interface NotebookPlan {
@@ -148,36 +151,47 @@ function packageVersion(name: string): string {
   try { return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version; } catch { return "not installed"; }
 }
 
+/** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */
 function cellTimings(nb: NotebookJson) {
-  return nb.cells.map((cell, index) => {
-    const ex = cell.metadata.execution ?? {};
+  return codeCells(nb).map((c) => {
+    const ex = nb.cells[c.index].metadata.execution ?? {};
     const start = ex["iopub.status.busy"];
     const end = ex["iopub.status.idle"];
-    return {
-      index: index + 1,
-      type: cell.cell_type,
-      tags: cell.metadata.tags ?? [],
-      seconds: start && end ? (Date.parse(end) - Date.parse(start)) / 1000 : null,
-    };
-  }).filter((c) => c.type === "code");
+    return { cell: c.number, heading: c.heading, tags: c.tags, seconds: start && end ? (Date.parse(end) - Date.parse(start)) / 1000 : null };
+  });
 }
 
 interface ExecutorReply { ok: boolean; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
 
-function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number,
-  onChild: (kill: () => void) => void): Promise<ExecutorReply> {
+interface ExecutorEvent { event: "start" | "output"; index: number; text?: string }
+
+interface Execution { reply: Promise<ExecutorReply>; kill(): void }
+
+/**
+ * Starts the executor (nbclient) in its own process group: a Ctrl-C reaches the runner alone,
+ * which decides what to stop. The executor and its kernel die with the runner (see
+ * execute_notebook.py); events come back on file descriptor 3.
+ */
+function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number, title: string,
+  onEvent: (event: ExecutorEvent) => void): Execution {
   const python = process.env.LAB_PYTHON ?? "python3";
   const script = fromRoot("lib", "runner", "execute_notebook.py");
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS)],
-      { env, stdio: ["ignore", "pipe", "pipe"] });
-    onChild(() => child.kill("SIGTERM"));
+  const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS), title],
+    { env: { ...env, LAB_RUNNER_PID: String(process.pid) }, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true });
+  const reply = new Promise<ExecutorReply>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => { stdout += d; });
-    child.stderr.on("data", (d) => { stderr += d; });
-    child.on("error", (error) => reject(new NotebookRunError(`cannot start ${python} (${error.message})`,
-      "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert")));
+    let events = "";
+    child.stdout!.on("data", (d) => { stdout += d; });
+    child.stderr!.on("data", (d) => { stderr += d; });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => {
+      events += d;
+      const lines = events.split("\n");
+      events = lines.pop() ?? "";
+      for (const line of lines) { try { onEvent(JSON.parse(line) as ExecutorEvent); } catch { /* a torn line is dropped */ } }
+    });
+    child.on("error", (error) => reject(new NotebookRunError({ code: "run/no-python", fields: { python },
+      message: `cannot start ${python} (${error.message})`, hint: "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert" })));
     child.on("close", (code) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
@@ -187,7 +201,14 @@ function execute(input: string, outNb: string, outHtml: string, env: NodeJS.Proc
       }
     });
   });
+  return {
+    reply,
+    kill: () => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } },
+  };
 }
+
+/** Run folders landed by this process, named when a signal interrupts a later run. */
+const landed: string[] = [];
 
 function firstLines(text: string, n: number): string {
   const lines = text.split("\n");
@@ -204,8 +225,18 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   const staging = join(stagingRoot(options.runsDir), `${process.pid}-${runId}`);
   mkdirSync(staging, { recursive: true });
   const started = new Date();
-  let kill: (() => void) | undefined;
-  const onSignal = () => { kill?.(); rmSync(staging, { recursive: true, force: true }); process.exit(130); };
+  const injected = injectParameters(plan);
+  const progress = new RunProgress(plan.notebook.name, injected, options.progress);
+  let execution: Execution | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    execution?.kill();
+    progress.stop();
+    rmSync(staging, { recursive: true, force: true });
+    const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
+    process.stderr.write(`\ninterrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
+      `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}.\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const fail = (error: string): RunOutcome => {
@@ -215,14 +246,17 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   try {
     log(`▶ ${plan.notebook.name}  (run ${runId}${Object.keys(plan.overrides).length ? `, ${Object.entries(plan.overrides).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""})`);
     const input = join(staging, ".input.ipynb");
-    writeJsonAtomic(input, injectParameters(plan));
+    writeJsonAtomic(input, injected);
     const env = { ...process.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
-    const reply = await execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, (k) => { kill = k; });
+    execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name),
+      (event) => { if (event.event === "start") progress.started(event.index); else if (event.text) progress.output(event.text); });
+    const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
     if (!reply.ok) {
-      const where = reply.cell === null || reply.cell === undefined ? "before any cell ran" : `cell ${reply.cell + 1}`;
+      const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
+      const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
       return fail(`${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
-        (reply.source ? `\n--- cell ${(reply.cell ?? 0) + 1} source ---\n${firstLines(reply.source, 12)}` : "") +
+        (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
         (reply.traceback ? `\n--- traceback ---\n${firstLines(reply.traceback.replace(/\x1b\[[0-9;]*m/g, ""), 25)}` : ""));
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
@@ -259,6 +293,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     const runDir = join(options.runsDir, runId);
     mkdirSync(options.runsDir, { recursive: true });
     renameSync(staging, runDir);
+    landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
     return fail(`${plan.notebook.name}: ${describeError(error)}`);
