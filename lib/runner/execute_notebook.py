@@ -103,6 +103,23 @@ class LabClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
+PROBE_TAG = "lab-parameters-probe"
+PROBE_PREFIX = "LAB_PARAMETERS "
+
+
+def take_probe(nb):
+    """Removes the runner's parameters probe (the last cell) and returns the values it printed."""
+    for index, cell in enumerate(nb.cells):
+        if PROBE_TAG in cell.get("metadata", {}).get("tags", []):
+            del nb.cells[index]
+            for output in cell.get("outputs", []):
+                for line in output.get("text", "").splitlines():
+                    if line.startswith(PROBE_PREFIX):
+                        return json.loads(line[len(PROBE_PREFIX):])
+            return None
+    return None
+
+
 def first_error(nb):
     for index, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
@@ -164,6 +181,7 @@ def main():
             "traceback": "\n".join(output.get("traceback", [])) if output else str(error),
         }))
         return 1
+    parameters = take_probe(nb)
     nbformat.write(nb, out_nb)
     exporter = HTMLExporter(template_name="lab")
     exporter.mathjax_url = ""
@@ -171,7 +189,7 @@ def main():
     body = EXTERNAL_TAG.sub("", body)
     with open(out_html, "w", encoding="utf-8") as handle:
         handle.write(body)
-    print(json.dumps({"ok": True}))
+    print(json.dumps({"ok": True, "parameters": parameters}))
     return 0
 
 

@@ -92,13 +92,17 @@ export class RunProgress {
   }
 
   started(index: number): void {
-    this.#current = this.cellAt(index);
+    const cell = this.cellAt(index);
+    if (!cell) return;
+    this.#current = cell;
     this.#cellStarted = Date.now();
     this.#lastOutput = "";
     if (this.#stream.isTTY) this.#draw();
   }
 
-  output(text: string): void {
+  /** A stream or plain-text display of cell `index`; its last line is shown. */
+  output(index: number, text: string): void {
+    if (!this.cellAt(index)) return;
     const last = text.split(/[\r\n]/).map((l) => l.trim()).filter(Boolean).pop();
     if (last) this.#lastOutput = last.replace(/\x1b\[[0-9;]*m/g, "");
   }

@@ -117,6 +117,20 @@ export function injectParameters(plan: NotebookPlan): NotebookJson {
   return nb;
 }
 
+const PROBE_TAG = "lab-parameters-probe";
+
+/**
+ * The notebook with a last cell that prints the final value of every declared parameter, so the
+ * manifest records what the run used (after quick mode adjusted them), not the defaults. The
+ * executor removes the cell before the notebook and report are written.
+ */
+export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): NotebookJson {
+  if (specs.length === 0) return nb;
+  const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
+  return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
+    source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
+}
+
 function newRunId(name: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
@@ -161,7 +175,7 @@ function cellTimings(nb: NotebookJson) {
   });
 }
 
-interface ExecutorReply { ok: boolean; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
+interface ExecutorReply { ok: boolean; parameters?: Record<string, ParameterValue> | null; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
 
 interface ExecutorEvent { event: "start" | "output"; index: number; text?: string }
 
@@ -246,10 +260,10 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   try {
     log(`▶ ${plan.notebook.name}  (run ${runId}${Object.keys(plan.overrides).length ? `, ${Object.entries(plan.overrides).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""})`);
     const input = join(staging, ".input.ipynb");
-    writeJsonAtomic(input, injected);
+    writeJsonAtomic(input, withParametersProbe(injected, plan.specs));
     const env = { ...process.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
     execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name),
-      (event) => { if (event.event === "start") progress.started(event.index); else if (event.text) progress.output(event.text); });
+      (event) => { if (event.event === "start") progress.started(event.index); else if (event.text) progress.output(event.index, event.text); });
     const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
     if (!reply.ok) {
@@ -270,6 +284,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;
     const finished = new Date();
+    const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
     writeJsonAtomic(join(staging, "manifest.json"), {
       runId,
       notebook: plan.notebook.name,
@@ -281,9 +296,10 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       notebookSha256: sha256File(plan.notebook.path),
       versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
       tfBackend: runtime?.tfBackend ?? "not used",
-      seed: plan.parameters.seed ?? null,
-      quick: plan.parameters.quick ?? null,
-      parameters: plan.parameters,
+      seed: used.seed ?? null,
+      quick: used.quick ?? null,
+      parameters: used,
+      declared: Object.fromEntries(plan.specs.map((s) => [s.name, s.default])),
       overrides: plan.overrides,
       cells: cellTimings(executed),
       resultsSha256: settlement.resultsSha256,

@@ -44,14 +44,25 @@ describe("./lab run: the notebook runner", function () {
     const tags = executed.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.[0] ?? "");
     expect(tags.indexOf("injected-parameters")).to.equal(tags.indexOf("parameters") + 1);
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    expect(manifest.parameters).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    expect(manifest.parameters, "the values used, after quick mode").to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25, rounds: 2 });
+    expect(manifest.declared.rounds).to.equal(10);
     expect(manifest.seed).to.equal(7);
+    // One numbering: the manifest's cell n is the report's [n] prompt and the notebook's execution count.
+    const codeCells = executed.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    expect(manifest.cells.map((c: { cell: number }) => c.cell)).to.deep.equal(codeCells.map((_: unknown, i: number) => i + 1));
+    expect(codeCells.map((c: { execution_count: number }) => c.execution_count)).to.deep.equal(manifest.cells.map((c: { cell: number }) => c.cell));
+    expect(tags, "the parameters probe is removed").to.not.include("lab-parameters-probe");
     expect(manifest.settlement.txHash).to.match(/^0x[0-9a-f]{64}$/);
     expect(manifest.chain.chainId).to.equal("31337");
     expect(manifest.cells.every((c: { seconds: number | null }) => typeof c.seconds === "number")).to.equal(true);
     expect((await verifySettlement(dir)).settlement.resultsSha256).to.equal(manifest.resultsSha256);
     const html = readFileSync(join(dir, "report.html"), "utf8");
     expect(html).to.include("Plotly.newPlot");
+    expect(html, "the page title is the notebook's title").to.match(/<title>OK fixture<\/title>/);
+    for (const n of manifest.cells.map((c: { cell: number }) => c.cell)) expect(html).to.include(`[${n}]:`);
+    const streams = executed.cells.flatMap((c: { outputs?: Array<{ output_type: string; text?: string[] | string }> }) => (c.outputs ?? []).filter((o) => o.output_type === "stream"));
+    expect(streams, "no echoed return value (settle() returns the settlement) under any cell").to.deep.equal([]);
+    expect(html).to.not.include("rawTransaction");
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
     expect(externalResources(html)).to.deep.equal([]);
@@ -64,7 +75,7 @@ describe("./lab run: the notebook runner", function () {
     const [plan] = planRuns(opts);
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok).to.equal(false);
-    expect(outcome.error).to.match(/^fails, cell 4: .*fixture failure on purpose/s);
+    expect(outcome.error).to.match(/^fails, cell 3 \(Fixture: the third cell throws\.\): .*fixture failure on purpose/s);
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });
