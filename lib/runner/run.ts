@@ -8,7 +8,7 @@ import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
-import { typesetMath } from "./math.js";
+import { finishReport, landFile } from "./report.js";
 import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
 
@@ -278,8 +278,10 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``);
     }
     const settlement = readJson<Settlement>(settlementPath);
-    const reportPath = join(staging, "report.html");
-    writeFileSync(reportPath, typesetMath(readFileSync(reportPath, "utf8")));
+    const runDir = join(options.runsDir, runId);
+    // The notebook saw its staging folder; the reader gets the folder the run lands as.
+    landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
+    landFile(join(staging, "notebook.ipynb"), staging, runDir);
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;
@@ -306,7 +308,6 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       chain: settlement.chain,
       settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
     });
-    const runDir = join(options.runsDir, runId);
     mkdirSync(options.runsDir, { recursive: true });
     renameSync(staging, runDir);
     landed.push(runId);

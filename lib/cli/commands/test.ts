@@ -5,6 +5,7 @@ import { textTable } from "../../notebook/table.js";
 import { verifySettlement } from "../../chain/verify.js";
 import { describeError } from "../../errors.js";
 import { planRuns, runNotebook } from "../../runner/run.js";
+import { checkReports } from "../../runner/report-check.js";
 
 interface StepResult { step: string; passed: number; failed: number; seconds: number }
 
@@ -56,6 +57,7 @@ export default async function main(args: string[]): Promise<number> {
     const { code, output } = await sh(bin("hardhat"), ["test", "mocha"]);
     return mochaCounts(output, code);
   });
+  const reports: Array<{ notebook: string; path: string; source: string }> = [];
   if (!args.includes("--skip-notebooks")) {
     await timed("notebooks (quick mode)", async () => {
       const runsDir = fromRoot(".lab", "test-runs");
@@ -69,6 +71,7 @@ export default async function main(args: string[]): Promise<number> {
           if (!outcome.ok) throw new Error(outcome.error);
           const v = await verifySettlement(outcome.runDir!);
           console.log(`  ✓ ${outcome.notebook} (${outcome.seconds.toFixed(1)} s), settlement verified: ${v.settlement.txHash}`);
+          reports.push({ notebook: outcome.notebook, path: `${outcome.runDir}/report.html`, source: plan.notebook.path });
           passed++;
         } catch (error) {
           console.log(`  ✗ ${describeError(error)}`);
@@ -77,6 +80,7 @@ export default async function main(args: string[]): Promise<number> {
       }
       return { passed, failed };
     });
+    await timed("reports in Chromium (network blocked)", () => checkReports(reports));
   }
   console.log(`\n${textTable(results.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(1)) })), 1)}\n`);
   const passed = results.reduce((s, r) => s + r.passed, 0);

@@ -7,6 +7,7 @@ import { ParameterError } from "../../../lib/notebook/params.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { externalResources, parseRunArgs, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
+import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
 // and the in-process Hardhat chain. `./lab test` sets all of that up first.
@@ -60,13 +61,31 @@ describe("./lab run: the notebook runner", function () {
     expect(html).to.include("Plotly.newPlot");
     expect(html, "the page title is the notebook's title").to.match(/<title>OK fixture<\/title>/);
     for (const n of manifest.cells.map((c: { cell: number }) => c.cell)) expect(html).to.include(`[${n}]:`);
-    const streams = executed.cells.flatMap((c: { outputs?: Array<{ output_type: string; text?: string[] | string }> }) => (c.outputs ?? []).filter((o) => o.output_type === "stream"));
-    expect(streams, "no echoed return value (settle() returns the settlement) under any cell").to.deep.equal([]);
+    const settleCell = executed.cells[executed.cells.length - 1];
+    expect(settleCell.outputs.filter((o: { output_type: string }) => o.output_type === "stream"), "no echoed return value (settle() returns the settlement)").to.deep.equal([]);
     expect(html).to.not.include("rawTransaction");
+    expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
+    expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
+    expect(JSON.stringify(executed)).to.not.include(".staging");
+    expect(html, "code is wrapped, not cut").to.include('id="lab-report"');
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
     expect(externalResources(html)).to.deep.equal([]);
     expect(html, "TeX in markdown is typeset as MathML").to.include("<math").and.not.include("$e^{i\\pi} + 1 = 0$");
+    if (findChromium()) {
+      // The real export template, in a real browser: the long plot() line is wrapped, not cut.
+      const browser = await launchChromium();
+      try {
+        const findings = await inspectReport(browser, join(dir, "report.html"));
+        expect(reportProblems(findings, hasFormulas(plan.notebook.path))).to.deep.equal([]);
+        expect(findings.plots.map((p) => p.title)).to.deep.equal(["fixture figure"]);
+        expect(findings.title).to.equal("OK fixture");
+      } finally {
+        await browser.close();
+      }
+    } else {
+      console.log("      (Chromium is not installed: the report was not opened in a browser)");
+    }
   });
 
   it("fails a run at its failing cell, naming notebook, cell and error, and keeps no run folder", async () => {
