@@ -5,7 +5,7 @@ import { readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { runContext } from "../run-context.js";
 import { RESULTS_FILE, readResults, record } from "../results.js";
 import { html } from "../notebook/display.js";
-import { tableHtml, textTable } from "../notebook/table.js";
+import { tableHtml } from "../notebook/table.js";
 import { connect, type LabChain } from "./connect.js";
 import { deployOrReuse } from "./contracts.js";
 import { SettlementError } from "./errors.js";
@@ -91,7 +91,8 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
   const rows = [{ chain: `${chain.kind} ${chain.kind === "rpc" ? chain.url : chain.name} (id ${chain.chainId})`, registry: settlement.registry,
     transaction: receipt.hash, block: receipt.blockNumber, "results.json sha256": resultsSha256 }];
-  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled` }), textTable(rows, 0, `Run ${ctx.runId} settled`));
+  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled` }),
+    `settled ${ctx.runId} on chain ${chain.chainId}: tx ${receipt.hash} (block ${receipt.blockNumber}), results sha256 ${resultsSha256}`);
   return settlement;
 }
 

@@ -17,8 +17,8 @@ export function freePort(): Promise<number> {
 export interface HardhatNode { url: string; stop(): Promise<void> }
 
 /** Starts a real `hardhat node` (what `./lab chain` runs) on a free loopback port and waits until it serves. */
-export async function startHardhatNode(): Promise<HardhatNode> {
-  const port = await freePort();
+export async function startHardhatNode(port?: number): Promise<HardhatNode> {
+  port ??= await freePort();
   const child: ChildProcess = spawn(fromRoot("node_modules", ".bin", "hardhat"), ["node", "--hostname", "127.0.0.1", "--port", String(port)],
     { cwd: fromRoot(), stdio: ["ignore", "pipe", "pipe"], detached: true });
   let output = "";
