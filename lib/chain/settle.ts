@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { id, type TransactionRequest } from "ethers";
 import { readJson, sha256File, writeJsonAtomic } from "../files.js";
-import { runContext } from "../run-context.js";
+import { landInteractiveRun, runContext } from "../run-context.js";
 import { RESULTS_FILE, readResults, record } from "../results.js";
 import { html } from "../notebook/display.js";
 import { tableHtml } from "../notebook/table.js";
@@ -89,9 +89,14 @@ export async function settle(figures: Record<string, number>, options: { chain?:
     settledAt: new Date().toISOString(),
   };
   writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
+  // A live notebook's run lands beside the headless ones, checkable with ./lab verify RUN-ID.
+  if (ctx.interactive) {
+    landInteractiveRun({ settledAt: settlement.settledAt, resultsSha256, chain: settlement.chain,
+      settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from } });
+  }
   const rows = [{ chain: `${chain.kind} ${chain.kind === "rpc" ? chain.url : chain.name} (id ${chain.chainId})`, registry: settlement.registry,
     transaction: receipt.hash, block: receipt.blockNumber, "results.json sha256": resultsSha256 }];
-  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled` }),
+  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled${ctx.interactive ? `: ./lab verify ${ctx.runId}` : ""}` }),
     `settled ${ctx.runId} on chain ${chain.chainId}: tx ${receipt.hash} (block ${receipt.blockNumber}), results sha256 ${resultsSha256}`);
   return settlement;
 }

@@ -1,5 +1,4 @@
 import { spawn, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabError, describeError } from "../errors.js";
@@ -8,6 +7,7 @@ import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
+import { newRunId, runsRoot } from "../run-context.js";
 import { finishReport, landFile } from "./report.js";
 import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
@@ -45,7 +45,7 @@ export interface RunOutcome {
 export class NotebookRunError extends LabError {}
 
 export function runsDir(): string {
-  return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
+  return runsRoot();
 }
 
 export function parseRunArgs(args: string[]): RunOptions {
@@ -129,11 +129,6 @@ export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): N
   const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
   return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
     source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
-}
-
-function newRunId(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
 }
 
 function stagingRoot(runs: string): string {
