@@ -44,6 +44,9 @@ export interface RunOutcome {
 
 export class NotebookRunError extends LabError {}
 
+/** Every file a run folder may hold (README's "Run folders" table documents each). */
+export const RUN_FOLDER_FILES = ["notebook.ipynb", "report.html", "results.json", "settlement.json", "manifest.json", "runtime.json"] as const;
+
 export function runsDir(): string {
   return runsRoot();
 }
@@ -60,7 +63,14 @@ export function parseRunArgs(args: string[]): RunOptions {
         throw new ParameterError(`--set needs key=value, got ${pair === undefined ? "nothing" : `"${pair}"`}`, "write e.g. --set seed=7");
       }
       options.sets[pair.slice(0, eq)] = pair.slice(eq + 1);
-    } else if (arg === "--cell-timeout") options.cellTimeoutS = Number(args[++i]);
+    } else if (arg === "--cell-timeout") {
+      const raw = args[++i];
+      options.cellTimeoutS = Number(raw);
+      if (!Number.isInteger(options.cellTimeoutS) || options.cellTimeoutS <= 0) {
+        throw new ParameterError({ code: "run/bad-cell-timeout", fields: { value: raw ?? null },
+          message: `--cell-timeout needs a whole number of seconds, got ${raw === undefined ? "nothing" : `"${raw}"`}`, hint: "write e.g. --cell-timeout 600" });
+      }
+    }
     else if (arg.startsWith("--")) {
       throw new LabError(`unknown option ${arg}`, "usage: ./lab run [NAME...] [--quick] [--set key=value ...] [--cell-timeout SECONDS]");
     } else options.names.push(arg);
