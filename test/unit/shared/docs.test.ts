@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { readFileSync } from "node:fs";
 import { fromRoot } from "../../../lib/files.js";
 import { cellSource, listNotebooks, notebookParameters, readNotebook } from "../../../lib/runner/notebooks.js";
-import { parseRunArgs, RUN_FOLDER_FILES } from "../../../lib/runner/run.js";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
+import { RUN_FOLDER_FILES } from "../../../lib/runner/run.js";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");
 const notebooksDir = fromRoot("notebooks");
@@ -25,7 +26,7 @@ describe("docs: README and the notebooks tell a learner where to go", () => {
     const options = section(readme, "### Options of `./lab run`");
     for (const option of ["--quick", "--set key=value", "--cell-timeout SECONDS"]) expect(options, option).to.include(`| \`${option}\` |`);
     // and they are the options the runner takes
-    expect(parseRunArgs(["00", "--quick", "--set", "seed=7", "--cell-timeout", "60"])).to.include({ quick: true, cellTimeoutS: 60 });
+    expect(parseRunCommandLine(["00", "--quick", "--set", "seed=7", "--cell-timeout", "60"])).to.include({ quick: true, cellTimeoutS: 60 });
   });
 
   it("README and 00-tour link every notebook, each with a line on what it teaches", () => {

@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../../lib/files.js";
-import { parseRunArgs, planRuns, runNotebook } from "../../../lib/runner/run.js";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
+import { planRuns, runNotebook } from "../../../lib/runner/run.js";
 
 /** Every live descendant of `root` (zombies count as gone), from /proc. */
 function descendants(root: number): number[] {
@@ -57,7 +58,7 @@ describe("./lab run: progress, signals and what is left running", function () {
   this.timeout(180_000);
 
   it("shows the running cell (n of N, its heading, time) and the notebook's own progress lines", async () => {
-    const opts = { ...parseRunArgs(["slow", "--set", "seconds=2"]), runsDir: join(mkdtempSync(join(tmpdir(), "lab-progress-")), "runs") };
+    const opts = { ...parseRunCommandLine(["slow", "--set", "seconds=2"]), runsDir: join(mkdtempSync(join(tmpdir(), "lab-progress-")), "runs") };
     const saved = process.env.LAB_NOTEBOOKS_DIR;
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
     try {
