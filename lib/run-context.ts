@@ -20,7 +20,10 @@ export interface RunContext {
 
 /** A run id: UTC time to the second, the notebook's name, four hex digits. */
 export function newRunId(notebook: string, at = new Date()): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${stamp}-${notebook}-${randomBytes(2).toString("hex")}`;
 }
 
@@ -74,10 +77,15 @@ export function liveNotebookName(): string | undefined {
     try {
       const server = readJson<{ url: string; token?: string }>(join(runtimeDir, file));
       // One synchronous request: runContext() is called from synchronous record().
-      const body = execFileSync(process.execPath, ["-e",
-        "fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))",
-        `${server.url.replace(/\/?$/, "/")}api/sessions${server.token ? `?token=${server.token}` : ""}`],
-      { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] });
+      const body = execFileSync(
+        process.execPath,
+        [
+          "-e",
+          "fetch(process.argv[1]).then((r) => r.text()).then((t) => process.stdout.write(t), () => process.exit(1))",
+          `${server.url.replace(/\/?$/, "/")}api/sessions${server.token ? `?token=${server.token}` : ""}`,
+        ],
+        { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] },
+      );
       const sessions = JSON.parse(body) as Array<{ path?: string; notebook?: { path?: string }; kernel?: { id?: string } }>;
       const mine = sessions.find((s) => s.kernel?.id === kernelId);
       const path = mine?.path ?? mine?.notebook?.path;

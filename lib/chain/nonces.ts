@@ -1,4 +1,4 @@
-import { Wallet, type BlockTag, type Provider, type TransactionRequest, type TransactionResponse } from "ethers";
+import { type BlockTag, type Provider, type TransactionRequest, type TransactionResponse, Wallet } from "ethers";
 
 /**
  * A wallet that hands out its own nonces. A node's `eth_getTransactionCount(address, "pending")`
@@ -63,9 +63,15 @@ const perProvider = new WeakMap<Provider, Map<string, ManagedWallet>>();
 /** The one managed wallet of this key on this provider: every caller shares its nonce count. */
 export function managedWallet(privateKey: string, provider: Provider): ManagedWallet {
   let wallets = perProvider.get(provider);
-  if (!wallets) perProvider.set(provider, (wallets = new Map()));
+  if (!wallets) {
+    wallets = new Map();
+    perProvider.set(provider, wallets);
+  }
   const key = new Wallet(privateKey).address;
   let wallet = wallets.get(key);
-  if (!wallet) wallets.set(key, (wallet = new ManagedWallet(privateKey, provider)));
+  if (!wallet) {
+    wallet = new ManagedWallet(privateKey, provider);
+    wallets.set(key, wallet);
+  }
   return wallet;
 }

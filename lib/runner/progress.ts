@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from "node:util";
 import { cellSource, type NotebookJson } from "./notebooks.js";
 
 /**
@@ -16,9 +17,15 @@ export interface CodeCell {
 }
 
 function headingOf(markdown: string): string {
-  const lines = markdown.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = markdown
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const heading = lines.find((l) => /^#{1,6}\s/.test(l)) ?? lines[0] ?? "";
-  return heading.replace(/^#{1,6}\s+/, "").replace(/[*_`]/g, "").slice(0, 80);
+  return heading
+    .replace(/^#{1,6}\s+/, "")
+    .replace(/[*_`]/g, "")
+    .slice(0, 80);
 }
 
 export function codeCells(nb: NotebookJson): CodeCell[] {
@@ -70,10 +77,14 @@ export class RunProgress {
   #stream: ProgressSink;
   #drawn = false;
 
-  constructor(readonly notebook: string, nb: NotebookJson, options: ProgressOptions = {}) {
+  constructor(
+    readonly notebook: string,
+    nb: NotebookJson,
+    options: ProgressOptions = {},
+  ) {
     this.cells = codeCells(nb);
     this.#stream = options.stream ?? process.stderr;
-    const every = this.#stream.isTTY ? TTY_REFRESH_MS : options.intervalMs ?? 5000;
+    const every = this.#stream.isTTY ? TTY_REFRESH_MS : (options.intervalMs ?? 5000);
     this.#timer = setInterval(() => this.#draw(), every);
     this.#timer.unref();
   }
@@ -103,8 +114,12 @@ export class RunProgress {
   /** A stream or plain-text display of cell `index`; its last line is shown. */
   output(index: number, text: string): void {
     if (!this.cellAt(index)) return;
-    const last = text.split(/[\r\n]/).map((l) => l.trim()).filter(Boolean).pop();
-    if (last) this.#lastOutput = last.replace(/\x1b\[[0-9;]*m/g, "");
+    const last = text
+      .split(/[\r\n]/)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .pop();
+    if (last) this.#lastOutput = stripVTControlCharacters(last);
   }
 
   line(): string {

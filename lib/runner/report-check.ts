@@ -16,7 +16,11 @@ export async function launchChromium(executablePath = findChromium()): Promise<B
   return chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
 }
 
-export interface PlotFinding { id: string; title: string; axes: Array<{ axis: string; title: string }> }
+export interface PlotFinding {
+  id: string;
+  title: string;
+  axes: Array<{ axis: string; title: string }>;
+}
 
 export interface ReportFindings {
   /** Requests the page attempted beyond its own file (all were blocked). */

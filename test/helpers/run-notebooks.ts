@@ -4,4 +4,6 @@ import { runAll } from "../../lib/runner/run.js";
 
 const options = { ...parseRunCommandLine(process.argv.slice(2)), progress: { intervalMs: 200 } };
 console.log(`runner ${process.pid}`);
-runAll(options).then((outcomes) => { process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1; });
+runAll(options).then((outcomes) => {
+  process.exitCode = outcomes.every((o) => o.ok) ? 0 : 1;
+});

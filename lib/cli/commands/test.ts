@@ -46,9 +46,9 @@ export default defineCommand({
   description:
     "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), the unit\n" +
     "tests (mocha + chai), the contract tests (Hardhat's mocha runner) and every notebook in quick mode, each\n" +
-    'run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n' +
-      'blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n' +
-      '"N passed, N failed".',
+    "run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n" +
+    "blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n" +
+    '"N passed, N failed".',
   options: { "skip-notebooks": { type: "boolean", doc: "leave out the notebooks (minutes each)" } },
   examples: ["./lab test", "./lab test --skip-notebooks"],
   async run({ values }) {

@@ -19,9 +19,7 @@ export function describeVerification(v: Verification): string[] {
       : "  only the holder of that signer's key could have made this transaction",
   );
   lines.push(
-    v.onChain === "matches"
-      ? `  on chain: block ${s.blockNumber} and the registry's record of the run hold the same hash`
-      : `  on chain: not checked: ${v.onChain.replace(/^skipped: /, "")}`,
+    v.onChain === "matches" ? `  on chain: block ${s.blockNumber} and the registry's record of the run hold the same hash` : `  on chain: not checked: ${v.onChain.replace(/^skipped: /, "")}`,
   );
   return lines;
 }
@@ -30,7 +28,12 @@ export function describeVerification(v: Verification): string[] {
 export function resolveRunDir(arg: string): string {
   const dir = existsSync(arg) ? arg : join(runsDir(), arg);
   if (existsSync(dir)) return dir;
-  const known = existsSync(runsDir()) ? readdirSync(runsDir()).filter((d) => /^\d{8}T/.test(d)).sort().slice(-3) : [];
+  const known = existsSync(runsDir())
+    ? readdirSync(runsDir())
+        .filter((d) => /^\d{8}T/.test(d))
+        .sort()
+        .slice(-3)
+    : [];
   throw new LabError({
     code: "verify/no-such-run",
     fields: { run: arg, runsDir: runsDir() },

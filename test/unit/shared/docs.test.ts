@@ -1,8 +1,8 @@
-import { expect } from "chai";
 import { readFileSync } from "node:fs";
+import { expect } from "chai";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { fromRoot } from "../../../lib/files.js";
 import { cellSource, listNotebooks, notebookParameters, readNotebook } from "../../../lib/runner/notebooks.js";
-import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { RUN_FOLDER_FILES } from "../../../lib/runner/run.js";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");

@@ -1,10 +1,10 @@
-import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromRoot } from "../../../lib/files.js";
+import { expect } from "chai";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
+import { fromRoot } from "../../../lib/files.js";
 import { planRuns, runNotebook } from "../../../lib/runner/run.js";
 
 /** Every live descendant of `root` (zombies count as gone), from /proc. */
@@ -16,32 +16,58 @@ function descendants(root: number): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (fields[0] !== "Z") parent.set(Number(entry), Number(fields[1]));
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const found: number[] = [];
-  const walk = (pid: number) => { for (const [child, ppid] of parent) if (ppid === pid) { found.push(child); walk(child); } };
+  const walk = (pid: number) => {
+    for (const [child, ppid] of parent)
+      if (ppid === pid) {
+        found.push(child);
+        walk(child);
+      }
+  };
   walk(root);
   return found;
 }
 
 function alive(pids: number[]): number[] {
   return pids.filter((pid) => {
-    try { return !readFileSync(`/proc/${pid}/stat`, "utf8").slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2).startsWith("Z"); } catch { return false; }
+    try {
+      return !readFileSync(`/proc/${pid}/stat`, "utf8")
+        .slice(readFileSync(`/proc/${pid}/stat`, "utf8").lastIndexOf(")") + 2)
+        .startsWith("Z");
+    } catch {
+      return false;
+    }
   });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Runner { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>; runsDir: string }
+interface Runner {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  runsDir: string;
+}
 
 /** Starts a runner process on the slow fixture, long enough to be caught mid-cell. */
 function startRunner(): Runner {
   const runsDir = join(mkdtempSync(join(tmpdir(), "lab-life-")), "runs");
-  const child = spawn(process.execPath, ["--import", "tsx", fromRoot("test", "helpers", "run-notebooks.ts"), "slow", "--set", "seconds=120"],
-    { cwd: fromRoot(), env: { ...process.env, LAB_NOTEBOOKS_DIR: fromRoot("test", "fixtures", "notebooks"), LAB_RUNS_DIR: runsDir }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", fromRoot("test", "helpers", "run-notebooks.ts"), "slow", "--set", "seconds=120"], {
+    cwd: fromRoot(),
+    env: { ...process.env, LAB_NOTEBOOKS_DIR: fromRoot("test", "fixtures", "notebooks"), LAB_RUNS_DIR: runsDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
-  child.stdout!.on("data", (d) => { output += d; });
-  child.stderr!.on("data", (d) => { output += d; });
+  child.stdout!.on("data", (d) => {
+    output += d;
+  });
+  child.stderr!.on("data", (d) => {
+    output += d;
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
   return { child, output: () => output, exited, runsDir };
 }
@@ -63,23 +89,52 @@ describe("./lab run: progress, signals and what is left running", function () {
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
     try {
       const lines: string[] = [];
-      const stream = { isTTY: false, write: (text: string) => { lines.push(text); return true; } };
+      const stream = {
+        isTTY: false,
+        write: (text: string) => {
+          lines.push(text);
+          return true;
+        },
+      };
       const [plan] = planRuns(opts);
       const outcome = await runNotebook(plan, { ...opts, progress: { stream, intervalMs: 100 } }, () => {});
       expect(outcome.ok, outcome.error).to.equal(true);
       const counting = lines.filter((l) => l.includes("cell 4 of 5 · Counting slowly"));
       expect(counting.length, lines.join("")).to.be.greaterThan(2);
-      expect(counting.some((l) => /· tick \d+ of 8/.test(l)), "the notebook's own lines").to.equal(true);
-      expect(lines.every((l) => l.endsWith("\n") && !l.includes("\r")), "plain lines off a terminal").to.equal(true);
+      expect(
+        counting.some((l) => /· tick \d+ of 8/.test(l)),
+        "the notebook's own lines",
+      ).to.equal(true);
+      expect(
+        lines.every((l) => l.endsWith("\n") && !l.includes("\r")),
+        "plain lines off a terminal",
+      ).to.equal(true);
       // On a terminal: one line, rewritten in place.
       const tty: string[] = [];
       const [again] = planRuns(opts);
-      const second = await runNotebook(again, { ...opts, progress: { stream: { isTTY: true, columns: 120, write: (t: string) => { tty.push(t); return true; } } } }, () => {});
+      const second = await runNotebook(
+        again,
+        {
+          ...opts,
+          progress: {
+            stream: {
+              isTTY: true,
+              columns: 120,
+              write: (t: string) => {
+                tty.push(t);
+                return true;
+              },
+            },
+          },
+        },
+        () => {},
+      );
       expect(second.ok, second.error).to.equal(true);
       expect(tty.length).to.be.greaterThan(4);
       expect(tty.every((t) => t.startsWith("\r\x1b[2K") && !t.includes("\n"))).to.equal(true);
     } finally {
-      if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved;
+      if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR;
+      else process.env.LAB_NOTEBOOKS_DIR = saved;
     }
   });
 

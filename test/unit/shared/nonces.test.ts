@@ -1,12 +1,12 @@
-import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, settle, verifySettlement, type LabChain } from "../../../lib/chain/index.js";
+import { expect } from "chai";
+import { connect, type LabChain, settle, verifySettlement } from "../../../lib/chain/index.js";
 import { fromRoot } from "../../../lib/files.js";
 import { record } from "../../../lib/results.js";
 import { runAll } from "../../../lib/runner/run.js";
-import { rpc, startHardhatNode, type HardhatNode } from "../../helpers/hardhat-node.js";
+import { type HardhatNode, rpc, startHardhatNode } from "../../helpers/hardhat-node.js";
 
 async function settleOnce(chain: LabChain, value: number): Promise<string> {
   const saved = { ...process.env };
@@ -17,7 +17,10 @@ async function settleOnce(chain: LabChain, value: number): Promise<string> {
     expect((await verifySettlement(process.env.LAB_RUN_DIR!, { chain })).onChain).to.equal("matches");
     return s.txHash;
   } finally {
-    for (const key of ["LAB_RUN_DIR", "LAB_RUN_ID", "LAB_NOTEBOOK"]) { if (saved[key] === undefined) delete process.env[key]; else process.env[key] = saved[key]; }
+    for (const key of ["LAB_RUN_DIR", "LAB_RUN_ID", "LAB_NOTEBOOK"]) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
   }
 }
 
@@ -26,8 +29,12 @@ async function settleOnce(chain: LabChain, value: number): Promise<string> {
 describe("nonces on a real hardhat node", function () {
   this.timeout(240_000);
   let node: HardhatNode;
-  beforeEach(async () => { node = await startHardhatNode(); });
-  afterEach(async () => { await node?.stop(); });
+  beforeEach(async () => {
+    node = await startHardhatNode();
+  });
+  afterEach(async () => {
+    await node?.stop();
+  });
 
   it("deploys then settles, and settles again, with automining", async () => {
     const chain = await connect({ rpcUrl: node.url });
@@ -67,8 +74,10 @@ describe("nonces on a real hardhat node", function () {
       for (const o of outcomes) expect(o.ok, o.error).to.equal(true);
       for (const o of outcomes) expect((await verifySettlement(o.runDir!)).onChain).to.equal("matches");
     } finally {
-      if (saved.rpc === undefined) delete process.env.LAB_RPC_URL; else process.env.LAB_RPC_URL = saved.rpc;
-      if (saved.dir === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved.dir;
+      if (saved.rpc === undefined) delete process.env.LAB_RPC_URL;
+      else process.env.LAB_RPC_URL = saved.rpc;
+      if (saved.dir === undefined) delete process.env.LAB_NOTEBOOKS_DIR;
+      else process.env.LAB_NOTEBOOKS_DIR = saved.dir;
     }
   });
 });

@@ -3,7 +3,11 @@ import { hasCode } from "../../../lib/errors.js";
 import { checkedLayout, figureMarkup } from "../../../lib/notebook/plot.js";
 
 function refusal(fn: () => unknown): unknown {
-  try { fn(); } catch (error) { return error; }
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
   return undefined;
 }
 
@@ -26,10 +30,20 @@ describe("plot: titles the way plotly.js 3 reads them", () => {
   });
 
   it("refuses a figure without a title or without axis titles", () => {
-    expect(hasCode(refusal(() => checkedLayout(line, { xaxis: titled.xaxis, yaxis: titled.yaxis })), "plot/no-title")).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => checkedLayout(line, { xaxis: titled.xaxis, yaxis: titled.yaxis })),
+        "plot/no-title",
+      ),
+    ).to.equal(true);
     const noX = refusal(() => checkedLayout(line, { title: titled.title, yaxis: titled.yaxis }));
     expect(hasCode(noX, "plot/no-axis-title") && noX.fields.axis).to.equal("xaxis");
-    expect(hasCode(refusal(() => checkedLayout(line, { ...titled, yaxis: { title: { text: " " } } })), "plot/no-axis-title")).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => checkedLayout(line, { ...titled, yaxis: { title: { text: " " } } })),
+        "plot/no-axis-title",
+      ),
+    ).to.equal(true);
   });
 
   it("asks titles of every axis the traces use, and none of hidden axes or axis-less traces", () => {

@@ -1,13 +1,13 @@
-import { expect } from "chai";
-import { createServer, type Server } from "node:http";
 import { existsSync, mkdtempSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { Wallet } from "ethers";
 import { checkChain, devPrivateKey } from "../../../lib/chain/index.js";
+import runCommand from "../../../lib/cli/commands/run.js";
 import { hasCode } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
-import runCommand from "../../../lib/cli/commands/run.js";
 import { freePort } from "../../helpers/hardhat-node.js";
 
 /** A loopback endpoint: answers like a public chain (id 1, Geth), or accepts and never answers. */
@@ -15,7 +15,9 @@ function endpoint(mode: "public" | "silent"): Promise<{ url: string; server: Ser
   const server = createServer((req, res) => {
     if (mode === "silent") return;
     let body = "";
-    req.on("data", (d) => { body += d; });
+    req.on("data", (d) => {
+      body += d;
+    });
     req.on("end", () => {
       const { id, method } = JSON.parse(body);
       const result = method === "eth_chainId" ? "0x1" : method === "web3_clientVersion" ? "Geth/v1.14.0-stable/linux-amd64/go1.22" : null;
@@ -36,12 +38,17 @@ async function labRun(env: Partial<Record<(typeof CHAIN_ENV)[number], string>>):
   Object.assign(process.env, { LAB_NOTEBOOKS_DIR: fromRoot("test", "fixtures", "notebooks"), LAB_RUNS_DIR: runsDir }, env);
   const original = console.error;
   let stderr = "";
-  console.error = (...parts: unknown[]) => { stderr += parts.join(" ") + "\n"; };
+  console.error = (...parts: unknown[]) => {
+    stderr += `${parts.join(" ")}\n`;
+  };
   try {
     return { code: await runCommand(["ok"]), stderr, runsDir };
   } finally {
     console.error = original;
-    for (const k of CHAIN_ENV) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; }
+    for (const k of CHAIN_ENV) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
   }
 }
 
@@ -58,8 +65,16 @@ describe("./lab run checks the chain before the first cell", function () {
   let pub: { url: string; server: Server };
   let silent: { url: string; server: Server };
   let closedPort: number;
-  before(async () => { pub = await endpoint("public"); silent = await endpoint("silent"); closedPort = await freePort(); });
-  after(() => { pub.server.close(); silent.server.closeAllConnections(); silent.server.close(); });
+  before(async () => {
+    pub = await endpoint("public");
+    silent = await endpoint("silent");
+    closedPort = await freePort();
+  });
+  after(() => {
+    pub.server.close();
+    silent.server.closeAllConnections();
+    silent.server.close();
+  });
 
   const cases: Array<[string, () => Record<string, string>, string]> = [
     ["a URL that is not a URL", () => ({ LAB_RPC_URL: "localhost:8545" }), "chain/bad-url"],
@@ -74,8 +89,15 @@ describe("./lab run checks the chain before the first cell", function () {
       const saved = { ...process.env };
       Object.assign(process.env, env());
       let error: unknown;
-      try { await checkChain(); } catch (e) { error = e; } finally {
-        for (const k of CHAIN_ENV) { if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k]; }
+      try {
+        await checkChain();
+      } catch (e) {
+        error = e;
+      } finally {
+        for (const k of CHAIN_ENV) {
+          if (saved[k] === undefined) delete process.env[k];
+          else process.env[k] = saved[k];
+        }
       }
       expect(hasCode(error, code), `expected ${code}, got ${String(error)}`).to.equal(true);
       const run = await labRun(env());

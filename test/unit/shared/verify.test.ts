@@ -1,12 +1,12 @@
-import { expect } from "chai";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { Wallet } from "ethers";
-import { connect, devWallet, settle, verifySettlement, type LabChain } from "../../../lib/chain/index.js";
+import { connect, devWallet, type LabChain, settle, verifySettlement } from "../../../lib/chain/index.js";
+import { describeVerification, resolveRunDir } from "../../../lib/cli/commands/verify.js";
 import { hasCode } from "../../../lib/errors.js";
 import { record } from "../../../lib/results.js";
-import { describeVerification, resolveRunDir } from "../../../lib/cli/commands/verify.js";
 import { startHardhatNode } from "../../helpers/hardhat-node.js";
 
 /** Settles a one-value run on `chain` into a fresh folder, with a manifest like ./lab run writes. */
@@ -20,12 +20,19 @@ async function settledRun(chain: LabChain): Promise<string> {
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ resultsSha256: s.resultsSha256, settlement: { txHash: s.txHash } }));
     return dir;
   } finally {
-    for (const key of ["LAB_RUN_DIR", "LAB_RUN_ID", "LAB_NOTEBOOK"]) { if (saved[key] === undefined) delete process.env[key]; else process.env[key] = saved[key]; }
+    for (const key of ["LAB_RUN_DIR", "LAB_RUN_ID", "LAB_NOTEBOOK"]) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
   }
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try { await promise; } catch (error) { return error; }
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
   return undefined;
 }
 
@@ -56,7 +63,11 @@ describe("./lab verify: what a check proves", function () {
 
   it("says that no such run exists for an unknown run id", () => {
     let error: unknown;
-    try { resolveRunDir("20990101T000000Z-00-tour-beef"); } catch (e) { error = e; }
+    try {
+      resolveRunDir("20990101T000000Z-00-tour-beef");
+    } catch (e) {
+      error = e;
+    }
     expect(hasCode(error, "verify/no-such-run") && error.fields.run).to.equal("20990101T000000Z-00-tour-beef");
   });
 
@@ -85,8 +96,17 @@ describe("./lab verify: what a check proves", function () {
   });
 
   it("tells an own key from a development one", () => {
-    expect(describeVerification({ settlement: { runId: "r", notebook: "n", resultsSha256: "h", txHash: "t", chain: { chainId: "1" }, registry: "0x", blockNumber: 1 } as never,
-      transactionMatches: true, manifest: "absent", signer: Wallet.createRandom().address, developmentKey: false, onChain: "matches" }).join("\n"))
-      .to.include("only the holder of that signer's key").and.include("no manifest.json");
+    expect(
+      describeVerification({
+        settlement: { runId: "r", notebook: "n", resultsSha256: "h", txHash: "t", chain: { chainId: "1" }, registry: "0x", blockNumber: 1 } as never,
+        transactionMatches: true,
+        manifest: "absent",
+        signer: Wallet.createRandom().address,
+        developmentKey: false,
+        onChain: "matches",
+      }).join("\n"),
+    )
+      .to.include("only the holder of that signer's key")
+      .and.include("no manifest.json");
   });
 });
