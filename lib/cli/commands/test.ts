@@ -2,11 +2,11 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import { verifySettlement } from "../../chain/verify.js";
-import { describeError } from "../../errors.js";
+import { describeError, problemParagraph } from "../../errors.js";
 import { fromRoot } from "../../files.js";
 import { textTable } from "../../notebook/table.js";
 import { checkReports } from "../../runner/report-check.js";
-import { planRuns, runNotebook } from "../../runner/run.js";
+import { type NotebookPlan, preflight, runNotebook } from "../../runner/run.js";
 import { defineCommand } from "../command.js";
 import { lintReport, ruleSummary } from "./lint.js";
 
@@ -88,7 +88,14 @@ export default defineCommand({
         const options = { names: [], quick: true, sets: {}, cellTimeoutS: 900, runsDir };
         let passed = 0;
         let failed = 0;
-        for (const plan of planRuns(options)) {
+        let plans: NotebookPlan[];
+        try {
+          plans = (await preflight(options)).plans;
+        } catch (error) {
+          console.log(problemParagraph(error));
+          return { passed: 0, failed: 1 };
+        }
+        for (const plan of plans) {
           const outcome = await runNotebook(plan, options);
           try {
             if (!outcome.ok) throw new Error(outcome.error);
