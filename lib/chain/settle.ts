@@ -77,7 +77,7 @@ export async function settleResults(request: SettleRequest, options: { chain?: L
   const data = registry.interface.encodeFunctionData("settle", [runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v)]);
   const transaction: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
   const rawTransaction = await chain.signer.signTransaction(transaction);
-  const response = await chain.provider.broadcastTransaction(rawTransaction);
+  const response = await chain.signer.broadcastSigned(rawTransaction);
   const receipt = await response.wait();
   if (receipt?.status !== 1) {
     throw new SettlementError({

@@ -4,13 +4,15 @@ import { SettlementError } from "../chain/errors.js";
 import { readSettlement, SETTLEMENT_FILE, type Settlement, scaleFigure, settleResults } from "../chain/settle.js";
 import { sha256File, writeJsonAtomic } from "../files.js";
 import { RESULTS_FILE, record } from "../results.js";
-import { runContext } from "../run-context.js";
+import { landInteractiveRun, runContext } from "../run-context.js";
 import { html } from "./display.js";
+import { tableHtml } from "./table.js";
 
 /**
  * Settles the current notebook run, as its last step: records the key figures into
  * results.json, hashes the file, settles that hash and the figures on the ResultsRegistry
- * (lib/chain's settleResults), keeps the record in settlement.json and shows it.
+ * (lib/chain's settleResults), keeps the record in settlement.json and shows it; a live
+ * notebook's run then lands in the runs folder.
  */
 export async function settle(figures: Record<string, number>, options: { chain?: LabChain } = {}): Promise<Settlement> {
   const ctx = runContext();
@@ -27,10 +29,28 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   const resultsSha256 = sha256File(join(ctx.runDir, RESULTS_FILE));
   const settlement = await settleResults({ runId: ctx.runId, notebook: ctx.notebook, resultsSha256, figures }, options);
   writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
-  const { chainId } = settlement.chain;
+  // A live notebook's run lands beside the headless ones, checkable with ./lab verify RUN-ID.
+  if (ctx.interactive) {
+    landInteractiveRun({
+      settledAt: settlement.settledAt,
+      resultsSha256,
+      chain: settlement.chain,
+      settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
+    });
+  }
+  const { chain } = settlement;
+  const rows = [
+    {
+      chain: `${chain.kind} ${chain.kind === "rpc" ? chain.url : chain.name} (id ${chain.chainId})`,
+      registry: settlement.registry,
+      transaction: settlement.txHash,
+      block: settlement.blockNumber,
+      "results.json sha256": resultsSha256,
+    },
+  ];
   html(
-    `<p>Settled run <code>${ctx.runId}</code> on ${settlement.chain.kind} chain ${chainId}: transaction <code>${settlement.txHash}</code> in block ${settlement.blockNumber}; results.json sha256 <code>${resultsSha256}</code>.</p>`,
-    `settled ${ctx.runId} on chain ${chainId}: tx ${settlement.txHash} (block ${settlement.blockNumber}), results sha256 ${resultsSha256}`,
+    tableHtml(rows, { caption: `Run ${ctx.runId} settled${ctx.interactive ? `: ./lab verify ${ctx.runId}` : ""}` }),
+    `settled ${ctx.runId} on chain ${chain.chainId}: tx ${settlement.txHash} (block ${settlement.blockNumber}), results sha256 ${resultsSha256}`,
   );
   return settlement;
 }

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { settle } from "../../../lib/notebook/settle.js";
+import { hasCode, type LabError } from "../../../lib/errors.js";
 import { connect, devPrivateKey, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
 import { record } from "../../../lib/results.js";
-import { hasCode, type LabError } from "../../../lib/errors.js";
 
 /** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */
 function fakePublicChain(): Promise<{ url: string; server: Server }> {
@@ -75,7 +75,7 @@ describe("chain: connect, settle, verify", () => {
       const path = join(dir, "results.json");
       writeFileSync(path, readFileSync(path, "utf8").replace("0.5", "0.9"));
       const settled = JSON.parse(readFileSync(join(dir, "settlement.json"), "utf8")).resultsSha256;
-      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, "settle/results-changed", { runDir: dir, settled });
+      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, "verify/results-changed", { runDir: dir, settled });
     });
   });
 
@@ -91,15 +91,15 @@ describe("chain: connect, settle, verify", () => {
     after(() => fake.server.close());
 
     it("names the fix when the endpoint does not answer", async () => {
-      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:9", timeoutMs: 1000 }), RpcUnreachableError, "chain/rpc-unreachable", { url: "http://127.0.0.1:9" });
+      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, "chain/unreachable", { url: "http://127.0.0.1:1" });
     });
 
     it("refuses an unexpected chain id", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, "chain/id-mismatch", { url: fake.url, chainId: 1n, expected: "31337" });
+      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, "chain/id-mismatch", { url: fake.url, chainId: 1n, expected: 31337n });
     });
 
     it("refuses Hardhat's development keys on a chain that is not a local development chain", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, "chain/dev-key-refused", { chain: fake.url, chainId: 1n });
+      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, "chain/dev-key-refused", { url: fake.url, chainId: 1n });
       await expectRejection(connect({ rpcUrl: fake.url }), MissingKeyError, "chain/missing-key", { url: fake.url, chainId: 1n });
       const own = Wallet.createRandom().privateKey;
       const c = await connect({ rpcUrl: fake.url, privateKey: own });
