@@ -233,7 +233,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     writeFileSync(reportPath, typesetMath(readFileSync(reportPath, "utf8")));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;
+    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; adapter?: unknown }>(runtimePath) : undefined;
     const finished = new Date();
     writeJsonAtomic(join(staging, "manifest.json"), {
       runId,
@@ -246,6 +246,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       notebookSha256: sha256File(plan.notebook.path),
       versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
       tfBackend: runtime?.tfBackend ?? "not used",
+      ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
       seed: plan.parameters.seed ?? null,
       quick: plan.parameters.quick ?? null,
       parameters: plan.parameters,

@@ -1,19 +1,29 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
-import { LabError } from "../errors.js";
+import { BackendError } from "./errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { activateWebGpu, formatAdapter, type WebGpuAdapterReport } from "./webgpu.js";
+import { registerWebGpuKernels } from "./webgpu-kernels.js";
 
 const require = createRequire(import.meta.url);
 
-export type BackendChoice = "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
+export type BackendChoice = "tfjs-node-gpu" | "webgpu" | "tfjs-node" | "wasm" | "cpu";
 
 /** The order tried when LAB_TF_BACKEND is unset: fastest first. */
-export const BACKEND_ORDER: readonly BackendChoice[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+export const BACKEND_ORDER: readonly BackendChoice[] = ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"];
+
+/** Backends that run on a GPU: the Factory picks the larger base presets on these. */
+export const GPU_BACKENDS: readonly BackendChoice[] = ["tfjs-node-gpu", "webgpu"];
 
 export interface BackendCandidate {
   choice: BackendChoice;
-  /** Makes the backend available and active; returns why not, or undefined on success. */
-  activate(): Promise<string | undefined>;
+  /**
+   * Makes the backend available and active; returns why not, or undefined on success.
+   * `forced` is true when LAB_TF_BACKEND named this backend (webgpu then accepts a software adapter).
+   */
+  activate(forced: boolean): Promise<string | undefined>;
+  /** What the backend reports about its device once active (webgpu: the adapter). */
+  device?(): WebGpuAdapterReport | undefined;
 }
 
 export interface TfRuntime {
@@ -22,15 +32,18 @@ export interface TfRuntime {
   /** tf.getBackend() after selection ("tensorflow", "wasm" or "cpu"). */
   tfBackendName: string;
   /** Why each faster backend was passed over. */
-  skipped: Array<{ choice: BackendChoice; reason: string }>;
+  skipped: Array<{ choice: BackendChoice; reason: string; code?: string }>;
   tfjsVersion: string;
+  /** webgpu: the adapter's vendor, architecture, device, features and limits. */
+  adapter?: WebGpuAdapterReport;
 }
 
-export class BackendError extends LabError {}
+export { BackendError };
 
 const ALIASES: Record<string, BackendChoice> = {
   "tfjs-node-gpu": "tfjs-node-gpu", gpu: "tfjs-node-gpu", "tensorflow-gpu": "tfjs-node-gpu",
   "tfjs-node": "tfjs-node", node: "tfjs-node", tensorflow: "tfjs-node",
+  webgpu: "webgpu", dawn: "webgpu",
   wasm: "wasm", cpu: "cpu",
 };
 
@@ -51,9 +64,32 @@ function nativeCandidate(choice: "tfjs-node-gpu" | "tfjs-node"): BackendCandidat
   };
 }
 
+/**
+ * WebGPU through Dawn (lib/tf/webgpu.ts): taken automatically only on a hardware adapter; a
+ * software one (llvmpipe on a machine with no GPU) only when LAB_TF_BACKEND=webgpu asks for it.
+ */
+function webGpuCandidate(): BackendCandidate {
+  let adapter: WebGpuAdapterReport | undefined;
+  return {
+    choice: "webgpu",
+    async activate(forced) {
+      try {
+        adapter = (await activateWebGpu(tf, { allowSoftware: forced })).report;
+      } catch (error) {
+        const e = error as BackendError;
+        return e.code ? `${e.message} [${e.code}]` : String(error);
+      }
+      registerWebGpuKernels(tf);
+      return undefined;
+    },
+    device: () => adapter,
+  };
+}
+
 export function defaultCandidates(): BackendCandidate[] {
   return [
     nativeCandidate("tfjs-node-gpu"),
+    webGpuCandidate(),
     nativeCandidate("tfjs-node"),
     {
       choice: "wasm",
@@ -75,15 +111,15 @@ export function defaultCandidates(): BackendCandidate[] {
 export function parseBackendChoice(value: string): BackendChoice {
   const choice = ALIASES[value.trim().toLowerCase()];
   if (!choice) {
-    throw new BackendError(`LAB_TF_BACKEND="${value}" names no backend`,
-      `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`);
+    throw new BackendError({ code: "backend/unknown", message: `LAB_TF_BACKEND="${value}" names no backend`,
+      hint: `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`, fields: { value } });
   }
   return choice;
 }
 
 /**
  * Picks the TensorFlow.js backend: the one LAB_TF_BACKEND names (an error if it cannot load),
- * else the first of tfjs-node-gpu, tfjs-node, wasm, cpu that loads.
+ * else the first of tfjs-node-gpu, webgpu (hardware adapters only), tfjs-node, wasm, cpu that loads.
  */
 export async function selectBackend(
   options: { override?: string; candidates?: BackendCandidate[]; log?: (line: string) => void } = {},
@@ -97,22 +133,32 @@ export async function selectBackend(
   for (const choice of wanted) {
     const candidate = candidates.find((c) => c.choice === choice);
     if (!candidate) continue;
-    const reason = await candidate.activate();
+    const reason = await candidate.activate(Boolean(override));
     if (reason === undefined) {
       await tf.ready();
-      const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs };
+      const adapter = candidate.device?.();
+      const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs, ...(adapter ? { adapter } : {}) };
       options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}` +
         (skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""));
+      if (adapter) options.log?.(formatAdapter(adapter));
       return runtime;
     }
+    const code = /\[(webgpu\/[a-z-]+)\]$/.exec(reason)?.[1];
     if (override) {
-      throw new BackendError(`LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
-        choice === "tfjs-node-gpu"
+      throw new BackendError({
+        code: code ?? "backend/unavailable",
+        message: `LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
+        hint: choice === "tfjs-node-gpu"
           ? "install @tensorflow/tfjs-node-gpu with its native library and CUDA 11.2 / cuDNN 8.1 (README, section GPU), or unset LAB_TF_BACKEND"
-          : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package");
+          : choice === "webgpu"
+            ? "install the Vulkan loader and the GPU driver's Vulkan ICD (apt-get install libvulkan1; README, section GPU), or Mesa's EGL/GL ES for the software route; or unset LAB_TF_BACKEND"
+            : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package",
+        fields: { backend: choice, override, reason },
+      });
     }
-    skipped.push({ choice, reason });
+    skipped.push({ choice, reason, ...(code ? { code } : {}) });
   }
-  throw new BackendError("no TensorFlow.js backend could be initialised",
-    "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab");
+  throw new BackendError({ code: "backend/none", message: "no TensorFlow.js backend could be initialised",
+    hint: "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab",
+    fields: { skipped: skipped.map((s) => s.choice) } });
 }

@@ -3,8 +3,12 @@ import { runContext } from "../run-context.js";
 import { writeJsonAtomic } from "../files.js";
 import { join } from "node:path";
 
-export { BACKEND_ORDER, BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
+export { BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
+export { BACKEND_ORDER, GPU_BACKENDS } from "./backend.js";
+export { WebGpuError } from "./errors.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
+export { registerWebGpuKernels } from "./webgpu-kernels.js";
+export { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, findLibrary, formatAdapter, isSoftwareAdapter, readBackToCpu, webGpuFault, type WebGpuAdapterReport } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
 
@@ -17,6 +21,7 @@ export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
     if (process.env.LAB_RUN_DIR) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
         tfBackend: rt.backend, tfBackendName: rt.tfBackendName, tfjsVersion: rt.tfjsVersion, skipped: rt.skipped,
+        ...(rt.adapter ? { adapter: rt.adapter } : {}),
       });
     }
     return rt;
