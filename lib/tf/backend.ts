@@ -3,7 +3,6 @@ import { createRequire } from "node:module";
 import { BackendError } from "./errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { activateWebGpu, formatAdapter, type WebGpuAdapterReport } from "./webgpu.js";
-import { registerWebGpuKernels } from "./webgpu-kernels.js";
 
 const require = createRequire(import.meta.url);
 
@@ -79,7 +78,6 @@ function webGpuCandidate(): BackendCandidate {
         const e = error as BackendError;
         return e.code ? `${e.message} [${e.code}]` : String(error);
       }
-      registerWebGpuKernels(tf);
       return undefined;
     },
     device: () => adapter,

@@ -7,7 +7,6 @@ export { BackendError, parseBackendChoice, selectBackend, type BackendCandidate,
 export { BACKEND_ORDER, GPU_BACKENDS } from "./backend.js";
 export { WebGpuError } from "./errors.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
-export { registerWebGpuKernels } from "./webgpu-kernels.js";
 export { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, findLibrary, formatAdapter, isSoftwareAdapter, readBackToCpu, webGpuFault, type WebGpuAdapterReport } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;

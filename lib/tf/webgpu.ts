@@ -264,6 +264,21 @@ const instances: GpuLike[] = [];
  * code of what is missing.
  */
 export async function activateWebGpu(tf: typeof TF, options: { allowSoftware: boolean; env?: Env }): Promise<WebGpuActivation> {
+  // one device per process: a second activation reuses it (tests and comparisons switch back and forth)
+  if (active && !fault && tf.findBackendFactory("webgpu")) {
+    if (active.report.software && !options.allowSoftware) {
+      throw noWebGpuError([...active.attempts, { dawnBackend: active.report.dawnBackend, code: "webgpu/software-adapter", reason: `only the software renderer ${active.report.device || active.report.description}`, adapter: active.report }], false);
+    }
+    if (!(await tf.setBackend("webgpu"))) throw new WebGpuError({ code: "webgpu/no-adapter", message: "tfjs could not switch back to its webgpu backend", hint: "restart the process", fields: {} });
+    return active;
+  }
+  active = await openAdapter(tf, options);
+  return active;
+}
+
+let active: WebGpuActivation | undefined;
+
+async function openAdapter(tf: typeof TF, options: { allowSoftware: boolean; env?: Env }): Promise<WebGpuActivation> {
   const env = options.env ?? process.env;
   const module = await loadWebGpuPackage();
   // Mesa's EGL picks a window system from the environment; with none, the surfaceless platform.

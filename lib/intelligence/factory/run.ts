@@ -2,7 +2,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromRoot, sha256Hex } from "../../files.js";
-import { assertWebGpuHealthy, GPU_BACKENDS, initTf, readBackToCpu } from "../../tf/index.js";
+import { assertWebGpuHealthy, GPU_BACKENDS, initTf, readBackToCpu, selectBackend, type BackendChoice } from "../../tf/index.js";
 import { progress } from "../../notebook/progress.js";
 import { rng } from "../../random.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
@@ -97,6 +97,11 @@ export interface FactoryOptions {
   /** Stop (as if interrupted) after this many steps of this call, keeping the state to resume. */
   stopAfterSteps?: number;
   signal?: AbortSignal;
+  /**
+   * Train on this backend instead of the process's (initTf): it is activated, made current and
+   * left current. For comparisons of backends in one process (tests, ./lab gpu-bundle).
+   */
+  backend?: BackendChoice;
   /** Override where outputs go (else spec.output.dir, else experiments/runs/factory/NAME). */
   outDir?: string;
 }
@@ -169,7 +174,7 @@ interface SavedState { step: number; history: FactoryMetrics["history"]; evals: 
 export async function runFactory(specOrPath: FactorySpec | string | Record<string, unknown>, opts: FactoryOptions = {}): Promise<FactoryResult> {
   const spec = typeof specOrPath === "string" ? loadSpec(specOrPath) : validateSpec(specOrPath);
   const hash = specHash(spec);
-  const { tf, backend } = await initTf({ quiet: opts.quiet });
+  const { tf, backend } = opts.backend ? await selectBackend({ override: opts.backend }) : await initTf({ quiet: opts.quiet });
   const log = (s: string) => { if (!opts.quiet) console.log(s); };
   const onGpu = GPU_BACKENDS.includes(backend);
   const baseName = resolveBaseModel(spec.base_model.name, spec.base_model.pretrain, onGpu);
