@@ -89,8 +89,10 @@ describe("WebGPU kernels the lab's training needs", () => {
 
 describe("TensorFlow.js on WebGPU, against wasm", function () {
   let unavailable: string | undefined;
+  let previousBackend = "cpu";
   before(async function () {
     this.timeout(60_000);
+    previousBackend = tf.getBackend() ?? "cpu";
     try {
       const { report } = await activateWebGpu(tf, { allowSoftware: true });
       console.log(`      on ${report.device || report.description} (${report.dawnBackend}${report.software ? ", software" : ""})`);
@@ -105,7 +107,8 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
       this.skip();
     }
   });
-  after(async () => { await tf.setBackend("cpu"); });
+  // later test files share this process: leave them the backend they had
+  after(async () => { await tf.setBackend(previousBackend); });
 
   /** Runs fn on wasm and on webgpu with the same inputs; returns both results as plain arrays. */
   const onBoth = async (fn: () => tf.Tensor | tf.Tensor[]): Promise<[Float32Array[], Float32Array[]]> => {
