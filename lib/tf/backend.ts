@@ -93,7 +93,7 @@ export function defaultCandidates(): BackendCandidate[] {
       choice: "wasm",
       async activate() {
         try {
-          require("@tensorflow/tfjs-backend-wasm");
+          await import("@tensorflow/tfjs-backend-wasm");
         } catch (error) {
           return `@tensorflow/tfjs-backend-wasm did not load (${(error as Error).message})`;
         }

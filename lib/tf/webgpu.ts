@@ -1,6 +1,5 @@
 import type * as TF from "@tensorflow/tfjs";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { WebGpuError } from "./errors.js";
@@ -119,8 +118,6 @@ interface GpuDeviceLike {
 }
 interface GpuLike { requestAdapter(options?: unknown): Promise<GpuAdapterLike | null> }
 type WebGpuModule = { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
-
-const require = createRequire(import.meta.url);
 
 function adapterLimits(adapter: GpuAdapterLike): Record<string, number> {
   const limits: Record<string, number> = {};
@@ -307,7 +304,7 @@ async function openAdapter(tf: typeof TF, options: { allowSoftware: boolean; env
 async function registerOnAdapter(tf: typeof TF, adapter: GpuAdapterLike): Promise<{ code: string; reason: string } | undefined> {
   let backendModule: { WebGPUBackend: new (device: unknown, info: unknown) => TF.KernelBackend };
   try {
-    backendModule = require("@tensorflow/tfjs-backend-webgpu");
+    backendModule = (await import("@tensorflow/tfjs-backend-webgpu")) as unknown as typeof backendModule;
   } catch (error) {
     return { code: "webgpu/package-missing", reason: `@tensorflow/tfjs-backend-webgpu did not load (${(error as Error).message.split("\n")[0]})` };
   }

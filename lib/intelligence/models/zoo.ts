@@ -118,10 +118,14 @@ export function pretrainData(name: string): TrainData {
     const set = loadFashionMnist("train");
     return { x: set.x.subarray(0, PRETRAIN_IMAGES * 784), y: set.y.subarray(0, PRETRAIN_IMAGES), n: PRETRAIN_IMAGES, xShape: [784], yShape: [] };
   }
+  return lmWindows(pretrainTokenIds(), gptConfig(name).blockSize, recipe.stride ?? 24);
+}
+
+/** The GPT base models' pretraining text as token ids: the "fortunes" and "riddles" files ("literature" is kept for fine-tuning). */
+export function pretrainTokenIds(): Int32Array {
   const corpus = loadFortunes();
-  // pretraining domain: the "fortunes" and "riddles" files; "literature" is kept for fine-tuning
   const text = corpus.documents.filter((_, i) => corpus.sources[i] !== "literature").join("\n\n");
-  return lmWindows(fortunesTokenizer().encode(text), gptConfig(name).blockSize, recipe.stride ?? 24);
+  return fortunesTokenizer().encode(text);
 }
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
