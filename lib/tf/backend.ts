@@ -11,8 +11,13 @@ export type BackendChoice = "tfjs-node-gpu" | "webgpu" | "tfjs-node" | "wasm" | 
 /** The order tried when LAB_TF_BACKEND is unset: fastest first. */
 export const BACKEND_ORDER: readonly BackendChoice[] = ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"];
 
-/** Backends that run on a GPU: the Factory picks the larger base presets on these. */
+/** Backends that can run on a GPU. */
 export const GPU_BACKENDS: readonly BackendChoice[] = ["tfjs-node-gpu", "webgpu"];
+
+/** True when training runs on a hardware GPU (webgpu on a software adapter is a CPU). */
+export function onHardwareGpu(rt: Pick<TfRuntime, "backend" | "adapter">): boolean {
+  return rt.backend === "tfjs-node-gpu" || (rt.backend === "webgpu" && rt.adapter?.software === false);
+}
 
 export interface BackendCandidate {
   choice: BackendChoice;

@@ -4,7 +4,7 @@ import { writeJsonAtomic } from "../files.js";
 import { join } from "node:path";
 
 export { BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
-export { BACKEND_ORDER, GPU_BACKENDS } from "./backend.js";
+export { BACKEND_ORDER, GPU_BACKENDS, onHardwareGpu } from "./backend.js";
 export { WebGpuError } from "./errors.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
 export { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, findLibrary, formatAdapter, isSoftwareAdapter, readBackToCpu, webGpuFault, type WebGpuAdapterReport } from "./webgpu.js";

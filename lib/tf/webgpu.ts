@@ -204,7 +204,14 @@ function installNavigatorGpu(module: WebGpuModule, gpu: GpuLike): void {
 
 interface AttemptPlan { dawnBackend: DawnBackend; flags: string[]; featureLevel: "core" | "compatibility"; precheck(): WebGpuAttempt | undefined }
 
-function attemptPlans(env: Env): AttemptPlan[] {
+/** Device nodes of a GPU driver: DRM render nodes (Mesa, AMD, Intel) or NVIDIA's. */
+export function gpuDeviceNodes(): string[] {
+  const dri = existsSync("/dev/dri") ? readdirSync("/dev/dri").filter((f) => f.startsWith("renderD")).map((f) => `/dev/dri/${f}`) : [];
+  const nvidia = existsSync("/dev") ? readdirSync("/dev").filter((f) => /^nvidia\d+$/.test(f)).map((f) => `/dev/${f}`) : [];
+  return [...dri, ...nvidia];
+}
+
+function attemptPlans(env: Env, allowSoftware: boolean): AttemptPlan[] {
   return [
     {
       dawnBackend: "vulkan", flags: ["backend=vulkan"], featureLevel: "core",
@@ -217,8 +224,12 @@ function attemptPlans(env: Env): AttemptPlan[] {
     },
     {
       dawnBackend: "opengles", flags: ["backend=opengles"], featureLevel: "compatibility",
-      precheck: () => (findLibrary("libEGL.so.1", env) ? undefined
-        : { dawnBackend: "opengles", code: "webgpu/no-egl", reason: "no EGL (libEGL.so.1) for Dawn's GL ES backend" }),
+      precheck: () => {
+        if (!findLibrary("libEGL.so.1", env)) return { dawnBackend: "opengles", code: "webgpu/no-egl", reason: "no EGL (libEGL.so.1) for Dawn's GL ES backend" };
+        // with no GPU device node only Mesa's llvmpipe could answer: not worth an EGL context unless asked for
+        if (!allowSoftware && gpuDeviceNodes().length === 0) return { dawnBackend: "opengles", code: "webgpu/software-adapter", reason: "no GPU device node (/dev/dri/renderD*, /dev/nvidia*): only a software renderer could answer" };
+        return undefined;
+      },
     },
   ];
 }
@@ -281,7 +292,7 @@ async function openAdapter(tf: typeof TF, options: { allowSoftware: boolean; env
   // Mesa's EGL picks a window system from the environment; with none, the surfaceless platform.
   if (!env.EGL_PLATFORM && !env.DISPLAY && !env.WAYLAND_DISPLAY) process.env.EGL_PLATFORM = "surfaceless";
   const attempts: WebGpuAttempt[] = [];
-  for (const plan of attemptPlans(env)) {
+  for (const plan of attemptPlans(env, options.allowSoftware)) {
     const refused = plan.precheck();
     if (refused) { attempts.push(refused); continue; }
     const gpu = module.create(plan.flags);

@@ -2,7 +2,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromRoot, sha256Hex } from "../../files.js";
-import { assertWebGpuHealthy, GPU_BACKENDS, initTf, readBackToCpu, selectBackend, type BackendChoice } from "../../tf/index.js";
+import { assertWebGpuHealthy, initTf, onHardwareGpu, readBackToCpu, selectBackend, type BackendChoice } from "../../tf/index.js";
 import { progress } from "../../notebook/progress.js";
 import { rng } from "../../random.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
@@ -174,9 +174,10 @@ interface SavedState { step: number; history: FactoryMetrics["history"]; evals: 
 export async function runFactory(specOrPath: FactorySpec | string | Record<string, unknown>, opts: FactoryOptions = {}): Promise<FactoryResult> {
   const spec = typeof specOrPath === "string" ? loadSpec(specOrPath) : validateSpec(specOrPath);
   const hash = specHash(spec);
-  const { tf, backend } = opts.backend ? await selectBackend({ override: opts.backend }) : await initTf({ quiet: opts.quiet });
+  const runtime = opts.backend ? await selectBackend({ override: opts.backend }) : await initTf({ quiet: opts.quiet });
+  const { tf, backend } = runtime;
   const log = (s: string) => { if (!opts.quiet) console.log(s); };
-  const onGpu = GPU_BACKENDS.includes(backend);
+  const onGpu = onHardwareGpu(runtime);
   const baseName = resolveBaseModel(spec.base_model.name, spec.base_model.pretrain, onGpu);
   if (baseName !== spec.base_model.name) log(`${spec.base_model.name}, full pretraining, on ${backend}: the GPU preset ${baseName} (${BASE_MODELS[baseName].description})`);
   const model = baseModel(tf, baseName);
