@@ -14,9 +14,10 @@ export default async function main(args: string[]): Promise<number> {
     return 0;
   }
   const outDir = resolve(args.find((a) => !a.startsWith("--")) ?? fromRoot("gpu-bundle"));
-  const result = await buildGpuBundle({ outDir, log: (line) => console.log(`  ${line}`) });
-  console.log(`GPU check bundle: ${outDir} (${(result.bytes / 2 ** 20).toFixed(1)} MiB, ${result.files.length} files)`);
-  console.log(`on the GPU machine: sh ${join(outDir, "run.sh")} > gpu-check.json`);
+  // progress on stderr: with --try, stdout is the check's JSON alone
+  const result = await buildGpuBundle({ outDir, log: (line) => console.error(`  ${line}`) });
+  console.error(`GPU check bundle: ${outDir} (${(result.bytes / 2 ** 20).toFixed(1)} MiB, ${result.files.length} files)`);
+  console.error(`on the GPU machine: sh ${join(outDir, "run.sh")} > gpu-check.json`);
   if (!args.includes("--try")) return 0;
   const run = spawnSync("sh", [join(outDir, "run.sh"), "--quick", "--allow-software"], { stdio: "inherit" });
   return run.status ?? 1;
