@@ -16,7 +16,9 @@ let runtime: Promise<TfRuntime> | undefined;
  * written to the run folder (runtime.json) so the manifest names the backend that produced it.
  */
 export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
-  runtime ??= selectBackend({ log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
+  // notebook cells read tensors synchronously (dataSync, arraySync): in the lab's kernel, webgpu only when forced
+  const syncReads = process.env.LAB_KERNEL === "tslab";
+  runtime ??= selectBackend({ syncReads, log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
     if (process.env.LAB_RUN_DIR) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
         tfBackend: rt.backend, tfBackendName: rt.tfBackendName, tfjsVersion: rt.tfjsVersion, skipped: rt.skipped,

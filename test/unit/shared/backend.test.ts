@@ -28,6 +28,16 @@ describe("TensorFlow.js backend selection", () => {
     expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu", "webgpu", "tfjs-node"]);
   });
 
+  it("passes over webgpu for a caller that reads synchronously, unless LAB_TF_BACKEND forces it", async () => {
+    const tried: BackendChoice[] = [];
+    const candidates = (["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
+    const rt = await selectBackend({ override: "", syncReads: true, candidates });
+    expect(rt.backend).to.equal("tfjs-node");
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node"]);
+    expect(rt.skipped.find((s) => s.choice === "webgpu")?.code).to.equal("webgpu/sync-read");
+    expect((await selectBackend({ override: "webgpu", syncReads: true, candidates })).backend).to.equal("webgpu");
+  });
+
   it("falls back to cpu when nothing faster loads", async () => {
     const tried: BackendChoice[] = [];
     const rt = await selectBackend({ override: "", candidates: (["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c === "cpu", tried)) });
