@@ -1,7 +1,7 @@
-import type * as TF from "@tensorflow/tfjs";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import type * as TF from "@tensorflow/tfjs";
 import { WebGpuError } from "./errors.js";
 
 /**
@@ -61,7 +61,9 @@ export function libraryDirs(env: Env = process.env): string[] {
   const dirs = [...splitPath(env.LD_LIBRARY_PATH)];
   const confDir = "/etc/ld.so.conf.d";
   if (existsSync(confDir)) {
-    for (const f of readdirSync(confDir).filter((n) => n.endsWith(".conf")).sort()) {
+    for (const f of readdirSync(confDir)
+      .filter((n) => n.endsWith(".conf"))
+      .sort()) {
       for (const line of readFileSync(join(confDir, f), "utf8").split("\n")) {
         const d = line.trim();
         if (d.startsWith("/")) dirs.push(d);
@@ -98,13 +100,22 @@ export function findVulkanIcds(env: Env = process.env): string[] {
   for (const base of [...configDirs, ...dataDirs]) {
     const dir = join(base, "vulkan", "icd.d");
     if (!existsSync(dir)) continue;
-    for (const f of readdirSync(dir).filter((n) => n.endsWith(".json")).sort()) found.push(join(dir, f));
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith(".json"))
+      .sort())
+      found.push(join(dir, f));
   }
   return [...found, ...added.filter((f) => existsSync(f))];
 }
 
 /** The subset of GPUAdapter/GPUDevice this module touches (dawn.node implements the full spec). */
-interface GpuAdapterInfoLike { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter?: boolean }
+interface GpuAdapterInfoLike {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter?: boolean;
+}
 interface GpuAdapterLike {
   info: GpuAdapterInfoLike;
   features: Set<string>;
@@ -116,7 +127,9 @@ interface GpuDeviceLike {
   onuncapturederror: ((event: { error: { constructor: { name: string }; message: string } }) => void) | null;
   destroy(): void;
 }
-interface GpuLike { requestAdapter(options?: unknown): Promise<GpuAdapterLike | null> }
+interface GpuLike {
+  requestAdapter(options?: unknown): Promise<GpuAdapterLike | null>;
+}
 type WebGpuModule = { create(flags: string[]): GpuLike; globals: Record<string, unknown> };
 
 function adapterLimits(adapter: GpuAdapterLike): Record<string, number> {
@@ -131,8 +144,12 @@ function adapterLimits(adapter: GpuAdapterLike): Record<string, number> {
 export function describeAdapter(adapter: GpuAdapterLike, dawnBackend: DawnBackend, featureLevel: "core" | "compatibility"): WebGpuAdapterReport {
   const i = adapter.info;
   return {
-    dawnBackend, featureLevel,
-    vendor: i.vendor ?? "", architecture: i.architecture ?? "", device: i.device ?? "", description: i.description ?? "",
+    dawnBackend,
+    featureLevel,
+    vendor: i.vendor ?? "",
+    architecture: i.architecture ?? "",
+    device: i.device ?? "",
+    description: i.description ?? "",
     software: isSoftwareAdapter(i),
     features: [...adapter.features].sort(),
     limits: adapterLimits(adapter),
@@ -143,9 +160,11 @@ export function describeAdapter(adapter: GpuAdapterLike, dawnBackend: DawnBacken
 export function formatAdapter(r: WebGpuAdapterReport): string {
   const name = [r.vendor, r.architecture, r.device].filter(Boolean).join(" / ") || r.description || "unnamed adapter";
   const mib = (n: number | undefined) => (n === undefined ? "?" : `${Math.round(n / 2 ** 20)} MiB`);
-  return `WebGPU adapter ${name} (${r.dawnBackend}, ${r.featureLevel}${r.software ? ", software" : ""}; ${r.description}; ` +
+  return (
+    `WebGPU adapter ${name} (${r.dawnBackend}, ${r.featureLevel}${r.software ? ", software" : ""}; ${r.description}; ` +
     `max buffer ${mib(r.limits.maxBufferSize)}, max storage binding ${mib(r.limits.maxStorageBufferBindingSize)}, ` +
-    `workgroup storage ${r.limits.maxComputeWorkgroupStorageSize} B, ${r.limits.maxComputeInvocationsPerWorkgroup} invocations)`;
+    `workgroup storage ${r.limits.maxComputeWorkgroupStorageSize} B, ${r.limits.maxComputeInvocationsPerWorkgroup} invocations)`
+  );
 }
 
 // --- device health -------------------------------------------------------------------------
@@ -156,16 +175,29 @@ function watchDevice(device: GpuDeviceLike): void {
   device.onuncapturederror = (event) => {
     const kind = event.error.constructor.name;
     if (fault) return;
-    fault = kind === "GPUOutOfMemoryError"
-      ? new WebGpuError({ code: "webgpu/out-of-memory", message: `the WebGPU device ran out of memory (${event.error.message})`,
-        hint: "lower training.batch_size or the model size, or set LAB_TF_BACKEND=wasm to train on the CPU", fields: { error: event.error.message } })
-      : new WebGpuError({ code: "webgpu/device-error", message: `the WebGPU device reported ${kind}: ${event.error.message}`,
-        hint: "set LAB_TF_BACKEND=wasm to train on the CPU, and report the message with the adapter line printed at start", fields: { kind, error: event.error.message } });
+    fault =
+      kind === "GPUOutOfMemoryError"
+        ? new WebGpuError({
+            code: "webgpu/out-of-memory",
+            message: `the WebGPU device ran out of memory (${event.error.message})`,
+            hint: "lower training.batch_size or the model size, or set LAB_TF_BACKEND=wasm to train on the CPU",
+            fields: { error: event.error.message },
+          })
+        : new WebGpuError({
+            code: "webgpu/device-error",
+            message: `the WebGPU device reported ${kind}: ${event.error.message}`,
+            hint: "set LAB_TF_BACKEND=wasm to train on the CPU, and report the message with the adapter line printed at start",
+            fields: { kind, error: event.error.message },
+          });
   };
   void device.lost.then((info) => {
     if (info.reason === "destroyed" || fault) return;
-    fault = new WebGpuError({ code: "webgpu/device-lost", message: `the WebGPU device was lost (${info.reason}: ${info.message})`,
-      hint: "check the driver (nvidia-smi) and run again; set LAB_TF_BACKEND=wasm to train on the CPU meanwhile", fields: { reason: info.reason, error: info.message } });
+    fault = new WebGpuError({
+      code: "webgpu/device-lost",
+      message: `the WebGPU device was lost (${info.reason}: ${info.message})`,
+      hint: "check the driver (nvidia-smi) and run again; set LAB_TF_BACKEND=wasm to train on the CPU meanwhile",
+      fields: { reason: info.reason, error: info.message },
+    });
   });
 }
 
@@ -185,8 +217,12 @@ async function loadWebGpuPackage(): Promise<WebGpuModule> {
   try {
     return (await import("webgpu")) as unknown as WebGpuModule;
   } catch (error) {
-    throw new WebGpuError({ code: "webgpu/package-missing", message: `the npm package webgpu did not load (${(error as Error).message.split("\n")[0]})`,
-      hint: "npm ci installs it (an optional dependency); on platforms it has no prebuilt dawn.node for, use wasm", fields: { package: "webgpu" } });
+    throw new WebGpuError({
+      code: "webgpu/package-missing",
+      message: `the npm package webgpu did not load (${(error as Error).message.split("\n")[0]})`,
+      hint: "npm ci installs it (an optional dependency); on platforms it has no prebuilt dawn.node for, use wasm",
+      fields: { package: "webgpu" },
+    });
   }
 }
 
@@ -202,19 +238,34 @@ function installNavigatorGpu(module: WebGpuModule, gpu: GpuLike): void {
   else Object.defineProperty(globalThis, "navigator", { value: { ...(nav ?? {}), gpu }, configurable: true });
 }
 
-interface AttemptPlan { dawnBackend: DawnBackend; flags: string[]; featureLevel: "core" | "compatibility"; precheck(): WebGpuAttempt | undefined }
+interface AttemptPlan {
+  dawnBackend: DawnBackend;
+  flags: string[];
+  featureLevel: "core" | "compatibility";
+  precheck(): WebGpuAttempt | undefined;
+}
 
 /** Device nodes of a GPU driver: DRM render nodes (Mesa, AMD, Intel) or NVIDIA's. */
 export function gpuDeviceNodes(): string[] {
-  const dri = existsSync("/dev/dri") ? readdirSync("/dev/dri").filter((f) => f.startsWith("renderD")).map((f) => `/dev/dri/${f}`) : [];
-  const nvidia = existsSync("/dev") ? readdirSync("/dev").filter((f) => /^nvidia\d+$/.test(f)).map((f) => `/dev/${f}`) : [];
+  const dri = existsSync("/dev/dri")
+    ? readdirSync("/dev/dri")
+        .filter((f) => f.startsWith("renderD"))
+        .map((f) => `/dev/dri/${f}`)
+    : [];
+  const nvidia = existsSync("/dev")
+    ? readdirSync("/dev")
+        .filter((f) => /^nvidia\d+$/.test(f))
+        .map((f) => `/dev/${f}`)
+    : [];
   return [...dri, ...nvidia];
 }
 
 function attemptPlans(env: Env, allowSoftware: boolean): AttemptPlan[] {
   return [
     {
-      dawnBackend: "vulkan", flags: ["backend=vulkan"], featureLevel: "core",
+      dawnBackend: "vulkan",
+      flags: ["backend=vulkan"],
+      featureLevel: "core",
       precheck: () => {
         if (!findLibrary("libvulkan.so.1", env)) {
           return { dawnBackend: "vulkan", code: "webgpu/no-vulkan-loader", reason: `no Vulkan loader (libvulkan.so.1 is in none of ${libraryDirs(env).slice(0, 4).join(", ")}, ...)` };
@@ -223,11 +274,14 @@ function attemptPlans(env: Env, allowSoftware: boolean): AttemptPlan[] {
       },
     },
     {
-      dawnBackend: "opengles", flags: ["backend=opengles"], featureLevel: "compatibility",
+      dawnBackend: "opengles",
+      flags: ["backend=opengles"],
+      featureLevel: "compatibility",
       precheck: () => {
         if (!findLibrary("libEGL.so.1", env)) return { dawnBackend: "opengles", code: "webgpu/no-egl", reason: "no EGL (libEGL.so.1) for Dawn's GL ES backend" };
         // with no GPU device node only Mesa's llvmpipe could answer: not worth an EGL context unless asked for
-        if (!allowSoftware && gpuDeviceNodes().length === 0) return { dawnBackend: "opengles", code: "webgpu/software-adapter", reason: "no GPU device node (/dev/dri/renderD*, /dev/nvidia*): only a software renderer could answer" };
+        if (!allowSoftware && gpuDeviceNodes().length === 0)
+          return { dawnBackend: "opengles", code: "webgpu/software-adapter", reason: "no GPU device node (/dev/dri/renderD*, /dev/nvidia*): only a software renderer could answer" };
         return undefined;
       },
     },
@@ -247,8 +301,10 @@ export function noWebGpuError(attempts: WebGpuAttempt[], allowSoftware: boolean)
   const software = attempts.find((a) => a.code === "webgpu/software-adapter");
   const main = (!allowSoftware && software && vulkan && vulkan.code !== "webgpu/no-adapter" ? vulkan : software) ?? vulkan ?? attempts[0];
   const hints: Record<string, string> = {
-    "webgpu/no-vulkan-loader": "install the Vulkan loader (apt-get install libvulkan1) and the GPU driver's Vulkan ICD; in a container enable the graphics capability (NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics)",
-    "webgpu/no-icd": "install the GPU driver's Vulkan ICD (NVIDIA: nvidia_icd.json comes with the driver; containers mount it only with NVIDIA_DRIVER_CAPABILITIES including graphics), or point VK_DRIVER_FILES at it",
+    "webgpu/no-vulkan-loader":
+      "install the Vulkan loader (apt-get install libvulkan1) and the GPU driver's Vulkan ICD; in a container enable the graphics capability (NVIDIA_DRIVER_CAPABILITIES=compute,utility,graphics)",
+    "webgpu/no-icd":
+      "install the GPU driver's Vulkan ICD (NVIDIA: nvidia_icd.json comes with the driver; containers mount it only with NVIDIA_DRIVER_CAPABILITIES including graphics), or point VK_DRIVER_FILES at it",
     "webgpu/no-egl": "install Mesa's EGL and GL ES (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)",
     "webgpu/software-adapter": "only a software renderer is here: set LAB_TF_BACKEND=webgpu to use it anyway (tests, CI), or train on wasm",
     "webgpu/no-adapter": "check the driver (vulkaninfo --summary, nvidia-smi); set LAB_TF_BACKEND=wasm meanwhile",
@@ -275,7 +331,18 @@ export async function activateWebGpu(tf: typeof TF, options: { allowSoftware: bo
   // one device per process: a second activation reuses it (tests and comparisons switch back and forth)
   if (active && !fault && tf.findBackendFactory("webgpu")) {
     if (active.report.software && !options.allowSoftware) {
-      throw noWebGpuError([...active.attempts, { dawnBackend: active.report.dawnBackend, code: "webgpu/software-adapter", reason: `only the software renderer ${active.report.device || active.report.description}`, adapter: active.report }], false);
+      throw noWebGpuError(
+        [
+          ...active.attempts,
+          {
+            dawnBackend: active.report.dawnBackend,
+            code: "webgpu/software-adapter",
+            reason: `only the software renderer ${active.report.device || active.report.description}`,
+            adapter: active.report,
+          },
+        ],
+        false,
+      );
     }
     if (!(await tf.setBackend("webgpu"))) throw new WebGpuError({ code: "webgpu/no-adapter", message: "tfjs could not switch back to its webgpu backend", hint: "restart the process", fields: {} });
     return active;
@@ -294,11 +361,17 @@ async function openAdapter(tf: typeof TF, options: { allowSoftware: boolean; env
   const attempts: WebGpuAttempt[] = [];
   for (const plan of attemptPlans(env, options.allowSoftware)) {
     const refused = plan.precheck();
-    if (refused) { attempts.push(refused); continue; }
+    if (refused) {
+      attempts.push(refused);
+      continue;
+    }
     const gpu = module.create(plan.flags);
     instances.push(gpu);
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance", featureLevel: plan.featureLevel });
-    if (!adapter) { attempts.push(noAdapterAttempt(plan, env)); continue; }
+    if (!adapter) {
+      attempts.push(noAdapterAttempt(plan, env));
+      continue;
+    }
     const report = describeAdapter(adapter, plan.dawnBackend, plan.featureLevel);
     if (report.software && !options.allowSoftware) {
       attempts.push({ dawnBackend: plan.dawnBackend, code: "webgpu/software-adapter", reason: `only the software renderer ${report.device || report.description}`, adapter: report });
@@ -306,7 +379,10 @@ async function openAdapter(tf: typeof TF, options: { allowSoftware: boolean; env
     }
     installNavigatorGpu(module, gpu);
     const failure = await registerOnAdapter(tf, adapter);
-    if (failure) { attempts.push({ dawnBackend: plan.dawnBackend, ...failure, adapter: report }); continue; }
+    if (failure) {
+      attempts.push({ dawnBackend: plan.dawnBackend, ...failure, adapter: report });
+      continue;
+    }
     return { report, attempts };
   }
   throw noWebGpuError(attempts, options.allowSoftware);
@@ -365,8 +441,12 @@ function withClearSyncRead(backend: TF.KernelBackend): TF.KernelBackend {
   b.readSync = (dataId: object) => {
     const entry = b.tensorMap.get(dataId);
     if (entry.values != null || entry.dtype === "string") return entry.values;
-    throw new WebGpuError({ code: "webgpu/sync-read", message: "dataSync()/arraySync() of a tensor that lives on the WebGPU device: Node's WebGPU reads back only asynchronously",
-      hint: "await tensor.data() (or readBackToCpu([...]) from lib/tf before code that reads synchronously); the Model Factory and pretraining use the asynchronous forms", fields: { dtype: entry.dtype } });
+    throw new WebGpuError({
+      code: "webgpu/sync-read",
+      message: "dataSync()/arraySync() of a tensor that lives on the WebGPU device: Node's WebGPU reads back only asynchronously",
+      hint: "await tensor.data() (or readBackToCpu([...]) from lib/tf before code that reads synchronously); the Model Factory and pretraining use the asynchronous forms",
+      fields: { dtype: entry.dtype },
+    });
   };
   return backend;
 }
@@ -382,8 +462,12 @@ async function selfTest(tf: typeof TF): Promise<number | undefined> {
   let worst = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      let s = 0, scale = 0;
-      for (let p = 0; p < k; p++) { s += a[i * k + p] * b[p * n + j]; scale += Math.abs(a[i * k + p] * b[p * n + j]); }
+      let s = 0,
+        scale = 0;
+      for (let p = 0; p < k; p++) {
+        s += a[i * k + p] * b[p * n + j];
+        scale += Math.abs(a[i * k + p] * b[p * n + j]);
+      }
       worst = Math.max(worst, Math.abs(got[i * n + j] - s) / Math.max(scale, 1e-6));
     }
   }

@@ -1,16 +1,25 @@
-import { expect } from "chai";
-import * as tf from "@tensorflow/tfjs";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromRoot } from "../../../lib/files.js";
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
+import { fromRoot } from "../../../lib/files.js";
+import {
+  createGpt,
+  createMlp,
+  DEFAULT_OPTIMIZER,
+  initLora,
+  loraConfig,
+  loraForwardOptions,
+  type Model,
+  Optimizer,
+  runFactory,
+  trainStepAsync,
+  type WeightMap,
+} from "../../../lib/intelligence/index.js";
 import { selectBackend } from "../../../lib/tf/backend.js";
 import { activateWebGpu, findVulkanIcds, isSoftwareAdapter, noWebGpuError, type WebGpuAttempt } from "../../../lib/tf/webgpu.js";
-import {
-  createGpt, createMlp, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, Optimizer, runFactory, trainStepAsync,
-  type Model, type WeightMap,
-} from "../../../lib/intelligence/index.js";
 
 /**
  * The WebGPU route, checked on whatever adapter this machine has. On a machine with no GPU that
@@ -68,7 +77,12 @@ describe("WebGPU kernels the lab's training needs", () => {
     const used = new Set<string>();
     for (const [model, targets, x, y] of [
       [createMlp(tf, { inputSize: 8, hidden: [6], numClasses: 3 }), ["fc1"], tf.randomUniform([4, 8], 0, 1, "float32", 1), tf.tensor1d([0, 1, 2, 0], "int32")],
-      [createGpt(tf, { vocabSize: 7, blockSize: 4, nLayer: 1, nHead: 2, nEmbd: 8 }), ["q_proj", "lm_head"], tf.tensor2d([1, 2, 3, 4, 5, 6, 0, 1], [2, 4], "int32"), tf.tensor2d([2, 3, 4, 5, 6, 0, 1, 2], [2, 4], "int32")],
+      [
+        createGpt(tf, { vocabSize: 7, blockSize: 4, nLayer: 1, nHead: 2, nEmbd: 8 }),
+        ["q_proj", "lm_head"],
+        tf.tensor2d([1, 2, 3, 4, 5, 6, 0, 1], [2, 4], "int32"),
+        tf.tensor2d([2, 3, 4, 5, 6, 0, 1, 2], [2, 4], "int32"),
+      ],
     ] as const) {
       const base = model.init(1);
       for (const dora of [false, true]) {
@@ -76,7 +90,9 @@ describe("WebGPU kernels the lab's training needs", () => {
         const vars = Object.fromEntries(Object.entries({ ...base, ...adapter.tensors }).map(([k, t]) => [k, tf.variable(t, true)]));
         const trainable = dora ? Object.fromEntries(Object.entries(vars).filter(([k]) => k.includes("lora_"))) : vars;
         const opt = new Optimizer(tf, DEFAULT_OPTIMIZER, trainable);
-        const info = await tf.profile(async () => { await trainStepAsync(model, vars, trainable, opt, { x: x.clone(), y: y.clone() }, 1e-3, loraForwardOptions(adapter, true, 1), 0); });
+        const info = await tf.profile(async () => {
+          await trainStepAsync(model, vars, trainable, opt, { x: x.clone(), y: y.clone() }, 1e-3, loraForwardOptions(adapter, true, 1), 0);
+        });
         for (const k of info.kernelNames) used.add(k);
       }
     }
@@ -87,7 +103,7 @@ describe("WebGPU kernels the lab's training needs", () => {
   });
 });
 
-describe("TensorFlow.js on WebGPU, against wasm", function () {
+describe("TensorFlow.js on WebGPU, against wasm", () => {
   let unavailable: string | undefined;
   let previousBackend = "cpu";
   before(async function () {
@@ -108,7 +124,9 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
     }
   });
   // later test files share this process: leave them the backend they had
-  after(async () => { await tf.setBackend(previousBackend); });
+  after(async () => {
+    await tf.setBackend(previousBackend);
+  });
 
   /** Runs fn on wasm and on webgpu with the same inputs; returns both results as plain arrays. */
   const onBoth = async (fn: () => tf.Tensor | tf.Tensor[]): Promise<[Float32Array[], Float32Array[]]> => {
@@ -117,25 +135,45 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
       const out = fn();
       const list = Array.isArray(out) ? out : [out];
       const values = await Promise.all(list.map(async (t) => Float32Array.from(await t.data())));
-      list.forEach((t) => t.dispose());
+      for (const t of list) t.dispose();
       return values;
     };
     return [await run("wasm"), await run("webgpu")];
   };
   const relativeError = (a: Float32Array, b: Float32Array) => {
-    let worst = 0, scale = 1e-12;
-    for (let i = 0; i < a.length; i++) { worst = Math.max(worst, Math.abs(a[i] - b[i])); scale = Math.max(scale, Math.abs(a[i])); }
+    let worst = 0,
+      scale = 1e-12;
+    for (let i = 0; i < a.length; i++) {
+      worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      scale = Math.max(scale, Math.abs(a[i]));
+    }
     return worst / scale;
   };
 
   const models = (): Array<{ name: string; model: Model; x: () => tf.Tensor; y: () => tf.Tensor; targets: string[] }> => [
     {
-      name: "MLP", model: createMlp(tf, { inputSize: 20, hidden: [16, 12], numClasses: 5 }), targets: ["fc1", "fc2"],
-      x: () => tf.randomUniform([6, 20], -1, 1, "float32", 11), y: () => tf.tensor1d([0, 1, 2, 3, 4, 0], "int32"),
+      name: "MLP",
+      model: createMlp(tf, { inputSize: 20, hidden: [16, 12], numClasses: 5 }),
+      targets: ["fc1", "fc2"],
+      x: () => tf.randomUniform([6, 20], -1, 1, "float32", 11),
+      y: () => tf.tensor1d([0, 1, 2, 3, 4, 0], "int32"),
     },
     {
-      name: "GPT", model: createGpt(tf, { vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16 }), targets: ["q_proj", "v_proj", "fc_out", "lm_head"],
-      x: () => tf.tensor2d(Array.from({ length: 24 }, (_, i) => (i * 7) % 13), [3, 8], "int32"), y: () => tf.tensor2d(Array.from({ length: 24 }, (_, i) => (i * 5 + 1) % 13), [3, 8], "int32"),
+      name: "GPT",
+      model: createGpt(tf, { vocabSize: 13, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16 }),
+      targets: ["q_proj", "v_proj", "fc_out", "lm_head"],
+      x: () =>
+        tf.tensor2d(
+          Array.from({ length: 24 }, (_, i) => (i * 7) % 13),
+          [3, 8],
+          "int32",
+        ),
+      y: () =>
+        tf.tensor2d(
+          Array.from({ length: 24 }, (_, i) => (i * 5 + 1) % 13),
+          [3, 8],
+          "int32",
+        ),
     },
   ];
 
@@ -143,7 +181,12 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
   it("forward passes of the MLP and the GPT equal wasm's", async () => {
     for (const [index, { name }] of models().entries()) {
       const m = { name };
-      const [wasm, gpu] = await onBoth(() => tf.tidy(() => { const { model, x } = models()[index]; return model.forward(model.init(3), x()); }));
+      const [wasm, gpu] = await onBoth(() =>
+        tf.tidy(() => {
+          const { model, x } = models()[index];
+          return model.forward(model.init(3), x());
+        }),
+      );
       expect(relativeError(wasm[0], gpu[0]), m.name).to.be.below(FORWARD_TOLERANCE);
     }
   });
@@ -151,18 +194,22 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
   it("gradients of full weights and of LoRA and DoRA adapters equal wasm's", async () => {
     for (const [index, { name }] of models().entries()) {
       for (const dora of [false, true]) {
-        const [wasm, gpu] = await onBoth(() => tf.tidy(() => {
-          const m = models()[index];
-          const base = m.model.init(3);
-          const adapter = initLora(m.model, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: m.targets, useDora: dora, initLoraWeights: "gaussian" }), 4);
-          // B starts at zero; a non-zero B makes every gradient term non-trivial
-          const tensors: WeightMap = Object.fromEntries(Object.entries(adapter.tensors).map(([k, t]) => [k, k.includes("lora_B") ? tf.randomUniform(t.shape, -0.1, 0.1, "float32", 5) : t]));
-          const names = Object.keys(tensors);
-          const loraGrads = tf.grads((...ts: tf.Tensor[]) => m.model.loss({ ...base, ...Object.fromEntries(names.map((k, i) => [k, ts[i]])) }, m.x(), m.y(), loraForwardOptions({ ...adapter, tensors })))(names.map((k) => tensors[k]));
-          const fullNames = Object.keys(base);
-          const fullGrads = dora ? [] : tf.grads((...ts: tf.Tensor[]) => m.model.loss(Object.fromEntries(fullNames.map((k, i) => [k, ts[i]])), m.x(), m.y()))(fullNames.map((k) => base[k]));
-          return [...loraGrads, ...fullGrads];
-        }));
+        const [wasm, gpu] = await onBoth(() =>
+          tf.tidy(() => {
+            const m = models()[index];
+            const base = m.model.init(3);
+            const adapter = initLora(m.model, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: m.targets, useDora: dora, initLoraWeights: "gaussian" }), 4);
+            // B starts at zero; a non-zero B makes every gradient term non-trivial
+            const tensors: WeightMap = Object.fromEntries(Object.entries(adapter.tensors).map(([k, t]) => [k, k.includes("lora_B") ? tf.randomUniform(t.shape, -0.1, 0.1, "float32", 5) : t]));
+            const names = Object.keys(tensors);
+            const loraGrads = tf.grads((...ts: tf.Tensor[]) =>
+              m.model.loss({ ...base, ...Object.fromEntries(names.map((k, i) => [k, ts[i]])) }, m.x(), m.y(), loraForwardOptions({ ...adapter, tensors })),
+            )(names.map((k) => tensors[k]));
+            const fullNames = Object.keys(base);
+            const fullGrads = dora ? [] : tf.grads((...ts: tf.Tensor[]) => m.model.loss(Object.fromEntries(fullNames.map((k, i) => [k, ts[i]])), m.x(), m.y()))(fullNames.map((k) => base[k]));
+            return [...loraGrads, ...fullGrads];
+          }),
+        );
         // relative to the largest gradient entry of the model: some are zero in exact arithmetic
         // (k_proj's bias: softmax ignores a per-query shift) and differ by float32 noise alone
         const scale = Math.max(...wasm.map((g) => g.reduce((m2, v) => Math.max(m2, Math.abs(v)), 0)));
@@ -187,10 +234,10 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
         losses[backend] = [];
         for (let s = 0; s < 4; s++) losses[backend].push((await trainStepAsync(m.model, base, vars, opt, { x: m.x(), y: m.y() }, 3e-2, loraForwardOptions(adapter, true, s), s)).loss);
         opt.dispose();
-        Object.values(vars).forEach((v) => v.dispose());
-        Object.values(base).forEach((t) => t.dispose());
+        for (const v of Object.values(vars)) v.dispose();
+        for (const t of Object.values(base)) t.dispose();
       }
-      losses.wasm.forEach((l, i) => expect(Math.abs(l - losses.webgpu[i]), `${name} step ${i}`).to.be.below(LOSS_TOLERANCE));
+      for (const [i, l] of losses.wasm.entries()) expect(Math.abs(l - losses.webgpu[i]), `${name} step ${i}`).to.be.below(LOSS_TOLERANCE);
       expect(losses.wasm[3]).to.not.equal(losses.wasm[0]);
     }
   });
@@ -211,7 +258,8 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
     for (const { name, model, ...rest } of factorySpecs) {
       const image = model === "fmnist-mlp";
       const spec = {
-        name, ...rest,
+        name,
+        ...rest,
         base_model: { name: model, pretrain: "quick", seed: 1 },
         data: { datanets: [image ? "fmnist-low-contrast" : "fortunes-literature"], scale: image ? 0.05 : 0.2 },
         optimizer: { lr: image ? 0.003 : 0.01 },
@@ -226,12 +274,12 @@ describe("TensorFlow.js on WebGPU, against wasm", function () {
         results[backend] = { history: r.metrics.history.map((h) => h.loss), test: r.metrics.final.test_loss, backend: r.metrics.backend };
       }
       expect(results.webgpu.backend).to.equal("webgpu");
-      results.wasm.history.forEach((l, i) => expect(Math.abs(l - results.webgpu.history[i]), `${name} step ${i + 1}`).to.be.below(LOSS_TOLERANCE));
+      for (const [i, l] of results.wasm.history.entries()) expect(Math.abs(l - results.webgpu.history[i]), `${name} step ${i + 1}`).to.be.below(LOSS_TOLERANCE);
       expect(Math.abs(results.wasm.test - results.webgpu.test), `${name} test loss`).to.be.below(LOSS_TOLERANCE);
     }
   });
 
-  it("is never chosen on its own when the only adapter is a software renderer", async function () {
+  it("is never chosen on its own when the only adapter is a software renderer", async () => {
     const rt = await selectBackend({ override: "" });
     const webgpu = rt.skipped.find((s) => s.choice === "webgpu");
     if (rt.backend === "webgpu") expect(rt.adapter?.software).to.equal(false);
