@@ -13,6 +13,8 @@ export class BackendError extends LabError {}
  *   webgpu/software-adapter  only a software renderer (llvmpipe, lavapipe, SwiftShader) answered
  *   webgpu/out-of-memory     the device refused an allocation
  *   webgpu/device-lost       the device went away (driver reset, unplugged, destroyed)
+ *   webgpu/device-error      the device reported another error (validation, internal)
  *   webgpu/self-test         the device ran a matrix product and got the wrong numbers
+ *   webgpu/sync-read         code read a device tensor synchronously, which Node's WebGPU cannot
  */
 export class WebGpuError extends BackendError {}

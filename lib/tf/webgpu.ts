@@ -308,6 +308,9 @@ export function noWebGpuError(attempts: WebGpuAttempt[], allowSoftware: boolean)
     "webgpu/no-egl": "install Mesa's EGL and GL ES (apt-get install libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)",
     "webgpu/software-adapter": "only a software renderer is here: set LAB_TF_BACKEND=webgpu to use it anyway (tests, CI), or train on wasm",
     "webgpu/no-adapter": "check the driver (vulkaninfo --summary, nvidia-smi); set LAB_TF_BACKEND=wasm meanwhile",
+    "webgpu/out-of-memory": "free device memory (nvidia-smi shows what holds it) or set LAB_TF_BACKEND=wasm",
+    "webgpu/self-test": "the driver computes wrong results: update it, or set LAB_TF_BACKEND=wasm",
+    "webgpu/package-missing": "npm ci installs @tensorflow/tfjs-backend-webgpu and webgpu (optional dependencies)",
   };
   const summary = attempts.map((a) => `${a.dawnBackend}: ${a.reason}`).join("; ");
   return new WebGpuError({
