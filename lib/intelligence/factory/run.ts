@@ -387,6 +387,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     name: spec.name, method: spec.method, base_model: spec.base_model.name, base_model_sha256: base.sha256, adapter_sha256: adapterSha256,
     spec_sha256: hash, metrics_sha256: metricsSha256, datanet_ids: datanets.map((d) => d.id), backend,
     ...(baseName !== spec.base_model.name ? { base_model_preset: baseName } : {}),
+    ...(runtime.adapter ? { gpu_adapter: { vendor: runtime.adapter.vendor, architecture: runtime.adapter.architecture, device: runtime.adapter.device, description: runtime.adapter.description, software: runtime.adapter.software } } : {}),
   };
   files["result.json"] = JSON.stringify(result, null, 2) + "\n";
   files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[baseName], baseMeta: base.recipe ?? {} });

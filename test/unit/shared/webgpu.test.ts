@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
@@ -272,6 +272,8 @@ describe("TensorFlow.js on WebGPU, against wasm", () => {
       for (const backend of ["wasm", "webgpu"] as const) {
         const r = await runFactory({ ...spec, output: { dir: fromRoot("experiments", "runs", "unit-tests", `${name}-${backend}`) } }, { backend, quiet: true, live: false });
         results[backend] = { history: r.metrics.history.map((h) => h.loss), test: r.metrics.final.test_loss, backend: r.metrics.backend };
+        const written = JSON.parse(readFileSync(join(r.outDir, "result.json"), "utf8")) as { gpu_adapter?: { device: string } };
+        expect(Boolean(written.gpu_adapter), `${name} on ${backend}: result.json names the adapter`).to.equal(backend === "webgpu");
       }
       expect(results.webgpu.backend).to.equal("webgpu");
       for (const [i, l] of results.wasm.history.entries()) expect(Math.abs(l - results.webgpu.history[i]), `${name} step ${i + 1}`).to.be.below(LOSS_TOLERANCE);
