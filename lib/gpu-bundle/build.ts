@@ -40,7 +40,7 @@ function gz(data: Uint8Array): Buffer {
 }
 
 /** The check's data: the example specs, and the Factory datanets' examples in compact form. */
-function writeData(dir: string): void {
+export function writeCheckData(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const specs: Record<string, unknown> = {};
   for (const name of ["fmnist-lora", "fmnist-full", "fortunes-lora", "fortunes-full"]) {
@@ -168,7 +168,7 @@ export async function buildGpuBundle(options: BundleOptions): Promise<BundleResu
   mkdirSync(stage, { recursive: true });
   try {
     log("data: Fashion-MNIST low-contrast datanet, fortunes literature datanet and pretraining text, example specs");
-    writeData(join(stage, "data"));
+    writeCheckData(join(stage, "data"));
     log("check.mjs: esbuild bundle of lib/gpu-bundle/entry.ts with tfjs and the wasm and WebGPU backends");
     await bundleScript(join(stage, "check.mjs"));
     mkdirSync(join(stage, "wasm"));
