@@ -122,7 +122,7 @@ interface GpuAdapterLike {
   limits: Record<string, number>;
   requestDevice(descriptor?: unknown): Promise<GpuDeviceLike>;
 }
-interface GpuDeviceLike {
+export interface GpuDeviceLike {
   lost: Promise<{ reason: string; message: string }>;
   onuncapturederror: ((event: { error: { constructor: { name: string }; message: string } }) => void) | null;
   destroy(): void;
@@ -171,7 +171,9 @@ export function formatAdapter(r: WebGpuAdapterReport): string {
 
 let fault: WebGpuError | undefined;
 
-function watchDevice(device: GpuDeviceLike): void {
+/** Records the first out-of-memory, other device error or loss of `device` (replacing any earlier record). */
+export function watchDevice(device: Pick<GpuDeviceLike, "lost" | "onuncapturederror">): void {
+  fault = undefined;
   device.onuncapturederror = (event) => {
     const kind = event.error.constructor.name;
     if (fault) return;
@@ -417,7 +419,6 @@ async function registerOnAdapter(tf: typeof TF, adapter: GpuAdapterLike): Promis
     const message = (error as Error).message;
     return { code: /memory/i.test(message) ? "webgpu/out-of-memory" : "webgpu/no-adapter", reason: `requestDevice failed (${message})` };
   }
-  fault = undefined;
   watchDevice(device);
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => withClearSyncRead(new backendModule.WebGPUBackend(device, adapter.info)), 3);

@@ -19,7 +19,7 @@ import {
   type WeightMap,
 } from "../../../lib/intelligence/index.js";
 import { selectBackend } from "../../../lib/tf/backend.js";
-import { activateWebGpu, findVulkanIcds, isSoftwareAdapter, noWebGpuError, type WebGpuAttempt } from "../../../lib/tf/webgpu.js";
+import { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, type GpuDeviceLike, isSoftwareAdapter, noWebGpuError, type WebGpuAttempt, watchDevice, webGpuFault } from "../../../lib/tf/webgpu.js";
 
 /**
  * The WebGPU route, checked on whatever adapter this machine has. On a machine with no GPU that
@@ -67,6 +67,57 @@ describe("WebGPU adapter rules (no device needed)", () => {
     expect(a.hint).to.match(/libvulkan1/);
     expect(noWebGpuError([noAdapter, softOnly], false).code).to.equal("webgpu/software-adapter");
     expect(noWebGpuError([{ ...noLoader, code: "webgpu/no-icd" }], false).code).to.equal("webgpu/no-icd");
+  });
+});
+
+describe("WebGPU device faults", () => {
+  /** A device as dawn.node shapes one: an uncaptured-error handler slot and a `lost` promise. */
+  const fakeDevice = () => {
+    let loseWith: (info: { reason: string; message: string }) => void = () => {};
+    const device: Pick<GpuDeviceLike, "lost" | "onuncapturederror"> = {
+      lost: new Promise((resolve) => {
+        loseWith = resolve;
+      }),
+      onuncapturederror: null,
+    };
+    return { device, lose: loseWith };
+  };
+  class GPUOutOfMemoryError {
+    constructor(readonly message: string) {}
+  }
+  class GPUValidationError {
+    constructor(readonly message: string) {}
+  }
+
+  it("an out-of-memory error on the device is webgpu/out-of-memory at the next health check", () => {
+    const { device } = fakeDevice();
+    watchDevice(device);
+    expect(webGpuFault()).to.equal(undefined);
+    device.onuncapturederror?.({ error: new GPUOutOfMemoryError("Out of memory creating buffer of 4294967296 bytes") });
+    device.onuncapturederror?.({ error: new GPUValidationError("later, and not the first") });
+    expect(() => assertWebGpuHealthy())
+      .to.throw(LabError)
+      .with.property("code", "webgpu/out-of-memory");
+    expect(webGpuFault()?.fields.error).to.match(/4294967296/);
+  });
+
+  it("a lost device is webgpu/device-lost, a destroyed one is no fault, another error keeps its kind", async () => {
+    const lost = fakeDevice();
+    watchDevice(lost.device);
+    lost.lose({ reason: "unknown", message: "GPU reset" });
+    await lost.device.lost;
+    await Promise.resolve();
+    expect(webGpuFault()?.code).to.equal("webgpu/device-lost");
+    const destroyed = fakeDevice();
+    watchDevice(destroyed.device);
+    destroyed.lose({ reason: "destroyed", message: "" });
+    await destroyed.device.lost;
+    await Promise.resolve();
+    expect(webGpuFault()).to.equal(undefined);
+    destroyed.device.onuncapturederror?.({ error: new GPUValidationError("bad binding") });
+    expect(webGpuFault()?.code).to.equal("webgpu/device-error");
+    expect(webGpuFault()?.fields.kind).to.equal("GPUValidationError");
+    watchDevice(fakeDevice().device); // leave no fault behind for the tests that follow
   });
 });
 
