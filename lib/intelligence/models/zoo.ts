@@ -49,7 +49,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
   },
   /**
    * The GPU preset: nanoGPT's character-level Shakespeare configuration (6 layers, 6 heads,
-   * width 384, block 256; about 10.7 M parameters) on the same corpus. The Factory's full mode
+   * width 384, block 256; about 10.8 M parameters) on the same corpus. The Factory's full mode
    * (base_model.pretrain: full) of fortunes-gpt builds this one when a GPU backend is active.
    */
   "fortunes-gpt-large": {
