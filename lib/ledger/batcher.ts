@@ -55,7 +55,7 @@ export class Batcher {
       maxChannelInputBytes: opts.da === "blobs" ? 2_000_000 : 300_000,
       ...opts,
     };
-    if (this.opts.blobsPerTx < 1 || this.opts.blobsPerTx > 6) throw new ConfigError("blobsPerTx must be 1..6", "Cancun allows at most 6 blobs per block");
+    if (this.opts.blobsPerTx < 1 || this.opts.blobsPerTx > 6) throw new ConfigError("batcher/blobs-per-tx", { value: this.opts.blobsPerTx });
   }
 
   /** Buffers a block; returns the batcher transactions of a channel it filled, if any. */

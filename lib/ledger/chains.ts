@@ -12,7 +12,7 @@ import type { Engine } from "./derivation/pipeline.js";
 import { ConfigError } from "./errors.js";
 import { kzg } from "./kzg.js";
 import { OP_MAINNET_SCALARS } from "./fees.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./types.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
 
 export interface ChainHandle {
   name: "l1" | "l2";
@@ -87,7 +87,7 @@ export class HardhatEngine implements Engine {
       await this.chain.send("evm_mine", [a.timestamp]);
       const b = await this.chain.send("eth_getBlockByNumber", ["latest", false]);
       if (b.transactions.length !== a.transactions.length) {
-        throw new ConfigError(`engine included ${b.transactions.length} of ${a.transactions.length} transactions`, "the payload is invalid on this chain");
+        throw new ConfigError("engine/transactions-refused", { included: b.transactions.length, expected: a.transactions.length });
       }
       return {
         number: Number(b.number),
@@ -138,18 +138,35 @@ export async function l1BlockRef(chain: ChainHandle, n: number | "latest"): Prom
   return headerRef(await chain.send("eth_getBlockByNumber", [n === "latest" ? n : "0x" + n.toString(16), false]));
 }
 
-/** An L1 block with its transactions as L1 retrieval sees them (sender as the node recovered it). */
+/**
+ * A transaction of a JSON-RPC block as the signed EIP-2718 envelope the block holds, rebuilt from
+ * its fields and signature (a blob transaction without its sidecar). The node's `from` is not
+ * used: L1 retrieval recovers the sender from the signature itself.
+ */
+function signedEnvelope(t: any): L1Tx {
+  const type = Number(t.type);
+  const tx = Transaction.from({
+    type,
+    chainId: t.chainId === undefined ? undefined : BigInt(t.chainId),
+    nonce: Number(t.nonce),
+    to: t.to ?? null,
+    data: t.input ?? "0x",
+    value: BigInt(t.value ?? 0),
+    gasLimit: BigInt(t.gas),
+    ...(type === 0 || type === 1 ? { gasPrice: BigInt(t.gasPrice) } : { maxFeePerGas: BigInt(t.maxFeePerGas), maxPriorityFeePerGas: BigInt(t.maxPriorityFeePerGas) }),
+    ...(type >= 1 ? { accessList: t.accessList ?? [] } : {}),
+    ...(type === 3 ? { maxFeePerBlobGas: BigInt(t.maxFeePerBlobGas), blobVersionedHashes: t.blobVersionedHashes ?? [] } : {}),
+    signature: { r: t.r, s: t.s, v: type === 0 ? Number(t.v) : 27 + Number(t.yParity ?? t.v) },
+  });
+  return { raw: fromHex(tx.serialized) };
+}
+
+/** An L1 block with its transactions as L1 retrieval sees them: signed envelopes. */
 export async function l1BlockData(chain: ChainHandle, n: number): Promise<L1BlockData> {
   const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), true]);
   return {
     ...headerRef(b),
-    transactions: b.transactions.map((t: any) => ({
-      type: Number(t.type),
-      from: t.from,
-      to: t.to ?? null,
-      data: fromHex(t.input ?? "0x"),
-      blobVersionedHashes: t.blobVersionedHashes ?? [],
-    })),
+    transactions: b.transactions.map(signedEnvelope),
   };
 }
 

@@ -34,7 +34,7 @@ export interface OutputAtBlock extends OutputV0 {
 export async function outputAtBlock(l2: Pick<ChainHandle, "send">, blockNumber: number): Promise<OutputAtBlock> {
   const tag = "0x" + blockNumber.toString(16);
   const [block, proof] = await Promise.all([l2.send("eth_getBlockByNumber", [tag, false]), l2.send("eth_getProof", [L2_TO_L1_MESSAGE_PASSER, [], tag])]);
-  if (!block) throw new ConfigError(`L2 block ${blockNumber} does not exist`, "propose only blocks the L2 has produced");
+  if (!block) throw new ConfigError("output/unknown-block", { blockNumber });
   const o = { stateRoot: block.stateRoot, messagePasserStorageRoot: proof.storageHash, blockHash: block.hash };
   return { ...o, blockNumber, timestamp: Number(block.timestamp), outputRoot: outputRootV0(o) };
 }

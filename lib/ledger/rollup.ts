@@ -10,6 +10,7 @@ import { DerivationPipeline } from "./derivation/pipeline.js";
 import { commitmentFunction, kzg } from "./kzg.js";
 import { defaultRollupConfig, type RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
+import { BATCHER_ACCOUNT } from "./sim.js";
 import type { L1BlockRef, L2BlockRef } from "./types.js";
 import { Workload, type GeneratedTx } from "./workload.js";
 
@@ -50,8 +51,6 @@ export interface RollupRun {
   timings: { sequenceS: number; deriveS: number };
   close(): Promise<void>;
 }
-
-export const BATCHER_ACCOUNT = 19;
 
 export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   const genesisDate = o.genesisDate ?? new Date("2026-01-01T00:00:00Z");

@@ -69,7 +69,7 @@ export class Workload {
   private setupDone = false;
 
   constructor(readonly opts: WorkloadOptions) {
-    if (opts.senderKeys.length < 4) throw new ConfigError("the workload needs at least 4 senders", "pass 4 or more funded keys");
+    if (opts.senderKeys.length < 4) throw new ConfigError("workload/too-few-senders", { count: opts.senderKeys.length });
     this.wallets = opts.senderKeys.map((k) => new Wallet(k));
     this.nonces = this.wallets.map(() => 0);
     this.r = rng(opts.seed).fork("ledger-workload");
@@ -104,7 +104,7 @@ export class Workload {
 
   /** Contract deployments and model registrations that the steady-state mix relies on. */
   setup(): GeneratedTx[] {
-    if (this.setupDone) throw new ConfigError("workload setup already generated", "call setup() once, before next()");
+    if (this.setupDone) throw new ConfigError("workload/setup-repeated");
     this.setupDone = true;
     const token = artifact("LabToken");
     const rec = artifact("InferenceReceipts");
@@ -135,7 +135,7 @@ export class Workload {
 
   /** The next transaction of the mix. */
   next(): GeneratedTx {
-    if (!this.setupDone) throw new ConfigError("workload setup not generated", "call setup() first and include its transactions in the first blocks");
+    if (!this.setupDone) throw new ConfigError("workload/setup-missing");
     const i = this.r.int(this.wallets.length);
     const kind = this.pickKind();
     // Human-looking amounts: a few significant digits times a power of ten.
@@ -173,7 +173,7 @@ export class Workload {
         return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 60_000n + 30_000n * BigInt(k), ...this.fees() });
       }
       default:
-        throw new ConfigError(`kind ${kind} is not part of the steady-state mix`, "use one of DEFAULT_MIX's kinds");
+        throw new ConfigError("workload/unknown-kind", { kind });
     }
   }
 

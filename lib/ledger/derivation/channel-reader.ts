@@ -3,7 +3,7 @@
 // time. A channel that does not decompress is dropped; a batch that does not decode ends it.
 import { readChannelBatches, type Batch } from "../batch.js";
 import { decompressChannel } from "../channel.js";
-import { DecodeError } from "../errors.js";
+import { DecodingError } from "../errors.js";
 import type { SpanBatchCodecConfig } from "../span-batch.js";
 
 export interface ChannelReaderStats {
@@ -22,7 +22,7 @@ export function readBatches(channelData: Uint8Array, cfg: SpanBatchCodecConfig, 
   }
   const out: Batch[] = [];
   for (const b of readChannelBatches(payload, cfg)) {
-    if (b instanceof DecodeError) {
+    if (b instanceof DecodingError) {
       stats.batchesUndecodable++;
       break;
     }

@@ -1,17 +1,21 @@
 // The derivation pipeline: L1 blocks in, L2 blocks out. Stages as in the spec: L1 retrieval ->
 // frame queue -> channel bank (Holocene: channel assembler) -> channel reader -> batch queue ->
-// payload attributes -> engine. Bad input never escapes as an exception: each stage drops what
-// the spec says to drop and counts it.
+// payload attributes -> engine. Each stage pulls from the one before, as op-node's do: the channel
+// reader asks the channel stage for its next channel, which reads a ready channel or else takes
+// one frame from the frame queue, which takes one batcher transaction's data from L1 retrieval
+// when it runs empty. Bad input never escapes as an exception: each stage drops what the spec
+// says to drop and counts it.
 import type { Batch, SingularBatch } from "../batch.js";
 import { fromHex } from "../bytes.js";
-import type { RollupConfig } from "../params.js";
+import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
 import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
 import { ChannelAssembler, ChannelBank, type ChannelStage } from "./channel-bank.js";
 import { readBatches, type ChannelReaderStats } from "./channel-reader.js";
 import { FrameQueue } from "./frame-queue.js";
-import { newRetrievalStats, retrieveBatcherData } from "./l1-retrieval.js";
+import { L1Retrieval } from "./l1-retrieval.js";
+import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
 
 /** The execution engine: builds the L2 block the attributes describe on top of its head. */
 export interface Engine {
@@ -50,9 +54,10 @@ export interface PipelineOptions {
 
 export class DerivationPipeline {
   readonly safeChain: L2BlockRef[];
+  readonly l1Retrieval: L1Retrieval;
   readonly frameQueue: FrameQueue;
-  readonly channels: ChannelStage;
-  readonly retrieval = newRetrievalStats();
+  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
+  channels: ChannelStage;
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
@@ -84,8 +89,18 @@ export class DerivationPipeline {
     this.safeChain = [genesis];
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
-    this.frameQueue = new FrameQueue(cfg.holocene);
-    this.channels = cfg.holocene ? new ChannelAssembler(cfg.channelTimeout) : new ChannelBank(cfg.channelTimeout);
+    this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, opts.commitBlob);
+    this.frameQueue = new FrameQueue(cfg, this.l1Retrieval);
+    this.channels = new ChannelBank(cfg, this.frameQueue);
+  }
+
+  get retrieval() {
+    return this.l1Retrieval.stats;
+  }
+
+  /** Whether Holocene's rules hold at the current L1 origin (op-node switches stages on it). */
+  private get holocene(): boolean {
+    return this.current !== undefined && isForkActive(this.cfg, "holocene", this.current.timestamp);
   }
 
   get safeHead(): L2BlockRef {
@@ -101,11 +116,14 @@ export class DerivationPipeline {
     this.current = ref;
     this.stats.l1Blocks++;
 
-    for (const { data } of retrieveBatcherData(block, this.cfg, this.opts.blobs, this.retrieval, this.opts.commitBlob)) {
-      this.frameQueue.push(data, ref);
-      for (let q = this.frameQueue.shift(); q; q = this.frameQueue.shift()) this.channels.ingest(q.frame, q.inclusion);
-    }
-    for (const ch of this.channels.read(ref)) {
+    // At Holocene's first L1 origin the channel bank gives way to the assembler (op-node's
+    // channel mux); what the bank held is discarded.
+    if (this.holocene && this.channels instanceof ChannelBank) this.channels = new ChannelAssembler(this.cfg, this.frameQueue);
+    this.l1Retrieval.advance(block, ref);
+    for (;;) {
+      const ch = this.channels.nextRawChannel();
+      if (ch === EOF) break;
+      if (ch === NOT_ENOUGH_DATA) continue;
       for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
     }
     const derived: L2BlockRef[] = [];
@@ -123,7 +141,7 @@ export class DerivationPipeline {
 
   /** Holocene's fast channel invalidation: an invalid batch discards the rest of its channel. */
   private invalidateChannel(channel: string): void {
-    if (!this.cfg.holocene) return;
+    if (!this.holocene) return;
     const before = this.pending.length + this.span.length;
     this.pending = this.pending.filter((p) => p.channel !== channel);
     this.span = this.span.filter((p) => p.channel !== channel);
@@ -134,9 +152,11 @@ export class DerivationPipeline {
 
   private spanToSingular(p: PendingBatch): SpanElement[] {
     if (p.batch.type !== 1) return [];
+    // An accepted span's blocks sit next to the safe head and its origins are known L1 blocks:
+    // their numbers are safe as JS numbers.
     return p.batch.batch.blocks.map((b) => ({
       // parent and epoch hashes are implied by the span: filled in when each block is checked
-      batch: { parentHash: new Uint8Array(32), epochNum: b.epochNum, epochHash: new Uint8Array(32), timestamp: b.timestamp, transactions: b.transactions },
+      batch: { parentHash: new Uint8Array(32), epochNum: Number(b.epochNum), epochHash: new Uint8Array(32), timestamp: Number(b.timestamp), transactions: b.transactions },
       channel: p.channel,
       inclusion: p.inclusion,
     }));
@@ -164,7 +184,7 @@ export class DerivationPipeline {
       this.span = [];
       this.invalidateChannel(el.channel);
     }
-    if (this.cfg.holocene) {
+    if (this.holocene) {
       while (this.pending.length > 0) {
         const p = this.pending[0]!;
         const verdict = this.verdict(p, head);
