@@ -11,11 +11,45 @@ import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
 import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
-import { ChannelAssembler, ChannelBank, type ChannelStage } from "./channel-bank.js";
+import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
 import { readBatches, type ChannelReaderStats } from "./channel-reader.js";
-import { FrameQueue } from "./frame-queue.js";
+import { type DataProvider, FrameQueue } from "./frame-queue.js";
 import { L1Retrieval } from "./l1-retrieval.js";
 import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
+
+/**
+ * The L1-facing half of derivation: frame queue and channel stage over a source of batcher data
+ * (L1 retrieval). At Holocene's first L1 origin the channel bank gives way to the channel
+ * assembler (op-node's channel mux); what the bank held is discarded.
+ */
+export class ChannelPipeline {
+  readonly frameQueue: FrameQueue;
+  channels: ChannelStage;
+
+  constructor(
+    private readonly cfg: RollupConfig,
+    private readonly source: DataProvider,
+    /** MAX_CHANNEL_BANK_SIZE unless given (tests that exercise pruning use less). */
+    private readonly maxChannelBankSize?: number,
+  ) {
+    this.frameQueue = new FrameQueue(cfg, source);
+    this.channels = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
+  }
+
+  /** Every channel the stages hand out at the source's current origin, in the order they come out. */
+  drain(): ReadyChannel[] {
+    const origin = this.source.origin;
+    if (origin && isForkActive(this.cfg, "holocene", origin.timestamp) && this.channels instanceof ChannelBank) {
+      this.channels = new ChannelAssembler(this.cfg, this.frameQueue);
+    }
+    const out: ReadyChannel[] = [];
+    for (;;) {
+      const ch = this.channels.nextRawChannel();
+      if (ch === EOF) return out;
+      if (ch !== NOT_ENOUGH_DATA) out.push(ch);
+    }
+  }
+}
 
 /** The execution engine: builds the L2 block the attributes describe on top of its head. */
 export interface Engine {
@@ -55,9 +89,7 @@ export interface PipelineOptions {
 export class DerivationPipeline {
   readonly safeChain: L2BlockRef[];
   readonly l1Retrieval: L1Retrieval;
-  readonly frameQueue: FrameQueue;
-  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
-  channels: ChannelStage;
+  readonly channelPipeline: ChannelPipeline;
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
@@ -90,12 +122,20 @@ export class DerivationPipeline {
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
     this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, opts.commitBlob);
-    this.frameQueue = new FrameQueue(cfg, this.l1Retrieval);
-    this.channels = new ChannelBank(cfg, this.frameQueue);
+    this.channelPipeline = new ChannelPipeline(cfg, this.l1Retrieval);
   }
 
   get retrieval() {
     return this.l1Retrieval.stats;
+  }
+
+  get frameQueue(): FrameQueue {
+    return this.channelPipeline.frameQueue;
+  }
+
+  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
+  get channels(): ChannelStage {
+    return this.channelPipeline.channels;
   }
 
   /** Whether Holocene's rules hold at the current L1 origin (op-node switches stages on it). */
@@ -116,14 +156,8 @@ export class DerivationPipeline {
     this.current = ref;
     this.stats.l1Blocks++;
 
-    // At Holocene's first L1 origin the channel bank gives way to the assembler (op-node's
-    // channel mux); what the bank held is discarded.
-    if (this.holocene && this.channels instanceof ChannelBank) this.channels = new ChannelAssembler(this.cfg, this.frameQueue);
     this.l1Retrieval.advance(block, ref);
-    for (;;) {
-      const ch = this.channels.nextRawChannel();
-      if (ch === EOF) break;
-      if (ch === NOT_ENOUGH_DATA) continue;
+    for (const ch of this.channelPipeline.drain()) {
       for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
     }
     const derived: L2BlockRef[] = [];
