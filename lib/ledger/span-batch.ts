@@ -284,6 +284,8 @@ function readTxData(r: Reader): TxDataEntry {
   const b0 = r.buf[r.pos];
   if (b0 === undefined) throw new DecodingError("bytes/truncated", { field: "tx_datas", need: 1, left: 0 });
   if (b0 >= 0xc0) return { type: 0, fields: asList(rlpReadNext(r), "tx_data", 3) };
+  // EIP-2718 types are 0x00..0x7f; 0x80..0xbf starts an RLP string, which no tx_data is.
+  if (b0 > 0x7f) throw new DecodingError("rlp/expected-list", { field: "tx_data" });
   const type = r.u8("tx type");
   const t = TYPED.get(type);
   if (!t) throw new DecodingError("span-batch/unsupported-tx-type", { type });

@@ -16,7 +16,7 @@ import type { L1BlockRef } from "../types.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
 /** Why a frame was not added to a channel (op-node's AddFrame errors). */
-export type AddFrameRefusal = "second-closing-frame" | "duplicate" | "beyond-closing-frame" | "out-of-order";
+export type AddFrameRefusal = "wrong-channel" | "second-closing-frame" | "duplicate" | "beyond-closing-frame" | "out-of-order";
 
 /** Bytes a buffered frame counts for in the bank's size (op-node's frameSize). */
 export function frameSize(f: Frame): number {
@@ -43,6 +43,7 @@ export class Channel {
 
   /** Adds a frame, or says why it is refused (the frame is then ignored). */
   addFrame(f: Frame, inclusion: L1BlockRef): AddFrameRefusal | undefined {
+    if (channelIdHex(f.channelId) !== this.id) return "wrong-channel";
     if (f.isLast && this.closed) return "second-closing-frame";
     if (this.frames.has(f.frameNumber)) return "duplicate";
     if (this.closed && f.frameNumber >= this.endFrameNumber) return "beyond-closing-frame";
@@ -211,7 +212,14 @@ export class ChannelAssembler implements ChannelStage {
   constructor(
     private readonly cfg: Pick<RollupConfig, "channelTimeout">,
     private readonly prev: FrameProvider,
+    /** MAX_RLP_BYTES_PER_CHANNEL; smaller in tests of the size limit. */
+    private readonly maxChannelSize = MAX_RLP_BYTES_PER_CHANNEL,
   ) {}
+
+  /** The id of the channel being assembled, if any. */
+  get stagingChannel(): string | undefined {
+    return this.channel?.id;
+  }
 
   nextRawChannel(): ReadyChannel | StageSignal {
     const origin = this.prev.origin;
@@ -228,11 +236,11 @@ export class ChannelAssembler implements ChannelStage {
         this.stats.framesIgnored++; // a non-first frame without a channel
         continue;
       }
-      if (channelIdHex(frame.channelId) !== this.channel.id || this.channel.addFrame(frame, at) !== undefined) {
+      if (this.channel.addFrame(frame, at) !== undefined) {
         this.stats.framesIgnored++;
         continue;
       }
-      if (this.channel.size > MAX_RLP_BYTES_PER_CHANNEL) {
+      if (this.channel.size > this.maxChannelSize) {
         this.channel = undefined;
         this.stats.channelsOversized++;
         continue;
