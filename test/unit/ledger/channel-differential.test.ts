@@ -162,9 +162,14 @@ function refPrune(frames: Frame[]): Frame[] {
   return frames;
 }
 
-/** op-node's pull loop over the channel bank (pre-Holocene) or the channel assembler (Holocene). */
-function reference(seq: Sequence, holocene: boolean): Out[] {
+/**
+ * op-node's pull loop over the channel bank (pre-Holocene) or the channel assembler (Holocene),
+ * Holocene holding from L1 block index `holoceneFrom` on (null: never); at the switch the bank's
+ * channels are discarded, as op-node's channel mux does.
+ */
+function reference(seq: Sequence, holoceneFrom: number | null): Out[] {
   const out: Out[] = [];
+  let holocene = false;
   let queue: Frame[] = [];
   let datas: Tx[] = [];
   let origin = 0;
@@ -187,6 +192,11 @@ function reference(seq: Sequence, holocene: boolean): Out[] {
   for (const [b, txs] of seq.blocks.entries()) {
     origin = b + 1;
     datas = [...txs];
+    if (!holocene && holoceneFrom !== null && b >= holoceneFrom) {
+      holocene = true;
+      channels.clear();
+      fifo = [];
+    }
     if (!holocene) {
       for (;;) {
         // Read first.
@@ -274,6 +284,11 @@ function lab(seq: Sequence, cfg: RollupConfig, stats: { prunedForSize: number; t
   return out;
 }
 
+/** Holocene from block index `from` of a sequence: its activation time is that block's timestamp. */
+function holoceneFrom(cfg: RollupConfig, from: number): RollupConfig {
+  return { ...cfg, holoceneTime: cfg.genesisTimestamp + 12 * (from + 1) };
+}
+
 describe("channel assembly agrees with op-node's rules (differential)", () => {
   for (const mode of ["pre-Holocene", "Holocene"] as const) {
     it(`gives the same channels in the same order over ${SEQUENCES} generated sequences per id mode (${mode})`, function () {
@@ -286,7 +301,7 @@ describe("channel assembly agrees with op-node's rules (differential)", () => {
       for (const reuseIds of [false, true]) {
         for (let i = 0; i < SEQUENCES; i++) {
           const seq = generate(r, reuseIds);
-          const want = reference(seq, mode === "Holocene");
+          const want = reference(seq, mode === "Holocene" ? 0 : null);
           const got = lab(seq, cfg, stats);
           expect(got, `${mode}, reuse ${reuseIds}, sequence ${i}`).to.deep.equal(want);
           channelsOut += want.length;
@@ -301,4 +316,15 @@ describe("channel assembly agrees with op-node's rules (differential)", () => {
       if (mode === "pre-Holocene") expect(stats.prunedForSize).to.be.greaterThan(SEQUENCES / 10);
     });
   }
+
+  it(`switches from the channel bank to the assembler at Holocene's first L1 origin (${SEQUENCES / 3} sequences)`, function () {
+    this.timeout(120_000);
+    const r = rng(20261201).fork("activation");
+    const stats = { prunedForSize: 0, timedOut: 0 };
+    for (let i = 0; i < SEQUENCES / 3; i++) {
+      const seq = generate(r, r.next() < 0.5);
+      const from = r.int(seq.blocks.length);
+      expect(lab(seq, holoceneFrom(preHoloceneConfig(), from), stats), `sequence ${i}, Holocene from block ${from}`).to.deep.equal(reference(seq, from));
+    }
+  });
 });
