@@ -242,12 +242,22 @@ function splitLegacy(raw: Uint8Array, chainId: bigint): SpanTx {
 
 // --- encoding ---------------------------------------------------------------------------------
 
+/** splitTx, with a signed transaction that does not parse refused as an encoding error. */
+function splitSigned(raw: Uint8Array, chainId: bigint): SpanTx {
+  try {
+    return splitTx(raw, chainId);
+  } catch (e) {
+    if (e instanceof DecodingError) throw new EncodingError("span-batch/bad-tx-field", { field: "transaction", reason: e.code }, e);
+    throw e;
+  }
+}
+
 export function encodeSpanBatch(sb: SpanBatch, cfg: SpanBatchCodecConfig): Uint8Array {
   const n = sb.blocks.length;
   if (n === 0) throw new EncodingError("span-batch/empty");
   const first = sb.blocks[0]!;
   const last = sb.blocks[n - 1]!;
-  const txs = sb.blocks.flatMap((b) => b.transactions.map((t) => splitTx(t, cfg.l2ChainId)));
+  const txs = sb.blocks.flatMap((b) => b.transactions.map((t) => splitSigned(t, cfg.l2ChainId)));
   if (n + txs.length > MAX_SPAN_BATCH_ELEMENT_COUNT) throw new EncodingError("span-batch/too-many-elements", { count: n + txs.length, max: MAX_SPAN_BATCH_ELEMENT_COUNT });
   const legacy = txs.filter((t) => t.type === 0);
   return concatBytes([

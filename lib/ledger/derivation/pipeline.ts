@@ -7,6 +7,7 @@
 // says to drop and counts it.
 import type { Batch, SingularBatch } from "../batch.js";
 import { fromHex } from "../bytes.js";
+import { ResetError } from "../errors.js";
 import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
 import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
@@ -70,7 +71,6 @@ interface SpanElement {
 
 export interface PipelineStats {
   l1Blocks: number;
-  l1ParentMismatch: number;
   derivedBlocks: number;
   emptyBlocksForced: number;
   depositOnlyFallbacks: number;
@@ -93,7 +93,6 @@ export class DerivationPipeline {
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
-    l1ParentMismatch: 0,
     derivedBlocks: 0,
     emptyBlocksForced: 0,
     depositOnlyFallbacks: 0,
@@ -151,7 +150,11 @@ export class DerivationPipeline {
   async addL1Block(block: L1BlockData): Promise<L2BlockRef[]> {
     const ref: L1BlockRef = { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: block.timestamp, baseFee: block.baseFee, blobBaseFee: block.blobBaseFee };
     const parent = this.l1.get(block.number - 1);
-    if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) this.stats.l1ParentMismatch++;
+    // A block that does not extend the L1 chain derivation has read is a reorg: op-node resets its
+    // pipeline to a safe point; this pipeline refuses the block before touching any state.
+    if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) {
+      throw new ResetError("l1/reorg", { number: block.number, parentHash: block.parentHash, knownHash: parent.hash });
+    }
     this.l1.set(block.number, ref);
     this.current = ref;
     this.stats.l1Blocks++;

@@ -4,6 +4,7 @@
 // the span-batch transaction table, hex dumps from the decoder, and errors classed by consequence.
 import { expect } from "chai";
 import { Transaction, Wallet } from "ethers";
+import { hasCode } from "../../../lib/errors.js";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { spanBatchLayout } from "../../../lib/ledger/annotate.js";
 import { type Batch, encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
@@ -193,6 +194,24 @@ describe("ledger conformance", () => {
   });
 
   describe("errors", () => {
+    it("refuse an L1 block that does not extend the chain read so far as a reset, before any state changes", async () => {
+      const run = await scenario({ batcher: { batchType: 1, compression: "zlib", da: "calldata" }, l2Blocks: 4, txsPerBlock: 1 });
+      const p = await deriveAll(run.cfg, run.genesis, run.l1.blocks.slice(0, 2), run.l1);
+      const fork = { ...run.l1.blocks[2]!, parentHash: "0x" + "ee".repeat(32) };
+      let thrown: unknown;
+      await p.addL1Block(fork).catch((e) => (thrown = e));
+      expect(hasCode(thrown, "l1/reorg")).to.equal(true);
+      expect(consequenceOf(thrown)).to.equal("reset");
+      expect(p.stats.l1Blocks).to.equal(1);
+      await p.addL1Block(run.l1.blocks[2]!); // the canonical block is still taken
+      expect(p.stats.l1Blocks).to.equal(2);
+    });
+
+    it("refuse to span-batch a transaction that does not parse, as an encoding error", () => {
+      const e = expectCode(() => encodeSpanBatch(spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [Uint8Array.of(2, 0x81)] }], 1), codec), "span-batch/bad-tx-field", { field: "transaction" });
+      expect(e).to.be.instanceOf(EncodingError);
+    });
+
     it("class decoding errors as drops and encoding errors as fatal, with codes and fields", () => {
       const d = expectCode(() => decodeSpanBatch(new Uint8Array(3), codec), "bytes/truncated", { field: "parent_check", need: 20 });
       expect(d).to.be.instanceOf(DecodingError);
