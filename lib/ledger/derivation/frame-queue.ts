@@ -37,21 +37,28 @@ export class FrameQueue {
     if (this.frames.length === 0) {
       const data = this.prev.nextData();
       if (data === EOF) return EOF;
-      try {
-        const parsed = parseBatcherTxData(data);
-        this.stats.framesParsed += parsed.length;
-        this.frames.push(...parsed);
-      } catch {
-        this.stats.txDataRejected++;
-      }
+      this.load(data);
     }
+    return this.frames.shift() ?? NOT_ENOUGH_DATA;
+  }
+
+  /** Parses one transaction's frames into the queue; under Holocene prunes the queue after. */
+  private load(data: Uint8Array): void {
+    try {
+      const parsed = parseBatcherTxData(data);
+      this.stats.framesParsed += parsed.length;
+      this.frames.push(...parsed);
+    } catch {
+      this.stats.txDataRejected++;
+      return;
+    }
+    // Taking frames out cannot invalidate those left, so pruning is needed only after a load.
     const origin = this.prev.origin;
     if (origin && isForkActive(this.cfg, "holocene", origin.timestamp)) {
       const before = this.frames.length;
       this.frames = pruneFrameQueue(this.frames);
       this.stats.framesPruned += before - this.frames.length;
     }
-    return this.frames.shift() ?? NOT_ENOUGH_DATA;
   }
 }
 
