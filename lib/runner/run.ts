@@ -2,8 +2,10 @@ import { spawn, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { stripVTControlCharacters } from "node:util";
 import { LabError, describeError } from "../errors.js";
 import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { unknownKey } from "../overrides.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
@@ -44,26 +46,6 @@ export function runsDir(): string {
   return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
 }
 
-export function parseRunArgs(args: string[]): RunOptions {
-  const options: RunOptions = { names: [], quick: false, sets: {}, cellTimeoutS: 1800, runsDir: runsDir() };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--quick") options.quick = true;
-    else if (arg === "--set" || arg.startsWith("--set=")) {
-      const pair = arg === "--set" ? args[++i] : arg.slice("--set=".length);
-      const eq = pair?.indexOf("=") ?? -1;
-      if (!pair || eq <= 0) {
-        throw new ParameterError(`--set needs key=value, got ${pair === undefined ? "nothing" : `"${pair}"`}`, "write e.g. --set seed=7");
-      }
-      options.sets[pair.slice(0, eq)] = pair.slice(eq + 1);
-    } else if (arg === "--cell-timeout") options.cellTimeoutS = Number(args[++i]);
-    else if (arg.startsWith("--")) {
-      throw new LabError(`unknown option ${arg}`, "usage: ./lab run [NAME...] [--quick] [--set key=value ...] [--cell-timeout SECONDS]");
-    } else options.names.push(arg);
-  }
-  return options;
-}
-
 /** Resolves notebooks and types every override before anything runs: a wrong key or type runs nothing. */
 export function planRuns(options: RunOptions): NotebookPlan[] {
   const notebooks = resolveNotebooks(options.names);
@@ -83,8 +65,7 @@ export function planRuns(options: RunOptions): NotebookPlan[] {
     const declaring = plans.filter((p) => p.specs.some((s) => s.name === key));
     if (declaring.length === 0) {
       const known = [...new Set(plans.flatMap((p) => p.specs.map((s) => s.name)))];
-      throw new ParameterError(`unknown parameter "${key}": no selected notebook (${plans.map((p) => p.notebook.name).join(", ")}) declares it`,
-        known.length ? `use one of: ${known.join(", ")}` : "declare it with `let` in the notebook's cell tagged `parameters`");
+      throw unknownKey(key, known, `no selected notebook (${plans.map((p) => p.notebook.name).join(", ")})`);
     }
     for (const plan of declaring) {
       const spec = plan.specs.find((s) => s.name === key)!;
@@ -222,7 +203,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       const where = reply.cell === null || reply.cell === undefined ? "before any cell ran" : `cell ${reply.cell + 1}`;
       return fail(`${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
         (reply.source ? `\n--- cell ${(reply.cell ?? 0) + 1} source ---\n${firstLines(reply.source, 12)}` : "") +
-        (reply.traceback ? `\n--- traceback ---\n${firstLines(reply.traceback.replace(/\x1b\[[0-9;]*m/g, ""), 25)}` : ""));
+        (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""));
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
     if (!existsSync(settlementPath)) {

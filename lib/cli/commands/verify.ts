@@ -1,22 +1,32 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { LabError } from "../../errors.js";
 import { verifySettlement } from "../../chain/verify.js";
+import { describeError } from "../../errors.js";
 import { runsDir } from "../../runner/run.js";
+import { defineCommand } from "../command.js";
 
-/** ./lab verify RUN-ID|RUN-FOLDER ...: checks each run folder's results.json against its settlement. */
-export default async function main(args: string[]): Promise<number> {
-  if (args.length === 0) throw new LabError("no run given", "usage: ./lab verify RUN-ID (a folder name under experiments/runs/)");
-  let failed = 0;
-  for (const arg of args) {
-    const dir = existsSync(arg) ? arg : join(runsDir(), arg);
-    try {
-      const v = await verifySettlement(dir);
-      console.log(`✓ ${v.settlement.runId}: results.json sha256 ${v.settlement.resultsSha256} matches transaction ${v.settlement.txHash} on chain ${v.settlement.chain.chainId}; on chain: ${v.onChain}`);
-    } catch (error) {
-      failed++;
-      console.error(`✗ ${arg}: ${error instanceof LabError ? error.toString() : String(error)}`);
+export default defineCommand({
+  name: "verify",
+  usage: "RUN-ID|RUN-FOLDER ...",
+  description:
+    "Checks each run folder: the sha256 of results.json against the signed settlement transaction kept in\n" + "settlement.json and, on a chain that still runs (LAB_RPC_URL), the registry's record.",
+  options: {},
+  positionals: { name: "RUN-ID", min: 1 },
+  examples: ["./lab verify 20261201T101500Z-05-proof-of-attribution-1a2b", "./lab verify experiments/runs/*"],
+  async run({ positionals }) {
+    let failed = 0;
+    for (const arg of positionals) {
+      const dir = existsSync(arg) ? arg : join(runsDir(), arg);
+      try {
+        const v = await verifySettlement(dir);
+        console.log(
+          `✓ ${v.settlement.runId}: results.json sha256 ${v.settlement.resultsSha256} matches transaction ${v.settlement.txHash} on chain ${v.settlement.chain.chainId}; on chain: ${v.onChain}`,
+        );
+      } catch (error) {
+        failed++;
+        console.error(`✗ ${arg}: ${describeError(error)}`);
+      }
     }
-  }
-  return failed ? 1 : 0;
-}
+    return failed ? 1 : 0;
+  },
+});

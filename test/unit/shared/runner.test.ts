@@ -3,9 +3,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../../lib/files.js";
-import { ParameterError } from "../../../lib/notebook/params.js";
+import { hasCode } from "../../../lib/errors.js";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
-import { externalResources, parseRunArgs, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
+import { externalResources, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
@@ -14,7 +15,9 @@ describe("./lab run: the notebook runner", function () {
   this.timeout(180_000);
   const saved = process.env.LAB_NOTEBOOKS_DIR;
   let runsDir: string;
+  const parseRunArgs = parseRunCommandLine;
   const options = (args: string[]): RunOptions => ({ ...parseRunArgs(args), runsDir });
+  const refusedWith = (code: string, fields: Record<string, unknown>) => (error: unknown) => hasCode(error, code) && Object.entries(fields).every(([k, v]) => JSON.stringify(error.fields[k]) === JSON.stringify(v));
 
   before(() => {
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
@@ -24,10 +27,13 @@ describe("./lab run: the notebook runner", function () {
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
     expect(() => planRuns(options(["nonesuch"]))).to.throw(UnknownNotebookError, /no notebook named "nonesuch"/);
-    expect(() => planRuns(options(["ok", "--set", "sed=3"]))).to.throw(ParameterError, /unknown parameter "sed"/);
-    expect(() => planRuns(options(["ok", "--set", "seed=three"]))).to.throw(ParameterError, /seed of ok is a number/);
-    expect(() => planRuns(options(["ok", "--set", "quick=maybe"]))).to.throw(ParameterError, /boolean/);
-    expect(() => parseRunArgs(["--set", "novalue"])).to.throw(ParameterError, /key=value/);
+    const thrown = (f: () => unknown) => { try { f(); } catch (error) { return error; } throw new Error("expected a refusal"); };
+    expect(refusedWith("set/unknown-key", { key: "sed" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
+    expect(refusedWith("set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" })(thrown(() => planRuns(options(["ok", "--set", "seed=three"]))))).to.equal(true);
+    expect(refusedWith("set/wrong-type", { key: "quick", expected: "boolean" })(thrown(() => planRuns(options(["ok", "--set", "quick=maybe"]))))).to.equal(true);
+    expect(refusedWith("set/malformed", { pair: "novalue" })(thrown(() => parseRunArgs(["--set", "novalue"])))).to.equal(true);
+    expect(refusedWith("set/repeated-key", { key: "seed" })(thrown(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"])))).to.equal(true);
+    expect(refusedWith("cli/unknown-option", { option: "--fast" })(thrown(() => parseRunArgs(["ok", "--fast"])))).to.equal(true);
     expect(existsSync(runsDir)).to.equal(false);
   });
 
