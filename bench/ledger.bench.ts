@@ -5,17 +5,17 @@
  * throughput on the same bytes (the compressor alone is the ceiling). Plus compression ratios.
  * Execution is the pure HashEngine here: these are the rollup's own costs, not the EVM's.
  */
-import { brotliCompressSync, brotliDecompressSync, constants as zc, deflateSync, inflateSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
 import { printTable } from "../lib/bench/report.js";
 import { devPrivateKeys } from "../lib/chain/keys.js";
-import { rng } from "../lib/random.js";
 import { Batcher, type BatcherTx } from "../lib/ledger/batcher.js";
 import { compressChannel } from "../lib/ledger/channel.js";
-import { channelPayload, measureChannel, type BlockLike } from "../lib/ledger/experiments.js";
+import { type BlockLike, channelPayload, measureChannel } from "../lib/ledger/experiments.js";
 import { defaultRollupConfig } from "../lib/ledger/params.js";
+import { runRollup } from "../lib/ledger/rollup.js";
 import { deriveAll, simulate } from "../lib/ledger/sim.js";
 import { Workload } from "../lib/ledger/workload.js";
-import { runRollup } from "../lib/ledger/rollup.js";
+import { rng } from "../lib/random.js";
 
 const quick = process.argv.includes("--quick");
 const blocksN = quick ? 120 : 400;
@@ -104,8 +104,18 @@ const chainRun = await runRollup({ seed: 42, l2Blocks: quick ? 30 : 100, txsPerB
 const chainTxs = chainRun.generated.length;
 const spanBrotli = rows.find((r) => r.format === "span brotli")!;
 printTable("On Hardhat chains (span, brotli, blobs with KZG)", [
-  { stage: "sequencer + batcher + L1 posting", "L2 txs": chainTxs, "tx/s": chainTxs / chainRun.timings.sequenceS, "÷ in-memory batcher": chainTxs / chainRun.timings.sequenceS / (spanBrotli["batcher tx/s"] as number) },
-  { stage: "derivation + re-execution on a fresh L2", "L2 txs": chainTxs, "tx/s": chainTxs / chainRun.timings.deriveS, "÷ in-memory derivation": chainTxs / chainRun.timings.deriveS / (spanBrotli["derivation tx/s"] as number) },
+  {
+    stage: "sequencer + batcher + L1 posting",
+    "L2 txs": chainTxs,
+    "tx/s": chainTxs / chainRun.timings.sequenceS,
+    "÷ in-memory batcher": chainTxs / chainRun.timings.sequenceS / (spanBrotli["batcher tx/s"] as number),
+  },
+  {
+    stage: "derivation + re-execution on a fresh L2",
+    "L2 txs": chainTxs,
+    "tx/s": chainTxs / chainRun.timings.deriveS,
+    "÷ in-memory derivation": chainTxs / chainRun.timings.deriveS / (spanBrotli["derivation tx/s"] as number),
+  },
 ]);
 await chainRun.close();
 const byFormat = Object.fromEntries(ratioRows.map((r) => [r.format, r["compressed / raw txs"] as number]));

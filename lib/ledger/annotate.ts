@@ -17,7 +17,7 @@ export interface Segment {
 
 function seg(buf: Uint8Array, start: number, end: number, field: string, value: string, maxHex: number): Segment {
   const bytes = buf.subarray(start, end);
-  const shown = bytes.length > maxHex ? toHex(bytes.subarray(0, maxHex)) + `… (+${bytes.length - maxHex} bytes)` : toHex(bytes);
+  const shown = bytes.length > maxHex ? `${toHex(bytes.subarray(0, maxHex))}… (+${bytes.length - maxHex} bytes)` : toHex(bytes);
   return { offset: start, length: end - start, field, hex: shown, value };
 }
 

@@ -5,7 +5,7 @@
 import { concatBytes, Reader } from "./bytes.js";
 import { DecodingError } from "./errors.js";
 import { DEPOSIT_TX_TYPE, MAX_RLP_BYTES_PER_CHANNEL, SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE } from "./params.js";
-import { asBytes, asList, bytesToUint, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
+import { asBytes, asList, bytesToUint, type RlpItem, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
 import { decodeSpanBatch, encodeSpanBatch, type SpanBatch, type SpanBatchCodecConfig } from "./span-batch.js";
 
 export interface SingularBatch {
@@ -65,7 +65,7 @@ export function encodeChannelPayload(batches: readonly Batch[], cfg: SpanBatchCo
 export function* readChannelBatches(payload: Uint8Array, cfg: SpanBatchCodecConfig): Generator<Batch | DecodingError> {
   const r = new Reader(payload.subarray(0, MAX_RLP_BYTES_PER_CHANNEL));
   while (r.remaining > 0) {
-    let item;
+    let item: RlpItem;
     try {
       item = rlpReadNext(r);
     } catch (e) {

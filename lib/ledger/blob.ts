@@ -61,7 +61,10 @@ export function decodeBlob(blob: Uint8Array): Uint8Array {
   for (let round = 0; round < ROUNDS; round++) {
     const fe = round * 4;
     const o = fe * 32;
-    const a = blob[o]!, b = blob[o + 32]!, c = blob[o + 64]!, d = blob[o + 96]!;
+    const a = blob[o]!,
+      b = blob[o + 32]!,
+      c = blob[o + 64]!,
+      d = blob[o + 96]!;
     if ((a | b | c | d) & 0b1100_0000) {
       const k = [a, b, c, d].findIndex((h) => (h & 0b1100_0000) !== 0);
       throw new DecodingError("blob/bad-field-element", { index: fe + k });

@@ -15,7 +15,7 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export function toHex(b: Uint8Array): string {
-  return "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`;
 }
 
 export function fromHex(h: string): Uint8Array {
@@ -111,7 +111,7 @@ export function decodeBitlist(r: Reader, count: number, what: string): boolean[]
   for (let i = 0; i < count; i++) bits[i] = ((b[n - 1 - (i >> 3)]! >> (i & 7)) & 1) === 1;
   // Go's big.Int decoding accepts no bits above `count`; a set padding bit means corrupt data.
   const pad = n * 8 - count;
-  if (pad > 0 && (b[0]! >> (8 - pad)) !== 0) {
+  if (pad > 0 && b[0]! >> (8 - pad) !== 0) {
     throw new DecodingError("bitlist/padding-set", { field: what, count });
   }
   return bits;

@@ -2,7 +2,7 @@
 // Channel Compression"). A channel is rlp_batches compressed with zlib (RFC 1950: no prefix,
 // its first byte's low nibble is 8 or 15), or after Fjord with brotli behind the version
 // byte 0x01. It is cut into frames for transport.
-import { brotliCompressSync, brotliDecompressSync, constants as zc, deflateSync, inflateSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
 import { concatBytes } from "./bytes.js";
 import { DecodingError, EncodingError } from "./errors.js";
 import { CHANNEL_ID_LENGTH, type Frame } from "./frame.js";

@@ -8,7 +8,6 @@
 import { ConfigError } from "./errors.js";
 import { isForkActive, type RollupConfig } from "./params.js";
 
-
 export const TX_BASE_GAS = 21_000;
 export const GAS_PER_BLOB = 131_072;
 export const CALLDATA_FLOOR_PER_TOKEN = 10;
@@ -179,7 +178,6 @@ export function batchL1Gas(txDatas: readonly Uint8Array[], da: "calldata" | "blo
   const txs = Math.ceil(txDatas.length / blobsPerTx);
   return { l1Txs: txs, executionGas: txs * TX_BASE_GAS, blobs: txDatas.length, blobGas: txDatas.length * GAS_PER_BLOB };
 }
-
 
 // --- operator fee (Isthmus, Jovian) -------------------------------------------------------------
 

@@ -1,18 +1,19 @@
 // An in-memory L1 and a driver that runs sequencer, batcher and derivation together without a
 // chain: for tests (thousands of mutated inputs per second) and for size/throughput experiments.
 // The Hardhat-backed run (chains.ts) uses the same stages with real L1 and L2 chains.
+
+import { createHash } from "node:crypto";
 import { keccak256, Transaction, type Wallet } from "ethers";
 import { devWallet } from "../chain/keys.js";
 import { rng } from "../random.js";
+import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import { kzgToVersionedHash } from "./blob.js";
 import { fromHex, toHex } from "./bytes.js";
-import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import { DerivationPipeline } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
-import { createHash } from "node:crypto";
 
 /** The dev account that signs batcher transactions, on the in-memory L1 and the Hardhat one. */
 export const BATCHER_ACCOUNT = 19;
@@ -24,8 +25,11 @@ export class MemoryL1 implements BlobSource {
   private readonly blobs = new Map<string, Uint8Array>();
   private readonly nonces = new Map<string, number>();
 
-  constructor(genesisTimestamp: number, readonly blockTime = 12) {
-    this.blocks.push({ number: 0, hash: keccak256(Uint8Array.of(0)), parentHash: "0x" + "00".repeat(32), timestamp: genesisTimestamp, transactions: [] });
+  constructor(
+    genesisTimestamp: number,
+    readonly blockTime = 12,
+  ) {
+    this.blocks.push({ number: 0, hash: keccak256(Uint8Array.of(0)), parentHash: `0x${"00".repeat(32)}`, timestamp: genesisTimestamp, transactions: [] });
   }
 
   get head(): L1BlockData {
@@ -71,7 +75,15 @@ export class MemoryL1 implements BlobSource {
     const nonce = this.nonces.get(signer.address) ?? 0;
     this.nonces.set(signer.address, nonce + 1);
     const fees = { maxFeePerGas: 50_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, gasLimit: 1_000_000n };
-    const unsigned = Transaction.from({ type: tx.type, chainId: MEMORY_L1_CHAIN_ID, nonce, to: tx.to, data: toHex(tx.data), ...fees, ...(tx.type === 3 ? { maxFeePerBlobGas: 1n, blobVersionedHashes: tx.blobVersionedHashes } : {}) });
+    const unsigned = Transaction.from({
+      type: tx.type,
+      chainId: MEMORY_L1_CHAIN_ID,
+      nonce,
+      to: tx.to,
+      data: toHex(tx.data),
+      ...fees,
+      ...(tx.type === 3 ? { maxFeePerBlobGas: 1n, blobVersionedHashes: tx.blobVersionedHashes } : {}),
+    });
     unsigned.signature = signer.signingKey.sign(unsigned.unsignedHash);
     return { raw: fromHex(unsigned.serialized) };
   }
@@ -82,7 +94,14 @@ export function l1Ref(b: L1BlockData): L1BlockRef {
 }
 
 export function genesisL2(l1Genesis: L1BlockRef, timestamp: number): L2BlockRef {
-  return { number: 0, hash: keccak256(new TextEncoder().encode("l2-genesis")), parentHash: "0x" + "00".repeat(32), timestamp, l1origin: { number: l1Genesis.number, hash: l1Genesis.hash }, sequenceNumber: 0 };
+  return {
+    number: 0,
+    hash: keccak256(new TextEncoder().encode("l2-genesis")),
+    parentHash: `0x${"00".repeat(32)}`,
+    timestamp,
+    l1origin: { number: l1Genesis.number, hash: l1Genesis.hash },
+    sequenceNumber: 0,
+  };
 }
 
 export interface SimRunOptions {

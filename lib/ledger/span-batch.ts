@@ -417,5 +417,10 @@ export function decodeSpanBatch(content: Uint8Array, cfg: SpanBatchCodecConfig, 
 function txTypeSummary(datas: readonly TxDataEntry[]): string {
   const byType = new Map<number, number>();
   for (const d of datas) byType.set(d.type, (byType.get(d.type) ?? 0) + 1);
-  return [...byType].sort((a, b) => a[0] - b[0]).map(([t, c]) => `${c} ${t === 0 ? "legacy" : `type ${t}`}`).join(", ") || "none";
+  return (
+    [...byType]
+      .sort((a, b) => a[0] - b[0])
+      .map(([t, c]) => `${c} ${t === 0 ? "legacy" : `type ${t}`}`)
+      .join(", ") || "none"
+  );
 }

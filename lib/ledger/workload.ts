@@ -3,21 +3,13 @@
 // with an access list), and inference receipts, the AI transaction of this project. The same
 // seed gives byte-identical transactions, so batches, compression ratios and block hashes
 // are reproducible.
-import { getCreateAddress, Interface, keccak256, Transaction, Wallet, type AccessList } from "ethers";
+import { type AccessList, getCreateAddress, Interface, keccak256, Transaction, Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
-import { rng, type Rng } from "../random.js";
+import { type Rng, rng } from "../random.js";
 import { fromHex, toHex } from "./bytes.js";
 import { ConfigError } from "./errors.js";
 
-export type TxKind =
-  | "deploy"
-  | "register-model"
-  | "eip1559-transfer"
-  | "legacy-transfer"
-  | "erc20-transfer"
-  | "erc20-approve-2930"
-  | "inference-receipt"
-  | "attribution-payout";
+export type TxKind = "deploy" | "register-model" | "eip1559-transfer" | "legacy-transfer" | "erc20-transfer" | "erc20-approve-2930" | "inference-receipt" | "attribution-payout";
 
 export interface GeneratedTx {
   kind: TxKind;
@@ -124,7 +116,10 @@ export class Workload {
   private pickKind(): TxKind {
     const total = this.mix.reduce((a, [, w]) => a + w, 0);
     let x = this.r.next() * total;
-    for (const [k, w] of this.mix) if ((x -= w) < 0) return k;
+    for (const [k, w] of this.mix) {
+      x -= w;
+      if (x < 0) return k;
+    }
     return this.mix[this.mix.length - 1]![0];
   }
 
@@ -154,13 +149,7 @@ export class Workload {
       }
       case "inference-receipt": {
         const model = this.modelIds[this.r.int(this.modelIds.length)]!;
-        const data = this.receiptsAbi.encodeFunctionData("recordInference", [
-          model,
-          toHex(randomBytes(this.r, 32)),
-          toHex(randomBytes(this.r, 32)),
-          20 + this.r.int(2000),
-          10 + this.r.int(1000),
-        ]);
+        const data = this.receiptsAbi.encodeFunctionData("recordInference", [model, toHex(randomBytes(this.r, 32)), toHex(randomBytes(this.r, 32)), 20 + this.r.int(2000), 10 + this.r.int(1000)]);
         return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 160_000n, ...this.fees() });
       }
       case "attribution-payout": {

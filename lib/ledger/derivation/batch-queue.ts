@@ -22,13 +22,7 @@ const v = (validity: BatchValidity, reason: string): Verdict => ({ validity, rea
 /** L1 blocks by number, as far as derivation has traversed L1. */
 export type L1Lookup = (n: number) => L1BlockRef | undefined;
 
-export function checkSingularBatch(
-  cfg: RollupConfig,
-  l1: L1Lookup,
-  safeHead: L2BlockRef,
-  batch: SingularBatch,
-  inclusion: L1BlockRef,
-): Verdict {
+export function checkSingularBatch(cfg: RollupConfig, l1: L1Lookup, safeHead: L2BlockRef, batch: SingularBatch, inclusion: L1BlockRef): Verdict {
   const nextTimestamp = safeHead.timestamp + cfg.blockTime;
   const holocene = isForkActive(cfg, "holocene", inclusion.timestamp);
   if (batch.timestamp > nextTimestamp) return v(holocene ? "drop" : "future", "timestamp ahead of the next L2 block");

@@ -9,8 +9,8 @@ import { decodeBlob, kzgToVersionedHash } from "../blob.js";
 import { fromHex, toHex } from "../bytes.js";
 import type { RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx } from "../types.js";
-import { EOF } from "./stage.js";
 import type { DataProvider } from "./frame-queue.js";
+import { EOF } from "./stage.js";
 
 export const BLOB_TX_TYPE = 3;
 

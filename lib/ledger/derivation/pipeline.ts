@@ -10,10 +10,10 @@ import { fromHex } from "../bytes.js";
 import { ResetError } from "../errors.js";
 import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
-import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
+import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
 import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
-import { readBatches, type ChannelReaderStats } from "./channel-reader.js";
+import { type ChannelReaderStats, readBatches } from "./channel-reader.js";
 import { type DataProvider, FrameQueue } from "./frame-queue.js";
 import { L1Retrieval } from "./l1-retrieval.js";
 import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
@@ -31,7 +31,7 @@ export class ChannelPipeline {
     private readonly cfg: RollupConfig,
     private readonly source: DataProvider,
     /** MAX_CHANNEL_BANK_SIZE unless given (tests that exercise pruning use less). */
-    private readonly maxChannelBankSize?: number,
+    maxChannelBankSize?: number,
   ) {
     this.frameQueue = new FrameQueue(cfg, source);
     this.channels = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
@@ -115,7 +115,7 @@ export class DerivationPipeline {
     genesis: L2BlockRef,
     /** L1 blocks up to and including the genesis L1 origin. */
     l1History: readonly L1BlockRef[],
-    private readonly opts: PipelineOptions = {},
+    opts: PipelineOptions = {},
   ) {
     this.safeChain = [genesis];
     this.byTimestamp.set(genesis.timestamp, genesis);
@@ -268,7 +268,15 @@ export class DerivationPipeline {
 
   private verdict(p: PendingBatch, head: L2BlockRef): Verdict {
     if (p.batch.type === 0) return checkSingularBatch(this.cfg, this.l1Lookup, head, p.batch.batch, p.inclusion);
-    return checkSpanBatchPrefix(this.cfg, this.l1Lookup, (t) => this.byTimestamp.get(t), (n) => this.derivedTransactions.get(n), head, p.batch.batch, p.inclusion);
+    return checkSpanBatchPrefix(
+      this.cfg,
+      this.l1Lookup,
+      (t) => this.byTimestamp.get(t),
+      (n) => this.derivedTransactions.get(n),
+      head,
+      p.batch.batch,
+      p.inclusion,
+    );
   }
 
   /** When the sequencing window of the safe head's epoch has passed with no batch, derivation

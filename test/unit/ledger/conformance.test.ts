@@ -4,8 +4,8 @@
 // the span-batch transaction table, hex dumps from the decoder, and errors classed by consequence.
 import { expect } from "chai";
 import { Transaction, Wallet } from "ethers";
-import { hasCode } from "../../../lib/errors.js";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
+import { hasCode } from "../../../lib/errors.js";
 import { spanBatchLayout } from "../../../lib/ledger/annotate.js";
 import { type Batch, encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
 import { concatBytes, fromHex, toHex } from "../../../lib/ledger/bytes.js";
@@ -27,15 +27,38 @@ const senders = devPrivateKeys().slice(0, 6);
 /** A signed EIP-7702 set-code transaction for the L2 chain. */
 function setCodeTx(nonce: number): Uint8Array {
   const w = new Wallet(senders[5]!);
-  const auth = w.authorizeSync({ address: "0x" + "ab".repeat(20), nonce: BigInt(nonce + 1), chainId: codec.l2ChainId });
-  const tx = Transaction.from({ type: 4, chainId: codec.l2ChainId, nonce, to: "0x" + "cd".repeat(20), data: "0x1234", gasLimit: 100_000n, maxFeePerGas: 10n, maxPriorityFeePerGas: 1n, authorizationList: [auth] });
+  const auth = w.authorizeSync({ address: `0x${"ab".repeat(20)}`, nonce: BigInt(nonce + 1), chainId: codec.l2ChainId });
+  const tx = Transaction.from({
+    type: 4,
+    chainId: codec.l2ChainId,
+    nonce,
+    to: `0x${"cd".repeat(20)}`,
+    data: "0x1234",
+    gasLimit: 100_000n,
+    maxFeePerGas: 10n,
+    maxPriorityFeePerGas: 1n,
+    authorizationList: [auth],
+  });
   tx.signature = w.signingKey.sign(tx.unsignedHash);
   return fromHex(tx.serialized);
 }
 
 /** A type-2 transaction whose nonce and gas do not fit a JS number (the signature is a stand-in). */
 function hugeNonceTx(nonce: bigint, gas: bigint): Uint8Array {
-  const fields = [uintBytes(codec.l2ChainId), uintBytes(nonce), uintBytes(1n), uintBytes(2n), uintBytes(gas), new Uint8Array(20).fill(7), uintBytes(5n), Uint8Array.of(1, 2), [], uintBytes(1n), new Uint8Array(32).fill(3), new Uint8Array(32).fill(4)];
+  const fields = [
+    uintBytes(codec.l2ChainId),
+    uintBytes(nonce),
+    uintBytes(1n),
+    uintBytes(2n),
+    uintBytes(gas),
+    new Uint8Array(20).fill(7),
+    uintBytes(5n),
+    Uint8Array.of(1, 2),
+    [],
+    uintBytes(1n),
+    new Uint8Array(32).fill(3),
+    new Uint8Array(32).fill(4),
+  ];
   return concatBytes([Uint8Array.of(2), rlpEncode(fields)]);
 }
 
@@ -64,28 +87,51 @@ describe("ledger conformance", () => {
       };
       const bytes = encodeSpanBatch(sb, codec);
       const back = decodeSpanBatch(bytes, codec);
-      expect(back.blocks.map((b) => [b.epochNum, b.timestamp])).to.deep.equal([[l1OriginNum - 1n, start], [l1OriginNum, start + 2n]]);
+      expect(back.blocks.map((b) => [b.epochNum, b.timestamp])).to.deep.equal([
+        [l1OriginNum - 1n, start],
+        [l1OriginNum, start + 2n],
+      ]);
       expect(toHex(back.blocks[0]!.transactions[0]!)).to.equal(toHex(sb.blocks[0]!.transactions[0]!));
       expect(toHex(encodeSpanBatch(back, codec))).to.equal(toHex(bytes));
     });
 
     it("refuses to encode a field beyond uint64, with its name", () => {
-      const sb: SpanBatch = { parentCheck: new Uint8Array(20), l1OriginCheck: new Uint8Array(20), originBits: [false], blocks: [{ epochNum: 1n << 64n, timestamp: BigInt(codec.genesisTimestamp), transactions: [] }] };
+      const sb: SpanBatch = {
+        parentCheck: new Uint8Array(20),
+        l1OriginCheck: new Uint8Array(20),
+        originBits: [false],
+        blocks: [{ epochNum: 1n << 64n, timestamp: BigInt(codec.genesisTimestamp), transactions: [] }],
+      };
       expectCode(() => encodeSpanBatch(sb, codec), "uvarint/out-of-range", { field: "l1_origin_num", value: 1n << 64n });
     });
   });
 
   describe("span batch transaction types", () => {
     it("are one table: legacy aside, types 1, 2 and Isthmus's 4", () => {
-      expect(SPAN_BATCH_TX_TYPES.map((t) => [t.type, t.fork ?? null])).to.deep.equal([[1, null], [2, null], [4, "isthmus"]]);
+      expect(SPAN_BATCH_TX_TYPES.map((t) => [t.type, t.fork ?? null])).to.deep.equal([
+        [1, null],
+        [2, null],
+        [4, "isthmus"],
+      ]);
       expect(spanBatchTxType(3)).to.equal(undefined);
       const blob = concatBytes([Uint8Array.of(3), rlpEncode([])]);
-      expectCode(() => encodeSpanBatch(spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [blob] }], 1), codec), "span-batch/unsupported-tx-type", { type: 3 });
+      expectCode(
+        () => encodeSpanBatch(spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [blob] }], 1), codec),
+        "span-batch/unsupported-tx-type",
+        { type: 3 },
+      );
     });
 
     it("round-trips EIP-7702 set-code transactions as the Isthmus span-batch layout lays them out", () => {
       const w = new Workload({ seed: 4, chainId: codec.l2ChainId, senderKeys: senders });
-      const mixed = [...w.setup().slice(0, 3).map((t) => t.raw), setCodeTx(0), setCodeTx(1)];
+      const mixed = [
+        ...w
+          .setup()
+          .slice(0, 3)
+          .map((t) => t.raw),
+        setCodeTx(0),
+        setCodeTx(1),
+      ];
       const sb = spanBatchFromBlocks([{ parentHash: new Uint8Array(32).fill(9), epochNum: 7, epochHash: new Uint8Array(32).fill(8), timestamp: codec.genesisTimestamp + 2, transactions: mixed }], 7);
       const bytes = encodeSpanBatch(sb, codec);
       const back = decodeSpanBatch(bytes, codec);
@@ -94,7 +140,14 @@ describe("ledger conformance", () => {
       // tx_data of a set-code transaction: 0x04 ++ rlp([value, max_priority_fee_per_gas, max_fee_per_gas, data, access_list, authorization_list]).
       const t = Transaction.from(toHex(mixed[3]!));
       const auth = t.authorizationList![0]!;
-      const authTuple = [uintBytes(auth.chainId), fromHex(auth.address), uintBytes(auth.nonce), uintBytes(auth.signature.yParity), uintBytes(BigInt(auth.signature.r)), uintBytes(BigInt(auth.signature.s))];
+      const authTuple = [
+        uintBytes(auth.chainId),
+        fromHex(auth.address),
+        uintBytes(auth.nonce),
+        uintBytes(auth.signature.yParity),
+        uintBytes(BigInt(auth.signature.r)),
+        uintBytes(BigInt(auth.signature.s)),
+      ];
       const txData = concatBytes([Uint8Array.of(4), rlpEncode([uintBytes(0n), uintBytes(1n), uintBytes(10n), fromHex("0x1234"), [], [authTuple]])]);
       expect(toHex(bytes)).to.contain(toHex(txData).slice(2));
     });
@@ -104,7 +157,13 @@ describe("ledger conformance", () => {
       const setup = w.setup().map((t) => t.raw);
       const run = async (isthmusTime: number | null) => {
         const cfg = testConfig({ isthmusTime, jovianTime: null });
-        const sim = await simulate({ cfg, batcher: { batchType: 1, compression: "zlib", da: "calldata" }, l2Blocks: 6, seed: 3, txsForBlock: (i) => (i === 0 ? setup : i === 2 ? [setCodeTx(0)] : []) });
+        const sim = await simulate({
+          cfg,
+          batcher: { batchType: 1, compression: "zlib", da: "calldata" },
+          l2Blocks: 6,
+          seed: 3,
+          txsForBlock: (i) => (i === 0 ? setup : i === 2 ? [setCodeTx(0)] : []),
+        });
         return { sim, p: await deriveAll(cfg, sim.genesis, sim.l1.blocks, sim.l1) };
       };
       const before = await run(null);
@@ -130,7 +189,13 @@ describe("ledger conformance", () => {
       const p = await deriveAll(cfg, honest.genesis, honest.l1.blocks, honest.l1);
       expect(p.safeChain.slice(1).map((b) => b.hash)).to.deep.equal(honest.sequencer.blocks.map((b) => b.ref.hash));
       // A sequencer unaware of Jovian fills the activation block.
-      const unaware = await simulate({ cfg: { ...cfg, jovianTime: null }, batcher: { batchType: 0, compression: "zlib", da: "calldata" }, l2Blocks: 6, seed: 4, txsForBlock: (i) => (i === 0 ? setup : w.take(1).map((t) => t.raw)) });
+      const unaware = await simulate({
+        cfg: { ...cfg, jovianTime: null },
+        batcher: { batchType: 0, compression: "zlib", da: "calldata" },
+        l2Blocks: 6,
+        seed: 4,
+        txsForBlock: (i) => (i === 0 ? setup : w.take(1).map((t) => t.raw)),
+      });
       const q = await deriveAll(cfg, unaware.genesis, unaware.l1.blocks, unaware.l1);
       expect(q.stats.batchesDropped["transactions in the Jovian activation block"]).to.equal(1);
       expect(q.safeChain.length - 1).to.equal(3);
@@ -154,7 +219,7 @@ describe("ledger conformance", () => {
   describe("L1 retrieval", () => {
     it("recovers each sender from the signature and accepts only the batcher's transactions", async () => {
       const run = await scenario({ batcher: { batchType: 1, compression: "brotli", da: "calldata" }, l2Blocks: 6, txsPerBlock: 2 });
-      const intruder = new Wallet("0x" + "aa".repeat(32));
+      const intruder = new Wallet(`0x${"aa".repeat(32)}`);
       const batcherTx = run.l1.blocks.flatMap((b) => b.transactions)[0]!;
       expect(parseL1Tx(batcherTx)!.from).to.equal(new Wallet(devPrivateKeys()[19]!).address);
       // The same data signed by another key; the batcher's signature with s altered (it recovers
@@ -179,7 +244,24 @@ describe("ledger conformance", () => {
 
     it("dumps a span batch from the decoder's own field trace, byte for byte and in order", () => {
       const w = new Workload({ seed: 5, chainId: codec.l2ChainId, senderKeys: senders });
-      const sb = spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 3, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp + 4, transactions: [...w.setup().slice(0, 2).map((t) => t.raw), setCodeTx(0)] }], 2);
+      const sb = spanBatchFromBlocks(
+        [
+          {
+            parentHash: new Uint8Array(32),
+            epochNum: 3,
+            epochHash: new Uint8Array(32),
+            timestamp: codec.genesisTimestamp + 4,
+            transactions: [
+              ...w
+                .setup()
+                .slice(0, 2)
+                .map((t) => t.raw),
+              setCodeTx(0),
+            ],
+          },
+        ],
+        2,
+      );
       const bytes = encodeBatch({ type: 1, batch: sb }, codec);
       const segs = spanBatchLayout(bytes);
       let at = 0;
@@ -188,7 +270,24 @@ describe("ledger conformance", () => {
         at += s.length;
       }
       expect(at).to.equal(bytes.length);
-      expect(segs.map((s) => s.field.split(" ")[0])).to.deep.equal(["batch_version", "rel_timestamp", "l1_origin_num", "parent_check", "l1_origin_check", "block_count", "origin_bits", "block_tx_counts", "contract_creation_bits", "y_parity_bits", "tx_sigs", "tx_tos", "tx_datas", "tx_nonces", "tx_gases", "protected_bits"]);
+      expect(segs.map((s) => s.field.split(" ")[0])).to.deep.equal([
+        "batch_version",
+        "rel_timestamp",
+        "l1_origin_num",
+        "parent_check",
+        "l1_origin_check",
+        "block_count",
+        "origin_bits",
+        "block_tx_counts",
+        "contract_creation_bits",
+        "y_parity_bits",
+        "tx_sigs",
+        "tx_tos",
+        "tx_datas",
+        "tx_nonces",
+        "tx_gases",
+        "protected_bits",
+      ]);
       expect(segs.find((s) => s.field === "tx_datas")!.value).to.contain("1 type 4");
     });
   });
@@ -197,7 +296,7 @@ describe("ledger conformance", () => {
     it("refuse an L1 block that does not extend the chain read so far as a reset, before any state changes", async () => {
       const run = await scenario({ batcher: { batchType: 1, compression: "zlib", da: "calldata" }, l2Blocks: 4, txsPerBlock: 1 });
       const p = await deriveAll(run.cfg, run.genesis, run.l1.blocks.slice(0, 2), run.l1);
-      const fork = { ...run.l1.blocks[2]!, parentHash: "0x" + "ee".repeat(32) };
+      const fork = { ...run.l1.blocks[2]!, parentHash: `0x${"ee".repeat(32)}` };
       let thrown: unknown;
       await p.addL1Block(fork).catch((e) => (thrown = e));
       expect(hasCode(thrown, "l1/reorg")).to.equal(true);
@@ -208,7 +307,15 @@ describe("ledger conformance", () => {
     });
 
     it("refuse to span-batch a transaction that does not parse, as an encoding error", () => {
-      const e = expectCode(() => encodeSpanBatch(spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [Uint8Array.of(2, 0x81)] }], 1), codec), "span-batch/bad-tx-field", { field: "transaction" });
+      const e = expectCode(
+        () =>
+          encodeSpanBatch(
+            spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [Uint8Array.of(2, 0x81)] }], 1),
+            codec,
+          ),
+        "span-batch/bad-tx-field",
+        { field: "transaction" },
+      );
       expect(e).to.be.instanceOf(EncodingError);
     });
 

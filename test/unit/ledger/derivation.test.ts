@@ -1,10 +1,10 @@
 import { expect } from "chai";
+import { Wallet } from "ethers";
 import { encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
 import { channelToFrames, compressChannel } from "../../../lib/ledger/channel.js";
 import { encodeBatcherTxData, type Frame } from "../../../lib/ledger/frame.js";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
 import type { L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
-import { Wallet } from "ethers";
 import { preHoloceneConfig, resigned, scenario, signedTx, testConfig, txData } from "./helpers.js";
 
 /** Moves every batcher transaction into its own L1 block (in the given order), so tests can
@@ -45,7 +45,7 @@ describe("derivation", () => {
 
   it("ignores transactions from the wrong sender and to the wrong inbox", async () => {
     const run = await scenario({ batcher: { batchType: 1, compression: "brotli", da: "calldata" }, l2Blocks: 10, txsPerBlock: 2 });
-    const intruder = new Wallet("0x" + "cc".repeat(32));
+    const intruder = new Wallet(`0x${"cc".repeat(32)}`);
     const forged = run.l1.blocks.map((b) => ({ ...b, transactions: b.transactions.map((t) => resigned(t, { signer: intruder })) }));
     const p = await deriveAll(run.cfg, run.genesis, forged, run.l1);
     expect(p.safeChain.length).to.equal(1);
@@ -59,7 +59,10 @@ describe("derivation", () => {
   it("derives the same chain when every batcher transaction is posted twice", async () => {
     const run = await scenario({ batcher: { batchType: 0, compression: "zlib", da: "calldata", maxChannelInputBytes: 3_000, maxCalldataFrameSize: 1_000 }, l2Blocks: 20, txsPerBlock: 3 });
     const txs = batcherTxs(run.l1.blocks);
-    const blocks = relayout(run.l1.blocks, txs.map((t) => [t, t]));
+    const blocks = relayout(
+      run.l1.blocks,
+      txs.map((t) => [t, t]),
+    );
     const p = await deriveAll(run.cfg, run.genesis, blocks, run.l1);
     expect(p.safeChain.slice(1).map((b) => b.hash)).to.deep.equal(run.sequencer.blocks.map((b) => b.ref.hash));
     // Each copy arrives as its own transaction: the assembler, not the frame queue, refuses it.

@@ -4,9 +4,9 @@ import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { openChain } from "../../../lib/ledger/chains.js";
 import { batchL1Gas, calldataTxGas, fjordL1Cost, flzCompress, flzDecompress, GAS_PER_BLOB, OP_MAINNET_SCALARS, operatorFee, operatorFeeFork } from "../../../lib/ledger/fees.js";
-import { expectCode, testConfig } from "./helpers.js";
 import { runRollup } from "../../../lib/ledger/rollup.js";
 import { Workload } from "../../../lib/ledger/workload.js";
+import { expectCode, testConfig } from "./helpers.js";
 
 const GAS_PRICE_ORACLE = "0x420000000000000000000000000000000000000F";
 
@@ -60,7 +60,7 @@ describe("fees", function () {
     try {
       const p = { operatorFeeScalar: 123_456_789n, operatorFeeConstant: 424_242n };
       // L1Block slot 8 packs operatorFeeConstant (uint64, offset 0) and operatorFeeScalar (uint32, offset 8).
-      const word = "0x" + (p.operatorFeeConstant | (p.operatorFeeScalar << 64n)).toString(16).padStart(64, "0");
+      const word = `0x${(p.operatorFeeConstant | (p.operatorFeeScalar << 64n)).toString(16).padStart(64, "0")}`;
       await l2.send("hardhat_setStorageAt", ["0x4200000000000000000000000000000000000015", "0x8", word]);
       const gpo = new Interface(["function getOperatorFee(uint256) view returns (uint256)"]);
       for (const gas of [0n, 21_000n, 1_234_567n]) {

@@ -4,7 +4,7 @@ import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { decodeBatch, encodeBatch, encodeChannelPayload, readChannelBatches, type SingularBatch } from "../../../lib/ledger/batch.js";
 import { decodeBitlist, encodeBitlist, encodeUvarint, fromHex, Reader, toHex } from "../../../lib/ledger/bytes.js";
 import { channelCompression, channelToFrames, compressChannel, decompressChannel, framesToChannel } from "../../../lib/ledger/channel.js";
-import { encodeBatcherTxData, encodeFrame, parseBatcherTxData, readFrame, type Frame } from "../../../lib/ledger/frame.js";
+import { encodeBatcherTxData, encodeFrame, type Frame, parseBatcherTxData, readFrame } from "../../../lib/ledger/frame.js";
 import { rlpDecode, rlpEncode } from "../../../lib/ledger/rlp.js";
 import { decodeSpanBatch, encodeSpanBatch, spanBatchFromBlocks } from "../../../lib/ledger/span-batch.js";
 import { Workload } from "../../../lib/ledger/workload.js";
@@ -29,7 +29,11 @@ describe("ledger byte formats", () => {
       const data = encodeBatcherTxData(frames);
       expect(data[0]).to.equal(0);
       const back = parseBatcherTxData(data);
-      expect(back.map((f) => [f.frameNumber, f.data.length, f.isLast])).to.deep.equal([[0, 0, false], [1, 10, false], [2, 20, true]]);
+      expect(back.map((f) => [f.frameNumber, f.data.length, f.isLast])).to.deep.equal([
+        [0, 0, false],
+        [1, 10, false],
+        [2, 20, true],
+      ]);
     });
     it("rejects the whole transaction on a wrong version byte, a bad is_last, truncation or an oversized frame", () => {
       const good = encodeBatcherTxData([{ channelId: id, frameNumber: 0, data: Uint8Array.of(1, 2), isLast: true }]);
@@ -72,9 +76,9 @@ describe("ledger byte formats", () => {
     const setup = w.setup();
     const txs = [...setup, ...w.take(120)];
     const blocks: SingularBatch[] = Array.from({ length: 12 }, (_, i) => ({
-      parentHash: fromHex("0x" + (i + 1).toString(16).padStart(2, "0").repeat(32)),
+      parentHash: fromHex(`0x${(i + 1).toString(16).padStart(2, "0").repeat(32)}`),
       epochNum: 100 + Math.floor((i + 3) / 6),
-      epochHash: fromHex("0x" + "ee".repeat(32)),
+      epochHash: fromHex(`0x${"ee".repeat(32)}`),
       timestamp: codec.genesisTimestamp + 2 * (i + 1),
       transactions: txs.slice(i * 11, i * 11 + 11).map((t) => t.raw),
     }));
@@ -98,7 +102,7 @@ describe("ledger byte formats", () => {
       const enc = encodeSpanBatch(sb, codec);
       const back = decodeSpanBatch(enc, codec);
       expect(back.blocks.map((b) => [b.epochNum, b.timestamp])).to.deep.equal(blocks.map((b) => [BigInt(b.epochNum), BigInt(b.timestamp)]));
-      back.blocks.forEach((b, i) => expect(b.transactions.map(toHex)).to.deep.equal(blocks[i]!.transactions.map(toHex)));
+      for (const [i, b] of back.blocks.entries()) expect(b.transactions.map(toHex)).to.deep.equal(blocks[i]!.transactions.map(toHex));
       expect(toHex(back.parentCheck)).to.equal(toHex(blocks[0]!.parentHash.subarray(0, 20)));
       expect(toHex(encodeSpanBatch(back, codec))).to.equal(toHex(enc));
     });
@@ -109,7 +113,7 @@ describe("ledger byte formats", () => {
       expect(r.uvarint("rel")).to.equal(2n);
       expect(r.uvarint("origin")).to.equal(100n);
       expect(toHex(r.take(20, "p"))).to.equal(toHex(blocks[0]!.parentHash.subarray(0, 20)));
-      expect(toHex(r.take(20, "o"))).to.equal("0x" + "ee".repeat(20));
+      expect(toHex(r.take(20, "o"))).to.equal(`0x${"ee".repeat(20)}`);
       expect(r.uvarint("block_count")).to.equal(2n);
     });
     it("restores unprotected legacy transactions through protected_bits", () => {
@@ -122,7 +126,10 @@ describe("ledger byte formats", () => {
       expect(toHex(back.blocks[0]!.transactions[0]!)).to.equal(toHex(raw));
     });
     it("makes span batches smaller than singular batches for the same blocks", () => {
-      const singular = encodeChannelPayload(blocks.map((b) => ({ type: 0 as const, batch: b })), codec);
+      const singular = encodeChannelPayload(
+        blocks.map((b) => ({ type: 0 as const, batch: b })),
+        codec,
+      );
       const span = encodeChannelPayload([{ type: 1, batch: spanBatchFromBlocks(blocks, 100) }], codec);
       expect(span.length).to.be.lessThan(singular.length);
       expect(compressChannel(span, "brotli").length).to.be.lessThan(compressChannel(singular, "brotli").length);
@@ -134,7 +141,10 @@ describe("ledger byte formats", () => {
     });
 
     it("round-trips channels with zlib and with brotli behind the 0x01 byte", () => {
-      const payload = encodeChannelPayload(blocks.map((b) => ({ type: 0 as const, batch: b })), codec);
+      const payload = encodeChannelPayload(
+        blocks.map((b) => ({ type: 0 as const, batch: b })),
+        codec,
+      );
       for (const algo of ["zlib", "brotli"] as const) {
         const c = compressChannel(payload, algo);
         expect(channelCompression(c)).to.equal(algo);

@@ -4,8 +4,8 @@
 // pipeline. Derivation must never throw, and what
 // it derives must still be a well-formed chain.
 import { expect } from "chai";
-import fc from "fast-check";
 import { Wallet } from "ethers";
+import fc from "fast-check";
 import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
 import type { BlobSource, L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
@@ -53,7 +53,7 @@ interface Draft {
   changed: boolean;
 }
 
-const INTRUDER = new Wallet("0x" + "de".repeat(32));
+const INTRUDER = new Wallet(`0x${"de".repeat(32)}`);
 
 function draft(t: L1Tx): Draft {
   const p = parseL1Tx(t)!;
@@ -94,7 +94,8 @@ function apply(txs: Draft[], m: Mutation, blobs: Map<string, Uint8Array>, source
       out.splice(pick(m.tx), 0, { ...out[pick(m.tx)]! });
       break;
     case "swap": {
-      const a = pick(m.a), b = pick(m.b);
+      const a = pick(m.a),
+        b = pick(m.b);
       [out[a], out[b]] = [out[b]!, out[a]!];
       break;
     }
@@ -175,16 +176,27 @@ describe("derivation fuzz (fast-check)", () => {
         l1.blocks.push(...base);
         // spread 0: all in one block; otherwise round-robin over `spread` blocks.
         const groups: L1Tx[][] = Array.from({ length: spread + 1 }, () => []);
-        txs.forEach((t, i) => groups[i % groups.length]!.push(t));
+        for (const [i, t] of txs.entries()) groups[i % groups.length]!.push(t);
         for (const g of groups) l1.mine(g);
         const p = await deriveAll(cfg, run.genesis, l1.blocks as L1BlockData[], blobs);
         const chain = p.safeChain;
         if (chain.length > 1) derivedSome++;
         const dropped = Object.values(p.stats.batchesDropped).reduce((a, b) => a + b, 0);
-        if (p.frameQueue.stats.txDataRejected + p.frameQueue.stats.framesPruned + p.reader.channelsUndecodable + p.reader.batchesUndecodable + dropped + p.retrieval.wrongSender + p.retrieval.blobsBadEncoding > 0) rejectedSome++;
+        if (
+          p.frameQueue.stats.txDataRejected +
+            p.frameQueue.stats.framesPruned +
+            p.reader.channelsUndecodable +
+            p.reader.batchesUndecodable +
+            dropped +
+            p.retrieval.wrongSender +
+            p.retrieval.blobsBadEncoding >
+          0
+        )
+          rejectedSome++;
         if (p.retrieval.blobsBadEncoding > 0) badBlobs++;
         for (let i = 1; i < chain.length; i++) {
-          const prev = chain[i - 1]!, cur = chain[i]!;
+          const prev = chain[i - 1]!,
+            cur = chain[i]!;
           if (cur.parentHash !== prev.hash) return false;
           if (cur.timestamp !== prev.timestamp + run.cfg.blockTime) return false;
           if (cur.l1origin.number < prev.l1origin.number || cur.l1origin.number > prev.l1origin.number + 1) return false;

@@ -2,11 +2,11 @@ import { expect } from "chai";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { Batcher } from "../../../lib/ledger/batcher.js";
 import { HashEngine } from "../../../lib/ledger/engine.js";
-import { rng } from "../../../lib/random.js";
 import { Sequencer } from "../../../lib/ledger/sequencer.js";
 import { deriveAll, genesisL2, l1Ref, MemoryL1 } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
-import { testConfig, BATCHER_WALLET } from "./helpers.js";
+import { rng } from "../../../lib/random.js";
+import { BATCHER_WALLET, testConfig } from "./helpers.js";
 
 describe("sequencer", () => {
   const w = new Workload({ seed: 3, chainId: 901n, senderKeys: devPrivateKeys().slice(0, 6) });

@@ -4,9 +4,9 @@
 // pruning (frame_queue_test.go), channel assembler (channel_assembler_test.go), span batch limits
 // (span_batch_test.go) and the blob encoding (op-service/eth/blob_test.go).
 import { expect } from "chai";
-import { blobBaseFee } from "../../../lib/ledger/chains.js";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
 import { concatBytes, encodeUvarint, Reader } from "../../../lib/ledger/bytes.js";
+import { blobBaseFee } from "../../../lib/ledger/chains.js";
 import { Channel, ChannelAssembler, ChannelBank, type FrameProvider } from "../../../lib/ledger/derivation/channel-bank.js";
 import { FrameQueue, pruneFrameQueue } from "../../../lib/ledger/derivation/frame-queue.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "../../../lib/ledger/derivation/stage.js";
@@ -18,7 +18,7 @@ import type { L1BlockRef } from "../../../lib/ledger/types.js";
 import { rng } from "../../../lib/random.js";
 import { expectCode, preHoloceneConfig, testConfig } from "./helpers.js";
 
-const ref = (number: number): L1BlockRef => ({ number, hash: "0x" + "11".repeat(32), parentHash: "0x" + "22".repeat(32), timestamp: 1_700_000_000 + number * 12 });
+const ref = (number: number): L1BlockRef => ({ number, hash: `0x${"11".repeat(32)}`, parentHash: `0x${"22".repeat(32)}`, timestamp: 1_700_000_000 + number * 12 });
 
 /** op-node's channel id from a string: its bytes, zero-padded to 16. */
 function strChannelId(s: string): Uint8Array {
@@ -237,9 +237,8 @@ describe("op-node frame_queue_test.go", () => {
     const inFrames = ["b:1:", "b:2:!", "a:0:", "c:1:!", "a:1:", "a:2:!", "c:0:", "c:1:", "d:0:", "c:2:!", "e:0:"];
     for (const holocene of [false, true]) {
       it(holocene ? "holocene" : "pre-holocene", () => {
-        let served = false;
-        const data = encodeBatcherTxData(inFrames.map(testFrame));
-        const source = { origin: ref(0), nextData: () => (served ? EOF : ((served = true), data)) };
+        const datas = [encodeBatcherTxData(inFrames.map(testFrame))];
+        const source = { origin: ref(0), nextData: () => datas.shift() ?? EOF };
         const fq = new FrameQueue(holocene ? testConfig() : preHoloceneConfig(), source);
         const got: string[] = [];
         for (let i = 0; i <= inFrames.length; i++) {
@@ -318,7 +317,17 @@ describe("op-node span_batch_test.go", () => {
 
   it("TestSpanBatchReadTxDataInvalid", () => {
     // tx_datas entry that is an RLP string, not a list.
-    const oneTx = concatBytes([prefix, encodeUvarint(1), Uint8Array.of(0), encodeUvarint(1), Uint8Array.of(0), Uint8Array.of(0), new Uint8Array(64), new Uint8Array(20), rlpEncode(new TextEncoder().encode("dummy"))]);
+    const oneTx = concatBytes([
+      prefix,
+      encodeUvarint(1),
+      Uint8Array.of(0),
+      encodeUvarint(1),
+      Uint8Array.of(0),
+      Uint8Array.of(0),
+      new Uint8Array(64),
+      new Uint8Array(20),
+      rlpEncode(new TextEncoder().encode("dummy")),
+    ]);
     expectCode(() => decodeSpanBatch(oneTx, codec), "rlp/expected-list", { field: "tx_data" });
   });
 });
@@ -338,7 +347,11 @@ describe("op-service eth/blob_test.go", () => {
   });
 
   it("TestSmallBlobEncoding", () => {
-    for (const [len, last] of [[128, 127], [10, 9], [27 + 31 * 3, 27 + 31 * 3 - 1]] as const) {
+    for (const [len, last] of [
+      [128, 127],
+      [10, 9],
+      [27 + 31 * 3, 27 + 31 * 3 - 1],
+    ] as const) {
       const data = new Uint8Array(len);
       data[last] = 0xff;
       expect(decodeBlob(encodeBlob(data))).to.deep.equal(data);
@@ -377,8 +390,8 @@ describe("op-service eth/blob_test.go", () => {
       ["\x00\x00\x00\x00\x01", "\x00"],
       ["\x00\x00\x01\xFB\xFC", "\x00".repeat(130_044)],
       ["\x00\x00\x00\x00\x0a\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff", "\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff"],
-      ["\x00\x00\x00\x00\x1b" + ff(27), ff(27)],
-      ["\x3f\x00\x00\x00\x20" + ff(27) + "\x30" + ff(4), ff(32)],
+      [`\x00\x00\x00\x00\x1b${ff(27)}`, ff(27)],
+      [`\x3f\x00\x00\x00\x20${ff(27)}\x30${ff(4)}`, ff(32)],
     ];
     for (const [input, output] of ok) expect(decodeBlob(blobFrom(input))).to.deep.equal(bytes(output));
     expectCode(() => decodeBlob(blobFrom("\x00\x00\x01\xFB\xFD")), "blob/length-over-max", { length: 130_045 });
@@ -389,8 +402,8 @@ describe("op-service eth/blob_test.go", () => {
     const cases: [string, string][] = [
       ["", ""],
       ["\x00".repeat(MAX_BLOB_DATA_SIZE), "\x00\x00\x01\xfb\xfc"],
-      [ff(27), "\x00\x00\x00\x00\x1b" + ff(27)],
-      [ff(28), "\x3f\x00\x00\x00\x1c" + ff(27) + "\x30"],
+      [ff(27), `\x00\x00\x00\x00\x1b${ff(27)}`],
+      [ff(28), `\x3f\x00\x00\x00\x1c${ff(27)}\x30`],
     ];
     for (const [input, output] of cases) expect(encodeBlob(bytes(input))).to.deep.equal(blobFrom(output));
     expectCode(() => encodeBlob(new Uint8Array(MAX_BLOB_DATA_SIZE + 1)), "blob/too-large");
