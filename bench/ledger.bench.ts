@@ -7,20 +7,22 @@
  */
 import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
 import { printTable } from "../lib/bench/report.js";
-import { devPrivateKeys } from "../lib/chain/keys.js";
+import { devPrivateKeys, devWallet } from "../lib/chain/keys.js";
 import { Batcher, type BatcherTx } from "../lib/ledger/batcher.js";
 import { compressChannel } from "../lib/ledger/channel.js";
 import { type BlockLike, channelPayload, measureChannel } from "../lib/ledger/experiments.js";
 import { defaultRollupConfig } from "../lib/ledger/params.js";
 import { runRollup } from "../lib/ledger/rollup.js";
-import { deriveAll, simulate } from "../lib/ledger/sim.js";
+import { BATCHER_ACCOUNT, deriveAll, simulate } from "../lib/ledger/sim.js";
 import { Workload } from "../lib/ledger/workload.js";
 import { rng } from "../lib/random.js";
 
 const quick = process.argv.includes("--quick");
 const blocksN = quick ? 120 : 400;
 const txsPerBlock = 16;
-const cfg = defaultRollupConfig({ genesisTimestamp: 1_767_225_600, batcherAddress: "0x00000000000000000000000000000000000000bb" });
+// The simulated L1's batcher transactions are signed by dev account BATCHER_ACCOUNT; derivation
+// recovers that sender and accepts only it.
+const cfg = defaultRollupConfig({ genesisTimestamp: 1_767_225_600, batcherAddress: devWallet(BATCHER_ACCOUNT).address });
 
 const w = new Workload({ seed: 42, chainId: cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, 16) });
 const setup = w.setup().map((t) => t.raw);
