@@ -1,8 +1,9 @@
-// The op-node test cases given as concrete bytes or frame sequences, ported under their upstream
-// names (describe = upstream file, it = upstream test and case): frame parsing (frame_test.go),
-// channel frame validity (channel_test.go), channel bank (channel_bank_test.go), frame queue
-// pruning (frame_queue_test.go), channel assembler (channel_assembler_test.go), span batch limits
-// (span_batch_test.go) and the blob encoding (op-service/eth/blob_test.go).
+// The op-node and kona test cases given as concrete bytes or frame sequences, ported under their
+// upstream names (describe = upstream file, it = upstream test and case): frame parsing
+// (frame_test.go), channel frame validity (channel_test.go), channel bank (channel_bank_test.go,
+// kona's channel_bank.rs), frame queue pruning (frame_queue_test.go, kona's frame_queue.rs),
+// channel assembler (channel_assembler_test.go), span batch limits (span_batch_test.go) and the
+// blob encoding (op-service/eth/blob_test.go).
 import { expect } from "chai";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
 import { concatBytes, encodeUvarint, Reader } from "../../../lib/ledger/bytes.js";
@@ -41,8 +42,8 @@ const text = (b: Uint8Array) => new TextDecoder().decode(b);
 class FakeFrames implements FrameProvider {
   private frames: Frame[] = [];
   constructor(public origin: L1BlockRef = ref(0)) {}
-  add(...tfs: string[]): void {
-    this.frames.push(...tfs.map(testFrame));
+  add(...tfs: (string | Frame)[]): void {
+    this.frames.push(...tfs.map((f) => (typeof f === "string" ? testFrame(f) : f)));
   }
   nextFrame(): Frame | StageSignal {
     return this.frames.shift() ?? EOF;
@@ -433,5 +434,181 @@ describe("op-service eth/blob_test.go", () => {
   it("TestCalcBlobFeeAcrossForksWithFixedExcess (Cancun, Prague)", () => {
     expect(blobBaseFee(40_000_000n, 3_338_477n)).to.equal(159_773n);
     expect(blobBaseFee(40_000_000n)).to.equal(2_944n);
+  });
+});
+
+/** kona's frame! test macro: a frame of channel [id; 16]. */
+const konaFrame = (id: number, frameNumber: number, data: Uint8Array, isLast: boolean): Frame => ({ channelId: new Uint8Array(16).fill(id), frameNumber, data, isLast });
+const dd50 = new Uint8Array(50).fill(0xdd);
+
+describe("kona derive stages/frame_queue.rs", () => {
+  /** Runs the frame queue over one transaction of `data` and collects what it hands out. */
+  const drain = (data: Uint8Array, holocene: boolean) => {
+    const datas = [data];
+    const fq = new FrameQueue(holocene ? testConfig() : preHoloceneConfig(), { origin: ref(0), nextData: () => datas.shift() ?? EOF });
+    const out: (Frame | "NotEnoughData")[] = [];
+    for (let f = fq.nextFrame(); f !== EOF; f = fq.nextFrame()) out.push(f === NOT_ENOUGH_DATA ? "NotEnoughData" : f);
+    return out;
+  };
+
+  it("test_frame_queue_empty_bytes", () => expect(drain(Uint8Array.of(0x00), false)).to.deep.equal(["NotEnoughData"]));
+  it("test_frame_queue_wrong_derivation_version", () => expect(drain(Uint8Array.of(0x01), false)).to.deep.equal(["NotEnoughData"]));
+  it("test_frame_queue_frame_too_short", () => expect(drain(Uint8Array.of(0x00, 0x01), false)).to.deep.equal(["NotEnoughData"]));
+
+  const cases: [string, boolean, Frame[], number[]][] = [
+    ["test_frame_queue_single_frame", false, [konaFrame(0xff, 0, dd50, true)], [0]],
+    ["test_frame_queue_multiple_frames", false, [konaFrame(0xff, 0, dd50, false), konaFrame(0xff, 1, dd50, false), konaFrame(0xff, 2, dd50, true)], [0, 1, 2]],
+    ["test_holocene_valid_frames", true, [konaFrame(0xff, 0, dd50, false), konaFrame(0xff, 1, dd50, false), konaFrame(0xff, 2, dd50, true)], [0, 1, 2]],
+    ["test_holocene_single_frame", true, [konaFrame(0xff, 1, dd50, true)], [0]],
+    [
+      "test_holocene_unordered_frames",
+      true,
+      [
+        konaFrame(0xee, 0, dd50, false),
+        konaFrame(0xee, 1, dd50, false),
+        konaFrame(0xee, 2, dd50, true),
+        konaFrame(0xee, 3, dd50, false),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [0, 1, 2, 4, 5],
+    ],
+    ["test_holocene_non_sequential_frames", true, [konaFrame(0xee, 0, dd50, false), konaFrame(0xee, 1, dd50, false), konaFrame(0xee, 3, dd50, true), konaFrame(0xee, 4, dd50, false)], [0, 1]],
+    [
+      "test_holocene_unclosed_channel",
+      true,
+      [
+        konaFrame(0xee, 0, dd50, false),
+        konaFrame(0xee, 1, dd50, false),
+        konaFrame(0xee, 2, dd50, false),
+        konaFrame(0xee, 3, dd50, false),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [4, 5],
+    ],
+    [
+      "test_holocene_unstarted_channel",
+      true,
+      [
+        konaFrame(0xdd, 0, dd50, false),
+        konaFrame(0xdd, 1, dd50, false),
+        konaFrame(0xdd, 2, dd50, false),
+        konaFrame(0xdd, 3, dd50, true),
+        konaFrame(0xee, 1, dd50, false),
+        konaFrame(0xee, 2, dd50, true),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [0, 1, 2, 3, 6, 7],
+    ],
+    [
+      "test_holocene_unclosed_channel_with_invalid_start",
+      true,
+      [
+        konaFrame(0xee, 0, dd50, false),
+        konaFrame(0xee, 1, dd50, false),
+        konaFrame(0xee, 2, dd50, false),
+        konaFrame(0xee, 3, dd50, false),
+        konaFrame(0xff, 1, dd50, false),
+        konaFrame(0xff, 2, dd50, true),
+      ],
+      [0, 1, 2, 3],
+    ],
+    [
+      "test_holocene_replace_channel",
+      true,
+      [
+        konaFrame(0xdd, 0, dd50, false),
+        konaFrame(0xdd, 1, dd50, true),
+        konaFrame(0xee, 0, dd50, false),
+        konaFrame(0xee, 1, dd50, false),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [0, 1, 4, 5],
+    ],
+    [
+      "test_holocene_interleaved_invalid_channel",
+      true,
+      [
+        konaFrame(0x01, 0, dd50, false),
+        konaFrame(0x02, 0, dd50, false),
+        konaFrame(0x01, 1, dd50, true),
+        konaFrame(0x02, 1, dd50, false),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [4, 5],
+    ],
+    [
+      "test_holocene_interleaved_valid_channel",
+      true,
+      [
+        konaFrame(0x01, 0, dd50, false),
+        konaFrame(0x02, 0, dd50, false),
+        konaFrame(0x01, 1, dd50, true),
+        konaFrame(0x02, 1, dd50, true),
+        konaFrame(0xff, 0, dd50, false),
+        konaFrame(0xff, 1, dd50, true),
+      ],
+      [1, 3, 4, 5],
+    ],
+  ];
+  for (const [name, holocene, frames, expected] of cases) {
+    it(name, () => {
+      expect(drain(encodeBatcherTxData(frames), holocene)).to.deep.equal(expected.map((i) => frames[i]!));
+    });
+  }
+});
+
+describe("kona derive stages/channel/channel_bank.rs", () => {
+  const seven = new TextEncoder().encode("seven__");
+  const sevenThrice = "736576656e5f5f736576656e5f5f736576656e5f5f";
+
+  for (const [name, canyonTime] of [
+    ["test_read_channel_canyon_not_active", null],
+    ["test_read_channel_active", 0],
+  ] as const) {
+    it(name, () => {
+      const input = new FakeFrames();
+      for (const n of [0, 1, 2]) input.add(konaFrame(0xff, n, seven, n === 2));
+      const cb = new ChannelBank({ channelTimeout: CHANNEL_TIMEOUT_GRANITE, canyonTime }, input);
+      let out = cb.nextRawChannel();
+      while (out === NOT_ENOUGH_DATA) out = cb.nextRawChannel();
+      expect(out === EOF ? "EOF" : Buffer.from(out.data).toString("hex")).to.equal(sevenThrice);
+    });
+  }
+
+  it("test_ingest_invalid_frame", () => {
+    const cb = new ChannelBank({ channelTimeout: CHANNEL_TIMEOUT_GRANITE, canyonTime: 0 }, new FakeFrames());
+    const frame = konaFrame(0xff, 0, new Uint8Array(0), false);
+    cb.ingestFrame(frame);
+    expect(cb.queue.length).to.equal(1);
+    expect(cb.stats.framesIgnored).to.equal(0);
+    cb.ingestFrame(frame); // the same frame again: refused, the size unchanged
+    expect(cb.queue.length).to.equal(1);
+    expect(cb.stats.framesIgnored).to.equal(1);
+  });
+
+  it("test_read_empty_channel_bank", () => {
+    const input = new FakeFrames();
+    input.add(konaFrame(0xff, 0, dd50, true));
+    const cb = new ChannelBank({ channelTimeout: CHANNEL_TIMEOUT_GRANITE, canyonTime: 0 }, input);
+    expect(cb.queue.length).to.equal(0);
+    expect(cb.nextRawChannel()).to.equal(NOT_ENOUGH_DATA); // nothing to read: the frame is taken in
+    expect(cb.queue.length).to.equal(1);
+  });
+
+  it("test_channel_timeout", () => {
+    const input = new FakeFrames(ref(0));
+    input.add(konaFrame(0xff, 0, dd50, false), konaFrame(0xff, 1, dd50, true));
+    const cb = new ChannelBank({ channelTimeout: CHANNEL_TIMEOUT_GRANITE, canyonTime: 0 }, input);
+    expect(cb.nextRawChannel()).to.equal(NOT_ENOUGH_DATA); // first frame in
+    input.origin = ref(CHANNEL_TIMEOUT_GRANITE + 1);
+    expect(cb.queue.length).to.equal(1);
+    expect(cb.nextRawChannel()).to.equal(NOT_ENOUGH_DATA); // the timed-out channel is removed
+    expect(cb.queue.length).to.equal(0);
+    expect(cb.stats.channelsTimedOut).to.equal(1);
   });
 });
