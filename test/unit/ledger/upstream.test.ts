@@ -2,7 +2,7 @@
 // upstream names (describe = upstream file, it = upstream test and case): frame parsing
 // (frame_test.go), channel frame validity (channel_test.go), channel bank (channel_bank_test.go,
 // kona's channel_bank.rs), frame queue pruning (frame_queue_test.go, kona's frame_queue.rs),
-// channel assembler (channel_assembler_test.go), span batch limits (span_batch_test.go) and the
+// channel assembler (channel_assembler_test.go, kona's channel_assembler.rs), span batch limits (span_batch_test.go) and the
 // blob encoding (op-service/eth/blob_test.go).
 import { expect } from "chai";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
@@ -610,5 +610,52 @@ describe("kona derive stages/channel/channel_bank.rs", () => {
     expect(cb.nextRawChannel()).to.equal(NOT_ENOUGH_DATA); // the timed-out channel is removed
     expect(cb.queue.length).to.equal(0);
     expect(cb.stats.channelsTimedOut).to.equal(1);
+  });
+});
+
+describe("kona derive stages/channel/channel_assembler.rs", () => {
+  const assembler = (input: FakeFrames, maxSize?: number) => new ChannelAssembler({ channelTimeout: CHANNEL_TIMEOUT_GRANITE }, input, maxSize);
+
+  it("test_assembler_timed_out", () => {
+    const input = new FakeFrames(ref(0));
+    const cs = assembler(input);
+    input.add(konaFrame(0xff, 0, dd50, false));
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    expect(cs.stagingChannel).to.equal(channelIdHex(new Uint8Array(16).fill(0xff)));
+    input.origin = ref(CHANNEL_TIMEOUT_GRANITE + 1);
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    expect(cs.stagingChannel).to.equal(undefined);
+    expect(cs.stats.channelsTimedOut).to.equal(1);
+  });
+
+  it("test_assembler_non_starting_frame", () => {
+    const input = new FakeFrames();
+    input.add(konaFrame(0xff, 1, dd50, true));
+    const cs = assembler(input);
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    expect(cs.stagingChannel).to.equal(undefined);
+  });
+
+  it("test_assembler_already_built", () => {
+    const input = new FakeFrames();
+    const cs = assembler(input);
+    input.add(konaFrame(0xff, 0, dd50, false));
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    input.add({ ...konaFrame(0xff, 1, dd50, true), channelId: new Uint8Array(16) }); // another channel's id
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    expect(cs.stagingChannel).to.equal(channelIdHex(new Uint8Array(16).fill(0xff)));
+    input.add(konaFrame(0xff, 1, dd50, true));
+    const out = cs.nextRawChannel();
+    expect(out !== EOF && out !== NOT_ENOUGH_DATA && out.data.length).to.equal(100);
+    expect(cs.stagingChannel).to.equal(undefined);
+  });
+
+  it("test_assembler_size_limit_exceeded_bedrock", () => {
+    const input = new FakeFrames();
+    const cs = assembler(input, 10_000_000); // MAX_RLP_BYTES_PER_CHANNEL before Fjord
+    input.add(konaFrame(0xff, 0, dd50, false), konaFrame(0xff, 1, new Uint8Array(10_000_000), true));
+    expect(cs.nextRawChannel()).to.equal(EOF);
+    expect(cs.stagingChannel).to.equal(undefined);
+    expect(cs.stats.channelsOversized).to.equal(1);
   });
 });
