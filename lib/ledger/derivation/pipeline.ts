@@ -4,7 +4,8 @@
 // reader asks the channel stage for its next channel, which reads a ready channel or else takes
 // one frame from the frame queue, which takes one batcher transaction's data from L1 retrieval
 // when it runs empty. Bad input never escapes as an exception: each stage drops what the spec
-// says to drop and counts it.
+// says to drop and counts it. Only an L1 block that does not extend the chain read so far is
+// refused, with a ResetError (op-node resets its pipeline on such a reorg).
 import type { Batch, SingularBatch } from "../batch.js";
 import { fromHex } from "../bytes.js";
 import { ResetError } from "../errors.js";
@@ -25,7 +26,7 @@ import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
  */
 export class ChannelPipeline {
   readonly frameQueue: FrameQueue;
-  channels: ChannelStage;
+  private stage: ChannelStage;
 
   constructor(
     private readonly cfg: RollupConfig,
@@ -34,18 +35,23 @@ export class ChannelPipeline {
     maxChannelBankSize?: number,
   ) {
     this.frameQueue = new FrameQueue(cfg, source);
-    this.channels = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
+    this.stage = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
+  }
+
+  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
+  get channels(): ChannelStage {
+    return this.stage;
   }
 
   /** Every channel the stages hand out at the source's current origin, in the order they come out. */
   drain(): ReadyChannel[] {
     const origin = this.source.origin;
-    if (origin && isForkActive(this.cfg, "holocene", origin.timestamp) && this.channels instanceof ChannelBank) {
-      this.channels = new ChannelAssembler(this.cfg, this.frameQueue);
+    if (origin && isForkActive(this.cfg, "holocene", origin.timestamp) && this.stage instanceof ChannelBank) {
+      this.stage = new ChannelAssembler(this.cfg, this.frameQueue);
     }
     const out: ReadyChannel[] = [];
     for (;;) {
-      const ch = this.channels.nextRawChannel();
+      const ch = this.stage.nextRawChannel();
       if (ch === EOF) return out;
       if (ch !== NOT_ENOUGH_DATA) out.push(ch);
     }
