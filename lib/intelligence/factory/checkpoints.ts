@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { writeDirAtomic } from "../../files.js";
+import { readBackToCpu } from "../../tf/index.js";
 import type { LoraAdapter } from "../lora/index.js";
 import { toArrays } from "../models/checkpoint.js";
 import type { ArrayMap, Model } from "../models/types.js";
@@ -53,16 +54,18 @@ export function pruneCheckpoints(root: string, keep: number): string[] {
 /**
  * Writes the checkpoint after `step` steps (PEFT adapter files for LoRA, model.safetensors
  * otherwise, with meta.json holding step, learning rates and loss) and prunes to
- * spec.checkpoints.keep. Returns its folder.
+ * spec.checkpoints.keep. Returns its folder. The tensors are read back asynchronously first:
+ * WebGPU has no synchronous read-back.
  */
-export function writeCheckpoint(
+export async function writeCheckpoint(
   root: string,
   at: { step: number; lr: number; loss: number },
   trainable: Record<string, tfjs.Variable>,
   spec: FactorySpec,
   model: Model,
   adapter?: LoraAdapter,
-): string {
+): Promise<string> {
+  await readBackToCpu(Object.values(trainable));
   const tensors = Object.fromEntries(Object.entries(trainable).map(([k, v]) => [k, v as tfjs.Tensor]));
   const lrB = spec.method === "lora" ? at.lr * spec.optimizer.lr_ratio_b : at.lr;
   const files: Record<string, Uint8Array | string> = { "meta.json": `${JSON.stringify({ step: at.step, lr: at.lr, lr_b: lrB, loss: at.loss }, null, 2)}\n` };

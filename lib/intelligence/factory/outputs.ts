@@ -2,6 +2,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { commitDir, movePath, sha256Hex, stagingPathBeside } from "../../files.js";
+import { readBackToCpu, type WebGpuAdapterReport } from "../../tf/index.js";
 import type { Datanet } from "../datanets.js";
 import type { LoraAdapter } from "../lora/index.js";
 import { toArrays } from "../models/checkpoint.js";
@@ -84,7 +85,7 @@ export interface FactoryOutputs {
  * card; the kept checkpoints moved in from staging) and renames it into place, replacing an
  * older output only once the new one is whole.
  */
-export function writeFactoryOutputs(a: {
+export async function writeFactoryOutputs(a: {
   outDir: string;
   spec: FactorySpec;
   specSha256: string;
@@ -96,9 +97,15 @@ export function writeFactoryOutputs(a: {
   base: { sha256: string; recipe?: Record<string, unknown> };
   checkpointsDir: string;
   backend: string;
-}): FactoryOutputs {
+  /** The base model trained on: the spec's, or the GPU preset standing in for it. */
+  baseName?: string;
+  gpuAdapter?: WebGpuAdapterReport;
+}): Promise<FactoryOutputs> {
   const { spec, model, metrics, datanets } = a;
+  const baseName = a.baseName ?? spec.base_model.name;
+  const adapter = a.gpuAdapter;
   const staged = stagingPathBeside(a.outDir);
+  await readBackToCpu(Object.values(a.trainable));
   try {
     mkdirSync(staged, { recursive: true });
     let adapterSha256: string;
@@ -121,11 +128,13 @@ export function writeFactoryOutputs(a: {
       metrics_sha256: metricsSha256,
       datanet_ids: datanets.map((d) => d.id),
       backend: a.backend,
+      ...(baseName !== spec.base_model.name ? { base_model_preset: baseName } : {}),
+      ...(adapter ? { gpu_adapter: { vendor: adapter.vendor, architecture: adapter.architecture, device: adapter.device, description: adapter.description, software: adapter.software } } : {}),
     };
     const files: Record<string, string | Uint8Array> = { "spec.json": `${canonicalJson(spec)}\n`, "metrics.json": metricsJson };
     for (const d of datanets) files[`datanets/${d.name}.manifest.json`] = `${JSON.stringify(d.manifest)}\n`;
     files["result.json"] = `${JSON.stringify(result, null, 2)}\n`;
-    files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[spec.base_model.name], baseMeta: a.base.recipe ?? {} });
+    files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[baseName], baseMeta: a.base.recipe ?? {} });
     for (const [name, data] of Object.entries(files)) writeStagedFile(join(staged, name), data);
     mkdirSync(join(staged, "checkpoints"), { recursive: true });
     for (const name of keptCheckpointNames(a.checkpointsDir)) movePath(join(a.checkpointsDir, name), join(staged, "checkpoints", name));

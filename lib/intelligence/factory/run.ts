@@ -2,14 +2,14 @@ import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { cacheDir } from "../../cache.js";
-import { initTf } from "../../tf/index.js";
+import { assertWebGpuHealthy, type BackendChoice, initTf, onHardwareGpu, selectBackend } from "../../tf/index.js";
 import type { Datanet } from "../datanets.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import { countParams, initLora, type LoraAdapter, type LoraConfig, loraConfig, loraForwardOptions } from "../lora/index.js";
 import { fromArrays, type LoadedCheckpoint } from "../models/checkpoint.js";
 import type { ForwardOptions, Model, Tensor, Tf, WeightMap } from "../models/types.js";
-import { baseModel, baseModelDir, loadOrPretrainBase } from "../models/zoo.js";
-import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, type StepResult, type TrainData, trainStep } from "../train.js";
+import { BASE_MODELS, baseModel, baseModelDir, loadOrPretrainBaseAsync, resolveBaseModel } from "../models/zoo.js";
+import { batchIndices, batchTensors, evaluateAsync, learningRate, Optimizer, type TrainData, trainStepAsync } from "../train.js";
 import { type FactoryCheckpoint, lastCheckpointDir, readCheckpoints, writeCheckpoint } from "./checkpoints.js";
 import { checkSpecAgainstModel, type FactoryData, factoryData, type SplitData } from "./data.js";
 import { type FactoryMetrics, factoryMetrics, writeFactoryOutputs } from "./outputs.js";
@@ -74,6 +74,11 @@ export interface FactoryOptions extends FactoryCallbacks {
   /** Stop (as if interrupted) after this many steps of this call, keeping the state to resume. */
   stopAfterSteps?: number;
   signal?: AbortSignal;
+  /**
+   * Train on this backend instead of the process's (initTf): it is activated, made current and
+   * left current. For comparisons of backends in one process (tests, ./lab gpu-bundle).
+   */
+  backend?: BackendChoice;
   /** Override where outputs go (else spec.output.dir, else the factory cache: .lab/cache/factory/NAME). */
   outDir?: string;
 }
@@ -91,13 +96,14 @@ export function specLoraConfig(spec: FactorySpec): LoraConfig {
 }
 
 /**
- * Stage "base model": rebuilt from its seed when absent, then checked against the spec's
- * sha256, naming the hash found (a checkpoint built on another backend differs).
+ * Stage "base model": `baseName` (the spec's base model, or the GPU preset resolveBaseModel
+ * picks for it) rebuilt from its seed when absent, then checked against the spec's sha256,
+ * naming the hash found (a checkpoint built on another backend differs).
  */
-export function factoryBase(tf: Tf, spec: FactorySpec, log: (line: string) => void): LoadedCheckpoint {
-  const baseDir = baseModelDir(spec.base_model.name, spec.base_model.pretrain, spec.base_model.seed);
-  if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${spec.base_model.name} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
-  const base = loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
+export async function factoryBase(tf: Tf, spec: FactorySpec, baseName: string, log: (line: string) => void): Promise<LoadedCheckpoint> {
+  const baseDir = baseModelDir(baseName, spec.base_model.pretrain, spec.base_model.seed);
+  if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${baseName} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
+  const base = await loadOrPretrainBaseAsync(tf, baseName, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
   if (spec.base_model.sha256 && spec.base_model.sha256 !== base.sha256) {
     throw new SpecError(
       "base_model.sha256",
@@ -173,6 +179,8 @@ export function stepSchedule(spec: FactorySpec, done: number, totalSteps: number
 /** The run being trained: everything the training loop reads and the state it advances. */
 interface TrainingRun {
   tf: Tf;
+  /** The backend training runs on ("webgpu" is health-checked after every step). */
+  backend: BackendChoice;
   spec: FactorySpec;
   specSha256: string;
   model: Model;
@@ -196,9 +204,9 @@ interface LoopOutcome {
 }
 
 /** Validation and test loss/accuracy of `weights`. */
-function evaluateSplits(model: Model, data: FactoryData, forward: ForwardOptions, weights: WeightMap): Omit<FactoryEvaluation, "step"> {
-  const v = evaluate(model, weights, data.validation, forward);
-  const t = evaluate(model, weights, data.test, forward);
+async function evaluateSplits(model: Model, data: FactoryData, forward: ForwardOptions, weights: WeightMap): Promise<Omit<FactoryEvaluation, "step">> {
+  const v = await evaluateAsync(model, weights, data.validation, forward);
+  const t = await evaluateAsync(model, weights, data.test, forward);
   return { validation_loss: v.loss, validation_accuracy: v.accuracy, test_loss: t.loss, test_accuracy: t.accuracy };
 }
 
@@ -207,8 +215,8 @@ function evaluateSplits(model: Model, data: FactoryData, forward: ForwardOptions
  * step each; evaluations and checkpoints on their schedule (each checkpoint also saves the
  * resumable state); stops, saving the state, when aborted or after opts.stopAfterSteps.
  */
-function trainingLoop(run: TrainingRun, opts: FactoryOptions): LoopOutcome {
-  const { tf, spec, model, setup, opt, staging, totalSteps } = run;
+async function trainingLoop(run: TrainingRun, opts: FactoryOptions): Promise<LoopOutcome> {
+  const { spec, model, setup, opt, staging, totalSteps } = run;
   const { train } = run.data;
   const history = run.resumed?.history ?? [];
   const evals = run.resumed?.evals ?? [];
@@ -221,17 +229,16 @@ function trainingLoop(run: TrainingRun, opts: FactoryOptions): LoopOutcome {
   let peak = 0;
   for (let step = startStep, stepsThisCall = 0; step < totalSteps; step++, stepsThisCall++) {
     if (opts.signal?.aborted || (opts.stopAfterSteps !== undefined && stepsThisCall >= opts.stopAfterSteps)) {
-      saveState(step);
+      await saveState(step);
       throw new RunInterruptedError(step, staging.root);
     }
     const lr = learningRate(spec.optimizer.lr, { kind: spec.schedule.kind, warmupSteps: spec.schedule.warmup_steps }, step, totalSteps);
     const stepForward: ForwardOptions = { ...setup.forward, training: true, dropoutSeed: (spec.seed * 1000003 + step) >>> 0 };
-    let result!: StepResult;
+    let result: Awaited<ReturnType<typeof trainStepAsync>>;
     try {
-      tf.tidy(() => {
-        const batch = batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step));
-        result = trainStep(model, setup.frozen, setup.trainable, opt, batch, lr, stepForward, step);
-      });
+      const batch = batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step));
+      result = await trainStepAsync(model, setup.frozen, setup.trainable, opt, batch, lr, stepForward, step);
+      if (run.backend === "webgpu") assertWebGpuHealthy();
     } catch (error) {
       if (error instanceof NonFiniteLossError) {
         const lastGood = lastCheckpointDir(staging.checkpointsDir);
@@ -249,13 +256,13 @@ function trainingLoop(run: TrainingRun, opts: FactoryOptions): LoopOutcome {
     const done = step + 1;
     const due = stepSchedule(spec, done, totalSteps);
     if (due.evaluate) {
-      const evaluation = { step: done, ...evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable }) };
+      const evaluation = { step: done, ...(await evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable })) };
       evals.push(evaluation);
       opts.onEvaluation?.(evaluation);
     }
     if (due.checkpoint) {
-      const dir = writeCheckpoint(staging.checkpointsDir, { step: done, lr, loss: result.loss }, setup.trainable, spec, model, setup.adapter);
-      saveState(done);
+      const dir = await writeCheckpoint(staging.checkpointsDir, { step: done, lr, loss: result.loss }, setup.trainable, spec, model, setup.adapter);
+      await saveState(done);
       opts.onCheckpoint?.({ step: done, dir });
     }
     opts.onStep?.({ step: done, totalSteps, loss: result.loss, lr, lastEvaluation: evals[evals.length - 1] });
@@ -272,13 +279,16 @@ function trainingLoop(run: TrainingRun, opts: FactoryOptions): LoopOutcome {
 export async function runFactory(specOrPath: FactorySpec | string | Record<string, unknown>, opts: FactoryOptions = {}): Promise<FactoryResult> {
   const spec = typeof specOrPath === "string" ? loadSpec(specOrPath) : validateSpec(specOrPath);
   const specSha256 = specHash(spec);
-  const { tf, backend } = await initTf({ quiet: opts.quiet });
-  const model = baseModel(tf, spec.base_model.name);
-  checkSpecAgainstModel(spec, model);
+  const runtime = opts.backend ? await selectBackend({ override: opts.backend }) : await initTf({ quiet: opts.quiet });
+  const { tf, backend } = runtime;
   const log = (line: string) => {
     if (!opts.quiet) console.log(line);
   };
-  const base = factoryBase(tf, spec, log);
+  const baseName = resolveBaseModel(spec.base_model.name, spec.base_model.pretrain, onHardwareGpu(runtime));
+  if (baseName !== spec.base_model.name) log(`${spec.base_model.name}, full pretraining, on ${backend}: the GPU preset ${baseName} (${BASE_MODELS[baseName].description})`);
+  const model = baseModel(tf, baseName);
+  checkSpecAgainstModel(spec, model);
+  const base = await factoryBase(tf, spec, baseName, log);
   const data = factoryData(spec);
 
   const memoryBefore = tf.memory().numBytes;
@@ -296,8 +306,8 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   try {
     resumed = restoreTrainingState(tf, staging.stateDir, setup.trainable, opt);
     if (resumed) log(`resuming ${spec.name} from step ${resumed.step} (${staging.stateDir})`);
-    baseEval = evaluate(model, base.weights, data.test, {});
-    outcome = trainingLoop({ tf, spec, specSha256, model, data, setup, opt, staging, totalSteps, resumed, memoryBefore }, opts);
+    baseEval = await evaluateAsync(model, base.weights, data.test, {});
+    outcome = await trainingLoop({ tf, backend, spec, specSha256, model, data, setup, opt, staging, totalSteps, resumed, memoryBefore }, opts);
   } finally {
     opt.dispose();
     lock.release();
@@ -305,7 +315,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
 
   const weights: WeightMap = { ...setup.frozen, ...setup.trainable };
   const lastEval = outcome.evals[outcome.evals.length - 1];
-  const finalEval = lastEval?.step === totalSteps ? lastEval : { step: totalSteps, ...evaluateSplits(model, data, setup.forward, weights) };
+  const finalEval = lastEval?.step === totalSteps ? lastEval : { step: totalSteps, ...(await evaluateSplits(model, data, setup.forward, weights)) };
   const metrics = factoryMetrics(
     spec,
     model,
@@ -325,7 +335,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   );
   const finalAdapter = setup.adapter ? { ...setup.adapter, tensors: Object.fromEntries(Object.entries(setup.trainable).map(([k, v]) => [k, v as tfjs.Tensor])) } : undefined;
   const outDir = opts.outDir ?? spec.output.dir ?? cacheDir("factory", spec.name);
-  const { adapterSha256, metricsSha256 } = writeFactoryOutputs({
+  const { adapterSha256, metricsSha256 } = await writeFactoryOutputs({
     outDir,
     spec,
     specSha256,
@@ -337,6 +347,8 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     base,
     checkpointsDir: staging.checkpointsDir,
     backend,
+    baseName,
+    gpuAdapter: runtime.adapter,
   });
   rmSync(staging.root, { recursive: true, force: true });
   const checkpoints = readCheckpoints(join(outDir, "checkpoints"), finalAdapter !== undefined);

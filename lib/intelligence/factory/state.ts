@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { fromRoot, writeDirAtomic } from "../../files.js";
 import { acquireProcessLock, type ProcessLock } from "../../lock.js";
+import { readBackToCpu } from "../../tf/index.js";
 import type { Tf } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
 import type { Optimizer } from "../train.js";
@@ -42,8 +43,12 @@ export function lockStaging(staging: FactoryStaging, specName: string): ProcessL
   return acquireProcessLock(staging.lockFile, `the staging folder of spec ${specName} (${staging.root})`);
 }
 
-/** Saves trainable tensors, Adam moments and the run's history (atomically, as one folder). */
-export function saveTrainingState(stateDir: string, trainable: Record<string, tfjs.Variable>, opt: Optimizer, state: SavedState): void {
+/**
+ * Saves trainable tensors, Adam moments and the run's history (atomically, as one folder). The
+ * tensors are read back asynchronously first: WebGPU has no synchronous read-back.
+ */
+export async function saveTrainingState(stateDir: string, trainable: Record<string, tfjs.Variable>, opt: Optimizer, state: SavedState): Promise<void> {
+  await readBackToCpu([...Object.values(trainable), ...Object.values(opt.m), ...Object.values(opt.v)]);
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   const put = (prefix: string, vars: Record<string, tfjs.Variable>) => {
     for (const [k, v] of Object.entries(vars)) tensors[`${prefix}.${k}`] = { shape: v.shape.slice(), data: Float32Array.from(v.dataSync() as Float32Array) };

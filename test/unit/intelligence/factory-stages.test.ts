@@ -92,7 +92,7 @@ describe("Model Factory stages", function () {
   });
 
   describe("lock and resume", () => {
-    it("restores trainable tensors, optimizer moments and step exactly as saved", () => {
+    it("restores trainable tensors, optimizer moments and step exactly as saved", async () => {
       const s = spec();
       const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
@@ -102,7 +102,7 @@ describe("Model Factory stages", function () {
       opt.step = 7;
       const dir = join(mkdtempSync(join(tmpdir(), "lab-state-")), "state");
       const state = { step: 7, history: [{ step: 7, loss: 0.5, lr: 1e-3 }], evals: [], seconds: 1.5, specSha256: "ab" };
-      saveTrainingState(dir, setup.trainable, opt, state);
+      await saveTrainingState(dir, setup.trainable, opt, state);
       const saved = Float32Array.from(setup.trainable[key].dataSync() as Float32Array);
 
       const fresh = initTrainable(tf, model, base.weights, spec({ seed: 9 }));
@@ -134,13 +134,13 @@ describe("Model Factory stages", function () {
   });
 
   describe("checkpoints", () => {
-    it("keeps the newest checkpoints, sorted by step, and reads them back without PEFT's prefix", () => {
+    it("keeps the newest checkpoints, sorted by step, and reads them back without PEFT's prefix", async () => {
       const s = spec();
       const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
       const root = mkdtempSync(join(tmpdir(), "lab-ckpt-"));
       expect(lastCheckpointDir(root)).to.equal("(none yet)");
-      for (const step of [3, 6, 9, 10]) writeCheckpoint(root, { step, lr: step / 1000, loss: 1 / step }, setup.trainable, s, model, setup.adapter);
+      for (const step of [3, 6, 9, 10]) await writeCheckpoint(root, { step, lr: step / 1000, loss: 1 / step }, setup.trainable, s, model, setup.adapter);
       expect(keptCheckpointNames(root)).to.deep.equal([checkpointName(9), checkpointName(10)]);
       expect(checkpointName(10)).to.equal("step-000010");
       expect(lastCheckpointDir(root)).to.equal(join(root, "step-000010"));
@@ -181,7 +181,7 @@ describe("Model Factory stages", function () {
       expect(m.resumed_from_step).to.equal(6);
     });
 
-    it("replaces an older output folder whole, taking the kept checkpoints along", () => {
+    it("replaces an older output folder whole, taking the kept checkpoints along", async () => {
       const s = spec();
       const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
@@ -189,7 +189,7 @@ describe("Model Factory stages", function () {
       const outDir = join(root, "out");
       const checkpointsDir = join(root, "staging", "checkpoints");
       const adapter = { ...setup.adapter!, tensors: setup.trainable };
-      writeCheckpoint(checkpointsDir, { step: 3, lr: 0.001, loss: 1 }, setup.trainable, s, model, setup.adapter);
+      await writeCheckpoint(checkpointsDir, { step: 3, lr: 0.001, loss: 1 }, setup.trainable, s, model, setup.adapter);
       const { datanets } = factoryData(s);
       const evaluation = { step: 10, validation_loss: 1, validation_accuracy: 0.5, test_loss: 1.1, test_accuracy: 0.4 };
       const metrics = factoryMetrics(
@@ -210,10 +210,10 @@ describe("Model Factory stages", function () {
         "cpu",
       );
       writeFileSync(join(root, "placeholder"), "");
-      writeFactoryOutputs({ outDir, spec: s, specSha256: "a".repeat(64), model, metrics, datanets, trainable: setup.trainable, adapter, base, checkpointsDir, backend: "cpu" });
+      await writeFactoryOutputs({ outDir, spec: s, specSha256: "a".repeat(64), model, metrics, datanets, trainable: setup.trainable, adapter, base, checkpointsDir, backend: "cpu" });
       writeFileSync(join(outDir, "stale.txt"), "from an older run");
-      writeCheckpoint(checkpointsDir, { step: 6, lr: 0.001, loss: 1 }, setup.trainable, s, model, setup.adapter);
-      const out = writeFactoryOutputs({ outDir, spec: s, specSha256: "a".repeat(64), model, metrics, datanets, trainable: setup.trainable, adapter, base, checkpointsDir, backend: "cpu" });
+      await writeCheckpoint(checkpointsDir, { step: 6, lr: 0.001, loss: 1 }, setup.trainable, s, model, setup.adapter);
+      const out = await writeFactoryOutputs({ outDir, spec: s, specSha256: "a".repeat(64), model, metrics, datanets, trainable: setup.trainable, adapter, base, checkpointsDir, backend: "cpu" });
       expect(readdirSync(outDir).sort()).to.deep.equal(["adapter", "checkpoints", "datanets", "metrics.json", "model_card.md", "result.json", "spec.json"]);
       expect(readdirSync(join(outDir, "checkpoints"))).to.deep.equal(["step-000006"]);
       expect(keptCheckpointNames(checkpointsDir)).to.deep.equal([]);

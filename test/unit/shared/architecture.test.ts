@@ -21,9 +21,10 @@ const RANK: Record<string, number> = {
   runner: 4,
   cli: 4,
   bench: 4,
+  "gpu-bundle": 4,
 };
-/** Same-rank imports that are part of the design: attribution explains Intelligence's models; the CLI drives the runner and the benchmarks. */
-const PEERS: Record<string, readonly string[]> = { attribution: ["intelligence"], cli: ["runner", "bench"] };
+/** Same-rank imports that are part of the design: attribution explains Intelligence's models; the CLI drives the runner, the benchmarks and the GPU check. */
+const PEERS: Record<string, readonly string[]> = { attribution: ["intelligence"], cli: ["runner", "bench", "gpu-bundle"] };
 
 const LIB = fromRoot("lib");
 
