@@ -178,7 +178,6 @@ export function stepSchedule(spec: FactorySpec, done: number, totalSteps: number
 
 /** The run being trained: everything the training loop reads and the state it advances. */
 interface TrainingRun {
-  tf: Tf;
   /** The backend training runs on ("webgpu" is health-checked after every step). */
   backend: BackendChoice;
   spec: FactorySpec;
@@ -307,7 +306,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     resumed = restoreTrainingState(tf, staging.stateDir, setup.trainable, opt);
     if (resumed) log(`resuming ${spec.name} from step ${resumed.step} (${staging.stateDir})`);
     baseEval = await evaluateAsync(model, base.weights, data.test, {});
-    outcome = await trainingLoop({ tf, backend, spec, specSha256, model, data, setup, opt, staging, totalSteps, resumed, memoryBefore }, opts);
+    outcome = await trainingLoop({ backend, spec, specSha256, model, data, setup, opt, staging, totalSteps, resumed, memoryBefore }, opts);
   } finally {
     opt.dispose();
     lock.release();
