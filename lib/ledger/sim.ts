@@ -6,7 +6,7 @@ import { rng } from "../random.js";
 import { kzgToVersionedHash } from "./blob.js";
 import { toHex } from "./bytes.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
-import { DerivationPipeline } from "./derivation/pipeline.js";
+import { DerivationPipeline, type PipelineOptions } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
@@ -74,6 +74,8 @@ export interface SimRunOptions {
   txsForBlock: (i: number) => Uint8Array[];
   l2Blocks: number;
   seed: number;
+  /** Alt-DA: rewrites batcher transactions before they go to L1 (frames become DA commitments). */
+  postBatcherTxs?: (txs: BatcherTx[]) => Promise<BatcherTx[]>;
 }
 
 export interface SimRun {
@@ -105,7 +107,8 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
     outbox = [];
     waiting = new Set();
   };
-  const queue = (txs: BatcherTx[]) => {
+  const queue = async (posted: BatcherTx[]) => {
+    const txs = o.postBatcherTxs && posted.length > 0 ? await o.postBatcherTxs(posted) : posted;
     batcherTxCount += txs.length;
     for (const t of txs) waiting.add(t.channel);
     outbox.push(...l1.toL1Txs(txs, o.cfg.batcherAddress, o.cfg.batchInboxAddress));
@@ -114,17 +117,17 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
     // L1 advances whenever L2 time passes the next L1 slot; batcher txs land in the next L1 block.
     while (l1.head.timestamp + l1.blockTime <= sequencer.nextTimestamp) mine();
     const block = await sequencer.buildBlock(o.txsForBlock(i));
-    queue(batcher.addBlock(block));
+    await queue(batcher.addBlock(block));
   }
-  queue(batcher.flush());
+  await queue(batcher.flush());
   mine();
   mine();
   return { l1, sequencer, batcher, genesis, batcherTxCount, inclusions };
 }
 
 /** Runs derivation over every L1 block of a simulated run (or a mutated copy of its blocks). */
-export async function deriveAll(cfg: RollupConfig, genesis: L2BlockRef, l1Blocks: readonly L1BlockData[], blobs: BlobSource): Promise<DerivationPipeline> {
-  const p = new DerivationPipeline(cfg, new HashEngine(genesis), genesis, [l1Ref(l1Blocks[0]!)], { blobs });
+export async function deriveAll(cfg: RollupConfig, genesis: L2BlockRef, l1Blocks: readonly L1BlockData[], blobs: BlobSource, opts: Omit<PipelineOptions, "blobs"> = {}): Promise<DerivationPipeline> {
+  const p = new DerivationPipeline(cfg, new HashEngine(genesis), genesis, [l1Ref(l1Blocks[0]!)], { ...opts, blobs });
   for (const b of l1Blocks.slice(1)) await p.addL1Block(b);
   return p;
 }

@@ -46,6 +46,8 @@ export interface PipelineOptions {
   blobs?: BlobSource;
   /** KZG commitment of a blob, to verify blobs against their versioned hashes. */
   commitBlob?: (blob: Uint8Array) => Uint8Array;
+  /** Alt-DA: turns batcher data that is a DA commitment into the frames behind it (undefined: dropped). */
+  altDA?: { resolve(data: Uint8Array): Promise<Uint8Array | undefined> };
 }
 
 export class DerivationPipeline {
@@ -101,7 +103,9 @@ export class DerivationPipeline {
     this.current = ref;
     this.stats.l1Blocks++;
 
-    for (const { data } of retrieveBatcherData(block, this.cfg, this.opts.blobs, this.retrieval, this.opts.commitBlob)) {
+    for (const retrieved of retrieveBatcherData(block, this.cfg, this.opts.blobs, this.retrieval, this.opts.commitBlob)) {
+      const data = this.opts.altDA ? await this.opts.altDA.resolve(retrieved.data) : retrieved.data;
+      if (!data) continue;
       this.frameQueue.push(data, ref);
       for (let q = this.frameQueue.shift(); q; q = this.frameQueue.shift()) this.channels.ingest(q.frame, q.inclusion);
     }
