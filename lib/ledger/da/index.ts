@@ -23,3 +23,4 @@ export * from "./proxy.js";
 export * from "./proxy-client.js";
 export * from "./altda-source.js";
 export * from "./stack.js";
+export * from "./experiments.js";
