@@ -14,7 +14,7 @@ import { g1ToAffine } from "./bn254.js";
 import { decodeCert } from "./certificate.js";
 import { encodePayload } from "./codec.js";
 import { DAError, DAServiceError, DAVerificationError } from "./errors.js";
-import { commitG1 } from "./kzg.js";
+import { commitG1, type BlobCommitment } from "./kzg.js";
 import { CERT_STATUS } from "./l1.js";
 import type { CertChecker } from "./proxy.js";
 import type { DAProxyClient } from "./proxy-client.js";
@@ -52,7 +52,7 @@ export class AltDASource {
     if (!isAltDATxData(data)) return data;
     this.stats.commitments++;
     const commitment = data.subarray(1);
-    let expected;
+    let expected: BlobCommitment;
     let cert: Uint8Array;
     try {
       cert = parseGenericCommitment(commitment).cert;

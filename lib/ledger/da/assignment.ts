@@ -51,7 +51,7 @@ export function addAssignmentsForQuorum(baseline: Assignment, operators: readonl
   const out: Assignment = new Map();
   for (const [id, count] of counts) {
     const reused = (baseline.get(id) ?? []).slice(0, count);
-    reused.forEach((i) => used.add(i));
+    for (const i of reused) used.add(i);
     out.set(id, reused);
   }
   const unused = Array.from({ length: params.numChunks }, (_, i) => i).filter((i) => !used.has(i));
@@ -70,7 +70,7 @@ export function mergeAssignmentsAndCap(perQuorum: readonly Assignment[], params:
   for (const a of perQuorum) {
     for (const [id, indices] of a) {
       const s = new Set(out.get(id) ?? []);
-      indices.forEach((i) => s.add(i));
+      for (const i of indices) s.add(i);
       out.set(id, [...s]);
     }
   }

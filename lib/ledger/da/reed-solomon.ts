@@ -105,7 +105,7 @@ export function reconstructBlob(layout: EncodingLayout, chunks: readonly Chunk[]
     vanishingInY = next;
   }
   const vanishing = new Array<bigint>(n).fill(0n);
-  vanishingInY.forEach((c, k) => (vanishing[k * layout.chunkLength] = c));
+  for (let k = 0; k < vanishingInY.length; k++) vanishing[k * layout.chunkLength] = vanishingInY[k]!;
 
   const zEvals = ntt(vanishing);
   const productCoeffs = intt(known.map((e, i) => Fr.mul(e, zEvals[i]!))); // coefficients of p*Z

@@ -162,9 +162,9 @@ export function compressG2(p: mcl.G2): Uint8Array {
 /** Writes an SRS as g1.point / g2.point files (EigenDA's format), atomically. */
 export function writeSrsPointFiles(srs: Srs, g1Path: string, g2Path: string): void {
   const g1 = new Uint8Array(32 * srs.g1.length);
-  srs.g1.forEach((p, i) => g1.set(compressG1(p), 32 * i));
+  for (let i = 0; i < srs.g1.length; i++) g1.set(compressG1(srs.g1[i]!), 32 * i);
   const g2 = new Uint8Array(64 * srs.g2.length);
-  srs.g2.forEach((p, i) => g2.set(compressG2(p), 64 * i));
+  for (let i = 0; i < srs.g2.length; i++) g2.set(compressG2(srs.g2[i]!), 64 * i);
   writeFileAtomic(g1Path, g1);
   writeFileAtomic(g2Path, g2);
 }
