@@ -29,3 +29,4 @@ export * from "./output-root.js";
 export * from "./fees.js";
 export * from "./annotate.js";
 export * from "./experiments.js";
+export * as da from "./da/index.js";

@@ -62,15 +62,35 @@ export function zeroG1(): mcl.G1 {
   return new mcl.G1();
 }
 
+// mcl-wasm passes vectors on a 1 MiB wasm stack: 2048 points (G2: 288 bytes each, with their
+// scalars) per call fit; longer MSMs are summed from pieces.
+const MSM_PIECE = 2048;
+
+function msm<T extends mcl.G1 | mcl.G2>(points: readonly T[], scalars: readonly bigint[], zero: () => T): T {
+  let acc = zero();
+  for (let at = 0; at < scalars.length; at += MSM_PIECE) {
+    const end = Math.min(scalars.length, at + MSM_PIECE);
+    acc = mcl.add(acc, mcl.mulVec(points.slice(at, end) as T[], frsFromBigints(scalars.slice(at, end))));
+  }
+  return acc;
+}
+
 /** sum_i points[i] * scalars[i]; the identity for no terms. */
 export function msmG1(points: readonly mcl.G1[], scalars: readonly bigint[]): mcl.G1 {
-  if (scalars.length === 0) return new mcl.G1();
-  return mcl.mulVec(points.slice(0, scalars.length) as mcl.G1[], frsFromBigints(scalars));
+  return msm(points, scalars, () => new mcl.G1());
 }
 
 export function msmG2(points: readonly mcl.G2[], scalars: readonly bigint[]): mcl.G2 {
-  if (scalars.length === 0) return new mcl.G2();
-  return mcl.mulVec(points.slice(0, scalars.length) as mcl.G2[], frsFromBigints(scalars));
+  return msm(points, scalars, () => new mcl.G2());
+}
+
+/** Normalizes points to affine form in place, in stack-sized pieces. */
+export function normalizeInPlace<T extends mcl.G1 | mcl.G2>(points: T[]): void {
+  for (let at = 0; at < points.length; at += MSM_PIECE) {
+    const piece = points.slice(at, at + MSM_PIECE);
+    mcl.normalizeVec(piece);
+    for (let i = 0; i < piece.length; i++) points[at + i] = piece[i]!;
+  }
 }
 
 /** True when e(a1, b1) * e(a2, b2) == 1, with one final exponentiation. */

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { writeFileAtomic } from "../../files.js";
-import { FP_MODULUS, g1Generator, g2Generator, initBn254, mcl } from "./bn254.js";
+import { FP_MODULUS, g1Generator, g2Generator, initBn254, mcl, normalizeInPlace } from "./bn254.js";
 import { DAConfigError, DAEncodingError } from "./errors.js";
 import { FR_MODULUS } from "./field.js";
 
@@ -42,8 +42,8 @@ export async function insecureSrs(seed: number | string, order = 4096): Promise<
     g1.push(mcl.mul(g1[i - 1]!, tau));
     g2.push(mcl.mul(g2[i - 1]!, tau));
   }
-  mcl.normalizeVec(g1);
-  mcl.normalizeVec(g2);
+  normalizeInPlace(g1);
+  normalizeInPlace(g2);
   const srs: Srs = { kind: "insecure-seeded", source: `seed ${seed} (INSECURE: tau is derivable from the seed)`, order, g1, g2 };
   cache.set(key, srs);
   return srs;
