@@ -5,13 +5,13 @@
 //   GET  /health                                     -> 200
 //
 // Like eigenda-proxy it checks every certificate against the L1 verifier: a certificate that
-// does not verify is answered 418 (so derivation drops it), an unknown blob 404, too few chunks
-// 503 (retry later).
+// does not parse or does not verify is answered 418 (so derivation drops it), an unknown blob 404,
+// too few chunks 503 (retry later).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { genericCommitment, parseGenericCommitment } from "./altda.js";
-import { decodeCert, encodeCert } from "./certificate.js";
-import { DAError } from "./errors.js";
+import { decodeCert, encodeCert, type EigenDACertV3 } from "./certificate.js";
+import { DAEncodingError, DAError } from "./errors.js";
 import type { DALayer } from "./layer.js";
 import { CERT_STATUS } from "./l1.js";
 
@@ -75,8 +75,16 @@ export class DAProxyServer {
   private async get(hex: string, res: ServerResponse): Promise<void> {
     this.stats.gets++;
     if (!/^([0-9a-fA-F]{2})+$/.test(hex)) return sendError(res, 400, "da/commitment-not-hex", "the commitment is not hex");
-    const { cert } = parseGenericCommitment(Buffer.from(hex, "hex"));
-    const decoded = decodeCert(cert);
+    let cert: Uint8Array;
+    let decoded: EigenDACertV3;
+    try {
+      cert = parseGenericCommitment(Buffer.from(hex, "hex")).cert;
+      decoded = decodeCert(cert);
+    } catch (e) {
+      // A commitment that does not parse is as invalid as one that fails on L1: derivation drops it.
+      if (e instanceof DAEncodingError) return sendError(res, 418, e.code, e.message);
+      throw e;
+    }
     if (this.checkCert) {
       const status = await this.checkCert(cert);
       if (status !== CERT_STATUS.SUCCESS) {
