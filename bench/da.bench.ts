@@ -11,8 +11,6 @@ import { connect } from "../lib/chain/connect.js";
 import { devPrivateKey } from "../lib/chain/keys.js";
 import { encodeBlobs } from "../lib/ledger/blob.js";
 import { toHex } from "../lib/ledger/bytes.js";
-import { calldataTxGas } from "../lib/ledger/fees.js";
-import { kzg } from "../lib/ledger/kzg.js";
 import { altDATxData, genericCommitment } from "../lib/ledger/da/altda.js";
 import { initBn254 } from "../lib/ledger/da/bn254.js";
 import { encodeCert } from "../lib/ledger/da/certificate.js";
@@ -25,6 +23,8 @@ import { makeOperators } from "../lib/ledger/da/operators.js";
 import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../lib/ledger/da/params.js";
 import { encodeChunks } from "../lib/ledger/da/reed-solomon.js";
 import { insecureSrs } from "../lib/ledger/da/srs.js";
+import { calldataTxGas } from "../lib/ledger/fees.js";
+import { kzg } from "../lib/ledger/kzg.js";
 import { rng } from "../lib/random.js";
 
 const quick = process.argv.includes("--quick");
@@ -71,17 +71,20 @@ const proofsMs = best(() => chunkProofs(srs, coefficients, layout), 1, false);
 const proofs = chunkProofs(srs, coefficients, layout);
 const verifyMs = best(() => chunks.slice(0, 16).map((c) => verifyChunk(srs, commitment.commitment, layout, c, proofs[c.index]!)), 2) / 16;
 
-const stage = (name: string, ms: number) => ({ stage: name, "ms": +ms.toFixed(1), "MB/s (1 core)": +(MB / (ms / 1000)).toFixed(3), "× kzg-wasm commit+proof time": +(ms / kzgTotalMs).toFixed(2) });
-printTable(`EigenDA encoding of a ${payloadBytes.toLocaleString()}-byte payload (blob of ${blobLength} field elements, ${LAB_BLOB_PARAMS.numChunks} chunks of ${layout.chunkLength}), beside kzg-wasm on the same bytes as ${blobs.length} EIP-4844 blob(s)`, [
-  stage("payload codec (encode + to field elements)", codecMs),
-  stage("Reed–Solomon: NTT over 8x domain, cut into chunks", nttMs),
-  stage("KZG G1 commitment (MSM)", g1Ms),
-  stage("blob commitment: G1 + G2 length commitment + length proof", commitMs),
-  stage(`chunk proofs (${LAB_BLOB_PARAMS.numChunks}, from ${Math.ceil(blobLength / layout.chunkLength) - 1} shared MSMs)`, proofsMs),
-  stage("all of the above", codecMs + nttMs + commitMs + proofsMs),
-  stage("kzg-wasm: commitment per blob", kzgCommitMs),
-  stage("kzg-wasm: blob proof per blob", kzgProveMs),
-]);
+const stage = (name: string, ms: number) => ({ stage: name, ms: +ms.toFixed(1), "MB/s (1 core)": +(MB / (ms / 1000)).toFixed(3), "× kzg-wasm commit+proof time": +(ms / kzgTotalMs).toFixed(2) });
+printTable(
+  `EigenDA encoding of a ${payloadBytes.toLocaleString()}-byte payload (blob of ${blobLength} field elements, ${LAB_BLOB_PARAMS.numChunks} chunks of ${layout.chunkLength}), beside kzg-wasm on the same bytes as ${blobs.length} EIP-4844 blob(s)`,
+  [
+    stage("payload codec (encode + to field elements)", codecMs),
+    stage("Reed–Solomon: NTT over 8x domain, cut into chunks", nttMs),
+    stage("KZG G1 commitment (MSM)", g1Ms),
+    stage("blob commitment: G1 + G2 length commitment + length proof", commitMs),
+    stage(`chunk proofs (${LAB_BLOB_PARAMS.numChunks}, from ${Math.ceil(blobLength / layout.chunkLength) - 1} shared MSMs)`, proofsMs),
+    stage("all of the above", codecMs + nttMs + commitMs + proofsMs),
+    stage("kzg-wasm: commitment per blob", kzgCommitMs),
+    stage("kzg-wasm: blob proof per blob", kzgProveMs),
+  ],
+);
 
 printTable("Verification", [
   { check: `EigenDA chunk proof (${layout.chunkLength} points, 2 Miller loops)`, "ms each": +verifyMs.toFixed(2), "× kzg-wasm blob-proof verification": +(verifyMs / kzgVerifyMs).toFixed(2) },
@@ -102,8 +105,8 @@ const gasAll = await checkCert(contracts.verifier, encodeCert(allSign.cert), tru
 const gasOne = await checkCert(contracts.verifier, encodeCert(oneMissing.cert), true);
 const certTx = altDATxData(genericCommitment(encodeCert(allSign.cert)));
 printTable("L1 gas", [
-  { what: "checkDACert, all 12 operators signed (status " + gasAll.status + ")", gas: Number(gasAll.gas) },
-  { what: "checkDACert, one non-signer (status " + gasOne.status + ")", gas: Number(gasOne.gas) },
+  { what: `checkDACert, all 12 operators signed (status ${gasAll.status})`, gas: Number(gasAll.gas) },
+  { what: `checkDACert, one non-signer (status ${gasOne.status})`, gas: Number(gasOne.gas) },
   { what: `alt-DA commitment as calldata (${certTx.length} bytes)`, gas: calldataTxGas(certTx) },
   { what: `the ${payloadBytes.toLocaleString()}-byte payload as calldata`, gas: calldataTxGas(payload) },
   { what: `the same as ${blobs.length} blob(s): blob gas`, gas: blobs.length * 131_072 },

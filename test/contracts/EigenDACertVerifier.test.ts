@@ -1,10 +1,10 @@
 import { expect } from "chai";
+import { type Contract, concat, hexlify, Wallet } from "ethers";
 import { network } from "hardhat";
-import { Wallet, concat, hexlify } from "ethers";
 import { devPrivateKey } from "../../lib/chain/keys.js";
-import { g1ToAffine, initBn254 } from "../../lib/ledger/da/bn254.js";
 import { signMessage } from "../../lib/ledger/da/bls.js";
-import { encodeCert, type EigenDACertV3 } from "../../lib/ledger/da/certificate.js";
+import { g1ToAffine, initBn254 } from "../../lib/ledger/da/bn254.js";
+import { type EigenDACertV3, encodeCert } from "../../lib/ledger/da/certificate.js";
 import { Disperser } from "../../lib/ledger/da/disperser.js";
 import { CERT_STATUS, checkCert, deployDAContracts } from "../../lib/ledger/da/l1.js";
 import { makeOperators, type Operator } from "../../lib/ledger/da/operators.js";
@@ -31,14 +31,14 @@ describe("EigenDACertVerifier", function () {
   }
 
   /** The custom error checkDACertReverts fails with, so each status is failed for its own reason. */
-  async function failedCheck(verifier: any, bytes: Uint8Array): Promise<string | undefined> {
+  async function failedCheck(verifier: Contract, bytes: Uint8Array): Promise<string | undefined> {
     // checkDACertReverts takes the certificate tuple, whose calldata is the selector and the cert's own ABI bytes.
-    const data = concat([verifier.interface.getFunction("checkDACertReverts").selector, bytes]);
+    const data = concat([verifier.interface.getFunction("checkDACertReverts")!.selector, bytes]);
     try {
-      await verifier.runner.provider.call({ to: await verifier.getAddress(), data });
+      await verifier.runner!.provider!.call({ to: await verifier.getAddress(), data });
       return undefined;
-    } catch (e: any) {
-      return verifier.interface.parseError(e.data)?.name;
+    } catch (e) {
+      return verifier.interface.parseError((e as { data: string }).data)?.name;
     }
   }
 
@@ -84,7 +84,7 @@ describe("EigenDACertVerifier", function () {
     const status = async (bytes: Uint8Array) => (await checkCert(verifier, bytes)).status;
     const bad: Record<string, Uint8Array> = {
       // sigma signed by one operator over another message
-      wrongSignature: mutate(cert, (c) => (c.nonSignerStakesAndSignature.sigma = g1ToAffine(signMessage((operators[0] as Operator).key, "0x" + "ab".repeat(32))))),
+      wrongSignature: mutate(cert, (c) => (c.nonSignerStakesAndSignature.sigma = g1ToAffine(signMessage((operators[0] as Operator).key, `0x${"ab".repeat(32)}`)))),
       // the batch header says another reference block: the signature is over a different message
       wrongMessage: mutate(cert, (c) => (c.batchHeader = { ...c.batchHeader, referenceBlockNumber: c.batchHeader.referenceBlockNumber - 1 })),
       // drop a non-signer list entry that was never there: claim an operator did not sign
@@ -98,7 +98,14 @@ describe("EigenDACertVerifier", function () {
         c.nonSignerStakesAndSignature.quorumApks = [...c.nonSignerStakesAndSignature.quorumApks].reverse();
       }),
       brokenInclusion: mutate(cert, (c) => (c.blobInclusionInfo = { ...c.blobInclusionInfo, inclusionProof: hexlify(new Uint8Array(32).fill(7)) })),
-      alteredCommitmentLength: mutate(cert, (c) => (c.blobInclusionInfo.blobCertificate = { ...c.blobInclusionInfo.blobCertificate, blobHeader: { ...c.blobInclusionInfo.blobCertificate.blobHeader, commitment: { ...c.blobInclusionInfo.blobCertificate.blobHeader.commitment, length: 16 } } })),
+      alteredCommitmentLength: mutate(
+        cert,
+        (c) =>
+          (c.blobInclusionInfo.blobCertificate = {
+            ...c.blobInclusionInfo.blobCertificate,
+            blobHeader: { ...c.blobInclusionInfo.blobCertificate.blobHeader, commitment: { ...c.blobInclusionInfo.blobCertificate.blobHeader.commitment, length: 16 } },
+          }),
+      ),
       alteredRelayKeys: mutate(cert, (c) => (c.blobInclusionInfo.blobCertificate = { ...c.blobInclusionInfo.blobCertificate, relayKeys: [9] })),
       undecodable: Uint8Array.from([1, 2, 3]),
     };
@@ -116,7 +123,13 @@ describe("EigenDACertVerifier", function () {
     for (const [name, reason] of Object.entries(reasons)) expect(await failedCheck(verifier, bad[name]!), name).to.equal(reason);
     expect(await status(encodeCert(cert))).to.equal(CERT_STATUS.SUCCESS);
     // A blob version the verifier has no parameters for, behind a valid inclusion proof and signature.
-    const v1 = new Disperser({ ...disperser.cfg, blobParams: new Map([[0, LAB_BLOB_PARAMS], [1, LAB_BLOB_PARAMS]]) });
+    const v1 = new Disperser({
+      ...disperser.cfg,
+      blobParams: new Map([
+        [0, LAB_BLOB_PARAMS],
+        [1, LAB_BLOB_PARAMS],
+      ]),
+    });
     const d1 = await v1.disperse(payload, { referenceBlockNumber: rbn, version: 1 });
     expect(await status(encodeCert(d1.cert)), "unknownBlobVersion").to.equal(CERT_STATUS.INVALID_CERT);
     expect(await failedCheck(verifier, encodeCert(d1.cert))).to.equal("InvalidBlobVersion");

@@ -9,12 +9,12 @@
 //   behind it stops derivation with da/blob-unavailable rather than leaving a silent gap.
 import type { BatcherTx } from "../batcher.js";
 import { altDATxData, isAltDATxData, parseGenericCommitment } from "./altda.js";
-import { bytesToFieldElements } from "./field.js";
 import { g1ToAffine } from "./bn254.js";
 import { decodeCert } from "./certificate.js";
 import { encodePayload } from "./codec.js";
 import { DAError, DAServiceError, DAVerificationError } from "./errors.js";
-import { commitG1, type BlobCommitment } from "./kzg.js";
+import { bytesToFieldElements } from "./field.js";
+import { type BlobCommitment, commitG1 } from "./kzg.js";
 import { CERT_STATUS } from "./l1.js";
 import type { CertChecker } from "./proxy.js";
 import type { DAProxyClient } from "./proxy-client.js";
@@ -24,7 +24,13 @@ import type { Srs } from "./srs.js";
 export async function postThroughDA(client: DAProxyClient, txs: readonly BatcherTx[]): Promise<BatcherTx[]> {
   const out: BatcherTx[] = [];
   for (const t of txs) {
-    if (t.da !== "calldata") throw new DAError({ code: "da/batcher-not-calldata", message: "alt-DA posts frame data that would otherwise be calldata", hint: "configure the batcher with da: \"calldata\" under alt-DA", fields: { da: t.da } });
+    if (t.da !== "calldata")
+      throw new DAError({
+        code: "da/batcher-not-calldata",
+        message: "alt-DA posts frame data that would otherwise be calldata",
+        hint: 'configure the batcher with da: "calldata" under alt-DA',
+        fields: { da: t.da },
+      });
     out.push({ ...t, data: altDATxData(await client.put(t.data)) });
   }
   return out;
@@ -85,7 +91,12 @@ export class AltDASource {
     const rebuilt = g1ToAffine(commitG1(this.srs, bytesToFieldElements(encodePayload(payload))));
     const certified = g1ToAffine(expected.commitment);
     if (rebuilt.x !== certified.x || rebuilt.y !== certified.y) {
-      throw new DAVerificationError({ code: "da/commitment-mismatch", message: "the DA server returned data that does not commit to the certificate's KZG commitment", hint: "the DA server is faulty or malicious; derive from another one", fields: { payloadBytes: payload.length } });
+      throw new DAVerificationError({
+        code: "da/commitment-mismatch",
+        message: "the DA server returned data that does not commit to the certificate's KZG commitment",
+        hint: "the DA server is faulty or malicious; derive from another one",
+        fields: { payloadBytes: payload.length },
+      });
     }
     this.stats.fetched++;
     this.stats.bytesFetched += payload.length;

@@ -21,7 +21,12 @@ function quorumMembers(operators: readonly OperatorStake[], quorum: number): Ope
 function chunksPerOperator(operators: readonly OperatorStake[], params: VersionedBlobParams, quorum: number): Map<string, number> {
   const members = quorumMembers(operators, quorum);
   if (members.length > params.maxNumOperators) {
-    throw new DAConfigError({ code: "da/too-many-operators", message: `quorum ${quorum} has ${members.length} operators; blob params allow ${params.maxNumOperators}`, hint: "use a blob version with a larger maxNumOperators", fields: { quorum, operators: members.length, max: params.maxNumOperators } });
+    throw new DAConfigError({
+      code: "da/too-many-operators",
+      message: `quorum ${quorum} has ${members.length} operators; blob params allow ${params.maxNumOperators}`,
+      hint: "use a blob version with a larger maxNumOperators",
+      fields: { quorum, operators: members.length, max: params.maxNumOperators },
+    });
   }
   const total = members.reduce((a, o) => a + o.stakes.get(quorum)!, 0n);
   const effective = BigInt(params.numChunks - params.maxNumOperators);
@@ -38,7 +43,10 @@ export function assignmentsForQuorum(operators: readonly OperatorStake[], params
   const out: Assignment = new Map();
   let offset = 0;
   for (const [id, count] of chunksPerOperator(operators, params, quorum)) {
-    out.set(id, Array.from({ length: count }, (_, k) => offset + k));
+    out.set(
+      id,
+      Array.from({ length: count }, (_, k) => offset + k),
+    );
     offset += count;
   }
   return out;

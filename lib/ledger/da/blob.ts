@@ -1,12 +1,13 @@
 // From payload to dispersable blob and back: the encoded payload's 32-byte words are the blob's
 // field elements, taken as polynomial coefficients (EigenDA's convention; EIP-4844 takes them as
 // evaluations), Reed–Solomon extended and cut into chunks, each with its opening proof.
+
+import type { mcl } from "./bn254.js";
 import { decodePayload, encodePayload } from "./codec.js";
 import { bytesToFieldElements, fieldElementsToBytes } from "./field.js";
-import { chunkProofs, commitBlob, type BlobCommitment } from "./kzg.js";
-import type { mcl } from "./bn254.js";
+import { type BlobCommitment, chunkProofs, commitBlob } from "./kzg.js";
 import type { VersionedBlobParams } from "./params.js";
-import { encodeChunks, reconstructBlob, type Chunk, type EncodingLayout } from "./reed-solomon.js";
+import { type Chunk, type EncodingLayout, encodeChunks, reconstructBlob } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
 export interface EncodedBlob {

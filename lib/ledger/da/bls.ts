@@ -4,7 +4,7 @@
 // An aggregate is checked as the contract does, with a random linear combination gamma:
 //   e(sigma + gamma * apk, -G2) * e(H(m) + gamma * G1, apkG2) == 1.
 import { AbiCoder, keccak256, solidityPacked } from "ethers";
-import { Fp, FP_MODULUS, g1FromAffine, g1Generator, g1ToAffine, g2Generator, g2ToAffine, mcl, pairingProductIsOne, type G1Affine } from "./bn254.js";
+import { FP_MODULUS, Fp, type G1Affine, g1FromAffine, g1Generator, g1ToAffine, g2Generator, g2ToAffine, mcl, pairingProductIsOne } from "./bn254.js";
 import { FR_MODULUS } from "./field.js";
 
 export interface BlsKeyPair {

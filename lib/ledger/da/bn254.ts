@@ -1,8 +1,9 @@
 // BN254 (alt_bn128) through mcl-wasm: the curve EigenDA commits and signs on, and the one the EVM's
 // precompiles 0x06-0x08 speak. Points cross to Solidity as affine coordinates; a G2 point's Fp2
 // coordinates go imaginary part first, as the pairing precompile (EIP-197) reads them.
-import * as mcl from "mcl-wasm";
+
 import { bn254 } from "@noble/curves/bn254.js";
+import * as mcl from "mcl-wasm";
 
 let ready: Promise<void> | undefined;
 
@@ -101,7 +102,7 @@ export function pairingProductIsOne(a1: mcl.G1, b1: mcl.G2, a2: mcl.G1, b2: mcl.
 export function g1ToAffine(p: mcl.G1): G1Affine {
   if (p.isZero()) return { x: 0n, y: 0n };
   const n = mcl.normalize(p);
-  return { x: BigInt("0x" + n.getX().getStr(16)), y: BigInt("0x" + n.getY().getStr(16)) };
+  return { x: BigInt(`0x${n.getX().getStr(16)}`), y: BigInt(`0x${n.getY().getStr(16)}`) };
 }
 
 export function g1FromAffine(a: G1Affine): mcl.G1 {
@@ -114,7 +115,7 @@ export function g1FromAffine(a: G1Affine): mcl.G1 {
 export function g2ToAffine(p: mcl.G2): G2Affine {
   if (p.isZero()) return { x: [0n, 0n], y: [0n, 0n] };
   const n = mcl.normalize(p);
-  const big = (f: mcl.Fp) => BigInt("0x" + f.getStr(16));
+  const big = (f: mcl.Fp) => BigInt(`0x${f.getStr(16)}`);
   const x = n.getX();
   const y = n.getY();
   return { x: [big(x.get_b()), big(x.get_a())], y: [big(y.get_b()), big(y.get_a())] };

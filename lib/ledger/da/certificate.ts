@@ -7,9 +7,9 @@
 //   batchHeaderHash  = keccak256(abi.encode(batchRoot, referenceBlockNumber))  (what operators sign)
 //
 // The certificate is ABI-encoded, so the verifier's checkDACert(bytes) decodes it directly.
-import { concat, getBytes, hexlify, keccak256, solidityPacked, zeroPadValue } from "ethers";
-import { g1FromAffine, g1ToAffine, g2FromAffine, g2ToAffine, type G1Affine, type G2Affine } from "./bn254.js";
+import { concat, getBytes, hexlify, keccak256, type Result, solidityPacked, zeroPadValue } from "ethers";
 import { abi } from "./bls.js";
+import { type G1Affine, type G2Affine, g1FromAffine, g1ToAffine, g2FromAffine, g2ToAffine } from "./bn254.js";
 import { DAEncodingError } from "./errors.js";
 import type { BlobCommitment } from "./kzg.js";
 
@@ -68,8 +68,8 @@ export const CERT_V3_ABI = `tuple(${BATCH_HEADER} batchHeader, ${INCLUSION} blob
 
 const g1Tuple = (p: G1Affine) => [p.x, p.y];
 const g2Tuple = (p: G2Affine) => [p.x, p.y];
-const fromG1 = (t: any): G1Affine => ({ x: BigInt(t[0]), y: BigInt(t[1]) });
-const fromG2 = (t: any): G2Affine => ({ x: [BigInt(t[0][0]), BigInt(t[0][1])], y: [BigInt(t[1][0]), BigInt(t[1][1])] });
+const fromG1 = (t: Result): G1Affine => ({ x: BigInt(t[0]), y: BigInt(t[1]) });
+const fromG2 = (t: Result): G2Affine => ({ x: [BigInt(t[0][0]), BigInt(t[0][1])], y: [BigInt(t[1][0]), BigInt(t[1][1])] });
 
 function commitmentTuple(c: BlobCommitment) {
   return [g1Tuple(g1ToAffine(c.commitment)), g2Tuple(g2ToAffine(c.lengthCommitment)), g2Tuple(g2ToAffine(c.lengthProof)), c.length];
@@ -153,10 +153,15 @@ export function encodeCert(cert: EigenDACertV3): Uint8Array {
 /** Decodes an ABI-encoded EigenDACertV3; malformed bytes are refused with da/cert-undecodable. */
 export function decodeCert(bytes: Uint8Array): EigenDACertV3 {
   try {
-    const [bh, inc, ns, sq] = abi.decode([CERT_V3_ABI], bytes)[0] as any;
+    const [bh, inc, ns, sq] = abi.decode([CERT_V3_ABI], bytes)[0] as Result;
     const [hdr, signature, relayKeys] = inc[0];
     const [version, quorumNumbers, comm, paymentHeaderHash] = hdr;
-    const commitment: BlobCommitment = { commitment: g1FromAffine(fromG1(comm[0])), lengthCommitment: g2FromAffine(fromG2(comm[1])), lengthProof: g2FromAffine(fromG2(comm[2])), length: Number(comm[3]) };
+    const commitment: BlobCommitment = {
+      commitment: g1FromAffine(fromG1(comm[0])),
+      lengthCommitment: g2FromAffine(fromG2(comm[1])),
+      lengthProof: g2FromAffine(fromG2(comm[2])),
+      length: Number(comm[3]),
+    };
     return {
       batchHeader: { batchRoot: bh[0], referenceBlockNumber: Number(bh[1]) },
       blobInclusionInfo: {
@@ -168,6 +173,12 @@ export function decodeCert(bytes: Uint8Array): EigenDACertV3 {
       signedQuorumNumbers: getBytes(sq),
     };
   } catch (cause) {
-    throw new DAEncodingError({ code: "da/cert-undecodable", message: `${bytes.length} bytes are not an ABI-encoded EigenDACertV3 with points on BN254`, hint: "the alt-DA commitment is damaged or of another certificate version", fields: { length: bytes.length }, cause });
+    throw new DAEncodingError({
+      code: "da/cert-undecodable",
+      message: `${bytes.length} bytes are not an ABI-encoded EigenDACertV3 with points on BN254`,
+      hint: "the alt-DA commitment is damaged or of another certificate version",
+      fields: { length: bytes.length },
+      cause,
+    });
   }
 }

@@ -63,7 +63,9 @@ export function decodePayload(encoded: Uint8Array): Uint8Array {
     throw new DAEncodingError({ code, message, hint, fields });
   };
   if (encoded.length < ENCODED_PAYLOAD_HEADER_LEN || encoded.length % BYTES_PER_SYMBOL !== 0) {
-    fail("da/payload-bad-size", `an encoded payload of ${encoded.length} bytes is not a whole number of 32-byte field elements`, "pass the blob exactly as it was dispersed", { length: encoded.length });
+    fail("da/payload-bad-size", `an encoded payload of ${encoded.length} bytes is not a whole number of 32-byte field elements`, "pass the blob exactly as it was dispersed", {
+      length: encoded.length,
+    });
   }
   const symbols = encoded.length / BYTES_PER_SYMBOL;
   if (!isPowerOfTwo(symbols)) {
@@ -81,7 +83,8 @@ export function decodePayload(encoded: Uint8Array): Uint8Array {
   const out = new Uint8Array(length);
   for (let word = 1, write = 0; write < length; word++, write += BYTES_PER_CHUNK_OF_PAYLOAD) {
     const at = word * BYTES_PER_SYMBOL;
-    if (encoded[at] !== 0x00) fail("da/payload-bad-symbol", `field element ${word} starts with 0x${encoded[at]!.toString(16)}, not 0x00`, "every 32-byte word of version 0 begins with a zero byte", { symbol: word });
+    if (encoded[at] !== 0x00)
+      fail("da/payload-bad-symbol", `field element ${word} starts with 0x${encoded[at]!.toString(16)}, not 0x00`, "every 32-byte word of version 0 begins with a zero byte", { symbol: word });
     out.set(encoded.subarray(at + 1, at + 1 + Math.min(BYTES_PER_CHUNK_OF_PAYLOAD, length - write)), write);
   }
   return out;

@@ -3,14 +3,14 @@
 // signatures over the batch header, aggregates them per quorum and lists the non-signers; the
 // result is an EigenDACertV3 that the certificate verifier on L1 can check.
 import { keccak256, type Wallet } from "ethers";
+import { assignmentsForBlob } from "./assignment.js";
+import { type BlobEncodingTimings, type EncodedBlob, encodeBlob } from "./blob.js";
 import { abi, verifyAggregate } from "./bls.js";
 import { g1ToAffine, g2ToAffine, mcl } from "./bn254.js";
-import { encodeBlob, type BlobEncodingTimings, type EncodedBlob } from "./blob.js";
-import { blobKey, hashBatchHeaderV2, merkleLeaf, merkleProof, merkleTree, type BatchHeaderV2, type BlobCertificate, type BlobHeaderV2, type EigenDACertV3 } from "./certificate.js";
+import { type BatchHeaderV2, type BlobCertificate, type BlobHeaderV2, blobKey, type EigenDACertV3, hashBatchHeaderV2, merkleLeaf, merkleProof, merkleTree } from "./certificate.js";
 import { DAThresholdError } from "./errors.js";
-import { assignmentsForBlob } from "./assignment.js";
-import { quorumApk, totalStake, type Operator } from "./operators.js";
-import { type SecurityThresholds, type VersionedBlobParams } from "./params.js";
+import { type Operator, quorumApk, totalStake } from "./operators.js";
+import type { SecurityThresholds, VersionedBlobParams } from "./params.js";
 import type { Srs } from "./srs.js";
 
 export interface DisperserConfig {
@@ -138,7 +138,14 @@ export class Disperser {
    * Sums signatures and G2 keys over signed quorums (an operator in k signed quorums counts k
    * times, as the registry's quorum aggregate keys do) and lists non-signers by ascending id.
    */
-  private aggregate(batchHeader: BatchHeaderV2, batchHeaderHash: string, blobCertificate: BlobCertificate, inclusionProof: string, quorums: number[], signatures: ReadonlyMap<number, mcl.G1>): EigenDACertV3 {
+  private aggregate(
+    batchHeader: BatchHeaderV2,
+    batchHeaderHash: string,
+    blobCertificate: BlobCertificate,
+    inclusionProof: string,
+    quorums: number[],
+    signatures: ReadonlyMap<number, mcl.G1>,
+  ): EigenDACertV3 {
     let sigma = new mcl.G1();
     let apkG2 = new mcl.G2();
     let apk = new mcl.G1();
@@ -153,7 +160,12 @@ export class Disperser {
       }
     }
     if (signatures.size > 0 && !verifyAggregate(batchHeaderHash, apk, apkG2, sigma)) {
-      throw new DAThresholdError({ code: "da/bad-aggregate", message: "the aggregate signature does not verify", hint: "an operator signed another message; drop its signature", fields: { signers: signatures.size } });
+      throw new DAThresholdError({
+        code: "da/bad-aggregate",
+        message: "the aggregate signature does not verify",
+        hint: "an operator signed another message; drop its signature",
+        fields: { signers: signatures.size },
+      });
     }
     const nonSigners = this.cfg.operators.filter((o) => !signatures.has(o.index) && quorums.some((q) => (o.stakes.get(q) ?? 0n) > 0n)).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     return {
@@ -169,4 +181,3 @@ export class Disperser {
     };
   }
 }
-

@@ -5,11 +5,11 @@ import type { Rng } from "../../random.js";
 import type { Segment } from "../annotate.js";
 import { encodeBlobs, MAX_BLOB_DATA_SIZE } from "../blob.js";
 import { channelToFrames } from "../channel.js";
-import { encodeBatcherTxData } from "../frame.js";
 import { calldataTxGas, GAS_PER_BLOB, TX_BASE_GAS } from "../fees.js";
+import { encodeBatcherTxData } from "../frame.js";
 import { assignmentsForBlob } from "./assignment.js";
 import { blobLengthForPayload } from "./codec.js";
-import { totalStake, type Operator } from "./operators.js";
+import { type Operator, totalStake } from "./operators.js";
 import type { VersionedBlobParams } from "./params.js";
 import { chunksNeeded, encodingLayout } from "./reed-solomon.js";
 
@@ -134,10 +134,15 @@ export function blobSpace(payloadBytes: number): { eigenDABytes: number; eip4844
   return { eigenDABytes: blobLengthForPayload(payloadBytes) * 32, eip4844Bytes: encodeBlobs(new Uint8Array(payloadBytes)).length * 131_072 };
 }
 
-
 /** Field segments of an encoded payload, for a hex dump: header fields, then each word's guard byte. */
 export function encodedPayloadSegments(encoded: Uint8Array, words = 4): Segment[] {
-  const seg = (offset: number, length: number, field: string, value = ""): Segment => ({ offset, length, field, hex: Buffer.from(encoded.subarray(offset, offset + Math.min(length, 8))).toString("hex"), value });
+  const seg = (offset: number, length: number, field: string, value = ""): Segment => ({
+    offset,
+    length,
+    field,
+    hex: Buffer.from(encoded.subarray(offset, offset + Math.min(length, 8))).toString("hex"),
+    value,
+  });
   const out = [
     seg(0, 1, "0x00 header guard"),
     seg(1, 1, "version", String(encoded[1])),

@@ -21,14 +21,24 @@ export function rootOfUnity(n: number): bigint {
 /** Reads each 32-byte big-endian word as a field element; a word at or above r is refused. */
 export function bytesToFieldElements(bytes: Uint8Array): bigint[] {
   if (bytes.length % 32 !== 0) {
-    throw new DAEncodingError({ code: "da/blob-bad-size", message: `${bytes.length} bytes are not whole 32-byte field elements`, hint: "blobs are 32 bytes per field element", fields: { length: bytes.length } });
+    throw new DAEncodingError({
+      code: "da/blob-bad-size",
+      message: `${bytes.length} bytes are not whole 32-byte field elements`,
+      hint: "blobs are 32 bytes per field element",
+      fields: { length: bytes.length },
+    });
   }
   const out = new Array<bigint>(bytes.length / 32);
   for (let i = 0; i < out.length; i++) {
     let v = 0n;
     for (let b = 0; b < 32; b++) v = (v << 8n) | BigInt(bytes[i * 32 + b]!);
     if (v >= FR_MODULUS) {
-      throw new DAEncodingError({ code: "da/blob-not-canonical", message: `word ${i} is not below BN254's scalar modulus`, hint: "encode the payload with the EigenDA codec first", fields: { index: i } });
+      throw new DAEncodingError({
+        code: "da/blob-not-canonical",
+        message: `word ${i} is not below BN254's scalar modulus`,
+        hint: "encode the payload with the EigenDA codec first",
+        fields: { index: i },
+      });
     }
     out[i] = v;
   }

@@ -10,7 +10,7 @@
 import { g1Generator, g2Generator, mcl, msmG1, msmG2, pairingProductIsOne } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr } from "./field.js";
-import { chunkCosetShift, chunkInterpolant, type Chunk, type EncodingLayout } from "./reed-solomon.js";
+import { type Chunk, chunkCosetShift, chunkInterpolant, type EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
 export interface BlobCommitment {
@@ -23,7 +23,12 @@ export interface BlobCommitment {
 
 function requireOrder(srs: Srs, length: number): void {
   if (length > srs.order) {
-    throw new DAConfigError({ code: "da/blob-exceeds-srs", message: `a blob of ${length} field elements needs ${length} SRS points; this SRS has ${srs.order}`, hint: "use a larger SRS or a smaller payload", fields: { length, order: srs.order } });
+    throw new DAConfigError({
+      code: "da/blob-exceeds-srs",
+      message: `a blob of ${length} field elements needs ${length} SRS points; this SRS has ${srs.order}`,
+      hint: "use a larger SRS or a smaller payload",
+      fields: { length, order: srs.order },
+    });
   }
 }
 

@@ -37,7 +37,11 @@ export async function deployDAContracts(signer: Signer, o: DeployDAOptions): Pro
   for (const op of o.operators) {
     const pk = g1ToAffine(op.key.pubkeyG1);
     const quorums = o.quorums.filter((q) => (op.stakes.get(q) ?? 0n) > 0n);
-    const tx = await registry.getFunction("registerOperator")({ X: pk.x, Y: pk.y }, quorums, quorums.map((q) => op.stakes.get(q)!));
+    const tx = await registry.getFunction("registerOperator")(
+      { X: pk.x, Y: pk.y },
+      quorums,
+      quorums.map((q) => op.stakes.get(q)!),
+    );
     await tx.wait();
   }
   const verifier = await deploy("EigenDACertVerifier", signer, [
@@ -66,4 +70,3 @@ export async function checkCert(verifier: Contract, cert: Uint8Array, withGas = 
 export function verifierAt(address: string, runner: ContractRunner): Contract {
   return new Contract(address, artifact("EigenDACertVerifier").abi, runner);
 }
-

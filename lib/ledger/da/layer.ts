@@ -1,9 +1,9 @@
 // The DA layer as one service: a disperser over an operator set, and retrieval from the same
 // operators. This is what the proxy fronts; batcher and derivation never touch it directly.
 import type { EigenDACertV3 } from "./certificate.js";
-import { Disperser, type DisperserConfig, type Dispersal } from "./disperser.js";
+import { type Dispersal, Disperser, type DisperserConfig } from "./disperser.js";
 import { DAConfigError } from "./errors.js";
-import { retrievePayload, type RetrievalReport } from "./retrieval.js";
+import { type RetrievalReport, retrievePayload } from "./retrieval.js";
 
 export interface DALayerConfig extends DisperserConfig {
   /** The L1 block whose operator state a new batch refers to. */
@@ -28,7 +28,13 @@ export class DALayer {
   retrieve(cert: EigenDACertV3): RetrievalReport {
     const version = cert.blobInclusionInfo.blobCertificate.blobHeader.version;
     const params = this.cfg.blobParams.get(version);
-    if (!params) throw new DAConfigError({ code: "da/unknown-blob-version", message: `no blob parameters for version ${version}`, hint: "the certificate names a blob version this layer does not run", fields: { version } });
+    if (!params)
+      throw new DAConfigError({
+        code: "da/unknown-blob-version",
+        message: `no blob parameters for version ${version}`,
+        hint: "the certificate names a blob version this layer does not run",
+        fields: { version },
+      });
     return retrievePayload(this.cfg.srs, cert, this.cfg.operators, params);
   }
 }

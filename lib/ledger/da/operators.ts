@@ -4,13 +4,13 @@
 import { createHash } from "node:crypto";
 import type { Rng } from "../../random.js";
 import type { Assignment, OperatorStake } from "./assignment.js";
-import { blsKeyPair, operatorId, signMessage, type BlsKeyPair } from "./bls.js";
+import { type BlsKeyPair, blsKeyPair, operatorId, signMessage } from "./bls.js";
 import { mcl } from "./bn254.js";
-import { blobKey, type BlobHeaderV2 } from "./certificate.js";
+import { type BlobHeaderV2, blobKey } from "./certificate.js";
 import { DAVerificationError } from "./errors.js";
 import { verifyBlobCommitment, verifyChunk } from "./kzg.js";
 import type { VersionedBlobParams } from "./params.js";
-import { encodingLayout, type Chunk } from "./reed-solomon.js";
+import { type Chunk, encodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
 /** How an operator behaves: honest; offline (neither signs nor serves); withholding (signs, never serves). */
@@ -41,7 +41,12 @@ export class Operator implements OperatorStake {
   storeChunks(srs: Srs, header: BlobHeaderV2, params: VersionedBlobParams, assignment: Assignment, chunks: readonly StoredChunk[]): void {
     const key = blobKey(header);
     const fail = (code: string, message: string, fields: Record<string, number | string>): never => {
-      throw new DAVerificationError({ code, message, hint: "the disperser sent chunks that do not match the blob header; the operator does not sign", fields: { operator: this.index, blobKey: key, ...fields } });
+      throw new DAVerificationError({
+        code,
+        message,
+        hint: "the disperser sent chunks that do not match the blob header; the operator does not sign",
+        fields: { operator: this.index, blobKey: key, ...fields },
+      });
     };
     if (!verifyBlobCommitment(srs, header.commitment)) fail("da/bad-length-proof", "the blob commitment's length proof does not verify", { length: header.commitment.length });
     const layout = encodingLayout(header.commitment.length, params);
@@ -99,4 +104,3 @@ export function quorumApk(operators: readonly Operator[], quorum: number): mcl.G
   for (const o of operators) if ((o.stakes.get(quorum) ?? 0n) > 0n) apk = mcl.add(apk, o.key.pubkeyG1);
   return apk;
 }
-

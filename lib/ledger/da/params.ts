@@ -5,8 +5,9 @@
 //   ConfirmationThreshold - SafetyThreshold >= ReconstructionThreshold = c / (c - n) * gamma
 //
 // is checked in integers exactly as EigenDACertVerificationLib.checkSecurityParams does.
-import { DAConfigError } from "./errors.js";
+
 import { isPowerOfTwo } from "./codec.js";
+import { DAConfigError } from "./errors.js";
 
 export interface VersionedBlobParams {
   maxNumOperators: number;
@@ -34,7 +35,12 @@ export const DEFAULT_SECURITY_THRESHOLDS: SecurityThresholds = { confirmationThr
  */
 export function chunkLength(blobLength: number, params: VersionedBlobParams): number {
   if (!isPowerOfTwo(blobLength)) {
-    throw new DAConfigError({ code: "da/blob-length-not-power-of-two", message: `blob length ${blobLength} is not a power of two`, hint: "encode the payload with encodePayload", fields: { blobLength } });
+    throw new DAConfigError({
+      code: "da/blob-length-not-power-of-two",
+      message: `blob length ${blobLength} is not a power of two`,
+      hint: "encode the payload with encodePayload",
+      fields: { blobLength },
+    });
   }
   checkBlobParams(params);
   return Math.max(1, (blobLength * params.codingRate) / params.numChunks);
@@ -43,7 +49,12 @@ export function chunkLength(blobLength: number, params: VersionedBlobParams): nu
 export function checkBlobParams(params: VersionedBlobParams): void {
   const { numChunks, codingRate, maxNumOperators } = params;
   if (!isPowerOfTwo(numChunks) || !isPowerOfTwo(codingRate) || maxNumOperators < 1) {
-    throw new DAConfigError({ code: "da/bad-blob-params", message: `blob params (operators ${maxNumOperators}, chunks ${numChunks}, coding rate ${codingRate}) are invalid`, hint: "numChunks and codingRate are powers of two, maxNumOperators at least 1", fields: { ...params } });
+    throw new DAConfigError({
+      code: "da/bad-blob-params",
+      message: `blob params (operators ${maxNumOperators}, chunks ${numChunks}, coding rate ${codingRate}) are invalid`,
+      hint: "numChunks and codingRate are powers of two, maxNumOperators at least 1",
+      fields: { ...params },
+    });
   }
 }
 

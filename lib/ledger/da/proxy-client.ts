@@ -21,7 +21,13 @@ export class DAProxyClient {
     try {
       res = await fetch(this.baseUrl + path, init);
     } catch (cause) {
-      throw new DAServiceError({ code: "da/proxy-unreachable", message: `no DA server at ${this.baseUrl}`, hint: "start the DA proxy (DAProxyServer.start) and pass its URL", fields: { url: this.baseUrl }, cause });
+      throw new DAServiceError({
+        code: "da/proxy-unreachable",
+        message: `no DA server at ${this.baseUrl}`,
+        hint: "start the DA proxy (DAProxyServer.start) and pass its URL",
+        fields: { url: this.baseUrl },
+        cause,
+      });
     }
     if (res.ok) return res;
     const body = await res.text();
@@ -32,8 +38,25 @@ export class DAProxyClient {
       remote = { message: body };
     }
     const fields = { status: res.status, remoteCode: remote.code ?? "", path: path.slice(0, 80) };
-    if (res.status === 418) throw new DAVerificationError({ code: "da/cert-invalid", message: `the DA server refuses the certificate: ${remote.message}`, hint: "an invalid certificate is dropped by derivation, like a malformed frame", fields });
-    if (res.status === 404) throw new DAServiceError({ code: "da/blob-not-found", message: `no data behind the commitment: ${remote.message}`, hint: "derivation cannot continue without it; bring the DA operators back or point at a DA server that has the blob", fields });
-    throw new DAServiceError({ code: "da/proxy-error", message: `DA server answered ${res.status}: ${remote.message}`, hint: "retry; 503 means too few operators are serving their chunks right now", fields });
+    if (res.status === 418)
+      throw new DAVerificationError({
+        code: "da/cert-invalid",
+        message: `the DA server refuses the certificate: ${remote.message}`,
+        hint: "an invalid certificate is dropped by derivation, like a malformed frame",
+        fields,
+      });
+    if (res.status === 404)
+      throw new DAServiceError({
+        code: "da/blob-not-found",
+        message: `no data behind the commitment: ${remote.message}`,
+        hint: "derivation cannot continue without it; bring the DA operators back or point at a DA server that has the blob",
+        fields,
+      });
+    throw new DAServiceError({
+      code: "da/proxy-error",
+      message: `DA server answered ${res.status}: ${remote.message}`,
+      hint: "retry; 503 means too few operators are serving their chunks right now",
+      fields,
+    });
   }
 }

@@ -10,10 +10,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { genericCommitment, parseGenericCommitment } from "./altda.js";
-import { decodeCert, encodeCert, type EigenDACertV3 } from "./certificate.js";
+import { decodeCert, type EigenDACertV3, encodeCert } from "./certificate.js";
 import { DAEncodingError, DAError } from "./errors.js";
-import type { DALayer } from "./layer.js";
 import { CERT_STATUS } from "./l1.js";
+import type { DALayer } from "./layer.js";
 
 /** Checks a certificate on L1 and returns EigenDACertVerifier's status code. */
 export type CertChecker = (cert: Uint8Array) => Promise<number>;

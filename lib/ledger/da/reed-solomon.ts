@@ -3,7 +3,7 @@
 // n = numChunks * chunkLength (coding rate 8: n = 8 * blobLength), and chunk j holds p on the coset
 // w^j * <w^numChunks>: chunkLength points. Any chunks holding blobLength points or more determine p.
 import { DAEncodingError, DAThresholdError } from "./errors.js";
-import { Fr, FR_MULTIPLICATIVE_GENERATOR, rootOfUnity } from "./field.js";
+import { FR_MULTIPLICATIVE_GENERATOR, Fr, rootOfUnity } from "./field.js";
 import { cosetIntt, cosetNtt, intt, ntt } from "./ntt.js";
 import { chunkLength, type VersionedBlobParams } from "./params.js";
 
@@ -74,7 +74,12 @@ export function reconstructBlob(layout: EncodingLayout, chunks: readonly Chunk[]
   const present = new Map<number, Chunk>();
   for (const c of chunks) {
     if (c.index < 0 || c.index >= layout.numChunks || c.evaluations.length !== layout.chunkLength) {
-      throw new DAEncodingError({ code: "da/bad-chunk", message: `chunk ${c.index} with ${c.evaluations.length} evaluations does not fit the layout`, hint: `chunks are indexed 0..${layout.numChunks - 1} and hold ${layout.chunkLength} evaluations`, fields: { index: c.index, length: c.evaluations.length } });
+      throw new DAEncodingError({
+        code: "da/bad-chunk",
+        message: `chunk ${c.index} with ${c.evaluations.length} evaluations does not fit the layout`,
+        hint: `chunks are indexed 0..${layout.numChunks - 1} and hold ${layout.chunkLength} evaluations`,
+        fields: { index: c.index, length: c.evaluations.length },
+      });
     }
     present.set(c.index, c);
   }
@@ -112,14 +117,25 @@ export function reconstructBlob(layout: EncodingLayout, chunks: readonly Chunk[]
   const shift = FR_MULTIPLICATIVE_GENERATOR;
   const productOnCoset = cosetNtt(productCoeffs, shift);
   const zOnCoset = Fr.invertBatch(cosetNtt(vanishing, shift));
-  return trimTo(layout, cosetIntt(productOnCoset.map((v, i) => Fr.mul(v, zOnCoset[i]!)), shift));
+  return trimTo(
+    layout,
+    cosetIntt(
+      productOnCoset.map((v, i) => Fr.mul(v, zOnCoset[i]!)),
+      shift,
+    ),
+  );
 }
 
 /** Keeps blobLength coefficients; the rest must be zero, or the chunks were not from one blob. */
 function trimTo(layout: EncodingLayout, coefficients: bigint[]): bigint[] {
   for (let i = layout.blobLength; i < coefficients.length; i++) {
     if (coefficients[i] !== 0n) {
-      throw new DAEncodingError({ code: "da/chunks-inconsistent", message: `the chunks interpolate to a polynomial of degree >= ${i}, above the blob length ${layout.blobLength}`, hint: "a chunk was altered; verify each chunk's proof before reconstructing", fields: { degree: i, blobLength: layout.blobLength } });
+      throw new DAEncodingError({
+        code: "da/chunks-inconsistent",
+        message: `the chunks interpolate to a polynomial of degree >= ${i}, above the blob length ${layout.blobLength}`,
+        hint: "a chunk was altered; verify each chunk's proof before reconstructing",
+        fields: { degree: i, blobLength: layout.blobLength },
+      });
     }
   }
   return coefficients.slice(0, layout.blobLength);

@@ -2,14 +2,14 @@
 // only chunks whose opening proof verifies against the certificate's commitment, rebuild the blob
 // once enough distinct chunks arrived, and check the rebuilt blob commits to the same point.
 import { g1ToAffine } from "./bn254.js";
-import { decodePayload } from "./codec.js";
 import { blobKey, type EigenDACertV3 } from "./certificate.js";
+import { decodePayload } from "./codec.js";
 import { DAVerificationError } from "./errors.js";
 import { fieldElementsToBytes } from "./field.js";
 import { commitG1, verifyChunk } from "./kzg.js";
 import type { Operator } from "./operators.js";
 import type { VersionedBlobParams } from "./params.js";
-import { encodingLayout, reconstructBlob, type Chunk } from "./reed-solomon.js";
+import { type Chunk, encodingLayout, reconstructBlob } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
 export interface RetrievalReport {
@@ -44,7 +44,12 @@ export function retrievePayload(srs: Srs, cert: EigenDACertV3, operators: readon
   const rebuilt = g1ToAffine(commitG1(srs, coefficients));
   const certified = g1ToAffine(header.commitment.commitment);
   if (rebuilt.x !== certified.x || rebuilt.y !== certified.y) {
-    throw new DAVerificationError({ code: "da/commitment-mismatch", message: "the rebuilt blob does not commit to the certificate's KZG commitment", hint: "the operators served another blob; retrieve again from other operators", fields: { blobKey: key } });
+    throw new DAVerificationError({
+      code: "da/commitment-mismatch",
+      message: "the rebuilt blob does not commit to the certificate's KZG commitment",
+      hint: "the operators served another blob; retrieve again from other operators",
+      fields: { blobKey: key },
+    });
   }
   return { payload: decodePayload(fieldElementsToBytes(coefficients)), chunksReceived: received, chunksRejected: rejected, operatorsAnswered: answered };
 }

@@ -35,7 +35,7 @@ export async function insecureSrs(seed: number | string, order = 4096): Promise<
   }
   const digest = createHash("sha256").update(`openledger-lab insecure srs ${seed}`).digest("hex");
   const tau = new mcl.Fr();
-  tau.setStr((BigInt("0x" + digest) % FR_MODULUS).toString(16), 16);
+  tau.setStr((BigInt(`0x${digest}`) % FR_MODULUS).toString(16), 16);
   const g1: mcl.G1[] = [g1Generator()];
   const g2: mcl.G2[] = [g2Generator()];
   for (let i = 1; i < order; i++) {
@@ -75,10 +75,15 @@ function fp(v: bigint): mcl.Fp {
   return f;
 }
 
-const big = (f: mcl.Fp) => BigInt("0x" + f.getStr(16));
+const big = (f: mcl.Fp) => BigInt(`0x${f.getStr(16)}`);
 
 function badPoint(file: string, index: number, why: string): never {
-  throw new DAEncodingError({ code: "da/srs-bad-point", message: `point ${index} of ${file}: ${why}`, hint: "the file is not EigenDA's g1.point/g2.point format (gnark compressed), or is damaged", fields: { file, index } });
+  throw new DAEncodingError({
+    code: "da/srs-bad-point",
+    message: `point ${index} of ${file}: ${why}`,
+    hint: "the file is not EigenDA's g1.point/g2.point format (gnark compressed), or is damaged",
+    fields: { file, index },
+  });
 }
 
 /** Decodes one gnark-compressed G1 point (32 bytes). */
@@ -92,7 +97,7 @@ export function decompressG1(bytes: Uint8Array, file = "g1", index = 0): mcl.G1 
   const [ok, root] = mcl.squareRoot(rhs);
   if (!ok) badPoint(file, index, "x is not on the curve");
   let y = big(root);
-  if ((y > HALF_P) !== (flag === COMPRESSED_LARGEST)) y = FP_MODULUS - y;
+  if (y > HALF_P !== (flag === COMPRESSED_LARGEST)) y = FP_MODULUS - y;
   const p = new mcl.G1();
   p.setStr(`1 ${x} ${y}`, 10);
   return p;
@@ -178,7 +183,12 @@ export async function loadSrsPointFiles(g1Path: string, g2Path: string, order: n
   const g1Bytes = readFileSync(g1Path);
   const g2Bytes = readFileSync(g2Path);
   if (g1Bytes.length < 32 * order || g2Bytes.length < 64 * order) {
-    throw new DAConfigError({ code: "da/srs-too-short", message: `the point files hold ${g1Bytes.length / 32} G1 and ${g2Bytes.length / 64} G2 points; ${order} of each are needed`, hint: "download more of the ceremony's points or lower the SRS order", fields: { order, g1Points: g1Bytes.length / 32, g2Points: g2Bytes.length / 64 } });
+    throw new DAConfigError({
+      code: "da/srs-too-short",
+      message: `the point files hold ${g1Bytes.length / 32} G1 and ${g2Bytes.length / 64} G2 points; ${order} of each are needed`,
+      hint: "download more of the ceremony's points or lower the SRS order",
+      fields: { order, g1Points: g1Bytes.length / 32, g2Points: g2Bytes.length / 64 },
+    });
   }
   const g1: mcl.G1[] = [];
   const g2: mcl.G2[] = [];

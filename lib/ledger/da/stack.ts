@@ -7,12 +7,12 @@ import { devPrivateKey } from "../../chain/keys.js";
 import { rng } from "../../random.js";
 import { AltDASource } from "./altda-source.js";
 import { initBn254 } from "./bn254.js";
+import { checkCert, type DAContracts, deployDAContracts } from "./l1.js";
 import { DALayer } from "./layer.js";
-import { checkCert, deployDAContracts, type DAContracts } from "./l1.js";
 import { makeOperators, type Operator } from "./operators.js";
 import { assertSecurityAssumptions, DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, type SecurityThresholds, type VersionedBlobParams } from "./params.js";
+import { type CertChecker, DAProxyServer } from "./proxy.js";
 import { DAProxyClient } from "./proxy-client.js";
-import { DAProxyServer, type CertChecker } from "./proxy.js";
 import { insecureSrs, type Srs } from "./srs.js";
 
 export interface DAStackOptions {

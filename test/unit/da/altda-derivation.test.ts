@@ -2,16 +2,17 @@ import { expect } from "chai";
 import { connect, type LabChain } from "../../../lib/chain/connect.js";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { hasCode } from "../../../lib/errors.js";
+import type { BatcherTx } from "../../../lib/ledger/batcher.js";
 import { ALT_DA_TX_DATA_VERSION } from "../../../lib/ledger/da/altda.js";
 import { postThroughDA } from "../../../lib/ledger/da/altda-source.js";
-import { startDAStack, type DAStack } from "../../../lib/ledger/da/stack.js";
+import { type DAStack, startDAStack } from "../../../lib/ledger/da/stack.js";
 import { defaultRollupConfig } from "../../../lib/ledger/params.js";
 import { deriveAll, simulate } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
 
 const cfg = defaultRollupConfig({ genesisTimestamp: 1_700_000_000, batcherAddress: "0x00000000000000000000000000000000000000bb" });
 
-async function run(post?: (txs: any[]) => Promise<any[]>) {
+async function run(post?: (txs: BatcherTx[]) => Promise<BatcherTx[]>) {
   const w = new Workload({ seed: 3, chainId: cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, 6) });
   const setup = w.setup().map((t) => t.raw);
   return simulate({
@@ -54,7 +55,14 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
     // ...and the two chains are the same L2 chain: numbers, timestamps, L1 origin numbers and every
     // transaction. (Their hashes differ only through the L1 origin hashes: the in-memory L1's block
     // hashes cover the batcher transactions, which are frames on one side and certificates on the other.)
-    const shape = (p: typeof plain) => p.safeChain.map((b) => ({ number: b.number, timestamp: b.timestamp, origin: b.l1origin.number, seq: b.sequenceNumber, txs: (p.derivedTransactions.get(b.number) ?? []).map((t) => Buffer.from(t).toString("hex")) }));
+    const shape = (p: typeof plain) =>
+      p.safeChain.map((b) => ({
+        number: b.number,
+        timestamp: b.timestamp,
+        origin: b.l1origin.number,
+        seq: b.sequenceNumber,
+        txs: (p.derivedTransactions.get(b.number) ?? []).map((t) => Buffer.from(t).toString("hex")),
+      }));
     expect(shape(derived)).to.deep.equal(shape(plain));
     expect(derived.safeChain.length).to.equal(21);
     expect(source.stats.fetched).to.equal(posted.length);

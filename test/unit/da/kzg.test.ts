@@ -1,11 +1,11 @@
-import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
 import { decodeBlobFromChunks, encodeBlob } from "../../../lib/ledger/da/blob.js";
-import { g1ToAffine, mcl } from "../../../lib/ledger/da/bn254.js";
-import { bytesToFieldElements, fieldElementsToBytes, Fr } from "../../../lib/ledger/da/field.js";
+import { g1ToAffine, type mcl } from "../../../lib/ledger/da/bn254.js";
+import { bytesToFieldElements, Fr, fieldElementsToBytes } from "../../../lib/ledger/da/field.js";
 import { commitBlob, verifyBlobCommitment, verifyChunk } from "../../../lib/ledger/da/kzg.js";
 import { LAB_BLOB_PARAMS } from "../../../lib/ledger/da/params.js";
 import { chunksNeeded } from "../../../lib/ledger/da/reed-solomon.js";
@@ -28,7 +28,10 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
     // Claiming a shorter length than the polynomial's degree: no valid length proof exists.
     expect(verifyBlobCommitment(srs, { ...enc.commitment, length: 32 })).to.equal(false);
     // A length commitment to another polynomial does not match the G1 commitment.
-    const other = commitBlob(srs, enc.coefficients.map((c, i) => (i === 3 ? Fr.add(c, 1n) : c)));
+    const other = commitBlob(
+      srs,
+      enc.coefficients.map((c, i) => (i === 3 ? Fr.add(c, 1n) : c)),
+    );
     expect(verifyBlobCommitment(srs, { ...enc.commitment, lengthCommitment: other.lengthCommitment })).to.equal(false);
   });
 

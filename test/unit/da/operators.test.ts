@@ -43,7 +43,7 @@ describe("operators, assignment, attestation", function () {
 
   it("hashes to G1 on the curve as BN254.hashToG1 does", async () => {
     await initBn254();
-    const p = hashToG1("0x" + "11".repeat(32));
+    const p = hashToG1(`0x${"11".repeat(32)}`);
     expect(p.isValid()).to.equal(true);
   });
 

@@ -3,7 +3,7 @@ import { connect } from "../../../lib/chain/connect.js";
 import { hasCode } from "../../../lib/errors.js";
 import { parseGenericCommitment } from "../../../lib/ledger/da/altda.js";
 import { decodeCert } from "../../../lib/ledger/da/certificate.js";
-import { startDAStack, type DAStack } from "../../../lib/ledger/da/stack.js";
+import { type DAStack, startDAStack } from "../../../lib/ledger/da/stack.js";
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; fields: Record<string, unknown> }> {
   try {

@@ -24,7 +24,9 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
     expect(chunkLength(4096, MAINNET_BLOB_PARAMS)).to.equal(4);
     expect(chunkLength(32, MAINNET_BLOB_PARAMS)).to.equal(1);
     expect(chunkLength(4096, LAB_BLOB_PARAMS)).to.equal(512);
-    expect(() => chunkLength(48, LAB_BLOB_PARAMS)).to.throw().that.satisfies((e: unknown) => hasCode(e, "da/blob-length-not-power-of-two"));
+    expect(() => chunkLength(48, LAB_BLOB_PARAMS))
+      .to.throw()
+      .that.satisfies((e: unknown) => hasCode(e, "da/blob-length-not-power-of-two"));
   });
 
   it("holds the safety inequality for mainnet and lab parameters at 55/33, and names the 22% reconstruction threshold", () => {
@@ -67,6 +69,8 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
     const { layout, chunks } = encodeChunks(c, LAB_BLOB_PARAMS);
     const some = chunks.slice(0, chunksNeeded(layout) + 1).map((ch) => ({ ...ch, evaluations: ch.evaluations.slice() }));
     some[0]!.evaluations[0] = Fr.add(some[0]!.evaluations[0]!, 1n);
-    expect(() => reconstructBlob(layout, some)).to.throw().that.satisfies((e: unknown) => hasCode(e, "da/chunks-inconsistent"));
+    expect(() => reconstructBlob(layout, some))
+      .to.throw()
+      .that.satisfies((e: unknown) => hasCode(e, "da/chunks-inconsistent"));
   });
 });

@@ -12,7 +12,10 @@ describe("BN254 MSMs past mcl-wasm's stack", function () {
     const a = msmG1(srs.g1, scalars);
     const b = msmG2(srs.g2, scalars);
     expect(pairingProductIsOne(a, g2Generator(), mcl.neg(g1Generator()), b)).to.equal(true);
-    const off = msmG2(srs.g2, scalars.map((s, i) => (i === 3000 ? s + 1n : s)));
+    const off = msmG2(
+      srs.g2,
+      scalars.map((s, i) => (i === 3000 ? s + 1n : s)),
+    );
     expect(pairingProductIsOne(a, g2Generator(), mcl.neg(g1Generator()), off)).to.equal(false);
   });
 });
