@@ -20,8 +20,15 @@ import type { CertChecker } from "./proxy.js";
 import type { DAProxyClient } from "./proxy-client.js";
 import type { Srs } from "./srs.js";
 
+export interface PostThroughDAOptions {
+  /** When the DA server answers 503, post the frames to L1 as calldata instead (op-batcher's failover). */
+  failover?: boolean;
+  /** Counts frame transactions that failed over. */
+  onFailover?: (tx: BatcherTx) => void;
+}
+
 /** Replaces each calldata frame transaction's data by the alt-DA commitment of that data. */
-export async function postThroughDA(client: DAProxyClient, txs: readonly BatcherTx[]): Promise<BatcherTx[]> {
+export async function postThroughDA(client: DAProxyClient, txs: readonly BatcherTx[], opts: PostThroughDAOptions = {}): Promise<BatcherTx[]> {
   const out: BatcherTx[] = [];
   for (const t of txs) {
     if (t.da !== "calldata")
@@ -31,7 +38,13 @@ export async function postThroughDA(client: DAProxyClient, txs: readonly Batcher
         hint: 'configure the batcher with da: "calldata" under alt-DA',
         fields: { da: t.da },
       });
-    out.push({ ...t, data: altDATxData(await client.put(t.data)) });
+    try {
+      out.push({ ...t, data: altDATxData(await client.put(t.data)) });
+    } catch (e) {
+      if (!(opts.failover && e instanceof DAServiceError && e.code === "da/unavailable")) throw e;
+      opts.onFailover?.(t);
+      out.push(t); // frames (derivation version 0x00) on L1: derivation reads them as before
+    }
   }
   return out;
 }

@@ -45,6 +45,13 @@ export class DAProxyClient {
         hint: "an invalid certificate is dropped by derivation, like a malformed frame",
         fields,
       });
+    if (res.status === 503)
+      throw new DAServiceError({
+        code: "da/unavailable",
+        message: `the DA layer cannot take or serve data right now: ${remote.message}`,
+        hint: "retry later; a batcher with failover posts the frames to L1 instead",
+        fields,
+      });
     if (res.status === 404)
       throw new DAServiceError({
         code: "da/blob-not-found",

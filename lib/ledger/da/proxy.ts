@@ -6,12 +6,13 @@
 //
 // Like eigenda-proxy it checks every certificate against the L1 verifier: a certificate that
 // does not parse or does not verify is answered 418 (so derivation drops it), an unknown blob 404,
-// too few chunks 503 (retry later).
+// too few chunks 503 (retry later). A put the operators do not confirm is answered 503, the signal
+// on which op-batcher fails over to posting the frames on L1 itself.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { genericCommitment, parseGenericCommitment } from "./altda.js";
 import { decodeCert, type EigenDACertV3, encodeCert } from "./certificate.js";
-import { DAEncodingError, DAError } from "./errors.js";
+import { DAEncodingError, DAError, DAThresholdError } from "./errors.js";
 import { CERT_STATUS } from "./l1.js";
 import type { DALayer } from "./layer.js";
 
@@ -59,7 +60,14 @@ export class DAProxyServer {
   private async put(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     if (body.length === 0) return sendError(res, 400, "da/empty-payload", "an empty payload");
-    const dispersal = await this.layer.disperse(body);
+    let dispersal: Awaited<ReturnType<DALayer["disperse"]>>;
+    try {
+      dispersal = await this.layer.disperse(body);
+    } catch (e) {
+      // Too little stake signed: the DA layer is down for now, and 503 tells the batcher to fail over.
+      if (e instanceof DAThresholdError) return sendError(res, 503, e.code, e.message);
+      throw e;
+    }
     const cert = encodeCert(dispersal.cert);
     if (this.checkCert) {
       const status = await this.checkCert(cert);

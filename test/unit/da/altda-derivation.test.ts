@@ -90,4 +90,35 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
       for (const op of stack.operators) op.behaviour = "honest";
     }
   });
+
+  it("fails over to calldata when the operators cannot confirm, and derives the same chain from the mix", async () => {
+    let calls = 0;
+    let failedOver = 0;
+    // Operators go offline for every other put: those frames go to L1 as calldata.
+    const mixed = await run(async (txs) => {
+      const offline = calls++ % 2 === 1;
+      for (const op of stack.operators) op.behaviour = offline ? "offline" : "honest";
+      try {
+        return await postThroughDA(stack.client, txs, { failover: true, onFailover: () => failedOver++ });
+      } finally {
+        for (const op of stack.operators) op.behaviour = "honest";
+      }
+    });
+    const posted = mixed.l1.blocks.flatMap((b) => b.transactions);
+    expect(failedOver).to.be.greaterThan(0);
+    expect(posted.filter((t) => t.data[0] === 0x00).length).to.equal(failedOver);
+    expect(posted.some((t) => t.data[0] === ALT_DA_TX_DATA_VERSION)).to.equal(true);
+    const derived = await deriveAll(cfg, mixed.genesis, mixed.l1.blocks, mixed.l1, { altDA: stack.source() });
+    expect(derived.safeChain.slice(1).map((b) => b.hash)).to.deep.equal(mixed.sequencer.blocks.map((b) => b.ref.hash));
+    // Without failover the batcher stops with the DA layer's 503.
+    for (const op of stack.operators) op.behaviour = "offline";
+    try {
+      await postThroughDA(stack.client, [{ da: "calldata", data: Uint8Array.of(0, 1, 2), channel: mixed.batcher.channels[0]! }]);
+      expect.fail("posted with no operators");
+    } catch (e) {
+      expect(hasCode(e, "da/unavailable")).to.equal(true);
+    } finally {
+      for (const op of stack.operators) op.behaviour = "honest";
+    }
+  });
 });
