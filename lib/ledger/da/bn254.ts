@@ -59,10 +59,6 @@ export function frsFromBigints(values: readonly bigint[]): mcl.Fr[] {
   return values.map(frFromBigint);
 }
 
-export function zeroG1(): mcl.G1 {
-  return new mcl.G1();
-}
-
 // mcl-wasm passes vectors on a 1 MiB wasm stack: 2048 points (G2: 288 bytes each, with their
 // scalars) per call fit; longer MSMs are summed from pieces.
 const MSM_PIECE = 2048;

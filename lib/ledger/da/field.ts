@@ -56,7 +56,3 @@ export function fieldElementsToBytes(elements: readonly bigint[]): Uint8Array {
   }
   return out;
 }
-
-export function fieldToBytes32(v: bigint): Uint8Array {
-  return fieldElementsToBytes([v]);
-}

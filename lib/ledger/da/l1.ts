@@ -1,7 +1,7 @@
 // The DA contracts on L1: an OperatorRegistry filled with the operator set, and an
 // EigenDACertVerifier over it. checkCert() is what the proxy and derivation call: an eth_call of
 // checkDACert, which returns a status code and never reverts.
-import { Contract, ContractFactory, type ContractRunner, type Signer } from "ethers";
+import { type Contract, ContractFactory, type Signer } from "ethers";
 import { artifact } from "../../chain/contracts.js";
 import { g1ToAffine } from "./bn254.js";
 import type { Operator } from "./operators.js";
@@ -64,9 +64,4 @@ export async function checkCert(verifier: Contract, cert: Uint8Array, withGas = 
   const status = Number(await verifier.getFunction("checkDACert").staticCall(cert));
   const gas = withGas ? await verifier.getFunction("checkDACert").estimateGas(cert) : undefined;
   return { status, gas };
-}
-
-/** A verifier handle on another runner (a read-only provider, for derivation). */
-export function verifierAt(address: string, runner: ContractRunner): Contract {
-  return new Contract(address, artifact("EigenDACertVerifier").abi, runner);
 }
