@@ -6,11 +6,11 @@ import type { BatcherTx } from "../../../lib/ledger/batcher.js";
 import { ALT_DA_TX_DATA_VERSION } from "../../../lib/ledger/da/altda.js";
 import { postThroughDA } from "../../../lib/ledger/da/altda-source.js";
 import { type DAStack, startDAStack } from "../../../lib/ledger/da/stack.js";
-import { defaultRollupConfig } from "../../../lib/ledger/params.js";
 import { deriveAll, simulate } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
+import { resigned, testConfig, txData } from "../ledger/helpers.js";
 
-const cfg = defaultRollupConfig({ genesisTimestamp: 1_700_000_000, batcherAddress: "0x00000000000000000000000000000000000000bb" });
+const cfg = testConfig();
 
 async function run(post?: (txs: BatcherTx[]) => Promise<BatcherTx[]>) {
   const w = new Workload({ seed: 3, chainId: cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, 6) });
@@ -45,7 +45,7 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
   it("derives the same L2 chain through the DA path as through calldata", async () => {
     const posted = viaDA.l1.blocks.flatMap((b) => b.transactions);
     expect(posted.length).to.be.greaterThan(2);
-    expect(posted.every((t) => t.data[0] === ALT_DA_TX_DATA_VERSION)).to.equal(true);
+    expect(posted.every((t) => txData(t)[0] === ALT_DA_TX_DATA_VERSION)).to.equal(true);
     const plain = await deriveAll(cfg, calldata.genesis, calldata.l1.blocks, calldata.l1);
     const source = stack.source();
     const derived = await deriveAll(cfg, viaDA.genesis, viaDA.l1.blocks, viaDA.l1, { altDA: source });
@@ -68,13 +68,16 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
     expect(source.stats.fetched).to.equal(posted.length);
     expect(stack.server.stats.puts).to.be.at.least(posted.length);
     // A certificate is ~2 KB on L1 whatever the frame size behind it.
-    const certBytes = posted[0]!.data.length;
+    const certBytes = txData(posted[0]!).length;
     expect(certBytes).to.be.within(1_000, 4_000);
   });
 
   it("drops a commitment whose certificate fails on L1, and stops derivation when certified data is gone", async () => {
-    // Flip a byte inside the client's blob-key signature: the Merkle inclusion breaks.
-    const tampered = viaDA.l1.blocks.map((b) => ({ ...b, transactions: b.transactions.map((t, i) => (i === 0 ? { ...t, data: t.data.map((x, k) => (k === t.data.length - 40 ? x ^ 1 : x)) } : t)) }));
+    // Flip a byte near the end of the certificate (inside a curve point): it no longer decodes, and is dropped.
+    const tampered = viaDA.l1.blocks.map((b) => ({
+      ...b,
+      transactions: b.transactions.map((t, i) => (i === 0 ? resigned(t, { data: txData(t).map((x, k, d) => (k === d.length - 40 ? x ^ 1 : x)) }) : t)),
+    }));
     const source = stack.source();
     const p = await deriveAll(cfg, viaDA.genesis, tampered, viaDA.l1, { altDA: source });
     expect(source.stats.droppedInvalidCert + source.stats.droppedUndecodable).to.be.greaterThan(0);
@@ -106,8 +109,8 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
     });
     const posted = mixed.l1.blocks.flatMap((b) => b.transactions);
     expect(failedOver).to.be.greaterThan(0);
-    expect(posted.filter((t) => t.data[0] === 0x00).length).to.equal(failedOver);
-    expect(posted.some((t) => t.data[0] === ALT_DA_TX_DATA_VERSION)).to.equal(true);
+    expect(posted.filter((t) => txData(t)[0] === 0x00).length).to.equal(failedOver);
+    expect(posted.some((t) => txData(t)[0] === ALT_DA_TX_DATA_VERSION)).to.equal(true);
     const derived = await deriveAll(cfg, mixed.genesis, mixed.l1.blocks, mixed.l1, { altDA: stack.source() });
     expect(derived.safeChain.slice(1).map((b) => b.hash)).to.deep.equal(mixed.sequencer.blocks.map((b) => b.ref.hash));
     // Without failover the batcher stops with the DA layer's 503.
