@@ -11,13 +11,13 @@ import { fromHex } from "../bytes.js";
 import { ResetError } from "../errors.js";
 import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
+import { AltDADataSource, type AltDAResolver } from "./alt-da.js";
 import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
 import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
 import { type ChannelReaderStats, readBatches } from "./channel-reader.js";
 import { type DataProvider, FrameQueue } from "./frame-queue.js";
 import { L1Retrieval } from "./l1-retrieval.js";
-import { AltDADataSource, type AltDAResolver } from "./alt-da.js";
 import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
 
 /**
