@@ -1,0 +1,135 @@
+import { OpenLoraError } from "./errors.js";
+import type { HostAdapter } from "./store.js";
+import type { LinearModule, Tensor, Tf, WeightMap } from "../models/types.js";
+import type { LoraConfig } from "../lora/index.js";
+
+/**
+ * The top tier: a fixed number of adapter slots in the backend (S-LoRA's "GPU memory" pool,
+ * here the tfjs backend's). An adapter in a slot exists twice in backend form: its own A and B
+ * tensors (for the per-request strategies and merging), and its rows of the bank's stacked
+ * tensors, per linear layer A [S, rMax, in] and s·B [S, out, rMax], zero-padded to the bank's
+ * rank so adapters of mixed ranks share one gathered product (Punica's SGMV, gathered form),
+ * with the scaling folded into B. Layers an adapter does not target stay zero in its slot.
+ */
+export interface ResidentAdapter {
+  id: string;
+  slot: number;
+  sha256: string;
+  baseSha256: string;
+  config: LoraConfig;
+  r: number;
+  scaling: number;
+  modules: LinearModule[];
+  /** MODULE.lora_A.weight [r, in], MODULE.lora_B.weight [out, r]: PEFT keys, unscaled. */
+  tensors: WeightMap;
+  bytes: number;
+}
+
+export interface StackedModule {
+  /** [S, rMax, in] */
+  a: Tensor;
+  /** [S, out, rMax], scaling folded in */
+  b: Tensor;
+}
+
+export class SlotBank {
+  private readonly residents: Array<ResidentAdapter | undefined>;
+  private readonly padded: Array<Map<string, { a: Float32Array; b: Float32Array }> | undefined>;
+  private readonly stacked = new Map<string, StackedModule>();
+  private dirty = true;
+
+  constructor(readonly tf: Tf, readonly modules: LinearModule[], readonly slots: number, readonly maxRank: number) {
+    if (!Number.isInteger(slots) || slots < 1) throw new OpenLoraError({ code: "cache/bad-slots", fields: { slots }, message: `slot count ${slots} is not a positive integer`, hint: "give at least one adapter slot" });
+    this.residents = new Array(slots).fill(undefined);
+    this.padded = new Array(slots).fill(undefined);
+  }
+
+  resident(slot: number): ResidentAdapter | undefined {
+    return this.residents[slot];
+  }
+
+  freeSlot(): number {
+    return this.residents.findIndex((r) => r === undefined);
+  }
+
+  /** Host → backend: the adapter's tensors and its padded rows for the stacks (built lazily). */
+  load(slot: number, host: HostAdapter): ResidentAdapter {
+    if (this.residents[slot]) throw new Error(`slot ${slot} is occupied by ${this.residents[slot]!.id}`);
+    if (host.r > this.maxRank) {
+      throw new OpenLoraError({ code: "adapter/rank-too-large", status: 422, fields: { adapter: host.id, r: host.r, maxRank: this.maxRank }, message: `adapter "${host.id}" has rank ${host.r}; the slots hold rank ${this.maxRank} at most`, hint: `start the server with a larger --max-rank (at least ${host.r})` });
+    }
+    const tf = this.tf;
+    const tensors: WeightMap = {};
+    const padded = new Map<string, { a: Float32Array; b: Float32Array }>();
+    const R = this.maxRank;
+    for (const m of host.modules) {
+      tensors[`${m.name}.lora_A.weight`] = tf.tensor2d(m.a, [host.r, m.inFeatures]);
+      tensors[`${m.name}.lora_B.weight`] = tf.tensor2d(m.b, [m.outFeatures, host.r]);
+      const a = new Float32Array(R * m.inFeatures);
+      a.set(m.a); // rows r..R-1 stay zero
+      const b = new Float32Array(m.outFeatures * R);
+      for (let o = 0; o < m.outFeatures; o++) for (let j = 0; j < host.r; j++) b[o * R + j] = host.scaling * m.b[o * host.r + j];
+      padded.set(m.name, { a, b });
+    }
+    const modules = this.modules.filter((m) => padded.has(m.name));
+    const resident: ResidentAdapter = { id: host.id, slot, sha256: host.sha256, baseSha256: host.baseSha256, config: host.config, r: host.r, scaling: host.scaling, modules, tensors, bytes: host.bytes };
+    this.residents[slot] = resident;
+    this.padded[slot] = padded;
+    this.dirty = true;
+    return resident;
+  }
+
+  free(slot: number): void {
+    const r = this.residents[slot];
+    if (!r) return;
+    for (const t of Object.values(r.tensors)) t.dispose();
+    this.residents[slot] = undefined;
+    this.padded[slot] = undefined;
+    this.dirty = true;
+  }
+
+  /** The stacked A and s·B of one layer, rebuilt once after any slot changed. */
+  stack(module: string): StackedModule | undefined {
+    if (this.dirty) this.rebuild();
+    return this.stacked.get(module);
+  }
+
+  private rebuild(): void {
+    for (const s of this.stacked.values()) { s.a.dispose(); s.b.dispose(); }
+    this.stacked.clear();
+    const S = this.slots;
+    const R = this.maxRank;
+    for (const m of this.modules) {
+      if (!this.padded.some((p) => p?.has(m.name))) continue;
+      const a = new Float32Array(S * R * m.inFeatures);
+      const b = new Float32Array(S * m.outFeatures * R);
+      this.padded.forEach((p, slot) => {
+        const rows = p?.get(m.name);
+        if (!rows) return;
+        a.set(rows.a, slot * R * m.inFeatures);
+        b.set(rows.b, slot * m.outFeatures * R);
+      });
+      // kept: the first use may come inside a forward pass's tf.tidy
+      this.stacked.set(m.name, { a: this.tf.keep(this.tf.tensor3d(a, [S, R, m.inFeatures])), b: this.tf.keep(this.tf.tensor3d(b, [S, m.outFeatures, R])) });
+    }
+    this.dirty = false;
+  }
+
+  /** Bytes in the backend: each resident's own tensors plus the stacks. */
+  bytes(): number {
+    const own = this.residents.reduce((s, r) => s + (r ? Object.values(r.tensors).reduce((t, x) => t + 4 * x.size, 0) : 0), 0);
+    let stacks = 0;
+    for (const m of this.modules) if (this.padded.some((p) => p?.has(m.name))) stacks += 4 * this.slots * this.maxRank * (m.inFeatures + m.outFeatures);
+    return own + stacks;
+  }
+
+  occupied(): ResidentAdapter[] {
+    return this.residents.filter((r): r is ResidentAdapter => r !== undefined);
+  }
+
+  dispose(): void {
+    for (let s = 0; s < this.slots; s++) this.free(s);
+    for (const s of this.stacked.values()) { s.a.dispose(); s.b.dispose(); }
+    this.stacked.clear();
+  }
+}
