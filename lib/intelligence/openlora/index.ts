@@ -14,3 +14,5 @@ export * from "./cache.js";
 export * from "./sgmv.js";
 export * from "./decode.js";
 export * from "./strategies.js";
+export * from "./sampling.js";
+export * from "./scheduler.js";
