@@ -16,3 +16,4 @@ export * from "./decode.js";
 export * from "./strategies.js";
 export * from "./sampling.js";
 export * from "./scheduler.js";
+export * from "./receipts.js";
