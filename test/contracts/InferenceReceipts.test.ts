@@ -2,8 +2,9 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import type { Contract } from "ethers";
 import {
-  ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof, type GenerationResult,
+  ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof,
 } from "../../lib/intelligence/openlora/receipts.js";
+import type { GenerationResult } from "../../lib/intelligence/openlora/scheduler.js";
 
 const { ethers, networkHelpers } = await network.create();
 
