@@ -17,3 +17,4 @@ export * from "./strategies.js";
 export * from "./sampling.js";
 export * from "./scheduler.js";
 export * from "./receipts.js";
+export * from "./server.js";
