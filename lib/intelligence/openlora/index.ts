@@ -18,3 +18,4 @@ export * from "./sampling.js";
 export * from "./scheduler.js";
 export * from "./receipts.js";
 export * from "./server.js";
+export * from "./service.js";
