@@ -19,3 +19,4 @@ export * from "./scheduler.js";
 export * from "./receipts.js";
 export * from "./server.js";
 export * from "./service.js";
+export * from "./experiments.js";

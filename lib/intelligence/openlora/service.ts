@@ -5,6 +5,7 @@ import { Scheduler } from "./scheduler.js";
 import { SlotBank } from "./slots.js";
 import { AdapterStore } from "./store.js";
 import { createEngine, type StrategyName } from "./strategies.js";
+import { servingLayers } from "./sgmv.js";
 
 /** The serving settings users ask to control: cache budget, slots, batch, latency. */
 export interface ServiceOptions {
@@ -33,7 +34,8 @@ export function openLoraService(tf: Tf, model: Model<GptConfig>, base: { weights
   const store = new AdapterStore({ sha256: base.sha256, modules: model.linearModules });
   const bank = new SlotBank(tf, model.linearModules, o.slots, o.maxRank);
   const cache = new TieredAdapterCache(store, bank, o.hostBudgetBytes);
-  const engine = createEngine(o.strategy ?? "batched", tf, model, base.weights, bank);
+  const layers = servingLayers(tf, base.weights, model.linearModules);
+  const engine = createEngine(o.strategy ?? "batched", tf, model.config, base.weights, layers, bank);
   const scheduler = new Scheduler({ engine, cache, blockSize: model.config.blockSize, maxBatchSize: o.maxBatchSize, stepBudgetMs: o.stepBudgetMs });
-  return { store, bank, cache, scheduler, dispose: () => { engine.dispose(); bank.dispose(); } };
+  return { store, bank, cache, scheduler, dispose: () => { engine.dispose(); bank.dispose(); Object.values(layers).forEach((l) => l.wT.dispose()); } };
 }

@@ -6,10 +6,11 @@ import type { LoraConfig } from "../lora/index.js";
 /**
  * The top tier: a fixed number of adapter slots in the backend (S-LoRA's "GPU memory" pool,
  * here the tfjs backend's). An adapter in a slot exists twice in backend form: its own A and B
- * tensors (for the per-request strategies and merging), and its rows of the bank's stacked
- * tensors, per linear layer A [S, rMax, in] and s·B [S, out, rMax], zero-padded to the bank's
- * rank so adapters of mixed ranks share one gathered product (Punica's SGMV, gathered form),
- * with the scaling folded into B. Layers an adapter does not target stay zero in its slot.
+ * tensors in PEFT's layout and transposed (Aᵀ [in, r], Bᵀ [r, out], for the per-request
+ * strategies and merging), and its block of the bank's tensors, per linear layer
+ * Aᵀ_bank [in, S·rMax] (slot s in columns s·rMax…) and (s·B)ᵀ_bank [S·rMax, out], zero-padded to the bank's rank so adapters of
+ * mixed ranks share one gathered product (Punica's SGMV, gathered form), with the scaling
+ * folded into B. Layers an adapter does not target stay zero in its slot.
  */
 export interface ResidentAdapter {
   id: string;
@@ -22,14 +23,16 @@ export interface ResidentAdapter {
   modules: LinearModule[];
   /** MODULE.lora_A.weight [r, in], MODULE.lora_B.weight [out, r]: PEFT keys, unscaled. */
   tensors: WeightMap;
+  /** Per module, Aᵀ [in, r] and Bᵀ [r, out], unscaled: the serving layout. */
+  transposed: Record<string, { aT: Tensor; bT: Tensor }>;
   bytes: number;
 }
 
 export interface StackedModule {
-  /** [S, rMax, in] */
-  a: Tensor;
-  /** [S, out, rMax], scaling folded in */
-  b: Tensor;
+  /** Aᵀ_bank [in, S·rMax] */
+  aT: Tensor;
+  /** (s·B)ᵀ_bank [S·rMax, out], scaling folded in */
+  sbT: Tensor;
 }
 
 export class SlotBank {
@@ -60,19 +63,28 @@ export class SlotBank {
     }
     const tf = this.tf;
     const tensors: WeightMap = {};
+    const transposed: ResidentAdapter["transposed"] = {};
     const padded = new Map<string, { a: Float32Array; b: Float32Array }>();
     const R = this.maxRank;
+    const r = host.r;
     for (const m of host.modules) {
-      tensors[`${m.name}.lora_A.weight`] = tf.tensor2d(m.a, [host.r, m.inFeatures]);
-      tensors[`${m.name}.lora_B.weight`] = tf.tensor2d(m.b, [m.outFeatures, host.r]);
-      const a = new Float32Array(R * m.inFeatures);
-      a.set(m.a); // rows r..R-1 stay zero
-      const b = new Float32Array(m.outFeatures * R);
-      for (let o = 0; o < m.outFeatures; o++) for (let j = 0; j < host.r; j++) b[o * R + j] = host.scaling * m.b[o * host.r + j];
-      padded.set(m.name, { a, b });
+      const I = m.inFeatures;
+      const O = m.outFeatures;
+      tensors[`${m.name}.lora_A.weight`] = tf.tensor2d(m.a, [r, I]);
+      tensors[`${m.name}.lora_B.weight`] = tf.tensor2d(m.b, [O, r]);
+      const aT = new Float32Array(I * r);
+      const bT = new Float32Array(r * O);
+      const aPad = new Float32Array(I * R); // columns r..R-1 stay zero
+      const sbPad = new Float32Array(R * O); // rows r..R-1 stay zero
+      for (let j = 0; j < r; j++) {
+        for (let i = 0; i < I; i++) { aT[i * r + j] = m.a[j * I + i]; aPad[i * R + j] = m.a[j * I + i]; }
+        for (let o = 0; o < O; o++) { bT[j * O + o] = m.b[o * r + j]; sbPad[j * O + o] = host.scaling * m.b[o * r + j]; }
+      }
+      transposed[m.name] = { aT: tf.tensor2d(aT, [I, r]), bT: tf.tensor2d(bT, [r, O]) };
+      padded.set(m.name, { a: aPad, b: sbPad });
     }
     const modules = this.modules.filter((m) => padded.has(m.name));
-    const resident: ResidentAdapter = { id: host.id, slot, sha256: host.sha256, baseSha256: host.baseSha256, config: host.config, r: host.r, scaling: host.scaling, modules, tensors, bytes: host.bytes };
+    const resident: ResidentAdapter = { id: host.id, slot, sha256: host.sha256, baseSha256: host.baseSha256, config: host.config, r: host.r, scaling: host.scaling, modules, tensors, transposed, bytes: host.bytes };
     this.residents[slot] = resident;
     this.padded[slot] = padded;
     this.dirty = true;
@@ -83,6 +95,7 @@ export class SlotBank {
     const r = this.residents[slot];
     if (!r) return;
     for (const t of Object.values(r.tensors)) t.dispose();
+    for (const t of Object.values(r.transposed)) { t.aT.dispose(); t.bT.dispose(); }
     this.residents[slot] = undefined;
     this.padded[slot] = undefined;
     this.dirty = true;
@@ -95,29 +108,31 @@ export class SlotBank {
   }
 
   private rebuild(): void {
-    for (const s of this.stacked.values()) { s.a.dispose(); s.b.dispose(); }
+    for (const s of this.stacked.values()) { s.aT.dispose(); s.sbT.dispose(); }
     this.stacked.clear();
     const S = this.slots;
     const R = this.maxRank;
     for (const m of this.modules) {
       if (!this.padded.some((p) => p?.has(m.name))) continue;
-      const a = new Float32Array(S * R * m.inFeatures);
-      const b = new Float32Array(S * m.outFeatures * R);
+      const I = m.inFeatures;
+      const W = S * R;
+      const a = new Float32Array(I * W);
+      const b = new Float32Array(W * m.outFeatures);
       this.padded.forEach((p, slot) => {
-        const rows = p?.get(m.name);
-        if (!rows) return;
-        a.set(rows.a, slot * R * m.inFeatures);
-        b.set(rows.b, slot * m.outFeatures * R);
+        const blk = p?.get(m.name);
+        if (!blk) return;
+        for (let i = 0; i < I; i++) a.set(blk.a.subarray(i * R, (i + 1) * R), i * W + slot * R); // aPad is [in, R]
+        b.set(blk.b, slot * R * m.outFeatures); // sbPad is [R, out]
       });
       // kept: the first use may come inside a forward pass's tf.tidy
-      this.stacked.set(m.name, { a: this.tf.keep(this.tf.tensor3d(a, [S, R, m.inFeatures])), b: this.tf.keep(this.tf.tensor3d(b, [S, m.outFeatures, R])) });
+      this.stacked.set(m.name, { aT: this.tf.keep(this.tf.tensor2d(a, [I, W])), sbT: this.tf.keep(this.tf.tensor2d(b, [W, m.outFeatures])) });
     }
     this.dirty = false;
   }
 
   /** Bytes in the backend: each resident's own tensors plus the stacks. */
   bytes(): number {
-    const own = this.residents.reduce((s, r) => s + (r ? Object.values(r.tensors).reduce((t, x) => t + 4 * x.size, 0) : 0), 0);
+    const own = this.residents.reduce((s, r) => s + (r ? 2 * Object.values(r.tensors).reduce((t, x) => t + 4 * x.size, 0) : 0), 0);
     let stacks = 0;
     for (const m of this.modules) if (this.padded.some((p) => p?.has(m.name))) stacks += 4 * this.slots * this.maxRank * (m.inFeatures + m.outFeatures);
     return own + stacks;
@@ -129,7 +144,7 @@ export class SlotBank {
 
   dispose(): void {
     for (let s = 0; s < this.slots; s++) this.free(s);
-    for (const s of this.stacked.values()) { s.a.dispose(); s.b.dispose(); }
+    for (const s of this.stacked.values()) { s.aT.dispose(); s.sbT.dispose(); }
     this.stacked.clear();
   }
 }

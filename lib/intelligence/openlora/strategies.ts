@@ -1,10 +1,8 @@
-import { linear } from "../models/ops.js";
-import { mergeLora } from "../lora/index.js";
 import type { GptConfig } from "../models/gpt.js";
-import type { Model, Tensor, Tf, WeightMap } from "../models/types.js";
+import type { Tensor, Tf, WeightMap } from "../models/types.js";
 import { decodeStep, disposeCache, emptyCache, joinCaches, prefill, selectRows, type KvCache, type LinearFn } from "./decode.js";
 import type { ResidentAdapter, SlotBank } from "./slots.js";
-import { sgmvLinear } from "./sgmv.js";
+import { dense, sgmvLinear, slotMask, type ServingLayers } from "./sgmv.js";
 
 /**
  * Three ways to serve a batch of sequences that each use their own adapter, behind one
@@ -13,6 +11,8 @@ import { sgmvLinear } from "./sgmv.js";
  *                      matmul and the gathered low-rank products (sgmv.ts)
  *   merge-per-request  each request gets its own copy of the targeted weights with W0 + s·B·A
  *                      folded in (the baseline Punica measures against), run alone
+ * Every strategy multiplies by weights in the serving layout (Wᵀ, Aᵀ, Bᵀ; sgmv.ts), so the
+ * comparison is between groupings of the same arithmetic, not between memory layouts.
  *   unmerged-loop      each request runs alone on the base weights with its x·A·B term
  *                      (PEFT's forward, one adapter at a time)
  * All three compute the same function; only the grouping of the arithmetic differs.
@@ -52,16 +52,26 @@ export class BatchedEngine implements DecodeEngine {
   private ids: string[] = [];
   private slots: number[] = [];
 
-  constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly bank: SlotBank) {}
+  constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly layers: ServingLayers, readonly bank: SlotBank) {}
 
-  private router(slots: number[]): { fn: LinearFn; done: () => void } {
-    const idx = this.tf.tensor1d(slots, "int32");
-    return { fn: (name, x) => sgmvLinear(this.tf, this.base, this.bank, name, x, idx), done: () => idx.dispose() };
+  /**
+   * The linear layers for sequences using these slots: x is [N, T, in] with T = `tokens` (every
+   * token of each sequence) or T = 1 (prefill's lm_head, on each sequence's last position).
+   */
+  private router(slots: number[], tokens = 1): { fn: LinearFn; done: () => void } {
+    const { tf, bank } = this;
+    const perSequence = slotMask(tf, slots, bank.slots, bank.maxRank);
+    const perToken = tokens === 1 ? perSequence : slotMask(tf, slots.flatMap((s) => new Array(tokens).fill(s)), bank.slots, bank.maxRank);
+    return {
+      fn: (name, x) => sgmvLinear(tf, this.layers, bank, name, x, x.shape[1] === 1 ? perSequence : perToken),
+      done: () => { perSequence.dispose(); if (perToken !== perSequence) perToken.dispose(); },
+    };
   }
 
   admit(seqs: SequenceStart[]): Map<string, Float32Array> {
     if (seqs.length === 0) return new Map();
-    const r = this.router(seqs.map((s) => s.adapter.slot));
+    const T = Math.max(...seqs.map((s) => s.prompt.length)); // prefill pads every prompt to T
+    const r = this.router(seqs.map((s) => s.adapter.slot), T);
     const { logits, cache } = prefill(this.tf, this.config, this.base, seqs.map((s) => s.prompt), r.fn);
     r.done();
     this.cache = joinCaches(this.tf, this.cache, cache);
@@ -104,7 +114,6 @@ export class BatchedEngine implements DecodeEngine {
 interface Solo {
   cache: KvCache;
   linear: LinearFn;
-  weights: WeightMap;
   cleanup: () => void;
 }
 
@@ -113,15 +122,15 @@ abstract class PerRequestEngine implements DecodeEngine {
   abstract readonly strategy: StrategyName;
   private readonly solos = new Map<string, Solo>();
 
-  constructor(readonly tf: Tf, readonly model: Model<GptConfig>, readonly base: WeightMap) {}
+  constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly layers: ServingLayers) {}
 
-  protected abstract weightsFor(adapter: ResidentAdapter): { weights: WeightMap; linear: LinearFn; cleanup: () => void };
+  protected abstract layersFor(adapter: ResidentAdapter): { linear: LinearFn; cleanup: () => void };
 
   admit(seqs: SequenceStart[]): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const s of seqs) {
-      const w = this.weightsFor(s.adapter);
-      const { logits, cache } = prefill(this.tf, this.model.config, w.weights, [s.prompt], w.linear);
+      const w = this.layersFor(s.adapter);
+      const { logits, cache } = prefill(this.tf, this.config, this.base, [s.prompt], w.linear);
       this.solos.set(s.id, { cache, ...w });
       out.set(s.id, rowsOf(logits, [s.id]).get(s.id)!);
     }
@@ -131,7 +140,7 @@ abstract class PerRequestEngine implements DecodeEngine {
   step(next: Map<string, number>): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const [id, solo] of this.solos) {
-      const r = decodeStep(this.tf, this.model.config, solo.weights, solo.cache, [next.get(id)!], solo.linear);
+      const r = decodeStep(this.tf, this.config, this.base, solo.cache, [next.get(id)!], solo.linear);
       solo.cache = r.cache;
       out.set(id, rowsOf(r.logits, [id]).get(id)!);
     }
@@ -157,28 +166,42 @@ abstract class PerRequestEngine implements DecodeEngine {
   }
 }
 
-/** W = W0 + s·B·A for each targeted layer, a private copy per request, dropped when it ends. */
+/** Wᵀ = W0ᵀ + s·Aᵀ·Bᵀ for each targeted layer, a private copy per request, dropped when it ends. */
 export class MergePerRequestEngine extends PerRequestEngine {
   readonly strategy = "merge-per-request" as const;
-  protected weightsFor(adapter: ResidentAdapter) {
-    const merged = mergeLora(this.model, this.base, { config: adapter.config, modules: adapter.modules, tensors: adapter.tensors }).weights;
-    const copies = adapter.modules.map((m) => merged[`${m.name}.weight`]);
-    return { weights: merged, linear: ((name, x) => linear(this.tf, merged, name, x)) as LinearFn, cleanup: () => copies.forEach((t) => t.dispose()) };
+  protected layersFor(adapter: ResidentAdapter) {
+    const tf = this.tf;
+    const merged: ServingLayers = { ...this.layers };
+    const copies: Tensor[] = [];
+    for (const m of adapter.modules) {
+      const { aT, bT } = adapter.transposed[m.name];
+      const wT = tf.tidy(() => tf.add(this.layers[m.name].wT, tf.mul(tf.matMul(aT, bT), adapter.scaling)));
+      copies.push(wT);
+      merged[m.name] = { ...this.layers[m.name], wT };
+    }
+    return { linear: ((name, x) => dense(tf, merged[name], x)) as LinearFn, cleanup: () => copies.forEach((t) => t.dispose()) };
   }
 }
 
-/** The base weights and this request's adapter tensors; x·A·B added in each targeted layer. */
+/** The base weights and this request's adapter: s·(x·Aᵀ)·Bᵀ added in each targeted layer. */
 export class UnmergedLoopEngine extends PerRequestEngine {
   readonly strategy = "unmerged-loop" as const;
-  protected weightsFor(adapter: ResidentAdapter) {
-    const weights = { ...this.base, ...adapter.tensors };
-    const opts = { lora: { scaling: adapter.scaling } };
-    return { weights, linear: ((name, x) => linear(this.tf, weights, name, x, opts)) as LinearFn, cleanup: () => {} };
+  protected layersFor(adapter: ResidentAdapter) {
+    const tf = this.tf;
+    const linear: LinearFn = (name, x) => {
+      const y = dense(tf, this.layers[name], x);
+      const t = adapter.transposed[name];
+      if (!t) return y;
+      const [n, T, inF] = x.shape as number[];
+      const delta = tf.matMul(tf.matMul(tf.reshape(x, [n * T, inF]), t.aT), t.bT); // [n·T, out]
+      return tf.add(y, tf.reshape(tf.mul(delta, adapter.scaling), y.shape));
+    };
+    return { linear, cleanup: () => {} };
   }
 }
 
-export function createEngine(strategy: StrategyName, tf: Tf, model: Model<GptConfig>, base: WeightMap, bank: SlotBank): DecodeEngine {
-  if (strategy === "batched") return new BatchedEngine(tf, model.config, base, bank);
-  if (strategy === "merge-per-request") return new MergePerRequestEngine(tf, model, base);
-  return new UnmergedLoopEngine(tf, model, base);
+export function createEngine(strategy: StrategyName, tf: Tf, config: GptConfig, base: WeightMap, layers: ServingLayers, bank: SlotBank): DecodeEngine {
+  if (strategy === "batched") return new BatchedEngine(tf, config, base, layers, bank);
+  if (strategy === "merge-per-request") return new MergePerRequestEngine(tf, config, base, layers);
+  return new UnmergedLoopEngine(tf, config, base, layers);
 }

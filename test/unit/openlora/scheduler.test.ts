@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
-import { BatchedEngine, GREEDY, Scheduler, createEngine, type GenerationRequest } from "../../../lib/intelligence/openlora/index.js";
+import { BatchedEngine, GREEDY, Scheduler, createEngine, servingLayers, type GenerationRequest } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
 const { dirs } = generatedAdapters(base.info, 6);
+const layers = servingLayers(tf, base.weights, base.model.linearModules);
 
 function request(i: number, adapter: string, extra: Partial<GenerationRequest> = {}): GenerationRequest {
   return { id: `r${i}`, adapter, prompt: [1 + (i % 5), 2, 3].slice(0, 1 + (i % 3)), maxTokens: 3 + (i % 4), sampling: GREEDY, seed: i, ...extra };
@@ -13,14 +14,14 @@ function request(i: number, adapter: string, extra: Partial<GenerationRequest> =
 describe("OpenLoRA scheduler", () => {
   it("continuous batching gives each request the tokens it gets when served alone", async () => {
     const stack = servingStack(base.info, dirs, { slots: 4 });
-    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 3 });
+    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 3 });
     const reqs = Array.from({ length: 10 }, (_, i) => request(i, `a${i % 6}`));
     const batched = await Promise.all(reqs.map((r) => sched.submit(r)));
     expect(sched.stats.batchSizes.some((n) => n > 1)).to.equal(true);
     expect(Math.max(...sched.stats.batchSizes)).to.be.at.most(3);
     expect(stack.cache.stats.slotEvictions).to.be.greaterThan(0); // six adapters through four slots
     const alone = servingStack(base.info, dirs);
-    const solo = new Scheduler({ engine: createEngine("unmerged-loop", tf, base.model, base.weights, alone.bank), cache: alone.cache, blockSize: 12, maxBatchSize: 1 });
+    const solo = new Scheduler({ engine: createEngine("unmerged-loop", tf, base.model.config, base.weights, layers, alone.bank), cache: alone.cache, blockSize: 12, maxBatchSize: 1 });
     for (const [i, r] of reqs.entries()) {
       const one = await solo.submit({ ...r });
       expect(batched[i].tokens, r.id).to.deep.equal(one.tokens);
@@ -30,7 +31,7 @@ describe("OpenLoRA scheduler", () => {
 
   it("streams every token before the request resolves, and stops at the block size", async () => {
     const stack = servingStack(base.info, dirs);
-    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
+    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
     const streamed: number[] = [];
     const r = await sched.submit(request(0, "a1", { prompt: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], maxTokens: 50, onToken: (t) => streamed.push(t) }));
     expect(streamed).to.deep.equal(r.tokens);
@@ -40,7 +41,7 @@ describe("OpenLoRA scheduler", () => {
 
   it("a stream mixing good and bad requests serves every good one; each bad one is refused with its code", async () => {
     const stack = servingStack(base.info, dirs, { slots: 3 });
-    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
+    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
     const bad: Array<[GenerationRequest, string]> = [
       [request(100, "nope"), "adapter/unknown"],
       [request(101, "a0", { prompt: new Array(13).fill(1) }), "request/prompt-too-long"],

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { charTokenizer } from "../../../lib/intelligence/datasets/text.js";
-import { BatchedEngine, Scheduler, startServer, verifyReceiptProof, receiptProof, type RunningServer } from "../../../lib/intelligence/openlora/index.js";
+import { BatchedEngine, Scheduler, servingLayers, startServer, verifyReceiptProof, receiptProof, type RunningServer } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
@@ -15,7 +15,7 @@ let stack: ReturnType<typeof servingStack>;
 
 before(async () => {
   stack = servingStack(base.info, dirs.slice(0, 4), { slots: 3 });
-  const scheduler = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
+  const scheduler = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, servingLayers(tf, base.weights, base.model.linearModules), stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
   server = await startServer({ scheduler, cache: stack.cache, tokenizer, backend: "wasm", baseModel: { name: "tiny", sha256: base.info.sha256 }, loadRoots: [root] });
 });
 after(() => server.close());

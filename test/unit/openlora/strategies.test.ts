@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { loraWeightMap } from "../../../lib/intelligence/lora/index.js";
-import { createEngine, decodeStep, disposeCache, prefill, STRATEGIES, type DecodeEngine } from "../../../lib/intelligence/openlora/index.js";
+import { createEngine, decodeStep, disposeCache, prefill, servingLayers, STRATEGIES, type DecodeEngine } from "../../../lib/intelligence/openlora/index.js";
 import { linear } from "../../../lib/intelligence/models/ops.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
@@ -41,7 +41,8 @@ describe("OpenLoRA strategies", () => {
     const { cache, bank } = servingStack(base.info, dirs);
     const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [1], [2, 2, 2], [3, 4, 5, 6, 7]];
     const adapters = ["a0", "a1", "a2", "a0", "a3", "a5"]; // ranks 2, 4, 1, 2, 2, 1; a0 repeated
-    const engines = STRATEGIES.map((s) => createEngine(s, tf, base.model, base.weights, bank));
+    const layers = servingLayers(tf, base.weights, base.model.linearModules);
+    const engines = STRATEGIES.map((s) => createEngine(s, tf, base.model.config, base.weights, layers, bank));
     const residents = adapters.map((a) => cache.acquire(a).resident);
     const traces: Float32Array[][] = engines.map(() => []);
     const run = (e: DecodeEngine, k: number) => {
