@@ -23,12 +23,13 @@ const base = { weights, sha256: weightsSha256(weights) };
 const QKVO = ["q_proj", "k_proj", "v_proj", "o_proj"];
 const scaleAdapters = quick ? 200 : 1000;
 const bench = servingBench(tf, model, base, generateAdapterSet(model, base.sha256, scaleAdapters, { ranks: [8, 4, 2], targets: [QKVO, ["q_proj", "v_proj"]], seed: 1 }));
-const newTokens = quick ? 8 : 16;
+const newTokens = quick ? 16 : 32;
+const promptTokens = 8;
 const mb = (b: number) => b / 2 ** 20;
-console.log(`backend ${backend}; base 4 layers × 256 wide (${(Object.values(weights).reduce((s, t) => s + t.size, 0) / 1e6).toFixed(2)} M parameters); prompts 16 tokens, ${newTokens} new tokens each`);
+console.log(`backend ${backend}; base 4 layers × 256 wide (${(Object.values(weights).reduce((s, t) => s + t.size, 0) / 1e6).toFixed(2)} M parameters); prompts ${promptTokens} tokens, ${newTokens} new tokens each`);
 
 // 1. the strategies on the target workloads
-const wl = { promptTokens: 16, newTokens, seed: 1 };
+const wl = { promptTokens, newTokens, seed: 1 };
 const points = await strategySweep(bench, [1, 4, 32], { ...wl, requests: () => 32 });
 const at = (d: number, s: string) => points.find((p) => p.distinctAdapters === d && p.strategy === s)!;
 printTable("Strategies, 32 requests arriving together: tokens/s and per-request latency", points.map((p) => ({

@@ -143,8 +143,8 @@ export interface CachePoint {
 /**
  * A Zipf-distributed stream of adapter requests (a few adapters are popular, most are rare, as
  * in S-LoRA's workloads) through the tiered cache at several host budgets, given as fractions of
- * the adapters' total bytes. Cold start: from acquire until the adapter's stacked slot tensors
- * are ready for the next batch, median per source tier.
+ * the adapters' total bytes. Cold start: from acquire until the adapter is in a slot, ready for
+ * the next batch, median per source tier.
  */
 export function cacheSweep(bench: ServingBench, opts: { adapters: number; requests: number; slots: number; budgetFractions: number[]; zipf: number; seed: number }): CachePoint[] {
   const r = rng(opts.seed).fork("openlora-zipf");
@@ -166,11 +166,9 @@ export function cacheSweep(bench: ServingBench, opts: { adapters: number; reques
     const s = openLoraService(bench.tf, bench.model, bench.base, { slots: opts.slots, maxRank: 8, hostBudgetBytes: budgetBytes });
     for (let k = 0; k < opts.adapters; k++) s.store.register(`g${String(k).padStart(4, "0")}`, bench.dirs[k]);
     const cold: Record<"disk" | "host", number[]> = { disk: [], host: [] };
-    const firstModule = bench.model.linearModules.find((m) => s.store.list()[0].modules.some((x) => x.name === m.name))!.name;
     for (const k of stream) {
       const t0 = performance.now();
       const { resident, cold: c } = s.cache.acquire(`g${String(k).padStart(4, "0")}`);
-      s.bank.stack(firstModule); // the lazy rebuild a new slot costs the next batch
       if (c.from !== "slot") cold[c.from].push(performance.now() - t0);
       s.cache.release(resident);
     }

@@ -5,12 +5,11 @@ import type { LoraConfig } from "../lora/index.js";
 
 /**
  * The top tier: a fixed number of adapter slots in the backend (S-LoRA's "GPU memory" pool,
- * here the tfjs backend's). An adapter in a slot exists twice in backend form: its own A and B
- * tensors in PEFT's layout and transposed (Aᵀ [in, r], Bᵀ [r, out], for the per-request
- * strategies and merging), and its block of the bank's tensors, per linear layer
- * Aᵀ_bank [in, S·rMax] (slot s in columns s·rMax…) and (s·B)ᵀ_bank [S·rMax, out], zero-padded to the bank's rank so adapters of
- * mixed ranks share one gathered product (Punica's SGMV, gathered form), with the scaling
- * folded into B. Layers an adapter does not target stay zero in its slot.
+ * here the tfjs backend's). An adapter in a slot has its tensors in PEFT's layout and
+ * transposed (Aᵀ [in, r], Bᵀ [r, out], for the per-request strategies and merging), and, per
+ * linear layer, its block for the batched product: Aᵀ and (s·B)ᵀ zero-padded to the bank's
+ * rank R (so adapters of mixed ranks share one product exactly) with the scaling folded into
+ * B. `gathered` lays those blocks out per row of a batch (Punica's SGMV, gathered form).
  */
 export interface ResidentAdapter {
   id: string;
@@ -28,18 +27,17 @@ export interface ResidentAdapter {
   bytes: number;
 }
 
-export interface StackedModule {
-  /** Aᵀ_bank [in, S·rMax] */
+/** Per batch row, the row's adapter block of one layer (zeros where it does not adapt the layer). */
+export interface GatheredModule {
+  /** Aᵀ per row [N, in, R] */
   aT: Tensor;
-  /** (s·B)ᵀ_bank [S·rMax, out], scaling folded in */
+  /** (s·B)ᵀ per row [N, R, out] */
   sbT: Tensor;
 }
 
 export class SlotBank {
   private readonly residents: Array<ResidentAdapter | undefined>;
   private readonly padded: Array<Map<string, { a: Float32Array; b: Float32Array }> | undefined>;
-  private readonly stacked = new Map<string, StackedModule>();
-  private dirty = true;
 
   constructor(readonly tf: Tf, readonly modules: LinearModule[], readonly slots: number, readonly maxRank: number) {
     if (!Number.isInteger(slots) || slots < 1) throw new OpenLoraError({ code: "cache/bad-slots", fields: { slots }, message: `slot count ${slots} is not a positive integer`, hint: "give at least one adapter slot" });
@@ -87,7 +85,6 @@ export class SlotBank {
     const resident: ResidentAdapter = { id: host.id, slot, sha256: host.sha256, baseSha256: host.baseSha256, config: host.config, r: host.r, scaling: host.scaling, modules, tensors, transposed, bytes: host.bytes };
     this.residents[slot] = resident;
     this.padded[slot] = padded;
-    this.dirty = true;
     return resident;
   }
 
@@ -98,44 +95,37 @@ export class SlotBank {
     for (const t of Object.values(r.transposed)) { t.aT.dispose(); t.bT.dispose(); }
     this.residents[slot] = undefined;
     this.padded[slot] = undefined;
-    this.dirty = true;
   }
 
-  /** The stacked A and s·B of one layer, rebuilt once after any slot changed. */
-  stack(module: string): StackedModule | undefined {
-    if (this.dirty) this.rebuild();
-    return this.stacked.get(module);
-  }
-
-  private rebuild(): void {
-    for (const s of this.stacked.values()) { s.aT.dispose(); s.sbT.dispose(); }
-    this.stacked.clear();
-    const S = this.slots;
+  /**
+   * One layer's adapter blocks for the rows of a batch, row n using slot slotsPerRow[n]: copied
+   * from host-side blocks into two tensors, so no gather runs in the backend (on wasm a gather
+   * of [32, 256, 8] takes longer than a [32, 256] × [256, 256] product). Undefined when no
+   * row's adapter adapts the layer.
+   */
+  gathered(module: string, slotsPerRow: number[]): GatheredModule | undefined {
+    const blocks = slotsPerRow.map((s) => this.padded[s]?.get(module));
+    if (!blocks.some((b) => b)) return undefined;
+    const m = this.modules.find((x) => x.name === module)!;
     const R = this.maxRank;
-    for (const m of this.modules) {
-      if (!this.padded.some((p) => p?.has(m.name))) continue;
-      const I = m.inFeatures;
-      const W = S * R;
-      const a = new Float32Array(I * W);
-      const b = new Float32Array(W * m.outFeatures);
-      this.padded.forEach((p, slot) => {
-        const blk = p?.get(m.name);
-        if (!blk) return;
-        for (let i = 0; i < I; i++) a.set(blk.a.subarray(i * R, (i + 1) * R), i * W + slot * R); // aPad is [in, R]
-        b.set(blk.b, slot * R * m.outFeatures); // sbPad is [R, out]
-      });
-      // kept: the first use may come inside a forward pass's tf.tidy
-      this.stacked.set(m.name, { aT: this.tf.keep(this.tf.tensor2d(a, [I, W])), sbT: this.tf.keep(this.tf.tensor2d(b, [W, m.outFeatures])) });
-    }
-    this.dirty = false;
+    const aSize = m.inFeatures * R;
+    const bSize = R * m.outFeatures;
+    const a = new Float32Array(slotsPerRow.length * aSize);
+    const b = new Float32Array(slotsPerRow.length * bSize);
+    blocks.forEach((blk, n) => {
+      if (!blk) return;
+      a.set(blk.a, n * aSize);
+      b.set(blk.b, n * bSize);
+    });
+    const N = slotsPerRow.length;
+    return { aT: this.tf.tensor3d(a, [N, m.inFeatures, R]), sbT: this.tf.tensor3d(b, [N, R, m.outFeatures]) };
   }
 
-  /** Bytes in the backend: each resident's own tensors plus the stacks. */
+  /** Bytes the slots hold: each resident's tensors (both layouts) and its padded blocks. */
   bytes(): number {
     const own = this.residents.reduce((s, r) => s + (r ? 2 * Object.values(r.tensors).reduce((t, x) => t + 4 * x.size, 0) : 0), 0);
-    let stacks = 0;
-    for (const m of this.modules) if (this.padded.some((p) => p?.has(m.name))) stacks += 4 * this.slots * this.maxRank * (m.inFeatures + m.outFeatures);
-    return own + stacks;
+    const blocks = this.padded.reduce((s, p) => s + (p ? [...p.values()].reduce((t, b) => t + b.a.byteLength + b.b.byteLength, 0) : 0), 0);
+    return own + blocks;
   }
 
   occupied(): ResidentAdapter[] {
@@ -144,7 +134,5 @@ export class SlotBank {
 
   dispose(): void {
     for (let s = 0; s < this.slots; s++) this.free(s);
-    for (const s of this.stacked.values()) { s.aT.dispose(); s.sbT.dispose(); }
-    this.stacked.clear();
   }
 }

@@ -2,7 +2,8 @@ import type { GptConfig } from "../models/gpt.js";
 import type { Tensor, Tf, WeightMap } from "../models/types.js";
 import { decodeStep, disposeCache, emptyCache, joinCaches, prefill, selectRows, type KvCache, type LinearFn } from "./decode.js";
 import type { ResidentAdapter, SlotBank } from "./slots.js";
-import { dense, sgmvLinear, slotMask, type ServingLayers } from "./sgmv.js";
+import { dense, sgmvLinear, type ServingLayers } from "./sgmv.js";
+import type { GatheredModule } from "./slots.js";
 
 /**
  * Three ways to serve a batch of sequences that each use their own adapter, behind one
@@ -54,26 +55,28 @@ export class BatchedEngine implements DecodeEngine {
 
   constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly layers: ServingLayers, readonly bank: SlotBank) {}
 
-  /**
-   * The linear layers for sequences using these slots: x is [N, T, in] with T = `tokens` (every
-   * token of each sequence) or T = 1 (prefill's lm_head, on each sequence's last position).
-   */
-  private router(slots: number[], tokens = 1): { fn: LinearFn; done: () => void } {
-    const { tf, bank } = this;
-    const perSequence = slotMask(tf, slots, bank.slots, bank.maxRank);
-    const perToken = tokens === 1 ? perSequence : slotMask(tf, slots.flatMap((s) => new Array(tokens).fill(s)), bank.slots, bank.maxRank);
-    return {
-      fn: (name, x) => sgmvLinear(tf, this.layers, bank, name, x, x.shape[1] === 1 ? perSequence : perToken),
-      done: () => { perSequence.dispose(); if (perToken !== perSequence) perToken.dispose(); },
-    };
+  private gathered: Map<string, GatheredModule | undefined> | undefined;
+
+  /** Each layer's adapter blocks for rows using these slots; the caller disposes them. */
+  private gather(slots: number[]): Map<string, GatheredModule | undefined> {
+    return new Map(this.bank.modules.map((m) => [m.name, this.bank.gathered(m.name, slots)]));
+  }
+
+  private dropGathered(g = this.gathered): void {
+    for (const t of g?.values() ?? []) { t?.aT.dispose(); t?.sbT.dispose(); }
+    if (g === this.gathered) this.gathered = undefined;
+  }
+
+  private router(g: Map<string, GatheredModule | undefined>): LinearFn {
+    return (name, x) => sgmvLinear(this.tf, this.layers, name, x, g.get(name));
   }
 
   admit(seqs: SequenceStart[]): Map<string, Float32Array> {
     if (seqs.length === 0) return new Map();
-    const T = Math.max(...seqs.map((s) => s.prompt.length)); // prefill pads every prompt to T
-    const r = this.router(seqs.map((s) => s.adapter.slot), T);
-    const { logits, cache } = prefill(this.tf, this.config, this.base, seqs.map((s) => s.prompt), r.fn);
-    r.done();
+    const g = this.gather(seqs.map((s) => s.adapter.slot));
+    const { logits, cache } = prefill(this.tf, this.config, this.base, seqs.map((s) => s.prompt), this.router(g));
+    this.dropGathered(g);
+    this.dropGathered(); // the batch's rows change
     this.cache = joinCaches(this.tf, this.cache, cache);
     this.ids.push(...seqs.map((s) => s.id));
     this.slots.push(...seqs.map((s) => s.adapter.slot));
@@ -82,9 +85,8 @@ export class BatchedEngine implements DecodeEngine {
 
   step(next: Map<string, number>): Map<string, Float32Array> {
     if (this.ids.length === 0) return new Map();
-    const r = this.router(this.slots);
-    const out = decodeStep(this.tf, this.config, this.base, this.cache, this.ids.map((id) => next.get(id)!), r.fn);
-    r.done();
+    this.gathered ??= this.gather(this.slots); // rebuilt only when rows join or leave
+    const out = decodeStep(this.tf, this.config, this.base, this.cache, this.ids.map((id) => next.get(id)!), this.router(this.gathered));
     this.cache = out.cache;
     return rowsOf(out.logits, this.ids);
   }
@@ -97,6 +99,7 @@ export class BatchedEngine implements DecodeEngine {
     else this.cache = selectRows(this.tf, this.cache, keep);
     this.ids = keep.map((n) => this.ids[n]);
     this.slots = keep.map((n) => this.slots[n]);
+    this.dropGathered();
   }
 
   running(): string[] {
@@ -104,6 +107,7 @@ export class BatchedEngine implements DecodeEngine {
   }
 
   dispose(): void {
+    this.dropGathered();
     disposeCache(this.cache);
     this.cache = emptyCache();
     this.ids = [];
