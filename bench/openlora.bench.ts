@@ -32,13 +32,27 @@ console.log(`backend ${backend}; base 4 layers × 256 wide (${(Object.values(wei
 const wl = { promptTokens, newTokens, seed: 1 };
 const points = await strategySweep(bench, [1, 4, 32], { ...wl, requests: () => 32 });
 const at = (d: number, s: string) => points.find((p) => p.distinctAdapters === d && p.strategy === s)!;
-printTable("Strategies, 32 requests arriving together: tokens/s and per-request latency", points.map((p) => ({
-  "distinct adapters": p.distinctAdapters, strategy: p.strategy, "tokens/s": p.tokensPerSecond, "p50 ms": p.p50Ms, "p99 ms": p.p99Ms,
-  "× merge-per-request": p.tokensPerSecond / at(p.distinctAdapters, "merge-per-request").tokensPerSecond,
-  "× unmerged loop": p.tokensPerSecond / at(p.distinctAdapters, "unmerged-loop").tokensPerSecond,
+printTable("Strategies, 32 requests arriving together: tokens per wall second and per CPU second, per-request latency", points.map((p) => ({
+  "distinct adapters": p.distinctAdapters, strategy: p.strategy, "tokens/s": p.tokensPerSecond, "tokens/CPU-s": p.tokensPerCpuSecond, "p50 ms": p.p50Ms, "p99 ms": p.p99Ms,
+  "× merge-per-request (CPU)": p.tokensPerCpuSecond / at(p.distinctAdapters, "merge-per-request").tokensPerCpuSecond,
+  "× unmerged loop (CPU)": p.tokensPerCpuSecond / at(p.distinctAdapters, "unmerged-loop").tokensPerCpuSecond,
 })));
-const ratioMerge = at(32, "batched").tokensPerSecond / at(32, "merge-per-request").tokensPerSecond;
-const ratioLoop = at(4, "batched").tokensPerSecond / at(4, "unmerged-loop").tokensPerSecond;
+// the targets are judged on CPU time: on a machine shared with other work, wall time measures the neighbours
+const ratioMerge = at(32, "batched").tokensPerCpuSecond / at(32, "merge-per-request").tokensPerCpuSecond;
+const ratioLoop = at(4, "batched").tokensPerCpuSecond / at(4, "unmerged-loop").tokensPerCpuSecond;
+const wallMerge = at(32, "batched").tokensPerSecond / at(32, "merge-per-request").tokensPerSecond;
+const wallLoop = at(4, "batched").tokensPerSecond / at(4, "unmerged-loop").tokensPerSecond;
+
+// the ceiling batching can reach on this backend: 32 single-row products of every linear layer
+// against one 32-row product, in CPU time (matmuls alone, no attention or overhead)
+const cpuMs = (f: () => void, k = 10) => { f(); const c0 = process.cpuUsage(); for (let i = 0; i < k; i++) f(); const c = process.cpuUsage(c0); return (c.user + c.system) / 1000 / k; };
+const layersT = model.linearModules.map((m) => tf.transpose(weights[`${m.name}.weight`]));
+const rowsMs = (n: number) => { const x = [256, 1024].map((d) => tf.randomNormal([n, d])); const ms = cpuMs(() => tf.tidy(() => { for (const w of layersT) tf.matMul(x[w.shape[0] === 256 ? 0 : 1], w).dataSync(); })); x.forEach((t) => t.dispose()); return ms; };
+const oneRow = rowsMs(1);
+const thirtyTwo = rowsMs(32);
+const ceiling = (32 * oneRow) / thirtyTwo;
+printTable("Ceiling from batching the linear layers alone (CPU ms per forward of all 25 layers)", [{ "1 row ms": oneRow, "32 rows ms": thirtyTwo, "32 × 1-row / 32-row": ceiling }]);
+layersT.forEach((t) => t.dispose());
 
 // 2. memory: one adapter against one merged copy
 const mem = memoryPerAdapter(model, weights, [2, 8, 16], [QKVO, ["q_proj", "k_proj", "v_proj", "o_proj", "fc_in", "fc_out"]]);
@@ -61,8 +75,11 @@ printTable(`${scale.adapters} adapters, one request each, 64 slots, host budget 
 
 const coldDisk = sweep.find((c) => c.budgetFraction === 0.02)!.coldStartDiskMs;
 printTable("Targets", [
-  { target: "32 × 32 distinct: batched ≥ 10× merge-per-request", measured: ratioMerge, verdict: ratioMerge >= 10 ? "met" : "missed" },
-  { target: "32 × 4 repeated: batched ≥ 2× unmerged loop", measured: ratioLoop, verdict: ratioLoop >= 2 ? "met" : "missed" },
+  { target: "32 × 32 distinct: batched ≥ 10× merge-per-request (tokens per CPU second)", measured: ratioMerge, verdict: ratioMerge >= 10 ? "met" : "missed" },
+  { target: "  the same, tokens per wall second", measured: wallMerge, verdict: wallMerge >= 10 ? "met" : "missed" },
+  { target: "  ceiling of batching the matmuls alone on this backend", measured: ceiling, verdict: ceiling < 10 ? "below 10: the target needs a memory-bound backend (GPU)" : "above 10" },
+  { target: "32 × 4 repeated: batched ≥ 2× unmerged loop (tokens per CPU second)", measured: ratioLoop, verdict: ratioLoop >= 2 ? "met" : "missed" },
+  { target: "  the same, tokens per wall second", measured: wallLoop, verdict: wallLoop >= 2 ? "met" : "missed" },
   { target: `${scale.adapters} adapters: serving memory (host + slots + KV, peak) ≪ ${scale.adapters} copies`, measured: (scale.hostBytesHeld + scale.tfBytes) / scale.modelCopiesBytes, verdict: (scale.hostBytesHeld + scale.tfBytes) < 0.05 * scale.modelCopiesBytes ? "met (under 5% of the copies)" : "missed" },
   { target: "cold start from disk (ms, p50, reported)", measured: coldDisk, verdict: "reported" },
 ]);
