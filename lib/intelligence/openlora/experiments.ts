@@ -7,7 +7,8 @@ import type { Model, Tf, WeightMap } from "../models/types.js";
 import { GREEDY } from "./sampling.js";
 import type { GenerationResult } from "./scheduler.js";
 import { openLoraService, type ServiceOptions } from "./service.js";
-import { STRATEGIES, type StrategyName } from "./strategies.js";
+import { STRATEGIES, createEngine, type StrategyName } from "./strategies.js";
+import { servingLayers } from "./sgmv.js";
 import { writeGeneratedAdapter, type BaseModelInfo, type GeneratedAdapterSpec } from "./store.js";
 
 /**
@@ -229,4 +230,31 @@ export async function scaleRun(bench: ServingBench, opts: { adapters: number; re
   };
   s.dispose();
   return point;
+}
+
+/**
+ * The three strategies on one batch (mixed adapters, ranks and prompt lengths): each is fed the
+ * batched strategy's greedy tokens, so all see the same sequences; returns each strategy's
+ * largest logit difference from the batched one over every position.
+ */
+export function strategyAgreement(tf: Tf, model: Model<GptConfig>, base: WeightMap, service: { cache: import("./cache.js").TieredAdapterCache; bank: import("./slots.js").SlotBank }, adapters: string[], prompts: number[][], steps: number): Array<{ strategy: StrategyName; maxError: number; positions: number }> {
+  const layers = servingLayers(tf, base, model.linearModules);
+  const residents = adapters.map((a) => service.cache.acquire(a).resident);
+  const engines = STRATEGIES.map((s) => createEngine(s, tf, model.config, base, layers, service.bank));
+  const seqs = prompts.map((p, i) => ({ id: `q${i}`, prompt: p, adapter: residents[i] }));
+  const traces = engines.map((e) => [e.admit(seqs)]);
+  for (let t = 0; t < steps; t++) {
+    const next = new Map([...traces[0][t]].map(([id, l]) => [id, l.indexOf(Math.max(...l))]));
+    engines.forEach((e, k) => traces[k].push(e.step(next)));
+  }
+  const out = engines.map((e, k) => {
+    let maxError = 0;
+    let positions = 0;
+    traces[k].forEach((m, t) => { for (const [id, l] of m) { const ref = traces[0][t].get(id)!; positions++; for (let j = 0; j < l.length; j++) maxError = Math.max(maxError, Math.abs(l[j] - ref[j])); } });
+    return { strategy: e.strategy, maxError, positions };
+  });
+  engines.forEach((e) => e.dispose());
+  residents.forEach((r) => service.cache.release(r));
+  Object.values(layers).forEach((l) => l.wT.dispose());
+  return out;
 }
