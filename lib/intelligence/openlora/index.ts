@@ -20,3 +20,4 @@ export * from "./receipts.js";
 export * from "./server.js";
 export * from "./service.js";
 export * from "./experiments.js";
+export * from "./merge.js";

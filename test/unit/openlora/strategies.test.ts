@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { loraWeightMap } from "../../../lib/intelligence/lora/index.js";
-import { createEngine, decodeStep, disposeCache, prefill, servingLayers, STRATEGIES, type DecodeEngine } from "../../../lib/intelligence/openlora/index.js";
+import { createEngine, decodeStep, dense, disposeCache, prefill, servingLayers, STRATEGIES, type DecodeEngine } from "../../../lib/intelligence/openlora/index.js";
 import { linear } from "../../../lib/intelligence/models/ops.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
@@ -33,6 +33,24 @@ describe("OpenLoRA KV-cached decode", () => {
       }
       disposeCache(kv);
     }
+  });
+
+  it("in the serving layout (Wᵀ, slot-major cache), a greedy continuation matches model.forward on the growing sequence", () => {
+    const layers = servingLayers(tf, base.weights, base.model.linearModules);
+    const fn = (name: string, x: any) => dense(tf, layers[name], x);
+    const seq = [2, 7, 1, 8];
+    let { logits, cache: kv } = prefill(tf, base.model.config, base.weights, [seq, [5, 5]], fn); // two rows, different lengths
+    for (let t = 0; t < 6; t++) {
+      const rows = logits.arraySync() as number[][];
+      const full = base.model.forward(base.weights, tf.tensor2d([seq], [1, seq.length], "int32")).arraySync() as number[][][];
+      expect(maxDiff(rows[0], full[0][seq.length - 1]), `step ${t}`).to.be.lessThan(1e-5);
+      const next = rows.map((r) => r.indexOf(Math.max(...r)));
+      seq.push(next[0]);
+      const r = decodeStep(tf, base.model.config, base.weights, kv, next, fn);
+      kv = r.cache;
+      logits = r.logits;
+    }
+    disposeCache(kv);
   });
 });
 
