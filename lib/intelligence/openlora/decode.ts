@@ -222,8 +222,3 @@ export function disposeCache(cache: KvCache): void {
 export function emptyCache(): KvCache {
   return { layers: [], valid: [], lengths: [] };
 }
-
-/** Bytes the cache's tensors hold (float32). */
-export function cacheBytes(cache: KvCache): number {
-  return cache.layers.reduce((s, l) => s + 4 * (l.k.size + l.v.size), 0);
-}

@@ -60,4 +60,20 @@ describe("OpenLoRA scheduler", () => {
     }
     expect(sched.stats.finished).to.equal(8);
   });
+
+  it("a step over the latency budget admits no one until the batch drains; without a budget, newcomers join at once", async () => {
+    const sizes: number[][] = [];
+    for (const budget of [0, undefined]) {
+      const stack = servingStack(base.info, dirs);
+      const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 8, stepBudgetMs: budget });
+      const later: Array<Promise<unknown>> = [];
+      // r1..r3 arrive after r0's first decode step, while r0 still has tokens to go
+      const first = sched.submit(request(0, "a0", { maxTokens: 6, onToken: (_, i) => { if (i === 1) for (let k = 1; k <= 3; k++) later.push(sched.submit(request(k, `a${k}`, { maxTokens: 3 }))); } }));
+      await first;
+      await Promise.all(later);
+      sizes.push(sched.stats.batchSizes);
+    }
+    expect(Math.max(...sizes[0])).to.equal(3); // r0 alone, then the three together
+    expect(Math.max(...sizes[1])).to.equal(4);
+  });
 });
