@@ -94,6 +94,7 @@ export default async function main(args: string[]): Promise<number> {
   const server = await startServer({
     scheduler: service.scheduler, cache: service.cache, tokenizer: fortunesTokenizer(), backend,
     baseModel: { name: "fortunes-gpt", sha256: base.sha256 }, loadRoots: roots, recordBatch: keep,
+    mergeDir: fromRoot("experiments", "runs", "openlora", "merged", base.sha256.slice(0, 12)),
   }, { port });
   console.log(`OpenLoRA on ${server.url}: ${service.store.list().length} adapters, base fortunes-gpt ${base.sha256.slice(0, 12)}…, backend ${backend}`);
   console.log(`  curl ${server.url}/v1/models`);

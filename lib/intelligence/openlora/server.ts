@@ -5,6 +5,8 @@ import { LabError } from "../../errors.js";
 import { OpenLoraError } from "./errors.js";
 import type { TieredAdapterCache } from "./cache.js";
 import { ReceiptLog, receiptOf, type ReceiptBatch, type RecordedBatch } from "./receipts.js";
+import { COMBINATION_TYPES, combineAdapters, writeHostAdapter, type CombinationType } from "./merge.js";
+import { join } from "node:path";
 import type { GenerationRequest, GenerationResult, Scheduler } from "./scheduler.js";
 
 /**
@@ -15,6 +17,8 @@ import type { GenerationRequest, GenerationResult, Scheduler } from "./scheduler
  *   GET    /v1/models             every adapter, with where it is loaded (disk, host, slot)
  *   POST   /v1/models             { id, path, base_model_sha256? }: load an adapter at run time
  *   DELETE /v1/models/{id}        unload it
+ *   POST   /v1/models/merge       { id, adapters, weights?, merge_strategy, density?, majority_sign_method?, seed? }:
+ *                                 combine registered adapters into a new one (LoRAX's merge strategies)
  *   GET    /health                status, base model, backend, queue
  *   GET    /v1/receipts           receipts waiting and batches sealed
  *   POST   /v1/receipts/seal      seal the waiting receipts under a Merkle root (and record it on chain)
@@ -37,6 +41,8 @@ export interface ServerOptions {
   recordBatch?: (batch: ReceiptBatch) => Promise<RecordedBatch>;
   /** Folders POST /v1/models may load from; a path outside them is refused. */
   loadRoots: string[];
+  /** Folder combined adapters are written to (POST /v1/models/merge); absent: merging is refused. */
+  mergeDir?: string;
   /** Largest request body in bytes. */
   maxBodyBytes?: number;
 }
@@ -206,6 +212,30 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     send(res, 201, modelEntry(id));
   }
 
+  async function mergeAdapters(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!opts.mergeDir) throw bad("merge/disabled", "this server has no folder for merged adapters", "start it with a merge folder (./lab serve writes experiments/runs/openlora/merged)", {}, 403);
+    const raw = await readBody(req, limit);
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", "send { \"id\", \"adapters\": [...], \"merge_strategy\" }");
+    const body = raw as Record<string, unknown>;
+    const id = field<string>(body, "id", "string");
+    const ids = body.adapters;
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((a) => typeof a === "string")) throw bad("request/bad-field", "adapters must be a non-empty array of adapter ids", "name the registered adapters to combine", { field: "adapters" });
+    const weights = body.weights === undefined ? ids.map(() => 1) : body.weights;
+    if (!Array.isArray(weights) || !weights.every((w) => typeof w === "number" && Number.isFinite(w))) throw bad("request/bad-field", "weights must be an array of numbers", "give one weight per adapter (default 1 each)", { field: "weights" });
+    const strategy = field<string>(body, "merge_strategy", "string", "linear") as CombinationType;
+    if (!COMBINATION_TYPES.includes(strategy)) throw bad("request/bad-field", `merge_strategy "${strategy}" is not one of ${COMBINATION_TYPES.join(", ")}`, "use linear, ties, dare_linear or dare_ties", { field: "merge_strategy" });
+    const method = field<string>(body, "majority_sign_method", "string", "total");
+    if (method !== "total" && method !== "frequency") throw bad("request/bad-field", `majority_sign_method "${method}" is not total or frequency`, "use total (default) or frequency", { field: "majority_sign_method" });
+    const density = body.density === undefined ? undefined : field<number>(body, "density", "number");
+    const hosts = (ids as string[]).map((a) => cache.store.read(a));
+    const combined = combineAdapters(id, hosts, weights as number[], { combinationType: strategy, density, majoritySignMethod: method, seed: field<number>(body, "seed", "number", 0) });
+    if (cache.store.has(id)) throw bad("adapter/exists", `adapter "${id}" is already registered`, "choose another id for the merged adapter", { adapter: id }, 409);
+    const dir = join(opts.mergeDir, id.replace(/[^A-Za-z0-9._-]/g, "_"));
+    writeHostAdapter(dir, combined);
+    cache.store.register(id, dir);
+    send(res, 201, modelEntry(id));
+  }
+
   async function sealReceipts(res: ServerResponse): Promise<void> {
     const batch = receipts.seal();
     const onChain = opts.recordBatch ? await opts.recordBatch(batch) : undefined;
@@ -222,6 +252,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     if (path === "/v1/completions" && method === "POST") return completions(req, res);
     if (path === "/v1/models" && method === "GET") return send(res, 200, { object: "list", data: cache.store.list().map((r) => modelEntry(r.id)) });
     if (path === "/v1/models" && method === "POST") return loadAdapter(req, res);
+    if (path === "/v1/models/merge" && method === "POST") return mergeAdapters(req, res);
     if (path.startsWith("/v1/models/") && method === "GET") return send(res, 200, modelEntry(decodeURIComponent(path.slice("/v1/models/".length))));
     if (path.startsWith("/v1/models/") && method === "DELETE") {
       const id = decodeURIComponent(path.slice("/v1/models/".length));

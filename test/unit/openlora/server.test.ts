@@ -16,7 +16,7 @@ let stack: ReturnType<typeof servingStack>;
 before(async () => {
   stack = servingStack(base.info, dirs.slice(0, 4), { slots: 3 });
   const scheduler = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, servingLayers(tf, base.weights, base.model.linearModules), stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
-  server = await startServer({ scheduler, cache: stack.cache, tokenizer, backend: "wasm", baseModel: { name: "tiny", sha256: base.info.sha256 }, loadRoots: [root] });
+  server = await startServer({ scheduler, cache: stack.cache, tokenizer, backend: "wasm", baseModel: { name: "tiny", sha256: base.info.sha256 }, loadRoots: [root], mergeDir: join(root, "merged") });
 });
 after(() => server.close());
 
@@ -119,6 +119,18 @@ describe("OpenLoRA HTTP server", () => {
     expect(gone.status).to.equal(404);
     const ids = (await (await fetch(server.url + "/v1/models")).json()).data.map((m: any) => m.id);
     expect(ids).to.deep.equal(["a0", "a1", "a2", "a3"]);
+  });
+
+  it("merges registered adapters into a new one at run time (LoRAX's merge strategies) and serves it", async () => {
+    const res = await post("/v1/models/merge", { id: "blend", adapters: ["a0", "a0"], weights: [0.5, 0.5], merge_strategy: "ties", density: 0.5 });
+    expect(res.status).to.equal(201);
+    expect((await res.json()).rank).to.equal(2);
+    const done = await post("/v1/completions", { model: "blend", prompt: "abc", max_tokens: 3, temperature: 0 });
+    expect(done.status).to.equal(200);
+    const mixedRanks = await post("/v1/models/merge", { id: "bad", adapters: ["a0", "a1"], merge_strategy: "linear" });
+    expect(mixedRanks.status).to.equal(422);
+    expect((await mixedRanks.json()).error.code).to.equal("merge/rank-mismatch");
+    expect((await fetch(server.url + "/v1/models/blend", { method: "DELETE" })).status).to.equal(200);
   });
 
   it("seals one receipt per served completion under a Merkle root every receipt proves against", async () => {
