@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import type { Contract } from "ethers";
 import {
-  ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof,
+  ReceiptLog, attributionRecordOf, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof,
 } from "../../lib/intelligence/openlora/receipts.js";
 import type { GenerationResult } from "../../lib/intelligence/openlora/scheduler.js";
 
@@ -40,6 +40,12 @@ describe("InferenceReceipts receipt batches", () => {
     const forged = { ...batch.receipts[2], tokensOut: batch.receipts[2].tokensOut + 1 };
     expect(await receipts.verifyReceipt(0, receiptStruct(forged), receiptProof(batch, 2))).to.equal(false);
     expect(await receipts.verifyReceipt(0, receiptStruct(batch.receipts[2]), receiptProof(batch, 3))).to.equal(false);
+    // what the Attribution Network reads: a proven receipt becomes its inference record; a forged one is refused
+    const rec = await attributionRecordOf(receipts, 0n, batch.receipts[2], receiptProof(batch, 2), "datainf", ethers.ZeroHash);
+    expect(rec).to.include({ inferenceId: batch.receipts[2].requestId, adapterId: batch.receipts[2].adapterHash, inputHash: batch.receipts[2].promptHash, modelId: `0x${BASE}` });
+    let code = "";
+    try { await attributionRecordOf(receipts, 0n, forged, receiptProof(batch, 2), "datainf", ethers.ZeroHash); } catch (e) { code = (e as { code: string }).code; }
+    expect(code).to.equal("receipts/unproven");
   });
 
   it("emits ReceiptBatchRecorded and refuses empty batches, a root recorded twice, and unknown batch ids", async () => {

@@ -127,3 +127,15 @@ export async function readReceiptBatch(receipts: Contract, batchId: bigint): Pro
   const b = await receipts.receiptBatch(batchId);
   return { root: b.root, baseModelHash: b.baseModelHash, count: Number(b.count), submitter: b.submitter };
 }
+
+/**
+ * A receipt as the Attribution Network's inference record (lib/attribution/onchain.ts,
+ * InferenceRecord): the inference is the request, the model the base, the adapter its hash, the
+ * input and output the prompt and output hashes. Checked against its batch on chain first: a
+ * receipt the chain does not prove is refused before anyone is paid for it.
+ */
+export async function attributionRecordOf(receipts: Contract, batchId: bigint, receipt: InferenceReceipt, proof: string[], method: string, evidenceHash: string) {
+  const ok: boolean = await receipts.verifyReceipt(batchId, receiptStruct(receipt), proof);
+  if (!ok) throw new OpenLoraError({ code: "receipts/unproven", status: 422, fields: { batchId, requestId: receipt.requestId }, message: `receipt ${receipt.requestId.slice(0, 18)}… is not under receipt batch ${batchId}'s root`, hint: "use the receipt and proof of the sealed batch (receiptProof) and that batch's id" });
+  return { inferenceId: receipt.requestId, modelId: receipt.baseModelHash, adapterId: receipt.adapterHash, inputHash: receipt.promptHash, outputHash: receipt.outputHash, method, evidenceHash };
+}
