@@ -1,48 +1,70 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { fromRoot, writeJsonAtomic } from "../../files.js";
-import { LabError } from "../../errors.js";
+import { CliError, defineCommand } from "../command.js";
 import { initTf } from "../../tf/index.js";
 import { fortunesTokenizer, loadOrPretrainBase, baseModel } from "../../intelligence/models/zoo.js";
 import type { GptConfig } from "../../intelligence/models/gpt.js";
 import type { Model } from "../../intelligence/models/types.js";
 import { DEFAULT_SERVICE, openLoraService, recordReceiptBatch, startServer, writeGeneratedAdapter, type ReceiptBatch } from "../../intelligence/openlora/index.js";
 
-const USAGE = `usage: ./lab serve [options]
-  --port N               listen on 127.0.0.1:N (default 8000; 0 picks a free port)
-  --adapter ID=DIR       serve the PEFT adapter folder DIR as model ID (repeatable)
-  --no-factory           do not serve the Model Factory's adapters (experiments/runs/factory/*/adapter)
-  --generate N           also serve N generated adapters (ranks 2, 4, 8) for scale tests
-  --slots N              adapter slots in the backend (default ${DEFAULT_SERVICE.slots})
-  --max-rank N           largest adapter rank the slots hold (default ${DEFAULT_SERVICE.maxRank})
-  --host-budget-mb N     host-memory budget of the adapter cache (default ${DEFAULT_SERVICE.hostBudgetBytes >> 20})
-  --max-batch N          sequences decoded together (default ${DEFAULT_SERVICE.maxBatchSize})
-  --step-budget-ms N     admit no new sequence after a decode step slower than this
-  --base-mode quick|full the fortunes-gpt base checkpoint (default quick, seed 1: the Factory specs' base)
-  --chain                record sealed receipt batches in InferenceReceipts (in-process chain, or LAB_RPC_URL)
-Sealed receipts (POST /v1/receipts/seal, and at Ctrl-C) are written to experiments/runs/openlora/receipts/ROOT.json.`;
+const HINT = "see ./lab serve --help";
 
 /** ./lab serve: OpenLoRA over HTTP on the Factory's base model (see lib/intelligence/openlora/server.ts). */
-export default async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args, strict: true,
-    options: {
-      port: { type: "string", default: "8000" }, adapter: { type: "string", multiple: true, default: [] }, "no-factory": { type: "boolean", default: false },
-      generate: { type: "string", default: "0" }, slots: { type: "string" }, "max-rank": { type: "string" }, "host-budget-mb": { type: "string" },
-      "max-batch": { type: "string" }, "step-budget-ms": { type: "string" }, "base-mode": { type: "string", default: "quick" }, chain: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) { console.log(USAGE); return 0; }
+export default defineCommand({
+  name: "serve",
+  usage: "[--port N] [--adapter ID=DIR ...] [--generate N] [--chain] [cache and batch options]",
+  description:
+    "Serves LoRA adapters on the Model Factory's fortunes-gpt base over HTTP on 127.0.0.1, in OpenAI's\n" +
+    "completions API (model = adapter id, stream: true for server-sent events), with /v1/models (and where\n" +
+    "each adapter is loaded), run-time load, unload and merge, /health, and receipts sealed under a Merkle\n" +
+    "root (POST /v1/receipts/seal, and at Ctrl-C) into experiments/runs/openlora/receipts/ROOT.json.",
+  options: {
+    port: { type: "string", value: "N", doc: "listen on 127.0.0.1:N (default 8000; 0 picks a free port)" },
+    adapter: { type: "string", multiple: true, value: "ID=DIR", doc: "serve the PEFT adapter folder DIR as model ID" },
+    "no-factory": { type: "boolean", doc: "do not serve the Model Factory's adapters (experiments/runs/factory/*/adapter)" },
+    generate: { type: "string", value: "N", doc: "also serve N generated adapters (ranks 2, 4, 8) for scale tests" },
+    slots: { type: "string", value: "N", doc: `adapter slots in the backend (default ${DEFAULT_SERVICE.slots})` },
+    "max-rank": { type: "string", value: "N", doc: `largest adapter rank the slots hold (default ${DEFAULT_SERVICE.maxRank})` },
+    "host-budget-mb": { type: "string", value: "N", doc: `host-memory budget of the adapter cache (default ${DEFAULT_SERVICE.hostBudgetBytes >> 20})` },
+    "max-batch": { type: "string", value: "N", doc: `sequences decoded together (default ${DEFAULT_SERVICE.maxBatchSize})` },
+    "step-budget-ms": { type: "string", value: "N", doc: "admit no new sequence after a decode step slower than this" },
+    "base-mode": { type: "string", value: "quick|full", doc: "the fortunes-gpt base checkpoint (default quick, seed 1: the Factory specs' base)" },
+    chain: { type: "boolean", doc: "record sealed receipt batches in InferenceReceipts (in-process chain, or LAB_RPC_URL)" },
+  },
+  examples: [
+    "./lab serve --generate 100",
+    "./lab serve --adapter lit=experiments/runs/factory/fortunes-literature-lora/adapter --slots 8 --host-budget-mb 16",
+    "curl -s 127.0.0.1:8000/v1/completions -H 'content-type: application/json' -d '{\"model\":\"gen-0001\",\"prompt\":\"The \",\"max_tokens\":32}'",
+  ],
+  async run({ values }) {
+    return serve(values);
+  },
+});
+
+interface ServeValues {
+  port?: string;
+  adapter: string[];
+  "no-factory": boolean;
+  generate?: string;
+  slots?: string;
+  "max-rank"?: string;
+  "host-budget-mb"?: string;
+  "max-batch"?: string;
+  "step-budget-ms"?: string;
+  "base-mode"?: string;
+  chain: boolean;
+}
+
+async function serve(values: ServeValues): Promise<number> {
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new LabError({ code: "serve/bad-option", message: `--${name} ${v} is not a non-negative integer`, hint: USAGE, fields: { option: name, value: v } });
+    if (!Number.isInteger(n) || n < 0) throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --${name} ${v} is not a non-negative integer`, hint: HINT, fields: { command: "serve", option: name, value: v } });
     return n;
   };
-  const mode = values["base-mode"];
-  if (mode !== "quick" && mode !== "full") throw new LabError({ code: "serve/bad-option", message: `--base-mode ${mode}: use quick or full`, hint: USAGE, fields: { option: "base-mode" } });
+  const mode = values["base-mode"] ?? "quick";
+  if (mode !== "quick" && mode !== "full") throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --base-mode ${mode}: use quick or full`, hint: HINT, fields: { command: "serve", option: "base-mode", value: mode } });
   const { tf, backend } = await initTf();
   const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
   const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
@@ -60,9 +82,9 @@ export default async function main(args: string[]): Promise<number> {
       try { service.store.register(run, dir); console.log(`adapter ${run}: ${dir}`); } catch (e) { console.log(`adapter ${run} skipped: ${(e as Error).message}`); }
     }
   }
-  for (const spec of values.adapter as string[]) {
+  for (const spec of values.adapter) {
     const [id, dir] = spec.split("=");
-    if (!id || !dir) throw new LabError({ code: "serve/bad-option", message: `--adapter ${spec}: expected ID=DIR`, hint: USAGE, fields: { option: "adapter" } });
+    if (!id || !dir) throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --adapter ${spec}: expected ID=DIR`, hint: HINT, fields: { command: "serve", option: "adapter", value: spec } });
     service.store.register(id, resolve(dir));
     roots.push(resolve(dir, ".."));
   }
