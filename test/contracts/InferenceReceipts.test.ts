@@ -1,9 +1,7 @@
 import { expect } from "chai";
-import { network } from "hardhat";
 import type { Contract } from "ethers";
-import {
-  ReceiptLog, attributionRecordOf, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof,
-} from "../../lib/intelligence/openlora/receipts.js";
+import { network } from "hardhat";
+import { attributionRecordOf, ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof } from "../../lib/intelligence/openlora/receipts.js";
 import type { GenerationResult } from "../../lib/intelligence/openlora/scheduler.js";
 
 const { ethers, networkHelpers } = await network.create();
@@ -12,8 +10,13 @@ const BASE = "ab".repeat(32);
 
 function result(i: number, base = BASE): GenerationResult {
   return {
-    id: `cmpl-${i}`, adapter: `a${i % 3}`, adapterSha256: (i % 3).toString(16).padStart(2, "0").repeat(32), baseSha256: base,
-    prompt: [1, 2, i], tokens: [i, i + 1, i + 2, 4], finishReason: "length",
+    id: `cmpl-${i}`,
+    adapter: `a${i % 3}`,
+    adapterSha256: (i % 3).toString(16).padStart(2, "0").repeat(32),
+    baseSha256: base,
+    prompt: [1, 2, i],
+    tokens: [i, i + 1, i + 2, 4],
+    finishReason: "length",
     timings: { queuedMs: 1, firstTokenMs: 2, totalMs: 3.5 + i, coldStart: { from: "slot", ms: 0 } },
   };
 }
@@ -44,7 +47,11 @@ describe("InferenceReceipts receipt batches", () => {
     const rec = await attributionRecordOf(receipts, 0n, batch.receipts[2], receiptProof(batch, 2), "datainf", ethers.ZeroHash);
     expect(rec).to.include({ inferenceId: batch.receipts[2].requestId, adapterId: batch.receipts[2].adapterHash, inputHash: batch.receipts[2].promptHash, modelId: `0x${BASE}` });
     let code = "";
-    try { await attributionRecordOf(receipts, 0n, forged, receiptProof(batch, 2), "datainf", ethers.ZeroHash); } catch (e) { code = (e as { code: string }).code; }
+    try {
+      await attributionRecordOf(receipts, 0n, forged, receiptProof(batch, 2), "datainf", ethers.ZeroHash);
+    } catch (e) {
+      code = (e as { code: string }).code;
+    }
     expect(code).to.equal("receipts/unproven");
   });
 
@@ -54,8 +61,12 @@ describe("InferenceReceipts receipt batches", () => {
     const log = new ReceiptLog();
     log.add(receiptOf(result(1), "wasm"));
     const batch = log.seal();
-    await expect(receipts.recordReceiptBatch(batch.root, `0x${BASE}`, 1)).to.emit(receipts, "ReceiptBatchRecorded").withArgs(0n, batch.root, `0x${BASE}`, 1n, signer.address);
-    await expect(receipts.recordReceiptBatch(batch.root, `0x${BASE}`, 1)).to.be.revertedWithCustomError(receipts, "RootAlreadyRecorded").withArgs(batch.root);
+    await expect(receipts.recordReceiptBatch(batch.root, `0x${BASE}`, 1))
+      .to.emit(receipts, "ReceiptBatchRecorded")
+      .withArgs(0n, batch.root, `0x${BASE}`, 1n, signer.address);
+    await expect(receipts.recordReceiptBatch(batch.root, `0x${BASE}`, 1))
+      .to.be.revertedWithCustomError(receipts, "RootAlreadyRecorded")
+      .withArgs(batch.root);
     await expect(receipts.recordReceiptBatch(ethers.ZeroHash, `0x${BASE}`, 1)).to.be.revertedWithCustomError(receipts, "EmptyBatch");
     await expect(receipts.recordReceiptBatch(ethers.id("x"), `0x${BASE}`, 0)).to.be.revertedWithCustomError(receipts, "EmptyBatch");
     await expect(receipts.receiptBatch(5)).to.be.revertedWithCustomError(receipts, "UnknownBatch").withArgs(5n);

@@ -1,12 +1,12 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fromRoot, writeJsonAtomic } from "../../files.js";
-import { CliError, defineCommand } from "../command.js";
-import { initTf } from "../../tf/index.js";
-import { fortunesTokenizer, loadOrPretrainBase, baseModel } from "../../intelligence/models/zoo.js";
 import type { GptConfig } from "../../intelligence/models/gpt.js";
 import type { Model } from "../../intelligence/models/types.js";
-import { DEFAULT_SERVICE, openLoraService, recordReceiptBatch, startServer, writeGeneratedAdapter, type ReceiptBatch } from "../../intelligence/openlora/index.js";
+import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
+import { DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, startServer, writeGeneratedAdapter } from "../../intelligence/openlora/index.js";
+import { initTf } from "../../tf/index.js";
+import { CliError, defineCommand } from "../command.js";
 
 const HINT = "see ./lab serve --help";
 
@@ -35,7 +35,7 @@ export default defineCommand({
   examples: [
     "./lab serve --generate 100",
     "./lab serve --adapter lit=experiments/runs/factory/fortunes-literature-lora/adapter --slots 8 --host-budget-mb 16",
-    "curl -s 127.0.0.1:8000/v1/completions -H 'content-type: application/json' -d '{\"model\":\"gen-0001\",\"prompt\":\"The \",\"max_tokens\":32}'",
+    'curl -s 127.0.0.1:8000/v1/completions -H \'content-type: application/json\' -d \'{"model":"gen-0001","prompt":"The ","max_tokens":32}\'',
   ],
   async run({ values }) {
     return serve(values);
@@ -60,16 +60,20 @@ async function serve(values: ServeValues): Promise<number> {
   const int = (name: string, v: string | undefined) => {
     if (v === undefined) return undefined;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --${name} ${v} is not a non-negative integer`, hint: HINT, fields: { command: "serve", option: name, value: v } });
+    if (!Number.isInteger(n) || n < 0)
+      throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --${name} ${v} is not a non-negative integer`, hint: HINT, fields: { command: "serve", option: name, value: v } });
     return n;
   };
   const mode = values["base-mode"] ?? "quick";
-  if (mode !== "quick" && mode !== "full") throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --base-mode ${mode}: use quick or full`, hint: HINT, fields: { command: "serve", option: "base-mode", value: mode } });
+  if (mode !== "quick" && mode !== "full")
+    throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --base-mode ${mode}: use quick or full`, hint: HINT, fields: { command: "serve", option: "base-mode", value: mode } });
   const { tf, backend } = await initTf();
   const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
   const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
   const service = openLoraService(tf, model, base, {
-    slots: int("slots", values.slots), maxRank: int("max-rank", values["max-rank"]), maxBatchSize: int("max-batch", values["max-batch"]),
+    slots: int("slots", values.slots),
+    maxRank: int("max-rank", values["max-rank"]),
+    maxBatchSize: int("max-batch", values["max-batch"]),
     hostBudgetBytes: values["host-budget-mb"] ? int("host-budget-mb", values["host-budget-mb"])! << 20 : undefined,
     stepBudgetMs: int("step-budget-ms", values["step-budget-ms"]),
   });
@@ -79,18 +83,28 @@ async function serve(values: ServeValues): Promise<number> {
     for (const run of readdirSync(factoryRuns)) {
       const dir = join(factoryRuns, run, "adapter");
       if (!existsSync(join(dir, "adapter_config.json"))) continue;
-      try { service.store.register(run, dir); console.log(`adapter ${run}: ${dir}`); } catch (e) { console.log(`adapter ${run} skipped: ${(e as Error).message}`); }
+      try {
+        service.store.register(run, dir);
+        console.log(`adapter ${run}: ${dir}`);
+      } catch (e) {
+        console.log(`adapter ${run} skipped: ${(e as Error).message}`);
+      }
     }
   }
   for (const spec of values.adapter) {
     const [id, dir] = spec.split("=");
-    if (!id || !dir) throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --adapter ${spec}: expected ID=DIR`, hint: HINT, fields: { command: "serve", option: "adapter", value: spec } });
+    if (!id || !dir)
+      throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --adapter ${spec}: expected ID=DIR`, hint: HINT, fields: { command: "serve", option: "adapter", value: spec } });
     service.store.register(id, resolve(dir));
     roots.push(resolve(dir, ".."));
   }
   const generated = int("generate", values.generate) ?? 0;
   const info = { sha256: base.sha256, modules: model.linearModules };
-  const targets = [["q_proj", "v_proj"], ["v_proj", "fc_out", "lm_head"], ["q_proj", "k_proj", "v_proj", "o_proj"]];
+  const targets = [
+    ["q_proj", "v_proj"],
+    ["v_proj", "fc_out", "lm_head"],
+    ["q_proj", "k_proj", "v_proj", "o_proj"],
+  ];
   for (let i = 0; i < generated; i++) {
     const id = `gen-${String(i).padStart(4, "0")}`;
     const dir = fromRoot("experiments", "runs", "openlora", "generated", base.sha256.slice(0, 12), id);
@@ -109,15 +123,26 @@ async function serve(values: ServeValues): Promise<number> {
   }
   const keep = async (batch: ReceiptBatch) => {
     const onChain = recordBatch ? await recordBatch(batch) : undefined;
-    writeJsonAtomic(fromRoot("experiments", "runs", "openlora", "receipts", `${batch.root}.json`), { ...batch, onChain: onChain ? { batchId: onChain.batchId.toString(), txHash: onChain.txHash } : null });
+    writeJsonAtomic(fromRoot("experiments", "runs", "openlora", "receipts", `${batch.root}.json`), {
+      ...batch,
+      onChain: onChain ? { batchId: onChain.batchId.toString(), txHash: onChain.txHash } : null,
+    });
     return onChain ?? { batchId: -1n, txHash: "", root: batch.root };
   };
   const port = int("port", values.port) ?? 8000;
-  const server = await startServer({
-    scheduler: service.scheduler, cache: service.cache, tokenizer: fortunesTokenizer(), backend,
-    baseModel: { name: "fortunes-gpt", sha256: base.sha256 }, loadRoots: roots, recordBatch: keep,
-    mergeDir: fromRoot("experiments", "runs", "openlora", "merged", base.sha256.slice(0, 12)),
-  }, { port });
+  const server = await startServer(
+    {
+      scheduler: service.scheduler,
+      cache: service.cache,
+      tokenizer: fortunesTokenizer(),
+      backend,
+      baseModel: { name: "fortunes-gpt", sha256: base.sha256 },
+      loadRoots: roots,
+      recordBatch: keep,
+      mergeDir: fromRoot("experiments", "runs", "openlora", "merged", base.sha256.slice(0, 12)),
+    },
+    { port },
+  );
   console.log(`OpenLoRA on ${server.url}: ${service.store.list().length} adapters, base fortunes-gpt ${base.sha256.slice(0, 12)}…, backend ${backend}`);
   console.log(`  curl ${server.url}/v1/models`);
   const first = service.store.list()[0]?.id ?? "ADAPTER";

@@ -1,6 +1,6 @@
 import { OpenLoraError } from "./errors.js";
-import type { AdapterStore, HostAdapter } from "./store.js";
 import type { ResidentAdapter, SlotBank } from "./slots.js";
+import type { AdapterStore, HostAdapter } from "./store.js";
 
 /**
  * The tiered adapter cache of S-LoRA and LoRAX: disk (the store) → host memory (a byte budget,
@@ -39,8 +39,18 @@ export class TieredAdapterCache {
   private readonly inflight = new Map<string, Promise<void>>();
   readonly stats: CacheStats = { requests: 0, slotHits: 0, hostHits: 0, diskLoads: 0, prefetches: 0, hostEvictions: 0, slotEvictions: 0, coldStarts: [] };
 
-  constructor(readonly store: AdapterStore, readonly bank: SlotBank, readonly hostBudgetBytes: number) {
-    if (!(hostBudgetBytes > 0)) throw new OpenLoraError({ code: "cache/bad-budget", fields: { hostBudgetBytes }, message: `host budget ${hostBudgetBytes} bytes is not positive`, hint: "give the host tier a budget of at least one adapter's size" });
+  constructor(
+    readonly store: AdapterStore,
+    readonly bank: SlotBank,
+    readonly hostBudgetBytes: number,
+  ) {
+    if (!(hostBudgetBytes > 0))
+      throw new OpenLoraError({
+        code: "cache/bad-budget",
+        fields: { hostBudgetBytes },
+        message: `host budget ${hostBudgetBytes} bytes is not positive`,
+        hint: "give the host tier a budget of at least one adapter's size",
+      });
   }
 
   location(id: string): AdapterLocation {
@@ -69,7 +79,12 @@ export class TieredAdapterCache {
     let p = this.inflight.get(id);
     if (!p) {
       this.stats.prefetches++;
-      p = this.store.readAsync(id).then((h) => { if (this.store.has(id) && !this.host.has(id)) this.putHost(h); }).finally(() => this.inflight.delete(id));
+      p = this.store
+        .readAsync(id)
+        .then((h) => {
+          if (this.store.has(id) && !this.host.has(id)) this.putHost(h);
+        })
+        .finally(() => this.inflight.delete(id));
       this.inflight.set(id, p);
     }
     return p;
@@ -100,7 +115,14 @@ export class TieredAdapterCache {
     let free = this.bank.freeSlot();
     if (free < 0) {
       free = this.evictableSlot();
-      if (free < 0) throw new OpenLoraError({ code: "cache/slots-busy", status: 503, fields: { slots: this.bank.slots }, message: `all ${this.bank.slots} adapter slots are in use by running sequences`, hint: "wait for a sequence to finish (the scheduler queues the request), or start with more --slots" });
+      if (free < 0)
+        throw new OpenLoraError({
+          code: "cache/slots-busy",
+          status: 503,
+          fields: { slots: this.bank.slots },
+          message: `all ${this.bank.slots} adapter slots are in use by running sequences`,
+          hint: "wait for a sequence to finish (the scheduler queues the request), or start with more --slots",
+        });
       this.evictSlot(free);
       this.stats.slotEvictions++;
     }
@@ -122,11 +144,15 @@ export class TieredAdapterCache {
   evict(id: string): void {
     const slot = this.slotOf.get(id);
     if (slot !== undefined) {
-      if (this.pins.get(slot)) throw new OpenLoraError({ code: "adapter/busy", status: 409, fields: { adapter: id }, message: `adapter "${id}" is serving running sequences`, hint: "unload it after they finish" });
+      if (this.pins.get(slot))
+        throw new OpenLoraError({ code: "adapter/busy", status: 409, fields: { adapter: id }, message: `adapter "${id}" is serving running sequences`, hint: "unload it after they finish" });
       this.evictSlot(slot);
     }
     const h = this.host.get(id);
-    if (h) { this.host.delete(id); this.hostBytesHeld -= h.bytes; }
+    if (h) {
+      this.host.delete(id);
+      this.hostBytesHeld -= h.bytes;
+    }
   }
 
   private pin(slot: number): void {
@@ -140,7 +166,10 @@ export class TieredAdapterCache {
     for (const r of this.bank.occupied()) {
       if (this.pins.get(r.slot)) continue;
       const used = this.slotUse.get(r.slot) ?? 0;
-      if (used < oldest) { oldest = used; best = r.slot; }
+      if (used < oldest) {
+        oldest = used;
+        best = r.slot;
+      }
     }
     return best;
   }
@@ -154,7 +183,13 @@ export class TieredAdapterCache {
 
   private putHost(h: HostAdapter): void {
     if (h.bytes > this.hostBudgetBytes) {
-      throw new OpenLoraError({ code: "cache/over-budget", status: 507, fields: { adapter: h.id, bytes: h.bytes, budget: this.hostBudgetBytes }, message: `adapter "${h.id}" (${h.bytes} bytes) is larger than the whole host budget (${this.hostBudgetBytes} bytes)`, hint: "raise --host-budget-mb" });
+      throw new OpenLoraError({
+        code: "cache/over-budget",
+        status: 507,
+        fields: { adapter: h.id, bytes: h.bytes, budget: this.hostBudgetBytes },
+        message: `adapter "${h.id}" (${h.bytes} bytes) is larger than the whole host budget (${this.hostBudgetBytes} bytes)`,
+        hint: "raise --host-budget-mb",
+      });
     }
     while (this.hostBytesHeld + h.bytes > this.hostBudgetBytes) {
       const [oldest, adapter] = this.host.entries().next().value as [string, HostAdapter];

@@ -1,5 +1,5 @@
-import { gelu, layerNorm, need } from "../models/ops.js";
 import type { GptConfig } from "../models/gpt.js";
+import { gelu, layerNorm, need } from "../models/ops.js";
 import type { Tensor, Tf, WeightMap } from "../models/types.js";
 
 /**
@@ -35,7 +35,9 @@ const MASKED = -1e9;
 function slotBias(tf: Tf, valid: Uint8Array[], L: number): Tensor {
   const N = valid.length;
   const bias = new Float32Array(L * N);
-  valid.forEach((row, n) => { for (let l = 0; l < L; l++) if (!row[l]) bias[l * N + n] = MASKED; });
+  valid.forEach((row, n) => {
+    for (let l = 0; l < L; l++) if (!row[l]) bias[l * N + n] = MASKED;
+  });
   return tf.tensor3d(bias, [L, N, 1]);
 }
 
@@ -101,7 +103,7 @@ function promptAttention(tf: Tf, config: GptConfig, linear: LinearFn, T: number)
     const vOut = linear(`h.${i}.attn.v_proj`, a);
     const k = splitHeads(tf, kOut, config.nHead);
     const v = splitHeads(tf, vOut, config.nHead);
-    const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask) as any); // [N, H, T, T]
+    const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask)); // [N, H, T, T]
     return { out: mergeHeads(tf, tf.matMul(att, v)), k: slotMajor(tf, kOut, config.nHead), v: slotMajor(tf, vOut, config.nHead) };
   };
 }
@@ -166,9 +168,19 @@ export function decodeStep(tf: Tf, config: GptConfig, w: WeightMap, cache: KvCac
   const over = cache.lengths.findIndex((l) => l >= config.blockSize);
   if (over >= 0) throw new RangeError(`decodeStep: row ${over} is at position ${cache.lengths[over]}, past blockSize ${config.blockSize}`);
   const L = cache.valid[0]?.length ?? 0;
-  const valid = cache.valid.map((row) => { const r = new Uint8Array(L + 1); r.set(row); r[L] = 1; return r; });
+  const valid = cache.valid.map((row) => {
+    const r = new Uint8Array(L + 1);
+    r.set(row);
+    r[L] = 1;
+    return r;
+  });
   const out = tf.tidy(() => {
-    const x = embed(tf, w, tokens.map((t) => [t]), cache.lengths.map((l) => [l]));
+    const x = embed(
+      tf,
+      w,
+      tokens.map((t) => [t]),
+      cache.lengths.map((l) => [l]),
+    );
     const { hidden, layers } = blocks(tf, config, w, x, linear, stepAttention(tf, config, linear, cache.layers, slotBias(tf, valid, L + 1)));
     return { logits: tf.reshape(linear("lm_head", hidden), [tokens.length, config.vocabSize]), layers };
   });
@@ -178,7 +190,14 @@ export function decodeStep(tf: Tf, config: GptConfig, w: WeightMap, cache: KvCac
 
 function padSlots(tf: Tf, t: Tensor, L: number): Tensor {
   const have = t.shape[0]!;
-  return have === L ? t : tf.pad(t, [[0, L - have], [0, 0], [0, 0], [0, 0]]);
+  return have === L
+    ? t
+    : tf.pad(t, [
+        [0, L - have],
+        [0, 0],
+        [0, 0],
+        [0, 0],
+      ]);
 }
 
 /** The rows of a and then of b in one cache (L padded to the longer); both inputs are disposed. */
@@ -186,11 +205,17 @@ export function joinCaches(tf: Tf, a: KvCache, b: KvCache): KvCache {
   if (a.lengths.length === 0) return b;
   if (b.lengths.length === 0) return a;
   const L = Math.max(a.valid[0].length, b.valid[0].length);
-  const layers = a.layers.map((la, i) => tf.tidy(() => ({
-    k: tf.concat([padSlots(tf, la.k, L), padSlots(tf, b.layers[i].k, L)], 1),
-    v: tf.concat([padSlots(tf, la.v, L), padSlots(tf, b.layers[i].v, L)], 1),
-  })));
-  const widen = (row: Uint8Array) => { const r = new Uint8Array(L); r.set(row); return r; };
+  const layers = a.layers.map((la, i) =>
+    tf.tidy(() => ({
+      k: tf.concat([padSlots(tf, la.k, L), padSlots(tf, b.layers[i].k, L)], 1),
+      v: tf.concat([padSlots(tf, la.v, L), padSlots(tf, b.layers[i].v, L)], 1),
+    })),
+  );
+  const widen = (row: Uint8Array) => {
+    const r = new Uint8Array(L);
+    r.set(row);
+    return r;
+  };
   disposeCache(a);
   disposeCache(b);
   return { layers, valid: [...a.valid, ...b.valid].map(widen), lengths: [...a.lengths, ...b.lengths] };
@@ -204,11 +229,13 @@ export function selectRows(tf: Tf, cache: KvCache, rows: number[]): KvCache {
   const L = cache.valid[0]?.length ?? 0;
   const used = Array.from({ length: L }, (_, l) => rows.some((r) => cache.valid[r][l] === 1));
   const slots = used.flatMap((u, l) => (u ? [l] : []));
-  const layers = cache.layers.map((layer) => tf.tidy(() => {
-    const idx = tf.tensor1d(rows, "int32");
-    const keep = tf.tensor1d(slots, "int32");
-    return { k: tf.gather(tf.gather(layer.k, keep, 0), idx, 1), v: tf.gather(tf.gather(layer.v, keep, 0), idx, 1) };
-  }));
+  const layers = cache.layers.map((layer) =>
+    tf.tidy(() => {
+      const idx = tf.tensor1d(rows, "int32");
+      const keep = tf.tensor1d(slots, "int32");
+      return { k: tf.gather(tf.gather(layer.k, keep, 0), idx, 1), v: tf.gather(tf.gather(layer.v, keep, 0), idx, 1) };
+    }),
+  );
   const valid = rows.map((r) => Uint8Array.from(slots, (l) => cache.valid[r][l]));
   const lengths = rows.map((r) => cache.lengths[r]);
   disposeCache(cache);
@@ -216,7 +243,10 @@ export function selectRows(tf: Tf, cache: KvCache, rows: number[]): KvCache {
 }
 
 export function disposeCache(cache: KvCache): void {
-  for (const l of cache.layers) { l.k.dispose(); l.v.dispose(); }
+  for (const l of cache.layers) {
+    l.k.dispose();
+    l.v.dispose();
+  }
 }
 
 export function emptyCache(): KvCache {

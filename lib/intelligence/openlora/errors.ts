@@ -19,7 +19,9 @@ export class OpenLoraError extends IntelligenceError {
 
 export function unknownAdapter(id: string, known: number): OpenLoraError {
   return new OpenLoraError({
-    code: "adapter/unknown", status: 404, fields: { adapter: id, registered: known },
+    code: "adapter/unknown",
+    status: 404,
+    fields: { adapter: id, registered: known },
     message: `no adapter named "${id}" is registered`,
     hint: "list adapters with GET /v1/models, or load one with POST /v1/models { id, path }",
   });

@@ -7,9 +7,9 @@ import type { Model, Tf, WeightMap } from "../models/types.js";
 import { GREEDY } from "./sampling.js";
 import type { GenerationResult } from "./scheduler.js";
 import { openLoraService, type ServiceOptions } from "./service.js";
-import { STRATEGIES, createEngine, type StrategyName } from "./strategies.js";
 import { servingLayers } from "./sgmv.js";
-import { writeGeneratedAdapter, type BaseModelInfo, type GeneratedAdapterSpec } from "./store.js";
+import { type BaseModelInfo, type GeneratedAdapterSpec, writeGeneratedAdapter } from "./store.js";
+import { createEngine, STRATEGIES, type StrategyName } from "./strategies.js";
 
 /**
  * The measurements of notebook 04 and `./lab bench openlora`, as functions of a base model and
@@ -74,8 +74,12 @@ function workload(bench: ServingBench, w: WorkloadSpec) {
   const r = rng(w.seed).fork("openlora-workload");
   const V = bench.model.config.vocabSize;
   return Array.from({ length: w.requests }, (_, i) => ({
-    id: `w${i}`, adapter: `g${String(i % w.distinctAdapters).padStart(4, "0")}`,
-    prompt: Array.from({ length: w.promptTokens }, () => r.int(V)), maxTokens: w.newTokens, sampling: GREEDY, seed: i,
+    id: `w${i}`,
+    adapter: `g${String(i % w.distinctAdapters).padStart(4, "0")}`,
+    prompt: Array.from({ length: w.promptTokens }, () => r.int(V)),
+    maxTokens: w.newTokens,
+    sampling: GREEDY,
+    seed: i,
   }));
 }
 
@@ -98,11 +102,28 @@ export async function measureStrategy(bench: ServingBench, strategy: StrategyNam
   const tokens = results.reduce((s, r) => s + r.tokens.length, 0);
   const lat = results.map((r) => r.timings.totalMs).sort((a, b) => a - b);
   const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-  return { strategy, requests: w.requests, distinctAdapters: w.distinctAdapters, tokens, seconds, tokensPerSecond: tokens / seconds, tokensPerCpuSecond: tokens / cpuSeconds, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99), results };
+  return {
+    strategy,
+    requests: w.requests,
+    distinctAdapters: w.distinctAdapters,
+    tokens,
+    seconds,
+    tokensPerSecond: tokens / seconds,
+    tokensPerCpuSecond: tokens / cpuSeconds,
+    p50Ms: percentile(lat, 0.5),
+    p99Ms: percentile(lat, 0.99),
+    results,
+  };
 }
 
 /** Throughput and latency of each strategy as the number of distinct adapters grows. */
-export async function strategySweep(bench: ServingBench, distinct: number[], w: Omit<WorkloadSpec, "distinctAdapters" | "requests"> & { requests: (distinct: number) => number }, strategies: readonly StrategyName[] = STRATEGIES, onPoint?: (p: StrategyPoint) => void): Promise<StrategyPoint[]> {
+export async function strategySweep(
+  bench: ServingBench,
+  distinct: number[],
+  w: Omit<WorkloadSpec, "distinctAdapters" | "requests"> & { requests: (distinct: number) => number },
+  strategies: readonly StrategyName[] = STRATEGIES,
+  onPoint?: (p: StrategyPoint) => void,
+): Promise<StrategyPoint[]> {
   const out: StrategyPoint[] = [];
   for (const d of distinct) {
     for (const s of strategies) {
@@ -158,7 +179,10 @@ export function cacheSweep(bench: ServingBench, opts: { adapters: number; reques
   const total = weights.reduce((a, b) => a + b, 0);
   const stream = Array.from({ length: opts.requests }, () => {
     let u = r.next() * total;
-    for (let k = 0; k < weights.length; k++) if ((u -= weights[k]) <= 0) return k;
+    for (let k = 0; k < weights.length; k++) {
+      u -= weights[k];
+      if (u <= 0) return k;
+    }
     return weights.length - 1;
   });
   const out: CachePoint[] = [];
@@ -181,8 +205,19 @@ export function cacheSweep(bench: ServingBench, opts: { adapters: number; reques
     const st = s.cache.stats;
     const misses = st.requests - st.slotHits;
     out.push({
-      budgetFraction: f, budgetBytes, hostHitRate: misses ? st.hostHits / misses : 1, slotHitRate: st.slotHits / st.requests, diskLoads: st.diskLoads,
-      coldStartDiskMs: percentile(cold.disk.sort((a, b) => a - b), 0.5), coldStartHostMs: percentile(cold.host.sort((a, b) => a - b), 0.5),
+      budgetFraction: f,
+      budgetBytes,
+      hostHitRate: misses ? st.hostHits / misses : 1,
+      slotHitRate: st.slotHits / st.requests,
+      diskLoads: st.diskLoads,
+      coldStartDiskMs: percentile(
+        cold.disk.sort((a, b) => a - b),
+        0.5,
+      ),
+      coldStartHostMs: percentile(
+        cold.host.sort((a, b) => a - b),
+        0.5,
+      ),
     });
     s.dispose();
   }
@@ -207,14 +242,20 @@ export interface ScalePoint {
 }
 
 /** Every registered adapter gets requests, through a fixed number of slots and a host budget. */
-export async function scaleRun(bench: ServingBench, opts: { adapters: number; requests: number; slots: number; hostBudgetBytes: number; maxBatchSize: number; promptTokens: number; newTokens: number; seed: number }): Promise<ScalePoint> {
+export async function scaleRun(
+  bench: ServingBench,
+  opts: { adapters: number; requests: number; slots: number; hostBudgetBytes: number; maxBatchSize: number; promptTokens: number; newTokens: number; seed: number },
+): Promise<ScalePoint> {
   const s = openLoraService(bench.tf, bench.model, bench.base, { slots: opts.slots, maxRank: 8, hostBudgetBytes: opts.hostBudgetBytes, maxBatchSize: opts.maxBatchSize });
   for (let k = 0; k < opts.adapters; k++) s.store.register(`g${String(k).padStart(4, "0")}`, bench.dirs[k]);
   const reqs = workload(bench, { requests: opts.requests, distinctAdapters: opts.adapters, promptTokens: opts.promptTokens, newTokens: opts.newTokens, seed: opts.seed });
   const tf0 = bench.tf.memory().numBytes;
   let peakHost = 0;
   let peakTf = 0;
-  const timer = setInterval(() => { peakHost = Math.max(peakHost, s.cache.hostBytes()); peakTf = Math.max(peakTf, bench.tf.memory().numBytes - tf0); }, 5);
+  const timer = setInterval(() => {
+    peakHost = Math.max(peakHost, s.cache.hostBytes());
+    peakTf = Math.max(peakTf, bench.tf.memory().numBytes - tf0);
+  }, 5);
   const started = performance.now();
   const results = await Promise.all(reqs.map((q) => s.scheduler.submit(q)));
   const seconds = (performance.now() - started) / 1000;
@@ -223,10 +264,20 @@ export async function scaleRun(bench: ServingBench, opts: { adapters: number; re
   const cold = s.cache.stats.coldStarts.map((c) => c.ms).sort((a, b) => a - b);
   const modelBytes = Object.values(bench.base.weights).reduce((sum, t) => sum + 4 * t.size, 0);
   const point: ScalePoint = {
-    adapters: opts.adapters, requests: opts.requests, slots: opts.slots, hostBudgetBytes: opts.hostBudgetBytes,
-    tokensPerSecond: results.reduce((a, r) => a + r.tokens.length, 0) / seconds, p50Ms: percentile(lat, 0.5), p99Ms: percentile(lat, 0.99),
-    hostBytesHeld: peakHost, slotBytes: s.bank.bytes(), tfBytes: peakTf, rssBytes: process.memoryUsage().rss,
-    modelCopiesBytes: opts.adapters * modelBytes, diskLoads: s.cache.stats.diskLoads, coldStartMedianMs: percentile(cold, 0.5),
+    adapters: opts.adapters,
+    requests: opts.requests,
+    slots: opts.slots,
+    hostBudgetBytes: opts.hostBudgetBytes,
+    tokensPerSecond: results.reduce((a, r) => a + r.tokens.length, 0) / seconds,
+    p50Ms: percentile(lat, 0.5),
+    p99Ms: percentile(lat, 0.99),
+    hostBytesHeld: peakHost,
+    slotBytes: s.bank.bytes(),
+    tfBytes: peakTf,
+    rssBytes: process.memoryUsage().rss,
+    modelCopiesBytes: opts.adapters * modelBytes,
+    diskLoads: s.cache.stats.diskLoads,
+    coldStartMedianMs: percentile(cold, 0.5),
   };
   s.dispose();
   return point;
@@ -237,7 +288,15 @@ export async function scaleRun(bench: ServingBench, opts: { adapters: number; re
  * batched strategy's greedy tokens, so all see the same sequences; returns each strategy's
  * largest logit difference from the batched one over every position.
  */
-export function strategyAgreement(tf: Tf, model: Model<GptConfig>, base: WeightMap, service: { cache: import("./cache.js").TieredAdapterCache; bank: import("./slots.js").SlotBank }, adapters: string[], prompts: number[][], steps: number): Array<{ strategy: StrategyName; maxError: number; positions: number }> {
+export function strategyAgreement(
+  tf: Tf,
+  model: Model<GptConfig>,
+  base: WeightMap,
+  service: { cache: import("./cache.js").TieredAdapterCache; bank: import("./slots.js").SlotBank },
+  adapters: string[],
+  prompts: number[][],
+  steps: number,
+): Array<{ strategy: StrategyName; maxError: number; positions: number }> {
   const layers = servingLayers(tf, base, model.linearModules);
   const residents = adapters.map((a) => service.cache.acquire(a).resident);
   const engines = STRATEGIES.map((s) => createEngine(s, tf, model.config, base, layers, service.bank));
@@ -245,16 +304,24 @@ export function strategyAgreement(tf: Tf, model: Model<GptConfig>, base: WeightM
   const traces = engines.map((e) => [e.admit(seqs)]);
   for (let t = 0; t < steps; t++) {
     const next = new Map([...traces[0][t]].map(([id, l]) => [id, l.indexOf(Math.max(...l))]));
-    engines.forEach((e, k) => traces[k].push(e.step(next)));
+    engines.forEach((e, k) => {
+      traces[k].push(e.step(next));
+    });
   }
   const out = engines.map((e, k) => {
     let maxError = 0;
     let positions = 0;
-    traces[k].forEach((m, t) => { for (const [id, l] of m) { const ref = traces[0][t].get(id)!; positions++; for (let j = 0; j < l.length; j++) maxError = Math.max(maxError, Math.abs(l[j] - ref[j])); } });
+    traces[k].forEach((m, t) => {
+      for (const [id, l] of m) {
+        const ref = traces[0][t].get(id)!;
+        positions++;
+        for (let j = 0; j < l.length; j++) maxError = Math.max(maxError, Math.abs(l[j] - ref[j]));
+      }
+    });
     return { strategy: e.strategy, maxError, positions };
   });
-  engines.forEach((e) => e.dispose());
-  residents.forEach((r) => service.cache.release(r));
-  Object.values(layers).forEach((l) => l.wT.dispose());
+  for (const e of engines) e.dispose();
+  for (const r of residents) service.cache.release(r);
+  for (const l of Object.values(layers)) l.wT.dispose();
   return out;
 }

@@ -7,17 +7,18 @@
  * HTTP server speaks OpenAI's completions API (server.ts); every inference leaves a receipt,
  * batched under a Merkle root recorded on chain (receipts.ts). merge.ts combines adapters.
  */
-export * from "./errors.js";
-export * from "./store.js";
-export * from "./slots.js";
+
 export * from "./cache.js";
-export * from "./sgmv.js";
 export * from "./decode.js";
-export * from "./strategies.js";
-export * from "./sampling.js";
-export * from "./scheduler.js";
-export * from "./receipts.js";
-export * from "./server.js";
-export * from "./service.js";
+export * from "./errors.js";
 export * from "./experiments.js";
 export * from "./merge.js";
+export * from "./receipts.js";
+export * from "./sampling.js";
+export * from "./scheduler.js";
+export * from "./server.js";
+export * from "./service.js";
+export * from "./sgmv.js";
+export * from "./slots.js";
+export * from "./store.js";
+export * from "./strategies.js";

@@ -1,10 +1,10 @@
-import { rng, type Rng } from "../../random.js";
+import { sha256Hex } from "../../files.js";
+import { type Rng, rng } from "../../random.js";
+import { type LoraConfig, loraScaling } from "../lora/index.js";
 import { writeDirAtomic } from "../models/checkpoint.js";
 import type { LinearModule } from "../models/types.js";
-import { loraScaling, type LoraConfig } from "../lora/index.js";
 import { PEFT_PREFIX, toPeftConfig } from "../peft/index.js";
 import { encodeSafetensors } from "../peft/safetensors.js";
-import { sha256Hex } from "../../files.js";
 import { OpenLoraError } from "./errors.js";
 import { BASE_HASH_METADATA, type HostAdapter, type HostModule } from "./store.js";
 
@@ -70,7 +70,9 @@ export function majoritySignMask(ts: Float32Array[], method: "total" | "frequenc
 
 function weightedSum(ts: Float32Array[], w: number[]): Float32Array {
   const out = new Float32Array(ts[0].length);
-  ts.forEach((t, i) => { for (let j = 0; j < t.length; j++) out[j] += w[i] * t[j]; });
+  ts.forEach((t, i) => {
+    for (let j = 0; j < t.length; j++) out[j] += w[i] * t[j];
+  });
   return out;
 }
 
@@ -79,7 +81,12 @@ function disjointMerge(ts: Float32Array[], w: number[], mask: boolean[][]): Floa
   for (let j = 0; j < out.length; j++) {
     let sum = 0;
     let kept = 0;
-    ts.forEach((t, i) => { if (mask[i][j]) { sum += w[i] * t[j]; kept++; } });
+    ts.forEach((t, i) => {
+      if (mask[i][j]) {
+        sum += w[i] * t[j];
+        kept++;
+      }
+    });
     out[j] = sum / Math.max(kept, 1);
   }
   return out;
@@ -90,9 +97,18 @@ export function combineTensors(ts: Float32Array[], w: number[], o: CombineOption
   const density = o.density ?? 1;
   const method = o.majoritySignMethod ?? "total";
   switch (o.combinationType) {
-    case "linear": return weightedSum(ts, w);
-    case "magnitude_prune": return weightedSum(ts.map((t) => magnitudePrune(t, density)), w);
-    case "dare_linear": return weightedSum(ts.map((t) => randomPrune(t, density, r)), w);
+    case "linear":
+      return weightedSum(ts, w);
+    case "magnitude_prune":
+      return weightedSum(
+        ts.map((t) => magnitudePrune(t, density)),
+        w,
+      );
+    case "dare_linear":
+      return weightedSum(
+        ts.map((t) => randomPrune(t, density, r)),
+        w,
+      );
     case "ties": {
       const trimmed = ts.map((t) => magnitudePrune(t, density));
       return disjointMerge(trimmed, w, majoritySignMask(trimmed, method));
@@ -107,11 +123,22 @@ export function combineTensors(ts: Float32Array[], w: number[], o: CombineOption
 function checkCombine(adapters: HostAdapter[], weights: number[], o: CombineOptions): void {
   const bad = (code: string, message: string, hint: string, fields: Record<string, string | number | readonly (string | number)[]>) => new OpenLoraError({ code, message, hint, fields, status: 422 });
   if (adapters.length === 0) throw bad("merge/no-adapters", "no adapters to combine", "pass one adapter or more", {});
-  if (weights.length !== adapters.length) throw bad("merge/weights-length", `${weights.length} weights for ${adapters.length} adapters`, "give one weight per adapter", { weights: weights.length, adapters: adapters.length });
-  if (!COMBINATION_TYPES.includes(o.combinationType)) throw bad("merge/unknown-type", `combination type "${o.combinationType}" is not one of ${COMBINATION_TYPES.join(", ")}`, "use linear, ties, dare_linear, dare_ties or magnitude_prune", { type: String(o.combinationType) });
+  if (weights.length !== adapters.length)
+    throw bad("merge/weights-length", `${weights.length} weights for ${adapters.length} adapters`, "give one weight per adapter", { weights: weights.length, adapters: adapters.length });
+  if (!COMBINATION_TYPES.includes(o.combinationType))
+    throw bad("merge/unknown-type", `combination type "${o.combinationType}" is not one of ${COMBINATION_TYPES.join(", ")}`, "use linear, ties, dare_linear, dare_ties or magnitude_prune", {
+      type: String(o.combinationType),
+    });
   const ranks = [...new Set(adapters.map((a) => a.r))];
-  if (ranks.length > 1) throw bad("merge/rank-mismatch", `adapters have ranks ${ranks.join(", ")}; ${o.combinationType} needs one rank`, "combine adapters of equal rank (PEFT's svd and cat types are the ones that change rank)", { ranks });
-  if (o.combinationType !== "linear" && !(o.density !== undefined && o.density >= 0 && o.density <= 1)) throw bad("merge/bad-density", `${o.combinationType} needs a density in [0, 1], got ${o.density}`, "set density, e.g. 0.2", { density: o.density ?? "unset" });
+  if (ranks.length > 1)
+    throw bad(
+      "merge/rank-mismatch",
+      `adapters have ranks ${ranks.join(", ")}; ${o.combinationType} needs one rank`,
+      "combine adapters of equal rank (PEFT's svd and cat types are the ones that change rank)",
+      { ranks },
+    );
+  if (o.combinationType !== "linear" && !(o.density !== undefined && o.density >= 0 && o.density <= 1))
+    throw bad("merge/bad-density", `${o.combinationType} needs a density in [0, 1], got ${o.density}`, "set density, e.g. 0.2", { density: o.density ?? "unset" });
   const bases = new Set(adapters.map((a) => a.baseSha256));
   if (bases.size > 1) throw bad("merge/base-mismatch", "the adapters were trained on different base models", "combine adapters of one base model", { bases: [...bases] });
 }
@@ -131,9 +158,21 @@ export function combineAdapters(id: string, adapters: HostAdapter[], weights: nu
     const wB = having.map((h) => Math.sqrt(Math.abs(h.ws)));
     const m0 = having[0].m!;
     return {
-      name, inFeatures: m0.inFeatures, outFeatures: m0.outFeatures,
-      a: combineTensors(having.map((h) => h.m!.a), wA, opts, random),
-      b: combineTensors(having.map((h) => h.m!.b), wB, opts, random),
+      name,
+      inFeatures: m0.inFeatures,
+      outFeatures: m0.outFeatures,
+      a: combineTensors(
+        having.map((h) => h.m!.a),
+        wA,
+        opts,
+        random,
+      ),
+      b: combineTensors(
+        having.map((h) => h.m!.b),
+        wB,
+        opts,
+        random,
+      ),
     };
   });
   const targets = [...new Set(adapters.flatMap((a) => a.config.targetModules))];
@@ -151,7 +190,7 @@ export function writeHostAdapter(dir: string, adapter: HostAdapter): string {
   }
   const bytes = encodeSafetensors(tensors, { format: "pt", [BASE_HASH_METADATA]: adapter.baseSha256 });
   writeDirAtomic(dir, {
-    "adapter_config.json": JSON.stringify(toPeftConfig(adapter.config, `sha256:${adapter.baseSha256}`, "CAUSAL_LM"), null, 2) + "\n",
+    "adapter_config.json": `${JSON.stringify(toPeftConfig(adapter.config, `sha256:${adapter.baseSha256}`, "CAUSAL_LM"), null, 2)}\n`,
     "adapter_model.safetensors": bytes,
   });
   return sha256Hex(bytes);

@@ -1,5 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { Contract, encodeBytes32String, sha256 } from "ethers";
+import { type Contract, encodeBytes32String, sha256 } from "ethers";
 import { OpenLoraError } from "./errors.js";
 import type { GenerationResult } from "./scheduler.js";
 
@@ -82,7 +82,8 @@ export class ReceiptLog {
     const receipts = this.pendingReceipts;
     if (receipts.length === 0) throw new OpenLoraError({ code: "receipts/empty", status: 409, message: "no receipts are waiting to be sealed", hint: "serve at least one completion first" });
     const bases = new Set(receipts.map((r) => r.baseModelHash));
-    if (bases.size !== 1) throw new OpenLoraError({ code: "receipts/mixed-bases", fields: { bases: [...bases] }, message: `pending receipts name ${bases.size} base models`, hint: "seal one batch per base model" });
+    if (bases.size !== 1)
+      throw new OpenLoraError({ code: "receipts/mixed-bases", fields: { bases: [...bases] }, message: `pending receipts name ${bases.size} base models`, hint: "seal one batch per base model" });
     const tree = StandardMerkleTree.of(receipts.map(receiptLeaf), [...RECEIPT_LEAF_ENCODING]);
     const batch: ReceiptBatch = { root: tree.root, baseModelHash: receipts[0].baseModelHash, receipts, tree: tree.dump() };
     this.pendingReceipts = [];
@@ -103,7 +104,17 @@ export function verifyReceiptProof(root: string, receipt: InferenceReceipt, proo
 
 /** The ServedInference struct as the contract takes it. */
 export function receiptStruct(r: InferenceReceipt) {
-  return { requestId: r.requestId, adapterHash: r.adapterHash, baseModelHash: r.baseModelHash, promptHash: r.promptHash, outputHash: r.outputHash, tokensIn: r.tokensIn, tokensOut: r.tokensOut, latencyMicros: r.latencyMicros, backend: r.backend };
+  return {
+    requestId: r.requestId,
+    adapterHash: r.adapterHash,
+    baseModelHash: r.baseModelHash,
+    promptHash: r.promptHash,
+    outputHash: r.outputHash,
+    tokensIn: r.tokensIn,
+    tokensOut: r.tokensOut,
+    latencyMicros: r.latencyMicros,
+    backend: r.backend,
+  };
 }
 
 export interface RecordedBatch {
@@ -116,9 +127,22 @@ export interface RecordedBatch {
 export async function recordReceiptBatch(receipts: Contract, batch: ReceiptBatch): Promise<RecordedBatch> {
   const tx = await receipts.recordReceiptBatch(batch.root, batch.baseModelHash, batch.receipts.length);
   const mined = await tx.wait();
-  const event = mined.logs.map((l: { topics: string[]; data: string }) => { try { return receipts.interface.parseLog(l); } catch { return null; } })
+  const event = mined.logs
+    .map((l: { topics: string[]; data: string }) => {
+      try {
+        return receipts.interface.parseLog(l);
+      } catch {
+        return null;
+      }
+    })
     .find((e: { name: string } | null) => e?.name === "ReceiptBatchRecorded");
-  if (!event) throw new OpenLoraError({ code: "receipts/not-recorded", fields: { txHash: tx.hash }, message: `transaction ${tx.hash} emitted no ReceiptBatchRecorded`, hint: "check that the address is an InferenceReceipts contract with receipt batches" });
+  if (!event)
+    throw new OpenLoraError({
+      code: "receipts/not-recorded",
+      fields: { txHash: tx.hash },
+      message: `transaction ${tx.hash} emitted no ReceiptBatchRecorded`,
+      hint: "check that the address is an InferenceReceipts contract with receipt batches",
+    });
   return { batchId: event.args.batchId as bigint, txHash: tx.hash, root: batch.root };
 }
 
@@ -136,6 +160,13 @@ export async function readReceiptBatch(receipts: Contract, batchId: bigint): Pro
  */
 export async function attributionRecordOf(receipts: Contract, batchId: bigint, receipt: InferenceReceipt, proof: string[], method: string, evidenceHash: string) {
   const ok: boolean = await receipts.verifyReceipt(batchId, receiptStruct(receipt), proof);
-  if (!ok) throw new OpenLoraError({ code: "receipts/unproven", status: 422, fields: { batchId, requestId: receipt.requestId }, message: `receipt ${receipt.requestId.slice(0, 18)}… is not under receipt batch ${batchId}'s root`, hint: "use the receipt and proof of the sealed batch (receiptProof) and that batch's id" });
+  if (!ok)
+    throw new OpenLoraError({
+      code: "receipts/unproven",
+      status: 422,
+      fields: { batchId, requestId: receipt.requestId },
+      message: `receipt ${receipt.requestId.slice(0, 18)}… is not under receipt batch ${batchId}'s root`,
+      hint: "use the receipt and proof of the sealed batch (receiptProof) and that batch's id",
+    });
   return { inferenceId: receipt.requestId, modelId: receipt.baseModelHash, adapterId: receipt.adapterHash, inputHash: receipt.promptHash, outputHash: receipt.outputHash, method, evidenceHash };
 }

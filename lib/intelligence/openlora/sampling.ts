@@ -28,6 +28,9 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, r: Rng
   let mass = 0;
   while (kept < probs.length && mass < params.topP * total) mass += probs[kept++].p;
   let u = r.next() * mass;
-  for (let k = 0; k < kept; k++) if ((u -= probs[k].p) <= 0) return probs[k].i;
+  for (let k = 0; k < kept; k++) {
+    u -= probs[k].p;
+    if (u <= 0) return probs[k].i;
+  }
   return probs[kept - 1].i;
 }

@@ -1,9 +1,9 @@
-import { rng, type Rng } from "../../random.js";
-import { OpenLoraError } from "./errors.js";
+import { type Rng, rng } from "../../random.js";
 import type { ColdStart, TieredAdapterCache } from "./cache.js";
+import { OpenLoraError } from "./errors.js";
+import { type SamplingParams, sampleToken } from "./sampling.js";
 import type { ResidentAdapter } from "./slots.js";
 import type { DecodeEngine } from "./strategies.js";
-import { sampleToken, type SamplingParams } from "./sampling.js";
 
 /**
  * Continuous batching (Orca's iteration-level scheduling, as LoRAX runs it across adapters):
@@ -85,7 +85,13 @@ export class Scheduler {
   readonly stats: SchedulerStats = { steps: 0, admitted: 0, finished: 0, failed: 0, batchSizes: [], stepMs: [] };
 
   constructor(readonly opts: SchedulerOptions) {
-    if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1) throw new OpenLoraError({ code: "scheduler/bad-batch", fields: { maxBatchSize: opts.maxBatchSize }, message: `max batch size ${opts.maxBatchSize} is not a positive integer`, hint: "give a batch size of 1 or more" });
+    if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1)
+      throw new OpenLoraError({
+        code: "scheduler/bad-batch",
+        fields: { maxBatchSize: opts.maxBatchSize },
+        message: `max batch size ${opts.maxBatchSize} is not a positive integer`,
+        hint: "give a batch size of 1 or more",
+      });
   }
 
   /** Checks a request before it queues: a refusal costs no compute and touches no other request. */
@@ -93,9 +99,22 @@ export class Scheduler {
     this.opts.cache.store.get(req.adapter);
     const { blockSize } = this.opts;
     if (req.prompt.length === 0) throw new OpenLoraError({ code: "request/empty-prompt", fields: { id: req.id }, message: "the prompt is empty", hint: "send at least one character of prompt" });
-    if (req.prompt.length > blockSize) throw new OpenLoraError({ code: "request/prompt-too-long", fields: { id: req.id, promptTokens: req.prompt.length, blockSize }, message: `the prompt has ${req.prompt.length} tokens; the model's block size is ${blockSize}`, hint: `shorten the prompt to ${blockSize} tokens or fewer` });
-    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1) throw new OpenLoraError({ code: "request/bad-max-tokens", fields: { id: req.id, maxTokens: req.maxTokens }, message: `max_tokens ${req.maxTokens} is not a positive integer`, hint: "set max_tokens to 1 or more" });
-    if (this.running.has(req.id) || this.queue.some((w) => w.req.id === req.id)) throw new OpenLoraError({ code: "request/duplicate-id", fields: { id: req.id }, message: `request id ${req.id} is already in flight`, hint: "give each request its own id" });
+    if (req.prompt.length > blockSize)
+      throw new OpenLoraError({
+        code: "request/prompt-too-long",
+        fields: { id: req.id, promptTokens: req.prompt.length, blockSize },
+        message: `the prompt has ${req.prompt.length} tokens; the model's block size is ${blockSize}`,
+        hint: `shorten the prompt to ${blockSize} tokens or fewer`,
+      });
+    if (!Number.isInteger(req.maxTokens) || req.maxTokens < 1)
+      throw new OpenLoraError({
+        code: "request/bad-max-tokens",
+        fields: { id: req.id, maxTokens: req.maxTokens },
+        message: `max_tokens ${req.maxTokens} is not a positive integer`,
+        hint: "set max_tokens to 1 or more",
+      });
+    if (this.running.has(req.id) || this.queue.some((w) => w.req.id === req.id))
+      throw new OpenLoraError({ code: "request/duplicate-id", fields: { id: req.id }, message: `request id ${req.id} is already in flight`, hint: "give each request its own id" });
   }
 
   submit(req: GenerationRequest): Promise<GenerationResult> {
@@ -216,8 +235,13 @@ export class Scheduler {
       this.opts.cache.release(s.resident);
       this.stats.finished++;
       s.resolve({
-        id: s.req.id, adapter: s.req.adapter, adapterSha256: s.resident.sha256, baseSha256: s.resident.baseSha256,
-        prompt: s.req.prompt, tokens: s.tokens, finishReason: s.finish,
+        id: s.req.id,
+        adapter: s.req.adapter,
+        adapterSha256: s.resident.sha256,
+        baseSha256: s.resident.baseSha256,
+        prompt: s.req.prompt,
+        tokens: s.tokens,
+        finishReason: s.finish,
         timings: { queuedMs: s.admitted - s.submitted, firstTokenMs: s.firstToken! - s.submitted, totalMs: now - s.submitted, coldStart: s.cold },
       });
     }

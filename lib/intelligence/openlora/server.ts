@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 import { LabError } from "../../errors.js";
-import { OpenLoraError } from "./errors.js";
 import type { TieredAdapterCache } from "./cache.js";
-import { ReceiptLog, receiptOf, type ReceiptBatch, type RecordedBatch } from "./receipts.js";
-import { COMBINATION_TYPES, combineAdapters, writeHostAdapter, type CombinationType } from "./merge.js";
-import { join } from "node:path";
+import { OpenLoraError } from "./errors.js";
+import { COMBINATION_TYPES, type CombinationType, combineAdapters, writeHostAdapter } from "./merge.js";
+import { type ReceiptBatch, ReceiptLog, type RecordedBatch, receiptOf } from "./receipts.js";
 import type { GenerationRequest, GenerationResult, Scheduler } from "./scheduler.js";
 
 /**
@@ -108,13 +107,14 @@ function field<T>(body: Record<string, unknown>, name: string, type: "string" | 
     if (fallback === undefined) throw bad("request/missing-field", `field "${name}" is required`, `add "${name}" (${type}) to the body`, { field: name });
     return fallback;
   }
-  if (typeof v !== type || (type === "number" && !Number.isFinite(v))) throw bad("request/bad-field", `field "${name}" must be a ${type}, got ${JSON.stringify(v)}`, `send "${name}" as a ${type}`, { field: name });
+  if (typeof v !== type || (type === "number" && !Number.isFinite(v)))
+    throw bad("request/bad-field", `field "${name}" must be a ${type}, got ${JSON.stringify(v)}`, `send "${name}" as a ${type}`, { field: name });
   return v as T;
 }
 
 /** Checks a completions body field by field (OpenAI's names and defaults). */
 export function parseCompletionBody(raw: unknown): CompletionBody {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", "send { \"model\": ..., \"prompt\": ... }");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", 'send { "model": ..., "prompt": ... }');
   const body = raw as Record<string, unknown>;
   if (Array.isArray(body.prompt)) {
     if (body.prompt.length !== 1) throw bad("request/bad-field", "prompt arrays of more than one prompt are not served", "send one prompt per request", { field: "prompt" });
@@ -131,8 +131,18 @@ export function parseCompletionBody(raw: unknown): CompletionBody {
   const n = body.n ?? 1;
   if (n !== 1) throw bad("request/bad-field", `n=${JSON.stringify(n)}: one completion per request is served`, "send n=1 (or leave it out)", { field: "n" });
   const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
-  if (!stop.every((s) => typeof s === "string" && s.length > 0)) throw bad("request/bad-field", "stop must be a non-empty string or an array of them", "send stop as a string or string array", { field: "stop" });
-  return { model: field<string>(body, "model", "string"), prompt: field<string>(body, "prompt", "string"), maxTokens, temperature, topP, seed, stop: stop as string[], stream: field<boolean>(body, "stream", "boolean", false) };
+  if (!stop.every((s) => typeof s === "string" && s.length > 0))
+    throw bad("request/bad-field", "stop must be a non-empty string or an array of them", "send stop as a string or string array", { field: "stop" });
+  return {
+    model: field<string>(body, "model", "string"),
+    prompt: field<string>(body, "prompt", "string"),
+    maxTokens,
+    temperature,
+    topP,
+    seed,
+    stop: stop as string[],
+    stream: field<boolean>(body, "stream", "boolean", false),
+  };
 }
 
 export async function startServer(opts: ServerOptions, listen: { port?: number; host?: string } = {}): Promise<RunningServer> {
@@ -152,7 +162,17 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
 
   const modelEntry = (id: string) => {
     const r = cache.store.get(id);
-    return { id, object: "model", created: 0, owned_by: "openlora", base_model_sha256: r.baseSha256, adapter_sha256: r.sha256, rank: r.config.r, target_modules: r.config.targetModules, location: cache.location(id) };
+    return {
+      id,
+      object: "model",
+      created: 0,
+      owned_by: "openlora",
+      base_model_sha256: r.baseSha256,
+      adapter_sha256: r.sha256,
+      rank: r.config.r,
+      target_modules: r.config.targetModules,
+      location: cache.location(id),
+    };
   };
 
   async function completions(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -160,14 +180,33 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     const prompt = encode(body.prompt);
     const id = `cmpl-${(++counter).toString(36)}-${started.toString(36)}`;
     const text = (tokens: number[]) => tokenizer.decode(tokens);
-    const stopAt = (tokens: number[]) => { const t = text(tokens); return Math.min(...body.stop.map((s) => { const i = t.indexOf(s); return i < 0 ? Infinity : i; })); };
+    const stopAt = (tokens: number[]) => {
+      const t = text(tokens);
+      return Math.min(
+        ...body.stop.map((s) => {
+          const i = t.indexOf(s);
+          return i < 0 ? Infinity : i;
+        }),
+      );
+    };
     const request: GenerationRequest = {
-      id, adapter: body.model, prompt, maxTokens: body.maxTokens, seed: body.seed,
+      id,
+      adapter: body.model,
+      prompt,
+      maxTokens: body.maxTokens,
+      seed: body.seed,
       sampling: { temperature: body.temperature, topP: body.topP },
       shouldStop: body.stop.length ? (tokens) => stopAt(tokens) !== Infinity : undefined,
     };
     scheduler.validate(request); // refused before any header is written
-    const chunk = (textPart: string, finish: string | null, extra: object = {}) => ({ id, object: "text_completion", created: created(), model: body.model, choices: [{ text: textPart, index: 0, logprobs: null, finish_reason: finish }], ...extra });
+    const chunk = (textPart: string, finish: string | null, extra: object = {}) => ({
+      id,
+      object: "text_completion",
+      created: created(),
+      model: body.model,
+      choices: [{ text: textPart, index: 0, logprobs: null, finish_reason: finish }],
+      ...extra,
+    });
     const finish = (r: GenerationResult) => {
       receipts.add(receiptOf(r, opts.backend));
       const full = text(r.tokens);
@@ -194,7 +233,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
 
   async function loadAdapter(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await readBody(req, limit);
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", "send { \"id\": ..., \"path\": ... }");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", 'send { "id": ..., "path": ... }');
     const body = raw as Record<string, unknown>;
     const id = field<string>(body, "id", "string");
     const path = resolve(field<string>(body, "path", "string"));
@@ -215,17 +254,21 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
   async function mergeAdapters(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (!opts.mergeDir) throw bad("merge/disabled", "this server has no folder for merged adapters", "start it with a merge folder (./lab serve writes experiments/runs/openlora/merged)", {}, 403);
     const raw = await readBody(req, limit);
-    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", "send { \"id\", \"adapters\": [...], \"merge_strategy\" }");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw bad("request/not-an-object", "the body must be a JSON object", 'send { "id", "adapters": [...], "merge_strategy" }');
     const body = raw as Record<string, unknown>;
     const id = field<string>(body, "id", "string");
     const ids = body.adapters;
-    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((a) => typeof a === "string")) throw bad("request/bad-field", "adapters must be a non-empty array of adapter ids", "name the registered adapters to combine", { field: "adapters" });
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((a) => typeof a === "string"))
+      throw bad("request/bad-field", "adapters must be a non-empty array of adapter ids", "name the registered adapters to combine", { field: "adapters" });
     const weights = body.weights === undefined ? ids.map(() => 1) : body.weights;
-    if (!Array.isArray(weights) || !weights.every((w) => typeof w === "number" && Number.isFinite(w))) throw bad("request/bad-field", "weights must be an array of numbers", "give one weight per adapter (default 1 each)", { field: "weights" });
+    if (!Array.isArray(weights) || !weights.every((w) => typeof w === "number" && Number.isFinite(w)))
+      throw bad("request/bad-field", "weights must be an array of numbers", "give one weight per adapter (default 1 each)", { field: "weights" });
     const strategy = field<string>(body, "merge_strategy", "string", "linear") as CombinationType;
-    if (!COMBINATION_TYPES.includes(strategy)) throw bad("request/bad-field", `merge_strategy "${strategy}" is not one of ${COMBINATION_TYPES.join(", ")}`, "use linear, ties, dare_linear or dare_ties", { field: "merge_strategy" });
+    if (!COMBINATION_TYPES.includes(strategy))
+      throw bad("request/bad-field", `merge_strategy "${strategy}" is not one of ${COMBINATION_TYPES.join(", ")}`, "use linear, ties, dare_linear or dare_ties", { field: "merge_strategy" });
     const method = field<string>(body, "majority_sign_method", "string", "total");
-    if (method !== "total" && method !== "frequency") throw bad("request/bad-field", `majority_sign_method "${method}" is not total or frequency`, "use total (default) or frequency", { field: "majority_sign_method" });
+    if (method !== "total" && method !== "frequency")
+      throw bad("request/bad-field", `majority_sign_method "${method}" is not total or frequency`, "use total (default) or frequency", { field: "majority_sign_method" });
     const density = body.density === undefined ? undefined : field<number>(body, "density", "number");
     const hosts = (ids as string[]).map((a) => cache.store.read(a));
     const combined = combineAdapters(id, hosts, weights as number[], { combinationType: strategy, density, majoritySignMethod: method, seed: field<number>(body, "seed", "number", 0) });
@@ -247,7 +290,19 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     const path = url.pathname.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
     if (method === "GET" && path === "/health") {
-      return send(res, 200, { status: "ok", base_model: opts.baseModel, backend: opts.backend, adapters: cache.store.list().length, slots: cache.bank.slots, slots_used: cache.bank.occupied().length, host_bytes: cache.hostBytes(), host_budget_bytes: cache.hostBudgetBytes, queued: scheduler.queued(), running: scheduler.active(), uptime_s: (Date.now() - started) / 1000 });
+      return send(res, 200, {
+        status: "ok",
+        base_model: opts.baseModel,
+        backend: opts.backend,
+        adapters: cache.store.list().length,
+        slots: cache.bank.slots,
+        slots_used: cache.bank.occupied().length,
+        host_bytes: cache.hostBytes(),
+        host_budget_bytes: cache.hostBudgetBytes,
+        queued: scheduler.queued(),
+        running: scheduler.active(),
+        uptime_s: (Date.now() - started) / 1000,
+      });
     }
     if (path === "/v1/completions" && method === "POST") return completions(req, res);
     if (path === "/v1/models" && method === "GET") return send(res, 200, { object: "list", data: cache.store.list().map((r) => modelEntry(r.id)) });
@@ -273,12 +328,19 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
       else send(res, status, body);
     });
   });
-  await new Promise<void>((ok, fail) => { server.once("error", fail); server.listen(listen.port ?? 0, listen.host ?? "127.0.0.1", () => ok()); });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(listen.port ?? 0, listen.host ?? "127.0.0.1", () => ok());
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
     server,
     receipts,
-    close: () => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
   };
 }

@@ -2,10 +2,10 @@ import type { GptConfig } from "../models/gpt.js";
 import type { Model, Tf, WeightMap } from "../models/types.js";
 import { TieredAdapterCache } from "./cache.js";
 import { Scheduler } from "./scheduler.js";
+import { servingLayers } from "./sgmv.js";
 import { SlotBank } from "./slots.js";
 import { AdapterStore } from "./store.js";
 import { createEngine, type StrategyName } from "./strategies.js";
-import { servingLayers } from "./sgmv.js";
 
 /** The serving settings users ask to control: cache budget, slots, batch, latency. */
 export interface ServiceOptions {
@@ -37,5 +37,15 @@ export function openLoraService(tf: Tf, model: Model<GptConfig>, base: { weights
   const layers = servingLayers(tf, base.weights, model.linearModules);
   const engine = createEngine(o.strategy ?? "batched", tf, model.config, base.weights, layers, bank);
   const scheduler = new Scheduler({ engine, cache, blockSize: model.config.blockSize, maxBatchSize: o.maxBatchSize, stepBudgetMs: o.stepBudgetMs });
-  return { store, bank, cache, scheduler, dispose: () => { engine.dispose(); bank.dispose(); Object.values(layers).forEach((l) => l.wT.dispose()); } };
+  return {
+    store,
+    bank,
+    cache,
+    scheduler,
+    dispose: () => {
+      engine.dispose();
+      bank.dispose();
+      for (const l of Object.values(layers)) l.wT.dispose();
+    },
+  };
 }

@@ -1,7 +1,7 @@
+import type { LoraConfig } from "../lora/index.js";
+import type { LinearModule, Tensor, Tf, WeightMap } from "../models/types.js";
 import { OpenLoraError } from "./errors.js";
 import type { HostAdapter } from "./store.js";
-import type { LinearModule, Tensor, Tf, WeightMap } from "../models/types.js";
-import type { LoraConfig } from "../lora/index.js";
 
 /**
  * The top tier: a fixed number of adapter slots in the backend (S-LoRA's "GPU memory" pool,
@@ -39,8 +39,14 @@ export class SlotBank {
   private readonly residents: Array<ResidentAdapter | undefined>;
   private readonly padded: Array<Map<string, { a: Float32Array; b: Float32Array }> | undefined>;
 
-  constructor(readonly tf: Tf, readonly modules: LinearModule[], readonly slots: number, readonly maxRank: number) {
-    if (!Number.isInteger(slots) || slots < 1) throw new OpenLoraError({ code: "cache/bad-slots", fields: { slots }, message: `slot count ${slots} is not a positive integer`, hint: "give at least one adapter slot" });
+  constructor(
+    readonly tf: Tf,
+    readonly modules: LinearModule[],
+    readonly slots: number,
+    readonly maxRank: number,
+  ) {
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new OpenLoraError({ code: "cache/bad-slots", fields: { slots }, message: `slot count ${slots} is not a positive integer`, hint: "give at least one adapter slot" });
     this.residents = new Array(slots).fill(undefined);
     this.padded = new Array(slots).fill(undefined);
   }
@@ -50,14 +56,20 @@ export class SlotBank {
   }
 
   freeSlot(): number {
-    return this.residents.findIndex((r) => r === undefined);
+    return this.residents.indexOf(undefined);
   }
 
   /** Host → backend: the adapter's tensors and its padded rows for the stacks (built lazily). */
   load(slot: number, host: HostAdapter): ResidentAdapter {
     if (this.residents[slot]) throw new Error(`slot ${slot} is occupied by ${this.residents[slot]!.id}`);
     if (host.r > this.maxRank) {
-      throw new OpenLoraError({ code: "adapter/rank-too-large", status: 422, fields: { adapter: host.id, r: host.r, maxRank: this.maxRank }, message: `adapter "${host.id}" has rank ${host.r}; the slots hold rank ${this.maxRank} at most`, hint: `start the server with a larger --max-rank (at least ${host.r})` });
+      throw new OpenLoraError({
+        code: "adapter/rank-too-large",
+        status: 422,
+        fields: { adapter: host.id, r: host.r, maxRank: this.maxRank },
+        message: `adapter "${host.id}" has rank ${host.r}; the slots hold rank ${this.maxRank} at most`,
+        hint: `start the server with a larger --max-rank (at least ${host.r})`,
+      });
     }
     const tf = this.tf;
     const tensors: WeightMap = {};
@@ -75,14 +87,32 @@ export class SlotBank {
       const aPad = new Float32Array(I * R); // columns r..R-1 stay zero
       const sbPad = new Float32Array(R * O); // rows r..R-1 stay zero
       for (let j = 0; j < r; j++) {
-        for (let i = 0; i < I; i++) { aT[i * r + j] = m.a[j * I + i]; aPad[i * R + j] = m.a[j * I + i]; }
-        for (let o = 0; o < O; o++) { bT[j * O + o] = m.b[o * r + j]; sbPad[j * O + o] = host.scaling * m.b[o * r + j]; }
+        for (let i = 0; i < I; i++) {
+          aT[i * r + j] = m.a[j * I + i];
+          aPad[i * R + j] = m.a[j * I + i];
+        }
+        for (let o = 0; o < O; o++) {
+          bT[j * O + o] = m.b[o * r + j];
+          sbPad[j * O + o] = host.scaling * m.b[o * r + j];
+        }
       }
       transposed[m.name] = { aT: tf.tensor2d(aT, [I, r]), bT: tf.tensor2d(bT, [r, O]) };
       padded.set(m.name, { a: aPad, b: sbPad });
     }
     const modules = this.modules.filter((m) => padded.has(m.name));
-    const resident: ResidentAdapter = { id: host.id, slot, sha256: host.sha256, baseSha256: host.baseSha256, config: host.config, r: host.r, scaling: host.scaling, modules, tensors, transposed, bytes: host.bytes };
+    const resident: ResidentAdapter = {
+      id: host.id,
+      slot,
+      sha256: host.sha256,
+      baseSha256: host.baseSha256,
+      config: host.config,
+      r: host.r,
+      scaling: host.scaling,
+      modules,
+      tensors,
+      transposed,
+      bytes: host.bytes,
+    };
     this.residents[slot] = resident;
     this.padded[slot] = padded;
     return resident;
@@ -92,7 +122,10 @@ export class SlotBank {
     const r = this.residents[slot];
     if (!r) return;
     for (const t of Object.values(r.tensors)) t.dispose();
-    for (const t of Object.values(r.transposed)) { t.aT.dispose(); t.bT.dispose(); }
+    for (const t of Object.values(r.transposed)) {
+      t.aT.dispose();
+      t.bT.dispose();
+    }
     this.residents[slot] = undefined;
     this.padded[slot] = undefined;
   }

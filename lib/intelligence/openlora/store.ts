@@ -1,13 +1,13 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { LabError } from "../../errors.js";
 import { sha256Hex } from "../../files.js";
 import { rng } from "../../random.js";
-import { LabError } from "../../errors.js";
+import { type LoraConfig, loraScaling, matchTargetModules } from "../lora/index.js";
 import { toArrays, writeDirAtomic } from "../models/checkpoint.js";
 import type { LinearModule, WeightMap } from "../models/types.js";
-import { loraScaling, matchTargetModules, type LoraConfig } from "../lora/index.js";
-import { PEFT_PREFIX, fromPeftConfig, toPeftConfig, type PeftAdapterConfig } from "../peft/index.js";
+import { fromPeftConfig, PEFT_PREFIX, type PeftAdapterConfig, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader } from "../peft/safetensors.js";
 import { OpenLoraError, unknownAdapter } from "./errors.js";
 
@@ -83,10 +83,21 @@ export class AdapterStore {
    */
   register(id: string, dir: string, opts: { baseSha256?: string } = {}): AdapterRecord {
     if (!ADAPTER_ID.test(id)) {
-      throw new OpenLoraError({ code: "adapter/bad-id", fields: { adapter: id }, message: `adapter id ${JSON.stringify(id)} is not a valid name`, hint: "use 1-128 letters, digits and . _ : / -, starting with a letter or digit" });
+      throw new OpenLoraError({
+        code: "adapter/bad-id",
+        fields: { adapter: id },
+        message: `adapter id ${JSON.stringify(id)} is not a valid name`,
+        hint: "use 1-128 letters, digits and . _ : / -, starting with a letter or digit",
+      });
     }
     if (this.records.has(id)) {
-      throw new OpenLoraError({ code: "adapter/exists", status: 409, fields: { adapter: id }, message: `adapter "${id}" is already registered`, hint: `unload it first (DELETE /v1/models/${id}) or choose another id` });
+      throw new OpenLoraError({
+        code: "adapter/exists",
+        status: 409,
+        fields: { adapter: id },
+        message: `adapter "${id}" is already registered`,
+        hint: `unload it first (DELETE /v1/models/${id}) or choose another id`,
+      });
     }
     const record = inspectAdapter(id, dir, this.base, opts.baseSha256);
     this.records.set(id, record);
@@ -122,13 +133,22 @@ export class AdapterStore {
   /** Disk → host without blocking the event loop (prefetch of queued requests' adapters). */
   async readAsync(id: string): Promise<HostAdapter> {
     const record = this.get(id);
-    const bytes = await readFile(join(record.dir, "adapter_model.safetensors")).catch((cause) => { throw fileGone(record, cause); });
+    const bytes = await readFile(join(record.dir, "adapter_model.safetensors")).catch((cause) => {
+      throw fileGone(record, cause);
+    });
     return decodeHostAdapter(record, bytes);
   }
 }
 
 function fileGone(record: AdapterRecord, cause: unknown): OpenLoraError {
-  return new OpenLoraError({ code: "adapter/file-missing", status: 410, fields: { adapter: record.id, dir: record.dir }, message: `adapter "${record.id}": ${record.dir}/adapter_model.safetensors can no longer be read`, hint: "restore the file or unload the adapter", cause });
+  return new OpenLoraError({
+    code: "adapter/file-missing",
+    status: 410,
+    fields: { adapter: record.id, dir: record.dir },
+    message: `adapter "${record.id}": ${record.dir}/adapter_model.safetensors can no longer be read`,
+    hint: "restore the file or unload the adapter",
+    cause,
+  });
 }
 
 function readTensorFile(record: AdapterRecord): Uint8Array {
@@ -141,7 +161,14 @@ function readTensorFile(record: AdapterRecord): Uint8Array {
 
 function corrupt(id: string, dir: string, cause: unknown): OpenLoraError {
   const what = cause instanceof Error ? cause.message : String(cause);
-  return new OpenLoraError({ code: "adapter/corrupt", status: 422, fields: { adapter: id, dir }, message: `adapter "${id}" at ${dir}: ${what}`, hint: "re-export the adapter (saveAdapter, ./lab factory, or PEFT's save_pretrained)", cause });
+  return new OpenLoraError({
+    code: "adapter/corrupt",
+    status: 422,
+    fields: { adapter: id, dir },
+    message: `adapter "${id}" at ${dir}: ${what}`,
+    hint: "re-export the adapter (saveAdapter, ./lab factory, or PEFT's save_pretrained)",
+    cause,
+  });
 }
 
 function findBaseSha256(dir: string, metadata: Record<string, string>, given?: string): string | undefined {
@@ -161,7 +188,13 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
   const stPath = join(dir, "adapter_model.safetensors");
   for (const p of [cfgPath, stPath]) {
     if (!existsSync(p) || !statSync(p).isFile()) {
-      throw new OpenLoraError({ code: "adapter/not-found", status: 404, fields: { adapter: id, path: p }, message: `adapter "${id}": ${p} does not exist`, hint: "point at a PEFT adapter folder (adapter_config.json and adapter_model.safetensors)" });
+      throw new OpenLoraError({
+        code: "adapter/not-found",
+        status: 404,
+        fields: { adapter: id, path: p },
+        message: `adapter "${id}": ${p} does not exist`,
+        hint: "point at a PEFT adapter folder (adapter_config.json and adapter_model.safetensors)",
+      });
     }
   }
   let peft: PeftAdapterConfig;
@@ -177,14 +210,32 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
     throw corrupt(id, dir, cause);
   }
   if (config.useDora) {
-    throw new OpenLoraError({ code: "adapter/unsupported", status: 422, fields: { adapter: id, feature: "use_dora" }, message: `adapter "${id}" is a DoRA adapter: its per-row rescaling depends on the merged weight and cannot share a batched base matmul`, hint: "merge it into the base (mergeLora) and serve the merged model, or train plain LoRA" });
+    throw new OpenLoraError({
+      code: "adapter/unsupported",
+      status: 422,
+      fields: { adapter: id, feature: "use_dora" },
+      message: `adapter "${id}" is a DoRA adapter: its per-row rescaling depends on the merged weight and cannot share a batched base matmul`,
+      hint: "merge it into the base (mergeLora) and serve the merged model, or train plain LoRA",
+    });
   }
   const baseSha256 = findBaseSha256(dir, header.metadata, givenBaseSha256);
   if (!baseSha256) {
-    throw new OpenLoraError({ code: "adapter/base-unknown", status: 422, fields: { adapter: id, dir }, message: `adapter "${id}" does not say which base model it was trained on`, hint: `pass its base model hash at registration, or write "${BASE_HASH_METADATA}" into the safetensors metadata (the Model Factory records it in result.json)` });
+    throw new OpenLoraError({
+      code: "adapter/base-unknown",
+      status: 422,
+      fields: { adapter: id, dir },
+      message: `adapter "${id}" does not say which base model it was trained on`,
+      hint: `pass its base model hash at registration, or write "${BASE_HASH_METADATA}" into the safetensors metadata (the Model Factory records it in result.json)`,
+    });
   }
   if (baseSha256 !== base.sha256) {
-    throw new OpenLoraError({ code: "adapter/base-mismatch", status: 422, fields: { adapter: id, adapterBase: baseSha256, servedBase: base.sha256 }, message: `adapter "${id}" was trained on base model ${baseSha256.slice(0, 12)}…, this server runs ${base.sha256.slice(0, 12)}…`, hint: "serve it on the base model it was trained on, or retrain it on this one" });
+    throw new OpenLoraError({
+      code: "adapter/base-mismatch",
+      status: 422,
+      fields: { adapter: id, adapterBase: baseSha256, servedBase: base.sha256 },
+      message: `adapter "${id}" was trained on base model ${baseSha256.slice(0, 12)}…, this server runs ${base.sha256.slice(0, 12)}…`,
+      hint: "serve it on the base model it was trained on, or retrain it on this one",
+    });
   }
   const modules = matchTargetModules(base.modules, config.targetModules);
   const expected = new Map<string, number[]>();
@@ -203,7 +254,13 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
   }
   for (const name of names) if (!expected.has(name)) problems.push(`${name} belongs to no layer of the base`);
   if (problems.length) {
-    throw new OpenLoraError({ code: "adapter/shape-mismatch", status: 422, fields: { adapter: id, problems: problems.slice(0, 8) }, message: `adapter "${id}" does not fit the base model: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}`, hint: "load the adapter onto the architecture it was trained for" });
+    throw new OpenLoraError({
+      code: "adapter/shape-mismatch",
+      status: 422,
+      fields: { adapter: id, problems: problems.slice(0, 8) },
+      message: `adapter "${id}" does not fit the base model: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}`,
+      hint: "load the adapter onto the architecture it was trained for",
+    });
   }
   const tensorBytes = bytes.byteLength - header.dataStart;
   return { id, dir, sha256: sha256Hex(bytes), baseSha256, config, modules, tensorBytes };
@@ -212,7 +269,13 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
 function decodeHostAdapter(record: AdapterRecord, bytes: Uint8Array): HostAdapter {
   const sha256 = sha256Hex(bytes);
   if (sha256 !== record.sha256) {
-    throw new OpenLoraError({ code: "adapter/changed", status: 409, fields: { adapter: record.id, registered: record.sha256, now: sha256 }, message: `adapter "${record.id}": adapter_model.safetensors changed since it was registered`, hint: "unload and load the adapter again to serve the new file" });
+    throw new OpenLoraError({
+      code: "adapter/changed",
+      status: 409,
+      fields: { adapter: record.id, registered: record.sha256, now: sha256 },
+      message: `adapter "${record.id}": adapter_model.safetensors changed since it was registered`,
+      hint: "unload and load the adapter again to serve the new file",
+    });
   }
   let tensors: ReturnType<typeof decodeSafetensors>["tensors"];
   try {
@@ -221,7 +284,9 @@ function decodeHostAdapter(record: AdapterRecord, bytes: Uint8Array): HostAdapte
     throw corrupt(record.id, record.dir, cause);
   }
   const modules: HostModule[] = record.modules.map((m) => ({
-    name: m.name, inFeatures: m.inFeatures, outFeatures: m.outFeatures,
+    name: m.name,
+    inFeatures: m.inFeatures,
+    outFeatures: m.outFeatures,
     a: tensors[`${PEFT_PREFIX}${m.name}.lora_A.weight`].data,
     b: tensors[`${PEFT_PREFIX}${m.name}.lora_B.weight`].data,
   }));
@@ -244,7 +309,13 @@ export interface GeneratedAdapterSpec {
  */
 export function writeGeneratedAdapter(dir: string, base: BaseModelInfo, spec: GeneratedAdapterSpec): string {
   const modules = matchTargetModules(base.modules, spec.targetModules);
-  if (modules.length === 0) throw new LabError({ code: "adapter/no-targets", message: `target modules ${JSON.stringify(spec.targetModules)} match no layer of the base`, hint: "use names like q_proj, v_proj, fc_in", fields: { targets: spec.targetModules } });
+  if (modules.length === 0)
+    throw new LabError({
+      code: "adapter/no-targets",
+      message: `target modules ${JSON.stringify(spec.targetModules)} match no layer of the base`,
+      hint: "use names like q_proj, v_proj, fc_in",
+      fields: { targets: spec.targetModules },
+    });
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const m of modules) {
     const r = rng(spec.seed).fork(`generated:${m.name}`);
@@ -257,9 +328,18 @@ export function writeGeneratedAdapter(dir: string, base: BaseModelInfo, spec: Ge
     tensors[`${PEFT_PREFIX}${m.name}.lora_B.weight`] = { shape: [m.outFeatures, spec.r], data: b };
   }
   const bytes = encodeSafetensors(tensors, { format: "pt", [BASE_HASH_METADATA]: base.sha256 });
-  const config: LoraConfig = { r: spec.r, loraAlpha: spec.alpha ?? 2 * spec.r, loraDropout: 0, targetModules: spec.targetModules, useRslora: false, useDora: false, initLoraWeights: "kaiming", bias: "none" };
+  const config: LoraConfig = {
+    r: spec.r,
+    loraAlpha: spec.alpha ?? 2 * spec.r,
+    loraDropout: 0,
+    targetModules: spec.targetModules,
+    useRslora: false,
+    useDora: false,
+    initLoraWeights: "kaiming",
+    bias: "none",
+  };
   writeDirAtomic(dir, {
-    "adapter_config.json": JSON.stringify(toPeftConfig(config, `sha256:${base.sha256}`, "CAUSAL_LM"), null, 2) + "\n",
+    "adapter_config.json": `${JSON.stringify(toPeftConfig(config, `sha256:${base.sha256}`, "CAUSAL_LM"), null, 2)}\n`,
     "adapter_model.safetensors": bytes,
   });
   return sha256Hex(bytes);

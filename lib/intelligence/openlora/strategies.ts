@@ -1,9 +1,8 @@
 import type { GptConfig } from "../models/gpt.js";
 import type { Tensor, Tf, WeightMap } from "../models/types.js";
-import { decodeStep, disposeCache, emptyCache, joinCaches, prefill, selectRows, type KvCache, type LinearFn } from "./decode.js";
-import type { ResidentAdapter, SlotBank } from "./slots.js";
-import { dense, sgmvLinear, type ServingLayers } from "./sgmv.js";
-import type { GatheredModule } from "./slots.js";
+import { decodeStep, disposeCache, emptyCache, joinCaches, type KvCache, type LinearFn, prefill, selectRows } from "./decode.js";
+import { dense, type ServingLayers, sgmvLinear } from "./sgmv.js";
+import type { GatheredModule, ResidentAdapter, SlotBank } from "./slots.js";
 
 /**
  * Three ways to serve a batch of sequences that each use their own adapter, behind one
@@ -53,7 +52,13 @@ export class BatchedEngine implements DecodeEngine {
   private ids: string[] = [];
   private slots: number[] = [];
 
-  constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly layers: ServingLayers, readonly bank: SlotBank) {}
+  constructor(
+    readonly tf: Tf,
+    readonly config: GptConfig,
+    readonly base: WeightMap,
+    readonly layers: ServingLayers,
+    readonly bank: SlotBank,
+  ) {}
 
   private gathered: Map<string, GatheredModule | undefined> | undefined;
 
@@ -63,7 +68,10 @@ export class BatchedEngine implements DecodeEngine {
   }
 
   private dropGathered(g = this.gathered): void {
-    for (const t of g?.values() ?? []) { t?.aT.dispose(); t?.sbT.dispose(); }
+    for (const t of g?.values() ?? []) {
+      t?.aT.dispose();
+      t?.sbT.dispose();
+    }
     if (g === this.gathered) this.gathered = undefined;
   }
 
@@ -74,19 +82,35 @@ export class BatchedEngine implements DecodeEngine {
   admit(seqs: SequenceStart[]): Map<string, Float32Array> {
     if (seqs.length === 0) return new Map();
     const g = this.gather(seqs.map((s) => s.adapter.slot));
-    const { logits, cache } = prefill(this.tf, this.config, this.base, seqs.map((s) => s.prompt), this.router(g));
+    const { logits, cache } = prefill(
+      this.tf,
+      this.config,
+      this.base,
+      seqs.map((s) => s.prompt),
+      this.router(g),
+    );
     this.dropGathered(g);
     this.dropGathered(); // the batch's rows change
     this.cache = joinCaches(this.tf, this.cache, cache);
     this.ids.push(...seqs.map((s) => s.id));
     this.slots.push(...seqs.map((s) => s.adapter.slot));
-    return rowsOf(logits, seqs.map((s) => s.id));
+    return rowsOf(
+      logits,
+      seqs.map((s) => s.id),
+    );
   }
 
   step(next: Map<string, number>): Map<string, Float32Array> {
     if (this.ids.length === 0) return new Map();
     this.gathered ??= this.gather(this.slots); // rebuilt only when rows join or leave
-    const out = decodeStep(this.tf, this.config, this.base, this.cache, this.ids.map((id) => next.get(id)!), this.router(this.gathered));
+    const out = decodeStep(
+      this.tf,
+      this.config,
+      this.base,
+      this.cache,
+      this.ids.map((id) => next.get(id)!),
+      this.router(this.gathered),
+    );
     this.cache = out.cache;
     return rowsOf(out.logits, this.ids);
   }
@@ -95,8 +119,10 @@ export class BatchedEngine implements DecodeEngine {
     const gone = new Set(ids);
     const keep = this.ids.flatMap((id, n) => (gone.has(id) ? [] : [n]));
     if (keep.length === this.ids.length) return;
-    if (keep.length === 0) { disposeCache(this.cache); this.cache = emptyCache(); }
-    else this.cache = selectRows(this.tf, this.cache, keep);
+    if (keep.length === 0) {
+      disposeCache(this.cache);
+      this.cache = emptyCache();
+    } else this.cache = selectRows(this.tf, this.cache, keep);
     this.ids = keep.map((n) => this.ids[n]);
     this.slots = keep.map((n) => this.slots[n]);
     this.dropGathered();
@@ -126,7 +152,12 @@ abstract class PerRequestEngine implements DecodeEngine {
   abstract readonly strategy: StrategyName;
   private readonly solos = new Map<string, Solo>();
 
-  constructor(readonly tf: Tf, readonly config: GptConfig, readonly base: WeightMap, readonly layers: ServingLayers) {}
+  constructor(
+    readonly tf: Tf,
+    readonly config: GptConfig,
+    readonly base: WeightMap,
+    readonly layers: ServingLayers,
+  ) {}
 
   protected abstract layersFor(adapter: ResidentAdapter): { linear: LinearFn; cleanup: () => void };
 
@@ -183,7 +214,12 @@ export class MergePerRequestEngine extends PerRequestEngine {
       copies.push(wT);
       merged[m.name] = { ...this.layers[m.name], wT };
     }
-    return { linear: ((name, x) => dense(tf, merged[name], x)) as LinearFn, cleanup: () => copies.forEach((t) => t.dispose()) };
+    return {
+      linear: ((name, x) => dense(tf, merged[name], x)) as LinearFn,
+      cleanup: () => {
+        for (const t of copies) t.dispose();
+      },
+    };
   }
 }
 

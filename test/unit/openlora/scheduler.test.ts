@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
-import { BatchedEngine, GREEDY, Scheduler, createEngine, servingLayers, type GenerationRequest } from "../../../lib/intelligence/openlora/index.js";
+import { BatchedEngine, createEngine, type GenerationRequest, GREEDY, Scheduler, servingLayers } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
@@ -68,7 +68,14 @@ describe("OpenLoRA scheduler", () => {
       const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 8, stepBudgetMs: budget });
       const later: Array<Promise<unknown>> = [];
       // r1..r3 arrive after r0's first decode step, while r0 still has tokens to go
-      const first = sched.submit(request(0, "a0", { maxTokens: 6, onToken: (_, i) => { if (i === 1) for (let k = 1; k <= 3; k++) later.push(sched.submit(request(k, `a${k}`, { maxTokens: 3 }))); } }));
+      const first = sched.submit(
+        request(0, "a0", {
+          maxTokens: 6,
+          onToken: (_, i) => {
+            if (i === 1) for (let k = 1; k <= 3; k++) later.push(sched.submit(request(k, `a${k}`, { maxTokens: 3 })));
+          },
+        }),
+      );
       await first;
       await Promise.all(later);
       sizes.push(sched.stats.batchSizes);

@@ -1,8 +1,8 @@
-import { expect } from "chai";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { expect } from "chai";
 import { charTokenizer } from "../../../lib/intelligence/datasets/text.js";
-import { BatchedEngine, Scheduler, servingLayers, startServer, verifyReceiptProof, receiptProof, type RunningServer } from "../../../lib/intelligence/openlora/index.js";
+import { BatchedEngine, type RunningServer, receiptProof, Scheduler, servingLayers, startServer, verifyReceiptProof } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
@@ -15,14 +15,28 @@ let stack: ReturnType<typeof servingStack>;
 
 before(async () => {
   stack = servingStack(base.info, dirs.slice(0, 4), { slots: 3 });
-  const scheduler = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, servingLayers(tf, base.weights, base.model.linearModules), stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
+  const scheduler = new Scheduler({
+    engine: new BatchedEngine(tf, base.model.config, base.weights, servingLayers(tf, base.weights, base.model.linearModules), stack.bank),
+    cache: stack.cache,
+    blockSize: 12,
+    maxBatchSize: 4,
+  });
   server = await startServer({ scheduler, cache: stack.cache, tokenizer, backend: "wasm", baseModel: { name: "tiny", sha256: base.info.sha256 }, loadRoots: [root], mergeDir: join(root, "merged") });
 });
 after(() => server.close());
 
-const post = (path: string, body: unknown) => fetch(server.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(server.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
 
-async function streamed(body: object): Promise<{ text: string; events: any[] }> {
+interface Chunk {
+  choices?: Array<{ text: string; finish_reason: string | null }>;
+}
+interface ModelEntry {
+  id: string;
+  location: string;
+}
+
+async function streamed(body: object): Promise<{ text: string; events: Chunk[] }> {
   const res = await post("/v1/completions", { ...body, stream: true });
   expect(res.status).to.equal(200);
   expect(res.headers.get("content-type")).to.equal("text/event-stream");
@@ -30,17 +44,17 @@ async function streamed(body: object): Promise<{ text: string; events: any[] }> 
   const frames = raw.split("\n\n").filter(Boolean);
   expect(frames.every((f) => f.startsWith("data: "))).to.equal(true);
   expect(frames[frames.length - 1]).to.equal("data: [DONE]");
-  const events = frames.slice(0, -1).map((f) => JSON.parse(f.slice(6)));
+  const events = frames.slice(0, -1).map((f) => JSON.parse(f.slice(6)) as Chunk);
   return { text: events.map((e) => e.choices?.[0]?.text ?? "").join(""), events };
 }
 
 describe("OpenLoRA HTTP server", () => {
   it("answers /health and lists adapters with where each is loaded", async () => {
-    const health = await (await fetch(server.url + "/health")).json();
+    const health = await (await fetch(`${server.url}/health`)).json();
     expect(health).to.include({ status: "ok", backend: "wasm", adapters: 4, slots: 3 });
-    const models = await (await fetch(server.url + "/v1/models")).json();
+    const models = await (await fetch(`${server.url}/v1/models`)).json();
     expect(models.object).to.equal("list");
-    expect(models.data.map((m: any) => m.id)).to.deep.equal(["a0", "a1", "a2", "a3"]);
+    expect((models.data as ModelEntry[]).map((m) => m.id)).to.deep.equal(["a0", "a1", "a2", "a3"]);
     expect(models.data[0]).to.include({ location: "disk", rank: 2, base_model_sha256: base.info.sha256 });
   });
 
@@ -56,8 +70,8 @@ describe("OpenLoRA HTTP server", () => {
     const s = await streamed(body);
     expect(s.text).to.equal(json.choices[0].text);
     expect(s.events.length).to.equal(6); // five tokens and the closing chunk with finish_reason
-    expect(s.events[5].choices[0].finish_reason).to.equal("length");
-    const models = await (await fetch(server.url + "/v1/models/a1")).json();
+    expect(s.events[5].choices?.[0].finish_reason).to.equal("length");
+    const models = await (await fetch(`${server.url}/v1/models/a1`)).json();
     expect(models.location).to.equal("slot");
   });
 
@@ -88,7 +102,7 @@ describe("OpenLoRA HTTP server", () => {
       expect(JSON.parse(texts[k]).error.code).to.equal(code);
     }
     expect(texts[3]).to.contain("data: [DONE]");
-    expect((await fetch(server.url + "/health")).status).to.equal(200);
+    expect((await fetch(`${server.url}/health`)).status).to.equal(200);
   });
 
   it("loads and unloads adapters at run time; a mismatched or corrupt adapter is refused and nothing else changes", async () => {
@@ -113,11 +127,11 @@ describe("OpenLoRA HTTP server", () => {
     expect((await corrupt.json()).error.code).to.equal("adapter/corrupt");
     const outside = await post("/v1/models", { id: "etc", path: "/etc" });
     expect(outside.status).to.equal(403);
-    const del = await fetch(server.url + "/v1/models/late", { method: "DELETE" });
+    const del = await fetch(`${server.url}/v1/models/late`, { method: "DELETE" });
     expect(del.status).to.equal(200);
     const gone = await post("/v1/completions", { model: "late", prompt: "ab" });
     expect(gone.status).to.equal(404);
-    const ids = (await (await fetch(server.url + "/v1/models")).json()).data.map((m: any) => m.id);
+    const ids = ((await (await fetch(`${server.url}/v1/models`)).json()) as { data: ModelEntry[] }).data.map((m) => m.id);
     expect(ids).to.deep.equal(["a0", "a1", "a2", "a3"]);
   });
 
@@ -130,11 +144,11 @@ describe("OpenLoRA HTTP server", () => {
     const mixedRanks = await post("/v1/models/merge", { id: "bad", adapters: ["a0", "a1"], merge_strategy: "linear" });
     expect(mixedRanks.status).to.equal(422);
     expect((await mixedRanks.json()).error.code).to.equal("merge/rank-mismatch");
-    expect((await fetch(server.url + "/v1/models/blend", { method: "DELETE" })).status).to.equal(200);
+    expect((await fetch(`${server.url}/v1/models/blend`, { method: "DELETE" })).status).to.equal(200);
   });
 
   it("seals one receipt per served completion under a Merkle root every receipt proves against", async () => {
-    const pending = (await (await fetch(server.url + "/v1/receipts")).json()).pending;
+    const pending = (await (await fetch(`${server.url}/v1/receipts`)).json()).pending;
     expect(pending).to.be.greaterThan(10);
     const res = await post("/v1/receipts/seal", {});
     expect(res.status).to.equal(200);
@@ -142,7 +156,7 @@ describe("OpenLoRA HTTP server", () => {
     expect(sealed.count).to.equal(pending);
     const batch = server.receipts.batches[0];
     expect(batch.root).to.equal(sealed.root);
-    batch.receipts.forEach((r, i) => expect(verifyReceiptProof(sealed.root, r, receiptProof(batch, i))).to.equal(true));
+    for (const [i, r] of batch.receipts.entries()) expect(verifyReceiptProof(sealed.root, r, receiptProof(batch, i))).to.equal(true);
     expect(new Set(batch.receipts.map((r) => r.requestId)).size).to.equal(pending);
     expect((await post("/v1/receipts/seal", {})).status).to.equal(409);
   });

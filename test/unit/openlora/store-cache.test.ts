@@ -1,15 +1,20 @@
-import { expect } from "chai";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { hasCode } from "../../../lib/errors.js";
+import { expect } from "chai";
+import { hasCode, LabError } from "../../../lib/errors.js";
 import { createGpt } from "../../../lib/intelligence/models/gpt.js";
 import { AdapterStore, weightsSha256, writeGeneratedAdapter } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
 
-function refusal(fn: () => unknown): any {
-  try { fn(); } catch (e) { return e; }
+function refusal(fn: () => unknown): LabError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof LabError) return e;
+    throw e;
+  }
   throw new Error("expected a refusal");
 }
 
@@ -50,14 +55,29 @@ describe("OpenLoRA adapter store", () => {
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 7)); // truncated: offsets exceed the buffer
     const store = new AdapterStore(base.info);
-    expect(hasCode(refusal(() => store.register("broken", dirs[0])), "adapter/corrupt")).to.equal(true);
-    expect(hasCode(refusal(() => store.get("nope")), "adapter/unknown")).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => store.register("broken", dirs[0])),
+        "adapter/corrupt",
+      ),
+    ).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => store.get("nope")),
+        "adapter/unknown",
+      ),
+    ).to.equal(true);
     store.register("ok", dirs[1]);
     const other = join(dirs[1], "adapter_model.safetensors");
     const b = readFileSync(other);
     b[b.length - 1] ^= 0xff;
     writeFileSync(other, b);
-    expect(hasCode(refusal(() => store.read("ok")), "adapter/changed")).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => store.read("ok")),
+        "adapter/changed",
+      ),
+    ).to.equal(true);
   });
 
   it("finds a Model Factory adapter's base hash in result.json beside it", () => {
@@ -75,7 +95,9 @@ describe("OpenLoRA adapter store", () => {
 describe("OpenLoRA tiered cache", () => {
   it("keeps host memory within its byte budget and slots within their count, evicting least recently used", () => {
     const { dirs } = generatedAdapters(base.info, 12, [2]);
-    const sizes = servingStack(base.info, dirs).store.list().map((r) => r.tensorBytes);
+    const sizes = servingStack(base.info, dirs)
+      .store.list()
+      .map((r) => r.tensorBytes);
     const budget = Math.floor(3.5 * Math.max(...sizes)); // room for three adapters, not twelve
     const { cache } = servingStack(base.info, dirs, { slots: 2, hostBudget: budget });
     for (let round = 0; round < 3; round++) {
@@ -99,7 +121,12 @@ describe("OpenLoRA tiered cache", () => {
     const a = cache.acquire("a0").resident;
     cache.acquire("a1");
     expect(cache.canAcquire("a2")).to.equal(false);
-    expect(hasCode(refusal(() => cache.acquire("a2")), "cache/slots-busy")).to.equal(true);
+    expect(
+      hasCode(
+        refusal(() => cache.acquire("a2")),
+        "cache/slots-busy",
+      ),
+    ).to.equal(true);
     cache.release(a);
     expect(cache.canAcquire("a2")).to.equal(true);
     cache.acquire("a2");

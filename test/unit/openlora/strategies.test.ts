@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { loraWeightMap } from "../../../lib/intelligence/lora/index.js";
-import { createEngine, decodeStep, dense, disposeCache, prefill, servingLayers, STRATEGIES, type DecodeEngine } from "../../../lib/intelligence/openlora/index.js";
 import { linear } from "../../../lib/intelligence/models/ops.js";
+import type { Tensor } from "../../../lib/intelligence/models/types.js";
+import { createEngine, type DecodeEngine, decodeStep, dense, disposeCache, prefill, STRATEGIES, servingLayers } from "../../../lib/intelligence/openlora/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
@@ -21,7 +22,7 @@ describe("OpenLoRA KV-cached decode", () => {
     for (const withAdapter of [false, true]) {
       const weights = withAdapter ? loraWeightMap(base.weights, resident.tensors) : base.weights;
       const opts = withAdapter ? { lora: { scaling: resident.scaling } } : {};
-      const fn = (name: string, x: any) => linear(tf, weights, name, x, opts);
+      const fn = (name: string, x: Tensor) => linear(tf, weights, name, x, opts);
       const full = base.model.forward(weights, tf.tensor2d([seq], [1, seq.length], "int32"), opts).dataSync() as Float32Array;
       const V = 13;
       let { logits, cache: kv } = prefill(tf, base.model.config, weights, [seq.slice(0, 4)], fn);
@@ -37,7 +38,7 @@ describe("OpenLoRA KV-cached decode", () => {
 
   it("in the serving layout (Wᵀ, slot-major cache), a greedy continuation matches model.forward on the growing sequence", () => {
     const layers = servingLayers(tf, base.weights, base.model.linearModules);
-    const fn = (name: string, x: any) => dense(tf, layers[name], x);
+    const fn = (name: string, x: Tensor) => dense(tf, layers[name], x);
     const seq = [2, 7, 1, 8];
     let { logits, cache: kv } = prefill(tf, base.model.config, base.weights, [seq, [5, 5]], fn); // two rows, different lengths
     for (let t = 0; t < 6; t++) {
@@ -64,14 +65,22 @@ describe("OpenLoRA strategies", () => {
     const residents = adapters.map((a) => cache.acquire(a).resident);
     const traces: Float32Array[][] = engines.map(() => []);
     const run = (e: DecodeEngine, k: number) => {
-      const record = (m: Map<string, Float32Array>) => [...m.keys()].sort().forEach((id) => traces[k].push(m.get(id)!));
+      const record = (m: Map<string, Float32Array>) => {
+        for (const id of [...m.keys()].sort()) traces[k].push(m.get(id)!);
+      };
       const tokens = new Map<string, number>();
-      const greedy = (m: Map<string, Float32Array>) => { for (const [id, l] of m) tokens.set(id, l.indexOf(Math.max(...l))); record(m); };
+      const greedy = (m: Map<string, Float32Array>) => {
+        for (const [id, l] of m) tokens.set(id, l.indexOf(Math.max(...l)));
+        record(m);
+      };
       greedy(e.admit(prompts.slice(0, 4).map((p, i) => ({ id: `s${i}`, prompt: p, adapter: residents[i] }))));
       greedy(e.step(tokens));
       e.release(["s1"]);
       greedy(e.admit(prompts.slice(4).map((p, i) => ({ id: `s${i + 4}`, prompt: p, adapter: residents[i + 4] }))));
-      for (let t = 0; t < 3; t++) { greedy(e.step(new Map([...tokens].filter(([id]) => e.running().includes(id))))); if (t === 0) e.release(["s0", "s5"]); }
+      for (let t = 0; t < 3; t++) {
+        greedy(e.step(new Map([...tokens].filter(([id]) => e.running().includes(id)))));
+        if (t === 0) e.release(["s0", "s5"]);
+      }
     };
     engines.forEach(run);
     expect(traces[0].length).to.equal(traces[1].length).and.to.equal(traces[2].length).and.to.be.greaterThan(15);
@@ -82,6 +91,6 @@ describe("OpenLoRA strategies", () => {
     // the adapters matter: logits differ from the base model's
     const baseLogits = prefill(tf, base.model.config, base.weights, [prompts[1]], (n, x) => linear(tf, base.weights, n, x)).logits.dataSync();
     expect(maxDiff(baseLogits, traces[0][1])).to.be.greaterThan(1e-3);
-    engines.forEach((e) => e.dispose());
+    for (const e of engines) e.dispose();
   });
 });
