@@ -75,6 +75,15 @@ describe("OpenLoRA HTTP server", () => {
     expect(models.location).to.equal("slot");
   });
 
+  it("stops at a stop sequence: the text ends before it and finish_reason is stop", async () => {
+    const body = { model: "a2", prompt: "abc", max_tokens: 6, temperature: 0 };
+    const free = ((await (await post("/v1/completions", body)).json()) as { choices: Array<{ text: string }> }).choices[0].text;
+    const stop = free.slice(2, 3);
+    const cut = (await (await post("/v1/completions", { ...body, stop })).json()) as { choices: Array<{ text: string; finish_reason: string }> };
+    expect(cut.choices[0].text).to.equal(free.slice(0, free.indexOf(stop)));
+    expect(cut.choices[0].finish_reason).to.equal("stop");
+  });
+
   it("a burst mixing good and bad requests: each bad one gets its 4xx code, every good one is served", async () => {
     const good = Array.from({ length: 8 }, (_, i) => ({ model: `a${i % 4}`, prompt: "abcdefghijklm".slice(i, i + 3), max_tokens: 4, temperature: 0 }));
     const expected = await Promise.all(good.map(async (g) => (await (await post("/v1/completions", g)).json()).choices[0].text));
