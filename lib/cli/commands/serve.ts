@@ -67,16 +67,20 @@ async function serve(values: ServeValues): Promise<number> {
   const mode = values["base-mode"] ?? "quick";
   if (mode !== "quick" && mode !== "full")
     throw new CliError({ code: "cli/bad-option-value", message: `./lab serve: --base-mode ${mode}: use quick or full`, hint: HINT, fields: { command: "serve", option: "base-mode", value: mode } });
-  const { tf, backend } = await initTf();
-  const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
-  const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
-  const service = openLoraService(tf, model, base, {
+  // every option is checked before the model loads
+  const settings = {
     slots: int("slots", values.slots),
     maxRank: int("max-rank", values["max-rank"]),
     maxBatchSize: int("max-batch", values["max-batch"]),
     hostBudgetBytes: values["host-budget-mb"] ? int("host-budget-mb", values["host-budget-mb"])! << 20 : undefined,
     stepBudgetMs: int("step-budget-ms", values["step-budget-ms"]),
-  });
+  };
+  const generated = int("generate", values.generate) ?? 0;
+  const port = int("port", values.port) ?? 8000;
+  const { tf, backend } = await initTf();
+  const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
+  const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
+  const service = openLoraService(tf, model, base, settings);
   const roots = [fromRoot("experiments", "runs")];
   const factoryRuns = fromRoot("experiments", "runs", "factory");
   if (!values["no-factory"] && existsSync(factoryRuns)) {
@@ -98,7 +102,6 @@ async function serve(values: ServeValues): Promise<number> {
     service.store.register(id, resolve(dir));
     roots.push(resolve(dir, ".."));
   }
-  const generated = int("generate", values.generate) ?? 0;
   const info = { sha256: base.sha256, modules: model.linearModules };
   const targets = [
     ["q_proj", "v_proj"],
@@ -129,7 +132,6 @@ async function serve(values: ServeValues): Promise<number> {
     });
     return onChain ?? { batchId: -1n, txHash: "", root: batch.root };
   };
-  const port = int("port", values.port) ?? 8000;
   const server = await startServer(
     {
       scheduler: service.scheduler,
@@ -147,7 +149,10 @@ async function serve(values: ServeValues): Promise<number> {
   console.log(`  curl ${server.url}/v1/models`);
   const first = service.store.list()[0]?.id ?? "ADAPTER";
   console.log(`  curl ${server.url}/v1/completions -H 'content-type: application/json' -d '{"model":"${first}","prompt":"The ","max_tokens":32,"temperature":0}'`);
-  await new Promise<void>((done) => process.once("SIGINT", () => done()));
+  await new Promise<void>((done) => {
+    process.once("SIGINT", () => done());
+    process.once("SIGTERM", () => done());
+  });
   console.log("\nstopping: sealing pending receipts ...");
   if (server.receipts.pending().length) {
     const batch = server.receipts.seal();
