@@ -288,7 +288,7 @@ export async function scaleRun(
  * batched strategy's greedy tokens, so all see the same sequences; returns each strategy's
  * largest logit difference from the batched one over every position.
  */
-export function strategyAgreement(
+export async function strategyAgreement(
   tf: Tf,
   model: Model<GptConfig>,
   base: WeightMap,
@@ -296,17 +296,15 @@ export function strategyAgreement(
   adapters: string[],
   prompts: number[][],
   steps: number,
-): Array<{ strategy: StrategyName; maxError: number; positions: number }> {
+): Promise<Array<{ strategy: StrategyName; maxError: number; positions: number }>> {
   const layers = servingLayers(tf, base, model.linearModules);
   const residents = adapters.map((a) => service.cache.acquire(a).resident);
   const engines = STRATEGIES.map((s) => createEngine(s, tf, model.config, base, layers, service.bank));
   const seqs = prompts.map((p, i) => ({ id: `q${i}`, prompt: p, adapter: residents[i] }));
-  const traces = engines.map((e) => [e.admit(seqs)]);
+  const traces = await Promise.all(engines.map(async (e) => [await e.admit(seqs)]));
   for (let t = 0; t < steps; t++) {
     const next = new Map([...traces[0][t]].map(([id, l]) => [id, l.indexOf(Math.max(...l))]));
-    engines.forEach((e, k) => {
-      traces[k].push(e.step(next));
-    });
+    for (const [k, e] of engines.entries()) traces[k].push(await e.step(next));
   }
   const out = engines.map((e, k) => {
     let maxError = 0;

@@ -152,8 +152,8 @@ export class Scheduler {
     try {
       while (this.queue.length || this.running.size) {
         try {
-          this.admit();
-          if (this.running.size) this.step();
+          await this.admit();
+          if (this.running.size) await this.step();
         } catch (e) {
           this.failRunning(e);
         }
@@ -176,7 +176,7 @@ export class Scheduler {
     this.running.clear();
   }
 
-  private admit(): void {
+  private async admit(): Promise<void> {
     const { cache, engine, maxBatchSize, stepBudgetMs } = this.opts;
     if (stepBudgetMs !== undefined && this.running.size > 0 && this.lastStepMs > stepBudgetMs) return;
     const joining: Running[] = [];
@@ -198,15 +198,15 @@ export class Scheduler {
     this.queue.splice(0, this.queue.length, ...left);
     if (!joining.length) return;
     for (const s of joining) this.running.set(s.req.id, s);
-    const logits = engine.admit(joining.map((s) => ({ id: s.req.id, prompt: s.req.prompt, adapter: s.resident })));
+    const logits = await engine.admit(joining.map((s) => ({ id: s.req.id, prompt: s.req.prompt, adapter: s.resident })));
     this.stats.admitted += joining.length;
     this.emit(logits);
   }
 
-  private step(): void {
+  private async step(): Promise<void> {
     const next = new Map([...this.running].map(([id, s]) => [id, s.tokens[s.tokens.length - 1]]));
     const started = performance.now();
-    const logits = this.opts.engine.step(next);
+    const logits = await this.opts.engine.step(next);
     this.lastStepMs = performance.now() - started;
     this.stats.steps++;
     this.stats.batchSizes.push(next.size);

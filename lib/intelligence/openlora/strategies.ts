@@ -28,18 +28,19 @@ export interface SequenceStart {
 
 export interface DecodeEngine {
   readonly strategy: StrategyName;
-  /** Prefills new sequences; returns each one's next-token logits (vocab floats). */
-  admit(seqs: SequenceStart[]): Map<string, Float32Array>;
+  /** Prefills new sequences; resolves to each one's next-token logits (vocab floats). */
+  admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>>;
   /** One token for every running sequence (`next` holds each one's newest token). */
-  step(next: Map<string, number>): Map<string, Float32Array>;
+  step(next: Map<string, number>): Promise<Map<string, Float32Array>>;
   /** Finished sequences leave; their cache rows are freed. */
   release(ids: string[]): void;
   running(): string[];
   dispose(): void;
 }
 
-function rowsOf(logits: Tensor, ids: string[]): Map<string, Float32Array> {
-  const data = logits.dataSync() as Float32Array;
+/** Logits [N, vocab] read back (asynchronously: WebGPU in Node has no synchronous read) by row id. */
+async function rowsOf(logits: Tensor, ids: string[]): Promise<Map<string, Float32Array>> {
+  const data = (await logits.data()) as Float32Array;
   logits.dispose();
   const V = data.length / Math.max(1, ids.length);
   return new Map(ids.map((id, n) => [id, data.slice(n * V, (n + 1) * V)]));
@@ -79,7 +80,7 @@ export class BatchedEngine implements DecodeEngine {
     return (name, x) => sgmvLinear(this.tf, this.layers, name, x, g.get(name));
   }
 
-  admit(seqs: SequenceStart[]): Map<string, Float32Array> {
+  async admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>> {
     if (seqs.length === 0) return new Map();
     const g = this.gather(seqs.map((s) => s.adapter.slot));
     const { logits, cache } = prefill(
@@ -100,7 +101,7 @@ export class BatchedEngine implements DecodeEngine {
     );
   }
 
-  step(next: Map<string, number>): Map<string, Float32Array> {
+  async step(next: Map<string, number>): Promise<Map<string, Float32Array>> {
     if (this.ids.length === 0) return new Map();
     this.gathered ??= this.gather(this.slots); // rebuilt only when rows join or leave
     const out = decodeStep(
@@ -161,25 +162,38 @@ abstract class PerRequestEngine implements DecodeEngine {
 
   protected abstract layersFor(adapter: ResidentAdapter): { linear: LinearFn; cleanup: () => void };
 
-  admit(seqs: SequenceStart[]): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const s of seqs) {
-      const w = this.layersFor(s.adapter);
-      const { logits, cache } = prefill(this.tf, this.config, this.base, [s.prompt], w.linear);
-      this.solos.set(s.id, { cache, ...w });
-      out.set(s.id, rowsOf(logits, [s.id]).get(s.id)!);
-    }
-    return out;
+  /** Each request's [1, vocab] logits stacked (an outer-axis concat) and read back once. */
+  private rows(logits: Tensor[], ids: string[]): Promise<Map<string, Float32Array>> {
+    if (ids.length === 0) return Promise.resolve(new Map());
+    const all = this.tf.concat(logits, 0);
+    for (const l of logits) l.dispose();
+    return rowsOf(all, ids);
   }
 
-  step(next: Map<string, number>): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
+  async admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>> {
+    const logits: Tensor[] = [];
+    for (const s of seqs) {
+      const w = this.layersFor(s.adapter);
+      const r = prefill(this.tf, this.config, this.base, [s.prompt], w.linear);
+      this.solos.set(s.id, { cache: r.cache, ...w });
+      logits.push(r.logits);
+    }
+    return this.rows(
+      logits,
+      seqs.map((s) => s.id),
+    );
+  }
+
+  async step(next: Map<string, number>): Promise<Map<string, Float32Array>> {
+    const logits: Tensor[] = [];
+    const ids: string[] = [];
     for (const [id, solo] of this.solos) {
       const r = decodeStep(this.tf, this.config, this.base, solo.cache, [next.get(id)!], solo.linear);
       solo.cache = r.cache;
-      out.set(id, rowsOf(r.logits, [id]).get(id)!);
+      logits.push(r.logits);
+      ids.push(id);
     }
-    return out;
+    return this.rows(logits, ids);
   }
 
   release(ids: string[]): void {

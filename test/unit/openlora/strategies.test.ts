@@ -56,7 +56,7 @@ describe("OpenLoRA KV-cached decode", () => {
 });
 
 describe("OpenLoRA strategies", () => {
-  it("batched, merge-per-request and unmerged-loop give the same logits (max error <= 1e-5) on a mixed-rank, mixed-adapter batch with joins and leaves", () => {
+  it("batched, merge-per-request and unmerged-loop give the same logits (max error <= 1e-5) on a mixed-rank, mixed-adapter batch with joins and leaves", async () => {
     const { cache, bank } = servingStack(base.info, dirs);
     const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [1], [2, 2, 2], [3, 4, 5, 6, 7]];
     const adapters = ["a0", "a1", "a2", "a0", "a3", "a5"]; // ranks 2, 4, 1, 2, 2, 1; a0 repeated
@@ -64,7 +64,7 @@ describe("OpenLoRA strategies", () => {
     const engines = STRATEGIES.map((s) => createEngine(s, tf, base.model.config, base.weights, layers, bank));
     const residents = adapters.map((a) => cache.acquire(a).resident);
     const traces: Float32Array[][] = engines.map(() => []);
-    const run = (e: DecodeEngine, k: number) => {
+    const run = async (e: DecodeEngine, k: number) => {
       const record = (m: Map<string, Float32Array>) => {
         for (const id of [...m.keys()].sort()) traces[k].push(m.get(id)!);
       };
@@ -73,16 +73,16 @@ describe("OpenLoRA strategies", () => {
         for (const [id, l] of m) tokens.set(id, l.indexOf(Math.max(...l)));
         record(m);
       };
-      greedy(e.admit(prompts.slice(0, 4).map((p, i) => ({ id: `s${i}`, prompt: p, adapter: residents[i] }))));
-      greedy(e.step(tokens));
+      greedy(await e.admit(prompts.slice(0, 4).map((p, i) => ({ id: `s${i}`, prompt: p, adapter: residents[i] }))));
+      greedy(await e.step(tokens));
       e.release(["s1"]);
-      greedy(e.admit(prompts.slice(4).map((p, i) => ({ id: `s${i + 4}`, prompt: p, adapter: residents[i + 4] }))));
+      greedy(await e.admit(prompts.slice(4).map((p, i) => ({ id: `s${i + 4}`, prompt: p, adapter: residents[i + 4] }))));
       for (let t = 0; t < 3; t++) {
-        greedy(e.step(new Map([...tokens].filter(([id]) => e.running().includes(id)))));
+        greedy(await e.step(new Map([...tokens].filter(([id]) => e.running().includes(id)))));
         if (t === 0) e.release(["s0", "s5"]);
       }
     };
-    engines.forEach(run);
+    for (const [k, e] of engines.entries()) await run(e, k);
     expect(traces[0].length).to.equal(traces[1].length).and.to.equal(traces[2].length).and.to.be.greaterThan(15);
     for (let k = 1; k < engines.length; k++) {
       const worst = Math.max(...traces[0].map((row, i) => maxDiff(row, traces[k][i])));
