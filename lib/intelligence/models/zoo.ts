@@ -84,7 +84,10 @@ export function fortunesTokenizer(): CharTokenizer {
 /** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from the corpus. */
 export function gptConfig(name = "fortunes-gpt"): GptConfig {
   const recipe = BASE_MODELS[name];
-  if (!recipe?.gpt) throw new IntelligenceError(`base model "${name}" is not a GPT recipe`, `use one of: ${Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name).join(", ")}`);
+  if (!recipe?.gpt) {
+    const gpts = Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name);
+    throw new IntelligenceError({ code: "model/not-a-gpt", message: `base model "${name}" is not a GPT recipe`, hint: `use one of: ${gpts.join(", ")}`, fields: { name, known: gpts } });
+  }
   return { vocabSize: fortunesTokenizer().vocab.length, ...recipe.gpt };
 }
 
