@@ -24,6 +24,11 @@ export interface BaseModelRecipe {
   pretrain: Record<PretrainMode, { steps: number; batchSize: number; lr: number }>;
   /** Rough time on the 2-core wasm machine, for the README and model cards. */
   fullTimeNote: string;
+  /**
+   * Bumped when the architecture or its initialisation changes, so a checkpoint pretrained by an
+   * earlier revision is never loaded as this one (it names the checkpoint's folder from 2 on).
+   */
+  revision: number;
 }
 
 export const BASE_MODELS: Record<string, BaseModelRecipe> = {
@@ -33,6 +38,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     description: "784-256-128-10 ReLU MLP pretrained on Fashion-MNIST training images 0..29999 (the unshifted domain)",
     pretrain: { quick: { steps: 150, batchSize: 128, lr: 2e-3 }, full: { steps: 940, batchSize: 128, lr: 1e-3 } },
     fullTimeNote: "about 60 s on wasm, 2 cores (4 epochs of 30 000 images)",
+    revision: 1,
   },
   "fortunes-gpt": {
     name: "fortunes-gpt",
@@ -40,6 +46,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     description: "character-level 2-layer, 4-head, 64-wide decoder-only transformer (block 48) pretrained on the fortunes and riddles files of fortunes-min",
     pretrain: { quick: { steps: 60, batchSize: 16, lr: 3e-3 }, full: { steps: 800, batchSize: 16, lr: 3e-3 } },
     fullTimeNote: "about 5 minutes on wasm, 2 cores (800 steps of 16 windows of 48 characters)",
+    revision: 2, // 2: GPT-2 initialisation (N(0, 0.02²), residual projections scaled by depth)
   },
 };
 
@@ -94,7 +101,8 @@ export function pretrainData(name: string): TrainData {
 }
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
-  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}`);
+  const revision = BASE_MODELS[name]?.revision ?? 1;
+  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}${revision > 1 ? `-r${revision}` : ""}`);
 }
 
 export interface PretrainOptions {
