@@ -360,7 +360,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { fromFactoryRun } = await import("./factory-bridge.js");
+  const { fromFactoryRun } = await import("./factory-model.js");
   const { aggregate } = await import("./aggregation.js");
   const { rocAuc } = await import("./evaluation/stats.js");
   const { isAbsolute } = await import("node:path");

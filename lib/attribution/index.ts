@@ -2,6 +2,7 @@
  * Attribution layer: Proof of Attribution for the lab's models.
  *
  * model.ts        TraceableModel (dense blocks → per-example gradients as outer products), LR, MLP, LoRA-MLP
+ * factory-model.ts any Model Factory model (MLP, GPT; LoRA or full) through its own TensorFlow.js forward
  * gradients.ts    batched per-example gradients, projection, hashed on-disk store
  * methods/        Grad-Dot/Cos, TracIn-CP, influence (exact, CG, LiSSA), DataInf, TRAK — one Attributor interface
  * suffix-array.ts exact-match attribution of generated text to datanets
@@ -27,5 +28,5 @@ export * from "./onchain.js";
 export * from "./render.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
-export * from "./factory-bridge.js";
+export * from "./factory-model.js";
 export * from "./lm-output.js";
