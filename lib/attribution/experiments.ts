@@ -429,6 +429,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
 
 export const ASYNC_EXPERIMENTS: Record<string, (params: any, log: Log) => Promise<Metrics>> = {
   "factory-contributors": factoryContributorsExperiment,
+  "lm-datanets": async (params, log) => (await import("./lm-experiment.js")).lmDatanetsExperiment(params, log),
 };
 
 /** Any experiment, sync or async (the Model Factory runs are async). */

@@ -291,6 +291,36 @@ export class FactoryModel implements TraceableModel {
     }
   }
 
+  /**
+   * The same rows by one tf.grads call per example (no capture): the reference the batched pass
+   * is checked and benchmarked against.
+   */
+  gradientRowsByLoop(params: Float64Array, batch: Batch, target: Target): Float64Array {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const out = new Float64Array(batch.n * this.numParams);
+    const keys = this.products.flatMap((q) => (q.biasKey ? [q.key, q.biasKey] : [q.key]));
+    const trainable = this.unpack(params);
+    try {
+      for (let i = 0; i < batch.n; i++) {
+        tf.tidy(() => {
+          const b = this.tensors(subsetRow(batch, i));
+          const grads = tf.grads((...ts: tfjs.Tensor[]) => tf.sum(this.values(Object.fromEntries(keys.map((k, j) => [k, ts[j]])), b, target)) as tfjs.Scalar)(keys.map((k) => trainable[k]));
+          let j = 0;
+          for (const { biasKey, block } of this.products) {
+            const g = grads[j++].dataSync(); // PEFT [out, in]
+            const o = i * this.numParams + block.offset;
+            for (let c = 0; c < block.cols; c++) for (let a = 0; a < block.rows; a++) out[o + a * block.cols + c] = g[c * block.rows + a];
+            if (biasKey) out.set(grads[j++].dataSync(), o + block.rows * block.cols);
+          }
+        });
+      }
+    } finally {
+      Object.values(trainable).forEach((t) => t.dispose());
+    }
+    return out;
+  }
+
   trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
     const { values, capture } = this.capturedPass(params, batch, target);
     try {
@@ -345,6 +375,14 @@ export class FactoryModel implements TraceableModel {
     q.dispose();
     return data;
   }
+}
+
+function subsetRow(batch: Batch, i: number): Batch {
+  const yd = batch.yDim ?? 1;
+  const one: Batch = { x: batch.x.subarray(i * batch.dim, (i + 1) * batch.dim), y: batch.y.subarray(i * yd, (i + 1) * yd), n: 1, dim: batch.dim };
+  if (batch.yDim !== undefined) one.yDim = batch.yDim;
+  if (batch.weights) one.weights = batch.weights.subarray(i * yd, (i + 1) * yd);
+  return one;
 }
 
 /**

@@ -12,6 +12,7 @@
  * onchain.ts      AttributionRegistry record + RewardDistributor epoch and claims
  * evaluation/     LDS, LOO, mislabel AUC, datanet identification, counterfactual removal
  * experiments.ts  the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`)
+ * lm-experiment.ts the language model: LoRA-tuned GPT on three text datanets, gradients beside exact match
  */
 export * from "./errors.js";
 export * from "./linalg.js";
@@ -30,3 +31,4 @@ export * from "./evaluation/index.js";
 export * from "./experiments.js";
 export * from "./factory-model.js";
 export * from "./lm-output.js";
+export * from "./lm-experiment.js";

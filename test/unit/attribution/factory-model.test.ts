@@ -143,3 +143,14 @@ describe("attribution: per-example gradients of Model Factory models in one batc
     expect(hasCode(refusal(() => continuationExample([1], Array(11).fill(2), 10)), "attribution/continuation-too-long")).to.equal(true);
   });
 });
+
+describe("attribution: the per-example loop the benchmarks time", () => {
+  it("gives the batched pass's rows", () => {
+    const a = trainedAdapter(gpt, gptBase, ["v_proj", "lm_head"], 7);
+    const weights = { ...gptBase, ...a.tensors };
+    const fm = new FactoryModel({ model: gpt, weights, trainable: Object.keys(a.tensors), forwardOptions: a.fwd });
+    const params = fm.packWeights(weights);
+    const batched = fm.gradientRows(params, continuations, "loss");
+    expect(maxRelativeError(fm.gradientRowsByLoop(params, continuations, "loss"), batched, continuations.n, fm.numParams)).to.be.below(1e-4);
+  });
+});
