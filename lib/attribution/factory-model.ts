@@ -268,24 +268,43 @@ export class FactoryModel implements TraceableModel {
     return { values, capture };
   }
 
-  gradientRows(params: Float64Array, batch: Batch, target: Target): Float64Array {
+  gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Float64Array {
     const tf = this.tf;
-    const n = batch.n, T = this.positions;
+    const n = batch.n, T = this.positions, p = this.numParams;
     const { capture } = this.capturedPass(params, batch, target);
     try {
-      const rows = tf.tidy(() => {
-        const parts: Tensor[] = [];
-        for (const { key, biasKey, block } of this.products) {
-          const x = tf.reshape(capture.inputs.get(key)!, [n, T, block.rows]); // [n·T, in] -> [n, T, in]
-          const d = tf.reshape(capture.signals.get(key)!, [n, T, block.cols]); // [n·T, out] -> [n, T, out]
-          parts.push(tf.reshape(tf.matMul(x, d, true, false), [n, block.rows * block.cols])); // Σₜ xₜ ⊗ δₜ: [n, in, out] -> [n, in·out]
-          if (biasKey) parts.push(tf.sum(d, 1)); // [n, out]
+      for (const { key, biasKey, block } of this.products) {
+        const { rows, cols, offset } = block;
+        const signal = capture.signals.get(key)!.dataSync() as Float32Array; // [n·T, out]
+        if (T === 1) {
+          // one position: each example's gradient is a single outer product, written in place
+          const input = capture.inputs.get(key)!.dataSync() as Float32Array; // [n, in]
+          for (let i = 0; i < n; i++) {
+            for (let a = 0; a < rows; a++) {
+              const xa = input[i * rows + a];
+              if (xa === 0) continue;
+              const o = i * p + offset + a * cols;
+              for (let c = 0; c < cols; c++) out[o + c] = xa * signal[i * cols + c];
+            }
+          }
+        } else {
+          const g = tf.tidy(() => {
+            const x = tf.reshape(capture.inputs.get(key)!, [n, T, rows]); // [n·T, in] -> [n, T, in]
+            const d = tf.reshape(capture.signals.get(key)!, [n, T, cols]); // [n·T, out] -> [n, T, out]
+            return tf.matMul(x, d, true, false); // Σₜ xₜ ⊗ δₜ: [n, in, out]
+          });
+          const data = g.dataSync() as Float32Array;
+          g.dispose();
+          for (let i = 0; i < n; i++) out.set(data.subarray(i * rows * cols, (i + 1) * rows * cols), i * p + offset);
         }
-        return parts.length === 1 ? parts[0] : tf.concat(parts, 1); // [n, numParams]
-      });
-      const data = Float64Array.from(rows.dataSync());
-      rows.dispose();
-      return data;
+        if (biasKey) {
+          for (let i = 0; i < n; i++) {
+            const o = i * p + offset + rows * cols;
+            for (let t = i * T; t < (i + 1) * T; t++) for (let c = 0; c < cols; c++) out[o + c] += signal[t * cols + c];
+          }
+        }
+      }
+      return out;
     } finally {
       capture.dispose();
     }

@@ -71,10 +71,7 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
 function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * model.numParams)): Float64Array {
   const p = model.numParams;
   const n = batch.n;
-  if (model.gradientRows) {
-    out.set(model.gradientRows(params, batch, target));
-    return out;
-  }
+  if (model.gradientRows) return model.gradientRows(params, batch, target, out);
   const { traces } = model.trace(params, batch, target);
   for (const { block, input, signal, positions = 1 } of traces) {
     const { rows, cols } = block;

@@ -83,7 +83,7 @@ export interface TraceableModel {
    * batched pass (the TensorFlow.js models do, on their own backend); else gradients.ts forms the
    * outer products of `trace`.
    */
-  gradientRows?(params: Float64Array, batch: Batch, target: Target): Float64Array;
+  gradientRows?(params: Float64Array, batch: Batch, target: Target, out?: Float64Array): Float64Array;
   /** TRAK's out-to-loss weights Qᵢ (absent: 1 − p of the correct class). */
   outToLoss?(params: Float64Array, batch: Batch): Float64Array;
   /** Hessian of the mean loss (no regulariser) times v, exact; absent where only finite differences exist. */
