@@ -21,12 +21,12 @@ import { DataInf, ExactInfluence, GradDot, TRAK, layerwiseInfluence } from "../l
 import { loraDatanetSetup } from "../lib/attribution/experiments.js";
 import { pearson } from "../lib/attribution/evaluation/stats.js";
 import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
-import { lmAttribution } from "../lib/attribution/lm-experiment.js";
+import { lmAttribution, type LmDatanetParams } from "../lib/attribution/lm-experiment.js";
+import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
 import type { Batch } from "../lib/attribution/model.js";
 import { initTf } from "../lib/tf/index.js";
 import { MLP_CONFIG, createGpt, createMlp, gptConfig, initLora, loraConfig, loraForwardOptions, pretrainData, type ForwardOptions, type Model, type WeightMap } from "../lib/intelligence/index.js";
-import { parse } from "yaml";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -69,9 +69,9 @@ printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}:
 
 // 0b · DataInf's identification task on the language-model datanets
 {
-  const spec = parse(readFileSync(new URL("../experiments/attribution/lm-datanets.yaml", import.meta.url), "utf8"));
-  const small = { ldsSubsets: 0, counterfactualTests: 0, trakModels: 1, ...(quick ? spec.quick : {}) };
-  const r = await lmAttribution({ ...spec.params, ...small, gradientStore: mkdtempSync(join(tmpdir(), "bench-lm-")) });
+  // the spec's identification task alone: no re-trainings for LDS or removal, one TRAK model
+  const params = experimentParams<LmDatanetParams>(loadExperimentSpec("lm-datanets"), { quick, overrides: { ldsSubsets: 0, counterfactualTests: 0, trakModels: 1 } });
+  const r = await lmAttribution({ ...params, gradientStore: mkdtempSync(join(tmpdir(), "bench-lm-")) });
   printTable(`Identification on the LM datanets (${r.metrics.train_windows} windows, ${quick ? "quick" : "full"} spec settings): do the most influential windows come from the test prompt's datanet?`,
     Object.entries(r.identification).map(([method, v]) => ({ method, AUC: v.auc, recall: v.recall, target: method === "datainf" ? ">= 0.95" : "", met: method === "datainf" ? (v.auc >= 0.95 ? "yes" : "no") : "" })));
 }

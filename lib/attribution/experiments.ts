@@ -344,16 +344,6 @@ export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
   "lora-datanets": datanetExperiment,
 };
 
-/** Whether a value meets a target written as "<op> number" (>=, <=, >, <): "met", "MISSED", or "" when there is no target. */
-export function targetStatus(target: string | undefined, value: number): "met" | "MISSED" | "" {
-  if (!target) return "";
-  const m = /^\s*(>=|<=|>|<)\s*(-?[\d.]+)\s*$/.exec(target);
-  if (!m) throw new AttributionError(`target "${target}" is not "<op> number"`, 'write targets as ">= 0.75", "<= 0.1", "> 0" or "< 1"');
-  const t = Number(m[2]);
-  const ok = m[1] === ">=" ? value >= t : m[1] === "<=" ? value <= t : m[1] === ">" ? value > t : value < t;
-  return ok ? "met" : "MISSED";
-}
-
 export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
   const f = EXPERIMENTS[runner];
   if (!f) throw new AttributionError(`no attribution experiment called "${runner}"`, `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`);

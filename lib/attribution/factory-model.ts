@@ -25,10 +25,10 @@
  */
 import type * as tfjs from "@tensorflow/tfjs";
 import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
-import { layoutBlocks, type Batch, type DenseBlock, type DenseTrace, type Target, type TraceableModel, type TraceResult } from "./model.js";
-import { makeCheckpoint, type Checkpoint } from "./train.js";
-import { AttributionError } from "./errors.js";
 import type { Rng } from "../random.js";
+import { AttributionError } from "./errors.js";
+import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type Target, type TraceableModel, type TraceResult } from "./model.js";
+import { type Checkpoint, makeCheckpoint } from "./train.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or tensor.dataSync() + shape). */
 export interface ArrayTensor {
@@ -50,20 +50,24 @@ interface TrainableProduct {
 class GradientCapture implements LinearCapture {
   readonly inputs = new Map<string, Tensor>();
   readonly signals = new Map<string, Tensor>();
-  constructor(private readonly tf: Tf, private readonly keys: ReadonlySet<string>) {}
+  constructor(
+    private readonly tf: Tf,
+    private readonly keys: ReadonlySet<string>,
+  ) {}
 
   tap(key: string, input: Tensor, output: Tensor): Tensor {
     if (!this.keys.has(key)) return output;
     const tf = this.tf;
     this.inputs.set(key, tf.keep(tf.clone(input)));
     const signals = this.signals;
-    const identity = tf.customGrad((y: any, _save: any) => ({
+    // customGrad's typings take (…inputs, save) as one rest parameter; the identity has one input
+    const identity = tf.customGrad(((y: tfjs.Tensor) => ({
       value: tf.clone(y),
       gradFunc: (dy: tfjs.Tensor) => {
         signals.set(key, tf.keep(tf.clone(dy)));
         return tf.clone(dy);
       },
-    }));
+    })) as unknown as Parameters<Tf["customGrad"]>[0]);
     return identity(output) as Tensor;
   }
 
@@ -108,31 +112,66 @@ export class FactoryModel implements TraceableModel {
     this.tf = model.tf;
     this.forwardOptions = { ...(spec.forwardOptions ?? {}), training: false };
     if (this.forwardOptions.lora?.dora) {
-      throw new AttributionError({ code: "attribution/dora-unsupported", message: "DoRA adapters are not attributed: their magnitude vector is no dense product", hint: "attribute a plain LoRA run (use_dora: false)", fields: { model: model.kind } });
+      throw new AttributionError({
+        code: "attribution/dora-unsupported",
+        message: "DoRA adapters are not attributed: their magnitude vector is no dense product",
+        hint: "attribute a plain LoRA run (use_dora: false)",
+        fields: { model: model.kind },
+      });
     }
     const trainable = new Set(spec.trainable);
     const products: { key: string; biasKey?: string; rows: number; cols: number }[] = [];
     for (const m of model.linearModules) {
-      const a = `${m.name}.lora_A.weight`, b = `${m.name}.lora_B.weight`, w = `${m.name}.weight`, bias = `${m.name}.bias`;
+      const a = `${m.name}.lora_A.weight`,
+        b = `${m.name}.lora_B.weight`,
+        w = `${m.name}.weight`,
+        bias = `${m.name}.bias`;
       if (trainable.has(a) !== trainable.has(b)) {
-        throw new AttributionError({ code: "attribution/half-adapter", message: `only one of ${a} and ${b} is trainable`, hint: "pass both LoRA factors of every adapted module", fields: { module: m.name } });
+        throw new AttributionError({
+          code: "attribution/half-adapter",
+          message: `only one of ${a} and ${b} is trainable`,
+          hint: "pass both LoRA factors of every adapted module",
+          fields: { module: m.name },
+        });
       }
       if (trainable.has(a)) {
         const r = spec.weights[a]?.shape[0];
-        if (!r) throw new AttributionError({ code: "attribution/missing-tensor", message: `the weights hold no ${a}`, hint: "pass the base weights merged with the adapter tensors (loraWeightMap)", fields: { key: a } });
+        if (!r)
+          throw new AttributionError({
+            code: "attribution/missing-tensor",
+            message: `the weights hold no ${a}`,
+            hint: "pass the base weights merged with the adapter tensors (loraWeightMap)",
+            fields: { key: a },
+          });
         products.push({ key: a, rows: m.inFeatures, cols: r }, { key: b, rows: r, cols: m.outFeatures });
       }
       if (trainable.has(bias) && !trainable.has(w)) {
-        throw new AttributionError({ code: "attribution/bias-without-weight", message: `${bias} is trainable but ${w} is not`, hint: "train a linear layer's weight with its bias (full fine-tuning), or neither", fields: { module: m.name } });
+        throw new AttributionError({
+          code: "attribution/bias-without-weight",
+          message: `${bias} is trainable but ${w} is not`,
+          hint: "train a linear layer's weight with its bias (full fine-tuning), or neither",
+          fields: { module: m.name },
+        });
       }
       if (trainable.has(w)) products.push({ key: w, biasKey: m.bias && trainable.has(bias) ? bias : undefined, rows: m.inFeatures, cols: m.outFeatures });
     }
     const covered = new Set(products.flatMap((p) => (p.biasKey ? [p.key, p.biasKey] : [p.key])));
     const stray = spec.trainable.filter((k) => !covered.has(k));
     if (stray.length > 0) {
-      throw new AttributionError({ code: "attribution/not-dense", message: `trainable tensors ${stray.join(", ")} are not weights of linear layers`, hint: "attribute LoRA factors or linear weights and biases; embeddings and layer norms stay frozen for attribution", fields: { keys: stray } });
+      throw new AttributionError({
+        code: "attribution/not-dense",
+        message: `trainable tensors ${stray.join(", ")} are not weights of linear layers`,
+        hint: "attribute LoRA factors or linear weights and biases; embeddings and layer norms stay frozen for attribution",
+        fields: { keys: stray },
+      });
     }
-    if (products.length === 0) throw new AttributionError({ code: "attribution/nothing-trainable", message: "no trainable tensor was named", hint: "pass the adapter's keys (or the fine-tuned linear weights) as `trainable`", fields: { model: model.kind } });
+    if (products.length === 0)
+      throw new AttributionError({
+        code: "attribution/nothing-trainable",
+        message: "no trainable tensor was named",
+        hint: "pass the adapter's keys (or the fine-tuned linear weights) as `trainable`",
+        fields: { model: model.kind },
+      });
     this.blocks = layoutBlocks(products.map((p) => ({ name: p.key, rows: p.rows, cols: p.cols, bias: p.biasKey !== undefined })));
     this.products = products.map((p, i) => ({ key: p.key, biasKey: p.biasKey, block: this.blocks[i] }));
     const last = this.blocks[this.blocks.length - 1];
@@ -154,7 +193,13 @@ export class FactoryModel implements TraceableModel {
       transposeToVector(t, p, block.offset);
       if (biasKey) {
         const b = tensors[biasKey];
-        if (!b) throw new AttributionError({ code: "attribution/missing-tensor", message: `the tensors hold no ${biasKey}`, hint: "pass every trainable tensor of the run or checkpoint", fields: { key: biasKey } });
+        if (!b)
+          throw new AttributionError({
+            code: "attribution/missing-tensor",
+            message: `the tensors hold no ${biasKey}`,
+            hint: "pass every trainable tensor of the run or checkpoint",
+            fields: { key: biasKey },
+          });
         for (let j = 0; j < block.cols; j++) p[block.offset + block.rows * block.cols + j] = b.data[j];
       }
     }
@@ -174,7 +219,12 @@ export class FactoryModel implements TraceableModel {
   unpack(params: Float64Array): WeightMap {
     const tf = this.tf;
     if (params.length !== this.numParams) {
-      throw new AttributionError({ code: "attribution/params-length", message: `a parameter vector of ${params.length} entries for a model of ${this.numParams}`, hint: "pack the parameters with this model's pack()", fields: { length: params.length, numParams: this.numParams } });
+      throw new AttributionError({
+        code: "attribution/params-length",
+        message: `a parameter vector of ${params.length} entries for a model of ${this.numParams}`,
+        hint: "pack the parameters with this model's pack()",
+        fields: { length: params.length, numParams: this.numParams },
+      });
     }
     const out: WeightMap = {};
     for (const { key, biasKey, block } of this.products) {
@@ -191,7 +241,12 @@ export class FactoryModel implements TraceableModel {
   }
 
   init(_rng: Rng): Float64Array {
-    throw new AttributionError({ code: "attribution/factory-init", message: "a Factory model is trained by the Model Factory", hint: "pack() the run's adapter or checkpoint tensors instead", fields: { model: this.kind } });
+    throw new AttributionError({
+      code: "attribution/factory-init",
+      message: "a Factory model is trained by the Model Factory",
+      hint: "pack() the run's adapter or checkpoint tensors instead",
+      fields: { model: this.kind },
+    });
   }
 
   private checkBatch(batch: Batch): void {
@@ -262,7 +317,12 @@ export class FactoryModel implements TraceableModel {
     for (const { key } of this.products) {
       if (!capture.signals.has(key)) {
         capture.dispose();
-        throw new AttributionError({ code: "attribution/no-signal", message: `no gradient reached ${key}`, hint: "the tensor does not influence the value: drop it from `trainable`", fields: { key } });
+        throw new AttributionError({
+          code: "attribution/no-signal",
+          message: `no gradient reached ${key}`,
+          hint: "the tensor does not influence the value: drop it from `trainable`",
+          fields: { key },
+        });
       }
     }
     return { values, capture };
@@ -270,7 +330,9 @@ export class FactoryModel implements TraceableModel {
 
   gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Float64Array {
     const tf = this.tf;
-    const n = batch.n, T = this.positions, p = this.numParams;
+    const n = batch.n,
+      T = this.positions,
+      p = this.numParams;
     const { capture } = this.capturedPass(params, batch, target);
     try {
       for (const { key, biasKey, block } of this.products) {
@@ -335,7 +397,7 @@ export class FactoryModel implements TraceableModel {
         });
       }
     } finally {
-      Object.values(trainable).forEach((t) => t.dispose());
+      for (const t of Object.values(trainable)) t.dispose();
     }
     return out;
   }
@@ -422,29 +484,37 @@ export function lmBatch(x: ArrayLike<number>, y: ArrayLike<number>, n: number, T
 export function continuationExample(prompt: ArrayLike<number>, continuation: ArrayLike<number>, T: number): { x: Int32Array; y: Int32Array; weights: Float64Array } {
   const ids = Int32Array.from([...Array.from(prompt), ...Array.from(continuation)]);
   if (continuation.length < 1 || prompt.length < 1) {
-    throw new AttributionError({ code: "attribution/empty-continuation", message: `a prompt of ${prompt.length} and a continuation of ${continuation.length} tokens`, hint: "give at least one prompt token and one continuation token", fields: { prompt: prompt.length, continuation: continuation.length } });
+    throw new AttributionError({
+      code: "attribution/empty-continuation",
+      message: `a prompt of ${prompt.length} and a continuation of ${continuation.length} tokens`,
+      hint: "give at least one prompt token and one continuation token",
+      fields: { prompt: prompt.length, continuation: continuation.length },
+    });
   }
   if (continuation.length > T) {
-    throw new AttributionError({ code: "attribution/continuation-too-long", message: `a continuation of ${continuation.length} tokens does not fit the block size ${T}`, hint: `score continuations of at most ${T} tokens (cut a longer one into pieces, each with its own prompt)`, fields: { continuation: continuation.length, blockSize: T } });
+    throw new AttributionError({
+      code: "attribution/continuation-too-long",
+      message: `a continuation of ${continuation.length} tokens does not fit the block size ${T}`,
+      hint: `score continuations of at most ${T} tokens (cut a longer one into pieces, each with its own prompt)`,
+      fields: { continuation: continuation.length, blockSize: T },
+    });
   }
   const window = ids.slice(Math.max(0, ids.length - (T + 1)));
   const pad = T + 1 - window.length; // a short prompt: left-pad with weight-0 positions (id 0)
   const full = new Int32Array(T + 1);
   full.set(window, pad);
-  const x = full.slice(0, T), y = full.slice(1, T + 1);
+  const x = full.slice(0, T),
+    y = full.slice(1, T + 1);
   const weights = new Float64Array(T);
   for (let t = T - continuation.length; t < T; t++) weights[t] = 1;
   return { x, y, weights };
 }
 
 /** The attribution view of a Factory run: model and packed final trainable tensors. */
-export function fromFactoryRun(run: {
-  model: Model;
-  baseWeights: WeightMap;
-  weights: WeightMap;
-  forwardOptions: ForwardOptions;
-  spec?: { method?: string };
-}): { model: FactoryModel; params: Float64Array } {
+export function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weights: WeightMap; forwardOptions: ForwardOptions; spec?: { method?: string } }): {
+  model: FactoryModel;
+  params: Float64Array;
+} {
   const lora = Object.keys(run.weights).filter((k) => k.includes(".lora_A.") || k.includes(".lora_B."));
   let trainable: string[];
   if (lora.length > 0) trainable = lora;

@@ -17,22 +17,22 @@
  * seed), and counterfactual removal of the top-k windows against k random ones, retrained.
  */
 import type * as tfjs from "@tensorflow/tfjs";
-import { rng as makeRng } from "../random.js";
-import { fortunesTokenizer, loadOrPretrainBase, baseModel, type PretrainMode } from "../intelligence/models/zoo.js";
 import { loadFortunes } from "../intelligence/datasets/text.js";
 import { initLora, loraConfig, loraForwardOptions } from "../intelligence/lora/index.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, trainStep, type TrainData } from "../intelligence/train.js";
 import type { ForwardOptions, Model, WeightMap } from "../intelligence/models/types.js";
-import { FactoryModel, continuationExample, lmBatch, type ArrayTensor } from "./factory-model.js";
-import type { Batch } from "./model.js";
-import { makeCheckpoint, type Checkpoint } from "./train.js";
-import { sampleText } from "./lm-output.js";
-import { DataInf, GradDot, TRAK, TracInCP, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
-import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, sampleSubsets, spearman } from "./evaluation/index.js";
-import { aggregate, type Aggregate, type Provenance } from "./aggregation.js";
-import { attributeByMatch, buildIndex } from "./suffix-array.js";
-import { experimentGradientStore, type Log, type Metrics } from "./experiments.js";
+import { baseModel, fortunesTokenizer, loadOrPretrainBase, type PretrainMode } from "../intelligence/models/zoo.js";
+import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep } from "../intelligence/train.js";
+import { rng as makeRng } from "../random.js";
+import { type Aggregate, aggregate, type Provenance } from "./aggregation.js";
 import { AttributionError } from "./errors.js";
+import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, sampleSubsets, spearman } from "./evaluation/index.js";
+import { experimentGradientStore, type Log, type Metrics } from "./experiments.js";
+import { type ArrayTensor, continuationExample, FactoryModel, lmBatch } from "./factory-model.js";
+import { sampleText } from "./lm-output.js";
+import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "./methods/index.js";
+import type { Batch } from "./model.js";
+import { attributeByMatch, buildIndex } from "./suffix-array.js";
+import type { Checkpoint } from "./train.js";
 
 export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
 
@@ -131,7 +131,7 @@ export function buildLmDatanets(
       for (const doc of mine) {
         starts.push(text.length);
         documents.push({ text: doc, datanet: d, contributor: c });
-        text += doc + "\n\n";
+        text += `${doc}\n\n`;
       }
       const first = documents.length - mine.length;
       const ids = encode(text);
@@ -361,7 +361,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
   for (let m = 1; m < p.trakModels; m++) {
     const other = fineTune(model, base.weights, dn.data, p, p.seed + m);
     ensemble.push({ params: fm.pack(arrays(other.tensors)) });
-    Object.values(other.tensors).forEach((t) => t.dispose());
+    for (const t of Object.values(other.tensors)) t.dispose();
   }
   const store = experimentGradientStore(p.gradientStore);
   const methods: Record<(typeof METHOD_KEYS)[number], Attributor> = {
@@ -418,11 +418,9 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
   const generatedOut: LmAttributionResult["generated"] = genPrompts.map((q, g) => {
     const match = attributeByMatch(indexes, enc(generatedText[g]), p.matchMinLength);
     const matchDocs = new Float64Array(dn.documents.length);
-    match.documentScores.forEach((m, d) =>
-      m.forEach((v, local) => {
-        matchDocs[docIds[d][local]] += v;
-      }),
-    );
+    match.documentScores.forEach((m, d) => {
+      for (const [local, v] of m) matchDocs[docIds[d][local]] += v;
+    });
     const total = match.datanetScores.reduce((a, b) => a + b, 0);
     const perMethod: Record<string, { shares: number[]; topDocuments: number[] }> = {};
     for (const key of METHOD_KEYS) {
@@ -477,7 +475,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
     const gt = ldsGroundTruth(subsets, (s) => {
       const r = fineTune(model, base.weights, dn.data, p, p.seed, s);
       const out = fm.evaluate(fm.pack(arrays(r.tensors)), identification).map((v) => -v);
-      Object.values(r.tensors).forEach((t) => t.dispose());
+      for (const t of Object.values(r.tensors)) t.dispose();
       return out;
     });
     metrics.lds_subsets = p.ldsSubsets;
@@ -486,7 +484,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
       ldsOut[key] = lds(idScores[key], gt).lds;
       metrics[`lds_${key}`] = ldsOut[key];
     }
-    log(`  LDS over ${p.ldsSubsets} half-subset re-trainings (${metrics.lds_retrain_seconds.toFixed(1)} s): ` + METHOD_KEYS.map((k) => `${k} ${ldsOut[k].toFixed(3)}`).join(", "));
+    log(`  LDS over ${p.ldsSubsets} half-subset re-trainings (${metrics.lds_retrain_seconds.toFixed(1)} s): ${METHOD_KEYS.map((k) => `${k} ${ldsOut[k].toFixed(3)}`).join(", ")}`);
   }
 
   // counterfactual removal (DataInf's ranking): top-k vs random k windows, retrained
@@ -502,7 +500,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
         const keep = Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i));
         const r = fineTune(model, base.weights, dn.data, p, p.seed, keep);
         const v = fm.evaluate(fm.pack(arrays(r.tensors)), identification)[t];
-        Object.values(r.tensors).forEach((x) => x.dispose());
+        for (const t of Object.values(r.tensors)) t.dispose();
         return v;
       },
       (t) => baseNll[t],
@@ -515,7 +513,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
   }
   metrics.gradient_sets_computed = store.misses;
   metrics.gradient_sets_read = store.hits;
-  Object.values(run.tensors).forEach((t) => t.dispose());
+  for (const t of Object.values(run.tensors)) t.dispose();
   return {
     metrics,
     datanets: dn,

@@ -1,4 +1,5 @@
 import { LabError } from "../errors.js";
+import { typeOverride } from "../overrides.js";
 
 /**
  * Notebook parameters in the papermill manner: the cell tagged `parameters` declares each one as
@@ -48,26 +49,9 @@ export function parseParameterCell(source: string): ParameterSpec[] {
   return specs;
 }
 
-/** Turns the text of `--set name=value` into a typed value, or refuses it naming the fix. */
+/** Turns the text of `--set name=value` into a typed value, or refuses it (an OverrideError) naming the fix. */
 export function coerceParameter(spec: ParameterSpec, raw: string, where = "the notebook"): ParameterValue {
-  switch (spec.type) {
-    case "number": {
-      const value = raw.trim() === "" ? NaN : Number(raw);
-      if (!Number.isFinite(value)) {
-        throw new ParameterError(`parameter ${spec.name} of ${where} is a number, but got "${raw}"`,
-          `pass a number, e.g. --set ${spec.name}=${spec.default}`);
-      }
-      return value;
-    }
-    case "boolean":
-      if (raw !== "true" && raw !== "false") {
-        throw new ParameterError(`parameter ${spec.name} of ${where} is a boolean, but got "${raw}"`,
-          `pass --set ${spec.name}=true or --set ${spec.name}=false`);
-      }
-      return raw === "true";
-    case "string":
-      return raw;
-  }
+  return typeOverride({ key: spec.name, type: spec.type, default: spec.default }, raw, where) as ParameterValue;
 }
 
 /** The source of the injected cell: plain assignments, so TypeScript checks them against the declarations. */

@@ -11,12 +11,13 @@
  * explicit option (the library's lambda_reg): 0 is the paper's formula, which needs ΦᵀΦ of full
  * rank (more training examples than projected dimensions, features spanning all of them).
  */
-import { taskGradients, type GradientSet } from "../gradients.js";
-import { cholesky, choleskySolve, matmulAtB } from "../linalg.js";
-import type { ProjectionKind } from "../projection.js";
-import { headSignal, type Batch, type TraceableModel } from "../model.js";
+
 import { AttributionError } from "../errors.js";
-import { verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { type GradientSet, taskGradients } from "../gradients.js";
+import { cholesky, choleskySolve, matmulAtB } from "../linalg.js";
+import { type Batch, headSignal, type TraceableModel } from "../model.js";
+import type { ProjectionKind } from "../projection.js";
+import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./types.js";
 
 export interface TrakOptions {
   projectionDim: number;
@@ -39,7 +40,13 @@ export class TRAK implements Attributor {
   readonly ridge: number;
   constructor(readonly opts: TrakOptions) {
     this.ridge = opts.ridge ?? 0;
-    if (!(this.ridge >= 0)) throw new AttributionError({ code: "trak/bad-ridge", message: `TRAK ridge ${opts.ridge} is not a number ≥ 0`, hint: "pass ridge: 0 for the paper's formula, or a positive damping", fields: { ridge: String(opts.ridge) } });
+    if (!(this.ridge >= 0))
+      throw new AttributionError({
+        code: "trak/bad-ridge",
+        message: `TRAK ridge ${opts.ridge} is not a number ≥ 0`,
+        hint: "pass ridge: 0 for the paper's formula, or a positive damping",
+        fields: { ridge: String(opts.ridge) },
+      });
   }
 
   private members(task: AttributionTask): { params: Float64Array }[] {
@@ -60,7 +67,13 @@ export class TRAK implements Attributor {
     try {
       L = cholesky(gram, k);
     } catch (cause) {
-      throw new AttributionError({ code: "trak/singular-gram", message: `ΦᵀΦ (${k}×${k}) of ${task.train.n} training features is singular with ridge ${this.ridge}`, hint: "project to fewer dimensions than training examples, or pass a positive ridge (report it with the scores)", fields: { projectionDim: k, nTrain: task.train.n, ridge: this.ridge }, cause });
+      throw new AttributionError({
+        code: "trak/singular-gram",
+        message: `ΦᵀΦ (${k}×${k}) of ${task.train.n} training features is singular with ridge ${this.ridge}`,
+        hint: "project to fewer dimensions than training examples, or pass a positive ridge (report it with the scores)",
+        fields: { projectionDim: k, nTrain: task.train.n, ridge: this.ridge },
+        cause,
+      });
     }
     return { Phi, L, q: outToLoss(task.model, params, task.train), projection };
   }
@@ -68,7 +81,10 @@ export class TRAK implements Attributor {
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
     const members = this.members(task);
-    const nT = task.test.n, nTr = task.train.n, k = this.opts.projectionDim, M = members.length;
+    const nT = task.test.n,
+      nTr = task.train.n,
+      k = this.opts.projectionDim,
+      M = members.length;
     const featureScores = new Float64Array(nT * nTr);
     const meanQ = new Float64Array(nTr);
     members.forEach((m, mi) => {
@@ -92,7 +108,9 @@ export class TRAK implements Attributor {
   selfInfluence(task: AttributionTask): Float64Array {
     verifyTask(task);
     const members = this.members(task);
-    const nTr = task.train.n, k = this.opts.projectionDim, M = members.length;
+    const nTr = task.train.n,
+      k = this.opts.projectionDim,
+      M = members.length;
     const feature = new Float64Array(nTr);
     const meanQ = new Float64Array(nTr);
     members.forEach((m, mi) => {

@@ -1,92 +1,61 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { parse } from "yaml";
-import { fromRoot, writeJsonAtomic } from "../../files.js";
-import { LabError } from "../../errors.js";
+import { relative } from "node:path";
+import { runExperimentAsync } from "../../attribution/experiments.js";
 import { printTable } from "../../bench/report.js";
-import { runExperimentAsync, targetStatus } from "../../attribution/experiments.js";
+import { experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, overrideFields } from "../../experiments/index.js";
+import { fromRoot, writeJsonAtomic } from "../../files.js";
+import { typeOverrides } from "../../overrides.js";
+import { defineCommand } from "../command.js";
 
-/** A claim recorded in an experiment spec: the measured metric must lie within value ± tolerance. */
-export interface Claim {
-  metric: string;
-  value: number;
-  tolerance: number;
-  /** The issue's target for this metric, e.g. ">= 0.75" (reported, met or missed). */
-  target?: string;
+function specList(): string {
+  return `experiment specs:\n${listExperimentSpecs()
+    .map((s) => `  ${s.name.padEnd(22)} ${s.title}`)
+    .join("\n")}`;
 }
 
-export interface ExperimentSpec {
-  name: string;
-  title?: string;
-  runner: string;
-  params: Record<string, unknown>;
-  claims: Claim[];
-}
-
-function findSpecs(dir = fromRoot("experiments")): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of readdirSync(dir)) {
-    const path = join(dir, entry);
-    if (entry === "runs") continue;
-    if (statSync(path).isDirectory()) out.push(...findSpecs(path));
-    else if (entry.endsWith(".yaml") || entry.endsWith(".yml")) out.push(path);
-  }
-  return out;
-}
-
-export function loadSpec(name: string): { spec: ExperimentSpec; path: string } {
-  const all = findSpecs().map((path) => ({ path, doc: parse(readFileSync(path, "utf8")) })).filter((s) => s.doc && typeof s.doc === "object" && "claims" in s.doc);
-  const hit = all.find((s) => s.doc.name === name || relative(fromRoot("experiments"), s.path).replace(/\.ya?ml$/, "") === name);
-  if (!hit) {
-    throw new LabError(`no experiment spec named "${name}"`, `use one of: ${all.map((s) => s.doc.name).sort().join(", ")}`);
-  }
-  const spec = hit.doc as ExperimentSpec;
-  for (const c of spec.claims ?? []) {
-    if (typeof c.metric !== "string" || typeof c.value !== "number" || typeof c.tolerance !== "number") {
-      throw new LabError(`claim ${JSON.stringify(c)} in ${hit.path} needs metric, value and tolerance`, "write each claim as { metric: NAME, value: NUMBER, tolerance: NUMBER }");
+export default defineCommand({
+  name: "reproduce",
+  usage: "NAME|SPEC-FILE [--quick] [--set key=value ...]",
+  description:
+    "Re-runs an experiment spec (experiments/<layer>/NAME.yaml) headless, checks its recorded claims (each\n" +
+    "measured value within value ± tolerance; targets reported met or missed) and writes\n" +
+    "experiments/runs/reproduce/NAME-STAMP/results.json. Exits 1 when a claim is missed. The claims are\n" +
+    "for the spec's own params: with --quick or --set the values are reported, not judged.",
+  options: {
+    quick: { type: "boolean", doc: "the spec's quick-mode params (minutes instead of the full run)" },
+    set: { type: "string", multiple: true, value: "key=value", doc: "override one of the spec's params, typed by its value there" },
+  },
+  positionals: { name: "NAME", min: 1, max: 1 },
+  examples: ["./lab reproduce logreg-fmnist", "./lab reproduce mlp-fmnist --quick", "./lab reproduce lora-datanets --set seed=2"],
+  details: specList,
+  async run({ values, positionals }) {
+    const spec = loadExperimentSpec(positionals[0]);
+    const overrides = typeOverrides(values.set, overrideFields(spec), `experiment ${spec.name}`);
+    const params = experimentParams(spec, { quick: values.quick, overrides });
+    const judged = !values.quick && Object.keys(overrides).length === 0;
+    console.log(`reproducing ${spec.name} (${spec.file}): ${spec.title}${judged ? "" : " — params differ from the spec's: claims reported, not judged"}`);
+    const t0 = performance.now();
+    const metrics = await runExperimentAsync(spec.runner, params, (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
+    const results = judgeClaims(spec, metrics);
+    const rows = results.map((r) => ({
+      metric: r.metric,
+      measured: r.measured,
+      claimed: r.claimed,
+      tolerance: r.tolerance,
+      claim: judged ? (r.holds ? "ok" : "MISS") : "not judged",
+      target: r.target ? `${r.targetStatus} (${r.target})` : "",
+    }));
+    printTable(`${spec.name}: claims`, rows, 4);
+    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+    const out = fromRoot("experiments", "runs", "reproduce", `${spec.name}-${stamp}`, "results.json");
+    writeJsonAtomic(out, { experiment: spec.name, spec: spec.file, quick: values.quick, params, overrides, metrics, claims: rows, seconds: (performance.now() - t0) / 1000 });
+    console.log(`results: ${relative(fromRoot(), out)}`);
+    if (!judged) return 0;
+    const missed = results.filter((r) => !r.holds);
+    if (missed.length) {
+      console.error(`${missed.length} claim(s) missed: ${missed.map((r) => r.metric).join(", ")}`);
+      return 1;
     }
-  }
-  return { spec, path: hit.path };
-}
-
-/**
- * ./lab reproduce NAME [--set key=value ...]: re-runs experiments/…/NAME.yaml headless, checks its
- * recorded claims, writes experiments/runs/reproduce/NAME-STAMP/results.json, and exits 1 if any
- * claim is missed (2 for usage errors).
- */
-export default async function main(args: string[]): Promise<number> {
-  const names = args.filter((a) => !a.startsWith("--") && !a.includes("="));
-  if (names.length !== 1) {
-    console.error("usage: ./lab reproduce NAME [--set key=value ...]");
-    return 2;
-  }
-  const { spec, path } = loadSpec(names[0]);
-  const params: Record<string, unknown> = { ...spec.params };
-  args.forEach((a, i) => {
-    if (a === "--set" && args[i + 1]) {
-      const [k, v] = args[i + 1].split("=");
-      params[k] = JSON.parse(v);
-    }
-  });
-  console.log(`reproducing ${spec.name} (${relative(fromRoot(), path)}): ${spec.title ?? spec.runner}`);
-  const t0 = performance.now();
-  const metrics = await runExperimentAsync(spec.runner, params, (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
-  const rows = spec.claims.map((c) => {
-    const v = metrics[c.metric];
-    const ok = typeof v === "number" && Number.isFinite(v) && Math.abs(v - c.value) <= c.tolerance;
-    return { metric: c.metric, measured: v ?? NaN, claimed: c.value, tolerance: c.tolerance, claim: ok ? "ok" : "MISS", target: c.target ? `${targetStatus(c.target, v ?? NaN)} (${c.target})` : "" };
-  });
-  printTable(`${spec.name}: claims`, rows, 4);
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
-  const out = fromRoot("experiments", "runs", "reproduce", `${spec.name}-${stamp}`, "results.json");
-  writeJsonAtomic(out, { experiment: spec.name, spec: relative(fromRoot(), path), params, metrics, claims: rows, seconds: (performance.now() - t0) / 1000 });
-  console.log(`results: ${relative(fromRoot(), out)}`);
-  const missed = rows.filter((r) => r.claim !== "ok");
-  if (missed.length) {
-    console.error(`${missed.length} claim(s) missed: ${missed.map((r) => r.metric).join(", ")}`);
-    return 1;
-  }
-  console.log(`all ${rows.length} claims hold`);
-  return 0;
-}
+    console.log(`all ${rows.length} claims hold`);
+    return 0;
+  },
+});

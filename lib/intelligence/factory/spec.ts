@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { sha256Hex } from "../../files.js";
+import type { OverrideField } from "../../overrides.js";
 import { SpecError } from "../errors.js";
 import { BASE_MODELS } from "../models/zoo.js";
 import { DATANET_CATALOG } from "./catalog.js";
@@ -240,4 +241,18 @@ export function specFields(): Array<{ field: string; type: string; default: stri
   };
   walk(SCHEMA, "");
   return rows;
+}
+
+/** The fields `./lab factory --set` may override, by dotted path ("training.steps"), with their types. */
+export function specOverrideFields(): OverrideField[] {
+  const out: OverrideField[] = [];
+  const walk = (s: Record<string, Field>, prefix: string) => {
+    for (const [k, f] of Object.entries(s)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      if (f.kind === "object") walk(f.fields!, key);
+      else out.push({ key, type: f.kind as Exclude<Kind, "object">, nullable: f.nullable, oneOf: f.oneOf, default: f.default });
+    }
+  };
+  walk(SCHEMA, "");
+  return out;
 }

@@ -29,11 +29,21 @@ export function checkGptConfig(config: GptConfig): void {
   for (const field of ["vocabSize", "blockSize", "nLayer", "nHead", "nEmbd"] as const) {
     const value = config[field];
     if (!Number.isInteger(value) || value < 1) {
-      throw new IntelligenceError({ code: "model/bad-config", message: `GPT config ${field} = ${value} is not a positive integer`, hint: `set ${field} to a whole number of at least 1`, fields: { field, value } });
+      throw new IntelligenceError({
+        code: "model/bad-config",
+        message: `GPT config ${field} = ${value} is not a positive integer`,
+        hint: `set ${field} to a whole number of at least 1`,
+        fields: { field, value },
+      });
     }
   }
   if (config.nEmbd % config.nHead !== 0) {
-    throw new IntelligenceError({ code: "model/bad-config", message: `nEmbd ${config.nEmbd} is not a multiple of nHead ${config.nHead}`, hint: "choose nEmbd divisible by nHead: each head gets nEmbd / nHead channels", fields: { field: "nEmbd", nEmbd: config.nEmbd, nHead: config.nHead } });
+    throw new IntelligenceError({
+      code: "model/bad-config",
+      message: `nEmbd ${config.nEmbd} is not a multiple of nHead ${config.nHead}`,
+      hint: "choose nEmbd divisible by nHead: each head gets nEmbd / nHead channels",
+      fields: { field: "nEmbd", nEmbd: config.nEmbd, nHead: config.nHead },
+    });
   }
 }
 

@@ -51,16 +51,3 @@ describe("attribution: evaluation metrics", () => {
     expect(r.topK).to.equal(2);
   });
 });
-
-describe("targetStatus (claims' targets)", () => {
-  it("reads the four comparisons, passes an empty target, and refuses a malformed one", async () => {
-    const { targetStatus } = await import("../../../lib/attribution/experiments.js");
-    expect(targetStatus(">= 0.75", 0.75)).to.equal("met");
-    expect(targetStatus(">= 0.75", 0.7499)).to.equal("MISSED");
-    expect(targetStatus("<= 0.1", 0.2)).to.equal("MISSED");
-    expect(targetStatus("> 0", 0)).to.equal("MISSED");
-    expect(targetStatus("< 1", 0.5)).to.equal("met");
-    expect(targetStatus(undefined, 3)).to.equal("");
-    expect(() => targetStatus("about 5", 5)).to.throw(/not "<op> number"/);
-  });
-});

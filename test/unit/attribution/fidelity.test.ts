@@ -1,17 +1,30 @@
 import { expect } from "chai";
 import { sampleFashion } from "../../../lib/attribution/data.js";
-import { LogisticRegression, MLP } from "../../../lib/attribution/model.js";
-import { fitNewton, trainModel } from "../../../lib/attribution/train.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
 import {
-  CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, datainfGroups, datainfInverseHvp, datainfLambda, outToLoss, selfInfluence,
-  type AttributionTask, type Attributor,
+  type AttributionTask,
+  type Attributor,
+  CGInfluence,
+  DataInf,
+  datainfGroups,
+  datainfInverseHvp,
+  datainfLambda,
+  ExactInfluence,
+  GradDot,
+  LiSSAInfluence,
+  outToLoss,
+  selfInfluence,
+  TRAK,
+  TracInCP,
 } from "../../../lib/attribution/methods/index.js";
+import { LogisticRegression, MLP } from "../../../lib/attribution/model.js";
+import { fitNewton, trainModel } from "../../../lib/attribution/train.js";
 import { hasCode } from "../../../lib/errors.js";
 
 /** A⁻¹ by Gauss–Jordan with partial pivoting: an inverse independent of the Cholesky code under test. */
 function inverse(A: Float64Array, k: number): Float64Array {
-  const M = new Float64Array(A), I = new Float64Array(k * k);
+  const M = new Float64Array(A),
+    I = new Float64Array(k * k);
   for (let i = 0; i < k; i++) I[i * k + i] = 1;
   for (let c = 0; c < k; c++) {
     let p = c;
@@ -19,10 +32,11 @@ function inverse(A: Float64Array, k: number): Float64Array {
     for (const X of [M, I]) for (let j = 0; j < k; j++) [X[c * k + j], X[p * k + j]] = [X[p * k + j], X[c * k + j]];
     const d = M[c * k + c];
     for (const X of [M, I]) for (let j = 0; j < k; j++) X[c * k + j] /= d;
-    for (let r = 0; r < k; r++) if (r !== c) {
-      const f = M[r * k + c];
-      if (f !== 0) for (const X of [M, I]) for (let j = 0; j < k; j++) X[r * k + j] -= f * X[c * k + j];
-    }
+    for (let r = 0; r < k; r++)
+      if (r !== c) {
+        const f = M[r * k + c];
+        if (f !== 0) for (const X of [M, I]) for (let j = 0; j < k; j++) X[r * k + j] -= f * X[c * k + j];
+      }
   }
   return I;
 }
@@ -46,7 +60,11 @@ describe("attribution: fidelity to the reference methods", function () {
       ["CG influence", new CGInfluence({ tol: 1e-12 }), { model, params, train, test: train, l2 }],
       ["LiSSA (3 chains)", new LiSSAInfluence({ depth: 30, repeats: 3, seed: 4 }), { model, params, train, test: train, l2 }],
       ["DataInf (per tensor)", new DataInf(), { model: mlp, params: run.params, train, test: train, l2: 1e-3 }],
-      ["TRAK-2 (ridge 0.5)", new TRAK({ projectionDim: 16, seed: 2, ridge: 0.5 }), { model, params, train, test: train, l2, ensemble: [{ params }, { params: fitNewton(model, train, { l2: 0.05 }) }] }],
+      [
+        "TRAK-2 (ridge 0.5)",
+        new TRAK({ projectionDim: 16, seed: 2, ridge: 0.5 }),
+        { model, params, train, test: train, l2, ensemble: [{ params }, { params: fitNewton(model, train, { l2: 0.05 }) }] },
+      ],
     ];
     for (const [name, method, task] of cases) {
       it(name, () => {
@@ -57,8 +75,12 @@ describe("attribution: fidelity to the reference methods", function () {
       });
     }
     it("a method without self-influence is refused by code", () => {
-      try { selfInfluence({ name: "custom", attribute: () => ({ method: "custom", nTest: 0, nTrain: 0, data: new Float64Array() }) }, { model, params, train, test, l2 }); expect.fail(); }
-      catch (e) { expect(hasCode(e, "attribution/no-self-influence")).to.equal(true); }
+      try {
+        selfInfluence({ name: "custom", attribute: () => ({ method: "custom", nTest: 0, nTrain: 0, data: new Float64Array() }) }, { model, params, train, test, l2 });
+        expect.fail();
+      } catch (e) {
+        expect(hasCode(e, "attribution/no-self-influence")).to.equal(true);
+      }
     });
   });
 
@@ -74,12 +96,13 @@ describe("attribution: fidelity to the reference methods", function () {
       for (let i = 0; i < train.n; i++) for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) gram[a * k + b] += Phi[i * k + a] * Phi[i * k + b];
       const inv = inverse(gram, k);
       const q = outToLoss(model, params, train);
-      for (let t = 0; t < test.n; t++) for (let i = 0; i < train.n; i++) {
-        let s = 0;
-        for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s += Psi[t * k + a] * inv[a * k + b] * Phi[i * k + b];
-        const want = s * q[i];
-        expect(scores.data[t * train.n + i]).to.be.closeTo(want, 1e-7 * (1 + Math.abs(want)));
-      }
+      for (let t = 0; t < test.n; t++)
+        for (let i = 0; i < train.n; i++) {
+          let s = 0;
+          for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s += Psi[t * k + a] * inv[a * k + b] * Phi[i * k + b];
+          const want = s * q[i];
+          expect(scores.data[t * train.n + i]).to.be.closeTo(want, 1e-7 * (1 + Math.abs(want)));
+        }
     });
 
     it("combines an ensemble as the TRAK library does: mean of the feature scores times mean of the Q weights", () => {
@@ -88,7 +111,8 @@ describe("attribution: fidelity to the reference methods", function () {
       const task: AttributionTask = { model, params, train, test, l2, seed: 6, ensemble: members };
       const ridge = 0.1;
       const scores = new TRAK({ projectionDim: k, seed: 6, ridge }).attribute(task);
-      const feature = new Float64Array(test.n * train.n), meanQ = new Float64Array(train.n);
+      const feature = new Float64Array(test.n * train.n),
+        meanQ = new Float64Array(train.n);
       members.forEach((m, mi) => {
         const projection = { kind: "rademacher" as const, dim: k, seed: 6000 + mi };
         const Phi = perExampleGradients(model, m.params, train, { target: "margin", projection }).data;
@@ -99,23 +123,27 @@ describe("attribution: fidelity to the reference methods", function () {
         const inv = inverse(gram, k);
         const q = outToLoss(model, m.params, train);
         for (let i = 0; i < train.n; i++) meanQ[i] += q[i] / 2;
-        for (let t = 0; t < test.n; t++) for (let i = 0; i < train.n; i++) {
-          let s = 0;
-          for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s += Psi[t * k + a] * inv[a * k + b] * Phi[i * k + b];
-          feature[t * train.n + i] += s / 2;
-        }
+        for (let t = 0; t < test.n; t++)
+          for (let i = 0; i < train.n; i++) {
+            let s = 0;
+            for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) s += Psi[t * k + a] * inv[a * k + b] * Phi[i * k + b];
+            feature[t * train.n + i] += s / 2;
+          }
       });
       expect(scores.method).to.equal("trak-2");
-      for (let t = 0; t < test.n; t++) for (let i = 0; i < train.n; i++) {
-        const want = feature[t * train.n + i] * meanQ[i];
-        expect(scores.data[t * train.n + i]).to.be.closeTo(want, 1e-7 * (1 + Math.abs(want)));
-      }
+      for (let t = 0; t < test.n; t++)
+        for (let i = 0; i < train.n; i++) {
+          const want = feature[t * train.n + i] * meanQ[i];
+          expect(scores.data[t * train.n + i]).to.be.closeTo(want, 1e-7 * (1 + Math.abs(want)));
+        }
     });
 
     it("refuses a singular ΦᵀΦ with ridge 0, naming the sizes", () => {
       const small = { ...train, n: 5, x: train.x.subarray(0, 5 * train.dim), y: train.y.subarray(0, 5) };
-      try { new TRAK({ projectionDim: k, ridge: 0 }).attribute({ model, params, train: small, test, l2 }); expect.fail(); }
-      catch (e) {
+      try {
+        new TRAK({ projectionDim: k, ridge: 0 }).attribute({ model, params, train: small, test, l2 });
+        expect.fail();
+      } catch (e) {
         expect(hasCode(e, "trak/singular-gram")).to.equal(true);
         expect((e as { fields: Record<string, unknown> }).fields).to.include({ projectionDim: k, nTrain: 5, ridge: 0 });
       }
@@ -129,12 +157,17 @@ describe("attribution: fidelity to the reference methods", function () {
     const relErrors = (repeats: number) => {
       const s = new LiSSAInfluence({ depth: 100, batchSize: 8, repeats, seed: 7 }).attribute(task);
       return Array.from({ length: test.n }, (_, t) => {
-        let d = 0, e = 0;
-        for (let i = 0; i < train.n; i++) { d += (s.data[t * train.n + i] - exact.data[t * train.n + i]) ** 2; e += exact.data[t * train.n + i] ** 2; }
+        let d = 0,
+          e = 0;
+        for (let i = 0; i < train.n; i++) {
+          d += (s.data[t * train.n + i] - exact.data[t * train.n + i]) ** 2;
+          e += exact.data[t * train.n + i] ** 2;
+        }
         return Math.sqrt(d / e);
       }).sort((a, b) => a - b)[Math.floor(test.n / 2)];
     };
-    const one = relErrors(1), twenty = relErrors(20);
+    const one = relErrors(1),
+      twenty = relErrors(20);
     expect(twenty).to.be.below(one / 2);
   });
 
@@ -145,15 +178,25 @@ describe("attribution: fidelity to the reference methods", function () {
     expect(datainfGroups(model.blocks, "block")).to.have.length(1);
     const task: AttributionTask = { model, params, train, test, l2 };
     const scores = new DataInf().attribute(task);
-    const G = perExampleGradients(model, params, train), V = perExampleGradients(model, params, test);
+    const G = perExampleGradients(model, params, train),
+      V = perExampleGradients(model, params, test);
     const want = new Float64Array(test.n * train.n);
     for (const g of groups) {
-      const rows = (S: typeof G) => { const o = new Float64Array(S.n * g.size); for (let i = 0; i < S.n; i++) o.set(S.data.subarray(i * S.dim + g.offset, i * S.dim + g.offset + g.size), i * g.size); return o; };
-      const gr = rows(G), vr = rows(V);
+      const rows = (S: typeof G) => {
+        const o = new Float64Array(S.n * g.size);
+        for (let i = 0; i < S.n; i++) o.set(S.data.subarray(i * S.dim + g.offset, i * S.dim + g.offset + g.size), i * g.size);
+        return o;
+      };
+      const gr = rows(G),
+        vr = rows(V);
       const lambda = datainfLambda(gr, train.n, g.size);
       for (let t = 0; t < test.n; t++) {
         const h = datainfInverseHvp(gr, train.n, g.size, vr.subarray(t * g.size, (t + 1) * g.size), lambda);
-        for (let i = 0; i < train.n; i++) { let s = 0; for (let j = 0; j < g.size; j++) s += h[j] * gr[i * g.size + j]; want[t * train.n + i] += s; }
+        for (let i = 0; i < train.n; i++) {
+          let s = 0;
+          for (let j = 0; j < g.size; j++) s += h[j] * gr[i * g.size + j];
+          want[t * train.n + i] += s;
+        }
       }
     }
     for (let i = 0; i < want.length; i++) expect(scores.data[i]).to.be.closeTo(want[i], 1e-9 * (1 + Math.abs(want[i])));

@@ -1,15 +1,35 @@
-import { expect } from "chai";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildLmDatanets, lmAttribution, type LmDatanetParams } from "../../../lib/attribution/lm-experiment.js";
+import { expect } from "chai";
+import { buildLmDatanets, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/lm-experiment.js";
 import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
 
 const tiny: LmDatanetParams = {
-  seed: 3, pretrain: "quick", baseSeed: 1, documentsPerDatanet: 4, heldOutPerDatanet: 2, stride: 24,
-  lora: { r: 1, alpha: 2, targets: ["lm_head"] }, steps: 4, batchSize: 8, lr: 0.01, warmupSteps: 1, checkpointEvery: 2,
-  promptChars: 8, continuationChars: 8, generatedPerDatanet: 1, temperature: 0.6, trakModels: 1, trakDim: 8, trakRidge: 0,
-  ldsSubsets: 2, counterfactualK: 2, counterfactualTests: 1, matchMinLength: 4, topDocuments: 2,
+  seed: 3,
+  pretrain: "quick",
+  baseSeed: 1,
+  documentsPerDatanet: 4,
+  heldOutPerDatanet: 2,
+  stride: 24,
+  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
+  steps: 4,
+  batchSize: 8,
+  lr: 0.01,
+  warmupSteps: 1,
+  checkpointEvery: 2,
+  promptChars: 8,
+  continuationChars: 8,
+  generatedPerDatanet: 1,
+  temperature: 0.6,
+  trakModels: 1,
+  trakDim: 8,
+  trakRidge: 0,
+  ldsSubsets: 2,
+  counterfactualK: 2,
+  counterfactualTests: 1,
+  matchMinLength: 4,
+  topDocuments: 2,
 };
 
 describe("attribution: the language-model experiment", function () {

@@ -1,10 +1,10 @@
 import { expect } from "chai";
-import { initTf } from "../../../lib/tf/index.js";
-import { createMlp, type WeightMap } from "../../../lib/intelligence/index.js";
-import { LoraMLP, MLP, type DenseBlock, type TraceableModel } from "../../../lib/attribution/model.js";
 import { FactoryModel } from "../../../lib/attribution/factory-model.js";
+import { type AttributionTask, type Attributor, DataInf, GradDot, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
+import { type DenseBlock, LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
 import { makeCheckpoint } from "../../../lib/attribution/train.js";
-import { DataInf, GradDot, TRAK, TracInCP, type AttributionTask, type Attributor } from "../../../lib/attribution/methods/index.js";
+import { createMlp, type WeightMap } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
 const { tf } = await initTf({ quiet: true });
@@ -16,13 +16,18 @@ function peft(params: Float64Array, b: DenseBlock): { weight: ReturnType<typeof 
 }
 
 function relativeError(a: Float64Array, b: Float64Array): number {
-  let d = 0, s = 0;
-  for (let i = 0; i < a.length; i++) { d += (a[i] - b[i]) ** 2; s += b[i] ** 2; }
+  let d = 0,
+    s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += (a[i] - b[i]) ** 2;
+    s += b[i] ** 2;
+  }
   return Math.sqrt(d / s);
 }
 
 describe("attribution: the Float64 MLPs and the Factory MLP give the same scores on the same weights", () => {
-  const train = randomBatch(40, 12, 4, 1), test = randomBatch(5, 12, 4, 2);
+  const train = randomBatch(40, 12, 4, 1),
+    test = randomBatch(5, 12, 4, 2);
   const factory = createMlp(tf, { inputSize: 12, hidden: [8], numClasses: 4 });
   const methods = (): Attributor[] => [new GradDot(), new GradDot({ cosine: true }), new DataInf(), new TRAK({ projectionDim: 16, seed: 3, ridge: 0.1 }), new TracInCP()];
 
@@ -41,7 +46,8 @@ describe("attribution: the Float64 MLPs and the Factory MLP give the same scores
     const f64 = new MLP(12, 8, 4);
     const params = randomParams(f64, 4);
     const [d1, d2] = f64.blocks;
-    const w1 = peft(params, d1), w2 = peft(params, d2);
+    const w1 = peft(params, d1),
+      w2 = peft(params, d2);
     const weights: WeightMap = { "fc1.weight": w1.weight, "fc1.bias": w1.bias!, "head.weight": w2.weight, "head.bias": w2.bias! };
     const fm = new FactoryModel({ model: factory, weights, trainable: Object.keys(weights) });
     compare(f64, fm, params, [randomParams(f64, 5), randomParams(f64, 6)]);
@@ -53,12 +59,26 @@ describe("attribution: the Float64 MLPs and the Factory MLP give the same scores
     const f64 = new LoraMLP(base, Float64Array.from(Float32Array.from(baseParams)), 2, 4);
     const params = randomParams(f64, 8);
     const [d1, d2] = base.blocks;
-    const b1 = peft(baseParams, d1), b2 = peft(baseParams, d2);
+    const b1 = peft(baseParams, d1),
+      b2 = peft(baseParams, d2);
     const [a1, bb1, a2, bb2] = f64.blocks.map((b) => peft(params, b).weight);
     // the attribution layout of lora_A is [in, r] (x·A): PEFT's lora_A.weight [r, in] is its transpose, as peft() gives
-    const weights: WeightMap = { "fc1.weight": b1.weight, "fc1.bias": b1.bias!, "head.weight": b2.weight, "head.bias": b2.bias!,
-      "fc1.lora_A.weight": a1, "fc1.lora_B.weight": bb1, "head.lora_A.weight": a2, "head.lora_B.weight": bb2 };
-    const fm = new FactoryModel({ model: factory, weights, trainable: ["fc1.lora_A.weight", "fc1.lora_B.weight", "head.lora_A.weight", "head.lora_B.weight"], forwardOptions: { lora: { scaling: 2 } } });
+    const weights: WeightMap = {
+      "fc1.weight": b1.weight,
+      "fc1.bias": b1.bias!,
+      "head.weight": b2.weight,
+      "head.bias": b2.bias!,
+      "fc1.lora_A.weight": a1,
+      "fc1.lora_B.weight": bb1,
+      "head.lora_A.weight": a2,
+      "head.lora_B.weight": bb2,
+    };
+    const fm = new FactoryModel({
+      model: factory,
+      weights,
+      trainable: ["fc1.lora_A.weight", "fc1.lora_B.weight", "head.lora_A.weight", "head.lora_B.weight"],
+      forwardOptions: { lora: { scaling: 2 } },
+    });
     compare(f64, fm, params, [randomParams(f64, 9)]);
   });
 });

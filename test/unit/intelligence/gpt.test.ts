@@ -1,22 +1,28 @@
 import { expect } from "chai";
-import { initTf } from "../../../lib/tf/index.js";
 import { hasCode } from "../../../lib/errors.js";
-import {
-  attentionProjections, causalBias, createGpt, gptEmbed, gptBlock, gptLmHead, scaledDotProductAttention, type GptConfig,
-} from "../../../lib/intelligence/index.js";
+import { attentionProjections, causalBias, createGpt, type GptConfig, gptBlock, gptEmbed, gptLmHead, scaledDotProductAttention } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 
 const { tf } = await initTf({ quiet: true });
 const config: GptConfig = { vocabSize: 11, blockSize: 8, nLayer: 3, nHead: 2, nEmbd: 16 };
 const gpt = createGpt(tf, config);
 
 function refusal(f: () => unknown): unknown {
-  try { f(); } catch (e) { return e; }
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
   throw new Error("expected a refusal");
 }
 
 function std(a: ArrayLike<number>): number {
-  let s = 0, ss = 0;
-  for (let i = 0; i < a.length; i++) { s += a[i]; ss += a[i] * a[i]; }
+  let s = 0,
+    ss = 0;
+  for (let i = 0; i < a.length; i++) {
+    s += a[i];
+    ss += a[i] * a[i];
+  }
   return Math.sqrt(ss / a.length - (s / a.length) ** 2);
 }
 
@@ -42,8 +48,14 @@ describe("GPT", () => {
     const w = gpt.init(3);
     const residual = 0.02 / Math.sqrt(2 * config.nLayer);
     const big = createGpt(tf, { vocabSize: 64, blockSize: 32, nLayer: 3, nHead: 4, nEmbd: 64 }).init(3);
-    for (const [key, expected] of [["h.0.attn.q_proj.weight", 0.02], ["h.1.mlp.fc_in.weight", 0.02], ["lm_head.weight", 0.02], ["wte.weight", 0.02],
-      ["h.0.attn.o_proj.weight", residual], ["h.2.mlp.fc_out.weight", residual]] as const) {
+    for (const [key, expected] of [
+      ["h.0.attn.q_proj.weight", 0.02],
+      ["h.1.mlp.fc_in.weight", 0.02],
+      ["lm_head.weight", 0.02],
+      ["wte.weight", 0.02],
+      ["h.0.attn.o_proj.weight", residual],
+      ["h.2.mlp.fc_out.weight", residual],
+    ] as const) {
       expect(std(big[key].dataSync())).to.be.closeTo(expected, expected * 0.1, key);
     }
     expect(Array.from(w["h.0.mlp.fc_out.bias"].dataSync()).every((v) => v === 0)).to.equal(true);
@@ -52,7 +64,14 @@ describe("GPT", () => {
 
   it("is the composition of its named parts", () => {
     const w = gpt.init(4);
-    const ids = tf.tensor2d([[1, 2, 3, 4, 5, 6], [0, 10, 9, 8, 7, 6]], [2, 6], "int32");
+    const ids = tf.tensor2d(
+      [
+        [1, 2, 3, 4, 5, 6],
+        [0, 10, 9, 8, 7, 6],
+      ],
+      [2, 6],
+      "int32",
+    );
     let x = gptEmbed(tf, config, w, ids);
     for (let i = 0; i < config.nLayer; i++) x = gptBlock(tf, config, w, i, x, causalBias(tf, 6));
     const parts = gptLmHead(tf, w, x);

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { OverrideError } from "../../../lib/overrides.js";
 import { coerceParameter, injectedCellSource, parseParameterCell, ParameterError } from "../../../lib/notebook/params.js";
 
 describe("notebook parameters", () => {
@@ -25,9 +26,9 @@ describe("notebook parameters", () => {
     expect(coerceParameter(num, "7")).to.equal(7);
     expect(coerceParameter(num, "-2.5e1")).to.equal(-25);
     expect(coerceParameter(bool, "true")).to.equal(true);
-    expect(() => coerceParameter(num, "seven")).to.throw(ParameterError, /is a number/);
-    expect(() => coerceParameter(num, "")).to.throw(ParameterError);
-    expect(() => coerceParameter(bool, "yes")).to.throw(ParameterError, /is a boolean/).with.property("hint").that.matches(/--set quick=true/);
+    expect(() => coerceParameter(num, "seven")).to.throw(OverrideError).with.property("code", "set/wrong-type");
+    expect(() => coerceParameter(num, "")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "seed", expected: "number", value: "", where: "the notebook" });
+    expect(() => coerceParameter(bool, "yes", "05")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "quick", expected: "boolean", value: "yes", where: "05" });
   });
 
   it("injects assignments that keep the declared types", () => {

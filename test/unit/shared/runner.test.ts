@@ -3,10 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromRoot } from "../../../lib/files.js";
-import { ParameterError } from "../../../lib/notebook/params.js";
+import { hasCode } from "../../../lib/errors.js";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
-import { externalResources, parseRunArgs, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
+import { externalResources, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
+import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
 // and the in-process Hardhat chain. `./lab test` sets all of that up first.
@@ -14,7 +16,9 @@ describe("./lab run: the notebook runner", function () {
   this.timeout(180_000);
   const saved = process.env.LAB_NOTEBOOKS_DIR;
   let runsDir: string;
+  const parseRunArgs = parseRunCommandLine;
   const options = (args: string[]): RunOptions => ({ ...parseRunArgs(args), runsDir });
+  const refusedWith = (code: string, fields: Record<string, unknown>) => (error: unknown) => hasCode(error, code) && Object.entries(fields).every(([k, v]) => JSON.stringify(error.fields[k]) === JSON.stringify(v));
 
   before(() => {
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
@@ -24,10 +28,13 @@ describe("./lab run: the notebook runner", function () {
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
     expect(() => planRuns(options(["nonesuch"]))).to.throw(UnknownNotebookError, /no notebook named "nonesuch"/);
-    expect(() => planRuns(options(["ok", "--set", "sed=3"]))).to.throw(ParameterError, /unknown parameter "sed"/);
-    expect(() => planRuns(options(["ok", "--set", "seed=three"]))).to.throw(ParameterError, /seed of ok is a number/);
-    expect(() => planRuns(options(["ok", "--set", "quick=maybe"]))).to.throw(ParameterError, /boolean/);
-    expect(() => parseRunArgs(["--set", "novalue"])).to.throw(ParameterError, /key=value/);
+    const thrown = (f: () => unknown) => { try { f(); } catch (error) { return error; } throw new Error("expected a refusal"); };
+    expect(refusedWith("set/unknown-key", { key: "sed" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
+    expect(refusedWith("set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" })(thrown(() => planRuns(options(["ok", "--set", "seed=three"]))))).to.equal(true);
+    expect(refusedWith("set/wrong-type", { key: "quick", expected: "boolean" })(thrown(() => planRuns(options(["ok", "--set", "quick=maybe"]))))).to.equal(true);
+    expect(refusedWith("set/malformed", { pair: "novalue" })(thrown(() => parseRunArgs(["--set", "novalue"])))).to.equal(true);
+    expect(refusedWith("set/repeated-key", { key: "seed" })(thrown(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"])))).to.equal(true);
+    expect(refusedWith("cli/unknown-option", { option: "--fast" })(thrown(() => parseRunArgs(["ok", "--fast"])))).to.equal(true);
     expect(existsSync(runsDir)).to.equal(false);
   });
 
@@ -44,18 +51,47 @@ describe("./lab run: the notebook runner", function () {
     const tags = executed.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.[0] ?? "");
     expect(tags.indexOf("injected-parameters")).to.equal(tags.indexOf("parameters") + 1);
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    expect(manifest.parameters).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    expect(manifest.parameters, "the values used, after quick mode").to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25, rounds: 2 });
+    expect(manifest.declared.rounds).to.equal(10);
     expect(manifest.seed).to.equal(7);
+    // One numbering: the manifest's cell n is the report's [n] prompt and the notebook's execution count.
+    const codeCells = executed.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    expect(manifest.cells.map((c: { cell: number }) => c.cell)).to.deep.equal(codeCells.map((_: unknown, i: number) => i + 1));
+    expect(codeCells.map((c: { execution_count: number }) => c.execution_count)).to.deep.equal(manifest.cells.map((c: { cell: number }) => c.cell));
+    expect(tags, "the parameters probe is removed").to.not.include("lab-parameters-probe");
     expect(manifest.settlement.txHash).to.match(/^0x[0-9a-f]{64}$/);
     expect(manifest.chain.chainId).to.equal("31337");
     expect(manifest.cells.every((c: { seconds: number | null }) => typeof c.seconds === "number")).to.equal(true);
     expect((await verifySettlement(dir)).settlement.resultsSha256).to.equal(manifest.resultsSha256);
     const html = readFileSync(join(dir, "report.html"), "utf8");
     expect(html).to.include("Plotly.newPlot");
+    expect(html, "the page title is the notebook's title").to.match(/<title>OK fixture<\/title>/);
+    for (const n of manifest.cells.map((c: { cell: number }) => c.cell)) expect(html).to.include(`[${n}]:`);
+    const settleCell = executed.cells[executed.cells.length - 1];
+    expect(settleCell.outputs.filter((o: { output_type: string }) => o.output_type === "stream"), "no echoed return value (settle() returns the settlement)").to.deep.equal([]);
+    expect(html).to.not.include("rawTransaction");
+    expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
+    expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
+    expect(JSON.stringify(executed)).to.not.include(".staging");
+    expect(html, "code is wrapped, not cut").to.include('id="lab-report"');
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
     expect(externalResources(html)).to.deep.equal([]);
     expect(html, "TeX in markdown is typeset as MathML").to.include("<math").and.not.include("$e^{i\\pi} + 1 = 0$");
+    if (findChromium()) {
+      // The real export template, in a real browser: the long plot() line is wrapped, not cut.
+      const browser = await launchChromium();
+      try {
+        const findings = await inspectReport(browser, join(dir, "report.html"));
+        expect(reportProblems(findings, hasFormulas(plan.notebook.path))).to.deep.equal([]);
+        expect(findings.plots.map((p) => p.title)).to.deep.equal(["fixture figure"]);
+        expect(findings.title).to.equal("OK fixture");
+      } finally {
+        await browser.close();
+      }
+    } else {
+      console.log("      (Chromium is not installed: the report was not opened in a browser)");
+    }
   });
 
   it("fails a run at its failing cell, naming notebook, cell and error, and keeps no run folder", async () => {
@@ -64,7 +100,7 @@ describe("./lab run: the notebook runner", function () {
     const [plan] = planRuns(opts);
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok).to.equal(false);
-    expect(outcome.error).to.match(/^fails, cell 4: .*fixture failure on purpose/s);
+    expect(outcome.error).to.match(/^fails, cell 3 \(Fixture: the third cell throws\.\): .*fixture failure on purpose/s);
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });
