@@ -31,9 +31,14 @@ export function judgeClaim(claim: Claim, metrics: Metrics): ClaimResult {
   };
 }
 
-/** Every claim of a spec judged against the metrics of a run with the spec's own params. */
-export function judgeClaims(spec: ExperimentSpec, metrics: Metrics): ClaimResult[] {
-  return spec.claims.map((claim) => judgeClaim(claim, metrics));
+/** The claims recorded for a mode: `claims` for the spec's params, `quickClaims` for its quick mode. */
+export function claimsFor(spec: ExperimentSpec, options: { quick?: boolean } = {}): Claim[] {
+  return options.quick ? spec.quickClaims : spec.claims;
+}
+
+/** Every claim of a spec for the mode its run used (full or quick), judged against the run's metrics. */
+export function judgeClaims(spec: ExperimentSpec, metrics: Metrics, options: { quick?: boolean } = {}): ClaimResult[] {
+  return claimsFor(spec, options).map((claim) => judgeClaim(claim, metrics));
 }
 
 /** An anchor as a table shows it: the number (≈ when read off a figure) or "not reported". */

@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,6 +9,7 @@ import { unknownKey } from "../overrides.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { gitInfo, packageVersion } from "./environment.js";
 import { typesetMath } from "./math.js";
 import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 
@@ -112,20 +113,6 @@ function sweepStaging(root: string): void {
     try { process.kill(pid, 0); alive = pid !== 0; } catch { alive = false; }
     if (!alive) rmSync(join(root, entry), { recursive: true, force: true });
   }
-}
-
-function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: false };
-  }
-}
-
-function packageVersion(name: string): string {
-  try { return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version; } catch { return "not installed"; }
 }
 
 function cellTimings(nb: NotebookJson) {

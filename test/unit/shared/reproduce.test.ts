@@ -1,0 +1,114 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { runCli } from "../../../lib/cli/dispatch.js";
+import { hasCode } from "../../../lib/errors.js";
+import { fromRoot } from "../../../lib/files.js";
+import { planReproduction, type Reproduction, reproduce } from "../../../lib/runner/reproduce.js";
+import { externalResources } from "../../../lib/runner/run.js";
+
+const FIXTURE = fromRoot("test", "fixtures", "experiments", "tiny-logreg.yaml");
+const NETWORK_URL = /\b(?:https?|wss?|ftp):\/\/|(?:src|href)\s*=\s*["']\/\//i;
+
+/** Runs `f` with console output swallowed (the experiments log every step). */
+async function quietly<T>(f: () => Promise<T>): Promise<T> {
+  const { log, error } = console;
+  console.log = () => {};
+  console.error = () => {};
+  try {
+    return await f();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+/** The numbers of a run that do not depend on the clock or on what the caches held. */
+function numbers(r: Reproduction): Record<string, number> {
+  const metrics = r.experiments[0].metrics;
+  return Object.fromEntries(Object.entries(metrics).filter(([k]) => !/seconds|^gradient_sets_/.test(k)));
+}
+
+describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment spec", function () {
+  this.timeout(240_000);
+  const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_GRADIENT_STORE: process.env.LAB_GRADIENT_STORE, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
+  let work: string;
+
+  before(() => {
+    work = mkdtempSync(join(tmpdir(), "lab-reproduce-test-"));
+    process.env.LAB_CACHE_DIR = join(work, "cache");
+    process.env.LAB_GRADIENT_STORE = join(work, "gradients");
+    delete process.env.LAB_STEP_CACHE;
+  });
+  after(() => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+
+  it("fails on a deliberately wrong claim, and its report shows that claim failed and the others passed, with no network URL", async () => {
+    const spec = parseYaml(readFileSync(FIXTURE, "utf8"));
+    const wrong = spec.claims.findIndex((c: { metric: string }) => c.metric === "test_accuracy");
+    spec.claims[wrong] = { metric: "test_accuracy", value: 0.95, tolerance: 0.01 };
+    const file = join(work, "tiny-logreg-wrong.yaml");
+    writeFileSync(file, stringifyYaml(spec));
+    const out = join(work, "wrong");
+    const code = await quietly(() => runCli(["reproduce", file, "--out", out]));
+    expect(code).to.equal(1);
+    expect(readdirSync(out).sort()).to.deep.equal(["figures", "report.html", "report.md", "results.json"]);
+    const results = JSON.parse(readFileSync(join(out, "results.json"), "utf8")) as Reproduction;
+    expect(results.passed).to.equal(false);
+    expect(results.failures).to.equal(1);
+    const claims = results.experiments[0].claims;
+    expect(claims.filter((c) => !c.holds).map((c) => c.metric)).to.deep.equal(["test_accuracy"]);
+    expect(claims.filter((c) => c.holds)).to.have.length(spec.claims.length - 1);
+
+    const md = readFileSync(join(out, "report.md"), "utf8");
+    expect(md).to.match(/\*\*FAIL: 1 failure/);
+    expect(md).to.match(/^\| test_accuracy \| 0\.6 \| 0\.95 ± 0\.01 \| -35\.00 \| FAIL \|/m);
+    expect(md).to.match(/^\| lds_influence_exact \| [\d.]+ \| [\d.]+ ± [\d.]+ \| [-+][\d.]+ \| pass \|/m);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).to.contain("<title>Reproduction").and.contain(": FAIL</title>");
+    expect(html).to.match(/<td>test_accuracy<\/td><td>0\.6<\/td><td>0\.95 ± 0\.01<\/td><td>-35\.00<\/td><td class="FAIL">FAIL<\/td>/);
+    expect(html).to.contain("<svg").and.contain("measured − claimed, in tolerances");
+    expect(html).to.contain("package-lock.json sha256").and.contain("load average");
+
+    for (const text of [md, html]) expect(text).not.to.match(NETWORK_URL);
+    expect(externalResources(html)).to.deep.equal([]);
+  });
+
+  it("gives the same numbers on a second reproduction with the step cache, read from it, and the same again bypassing it", async () => {
+    const plans = () => planReproduction({ names: [FIXTURE], quick: true, sets: [] });
+    const first = await quietly(() => reproduce(plans(), { quick: true, useCache: true, out: join(work, "cached-1") }));
+    const second = await quietly(() => reproduce(plans(), { quick: true, useCache: true, out: join(work, "cached-2") }));
+    const bypassed = await quietly(() => reproduce(plans(), { quick: true, useCache: false, out: join(work, "bypassed") }));
+    expect(first.reproduction.passed, "the quick claims hold").to.equal(true);
+    expect(first.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 1, read: 0 });
+    expect(second.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 0, read: 1 });
+    expect(bypassed.reproduction.experiments[0].cache).to.include({ mode: "bypass", computed: 1, read: 0, matched: 1 });
+    expect(bypassed.reproduction.experiments[0].cache.differed).to.deep.equal([]);
+    expect(numbers(second.reproduction)).to.deep.equal(numbers(first.reproduction));
+    expect(numbers(bypassed.reproduction)).to.deep.equal(numbers(first.reproduction));
+    expect(readFileSync(join(work, "bypassed", "report.md"), "utf8")).to.contain("step cache bypassed: 1 step(s) recomputed; 1 had a cached value, 1 equal");
+  });
+
+  it("judges the quick claims in quick mode and only shows values under --set", async () => {
+    const plans = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
+    expect(plans[0].judged).to.equal(false);
+    expect(plans[0].params).to.include({ seed: 4, nTrain: 40 });
+    expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] })[0].params).to.include({ seed: 3, nTrain: 60 });
+  });
+
+  it("refuses a --set key that no selected experiment has, before anything runs", () => {
+    try {
+      planReproduction({ names: [FIXTURE], quick: false, sets: ["epochs=3"] });
+      expect.fail("expected a refusal");
+    } catch (error) {
+      expect(hasCode(error, "set/unknown-key")).to.equal(true);
+      expect((error as { fields: { key: string } }).fields.key).to.equal("epochs");
+    }
+  });
+});
