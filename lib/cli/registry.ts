@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   bench: { summary: "benchmarks in bench/, as tables of ratios", load: () => import("./commands/bench.js") },
   factory: { summary: "fine-tune a LoRA adapter from a Model Factory spec", load: () => import("./commands/factory.js") },
   reproduce: { summary: "re-run experiment specs (all by default), judge their claims, write an HTML and markdown report", load: () => import("./commands/reproduce.js") },
+  export: { summary: "every notebook's latest run as HTML and PDF (headless Chromium), with an index, for teaching", load: () => import("./commands/export.js") },
   notebook: { summary: "Jupyter with the TypeScript kernel on 127.0.0.1 (run by ./lab itself)" },
   chain: { summary: "a persistent Hardhat node on 127.0.0.1:8545 (run by ./lab itself)" },
   setup: { summary: "only the set-up (run by ./lab itself)" },
