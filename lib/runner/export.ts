@@ -98,6 +98,10 @@ export interface ExportOptions {
   drawTimeoutMs?: number;
 }
 
+const PRINT_MARGIN = { top: "12mm", bottom: "12mm", left: "10mm", right: "10mm" };
+/** A4's printable width (210 mm less 20 mm of margins) in CSS pixels, at 96 per inch. */
+const PRINT_VIEWPORT = { width: Math.floor((190 / 25.4) * 96), height: 1100 };
+
 /** The export folder: LAB_EXPORT_DIR, else experiments/runs/export/. */
 export function exportDir(): string {
   return process.env.LAB_EXPORT_DIR ?? fromRoot("experiments", "runs", "export");
@@ -115,7 +119,9 @@ export function renderIndex(exported: readonly ExportedNotebook[], missing: read
       return `<li><h2><a href="${esc(e.html)}">${esc(e.title)}</a></h2><p>${esc(e.teaches)}</p><p class="meta"><a href="${esc(e.html)}">HTML</a> · <a href="${esc(e.pdf)}">PDF</a> · run <code>${esc(e.run.runId)}</code>, ${esc(mode)}, ${Number.isFinite(e.run.seconds) ? `${e.run.seconds.toFixed(0)} s` : "time not recorded"}, finished ${esc(e.run.finishedAt)}, commit <code>${esc(e.run.commit.slice(0, 12))}</code></p></li>`;
     })
     .join("\n");
-  const notRun = missing.length ? `<p class="meta">Not run yet, so not here: ${missing.map((m) => `<code>${esc(m)}</code>`).join(", ")} (<code>./lab run NAME</code>, then <code>./lab export</code>).</p>` : "";
+  const notRun = missing.length
+    ? `<p class="meta">Not run yet, so not here: ${missing.map((m) => `<code>${esc(m)}</code>`).join(", ")} (<code>./lab run NAME</code>, then <code>./lab export</code>).</p>`
+    : "";
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>OpenLedger Lab: the notebooks, for teaching</title>
 <style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#1f2328}ol{padding-left:1.2em}li{margin-bottom:1.2em}h2{font-size:1.15em;margin:0 0 0.3em}p{margin:0.2em 0}.meta{color:#57606a;font-size:0.9em}</style>
@@ -188,10 +194,11 @@ export async function exportNotebooks(options: ExportOptions = {}): Promise<Expo
       const pdfName = `${nb.name}.pdf`;
       writeFileSync(join(staged, htmlName), html);
       const t0 = performance.now();
-      const opened = await openOffline(browser, join(staged, htmlName));
+      // Figures are drawn at the width they are printed at: A4 less the margins.
+      const opened = await openOffline(browser, join(staged, htmlName), PRINT_VIEWPORT);
       try {
         await opened.page.waitForFunction(ALL_FIGURES_DRAWN, undefined, { timeout: options.drawTimeoutMs ?? 60_000 });
-        const pdf = await opened.page.pdf({ format: "A4", printBackground: true, margin: { top: "12mm", bottom: "12mm", left: "10mm", right: "10mm" } });
+        const pdf = await opened.page.pdf({ format: "A4", printBackground: true, margin: PRINT_MARGIN });
         if (opened.requests.length) throw refuseRequests(`${nb.name} (run ${run.runId})`, opened.requests);
         writeFileSync(join(staged, pdfName), pdf);
         exported.push({ notebook: nb.name, title, teaches, run, html: htmlName, pdf: pdfName, pdfBytes: pdf.length });
@@ -207,7 +214,10 @@ export async function exportNotebooks(options: ExportOptions = {}): Promise<Expo
     await opened.close();
     if (indexRequests.length) throw refuseRequests("index.html", indexRequests);
     const files = Object.fromEntries(readdirSync(staged).map((f) => [f, sha256Hex(readFileSync(join(staged, f)))]));
-    writeFileSync(join(staged, "manifest.json"), `${JSON.stringify({ generatedAt, runs: exported.map((e) => ({ notebook: e.notebook, runId: e.run.runId, finishedAt: e.run.finishedAt })), missing, sha256: files }, null, 2)}\n`);
+    writeFileSync(
+      join(staged, "manifest.json"),
+      `${JSON.stringify({ generatedAt, runs: exported.map((e) => ({ notebook: e.notebook, runId: e.run.runId, finishedAt: e.run.finishedAt })), missing, sha256: files }, null, 2)}\n`,
+    );
     replaceDir(staged, dest);
     return { dir: dest, exported, missing };
   } finally {

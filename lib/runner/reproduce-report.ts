@@ -248,7 +248,7 @@ export function renderReproductionMarkdown(r: Reproduction, figures: readonly Fi
     "![timings](figures/timings.svg)",
     "",
   );
-  out.push("## Environment", "", mdTable(["", ""], manifestRows(r)), "");
+  out.push("## Environment", "", mdTable(["what", "value"], manifestRows(r)), "");
   return `${out.join("\n")}\n`;
 }
 
@@ -299,6 +299,6 @@ export function renderReproductionHtml(r: Reproduction, figures: readonly Figure
   const timings = figures.find((f) => f.file === "timings.svg");
   parts.push("<h2>Timings</h2>", htmlTable(["experiment", "seconds"], [...r.experiments.map((o) => [o.experiment, o.seconds.toFixed(1)]), ["total", r.seconds.toFixed(1)]]));
   if (timings) parts.push(`<figure>${timings.svgInline}</figure>`);
-  parts.push("<h2>Environment</h2>", htmlTable(["", ""], manifestRows(r)));
+  parts.push("<h2>Environment</h2>", htmlTable(["what", "value"], manifestRows(r)));
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Reproduction ${esc(r.id)}: ${r.passed ? "pass" : "FAIL"}</title><style>${STYLE}</style></head><body>\n${parts.join("\n")}\n</body></html>\n`;
 }

@@ -24,7 +24,10 @@ function writeRun(runs: string, runId: string, name: string, finishedAt: string,
   const dir = join(runs, runId);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "manifest.json"), JSON.stringify({ runId, notebook: name, finishedAt, seconds: 12.5, quick: true, git: { commit: "0123456789abcdef" } }));
-  writeFileSync(join(dir, "report.html"), `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${name}</title></head><body><h1>${name}</h1>${body}<div id="lab-plot-1"><svg class="main-svg" width="100" height="50"><rect width="100" height="50" fill="teal"/></svg></div></body></html>`);
+  writeFileSync(
+    join(dir, "report.html"),
+    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${name}</title></head><body><h1>${name}</h1>${body}<div id="lab-plot-1"><svg class="main-svg" width="100" height="50"><rect width="100" height="50" fill="teal"/></svg></div></body></html>`,
+  );
 }
 
 function refusal(error: unknown): { code: string; fields: Record<string, unknown> } {
