@@ -277,6 +277,23 @@ describe("experiment specs (lib/experiments)", () => {
       [0.7, ""],
       [0.8, ""],
     ]);
+    const withQuickClaims = validateExperimentSpec(
+      withChange((s) => {
+        s.quickClaims = [
+          { metric: "lds_trak_5", value: 0.72, tolerance: 0.01 },
+          { metric: "auc", value: 0.8, tolerance: 0 },
+        ];
+      }),
+      "toy.yaml",
+    );
+    const judged = evaluationRows([withQuickClaims], { toy: { lds: 0.3, lds_trak_5: 0.7, auc: 0.8 } }, { quick: true });
+    expect(judged.map((r) => [r.metric, r["quick claim"], r["quick claim holds"]])).to.deep.equal([
+      ["lds", "—", ""],
+      ["lds", "—", ""],
+      ["lds_trak_10", "0.72 ± 0.01", "NO"],
+      ["auc", "0.8 ± 0", "yes"],
+    ]);
+    expect(full[0]).to.not.have.property("quick claim");
   });
 
   it("every spec under experiments/ loads, cites its anchors by name and never says where a value was looked up", () => {
