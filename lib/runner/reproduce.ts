@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { runExperimentAsync } from "../attribution/experiments.js";
+import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
 import { describeError, LabError } from "../errors.js";
 import { type ClaimResult, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, type Metrics, overrideFields } from "../experiments/index.js";
 import { fromRoot } from "../files.js";
@@ -73,6 +73,17 @@ export function planReproduction(options: { names: readonly string[]; quick: boo
       hint: "add experiments/<layer>/NAME.yaml with a runner and claims",
       fields: {},
     });
+  }
+  const runners = [...Object.keys(EXPERIMENTS), ...Object.keys(ASYNC_EXPERIMENTS)];
+  for (const spec of specs) {
+    if (!runners.includes(spec.runner)) {
+      throw new ReproduceError({
+        code: "reproduce/unknown-runner",
+        message: `${spec.file}: runner "${spec.runner}" is no experiment of the lab`,
+        hint: `use one of: ${runners.join(", ")} (lib/attribution/experiments.ts)`,
+        fields: { file: spec.file, runner: spec.runner, known: runners },
+      });
+    }
   }
   const keysBySpec = specs.map((s) => new Set(overrideFields(s).map((f) => f.key)));
   for (const pair of options.sets) {

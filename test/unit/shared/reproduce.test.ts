@@ -102,6 +102,18 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] })[0].params).to.include({ seed: 3, nTrain: 60 });
   });
 
+  it("refuses a spec whose runner is no experiment, before anything runs", () => {
+    const file = join(work, "no-runner.yaml");
+    writeFileSync(file, readFileSync(FIXTURE, "utf8").replace("runner: logreg-fmnist", "runner: logreg-mnist"));
+    try {
+      planReproduction({ names: [file], quick: false, sets: [] });
+      expect.fail("expected a refusal");
+    } catch (error) {
+      expect(hasCode(error, "reproduce/unknown-runner")).to.equal(true);
+      expect((error as { fields: { runner: string } }).fields.runner).to.equal("logreg-mnist");
+    }
+  });
+
   it("refuses a --set key that no selected experiment has, before anything runs", () => {
     try {
       planReproduction({ names: [FIXTURE], quick: false, sets: ["epochs=3"] });
