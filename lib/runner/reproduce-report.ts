@@ -29,6 +29,13 @@ function num(v: number, digits = 4): string {
   return Number(v.toFixed(digits)).toString();
 }
 
+/** A deviation with its sign, two decimals; one that rounds to zero is "0.00". */
+function signed(d: number): string {
+  const text = d.toFixed(2);
+  if (Number(text) === 0) return "0.00";
+  return d > 0 ? `+${text}` : text;
+}
+
 /** How far the measured value lies from the claim, in tolerances (inside the claim when |d| ≤ 1). */
 export function deviationInTolerances(c: ClaimResult): number {
   if (!Number.isFinite(c.measured)) return Number.NaN;
@@ -144,7 +151,7 @@ function claimRows(r: Reproduction, o: ExperimentOutcome): ClaimRow[] {
       metric: c.metric,
       measured: num(c.measured),
       claim: `${num(c.claimed)} ± ${num(c.tolerance)}`,
-      deviation: Number.isNaN(d) ? "not measured" : Number.isFinite(d) ? `${d >= 0 ? "+" : ""}${d.toFixed(2)}` : d > 0 ? "+∞" : "−∞",
+      deviation: Number.isNaN(d) ? "not measured" : Number.isFinite(d) ? signed(d) : d > 0 ? "+∞" : "−∞",
       verdict: verdict(o, c),
       target: c.target ? `${c.targetStatus} (${c.target})` : "",
       recorded: `${o.spec} ${field}[${i}]`,

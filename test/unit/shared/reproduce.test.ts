@@ -69,7 +69,7 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     const md = readFileSync(join(out, "report.md"), "utf8");
     expect(md).to.match(/\*\*FAIL: 1 failure/);
     expect(md).to.match(/^\| test_accuracy \| 0\.6 \| 0\.95 ± 0\.01 \| -35\.00 \| FAIL \|/m);
-    expect(md).to.match(/^\| lds_influence_exact \| [\d.]+ \| [\d.]+ ± [\d.]+ \| [-+][\d.]+ \| pass \|/m);
+    expect(md).to.match(/^\| lds_influence_exact \| [\d.]+ \| [\d.]+ ± [\d.]+ \| (?:[-+][\d.]+|0\.00) \| pass \|/m);
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).to.contain("<title>Reproduction").and.contain(": FAIL</title>");
     expect(html).to.match(/<td>test_accuracy<\/td><td>0\.6<\/td><td>0\.95 ± 0\.01<\/td><td>-35\.00<\/td><td class="FAIL">FAIL<\/td>/);
