@@ -86,13 +86,13 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     const second = await quietly(() => reproduce(plans(), { quick: true, useCache: true, out: join(work, "cached-2") }));
     const bypassed = await quietly(() => reproduce(plans(), { quick: true, useCache: false, out: join(work, "bypassed") }));
     expect(first.reproduction.passed, "the quick claims hold").to.equal(true);
-    expect(first.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 1, read: 0 });
-    expect(second.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 0, read: 1 });
-    expect(bypassed.reproduction.experiments[0].cache).to.include({ mode: "bypass", computed: 1, read: 0, matched: 1 });
+    expect(first.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 2, read: 0 });
+    expect(second.reproduction.experiments[0].cache).to.include({ mode: "use", computed: 0, read: 2 });
+    expect(bypassed.reproduction.experiments[0].cache).to.include({ mode: "bypass", computed: 2, read: 0, matched: 2 });
     expect(bypassed.reproduction.experiments[0].cache.differed).to.deep.equal([]);
     expect(numbers(second.reproduction)).to.deep.equal(numbers(first.reproduction));
     expect(numbers(bypassed.reproduction)).to.deep.equal(numbers(first.reproduction));
-    expect(readFileSync(join(work, "bypassed", "report.md"), "utf8")).to.contain("step cache bypassed: 1 step(s) recomputed; 1 had a cached value, 1 equal");
+    expect(readFileSync(join(work, "bypassed", "report.md"), "utf8")).to.contain("step cache bypassed: 2 step(s) recomputed; 2 had a cached value, 2 equal");
   });
 
   it("judges the quick claims in quick mode and only shows values under --set", async () => {
