@@ -54,3 +54,20 @@ export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return String(error);
 }
+
+/**
+ * One paragraph for a person at a terminal: what is wrong, then the fix, wrapped to `width`
+ * columns, with no stack and no blank line. What a command prints when it refuses to start.
+ */
+export function problemParagraph(error: unknown, width = 100): string {
+  const what = error instanceof Error ? error.message : String(error);
+  const fix = error instanceof LabError && error.hint ? ` Fix: ${error.hint.replace(/\.?$/, ".")}` : "";
+  const words = `error: ${what.replace(/\s+/g, " ").replace(/\.?$/, ".")}${fix}`.split(" ");
+  const lines: string[] = [];
+  let line = "";
+  for (const word of words) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines.join("\n");
+}

@@ -27,3 +27,11 @@ export function isDevKey(privateKey: string): boolean {
 export function devWallet(index: number, provider?: Provider): Wallet {
   return new Wallet(devPrivateKey(index), provider);
 }
+
+/** True for the address of one of the public development accounts. */
+export function isDevAddress(address: string): boolean {
+  devAddresses ??= new Set(devPrivateKeys().map((k) => new Wallet(k).address.toLowerCase()));
+  return devAddresses.has(address.toLowerCase());
+}
+
+let devAddresses: Set<string> | undefined;

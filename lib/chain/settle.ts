@@ -2,9 +2,10 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { id, type TransactionRequest } from "ethers";
 import { readJson, sha256File, writeJsonAtomic } from "../files.js";
-import { runContext } from "../run-context.js";
+import { landInteractiveRun, runContext } from "../run-context.js";
 import { RESULTS_FILE, readResults, record } from "../results.js";
 import { html } from "../notebook/display.js";
+import { tableHtml } from "../notebook/table.js";
 import { connect, type LabChain } from "./connect.js";
 import { deployOrReuse } from "./contracts.js";
 import { SettlementError } from "./errors.js";
@@ -65,7 +66,7 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   ]);
   const request: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
   const rawTransaction = await chain.signer.signTransaction(request);
-  const response = await chain.provider.broadcastTransaction(rawTransaction);
+  const response = await chain.signer.broadcastSigned(rawTransaction);
   const receipt = await response.wait();
   if (!receipt || receipt.status !== 1) {
     throw new SettlementError(`the settlement transaction ${response.hash} failed on ${chain.name}`,
@@ -88,7 +89,14 @@ export async function settle(figures: Record<string, number>, options: { chain?:
     settledAt: new Date().toISOString(),
   };
   writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
-  html(`<p>Settled run <code>${ctx.runId}</code> on ${chain.kind} chain ${chain.chainId}: transaction <code>${receipt.hash}</code> in block ${receipt.blockNumber}; results.json sha256 <code>${resultsSha256}</code>.</p>`,
+  // A live notebook's run lands beside the headless ones, checkable with ./lab verify RUN-ID.
+  if (ctx.interactive) {
+    landInteractiveRun({ settledAt: settlement.settledAt, resultsSha256, chain: settlement.chain,
+      settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from } });
+  }
+  const rows = [{ chain: `${chain.kind} ${chain.kind === "rpc" ? chain.url : chain.name} (id ${chain.chainId})`, registry: settlement.registry,
+    transaction: receipt.hash, block: receipt.blockNumber, "results.json sha256": resultsSha256 }];
+  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled${ctx.interactive ? `: ./lab verify ${ctx.runId}` : ""}` }),
     `settled ${ctx.runId} on chain ${chain.chainId}: tx ${receipt.hash} (block ${receipt.blockNumber}), results sha256 ${resultsSha256}`);
   return settlement;
 }

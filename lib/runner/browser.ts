@@ -57,7 +57,12 @@ export async function openOffline(browser: Browser, htmlPath: string, viewport =
     requests.push(url);
     return route.abort("blockedbyclient");
   });
-  await page.goto(own, { waitUntil: "load" });
+  try {
+    await page.goto(own, { waitUntil: "load" });
+  } catch (error) {
+    await context.close();
+    throw error;
+  }
   return { page, context, requests, pageErrors, close: () => context.close() };
 }
 

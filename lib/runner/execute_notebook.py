@@ -3,11 +3,20 @@
 Called by lib/runner/run.ts (the `./lab run` command); the run logic lives there. This file is
 the thin bridge to Jupyter's own execution engine, which is Python.
 
-Usage: execute_notebook.py INPUT.ipynb OUTPUT.ipynb OUTPUT.html KERNEL_CWD KERNEL_NAME TIMEOUT_S
+Usage: execute_notebook.py INPUT.ipynb OUTPUT.ipynb OUTPUT.html KERNEL_CWD KERNEL_NAME TIMEOUT_S TITLE
 Prints one JSON line on stdout: {"ok": true} or {"ok": false, "cell": N, "ename": ..., ...}.
+While it runs, writes events as JSON lines to file descriptor 3 when it is open:
+{"event": "start", "index": I} as cell I starts, {"event": "output", "index": I, "text": ...} for
+each stream or plain-text display of the kernel.
+
+Nothing outlives the runner: this process and the kernel it starts each ask Linux for SIGKILL
+when their parent dies (prctl PR_SET_PDEATHSIG), so a killed runner takes both with it.
 """
+import ctypes
 import json
+import os
 import re
+import signal
 import sys
 
 import nbformat
@@ -22,6 +31,93 @@ EXTERNAL_TAG = re.compile(
     r'|<link[^>]*\bhref="(?:https?:|file:|//)[^"]*"[^>]*/?>',
     re.IGNORECASE,
 )
+
+
+PR_SET_PDEATHSIG = 1
+LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def die_with_parent(expected_parent):
+    """SIGKILL this process when its parent exits; exit now if the parent is already gone."""
+    if LIBC is None:
+        return
+    LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != expected_parent:
+        os._exit(1)
+
+
+def kernel_preexec(executor_pid):
+    # Runs in the forked kernel process before exec: the kernel dies with this executor.
+    return lambda: die_with_parent(executor_pid)
+
+
+def open_events():
+    try:
+        return os.fdopen(3, "w", buffering=1, encoding="utf-8")
+    except OSError:
+        return None
+
+
+# tslab echoes the value of a cell's last expression (a record() call, a settlement) to stdout;
+# a report shows what a cell displays, so each cell is sent with a final `void 0` statement.
+NO_ECHO = "\nvoid 0;\n"
+
+
+class LabClient(NotebookClient):
+    """nbclient's client, reporting progress events and leaving out last-expression echoes."""
+
+    def __init__(self, nb, events, **kwargs):
+        super().__init__(nb, on_cell_start=self._started, on_cell_execute=self._silence,
+                         on_cell_complete=self._restore, **kwargs)
+        self._events = events
+        self._sources = {}
+
+    def _emit(self, event):
+        if self._events is not None:
+            try:
+                self._events.write(json.dumps(event) + "\n")
+            except (BrokenPipeError, OSError):
+                self._events = None
+
+    def _started(self, cell, cell_index):
+        if cell.cell_type == "code" and cell.source.strip():
+            self._emit({"event": "start", "index": cell_index})
+
+    def _silence(self, cell, cell_index):
+        self._sources[cell_index] = cell.source
+        cell.source = cell.source + NO_ECHO
+
+    def _restore(self, cell, cell_index):
+        cell.source = self._sources.pop(cell_index, cell.source)
+
+    def process_message(self, msg, cell, cell_index):
+        kind = msg["msg_type"]
+        content = msg["content"]
+        text = None
+        if kind == "stream":
+            text = content.get("text")
+        elif kind in ("display_data", "update_display_data", "execute_result"):
+            text = content.get("data", {}).get("text/plain")
+        if text:
+            self._emit({"event": "output", "index": cell_index, "text": text if isinstance(text, str) else "".join(text)})
+        return super().process_message(msg, cell, cell_index)
+
+
+PROBE_TAG = "lab-parameters-probe"
+PROBE_PREFIX = "LAB_PARAMETERS "
+
+
+def take_probe(nb):
+    """Removes the runner's parameters probe (the last cell) and returns the values it printed."""
+    for index, cell in enumerate(nb.cells):
+        if PROBE_TAG in cell.get("metadata", {}).get("tags", []):
+            del nb.cells[index]
+            for output in cell.get("outputs", []):
+                for line in output.get("text", "").splitlines():
+                    if line.startswith(PROBE_PREFIX):
+                        return json.loads(line[len(PROBE_PREFIX):])
+            return None
+    return None
 
 
 def first_error(nb):
@@ -49,10 +145,13 @@ def stop_on_error(cell, cell_index, execute_reply):
 
 
 def main():
-    src, out_nb, out_html, cwd, kernel, timeout = sys.argv[1:7]
+    src, out_nb, out_html, cwd, kernel, timeout, title = sys.argv[1:8]
+    if os.environ.get("LAB_RUNNER_PID"):
+        die_with_parent(int(os.environ["LAB_RUNNER_PID"]))
     nb = nbformat.read(src, as_version=4)
-    client = NotebookClient(
+    client = LabClient(
         nb,
+        open_events(),
         kernel_name=kernel,
         timeout=int(timeout),
         allow_errors=True,
@@ -61,7 +160,7 @@ def main():
         resources={"metadata": {"path": cwd}},
     )
     try:
-        client.execute()
+        client.execute(preexec_fn=kernel_preexec(os.getpid()))
     except (CellFailed, CellExecutionError, CellTimeoutError, DeadKernelError) as error:
         index, cell, output = first_error(nb)
         if index is None and isinstance(error, CellFailed):
@@ -82,14 +181,15 @@ def main():
             "traceback": "\n".join(output.get("traceback", [])) if output else str(error),
         }))
         return 1
+    parameters = take_probe(nb)
     nbformat.write(nb, out_nb)
     exporter = HTMLExporter(template_name="lab")
     exporter.mathjax_url = ""
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = EXTERNAL_TAG.sub("", body)
     with open(out_html, "w", encoding="utf-8") as handle:
         handle.write(body)
-    print(json.dumps({"ok": True}))
+    print(json.dumps({"ok": True, "parameters": parameters}))
     return 0
 
 

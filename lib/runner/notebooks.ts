@@ -75,3 +75,10 @@ export function notebookParameters(nb: NotebookJson): ParameterSpec[] {
   const index = parametersCellIndex(nb);
   return index < 0 ? [] : parseParameterCell(cellSource(nb.cells[index]));
 }
+
+/** The notebook's title: the first heading of its first markdown cell, else its name. */
+export function notebookTitle(nb: NotebookJson, fallback: string): string {
+  const first = nb.cells.find((c) => c.cell_type === "markdown");
+  const heading = first ? cellSource(first).split("\n").find((l) => /^#\s/.test(l.trim())) : undefined;
+  return heading ? heading.trim().replace(/^#\s+/, "").replace(/[*_`]/g, "") : fallback;
+}

@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
@@ -9,9 +8,12 @@ import { unknownKey } from "../overrides.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { checkChain } from "../chain/connect.js";
+import { newRunId, runsRoot } from "../run-context.js";
 import { gitInfo, packageVersion } from "./environment.js";
-import { typesetMath } from "./math.js";
-import { cellSource, notebookParameters, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { finishReport, landFile } from "./report.js";
+import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
 
 export interface RunOptions {
   names: string[];
@@ -21,6 +23,8 @@ export interface RunOptions {
   /** Seconds a single cell may run. */
   cellTimeoutS: number;
   runsDir: string;
+  /** Where and how often progress is shown (default: stderr, a line every 5 s off a terminal). */
+  progress?: ProgressOptions;
 }
 
 export interface NotebookPlan {
@@ -43,8 +47,11 @@ export interface RunOutcome {
 
 export class NotebookRunError extends LabError {}
 
+/** Every file a run folder may hold (README's "Run folders" table documents each). */
+export const RUN_FOLDER_FILES = ["notebook.ipynb", "report.html", "results.json", "settlement.json", "manifest.json", "runtime.json"] as const;
+
 export function runsDir(): string {
-  return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
+  return runsRoot();
 }
 
 /** Resolves notebooks and types every override before anything runs: a wrong key or type runs nothing. */
@@ -95,9 +102,18 @@ export function injectParameters(plan: NotebookPlan): NotebookJson {
   return nb;
 }
 
-function newRunId(name: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  return `${stamp}-${name}-${randomBytes(2).toString("hex")}`;
+const PROBE_TAG = "lab-parameters-probe";
+
+/**
+ * The notebook with a last cell that prints the final value of every declared parameter, so the
+ * manifest records what the run used (after quick mode adjusted them), not the defaults. The
+ * executor removes the cell before the notebook and report are written.
+ */
+export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): NotebookJson {
+  if (specs.length === 0) return nb;
+  const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
+  return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
+    source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
 }
 
 function stagingRoot(runs: string): string {
@@ -115,36 +131,47 @@ function sweepStaging(root: string): void {
   }
 }
 
+/** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */
 function cellTimings(nb: NotebookJson) {
-  return nb.cells.map((cell, index) => {
-    const ex = cell.metadata.execution ?? {};
+  return codeCells(nb).map((c) => {
+    const ex = nb.cells[c.index].metadata.execution ?? {};
     const start = ex["iopub.status.busy"];
     const end = ex["iopub.status.idle"];
-    return {
-      index: index + 1,
-      type: cell.cell_type,
-      tags: cell.metadata.tags ?? [],
-      seconds: start && end ? (Date.parse(end) - Date.parse(start)) / 1000 : null,
-    };
-  }).filter((c) => c.type === "code");
+    return { cell: c.number, heading: c.heading, tags: c.tags, seconds: start && end ? (Date.parse(end) - Date.parse(start)) / 1000 : null };
+  });
 }
 
-interface ExecutorReply { ok: boolean; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
+interface ExecutorReply { ok: boolean; parameters?: Record<string, ParameterValue> | null; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
 
-function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number,
-  onChild: (kill: () => void) => void): Promise<ExecutorReply> {
+interface ExecutorEvent { event: "start" | "output"; index: number; text?: string }
+
+interface Execution { reply: Promise<ExecutorReply>; kill(): void }
+
+/**
+ * Starts the executor (nbclient) in its own process group: a Ctrl-C reaches the runner alone,
+ * which decides what to stop. The executor and its kernel die with the runner (see
+ * execute_notebook.py); events come back on file descriptor 3.
+ */
+function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number, title: string,
+  onEvent: (event: ExecutorEvent) => void): Execution {
   const python = process.env.LAB_PYTHON ?? "python3";
   const script = fromRoot("lib", "runner", "execute_notebook.py");
-  return new Promise((resolve, reject) => {
-    const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS)],
-      { env, stdio: ["ignore", "pipe", "pipe"] });
-    onChild(() => child.kill("SIGTERM"));
+  const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS), title],
+    { env: { ...env, LAB_RUNNER_PID: String(process.pid) }, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true });
+  const reply = new Promise<ExecutorReply>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => { stdout += d; });
-    child.stderr.on("data", (d) => { stderr += d; });
-    child.on("error", (error) => reject(new NotebookRunError(`cannot start ${python} (${error.message})`,
-      "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert")));
+    let events = "";
+    child.stdout!.on("data", (d) => { stdout += d; });
+    child.stderr!.on("data", (d) => { stderr += d; });
+    (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => {
+      events += d;
+      const lines = events.split("\n");
+      events = lines.pop() ?? "";
+      for (const line of lines) { try { onEvent(JSON.parse(line) as ExecutorEvent); } catch { /* a torn line is dropped */ } }
+    });
+    child.on("error", (error) => reject(new NotebookRunError({ code: "run/no-python", fields: { python },
+      message: `cannot start ${python} (${error.message})`, hint: "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert" })));
     child.on("close", (code) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
@@ -154,7 +181,14 @@ function execute(input: string, outNb: string, outHtml: string, env: NodeJS.Proc
       }
     });
   });
+  return {
+    reply,
+    kill: () => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } },
+  };
 }
+
+/** Run folders landed by this process, named when a signal interrupts a later run. */
+const landed: string[] = [];
 
 function firstLines(text: string, n: number): string {
   const lines = text.split("\n");
@@ -171,8 +205,18 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   const staging = join(stagingRoot(options.runsDir), `${process.pid}-${runId}`);
   mkdirSync(staging, { recursive: true });
   const started = new Date();
-  let kill: (() => void) | undefined;
-  const onSignal = () => { kill?.(); rmSync(staging, { recursive: true, force: true }); process.exit(130); };
+  const injected = injectParameters(plan);
+  const progress = new RunProgress(plan.notebook.name, injected, options.progress);
+  let execution: Execution | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    execution?.kill();
+    progress.stop();
+    rmSync(staging, { recursive: true, force: true });
+    const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
+    process.stderr.write(`\ninterrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
+      `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}.\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const fail = (error: string): RunOutcome => {
@@ -182,14 +226,17 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   try {
     log(`▶ ${plan.notebook.name}  (run ${runId}${Object.keys(plan.overrides).length ? `, ${Object.entries(plan.overrides).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""})`);
     const input = join(staging, ".input.ipynb");
-    writeJsonAtomic(input, injectParameters(plan));
+    writeJsonAtomic(input, withParametersProbe(injected, plan.specs));
     const env = { ...process.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
-    const reply = await execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, (k) => { kill = k; });
+    execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name),
+      (event) => { if (event.event === "start") progress.started(event.index); else if (event.text) progress.output(event.index, event.text); });
+    const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
     if (!reply.ok) {
-      const where = reply.cell === null || reply.cell === undefined ? "before any cell ran" : `cell ${reply.cell + 1}`;
+      const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
+      const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
       return fail(`${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
-        (reply.source ? `\n--- cell ${(reply.cell ?? 0) + 1} source ---\n${firstLines(reply.source, 12)}` : "") +
+        (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
         (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""));
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
@@ -197,12 +244,15 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``);
     }
     const settlement = readJson<Settlement>(settlementPath);
-    const reportPath = join(staging, "report.html");
-    writeFileSync(reportPath, typesetMath(readFileSync(reportPath, "utf8")));
+    const runDir = join(options.runsDir, runId);
+    // The notebook saw its staging folder; the reader gets the folder the run lands as.
+    landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
+    landFile(join(staging, "notebook.ipynb"), staging, runDir);
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;
     const finished = new Date();
+    const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
     writeJsonAtomic(join(staging, "manifest.json"), {
       runId,
       notebook: plan.notebook.name,
@@ -214,18 +264,19 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       notebookSha256: sha256File(plan.notebook.path),
       versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
       tfBackend: runtime?.tfBackend ?? "not used",
-      seed: plan.parameters.seed ?? null,
-      quick: plan.parameters.quick ?? null,
-      parameters: plan.parameters,
+      seed: used.seed ?? null,
+      quick: used.quick ?? null,
+      parameters: used,
+      declared: Object.fromEntries(plan.specs.map((s) => [s.name, s.default])),
       overrides: plan.overrides,
       cells: cellTimings(executed),
       resultsSha256: settlement.resultsSha256,
       chain: settlement.chain,
       settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
     });
-    const runDir = join(options.runsDir, runId);
     mkdirSync(options.runsDir, { recursive: true });
     renameSync(staging, runDir);
+    landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
     return fail(`${plan.notebook.name}: ${describeError(error)}`);
@@ -235,8 +286,21 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   }
 }
 
-export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
+/**
+ * Everything checked before the first cell runs: notebooks, parameters and the chain the runs will
+ * settle on (LAB_RPC_URL: a URL, an answer within 5 s, LAB_CHAIN_ID, a usable key). Throws the
+ * first problem; nothing has run and nothing is written.
+ */
+export async function preflight(options: RunOptions): Promise<{ plans: NotebookPlan[]; chain: string }> {
   const plans = planRuns(options);
+  const chain = await checkChain();
+  return { plans, chain };
+}
+
+/** Runs every planned notebook in order. Throws only from preflight(), before any cell runs. */
+export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
+  const { plans, chain } = await preflight(options);
+  log(`settling on ${chain}`);
   sweepStaging(stagingRoot(options.runsDir));
   const outcomes: RunOutcome[] = [];
   for (const plan of plans) {

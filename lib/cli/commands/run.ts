@@ -1,5 +1,6 @@
+import { problemParagraph } from "../../errors.js";
 import { OverrideError, splitSetPair } from "../../overrides.js";
-import { type RunOptions, runAll, runsDir, summaryTable } from "../../runner/run.js";
+import { type RunOptions, type RunOutcome, runAll, runsDir, summaryTable } from "../../runner/run.js";
 import { CliError, type CommandSpec, defineCommand, parseCommandArgs } from "../command.js";
 
 const options = {
@@ -34,13 +35,21 @@ const command = defineCommand({
   description:
     "Executes the named notebooks (00, 00-tour or tour; all by default) headless, in order. Each run that\n" +
     "finishes and settles lands in experiments/runs/RUN-ID/; a failed one leaves nothing. Every --set key\n" +
-    "and value is checked against the notebooks' parameters before anything runs.",
+    "and value is checked against the notebooks' parameters, and the chain (LAB_RPC_URL: a URL answering within\n" +
+    "5 s, LAB_CHAIN_ID, a usable key) before anything runs; a problem there is one paragraph and exit code 2.",
   options,
   positionals: { name: "NAME" },
   examples: ["./lab run", "./lab run 05 --quick", "./lab run 01 03 --set seed=7"],
   async run({ values, positionals }) {
     const run = runOptions(values, positionals);
-    const outcomes = await runAll(run);
+    let outcomes: RunOutcome[];
+    try {
+      outcomes = await runAll(run);
+    } catch (error) {
+      // runAll throws only from its preflight, before the first cell: what is wrong and the fix.
+      console.error(problemParagraph(error));
+      return 2;
+    }
     console.log(`\n${summaryTable(outcomes)}`);
     const failed = outcomes.filter((o) => !o.ok).length;
     console.log(`\n${outcomes.length - failed} notebook(s) ran, ${failed} failed; run folders in ${run.runsDir}`);

@@ -2,10 +2,11 @@ import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
 import { verifySettlement } from "../../chain/verify.js";
-import { describeError } from "../../errors.js";
+import { describeError, problemParagraph } from "../../errors.js";
 import { fromRoot } from "../../files.js";
 import { textTable } from "../../notebook/table.js";
-import { planRuns, runNotebook } from "../../runner/run.js";
+import { checkReports } from "../../runner/report-check.js";
+import { type NotebookPlan, preflight, runNotebook } from "../../runner/run.js";
 import { defineCommand } from "../command.js";
 import { lintReport, ruleSummary } from "./lint.js";
 
@@ -45,7 +46,9 @@ export default defineCommand({
   description:
     "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), the unit\n" +
     "tests (mocha + chai), the contract tests (Hardhat's mocha runner) and every notebook in quick mode, each\n" +
-    'run verified against its settlement. Prints one table and ends with the line "N passed, N failed".',
+    "run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n" +
+    "blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n" +
+    '"N passed, N failed".',
   options: { "skip-notebooks": { type: "boolean", doc: "leave out the notebooks (minutes each)" } },
   examples: ["./lab test", "./lab test --skip-notebooks"],
   async run({ values }) {
@@ -77,6 +80,7 @@ export default defineCommand({
       const { code, output } = await sh(bin("hardhat"), ["test", "mocha"]);
       return mochaCounts(output, code);
     });
+    const reports: Array<{ notebook: string; path: string; source: string }> = [];
     if (!values["skip-notebooks"]) {
       await timed("notebooks (quick mode)", async () => {
         const runsDir = fromRoot(".lab", "test-runs");
@@ -84,12 +88,20 @@ export default defineCommand({
         const options = { names: [], quick: true, sets: {}, cellTimeoutS: 900, runsDir };
         let passed = 0;
         let failed = 0;
-        for (const plan of planRuns(options)) {
+        let plans: NotebookPlan[];
+        try {
+          plans = (await preflight(options)).plans;
+        } catch (error) {
+          console.log(problemParagraph(error));
+          return { passed: 0, failed: 1 };
+        }
+        for (const plan of plans) {
           const outcome = await runNotebook(plan, options);
           try {
             if (!outcome.ok) throw new Error(outcome.error);
             const v = await verifySettlement(outcome.runDir!);
             console.log(`  ✓ ${outcome.notebook} (${outcome.seconds.toFixed(1)} s), settlement verified: ${v.settlement.txHash}`);
+            reports.push({ notebook: outcome.notebook, path: `${outcome.runDir}/report.html`, source: plan.notebook.path });
             passed++;
           } catch (error) {
             console.log(`  ✗ ${describeError(error)}`);
@@ -98,6 +110,7 @@ export default defineCommand({
         }
         return { passed, failed };
       });
+      await timed("reports in Chromium (network blocked)", () => checkReports(reports));
     }
     console.log(
       `\n${textTable(

@@ -1,30 +1,65 @@
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { verifySettlement } from "../../chain/verify.js";
-import { describeError } from "../../errors.js";
+import { type Verification, verifySettlement } from "../../chain/verify.js";
+import { LabError, problemParagraph } from "../../errors.js";
 import { runsDir } from "../../runner/run.js";
 import { defineCommand } from "../command.js";
+
+/** What a passed check proves, and what it does not, in plain lines. */
+export function describeVerification(v: Verification): string[] {
+  const s = v.settlement;
+  const lines = [
+    `✓ ${s.runId} (notebook ${s.notebook})`,
+    `  results.json hashes to ${s.resultsSha256}, the hash in the signed settlement transaction ${s.txHash}${v.manifest === "matches" ? " and in manifest.json" : " (no manifest.json to compare)"}`,
+    `  signed by ${v.signer} for chain ${s.chain.chainId}, to the registry at ${s.registry}`,
+  ];
+  lines.push(
+    v.developmentKey
+      ? "  that signer is a public development account: anyone can sign as it, so this check guards against accidental change, not against someone holding the key"
+      : "  only the holder of that signer's key could have made this transaction",
+  );
+  lines.push(
+    v.onChain === "matches" ? `  on chain: block ${s.blockNumber} and the registry's record of the run hold the same hash` : `  on chain: not checked: ${v.onChain.replace(/^skipped: /, "")}`,
+  );
+  return lines;
+}
+
+/** The run folder a RUN-ID (or a path) names, or a refusal saying that no such run exists. */
+export function resolveRunDir(arg: string): string {
+  const dir = existsSync(arg) ? arg : join(runsDir(), arg);
+  if (existsSync(dir)) return dir;
+  const known = existsSync(runsDir())
+    ? readdirSync(runsDir())
+        .filter((d) => /^\d{8}T/.test(d))
+        .sort()
+        .slice(-3)
+    : [];
+  throw new LabError({
+    code: "verify/no-such-run",
+    fields: { run: arg, runsDir: runsDir() },
+    message: `no such run: there is no run ${arg} in ${runsDir()}`,
+    hint: known.length ? `name a folder of ${runsDir()}; the latest are ${known.join(", ")}` : "run a notebook first (./lab run 00) and verify the run id it prints",
+  });
+}
 
 export default defineCommand({
   name: "verify",
   usage: "RUN-ID|RUN-FOLDER ...",
   description:
-    "Checks each run folder: the sha256 of results.json against the signed settlement transaction kept in\n" + "settlement.json and, on a chain that still runs (LAB_RPC_URL), the registry's record.",
+    "Checks each run folder and says what that proves: the sha256 of results.json against the signed settlement\n" +
+    "transaction in settlement.json and against manifest.json, the signer (a public development key guards only\n" +
+    "against accidental change), and, on a chain that still holds the settlement's block, the registry's record.",
   options: {},
   positionals: { name: "RUN-ID", min: 1 },
   examples: ["./lab verify 20261201T101500Z-05-proof-of-attribution-1a2b", "./lab verify experiments/runs/*"],
   async run({ positionals }) {
     let failed = 0;
     for (const arg of positionals) {
-      const dir = existsSync(arg) ? arg : join(runsDir(), arg);
       try {
-        const v = await verifySettlement(dir);
-        console.log(
-          `✓ ${v.settlement.runId}: results.json sha256 ${v.settlement.resultsSha256} matches transaction ${v.settlement.txHash} on chain ${v.settlement.chain.chainId}; on chain: ${v.onChain}`,
-        );
+        for (const line of describeVerification(await verifySettlement(resolveRunDir(arg)))) console.log(line);
       } catch (error) {
         failed++;
-        console.error(`✗ ${arg}: ${describeError(error)}`);
+        console.error(`✗ ${arg}\n${problemParagraph(error).replace(/^/gm, "  ")}`);
       }
     }
     return failed ? 1 : 0;

@@ -88,7 +88,7 @@ describe("chain: connect, settle, verify", () => {
     after(() => fake.server.close());
 
     it("names the fix when the endpoint does not answer", async () => {
-      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:9", timeoutMs: 1000 }), RpcUnreachableError, /does not answer/);
+      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, /does not answer/);
     });
 
     it("refuses an unexpected chain id", async () => {

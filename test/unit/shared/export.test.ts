@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
+import { fromRoot } from "../../../lib/files.js";
 import { findChromium } from "../../../lib/runner/browser.js";
 import { exportNotebooks, listRunFolders, notebookSummary, planExport } from "../../../lib/runner/export.js";
-import type { NotebookJson } from "../../../lib/runner/notebooks.js";
+import { listNotebooks, type NotebookJson, readNotebook } from "../../../lib/runner/notebooks.js";
 
 function notebook(title: string, intro: string, metadata: Record<string, unknown> = {}): NotebookJson {
   return {
@@ -111,5 +112,17 @@ describe("./lab export (lib/runner/export.ts)", function () {
     expect(readFileSync(join(out, "index.html"), "utf8")).to.equal("earlier export");
     expect(readdirSync(work).filter((f) => f.includes(".tmp-"))).to.deep.equal([]);
     expect(existsSync(join(out, "00-demo.pdf"))).to.equal(false);
+  });
+});
+
+describe("notebooks' teaching lines (metadata.lab.teaches, the export index)", () => {
+  it("say what README's notebook table says, for every notebook that declares one", () => {
+    const readme = readFileSync(fromRoot("README.md"), "utf8");
+    for (const nb of listNotebooks(fromRoot("notebooks"))) {
+      const teaches = (readNotebook(nb.path).metadata.lab as { teaches?: string } | undefined)?.teaches;
+      if (teaches === undefined) continue;
+      const row = readme.split("\n").find((l) => l.includes(`](notebooks/${nb.name}.ipynb) |`));
+      expect(row?.split(" | ")[1]?.replace(/ \|$/, ""), nb.name).to.equal(teaches);
+    }
   });
 });

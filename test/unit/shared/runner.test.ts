@@ -8,6 +8,7 @@ import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { externalResources, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
+import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
 // and the in-process Hardhat chain. `./lab test` sets all of that up first.
@@ -50,18 +51,47 @@ describe("./lab run: the notebook runner", function () {
     const tags = executed.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.[0] ?? "");
     expect(tags.indexOf("injected-parameters")).to.equal(tags.indexOf("parameters") + 1);
     const manifest = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8"));
-    expect(manifest.parameters).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    expect(manifest.parameters, "the values used, after quick mode").to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25, rounds: 2 });
+    expect(manifest.declared.rounds).to.equal(10);
     expect(manifest.seed).to.equal(7);
+    // One numbering: the manifest's cell n is the report's [n] prompt and the notebook's execution count.
+    const codeCells = executed.cells.filter((c: { cell_type: string }) => c.cell_type === "code");
+    expect(manifest.cells.map((c: { cell: number }) => c.cell)).to.deep.equal(codeCells.map((_: unknown, i: number) => i + 1));
+    expect(codeCells.map((c: { execution_count: number }) => c.execution_count)).to.deep.equal(manifest.cells.map((c: { cell: number }) => c.cell));
+    expect(tags, "the parameters probe is removed").to.not.include("lab-parameters-probe");
     expect(manifest.settlement.txHash).to.match(/^0x[0-9a-f]{64}$/);
     expect(manifest.chain.chainId).to.equal("31337");
     expect(manifest.cells.every((c: { seconds: number | null }) => typeof c.seconds === "number")).to.equal(true);
     expect((await verifySettlement(dir)).settlement.resultsSha256).to.equal(manifest.resultsSha256);
     const html = readFileSync(join(dir, "report.html"), "utf8");
     expect(html).to.include("Plotly.newPlot");
+    expect(html, "the page title is the notebook's title").to.match(/<title>OK fixture<\/title>/);
+    for (const n of manifest.cells.map((c: { cell: number }) => c.cell)) expect(html).to.include(`[${n}]:`);
+    const settleCell = executed.cells[executed.cells.length - 1];
+    expect(settleCell.outputs.filter((o: { output_type: string }) => o.output_type === "stream"), "no echoed return value (settle() returns the settlement)").to.deep.equal([]);
+    expect(html).to.not.include("rawTransaction");
+    expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
+    expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
+    expect(JSON.stringify(executed)).to.not.include(".staging");
+    expect(html, "code is wrapped, not cut").to.include('id="lab-report"');
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
     expect(externalResources(html)).to.deep.equal([]);
     expect(html, "TeX in markdown is typeset as MathML").to.include("<math").and.not.include("$e^{i\\pi} + 1 = 0$");
+    if (findChromium()) {
+      // The real export template, in a real browser: the long plot() line is wrapped, not cut.
+      const browser = await launchChromium();
+      try {
+        const findings = await inspectReport(browser, join(dir, "report.html"));
+        expect(reportProblems(findings, hasFormulas(plan.notebook.path))).to.deep.equal([]);
+        expect(findings.plots.map((p) => p.title)).to.deep.equal(["fixture figure"]);
+        expect(findings.title).to.equal("OK fixture");
+      } finally {
+        await browser.close();
+      }
+    } else {
+      console.log("      (Chromium is not installed: the report was not opened in a browser)");
+    }
   });
 
   it("fails a run at its failing cell, naming notebook, cell and error, and keeps no run folder", async () => {
@@ -70,7 +100,7 @@ describe("./lab run: the notebook runner", function () {
     const [plan] = planRuns(opts);
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok).to.equal(false);
-    expect(outcome.error).to.match(/^fails, cell 4: .*fixture failure on purpose/s);
+    expect(outcome.error).to.match(/^fails, cell 3 \(Fixture: the third cell throws\.\): .*fixture failure on purpose/s);
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });
