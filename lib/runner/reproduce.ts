@@ -123,7 +123,7 @@ export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, l
     judged: plan.judged,
     metrics,
     claims,
-    computedBy: `runner "${spec.runner}" (lib/attribution/experiments.ts), claims in ${spec.file} (${quick ? "quickClaims" : "claims"})`,
+    computedBy: `runner "${spec.runner}" in lib/attribution/experiments.ts`,
     seconds: (performance.now() - t0) / 1000,
     cache: stepCacheStats(),
     error,

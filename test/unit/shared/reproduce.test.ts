@@ -102,6 +102,30 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] })[0].params).to.include({ seed: 3, nTrain: 60 });
   });
 
+  it("counts an experiment that stops as a failure and goes on with the next, the report naming the error", async () => {
+    const stopping = join(work, "stops.yaml");
+    writeFileSync(
+      stopping,
+      stringifyYaml({
+        name: "stops",
+        runner: "factory-contributors",
+        params: { seed: 1, spec: "test/fixtures/experiments/no-such-factory-spec.yaml", scale: 0.1, steps: 1, batchSize: 8, pretrain: "quick", nTest: 1 },
+        claims: [{ metric: "test_accuracy", value: 0.5, tolerance: 0.5 }],
+      }),
+    );
+    const out = join(work, "stops");
+    const { reproduction } = await quietly(() => reproduce(planReproduction({ names: [stopping, FIXTURE], quick: true, sets: [] }), { quick: true, useCache: true, out }));
+    expect(reproduction.experiments.map((o) => [o.experiment, o.error === undefined])).to.deep.equal([
+      ["stops", false],
+      ["tiny-logreg", true],
+    ]);
+    expect(reproduction.passed).to.equal(false);
+    expect(readFileSync(join(out, "report.md"), "utf8"))
+      .to.contain("| stops | 0 shown |")
+      .and.contain("FAIL (stopped)")
+      .and.contain("The experiment stopped with an error:");
+  });
+
   it("refuses a spec whose runner is no experiment, before anything runs", () => {
     const file = join(work, "no-runner.yaml");
     writeFileSync(file, readFileSync(FIXTURE, "utf8").replace("runner: logreg-fmnist", "runner: logreg-mnist"));
