@@ -141,6 +141,7 @@ interface ClaimRow {
   verdict: string;
   target: string;
   recorded: string;
+  computed: string;
 }
 
 function claimRows(r: Reproduction, o: ExperimentOutcome): ClaimRow[] {
@@ -155,6 +156,7 @@ function claimRows(r: Reproduction, o: ExperimentOutcome): ClaimRow[] {
       verdict: verdict(o, c),
       target: c.target ? `${c.targetStatus} (${c.target})` : "",
       recorded: `${o.spec} ${field}[${i}]`,
+      computed: o.sources[c.metric] ?? o.computedBy,
     };
   });
 }
@@ -167,6 +169,7 @@ const CLAIM_HEADERS: [keyof ClaimRow, string][] = [
   ["verdict", "verdict"],
   ["target", "target"],
   ["recorded", "recorded in"],
+  ["computed", "computed by"],
 ];
 
 function experimentStatus(o: ExperimentOutcome): string {

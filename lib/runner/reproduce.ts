@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
+import { metricSource } from "../attribution/metric-sources.js";
 import { describeError, LabError } from "../errors.js";
 import { type ClaimResult, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, type Metrics, overrideFields } from "../experiments/index.js";
 import { fromRoot } from "../files.js";
@@ -36,8 +37,10 @@ export interface ExperimentOutcome {
   judged: boolean;
   metrics: Metrics;
   claims: ClaimResult[];
-  /** Where each claimed metric is computed: the runner and the spec that records it. */
+  /** The experiment function that ran. */
   computedBy: string;
+  /** Where each claimed metric is computed (function and file), by metric. */
+  sources: Record<string, string>;
   seconds: number;
   cache: StepCacheStats;
   /** The error that stopped the experiment, if one did (all its claims then fail). */
@@ -124,6 +127,7 @@ export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, l
     metrics,
     claims,
     computedBy: `runner "${spec.runner}" in lib/attribution/experiments.ts`,
+    sources: Object.fromEntries(claims.map((c) => [c.metric, metricSource(c.metric, spec.runner)?.computedBy ?? `runner "${spec.runner}" in lib/attribution/experiments.ts`])),
     seconds: (performance.now() - t0) / 1000,
     cache: stepCacheStats(),
     error,

@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { metricSource } from "../../../lib/attribution/metric-sources.js";
 import { runCli } from "../../../lib/cli/dispatch.js";
 import { hasCode } from "../../../lib/errors.js";
+import { listExperimentSpecs } from "../../../lib/experiments/index.js";
 import { fromRoot } from "../../../lib/files.js";
 import { planReproduction, type Reproduction, reproduce } from "../../../lib/runner/reproduce.js";
 import { externalResources } from "../../../lib/runner/run.js";
@@ -70,6 +72,7 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     expect(md).to.match(/\*\*FAIL: 1 failure/);
     expect(md).to.match(/^\| test_accuracy \| 0\.6 \| 0\.95 ± 0\.01 \| -35\.00 \| FAIL \|/m);
     expect(md).to.match(/^\| lds_influence_exact \| [\d.]+ \| [\d.]+ ± [\d.]+ \| (?:[-+][\d.]+|0\.00) \| pass \|/m);
+    expect(md).to.match(/^\| lds_influence_exact \|.*\| lds\(\) in lib\/attribution\/evaluation\/lds\.ts \|$/m);
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).to.contain("<title>Reproduction").and.contain(": FAIL</title>");
     expect(html).to.match(/<td>test_accuracy<\/td><td>0\.6<\/td><td>0\.95 ± 0\.01<\/td><td>-35\.00<\/td><td class="FAIL">FAIL<\/td>/);
@@ -124,6 +127,14 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
       .to.contain("| stops | 0 shown |")
       .and.contain("FAIL (stopped)")
       .and.contain("The experiment stopped with an error:");
+  });
+
+  it("knows where every claimed metric of every spec under experiments/ is computed", () => {
+    for (const spec of listExperimentSpecs()) {
+      for (const claim of [...spec.claims, ...spec.quickClaims]) expect(metricSource(claim.metric, spec.runner), `${spec.name}: ${claim.metric}`).to.not.equal(undefined);
+    }
+    expect(metricSource("test_accuracy", "factory-contributors")?.computedBy).to.contain("lib/intelligence/factory/run.ts");
+    expect(metricSource("test_accuracy", "logreg-fmnist")?.computedBy).to.contain("lib/attribution/model.ts");
   });
 
   it("refuses a spec whose runner is no experiment, before anything runs", () => {
