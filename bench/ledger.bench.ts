@@ -5,22 +5,24 @@
  * throughput on the same bytes (the compressor alone is the ceiling). Plus compression ratios.
  * Execution is the pure HashEngine here: these are the rollup's own costs, not the EVM's.
  */
-import { brotliCompressSync, brotliDecompressSync, constants as zc, deflateSync, inflateSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
 import { printTable } from "../lib/bench/report.js";
-import { devPrivateKeys } from "../lib/chain/keys.js";
-import { rng } from "../lib/random.js";
+import { devPrivateKeys, devWallet } from "../lib/chain/keys.js";
 import { Batcher, type BatcherTx } from "../lib/ledger/batcher.js";
 import { compressChannel } from "../lib/ledger/channel.js";
-import { channelPayload, measureChannel, type BlockLike } from "../lib/ledger/experiments.js";
+import { type BlockLike, channelPayload, measureChannel } from "../lib/ledger/experiments.js";
 import { defaultRollupConfig } from "../lib/ledger/params.js";
-import { deriveAll, simulate } from "../lib/ledger/sim.js";
-import { Workload } from "../lib/ledger/workload.js";
 import { runRollup } from "../lib/ledger/rollup.js";
+import { BATCHER_ACCOUNT, deriveAll, simulate } from "../lib/ledger/sim.js";
+import { Workload } from "../lib/ledger/workload.js";
+import { rng } from "../lib/random.js";
 
 const quick = process.argv.includes("--quick");
 const blocksN = quick ? 120 : 400;
 const txsPerBlock = 16;
-const cfg = defaultRollupConfig({ genesisTimestamp: 1_767_225_600, batcherAddress: "0x00000000000000000000000000000000000000bb" });
+// The simulated L1's batcher transactions are signed by dev account BATCHER_ACCOUNT; derivation
+// recovers that sender and accepts only it.
+const cfg = defaultRollupConfig({ genesisTimestamp: 1_767_225_600, batcherAddress: devWallet(BATCHER_ACCOUNT).address });
 
 const w = new Workload({ seed: 42, chainId: cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, 16) });
 const setup = w.setup().map((t) => t.raw);
@@ -104,8 +106,18 @@ const chainRun = await runRollup({ seed: 42, l2Blocks: quick ? 30 : 100, txsPerB
 const chainTxs = chainRun.generated.length;
 const spanBrotli = rows.find((r) => r.format === "span brotli")!;
 printTable("On Hardhat chains (span, brotli, blobs with KZG)", [
-  { stage: "sequencer + batcher + L1 posting", "L2 txs": chainTxs, "tx/s": chainTxs / chainRun.timings.sequenceS, "÷ in-memory batcher": chainTxs / chainRun.timings.sequenceS / (spanBrotli["batcher tx/s"] as number) },
-  { stage: "derivation + re-execution on a fresh L2", "L2 txs": chainTxs, "tx/s": chainTxs / chainRun.timings.deriveS, "÷ in-memory derivation": chainTxs / chainRun.timings.deriveS / (spanBrotli["derivation tx/s"] as number) },
+  {
+    stage: "sequencer + batcher + L1 posting",
+    "L2 txs": chainTxs,
+    "tx/s": chainTxs / chainRun.timings.sequenceS,
+    "÷ in-memory batcher": chainTxs / chainRun.timings.sequenceS / (spanBrotli["batcher tx/s"] as number),
+  },
+  {
+    stage: "derivation + re-execution on a fresh L2",
+    "L2 txs": chainTxs,
+    "tx/s": chainTxs / chainRun.timings.deriveS,
+    "÷ in-memory derivation": chainTxs / chainRun.timings.deriveS / (spanBrotli["derivation tx/s"] as number),
+  },
 ]);
 await chainRun.close();
 const byFormat = Object.fromEntries(ratioRows.map((r) => [r.format, r["compressed / raw txs"] as number]));

@@ -140,19 +140,42 @@ export interface StepResult {
  * constant of the gradient computation (and is never assigned).
  */
 export function trainStep(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, opt: Optimizer, batch: { x: Tensor; y: Tensor }, lr: number, fwd: ForwardOptions, stepIndex: number): StepResult {
+  const pending = lossAndGradients(model, frozen, trainable, batch, fwd);
+  return finishStep(pending, pending.value.dataSync()[0], trainable, opt, lr, stepIndex);
+}
+
+/**
+ * trainStep that reads the loss back asynchronously: the form every backend supports (WebGPU in
+ * Node has no synchronous read-back). Disposes the batch; needs no surrounding tf.tidy.
+ */
+export async function trainStepAsync(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, opt: Optimizer, batch: { x: Tensor; y: Tensor }, lr: number, fwd: ForwardOptions, stepIndex: number): Promise<StepResult> {
+  let pending: ReturnType<typeof lossAndGradients>;
+  try {
+    pending = lossAndGradients(model, frozen, trainable, batch, fwd);
+  } finally {
+    batch.x.dispose();
+    batch.y.dispose();
+  }
+  const loss = (await pending.value.data())[0];
+  return finishStep(pending, loss, trainable, opt, lr, stepIndex);
+}
+
+function lossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, batch: { x: Tensor; y: Tensor }, fwd: ForwardOptions) {
   const tf = model.tf;
-  const names = Object.keys(trainable);
-  const vars = names.map((k) => trainable[k]);
+  const vars = Object.values(trainable);
   const { value, grads } = tf.variableGrads(() => model.loss({ ...frozen, ...trainable }, batch.x, batch.y, fwd) as tfjs.Scalar, vars);
-  const loss = value.dataSync()[0];
-  const bytesWithGradients = tf.memory().numBytes;
+  return { value, grads, bytesWithGradients: tf.memory().numBytes };
+}
+
+function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, trainable: Record<string, tfjs.Variable>, opt: Optimizer, lr: number, stepIndex: number): StepResult {
+  const { value, grads, bytesWithGradients } = pending;
   value.dispose();
   if (!Number.isFinite(loss)) {
     Object.values(grads).forEach((g) => g.dispose());
     throw new NonFiniteLossError(stepIndex, `loss became ${loss} at step ${stepIndex}`, "lower the learning rate (optimizer.lr) or add warm-up (schedule.warmup_steps); the last good checkpoint is kept");
   }
   const byName: Record<string, Tensor> = {};
-  for (const k of names) byName[k] = grads[trainable[k].name];
+  for (const k of Object.keys(trainable)) byName[k] = grads[trainable[k].name];
   opt.apply(byName, lr);
   Object.values(grads).forEach((g) => g.dispose());
   return { loss, bytesWithGradients };
@@ -160,22 +183,51 @@ export function trainStep(model: Model, frozen: WeightMap, trainable: Record<str
 
 /** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches. */
 export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): { loss: number; accuracy: number } {
-  const tf = model.tf;
   let lossSum = 0, correct = 0;
-  for (let s = 0; s < data.n; s += batchSize) {
-    const idx = Array.from({ length: Math.min(batchSize, data.n - s) }, (_, i) => s + i);
-    const [l, c] = tf.tidy(() => {
-      const b = batchTensors(model, data, idx);
-      const logits = model.forward(weights, b.x, { ...fwd, training: false });
-      // the same loss as model.perExampleLoss, from the logits already computed
-      const per = crossEntropy(tf, logits, b.y);
-      const pred = tf.argMax(logits, -1);
-      const hits = tf.sum(tf.cast(tf.equal(pred, b.y), "float32"));
-      return [tf.sum(per).dataSync()[0], hits.dataSync()[0]];
-    });
-    lossSum += l;
-    correct += c;
+  for (const idx of evaluationBatches(data, batchSize)) {
+    const sums = batchSums(model, weights, data, idx, fwd);
+    const values = sums.dataSync();
+    sums.dispose();
+    lossSum += values[0];
+    correct += values[1];
   }
+  return evaluationResult(data, lossSum, correct);
+}
+
+/** evaluate with asynchronous read-back (every backend, WebGPU included). */
+export async function evaluateAsync(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
+  let lossSum = 0, correct = 0;
+  for (const idx of evaluationBatches(data, batchSize)) {
+    const sums = batchSums(model, weights, data, idx, fwd);
+    const values = await sums.data();
+    sums.dispose();
+    lossSum += values[0];
+    correct += values[1];
+  }
+  return evaluationResult(data, lossSum, correct);
+}
+
+function evaluationBatches(data: TrainData, batchSize: number): number[][] {
+  const out: number[][] = [];
+  for (let s = 0; s < data.n; s += batchSize) out.push(Array.from({ length: Math.min(batchSize, data.n - s) }, (_, i) => s + i));
+  return out;
+}
+
+/** [summed loss, correct predictions] of one batch, as one tensor so it is read back at once. */
+function batchSums(model: Model, weights: WeightMap, data: TrainData, idx: number[], fwd: ForwardOptions): Tensor {
+  const tf = model.tf;
+  return tf.tidy(() => {
+    const b = batchTensors(model, data, idx);
+    const logits = model.forward(weights, b.x, { ...fwd, training: false });
+    // the same loss as model.perExampleLoss, from the logits already computed
+    const per = crossEntropy(tf, logits, b.y);
+    const pred = tf.argMax(logits, -1);
+    const hits = tf.sum(tf.cast(tf.equal(pred, b.y), "float32"));
+    return tf.stack([tf.sum(per), hits]);
+  });
+}
+
+function evaluationResult(data: TrainData, lossSum: number, correct: number): { loss: number; accuracy: number } {
   const tokens = data.yShape.reduce((a, b) => a * b, 1);
   return { loss: lossSum / (data.n * tokens), accuracy: correct / (data.n * tokens) };
 }

@@ -3,9 +3,9 @@
 //   version 1 (span): see span-batch.ts
 // A channel's uncompressed data is a concatenation of rlp_encode(batch), one RLP string per batch.
 import { concatBytes, Reader } from "./bytes.js";
-import { DecodeError } from "./errors.js";
+import { DecodingError } from "./errors.js";
 import { DEPOSIT_TX_TYPE, MAX_RLP_BYTES_PER_CHANNEL, SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE } from "./params.js";
-import { asBytes, asList, bytesToUint, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
+import { asBytes, asList, bytesToUint, type RlpItem, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
 import { decodeSpanBatch, encodeSpanBatch, type SpanBatch, type SpanBatchCodecConfig } from "./span-batch.js";
 
 export interface SingularBatch {
@@ -27,12 +27,14 @@ export function decodeSingularBatchContent(content: Uint8Array): SingularBatch {
   const f = asList(rlpDecode(content), "singular batch", 5);
   const parentHash = asBytes(f[0], "parent_hash");
   const epochHash = asBytes(f[2], "epoch_hash");
-  if (parentHash.length !== 32 || epochHash.length !== 32) throw new DecodeError("singular batch hash fields must be 32 bytes", "the batch is dropped");
+  if (parentHash.length !== 32) throw new DecodingError("batch/bad-hash-length", { field: "parent_hash", length: parentHash.length });
+  if (epochHash.length !== 32) throw new DecodingError("batch/bad-hash-length", { field: "epoch_hash", length: epochHash.length });
   const epochNum = bytesToUint(asBytes(f[1], "epoch_number"), "epoch_number");
   const timestamp = bytesToUint(asBytes(f[3], "timestamp"), "timestamp");
-  if (epochNum > BigInt(Number.MAX_SAFE_INTEGER) || timestamp > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new DecodeError("singular batch number out of range", "the batch is dropped");
-  }
+  // An L1 origin or timestamp past 2^53 can never match a block the lab's chains hold: op-node
+  // would drop such a batch in the batch queue, the lab drops it here.
+  if (epochNum > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodingError("batch/number-out-of-range", { field: "epoch_number", value: epochNum });
+  if (timestamp > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodingError("batch/number-out-of-range", { field: "timestamp", value: timestamp });
   const transactions = asList(f[4], "transaction_list").map((t, i) => asBytes(t, `transaction ${i}`));
   return { parentHash, epochNum: Number(epochNum), epochHash, timestamp: Number(timestamp), transactions };
 }
@@ -44,11 +46,11 @@ export function encodeBatch(b: Batch, cfg: SpanBatchCodecConfig): Uint8Array {
 }
 
 export function decodeBatch(data: Uint8Array, cfg: SpanBatchCodecConfig): Batch {
-  if (data.length === 0) throw new DecodeError("empty batch", "the batch is dropped");
+  if (data.length === 0) throw new DecodingError("batch/empty");
   const v = data[0]!;
   if (v === SINGULAR_BATCH_TYPE) return { type: 0, batch: decodeSingularBatchContent(data.subarray(1)) };
   if (v === SPAN_BATCH_TYPE) return { type: 1, batch: decodeSpanBatch(data.subarray(1), cfg) };
-  throw new DecodeError(`unknown batch_version ${v}`, "only versions 0 (singular) and 1 (span) exist; the batch is dropped");
+  throw new DecodingError("batch/unknown-version", { version: v });
 }
 
 /** The uncompressed channel payload: rlp_encode(batch) for each batch, concatenated. */
@@ -60,18 +62,18 @@ export function encodeChannelPayload(batches: readonly Batch[], cfg: SpanBatchCo
  * Reads batches from decompressed channel data until the data ends or a batch fails to
  * decode; the batches before the failure are kept and the rest of the channel is dropped.
  */
-export function* readChannelBatches(payload: Uint8Array, cfg: SpanBatchCodecConfig): Generator<Batch | DecodeError> {
+export function* readChannelBatches(payload: Uint8Array, cfg: SpanBatchCodecConfig): Generator<Batch | DecodingError> {
   const r = new Reader(payload.subarray(0, MAX_RLP_BYTES_PER_CHANNEL));
   while (r.remaining > 0) {
-    let item;
+    let item: RlpItem;
     try {
       item = rlpReadNext(r);
     } catch (e) {
-      yield e instanceof DecodeError ? e : new DecodeError(String(e), "the rest of the channel is dropped");
+      yield asDecodingError(e);
       return;
     }
     if (!(item instanceof Uint8Array)) {
-      yield new DecodeError("channel item is an RLP list, not a batch string", "the rest of the channel is dropped");
+      yield new DecodingError("channel/item-not-string");
       return;
     }
     let batch: Batch;
@@ -79,11 +81,17 @@ export function* readChannelBatches(payload: Uint8Array, cfg: SpanBatchCodecConf
       batch = decodeBatch(item, cfg);
     } catch (e) {
       // A batch that does not decode ends the channel: the reader cannot trust what follows.
-      yield e instanceof DecodeError ? e : new DecodeError(String(e), "the rest of the channel is dropped");
+      yield asDecodingError(e);
       return;
     }
     yield batch;
   }
+}
+
+/** Decoders throw only DecodingErrors; anything else is a defect and is rethrown. */
+function asDecodingError(e: unknown): DecodingError {
+  if (e instanceof DecodingError) return e;
+  throw e;
 }
 
 /** Batches must not carry empty or deposit transactions (derivation.md batch queue rules). */

@@ -3,13 +3,13 @@
 // packs the frames into batcher transactions: one frame per calldata transaction, or one frame
 // per blob with up to `blobsPerTx` blobs per type-3 transaction.
 import type { Rng } from "../random.js";
-import { encodeChannelPayload, type Batch } from "./batch.js";
+import { type Batch, encodeChannelPayload } from "./batch.js";
 import { encodeBlob, MAX_BLOB_DATA_SIZE } from "./blob.js";
-import { channelToFrames, compressChannel, type CompressionAlgo } from "./channel.js";
-import { encodeBatcherTxData, type Frame } from "./frame.js";
+import { type CompressionAlgo, channelToFrames, compressChannel } from "./channel.js";
 import { ConfigError } from "./errors.js";
+import { encodeBatcherTxData, type Frame } from "./frame.js";
 import type { SequencedBlock } from "./sequencer.js";
-import { spanBatchFromBlocks, type SpanBatchCodecConfig } from "./span-batch.js";
+import { type SpanBatchCodecConfig, spanBatchFromBlocks } from "./span-batch.js";
 
 export type DataAvailability = "calldata" | "blobs";
 
@@ -55,7 +55,7 @@ export class Batcher {
       maxChannelInputBytes: opts.da === "blobs" ? 2_000_000 : 300_000,
       ...opts,
     };
-    if (this.opts.blobsPerTx < 1 || this.opts.blobsPerTx > 6) throw new ConfigError("blobsPerTx must be 1..6", "Cancun allows at most 6 blobs per block");
+    if (this.opts.blobsPerTx < 1 || this.opts.blobsPerTx > 6) throw new ConfigError("batcher/blobs-per-tx", { value: this.opts.blobsPerTx });
   }
 
   /** Buffers a block; returns the batcher transactions of a channel it filled, if any. */
@@ -78,7 +78,15 @@ export class Batcher {
     const batches: Batch[] =
       this.opts.batchType === 0
         ? blocks.map((b) => ({ type: 0, batch: b.batch }))
-        : [{ type: 1, batch: spanBatchFromBlocks(blocks.map((b) => b.batch), parentEpoch(blocks[0]!)) }];
+        : [
+            {
+              type: 1,
+              batch: spanBatchFromBlocks(
+                blocks.map((b) => b.batch),
+                parentEpoch(blocks[0]!),
+              ),
+            },
+          ];
     const rlp = encodeChannelPayload(batches, this.codec);
     const compressed = compressChannel(rlp, this.opts.compression);
     const id = new Uint8Array(16);

@@ -4,7 +4,7 @@
 // bits stay 0 so each element is below the BLS modulus. Version 0 spends the first 4 data
 // bytes on version (0) and a uint24 length, leaving 4 * 31 * 1024 + 3 * 1024 - 4 = 130,044.
 import { createHash } from "node:crypto";
-import { BlobEncodingError } from "./errors.js";
+import { DecodingError, EncodingError } from "./errors.js";
 
 export const FIELD_ELEMENTS_PER_BLOB = 4096;
 export const BYTES_PER_BLOB = FIELD_ELEMENTS_PER_BLOB * 32;
@@ -20,7 +20,7 @@ export const VERSIONED_HASH_VERSION_KZG = 0x01;
  */
 export function encodeBlob(data: Uint8Array): Uint8Array {
   if (data.length > MAX_BLOB_DATA_SIZE) {
-    throw new BlobEncodingError(`${data.length} bytes do not fit a blob (max ${MAX_BLOB_DATA_SIZE})`, "split the data over several blobs");
+    throw new EncodingError("blob/too-large", { length: data.length, max: MAX_BLOB_DATA_SIZE });
   }
   const stream = new Uint8Array(ROUNDS * 127);
   stream[0] = BLOB_ENCODING_VERSION;
@@ -55,16 +55,19 @@ export function encodeBlob(data: Uint8Array): Uint8Array {
 
 /** Decodes a blob; any deviation from the encoding makes the whole blob invalid. */
 export function decodeBlob(blob: Uint8Array): Uint8Array {
-  if (blob.length !== BYTES_PER_BLOB) throw new BlobEncodingError(`blob of ${blob.length} bytes, expected ${BYTES_PER_BLOB}`, "blobs are 131,072 bytes");
+  if (blob.length !== BYTES_PER_BLOB) throw new DecodingError("blob/wrong-size", { length: blob.length, expected: BYTES_PER_BLOB });
   const stream = new Uint8Array(ROUNDS * 127);
   let wr = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const fe = round * 4;
     const o = fe * 32;
-    const a = blob[o]!, b = blob[o + 32]!, c = blob[o + 64]!, d = blob[o + 96]!;
+    const a = blob[o]!,
+      b = blob[o + 32]!,
+      c = blob[o + 64]!,
+      d = blob[o + 96]!;
     if ((a | b | c | d) & 0b1100_0000) {
       const k = [a, b, c, d].findIndex((h) => (h & 0b1100_0000) !== 0);
-      throw new BlobEncodingError(`field element ${fe + k} has its top two bits set`, "the blob is not in the OP Stack encoding; it is ignored");
+      throw new DecodingError("blob/bad-field-element", { index: fe + k });
     }
     const x = (a & 0b0011_1111) | ((b & 0b0011_0000) << 2);
     const y = (b & 0b0000_1111) | ((d & 0b0000_1111) << 4);
@@ -78,11 +81,11 @@ export function decodeBlob(blob: Uint8Array): Uint8Array {
     stream.set(blob.subarray(o + 97, o + 128), wr + 96);
     wr += 127;
   }
-  if (stream[0] !== BLOB_ENCODING_VERSION) throw new BlobEncodingError(`blob encoding version ${stream[0]} is not 0`, "the blob is ignored");
+  if (stream[0] !== BLOB_ENCODING_VERSION) throw new DecodingError("blob/unknown-version", { version: stream[0] });
   const len = (stream[1]! << 16) | (stream[2]! << 8) | stream[3]!;
-  if (len > MAX_BLOB_DATA_SIZE) throw new BlobEncodingError(`blob declares ${len} bytes, more than ${MAX_BLOB_DATA_SIZE}`, "the blob is ignored");
+  if (len > MAX_BLOB_DATA_SIZE) throw new DecodingError("blob/length-over-max", { length: len, max: MAX_BLOB_DATA_SIZE });
   for (let i = 4 + len; i < stream.length; i++) {
-    if (stream[i] !== 0) throw new BlobEncodingError(`non-zero byte at ${i} past the declared length`, "trailing data must be 0; the blob is ignored");
+    if (stream[i] !== 0) throw new DecodingError("blob/trailing-data", { offset: i });
   }
   return stream.slice(4, 4 + len);
 }

@@ -1,6 +1,6 @@
 // Small byte utilities shared by the format modules: concatenation, hex, the protobuf
 // uvarint and the span-batch "standard bitlist" (big-endian, left-padded to whole bytes).
-import { DecodeError } from "./errors.js";
+import { DecodingError, EncodingError } from "./errors.js";
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let n = 0;
@@ -15,13 +15,13 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
 }
 
 export function toHex(b: Uint8Array): string {
-  return "0x" + Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
+  return `0x${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex")}`;
 }
 
 export function fromHex(h: string): Uint8Array {
   const s = h.startsWith("0x") ? h.slice(2) : h;
   if (s.length % 2 !== 0 || /[^0-9a-fA-F]/.test(s)) {
-    throw new DecodeError(`not an even-length hex string: ${h.slice(0, 20)}…`, "pass 0x-prefixed hex with two digits per byte");
+    throw new DecodingError("hex/malformed", { input: `${h.slice(0, 20)}…` });
   }
   return new Uint8Array(Buffer.from(s, "hex"));
 }
@@ -32,7 +32,7 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** A cursor over bytes that throws DecodeError instead of reading past the end. */
+/** A cursor over bytes that throws a DecodingError instead of reading past the end. */
 export class Reader {
   pos = 0;
   constructor(readonly buf: Uint8Array) {}
@@ -41,7 +41,7 @@ export class Reader {
   }
   take(n: number, what: string): Uint8Array {
     if (n < 0 || this.pos + n > this.buf.length) {
-      throw new DecodeError(`truncated ${what}: need ${n} bytes, ${this.remaining} left`, "the input was cut short; re-fetch or drop it");
+      throw new DecodingError("bytes/truncated", { field: what, need: n, left: this.remaining });
     }
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n;
@@ -64,24 +64,27 @@ export class Reader {
     let shift = 0n;
     for (let i = 0; i < 10; i++) {
       const b = this.u8(what);
-      if (i === 9 && b > 1) throw new DecodeError(`${what}: uvarint overflows 64 bits`, "the field is corrupt; drop the batch");
+      if (i === 9 && b > 1) throw new DecodingError("uvarint/overflow", { field: what });
       x |= BigInt(b & 0x7f) << shift;
       if ((b & 0x80) === 0) return x;
       shift += 7n;
     }
-    throw new DecodeError(`${what}: uvarint overflows 64 bits`, "the field is corrupt; drop the batch");
+    throw new DecodingError("uvarint/overflow", { field: what });
   }
-  /** A uvarint that must fit a safe JS number (counts, timestamps, gas). */
+  /** A uvarint bounded by a protocol limit that fits a JS number (counts). */
   uvarintNumber(what: string, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.uvarint(what);
-    if (v > BigInt(max)) throw new DecodeError(`${what}: ${v} exceeds ${max}`, "the field is corrupt or over a protocol limit");
+    if (v > BigInt(max)) throw new DecodingError("uvarint/over-limit", { field: what, value: v, max });
     return Number(v);
   }
 }
 
-export function encodeUvarint(v: bigint | number): Uint8Array {
+export const MAX_UINT64 = (1n << 64n) - 1n;
+
+/** Protobuf unsigned varint of a uint64 (Go's binary.AppendUvarint). */
+export function encodeUvarint(v: bigint | number, field = "uvarint"): Uint8Array {
   let x = BigInt(v);
-  if (x < 0n) throw new DecodeError("uvarint of a negative number", "pass a non-negative integer");
+  if (x < 0n || x > MAX_UINT64) throw new EncodingError("uvarint/out-of-range", { field, value: x });
   const out: number[] = [];
   while (x >= 0x80n) {
     out.push(Number(x & 0x7fn) | 0x80);
@@ -108,8 +111,8 @@ export function decodeBitlist(r: Reader, count: number, what: string): boolean[]
   for (let i = 0; i < count; i++) bits[i] = ((b[n - 1 - (i >> 3)]! >> (i & 7)) & 1) === 1;
   // Go's big.Int decoding accepts no bits above `count`; a set padding bit means corrupt data.
   const pad = n * 8 - count;
-  if (pad > 0 && (b[0]! >> (8 - pad)) !== 0) {
-    throw new DecodeError(`${what}: bits set beyond the ${count} declared`, "the bitlist is corrupt; drop the batch");
+  if (pad > 0 && b[0]! >> (8 - pad) !== 0) {
+    throw new DecodingError("bitlist/padding-set", { field: what, count });
   }
   return bits;
 }

@@ -2,22 +2,23 @@
 // `l2` (chainType "op", chain id 901), opened with manual mining and a fixed genesis date so that
 // a second, fresh L2 started from the same genesis can re-execute the derived blocks and must
 // arrive at the same block hashes and state roots.
-import { BrowserProvider, Transaction, Wallet, type Eip1193Provider } from "ethers";
+import { type BrowserProvider, type Eip1193Provider, Transaction, Wallet } from "ethers";
 import { hardhatRuntime, inProcessProvider } from "../chain/connect.js";
 import { devPrivateKey } from "../chain/keys.js";
-import { fromHex, toHex } from "./bytes.js";
 import type { BatcherTx } from "./batcher.js";
+import { fromHex, toHex } from "./bytes.js";
 import type { PayloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
 import { ConfigError } from "./errors.js";
-import { kzg } from "./kzg.js";
 import { OP_MAINNET_SCALARS } from "./fees.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./types.js";
+import { kzg } from "./kzg.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
 
 export interface ChainHandle {
   name: "l1" | "l2";
   provider: BrowserProvider;
   chainId: bigint;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON-RPC results are untyped JSON; each caller reads the fields its method returns.
   send(method: string, params?: unknown[]): Promise<any>;
   wallet(i: number): Wallet;
   close(): Promise<void>;
@@ -51,7 +52,7 @@ export async function openChain(network: "l1" | "l2", genesisDate: Date): Promis
 /** The L1Block predeploy, which the L1 attributes deposit updates at the start of every L2 block. */
 export const L1_BLOCK_PREDEPLOY = "0x4200000000000000000000000000000000000015";
 
-const word = (v: bigint) => "0x" + v.toString(16).padStart(64, "0");
+const word = (v: bigint) => `0x${v.toString(16).padStart(64, "0")}`;
 
 /**
  * Executes payload attributes on a Hardhat L2: the block holds exactly the given transactions.
@@ -69,7 +70,7 @@ export class HardhatEngine implements Engine {
   private async setL1Attributes(a: PayloadAttributes): Promise<void> {
     const o = a.l1origin;
     if (o.baseFee === undefined) return;
-    const set = (slot: number, v: bigint) => this.chain.send("hardhat_setStorageAt", [L1_BLOCK_PREDEPLOY, "0x" + slot.toString(16), word(v)]);
+    const set = (slot: number, v: bigint) => this.chain.send("hardhat_setStorageAt", [L1_BLOCK_PREDEPLOY, `0x${slot.toString(16)}`, word(v)]);
     // Slot layout of L1Block: 0 = number | timestamp << 64, 1 = basefee, 2 = hash,
     // 3 = sequenceNumber | blobBaseFeeScalar << 64 | baseFeeScalar << 96, 7 = blobBaseFee.
     await set(0, BigInt(o.number) | (BigInt(o.timestamp) << 64n));
@@ -87,7 +88,7 @@ export class HardhatEngine implements Engine {
       await this.chain.send("evm_mine", [a.timestamp]);
       const b = await this.chain.send("eth_getBlockByNumber", ["latest", false]);
       if (b.transactions.length !== a.transactions.length) {
-        throw new ConfigError(`engine included ${b.transactions.length} of ${a.transactions.length} transactions`, "the payload is invalid on this chain");
+        throw new ConfigError("engine/transactions-refused", { included: b.transactions.length, expected: a.transactions.length });
       }
       return {
         number: Number(b.number),
@@ -105,7 +106,7 @@ export class HardhatEngine implements Engine {
 }
 
 export async function l2BlockRef(chain: ChainHandle, n: number, l1origin: L1BlockRef): Promise<L2BlockRef> {
-  const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), false]);
+  const b = await chain.send("eth_getBlockByNumber", [`0x${n.toString(16)}`, false]);
   return { number: n, hash: b.hash, parentHash: b.parentHash, timestamp: Number(b.timestamp), l1origin: { number: l1origin.number, hash: l1origin.hash }, sequenceNumber: 0 };
 }
 
@@ -123,7 +124,38 @@ export function blobBaseFee(excessBlobGas: bigint, updateFraction = BLOB_BASE_FE
 }
 export const BLOB_BASE_FEE_UPDATE_FRACTION_PRAGUE = 5_007_716n;
 
-function headerRef(b: any): L1BlockRef {
+/** The header fields of a JSON-RPC block that derivation reads (quantities as hex strings). */
+interface RpcBlock {
+  number: string;
+  hash: string;
+  parentHash: string;
+  timestamp: string;
+  baseFeePerGas?: string;
+  excessBlobGas?: string;
+}
+
+/** The fields of a JSON-RPC transaction that make up its signed envelope. */
+interface RpcTransaction {
+  type: string;
+  chainId?: string;
+  nonce: string;
+  to?: string | null;
+  input?: string;
+  value?: string;
+  gas: string;
+  gasPrice?: string;
+  maxFeePerGas?: string;
+  maxPriorityFeePerGas?: string;
+  accessList?: { address: string; storageKeys: string[] }[];
+  maxFeePerBlobGas?: string;
+  blobVersionedHashes?: string[];
+  r: string;
+  s: string;
+  v?: string;
+  yParity?: string;
+}
+
+function headerRef(b: RpcBlock): L1BlockRef {
   return {
     number: Number(b.number),
     hash: b.hash,
@@ -135,21 +167,38 @@ function headerRef(b: any): L1BlockRef {
 }
 
 export async function l1BlockRef(chain: ChainHandle, n: number | "latest"): Promise<L1BlockRef> {
-  return headerRef(await chain.send("eth_getBlockByNumber", [n === "latest" ? n : "0x" + n.toString(16), false]));
+  return headerRef(await chain.send("eth_getBlockByNumber", [n === "latest" ? n : `0x${n.toString(16)}`, false]));
 }
 
-/** An L1 block with its transactions as L1 retrieval sees them (sender as the node recovered it). */
+/**
+ * A transaction of a JSON-RPC block as the signed EIP-2718 envelope the block holds, rebuilt from
+ * its fields and signature (a blob transaction without its sidecar). The node's `from` is not
+ * used: L1 retrieval recovers the sender from the signature itself.
+ */
+function signedEnvelope(t: RpcTransaction): L1Tx {
+  const type = Number(t.type);
+  const tx = Transaction.from({
+    type,
+    chainId: t.chainId === undefined ? undefined : BigInt(t.chainId),
+    nonce: Number(t.nonce),
+    to: t.to ?? null,
+    data: t.input ?? "0x",
+    value: BigInt(t.value ?? 0),
+    gasLimit: BigInt(t.gas),
+    ...(type === 0 || type === 1 ? { gasPrice: BigInt(t.gasPrice ?? 0) } : { maxFeePerGas: BigInt(t.maxFeePerGas ?? 0), maxPriorityFeePerGas: BigInt(t.maxPriorityFeePerGas ?? 0) }),
+    ...(type >= 1 ? { accessList: t.accessList ?? [] } : {}),
+    ...(type === 3 ? { maxFeePerBlobGas: BigInt(t.maxFeePerBlobGas ?? 0), blobVersionedHashes: t.blobVersionedHashes ?? [] } : {}),
+    signature: { r: t.r, s: t.s, v: type === 0 ? Number(t.v) : 27 + Number(t.yParity ?? t.v) },
+  });
+  return { raw: fromHex(tx.serialized) };
+}
+
+/** An L1 block with its transactions as L1 retrieval sees them: signed envelopes. */
 export async function l1BlockData(chain: ChainHandle, n: number): Promise<L1BlockData> {
-  const b = await chain.send("eth_getBlockByNumber", ["0x" + n.toString(16), true]);
+  const b = await chain.send("eth_getBlockByNumber", [`0x${n.toString(16)}`, true]);
   return {
     ...headerRef(b),
-    transactions: b.transactions.map((t: any) => ({
-      type: Number(t.type),
-      from: t.from,
-      to: t.to ?? null,
-      data: fromHex(t.input ?? "0x"),
-      blobVersionedHashes: t.blobVersionedHashes ?? [],
-    })),
+    transactions: (b.transactions as RpcTransaction[]).map(signedEnvelope),
   };
 }
 
@@ -206,7 +255,10 @@ export class L1Poster {
       } else {
         const k = await kzg();
         const tx = Transaction.from({ type: 3, chainId: this.l1.chainId, nonce: this.nonce++, to: this.inbox, data: "0x", gasLimit: 21_000n, maxFeePerBlobGas: 10_000_000_000n, ...fees });
-        tx.kzg = { blobToKzgCommitment: (b: any) => k.blobToKZGCommitment(typeof b === "string" ? b : toHex(b)), computeBlobKzgProof: (b: any, c: any) => k.computeBlobKZGProof(typeof b === "string" ? b : toHex(b), typeof c === "string" ? c : toHex(c)) } as never;
+        tx.kzg = {
+          blobToKzgCommitment: (b: string | Uint8Array) => k.blobToKZGCommitment(typeof b === "string" ? b : toHex(b)),
+          computeBlobKzgProof: (b: string | Uint8Array, c: string | Uint8Array) => k.computeBlobKZGProof(typeof b === "string" ? b : toHex(b), typeof c === "string" ? c : toHex(c)),
+        } as never;
         tx.blobs = t.blobs.map((b) => toHex(b));
         for (const [i, vh] of (tx.blobVersionedHashes ?? []).entries()) this.blobStore.put(vh, t.blobs[i]!);
         signed = await this.batcher.signTransaction(tx);
@@ -228,4 +280,3 @@ export class L1Poster {
     return out;
   }
 }
-

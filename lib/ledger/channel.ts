@@ -2,11 +2,11 @@
 // Channel Compression"). A channel is rlp_batches compressed with zlib (RFC 1950: no prefix,
 // its first byte's low nibble is 8 or 15), or after Fjord with brotli behind the version
 // byte 0x01. It is cut into frames for transport.
-import { brotliCompressSync, brotliDecompressSync, constants as zc, deflateSync, inflateSync } from "node:zlib";
+import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
 import { concatBytes } from "./bytes.js";
-import { DecodeError, LimitError } from "./errors.js";
+import { DecodingError, EncodingError } from "./errors.js";
 import { CHANNEL_ID_LENGTH, type Frame } from "./frame.js";
-import { CHANNEL_VERSION_BROTLI, FRAME_OVERHEAD, MAX_RLP_BYTES_PER_CHANNEL } from "./params.js";
+import { CHANNEL_VERSION_BROTLI, FRAME_V0_OVERHEAD_SIZE, MAX_RLP_BYTES_PER_CHANNEL } from "./params.js";
 
 export type CompressionAlgo = "zlib" | "brotli";
 
@@ -34,10 +34,10 @@ export function compressChannel(rlpBatches: Uint8Array, algo: CompressionAlgo, o
 /** Which compression a channel uses, from its first byte (Fjord's rule). */
 export function channelCompression(data: Uint8Array): CompressionAlgo {
   const b = data[0];
-  if (b === undefined) throw new DecodeError("empty channel", "the channel is dropped");
+  if (b === undefined) throw new DecodingError("channel/empty");
   if ((b & 0x0f) === 8 || (b & 0x0f) === 15) return "zlib";
   if (b === CHANNEL_VERSION_BROTLI) return "brotli";
-  throw new DecodeError(`channel compression byte 0x${b.toString(16)} is neither zlib nor brotli (0x01)`, "the channel is dropped");
+  throw new DecodingError("channel/unknown-compression", { byte: b });
 }
 
 /**
@@ -52,8 +52,8 @@ export function decompressChannel(data: Uint8Array, maxBytes = MAX_RLP_BYTES_PER
     return new Uint8Array(brotliDecompressSync(data.subarray(1), { maxOutputLength: maxBytes, finishFlush: zc.BROTLI_OPERATION_FLUSH }));
   } catch (e) {
     const code = (e as { code?: string }).code;
-    if (code === "ERR_BUFFER_TOO_LARGE") throw new LimitError(`channel decompresses to more than ${maxBytes} bytes`, "the excess is ignored; keep channels under MAX_RLP_BYTES_PER_CHANNEL");
-    throw new DecodeError(`channel does not decompress (${algo}): ${(e as Error).message.slice(0, 60)}`, "the channel is dropped");
+    if (code === "ERR_BUFFER_TOO_LARGE") throw new DecodingError("channel/too-large", { max: maxBytes }, e);
+    throw new DecodingError("channel/corrupt", { algorithm: algo, reason: (e as Error).message.slice(0, 60) }, e);
   }
 }
 
@@ -62,12 +62,13 @@ export function decompressChannel(data: Uint8Array, maxBytes = MAX_RLP_BYTES_PER
  * overhead) is at most maxFrameSize; the last frame carries is_last = 1.
  */
 export function channelToFrames(channelId: Uint8Array, compressed: Uint8Array, maxFrameSize: number): Frame[] {
-  if (channelId.length !== CHANNEL_ID_LENGTH) throw new DecodeError("channel id must be 16 bytes", "draw 16 random bytes");
-  const chunk = maxFrameSize - FRAME_OVERHEAD;
-  if (chunk < 1) throw new LimitError(`max frame size ${maxFrameSize} leaves no room for data`, `use more than ${FRAME_OVERHEAD} bytes`);
+  if (channelId.length !== CHANNEL_ID_LENGTH) throw new EncodingError("frame/bad-channel-id", { length: channelId.length });
+  const chunk = maxFrameSize - FRAME_V0_OVERHEAD_SIZE;
+  if (chunk < 1) throw new EncodingError("frame/size-too-small", { maxFrameSize, overhead: FRAME_V0_OVERHEAD_SIZE });
+  const frameCount = Math.max(1, Math.ceil(compressed.length / chunk));
+  if (frameCount > 0x10000) throw new EncodingError("channel/too-many-frames", { frames: frameCount });
   const frames: Frame[] = [];
   for (let off = 0, n = 0; off < compressed.length || n === 0; off += chunk, n++) {
-    if (n > 0xffff) throw new LimitError("channel needs more than 65,536 frames", "use larger frames or smaller channels");
     const data = compressed.subarray(off, Math.min(off + chunk, compressed.length));
     frames.push({ channelId, frameNumber: n, data, isLast: off + chunk >= compressed.length });
   }

@@ -1,11 +1,11 @@
 // Size and cost experiments on batches, channels and DA, shared by notebook 01 and the bench.
 // Everything here is pure: it works on sequenced blocks and byte strings, no chain needed.
-import { encodeChannelPayload, type Batch, type SingularBatch } from "./batch.js";
+import { type Batch, encodeChannelPayload, type SingularBatch } from "./batch.js";
 import { MAX_BLOB_DATA_SIZE } from "./blob.js";
-import { channelToFrames, compressChannel, type CompressionAlgo } from "./channel.js";
+import { type CompressionAlgo, channelToFrames, compressChannel } from "./channel.js";
 import { batchL1Gas } from "./fees.js";
 import { encodeBatcherTxData } from "./frame.js";
-import { spanBatchFromBlocks, type SpanBatchCodecConfig } from "./span-batch.js";
+import { type SpanBatchCodecConfig, spanBatchFromBlocks } from "./span-batch.js";
 
 export interface BlockLike {
   batch: SingularBatch;
@@ -16,7 +16,17 @@ export interface BlockLike {
 /** The uncompressed channel payload for blocks, as singular batches or one span batch. */
 export function channelPayload(blocks: readonly BlockLike[], kind: "singular" | "span", codec: SpanBatchCodecConfig): Uint8Array {
   const batches: Batch[] =
-    kind === "singular" ? blocks.map((b) => ({ type: 0, batch: b.batch })) : [{ type: 1, batch: spanBatchFromBlocks(blocks.map((b) => b.batch), blocks[0]!.parentEpoch) }];
+    kind === "singular"
+      ? blocks.map((b) => ({ type: 0, batch: b.batch }))
+      : [
+          {
+            type: 1,
+            batch: spanBatchFromBlocks(
+              blocks.map((b) => b.batch),
+              blocks[0]!.parentEpoch,
+            ),
+          },
+        ];
   return encodeChannelPayload(batches, codec);
 }
 
@@ -87,10 +97,7 @@ export function daCost(blocks: readonly BlockLike[], kind: "singular" | "span", 
 }
 
 /** Seconds from each L2 block's timestamp to the L1 block that included the rest of its channel. */
-export function inclusionLatencies(
-  l2: readonly { number: number; timestamp: number }[],
-  inclusions: readonly { channel: { firstBlock: number; lastBlock: number }; l1Timestamp: number }[],
-): number[] {
+export function inclusionLatencies(l2: readonly { number: number; timestamp: number }[], inclusions: readonly { channel: { firstBlock: number; lastBlock: number }; l1Timestamp: number }[]): number[] {
   const byNumber = new Map(l2.map((b) => [b.number, b.timestamp]));
   const out: number[] = [];
   for (const inc of inclusions) {

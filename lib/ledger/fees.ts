@@ -3,8 +3,10 @@
 //    floor) or blob gas (131,072 per blob) plus the 21,000 base of each batcher transaction,
 //    divided over the L2 transactions of the channel;
 //  * what the L2 charges each transaction up front (specs/protocol/fjord/exec-engine.md): a
-//    linear regression on the FastLZ-compressed size of the signed transaction.
-
+//    linear regression on the FastLZ-compressed size of the signed transaction, and from Isthmus
+//    the operator fee beside it.
+import { ConfigError } from "./errors.js";
+import { isForkActive, type RollupConfig } from "./params.js";
 
 export const TX_BASE_GAS = 21_000;
 export const GAS_PER_BLOB = 131_072;
@@ -177,3 +179,32 @@ export function batchL1Gas(txDatas: readonly Uint8Array[], da: "calldata" | "blo
   return { l1Txs: txs, executionGas: txs * TX_BASE_GAS, blobs: txDatas.length, blobGas: txDatas.length * GAS_PER_BLOB };
 }
 
+// --- operator fee (Isthmus, Jovian) -------------------------------------------------------------
+
+/** The operator fee parameters of the L1Block predeploy (set through the SystemConfig). */
+export interface OperatorFeeParams {
+  /** uint32 */
+  operatorFeeScalar: bigint;
+  /** uint64 */
+  operatorFeeConstant: bigint;
+}
+
+/**
+ * The operator fee an L2 transaction pays beside its L1 fee (isthmus/exec-engine.md "Operator
+ * Fee"; jovian/exec-engine.md): before Isthmus none; from Isthmus
+ * gasUsed * operatorFeeScalar / 1e6 + operatorFeeConstant; from Jovian the scalar is in units of
+ * 100 wei per gas, gasUsed * operatorFeeScalar * 100 + operatorFeeConstant.
+ */
+export function operatorFee(gasUsed: bigint, p: OperatorFeeParams, fork: "pre-isthmus" | "isthmus" | "jovian"): bigint {
+  if (p.operatorFeeScalar < 0n || p.operatorFeeScalar > 0xffff_ffffn) throw new ConfigError("fees/operator-fee-params", { field: "operatorFeeScalar", value: p.operatorFeeScalar });
+  if (p.operatorFeeConstant < 0n || p.operatorFeeConstant > (1n << 64n) - 1n) throw new ConfigError("fees/operator-fee-params", { field: "operatorFeeConstant", value: p.operatorFeeConstant });
+  if (fork === "pre-isthmus") return 0n;
+  if (fork === "isthmus") return (gasUsed * p.operatorFeeScalar) / 1_000_000n + p.operatorFeeConstant;
+  return gasUsed * p.operatorFeeScalar * 100n + p.operatorFeeConstant;
+}
+
+/** Which operator fee formula applies to an L2 block at `timestamp`. */
+export function operatorFeeFork(cfg: Pick<RollupConfig, "isthmusTime" | "jovianTime">, timestamp: number): "pre-isthmus" | "isthmus" | "jovian" {
+  if (isForkActive(cfg, "jovian", timestamp)) return "jovian";
+  return isForkActive(cfg, "isthmus", timestamp) ? "isthmus" : "pre-isthmus";
+}

@@ -5,14 +5,14 @@
 // L2ToL1MessagePasser predeploy. The proposer posts one every submissionInterval L2 blocks to the
 // L2OutputOracle; a challenger who recomputes a different root deletes the proposal while the
 // finalization period runs; after it the output is final.
-import { Contract, ContractFactory, keccak256, type Wallet } from "ethers";
+import { type Contract, ContractFactory, keccak256, type Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
 import { concatBytes, fromHex } from "./bytes.js";
 import type { ChainHandle } from "./chains.js";
 import { ConfigError } from "./errors.js";
 
 export const L2_TO_L1_MESSAGE_PASSER = "0x4200000000000000000000000000000000000016";
-export const OUTPUT_VERSION_V0 = "0x" + "00".repeat(32);
+export const OUTPUT_VERSION_V0 = `0x${"00".repeat(32)}`;
 
 export interface OutputV0 {
   stateRoot: string;
@@ -32,9 +32,9 @@ export interface OutputAtBlock extends OutputV0 {
 
 /** The output at an L2 block, from the block header and eth_getProof of the message passer. */
 export async function outputAtBlock(l2: Pick<ChainHandle, "send">, blockNumber: number): Promise<OutputAtBlock> {
-  const tag = "0x" + blockNumber.toString(16);
+  const tag = `0x${blockNumber.toString(16)}`;
   const [block, proof] = await Promise.all([l2.send("eth_getBlockByNumber", [tag, false]), l2.send("eth_getProof", [L2_TO_L1_MESSAGE_PASSER, [], tag])]);
-  if (!block) throw new ConfigError(`L2 block ${blockNumber} does not exist`, "propose only blocks the L2 has produced");
+  if (!block) throw new ConfigError("output/unknown-block", { blockNumber });
   const o = { stateRoot: block.stateRoot, messagePasserStorageRoot: proof.storageHash, blockHash: block.hash };
   return { ...o, blockNumber, timestamp: Number(block.timestamp), outputRoot: outputRootV0(o) };
 }
@@ -65,7 +65,14 @@ export interface Proposal {
 }
 
 /** Proposes the output of every due L2 block up to `safeBlock`, in submission-interval steps. */
-export async function proposeOutputs(oracle: Contract, proposer: Wallet, l2: Pick<ChainHandle, "send">, safeBlock: number, l1: Pick<ChainHandle, "send">, tamper?: (o: OutputAtBlock) => string): Promise<Proposal[]> {
+export async function proposeOutputs(
+  oracle: Contract,
+  proposer: Wallet,
+  l2: Pick<ChainHandle, "send">,
+  safeBlock: number,
+  l1: Pick<ChainHandle, "send">,
+  tamper?: (o: OutputAtBlock) => string,
+): Promise<Proposal[]> {
   const o = oracle.connect(proposer) as Contract;
   const out: Proposal[] = [];
   for (;;) {
@@ -76,7 +83,7 @@ export async function proposeOutputs(oracle: Contract, proposer: Wallet, l2: Pic
     const head = await l1.send("eth_getBlockByNumber", ["latest", false]);
     const tx = await o.getFunction("proposeL2Output")(root, next, head.hash, Number(head.number));
     const receipt = await tx.wait();
-    const l1Block = await l1.send("eth_getBlockByNumber", ["0x" + receipt!.blockNumber.toString(16), false]);
+    const l1Block = await l1.send("eth_getBlockByNumber", [`0x${receipt!.blockNumber.toString(16)}`, false]);
     out.push({ index: Number(await o.getFunction("nextOutputIndex")()) - 1, l2BlockNumber: next, outputRoot: root, l1Timestamp: Number(l1Block.timestamp) });
   }
 }

@@ -2,7 +2,7 @@
 // sizes only), with a streaming reader: a channel is a concatenation of RLP items, so the
 // channel reader needs to take one item at a time from a byte stream.
 import { concatBytes, Reader } from "./bytes.js";
-import { DecodeError } from "./errors.js";
+import { DecodingError } from "./errors.js";
 
 export type RlpItem = Uint8Array | RlpItem[];
 
@@ -34,7 +34,7 @@ export function uintBytes(v: bigint | number): Uint8Array {
 }
 
 export function bytesToUint(b: Uint8Array, what: string): bigint {
-  if (b.length > 0 && b[0] === 0) throw new DecodeError(`${what}: integer with leading zero byte`, "non-canonical RLP integer; drop the input");
+  if (b.length > 0 && b[0] === 0) throw new DecodingError("rlp/non-canonical", { what: "integer with leading zero byte", field: what });
   let x = 0n;
   for (const v of b) x = (x << 8n) | BigInt(v);
   return x;
@@ -51,22 +51,22 @@ function readHeader(r: Reader): { list: boolean; start: number; len: number } {
     len = b - base;
     if (!list && len === 1) {
       const v = r.buf[r.pos];
-      if (v !== undefined && v < 0x80) throw new DecodeError("rlp: single byte below 0x80 wrapped in a string header", "non-canonical RLP");
+      if (v !== undefined && v < 0x80) throw new DecodingError("rlp/non-canonical", { what: "single byte below 0x80 behind a string header" });
     }
   } else {
     const ll = b - base - 55;
     const lb = r.take(ll, "rlp length");
-    if (lb[0] === 0) throw new DecodeError("rlp: length with leading zero", "non-canonical RLP");
+    if (lb[0] === 0) throw new DecodingError("rlp/non-canonical", { what: "length with a leading zero byte" });
     len = 0;
     for (const v of lb) len = len * 256 + v;
-    if (len < 56) throw new DecodeError("rlp: long form used for a short item", "non-canonical RLP");
+    if (len < 56) throw new DecodingError("rlp/non-canonical", { what: "long form for a short item" });
   }
-  if (len > r.remaining) throw new DecodeError(`rlp: item of ${len} bytes, only ${r.remaining} left`, "the input was truncated");
+  if (len > r.remaining) throw new DecodingError("rlp/truncated", { length: len, left: r.remaining });
   return { list, start: r.pos, len };
 }
 
 function decodeAt(r: Reader, depth: number): RlpItem {
-  if (depth > 64) throw new DecodeError("rlp: nesting deeper than 64", "the input is corrupt");
+  if (depth > 64) throw new DecodingError("rlp/too-deep", { max: 64 });
   const h = readHeader(r);
   if (!h.list) {
     if (h.len === 1 && h.start === r.pos - 1 && r.buf[h.start]! < 0x80) return r.buf.subarray(h.start, h.start + 1);
@@ -75,7 +75,7 @@ function decodeAt(r: Reader, depth: number): RlpItem {
   const end = h.start + h.len;
   const items: RlpItem[] = [];
   while (r.pos < end) items.push(decodeAt(r, depth + 1));
-  if (r.pos !== end) throw new DecodeError("rlp: list payload overruns its length", "the input is corrupt");
+  if (r.pos !== end) throw new DecodingError("rlp/list-overrun");
   return items;
 }
 
@@ -83,7 +83,7 @@ function decodeAt(r: Reader, depth: number): RlpItem {
 export function rlpDecode(buf: Uint8Array): RlpItem {
   const r = new Reader(buf);
   const item = decodeAt(r, 0);
-  if (r.remaining !== 0) throw new DecodeError(`rlp: ${r.remaining} trailing bytes`, "the input holds more than one item");
+  if (r.remaining !== 0) throw new DecodingError("rlp/trailing-bytes", { count: r.remaining });
   return item;
 }
 
@@ -93,12 +93,12 @@ export function rlpReadNext(r: Reader): RlpItem {
 }
 
 export function asBytes(item: RlpItem | undefined, what: string): Uint8Array {
-  if (!(item instanceof Uint8Array)) throw new DecodeError(`${what}: expected an RLP string`, "the batch layout is wrong");
+  if (!(item instanceof Uint8Array)) throw new DecodingError("rlp/expected-string", { field: what });
   return item;
 }
 
 export function asList(item: RlpItem | undefined, what: string, len?: number): RlpItem[] {
-  if (!Array.isArray(item)) throw new DecodeError(`${what}: expected an RLP list`, "the batch layout is wrong");
-  if (len !== undefined && item.length !== len) throw new DecodeError(`${what}: expected ${len} fields, got ${item.length}`, "the batch layout is wrong");
+  if (!Array.isArray(item)) throw new DecodingError("rlp/expected-list", { field: what });
+  if (len !== undefined && item.length !== len) throw new DecodingError("rlp/field-count", { field: what, expected: len, got: item.length });
   return item;
 }

@@ -2,16 +2,18 @@
 // from the seeded workload while L1 advances every 12 s; the batcher posts channels to L1 as
 // calldata or blobs; derivation reads L1 back and re-executes every derived block on a fresh L2
 // (chain B) with the same genesis. The result carries both chains for output roots and figures.
-import { rng } from "../random.js";
+
 import { devPrivateKeys } from "../chain/keys.js";
+import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type ChannelInfo } from "./batcher.js";
-import { BlobStore, HardhatEngine, l1BlockData, l1BlockRef, L1Poster, openChain, type ChainHandle, type PostedTx } from "./chains.js";
+import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "./chains.js";
 import { DerivationPipeline } from "./derivation/pipeline.js";
 import { commitmentFunction, kzg } from "./kzg.js";
 import { defaultRollupConfig, type RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
+import { BATCHER_ACCOUNT } from "./sim.js";
 import type { L1BlockRef, L2BlockRef } from "./types.js";
-import { Workload, type GeneratedTx } from "./workload.js";
+import { type GeneratedTx, Workload } from "./workload.js";
 
 export interface RollupOptions {
   seed: number;
@@ -51,8 +53,6 @@ export interface RollupRun {
   close(): Promise<void>;
 }
 
-export const BATCHER_ACCOUNT = 19;
-
 export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   const genesisDate = o.genesisDate ?? new Date("2026-01-01T00:00:00Z");
   const l1BlockTime = o.l1BlockTime ?? 12;
@@ -61,7 +61,14 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   const l2GenesisBlock = await l2.send("eth_getBlockByNumber", ["0x0", false]);
   const batcherWallet = l1.wallet(BATCHER_ACCOUNT);
   const cfg = defaultRollupConfig({ l2ChainId: l2.chainId, genesisTimestamp: Number(l2GenesisBlock.timestamp), batcherAddress: batcherWallet.address, ...o.cfg });
-  const genesis: L2BlockRef = { number: 0, hash: l2GenesisBlock.hash, parentHash: l2GenesisBlock.parentHash, timestamp: cfg.genesisTimestamp, l1origin: { number: 0, hash: l1Genesis.hash }, sequenceNumber: 0 };
+  const genesis: L2BlockRef = {
+    number: 0,
+    hash: l2GenesisBlock.hash,
+    parentHash: l2GenesisBlock.parentHash,
+    timestamp: cfg.genesisTimestamp,
+    l1origin: { number: 0, hash: l1Genesis.hash },
+    sequenceNumber: 0,
+  };
 
   const l1Refs: L1BlockRef[] = [l1Genesis];
   const sequencer = new Sequencer(cfg, new HardhatEngine(l2), genesis, (n) => l1Refs[n]);
@@ -97,7 +104,7 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
     // A blob transaction is mined on the spot: its channel's inclusion block is known at once.
     for (const p of entries.values()) unincluded.push(p);
     const sent = await poster.post(txs);
-    txs.forEach((t, i) => entries.get(t.channel)!.txs.push(sent[i]!));
+    for (const [i, t] of txs.entries()) entries.get(t.channel)!.txs.push(sent[i]!);
   };
 
   const setup = workload.setup();

@@ -2,11 +2,13 @@
 // epoch). The origin advances when the next L1 block is known and not later than the L2
 // timestamp; an L2 block may not run more than maxSequencerDrift seconds ahead of its origin
 // (past that, only empty blocks), and an origin is never older than the sequencing window allows.
+// The activation blocks of Isthmus and Jovian carry no sequenced transactions (noTxPool; derivation
+// drops a Jovian activation batch that has any).
 import type { SingularBatch } from "./batch.js";
 import { fromHex } from "./bytes.js";
 import { payloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
-import type { RollupConfig } from "./params.js";
+import { isForkActivationBlock, type RollupConfig } from "./params.js";
 import type { L1BlockRef, L2BlockRef } from "./types.js";
 
 export interface SequencedBlock {
@@ -46,6 +48,10 @@ export class Sequencer {
     return { origin: cur, txsAllowed: t <= cur.timestamp + this.cfg.maxSequencerDrift };
   }
 
+  private isUpgradeBlock(t: number): boolean {
+    return isForkActivationBlock(this.cfg, "isthmus", t) || isForkActivationBlock(this.cfg, "jovian", t);
+  }
+
   async buildBlock(txs: readonly Uint8Array[]): Promise<SequencedBlock> {
     const { origin, txsAllowed } = this.nextOrigin();
     const batch: SingularBatch = {
@@ -53,7 +59,7 @@ export class Sequencer {
       epochNum: origin.number,
       epochHash: fromHex(origin.hash),
       timestamp: this.nextTimestamp,
-      transactions: txsAllowed ? [...txs] : [],
+      transactions: txsAllowed && !this.isUpgradeBlock(this.nextTimestamp) ? [...txs] : [],
     };
     const ref = await this.engine.execute(payloadAttributes(batch, this.head, origin));
     const block = { ref, batch };

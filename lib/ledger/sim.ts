@@ -1,24 +1,35 @@
 // An in-memory L1 and a driver that runs sequencer, batcher and derivation together without a
 // chain: for tests (thousands of mutated inputs per second) and for size/throughput experiments.
 // The Hardhat-backed run (chains.ts) uses the same stages with real L1 and L2 chains.
-import { keccak256 } from "ethers";
+
+import { createHash } from "node:crypto";
+import { keccak256, Transaction, type Wallet } from "ethers";
+import { devWallet } from "../chain/keys.js";
 import { rng } from "../random.js";
-import { kzgToVersionedHash } from "./blob.js";
-import { toHex } from "./bytes.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
+import { kzgToVersionedHash } from "./blob.js";
+import { fromHex, toHex } from "./bytes.js";
 import { DerivationPipeline } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
-import { createHash } from "node:crypto";
+
+/** The dev account that signs batcher transactions, on the in-memory L1 and the Hardhat one. */
+export const BATCHER_ACCOUNT = 19;
+/** Chain id of the in-memory L1 (a devnet id: its transactions are signed for it). */
+export const MEMORY_L1_CHAIN_ID = 900n;
 
 export class MemoryL1 implements BlobSource {
   readonly blocks: L1BlockData[] = [];
   private readonly blobs = new Map<string, Uint8Array>();
+  private readonly nonces = new Map<string, number>();
 
-  constructor(genesisTimestamp: number, readonly blockTime = 12) {
-    this.blocks.push({ number: 0, hash: keccak256(Uint8Array.of(0)), parentHash: "0x" + "00".repeat(32), timestamp: genesisTimestamp, transactions: [] });
+  constructor(
+    genesisTimestamp: number,
+    readonly blockTime = 12,
+  ) {
+    this.blocks.push({ number: 0, hash: keccak256(Uint8Array.of(0)), parentHash: `0x${"00".repeat(32)}`, timestamp: genesisTimestamp, transactions: [] });
   }
 
   get head(): L1BlockData {
@@ -44,18 +55,37 @@ export class MemoryL1 implements BlobSource {
     const parent = this.head;
     const number = parent.number + 1;
     const timestamp = parent.timestamp + this.blockTime;
-    const hash = keccak256(new TextEncoder().encode(`${parent.hash}:${number}:${timestamp}:${transactions.map((t) => keccak256(t.data)).join(",")}`));
+    const hash = keccak256(new TextEncoder().encode(`${parent.hash}:${number}:${timestamp}:${transactions.map((t) => keccak256(t.raw)).join(",")}`));
     const b = { number, hash, parentHash: parent.hash, timestamp, transactions };
     this.blocks.push(b);
     return b;
   }
 
-  toL1Txs(txs: readonly BatcherTx[], from: string, inbox: string): L1Tx[] {
+  /** Signs batcher transactions with `signer` for this L1: type 2 with calldata, or type 3 with blob hashes. */
+  toL1Txs(txs: readonly BatcherTx[], signer: Wallet, inbox: string): L1Tx[] {
     return txs.map((t) =>
       t.da === "calldata"
-        ? { type: 2, from, to: inbox, data: t.data, blobVersionedHashes: [] }
-        : { type: 3, from, to: inbox, data: new Uint8Array(0), blobVersionedHashes: t.blobs.map((b) => this.putBlob(b)) },
+        ? this.sign(signer, { type: 2, to: inbox, data: t.data })
+        : this.sign(signer, { type: 3, to: inbox, data: new Uint8Array(0), blobVersionedHashes: t.blobs.map((b) => this.putBlob(b)) }),
     );
+  }
+
+  /** A signed L1 transaction from `signer` (its nonces counted per signer). */
+  sign(signer: Wallet, tx: { type: 2 | 3; to: string; data: Uint8Array; blobVersionedHashes?: string[] }): L1Tx {
+    const nonce = this.nonces.get(signer.address) ?? 0;
+    this.nonces.set(signer.address, nonce + 1);
+    const fees = { maxFeePerGas: 50_000_000_000n, maxPriorityFeePerGas: 1_000_000_000n, gasLimit: 1_000_000n };
+    const unsigned = Transaction.from({
+      type: tx.type,
+      chainId: MEMORY_L1_CHAIN_ID,
+      nonce,
+      to: tx.to,
+      data: toHex(tx.data),
+      ...fees,
+      ...(tx.type === 3 ? { maxFeePerBlobGas: 1n, blobVersionedHashes: tx.blobVersionedHashes } : {}),
+    });
+    unsigned.signature = signer.signingKey.sign(unsigned.unsignedHash);
+    return { raw: fromHex(unsigned.serialized) };
   }
 }
 
@@ -64,7 +94,14 @@ export function l1Ref(b: L1BlockData): L1BlockRef {
 }
 
 export function genesisL2(l1Genesis: L1BlockRef, timestamp: number): L2BlockRef {
-  return { number: 0, hash: keccak256(new TextEncoder().encode("l2-genesis")), parentHash: "0x" + "00".repeat(32), timestamp, l1origin: { number: l1Genesis.number, hash: l1Genesis.hash }, sequenceNumber: 0 };
+  return {
+    number: 0,
+    hash: keccak256(new TextEncoder().encode("l2-genesis")),
+    parentHash: `0x${"00".repeat(32)}`,
+    timestamp,
+    l1origin: { number: l1Genesis.number, hash: l1Genesis.hash },
+    sequenceNumber: 0,
+  };
 }
 
 export interface SimRunOptions {
@@ -74,6 +111,8 @@ export interface SimRunOptions {
   txsForBlock: (i: number) => Uint8Array[];
   l2Blocks: number;
   seed: number;
+  /** Signs the batcher transactions (dev account BATCHER_ACCOUNT by default): its address must be cfg.batcherAddress for them to derive. */
+  batcherKey?: Wallet;
 }
 
 export interface SimRun {
@@ -88,6 +127,7 @@ export interface SimRun {
 
 /** Sequences l2Blocks blocks while L1 advances every 12 s, posting channels as they fill. */
 export async function simulate(o: SimRunOptions): Promise<SimRun> {
+  const signer = o.batcherKey ?? devWallet(BATCHER_ACCOUNT);
   const l1 = new MemoryL1(o.cfg.genesisTimestamp);
   const genesis = genesisL2(l1Ref(l1.head), o.cfg.genesisTimestamp);
   const sequencer = new Sequencer(o.cfg, new HashEngine(genesis), genesis, (n) => {
@@ -108,7 +148,7 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
   const queue = (txs: BatcherTx[]) => {
     batcherTxCount += txs.length;
     for (const t of txs) waiting.add(t.channel);
-    outbox.push(...l1.toL1Txs(txs, o.cfg.batcherAddress, o.cfg.batchInboxAddress));
+    outbox.push(...l1.toL1Txs(txs, signer, o.cfg.batchInboxAddress));
   };
   for (let i = 0; i < o.l2Blocks; i++) {
     // L1 advances whenever L2 time passes the next L1 slot; batcher txs land in the next L1 block.

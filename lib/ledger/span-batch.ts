@@ -1,12 +1,15 @@
-// Span batches (specs/protocol/delta/span-batches.md), batch_version 1:
+// Span batches (specs/protocol/delta/span-batches.md, isthmus/derivation.md "Span Batch
+// Updates"), batch_version 1:
 //   prefix  = rel_timestamp (uvarint) ++ l1_origin_num (uvarint) ++ parent_check (20) ++ l1_origin_check (20)
 //   payload = block_count (uvarint) ++ origin_bits (bitlist) ++ block_tx_counts (uvarints) ++ txs
 //   txs     = contract_creation_bits ++ y_parity_bits ++ tx_sigs ++ tx_tos ++ tx_datas
 //             ++ tx_nonces ++ tx_gases ++ protected_bits
+// Every uvarint is a uint64: rel_timestamp, l1_origin_num, nonces and gas limits are bigints here,
+// so a value above 2^53 decodes and re-encodes exactly.
 import { concatBytes, decodeBitlist, encodeBitlist, encodeUvarint, Reader } from "./bytes.js";
-import { DecodeError, LimitError } from "./errors.js";
-import { MAX_SPAN_BATCH_ELEMENT_COUNT } from "./params.js";
-import { asBytes, asList, bytesToUint, rlpDecode, rlpEncode, rlpReadNext, uintBytes, type RlpItem } from "./rlp.js";
+import { DecodingError, EncodingError } from "./errors.js";
+import { type Fork, MAX_SPAN_BATCH_ELEMENT_COUNT } from "./params.js";
+import { asBytes, asList, bytesToUint, type RlpItem, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
 
 /** What encoding and decoding a span batch needs from the rollup config. */
 export interface SpanBatchCodecConfig {
@@ -16,8 +19,8 @@ export interface SpanBatchCodecConfig {
 }
 
 export interface SpanBatchElement {
-  epochNum: number;
-  timestamp: number;
+  epochNum: bigint;
+  timestamp: bigint;
   /** EIP-2718 encoded signed transactions. */
   transactions: Uint8Array[];
 }
@@ -32,18 +35,90 @@ export interface SpanBatch {
   blocks: SpanBatchElement[];
 }
 
+/**
+ * Called by the decoder after each field it reads, with the field's spec name, its byte range in
+ * the span batch content and a description of its value: what the annotated hex dump is built
+ * from, so the dump and the decoder cannot disagree.
+ */
+export type FieldTrace = (field: string, start: number, end: number, value: () => string) => void;
+
+// --- transaction types ------------------------------------------------------------------------
+
+/**
+ * One typed (EIP-2718) transaction type as span batches carry it. The signed transaction is
+ *   type ++ rlp([chain_id, nonce, ...fees, gas, to, value, data, access_list, ...extras, y_parity, r, s])
+ * and its tx_data column entry is
+ *   type ++ rlp([value, ...fees, data, access_list, ...extras])
+ * (the nonce, gas, to and signature go to their own columns; the chain id is the rollup's).
+ */
+export interface SpanBatchTxType {
+  type: number;
+  name: string;
+  /** Fee fields, in signed-transaction order. */
+  fees: readonly string[];
+  /** Fields after the access list. */
+  extras: readonly string[];
+  /** The fork from which span batches may carry the type (the batch is dropped before it). */
+  fork?: Fork;
+  /** Whether an empty `to` (contract creation) is allowed. */
+  allowsCreation: boolean;
+}
+
+/**
+ * The typed transactions a span batch can carry: adding a type is adding one entry. Legacy
+ * transactions (type 0, no type byte) have their own layout below.
+ */
+export const SPAN_BATCH_TX_TYPES: readonly SpanBatchTxType[] = [
+  { type: 1, name: "EIP-2930 access list", fees: ["gas_price"], extras: [], allowsCreation: true },
+  { type: 2, name: "EIP-1559 dynamic fee", fees: ["max_priority_fee_per_gas", "max_fee_per_gas"], extras: [], allowsCreation: true },
+  { type: 4, name: "EIP-7702 set code", fees: ["max_priority_fee_per_gas", "max_fee_per_gas"], extras: ["authorization_list"], fork: "isthmus", allowsCreation: false },
+];
+
+const TYPED = new Map(SPAN_BATCH_TX_TYPES.map((t) => [t.type, t]));
+
+/** The table entry of a typed transaction type, or undefined for legacy and unknown types. */
+export function spanBatchTxType(type: number): SpanBatchTxType | undefined {
+  return TYPED.get(type);
+}
+
+/** The EIP-2718 type of a signed transaction (0 for legacy, whose first byte is an RLP list). */
+export function transactionType(raw: Uint8Array): number {
+  return raw.length > 0 && raw[0]! < 0xc0 ? raw[0]! : 0;
+}
+
+/** The transactions of `blocks` whose type span batches may carry only from a fork on. */
+export function forkGatedTransactions(txs: readonly Uint8Array[]): { type: number; fork: Fork }[] {
+  const out: { type: number; fork: Fork }[] = [];
+  for (const t of txs) {
+    const fork = TYPED.get(transactionType(t))?.fork;
+    if (fork) out.push({ type: transactionType(t), fork });
+  }
+  return out;
+}
+
+interface SpanTx {
+  type: number;
+  yParity: boolean;
+  r: Uint8Array;
+  s: Uint8Array;
+  to: Uint8Array | null;
+  txData: Uint8Array;
+  nonce: bigint;
+  gas: bigint;
+  /** EIP-155 protection, legacy transactions only. */
+  protectedBit: boolean | null;
+}
+
 /** Builds a span batch from consecutive singular-batch-like blocks. */
 export function spanBatchFromBlocks(
   blocks: readonly { parentHash: Uint8Array; epochNum: number; epochHash: Uint8Array; timestamp: number; transactions: Uint8Array[] }[],
   parentEpochNum: number,
 ): SpanBatch {
-  if (blocks.length === 0) throw new DecodeError("span batch with no blocks", "empty span batches are invalid; add at least one block");
+  if (blocks.length === 0) throw new EncodingError("span-batch/empty");
   const originBits: boolean[] = [];
   let prev = parentEpochNum;
   for (const b of blocks) {
-    if (b.epochNum !== prev && b.epochNum !== prev + 1) {
-      throw new DecodeError(`L1 origin jumps from ${prev} to ${b.epochNum}`, "consecutive L2 blocks advance their origin by at most one");
-    }
+    if (b.epochNum !== prev && b.epochNum !== prev + 1) throw new EncodingError("span-batch/origin-jump", { from: prev, to: b.epochNum });
     originBits.push(b.epochNum !== prev);
     prev = b.epochNum;
   }
@@ -52,25 +127,12 @@ export function spanBatchFromBlocks(
     parentCheck: blocks[0]!.parentHash.slice(0, 20),
     l1OriginCheck: last.epochHash.slice(0, 20),
     originBits,
-    blocks: blocks.map((b) => ({ epochNum: b.epochNum, timestamp: b.timestamp, transactions: b.transactions })),
+    blocks: blocks.map((b) => ({ epochNum: BigInt(b.epochNum), timestamp: BigInt(b.timestamp), transactions: b.transactions })),
   };
 }
 
-interface SpanTx {
-  type: number;
-  contractCreation: boolean;
-  yParity: boolean;
-  r: Uint8Array;
-  s: Uint8Array;
-  to: Uint8Array | null;
-  txData: Uint8Array;
-  nonce: bigint;
-  gas: bigint;
-  protectedBit: boolean | null; // legacy only
-}
-
-function pad32(b: Uint8Array): Uint8Array {
-  if (b.length > 32) throw new DecodeError("signature value over 32 bytes", "corrupt transaction");
+function pad32(b: Uint8Array, field: string): Uint8Array {
+  if (b.length > 32) throw new EncodingError("span-batch/bad-tx-field", { field, reason: "over 32 bytes" });
   const out = new Uint8Array(32);
   out.set(b, 32 - b.length);
   return out;
@@ -83,82 +145,125 @@ function trimInt(b: Uint8Array): Uint8Array {
   return b.subarray(i);
 }
 
+type Side = typeof EncodingError | typeof DecodingError;
+
 /** Checks an access list's shape (20-byte addresses, 32-byte keys) and returns it as an RLP item. */
-function checkAccessList(item: RlpItem | undefined): RlpItem {
+function checkAccessList(item: RlpItem | undefined, E: Side): RlpItem {
   for (const e of asList(item, "access_list")) {
     const [a, keys] = asList(e, "access list entry", 2);
-    if (asBytes(a, "access list address").length !== 20) throw new DecodeError("access list address is not 20 bytes", "corrupt transaction");
-    for (const k of asList(keys, "storage keys")) if (asBytes(k, "storage key").length !== 32) throw new DecodeError("storage key is not 32 bytes", "corrupt transaction");
+    if (asBytes(a, "access list address").length !== 20) throw new E("span-batch/bad-tx-field", { field: "access_list", reason: "address is not 20 bytes" });
+    for (const k of asList(keys, "storage keys")) if (asBytes(k, "storage key").length !== 32) throw new E("span-batch/bad-tx-field", { field: "access_list", reason: "storage key is not 32 bytes" });
   }
   return item!;
 }
+
+/** Checks an EIP-7702 authorization list's shape: [chain_id, address, nonce, y_parity, r, s] tuples. */
+function checkAuthorizationList(item: RlpItem | undefined, E: Side): RlpItem {
+  for (const a of asList(item, "authorization_list")) {
+    const f = asList(a, "authorization", 6);
+    if (asBytes(f[1], "authorization address").length !== 20) throw new E("span-batch/bad-tx-field", { field: "authorization_list", reason: "address is not 20 bytes" });
+    for (const k of [0, 2, 3, 4, 5]) bytesToUint(asBytes(f[k], "authorization field"), "authorization field");
+  }
+  return item!;
+}
+
+const EXTRA_CHECKS: Record<string, (item: RlpItem | undefined, E: Side) => RlpItem> = { authorization_list: checkAuthorizationList };
 
 /**
  * Splits a signed EIP-2718 transaction into the span batch's per-field columns. Parsed with the
  * lab's RLP reader rather than a wallet library: derivation speed is bounded by this step.
  */
 function splitTx(raw: Uint8Array, chainId: bigint): SpanTx {
-  if (raw.length === 0) throw new DecodeError("empty transaction", "batches carry no empty transactions");
-  const type = raw[0]! >= 0xc0 ? 0 : raw[0]!;
-  if (type !== 0 && type !== 1 && type !== 2) throw new DecodeError(`transaction type ${type} cannot be span-batched`, "span batches carry types 0, 1 and 2");
-  const f = asList(rlpDecode(type === 0 ? raw : raw.subarray(1)), `type ${type} transaction`, type === 0 ? 9 : type === 1 ? 11 : 12);
+  if (raw.length === 0) throw new EncodingError("span-batch/empty-tx");
+  const type = transactionType(raw);
+  if (type === 0) return splitLegacy(raw, chainId);
+  const t = TYPED.get(type);
+  if (!t) throw new EncodingError("span-batch/unsupported-tx-type", { type });
+  const n = t.fees.length;
+  const f = asList(rlpDecode(raw.subarray(1)), `type ${type} transaction`, 10 + n + t.extras.length);
   const int = (i: number, what: string) => bytesToUint(asBytes(f[i], what), what);
-  let nonce: bigint, gas: bigint, toB: Uint8Array, value: Uint8Array, data: Uint8Array, txData: Uint8Array;
-  let yParity: boolean, protectedBit: boolean | null = null;
-  let r: Uint8Array, s: Uint8Array;
-  if (type === 0) {
-    nonce = int(0, "nonce");
-    gas = int(2, "gas");
-    toB = asBytes(f[3], "to");
-    value = asBytes(f[4], "value");
-    data = asBytes(f[5], "data");
-    const v = int(6, "v");
-    if (v === 27n || v === 28n) {
-      protectedBit = false;
-      yParity = v === 28n;
-    } else {
-      protectedBit = true;
-      if ((v - 35n) / 2n !== chainId) throw new DecodeError(`legacy transaction signed for chain ${(v - 35n) / 2n}`, "sign for the L2 chain id");
-      yParity = (v - 35n) % 2n === 1n;
-    }
-    r = asBytes(f[7], "r");
-    s = asBytes(f[8], "s");
-    txData = rlpEncode([value, asBytes(f[1], "gasPrice"), data]);
+  const signedChainId = int(0, "chain_id");
+  if (signedChainId !== chainId) throw new EncodingError("span-batch/wrong-chain-id", { chainId: signedChainId, expected: chainId });
+  const fees = f.slice(2, 2 + n).map((x, i) => asBytes(x, t.fees[i]!));
+  const to = asBytes(f[3 + n], "to");
+  const value = asBytes(f[4 + n], "value");
+  const data = asBytes(f[5 + n], "data");
+  const accessList = checkAccessList(f[6 + n], EncodingError);
+  const extras = t.extras.map((name, i) => (EXTRA_CHECKS[name] ?? ((x) => x!))(f[7 + n + i], EncodingError));
+  const k = 7 + n + t.extras.length;
+  const yp = int(k, "y_parity");
+  if (yp > 1n) throw new EncodingError("span-batch/bad-tx-field", { field: "y_parity", reason: "above 1" });
+  return {
+    type,
+    yParity: yp === 1n,
+    r: pad32(asBytes(f[k + 1], "r"), "r"),
+    s: pad32(asBytes(f[k + 2], "s"), "s"),
+    to: checkTo(to, t.allowsCreation),
+    txData: concatBytes([Uint8Array.of(type), rlpEncode([value, ...fees, data, accessList, ...extras])]),
+    nonce: int(1, "nonce"),
+    gas: int(2 + n, "gas"),
+    protectedBit: null,
+  };
+}
+
+function checkTo(to: Uint8Array, allowsCreation: boolean): Uint8Array | null {
+  if (to.length === 0 && allowsCreation) return null;
+  if (to.length !== 20) throw new EncodingError("span-batch/bad-tx-field", { field: "to", reason: allowsCreation ? "neither empty nor 20 bytes" : "not 20 bytes" });
+  return to;
+}
+
+/** Legacy: rlp([nonce, gas_price, gas, to, value, data, v, r, s]); tx_data = rlp([value, gas_price, data]). */
+function splitLegacy(raw: Uint8Array, chainId: bigint): SpanTx {
+  const f = asList(rlpDecode(raw), "legacy transaction", 9);
+  const int = (i: number, what: string) => bytesToUint(asBytes(f[i], what), what);
+  const v = int(6, "v");
+  let yParity: boolean;
+  let protectedBit: boolean;
+  if (v === 27n || v === 28n) {
+    protectedBit = false;
+    yParity = v === 28n;
   } else {
-    if (int(0, "chainId") !== chainId) throw new DecodeError("transaction signed for another chain", "sign for the L2 chain id");
-    nonce = int(1, "nonce");
-    const o = type === 1 ? 0 : 1; // type 2 has two fee fields where type 1 has gasPrice
-    gas = int(3 + o, "gas");
-    toB = asBytes(f[4 + o], "to");
-    value = asBytes(f[5 + o], "value");
-    data = asBytes(f[6 + o], "data");
-    const accessList = checkAccessList(f[7 + o]);
-    const yp = int(8 + o, "yParity");
-    if (yp > 1n) throw new DecodeError("yParity above 1", "corrupt transaction");
-    yParity = yp === 1n;
-    r = asBytes(f[9 + o], "r");
-    s = asBytes(f[10 + o], "s");
-    txData =
-      type === 1
-        ? concatBytes([Uint8Array.of(1), rlpEncode([value, asBytes(f[2], "gasPrice"), data, accessList])])
-        : concatBytes([Uint8Array.of(2), rlpEncode([value, asBytes(f[2], "max_priority_fee_per_gas"), asBytes(f[3], "max_fee_per_gas"), data, accessList])]);
+    protectedBit = true;
+    if ((v - 35n) / 2n !== chainId) throw new EncodingError("span-batch/wrong-chain-id", { chainId: (v - 35n) / 2n, expected: chainId });
+    yParity = (v - 35n) % 2n === 1n;
   }
-  if (toB.length !== 0 && toB.length !== 20) throw new DecodeError("to is neither empty nor 20 bytes", "corrupt transaction");
-  return { type, contractCreation: toB.length === 0, yParity, r: pad32(r), s: pad32(s), to: toB.length === 0 ? null : toB, txData, nonce, gas, protectedBit };
+  return {
+    type: 0,
+    yParity,
+    r: pad32(asBytes(f[7], "r"), "r"),
+    s: pad32(asBytes(f[8], "s"), "s"),
+    to: checkTo(asBytes(f[3], "to"), true),
+    txData: rlpEncode([asBytes(f[4], "value"), asBytes(f[1], "gas_price"), asBytes(f[5], "data")]),
+    nonce: int(0, "nonce"),
+    gas: int(2, "gas"),
+    protectedBit,
+  };
+}
+
+// --- encoding ---------------------------------------------------------------------------------
+
+/** splitTx, with a signed transaction that does not parse refused as an encoding error. */
+function splitSigned(raw: Uint8Array, chainId: bigint): SpanTx {
+  try {
+    return splitTx(raw, chainId);
+  } catch (e) {
+    if (e instanceof DecodingError) throw new EncodingError("span-batch/bad-tx-field", { field: "transaction", reason: e.code }, e);
+    throw e;
+  }
 }
 
 export function encodeSpanBatch(sb: SpanBatch, cfg: SpanBatchCodecConfig): Uint8Array {
   const n = sb.blocks.length;
-  if (n === 0) throw new DecodeError("span batch with no blocks", "empty span batches are invalid");
+  if (n === 0) throw new EncodingError("span-batch/empty");
   const first = sb.blocks[0]!;
   const last = sb.blocks[n - 1]!;
-  const txs = sb.blocks.flatMap((b) => b.transactions.map((t) => splitTx(t, cfg.l2ChainId)));
-  if (n + txs.length > MAX_SPAN_BATCH_ELEMENT_COUNT) throw new LimitError("span batch over MAX_SPAN_BATCH_ELEMENT_COUNT", "split it into several span batches");
+  const txs = sb.blocks.flatMap((b) => b.transactions.map((t) => splitSigned(t, cfg.l2ChainId)));
+  if (n + txs.length > MAX_SPAN_BATCH_ELEMENT_COUNT) throw new EncodingError("span-batch/too-many-elements", { count: n + txs.length, max: MAX_SPAN_BATCH_ELEMENT_COUNT });
   const legacy = txs.filter((t) => t.type === 0);
   return concatBytes([
     // prefix
-    encodeUvarint(first.timestamp - cfg.genesisTimestamp),
-    encodeUvarint(last.epochNum),
+    encodeUvarint(first.timestamp - BigInt(cfg.genesisTimestamp), "rel_timestamp"),
+    encodeUvarint(last.epochNum, "l1_origin_num"),
     sb.parentCheck,
     sb.l1OriginCheck,
     // payload
@@ -166,102 +271,156 @@ export function encodeSpanBatch(sb: SpanBatch, cfg: SpanBatchCodecConfig): Uint8
     encodeBitlist(sb.originBits),
     ...sb.blocks.map((b) => encodeUvarint(b.transactions.length)),
     // txs
-    encodeBitlist(txs.map((t) => t.contractCreation)),
+    encodeBitlist(txs.map((t) => t.to === null)),
     encodeBitlist(txs.map((t) => t.yParity)),
     ...txs.flatMap((t) => [t.r, t.s]),
     ...txs.filter((t) => t.to !== null).map((t) => t.to!),
     ...txs.map((t) => t.txData),
-    ...txs.map((t) => encodeUvarint(t.nonce)),
-    ...txs.map((t) => encodeUvarint(t.gas)),
+    ...txs.map((t) => encodeUvarint(t.nonce, "tx_nonces")),
+    ...txs.map((t) => encodeUvarint(t.gas, "tx_gases")),
     encodeBitlist(legacy.map((t) => t.protectedBit === true)),
   ]);
 }
 
-export function decodeSpanBatch(content: Uint8Array, cfg: SpanBatchCodecConfig): SpanBatch {
+// --- decoding ---------------------------------------------------------------------------------
+
+interface TxDataEntry {
+  type: number;
+  fields: RlpItem[];
+}
+
+/** Reads one tx_datas entry: an optional type byte of the table, then the RLP list of its fields. */
+function readTxData(r: Reader): TxDataEntry {
+  const b0 = r.buf[r.pos];
+  if (b0 === undefined) throw new DecodingError("bytes/truncated", { field: "tx_datas", need: 1, left: 0 });
+  if (b0 >= 0xc0) return { type: 0, fields: asList(rlpReadNext(r), "tx_data", 3) };
+  // EIP-2718 types are 0x00..0x7f; 0x80..0xbf starts an RLP string, which no tx_data is.
+  if (b0 > 0x7f) throw new DecodingError("rlp/expected-list", { field: "tx_data" });
+  const type = r.u8("tx type");
+  const t = TYPED.get(type);
+  if (!t) throw new DecodingError("span-batch/unsupported-tx-type", { type });
+  return { type, fields: asList(rlpReadNext(r), "tx_data", 3 + t.fees.length + t.extras.length) };
+}
+
+/** A canonical RLP integer field of a tx_data entry, returned as the bytes it is. */
+function intField(d: TxDataEntry, k: number, what: string): Uint8Array {
+  const b = asBytes(d.fields[k], what);
+  bytesToUint(b, what);
+  return b;
+}
+
+/** Rebuilds the signed EIP-2718 transaction from its columns. */
+function joinTx(d: TxDataEntry, to: Uint8Array | null, sig: [Uint8Array, Uint8Array], yParity: boolean, nonce: bigint, gas: bigint, protectedBit: boolean, chainId: bigint): Uint8Array {
+  const r = trimInt(sig[0]);
+  const s = trimInt(sig[1]);
+  const toB = to ?? new Uint8Array(0);
+  if (d.type === 0) {
+    // v = chain_id * 2 + 35 + y_parity when EIP-155 protected, else 27 + y_parity.
+    const v = protectedBit ? chainId * 2n + 35n + (yParity ? 1n : 0n) : 27n + (yParity ? 1n : 0n);
+    return rlpEncode([uintBytes(nonce), intField(d, 1, "gas_price"), uintBytes(gas), toB, intField(d, 0, "value"), asBytes(d.fields[2], "data"), uintBytes(v), r, s]);
+  }
+  const t = TYPED.get(d.type)!;
+  if (to === null && !t.allowsCreation) throw new DecodingError("span-batch/bad-tx-field", { field: "to", reason: `type ${d.type} cannot create a contract` });
+  const n = t.fees.length;
+  const fees = t.fees.map((name, i) => intField(d, 1 + i, name));
+  const data = asBytes(d.fields[1 + n], "data");
+  const accessList = checkAccessList(d.fields[2 + n], DecodingError);
+  const extras = t.extras.map((name, i) => (EXTRA_CHECKS[name] ?? ((x) => x!))(d.fields[3 + n + i], DecodingError));
+  const signed = [uintBytes(chainId), uintBytes(nonce), ...fees, uintBytes(gas), toB, intField(d, 0, "value"), data, accessList, ...extras, uintBytes(yParity ? 1 : 0), r, s];
+  return concatBytes([Uint8Array.of(d.type), rlpEncode(signed)]);
+}
+
+/**
+ * Decodes span batch content (after the batch_version byte). `trace`, when given, hears of every
+ * field as it is read (see FieldTrace).
+ */
+export function decodeSpanBatch(content: Uint8Array, cfg: SpanBatchCodecConfig, trace?: FieldTrace): SpanBatch {
   const r = new Reader(content);
-  const relTimestamp = r.uvarintNumber("rel_timestamp");
-  const l1OriginNum = r.uvarintNumber("l1_origin_num");
+  let start = 0;
+  const mark = (field: string, value: () => string) => {
+    trace?.(field, start, r.pos, value);
+    start = r.pos;
+  };
+  const relTimestamp = r.uvarint("rel_timestamp");
+  mark("rel_timestamp (uvarint)", () => `${relTimestamp} s since L2 genesis`);
+  const l1OriginNum = r.uvarint("l1_origin_num");
+  mark("l1_origin_num (uvarint)", () => String(l1OriginNum));
   const parentCheck = r.take(20, "parent_check");
+  mark("parent_check", () => "first 20 bytes of the parent's hash");
   const l1OriginCheck = r.take(20, "l1_origin_check");
+  mark("l1_origin_check", () => "first 20 bytes of the last L1 origin's hash");
   const blockCount = r.uvarintNumber("block_count", MAX_SPAN_BATCH_ELEMENT_COUNT);
-  if (blockCount === 0) throw new DecodeError("block_count is 0", "empty span batches are invalid; the batch is dropped");
+  if (blockCount === 0) throw new DecodingError("span-batch/empty");
+  mark("block_count (uvarint)", () => String(blockCount));
   const originBits = decodeBitlist(r, blockCount, "origin_bits");
+  mark("origin_bits", () => originBits.map((b) => (b ? "1" : "0")).join(""));
   const counts: number[] = [];
   let total = 0;
   for (let i = 0; i < blockCount; i++) {
     const c = r.uvarintNumber("block_tx_count", MAX_SPAN_BATCH_ELEMENT_COUNT);
     total += c;
-    if (total > MAX_SPAN_BATCH_ELEMENT_COUNT) throw new LimitError("span batch transactions over MAX_SPAN_BATCH_ELEMENT_COUNT", "the batch is dropped");
+    if (total > MAX_SPAN_BATCH_ELEMENT_COUNT) throw new DecodingError("span-batch/too-many-elements", { count: total, max: MAX_SPAN_BATCH_ELEMENT_COUNT });
     counts.push(c);
   }
+  mark("block_tx_counts (uvarints)", () => counts.join(", "));
   // Every transaction needs at least 64 signature bytes: refuse counts the data cannot back
   // before allocating per-transaction arrays.
-  if (total * 64 > r.remaining) throw new DecodeError(`${total} transactions declared, too few bytes left`, "the batch is truncated; it is dropped");
+  if (total * 64 > r.remaining) throw new DecodingError("span-batch/too-few-bytes", { txs: total, left: r.remaining });
   const creation = decodeBitlist(r, total, "contract_creation_bits");
+  mark("contract_creation_bits", () => `${creation.filter(Boolean).length} of ${total} create contracts`);
   const yParity = decodeBitlist(r, total, "y_parity_bits");
+  mark("y_parity_bits", () => `${yParity.filter(Boolean).length} of ${total} odd`);
   const sigs: [Uint8Array, Uint8Array][] = [];
   for (let i = 0; i < total; i++) sigs.push([r.take(32, "tx_sigs r"), r.take(32, "tx_sigs s")]);
+  mark("tx_sigs", () => `${total} × (r 32 bytes, s 32 bytes)`);
   const tos: (Uint8Array | null)[] = [];
   for (let i = 0; i < total; i++) tos.push(creation[i] ? null : r.take(20, "tx_tos"));
-  const datas: { type: number; fields: RlpItem[] }[] = [];
-  for (let i = 0; i < total; i++) {
-    const b0 = r.buf[r.pos];
-    if (b0 === undefined) throw new DecodeError("tx_datas truncated", "the batch is dropped");
-    let type = 0;
-    if (b0 < 0xc0) {
-      type = r.u8("tx type");
-      if (type !== 1 && type !== 2) throw new DecodeError(`tx_datas type ${type} is not 1 or 2`, "the batch is dropped");
-    }
-    const fields = asList(rlpReadNext(r), "tx_data", type === 0 ? 3 : type === 1 ? 4 : 5);
-    datas.push({ type, fields });
-  }
+  mark("tx_tos", () => `${tos.filter((t) => t !== null).length} × 20-byte address`);
+  const datas: TxDataEntry[] = [];
+  for (let i = 0; i < total; i++) datas.push(readTxData(r));
+  const legacyCount = datas.filter((d) => d.type === 0).length;
+  mark("tx_datas", () => `${total} entries (value, fees, calldata, access list${SPAN_BATCH_TX_TYPES.some((t) => t.extras.length) ? ", extras" : ""}); ${txTypeSummary(datas)}`);
   const nonces: bigint[] = [];
   for (let i = 0; i < total; i++) nonces.push(r.uvarint("tx_nonces"));
+  mark("tx_nonces (uvarints)", () => `${total} nonces`);
   const gases: bigint[] = [];
   for (let i = 0; i < total; i++) gases.push(r.uvarint("tx_gases"));
-  const legacyCount = datas.filter((d) => d.type === 0).length;
+  mark("tx_gases (uvarints)", () => `${total} gas limits`);
   const protectedBits = decodeBitlist(r, legacyCount, "protected_bits");
-  if (r.remaining !== 0) throw new DecodeError(`${r.remaining} trailing bytes after span batch`, "the batch is dropped");
+  mark("protected_bits", () => `${protectedBits.filter(Boolean).length} of ${legacyCount} legacy txs EIP-155 protected`);
+  if (r.remaining !== 0) throw new DecodingError("span-batch/trailing-bytes", { count: r.remaining });
 
   const raws: Uint8Array[] = [];
   let li = 0;
   for (let i = 0; i < total; i++) {
     const d = datas[i]!;
-    const to = tos[i] ?? new Uint8Array(0);
-    const [sr, ss] = sigs[i]!;
-    const r = trimInt(sr), s = trimInt(ss);
-    const nonce = uintBytes(nonces[i]!);
-    const gas = uintBytes(gases[i]!);
-    const fb = (k: number, what: string) => {
-      const b = asBytes(d.fields[k], what);
-      bytesToUint(b, what); // integers must be canonical
-      return b;
-    };
-    if (d.type === 0) {
-      // Legacy: v = chainId * 2 + 35 + y_parity when EIP-155 protected, else 27 + y_parity.
-      const v = protectedBits[li++] ? cfg.l2ChainId * 2n + 35n + (yParity[i] ? 1n : 0n) : 27n + (yParity[i] ? 1n : 0n);
-      raws.push(rlpEncode([nonce, fb(1, "gasPrice"), gas, to, fb(0, "value"), asBytes(d.fields[2], "data"), uintBytes(v), r, s]));
-    } else {
-      const yp = uintBytes(yParity[i] ? 1 : 0);
-      const chainId = uintBytes(cfg.l2ChainId);
-      const fees = d.type === 1 ? [fb(1, "gasPrice")] : [fb(1, "max_priority_fee_per_gas"), fb(2, "max_fee_per_gas")];
-      const data = asBytes(d.fields[d.type === 1 ? 2 : 3], "data");
-      const accessList = checkAccessList(d.fields[d.type === 1 ? 3 : 4]);
-      raws.push(concatBytes([Uint8Array.of(d.type), rlpEncode([chainId, nonce, ...fees, gas, to, fb(0, "value"), data, accessList, yp, r, s])]));
-    }
+    const prot = d.type === 0 ? protectedBits[li++]! : false;
+    raws.push(joinTx(d, tos[i]!, sigs[i]!, yParity[i]!, nonces[i]!, gases[i]!, prot, cfg.l2ChainId));
   }
 
   // Block timestamps follow from rel_timestamp and the block time; L1 origins from origin_bits,
   // counting back from l1_origin_num (the span end's origin).
-  const changes = originBits.filter(Boolean).length;
+  const changes = BigInt(originBits.filter(Boolean).length);
+  if (changes > l1OriginNum) throw new DecodingError("span-batch/origin-underflow", { changes, l1OriginNum });
   let epoch = l1OriginNum - changes;
-  if (epoch < 0) throw new DecodeError("origin_bits count more changes than l1_origin_num allows", "the batch is dropped");
+  const base = BigInt(cfg.genesisTimestamp) + relTimestamp;
   const blocks: SpanBatchElement[] = [];
   let k = 0;
   for (let i = 0; i < blockCount; i++) {
-    if (originBits[i]) epoch += 1;
-    blocks.push({ epochNum: epoch, timestamp: cfg.genesisTimestamp + relTimestamp + i * cfg.blockTime, transactions: raws.slice(k, k + counts[i]!) });
+    if (originBits[i]) epoch += 1n;
+    blocks.push({ epochNum: epoch, timestamp: base + BigInt(i * cfg.blockTime), transactions: raws.slice(k, k + counts[i]!) });
     k += counts[i]!;
   }
   return { parentCheck, l1OriginCheck, originBits, blocks };
+}
+
+function txTypeSummary(datas: readonly TxDataEntry[]): string {
+  const byType = new Map<number, number>();
+  for (const d of datas) byType.set(d.type, (byType.get(d.type) ?? 0) + 1);
+  return (
+    [...byType]
+      .sort((a, b) => a[0] - b[0])
+      .map(([t, c]) => `${c} ${t === 0 ? "legacy" : `type ${t}`}`)
+      .join(", ") || "none"
+  );
 }

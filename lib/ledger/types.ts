@@ -22,14 +22,13 @@ export interface L2BlockRef extends BlockId {
   sequenceNumber: number;
 }
 
-/** A transaction as L1 retrieval sees it. */
+/**
+ * A transaction of an L1 block as L1 retrieval sees it: the signed EIP-2718 envelope the block
+ * holds (a blob transaction without its sidecar). Type, recipient, data, blob hashes and sender
+ * are all read from it; the sender by recovering the signature.
+ */
 export interface L1Tx {
-  type: number;
-  /** Sender recovered from the signature. */
-  from: string;
-  to: string | null;
-  data: Uint8Array;
-  blobVersionedHashes: string[];
+  raw: Uint8Array;
 }
 
 export interface L1BlockData extends L1BlockRef {

@@ -3,21 +3,13 @@
 // with an access list), and inference receipts, the AI transaction of this project. The same
 // seed gives byte-identical transactions, so batches, compression ratios and block hashes
 // are reproducible.
-import { getCreateAddress, Interface, keccak256, Transaction, Wallet, type AccessList } from "ethers";
+import { type AccessList, getCreateAddress, Interface, keccak256, Transaction, Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
-import { rng, type Rng } from "../random.js";
+import { type Rng, rng } from "../random.js";
 import { fromHex, toHex } from "./bytes.js";
 import { ConfigError } from "./errors.js";
 
-export type TxKind =
-  | "deploy"
-  | "register-model"
-  | "eip1559-transfer"
-  | "legacy-transfer"
-  | "erc20-transfer"
-  | "erc20-approve-2930"
-  | "inference-receipt"
-  | "attribution-payout";
+export type TxKind = "deploy" | "register-model" | "eip1559-transfer" | "legacy-transfer" | "erc20-transfer" | "erc20-approve-2930" | "inference-receipt" | "attribution-payout";
 
 export interface GeneratedTx {
   kind: TxKind;
@@ -69,7 +61,7 @@ export class Workload {
   private setupDone = false;
 
   constructor(readonly opts: WorkloadOptions) {
-    if (opts.senderKeys.length < 4) throw new ConfigError("the workload needs at least 4 senders", "pass 4 or more funded keys");
+    if (opts.senderKeys.length < 4) throw new ConfigError("workload/too-few-senders", { count: opts.senderKeys.length });
     this.wallets = opts.senderKeys.map((k) => new Wallet(k));
     this.nonces = this.wallets.map(() => 0);
     this.r = rng(opts.seed).fork("ledger-workload");
@@ -104,7 +96,7 @@ export class Workload {
 
   /** Contract deployments and model registrations that the steady-state mix relies on. */
   setup(): GeneratedTx[] {
-    if (this.setupDone) throw new ConfigError("workload setup already generated", "call setup() once, before next()");
+    if (this.setupDone) throw new ConfigError("workload/setup-repeated");
     this.setupDone = true;
     const token = artifact("LabToken");
     const rec = artifact("InferenceReceipts");
@@ -124,7 +116,10 @@ export class Workload {
   private pickKind(): TxKind {
     const total = this.mix.reduce((a, [, w]) => a + w, 0);
     let x = this.r.next() * total;
-    for (const [k, w] of this.mix) if ((x -= w) < 0) return k;
+    for (const [k, w] of this.mix) {
+      x -= w;
+      if (x < 0) return k;
+    }
     return this.mix[this.mix.length - 1]![0];
   }
 
@@ -135,7 +130,7 @@ export class Workload {
 
   /** The next transaction of the mix. */
   next(): GeneratedTx {
-    if (!this.setupDone) throw new ConfigError("workload setup not generated", "call setup() first and include its transactions in the first blocks");
+    if (!this.setupDone) throw new ConfigError("workload/setup-missing");
     const i = this.r.int(this.wallets.length);
     const kind = this.pickKind();
     // Human-looking amounts: a few significant digits times a power of ten.
@@ -154,13 +149,7 @@ export class Workload {
       }
       case "inference-receipt": {
         const model = this.modelIds[this.r.int(this.modelIds.length)]!;
-        const data = this.receiptsAbi.encodeFunctionData("recordInference", [
-          model,
-          toHex(randomBytes(this.r, 32)),
-          toHex(randomBytes(this.r, 32)),
-          20 + this.r.int(2000),
-          10 + this.r.int(1000),
-        ]);
+        const data = this.receiptsAbi.encodeFunctionData("recordInference", [model, toHex(randomBytes(this.r, 32)), toHex(randomBytes(this.r, 32)), 20 + this.r.int(2000), 10 + this.r.int(1000)]);
         return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 160_000n, ...this.fees() });
       }
       case "attribution-payout": {
@@ -173,7 +162,7 @@ export class Workload {
         return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 60_000n + 30_000n * BigInt(k), ...this.fees() });
       }
       default:
-        throw new ConfigError(`kind ${kind} is not part of the steady-state mix`, "use one of DEFAULT_MIX's kinds");
+        throw new ConfigError("workload/unknown-kind", { kind });
     }
   }
 

@@ -250,7 +250,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landFile(join(staging, "notebook.ipynb"), staging, runDir);
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string }>(runtimePath) : undefined;
+    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; adapter?: unknown }>(runtimePath) : undefined;
     const finished = new Date();
     const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
     writeJsonAtomic(join(staging, "manifest.json"), {
@@ -264,6 +264,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       notebookSha256: sha256File(plan.notebook.path),
       versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
       tfBackend: runtime?.tfBackend ?? "not used",
+      ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
       seed: used.seed ?? null,
       quick: used.quick ?? null,
       parameters: used,

@@ -3,8 +3,11 @@ import { runContext } from "../run-context.js";
 import { writeJsonAtomic } from "../files.js";
 import { join } from "node:path";
 
-export { BACKEND_ORDER, BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
+export { BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
+export { BACKEND_ORDER, GPU_BACKENDS, onHardwareGpu } from "./backend.js";
+export { WebGpuError } from "./errors.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
+export { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, findLibrary, formatAdapter, isSoftwareAdapter, readBackToCpu, webGpuFault, type WebGpuAdapterReport } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
 
@@ -13,10 +16,13 @@ let runtime: Promise<TfRuntime> | undefined;
  * written to the run folder (runtime.json) so the manifest names the backend that produced it.
  */
 export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
-  runtime ??= selectBackend({ log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
+  // notebook cells read tensors synchronously (dataSync, arraySync): in the lab's kernel, webgpu only when forced
+  const syncReads = process.env.LAB_KERNEL === "tslab";
+  runtime ??= selectBackend({ syncReads, log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
     if (process.env.LAB_RUN_DIR) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
         tfBackend: rt.backend, tfBackendName: rt.tfBackendName, tfjsVersion: rt.tfjsVersion, skipped: rt.skipped,
+        ...(rt.adapter ? { adapter: rt.adapter } : {}),
       });
     }
     return rt;

@@ -2,18 +2,18 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fromRoot, sha256Hex } from "../../files.js";
-import { initTf } from "../../tf/index.js";
+import { assertWebGpuHealthy, initTf, onHardwareGpu, readBackToCpu, selectBackend, type BackendChoice } from "../../tf/index.js";
 import { progress } from "../../notebook/progress.js";
 import { rng } from "../../random.js";
 import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import { shiftedTestSet, type Datanet } from "../datanets.js";
-import { baseModel, BASE_MODELS, loadOrPretrainBase, baseModelDir } from "../models/zoo.js";
+import { baseModel, BASE_MODELS, loadOrPretrainBaseAsync, baseModelDir, resolveBaseModel } from "../models/zoo.js";
 import { fromArrays, toArrays, writeDirAtomic } from "../models/checkpoint.js";
 import type { ArrayMap, ForwardOptions, Model, WeightMap } from "../models/types.js";
 import { countParams, initLora, loraConfig, loraForwardOptions, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import { encodeAdapter, peftTaskType, saveAdapter, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
-import { batchIndices, batchTensors, evaluate, learningRate, Optimizer, trainStep, type StepResult, type TrainData } from "../train.js";
+import { batchIndices, batchTensors, evaluateAsync, learningRate, Optimizer, trainStepAsync, type TrainData } from "../train.js";
 import { DATANET_CATALOG } from "./catalog.js";
 import { liveCurves, type CurvePoint } from "./live.js";
 import { canonicalJson, loadSpec, specHash, validateSpec, type FactorySpec } from "./spec.js";
@@ -97,6 +97,11 @@ export interface FactoryOptions {
   /** Stop (as if interrupted) after this many steps of this call, keeping the state to resume. */
   stopAfterSteps?: number;
   signal?: AbortSignal;
+  /**
+   * Train on this backend instead of the process's (initTf): it is activated, made current and
+   * left current. For comparisons of backends in one process (tests, ./lab gpu-bundle).
+   */
+  backend?: BackendChoice;
   /** Override where outputs go (else spec.output.dir, else experiments/runs/factory/NAME). */
   outDir?: string;
 }
@@ -169,15 +174,19 @@ interface SavedState { step: number; history: FactoryMetrics["history"]; evals: 
 export async function runFactory(specOrPath: FactorySpec | string | Record<string, unknown>, opts: FactoryOptions = {}): Promise<FactoryResult> {
   const spec = typeof specOrPath === "string" ? loadSpec(specOrPath) : validateSpec(specOrPath);
   const hash = specHash(spec);
-  const { tf, backend } = await initTf({ quiet: opts.quiet });
-  const model = baseModel(tf, spec.base_model.name);
-  checkSpecAgainstModel(spec, model);
+  const runtime = opts.backend ? await selectBackend({ override: opts.backend }) : await initTf({ quiet: opts.quiet });
+  const { tf, backend } = runtime;
   const log = (s: string) => { if (!opts.quiet) console.log(s); };
+  const onGpu = onHardwareGpu(runtime);
+  const baseName = resolveBaseModel(spec.base_model.name, spec.base_model.pretrain, onGpu);
+  if (baseName !== spec.base_model.name) log(`${spec.base_model.name}, full pretraining, on ${backend}: the GPU preset ${baseName} (${BASE_MODELS[baseName].description})`);
+  const model = baseModel(tf, baseName);
+  checkSpecAgainstModel(spec, model);
 
   // base model: rebuilt from its seed when absent, then checked against the spec's hash
-  const baseDir = baseModelDir(spec.base_model.name, spec.base_model.pretrain, spec.base_model.seed);
-  if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${spec.base_model.name} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
-  const base = loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
+  const baseDir = baseModelDir(baseName, spec.base_model.pretrain, spec.base_model.seed);
+  if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${baseName} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
+  const base = await loadOrPretrainBaseAsync(tf, baseName, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
   if (spec.base_model.sha256 && spec.base_model.sha256 !== base.sha256) {
     throw new SpecError("base_model.sha256", `the base model at ${baseDir} has sha256 ${base.sha256}, not ${spec.base_model.sha256}`,
       `set base_model.sha256: ${base.sha256} if this checkpoint is the one you mean; otherwise restore the checkpoint the hash names (same name, pretrain mode, seed${base.recipe?.backend ? `, backend ${String(base.recipe.backend)}` : ""})`);
@@ -253,12 +262,12 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   }
   writeFileSync(lockFile, String(process.pid));
 
-  const evalNow = (weights: WeightMap) => {
-    const v = evaluate(model, weights, validation, fwd);
-    const t = evaluate(model, weights, test, fwd);
+  const evalNow = async (weights: WeightMap) => {
+    const v = await evaluateAsync(model, weights, validation, fwd);
+    const t = await evaluateAsync(model, weights, test, fwd);
     return { validation_loss: v.loss, validation_accuracy: v.accuracy, test_loss: t.loss, test_accuracy: t.accuracy };
   };
-  const baseEval = evaluate(model, base.weights, test, {});
+  const baseEval = await evaluateAsync(model, base.weights, test, {});
   const isClassifier = model.task === "image-classification";
   const curves = opts.live === false ? undefined : liveCurves(`${spec.name}: ${spec.method}${spec.method === "lora" ? ` r=${spec.lora.r}` : ""}`, { accuracy: isClassifier });
   const toCurve = () => [
@@ -266,8 +275,14 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
     evals.map((e) => ({ step: e.step, valLoss: e.validation_loss, valAccuracy: e.validation_accuracy, testAccuracy: e.test_accuracy }) as CurvePoint),
   ] as const;
 
-  const saveState = (step: number, seconds: number) => writeDirAtomic(stateDir, stateFiles(trainable, opt, { step, history, evals, seconds, specSha256: hash } satisfies SavedState));
-  const saveCheckpointAt = (step: number, lr: number, loss: number) => {
+  // tensors are read back asynchronously first: WebGPU has no synchronous read-back
+  const stateTensors = () => [...Object.values(trainable), ...Object.values(opt.m), ...Object.values(opt.v)];
+  const saveState = async (step: number, seconds: number) => {
+    await readBackToCpu(stateTensors());
+    writeDirAtomic(stateDir, stateFiles(trainable, opt, { step, history, evals, seconds, specSha256: hash } satisfies SavedState));
+  };
+  const saveCheckpointAt = async (step: number, lr: number, loss: number) => {
+    await readBackToCpu(Object.values(trainable));
     const name = `step-${String(step).padStart(6, "0")}`;
     const tensors = Object.fromEntries(Object.entries(trainable).map(([k, v]) => [k, v as tfjs.Tensor]));
     const files: Record<string, Uint8Array | string> = { "meta.json": JSON.stringify({ step, lr, lr_b: spec.method === "lora" ? lr * spec.optimizer.lr_ratio_b : lr, loss }, null, 2) + "\n" };
@@ -292,7 +307,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   try {
     for (let step = startStep; step < totalSteps; step++) {
       if (opts.signal?.aborted || (opts.stopAfterSteps !== undefined && stepsThisCall >= opts.stopAfterSteps)) {
-        saveState(step, secondsBefore + (Date.now() - started) / 1000);
+        await saveState(step, secondsBefore + (Date.now() - started) / 1000);
         bar?.done("interrupted");
         throw new RunInterruptedError(step, staging);
       }
@@ -300,8 +315,8 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
       const stepFwd: ForwardOptions = { ...fwd, training: true, dropoutSeed: (spec.seed * 1000003 + step) >>> 0 };
       let loss: number;
       try {
-        let r!: StepResult;
-        tf.tidy(() => { r = trainStep(model, frozen, trainable, opt, batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step)), lr, stepFwd, step); });
+        const r = await trainStepAsync(model, frozen, trainable, opt, batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step)), lr, stepFwd, step);
+        if (backend === "webgpu") assertWebGpuHealthy();
         loss = r.loss;
         peak = Math.max(peak, r.bytesWithGradients - memoryBefore);
       } catch (error) {
@@ -316,11 +331,11 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
       const done = step + 1;
       if (done % spec.evaluation.every === 0 || done === totalSteps) {
         const weights = { ...frozen, ...trainable };
-        evals.push({ step: done, ...evalNow(weights) });
+        evals.push({ step: done, ...(await evalNow(weights)) });
       }
       if (done % spec.checkpoints.every === 0 || done === totalSteps) {
-        saveCheckpointAt(done, lr, loss);
-        saveState(done, secondsBefore + (Date.now() - started) / 1000);
+        await saveCheckpointAt(done, lr, loss);
+        await saveState(done, secondsBefore + (Date.now() - started) / 1000);
       }
       bar?.tick(1, `loss ${loss.toFixed(4)}${evals.length ? ` val ${evals[evals.length - 1].validation_loss.toFixed(4)}` : ""}`);
       if (curves) curves.update(...toCurve());
@@ -335,7 +350,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
 
   // outputs
   const weights: WeightMap = { ...frozen, ...trainable };
-  const finalEval = evals.length && evals[evals.length - 1].step === totalSteps ? evals[evals.length - 1] : { step: totalSteps, ...evalNow(weights) };
+  const finalEval = evals.length && evals[evals.length - 1].step === totalSteps ? evals[evals.length - 1] : { step: totalSteps, ...(await evalNow(weights)) };
   const examplesPerSecond = ((totalSteps - (resumedFrom ?? 0)) * spec.training.batch_size) / Math.max(1e-9, seconds - secondsBefore);
   const metrics: FactoryMetrics = {
     base: { test_loss: baseEval.loss, test_accuracy: baseEval.accuracy },
@@ -353,6 +368,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const outDir = opts.outDir ?? spec.output.dir ?? fromRoot("experiments", "runs", "factory", spec.name);
   const outStage = join(staging, "out");
   rmSync(outStage, { recursive: true, force: true });
+  await readBackToCpu(Object.values(trainable));
   let adapterSha256: string;
   if (finalAdapter) {
     adapterSha256 = saveAdapter(join(outStage, "adapter"), finalAdapter, { baseModelNameOrPath: spec.base_model.name, taskType: peftTaskType(model.task) }).sha256;
@@ -370,9 +386,11 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   const result = {
     name: spec.name, method: spec.method, base_model: spec.base_model.name, base_model_sha256: base.sha256, adapter_sha256: adapterSha256,
     spec_sha256: hash, metrics_sha256: metricsSha256, datanet_ids: datanets.map((d) => d.id), backend,
+    ...(baseName !== spec.base_model.name ? { base_model_preset: baseName } : {}),
+    ...(runtime.adapter ? { gpu_adapter: { vendor: runtime.adapter.vendor, architecture: runtime.adapter.architecture, device: runtime.adapter.device, description: runtime.adapter.description, software: runtime.adapter.software } } : {}),
   };
   files["result.json"] = JSON.stringify(result, null, 2) + "\n";
-  files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[spec.base_model.name], baseMeta: base.recipe ?? {} });
+  files["model_card.md"] = modelCard({ spec, result, metrics, datanets, baseRecipe: BASE_MODELS[baseName], baseMeta: base.recipe ?? {} });
   for (const [name, data] of Object.entries(files)) {
     const p = join(outStage, name);
     mkdirSync(join(p, ".."), { recursive: true });

@@ -4,7 +4,7 @@ import { fromRoot } from "../../files.js";
 import { IntelligenceError } from "../errors.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
 import { charTokenizer, loadFortunes, type CharTokenizer } from "../datasets/text.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, Optimizer, trainStep, learningRate, type TrainData } from "../train.js";
+import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, Optimizer, trainStep, trainStepAsync, learningRate, type TrainData } from "../train.js";
 import { createGpt, type GptConfig } from "./gpt.js";
 import { createMlp, type MlpConfig } from "./mlp.js";
 import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from "./checkpoint.js";
@@ -20,6 +20,10 @@ export type PretrainMode = "quick" | "full";
 export interface BaseModelRecipe {
   name: string;
   kind: "mlp" | "gpt";
+  /** GPT recipes: the architecture (vocabulary size comes from the corpus). */
+  gpt?: Omit<GptConfig, "vocabSize">;
+  /** Pretraining windows are cut every `stride` tokens (GPT recipes). */
+  stride?: number;
   description: string;
   pretrain: Record<PretrainMode, { steps: number; batchSize: number; lr: number }>;
   /** Rough time on the 2-core wasm machine, for the README and model cards. */
@@ -38,10 +42,34 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     name: "fortunes-gpt",
     kind: "gpt",
     description: "character-level 2-layer, 4-head, 64-wide decoder-only transformer (block 48) pretrained on the fortunes and riddles files of fortunes-min",
+    gpt: { blockSize: 48, nLayer: 2, nHead: 4, nEmbd: 64 },
+    stride: 24,
     pretrain: { quick: { steps: 60, batchSize: 16, lr: 3e-3 }, full: { steps: 800, batchSize: 16, lr: 3e-3 } },
     fullTimeNote: "about 5 minutes on wasm, 2 cores (800 steps of 16 windows of 48 characters)",
   },
+  /**
+   * The GPU preset: nanoGPT's character-level Shakespeare configuration (6 layers, 6 heads,
+   * width 384, block 256; about 10.8 M parameters) on the same corpus. The Factory's full mode
+   * (base_model.pretrain: full) of fortunes-gpt builds this one when a GPU backend is active.
+   */
+  "fortunes-gpt-large": {
+    name: "fortunes-gpt-large",
+    kind: "gpt",
+    description: "character-level 6-layer, 6-head, 384-wide decoder-only transformer (block 256; nanoGPT's shakespeare-char size) pretrained on the fortunes and riddles files of fortunes-min",
+    gpt: { blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384 },
+    stride: 128,
+    pretrain: { quick: { steps: 20, batchSize: 8, lr: 1e-3 }, full: { steps: 2000, batchSize: 64, lr: 1e-3 } },
+    fullTimeNote: "GPU only: 2000 steps of 64 windows of 256 characters (about 2 PFLOP); on wasm, 2 cores, one step takes about a minute",
+  },
 };
+
+/**
+ * The base model a spec's (name, pretrain mode) trains from on a backend: the full mode of
+ * fortunes-gpt on a GPU backend is the larger preset, so GPU runs fine-tune a model worth a GPU.
+ */
+export function resolveBaseModel(name: string, mode: PretrainMode, onGpu: boolean): string {
+  return name === "fortunes-gpt" && mode === "full" && onGpu ? "fortunes-gpt-large" : name;
+}
 
 export const MLP_CONFIG: MlpConfig = { inputSize: 784, hidden: [256, 128], numClasses: 10 };
 /** The first N training images are the base model's; datanets draw from the rest. */
@@ -53,8 +81,11 @@ export function fortunesTokenizer(): CharTokenizer {
   return (tokenizer ??= charTokenizer(loadFortunes().text));
 }
 
-export function gptConfig(): GptConfig {
-  return { vocabSize: fortunesTokenizer().vocab.length, blockSize: 48, nLayer: 2, nHead: 4, nEmbd: 64 };
+/** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from the corpus. */
+export function gptConfig(name = "fortunes-gpt"): GptConfig {
+  const recipe = BASE_MODELS[name];
+  if (!recipe?.gpt) throw new IntelligenceError(`base model "${name}" is not a GPT recipe`, `use one of: ${Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name).join(", ")}`);
+  return { vocabSize: fortunesTokenizer().vocab.length, ...recipe.gpt };
 }
 
 export function createModel(tf: Tf, kind: string, config: unknown): Model {
@@ -66,7 +97,7 @@ export function createModel(tf: Tf, kind: string, config: unknown): Model {
 export function baseModel(tf: Tf, name: string): Model {
   const recipe = BASE_MODELS[name];
   if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
-  return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig());
+  return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig(name));
 }
 
 /** Token windows of length blockSize+1 cut from text: x = first T ids, y = next T ids. */
@@ -87,10 +118,14 @@ export function pretrainData(name: string): TrainData {
     const set = loadFashionMnist("train");
     return { x: set.x.subarray(0, PRETRAIN_IMAGES * 784), y: set.y.subarray(0, PRETRAIN_IMAGES), n: PRETRAIN_IMAGES, xShape: [784], yShape: [] };
   }
+  return lmWindows(pretrainTokenIds(), gptConfig(name).blockSize, recipe.stride ?? 24);
+}
+
+/** The GPT base models' pretraining text as token ids: the "fortunes" and "riddles" files ("literature" is kept for fine-tuning). */
+export function pretrainTokenIds(): Int32Array {
   const corpus = loadFortunes();
-  // pretraining domain: the "fortunes" and "riddles" files; "literature" is kept for fine-tuning
   const text = corpus.documents.filter((_, i) => corpus.sources[i] !== "literature").join("\n\n");
-  return lmWindows(fortunesTokenizer().encode(text), gptConfig().blockSize, 24);
+  return fortunesTokenizer().encode(text);
 }
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
@@ -106,8 +141,17 @@ export interface PretrainOptions {
   steps?: number;
 }
 
-/** Pretrains a base model from its recipe and seed, saves it, and returns the checkpoint. */
-export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): LoadedCheckpoint {
+interface PretrainRun {
+  recipe: BaseModelRecipe;
+  model: Model;
+  budget: { steps: number; batchSize: number; lr: number };
+  data: TrainData;
+  vars: Record<string, tfjs.Variable>;
+  opt: Optimizer;
+  started: number;
+}
+
+function startPretrain(tf: Tf, name: string, opts: PretrainOptions): PretrainRun {
   const recipe = BASE_MODELS[name];
   if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
   const model = baseModel(tf, name);
@@ -117,22 +161,47 @@ export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): Loade
   const vars: Record<string, tfjs.Variable> = {};
   for (const [k, t] of Object.entries(init)) { vars[k] = tf.variable(t, true); t.dispose(); }
   const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, lr: budget.lr }, vars);
-  const started = Date.now();
-  let last = NaN;
-  for (let s = 0; s < budget.steps; s++) {
-    const lr = learningRate(budget.lr, { kind: "cosine", warmupSteps: Math.min(20, budget.steps / 10) }, s, budget.steps);
-    last = tf.tidy(() => trainStep(model, {}, vars, opt, batchTensors(model, data, batchIndices(data.n, budget.batchSize, opts.seed, s)), lr, {}, s).loss);
-    opts.onStep?.(s, last);
-  }
-  opt.dispose();
-  const weights: WeightMap = vars;
+  return { recipe, model, budget, data, vars, opt, started: Date.now() };
+}
+
+function pretrainLr(run: PretrainRun, step: number): number {
+  return learningRate(run.budget.lr, { kind: "cosine", warmupSteps: Math.min(20, run.budget.steps / 10) }, step, run.budget.steps);
+}
+
+function finishPretrain(tf: Tf, name: string, opts: PretrainOptions, run: PretrainRun, last: number): LoadedCheckpoint {
+  run.opt.dispose();
+  const weights: WeightMap = run.vars;
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
   saveCheckpoint(dir, weights, {
-    kind: recipe.kind, config: model.config,
-    recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...budget, final_loss: last, seconds: (Date.now() - started) / 1000, backend: tf.getBackend() },
+    kind: run.recipe.kind, config: run.model.config,
+    recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...run.budget, final_loss: last, seconds: (Date.now() - run.started) / 1000, backend: tf.getBackend() },
   });
-  Object.values(vars).forEach((v) => v.dispose());
+  Object.values(run.vars).forEach((v) => v.dispose());
   return loadCheckpoint(tf, dir);
+}
+
+/** Pretrains a base model from its recipe and seed, saves it, and returns the checkpoint. */
+export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): LoadedCheckpoint {
+  const run = startPretrain(tf, name, opts);
+  let last = NaN;
+  for (let s = 0; s < run.budget.steps; s++) {
+    last = tf.tidy(() => trainStep(run.model, {}, run.vars, run.opt, batchTensors(run.model, run.data, batchIndices(run.data.n, run.budget.batchSize, opts.seed, s)), pretrainLr(run, s), {}, s).loss);
+    opts.onStep?.(s, last);
+  }
+  return finishPretrain(tf, name, opts, run, last);
+}
+
+/** pretrainBase with asynchronous read-back: the same steps and numbers, on every backend (WebGPU included). */
+export async function pretrainBaseAsync(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
+  const run = startPretrain(tf, name, opts);
+  let last = NaN;
+  for (let s = 0; s < run.budget.steps; s++) {
+    const batch = batchTensors(run.model, run.data, batchIndices(run.data.n, run.budget.batchSize, opts.seed, s));
+    last = (await trainStepAsync(run.model, {}, run.vars, run.opt, batch, pretrainLr(run, s), {}, s)).loss;
+    opts.onStep?.(s, last);
+  }
+  await Promise.all(Object.values(run.vars).map((v) => v.data()));
+  return finishPretrain(tf, name, opts, run, last);
 }
 
 /** Loads the base checkpoint for (name, mode, seed), pretraining it first if absent. */
@@ -140,4 +209,11 @@ export function loadOrPretrainBase(tf: Tf, name: string, opts: PretrainOptions):
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
   if (existsSync(join(dir, "model.safetensors"))) return loadCheckpoint(tf, dir);
   return pretrainBase(tf, name, { ...opts, dir });
+}
+
+/** loadOrPretrainBase with asynchronous read-back (the Model Factory's form). */
+export async function loadOrPretrainBaseAsync(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
+  const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
+  if (existsSync(join(dir, "model.safetensors"))) return loadCheckpoint(tf, dir);
+  return pretrainBaseAsync(tf, name, { ...opts, dir });
 }

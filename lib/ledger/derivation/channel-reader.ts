@@ -1,9 +1,9 @@
 // Channel Reader (specs/protocol/derivation.md "Channel Reader (Batch Decoding)"): decompresses
 // a channel (zlib, or brotli behind Fjord's 0x01 byte) and reads its batches one RLP string at a
 // time. A channel that does not decompress is dropped; a batch that does not decode ends it.
-import { readChannelBatches, type Batch } from "../batch.js";
+import { type Batch, readChannelBatches } from "../batch.js";
 import { decompressChannel } from "../channel.js";
-import { DecodeError } from "../errors.js";
+import { DecodingError } from "../errors.js";
 import type { SpanBatchCodecConfig } from "../span-batch.js";
 
 export interface ChannelReaderStats {
@@ -22,7 +22,7 @@ export function readBatches(channelData: Uint8Array, cfg: SpanBatchCodecConfig, 
   }
   const out: Batch[] = [];
   for (const b of readChannelBatches(payload, cfg)) {
-    if (b instanceof DecodeError) {
+    if (b instanceof DecodingError) {
       stats.batchesUndecodable++;
       break;
     }

@@ -1,14 +1,17 @@
-// Frame Queue (specs/protocol/derivation.md "Frame Queue"; Holocene's frame queue rules):
-// parses batcher data into frames, dropping a whole transaction's data when any frame in it
-// is malformed, and under Holocene keeps only frames that continue the current channel in
-// order: a non-first frame must follow its predecessor's number, nothing follows a closing
-// frame, and a new channel's first frame replaces an unfinished one.
-import { channelIdHex, parseBatcherTxData, type Frame } from "../frame.js";
+// Frame Queue (specs/protocol/derivation.md "Frame Queue"; holocene/derivation.md "Frame Queue"):
+// pulls one batcher transaction's data at a time from L1 retrieval when it runs empty and parses
+// it into frames, dropping the whole transaction's data when any frame in it is malformed. From
+// Holocene, after each load the queue is pruned so that it holds only ordered, contiguous frames:
+// each frame is checked against the frame before it in the queue.
+import { channelIdHex, type Frame, parseBatcherTxData } from "../frame.js";
+import { isForkActive, type RollupConfig } from "../params.js";
 import type { L1BlockRef } from "../types.js";
+import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
-export interface QueuedFrame {
-  frame: Frame;
-  inclusion: L1BlockRef;
+/** What the frame queue pulls batcher data from (L1 retrieval). */
+export interface DataProvider {
+  nextData(): Uint8Array | typeof EOF;
+  readonly origin: L1BlockRef | undefined;
 }
 
 export interface FrameQueueStats {
@@ -18,46 +21,72 @@ export interface FrameQueueStats {
 }
 
 export class FrameQueue {
-  readonly queue: QueuedFrame[] = [];
+  private frames: Frame[] = [];
   readonly stats: FrameQueueStats = { txDataRejected: 0, framesParsed: 0, framesPruned: 0 };
-  /** Last frame handed on, so Holocene ordering holds across L1 blocks. */
-  private last: Frame | undefined;
 
-  constructor(private readonly holocene: boolean) {}
+  constructor(
+    private readonly cfg: Pick<RollupConfig, "holoceneTime">,
+    private readonly prev: DataProvider,
+  ) {}
 
-  push(data: Uint8Array, inclusion: L1BlockRef): void {
-    let frames: Frame[];
+  get origin(): L1BlockRef | undefined {
+    return this.prev.origin;
+  }
+
+  nextFrame(): Frame | StageSignal {
+    if (this.frames.length === 0) {
+      const data = this.prev.nextData();
+      if (data === EOF) return EOF;
+      this.load(data);
+    }
+    return this.frames.shift() ?? NOT_ENOUGH_DATA;
+  }
+
+  /** Parses one transaction's frames into the queue; under Holocene prunes the queue after. */
+  private load(data: Uint8Array): void {
     try {
-      frames = parseBatcherTxData(data);
+      const parsed = parseBatcherTxData(data);
+      this.stats.framesParsed += parsed.length;
+      this.frames.push(...parsed);
     } catch {
       this.stats.txDataRejected++;
       return;
     }
-    this.stats.framesParsed += frames.length;
-    for (const frame of frames) {
-      if (this.holocene && !this.admit(frame)) {
-        this.stats.framesPruned++;
-        continue;
-      }
-      this.queue.push({ frame, inclusion });
+    // Taking frames out cannot invalidate those left, so pruning is needed only after a load.
+    const origin = this.prev.origin;
+    if (origin && isForkActive(this.cfg, "holocene", origin.timestamp)) {
+      const before = this.frames.length;
+      this.frames = pruneFrameQueue(this.frames);
+      this.stats.framesPruned += before - this.frames.length;
     }
   }
+}
 
-  /** Holocene's ordering rules, applied against the previous admitted frame. */
-  private admit(cur: Frame): boolean {
-    const prev = this.last;
-    if (prev) {
-      const same = channelIdHex(prev.channelId) === channelIdHex(cur.channelId);
-      if (same && prev.isLast) return false; // nothing after a closing frame
-      if (same && cur.frameNumber !== prev.frameNumber + 1) return false; // gaps and duplicates
-      if (!same && cur.frameNumber !== 0) return false; // a new channel starts at frame 0
-      // !same && frame 0 while prev unfinished: the channel stage drops the unfinished channel.
-    } else if (cur.frameNumber !== 0) return false;
-    this.last = cur;
-    return true;
+/**
+ * Holocene's frame queue rules, applied to each pair of neighbours in the queue: within a
+ * channel, nothing follows a closing frame and frame numbers rise by one; a first frame (number 0)
+ * of another channel discards the unclosed channel before it (walking back over its frames); a
+ * non-first frame of another channel is dropped.
+ */
+export function pruneFrameQueue(input: readonly Frame[]): Frame[] {
+  const frames = [...input];
+  for (let i = 0; i < frames.length - 1; ) {
+    const cur = frames[i]!;
+    const next = frames[i + 1]!;
+    if (channelIdHex(cur.channelId) === channelIdHex(next.channelId)) {
+      if (cur.isLast || next.frameNumber !== cur.frameNumber + 1) {
+        frames.splice(i + 1, 1);
+        continue;
+      }
+    } else if (next.frameNumber === 0 && !cur.isLast) {
+      frames.splice(i, 1);
+      if (i > 0) i--;
+      continue;
+    } else if (next.frameNumber !== 0) {
+      frames.splice(i + 1, 1);
+      continue;
+    }
+    i++;
   }
-
-  shift(): QueuedFrame | undefined {
-    return this.queue.shift();
-  }
+  return frames;
 }

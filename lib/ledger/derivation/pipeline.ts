@@ -1,17 +1,62 @@
 // The derivation pipeline: L1 blocks in, L2 blocks out. Stages as in the spec: L1 retrieval ->
 // frame queue -> channel bank (Holocene: channel assembler) -> channel reader -> batch queue ->
-// payload attributes -> engine. Bad input never escapes as an exception: each stage drops what
-// the spec says to drop and counts it.
+// payload attributes -> engine. Each stage pulls from the one before, as op-node's do: the channel
+// reader asks the channel stage for its next channel, which reads a ready channel or else takes
+// one frame from the frame queue, which takes one batcher transaction's data from L1 retrieval
+// when it runs empty. Bad input never escapes as an exception: each stage drops what the spec
+// says to drop and counts it. Only an L1 block that does not extend the chain read so far is
+// refused, with a ResetError (op-node resets its pipeline on such a reorg).
 import type { Batch, SingularBatch } from "../batch.js";
 import { fromHex } from "../bytes.js";
-import type { RollupConfig } from "../params.js";
+import { ResetError } from "../errors.js";
+import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
-import { payloadAttributes, type PayloadAttributes } from "./attributes.js";
+import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
-import { ChannelAssembler, ChannelBank, type ChannelStage } from "./channel-bank.js";
-import { readBatches, type ChannelReaderStats } from "./channel-reader.js";
-import { FrameQueue } from "./frame-queue.js";
-import { newRetrievalStats, retrieveBatcherData } from "./l1-retrieval.js";
+import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
+import { type ChannelReaderStats, readBatches } from "./channel-reader.js";
+import { type DataProvider, FrameQueue } from "./frame-queue.js";
+import { L1Retrieval } from "./l1-retrieval.js";
+import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
+
+/**
+ * The L1-facing half of derivation: frame queue and channel stage over a source of batcher data
+ * (L1 retrieval). At Holocene's first L1 origin the channel bank gives way to the channel
+ * assembler (op-node's channel mux); what the bank held is discarded.
+ */
+export class ChannelPipeline {
+  readonly frameQueue: FrameQueue;
+  private stage: ChannelStage;
+
+  constructor(
+    private readonly cfg: RollupConfig,
+    private readonly source: DataProvider,
+    /** MAX_CHANNEL_BANK_SIZE unless given (tests that exercise pruning use less). */
+    maxChannelBankSize?: number,
+  ) {
+    this.frameQueue = new FrameQueue(cfg, source);
+    this.stage = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
+  }
+
+  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
+  get channels(): ChannelStage {
+    return this.stage;
+  }
+
+  /** Every channel the stages hand out at the source's current origin, in the order they come out. */
+  drain(): ReadyChannel[] {
+    const origin = this.source.origin;
+    if (origin && isForkActive(this.cfg, "holocene", origin.timestamp) && this.stage instanceof ChannelBank) {
+      this.stage = new ChannelAssembler(this.cfg, this.frameQueue);
+    }
+    const out: ReadyChannel[] = [];
+    for (;;) {
+      const ch = this.stage.nextRawChannel();
+      if (ch === EOF) return out;
+      if (ch !== NOT_ENOUGH_DATA) out.push(ch);
+    }
+  }
+}
 
 /** The execution engine: builds the L2 block the attributes describe on top of its head. */
 export interface Engine {
@@ -32,7 +77,6 @@ interface SpanElement {
 
 export interface PipelineStats {
   l1Blocks: number;
-  l1ParentMismatch: number;
   derivedBlocks: number;
   emptyBlocksForced: number;
   depositOnlyFallbacks: number;
@@ -50,13 +94,11 @@ export interface PipelineOptions {
 
 export class DerivationPipeline {
   readonly safeChain: L2BlockRef[];
-  readonly frameQueue: FrameQueue;
-  readonly channels: ChannelStage;
-  readonly retrieval = newRetrievalStats();
+  readonly l1Retrieval: L1Retrieval;
+  readonly channelPipeline: ChannelPipeline;
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
-    l1ParentMismatch: 0,
     derivedBlocks: 0,
     emptyBlocksForced: 0,
     depositOnlyFallbacks: 0,
@@ -79,13 +121,31 @@ export class DerivationPipeline {
     genesis: L2BlockRef,
     /** L1 blocks up to and including the genesis L1 origin. */
     l1History: readonly L1BlockRef[],
-    private readonly opts: PipelineOptions = {},
+    opts: PipelineOptions = {},
   ) {
     this.safeChain = [genesis];
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
-    this.frameQueue = new FrameQueue(cfg.holocene);
-    this.channels = cfg.holocene ? new ChannelAssembler(cfg.channelTimeout) : new ChannelBank(cfg.channelTimeout);
+    this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, opts.commitBlob);
+    this.channelPipeline = new ChannelPipeline(cfg, this.l1Retrieval);
+  }
+
+  get retrieval() {
+    return this.l1Retrieval.stats;
+  }
+
+  get frameQueue(): FrameQueue {
+    return this.channelPipeline.frameQueue;
+  }
+
+  /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
+  get channels(): ChannelStage {
+    return this.channelPipeline.channels;
+  }
+
+  /** Whether Holocene's rules hold at the current L1 origin (op-node switches stages on it). */
+  private get holocene(): boolean {
+    return this.current !== undefined && isForkActive(this.cfg, "holocene", this.current.timestamp);
   }
 
   get safeHead(): L2BlockRef {
@@ -96,16 +156,17 @@ export class DerivationPipeline {
   async addL1Block(block: L1BlockData): Promise<L2BlockRef[]> {
     const ref: L1BlockRef = { number: block.number, hash: block.hash, parentHash: block.parentHash, timestamp: block.timestamp, baseFee: block.baseFee, blobBaseFee: block.blobBaseFee };
     const parent = this.l1.get(block.number - 1);
-    if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) this.stats.l1ParentMismatch++;
+    // A block that does not extend the L1 chain derivation has read is a reorg: op-node resets its
+    // pipeline to a safe point; this pipeline refuses the block before touching any state.
+    if (parent && parent.hash.toLowerCase() !== block.parentHash.toLowerCase()) {
+      throw new ResetError("l1/reorg", { number: block.number, parentHash: block.parentHash, knownHash: parent.hash });
+    }
     this.l1.set(block.number, ref);
     this.current = ref;
     this.stats.l1Blocks++;
 
-    for (const { data } of retrieveBatcherData(block, this.cfg, this.opts.blobs, this.retrieval, this.opts.commitBlob)) {
-      this.frameQueue.push(data, ref);
-      for (let q = this.frameQueue.shift(); q; q = this.frameQueue.shift()) this.channels.ingest(q.frame, q.inclusion);
-    }
-    for (const ch of this.channels.read(ref)) {
+    this.l1Retrieval.advance(block, ref);
+    for (const ch of this.channelPipeline.drain()) {
       for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
     }
     const derived: L2BlockRef[] = [];
@@ -123,7 +184,7 @@ export class DerivationPipeline {
 
   /** Holocene's fast channel invalidation: an invalid batch discards the rest of its channel. */
   private invalidateChannel(channel: string): void {
-    if (!this.cfg.holocene) return;
+    if (!this.holocene) return;
     const before = this.pending.length + this.span.length;
     this.pending = this.pending.filter((p) => p.channel !== channel);
     this.span = this.span.filter((p) => p.channel !== channel);
@@ -134,9 +195,11 @@ export class DerivationPipeline {
 
   private spanToSingular(p: PendingBatch): SpanElement[] {
     if (p.batch.type !== 1) return [];
+    // An accepted span's blocks sit next to the safe head and its origins are known L1 blocks:
+    // their numbers are safe as JS numbers.
     return p.batch.batch.blocks.map((b) => ({
       // parent and epoch hashes are implied by the span: filled in when each block is checked
-      batch: { parentHash: new Uint8Array(32), epochNum: b.epochNum, epochHash: new Uint8Array(32), timestamp: b.timestamp, transactions: b.transactions },
+      batch: { parentHash: new Uint8Array(32), epochNum: Number(b.epochNum), epochHash: new Uint8Array(32), timestamp: Number(b.timestamp), transactions: b.transactions },
       channel: p.channel,
       inclusion: p.inclusion,
     }));
@@ -164,7 +227,7 @@ export class DerivationPipeline {
       this.span = [];
       this.invalidateChannel(el.channel);
     }
-    if (this.cfg.holocene) {
+    if (this.holocene) {
       while (this.pending.length > 0) {
         const p = this.pending[0]!;
         const verdict = this.verdict(p, head);
@@ -211,7 +274,15 @@ export class DerivationPipeline {
 
   private verdict(p: PendingBatch, head: L2BlockRef): Verdict {
     if (p.batch.type === 0) return checkSingularBatch(this.cfg, this.l1Lookup, head, p.batch.batch, p.inclusion);
-    return checkSpanBatchPrefix(this.cfg, this.l1Lookup, (t) => this.byTimestamp.get(t), (n) => this.derivedTransactions.get(n), head, p.batch.batch, p.inclusion);
+    return checkSpanBatchPrefix(
+      this.cfg,
+      this.l1Lookup,
+      (t) => this.byTimestamp.get(t),
+      (n) => this.derivedTransactions.get(n),
+      head,
+      p.batch.batch,
+      p.inclusion,
+    );
   }
 
   /** When the sequencing window of the safe head's epoch has passed with no batch, derivation

@@ -107,3 +107,36 @@ describe("base model pretraining", () => {
     expect((a.recipe as { steps: number }).steps).to.equal(4);
   });
 });
+
+describe("the GPU preset of the language model", () => {
+  it("is nanoGPT's shakespeare-char size and is what fortunes-gpt's full mode means on a hardware GPU only", async () => {
+    const { gptConfig, resolveBaseModel, BASE_MODELS } = await import("../../../lib/intelligence/index.js");
+    const { onHardwareGpu } = await import("../../../lib/tf/index.js");
+    expect(gptConfig("fortunes-gpt-large")).to.include({ nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256 });
+    expect(BASE_MODELS["fortunes-gpt-large"].kind).to.equal("gpt");
+    expect(resolveBaseModel("fortunes-gpt", "full", true)).to.equal("fortunes-gpt-large");
+    expect(resolveBaseModel("fortunes-gpt", "quick", true)).to.equal("fortunes-gpt");
+    expect(resolveBaseModel("fortunes-gpt", "full", false)).to.equal("fortunes-gpt");
+    expect(resolveBaseModel("fmnist-mlp", "full", true)).to.equal("fmnist-mlp");
+    expect(onHardwareGpu({ backend: "webgpu", adapter: { software: true } as never })).to.equal(false);
+    expect(onHardwareGpu({ backend: "webgpu", adapter: { software: false } as never })).to.equal(true);
+    expect(onHardwareGpu({ backend: "tfjs-node-gpu" })).to.equal(true);
+    expect(onHardwareGpu({ backend: "wasm" })).to.equal(false);
+  });
+
+  it("pretrains from a seed with the asynchronous loop, to the same bytes as the synchronous one", async function () {
+    this.timeout(300_000);
+    const { initTf } = await import("../../../lib/tf/index.js");
+    const { pretrainBase, pretrainBaseAsync, baseModel, countParams } = await import("../../../lib/intelligence/index.js");
+    const { tf } = await initTf({ quiet: true });
+    const large = baseModel(tf, "fortunes-gpt-large");
+    const weights = large.init(1);
+    expect(countParams(weights)).to.be.within(10.5e6, 11e6);
+    Object.values(weights).forEach((t) => t.dispose());
+    const dir = mkdtempSync(join(tmpdir(), "base-"));
+    const a = pretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 3, steps: 3, dir: join(dir, "a") });
+    const b = await pretrainBaseAsync(tf, "fortunes-gpt", { mode: "quick", seed: 3, steps: 3, dir: join(dir, "b") });
+    expect(b.sha256).to.equal(a.sha256);
+  });
+});
+

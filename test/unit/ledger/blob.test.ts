@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
 import { toHex } from "../../../lib/ledger/bytes.js";
-import { BlobEncodingError } from "../../../lib/ledger/errors.js";
 import { kzg as loadKzg } from "../../../lib/ledger/kzg.js";
+import { expectCode } from "./helpers.js";
 
 function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff);
@@ -28,25 +28,25 @@ describe("blob encoding (Ecotone)", () => {
     expect([blob[2], blob[3], blob[4]]).to.deep.equal([0, 1, 44]); // 300 = 0x00012c
   });
   it("refuses 130,045 bytes", () => {
-    expect(() => encodeBlob(pattern(130_045))).to.throw(BlobEncodingError, /do not fit/);
+    expectCode(() => encodeBlob(pattern(130_045)), "blob/too-large", { length: 130_045, max: 130_044 });
   });
   it("refuses field elements with either of the top two bits set", () => {
     for (const bit of [0x80, 0x40]) {
       const blob = encodeBlob(pattern(1000));
       blob[32 * 77] |= bit;
-      expect(() => decodeBlob(blob)).to.throw(BlobEncodingError, /top two bits/);
+      expectCode(() => decodeBlob(blob), "blob/bad-field-element");
     }
   });
   it("refuses a wrong version, an oversized length and non-zero data past the length", () => {
     const v = encodeBlob(pattern(10));
     v[1] = 1;
-    expect(() => decodeBlob(v)).to.throw(BlobEncodingError, /version/);
+    expectCode(() => decodeBlob(v), "blob/unknown-version");
     const l = encodeBlob(pattern(10));
     l[2] = 0x02; // 0x02000a > 130,044
-    expect(() => decodeBlob(l)).to.throw(BlobEncodingError, /declares/);
+    expectCode(() => decodeBlob(l), "blob/length-over-max");
     const t = encodeBlob(pattern(10));
     t[32 * 100 + 5] = 1;
-    expect(() => decodeBlob(t)).to.throw(BlobEncodingError, /past the declared length/);
+    expectCode(() => decodeBlob(t), "blob/trailing-data");
   });
   it("is a valid EIP-4844 blob with a real KZG commitment and proof", async function () {
     this.timeout(60_000);

@@ -3,9 +3,10 @@ import { Interface, Transaction } from "ethers";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { openChain } from "../../../lib/ledger/chains.js";
-import { batchL1Gas, calldataTxGas, fjordL1Cost, flzCompress, flzDecompress, GAS_PER_BLOB, OP_MAINNET_SCALARS } from "../../../lib/ledger/fees.js";
+import { batchL1Gas, calldataTxGas, fjordL1Cost, flzCompress, flzDecompress, GAS_PER_BLOB, OP_MAINNET_SCALARS, operatorFee, operatorFeeFork } from "../../../lib/ledger/fees.js";
 import { runRollup } from "../../../lib/ledger/rollup.js";
 import { Workload } from "../../../lib/ledger/workload.js";
+import { expectCode, testConfig } from "./helpers.js";
 
 const GAS_PRICE_ORACLE = "0x420000000000000000000000000000000000000F";
 
@@ -38,6 +39,33 @@ describe("fees", function () {
         const size = BigInt(flzCompress(unsigned).length + 68);
         const est = -42_585_600n + 836_500n * size;
         expect(onchain, t.kind).to.equal(((est > 100_000_000n ? est : 100_000_000n) * 16n) / 1_000_000n);
+      }
+    } finally {
+      await l2.close();
+    }
+  });
+
+  it("charges the operator fee by Isthmus's formula, then Jovian's, and none before Isthmus", () => {
+    const p = { operatorFeeScalar: 1_500_000n, operatorFeeConstant: 7n };
+    expect(operatorFee(100_000n, p, "pre-isthmus")).to.equal(0n);
+    expect(operatorFee(100_000n, p, "isthmus")).to.equal((100_000n * 1_500_000n) / 1_000_000n + 7n);
+    expect(operatorFee(100_000n, p, "jovian")).to.equal(100_000n * 1_500_000n * 100n + 7n);
+    const cfg = testConfig({ isthmusTime: 1_000, jovianTime: 2_000 });
+    expect([999, 1_000, 1_999, 2_000].map((t) => operatorFeeFork(cfg, t))).to.deep.equal(["pre-isthmus", "isthmus", "isthmus", "jovian"]);
+    expectCode(() => operatorFee(1n, { operatorFeeScalar: 1n << 32n, operatorFeeConstant: 0n }, "isthmus"), "fees/operator-fee-params", { field: "operatorFeeScalar" });
+  });
+
+  it("agrees with the L2's GasPriceOracle.getOperatorFee (Isthmus) once L1Block holds the parameters", async () => {
+    const l2 = await openChain("l2", new Date("2026-01-01T00:00:00Z"));
+    try {
+      const p = { operatorFeeScalar: 123_456_789n, operatorFeeConstant: 424_242n };
+      // L1Block slot 8 packs operatorFeeConstant (uint64, offset 0) and operatorFeeScalar (uint32, offset 8).
+      const word = `0x${(p.operatorFeeConstant | (p.operatorFeeScalar << 64n)).toString(16).padStart(64, "0")}`;
+      await l2.send("hardhat_setStorageAt", ["0x4200000000000000000000000000000000000015", "0x8", word]);
+      const gpo = new Interface(["function getOperatorFee(uint256) view returns (uint256)"]);
+      for (const gas of [0n, 21_000n, 1_234_567n]) {
+        const onchain = BigInt(await l2.send("eth_call", [{ to: GAS_PRICE_ORACLE, data: gpo.encodeFunctionData("getOperatorFee", [gas]) }, "latest"]));
+        expect(onchain, String(gas)).to.equal(operatorFee(gas, p, "isthmus"));
       }
     } finally {
       await l2.close();

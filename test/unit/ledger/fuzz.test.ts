@@ -1,14 +1,19 @@
 // Property-based fuzzing of derivation: batcher transactions from a real run are mutated (bit
 // flips, truncation, garbage, duplication, reordering, wrong version bytes, forged senders,
-// rewritten frame headers) and fed to a fresh pipeline. Derivation must never throw, and what
+// rewritten frame headers), signed again by the batcher (or by an intruder), and fed to a fresh
+// pipeline. Derivation must never throw, and what
 // it derives must still be a well-formed chain.
 import { expect } from "chai";
+import { Wallet } from "ethers";
 import fc from "fast-check";
+import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
 import type { BlobSource, L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
-import { scenario } from "./helpers.js";
+import { preHoloceneConfig, resigned, scenario } from "./helpers.js";
 
-const RUNS = Number(process.env.LEDGER_FUZZ_RUNS ?? 10_000);
+// Each mutated transaction is signed again and its sender recovered (about 2.5 ms of secp256k1
+// arithmetic); LEDGER_FUZZ_RUNS=10000 gives a deeper run.
+const RUNS = Number(process.env.LEDGER_FUZZ_RUNS ?? 2_500);
 
 type Mutation =
   | { kind: "flip"; tx: number; pos: number; bit: number }
@@ -36,33 +41,61 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant("blob" as const), tx: nat, pos: fc.nat({ max: 131_071 }), xor: fc.integer({ min: 1, max: 255 }) }),
 );
 
+/**
+ * A batcher transaction being mutated: its data, blob hashes and signer, signed again only when
+ * something changed (an unchanged one keeps its original bytes).
+ */
+interface Draft {
+  original: L1Tx;
+  data: Uint8Array;
+  blobVersionedHashes: string[];
+  signer?: Wallet;
+  changed: boolean;
+}
+
+const INTRUDER = new Wallet(`0x${"de".repeat(32)}`);
+
+function draft(t: L1Tx): Draft {
+  const p = parseL1Tx(t)!;
+  return { original: t, data: p.data, blobVersionedHashes: p.blobVersionedHashes, changed: false };
+}
+
+function materialize(d: Draft): L1Tx {
+  return d.changed ? resigned(d.original, { data: d.data, signer: d.signer }) : d.original;
+}
+
 /** Applies a mutation; blob mutations write tampered copies into `blobs` under the original versioned hash. */
-function apply(txs: L1Tx[], m: Mutation, blobs: Map<string, Uint8Array>, source: BlobSource): L1Tx[] {
+function apply(txs: Draft[], m: Mutation, blobs: Map<string, Uint8Array>, source: BlobSource): Draft[] {
   const out = txs.map((t) => ({ ...t }));
   if (out.length === 0) return out;
   const pick = (i: number) => i % out.length;
+  const setData = (t: Draft, data: Uint8Array) => {
+    t.data = data;
+    t.changed = true;
+  };
   switch (m.kind) {
     case "flip": {
       const t = out[pick(m.tx)]!;
       if (t.data.length === 0) break;
       const d = Uint8Array.from(t.data);
       d[m.pos % d.length]! ^= 1 << m.bit;
-      t.data = d;
+      setData(t, d);
       break;
     }
     case "truncate": {
       const t = out[pick(m.tx)]!;
-      t.data = t.data.subarray(0, m.keep % (t.data.length + 1));
+      setData(t, t.data.subarray(0, m.keep % (t.data.length + 1)));
       break;
     }
     case "garbage":
-      out.splice(m.at % (out.length + 1), 0, { ...out[0]!, data: m.bytes });
+      out.splice(m.at % (out.length + 1), 0, { ...out[0]!, data: m.bytes, changed: true });
       break;
     case "duplicate":
       out.splice(pick(m.tx), 0, { ...out[pick(m.tx)]! });
       break;
     case "swap": {
-      const a = pick(m.a), b = pick(m.b);
+      const a = pick(m.a),
+        b = pick(m.b);
       [out[a], out[b]] = [out[b]!, out[a]!];
       break;
     }
@@ -71,20 +104,23 @@ function apply(txs: L1Tx[], m: Mutation, blobs: Map<string, Uint8Array>, source:
       if (t.data.length > 0) {
         const d = Uint8Array.from(t.data);
         d[0] = m.v;
-        t.data = d;
+        setData(t, d);
       }
       break;
     }
-    case "sender":
-      out[pick(m.tx)]!.from = "0x000000000000000000000000000000000000dead";
+    case "sender": {
+      const t = out[pick(m.tx)]!;
+      t.signer = INTRUDER;
+      t.changed = true;
       break;
+    }
     case "length": {
       // frame_data_length of the first frame sits after version (1) + channel_id (16) + frame_number (2)
       const t = out[pick(m.tx)]!;
       if (t.data.length >= 23) {
         const d = Uint8Array.from(t.data);
         new DataView(d.buffer).setUint32(19, m.value >>> 0);
-        t.data = d;
+        setData(t, d);
       }
       break;
     }
@@ -118,6 +154,8 @@ describe("derivation fuzz (fast-check)", () => {
       const clean = await deriveAll(run.cfg, run.genesis, run.l1.blocks, run.l1);
       expect(clean.safeChain.length).to.equal(run.sequencer.blocks.length + 1);
     }
+    const { holoceneTime, isthmusTime, jovianTime } = preHoloceneConfig();
+    const preHolocene = { holoceneTime, isthmusTime, jovianTime };
     let mutatedInputs = 0;
     let derivedSome = 0;
     let rejectedSome = 0;
@@ -125,11 +163,12 @@ describe("derivation fuzz (fast-check)", () => {
     await fc.assert(
       fc.asyncProperty(fc.nat({ max: 2 }), fc.array(mutation, { minLength: 1, maxLength: 3 }), fc.nat({ max: 3 }), fc.boolean(), async (which, muts, spread, holocene) => {
         const run = bases[which]!;
-        const cfg = { ...run.cfg, holocene };
+        const cfg = holocene ? run.cfg : { ...run.cfg, ...preHolocene };
         const tampered = new Map<string, Uint8Array>();
         const blobs: BlobSource = { getBlob: (vh) => tampered.get(vh) ?? run.l1.getBlob(vh) };
-        let txs = run.l1.blocks.flatMap((b) => b.transactions);
-        for (const m of muts) txs = apply(txs, m, tampered, run.l1);
+        let drafts = run.l1.blocks.flatMap((b) => b.transactions).map(draft);
+        for (const m of muts) drafts = apply(drafts, m, tampered, run.l1);
+        const txs = drafts.map(materialize);
         mutatedInputs++;
         const l1 = new MemoryL1(run.l1.blocks[0]!.timestamp);
         l1.blocks.length = 0;
@@ -137,16 +176,27 @@ describe("derivation fuzz (fast-check)", () => {
         l1.blocks.push(...base);
         // spread 0: all in one block; otherwise round-robin over `spread` blocks.
         const groups: L1Tx[][] = Array.from({ length: spread + 1 }, () => []);
-        txs.forEach((t, i) => groups[i % groups.length]!.push(t));
+        for (const [i, t] of txs.entries()) groups[i % groups.length]!.push(t);
         for (const g of groups) l1.mine(g);
         const p = await deriveAll(cfg, run.genesis, l1.blocks as L1BlockData[], blobs);
         const chain = p.safeChain;
         if (chain.length > 1) derivedSome++;
         const dropped = Object.values(p.stats.batchesDropped).reduce((a, b) => a + b, 0);
-        if (p.frameQueue.stats.txDataRejected + p.frameQueue.stats.framesPruned + p.reader.channelsUndecodable + p.reader.batchesUndecodable + dropped + p.retrieval.wrongSender + p.retrieval.blobsBadEncoding > 0) rejectedSome++;
+        if (
+          p.frameQueue.stats.txDataRejected +
+            p.frameQueue.stats.framesPruned +
+            p.reader.channelsUndecodable +
+            p.reader.batchesUndecodable +
+            dropped +
+            p.retrieval.wrongSender +
+            p.retrieval.blobsBadEncoding >
+          0
+        )
+          rejectedSome++;
         if (p.retrieval.blobsBadEncoding > 0) badBlobs++;
         for (let i = 1; i < chain.length; i++) {
-          const prev = chain[i - 1]!, cur = chain[i]!;
+          const prev = chain[i - 1]!,
+            cur = chain[i]!;
           if (cur.parentHash !== prev.hash) return false;
           if (cur.timestamp !== prev.timestamp + run.cfg.blockTime) return false;
           if (cur.l1origin.number < prev.l1origin.number || cur.l1origin.number > prev.l1origin.number + 1) return false;

@@ -7,7 +7,7 @@ import { runRollup } from "../../../lib/ledger/rollup.js";
 async function compareChains(run: Awaited<ReturnType<typeof runRollup>>): Promise<number> {
   const n = run.sequencer.blocks.length;
   for (let i = 1; i <= n; i++) {
-    const q = "0x" + i.toString(16);
+    const q = `0x${i.toString(16)}`;
     const a = await run.l2.send("eth_getBlockByNumber", [q, false]);
     const b = await run.l2Derived!.send("eth_getBlockByNumber", [q, false]);
     expect(b.hash, `block ${i}`).to.equal(a.hash);
@@ -57,7 +57,15 @@ describe("rollup on Hardhat L1 and L2", function () {
       await l1.send("evm_setAutomine", [true]);
       const [proposer, challenger] = [l1.wallet(17), l1.wallet(18)];
       const window = 3600;
-      const oracle = await deployL2OutputOracle(l1.wallet(0), { submissionInterval: 5, l2BlockTime: run.cfg.blockTime, startingBlockNumber: 0, startingTimestamp: run.cfg.genesisTimestamp, proposer: proposer.address, challenger: challenger.address, finalizationPeriodSeconds: window });
+      const oracle = await deployL2OutputOracle(l1.wallet(0), {
+        submissionInterval: 5,
+        l2BlockTime: run.cfg.blockTime,
+        startingBlockNumber: 0,
+        startingTimestamp: run.cfg.genesisTimestamp,
+        proposer: proposer.address,
+        challenger: challenger.address,
+        finalizationPeriodSeconds: window,
+      });
       // The proposer's outputs come from the sequencer's chain; the challenger checks them on the derived one.
       const honest = await proposeOutputs(oracle, proposer, l2, 10, l1);
       expect(honest.map((p) => p.l2BlockNumber)).to.deep.equal([5, 10]);

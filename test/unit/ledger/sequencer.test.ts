@@ -2,11 +2,11 @@ import { expect } from "chai";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { Batcher } from "../../../lib/ledger/batcher.js";
 import { HashEngine } from "../../../lib/ledger/engine.js";
-import { rng } from "../../../lib/random.js";
 import { Sequencer } from "../../../lib/ledger/sequencer.js";
 import { deriveAll, genesisL2, l1Ref, MemoryL1 } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
-import { testConfig } from "./helpers.js";
+import { rng } from "../../../lib/random.js";
+import { BATCHER_WALLET, testConfig } from "./helpers.js";
 
 describe("sequencer", () => {
   const w = new Workload({ seed: 3, chainId: 901n, senderKeys: devPrivateKeys().slice(0, 6) });
@@ -44,7 +44,7 @@ describe("sequencer", () => {
     expect(seq.blocks.filter((b) => b.ref.timestamp - cfg.genesisTimestamp > 20).every((b) => b.batch.transactions.length === 0)).to.equal(true);
     const batcher = new Batcher(cfg, { batchType: 1, compression: "zlib", da: "calldata" }, rng(1));
     for (const b of seq.blocks) batcher.addBlock(b);
-    l1.mine(l1.toL1Txs(batcher.flush(), cfg.batcherAddress, cfg.batchInboxAddress));
+    l1.mine(l1.toL1Txs(batcher.flush(), BATCHER_WALLET, cfg.batchInboxAddress));
     // The empty blocks past the drift stay valid: the next L1 origin (at +60 s) was not yet due.
     const p = await deriveAll(cfg, genesis, l1.blocks, l1);
     expect(p.safeChain.slice(1).map((b) => b.hash)).to.deep.equal(seq.blocks.map((b) => b.ref.hash));
@@ -59,7 +59,7 @@ describe("sequencer", () => {
     for (let i = 0; i < 14; i++) await rogue.buildBlock(i === 0 ? setup : w.take(1).map((t) => t.raw));
     const batcher = new Batcher(cfg, { batchType: 0, compression: "zlib", da: "calldata" }, rng(2));
     for (const b of rogue.blocks) batcher.addBlock(b);
-    l1.mine(l1.toL1Txs(batcher.flush(), cfg.batcherAddress, cfg.batchInboxAddress));
+    l1.mine(l1.toL1Txs(batcher.flush(), BATCHER_WALLET, cfg.batchInboxAddress));
     const p = await deriveAll(cfg, genesis, l1.blocks, l1);
     expect(p.safeChain.length - 1).to.equal(10); // blocks at 2..20 s
     expect(p.stats.batchesDropped["transactions beyond the max sequencer drift"]).to.equal(1);

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError, selectBackend, type BackendCandidate, type BackendChoice } from "../../../lib/tf/backend.js";
 import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
+import { hasCode } from "../../../lib/errors.js";
 
 function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
   return {
@@ -16,22 +17,32 @@ function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): Ba
 }
 
 describe("TensorFlow.js backend selection", () => {
-  it("tries tfjs-node-gpu, tfjs-node, wasm, cpu in that order and takes the first that loads", async () => {
+  it("tries tfjs-node-gpu, webgpu, tfjs-node, wasm, cpu in that order and takes the first that loads", async () => {
     const tried: BackendChoice[] = [];
     const rt = await selectBackend({
       override: "",
-      candidates: [fake("cpu", true, tried), fake("wasm", true, tried), fake("tfjs-node", false, tried), fake("tfjs-node-gpu", false, tried)],
+      candidates: [fake("cpu", true, tried), fake("wasm", true, tried), fake("tfjs-node", false, tried), fake("webgpu", false, tried), fake("tfjs-node-gpu", false, tried)],
     });
-    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node", "wasm"]);
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm"]);
     expect(rt.backend).to.equal("wasm");
-    expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu", "tfjs-node"]);
+    expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu", "webgpu", "tfjs-node"]);
+  });
+
+  it("passes over webgpu for a caller that reads synchronously, unless LAB_TF_BACKEND forces it", async () => {
+    const tried: BackendChoice[] = [];
+    const candidates = (["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
+    const rt = await selectBackend({ override: "", syncReads: true, candidates });
+    expect(rt.backend).to.equal("tfjs-node");
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node"]);
+    expect(rt.skipped.find((s) => s.choice === "webgpu")?.code).to.equal("webgpu/sync-read");
+    expect((await selectBackend({ override: "webgpu", syncReads: true, candidates })).backend).to.equal("webgpu");
   });
 
   it("falls back to cpu when nothing faster loads", async () => {
     const tried: BackendChoice[] = [];
-    const rt = await selectBackend({ override: "", candidates: (["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c === "cpu", tried)) });
+    const rt = await selectBackend({ override: "", candidates: (["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c === "cpu", tried)) });
     expect(rt.backend).to.equal("cpu");
-    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]);
+    expect(tried).to.deep.equal(["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"]);
   });
 
   it("honours LAB_TF_BACKEND and fails clearly when the named backend cannot load", async () => {
@@ -42,18 +53,24 @@ describe("TensorFlow.js backend selection", () => {
     let error: unknown;
     try { await selectBackend({ override: "gpu", candidates }); } catch (e) { error = e; }
     expect(error).to.be.instanceOf(BackendError);
-    expect((error as BackendError).hint).to.match(/CUDA/);
+    expect((error as BackendError).code).to.equal("backend/unavailable");
+    expect((error as BackendError).fields).to.include({ backend: "tfjs-node-gpu", override: "gpu" });
     let unknown: unknown;
     try { await selectBackend({ override: "tpu", candidates }); } catch (e) { unknown = e; }
-    expect((unknown as BackendError).message).to.match(/names no backend/);
+    expect(hasCode(unknown, "backend/unknown")).to.equal(true);
+    expect((unknown as BackendError).fields).to.deep.equal({ value: "tpu" });
   });
 
   it("with the real packages, picks the first that loads and names why each faster one was passed over", async () => {
     const rt = await selectBackend({ override: "" });
-    const order = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+    const order = ["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"];
     expect(rt.skipped.map((s) => s.choice)).to.deep.equal(order.slice(0, order.indexOf(rt.backend)));
-    for (const s of rt.skipped) expect(s.reason).to.match(/did not load|registered no native/);
-    expect(tf.getBackend()).to.equal(rt.backend === "wasm" ? "wasm" : rt.backend === "cpu" ? "cpu" : "tensorflow");
+    for (const s of rt.skipped) {
+      if (s.choice === "webgpu") expect(s.code).to.match(/^webgpu\//);
+      else expect(s.reason).to.match(/did not load|registered no native/);
+    }
+    if (rt.backend === "webgpu") expect(rt.adapter?.software).to.equal(false);
+    expect(tf.getBackend()).to.equal(["wasm", "cpu", "webgpu"].includes(rt.backend) ? rt.backend : "tensorflow");
   });
 });
 
