@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
@@ -183,6 +183,14 @@ export interface ReproduceOptions {
 export async function reproduce(plans: readonly ReproducePlan[], options: ReproduceOptions, log: (line: string) => void = console.log): Promise<{ reproduction: Reproduction; dir: string }> {
   const id = newReproductionId(options.quick);
   const dir = options.out ?? join(reproductionsDir(), id);
+  if (existsSync(dir)) {
+    throw new ReproduceError({
+      code: "reproduce/out-exists",
+      message: `the reproduction folder ${dir} exists already`,
+      hint: "name a new folder with --out, or remove that one: a reproduction never writes over another",
+      fields: { out: dir },
+    });
+  }
   const startedAt = new Date();
   const environment = environmentManifest();
   const cacheMode: StepCacheMode = options.useCache ? "use" : "bypass";

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -147,6 +147,20 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
       expect(hasCode(error, "reproduce/unknown-runner")).to.equal(true);
       expect((error as { fields: { runner: string } }).fields.runner).to.equal("logreg-mnist");
     }
+  });
+
+  it("refuses to write over an existing reproduction folder, before anything runs", async () => {
+    const out = join(work, "taken");
+    mkdirSync(out);
+    const logged: string[] = [];
+    try {
+      await reproduce(planReproduction({ names: [FIXTURE], quick: true, sets: [] }), { quick: true, useCache: true, out }, (line) => logged.push(line));
+      expect.fail("expected a refusal");
+    } catch (error) {
+      expect(hasCode(error, "reproduce/out-exists")).to.equal(true);
+      expect((error as { fields: { out: string } }).fields.out).to.equal(out);
+    }
+    expect(logged, "refused before the experiment ran").to.deep.equal([]);
   });
 
   it("refuses a --set key that no selected experiment has, before anything runs", () => {
