@@ -185,6 +185,7 @@ function summaryRows(r: Reproduction): string[][] {
 
 function cacheLine(o: ExperimentOutcome): string {
   const c = o.cache;
+  if (c.computed === 0 && c.read === 0) return "no cached steps in this experiment";
   if (c.mode === "use") return `step cache used: ${c.read} step(s) read back, ${c.computed} computed and written`;
   const compared = c.matched + c.differed.length;
   return `step cache bypassed: ${c.computed} step(s) recomputed; ${compared} had a cached value, ${c.matched} equal${c.differed.length ? `, ${c.differed.length} DIFFERENT (${c.differed.map((d) => d.step).join(", ")})` : ""}`;
