@@ -14,13 +14,14 @@ export const CACHES = {
   "gradient-store": "per-example gradients of the attribution experiments (size-limited, least recently used evicted)",
   "attribution-lm": "the fine-tuned language-model adapter notebook 05 samples from (retrained from its spec)",
   factory: "outputs of ./lab factory runs whose spec names no output.dir (retrained from the spec)",
+  steps: "the step cache: results of expensive experiment steps, keyed by their code and inputs (recomputed when asked again)",
 } as const;
 
 export type CacheName = keyof typeof CACHES;
 
 /** The cache root: LAB_CACHE_DIR, else .lab/cache/ in the repository (gitignored). */
-export function cacheRoot(): string {
-  return process.env.LAB_CACHE_DIR ?? fromRoot(".lab", "cache");
+export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LAB_CACHE_DIR ?? fromRoot(".lab", "cache");
 }
 
 /** The folder of one cache, with optional subfolders. */

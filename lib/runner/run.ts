@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
@@ -11,6 +11,7 @@ import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
 import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
+import { gitInfo, packageVersion } from "./environment.js";
 import { finishReport, landFile } from "./report.js";
 import { cellSource, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
@@ -123,20 +124,6 @@ export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): N
   const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
   return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
     source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
-}
-
-function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: false };
-  }
-}
-
-function packageVersion(name: string): string {
-  try { return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version; } catch { return "not installed"; }
 }
 
 /** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */
