@@ -12,26 +12,31 @@
  *  - memory of a stored gradient set with and without projection;
  *  - DataInf vs LiSSA on the same per-layer damped Hessian: time, and LiSSA's time at DataInf's quality.
  */
-import { printTable, timeMs } from "../lib/bench/report.js";
-import { sampleFashion } from "../lib/attribution/data.js";
-import { LogisticRegression, MLP, batchGradient, subset } from "../lib/attribution/model.js";
-import { fitNewton, trainModel } from "../lib/attribution/train.js";
-import { perExampleGradients } from "../lib/attribution/gradients.js";
-import { DataInf, ExactInfluence, GradDot, TRAK, layerwiseInfluence } from "../lib/attribution/methods/index.js";
-import { loraDatanetSetup } from "../lib/attribution/experiments.js";
-import { pearson } from "../lib/attribution/evaluation/stats.js";
-import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
-import { lmAttribution, type LmDatanetParams } from "../lib/attribution/lm-experiment.js";
-import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
-import type { Batch } from "../lib/attribution/model.js";
-import { initTf } from "../lib/tf/index.js";
-import { MLP_CONFIG, createGpt, createMlp, gptConfig, initLora, loraConfig, loraForwardOptions, pretrainData, type ForwardOptions, type Model, type WeightMap } from "../lib/intelligence/index.js";
+
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sampleFashion } from "../lib/attribution/data.js";
+import { pearson } from "../lib/attribution/evaluation/stats.js";
+import { loraDatanetSetup } from "../lib/attribution/experiments.js";
+import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
+import { perExampleGradients } from "../lib/attribution/gradients.js";
+import { type LmDatanetParams, lmAttribution } from "../lib/attribution/lm-experiment.js";
+import { DataInf, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
+import type { Batch } from "../lib/attribution/model.js";
+import { batchGradient, LogisticRegression, MLP, subset } from "../lib/attribution/model.js";
+import { fitNewton, trainModel } from "../lib/attribution/train.js";
+import { printTable, timeMs } from "../lib/bench/report.js";
+import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
+import { createGpt, createMlp, type ForwardOptions, gptConfig, initLora, loraConfig, loraForwardOptions, MLP_CONFIG, type Model, pretrainData, type WeightMap } from "../lib/intelligence/index.js";
+import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
-const seconds = (f: () => unknown) => { const t0 = performance.now(); f(); return (performance.now() - t0) / 1000; };
+const seconds = (f: () => unknown) => {
+  const t0 = performance.now();
+  f();
+  return (performance.now() - t0) / 1000;
+};
 
 // 0 · per-example gradients of Model Factory models: batched capture vs a tf.grads loop
 const { tf } = await initTf({ quiet: true });
@@ -40,10 +45,22 @@ const factoryCase = async (label: string, target: string, model: Model, weights:
   const fm = new FactoryModel({ model, weights, trainable, forwardOptions: fwd });
   const params = fm.packWeights(weights);
   const batched = (await timeMs(() => fm.gradientRows(params, batch, "loss"), 3)) / 1000;
-  const head = subset(batch, Array.from({ length: loopN }, (_, i) => i));
+  const head = subset(
+    batch,
+    Array.from({ length: loopN }, (_, i) => i),
+  );
   const looped = (await timeMs(() => fm.gradientRowsByLoop(params, head, "loss"), 1)) / 1000;
   const ratio = batch.n / batched / (loopN / looped);
-  factoryRows.push({ model: label, "trainable params": fm.numParams, batch: batch.n, "batched gradients/s": Math.round(batch.n / batched), "loop gradients/s": Math.round(loopN / looped), "× loop": ratio, target, met: ratio >= Number(target.replace(/[^\d.]/g, "")) ? "yes" : "no" });
+  factoryRows.push({
+    model: label,
+    "trainable params": fm.numParams,
+    batch: batch.n,
+    "batched gradients/s": Math.round(batch.n / batched),
+    "loop gradients/s": Math.round(loopN / looped),
+    "× loop": ratio,
+    target,
+    met: ratio >= Number(target.replace(/[^\d.]/g, "")) ? "yes" : "no",
+  });
 };
 {
   const mlpModel = createMlp(tf, MLP_CONFIG);
@@ -52,7 +69,16 @@ const factoryCase = async (label: string, target: string, model: Model, weights:
   const mlpBatch: Batch = { x: images.x, y: images.y, n: 256, dim: 784 };
   const adapter = initLora(mlpModel, mlpBase, loraConfig({ r: 3, loraAlpha: 6, targetModules: ["fc1", "fc2"] }), 1);
   for (const k of Object.keys(adapter.tensors)) if (k.endsWith("lora_B.weight")) adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.02, "float32", 1);
-  await factoryCase("Factory MLP 784-256-128-10, LoRA r=3 (fc1, fc2)", ">= 10", mlpModel, { ...mlpBase, ...adapter.tensors }, Object.keys(adapter.tensors), loraForwardOptions(adapter), mlpBatch, quick ? 32 : 64);
+  await factoryCase(
+    "Factory MLP 784-256-128-10, LoRA r=3 (fc1, fc2)",
+    ">= 10",
+    mlpModel,
+    { ...mlpBase, ...adapter.tensors },
+    Object.keys(adapter.tensors),
+    loraForwardOptions(adapter),
+    mlpBatch,
+    quick ? 32 : 64,
+  );
   const full = mlpModel.linearModules.flatMap((m) => [`${m.name}.weight`, `${m.name}.bias`]);
   await factoryCase("Factory MLP 784-256-128-10, full fine-tuning", ">= 10", mlpModel, mlpBase, full, {}, mlpBatch, quick ? 32 : 64);
   const gpt = createGpt(tf, gptConfig());
@@ -63,7 +89,16 @@ const factoryCase = async (label: string, target: string, model: Model, weights:
   const gptBatch = lmBatch(windows.x.subarray(0, nWin * T), windows.y.subarray(0, nWin * T), nWin, T);
   const lora = initLora(gpt, gptBase, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["v_proj", "fc_out", "lm_head"] }), 1);
   for (const k of Object.keys(lora.tensors)) if (k.endsWith("lora_B.weight")) lora.tensors[k] = tf.randomNormal(lora.tensors[k].shape, 0, 0.02, "float32", 2);
-  await factoryCase("fortunes GPT (2×64, block 48), LoRA r=2 (v_proj, fc_out, lm_head)", ">= 5", gpt, { ...gptBase, ...lora.tensors }, Object.keys(lora.tensors), loraForwardOptions(lora), gptBatch, quick ? 8 : 16);
+  await factoryCase(
+    "fortunes GPT (2×64, block 48), LoRA r=2 (v_proj, fc_out, lm_head)",
+    ">= 5",
+    gpt,
+    { ...gptBase, ...lora.tensors },
+    Object.keys(lora.tensors),
+    loraForwardOptions(lora),
+    gptBatch,
+    quick ? 8 : 16,
+  );
 }
 printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}: one batched pass vs one tf.grads call per example`, factoryRows);
 
@@ -72,8 +107,16 @@ printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}:
   // the spec's identification task alone: no re-trainings for LDS or removal, one TRAK model
   const params = experimentParams<LmDatanetParams>(loadExperimentSpec("lm-datanets"), { quick, overrides: { ldsSubsets: 0, counterfactualTests: 0, trakModels: 1 } });
   const r = await lmAttribution({ ...params, gradientStore: mkdtempSync(join(tmpdir(), "bench-lm-")) });
-  printTable(`Identification on the LM datanets (${r.metrics.train_windows} windows, ${quick ? "quick" : "full"} spec settings): do the most influential windows come from the test prompt's datanet?`,
-    Object.entries(r.identification).map(([method, v]) => ({ method, AUC: v.auc, recall: v.recall, target: method === "datainf" ? ">= 0.95" : "", met: method === "datainf" ? (v.auc >= 0.95 ? "yes" : "no") : "" })));
+  printTable(
+    `Identification on the LM datanets (${r.metrics.train_windows} windows, ${quick ? "quick" : "full"} spec settings): do the most influential windows come from the test prompt's datanet?`,
+    Object.entries(r.identification).map(([method, v]) => ({
+      method,
+      AUC: v.auc,
+      recall: v.recall,
+      target: method === "datainf" ? ">= 0.95" : "",
+      met: method === "datainf" ? (v.auc >= 0.95 ? "yes" : "no") : "",
+    })),
+  );
 }
 
 // 1 · per-example gradients
@@ -84,9 +127,12 @@ const mlpParams = trainModel(mlp, train, { epochs: 2, batchSize: 64, lr: 3e-3, l
 // median of repeated runs after a warm-up, so both paths are JIT-compiled
 const batched = (await timeMs(() => perExampleGradients(mlp, mlpParams, train), 3)) / 1000;
 const loopN = Math.min(n, 256);
-const looped = (await timeMs(() => { for (let i = 0; i < loopN; i++) batchGradient(mlp, mlpParams, subset(train, [i])); }, 3)) / 1000;
+const looped =
+  (await timeMs(() => {
+    for (let i = 0; i < loopN; i++) batchGradient(mlp, mlpParams, subset(train, [i]));
+  }, 3)) / 1000;
 printTable(`Per-example gradients, MLP ${train.dim}-64-10 (${mlp.numParams} parameters)`, [
-  { method: "batched (outer products)", "gradients/s": Math.round(n / batched), "× loop": (n / batched) / (loopN / looped) },
+  { method: "batched (outer products)", "gradients/s": Math.round(n / batched), "× loop": n / batched / (loopN / looped) },
   { method: "one backward pass per example", "gradients/s": Math.round(loopN / looped), "× loop": 1 },
 ]);
 
@@ -97,15 +143,22 @@ const lr = new LogisticRegression(lrTrain.dim, 10);
 const lrParams = fitNewton(lr, lrTrain, { l2: 0.01 });
 const task = { model: lr, params: lrParams, train: lrTrain, test: lrTest, l2: 0.01, seed: 1 };
 const pairs = lrTrain.n * lrTest.n;
-printTable(`Scored train × test pairs per second (logistic regression, ${lr.numParams} parameters, ${lrTrain.n} × ${lrTest.n})`,
-  [["grad-dot", new GradDot()], ["datainf", new DataInf()], ["influence-exact", new ExactInfluence()], ["trak-1 (k=256)", new TRAK({ projectionDim: 256 })]].map(([name, m]: any) => {
+printTable(
+  `Scored train × test pairs per second (logistic regression, ${lr.numParams} parameters, ${lrTrain.n} × ${lrTest.n})`,
+  [
+    ["grad-dot", new GradDot()],
+    ["datainf", new DataInf()],
+    ["influence-exact", new ExactInfluence()],
+    ["trak-1 (k=256)", new TRAK({ projectionDim: 256 })],
+  ].map(([name, m]: any) => {
     const s = seconds(() => m.attribute(task));
     return { method: name, seconds: s, "pairs/s": Math.round(pairs / s) };
-  }));
+  }),
+);
 
 // 3 · memory with and without projection
 const full = perExampleGradients(mlp, mlpParams, train);
-const rows = [{ gradients: "full", "dimension": full.dim, "MiB": full.data.byteLength / 2 ** 20, "× full": 1 }];
+const rows = [{ gradients: "full", dimension: full.dim, MiB: full.data.byteLength / 2 ** 20, "× full": 1 }];
 for (const k of [2048, 512, 128]) {
   const g = perExampleGradients(mlp, mlpParams, train, { projection: { kind: "rademacher", dim: k, seed: 1 } });
   rows.push({ gradients: `Rademacher k=${k}`, dimension: k, MiB: g.data.byteLength / 2 ** 20, "× full": g.data.byteLength / full.data.byteLength });
@@ -113,17 +166,33 @@ for (const k of [2048, 512, 128]) {
 printTable(`Stored per-example gradients, ${n} examples`, rows);
 
 // 4 · DataInf vs LiSSA at equal quality (LoRA gradients, per-layer damped Gauss–Newton Hessian)
-const s = loraDatanetSetup({ seed: 1, pool: 2, hidden: 32, rank: 4, pretrainN: quick ? 1000 : 2000, perDatanet: quick ? 40 : 100, nTest: quick ? 3 : 10, epochs: 15, lr: 0.003, l2: 1e-4, lissaIterations: [] });
+const s = loraDatanetSetup({
+  seed: 1,
+  pool: 2,
+  hidden: 32,
+  rank: 4,
+  pretrainN: quick ? 1000 : 2000,
+  perDatanet: quick ? 40 : 100,
+  nTest: quick ? 3 : 10,
+  epochs: 15,
+  lr: 0.003,
+  l2: 1e-4,
+  lissaIterations: [],
+});
 const G = perExampleGradients(s.model, s.params, s.train);
 const V = perExampleGradients(s.model, s.params, s.test);
 const exact = layerwiseInfluence(G, V, "exact").data;
 let di!: Float64Array;
-const diS = seconds(() => { di = layerwiseInfluence(G, V, "datainf").data; });
+const diS = seconds(() => {
+  di = layerwiseInfluence(G, V, "datainf").data;
+});
 const diQ = pearson(di, exact);
 const lissaRows: Record<string, string | number>[] = [{ method: "DataInf (closed form)", seconds: diS, "quality (Pearson vs exact)": diQ, "DataInf speed-up": 1 }];
 for (const iters of [1, 2, 5, 10, 20]) {
   let li!: Float64Array;
-  const t = seconds(() => { li = layerwiseInfluence(G, V, "lissa", { lissaIterations: iters }).data; });
+  const t = seconds(() => {
+    li = layerwiseInfluence(G, V, "lissa", { lissaIterations: iters }).data;
+  });
   lissaRows.push({ method: `LiSSA ${iters} iterations`, seconds: t, "quality (Pearson vs exact)": pearson(li, exact), "DataInf speed-up": t / diS });
 }
 printTable(`DataInf vs LiSSA, LoRA r=4 (${s.model.numParams} parameters, ${G.n} × ${V.n})`, lissaRows);

@@ -9,25 +9,33 @@
  */
 import type * as tfjs from "@tensorflow/tfjs";
 import { matmulGflops, printTable, timeMs } from "../lib/bench/report.js";
+import { countParams, createGpt, createMlp, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, type Model, Optimizer, trainStep, type WeightMap } from "../lib/intelligence/index.js";
 import { initTf } from "../lib/tf/index.js";
-import {
-  createGpt, createMlp, initLora, loraConfig, loraForwardOptions, Optimizer, DEFAULT_OPTIMIZER, trainStep, countParams,
-  type Model, type WeightMap,
-} from "../lib/intelligence/index.js";
 
 const quick = process.argv.includes("--quick");
 const { tf, backend: primary } = await initTf({ quiet: true });
 const backends = [tf.getBackend(), ...(tf.getBackend() !== "cpu" ? ["cpu"] : [])];
 
-
-interface StepSetup { model: Model; frozen: WeightMap; trainable: Record<string, tfjs.Variable>; opt: Optimizer; x: tfjs.Tensor; y: tfjs.Tensor; fwd: ReturnType<typeof loraForwardOptions> | {} }
+interface StepSetup {
+  model: Model;
+  frozen: WeightMap;
+  trainable: Record<string, tfjs.Variable>;
+  opt: Optimizer;
+  x: tfjs.Tensor;
+  y: tfjs.Tensor;
+  fwd: ReturnType<typeof loraForwardOptions> | {};
+}
 
 function setup(model: Model, method: "full" | "lora", batch: number, targets: string[]): StepSetup {
   const base = model.init(1);
-  let frozen: WeightMap = {}, init: WeightMap = base, fwd = {};
+  let frozen: WeightMap = {},
+    init: WeightMap = base,
+    fwd = {};
   if (method === "lora") {
     const adapter = initLora(model, base, loraConfig({ r: 4, loraAlpha: 8, targetModules: targets }), 1);
-    frozen = base; init = adapter.tensors; fwd = loraForwardOptions(adapter, true, 1);
+    frozen = base;
+    init = adapter.tensors;
+    fwd = loraForwardOptions(adapter, true, 1);
   }
   const trainable: Record<string, tfjs.Variable> = {};
   for (const [k, t] of Object.entries(init)) trainable[k] = tf.variable(t, true);
@@ -43,7 +51,12 @@ function setup(model: Model, method: "full" | "lora", batch: number, targets: st
 async function measure(s: StepSetup, steps: number) {
   const mem0 = tf.memory().numBytes;
   let peak = 0;
-  const run = () => { for (let i = 0; i < steps; i++) tf.tidy(() => { peak = Math.max(peak, trainStep(s.model, s.frozen, s.trainable, s.opt, { x: s.x, y: s.y }, 1e-3, s.fwd, i).bytesWithGradients); }); };
+  const run = () => {
+    for (let i = 0; i < steps; i++)
+      tf.tidy(() => {
+        peak = Math.max(peak, trainStep(s.model, s.frozen, s.trainable, s.opt, { x: s.x, y: s.y }, 1e-3, s.fwd, i).bytesWithGradients);
+      });
+  };
   const ms = await timeMs(run, quick ? 1 : 3);
   const batch = s.x.shape[0];
   const exPerSec = (steps * batch) / (ms / 1000);
@@ -75,13 +88,32 @@ for (const b of backends) {
     const s = setup(model, method, batch, targets);
     const r = await measure(s, model.task === "causal-lm" ? Math.max(1, Math.floor(steps / 4)) : steps);
     results[label] = r;
-    rows.push({ backend: b, step: label, "ms/step": r.msPerStep, "examples/s": r.exPerSec, "GFLOP/s": r.gflops, "matmul GFLOP/s": mm, "ratio to matmul": r.gflops / mm, "≥ 1/3 target": r.gflops / mm >= 1 / 3 ? "met" : "missed" });
+    rows.push({
+      backend: b,
+      step: label,
+      "ms/step": r.msPerStep,
+      "examples/s": r.exPerSec,
+      "GFLOP/s": r.gflops,
+      "matmul GFLOP/s": mm,
+      "ratio to matmul": r.gflops / mm,
+      "≥ 1/3 target": r.gflops / mm >= 1 / 3 ? "met" : "missed",
+    });
     s.opt.dispose();
     Object.values(s.trainable).forEach((v) => v.dispose());
   }
-  for (const [what, full, lora] of [["MLP, batch 1024", "MLP full FT, batch 1024", "MLP LoRA r=4, batch 1024"], ["transformer, batch 16", "transformer full FT, batch 16", "transformer LoRA r=4, batch 16"]]) {
+  for (const [what, full, lora] of [
+    ["MLP, batch 1024", "MLP full FT, batch 1024", "MLP LoRA r=4, batch 1024"],
+    ["transformer, batch 16", "transformer full FT, batch 16", "transformer LoRA r=4, batch 16"],
+  ]) {
     if (!results[full] || !results[lora]) continue;
-    compare.push({ backend: b, model: what, "LoRA/full time per step": results[lora].msPerStep / results[full].msPerStep, "full FT training MB": results[full].extraBytes / 1e6, "LoRA training MB": results[lora].extraBytes / 1e6, "LoRA/full memory": results[lora].extraBytes / results[full].extraBytes });
+    compare.push({
+      backend: b,
+      model: what,
+      "LoRA/full time per step": results[lora].msPerStep / results[full].msPerStep,
+      "full FT training MB": results[full].extraBytes / 1e6,
+      "LoRA training MB": results[lora].extraBytes / 1e6,
+      "LoRA/full memory": results[lora].extraBytes / results[full].extraBytes,
+    });
   }
 }
 await tf.setBackend(backends[0]);

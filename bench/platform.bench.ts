@@ -4,13 +4,12 @@
  * Ratios are of numbers measured in this same run.
  */
 import * as tf from "@tensorflow/tfjs";
-import { matmulGflops, printTable } from "../lib/bench/report.js";
-import { selectBackend } from "../lib/tf/index.js";
-import { connect, deployOrReuse } from "../lib/chain/index.js";
 import { id } from "ethers";
+import { matmulGflops, printTable } from "../lib/bench/report.js";
+import { connect, deployOrReuse } from "../lib/chain/index.js";
+import { selectBackend } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
-
 
 const rows: Record<string, string | number>[] = [];
 let cpuRate = 0;

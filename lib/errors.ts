@@ -27,10 +27,7 @@ export class LabError extends Error {
   constructor(spec: LabErrorSpec);
   constructor(message: string, hint: string, options?: { cause?: unknown });
   constructor(specOrMessage: LabErrorSpec | string, hint?: string, options?: { cause?: unknown }) {
-    const spec: LabErrorSpec =
-      typeof specOrMessage === "string"
-        ? { code: UNCLASSIFIED, message: specOrMessage, hint: hint ?? "", cause: options?.cause }
-        : specOrMessage;
+    const spec: LabErrorSpec = typeof specOrMessage === "string" ? { code: UNCLASSIFIED, message: specOrMessage, hint: hint ?? "", cause: options?.cause } : specOrMessage;
     super(spec.message, spec.cause === undefined ? undefined : { cause: spec.cause });
     this.name = new.target.name;
     this.code = spec.code;
@@ -66,7 +63,10 @@ export function problemParagraph(error: unknown, width = 100): string {
   const lines: string[] = [];
   let line = "";
   for (const word of words) {
-    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
   }
   if (line) lines.push(line);
   return lines.join("\n");

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readJson, writeJsonAtomic } from "./files.js";
 import { LabError } from "./errors.js";
+import { readJson, writeJsonAtomic } from "./files.js";
 import { runContext } from "./run-context.js";
 
 export const RESULTS_FILE = "results.json";
@@ -32,7 +32,7 @@ export function record<T>(name: string, value: T): T {
     throw new LabError({
       code: "results/bad-name",
       message: `record() needs a non-empty name, got ${JSON.stringify(name)}`,
-      hint: "call record(\"accuracy\", 0.91)",
+      hint: 'call record("accuracy", 0.91)',
       fields: { name: JSON.stringify(name) ?? String(name) },
     });
   }

@@ -55,12 +55,13 @@ export function aggregate(scores: ArrayLike<number>, prov: Provenance): Aggregat
       continue;
     }
     const s = scores[i];
-    if (!Number.isFinite(s)) throw new AttributionError({
-      code: "aggregation/non-finite-score",
-      message: `score of example ${i} is ${s}`,
-      hint: "check the attribution run: a non-finite score means a singular Hessian or overflow",
-      fields: { example: i, score: String(s) },
-    });
+    if (!Number.isFinite(s))
+      throw new AttributionError({
+        code: "aggregation/non-finite-score",
+        message: `score of example ${i} is ${s}`,
+        hint: "check the attribution run: a non-finite score means a singular Hessian or overflow",
+        fields: { example: i, score: String(s) },
+      });
     const d = prov.datanetOf[i];
     const c = prov.contributorOf[i];
     dn[d] += s;

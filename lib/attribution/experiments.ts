@@ -3,16 +3,30 @@
  * from the spec, is fully seeded, and returns named metrics that the spec's claims are checked
  * against (`./lab reproduce NAME`). Data: Fashion-MNIST from Debian's dataset-fashion-mnist.
  */
-import { FASHION_CLASSES, sampleFashion, type Sample } from "./data.js";
-import { LogisticRegression, LoraMLP, MLP, accuracy, subset, type Batch, type TraceableModel } from "./model.js";
-import { fitNewton, trainModel, type TrainOptions } from "./train.js";
-import { GradientStore } from "./gradients.js";
-import { fromRoot } from "../files.js";
-import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, datainfGroups, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
-import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
-import { AttributionError } from "./errors.js";
-import { cachedStep } from "../step-cache.js";
+
 import { cacheDir } from "../cache.js";
+import { fromRoot } from "../files.js";
+import { cachedStep } from "../step-cache.js";
+import { FASHION_CLASSES, type Sample, sampleFashion } from "./data.js";
+import { AttributionError } from "./errors.js";
+import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
+import { GradientStore } from "./gradients.js";
+import {
+  type AttributionTask,
+  type Attributor,
+  CGInfluence,
+  DataInf,
+  datainfGroups,
+  ExactInfluence,
+  GradDot,
+  LiSSAInfluence,
+  layerwiseInfluence,
+  type Scores,
+  TRAK,
+  TracInCP,
+} from "./methods/index.js";
+import { accuracy, type Batch, LogisticRegression, LoraMLP, MLP, subset, type TraceableModel } from "./model.js";
+import { fitNewton, type TrainOptions, trainModel } from "./train.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;
@@ -30,7 +44,12 @@ export type TrakRidge = number | "objective";
 export function resolveTrakRidge(ridge: TrakRidge, n: number, l2: number, numParams: number, projectionDim: number): number {
   if (ridge === "objective") return n * l2 * Math.max(1, numParams / projectionDim);
   if (typeof ridge !== "number" || !(ridge >= 0)) {
-    throw new AttributionError({ code: "spec/bad-trak-ridge", message: `trakRidge ${JSON.stringify(ridge)} is neither a number ≥ 0 nor "objective"`, hint: 'write trakRidge: 0 (the paper\'s formula), a positive number, or "objective"', fields: { trakRidge: String(ridge) } });
+    throw new AttributionError({
+      code: "spec/bad-trak-ridge",
+      message: `trakRidge ${JSON.stringify(ridge)} is neither a number ≥ 0 nor "objective"`,
+      hint: 'write trakRidge: 0 (the paper\'s formula), a positive number, or "objective"',
+      fields: { trakRidge: String(ridge) },
+    });
   }
   return ridge;
 }
@@ -85,18 +104,32 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   const [gt, gtS] = timed(() => ({
     subsets,
-    outputs: cachedStep({ step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } }, () =>
-      ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs),
+    outputs: cachedStep(
+      { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
+      () => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs,
+    ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
   // members differ by training randomness: Adam from a seeded random start for a fixed budget
   const members = cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
-    Array.from({ length: p.trakModels - 1 }, (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params));
+    Array.from(
+      { length: p.trakModels - 1 },
+      (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params,
+    ),
+  );
   const ensemble = [{ params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble, gradients: store };
   const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
-  const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, repeats: p.lissaRepeats, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: trakRidge }), new GradDot(), new GradDot({ cosine: true })];
+  const methods: Attributor[] = [
+    new ExactInfluence(),
+    new CGInfluence(),
+    new LiSSAInfluence({ depth: p.lissaDepth, repeats: p.lissaRepeats, seed: p.seed }),
+    new DataInf(),
+    new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: trakRidge }),
+    new GradDot(),
+    new GradDot({ cosine: true }),
+  ];
   out.trak_ridge = trakRidge;
   out.lissa_repeats = p.lissaRepeats;
   const scores: Record<string, Scores> = {};
@@ -111,7 +144,20 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   // leave-one-out on a seeded sample of training examples
   const looIdx = sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0];
   const base = negLoss(model, params, test);
-  const looOut = Array.from(looIdx, (i) => negLoss(model, fitNewton(model, subset(train, Array.from({ length: train.n }, (_, j) => j).filter((j) => j !== i)), { l2: p.l2, start: params }), test));
+  const looOut = Array.from(looIdx, (i) =>
+    negLoss(
+      model,
+      fitNewton(
+        model,
+        subset(
+          train,
+          Array.from({ length: train.n }, (_, j) => j).filter((j) => j !== i),
+        ),
+        { l2: p.l2, start: params },
+      ),
+      test,
+    ),
+  );
   out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, Array.from(looIdx)).corr;
   out.loo_trak = looCorrelation(scores[`trak_${p.trakModels}`], looOut, base, Array.from(looIdx)).corr;
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
@@ -142,7 +188,7 @@ function randomStart(p: number, seed: number): Float64Array {
   let s = seed >>> 0 || 1;
   return Float64Array.from({ length: p }, () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return ((s / 2 ** 32) - 0.5) * 0.02;
+    return (s / 2 ** 32 - 0.5) * 0.02;
   });
 }
 
@@ -178,12 +224,15 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
   const ldsInputs = { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, hidden: p.hidden, l2: p.l2, epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, ldsSubsets: p.ldsSubsets };
   const [gt, gtS] = timed(() => ({
     subsets,
-    outputs: cachedStep({ step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs }, () =>
-      ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)).outputs),
+    outputs: cachedStep(
+      { step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs },
+      () => ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)).outputs,
+    ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
   const members = cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
-    Array.from({ length: p.trakModels - 1 }, (_, m) => trainModel(model, train, opts(p.seed + 1 + m)).params));
+    Array.from({ length: p.trakModels - 1 }, (_, m) => trainModel(model, train, opts(p.seed + 1 + m)).params),
+  );
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble, gradients: store };
@@ -257,7 +306,9 @@ function lowContrast(s: Sample): Sample {
 function concat(parts: Sample[]): Sample {
   const n = parts.reduce((a, s) => a + s.n, 0);
   const dim = parts[0].dim;
-  const x = new Float64Array(n * dim), y = new Int32Array(n), source = new Int32Array(n);
+  const x = new Float64Array(n * dim),
+    y = new Int32Array(n),
+    source = new Int32Array(n);
   let o = 0;
   for (const s of parts) {
     x.set(s.x, o * dim);
@@ -276,8 +327,10 @@ export function loraDatanetSetup(p: DatanetParams): LoraSetup {
   const baseParams = trainModel(base, pre, { epochs: 15, batchSize: 64, lr: 3e-3, l2: 1e-4, seed: p.seed }).params;
   const used = new Set(pre.source);
   // each datanet: its classes, labels kept in the 10-class space
-  const trains: Sample[] = [], tests: Sample[] = [];
-  const trainDn: number[] = [], testDn: number[] = [];
+  const trains: Sample[] = [],
+    tests: Sample[] = [];
+  const trainDn: number[] = [],
+    testDn: number[] = [];
   datanetGroups(p.groups).forEach((g, d) => {
     const tr = sampleFashion("train", { n: p.perDatanet, seed: p.seed + 10 + d, pool: p.pool, classes: g.classes, exclude: used });
     const te = sampleFashion("test", { n: p.nTest, seed: p.seed + 20 + d, pool: p.pool, classes: g.classes });
@@ -293,7 +346,18 @@ export function loraDatanetSetup(p: DatanetParams): LoraSetup {
   const params = trainModel(model, train, { epochs: p.epochs, batchSize: 32, lr: p.lr, l2: p.l2, seed: p.seed }).params;
   // two contributors per datanet, alternating examples
   const contributorOf = Int32Array.from(trainDn, (d, i) => 2 * d + (i % 2));
-  return { base, baseParams, model, params, train, test, trainDatanet: Int32Array.from(trainDn), testDatanet: Int32Array.from(testDn), contributorOf, datanets: datanetGroups(p.groups).map((g) => g.name) };
+  return {
+    base,
+    baseParams,
+    model,
+    params,
+    train,
+    test,
+    trainDatanet: Int32Array.from(trainDn),
+    testDatanet: Int32Array.from(testDn),
+    contributorOf,
+    datanets: datanetGroups(p.groups).map((g) => g.name),
+  };
 }
 
 /** DataInf's datanet identification on LoRA gradients, and DataInf vs LiSSA at equal quality. */
@@ -303,7 +367,9 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
     base_accuracy_on_datanets: accuracy(s.base, s.baseParams, s.test),
     lora_accuracy_on_datanets: accuracy(s.model, s.params, s.test),
   };
-  log(`LoRA r=${p.rank}: ${s.model.numParams} trainable parameters; accuracy on datanet test points ${out.base_accuracy_on_datanets.toFixed(3)} (base) → ${out.lora_accuracy_on_datanets.toFixed(3)} (LoRA)`);
+  log(
+    `LoRA r=${p.rank}: ${s.model.numParams} trainable parameters; accuracy on datanet test points ${out.base_accuracy_on_datanets.toFixed(3)} (base) → ${out.lora_accuracy_on_datanets.toFixed(3)} (LoRA)`,
+  );
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model: s.model, params: s.params, train: s.train, test: s.test, l2: p.l2, seed: p.seed, gradients: store };
   for (const m of [new DataInf(), new GradDot(), new GradDot({ cosine: true })]) {
@@ -327,12 +393,16 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
   const diQ = pearson(di, exact);
   out.datainf_seconds = diS;
   out.datainf_quality = diQ;
-  let lissaS = NaN, lissaQ = NaN, lissaIters = NaN;
+  let lissaS = NaN,
+    lissaQ = NaN,
+    lissaIters = NaN;
   for (const iters of p.lissaIterations) {
     const [li, secs] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: iters, groups }).data);
     const q = pearson(li, exact);
     log(`  LiSSA ${iters} iterations: quality ${q.toFixed(4)} in ${secs.toFixed(2)} s (DataInf ${diQ.toFixed(4)} in ${diS.toFixed(2)} s)`);
-    lissaS = secs; lissaQ = q; lissaIters = iters;
+    lissaS = secs;
+    lissaQ = q;
+    lissaIters = iters;
     if (q >= diQ) break;
   }
   out.lissa_seconds = lissaS;
@@ -360,12 +430,13 @@ export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
 
 export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
   const f = EXPERIMENTS[runner];
-  if (!f) throw new AttributionError({
-    code: "spec/unknown-runner",
-    message: `no attribution experiment called "${runner}"`,
-    hint: `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`,
-    fields: { runner, known: Object.keys(EXPERIMENTS) },
-  });
+  if (!f)
+    throw new AttributionError({
+      code: "spec/unknown-runner",
+      message: `no attribution experiment called "${runner}"`,
+      hint: `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`,
+      fields: { runner, known: Object.keys(EXPERIMENTS) },
+    });
   return f(params, log);
 }
 
@@ -400,15 +471,31 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const { isAbsolute } = await import("node:path");
   const spec = I.loadSpec(isAbsolute(p.spec) ? p.spec : fromRoot(p.spec));
   const outDir = mkdtempSync(join(tmpdir(), "attr-factory-"));
-  const run = await I.runFactory({ ...spec, seed: p.seed, base_model: { ...spec.base_model, pretrain: p.pretrain }, data: { ...spec.data, scale: p.scale },
-    training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize } } as any, { quiet: true, outDir });
+  const run = await I.runFactory(
+    {
+      ...spec,
+      seed: p.seed,
+      base_model: { ...spec.base_model, pretrain: p.pretrain },
+      data: { ...spec.data, scale: p.scale },
+      training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize },
+    } as any,
+    { quiet: true, outDir },
+  );
   const { model, params } = fromFactoryRun(run as any);
   const tr = run.train;
   const train: Batch = { x: Float64Array.from(tr.x as ArrayLike<number>), y: Int32Array.from(tr.y), n: tr.n, dim: model.inputDim };
   const yTrue = Int32Array.from({ length: tr.n }, (_, i) => run.datanets[tr.datanetOf[i]].yTrue[tr.sampleOf[i]]);
   const flipped = Uint8Array.from(yTrue, (t, i) => (t !== train.y[i] ? 1 : 0));
-  const out: Metrics = { train_examples: tr.n, lora_parameters: model.numParams, checkpoints: run.checkpoints.length, flipped_fraction: flipped.reduce((a, b) => a + b, 0) / tr.n, test_accuracy: run.metrics.final.test_accuracy };
-  log(`Factory run: ${tr.n} training examples, ${model.numParams} LoRA parameters, ${run.checkpoints.length} kept checkpoints, ${(100 * out.flipped_fraction).toFixed(1)}% labels flipped, test accuracy ${out.test_accuracy.toFixed(3)}`);
+  const out: Metrics = {
+    train_examples: tr.n,
+    lora_parameters: model.numParams,
+    checkpoints: run.checkpoints.length,
+    flipped_fraction: flipped.reduce((a, b) => a + b, 0) / tr.n,
+    test_accuracy: run.metrics.final.test_accuracy,
+  };
+  log(
+    `Factory run: ${tr.n} training examples, ${model.numParams} LoRA parameters, ${run.checkpoints.length} kept checkpoints, ${(100 * out.flipped_fraction).toFixed(1)}% labels flipped, test accuracy ${out.test_accuracy.toFixed(3)}`,
+  );
   // self-influence: DataInf per tensor, and TracIn-CP over the kept checkpoints
   const store = experimentGradientStore(p.gradientStore);
   const selfTask: AttributionTask = { model, params, train, test: train, l2: 0, gradients: store, checkpoints: model.checkpoints(run.checkpoints as never) };
@@ -418,13 +505,18 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   // test attributions aggregated to contributors
   const te = run.test;
   const nT = Math.min(p.nTest, te.n);
-  const test: Batch = { x: Float64Array.from((te.x as ArrayLike<number>) as any).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
+  const test: Batch = { x: Float64Array.from(te.x as ArrayLike<number> as any).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
   const scores = new DataInf().attribute({ model, params, train, test, l2: 0, gradients: store });
   const mean = new Float64Array(tr.n);
   for (let t = 0; t < nT; t++) for (let i = 0; i < tr.n; i++) mean[i] += scores.data[t * tr.n + i] / nT;
   const addresses = [...new Set(tr.contributorOf)];
   const names = new Map(run.datanets.flatMap((d) => d.contributors.map((c) => [c.address, c.name] as const)));
-  const agg = aggregate(mean, { datanetOf: Int32Array.from(tr.datanetOf), contributorOf: Int32Array.from(tr.contributorOf, (a) => addresses.indexOf(a)), datanets: run.datanets.map((d) => d.name), contributors: addresses });
+  const agg = aggregate(mean, {
+    datanetOf: Int32Array.from(tr.datanetOf),
+    contributorOf: Int32Array.from(tr.contributorOf, (a) => addresses.indexOf(a)),
+    datanets: run.datanets.map((d) => d.name),
+    contributors: addresses,
+  });
   const ranked = [...agg.contributors].sort((a, b) => a.influence - b.influence);
   ranked.forEach((c) => log(`  contributor ${String(names.get(c.name) ?? c.name).padEnd(10)} influence ${c.influence.toExponential(2)}  weight ${c.weight.toFixed(3)}`));
   const flipper = ranked.findIndex((c) => names.get(c.name) === "flipper");

@@ -11,11 +11,11 @@ import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { leastRecentlyUsedEvictions, parseByteSize } from "../cache.js";
 import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.js";
+import { AttributionError, HashMismatchError } from "./errors.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
 import { subset } from "./model.js";
-import { makeProjection, project, type Projection, type ProjectionSpec } from "./projection.js";
+import { makeProjection, type Projection, type ProjectionSpec, project } from "./projection.js";
 import { hashParams } from "./train.js";
-import { AttributionError, HashMismatchError } from "./errors.js";
 
 export interface BlockSpan {
   name: string;
@@ -48,12 +48,13 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
   const p = model.numParams;
   const chunk = opts.chunk ?? 256;
   const P = opts.projection ? ("matrix" in opts.projection ? opts.projection : makeProjection(p, opts.projection)) : undefined;
-  if (P && P.inputDim !== p) throw new AttributionError({
-    code: "gradients/projection-mismatch",
-    message: `projection made for ${P.inputDim} parameters, model has ${p}`,
-    hint: "make the projection with makeProjection(model.numParams, spec)",
-    fields: { projectionInput: P.inputDim, params: p },
-  });
+  if (P && P.inputDim !== p)
+    throw new AttributionError({
+      code: "gradients/projection-mismatch",
+      message: `projection made for ${P.inputDim} parameters, model has ${p}`,
+      hint: "make the projection with makeProjection(model.numParams, spec)",
+      fields: { projectionInput: P.inputDim, params: p },
+    });
   const dim = P ? P.dim : p;
   const data = new Float64Array(batch.n * dim);
   for (let s = 0; s < batch.n; s += chunk) {
@@ -195,19 +196,28 @@ function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Ba
 
 function batchHash(batch: Batch): string {
   const w = batch.weights;
-  return sha256Hex(Buffer.concat([
-    Buffer.from(new Uint8Array(batch.x.buffer, batch.x.byteOffset, batch.x.byteLength)),
-    Buffer.from(new Uint8Array(batch.y.buffer, batch.y.byteOffset, batch.y.byteLength)),
-    Buffer.from(`${batch.n}x${batch.dim}`),
-    // a language model's position weights choose what is differentiated (a continuation, not its prompt)
-    ...(w ? [Buffer.from(new Uint8Array(w.buffer, w.byteOffset, w.byteLength))] : []),
-  ]));
+  return sha256Hex(
+    Buffer.concat([
+      Buffer.from(new Uint8Array(batch.x.buffer, batch.x.byteOffset, batch.x.byteLength)),
+      Buffer.from(new Uint8Array(batch.y.buffer, batch.y.byteOffset, batch.y.byteLength)),
+      Buffer.from(`${batch.n}x${batch.dim}`),
+      // a language model's position weights choose what is differentiated (a continuation, not its prompt)
+      ...(w ? [Buffer.from(new Uint8Array(w.buffer, w.byteOffset, w.byteLength))] : []),
+    ]),
+  );
 }
 
 interface StoreEntry {
-  file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string;
+  file: string;
+  n: number;
+  dim: number;
+  target: Target;
+  paramsHash: string;
+  projection?: ProjectionSpec;
+  payloadSha256: string;
   /** File size, and when the set was last written or read (ms): what eviction weighs. */
-  bytes?: number; lastUsed?: number;
+  bytes?: number;
+  lastUsed?: number;
 }
 
 /** Default size limit of a gradient store: 1 GiB; LAB_GRADIENT_STORE_LIMIT (bytes, or 512M, 2G) changes it. */
@@ -238,7 +248,10 @@ export class GradientStore {
   evictions = 0;
   readonly maxBytes: number;
   private readonly indexPath: string;
-  constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
+  constructor(
+    readonly dir: string,
+    options: { maxBytes?: number } = {},
+  ) {
     this.indexPath = join(dir, "index.json");
     this.maxBytes = options.maxBytes ?? defaultStoreLimit();
   }
@@ -250,7 +263,10 @@ export class GradientStore {
   keyOf(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): string {
     const P = opts.projection;
     const proj = P ? { kind: P.kind, dim: P.dim, seed: P.seed } : null;
-    return sha256Hex(JSON.stringify({ model: modelFingerprint(model, params, batch), params: hashParams(params), batch: batchHash(batch), target: opts.target ?? "loss", projection: proj })).slice(0, 32);
+    return sha256Hex(JSON.stringify({ model: modelFingerprint(model, params, batch), params: hashParams(params), batch: batchHash(batch), target: opts.target ?? "loss", projection: proj })).slice(
+      0,
+      32,
+    );
   }
 
   /** The gradients from the store if present (hash-checked), else computed and stored. */
@@ -260,12 +276,13 @@ export class GradientStore {
     const entry = this.index()[key];
     if (existsSync(path)) {
       const G = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: entry?.payloadSha256 });
-      if (G.n !== batch.n) throw new HashMismatchError({
-        code: "gradients/row-count-mismatch",
-        message: `stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`,
-        hint: "delete the file: the store recomputes it",
-        fields: { path, rows: G.n, batch: batch.n },
-      });
+      if (G.n !== batch.n)
+        throw new HashMismatchError({
+          code: "gradients/row-count-mismatch",
+          message: `stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`,
+          hint: "delete the file: the store recomputes it",
+          fields: { path, rows: G.n, batch: batch.n },
+        });
       this.hits++;
       this.touch(key, path);
       return G;
@@ -274,7 +291,17 @@ export class GradientStore {
     const sha = saveGradients(path, G);
     // re-read the index just before writing: another method may have added entries meanwhile
     const index = this.index();
-    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha, bytes: statSync(path).size, lastUsed: useStamp(index) };
+    index[key] = {
+      file: `${key}.olgrad`,
+      n: G.n,
+      dim: G.dim,
+      target: G.target,
+      paramsHash: G.paramsHash,
+      projection: G.projection,
+      payloadSha256: sha,
+      bytes: statSync(path).size,
+      lastUsed: useStamp(index),
+    };
     this.evictBeyondLimit(index, key);
     writeJsonAtomic(this.indexPath, index);
     this.misses++;

@@ -14,21 +14,22 @@
  * experiments.ts  the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`)
  * lm-experiment.ts the language model: LoRA-tuned GPT on three text datanets, gradients beside exact match
  */
-export * from "./errors.js";
-export * from "./linalg.js";
-export * from "./model.js";
-export * from "./train.js";
-export * from "./projection.js";
-export * from "./gradients.js";
-export * from "./data.js";
-export * from "./methods/index.js";
-export * from "./suffix-array.js";
+
 export * from "./aggregation.js";
-export * from "./rewards.js";
-export * from "./onchain.js";
-export * from "./render.js";
+export * from "./data.js";
+export * from "./errors.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
 export * from "./factory-model.js";
-export * from "./lm-output.js";
+export * from "./gradients.js";
+export * from "./linalg.js";
 export * from "./lm-experiment.js";
+export * from "./lm-output.js";
+export * from "./methods/index.js";
+export * from "./model.js";
+export * from "./onchain.js";
+export * from "./projection.js";
+export * from "./render.js";
+export * from "./rewards.js";
+export * from "./suffix-array.js";
+export * from "./train.js";

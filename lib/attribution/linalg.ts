@@ -97,11 +97,7 @@ export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>):
 }
 
 /** Conjugate gradient for A x = b with A given as a symmetric positive definite operator. */
-export function conjugateGradient(
-  apply: (v: Float64Array) => Float64Array,
-  b: Float64Array,
-  opts: { maxIter?: number; tol?: number } = {},
-): { x: Float64Array; iterations: number; residual: number } {
+export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: Float64Array, opts: { maxIter?: number; tol?: number } = {}): { x: Float64Array; iterations: number; residual: number } {
   const n = b.length;
   const maxIter = opts.maxIter ?? n;
   const tol = opts.tol ?? 1e-10;

@@ -71,15 +71,25 @@ export function sampleText(
     const logits = tf.tidy(() => {
       const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
       const all = model.forward(weights, x, forwardOptions);
-      return all.slice([0, window.length - 1, 0], [1, 1, -1]).reshape([-1]).dataSync() as Float32Array;
+      return all
+        .slice([0, window.length - 1, 0], [1, 1, -1])
+        .reshape([-1])
+        .dataSync() as Float32Array;
     });
     let max = -Infinity;
     for (const v of logits) if (v > max) max = v;
     const p = Float64Array.from(logits, (v) => Math.exp((v - max) / temperature));
     let total = 0;
     for (const v of p) total += v;
-    let u = r.next() * total, next = p.length - 1;
-    for (let i = 0; i < p.length; i++) { u -= p[i]; if (u <= 0) { next = i; break; } }
+    let u = r.next() * total,
+      next = p.length - 1;
+    for (let i = 0; i < p.length; i++) {
+      u -= p[i];
+      if (u <= 0) {
+        next = i;
+        break;
+      }
+    }
     ids.push(next);
     out.push(next);
   }
@@ -96,12 +106,13 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const specPath = o.spec ?? "experiments/factory/fortunes-lora.yaml";
   const loaded = I.loadSpec(isAbsolute(specPath) ? specPath : fromRoot(specPath));
   const spec = { ...loaded, base_model: { ...loaded.base_model, pretrain: o.pretrain ?? loaded.base_model.pretrain } };
-  if (spec.method !== "lora") throw new AttributionError({
-    code: "lm-output/not-lora",
-    message: `spec ${spec.name} is a ${spec.method} run`,
-    hint: "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)",
-    fields: { spec: spec.name, method: spec.method },
-  });
+  if (spec.method !== "lora")
+    throw new AttributionError({
+      code: "lm-output/not-lora",
+      message: `spec ${spec.name} is a ${spec.method} run`,
+      hint: "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)",
+      fields: { spec: spec.name, method: spec.method },
+    });
   const steps = o.steps ?? spec.training.steps ?? 150;
   // the folder is named by everything that shapes the adapter: an edited spec trains a new one
   const specTag = sha256Hex(JSON.stringify({ ...spec, seed: o.seed, training: { ...spec.training, steps } })).slice(0, 12);

@@ -9,9 +9,10 @@
  * one-hidden-layer ReLU MLP, and the same MLP with LoRA adapters on both layers (the base weights
  * frozen, only the low-rank factors A and B trainable, PEFT's scaling alpha / r).
  */
-import { matmul, matmulABt, matmulAtB } from "./linalg.js";
+
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
+import { matmul, matmulABt, matmulAtB } from "./linalg.js";
 
 /**
  * A labelled batch: x is n×dim row-major, y the class of each row. For a language model x holds
@@ -169,7 +170,10 @@ export class LogisticRegression implements TraceableModel {
   readonly kind = "logistic-regression";
   readonly blocks: DenseBlock[];
   readonly numParams: number;
-  constructor(readonly inputDim: number, readonly numClasses: number) {
+  constructor(
+    readonly inputDim: number,
+    readonly numClasses: number,
+  ) {
     this.blocks = layoutBlocks([{ name: "dense", rows: inputDim, cols: numClasses, bias: true }]);
     this.numParams = this.blocks[0].size;
   }
@@ -252,7 +256,11 @@ export class MLP implements TraceableModel {
   readonly kind = "mlp";
   readonly blocks: DenseBlock[];
   readonly numParams: number;
-  constructor(readonly inputDim: number, readonly hidden: number, readonly numClasses: number) {
+  constructor(
+    readonly inputDim: number,
+    readonly hidden: number,
+    readonly numClasses: number,
+  ) {
     this.blocks = layoutBlocks([
       { name: "dense1", rows: inputDim, cols: hidden, bias: true },
       { name: "dense2", rows: hidden, cols: numClasses, bias: true },
@@ -311,7 +319,12 @@ export class LoraMLP implements TraceableModel {
   readonly inputDim: number;
   readonly numClasses: number;
   readonly scale: number;
-  constructor(readonly base: MLP, readonly baseParams: Float64Array, readonly rank: number, readonly alpha = 2 * rank) {
+  constructor(
+    readonly base: MLP,
+    readonly baseParams: Float64Array,
+    readonly rank: number,
+    readonly alpha = 2 * rank,
+  ) {
     this.inputDim = base.inputDim;
     this.numClasses = base.numClasses;
     this.scale = alpha / rank;

@@ -3,11 +3,11 @@
  * input/output hashes, method, rewards root, evidence hash) and a RewardDistributor epoch funded
  * with the data share, from which contributors claim with their Merkle proofs.
  */
-import { encodeBytes32String, type Contract, type Signer } from "ethers";
+import { type Contract, encodeBytes32String, type Signer } from "ethers";
 import type { LabChain } from "../chain/index.js";
 import { deployOrReuse } from "../chain/index.js";
-import type { RewardTree } from "./rewards.js";
 import { AttributionError } from "./errors.js";
+import type { RewardTree } from "./rewards.js";
 
 export interface InferenceRecord {
   inferenceId: string;

@@ -35,6 +35,9 @@ export function pngDataUri(pixels: ArrayLike<number>, side: number, scale = 4): 
 
 /** A row of captioned images as HTML. */
 export function imageStrip(items: { pixels: ArrayLike<number>; side: number; caption: string }[], scale = 3): string {
-  const cells = items.map((it) => `<figure style="display:inline-block;margin:4px;text-align:center;font:11px sans-serif"><img src="${pngDataUri(it.pixels, it.side, scale)}" style="image-rendering:pixelated;border:1px solid #ccc"/><figcaption>${it.caption}</figcaption></figure>`);
+  const cells = items.map(
+    (it) =>
+      `<figure style="display:inline-block;margin:4px;text-align:center;font:11px sans-serif"><img src="${pngDataUri(it.pixels, it.side, scale)}" style="image-rendering:pixelated;border:1px solid #ccc"/><figcaption>${it.caption}</figcaption></figure>`,
+  );
   return `<div>${cells.join("")}</div>`;
 }

@@ -5,11 +5,11 @@
  * (account, amount) leaves that RewardDistributor verifies (OpenZeppelin StandardMerkleTree).
  */
 import { readFileSync } from "node:fs";
-import { parse } from "yaml";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress } from "ethers";
-import { AttributionError, NothingToPayError } from "./errors.js";
+import { parse } from "yaml";
 import type { Aggregate } from "./aggregation.js";
+import { AttributionError, NothingToPayError } from "./errors.js";
 
 export interface FeeSplit {
   platformBps: number;
@@ -41,12 +41,13 @@ export function loadFeeSplit(path = DEFAULT_FEE_SPLIT_PATH): FeeSplit {
 /** Floors each named share; the rounding dust goes to the data share, so the parts sum to the fee. */
 export function splitFee(fee: bigint, split: FeeSplit): { platform: bigint; modelOwner: bigint; stakers: bigint; data: bigint } {
   validateFeeSplit(split);
-  if (fee < 0n) throw new AttributionError({
-    code: "rewards/negative-fee",
-    message: `fee ${fee} is negative`,
-    hint: "pass the fee in wei as a non-negative bigint",
-    fields: { fee },
-  });
+  if (fee < 0n)
+    throw new AttributionError({
+      code: "rewards/negative-fee",
+      message: `fee ${fee} is negative`,
+      hint: "pass the fee in wei as a non-negative bigint",
+      fields: { fee },
+    });
   const platform = (fee * BigInt(split.platformBps)) / 10_000n;
   const modelOwner = (fee * BigInt(split.modelOwnerBps)) / 10_000n;
   const stakers = (fee * BigInt(split.stakersBps)) / 10_000n;
@@ -82,18 +83,27 @@ export interface Payouts {
 export function computePayouts(agg: Aggregate, pool: bigint): Payouts {
   const paid = agg.contributors.filter((c) => c.weight > 0);
   if (paid.length === 0) {
-    const reason = agg.contributors.length === 0
-      ? "the influence set is empty (no unflagged training example was scored)"
-      : `all influence is negative or zero (${agg.contributors.length} contributors, ${agg.flagged.length} flagged examples)`;
-    throw new NothingToPayError("rewards/no-positive-influence", { reason, contributors: agg.contributors.length, flagged: agg.flagged.length }, "no datanet helped this inference, so its data share stays unpaid; check the model and the attribution method before retrying");
+    const reason =
+      agg.contributors.length === 0
+        ? "the influence set is empty (no unflagged training example was scored)"
+        : `all influence is negative or zero (${agg.contributors.length} contributors, ${agg.flagged.length} flagged examples)`;
+    throw new NothingToPayError(
+      "rewards/no-positive-influence",
+      { reason, contributors: agg.contributors.length, flagged: agg.flagged.length },
+      "no datanet helped this inference, so its data share stays unpaid; check the model and the attribution method before retrying",
+    );
   }
-  if (pool <= 0n) throw new AttributionError({
-    code: "rewards/empty-data-pool",
-    message: `data pool is ${pool} wei`,
-    hint: "pay a positive data share (check the fee and its split)",
-    fields: { pool },
-  });
-  const amounts = allocate(pool, paid.map((c) => c.weight));
+  if (pool <= 0n)
+    throw new AttributionError({
+      code: "rewards/empty-data-pool",
+      message: `data pool is ${pool} wei`,
+      hint: "pay a positive data share (check the fee and its split)",
+      fields: { pool },
+    });
+  const amounts = allocate(
+    pool,
+    paid.map((c) => c.weight),
+  );
   const byAddress = new Map<string, bigint>();
   paid.forEach((c, i) => {
     const a = getAddress(c.name);

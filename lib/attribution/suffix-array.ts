@@ -30,7 +30,8 @@ export function buildSuffixArray(text: Int32Array): Int32Array {
     sa.set(arr);
     tmp[sa[0]] = 0;
     for (let i = 1; i < n; i++) {
-      const a = sa[i - 1], b = sa[i];
+      const a = sa[i - 1],
+        b = sa[i];
       tmp[b] = tmp[a] + (rank[a] !== rank[b] || key2(a) !== key2(b) ? 1 : 0);
     }
     rank = Int32Array.from(tmp);
@@ -46,12 +47,13 @@ export function buildIndex(documents: Int32Array[]): SuffixIndex {
   let o = 0;
   documents.forEach((d, j) => {
     for (let i = 0; i < d.length; i++) {
-      if (d[i] < 0) throw new AttributionError({
-        code: "suffix-array/negative-token",
-        message: `document ${j} holds a negative token ${d[i]}`,
-        hint: "token ids must be non-negative (negatives are reserved for separators)",
-        fields: { document: j, token: d[i] },
-      });
+      if (d[i] < 0)
+        throw new AttributionError({
+          code: "suffix-array/negative-token",
+          message: `document ${j} holds a negative token ${d[i]}`,
+          hint: "token ids must be non-negative (negatives are reserved for separators)",
+          fields: { document: j, token: d[i] },
+        });
     }
     text.set(d, o);
     docOf.fill(j, o, o + d.length + 1);
@@ -74,7 +76,8 @@ function compareAt(idx: SuffixIndex, pos: number, pattern: ArrayLike<number>, fr
 
 /** The half-open range of suffix-array rows whose suffixes start with pattern[from, to). */
 export function findRange(idx: SuffixIndex, pattern: ArrayLike<number>, from = 0, to = pattern.length): [number, number] {
-  let lo = 0, hi = idx.sa.length;
+  let lo = 0,
+    hi = idx.sa.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (compareAt(idx, idx.sa[mid], pattern, from, to) < 0) lo = mid + 1;
@@ -98,7 +101,10 @@ export function count(idx: SuffixIndex, pattern: ArrayLike<number>): number {
 /** Length of the longest prefix of query[start…] occurring in the corpus, and its occurrence count. */
 export function longestMatchAt(idx: SuffixIndex, query: ArrayLike<number>, start: number): { length: number; count: number } {
   // the occurrence count only shrinks as the prefix grows: extend while the range is non-empty
-  let lo = start, hi = query.length, best = 0, bestCount = 0;
+  let lo = start,
+    hi = query.length,
+    best = 0,
+    bestCount = 0;
   while (lo < hi) {
     const mid = (lo + hi + 1) >>> 1;
     const [a, b] = findRange(idx, query, start, mid);
@@ -147,12 +153,13 @@ export interface MatchAttribution {
  * occurrences; then continue after the span (else one token on).
  */
 export function attributeByMatch(indexes: SuffixIndex[], output: ArrayLike<number>, minLength: number): MatchAttribution {
-  if (!(minLength >= 1)) throw new AttributionError({
-    code: "suffix-array/bad-min-length",
-    message: `minLength must be >= 1, got ${minLength}`,
-    hint: "use e.g. 8 characters or 3 tokens",
-    fields: { minLength },
-  });
+  if (!(minLength >= 1))
+    throw new AttributionError({
+      code: "suffix-array/bad-min-length",
+      message: `minLength must be >= 1, got ${minLength}`,
+      hint: "use e.g. 8 characters or 3 tokens",
+      fields: { minLength },
+    });
   const spans: MatchSpan[] = [];
   const datanetScores = new Float64Array(indexes.length);
   const documentScores = indexes.map(() => new Map<number, number>());

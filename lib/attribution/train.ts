@@ -5,9 +5,9 @@
  */
 import { sha256Hex } from "../files.js";
 import { rng as makeRng } from "../random.js";
-import { cholesky, choleskySolve, norm } from "./linalg.js";
-import { batchGradient, hessianVectorProduct, subset, type Batch, type TraceableModel } from "./model.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
+import { cholesky, choleskySolve, norm } from "./linalg.js";
+import { type Batch, batchGradient, hessianVectorProduct, subset, type TraceableModel } from "./model.js";
 
 /** sha256 of a parameter vector's little-endian float64 bytes: the identity checkpoints are recorded under. */
 export function hashParams(params: Float64Array): string {
@@ -71,12 +71,13 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
 
 /** Newton's method with backtracking on a strongly convex objective (l2 > 0). */
 export function fitNewton(model: TraceableModel, batch: Batch, opts: { l2: number; start?: Float64Array; tol?: number; maxIter?: number }): Float64Array {
-  if (!(opts.l2 > 0)) throw new AttributionError({
-    code: "attribution/newton-needs-l2",
-    message: "Newton training needs l2 > 0",
-    hint: "pass a positive l2 so the optimum is unique",
-    fields: { l2: opts.l2 },
-  });
+  if (!(opts.l2 > 0))
+    throw new AttributionError({
+      code: "attribution/newton-needs-l2",
+      message: "Newton training needs l2 > 0",
+      hint: "pass a positive l2 so the optimum is unique",
+      fields: { l2: opts.l2 },
+    });
   let params = opts.start ? new Float64Array(opts.start) : model.init(makeRng(0));
   const tol = opts.tol ?? 1e-10;
   for (let it = 0; it < (opts.maxIter ?? 50); it++) {
@@ -124,7 +125,9 @@ export function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptio
   const m = new Float64Array(model.numParams);
   const v = new Float64Array(model.numParams);
   const adam = (opts.optimizer ?? "adam") === "adam";
-  const b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  const b1 = 0.9,
+    b2 = 0.999,
+    eps = 1e-8;
   let t = 0;
   const checkpoints: Checkpoint[] = [];
   const lossHistory: number[] = [];

@@ -1,4 +1,4 @@
-import { textTable, type Row } from "../notebook/table.js";
+import { type Row, textTable } from "../notebook/table.js";
 
 /** Prints one benchmark table; ratios measured in the same run are the numbers to compare. */
 export function printTable(title: string, rows: Row[], digits = 3): void {

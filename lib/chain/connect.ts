@@ -1,8 +1,8 @@
-import { BrowserProvider, JsonRpcProvider, type Eip1193Provider, type JsonRpcApiProvider } from "ethers";
+import { BrowserProvider, type Eip1193Provider, type JsonRpcApiProvider, JsonRpcProvider } from "ethers";
 import { projectRoot } from "../files.js";
 import { ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, RpcUnreachableError } from "./errors.js";
 import { devPrivateKey, isDevKey } from "./keys.js";
-import { managedWallet, type ManagedWallet } from "./nonces.js";
+import { type ManagedWallet, managedWallet } from "./nonces.js";
 
 export type InProcessNetwork = "default" | "l1" | "l2";
 
@@ -83,7 +83,18 @@ async function connectInProcess(network: InProcessNetwork): Promise<LabChain> {
   const connection = await (await hardhatRuntime()).network.connect({ network });
   const provider = inProcessProvider(connection.provider);
   const chainId = (await provider.getNetwork()).chainId;
-  return makeChain({ kind: "in-process", name: network, chainId, local: true, provider, signer: managedWallet(devPrivateKey(0), provider), close: async () => { await connection.close(); inProcess.delete(network); } });
+  return makeChain({
+    kind: "in-process",
+    name: network,
+    chainId,
+    local: true,
+    provider,
+    signer: managedWallet(devPrivateKey(0), provider),
+    close: async () => {
+      await connection.close();
+      inProcess.delete(network);
+    },
+  });
 }
 
 const FALLBACK_HINT = "start a local node with `./lab chain` and set LAB_RPC_URL=http://127.0.0.1:8545, or unset LAB_RPC_URL to settle on the in-process Hardhat network";
@@ -91,11 +102,18 @@ const FALLBACK_HINT = "start a local node with `./lab chain` and set LAB_RPC_URL
 /** The endpoint as a URL, refused before any request when it is not an http(s) or ws(s) URL. */
 export function parseRpcUrl(url: string): URL {
   let parsed: URL | undefined;
-  try { parsed = new URL(url); } catch { parsed = undefined; }
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
   if (!parsed || !/^(https?|wss?):$/.test(parsed.protocol)) {
-    throw new RpcUnreachableError({ code: "chain/bad-url", fields: { url },
+    throw new RpcUnreachableError({
+      code: "chain/bad-url",
+      fields: { url },
       message: `LAB_RPC_URL is "${url}", which is not an http(s) or ws(s) URL`,
-      hint: `write it in full, e.g. http://127.0.0.1:8545; or ${FALLBACK_HINT}` });
+      hint: `write it in full, e.g. http://127.0.0.1:8545; or ${FALLBACK_HINT}`,
+    });
   }
   return parsed;
 }
@@ -113,25 +131,38 @@ async function rpcCall(url: string, method: string, timeoutMs: number): Promise<
     const timedOut = (error as Error).name === "TimeoutError";
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
     const reason = timedOut ? `no answer within ${timeoutMs / 1000} s` : String(cause?.code ?? cause?.message ?? (error as Error).message);
-    throw new RpcUnreachableError({ code: timedOut ? "chain/no-answer" : "chain/unreachable", fields: { url, method, timeoutMs, reason },
+    throw new RpcUnreachableError({
+      code: timedOut ? "chain/no-answer" : "chain/unreachable",
+      fields: { url, method, timeoutMs, reason },
       message: `the JSON-RPC endpoint ${url} does not answer (${reason})`,
-      hint: `check the URL and that the node runs; ${FALLBACK_HINT}`, cause: error });
+      hint: `check the URL and that the node runs; ${FALLBACK_HINT}`,
+      cause: error,
+    });
   }
   const body = (await response.json().catch(() => undefined)) as { result?: unknown; error?: { message: string } } | undefined;
   if (!response.ok || !body || body.error) {
     const answer = body?.error?.message ?? `HTTP ${response.status}`;
-    throw new RpcUnreachableError({ code: "chain/not-json-rpc", fields: { url, method, answer },
+    throw new RpcUnreachableError({
+      code: "chain/not-json-rpc",
+      fields: { url, method, answer },
       message: `${url} answered ${method} with ${answer}`,
-      hint: `point LAB_RPC_URL at an Ethereum JSON-RPC endpoint; ${FALLBACK_HINT}` });
+      hint: `point LAB_RPC_URL at an Ethereum JSON-RPC endpoint; ${FALLBACK_HINT}`,
+    });
   }
   return body.result;
 }
 
 function expectedChainId(raw: bigint | number | string | undefined): bigint | undefined {
   if (raw === undefined || raw === "") return undefined;
-  try { return BigInt(raw); } catch {
-    throw new ChainIdMismatchError({ code: "chain/bad-chain-id", fields: { expected: String(raw) },
-      message: `LAB_CHAIN_ID is "${raw}", which is not a chain id`, hint: "set LAB_CHAIN_ID to a decimal chain id (e.g. 31337), or unset it" });
+  try {
+    return BigInt(raw);
+  } catch {
+    throw new ChainIdMismatchError({
+      code: "chain/bad-chain-id",
+      fields: { expected: String(raw) },
+      message: `LAB_CHAIN_ID is "${raw}", which is not a chain id`,
+      hint: "set LAB_CHAIN_ID to a decimal chain id (e.g. 31337), or unset it",
+    });
   }
 }
 
@@ -139,24 +170,33 @@ async function connectRpc(url: string, options: ConnectOptions): Promise<LabChai
   const host = parseRpcUrl(url).hostname;
   const expected = expectedChainId(options.expectedChainId ?? process.env.LAB_CHAIN_ID);
   const timeoutMs = options.timeoutMs ?? 5000;
-  const chainId = BigInt(await rpcCall(url, "eth_chainId", timeoutMs) as string);
+  const chainId = BigInt((await rpcCall(url, "eth_chainId", timeoutMs)) as string);
   if (expected !== undefined && expected !== chainId) {
-    throw new ChainIdMismatchError({ code: "chain/id-mismatch", fields: { url, chainId, expected },
+    throw new ChainIdMismatchError({
+      code: "chain/id-mismatch",
+      fields: { url, chainId, expected },
       message: `${url} has chain id ${chainId}, but chain id ${expected} was expected`,
-      hint: `point LAB_RPC_URL at the chain with id ${expected}, or set LAB_CHAIN_ID=${chainId} if this chain is the one you mean` });
+      hint: `point LAB_RPC_URL at the chain with id ${expected}, or set LAB_CHAIN_ID=${chainId} if this chain is the one you mean`,
+    });
   }
   const clientVersion = String(await rpcCall(url, "web3_clientVersion", timeoutMs).catch(() => ""));
   const local = LOOPBACK.has(host) && (DEV_CLIENT.test(clientVersion) || chainId === 31337n || chainId === 1337n);
   const key = options.privateKey ?? process.env.LAB_PRIVATE_KEY;
   if (key && !local && isDevKey(key)) {
-    throw new DevKeyRefusedError({ code: "chain/dev-key-refused", fields: { url, chainId },
+    throw new DevKeyRefusedError({
+      code: "chain/dev-key-refused",
+      fields: { url, chainId },
       message: `the signing key is one of Hardhat's public development keys, and ${url} (chain ${chainId}) is not a local development chain`,
-      hint: "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken" });
+      hint: "set LAB_PRIVATE_KEY to a key of your own funded on that chain; development keys are public and anything they hold can be taken",
+    });
   }
   if (!key && !local) {
-    throw new MissingKeyError({ code: "chain/missing-key", fields: { url, chainId },
+    throw new MissingKeyError({
+      code: "chain/missing-key",
+      fields: { url, chainId },
       message: `no signing key for ${url} (chain ${chainId}), which is not a local development chain`,
-      hint: "set LAB_PRIVATE_KEY to a funded key of your own for that chain" });
+      hint: "set LAB_PRIVATE_KEY to a funded key of your own for that chain",
+    });
   }
   const provider = new JsonRpcProvider(url, chainId, { staticNetwork: true, pollingInterval: local ? 50 : 2000 });
   const signer = managedWallet(key ?? devPrivateKey(0), provider);
@@ -181,9 +221,12 @@ function makeChain(base: Pick<LabChain, "kind" | "name" | "chainId" | "local" | 
     ...base,
     wallet(index) {
       if (!base.local) {
-        throw new DevKeyRefusedError({ code: "chain/dev-account-refused", fields: { chain: base.name, index },
+        throw new DevKeyRefusedError({
+          code: "chain/dev-account-refused",
+          fields: { chain: base.name, index },
           message: `development account ${index} asked for on ${base.name}, which is not a local development chain`,
-          hint: "use chain.signer (from LAB_PRIVATE_KEY) on public chains" });
+          hint: "use chain.signer (from LAB_PRIVATE_KEY) on public chains",
+        });
       }
       return managedWallet(devPrivateKey(index), base.provider);
     },

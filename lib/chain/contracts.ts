@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Contract, ContractFactory, keccak256, type InterfaceAbi } from "ethers";
+import { Contract, ContractFactory, type InterfaceAbi, keccak256 } from "ethers";
 import { fromRoot, readJson, sha256Hex, writeJsonAtomic } from "../files.js";
-import { ContractArtifactMissingError } from "./errors.js";
 import type { LabChain } from "./connect.js";
+import { ContractArtifactMissingError } from "./errors.js";
 
 export interface Artifact {
   contractName: string;
@@ -47,7 +47,12 @@ export function artifact(name: string): Artifact {
   return a;
 }
 
-interface DeploymentRecord { address: string; bytecodeHash: string; args: string; runtimeHash: string }
+interface DeploymentRecord {
+  address: string;
+  bytecodeHash: string;
+  args: string;
+  runtimeHash: string;
+}
 
 function deploymentsFile(): string {
   return fromRoot(".lab", "deployments.json");

@@ -1,7 +1,7 @@
-export { checkChain, connect, hardhatRuntime, parseRpcUrl, inProcessProvider, type ConnectOptions, type InProcessNetwork, type LabChain } from "./connect.js";
-export { artifact, deployOrReuse, type Artifact } from "./contracts.js";
-export { ManagedWallet, managedWallet } from "./nonces.js";
-export { DEV_MNEMONIC, devPrivateKey, devWallet, isDevKey } from "./keys.js";
-export { FIGURE_SCALE, SETTLEMENT_FILE, readSettlement, scaleFigure, settleResults, type SettleRequest, type Settlement } from "./settle.js";
-export { verifySettlement, type Verification } from "./verify.js";
+export { type ConnectOptions, checkChain, connect, hardhatRuntime, type InProcessNetwork, inProcessProvider, type LabChain, parseRpcUrl } from "./connect.js";
+export { type Artifact, artifact, deployOrReuse } from "./contracts.js";
 export * from "./errors.js";
+export { DEV_MNEMONIC, devPrivateKey, devWallet, isDevKey } from "./keys.js";
+export { ManagedWallet, managedWallet } from "./nonces.js";
+export { FIGURE_SCALE, readSettlement, SETTLEMENT_FILE, type Settlement, type SettleRequest, scaleFigure, settleResults } from "./settle.js";
+export { type Verification, verifySettlement } from "./verify.js";

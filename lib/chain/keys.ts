@@ -1,4 +1,4 @@
-import { HDNodeWallet, Wallet, type Provider } from "ethers";
+import { HDNodeWallet, type Provider, Wallet } from "ethers";
 
 /** The mnemonic behind Hardhat's (and Anvil's) well-known development accounts: public, so never for real funds. */
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
@@ -14,8 +14,7 @@ export function devPrivateKey(index: number): string {
 }
 
 export function devPrivateKeys(): string[] {
-  devKeys ??= Array.from({ length: DEV_ACCOUNT_COUNT }, (_, i) =>
-    HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey);
+  devKeys ??= Array.from({ length: DEV_ACCOUNT_COUNT }, (_, i) => HDNodeWallet.fromPhrase(DEV_MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).privateKey);
   return devKeys;
 }
 

@@ -50,34 +50,47 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   const settlement = readSettlement(runDir);
   const resultsPath = join(runDir, RESULTS_FILE);
   if (!settlement || !existsSync(resultsPath)) {
-    throw new SettlementError({ code: "verify/not-settled", fields: { runDir, missing: settlement ? RESULTS_FILE : SETTLEMENT_FILE },
+    throw new SettlementError({
+      code: "verify/not-settled",
+      fields: { runDir, missing: settlement ? RESULTS_FILE : SETTLEMENT_FILE },
       message: `${runDir} has no ${settlement ? RESULTS_FILE : SETTLEMENT_FILE}`,
-      hint: "verify a run folder written by ./lab run whose notebook ends with settle()" });
+      hint: "verify a run folder written by ./lab run whose notebook ends with settle()",
+    });
   }
   const actual = sha256File(resultsPath);
   if (actual !== settlement.resultsSha256) {
-    refuse("verify/results-changed", { runDir, actual, settled: settlement.resultsSha256 },
+    refuse(
+      "verify/results-changed",
+      { runDir, actual, settled: settlement.resultsSha256 },
       `results.json in ${runDir} hashes to ${actual}, but run ${settlement.runId} settled ${settlement.resultsSha256}`,
-      "results.json was changed after settlement: restore the original, or re-run the notebook to settle new results");
+      "results.json was changed after settlement: restore the original, or re-run the notebook to settle new results",
+    );
   }
   const tx = Transaction.from(settlement.rawTransaction);
   const registry = artifact("ResultsRegistry");
   const call = new Contract(settlement.registry, registry.abi).interface.parseTransaction({ data: tx.data });
-  const consistent = tx.hash === settlement.txHash && tx.to?.toLowerCase() === settlement.registry.toLowerCase()
-    && tx.from?.toLowerCase() === settlement.from.toLowerCase() && tx.chainId.toString() === settlement.chain.chainId
-    && call?.name === "settle" && call.args[0] === settlement.runIdHash && String(call.args[2]).toLowerCase() === `0x${actual}`;
+  const consistent =
+    tx.hash === settlement.txHash &&
+    tx.to?.toLowerCase() === settlement.registry.toLowerCase() &&
+    tx.from?.toLowerCase() === settlement.from.toLowerCase() &&
+    tx.chainId.toString() === settlement.chain.chainId &&
+    call?.name === "settle" &&
+    call.args[0] === settlement.runIdHash &&
+    String(call.args[2]).toLowerCase() === `0x${actual}`;
   if (!consistent) {
-    refuse("verify/settlement-edited", { runDir }, `settlement.json of ${runDir} does not agree with its own signed transaction`,
-      "settlement.json was edited; re-run the notebook to settle again");
+    refuse("verify/settlement-edited", { runDir }, `settlement.json of ${runDir} does not agree with its own signed transaction`, "settlement.json was edited; re-run the notebook to settle again");
   }
   const manifestPath = join(runDir, "manifest.json");
   const manifest = existsSync(manifestPath) ? readJson<{ resultsSha256?: string; settlement?: { txHash?: string } }>(manifestPath) : undefined;
   if (manifest && (manifest.resultsSha256 !== actual || manifest.settlement?.txHash !== settlement.txHash)) {
-    refuse("verify/manifest-differs", { runDir }, `manifest.json of ${runDir} names another results hash or transaction than the settlement`,
-      "manifest.json was edited; re-run the notebook for a consistent run folder");
+    refuse(
+      "verify/manifest-differs",
+      { runDir },
+      `manifest.json of ${runDir} names another results hash or transaction than the settlement`,
+      "manifest.json was edited; re-run the notebook for a consistent run folder",
+    );
   }
-  const base = { settlement, transactionMatches: true as const, manifest: manifest ? "matches" as const : "absent" as const,
-    signer: tx.from!, developmentKey: isDevAddress(tx.from!) };
+  const base = { settlement, transactionMatches: true as const, manifest: manifest ? ("matches" as const) : ("absent" as const), signer: tx.from!, developmentKey: isDevAddress(tx.from!) };
   let chain = options.chain;
   if (!chain && settlement.chain.kind === "rpc" && settlement.chain.url) {
     try {
@@ -95,9 +108,12 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   const onChain = new Contract(settlement.registry, registry.abi, chain.provider);
   const run = await onChain.runOf(settlement.runIdHash).catch(() => undefined);
   if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}`) {
-    refuse("verify/registry-differs", { runDir, registry: settlement.registry, chainId: String(chain.chainId) },
+    refuse(
+      "verify/registry-differs",
+      { runDir, registry: settlement.registry, chainId: String(chain.chainId) },
       `the registry at ${settlement.registry} on chain ${chain.chainId} holds ${run ? run.resultsSha256 : "no record"} for run ${settlement.runId}, not 0x${actual}`,
-      "check LAB_RPC_URL points at the chain the run settled on");
+      "check LAB_RPC_URL points at the chain the run settled on",
+    );
   }
   return { ...base, onChain: "matches" };
 }

@@ -1,10 +1,10 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import { devWallet } from "../chain/keys.js";
-import { rng, type Rng } from "../random.js";
-import { IntelligenceError } from "./errors.js";
+import { type Rng, rng } from "../random.js";
+import { type ImageSet, loadFashionMnist } from "./datasets/fashion-mnist.js";
 import { FASHION_MNIST, FORTUNES_MIN } from "./datasets/files.js";
-import { loadFashionMnist, type ImageSet } from "./datasets/fashion-mnist.js";
+import { IntelligenceError } from "./errors.js";
 
 /**
  * A datanet: a data set contributed by several parties (addresses), with its manifest: one
@@ -116,12 +116,15 @@ export function sampleHash(pixels: Uint8Array, label: number): string {
 
 function gammaSample(r: Rng, shape: number): number {
   // Marsaglia–Tsang; shape < 1 by the boost u^(1/shape)
-  if (shape < 1) return gammaSample(r, shape + 1) * Math.pow(r.next() || 1e-12, 1 / shape);
+  if (shape < 1) return gammaSample(r, shape + 1) * (r.next() || 1e-12) ** (1 / shape);
   const d = shape - 1 / 3;
   const c = 1 / Math.sqrt(9 * d);
   for (;;) {
     let x: number, v: number;
-    do { x = r.normal(); v = 1 + c * x; } while (v <= 0);
+    do {
+      x = r.normal();
+      v = 1 + c * x;
+    } while (v <= 0);
     v = v * v * v;
     const u = r.next();
     if (u < 1 - 0.0331 * x ** 4 || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
@@ -149,24 +152,26 @@ export function merkleTreeOf(manifest: Pick<DatanetManifest, "samples" | "contri
 export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Datanet {
   const set = loadFashionMnist("train", opts);
   const [start, end] = plan.sourceRange;
-  if (!(start >= 0 && end <= set.n && start < end)) throw new IntelligenceError({
-    code: "datanet/range-outside-data",
-    message: `sourceRange [${start}, ${end}) is outside the ${set.n} training images`,
-    hint: `use a range within [0, ${set.n})`,
-    fields: { start, end, images: set.n },
-  });
+  if (!(start >= 0 && end <= set.n && start < end))
+    throw new IntelligenceError({
+      code: "datanet/range-outside-data",
+      message: `sourceRange [${start}, ${end}) is outside the ${set.n} training images`,
+      hint: `use a range within [0, ${set.n})`,
+      fields: { start, end, images: set.n },
+    });
   const root = rng(plan.seed).fork(`datanet:${plan.name}`);
   const byClass: number[][] = Array.from({ length: set.classes.length }, () => []);
   const pool = root.fork("pool").shuffle(Array.from({ length: end - start }, (_, i) => start + i));
   for (const i of pool) byClass[set.y[i]].push(i);
   const cursor = new Array(byClass.length).fill(0);
   const take = (cls: number): number => {
-    if (cursor[cls] >= byClass[cls].length) throw new IntelligenceError({
-      code: "datanet/class-exhausted",
-      message: `datanet ${plan.name}: class ${cls} has no images left in [${start}, ${end})`,
-      hint: "widen sourceRange or ask for fewer samples",
-      fields: { datanet: plan.name, class: cls, start, end },
-    });
+    if (cursor[cls] >= byClass[cls].length)
+      throw new IntelligenceError({
+        code: "datanet/class-exhausted",
+        message: `datanet ${plan.name}: class ${cls} has no images left in [${start}, ${end})`,
+        hint: "widen sourceRange or ask for fewer samples",
+        fields: { datanet: plan.name, class: cls, start, end },
+      });
     return byClass[cls][cursor[cls]++];
   };
   const takenBy = new Map<string, number[]>();
@@ -178,12 +183,13 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
     let sources: number[] = [];
     if (c.kind === "duplicate") {
       const of = takenBy.get(c.duplicateOf ?? "");
-      if (!of) throw new IntelligenceError({
-        code: "datanet/duplicate-of-unknown",
-        message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
-        hint: "list the original contributor first and name them in duplicateOf",
-        fields: { contributor: c.name, duplicateOf: c.duplicateOf },
-      });
+      if (!of)
+        throw new IntelligenceError({
+          code: "datanet/duplicate-of-unknown",
+          message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
+          hint: "list the original contributor first and name them in duplicateOf",
+          fields: { contributor: c.name, duplicateOf: c.duplicateOf },
+        });
       sources = r.shuffle(of.slice()).slice(0, c.samples);
     } else {
       let probs = new Array(k).fill(1 / k);
@@ -192,8 +198,12 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
         else probs = dirichlet(r, c.dirichletAlpha ?? 0.3, k);
       }
       for (let s = 0; s < c.samples; s++) {
-        let u = r.next(), cls = 0;
-        while (cls < k - 1 && u >= probs[cls]) { u -= probs[cls]; cls++; }
+        let u = r.next(),
+          cls = 0;
+        while (cls < k - 1 && u >= probs[cls]) {
+          u -= probs[cls];
+          cls++;
+        }
         // fall through to the next class when one runs out (keeps counts exact)
         let tries = 0;
         while (cursor[cls] >= byClass[cls].length && tries++ < k) cls = (cls + 1) % k;
@@ -230,10 +240,15 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
   const merkleRoot = merkleTreeOf(partial).root;
   const id = datanetId(plan.name, merkleRoot);
   const manifest: DatanetManifest = {
-    id, name: plan.name,
+    id,
+    name: plan.name,
     dataset: { name: FASHION_MNIST.name, sha256: FASHION_MNIST.files.trainImages.sha256, split: "train", sourceRange: plan.sourceRange },
-    shift: plan.shift, seed: plan.seed, contributors, samples,
-    leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
+    shift: plan.shift,
+    seed: plan.seed,
+    contributors,
+    samples,
+    leafEncoding: ["uint256", "address", "bytes32"],
+    merkleRoot,
   };
   return { id, name: plan.name, modality: "image", contributors, x, y, xShape: [size], yShape: [], yTrue, contributorOf, sampleHashes, n, featureSize: size, numClasses: set.classes.length, manifest };
 }
@@ -241,33 +256,36 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
 /** Checks a manifest against the datanet's data: every hash and the Merkle root. */
 export function verifyManifest(datanet: Datanet): void {
   const tree = merkleTreeOf(datanet.manifest);
-  if (tree.root !== datanet.manifest.merkleRoot) throw new IntelligenceError({
-    code: "datanet/merkle-root-mismatch",
-    message: `datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`,
-    hint: "rebuild the manifest from the data",
-    fields: { datanet: datanet.name, actual: tree.root, expected: datanet.manifest.merkleRoot },
-  });
+  if (tree.root !== datanet.manifest.merkleRoot)
+    throw new IntelligenceError({
+      code: "datanet/merkle-root-mismatch",
+      message: `datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`,
+      hint: "rebuild the manifest from the data",
+      fields: { datanet: datanet.name, actual: tree.root, expected: datanet.manifest.merkleRoot },
+    });
   if (datanet.modality === "text") {
     datanet.manifest.samples.forEach((s, i) => {
       const bytes = new Uint8Array(new Int32Array(datanet.x.subarray(i * datanet.featureSize, (i + 1) * datanet.featureSize)).buffer);
-      if (keccak256(bytes) !== s.hash) throw new IntelligenceError({
-        code: "datanet/sample-hash-mismatch",
-        message: `datanet ${datanet.name}: window ${i} does not match its manifest hash`,
-        hint: "the data was altered after the manifest was made; rebuild the datanet",
-        fields: { datanet: datanet.name, sample: i },
-      });
+      if (keccak256(bytes) !== s.hash)
+        throw new IntelligenceError({
+          code: "datanet/sample-hash-mismatch",
+          message: `datanet ${datanet.name}: window ${i} does not match its manifest hash`,
+          hint: "the data was altered after the manifest was made; rebuild the datanet",
+          fields: { datanet: datanet.name, sample: i },
+        });
     });
     return;
   }
   datanet.manifest.samples.forEach((s, i) => {
     const px = new Uint8Array(datanet.featureSize);
     for (let k = 0; k < px.length; k++) px[k] = Math.round(datanet.x[i * datanet.featureSize + k] * 255);
-    if (sampleHash(px, datanet.y[i]) !== s.hash) throw new IntelligenceError({
-      code: "datanet/sample-hash-mismatch",
-      message: `datanet ${datanet.name}: sample ${i} does not match its manifest hash`,
-      hint: "the data was altered after the manifest was made; rebuild the datanet",
-      fields: { datanet: datanet.name, sample: i },
-    });
+    if (sampleHash(px, datanet.y[i]) !== s.hash)
+      throw new IntelligenceError({
+        code: "datanet/sample-hash-mismatch",
+        message: `datanet ${datanet.name}: sample ${i} does not match its manifest hash`,
+        hint: "the data was altered after the manifest was made; rebuild the datanet",
+        fields: { datanet: datanet.name, sample: i },
+      });
   });
 }
 
@@ -289,7 +307,11 @@ export function exampleDatanetPlan(name = "fmnist-shifted", opts: { seed?: numbe
   const s = opts.scale ?? 1;
   const n = (k: number) => Math.max(10, Math.round(k * s));
   return {
-    name, dataset: "fashion-mnist", sourceRange: [30000, 60000], shift: opts.shift ?? "translate", seed: opts.seed ?? 7,
+    name,
+    dataset: "fashion-mnist",
+    sourceRange: [30000, 60000],
+    shift: opts.shift ?? "translate",
+    seed: opts.seed ?? 7,
     contributors: [
       { name: "atelier", kind: "iid", samples: n(1200) },
       { name: "boutique", kind: "non-iid", samples: n(1000), dirichletAlpha: 0.3 },
@@ -323,18 +345,21 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
   const used = new Set<string>();
   const docsOf = new Map<string, string[]>();
   const contributors: Contributor[] = [];
-  const xs: Int32Array[] = [], ys: Int32Array[] = [], owner: number[] = [];
+  const xs: Int32Array[] = [],
+    ys: Int32Array[] = [],
+    owner: number[] = [];
   plan.contributors.forEach((c, ci) => {
     const r = root.fork(`contributor:${c.name}`);
     let docs: string[];
     if (c.kind === "duplicate") {
       const of = docsOf.get(c.duplicateOf ?? "");
-      if (!of) throw new IntelligenceError({
-        code: "datanet/duplicate-of-unknown",
-        message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
-        hint: "list the original contributor first",
-        fields: { contributor: c.name, duplicateOf: c.duplicateOf },
-      });
+      if (!of)
+        throw new IntelligenceError({
+          code: "datanet/duplicate-of-unknown",
+          message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
+          hint: "list the original contributor first",
+          fields: { contributor: c.name, duplicateOf: c.duplicateOf },
+        });
       docs = of.slice(0, c.documents);
     } else {
       docs = pool.filter((d) => !used.has(d) && (c.kind !== "non-iid" || !c.match || c.match.test(d))).slice(0, c.documents);
@@ -353,33 +378,69 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     contributors.push({ address: devWallet(ci + 1).address, name: c.name, kind: c.kind, samples: windows });
   });
   const heldIds = encode(pool.filter((d) => !used.has(d)).join("\n\n") + "\n\n");
-  const hx: Int32Array[] = [], hy: Int32Array[] = [];
+  const hx: Int32Array[] = [],
+    hy: Int32Array[] = [];
   for (let s = 0; s + plan.blockSize + 1 <= heldIds.length; s += plan.blockSize) {
     hx.push(heldIds.slice(s, s + plan.blockSize));
     hy.push(heldIds.slice(s + 1, s + plan.blockSize + 1));
   }
-  const n = xs.length, T = plan.blockSize;
+  const n = xs.length,
+    T = plan.blockSize;
   const heldOut = { x: new Int32Array(hx.length * T), y: new Int32Array(hx.length * T), n: hx.length, xShape: [T], yShape: [T] };
-  hx.forEach((w, i) => { heldOut.x.set(w, i * T); heldOut.y.set(hy[i], i * T); });
-  const x = new Int32Array(n * T), y = new Int32Array(n * T);
-  xs.forEach((w, i) => { x.set(w, i * T); y.set(ys[i], i * T); });
+  hx.forEach((w, i) => {
+    heldOut.x.set(w, i * T);
+    heldOut.y.set(hy[i], i * T);
+  });
+  const x = new Int32Array(n * T),
+    y = new Int32Array(n * T);
+  xs.forEach((w, i) => {
+    x.set(w, i * T);
+    y.set(ys[i], i * T);
+  });
   const sampleHashes = xs.map((w) => keccak256(new Uint8Array(new Int32Array(w).buffer)));
   const samples = sampleHashes.map((hash, i) => ({ contributor: owner[i], source: i, label: -1, hash }));
   const merkleRoot = merkleTreeOf({ samples, contributors }).root;
   const id = datanetId(plan.name, merkleRoot);
   const manifest: DatanetManifest = {
-    id, name: plan.name,
+    id,
+    name: plan.name,
     dataset: { name: FORTUNES_MIN.name, sha256: FORTUNES_MIN.files[plan.source].sha256, split: plan.source, sourceRange: [0, pool.length] },
-    shift: "none", seed: plan.seed, contributors, samples, leafEncoding: ["uint256", "address", "bytes32"], merkleRoot,
+    shift: "none",
+    seed: plan.seed,
+    contributors,
+    samples,
+    leafEncoding: ["uint256", "address", "bytes32"],
+    merkleRoot,
   };
-  return { id, name: plan.name, modality: "text", contributors, x, y, xShape: [T], yShape: [T], yTrue: y, contributorOf: Int32Array.from(owner), sampleHashes, n, featureSize: T, numClasses: 0, manifest, heldOut };
+  return {
+    id,
+    name: plan.name,
+    modality: "text",
+    contributors,
+    x,
+    y,
+    xShape: [T],
+    yShape: [T],
+    yTrue: y,
+    contributorOf: Int32Array.from(owner),
+    sampleHashes,
+    n,
+    featureSize: T,
+    numClasses: 0,
+    manifest,
+    heldOut,
+  };
 }
 
 export function exampleTextDatanetPlan(name = "fortunes-literature", opts: { seed?: number; scale?: number; blockSize?: number } = {}): TextDatanetPlan {
   const s = opts.scale ?? 1;
   const n = (k: number) => Math.max(2, Math.round(k * s));
   return {
-    name, source: "literature", blockSize: opts.blockSize ?? 48, stride: 24, seed: opts.seed ?? 7,
+    name,
+    source: "literature",
+    blockSize: opts.blockSize ?? 48,
+    stride: 24,
+    seed: opts.seed ?? 7,
     contributors: [
       { name: "archivist", kind: "iid", documents: n(100) },
       { name: "bardolator", kind: "non-iid", documents: n(30), match: /Shakespeare|Twain/ },

@@ -39,11 +39,12 @@
  *     const g = tf.grads((...ts) => tf.sum(loss(Object.fromEntries(Object.keys(w).map((k, i) => [k, ts[i]])), x, y)))(Object.values(w));
  *   }
  */
-export * from "./errors.js";
-export * from "./datasets/index.js";
+
 export * from "./datanets.js";
-export * from "./models/index.js";
+export * from "./datasets/index.js";
+export * from "./errors.js";
+export * from "./factory/index.js";
 export * from "./lora/index.js";
+export * from "./models/index.js";
 export * from "./peft/index.js";
 export * from "./train.js";
-export * from "./factory/index.js";

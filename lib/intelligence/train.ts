@@ -1,8 +1,8 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { rng } from "../random.js";
 import { NonFiniteLossError } from "./errors.js";
-import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
 import { crossEntropy } from "./models/ops.js";
+import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
 
 /** Examples in memory: x flat (n × featureSize; int ids for an LM), y (n, or n × T for an LM). */
 export interface TrainData {
@@ -38,7 +38,9 @@ export function batchIndices(n: number, batchSize: number, seed: number, step: n
   const perEpoch = Math.max(1, Math.floor(n / batchSize));
   const epoch = Math.floor(step / perEpoch);
   const within = step % perEpoch;
-  const perm = rng(seed).fork(`epoch:${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
+  const perm = rng(seed)
+    .fork(`epoch:${epoch}`)
+    .shuffle(Array.from({ length: n }, (_, i) => i));
   return perm.slice(within * batchSize, within * batchSize + Math.min(batchSize, n));
 }
 
@@ -80,7 +82,11 @@ export class Optimizer {
   readonly m: Record<string, tfjs.Variable> = {};
   readonly v: Record<string, tfjs.Variable> = {};
   step = 0;
-  constructor(private readonly tf: Model["tf"], readonly config: OptimizerConfig, readonly params: Record<string, tfjs.Variable>) {
+  constructor(
+    private readonly tf: Model["tf"],
+    readonly config: OptimizerConfig,
+    readonly params: Record<string, tfjs.Variable>,
+  ) {
     if (config.name !== "sgd") {
       for (const [k, p] of Object.entries(params)) {
         this.m[k] = tf.variable(tf.zerosLike(p), false, `opt.m.${k}.${Math.random()}`);
@@ -139,7 +145,16 @@ export interface StepResult {
  * One optimisation step on the named trainable variables; everything else in `frozen` is a
  * constant of the gradient computation (and is never assigned).
  */
-export function trainStep(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, opt: Optimizer, batch: { x: Tensor; y: Tensor }, lr: number, fwd: ForwardOptions, stepIndex: number): StepResult {
+export function trainStep(
+  model: Model,
+  frozen: WeightMap,
+  trainable: Record<string, tfjs.Variable>,
+  opt: Optimizer,
+  batch: { x: Tensor; y: Tensor },
+  lr: number,
+  fwd: ForwardOptions,
+  stepIndex: number,
+): StepResult {
   const pending = lossAndGradients(model, frozen, trainable, batch, fwd);
   return finishStep(pending, pending.value.dataSync()[0], trainable, opt, lr, stepIndex);
 }
@@ -148,7 +163,16 @@ export function trainStep(model: Model, frozen: WeightMap, trainable: Record<str
  * trainStep that reads the loss back asynchronously: the form every backend supports (WebGPU in
  * Node has no synchronous read-back). Disposes the batch; needs no surrounding tf.tidy.
  */
-export async function trainStepAsync(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, opt: Optimizer, batch: { x: Tensor; y: Tensor }, lr: number, fwd: ForwardOptions, stepIndex: number): Promise<StepResult> {
+export async function trainStepAsync(
+  model: Model,
+  frozen: WeightMap,
+  trainable: Record<string, tfjs.Variable>,
+  opt: Optimizer,
+  batch: { x: Tensor; y: Tensor },
+  lr: number,
+  fwd: ForwardOptions,
+  stepIndex: number,
+): Promise<StepResult> {
   let pending: ReturnType<typeof lossAndGradients>;
   try {
     pending = lossAndGradients(model, frozen, trainable, batch, fwd);
@@ -188,7 +212,8 @@ function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, 
 
 /** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches. */
 export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): { loss: number; accuracy: number } {
-  let lossSum = 0, correct = 0;
+  let lossSum = 0,
+    correct = 0;
   for (const idx of evaluationBatches(data, batchSize)) {
     const sums = batchSums(model, weights, data, idx, fwd);
     const values = sums.dataSync();
@@ -201,7 +226,8 @@ export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd:
 
 /** evaluate with asynchronous read-back (every backend, WebGPU included). */
 export async function evaluateAsync(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
-  let lossSum = 0, correct = 0;
+  let lossSum = 0,
+    correct = 0;
   for (const idx of evaluationBatches(data, batchSize)) {
     const sums = batchSums(model, weights, data, idx, fwd);
     const values = await sums.data();

@@ -1,10 +1,10 @@
-export { inNotebook, runContext, type RunContext } from "../run-context.js";
+export { type Rng, rng } from "../random.js";
+export { RESULTS_FILE, type ResultsFile, readResults, record } from "../results.js";
+export { inNotebook, type RunContext, runContext } from "../run-context.js";
 export { escapeHtml, html, markdown } from "./display.js";
-export { coerceParameter, injectedCellSource, parseParameterCell, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue } from "./params.js";
-export { checkedLayout, figureMarkup, plot, plotlyBundleScript, PlotError, type Layout, type Trace } from "./plot.js";
-export { progress, type Progress } from "./progress.js";
+export { type CurvePoint, drawFactory, type FactoryViewOptions, liveCurves, runFactory } from "./factory.js";
+export { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue, parseParameterCell } from "./params.js";
+export { checkedLayout, figureMarkup, type Layout, PlotError, plot, plotlyBundleScript, type Trace } from "./plot.js";
+export { type Progress, progress } from "./progress.js";
 export { settle } from "./settle.js";
-export { drawFactory, liveCurves, runFactory, type CurvePoint, type FactoryViewOptions } from "./factory.js";
-export { rng, type Rng } from "../random.js";
-export { readResults, record, RESULTS_FILE, type ResultsFile } from "../results.js";
-export { table, tableHtml, textTable, toRows, type Row, type TableOptions } from "./table.js";
+export { type Row, type TableOptions, table, tableHtml, textTable, toRows } from "./table.js";

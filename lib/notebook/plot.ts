@@ -1,9 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { randomBytes } from "node:crypto";
-import { html } from "./display.js";
 import { LabError } from "../errors.js";
 import { inNotebook } from "../run-context.js";
+import { html } from "./display.js";
 
 const require = createRequire(import.meta.url);
 
@@ -20,9 +20,12 @@ const CARTESIAN = new Set(["scatter", "scattergl", "bar", "histogram", "histogra
 function titleText(title: unknown, where: string): string | undefined {
   if (title === undefined || title === null) return undefined;
   if (typeof title === "string") {
-    throw new PlotError({ code: "plot/string-title", fields: { where, title },
+    throw new PlotError({
+      code: "plot/string-title",
+      fields: { where, title },
       message: `${where} is the string "${title}"; plotly.js 3 draws only titles written as { text }`,
-      hint: `write ${where}: { text: ${JSON.stringify(title)} }` });
+      hint: `write ${where}: { text: ${JSON.stringify(title)} }`,
+    });
   }
   const text = (title as { text?: unknown }).text;
   return typeof text === "string" && text.trim() ? text : undefined;
@@ -47,15 +50,18 @@ function axesUsed(traces: Trace[]): string[] {
 export function checkedLayout(traces: Trace[], layout: Layout): Layout {
   const out: Layout = structuredClone(layout);
   if (!titleText(layout.title, "layout.title")) {
-    throw new PlotError({ code: "plot/no-title", fields: {}, message: "the figure has no title",
-      hint: "give the layout a title: { title: { text: \"what the figure shows\" } }" });
+    throw new PlotError({ code: "plot/no-title", fields: {}, message: "the figure has no title", hint: 'give the layout a title: { title: { text: "what the figure shows" } }' });
   }
   for (const key of axesUsed(traces)) {
     const axis = (layout[key] ?? {}) as Record<string, unknown>;
     if (axis.visible === false) continue;
     if (!titleText(axis.title, `layout.${key}.title`)) {
-      throw new PlotError({ code: "plot/no-axis-title", fields: { axis: key }, message: `the figure's ${key} has no title`,
-        hint: `name what the axis shows and its unit: ${key}: { title: { text: "…" } } (or hide it with visible: false)` });
+      throw new PlotError({
+        code: "plot/no-axis-title",
+        fields: { axis: key },
+        message: `the figure's ${key} has no title`,
+        hint: `name what the axis shows and its unit: ${key}: { title: { text: "…" } } (or hide it with visible: false)`,
+      });
     }
     out[key] = { automargin: true, ...axis };
   }

@@ -37,21 +37,39 @@ export function progress(label: string, total: number): Progress {
     };
     draw(true);
     return {
-      tick(n = 1, info) { count += n; if (info !== undefined) lastInfo = info; draw(count >= total); },
-      done(info) { count = total; if (info !== undefined) lastInfo = info; draw(true); },
+      tick(n = 1, info) {
+        count += n;
+        if (info !== undefined) lastInfo = info;
+        draw(count >= total);
+      },
+      done(info) {
+        count = total;
+        if (info !== undefined) lastInfo = info;
+        draw(true);
+      },
     };
   }
 
   if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted} {info}`,
-      stream: process.stderr,
-      hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} elapsed, ETA {eta_formatted} {info}`,
+        stream: process.stderr,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     bar.start(total, 0, { info: "" });
     return {
-      tick(n = 1, info) { count += n; bar.update(count, { info: info ?? lastInfo }); if (info !== undefined) lastInfo = info; },
-      done(info) { bar.update(total, { info: info ?? lastInfo }); bar.stop(); },
+      tick(n = 1, info) {
+        count += n;
+        bar.update(count, { info: info ?? lastInfo });
+        if (info !== undefined) lastInfo = info;
+      },
+      done(info) {
+        bar.update(total, { info: info ?? lastInfo });
+        bar.stop();
+      },
     };
   }
 
@@ -61,8 +79,15 @@ export function progress(label: string, total: number): Progress {
       count += n;
       if (info !== undefined) lastInfo = info;
       const decile = total > 0 ? Math.floor((10 * count) / total) : 10;
-      if (decile > lastDecile) { lastDecile = decile; console.error(line()); }
+      if (decile > lastDecile) {
+        lastDecile = decile;
+        console.error(line());
+      }
     },
-    done(info) { count = total; if (info !== undefined) lastInfo = info; console.error(line()); },
+    done(info) {
+      count = total;
+      if (info !== undefined) lastInfo = info;
+      console.error(line());
+    },
   };
 }

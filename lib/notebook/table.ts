@@ -3,8 +3,14 @@ import { escapeHtml, html } from "./display.js";
 export type Row = Record<string, unknown>;
 
 /** A danfojs DataFrame (columns + values) or an arquero table (objects()). */
-interface DanfoLike { columns: string[]; values: unknown[]; index?: Array<string | number> }
-interface ArqueroLike { objects(): object[] }
+interface DanfoLike {
+  columns: string[];
+  values: unknown[];
+  index?: Array<string | number>;
+}
+interface ArqueroLike {
+  objects(): object[];
+}
 
 function isDanfo(x: unknown): x is DanfoLike {
   return typeof x === "object" && x !== null && Array.isArray((x as DanfoLike).columns) && Array.isArray((x as DanfoLike).values);
@@ -37,7 +43,10 @@ function formatCell(v: unknown, digits: number): string {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-export interface TableOptions { caption?: string; digits?: number }
+export interface TableOptions {
+  caption?: string;
+  digits?: number;
+}
 
 export function tableHtml(rows: Row[], options: TableOptions = {}): string {
   const digits = options.digits ?? 4;

@@ -11,7 +11,12 @@ const DISPLAY = /\$\$([\s\S]+?)\$\$/g;
 const INLINE = /(^|[^\\$])\$(?!\s)([^$\n]+?)(?<!\s)\$(?!\d)/g;
 
 function unescapeHtml(text: string): string {
-  return text.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+  return text
+    .replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">")
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&");
 }
 
 function typeset(tex: string, displayMode: boolean): string {
@@ -36,9 +41,7 @@ function typesetText(fragment: string): string {
     .map((part, i) => {
       // split() with two groups yields [text, skipped element, its tag name, text, …]: only text is typeset.
       if (i % 3 !== 0) return i % 3 === 1 ? part : "";
-      return part
-        .replace(DISPLAY, (_, tex: string) => typeset(tex, true))
-        .replace(INLINE, (_, before: string, tex: string) => before + typeset(tex, false));
+      return part.replace(DISPLAY, (_, tex: string) => typeset(tex, true)).replace(INLINE, (_, before: string, tex: string) => before + typeset(tex, false));
     })
     .join("");
 }

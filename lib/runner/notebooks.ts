@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { LabError } from "../errors.js";
 import { fromRoot } from "../files.js";
-import { parseParameterCell, type ParameterSpec } from "../notebook/params.js";
+import { type ParameterSpec, parseParameterCell } from "../notebook/params.js";
 
 export interface NotebookCell {
   id?: string;
@@ -82,6 +82,10 @@ export function notebookParameters(nb: NotebookJson): ParameterSpec[] {
 /** The notebook's title: the first heading of its first markdown cell, else its name. */
 export function notebookTitle(nb: NotebookJson, fallback: string): string {
   const first = nb.cells.find((c) => c.cell_type === "markdown");
-  const heading = first ? cellSource(first).split("\n").find((l) => /^#\s/.test(l.trim())) : undefined;
+  const heading = first
+    ? cellSource(first)
+        .split("\n")
+        .find((l) => /^#\s/.test(l.trim()))
+    : undefined;
   return heading ? heading.trim().replace(/^#\s+/, "").replace(/[*_`]/g, "") : fallback;
 }

@@ -2,19 +2,19 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
-import { LabError, describeError } from "../errors.js";
+import { checkChain } from "../chain/connect.js";
+import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
+import { describeError, LabError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
-import { unknownKey } from "../overrides.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
-import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
-import { checkChain } from "../chain/connect.js";
+import { unknownKey } from "../overrides.js";
 import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
 import { gitInfo, packageVersion } from "./environment.js";
+import { cellSource, type NotebookFile, type NotebookJson, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks } from "./notebooks.js";
+import { codeCells, describeCell, type ProgressOptions, RunProgress } from "./progress.js";
 import { finishReport, landFile } from "./report.js";
-import { cellSource, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
-import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
 
 export interface RunOptions {
   names: string[];
@@ -122,8 +122,13 @@ const PROBE_TAG = "lab-parameters-probe";
 export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): NotebookJson {
   if (specs.length === 0) return nb;
   const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
-  return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
-    source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
+  return {
+    ...nb,
+    cells: [
+      ...nb.cells,
+      { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null, source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` },
+    ],
+  };
 }
 
 /** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */
@@ -136,37 +141,72 @@ function cellTimings(nb: NotebookJson) {
   });
 }
 
-interface ExecutorReply { ok: boolean; parameters?: Record<string, ParameterValue> | null; cell?: number | null; source?: string; ename?: string; evalue?: string; traceback?: string }
+interface ExecutorReply {
+  ok: boolean;
+  parameters?: Record<string, ParameterValue> | null;
+  cell?: number | null;
+  source?: string;
+  ename?: string;
+  evalue?: string;
+  traceback?: string;
+}
 
-interface ExecutorEvent { event: "start" | "output"; index: number; text?: string }
+interface ExecutorEvent {
+  event: "start" | "output";
+  index: number;
+  text?: string;
+}
 
-interface Execution { reply: Promise<ExecutorReply>; kill(): void }
+interface Execution {
+  reply: Promise<ExecutorReply>;
+  kill(): void;
+}
 
 /**
  * Starts the executor (nbclient) in its own process group: a Ctrl-C reaches the runner alone,
  * which decides what to stop. The executor and its kernel die with the runner (see
  * execute_notebook.py); events come back on file descriptor 3.
  */
-function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number, title: string,
-  onEvent: (event: ExecutorEvent) => void): Execution {
+function execute(input: string, outNb: string, outHtml: string, env: NodeJS.ProcessEnv, timeoutS: number, title: string, onEvent: (event: ExecutorEvent) => void): Execution {
   const python = process.env.LAB_PYTHON ?? "python3";
   const script = fromRoot("lib", "runner", "execute_notebook.py");
-  const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS), title],
-    { env: { ...env, LAB_RUNNER_PID: String(process.pid) }, stdio: ["ignore", "pipe", "pipe", "pipe"], detached: true });
+  const child = spawn(python, [script, input, outNb, outHtml, fromRoot("notebooks"), process.env.LAB_KERNEL_NAME ?? "tslab", String(timeoutS), title], {
+    env: { ...env, LAB_RUNNER_PID: String(process.pid) },
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    detached: true,
+  });
   const reply = new Promise<ExecutorReply>((resolve, reject) => {
     let stdout = "";
     let stderr = "";
     let events = "";
-    child.stdout!.on("data", (d) => { stdout += d; });
-    child.stderr!.on("data", (d) => { stderr += d; });
+    child.stdout!.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+    });
     (child.stdio[3] as NodeJS.ReadableStream).on("data", (d: Buffer) => {
       events += d;
       const lines = events.split("\n");
       events = lines.pop() ?? "";
-      for (const line of lines) { try { onEvent(JSON.parse(line) as ExecutorEvent); } catch { /* a torn line is dropped */ } }
+      for (const line of lines) {
+        try {
+          onEvent(JSON.parse(line) as ExecutorEvent);
+        } catch {
+          /* a torn line is dropped */
+        }
+      }
     });
-    child.on("error", (error) => reject(new NotebookRunError({ code: "run/no-python", fields: { python },
-      message: `cannot start ${python} (${error.message})`, hint: "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert" })));
+    child.on("error", (error) =>
+      reject(
+        new NotebookRunError({
+          code: "run/no-python",
+          fields: { python },
+          message: `cannot start ${python} (${error.message})`,
+          hint: "run ./lab (it sets up Jupyter) or set LAB_PYTHON to a python3 with nbclient and nbconvert",
+        }),
+      ),
+    );
     child.on("close", (code) => {
       const line = stdout.trim().split("\n").pop() ?? "";
       try {
@@ -178,7 +218,13 @@ function execute(input: string, outNb: string, outHtml: string, env: NodeJS.Proc
   });
   return {
     reply,
-    kill: () => { try { process.kill(-child.pid!, "SIGKILL"); } catch { /* already gone */ } },
+    kill: () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    },
   };
 }
 
@@ -208,8 +254,10 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     progress.stop();
     rmSync(staging, { recursive: true, force: true });
     const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
-    process.stderr.write(`\ninterrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
-      `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}.\n`);
+    process.stderr.write(
+      `\ninterrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
+        `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}.\n`,
+    );
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
   process.once("SIGINT", onSignal);
@@ -219,20 +267,32 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     return { notebook: plan.notebook.name, ok: false, runId, seconds: (Date.now() - started.getTime()) / 1000, error };
   };
   try {
-    log(`▶ ${plan.notebook.name}  (run ${runId}${Object.keys(plan.overrides).length ? `, ${Object.entries(plan.overrides).map(([k, v]) => `${k}=${v}`).join(" ")}` : ""})`);
+    log(
+      `▶ ${plan.notebook.name}  (run ${runId}${
+        Object.keys(plan.overrides).length
+          ? `, ${Object.entries(plan.overrides)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(" ")}`
+          : ""
+      })`,
+    );
     const input = join(staging, ".input.ipynb");
     writeJsonAtomic(input, withParametersProbe(injected, plan.specs));
     const env = { ...process.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
-    execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name),
-      (event) => { if (event.event === "start") progress.started(event.index); else if (event.text) progress.output(event.index, event.text); });
+    execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name), (event) => {
+      if (event.event === "start") progress.started(event.index);
+      else if (event.text) progress.output(event.index, event.text);
+    });
     const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
     if (!reply.ok) {
       const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
       const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
-      return fail(`${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
-        (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
-        (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""));
+      return fail(
+        `${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
+          (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
+          (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""),
+      );
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
     if (!existsSync(settlementPath)) {
@@ -308,13 +368,16 @@ export async function runAll(options: RunOptions, log: (line: string) => void = 
 }
 
 export function summaryTable(outcomes: RunOutcome[]): string {
-  return textTable(outcomes.map((o) => ({
-    notebook: o.notebook,
-    status: o.ok ? "ok" : "FAILED",
-    seconds: Number(o.seconds.toFixed(1)),
-    run: o.ok ? o.runId : "(none kept)",
-    settlement: o.txHash ?? "",
-  })), 1);
+  return textTable(
+    outcomes.map((o) => ({
+      notebook: o.notebook,
+      status: o.ok ? "ok" : "FAILED",
+      seconds: Number(o.seconds.toFixed(1)),
+      run: o.ok ? o.runId : "(none kept)",
+      settlement: o.txHash ?? "",
+    })),
+    1,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
-import * as tf from "@tensorflow/tfjs";
 import { createRequire } from "node:module";
+import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
 import { activateWebGpu, formatAdapter, type WebGpuAdapterReport } from "./webgpu.js";
@@ -45,10 +45,16 @@ export interface TfRuntime {
 export { BackendError };
 
 const ALIASES: Record<string, BackendChoice> = {
-  "tfjs-node-gpu": "tfjs-node-gpu", gpu: "tfjs-node-gpu", "tensorflow-gpu": "tfjs-node-gpu",
-  "tfjs-node": "tfjs-node", node: "tfjs-node", tensorflow: "tfjs-node",
-  webgpu: "webgpu", dawn: "webgpu",
-  wasm: "wasm", cpu: "cpu",
+  "tfjs-node-gpu": "tfjs-node-gpu",
+  gpu: "tfjs-node-gpu",
+  "tensorflow-gpu": "tfjs-node-gpu",
+  "tfjs-node": "tfjs-node",
+  node: "tfjs-node",
+  tensorflow: "tfjs-node",
+  webgpu: "webgpu",
+  dawn: "webgpu",
+  wasm: "wasm",
+  cpu: "cpu",
 };
 
 function nativeCandidate(choice: "tfjs-node-gpu" | "tfjs-node"): BackendCandidate {
@@ -107,15 +113,24 @@ export function defaultCandidates(): BackendCandidate[] {
         return undefined;
       },
     },
-    { choice: "cpu", async activate() { return (await tf.setBackend("cpu")) ? undefined : "the cpu backend failed to initialise"; } },
+    {
+      choice: "cpu",
+      async activate() {
+        return (await tf.setBackend("cpu")) ? undefined : "the cpu backend failed to initialise";
+      },
+    },
   ];
 }
 
 export function parseBackendChoice(value: string): BackendChoice {
   const choice = ALIASES[value.trim().toLowerCase()];
   if (!choice) {
-    throw new BackendError({ code: "backend/unknown", message: `LAB_TF_BACKEND="${value}" names no backend`,
-      hint: `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`, fields: { value } });
+    throw new BackendError({
+      code: "backend/unknown",
+      message: `LAB_TF_BACKEND="${value}" names no backend`,
+      hint: `set LAB_TF_BACKEND to one of ${BACKEND_ORDER.join(", ")} (or unset it to pick the fastest that loads)`,
+      fields: { value },
+    });
   }
   return choice;
 }
@@ -146,7 +161,11 @@ export async function selectBackend(
     const candidate = candidates.find((c) => c.choice === choice);
     if (!candidate) continue;
     if (choice === "webgpu" && options.syncReads && !override) {
-      skipped.push({ choice, code: "webgpu/sync-read", reason: "this process reads tensors synchronously (a notebook kernel), which WebGPU in Node cannot; LAB_TF_BACKEND=webgpu forces it [webgpu/sync-read]" });
+      skipped.push({
+        choice,
+        code: "webgpu/sync-read",
+        reason: "this process reads tensors synchronously (a notebook kernel), which WebGPU in Node cannot; LAB_TF_BACKEND=webgpu forces it [webgpu/sync-read]",
+      });
       continue;
     }
     const reason = await candidate.activate(Boolean(override));
@@ -154,8 +173,7 @@ export async function selectBackend(
       await tf.ready();
       const adapter = candidate.device?.();
       const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs, ...(adapter ? { adapter } : {}) };
-      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}` +
-        (skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""));
+      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}` + (skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""));
       if (adapter) options.log?.(formatAdapter(adapter));
       return runtime;
     }
@@ -164,17 +182,21 @@ export async function selectBackend(
       throw new BackendError({
         code: code ?? "backend/unavailable",
         message: `LAB_TF_BACKEND=${override} was asked for, but ${reason}`,
-        hint: choice === "tfjs-node-gpu"
-          ? "install @tensorflow/tfjs-node-gpu with its native library and CUDA 11.2 / cuDNN 8.1 (README, section GPU), or unset LAB_TF_BACKEND"
-          : choice === "webgpu"
-            ? "install the Vulkan loader and the GPU driver's Vulkan ICD (apt-get install libvulkan1; README, section GPU), or Mesa's EGL/GL ES for the software route; or unset LAB_TF_BACKEND"
-            : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package",
+        hint:
+          choice === "tfjs-node-gpu"
+            ? "install @tensorflow/tfjs-node-gpu with its native library and CUDA 11.2 / cuDNN 8.1 (README, section GPU), or unset LAB_TF_BACKEND"
+            : choice === "webgpu"
+              ? "install the Vulkan loader and the GPU driver's Vulkan ICD (apt-get install libvulkan1; README, section GPU), or Mesa's EGL/GL ES for the software route; or unset LAB_TF_BACKEND"
+              : "unset LAB_TF_BACKEND to fall back automatically, or install the backend's package",
         fields: { backend: choice, override, reason },
       });
     }
     skipped.push({ choice, reason, ...(code ? { code } : {}) });
   }
-  throw new BackendError({ code: "backend/none", message: "no TensorFlow.js backend could be initialised",
+  throw new BackendError({
+    code: "backend/none",
+    message: "no TensorFlow.js backend could be initialised",
     hint: "run ./lab test to reinstall dependencies (npm ci); the wasm and cpu backends ship with the lab",
-    fields: { skipped: skipped.map((s) => s.choice) } });
+    fields: { skipped: skipped.map((s) => s.choice) },
+  });
 }

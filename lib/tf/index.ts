@@ -1,13 +1,12 @@
-import { selectBackend, type TfRuntime } from "./backend.js";
-import { runContext } from "../run-context.js";
-import { writeJsonAtomic } from "../files.js";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../files.js";
+import { runContext } from "../run-context.js";
+import { selectBackend, type TfRuntime } from "./backend.js";
 
-export { BackendError, parseBackendChoice, selectBackend, type BackendCandidate, type BackendChoice, type TfRuntime } from "./backend.js";
-export { BACKEND_ORDER, GPU_BACKENDS, onHardwareGpu } from "./backend.js";
+export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError, GPU_BACKENDS, onHardwareGpu, parseBackendChoice, selectBackend, type TfRuntime } from "./backend.js";
 export { WebGpuError } from "./errors.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
-export { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, findLibrary, formatAdapter, isSoftwareAdapter, readBackToCpu, webGpuFault, type WebGpuAdapterReport } from "./webgpu.js";
+export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, readBackToCpu, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
 
@@ -21,7 +20,10 @@ export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
   runtime ??= selectBackend({ syncReads, log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
     if (process.env.LAB_RUN_DIR) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
-        tfBackend: rt.backend, tfBackendName: rt.tfBackendName, tfjsVersion: rt.tfjsVersion, skipped: rt.skipped,
+        tfBackend: rt.backend,
+        tfBackendName: rt.tfBackendName,
+        tfjsVersion: rt.tfjsVersion,
+        skipped: rt.skipped,
         ...(rt.adapter ? { adapter: rt.adapter } : {}),
       });
     }

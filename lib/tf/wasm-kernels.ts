@@ -41,10 +41,15 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
   return ({ inputs, backend, attrs }: KernelArgs): TF.TensorInfo => {
     const be = backend as WasmBackendLike;
     const { x, dy } = inputs;
-    const a = attrs as { strides: number | [number, number]; pad: "valid" | "same" | number; dataFormat: "NHWC" | "NCHW"; dimRoundingMode?: "floor" | "round" | "ceil"; filterShape: [number, number, number, number] };
+    const a = attrs as {
+      strides: number | [number, number];
+      pad: "valid" | "same" | number;
+      dataFormat: "NHWC" | "NCHW";
+      dimRoundingMode?: "floor" | "round" | "ceil";
+      filterShape: [number, number, number, number];
+    };
     if (a.dataFormat === "NCHW") throw new Error("Conv2DBackpropFilter on wasm supports NHWC (channelsLast) only");
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
     const top = info.padInfo.top;
     const left = info.padInfo.left;

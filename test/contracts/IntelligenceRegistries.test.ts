@@ -1,6 +1,6 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { network } from "hardhat";
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 
 const { ethers } = await network.create();
 
@@ -26,8 +26,10 @@ describe("DatanetRegistry", () => {
     const m = manifest([alice.address, bob.address, carol.address]);
     const manifestHash = ethers.id("manifest json");
     await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, manifestHash, [alice.address, bob.address, carol.address], [3, 3, 3]))
-      .to.emit(datanets, "DatanetRegistered").withArgs(m.id, curator.address, m.tree.root, manifestHash, 9, "fmnist-test")
-      .and.to.emit(datanets, "ContributorRecorded").withArgs(m.id, bob.address, 3);
+      .to.emit(datanets, "DatanetRegistered")
+      .withArgs(m.id, curator.address, m.tree.root, manifestHash, 9, "fmnist-test")
+      .and.to.emit(datanets, "ContributorRecorded")
+      .withArgs(m.id, bob.address, 3);
     expect(await datanets.contributorsOf(m.id)).to.deep.equal([alice.address, bob.address, carol.address]);
     expect(await datanets.samplesOf(m.id, carol.address)).to.equal(3n);
     const d = await datanets.datanet(m.id);
@@ -46,12 +48,20 @@ describe("DatanetRegistry", () => {
     const zero = ethers.ZeroHash;
     await expect(datanets.registerDatanet(m.id, "x", zero, zero, [alice.address], [1])).to.be.revertedWithCustomError(datanets, "EmptyMerkleRoot");
     await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [], [])).to.be.revertedWithCustomError(datanets, "NoContributors");
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1, 2])).to.be.revertedWithCustomError(datanets, "LengthMismatch").withArgs(1, 2);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address, alice.address], [1, 2])).to.be.revertedWithCustomError(datanets, "DuplicateContributor").withArgs(alice.address);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [ethers.ZeroAddress], [1])).to.be.revertedWithCustomError(datanets, "ZeroContributor").withArgs(0);
+    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1, 2]))
+      .to.be.revertedWithCustomError(datanets, "LengthMismatch")
+      .withArgs(1, 2);
+    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address, alice.address], [1, 2]))
+      .to.be.revertedWithCustomError(datanets, "DuplicateContributor")
+      .withArgs(alice.address);
+    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [ethers.ZeroAddress], [1]))
+      .to.be.revertedWithCustomError(datanets, "ZeroContributor")
+      .withArgs(0);
     await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [0])).to.be.revertedWithCustomError(datanets, "EmptyContribution");
     await datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address, bob.address], [5, 4]);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1])).to.be.revertedWithCustomError(datanets, "DatanetAlreadyRegistered").withArgs(m.id);
+    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1]))
+      .to.be.revertedWithCustomError(datanets, "DatanetAlreadyRegistered")
+      .withArgs(m.id);
     await expect(datanets.datanet(ethers.id("nope"))).to.be.revertedWithCustomError(datanets, "UnknownDatanet");
   });
 });
@@ -65,13 +75,16 @@ describe("ModelRegistry", () => {
     const id = await models.modelIdOf(base, adapter, spec);
     expect(id).to.equal(ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["bytes32", "bytes32", "bytes32"], [base, adapter, spec])));
     await expect(models.registerModel("fmnist-lora", base, adapter, [m.id], spec, metrics))
-      .to.emit(models, "ModelRegistered").withArgs(id, curator.address, base, adapter, spec, metrics, [m.id], "fmnist-lora");
+      .to.emit(models, "ModelRegistered")
+      .withArgs(id, curator.address, base, adapter, spec, metrics, [m.id], "fmnist-lora");
     const rec = await models.model(id);
     expect([rec.baseModelHash, rec.adapterHash, rec.specHash, rec.metricsHash]).to.deep.equal([base, adapter, spec, metrics]);
     expect(await models.datanetsOf(id)).to.deep.equal([m.id]);
     await expect(models.registerModel("again", base, adapter, [m.id], spec, metrics)).to.be.revertedWithCustomError(models, "ModelAlreadyRegistered");
     await expect(models.registerModel("x", base, ethers.id("a2"), [ethers.id("unregistered")], spec, metrics)).to.be.revertedWithCustomError(models, "UnknownDatanet");
     await expect(models.registerModel("x", base, ethers.id("a2"), [], spec, metrics)).to.be.revertedWithCustomError(models, "NoDatanets");
-    await expect(models.registerModel("x", ethers.ZeroHash, ethers.id("a2"), [m.id], spec, metrics)).to.be.revertedWithCustomError(models, "EmptyHash").withArgs("baseModelHash");
+    await expect(models.registerModel("x", ethers.ZeroHash, ethers.id("a2"), [m.id], spec, metrics))
+      .to.be.revertedWithCustomError(models, "EmptyHash")
+      .withArgs("baseModelHash");
   });
 });

@@ -27,7 +27,9 @@ export function counterfactualRemoval(
   const r = makeRng(seed).fork("counterfactual");
   const perTest = tests.map((t) => {
     const row = scores.data.subarray(t * scores.nTrain, (t + 1) * scores.nTrain);
-    const top = Array.from(row.keys()).sort((a, b) => row[b] - row[a]).slice(0, k);
+    const top = Array.from(row.keys())
+      .sort((a, b) => row[b] - row[a])
+      .slice(0, k);
     const rand = r.shuffle(Array.from({ length: scores.nTrain }, (_, i) => i)).slice(0, k);
     const base = baseLoss(t);
     return { topK: lossAfterRemoving(top, t) - base, random: lossAfterRemoving(rand, t) - base };

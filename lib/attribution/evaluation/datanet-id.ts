@@ -16,7 +16,9 @@ export function datanetIdentification(scores: Scores, trainDatanet: Int32Array, 
     const same = Uint8Array.from(trainDatanet, (d) => (d === testDatanet[t] ? 1 : 0));
     perTestAuc[t] = rocAuc(row, same);
     const s = same.reduce((a, b) => a + b, 0);
-    const top = Array.from(row.keys()).sort((a, b) => row[b] - row[a]).slice(0, s);
+    const top = Array.from(row.keys())
+      .sort((a, b) => row[b] - row[a])
+      .slice(0, s);
     recalls[t] = s > 0 ? top.filter((i) => same[i]).length / s : NaN;
   }
   return { auc: mean(perTestAuc), recall: mean(recalls), perTestAuc };

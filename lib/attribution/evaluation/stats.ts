@@ -10,7 +10,9 @@ export function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
   const ma = mean(a);
   const mb = mean(b);
-  let sab = 0, saa = 0, sbb = 0;
+  let sab = 0,
+    saa = 0,
+    sbb = 0;
   for (let i = 0; i < n; i++) {
     sab += (a[i] - ma) * (b[i] - mb);
     saa += (a[i] - ma) ** 2;
@@ -41,8 +43,13 @@ export function spearman(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** ROC AUC of `scores` for binary `labels` (1 = positive): the Mann–Whitney U statistic, ties counted half. */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const r = ranks(scores);
-  let pos = 0, sumPos = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]) { pos++; sumPos += r[i]; }
+  let pos = 0,
+    sumPos = 0;
+  for (let i = 0; i < labels.length; i++)
+    if (labels[i]) {
+      pos++;
+      sumPos += r[i];
+    }
   const neg = labels.length - pos;
   if (pos === 0 || neg === 0) return NaN;
   return (sumPos - (pos * (pos + 1)) / 2) / (pos * neg);

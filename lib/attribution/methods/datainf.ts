@@ -14,11 +14,12 @@
  * Also here, for the DataInf-vs-LiSSA comparison: the same per-layer damped Hessian applied
  * exactly (eigen/Cholesky) and by the LiSSA recursion the paper compares against.
  */
-import { blockRows, taskGradients, type BlockSpan, type GradientSet } from "../gradients.js";
-import { cholesky, choleskySolve } from "../linalg.js";
+
 import { AttributionError } from "../errors.js";
+import { type BlockSpan, blockRows, type GradientSet, taskGradients } from "../gradients.js";
+import { cholesky, choleskySolve } from "../linalg.js";
 import type { DenseBlock } from "../model.js";
-import { verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./types.js";
 
 export const DATAINF_LAMBDA_FACTOR = 0.1;
 
@@ -96,7 +97,10 @@ export function datainfGroups(blocks: readonly DenseBlock[], grouping: DatainfGr
   return blocks.flatMap((b) => {
     if (grouping === "block" || !b.bias) return [{ name: b.name, offset: b.offset, size: b.size }];
     const w = b.rows * b.cols;
-    return [{ name: `${b.name}:weight`, offset: b.offset, size: w }, { name: `${b.name}:bias`, offset: b.offset + w, size: b.cols }];
+    return [
+      { name: `${b.name}:weight`, offset: b.offset, size: w },
+      { name: `${b.name}:bias`, offset: b.offset + w, size: b.cols },
+    ];
   });
 }
 

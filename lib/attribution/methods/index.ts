@@ -1,6 +1,17 @@
-export * from "./types.js";
+export {
+  DATAINF_LAMBDA_FACTOR,
+  DataInf,
+  type DatainfGrouping,
+  datainfGroups,
+  datainfInverseHvp,
+  datainfLambda,
+  datainfSelfInfluence,
+  layerExactInverseHvp,
+  layerLissaInverseHvp,
+  layerwiseInfluence,
+} from "./datainf.js";
 export { GradDot } from "./grad-dot.js";
+export { CGInfluence, ExactInfluence, LiSSAInfluence, largestEigenvalue } from "./influence.js";
 export { TracInCP } from "./tracin.js";
-export { ExactInfluence, CGInfluence, LiSSAInfluence, largestEigenvalue } from "./influence.js";
-export { DataInf, DATAINF_LAMBDA_FACTOR, datainfGroups, datainfLambda, datainfInverseHvp, datainfSelfInfluence, layerExactInverseHvp, layerLissaInverseHvp, layerwiseInfluence, type DatainfGrouping } from "./datainf.js";
-export { TRAK, outToLoss, type TrakOptions } from "./trak.js";
+export { outToLoss, TRAK, type TrakOptions } from "./trak.js";
+export * from "./types.js";

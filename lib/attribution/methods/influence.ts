@@ -4,13 +4,14 @@
  * score / n. Three ways to apply H⁻¹: exact (Cholesky of the full Hessian, small models),
  * conjugate gradient on Hessian-vector products, and LiSSA's stochastic Neumann series.
  */
+
+import { rng as makeRng } from "../../random.js";
+import { AttributionError } from "../errors.js";
 import { taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg.js";
 import { hessianVectorProduct, subset } from "../model.js";
 import { exactHessian } from "../train.js";
-import { rng as makeRng } from "../../random.js";
-import { AttributionError } from "../errors.js";
-import { pairScores, rowDots, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
 
 /** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
 function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Float64Array {
@@ -96,7 +97,13 @@ export class LiSSAInfluence implements Attributor {
   readonly name = "influence-lissa";
   constructor(readonly opts: { depth?: number; batchSize?: number; seed?: number; repeats?: number } = {}) {
     const repeats = opts.repeats ?? 10;
-    if (!Number.isInteger(repeats) || repeats < 1) throw new AttributionError({ code: "lissa/bad-repeats", message: `LiSSA repeats = ${opts.repeats} is not a positive integer`, hint: "pass repeats: 1 or more independent chains (Koh and Liang average several)", fields: { repeats: String(opts.repeats) } });
+    if (!Number.isInteger(repeats) || repeats < 1)
+      throw new AttributionError({
+        code: "lissa/bad-repeats",
+        message: `LiSSA repeats = ${opts.repeats} is not a positive integer`,
+        hint: "pass repeats: 1 or more independent chains (Koh and Liang average several)",
+        fields: { repeats: String(opts.repeats) },
+      });
   }
 
   get repeats(): number {

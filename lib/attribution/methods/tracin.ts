@@ -2,10 +2,11 @@
  * TracIn-CP (Pruthi et al. 2020): Σ_c η_c ∇ℓ(z_t; θ_c)·∇ℓ(zᵢ; θ_c) over the kept checkpoints θ_c,
  * each weighted by the learning rate η_c in force when it was saved.
  */
+
+import { AttributionError } from "../errors.js";
 import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
-import { AttributionError } from "../errors.js";
-import { pairScores, rowDots, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
 
 export class TracInCP implements Attributor {
   readonly name = "tracin-cp";
@@ -13,12 +14,13 @@ export class TracInCP implements Attributor {
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
     const cps = task.checkpoints ?? [];
-    if (cps.length === 0) throw new AttributionError({
-      code: "method/no-checkpoints",
-      message: "TracIn-CP needs kept checkpoints, none given",
-      hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
-      fields: { method: "tracin-cp" },
-    });
+    if (cps.length === 0)
+      throw new AttributionError({
+        code: "method/no-checkpoints",
+        message: "TracIn-CP needs kept checkpoints, none given",
+        hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
+        fields: { method: "tracin-cp" },
+      });
     const total = new Float64Array(task.test.n * task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
@@ -32,12 +34,13 @@ export class TracInCP implements Attributor {
   selfInfluence(task: AttributionTask): Float64Array {
     verifyTask(task);
     const cps = task.checkpoints ?? [];
-    if (cps.length === 0) throw new AttributionError({
-      code: "method/no-checkpoints",
-      message: "TracIn-CP needs kept checkpoints, none given",
-      hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
-      fields: { method: "tracin-cp" },
-    });
+    if (cps.length === 0)
+      throw new AttributionError({
+        code: "method/no-checkpoints",
+        message: "TracIn-CP needs kept checkpoints, none given",
+        hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
+        fields: { method: "tracin-cp" },
+      });
     const total = new Float64Array(task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });

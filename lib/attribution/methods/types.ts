@@ -4,12 +4,13 @@
  * score > 0 means the training example helped the test point (up-weighting it lowers the test
  * loss / raises its margin; removing it would hurt), score < 0 means it hurt.
  */
+
+import { AttributionError, HashMismatchError } from "../errors.js";
+import type { GradientStore } from "../gradients.js";
+import { matmulABt } from "../linalg.js";
 import type { Batch, TraceableModel } from "../model.js";
 import type { Checkpoint } from "../train.js";
 import { hashParams, verifyCheckpoint } from "../train.js";
-import { AttributionError, HashMismatchError } from "../errors.js";
-import { matmulABt } from "../linalg.js";
-import type { GradientStore } from "../gradients.js";
 
 export interface AttributionTask {
   model: TraceableModel;
@@ -50,7 +51,12 @@ export interface Attributor {
 /** Self-influence of every training example by `method`, refused for a method that has none. */
 export function selfInfluence(method: Attributor, task: AttributionTask): Float64Array {
   if (!method.selfInfluence) {
-    throw new AttributionError({ code: "attribution/no-self-influence", message: `${method.name} defines no self-influence`, hint: "use Grad-Dot, TracIn-CP, an influence function, DataInf or TRAK", fields: { method: method.name } });
+    throw new AttributionError({
+      code: "attribution/no-self-influence",
+      message: `${method.name} defines no self-influence`,
+      hint: "use Grad-Dot, TracIn-CP, an influence function, DataInf or TRAK",
+      fields: { method: method.name },
+    });
   }
   return method.selfInfluence(task);
 }

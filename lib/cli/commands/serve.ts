@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { cacheDir } from "../../cache.js";
 import { fromRoot, writeJsonAtomic } from "../../files.js";
 import type { GptConfig } from "../../intelligence/models/gpt.js";
 import type { Model } from "../../intelligence/models/types.js";
@@ -7,7 +8,6 @@ import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intellig
 import { DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, startServer, writeGeneratedAdapter } from "../../intelligence/openlora/index.js";
 import { initTf } from "../../tf/index.js";
 import { CliError, defineCommand } from "../command.js";
-import { cacheDir } from "../../cache.js";
 
 const HINT = "see ./lab serve --help";
 

@@ -2,10 +2,7 @@ import { gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.js";
 import { FASHION_MNIST, readVerified } from "./files.js";
 
-export const FASHION_MNIST_CLASSES = [
-  "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-  "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-] as const;
+export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"] as const;
 
 export interface ImageSet {
   /** Pixels scaled to [0, 1], row-major, n × rows × cols. */
@@ -54,12 +51,13 @@ export function loadFashionMnist(split: "train" | "test", opts: { dir?: string }
   const images = parseIdx(gunzipSync(readVerified(FASHION_MNIST, `${split}Images`, opts.dir)), `${split} images`);
   const labels = parseIdx(gunzipSync(readVerified(FASHION_MNIST, `${split}Labels`, opts.dir)), `${split} labels`);
   const [n, rows, cols] = images.dims;
-  if (labels.dims[0] !== n) throw new DatasetError({
-    code: "dataset/label-count-mismatch",
-    message: `${split}: ${n} images but ${labels.dims[0]} labels`,
-    hint: "reinstall the data set package",
-    fields: { split, images: n, labels: labels.dims[0] },
-  });
+  if (labels.dims[0] !== n)
+    throw new DatasetError({
+      code: "dataset/label-count-mismatch",
+      message: `${split}: ${n} images but ${labels.dims[0]} labels`,
+      hint: "reinstall the data set package",
+      fields: { split, images: n, labels: labels.dims[0] },
+    });
   const x = new Float32Array(images.data.length);
   for (let i = 0; i < x.length; i++) x[i] = images.data[i] / 255;
   const y = Int32Array.from(labels.data);

@@ -65,12 +65,13 @@ export function datasetDir(source: DatasetSource, dir?: string): string {
 /** Reads one file of a data set and checks its sha256; refuses a missing or altered file. */
 export function readVerified(source: DatasetSource, key: string, dir?: string): Buffer {
   const spec = source.files[key];
-  if (!spec) throw new DatasetError({
-    code: "dataset/unknown-file",
-    message: `data set ${source.name} has no file "${key}"`,
-    hint: `use one of: ${Object.keys(source.files).join(", ")}`,
-    fields: { dataset: source.name, file: key },
-  });
+  if (!spec)
+    throw new DatasetError({
+      code: "dataset/unknown-file",
+      message: `data set ${source.name} has no file "${key}"`,
+      hint: `use one of: ${Object.keys(source.files).join(", ")}`,
+      fields: { dataset: source.name, file: key },
+    });
   const path = join(datasetDir(source, dir), spec.file);
   if (!existsSync(path)) {
     throw new DatasetError({

@@ -1,3 +1,3 @@
-export * from "./files.js";
 export * from "./fashion-mnist.js";
+export * from "./files.js";
 export * from "./text.js";

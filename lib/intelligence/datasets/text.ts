@@ -26,7 +26,10 @@ export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
     clean = clean.replace(/\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
     for (const doc of clean.split(/\n%\n/)) {
       const trimmed = doc.replace(/^%\n/, "").trim();
-      if (trimmed.length > 0) { documents.push(trimmed); sources.push(key); }
+      if (trimmed.length > 0) {
+        documents.push(trimmed);
+        sources.push(key);
+      }
     }
   }
   return { name: FORTUNES_MIN.name, text: documents.join("\n\n") + "\n", documents, sources };
@@ -48,12 +51,13 @@ export function charTokenizer(text: string): CharTokenizer {
       const out = new Int32Array(s.length);
       for (let i = 0; i < s.length; i++) {
         const id = index.get(s[i]);
-        if (id === undefined) throw new DatasetError({
-          code: "dataset/unknown-character",
-          message: `character ${JSON.stringify(s[i])} is not in the vocabulary`,
-          hint: "encode text drawn from the same corpus as the tokenizer",
-          fields: { character: s[i] },
-        });
+        if (id === undefined)
+          throw new DatasetError({
+            code: "dataset/unknown-character",
+            message: `character ${JSON.stringify(s[i])} is not in the vocabulary`,
+            hint: "encode text drawn from the same corpus as the tokenizer",
+            fields: { character: s[i] },
+          });
         out[i] = id;
       }
       return out;

@@ -1,4 +1,4 @@
-import { buildDatanet, buildTextDatanet, exampleDatanetPlan, exampleTextDatanetPlan, type Datanet, type ImageShift } from "../datanets.js";
+import { buildDatanet, buildTextDatanet, type Datanet, exampleDatanetPlan, exampleTextDatanetPlan, type ImageShift } from "../datanets.js";
 import { loadFortunes } from "../datasets/text.js";
 import { fortunesTokenizer, gptConfig } from "../models/zoo.js";
 
@@ -12,7 +12,8 @@ export interface CatalogEntry {
 }
 
 const image = (shift: ImageShift, what: string): CatalogEntry => ({
-  modality: "image", shift,
+  modality: "image",
+  shift,
   description: `Fashion-MNIST training images 30000..59999, ${what}; six contributors: iid, Dirichlet non-iid, footwear-only, iid, a duplicator, a label-flipper`,
   build: (scale) => buildDatanet(exampleDatanetPlan(`fmnist-${shift}`, { shift, scale })),
 });

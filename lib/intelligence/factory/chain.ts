@@ -16,7 +16,14 @@ export async function registerDatanets(chain: LabChain, datanets: Datanet[]): Pr
   const registry = await deployOrReuse(chain, "DatanetRegistry");
   for (const d of datanets) {
     if (await registry.exists(d.id)) continue;
-    const tx = await registry.registerDatanet(d.id, d.name, d.manifest.merkleRoot, manifestHash(d), d.contributors.map((c) => c.address), d.contributors.map((c) => BigInt(c.samples)));
+    const tx = await registry.registerDatanet(
+      d.id,
+      d.name,
+      d.manifest.merkleRoot,
+      manifestHash(d),
+      d.contributors.map((c) => c.address),
+      d.contributors.map((c) => BigInt(c.samples)),
+    );
     await tx.wait();
   }
   return datanets.map((d) => d.id);

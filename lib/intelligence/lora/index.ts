@@ -1,5 +1,5 @@
-import { IntelligenceError } from "../errors.js";
 import { rng } from "../../random.js";
+import { IntelligenceError } from "../errors.js";
 import { rowNorm } from "../models/ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "../models/types.js";
 
@@ -19,7 +19,14 @@ export interface LoraConfig {
 }
 
 export const DEFAULT_LORA: LoraConfig = {
-  r: 8, loraAlpha: 16, loraDropout: 0, targetModules: [], useRslora: false, useDora: false, initLoraWeights: "kaiming", bias: "none",
+  r: 8,
+  loraAlpha: 16,
+  loraDropout: 0,
+  targetModules: [],
+  useRslora: false,
+  useDora: false,
+  initLoraWeights: "kaiming",
+  bias: "none",
 };
 
 export function loraConfig(partial: Partial<LoraConfig> & { targetModules: string[] }): LoraConfig {
@@ -56,12 +63,13 @@ export function loraKeys(module: string, dora: boolean): string[] {
  */
 export function initLora(model: Model, base: WeightMap, config: LoraConfig, seed: number): LoraAdapter {
   const tf = model.tf;
-  if (!Number.isInteger(config.r) || config.r < 1) throw new IntelligenceError({
-    code: "lora/bad-rank",
-    message: `LoRA rank r=${config.r} is not a positive integer`,
-    hint: "set r to 1 or more (typical: 4, 8, 16)",
-    fields: { r: config.r },
-  });
+  if (!Number.isInteger(config.r) || config.r < 1)
+    throw new IntelligenceError({
+      code: "lora/bad-rank",
+      message: `LoRA rank r=${config.r} is not a positive integer`,
+      hint: "set r to 1 or more (typical: 4, 8, 16)",
+      fields: { r: config.r },
+    });
   const modules = matchTargetModules(model.linearModules, config.targetModules);
   if (modules.length === 0) {
     throw new IntelligenceError({

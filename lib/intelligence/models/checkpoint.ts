@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
-import { IntelligenceError } from "../errors.js";
-import type { ArrayMap, Tf, WeightMap } from "./types.js";
 import { sha256Hex, writeDirAtomic } from "../../files.js";
+import { IntelligenceError } from "../errors.js";
+import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
+import type { ArrayMap, Tf, WeightMap } from "./types.js";
 
 export function toArrays(weights: WeightMap): ArrayMap {
   const out: ArrayMap = {};
@@ -16,7 +16,6 @@ export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMa
   for (const [k, a] of Object.entries(arrays)) out[k] = tf.tensor(a.data, a.shape, "float32");
   return out;
 }
-
 
 export interface CheckpointMeta {
   kind: string;
@@ -45,12 +44,13 @@ export function saveCheckpoint(dir: string, weights: WeightMap, meta: Checkpoint
 
 export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): LoadedCheckpoint {
   const file = join(dir, "model.safetensors");
-  if (!existsSync(file)) throw new IntelligenceError({
-    code: "checkpoint/missing",
-    message: `no checkpoint at ${dir}`,
-    hint: "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)",
-    fields: { dir },
-  });
+  if (!existsSync(file))
+    throw new IntelligenceError({
+      code: "checkpoint/missing",
+      message: `no checkpoint at ${dir}`,
+      hint: "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)",
+      fields: { dir },
+    });
   const bytes = readFileSync(file);
   const hash = sha256Hex(bytes);
   if (expectedSha256 && hash !== expectedSha256) {

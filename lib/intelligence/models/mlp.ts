@@ -27,8 +27,7 @@ export function createMlp(tf: Tf, config: MlpConfig): Model<MlpConfig> {
     });
     return h;
   };
-  const perExampleLoss = (weights: WeightMap, x: Tensor, y: Tensor, opts?: ForwardOptions) =>
-    crossEntropy(tf, forward(weights, x, opts), y);
+  const perExampleLoss = (weights: WeightMap, x: Tensor, y: Tensor, opts?: ForwardOptions) => crossEntropy(tf, forward(weights, x, opts), y);
 
   return {
     tf,
@@ -40,7 +39,10 @@ export function createMlp(tf: Tf, config: MlpConfig): Model<MlpConfig> {
       const r = rng(seed).fork("mlp-init");
       const w: WeightMap = {};
       for (const m of linearModules) {
-        w[`${m.name}.weight`] = tf.tensor2d(kaimingUniform(() => r.next(), m.outFeatures, m.inFeatures), [m.outFeatures, m.inFeatures]);
+        w[`${m.name}.weight`] = tf.tensor2d(
+          kaimingUniform(() => r.next(), m.outFeatures, m.inFeatures),
+          [m.outFeatures, m.inFeatures],
+        );
         w[`${m.name}.bias`] = tf.tensor1d(kaimingUniform(() => r.next(), m.outFeatures, m.inFeatures).subarray(0, m.outFeatures));
       }
       return w;

@@ -1,14 +1,15 @@
-import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 import { IntelligenceError } from "../errors.js";
+import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 
 export function need(weights: WeightMap, key: string): Tensor {
   const t = weights[key];
-  if (!t) throw new IntelligenceError({
-    code: "model/missing-weight",
-    message: `weight "${key}" is missing from the weight map`,
-    hint: "load the base checkpoint the model was built for (model.init or loadCheckpoint)",
-    fields: { weight: key },
-  });
+  if (!t)
+    throw new IntelligenceError({
+      code: "model/missing-weight",
+      message: `weight "${key}" is missing from the weight map`,
+      hint: "load the base checkpoint the model was built for (model.init or loadCheckpoint)",
+      fields: { weight: key },
+    });
   return t;
 }
 

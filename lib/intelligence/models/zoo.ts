@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { IntelligenceError } from "../errors.js";
-import { loadFashionMnist } from "../datasets/fashion-mnist.js";
-import { charTokenizer, loadFortunes, type CharTokenizer } from "../datasets/text.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, Optimizer, trainStep, trainStepAsync, learningRate, type TrainData } from "../train.js";
-import { createGpt, type GptConfig } from "./gpt.js";
-import { createMlp, type MlpConfig } from "./mlp.js";
-import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from "./checkpoint.js";
-import type { Model, Tf, WeightMap } from "./types.js";
 import type * as tfjs from "@tensorflow/tfjs";
 import { cacheDir } from "../../cache.js";
+import { loadFashionMnist } from "../datasets/fashion-mnist.js";
+import { type CharTokenizer, charTokenizer, loadFortunes } from "../datasets/text.js";
+import { IntelligenceError } from "../errors.js";
+import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep, trainStepAsync } from "../train.js";
+import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
+import { createGpt, type GptConfig } from "./gpt.js";
+import { createMlp, type MlpConfig } from "./mlp.js";
+import type { Model, Tf, WeightMap } from "./types.js";
 
 /**
  * Base models the lab can rebuild from a seed. Each recipe names its architecture, its
@@ -93,7 +93,9 @@ export function fortunesTokenizer(): CharTokenizer {
 export function gptConfig(name = "fortunes-gpt"): GptConfig {
   const recipe = BASE_MODELS[name];
   if (!recipe?.gpt) {
-    const gpts = Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name);
+    const gpts = Object.values(BASE_MODELS)
+      .filter((r) => r.gpt)
+      .map((r) => r.name);
     throw new IntelligenceError({ code: "model/not-a-gpt", message: `base model "${name}" is not a GPT recipe`, hint: `use one of: ${gpts.join(", ")}`, fields: { name, known: gpts } });
   }
   return { vocabSize: fortunesTokenizer().vocab.length, ...recipe.gpt };
@@ -112,12 +114,13 @@ export function createModel(tf: Tf, kind: string, config: unknown): Model {
 
 export function baseModel(tf: Tf, name: string): Model {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError({
-    code: "model/unknown-base-model",
-    message: `no base model named "${name}"`,
-    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
-    fields: { name, known: Object.keys(BASE_MODELS) },
-  });
+  if (!recipe)
+    throw new IntelligenceError({
+      code: "model/unknown-base-model",
+      message: `no base model named "${name}"`,
+      hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+      fields: { name, known: Object.keys(BASE_MODELS) },
+    });
   return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig(name));
 }
 
@@ -175,18 +178,22 @@ interface PretrainRun {
 
 function startPretrain(tf: Tf, name: string, opts: PretrainOptions): PretrainRun {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError({
-    code: "model/unknown-base-model",
-    message: `no base model named "${name}"`,
-    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
-    fields: { name, known: Object.keys(BASE_MODELS) },
-  });
+  if (!recipe)
+    throw new IntelligenceError({
+      code: "model/unknown-base-model",
+      message: `no base model named "${name}"`,
+      hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+      fields: { name, known: Object.keys(BASE_MODELS) },
+    });
   const model = baseModel(tf, name);
   const budget = { ...recipe.pretrain[opts.mode], ...(opts.steps !== undefined ? { steps: opts.steps } : {}) };
   const data = pretrainData(name);
   const init = model.init(opts.seed);
   const vars: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(init)) { vars[k] = tf.variable(t, true); t.dispose(); }
+  for (const [k, t] of Object.entries(init)) {
+    vars[k] = tf.variable(t, true);
+    t.dispose();
+  }
   const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, lr: budget.lr }, vars);
   return { recipe, model, budget, data, vars, opt, started: Date.now() };
 }
@@ -200,7 +207,8 @@ function finishPretrain(tf: Tf, name: string, opts: PretrainOptions, run: Pretra
   const weights: WeightMap = run.vars;
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
   saveCheckpoint(dir, weights, {
-    kind: run.recipe.kind, config: run.model.config,
+    kind: run.recipe.kind,
+    config: run.model.config,
     recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...run.budget, final_loss: last, seconds: (Date.now() - run.started) / 1000, backend: tf.getBackend() },
   });
   Object.values(run.vars).forEach((v) => v.dispose());

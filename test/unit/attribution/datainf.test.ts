@@ -1,9 +1,14 @@
 import { expect } from "chai";
-import { datainfInverseHvp, datainfLambda, layerExactInverseHvp, layerwiseInfluence } from "../../../lib/attribution/methods/datainf.js";
 import type { GradientSet } from "../../../lib/attribution/gradients.js";
+import { datainfInverseHvp, datainfLambda, layerExactInverseHvp, layerwiseInfluence } from "../../../lib/attribution/methods/datainf.js";
 
 const set = (rows: number[][], blocks: { name: string; offset: number; size: number }[]): GradientSet => ({
-  n: rows.length, dim: rows[0].length, data: Float64Array.from(rows.flat()), blocks, target: "loss", paramsHash: "0x",
+  n: rows.length,
+  dim: rows[0].length,
+  data: Float64Array.from(rows.flat()),
+  blocks,
+  target: "loss",
+  paramsHash: "0x",
 });
 
 describe("attribution: DataInf", () => {
@@ -13,7 +18,10 @@ describe("attribution: DataInf", () => {
   //   g2: g·v = 3, ‖g‖² = 2 → v − 3g/2.075       = (−0.4457831…, 0.5542169…)
   //   sum / (n λ = 0.15)                          = (−2.5067713…, 17.0281124…)
   //   influence on g1: −2.5067713…;  on g2: 14.5213412…
-  const G = [[1, 0], [1, 1]];
+  const G = [
+    [1, 0],
+    [1, 1],
+  ];
   it("λ_l is 0.1 × the mean squared gradient entry of the layer", () => {
     expect(datainfLambda(Float64Array.from(G.flat()), 2, 2)).to.be.closeTo(0.075, 1e-15);
   });
@@ -35,17 +43,41 @@ describe("attribution: DataInf", () => {
     for (let j = 0; j < 3; j++) expect(approx[j]).to.be.closeTo(exact[j], 1e-12);
   });
   it("layers are handled separately, each with its own λ, and their influences add", () => {
-    const rows = [[1, 0, 2], [1, 1, -1]];
-    const blocks = [{ name: "a", offset: 0, size: 2 }, { name: "b", offset: 2, size: 1 }];
+    const rows = [
+      [1, 0, 2],
+      [1, 1, -1],
+    ];
+    const blocks = [
+      { name: "a", offset: 0, size: 2 },
+      { name: "b", offset: 2, size: 1 },
+    ];
     const both = layerwiseInfluence(set(rows, blocks), set([[1, 2, 3]], blocks), "datainf");
-    const a = layerwiseInfluence(set(rows.map((r) => r.slice(0, 2)), [blocks[0]]), set([[1, 2]], [blocks[0]]), "datainf");
-    const b = layerwiseInfluence(set(rows.map((r) => r.slice(2)), [{ name: "b", offset: 0, size: 1 }]), set([[3]], [{ name: "b", offset: 0, size: 1 }]), "datainf");
+    const a = layerwiseInfluence(
+      set(
+        rows.map((r) => r.slice(0, 2)),
+        [blocks[0]],
+      ),
+      set([[1, 2]], [blocks[0]]),
+      "datainf",
+    );
+    const b = layerwiseInfluence(
+      set(
+        rows.map((r) => r.slice(2)),
+        [{ name: "b", offset: 0, size: 1 }],
+      ),
+      set([[3]], [{ name: "b", offset: 0, size: 1 }]),
+      "datainf",
+    );
     expect(both.lambdas.a).to.be.closeTo(0.075, 1e-15);
-    expect(both.lambdas.b).to.be.closeTo(0.1 * (4 + 1) / 2, 1e-15);
+    expect(both.lambdas.b).to.be.closeTo((0.1 * (4 + 1)) / 2, 1e-15);
     for (let i = 0; i < 2; i++) expect(both.data[i]).to.be.closeTo(a.data[i] + b.data[i], 1e-12);
   });
   it("LiSSA on the same damped layer Hessian converges to the exact solve", () => {
-    const rows = [[1, 0], [1, 1], [0.5, -0.3]];
+    const rows = [
+      [1, 0],
+      [1, 1],
+      [0.5, -0.3],
+    ];
     const blocks = [{ name: "w", offset: 0, size: 2 }];
     const ex = layerwiseInfluence(set(rows, blocks), set([[1, 2]], blocks), "exact");
     const li = layerwiseInfluence(set(rows, blocks), set([[1, 2]], blocks), "lissa", { lissaIterations: 2000 });

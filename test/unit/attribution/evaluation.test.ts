@@ -1,5 +1,17 @@
 import { expect } from "chai";
-import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, pearson, ranks, rocAuc, sampleSubsets, spearman } from "../../../lib/attribution/evaluation/index.js";
+import {
+  counterfactualRemoval,
+  datanetIdentification,
+  flipLabels,
+  lds,
+  ldsGroundTruth,
+  looCorrelation,
+  pearson,
+  ranks,
+  rocAuc,
+  sampleSubsets,
+  spearman,
+} from "../../../lib/attribution/evaluation/index.js";
 import type { Scores } from "../../../lib/attribution/methods/types.js";
 
 const S = (rows: number[][]): Scores => ({ method: "test", nTest: rows.length, nTrain: rows[0].length, data: Float64Array.from(rows.flat()) });
@@ -46,7 +58,17 @@ describe("attribution: evaluation metrics", () => {
   });
   it("counterfactual removal drops the top-k scored examples", () => {
     const removed: number[][] = [];
-    const r = counterfactualRemoval(S([[0.1, 0.9, 0.5, 0.7]]), 2, [0], (rm) => { removed.push(rm); return rm.length; }, () => 0, 1);
+    const r = counterfactualRemoval(
+      S([[0.1, 0.9, 0.5, 0.7]]),
+      2,
+      [0],
+      (rm) => {
+        removed.push(rm);
+        return rm.length;
+      },
+      () => 0,
+      1,
+    );
     expect(removed[0]).to.deep.equal([1, 3]);
     expect(r.topK).to.equal(2);
   });

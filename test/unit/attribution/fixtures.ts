@@ -1,5 +1,5 @@
-import { rng } from "../../../lib/random.js";
 import type { Batch, TraceableModel } from "../../../lib/attribution/model.js";
+import { rng } from "../../../lib/random.js";
 
 /** A seeded batch of n standard-normal examples of dimension dim with labels in [0, K). */
 export function randomBatch(n: number, dim: number, K: number, seed: number): Batch {

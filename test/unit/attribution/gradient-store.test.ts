@@ -1,21 +1,23 @@
-import { expect } from "chai";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
+import { expect } from "chai";
+import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import { DataInf, GradDot, TracInCP } from "../../../lib/attribution/methods/index.js";
-import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
 import { hashParams } from "../../../lib/attribution/train.js";
 import { randomBatch, randomParams } from "./fixtures.js";
-
 
 /** Counts traced passes (the only way gradients are computed) without changing what they return. */
 function counting<M extends TraceableModel>(model: M): M & { traces: number } {
   const m = model as M & { traces: number };
   m.traces = 0;
   const trace = model.trace.bind(model);
-  m.trace = (params, batch, target) => { m.traces++; return trace(params, batch, target); };
+  m.trace = (params, batch, target) => {
+    m.traces++;
+    return trace(params, batch, target);
+  };
   return m;
 }
 
@@ -73,8 +75,19 @@ describe("attribution: on-disk gradient store", () => {
     expect(keys.size).to.equal(6);
     // TracIn-CP over two checkpoints stores one set per (checkpoint, split)
     const m = counting(new MLP(6, 5, 4));
-    const cps = [1, 2].map((s) => { const params = randomParams(m, 20 + s); return { step: s, lr: 0.1, params, hash: hashParams(params) }; });
-    const task = { model: m, params: cps[1].params, train: randomBatch(5, 6, 4, 10), test: randomBatch(2, 6, 4, 11), l2: 0, checkpoints: cps, gradients: new GradientStore(mkdtempSync(join(tmpdir(), "gstore-"))) };
+    const cps = [1, 2].map((s) => {
+      const params = randomParams(m, 20 + s);
+      return { step: s, lr: 0.1, params, hash: hashParams(params) };
+    });
+    const task = {
+      model: m,
+      params: cps[1].params,
+      train: randomBatch(5, 6, 4, 10),
+      test: randomBatch(2, 6, 4, 11),
+      l2: 0,
+      checkpoints: cps,
+      gradients: new GradientStore(mkdtempSync(join(tmpdir(), "gstore-"))),
+    };
     const s1 = new TracInCP().attribute(task);
     const s2 = new TracInCP().attribute(task);
     expect(s2.data).to.deep.equal(s1.data);
@@ -101,7 +114,23 @@ describe("attribution: experiments read their gradients from the store", () => {
     this.timeout(60_000);
     const { logregExperiment } = await import("../../../lib/attribution/experiments.js");
     const dir = mkdtempSync(join(tmpdir(), "gstore-exp-"));
-    const params = { seed: 3, nTrain: 60, nTest: 4, pool: 7, l2: 0.01, ldsSubsets: 4, trakModels: 2, trakDim: 16, looExamples: 4, counterfactualK: 3, counterfactualTests: 1, lissaDepth: 10, lissaRepeats: 2, trakRidge: "objective" as const, gradientStore: dir };
+    const params = {
+      seed: 3,
+      nTrain: 60,
+      nTest: 4,
+      pool: 7,
+      l2: 0.01,
+      ldsSubsets: 4,
+      trakModels: 2,
+      trakDim: 16,
+      looExamples: 4,
+      counterfactualK: 3,
+      counterfactualTests: 1,
+      lissaDepth: 10,
+      lissaRepeats: 2,
+      trakRidge: "objective" as const,
+      gradientStore: dir,
+    };
     const first = logregExperiment(params);
     const second = logregExperiment(params);
     expect(first.gradient_sets_computed).to.be.greaterThan(0);

@@ -1,17 +1,16 @@
-import { expect } from "chai";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { rng } from "../../../lib/random.js";
-import { LogisticRegression, LoraMLP, MLP, batchGradient, type Batch, type TraceableModel } from "../../../lib/attribution/model.js";
-import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
-import { makeProjection, project } from "../../../lib/attribution/projection.js";
+import { expect } from "chai";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
+import { type Batch, batchGradient, LogisticRegression, LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
+import { makeProjection, project } from "../../../lib/attribution/projection.js";
 import { hashParams } from "../../../lib/attribution/train.js";
+import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
-import { randomBatch, randomParams } from "./fixtures.js";
 import { expectCode } from "../expect-code.js";
-
+import { randomBatch, randomParams } from "./fixtures.js";
 
 const models = (): [string, TraceableModel][] => {
   const mlp = new MLP(6, 5, 4);
@@ -44,8 +43,10 @@ describe("attribution: per-example gradients", () => {
         const { grad } = batchGradient(model, params, batch, 0.1, target);
         const eps = 1e-6;
         for (let j = 0; j < model.numParams; j += 3) {
-          const up = new Float64Array(params); up[j] += eps;
-          const dn = new Float64Array(params); dn[j] -= eps;
+          const up = new Float64Array(params);
+          up[j] += eps;
+          const dn = new Float64Array(params);
+          dn[j] -= eps;
           const fd = (batchGradient(model, up, batch, 0.1, target).value - batchGradient(model, dn, batch, 0.1, target).value) / (2 * eps);
           expect(grad[j]).to.be.closeTo(fd, 1e-6);
         }
@@ -60,14 +61,16 @@ describe("attribution: per-example gradients", () => {
     const params = randomParams(model, 6);
     const G = perExampleGradients(model, params, batch);
     const [b1, b2] = model.blocks;
-    const slice = (b: typeof b1, w: boolean) => w ? params.slice(b.offset, b.offset + b.rows * b.cols) : params.slice(b.offset + b.rows * b.cols, b.offset + b.size);
+    const slice = (b: typeof b1, w: boolean) => (w ? params.slice(b.offset, b.offset + b.rows * b.cols) : params.slice(b.offset + b.rows * b.cols, b.offset + b.size));
     for (let i = 0; i < batch.n; i++) {
       const x = tf.tensor2d(Array.from(batch.x.slice(i * 6, i * 6 + 6)), [1, 6]);
       const y = tf.oneHot(tf.tensor1d([batch.y[i]], "int32"), 4);
       const lossFn = (W1: any, c1: any, W2: any, c2: any) => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), c1)), W2), c2)) as any;
       const grads = tf.grads(lossFn)([
-        tf.tensor2d(Array.from(slice(b1, true)), [6, 5]), tf.tensor1d(Array.from(slice(b1, false))),
-        tf.tensor2d(Array.from(slice(b2, true)), [5, 4]), tf.tensor1d(Array.from(slice(b2, false))),
+        tf.tensor2d(Array.from(slice(b1, true)), [6, 5]),
+        tf.tensor1d(Array.from(slice(b1, false))),
+        tf.tensor2d(Array.from(slice(b2, true)), [5, 4]),
+        tf.tensor1d(Array.from(slice(b2, false))),
       ]);
       const flat = grads.flatMap((g) => Array.from(g.dataSync()));
       const got = row(G, i);
@@ -104,7 +107,8 @@ describe("attribution: per-example gradients", () => {
     const back = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: sha });
     expect(back.data).to.deep.equal(G.data);
     expect(back.projection).to.deep.equal({ kind: "rademacher", dim: 8, seed: 3 });
-    const other = new Float64Array(params); other[0] += 1e-9;
+    const other = new Float64Array(params);
+    other[0] += 1e-9;
     expectCode(() => loadGradients(path, { paramsHash: hashParams(other) }), HashMismatchError, "gradients/params-mismatch", { path, takenAt: hashParams(params), model: hashParams(other) });
     const bytes = readFileSync(path);
     bytes[bytes.length - 3] ^= 0xff;

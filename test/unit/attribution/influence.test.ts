@@ -1,11 +1,10 @@
 import { expect } from "chai";
 import { sampleFashion } from "../../../lib/attribution/data.js";
-import { LogisticRegression, MLP, subset } from "../../../lib/attribution/model.js";
-import { fitNewton, trainModel } from "../../../lib/attribution/train.js";
-import { CGInfluence, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, DataInf, type AttributionTask } from "../../../lib/attribution/methods/index.js";
-import { pearson } from "../../../lib/attribution/evaluation/stats.js";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
-import { hashParams } from "../../../lib/attribution/train.js";
+import { pearson } from "../../../lib/attribution/evaluation/stats.js";
+import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
+import { LogisticRegression, MLP, subset } from "../../../lib/attribution/model.js";
+import { fitNewton, hashParams, trainModel } from "../../../lib/attribution/train.js";
 import { expectCode } from "../expect-code.js";
 
 describe("attribution: influence methods on a small convex problem", function () {
@@ -90,7 +89,9 @@ describe("attribution: determinism", () => {
     const test = sampleFashion("test", { n: 4, seed: 5, classes: [0, 1, 7], pool: 7 });
     const mlp = new MLP(train.dim, 6, 3);
     const opts = { epochs: 3, batchSize: 20, lr: 0.01, l2: 1e-3, seed: 11, checkpointEvery: 1 };
-    const a = trainModel(mlp, train, opts), b = trainModel(mlp, train, opts), c = trainModel(mlp, train, { ...opts, seed: 12 });
+    const a = trainModel(mlp, train, opts),
+      b = trainModel(mlp, train, opts),
+      c = trainModel(mlp, train, { ...opts, seed: 12 });
     expect(a.params).to.deep.equal(b.params);
     expect(a.params).to.not.deep.equal(c.params);
     const score = (r: typeof a) => new TracInCP().attribute({ model: mlp, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints }).data;
@@ -106,7 +107,8 @@ describe("attribution: exact Hessian", () => {
     const H = model.hessian(params, train);
     const p = model.numParams;
     for (let j = 0; j < p; j++) {
-      const e = new Float64Array(p); e[j] = 1;
+      const e = new Float64Array(p);
+      e[j] = 1;
       const col = model.hvp(params, train, e);
       for (let i = 0; i < p; i++) expect(H[i * p + j]).to.be.closeTo(col[i], 1e-12);
     }

@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { initTf } from "../../../lib/tf/index.js";
-import { charTokenizer, createGpt } from "../../../lib/intelligence/index.js";
 import { sampleText } from "../../../lib/attribution/lm-output.js";
 import { attributeByMatch, buildIndex } from "../../../lib/attribution/suffix-array.js";
+import { charTokenizer, createGpt } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 
 describe("attribution: sampling a language model for match attribution", () => {
   it("the same seed samples the same text, another seed another, and only characters of the vocabulary", async function () {

@@ -1,10 +1,10 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
+import { getAddress } from "ethers";
 import fc from "fast-check";
 import { aggregate, type Provenance } from "../../../lib/attribution/aggregation.js";
-import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } from "../../../lib/attribution/rewards.js";
 import { AttributionError, NothingToPayError } from "../../../lib/attribution/errors.js";
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { getAddress } from "ethers";
+import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } from "../../../lib/attribution/rewards.js";
 import { expectCode } from "../expect-code.js";
 
 const A = getAddress("0x00000000000000000000000000000000000000a1");
@@ -58,12 +58,15 @@ describe("attribution: aggregation and rewards", () => {
   });
 
   it("allocations always sum to the pool (property)", () => {
-    fc.assert(fc.property(fc.array(fc.double({ min: -5, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 40 }), fc.bigInt({ min: 0n, max: 10n ** 30n }), (w, pool) => {
-      const out = allocate(pool, w);
-      const positive = w.some((x) => x > 0);
-      expect(out.reduce((a, b) => a + b, 0n)).to.equal(positive ? pool : 0n);
-      w.forEach((x, i) => x <= 0 && expect(out[i]).to.equal(0n));
-    }), { seed: 7, numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -5, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 40 }), fc.bigInt({ min: 0n, max: 10n ** 30n }), (w, pool) => {
+        const out = allocate(pool, w);
+        const positive = w.some((x) => x > 0);
+        expect(out.reduce((a, b) => a + b, 0n)).to.equal(positive ? pool : 0n);
+        w.forEach((x, i) => x <= 0 && expect(out[i]).to.equal(0n));
+      }),
+      { seed: 7, numRuns: 300 },
+    );
   });
 
   it("the fee split comes from configuration and its parts sum to the fee", () => {

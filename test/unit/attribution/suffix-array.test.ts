@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { rng } from "../../../lib/random.js";
 import { attributeByMatch, bruteForceLongestMatch, buildIndex, buildSuffixArray, count, longestMatchAt, occurrences } from "../../../lib/attribution/suffix-array.js";
+import { rng } from "../../../lib/random.js";
 
 const enc = (s: string) => Int32Array.from(s, (c) => c.charCodeAt(0));
 
@@ -39,12 +39,18 @@ describe("attribution: suffix-array match attribution", () => {
     const m = attributeByMatch([a, b], out, 6);
     // "a stitch in time " (17) from b's first document; "jumps" (5) is below the minimum; " over"
     // would cross a's document boundary, so the next span is "over the lazy dog" (17) from a's second
-    expect(m.spans.map((s) => [s.start, s.length, s.datanets])).to.deep.equal([[0, 17, [1]], [23, 17, [0]]]);
+    expect(m.spans.map((s) => [s.start, s.length, s.datanets])).to.deep.equal([
+      [0, 17, [1]],
+      [23, 17, [0]],
+    ]);
     expect(Array.from(m.datanetScores)).to.deep.equal([17, 17]);
     expect(m.documentScores[0].get(1)).to.equal(17);
     expect(m.documentScores[1].get(0)).to.equal(17);
     expect(m.coverage).to.be.closeTo(34 / 40, 1e-12);
     const occ = occurrences(a, enc("the "), 0, 4);
-    expect([...occ.entries()].sort()).to.deep.equal([[0, 1], [1, 1]]);
+    expect([...occ.entries()].sort()).to.deep.equal([
+      [0, 1],
+      [1, 1],
+    ]);
   });
 });

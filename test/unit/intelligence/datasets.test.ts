@@ -1,14 +1,26 @@
-import { expect } from "chai";
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { expect } from "chai";
+import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 import {
-  FASHION_MNIST, FORTUNES_MIN, loadFashionMnist, loadFortunes, readVerified, DatasetError, parseIdx,
-  buildDatanet, exampleDatanetPlan, verifyManifest, merkleTreeOf, sampleHash, DEFAULT_FLIP, charTokenizer,
+  buildDatanet,
+  charTokenizer,
+  DatasetError,
+  DEFAULT_FLIP,
+  exampleDatanetPlan,
+  FASHION_MNIST,
+  FORTUNES_MIN,
+  loadFashionMnist,
+  loadFortunes,
+  merkleTreeOf,
+  parseIdx,
+  readVerified,
+  sampleHash,
+  verifyManifest,
 } from "../../../lib/intelligence/index.js";
 import { expectCode } from "../expect-code.js";
-import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 
 describe("data sets", () => {
   it("loads Fashion-MNIST test split from the Debian package after checking hashes", () => {
@@ -79,7 +91,14 @@ describe("datanets", () => {
     const i = 17;
     const leaf: [number, string, string] = [i, d.contributors[d.contributorOf[i]].address, d.sampleHashes[i]];
     expect(StandardMerkleTree.verify(d.manifest.merkleRoot, ["uint256", "address", "bytes32"], leaf, tree.getProof(i))).to.equal(true);
-    expect(StandardMerkleTree.verify(d.manifest.merkleRoot, ["uint256", "address", "bytes32"], [i, d.contributors[0].address === leaf[1] ? d.contributors[1].address : d.contributors[0].address, leaf[2]], tree.getProof(i))).to.equal(false);
+    expect(
+      StandardMerkleTree.verify(
+        d.manifest.merkleRoot,
+        ["uint256", "address", "bytes32"],
+        [i, d.contributors[0].address === leaf[1] ? d.contributors[1].address : d.contributors[0].address, leaf[2]],
+        tree.getProof(i),
+      ),
+    ).to.equal(false);
     expect(buildDatanet(plan).id).to.equal(d.id);
     expect(buildDatanet({ ...plan, seed: plan.seed + 1 }).id).to.not.equal(d.id);
   });
@@ -141,4 +160,3 @@ describe("the GPU preset of the language model", () => {
     expect(b.sha256).to.equal(a.sha256);
   });
 });
-

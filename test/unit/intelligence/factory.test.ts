@@ -1,12 +1,20 @@
-import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { parse } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
 import {
-  validateSpec, loadSpec, runFactory, SpecError, NonFiniteLossError, RunInterruptedError, readSafetensorsHeader,
-  trainableLoss, checkpointWeights, batchTensors,
+  batchTensors,
+  checkpointWeights,
+  loadSpec,
+  NonFiniteLossError,
+  RunInterruptedError,
+  readSafetensorsHeader,
+  runFactory,
+  SpecError,
+  trainableLoss,
+  validateSpec,
 } from "../../../lib/intelligence/index.js";
 
 /** Where these tests' Factory outputs go: a temporary folder, never the repository. */
@@ -31,12 +39,22 @@ function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Reco
 }
 
 function refusal(fn: () => unknown): SpecError {
-  try { fn(); } catch (error) { if (error instanceof SpecError) return error; throw error; }
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof SpecError) return error;
+    throw error;
+  }
   throw new Error("expected a SpecError");
 }
 
 async function refusalAsync(p: Promise<unknown>): Promise<SpecError> {
-  try { await p; } catch (error) { if (error instanceof SpecError) return error; throw error; }
+  try {
+    await p;
+  } catch (error) {
+    if (error instanceof SpecError) return error;
+    throw error;
+  }
   throw new Error("expected a SpecError");
 }
 
@@ -94,7 +112,9 @@ describe("Model Factory spec validation", () => {
     expect(e.field).to.equal("base_model.sha256");
     expect(e.code).to.equal("spec/base-hash-mismatch");
     expect(e.fields.expected).to.equal(wrong);
-    expect(e.fields.actual).to.match(/^[0-9a-f]{64}$/).and.not.equal(wrong);
+    expect(e.fields.actual)
+      .to.match(/^[0-9a-f]{64}$/)
+      .and.not.equal(wrong);
   });
 });
 
@@ -107,7 +127,8 @@ describe("Model Factory runs", function () {
   it("writes PEFT files, kept checkpoints with their learning rates, metrics and a model card", async () => {
     first = await runFactory(tiny({}, "unit-a"), { quiet: true });
     const dir = outDir("unit-a");
-    for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.json", "model_card.md", "result.json", "spec.json"]) expect(existsSync(join(dir, f)), f).to.equal(true);
+    for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.json", "model_card.md", "result.json", "spec.json"])
+      expect(existsSync(join(dir, f)), f).to.equal(true);
     expect(first.checkpoints.map((c) => c.step)).to.deep.equal([4, 6]);
     expect(first.checkpoints[0].lr).to.be.greaterThan(first.checkpoints[1].lr); // cosine decay
     expect(Object.keys(first.checkpoints[1].tensors)).to.include("fc1.lora_A.weight");
@@ -130,7 +151,9 @@ describe("Model Factory runs", function () {
       const { x, y } = batchTensors(first.model, first.train, idx);
       return tf.grads((...ts: any[]) => tf.sum(loss(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), x, y)) as any)(keys.map((k) => w[k]));
     };
-    const g0 = gradOf([0]), g1 = gradOf([1]), g01 = gradOf([0, 1]);
+    const g0 = gradOf([0]),
+      g1 = gradOf([1]),
+      g01 = gradOf([0, 1]);
     const err = Math.max(...keys.map((_, i) => tf.max(tf.abs(tf.sub(tf.add(g0[i], g1[i]), g01[i]))).dataSync()[0]));
     expect(err).to.be.lessThan(1e-5);
     expect(tf.max(tf.abs(g0[keys.indexOf("fc1.lora_B.weight")])).dataSync()[0]).to.be.greaterThan(0);
@@ -159,7 +182,11 @@ describe("Model Factory runs", function () {
   it("resumes an interrupted run from its saved state and ends with the same adapter", async () => {
     const spec = tiny({}, "unit-d");
     let stopped: RunInterruptedError | undefined;
-    try { await runFactory(spec, { quiet: true, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
+    try {
+      await runFactory(spec, { quiet: true, stopAfterSteps: 3 });
+    } catch (e) {
+      stopped = e as RunInterruptedError;
+    }
     expect(stopped).to.be.instanceOf(RunInterruptedError);
     expect(stopped!.step).to.equal(3);
     expect(existsSync(outDir("unit-d"))).to.equal(false); // nothing half-written in the output
@@ -169,13 +196,22 @@ describe("Model Factory runs", function () {
   });
 
   it("fine-tunes the transformer LM on the text datanet, with a CAUSAL_LM adapter on attention projections", async () => {
-    const r = await runFactory({
-      name: "unit-lm", base_model: { name: "fortunes-gpt", pretrain: "quick", seed: 1 },
-      data: { datanets: ["fortunes-literature"], scale: 0.3 }, method: "lora",
-      lora: { r: 2, alpha: 4, target_modules: ["q_proj", "v_proj"] }, optimizer: { lr: 0.01 },
-      training: { steps: 4, batch_size: 8 }, seed: 1, checkpoints: { every: 2, keep: 2 }, evaluation: { every: 4, test_limit: 16 },
-      output: { dir: outDir("unit-lm") },
-    }, { quiet: true });
+    const r = await runFactory(
+      {
+        name: "unit-lm",
+        base_model: { name: "fortunes-gpt", pretrain: "quick", seed: 1 },
+        data: { datanets: ["fortunes-literature"], scale: 0.3 },
+        method: "lora",
+        lora: { r: 2, alpha: 4, target_modules: ["q_proj", "v_proj"] },
+        optimizer: { lr: 0.01 },
+        training: { steps: 4, batch_size: 8 },
+        seed: 1,
+        checkpoints: { every: 2, keep: 2 },
+        evaluation: { every: 4, test_limit: 16 },
+        output: { dir: outDir("unit-lm") },
+      },
+      { quiet: true },
+    );
     const d = r.datanets[0];
     expect(d.modality).to.equal("text");
     expect(d.contributors.map((c) => c.kind)).to.deep.equal(["iid", "non-iid", "duplicate", "label-flip"]);
@@ -193,7 +229,11 @@ describe("Model Factory runs", function () {
   it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {
     const spec = tiny({ optimizer: { name: "sgd", lr: 1e30 }, checkpoints: { every: 1, keep: 2 }, training: { steps: 6, batch_size: 32 } }, "unit-nan");
     let error: NonFiniteLossError | undefined;
-    try { await runFactory(spec, { quiet: true }); } catch (e) { error = e as NonFiniteLossError; }
+    try {
+      await runFactory(spec, { quiet: true });
+    } catch (e) {
+      error = e as NonFiniteLossError;
+    }
     expect(error).to.be.instanceOf(NonFiniteLossError);
     expect(error!.code).to.equal("train/non-finite-loss");
     expect(error!.fields).to.include({ spec: "unit-nan", step: error!.step });

@@ -1,12 +1,24 @@
-import { expect } from "chai";
 import type * as tfjs from "@tensorflow/tfjs";
-import { initTf } from "../../../lib/tf/index.js";
-import {
-  createGpt, createMlp, initLora, loraConfig, loraForwardOptions, loraScaling, mergeLora, unmergeLora,
-  trainableParamCount, Optimizer, DEFAULT_OPTIMIZER, trainStep, type Model, type WeightMap,
-} from "../../../lib/intelligence/index.js";
-import { expectCode } from "../expect-code.js";
+import { expect } from "chai";
 import { IntelligenceError } from "../../../lib/intelligence/errors.js";
+import {
+  createGpt,
+  createMlp,
+  DEFAULT_OPTIMIZER,
+  initLora,
+  loraConfig,
+  loraForwardOptions,
+  loraScaling,
+  type Model,
+  mergeLora,
+  Optimizer,
+  trainableParamCount,
+  trainStep,
+  unmergeLora,
+  type WeightMap,
+} from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -25,7 +37,14 @@ function randomizeB(adapter: ReturnType<typeof initLora>, seed: number): void {
 const mlp = createMlp(tf, { inputSize: 20, hidden: [16, 12], numClasses: 5 });
 const gpt = createGpt(tf, { vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16 });
 const mlpX = tf.randomUniform([7, 20], 0, 1, "float32", 3);
-const gptX = tf.tensor2d([[1, 2, 3, 4, 5, 6, 7, 8], [0, 10, 9, 8, 7, 6, 5, 4]], [2, 8], "int32");
+const gptX = tf.tensor2d(
+  [
+    [1, 2, 3, 4, 5, 6, 7, 8],
+    [0, 10, 9, 8, 7, 6, 5, 4],
+  ],
+  [2, 8],
+  "int32",
+);
 
 const cases: Array<[string, Model, tfjs.Tensor, string[]]> = [
   ["MLP", mlp, mlpX, ["fc1", "fc2", "head"]],
@@ -49,7 +68,11 @@ describe("LoRA", () => {
         expect(tf.max(tf.abs(a)).dataSync()[0]).to.be.at.most(1 / Math.sqrt(adapter.modules[0].inFeatures));
       });
 
-      for (const variant of [{ useDora: false, useRslora: false }, { useDora: false, useRslora: true }, { useDora: true, useRslora: false }]) {
+      for (const variant of [
+        { useDora: false, useRslora: false },
+        { useDora: false, useRslora: true },
+        { useDora: true, useRslora: false },
+      ]) {
         const name = variant.useDora ? "DoRA" : variant.useRslora ? "rsLoRA" : "LoRA";
         it(`${name}: forward with adapter equals forward of merged weights (max error <= 1e-5), and unmerge restores W0`, () => {
           const adapter = initLora(model, base, loraConfig({ r: 3, loraAlpha: 6, targetModules: targets, ...variant }), 5);

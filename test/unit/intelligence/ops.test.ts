@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { initTf } from "../../../lib/tf/index.js";
 import { gelu, layerNorm } from "../../../lib/intelligence/models/ops.js";
+import { initTf } from "../../../lib/tf/index.js";
 
 // initTf registers the wasm BatchMatMul that transposes operands explicitly (lib/tf/wasm-kernels.ts).
 const { tf } = await initTf({ quiet: true });
@@ -30,17 +30,18 @@ describe("model ops", () => {
     const a = Float32Array.from({ length: batch * m * k }, (_, i) => Math.sin(i * 1.7));
     const b = Float32Array.from({ length: batch * k * n }, (_, i) => Math.cos(i * 0.9));
     const want = naive(a, b, batch, m, k, n);
-    for (const ta of [false, true]) for (const tb of [false, true]) {
-      const A = tf.tensor3d(ta ? transposeLast(a, batch, m, k) : a, ta ? [batch, k, m] : [batch, m, k]);
-      const B = tf.tensor3d(tb ? transposeLast(b, batch, k, n) : b, tb ? [batch, n, k] : [batch, k, n]);
-      const got = tf.matMul(A, B, ta, tb);
-      expect(got.shape).to.deep.equal([batch, m, n]);
-      const g = got.dataSync();
-      for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i]), `ta=${ta} tb=${tb} at ${i}`).to.be.below(1e-5);
-      // rank 2 (the linear layers' case)
-      const got2 = tf.matMul(tf.slice(A, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, tf.slice(B, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, ta, tb).dataSync();
-      for (let i = 0; i < m * n; i++) expect(Math.abs(got2[i] - want[i])).to.be.below(1e-5);
-    }
+    for (const ta of [false, true])
+      for (const tb of [false, true]) {
+        const A = tf.tensor3d(ta ? transposeLast(a, batch, m, k) : a, ta ? [batch, k, m] : [batch, m, k]);
+        const B = tf.tensor3d(tb ? transposeLast(b, batch, k, n) : b, tb ? [batch, n, k] : [batch, k, n]);
+        const got = tf.matMul(A, B, ta, tb);
+        expect(got.shape).to.deep.equal([batch, m, n]);
+        const g = got.dataSync();
+        for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i]), `ta=${ta} tb=${tb} at ${i}`).to.be.below(1e-5);
+        // rank 2 (the linear layers' case)
+        const got2 = tf.matMul(tf.slice(A, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, tf.slice(B, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, ta, tb).dataSync();
+        for (let i = 0; i < m * n; i++) expect(Math.abs(got2[i] - want[i])).to.be.below(1e-5);
+      }
   });
 
   it("GELU is GPT-2's tanh approximation", () => {

@@ -1,12 +1,23 @@
-import { expect } from "chai";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { initTf } from "../../../lib/tf/index.js";
+import { expect } from "chai";
 import {
-  createMlp, createGpt, initLora, loraConfig, loraForwardOptions, saveAdapter, loadAdapter, readSafetensorsHeader,
-  decodeSafetensors, encodeSafetensors, AdapterFormatError, SafetensorsDecodingError, SafetensorsEncodingError,
+  AdapterFormatError,
+  createGpt,
+  createMlp,
+  decodeSafetensors,
+  encodeSafetensors,
+  initLora,
+  loadAdapter,
+  loraConfig,
+  loraForwardOptions,
+  readSafetensorsHeader,
+  SafetensorsDecodingError,
+  SafetensorsEncodingError,
+  saveAdapter,
 } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
@@ -35,12 +46,25 @@ describe("PEFT adapter files", () => {
     expect(header["base_model.model.fc1.lora_B.weight"]).to.deep.include({ dtype: "F32", shape: [16, 4] });
     expect(header["base_model.model.fc2.lora_A.weight"].shape).to.deep.equal([4, 16]);
     expect(header["base_model.model.fc2.lora_B.weight"].shape).to.deep.equal([12, 4]);
-    const spans = Object.entries(header).filter(([k]) => k !== "__metadata__").map(([, e]: any) => e.data_offsets).sort((a: number[], b: number[]) => a[0] - b[0]);
+    const spans = Object.entries(header)
+      .filter(([k]) => k !== "__metadata__")
+      .map(([, e]: any) => e.data_offsets)
+      .sort((a: number[], b: number[]) => a[0] - b[0]);
     expect(spans[0][0]).to.equal(0);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).to.equal(spans[i - 1][1]);
     expect(spans[spans.length - 1][1]).to.equal(bytes.length - 8 - n);
     const cfg = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
-    expect(cfg).to.deep.include({ peft_type: "LORA", r: 4, lora_alpha: 8, lora_dropout: 0.05, bias: "none", use_rslora: true, use_dora: false, base_model_name_or_path: "fmnist-mlp", task_type: null });
+    expect(cfg).to.deep.include({
+      peft_type: "LORA",
+      r: 4,
+      lora_alpha: 8,
+      lora_dropout: 0.05,
+      bias: "none",
+      use_rslora: true,
+      use_dora: false,
+      base_model_name_or_path: "fmnist-mlp",
+      task_type: null,
+    });
     expect(cfg.target_modules).to.deep.equal(["fc1", "fc2"]);
     expect(saved.sha256).to.match(/^[0-9a-f]{64}$/);
   });
@@ -67,8 +91,10 @@ describe("PEFT adapter files", () => {
     saveAdapter(dir, adapter, { baseModelNameOrPath: "fortunes-gpt", taskType: "CAUSAL_LM" });
     const { header } = readSafetensorsHeader(readFileSync(join(dir, "adapter_model.safetensors")));
     expect(Object.keys(header).sort()).to.deep.equal([
-      "base_model.model.h.0.attn.q_proj.lora_A.weight", "base_model.model.h.0.attn.q_proj.lora_B.weight",
-      "base_model.model.h.0.attn.v_proj.lora_A.weight", "base_model.model.h.0.attn.v_proj.lora_B.weight",
+      "base_model.model.h.0.attn.q_proj.lora_A.weight",
+      "base_model.model.h.0.attn.q_proj.lora_B.weight",
+      "base_model.model.h.0.attn.v_proj.lora_A.weight",
+      "base_model.model.h.0.attn.v_proj.lora_B.weight",
     ]);
     expect(loadAdapter(gpt, dir).peftConfig.task_type).to.equal("CAUSAL_LM");
   });

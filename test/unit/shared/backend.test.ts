@@ -1,8 +1,8 @@
-import { expect } from "chai";
 import * as tf from "@tensorflow/tfjs";
-import { BackendError, selectBackend, type BackendCandidate, type BackendChoice } from "../../../lib/tf/backend.js";
-import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
+import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
+import { type BackendCandidate, type BackendChoice, BackendError, selectBackend } from "../../../lib/tf/backend.js";
+import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
 
 function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
   return {
@@ -51,12 +51,20 @@ describe("TensorFlow.js backend selection", () => {
     expect((await selectBackend({ override: "cpu", candidates })).backend).to.equal("cpu");
     expect(tried).to.deep.equal(["cpu"]);
     let error: unknown;
-    try { await selectBackend({ override: "gpu", candidates }); } catch (e) { error = e; }
+    try {
+      await selectBackend({ override: "gpu", candidates });
+    } catch (e) {
+      error = e;
+    }
     expect(error).to.be.instanceOf(BackendError);
     expect((error as BackendError).code).to.equal("backend/unavailable");
     expect((error as BackendError).fields).to.include({ backend: "tfjs-node-gpu", override: "gpu" });
     let unknown: unknown;
-    try { await selectBackend({ override: "tpu", candidates }); } catch (e) { unknown = e; }
+    try {
+      await selectBackend({ override: "tpu", candidates });
+    } catch (e) {
+      unknown = e;
+    }
     expect(hasCode(unknown, "backend/unknown")).to.equal(true);
     expect((unknown as BackendError).fields).to.deep.equal({ value: "tpu" });
   });
@@ -80,7 +88,9 @@ describe("wasm kernels the backend lacks", () => {
     await tf.setBackend("wasm");
     registerWasmKernels(tf);
   });
-  after(async () => { await tf.setBackend("cpu"); });
+  after(async () => {
+    await tf.setBackend("cpu");
+  });
 
   const onBoth = async <T>(fn: () => T): Promise<[T, T]> => {
     await tf.setBackend("wasm");
@@ -92,17 +102,56 @@ describe("wasm kernels the backend lacks", () => {
   };
 
   it("UnsortedSegmentSum makes the gradient of gather (embeddings) match the cpu backend", async () => {
-    const table = [[1, 2], [3, 4], [5, 6], [7, 8]];
-    const [wasm, cpu] = await onBoth(() => tf.grad((e: tf.Tensor) => tf.gather(e, tf.tensor1d([3, 1, 3, 0], "int32")).mul(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8]])).sum())(tf.tensor2d(table)).arraySync());
+    const table = [
+      [1, 2],
+      [3, 4],
+      [5, 6],
+      [7, 8],
+    ];
+    const [wasm, cpu] = await onBoth(() =>
+      tf
+        .grad((e: tf.Tensor) =>
+          tf
+            .gather(e, tf.tensor1d([3, 1, 3, 0], "int32"))
+            .mul(
+              tf.tensor2d([
+                [1, 2],
+                [3, 4],
+                [5, 6],
+                [7, 8],
+              ]),
+            )
+            .sum(),
+        )(tf.tensor2d(table))
+        .arraySync(),
+    );
     expect(wasm).to.deep.equal(cpu);
-    expect(wasm).to.deep.equal([[7, 8], [3, 4], [0, 0], [6, 8]]);
+    expect(wasm).to.deep.equal([
+      [7, 8],
+      [3, 4],
+      [0, 0],
+      [6, 8],
+    ]);
   });
 
   it("Conv2DBackpropFilter matches the cpu backend for strides and padding", async () => {
-    for (const [stride, pad] of [[1, "same"], [2, "valid"], [2, "same"]] as const) {
+    for (const [stride, pad] of [
+      [1, "same"],
+      [2, "valid"],
+      [2, "same"],
+    ] as const) {
       const x = tf.randomNormal([2, 7, 6, 3], 0, 1, "float32", 1);
       const f = tf.randomNormal([3, 2, 3, 4], 0, 1, "float32", 2);
-      const [wasm, cpu] = await onBoth(() => tf.grad((w: tf.Tensor) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad).square().sum())(f).dataSync());
+      const [wasm, cpu] = await onBoth(() =>
+        tf
+          .grad((w: tf.Tensor) =>
+            tf
+              .conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad)
+              .square()
+              .sum(),
+          )(f)
+          .dataSync(),
+      );
       const maxError = Math.max(...Array.from(wasm, (v, i) => Math.abs(v - cpu[i])));
       expect(maxError, `stride ${stride}, ${pad}`).to.be.below(1e-3);
     }

@@ -1,19 +1,32 @@
-import { expect } from "chai";
-import { createServer, type Server } from "node:http";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "chai";
 import { Wallet } from "ethers";
-import { settle } from "../../../lib/notebook/settle.js";
+import {
+  ChainIdMismatchError,
+  connect,
+  DevKeyRefusedError,
+  devPrivateKey,
+  type LabChain,
+  MissingKeyError,
+  ResultsTamperedError,
+  RpcUnreachableError,
+  SettlementError,
+  verifySettlement,
+} from "../../../lib/chain/index.js";
 import { hasCode, type LabError } from "../../../lib/errors.js";
-import { connect, devPrivateKey, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
+import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
 
 /** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */
 function fakePublicChain(): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     let body = "";
-    req.on("data", (d) => { body += d; });
+    req.on("data", (d) => {
+      body += d;
+    });
     req.on("end", () => {
       const { id, method } = JSON.parse(body);
       const result = method === "eth_chainId" ? "0x1" : method === "web3_clientVersion" ? "Geth/v1.14.0-stable/linux-amd64/go1.22" : null;
@@ -21,10 +34,12 @@ function fakePublicChain(): Promise<{ url: string; server: Server }> {
       res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
     });
   });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => {
-    const address = server.address() as { port: number };
-    resolve({ url: `http://127.0.0.1:${address.port}`, server });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address() as { port: number };
+      resolve({ url: `http://127.0.0.1:${address.port}`, server });
+    }),
+  );
 }
 
 function withRun<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -32,15 +47,22 @@ function withRun<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const saved = { dir: process.env.LAB_RUN_DIR, id: process.env.LAB_RUN_ID, nb: process.env.LAB_NOTEBOOK };
   Object.assign(process.env, { LAB_RUN_DIR: dir, LAB_RUN_ID: `test-${Date.now()}-${Math.random()}`, LAB_NOTEBOOK: "chain-test" });
   return fn(dir).finally(() => {
-    for (const [key, value] of [["LAB_RUN_DIR", saved.dir], ["LAB_RUN_ID", saved.id], ["LAB_NOTEBOOK", saved.nb]] as const) {
-      if (value === undefined) delete process.env[key]; else process.env[key] = value;
+    for (const [key, value] of [
+      ["LAB_RUN_DIR", saved.dir],
+      ["LAB_RUN_ID", saved.id],
+      ["LAB_NOTEBOOK", saved.nb],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
     }
   });
 }
 
 describe("chain: connect, settle, verify", () => {
   let chain: LabChain;
-  before(async () => { chain = await connect(); });
+  before(async () => {
+    chain = await connect();
+  });
 
   it("connects to the in-process Hardhat network as a local development chain", async () => {
     expect(chain.kind).to.equal("in-process");
@@ -87,7 +109,9 @@ describe("chain: connect, settle, verify", () => {
 
   describe("over JSON-RPC", () => {
     let fake: { url: string; server: Server };
-    before(async () => { fake = await fakePublicChain(); });
+    before(async () => {
+      fake = await fakePublicChain();
+    });
     after(() => fake.server.close());
 
     it("names the fix when the endpoint does not answer", async () => {
@@ -104,7 +128,9 @@ describe("chain: connect, settle, verify", () => {
       const own = Wallet.createRandom().privateKey;
       const c = await connect({ rpcUrl: fake.url, privateKey: own });
       expect(c.local).to.equal(false);
-      expect(() => c.wallet(1)).to.throw(DevKeyRefusedError).that.satisfies((e: unknown) => hasCode(e, "chain/dev-account-refused"));
+      expect(() => c.wallet(1))
+        .to.throw(DevKeyRefusedError)
+        .that.satisfies((e: unknown) => hasCode(e, "chain/dev-account-refused"));
       await c.close();
     });
   });
@@ -112,7 +138,11 @@ describe("chain: connect, settle, verify", () => {
 
 async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, code: string, fields: Record<string, unknown>): Promise<void> {
   let error: unknown;
-  try { await promise; } catch (e) { error = e; }
+  try {
+    await promise;
+  } catch (e) {
+    error = e;
+  }
   expect(error, "expected a rejection").to.be.instanceOf(type);
   expect(hasCode(error, code), `code ${(error as LabError).code}, expected ${code}`).to.equal(true);
   expect((error as LabError).fields).to.include(fields);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { expectCode } from "../expect-code.js";
+import { coerceParameter, injectedCellSource, ParameterError, parseParameterCell } from "../../../lib/notebook/params.js";
 import { OverrideError } from "../../../lib/overrides.js";
-import { coerceParameter, injectedCellSource, parseParameterCell, ParameterError } from "../../../lib/notebook/params.js";
+import { expectCode } from "../expect-code.js";
 
 describe("notebook parameters", () => {
   it("parses let declarations with literal defaults and infers their types", () => {
@@ -27,13 +27,20 @@ describe("notebook parameters", () => {
     expect(coerceParameter(num, "7")).to.equal(7);
     expect(coerceParameter(num, "-2.5e1")).to.equal(-25);
     expect(coerceParameter(bool, "true")).to.equal(true);
-    expect(() => coerceParameter(num, "seven")).to.throw(OverrideError).with.property("code", "set/wrong-type");
-    expect(() => coerceParameter(num, "")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "seed", expected: "number", value: "", where: "the notebook" });
-    expect(() => coerceParameter(bool, "yes", "05")).to.throw(OverrideError).with.property("fields").that.deep.equals({ key: "quick", expected: "boolean", value: "yes", where: "05" });
+    expect(() => coerceParameter(num, "seven"))
+      .to.throw(OverrideError)
+      .with.property("code", "set/wrong-type");
+    expect(() => coerceParameter(num, ""))
+      .to.throw(OverrideError)
+      .with.property("fields")
+      .that.deep.equals({ key: "seed", expected: "number", value: "", where: "the notebook" });
+    expect(() => coerceParameter(bool, "yes", "05"))
+      .to.throw(OverrideError)
+      .with.property("fields")
+      .that.deep.equals({ key: "quick", expected: "boolean", value: "yes", where: "05" });
   });
 
   it("injects assignments that keep the declared types", () => {
-    expect(injectedCellSource({ seed: 7, name: "x\"y", quick: true })).to.equal(
-      "// Parameters injected by ./lab run\nseed = 7;\nname = \"x\\\"y\";\nquick = true;\nvoid 0;");
+    expect(injectedCellSource({ seed: 7, name: 'x"y', quick: true })).to.equal('// Parameters injected by ./lab run\nseed = 7;\nname = "x\\"y";\nquick = true;\nvoid 0;');
   });
 });

@@ -3,7 +3,10 @@ import { rng } from "../../../lib/random.js";
 
 describe("rng (seeded random numbers)", () => {
   it("gives the same sequence for the same seed and a different one for another seed", () => {
-    const draw = (seed: number) => { const r = rng(seed); return Array.from({ length: 8 }, () => r.next()); };
+    const draw = (seed: number) => {
+      const r = rng(seed);
+      return Array.from({ length: 8 }, () => r.next());
+    };
     expect(draw(42)).to.deep.equal(draw(42));
     expect(draw(42)).to.not.deep.equal(draw(43));
   });
@@ -25,7 +28,8 @@ describe("rng (seeded random numbers)", () => {
   it("forks independent streams that do not depend on draws made from the parent", () => {
     const a = rng(5);
     const b = rng(5);
-    b.next(); b.next();
+    b.next();
+    b.next();
     expect(a.fork("x").next()).to.equal(b.fork("x").next());
     expect(rng(5).fork("x").next()).to.not.equal(rng(5).fork("y").next());
   });

@@ -1,15 +1,15 @@
-import { expect } from "chai";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fromRoot } from "../../../lib/files.js";
-import { hasCode } from "../../../lib/errors.js";
-import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
-import { expectCode } from "../expect-code.js";
-import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
-import { externalResources, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
+import { expect } from "chai";
 import { verifySettlement } from "../../../lib/chain/verify.js";
+import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
+import { hasCode } from "../../../lib/errors.js";
+import { fromRoot } from "../../../lib/files.js";
+import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
+import { externalResources, planRuns, type RunOptions, runNotebook } from "../../../lib/runner/run.js";
+import { expectCode } from "../expect-code.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),
 // and the in-process Hardhat chain. `./lab test` sets all of that up first.
@@ -19,17 +19,28 @@ describe("./lab run: the notebook runner", function () {
   let runsDir: string;
   const parseRunArgs = parseRunCommandLine;
   const options = (args: string[]): RunOptions => ({ ...parseRunArgs(args), runsDir });
-  const refusedWith = (code: string, fields: Record<string, unknown>) => (error: unknown) => hasCode(error, code) && Object.entries(fields).every(([k, v]) => JSON.stringify(error.fields[k]) === JSON.stringify(v));
+  const refusedWith = (code: string, fields: Record<string, unknown>) => (error: unknown) =>
+    hasCode(error, code) && Object.entries(fields).every(([k, v]) => JSON.stringify(error.fields[k]) === JSON.stringify(v));
 
   before(() => {
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
     runsDir = join(mkdtempSync(join(tmpdir(), "lab-runs-")), "runs");
   });
-  after(() => { if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved; });
+  after(() => {
+    if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR;
+    else process.env.LAB_NOTEBOOKS_DIR = saved;
+  });
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
     expectCode(() => planRuns(options(["nonesuch"])), UnknownNotebookError, "run/unknown-notebook", { name: "nonesuch" });
-    const thrown = (f: () => unknown) => { try { f(); } catch (error) { return error; } throw new Error("expected a refusal"); };
+    const thrown = (f: () => unknown) => {
+      try {
+        f();
+      } catch (error) {
+        return error;
+      }
+      throw new Error("expected a refusal");
+    };
     expect(refusedWith("set/unknown-key", { key: "sed" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
     expect(refusedWith("set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" })(thrown(() => planRuns(options(["ok", "--set", "seed=three"]))))).to.equal(true);
     expect(refusedWith("set/wrong-type", { key: "quick", expected: "boolean" })(thrown(() => planRuns(options(["ok", "--set", "quick=maybe"]))))).to.equal(true);
@@ -69,7 +80,10 @@ describe("./lab run: the notebook runner", function () {
     expect(html, "the page title is the notebook's title").to.match(/<title>OK fixture<\/title>/);
     for (const n of manifest.cells.map((c: { cell: number }) => c.cell)) expect(html).to.include(`[${n}]:`);
     const settleCell = executed.cells[executed.cells.length - 1];
-    expect(settleCell.outputs.filter((o: { output_type: string }) => o.output_type === "stream"), "no echoed return value (settle() returns the settlement)").to.deep.equal([]);
+    expect(
+      settleCell.outputs.filter((o: { output_type: string }) => o.output_type === "stream"),
+      "no echoed return value (settle() returns the settlement)",
+    ).to.deep.equal([]);
     expect(html).to.not.include("rawTransaction");
     expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
     expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
@@ -109,7 +123,10 @@ describe("./lab run: the notebook runner", function () {
 
 describe("externalResources", () => {
   it("finds what a page would fetch and ignores inline data and anchors", () => {
-    expect(externalResources(`<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AA"><a href="https://x">x</a><link rel="stylesheet" href="file:///usr/share/x.css"><style>@import url("//fonts.example/f.css");</style>`))
-      .to.deep.equal(["https://cdn.example/x.js", "file:///usr/share/x.css", "//fonts.example/f.css", "//fonts.example/f.css"]);
+    expect(
+      externalResources(
+        `<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AA"><a href="https://x">x</a><link rel="stylesheet" href="file:///usr/share/x.css"><style>@import url("//fonts.example/f.css");</style>`,
+      ),
+    ).to.deep.equal(["https://cdn.example/x.js", "file:///usr/share/x.css", "//fonts.example/f.css", "//fonts.example/f.css"]);
   });
 });

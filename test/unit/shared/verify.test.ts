@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { connect, devWallet, type LabChain, verifySettlement } from "../../../lib/chain/index.js";
-import { settle } from "../../../lib/notebook/settle.js";
 import { describeVerification, resolveRunDir } from "../../../lib/cli/commands/verify.js";
 import { hasCode } from "../../../lib/errors.js";
+import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
 import { startHardhatNode } from "../../helpers/hardhat-node.js";
 
