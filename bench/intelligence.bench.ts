@@ -99,7 +99,7 @@ for (const b of backends) {
       "≥ 1/3 target": r.gflops / mm >= 1 / 3 ? "met" : "missed",
     });
     s.opt.dispose();
-    Object.values(s.trainable).forEach((v) => v.dispose());
+    for (const v of Object.values(s.trainable)) v.dispose();
   }
   for (const [what, full, lora] of [
     ["MLP, batch 1024", "MLP full FT, batch 1024", "MLP LoRA r=4, batch 1024"],

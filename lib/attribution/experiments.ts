@@ -518,7 +518,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
     contributors: addresses,
   });
   const ranked = [...agg.contributors].sort((a, b) => a.influence - b.influence);
-  ranked.forEach((c) => log(`  contributor ${String(names.get(c.name) ?? c.name).padEnd(10)} influence ${c.influence.toExponential(2)}  weight ${c.weight.toFixed(3)}`));
+  for (const c of ranked) log(`  contributor ${String(names.get(c.name) ?? c.name).padEnd(10)} influence ${c.influence.toExponential(2)}  weight ${c.weight.toFixed(3)}`);
   const flipper = ranked.findIndex((c) => names.get(c.name) === "flipper");
   out.flipper_rank_from_bottom = flipper + 1;
   out.flipper_weight = flipper >= 0 ? ranked[flipper].weight : NaN;

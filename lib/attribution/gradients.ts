@@ -117,7 +117,7 @@ export function blockRows(G: GradientSet, span: BlockSpan): Float64Array {
 const MAGIC = "OLGRAD01";
 
 function payloadHash(data: Float64Array): string {
-  return "0x" + sha256Hex(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  return `0x${sha256Hex(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))}`;
 }
 
 /**
@@ -191,7 +191,7 @@ function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Ba
     const out = model.logits(params, batch.x.subarray(0, k * batch.dim), k);
     parts.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   }
-  return sha256Hex(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p + "\u0000") : p))));
+  return sha256Hex(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(`${p}\u0000`) : p))));
 }
 
 function batchHash(batch: Batch): string {

@@ -251,6 +251,12 @@ export class LogisticRegression implements TraceableModel {
   }
 }
 
+/**
+ * ReLU as the backward pass's `z > 0` mask sees it: NaN maps to 0.
+ */
+// biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 0) is NaN; this ReLU must map NaN to 0 like its derivative mask.
+const relu = (v: number): number => (v > 0 ? v : 0);
+
 /** One hidden ReLU layer: logits = relu(x·W1 + b1)·W2 + b2. */
 export class MLP implements TraceableModel {
   readonly kind = "mlp";
@@ -281,7 +287,7 @@ export class MLP implements TraceableModel {
     return z1;
   }
   logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
-    const h = this.hiddenPre(params, x, n).map((v) => (v > 0 ? v : 0));
+    const h = this.hiddenPre(params, x, n).map(relu);
     const z2 = new Float64Array(n * this.numClasses);
     denseForward(params, this.blocks[1], h, n, z2);
     return z2;
@@ -290,7 +296,7 @@ export class MLP implements TraceableModel {
     checkBatch(this, batch);
     const { n } = batch;
     const z1 = this.hiddenPre(params, batch.x, n);
-    const h = z1.map((v) => (v > 0 ? v : 0));
+    const h = z1.map(relu);
     const logits = new Float64Array(n * this.numClasses);
     denseForward(params, this.blocks[1], h, n, logits);
     const { values, signal } = headSignal(logits, batch.y, n, this.numClasses, target);
@@ -354,7 +360,7 @@ export class LoraMLP implements TraceableModel {
     denseForward(this.baseParams, base1, x, n, z1);
     const u1 = matmul(x, weights(params, A1), n, A1.rows, A1.cols).map((v) => v * this.scale);
     denseForward(params, B1, u1, n, z1);
-    const h = z1.map((v) => (v > 0 ? v : 0));
+    const h = z1.map(relu);
     const z2 = new Float64Array(n * K);
     denseForward(this.baseParams, base2, h, n, z2);
     const u2 = matmul(h, weights(params, A2), n, A2.rows, A2.cols).map((v) => v * this.scale);

@@ -56,7 +56,7 @@ export function splitFee(fee: bigint, split: FeeSplit): { platform: bigint; mode
 
 /** Integer allocation of `pool` in proportion to `weights` (largest remainder; ties to the lower index). */
 export function allocate(pool: bigint, weights: number[]): bigint[] {
-  const total = weights.reduce((a, w) => a + (w > 0 ? w : 0), 0);
+  const total = weights.reduce((a, w) => (w > 0 ? a + w : a), 0);
   if (!(total > 0)) return weights.map(() => 0n);
   // weights become integers at 1e-18 resolution; the rest of the arithmetic is exact
   const scaled = weights.map((w) => (w > 0 ? BigInt(Math.round((w / total) * 1e18)) : 0n));

@@ -11,7 +11,7 @@ import { type Batch, batchGradient, hessianVectorProduct, subset, type Traceable
 
 /** sha256 of a parameter vector's little-endian float64 bytes: the identity checkpoints are recorded under. */
 export function hashParams(params: Float64Array): string {
-  return "0x" + sha256Hex(new Uint8Array(params.buffer, params.byteOffset, params.byteLength));
+  return `0x${sha256Hex(new Uint8Array(params.buffer, params.byteOffset, params.byteLength))}`;
 }
 
 export interface Checkpoint {

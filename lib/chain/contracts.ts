@@ -79,7 +79,10 @@ export async function deployOrReuse(chain: LabChain, name: string, args: unknown
   const persistent = chain.kind === "rpc";
   const stored: Record<string, Record<string, DeploymentRecord>> = persistent && existsSync(deploymentsFile()) ? readJson(deploymentsFile()) : {};
   let session = sessionDeployments.get(chain);
-  if (!session) sessionDeployments.set(chain, (session = new Map()));
+  if (!session) {
+    session = new Map();
+    sessionDeployments.set(chain, session);
+  }
   const previous = session.get(key) ?? stored[chainKey]?.[key];
   if (previous && previous.bytecodeHash === bytecodeHash) {
     const code = await chain.provider.getCode(previous.address);

@@ -1,5 +1,5 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, keccak256 } from "ethers";
 import { devWallet } from "../chain/keys.js";
 import { type Rng, rng } from "../random.js";
 import { type ImageSet, loadFashionMnist } from "./datasets/fashion-mnist.js";
@@ -363,10 +363,10 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
       docs = of.slice(0, c.documents);
     } else {
       docs = pool.filter((d) => !used.has(d) && (c.kind !== "non-iid" || !c.match || c.match.test(d))).slice(0, c.documents);
-      docs.forEach((d) => used.add(d));
+      for (const d of docs) used.add(d);
     }
     docsOf.set(c.name, docs);
-    const text = docs.map((d) => (c.kind === "label-flip" ? garble(r, d) : d)).join("\n\n") + "\n\n";
+    const text = `${docs.map((d) => (c.kind === "label-flip" ? garble(r, d) : d)).join("\n\n")}\n\n`;
     const ids = encode(text);
     let windows = 0;
     for (let s = 0; s + plan.blockSize + 1 <= ids.length; s += plan.stride) {
@@ -377,7 +377,7 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     }
     contributors.push({ address: devWallet(ci + 1).address, name: c.name, kind: c.kind, samples: windows });
   });
-  const heldIds = encode(pool.filter((d) => !used.has(d)).join("\n\n") + "\n\n");
+  const heldIds = encode(`${pool.filter((d) => !used.has(d)).join("\n\n")}\n\n`);
   const hx: Int32Array[] = [],
     hy: Int32Array[] = [];
   for (let s = 0; s + plan.blockSize + 1 <= heldIds.length; s += plan.blockSize) {

@@ -195,7 +195,7 @@ function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, 
   const { value, grads, bytesWithGradients } = pending;
   value.dispose();
   if (!Number.isFinite(loss)) {
-    Object.values(grads).forEach((g) => g.dispose());
+    for (const g of Object.values(grads)) g.dispose();
     throw new NonFiniteLossError({
       code: "train/non-finite-loss",
       message: `loss became ${loss} at step ${stepIndex}`,
@@ -206,7 +206,7 @@ function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, 
   const byName: Record<string, Tensor> = {};
   for (const k of Object.keys(trainable)) byName[k] = grads[trainable[k].name];
   opt.apply(byName, lr);
-  Object.values(grads).forEach((g) => g.dispose());
+  for (const g of Object.values(grads)) g.dispose();
   return { loss, bytesWithGradients };
 }
 

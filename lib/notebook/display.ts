@@ -10,7 +10,8 @@ let tslab: Tslab | undefined;
 /** tslab's display API, loaded only inside the kernel (it pulls in a TypeScript compiler). */
 export function kernelDisplay(): Tslab | undefined {
   if (!inNotebook()) return undefined;
-  return (tslab ??= require("tslab") as Tslab);
+  tslab ??= require("tslab") as Tslab;
+  return tslab;
 }
 
 /** Shows HTML in a notebook; in a terminal prints the given text fallback, if any. */

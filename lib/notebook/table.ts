@@ -71,5 +71,5 @@ export function textTable(rows: Row[], digits = 4, caption?: string): string {
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
   const line = (values: string[]) => values.map((v, i) => v.padStart(widths[i])).join("  ");
   const out = [line(columns), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)];
-  return (caption ? caption + "\n" : "") + out.join("\n");
+  return (caption ? `${caption}\n` : "") + out.join("\n");
 }

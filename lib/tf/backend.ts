@@ -173,7 +173,7 @@ export async function selectBackend(
       await tf.ready();
       const adapter = candidate.device?.();
       const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs, ...(adapter ? { adapter } : {}) };
-      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}` + (skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""));
+      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}${skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""}`);
       if (adapter) options.log?.(formatAdapter(adapter));
       return runtime;
     }

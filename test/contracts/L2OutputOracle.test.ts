@@ -19,7 +19,7 @@ describe("L2OutputOracle", () => {
 
   it("accepts proposals only from the proposer, at the submission interval, for past L2 blocks", async () => {
     const { oracle, proposer, stranger, root } = await deploy();
-    const zero = "0x" + "00".repeat(32);
+    const zero = `0x${"00".repeat(32)}`;
     await expect(oracle.connect(stranger).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.be.revertedWithCustomError(oracle, "NotProposer");
     await expect(oracle.connect(proposer).getFunction("proposeL2Output")(root(11), 11, zero, 0)).to.be.revertedWithCustomError(oracle, "WrongBlockNumber");
     await expect(oracle.connect(proposer).getFunction("proposeL2Output")(zero, 10, zero, 0)).to.be.revertedWithCustomError(oracle, "EmptyOutputRoot");
@@ -43,7 +43,7 @@ describe("L2OutputOracle", () => {
 
   it("lets the challenger delete a wrong output and every later one inside the window", async () => {
     const { oracle, proposer, challenger, stranger, root } = await deploy();
-    const zero = "0x" + "00".repeat(32);
+    const zero = `0x${"00".repeat(32)}`;
     for (const n of [10, 20, 30]) await oracle.connect(proposer).getFunction("proposeL2Output")(n === 20 ? root(999) : root(n), n, zero, 0);
     await expect(oracle.connect(stranger).getFunction("deleteL2Outputs")(1)).to.be.revertedWithCustomError(oracle, "NotChallenger");
     await expect(oracle.connect(challenger).getFunction("deleteL2Outputs")(1)).to.emit(oracle, "OutputsDeleted").withArgs(3, 1);
@@ -55,7 +55,7 @@ describe("L2OutputOracle", () => {
 
   it("finalizes an output exactly when the finalization period has passed", async () => {
     const { networkHelpers, oracle, proposer, challenger, root } = await deploy();
-    const zero = "0x" + "00".repeat(32);
+    const zero = `0x${"00".repeat(32)}`;
     await oracle.connect(proposer).getFunction("proposeL2Output")(root(10), 10, zero, 0);
     const proposedAt = Number((await oracle.getFunction("getL2Output")(0)).timestamp);
     await networkHelpers.time.increaseTo(proposedAt + WINDOW - 2);

@@ -107,7 +107,7 @@ describe("RewardDistributor", () => {
   it("fuzzed: every allocation sums to the pool, every leaf claims once, forged claims fail", async function () {
     this.timeout(120_000);
     const { dist } = await networkHelpers.loadFixture(deploy);
-    const wallets = Array.from({ length: 6 }, (_, i) => ethers.Wallet.createRandom().address);
+    const wallets = Array.from({ length: 6 }, () => ethers.Wallet.createRandom().address);
     let epochId = 0;
     await fc.assert(
       fc.asyncProperty(fc.array(fc.double({ min: 0, max: 1000, noNaN: true }), { minLength: 1, maxLength: 6 }), fc.bigInt({ min: 1n, max: 10n ** 20n }), fc.nat(), async (weights, pool, pick) => {
@@ -115,7 +115,9 @@ describe("RewardDistributor", () => {
         const amounts = allocate(pool, weights);
         expect(amounts.reduce((a, b) => a + b, 0n)).to.equal(pool);
         const map = new Map<string, bigint>();
-        amounts.forEach((v, i) => v > 0n && map.set(wallets[i], v));
+        for (const [i, v] of amounts.entries()) {
+          if (v > 0n) map.set(wallets[i], v);
+        }
         const t = buildRewardTree(map);
         await dist.createEpoch(t.root, ethers.ZeroAddress, t.total, ethers.ZeroHash, { value: t.total });
         const id = epochId++;

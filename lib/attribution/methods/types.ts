@@ -84,8 +84,10 @@ export function verifyTask(task: AttributionTask): void {
       });
     }
   }
-  task.checkpoints?.forEach((cp, i) => verifyCheckpoint(cp, `checkpoint ${i} (step ${cp.step})`));
-  task.ensemble?.forEach((m, i) => m.hash !== undefined && verifyCheckpoint({ params: m.params, hash: m.hash }, `ensemble model ${i}`));
+  for (const [i, cp] of (task.checkpoints ?? []).entries()) verifyCheckpoint(cp, `checkpoint ${i} (step ${cp.step})`);
+  for (const [i, m] of (task.ensemble ?? []).entries()) {
+    if (m.hash !== undefined) verifyCheckpoint({ params: m.params, hash: m.hash }, `ensemble model ${i}`);
+  }
 }
 
 /** V (nTest×d) · Gᵀ (d×nTrain). */

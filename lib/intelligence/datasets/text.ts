@@ -22,8 +22,9 @@ export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
     const raw = readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1");
     // "__\b\bUN" underlines by backspacing over characters: drop each character a backspace erases
     let clean = raw;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the backspace is what this pattern finds and removes.
     while (/[^\x08]\x08/.test(clean)) clean = clean.replace(/[^\x08]\x08/g, "");
-    clean = clean.replace(/\x08/g, "").replace(/\r/g, "").replace(/\t/g, "  ");
+    clean = clean.replaceAll("\b", "").replace(/\r/g, "").replace(/\t/g, "  ");
     for (const doc of clean.split(/\n%\n/)) {
       const trimmed = doc.replace(/^%\n/, "").trim();
       if (trimmed.length > 0) {
@@ -32,7 +33,7 @@ export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
       }
     }
   }
-  return { name: FORTUNES_MIN.name, text: documents.join("\n\n") + "\n", documents, sources };
+  return { name: FORTUNES_MIN.name, text: `${documents.join("\n\n")}\n`, documents, sources };
 }
 
 /** Character-level vocabulary: sorted characters of the corpus; ids are positions. */

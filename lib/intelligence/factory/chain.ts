@@ -8,7 +8,7 @@ const hex32 = (h: string) => (h.startsWith("0x") ? h : `0x${h}`);
 
 /** keccak256 of the manifest JSON as written to the output folder (datanets/NAME.manifest.json). */
 export function manifestHash(d: Datanet): string {
-  return keccak256(toUtf8Bytes(JSON.stringify(d.manifest) + "\n"));
+  return keccak256(toUtf8Bytes(`${JSON.stringify(d.manifest)}\n`));
 }
 
 /** Registers datanets that are not yet on chain; returns their ids. */

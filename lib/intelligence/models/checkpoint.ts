@@ -37,7 +37,7 @@ export function saveCheckpoint(dir: string, weights: WeightMap, meta: Checkpoint
   const hash = sha256Hex(bytes);
   writeDirAtomic(dir, {
     "model.safetensors": bytes,
-    "config.json": JSON.stringify({ ...meta, sha256: hash }, null, 2) + "\n",
+    "config.json": `${JSON.stringify({ ...meta, sha256: hash }, null, 2)}\n`,
   });
   return hash;
 }

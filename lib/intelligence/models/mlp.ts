@@ -1,5 +1,6 @@
 import { rng } from "../../random.js";
 import { crossEntropy, kaimingUniform, linear } from "./ops.js";
+import type { Scalar } from "@tensorflow/tfjs";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 
 export interface MlpConfig {
@@ -49,7 +50,7 @@ export function createMlp(tf: Tf, config: MlpConfig): Model<MlpConfig> {
     },
     forward,
     perExampleLoss,
-    loss: (weights, x, y, opts) => tf.mean(perExampleLoss(weights, x, y, opts)) as any,
+    loss: (weights, x, y, opts) => tf.mean(perExampleLoss(weights, x, y, opts)) as Scalar,
     flopsPerExample: () => linearModules.reduce((s, m) => s + 2 * m.inFeatures * m.outFeatures, 0),
   };
 }

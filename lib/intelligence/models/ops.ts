@@ -1,4 +1,5 @@
 import { IntelligenceError } from "../errors.js";
+import type { GradSaveFunc } from "@tensorflow/tfjs";
 import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 
 export function need(weights: WeightMap, key: string): Tensor {
@@ -15,7 +16,8 @@ export function need(weights: WeightMap, key: string): Tensor {
 
 /** An identity whose gradient is zero (DoRA treats the weight norm as a constant). */
 export function stopGradient(tf: Tf, x: Tensor): Tensor {
-  const f = tf.customGrad((a: any, save: any) => ({ value: tf.clone(a), gradFunc: (dy: Tensor) => tf.zerosLike(dy) }));
+  // tfjs types each argument of a custom gradient as Tensor | GradSaveFunc; the inputs come first
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => ({ value: tf.clone(args[0] as Tensor), gradFunc: (dy: Tensor) => tf.zerosLike(dy) }));
   return f(x) as Tensor;
 }
 
@@ -80,7 +82,8 @@ export function dropout(tf: Tf, x: Tensor, p: number, seed: number, label: strin
  * three times as many elementwise kernels, each a single-threaded pass on wasm.
  */
 export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, eps = 1e-5): Tensor {
-  const f = tf.customGrad((xi: any, gamma: any, beta: any, save: any) => {
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, gamma, beta, save] = args as [Tensor, Tensor, Tensor, GradSaveFunc];
     const { mean, variance } = tf.moments(xi, -1, true);
     const rstd = tf.rsqrt(tf.add(variance, eps));
     const xhat = tf.mul(tf.sub(xi, mean), rstd);
@@ -102,8 +105,8 @@ export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, e
 /** Per-row cross-entropy of logits [n, k] against integer labels [n]. */
 export function crossEntropy(tf: Tf, logits: Tensor, labels: Tensor): Tensor {
   const k = logits.shape[logits.shape.length - 1]!;
-  const logp = tf.logSoftmax(logits as any);
-  const onehot = tf.oneHot(tf.cast(labels, "int32") as any, k);
+  const logp = tf.logSoftmax(logits);
+  const onehot = tf.oneHot(tf.cast(labels, "int32"), k);
   return tf.neg(tf.sum(tf.mul(logp, onehot), -1));
 }
 
@@ -115,7 +118,8 @@ export function crossEntropy(tf: Tf, logits: Tensor, labels: Tensor): Tensor {
 export function gelu(tf: Tf, x: Tensor): Tensor {
   const c2 = 2 * Math.sqrt(2 / Math.PI);
   const k = 0.044715;
-  const f = tf.customGrad((xi: any, save: any) => {
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, save] = args as [Tensor, GradSaveFunc];
     const x2 = tf.mul(xi, xi);
     const s = tf.sigmoid(tf.mul(tf.mul(xi, tf.add(tf.mul(x2, k), 1)), c2));
     save([xi, x2, s]);

@@ -86,7 +86,8 @@ export const PRETRAIN_IMAGES = 30000;
 let tokenizer: CharTokenizer | undefined;
 /** The character vocabulary of the whole fortunes-min corpus (base model and datanets share it). */
 export function fortunesTokenizer(): CharTokenizer {
-  return (tokenizer ??= charTokenizer(loadFortunes().text));
+  tokenizer ??= charTokenizer(loadFortunes().text);
+  return tokenizer;
 }
 
 /** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from the corpus. */
@@ -211,7 +212,7 @@ function finishPretrain(tf: Tf, name: string, opts: PretrainOptions, run: Pretra
     config: run.model.config,
     recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...run.budget, final_loss: last, seconds: (Date.now() - run.started) / 1000, backend: tf.getBackend() },
   });
-  Object.values(run.vars).forEach((v) => v.dispose());
+  for (const v of Object.values(run.vars)) v.dispose();
   return loadCheckpoint(tf, dir);
 }
 

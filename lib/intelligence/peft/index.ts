@@ -118,7 +118,7 @@ export function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModel
   const config = toPeftConfig(adapter.config, opts.baseModelNameOrPath, opts.taskType);
   const bytes = encodeAdapter(adapter);
   writeDirAtomic(dir, {
-    "adapter_config.json": JSON.stringify(config, null, 2) + "\n",
+    "adapter_config.json": `${JSON.stringify(config, null, 2)}\n`,
     "adapter_model.safetensors": bytes,
     ...(opts.extraFiles ?? {}),
   });

@@ -22,6 +22,6 @@ describe("attribution: sampling a language model for match attribution", () => {
     const enc = (t: string) => Int32Array.from(t, (ch) => ch.charCodeAt(0));
     const m = attributeByMatch([buildIndex([enc(a.slice(0, 10))])], enc(a), 10);
     expect(m.spans[0]).to.deep.include({ start: 0, length: 10 });
-    Object.values(weights).forEach((t) => t.dispose());
+    for (const t of Object.values(weights)) t.dispose();
   });
 });

@@ -63,7 +63,9 @@ describe("attribution: aggregation and rewards", () => {
         const out = allocate(pool, w);
         const positive = w.some((x) => x > 0);
         expect(out.reduce((a, b) => a + b, 0n)).to.equal(positive ? pool : 0n);
-        w.forEach((x, i) => x <= 0 && expect(out[i]).to.equal(0n));
+        for (const [i, x] of w.entries()) {
+          if (x <= 0) expect(out[i]).to.equal(0n);
+        }
       }),
       { seed: 7, numRuns: 300 },
     );

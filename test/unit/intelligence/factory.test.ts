@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { parse } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
 import {
   batchTensors,

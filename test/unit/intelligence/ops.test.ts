@@ -77,6 +77,6 @@ describe("model ops", () => {
     const got = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(layerNorm(tf, { "ln.weight": g, "ln.bias": b }, "ln", t), dy)))([x, gamma, beta]);
     const want = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(lnRef(t, g, b), dy)))([x, gamma, beta]);
     close(layerNorm(tf, w, "ln", x), lnRef(x, gamma, beta), 1e-5);
-    got.forEach((g, i) => close(g, want[i], 1e-4));
+    for (const [i, g] of got.entries()) close(g, want[i], 1e-4);
   });
 });

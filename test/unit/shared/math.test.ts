@@ -11,7 +11,7 @@ describe("typesetMath (TeX in exported reports)", () => {
   });
 
   it("leaves code, prices and everything outside markdown cells alone", () => {
-    const html = markdown("<p><code>$HOME</code> costs $5 and $10.</p><pre>$a$</pre>") + `<div class="jp-OutputArea"><pre>$y$</pre></div>`;
+    const html = `${markdown("<p><code>$HOME</code> costs $5 and $10.</p><pre>$a$</pre>")}<div class="jp-OutputArea"><pre>$y$</pre></div>`;
     expect(typesetMath(html)).to.equal(html);
   });
 });
