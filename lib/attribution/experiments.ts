@@ -422,7 +422,13 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
   return out;
 }
 
-export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
+/**
+ * A runner at its own params type. Its params are the experiment spec's (experiments/LAYER/NAME.yaml, `--set`
+ * overrides typed against the spec's fields), so the spec, not this registry, vouches for their shape.
+ */
+type Experiment<R> = (params: never, log: Log) => R;
+
+export const EXPERIMENTS: Record<string, Experiment<Metrics>> = {
   "logreg-fmnist": logregExperiment,
   "mlp-fmnist": mlpExperiment,
   "lora-datanets": datanetExperiment,
@@ -437,7 +443,7 @@ export function runExperiment(runner: string, params: unknown, log: Log = () => 
       hint: `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`,
       fields: { runner, known: Object.keys(EXPERIMENTS) },
     });
-  return f(params, log);
+  return f(params as never, log);
 }
 
 export interface FactoryContributorsParams {
@@ -478,10 +484,10 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
       base_model: { ...spec.base_model, pretrain: p.pretrain },
       data: { ...spec.data, scale: p.scale },
       training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize },
-    } as any,
+    },
     { quiet: true, outDir },
   );
-  const { model, params } = fromFactoryRun(run as any);
+  const { model, params } = fromFactoryRun(run);
   const tr = run.train;
   const train: Batch = { x: Float64Array.from(tr.x as ArrayLike<number>), y: Int32Array.from(tr.y), n: tr.n, dim: model.inputDim };
   const yTrue = Int32Array.from({ length: tr.n }, (_, i) => run.datanets[tr.datanetOf[i]].yTrue[tr.sampleOf[i]]);
@@ -505,7 +511,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   // test attributions aggregated to contributors
   const te = run.test;
   const nT = Math.min(p.nTest, te.n);
-  const test: Batch = { x: Float64Array.from(te.x as ArrayLike<number> as any).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
+  const test: Batch = { x: Float64Array.from(te.x as ArrayLike<number>).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
   const scores = new DataInf().attribute({ model, params, train, test, l2: 0, gradients: store });
   const mean = new Float64Array(tr.n);
   for (let t = 0; t < nT; t++) for (let i = 0; i < tr.n; i++) mean[i] += scores.data[t * tr.n + i] / nT;
@@ -528,13 +534,13 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   return out;
 }
 
-export const ASYNC_EXPERIMENTS: Record<string, (params: any, log: Log) => Promise<Metrics>> = {
+export const ASYNC_EXPERIMENTS: Record<string, Experiment<Promise<Metrics>>> = {
   "factory-contributors": factoryContributorsExperiment,
   "lm-datanets": async (params, log) => (await import("./lm-experiment.js")).lmDatanetsExperiment(params, log),
 };
 
 /** Any experiment, sync or async (the Model Factory runs are async). */
 export async function runExperimentAsync(runner: string, params: unknown, log: Log = () => {}): Promise<Metrics> {
-  if (ASYNC_EXPERIMENTS[runner]) return ASYNC_EXPERIMENTS[runner](params, log);
+  if (ASYNC_EXPERIMENTS[runner]) return ASYNC_EXPERIMENTS[runner](params as never, log);
   return runExperiment(runner, params, log);
 }

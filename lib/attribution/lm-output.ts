@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
 import { cacheDir } from "../cache.js";
+import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
 import { fromRoot, sha256Hex } from "../files.js";
 import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
@@ -119,7 +120,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const dir = join(o.cacheDir ?? cacheDir("attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
   const { tf } = await initTf({ quiet: true });
   const tokenizer = I.fortunesTokenizer();
-  let model, weights, fwd, adapterSha256: string, baseSha256: string, fromCache: boolean, validationLoss: number | undefined;
+  let model: Model, weights: WeightMap, fwd: ForwardOptions, adapterSha256: string, baseSha256: string, fromCache: boolean, validationLoss: number | undefined;
   const resultPath = join(dir, "result.json");
   if (existsSync(resultPath) && existsSync(join(dir, "adapter", "adapter_model.safetensors"))) {
     const record = JSON.parse(readFileSync(resultPath, "utf8")) as { adapter_sha256: string; base_model_sha256: string };
@@ -160,7 +161,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     validationLoss = lastValidationLoss(run.metrics);
   }
   const temperature = o.temperature ?? 0.8;
-  const text = sampleText(model as never, weights, fwd, tokenizer, o.prompt, o.length, o.seed, temperature);
+  const text = sampleText(model, weights, fwd, tokenizer, o.prompt, o.length, o.seed, temperature);
   return { prompt: o.prompt, text, seed: o.seed, temperature, specName: spec.name, pretrain: spec.base_model.pretrain, steps, baseSha256, adapterSha256, adapterFromCache: fromCache, validationLoss };
 }
 

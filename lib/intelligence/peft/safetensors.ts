@@ -71,20 +71,21 @@ export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<strin
   const n = view.getBigUint64(0, true);
   if (n > BigInt(Math.min(MAX_HEADER, bytes.byteLength - 8))) throw bad("header-too-long", `header length ${n} exceeds the file`, { headerLength: n, bytes: bytes.byteLength });
   const headerLen = Number(n);
-  let parsed: Record<string, any>;
+  let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLen)).toString("utf8"));
   } catch (error) {
     throw bad("header-not-json", `header is not JSON (${(error as Error).message})`, { reason: (error as Error).message });
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw bad("header-not-object", "header is not a JSON object");
-  const metadata = (parsed.__metadata__ ?? {}) as Record<string, string>;
-  delete parsed.__metadata__;
+  const entries = parsed as Record<string, unknown>;
+  const metadata = (entries.__metadata__ ?? {}) as Record<string, string>;
+  delete entries.__metadata__;
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
   const spans: Array<[number, number, string]> = [];
-  for (const [name, e] of Object.entries(parsed)) {
-    if (!e || typeof e.dtype !== "string" || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2)
+  for (const [name, e] of Object.entries(entries)) {
+    if (!isHeaderEntry(e))
       throw bad("incomplete-entry", `entry ${name} lacks dtype, shape or data_offsets`, { tensor: name });
     const [b, end] = e.data_offsets;
     if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end < b || end > dataLen)
@@ -98,7 +99,14 @@ export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<strin
     expect = end;
   }
   if (expect !== dataLen) throw bad("buffer-not-covered", `tensors cover ${expect} bytes of a ${dataLen}-byte buffer`, { covered: expect, buffer: dataLen });
-  return { header: parsed as Record<string, SafetensorsHeaderEntry>, metadata, dataStart };
+  return { header: entries as Record<string, SafetensorsHeaderEntry>, metadata, dataStart };
+}
+
+/** The shape of a header entry (dtype, shape, a pair of data offsets); the offsets' values are checked against the buffer. */
+function isHeaderEntry(e: unknown): e is SafetensorsHeaderEntry {
+  if (typeof e !== "object" || e === null) return false;
+  const { dtype, shape, data_offsets } = e as Record<string, unknown>;
+  return typeof dtype === "string" && Array.isArray(shape) && Array.isArray(data_offsets) && data_offsets.length === 2;
 }
 
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Record<string, SafeTensor>; metadata: Record<string, string> } {
