@@ -22,7 +22,7 @@ import { loraDatanetSetup } from "../lib/attribution/experiments.js";
 import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
 import { type LmDatanetParams, lmAttribution } from "../lib/attribution/lm-experiment.js";
-import { DataInf, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
+import { type Attributor, DataInf, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
 import type { Batch } from "../lib/attribution/model.js";
 import { batchGradient, LogisticRegression, MLP, subset } from "../lib/attribution/model.js";
 import { fitNewton, trainModel } from "../lib/attribution/train.js";
@@ -143,14 +143,15 @@ const lr = new LogisticRegression(lrTrain.dim, 10);
 const lrParams = fitNewton(lr, lrTrain, { l2: 0.01 });
 const task = { model: lr, params: lrParams, train: lrTrain, test: lrTest, l2: 0.01, seed: 1 };
 const pairs = lrTrain.n * lrTest.n;
+const methods: [string, Attributor][] = [
+  ["grad-dot", new GradDot()],
+  ["datainf", new DataInf()],
+  ["influence-exact", new ExactInfluence()],
+  ["trak-1 (k=256)", new TRAK({ projectionDim: 256 })],
+];
 printTable(
   `Scored train × test pairs per second (logistic regression, ${lr.numParams} parameters, ${lrTrain.n} × ${lrTest.n})`,
-  [
-    ["grad-dot", new GradDot()],
-    ["datainf", new DataInf()],
-    ["influence-exact", new ExactInfluence()],
-    ["trak-1 (k=256)", new TRAK({ projectionDim: 256 })],
-  ].map(([name, m]: any) => {
+  methods.map(([name, m]) => {
     const s = seconds(() => m.attribute(task));
     return { method: name, seconds: s, "pairs/s": Math.round(pairs / s) };
   }),

@@ -9,7 +9,20 @@
  */
 import type * as tfjs from "@tensorflow/tfjs";
 import { matmulGflops, printTable, timeMs } from "../lib/bench/report.js";
-import { countParams, createGpt, createMlp, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, type Model, Optimizer, trainStep, type WeightMap } from "../lib/intelligence/index.js";
+import {
+  countParams,
+  createGpt,
+  createMlp,
+  DEFAULT_OPTIMIZER,
+  type ForwardOptions,
+  initLora,
+  loraConfig,
+  loraForwardOptions,
+  type Model,
+  Optimizer,
+  trainStep,
+  type WeightMap,
+} from "../lib/intelligence/index.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -23,7 +36,7 @@ interface StepSetup {
   opt: Optimizer;
   x: tfjs.Tensor;
   y: tfjs.Tensor;
-  fwd: ReturnType<typeof loraForwardOptions> | {};
+  fwd: ForwardOptions;
 }
 
 function setup(model: Model, method: "full" | "lora", batch: number, targets: string[]): StepSetup {

@@ -11,8 +11,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
 import { cacheDir } from "../cache.js";
-import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
 import { fromRoot, sha256Hex } from "../files.js";
+import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
 import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 

@@ -4,7 +4,14 @@ import type { FactoryMetrics } from "./outputs.js";
 import type { FactorySpec } from "./spec.js";
 
 /** A model card in markdown, after the Hugging Face model card layout (details, data, training, evaluation). */
-export function modelCard(a: { spec: FactorySpec; result: Record<string, unknown>; metrics: FactoryMetrics; datanets: Datanet[]; baseRecipe: BaseModelRecipe; baseMeta: Record<string, unknown> }): string {
+export function modelCard(a: {
+  spec: FactorySpec;
+  result: Record<string, unknown>;
+  metrics: FactoryMetrics;
+  datanets: Datanet[];
+  baseRecipe: BaseModelRecipe;
+  baseMeta: Record<string, unknown>;
+}): string {
   const { spec, result, metrics, datanets } = a;
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   const lines = [

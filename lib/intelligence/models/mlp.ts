@@ -1,6 +1,6 @@
+import type { Scalar } from "@tensorflow/tfjs";
 import { rng } from "../../random.js";
 import { crossEntropy, kaimingUniform, linear } from "./ops.js";
-import type { Scalar } from "@tensorflow/tfjs";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 
 export interface MlpConfig {

@@ -1,5 +1,5 @@
-import { IntelligenceError } from "../errors.js";
 import type { GradSaveFunc } from "@tensorflow/tfjs";
+import { IntelligenceError } from "../errors.js";
 import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 
 export function need(weights: WeightMap, key: string): Tensor {

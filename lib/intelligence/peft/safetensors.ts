@@ -85,8 +85,7 @@ export function readSafetensorsHeader(bytes: Uint8Array): { header: Record<strin
   const dataLen = bytes.byteLength - dataStart;
   const spans: Array<[number, number, string]> = [];
   for (const [name, e] of Object.entries(entries)) {
-    if (!isHeaderEntry(e))
-      throw bad("incomplete-entry", `entry ${name} lacks dtype, shape or data_offsets`, { tensor: name });
+    if (!isHeaderEntry(e)) throw bad("incomplete-entry", `entry ${name} lacks dtype, shape or data_offsets`, { tensor: name });
     const [b, end] = e.data_offsets;
     if (!Number.isInteger(b) || !Number.isInteger(end) || b < 0 || end < b || end > dataLen)
       throw bad("offsets-outside-buffer", `entry ${name} has offsets [${b}, ${end}] outside the ${dataLen}-byte buffer`, { tensor: name, start: b, end, buffer: dataLen });

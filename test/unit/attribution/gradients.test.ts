@@ -1,6 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Tensor } from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
@@ -65,7 +66,7 @@ describe("attribution: per-example gradients", () => {
     for (let i = 0; i < batch.n; i++) {
       const x = tf.tensor2d(Array.from(batch.x.slice(i * 6, i * 6 + 6)), [1, 6]);
       const y = tf.oneHot(tf.tensor1d([batch.y[i]], "int32"), 4);
-      const lossFn = (W1: any, c1: any, W2: any, c2: any) => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), c1)), W2), c2)) as any;
+      const lossFn = (W1: Tensor, c1: Tensor, W2: Tensor, c2: Tensor) => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), c1)), W2), c2));
       const grads = tf.grads(lossFn)([
         tf.tensor2d(Array.from(slice(b1, true)), [6, 5]),
         tf.tensor1d(Array.from(slice(b1, false))),

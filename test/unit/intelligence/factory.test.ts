@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Tensor } from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { fromRoot } from "../../../lib/files.js";
 import {
@@ -148,7 +149,7 @@ describe("Model Factory runs", function () {
     const keys = Object.keys(w);
     const gradOf = (idx: number[]) => {
       const { x, y } = batchTensors(first.model, first.train, idx);
-      return tf.grads((...ts: any[]) => tf.sum(loss(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), x, y)) as any)(keys.map((k) => w[k]));
+      return tf.grads((...ts: Tensor[]) => tf.sum(loss(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), x, y)))(keys.map((k) => w[k]));
     };
     const g0 = gradOf([0]),
       g1 = gradOf([1]),

@@ -1,3 +1,4 @@
+import type { Tensor, Tensor2D } from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { gelu, layerNorm } from "../../../lib/intelligence/models/ops.js";
 import { initTf } from "../../../lib/tf/index.js";
@@ -39,7 +40,7 @@ describe("model ops", () => {
         const g = got.dataSync();
         for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i]), `ta=${ta} tb=${tb} at ${i}`).to.be.below(1e-5);
         // rank 2 (the linear layers' case)
-        const got2 = tf.matMul(tf.slice(A, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, tf.slice(B, [0, 0, 0], [1, -1, -1]).squeeze([0]) as any, ta, tb).dataSync();
+        const got2 = tf.matMul(tf.slice(A, [0, 0, 0], [1, -1, -1]).squeeze([0]) as Tensor2D, tf.slice(B, [0, 0, 0], [1, -1, -1]).squeeze([0]) as Tensor2D, ta, tb).dataSync();
         for (let i = 0; i < m * n; i++) expect(Math.abs(got2[i] - want[i])).to.be.below(1e-5);
       }
   });
@@ -59,23 +60,23 @@ describe("model ops", () => {
     const beta = tf.randomNormal([6], 0, 0.3, "float32", 9);
     const dy = tf.randomNormal([3, 4, 6], 0, 1, "float32", 10);
     const c = Math.sqrt(2 / Math.PI);
-    const geluRef = (t: any) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(t, tf.mul(tf.pow(t, 3), 0.044715)), c))));
-    const lnRef = (t: any, g: any, b: any) => {
+    const geluRef = (t: Tensor) => tf.mul(tf.mul(t, 0.5), tf.add(1, tf.tanh(tf.mul(tf.add(t, tf.mul(tf.pow(t, 3), 0.044715)), c))));
+    const lnRef = (t: Tensor, g: Tensor, b: Tensor) => {
       const { mean, variance } = tf.moments(t, -1, true);
       return tf.add(tf.mul(tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b);
     };
-    const close = (a: any, b: any, tol: number) => {
+    const close = (a: Tensor, b: Tensor, tol: number) => {
       expect(a.shape).to.deep.equal(b.shape);
       const [p, q] = [a.dataSync(), b.dataSync()];
       for (let i = 0; i < p.length; i++) expect(Math.abs(p[i] - q[i]), `at ${i}`).to.be.below(tol * (1 + Math.abs(q[i])));
     };
-    const [gx] = tf.grads((t: any) => tf.sum(tf.mul(gelu(tf, t), dy)))([x]);
-    const [rx] = tf.grads((t: any) => tf.sum(tf.mul(geluRef(t), dy)))([x]);
+    const [gx] = tf.grads((t: Tensor) => tf.sum(tf.mul(gelu(tf, t), dy)))([x]);
+    const [rx] = tf.grads((t: Tensor) => tf.sum(tf.mul(geluRef(t), dy)))([x]);
     close(gelu(tf, x), geluRef(x), 1e-5);
     close(gx, rx, 1e-4);
     const w = { "ln.weight": gamma, "ln.bias": beta };
-    const got = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(layerNorm(tf, { "ln.weight": g, "ln.bias": b }, "ln", t), dy)))([x, gamma, beta]);
-    const want = tf.grads((t: any, g: any, b: any) => tf.sum(tf.mul(lnRef(t, g, b), dy)))([x, gamma, beta]);
+    const got = tf.grads((t: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(layerNorm(tf, { "ln.weight": g, "ln.bias": b }, "ln", t), dy)))([x, gamma, beta]);
+    const want = tf.grads((t: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(lnRef(t, g, b), dy)))([x, gamma, beta]);
     close(layerNorm(tf, w, "ln", x), lnRef(x, gamma, beta), 1e-5);
     for (const [i, g] of got.entries()) close(g, want[i], 1e-4);
   });

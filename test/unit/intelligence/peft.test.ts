@@ -15,6 +15,7 @@ import {
   readSafetensorsHeader,
   SafetensorsDecodingError,
   SafetensorsEncodingError,
+  type SafetensorsHeaderEntry,
   saveAdapter,
 } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
@@ -48,7 +49,7 @@ describe("PEFT adapter files", () => {
     expect(header["base_model.model.fc2.lora_B.weight"].shape).to.deep.equal([12, 4]);
     const spans = Object.entries(header)
       .filter(([k]) => k !== "__metadata__")
-      .map(([, e]: any) => e.data_offsets)
+      .map(([, e]) => (e as SafetensorsHeaderEntry).data_offsets)
       .sort((a: number[], b: number[]) => a[0] - b[0]);
     expect(spans[0][0]).to.equal(0);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).to.equal(spans[i - 1][1]);
