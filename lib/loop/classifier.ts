@@ -1,0 +1,67 @@
+// Proof of Attribution for one paid inference of the Factory's classifier: the adapter answers a
+// query, DataInf scores every training example of the run against that answer (the predicted
+// class, so the attribution is of what the customer was told), and the scores roll up to the
+// run's contributors and datanets. What the AttributionRegistry records of it comes with it.
+import { keccak256 } from "ethers";
+import { type Aggregate, aggregate } from "../attribution/aggregation.js";
+import type { GradientStore } from "../attribution/gradients.js";
+import { DataInf } from "../attribution/methods/datainf.js";
+import type { Batch, TraceableModel } from "../attribution/model.js";
+import type { InferenceRecord } from "../attribution/onchain.js";
+import { sha256Hex } from "../files.js";
+import { LoopError } from "./errors.js";
+
+/** The training split of a Factory run as attribution sees it. */
+export interface TrainingSet {
+  batch: Batch;
+  datanetOf: Int32Array;
+  /** Contributor address of each example. */
+  contributorOf: readonly string[];
+  datanets: string[];
+}
+
+export interface ClassifierInference {
+  query: Batch;
+  predicted: number;
+  logits: Float64Array;
+  scores: Float64Array;
+  aggregate: Aggregate;
+  record: InferenceRecord;
+}
+
+const bytesOf = (a: Float64Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Serves `x` (one example) with the adapter and attributes the answer to the training set. */
+export function attributeClassifierInference(
+  m: { model: TraceableModel; params: Float64Array; modelId: string; adapterId: string },
+  train: TrainingSet,
+  x: Float64Array,
+  inferenceId: string,
+  gradients?: GradientStore,
+): ClassifierInference {
+  if (x.length !== m.model.inputDim) {
+    throw new LoopError("loop/query-shape", `a query of ${x.length} values for a model of input ${m.model.inputDim}`, "pass one example's features", { got: x.length, want: m.model.inputDim });
+  }
+  const logits = m.model.logits(m.params, x, 1);
+  let predicted = 0;
+  for (let k = 1; k < logits.length; k++) if (logits[k]! > logits[predicted]!) predicted = k;
+  const query: Batch = { x, y: Int32Array.of(predicted), n: 1, dim: x.length };
+  const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test: query, l2: 0, gradients }).data;
+  const addresses = [...new Set(train.contributorOf)];
+  const agg = aggregate(scores, {
+    datanetOf: train.datanetOf,
+    contributorOf: Int32Array.from(train.contributorOf, (a) => addresses.indexOf(a)),
+    datanets: train.datanets,
+    contributors: addresses,
+  });
+  const record: InferenceRecord = {
+    inferenceId,
+    modelId: m.modelId,
+    adapterId: m.adapterId,
+    inputHash: keccak256(bytesOf(x)),
+    outputHash: keccak256(bytesOf(logits)),
+    method: "datainf",
+    evidenceHash: `0x${sha256Hex(bytesOf(scores))}`,
+  };
+  return { query, predicted, logits, scores, aggregate: agg, record };
+}
