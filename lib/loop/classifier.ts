@@ -2,6 +2,11 @@
 // query, DataInf scores every training example of the run against that answer (the predicted
 // class, so the attribution is of what the customer was told), and the scores roll up to the
 // run's contributors and datanets. What the AttributionRegistry records of it comes with it.
+//
+// The reward roll-up counts the examples that helped the answer (positive score), summed per
+// contributor and datanet; an example that argued against it earns nothing. Netting helpful
+// against harmful examples first (`net`, reported beside it) would, with a single datanet, leave
+// the whole data share unpaid whenever that datanet's net influence is negative.
 import { keccak256 } from "ethers";
 import { type Aggregate, aggregate } from "../attribution/aggregation.js";
 import type { GradientStore } from "../attribution/gradients.js";
@@ -25,7 +30,12 @@ export interface ClassifierInference {
   predicted: number;
   logits: Float64Array;
   scores: Float64Array;
+  /** Helpful examples only: what the data share is paid by. */
   aggregate: Aggregate;
+  /** Every example, helpful and harmful, summed: for the report. */
+  net: Aggregate;
+  /** Training examples with a positive score. */
+  helpful: number;
   record: InferenceRecord;
 }
 
@@ -48,12 +58,16 @@ export function attributeClassifierInference(
   const query: Batch = { x, y: Int32Array.of(predicted), n: 1, dim: x.length };
   const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test: query, l2: 0, gradients }).data;
   const addresses = [...new Set(train.contributorOf)];
-  const agg = aggregate(scores, {
+  const provenance = {
     datanetOf: train.datanetOf,
     contributorOf: Int32Array.from(train.contributorOf, (a) => addresses.indexOf(a)),
     datanets: train.datanets,
     contributors: addresses,
-  });
+  };
+  const helpfulScores = scores.map((v) => (v > 0 ? v : 0));
+  const agg = aggregate(helpfulScores, provenance);
+  const net = aggregate(scores, provenance);
+  const helpful = helpfulScores.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
   const record: InferenceRecord = {
     inferenceId,
     modelId: m.modelId,
@@ -63,5 +77,5 @@ export function attributeClassifierInference(
     method: "datainf",
     evidenceHash: `0x${sha256Hex(bytesOf(scores))}`,
   };
-  return { query, predicted, logits, scores, aggregate: agg, record };
+  return { query, predicted, logits, scores, aggregate: agg, net, helpful, record };
 }

@@ -1,12 +1,14 @@
 /**
  * The loop: OpenLedger's layers run as one closed cycle on the Ledger layer's L2.
  *
+ * balances.ts    the parties' balances on L2 after each step
  * l2.ts          the L2 driven by the loop's own transactions: sequenced, batched to L1, derived, output roots
  * steps.ts       the loop's steps on L2 (registries, fees, attribution records and epochs, claims)
  * rewards.ts     fee splits and per-inference reward trees, with the books' invariants
  * classifier.ts  one paid inference of the Factory classifier, attributed (DataInf) and rolled up
  * diagram.ts     the flow of the loop as a self-contained SVG
  */
+export * from "./balances.js";
 export * from "./classifier.js";
 export * from "./diagram.js";
 export * from "./errors.js";

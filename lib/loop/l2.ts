@@ -6,7 +6,7 @@
 // to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
 import { type Contract, ContractFactory, type InterfaceAbi, Transaction, type TransactionReceipt, Contract as EthersContract, keccak256, type Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
-import { devPrivateKeys } from "../chain/keys.js";
+import { DEV_ACCOUNT_COUNT } from "../chain/keys.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
 import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
@@ -129,6 +129,13 @@ export class L2Ledger {
   /** A development account on L2 (funded at genesis). */
   wallet(i: number): Wallet {
     return this.l2.wallet(i);
+  }
+
+  /** The development account with this address, on L2; refused for any other address. */
+  walletOf(address: string): Wallet {
+    const want = address.toLowerCase();
+    for (let i = 0; i < DEV_ACCOUNT_COUNT; i++) if (this.l2.wallet(i).address.toLowerCase() === want) return this.l2.wallet(i);
+    throw new LoopError("loop/unknown-account", `${address} is not one of the development accounts`, "contributors, owners and customers of the loop are development accounts 0..19", { address });
   }
 
   /** A contract on L2 by artifact name, for reads (calls go to the latest L2 block). */
@@ -284,10 +291,8 @@ export class L2Ledger {
     const d = this.derivation;
     if (!d) throw new LoopError("loop/not-derived", "output roots are proposed from the derived safe head, and derivation has not run", "call finish() first", {});
     await this.l1.send("evm_setAutomine", [true]);
-    const keys = devPrivateKeys();
     const proposer = this.l1.wallet(17);
     const challenger = this.l1.wallet(18);
-    if (keys.length < 19) throw new LoopError("loop/accounts", "the proposer and challenger need development accounts 17 and 18", "use Hardhat's 20 development accounts", {});
     const oracle = await deployL2OutputOracle(this.l1.wallet(0), {
       submissionInterval: interval,
       l2BlockTime: this.cfg.blockTime,
