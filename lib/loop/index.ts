@@ -6,6 +6,7 @@
  * steps.ts       the loop's steps on L2 (registries, fees, attribution records and epochs, claims)
  * rewards.ts     fee splits and per-inference reward trees, with the books' invariants
  * classifier.ts  one paid inference of the Factory classifier, attributed (DataInf) and rolled up
+ * text.ts        one paid inference of the Factory language model, attributed by exact match (suffix arrays)
  * diagram.ts     the flow of the loop as a self-contained SVG
  */
 export * from "./balances.js";
@@ -15,3 +16,4 @@ export * from "./errors.js";
 export * from "./l2.js";
 export * from "./rewards.js";
 export * from "./steps.js";
+export * from "./text.js";
