@@ -64,7 +64,7 @@ export function attributeClassifierInference(
     datanets: train.datanets,
     contributors: addresses,
   };
-  const helpfulScores = scores.map((v) => (v > 0 ? v : 0));
+  const helpfulScores = scores.map((v) => Math.max(v, 0));
   const agg = aggregate(helpfulScores, provenance);
   const net = aggregate(scores, provenance);
   const helpful = helpfulScores.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);

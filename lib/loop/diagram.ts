@@ -52,9 +52,9 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 
 /** The SVG of the loop; `notes` puts a line of figures under a box's title. */
 export function loopDiagramSvg(notes: Record<string, string> = {}, nodes: readonly FlowNode[] = LOOP_NODES, edges: readonly [string, string, string][] = LOOP_EDGES): string {
-  const W = 170,
+  const W = 190,
     H = 54,
-    GX = 40,
+    GX = 84,
     GY = 52,
     PAD = 16;
   const cols = Math.max(...nodes.map((n) => n.col)) + 1;
@@ -63,7 +63,9 @@ export function loopDiagramSvg(notes: Record<string, string> = {}, nodes: readon
   const height = PAD * 2 + rows * H + (rows - 1) * GY + 22;
   const pos = new Map(nodes.map((n) => [n.id, { x: PAD + n.col * (W + GX), y: PAD + n.row * (H + GY) }]));
   const parts: string[] = [];
-  parts.push(`<defs><marker id="loop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>`);
+  parts.push(
+    `<defs><marker id="loop-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>`,
+  );
   for (const [from, to, label] of edges) {
     const a = pos.get(from);
     const b = pos.get(to);
@@ -86,7 +88,10 @@ export function loopDiagramSvg(notes: Record<string, string> = {}, nodes: readon
     const note = notes[n.id];
     if (note) parts.push(`<text x="${p.x + W / 2}" y="${p.y + 40}" font-size="10.5" text-anchor="middle" fill="#333">${esc(note)}</text>`);
   }
-  const legend = (Object.keys(COLOURS) as FlowNode["layer"][]).map((k, i) => `<rect x="${PAD + i * 130}" y="${height - 18}" width="12" height="12" fill="${COLOURS[k]}" stroke="#666"/><text x="${PAD + i * 130 + 17}" y="${height - 8}" font-size="10.5" fill="#333">${k === "l1" ? "on L1" : k === "ledger" ? "on L2 (Ledger)" : k}</text>`);
+  const legend = (Object.keys(COLOURS) as FlowNode["layer"][]).map(
+    (k, i) =>
+      `<rect x="${PAD + i * 130}" y="${height - 18}" width="12" height="12" fill="${COLOURS[k]}" stroke="#666"/><text x="${PAD + i * 130 + 17}" y="${height - 8}" font-size="10.5" fill="#333">${k === "l1" ? "on L1" : k === "ledger" ? "on L2 (Ledger)" : k}</text>`,
+  );
   parts.push(...legend);
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px" role="img" aria-label="The loop: data, model, inference, attribution, rewards, all on the L2 and settled on L1">${parts.join("")}</svg>`;
+  return `<svg viewBox="0 0 ${width} ${height}" width="100%" style="max-width:${width}px" role="img" aria-label="The loop: data, model, inference, attribution, rewards, all on the L2 and settled on L1">${parts.join("")}</svg>`;
 }

@@ -4,14 +4,14 @@
 // Ledger's sequencer, batched by its batcher and posted to the batch inbox on L1; `finish()` then
 // derives the L2 again from L1 alone on a fresh chain, and `settleOutputs()` proposes output roots
 // to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
-import { type Contract, ContractFactory, type InterfaceAbi, Transaction, type TransactionReceipt, Contract as EthersContract, keccak256, type Wallet } from "ethers";
+import { type Contract, ContractFactory, Contract as EthersContract, type InterfaceAbi, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
 import { DEV_ACCOUNT_COUNT } from "../chain/keys.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
 import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
 import { commitmentFunction, kzg } from "../ledger/kzg.js";
-import { challengeOutputs, deployL2OutputOracle, outputAtBlock, proposeOutputs, type Proposal } from "../ledger/output-root.js";
+import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
 import { defaultRollupConfig, type RollupConfig } from "../ledger/params.js";
 import { type SequencedBlock, Sequencer } from "../ledger/sequencer.js";
 import { BATCHER_ACCOUNT } from "../ledger/sim.js";
@@ -167,7 +167,12 @@ export class L2Ledger {
     try {
       gas = BigInt(await this.l2.send("eth_estimateGas", [{ ...req, value: `0x${req.value.toString(16)}` }, "latest"]));
     } catch (cause) {
-      throw new LoopError("loop/call-reverts", `"${c.label}" reverts on the latest L2 state: ${(cause as Error).message.slice(0, 200)}`, "check the call's arguments; a call that depends on another call of the same step goes into a later step", { label: c.label, from: c.from.address });
+      throw new LoopError(
+        "loop/call-reverts",
+        `"${c.label}" reverts on the latest L2 state: ${(cause as Error).message.slice(0, 200)}`,
+        "check the call's arguments; a call that depends on another call of the same step goes into a later step",
+        { label: c.label, from: c.from.address },
+      );
     }
     const tx = Transaction.from({
       type: 2,
@@ -229,15 +234,21 @@ export class L2Ledger {
     for (const c of calls) raws.push(await this.sign(c, BigInt(latest.baseFeePerGas ?? 1)));
     let block = await this.buildBlock(raws);
     for (let tries = 0; block.batch.transactions.length === 0; tries++) {
-      if (tries === 4) throw new LoopError("loop/not-included", `step "${step}": the sequencer left ${tries + 1} blocks in a row empty`, "check the rollup configuration's fork times and drift limit", { step });
+      if (tries === 4)
+        throw new LoopError("loop/not-included", `step "${step}": the sequencer left ${tries + 1} blocks in a row empty`, "check the rollup configuration's fork times and drift limit", { step });
       block = await this.buildBlock(raws);
     }
     const included: IncludedCall[] = [];
     for (const [i, raw] of raws.entries()) {
       const hash = keccak256(raw);
       const receipt = await this.l2.provider.getTransactionReceipt(hash);
-      if (!receipt || receipt.status !== 1) {
-        throw new LoopError("loop/tx-reverted", `"${calls[i]!.label}" reverted in L2 block ${block.ref.number}`, "read the call's revert reason with eth_call on the block before", { step, label: calls[i]!.label, hash, block: block.ref.number });
+      if (receipt?.status !== 1) {
+        throw new LoopError("loop/tx-reverted", `"${calls[i]!.label}" reverted in L2 block ${block.ref.number}`, "read the call's revert reason with eth_call on the block before", {
+          step,
+          label: calls[i]!.label,
+          hash,
+          block: block.ref.number,
+        });
       }
       const raw1 = await this.l2.send("eth_getTransactionReceipt", [hash]);
       const feePaid = receipt.gasUsed * receipt.gasPrice + BigInt(raw1.l1Fee ?? 0);

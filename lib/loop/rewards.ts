@@ -70,16 +70,27 @@ export function checkRewardBook(book: RewardBook): void {
       throw new LoopError("loop/fee-split", `the parts of inference ${r.inferenceId}'s fee do not sum to it`, "split fees with splitFee()", { inferenceId: r.inferenceId });
     }
     if (r.tree.total !== p.data) {
-      throw new LoopError("loop/tree-total", `inference ${r.inferenceId}'s reward tree commits ${r.tree.total} wei, its data share is ${p.data}`, "build the tree from computePayouts() on the inference's data share", { inferenceId: r.inferenceId, tree: r.tree.total, data: p.data });
+      throw new LoopError(
+        "loop/tree-total",
+        `inference ${r.inferenceId}'s reward tree commits ${r.tree.total} wei, its data share is ${p.data}`,
+        "build the tree from computePayouts() on the inference's data share",
+        { inferenceId: r.inferenceId, tree: r.tree.total, data: p.data },
+      );
     }
     for (const [i, [account, amount]] of r.tree.tree.entries()) {
       if (!StandardMerkleTree.verify(r.tree.root, ["address", "uint256"], [account, amount], r.tree.tree.getProof(i))) {
-        throw new LoopError("loop/proof-invalid", `the proof of ${account} in inference ${r.inferenceId}'s tree does not verify`, "rebuild the tree; its leaves changed after the root was taken", { inferenceId: r.inferenceId, account });
+        throw new LoopError("loop/proof-invalid", `the proof of ${account} in inference ${r.inferenceId}'s tree does not verify`, "rebuild the tree; its leaves changed after the root was taken", {
+          inferenceId: r.inferenceId,
+          account,
+        });
       }
     }
   }
   if (owedTotal !== book.totals.data) {
-    throw new LoopError("loop/owed-total", `contributors are owed ${owedTotal} wei, the fees' data share is ${book.totals.data}`, "merge payouts by address without rounding", { owed: owedTotal, data: book.totals.data });
+    throw new LoopError("loop/owed-total", `contributors are owed ${owedTotal} wei, the fees' data share is ${book.totals.data}`, "merge payouts by address without rounding", {
+      owed: owedTotal,
+      data: book.totals.data,
+    });
   }
 }
 
@@ -95,7 +106,12 @@ export interface Claim {
 /** Every leaf of every inference's tree as a claim against its epoch (epochIds in the book's order). */
 export function claimsOf(book: RewardBook, epochIds: readonly bigint[]): Claim[] {
   if (epochIds.length !== book.inferences.length) {
-    throw new LoopError("loop/epochs", `${epochIds.length} epochs for ${book.inferences.length} inferences`, "open one epoch per inference, in the book's order", { epochs: epochIds.length, inferences: book.inferences.length });
+    throw new LoopError("loop/epochs", `${epochIds.length} epochs for ${book.inferences.length} inferences`, "open one epoch per inference, in the book's order", {
+      epochs: epochIds.length,
+      inferences: book.inferences.length,
+    });
   }
-  return book.inferences.flatMap((r, k) => [...r.tree.tree.entries()].map(([i, [account, amount]]) => ({ inferenceId: r.inferenceId, epochId: epochIds[k]!, account, amount, proof: r.tree.tree.getProof(i) })));
+  return book.inferences.flatMap((r, k) =>
+    [...r.tree.tree.entries()].map(([i, [account, amount]]) => ({ inferenceId: r.inferenceId, epochId: epochIds[k]!, account, amount, proof: r.tree.tree.getProof(i) })),
+  );
 }

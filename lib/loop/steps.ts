@@ -73,7 +73,9 @@ export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wall
   for (const m of models) modelIds.push(await c.models.getFunction("modelIdOf")(hex32(m.baseSha256), hex32(m.adapterSha256), hex32(m.specSha256)));
   const block = await l2.send(
     "register models",
-    models.map((m) => l2.call(`register ${m.name}`, owner, c.models, "registerModel", [m.name, hex32(m.baseSha256), hex32(m.adapterSha256), m.datanetIds, hex32(m.specSha256), hex32(m.metricsSha256)])),
+    models.map((m) =>
+      l2.call(`register ${m.name}`, owner, c.models, "registerModel", [m.name, hex32(m.baseSha256), hex32(m.adapterSha256), m.datanetIds, hex32(m.specSha256), hex32(m.metricsSha256)]),
+    ),
   );
   return { modelIds, block };
 }
@@ -104,22 +106,30 @@ export async function splitFees(l2: L2Ledger, operator: Wallet, book: RewardBook
  * Per inference: the AttributionRegistry record (rewards root, evidence hash, data share) and a
  * RewardDistributor epoch funded with the data share. Returns the epoch ids in the book's order.
  */
-export async function recordAttributions(
-  l2: L2Ledger,
-  c: LoopContracts,
-  operator: Wallet,
-  book: RewardBook,
-  records: readonly InferenceRecord[],
-): Promise<{ epochIds: bigint[]; block: LoopBlock }> {
+export async function recordAttributions(l2: L2Ledger, c: LoopContracts, operator: Wallet, book: RewardBook, records: readonly InferenceRecord[]): Promise<{ epochIds: bigint[]; block: LoopBlock }> {
   if (records.length !== book.inferences.length) {
-    throw new LoopError("loop/records", `${records.length} attribution records for ${book.inferences.length} inferences`, "give one record per paid inference, in the book's order", { records: records.length, inferences: book.inferences.length });
+    throw new LoopError("loop/records", `${records.length} attribution records for ${book.inferences.length} inferences`, "give one record per paid inference, in the book's order", {
+      records: records.length,
+      inferences: book.inferences.length,
+    });
   }
   const first: bigint = await c.distributor.getFunction("epochCount")();
   const calls = book.inferences.flatMap((r, k) => {
     const rec = records[k]!;
-    if (rec.inferenceId !== r.inferenceId) throw new LoopError("loop/records", `record ${k} is for ${rec.inferenceId}, the book's inference ${k} is ${r.inferenceId}`, "keep records in the book's order", { index: k });
+    if (rec.inferenceId !== r.inferenceId)
+      throw new LoopError("loop/records", `record ${k} is for ${rec.inferenceId}, the book's inference ${k} is ${r.inferenceId}`, "keep records in the book's order", { index: k });
     return [
-      l2.call(`record ${rec.method} attribution`, operator, c.attribution, "record", [rec.inferenceId, rec.modelId, rec.adapterId, rec.inputHash, rec.outputHash, encodeBytes32String(rec.method.slice(0, 31)), r.tree.root, rec.evidenceHash, r.parts.data]),
+      l2.call(`record ${rec.method} attribution`, operator, c.attribution, "record", [
+        rec.inferenceId,
+        rec.modelId,
+        rec.adapterId,
+        rec.inputHash,
+        rec.outputHash,
+        encodeBytes32String(rec.method.slice(0, 31)),
+        r.tree.root,
+        rec.evidenceHash,
+        r.parts.data,
+      ]),
       l2.call("open reward epoch", operator, c.distributor, "createEpoch", [r.tree.root, "0x0000000000000000000000000000000000000000", r.parts.data, r.inferenceId], r.parts.data),
     ];
   });

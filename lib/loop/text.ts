@@ -22,7 +22,8 @@ export interface ContributorIndexes {
 
 /** One suffix array per contributor over its training windows (each window one document). */
 export function contributorIndexes(datanet: Datanet): ContributorIndexes {
-  if (datanet.modality !== "text") throw new LoopError("loop/not-text", `datanet ${datanet.name} holds ${datanet.modality}, not text`, "attribute text output against a text datanet", { datanet: datanet.name });
+  if (datanet.modality !== "text")
+    throw new LoopError("loop/not-text", `datanet ${datanet.name} holds ${datanet.modality}, not text`, "attribute text output against a text datanet", { datanet: datanet.name });
   const T = datanet.xShape[0]!;
   const examplesOf: number[][] = datanet.contributors.map(() => []);
   for (let i = 0; i < datanet.n; i++) examplesOf[datanet.contributorOf[i]!]!.push(i);

@@ -17,7 +17,7 @@ const id = (s: string) => keccak256(toUtf8Bytes(s));
 
 /** An aggregate paying `weights` to `addresses` (weights ≤ 0 earn nothing). */
 function fixedAggregate(addresses: string[], weights: number[]): Aggregate {
-  const positive = weights.reduce((a, w) => a + (w > 0 ? w : 0), 0);
+  const positive = weights.reduce((a, w) => a + Math.max(w, 0), 0);
   return {
     datanets: [{ name: "d", influence: positive, weight: 1 }],
     contributors: addresses.map((a, i) => ({ name: a, influence: weights[i]!, weight: weights[i]! > 0 ? weights[i]! / positive : 0, datanet: "d" })),
@@ -61,7 +61,13 @@ describe("the loop's rewards book", () => {
   it("refuses an inference paid twice", () => {
     const agg = fixedAggregate(addrs, [1, 1, 1]);
     try {
-      rewardBook([{ inferenceId: id("a"), fee: 100n, aggregate: agg }, { inferenceId: id("a"), fee: 100n, aggregate: agg }], SPLIT);
+      rewardBook(
+        [
+          { inferenceId: id("a"), fee: 100n, aggregate: agg },
+          { inferenceId: id("a"), fee: 100n, aggregate: agg },
+        ],
+        SPLIT,
+      );
       expect.fail("accepted");
     } catch (e) {
       expect(hasCode(e, "loop/duplicate-inference")).to.equal(true);
@@ -85,18 +91,39 @@ describe("the loop on the Ledger's L2", function () {
       const { contracts: c } = await deployLoopContracts(l2, operator);
       await registerDatanets(l2, c, [datanet], walletOf);
       expect(await c.datanets.getFunction("exists")(datanet.id)).to.equal(true);
-      const { modelIds } = await registerModels(l2, c, l2.wallet(8), [{ name: "m", baseSha256: id("base"), adapterSha256: id("adapter"), specSha256: id("spec"), metricsSha256: id("metrics"), datanetIds: [datanet.id] }]);
+      const { modelIds } = await registerModels(l2, c, l2.wallet(8), [
+        { name: "m", baseSha256: id("base"), adapterSha256: id("adapter"), specSha256: id("spec"), metricsSha256: id("metrics"), datanetIds: [datanet.id] },
+      ]);
 
       const contributors = datanet.contributors.map((x) => getAddress(x.address));
-      const inferences = [0, 1, 2].map((k) => ({ inferenceId: id(`inference ${k}`), fee: 10n ** 17n + BigInt(k), aggregate: fixedAggregate(contributors, contributors.map((_, i) => (i + k) % 4 === 0 ? -1 : i + 1)) }));
-      await payFees(l2, operator, inferences.map((inf, k) => ({ customer: l2.wallet(10 + k), inferenceId: inf.inferenceId, fee: inf.fee })));
+      const inferences = [0, 1, 2].map((k) => ({
+        inferenceId: id(`inference ${k}`),
+        fee: 10n ** 17n + BigInt(k),
+        aggregate: fixedAggregate(
+          contributors,
+          contributors.map((_, i) => ((i + k) % 4 === 0 ? -1 : i + 1)),
+        ),
+      }));
+      await payFees(
+        l2,
+        operator,
+        inferences.map((inf, k) => ({ customer: l2.wallet(10 + k), inferenceId: inf.inferenceId, fee: inf.fee })),
+      );
       const book = rewardBook(inferences, SPLIT);
       const [ownerBefore] = await l2.balances([l2.wallet(8).address]);
       await splitFees(l2, operator, book, l2.wallet(8).address, l2.wallet(9).address);
       const [ownerAfter] = await l2.balances([l2.wallet(8).address]);
       expect(ownerAfter! - ownerBefore!).to.equal(book.totals.modelOwner);
 
-      const records = inferences.map((inf) => ({ inferenceId: inf.inferenceId, modelId: modelIds[0]!, adapterId: id("adapter"), inputHash: id("in"), outputHash: id("out"), method: "fixed", evidenceHash: id("evidence") }));
+      const records = inferences.map((inf) => ({
+        inferenceId: inf.inferenceId,
+        modelId: modelIds[0]!,
+        adapterId: id("adapter"),
+        inputHash: id("in"),
+        outputHash: id("out"),
+        method: "fixed",
+        evidenceHash: id("evidence"),
+      }));
       const { epochIds } = await recordAttributions(l2, c, operator, book, records);
       const claims = claimsOf(book, epochIds);
 
