@@ -20,6 +20,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   bench: { summary: "benchmarks in bench/, as tables of ratios", load: () => import("./commands/bench.js") },
   factory: { summary: "fine-tune a LoRA adapter from a Model Factory spec", load: () => import("./commands/factory.js") },
   reproduce: { summary: "re-run an experiment spec under experiments/ and check its claims", load: () => import("./commands/reproduce.js") },
+  serve: { summary: "OpenLoRA: many LoRA adapters on one base model over OpenAI-compatible HTTP on 127.0.0.1", load: () => import("./commands/serve.js") },
   "gpu-bundle": { summary: "self-contained WebGPU check for a bare NVIDIA machine (--try runs it here)", load: () => import("./commands/gpu-bundle.js") },
   notebook: { summary: "Jupyter with the TypeScript kernel on 127.0.0.1 (run by ./lab itself)" },
   chain: { summary: "a persistent Hardhat node on 127.0.0.1:8545 (run by ./lab itself)" },

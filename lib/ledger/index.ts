@@ -8,6 +8,8 @@ export * from "./blob.js";
 export { bytesEqual, concatBytes, encodeBitlist, encodeUvarint, fromHex, toHex } from "./bytes.js";
 export * from "./chains.js";
 export * from "./channel.js";
+export * as da from "./da/index.js";
+export * from "./derivation/alt-da.js";
 export * from "./derivation/attributes.js";
 export * from "./derivation/batch-queue.js";
 export * from "./derivation/channel-bank.js";

@@ -9,7 +9,7 @@ import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import { kzgToVersionedHash } from "./blob.js";
 import { fromHex, toHex } from "./bytes.js";
-import { DerivationPipeline } from "./derivation/pipeline.js";
+import { DerivationPipeline, type PipelineOptions } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./params.js";
 import { Sequencer } from "./sequencer.js";
@@ -113,6 +113,8 @@ export interface SimRunOptions {
   seed: number;
   /** Signs the batcher transactions (dev account BATCHER_ACCOUNT by default): its address must be cfg.batcherAddress for them to derive. */
   batcherKey?: Wallet;
+  /** Alt-DA: rewrites batcher transactions before they go to L1 (frames become DA commitments). */
+  postBatcherTxs?: (txs: BatcherTx[]) => Promise<BatcherTx[]>;
 }
 
 export interface SimRun {
@@ -145,7 +147,8 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
     outbox = [];
     waiting = new Set();
   };
-  const queue = (txs: BatcherTx[]) => {
+  const queue = async (posted: BatcherTx[]) => {
+    const txs = o.postBatcherTxs && posted.length > 0 ? await o.postBatcherTxs(posted) : posted;
     batcherTxCount += txs.length;
     for (const t of txs) waiting.add(t.channel);
     outbox.push(...l1.toL1Txs(txs, signer, o.cfg.batchInboxAddress));
@@ -154,17 +157,17 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
     // L1 advances whenever L2 time passes the next L1 slot; batcher txs land in the next L1 block.
     while (l1.head.timestamp + l1.blockTime <= sequencer.nextTimestamp) mine();
     const block = await sequencer.buildBlock(o.txsForBlock(i));
-    queue(batcher.addBlock(block));
+    await queue(batcher.addBlock(block));
   }
-  queue(batcher.flush());
+  await queue(batcher.flush());
   mine();
   mine();
   return { l1, sequencer, batcher, genesis, batcherTxCount, inclusions };
 }
 
 /** Runs derivation over every L1 block of a simulated run (or a mutated copy of its blocks). */
-export async function deriveAll(cfg: RollupConfig, genesis: L2BlockRef, l1Blocks: readonly L1BlockData[], blobs: BlobSource): Promise<DerivationPipeline> {
-  const p = new DerivationPipeline(cfg, new HashEngine(genesis), genesis, [l1Ref(l1Blocks[0]!)], { blobs });
+export async function deriveAll(cfg: RollupConfig, genesis: L2BlockRef, l1Blocks: readonly L1BlockData[], blobs: BlobSource, opts: Omit<PipelineOptions, "blobs"> = {}): Promise<DerivationPipeline> {
+  const p = new DerivationPipeline(cfg, new HashEngine(genesis), genesis, [l1Ref(l1Blocks[0]!)], { ...opts, blobs });
   for (const b of l1Blocks.slice(1)) await p.addL1Block(b);
   return p;
 }

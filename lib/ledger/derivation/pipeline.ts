@@ -11,6 +11,7 @@ import { fromHex } from "../bytes.js";
 import { ResetError } from "../errors.js";
 import { isForkActive, type RollupConfig } from "../params.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
+import { AltDADataSource, type AltDAResolver } from "./alt-da.js";
 import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
 import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
@@ -90,12 +91,15 @@ export interface PipelineOptions {
   blobs?: BlobSource;
   /** KZG commitment of a blob, to verify blobs against their versioned hashes. */
   commitBlob?: (blob: Uint8Array) => Uint8Array;
+  /** Alt-DA: resolves batcher data that is a DA commitment into the frames behind it. */
+  altDA?: AltDAResolver;
 }
 
 export class DerivationPipeline {
   readonly safeChain: L2BlockRef[];
   readonly l1Retrieval: L1Retrieval;
   readonly channelPipeline: ChannelPipeline;
+  readonly altDA: AltDADataSource | undefined;
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
@@ -127,7 +131,8 @@ export class DerivationPipeline {
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
     this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, opts.commitBlob);
-    this.channelPipeline = new ChannelPipeline(cfg, this.l1Retrieval);
+    this.altDA = opts.altDA && new AltDADataSource(this.l1Retrieval, opts.altDA);
+    this.channelPipeline = new ChannelPipeline(cfg, this.altDA ?? this.l1Retrieval);
   }
 
   get retrieval() {
@@ -166,6 +171,7 @@ export class DerivationPipeline {
     this.stats.l1Blocks++;
 
     this.l1Retrieval.advance(block, ref);
+    await this.altDA?.fetch();
     for (const ch of this.channelPipeline.drain()) {
       for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
     }

@@ -8,7 +8,7 @@ import { RUN_FOLDER_FILES } from "../../../lib/runner/run.js";
 const readme = readFileSync(fromRoot("README.md"), "utf8");
 const notebooksDir = fromRoot("notebooks");
 /** Notebooks being written on other branches: listed in both tables before they land. */
-const ANNOUNCED = ["02-data-availability", "04-openlora-serving"];
+const ANNOUNCED = ["04-openlora-serving"];
 
 function section(text: string, heading: string): string {
   const start = text.indexOf(heading);

@@ -1,0 +1,114 @@
+/**
+ * Data availability in the EigenDA mould: the disperser's encoding stages (payload codec, NTT
+ * Reed–Solomon extension at coding rate 8, KZG commitment with length proof, one opening proof per
+ * chunk) in MB of payload per second on one core, the operator's verification time per chunk, and
+ * the L1 gas of checking a certificate. Beside each: kzg-wasm (c-kzg-4844) committing and proving
+ * the same bytes as EIP-4844 blobs in the same run, the yardstick every ratio divides by.
+ */
+import { Wallet } from "ethers";
+import { printTable } from "../lib/bench/report.js";
+import { connect } from "../lib/chain/connect.js";
+import { devPrivateKey } from "../lib/chain/keys.js";
+import { encodeBlobs } from "../lib/ledger/blob.js";
+import { toHex } from "../lib/ledger/bytes.js";
+import { altDATxData, genericCommitment } from "../lib/ledger/da/altda.js";
+import { initBn254 } from "../lib/ledger/da/bn254.js";
+import { encodeCert } from "../lib/ledger/da/certificate.js";
+import { encodePayload } from "../lib/ledger/da/codec.js";
+import { Disperser } from "../lib/ledger/da/disperser.js";
+import { bytesToFieldElements } from "../lib/ledger/da/field.js";
+import { chunkProofs, commitBlob, commitG1, verifyChunk } from "../lib/ledger/da/kzg.js";
+import { checkCert, deployDAContracts } from "../lib/ledger/da/l1.js";
+import { makeOperators } from "../lib/ledger/da/operators.js";
+import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../lib/ledger/da/params.js";
+import { encodeChunks } from "../lib/ledger/da/reed-solomon.js";
+import { insecureSrs } from "../lib/ledger/da/srs.js";
+import { calldataTxGas } from "../lib/ledger/fees.js";
+import { kzg } from "../lib/ledger/kzg.js";
+import { rng } from "../lib/random.js";
+
+const quick = process.argv.includes("--quick");
+const blobLength = quick ? 1024 : 4096;
+const payloadBytes = (blobLength - 1) * 31;
+const r = rng(42);
+const payload = Uint8Array.from({ length: payloadBytes }, () => r.int(256));
+const MB = payloadBytes / 1e6;
+
+/** Best of `repeats` wall times in ms (one warm-up for cheap stages). */
+function best(fn: () => unknown, repeats: number, warm = true): number {
+  if (warm) fn();
+  let min = Infinity;
+  for (let i = 0; i < repeats; i++) {
+    const t = performance.now();
+    fn();
+    min = Math.min(min, performance.now() - t);
+  }
+  return min;
+}
+
+await initBn254();
+const srs = await insecureSrs(1, blobLength);
+const k = await kzg();
+
+// EIP-4844 on the same bytes: OP Stack blob encoding, commitment and proof per blob.
+const blobs = encodeBlobs(payload).map((b) => toHex(b));
+const kzgCommitMs = best(() => blobs.map((b) => k.blobToKZGCommitment(b)), quick ? 2 : 3);
+const commitments = blobs.map((b) => k.blobToKZGCommitment(b));
+const kzgProveMs = best(() => blobs.map((b, i) => k.computeBlobKZGProof(b, commitments[i]!)), quick ? 2 : 3);
+const kzgProofs = blobs.map((b, i) => k.computeBlobKZGProof(b, commitments[i]!));
+const kzgVerifyMs = best(() => blobs.map((b, i) => k.verifyBlobKZGProof(b, commitments[i]!, kzgProofs[i]!)), quick ? 2 : 3) / blobs.length;
+const kzgTotalMs = kzgCommitMs + kzgProveMs;
+
+// EigenDA's stages.
+const codecMs = best(() => bytesToFieldElements(encodePayload(payload)), 5);
+const coefficients = bytesToFieldElements(encodePayload(payload));
+const nttMs = best(() => encodeChunks(coefficients, LAB_BLOB_PARAMS), quick ? 3 : 2);
+const { layout, chunks } = encodeChunks(coefficients, LAB_BLOB_PARAMS);
+const g1Ms = best(() => commitG1(srs, coefficients), 3);
+const commitMs = best(() => commitBlob(srs, coefficients), quick ? 2 : 1);
+const commitment = commitBlob(srs, coefficients);
+const proofsMs = best(() => chunkProofs(srs, coefficients, layout), 1, false);
+const proofs = chunkProofs(srs, coefficients, layout);
+const verifyMs = best(() => chunks.slice(0, 16).map((c) => verifyChunk(srs, commitment.commitment, layout, c, proofs[c.index]!)), 2) / 16;
+
+const stage = (name: string, ms: number) => ({ stage: name, ms: +ms.toFixed(1), "MB/s (1 core)": +(MB / (ms / 1000)).toFixed(3), "× kzg-wasm commit+proof time": +(ms / kzgTotalMs).toFixed(2) });
+printTable(
+  `EigenDA encoding of a ${payloadBytes.toLocaleString()}-byte payload (blob of ${blobLength} field elements, ${LAB_BLOB_PARAMS.numChunks} chunks of ${layout.chunkLength}), beside kzg-wasm on the same bytes as ${blobs.length} EIP-4844 blob(s)`,
+  [
+    stage("payload codec (encode + to field elements)", codecMs),
+    stage("Reed–Solomon: NTT over 8x domain, cut into chunks", nttMs),
+    stage("KZG G1 commitment (MSM)", g1Ms),
+    stage("blob commitment: G1 + G2 length commitment + length proof", commitMs),
+    stage(`chunk proofs (${LAB_BLOB_PARAMS.numChunks}, from ${Math.ceil(blobLength / layout.chunkLength) - 1} shared MSMs)`, proofsMs),
+    stage("all of the above", codecMs + nttMs + commitMs + proofsMs),
+    stage("kzg-wasm: commitment per blob", kzgCommitMs),
+    stage("kzg-wasm: blob proof per blob", kzgProveMs),
+  ],
+);
+
+printTable("Verification", [
+  { check: `EigenDA chunk proof (${layout.chunkLength} points, 2 Miller loops)`, "ms each": +verifyMs.toFixed(2), "× kzg-wasm blob-proof verification": +(verifyMs / kzgVerifyMs).toFixed(2) },
+  { check: "kzg-wasm EIP-4844 blob proof", "ms each": +kzgVerifyMs.toFixed(2), "× kzg-wasm blob-proof verification": 1 },
+]);
+
+// L1: a certificate from 12 operators (one non-signer), checked by EigenDACertVerifier on Hardhat.
+const chain = await connect({ network: "default" });
+const operators = makeOperators({ count: 12, quorums: [0, 1], rng: rng(7) });
+const contracts = await deployDAContracts(chain.signer, { operators, quorums: [0, 1], blobParams: [LAB_BLOB_PARAMS], thresholds: DEFAULT_SECURITY_THRESHOLDS, quorumNumbersRequired: [0, 1] });
+const small = await insecureSrs(1, 256);
+const disperser = new Disperser({ srs: small, operators, blobParams: new Map([[0, LAB_BLOB_PARAMS]]), thresholds: DEFAULT_SECURITY_THRESHOLDS, client: new Wallet(devPrivateKey(3)) });
+const rbn = (await chain.provider.getBlockNumber()) - 1;
+const allSign = await disperser.disperse(payload.subarray(0, 4000), { referenceBlockNumber: rbn });
+operators[0]!.behaviour = "offline";
+const oneMissing = await disperser.disperse(payload.subarray(0, 4000), { referenceBlockNumber: rbn });
+const gasAll = await checkCert(contracts.verifier, encodeCert(allSign.cert), true);
+const gasOne = await checkCert(contracts.verifier, encodeCert(oneMissing.cert), true);
+const certTx = altDATxData(genericCommitment(encodeCert(allSign.cert)));
+printTable("L1 gas", [
+  { what: `checkDACert, all 12 operators signed (status ${gasAll.status})`, gas: Number(gasAll.gas) },
+  { what: `checkDACert, one non-signer (status ${gasOne.status})`, gas: Number(gasOne.gas) },
+  { what: `alt-DA commitment as calldata (${certTx.length} bytes)`, gas: calldataTxGas(certTx) },
+  { what: `the ${payloadBytes.toLocaleString()}-byte payload as calldata`, gas: calldataTxGas(payload) },
+  { what: `the same as ${blobs.length} blob(s): blob gas`, gas: blobs.length * 131_072 },
+]);
+await chain.close();

@@ -1,0 +1,100 @@
+// KZG on BN254 as EigenDA uses it ("Encoding Module", "Data Structs: BlobCommitment").
+//
+//   commitment        C   = [p(tau)]_1                      the blob's G1 commitment
+//   lengthCommitment  C2  = [p(tau)]_2                      the same polynomial in G2
+//   lengthProof       P   = [tau^(order - length) p(tau)]_2  exists only if deg p < length
+//   chunk proof j     pi  = [q(tau)]_1, q = (p - I_j) / (x^L - h_j^L)   I_j interpolates chunk j
+//
+// checked by e(C, G2) = e(G1, C2), e([tau^(order-length)]_1, C2) = e(G1, P), and
+// e(C - [I_j(tau)]_1, G2) = e(pi, [tau^L]_2 - h_j^L G2).
+import { g1Generator, g2Generator, mcl, msmG1, msmG2, pairingProductIsOne } from "./bn254.js";
+import { DAConfigError } from "./errors.js";
+import { Fr } from "./field.js";
+import { type Chunk, chunkCosetShift, chunkInterpolant, type EncodingLayout } from "./reed-solomon.js";
+import type { Srs } from "./srs.js";
+
+export interface BlobCommitment {
+  commitment: mcl.G1;
+  lengthCommitment: mcl.G2;
+  lengthProof: mcl.G2;
+  /** Blob length in field elements, a power of two. */
+  length: number;
+}
+
+function requireOrder(srs: Srs, length: number): void {
+  if (length > srs.order) {
+    throw new DAConfigError({
+      code: "da/blob-exceeds-srs",
+      message: `a blob of ${length} field elements needs ${length} SRS points; this SRS has ${srs.order}`,
+      hint: "use a larger SRS or a smaller payload",
+      fields: { length, order: srs.order },
+    });
+  }
+}
+
+/** The G1 commitment alone. */
+export function commitG1(srs: Srs, coefficients: readonly bigint[]): mcl.G1 {
+  requireOrder(srs, coefficients.length);
+  return msmG1(srs.g1, coefficients);
+}
+
+/** The blob commitment a certificate carries: G1 commitment, G2 length commitment and length proof. */
+export function commitBlob(srs: Srs, coefficients: readonly bigint[]): BlobCommitment {
+  const length = coefficients.length;
+  requireOrder(srs, length);
+  return {
+    commitment: msmG1(srs.g1, coefficients),
+    lengthCommitment: msmG2(srs.g2, coefficients),
+    lengthProof: msmG2(srs.g2.slice(srs.order - length), coefficients),
+    length,
+  };
+}
+
+/** Checks that C and C2 commit to one polynomial and that its degree is below `length`. */
+export function verifyBlobCommitment(srs: Srs, c: BlobCommitment): boolean {
+  if (c.length < 1 || c.length > srs.order || (c.length & (c.length - 1)) !== 0) return false;
+  const negG1 = mcl.neg(g1Generator());
+  const sameBlob = pairingProductIsOne(c.commitment, g2Generator(), negG1, c.lengthCommitment);
+  const lengthBound = pairingProductIsOne(srs.g1[srs.order - c.length]!, c.lengthCommitment, negG1, c.lengthProof);
+  return sameBlob && lengthBound;
+}
+
+/**
+ * One multi-point opening proof per chunk (a G1 point each). Dividing p by x^L - c gives quotient
+ * coefficients q[i] = sum_{t>=1} c^(t-1) p[i + tL], so every proof is a combination of the same
+ * T = m/L - 1 points H_t = sum_i p[i + tL] [tau^i]_1: pi_j = sum_t (h_j^L)^(t-1) H_t. The H_t cost
+ * about T/2 blob-sized MSMs once; each proof is then an MSM of T points (the Toeplitz structure
+ * that amortized proving, as in Feist–Khovratovich, exploits further).
+ */
+export function chunkProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout, onProgress?: (done: number, total: number) => void): mcl.G1[] {
+  requireOrder(srs, coefficients.length);
+  const L = layout.chunkLength;
+  const shifted: mcl.G1[] = [];
+  for (let t = 1; t * L < coefficients.length; t++) shifted.push(msmG1(srs.g1, coefficients.slice(t * L)));
+  const out: mcl.G1[] = [];
+  for (let j = 0; j < layout.numChunks; j++) {
+    const c = Fr.pow(chunkCosetShift(layout, j), BigInt(L));
+    const powers: bigint[] = [];
+    for (let t = 0, v = 1n; t < shifted.length; t++, v = Fr.mul(v, c)) powers.push(v);
+    out.push(msmG1(shifted, powers));
+    onProgress?.(j + 1, layout.numChunks);
+  }
+  return out;
+}
+
+/** Checks one chunk against the blob's G1 commitment by a pairing equation. */
+export function verifyChunk(srs: Srs, commitment: mcl.G1, layout: EncodingLayout, chunk: Chunk, proof: mcl.G1): boolean {
+  if (chunk.evaluations.length !== layout.chunkLength || layout.chunkLength >= srs.order) return false;
+  const interpolant = chunkInterpolant(layout, chunk);
+  const hL = Fr.pow(chunkCosetShift(layout, chunk.index), BigInt(layout.chunkLength));
+  const lhs = mcl.sub(commitment, msmG1(srs.g1, interpolant));
+  const g2 = g2Generator();
+  const rhs = mcl.sub(srs.g2[layout.chunkLength]!, mcl.mul(g2, frOf(hL)));
+  return pairingProductIsOne(lhs, g2, mcl.neg(proof), rhs);
+}
+
+function frOf(v: bigint): mcl.Fr {
+  const f = new mcl.Fr();
+  f.setStr(v.toString(16), 16);
+  return f;
+}

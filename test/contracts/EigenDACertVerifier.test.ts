@@ -1,0 +1,161 @@
+import { expect } from "chai";
+import { type Contract, concat, hexlify, Wallet } from "ethers";
+import { network } from "hardhat";
+import { devPrivateKey } from "../../lib/chain/keys.js";
+import { signMessage } from "../../lib/ledger/da/bls.js";
+import { g1ToAffine, initBn254 } from "../../lib/ledger/da/bn254.js";
+import { type EigenDACertV3, encodeCert } from "../../lib/ledger/da/certificate.js";
+import { Disperser } from "../../lib/ledger/da/disperser.js";
+import { CERT_STATUS, checkCert, deployDAContracts } from "../../lib/ledger/da/l1.js";
+import { makeOperators, type Operator } from "../../lib/ledger/da/operators.js";
+import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../../lib/ledger/da/params.js";
+import { insecureSrs } from "../../lib/ledger/da/srs.js";
+import { rng } from "../../lib/random.js";
+
+const payload = new TextEncoder().encode("batcher frames ".repeat(100));
+
+describe("EigenDACertVerifier", function () {
+  this.timeout(300_000);
+
+  async function setup(opts: { thresholds?: { confirmationThreshold: number; adversaryThreshold: number } } = {}) {
+    await initBn254();
+    const { ethers } = await network.create();
+    const [deployer] = await ethers.getSigners();
+    const srs = await insecureSrs(5, 256);
+    const operators = makeOperators({ count: 8, quorums: [0, 1], rng: rng(4) });
+    const thresholds = opts.thresholds ?? DEFAULT_SECURITY_THRESHOLDS;
+    const { registry, verifier } = await deployDAContracts(deployer!, { operators, quorums: [0, 1], blobParams: [LAB_BLOB_PARAMS], thresholds, quorumNumbersRequired: [0, 1] });
+    const disperser = new Disperser({ srs, operators, blobParams: new Map([[0, LAB_BLOB_PARAMS]]), thresholds: DEFAULT_SECURITY_THRESHOLDS, client: new Wallet(devPrivateKey(5)) });
+    const rbn = (await ethers.provider.getBlockNumber()) - 1;
+    return { ethers, registry, verifier, operators, disperser, rbn };
+  }
+
+  /** The custom error checkDACertReverts fails with, so each status is failed for its own reason. */
+  async function failedCheck(verifier: Contract, bytes: Uint8Array): Promise<string | undefined> {
+    // checkDACertReverts takes the certificate tuple, whose calldata is the selector and the cert's own ABI bytes.
+    const data = concat([verifier.interface.getFunction("checkDACertReverts")!.selector, bytes]);
+    try {
+      await verifier.runner!.provider!.call({ to: await verifier.getAddress(), data });
+      return undefined;
+    } catch (e) {
+      return verifier.interface.parseError((e as { data: string }).data)?.name;
+    }
+  }
+
+  const mutate = (cert: EigenDACertV3, f: (c: EigenDACertV3) => void): Uint8Array => {
+    const c = structuredClone({ ...cert, blobInclusionInfo: { ...cert.blobInclusionInfo, blobCertificate: { ...cert.blobInclusionInfo.blobCertificate } } }) as EigenDACertV3;
+    c.blobInclusionInfo.blobCertificate.blobHeader = cert.blobInclusionInfo.blobCertificate.blobHeader; // mcl points do not clone
+    f(c);
+    return encodeCert(c);
+  };
+
+  it("accepts a certificate with a real aggregate signature from all operators, and reports its gas", async () => {
+    const { verifier, disperser, rbn } = await setup();
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    const r = await checkCert(verifier, encodeCert(d.cert), true);
+    expect(r.status).to.equal(CERT_STATUS.SUCCESS);
+    expect(Number(r.gas)).to.be.within(100_000, 1_000_000);
+  });
+
+  it("accepts a certificate with non-signers while the signed stake stays above 55%", async () => {
+    const { verifier, disperser, operators, rbn } = await setup();
+    const smallest = [...operators].sort((a, b) => (a.stakes.get(0)! < b.stakes.get(0)! ? -1 : 1))[0]!;
+    smallest.behaviour = "offline";
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    expect(d.nonSigners).to.deep.equal([smallest.index]);
+    expect(d.quorums.every((q) => q.confirmed)).to.equal(true);
+    expect((await checkCert(verifier, encodeCert(d.cert))).status).to.equal(CERT_STATUS.SUCCESS);
+  });
+
+  it("returns INVALID_CERT when too little stake signed", async () => {
+    const { verifier, disperser, operators, rbn } = await setup();
+    const byStake = [...operators].sort((a, b) => (a.stakes.get(0)! > b.stakes.get(0)! ? -1 : 1));
+    for (const o of byStake.slice(0, 3)) o.behaviour = "offline";
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    expect(d.quorums.some((q) => !q.confirmed)).to.equal(true);
+    expect((await checkCert(verifier, encodeCert(d.cert))).status).to.equal(CERT_STATUS.INVALID_CERT);
+    expect(await failedCheck(verifier, encodeCert(d.cert))).to.equal("BlobQuorumsNotSubset");
+  });
+
+  it("returns INVALID_CERT for a wrong signature, a hidden non-signer, unknown or unordered quorums, a broken inclusion proof, an unknown blob version and undecodable bytes", async () => {
+    const { verifier, disperser, operators, rbn } = await setup();
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    const cert = d.cert;
+    const status = async (bytes: Uint8Array) => (await checkCert(verifier, bytes)).status;
+    const bad: Record<string, Uint8Array> = {
+      // sigma signed by one operator over another message
+      wrongSignature: mutate(cert, (c) => (c.nonSignerStakesAndSignature.sigma = g1ToAffine(signMessage((operators[0] as Operator).key, `0x${"ab".repeat(32)}`)))),
+      // the batch header says another reference block: the signature is over a different message
+      wrongMessage: mutate(cert, (c) => (c.batchHeader = { ...c.batchHeader, referenceBlockNumber: c.batchHeader.referenceBlockNumber - 1 })),
+      // drop a non-signer list entry that was never there: claim an operator did not sign
+      extraNonSigner: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [g1ToAffine(operators[1]!.key.pubkeyG1)])),
+      unknownQuorum: mutate(cert, (c) => {
+        c.signedQuorumNumbers = Uint8Array.from([0, 1, 7]);
+        c.nonSignerStakesAndSignature.quorumApks = [...c.nonSignerStakesAndSignature.quorumApks, { x: 0n, y: 0n }];
+      }),
+      unorderedQuorums: mutate(cert, (c) => {
+        c.signedQuorumNumbers = Uint8Array.from([1, 0]);
+        c.nonSignerStakesAndSignature.quorumApks = [...c.nonSignerStakesAndSignature.quorumApks].reverse();
+      }),
+      brokenInclusion: mutate(cert, (c) => (c.blobInclusionInfo = { ...c.blobInclusionInfo, inclusionProof: hexlify(new Uint8Array(32).fill(7)) })),
+      alteredCommitmentLength: mutate(
+        cert,
+        (c) =>
+          (c.blobInclusionInfo.blobCertificate = {
+            ...c.blobInclusionInfo.blobCertificate,
+            blobHeader: { ...c.blobInclusionInfo.blobCertificate.blobHeader, commitment: { ...c.blobInclusionInfo.blobCertificate.blobHeader.commitment, length: 16 } },
+          }),
+      ),
+      alteredRelayKeys: mutate(cert, (c) => (c.blobInclusionInfo.blobCertificate = { ...c.blobInclusionInfo.blobCertificate, relayKeys: [9] })),
+      undecodable: Uint8Array.from([1, 2, 3]),
+    };
+    for (const [name, bytes] of Object.entries(bad)) expect(await status(bytes), name).to.equal(CERT_STATUS.INVALID_CERT);
+    const reasons: Record<string, string> = {
+      wrongSignature: "InvalidSignature",
+      wrongMessage: "InvalidSignature",
+      extraNonSigner: "InvalidSignature",
+      unknownQuorum: "EmptyQuorum",
+      unorderedQuorums: "QuorumNumbersNotOrdered",
+      brokenInclusion: "InvalidInclusionProof",
+      alteredCommitmentLength: "InvalidInclusionProof",
+      alteredRelayKeys: "InvalidInclusionProof",
+    };
+    for (const [name, reason] of Object.entries(reasons)) expect(await failedCheck(verifier, bad[name]!), name).to.equal(reason);
+    expect(await status(encodeCert(cert))).to.equal(CERT_STATUS.SUCCESS);
+    // A blob version the verifier has no parameters for, behind a valid inclusion proof and signature.
+    const v1 = new Disperser({
+      ...disperser.cfg,
+      blobParams: new Map([
+        [0, LAB_BLOB_PARAMS],
+        [1, LAB_BLOB_PARAMS],
+      ]),
+    });
+    const d1 = await v1.disperse(payload, { referenceBlockNumber: rbn, version: 1 });
+    expect(await status(encodeCert(d1.cert)), "unknownBlobVersion").to.equal(CERT_STATUS.INVALID_CERT);
+    expect(await failedCheck(verifier, encodeCert(d1.cert))).to.equal("InvalidBlobVersion");
+  });
+
+  it("returns INVALID_CERT when the required quorums are not all in the blob's quorums", async () => {
+    const { verifier, disperser, rbn } = await setup();
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn, quorums: [0] });
+    expect((await checkCert(verifier, encodeCert(d.cert))).status).to.equal(CERT_STATUS.INVALID_CERT);
+    expect(await failedCheck(verifier, encodeCert(d.cert))).to.equal("RequiredQuorumsNotSubset");
+  });
+
+  it("returns INVALID_CERT when the thresholds break the safety inequality for the blob version", async () => {
+    const { verifier, disperser, rbn } = await setup({ thresholds: { confirmationThreshold: 45, adversaryThreshold: 33 } });
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    expect((await checkCert(verifier, encodeCert(d.cert))).status).to.equal(CERT_STATUS.INVALID_CERT);
+    expect(await failedCheck(verifier, encodeCert(d.cert))).to.equal("SecurityAssumptionsNotMet");
+  });
+
+  it("refuses thresholds with confirmation at or below adversary at deployment", async () => {
+    let refused = false;
+    try {
+      await setup({ thresholds: { confirmationThreshold: 33, adversaryThreshold: 33 } });
+    } catch {
+      refused = true;
+    }
+    expect(refused).to.equal(true);
+  });
+});

@@ -1,0 +1,102 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { hasCode } from "../../../lib/errors.js";
+import { decodeBlobFromChunks, encodeBlob } from "../../../lib/ledger/da/blob.js";
+import { g1ToAffine, type mcl } from "../../../lib/ledger/da/bn254.js";
+import { bytesToFieldElements, Fr, fieldElementsToBytes } from "../../../lib/ledger/da/field.js";
+import { commitBlob, verifyBlobCommitment, verifyChunk } from "../../../lib/ledger/da/kzg.js";
+import { LAB_BLOB_PARAMS } from "../../../lib/ledger/da/params.js";
+import { chunksNeeded } from "../../../lib/ledger/da/reed-solomon.js";
+import { compressG1, decompressG1, insecureSrs, loadSrsPointFiles, writeSrsPointFiles } from "../../../lib/ledger/da/srs.js";
+import { rng } from "../../../lib/random.js";
+
+const payload = (n: number) => {
+  const r = rng(n);
+  return Uint8Array.from({ length: n }, () => r.int(256));
+};
+
+describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function () {
+  this.timeout(120_000);
+
+  it("commits a blob with a G2 length commitment and a length proof that bound its degree", async () => {
+    const srs = await insecureSrs(7, 256);
+    const enc = encodeBlob(srs, payload(1000), LAB_BLOB_PARAMS);
+    expect(enc.commitment.length).to.equal(64);
+    expect(verifyBlobCommitment(srs, enc.commitment)).to.equal(true);
+    // Claiming a shorter length than the polynomial's degree: no valid length proof exists.
+    expect(verifyBlobCommitment(srs, { ...enc.commitment, length: 32 })).to.equal(false);
+    // A length commitment to another polynomial does not match the G1 commitment.
+    const other = commitBlob(
+      srs,
+      enc.coefficients.map((c, i) => (i === 3 ? Fr.add(c, 1n) : c)),
+    );
+    expect(verifyBlobCommitment(srs, { ...enc.commitment, lengthCommitment: other.lengthCommitment })).to.equal(false);
+  });
+
+  it("changes the commitment when any byte of the blob changes", async () => {
+    const srs = await insecureSrs(7, 256);
+    const enc = encodeBlob(srs, payload(200), LAB_BLOB_PARAMS);
+    const base = g1ToAffine(enc.commitment.commitment);
+    for (const at of [1, 5, 33, 100, enc.blob.length - 1]) {
+      const b = enc.blob.slice();
+      b[at] ^= 0x01;
+      const c = commitBlob(srs, bytesToFieldElements(b));
+      expect(g1ToAffine(c.commitment), `byte ${at}`).to.not.deep.equal(base);
+    }
+  });
+
+  it("verifies every chunk's multi-point proof, and fails when any byte of a chunk or proof changes", async () => {
+    const srs = await insecureSrs(7, 256);
+    const enc = encodeBlob(srs, payload(1500), LAB_BLOB_PARAMS);
+    expect(enc.layout.chunkLength).to.equal(8);
+    for (const ch of enc.chunks) expect(verifyChunk(srs, enc.commitment.commitment, enc.layout, ch, enc.proofs[ch.index]!), `chunk ${ch.index}`).to.equal(true);
+    const chunk = enc.chunks[11]!;
+    const bytes = fieldElementsToBytes(chunk.evaluations);
+    for (const at of [31, 64, bytes.length - 1]) {
+      const b = bytes.slice();
+      b[at] ^= 0x01;
+      const tampered = { index: chunk.index, evaluations: bytesToFieldElements(b) };
+      expect(verifyChunk(srs, enc.commitment.commitment, enc.layout, tampered, enc.proofs[11]!), `evaluation byte ${at}`).to.equal(false);
+    }
+    // The proof of another chunk, and the right proof for the wrong index, both fail.
+    expect(verifyChunk(srs, enc.commitment.commitment, enc.layout, chunk, enc.proofs[12]!)).to.equal(false);
+    expect(verifyChunk(srs, enc.commitment.commitment, enc.layout, { ...chunk, index: 12 }, enc.proofs[11]!)).to.equal(false);
+    const proofBytes = compressG1(enc.proofs[11]!);
+    proofBytes[20] ^= 0x01;
+    let altered: mcl.G1 | undefined;
+    try {
+      altered = decompressG1(proofBytes);
+    } catch (e) {
+      expect(hasCode(e, "da/srs-bad-point")).to.equal(true); // not on the curve: refused as bytes
+    }
+    if (altered) expect(verifyChunk(srs, enc.commitment.commitment, enc.layout, chunk, altered)).to.equal(false);
+  });
+
+  it("rebuilds the payload from verified chunks at the threshold", async () => {
+    const srs = await insecureSrs(7, 256);
+    const p = payload(3000);
+    const enc = encodeBlob(srs, p, LAB_BLOB_PARAMS);
+    const need = chunksNeeded(enc.layout);
+    expect(decodeBlobFromChunks(enc.layout, enc.chunks.slice(-need))).to.deep.equal(p);
+  });
+
+  it("writes and reads SRS point files in EigenDA's g1.point / g2.point format", async () => {
+    const srs = await insecureSrs(3, 64);
+    const dir = mkdtempSync(join(tmpdir(), "srs-"));
+    writeSrsPointFiles(srs, join(dir, "g1.point"), join(dir, "g2.point"));
+    const loaded = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 64);
+    expect(loaded.kind).to.equal("ceremony");
+    for (let i = 0; i < 64; i++) {
+      expect(loaded.g1[i]!.isEqual(srs.g1[i]!), `g1 ${i}`).to.equal(true);
+      expect(loaded.g2[i]!.isEqual(srs.g2[i]!), `g2 ${i}`).to.equal(true);
+    }
+    try {
+      await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 128);
+      expect.fail("loaded past the end of the files");
+    } catch (e) {
+      expect(hasCode(e, "da/srs-too-short")).to.equal(true);
+    }
+  });
+});
