@@ -16,11 +16,11 @@ export const LOOP_NODES: readonly FlowNode[] = [
   { id: "factory", title: "Model Factory (LoRA)", layer: "intelligence", col: 2, row: 0 },
   { id: "models", title: "ModelRegistry", layer: "ledger", col: 3, row: 0 },
   { id: "customers", title: "Customers (fees)", layer: "contributors", col: 4, row: 1 },
-  { id: "serving", title: "Serving (adapter)", layer: "intelligence", col: 3, row: 1 },
+  { id: "serving", title: "Serving (OpenLoRA)", layer: "intelligence", col: 3, row: 1 },
   { id: "attribution", title: "Proof of Attribution", layer: "attribution", col: 2, row: 1 },
   { id: "distributor", title: "RewardDistributor", layer: "ledger", col: 1, row: 1 },
   { id: "l2", title: "L2 blocks (sequencer)", layer: "ledger", col: 1, row: 2 },
-  { id: "batcher", title: "Batcher → L1 inbox", layer: "l1", col: 2, row: 2 },
+  { id: "batcher", title: "Batcher → DA layer, L1", layer: "l1", col: 2, row: 2 },
   { id: "derivation", title: "Derivation (fresh L2)", layer: "ledger", col: 3, row: 2 },
   { id: "oracle", title: "L2OutputOracle (L1)", layer: "l1", col: 4, row: 2 },
 ];
@@ -36,7 +36,7 @@ export const LOOP_EDGES: readonly [string, string, string][] = [
   ["distributor", "contributors", "claim (proof)"],
   ["distributor", "l2", "all on L2"],
   ["l2", "batcher", "channels"],
-  ["batcher", "derivation", "read back"],
+  ["batcher", "derivation", "certificate, data"],
   ["derivation", "oracle", "output root"],
 ];
 

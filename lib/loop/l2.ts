@@ -6,9 +6,12 @@
 // to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
 import { type Contract, ContractFactory, Contract as EthersContract, type InterfaceAbi, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
-import { DEV_ACCOUNT_COUNT } from "../chain/keys.js";
+import type { LabChain } from "../chain/connect.js";
+import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
+import { managedWallet } from "../chain/nonces.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
+import type { AltDAResolver } from "../ledger/derivation/alt-da.js";
 import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
 import { commitmentFunction, kzg } from "../ledger/kzg.js";
 import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
@@ -43,6 +46,17 @@ export interface LoopBlock {
   step: string;
   ref: L2BlockRef;
   calls: IncludedCall[];
+}
+
+/**
+ * Alt-DA (specs/experimental/alt-da.md): the batcher's frame transactions go to a DA layer, and
+ * L1 gets 0x01 ++ the commitment instead; derivation resolves each commitment back to frames.
+ */
+export interface LoopAltDA {
+  /** Replaces each calldata frame transaction by its DA commitment (e.g. the DA stack's postThroughDA). */
+  post(txs: readonly BatcherTx[]): Promise<BatcherTx[]>;
+  /** A fresh resolver for derivation (e.g. the DA stack's source()). */
+  resolver(): AltDAResolver;
 }
 
 export interface L2LedgerOptions {
@@ -80,6 +94,7 @@ export class L2Ledger {
   private readonly l1Refs: L1BlockRef[];
   private readonly unincluded: { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }[] = [];
   derivation?: Derivation;
+  private altDA?: LoopAltDA;
 
   private constructor(
     readonly cfg: RollupConfig,
@@ -116,6 +131,60 @@ export class L2Ledger {
     poster.blobBlockTimestamp = () => ledger!.l1Head.timestamp + ledger!.l1BlockTime;
     poster.onBlobBlock = () => ledger!.recordL1Block();
     return ledger;
+  }
+
+  /**
+   * Runs `setUp` against L1 with automine on (deployments that must exist before the rollup runs,
+   * such as a DA layer's contracts), then returns to manual mining and takes the blocks it mined
+   * into the L1 chain the sequencer picks origins from. Only before the first L2 block.
+   */
+  async setUpOnL1<T>(setUp: (l1: LabChain) => Promise<T>): Promise<T> {
+    if (this.sequencer.unsafeHead.number !== 0) {
+      throw new LoopError("loop/l1-setup-late", "L1 set-up runs before the first L2 block", "set up L1 contracts right after L2Ledger.open()", { l2Head: this.sequencer.unsafeHead.number });
+    }
+    await this.l1.send("evm_setAutomine", [true]);
+    try {
+      return await setUp(this.l1LabChain());
+    } finally {
+      await this.l1.send("evm_setAutomine", [false]);
+      const head = Number(await this.l1.send("eth_blockNumber"));
+      for (let n = this.l1Head.number + 1; n <= head; n++) this.l1Refs.push(await l1BlockRef(this.l1, n));
+    }
+  }
+
+  /** Switches posting to a DA layer (set up on this ledger's L1) before the first L2 block. */
+  useAltDA(altDA: LoopAltDA): void {
+    if (this.opts.batcher.da !== "calldata") {
+      throw new LoopError("loop/alt-da-needs-calldata", "alt-DA replaces calldata frame transactions", 'open the ledger with batcher.da = "calldata"', { da: this.opts.batcher.da });
+    }
+    if (this.sequencer.unsafeHead.number !== 0) throw new LoopError("loop/l1-setup-late", "alt-DA is chosen before the first L2 block", "call useAltDA() right after setting the DA layer up", { l2Head: this.sequencer.unsafeHead.number });
+    this.altDA = altDA;
+  }
+
+  get usesAltDA(): boolean {
+    return this.altDA !== undefined;
+  }
+
+  /** The loop's L1 as the chain actions see a chain (signer: development account 0). */
+  private l1LabChain(): LabChain {
+    const l1 = this.l1;
+    return {
+      kind: "in-process",
+      name: "l1",
+      chainId: l1.chainId,
+      local: true,
+      provider: l1.provider,
+      signer: managedWallet(devPrivateKey(0), l1.provider),
+      wallet: (i) => managedWallet(devPrivateKey(i), l1.provider),
+      increaseTime: async (seconds) => {
+        await l1.send("evm_increaseTime", [seconds]);
+      },
+      mine: async (blocks = 1) => {
+        for (let i = 0; i < blocks; i++) await l1.send("evm_mine", []);
+      },
+      // the ledger closes its chains
+      close: async () => {},
+    };
   }
 
   get l1BlockTime(): number {
@@ -209,7 +278,7 @@ export class L2Ledger {
       this.posted.push(p);
       this.unincluded.push(p);
     }
-    const sent = await this.poster.post(txs);
+    const sent = await this.poster.post(this.altDA ? await this.altDA.post(txs) : txs);
     for (const [i, t] of txs.entries()) entries.get(t.channel)!.txs.push(sent[i]!);
   }
 
@@ -279,7 +348,7 @@ export class L2Ledger {
     await this.mineL1();
     const chain = await openChain("l2", this.genesisDate);
     const commit = this.opts.batcher.da === "blobs" ? await commitmentFunction() : undefined;
-    const pipeline = new DerivationPipeline(this.cfg, new HardhatEngine(chain), this.genesis, [this.l1Refs[0]!], { blobs: this.blobStore, commitBlob: commit });
+    const pipeline = new DerivationPipeline(this.cfg, new HardhatEngine(chain), this.genesis, [this.l1Refs[0]!], { blobs: this.blobStore, commitBlob: commit, altDA: this.altDA?.resolver() });
     const t0 = performance.now();
     for (let n = 1; n <= this.l1Head.number; n++) await pipeline.addL1Block(await l1BlockData(this.l1, n));
     const seconds = (performance.now() - t0) / 1000;

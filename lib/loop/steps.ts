@@ -1,9 +1,11 @@
 // The loop's steps on L2, one L2 block each: contracts deployed, datanets registered by their
-// contributors, the model registered by its owner, inferences paid by customers, the fees split,
-// each inference's attribution recorded with its reward epoch, and the contributors' claims.
+// contributors, the models registered by their owner, the served inferences' receipts recorded,
+// fees paid by customers, the fees split, each inference's attribution recorded with its reward
+// epoch, and the contributors' claims.
 import { type Contract, encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
 import type { Datanet } from "../intelligence/datanets.js";
+import type { ReceiptBatch } from "../intelligence/openlora/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
 import type { Claim, RewardBook } from "./rewards.js";
@@ -13,6 +15,8 @@ export interface LoopContracts {
   models: Contract;
   attribution: Contract;
   distributor: Contract;
+  /** OpenLoRA's receipt batches: the served inferences the attributions are of. */
+  receipts: Contract;
 }
 
 const hex32 = (h: string) => (h.startsWith("0x") ? h : `0x${h}`);
@@ -22,12 +26,13 @@ export function manifestHashOf(d: Pick<Datanet, "manifest">): string {
   return keccak256(toUtf8Bytes(`${JSON.stringify(d.manifest)}\n`));
 }
 
-/** The registries and the distributor, deployed by the operator (owner and attester). */
+/** The registries, the receipts contract and the distributor, deployed by the operator (owner and attester). */
 export async function deployLoopContracts(l2: L2Ledger, operator: Wallet): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
   const block = await l2.send("deploy contracts", [
     await l2.deployCall("DatanetRegistry", operator, "DatanetRegistry", []),
     await l2.deployCall("AttributionRegistry", operator, "AttributionRegistry", [operator.address]),
     await l2.deployCall("RewardDistributor", operator, "RewardDistributor", [operator.address]),
+    await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts", []),
   ]);
   const at = (i: number) => block.calls[i]!.receipt.contractAddress!;
   const modelsBlock = await l2.send("deploy ModelRegistry", [await l2.deployCall("ModelRegistry", operator, "ModelRegistry", [at(0)])]);
@@ -35,6 +40,7 @@ export async function deployLoopContracts(l2: L2Ledger, operator: Wallet): Promi
     datanets: l2.contract("DatanetRegistry", at(0)),
     attribution: l2.contract("AttributionRegistry", at(1)),
     distributor: l2.contract("RewardDistributor", at(2)),
+    receipts: l2.contract("InferenceReceipts", at(3)),
     models: l2.contract("ModelRegistry", modelsBlock.calls[0]!.receipt.contractAddress!),
   };
   return { contracts, block };
@@ -78,6 +84,19 @@ export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wall
     ),
   );
   return { modelIds, block };
+}
+
+/**
+ * A sealed batch of OpenLoRA receipts recorded by its Merkle root on L2; returns the batch id the
+ * contract gave it (from its ReceiptBatchRecorded event).
+ */
+export async function recordReceipts(l2: L2Ledger, c: LoopContracts, operator: Wallet, batch: Pick<ReceiptBatch, "root" | "baseModelHash" | "receipts">): Promise<{ batchId: bigint; block: LoopBlock }> {
+  const block = await l2.send("record served inferences", [l2.call("record receipt batch", operator, c.receipts, "recordReceiptBatch", [batch.root, batch.baseModelHash, batch.receipts.length])]);
+  for (const log of block.calls[0]!.receipt.logs) {
+    const parsed = c.receipts.interface.parseLog(log);
+    if (parsed?.name === "ReceiptBatchRecorded") return { batchId: parsed.args[0] as bigint, block };
+  }
+  throw new LoopError("loop/receipts-not-recorded", `the receipt batch ${batch.root} left no ReceiptBatchRecorded event`, "record receipt batches on an InferenceReceipts contract", { root: batch.root });
 }
 
 export interface FeePayment {
@@ -158,8 +177,8 @@ export function claimedEvents(c: LoopContracts, block: LoopBlock): { epochId: bi
 }
 
 /**
- * What the distributor answers, without sending, to a claim with a changed amount: the custom
- * error's name (InvalidProof when the proof is checked on chain), or "accepted".
+ * What the distributor answers to a claim, without sending it: "accepted", or the custom error's
+ * name (InvalidProof for a leaf that is not under the epoch's root, AlreadyClaimed, ...).
  */
 export async function tryClaim(l2: L2Ledger, c: LoopContracts, from: Wallet, k: Claim): Promise<string> {
   try {
