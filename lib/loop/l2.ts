@@ -5,15 +5,15 @@
 // derives the L2 again from L1 alone on a fresh chain, and `settleOutputs()` proposes output roots
 // to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
 import { type Contract, ContractFactory, Contract as EthersContract, type InterfaceAbi, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
-import { artifact } from "../chain/contracts.js";
 import type { LabChain } from "../chain/connect.js";
+import { artifact } from "../chain/contracts.js";
 import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
 import { managedWallet } from "../chain/nonces.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
 import type { AltDAResolver } from "../ledger/derivation/alt-da.js";
 import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
-import { commitmentFunction, kzg } from "../ledger/kzg.js";
+import { commitmentFunction } from "../ledger/kzg.js";
 import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
 import { defaultRollupConfig, type RollupConfig } from "../ledger/params.js";
 import { type SequencedBlock, Sequencer } from "../ledger/sequencer.js";
@@ -126,7 +126,6 @@ export class L2Ledger {
     const blobStore = new BlobStore();
     const poster = new L1Poster(l1, batcherWallet, cfg.batchInboxAddress, blobStore);
     const batcher = new Batcher(cfg, o.batcher, rng(o.seed).fork("channel-ids"));
-    if (o.batcher.da === "blobs") await kzg();
     ledger = new L2Ledger(cfg, l1, l2, sequencer, batcher, poster, blobStore, genesis, genesisDate, o, l1Genesis);
     poster.blobBlockTimestamp = () => ledger!.l1Head.timestamp + ledger!.l1BlockTime;
     poster.onBlobBlock = () => ledger!.recordL1Block();
@@ -157,7 +156,8 @@ export class L2Ledger {
     if (this.opts.batcher.da !== "calldata") {
       throw new LoopError("loop/alt-da-needs-calldata", "alt-DA replaces calldata frame transactions", 'open the ledger with batcher.da = "calldata"', { da: this.opts.batcher.da });
     }
-    if (this.sequencer.unsafeHead.number !== 0) throw new LoopError("loop/l1-setup-late", "alt-DA is chosen before the first L2 block", "call useAltDA() right after setting the DA layer up", { l2Head: this.sequencer.unsafeHead.number });
+    if (this.sequencer.unsafeHead.number !== 0)
+      throw new LoopError("loop/l1-setup-late", "alt-DA is chosen before the first L2 block", "call useAltDA() right after setting the DA layer up", { l2Head: this.sequencer.unsafeHead.number });
     this.altDA = altDA;
   }
 

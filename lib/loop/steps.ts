@@ -90,13 +90,20 @@ export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wall
  * A sealed batch of OpenLoRA receipts recorded by its Merkle root on L2; returns the batch id the
  * contract gave it (from its ReceiptBatchRecorded event).
  */
-export async function recordReceipts(l2: L2Ledger, c: LoopContracts, operator: Wallet, batch: Pick<ReceiptBatch, "root" | "baseModelHash" | "receipts">): Promise<{ batchId: bigint; block: LoopBlock }> {
+export async function recordReceipts(
+  l2: L2Ledger,
+  c: LoopContracts,
+  operator: Wallet,
+  batch: Pick<ReceiptBatch, "root" | "baseModelHash" | "receipts">,
+): Promise<{ batchId: bigint; block: LoopBlock }> {
   const block = await l2.send("record served inferences", [l2.call("record receipt batch", operator, c.receipts, "recordReceiptBatch", [batch.root, batch.baseModelHash, batch.receipts.length])]);
   for (const log of block.calls[0]!.receipt.logs) {
     const parsed = c.receipts.interface.parseLog(log);
     if (parsed?.name === "ReceiptBatchRecorded") return { batchId: parsed.args[0] as bigint, block };
   }
-  throw new LoopError("loop/receipts-not-recorded", `the receipt batch ${batch.root} left no ReceiptBatchRecorded event`, "record receipt batches on an InferenceReceipts contract", { root: batch.root });
+  throw new LoopError("loop/receipts-not-recorded", `the receipt batch ${batch.root} left no ReceiptBatchRecorded event`, "record receipt batches on an InferenceReceipts contract", {
+    root: batch.root,
+  });
 }
 
 export interface FeePayment {

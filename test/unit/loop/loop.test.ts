@@ -8,6 +8,7 @@ import type { Aggregate } from "../../../lib/attribution/aggregation.js";
 import type { FeeSplit } from "../../../lib/attribution/rewards.js";
 import { hasCode } from "../../../lib/errors.js";
 import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/datanets.js";
+import { da } from "../../../lib/ledger/index.js";
 import { L2Ledger } from "../../../lib/loop/l2.js";
 import { checkRewardBook, claimsOf, rewardBook } from "../../../lib/loop/rewards.js";
 import { claimedEvents, claimRewards, deployLoopContracts, payFees, recordAttributions, registerDatanets, registerModels, splitFees, tryClaim } from "../../../lib/loop/steps.js";
@@ -156,6 +157,57 @@ describe("the loop on the Ledger's L2", function () {
       expect((await l2.derivedOutput(last.l2BlockNumber)).outputRoot).to.equal(last.outputRoot);
     } finally {
       await l2.close();
+    }
+  });
+
+  it("posts through the DA layer set up on its L1: certificates on L1, derivation resolves them to the same L2", async () => {
+    const l2 = await L2Ledger.open({ seed: 8, batcher: { batchType: 1, compression: "brotli", da: "calldata", maxChannelInputBytes: 4_000, maxCalldataFrameSize: 100_000 } });
+    try {
+      const stack = await l2.setUpOnL1((l1) => da.startDAStack({ seed: 8, chain: l1, operators: 4 }));
+      let source: da.AltDASource | undefined;
+      l2.useAltDA({ post: (txs) => da.postThroughDA(stack.client, txs), resolver: () => (source = stack.source()) });
+      try {
+        const { contracts: c } = await deployLoopContracts(l2, l2.wallet(0));
+        const datanet = buildDatanet(exampleDatanetPlan("fmnist-low-contrast", { shift: "low-contrast", scale: 0.01 }));
+        await registerDatanets(l2, c, [datanet], (a) => l2.walletOf(a));
+        const d = await l2.finish();
+        expect(d.identicalBlocks).to.equal(l2.sequencer.unsafeHead.number);
+        const txs = l2.posted.flatMap((p) => p.txs);
+        expect(txs.length).to.be.greaterThan(0);
+        for (const t of txs) {
+          const tx = await l2.l1.send("eth_getTransactionByHash", [t.hash]);
+          const data = Uint8Array.from(Buffer.from(tx.input.slice(2), "hex"));
+          expect(data[0]).to.equal(da.ALT_DA_TX_DATA_VERSION);
+          expect(await stack.checkCert(da.parseGenericCommitment(data.subarray(1)).cert)).to.equal(da.CERT_STATUS.SUCCESS);
+        }
+        expect(source!.stats.fetched).to.equal(txs.length);
+        const onDerived = l2.contract("DatanetRegistry", c.datanets.target as string).connect(d.chain.provider) as typeof c.datanets;
+        expect(await onDerived.getFunction("exists")(datanet.id)).to.equal(true);
+      } finally {
+        await stack.close();
+      }
+    } finally {
+      await l2.close();
+    }
+  });
+
+  it("takes alt-DA and L1 set-up only before the first L2 block, and alt-DA only over calldata", async () => {
+    const blobs = await L2Ledger.open({ seed: 9, batcher: { batchType: 1, compression: "zlib", da: "blobs", maxChannelInputBytes: 1_000_000 } });
+    try {
+      const none = { post: async () => [], resolver: () => ({ resolve: async (d: Uint8Array) => d }) };
+      expect(() => blobs.useAltDA(none))
+        .to.throw()
+        .that.satisfies((e: unknown) => hasCode(e, "loop/alt-da-needs-calldata"));
+      await deployLoopContracts(blobs, blobs.wallet(0));
+      try {
+        await blobs.setUpOnL1(async () => 1);
+        expect.fail("accepted");
+      } catch (e) {
+        expect(hasCode(e, "loop/l1-setup-late")).to.equal(true);
+        expect((e as { fields: Record<string, unknown> }).fields.l2Head).to.equal(2);
+      }
+    } finally {
+      await blobs.close();
     }
   });
 
