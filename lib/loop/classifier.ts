@@ -25,10 +25,8 @@ export interface TrainingSet {
   datanets: string[];
 }
 
-export interface ClassifierInference {
-  query: Batch;
-  predicted: number;
-  logits: Float64Array;
+/** Per-example scores of one inference, rolled up to contributors and datanets. */
+export interface RolledUp {
   scores: Float64Array;
   /** Helpful examples only: what the data share is paid by. */
   aggregate: Aggregate;
@@ -36,7 +34,32 @@ export interface ClassifierInference {
   net: Aggregate;
   /** Training examples with a positive score. */
   helpful: number;
+}
+
+export interface ClassifierInference extends RolledUp {
+  query: Batch;
+  predicted: number;
+  logits: Float64Array;
   record: InferenceRecord;
+}
+
+/** Rolls one inference's per-example scores up to the training set's contributors and datanets. */
+export function rollUp(scores: Float64Array, train: TrainingSet): RolledUp {
+  if (scores.length !== train.batch.n) {
+    throw new LoopError("loop/scores-length", `${scores.length} scores for ${train.batch.n} training examples`, "score the training set the roll-up is given", {
+      scores: scores.length,
+      examples: train.batch.n,
+    });
+  }
+  const addresses = [...new Set(train.contributorOf)];
+  const provenance = {
+    datanetOf: train.datanetOf,
+    contributorOf: Int32Array.from(train.contributorOf, (a) => addresses.indexOf(a)),
+    datanets: train.datanets,
+    contributors: addresses,
+  };
+  const helpfulScores = scores.map((v) => Math.max(v, 0));
+  return { scores, aggregate: aggregate(helpfulScores, provenance), net: aggregate(scores, provenance), helpful: helpfulScores.reduce((a, v) => a + (v > 0 ? 1 : 0), 0) };
 }
 
 const bytesOf = (a: Float64Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -57,17 +80,6 @@ export function attributeClassifierInference(
   for (let k = 1; k < logits.length; k++) if (logits[k]! > logits[predicted]!) predicted = k;
   const query: Batch = { x, y: Int32Array.of(predicted), n: 1, dim: x.length };
   const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test: query, l2: 0, gradients }).data;
-  const addresses = [...new Set(train.contributorOf)];
-  const provenance = {
-    datanetOf: train.datanetOf,
-    contributorOf: Int32Array.from(train.contributorOf, (a) => addresses.indexOf(a)),
-    datanets: train.datanets,
-    contributors: addresses,
-  };
-  const helpfulScores = scores.map((v) => Math.max(v, 0));
-  const agg = aggregate(helpfulScores, provenance);
-  const net = aggregate(scores, provenance);
-  const helpful = helpfulScores.reduce((a, v) => a + (v > 0 ? 1 : 0), 0);
   const record: InferenceRecord = {
     inferenceId,
     modelId: m.modelId,
@@ -77,5 +89,5 @@ export function attributeClassifierInference(
     method: "datainf",
     evidenceHash: `0x${sha256Hex(bytesOf(scores))}`,
   };
-  return { query, predicted, logits, scores, aggregate: agg, net, helpful, record };
+  return { ...rollUp(scores, train), query, predicted, logits, record };
 }
