@@ -4,7 +4,7 @@
 // epoch, and the contributors' claims.
 import { type Contract, encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
-import type { Datanet } from "../intelligence/datanets.js";
+import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import type { ReceiptBatch } from "../intelligence/openlora/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
@@ -61,6 +61,28 @@ export async function registerDatanets(l2: L2Ledger, c: LoopContracts, datanets:
       ]),
     ),
   );
+}
+
+/** A sample's leaf in its datanet's manifest tree and the proof a contributor shows for it. */
+export interface SampleProof {
+  index: number;
+  contributor: string;
+  sampleHash: string;
+  proof: string[];
+}
+
+/** The proof that sample `index` of the datanet is `contributor`'s. */
+export function sampleProof(d: Pick<Datanet, "manifest">, index: number): SampleProof {
+  if (!Number.isInteger(index) || index < 0 || index >= d.manifest.samples.length) {
+    throw new LoopError("loop/no-sample", `the datanet has no sample ${index}`, `pick an index in 0..${d.manifest.samples.length - 1}`, { index, samples: d.manifest.samples.length });
+  }
+  const s = d.manifest.samples[index]!;
+  return { index, contributor: d.manifest.contributors[s.contributor]!.address, sampleHash: s.hash, proof: merkleTreeOf(d.manifest).getProof(index) };
+}
+
+/** What DatanetRegistry.verifySample answers on L2 for a sample proof (true: the leaf is under the registered root). */
+export async function verifySampleOnChain(c: LoopContracts, datanetId: string, p: SampleProof): Promise<boolean> {
+  return c.datanets.getFunction("verifySample")(datanetId, p.index, p.contributor, p.sampleHash, p.proof);
 }
 
 /** What ModelRegistry records of a Model Factory run. */

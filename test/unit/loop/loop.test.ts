@@ -11,7 +11,19 @@ import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/data
 import { da } from "../../../lib/ledger/index.js";
 import { L2Ledger } from "../../../lib/loop/l2.js";
 import { checkRewardBook, claimsOf, rewardBook } from "../../../lib/loop/rewards.js";
-import { claimedEvents, claimRewards, deployLoopContracts, payFees, recordAttributions, registerDatanets, registerModels, splitFees, tryClaim } from "../../../lib/loop/steps.js";
+import {
+  claimedEvents,
+  claimRewards,
+  deployLoopContracts,
+  payFees,
+  recordAttributions,
+  registerDatanets,
+  registerModels,
+  sampleProof,
+  splitFees,
+  tryClaim,
+  verifySampleOnChain,
+} from "../../../lib/loop/steps.js";
 
 const SPLIT: FeeSplit = { platformBps: 1000, modelOwnerBps: 3000, stakersBps: 1000, dataBps: 5000 };
 const id = (s: string) => keccak256(toUtf8Bytes(s));
@@ -92,6 +104,9 @@ describe("the loop on the Ledger's L2", function () {
       const { contracts: c } = await deployLoopContracts(l2, operator);
       await registerDatanets(l2, c, [datanet], walletOf);
       expect(await c.datanets.getFunction("exists")(datanet.id)).to.equal(true);
+      const proof = sampleProof(datanet, 3);
+      expect(await verifySampleOnChain(c, datanet.id, proof)).to.equal(true);
+      expect(await verifySampleOnChain(c, datanet.id, { ...proof, index: 4 })).to.equal(false);
       const { modelIds } = await registerModels(l2, c, l2.wallet(8), [
         { name: "m", baseSha256: id("base"), adapterSha256: id("adapter"), specSha256: id("spec"), metricsSha256: id("metrics"), datanetIds: [datanet.id] },
       ]);
