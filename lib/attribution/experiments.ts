@@ -11,6 +11,7 @@ import { fromRoot } from "../files.js";
 import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import { AttributionError } from "./errors.js";
+import { cachedStep } from "../step-cache.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;
@@ -63,11 +64,16 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   const out: Metrics = { test_accuracy: accuracy(model, params, test), fit_seconds: fitS };
   log(`logistic regression: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
-  const [gt, gtS] = timed(() => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)));
-  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained in ${gtS.toFixed(1)} s`);
-  const ensemble = Array.from({ length: p.trakModels }, (_, m) =>
-    // members differ by training randomness: Adam from a seeded random start for a fixed budget
-    ({ params: m === 0 ? params : trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + m, start: randomStart(model.numParams, p.seed * 100 + m) }).params }));
+  const [gt, gtS] = timed(() => ({
+    subsets,
+    outputs: cachedStep({ step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } }, () =>
+      ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs),
+  }));
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
+  // members differ by training randomness: Adam from a seeded random start for a fixed budget
+  const members = cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
+    Array.from({ length: p.trakModels - 1 }, (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params));
+  const ensemble = [{ params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble, gradients: store };
   const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed }), new GradDot(), new GradDot({ cosine: true })];
@@ -146,9 +152,16 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
   log(`MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   // the learning algorithm is the seeded run: each subset is trained with the same seed
-  const [gt, gtS] = timed(() => ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)));
-  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained in ${gtS.toFixed(1)} s`);
-  const ensemble = [{ params: run.params }, ...Array.from({ length: p.trakModels - 1 }, (_, m) => ({ params: trainModel(model, train, opts(p.seed + 1 + m)).params }))];
+  const ldsInputs = { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, hidden: p.hidden, l2: p.l2, epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, ldsSubsets: p.ldsSubsets };
+  const [gt, gtS] = timed(() => ({
+    subsets,
+    outputs: cachedStep({ step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs }, () =>
+      ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)).outputs),
+  }));
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
+  const members = cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
+    Array.from({ length: p.trakModels - 1 }, (_, m) => trainModel(model, train, opts(p.seed + 1 + m)).params));
+  const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble, gradients: store };
   const methods: [string, Attributor][] = [

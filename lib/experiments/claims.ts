@@ -31,9 +31,14 @@ export function judgeClaim(claim: Claim, metrics: Metrics): ClaimResult {
   };
 }
 
-/** Every claim of a spec judged against the metrics of a run with the spec's own params. */
-export function judgeClaims(spec: ExperimentSpec, metrics: Metrics): ClaimResult[] {
-  return spec.claims.map((claim) => judgeClaim(claim, metrics));
+/** The claims recorded for a mode: `claims` for the spec's params, `quickClaims` for its quick mode. */
+export function claimsFor(spec: ExperimentSpec, options: { quick?: boolean } = {}): Claim[] {
+  return options.quick ? spec.quickClaims : spec.claims;
+}
+
+/** Every claim of a spec for the mode its run used (full or quick), judged against the run's metrics. */
+export function judgeClaims(spec: ExperimentSpec, metrics: Metrics, options: { quick?: boolean } = {}): ClaimResult[] {
+  return claimsFor(spec, options).map((claim) => judgeClaim(claim, metrics));
 }
 
 /** An anchor as a table shows it: the number (≈ when read off a figure) or "not reported". */
@@ -46,9 +51,10 @@ export type EvaluationRow = Record<string, string | number>;
 
 /**
  * The evaluation table of a set of runs: one row per claim and anchor (a claim without an
- * anchor gets one row, its anchor "—"). In quick mode the measured column is the quick run and
- * targets are judged on the full run's recorded claim, as quick runs are smaller than the
- * settings the targets are for.
+ * anchor gets one row, its anchor "—"). In quick mode the measured column is the quick run,
+ * judged against the spec's quick claim for that metric where one is recorded, and targets are
+ * judged on the full run's recorded claim, as quick runs are smaller than the settings the
+ * targets are for.
  */
 export function evaluationRows(specs: readonly ExperimentSpec[], measured: Record<string, Metrics>, options: { quick: boolean }): EvaluationRow[] {
   const ours = options.quick ? "ours (this quick run)" : "ours (this run)";
@@ -57,10 +63,17 @@ export function evaluationRows(specs: readonly ExperimentSpec[], measured: Recor
       const key = options.quick ? (claim.quickMetric ?? claim.metric) : claim.metric;
       const value = measured[spec.name]?.[key] ?? Number.NaN;
       const judged = options.quick ? claim.value : value;
+      const quickClaim = options.quick ? spec.quickClaims.find((c) => c.metric === key) : undefined;
       const row = {
         experiment: spec.name,
         metric: claim.metric,
         [ours]: Number(value.toFixed(4)),
+        ...(options.quick
+          ? {
+              "quick claim": quickClaim ? `${quickClaim.value} ± ${quickClaim.tolerance}` : "—",
+              "quick claim holds": quickClaim ? (judgeClaim(quickClaim, measured[spec.name] ?? {}).holds ? "yes" : "NO") : "",
+            }
+          : {}),
         "ours (full run, spec claim)": claim.value,
         target: claim.target ?? "",
         status: targetStatus(claim.target, judged),

@@ -10,7 +10,8 @@ import { parseTarget } from "./targets.js";
 /**
  * Experiment specs: one YAML (or JSON) file per reproducible experiment, holding what runs
  * (`runner`, `params`), its smaller quick mode (`quick`), the values recorded on the lab
- * machine (`claims`) and the published values it is read beside (`anchors`). `./lab reproduce`
+ * machine for each mode (`claims` for the full params, `quickClaims` for the quick ones) and the
+ * published values it is read beside (`anchors`). `./lab reproduce`
  * and the notebooks load them here; nothing else parses them.
  */
 
@@ -50,6 +51,11 @@ export interface ExperimentSpec {
   /** Params replaced in quick mode (what CI and notebooks' quick runs use). */
   quick: Record<string, unknown>;
   claims: Claim[];
+  /**
+   * Values recorded for the quick-mode params (what `./lab reproduce --quick` judges): metric
+   * names as the quick run reports them, their own values and tolerances.
+   */
+  quickClaims: Claim[];
   anchors: Anchor[];
   /** The file it was read from. */
   file: string;
@@ -58,7 +64,7 @@ export interface ExperimentSpec {
 export const NOT_REPORTED = "not reported";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,79}$/;
-const SPEC_KEYS = ["name", "title", "runner", "params", "quick", "claims", "anchors"] as const;
+const SPEC_KEYS = ["name", "title", "runner", "params", "quick", "claims", "quickClaims", "anchors"] as const;
 const CLAIM_KEYS = ["metric", "value", "tolerance", "target", "quickMetric"] as const;
 const ANCHOR_KEYS = ["metric", "method", "value", "approximate", "setting", "source"] as const;
 
@@ -149,6 +155,17 @@ function readClaim(r: FieldReader, raw: unknown, at: string): Claim {
   return claim;
 }
 
+/** A list of claims, one per metric. */
+function readClaims(r: FieldReader, raw: unknown, field: string): Claim[] {
+  const claims = r.list(raw, field).map((c, i) => readClaim(r, c, `${field}[${i}]`));
+  const seen = new Set<string>();
+  claims.forEach((c, i) => {
+    if (seen.has(c.metric)) throw refuse("experiment/repeated-claim", r.file, `${field}[${i}].metric`, `claims "${c.metric}" a second time`, "keep one claim per metric", { metric: c.metric });
+    seen.add(c.metric);
+  });
+  return claims;
+}
+
 function readAnchor(r: FieldReader, raw: unknown, at: string, metrics: Set<string>): Anchor {
   const obj = r.mapping(raw, at, ANCHOR_KEYS);
   const metric = r.string(r.required(obj, "metric", `${at}.metric`), `${at}.metric`);
@@ -203,12 +220,12 @@ export function validateExperimentSpec(raw: unknown, file: string): ExperimentSp
   const name = r.string(r.required(root, "name", "name"), "name");
   if (!NAME.test(name)) throw refuse("experiment/bad-name", file, "name", `"${name}" is not a spec name`, "use lowercase letters, digits, . _ - (up to 80)", { name });
   const params = r.mapping(r.required(root, "params", "params"), "params", null);
-  const claims = r.list(r.required(root, "claims", "claims"), "claims").map((c, i) => readClaim(r, c, `claims[${i}]`));
-  const seen = new Set<string>();
-  claims.forEach((c, i) => {
-    if (seen.has(c.metric)) throw refuse("experiment/repeated-claim", file, `claims[${i}].metric`, `claims "${c.metric}" a second time`, "keep one claim per metric", { metric: c.metric });
-    seen.add(c.metric);
-  });
+  const claims = readClaims(r, r.required(root, "claims", "claims"), "claims");
+  const seen = new Set(claims.map((c) => c.metric));
+  if (root.quickClaims !== undefined && root.quick === undefined) {
+    throw refuse("experiment/missing-field", file, "quick", "is required by quickClaims", "add the quick-mode params (quick:) the quick claims were recorded with, or remove quickClaims");
+  }
+  const quickClaims = root.quickClaims === undefined ? [] : readClaims(r, root.quickClaims, "quickClaims");
   const anchors = root.anchors === undefined ? [] : r.list(root.anchors, "anchors").map((a, i) => readAnchor(r, a, `anchors[${i}]`, seen));
   return {
     name,
@@ -217,6 +234,7 @@ export function validateExperimentSpec(raw: unknown, file: string): ExperimentSp
     params,
     quick: readQuick(r, root.quick, params),
     claims,
+    quickClaims,
     anchors,
     file,
   };

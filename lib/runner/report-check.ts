@@ -1,20 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
+import { readFileSync } from "node:fs";
 import type { Browser } from "playwright-core";
+import { ALL_FIGURES_DRAWN, CHROMIUM_PATHS, findChromium, launchChromium, openOffline } from "./browser.js";
 
-/** Where Debian's `chromium` package puts the browser (`./lab test` installs it as root). */
-export const CHROMIUM_PATHS = ["/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser"];
-
-export function findChromium(): string | undefined {
-  return [process.env.LAB_CHROMIUM, ...CHROMIUM_PATHS].find((p): p is string => !!p && existsSync(p));
-}
-
-/** Starts headless Chromium with no network of its own (no background fetches, no GPU). */
-export async function launchChromium(executablePath = findChromium()): Promise<Browser> {
-  if (!executablePath) throw new Error("Chromium is not installed (apt-get install -y chromium)");
-  const { chromium } = await import("playwright-core");
-  return chromium.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"] });
-}
+export { CHROMIUM_PATHS, findChromium, launchChromium };
 
 export interface PlotFinding {
   id: string;
@@ -61,8 +49,6 @@ export function reportProblems(f: ReportFindings, expectFormulas: boolean): stri
 const VIEWPORT = { width: 1200, height: 900 };
 
 // The page-side code is plain JavaScript text: a compiled function would carry the compiler's helpers.
-const ALL_DRAWN = `[...document.querySelectorAll('[id^="lab-plot-"]')].every((d) => d.querySelector(".main-svg"))`;
-
 /** Reads the drawn figures (title and axis titles from plotly's SVG), formulas, and what sticks out or is cut off. */
 const PAGE_READING = `(() => {
       const plots = [];
@@ -114,25 +100,13 @@ const PAGE_READING = `(() => {
  * anything that sticks out of the page or is cut off.
  */
 export async function inspectReport(browser: Browser, htmlPath: string, drawTimeoutMs = 30_000): Promise<ReportFindings> {
-  const context = await browser.newContext({ viewport: VIEWPORT, offline: true });
-  const page = await context.newPage();
-  const own = pathToFileURL(htmlPath).href;
-  const requests: string[] = [];
-  const pageErrors: string[] = [];
-  page.on("pageerror", (e) => pageErrors.push(e.message));
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url === own) return route.continue();
-    requests.push(url);
-    return route.abort("blockedbyclient");
-  });
+  const opened = await openOffline(browser, htmlPath, VIEWPORT);
   try {
-    await page.goto(own, { waitUntil: "load" });
-    await page.waitForFunction(ALL_DRAWN, undefined, { timeout: drawTimeoutMs }).catch(() => undefined);
-    const found = (await page.evaluate(PAGE_READING)) as Omit<ReportFindings, "requests" | "pageErrors">;
-    return { ...found, requests, pageErrors };
+    await opened.page.waitForFunction(ALL_FIGURES_DRAWN, undefined, { timeout: drawTimeoutMs }).catch(() => undefined);
+    const found = (await opened.page.evaluate(PAGE_READING)) as Omit<ReportFindings, "requests" | "pageErrors">;
+    return { ...found, requests: opened.requests, pageErrors: opened.pageErrors };
   } finally {
-    await context.close();
+    await opened.close();
   }
 }
 

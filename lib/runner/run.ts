@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
@@ -10,6 +10,7 @@ import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
 import { newRunId, runsRoot } from "../run-context.js";
+import { gitInfo, packageVersion } from "./environment.js";
 import { finishReport, landFile } from "./report.js";
 import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
@@ -128,20 +129,6 @@ function sweepStaging(root: string): void {
     try { process.kill(pid, 0); alive = pid !== 0; } catch { alive = false; }
     if (!alive) rmSync(join(root, entry), { recursive: true, force: true });
   }
-}
-
-function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: false };
-  }
-}
-
-function packageVersion(name: string): string {
-  try { return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version; } catch { return "not installed"; }
 }
 
 /** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */

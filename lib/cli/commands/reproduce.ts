@@ -1,9 +1,9 @@
 import { relative } from "node:path";
-import { runExperimentAsync } from "../../attribution/experiments.js";
 import { printTable } from "../../bench/report.js";
-import { experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, overrideFields } from "../../experiments/index.js";
-import { fromRoot, writeJsonAtomic } from "../../files.js";
-import { typeOverrides } from "../../overrides.js";
+import { listExperimentSpecs } from "../../experiments/index.js";
+import { fromRoot } from "../../files.js";
+import { planReproduction, reproduce } from "../../runner/reproduce.js";
+import { deviationInTolerances, verdict } from "../../runner/reproduce-report.js";
 import { defineCommand } from "../command.js";
 
 function specList(): string {
@@ -14,48 +14,54 @@ function specList(): string {
 
 export default defineCommand({
   name: "reproduce",
-  usage: "NAME|SPEC-FILE [--quick] [--set key=value ...]",
+  usage: "[NAME|SPEC-FILE ...] [--quick] [--use-cache] [--set key=value ...] [--out DIR]",
   description:
-    "Re-runs an experiment spec (experiments/<layer>/NAME.yaml) headless, checks its recorded claims (each\n" +
-    "measured value within value ± tolerance; targets reported met or missed) and writes\n" +
-    "experiments/runs/reproduce/NAME-STAMP/results.json. Exits 1 when a claim is missed. The claims are\n" +
-    "for the spec's own params: with --quick or --set the values are reported, not judged.",
+    "Re-runs experiment specs (experiments/<layer>/NAME.yaml; all of them when none is named) headless, one\n" +
+    "after another, and judges every claim recorded for the mode: the spec's claims for its params, its\n" +
+    "quickClaims with --quick (each measured value within value ± tolerance; targets reported met or\n" +
+    "missed). Writes one reproduction folder, atomically: report.html and report.md (pass/fail table,\n" +
+    "where each claim is recorded and computed, timings, figures, environment manifest), results.json\n" +
+    "and figures/. Every cached step is recomputed (and compared with its cached value) unless\n" +
+    "--use-cache. Exits 1 when a claim is missed or an experiment stops. With --set the values are\n" +
+    "shown, not judged: no claim was recorded for those params.",
   options: {
-    quick: { type: "boolean", doc: "the spec's quick-mode params (minutes instead of the full run)" },
-    set: { type: "string", multiple: true, value: "key=value", doc: "override one of the spec's params, typed by its value there" },
+    quick: { type: "boolean", doc: "the specs' quick-mode params, judged against their quickClaims" },
+    "use-cache": { type: "boolean", doc: "read steps from the step cache instead of recomputing them" },
+    set: { type: "string", multiple: true, value: "key=value", doc: "override a param of the specs that have it, typed by its value there" },
+    out: { type: "string", value: "DIR", doc: "the reproduction folder (default experiments/runs/reproduce/STAMP-MODE-XXXX)" },
   },
-  positionals: { name: "NAME", min: 1, max: 1 },
-  examples: ["./lab reproduce logreg-fmnist", "./lab reproduce mlp-fmnist --quick", "./lab reproduce lora-datanets --set seed=2"],
+  positionals: { name: "NAME" },
+  examples: ["./lab reproduce", "./lab reproduce --quick", "./lab reproduce logreg-fmnist mlp-fmnist", "./lab reproduce lora-datanets --set seed=2"],
   details: specList,
   async run({ values, positionals }) {
-    const spec = loadExperimentSpec(positionals[0]);
-    const overrides = typeOverrides(values.set, overrideFields(spec), `experiment ${spec.name}`);
-    const params = experimentParams(spec, { quick: values.quick, overrides });
-    const judged = !values.quick && Object.keys(overrides).length === 0;
-    console.log(`reproducing ${spec.name} (${spec.file}): ${spec.title}${judged ? "" : " — params differ from the spec's: claims reported, not judged"}`);
-    const t0 = performance.now();
-    const metrics = await runExperimentAsync(spec.runner, params, (line) => console.log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
-    const results = judgeClaims(spec, metrics);
-    const rows = results.map((r) => ({
-      metric: r.metric,
-      measured: r.measured,
-      claimed: r.claimed,
-      tolerance: r.tolerance,
-      claim: judged ? (r.holds ? "ok" : "MISS") : "not judged",
-      target: r.target ? `${r.targetStatus} (${r.target})` : "",
-    }));
-    printTable(`${spec.name}: claims`, rows, 4);
-    const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
-    const out = fromRoot("experiments", "runs", "reproduce", `${spec.name}-${stamp}`, "results.json");
-    writeJsonAtomic(out, { experiment: spec.name, spec: spec.file, quick: values.quick, params, overrides, metrics, claims: rows, seconds: (performance.now() - t0) / 1000 });
-    console.log(`results: ${relative(fromRoot(), out)}`);
-    if (!judged) return 0;
-    const missed = results.filter((r) => !r.holds);
-    if (missed.length) {
-      console.error(`${missed.length} claim(s) missed: ${missed.map((r) => r.metric).join(", ")}`);
+    const plans = planReproduction({ names: positionals, quick: values.quick, sets: values.set });
+    const { reproduction, dir } = await reproduce(plans, { quick: values.quick, useCache: values["use-cache"], out: values.out });
+    for (const o of reproduction.experiments) {
+      if (o.claims.length === 0) continue;
+      printTable(
+        `${o.experiment}: ${reproduction.mode}-mode claims`,
+        o.claims.map((c) => ({
+          metric: c.metric,
+          measured: c.measured,
+          claimed: c.claimed,
+          tolerance: c.tolerance,
+          "deviation (tol.)": Number(deviationInTolerances(c).toFixed(2)),
+          verdict: verdict(o, c),
+          target: c.target ? `${c.targetStatus} (${c.target})` : "",
+        })),
+        4,
+      );
+    }
+    console.log(`\nreport: ${relative(fromRoot(), dir)}/report.html (and report.md, results.json)`);
+    if (!reproduction.passed) {
+      const missed = reproduction.experiments.flatMap((o) => [
+        ...(o.error ? [`${o.experiment} (stopped)`] : []),
+        ...(o.judged ? o.claims.filter((c) => !c.holds).map((c) => `${o.experiment}.${c.metric}`) : []),
+      ]);
+      console.error(`${reproduction.failures} failure(s): ${missed.join(", ")}`);
       return 1;
     }
-    console.log(`all ${rows.length} claims hold`);
+    console.log(`all judged claims hold (${reproduction.seconds.toFixed(1)} s)`);
     return 0;
   },
 });

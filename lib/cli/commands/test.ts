@@ -6,6 +6,7 @@ import { describeError, problemParagraph } from "../../errors.js";
 import { fromRoot } from "../../files.js";
 import { textTable } from "../../notebook/table.js";
 import { checkReports } from "../../runner/report-check.js";
+import { planReproduction, reproduce } from "../../runner/reproduce.js";
 import { type NotebookPlan, preflight, runNotebook } from "../../runner/run.js";
 import { defineCommand } from "../command.js";
 import { lintReport, ruleSummary } from "./lint.js";
@@ -45,11 +46,12 @@ export default defineCommand({
   usage: "[--skip-notebooks]",
   description:
     "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), the unit\n" +
-    "tests (mocha + chai), the contract tests (Hardhat's mocha runner) and every notebook in quick mode, each\n" +
+    "tests (mocha + chai), the contract tests (Hardhat's mocha runner), every experiment spec's quick claims\n" +
+    "(./lab reproduce --quick, the step cache bypassed), and every notebook in quick mode, each\n" +
     "run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n" +
     "blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n" +
     '"N passed, N failed".',
-  options: { "skip-notebooks": { type: "boolean", doc: "leave out the notebooks (minutes each)" } },
+  options: { "skip-notebooks": { type: "boolean", doc: "leave out the quick reproduction and the notebooks (minutes each)" } },
   examples: ["./lab test", "./lab test --skip-notebooks"],
   async run({ values }) {
     const results: StepResult[] = [];
@@ -82,6 +84,15 @@ export default defineCommand({
     });
     const reports: Array<{ notebook: string; path: string; source: string }> = [];
     if (!values["skip-notebooks"]) {
+      await timed("experiment claims (reproduce --quick)", async () => {
+        const out = fromRoot(".lab", "test-reproduce");
+        rmSync(out, { recursive: true, force: true });
+        const { reproduction } = await reproduce(planReproduction({ names: [], quick: true, sets: [] }), { quick: true, useCache: false, out });
+        const judged = reproduction.experiments.filter((o) => o.judged);
+        const held = judged.reduce((n, o) => n + o.claims.filter((c) => c.holds).length, 0);
+        console.log(`  ${held} quick claims hold, ${reproduction.failures} failed: ${out}/report.html`);
+        return { passed: held, failed: reproduction.failures };
+      });
       await timed("notebooks (quick mode)", async () => {
         const runsDir = fromRoot(".lab", "test-runs");
         rmSync(runsDir, { recursive: true, force: true });

@@ -80,7 +80,7 @@ describe("./lab CLI: registry, parsing, help", function () {
 
   it("exits 2 before any work on an unknown option, a missing argument or a refused --set", async () => {
     expect((await captured(() => runCli(["run", "--fast"]))).code).to.equal(2);
-    expect((await captured(() => runCli(["reproduce"]))).code).to.equal(2);
+    expect((await captured(() => runCli(["reproduce", "--quik"]))).code).to.equal(2);
     const refused = await captured(() => runCli(["reproduce", "logreg-fmnist", "--set", "spec=x.yaml"]));
     expect(refused.code).to.equal(2);
     expect(refused.err).to.contain("[set/unknown-key]");

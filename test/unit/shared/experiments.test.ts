@@ -232,6 +232,35 @@ describe("experiment specs (lib/experiments)", () => {
     expect(judgeClaims(spec, { lds: 0.3, lds_trak_10: 0.9, auc: 0.8 })[0].targetStatus).to.equal("MISSED");
   });
 
+  it("reads quickClaims as the claims of quick mode, judged in quick mode only, and refuses them without a quick block", () => {
+    const raw = withChange((s) => {
+      s.quickClaims = [{ metric: "lds_trak_5", value: 0.7, tolerance: 0.05 }];
+    });
+    const spec = validateExperimentSpec(raw, "toy.yaml");
+    expect(spec.quickClaims).to.deep.equal([{ metric: "lds_trak_5", value: 0.7, tolerance: 0.05 }]);
+    expect(validateExperimentSpec(base(), "toy.yaml").quickClaims).to.deep.equal([]);
+    expect(judgeClaims(spec, { lds_trak_5: 0.74 }, { quick: true }).map((r) => [r.metric, r.holds])).to.deep.equal([["lds_trak_5", true]]);
+    expect(judgeClaims(spec, { lds_trak_5: 0.76 }, { quick: true })[0].holds).to.equal(false);
+    expect(judgeClaims(spec, { lds_trak_5: 0.7 }).map((r) => r.metric)).to.deep.equal(["lds", "lds_trak_10", "auc"]);
+    const noQuick = withChange((s) => {
+      s.quickClaims = [];
+      delete s.quick;
+    });
+    expect(refusal(() => validateExperimentSpec(noQuick, "toy.yaml"))).to.deep.include({ code: "experiment/missing-field" });
+    expect(refusal(() => validateExperimentSpec(noQuick, "toy.yaml")).fields).to.include({ field: "quick" });
+    const repeated = withChange((s) => {
+      s.quickClaims = [
+        { metric: "auc", value: 0.7, tolerance: 0 },
+        { metric: "auc", value: 0.8, tolerance: 0 },
+      ];
+    });
+    expect(refusal(() => validateExperimentSpec(repeated, "toy.yaml")).fields).to.include({ field: "quickClaims[1].metric", metric: "auc" });
+  });
+
+  it("has quick claims recorded for every experiment spec under experiments/ that has a quick block", () => {
+    for (const spec of listExperimentSpecs()) if (Object.keys(spec.quick).length) expect(spec.quickClaims, spec.name).to.not.be.empty;
+  });
+
   it("lays out the evaluation table: one row per claim and anchor, quick runs judged on the recorded claim", () => {
     const spec = validateExperimentSpec(base(), "toy.yaml");
     const full = evaluationRows([spec], { toy: { lds: 0.3, lds_trak_10: 0.95, auc: 0.8 } }, { quick: false });
@@ -248,6 +277,23 @@ describe("experiment specs (lib/experiments)", () => {
       [0.7, ""],
       [0.8, ""],
     ]);
+    const withQuickClaims = validateExperimentSpec(
+      withChange((s) => {
+        s.quickClaims = [
+          { metric: "lds_trak_5", value: 0.72, tolerance: 0.01 },
+          { metric: "auc", value: 0.8, tolerance: 0 },
+        ];
+      }),
+      "toy.yaml",
+    );
+    const judged = evaluationRows([withQuickClaims], { toy: { lds: 0.3, lds_trak_5: 0.7, auc: 0.8 } }, { quick: true });
+    expect(judged.map((r) => [r.metric, r["quick claim"], r["quick claim holds"]])).to.deep.equal([
+      ["lds", "—", ""],
+      ["lds", "—", ""],
+      ["lds_trak_10", "0.72 ± 0.01", "NO"],
+      ["auc", "0.8 ± 0", "yes"],
+    ]);
+    expect(full[0]).to.not.have.property("quick claim");
   });
 
   it("every spec under experiments/ loads, cites its anchors by name and never says where a value was looked up", () => {

@@ -1,0 +1,62 @@
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { arch, cpus, loadavg, platform, release, totalmem } from "node:os";
+import { fromRoot, readJson, sha256File } from "../files.js";
+
+/** The checkout a run came from: commit, and whether files differed from it. */
+export function gitInfo(): { commit: string; dirty: boolean } {
+  try {
+    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
+    return { commit, dirty };
+  } catch {
+    return { commit: "unknown (not a git checkout)", dirty: false };
+  }
+}
+
+/** The installed version of an npm package, or "not installed". */
+export function packageVersion(name: string): string {
+  try {
+    return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version;
+  } catch {
+    return "not installed";
+  }
+}
+
+export interface EnvironmentManifest {
+  git: { commit: string; dirty: boolean };
+  lockfileSha256: string;
+  versions: Record<string, string>;
+  machine: { platform: string; release: string; arch: string; cpuModel: string; cores: number; memoryGiB: number; loadAverage1m: number };
+}
+
+/**
+ * What a reviewer needs to read numbers beside: the code (commit, lockfile), the runtime and
+ * libraries, and the machine, with its load when the run started (timings on a shared machine
+ * are only comparable at a similar load).
+ */
+export function environmentManifest(): EnvironmentManifest {
+  const lock = fromRoot("package-lock.json");
+  const cpu = cpus();
+  return {
+    git: gitInfo(),
+    lockfileSha256: existsSync(lock) ? sha256File(lock) : "no package-lock.json",
+    versions: {
+      node: process.versions.node,
+      v8: process.versions.v8,
+      tfjs: packageVersion("@tensorflow/tfjs"),
+      tslab: packageVersion("tslab"),
+      hardhat: packageVersion("hardhat"),
+      ethers: packageVersion("ethers"),
+    },
+    machine: {
+      platform: platform(),
+      release: release(),
+      arch: arch(),
+      cpuModel: cpu[0]?.model.trim() ?? "unknown",
+      cores: cpu.length,
+      memoryGiB: Number((totalmem() / 1024 ** 3).toFixed(1)),
+      loadAverage1m: Number(loadavg()[0].toFixed(2)),
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
+import { metricSource } from "../attribution/metric-sources.js";
+import { describeError, LabError } from "../errors.js";
+import { type ClaimResult, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, type Metrics, overrideFields } from "../experiments/index.js";
+import { fromRoot } from "../files.js";
+import { type OverrideValue, splitSetPair, typeOverrides, unknownKey } from "../overrides.js";
+import { resetStepCacheStats, type StepCacheMode, type StepCacheStats, stepCacheStats } from "../step-cache.js";
+import { type EnvironmentManifest, environmentManifest } from "./environment.js";
+import { renderReproductionHtml, renderReproductionMarkdown, reproductionFigures } from "./reproduce-report.js";
+
+/**
+ * `./lab reproduce`: each experiment spec run headless with the params of one mode (full, or the
+ * spec's quick block), every claim recorded for that mode judged, and one reproduction folder
+ * written at the end, atomically: results.json, report.md and report.html (pass/fail table,
+ * environment manifest, timings, figures), figures/*.svg.
+ */
+
+export interface ReproducePlan {
+  spec: ExperimentSpec;
+  params: Record<string, unknown>;
+  overrides: Record<string, OverrideValue>;
+  /** Claims are judged only for params a claim was recorded with: the spec's own, or its quick mode. */
+  judged: boolean;
+}
+
+export interface ExperimentOutcome {
+  experiment: string;
+  title: string;
+  spec: string;
+  runner: string;
+  params: Record<string, unknown>;
+  overrides: Record<string, OverrideValue>;
+  judged: boolean;
+  metrics: Metrics;
+  claims: ClaimResult[];
+  /** The experiment function that ran. */
+  computedBy: string;
+  /** Where each claimed metric is computed (function and file), by metric. */
+  sources: Record<string, string>;
+  seconds: number;
+  cache: StepCacheStats;
+  /** The error that stopped the experiment, if one did (all its claims then fail). */
+  error?: string;
+}
+
+export interface Reproduction {
+  id: string;
+  mode: "full" | "quick";
+  startedAt: string;
+  seconds: number;
+  cacheMode: StepCacheMode;
+  environment: EnvironmentManifest;
+  experiments: ExperimentOutcome[];
+  /** Claims judged and missed, plus experiments that stopped with an error. */
+  failures: number;
+  passed: boolean;
+}
+
+export class ReproduceError extends LabError {}
+
+/**
+ * The specs named (spec names, experiments/ paths or spec files; all under experiments/ when
+ * none), their params for the mode and every `--set` typed, before anything runs. A `--set`
+ * key applies to the specs whose params have it; a key none has is refused.
+ */
+export function planReproduction(options: { names: readonly string[]; quick: boolean; sets: readonly string[]; dir?: string }): ReproducePlan[] {
+  const specs = options.names.length ? options.names.map((n) => loadExperimentSpec(n, options.dir)) : listExperimentSpecs(options.dir);
+  if (specs.length === 0) {
+    throw new ReproduceError({
+      code: "reproduce/no-experiments",
+      message: "there are no experiment specs to reproduce",
+      hint: "add experiments/<layer>/NAME.yaml with a runner and claims",
+      fields: {},
+    });
+  }
+  const runners = [...Object.keys(EXPERIMENTS), ...Object.keys(ASYNC_EXPERIMENTS)];
+  for (const spec of specs) {
+    if (!runners.includes(spec.runner)) {
+      throw new ReproduceError({
+        code: "reproduce/unknown-runner",
+        message: `${spec.file}: runner "${spec.runner}" is no experiment of the lab`,
+        hint: `use one of: ${runners.join(", ")} (lib/attribution/experiments.ts)`,
+        fields: { file: spec.file, runner: spec.runner, known: runners },
+      });
+    }
+  }
+  const keysBySpec = specs.map((s) => new Set(overrideFields(s).map((f) => f.key)));
+  for (const pair of options.sets) {
+    const [key] = splitSetPair(pair);
+    if (!keysBySpec.some((keys) => keys.has(key))) {
+      throw unknownKey(key, [...new Set(keysBySpec.flatMap((keys) => [...keys]))], `no selected experiment (${specs.map((s) => s.name).join(", ")})`);
+    }
+  }
+  return specs.map((spec, i) => {
+    const pairs = options.sets.filter((pair) => keysBySpec[i].has(splitSetPair(pair)[0]));
+    const overrides = typeOverrides(pairs, overrideFields(spec), `experiment ${spec.name}`);
+    const params = experimentParams(spec, { quick: options.quick, overrides });
+    return { spec, params, overrides, judged: Object.keys(overrides).length === 0 };
+  });
+}
+
+/** Runs one planned experiment in this process and judges the claims of its mode. */
+export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, log: (line: string) => void): Promise<ExperimentOutcome> {
+  const { spec } = plan;
+  resetStepCacheStats();
+  const t0 = performance.now();
+  let metrics: Metrics = {};
+  let error: string | undefined;
+  try {
+    metrics = await runExperimentAsync(spec.runner, plan.params, (line) => log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
+  } catch (e) {
+    error = describeError(e);
+  }
+  const claims = judgeClaims(spec, metrics, { quick });
+  return {
+    experiment: spec.name,
+    title: spec.title,
+    spec: spec.file,
+    runner: spec.runner,
+    params: plan.params,
+    overrides: plan.overrides,
+    judged: plan.judged,
+    metrics,
+    claims,
+    computedBy: `runner "${spec.runner}" in lib/attribution/experiments.ts`,
+    sources: Object.fromEntries(claims.map((c) => [c.metric, metricSource(c.metric, spec.runner)?.computedBy ?? `runner "${spec.runner}" in lib/attribution/experiments.ts`])),
+    seconds: (performance.now() - t0) / 1000,
+    cache: stepCacheStats(),
+    error,
+  };
+}
+
+/** Judged claims missed, plus experiments that stopped with an error. */
+export function countFailures(outcomes: readonly ExperimentOutcome[]): number {
+  return outcomes.reduce((n, o) => n + (o.error ? 1 : 0) + (o.judged ? o.claims.filter((c) => !c.holds).length : 0), 0);
+}
+
+function newReproductionId(quick: boolean): string {
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${quick ? "quick" : "full"}-${randomBytes(2).toString("hex")}`;
+}
+
+/** The folder reproductions land in: LAB_REPRODUCE_DIR, else experiments/runs/reproduce/. */
+export function reproductionsDir(): string {
+  return process.env.LAB_REPRODUCE_DIR ?? fromRoot("experiments", "runs", "reproduce");
+}
+
+/** Writes a folder (relative name to content) beside its destination, then renames it into place. */
+function writeFolderAtomic(dest: string, files: Record<string, string>): void {
+  const staged = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  try {
+    for (const [name, data] of Object.entries(files)) {
+      mkdirSync(dirname(join(staged, name)), { recursive: true });
+      writeFileSync(join(staged, name), data);
+    }
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(staged, dest);
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+export interface ReproduceOptions {
+  quick: boolean;
+  /** Read the step cache (LAB_STEP_CACHE=use) instead of recomputing every step. */
+  useCache: boolean;
+  /** The reproduction folder (default: a new one under reproductionsDir()). */
+  out?: string;
+}
+
+/**
+ * Reproduces the planned experiments one after another, then writes the reproduction folder.
+ * Unless `useCache`, the step cache is bypassed (every step recomputed and compared with its
+ * cached value) and the gradient store is a fresh, empty one; the environment is restored after.
+ */
+export async function reproduce(plans: readonly ReproducePlan[], options: ReproduceOptions, log: (line: string) => void = console.log): Promise<{ reproduction: Reproduction; dir: string }> {
+  const id = newReproductionId(options.quick);
+  const dir = options.out ?? join(reproductionsDir(), id);
+  if (existsSync(dir)) {
+    throw new ReproduceError({
+      code: "reproduce/out-exists",
+      message: `the reproduction folder ${dir} exists already`,
+      hint: "name a new folder with --out, or remove that one: a reproduction never writes over another",
+      fields: { out: dir },
+    });
+  }
+  const startedAt = new Date();
+  const environment = environmentManifest();
+  const cacheMode: StepCacheMode = options.useCache ? "use" : "bypass";
+  const previous = { LAB_STEP_CACHE: process.env.LAB_STEP_CACHE, LAB_GRADIENT_STORE: process.env.LAB_GRADIENT_STORE };
+  process.env.LAB_STEP_CACHE = cacheMode;
+  // Bypassing, the gradient store starts empty too: gradients are shared within the reproduction, never read from an earlier one.
+  const freshGradients = cacheMode === "bypass" ? mkdtempSync(join(tmpdir(), "lab-reproduce-gradients-")) : undefined;
+  if (freshGradients) process.env.LAB_GRADIENT_STORE = freshGradients;
+  const outcomes: ExperimentOutcome[] = [];
+  try {
+    for (const plan of plans) {
+      const judged = plan.judged && claimsFor(plan.spec, { quick: options.quick }).length > 0;
+      log(
+        `▶ ${plan.spec.name} (${plan.spec.file}, ${options.quick ? "quick" : "full"} mode${
+          plan.judged
+            ? ""
+            : `, ${Object.entries(plan.overrides)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ")}: claims shown, not judged`
+        })`,
+      );
+      const outcome = await reproduceExperiment({ ...plan, judged }, options.quick, (line) => log(`  ${line}`));
+      outcomes.push(outcome);
+      const missed = outcome.claims.filter((c) => !c.holds).length;
+      if (outcome.error) log(`  ✗ ${outcome.experiment} stopped: ${outcome.error}`);
+      else if (!outcome.judged) log(`  · ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length} claim(s) shown, not judged`);
+      else log(`  ${missed ? "✗" : "✓"} ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length - missed} of ${outcome.claims.length} claims hold`);
+    }
+  } finally {
+    for (const [key, value] of Object.entries(previous)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+    if (freshGradients) rmSync(freshGradients, { recursive: true, force: true });
+  }
+  const failures = countFailures(outcomes);
+  const reproduction: Reproduction = {
+    id,
+    mode: options.quick ? "quick" : "full",
+    startedAt: startedAt.toISOString(),
+    seconds: (Date.now() - startedAt.getTime()) / 1000,
+    cacheMode,
+    environment,
+    experiments: outcomes,
+    failures,
+    passed: failures === 0,
+  };
+  const figures = reproductionFigures(reproduction);
+  const files: Record<string, string> = {
+    "results.json": `${JSON.stringify(reproduction, (_, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2)}\n`,
+    "report.md": renderReproductionMarkdown(reproduction, figures),
+    "report.html": renderReproductionHtml(reproduction, figures),
+  };
+  for (const figure of figures) files[`figures/${figure.file}`] = figure.svgFile;
+  writeFolderAtomic(dir, files);
+  return { reproduction, dir };
+}
