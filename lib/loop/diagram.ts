@@ -16,7 +16,7 @@ export const LOOP_NODES: readonly FlowNode[] = [
   { id: "factory", title: "Model Factory (LoRA)", layer: "intelligence", col: 2, row: 0 },
   { id: "models", title: "ModelRegistry", layer: "ledger", col: 3, row: 0 },
   { id: "customers", title: "Customers (fees)", layer: "contributors", col: 4, row: 1 },
-  { id: "serving", title: "Serving (OpenLoRA)", layer: "intelligence", col: 3, row: 1 },
+  { id: "serving", title: "Serving (adapters)", layer: "intelligence", col: 3, row: 1 },
   { id: "attribution", title: "Proof of Attribution", layer: "attribution", col: 2, row: 1 },
   { id: "distributor", title: "RewardDistributor", layer: "ledger", col: 1, row: 1 },
   { id: "l2", title: "L2 blocks (sequencer)", layer: "ledger", col: 1, row: 2 },
