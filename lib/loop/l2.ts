@@ -300,7 +300,15 @@ export class L2Ledger {
     if (calls.length === 0) throw new LoopError("loop/empty-step", `step "${step}" has no calls`, "give a step at least one call, or skip it", { step });
     const latest = await this.l2.send("eth_getBlockByNumber", ["latest", false]);
     const raws: string[] = [];
-    for (const c of calls) raws.push(await this.sign(c, BigInt(latest.baseFeePerGas ?? 1)));
+    const noncesBefore = new Map(this.nonces);
+    try {
+      for (const c of calls) raws.push(await this.sign(c, BigInt(latest.baseFeePerGas ?? 1)));
+    } catch (e) {
+      // nothing of the step is sent: its signers' nonces stay as they were
+      this.nonces.clear();
+      for (const [a, n] of noncesBefore) this.nonces.set(a, n);
+      throw e;
+    }
     let block = await this.buildBlock(raws);
     for (let tries = 0; block.batch.transactions.length === 0; tries++) {
       if (tries === 4)

@@ -231,12 +231,18 @@ describe("the loop on the Ledger's L2", function () {
     try {
       const { contracts: c } = await deployLoopContracts(l2, l2.wallet(0));
       try {
-        await l2.send("bad claim", [l2.call("claim an unknown epoch", l2.wallet(1), c.distributor, "claim", [7n, l2.wallet(1).address, 1n, []])]);
+        await l2.send("bad claim", [
+          { label: "a payment first", from: l2.wallet(1), to: l2.wallet(3).address, value: 1n },
+          l2.call("claim an unknown epoch", l2.wallet(1), c.distributor, "claim", [7n, l2.wallet(1).address, 1n, []]),
+        ]);
         expect.fail("accepted");
       } catch (e) {
         expect(hasCode(e, "loop/call-reverts")).to.equal(true);
         expect((e as { fields: Record<string, unknown> }).fields.label).to.equal("claim an unknown epoch");
       }
+      // the refused step sent nothing: the same signer's next step goes through
+      const ok = await l2.send("a payment", [{ label: "pay", from: l2.wallet(1), to: l2.wallet(2).address, value: 1n }]);
+      expect(ok.calls[0]!.receipt.status).to.equal(1);
     } finally {
       await l2.close();
     }
