@@ -8,7 +8,7 @@ import { LogisticRegression, LoraMLP, MLP, accuracy, subset, type Batch, type Tr
 import { fitNewton, trainModel, type TrainOptions } from "./train.js";
 import { GradientStore } from "./gradients.js";
 import { fromRoot } from "../files.js";
-import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
+import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, datainfGroups, layerwiseInfluence, type AttributionTask, type Attributor, type Scores } from "./methods/index.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import { AttributionError } from "./errors.js";
 import { cachedStep } from "../step-cache.js";
@@ -18,6 +18,20 @@ export type Log = (line: string) => void;
 
 function negLoss(model: TraceableModel, params: Float64Array, test: Batch): Float64Array {
   return model.trace(params, test, "loss").values.map((v) => -v);
+}
+
+/**
+ * TRAK's ridge in a spec: a number, or "objective": the training objective's own l2 term n·l2·I
+ * seen through the projection (PᵀP ≈ (p/k)·I for k < p), n·l2·max(1, p/k).
+ */
+export type TrakRidge = number | "objective";
+
+export function resolveTrakRidge(ridge: TrakRidge, n: number, l2: number, numParams: number, projectionDim: number): number {
+  if (ridge === "objective") return n * l2 * Math.max(1, numParams / projectionDim);
+  if (typeof ridge !== "number" || !(ridge >= 0)) {
+    throw new AttributionError({ code: "spec/bad-trak-ridge", message: `trakRidge ${JSON.stringify(ridge)} is neither a number ≥ 0 nor "objective"`, hint: 'write trakRidge: 0 (the paper\'s formula), a positive number, or "objective"', fields: { trakRidge: String(ridge) } });
+  }
+  return ridge;
 }
 
 function timed<T>(f: () => T): [T, number] {
@@ -53,6 +67,10 @@ export interface LogregParams {
   counterfactualK: number;
   counterfactualTests: number;
   lissaDepth: number;
+  /** Independent LiSSA chains averaged per inverse-Hessian product (Koh and Liang's repeats). */
+  lissaRepeats: number;
+  /** Added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula); reported as trak_ridge. */
+  trakRidge: TrakRidge;
 }
 
 /** The convex benchmark: multinomial logistic regression, exact optimum by Newton. */
@@ -76,7 +94,10 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   const ensemble = [{ params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble, gradients: store };
-  const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed }), new GradDot(), new GradDot({ cosine: true })];
+  const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
+  const methods: Attributor[] = [new ExactInfluence(), new CGInfluence(), new LiSSAInfluence({ depth: p.lissaDepth, repeats: p.lissaRepeats, seed: p.seed }), new DataInf(), new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: trakRidge }), new GradDot(), new GradDot({ cosine: true })];
+  out.trak_ridge = trakRidge;
+  out.lissa_repeats = p.lissaRepeats;
   const scores: Record<string, Scores> = {};
   for (const m of methods) {
     const [s, secs] = timed(() => m.attribute(task));
@@ -107,9 +128,8 @@ export function logregExperiment(p: LogregParams, log: Log = () => {}): Metrics 
   // mislabeled detection by self-influence
   const { batch: noisy, flipped } = flipLabels(train, 10, 0.1, p.seed);
   const noisyParams = fitNewton(model, noisy, { l2: p.l2 });
-  const self = new ExactInfluence().attribute({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
-  const diag = Float64Array.from({ length: noisy.n }, (_, i) => self.data[i * noisy.n + i]);
-  out.mislabel_auc_influence_exact = mislabelAuc(diag, flipped);
+  const self = new ExactInfluence().selfInfluence({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
+  out.mislabel_auc_influence_exact = mislabelAuc(self, flipped);
   log(`  mislabel detection AUC (self-influence, exact): ${out.mislabel_auc_influence_exact.toFixed(3)}`);
   storeLog(store, log);
   out.gradient_sets_computed = store.misses;
@@ -139,6 +159,8 @@ export interface MlpParams {
   ldsSubsets: number;
   trakModels: number;
   trakDim: number;
+  /** Added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula); reported as trak_ridge. */
+  trakRidge: TrakRidge;
 }
 
 /** The non-convex benchmark: one-hidden-layer MLP trained with Adam; TRAK, TracIn-CP, Grad-Dot, DataInf. */
@@ -164,9 +186,11 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model, params: run.params, train, test, l2: p.l2, seed: p.seed, checkpoints: run.checkpoints, ensemble, gradients: store };
+  const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
+  out.trak_ridge = trakRidge;
   const methods: [string, Attributor][] = [
-    [`trak_${p.trakModels}`, new TRAK({ projectionDim: p.trakDim, seed: p.seed })],
-    ["trak_1", { name: "trak-1", attribute: (t: AttributionTask) => new TRAK({ projectionDim: p.trakDim, seed: p.seed }).attribute({ ...t, ensemble: t.ensemble!.slice(0, 1) }) }],
+    [`trak_${p.trakModels}`, new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: trakRidge })],
+    ["trak_1", { name: "trak-1", attribute: (t: AttributionTask) => new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: trakRidge }).attribute({ ...t, ensemble: t.ensemble!.slice(0, 1) }) }],
     ["tracin_cp", new TracInCP()],
     ["grad_dot", new GradDot()],
     ["grad_cos", new GradDot({ cosine: true })],
@@ -292,18 +316,19 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
   // DataInf vs LiSSA on the same per-layer damped Hessian, quality = Pearson with the exact solve
   const G = store.get(s.model, s.params, s.train);
   const V = store.get(s.model, s.params, s.test);
-  const exact = layerwiseInfluence(G, V, "exact").data;
+  const groups = datainfGroups(s.model.blocks);
+  const exact = layerwiseInfluence(G, V, "exact", { groups }).data;
   const exactId = datanetIdentification({ method: "layer-exact", nTest: V.n, nTrain: G.n, data: exact }, s.trainDatanet, s.testDatanet);
   out.auc_layer_exact = exactId.auc;
   out.recall_layer_exact = exactId.recall;
   log(`  layer-exact (same damped per-layer Hessian, solved exactly) datanet AUC ${exactId.auc.toFixed(4)}, recall ${exactId.recall.toFixed(4)}`);
-  const [di, diS] = timed(() => layerwiseInfluence(G, V, "datainf").data);
+  const [di, diS] = timed(() => layerwiseInfluence(G, V, "datainf", { groups }).data);
   const diQ = pearson(di, exact);
   out.datainf_seconds = diS;
   out.datainf_quality = diQ;
   let lissaS = NaN, lissaQ = NaN, lissaIters = NaN;
   for (const iters of p.lissaIterations) {
-    const [li, secs] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: iters }).data);
+    const [li, secs] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: iters, groups }).data);
     const q = pearson(li, exact);
     log(`  LiSSA ${iters} iterations: quality ${q.toFixed(4)} in ${secs.toFixed(2)} s (DataInf ${diQ.toFixed(4)} in ${diS.toFixed(2)} s)`);
     lissaS = secs; lissaQ = q; lissaIters = iters;
@@ -315,7 +340,7 @@ export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metric
   out.lissa_reached_datainf_quality = lissaQ >= diQ ? 1 : 0;
   out.datainf_speedup_vs_lissa = lissaS / diS;
   // the DataInf paper's own baseline setting: LiSSA with 10 iterations
-  const [li10, li10S] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: 10 }).data);
+  const [li10, li10S] = timed(() => layerwiseInfluence(G, V, "lissa", { lissaIterations: 10, groups }).data);
   out.lissa10_seconds = li10S;
   out.lissa10_quality = pearson(li10, exact);
   out.datainf_speedup_vs_lissa10 = li10S / diS;
@@ -363,7 +388,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const { mkdtempSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
-  const { fromFactoryRun } = await import("./factory-bridge.js");
+  const { fromFactoryRun } = await import("./factory-model.js");
   const { aggregate } = await import("./aggregation.js");
   const { rocAuc } = await import("./evaluation/stats.js");
   const { isAbsolute } = await import("node:path");
@@ -378,36 +403,11 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const flipped = Uint8Array.from(yTrue, (t, i) => (t !== train.y[i] ? 1 : 0));
   const out: Metrics = { train_examples: tr.n, lora_parameters: model.numParams, checkpoints: run.checkpoints.length, flipped_fraction: flipped.reduce((a, b) => a + b, 0) / tr.n, test_accuracy: run.metrics.final.test_accuracy };
   log(`Factory run: ${tr.n} training examples, ${model.numParams} LoRA parameters, ${run.checkpoints.length} kept checkpoints, ${(100 * out.flipped_fraction).toFixed(1)}% labels flipped, test accuracy ${out.test_accuracy.toFixed(3)}`);
-  // self-influence: DataInf per layer, and TracIn-CP over the kept checkpoints
+  // self-influence: DataInf per tensor, and TracIn-CP over the kept checkpoints
   const store = experimentGradientStore(p.gradientStore);
-  const G = store.get(model, params, train);
-  const selfDi = new Float64Array(tr.n);
-  for (const span of G.blocks!) {
-    const d = span.size;
-    let sq = 0;
-    for (let i = 0; i < tr.n; i++) for (let j = 0; j < d; j++) sq += G.data[i * G.dim + span.offset + j] ** 2;
-    const lambda = (0.1 * sq) / (tr.n * d);
-    // g·(H_l)⁻¹g with DataInf's closed form needs all pairs: (1/(nλ)) Σ_k (‖g‖² − (g_k·g)²/(λ + ‖g_k‖²))
-    const norms = new Float64Array(tr.n);
-    for (let i = 0; i < tr.n; i++) { let s = 0; for (let j = 0; j < d; j++) s += G.data[i * G.dim + span.offset + j] ** 2; norms[i] = s; }
-    for (let i = 0; i < tr.n; i++) {
-      let acc = 0;
-      for (let k = 0; k < tr.n; k++) {
-        let gk = 0;
-        for (let j = 0; j < d; j++) gk += G.data[k * G.dim + span.offset + j] * G.data[i * G.dim + span.offset + j];
-        acc += norms[i] - (gk * gk) / (lambda + norms[k]);
-      }
-      selfDi[i] += acc / (tr.n * lambda);
-    }
-  }
-  out.mislabel_auc_datainf_self = rocAuc(selfDi, flipped);
-  const cps = model.checkpoints(run.checkpoints as any);
-  const selfTracin = new Float64Array(tr.n);
-  for (const cp of cps) {
-    const Gc = store.get(model, cp.params, train);
-    for (let i = 0; i < tr.n; i++) { let s = 0; for (let j = 0; j < Gc.dim; j++) s += Gc.data[i * Gc.dim + j] ** 2; selfTracin[i] += cp.lr * s; }
-  }
-  out.mislabel_auc_tracin_self = rocAuc(selfTracin, flipped);
+  const selfTask: AttributionTask = { model, params, train, test: train, l2: 0, gradients: store, checkpoints: model.checkpoints(run.checkpoints as never) };
+  out.mislabel_auc_datainf_self = rocAuc(new DataInf().selfInfluence(selfTask), flipped);
+  out.mislabel_auc_tracin_self = rocAuc(new TracInCP().selfInfluence(selfTask), flipped);
   log(`  mislabel detection AUC by self-influence: DataInf ${out.mislabel_auc_datainf_self.toFixed(3)}, TracIn-CP ${out.mislabel_auc_tracin_self.toFixed(3)}`);
   // test attributions aggregated to contributors
   const te = run.test;
@@ -432,6 +432,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
 
 export const ASYNC_EXPERIMENTS: Record<string, (params: any, log: Log) => Promise<Metrics>> = {
   "factory-contributors": factoryContributorsExperiment,
+  "lm-datanets": async (params, log) => (await import("./lm-experiment.js")).lmDatanetsExperiment(params, log),
 };
 
 /** Any experiment, sync or async (the Model Factory runs are async). */

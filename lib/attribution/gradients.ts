@@ -71,20 +71,24 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
 function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * model.numParams)): Float64Array {
   const p = model.numParams;
   const n = batch.n;
+  if (model.gradientRows) return model.gradientRows(params, batch, target, out);
   const { traces } = model.trace(params, batch, target);
-  for (const { block, input, signal } of traces) {
+  for (const { block, input, signal, positions = 1 } of traces) {
     const { rows, cols } = block;
     for (let i = 0; i < n; i++) {
       const base = i * p + block.offset;
-      for (let a = 0; a < rows; a++) {
-        const av = input[i * rows + a];
-        if (av === 0) continue;
-        const o = base + a * cols;
-        for (let c = 0; c < cols; c++) out[o + c] = av * signal[i * cols + c];
-      }
-      if (block.bias) {
-        const o = base + rows * cols;
-        for (let c = 0; c < cols; c++) out[o + c] = signal[i * cols + c];
+      // Σ over the example's positions of input ⊗ signal (one position for a classifier)
+      for (let t = i * positions; t < (i + 1) * positions; t++) {
+        for (let a = 0; a < rows; a++) {
+          const av = input[t * rows + a];
+          if (av === 0) continue;
+          const o = base + a * cols;
+          for (let c = 0; c < cols; c++) out[o + c] += av * signal[t * cols + c];
+        }
+        if (block.bias) {
+          const o = base + rows * cols;
+          for (let c = 0; c < cols; c++) out[o + c] += signal[t * cols + c];
+        }
       }
     }
   }
@@ -164,10 +168,13 @@ function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Ba
 }
 
 function batchHash(batch: Batch): string {
+  const w = batch.weights;
   return sha256Hex(Buffer.concat([
     Buffer.from(new Uint8Array(batch.x.buffer, batch.x.byteOffset, batch.x.byteLength)),
     Buffer.from(new Uint8Array(batch.y.buffer, batch.y.byteOffset, batch.y.byteLength)),
     Buffer.from(`${batch.n}x${batch.dim}`),
+    // a language model's position weights choose what is differentiated (a continuation, not its prompt)
+    ...(w ? [Buffer.from(new Uint8Array(w.buffer, w.byteOffset, w.byteLength))] : []),
   ]));
 }
 

@@ -2,6 +2,7 @@
  * Attribution layer: Proof of Attribution for the lab's models.
  *
  * model.ts        TraceableModel (dense blocks → per-example gradients as outer products), LR, MLP, LoRA-MLP
+ * factory-model.ts any Model Factory model (MLP, GPT; LoRA or full) through its own TensorFlow.js forward
  * gradients.ts    batched per-example gradients, projection, hashed on-disk store
  * methods/        Grad-Dot/Cos, TracIn-CP, influence (exact, CG, LiSSA), DataInf, TRAK — one Attributor interface
  * suffix-array.ts exact-match attribution of generated text to datanets
@@ -11,6 +12,7 @@
  * onchain.ts      AttributionRegistry record + RewardDistributor epoch and claims
  * evaluation/     LDS, LOO, mislabel AUC, datanet identification, counterfactual removal
  * experiments.ts  the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`)
+ * lm-experiment.ts the language model: LoRA-tuned GPT on three text datanets, gradients beside exact match
  */
 export * from "./errors.js";
 export * from "./linalg.js";
@@ -27,5 +29,6 @@ export * from "./onchain.js";
 export * from "./render.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
-export * from "./factory-bridge.js";
+export * from "./factory-model.js";
 export * from "./lm-output.js";
+export * from "./lm-experiment.js";

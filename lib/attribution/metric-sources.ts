@@ -44,6 +44,18 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   },
   { pattern: /^datainf_speedup/, meaning: "wall-clock ratio LiSSA / DataInf (moves with the machine's load)", computedBy: "datanetExperiment() in lib/attribution/experiments.ts" },
   {
+    pattern: /^match_/,
+    runner: "lm-datanets",
+    meaning: "agreement with exact-match (suffix-array) attribution of the generated outputs: coverage, Spearman of datanet shares, overlap of top documents",
+    computedBy: "lmAttribution() in lib/attribution/lm-experiment.ts",
+  },
+  {
+    pattern: /_continuation_nll$/,
+    runner: "lm-datanets",
+    meaning: "mean −log-likelihood of the held-out continuations given their prompts (nats)",
+    computedBy: "FactoryModel.evaluate() in lib/attribution/factory-model.ts",
+  },
+  {
     pattern: /^test_accuracy$/,
     runner: "factory-contributors",
     meaning: "accuracy of the Model Factory run on its held-out test images",

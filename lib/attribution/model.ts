@@ -13,12 +13,23 @@ import { matmul, matmulABt, matmulAtB } from "./linalg.js";
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
 
-/** A labelled batch: x is n×dim row-major, y the class of each row. */
+/**
+ * A labelled batch: x is n×dim row-major, y the class of each row. For a language model x holds
+ * n windows of dim token ids and y their next tokens (yDim = dim per row).
+ */
 export interface Batch {
   x: Float64Array;
   y: Int32Array;
   n: number;
   dim: number;
+  /** Targets per row: 1 (a class label) unless given; a language model's window length. */
+  yDim?: number;
+  /**
+   * Language models: the weight of each target position in the example's value (n × yDim). Absent:
+   * 1/T each (the mean loss of a training window). A continuation given its prompt: 1 on the
+   * continuation's tokens and 0 on the prompt's, so the value is the continuation's −log-likelihood.
+   */
+  weights?: Float64Array;
 }
 
 /** One trainable dense block inside the parameter vector: W (rows×cols, row-major), then b (cols) if bias. */
@@ -31,11 +42,17 @@ export interface DenseBlock {
   size: number;
 }
 
-/** A block's per-example input aᵢ (n×rows) and back-propagated signal δᵢ (n×cols). */
+/**
+ * A block's per-example input aᵢ (n×rows) and back-propagated signal δᵢ (n×cols). A language
+ * model's trace holds T positions per example ((n·T)×rows and (n·T)×cols, example-major), and
+ * example i's gradient is the sum of its T outer products.
+ */
 export interface DenseTrace {
   block: DenseBlock;
   input: Float64Array;
   signal: Float64Array;
+  /** Positions per example (absent: 1). */
+  positions?: number;
 }
 
 /**
@@ -61,6 +78,14 @@ export interface TraceableModel {
   init(rng: Rng): Float64Array;
   logits(params: Float64Array, x: Float64Array, n: number): Float64Array;
   trace(params: Float64Array, batch: Batch, target: Target): TraceResult;
+  /**
+   * n×numParams per-example gradients of `target`, where the model builds them itself in one
+   * batched pass (the TensorFlow.js models do, on their own backend); else gradients.ts forms the
+   * outer products of `trace`.
+   */
+  gradientRows?(params: Float64Array, batch: Batch, target: Target, out?: Float64Array): Float64Array;
+  /** TRAK's out-to-loss weights Qᵢ (absent: 1 − p of the correct class). */
+  outToLoss?(params: Float64Array, batch: Batch): Float64Array;
   /** Hessian of the mean loss (no regulariser) times v, exact; absent where only finite differences exist. */
   hvp?(params: Float64Array, batch: Batch, v: Float64Array): Float64Array;
   /** The full Hessian of the mean loss (no regulariser), where it is cheap to build directly. */
@@ -356,12 +381,13 @@ export function batchGradient(model: TraceableModel, params: Float64Array, batch
   const { values, traces } = model.trace(params, batch, target);
   const grad = new Float64Array(model.numParams);
   const n = batch.n;
-  for (const { block, input, signal } of traces) {
-    const gW = matmulAtB(input, signal, n, block.rows, block.cols);
+  for (const { block, input, signal, positions } of traces) {
+    const rowsTraced = n * (positions ?? 1); // a language model's trace holds every position of every example
+    const gW = matmulAtB(input, signal, rowsTraced, block.rows, block.cols);
     for (let i = 0; i < gW.length; i++) grad[block.offset + i] = gW[i] / n;
     if (block.bias) {
       const bo = block.offset + block.rows * block.cols;
-      for (let i = 0; i < n; i++) for (let j = 0; j < block.cols; j++) grad[bo + j] += signal[i * block.cols + j] / n;
+      for (let i = 0; i < rowsTraced; i++) for (let j = 0; j < block.cols; j++) grad[bo + j] += signal[i * block.cols + j] / n;
     }
   }
   let value = 0;
@@ -414,11 +440,17 @@ export function accuracy(model: TraceableModel, params: Float64Array, batch: Bat
 /** Rows `idx` of a batch. */
 export function subset(batch: Batch, idx: ArrayLike<number>): Batch {
   const n = idx.length;
+  const yd = batch.yDim ?? 1;
   const x = new Float64Array(n * batch.dim);
-  const y = new Int32Array(n);
+  const y = new Int32Array(n * yd);
+  const weights = batch.weights ? new Float64Array(n * yd) : undefined;
   for (let i = 0; i < n; i++) {
     x.set(batch.x.subarray(idx[i] * batch.dim, (idx[i] + 1) * batch.dim), i * batch.dim);
-    y[i] = batch.y[idx[i]];
+    y.set(batch.y.subarray(idx[i] * yd, (idx[i] + 1) * yd), i * yd);
+    weights?.set(batch.weights!.subarray(idx[i] * yd, (idx[i] + 1) * yd), i * yd);
   }
-  return { x, y, n, dim: batch.dim };
+  const out: Batch = { x, y, n, dim: batch.dim };
+  if (batch.yDim !== undefined) out.yDim = batch.yDim;
+  if (weights) out.weights = weights;
+  return out;
 }

@@ -1,7 +1,7 @@
 /** Hessian-free baselines: Grad-Dot gᵢ·g_t and Grad-Cos (the same on unit vectors), at the final parameters. */
 import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
-import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { pairScores, rowDots, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
 
 function normalizeRows(a: Float64Array, n: number, d: number): Float64Array {
   const out = new Float64Array(a);
@@ -27,5 +27,12 @@ export class GradDot implements Attributor {
     const g = this.opts.cosine ? normalizeRows(G.data, G.n, d) : G.data;
     const v = this.opts.cosine ? normalizeRows(V.data, V.n, d) : V.data;
     return pairScores(this.name, v, V.n, g, G.n, d);
+  }
+  /** ‖gᵢ‖² (Grad-Cos: 1 for every example with a non-zero gradient). */
+  selfInfluence(task: AttributionTask): Float64Array {
+    verifyTask(task);
+    const G = taskGradients(task, task.params, task.train, { projection: this.opts.projection });
+    const g = this.opts.cosine ? normalizeRows(G.data, G.n, G.dim) : G.data;
+    return rowDots(g, g, G.n, G.dim);
   }
 }

@@ -9,7 +9,17 @@ import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg
 import { hessianVectorProduct, subset } from "../model.js";
 import { exactHessian } from "../train.js";
 import { rng as makeRng } from "../../random.js";
-import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { AttributionError } from "../errors.js";
+import { pairScores, rowDots, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+
+/** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
+function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Float64Array {
+  const G = taskGradients(task, task.params, task.train);
+  const p = G.dim;
+  const X = new Float64Array(G.n * p);
+  for (let i = 0; i < G.n; i++) X.set(solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
+  return rowDots(X, G.data, G.n, p);
+}
 
 function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Scores & { ihvp: Float64Array } {
   const G = taskGradients(task, task.params, task.train);
@@ -29,6 +39,12 @@ export class ExactInfluence implements Attributor {
     const { nTest, nTrain, data } = inverseHvps(task, (v) => choleskySolve(L, p, v));
     return { method: this.name, nTest, nTrain, data };
   }
+  selfInfluence(task: AttributionTask): Float64Array {
+    verifyTask(task);
+    const p = task.model.numParams;
+    const L = cholesky(exactHessian(task.model, task.params, task.train, task.l2), p);
+    return selfInverseHvps(task, (v) => choleskySolve(L, p, v));
+  }
 }
 
 export class CGInfluence implements Attributor {
@@ -46,6 +62,11 @@ export class CGInfluence implements Attributor {
     });
     this.lastIterations = iters / Math.max(1, nTest);
     return { method: this.name, nTest, nTrain, data };
+  }
+  selfInfluence(task: AttributionTask): Float64Array {
+    verifyTask(task);
+    const H = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
+    return selfInverseHvps(task, (v) => conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 }).x);
   }
 }
 
@@ -67,28 +88,52 @@ export function largestEigenvalue(apply: (v: Float64Array) => Float64Array, dim:
 /**
  * LiSSA (Agarwal et al. 2017): h_j = v + (I − H_B/s) h_{j−1} on fresh minibatches B, so
  * h_J/s → H⁻¹v. The scale s is 1.1 × H's largest eigenvalue (power iteration), so the series
- * converges without a hand-set constant.
+ * converges without a hand-set constant. One chain's estimate carries the sampling noise of its
+ * minibatches; as in Koh and Liang's implementation (its `repeat` count), `repeats` independent
+ * chains are run and averaged.
  */
 export class LiSSAInfluence implements Attributor {
   readonly name = "influence-lissa";
-  constructor(readonly opts: { depth?: number; batchSize?: number; seed?: number } = {}) {}
-  attribute(task: AttributionTask): Scores {
-    verifyTask(task);
+  constructor(readonly opts: { depth?: number; batchSize?: number; seed?: number; repeats?: number } = {}) {
+    const repeats = opts.repeats ?? 10;
+    if (!Number.isInteger(repeats) || repeats < 1) throw new AttributionError({ code: "lissa/bad-repeats", message: `LiSSA repeats = ${opts.repeats} is not a positive integer`, hint: "pass repeats: 1 or more independent chains (Koh and Liang average several)", fields: { repeats: String(opts.repeats) } });
+  }
+
+  get repeats(): number {
+    return this.opts.repeats ?? 10;
+  }
+
+  /** H⁻¹v as the mean of `repeats` independent chains, each on its own minibatch stream. */
+  private solver(task: AttributionTask): (v: Float64Array) => Float64Array {
     const seed = this.opts.seed ?? task.seed ?? 0;
     const depth = this.opts.depth ?? 200;
     const bs = Math.min(this.opts.batchSize ?? 128, task.train.n);
     const full = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
     const scale = 1.1 * largestEigenvalue(full, task.model.numParams, seed);
-    const r = makeRng(seed).fork("lissa-batches");
-    const { nTest, nTrain, data } = inverseHvps(task, (v) => {
-      let h = new Float64Array(v);
-      for (let j = 0; j < depth; j++) {
-        const idx = Array.from({ length: bs }, () => r.int(task.train.n));
-        const Hh = hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
-        h = h.map((x, i) => v[i] + x - Hh[i] / scale);
+    const streams = Array.from({ length: this.repeats }, (_, c) => makeRng(seed).fork(c === 0 ? "lissa-batches" : `lissa-batches:${c}`));
+    return (v) => {
+      const mean = new Float64Array(v.length);
+      for (const r of streams) {
+        let h = new Float64Array(v);
+        for (let j = 0; j < depth; j++) {
+          const idx = Array.from({ length: bs }, () => r.int(task.train.n));
+          const Hh = hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
+          h = h.map((x, i) => v[i] + x - Hh[i] / scale);
+        }
+        for (let i = 0; i < v.length; i++) mean[i] += h[i] / scale / this.repeats;
       }
-      return h.map((x) => x / scale);
-    });
+      return mean;
+    };
+  }
+
+  attribute(task: AttributionTask): Scores {
+    verifyTask(task);
+    const { nTest, nTrain, data } = inverseHvps(task, this.solver(task));
     return { method: this.name, nTest, nTrain, data };
+  }
+
+  selfInfluence(task: AttributionTask): Float64Array {
+    verifyTask(task);
+    return selfInverseHvps(task, this.solver(task));
   }
 }

@@ -5,7 +5,7 @@
 import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
 import { AttributionError } from "../errors.js";
-import { pairScores, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
+import { pairScores, rowDots, verifyTask, type AttributionTask, type Attributor, type Scores } from "./types.js";
 
 export class TracInCP implements Attributor {
   readonly name = "tracin-cp";
@@ -22,5 +22,18 @@ export class TracInCP implements Attributor {
       for (let i = 0; i < total.length; i++) total[i] += cp.lr * s.data[i];
     }
     return { method: this.name, nTest: task.test.n, nTrain: task.train.n, data: total };
+  }
+  /** Σ_c η_c ‖∇ℓ(zᵢ; θ_c)‖² (Pruthi et al.'s self-influence for mislabel detection). */
+  selfInfluence(task: AttributionTask): Float64Array {
+    verifyTask(task);
+    const cps = task.checkpoints ?? [];
+    if (cps.length === 0) throw new AttributionError("TracIn-CP needs kept checkpoints, none given", "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints");
+    const total = new Float64Array(task.train.n);
+    for (const cp of cps) {
+      const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
+      const sq = rowDots(G.data, G.data, G.n, G.dim);
+      for (let i = 0; i < total.length; i++) total[i] += cp.lr * sq[i];
+    }
+    return total;
   }
 }

@@ -7,7 +7,7 @@
 import type { Batch, TraceableModel } from "../model.js";
 import type { Checkpoint } from "../train.js";
 import { hashParams, verifyCheckpoint } from "../train.js";
-import { HashMismatchError } from "../errors.js";
+import { AttributionError, HashMismatchError } from "../errors.js";
 import { matmulABt } from "../linalg.js";
 import type { GradientStore } from "../gradients.js";
 
@@ -40,6 +40,30 @@ export interface Scores {
 export interface Attributor {
   readonly name: string;
   attribute(task: AttributionTask): Scores;
+  /**
+   * τ(zᵢ, zᵢ) for every training example (mislabel detection), computed without the
+   * nTrain × nTrain score matrix; equal to its diagonal.
+   */
+  selfInfluence?(task: AttributionTask): Float64Array;
+}
+
+/** Self-influence of every training example by `method`, refused for a method that has none. */
+export function selfInfluence(method: Attributor, task: AttributionTask): Float64Array {
+  if (!method.selfInfluence) {
+    throw new AttributionError({ code: "attribution/no-self-influence", message: `${method.name} defines no self-influence`, hint: "use Grad-Dot, TracIn-CP, an influence function, DataInf or TRAK", fields: { method: method.name } });
+  }
+  return method.selfInfluence(task);
+}
+
+/** Σⱼ a[i·d + j]·b[i·d + j] for each row i: the diagonal of A·Bᵀ without forming it. */
+export function rowDots(a: Float64Array, b: Float64Array, n: number, d: number): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += a[i * d + j] * b[i * d + j];
+    out[i] = s;
+  }
+  return out;
 }
 
 export function verifyTask(task: AttributionTask): void {

@@ -28,7 +28,10 @@ export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts
   const inShape = x.shape;
   const x2 = inShape.length === 2 ? x : tf.reshape(x, [-1, inShape[inShape.length - 1]]);
   const w = need(weights, `${name}.weight`);
-  let y = tf.matMul(x2, w, false, true);
+  // each dense product passes the capture hook, if any: its input and the gradient at its output
+  // are the two factors of that weight's per-example gradient
+  const tap = (key: string, input: Tensor, output: Tensor) => (opts.capture ? opts.capture.tap(key, input, output) : output);
+  let y = tap(`${name}.weight`, x2, tf.matMul(x2, w, false, true));
   const a = opts.lora ? weights[`${name}.lora_A.weight`] : undefined;
   const b = opts.lora ? weights[`${name}.lora_B.weight`] : undefined;
   if (a && b && opts.lora) {
@@ -36,7 +39,8 @@ export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts
     let xd = x2;
     const p = opts.loraDropout ?? 0;
     if (opts.training && p > 0) xd = dropout(tf, x2, p, opts.dropoutSeed ?? 0, name);
-    const loraOut = tf.mul(tf.matMul(tf.matMul(xd, a, false, true), b, false, true), s);
+    const down = tap(`${name}.lora_A.weight`, xd, tf.matMul(xd, a, false, true)); // [N, r]
+    const loraOut = tf.mul(tap(`${name}.lora_B.weight`, down, tf.matMul(down, b, false, true)), s);
     if (opts.lora.dora) {
       const m = need(weights, `${name}.lora_magnitude_vector`);
       const merged = tf.add(w, tf.mul(tf.matMul(b, a), s));

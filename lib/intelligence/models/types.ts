@@ -31,6 +31,18 @@ export interface ForwardOptions {
   loraDropout?: number;
   /** Seed for dropout masks, so a training step is reproducible. */
   dropoutSeed?: number;
+  /** Sees every dense product of a linear layer (per-example gradients are built from what it records). */
+  capture?: LinearCapture;
+}
+
+/**
+ * A hook on the dense products inside `linear`: for the weight under `key` (MODULE.weight,
+ * MODULE.lora_A.weight or MODULE.lora_B.weight) it receives the product's input [N, in] and output
+ * [N, out] (N = all rows, examples × positions) and returns the output to use, typically the same
+ * tensor behind an identity whose gradient it records: the signal back-propagated to that output.
+ */
+export interface LinearCapture {
+  tap(key: string, input: Tensor, output: Tensor): Tensor;
 }
 
 export type ModelTask = "image-classification" | "causal-lm";

@@ -28,6 +28,11 @@ export interface BaseModelRecipe {
   pretrain: Record<PretrainMode, { steps: number; batchSize: number; lr: number }>;
   /** Rough time on the 2-core wasm machine, for the README and model cards. */
   fullTimeNote: string;
+  /**
+   * Bumped when the architecture or its initialisation changes, so a checkpoint pretrained by an
+   * earlier revision is never loaded as this one (it names the checkpoint's folder from 2 on).
+   */
+  revision: number;
 }
 
 export const BASE_MODELS: Record<string, BaseModelRecipe> = {
@@ -37,6 +42,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     description: "784-256-128-10 ReLU MLP pretrained on Fashion-MNIST training images 0..29999 (the unshifted domain)",
     pretrain: { quick: { steps: 150, batchSize: 128, lr: 2e-3 }, full: { steps: 940, batchSize: 128, lr: 1e-3 } },
     fullTimeNote: "about 60 s on wasm, 2 cores (4 epochs of 30 000 images)",
+    revision: 1,
   },
   "fortunes-gpt": {
     name: "fortunes-gpt",
@@ -46,6 +52,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     stride: 24,
     pretrain: { quick: { steps: 60, batchSize: 16, lr: 3e-3 }, full: { steps: 800, batchSize: 16, lr: 3e-3 } },
     fullTimeNote: "about 5 minutes on wasm, 2 cores (800 steps of 16 windows of 48 characters)",
+    revision: 2, // 2: GPT-2 initialisation (N(0, 0.02²), residual projections scaled by depth)
   },
   /**
    * The GPU preset: nanoGPT's character-level Shakespeare configuration (6 layers, 6 heads,
@@ -60,6 +67,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     stride: 128,
     pretrain: { quick: { steps: 20, batchSize: 8, lr: 1e-3 }, full: { steps: 2000, batchSize: 64, lr: 1e-3 } },
     fullTimeNote: "GPU only: 2000 steps of 64 windows of 256 characters (about 2 PFLOP); on wasm, 2 cores, one step takes about a minute",
+    revision: 2, // 2: GPT-2 initialisation (N(0, 0.02²), residual projections scaled by depth)
   },
 };
 
@@ -129,7 +137,8 @@ export function pretrainTokenIds(): Int32Array {
 }
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
-  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}`);
+  const revision = BASE_MODELS[name]?.revision ?? 1;
+  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}${revision > 1 ? `-r${revision}` : ""}`);
 }
 
 export interface PretrainOptions {

@@ -101,7 +101,7 @@ describe("attribution: experiments read their gradients from the store", () => {
     this.timeout(60_000);
     const { logregExperiment } = await import("../../../lib/attribution/experiments.js");
     const dir = mkdtempSync(join(tmpdir(), "gstore-exp-"));
-    const params = { seed: 3, nTrain: 60, nTest: 4, pool: 7, l2: 0.01, ldsSubsets: 4, trakModels: 2, trakDim: 16, looExamples: 4, counterfactualK: 3, counterfactualTests: 1, lissaDepth: 10, gradientStore: dir };
+    const params = { seed: 3, nTrain: 60, nTest: 4, pool: 7, l2: 0.01, ldsSubsets: 4, trakModels: 2, trakDim: 16, looExamples: 4, counterfactualK: 3, counterfactualTests: 1, lissaDepth: 10, lissaRepeats: 2, trakRidge: "objective" as const, gradientStore: dir };
     const first = logregExperiment(params);
     const second = logregExperiment(params);
     expect(first.gradient_sets_computed).to.be.greaterThan(0);

@@ -1,0 +1,528 @@
+/**
+ * Any Model Factory model, as the attribution methods see it: the Intelligence layer's own
+ * TensorFlow.js model (the MLP or the GPT) with its trainable tensors (LoRA factors, or every
+ * linear weight and bias for full fine-tuning) flattened into one parameter vector, the rest of the
+ * weights frozen at the base model.
+ *
+ * Per-example gradients come from one batched pass. The forward runs with a capture hook in
+ * `linear` (ops.ts): each dense product y = x·Wᵀ of a trainable weight records its input x and
+ * passes y through an identity whose gradient records δ = ∂(Σᵢ vᵢ)/∂y. The examples are
+ * independent, so δ's rows for example i are ∂vᵢ/∂y, and example i's gradient is
+ *
+ *   ∂vᵢ/∂W = Σₜ xᵢₜ ⊗ δᵢₜ      (t over the positions of a window; one position for a classifier)
+ *
+ * one batched matrix product [n, in, T]·[n, T, out] on the model's own backend. LoRA's A and B are
+ * dense products too: A's input is the layer input, B's input is A's output (before the α/r scale,
+ * which δ of B's product carries).
+ *
+ * Values vᵢ ("target"): "loss" is the cross-entropy; for a language model Σₜ wᵢₜ·CEᵢₜ with the
+ * batch's position weights (1/T by default: a training window's mean loss; 1 on a continuation
+ * and 0 on its prompt: the continuation's −log-likelihood given the prompt). "margin" is TRAK's
+ * log(p/(1 − p)) of the correct class, per token for a language model, weighted the same way.
+ *
+ * Layout of the parameter vector: per trainable weight a block of rows = in, cols = out holding Wᵀ
+ * (the attribution layer's x·W convention; PEFT stores [out, in]), then its bias where trainable.
+ */
+import type * as tfjs from "@tensorflow/tfjs";
+import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
+import type { Rng } from "../random.js";
+import { AttributionError } from "./errors.js";
+import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type Target, type TraceableModel, type TraceResult } from "./model.js";
+import { type Checkpoint, makeCheckpoint } from "./train.js";
+
+/** A tensor as the Factory stores it (checkpoint ArrayMap entries, or tensor.dataSync() + shape). */
+export interface ArrayTensor {
+  shape: number[];
+  data: ArrayLike<number>;
+}
+
+/** One trainable dense product: the PEFT key of its weight, and where it sits in the vector. */
+interface TrainableProduct {
+  key: string;
+  biasKey?: string;
+  block: DenseBlock;
+}
+
+/**
+ * Records, for the products it was built for, each one's input and output gradient. Tensors it
+ * keeps outlive the tidy scope of the pass; `dispose` frees them.
+ */
+class GradientCapture implements LinearCapture {
+  readonly inputs = new Map<string, Tensor>();
+  readonly signals = new Map<string, Tensor>();
+  constructor(
+    private readonly tf: Tf,
+    private readonly keys: ReadonlySet<string>,
+  ) {}
+
+  tap(key: string, input: Tensor, output: Tensor): Tensor {
+    if (!this.keys.has(key)) return output;
+    const tf = this.tf;
+    this.inputs.set(key, tf.keep(tf.clone(input)));
+    const signals = this.signals;
+    // customGrad's typings take (…inputs, save) as one rest parameter; the identity has one input
+    const identity = tf.customGrad(((y: tfjs.Tensor) => ({
+      value: tf.clone(y),
+      gradFunc: (dy: tfjs.Tensor) => {
+        signals.set(key, tf.keep(tf.clone(dy)));
+        return tf.clone(dy);
+      },
+    })) as unknown as Parameters<Tf["customGrad"]>[0]);
+    return identity(output) as Tensor;
+  }
+
+  dispose(): void {
+    for (const t of [...this.inputs.values(), ...this.signals.values()]) t.dispose();
+  }
+}
+
+function transposeToVector(t: ArrayTensor, out: Float64Array, offset: number): void {
+  const [rows, cols] = t.shape;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[offset + j * rows + i] = t.data[i * cols + j];
+}
+
+export interface FactoryModelSpec {
+  /** The Intelligence layer model (createMlp, createGpt, baseModel). */
+  model: Model;
+  /** Every weight the forward needs; trainable ones are replaced by the parameter vector's. */
+  weights: WeightMap;
+  /** PEFT keys of the trainable tensors: MODULE.lora_A.weight / .lora_B.weight, or MODULE.weight / .bias. */
+  trainable: string[];
+  /** The forward options the weights need (LoRA scaling); dropout is off at attribution time. */
+  forwardOptions?: ForwardOptions;
+}
+
+export class FactoryModel implements TraceableModel {
+  readonly kind: string;
+  readonly blocks: DenseBlock[];
+  readonly numParams: number;
+  readonly inputDim: number;
+  readonly numClasses: number;
+  readonly tf: Tf;
+  readonly model: Model;
+  /** Positions per example: 1 for a classifier, the block size for a language model. */
+  readonly positions: number;
+  private readonly frozen: WeightMap;
+  private readonly products: TrainableProduct[];
+  private readonly forwardOptions: ForwardOptions;
+
+  constructor(spec: FactoryModelSpec) {
+    const { model } = spec;
+    this.model = model;
+    this.tf = model.tf;
+    this.forwardOptions = { ...(spec.forwardOptions ?? {}), training: false };
+    if (this.forwardOptions.lora?.dora) {
+      throw new AttributionError({
+        code: "attribution/dora-unsupported",
+        message: "DoRA adapters are not attributed: their magnitude vector is no dense product",
+        hint: "attribute a plain LoRA run (use_dora: false)",
+        fields: { model: model.kind },
+      });
+    }
+    const trainable = new Set(spec.trainable);
+    const products: { key: string; biasKey?: string; rows: number; cols: number }[] = [];
+    for (const m of model.linearModules) {
+      const a = `${m.name}.lora_A.weight`,
+        b = `${m.name}.lora_B.weight`,
+        w = `${m.name}.weight`,
+        bias = `${m.name}.bias`;
+      if (trainable.has(a) !== trainable.has(b)) {
+        throw new AttributionError({
+          code: "attribution/half-adapter",
+          message: `only one of ${a} and ${b} is trainable`,
+          hint: "pass both LoRA factors of every adapted module",
+          fields: { module: m.name },
+        });
+      }
+      if (trainable.has(a)) {
+        const r = spec.weights[a]?.shape[0];
+        if (!r)
+          throw new AttributionError({
+            code: "attribution/missing-tensor",
+            message: `the weights hold no ${a}`,
+            hint: "pass the base weights merged with the adapter tensors (loraWeightMap)",
+            fields: { key: a },
+          });
+        products.push({ key: a, rows: m.inFeatures, cols: r }, { key: b, rows: r, cols: m.outFeatures });
+      }
+      if (trainable.has(bias) && !trainable.has(w)) {
+        throw new AttributionError({
+          code: "attribution/bias-without-weight",
+          message: `${bias} is trainable but ${w} is not`,
+          hint: "train a linear layer's weight with its bias (full fine-tuning), or neither",
+          fields: { module: m.name },
+        });
+      }
+      if (trainable.has(w)) products.push({ key: w, biasKey: m.bias && trainable.has(bias) ? bias : undefined, rows: m.inFeatures, cols: m.outFeatures });
+    }
+    const covered = new Set(products.flatMap((p) => (p.biasKey ? [p.key, p.biasKey] : [p.key])));
+    const stray = spec.trainable.filter((k) => !covered.has(k));
+    if (stray.length > 0) {
+      throw new AttributionError({
+        code: "attribution/not-dense",
+        message: `trainable tensors ${stray.join(", ")} are not weights of linear layers`,
+        hint: "attribute LoRA factors or linear weights and biases; embeddings and layer norms stay frozen for attribution",
+        fields: { keys: stray },
+      });
+    }
+    if (products.length === 0)
+      throw new AttributionError({
+        code: "attribution/nothing-trainable",
+        message: "no trainable tensor was named",
+        hint: "pass the adapter's keys (or the fine-tuned linear weights) as `trainable`",
+        fields: { model: model.kind },
+      });
+    this.blocks = layoutBlocks(products.map((p) => ({ name: p.key, rows: p.rows, cols: p.cols, bias: p.biasKey !== undefined })));
+    this.products = products.map((p, i) => ({ key: p.key, biasKey: p.biasKey, block: this.blocks[i] }));
+    const last = this.blocks[this.blocks.length - 1];
+    this.numParams = last.offset + last.size;
+    this.frozen = Object.fromEntries(Object.entries(spec.weights).filter(([k]) => !covered.has(k)));
+    this.kind = `factory-${model.kind}${products.some((p) => p.key.includes(".lora_")) ? "-lora" : ""}`;
+    const config = model.config as { inputSize?: number; blockSize?: number; vocabSize?: number; numClasses?: number };
+    this.positions = model.task === "causal-lm" ? config.blockSize! : 1;
+    this.inputDim = model.task === "causal-lm" ? config.blockSize! : model.linearModules[0].inFeatures;
+    this.numClasses = model.linearModules[model.linearModules.length - 1].outFeatures;
+  }
+
+  /** Trainable tensors (PEFT layout, by key) → parameter vector. */
+  pack(tensors: Record<string, ArrayTensor>): Float64Array {
+    const p = new Float64Array(this.numParams);
+    for (const { key, biasKey, block } of this.products) {
+      const t = tensors[key];
+      if (!t) throw new AttributionError({ code: "attribution/missing-tensor", message: `the tensors hold no ${key}`, hint: "pass every trainable tensor of the run or checkpoint", fields: { key } });
+      transposeToVector(t, p, block.offset);
+      if (biasKey) {
+        const b = tensors[biasKey];
+        if (!b)
+          throw new AttributionError({
+            code: "attribution/missing-tensor",
+            message: `the tensors hold no ${biasKey}`,
+            hint: "pass every trainable tensor of the run or checkpoint",
+            fields: { key: biasKey },
+          });
+        for (let j = 0; j < block.cols; j++) p[block.offset + block.rows * block.cols + j] = b.data[j];
+      }
+    }
+    return p;
+  }
+
+  /** Trainable tensors of the live weight map (`weights` as the constructor got them) → vector. */
+  packWeights(weights: WeightMap): Float64Array {
+    const arrays: Record<string, ArrayTensor> = {};
+    for (const { key, biasKey } of this.products) {
+      for (const k of biasKey ? [key, biasKey] : [key]) arrays[k] = { shape: weights[k].shape, data: weights[k].dataSync() };
+    }
+    return this.pack(arrays);
+  }
+
+  /** Parameter vector → the trainable tensors in PEFT layout (inside the caller's tidy scope). */
+  unpack(params: Float64Array): WeightMap {
+    const tf = this.tf;
+    if (params.length !== this.numParams) {
+      throw new AttributionError({
+        code: "attribution/params-length",
+        message: `a parameter vector of ${params.length} entries for a model of ${this.numParams}`,
+        hint: "pack the parameters with this model's pack()",
+        fields: { length: params.length, numParams: this.numParams },
+      });
+    }
+    const out: WeightMap = {};
+    for (const { key, biasKey, block } of this.products) {
+      const w = Float32Array.from(params.subarray(block.offset, block.offset + block.rows * block.cols));
+      out[key] = tf.transpose(tf.tensor2d(w, [block.rows, block.cols])); // [in, out] -> PEFT's [out, in]
+      if (biasKey) out[biasKey] = tf.tensor1d(Float32Array.from(params.subarray(block.offset + block.rows * block.cols, block.offset + block.size)));
+    }
+    return out;
+  }
+
+  /** Kept Factory checkpoints as hashed attribution checkpoints (TracIn-CP). */
+  checkpoints(cks: { step: number; lr: number; tensors: Record<string, ArrayTensor> }[]): Checkpoint[] {
+    return cks.map((c) => makeCheckpoint(c.step, c.lr, this.pack(c.tensors)));
+  }
+
+  init(_rng: Rng): Float64Array {
+    throw new AttributionError({
+      code: "attribution/factory-init",
+      message: "a Factory model is trained by the Model Factory",
+      hint: "pack() the run's adapter or checkpoint tensors instead",
+      fields: { model: this.kind },
+    });
+  }
+
+  private checkBatch(batch: Batch): void {
+    const yDim = batch.yDim ?? 1;
+    const wantY = this.positions;
+    if (batch.dim !== this.inputDim || batch.x.length !== batch.n * batch.dim || yDim !== wantY || batch.y.length !== batch.n * yDim || (batch.weights && batch.weights.length !== batch.n * yDim)) {
+      throw new AttributionError({
+        code: "attribution/batch-shape",
+        message: `batch (n=${batch.n}, dim=${batch.dim}, yDim=${yDim}) does not fit ${this.kind} (input ${this.inputDim}, ${wantY} target${wantY > 1 ? "s" : ""} per example)`,
+        hint: this.positions > 1 ? "build language-model batches with lmBatch() from windows of the model's block size" : "build the batch with the features the model was trained on",
+        fields: { n: batch.n, dim: batch.dim, yDim, inputDim: this.inputDim, positions: wantY },
+      });
+    }
+  }
+
+  /** Batch tensors: x [n, features] or ids [n, T]; y [n] or [n, T]; position weights [n, T] (LM). */
+  private tensors(batch: Batch): { x: Tensor; y: Tensor; w?: Tensor } {
+    const tf = this.tf;
+    const T = this.positions;
+    if (T === 1) return { x: tf.tensor2d(Float32Array.from(batch.x), [batch.n, batch.dim]), y: tf.tensor1d(batch.y, "int32") };
+    const weights = batch.weights ?? new Float64Array(batch.n * T).fill(1 / T);
+    return {
+      x: tf.tensor2d(Int32Array.from(batch.x), [batch.n, T], "int32"),
+      y: tf.tensor2d(batch.y, [batch.n, T], "int32"),
+      w: tf.tensor2d(Float32Array.from(weights), [batch.n, T]),
+    };
+  }
+
+  /** Per-example values [n] of `target` under the given trainable tensors. */
+  private values(trainable: WeightMap, b: { x: Tensor; y: Tensor; w?: Tensor }, target: Target, capture?: LinearCapture): Tensor {
+    const tf = this.tf;
+    const logits = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
+    const K = logits.shape[logits.shape.length - 1]!;
+    const onehot = tf.oneHot(tf.cast(b.y, "int32") as never, K);
+    const logp = tf.logSoftmax(logits as never);
+    let perTarget: Tensor;
+    if (target === "loss") perTarget = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
+    else {
+      // log p_y − log(1 − p_y) = z_y − logsumexp over the other classes
+      const zy = tf.sum(tf.mul(logits, onehot), -1);
+      const others = tf.logSumExp(tf.sub(logits, tf.mul(onehot, 1e9)), -1);
+      perTarget = tf.sub(zy, others);
+    }
+    return b.w ? tf.sum(tf.mul(perTarget, b.w), -1) : perTarget; // LM: [n, T] -> [n]
+  }
+
+  /**
+   * One forward and backward pass with the capture on: the value of every example, and for each
+   * trainable product its input [n·T, in] and output gradient [n·T, out] (kept; caller disposes).
+   */
+  private capturedPass(params: Float64Array, batch: Batch, target: Target): { values: Float32Array; capture: GradientCapture } {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const capture = new GradientCapture(tf, new Set(this.products.map((p) => p.key)));
+    const values = tf.tidy(() => {
+      const trainable = this.unpack(params);
+      const keys = Object.keys(trainable);
+      const b = this.tensors(batch);
+      let per: Float32Array = new Float32Array(0);
+      const f = (...ts: tfjs.Tensor[]) => {
+        const v = this.values(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), b, target, capture);
+        per = v.dataSync() as Float32Array;
+        return tf.sum(v) as tfjs.Scalar;
+      };
+      tf.grads(f)(keys.map((k) => trainable[k]));
+      return per;
+    });
+    for (const { key } of this.products) {
+      if (!capture.signals.has(key)) {
+        capture.dispose();
+        throw new AttributionError({
+          code: "attribution/no-signal",
+          message: `no gradient reached ${key}`,
+          hint: "the tensor does not influence the value: drop it from `trainable`",
+          fields: { key },
+        });
+      }
+    }
+    return { values, capture };
+  }
+
+  gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Float64Array {
+    const tf = this.tf;
+    const n = batch.n,
+      T = this.positions,
+      p = this.numParams;
+    const { capture } = this.capturedPass(params, batch, target);
+    try {
+      for (const { key, biasKey, block } of this.products) {
+        const { rows, cols, offset } = block;
+        const signal = capture.signals.get(key)!.dataSync() as Float32Array; // [n·T, out]
+        if (T === 1) {
+          // one position: each example's gradient is a single outer product, written in place
+          const input = capture.inputs.get(key)!.dataSync() as Float32Array; // [n, in]
+          for (let i = 0; i < n; i++) {
+            for (let a = 0; a < rows; a++) {
+              const xa = input[i * rows + a];
+              if (xa === 0) continue;
+              const o = i * p + offset + a * cols;
+              for (let c = 0; c < cols; c++) out[o + c] = xa * signal[i * cols + c];
+            }
+          }
+        } else {
+          const g = tf.tidy(() => {
+            const x = tf.reshape(capture.inputs.get(key)!, [n, T, rows]); // [n·T, in] -> [n, T, in]
+            const d = tf.reshape(capture.signals.get(key)!, [n, T, cols]); // [n·T, out] -> [n, T, out]
+            return tf.matMul(x, d, true, false); // Σₜ xₜ ⊗ δₜ: [n, in, out]
+          });
+          const data = g.dataSync() as Float32Array;
+          g.dispose();
+          for (let i = 0; i < n; i++) out.set(data.subarray(i * rows * cols, (i + 1) * rows * cols), i * p + offset);
+        }
+        if (biasKey) {
+          for (let i = 0; i < n; i++) {
+            const o = i * p + offset + rows * cols;
+            for (let t = i * T; t < (i + 1) * T; t++) for (let c = 0; c < cols; c++) out[o + c] += signal[t * cols + c];
+          }
+        }
+      }
+      return out;
+    } finally {
+      capture.dispose();
+    }
+  }
+
+  /**
+   * The same rows by one tf.grads call per example (no capture): the reference the batched pass
+   * is checked and benchmarked against.
+   */
+  gradientRowsByLoop(params: Float64Array, batch: Batch, target: Target): Float64Array {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const out = new Float64Array(batch.n * this.numParams);
+    const keys = this.products.flatMap((q) => (q.biasKey ? [q.key, q.biasKey] : [q.key]));
+    const trainable = this.unpack(params);
+    try {
+      for (let i = 0; i < batch.n; i++) {
+        tf.tidy(() => {
+          const b = this.tensors(subsetRow(batch, i));
+          const grads = tf.grads((...ts: tfjs.Tensor[]) => tf.sum(this.values(Object.fromEntries(keys.map((k, j) => [k, ts[j]])), b, target)) as tfjs.Scalar)(keys.map((k) => trainable[k]));
+          let j = 0;
+          for (const { biasKey, block } of this.products) {
+            const g = grads[j++].dataSync(); // PEFT [out, in]
+            const o = i * this.numParams + block.offset;
+            for (let c = 0; c < block.cols; c++) for (let a = 0; a < block.rows; a++) out[o + a * block.cols + c] = g[c * block.rows + a];
+            if (biasKey) out.set(grads[j++].dataSync(), o + block.rows * block.cols);
+          }
+        });
+      }
+    } finally {
+      for (const t of Object.values(trainable)) t.dispose();
+    }
+    return out;
+  }
+
+  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
+    const { values, capture } = this.capturedPass(params, batch, target);
+    try {
+      const traces: DenseTrace[] = this.products.map(({ key, block }) => ({
+        block,
+        input: Float64Array.from(capture.inputs.get(key)!.dataSync()),
+        signal: Float64Array.from(capture.signals.get(key)!.dataSync()),
+        positions: this.positions,
+      }));
+      return { logits: this.logits(params, batch.x, batch.n), values: Float64Array.from(values), traces };
+    } finally {
+      capture.dispose();
+    }
+  }
+
+  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+    const tf = this.tf;
+    const dim = x.length / n;
+    const out = tf.tidy(() => {
+      const input = this.positions > 1 ? tf.tensor2d(Int32Array.from(x), [n, dim], "int32") : tf.tensor2d(Float32Array.from(x), [n, dim]);
+      return this.model.forward({ ...this.frozen, ...this.unpack(params) }, input, this.forwardOptions);
+    });
+    const data = Float64Array.from(out.dataSync());
+    out.dispose();
+    return data;
+  }
+
+  /** Per-example values of `target` (no gradients): the test outputs LDS and removal compare. */
+  evaluate(params: Float64Array, batch: Batch, target: Target = "loss"): Float64Array {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const v = tf.tidy(() => this.values(this.unpack(params), this.tensors(batch), target));
+    const data = Float64Array.from(v.dataSync());
+    v.dispose();
+    return data;
+  }
+
+  /** TRAK's Qᵢ = 1 − p of the correct class; for a language model the position-weighted mean over tokens. */
+  outToLoss(params: Float64Array, batch: Batch): Float64Array {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const q = tf.tidy(() => {
+      const b = this.tensors(batch);
+      const logits = this.model.forward({ ...this.frozen, ...this.unpack(params) }, b.x, this.forwardOptions);
+      const K = logits.shape[logits.shape.length - 1]!;
+      const p = tf.sum(tf.mul(tf.softmax(logits as never), tf.oneHot(tf.cast(b.y, "int32") as never, K)), -1);
+      const oneMinus = tf.sub(1, p);
+      if (!b.w) return oneMinus;
+      return tf.div(tf.sum(tf.mul(oneMinus, b.w), -1), tf.sum(b.w, -1));
+    });
+    const data = Float64Array.from(q.dataSync());
+    q.dispose();
+    return data;
+  }
+}
+
+function subsetRow(batch: Batch, i: number): Batch {
+  const yd = batch.yDim ?? 1;
+  const one: Batch = { x: batch.x.subarray(i * batch.dim, (i + 1) * batch.dim), y: batch.y.subarray(i * yd, (i + 1) * yd), n: 1, dim: batch.dim };
+  if (batch.yDim !== undefined) one.yDim = batch.yDim;
+  if (batch.weights) one.weights = batch.weights.subarray(i * yd, (i + 1) * yd);
+  return one;
+}
+
+/**
+ * A language-model batch from token windows: x and y are n × T ids; `weights` (optional) the
+ * position weights of each example's value (see Batch).
+ */
+export function lmBatch(x: ArrayLike<number>, y: ArrayLike<number>, n: number, T: number, weights?: Float64Array): Batch {
+  const batch: Batch = { x: Float64Array.from(x as ArrayLike<number>).subarray(0, n * T), y: Int32Array.from(y as ArrayLike<number>).subarray(0, n * T), n, dim: T, yDim: T };
+  if (weights) batch.weights = weights;
+  return batch;
+}
+
+/**
+ * Prompt + continuation as one example for a language model of block size T: the last T + 1 ids
+ * of prompt‖continuation give x (first T) and y (next T); weight 1 on every target that is a
+ * continuation token, 0 on the prompt's. The example's "loss" is then −log p(continuation | prompt).
+ */
+export function continuationExample(prompt: ArrayLike<number>, continuation: ArrayLike<number>, T: number): { x: Int32Array; y: Int32Array; weights: Float64Array } {
+  const ids = Int32Array.from([...Array.from(prompt), ...Array.from(continuation)]);
+  if (continuation.length < 1 || prompt.length < 1) {
+    throw new AttributionError({
+      code: "attribution/empty-continuation",
+      message: `a prompt of ${prompt.length} and a continuation of ${continuation.length} tokens`,
+      hint: "give at least one prompt token and one continuation token",
+      fields: { prompt: prompt.length, continuation: continuation.length },
+    });
+  }
+  if (continuation.length > T) {
+    throw new AttributionError({
+      code: "attribution/continuation-too-long",
+      message: `a continuation of ${continuation.length} tokens does not fit the block size ${T}`,
+      hint: `score continuations of at most ${T} tokens (cut a longer one into pieces, each with its own prompt)`,
+      fields: { continuation: continuation.length, blockSize: T },
+    });
+  }
+  const window = ids.slice(Math.max(0, ids.length - (T + 1)));
+  const pad = T + 1 - window.length; // a short prompt: left-pad with weight-0 positions (id 0)
+  const full = new Int32Array(T + 1);
+  full.set(window, pad);
+  const x = full.slice(0, T),
+    y = full.slice(1, T + 1);
+  const weights = new Float64Array(T);
+  for (let t = T - continuation.length; t < T; t++) weights[t] = 1;
+  return { x, y, weights };
+}
+
+/** The attribution view of a Factory run: model and packed final trainable tensors. */
+export function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weights: WeightMap; forwardOptions: ForwardOptions; spec?: { method?: string } }): {
+  model: FactoryModel;
+  params: Float64Array;
+} {
+  const lora = Object.keys(run.weights).filter((k) => k.includes(".lora_A.") || k.includes(".lora_B."));
+  let trainable: string[];
+  if (lora.length > 0) trainable = lora;
+  else {
+    // full fine-tuning (or head-only): the linear weights and biases that moved from the base
+    const linear = run.model.linearModules.flatMap((m) => [`${m.name}.weight`, ...(m.bias ? [`${m.name}.bias`] : [])]);
+    trainable = linear.filter((k) => run.weights[k] !== run.baseWeights[k]);
+  }
+  const model = new FactoryModel({ model: run.model, weights: { ...run.baseWeights, ...run.weights }, trainable, forwardOptions: run.forwardOptions });
+  return { model, params: model.packWeights({ ...run.baseWeights, ...run.weights }) };
+}
