@@ -1,15 +1,25 @@
-// Proof of Attribution for one paid inference of the Factory's language model, by exact match:
-// a suffix array over each contributor's training windows (Infini-gram's idea, one index per
-// contributor), the generated continuation scanned left to right, and each span of at least
-// `minLength` tokens found verbatim credited to the contributors whose windows hold it, in
+// Proof of Attribution for one paid completion of the Factory's language model, two ways.
+//
+// By gradients: DataInf on the adapter's per-example gradients through the GPT's own forward,
+// the test value the completion's −log-likelihood given its prompt; rolled up as the classifier's
+// scores are (the windows that helped pay).
+//
+// By exact match, beside it: a suffix array over each contributor's training windows (Infini-gram's
+// idea, one index per contributor), the completion scanned left to right, and each span of at
+// least `minLength` tokens found verbatim credited to the contributors whose windows hold it, in
 // proportion to their occurrences. Credits land on the windows, so they roll up to contributors
 // and the datanet as any per-example scores do.
 import { keccak256 } from "ethers";
 import { type Aggregate, aggregate } from "../attribution/aggregation.js";
+import { continuationExample, lmBatch } from "../attribution/factory-model.js";
+import type { GradientStore } from "../attribution/gradients.js";
+import { DataInf } from "../attribution/methods/datainf.js";
+import type { TraceableModel } from "../attribution/model.js";
 import type { InferenceRecord } from "../attribution/onchain.js";
 import { attributeByMatch, buildIndex, type MatchAttribution, type SuffixIndex } from "../attribution/suffix-array.js";
 import { sha256Hex } from "../files.js";
 import type { Datanet } from "../intelligence/datanets.js";
+import { type RolledUp, rollUp, type TrainingSet } from "./classifier.js";
 import { LoopError } from "./errors.js";
 
 /** Per contributor of a text datanet: its suffix index and which datanet examples its documents are. */
@@ -67,4 +77,24 @@ export function textInferenceRecord(o: { inferenceId: string; modelId: string; a
     method: o.method,
     evidenceHash: `0x${sha256Hex(bytesOf(o.scores))}`,
   };
+}
+
+/**
+ * Gradient-based attribution of one completion of the Factory's language model: DataInf on the
+ * adapter's per-example gradients, the test value being the completion's −log-likelihood given
+ * its prompt (position weights 1 on the completion's tokens, 0 on the prompt's), the training
+ * examples the run's windows. Rolled up as the classifier's: the windows that helped pay.
+ */
+export function attributeTextByGradient(
+  m: { model: TraceableModel; params: Float64Array },
+  train: TrainingSet,
+  prompt: ArrayLike<number>,
+  completion: ArrayLike<number>,
+  gradients?: GradientStore,
+): RolledUp {
+  const T = train.batch.dim;
+  const ex = continuationExample(prompt, completion, T);
+  const test = lmBatch(ex.x, ex.y, 1, T, ex.weights);
+  const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test, l2: 0, gradients }).data;
+  return rollUp(scores, train);
 }
