@@ -25,7 +25,7 @@ import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer,
 import { rng as makeRng } from "../random.js";
 import { type Aggregate, aggregate, type Provenance } from "./aggregation.js";
 import { AttributionError } from "./errors.js";
-import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, sampleSubsets, spearman } from "./evaluation/index.js";
+import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "./evaluation/index.js";
 import { experimentGradientStore, type Log, type Metrics } from "./experiments.js";
 import { type ArrayTensor, continuationExample, FactoryModel, lmBatch } from "./factory-model.js";
 import { sampleText } from "./lm-output.js";
@@ -227,7 +227,7 @@ function arrays(tensors: WeightMap): Record<string, ArrayTensor> {
 }
 
 /** Prompt + continuation test points as one language-model batch. */
-function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number): Batch {
+export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number): Batch {
   const ex = pairs.map((q) => continuationExample(q.prompt, q.continuation, T));
   const x = new Int32Array(ex.length * T),
     y = new Int32Array(ex.length * T),
@@ -405,6 +405,22 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
     });
     log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${metrics[`seconds_${key}`].toFixed(2)} s)`);
   }
+
+  // the same task with no model: character-trigram TF-IDF cosine of each test text (prompt and
+  // continuation) to each window's text; near chance too means the datanets are not separable by text
+  const windowText = Array.from({ length: n }, (_, i) => tokenizer.decode(dn.data.x.subarray(i * T, (i + 1) * T)) + tokenizer.decode(dn.data.y.subarray((i + 1) * T - 1, (i + 1) * T)));
+  const ngram = datanetIdentification(
+    ngramTfidfScores(
+      windowText,
+      heldPairs.map((q) => q.prompt + q.continuation),
+      3,
+    ),
+    dn.datanetOf,
+    identificationDatanet,
+  );
+  metrics.auc_ngram = ngram.auc;
+  metrics.recall_ngram = ngram.recall;
+  log(`  ${"3-gram".padEnd(10)} identification AUC ${ngram.auc.toFixed(4)}, recall ${ngram.recall.toFixed(4)} (TF-IDF cosine of the texts: no model)`);
 
   // generated outputs: roll-ups, and side by side with exact match over the same training documents
   const prov: Provenance = {

@@ -33,6 +33,12 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     computedBy: "rocAuc() in factoryContributorsExperiment, lib/attribution/experiments.ts",
   },
   {
+    pattern: /^(auc|recall)_ngram$/,
+    runner: "lm-datanets",
+    meaning: "datanet identification by a model-free text baseline: character-trigram TF-IDF cosine of test text to window text",
+    computedBy: "ngramTfidfScores() in lib/attribution/evaluation/ngram.ts, read by datanetIdentification()",
+  },
+  {
     pattern: /^(auc|recall)_/,
     meaning: "datanet identification: AUC (or top-s recall) of scores for examples of the test point's datanet",
     computedBy: "datanetIdentification() in lib/attribution/evaluation/datanet-id.ts",

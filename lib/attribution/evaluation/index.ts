@@ -4,3 +4,4 @@ export * from "./loo.js";
 export * from "./mislabel.js";
 export * from "./datanet-id.js";
 export * from "./counterfactual.js";
+export * from "./ngram.js";
