@@ -1,18 +1,71 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LabError } from "./errors.js";
+
+/** A path beside `path` that no other writer picks: where a file or folder is built before its rename. */
+export function stagingPathBeside(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+}
 
 /** Writes a file so that readers see the old content or the new, never half of either. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const temp = stagingPathBeside(path);
   writeFileSync(temp, data);
   renameSync(temp, path);
 }
 
 export function writeJsonAtomic(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Puts the finished folder `staged` in place of `dest`. An older `dest` is first renamed aside
+ * and removed after, so a reader finds the old folder or the new one, never a mixture.
+ */
+export function commitDir(staged: string, dest: string): void {
+  mkdirSync(dirname(dest), { recursive: true });
+  const old = existsSync(dest) ? `${stagingPathBeside(dest)}.old` : undefined;
+  if (old) renameSync(dest, old);
+  try {
+    renameSync(staged, dest);
+  } catch (error) {
+    if (old) renameSync(old, dest);
+    throw error;
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Writes a folder (file name, relative paths allowed, to content) atomically: built beside its
+ * destination, then renamed into place by commitDir.
+ */
+export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
+  const staged = stagingPathBeside(dir);
+  try {
+    mkdirSync(staged, { recursive: true });
+    for (const [name, data] of Object.entries(files)) {
+      mkdirSync(dirname(join(staged, name)), { recursive: true });
+      writeFileSync(join(staged, name), data);
+    }
+    commitDir(staged, dir);
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+/** Moves a file or folder, copying where a rename cannot cross file systems. */
+export function movePath(from: string, to: string): void {
+  mkdirSync(dirname(to), { recursive: true });
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EXDEV") throw error;
+    cpSync(from, to, { recursive: true });
+    rmSync(from, { recursive: true, force: true });
+  }
 }
 
 export function readJson<T = unknown>(path: string): T {
@@ -36,11 +89,21 @@ export function projectRoot(): string {
   for (;;) {
     const candidate = join(dir, "package.json");
     if (existsSync(candidate)) {
-      const name = (readJson<{ name?: string }>(candidate)).name;
-      if (name === "openledger-lab") return (cachedRoot = dir);
+      const name = readJson<{ name?: string }>(candidate).name;
+      if (name === "openledger-lab") {
+        cachedRoot = dir;
+        return dir;
+      }
     }
     const parent = dirname(dir);
-    if (parent === dir) throw new Error("cannot find the openledger-lab project root above " + import.meta.url);
+    if (parent === dir) {
+      throw new LabError({
+        code: "files/no-project-root",
+        message: `cannot find the openledger-lab project root above ${import.meta.url}`,
+        hint: "run the lab from its repository (the folder whose package.json is named openledger-lab)",
+        fields: { from: import.meta.url },
+      });
+    }
     dir = parent;
   }
 }

@@ -29,12 +29,21 @@ export function readResults(): ResultsFile {
  */
 export function record<T>(name: string, value: T): T {
   if (!name || typeof name !== "string") {
-    throw new LabError(`record() needs a non-empty name, got ${JSON.stringify(name)}`, "call record(\"accuracy\", 0.91)");
+    throw new LabError({
+      code: "results/bad-name",
+      message: `record() needs a non-empty name, got ${JSON.stringify(name)}`,
+      hint: "call record(\"accuracy\", 0.91)",
+      fields: { name: JSON.stringify(name) ?? String(name) },
+    });
   }
   const json = JSON.stringify(value);
   if (json === undefined) {
-    throw new LabError(`record("${name}") got a value JSON cannot hold (${typeof value})`,
-      "record numbers, strings, booleans, arrays or plain objects");
+    throw new LabError({
+      code: "results/not-json",
+      message: `record("${name}") got a value JSON cannot hold (${typeof value})`,
+      hint: "record numbers, strings, booleans, arrays or plain objects",
+      fields: { name, type: typeof value },
+    });
   }
   const results = readResults();
   results.values[name] = JSON.parse(json);

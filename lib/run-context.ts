@@ -27,8 +27,14 @@ export function newRunId(notebook: string, at = new Date()): string {
   return `${stamp}-${notebook}-${randomBytes(2).toString("hex")}`;
 }
 
+/** Where run folders land: LAB_RUNS_DIR, else experiments/runs/. */
 export function runsRoot(): string {
   return process.env.LAB_RUNS_DIR ?? fromRoot("experiments", "runs");
+}
+
+/** Where runs are built before they land (beside the runs folder, so the final rename stays on one file system). */
+export function stagingRoot(runs = runsRoot()): string {
+  return join(runs, "..", ".staging");
 }
 
 let interactive: RunContext | undefined;

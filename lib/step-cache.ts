@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheRoot } from "./cache.js";
 import { LabError } from "./errors.js";
 import { fromRoot, readJson, sha256File, sha256Hex, writeJsonAtomic } from "./files.js";
 
@@ -34,9 +35,9 @@ export function stepCacheMode(env: NodeJS.ProcessEnv = process.env): StepCacheMo
   return mode as StepCacheMode;
 }
 
-/** The cache root shared by the lab's caches: LAB_CACHE_DIR, else .lab/cache/ (gitignored). */
+/** The step cache's folder: steps/ under the lab's cache root (lib/cache.ts). */
 export function stepCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.LAB_CACHE_DIR ?? fromRoot(".lab", "cache"), "steps");
+  return join(cacheRoot(env), "steps");
 }
 
 // --- canonical JSON of the inputs ------------------------------------------------------------

@@ -38,7 +38,12 @@ export interface Aggregate {
 export function aggregate(scores: ArrayLike<number>, prov: Provenance): Aggregate {
   const n = scores.length;
   if (prov.datanetOf.length !== n || prov.contributorOf.length !== n) {
-    throw new AttributionError(`provenance covers ${prov.datanetOf.length} examples, scores ${n}`, "attribute against the same training set the provenance was built for");
+    throw new AttributionError({
+      code: "aggregation/size-mismatch",
+      message: `provenance covers ${prov.datanetOf.length} examples, scores ${n}`,
+      hint: "attribute against the same training set the provenance was built for",
+      fields: { provenance: prov.datanetOf.length, scores: n },
+    });
   }
   const dn = new Float64Array(prov.datanets.length);
   // contributor influence is kept per (datanet, contributor): one address may contribute to several datanets
@@ -50,7 +55,12 @@ export function aggregate(scores: ArrayLike<number>, prov: Provenance): Aggregat
       continue;
     }
     const s = scores[i];
-    if (!Number.isFinite(s)) throw new AttributionError(`score of example ${i} is ${s}`, "check the attribution run: a non-finite score means a singular Hessian or overflow");
+    if (!Number.isFinite(s)) throw new AttributionError({
+      code: "aggregation/non-finite-score",
+      message: `score of example ${i} is ${s}`,
+      hint: "check the attribution run: a non-finite score means a singular Hessian or overflow",
+      fields: { example: i, score: String(s) },
+    });
     const d = prov.datanetOf[i];
     const c = prov.contributorOf[i];
     dn[d] += s;

@@ -31,17 +31,32 @@ export interface Sample extends Batch {
 /** A seeded, class-filtered, pooled sample, features scaled to [0, 1]. */
 export function sampleFashion(split: "train" | "test", opts: SampleOptions): Sample {
   const raw = loadFashionMnist(split);
-  if (raw.rows !== 28 || raw.cols !== 28) throw new AttributionError(`Fashion-MNIST images are ${raw.rows}×${raw.cols}, expected 28×28`, "reinstall dataset-fashion-mnist");
+  if (raw.rows !== 28 || raw.cols !== 28) throw new AttributionError({
+    code: "dataset/unexpected-image-size",
+    message: `Fashion-MNIST images are ${raw.rows}×${raw.cols}, expected 28×28`,
+    hint: "reinstall dataset-fashion-mnist",
+    fields: { rows: raw.rows, cols: raw.cols },
+  });
   const classes = opts.classes ?? [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const pool = opts.pool ?? 1;
-  if (28 % pool !== 0) throw new AttributionError(`pool ${pool} does not divide 28`, "use 1, 2, 4, 7, 14 or 28");
+  if (28 % pool !== 0) throw new AttributionError({
+    code: "dataset/bad-pool",
+    message: `pool ${pool} does not divide 28`,
+    hint: "use 1, 2, 4, 7, 14 or 28",
+    fields: { pool },
+  });
   const side = 28 / pool;
   const dim = side * side;
   const classIndex = new Map(classes.map((c, i) => [c, i]));
   const eligible: number[] = [];
   for (let i = 0; i < raw.n; i++) if (classIndex.has(raw.y[i]) && !opts.exclude?.has(i)) eligible.push(i);
   makeRng(opts.seed).fork(`sample/${split}`).shuffle(eligible);
-  if (eligible.length < opts.n) throw new AttributionError(`only ${eligible.length} examples available, ${opts.n} asked`, "ask for fewer examples");
+  if (eligible.length < opts.n) throw new AttributionError({
+    code: "dataset/too-few-examples",
+    message: `only ${eligible.length} examples available, ${opts.n} asked`,
+    hint: "ask for fewer examples",
+    fields: { available: eligible.length, asked: opts.n },
+  });
   const picked = eligible.slice(0, opts.n);
   const x = new Float64Array(opts.n * dim);
   const y = new Int32Array(opts.n);

@@ -12,6 +12,7 @@ import { CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, Tr
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import { AttributionError } from "./errors.js";
 import { cachedStep } from "../step-cache.js";
+import { cacheDir } from "../cache.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;
@@ -46,7 +47,7 @@ function timed<T>(f: () => T): [T, number] {
  * the same seed reads them all. `gradientStore` in a spec's params (or LAB_GRADIENT_STORE) moves it.
  */
 export function experimentGradientStore(dir?: string): GradientStore {
-  return new GradientStore(dir ?? process.env.LAB_GRADIENT_STORE ?? fromRoot("experiments", "runs", "gradient-store"));
+  return new GradientStore(dir ?? process.env.LAB_GRADIENT_STORE ?? cacheDir("gradient-store"));
 }
 
 function storeLog(store: GradientStore, log: Log): void {
@@ -359,7 +360,12 @@ export const EXPERIMENTS: Record<string, (params: any, log: Log) => Metrics> = {
 
 export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
   const f = EXPERIMENTS[runner];
-  if (!f) throw new AttributionError(`no attribution experiment called "${runner}"`, `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`);
+  if (!f) throw new AttributionError({
+    code: "spec/unknown-runner",
+    message: `no attribution experiment called "${runner}"`,
+    hint: `use one of: ${Object.keys(EXPERIMENTS).join(", ")}`,
+    fields: { runner, known: Object.keys(EXPERIMENTS) },
+  });
   return f(params, log);
 }
 
@@ -395,7 +401,7 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   const spec = I.loadSpec(isAbsolute(p.spec) ? p.spec : fromRoot(p.spec));
   const outDir = mkdtempSync(join(tmpdir(), "attr-factory-"));
   const run = await I.runFactory({ ...spec, seed: p.seed, base_model: { ...spec.base_model, pretrain: p.pretrain }, data: { ...spec.data, scale: p.scale },
-    training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize } } as any, { live: false, quiet: true, outDir });
+    training: { ...spec.training, steps: p.steps, epochs: null, batch_size: p.batchSize } } as any, { quiet: true, outDir });
   const { model, params } = fromFactoryRun(run as any);
   const tr = run.train;
   const train: Batch = { x: Float64Array.from(tr.x as ArrayLike<number>), y: Int32Array.from(tr.y), n: tr.n, dim: model.inputDim };

@@ -7,8 +7,9 @@
  * Gradient sets can be projected (projection.ts) and stored on disk with the hash of the
  * parameters they were taken at and of their own payload, so a reload is refused if either changed.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { leastRecentlyUsedEvictions, parseByteSize } from "../cache.js";
 import { sha256Hex, writeFileAtomic, writeJsonAtomic } from "../files.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
 import { subset } from "./model.js";
@@ -47,7 +48,12 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
   const p = model.numParams;
   const chunk = opts.chunk ?? 256;
   const P = opts.projection ? ("matrix" in opts.projection ? opts.projection : makeProjection(p, opts.projection)) : undefined;
-  if (P && P.inputDim !== p) throw new AttributionError(`projection made for ${P.inputDim} parameters, model has ${p}`, "make the projection with makeProjection(model.numParams, spec)");
+  if (P && P.inputDim !== p) throw new AttributionError({
+    code: "gradients/projection-mismatch",
+    message: `projection made for ${P.inputDim} parameters, model has ${p}`,
+    hint: "make the projection with makeProjection(model.numParams, spec)",
+    fields: { projectionInput: P.inputDim, params: p },
+  });
   const dim = P ? P.dim : p;
   const data = new Float64Array(batch.n * dim);
   for (let s = 0; s < batch.n; s += chunk) {
@@ -131,22 +137,42 @@ export function saveGradients(path: string, G: GradientSet): string {
 export function loadGradients(path: string, expect: { paramsHash?: string; payloadSha256?: string } = {}): GradientSet {
   const buf = readFileSync(path);
   if (buf.subarray(0, 8).toString("ascii") !== MAGIC) {
-    throw new AttributionError(`${path} is not a gradient file (bad magic)`, "write it with saveGradients()");
+    throw new AttributionError({
+      code: "gradients/bad-magic",
+      message: `${path} is not a gradient file (bad magic)`,
+      hint: "write it with saveGradients()",
+      fields: { path },
+    });
   }
   const hlen = buf.readUInt32LE(8);
   const header = JSON.parse(buf.subarray(12, 12 + hlen).toString("utf8"));
   const bytes = buf.subarray(12 + hlen);
   if (bytes.length !== header.n * header.dim * 8) {
-    throw new AttributionError(`${path} holds ${bytes.length} payload bytes, header says ${header.n}×${header.dim} float64`, "the file is truncated: recompute the gradients");
+    throw new AttributionError({
+      code: "gradients/truncated",
+      message: `${path} holds ${bytes.length} payload bytes, header says ${header.n}×${header.dim} float64`,
+      hint: "the file is truncated: recompute the gradients",
+      fields: { path, payloadBytes: bytes.length, n: header.n, dim: header.dim },
+    });
   }
   const data = new Float64Array(header.n * header.dim);
   new Uint8Array(data.buffer).set(bytes);
   const sha = payloadHash(data);
   if (sha !== header.payloadSha256 || (expect.payloadSha256 && sha !== expect.payloadSha256)) {
-    throw new HashMismatchError(`gradients in ${path} hash to ${sha}, recorded ${expect.payloadSha256 ?? header.payloadSha256}`, "the gradient file was altered: recompute it with perExampleGradients() and save again");
+    throw new HashMismatchError({
+      code: "gradients/hash-mismatch",
+      message: `gradients in ${path} hash to ${sha}, recorded ${expect.payloadSha256 ?? header.payloadSha256}`,
+      hint: "the gradient file was altered: recompute it with perExampleGradients() and save again",
+      fields: { path, actual: sha, recorded: expect.payloadSha256 ?? header.payloadSha256 },
+    });
   }
   if (expect.paramsHash && expect.paramsHash !== header.paramsHash) {
-    throw new HashMismatchError(`gradients in ${path} were taken at parameters ${header.paramsHash}, not the model's ${expect.paramsHash}`, "recompute the gradients at the current checkpoint");
+    throw new HashMismatchError({
+      code: "gradients/params-mismatch",
+      message: `gradients in ${path} were taken at parameters ${header.paramsHash}, not the model's ${expect.paramsHash}`,
+      hint: "recompute the gradients at the current checkpoint",
+      fields: { path, takenAt: header.paramsHash, model: expect.paramsHash },
+    });
   }
   return { n: header.n, dim: header.dim, data, blocks: header.blocks, target: header.target, paramsHash: header.paramsHash, projection: header.projection };
 }
@@ -178,21 +204,43 @@ function batchHash(batch: Batch): string {
   ]));
 }
 
-interface StoreEntry { file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string }
+interface StoreEntry {
+  file: string; n: number; dim: number; target: Target; paramsHash: string; projection?: ProjectionSpec; payloadSha256: string;
+  /** File size, and when the set was last written or read (ms): what eviction weighs. */
+  bytes?: number; lastUsed?: number;
+}
+
+/** Default size limit of a gradient store: 1 GiB; LAB_GRADIENT_STORE_LIMIT (bytes, or 512M, 2G) changes it. */
+export const DEFAULT_GRADIENT_STORE_LIMIT = 1024 ** 3;
+
+/** Now (ms), but always after every use recorded in the index, so uses within one millisecond keep their order. */
+function useStamp(index: Record<string, StoreEntry>): number {
+  return Math.max(Date.now(), ...Object.values(index).map((e) => (e.lastUsed ?? 0) + 1));
+}
+
+function defaultStoreLimit(): number {
+  const setting = process.env.LAB_GRADIENT_STORE_LIMIT;
+  return setting === undefined ? DEFAULT_GRADIENT_STORE_LIMIT : parseByteSize(setting, "LAB_GRADIENT_STORE_LIMIT");
+}
 
 /**
  * The on-disk gradient store: per-example gradients are computed once per (model, parameters,
  * examples, target, projection) and read back by every method that needs them. Each set is an
  * OLGRAD01 file named by that key; `index.json` records its payload hash, so a file altered after
- * it was written is refused (HashMismatchError), never silently used.
+ * it was written is refused (HashMismatchError), never silently used. The store keeps to a size
+ * limit: writing a set evicts the least recently used others until the files fit (an evicted set
+ * is recomputed, with the same bytes, when next asked for).
  */
 export class GradientStore {
   /** Sets read back from disk / computed and written, since this store was opened. */
   hits = 0;
   misses = 0;
+  evictions = 0;
+  readonly maxBytes: number;
   private readonly indexPath: string;
-  constructor(readonly dir: string) {
+  constructor(readonly dir: string, options: { maxBytes?: number } = {}) {
     this.indexPath = join(dir, "index.json");
+    this.maxBytes = options.maxBytes ?? defaultStoreLimit();
   }
 
   private index(): Record<string, StoreEntry> {
@@ -212,18 +260,43 @@ export class GradientStore {
     const entry = this.index()[key];
     if (existsSync(path)) {
       const G = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: entry?.payloadSha256 });
-      if (G.n !== batch.n) throw new HashMismatchError(`stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`, "delete the file: the store recomputes it");
+      if (G.n !== batch.n) throw new HashMismatchError({
+        code: "gradients/row-count-mismatch",
+        message: `stored gradients ${path} hold ${G.n} rows for a batch of ${batch.n}`,
+        hint: "delete the file: the store recomputes it",
+        fields: { path, rows: G.n, batch: batch.n },
+      });
       this.hits++;
+      this.touch(key, path);
       return G;
     }
     const G = perExampleGradients(model, params, batch, opts);
     const sha = saveGradients(path, G);
     // re-read the index just before writing: another method may have added entries meanwhile
     const index = this.index();
-    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha };
+    index[key] = { file: `${key}.olgrad`, n: G.n, dim: G.dim, target: G.target, paramsHash: G.paramsHash, projection: G.projection, payloadSha256: sha, bytes: statSync(path).size, lastUsed: useStamp(index) };
+    this.evictBeyondLimit(index, key);
     writeJsonAtomic(this.indexPath, index);
     this.misses++;
     return G;
+  }
+
+  /** Marks a set as just used, so eviction takes it last. */
+  private touch(key: string, path: string): void {
+    const index = this.index();
+    if (!index[key]) return;
+    index[key] = { ...index[key], bytes: index[key].bytes ?? statSync(path).size, lastUsed: useStamp(index) };
+    writeJsonAtomic(this.indexPath, index);
+  }
+
+  /** Removes the least recently used sets (never `keep`) until the store fits its limit. */
+  private evictBeyondLimit(index: Record<string, StoreEntry>, keep: string): void {
+    const entries = Object.entries(index).map(([key, e]) => ({ key, bytes: e.bytes ?? 0, lastUsed: e.lastUsed ?? 0 }));
+    for (const key of leastRecentlyUsedEvictions(entries, this.maxBytes, new Set([keep]))) {
+      rmSync(join(this.dir, index[key].file), { force: true });
+      delete index[key];
+      this.evictions++;
+    }
   }
 }
 

@@ -60,10 +60,12 @@ export function cholesky(M: Float64Array, n: number): Float64Array {
     let d = L[j * n + j];
     for (let k = 0; k < j; k++) d -= L[j * n + k] * L[j * n + k];
     if (!(d > 0)) {
-      throw new AttributionError(
-        `matrix is not positive definite (pivot ${j} = ${d})`,
-        "add damping (a larger l2 / lambda) so the Hessian is invertible",
-      );
+      throw new AttributionError({
+        code: "linalg/not-positive-definite",
+        message: `matrix is not positive definite (pivot ${j} = ${d})`,
+        hint: "add damping (a larger l2 / lambda) so the Hessian is invertible",
+        fields: { pivot: j, value: d },
+      });
     }
     const ljj = Math.sqrt(d);
     L[j * n + j] = ljj;

@@ -3,13 +3,14 @@
  * fine-tuned by the Model Factory on the fortunes-literature datanet, samples a text from a prompt
  * under a seed. The suffix-array attribution (suffix-array.ts) then finds where its spans come from.
  *
- * The fine-tuned adapter is kept under experiments/runs/attribution-lm/ (PEFT files + the run's
+ * The fine-tuned adapter is kept in the attribution-lm cache (lib/cache.ts; PEFT files + the run's
  * result.json): a later call loads it, checks its sha256 against the run's record, and samples again
  * — generation is cheap, the Factory run is not.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
+import { cacheDir } from "../cache.js";
 import { fromRoot, sha256Hex } from "../files.js";
 import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
@@ -27,7 +28,7 @@ export interface LmSampleOptions {
   /** Characters to generate after the prompt. */
   length: number;
   temperature?: number;
-  /** Where the fine-tuned adapter is kept (default experiments/runs/attribution-lm/). */
+  /** Where the fine-tuned adapter is kept (default: the attribution-lm cache). */
   cacheDir?: string;
 }
 
@@ -95,11 +96,16 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   const specPath = o.spec ?? "experiments/factory/fortunes-lora.yaml";
   const loaded = I.loadSpec(isAbsolute(specPath) ? specPath : fromRoot(specPath));
   const spec = { ...loaded, base_model: { ...loaded.base_model, pretrain: o.pretrain ?? loaded.base_model.pretrain } };
-  if (spec.method !== "lora") throw new AttributionError(`spec ${spec.name} is a ${spec.method} run`, "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)");
+  if (spec.method !== "lora") throw new AttributionError({
+    code: "lm-output/not-lora",
+    message: `spec ${spec.name} is a ${spec.method} run`,
+    hint: "use a LoRA spec on the fortunes-gpt base (experiments/factory/fortunes-lora.yaml)",
+    fields: { spec: spec.name, method: spec.method },
+  });
   const steps = o.steps ?? spec.training.steps ?? 150;
   // the folder is named by everything that shapes the adapter: an edited spec trains a new one
   const specTag = sha256Hex(JSON.stringify({ ...spec, seed: o.seed, training: { ...spec.training, steps } })).slice(0, 12);
-  const dir = join(o.cacheDir ?? fromRoot("experiments", "runs", "attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
+  const dir = join(o.cacheDir ?? cacheDir("attribution-lm"), `${spec.name}-${spec.base_model.pretrain}-seed${o.seed}-steps${steps}-${specTag}`);
   const { tf } = await initTf({ quiet: true });
   const tokenizer = I.fortunesTokenizer();
   let model, weights, fwd, adapterSha256: string, baseSha256: string, fromCache: boolean, validationLoss: number | undefined;
@@ -109,11 +115,21 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     model = I.baseModel(tf, spec.base_model.name);
     const base = I.loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
     if (base.sha256 !== record.base_model_sha256) {
-      throw new HashMismatchError(`base model ${spec.base_model.name} hashes to ${base.sha256}, the adapter in ${dir} was trained on ${record.base_model_sha256}`, `delete ${dir} to fine-tune again on the current base`);
+      throw new HashMismatchError({
+        code: "lm-output/base-hash-mismatch",
+        message: `base model ${spec.base_model.name} hashes to ${base.sha256}, the adapter in ${dir} was trained on ${record.base_model_sha256}`,
+        hint: `delete ${dir} to fine-tune again on the current base`,
+        fields: { dir, actual: base.sha256, recorded: record.base_model_sha256 },
+      });
     }
     const adapter = I.loadAdapter(model, join(dir, "adapter"));
     if (adapter.sha256 !== record.adapter_sha256) {
-      throw new HashMismatchError(`adapter in ${dir} hashes to ${adapter.sha256}, its run recorded ${record.adapter_sha256}`, `the adapter file was altered: delete ${dir} to fine-tune again`);
+      throw new HashMismatchError({
+        code: "lm-output/adapter-hash-mismatch",
+        message: `adapter in ${dir} hashes to ${adapter.sha256}, its run recorded ${record.adapter_sha256}`,
+        hint: `the adapter file was altered: delete ${dir} to fine-tune again`,
+        fields: { dir, actual: adapter.sha256, recorded: record.adapter_sha256 },
+      });
     }
     weights = I.loraWeightMap(base.weights, adapter);
     fwd = I.loraForwardOptions(adapter);
@@ -123,7 +139,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     const metricsPath = join(dir, "metrics.json");
     if (existsSync(metricsPath)) validationLoss = lastValidationLoss(JSON.parse(readFileSync(metricsPath, "utf8")));
   } else {
-    const run = await I.runFactory({ ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } } as never, { live: false, quiet: true, outDir: dir });
+    const run = await I.runFactory({ ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } } as never, { quiet: true, outDir: dir });
     model = run.model;
     weights = run.weights;
     fwd = run.forwardOptions;

@@ -104,10 +104,12 @@ export function layoutBlocks(specs: { name: string; rows: number; cols: number; 
 
 function checkBatch(model: TraceableModel, batch: Batch): void {
   if (batch.dim !== model.inputDim || batch.x.length !== batch.n * batch.dim || batch.y.length !== batch.n) {
-    throw new AttributionError(
-      `batch shape (n=${batch.n}, dim=${batch.dim}, x=${batch.x.length}, y=${batch.y.length}) does not fit ${model.kind} with input ${model.inputDim}`,
-      "build the batch with the same feature transform the model was trained with",
-    );
+    throw new AttributionError({
+      code: "attribution/batch-shape-mismatch",
+      message: `batch shape (n=${batch.n}, dim=${batch.dim}, x=${batch.x.length}, y=${batch.y.length}) does not fit ${model.kind} with input ${model.inputDim}`,
+      hint: "build the batch with the same feature transform the model was trained with",
+      fields: { n: batch.n, dim: batch.dim, x: batch.x.length, y: batch.y.length, model: model.kind, inputDim: model.inputDim },
+    });
   }
 }
 

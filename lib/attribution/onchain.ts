@@ -28,7 +28,12 @@ export interface Settled {
 
 export async function settleAttribution(chain: LabChain, rec: InferenceRecord, tree: RewardTree, dataShare: bigint): Promise<Settled> {
   if (tree.total > dataShare) {
-    throw new AttributionError(`reward tree pays ${tree.total} wei but the data share is ${dataShare}`, "build the tree from computePayouts() on the same data share");
+    throw new AttributionError({
+      code: "rewards/tree-total-mismatch",
+      message: `reward tree pays ${tree.total} wei but the data share is ${dataShare}`,
+      hint: "build the tree from computePayouts() on the same data share",
+      fields: { treeTotal: tree.total, dataShare },
+    });
   }
   const owner = await chain.signer.getAddress();
   const registry = await deployOrReuse(chain, "AttributionRegistry", [owner]);

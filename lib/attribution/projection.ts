@@ -23,7 +23,12 @@ export interface Projection extends ProjectionSpec {
 
 export function makeProjection(inputDim: number, spec: ProjectionSpec): Projection {
   if (!Number.isInteger(spec.dim) || spec.dim <= 0) {
-    throw new AttributionError(`projection dimension must be a positive integer, got ${spec.dim}`, "pass e.g. { dim: 512 }");
+    throw new AttributionError({
+      code: "projection/bad-dimension",
+      message: `projection dimension must be a positive integer, got ${spec.dim}`,
+      hint: "pass e.g. { dim: 512 }",
+      fields: { dim: String(spec.dim) },
+    });
   }
   const r = makeRng(spec.seed).fork(`projection/${spec.kind}/${inputDim}x${spec.dim}`);
   const k = spec.dim;
@@ -31,7 +36,12 @@ export function makeProjection(inputDim: number, spec: ProjectionSpec): Projecti
   const s = 1 / Math.sqrt(k);
   if (spec.kind === "gaussian") for (let i = 0; i < matrix.length; i++) matrix[i] = r.normal() * s;
   else if (spec.kind === "rademacher") for (let i = 0; i < matrix.length; i++) matrix[i] = r.uint32() & 1 ? s : -s;
-  else throw new AttributionError(`unknown projection kind ${String(spec.kind)}`, 'use "gaussian" or "rademacher"');
+  else throw new AttributionError({
+    code: "projection/unknown-kind",
+    message: `unknown projection kind ${String(spec.kind)}`,
+    hint: 'use "gaussian" or "rademacher"',
+    fields: { kind: String(spec.kind) },
+  });
   return { ...spec, inputDim, matrix };
 }
 
@@ -39,7 +49,12 @@ export function makeProjection(inputDim: number, spec: ProjectionSpec): Projecti
 export function project(G: Float64Array, n: number, P: Projection): Float64Array {
   const p = P.inputDim;
   const k = P.dim;
-  if (G.length !== n * p) throw new AttributionError(`gradient rows have ${G.length / n} entries, projection expects ${p}`, "project gradients of the model the projection was made for");
+  if (G.length !== n * p) throw new AttributionError({
+    code: "projection/dimension-mismatch",
+    message: `gradient rows have ${G.length / n} entries, projection expects ${p}`,
+    hint: "project gradients of the model the projection was made for",
+    fields: { rowLength: G.length / n, expected: p },
+  });
   const out = new Float64Array(n * k);
   for (let i = 0; i < n; i++) {
     const oi = i * k;

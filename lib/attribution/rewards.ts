@@ -23,7 +23,12 @@ export const DEFAULT_FEE_SPLIT_PATH = "experiments/attribution/fee-split.yaml";
 export function validateFeeSplit(s: FeeSplit): FeeSplit {
   const parts = [s.platformBps, s.modelOwnerBps, s.stakersBps, s.dataBps];
   if (parts.some((p) => !Number.isInteger(p) || p < 0) || parts.reduce((a, b) => a + b, 0) !== 10_000) {
-    throw new AttributionError(`fee split ${JSON.stringify(s)} must be non-negative integer basis points summing to 10000`, "fix the fee-split configuration (platformBps + modelOwnerBps + stakersBps + dataBps = 10000)");
+    throw new AttributionError({
+      code: "rewards/bad-fee-split",
+      message: `fee split ${JSON.stringify(s)} must be non-negative integer basis points summing to 10000`,
+      hint: "fix the fee-split configuration (platformBps + modelOwnerBps + stakersBps + dataBps = 10000)",
+      fields: { platformBps: s.platformBps, modelOwnerBps: s.modelOwnerBps, stakersBps: s.stakersBps, dataBps: s.dataBps },
+    });
   }
   return s;
 }
@@ -36,7 +41,12 @@ export function loadFeeSplit(path = DEFAULT_FEE_SPLIT_PATH): FeeSplit {
 /** Floors each named share; the rounding dust goes to the data share, so the parts sum to the fee. */
 export function splitFee(fee: bigint, split: FeeSplit): { platform: bigint; modelOwner: bigint; stakers: bigint; data: bigint } {
   validateFeeSplit(split);
-  if (fee < 0n) throw new AttributionError(`fee ${fee} is negative`, "pass the fee in wei as a non-negative bigint");
+  if (fee < 0n) throw new AttributionError({
+    code: "rewards/negative-fee",
+    message: `fee ${fee} is negative`,
+    hint: "pass the fee in wei as a non-negative bigint",
+    fields: { fee },
+  });
   const platform = (fee * BigInt(split.platformBps)) / 10_000n;
   const modelOwner = (fee * BigInt(split.modelOwnerBps)) / 10_000n;
   const stakers = (fee * BigInt(split.stakersBps)) / 10_000n;
@@ -75,9 +85,14 @@ export function computePayouts(agg: Aggregate, pool: bigint): Payouts {
     const reason = agg.contributors.length === 0
       ? "the influence set is empty (no unflagged training example was scored)"
       : `all influence is negative or zero (${agg.contributors.length} contributors, ${agg.flagged.length} flagged examples)`;
-    throw new NothingToPayError(reason, "no datanet helped this inference, so its data share stays unpaid; check the model and the attribution method before retrying");
+    throw new NothingToPayError("rewards/no-positive-influence", { reason, contributors: agg.contributors.length, flagged: agg.flagged.length }, "no datanet helped this inference, so its data share stays unpaid; check the model and the attribution method before retrying");
   }
-  if (pool <= 0n) throw new AttributionError(`data pool is ${pool} wei`, "pay a positive data share (check the fee and its split)");
+  if (pool <= 0n) throw new AttributionError({
+    code: "rewards/empty-data-pool",
+    message: `data pool is ${pool} wei`,
+    hint: "pay a positive data share (check the fee and its split)",
+    fields: { pool },
+  });
   const amounts = allocate(pool, paid.map((c) => c.weight));
   const byAddress = new Map<string, bigint>();
   paid.forEach((c, i) => {
@@ -102,7 +117,7 @@ export interface RewardTree {
 
 /** The Merkle tree over (address, uint256) leaves that RewardDistributor.claim verifies. */
 export function buildRewardTree(amounts: Map<string, bigint>): RewardTree {
-  if (amounts.size === 0) throw new NothingToPayError("no positive payout to commit", "compute payouts first; an epoch needs at least one leaf");
+  if (amounts.size === 0) throw new NothingToPayError("rewards/empty-payout", { reason: "no positive payout to commit" }, "compute payouts first; an epoch needs at least one leaf");
   const values: [string, bigint][] = [...amounts.entries()].map(([a, v]) => [getAddress(a), v]);
   const tree = StandardMerkleTree.of(values, ["address", "uint256"]);
   const total = values.reduce((s, [, v]) => s + v, 0n);
@@ -113,7 +128,12 @@ export function buildRewardTree(amounts: Map<string, bigint>): RewardTree {
     proofOf(account: string) {
       const want = getAddress(account);
       for (const [i, [a, v]] of tree.entries()) if (a === want) return { amount: v, proof: tree.getProof(i) };
-      throw new AttributionError(`${account} has no leaf in this reward tree`, "only contributors with positive influence can claim; check the epoch's payout list");
+      throw new AttributionError({
+        code: "rewards/no-leaf",
+        message: `${account} has no leaf in this reward tree`,
+        hint: "only contributors with positive influence can claim; check the epoch's payout list",
+        fields: { account },
+      });
     },
   };
 }

@@ -46,7 +46,12 @@ export function buildIndex(documents: Int32Array[]): SuffixIndex {
   let o = 0;
   documents.forEach((d, j) => {
     for (let i = 0; i < d.length; i++) {
-      if (d[i] < 0) throw new AttributionError(`document ${j} holds a negative token ${d[i]}`, "token ids must be non-negative (negatives are reserved for separators)");
+      if (d[i] < 0) throw new AttributionError({
+        code: "suffix-array/negative-token",
+        message: `document ${j} holds a negative token ${d[i]}`,
+        hint: "token ids must be non-negative (negatives are reserved for separators)",
+        fields: { document: j, token: d[i] },
+      });
     }
     text.set(d, o);
     docOf.fill(j, o, o + d.length + 1);
@@ -142,7 +147,12 @@ export interface MatchAttribution {
  * occurrences; then continue after the span (else one token on).
  */
 export function attributeByMatch(indexes: SuffixIndex[], output: ArrayLike<number>, minLength: number): MatchAttribution {
-  if (!(minLength >= 1)) throw new AttributionError(`minLength must be >= 1, got ${minLength}`, "use e.g. 8 characters or 3 tokens");
+  if (!(minLength >= 1)) throw new AttributionError({
+    code: "suffix-array/bad-min-length",
+    message: `minLength must be >= 1, got ${minLength}`,
+    hint: "use e.g. 8 characters or 3 tokens",
+    fields: { minLength },
+  });
   const spans: MatchSpan[] = [];
   const datanetScores = new Float64Array(indexes.length);
   const documentScores = indexes.map(() => new Map<number, number>());

@@ -31,20 +31,24 @@ export function makeCheckpoint(step: number, lr: number, params: Float64Array): 
 export function verifyCheckpoint(cp: { params: Float64Array; hash: string }, label = "checkpoint"): void {
   const actual = hashParams(cp.params);
   if (actual !== cp.hash) {
-    throw new HashMismatchError(
-      `${label} parameters hash to ${actual}, but ${cp.hash} was recorded`,
-      "the checkpoint was changed after it was recorded: reload it from the Model Factory or retrain",
-    );
+    throw new HashMismatchError({
+      code: "attribution/checkpoint-hash-mismatch",
+      message: `${label} parameters hash to ${actual}, but ${cp.hash} was recorded`,
+      hint: "the checkpoint was changed after it was recorded: reload it from the Model Factory or retrain",
+      fields: { label, actual, recorded: cp.hash },
+    });
   }
 }
 
 /** The exact Hessian of the regularised mean loss, column by column from exact HVPs. */
 export function exactHessian(model: TraceableModel, params: Float64Array, batch: Batch, l2: number): Float64Array {
   if (!model.hvp) {
-    throw new AttributionError(
-      `${model.kind} has no exact Hessian-vector product`,
-      "use the conjugate-gradient or LiSSA influence, or DataInf, for this model",
-    );
+    throw new AttributionError({
+      code: "attribution/no-exact-hvp",
+      message: `${model.kind} has no exact Hessian-vector product`,
+      hint: "use the conjugate-gradient or LiSSA influence, or DataInf, for this model",
+      fields: { model: model.kind },
+    });
   }
   const p = model.numParams;
   if (model.hessian) {
@@ -67,7 +71,12 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
 
 /** Newton's method with backtracking on a strongly convex objective (l2 > 0). */
 export function fitNewton(model: TraceableModel, batch: Batch, opts: { l2: number; start?: Float64Array; tol?: number; maxIter?: number }): Float64Array {
-  if (!(opts.l2 > 0)) throw new AttributionError("Newton training needs l2 > 0", "pass a positive l2 so the optimum is unique");
+  if (!(opts.l2 > 0)) throw new AttributionError({
+    code: "attribution/newton-needs-l2",
+    message: "Newton training needs l2 > 0",
+    hint: "pass a positive l2 so the optimum is unique",
+    fields: { l2: opts.l2 },
+  });
   let params = opts.start ? new Float64Array(opts.start) : model.init(makeRng(0));
   const tol = opts.tol ?? 1e-10;
   for (let it = 0; it < (opts.maxIter ?? 50); it++) {

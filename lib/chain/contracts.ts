@@ -35,8 +35,12 @@ export function artifact(name: string): Artifact {
   if (cached) return cached;
   const file = findArtifactFile(fromRoot("artifacts", "contracts"), name);
   if (!file) {
-    throw new ContractArtifactMissingError(`no compiled artifact for contract ${name}`,
-      "compile the contracts with `./lab build` (or `npx hardhat compile`); check the contract name matches its .sol file");
+    throw new ContractArtifactMissingError({
+      code: "chain/artifact-missing",
+      message: `no compiled artifact for contract ${name}`,
+      hint: "compile the contracts with `./lab setup` (or `npx hardhat compile`); check the contract name matches its .sol file",
+      fields: { contract: name },
+    });
   }
   const a = readJson<Artifact>(file);
   artifactCache.set(name, a);

@@ -1,11 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { id, type TransactionRequest } from "ethers";
-import { readJson, sha256File, writeJsonAtomic } from "../files.js";
-import { landInteractiveRun, runContext } from "../run-context.js";
-import { RESULTS_FILE, readResults, record } from "../results.js";
-import { html } from "../notebook/display.js";
-import { tableHtml } from "../notebook/table.js";
+import { readJson } from "../files.js";
 import { connect, type LabChain } from "./connect.js";
 import { deployOrReuse } from "./contracts.js";
 import { SettlementError } from "./errors.js";
@@ -13,6 +9,15 @@ import { SettlementError } from "./errors.js";
 export const SETTLEMENT_FILE = "settlement.json";
 /** Key figures go on chain as integers: value × 1e6, rounded. */
 export const FIGURE_SCALE = 1_000_000;
+
+/** What one run's results are, in the plain form the registry takes. */
+export interface SettleRequest {
+  runId: string;
+  notebook: string;
+  /** sha256 of the run's results.json, 64 hex digits without 0x. */
+  resultsSha256: string;
+  figures: Record<string, number>;
+}
 
 export interface Settlement {
   notebook: string;
@@ -36,49 +41,59 @@ export function readSettlement(runDir: string): Settlement | undefined {
   return existsSync(path) ? readJson<Settlement>(path) : undefined;
 }
 
+/** A key figure as the integer the registry stores; refuses what is not a finite number. */
 export function scaleFigure(name: string, value: number): bigint {
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new SettlementError(`key figure ${name} is ${value}, not a finite number`, "settle only finite numbers; record other values with record()");
+    throw new SettlementError({
+      code: "settle/non-finite-figure",
+      message: `key figure ${name} is ${value}, not a finite number`,
+      hint: "settle only finite numbers; record other values with record()",
+      fields: { figure: name, value: String(value) },
+    });
   }
   return BigInt(Math.round(value * FIGURE_SCALE));
 }
 
 /**
- * Settles the current notebook run: writes its key figures into results.json, hashes the file,
- * and records notebook id, run id, that sha256 and the figures on the ResultsRegistry contract.
- * The signed transaction is kept in settlement.json so the run folder can be checked later,
- * even after an in-process chain has ended.
+ * Records notebook id, run id, the results sha256 and the scaled key figures on the
+ * ResultsRegistry contract (deployed on first use) and returns the settlement record, signed
+ * transaction included, so a run folder can be checked later, even after an in-process chain
+ * has ended. Writes nothing: the caller keeps the record.
  */
-export async function settle(figures: Record<string, number>, options: { chain?: LabChain } = {}): Promise<Settlement> {
-  const ctx = runContext();
-  if (readSettlement(ctx.runDir)) {
-    throw new SettlementError(`run ${ctx.runId} is already settled`, "settle once, as the notebook's last step; restart the kernel for a new run");
+export async function settleResults(request: SettleRequest, options: { chain?: LabChain } = {}): Promise<Settlement> {
+  if (!/^[0-9a-f]{64}$/.test(request.resultsSha256)) {
+    throw new SettlementError({
+      code: "settle/bad-results-hash",
+      message: `results sha256 "${request.resultsSha256}" is not 64 lower-case hex digits`,
+      hint: "pass sha256File(results.json) as it returns it, without 0x",
+      fields: { resultsSha256: request.resultsSha256 },
+    });
   }
-  const scaled = Object.entries(figures).map(([name, value]) => [name, scaleFigure(name, value)] as const);
-  record("keyFigures", figures);
-  const resultsSha256 = sha256File(join(ctx.runDir, RESULTS_FILE));
+  const scaled = Object.entries(request.figures).map(([name, value]) => [name, scaleFigure(name, value)] as const);
   const chain = options.chain ?? (await connect());
   const registry = await deployOrReuse(chain, "ResultsRegistry");
-  const runIdHash = id(ctx.runId);
-  const notebookIdHash = id(ctx.notebook);
-  const data = registry.interface.encodeFunctionData("settle", [
-    runIdHash, notebookIdHash, `0x${resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v),
-  ]);
-  const request: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
-  const rawTransaction = await chain.signer.signTransaction(request);
+  const runIdHash = id(request.runId);
+  const notebookIdHash = id(request.notebook);
+  const data = registry.interface.encodeFunctionData("settle", [runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v)]);
+  const transaction: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
+  const rawTransaction = await chain.signer.signTransaction(transaction);
   const response = await chain.signer.broadcastSigned(rawTransaction);
   const receipt = await response.wait();
-  if (!receipt || receipt.status !== 1) {
-    throw new SettlementError(`the settlement transaction ${response.hash} failed on ${chain.name}`,
-      "check the signer has funds and the registry is deployed on this chain");
+  if (receipt?.status !== 1) {
+    throw new SettlementError({
+      code: "settle/transaction-failed",
+      message: `the settlement transaction ${response.hash} failed on ${chain.name}`,
+      hint: "check the signer has funds and the registry is deployed on this chain",
+      fields: { txHash: response.hash, chain: chain.name },
+    });
   }
-  const settlement: Settlement = {
-    notebook: ctx.notebook,
-    runId: ctx.runId,
+  return {
+    notebook: request.notebook,
+    runId: request.runId,
     runIdHash,
     notebookIdHash,
-    resultsSha256,
-    figures,
+    resultsSha256: request.resultsSha256,
+    figures: request.figures,
     chain: { kind: chain.kind, name: chain.name, url: chain.url, chainId: chain.chainId.toString() },
     registry: await registry.getAddress(),
     txHash: receipt.hash,
@@ -88,18 +103,4 @@ export async function settle(figures: Record<string, number>, options: { chain?:
     rawTransaction,
     settledAt: new Date().toISOString(),
   };
-  writeJsonAtomic(join(ctx.runDir, SETTLEMENT_FILE), settlement);
-  // A live notebook's run lands beside the headless ones, checkable with ./lab verify RUN-ID.
-  if (ctx.interactive) {
-    landInteractiveRun({ settledAt: settlement.settledAt, resultsSha256, chain: settlement.chain,
-      settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from } });
-  }
-  const rows = [{ chain: `${chain.kind} ${chain.kind === "rpc" ? chain.url : chain.name} (id ${chain.chainId})`, registry: settlement.registry,
-    transaction: receipt.hash, block: receipt.blockNumber, "results.json sha256": resultsSha256 }];
-  html(tableHtml(rows, { caption: `Run ${ctx.runId} settled${ctx.interactive ? `: ./lab verify ${ctx.runId}` : ""}` }),
-    `settled ${ctx.runId} on chain ${chain.chainId}: tx ${receipt.hash} (block ${receipt.blockNumber}), results sha256 ${resultsSha256}`);
-  return settlement;
 }
-
-/** The values recorded so far in this run (for a notebook that wants to show them). */
-export { readResults };

@@ -21,6 +21,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
   factory: { summary: "fine-tune a LoRA adapter from a Model Factory spec", load: () => import("./commands/factory.js") },
   reproduce: { summary: "re-run experiment specs (all by default), judge their claims, write an HTML and markdown report", load: () => import("./commands/reproduce.js") },
   export: { summary: "every notebook's latest run as HTML and PDF (headless Chromium), with an index, for teaching", load: () => import("./commands/export.js") },
+  clean: { summary: "free the caches (base models, gradient store, LM adapter, Factory outputs) and orphaned staging; says how much", load: () => import("./commands/clean.js") },
   serve: { summary: "OpenLoRA: many LoRA adapters on one base model over OpenAI-compatible HTTP on 127.0.0.1", load: () => import("./commands/serve.js") },
   "gpu-bundle": { summary: "self-contained WebGPU check for a bare NVIDIA machine (--try runs it here)", load: () => import("./commands/gpu-bundle.js") },
   notebook: { summary: "Jupyter with the TypeScript kernel on 127.0.0.1 (run by ./lab itself)" },

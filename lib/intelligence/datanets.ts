@@ -149,14 +149,24 @@ export function merkleTreeOf(manifest: Pick<DatanetManifest, "samples" | "contri
 export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Datanet {
   const set = loadFashionMnist("train", opts);
   const [start, end] = plan.sourceRange;
-  if (!(start >= 0 && end <= set.n && start < end)) throw new IntelligenceError(`sourceRange [${start}, ${end}) is outside the ${set.n} training images`, `use a range within [0, ${set.n})`);
+  if (!(start >= 0 && end <= set.n && start < end)) throw new IntelligenceError({
+    code: "datanet/range-outside-data",
+    message: `sourceRange [${start}, ${end}) is outside the ${set.n} training images`,
+    hint: `use a range within [0, ${set.n})`,
+    fields: { start, end, images: set.n },
+  });
   const root = rng(plan.seed).fork(`datanet:${plan.name}`);
   const byClass: number[][] = Array.from({ length: set.classes.length }, () => []);
   const pool = root.fork("pool").shuffle(Array.from({ length: end - start }, (_, i) => start + i));
   for (const i of pool) byClass[set.y[i]].push(i);
   const cursor = new Array(byClass.length).fill(0);
   const take = (cls: number): number => {
-    if (cursor[cls] >= byClass[cls].length) throw new IntelligenceError(`datanet ${plan.name}: class ${cls} has no images left in [${start}, ${end})`, "widen sourceRange or ask for fewer samples");
+    if (cursor[cls] >= byClass[cls].length) throw new IntelligenceError({
+      code: "datanet/class-exhausted",
+      message: `datanet ${plan.name}: class ${cls} has no images left in [${start}, ${end})`,
+      hint: "widen sourceRange or ask for fewer samples",
+      fields: { datanet: plan.name, class: cls, start, end },
+    });
     return byClass[cls][cursor[cls]++];
   };
   const takenBy = new Map<string, number[]>();
@@ -168,7 +178,12 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
     let sources: number[] = [];
     if (c.kind === "duplicate") {
       const of = takenBy.get(c.duplicateOf ?? "");
-      if (!of) throw new IntelligenceError(`contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`, "list the original contributor first and name them in duplicateOf");
+      if (!of) throw new IntelligenceError({
+        code: "datanet/duplicate-of-unknown",
+        message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
+        hint: "list the original contributor first and name them in duplicateOf",
+        fields: { contributor: c.name, duplicateOf: c.duplicateOf },
+      });
       sources = r.shuffle(of.slice()).slice(0, c.samples);
     } else {
       let probs = new Array(k).fill(1 / k);
@@ -226,18 +241,33 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
 /** Checks a manifest against the datanet's data: every hash and the Merkle root. */
 export function verifyManifest(datanet: Datanet): void {
   const tree = merkleTreeOf(datanet.manifest);
-  if (tree.root !== datanet.manifest.merkleRoot) throw new IntelligenceError(`datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`, "rebuild the manifest from the data");
+  if (tree.root !== datanet.manifest.merkleRoot) throw new IntelligenceError({
+    code: "datanet/merkle-root-mismatch",
+    message: `datanet ${datanet.name}: Merkle root ${tree.root} differs from the manifest's ${datanet.manifest.merkleRoot}`,
+    hint: "rebuild the manifest from the data",
+    fields: { datanet: datanet.name, actual: tree.root, expected: datanet.manifest.merkleRoot },
+  });
   if (datanet.modality === "text") {
     datanet.manifest.samples.forEach((s, i) => {
       const bytes = new Uint8Array(new Int32Array(datanet.x.subarray(i * datanet.featureSize, (i + 1) * datanet.featureSize)).buffer);
-      if (keccak256(bytes) !== s.hash) throw new IntelligenceError(`datanet ${datanet.name}: window ${i} does not match its manifest hash`, "the data was altered after the manifest was made; rebuild the datanet");
+      if (keccak256(bytes) !== s.hash) throw new IntelligenceError({
+        code: "datanet/sample-hash-mismatch",
+        message: `datanet ${datanet.name}: window ${i} does not match its manifest hash`,
+        hint: "the data was altered after the manifest was made; rebuild the datanet",
+        fields: { datanet: datanet.name, sample: i },
+      });
     });
     return;
   }
   datanet.manifest.samples.forEach((s, i) => {
     const px = new Uint8Array(datanet.featureSize);
     for (let k = 0; k < px.length; k++) px[k] = Math.round(datanet.x[i * datanet.featureSize + k] * 255);
-    if (sampleHash(px, datanet.y[i]) !== s.hash) throw new IntelligenceError(`datanet ${datanet.name}: sample ${i} does not match its manifest hash`, "the data was altered after the manifest was made; rebuild the datanet");
+    if (sampleHash(px, datanet.y[i]) !== s.hash) throw new IntelligenceError({
+      code: "datanet/sample-hash-mismatch",
+      message: `datanet ${datanet.name}: sample ${i} does not match its manifest hash`,
+      hint: "the data was altered after the manifest was made; rebuild the datanet",
+      fields: { datanet: datanet.name, sample: i },
+    });
   });
 }
 
@@ -299,7 +329,12 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     let docs: string[];
     if (c.kind === "duplicate") {
       const of = docsOf.get(c.duplicateOf ?? "");
-      if (!of) throw new IntelligenceError(`contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`, "list the original contributor first");
+      if (!of) throw new IntelligenceError({
+        code: "datanet/duplicate-of-unknown",
+        message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
+        hint: "list the original contributor first",
+        fields: { contributor: c.name, duplicateOf: c.duplicateOf },
+      });
       docs = of.slice(0, c.documents);
     } else {
       docs = pool.filter((d) => !used.has(d) && (c.kind !== "non-iid" || !c.match || c.match.test(d))).slice(0, c.documents);

@@ -172,7 +172,12 @@ function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, 
   value.dispose();
   if (!Number.isFinite(loss)) {
     Object.values(grads).forEach((g) => g.dispose());
-    throw new NonFiniteLossError(stepIndex, `loss became ${loss} at step ${stepIndex}`, "lower the learning rate (optimizer.lr) or add warm-up (schedule.warmup_steps); the last good checkpoint is kept");
+    throw new NonFiniteLossError({
+      code: "train/non-finite-loss",
+      message: `loss became ${loss} at step ${stepIndex}`,
+      hint: "lower the learning rate (optimizer.lr) or add warm-up (schedule.warmup_steps); the last good checkpoint is kept",
+      fields: { step: stepIndex, loss: String(loss) },
+    });
   }
   const byName: Record<string, Tensor> = {};
   for (const k of Object.keys(trainable)) byName[k] = grads[trainable[k].name];

@@ -3,6 +3,8 @@ export { escapeHtml, html, markdown } from "./display.js";
 export { coerceParameter, injectedCellSource, parseParameterCell, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue } from "./params.js";
 export { checkedLayout, figureMarkup, plot, plotlyBundleScript, PlotError, type Layout, type Trace } from "./plot.js";
 export { progress, type Progress } from "./progress.js";
+export { settle } from "./settle.js";
+export { drawFactory, liveCurves, runFactory, type CurvePoint, type FactoryViewOptions } from "./factory.js";
 export { rng, type Rng } from "../random.js";
 export { readResults, record, RESULTS_FILE, type ResultsFile } from "../results.js";
 export { table, tableHtml, textTable, toRows, type Row, type TableOptions } from "./table.js";

@@ -36,13 +36,21 @@ export function parseParameterCell(source: string): ParameterSpec[] {
     const m = DECLARATION.exec(line);
     const value = m ? parseLiteral(m[3]) : undefined;
     if (!m || value === undefined) {
-      throw new ParameterError(`the parameters cell has a line that is not \`let name = literal;\`: ${line}`,
-        "keep only declarations with a number, boolean or string literal in the cell tagged `parameters`");
+      throw new ParameterError({
+        code: "params/not-a-declaration",
+        message: `the parameters cell has a line that is not \`let name = literal;\`: ${line}`,
+        hint: "keep only declarations with a number, boolean or string literal in the cell tagged `parameters`",
+        fields: { line },
+      });
     }
     const type = (m[2] as ParameterType | undefined) ?? (typeof value as ParameterType);
     if (typeof value !== type) {
-      throw new ParameterError(`parameter ${m[1]} is declared ${type} but its default ${m[3]} is a ${typeof value}`,
-        `make the default of ${m[1]} a ${type} literal`);
+      throw new ParameterError({
+        code: "params/default-type-mismatch",
+        message: `parameter ${m[1]} is declared ${type} but its default ${m[3]} is a ${typeof value}`,
+        hint: `make the default of ${m[1]} a ${type} literal`,
+        fields: { parameter: m[1], declared: type, default: m[3] },
+      });
     }
     specs.push({ name: m[1], type, default: value });
   }

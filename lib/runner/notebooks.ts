@@ -55,9 +55,12 @@ export function resolveNotebooks(names: string[], dir = notebooksDir()): Noteboo
     const key = wanted.replace(/\.ipynb$/, "").replace(/^.*\//, "");
     const match = all.filter((n) => n.name === key || n.name.split("-")[0] === key || n.name.replace(/^\d+-/, "") === key);
     if (match.length !== 1) {
-      throw new UnknownNotebookError(
-        match.length === 0 ? `no notebook named "${wanted}" in ${dir}` : `"${wanted}" matches several notebooks: ${match.map((m) => m.name).join(", ")}`,
-        `use one of: ${all.map((n) => n.name).join(", ")} (the number alone works too, e.g. ./lab run 00)`);
+      throw new UnknownNotebookError({
+        code: match.length === 0 ? "run/unknown-notebook" : "run/ambiguous-notebook",
+        message: match.length === 0 ? `no notebook named "${wanted}" in ${dir}` : `"${wanted}" matches several notebooks: ${match.map((m) => m.name).join(", ")}`,
+        hint: `use one of: ${all.map((n) => n.name).join(", ")} (the number alone works too, e.g. ./lab run 00)`,
+        fields: { name: wanted, dir, matches: match.map((m) => m.name) },
+      });
     }
     return match[0];
   });

@@ -1,18 +1,19 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { LabError, describeError } from "../errors.js";
-import { fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { unknownKey } from "../overrides.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle.js";
 import { checkChain } from "../chain/connect.js";
-import { newRunId, runsRoot } from "../run-context.js";
+import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
 import { gitInfo, packageVersion } from "./environment.js";
 import { finishReport, landFile } from "./report.js";
-import { cellSource, notebookParameters, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
+import { cellSource, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks, type NotebookFile, type NotebookJson } from "./notebooks.js";
 import { codeCells, describeCell, RunProgress, type ProgressOptions } from "./progress.js";
 
 export interface RunOptions {
@@ -57,14 +58,23 @@ export function runsDir(): string {
 /** Resolves notebooks and types every override before anything runs: a wrong key or type runs nothing. */
 export function planRuns(options: RunOptions): NotebookPlan[] {
   const notebooks = resolveNotebooks(options.names);
-  if (notebooks.length === 0) throw new LabError("there are no notebooks to run", "add notebooks/NN-name.ipynb");
+  if (notebooks.length === 0) {
+    throw new LabError({ code: "run/no-notebooks", message: "there are no notebooks to run", hint: "add notebooks/NN-name.ipynb", fields: { dir: notebooksDir() } });
+  }
   const plans = notebooks.map((notebook) => {
     const nb = readNotebook(notebook.path);
     let specs: ParameterSpec[];
     try {
       specs = notebookParameters(nb);
     } catch (error) {
-      throw new ParameterError(`${notebook.name}: ${(error as LabError).message}`, (error as LabError).hint ?? "fix the parameters cell");
+      if (!(error instanceof LabError)) throw error;
+      throw new ParameterError({
+        code: error.code,
+        message: `${notebook.name}: ${error.message}`,
+        hint: error.hint,
+        fields: { ...error.fields, notebook: notebook.name },
+        cause: error,
+      });
     }
     return { notebook, nb, specs, overrides: {} as Record<string, ParameterValue>, parameters: {} as Record<string, ParameterValue> };
   });
@@ -114,21 +124,6 @@ export function withParametersProbe(nb: NotebookJson, specs: ParameterSpec[]): N
   const fields = specs.map((s) => `${JSON.stringify(s.name)}: ${s.name}`).join(", ");
   return { ...nb, cells: [...nb.cells, { id: PROBE_TAG, cell_type: "code", metadata: { tags: [PROBE_TAG] }, outputs: [], execution_count: null,
     source: `console.log("LAB_PARAMETERS " + JSON.stringify({ ${fields} }));` }] };
-}
-
-function stagingRoot(runs: string): string {
-  return join(runs, "..", ".staging");
-}
-
-/** Removes staging folders whose process is gone (a run killed before it could clean up). */
-function sweepStaging(root: string): void {
-  if (!existsSync(root)) return;
-  for (const entry of readdirSync(root)) {
-    const pid = Number(entry.split("-")[0]);
-    let alive = false;
-    try { process.kill(pid, 0); alive = pid !== 0; } catch { alive = false; }
-    if (!alive) rmSync(join(root, entry), { recursive: true, force: true });
-  }
 }
 
 /** Per code cell, numbered as in errors and the report's `[n]` prompts: its heading, tags and seconds. */
@@ -202,7 +197,7 @@ function firstLines(text: string, n: number): string {
  */
 export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome> {
   const runId = newRunId(plan.notebook.name);
-  const staging = join(stagingRoot(options.runsDir), `${process.pid}-${runId}`);
+  const staging = join(stagingRoot(options.runsDir), ownedStagingName(runId));
   mkdirSync(staging, { recursive: true });
   const started = new Date();
   const injected = injectParameters(plan);
@@ -276,7 +271,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
     });
     mkdirSync(options.runsDir, { recursive: true });
-    renameSync(staging, runDir);
+    commitDir(staging, runDir);
     landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
@@ -302,7 +297,7 @@ export async function preflight(options: RunOptions): Promise<{ plans: NotebookP
 export async function runAll(options: RunOptions, log: (line: string) => void = console.log): Promise<RunOutcome[]> {
   const { plans, chain } = await preflight(options);
   log(`settling on ${chain}`);
-  sweepStaging(stagingRoot(options.runsDir));
+  sweepOrphanedStaging(stagingRoot(options.runsDir));
   const outcomes: RunOutcome[] = [];
   for (const plan of plans) {
     const outcome = await runNotebook(plan, options, log);

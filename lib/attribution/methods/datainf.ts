@@ -102,7 +102,12 @@ export function datainfGroups(blocks: readonly DenseBlock[], grouping: DatainfGr
 
 function checkGroups(G: GradientSet, groups: BlockSpan[] | undefined): BlockSpan[] {
   if (G.projection || !(groups ?? G.blocks)) {
-    throw new AttributionError("DataInf needs per-layer gradients; these were projected", "compute gradients without a projection for DataInf (it is already cheap per layer)");
+    throw new AttributionError({
+      code: "method/projected-gradients",
+      message: "DataInf needs per-layer gradients; these were projected",
+      hint: "compute gradients without a projection for DataInf (it is already cheap per layer)",
+      fields: { method: "datainf" },
+    });
   }
   return groups ?? (G.blocks as BlockSpan[]);
 }

@@ -13,7 +13,12 @@ export class TracInCP implements Attributor {
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
     const cps = task.checkpoints ?? [];
-    if (cps.length === 0) throw new AttributionError("TracIn-CP needs kept checkpoints, none given", "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints");
+    if (cps.length === 0) throw new AttributionError({
+      code: "method/no-checkpoints",
+      message: "TracIn-CP needs kept checkpoints, none given",
+      hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
+      fields: { method: "tracin-cp" },
+    });
     const total = new Float64Array(task.test.n * task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
@@ -27,7 +32,12 @@ export class TracInCP implements Attributor {
   selfInfluence(task: AttributionTask): Float64Array {
     verifyTask(task);
     const cps = task.checkpoints ?? [];
-    if (cps.length === 0) throw new AttributionError("TracIn-CP needs kept checkpoints, none given", "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints");
+    if (cps.length === 0) throw new AttributionError({
+      code: "method/no-checkpoints",
+      message: "TracIn-CP needs kept checkpoints, none given",
+      hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
+      fields: { method: "tracin-cp" },
+    });
     const total = new Float64Array(task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });

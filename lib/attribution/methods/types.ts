@@ -70,7 +70,12 @@ export function verifyTask(task: AttributionTask): void {
   if (task.paramsHash !== undefined) {
     const actual = hashParams(task.params);
     if (actual !== task.paramsHash) {
-      throw new HashMismatchError(`model parameters hash to ${actual}, but ${task.paramsHash} was recorded`, "attribute against the recorded checkpoint: reload it, do not edit parameters in place");
+      throw new HashMismatchError({
+        code: "attribution/params-hash-mismatch",
+        message: `model parameters hash to ${actual}, but ${task.paramsHash} was recorded`,
+        hint: "attribute against the recorded checkpoint: reload it, do not edit parameters in place",
+        fields: { actual, recorded: task.paramsHash },
+      });
     }
   }
   task.checkpoints?.forEach((cp, i) => verifyCheckpoint(cp, `checkpoint ${i} (step ${cp.step})`));

@@ -1,4 +1,5 @@
-import { loadSpec, runFactory, specFields, specOverrideFields, validateSpec } from "../../intelligence/factory/index.js";
+import { loadSpec, specFields, specOverrideFields, validateSpec } from "../../intelligence/factory/index.js";
+import { runFactory } from "../../notebook/factory.js";
 import { applyOverrides, typeOverrides } from "../../overrides.js";
 import { defineCommand } from "../command.js";
 

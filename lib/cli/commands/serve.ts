@@ -7,6 +7,7 @@ import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intellig
 import { DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, startServer, writeGeneratedAdapter } from "../../intelligence/openlora/index.js";
 import { initTf } from "../../tf/index.js";
 import { CliError, defineCommand } from "../command.js";
+import { cacheDir } from "../../cache.js";
 
 const HINT = "see ./lab serve --help";
 
@@ -22,7 +23,7 @@ export default defineCommand({
   options: {
     port: { type: "string", value: "N", doc: "listen on 127.0.0.1:N (default 8000; 0 picks a free port)" },
     adapter: { type: "string", multiple: true, value: "ID=DIR", doc: "serve the PEFT adapter folder DIR as model ID" },
-    "no-factory": { type: "boolean", doc: "do not serve the Model Factory's adapters (experiments/runs/factory/*/adapter)" },
+    "no-factory": { type: "boolean", doc: "do not serve the Model Factory's adapters (.lab/cache/factory/*/adapter)" },
     generate: { type: "string", value: "N", doc: "also serve N generated adapters (ranks 2, 4, 8) for scale tests" },
     slots: { type: "string", value: "N", doc: `adapter slots in the backend (default ${DEFAULT_SERVICE.slots})` },
     "max-rank": { type: "string", value: "N", doc: `largest adapter rank the slots hold (default ${DEFAULT_SERVICE.maxRank})` },
@@ -34,7 +35,7 @@ export default defineCommand({
   },
   examples: [
     "./lab serve --generate 100",
-    "./lab serve --adapter lit=experiments/runs/factory/fortunes-literature-lora/adapter --slots 8 --host-budget-mb 16",
+    "./lab serve --adapter lit=.lab/cache/factory/fortunes-literature-lora/adapter --slots 8 --host-budget-mb 16",
     'curl -s 127.0.0.1:8000/v1/completions -H \'content-type: application/json\' -d \'{"model":"gen-0001","prompt":"The ","max_tokens":32}\'',
   ],
   async run({ values }) {
@@ -81,8 +82,9 @@ async function serve(values: ServeValues): Promise<number> {
   const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
   const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
   const service = openLoraService(tf, model, base, settings);
-  const roots = [fromRoot("experiments", "runs")];
-  const factoryRuns = fromRoot("experiments", "runs", "factory");
+  // ./lab factory writes its outputs to the factory cache when the spec names no output.dir
+  const factoryRuns = cacheDir("factory");
+  const roots = [fromRoot("experiments", "runs"), factoryRuns];
   if (!values["no-factory"] && existsSync(factoryRuns)) {
     for (const run of readdirSync(factoryRuns)) {
       const dir = join(factoryRuns, run, "adapter");

@@ -21,7 +21,12 @@ export interface ImageSet {
 export function parseIdx(bytes: Uint8Array, what: string): { dims: number[]; data: Uint8Array } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 4 || view.getUint16(0) !== 0 || view.getUint8(2) !== 0x08) {
-    throw new DatasetError(`${what} is not an IDX file of unsigned bytes`, "reinstall the data set package");
+    throw new DatasetError({
+      code: "dataset/not-idx",
+      message: `${what} is not an IDX file of unsigned bytes`,
+      hint: "reinstall the data set package",
+      fields: { file: what },
+    });
   }
   const ndim = view.getUint8(3);
   const dims: number[] = [];
@@ -29,7 +34,12 @@ export function parseIdx(bytes: Uint8Array, what: string): { dims: number[]; dat
   const offset = 4 + 4 * ndim;
   const count = dims.reduce((a, b) => a * b, 1);
   if (bytes.byteLength !== offset + count) {
-    throw new DatasetError(`${what}: IDX header says ${count} values, file holds ${bytes.byteLength - offset}`, "reinstall the data set package");
+    throw new DatasetError({
+      code: "dataset/idx-size-mismatch",
+      message: `${what}: IDX header says ${count} values, file holds ${bytes.byteLength - offset}`,
+      hint: "reinstall the data set package",
+      fields: { file: what, declared: count, held: bytes.byteLength - offset },
+    });
   }
   return { dims, data: bytes.subarray(offset) };
 }
@@ -44,7 +54,12 @@ export function loadFashionMnist(split: "train" | "test", opts: { dir?: string }
   const images = parseIdx(gunzipSync(readVerified(FASHION_MNIST, `${split}Images`, opts.dir)), `${split} images`);
   const labels = parseIdx(gunzipSync(readVerified(FASHION_MNIST, `${split}Labels`, opts.dir)), `${split} labels`);
   const [n, rows, cols] = images.dims;
-  if (labels.dims[0] !== n) throw new DatasetError(`${split}: ${n} images but ${labels.dims[0]} labels`, "reinstall the data set package");
+  if (labels.dims[0] !== n) throw new DatasetError({
+    code: "dataset/label-count-mismatch",
+    message: `${split}: ${n} images but ${labels.dims[0]} labels`,
+    hint: "reinstall the data set package",
+    fields: { split, images: n, labels: labels.dims[0] },
+  });
   const x = new Float32Array(images.data.length);
   for (let i = 0; i < x.length; i++) x[i] = images.data[i] / 255;
   const y = Int32Array.from(labels.data);

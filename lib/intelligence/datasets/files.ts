@@ -65,21 +65,30 @@ export function datasetDir(source: DatasetSource, dir?: string): string {
 /** Reads one file of a data set and checks its sha256; refuses a missing or altered file. */
 export function readVerified(source: DatasetSource, key: string, dir?: string): Buffer {
   const spec = source.files[key];
-  if (!spec) throw new DatasetError(`data set ${source.name} has no file "${key}"`, `use one of: ${Object.keys(source.files).join(", ")}`);
+  if (!spec) throw new DatasetError({
+    code: "dataset/unknown-file",
+    message: `data set ${source.name} has no file "${key}"`,
+    hint: `use one of: ${Object.keys(source.files).join(", ")}`,
+    fields: { dataset: source.name, file: key },
+  });
   const path = join(datasetDir(source, dir), spec.file);
   if (!existsSync(path)) {
-    throw new DatasetError(
-      `data set ${source.name}: file ${path} is missing`,
-      `install the Debian package: sudo apt-get install ${source.aptPackage} (./lab set-up installs every package in datasets/apt-packages.txt)`,
-    );
+    throw new DatasetError({
+      code: "dataset/missing-file",
+      message: `data set ${source.name}: file ${path} is missing`,
+      hint: `install the Debian package: sudo apt-get install ${source.aptPackage} (./lab set-up installs every package in datasets/apt-packages.txt)`,
+      fields: { dataset: source.name, path, aptPackage: source.aptPackage },
+    });
   }
   const bytes = readFileSync(path);
   const actual = sha256Hex(bytes);
   if (actual !== spec.sha256) {
-    throw new DatasetError(
-      `data set ${source.name}: ${path} has sha256 ${actual}, expected ${spec.sha256} (datasets/README.md)`,
-      `the file was altered or is another version; reinstall it: sudo apt-get install --reinstall ${source.aptPackage}`,
-    );
+    throw new DatasetError({
+      code: "dataset/hash-mismatch",
+      message: `data set ${source.name}: ${path} has sha256 ${actual}, expected ${spec.sha256} (datasets/README.md)`,
+      hint: `the file was altered or is another version; reinstall it: sudo apt-get install --reinstall ${source.aptPackage}`,
+      fields: { dataset: source.name, path, actual, expected: spec.sha256 },
+    });
   }
   return bytes;
 }

@@ -48,7 +48,12 @@ export function charTokenizer(text: string): CharTokenizer {
       const out = new Int32Array(s.length);
       for (let i = 0; i < s.length; i++) {
         const id = index.get(s[i]);
-        if (id === undefined) throw new DatasetError(`character ${JSON.stringify(s[i])} is not in the vocabulary`, "encode text drawn from the same corpus as the tokenizer");
+        if (id === undefined) throw new DatasetError({
+          code: "dataset/unknown-character",
+          message: `character ${JSON.stringify(s[i])} is not in the vocabulary`,
+          hint: "encode text drawn from the same corpus as the tokenizer",
+          fields: { character: s[i] },
+        });
         out[i] = id;
       }
       return out;

@@ -111,7 +111,7 @@ const SCHEMA: Record<string, Field> = {
   },
   output: {
     kind: "object", default: {}, doc: "where results go", fields: {
-      dir: { kind: "string", nullable: true, default: null, doc: "output folder (default experiments/runs/factory/NAME)" },
+      dir: { kind: "string", nullable: true, default: null, doc: "output folder (default .lab/cache/factory/NAME)" },
     },
   },
 };
@@ -123,9 +123,15 @@ function levenshtein(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-function suggest(name: string, options: string[]): string {
+/** The option within edit distance 3 of `name`, nearest first, if any. */
+function closest(name: string, options: string[]): string | null {
   const best = options.map((o) => [o, levenshtein(name, o)] as const).sort((p, q) => p[1] - q[1])[0];
-  return best && best[1] <= 3 ? ` (did you mean "${best[0]}"?)` : "";
+  return best && best[1] <= 3 ? best[0] : null;
+}
+
+function suggest(name: string, options: string[]): string {
+  const best = closest(name, options);
+  return best ? ` (did you mean "${best}"?)` : "";
 }
 
 function typeName(v: unknown): string {
@@ -133,12 +139,12 @@ function typeName(v: unknown): string {
 }
 
 function checkObject(raw: unknown, schema: Record<string, Field>, path: string): Record<string, unknown> {
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new SpecError(path || "(root)", `expected a mapping, got ${typeName(raw)}`, `write ${path || "the spec"} as key: value pairs`);
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) throw new SpecError(path || "(root)", `expected a mapping, got ${typeName(raw)}`, `write ${path || "the spec"} as key: value pairs`, { code: "spec/not-a-mapping", fields: { got: typeName(raw) } });
   const obj = raw as Record<string, unknown>;
   for (const key of Object.keys(obj)) {
     if (!(key in schema)) {
       const at = path ? `${path}.${key}` : key;
-      throw new SpecError(at, `unknown field${suggest(key, Object.keys(schema))}`, `remove it; allowed here: ${Object.keys(schema).join(", ")}`);
+      throw new SpecError(at, `unknown field${suggest(key, Object.keys(schema))}`, `remove it; allowed here: ${Object.keys(schema).join(", ")}`, { code: "spec/unknown-field", fields: { allowed: Object.keys(schema), suggestion: closest(key, Object.keys(schema)) } });
     }
   }
   const out: Record<string, unknown> = {};
@@ -148,35 +154,35 @@ function checkObject(raw: unknown, schema: Record<string, Field>, path: string):
 
 function checkField(value: unknown, f: Field, path: string): unknown {
   if (value === undefined) {
-    if (f.default === undefined) throw new SpecError(path, "is required", `add ${path}: ${f.doc}`);
+    if (f.default === undefined) throw new SpecError(path, "is required", `add ${path}: ${f.doc}`, { code: "spec/missing-field" });
     value = structuredClone(f.default);
   }
   if (value === null) {
     if (f.nullable) return null;
-    throw new SpecError(path, "must not be null", `give ${path} a value: ${f.doc}`);
+    throw new SpecError(path, "must not be null", `give ${path} a value: ${f.doc}`, { code: "spec/null-field" });
   }
   switch (f.kind) {
     case "object":
       return checkObject(value, f.fields!, path);
     case "string":
-      if (typeof value !== "string") throw new SpecError(path, `expected a string, got ${typeName(value)}`, `write ${path} as text: ${f.doc}`);
-      if (f.oneOf && !f.oneOf.includes(value)) throw new SpecError(path, `"${value}" is not one of ${f.oneOf.join(", ")}${suggest(value, [...f.oneOf])}`, `set ${path} to one of: ${f.oneOf.join(", ")}`);
-      if (f.pattern && !f.pattern.test(value)) throw new SpecError(path, `"${value}" is not valid`, `${path} must be ${f.doc}`);
+      if (typeof value !== "string") throw new SpecError(path, `expected a string, got ${typeName(value)}`, `write ${path} as text: ${f.doc}`, { code: "spec/wrong-type", fields: { expected: "string", got: typeName(value) } });
+      if (f.oneOf && !f.oneOf.includes(value)) throw new SpecError(path, `"${value}" is not one of ${f.oneOf.join(", ")}${suggest(value, [...f.oneOf])}`, `set ${path} to one of: ${f.oneOf.join(", ")}`, { code: "spec/not-one-of", fields: { value, allowed: f.oneOf, suggestion: closest(value, [...f.oneOf]) } });
+      if (f.pattern && !f.pattern.test(value)) throw new SpecError(path, `"${value}" is not valid`, `${path} must be ${f.doc}`, { code: "spec/bad-format", fields: { value } });
       return value;
     case "boolean":
-      if (typeof value !== "boolean") throw new SpecError(path, `expected true or false, got ${typeName(value)}`, `write ${path}: true or ${path}: false`);
+      if (typeof value !== "boolean") throw new SpecError(path, `expected true or false, got ${typeName(value)}`, `write ${path}: true or ${path}: false`, { code: "spec/wrong-type", fields: { expected: "boolean", got: typeName(value) } });
       return value;
     case "number":
     case "integer": {
-      if (typeof value !== "number" || !Number.isFinite(value)) throw new SpecError(path, `expected a number, got ${typeName(value)}`, `write ${path} as a number (unquoted): ${f.doc}`);
-      if (f.kind === "integer" && !Number.isInteger(value)) throw new SpecError(path, `expected a whole number, got ${value}`, `round ${path} to an integer`);
-      if (f.min !== undefined && value < f.min) throw new SpecError(path, `${value} is below the minimum ${f.min}`, `set ${path} >= ${f.min}`);
-      if (f.max !== undefined && value > f.max) throw new SpecError(path, `${value} is above the maximum ${f.max}`, `set ${path} <= ${f.max}`);
-      if (f.exclusiveMin !== undefined && value <= f.exclusiveMin) throw new SpecError(path, `${value} must be greater than ${f.exclusiveMin}`, `set ${path} > ${f.exclusiveMin}`);
+      if (typeof value !== "number" || !Number.isFinite(value)) throw new SpecError(path, `expected a number, got ${typeName(value)}`, `write ${path} as a number (unquoted): ${f.doc}`, { code: "spec/wrong-type", fields: { expected: "number", got: typeName(value) } });
+      if (f.kind === "integer" && !Number.isInteger(value)) throw new SpecError(path, `expected a whole number, got ${value}`, `round ${path} to an integer`, { code: "spec/wrong-type", fields: { expected: "integer", got: typeName(value) } });
+      if (f.min !== undefined && value < f.min) throw new SpecError(path, `${value} is below the minimum ${f.min}`, `set ${path} >= ${f.min}`, { code: "spec/out-of-range", fields: { value, min: f.min } });
+      if (f.max !== undefined && value > f.max) throw new SpecError(path, `${value} is above the maximum ${f.max}`, `set ${path} <= ${f.max}`, { code: "spec/out-of-range", fields: { value, max: f.max } });
+      if (f.exclusiveMin !== undefined && value <= f.exclusiveMin) throw new SpecError(path, `${value} must be greater than ${f.exclusiveMin}`, `set ${path} > ${f.exclusiveMin}`, { code: "spec/out-of-range", fields: { value, exclusiveMin: f.exclusiveMin } });
       return value;
     }
     case "string[]":
-      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new SpecError(path, `expected a list of strings, got ${typeName(value)}`, `write ${path} as a list, e.g. [${f.doc.split(" ")[0]}]`);
+      if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) throw new SpecError(path, `expected a list of strings, got ${typeName(value)}`, `write ${path} as a list, e.g. [${f.doc.split(" ")[0]}]`, { code: "spec/wrong-type", fields: { expected: "string[]", got: typeName(value) } });
       return value;
   }
 }
@@ -186,32 +192,32 @@ export function validateSpec(raw: unknown): FactorySpec {
   const spec = checkObject(raw, SCHEMA, "") as unknown as FactorySpec;
   // cross-field rules, still before anything runs
   if ((spec.training.steps === null) === (spec.training.epochs === null)) {
-    throw new SpecError("training", "needs exactly one of steps and epochs", "set training.steps (an integer) or training.epochs, not both");
+    throw new SpecError("training", "needs exactly one of steps and epochs", "set training.steps (an integer) or training.epochs, not both", { code: "spec/steps-or-epochs", fields: { steps: spec.training.steps, epochs: spec.training.epochs } });
   }
-  if (spec.data.datanets.length === 0) throw new SpecError("data.datanets", "is empty", `list at least one datanet: ${Object.keys(DATANET_CATALOG).join(", ")}`);
+  if (spec.data.datanets.length === 0) throw new SpecError("data.datanets", "is empty", `list at least one datanet: ${Object.keys(DATANET_CATALOG).join(", ")}`, { code: "spec/empty-list" });
   spec.data.datanets.forEach((name, i) => {
     const entry = DATANET_CATALOG[name];
-    if (!entry) throw new SpecError(`data.datanets[${i}]`, `no datanet named "${name}"${suggest(name, Object.keys(DATANET_CATALOG))}`, `use one of: ${Object.keys(DATANET_CATALOG).join(", ")}`);
+    if (!entry) throw new SpecError(`data.datanets[${i}]`, `no datanet named "${name}"${suggest(name, Object.keys(DATANET_CATALOG))}`, `use one of: ${Object.keys(DATANET_CATALOG).join(", ")}`, { code: "spec/unknown-datanet", fields: { name, known: Object.keys(DATANET_CATALOG), suggestion: closest(name, Object.keys(DATANET_CATALOG)) } });
     const kind = BASE_MODELS[spec.base_model.name].kind;
     if (entry.modality !== (kind === "mlp" ? "image" : "text")) {
-      throw new SpecError(`data.datanets[${i}]`, `datanet "${name}" holds ${entry.modality} data, but base model ${spec.base_model.name} takes ${kind === "mlp" ? "images" : "text"}`, `pick a ${kind === "mlp" ? "image" : "text"} datanet: ${Object.entries(DATANET_CATALOG).filter(([, e]) => e.modality === (kind === "mlp" ? "image" : "text")).map(([n]) => n).join(", ")}`);
+      throw new SpecError(`data.datanets[${i}]`, `datanet "${name}" holds ${entry.modality} data, but base model ${spec.base_model.name} takes ${kind === "mlp" ? "images" : "text"}`, `pick a ${kind === "mlp" ? "image" : "text"} datanet: ${Object.entries(DATANET_CATALOG).filter(([, e]) => e.modality === (kind === "mlp" ? "image" : "text")).map(([n]) => n).join(", ")}`, { code: "spec/datanet-modality-mismatch", fields: { name, modality: entry.modality, baseModel: spec.base_model.name } });
     }
   });
   if (spec.base_model.sha256) spec.base_model.sha256 = spec.base_model.sha256.replace(/^0x/, "");
-  if (spec.method === "lora" && spec.lora.target_modules.length === 0) throw new SpecError("lora.target_modules", "is empty", "name the layers to adapt, e.g. [fc1, fc2] (MLP) or [q_proj, v_proj] (transformer)");
-  if (spec.optimizer.lr_ratio_b !== 1 && spec.method !== "lora") throw new SpecError("optimizer.lr_ratio_b", `applies to LoRA only, but method is "${spec.method}"`, "remove optimizer.lr_ratio_b or set method: lora");
+  if (spec.method === "lora" && spec.lora.target_modules.length === 0) throw new SpecError("lora.target_modules", "is empty", "name the layers to adapt, e.g. [fc1, fc2] (MLP) or [q_proj, v_proj] (transformer)", { code: "spec/empty-list" });
+  if (spec.optimizer.lr_ratio_b !== 1 && spec.method !== "lora") throw new SpecError("optimizer.lr_ratio_b", `applies to LoRA only, but method is "${spec.method}"`, "remove optimizer.lr_ratio_b or set method: lora", { code: "spec/lora-only-field", fields: { method: spec.method } });
   return spec;
 }
 
 /** Reads a spec file (.yaml, .yml or .json) and validates it. */
 export function loadSpec(path: string): FactorySpec {
-  if (!existsSync(path)) throw new SpecError("(file)", `${path} does not exist`, "pass the path of a spec, e.g. experiments/factory/fmnist-lora.yaml");
+  if (!existsSync(path)) throw new SpecError("(file)", `${path} does not exist`, "pass the path of a spec, e.g. experiments/factory/fmnist-lora.yaml", { code: "spec/file-missing", fields: { path } });
   const text = readFileSync(path, "utf8");
   let raw: unknown;
   try {
     raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new SpecError("(file)", `${path} does not parse: ${(error as Error).message.split("\n")[0]}`, "fix the YAML/JSON syntax at the line given");
+    throw new SpecError("(file)", `${path} does not parse: ${(error as Error).message.split("\n")[0]}`, "fix the YAML/JSON syntax at the line given", { code: "spec/unparseable", fields: { path, reason: (error as Error).message.split("\n")[0] } });
   }
   return validateSpec(raw);
 }

@@ -56,16 +56,30 @@ export function loraKeys(module: string, dora: boolean): string[] {
  */
 export function initLora(model: Model, base: WeightMap, config: LoraConfig, seed: number): LoraAdapter {
   const tf = model.tf;
-  if (!Number.isInteger(config.r) || config.r < 1) throw new IntelligenceError(`LoRA rank r=${config.r} is not a positive integer`, "set r to 1 or more (typical: 4, 8, 16)");
+  if (!Number.isInteger(config.r) || config.r < 1) throw new IntelligenceError({
+    code: "lora/bad-rank",
+    message: `LoRA rank r=${config.r} is not a positive integer`,
+    hint: "set r to 1 or more (typical: 4, 8, 16)",
+    fields: { r: config.r },
+  });
   const modules = matchTargetModules(model.linearModules, config.targetModules);
   if (modules.length === 0) {
-    throw new IntelligenceError(`target_modules ${JSON.stringify(config.targetModules)} match no linear layer of the ${model.kind} model`,
-      `choose among: ${model.linearModules.map((m) => m.name).join(", ")}`);
+    throw new IntelligenceError({
+      code: "lora/no-target-module",
+      message: `target_modules ${JSON.stringify(config.targetModules)} match no linear layer of the ${model.kind} model`,
+      hint: `choose among: ${model.linearModules.map((m) => m.name).join(", ")}`,
+      fields: { targetModules: config.targetModules, model: model.kind },
+    });
   }
   const tensors: WeightMap = {};
   for (const m of modules) {
     if (config.r > Math.min(m.inFeatures, m.outFeatures)) {
-      throw new IntelligenceError(`LoRA rank ${config.r} exceeds layer ${m.name} (${m.outFeatures}×${m.inFeatures})`, `use r <= ${Math.min(m.inFeatures, m.outFeatures)}`);
+      throw new IntelligenceError({
+        code: "lora/rank-too-large",
+        message: `LoRA rank ${config.r} exceeds layer ${m.name} (${m.outFeatures}×${m.inFeatures})`,
+        hint: `use r <= ${Math.min(m.inFeatures, m.outFeatures)}`,
+        fields: { r: config.r, module: m.name, limit: Math.min(m.inFeatures, m.outFeatures) },
+      });
     }
     const r = rng(seed).fork(`lora:${m.name}`);
     const a = new Float32Array(config.r * m.inFeatures);

@@ -1,10 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
 import { IntelligenceError } from "../errors.js";
 import type { ArrayMap, Tf, WeightMap } from "./types.js";
-import { sha256Hex } from "../../files.js";
+import { sha256Hex, writeDirAtomic } from "../../files.js";
 
 export function toArrays(weights: WeightMap): ArrayMap {
   const out: ArrayMap = {};
@@ -18,19 +17,6 @@ export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMa
   return out;
 }
 
-
-/** Writes a folder by building it beside its destination and renaming it into place. */
-export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
-  mkdirSync(dirname(dir), { recursive: true });
-  const temp = `${dir}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  mkdirSync(temp, { recursive: true });
-  for (const [name, data] of Object.entries(files)) {
-    mkdirSync(dirname(join(temp, name)), { recursive: true });
-    writeFileSync(join(temp, name), data);
-  }
-  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
-  renameSync(temp, dir);
-}
 
 export interface CheckpointMeta {
   kind: string;
@@ -59,11 +45,21 @@ export function saveCheckpoint(dir: string, weights: WeightMap, meta: Checkpoint
 
 export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): LoadedCheckpoint {
   const file = join(dir, "model.safetensors");
-  if (!existsSync(file)) throw new IntelligenceError(`no checkpoint at ${dir}`, "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)");
+  if (!existsSync(file)) throw new IntelligenceError({
+    code: "checkpoint/missing",
+    message: `no checkpoint at ${dir}`,
+    hint: "pretrain the base model first (pretrainBase / ./lab factory builds it from its seed)",
+    fields: { dir },
+  });
   const bytes = readFileSync(file);
   const hash = sha256Hex(bytes);
   if (expectedSha256 && hash !== expectedSha256) {
-    throw new IntelligenceError(`checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`, "use the checkpoint the hash was recorded for, or update the expected hash");
+    throw new IntelligenceError({
+      code: "checkpoint/hash-mismatch",
+      message: `checkpoint ${file} has sha256 ${hash}, expected ${expectedSha256}`,
+      hint: "use the checkpoint the hash was recorded for, or update the expected hash",
+      fields: { file, actual: hash, expected: expectedSha256 },
+    });
   }
   const meta = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as CheckpointMeta;
   return { ...meta, weights: fromArrays(tf, decodeSafetensors(bytes).tensors), sha256: hash, dir };

@@ -3,7 +3,12 @@ import { IntelligenceError } from "../errors.js";
 
 export function need(weights: WeightMap, key: string): Tensor {
   const t = weights[key];
-  if (!t) throw new IntelligenceError(`weight "${key}" is missing from the weight map`, "load the base checkpoint the model was built for (model.init or loadCheckpoint)");
+  if (!t) throw new IntelligenceError({
+    code: "model/missing-weight",
+    message: `weight "${key}" is missing from the weight map`,
+    hint: "load the base checkpoint the model was built for (model.init or loadCheckpoint)",
+    fields: { weight: key },
+  });
   return t;
 }
 

@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { fromRoot } from "../../files.js";
 import { IntelligenceError } from "../errors.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
 import { charTokenizer, loadFortunes, type CharTokenizer } from "../datasets/text.js";
@@ -10,6 +9,7 @@ import { createMlp, type MlpConfig } from "./mlp.js";
 import { loadCheckpoint, saveCheckpoint, type LoadedCheckpoint } from "./checkpoint.js";
 import type { Model, Tf, WeightMap } from "./types.js";
 import type * as tfjs from "@tensorflow/tfjs";
+import { cacheDir } from "../../cache.js";
 
 /**
  * Base models the lab can rebuild from a seed. Each recipe names its architecture, its
@@ -92,19 +92,32 @@ export function fortunesTokenizer(): CharTokenizer {
 /** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from the corpus. */
 export function gptConfig(name = "fortunes-gpt"): GptConfig {
   const recipe = BASE_MODELS[name];
-  if (!recipe?.gpt) throw new IntelligenceError(`base model "${name}" is not a GPT recipe`, `use one of: ${Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name).join(", ")}`);
+  if (!recipe?.gpt) {
+    const gpts = Object.values(BASE_MODELS).filter((r) => r.gpt).map((r) => r.name);
+    throw new IntelligenceError({ code: "model/not-a-gpt", message: `base model "${name}" is not a GPT recipe`, hint: `use one of: ${gpts.join(", ")}`, fields: { name, known: gpts } });
+  }
   return { vocabSize: fortunesTokenizer().vocab.length, ...recipe.gpt };
 }
 
 export function createModel(tf: Tf, kind: string, config: unknown): Model {
   if (kind === "mlp") return createMlp(tf, config as MlpConfig);
   if (kind === "gpt") return createGpt(tf, config as GptConfig);
-  throw new IntelligenceError(`unknown model kind "${kind}"`, "use mlp or gpt");
+  throw new IntelligenceError({
+    code: "model/unknown-kind",
+    message: `unknown model kind "${kind}"`,
+    hint: "use mlp or gpt",
+    fields: { kind },
+  });
 }
 
 export function baseModel(tf: Tf, name: string): Model {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
+  if (!recipe) throw new IntelligenceError({
+    code: "model/unknown-base-model",
+    message: `no base model named "${name}"`,
+    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+    fields: { name, known: Object.keys(BASE_MODELS) },
+  });
   return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig(name));
 }
 
@@ -138,7 +151,7 @@ export function pretrainTokenIds(): Int32Array {
 
 export function baseModelDir(name: string, mode: PretrainMode, seed: number): string {
   const revision = BASE_MODELS[name]?.revision ?? 1;
-  return fromRoot("experiments", "runs", "base-models", name, `${mode}-seed${seed}${revision > 1 ? `-r${revision}` : ""}`);
+  return cacheDir("base-models", name, `${mode}-seed${seed}${revision > 1 ? `-r${revision}` : ""}`);
 }
 
 export interface PretrainOptions {
@@ -162,7 +175,12 @@ interface PretrainRun {
 
 function startPretrain(tf: Tf, name: string, opts: PretrainOptions): PretrainRun {
   const recipe = BASE_MODELS[name];
-  if (!recipe) throw new IntelligenceError(`no base model named "${name}"`, `use one of: ${Object.keys(BASE_MODELS).join(", ")}`);
+  if (!recipe) throw new IntelligenceError({
+    code: "model/unknown-base-model",
+    message: `no base model named "${name}"`,
+    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+    fields: { name, known: Object.keys(BASE_MODELS) },
+  });
   const model = baseModel(tf, name);
   const budget = { ...recipe.pretrain[opts.mode], ...(opts.steps !== undefined ? { steps: opts.steps } : {}) };
   const data = pretrainData(name);

@@ -1,7 +1,6 @@
-import { sha256Hex } from "../../files.js";
+import { sha256Hex, writeDirAtomic } from "../../files.js";
 import { type Rng, rng } from "../../random.js";
 import { type LoraConfig, loraScaling } from "../lora/index.js";
-import { writeDirAtomic } from "../models/checkpoint.js";
 import type { LinearModule } from "../models/types.js";
 import { PEFT_PREFIX, toPeftConfig } from "../peft/index.js";
 import { encodeSafetensors } from "../peft/safetensors.js";

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AdapterFormatError } from "../errors.js";
-import { toArrays, writeDirAtomic } from "../models/checkpoint.js";
+import { writeDirAtomic } from "../../files.js";
+import { toArrays } from "../models/checkpoint.js";
 import { sha256Hex } from "../../files.js";
 import { loraKeys, matchTargetModules, type LoraAdapter, type LoraConfig } from "../lora/index.js";
 import type { Model, ModelTask, WeightMap } from "../models/types.js";
@@ -61,9 +62,24 @@ export function toPeftConfig(config: LoraConfig, baseModelNameOrPath: string, ta
 }
 
 export function fromPeftConfig(c: PeftAdapterConfig): LoraConfig {
-  if (c.peft_type !== "LORA") throw new AdapterFormatError(`adapter_config.json has peft_type ${JSON.stringify(c.peft_type)}`, "load a LoRA adapter (peft_type \"LORA\")");
-  if (c.bias !== "none") throw new AdapterFormatError(`adapter bias "${c.bias}" is not supported`, "train with bias=\"none\"");
-  if (c.fan_in_fan_out) throw new AdapterFormatError("fan_in_fan_out adapters (GPT-2 Conv1D layout) are not supported", "export with fan_in_fan_out=false");
+  if (c.peft_type !== "LORA") throw new AdapterFormatError({
+    code: "peft/not-lora",
+    message: `adapter_config.json has peft_type ${JSON.stringify(c.peft_type)}`,
+    hint: "load a LoRA adapter (peft_type \"LORA\")",
+    fields: { peftType: String(c.peft_type) },
+  });
+  if (c.bias !== "none") throw new AdapterFormatError({
+    code: "peft/unsupported-bias",
+    message: `adapter bias "${c.bias}" is not supported`,
+    hint: "train with bias=\"none\"",
+    fields: { bias: c.bias },
+  });
+  if (c.fan_in_fan_out) throw new AdapterFormatError({
+    code: "peft/fan-in-fan-out",
+    message: "fan_in_fan_out adapters (GPT-2 Conv1D layout) are not supported",
+    hint: "export with fan_in_fan_out=false",
+    fields: { fanInFanOut: true },
+  });
   return {
     r: c.r, loraAlpha: c.lora_alpha, loraDropout: c.lora_dropout ?? 0, targetModules: c.target_modules,
     useRslora: !!c.use_rslora, useDora: !!c.use_dora, initLoraWeights: c.init_lora_weights === "gaussian" ? "gaussian" : "kaiming", bias: "none",
@@ -105,7 +121,12 @@ export function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModel
 export function loadAdapter(model: Model, dir: string): LoraAdapter & { peftConfig: PeftAdapterConfig; sha256: string } {
   const cfgPath = join(dir, "adapter_config.json");
   const stPath = join(dir, "adapter_model.safetensors");
-  for (const p of [cfgPath, stPath]) if (!existsSync(p)) throw new AdapterFormatError(`${p} is missing`, "point at a folder written by saveAdapter or PEFT's save_pretrained");
+  for (const p of [cfgPath, stPath]) if (!existsSync(p)) throw new AdapterFormatError({
+    code: "peft/missing-file",
+    message: `${p} is missing`,
+    hint: "point at a folder written by saveAdapter or PEFT's save_pretrained",
+    fields: { path: p },
+  });
   const peftConfig = JSON.parse(readFileSync(cfgPath, "utf8")) as PeftAdapterConfig;
   const config = fromPeftConfig(peftConfig);
   const bytes = readFileSync(stPath);
@@ -121,8 +142,18 @@ export function loadAdapter(model: Model, dir: string): LoraAdapter & { peftConf
     };
     for (const key of loraKeys(m.name, config.useDora)) {
       const t = tensors[PEFT_PREFIX + key];
-      if (!t) throw new AdapterFormatError(`adapter_model.safetensors lacks ${PEFT_PREFIX + key}`, "the adapter was trained for another model or target_modules; check base_model_name_or_path");
-      if (t.shape.join(",") !== shapes[key].join(",")) throw new AdapterFormatError(`${PEFT_PREFIX + key} has shape [${t.shape}], the model needs [${shapes[key]}]`, "load the adapter onto the base model it was trained on");
+      if (!t) throw new AdapterFormatError({
+        code: "peft/missing-tensor",
+        message: `adapter_model.safetensors lacks ${PEFT_PREFIX + key}`,
+        hint: "the adapter was trained for another model or target_modules; check base_model_name_or_path",
+        fields: { tensor: PEFT_PREFIX + key },
+      });
+      if (t.shape.join(",") !== shapes[key].join(",")) throw new AdapterFormatError({
+        code: "peft/shape-mismatch",
+        message: `${PEFT_PREFIX + key} has shape [${t.shape}], the model needs [${shapes[key]}]`,
+        hint: "load the adapter onto the base model it was trained on",
+        fields: { tensor: PEFT_PREFIX + key, shape: t.shape, expected: shapes[key] },
+      });
       out[key] = tf.tensor(t.data, t.shape, "float32");
     }
   }

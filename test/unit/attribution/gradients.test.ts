@@ -10,6 +10,7 @@ import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { hashParams } from "../../../lib/attribution/train.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { randomBatch, randomParams } from "./fixtures.js";
+import { expectCode } from "../expect-code.js";
 
 
 const models = (): [string, TraceableModel][] => {
@@ -104,10 +105,10 @@ describe("attribution: per-example gradients", () => {
     expect(back.data).to.deep.equal(G.data);
     expect(back.projection).to.deep.equal({ kind: "rademacher", dim: 8, seed: 3 });
     const other = new Float64Array(params); other[0] += 1e-9;
-    expect(() => loadGradients(path, { paramsHash: hashParams(other) })).to.throw(HashMismatchError, /taken at parameters/);
+    expectCode(() => loadGradients(path, { paramsHash: hashParams(other) }), HashMismatchError, "gradients/params-mismatch", { path, takenAt: hashParams(params), model: hashParams(other) });
     const bytes = readFileSync(path);
     bytes[bytes.length - 3] ^= 0xff;
     writeFileSync(path, bytes);
-    expect(() => loadGradients(path)).to.throw(HashMismatchError, /altered|hash to/);
+    expectCode(() => loadGradients(path), HashMismatchError, "gradients/hash-mismatch", { path, recorded: sha });
   });
 });

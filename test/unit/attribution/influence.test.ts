@@ -6,6 +6,7 @@ import { CGInfluence, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP, D
 import { pearson } from "../../../lib/attribution/evaluation/stats.js";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { hashParams } from "../../../lib/attribution/train.js";
+import { expectCode } from "../expect-code.js";
 
 describe("attribution: influence methods on a small convex problem", function () {
   this.timeout(60_000);
@@ -78,7 +79,8 @@ describe("attribution: influence methods on a small convex problem", function ()
     for (let i = 0; i < manual.length; i++) expect(tracin.data[i]).to.be.closeTo(manual[i], 1e-9 * (1 + Math.abs(manual[i])));
     const bad = run.checkpoints.map((c) => ({ ...c, params: new Float64Array(c.params) }));
     bad[1].params[0] += 1;
-    expect(() => new TracInCP().attribute({ ...t, checkpoints: bad })).to.throw(HashMismatchError, /checkpoint 1/);
+    const refused = expectCode(() => new TracInCP().attribute({ ...t, checkpoints: bad }), HashMismatchError, "attribution/checkpoint-hash-mismatch", { recorded: bad[1].hash });
+    expect(refused.fields.label).to.match(/^checkpoint 1 /);
   });
 });
 

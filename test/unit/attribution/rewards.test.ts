@@ -5,6 +5,7 @@ import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } fro
 import { AttributionError, NothingToPayError } from "../../../lib/attribution/errors.js";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress } from "ethers";
+import { expectCode } from "../expect-code.js";
 
 const A = getAddress("0x00000000000000000000000000000000000000a1");
 const B = getAddress("0x00000000000000000000000000000000000000b2");
@@ -47,13 +48,13 @@ describe("attribution: aggregation and rewards", () => {
     const tree = buildRewardTree(p.amounts);
     const { amount, proof } = tree.proofOf(A);
     expect(StandardMerkleTree.verify(tree.root, ["address", "uint256"], [A, amount], proof)).to.equal(true);
-    expect(() => tree.proofOf(C)).to.throw(AttributionError, /no leaf/);
+    expectCode(() => tree.proofOf(C), AttributionError, "rewards/no-leaf", { account: C });
   });
 
   it("an all-negative or empty influence set pays nothing and says why", () => {
-    expect(() => computePayouts(aggregate([-1, -2, -3, -1, -4, -1], prov), 100n)).to.throw(NothingToPayError, /all influence is negative/);
+    expect(expectCode(() => computePayouts(aggregate([-1, -2, -3, -1, -4, -1], prov), 100n), NothingToPayError, "rewards/no-positive-influence").fields.contributors).to.be.greaterThan(0);
     const allFlagged = { ...prov, flagged: new Set([0, 1, 2, 3, 4, 5]) };
-    expect(() => computePayouts(aggregate([1, 1, 1, 1, 1, 1], allFlagged), 100n)).to.throw(NothingToPayError, /empty/);
+    expectCode(() => computePayouts(aggregate([1, 1, 1, 1, 1, 1], allFlagged), 100n), NothingToPayError, "rewards/no-positive-influence", { contributors: 0, flagged: 6 });
   });
 
   it("allocations always sum to the pool (property)", () => {
@@ -69,6 +70,6 @@ describe("attribution: aggregation and rewards", () => {
     const split = loadFeeSplit();
     const parts = splitFee(1_000_003n, split);
     expect(parts.platform + parts.modelOwner + parts.stakers + parts.data).to.equal(1_000_003n);
-    expect(() => splitFee(1n, { ...split, dataBps: split.dataBps + 1 })).to.throw(AttributionError, /10000/);
+    expectCode(() => splitFee(1n, { ...split, dataBps: split.dataBps + 1 }), AttributionError, "rewards/bad-fee-split", { dataBps: split.dataBps + 1 });
   });
 });

@@ -7,6 +7,8 @@ import {
   FASHION_MNIST, FORTUNES_MIN, loadFashionMnist, loadFortunes, readVerified, DatasetError, parseIdx,
   buildDatanet, exampleDatanetPlan, verifyManifest, merkleTreeOf, sampleHash, DEFAULT_FLIP, charTokenizer,
 } from "../../../lib/intelligence/index.js";
+import { expectCode } from "../expect-code.js";
+import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 
 describe("data sets", () => {
   it("loads Fashion-MNIST test split from the Debian package after checking hashes", () => {
@@ -22,7 +24,7 @@ describe("data sets", () => {
 
   it("refuses a missing file, naming the package to install", () => {
     const dir = mkdtempSync(join(tmpdir(), "fm-"));
-    expect(() => readVerified(FASHION_MNIST, "testLabels", dir)).to.throw(DatasetError, /missing/).with.property("hint").that.match(/apt-get install dataset-fashion-mnist/);
+    expectCode(() => readVerified(FASHION_MNIST, "testLabels", dir), DatasetError, "dataset/missing-file", { dataset: FASHION_MNIST.name, aptPackage: "dataset-fashion-mnist" });
   });
 
   it("refuses an altered file, naming both hashes", () => {
@@ -33,13 +35,13 @@ describe("data sets", () => {
     const bytes = readFileSync(join(dir, file));
     bytes[100] ^= 1;
     writeFileSync(join(dir, file), bytes);
-    expect(() => readVerified(FASHION_MNIST, "testLabels", dir)).to.throw(DatasetError, new RegExp(`expected ${FASHION_MNIST.files.testLabels.sha256}`));
+    expectCode(() => readVerified(FASHION_MNIST, "testLabels", dir), DatasetError, "dataset/hash-mismatch", { expected: FASHION_MNIST.files.testLabels.sha256 });
   });
 
   it("parses IDX headers and rejects inconsistent ones", () => {
     const ok = Uint8Array.from([0, 0, 8, 1, 0, 0, 0, 2, 7, 9]);
     expect(parseIdx(ok, "t").dims).to.deep.equal([2]);
-    expect(() => parseIdx(ok.subarray(0, 9), "t")).to.throw(DatasetError, /header says 2 values/);
+    expectCode(() => parseIdx(ok.subarray(0, 9), "t"), DatasetError, "dataset/idx-size-mismatch", { file: "t", declared: 2, held: 1 });
   });
 
   it("reads the fortunes-min corpus as documents with their source file", () => {
@@ -88,7 +90,7 @@ describe("datanets", () => {
     expect(sampleHash(px, d.y[0])).to.equal(d.sampleHashes[0]);
     const tampered = { ...d, y: Int32Array.from(d.y) };
     tampered.y[0] = (tampered.y[0] + 1) % 10;
-    expect(() => verifyManifest(tampered)).to.throw(/sample 0 does not match/);
+    expectCode(() => verifyManifest(tampered), IntelligenceError, "datanet/sample-hash-mismatch", { sample: 0 });
   });
 });
 

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
@@ -7,6 +8,9 @@ import {
   validateSpec, loadSpec, runFactory, SpecError, NonFiniteLossError, RunInterruptedError, readSafetensorsHeader,
   trainableLoss, checkpointWeights, batchTensors,
 } from "../../../lib/intelligence/index.js";
+
+/** Where these tests' Factory outputs go: a temporary folder, never the repository. */
+const UNIT_OUTPUTS = mkdtempSync(join(tmpdir(), "lab-factory-"));
 
 /** A small, fast spec: quick base model, 10% of the datanet, a few steps. */
 function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Record<string, unknown> {
@@ -21,7 +25,7 @@ function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Reco
     seed: 5,
     checkpoints: { every: 2, keep: 2 },
     evaluation: { every: 3, test_limit: 200 },
-    output: { dir: fromRoot("experiments", "runs", "unit-tests", name) },
+    output: { dir: join(UNIT_OUTPUTS, name) },
     ...overrides,
   };
 }
@@ -48,14 +52,16 @@ describe("Model Factory spec validation", () => {
   it("refuses an unknown field, naming it and suggesting the right one", () => {
     const e = refusal(() => validateSpec(tiny({ lora: { r: 2, alpah: 4, target_modules: ["fc1"] } })));
     expect(e.field).to.equal("lora.alpah");
-    expect(e.message).to.match(/did you mean "alpha"/);
+    expect(e.code).to.equal("spec/unknown-field");
+    expect(e.fields).to.include({ field: "lora.alpah", suggestion: "alpha" });
     expect(refusal(() => validateSpec(tiny({ epochs: 3 }))).field).to.equal("epochs");
   });
 
   it("refuses a wrong type, naming the field", () => {
     const e = refusal(() => validateSpec(tiny({ training: { steps: "100", batch_size: 32 } })));
     expect(e.field).to.equal("training.steps");
-    expect(e.message).to.match(/expected a number/);
+    expect(e.code).to.equal("spec/wrong-type");
+    expect(e.fields).to.include({ expected: "number", got: 'string "100"' });
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2.5, alpha: 4, target_modules: ["fc1"] } }))).field).to.equal("lora.r");
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, target_modules: "fc1" } }))).field).to.equal("lora.target_modules");
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } }))).field).to.equal("lora.use_dora");
@@ -64,36 +70,42 @@ describe("Model Factory spec validation", () => {
   it("refuses a missing data set or required field", () => {
     const e = refusal(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })));
     expect(e.field).to.equal("data.datanets[1]");
-    expect(e.hint).to.match(/fmnist-low-contrast/);
+    expect(e.code).to.equal("spec/unknown-datanet");
+    expect(e.fields).to.include({ name: "fmnist-lowcontrast", suggestion: "fmnist-low-contrast" });
     const { name: _drop, ...noName } = tiny();
-    expect(refusal(() => validateSpec(noName)).field).to.equal("name");
-    expect(refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } }))).message).to.match(/holds text data/);
+    expect(refusal(() => validateSpec(noName))).to.include({ field: "name", code: "spec/missing-field" });
+    const modality = refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } })));
+    expect(modality.code).to.equal("spec/datanet-modality-mismatch");
+    expect(modality.fields).to.include({ name: "fortunes-literature", modality: "text", baseModel: "fmnist-mlp" });
     expect(refusal(() => validateSpec(tiny({ training: { steps: 5, epochs: 1 } }))).field).to.equal("training");
   });
 
   it("refuses a rank larger than a target layer, before training", async () => {
-    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true, live: false }));
+    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true }));
     expect(e.field).to.equal("lora.r");
-    expect(e.message).to.match(/fc2 allows \(128×256, so at most 128\)/);
-    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true, live: false }))).field).to.equal("lora.target_modules");
+    expect(e.code).to.equal("spec/rank-too-large");
+    expect(e.fields).to.include({ r: 200, module: "fc2", limit: 128 });
+    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true }))).field).to.equal("lora.target_modules");
   });
 
   it("refuses a base model whose hash does not match, naming the actual hash", async () => {
     const wrong = "0".repeat(64);
-    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true, live: false }));
+    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true }));
     expect(e.field).to.equal("base_model.sha256");
-    expect(e.hint).to.match(/set base_model\.sha256: [0-9a-f]{64}/);
+    expect(e.code).to.equal("spec/base-hash-mismatch");
+    expect(e.fields.expected).to.equal(wrong);
+    expect(e.fields.actual).to.match(/^[0-9a-f]{64}$/).and.not.equal(wrong);
   });
 });
 
 describe("Model Factory runs", function () {
   this.timeout(180_000);
-  const outDir = (name: string) => fromRoot("experiments", "runs", "unit-tests", name);
-  after(() => rmSync(fromRoot("experiments", "runs", "unit-tests"), { recursive: true, force: true }));
+  const outDir = (name: string) => join(UNIT_OUTPUTS, name);
+  after(() => rmSync(UNIT_OUTPUTS, { recursive: true, force: true }));
 
   let first: Awaited<ReturnType<typeof runFactory>>;
   it("writes PEFT files, kept checkpoints with their learning rates, metrics and a model card", async () => {
-    first = await runFactory(tiny({}, "unit-a"), { quiet: true, live: false });
+    first = await runFactory(tiny({}, "unit-a"), { quiet: true });
     const dir = outDir("unit-a");
     for (const f of ["adapter/adapter_config.json", "adapter/adapter_model.safetensors", "metrics.json", "model_card.md", "result.json", "spec.json"]) expect(existsSync(join(dir, f)), f).to.equal(true);
     expect(first.checkpoints.map((c) => c.step)).to.deep.equal([4, 6]);
@@ -127,15 +139,15 @@ describe("Model Factory runs", function () {
   });
 
   it("gives the same adapter bytes for the same seed, and different bytes for another seed", async () => {
-    const again = await runFactory(tiny({}, "unit-b"), { quiet: true, live: false });
+    const again = await runFactory(tiny({}, "unit-b"), { quiet: true });
     expect(again.adapterSha256).to.equal(first.adapterSha256);
     expect(readFileSync(join(outDir("unit-b"), "adapter", "adapter_model.safetensors")).equals(readFileSync(join(outDir("unit-a"), "adapter", "adapter_model.safetensors")))).to.equal(true);
-    const other = await runFactory(tiny({ seed: 6 }, "unit-c"), { quiet: true, live: false });
+    const other = await runFactory(tiny({ seed: 6 }, "unit-c"), { quiet: true });
     expect(other.adapterSha256).to.not.equal(first.adapterSha256);
   });
 
   it("trains DoRA with LoRA+ learning rates and exports the magnitude vector under PEFT's key", async () => {
-    const r = await runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["fc1"], use_dora: true }, optimizer: { lr: 0.003, lr_ratio_b: 16 } }, "unit-dora"), { quiet: true, live: false });
+    const r = await runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["fc1"], use_dora: true }, optimizer: { lr: 0.003, lr_ratio_b: 16 } }, "unit-dora"), { quiet: true });
     const { header } = readSafetensorsHeader(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_model.safetensors")));
     expect(header["base_model.model.fc1.lora_magnitude_vector"].shape).to.deep.equal([256]);
     expect(JSON.parse(readFileSync(join(outDir("unit-dora"), "adapter", "adapter_config.json"), "utf8")).use_dora).to.equal(true);
@@ -147,11 +159,11 @@ describe("Model Factory runs", function () {
   it("resumes an interrupted run from its saved state and ends with the same adapter", async () => {
     const spec = tiny({}, "unit-d");
     let stopped: RunInterruptedError | undefined;
-    try { await runFactory(spec, { quiet: true, live: false, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
+    try { await runFactory(spec, { quiet: true, stopAfterSteps: 3 }); } catch (e) { stopped = e as RunInterruptedError; }
     expect(stopped).to.be.instanceOf(RunInterruptedError);
     expect(stopped!.step).to.equal(3);
     expect(existsSync(outDir("unit-d"))).to.equal(false); // nothing half-written in the output
-    const resumed = await runFactory(spec, { quiet: true, live: false });
+    const resumed = await runFactory(spec, { quiet: true });
     expect(resumed.metrics.resumed_from_step).to.equal(3);
     expect(resumed.adapterSha256).to.equal(first.adapterSha256);
   });
@@ -163,7 +175,7 @@ describe("Model Factory runs", function () {
       lora: { r: 2, alpha: 4, target_modules: ["q_proj", "v_proj"] }, optimizer: { lr: 0.01 },
       training: { steps: 4, batch_size: 8 }, seed: 1, checkpoints: { every: 2, keep: 2 }, evaluation: { every: 4, test_limit: 16 },
       output: { dir: outDir("unit-lm") },
-    }, { quiet: true, live: false });
+    }, { quiet: true });
     const d = r.datanets[0];
     expect(d.modality).to.equal("text");
     expect(d.contributors.map((c) => c.kind)).to.deep.equal(["iid", "non-iid", "duplicate", "label-flip"]);
@@ -181,12 +193,12 @@ describe("Model Factory runs", function () {
   it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {
     const spec = tiny({ optimizer: { name: "sgd", lr: 1e30 }, checkpoints: { every: 1, keep: 2 }, training: { steps: 6, batch_size: 32 } }, "unit-nan");
     let error: NonFiniteLossError | undefined;
-    try { await runFactory(spec, { quiet: true, live: false }); } catch (e) { error = e as NonFiniteLossError; }
+    try { await runFactory(spec, { quiet: true }); } catch (e) { error = e as NonFiniteLossError; }
     expect(error).to.be.instanceOf(NonFiniteLossError);
-    const m = /last good checkpoint is (\S+)/.exec(error!.message);
-    expect(m).to.not.equal(null);
-    expect(existsSync(join(m![1], "adapter_model.safetensors"))).to.equal(true);
-    expect(error!.hint).to.match(/lower the learning rate/);
-    rmSync(join(m![1], "..", ".."), { recursive: true, force: true });
+    expect(error!.code).to.equal("train/non-finite-loss");
+    expect(error!.fields).to.include({ spec: "unit-nan", step: error!.step });
+    const lastGood = String(error!.fields.lastCheckpoint);
+    expect(existsSync(join(lastGood, "adapter_model.safetensors"))).to.equal(true);
+    rmSync(join(lastGood, "..", ".."), { recursive: true, force: true });
   });
 });

@@ -5,6 +5,8 @@ import {
   createGpt, createMlp, initLora, loraConfig, loraForwardOptions, loraScaling, mergeLora, unmergeLora,
   trainableParamCount, Optimizer, DEFAULT_OPTIMIZER, trainStep, type Model, type WeightMap,
 } from "../../../lib/intelligence/index.js";
+import { expectCode } from "../expect-code.js";
+import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -80,8 +82,8 @@ describe("LoRA", () => {
     const base = gpt.init(1);
     const adapter = initLora(gpt, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["q_proj", "v_proj"] }), 1);
     expect(adapter.modules.map((m) => m.name)).to.deep.equal(["h.0.attn.q_proj", "h.0.attn.v_proj", "h.1.attn.q_proj", "h.1.attn.v_proj"]);
-    expect(() => initLora(mlp, mlp.init(1), loraConfig({ r: 6, loraAlpha: 4, targetModules: ["head"] }), 1)).to.throw(/exceeds layer head/);
-    expect(() => initLora(mlp, mlp.init(1), loraConfig({ r: 2, loraAlpha: 4, targetModules: ["nope"] }), 1)).to.throw(/match no linear layer/);
+    expectCode(() => initLora(mlp, mlp.init(1), loraConfig({ r: 6, loraAlpha: 4, targetModules: ["head"] }), 1), IntelligenceError, "lora/rank-too-large", { r: 6, module: "head" });
+    expectCode(() => initLora(mlp, mlp.init(1), loraConfig({ r: 2, loraAlpha: 4, targetModules: ["nope"] }), 1), IntelligenceError, "lora/no-target-module", { targetModules: ["nope"] });
   });
 
   it("trains only the adapter: frozen base weights are bit-identical after training, the adapter moved", () => {

@@ -5,8 +5,9 @@ import { join } from "node:path";
 import { initTf } from "../../../lib/tf/index.js";
 import {
   createMlp, createGpt, initLora, loraConfig, loraForwardOptions, saveAdapter, loadAdapter, readSafetensorsHeader,
-  decodeSafetensors, encodeSafetensors, AdapterFormatError,
+  decodeSafetensors, encodeSafetensors, AdapterFormatError, SafetensorsDecodingError, SafetensorsEncodingError,
 } from "../../../lib/intelligence/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 const tmp = () => mkdtempSync(join(tmpdir(), "peft-"));
@@ -75,14 +76,15 @@ describe("PEFT adapter files", () => {
   it("refuses truncated, overlapping or wrong-shaped files", () => {
     const good = encodeSafetensors({ a: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } });
     expect(decodeSafetensors(good).tensors.a.data).to.deep.equal(new Float32Array([1, 2, 3, 4]));
-    expect(() => decodeSafetensors(good.subarray(0, good.length - 4))).to.throw(AdapterFormatError, /cover|outside/);
+    expectCode(() => decodeSafetensors(good.subarray(0, good.length - 4)), SafetensorsDecodingError, "safetensors/offsets-outside-buffer", { tensor: "a", end: 16, buffer: 12 });
     const huge = Uint8Array.from(good);
     new DataView(huge.buffer).setBigUint64(0, 1n << 40n, true);
-    expect(() => decodeSafetensors(huge)).to.throw(AdapterFormatError, /header length/);
+    expectCode(() => decodeSafetensors(huge), SafetensorsDecodingError, "safetensors/header-too-long", { headerLength: 1n << 40n });
+    expectCode(() => encodeSafetensors({ a: { shape: [2, 3], data: new Float32Array(4) } }), SafetensorsEncodingError, "safetensors/encode-shape-mismatch", { tensor: "a", values: 4 });
     const dir = tmp();
     saveAdapter(dir, trainedLikeAdapter(), { baseModelNameOrPath: "x", taskType: null });
     const other = createMlp(tf, { inputSize: 21, hidden: [16, 12], numClasses: 5 });
-    expect(() => loadAdapter(other, dir)).to.throw(AdapterFormatError, /shape/);
+    expectCode(() => loadAdapter(other, dir), AdapterFormatError, "peft/shape-mismatch");
     writeFileSync(join(dir, "adapter_model.safetensors"), Buffer.from("not a safetensors file"));
     expect(() => loadAdapter(model, dir)).to.throw(AdapterFormatError);
   });

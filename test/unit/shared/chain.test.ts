@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Wallet } from "ethers";
-import { connect, devPrivateKey, settle, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
+import { settle } from "../../../lib/notebook/settle.js";
+import { hasCode, type LabError } from "../../../lib/errors.js";
+import { connect, devPrivateKey, verifySettlement, ChainIdMismatchError, DevKeyRefusedError, MissingKeyError, ResultsTamperedError, RpcUnreachableError, SettlementError, type LabChain } from "../../../lib/chain/index.js";
 import { record } from "../../../lib/results.js";
 
 /** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */
@@ -69,16 +71,17 @@ describe("chain: connect, settle, verify", () => {
     await withRun(async (dir) => {
       record("accuracy", 0.5);
       await settle({ accuracy: 0.5 }, { chain });
-      await expectRejection(settle({ accuracy: 0.5 }, { chain }), SettlementError, /already settled/);
+      await expectRejection(settle({ accuracy: 0.5 }, { chain }), SettlementError, "settle/already-settled", { runId: process.env.LAB_RUN_ID });
       const path = join(dir, "results.json");
       writeFileSync(path, readFileSync(path, "utf8").replace("0.5", "0.9"));
-      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, /hashes to .* but run .* settled/);
+      const settled = JSON.parse(readFileSync(join(dir, "settlement.json"), "utf8")).resultsSha256;
+      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, "verify/results-changed", { runDir: dir, settled });
     });
   });
 
   it("refuses non-finite key figures before sending anything", async () => {
     await withRun(async () => {
-      await expectRejection(settle({ loss: Number.NaN }, { chain }), SettlementError, /not a finite number/);
+      await expectRejection(settle({ loss: Number.NaN }, { chain }), SettlementError, "settle/non-finite-figure", { figure: "loss", value: "NaN" });
     });
   });
 
@@ -88,29 +91,30 @@ describe("chain: connect, settle, verify", () => {
     after(() => fake.server.close());
 
     it("names the fix when the endpoint does not answer", async () => {
-      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, /does not answer/);
+      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, "chain/unreachable", { url: "http://127.0.0.1:1" });
     });
 
     it("refuses an unexpected chain id", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, /has chain id 1, but chain id 31337/);
+      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, "chain/id-mismatch", { url: fake.url, chainId: 1n, expected: 31337n });
     });
 
     it("refuses Hardhat's development keys on a chain that is not a local development chain", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, /public development keys/);
-      await expectRejection(connect({ rpcUrl: fake.url }), MissingKeyError, /no signing key/);
+      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, "chain/dev-key-refused", { url: fake.url, chainId: 1n });
+      await expectRejection(connect({ rpcUrl: fake.url }), MissingKeyError, "chain/missing-key", { url: fake.url, chainId: 1n });
       const own = Wallet.createRandom().privateKey;
       const c = await connect({ rpcUrl: fake.url, privateKey: own });
       expect(c.local).to.equal(false);
-      expect(() => c.wallet(1)).to.throw(DevKeyRefusedError);
+      expect(() => c.wallet(1)).to.throw(DevKeyRefusedError).that.satisfies((e: unknown) => hasCode(e, "chain/dev-account-refused"));
       await c.close();
     });
   });
 });
 
-async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, message: RegExp): Promise<void> {
+async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, code: string, fields: Record<string, unknown>): Promise<void> {
   let error: unknown;
   try { await promise; } catch (e) { error = e; }
   expect(error, "expected a rejection").to.be.instanceOf(type);
-  expect((error as Error).message).to.match(message);
-  expect((error as { hint?: string }).hint, "a fix hint").to.be.a("string").and.not.empty;
+  expect(hasCode(error, code), `code ${(error as LabError).code}, expected ${code}`).to.equal(true);
+  expect((error as LabError).fields).to.include(fields);
+  expect((error as LabError).hint, "a fix hint").to.be.a("string").and.not.empty;
 }

@@ -60,9 +60,7 @@ describe("settling from a live notebook", function () {
         body: JSON.stringify({ path: "00-tour.ipynb", name: "00-tour.ipynb", type: "notebook", kernel: { name: "tslab" } }),
       })
     ).json()) as { kernel: { id: string } };
-    const code = ['import { record } from "../dist/lib/notebook/index.js";', 'import { settle } from "../dist/lib/chain/index.js";', 'record("answer", 42);', "await settle({ answer: 42 });"].join(
-      "\n",
-    );
+    const code = ['import { record, settle } from "../dist/lib/notebook/index.js";', 'record("answer", 42);', "await settle({ answer: 42 });"].join("\n");
     const result = spawnSync(python, [fromRoot("test", "helpers", "kernel-exec.py"), join(runtimeDir, `kernel-${session.kernel.id}.json`), code], { env, encoding: "utf8", timeout: 150_000 });
     expect(result.status, result.stdout + result.stderr).to.equal(0);
     const runs = readdirSync(runsDir);

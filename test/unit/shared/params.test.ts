@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { expectCode } from "../expect-code.js";
 import { OverrideError } from "../../../lib/overrides.js";
 import { coerceParameter, injectedCellSource, parseParameterCell, ParameterError } from "../../../lib/notebook/params.js";
 
@@ -15,9 +16,9 @@ describe("notebook parameters", () => {
   });
 
   it("refuses a parameters cell with anything but literal declarations", () => {
-    expect(() => parseParameterCell("let x = Math.random();")).to.throw(ParameterError, /not `let name = literal;`/);
-    expect(() => parseParameterCell("const x = 1;")).to.throw(ParameterError);
-    expect(() => parseParameterCell("let x: string = 3;")).to.throw(ParameterError, /declared string/);
+    expectCode(() => parseParameterCell("let x = Math.random();"), ParameterError, "params/not-a-declaration", { line: "let x = Math.random();" });
+    expectCode(() => parseParameterCell("const x = 1;"), ParameterError, "params/not-a-declaration");
+    expectCode(() => parseParameterCell("let x: string = 3;"), ParameterError, "params/default-type-mismatch", { parameter: "x", declared: "string" });
   });
 
   it("types overrides and refuses ill-typed ones with a fix", () => {

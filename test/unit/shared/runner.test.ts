@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { fromRoot } from "../../../lib/files.js";
 import { hasCode } from "../../../lib/errors.js";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
+import { expectCode } from "../expect-code.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { externalResources, planRuns, runNotebook, type RunOptions } from "../../../lib/runner/run.js";
 import { verifySettlement } from "../../../lib/chain/verify.js";
@@ -27,7 +28,7 @@ describe("./lab run: the notebook runner", function () {
   after(() => { if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR; else process.env.LAB_NOTEBOOKS_DIR = saved; });
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
-    expect(() => planRuns(options(["nonesuch"]))).to.throw(UnknownNotebookError, /no notebook named "nonesuch"/);
+    expectCode(() => planRuns(options(["nonesuch"])), UnknownNotebookError, "run/unknown-notebook", { name: "nonesuch" });
     const thrown = (f: () => unknown) => { try { f(); } catch (error) { return error; } throw new Error("expected a refusal"); };
     expect(refusedWith("set/unknown-key", { key: "sed" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
     expect(refusedWith("set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" })(thrown(() => planRuns(options(["ok", "--set", "seed=three"]))))).to.equal(true);

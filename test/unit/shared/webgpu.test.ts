@@ -321,7 +321,7 @@ describe("TensorFlow.js on WebGPU, against wasm", () => {
       };
       const results: Record<string, { history: number[]; test: number; backend: string }> = {};
       for (const backend of ["wasm", "webgpu"] as const) {
-        const r = await runFactory({ ...spec, output: { dir: fromRoot("experiments", "runs", "unit-tests", `${name}-${backend}`) } }, { backend, quiet: true, live: false });
+        const r = await runFactory({ ...spec, output: { dir: fromRoot("experiments", "runs", "unit-tests", `${name}-${backend}`) } }, { backend, quiet: true });
         results[backend] = { history: r.metrics.history.map((h) => h.loss), test: r.metrics.final.test_loss, backend: r.metrics.backend };
         const written = JSON.parse(readFileSync(join(r.outDir, "result.json"), "utf8")) as { gpu_adapter?: { device: string } };
         expect(Boolean(written.gpu_adapter), `${name} on ${backend}: result.json names the adapter`).to.equal(backend === "webgpu");

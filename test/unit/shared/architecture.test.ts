@@ -1,0 +1,109 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
+import { expect } from "chai";
+import ts from "typescript";
+import { fromRoot } from "../../../lib/files.js";
+
+/**
+ * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only; loop: the three layers
+ * run as one cycle, above them and beside the notebook helpers). A file may import its own layer, any lower rank, and the
+ * peers named in PEERS; anything else points the wrong way. Keyed by the first folder under
+ * lib/ ("base" for the files directly in lib/).
+ */
+const RANK: Record<string, number> = {
+  base: 0,
+  chain: 1,
+  tf: 1,
+  experiments: 1,
+  ledger: 2,
+  intelligence: 2,
+  attribution: 2,
+  loop: 3,
+  notebook: 3,
+  runner: 4,
+  cli: 4,
+  bench: 4,
+  "gpu-bundle": 4,
+};
+/** Same-rank imports that are part of the design: attribution explains Intelligence's models; the CLI drives the runner, the benchmarks and the GPU check. */
+const PEERS: Record<string, readonly string[]> = { attribution: ["intelligence"], cli: ["runner", "bench", "gpu-bundle"] };
+
+const LIB = fromRoot("lib");
+
+function layerOf(file: string): string {
+  const parts = relative(LIB, file).split(sep);
+  return parts.length === 1 ? "base" : parts[0];
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return /\.ts$/.test(name) && !name.endsWith(".d.ts") ? [path] : [];
+  });
+}
+
+/** Every module a file names: static imports, re-exports, import() calls and import("…") types. */
+function importsOf(file: string): string[] {
+  return ts.preProcessFile(readFileSync(file, "utf8"), true, true).importedFiles.map((f) => f.fileName);
+}
+
+/** Why `from` may not import `to` (both layers), or undefined when it may. */
+function wrongWay(from: string, to: string): string | undefined {
+  if (from === to || (PEERS[from] ?? []).includes(to)) return undefined;
+  if (RANK[to] < RANK[from]) return undefined;
+  return RANK[to] === RANK[from] ? `${from} and ${to} are peers` : `${to} sits above ${from}`;
+}
+
+function violations(): string[] {
+  const found: string[] = [];
+  for (const file of sourceFiles(LIB)) {
+    const from = layerOf(file);
+    for (const spec of importsOf(file)) {
+      if (!spec.startsWith(".")) continue;
+      const target = resolve(dirname(file), spec);
+      if (!target.startsWith(LIB + sep)) continue;
+      const why = wrongWay(from, layerOf(target));
+      if (why) found.push(`${relative(fromRoot(), file)} imports "${spec}" (${why})`);
+    }
+  }
+  return found;
+}
+
+describe("architecture: dependencies point one way", () => {
+  it("knows the layer of every folder under lib/", () => {
+    const folders = readdirSync(LIB).filter((name) => statSync(join(LIB, name)).isDirectory());
+    expect(
+      folders.filter((f) => RANK[f] === undefined),
+      "give each new folder of lib/ a rank here",
+    ).to.deep.equal([]);
+  });
+
+  it("finds every kind of import, so none slips past", () => {
+    const source = [
+      'import { a } from "./a.js";',
+      'import type { B } from "./b.js";',
+      'export { c } from "./c.js";',
+      'export * from "./d.js";',
+      'const e = await import("./e.js");',
+      'let f: import("./f.js").F;',
+    ].join("\n");
+    const names = ts.preProcessFile(source, true, true).importedFiles.map((f) => f.fileName);
+    expect(names).to.have.members(["./a.js", "./b.js", "./c.js", "./d.js", "./e.js", "./f.js"]);
+  });
+
+  it("refuses imports upward and between peers, and allows them downward", () => {
+    expect(wrongWay("chain", "notebook")).to.equal("notebook sits above chain");
+    expect(wrongWay("intelligence", "notebook")).to.equal("notebook sits above intelligence");
+    expect(wrongWay("base", "chain")).to.equal("chain sits above base");
+    expect(wrongWay("ledger", "intelligence")).to.equal("ledger and intelligence are peers");
+    expect(wrongWay("intelligence", "attribution")).to.equal("intelligence and attribution are peers");
+    expect(wrongWay("attribution", "intelligence")).to.equal(undefined);
+    expect(wrongWay("notebook", "intelligence")).to.equal(undefined);
+    expect(wrongWay("cli", "base")).to.equal(undefined);
+  });
+
+  it("has no import in lib/ that points the wrong way", () => {
+    expect(violations()).to.deep.equal([]);
+  });
+});

@@ -1,0 +1,88 @@
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { cacheDir } from "../../../lib/cache.js";
+import clean from "../../../lib/cli/commands/clean.js";
+import { hasCode } from "../../../lib/errors.js";
+
+/** Runs ./lab clean with these arguments, returning its exit code and what it printed. */
+async function run(args: string[]): Promise<{ code: number; out: string }> {
+  const lines: string[] = [];
+  const log = console.log;
+  console.log = (...parts: unknown[]) => {
+    lines.push(parts.join(" "));
+  };
+  try {
+    return { code: await clean(args), out: lines.join("\n") };
+  } finally {
+    console.log = log;
+  }
+}
+
+describe("./lab clean", () => {
+  const saved = { cache: process.env.LAB_CACHE_DIR, runs: process.env.LAB_RUNS_DIR };
+  beforeEach(() => {
+    // everything in temporary folders: the repository's own caches and runs stay untouched
+    process.env.LAB_CACHE_DIR = mkdtempSync(join(tmpdir(), "lab-cache-"));
+    process.env.LAB_RUNS_DIR = join(mkdtempSync(join(tmpdir(), "lab-runs-")), "runs");
+    mkdirSync(cacheDir("gradient-store"), { recursive: true });
+    writeFileSync(join(cacheDir("gradient-store"), "a.olgrad"), Buffer.alloc(3 * 1024 * 1024));
+    mkdirSync(cacheDir("base-models", "fmnist-mlp"), { recursive: true });
+    writeFileSync(join(cacheDir("base-models", "fmnist-mlp"), "model.safetensors"), Buffer.alloc(1024));
+  });
+  after(() => {
+    for (const [key, value] of [
+      ["LAB_CACHE_DIR", saved.cache],
+      ["LAB_RUNS_DIR", saved.runs],
+    ] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+
+  it("with --dry-run says what it would free and removes nothing", async () => {
+    const { code, out } = await run(["--dry-run"]);
+    expect(code).to.equal(0);
+    expect(out).to.match(/gradient-store .* 3\.0 MiB/);
+    expect(out).to.match(/base-models .* 1\.0 KiB/);
+    expect(out).to.contain("would free");
+    expect(existsSync(join(cacheDir("gradient-store"), "a.olgrad"))).to.equal(true);
+  });
+
+  it("frees the named caches only, and says how much", async () => {
+    const { code, out } = await run(["gradient-store"]);
+    expect(code).to.equal(0);
+    expect(out).to.match(/freed \d+\.\d MiB/);
+    expect(existsSync(cacheDir("gradient-store"))).to.equal(false);
+    expect(existsSync(cacheDir("base-models", "fmnist-mlp", "model.safetensors"))).to.equal(true);
+    expect((await run(["gradient-store"])).out).to.equal("nothing to free");
+  });
+
+  it("also frees a cache's former home under the runs folder and staging of runs that are gone", async () => {
+    const runs = process.env.LAB_RUNS_DIR as string;
+    mkdirSync(join(runs, "gradient-store"), { recursive: true });
+    writeFileSync(join(runs, "gradient-store", "old.olgrad"), Buffer.alloc(2048));
+    mkdirSync(join(runs, "20261201T000000Z-00-tour-abcd"), { recursive: true });
+    writeFileSync(join(runs, "20261201T000000Z-00-tour-abcd", "results.json"), "{}");
+    const orphan = join(runs, "..", ".staging", "999999999-20261201T000000Z-00-tour-dead");
+    mkdirSync(orphan, { recursive: true });
+    writeFileSync(join(orphan, "results.json"), "{}");
+    const { out } = await run([]);
+    expect(out).to.contain("gradient-store (former home)");
+    expect(out).to.contain("staging of a run that is gone");
+    expect(existsSync(join(runs, "gradient-store"))).to.equal(false);
+    expect(existsSync(orphan)).to.equal(false);
+    expect(existsSync(join(runs, "20261201T000000Z-00-tour-abcd", "results.json")), "run folders are kept").to.equal(true);
+  });
+
+  it("refuses a cache it does not know, naming it", async () => {
+    try {
+      await run(["gradient-stor"]);
+      expect.fail("expected cli/unknown-cache");
+    } catch (error) {
+      expect(hasCode(error, "cli/unknown-cache")).to.equal(true);
+      expect((error as { fields: Record<string, unknown> }).fields).to.deep.equal({ command: "clean", unknown: ["gradient-stor"] });
+    }
+  });
+});

@@ -1,0 +1,58 @@
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { commitDir, movePath, stagingPathBeside, writeDirAtomic, writeFileAtomic } from "../../../lib/files.js";
+
+describe("files: atomic writes", () => {
+  let root: string;
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), "lab-files-"));
+  });
+
+  it("writes a file through a temp name beside it, leaving only the file", () => {
+    const path = join(root, "sub", "a.json");
+    writeFileAtomic(path, "one");
+    writeFileAtomic(path, "two");
+    expect(readFileSync(path, "utf8")).to.equal("two");
+    expect(readdirSync(join(root, "sub"))).to.deep.equal(["a.json"]);
+  });
+
+  it("stages beside the destination, under a name no other writer picks", () => {
+    const dest = join(root, "out");
+    const a = stagingPathBeside(dest),
+      b = stagingPathBeside(dest);
+    expect(a.startsWith(`${dest}.tmp-${process.pid}-`)).to.equal(true);
+    expect(a).to.not.equal(b);
+  });
+
+  it("writes a folder whole, replacing an older one, with nested names", () => {
+    const dir = join(root, "ckpt");
+    writeDirAtomic(dir, { "old.txt": "old", "meta.json": "{}" });
+    writeDirAtomic(dir, { "meta.json": '{"step":2}', "nested/file.bin": new Uint8Array([1, 2, 3]) });
+    expect(readdirSync(dir).sort()).to.deep.equal(["meta.json", "nested"]);
+    expect([...readFileSync(join(dir, "nested", "file.bin"))]).to.deep.equal([1, 2, 3]);
+    expect(readdirSync(root)).to.deep.equal(["ckpt"]);
+  });
+
+  it("commits a staged folder in place of the old one, and restores the old one when the rename fails", () => {
+    const dest = join(root, "out");
+    writeDirAtomic(dest, { "v.txt": "1" });
+    const staged = stagingPathBeside(dest);
+    mkdirSync(staged);
+    writeFileSync(join(staged, "v.txt"), "2");
+    commitDir(staged, dest);
+    expect(readFileSync(join(dest, "v.txt"), "utf8")).to.equal("2");
+    expect(readdirSync(root)).to.deep.equal(["out"]);
+    expect(() => commitDir(join(root, "missing"), dest)).to.throw(/ENOENT/);
+    expect(readFileSync(join(dest, "v.txt"), "utf8")).to.equal("2");
+    expect(readdirSync(root)).to.deep.equal(["out"]);
+  });
+
+  it("moves a folder, creating the parent", () => {
+    writeDirAtomic(join(root, "a"), { "x.txt": "x" });
+    movePath(join(root, "a"), join(root, "deep", "b"));
+    expect(existsSync(join(root, "a"))).to.equal(false);
+    expect(readFileSync(join(root, "deep", "b", "x.txt"), "utf8")).to.equal("x");
+  });
+});
