@@ -5,7 +5,8 @@ import ts from "typescript";
 import { fromRoot } from "../../../lib/files.js";
 
 /**
- * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only). A file may import its own layer, any lower rank, and the
+ * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only; loop: the three layers
+ * run as one cycle, above them and beside the notebook helpers). A file may import its own layer, any lower rank, and the
  * peers named in PEERS; anything else points the wrong way. Keyed by the first folder under
  * lib/ ("base" for the files directly in lib/).
  */
@@ -17,6 +18,7 @@ const RANK: Record<string, number> = {
   ledger: 2,
   intelligence: 2,
   attribution: 2,
+  loop: 3,
   notebook: 3,
   runner: 4,
   cli: 4,

@@ -1,0 +1,411 @@
+// The loop's L2: the Ledger layer's two Hardhat chains, driven by the loop's own transactions
+// instead of a generated workload. Every transaction the loop sends (registrations, fees,
+// attribution records, reward epochs, claims) is signed here, sequenced into an L2 block by the
+// Ledger's sequencer, batched by its batcher and posted to the batch inbox on L1; `finish()` then
+// derives the L2 again from L1 alone on a fresh chain, and `settleOutputs()` proposes output roots
+// to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
+import { type Contract, ContractFactory, Contract as EthersContract, type InterfaceAbi, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
+import type { LabChain } from "../chain/connect.js";
+import { artifact } from "../chain/contracts.js";
+import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
+import { managedWallet } from "../chain/nonces.js";
+import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
+import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
+import type { AltDAResolver } from "../ledger/derivation/alt-da.js";
+import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
+import { commitmentFunction } from "../ledger/kzg.js";
+import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
+import { defaultRollupConfig, type RollupConfig } from "../ledger/params.js";
+import { type SequencedBlock, Sequencer } from "../ledger/sequencer.js";
+import { BATCHER_ACCOUNT } from "../ledger/sim.js";
+import type { L1BlockRef, L2BlockRef } from "../ledger/types.js";
+import { rng } from "../random.js";
+import { LoopError } from "./errors.js";
+
+/** One L2 transaction the loop wants included: who signs it, and the call or deployment. */
+export interface L2Call {
+  /** What the transaction is for, in the loop's words (tables and errors name it). */
+  label: string;
+  from: Wallet;
+  to?: string;
+  data?: string;
+  value?: bigint;
+}
+
+export interface IncludedCall {
+  label: string;
+  from: string;
+  hash: string;
+  receipt: TransactionReceipt;
+  /** Execution gas × effective gas price plus the L1 data fee the OP chain charged. */
+  feePaid: bigint;
+}
+
+export interface LoopBlock {
+  /** The loop step that sent it. */
+  step: string;
+  ref: L2BlockRef;
+  calls: IncludedCall[];
+}
+
+/**
+ * Alt-DA (specs/experimental/alt-da.md): the batcher's frame transactions go to a DA layer, and
+ * L1 gets 0x01 ++ the commitment instead; derivation resolves each commitment back to frames.
+ */
+export interface LoopAltDA {
+  /** Replaces each calldata frame transaction by its DA commitment (e.g. the DA stack's postThroughDA). */
+  post(txs: readonly BatcherTx[]): Promise<BatcherTx[]>;
+  /** A fresh resolver for derivation (e.g. the DA stack's source()). */
+  resolver(): AltDAResolver;
+}
+
+export interface L2LedgerOptions {
+  seed: number;
+  batcher: BatcherOptions;
+  genesisDate?: Date;
+  l1BlockTime?: number;
+  cfg?: Partial<RollupConfig>;
+}
+
+export interface Derivation {
+  chain: ChainHandle;
+  pipeline: DerivationPipeline;
+  /** L2 blocks whose hash and state root are the same on both chains. */
+  identicalBlocks: number;
+  seconds: number;
+}
+
+export interface OutputSettlement {
+  oracle: Contract;
+  proposals: Proposal[];
+  challengedIndex?: number;
+  finalized: boolean[];
+  finalizationPeriodSeconds: number;
+}
+
+const GAS_MARGIN_NUM = 5n;
+const GAS_MARGIN_DEN = 4n;
+
+/** The L2 of the Ledger layer as the loop uses it: send calls, read state, batch, derive, settle. */
+export class L2Ledger {
+  readonly blocks: LoopBlock[] = [];
+  readonly posted: { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }[] = [];
+  private readonly nonces = new Map<string, number>();
+  private readonly l1Refs: L1BlockRef[];
+  private readonly unincluded: { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }[] = [];
+  derivation?: Derivation;
+  private altDA?: LoopAltDA;
+
+  private constructor(
+    readonly cfg: RollupConfig,
+    readonly l1: ChainHandle,
+    readonly l2: ChainHandle,
+    readonly sequencer: Sequencer,
+    readonly batcher: Batcher,
+    private readonly poster: L1Poster,
+    readonly blobStore: BlobStore,
+    private readonly genesis: L2BlockRef,
+    private readonly genesisDate: Date,
+    private readonly opts: L2LedgerOptions,
+    l1Genesis: L1BlockRef,
+  ) {
+    this.l1Refs = [l1Genesis];
+  }
+
+  /** Opens L1 and L2 from one genesis date; the sequencer starts on L2's genesis block. */
+  static async open(o: L2LedgerOptions): Promise<L2Ledger> {
+    const genesisDate = o.genesisDate ?? new Date("2026-01-01T00:00:00Z");
+    const [l1, l2] = await Promise.all([openChain("l1", genesisDate), openChain("l2", genesisDate)]);
+    const l1Genesis = await l1BlockRef(l1, 0);
+    const g = await l2.send("eth_getBlockByNumber", ["0x0", false]);
+    const batcherWallet = l1.wallet(BATCHER_ACCOUNT);
+    const cfg = defaultRollupConfig({ l2ChainId: l2.chainId, genesisTimestamp: Number(g.timestamp), batcherAddress: batcherWallet.address, ...o.cfg });
+    const genesis: L2BlockRef = { number: 0, hash: g.hash, parentHash: g.parentHash, timestamp: cfg.genesisTimestamp, l1origin: { number: 0, hash: l1Genesis.hash }, sequenceNumber: 0 };
+    let ledger: L2Ledger | undefined;
+    const sequencer = new Sequencer(cfg, new HardhatEngine(l2), genesis, (n) => ledger?.l1Refs[n] ?? (n === 0 ? l1Genesis : undefined));
+    const blobStore = new BlobStore();
+    const poster = new L1Poster(l1, batcherWallet, cfg.batchInboxAddress, blobStore);
+    const batcher = new Batcher(cfg, o.batcher, rng(o.seed).fork("channel-ids"));
+    ledger = new L2Ledger(cfg, l1, l2, sequencer, batcher, poster, blobStore, genesis, genesisDate, o, l1Genesis);
+    poster.blobBlockTimestamp = () => ledger!.l1Head.timestamp + ledger!.l1BlockTime;
+    poster.onBlobBlock = () => ledger!.recordL1Block();
+    return ledger;
+  }
+
+  /**
+   * Runs `setUp` against L1 with automine on (deployments that must exist before the rollup runs,
+   * such as a DA layer's contracts), then returns to manual mining and takes the blocks it mined
+   * into the L1 chain the sequencer picks origins from. Only before the first L2 block.
+   */
+  async setUpOnL1<T>(setUp: (l1: LabChain) => Promise<T>): Promise<T> {
+    if (this.sequencer.unsafeHead.number !== 0) {
+      throw new LoopError("loop/l1-setup-late", "L1 set-up runs before the first L2 block", "set up L1 contracts right after L2Ledger.open()", { l2Head: this.sequencer.unsafeHead.number });
+    }
+    await this.l1.send("evm_setAutomine", [true]);
+    try {
+      return await setUp(this.l1LabChain());
+    } finally {
+      await this.l1.send("evm_setAutomine", [false]);
+      const head = Number(await this.l1.send("eth_blockNumber"));
+      for (let n = this.l1Head.number + 1; n <= head; n++) this.l1Refs.push(await l1BlockRef(this.l1, n));
+    }
+  }
+
+  /** Switches posting to a DA layer (set up on this ledger's L1) before the first L2 block. */
+  useAltDA(altDA: LoopAltDA): void {
+    if (this.opts.batcher.da !== "calldata") {
+      throw new LoopError("loop/alt-da-needs-calldata", "alt-DA replaces calldata frame transactions", 'open the ledger with batcher.da = "calldata"', { da: this.opts.batcher.da });
+    }
+    if (this.sequencer.unsafeHead.number !== 0)
+      throw new LoopError("loop/l1-setup-late", "alt-DA is chosen before the first L2 block", "call useAltDA() right after setting the DA layer up", { l2Head: this.sequencer.unsafeHead.number });
+    this.altDA = altDA;
+  }
+
+  get usesAltDA(): boolean {
+    return this.altDA !== undefined;
+  }
+
+  /** The loop's L1 as the chain actions see a chain (signer: development account 0). */
+  private l1LabChain(): LabChain {
+    const l1 = this.l1;
+    return {
+      kind: "in-process",
+      name: "l1",
+      chainId: l1.chainId,
+      local: true,
+      provider: l1.provider,
+      signer: managedWallet(devPrivateKey(0), l1.provider),
+      wallet: (i) => managedWallet(devPrivateKey(i), l1.provider),
+      increaseTime: async (seconds) => {
+        await l1.send("evm_increaseTime", [seconds]);
+      },
+      mine: async (blocks = 1) => {
+        for (let i = 0; i < blocks; i++) await l1.send("evm_mine", []);
+      },
+      // the ledger closes its chains
+      close: async () => {},
+    };
+  }
+
+  get l1BlockTime(): number {
+    return this.opts.l1BlockTime ?? 12;
+  }
+
+  get l1Head(): L1BlockRef {
+    return this.l1Refs[this.l1Refs.length - 1]!;
+  }
+
+  /** A development account on L2 (funded at genesis). */
+  wallet(i: number): Wallet {
+    return this.l2.wallet(i);
+  }
+
+  /** The development account with this address, on L2; refused for any other address. */
+  walletOf(address: string): Wallet {
+    const want = address.toLowerCase();
+    for (let i = 0; i < DEV_ACCOUNT_COUNT; i++) if (this.l2.wallet(i).address.toLowerCase() === want) return this.l2.wallet(i);
+    throw new LoopError("loop/unknown-account", `${address} is not one of the development accounts`, "contributors, owners and customers of the loop are development accounts 0..19", { address });
+  }
+
+  /** A contract on L2 by artifact name, for reads (calls go to the latest L2 block). */
+  contract(name: string, address: string): Contract {
+    return new EthersContract(address, artifact(name).abi as InterfaceAbi, this.l2.provider);
+  }
+
+  /** The call that deploys `name` from `from`; its address is the receipt's `contractAddress`. */
+  async deployCall(label: string, from: Wallet, name: string, args: unknown[]): Promise<L2Call> {
+    const a = artifact(name);
+    const tx = await new ContractFactory(a.abi as InterfaceAbi, a.bytecode).getDeployTransaction(...args);
+    return { label, from, data: tx.data };
+  }
+
+  /** Encodes a contract call for `send`. */
+  call(label: string, from: Wallet, contract: Contract, fn: string, args: unknown[], value?: bigint): L2Call {
+    return { label, from, to: contract.target as string, data: contract.interface.encodeFunctionData(fn, args), value };
+  }
+
+  private async nextNonce(address: string): Promise<number> {
+    const n = this.nonces.get(address) ?? (await this.l2.provider.getTransactionCount(address, "latest"));
+    this.nonces.set(address, n + 1);
+    return n;
+  }
+
+  private async sign(c: L2Call, baseFee: bigint): Promise<string> {
+    const req = { from: c.from.address, to: c.to, data: c.data ?? "0x", value: c.value ?? 0n };
+    let gas: bigint;
+    try {
+      gas = BigInt(await this.l2.send("eth_estimateGas", [{ ...req, value: `0x${req.value.toString(16)}` }, "latest"]));
+    } catch (cause) {
+      throw new LoopError(
+        "loop/call-reverts",
+        `"${c.label}" reverts on the latest L2 state: ${(cause as Error).message.slice(0, 200)}`,
+        "check the call's arguments; a call that depends on another call of the same step goes into a later step",
+        { label: c.label, from: c.from.address },
+      );
+    }
+    const tx = Transaction.from({
+      type: 2,
+      chainId: this.l2.chainId,
+      nonce: await this.nextNonce(c.from.address),
+      to: c.to ?? null,
+      data: req.data,
+      value: req.value,
+      gasLimit: (gas * GAS_MARGIN_NUM) / GAS_MARGIN_DEN,
+      maxFeePerGas: baseFee * 2n + 1_000_000n,
+      maxPriorityFeePerGas: 1_000_000n,
+    });
+    return c.from.signTransaction(tx);
+  }
+
+  async recordL1Block(): Promise<void> {
+    const ref = await l1BlockRef(this.l1, "latest");
+    this.l1Refs.push(ref);
+    for (const p of this.unincluded.splice(0)) p.l1Block = ref.number;
+  }
+
+  private async mineL1(): Promise<void> {
+    await this.l1.send("evm_mine", [this.l1Head.timestamp + this.l1BlockTime]);
+    await this.recordL1Block();
+  }
+
+  private async post(txs: BatcherTx[]): Promise<void> {
+    if (txs.length === 0) return;
+    const entries = new Map<ChannelInfo, { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }>();
+    for (const t of txs) {
+      if (entries.has(t.channel)) continue;
+      const p = { channel: t.channel, txs: [] as PostedTx[] };
+      entries.set(t.channel, p);
+      this.posted.push(p);
+      this.unincluded.push(p);
+    }
+    const sent = await this.poster.post(this.altDA ? await this.altDA.post(txs) : txs);
+    for (const [i, t] of txs.entries()) entries.get(t.channel)!.txs.push(sent[i]!);
+  }
+
+  /** Builds the next L2 block (L1 advancing every l1BlockTime seconds); empty when `calls` is. */
+  private async buildBlock(raws: string[]): Promise<SequencedBlock> {
+    while (this.l1Head.timestamp + this.l1BlockTime <= this.sequencer.nextTimestamp) await this.mineL1();
+    const block = await this.sequencer.buildBlock(raws.map((r) => Uint8Array.from(Buffer.from(r.slice(2), "hex"))));
+    await this.post(this.batcher.addBlock(block));
+    return block;
+  }
+
+  /**
+   * Sends one step's calls in one L2 block and returns their receipts. The calls of a step must
+   * not depend on one another (each is estimated on the latest block); a reverted call is refused.
+   * A block the sequencer must leave empty (a fork's activation block, past the drift limit) is
+   * built, and the calls go into the next one.
+   */
+  async send(step: string, calls: L2Call[]): Promise<LoopBlock> {
+    if (calls.length === 0) throw new LoopError("loop/empty-step", `step "${step}" has no calls`, "give a step at least one call, or skip it", { step });
+    const latest = await this.l2.send("eth_getBlockByNumber", ["latest", false]);
+    const raws: string[] = [];
+    const noncesBefore = new Map(this.nonces);
+    try {
+      for (const c of calls) raws.push(await this.sign(c, BigInt(latest.baseFeePerGas ?? 1)));
+    } catch (e) {
+      // nothing of the step is sent: its signers' nonces stay as they were
+      this.nonces.clear();
+      for (const [a, n] of noncesBefore) this.nonces.set(a, n);
+      throw e;
+    }
+    let block = await this.buildBlock(raws);
+    for (let tries = 0; block.batch.transactions.length === 0; tries++) {
+      if (tries === 4)
+        throw new LoopError("loop/not-included", `step "${step}": the sequencer left ${tries + 1} blocks in a row empty`, "check the rollup configuration's fork times and drift limit", { step });
+      block = await this.buildBlock(raws);
+    }
+    const included: IncludedCall[] = [];
+    for (const [i, raw] of raws.entries()) {
+      const hash = keccak256(raw);
+      const receipt = await this.l2.provider.getTransactionReceipt(hash);
+      if (receipt?.status !== 1) {
+        throw new LoopError("loop/tx-reverted", `"${calls[i]!.label}" reverted in L2 block ${block.ref.number}`, "read the call's revert reason with eth_call on the block before", {
+          step,
+          label: calls[i]!.label,
+          hash,
+          block: block.ref.number,
+        });
+      }
+      const raw1 = await this.l2.send("eth_getTransactionReceipt", [hash]);
+      const feePaid = receipt.gasUsed * receipt.gasPrice + BigInt(raw1.l1Fee ?? 0);
+      included.push({ label: calls[i]!.label, from: calls[i]!.from.address, hash, receipt, feePaid });
+    }
+    const b: LoopBlock = { step, ref: block.ref, calls: included };
+    this.blocks.push(b);
+    return b;
+  }
+
+  /** Empty L2 blocks until the head is a multiple of `interval` (so an output covers the last step). */
+  async padTo(interval: number): Promise<void> {
+    while (this.sequencer.unsafeHead.number % interval !== 0) await this.buildBlock([]);
+  }
+
+  /** Balances on L2 (latest block). */
+  async balances(addresses: readonly string[]): Promise<bigint[]> {
+    return Promise.all(addresses.map((a) => this.l2.provider.getBalance(a)));
+  }
+
+  /**
+   * Posts what the batcher still holds, lets L1 move on two blocks, then derives L2 from L1 alone
+   * on a fresh chain with the same genesis and compares every block's hash and state root.
+   */
+  async finish(): Promise<Derivation> {
+    await this.post(this.batcher.flush());
+    await this.mineL1();
+    await this.mineL1();
+    const chain = await openChain("l2", this.genesisDate);
+    const commit = this.opts.batcher.da === "blobs" ? await commitmentFunction() : undefined;
+    const pipeline = new DerivationPipeline(this.cfg, new HardhatEngine(chain), this.genesis, [this.l1Refs[0]!], { blobs: this.blobStore, commitBlob: commit, altDA: this.altDA?.resolver() });
+    const t0 = performance.now();
+    for (let n = 1; n <= this.l1Head.number; n++) await pipeline.addL1Block(await l1BlockData(this.l1, n));
+    const seconds = (performance.now() - t0) / 1000;
+    let identicalBlocks = 0;
+    for (let n = 1; n <= this.sequencer.unsafeHead.number; n++) {
+      const q = `0x${n.toString(16)}`;
+      const [a, b] = await Promise.all([this.l2.send("eth_getBlockByNumber", [q, false]), chain.send("eth_getBlockByNumber", [q, false])]);
+      if (b && a.hash === b.hash && a.stateRoot === b.stateRoot) identicalBlocks++;
+    }
+    this.derivation = { chain, pipeline, identicalBlocks, seconds };
+    return this.derivation;
+  }
+
+  /**
+   * Output roots of the sequencer's L2 proposed to an L2OutputOracle on L1 every `interval` blocks
+   * up to the derived safe head; the challenger recomputes each from the derived chain; L1 time
+   * then passes the finalization period.
+   */
+  async settleOutputs(interval: number, finalizationPeriodSeconds = 7 * 24 * 3600): Promise<OutputSettlement> {
+    const d = this.derivation;
+    if (!d) throw new LoopError("loop/not-derived", "output roots are proposed from the derived safe head, and derivation has not run", "call finish() first", {});
+    await this.l1.send("evm_setAutomine", [true]);
+    const proposer = this.l1.wallet(17);
+    const challenger = this.l1.wallet(18);
+    const oracle = await deployL2OutputOracle(this.l1.wallet(0), {
+      submissionInterval: interval,
+      l2BlockTime: this.cfg.blockTime,
+      startingBlockNumber: 0,
+      startingTimestamp: this.cfg.genesisTimestamp,
+      proposer: proposer.address,
+      challenger: challenger.address,
+      finalizationPeriodSeconds,
+    });
+    const proposals = await proposeOutputs(oracle, proposer, this.l2, d.pipeline.safeHead.number, this.l1);
+    const check = await challengeOutputs(oracle, challenger, d.chain);
+    await this.l1.send("evm_increaseTime", [finalizationPeriodSeconds]);
+    await this.l1.send("evm_mine", []);
+    const finalized: boolean[] = [];
+    for (const p of proposals) finalized.push(Boolean(await oracle.getFunction("isFinalized")(p.index)));
+    return { oracle, proposals, challengedIndex: check.deletedFrom, finalized, finalizationPeriodSeconds };
+  }
+
+  /** The output root of an L2 block computed on the derived chain. */
+  async derivedOutput(blockNumber: number) {
+    if (!this.derivation) throw new LoopError("loop/not-derived", "no derived chain yet", "call finish() first", {});
+    return outputAtBlock(this.derivation.chain, blockNumber);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.l1.close(), this.l2.close(), this.derivation?.chain.close()]);
+  }
+}
