@@ -251,9 +251,7 @@ export class LogisticRegression implements TraceableModel {
   }
 }
 
-/**
- * ReLU as the backward pass's `z > 0` mask sees it: NaN maps to 0.
- */
+/** ReLU as the backward pass's `z > 0` mask sees it: NaN maps to 0. */
 // biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 0) is NaN; this ReLU must map NaN to 0 like its derivative mask.
 const relu = (v: number): number => (v > 0 ? v : 0);
 
