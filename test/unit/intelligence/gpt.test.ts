@@ -56,7 +56,8 @@ describe("GPT", () => {
       ["h.0.attn.o_proj.weight", residual],
       ["h.2.mlp.fc_out.weight", residual],
     ] as const) {
-      expect(std(big[key].dataSync())).to.be.closeTo(expected, expected * 0.1, key);
+      // |std − expected| < 10%, written out: Hardhat's chai matchers, loaded by the contract-facing tests, redefine closeTo for integers
+      expect(Math.abs(std(big[key].dataSync()) - expected), key).to.be.below(expected * 0.1);
     }
     expect(Array.from(w["h.0.mlp.fc_out.bias"].dataSync()).every((v) => v === 0)).to.equal(true);
     expect(Array.from(w["h.1.ln_1.weight"].dataSync()).every((v) => v === 1)).to.equal(true);
