@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { LabError } from "../errors.js";
-import { fromRoot, readJson, sha256Hex } from "../files.js";
+import { commitDir, fromRoot, readJson, sha256Hex } from "../files.js";
 import { ALL_FIGURES_DRAWN, launchChromium, openOffline } from "./browser.js";
 import { cellSource, listNotebooks, type NotebookFile, type NotebookJson, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
 import { externalResources, runsDir } from "./run.js";
@@ -218,24 +218,10 @@ export async function exportNotebooks(options: ExportOptions = {}): Promise<Expo
       join(staged, "manifest.json"),
       `${JSON.stringify({ generatedAt, runs: exported.map((e) => ({ notebook: e.notebook, runId: e.run.runId, finishedAt: e.run.finishedAt })), missing, sha256: files }, null, 2)}\n`,
     );
-    replaceDir(staged, dest);
+    commitDir(staged, dest);
     return { dir: dest, exported, missing };
   } finally {
     await browser.close();
     rmSync(staged, { recursive: true, force: true });
   }
-}
-
-/** Puts the finished folder in place of `dest`; an older one is renamed aside first and removed after. */
-function replaceDir(staged: string, dest: string): void {
-  mkdirSync(dirname(dest), { recursive: true });
-  const old = existsSync(dest) ? `${dest}.old-${process.pid}-${randomBytes(4).toString("hex")}` : undefined;
-  if (old) renameSync(dest, old);
-  try {
-    renameSync(staged, dest);
-  } catch (error) {
-    if (old) renameSync(old, dest);
-    throw error;
-  }
-  if (old) rmSync(old, { recursive: true, force: true });
 }

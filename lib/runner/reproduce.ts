@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
 import { metricSource } from "../attribution/metric-sources.js";
 import { describeError, LabError } from "../errors.js";
 import { type ClaimResult, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, type Metrics, overrideFields } from "../experiments/index.js";
-import { fromRoot } from "../files.js";
+import { fromRoot, writeDirAtomic } from "../files.js";
 import { type OverrideValue, splitSetPair, typeOverrides, unknownKey } from "../overrides.js";
 import { resetStepCacheStats, type StepCacheMode, type StepCacheStats, stepCacheStats } from "../step-cache.js";
 import { type EnvironmentManifest, environmentManifest } from "./environment.js";
@@ -152,21 +152,6 @@ export function reproductionsDir(): string {
   return process.env.LAB_REPRODUCE_DIR ?? fromRoot("experiments", "runs", "reproduce");
 }
 
-/** Writes a folder (relative name to content) beside its destination, then renames it into place. */
-function writeFolderAtomic(dest: string, files: Record<string, string>): void {
-  const staged = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  try {
-    for (const [name, data] of Object.entries(files)) {
-      mkdirSync(dirname(join(staged, name)), { recursive: true });
-      writeFileSync(join(staged, name), data);
-    }
-    mkdirSync(dirname(dest), { recursive: true });
-    renameSync(staged, dest);
-  } finally {
-    rmSync(staged, { recursive: true, force: true });
-  }
-}
-
 export interface ReproduceOptions {
   quick: boolean;
   /** Read the step cache (LAB_STEP_CACHE=use) instead of recomputing every step. */
@@ -245,6 +230,6 @@ export async function reproduce(plans: readonly ReproducePlan[], options: Reprod
     "report.html": renderReproductionHtml(reproduction, figures),
   };
   for (const figure of figures) files[`figures/${figure.file}`] = figure.svgFile;
-  writeFolderAtomic(dir, files);
+  writeDirAtomic(dir, files);
   return { reproduction, dir };
 }
