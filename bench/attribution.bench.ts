@@ -4,13 +4,10 @@
  *    pass with captured dense inputs and signals vs one tf.grads call per example, on the Factory MLP
  *    at batch 256 (targets: ≥ 10×) and the fortunes GPT with LoRA (target: ≥ 5×);
  *  - DataInf's identification AUC on the language-model datanets (target: ≥ 0.95);
- * and, for the hand-written Float64 models (pure JavaScript, one thread):
- *  - per-example gradients/s, batched (one traced pass + outer products) vs one backward pass per
- *    example. In single-threaded Float64 JavaScript both do the same outer-product work, so the
- *    ratio stays near 1 here; batching pays where the matmuls dominate (wide layers, GPU backends);
- *  - scored train × test pairs/s for Grad-Dot, DataInf, exact influence and TRAK;
- *  - memory of a stored gradient set with and without projection;
- *  - DataInf vs LiSSA on the same per-layer damped Hessian: time, and LiSSA's time at DataInf's quality.
+ *  - scored train × test pairs/s for Grad-Dot, DataInf, exact influence and TRAK (logistic regression);
+ *  - memory of a stored gradient set of the Factory MLP with and without projection;
+ *  - DataInf vs LiSSA on the same per-layer damped Hessian of the LoRA MLP: time, and LiSSA's time
+ *    at DataInf's quality.
  */
 
 import { mkdtempSync } from "node:fs";
@@ -20,12 +17,13 @@ import { sampleFashion } from "../lib/attribution/data.js";
 import { pearson } from "../lib/attribution/evaluation/stats.js";
 import { loraDatanetSetup } from "../lib/attribution/experiments.js";
 import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
+import { attributionMlp, trainMlp } from "../lib/attribution/factory-train.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
 import { type LmDatanetParams, lmAttribution } from "../lib/attribution/lm-experiment.js";
 import { type Attributor, DataInf, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
 import type { Batch } from "../lib/attribution/model.js";
-import { batchGradient, LogisticRegression, MLP, subset } from "../lib/attribution/model.js";
-import { fitNewton, trainModel } from "../lib/attribution/train.js";
+import { LogisticRegression, subset } from "../lib/attribution/model.js";
+import { fitNewton } from "../lib/attribution/train.js";
 import { printTable, timeMs } from "../lib/bench/report.js";
 import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
 import { createGpt, createMlp, type ForwardOptions, gptConfig, initLora, loraConfig, loraForwardOptions, MLP_CONFIG, type Model, pretrainData, type WeightMap } from "../lib/intelligence/index.js";
@@ -119,22 +117,12 @@ printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}:
   );
 }
 
-// 1 · per-example gradients
+// 1 · the Factory MLP of the mlp-fmnist experiment, trained briefly: its gradients fill section 3
 const n = quick ? 256 : 1024;
 const train = sampleFashion("train", { n, seed: 1, pool: 2 });
-const mlp = new MLP(train.dim, 64, 10);
-const mlpParams = trainModel(mlp, train, { epochs: 2, batchSize: 64, lr: 3e-3, l2: 1e-4, seed: 1 }).params;
-// median of repeated runs after a warm-up, so both paths are JIT-compiled
-const batched = (await timeMs(() => perExampleGradients(mlp, mlpParams, train), 3)) / 1000;
-const loopN = Math.min(n, 256);
-const looped =
-  (await timeMs(() => {
-    for (let i = 0; i < loopN; i++) batchGradient(mlp, mlpParams, subset(train, [i]));
-  }, 3)) / 1000;
-printTable(`Per-example gradients, MLP ${train.dim}-64-10 (${mlp.numParams} parameters)`, [
-  { method: "batched (outer products)", "gradients/s": Math.round(n / batched), "× loop": n / batched / (loopN / looped) },
-  { method: "one backward pass per example", "gradients/s": Math.round(loopN / looped), "× loop": 1 },
-]);
+const mlpRun = trainMlp(attributionMlp(tf, train.dim, 64, 10), train, { epochs: 2, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: 1 });
+const mlp = mlpRun.model,
+  mlpParams = mlpRun.params;
 
 // 2 · scored pairs per second
 const lrTrain = sampleFashion("train", { n: quick ? 300 : 1000, seed: 1, pool: 4 });
@@ -164,10 +152,10 @@ for (const k of [2048, 512, 128]) {
   const g = perExampleGradients(mlp, mlpParams, train, { projection: { kind: "rademacher", dim: k, seed: 1 } });
   rows.push({ gradients: `Rademacher k=${k}`, dimension: k, MiB: g.data.byteLength / 2 ** 20, "× full": g.data.byteLength / full.data.byteLength });
 }
-printTable(`Stored per-example gradients, ${n} examples`, rows);
+printTable(`Stored per-example gradients, Factory MLP ${train.dim}-64-10 (${mlp.numParams} parameters), ${n} examples`, rows);
 
 // 4 · DataInf vs LiSSA at equal quality (LoRA gradients, per-layer damped Gauss–Newton Hessian)
-const s = loraDatanetSetup({
+const s = await loraDatanetSetup({
   seed: 1,
   pool: 2,
   hidden: 32,

@@ -10,6 +10,8 @@ import { cachedStep } from "../step-cache.js";
 import { FASHION_CLASSES, type Sample, sampleFashion } from "./data.js";
 import { AttributionError } from "./errors.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
+import type { FactoryModel } from "./factory-model.js";
+import { attributionMlp, type FactoryTrainOptions, retrainParams, trainLoraMlp, trainMlp } from "./factory-train.js";
 import { GradientStore } from "./gradients.js";
 import {
   type AttributionTask,
@@ -25,8 +27,8 @@ import {
   TRAK,
   TracInCP,
 } from "./methods/index.js";
-import { accuracy, type Batch, LogisticRegression, LoraMLP, MLP, subset, type TraceableModel } from "./model.js";
-import { fitNewton, type TrainOptions, trainModel } from "./train.js";
+import { accuracy, type Batch, LogisticRegression, subset, type TraceableModel } from "./model.js";
+import { fitNewton, trainModel } from "./train.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;
@@ -210,15 +212,26 @@ export interface MlpParams {
   trakRidge: TrakRidge;
 }
 
-/** The non-convex benchmark: one-hidden-layer MLP trained with Adam; TRAK, TracIn-CP, Grad-Dot, DataInf. */
-export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
+/** The Factory's MLP for a spec's `hidden` width, on the lab's TensorFlow.js backend. */
+async function mlpFor(inputDim: number, hidden: number) {
+  const { initTf } = await import("../tf/index.js");
+  const { tf } = await initTf({ quiet: true });
+  return attributionMlp(tf, inputDim, hidden, 10);
+}
+
+/**
+ * The non-convex benchmark: the Factory's one-hidden-layer MLP trained by the Intelligence layer
+ * (AdamW, weight decay l2); TRAK, TracIn-CP, Grad-Dot, DataInf.
+ */
+export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<Metrics> {
   const train = sampleFashion("train", { n: p.nTrain, seed: p.seed, pool: p.pool });
   const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
-  const model = new MLP(train.dim, p.hidden, 10);
-  const opts = (seed: number): TrainOptions => ({ epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, l2: p.l2, seed, checkpointEvery: Math.max(1, Math.floor(p.epochs / 4)) });
-  const run = trainModel(model, train, opts(p.seed));
+  const mlp = await mlpFor(train.dim, p.hidden);
+  const opts = (seed: number): FactoryTrainOptions => ({ epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, weightDecay: p.l2, seed, checkpointEvery: Math.max(1, Math.floor(p.epochs / 4)) });
+  const run = trainMlp(mlp, train, opts(p.seed));
+  const model = run.model;
   const out: Metrics = { test_accuracy: accuracy(model, run.params, test) };
-  log(`MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
+  log(`Factory MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   // the learning algorithm is the seeded run: each subset is trained with the same seed
   const ldsInputs = { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, hidden: p.hidden, l2: p.l2, epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, ldsSubsets: p.ldsSubsets };
@@ -226,12 +239,12 @@ export function mlpExperiment(p: MlpParams, log: Log = () => {}): Metrics {
     subsets,
     outputs: cachedStep(
       { step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs },
-      () => ldsGroundTruth(subsets, (s) => negLoss(model, trainModel(model, subset(train, s), opts(p.seed)).params, test)).outputs,
+      () => ldsGroundTruth(subsets, (s) => negLoss(model, retrainParams(model, mlp, subset(train, s), opts(p.seed)), test)).outputs,
     ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
   const members = cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
-    Array.from({ length: p.trakModels - 1 }, (_, m) => trainModel(model, train, opts(p.seed + 1 + m)).params),
+    Array.from({ length: p.trakModels - 1 }, (_, m) => retrainParams(model, mlp, train, opts(p.seed + 1 + m))),
   );
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
   const store = experimentGradientStore(p.gradientStore);
@@ -286,9 +299,11 @@ export function datanetGroups(groups?: number[][]): { name: string; classes: num
 }
 
 export interface LoraSetup {
-  base: MLP;
+  /** The pretrained base MLP, every weight as a parameter (its hash is the base model's id). */
+  base: FactoryModel;
   baseParams: Float64Array;
-  model: LoraMLP;
+  /** The same MLP with the trained LoRA adapters as its parameters, the base frozen. */
+  model: FactoryModel;
   params: Float64Array;
   train: Sample;
   test: Sample;
@@ -319,12 +334,15 @@ function concat(parts: Sample[]): Sample {
   return { x, y, n, dim, source, classes: parts[0].classes, side: parts[0].side };
 }
 
-/** Base MLP pretrained on upright images; LoRA adapters fine-tuned on the three (low-contrast) datanets. */
-export function loraDatanetSetup(p: DatanetParams): LoraSetup {
+/**
+ * The Factory's MLP pretrained on upright images; LoRA adapters on both layers (fc1, head; alpha =
+ * 2r) fine-tuned on the (low-contrast) datanets, both by the Intelligence layer's training step.
+ */
+export async function loraDatanetSetup(p: DatanetParams): Promise<LoraSetup> {
   const all = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const pre = sampleFashion("train", { n: p.pretrainN, seed: p.seed, pool: p.pool, classes: all });
-  const base = new MLP(pre.dim, p.hidden, 10);
-  const baseParams = trainModel(base, pre, { epochs: 15, batchSize: 64, lr: 3e-3, l2: 1e-4, seed: p.seed }).params;
+  const mlp = await mlpFor(pre.dim, p.hidden);
+  const pretrained = trainMlp(mlp, pre, { epochs: 15, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: p.seed });
   const used = new Set(pre.source);
   // each datanet: its classes, labels kept in the 10-class space
   const trains: Sample[] = [],
@@ -342,15 +360,14 @@ export function loraDatanetSetup(p: DatanetParams): LoraSetup {
   });
   const train = concat(trains);
   const test = concat(tests);
-  const model = new LoraMLP(base, baseParams, p.rank);
-  const params = trainModel(model, train, { epochs: p.epochs, batchSize: 32, lr: p.lr, l2: p.l2, seed: p.seed }).params;
+  const lora = trainLoraMlp(mlp, pretrained.weights, train, { r: p.rank, alpha: 2 * p.rank, targets: ["fc1", "head"] }, { epochs: p.epochs, batchSize: 32, lr: p.lr, weightDecay: p.l2, seed: p.seed });
   // two contributors per datanet, alternating examples
   const contributorOf = Int32Array.from(trainDn, (d, i) => 2 * d + (i % 2));
   return {
-    base,
-    baseParams,
-    model,
-    params,
+    base: pretrained.model,
+    baseParams: pretrained.params,
+    model: lora.model,
+    params: lora.params,
     train,
     test,
     trainDatanet: Int32Array.from(trainDn),
@@ -361,8 +378,8 @@ export function loraDatanetSetup(p: DatanetParams): LoraSetup {
 }
 
 /** DataInf's datanet identification on LoRA gradients, and DataInf vs LiSSA at equal quality. */
-export function datanetExperiment(p: DatanetParams, log: Log = () => {}): Metrics {
-  const s = loraDatanetSetup(p);
+export async function datanetExperiment(p: DatanetParams, log: Log = () => {}): Promise<Metrics> {
+  const s = await loraDatanetSetup(p);
   const out: Metrics = {
     base_accuracy_on_datanets: accuracy(s.base, s.baseParams, s.test),
     lora_accuracy_on_datanets: accuracy(s.model, s.params, s.test),
@@ -430,8 +447,6 @@ type Experiment<R> = (params: never, log: Log) => R;
 
 export const EXPERIMENTS: Record<string, Experiment<Metrics>> = {
   "logreg-fmnist": logregExperiment,
-  "mlp-fmnist": mlpExperiment,
-  "lora-datanets": datanetExperiment,
 };
 
 export function runExperiment(runner: string, params: unknown, log: Log = () => {}): Metrics {
@@ -535,6 +550,8 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
 }
 
 export const ASYNC_EXPERIMENTS: Record<string, Experiment<Promise<Metrics>>> = {
+  "mlp-fmnist": mlpExperiment,
+  "lora-datanets": datanetExperiment,
   "factory-contributors": factoryContributorsExperiment,
   "lm-datanets": async (params, log) => (await import("./lm-experiment.js")).lmDatanetsExperiment(params, log),
 };

@@ -178,14 +178,11 @@ export function loadGradients(path: string, expect: { paramsHash?: string; paylo
   return { n: header.n, dim: header.dim, data, blocks: header.blocks, target: header.target, paramsHash: header.paramsHash, projection: header.projection };
 }
 
-/** A tag for the model a gradient set belongs to: kind, block layout, any frozen base weights, and its outputs on a probe. */
+/** A tag for the model a gradient set belongs to: kind, block layout, and its outputs on a probe. */
 function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Batch): string {
   const parts: (string | Uint8Array)[] = [model.kind, JSON.stringify(model.blocks.map((b) => [b.name, b.rows, b.cols, !!b.bias, b.offset]))];
   // LoRA models carry frozen base weights outside `params`: two adapters with equal params on
-  // different bases have different gradients, so the base enters the key (LoraMLP exposes it;
-  // for other models the outputs on a few examples below tell bases apart)
-  const base = (model as unknown as { baseParams?: unknown }).baseParams;
-  if (base instanceof Float64Array) parts.push(new Uint8Array(base.buffer, base.byteOffset, base.byteLength));
+  // different bases have different gradients; their outputs on a few examples tell the bases apart
   const k = Math.min(batch.n, 4);
   if (k > 0) {
     const out = model.logits(params, batch.x.subarray(0, k * batch.dim), k);

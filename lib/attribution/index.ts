@@ -1,8 +1,9 @@
 /**
  * Attribution layer: Proof of Attribution for the lab's models.
  *
- * model.ts        TraceableModel (dense blocks → per-example gradients as outer products), LR, MLP, LoRA-MLP
+ * model.ts        TraceableModel (dense blocks → per-example gradients as outer products), logistic regression
  * factory-model.ts any Model Factory model (MLP, GPT; LoRA or full) through its own TensorFlow.js forward
+ * factory-train.ts the Factory MLP trained for the experiments (full, or LoRA on a frozen base)
  * gradients.ts    batched per-example gradients, projection, hashed on-disk store
  * methods/        Grad-Dot/Cos, TracIn-CP, influence (exact, CG, LiSSA), DataInf, TRAK — one Attributor interface
  * suffix-array.ts exact-match attribution of generated text to datanets
@@ -21,6 +22,7 @@ export * from "./errors.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
 export * from "./factory-model.js";
+export * from "./factory-train.js";
 export * from "./gradients.js";
 export * from "./linalg.js";
 export * from "./lm-experiment.js";

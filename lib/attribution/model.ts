@@ -5,14 +5,15 @@
  * block's input aᵢ and the signal δᵢ back-propagated to its output, so one forward and one
  * backward pass over a batch yield every per-example gradient (see gradients.ts).
  *
- * Three models implement it: multinomial logistic regression (convex, analytic Hessian), a
- * one-hidden-layer ReLU MLP, and the same MLP with LoRA adapters on both layers (the base weights
- * frozen, only the low-rank factors A and B trainable, PEFT's scaling alpha / r).
+ * Two models implement it: multinomial logistic regression here (convex, with its exact Hessian:
+ * the reference the influence methods are checked against), and any Model Factory model, the MLP
+ * and the GPT with LoRA or full fine-tuning, through its own TensorFlow.js forward
+ * (factory-model.ts).
  */
 
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
-import { matmul, matmulABt, matmulAtB } from "./linalg.js";
+import { matmul, matmulAtB } from "./linalg.js";
 
 /**
  * A labelled batch: x is n×dim row-major, y the class of each row. For a language model x holds
@@ -123,10 +124,6 @@ function denseForward(params: Float64Array, block: DenseBlock, x: Float64Array, 
     const b = params.subarray(block.offset + block.rows * block.cols, block.offset + block.size);
     for (let i = 0; i < n; i++) for (let j = 0; j < block.cols; j++) out[i * block.cols + j] += b[j];
   }
-}
-
-function weights(params: Float64Array, block: DenseBlock): Float64Array {
-  return params.subarray(block.offset, block.offset + block.rows * block.cols);
 }
 
 /**
@@ -248,150 +245,6 @@ export class LogisticRegression implements TraceableModel {
     out.set(matmulAtB(batch.x, s, n, dim, K), 0);
     for (let i = 0; i < n; i++) for (let k = 0; k < K; k++) out[dim * K + k] += s[i * K + k];
     return out;
-  }
-}
-
-/** ReLU as the backward pass's `z > 0` mask sees it: NaN maps to 0. */
-// biome-ignore lint/complexity/useMathMinMax: Math.max(NaN, 0) is NaN; this ReLU must map NaN to 0 like its derivative mask.
-const relu = (v: number): number => (v > 0 ? v : 0);
-
-/** One hidden ReLU layer: logits = relu(x·W1 + b1)·W2 + b2. */
-export class MLP implements TraceableModel {
-  readonly kind = "mlp";
-  readonly blocks: DenseBlock[];
-  readonly numParams: number;
-  constructor(
-    readonly inputDim: number,
-    readonly hidden: number,
-    readonly numClasses: number,
-  ) {
-    this.blocks = layoutBlocks([
-      { name: "dense1", rows: inputDim, cols: hidden, bias: true },
-      { name: "dense2", rows: hidden, cols: numClasses, bias: true },
-    ]);
-    this.numParams = this.blocks[1].offset + this.blocks[1].size;
-  }
-  init(rng: Rng): Float64Array {
-    const p = new Float64Array(this.numParams);
-    for (const b of this.blocks) {
-      const std = Math.sqrt(2 / b.rows); // He initialisation for ReLU
-      for (let i = 0; i < b.rows * b.cols; i++) p[b.offset + i] = rng.normal() * std;
-    }
-    return p;
-  }
-  private hiddenPre(params: Float64Array, x: Float64Array, n: number): Float64Array {
-    const z1 = new Float64Array(n * this.hidden);
-    denseForward(params, this.blocks[0], x, n, z1);
-    return z1;
-  }
-  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
-    const h = this.hiddenPre(params, x, n).map(relu);
-    const z2 = new Float64Array(n * this.numClasses);
-    denseForward(params, this.blocks[1], h, n, z2);
-    return z2;
-  }
-  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
-    checkBatch(this, batch);
-    const { n } = batch;
-    const z1 = this.hiddenPre(params, batch.x, n);
-    const h = z1.map(relu);
-    const logits = new Float64Array(n * this.numClasses);
-    denseForward(params, this.blocks[1], h, n, logits);
-    const { values, signal } = headSignal(logits, batch.y, n, this.numClasses, target);
-    const back = matmulABt(signal, weights(params, this.blocks[1]), n, this.numClasses, this.hidden);
-    for (let i = 0; i < back.length; i++) if (!(z1[i] > 0)) back[i] = 0;
-    return {
-      logits,
-      values,
-      traces: [
-        { block: this.blocks[0], input: batch.x, signal: back },
-        { block: this.blocks[1], input: h, signal },
-      ],
-    };
-  }
-}
-
-/**
- * The MLP above with frozen base weights and LoRA adapters on both layers:
- * z = x·W + b + (alpha/r)·(x·A)·B. Trainable: A1 (in×r), B1 (r×hidden), A2 (hidden×r), B2 (r×K).
- * Each factor is itself a dense block: B's input is (alpha/r)·x·A, A's signal is (alpha/r)·δ·Bᵀ.
- */
-export class LoraMLP implements TraceableModel {
-  readonly kind = "lora-mlp";
-  readonly blocks: DenseBlock[];
-  readonly numParams: number;
-  readonly inputDim: number;
-  readonly numClasses: number;
-  readonly scale: number;
-  constructor(
-    readonly base: MLP,
-    readonly baseParams: Float64Array,
-    readonly rank: number,
-    readonly alpha = 2 * rank,
-  ) {
-    this.inputDim = base.inputDim;
-    this.numClasses = base.numClasses;
-    this.scale = alpha / rank;
-    this.blocks = layoutBlocks([
-      { name: "dense1.lora_A", rows: base.inputDim, cols: rank, bias: false },
-      { name: "dense1.lora_B", rows: rank, cols: base.hidden, bias: false },
-      { name: "dense2.lora_A", rows: base.hidden, cols: rank, bias: false },
-      { name: "dense2.lora_B", rows: rank, cols: base.numClasses, bias: false },
-    ]);
-    this.numParams = this.blocks[3].offset + this.blocks[3].size;
-  }
-  /** PEFT's default: A random (Kaiming-uniform-like scale), B zero, so the adapter starts as the identity. */
-  init(rng: Rng): Float64Array {
-    const p = new Float64Array(this.numParams);
-    for (const b of [this.blocks[0], this.blocks[2]]) {
-      const bound = 1 / Math.sqrt(b.rows);
-      for (let i = 0; i < b.size; i++) p[b.offset + i] = (2 * rng.next() - 1) * bound;
-    }
-    return p;
-  }
-  private forward(params: Float64Array, x: Float64Array, n: number) {
-    const [A1, B1, A2, B2] = this.blocks;
-    const [base1, base2] = this.base.blocks;
-    const H = this.base.hidden;
-    const K = this.numClasses;
-    const z1 = new Float64Array(n * H);
-    denseForward(this.baseParams, base1, x, n, z1);
-    const u1 = matmul(x, weights(params, A1), n, A1.rows, A1.cols).map((v) => v * this.scale);
-    denseForward(params, B1, u1, n, z1);
-    const h = z1.map(relu);
-    const z2 = new Float64Array(n * K);
-    denseForward(this.baseParams, base2, h, n, z2);
-    const u2 = matmul(h, weights(params, A2), n, A2.rows, A2.cols).map((v) => v * this.scale);
-    denseForward(params, B2, u2, n, z2);
-    return { z1, h, u1, u2, z2 };
-  }
-  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
-    return this.forward(params, x, n).z2;
-  }
-  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
-    checkBatch(this, batch);
-    const { n } = batch;
-    const [A1, B1, A2, B2] = this.blocks;
-    const H = this.base.hidden;
-    const K = this.numClasses;
-    const { z1, h, u1, u2, z2 } = this.forward(params, batch.x, n);
-    const { values, signal: d2 } = headSignal(z2, batch.y, n, K, target);
-    // δ at the hidden pre-activation: through the frozen W2 and the adapter B2·A2.
-    const dh = matmulABt(d2, weights(this.baseParams, this.base.blocks[1]), n, K, H);
-    const dA2 = matmulABt(d2, weights(params, B2), n, K, A2.cols).map((v) => v * this.scale);
-    const viaAdapter = matmulABt(dA2, weights(params, A2), n, A2.cols, H);
-    for (let i = 0; i < dh.length; i++) dh[i] = z1[i] > 0 ? dh[i] + viaAdapter[i] : 0;
-    const dA1 = matmulABt(dh, weights(params, B1), n, H, A1.cols).map((v) => v * this.scale);
-    return {
-      logits: z2,
-      values,
-      traces: [
-        { block: A1, input: batch.x, signal: dA1 },
-        { block: B1, input: u1, signal: dh },
-        { block: A2, input: h, signal: dA2 },
-        { block: B2, input: u2, signal: d2 },
-      ],
-    };
   }
 }
 

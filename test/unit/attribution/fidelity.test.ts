@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { sampleFashion } from "../../../lib/attribution/data.js";
+import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
 import {
   type AttributionTask,
@@ -17,9 +18,12 @@ import {
   TRAK,
   TracInCP,
 } from "../../../lib/attribution/methods/index.js";
-import { LogisticRegression, MLP } from "../../../lib/attribution/model.js";
-import { fitNewton, trainModel } from "../../../lib/attribution/train.js";
+import { LogisticRegression } from "../../../lib/attribution/model.js";
+import { fitNewton } from "../../../lib/attribution/train.js";
 import { hasCode } from "../../../lib/errors.js";
+import { initTf } from "../../../lib/tf/index.js";
+
+const { tf } = await initTf({ quiet: true });
 
 /** A⁻¹ by Gauss–Jordan with partial pivoting: an inverse independent of the Cholesky code under test. */
 function inverse(A: Float64Array, k: number): Float64Array {
@@ -48,8 +52,8 @@ describe("attribution: fidelity to the reference methods", function () {
   const model = new LogisticRegression(train.dim, 3);
   const l2 = 1e-2;
   const params = fitNewton(model, train, { l2 });
-  const mlp = new MLP(train.dim, 6, 3);
-  const run = trainModel(mlp, train, { epochs: 4, batchSize: 20, lr: 0.01, l2: 1e-3, seed: 3, checkpointEvery: 2 });
+  const run = trainMlp(attributionMlp(tf, train.dim, 6, 3), train, { epochs: 4, batchSize: 20, lr: 0.01, weightDecay: 1e-3, seed: 3, checkpointEvery: 2 });
+  const mlp = run.model;
 
   describe("self-influence without the n × n matrix equals the diagonal of the full one", () => {
     const cases: Array<[string, Attributor, AttributionTask]> = [

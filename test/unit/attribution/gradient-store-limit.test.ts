@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { DEFAULT_GRADIENT_STORE_LIMIT, GradientStore } from "../../../lib/attribution/gradients.js";
-import { MLP } from "../../../lib/attribution/model.js";
+import { LogisticRegression } from "../../../lib/attribution/model.js";
 import { hasCode } from "../../../lib/errors.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
 describe("attribution: gradient store size limit", () => {
-  const model = new MLP(6, 5, 4);
+  const model = new LogisticRegression(6, 4);
   const params = randomParams(model, 1);
   const batches = [randomBatch(7, 6, 4, 2), randomBatch(7, 6, 4, 3), randomBatch(7, 6, 4, 4)];
   const setFiles = (dir: string) =>

@@ -3,11 +3,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { FactoryModel } from "../../../lib/attribution/factory-model.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import { DataInf, GradDot, TracInCP } from "../../../lib/attribution/methods/index.js";
-import { LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
+import { LogisticRegression, type TraceableModel } from "../../../lib/attribution/model.js";
 import { hashParams } from "../../../lib/attribution/train.js";
+import { createMlp, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
 import { randomBatch, randomParams } from "./fixtures.js";
+
+const { tf } = await initTf({ quiet: true });
 
 /** Counts traced passes (the only way gradients are computed) without changing what they return. */
 function counting<M extends TraceableModel>(model: M): M & { traces: number } {
@@ -23,7 +28,7 @@ function counting<M extends TraceableModel>(model: M): M & { traces: number } {
 
 describe("attribution: on-disk gradient store", () => {
   it("the second use reads the stored gradients instead of recomputing them, bit for bit", () => {
-    const model = counting(new MLP(6, 5, 4));
+    const model = counting(new LogisticRegression(6, 4));
     const params = randomParams(model, 1);
     const batch = randomBatch(7, 6, 4, 2);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
@@ -43,7 +48,7 @@ describe("attribution: on-disk gradient store", () => {
   });
 
   it("a method run twice over a store computes its gradients once and scores identically", () => {
-    const model = counting(new MLP(6, 5, 4));
+    const model = counting(new LogisticRegression(6, 4));
     const params = randomParams(model, 3);
     const task = { model, params, train: randomBatch(9, 6, 4, 4), test: randomBatch(3, 6, 4, 5), l2: 1e-3, gradients: new GradientStore(mkdtempSync(join(tmpdir(), "gstore-"))) };
     const a = new GradDot().attribute(task);
@@ -58,9 +63,15 @@ describe("attribution: on-disk gradient store", () => {
   });
 
   it("keys differ by parameters, target, projection and the frozen base of a LoRA model", () => {
-    const base = new MLP(6, 5, 4);
-    const lora1 = new LoraMLP(base, randomParams(base, 1), 2);
-    const lora2 = new LoraMLP(base, randomParams(base, 2), 2);
+    // the Factory MLP with LoRA on fc1 and head, on two different frozen bases
+    const mlp = createMlp(tf, { inputSize: 6, hidden: [5], numClasses: 4 });
+    const loraOn = (baseSeed: number) => {
+      const base = mlp.init(baseSeed);
+      const adapter = initLora(mlp, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["fc1", "head"] }), 1);
+      return new FactoryModel({ model: mlp, weights: { ...base, ...adapter.tensors }, trainable: Object.keys(adapter.tensors), forwardOptions: loraForwardOptions(adapter) });
+    };
+    const lora1 = loraOn(1);
+    const lora2 = loraOn(2);
     const p = randomParams(lora1, 7);
     const batch = randomBatch(4, 6, 4, 8);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
@@ -74,7 +85,7 @@ describe("attribution: on-disk gradient store", () => {
     ]);
     expect(keys.size).to.equal(6);
     // TracIn-CP over two checkpoints stores one set per (checkpoint, split)
-    const m = counting(new MLP(6, 5, 4));
+    const m = counting(new LogisticRegression(6, 4));
     const cps = [1, 2].map((s) => {
       const params = randomParams(m, 20 + s);
       return { step: s, lr: 0.1, params, hash: hashParams(params) };
@@ -95,7 +106,7 @@ describe("attribution: on-disk gradient store", () => {
   });
 
   it("a stored file altered on disk is refused, not used", () => {
-    const model = new MLP(6, 5, 4);
+    const model = new LogisticRegression(6, 4);
     const params = randomParams(model, 1);
     const batch = randomBatch(5, 6, 4, 2);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));

@@ -1,26 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Tensor } from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
-import { type Batch, batchGradient, LogisticRegression, LoraMLP, MLP, type TraceableModel } from "../../../lib/attribution/model.js";
+import { type Batch, batchGradient, LogisticRegression, type TraceableModel } from "../../../lib/attribution/model.js";
 import { makeProjection, project } from "../../../lib/attribution/projection.js";
 import { hashParams } from "../../../lib/attribution/train.js";
 import { rng } from "../../../lib/random.js";
-import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
-const models = (): [string, TraceableModel][] => {
-  const mlp = new MLP(6, 5, 4);
-  return [
-    ["logistic regression", new LogisticRegression(6, 4)],
-    ["mlp", mlp],
-    ["lora-mlp", new LoraMLP(mlp, randomParams(mlp, 9), 2)],
-  ];
-};
+// the Factory's models (MLP, GPT; LoRA or full) are checked against a per-example tf.grads loop in factory-model.test.ts
+const models = (): [string, TraceableModel][] => [["logistic regression", new LogisticRegression(6, 4)]];
 
 describe("attribution: per-example gradients", () => {
   for (const [name, model] of models()) {
@@ -55,31 +47,6 @@ describe("attribution: per-example gradients", () => {
     }
   }
 
-  it("mlp: per-example gradients equal TensorFlow.js autodiff of each example's loss", async () => {
-    const { tf } = await initTf({ quiet: true });
-    const model = new MLP(6, 5, 4);
-    const batch = randomBatch(4, 6, 4, 5);
-    const params = randomParams(model, 6);
-    const G = perExampleGradients(model, params, batch);
-    const [b1, b2] = model.blocks;
-    const slice = (b: typeof b1, w: boolean) => (w ? params.slice(b.offset, b.offset + b.rows * b.cols) : params.slice(b.offset + b.rows * b.cols, b.offset + b.size));
-    for (let i = 0; i < batch.n; i++) {
-      const x = tf.tensor2d(Array.from(batch.x.slice(i * 6, i * 6 + 6)), [1, 6]);
-      const y = tf.oneHot(tf.tensor1d([batch.y[i]], "int32"), 4);
-      const lossFn = (W1: Tensor, c1: Tensor, W2: Tensor, c2: Tensor) => tf.losses.softmaxCrossEntropy(y, tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(x, W1), c1)), W2), c2));
-      const grads = tf.grads(lossFn)([
-        tf.tensor2d(Array.from(slice(b1, true)), [6, 5]),
-        tf.tensor1d(Array.from(slice(b1, false))),
-        tf.tensor2d(Array.from(slice(b2, true)), [5, 4]),
-        tf.tensor1d(Array.from(slice(b2, false))),
-      ]);
-      const flat = grads.flatMap((g) => Array.from(g.dataSync()));
-      const got = row(G, i);
-      for (let j = 0; j < flat.length; j++) expect(got[j]).to.be.closeTo(flat[j], 2e-5);
-      tf.dispose([x, y, ...grads]);
-    }
-  });
-
   it("projections are seeded, and preserve inner products in expectation", () => {
     const spec = { kind: "gaussian" as const, dim: 2000, seed: 7 };
     const a = makeProjection(50, spec);
@@ -100,7 +67,7 @@ describe("attribution: per-example gradients", () => {
   });
 
   it("stored gradients round-trip, and a changed file or checkpoint is refused", () => {
-    const model = new MLP(6, 5, 4);
+    const model = new LogisticRegression(6, 4);
     const params = randomParams(model, 2);
     const G = perExampleGradients(model, params, randomBatch(5, 6, 4, 1), { projection: { kind: "rademacher", dim: 8, seed: 3 } });
     const path = join(mkdtempSync(join(tmpdir(), "grads-")), "train.grad");

@@ -2,10 +2,14 @@ import { expect } from "chai";
 import { sampleFashion } from "../../../lib/attribution/data.js";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { pearson } from "../../../lib/attribution/evaluation/stats.js";
+import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
-import { LogisticRegression, MLP, subset } from "../../../lib/attribution/model.js";
-import { fitNewton, hashParams, trainModel } from "../../../lib/attribution/train.js";
+import { LogisticRegression, subset } from "../../../lib/attribution/model.js";
+import { fitNewton, hashParams } from "../../../lib/attribution/train.js";
+import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
+
+const { tf } = await initTf({ quiet: true });
 
 describe("attribution: influence methods on a small convex problem", function () {
   this.timeout(60_000);
@@ -65,10 +69,9 @@ describe("attribution: influence methods on a small convex problem", function ()
   });
 
   it("TracIn-CP sums learning-rate-weighted dot products over verified checkpoints", () => {
-    const mlp = new MLP(train.dim, 8, 3);
-    const run = trainModel(mlp, train, { epochs: 4, batchSize: 25, lr: 0.05, l2: 1e-3, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
+    const run = trainMlp(attributionMlp(tf, train.dim, 8, 3), train, { epochs: 4, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
     expect(run.checkpoints).to.have.length(2);
-    const t = { model: mlp, params: run.params, train, test, l2: 1e-3, checkpoints: run.checkpoints };
+    const t = { model: run.model, params: run.params, train, test, l2: 1e-3, checkpoints: run.checkpoints };
     const tracin = new TracInCP().attribute(t);
     const manual = new Float64Array(tracin.data.length);
     for (const cp of run.checkpoints) {
@@ -87,14 +90,15 @@ describe("attribution: determinism", () => {
   it("the same seed trains bit-identical parameters and gives identical TracIn scores; another seed does not", () => {
     const train = sampleFashion("train", { n: 60, seed: 4, classes: [0, 1, 7], pool: 7 });
     const test = sampleFashion("test", { n: 4, seed: 5, classes: [0, 1, 7], pool: 7 });
-    const mlp = new MLP(train.dim, 6, 3);
-    const opts = { epochs: 3, batchSize: 20, lr: 0.01, l2: 1e-3, seed: 11, checkpointEvery: 1 };
-    const a = trainModel(mlp, train, opts),
-      b = trainModel(mlp, train, opts),
-      c = trainModel(mlp, train, { ...opts, seed: 12 });
+    const mlp = attributionMlp(tf, train.dim, 6, 3);
+    const opts = { epochs: 3, batchSize: 20, lr: 0.01, weightDecay: 1e-3, seed: 11, checkpointEvery: 1 };
+    const a = trainMlp(mlp, train, opts),
+      b = trainMlp(mlp, train, opts),
+      c = trainMlp(mlp, train, { ...opts, seed: 12 });
     expect(a.params).to.deep.equal(b.params);
     expect(a.params).to.not.deep.equal(c.params);
-    const score = (r: typeof a) => new TracInCP().attribute({ model: mlp, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints }).data;
+    expect(a.checkpoints.map((cp) => cp.hash)).to.deep.equal(b.checkpoints.map((cp) => cp.hash));
+    const score = (r: typeof a) => new TracInCP().attribute({ model: r.model, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints }).data;
     expect(score(a)).to.deep.equal(score(b));
   });
 });
