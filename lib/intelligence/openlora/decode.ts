@@ -1,4 +1,4 @@
-import type { GptConfig } from "../models/gpt.js";
+import { causalBias, type GptConfig, scaledDotProductAttention } from "../models/gpt.js";
 import { gelu, layerNorm, need } from "../models/ops.js";
 import type { Tensor, Tf, WeightMap } from "../models/types.js";
 
@@ -39,12 +39,6 @@ function slotBias(tf: Tf, valid: Uint8Array[], L: number): Tensor {
     for (let l = 0; l < L; l++) if (!row[l]) bias[l * N + n] = MASKED;
   });
   return tf.tensor3d(bias, [L, N, 1]);
-}
-
-function causalBias(tf: Tf, T: number): Tensor {
-  const a = new Float32Array(T * T);
-  for (let t = 0; t < T; t++) for (let s = t + 1; s < T; s++) a[t * T + s] = MASKED;
-  return tf.tensor2d(a, [T, T]);
 }
 
 /** [N, T, d] → [N, nHead, T, dh] (for one token a reshape: the axes moved have length 1) */
@@ -95,7 +89,6 @@ function blocks(tf: Tf, config: GptConfig, w: WeightMap, x: Tensor, linear: Line
 
 /** Causal self-attention within the prompts (as the model's forward); K/V leave slot-major. */
 function promptAttention(tf: Tf, config: GptConfig, linear: LinearFn, T: number): Attention {
-  const scale = 1 / Math.sqrt(config.nEmbd / config.nHead);
   const mask = causalBias(tf, T);
   return (i, a) => {
     const q = splitHeads(tf, linear(`h.${i}.attn.q_proj`, a), config.nHead);
@@ -103,8 +96,8 @@ function promptAttention(tf: Tf, config: GptConfig, linear: LinearFn, T: number)
     const vOut = linear(`h.${i}.attn.v_proj`, a);
     const k = splitHeads(tf, kOut, config.nHead);
     const v = splitHeads(tf, vOut, config.nHead);
-    const att = tf.softmax(tf.add(tf.mul(tf.matMul(q, k, false, true), scale), mask)); // [N, H, T, T]
-    return { out: mergeHeads(tf, tf.matMul(att, v)), k: slotMajor(tf, kOut, config.nHead), v: slotMajor(tf, vOut, config.nHead) };
+    const out = scaledDotProductAttention(tf, q, k, v, mask); // [N, H, T, dh]
+    return { out: mergeHeads(tf, out), k: slotMajor(tf, kOut, config.nHead), v: slotMajor(tf, vOut, config.nHead) };
   };
 }
 
