@@ -8,19 +8,25 @@ import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
 import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
 
+/** The checkpoints TracIn-CP sums over; refused before any gradient is computed when there are none. */
+function keptCheckpoints(task: AttributionTask): NonNullable<AttributionTask["checkpoints"]> {
+  const cps = task.checkpoints ?? [];
+  if (cps.length === 0)
+    throw new AttributionError({
+      code: "method/no-checkpoints",
+      message: "TracIn-CP needs kept checkpoints, none given",
+      hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
+      fields: { method: "tracin-cp" },
+    });
+  return cps;
+}
+
 export class TracInCP implements Attributor {
   readonly name = "tracin-cp";
   constructor(readonly opts: { projection?: ProjectionSpec } = {}) {}
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
-    const cps = task.checkpoints ?? [];
-    if (cps.length === 0)
-      throw new AttributionError({
-        code: "method/no-checkpoints",
-        message: "TracIn-CP needs kept checkpoints, none given",
-        hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
-        fields: { method: "tracin-cp" },
-      });
+    const cps = keptCheckpoints(task);
     const total = new Float64Array(task.test.n * task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
@@ -33,14 +39,7 @@ export class TracInCP implements Attributor {
   /** Σ_c η_c ‖∇ℓ(zᵢ; θ_c)‖² (Pruthi et al.'s self-influence for mislabel detection). */
   selfInfluence(task: AttributionTask): Float64Array {
     verifyTask(task);
-    const cps = task.checkpoints ?? [];
-    if (cps.length === 0)
-      throw new AttributionError({
-        code: "method/no-checkpoints",
-        message: "TracIn-CP needs kept checkpoints, none given",
-        hint: "train with checkpointEvery set (the Model Factory keeps them) and pass task.checkpoints",
-        fields: { method: "tracin-cp" },
-      });
+    const cps = keptCheckpoints(task);
     const total = new Float64Array(task.train.n);
     for (const cp of cps) {
       const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
