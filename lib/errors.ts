@@ -16,18 +16,12 @@ export interface LabErrorSpec {
   cause?: unknown;
 }
 
-/** Code of an error built with the older (message, hint) form, until each site gets its own. */
-export const UNCLASSIFIED = "lab/unclassified";
-
 export class LabError extends Error {
   readonly code: string;
   readonly fields: ErrorFields;
   readonly hint: string;
 
-  constructor(spec: LabErrorSpec);
-  constructor(message: string, hint: string, options?: { cause?: unknown });
-  constructor(specOrMessage: LabErrorSpec | string, hint?: string, options?: { cause?: unknown }) {
-    const spec: LabErrorSpec = typeof specOrMessage === "string" ? { code: UNCLASSIFIED, message: specOrMessage, hint: hint ?? "", cause: options?.cause } : specOrMessage;
+  constructor(spec: LabErrorSpec) {
     super(spec.message, spec.cause === undefined ? undefined : { cause: spec.cause });
     this.name = new.target.name;
     this.code = spec.code;
