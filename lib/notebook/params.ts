@@ -65,6 +65,6 @@ export function coerceParameter(spec: ParameterSpec, raw: string, where = "the n
 /** The source of the injected cell: plain assignments, so TypeScript checks them against the declarations. */
 export function injectedCellSource(values: Record<string, ParameterValue>): string {
   const lines = Object.entries(values).map(([name, value]) => `${name} = ${JSON.stringify(value)};`);
-  // `void 0` keeps the kernel from echoing the last assignment as the cell's result.
-  return ["// Parameters injected by ./lab run", ...lines, "void 0;"].join("\n");
+  // no `void 0` here: the executor ends every cell with one, so no assignment is echoed
+  return ["// Parameters injected by ./lab run", ...lines].join("\n");
 }

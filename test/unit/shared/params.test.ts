@@ -41,6 +41,6 @@ describe("notebook parameters", () => {
   });
 
   it("injects assignments that keep the declared types", () => {
-    expect(injectedCellSource({ seed: 7, name: 'x"y', quick: true })).to.equal('// Parameters injected by ./lab run\nseed = 7;\nname = "x\\"y";\nquick = true;\nvoid 0;');
+    expect(injectedCellSource({ seed: 7, name: 'x"y', quick: true })).to.equal('// Parameters injected by ./lab run\nseed = 7;\nname = "x\\"y";\nquick = true;');
   });
 });
