@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import type { LabError } from "../../lib/errors.js";
+import { LabError } from "../../lib/errors.js";
 
 /**
  * The refusal `fn` throws, checked for its class, code and (a subset of) its fields, and for a
@@ -34,3 +34,15 @@ function checked<E extends LabError>(error: unknown, type: abstract new (...args
   expect(e.hint, "a fix").to.be.a("string").and.not.empty;
   return e;
 }
+
+/** The code and fields of the LabError `fn` throws, for tests that compare them whole. */
+export function refusal(fn: () => unknown): { code: string; fields: Record<string, unknown> } {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof LabError) return { code: error.code, fields: error.fields };
+    throw error;
+  }
+  throw new Error("expected a refusal");
+}
+

@@ -1,5 +1,5 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -19,28 +19,7 @@ import {
 import { hasCode, type LabError } from "../../../lib/errors.js";
 import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
-
-/** A JSON-RPC endpoint on loopback that answers like a public chain (chain id 1, not a dev client). */
-function fakePublicChain(): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => {
-      body += d;
-    });
-    req.on("end", () => {
-      const { id, method } = JSON.parse(body);
-      const result = method === "eth_chainId" ? "0x1" : method === "web3_clientVersion" ? "Geth/v1.14.0-stable/linux-amd64/go1.22" : null;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address() as { port: number };
-      resolve({ url: `http://127.0.0.1:${address.port}`, server });
-    }),
-  );
-}
+import { rpcEndpoint } from "../../helpers/rpc-endpoint.js";
 
 function withRun<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "lab-run-"));
@@ -110,7 +89,7 @@ describe("chain: connect, settle, verify", () => {
   describe("over JSON-RPC", () => {
     let fake: { url: string; server: Server };
     before(async () => {
-      fake = await fakePublicChain();
+      fake = await rpcEndpoint("public");
     });
     after(() => fake.server.close());
 

@@ -2,7 +2,6 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { LabError } from "../../../lib/errors.js";
 import {
   evaluationRows,
   experimentParams,
@@ -14,6 +13,7 @@ import {
   targetStatus,
   validateExperimentSpec,
 } from "../../../lib/experiments/index.js";
+import { refusal } from "../expect-code.js";
 
 const base = () => ({
   name: "toy",
@@ -31,17 +31,6 @@ const base = () => ({
     { metric: "lds", method: "TRAK-10", value: "not reported", setting: "MNIST-10, LR", source: "TRAK (Park et al., ICML 2023)" },
   ],
 });
-
-/** The code and fields of the refusal `f` throws. */
-function refusal(f: () => unknown): { code: string; fields: Record<string, unknown> } {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof LabError) return { code: error.code, fields: error.fields };
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: each case reaches into the nested fields of a raw spec to break one
 type RawSpec = Record<string, any>;

@@ -1,16 +1,6 @@
 import { expect } from "chai";
-import { LabError } from "../../../lib/errors.js";
 import { applyOverrides, type OverrideField, overrideTypeOf, splitSetPair, typeOverride, typeOverrides } from "../../../lib/overrides.js";
-
-function refusal(f: () => unknown): { code: string; fields: Record<string, unknown> } {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof LabError) return { code: error.code, fields: error.fields };
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
+import { refusal } from "../expect-code.js";
 
 describe("--set overrides (one typed parser for run, reproduce and factory)", () => {
   const fields: OverrideField[] = [

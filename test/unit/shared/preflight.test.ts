@@ -1,5 +1,5 @@
 import { existsSync, mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -9,24 +9,7 @@ import runCommand from "../../../lib/cli/commands/run.js";
 import { hasCode } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { freePort } from "../../helpers/hardhat-node.js";
-
-/** A loopback endpoint: answers like a public chain (id 1, Geth), or accepts and never answers. */
-function endpoint(mode: "public" | "silent"): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    if (mode === "silent") return;
-    let body = "";
-    req.on("data", (d) => {
-      body += d;
-    });
-    req.on("end", () => {
-      const { id, method } = JSON.parse(body);
-      const result = method === "eth_chainId" ? "0x1" : method === "web3_clientVersion" ? "Geth/v1.14.0-stable/linux-amd64/go1.22" : null;
-      res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
-    });
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server })));
-}
+import { rpcEndpoint } from "../../helpers/rpc-endpoint.js";
 
 const CHAIN_ENV = ["LAB_RPC_URL", "LAB_CHAIN_ID", "LAB_PRIVATE_KEY", "LAB_NOTEBOOKS_DIR", "LAB_RUNS_DIR"] as const;
 
@@ -66,8 +49,8 @@ describe("./lab run checks the chain before the first cell", function () {
   let silent: { url: string; server: Server };
   let closedPort: number;
   before(async () => {
-    pub = await endpoint("public");
-    silent = await endpoint("silent");
+    pub = await rpcEndpoint("public");
+    silent = await rpcEndpoint("silent");
     closedPort = await freePort();
   });
   after(() => {

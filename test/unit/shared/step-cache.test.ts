@@ -2,19 +2,9 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { cachedStep, canonicalJson, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
-
-function refusalCode(f: () => unknown): string {
-  try {
-    f();
-  } catch (error) {
-    if (error instanceof LabError) return error.code;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
+import { refusal } from "../expect-code.js";
 
 describe("step cache (lib/step-cache.ts)", () => {
   const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
@@ -36,8 +26,8 @@ describe("step cache (lib/step-cache.ts)", () => {
     expect(canonicalJson({ b: 1, a: { d: [1, 2], c: "x" }, e: undefined })).to.equal('{"a":{"c":"x","d":[1,2]},"b":1}');
     expect(canonicalJson(Float64Array.of(0.1, 2))).to.equal("[0.1,2]");
     expect(canonicalJson({ z: 1e21, y: -0.5 })).to.equal('{"y":-0.5,"z":1e+21}');
-    expect(refusalCode(() => canonicalJson({ lr: Number.NaN }))).to.equal("cache/bad-input");
-    expect(refusalCode(() => canonicalJson({ when: new Date(0) }))).to.equal("cache/bad-input");
+    expect(refusal(() => canonicalJson({ lr: Number.NaN })).code).to.equal("cache/bad-input");
+    expect(refusal(() => canonicalJson({ when: new Date(0) })).code).to.equal("cache/bad-input");
   });
 
   it("keeps typed arrays bit for bit through the cache's encoding", () => {
@@ -86,7 +76,7 @@ describe("step cache (lib/step-cache.ts)", () => {
   });
 
   it("refuses an unknown LAB_STEP_CACHE mode and a step name that is not a path of names", () => {
-    expect(refusalCode(() => stepCacheMode({ LAB_STEP_CACHE: "off" }))).to.equal("cache/bad-mode");
-    expect(refusalCode(() => cachedStep({ step: "../up", module, inputs: {} }, () => 1))).to.equal("cache/bad-step-name");
+    expect(refusal(() => stepCacheMode({ LAB_STEP_CACHE: "off" })).code).to.equal("cache/bad-mode");
+    expect(refusal(() => cachedStep({ step: "../up", module, inputs: {} }, () => 1)).code).to.equal("cache/bad-step-name");
   });
 });
