@@ -45,4 +45,3 @@ export function refusal(fn: () => unknown): { code: string; fields: Record<strin
   }
   throw new Error("expected a refusal");
 }
-
