@@ -46,9 +46,13 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
   {
     pattern: /^(datainf_quality|lissa_)/,
     meaning: "Pearson correlation with the exact per-layer solve; LiSSA iterations to match DataInf",
-    computedBy: "datanetExperiment() in lib/attribution/experiments.ts",
+    computedBy: "compareDatainfLissa() in lib/attribution/experiments.ts",
   },
-  { pattern: /^datainf_speedup/, meaning: "wall-clock ratio LiSSA / DataInf (moves with the machine's load)", computedBy: "datanetExperiment() in lib/attribution/experiments.ts" },
+  {
+    pattern: /^datainf_speedup/,
+    meaning: "CPU-time ratio LiSSA / DataInf (a timing: reported, judged against its target by ./lab bench attribution)",
+    computedBy: "compareDatainfLissa() in lib/attribution/experiments.ts",
+  },
   {
     pattern: /^match_/,
     runner: "lm-datanets",
