@@ -29,6 +29,7 @@ import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean
 import { experimentGradientStore, type Log, type Metrics } from "./experiments.js";
 import { type ArrayTensor, continuationExample, FactoryModel, lmBatch } from "./factory-model.js";
 import { sampleText } from "./lm-output.js";
+import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "./lm-transformations.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "./methods/index.js";
 import type { Batch } from "./model.js";
 import { attributeByMatch, buildIndex } from "./suffix-array.js";
@@ -39,6 +40,11 @@ export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const
 export interface LmDatanetParams {
   gradientStore?: string;
   seed: number;
+  /**
+   * Which datanets: "fortunes-files" (one per file of fortunes-min: fortunes, literature, riddles) or
+   * "sentence-transformations" (the DataInf paper's ten transformations of the same sentences).
+   */
+  datanets: "fortunes-files" | "sentence-transformations";
   /** The base model's pretraining budget and seed (fortunes-gpt). */
   pretrain: PretrainMode;
   baseSeed: number;
@@ -72,14 +78,14 @@ export interface LmDatanetParams {
   topDocuments: number;
 }
 
-/** The training documents and windows of the three text datanets. */
+/** The training documents and windows of the text datanets. */
 export interface LmDatanets {
   datanets: string[];
   contributors: string[];
   /** Every training document, with its datanet and contributor. */
   documents: { text: string; datanet: number; contributor: number }[];
-  /** Held-out documents per datanet (never in a training window). */
-  heldOut: string[][];
+  /** Held-out test texts per datanet, split into prompt and true continuation (never in a training window). */
+  heldOut: TestText[][];
   /** n windows of T ids (x) and next ids (y). */
   data: TrainData;
   datanetOf: Int32Array;
@@ -88,43 +94,104 @@ export interface LmDatanets {
   documentOf: Int32Array;
 }
 
-/**
- * Seeded documents per datanet, dealt alternately to its two contributors; each contributor's
- * documents joined by blank lines are cut into windows of T + 1 ids with the given stride.
- */
-export function buildLmDatanets(
-  p: Pick<LmDatanetParams, "seed" | "documentsPerDatanet" | "heldOutPerDatanet" | "stride" | "promptChars" | "continuationChars">,
-  T: number,
-  encode: (s: string) => Int32Array,
-): LmDatanets {
+interface TestText {
+  /** The whole held-out document the test text starts. */
+  document: string;
+  prompt: string;
+  continuation: string;
+}
+
+/** One datanet before it is cut into windows: its training documents and held-out test texts. */
+interface DatanetText {
+  name: string;
+  train: string[];
+  heldOut: TestText[];
+}
+
+type DatanetTextParams = Pick<LmDatanetParams, "seed" | "datanets" | "documentsPerDatanet" | "heldOutPerDatanet" | "promptChars" | "continuationChars">;
+
+function tooFewDocuments(source: string, available: number, p: DatanetTextParams, minHeld: number): AttributionError {
+  return new AttributionError({
+    code: "lm/too-few-documents",
+    message: `${source} has ${available} documents, fewer than ${p.documentsPerDatanet} training and ${p.heldOutPerDatanet} held-out ones of ≥ ${minHeld} characters`,
+    hint: "ask for fewer documents per datanet",
+    fields: { source, available },
+  });
+}
+
+/** fortunes-files: one datanet per file of fortunes-min, seeded documents; a test text is a held-out document's start. */
+function fileDatanets(p: DatanetTextParams): DatanetText[] {
   const corpus = loadFortunes();
   const minHeld = p.promptChars + p.continuationChars;
+  return LM_DATANET_SOURCES.map((source) => {
+    const pool = makeRng(p.seed)
+      .fork(`lm-datanet:${source}`)
+      .shuffle(corpus.documents.filter((_, i) => corpus.sources[i] === source));
+    const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
+    const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
+    if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) throw tooFewDocuments(source, pool.length, p, minHeld);
+    return {
+      name: `fortunes-${source}`,
+      train,
+      heldOut: held.map((doc) => ({ document: doc, prompt: doc.slice(0, p.promptChars), continuation: doc.slice(p.promptChars, p.promptChars + p.continuationChars) })),
+    };
+  });
+}
+
+/**
+ * sentence-transformations: one datanet per transformation of the DataInf paper, each applied to the
+ * same seeded short sentences (held-out sentences the same for every datanet); a test text is a
+ * held-out sentence with the separator as prompt and its transformation as continuation.
+ */
+function transformationDatanets(p: DatanetTextParams): DatanetText[] {
+  const sentences = makeRng(p.seed)
+    .fork("lm-datanet:sentences")
+    .shuffle(shortSentences(10, p.promptChars - TRANSFORMATION_SEPARATOR.length));
+  if (sentences.length < p.heldOutPerDatanet + p.documentsPerDatanet) throw tooFewDocuments("the short sentences of fortunes-min", sentences.length, p, 10);
+  const held = sentences.slice(0, p.heldOutPerDatanet);
+  const train = sentences.slice(p.heldOutPerDatanet, p.heldOutPerDatanet + p.documentsPerDatanet);
+  return SENTENCE_TRANSFORMATIONS.map((t) => ({
+    name: t.name,
+    train: train.map((s) => `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`),
+    heldOut: held.map((s) => ({ document: `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`, prompt: `${s}${TRANSFORMATION_SEPARATOR}`, continuation: t.apply(s).slice(0, p.continuationChars) })),
+  }));
+}
+
+const DATANET_TEXTS: Record<LmDatanetParams["datanets"], (p: DatanetTextParams) => DatanetText[]> = {
+  "fortunes-files": fileDatanets,
+  "sentence-transformations": transformationDatanets,
+};
+
+function datanetTexts(p: DatanetTextParams): DatanetText[] {
+  const build = DATANET_TEXTS[p.datanets];
+  if (!build) {
+    throw new AttributionError({
+      code: "lm/unknown-datanets",
+      message: `datanets "${p.datanets}" names no datanet set`,
+      hint: `write datanets: ${Object.keys(DATANET_TEXTS).join(" or ")}`,
+      fields: { datanets: String(p.datanets), known: Object.keys(DATANET_TEXTS) },
+    });
+  }
+  return build(p);
+}
+
+/**
+ * The datanets' documents dealt alternately to two contributors each; each contributor's documents
+ * joined by blank lines are cut into windows of T + 1 ids with the given stride.
+ */
+export function buildLmDatanets(p: DatanetTextParams & Pick<LmDatanetParams, "stride">, T: number, encode: (s: string) => Int32Array): LmDatanets {
+  const texts = datanetTexts(p);
   const documents: LmDatanets["documents"] = [];
-  const heldOut: string[][] = [];
   const contributors: string[] = [];
   const xs: Int32Array[] = [],
     ys: Int32Array[] = [],
     dn: number[] = [],
     co: number[] = [],
     docOf: number[] = [];
-  LM_DATANET_SOURCES.forEach((source, d) => {
-    const pool = makeRng(p.seed)
-      .fork(`lm-datanet:${source}`)
-      .shuffle(corpus.documents.filter((_, i) => corpus.sources[i] === source));
-    const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
-    const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
-    if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) {
-      throw new AttributionError({
-        code: "lm/too-few-documents",
-        message: `${source} has ${pool.length} documents, fewer than ${p.documentsPerDatanet} training and ${p.heldOutPerDatanet} held-out ones of ≥ ${minHeld} characters`,
-        hint: "ask for fewer documents per datanet",
-        fields: { source, available: pool.length },
-      });
-    }
-    heldOut.push(held);
+  texts.forEach(({ name, train }, d) => {
     for (const k of [0, 1]) {
       const c = contributors.length;
-      contributors.push(`${source}-${k === 0 ? "a" : "b"}`);
+      contributors.push(`${name.replace(/^fortunes-/, "")}-${k === 0 ? "a" : "b"}`);
       const mine = train.filter((_, i) => i % 2 === k);
       const starts: number[] = [];
       let text = "";
@@ -155,10 +222,10 @@ export function buildLmDatanets(
     y.set(ys[i], i * T);
   });
   return {
-    datanets: LM_DATANET_SOURCES.map((s) => `fortunes-${s}`),
+    datanets: texts.map((t) => t.name),
     contributors,
     documents,
-    heldOut,
+    heldOut: texts.map((t) => t.heldOut),
     data: { x, y, n, xShape: [T], yShape: [T] },
     datanetOf: Int32Array.from(dn),
     contributorOf: Int32Array.from(co),
@@ -319,13 +386,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
 
   // test points: held-out prompts with their true continuation (identification), and with the model's own (generated)
   const enc = (s: string) => tokenizer.encode(s);
-  const heldPairs = dn.heldOut.flatMap((docs, d) =>
-    docs.map((doc) => ({
-      d,
-      prompt: doc.slice(0, p.promptChars),
-      continuation: doc.slice(p.promptChars, p.promptChars + p.continuationChars),
-    })),
-  );
+  const heldPairs = dn.heldOut.flatMap((texts, d) => texts.map((t) => ({ d, prompt: t.prompt, continuation: t.continuation })));
   const identification = continuationBatch(
     heldPairs.map((q) => ({
       prompt: enc(q.prompt),
@@ -401,7 +462,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
     metrics[`recall_${key}`] = r.recall;
     // per datanet of the prompt: a mean AUC near 0.5 can hide one datanet drawing every test point
     dn.datanets.forEach((name, d) => {
-      metrics[`auc_${key}_${name.replace(/^fortunes-/, "")}`] = mean(Array.from(r.perTestAuc).filter((_, t) => identificationDatanet[t] === d));
+      metrics[`auc_${key}_${name.replace(/^fortunes-/, "").replace(/-/g, "_")}`] = mean(Array.from(r.perTestAuc).filter((_, t) => identificationDatanet[t] === d));
     });
     log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${metrics[`seconds_${key}`].toFixed(2)} s)`);
   }
@@ -429,7 +490,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Pr
     datanets: dn.datanets,
     contributors: dn.contributors,
   };
-  const docIds = LM_DATANET_SOURCES.map((_, d) => dn.documents.map((doc, i) => (doc.datanet === d ? i : -1)).filter((i) => i >= 0));
+  const docIds = dn.datanets.map((_, d) => dn.documents.map((doc, i) => (doc.datanet === d ? i : -1)).filter((i) => i >= 0));
   const indexes = docIds.map((ids) => buildIndex(ids.map((i) => enc(dn.documents[i].text))));
   const generatedOut: LmAttributionResult["generated"] = genPrompts.map((q, g) => {
     const match = attributeByMatch(indexes, enc(generatedText[g]), p.matchMinLength);

@@ -2,16 +2,20 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { buildLmDatanets, continuationBatch, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/lm-experiment.js";
+import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
 import { hasCode } from "../../../lib/errors.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const tiny: LmDatanetParams = {
   seed: 3,
+  datanets: "fortunes-files",
   pretrain: "quick",
   baseSeed: 1,
   documentsPerDatanet: 4,
@@ -46,13 +50,62 @@ describe("attribution: the language-model experiment", function () {
     expect(dn.datanets).to.deep.equal(["fortunes-fortunes", "fortunes-literature", "fortunes-riddles"]);
     expect(dn.documents).to.have.length(12);
     expect(dn.heldOut.map((h) => h.length)).to.deep.equal([2, 2, 2]);
-    for (const held of dn.heldOut) for (const doc of held) expect(dn.documents.some((d) => d.text === doc)).to.equal(false);
+    for (const held of dn.heldOut)
+      for (const t of held) {
+        expect(t.document.startsWith(t.prompt + t.continuation)).to.equal(true);
+        expect(dn.documents.some((d) => d.text === t.document)).to.equal(false);
+      }
     for (let i = 0; i < dn.data.n; i++) {
       const doc = dn.documents[dn.documentOf[i]];
       expect(doc.datanet).to.equal(dn.datanetOf[i]);
       expect(doc.contributor).to.equal(dn.contributorOf[i]);
       expect(dn.contributors[dn.contributorOf[i]].startsWith(["fortunes", "literature", "riddles"][dn.datanetOf[i]])).to.equal(true);
     }
+  });
+
+  it("sentence-transformations: the DataInf paper's ten transformations of the same sentences, the held-out ones in no training window", () => {
+    const tok = fortunesTokenizer();
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24 };
+    const dn = buildLmDatanets(p, 48, (s) => tok.encode(s));
+    expect(dn.datanets).to.deep.equal(SENTENCE_TRANSFORMATIONS.map((t) => t.name));
+    expect(dn.documents).to.have.length(10 * p.documentsPerDatanet);
+    const heldSentences = dn.heldOut.map((texts) => texts.map((t) => t.prompt));
+    for (const prompts of heldSentences) expect(prompts).to.deep.equal(heldSentences[0]);
+    const trainSentences = new Set(dn.documents.map((d) => d.text.split(TRANSFORMATION_SEPARATOR)[0]));
+    expect(trainSentences.size).to.equal(p.documentsPerDatanet);
+    for (const prompt of heldSentences[0]) {
+      expect(prompt.endsWith(TRANSFORMATION_SEPARATOR)).to.equal(true);
+      expect(trainSentences.has(prompt.slice(0, -TRANSFORMATION_SEPARATOR.length))).to.equal(false);
+      expect(prompt.length).to.be.at.most(p.promptChars);
+    }
+    dn.heldOut.forEach((texts, d) => {
+      for (const t of texts) expect(t.continuation).to.equal(SENTENCE_TRANSFORMATIONS[d].apply(t.prompt.slice(0, -TRANSFORMATION_SEPARATOR.length)).slice(0, 24));
+    });
+    for (const texts of dn.heldOut) for (const t of texts) expect(dn.documents.some((d) => d.text === t.document)).to.equal(false);
+    for (const d of dn.documents) expect(() => tok.encode(d.text)).not.to.throw();
+  });
+
+  it("the transformations do what the DataInf paper names them", () => {
+    const by = Object.fromEntries(SENTENCE_TRANSFORMATIONS.map((t) => [t.name, t.apply]));
+    const s = "Drain the moat.";
+    expect(by["reverse-words"](s)).to.equal("moat. the Drain");
+    expect(by["alternate-case"](s)).to.equal("dRaIn tHe mOaT.");
+    expect(by["insert-1"](s)).to.equal("Drain 1 the 1 moat.");
+    expect(by["star-vowels"](s)).to.equal("Dr**n th* m**t.");
+    expect(by["double-consonants"](s)).to.equal("DDrrainn tthhe mmoatt.");
+    expect(by["capitalize-words"]("drain THE moat.")).to.equal("Drain The Moat.");
+    expect(by["drop-vowels"](s)).to.equal("Drn th mt.");
+    expect(by["add-ly"](s)).to.equal("Drainly thely moat.ly");
+    expect(by["drop-consonants"](s)).to.equal("ai e oa.");
+    expect(by["repeat-words"](s)).to.equal("Drain Drain the the moat. moat.");
+  });
+
+  it("refuses a datanet set it does not know, naming the ones it does", () => {
+    const tok = fortunesTokenizer();
+    expectCode(() => buildLmDatanets({ ...tiny, datanets: "news" as never }, 48, (s) => tok.encode(s)), AttributionError, "lm/unknown-datanets", {
+      datanets: "news",
+      known: ["fortunes-files", "sentence-transformations"],
+    });
   });
 
   it("identification reads test × window scores with higher = more helpful: a window's own text, as a test point, ranks that window first", async () => {

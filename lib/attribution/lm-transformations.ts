@@ -1,0 +1,63 @@
+/**
+ * The sentence-transformation datanets of the DataInf paper's identification task (Kwon et al.,
+ * ICLR 2024, §4.2), built from fortunes-min: each datanet is one of the paper's ten transformations
+ * applied to the same short sentences, so a datanet's whole content is its transformation and a
+ * test point (a held-out sentence, transformed) can be traced to its datanet only through it.
+ *
+ * A document is `sentence = transformed`: the character-level model has no `->`, and its 48-character
+ * block leaves no room for the paper's instruction line naming the transformation, so the prompt
+ * here is the sentence alone and the class shows only in the continuation.
+ */
+import { loadFortunes } from "../intelligence/datasets/text.js";
+
+/** Between a sentence and its transformation (the prompt ends with it). */
+export const TRANSFORMATION_SEPARATOR = " = ";
+
+const VOWELS = new Set("aeiouAEIOU");
+const isConsonant = (c: string) => /[A-Za-z]/.test(c) && !VOWELS.has(c);
+const words = (s: string) => s.split(/\s+/).filter(Boolean);
+const capitalize = (w: string) => w.charAt(0).toUpperCase() + w.slice(1).toLowerCase();
+
+/** The paper's ten transformations, in its order, by datanet name. */
+export const SENTENCE_TRANSFORMATIONS: readonly { name: string; title: string; apply: (s: string) => string }[] = [
+  { name: "reverse-words", title: "Reverse Order of Words", apply: (s) => words(s).reverse().join(" ") },
+  { name: "alternate-case", title: "Capitalize Every Other Letter", apply: (s) => Array.from(s, (c, i) => (i % 2 === 0 ? c.toLowerCase() : c.toUpperCase())).join("") },
+  { name: "insert-1", title: "Insert Number 1 Between Every Word", apply: (s) => words(s).join(" 1 ") },
+  { name: "star-vowels", title: "Replace Vowels with *", apply: (s) => Array.from(s, (c) => (VOWELS.has(c) ? "*" : c)).join("") },
+  { name: "double-consonants", title: "Double Every Consonant", apply: (s) => Array.from(s, (c) => (isConsonant(c) ? c + c : c)).join("") },
+  { name: "capitalize-words", title: "Capitalize Every Word", apply: (s) => words(s).map(capitalize).join(" ") },
+  { name: "drop-vowels", title: "Remove All Vowels", apply: (s) => Array.from(s, (c) => (VOWELS.has(c) ? "" : c)).join("") },
+  {
+    name: "add-ly",
+    title: "Add 'ly' To End of Each Word",
+    apply: (s) =>
+      words(s)
+        .map((w) => `${w}ly`)
+        .join(" "),
+  },
+  { name: "drop-consonants", title: "Remove All Consonants", apply: (s) => Array.from(s, (c) => (isConsonant(c) ? "" : c)).join("") },
+  {
+    name: "repeat-words",
+    title: "Repeat Each Word Twice",
+    apply: (s) =>
+      words(s)
+        .flatMap((w) => [w, w])
+        .join(" "),
+  },
+];
+
+/**
+ * Every sentence of fortunes-min of `minChars` to `maxChars` characters that starts with a capital
+ * and holds only letters, spaces, apostrophes and commas before its final mark, deduplicated, in
+ * corpus order: the pool the transformations are applied to.
+ */
+export function shortSentences(minChars: number, maxChars: number): string[] {
+  const out = new Set<string>();
+  for (const doc of loadFortunes().documents) {
+    for (const piece of doc.split(/(?<=[.!?])\s+/)) {
+      const s = piece.replace(/\s+/g, " ").trim();
+      if (s.length >= minChars && s.length <= maxChars && /^[A-Z][A-Za-z ',]*[.!?]$/.test(s)) out.add(s);
+    }
+  }
+  return [...out];
+}
