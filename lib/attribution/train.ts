@@ -104,7 +104,6 @@ export interface TrainOptions {
   lr: number;
   l2: number;
   seed: number;
-  optimizer?: "sgd" | "adam";
   /** Keep a checkpoint at the end of every `checkpointEvery` epochs (TracIn-CP). */
   checkpointEvery?: number;
   /** Starting parameters (else the model's seeded init). */
@@ -117,14 +116,13 @@ export interface TrainResult {
   lossHistory: number[];
 }
 
-/** Seeded minibatch training; the same seed and data give bit-identical parameters. */
+/** Seeded minibatch training with Adam; the same seed and data give bit-identical parameters. */
 export function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptions): TrainResult {
   const r = makeRng(opts.seed);
   let params = opts.start ? new Float64Array(opts.start) : model.init(r.fork("init"));
   const order = r.fork("order");
   const m = new Float64Array(model.numParams);
   const v = new Float64Array(model.numParams);
-  const adam = (opts.optimizer ?? "adam") === "adam";
   const b1 = 0.9,
     b2 = 0.999,
     eps = 1e-8;
@@ -140,14 +138,10 @@ export function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptio
       const { value, grad } = batchGradient(model, params, mb, opts.l2);
       epochLoss += value * mb.n;
       t++;
-      if (adam) {
-        for (let i = 0; i < params.length; i++) {
-          m[i] = b1 * m[i] + (1 - b1) * grad[i];
-          v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
-          params[i] -= (opts.lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
-        }
-      } else {
-        for (let i = 0; i < params.length; i++) params[i] -= opts.lr * grad[i];
+      for (let i = 0; i < params.length; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * grad[i];
+        v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
+        params[i] -= (opts.lr * (m[i] / (1 - b1 ** t))) / (Math.sqrt(v[i] / (1 - b2 ** t)) + eps);
       }
     }
     lossHistory.push(epochLoss / batch.n);
