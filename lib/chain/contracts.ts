@@ -70,6 +70,11 @@ function argsKey(args: unknown[]): string {
  * RPC chains are remembered in .lab/deployments.json, keyed by chain id and genesis hash (a
  * restarted `hardhat node` has the same id but new state).
  */
+/** A hex digest as a bytes32 argument: "0x"-prefixed (digests are stored without the prefix). */
+export function bytes32Hex(h: string): string {
+  return h.startsWith("0x") ? h : `0x${h}`;
+}
+
 export async function deployOrReuse(chain: LabChain, name: string, args: unknown[] = []): Promise<Contract> {
   const art = artifact(name);
   const bytecodeHash = sha256Hex(art.bytecode);

@@ -148,6 +148,19 @@ export function merkleTreeOf(manifest: Pick<DatanetManifest, "samples" | "contri
   );
 }
 
+/** What a duplicating contributor copies: the samples of the contributor it names, listed before it. */
+function originalOf<T>(takenBy: Map<string, T>, c: { name: string; duplicateOf?: string }): T {
+  const of = takenBy.get(c.duplicateOf ?? "");
+  if (!of) {
+    throw new IntelligenceError({
+      code: "datanet/duplicate-of-unknown",
+      message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
+      hint: "list the original contributor first and name them in duplicateOf",
+      fields: { contributor: c.name, duplicateOf: c.duplicateOf },
+    });
+  }
+  return of;
+}
 /** Builds a datanet from a plan: deterministic in the plan's seed. */
 export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Datanet {
   const set = loadFashionMnist("train", opts);
@@ -182,15 +195,7 @@ export function buildDatanet(plan: DatanetPlan, opts: { dir?: string } = {}): Da
     const k = byClass.length;
     let sources: number[] = [];
     if (c.kind === "duplicate") {
-      const of = takenBy.get(c.duplicateOf ?? "");
-      if (!of)
-        throw new IntelligenceError({
-          code: "datanet/duplicate-of-unknown",
-          message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
-          hint: "list the original contributor first and name them in duplicateOf",
-          fields: { contributor: c.name, duplicateOf: c.duplicateOf },
-        });
-      sources = r.shuffle(of.slice()).slice(0, c.samples);
+      sources = r.shuffle(originalOf(takenBy, c).slice()).slice(0, c.samples);
     } else {
       let probs = new Array(k).fill(1 / k);
       if (c.kind === "non-iid") {
@@ -352,15 +357,7 @@ export function buildTextDatanet(plan: TextDatanetPlan, corpus: { documents: str
     const r = root.fork(`contributor:${c.name}`);
     let docs: string[];
     if (c.kind === "duplicate") {
-      const of = docsOf.get(c.duplicateOf ?? "");
-      if (!of)
-        throw new IntelligenceError({
-          code: "datanet/duplicate-of-unknown",
-          message: `contributor ${c.name} duplicates "${c.duplicateOf}", who is not listed before them`,
-          hint: "list the original contributor first",
-          fields: { contributor: c.name, duplicateOf: c.duplicateOf },
-        });
-      docs = of.slice(0, c.documents);
+      docs = originalOf(docsOf, c).slice(0, c.documents);
     } else {
       docs = pool.filter((d) => !used.has(d) && (c.kind !== "non-iid" || !c.match || c.match.test(d))).slice(0, c.documents);
       for (const d of docs) used.add(d);

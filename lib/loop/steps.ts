@@ -2,9 +2,10 @@
 // contributors, the models registered by their owner, the served inferences' receipts recorded,
 // fees paid by customers, the fees split, each inference's attribution recorded with its reward
 // epoch, and the contributors' claims.
-import { type Contract, encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
+import { type Contract, encodeBytes32String, getAddress, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
+import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
 import type { ReceiptBatch } from "../intelligence/openlora/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
@@ -17,13 +18,6 @@ export interface LoopContracts {
   distributor: Contract;
   /** OpenLoRA's receipt batches: the served inferences the attributions are of. */
   receipts: Contract;
-}
-
-const hex32 = (h: string) => (h.startsWith("0x") ? h : `0x${h}`);
-
-/** keccak256 of a datanet's manifest JSON (as the Factory writes it). */
-export function manifestHashOf(d: Pick<Datanet, "manifest">): string {
-  return keccak256(toUtf8Bytes(`${JSON.stringify(d.manifest)}\n`));
 }
 
 /** The registries, the receipts contract and the distributor, deployed by the operator (owner and attester). */
@@ -50,16 +44,7 @@ export async function deployLoopContracts(l2: L2Ledger, operator: Wallet): Promi
 export async function registerDatanets(l2: L2Ledger, c: LoopContracts, datanets: readonly Datanet[], walletOf: (address: string) => Wallet): Promise<LoopBlock> {
   return l2.send(
     "register datanets",
-    datanets.map((d) =>
-      l2.call(`register ${d.name}`, walletOf(d.contributors[0]!.address), c.datanets, "registerDatanet", [
-        d.id,
-        d.name,
-        d.manifest.merkleRoot,
-        manifestHashOf(d),
-        d.contributors.map((x) => x.address),
-        d.contributors.map((x) => BigInt(x.samples)),
-      ]),
-    ),
+    datanets.map((d) => l2.call(`register ${d.name}`, walletOf(d.contributors[0]!.address), c.datanets, "registerDatanet", datanetRegistration(d))),
   );
 }
 
@@ -85,25 +70,13 @@ export async function verifySampleOnChain(c: LoopContracts, datanetId: string, p
   return c.datanets.getFunction("verifySample")(datanetId, p.index, p.contributor, p.sampleHash, p.proof);
 }
 
-/** What ModelRegistry records of a Model Factory run. */
-export interface ModelRecordInput {
-  name: string;
-  baseSha256: string;
-  adapterSha256: string;
-  specSha256: string;
-  metricsSha256: string;
-  datanetIds: string[];
-}
-
 /** The Factory's adapter registered by the model owner; returns its model id. */
 export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wallet, models: readonly ModelRecordInput[]): Promise<{ modelIds: string[]; block: LoopBlock }> {
   const modelIds: string[] = [];
-  for (const m of models) modelIds.push(await c.models.getFunction("modelIdOf")(hex32(m.baseSha256), hex32(m.adapterSha256), hex32(m.specSha256)));
+  for (const m of models) modelIds.push(await c.models.getFunction("modelIdOf")(...modelIdArgs(m)));
   const block = await l2.send(
     "register models",
-    models.map((m) =>
-      l2.call(`register ${m.name}`, owner, c.models, "registerModel", [m.name, hex32(m.baseSha256), hex32(m.adapterSha256), m.datanetIds, hex32(m.specSha256), hex32(m.metricsSha256)]),
-    ),
+    models.map((m) => l2.call(`register ${m.name}`, owner, c.models, "registerModel", modelRegistration(m))),
   );
   return { modelIds, block };
 }

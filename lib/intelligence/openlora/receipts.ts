@@ -1,5 +1,6 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Contract, encodeBytes32String, sha256 } from "ethers";
+import { bytes32Hex } from "../../chain/contracts.js";
 import { OpenLoraError } from "./errors.js";
 import type { GenerationResult } from "./scheduler.js";
 
@@ -36,13 +37,11 @@ export function tokenHash(tokens: readonly number[]): string {
   return sha256(new Uint8Array(Int32Array.from(tokens).buffer));
 }
 
-const hex32 = (h: string) => (h.startsWith("0x") ? h : `0x${h}`);
-
 export function receiptOf(result: GenerationResult, backend: string): InferenceReceipt {
   return {
     requestId: sha256(new TextEncoder().encode(result.id)),
-    adapterHash: hex32(result.adapterSha256),
-    baseModelHash: hex32(result.baseSha256),
+    adapterHash: bytes32Hex(result.adapterSha256),
+    baseModelHash: bytes32Hex(result.baseSha256),
     promptHash: tokenHash(result.prompt),
     outputHash: tokenHash(result.tokens),
     tokensIn: result.prompt.length,
