@@ -6,25 +6,25 @@
  * the same bytes as EIP-4844 blobs in the same run, the yardstick every ratio divides by.
  */
 import { Wallet } from "ethers";
-import { printTable } from "../lib/bench/report.js";
+import { printTable } from "../lib/bench/bench-tables.js";
 import { connect } from "../lib/chain/connect.js";
 import { devPrivateKey } from "../lib/chain/keys.js";
-import { encodeBlobs } from "../lib/ledger/blob.js";
+import { altDATxData, genericCommitment } from "../lib/da/altda.js";
+import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../lib/da/blob-params.js";
+import { initBn254 } from "../lib/da/bn254.js";
+import { encodeCert } from "../lib/da/certificate.js";
+import { encodePayload } from "../lib/da/codec.js";
+import { Disperser } from "../lib/da/disperser.js";
+import { bytesToFieldElements } from "../lib/da/field.js";
+import { chunkProofs, commitBlob, commitG1, verifyChunk } from "../lib/da/kzg-bn254.js";
+import { checkCert, deployDAContracts } from "../lib/da/l1.js";
+import { makeOperators } from "../lib/da/operators.js";
+import { encodeChunks } from "../lib/da/reed-solomon.js";
+import { insecureSrs } from "../lib/da/srs.js";
+import { encodeBlobs } from "../lib/ledger/blob-eip4844.js";
 import { toHex } from "../lib/ledger/bytes.js";
-import { altDATxData, genericCommitment } from "../lib/ledger/da/altda.js";
-import { initBn254 } from "../lib/ledger/da/bn254.js";
-import { encodeCert } from "../lib/ledger/da/certificate.js";
-import { encodePayload } from "../lib/ledger/da/codec.js";
-import { Disperser } from "../lib/ledger/da/disperser.js";
-import { bytesToFieldElements } from "../lib/ledger/da/field.js";
-import { chunkProofs, commitBlob, commitG1, verifyChunk } from "../lib/ledger/da/kzg.js";
-import { checkCert, deployDAContracts } from "../lib/ledger/da/l1.js";
-import { makeOperators } from "../lib/ledger/da/operators.js";
-import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../lib/ledger/da/params.js";
-import { encodeChunks } from "../lib/ledger/da/reed-solomon.js";
-import { insecureSrs } from "../lib/ledger/da/srs.js";
 import { calldataTxGas } from "../lib/ledger/fees.js";
-import { kzg } from "../lib/ledger/kzg.js";
+import { kzg } from "../lib/ledger/kzg-eip4844.js";
 import { rng } from "../lib/random.js";
 
 const quick = process.argv.includes("--quick");

@@ -8,7 +8,7 @@
  * their model-FLOP figure is an upper bound on the work done.
  */
 import type * as tfjs from "@tensorflow/tfjs";
-import { matmulGflops, printTable, timeMs } from "../lib/bench/report.js";
+import { matmulGflops, printTable, timeMs } from "../lib/bench/bench-tables.js";
 import {
   countParams,
   createGpt,

@@ -6,13 +6,13 @@
  * Execution is the pure HashEngine here: these are the rollup's own costs, not the EVM's.
  */
 import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, constants as zc } from "node:zlib";
-import { printTable } from "../lib/bench/report.js";
+import { printTable } from "../lib/bench/bench-tables.js";
 import { devPrivateKeys, devWallet } from "../lib/chain/keys.js";
 import { Batcher, type BatcherTx } from "../lib/ledger/batcher.js";
 import { compressChannel } from "../lib/ledger/channel.js";
-import { type BlockLike, channelPayload, measureChannel } from "../lib/ledger/experiments.js";
-import { defaultRollupConfig } from "../lib/ledger/params.js";
+import { type BlockLike, channelPayload, measureChannel } from "../lib/ledger/channel-measurements.js";
 import { runRollup } from "../lib/ledger/rollup.js";
+import { defaultRollupConfig } from "../lib/ledger/rollup-config.js";
 import { BATCHER_ACCOUNT, deriveAll, simulate } from "../lib/ledger/sim.js";
 import { Workload } from "../lib/ledger/workload.js";
 import { rng } from "../lib/random.js";

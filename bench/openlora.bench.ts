@@ -9,10 +9,10 @@
  *   cold start of an adapter not in memory, in ms
  * --quick: fewer generated tokens and a 200-adapter scale run.
  */
-import { printTable } from "../lib/bench/report.js";
+import { printTable } from "../lib/bench/bench-tables.js";
 import { createGpt, type GptConfig } from "../lib/intelligence/models/gpt.js";
 import type { Model } from "../lib/intelligence/models/types.js";
-import { cacheSweep, generateAdapterSet, memoryPerAdapter, scaleRun, servingBench, strategySweep, weightsSha256 } from "../lib/intelligence/openlora/index.js";
+import { cacheSweep, generateAdapterSet, memoryPerAdapter, scaleRun, servingBench, strategySweep, weightsSha256 } from "../lib/serving/index.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { id } from "ethers";
-import { matmulGflops, printTable } from "../lib/bench/report.js";
+import { matmulGflops, printTable } from "../lib/bench/bench-tables.js";
 import { connect, deployOrReuse } from "../lib/chain/index.js";
 import { selectBackend } from "../lib/tf/index.js";
 

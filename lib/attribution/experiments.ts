@@ -7,11 +7,11 @@
 import { cacheDir } from "../cache.js";
 import { fromRoot } from "../files.js";
 import { cachedStep } from "../step-cache.js";
-import { FASHION_CLASSES, type Sample, sampleFashion } from "./data.js";
 import { AttributionError } from "./errors.js";
 import { counterfactualRemoval, datanetIdentification, flipLabels, lds, ldsGroundTruth, looCorrelation, mislabelAuc, pearson, sampleSubsets } from "./evaluation/index.js";
 import type { FactoryModel } from "./factory-model.js";
 import { attributionMlp, type FactoryTrainOptions, retrainParams, trainLoraMlp, trainMlp } from "./factory-train.js";
+import { FASHION_CLASSES, type Sample, sampleFashion } from "./fmnist-features.js";
 import { type BlockSpan, type GradientSet, GradientStore } from "./gradients.js";
 import {
   type AttributionTask,
@@ -28,7 +28,7 @@ import {
   TracInCP,
 } from "./methods/index.js";
 import { accuracy, type Batch, LogisticRegression, subset, type TraceableModel } from "./model.js";
-import { fitNewton, trainModel } from "./train.js";
+import { fitNewton, trainModel } from "./retrain.js";
 
 export type Metrics = Record<string, number>;
 export type Log = (line: string) => void;

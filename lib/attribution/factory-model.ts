@@ -28,7 +28,7 @@ import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
 import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type Target, type TraceableModel, type TraceResult } from "./model.js";
-import { type Checkpoint, makeCheckpoint } from "./train.js";
+import { type Checkpoint, makeCheckpoint } from "./retrain.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or tensor.dataSync() + shape). */
 export interface ArrayTensor {

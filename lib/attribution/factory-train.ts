@@ -14,7 +14,7 @@ import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, Optimizer, type TrainDat
 import { AttributionError } from "./errors.js";
 import { type ArrayTensor, FactoryModel } from "./factory-model.js";
 import type { Batch } from "./model.js";
-import type { Checkpoint } from "./train.js";
+import type { Checkpoint } from "./retrain.js";
 
 export interface FactoryTrainOptions {
   epochs: number;

@@ -15,7 +15,7 @@ import { AttributionError, HashMismatchError } from "./errors.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
 import { subset } from "./model.js";
 import { makeProjection, type Projection, type ProjectionSpec, project } from "./projection.js";
-import { hashParams } from "./train.js";
+import { hashParams } from "./retrain.js";
 
 export interface BlockSpan {
   name: string;

@@ -17,12 +17,12 @@
  */
 
 export * from "./aggregation.js";
-export * from "./data.js";
 export * from "./errors.js";
 export * from "./evaluation/index.js";
 export * from "./experiments.js";
 export * from "./factory-model.js";
 export * from "./factory-train.js";
+export * from "./fmnist-features.js";
 export * from "./gradients.js";
 export * from "./linalg.js";
 export * from "./lm-experiment.js";
@@ -30,8 +30,8 @@ export * from "./lm-output.js";
 export * from "./methods/index.js";
 export * from "./model.js";
 export * from "./onchain.js";
+export * from "./payouts.js";
 export * from "./projection.js";
 export * from "./render.js";
-export * from "./rewards.js";
+export * from "./retrain.js";
 export * from "./suffix-array.js";
-export * from "./train.js";

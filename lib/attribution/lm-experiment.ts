@@ -17,7 +17,7 @@
  * seed), and counterfactual removal of the top-k windows against k random ones, retrained.
  */
 import type * as tfjs from "@tensorflow/tfjs";
-import { loadFortunes } from "../intelligence/datasets/text.js";
+import { loadFortunes } from "../intelligence/datasets/text-corpus.js";
 import { initLora, loraConfig, loraForwardOptions } from "../intelligence/lora/index.js";
 import type { ForwardOptions, Model, WeightMap } from "../intelligence/models/types.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase, type PretrainMode } from "../intelligence/models/zoo.js";
@@ -32,8 +32,8 @@ import { sampleText } from "./lm-output.js";
 import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "./lm-transformations.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "./methods/index.js";
 import type { Batch } from "./model.js";
+import type { Checkpoint } from "./retrain.js";
 import { attributeByMatch, buildIndex } from "./suffix-array.js";
-import type { Checkpoint } from "./train.js";
 
 export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
 

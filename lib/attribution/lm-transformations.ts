@@ -8,7 +8,7 @@
  * block leaves no room for the paper's instruction line naming the transformation, so the prompt
  * here is the sentence alone and the class shows only in the continuation.
  */
-import { loadFortunes } from "../intelligence/datasets/text.js";
+import { loadFortunes } from "../intelligence/datasets/text-corpus.js";
 
 /** Between a sentence and its transformation (the prompt ends with it). */
 export const TRANSFORMATION_SEPARATOR = " = ";

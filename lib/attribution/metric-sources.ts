@@ -69,7 +69,7 @@ export const METRIC_SOURCES: readonly MetricSource[] = [
     pattern: /^test_accuracy$/,
     runner: "factory-contributors",
     meaning: "accuracy of the Model Factory run on its held-out test images",
-    computedBy: "runFactory() in lib/intelligence/factory/run.ts (its final evaluation)",
+    computedBy: "runFactory() in lib/intelligence/factory/fine-tune.ts (its final evaluation)",
   },
   { pattern: /accuracy/, meaning: "accuracy on held-out test images", computedBy: "accuracy() in lib/attribution/model.ts" },
   {

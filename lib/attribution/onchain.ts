@@ -7,7 +7,7 @@ import { type Contract, encodeBytes32String, type Signer } from "ethers";
 import type { LabChain } from "../chain/index.js";
 import { deployOrReuse } from "../chain/index.js";
 import { AttributionError } from "./errors.js";
-import type { RewardTree } from "./rewards.js";
+import type { RewardTree } from "./payouts.js";
 
 export interface InferenceRecord {
   inferenceId: string;

@@ -1,4 +1,4 @@
-import { type Anchor, type Claim, type ExperimentSpec, NOT_REPORTED } from "./spec.js";
+import { type Anchor, type Claim, type ExperimentSpec, NOT_REPORTED } from "./experiment-spec.js";
 import { type TargetStatus, targetStatus } from "./targets.js";
 
 export type Metrics = Record<string, number>;

@@ -9,5 +9,5 @@
 
 export * from "./claims.js";
 export * from "./errors.js";
-export * from "./spec.js";
+export * from "./experiment-spec.js";
 export * from "./targets.js";

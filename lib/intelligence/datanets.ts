@@ -2,8 +2,8 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, keccak256 } from "ethers";
 import { devWallet } from "../chain/keys.js";
 import { type Rng, rng } from "../random.js";
+import { FASHION_MNIST, FORTUNES_MIN } from "./datasets/dataset-files.js";
 import { type ImageSet, loadFashionMnist } from "./datasets/fashion-mnist.js";
-import { FASHION_MNIST, FORTUNES_MIN } from "./datasets/files.js";
 import { IntelligenceError } from "./errors.js";
 
 /**

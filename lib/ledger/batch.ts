@@ -4,8 +4,8 @@
 // A channel's uncompressed data is a concatenation of rlp_encode(batch), one RLP string per batch.
 import { concatBytes, Reader } from "./bytes.js";
 import { DecodingError } from "./errors.js";
-import { DEPOSIT_TX_TYPE, MAX_RLP_BYTES_PER_CHANNEL, SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE } from "./params.js";
 import { asBytes, asList, bytesToUint, type RlpItem, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
+import { DEPOSIT_TX_TYPE, MAX_RLP_BYTES_PER_CHANNEL, SINGULAR_BATCH_TYPE, SPAN_BATCH_TYPE } from "./rollup-config.js";
 import { decodeSpanBatch, encodeSpanBatch, type SpanBatch, type SpanBatchCodecConfig } from "./span-batch.js";
 
 export interface SingularBatch {

@@ -4,7 +4,7 @@
 // per blob with up to `blobsPerTx` blobs per type-3 transaction.
 import type { Rng } from "../random.js";
 import { type Batch, encodeChannelPayload } from "./batch.js";
-import { encodeBlob, MAX_BLOB_DATA_SIZE } from "./blob.js";
+import { encodeBlob, MAX_BLOB_DATA_SIZE } from "./blob-eip4844.js";
 import { type CompressionAlgo, channelToFrames, compressChannel } from "./channel.js";
 import { ConfigError } from "./errors.js";
 import { encodeBatcherTxData, type Frame } from "./frame.js";

@@ -6,13 +6,13 @@ import { type BrowserProvider, type Eip1193Provider, Transaction, Wallet } from 
 import { hardhatRuntime, inProcessProvider } from "../chain/connect.js";
 import { devPrivateKey } from "../chain/keys.js";
 import type { BatcherTx } from "./batcher.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./block-refs.js";
 import { fromHex, toHex } from "./bytes.js";
 import type { PayloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
 import { ConfigError } from "./errors.js";
 import { OP_MAINNET_SCALARS } from "./fees.js";
-import { kzg } from "./kzg.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
+import { kzg } from "./kzg-eip4844.js";
 
 export interface ChainHandle {
   name: "l1" | "l2";

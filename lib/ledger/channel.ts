@@ -6,7 +6,7 @@ import { brotliCompressSync, brotliDecompressSync, deflateSync, inflateSync, con
 import { concatBytes } from "./bytes.js";
 import { DecodingError, EncodingError } from "./errors.js";
 import { CHANNEL_ID_LENGTH, type Frame } from "./frame.js";
-import { CHANNEL_VERSION_BROTLI, FRAME_V0_OVERHEAD_SIZE, MAX_RLP_BYTES_PER_CHANNEL } from "./params.js";
+import { CHANNEL_VERSION_BROTLI, FRAME_V0_OVERHEAD_SIZE, MAX_RLP_BYTES_PER_CHANNEL } from "./rollup-config.js";
 
 export type CompressionAlgo = "zlib" | "brotli";
 

@@ -2,11 +2,11 @@
 // parent, timestamp, origin and transactions) for tests that exercise derivation rules without a
 // chain; the sequencer uses the same engine so both sides agree on hashes.
 import { keccak256 } from "ethers";
+import type { L2BlockRef } from "./block-refs.js";
 import { fromHex } from "./bytes.js";
 import type { PayloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
 import { rlpEncode, uintBytes } from "./rlp.js";
-import type { L2BlockRef } from "./types.js";
 
 export class HashEngine implements Engine {
   private number: number;

@@ -6,7 +6,7 @@
 //    linear regression on the FastLZ-compressed size of the signed transaction, and from Isthmus
 //    the operator fee beside it.
 import { ConfigError } from "./errors.js";
-import { isForkActive, type RollupConfig } from "./params.js";
+import { isForkActive, type RollupConfig } from "./rollup-config.js";
 
 export const TX_BASE_GAS = 21_000;
 export const GAS_PER_BLOB = 131_072;

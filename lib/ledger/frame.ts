@@ -5,7 +5,7 @@
 //   batcher transaction data = DERIVATION_VERSION_0 ++ frame ++ frame ++ ...
 import { concatBytes, Reader } from "./bytes.js";
 import { DecodingError, EncodingError } from "./errors.js";
-import { CHANNEL_VERSION_BROTLI, DERIVATION_VERSION_0, FRAME_V0_OVERHEAD_SIZE, MAX_FRAME_LEN } from "./params.js";
+import { CHANNEL_VERSION_BROTLI, DERIVATION_VERSION_0, FRAME_V0_OVERHEAD_SIZE, MAX_FRAME_LEN } from "./rollup-config.js";
 import type { FieldTrace } from "./span-batch.js";
 
 export const CHANNEL_ID_LENGTH = 16;

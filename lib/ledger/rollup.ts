@@ -6,13 +6,13 @@
 import { devPrivateKeys } from "../chain/keys.js";
 import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type ChannelInfo } from "./batcher.js";
+import type { L1BlockRef, L2BlockRef } from "./block-refs.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "./chains.js";
 import { DerivationPipeline } from "./derivation/pipeline.js";
-import { commitmentFunction, kzg } from "./kzg.js";
-import { defaultRollupConfig, type RollupConfig } from "./params.js";
+import { commitmentFunction, kzg } from "./kzg-eip4844.js";
+import { defaultRollupConfig, type RollupConfig } from "./rollup-config.js";
 import { Sequencer } from "./sequencer.js";
 import { BATCHER_ACCOUNT } from "./sim.js";
-import type { L1BlockRef, L2BlockRef } from "./types.js";
 import { type GeneratedTx, Workload } from "./workload.js";
 
 export interface RollupOptions {

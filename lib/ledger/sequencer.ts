@@ -5,11 +5,11 @@
 // The activation blocks of Isthmus and Jovian carry no sequenced transactions (noTxPool; derivation
 // drops a Jovian activation batch that has any).
 import type { SingularBatch } from "./batch.js";
+import type { L1BlockRef, L2BlockRef } from "./block-refs.js";
 import { fromHex } from "./bytes.js";
 import { payloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
-import { isForkActivationBlock, type RollupConfig } from "./params.js";
-import type { L1BlockRef, L2BlockRef } from "./types.js";
+import { isForkActivationBlock, type RollupConfig } from "./rollup-config.js";
 
 export interface SequencedBlock {
   ref: L2BlockRef;

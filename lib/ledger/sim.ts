@@ -7,13 +7,13 @@ import { keccak256, Transaction, type Wallet } from "ethers";
 import { devWallet } from "../chain/keys.js";
 import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
-import { kzgToVersionedHash } from "./blob.js";
+import { kzgToVersionedHash } from "./blob-eip4844.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./block-refs.js";
 import { fromHex, toHex } from "./bytes.js";
 import { DerivationPipeline, type PipelineOptions } from "./derivation/pipeline.js";
 import { HashEngine } from "./engine.js";
-import type { RollupConfig } from "./params.js";
+import type { RollupConfig } from "./rollup-config.js";
 import { Sequencer } from "./sequencer.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./types.js";
 
 /** The dev account that signs batcher transactions, on the in-memory L1 and the Hardhat one. */
 export const BATCHER_ACCOUNT = 19;

@@ -8,8 +8,8 @@
 // so a value above 2^53 decodes and re-encodes exactly.
 import { concatBytes, decodeBitlist, encodeBitlist, encodeUvarint, Reader } from "./bytes.js";
 import { DecodingError, EncodingError } from "./errors.js";
-import { type Fork, MAX_SPAN_BATCH_ELEMENT_COUNT } from "./params.js";
 import { asBytes, asList, bytesToUint, type RlpItem, rlpDecode, rlpEncode, rlpReadNext, uintBytes } from "./rlp.js";
+import { type Fork, MAX_SPAN_BATCH_ELEMENT_COUNT } from "./rollup-config.js";
 
 /** What encoding and decoding a span batch needs from the rollup config. */
 export interface SpanBatchCodecConfig {

@@ -11,9 +11,9 @@
  */
 export * from "./balances.js";
 export * from "./classifier.js";
+export * from "./completion-attribution.js";
 export * from "./diagram.js";
 export * from "./errors.js";
 export * from "./l2.js";
-export * from "./rewards.js";
+export * from "./reward-book.js";
 export * from "./steps.js";
-export * from "./text.js";

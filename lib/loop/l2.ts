@@ -10,15 +10,15 @@ import { artifact } from "../chain/contracts.js";
 import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
 import { managedWallet } from "../chain/nonces.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
+import type { L1BlockRef, L2BlockRef } from "../ledger/block-refs.js";
 import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
 import type { AltDAResolver } from "../ledger/derivation/alt-da.js";
 import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
-import { commitmentFunction } from "../ledger/kzg.js";
+import { commitmentFunction } from "../ledger/kzg-eip4844.js";
 import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
-import { defaultRollupConfig, type RollupConfig } from "../ledger/params.js";
+import { defaultRollupConfig, type RollupConfig } from "../ledger/rollup-config.js";
 import { type SequencedBlock, Sequencer } from "../ledger/sequencer.js";
 import { BATCHER_ACCOUNT } from "../ledger/sim.js";
-import type { L1BlockRef, L2BlockRef } from "../ledger/types.js";
 import { rng } from "../random.js";
 import { LoopError } from "./errors.js";
 

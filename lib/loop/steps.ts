@@ -6,10 +6,10 @@ import { type Contract, encodeBytes32String, getAddress, type Wallet } from "eth
 import type { InferenceRecord } from "../attribution/onchain.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
-import type { ReceiptBatch } from "../intelligence/openlora/receipts.js";
+import type { ReceiptBatch } from "../serving/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
-import type { Claim, RewardBook } from "./rewards.js";
+import type { Claim, RewardBook } from "./reward-book.js";
 
 export interface LoopContracts {
   datanets: Contract;

@@ -1,5 +1,5 @@
+import { RunInterruptedError } from "../intelligence/factory/fine-tune.js";
 import { type FactoryOptions, type FactoryResult, type FactorySpec, runFactory as runFactoryQuietly } from "../intelligence/factory/index.js";
-import { RunInterruptedError } from "../intelligence/factory/run.js";
 import { kernelDisplay } from "./display.js";
 import { figureMarkup } from "./plot.js";
 import { type Progress, progress } from "./progress.js";

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { LabChain } from "../chain/connect.js";
 import { SettlementError } from "../chain/errors.js";
-import { readSettlement, SETTLEMENT_FILE, type Settlement, scaleFigure, settleResults } from "../chain/settle.js";
+import { readSettlement, SETTLEMENT_FILE, type Settlement, scaleFigure, settleResults } from "../chain/settle-results.js";
 import { sha256File, writeJsonAtomic } from "../files.js";
 import { RESULTS_FILE, record } from "../results.js";
 import { landInteractiveRun, runContext } from "../run-context.js";

@@ -1,6 +1,6 @@
 """Executes one notebook headless with nbclient and exports it to self-contained HTML.
 
-Called by lib/runner/run.ts (the `./lab run` command); the run logic lives there. This file is
+Called by lib/runner/run-notebooks.ts (the `./lab run` command); the run logic lives there. This file is
 the thin bridge to Jupyter's own execution engine, which is Python.
 
 Usage: execute_notebook.py INPUT.ipynb OUTPUT.ipynb OUTPUT.html KERNEL_CWD KERNEL_NAME TIMEOUT_S TITLE

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import type { Contract } from "ethers";
 import { network } from "hardhat";
-import { attributionRecordOf, ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof } from "../../lib/intelligence/openlora/receipts.js";
-import type { GenerationResult } from "../../lib/intelligence/openlora/scheduler.js";
+import { attributionRecordOf, ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof } from "../../lib/serving/receipts.js";
+import type { GenerationResult } from "../../lib/serving/scheduler.js";
 
 const { ethers, networkHelpers } = await network.create();
 

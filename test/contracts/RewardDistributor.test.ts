@@ -2,7 +2,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import fc from "fast-check";
 import { network } from "hardhat";
-import { allocate, buildRewardTree } from "../../lib/attribution/rewards.js";
+import { allocate, buildRewardTree } from "../../lib/attribution/payouts.js";
 
 const { ethers, networkHelpers } = await network.create();
 

@@ -4,7 +4,7 @@
  * random examples. A faithful attribution makes the first much larger than the second.
  */
 import { rng as makeRng } from "../../random.js";
-import type { Scores } from "../methods/types.js";
+import type { Scores } from "../methods/attributor.js";
 import { mean } from "./stats.js";
 
 export interface CounterfactualResult {

@@ -5,7 +5,7 @@
  * among the top-s scored, s = the number of training examples of that datanet — each averaged
  * over test points.
  */
-import type { Scores } from "../methods/types.js";
+import type { Scores } from "../methods/attributor.js";
 import { mean, rocAuc } from "./stats.js";
 
 export function datanetIdentification(scores: Scores, trainDatanet: Int32Array, testDatanet: Int32Array): { auc: number; recall: number; perTestAuc: Float64Array } {

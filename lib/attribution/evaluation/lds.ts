@@ -5,7 +5,7 @@
  * the m actual and predicted values, averaged over test points.
  */
 import { rng as makeRng } from "../../random.js";
-import type { Scores } from "../methods/types.js";
+import type { Scores } from "../methods/attributor.js";
 import { mean, spearman } from "./stats.js";
 
 /** Seeded subsets of ⌊α·n⌋ distinct indices each (sorted). */

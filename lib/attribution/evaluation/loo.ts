@@ -3,7 +3,7 @@
  * the actual change of the test output when each training example is removed and the model
  * retrained, averaged over test points.
  */
-import type { Scores } from "../methods/types.js";
+import type { Scores } from "../methods/attributor.js";
 import { mean, spearman } from "./stats.js";
 
 /** looOutputs[i][t]: output on test t after retraining without training example i; base: with all. */

@@ -6,7 +6,7 @@
  * datanets are separable by their text at all on the same windows and prompts.
  */
 import { AttributionError } from "../errors.js";
-import type { Scores } from "../methods/types.js";
+import type { Scores } from "../methods/attributor.js";
 
 type SparseVector = Map<string, number>;
 

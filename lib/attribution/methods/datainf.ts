@@ -19,7 +19,7 @@ import { AttributionError } from "../errors.js";
 import { type BlockSpan, blockRows, type GradientSet, taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve } from "../linalg.js";
 import type { DenseBlock } from "../model.js";
-import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./types.js";
+import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./attributor.js";
 
 export const DATAINF_LAMBDA_FACTOR = 0.1;
 

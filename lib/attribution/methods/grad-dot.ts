@@ -1,7 +1,7 @@
 /** Hessian-free baselines: Grad-Dot gᵢ·g_t and Grad-Cos (the same on unit vectors), at the final parameters. */
 import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
-import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
+import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
 function normalizeRows(a: Float64Array, n: number, d: number): Float64Array {
   const out = new Float64Array(a);

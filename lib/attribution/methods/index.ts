@@ -1,3 +1,4 @@
+export * from "./attributor.js";
 export {
   DATAINF_LAMBDA_FACTOR,
   DataInf,
@@ -14,4 +15,3 @@ export { GradDot } from "./grad-dot.js";
 export { CGInfluence, ExactInfluence, LiSSAInfluence, largestEigenvalue } from "./influence.js";
 export { TracInCP } from "./tracin.js";
 export { outToLoss, TRAK, type TrakOptions } from "./trak.js";
-export * from "./types.js";

@@ -10,8 +10,8 @@ import { AttributionError } from "../errors.js";
 import { taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg.js";
 import { hessianVectorProduct, subset } from "../model.js";
-import { exactHessian } from "../train.js";
-import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
+import { exactHessian } from "../retrain.js";
+import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
 /** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
 function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Float64Array {

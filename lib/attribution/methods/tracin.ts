@@ -6,7 +6,7 @@
 import { AttributionError } from "../errors.js";
 import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
-import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./types.js";
+import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
 /** The checkpoints TracIn-CP sums over; refused before any gradient is computed when there are none. */
 function keptCheckpoints(task: AttributionTask): NonNullable<AttributionTask["checkpoints"]> {

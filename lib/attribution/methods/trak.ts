@@ -17,7 +17,7 @@ import { type GradientSet, taskGradients } from "../gradients.js";
 import { cholesky, choleskySolve, matmulAtB } from "../linalg.js";
 import { type Batch, headSignal, type TraceableModel } from "../model.js";
 import type { ProjectionKind } from "../projection.js";
-import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./types.js";
+import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./attributor.js";
 
 export interface TrakOptions {
   projectionDim: number;

@@ -1,6 +1,6 @@
 import { relative } from "node:path";
 import { fromRoot } from "../../files.js";
-import { exportNotebooks } from "../../runner/export.js";
+import { exportNotebooks } from "../../runner/export-runs.js";
 import { defineCommand } from "../command.js";
 
 export default defineCommand({

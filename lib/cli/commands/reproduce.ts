@@ -1,8 +1,8 @@
 import { relative } from "node:path";
-import { printTable } from "../../bench/report.js";
+import { printTable } from "../../bench/bench-tables.js";
 import { listExperimentSpecs } from "../../experiments/index.js";
 import { fromRoot } from "../../files.js";
-import { planReproduction, reproduce } from "../../runner/reproduce.js";
+import { planReproduction, reproduce } from "../../runner/reproduce-experiments.js";
 import { deviationInTolerances, verdict } from "../../runner/reproduce-report.js";
 import { defineCommand } from "../command.js";
 

@@ -1,6 +1,6 @@
 import { problemParagraph } from "../../errors.js";
 import { OverrideError, splitSetPair } from "../../overrides.js";
-import { type RunOptions, type RunOutcome, runAll, runsDir, summaryTable } from "../../runner/run.js";
+import { type RunOptions, type RunOutcome, runAll, runsDir, summaryTable } from "../../runner/run-notebooks.js";
 import { CliError, type CommandSpec, defineCommand, parseCommandArgs } from "../command.js";
 
 const options = {

@@ -5,13 +5,13 @@ import { fromRoot, writeJsonAtomic } from "../../files.js";
 import type { GptConfig } from "../../intelligence/models/gpt.js";
 import type { Model } from "../../intelligence/models/types.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
-import { DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, startServer, writeGeneratedAdapter } from "../../intelligence/openlora/index.js";
+import { DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, startServer, writeGeneratedAdapter } from "../../serving/index.js";
 import { initTf } from "../../tf/index.js";
 import { CliError, defineCommand } from "../command.js";
 
 const HINT = "see ./lab serve --help";
 
-/** ./lab serve: OpenLoRA over HTTP on the Factory's base model (see lib/intelligence/openlora/server.ts). */
+/** ./lab serve: OpenLoRA over HTTP on the Factory's base model (see lib/serving/server.ts). */
 export default defineCommand({
   name: "serve",
   usage: "[--port N] [--adapter ID=DIR ...] [--generate N] [--chain] [cache and batch options]",

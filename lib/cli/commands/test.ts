@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { stripVTControlCharacters } from "node:util";
-import { verifySettlement } from "../../chain/verify.js";
+import { verifySettlement } from "../../chain/verify-run.js";
 import { describeError, problemParagraph } from "../../errors.js";
 import { fromRoot } from "../../files.js";
 import { textTable } from "../../notebook/table.js";
 import { checkReports } from "../../runner/report-check.js";
-import { planReproduction, reproduce } from "../../runner/reproduce.js";
-import { type NotebookPlan, preflight, runNotebook } from "../../runner/run.js";
+import { planReproduction, reproduce } from "../../runner/reproduce-experiments.js";
+import { type NotebookPlan, preflight, runNotebook } from "../../runner/run-notebooks.js";
 import { defineCommand } from "../command.js";
 import { lintReport, ruleSummary } from "./lint.js";
 

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Verification, verifySettlement } from "../../chain/verify.js";
+import { type Verification, verifySettlement } from "../../chain/verify-run.js";
 import { LabError, problemParagraph } from "../../errors.js";
-import { runsDir } from "../../runner/run.js";
+import { runsDir } from "../../runner/run-notebooks.js";
 import { defineCommand } from "../command.js";
 
 /** What a passed check proves, and what it does not, in plain lines. */

@@ -1,6 +1,6 @@
 import { gunzipSync } from "node:zlib";
 import { DatasetError } from "../errors.js";
-import { FASHION_MNIST, readVerified } from "./files.js";
+import { FASHION_MNIST, readVerified } from "./dataset-files.js";
 
 export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"] as const;
 

@@ -1,3 +1,3 @@
+export * from "./dataset-files.js";
 export * from "./fashion-mnist.js";
-export * from "./files.js";
-export * from "./text.js";
+export * from "./text-corpus.js";

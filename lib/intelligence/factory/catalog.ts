@@ -1,5 +1,5 @@
 import { buildDatanet, buildTextDatanet, type Datanet, exampleDatanetPlan, exampleTextDatanetPlan, type ImageShift } from "../datanets.js";
-import { loadFortunes } from "../datasets/text.js";
+import { loadFortunes } from "../datasets/text-corpus.js";
 import { fortunesTokenizer, gptConfig } from "../models/zoo.js";
 
 /** Datanets a spec can name. Each is rebuilt deterministically from its plan and seed. */

@@ -2,7 +2,7 @@ import { keccak256, toUtf8Bytes } from "ethers";
 import type { LabChain } from "../../chain/connect.js";
 import { bytes32Hex, deployOrReuse } from "../../chain/contracts.js";
 import type { Datanet } from "../datanets.js";
-import type { FactoryResult } from "./run.js";
+import type { FactoryResult } from "./fine-tune.js";
 
 /** keccak256 of the manifest JSON as written to the output folder (datanets/NAME.manifest.json). */
 export function manifestHash(d: Pick<Datanet, "manifest">): string {

@@ -8,7 +8,7 @@ import { toArrays } from "../models/checkpoint.js";
 import type { ArrayMap, Model } from "../models/types.js";
 import { encodeAdapter, peftTaskType, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
-import type { FactorySpec } from "./spec.js";
+import type { FactorySpec } from "./factory-spec.js";
 
 /** One kept checkpoint: what the attribution layer replays (TracIn sums over these). */
 export interface FactoryCheckpoint {

@@ -12,7 +12,7 @@ import { peftTaskType, saveAdapter } from "../peft/index.js";
 import { encodeSafetensors } from "../peft/safetensors.js";
 import { modelCard } from "./card.js";
 import { keptCheckpointNames } from "./checkpoints.js";
-import { canonicalJson, type FactorySpec } from "./spec.js";
+import { canonicalJson, type FactorySpec } from "./factory-spec.js";
 
 export interface FactoryMetrics {
   base: { test_loss: number; test_accuracy: number };

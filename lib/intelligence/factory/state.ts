@@ -7,7 +7,7 @@ import { readBackToCpu } from "../../tf/index.js";
 import type { Tf } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
 import type { Optimizer } from "../train.js";
-import type { FactorySpec } from "./spec.js";
+import type { FactorySpec } from "./factory-spec.js";
 
 /** Where an unfinished run keeps what it needs to resume: one folder per spec content. */
 export interface FactoryStaging {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { cacheDir } from "../../cache.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
-import { type CharTokenizer, charTokenizer, loadFortunes } from "../datasets/text.js";
+import { type CharTokenizer, charTokenizer, loadFortunes } from "../datasets/text-corpus.js";
 import { IntelligenceError } from "../errors.js";
 import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep, trainStepAsync } from "../train.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";

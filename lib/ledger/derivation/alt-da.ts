@@ -4,7 +4,7 @@
 // the commitment) or drops it. Other data (frames, 0x00) passes through, so a batcher that failed
 // over to L1 derives as before. Fetching is asynchronous, so the frames of an L1 block are
 // resolved once, when derivation moves to that block, before the stages pull them.
-import type { L1BlockRef } from "../types.js";
+import type { L1BlockRef } from "../block-refs.js";
 import type { DataProvider } from "./frame-queue.js";
 import type { L1Retrieval } from "./l1-retrieval.js";
 import { EOF } from "./stage.js";

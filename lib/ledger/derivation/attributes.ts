@@ -3,8 +3,8 @@
 // attributes transaction and user deposits of the epoch's first block) is described but left
 // to the engine: Hardhat's op chain accepts no deposit transactions over JSON-RPC.
 import type { SingularBatch } from "../batch.js";
+import type { L1BlockRef, L2BlockRef } from "../block-refs.js";
 import { toHex } from "../bytes.js";
-import type { L1BlockRef, L2BlockRef } from "../types.js";
 
 /** The sequencer fee vault predeploy, the OP Stack's suggestedFeeRecipient. */
 export const SEQUENCER_FEE_VAULT = "0x4200000000000000000000000000000000000011";

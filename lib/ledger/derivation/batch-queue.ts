@@ -5,10 +5,10 @@
 // behind the safe head and drops future batches instead of buffering them. Isthmus gates set-code
 // transactions; Jovian's activation block carries no user transactions.
 import { hasInvalidTransactions, type SingularBatch } from "../batch.js";
+import type { L1BlockRef, L2BlockRef } from "../block-refs.js";
 import { bytesEqual, fromHex, toHex } from "../bytes.js";
-import { isForkActivationBlock, isForkActive, type RollupConfig } from "../params.js";
+import { isForkActivationBlock, isForkActive, type RollupConfig } from "../rollup-config.js";
 import { forkGatedTransactions, type SpanBatch } from "../span-batch.js";
-import type { L1BlockRef, L2BlockRef } from "../types.js";
 
 export type BatchValidity = "accept" | "drop" | "undecided" | "future" | "past";
 

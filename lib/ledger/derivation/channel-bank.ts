@@ -9,10 +9,11 @@
 // takes one step (ingesting a frame pulled from the frame queue). The bank reads before it
 // ingests, so every ready channel leaves the bank before the next frame is taken in (Canyon's
 // rule: the first ready channel in FIFO order is read, not only the head).
+
+import type { L1BlockRef } from "../block-refs.js";
 import { concatBytes } from "../bytes.js";
 import { channelIdHex, type Frame } from "../frame.js";
-import { CHANNEL_BANK_FRAME_OVERHEAD, isForkActive, MAX_CHANNEL_BANK_SIZE, MAX_RLP_BYTES_PER_CHANNEL, type RollupConfig } from "../params.js";
-import type { L1BlockRef } from "../types.js";
+import { CHANNEL_BANK_FRAME_OVERHEAD, isForkActive, MAX_CHANNEL_BANK_SIZE, MAX_RLP_BYTES_PER_CHANNEL, type RollupConfig } from "../rollup-config.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
 /** Why a frame was not added to a channel (op-node's AddFrame errors). */

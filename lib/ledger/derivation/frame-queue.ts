@@ -3,9 +3,10 @@
 // it into frames, dropping the whole transaction's data when any frame in it is malformed. From
 // Holocene, after each load the queue is pruned so that it holds only ordered, contiguous frames:
 // each frame is checked against the frame before it in the queue.
+
+import type { L1BlockRef } from "../block-refs.js";
 import { channelIdHex, type Frame, parseBatcherTxData } from "../frame.js";
-import { isForkActive, type RollupConfig } from "../params.js";
-import type { L1BlockRef } from "../types.js";
+import { isForkActive, type RollupConfig } from "../rollup-config.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
 /** What the frame queue pulls batcher data from (L1 retrieval). */

@@ -5,10 +5,10 @@
 // is the batcher address of the system config.
 import { createHash } from "node:crypto";
 import { Transaction } from "ethers";
-import { decodeBlob, kzgToVersionedHash } from "../blob.js";
+import { decodeBlob, kzgToVersionedHash } from "../blob-eip4844.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L1Tx } from "../block-refs.js";
 import { fromHex, toHex } from "../bytes.js";
-import type { RollupConfig } from "../params.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L1Tx } from "../types.js";
+import type { RollupConfig } from "../rollup-config.js";
 import type { DataProvider } from "./frame-queue.js";
 import { EOF } from "./stage.js";
 

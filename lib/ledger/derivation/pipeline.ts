@@ -7,10 +7,10 @@
 // says to drop and counts it. Only an L1 block that does not extend the chain read so far is
 // refused, with a ResetError (op-node resets its pipeline on such a reorg).
 import type { Batch, SingularBatch } from "../batch.js";
+import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../block-refs.js";
 import { fromHex } from "../bytes.js";
 import { ResetError } from "../errors.js";
-import { isForkActive, type RollupConfig } from "../params.js";
-import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../types.js";
+import { isForkActive, type RollupConfig } from "../rollup-config.js";
 import { AltDADataSource, type AltDAResolver } from "./alt-da.js";
 import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";

@@ -12,7 +12,7 @@ import {
   sampleSubsets,
   spearman,
 } from "../../../lib/attribution/evaluation/index.js";
-import type { Scores } from "../../../lib/attribution/methods/types.js";
+import type { Scores } from "../../../lib/attribution/methods/attributor.js";
 
 const S = (rows: number[][]): Scores => ({ method: "test", nTest: rows.length, nTrain: rows[0].length, data: Float64Array.from(rows.flat()) });
 

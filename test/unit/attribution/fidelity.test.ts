@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { sampleFashion } from "../../../lib/attribution/data.js";
 import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
+import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
 import {
   type AttributionTask,
@@ -19,7 +19,7 @@ import {
   TracInCP,
 } from "../../../lib/attribution/methods/index.js";
 import { LogisticRegression } from "../../../lib/attribution/model.js";
-import { fitNewton } from "../../../lib/attribution/train.js";
+import { fitNewton } from "../../../lib/attribution/retrain.js";
 import { hasCode } from "../../../lib/errors.js";
 import { initTf } from "../../../lib/tf/index.js";
 

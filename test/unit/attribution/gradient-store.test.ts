@@ -7,7 +7,7 @@ import { FactoryModel } from "../../../lib/attribution/factory-model.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import { DataInf, GradDot, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { LogisticRegression, type TraceableModel } from "../../../lib/attribution/model.js";
-import { hashParams } from "../../../lib/attribution/train.js";
+import { hashParams } from "../../../lib/attribution/retrain.js";
 import { createMlp, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { randomBatch, randomParams } from "./fixtures.js";

@@ -6,7 +6,7 @@ import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { loadGradients, perExampleGradients, row, saveGradients } from "../../../lib/attribution/gradients.js";
 import { type Batch, batchGradient, LogisticRegression, type TraceableModel } from "../../../lib/attribution/model.js";
 import { makeProjection, project } from "../../../lib/attribution/projection.js";
-import { hashParams } from "../../../lib/attribution/train.js";
+import { hashParams } from "../../../lib/attribution/retrain.js";
 import { rng } from "../../../lib/random.js";
 import { expectCode } from "../expect-code.js";
 import { randomBatch, randomParams } from "./fixtures.js";

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { sampleFashion } from "../../../lib/attribution/data.js";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
 import { pearson } from "../../../lib/attribution/evaluation/stats.js";
 import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
+import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { LogisticRegression, subset } from "../../../lib/attribution/model.js";
-import { fitNewton, hashParams } from "../../../lib/attribution/train.js";
+import { fitNewton, hashParams } from "../../../lib/attribution/retrain.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 

@@ -4,7 +4,7 @@ import { getAddress } from "ethers";
 import fc from "fast-check";
 import { aggregate, type Provenance } from "../../../lib/attribution/aggregation.js";
 import { AttributionError, NothingToPayError } from "../../../lib/attribution/errors.js";
-import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } from "../../../lib/attribution/rewards.js";
+import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } from "../../../lib/attribution/payouts.js";
 import { expectCode } from "../expect-code.js";
 
 const A = getAddress("0x00000000000000000000000000000000000000a1");

@@ -1,11 +1,11 @@
 import { expect } from "chai";
 import { connect, type LabChain } from "../../../lib/chain/connect.js";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
+import { ALT_DA_TX_DATA_VERSION } from "../../../lib/da/altda.js";
+import { postThroughDA } from "../../../lib/da/altda-source.js";
+import { type DAStack, startDAStack } from "../../../lib/da/stack.js";
 import { hasCode } from "../../../lib/errors.js";
 import type { BatcherTx } from "../../../lib/ledger/batcher.js";
-import { ALT_DA_TX_DATA_VERSION } from "../../../lib/ledger/da/altda.js";
-import { postThroughDA } from "../../../lib/ledger/da/altda-source.js";
-import { type DAStack, startDAStack } from "../../../lib/ledger/da/stack.js";
 import { deriveAll, simulate } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
 import { resigned, testConfig, txData } from "../ledger/helpers.js";

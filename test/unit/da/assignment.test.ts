@@ -1,9 +1,9 @@
 // Ported from EigenDA's core/v2/assignment_test.go (test names kept), on mainnet blob version 0.
 import { expect } from "chai";
 import fc from "fast-check";
+import { assignmentsForBlob, type OperatorStake } from "../../../lib/da/assignment.js";
+import { MAINNET_BLOB_PARAMS as blobParams, chunkLength, reconstructionThreshold } from "../../../lib/da/blob-params.js";
 import { hasCode } from "../../../lib/errors.js";
-import { assignmentsForBlob, type OperatorStake } from "../../../lib/ledger/da/assignment.js";
-import { MAINNET_BLOB_PARAMS as blobParams, chunkLength, reconstructionThreshold } from "../../../lib/ledger/da/params.js";
 import { rng } from "../../../lib/random.js";
 
 const makeOperatorId = (i: number) => `0x${i.toString(16).padStart(64, "0")}`;

@@ -1,6 +1,6 @@
 import { expect } from "chai";
+import { blobLengthForPayload, decodePayload, encodePayload } from "../../../lib/da/codec.js";
 import { hasCode } from "../../../lib/errors.js";
-import { blobLengthForPayload, decodePayload, encodePayload } from "../../../lib/ledger/da/codec.js";
 import { rng } from "../../../lib/random.js";
 
 function bytes(n: number, seed = 1): Uint8Array {

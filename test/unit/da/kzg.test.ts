@@ -2,14 +2,14 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { LAB_BLOB_PARAMS } from "../../../lib/da/blob-params.js";
+import { g1ToAffine, type mcl } from "../../../lib/da/bn254.js";
+import { decodeBlobFromChunks, encodeBlob } from "../../../lib/da/dispersal-blob.js";
+import { bytesToFieldElements, Fr, fieldElementsToBytes } from "../../../lib/da/field.js";
+import { commitBlob, verifyBlobCommitment, verifyChunk } from "../../../lib/da/kzg-bn254.js";
+import { chunksNeeded } from "../../../lib/da/reed-solomon.js";
+import { compressG1, decompressG1, insecureSrs, loadSrsPointFiles, writeSrsPointFiles } from "../../../lib/da/srs.js";
 import { hasCode } from "../../../lib/errors.js";
-import { decodeBlobFromChunks, encodeBlob } from "../../../lib/ledger/da/blob.js";
-import { g1ToAffine, type mcl } from "../../../lib/ledger/da/bn254.js";
-import { bytesToFieldElements, Fr, fieldElementsToBytes } from "../../../lib/ledger/da/field.js";
-import { commitBlob, verifyBlobCommitment, verifyChunk } from "../../../lib/ledger/da/kzg.js";
-import { LAB_BLOB_PARAMS } from "../../../lib/ledger/da/params.js";
-import { chunksNeeded } from "../../../lib/ledger/da/reed-solomon.js";
-import { compressG1, decompressG1, insecureSrs, loadSrsPointFiles, writeSrsPointFiles } from "../../../lib/ledger/da/srs.js";
 import { rng } from "../../../lib/random.js";
 
 const payload = (n: number) => {

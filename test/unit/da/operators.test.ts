@@ -1,16 +1,16 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { devPrivateKey } from "../../../lib/chain/keys.js";
+import { assignmentsForBlob, assignmentsForQuorum } from "../../../lib/da/assignment.js";
+import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, reconstructionThreshold } from "../../../lib/da/blob-params.js";
+import { hashToG1, verifyAggregate } from "../../../lib/da/bls.js";
+import { g1FromAffine, g1ToAffine, g2FromAffine, initBn254, mcl } from "../../../lib/da/bn254.js";
+import { decodeCert, encodeCert, hashBatchHeaderV2, merkleLeaf, verifyInclusion } from "../../../lib/da/certificate.js";
+import { Disperser } from "../../../lib/da/disperser.js";
+import { makeOperators, totalStake } from "../../../lib/da/operators.js";
+import { retrievePayload } from "../../../lib/da/retrieval.js";
+import { insecureSrs } from "../../../lib/da/srs.js";
 import { hasCode } from "../../../lib/errors.js";
-import { assignmentsForBlob, assignmentsForQuorum } from "../../../lib/ledger/da/assignment.js";
-import { hashToG1, verifyAggregate } from "../../../lib/ledger/da/bls.js";
-import { g1FromAffine, g1ToAffine, g2FromAffine, initBn254, mcl } from "../../../lib/ledger/da/bn254.js";
-import { decodeCert, encodeCert, hashBatchHeaderV2, merkleLeaf, verifyInclusion } from "../../../lib/ledger/da/certificate.js";
-import { Disperser } from "../../../lib/ledger/da/disperser.js";
-import { makeOperators, totalStake } from "../../../lib/ledger/da/operators.js";
-import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, reconstructionThreshold } from "../../../lib/ledger/da/params.js";
-import { retrievePayload } from "../../../lib/ledger/da/retrieval.js";
-import { insecureSrs } from "../../../lib/ledger/da/srs.js";
 import { rng } from "../../../lib/random.js";
 
 async function setup(count = 12) {

@@ -1,9 +1,9 @@
 import { expect } from "chai";
 import { connect } from "../../../lib/chain/connect.js";
+import { parseGenericCommitment } from "../../../lib/da/altda.js";
+import { decodeCert } from "../../../lib/da/certificate.js";
+import { type DAStack, startDAStack } from "../../../lib/da/stack.js";
 import { hasCode } from "../../../lib/errors.js";
-import { parseGenericCommitment } from "../../../lib/ledger/da/altda.js";
-import { decodeCert } from "../../../lib/ledger/da/certificate.js";
-import { type DAStack, startDAStack } from "../../../lib/ledger/da/stack.js";
 
 async function refusal(p: Promise<unknown>): Promise<{ code: string; fields: Record<string, unknown> }> {
   try {

@@ -1,9 +1,9 @@
 import { expect } from "chai";
+import { chunkLength, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS, reconstructionThreshold, safetyCheck } from "../../../lib/da/blob-params.js";
+import { Fr } from "../../../lib/da/field.js";
+import { evaluatePolynomial, intt, ntt } from "../../../lib/da/ntt.js";
+import { chunkPoints, chunksNeeded, encodeChunks, reconstructBlob } from "../../../lib/da/reed-solomon.js";
 import { hasCode } from "../../../lib/errors.js";
-import { Fr } from "../../../lib/ledger/da/field.js";
-import { evaluatePolynomial, intt, ntt } from "../../../lib/ledger/da/ntt.js";
-import { chunkLength, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS, reconstructionThreshold, safetyCheck } from "../../../lib/ledger/da/params.js";
-import { chunkPoints, chunksNeeded, encodeChunks, reconstructBlob } from "../../../lib/ledger/da/reed-solomon.js";
 import { rng } from "../../../lib/random.js";
 
 function randomCoefficients(n: number, seed: number): bigint[] {

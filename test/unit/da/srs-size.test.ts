@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import { g1Generator, g2Generator, initBn254, mcl, msmG1, msmG2, pairingProductIsOne } from "../../../lib/ledger/da/bn254.js";
-import { insecureSrs } from "../../../lib/ledger/da/srs.js";
+import { g1Generator, g2Generator, initBn254, mcl, msmG1, msmG2, pairingProductIsOne } from "../../../lib/da/bn254.js";
+import { insecureSrs } from "../../../lib/da/srs.js";
 
 describe("BN254 MSMs past mcl-wasm's stack", function () {
   this.timeout(120_000);

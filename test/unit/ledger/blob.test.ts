@@ -1,7 +1,7 @@
 import { expect } from "chai";
-import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
+import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob-eip4844.js";
 import { toHex } from "../../../lib/ledger/bytes.js";
-import { kzg as loadKzg } from "../../../lib/ledger/kzg.js";
+import { kzg as loadKzg } from "../../../lib/ledger/kzg-eip4844.js";
 import { expectCode } from "./helpers.js";
 
 function pattern(n: number): Uint8Array {

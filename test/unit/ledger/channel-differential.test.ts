@@ -6,11 +6,11 @@
 // from op-node's channel_bank.go, channel.go, frame_queue.go and channel_assembler.go. The
 // channels that come out must be the same bytes, from the same L1 block, in the same order.
 import { expect } from "chai";
+import type { L1BlockRef } from "../../../lib/ledger/block-refs.js";
 import { ChannelPipeline } from "../../../lib/ledger/derivation/pipeline.js";
 import { EOF } from "../../../lib/ledger/derivation/stage.js";
 import { encodeBatcherTxData, type Frame } from "../../../lib/ledger/frame.js";
-import type { RollupConfig } from "../../../lib/ledger/params.js";
-import type { L1BlockRef } from "../../../lib/ledger/types.js";
+import type { RollupConfig } from "../../../lib/ledger/rollup-config.js";
 import { type Rng, rng } from "../../../lib/random.js";
 import { preHoloceneConfig, testConfig } from "./helpers.js";
 

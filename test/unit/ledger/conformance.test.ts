@@ -8,16 +8,16 @@ import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { hasCode } from "../../../lib/errors.js";
 import { spanBatchLayout } from "../../../lib/ledger/annotate.js";
 import { type Batch, encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
+import type { L1BlockData, L1Tx } from "../../../lib/ledger/block-refs.js";
 import { concatBytes, fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { channelToFrames, compressChannel } from "../../../lib/ledger/channel.js";
 import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
 import { consequenceOf, DecodingError, EncodingError } from "../../../lib/ledger/errors.js";
 import { encodeBatcherTxData } from "../../../lib/ledger/frame.js";
-import { CHANNEL_BANK_FRAME_OVERHEAD, FRAME_V0_OVERHEAD_SIZE, isForkActivationBlock } from "../../../lib/ledger/params.js";
 import { rlpEncode, uintBytes } from "../../../lib/ledger/rlp.js";
+import { CHANNEL_BANK_FRAME_OVERHEAD, FRAME_V0_OVERHEAD_SIZE, isForkActivationBlock } from "../../../lib/ledger/rollup-config.js";
 import { deriveAll, MemoryL1, simulate } from "../../../lib/ledger/sim.js";
 import { decodeSpanBatch, encodeSpanBatch, SPAN_BATCH_TX_TYPES, type SpanBatch, spanBatchFromBlocks, spanBatchTxType } from "../../../lib/ledger/span-batch.js";
-import type { L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
 import { Workload } from "../../../lib/ledger/workload.js";
 import { expectCode, preHoloceneConfig, resigned, scenario, signedTx, testConfig, txData } from "./helpers.js";
 

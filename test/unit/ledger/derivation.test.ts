@@ -1,10 +1,10 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
+import type { L1BlockData, L1Tx } from "../../../lib/ledger/block-refs.js";
 import { channelToFrames, compressChannel } from "../../../lib/ledger/channel.js";
 import { encodeBatcherTxData, type Frame } from "../../../lib/ledger/frame.js";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
-import type { L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
 import { preHoloceneConfig, resigned, scenario, signedTx, testConfig, txData } from "./helpers.js";
 
 /** Moves every batcher transaction into its own L1 block (in the given order), so tests can

@@ -6,9 +6,9 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import fc from "fast-check";
+import type { BlobSource, L1BlockData, L1Tx } from "../../../lib/ledger/block-refs.js";
 import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
 import { deriveAll, MemoryL1 } from "../../../lib/ledger/sim.js";
-import type { BlobSource, L1BlockData, L1Tx } from "../../../lib/ledger/types.js";
 import { preHoloceneConfig, resigned, scenario } from "./helpers.js";
 
 // Each mutated transaction is signed again and its sender recovered (about 2.5 ms of secp256k1

@@ -5,12 +5,12 @@ import { Transaction, type Wallet } from "ethers";
 import { devPrivateKeys, devWallet } from "../../../lib/chain/keys.js";
 import { hasCode } from "../../../lib/errors.js";
 import type { BatcherOptions } from "../../../lib/ledger/batcher.js";
+import type { L1Tx } from "../../../lib/ledger/block-refs.js";
 import { fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
 import { LedgerError } from "../../../lib/ledger/errors.js";
-import { defaultRollupConfig, type RollupConfig } from "../../../lib/ledger/params.js";
+import { defaultRollupConfig, type RollupConfig } from "../../../lib/ledger/rollup-config.js";
 import { BATCHER_ACCOUNT, MEMORY_L1_CHAIN_ID, type SimRun, simulate } from "../../../lib/ledger/sim.js";
-import type { L1Tx } from "../../../lib/ledger/types.js";
 import { Workload } from "../../../lib/ledger/workload.js";
 
 export const BATCHER_WALLET = devWallet(BATCHER_ACCOUNT);

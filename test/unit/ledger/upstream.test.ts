@@ -5,17 +5,17 @@
 // channel assembler (channel_assembler_test.go, kona's channel_assembler.rs), span batch limits (span_batch_test.go) and the
 // blob encoding (op-service/eth/blob_test.go).
 import { expect } from "chai";
-import { BYTES_PER_BLOB, decodeBlob, encodeBlob, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob.js";
+import { BYTES_PER_BLOB, decodeBlob, encodeBlob, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob-eip4844.js";
+import type { L1BlockRef } from "../../../lib/ledger/block-refs.js";
 import { concatBytes, encodeUvarint, Reader } from "../../../lib/ledger/bytes.js";
 import { blobBaseFee } from "../../../lib/ledger/chains.js";
 import { Channel, ChannelAssembler, ChannelBank, type FrameProvider } from "../../../lib/ledger/derivation/channel-bank.js";
 import { FrameQueue, pruneFrameQueue } from "../../../lib/ledger/derivation/frame-queue.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "../../../lib/ledger/derivation/stage.js";
 import { channelIdHex, encodeBatcherTxData, encodeFrame, type Frame, parseBatcherTxData, readFrame } from "../../../lib/ledger/frame.js";
-import { CHANNEL_TIMEOUT_GRANITE, MAX_FRAME_LEN } from "../../../lib/ledger/params.js";
 import { rlpEncode } from "../../../lib/ledger/rlp.js";
+import { CHANNEL_TIMEOUT_GRANITE, MAX_FRAME_LEN } from "../../../lib/ledger/rollup-config.js";
 import { decodeSpanBatch } from "../../../lib/ledger/span-batch.js";
-import type { L1BlockRef } from "../../../lib/ledger/types.js";
 import { rng } from "../../../lib/random.js";
 import { expectCode, preHoloceneConfig, testConfig } from "./helpers.js";
 

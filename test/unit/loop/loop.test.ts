@@ -5,12 +5,12 @@
 import { expect } from "chai";
 import { getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Aggregate } from "../../../lib/attribution/aggregation.js";
-import type { FeeSplit } from "../../../lib/attribution/rewards.js";
+import type { FeeSplit } from "../../../lib/attribution/payouts.js";
+import * as da from "../../../lib/da/index.js";
 import { hasCode } from "../../../lib/errors.js";
 import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/datanets.js";
-import { da } from "../../../lib/ledger/index.js";
 import { L2Ledger } from "../../../lib/loop/l2.js";
-import { checkRewardBook, claimsOf, rewardBook } from "../../../lib/loop/rewards.js";
+import { checkRewardBook, claimsOf, rewardBook } from "../../../lib/loop/reward-book.js";
 import {
   claimedEvents,
   claimRewards,

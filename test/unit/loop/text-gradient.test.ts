@@ -7,7 +7,7 @@ import { fromFactoryRun, lmBatch } from "../../../lib/attribution/factory-model.
 import { hasCode } from "../../../lib/errors.js";
 import { createGpt, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
 import type { TrainingSet } from "../../../lib/loop/classifier.js";
-import { attributeTextByGradient } from "../../../lib/loop/text.js";
+import { attributeTextByGradient } from "../../../lib/loop/completion-attribution.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
 

@@ -4,8 +4,8 @@ import { expect } from "chai";
 import { getAddress } from "ethers";
 import { hasCode } from "../../../lib/errors.js";
 import type { Datanet } from "../../../lib/intelligence/datanets.js";
+import { attributeTextByMatch, contributorIndexes } from "../../../lib/loop/completion-attribution.js";
 import { LOOP_NODES, loopDiagramSvg } from "../../../lib/loop/diagram.js";
-import { attributeTextByMatch, contributorIndexes } from "../../../lib/loop/text.js";
 
 const enc = (s: string) => Int32Array.from(s, (c) => c.charCodeAt(0));
 const ADDR = [1, 2, 3].map((i) => getAddress(`0x${String(i).repeat(40)}`));

@@ -5,8 +5,9 @@ import ts from "typescript";
 import { fromRoot } from "../../../lib/files.js";
 
 /**
- * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only; loop: the three layers
- * run as one cycle, above them and beside the notebook helpers). A file may import its own layer, any lower rank, and the
+ * The layers of lib/, bottom first (experiments: the experiment-spec module, on the base only; da: data availability,
+ * which posts the ledger's frames; serving: OpenLoRA, which serves the Intelligence layer's models; loop: the three
+ * layers run as one cycle, above them and beside the notebook helpers). A file may import its own layer, any lower rank, and the
  * peers named in PEERS; anything else points the wrong way. Keyed by the first folder under
  * lib/ ("base" for the files directly in lib/).
  */
@@ -18,12 +19,14 @@ const RANK: Record<string, number> = {
   ledger: 2,
   intelligence: 2,
   attribution: 2,
-  loop: 3,
-  notebook: 3,
-  runner: 4,
-  cli: 4,
-  bench: 4,
-  "gpu-bundle": 4,
+  da: 3,
+  serving: 3,
+  loop: 4,
+  notebook: 4,
+  runner: 5,
+  cli: 5,
+  bench: 5,
+  "gpu-bundle": 5,
 };
 /** Same-rank imports that are part of the design: attribution explains Intelligence's models; the CLI drives the runner, the benchmarks and the GPU check. */
 const PEERS: Record<string, readonly string[]> = { attribution: ["intelligence"], cli: ["runner", "bench", "gpu-bundle"] };

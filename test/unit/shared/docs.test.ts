@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { fromRoot } from "../../../lib/files.js";
 import { cellSource, listNotebooks, notebookParameters, readNotebook } from "../../../lib/runner/notebooks.js";
-import { RUN_FOLDER_FILES } from "../../../lib/runner/run.js";
+import { RUN_FOLDER_FILES } from "../../../lib/runner/run-notebooks.js";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");
 const notebooksDir = fromRoot("notebooks");

@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { findChromium } from "../../../lib/runner/browser.js";
-import { exportNotebooks, listRunFolders, notebookSummary, planExport } from "../../../lib/runner/export.js";
+import { exportNotebooks, listRunFolders, notebookSummary, planExport } from "../../../lib/runner/export-runs.js";
 import { listNotebooks, type NotebookJson, readNotebook } from "../../../lib/runner/notebooks.js";
 
 function notebook(title: string, intro: string, metadata: Record<string, unknown> = {}): NotebookJson {
@@ -36,7 +36,7 @@ function refusal(error: unknown): { code: string; fields: Record<string, unknown
   throw error;
 }
 
-describe("./lab export (lib/runner/export.ts)", function () {
+describe("./lab export (lib/runner/export-runs.ts)", function () {
   this.timeout(180_000);
   let work: string;
   let notebooks: string;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { fromRoot } from "../../../lib/files.js";
-import { planRuns, runNotebook } from "../../../lib/runner/run.js";
+import { planRuns, runNotebook } from "../../../lib/runner/run-notebooks.js";
 
 /** Every live descendant of `root` (zombies count as gone), from /proc. */
 function descendants(root: number): number[] {

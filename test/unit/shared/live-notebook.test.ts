@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { verifySettlement } from "../../../lib/chain/verify.js";
+import { verifySettlement } from "../../../lib/chain/verify-run.js";
 import { resolveRunDir } from "../../../lib/cli/commands/verify.js";
 import { fromRoot } from "../../../lib/files.js";
 import { freePort } from "../../helpers/hardhat-node.js";

@@ -6,7 +6,7 @@ import { connect, type LabChain, verifySettlement } from "../../../lib/chain/ind
 import { fromRoot } from "../../../lib/files.js";
 import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
-import { runAll } from "../../../lib/runner/run.js";
+import { runAll } from "../../../lib/runner/run-notebooks.js";
 import { type HardhatNode, rpc, startHardhatNode } from "../../helpers/hardhat-node.js";
 
 async function settleOnce(chain: LabChain, value: number): Promise<string> {

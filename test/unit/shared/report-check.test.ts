@@ -5,8 +5,8 @@ import { expect } from "chai";
 import type { Browser } from "playwright-core";
 import { figureMarkup, plotlyBundleScript } from "../../../lib/notebook/plot.js";
 import { typesetMath } from "../../../lib/runner/math.js";
-import { REPORT_CSS } from "../../../lib/runner/report.js";
 import { findChromium, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
+import { REPORT_CSS } from "../../../lib/runner/run-report.js";
 
 function page(body: string, head = ""): string {
   const path = join(mkdtempSync(join(tmpdir(), "lab-report-")), "report.html");

@@ -8,8 +8,8 @@ import { runCli } from "../../../lib/cli/dispatch.js";
 import { hasCode } from "../../../lib/errors.js";
 import { listExperimentSpecs } from "../../../lib/experiments/index.js";
 import { fromRoot } from "../../../lib/files.js";
-import { planReproduction, type Reproduction, reproduce } from "../../../lib/runner/reproduce.js";
-import { externalResources } from "../../../lib/runner/run.js";
+import { planReproduction, type Reproduction, reproduce } from "../../../lib/runner/reproduce-experiments.js";
+import { externalResources } from "../../../lib/runner/run-notebooks.js";
 
 const FIXTURE = fromRoot("test", "fixtures", "experiments", "tiny-logreg.yaml");
 const NETWORK_URL = /\b(?:https?|wss?|ftp):\/\/|(?:src|href)\s*=\s*["']\/\//i;
@@ -33,7 +33,7 @@ function numbers(r: Reproduction): Record<string, number> {
   return Object.fromEntries(Object.entries(metrics).filter(([k]) => !/seconds|^gradient_sets_/.test(k)));
 }
 
-describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment spec", function () {
+describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size experiment spec", function () {
   this.timeout(240_000);
   const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_GRADIENT_STORE: process.env.LAB_GRADIENT_STORE, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
   let work: string;
@@ -133,7 +133,7 @@ describe("./lab reproduce (lib/runner/reproduce.ts) on a test-size experiment sp
     for (const spec of listExperimentSpecs()) {
       for (const claim of [...spec.claims, ...spec.quickClaims]) expect(metricSource(claim.metric, spec.runner), `${spec.name}: ${claim.metric}`).to.not.equal(undefined);
     }
-    expect(metricSource("test_accuracy", "factory-contributors")?.computedBy).to.contain("lib/intelligence/factory/run.ts");
+    expect(metricSource("test_accuracy", "factory-contributors")?.computedBy).to.contain("lib/intelligence/factory/fine-tune.ts");
     expect(metricSource("test_accuracy", "logreg-fmnist")?.computedBy).to.contain("lib/attribution/model.ts");
   });
 

@@ -2,13 +2,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { verifySettlement } from "../../../lib/chain/verify.js";
+import { verifySettlement } from "../../../lib/chain/verify-run.js";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
 import { hasCode } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
-import { externalResources, planRuns, type RunOptions, runNotebook } from "../../../lib/runner/run.js";
+import { externalResources, planRuns, type RunOptions, runNotebook } from "../../../lib/runner/run-notebooks.js";
 import { expectCode } from "../expect-code.js";
 
 // These tests drive the real thing: Jupyter's nbclient, the tslab kernel, the built lib/ (dist/),

@@ -41,7 +41,7 @@ describe("step cache (lib/step-cache.ts)", () => {
 
   it("keys a step by the source of its import closure and by its inputs", () => {
     const closure = importClosure(module).map((f) => f.slice(fromRoot().length + 1));
-    expect(closure).to.include.members(["lib/attribution/experiments.ts", "lib/attribution/train.ts", "lib/attribution/evaluation/lds.ts", "lib/random.ts", "lib/step-cache.ts"]);
+    expect(closure).to.include.members(["lib/attribution/experiments.ts", "lib/attribution/retrain.ts", "lib/attribution/evaluation/lds.ts", "lib/random.ts", "lib/step-cache.ts"]);
     expect(Object.keys(codeIdentity(module))).to.include("package-lock.json");
     expect(codeIdentity(fromRoot("dist", "lib", "attribution", "experiments.js")), "the build maps to its lib/ source").to.deep.equal(codeIdentity(module));
     const key = stepKey({ step: "t/a", module, inputs: { seed: 1, n: 2 } });

@@ -1,0 +1,171 @@
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { type Contract, encodeBytes32String, sha256 } from "ethers";
+import { bytes32Hex } from "../chain/contracts.js";
+import { OpenLoraError } from "./errors.js";
+import type { GenerationResult } from "./scheduler.js";
+
+/**
+ * Receipts of served inferences, the raw material the Attribution Network pays on. One receipt
+ * per completion: which adapter (sha256 of its safetensors file) on which base (sha256 of the
+ * base checkpoint), hashes of prompt and output (sha256 of the token ids as little-endian
+ * int32, so the hash does not depend on a tokenizer's text form), token counts, latency and
+ * backend. Receipts are batched under one Merkle root (OpenZeppelin's StandardMerkleTree:
+ * leaf = keccak256(keccak256(abi.encode(fields))), sorted pairs), and the root is recorded by
+ * InferenceReceipts.recordReceiptBatch; anyone holding a receipt and its proof checks it
+ * against the chain with InferenceReceipts.verifyReceipt.
+ */
+export interface InferenceReceipt {
+  /** sha256 of the request id (bytes32 hex). */
+  requestId: string;
+  adapterHash: string;
+  baseModelHash: string;
+  promptHash: string;
+  outputHash: string;
+  tokensIn: number;
+  tokensOut: number;
+  latencyMicros: number;
+  /** The tfjs backend, as a bytes32 short string. */
+  backend: string;
+}
+
+/** ABI types of a leaf, in the order of the contract's ServedInference struct. */
+export const RECEIPT_LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint32", "uint64", "bytes32"] as const;
+
+type Leaf = [string, string, string, string, string, number, number, number, string];
+
+export function tokenHash(tokens: readonly number[]): string {
+  return sha256(new Uint8Array(Int32Array.from(tokens).buffer));
+}
+
+export function receiptOf(result: GenerationResult, backend: string): InferenceReceipt {
+  return {
+    requestId: sha256(new TextEncoder().encode(result.id)),
+    adapterHash: bytes32Hex(result.adapterSha256),
+    baseModelHash: bytes32Hex(result.baseSha256),
+    promptHash: tokenHash(result.prompt),
+    outputHash: tokenHash(result.tokens),
+    tokensIn: result.prompt.length,
+    tokensOut: result.tokens.length,
+    latencyMicros: Math.round(result.timings.totalMs * 1000),
+    backend: encodeBytes32String(backend),
+  };
+}
+
+export function receiptLeaf(r: InferenceReceipt): Leaf {
+  return [r.requestId, r.adapterHash, r.baseModelHash, r.promptHash, r.outputHash, r.tokensIn, r.tokensOut, r.latencyMicros, r.backend];
+}
+
+export interface ReceiptBatch {
+  root: string;
+  baseModelHash: string;
+  receipts: InferenceReceipt[];
+  /** StandardMerkleTree.dump(): enough to rebuild the tree and prove any receipt. */
+  tree: ReturnType<StandardMerkleTree<Leaf>["dump"]>;
+}
+
+/** Receipts waiting for a batch, and the batches sealed so far. */
+export class ReceiptLog {
+  private pendingReceipts: InferenceReceipt[] = [];
+  readonly batches: ReceiptBatch[] = [];
+
+  add(r: InferenceReceipt): void {
+    this.pendingReceipts.push(r);
+  }
+
+  pending(): readonly InferenceReceipt[] {
+    return this.pendingReceipts;
+  }
+
+  /** Puts every pending receipt under one Merkle root; refuses an empty batch. */
+  seal(): ReceiptBatch {
+    const receipts = this.pendingReceipts;
+    if (receipts.length === 0) throw new OpenLoraError({ code: "receipts/empty", status: 409, message: "no receipts are waiting to be sealed", hint: "serve at least one completion first" });
+    const bases = new Set(receipts.map((r) => r.baseModelHash));
+    if (bases.size !== 1)
+      throw new OpenLoraError({ code: "receipts/mixed-bases", fields: { bases: [...bases] }, message: `pending receipts name ${bases.size} base models`, hint: "seal one batch per base model" });
+    const tree = StandardMerkleTree.of(receipts.map(receiptLeaf), [...RECEIPT_LEAF_ENCODING]);
+    const batch: ReceiptBatch = { root: tree.root, baseModelHash: receipts[0].baseModelHash, receipts, tree: tree.dump() };
+    this.pendingReceipts = [];
+    this.batches.push(batch);
+    return batch;
+  }
+}
+
+/** The Merkle proof of receipt i of a batch. */
+export function receiptProof(batch: ReceiptBatch, i: number): string[] {
+  return StandardMerkleTree.load(batch.tree).getProof(i);
+}
+
+/** Checks a receipt and proof against a root off chain (what verifyReceipt does on chain). */
+export function verifyReceiptProof(root: string, receipt: InferenceReceipt, proof: string[]): boolean {
+  return StandardMerkleTree.verify(root, [...RECEIPT_LEAF_ENCODING], receiptLeaf(receipt), proof);
+}
+
+/** The ServedInference struct as the contract takes it. */
+export function receiptStruct(r: InferenceReceipt) {
+  return {
+    requestId: r.requestId,
+    adapterHash: r.adapterHash,
+    baseModelHash: r.baseModelHash,
+    promptHash: r.promptHash,
+    outputHash: r.outputHash,
+    tokensIn: r.tokensIn,
+    tokensOut: r.tokensOut,
+    latencyMicros: r.latencyMicros,
+    backend: r.backend,
+  };
+}
+
+export interface RecordedBatch {
+  batchId: bigint;
+  txHash: string;
+  root: string;
+}
+
+/** Records a sealed batch's root on an InferenceReceipts contract; returns the batch id. */
+export async function recordReceiptBatch(receipts: Contract, batch: ReceiptBatch): Promise<RecordedBatch> {
+  const tx = await receipts.recordReceiptBatch(batch.root, batch.baseModelHash, batch.receipts.length);
+  const mined = await tx.wait();
+  const event = mined.logs
+    .map((l: { topics: string[]; data: string }) => {
+      try {
+        return receipts.interface.parseLog(l);
+      } catch {
+        return null;
+      }
+    })
+    .find((e: { name: string } | null) => e?.name === "ReceiptBatchRecorded");
+  if (!event)
+    throw new OpenLoraError({
+      code: "receipts/not-recorded",
+      fields: { txHash: tx.hash },
+      message: `transaction ${tx.hash} emitted no ReceiptBatchRecorded`,
+      hint: "check that the address is an InferenceReceipts contract with receipt batches",
+    });
+  return { batchId: event.args.batchId as bigint, txHash: tx.hash, root: batch.root };
+}
+
+/** What the Attribution Network reads back: the batch as the chain has it. */
+export async function readReceiptBatch(receipts: Contract, batchId: bigint): Promise<{ root: string; baseModelHash: string; count: number; submitter: string }> {
+  const b = await receipts.receiptBatch(batchId);
+  return { root: b.root, baseModelHash: b.baseModelHash, count: Number(b.count), submitter: b.submitter };
+}
+
+/**
+ * A receipt as the Attribution Network's inference record (lib/attribution/onchain.ts,
+ * InferenceRecord): the inference is the request, the model the base, the adapter its hash, the
+ * input and output the prompt and output hashes. Checked against its batch on chain first: a
+ * receipt the chain does not prove is refused before anyone is paid for it.
+ */
+export async function attributionRecordOf(receipts: Contract, batchId: bigint, receipt: InferenceReceipt, proof: string[], method: string, evidenceHash: string) {
+  const ok: boolean = await receipts.verifyReceipt(batchId, receiptStruct(receipt), proof);
+  if (!ok)
+    throw new OpenLoraError({
+      code: "receipts/unproven",
+      status: 422,
+      fields: { batchId, requestId: receipt.requestId },
+      message: `receipt ${receipt.requestId.slice(0, 18)}… is not under receipt batch ${batchId}'s root`,
+      hint: "use the receipt and proof of the sealed batch (receiptProof) and that batch's id",
+    });
+  return { inferenceId: receipt.requestId, modelId: receipt.baseModelHash, adapterId: receipt.adapterHash, inputHash: receipt.promptHash, outputHash: receipt.outputHash, method, evidenceHash };
+}

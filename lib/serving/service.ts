@@ -1,0 +1,51 @@
+import type { GptConfig } from "../intelligence/models/gpt.js";
+import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
+import { TieredAdapterCache } from "./adapter-cache.js";
+import { Scheduler } from "./scheduler.js";
+import { servingLayers } from "./sgmv.js";
+import { SlotBank } from "./slots.js";
+import { AdapterStore } from "./store.js";
+import { createEngine, type StrategyName } from "./strategies.js";
+
+/** The serving settings users ask to control: cache budget, slots, batch, latency. */
+export interface ServiceOptions {
+  slots: number;
+  maxRank: number;
+  hostBudgetBytes: number;
+  maxBatchSize: number;
+  stepBudgetMs?: number;
+  strategy?: StrategyName;
+}
+
+export const DEFAULT_SERVICE: ServiceOptions = { slots: 32, maxRank: 16, hostBudgetBytes: 64 << 20, maxBatchSize: 32, strategy: "batched" };
+
+export interface OpenLoraService {
+  store: AdapterStore;
+  bank: SlotBank;
+  cache: TieredAdapterCache;
+  scheduler: Scheduler;
+  dispose(): void;
+}
+
+/** Store, tiered cache, engine and scheduler for one base model, wired together. */
+export function openLoraService(tf: Tf, model: Model<GptConfig>, base: { weights: WeightMap; sha256: string }, options: Partial<ServiceOptions> = {}): OpenLoraService {
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const o: ServiceOptions = { ...DEFAULT_SERVICE, ...given };
+  const store = new AdapterStore({ sha256: base.sha256, modules: model.linearModules });
+  const bank = new SlotBank(tf, model.linearModules, o.slots, o.maxRank);
+  const cache = new TieredAdapterCache(store, bank, o.hostBudgetBytes);
+  const layers = servingLayers(tf, base.weights, model.linearModules);
+  const engine = createEngine(o.strategy ?? "batched", tf, model.config, base.weights, layers, bank);
+  const scheduler = new Scheduler({ engine, cache, blockSize: model.config.blockSize, maxBatchSize: o.maxBatchSize, stepBudgetMs: o.stepBudgetMs });
+  return {
+    store,
+    bank,
+    cache,
+    scheduler,
+    dispose: () => {
+      engine.dispose();
+      bank.dispose();
+      for (const l of Object.values(layers)) l.wT.dispose();
+    },
+  };
+}
