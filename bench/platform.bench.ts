@@ -30,7 +30,7 @@ const count = quick ? 20 : 200;
 let nonce = await chain.provider.getTransactionCount(chain.signer.address);
 const started = performance.now();
 for (let i = 0; i < count; i++) {
-  const tx = await registry.getFunction("settle")(id(`bench-${Date.now()}-${i}`), id("bench"), id(`r${i}`), ["x"], [BigInt(i)], { nonce: nonce++ });
+  const tx = await registry.settle(id(`bench-${Date.now()}-${i}`), id("bench"), id(`r${i}`), ["x"], [BigInt(i)], { nonce: nonce++ });
   await tx.wait();
 }
 const perSecond = count / ((performance.now() - started) / 1000);

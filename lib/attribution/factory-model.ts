@@ -24,6 +24,7 @@
  * (the attribution layer's x·W convention; PEFT stores [out, in]), then its bias where trainable.
  */
 import type * as tfjs from "@tensorflow/tfjs";
+import { biasKey, loraAKey, loraBKey, roleOf, weightKey } from "../intelligence/models/peft-keys.js";
 import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
@@ -122,10 +123,10 @@ export class FactoryModel implements TraceableModel {
     const trainable = new Set(spec.trainable);
     const products: { key: string; biasKey?: string; rows: number; cols: number }[] = [];
     for (const m of model.linearModules) {
-      const a = `${m.name}.lora_A.weight`,
-        b = `${m.name}.lora_B.weight`,
-        w = `${m.name}.weight`,
-        bias = `${m.name}.bias`;
+      const a = loraAKey(m.name),
+        b = loraBKey(m.name),
+        w = weightKey(m.name),
+        bias = biasKey(m.name);
       if (trainable.has(a) !== trainable.has(b)) {
         throw new AttributionError({
           code: "attribution/half-adapter",
@@ -515,12 +516,12 @@ export function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weig
   model: FactoryModel;
   params: Float64Array;
 } {
-  const lora = Object.keys(run.weights).filter((k) => k.includes(".lora_A.") || k.includes(".lora_B."));
+  const lora = Object.keys(run.weights).filter((k) => roleOf(k) === "lora_A" || roleOf(k) === "lora_B");
   let trainable: string[];
   if (lora.length > 0) trainable = lora;
   else {
     // full fine-tuning (or head-only): the linear weights and biases that moved from the base
-    const linear = run.model.linearModules.flatMap((m) => [`${m.name}.weight`, ...(m.bias ? [`${m.name}.bias`] : [])]);
+    const linear = run.model.linearModules.flatMap((m) => [weightKey(m.name), ...(m.bias ? [biasKey(m.name)] : [])]);
     trainable = linear.filter((k) => run.weights[k] !== run.baseWeights[k]);
   }
   const model = new FactoryModel({ model: run.model, weights: { ...run.baseWeights, ...run.weights }, trainable, forwardOptions: run.forwardOptions });

@@ -3,9 +3,9 @@
  * input/output hashes, method, rewards root, evidence hash) and a RewardDistributor epoch funded
  * with the data share, from which contributors claim with their Merkle proofs.
  */
-import { type Contract, encodeBytes32String, type Signer } from "ethers";
-import type { LabChain } from "../chain/index.js";
-import { deployOrReuse } from "../chain/index.js";
+import { encodeBytes32String, type Signer } from "ethers";
+import type { LabChain, LabContract } from "../chain/index.js";
+import { connectContract, deployOrReuse } from "../chain/index.js";
 import { AttributionError } from "./errors.js";
 import type { RewardTree } from "./payouts.js";
 
@@ -20,8 +20,8 @@ export interface InferenceRecord {
 }
 
 export interface Settled {
-  registry: Contract;
-  distributor: Contract;
+  registry: LabContract<"AttributionRegistry">;
+  distributor: LabContract<"RewardDistributor">;
   epochId: bigint;
   txHashes: { record: string; epoch: string };
 }
@@ -40,16 +40,16 @@ export async function settleAttribution(chain: LabChain, rec: InferenceRecord, t
   const distributor = await deployOrReuse(chain, "RewardDistributor", [owner]);
   const r = await registry.record(rec.inferenceId, rec.modelId, rec.adapterId, rec.inputHash, rec.outputHash, encodeBytes32String(rec.method.slice(0, 31)), tree.root, rec.evidenceHash, tree.total);
   await r.wait();
-  const epochId: bigint = await distributor.epochCount();
+  const epochId = await distributor.epochCount();
   const e = await distributor.createEpoch(tree.root, "0x0000000000000000000000000000000000000000", tree.total, rec.inferenceId, { value: tree.total });
   await e.wait();
   return { registry, distributor, epochId, txHashes: { record: r.hash, epoch: e.hash } };
 }
 
 /** A contributor claims its leaf; returns the transaction receipt. */
-export async function claimReward(distributor: Contract, claimer: Signer, epochId: bigint, tree: RewardTree) {
+export async function claimReward(distributor: LabContract<"RewardDistributor">, claimer: Signer, epochId: bigint, tree: RewardTree) {
   const account = await claimer.getAddress();
   const { amount, proof } = tree.proofOf(account);
-  const tx = await (distributor.connect(claimer) as Contract).claim(epochId, account, amount, proof);
+  const tx = await connectContract("RewardDistributor", distributor, claimer).claim(epochId, account, amount, proof);
   return { amount, receipt: await tx.wait() };
 }

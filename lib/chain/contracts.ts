@@ -1,8 +1,9 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { Contract, ContractFactory, type InterfaceAbi, keccak256 } from "ethers";
+import { type BaseContract, Contract, ContractFactory, type ContractRunner, type InterfaceAbi, keccak256, type Signer } from "ethers";
 import { fromRoot, readJson, sha256Hex, writeJsonAtomic } from "../files.js";
 import type { LabChain } from "./connect.js";
+import type { ConstructorArguments, ContractName, FunctionArguments, FunctionName, LabContract } from "./contract-types.js";
 import { ContractArtifactMissingError } from "./errors.js";
 
 export interface Artifact {
@@ -30,7 +31,7 @@ function findArtifactFile(dir: string, name: string): string | undefined {
 const artifactCache = new Map<string, Artifact>();
 
 /** The compiled artifact of a contract of this project (from `npx hardhat compile`). */
-export function artifact(name: string): Artifact {
+export function artifact(name: ContractName): Artifact {
   const cached = artifactCache.get(name);
   if (cached) return cached;
   const file = findArtifactFile(fromRoot("artifacts", "contracts"), name);
@@ -45,6 +46,47 @@ export function artifact(name: string): Artifact {
   const a = readJson<Artifact>(file);
   artifactCache.set(name, a);
   return a;
+}
+
+/**
+ * Contract N at this address, typed by its ABI (lib/chain/contract-types.ts). The one place the
+ * ABI's types are attached to ethers' contract object, whose methods ethers builds at run time
+ * from the same ABI.
+ */
+export function contractAt<N extends ContractName>(name: N, address: string, runner?: ContractRunner | null): LabContract<N> {
+  return new Contract(address, artifact(name).abi, runner) as BaseContract as LabContract<N>;
+}
+
+/** The same contract with another runner (a signer to send from, another chain's provider to read). */
+export function connectContract<N extends ContractName>(name: N, contract: LabContract<N>, runner: ContractRunner | null): LabContract<N> {
+  return contractAt(name, contractAddress(contract), runner);
+}
+
+/** The address of a contract built by contractAt or deployed here (always a string: ethers keeps what it was given). */
+export function contractAddress(contract: BaseContract): string {
+  return contract.target as string;
+}
+
+/** The calldata of `contract.fn(...args)`, typed by the ABI, for a transaction signed elsewhere. */
+export function encodeCall<N extends ContractName, F extends FunctionName<N>>(contract: LabContract<N>, fn: F, args: FunctionArguments<N, F>): string {
+  return contract.interface.encodeFunctionData(fn, args);
+}
+
+/** Constructor arguments as a rest parameter: optional for a contract whose constructor takes none. */
+export type DeployArguments<N extends ContractName> = ConstructorArguments<N> extends [] ? [args?: []] : [args: ConstructorArguments<N>];
+
+/** The deployment transaction's data of contract N (bytecode and encoded constructor arguments). */
+export async function deploymentData<N extends ContractName>(name: N, ...[args]: DeployArguments<N>): Promise<string> {
+  const art = artifact(name);
+  return (await new ContractFactory(art.abi, art.bytecode).getDeployTransaction(...(args ?? []))).data;
+}
+
+/** A fresh deployment of contract N from `signer`, mined before it returns. */
+export async function deployContract<N extends ContractName>(name: N, signer: Signer, ...[args]: DeployArguments<N>): Promise<LabContract<N>> {
+  const art = artifact(name);
+  const deployed = await new ContractFactory(art.abi, art.bytecode, signer).deploy(...(args ?? []));
+  await deployed.waitForDeployment();
+  return contractAt(name, await deployed.getAddress(), signer);
 }
 
 interface DeploymentRecord {
@@ -64,18 +106,19 @@ function argsKey(args: unknown[]): string {
   return JSON.stringify(args, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
 }
 
+/** A hex digest as a bytes32 argument: "0x"-prefixed (digests are stored without the prefix). */
+export function bytes32Hex(h: string): string {
+  return h.startsWith("0x") ? h : `0x${h}`;
+}
+
 /**
  * The named contract on this chain: the one deployed earlier with the same bytecode and
  * constructor arguments when its code is still there, else a fresh deployment. Deployments on
  * RPC chains are remembered in .lab/deployments.json, keyed by chain id and genesis hash (a
  * restarted `hardhat node` has the same id but new state).
  */
-/** A hex digest as a bytes32 argument: "0x"-prefixed (digests are stored without the prefix). */
-export function bytes32Hex(h: string): string {
-  return h.startsWith("0x") ? h : `0x${h}`;
-}
-
-export async function deployOrReuse(chain: LabChain, name: string, args: unknown[] = []): Promise<Contract> {
+export async function deployOrReuse<N extends ContractName>(chain: LabChain, name: N, ...[given]: DeployArguments<N>): Promise<LabContract<N>> {
+  const args: unknown[] = given ?? [];
   const art = artifact(name);
   const bytecodeHash = sha256Hex(art.bytecode);
   const genesis = (await chain.provider.getBlock(0))?.hash ?? "unknown";
@@ -92,7 +135,7 @@ export async function deployOrReuse(chain: LabChain, name: string, args: unknown
   if (previous && previous.bytecodeHash === bytecodeHash) {
     const code = await chain.provider.getCode(previous.address);
     if (code !== "0x" && keccak256(code) === previous.runtimeHash) {
-      return new Contract(previous.address, art.abi, chain.signer);
+      return contractAt(name, previous.address, chain.signer);
     }
   }
   const factory = new ContractFactory(art.abi, art.bytecode, chain.signer);
@@ -105,5 +148,5 @@ export async function deployOrReuse(chain: LabChain, name: string, args: unknown
     stored[chainKey] = { ...stored[chainKey], [key]: record };
     writeJsonAtomic(deploymentsFile(), stored);
   }
-  return contract as unknown as Contract;
+  return contractAt(name, address, chain.signer);
 }

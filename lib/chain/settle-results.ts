@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { id, type TransactionRequest } from "ethers";
 import { readJson } from "../files.js";
 import { connect, type LabChain } from "./connect.js";
-import { deployOrReuse } from "./contracts.js";
+import { deployOrReuse, encodeCall } from "./contracts.js";
 import { SettlementError } from "./errors.js";
 
 export const SETTLEMENT_FILE = "settlement.json";
@@ -74,7 +74,7 @@ export async function settleResults(request: SettleRequest, options: { chain?: L
   const registry = await deployOrReuse(chain, "ResultsRegistry");
   const runIdHash = id(request.runId);
   const notebookIdHash = id(request.notebook);
-  const data = registry.interface.encodeFunctionData("settle", [runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v)]);
+  const data = encodeCall(registry, "settle", [runIdHash, notebookIdHash, `0x${request.resultsSha256}`, scaled.map(([n]) => n), scaled.map(([, v]) => v)]);
   const transaction: TransactionRequest = await chain.signer.populateTransaction({ to: await registry.getAddress(), data });
   const rawTransaction = await chain.signer.signTransaction(transaction);
   const response = await chain.signer.broadcastSigned(rawTransaction);

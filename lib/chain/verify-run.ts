@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { Contract, Transaction, Wallet } from "ethers";
+import { Transaction, Wallet } from "ethers";
 import { readJson, sha256File } from "../files.js";
 import { RESULTS_FILE } from "../results.js";
 import { connect, type LabChain } from "./connect.js";
-import { artifact } from "./contracts.js";
+import { contractAt } from "./contracts.js";
 import { ResultsTamperedError, SettlementError } from "./errors.js";
 import { isDevAddress } from "./keys.js";
 import { readSettlement, SETTLEMENT_FILE, type Settlement } from "./settle-results.js";
@@ -67,8 +67,7 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
     );
   }
   const tx = Transaction.from(settlement.rawTransaction);
-  const registry = artifact("ResultsRegistry");
-  const call = new Contract(settlement.registry, registry.abi).interface.parseTransaction({ data: tx.data });
+  const call = contractAt("ResultsRegistry", settlement.registry).interface.parseTransaction({ data: tx.data });
   const consistent =
     tx.hash === settlement.txHash &&
     tx.to?.toLowerCase() === settlement.registry.toLowerCase() &&
@@ -105,7 +104,7 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   }
   const gone = await chainGone(chain, settlement);
   if (gone) return { ...base, onChain: `skipped: ${gone}` };
-  const onChain = new Contract(settlement.registry, registry.abi, chain.provider);
+  const onChain = contractAt("ResultsRegistry", settlement.registry, chain.provider);
   const run = await onChain.runOf(settlement.runIdHash).catch(() => undefined);
   if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}`) {
     refuse(

@@ -2,6 +2,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { rng } from "../random.js";
 import { NonFiniteLossError } from "./errors.js";
 import { crossEntropy } from "./models/ops.js";
+import { roleOf } from "./models/peft-keys.js";
 import type { ForwardOptions, Model, Tensor, WeightMap } from "./models/types.js";
 
 /** Examples in memory: x flat (n × featureSize; int ids for an LM), y (n, or n × T for an LM). */
@@ -96,7 +97,7 @@ export class Optimizer {
   }
 
   lrFor(name: string, lr: number): number {
-    return name.includes(".lora_B.") ? lr * this.config.lrRatioB : lr;
+    return roleOf(name) === "lora_B" ? lr * this.config.lrRatioB : lr;
   }
 
   apply(grads: Record<string, Tensor>, lr: number): void {

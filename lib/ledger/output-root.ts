@@ -5,8 +5,9 @@
 // L2ToL1MessagePasser predeploy. The proposer posts one every submissionInterval L2 blocks to the
 // L2OutputOracle; a challenger who recomputes a different root deletes the proposal while the
 // finalization period runs; after it the output is final.
-import { type Contract, ContractFactory, keccak256, type Wallet } from "ethers";
-import { artifact } from "../chain/contracts.js";
+import { keccak256, type Wallet } from "ethers";
+import type { LabContract } from "../chain/contract-types.js";
+import { connectContract, deployContract } from "../chain/contracts.js";
 import { concatBytes, fromHex } from "./bytes.js";
 import type { ChainHandle } from "./chains.js";
 import { ConfigError } from "./errors.js";
@@ -49,12 +50,8 @@ export interface OracleConfig {
   finalizationPeriodSeconds: number;
 }
 
-export async function deployL2OutputOracle(deployer: Wallet, c: OracleConfig): Promise<Contract> {
-  const a = artifact("L2OutputOracle");
-  const f = new ContractFactory(a.abi, a.bytecode, deployer);
-  const oracle = await f.deploy(c.submissionInterval, c.l2BlockTime, c.startingBlockNumber, c.startingTimestamp, c.proposer, c.challenger, c.finalizationPeriodSeconds);
-  await oracle.waitForDeployment();
-  return oracle as unknown as Contract;
+export async function deployL2OutputOracle(deployer: Wallet, c: OracleConfig): Promise<LabContract<"L2OutputOracle">> {
+  return deployContract("L2OutputOracle", deployer, [c.submissionInterval, c.l2BlockTime, c.startingBlockNumber, c.startingTimestamp, c.proposer, c.challenger, c.finalizationPeriodSeconds]);
 }
 
 export interface Proposal {
@@ -66,25 +63,25 @@ export interface Proposal {
 
 /** Proposes the output of every due L2 block up to `safeBlock`, in submission-interval steps. */
 export async function proposeOutputs(
-  oracle: Contract,
+  oracle: LabContract<"L2OutputOracle">,
   proposer: Wallet,
   l2: Pick<ChainHandle, "send">,
   safeBlock: number,
   l1: Pick<ChainHandle, "send">,
   tamper?: (o: OutputAtBlock) => string,
 ): Promise<Proposal[]> {
-  const o = oracle.connect(proposer) as Contract;
+  const o = connectContract("L2OutputOracle", oracle, proposer);
   const out: Proposal[] = [];
   for (;;) {
-    const next = Number(await o.getFunction("nextBlockNumber")());
+    const next = Number(await o.nextBlockNumber());
     if (next > safeBlock) return out;
     const output = await outputAtBlock(l2, next);
     const root = tamper ? tamper(output) : output.outputRoot;
     const head = await l1.send("eth_getBlockByNumber", ["latest", false]);
-    const tx = await o.getFunction("proposeL2Output")(root, next, head.hash, Number(head.number));
+    const tx = await o.proposeL2Output(root, next, head.hash, Number(head.number));
     const receipt = await tx.wait();
     const l1Block = await l1.send("eth_getBlockByNumber", [`0x${receipt!.blockNumber.toString(16)}`, false]);
-    out.push({ index: Number(await o.getFunction("nextOutputIndex")()) - 1, l2BlockNumber: next, outputRoot: root, l1Timestamp: Number(l1Block.timestamp) });
+    out.push({ index: Number(await o.nextOutputIndex()) - 1, l2BlockNumber: next, outputRoot: root, l1Timestamp: Number(l1Block.timestamp) });
   }
 }
 
@@ -94,15 +91,15 @@ export interface ChallengeResult {
 }
 
 /** Recomputes each unfinalized proposal from the challenger's own L2 and deletes the first wrong one (and all after it). */
-export async function challengeOutputs(oracle: Contract, challenger: Wallet, l2: Pick<ChainHandle, "send">): Promise<ChallengeResult> {
-  const o = oracle.connect(challenger) as Contract;
-  const n = Number(await o.getFunction("nextOutputIndex")());
+export async function challengeOutputs(oracle: LabContract<"L2OutputOracle">, challenger: Wallet, l2: Pick<ChainHandle, "send">): Promise<ChallengeResult> {
+  const o = connectContract("L2OutputOracle", oracle, challenger);
+  const n = Number(await o.nextOutputIndex());
   for (let i = 0; i < n; i++) {
-    if (await o.getFunction("isFinalized")(i)) continue;
-    const p = await o.getFunction("getL2Output")(i);
+    if (await o.isFinalized(i)) continue;
+    const p = await o.getL2Output(i);
     const mine = await outputAtBlock(l2, Number(p.l2BlockNumber));
     if (mine.outputRoot !== p.outputRoot) {
-      await (await o.getFunction("deleteL2Outputs")(i)).wait();
+      await (await o.deleteL2Outputs(i)).wait();
       return { checked: i + 1, deletedFrom: i };
     }
   }

@@ -4,9 +4,10 @@
 // Ledger's sequencer, batched by its batcher and posted to the batch inbox on L1; `finish()` then
 // derives the L2 again from L1 alone on a fresh chain, and `settleOutputs()` proposes output roots
 // to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
-import { type Contract, ContractFactory, Contract as EthersContract, type InterfaceAbi, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
+import { type ContractRunner, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
 import type { LabChain } from "../chain/connect.js";
-import { artifact } from "../chain/contracts.js";
+import type { ContractName, FunctionArguments, FunctionName, LabContract } from "../chain/contract-types.js";
+import { contractAddress, contractAt, type DeployArguments, deploymentData, encodeCall } from "../chain/contracts.js";
 import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
 import { managedWallet } from "../chain/nonces.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
@@ -76,7 +77,7 @@ export interface Derivation {
 }
 
 export interface OutputSettlement {
-  oracle: Contract;
+  oracle: LabContract<"L2OutputOracle">;
   proposals: Proposal[];
   challengedIndex?: number;
   finalized: boolean[];
@@ -207,21 +208,19 @@ export class L2Ledger {
     throw new LoopError("loop/unknown-account", `${address} is not one of the development accounts`, "contributors, owners and customers of the loop are development accounts 0..19", { address });
   }
 
-  /** A contract on L2 by artifact name, for reads (calls go to the latest L2 block). */
-  contract(name: string, address: string): Contract {
-    return new EthersContract(address, artifact(name).abi as InterfaceAbi, this.l2.provider);
+  /** A contract on L2 by artifact name, for reads (calls go to the latest L2 block; `runner` reads another chain, e.g. the derived one). */
+  contract<N extends ContractName>(name: N, address: string, runner: ContractRunner = this.l2.provider): LabContract<N> {
+    return contractAt(name, address, runner);
   }
 
   /** The call that deploys `name` from `from`; its address is the receipt's `contractAddress`. */
-  async deployCall(label: string, from: Wallet, name: string, args: unknown[]): Promise<L2Call> {
-    const a = artifact(name);
-    const tx = await new ContractFactory(a.abi as InterfaceAbi, a.bytecode).getDeployTransaction(...args);
-    return { label, from, data: tx.data };
+  async deployCall<N extends ContractName>(label: string, from: Wallet, name: N, ...args: DeployArguments<N>): Promise<L2Call> {
+    return { label, from, data: await deploymentData(name, ...args) };
   }
 
   /** Encodes a contract call for `send`. */
-  call(label: string, from: Wallet, contract: Contract, fn: string, args: unknown[], value?: bigint): L2Call {
-    return { label, from, to: contract.target as string, data: contract.interface.encodeFunctionData(fn, args), value };
+  call<N extends ContractName, F extends FunctionName<N>>(label: string, from: Wallet, contract: LabContract<N>, fn: F, args: FunctionArguments<N, F>, value?: bigint): L2Call {
+    return { label, from, to: contractAddress(contract), data: encodeCall(contract, fn, args), value };
   }
 
   private async nextNonce(address: string): Promise<number> {
@@ -395,7 +394,7 @@ export class L2Ledger {
     await this.l1.send("evm_increaseTime", [finalizationPeriodSeconds]);
     await this.l1.send("evm_mine", []);
     const finalized: boolean[] = [];
-    for (const p of proposals) finalized.push(Boolean(await oracle.getFunction("isFinalized")(p.index)));
+    for (const p of proposals) finalized.push(await oracle.isFinalized(p.index));
     return { oracle, proposals, challengedIndex: check.deletedFrom, finalized, finalizationPeriodSeconds };
   }
 

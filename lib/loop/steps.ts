@@ -2,8 +2,10 @@
 // contributors, the models registered by their owner, the served inferences' receipts recorded,
 // fees paid by customers, the fees split, each inference's attribution recorded with its reward
 // epoch, and the contributors' claims.
-import { type Contract, encodeBytes32String, getAddress, type Wallet } from "ethers";
+import { encodeBytes32String, getAddress, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
+import type { LabContract } from "../chain/contract-types.js";
+import { contractAddress, encodeCall } from "../chain/contracts.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
 import type { ReceiptBatch } from "../serving/receipts.js";
@@ -12,21 +14,21 @@ import type { L2Ledger, LoopBlock } from "./l2.js";
 import type { Claim, RewardBook } from "./reward-book.js";
 
 export interface LoopContracts {
-  datanets: Contract;
-  models: Contract;
-  attribution: Contract;
-  distributor: Contract;
+  datanets: LabContract<"DatanetRegistry">;
+  models: LabContract<"ModelRegistry">;
+  attribution: LabContract<"AttributionRegistry">;
+  distributor: LabContract<"RewardDistributor">;
   /** OpenLoRA's receipt batches: the served inferences the attributions are of. */
-  receipts: Contract;
+  receipts: LabContract<"InferenceReceipts">;
 }
 
 /** The registries, the receipts contract and the distributor, deployed by the operator (owner and attester). */
 export async function deployLoopContracts(l2: L2Ledger, operator: Wallet): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
   const block = await l2.send("deploy contracts", [
-    await l2.deployCall("DatanetRegistry", operator, "DatanetRegistry", []),
+    await l2.deployCall("DatanetRegistry", operator, "DatanetRegistry"),
     await l2.deployCall("AttributionRegistry", operator, "AttributionRegistry", [operator.address]),
     await l2.deployCall("RewardDistributor", operator, "RewardDistributor", [operator.address]),
-    await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts", []),
+    await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts"),
   ]);
   const at = (i: number) => block.calls[i]!.receipt.contractAddress!;
   const modelsBlock = await l2.send("deploy ModelRegistry", [await l2.deployCall("ModelRegistry", operator, "ModelRegistry", [at(0)])]);
@@ -67,13 +69,13 @@ export function sampleProof(d: Pick<Datanet, "manifest">, index: number): Sample
 
 /** What DatanetRegistry.verifySample answers on L2 for a sample proof (true: the leaf is under the registered root). */
 export async function verifySampleOnChain(c: LoopContracts, datanetId: string, p: SampleProof): Promise<boolean> {
-  return c.datanets.getFunction("verifySample")(datanetId, p.index, p.contributor, p.sampleHash, p.proof);
+  return c.datanets.verifySample(datanetId, p.index, p.contributor, p.sampleHash, p.proof);
 }
 
 /** The Factory's adapter registered by the model owner; returns its model id. */
 export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wallet, models: readonly ModelRecordInput[]): Promise<{ modelIds: string[]; block: LoopBlock }> {
   const modelIds: string[] = [];
-  for (const m of models) modelIds.push(await c.models.getFunction("modelIdOf")(...modelIdArgs(m)));
+  for (const m of models) modelIds.push(await c.models.modelIdOf(...modelIdArgs(m)));
   const block = await l2.send(
     "register models",
     models.map((m) => l2.call(`register ${m.name}`, owner, c.models, "registerModel", modelRegistration(m))),
@@ -134,7 +136,7 @@ export async function recordAttributions(l2: L2Ledger, c: LoopContracts, operato
       inferences: book.inferences.length,
     });
   }
-  const first: bigint = await c.distributor.getFunction("epochCount")();
+  const first = await c.distributor.epochCount();
   const calls = book.inferences.flatMap((r, k) => {
     const rec = records[k]!;
     if (rec.inferenceId !== r.inferenceId)
@@ -184,7 +186,7 @@ export function claimedEvents(c: LoopContracts, block: LoopBlock): { epochId: bi
  */
 export async function tryClaim(l2: L2Ledger, c: LoopContracts, from: Wallet, k: Claim): Promise<string> {
   try {
-    await l2.l2.provider.call({ from: from.address, to: c.distributor.target as string, data: c.distributor.interface.encodeFunctionData("claim", [k.epochId, k.account, k.amount, k.proof]) });
+    await l2.l2.provider.call({ from: from.address, to: contractAddress(c.distributor), data: encodeCall(c.distributor, "claim", [k.epochId, k.account, k.amount, k.proof]) });
     return "accepted";
   } catch (e) {
     const data = (e as { data?: string }).data;

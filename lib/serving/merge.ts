@@ -1,7 +1,8 @@
 import { sha256Hex, writeDirAtomic } from "../files.js";
 import { type LoraConfig, loraScaling } from "../intelligence/lora/index.js";
+import { loraAKey, loraBKey, toPeftKey, weightKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule } from "../intelligence/models/types.js";
-import { PEFT_PREFIX, toPeftConfig } from "../intelligence/peft/index.js";
+import { toPeftConfig } from "../intelligence/peft/index.js";
 import { encodeSafetensors } from "../intelligence/peft/safetensors.js";
 import { type Rng, rng } from "../random.js";
 import { OpenLoraError } from "./errors.js";
@@ -184,8 +185,8 @@ export function combineAdapters(id: string, adapters: HostAdapter[], weights: nu
 export function writeHostAdapter(dir: string, adapter: HostAdapter): string {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (const m of adapter.modules) {
-    tensors[`${PEFT_PREFIX}${m.name}.lora_A.weight`] = { shape: [adapter.r, m.inFeatures], data: m.a };
-    tensors[`${PEFT_PREFIX}${m.name}.lora_B.weight`] = { shape: [m.outFeatures, adapter.r], data: m.b };
+    tensors[toPeftKey(loraAKey(m.name))] = { shape: [adapter.r, m.inFeatures], data: m.a };
+    tensors[toPeftKey(loraBKey(m.name))] = { shape: [m.outFeatures, adapter.r], data: m.b };
   }
   const bytes = encodeSafetensors(tensors, { format: "pt", [BASE_HASH_METADATA]: adapter.baseSha256 });
   writeDirAtomic(dir, {
@@ -215,9 +216,9 @@ export function applyDelta(weights: Record<string, Float32Array>, modules: Linea
   for (const m of modules) {
     const d = deltaOf(adapter, m.name);
     if (!d) continue;
-    const w = weights[`${m.name}.weight`].slice();
+    const w = weights[weightKey(m.name)].slice();
     for (let k = 0; k < w.length; k++) w[k] += sign * d[k];
-    out[`${m.name}.weight`] = w;
+    out[weightKey(m.name)] = w;
   }
   return out;
 }

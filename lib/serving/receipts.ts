@@ -1,5 +1,6 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { type Contract, encodeBytes32String, sha256 } from "ethers";
+import { encodeBytes32String, sha256 } from "ethers";
+import type { LabContract } from "../chain/contract-types.js";
 import { bytes32Hex } from "../chain/contracts.js";
 import { OpenLoraError } from "./errors.js";
 import type { GenerationResult } from "./scheduler.js";
@@ -123,18 +124,18 @@ export interface RecordedBatch {
 }
 
 /** Records a sealed batch's root on an InferenceReceipts contract; returns the batch id. */
-export async function recordReceiptBatch(receipts: Contract, batch: ReceiptBatch): Promise<RecordedBatch> {
+export async function recordReceiptBatch(receipts: LabContract<"InferenceReceipts">, batch: ReceiptBatch): Promise<RecordedBatch> {
   const tx = await receipts.recordReceiptBatch(batch.root, batch.baseModelHash, batch.receipts.length);
   const mined = await tx.wait();
-  const event = mined.logs
-    .map((l: { topics: string[]; data: string }) => {
+  const event = (mined?.logs ?? [])
+    .map((l) => {
       try {
         return receipts.interface.parseLog(l);
       } catch {
         return null;
       }
     })
-    .find((e: { name: string } | null) => e?.name === "ReceiptBatchRecorded");
+    .find((e) => e?.name === "ReceiptBatchRecorded");
   if (!event)
     throw new OpenLoraError({
       code: "receipts/not-recorded",
@@ -146,7 +147,7 @@ export async function recordReceiptBatch(receipts: Contract, batch: ReceiptBatch
 }
 
 /** What the Attribution Network reads back: the batch as the chain has it. */
-export async function readReceiptBatch(receipts: Contract, batchId: bigint): Promise<{ root: string; baseModelHash: string; count: number; submitter: string }> {
+export async function readReceiptBatch(receipts: LabContract<"InferenceReceipts">, batchId: bigint): Promise<{ root: string; baseModelHash: string; count: number; submitter: string }> {
   const b = await receipts.receiptBatch(batchId);
   return { root: b.root, baseModelHash: b.baseModelHash, count: Number(b.count), submitter: b.submitter };
 }
@@ -157,8 +158,8 @@ export async function readReceiptBatch(receipts: Contract, batchId: bigint): Pro
  * input and output the prompt and output hashes. Checked against its batch on chain first: a
  * receipt the chain does not prove is refused before anyone is paid for it.
  */
-export async function attributionRecordOf(receipts: Contract, batchId: bigint, receipt: InferenceReceipt, proof: string[], method: string, evidenceHash: string) {
-  const ok: boolean = await receipts.verifyReceipt(batchId, receiptStruct(receipt), proof);
+export async function attributionRecordOf(receipts: LabContract<"InferenceReceipts">, batchId: bigint, receipt: InferenceReceipt, proof: string[], method: string, evidenceHash: string) {
+  const ok = await receipts.verifyReceipt(batchId, receiptStruct(receipt), proof);
   if (!ok)
     throw new OpenLoraError({
       code: "receipts/unproven",

@@ -1,3 +1,4 @@
+import { biasKey, weightKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
 import type { GatheredModule } from "./slots.js";
 
@@ -20,7 +21,7 @@ export type ServingLayers = Record<string, DenseLayer>;
 export function servingLayers(tf: Tf, weights: WeightMap, modules: LinearModule[]): ServingLayers {
   const out: ServingLayers = {};
   for (const m of modules) {
-    out[m.name] = { wT: tf.keep(tf.transpose(weights[`${m.name}.weight`])), bias: weights[`${m.name}.bias`] };
+    out[m.name] = { wT: tf.keep(tf.transpose(weights[weightKey(m.name)])), bias: weights[biasKey(m.name)] };
   }
   return out;
 }

@@ -1,4 +1,5 @@
 import type { LoraConfig } from "../intelligence/lora/index.js";
+import { loraAKey, loraBKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
 import { OpenLoraError } from "./errors.js";
 import type { HostAdapter } from "./store.js";
@@ -80,8 +81,8 @@ export class SlotBank {
     for (const m of host.modules) {
       const I = m.inFeatures;
       const O = m.outFeatures;
-      tensors[`${m.name}.lora_A.weight`] = tf.tensor2d(m.a, [r, I]);
-      tensors[`${m.name}.lora_B.weight`] = tf.tensor2d(m.b, [O, r]);
+      tensors[loraAKey(m.name)] = tf.tensor2d(m.a, [r, I]);
+      tensors[loraBKey(m.name)] = tf.tensor2d(m.b, [O, r]);
       const aT = new Float32Array(I * r);
       const bT = new Float32Array(r * O);
       const aPad = new Float32Array(I * R); // columns r..R-1 stay zero

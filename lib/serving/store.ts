@@ -5,8 +5,9 @@ import { LabError } from "../errors.js";
 import { sha256Hex, writeDirAtomic } from "../files.js";
 import { type LoraConfig, loraScaling, matchTargetModules } from "../intelligence/lora/index.js";
 import { toArrays } from "../intelligence/models/checkpoint.js";
+import { loraAKey, loraBKey, toPeftKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule, WeightMap } from "../intelligence/models/types.js";
-import { fromPeftConfig, PEFT_PREFIX, type PeftAdapterConfig, toPeftConfig } from "../intelligence/peft/index.js";
+import { fromPeftConfig, type PeftAdapterConfig, toPeftConfig } from "../intelligence/peft/index.js";
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader } from "../intelligence/peft/safetensors.js";
 import { rng } from "../random.js";
 import { OpenLoraError, unknownAdapter } from "./errors.js";
@@ -240,8 +241,8 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
   const modules = matchTargetModules(base.modules, config.targetModules);
   const expected = new Map<string, number[]>();
   for (const m of modules) {
-    expected.set(`${PEFT_PREFIX}${m.name}.lora_A.weight`, [config.r, m.inFeatures]);
-    expected.set(`${PEFT_PREFIX}${m.name}.lora_B.weight`, [m.outFeatures, config.r]);
+    expected.set(toPeftKey(loraAKey(m.name)), [config.r, m.inFeatures]);
+    expected.set(toPeftKey(loraBKey(m.name)), [m.outFeatures, config.r]);
   }
   const names = Object.keys(header.header);
   const problems: string[] = [];
@@ -287,8 +288,8 @@ function decodeHostAdapter(record: AdapterRecord, bytes: Uint8Array): HostAdapte
     name: m.name,
     inFeatures: m.inFeatures,
     outFeatures: m.outFeatures,
-    a: tensors[`${PEFT_PREFIX}${m.name}.lora_A.weight`].data,
-    b: tensors[`${PEFT_PREFIX}${m.name}.lora_B.weight`].data,
+    a: tensors[toPeftKey(loraAKey(m.name))].data,
+    b: tensors[toPeftKey(loraBKey(m.name))].data,
   }));
   const bytesHeld = modules.reduce((s, m) => s + m.a.byteLength + m.b.byteLength, 0);
   return { id: record.id, sha256, baseSha256: record.baseSha256, config: record.config, r: record.config.r, scaling: loraScaling(record.config), modules, bytes: bytesHeld };
@@ -324,8 +325,8 @@ export function writeGeneratedAdapter(dir: string, base: BaseModelInfo, spec: Ge
     for (let i = 0; i < a.length; i++) a[i] = (2 * r.next() - 1) * bound;
     const b = new Float32Array(m.outFeatures * spec.r);
     for (let i = 0; i < b.length; i++) b[i] = r.normal() * (spec.bStd ?? 0.05);
-    tensors[`${PEFT_PREFIX}${m.name}.lora_A.weight`] = { shape: [spec.r, m.inFeatures], data: a };
-    tensors[`${PEFT_PREFIX}${m.name}.lora_B.weight`] = { shape: [m.outFeatures, spec.r], data: b };
+    tensors[toPeftKey(loraAKey(m.name))] = { shape: [spec.r, m.inFeatures], data: a };
+    tensors[toPeftKey(loraBKey(m.name))] = { shape: [m.outFeatures, spec.r], data: b };
   }
   const bytes = encodeSafetensors(tensors, { format: "pt", [BASE_HASH_METADATA]: base.sha256 });
   const config: LoraConfig = {

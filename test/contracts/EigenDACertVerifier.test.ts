@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { type Contract, concat, hexlify, Wallet } from "ethers";
+import { type BaseContract, concat, hexlify, Wallet } from "ethers";
 import { network } from "hardhat";
 import { devPrivateKey } from "../../lib/chain/keys.js";
 import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../../lib/da/blob-params.js";
@@ -31,7 +31,7 @@ describe("EigenDACertVerifier", function () {
   }
 
   /** The custom error checkDACertReverts fails with, so each status is failed for its own reason. */
-  async function failedCheck(verifier: Contract, bytes: Uint8Array): Promise<string | undefined> {
+  async function failedCheck(verifier: BaseContract, bytes: Uint8Array): Promise<string | undefined> {
     // checkDACertReverts takes the certificate tuple, whose calldata is the selector and the cert's own ABI bytes.
     const data = concat([verifier.interface.getFunction("checkDACertReverts")!.selector, bytes]);
     try {

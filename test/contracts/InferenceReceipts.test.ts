@@ -1,6 +1,6 @@
 import { expect } from "chai";
-import type { Contract } from "ethers";
 import { network } from "hardhat";
+import { contractAt } from "../../lib/chain/contracts.js";
 import { attributionRecordOf, ReceiptLog, readReceiptBatch, receiptOf, receiptProof, receiptStruct, recordReceiptBatch, verifyReceiptProof } from "../../lib/serving/receipts.js";
 import type { GenerationResult } from "../../lib/serving/scheduler.js";
 
@@ -23,7 +23,7 @@ function result(i: number, base = BASE): GenerationResult {
 
 async function deploy() {
   const receipts = await ethers.deployContract("InferenceReceipts");
-  return { receipts: receipts as unknown as Contract };
+  return { receipts: contractAt("InferenceReceipts", await receipts.getAddress(), receipts.runner) };
 }
 
 describe("InferenceReceipts receipt batches", () => {

@@ -52,8 +52,8 @@ export async function registerFactoryResult(chain: LabChain, result: FactoryResu
   const datanetRegistry = await deployOrReuse(chain, "DatanetRegistry");
   const registry = await deployOrReuse(chain, "ModelRegistry", [await datanetRegistry.getAddress()]);
   const record: ModelRecordInput = { ...result, name: result.spec.name, datanetIds };
-  const modelId: string = await registry.modelIdOf(...modelIdArgs(record));
+  const modelId = await registry.modelIdOf(...modelIdArgs(record));
   const tx = await registry.registerModel(...modelRegistration(record));
-  const receipt = await tx.wait();
-  return { modelId, txHash: receipt.hash, datanetIds, registry: await registry.getAddress() };
+  await tx.wait();
+  return { modelId, txHash: tx.hash, datanetIds, registry: await registry.getAddress() };
 }

@@ -1,6 +1,7 @@
 import { rng } from "../../random.js";
 import { IntelligenceError } from "../errors.js";
 import { rowNorm } from "../models/ops.js";
+import { doraMagnitudeKey, loraAKey, loraBKey, weightKey } from "../models/peft-keys.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "../models/types.js";
 
 /** LoRA settings, named as in PEFT's LoraConfig. */
@@ -50,12 +51,6 @@ export interface LoraAdapter {
   tensors: WeightMap;
 }
 
-export function loraKeys(module: string, dora: boolean): string[] {
-  const keys = [`${module}.lora_A.weight`, `${module}.lora_B.weight`];
-  if (dora) keys.push(`${module}.lora_magnitude_vector`);
-  return keys;
-}
-
 /**
  * New adapter: A Kaiming-uniform with a=√5 (bound 1/√in, as PEFT's reset_lora_parameters) or
  * Gaussian N(0, 1/r); B zero, so the adapted model starts equal to the base. DoRA's magnitude
@@ -97,9 +92,9 @@ export function initLora(model: Model, base: WeightMap, config: LoraConfig, seed
       const bound = 1 / Math.sqrt(m.inFeatures);
       for (let i = 0; i < a.length; i++) a[i] = (2 * r.next() - 1) * bound;
     }
-    tensors[`${m.name}.lora_A.weight`] = tf.tensor2d(a, [config.r, m.inFeatures]);
-    tensors[`${m.name}.lora_B.weight`] = tf.zeros([m.outFeatures, config.r]);
-    if (config.useDora) tensors[`${m.name}.lora_magnitude_vector`] = tf.tidy(() => rowNorm(tf, base[`${m.name}.weight`]));
+    tensors[loraAKey(m.name)] = tf.tensor2d(a, [config.r, m.inFeatures]);
+    tensors[loraBKey(m.name)] = tf.zeros([m.outFeatures, config.r]);
+    if (config.useDora) tensors[doraMagnitudeKey(m.name)] = tf.tidy(() => rowNorm(tf, base[weightKey(m.name)]));
   }
   return { config, modules, tensors };
 }
@@ -129,7 +124,7 @@ export function trainableParamCount(adapter: LoraAdapter): number {
 
 /** ΔW = s·B·A for one module. */
 export function deltaWeight(tf: Tf, adapter: LoraAdapter, module: string): Tensor {
-  return tf.tidy(() => tf.mul(tf.matMul(adapter.tensors[`${module}.lora_B.weight`], adapter.tensors[`${module}.lora_A.weight`]), loraScaling(adapter.config)));
+  return tf.tidy(() => tf.mul(tf.matMul(adapter.tensors[loraBKey(module)], adapter.tensors[loraAKey(module)]), loraScaling(adapter.config)));
 }
 
 export interface MergedModel {
@@ -147,11 +142,11 @@ export function mergeLora(model: Model, base: WeightMap, adapter: LoraAdapter): 
   const weights: WeightMap = { ...base };
   const doraFactors: Record<string, Tensor> = {};
   for (const m of adapter.modules) {
-    const key = `${m.name}.weight`;
+    const key = weightKey(m.name);
     weights[key] = tf.tidy(() => {
       const combined = tf.add(base[key], deltaWeight(tf, adapter, m.name));
       if (!adapter.config.useDora) return combined;
-      const factor = tf.div(adapter.tensors[`${m.name}.lora_magnitude_vector`], rowNorm(tf, combined));
+      const factor = tf.div(adapter.tensors[doraMagnitudeKey(m.name)], rowNorm(tf, combined));
       doraFactors[m.name] = tf.keep(factor);
       return tf.mul(combined, tf.expandDims(factor, 1));
     });
@@ -164,7 +159,7 @@ export function unmergeLora(model: Model, merged: MergedModel, adapter: LoraAdap
   const tf = model.tf;
   const weights: WeightMap = { ...merged.weights };
   for (const m of adapter.modules) {
-    const key = `${m.name}.weight`;
+    const key = weightKey(m.name);
     weights[key] = tf.tidy(() => {
       let w = merged.weights[key];
       if (adapter.config.useDora) w = tf.div(w, tf.expandDims(merged.doraFactors[m.name], 1));

@@ -1,5 +1,6 @@
 import type { GradSaveFunc } from "@tensorflow/tfjs";
 import { IntelligenceError } from "../errors.js";
+import { biasKey, doraMagnitudeKey, loraAKey, loraBKey, weightKey } from "./peft-keys.js";
 import type { ForwardOptions, Tensor, Tf, WeightMap } from "./types.js";
 
 export function need(weights: WeightMap, key: string): Tensor {
@@ -35,22 +36,22 @@ export function rowNorm(tf: Tf, w: Tensor): Tensor {
 export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts: ForwardOptions = {}): Tensor {
   const inShape = x.shape;
   const x2 = inShape.length === 2 ? x : tf.reshape(x, [-1, inShape[inShape.length - 1]]);
-  const w = need(weights, `${name}.weight`);
+  const w = need(weights, weightKey(name));
   // each dense product passes the capture hook, if any: its input and the gradient at its output
   // are the two factors of that weight's per-example gradient
   const tap = (key: string, input: Tensor, output: Tensor) => (opts.capture ? opts.capture.tap(key, input, output) : output);
-  let y = tap(`${name}.weight`, x2, tf.matMul(x2, w, false, true));
-  const a = opts.lora ? weights[`${name}.lora_A.weight`] : undefined;
-  const b = opts.lora ? weights[`${name}.lora_B.weight`] : undefined;
+  let y = tap(weightKey(name), x2, tf.matMul(x2, w, false, true));
+  const a = opts.lora ? weights[loraAKey(name)] : undefined;
+  const b = opts.lora ? weights[loraBKey(name)] : undefined;
   if (a && b && opts.lora) {
     const s = opts.lora.scaling;
     let xd = x2;
     const p = opts.loraDropout ?? 0;
     if (opts.training && p > 0) xd = dropout(tf, x2, p, opts.dropoutSeed ?? 0, name);
-    const down = tap(`${name}.lora_A.weight`, xd, tf.matMul(xd, a, false, true)); // [N, r]
-    const loraOut = tf.mul(tap(`${name}.lora_B.weight`, down, tf.matMul(down, b, false, true)), s);
+    const down = tap(loraAKey(name), xd, tf.matMul(xd, a, false, true)); // [N, r]
+    const loraOut = tf.mul(tap(loraBKey(name), down, tf.matMul(down, b, false, true)), s);
     if (opts.lora.dora) {
-      const m = need(weights, `${name}.lora_magnitude_vector`);
+      const m = need(weights, doraMagnitudeKey(name));
       const merged = tf.add(w, tf.mul(tf.matMul(b, a), s));
       const scale = tf.div(m, stopGradient(tf, rowNorm(tf, merged))); // [out]
       y = tf.add(tf.add(tf.mul(y, tf.sub(scale, 1)), tf.mul(loraOut, scale)), y);
@@ -58,7 +59,7 @@ export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts
       y = tf.add(y, loraOut);
     }
   }
-  const bias = weights[`${name}.bias`];
+  const bias = weights[biasKey(name)];
   if (bias) y = tf.add(y, bias);
   if (inShape.length === 2) return y;
   return tf.reshape(y, [...inShape.slice(0, -1), y.shape[1]!]);
@@ -99,7 +100,7 @@ export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, e
       },
     };
   });
-  return f(x, need(weights, `${name}.weight`), need(weights, `${name}.bias`)) as Tensor;
+  return f(x, need(weights, weightKey(name)), need(weights, biasKey(name))) as Tensor;
 }
 
 /** Per-row cross-entropy of logits [n, k] against integer labels [n]. */

@@ -2,14 +2,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex, writeDirAtomic } from "../../files.js";
 import { AdapterFormatError } from "../errors.js";
-import { type LoraAdapter, type LoraConfig, loraKeys, matchTargetModules } from "../lora/index.js";
+import { type LoraAdapter, type LoraConfig, matchTargetModules } from "../lora/index.js";
 import { toArrays } from "../models/checkpoint.js";
+import { doraMagnitudeKey, loraAKey, loraBKey, loraKeys, toPeftKey } from "../models/peft-keys.js";
 import type { Model, ModelTask, WeightMap } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
 
 export * from "./safetensors.js";
-
-export const PEFT_PREFIX = "base_model.model.";
 
 /** adapter_config.json as PEFT's LoraConfig.save_pretrained writes it (the fields it reads back). */
 export interface PeftAdapterConfig {
@@ -98,7 +97,7 @@ export function fromPeftConfig(c: PeftAdapterConfig): LoraConfig {
 export function adapterStateDict(adapter: LoraAdapter | WeightMap): Record<string, SafeTensor> {
   const tensors = "tensors" in adapter && "config" in adapter ? (adapter as LoraAdapter).tensors : (adapter as WeightMap);
   const out: Record<string, SafeTensor> = {};
-  for (const [k, a] of Object.entries(toArrays(tensors))) out[PEFT_PREFIX + k] = a;
+  for (const [k, a] of Object.entries(toArrays(tensors))) out[toPeftKey(k)] = a;
   return out;
 }
 
@@ -146,25 +145,25 @@ export function loadAdapter(model: Model, dir: string): LoraAdapter & { peftConf
   const tf = model.tf;
   for (const m of modules) {
     const shapes: Record<string, number[]> = {
-      [`${m.name}.lora_A.weight`]: [config.r, m.inFeatures],
-      [`${m.name}.lora_B.weight`]: [m.outFeatures, config.r],
-      [`${m.name}.lora_magnitude_vector`]: [m.outFeatures],
+      [loraAKey(m.name)]: [config.r, m.inFeatures],
+      [loraBKey(m.name)]: [m.outFeatures, config.r],
+      [doraMagnitudeKey(m.name)]: [m.outFeatures],
     };
     for (const key of loraKeys(m.name, config.useDora)) {
-      const t = tensors[PEFT_PREFIX + key];
+      const t = tensors[toPeftKey(key)];
       if (!t)
         throw new AdapterFormatError({
           code: "peft/missing-tensor",
-          message: `adapter_model.safetensors lacks ${PEFT_PREFIX + key}`,
+          message: `adapter_model.safetensors lacks ${toPeftKey(key)}`,
           hint: "the adapter was trained for another model or target_modules; check base_model_name_or_path",
-          fields: { tensor: PEFT_PREFIX + key },
+          fields: { tensor: toPeftKey(key) },
         });
       if (t.shape.join(",") !== shapes[key].join(","))
         throw new AdapterFormatError({
           code: "peft/shape-mismatch",
-          message: `${PEFT_PREFIX + key} has shape [${t.shape}], the model needs [${shapes[key]}]`,
+          message: `${toPeftKey(key)} has shape [${t.shape}], the model needs [${shapes[key]}]`,
           hint: "load the adapter onto the base model it was trained on",
-          fields: { tensor: PEFT_PREFIX + key, shape: t.shape, expected: shapes[key] },
+          fields: { tensor: toPeftKey(key), shape: t.shape, expected: shapes[key] },
         });
       out[key] = tf.tensor(t.data, t.shape, "float32");
     }

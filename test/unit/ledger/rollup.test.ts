@@ -75,13 +75,13 @@ describe("rollup on Hardhat L1 and L2", function () {
       const lie = await proposeOutputs(oracle, proposer, l2, 15, l1, (o) => o.stateRoot);
       expect(lie.length).to.equal(1);
       expect((await challengeOutputs(oracle, challenger, l2Derived!)).deletedFrom).to.equal(2);
-      expect(await oracle.getFunction("nextBlockNumber")()).to.equal(15n);
+      expect(await oracle.nextBlockNumber()).to.equal(15n);
       const fixed = await proposeOutputs(oracle, proposer, l2, 15, l1);
       expect(fixed[0]!.outputRoot).to.equal((await outputAtBlock(l2Derived!, 15)).outputRoot);
-      expect(await oracle.getFunction("isFinalized")(2)).to.equal(false);
+      expect(await oracle.isFinalized(2)).to.equal(false);
       await l1.send("evm_increaseTime", [window]);
       await l1.send("evm_mine", []);
-      expect(await oracle.getFunction("isFinalized")(2)).to.equal(true);
+      expect(await oracle.isFinalized(2)).to.equal(true);
       expect((await challengeOutputs(oracle, challenger, l2Derived!)).deletedFrom).to.equal(undefined);
     } finally {
       await run.close();

@@ -6,6 +6,7 @@ import { expect } from "chai";
 import { getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Aggregate } from "../../../lib/attribution/aggregation.js";
 import type { FeeSplit } from "../../../lib/attribution/payouts.js";
+import { contractAddress } from "../../../lib/chain/contracts.js";
 import * as da from "../../../lib/da/index.js";
 import { hasCode } from "../../../lib/errors.js";
 import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/datanets.js";
@@ -103,7 +104,7 @@ describe("the loop on the Ledger's L2", function () {
 
       const { contracts: c } = await deployLoopContracts(l2, operator);
       await registerDatanets(l2, c, [datanet], walletOf);
-      expect(await c.datanets.getFunction("exists")(datanet.id)).to.equal(true);
+      expect(await c.datanets.exists(datanet.id)).to.equal(true);
       const proof = sampleProof(datanet, 3);
       expect(await verifySampleOnChain(c, datanet.id, proof)).to.equal(true);
       expect(await verifySampleOnChain(c, datanet.id, { ...proof, index: 4 })).to.equal(false);
@@ -196,8 +197,8 @@ describe("the loop on the Ledger's L2", function () {
           expect(await stack.checkCert(da.parseGenericCommitment(data.subarray(1)).cert)).to.equal(da.CERT_STATUS.SUCCESS);
         }
         expect(source!.stats.fetched).to.equal(txs.length);
-        const onDerived = l2.contract("DatanetRegistry", c.datanets.target as string).connect(d.chain.provider) as typeof c.datanets;
-        expect(await onDerived.getFunction("exists")(datanet.id)).to.equal(true);
+        const onDerived = l2.contract("DatanetRegistry", contractAddress(c.datanets), d.chain.provider);
+        expect(await onDerived.exists(datanet.id)).to.equal(true);
       } finally {
         await stack.close();
       }
