@@ -26,6 +26,7 @@ import { fitNewton } from "../lib/attribution/retrain.js";
 import { printTable, timeMs } from "../lib/bench/bench-tables.js";
 import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
 import { createGpt, createMlp, type ForwardOptions, gptConfig, initLora, loraConfig, loraForwardOptions, MLP_CONFIG, type Model, pretrainData, type WeightMap } from "../lib/intelligence/index.js";
+import { roleOf } from "../lib/intelligence/models/peft-keys.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -65,7 +66,7 @@ const factoryCase = async (label: string, target: string, model: Model, weights:
   const images = sampleFashion("train", { n: 256, seed: 3, pool: 1 });
   const mlpBatch: Batch = { x: images.x, y: images.y, n: 256, dim: 784 };
   const adapter = initLora(mlpModel, mlpBase, loraConfig({ r: 3, loraAlpha: 6, targetModules: ["fc1", "fc2"] }), 1);
-  for (const k of Object.keys(adapter.tensors)) if (k.endsWith("lora_B.weight")) adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.02, "float32", 1);
+  for (const k of Object.keys(adapter.tensors)) if (roleOf(k) === "lora_B") adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.02, "float32", 1);
   await factoryCase(
     "Factory MLP 784-256-128-10, LoRA r=3 (fc1, fc2)",
     ">= 10",
@@ -85,7 +86,7 @@ const factoryCase = async (label: string, target: string, model: Model, weights:
   const T = gptConfig().blockSize;
   const gptBatch = lmBatch(windows.x.subarray(0, nWin * T), windows.y.subarray(0, nWin * T), nWin, T);
   const lora = initLora(gpt, gptBase, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["v_proj", "fc_out", "lm_head"] }), 1);
-  for (const k of Object.keys(lora.tensors)) if (k.endsWith("lora_B.weight")) lora.tensors[k] = tf.randomNormal(lora.tensors[k].shape, 0, 0.02, "float32", 2);
+  for (const k of Object.keys(lora.tensors)) if (roleOf(k) === "lora_B") lora.tensors[k] = tf.randomNormal(lora.tensors[k].shape, 0, 0.02, "float32", 2);
   await factoryCase(
     "fortunes GPT (2×64, block 48), LoRA r=2 (v_proj, fc_out, lm_head)",
     ">= 5",

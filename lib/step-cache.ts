@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheRoot } from "./cache.js";
+import { CanonicalJsonError, canonicalJson } from "./canonical-json.js";
 import { LabError } from "./errors.js";
 import { fromRoot, readJson, sha256File, sha256Hex, writeJsonAtomic } from "./files.js";
 
@@ -42,35 +43,21 @@ export function stepCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 // --- canonical JSON of the inputs ------------------------------------------------------------
 
-function refuseInput(path: string, got: string): LabError {
-  return new LabError({
-    code: "cache/bad-input",
-    message: `step input ${path || "(root)"} is ${got}, which has no canonical JSON`,
-    hint: "pass finite numbers, strings, booleans, null, arrays, typed arrays and plain objects as step inputs",
-    fields: { path: path || "(root)", got },
-  });
-}
-
-/**
- * Canonical JSON in the manner of RFC 8785 (JCS): object keys sorted by code unit, no spaces,
- * numbers as ECMAScript prints them; typed arrays are written as arrays. Values JSON cannot hold
- * exactly (NaN, Infinity, bigint, functions) are refused, as two of them would share a key.
- */
-export function canonicalJson(value: unknown, path = ""): string {
-  if (value === null || typeof value === "boolean" || typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number") {
-    if (!Number.isFinite(value)) throw refuseInput(path, String(value));
-    return JSON.stringify(value);
+/** The inputs' canonical JSON (RFC 8785, lib/canonical-json.ts); a value it refuses is a bad step input. */
+function inputsJson(value: unknown): string {
+  try {
+    return canonicalJson(value);
+  } catch (e) {
+    if (!(e instanceof CanonicalJsonError)) throw e;
+    const { path, got } = e.fields;
+    throw new LabError({
+      code: "cache/bad-input",
+      message: `step input ${path} is ${got}, which has no canonical JSON`,
+      hint: "pass finite numbers, strings, booleans, null, arrays, typed arrays and plain objects as step inputs",
+      fields: { path, got },
+      cause: e,
+    });
   }
-  if (ArrayBuffer.isView(value) && !(value instanceof DataView)) return canonicalJson(Array.from(value as unknown as ArrayLike<number>), path);
-  if (Array.isArray(value)) return `[${value.map((v, i) => canonicalJson(v, `${path}[${i}]`)).join(",")}]`;
-  if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v, path ? `${path}.${k}` : k)}`).join(",")}}`;
-  }
-  throw refuseInput(path, value === undefined ? "undefined" : typeof value === "object" ? `a ${value.constructor?.name ?? "non-plain"} object` : typeof value);
 }
 
 // --- the code a step runs ----------------------------------------------------------------------
@@ -228,7 +215,7 @@ export function resetStepCacheStats(): void {
 
 /** The key of a step: sha256 of the canonical JSON of its name, code identity and inputs. */
 export function stepKey(spec: StepSpec): string {
-  return sha256Hex(canonicalJson({ step: spec.step, code: codeIdentity(spec.module), inputs: spec.inputs }));
+  return sha256Hex(inputsJson({ step: spec.step, code: codeIdentity(spec.module), inputs: spec.inputs }));
 }
 
 function entryPath(dir: string, step: string, key: string): string {
@@ -276,6 +263,6 @@ export function cachedStep<T>(spec: StepSpec, compute: () => T): T {
     }
     return value;
   }
-  writeJsonAtomic(path, { step: spec.step, key, code: codeIdentity(spec.module), inputs: JSON.parse(canonicalJson(spec.inputs)), createdAt: new Date().toISOString(), value: encoded } satisfies Entry);
+  writeJsonAtomic(path, { step: spec.step, key, code: codeIdentity(spec.module), inputs: JSON.parse(inputsJson(spec.inputs)), createdAt: new Date().toISOString(), value: encoded } satisfies Entry);
   return value;
 }

@@ -26,11 +26,19 @@ export interface PartyInfluence {
   weight: number;
 }
 
+/** A contributor in one datanet (one address may contribute to several). */
+export interface ContributorInDatanet {
+  /** The contributor's payout address. */
+  contributor: string;
+  datanet: string;
+}
+
 export interface Aggregate {
   datanets: PartyInfluence[];
   /** Per contributor: influence inside its datanet(s) and its overall weight (datanet weight × share inside). */
   contributors: (PartyInfluence & { datanet: string })[];
-  negative: { datanets: string[]; contributors: string[] };
+  /** Datanets, and contributors within a datanet, whose net influence is ≤ 0 (they earn nothing). */
+  negative: { datanets: string[]; contributors: ContributorInDatanet[] };
   flagged: number[];
   totalPositive: number;
 }
@@ -88,9 +96,27 @@ export function aggregate(scores: ArrayLike<number>, prov: Provenance): Aggregat
     contributors,
     negative: {
       datanets: datanets.filter((d) => d.influence <= 0).map((d) => d.name),
-      contributors: contributors.filter((c) => c.influence <= 0).map((c) => `${c.name}@${c.datanet}`),
+      contributors: contributors.filter((c) => c.influence <= 0).map((c) => ({ contributor: c.name, datanet: c.datanet })),
     },
     flagged,
     totalPositive,
   };
+}
+
+/** The contributor entry with the largest weight (the first of equals); refused for an aggregate without contributors. */
+export function topContributor(agg: Pick<Aggregate, "contributors">): Aggregate["contributors"][number] {
+  if (agg.contributors.length === 0)
+    throw new AttributionError({
+      code: "aggregation/no-contributors",
+      message: "the aggregate names no contributor",
+      hint: "aggregate scores over a training set with at least one contributor",
+      fields: { contributors: 0 },
+    });
+  return agg.contributors.reduce((best, c) => (c.weight > best.weight ? c : best));
+}
+
+/** A contributor's overall weight: the sum over every datanet it contributed to (0 when absent); addresses compare case-blind. */
+export function contributorWeight(agg: Pick<Aggregate, "contributors">, address: string): number {
+  const want = address.toLowerCase();
+  return agg.contributors.reduce((sum, c) => (c.name.toLowerCase() === want ? sum + c.weight : sum), 0);
 }

@@ -3,6 +3,7 @@
 //
 //   batcher tx data  = 0x01 (alt-DA derivation version) ++ commitment
 //   commitment       = 0x01 (generic commitment) ++ 0x00 (EigenDA da_layer_byte) ++ 0x02 (cert version: V3) ++ cert
+import { fromHex } from "../ledger/bytes.js";
 import { DAEncodingError } from "./errors.js";
 
 export const ALT_DA_TX_DATA_VERSION = 0x01;
@@ -41,4 +42,21 @@ export function parseGenericCommitment(commitment: Uint8Array): { certVersion: n
   if (commitment[1] !== EIGENDA_DA_LAYER_BYTE) fail("da/commitment-not-eigenda", `DA layer byte 0x${commitment[1]!.toString(16)} is not EigenDA (0x00)`, { daLayer: commitment[1]! });
   if (commitment[2] !== CERT_VERSION_V3) fail("da/commitment-unknown-cert-version", `certificate version byte 0x${commitment[2]!.toString(16)} is not V3 (0x02)`, { certVersion: commitment[2]! });
   return { certVersion: commitment[2]!, cert: commitment.subarray(3) };
+}
+
+/**
+ * A batcher transaction's data as derivation reads it from L1 (hex calldata or bytes): the
+ * certificate its alt-DA commitment carries, and the data's size; refused when the data carries
+ * frames rather than a commitment, or a commitment of another DA layer or version.
+ */
+export function certificateOfTxData(data: string | Uint8Array): { cert: Uint8Array; dataBytes: number } {
+  const bytes = typeof data === "string" ? fromHex(data) : data;
+  if (!isAltDATxData(bytes))
+    throw new DAEncodingError({
+      code: "da/not-alt-da-data",
+      message: `batcher data starts with 0x${(bytes[0] ?? 0).toString(16).padStart(2, "0")}, not the alt-DA version byte 0x01`,
+      hint: "pass the data of a batcher transaction posted through the DA layer (frames posted directly carry no certificate)",
+      fields: { firstByte: bytes[0] ?? -1, length: bytes.length },
+    });
+  return { cert: parseGenericCommitment(bytes.subarray(1)).cert, dataBytes: bytes.length };
 }

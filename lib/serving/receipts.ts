@@ -40,7 +40,7 @@ export function tokenHash(tokens: readonly number[]): string {
 
 export function receiptOf(result: GenerationResult, backend: string): InferenceReceipt {
   return {
-    requestId: sha256(new TextEncoder().encode(result.id)),
+    requestId: requestIdOf(result.id),
     adapterHash: bytes32Hex(result.adapterSha256),
     baseModelHash: bytes32Hex(result.baseSha256),
     promptHash: tokenHash(result.prompt),
@@ -90,6 +90,26 @@ export class ReceiptLog {
     this.batches.push(batch);
     return batch;
   }
+}
+
+/** A receipt's request id: sha256 of the completion id the server answered with ("cmpl-…"). */
+export function requestIdOf(completionId: string): string {
+  return sha256(new TextEncoder().encode(completionId));
+}
+
+/** The index in its batch of the receipt of this completion; refused when the batch holds none. */
+export function receiptIndexOf(batch: Pick<ReceiptBatch, "receipts">, completionId: string): number {
+  const requestId = requestIdOf(completionId);
+  const i = batch.receipts.findIndex((r) => r.requestId === requestId);
+  if (i < 0)
+    throw new OpenLoraError({
+      code: "receipts/not-in-batch",
+      status: 404,
+      fields: { completionId, requestId },
+      message: `no receipt of completion ${completionId} in the batch`,
+      hint: "seal the batch after the completion was served, and look in the batch that sealed it",
+    });
+  return i;
 }
 
 /** The Merkle proof of receipt i of a batch. */

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { canonicalJson } from "../../canonical-json.js";
 import { sha256Hex } from "../../files.js";
 import type { OverrideField } from "../../overrides.js";
 import { SpecError } from "../errors.js";
@@ -302,17 +303,7 @@ export function loadSpec(path: string): FactorySpec {
   return validateSpec(raw);
 }
 
-/** Canonical JSON (sorted keys) of a validated spec and its sha256: the spec hash on chain. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value && typeof value === "object")
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  return JSON.stringify(value);
-}
-
+/** sha256 of the spec's canonical JSON (RFC 8785), without where its outputs go: the spec hash on chain. */
 export function specHash(spec: FactorySpec): string {
   const { output, ...rest } = spec; // where results go does not change what is trained
   void output;

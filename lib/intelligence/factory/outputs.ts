@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
+import { canonicalJson } from "../../canonical-json.js";
 import { commitDir, movePath, sha256Hex, stagingPathBeside } from "../../files.js";
 import { readBackToCpu, type WebGpuAdapterReport } from "../../tf/index.js";
 import type { Datanet } from "../datanets.js";
@@ -12,7 +13,7 @@ import { peftTaskType, saveAdapter } from "../peft/index.js";
 import { encodeSafetensors } from "../peft/safetensors.js";
 import { modelCard } from "./card.js";
 import { keptCheckpointNames } from "./checkpoints.js";
-import { canonicalJson, type FactorySpec } from "./factory-spec.js";
+import type { FactorySpec } from "./factory-spec.js";
 
 export interface FactoryMetrics {
   base: { test_loss: number; test_accuracy: number };

@@ -192,6 +192,18 @@ export function initGptWeights(tf: Tf, config: GptConfig, seed: number): WeightM
   return w;
 }
 
+/** The model as the GPT it is (its config typed), refused for any other kind: OpenLoRA and text attribution need one. */
+export function gptModel(model: Model): Model<GptConfig> {
+  if (model.kind !== "gpt")
+    throw new IntelligenceError({
+      code: "model/not-gpt",
+      message: `a ${model.kind} model where a GPT is needed`,
+      hint: "pass a model built by createGpt (a base such as fortunes-gpt, or a Factory run on one)",
+      fields: { kind: model.kind },
+    });
+  return model as Model<GptConfig>;
+}
+
 export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
   checkGptConfig(config);
   const { nLayer, nEmbd: d, vocabSize: V, blockSize } = config;

@@ -5,6 +5,7 @@ import { perExampleGradients, row } from "../../../lib/attribution/gradients.js"
 import { type Batch, batchGradient, type Target } from "../../../lib/attribution/model.js";
 import { hasCode } from "../../../lib/errors.js";
 import { createGpt, createMlp, type ForwardOptions, initLora, loraConfig, loraForwardOptions, type Model, type WeightMap } from "../../../lib/intelligence/index.js";
+import { loraAKey, roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
 
@@ -15,7 +16,7 @@ function trainedAdapter(model: Model, base: WeightMap, targets: string[], seed: 
   const adapter = initLora(model, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: targets }), seed);
   const r = rng(seed + 1);
   for (const k of Object.keys(adapter.tensors))
-    if (k.endsWith("lora_B.weight")) {
+    if (roleOf(k) === "lora_B") {
       const t = adapter.tensors[k];
       adapter.tensors[k] = tf.tensor(
         Array.from({ length: t.size }, () => 0.3 * r.normal()),
@@ -180,7 +181,7 @@ describe("attribution: per-example gradients of Model Factory models in one batc
     const a = trainedAdapter(mlp, mlpBase, ["fc1"], 2);
     expect(
       hasCode(
-        refusal(() => new FactoryModel({ model: mlp, weights: { ...mlpBase, ...a.tensors }, trainable: ["fc1.lora_A.weight"], forwardOptions: a.fwd })),
+        refusal(() => new FactoryModel({ model: mlp, weights: { ...mlpBase, ...a.tensors }, trainable: [loraAKey("fc1")], forwardOptions: a.fwd })),
         "attribution/half-adapter",
       ),
     ).to.equal(true);

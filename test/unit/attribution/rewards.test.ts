@@ -2,7 +2,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { getAddress } from "ethers";
 import fc from "fast-check";
-import { aggregate, type Provenance } from "../../../lib/attribution/aggregation.js";
+import { aggregate, contributorWeight, type Provenance, topContributor } from "../../../lib/attribution/aggregation.js";
 import { AttributionError, NothingToPayError } from "../../../lib/attribution/errors.js";
 import { allocate, buildRewardTree, computePayouts, loadFeeSplit, splitFee } from "../../../lib/attribution/payouts.js";
 import { expectCode } from "../expect-code.js";
@@ -29,7 +29,11 @@ describe("attribution: aggregation and rewards", () => {
     expect(w[`${B}@shoes`]).to.be.closeTo(0.2, 1e-15);
     expect(w[`${B}@tops`]).to.be.closeTo(0.2, 1e-15);
     expect(w[`${C}@tops`]).to.equal(0);
-    expect(agg.negative.contributors).to.include(`${C}@tops`);
+    expect(agg.negative.contributors).to.deep.include({ contributor: C, datanet: "tops" });
+    expect(topContributor(agg)).to.include({ name: A, datanet: "shoes" });
+    expect(contributorWeight(agg, B.toLowerCase())).to.be.closeTo(0.4, 1e-15);
+    expect(contributorWeight(agg, getAddress("0x00000000000000000000000000000000000000d4"))).to.equal(0);
+    expectCode(() => topContributor({ contributors: [] }), AttributionError, "aggregation/no-contributors");
   });
 
   it("flagged examples are left out of every sum and listed", () => {

@@ -16,6 +16,7 @@ import {
   trainableLoss,
   validateSpec,
 } from "../../../lib/intelligence/index.js";
+import { loraAKey, loraBKey } from "../../../lib/intelligence/models/peft-keys.js";
 
 /** Where these tests' Factory outputs go: a temporary folder, never the repository. */
 const UNIT_OUTPUTS = mkdtempSync(join(tmpdir(), "lab-factory-"));
@@ -131,7 +132,7 @@ describe("Model Factory runs", function () {
       expect(existsSync(join(dir, f)), f).to.equal(true);
     expect(first.checkpoints.map((c) => c.step)).to.deep.equal([4, 6]);
     expect(first.checkpoints[0].lr).to.be.greaterThan(first.checkpoints[1].lr); // cosine decay
-    expect(Object.keys(first.checkpoints[1].tensors)).to.include("fc1.lora_A.weight");
+    expect(Object.keys(first.checkpoints[1].tensors)).to.include(loraAKey("fc1"));
     expect(readSafetensorsHeader(readFileSync(join(dir, "checkpoints", "step-000006", "adapter_model.safetensors"))).header).to.have.property("base_model.model.fc2.lora_B.weight");
     expect(first.metrics.trainable_fraction).to.be.lessThan(0.02);
     expect(first.train.contributorOf.length).to.equal(first.train.n);
@@ -156,9 +157,9 @@ describe("Model Factory runs", function () {
       g01 = gradOf([0, 1]);
     const err = Math.max(...keys.map((_, i) => tf.max(tf.abs(tf.sub(tf.add(g0[i], g1[i]), g01[i]))).dataSync()[0]));
     expect(err).to.be.lessThan(1e-5);
-    expect(tf.max(tf.abs(g0[keys.indexOf("fc1.lora_B.weight")])).dataSync()[0]).to.be.greaterThan(0);
+    expect(tf.max(tf.abs(g0[keys.indexOf(loraBKey("fc1"))])).dataSync()[0]).to.be.greaterThan(0);
     // the final checkpoint is the trained adapter
-    expect(tf.max(tf.abs(tf.sub(w["fc1.lora_A.weight"], first.adapter!.tensors["fc1.lora_A.weight"]))).dataSync()[0]).to.equal(0);
+    expect(tf.max(tf.abs(tf.sub(w[loraAKey("fc1")], first.adapter!.tensors[loraAKey("fc1")]))).dataSync()[0]).to.equal(0);
   });
 
   it("gives the same adapter bytes for the same seed, and different bytes for another seed", async () => {

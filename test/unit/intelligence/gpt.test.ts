@@ -1,7 +1,20 @@
 import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
-import { attentionProjections, causalBias, createGpt, type GptConfig, gptBlock, gptEmbed, gptLmHead, scaledDotProductAttention } from "../../../lib/intelligence/index.js";
+import {
+  attentionProjections,
+  causalBias,
+  createGpt,
+  createMlp,
+  type GptConfig,
+  gptBlock,
+  gptEmbed,
+  gptLmHead,
+  gptModel,
+  IntelligenceError,
+  scaledDotProductAttention,
+} from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 const config: GptConfig = { vocabSize: 11, blockSize: 8, nLayer: 3, nHead: 2, nEmbd: 16 };
@@ -27,6 +40,11 @@ function std(a: ArrayLike<number>): number {
 }
 
 describe("GPT", () => {
+  it("gptModel types a GPT's config and refuses another kind of model", () => {
+    expect(gptModel(gpt).config.blockSize).to.equal(config.blockSize);
+    expectCode(() => gptModel(createMlp(tf, { inputSize: 4, hidden: [3], numClasses: 2 })), IntelligenceError, "model/not-gpt", { kind: "mlp" });
+  });
+
   it("refuses a sequence longer than the block size, naming both lengths", () => {
     const w = gpt.init(1);
     const ids = tf.zeros([2, config.blockSize + 1], "int32");

@@ -17,6 +17,7 @@ import {
   unmergeLora,
   type WeightMap,
 } from "../../../lib/intelligence/index.js";
+import { loraAKey, loraBKey, roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 
@@ -29,8 +30,8 @@ function maxAbsDiff(a: tfjs.Tensor, b: tfjs.Tensor): number {
 /** Gives B random values so the LoRA term is not zero (as after training). */
 function randomizeB(adapter: ReturnType<typeof initLora>, seed: number): void {
   for (const k of Object.keys(adapter.tensors)) {
-    if (k.endsWith("lora_B.weight")) adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.05, "float32", seed++);
-    if (k.endsWith("lora_magnitude_vector")) adapter.tensors[k] = tf.mul(adapter.tensors[k], tf.randomUniform(adapter.tensors[k].shape, 0.8, 1.2, "float32", seed++));
+    if (roleOf(k) === "lora_B") adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.05, "float32", seed++);
+    if (roleOf(k) === "lora_magnitude") adapter.tensors[k] = tf.mul(adapter.tensors[k], tf.randomUniform(adapter.tensors[k].shape, 0.8, 1.2, "float32", seed++));
   }
 }
 
@@ -58,12 +59,12 @@ describe("LoRA", () => {
 
       it("leaves the base output unchanged at initialisation (B = 0)", () => {
         const adapter = initLora(model, base, loraConfig({ r: 4, loraAlpha: 8, targetModules: targets }), 2);
-        for (const k of Object.keys(adapter.tensors)) if (k.endsWith("lora_B.weight")) expect(tf.max(tf.abs(adapter.tensors[k])).dataSync()[0]).to.equal(0);
+        for (const k of Object.keys(adapter.tensors)) if (roleOf(k) === "lora_B") expect(tf.max(tf.abs(adapter.tensors[k])).dataSync()[0]).to.equal(0);
         const y0 = model.forward(base, x);
         const y1 = model.forward({ ...base, ...adapter.tensors }, x, loraForwardOptions(adapter));
         expect(maxAbsDiff(y0, y1)).to.equal(0);
         // and A is not zero: a wrong init that zeroed both would pass the line above
-        const a = adapter.tensors[`${adapter.modules[0].name}.lora_A.weight`];
+        const a = adapter.tensors[loraAKey(adapter.modules[0].name)];
         expect(tf.max(tf.abs(a)).dataSync()[0]).to.be.greaterThan(0);
         expect(tf.max(tf.abs(a)).dataSync()[0]).to.be.at.most(1 / Math.sqrt(adapter.modules[0].inFeatures));
       });
@@ -120,7 +121,7 @@ describe("LoRA", () => {
     const losses: number[] = [];
     for (let s = 0; s < 15; s++) losses.push(trainStep(mlp, base, vars, opt, { x: mlpX, y }, 1e-2, { ...loraForwardOptions(adapter, true, s) }, s).loss);
     for (const [k, t] of Object.entries(base)) expect(Buffer.from((t.dataSync() as Float32Array).buffer).equals(Buffer.from(before[k].buffer)), k).to.equal(true);
-    expect(tf.max(tf.abs(vars["fc1.lora_B.weight"])).dataSync()[0]).to.be.greaterThan(0);
+    expect(tf.max(tf.abs(vars[loraBKey("fc1")])).dataSync()[0]).to.be.greaterThan(0);
     expect(losses[losses.length - 1]).to.be.lessThan(losses[0]);
     opt.dispose();
   });

@@ -18,6 +18,7 @@ import {
   type SafetensorsHeaderEntry,
   saveAdapter,
 } from "../../../lib/intelligence/index.js";
+import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 
@@ -31,7 +32,7 @@ describe("PEFT adapter files", () => {
 
   function trainedLikeAdapter(dora = false) {
     const adapter = initLora(model, base, loraConfig({ r: 4, loraAlpha: 8, loraDropout: 0.05, targetModules: ["fc1", "fc2"], useDora: dora, useRslora: true }), 7);
-    for (const k of Object.keys(adapter.tensors)) if (k.endsWith("lora_B.weight")) adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.1, "float32", 3);
+    for (const k of Object.keys(adapter.tensors)) if (roleOf(k) === "lora_B") adapter.tensors[k] = tf.randomNormal(adapter.tensors[k].shape, 0, 0.1, "float32", 3);
     return adapter;
   }
 

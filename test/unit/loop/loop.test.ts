@@ -35,7 +35,7 @@ function fixedAggregate(addresses: string[], weights: number[]): Aggregate {
   return {
     datanets: [{ name: "d", influence: positive, weight: 1 }],
     contributors: addresses.map((a, i) => ({ name: a, influence: weights[i]!, weight: weights[i]! > 0 ? weights[i]! / positive : 0, datanet: "d" })),
-    negative: { datanets: [], contributors: addresses.filter((_, i) => weights[i]! <= 0) },
+    negative: { datanets: [], contributors: addresses.filter((_, i) => weights[i]! <= 0).map((contributor) => ({ contributor, datanet: "d" })) },
     flagged: [],
     totalPositive: positive,
   };

@@ -6,6 +6,7 @@ import { getAddress } from "ethers";
 import { fromFactoryRun, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { hasCode } from "../../../lib/errors.js";
 import { createGpt, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
+import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import type { TrainingSet } from "../../../lib/loop/classifier.js";
 import { attributeTextByGradient } from "../../../lib/loop/completion-attribution.js";
 import { rng } from "../../../lib/random.js";
@@ -21,7 +22,7 @@ function setUp() {
   const adapter = initLora(model, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["v_proj", "fc_out", "lm_head"] }), 5);
   const r = rng(6);
   for (const k of Object.keys(adapter.tensors))
-    if (k.endsWith("lora_B.weight"))
+    if (roleOf(k) === "lora_B")
       adapter.tensors[k] = tf.tensor(
         Array.from({ length: adapter.tensors[k]!.size }, () => 0.3 * r.normal()),
         adapter.tensors[k]!.shape,

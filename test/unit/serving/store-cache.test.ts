@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { hasCode, LabError } from "../../../lib/errors.js";
 import { createGpt } from "../../../lib/intelligence/models/gpt.js";
+import { loraAKey } from "../../../lib/intelligence/models/peft-keys.js";
 import { AdapterStore, weightsSha256, writeGeneratedAdapter } from "../../../lib/serving/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
@@ -46,7 +47,7 @@ describe("OpenLoRA adapter store", () => {
     writeGeneratedAdapter(dir, { sha256: base.info.sha256, modules: wide.linearModules }, { r: 2, targetModules: ["q_proj"], seed: 1 });
     const e = refusal(() => new AdapterStore(base.info).register("wide", dir));
     expect(hasCode(e, "adapter/shape-mismatch")).to.equal(true);
-    expect((e.fields.problems as string[])[0]).to.contain("h.0.attn.q_proj.lora_A.weight");
+    expect((e.fields.problems as string[])[0]).to.contain(loraAKey("h.0.attn.q_proj"));
   });
 
   it("refuses a corrupted safetensors file, an unknown id, and a file changed after registration", () => {

@@ -2,9 +2,10 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
-import { cachedStep, canonicalJson, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
-import { refusal } from "../expect-code.js";
+import { cachedStep, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
+import { expectCode, refusal } from "../expect-code.js";
 
 describe("step cache (lib/step-cache.ts)", () => {
   const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
@@ -22,12 +23,10 @@ describe("step cache (lib/step-cache.ts)", () => {
     resetStepCacheStats();
   });
 
-  it("writes canonical JSON: keys sorted at every depth, typed arrays as arrays, no value JSON cannot hold", () => {
-    expect(canonicalJson({ b: 1, a: { d: [1, 2], c: "x" }, e: undefined })).to.equal('{"a":{"c":"x","d":[1,2]},"b":1}');
-    expect(canonicalJson(Float64Array.of(0.1, 2))).to.equal("[0.1,2]");
-    expect(canonicalJson({ z: 1e21, y: -0.5 })).to.equal('{"y":-0.5,"z":1e+21}');
-    expect(refusal(() => canonicalJson({ lr: Number.NaN })).code).to.equal("cache/bad-input");
-    expect(refusal(() => canonicalJson({ when: new Date(0) })).code).to.equal("cache/bad-input");
+  it("keys steps by the canonical JSON of their inputs (RFC 8785): member order and typed arrays do not matter, values JSON cannot hold are refused", () => {
+    expect(stepKey({ step: "t/a", module, inputs: { b: 1, a: Float64Array.of(0.1, 2) } })).to.equal(stepKey({ step: "t/a", module, inputs: { a: [0.1, 2], b: 1 } }));
+    expectCode(() => stepKey({ step: "t/a", module, inputs: { lr: Number.NaN } }), LabError, "cache/bad-input", { path: "inputs.lr", got: "NaN" });
+    expectCode(() => stepKey({ step: "t/a", module, inputs: { when: new Date(0) } }), LabError, "cache/bad-input", { path: "inputs.when" });
   });
 
   it("keeps typed arrays bit for bit through the cache's encoding", () => {

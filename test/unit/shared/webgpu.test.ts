@@ -18,6 +18,7 @@ import {
   trainStepAsync,
   type WeightMap,
 } from "../../../lib/intelligence/index.js";
+import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { selectBackend } from "../../../lib/tf/backend.js";
 import { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, type GpuDeviceLike, isSoftwareAdapter, noWebGpuError, type WebGpuAttempt, watchDevice, webGpuFault } from "../../../lib/tf/webgpu.js";
 
@@ -251,7 +252,7 @@ describe("TensorFlow.js on WebGPU, against wasm", () => {
             const base = m.model.init(3);
             const adapter = initLora(m.model, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: m.targets, useDora: dora, initLoraWeights: "gaussian" }), 4);
             // B starts at zero; a non-zero B makes every gradient term non-trivial
-            const tensors: WeightMap = Object.fromEntries(Object.entries(adapter.tensors).map(([k, t]) => [k, k.includes("lora_B") ? tf.randomUniform(t.shape, -0.1, 0.1, "float32", 5) : t]));
+            const tensors: WeightMap = Object.fromEntries(Object.entries(adapter.tensors).map(([k, t]) => [k, roleOf(k) === "lora_B" ? tf.randomUniform(t.shape, -0.1, 0.1, "float32", 5) : t]));
             const names = Object.keys(tensors);
             const loraGrads = tf.grads((...ts: tf.Tensor[]) =>
               m.model.loss({ ...base, ...Object.fromEntries(names.map((k, i) => [k, ts[i]])) }, m.x(), m.y(), loraForwardOptions({ ...adapter, tensors })),
