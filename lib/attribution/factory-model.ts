@@ -281,8 +281,8 @@ export class FactoryModel implements TraceableModel {
     const tf = this.tf;
     const logits = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
     const K = logits.shape[logits.shape.length - 1]!;
-    const onehot = tf.oneHot(tf.cast(b.y, "int32") as never, K);
-    const logp = tf.logSoftmax(logits as never);
+    const onehot = tf.oneHot(tf.cast(b.y, "int32"), K);
+    const logp = tf.logSoftmax(logits);
     let perTarget: Tensor;
     if (target === "loss") perTarget = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
     else {
@@ -448,7 +448,7 @@ export class FactoryModel implements TraceableModel {
       const b = this.tensors(batch);
       const logits = this.model.forward({ ...this.frozen, ...this.unpack(params) }, b.x, this.forwardOptions);
       const K = logits.shape[logits.shape.length - 1]!;
-      const p = tf.sum(tf.mul(tf.softmax(logits as never), tf.oneHot(tf.cast(b.y, "int32") as never, K)), -1);
+      const p = tf.sum(tf.mul(tf.softmax(logits), tf.oneHot(tf.cast(b.y, "int32"), K)), -1);
       const oneMinus = tf.sub(1, p);
       if (!b.w) return oneMinus;
       return tf.div(tf.sum(tf.mul(oneMinus, b.w), -1), tf.sum(b.w, -1));

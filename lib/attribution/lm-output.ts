@@ -151,7 +151,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     const metricsPath = join(dir, "metrics.json");
     if (existsSync(metricsPath)) validationLoss = lastValidationLoss(JSON.parse(readFileSync(metricsPath, "utf8")));
   } else {
-    const run = await I.runFactory({ ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } } as never, { quiet: true, outDir: dir });
+    const run = await I.runFactory({ ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } }, { quiet: true, outDir: dir });
     model = run.model;
     weights = run.weights;
     fwd = run.forwardOptions;

@@ -3,7 +3,7 @@
 // with an access list), and inference receipts, the AI transaction of this project. The same
 // seed gives byte-identical transactions, so batches, compression ratios and block hashes
 // are reproducible.
-import { type AccessList, getCreateAddress, Interface, keccak256, Transaction, Wallet } from "ethers";
+import { type AccessList, getCreateAddress, Interface, keccak256, Transaction, type TransactionLike, Wallet } from "ethers";
 import { artifact } from "../chain/contracts.js";
 import { type Rng, rng } from "../random.js";
 import { fromHex, toHex } from "./bytes.js";
@@ -80,9 +80,9 @@ export class Workload {
     return this.wallets.map((w) => w.address);
   }
 
-  private sign(kind: TxKind, i: number, fields: Partial<Transaction> & { type: number }): GeneratedTx {
+  private sign(kind: TxKind, i: number, fields: TransactionLike<string> & { type: number }): GeneratedTx {
     const w = this.wallets[i]!;
-    const tx = Transaction.from({ chainId: this.opts.chainId, nonce: this.nonces[i]!, ...fields } as never);
+    const tx = Transaction.from({ chainId: this.opts.chainId, nonce: this.nonces[i]!, ...fields });
     tx.signature = w.signingKey.sign(tx.unsignedHash);
     this.nonces[i]! += 1;
     const raw = fromHex(tx.serialized);

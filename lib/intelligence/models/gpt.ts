@@ -1,3 +1,4 @@
+import type { Scalar } from "@tensorflow/tfjs";
 import { rng } from "../../random.js";
 import { IntelligenceError } from "../errors.js";
 import { crossEntropy, gelu, layerNorm, linear, need } from "./ops.js";
@@ -86,7 +87,7 @@ export function gptEmbed(tf: Tf, config: GptConfig, w: WeightMap, ids: Tensor, s
   const [n, T] = ids.shape as number[];
   checkSequenceLength(config, start + T);
   const { vocabSize: V, nEmbd: d } = config;
-  const oneHot = tf.reshape(tf.oneHot(tf.cast(ids, "int32") as never, V), [n * T, V]); // [n, T, V] -> [n·T, V]
+  const oneHot = tf.reshape(tf.oneHot(tf.cast(ids, "int32"), V), [n * T, V]); // [n, T, V] -> [n·T, V]
   const tok = tf.reshape(tf.matMul(oneHot, need(w, "wte.weight")), [n, T, d]); // [n·T, d] -> [n, T, d]
   const pos = tf.slice(need(w, "wpe.weight"), [start, 0], [T, d]); // [T, d], broadcast over n
   return tf.add(tok, pos);
@@ -119,7 +120,7 @@ export function causalBias(tf: Tf, Tq: number, Tk = Tq): Tensor {
 export function scaledDotProductAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, bias: Tensor): Tensor {
   const dh = q.shape[3]!;
   const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)); // [n, h, Tq, Tk]
-  const att = tf.softmax(tf.add(scores, bias) as never);
+  const att = tf.softmax(tf.add(scores, bias));
   return tf.matMul(att, v);
 }
 
@@ -241,7 +242,7 @@ export function createGpt(tf: Tf, config: GptConfig): Model<GptConfig> {
     init: (seed) => initGptWeights(tf, config, seed),
     forward,
     perExampleLoss,
-    loss: (w, x, y, opts) => tf.mean(perExampleLoss(w, x, y, opts)) as never,
+    loss: (w, x, y, opts) => tf.mean(perExampleLoss(w, x, y, opts)) as Scalar, // the mean over every axis is rank 0
     flopsPerExample() {
       const T = blockSize;
       const lin = linearModules.reduce((s, m) => s + 2 * m.inFeatures * m.outFeatures, 0) * T;
