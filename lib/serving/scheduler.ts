@@ -223,7 +223,7 @@ export class Scheduler {
       }
       try {
         const { resident, cold } = cache.acquire(w.req.adapter);
-        joining.push({ ...w, resident, cold, tokens: [], random: rng(w.req.seed).fork(w.req.id), admitted: performance.now(), logprobs: w.req.logprobs === undefined ? undefined : [] });
+        joining.push({ ...w, resident, cold, tokens: [], random: rng(w.req.seed).fork("sampling"), admitted: performance.now(), logprobs: w.req.logprobs === undefined ? undefined : [] });
       } catch (e) {
         this.stats.failed++;
         w.reject(e);
