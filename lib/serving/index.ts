@@ -15,6 +15,7 @@ export * from "./decode.js";
 export * from "./errors.js";
 export * from "./merge.js";
 export * from "./metrics.js";
+export * from "./openai-client.js";
 export * from "./openai-protocol.js";
 export * from "./receipts.js";
 export * from "./sampling.js";
