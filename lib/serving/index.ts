@@ -13,6 +13,7 @@ export * from "./adapter-config.js";
 export * from "./adapter-paths.js";
 export * from "./decode.js";
 export * from "./errors.js";
+export * from "./load-run.js";
 export * from "./merge.js";
 export * from "./metrics.js";
 export * from "./openai-client.js";
