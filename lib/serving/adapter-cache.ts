@@ -1,4 +1,5 @@
-import { OpenLoraError } from "./errors.js";
+import { OpenLoraError, unknownAdapter } from "./errors.js";
+import { keepRecent } from "./metrics.js";
 import type { ResidentAdapter, SlotBank } from "./slots.js";
 import type { AdapterStore, HostAdapter } from "./store.js";
 
@@ -9,8 +10,13 @@ import type { AdapterStore, HostAdapter } from "./store.js";
  * never pulls an adapter from under a batch; a request whose adapter finds every slot pinned
  * waits in the queue. Adapters of queued requests are prefetched into host memory without
  * blocking. Every load that reached the disk or host tier is timed: the cold start.
+ * The base model itself is servable under its own id (as vLLM and LoRAX list and serve it): it
+ * is a resident with no adapted layer and no slot (slot −1, whose blocks are zero).
  */
-export type AdapterLocation = "slot" | "host" | "disk";
+export type AdapterLocation = "slot" | "host" | "disk" | "base";
+
+/** The adapter hash a receipt of the bare base model carries: no adapter. */
+export const NO_ADAPTER_SHA256 = "0".repeat(64);
 
 export interface CacheStats {
   requests: number;
@@ -20,8 +26,10 @@ export interface CacheStats {
   prefetches: number;
   hostEvictions: number;
   slotEvictions: number;
-  /** Milliseconds of each acquire that was not a slot hit, with the tier it came from. */
+  /** Milliseconds of the most recent acquires that were not slot hits (the last 1,024), with the tier each came from. */
   coldStarts: Array<{ id: string; from: "host" | "disk"; ms: number }>;
+  /** Every acquire that was not a slot hit, by the tier it came from. */
+  coldStartsFrom: { host: number; disk: number };
 }
 
 export interface ColdStart {
@@ -37,7 +45,8 @@ export class TieredAdapterCache {
   private readonly slotUse = new Map<number, number>();
   private clock = 0;
   private readonly inflight = new Map<string, Promise<void>>();
-  readonly stats: CacheStats = { requests: 0, slotHits: 0, hostHits: 0, diskLoads: 0, prefetches: 0, hostEvictions: 0, slotEvictions: 0, coldStarts: [] };
+  readonly stats: CacheStats = { requests: 0, slotHits: 0, hostHits: 0, diskLoads: 0, prefetches: 0, hostEvictions: 0, slotEvictions: 0, coldStarts: [], coldStartsFrom: { host: 0, disk: 0 } };
+  private base?: ResidentAdapter;
 
   constructor(
     readonly store: AdapterStore,
@@ -53,7 +62,35 @@ export class TieredAdapterCache {
       });
   }
 
+  /** Makes the base model servable as model `id`: requests for it run with no adapter. */
+  serveBase(id: string, baseSha256: string): void {
+    this.base = {
+      id,
+      slot: -1,
+      sha256: NO_ADAPTER_SHA256,
+      baseSha256,
+      config: { r: 0, loraAlpha: 0, loraDropout: 0, targetModules: [], useRslora: false, useDora: false, initLoraWeights: "kaiming", bias: "none" },
+      r: 0,
+      scaling: 0,
+      modules: [],
+      tensors: {},
+      transposed: {},
+      bytes: 0,
+    };
+  }
+
+  /** The base model's id when it is served, else undefined. */
+  baseId(): string | undefined {
+    return this.base?.id;
+  }
+
+  /** Refuses (404) a model id that is neither the base model nor a registered adapter. */
+  check(id: string): void {
+    if (id !== this.base?.id && !this.store.has(id)) throw unknownAdapter(id, this.store.list().length);
+  }
+
   location(id: string): AdapterLocation {
+    if (id === this.base?.id) return "base";
     if (this.slotOf.has(id)) return "slot";
     if (this.host.has(id)) return "host";
     return "disk";
@@ -69,13 +106,13 @@ export class TieredAdapterCache {
 
   /** True when acquire(id) would find a slot now: resident, a free slot, or one to evict. */
   canAcquire(id: string): boolean {
-    if (this.slotOf.has(id)) return true;
+    if (id === this.base?.id || this.slotOf.has(id)) return true;
     return this.bank.freeSlot() >= 0 || this.evictableSlot() >= 0;
   }
 
   /** Starts reading a queued request's adapter into host memory; resolves when it is there. */
   prefetch(id: string): Promise<void> {
-    if (this.location(id) !== "disk") return Promise.resolve();
+    if (this.location(id) !== "disk" || !this.store.has(id)) return Promise.resolve();
     let p = this.inflight.get(id);
     if (!p) {
       this.stats.prefetches++;
@@ -92,6 +129,7 @@ export class TieredAdapterCache {
 
   /** The adapter in a slot, pinned; loads it through the tiers as needed. */
   acquire(id: string): { resident: ResidentAdapter; cold: ColdStart } {
+    if (this.base && id === this.base.id) return { resident: this.base, cold: { from: "base", ms: 0 } };
     this.stats.requests++;
     const started = performance.now();
     const slot = this.slotOf.get(id);
@@ -130,11 +168,13 @@ export class TieredAdapterCache {
     this.slotOf.set(id, free);
     this.pin(free);
     const ms = performance.now() - started;
-    this.stats.coldStarts.push({ id, from, ms });
+    keepRecent(this.stats.coldStarts, { id, from, ms });
+    this.stats.coldStartsFrom[from]++;
     return { resident, cold: { from, ms } };
   }
 
   release(resident: ResidentAdapter): void {
+    if (resident.slot < 0) return; // the base model holds no slot
     const n = (this.pins.get(resident.slot) ?? 0) - 1;
     if (n <= 0) this.pins.delete(resident.slot);
     else this.pins.set(resident.slot, n);

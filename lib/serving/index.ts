@@ -9,9 +9,15 @@
  */
 
 export * from "./adapter-cache.js";
+export * from "./adapter-config.js";
+export * from "./adapter-paths.js";
 export * from "./decode.js";
 export * from "./errors.js";
+export * from "./load-run.js";
 export * from "./merge.js";
+export * from "./metrics.js";
+export * from "./openai-client.js";
+export * from "./openai-protocol.js";
 export * from "./receipts.js";
 export * from "./sampling.js";
 export * from "./scheduler.js";

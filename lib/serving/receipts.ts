@@ -27,6 +27,12 @@ export interface InferenceReceipt {
   latencyMicros: number;
   /** The tfjs backend, as a bytes32 short string. */
   backend: string;
+  /**
+   * True when the client disconnected before the completion ended: tokensOut and outputHash then
+   * cover the tokens written to it, not the ones generated. Kept beside the leaf in the sealed
+   * batch (InferenceReceipts' ServedInference has no field for it), so the root does not commit it.
+   */
+  cut: boolean;
 }
 
 /** ABI types of a leaf, in the order of the contract's ServedInference struct. */
@@ -38,17 +44,19 @@ export function tokenHash(tokens: readonly number[]): string {
   return sha256(new Uint8Array(Int32Array.from(tokens).buffer));
 }
 
-export function receiptOf(result: GenerationResult, backend: string): InferenceReceipt {
+/** The receipt of a served completion; `delivered` is what reached the client (all of it unless the stream was cut). */
+export function receiptOf(result: GenerationResult, backend: string, delivered: readonly number[] = result.tokens): InferenceReceipt {
   return {
     requestId: requestIdOf(result.id),
     adapterHash: bytes32Hex(result.adapterSha256),
     baseModelHash: bytes32Hex(result.baseSha256),
     promptHash: tokenHash(result.prompt),
-    outputHash: tokenHash(result.tokens),
+    outputHash: tokenHash(delivered),
     tokensIn: result.prompt.length,
-    tokensOut: result.tokens.length,
+    tokensOut: delivered.length,
     latencyMicros: Math.round(result.timings.totalMs * 1000),
     backend: encodeBytes32String(backend),
+    cut: result.finishReason === "cancelled",
   };
 }
 
@@ -64,10 +72,21 @@ export interface ReceiptBatch {
   tree: ReturnType<StandardMerkleTree<Leaf>["dump"]>;
 }
 
-/** Receipts waiting for a batch, and the batches sealed so far. */
+/**
+ * Receipts waiting for a batch, and the most recent sealed batches. Memory stays bounded: a
+ * sealed batch is handed to whoever writes it out (the server's recordBatch) and only the last
+ * `keepBatches` stay here, for proofs; the counts cover every batch sealed.
+ */
 export class ReceiptLog {
   private pendingReceipts: InferenceReceipt[] = [];
   readonly batches: ReceiptBatch[] = [];
+  readonly keepBatches: number;
+  sealedBatches = 0;
+  sealedReceipts = 0;
+
+  constructor(opts: { keepBatches?: number } = {}) {
+    this.keepBatches = opts.keepBatches ?? 16;
+  }
 
   add(r: InferenceReceipt): void {
     this.pendingReceipts.push(r);
@@ -88,6 +107,9 @@ export class ReceiptLog {
     const batch: ReceiptBatch = { root: tree.root, baseModelHash: receipts[0].baseModelHash, receipts, tree: tree.dump() };
     this.pendingReceipts = [];
     this.batches.push(batch);
+    if (this.batches.length > this.keepBatches) this.batches.splice(0, this.batches.length - this.keepBatches);
+    this.sealedBatches++;
+    this.sealedReceipts += receipts.length;
     return batch;
   }
 }

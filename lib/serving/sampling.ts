@@ -34,3 +34,25 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, r: Rng
   }
   return probs[kept - 1].i;
 }
+
+/** The log-probability of a sampled token and the k most likely tokens, as OpenAI's logprobs report them. */
+export interface TokenLogprobs {
+  token: number;
+  logprob: number;
+  /** The k most likely tokens, most likely first (ties by token id). */
+  top: Array<{ token: number; logprob: number }>;
+}
+
+/**
+ * log softmax of the model's raw logits (before temperature and top_p, as vLLM reports them by
+ * default) at the sampled token, and the top k.
+ */
+export function tokenLogprobs(logits: Float32Array, token: number, k: number): TokenLogprobs {
+  let max = -Infinity;
+  for (const l of logits) max = Math.max(max, l);
+  let total = 0;
+  for (const l of logits) total += Math.exp(l - max);
+  const logZ = max + Math.log(total);
+  const order = k > 0 ? Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a] || a - b) : [];
+  return { token, logprob: logits[token] - logZ, top: order.slice(0, k).map((t) => ({ token: t, logprob: logits[t] - logZ })) };
+}

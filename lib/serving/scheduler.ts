@@ -1,7 +1,8 @@
 import { type Rng, rng } from "../random.js";
-import type { ColdStart, TieredAdapterCache } from "./adapter-cache.js";
+import { type ColdStart, NO_ADAPTER_SHA256, type TieredAdapterCache } from "./adapter-cache.js";
 import { OpenLoraError } from "./errors.js";
-import { type SamplingParams, sampleToken } from "./sampling.js";
+import { keepRecent } from "./metrics.js";
+import { type SamplingParams, sampleToken, type TokenLogprobs, tokenLogprobs } from "./sampling.js";
 import type { ResidentAdapter } from "./slots.js";
 import type { DecodeEngine } from "./strategies.js";
 
@@ -13,6 +14,12 @@ import type { DecodeEngine } from "./strategies.js";
  * running sequences' time per token does not grow). Queued requests' adapters are prefetched
  * from disk while they wait. Every step yields to the event loop, so an HTTP server on the same
  * thread keeps answering.
+ *
+ * A request fails alone: a batch whose prefill throws is run again one sequence at a time, so
+ * only the sequence that cannot run is refused; a row whose logits are not finite (an adapter
+ * whose weights overflow) leaves the batch with an error while the other rows, which its
+ * arithmetic never touches, go on. A request whose client has gone (cancelled() turns true)
+ * leaves the batch before the next decode step and resolves with the tokens it had.
  */
 export interface GenerationRequest {
   id: string;
@@ -22,13 +29,18 @@ export interface GenerationRequest {
   sampling: SamplingParams;
   /** Seed of the request's own sampling stream. */
   seed: number;
-  /** Called with each generated token as soon as it exists (streaming). */
-  onToken?: (token: number, index: number) => void;
+  /** Called with each generated token as soon as it exists (streaming), with its log-probabilities when asked for. */
+  onToken?: (token: number, index: number, logprobs?: TokenLogprobs) => void;
   /** True when generation should stop after these tokens (stop sequences). */
   shouldStop?: (tokens: number[]) => boolean;
+  /** True once nobody waits for the result (the client disconnected): checked at every step. */
+  cancelled?: () => boolean;
+  /** Log-probabilities of each sampled token and of the k most likely ones, when set (k ≥ 0). */
+  logprobs?: number;
 }
 
-export type FinishReason = "length" | "stop";
+/** "cancelled": the client left; tokens holds what was generated until then. */
+export type FinishReason = "length" | "stop" | "cancelled";
 
 export interface GenerationResult {
   id: string;
@@ -38,6 +50,8 @@ export interface GenerationResult {
   prompt: number[];
   tokens: number[];
   finishReason: FinishReason;
+  /** Per token, when the request asked for log-probabilities. */
+  logprobs?: TokenLogprobs[];
   /** Milliseconds: waiting in the queue, until the first token, in all; how the adapter arrived. */
   timings: { queuedMs: number; firstTokenMs: number; totalMs: number; coldStart: ColdStart };
 }
@@ -65,6 +79,7 @@ interface Running extends Waiting {
   random: Rng;
   admitted: number;
   firstToken?: number;
+  logprobs?: TokenLogprobs[];
 }
 
 export interface SchedulerStats {
@@ -72,7 +87,9 @@ export interface SchedulerStats {
   admitted: number;
   finished: number;
   failed: number;
-  /** Sizes of the batch at each decode step. */
+  /** Sequences that left because their client disconnected. */
+  cancelled: number;
+  /** Sizes of the batch at the most recent decode steps (the last 1,024). */
   batchSizes: number[];
   stepMs: number[];
 }
@@ -82,7 +99,7 @@ export class Scheduler {
   private readonly running = new Map<string, Running>();
   private looping = false;
   private lastStepMs = 0;
-  readonly stats: SchedulerStats = { steps: 0, admitted: 0, finished: 0, failed: 0, batchSizes: [], stepMs: [] };
+  readonly stats: SchedulerStats = { steps: 0, admitted: 0, finished: 0, failed: 0, cancelled: 0, batchSizes: [], stepMs: [] };
 
   constructor(readonly opts: SchedulerOptions) {
     if (!Number.isInteger(opts.maxBatchSize) || opts.maxBatchSize < 1)
@@ -96,7 +113,7 @@ export class Scheduler {
 
   /** Checks a request before it queues: a refusal costs no compute and touches no other request. */
   validate(req: GenerationRequest): void {
-    this.opts.cache.store.get(req.adapter);
+    this.opts.cache.check(req.adapter);
     const { blockSize } = this.opts;
     if (req.prompt.length === 0) throw new OpenLoraError({ code: "request/empty-prompt", fields: { id: req.id }, message: "the prompt is empty", hint: "send at least one character of prompt" });
     if (req.prompt.length > blockSize)
@@ -152,6 +169,7 @@ export class Scheduler {
     try {
       while (this.queue.length || this.running.size) {
         try {
+          this.dropCancelled();
           await this.admit();
           if (this.running.size) await this.step();
         } catch (e) {
@@ -176,8 +194,24 @@ export class Scheduler {
     this.running.clear();
   }
 
+  /** Sequences whose client left: out of the queue and the batch, resolved with what they have. */
+  private dropCancelled(): void {
+    const gone = this.queue.filter((w) => w.req.cancelled?.());
+    if (gone.length) {
+      this.queue.splice(0, this.queue.length, ...this.queue.filter((w) => !gone.includes(w)));
+      for (const w of gone) {
+        this.stats.cancelled++;
+        const { store } = this.opts.cache;
+        const adapterSha256 = store.has(w.req.adapter) ? store.get(w.req.adapter).sha256 : NO_ADAPTER_SHA256;
+        w.resolve(this.resultOf({ ...w, tokens: [], admitted: performance.now() }, "cancelled", { from: this.opts.cache.location(w.req.adapter), ms: 0 }, adapterSha256, store.base.sha256));
+      }
+    }
+    const leaving = [...this.running.values()].filter((s) => s.req.cancelled?.());
+    if (leaving.length) this.retire(leaving.map((s) => Object.assign(s, { finish: "cancelled" as const })));
+  }
+
   private async admit(): Promise<void> {
-    const { cache, engine, maxBatchSize, stepBudgetMs } = this.opts;
+    const { cache, maxBatchSize, stepBudgetMs } = this.opts;
     if (stepBudgetMs !== undefined && this.running.size > 0 && this.lastStepMs > stepBudgetMs) return;
     const joining: Running[] = [];
     const left: Waiting[] = [];
@@ -189,7 +223,7 @@ export class Scheduler {
       }
       try {
         const { resident, cold } = cache.acquire(w.req.adapter);
-        joining.push({ ...w, resident, cold, tokens: [], random: rng(w.req.seed).fork(w.req.id), admitted: performance.now() });
+        joining.push({ ...w, resident, cold, tokens: [], random: rng(w.req.seed).fork("sampling"), admitted: performance.now(), logprobs: w.req.logprobs === undefined ? undefined : [] });
       } catch (e) {
         this.stats.failed++;
         w.reject(e);
@@ -197,10 +231,31 @@ export class Scheduler {
     }
     this.queue.splice(0, this.queue.length, ...left);
     if (!joining.length) return;
-    for (const s of joining) this.running.set(s.req.id, s);
-    const logits = await engine.admit(joining.map((s) => ({ id: s.req.id, prompt: s.req.prompt, adapter: s.resident })));
-    this.stats.admitted += joining.length;
+    let logits: Map<string, Float32Array>;
+    try {
+      logits = await this.opts.engine.admit(joining.map((s) => ({ id: s.req.id, prompt: s.req.prompt, adapter: s.resident })));
+    } catch (batchError) {
+      if (joining.length === 1) return this.reject(joining[0], batchError);
+      logits = new Map();
+      for (const s of joining) {
+        // the batch again, one sequence at a time: only the one that cannot run is refused
+        try {
+          for (const [id, l] of await this.opts.engine.admit([{ id: s.req.id, prompt: s.req.prompt, adapter: s.resident }])) logits.set(id, l);
+        } catch (e) {
+          this.reject(s, e);
+        }
+      }
+    }
+    for (const s of joining) if (logits.has(s.req.id)) this.running.set(s.req.id, s);
+    this.stats.admitted += logits.size;
     this.emit(logits);
+  }
+
+  /** One sequence that has not joined the batch fails; its slot pin is released. */
+  private reject(s: Running, error: unknown): void {
+    this.opts.cache.release(s.resident);
+    this.stats.failed++;
+    s.reject(error);
   }
 
   private async step(): Promise<void> {
@@ -209,41 +264,86 @@ export class Scheduler {
     const logits = await this.opts.engine.step(next);
     this.lastStepMs = performance.now() - started;
     this.stats.steps++;
-    this.stats.batchSizes.push(next.size);
-    this.stats.stepMs.push(this.lastStepMs);
+    keepRecent(this.stats.batchSizes, next.size);
+    keepRecent(this.stats.stepMs, this.lastStepMs);
     this.emit(logits);
   }
 
-  /** Samples each sequence's next token, streams it, and retires the finished. */
+  /**
+   * Samples each sequence's next token, streams it, and retires the finished. A row whose logits
+   * are not finite fails alone: the rows beside it never touch its numbers.
+   */
   private emit(logits: Map<string, Float32Array>): void {
-    const done: Running[] = [];
+    const done: Array<Running & { finish: FinishReason }> = [];
+    const failed: Running[] = [];
     const now = performance.now();
     for (const [id, l] of logits) {
       const s = this.running.get(id)!;
+      if (!l.every(Number.isFinite)) {
+        failed.push(s);
+        continue;
+      }
       const token = sampleToken(l, s.req.sampling, s.random);
       s.tokens.push(token);
+      const lp = s.logprobs ? tokenLogprobs(l, token, s.req.logprobs!) : undefined;
+      if (lp) s.logprobs!.push(lp);
       s.firstToken ??= now;
-      s.req.onToken?.(token, s.tokens.length - 1);
+      s.req.onToken?.(token, s.tokens.length - 1, lp);
       const full = s.req.prompt.length + s.tokens.length > this.opts.blockSize; // no position left to feed it
-      if (s.req.shouldStop?.(s.tokens)) done.push(Object.assign(s, { finish: "stop" as const }));
+      if (s.req.cancelled?.()) done.push(Object.assign(s, { finish: "cancelled" as const }));
+      else if (s.req.shouldStop?.(s.tokens)) done.push(Object.assign(s, { finish: "stop" as const }));
       else if (s.tokens.length >= s.req.maxTokens || full) done.push(Object.assign(s, { finish: "length" as const }));
     }
+    if (failed.length) {
+      this.opts.engine.release(failed.map((s) => s.req.id));
+      for (const s of failed) {
+        this.running.delete(s.req.id);
+        this.reject(
+          s,
+          new OpenLoraError({
+            code: "adapter/non-finite-output",
+            status: 422,
+            fields: { adapter: s.req.adapter, request: s.req.id, token: s.tokens.length },
+            message: `adapter "${s.req.adapter}" produced non-finite logits at token ${s.tokens.length}: its weights overflow on this input`,
+            hint: "unload the adapter and retrain it with smaller weights (its other requests fail the same way)",
+          }),
+        );
+      }
+    }
+    this.retire(done, now);
+  }
+
+  /** Finished sequences leave the batch and resolve. */
+  private retire(done: Array<Running & { finish: FinishReason }>, now = performance.now()): void {
     if (!done.length) return;
     this.opts.engine.release(done.map((s) => s.req.id));
-    for (const s of done as Array<Running & { finish: FinishReason }>) {
+    for (const s of done) {
       this.running.delete(s.req.id);
       this.opts.cache.release(s.resident);
-      this.stats.finished++;
-      s.resolve({
-        id: s.req.id,
-        adapter: s.req.adapter,
-        adapterSha256: s.resident.sha256,
-        baseSha256: s.resident.baseSha256,
-        prompt: s.req.prompt,
-        tokens: s.tokens,
-        finishReason: s.finish,
-        timings: { queuedMs: s.admitted - s.submitted, firstTokenMs: s.firstToken! - s.submitted, totalMs: now - s.submitted, coldStart: s.cold },
-      });
+      if (s.finish === "cancelled") this.stats.cancelled++;
+      else this.stats.finished++;
+      s.resolve(this.resultOf(s, s.finish, s.cold, s.resident.sha256, s.resident.baseSha256, now));
     }
+  }
+
+  private resultOf(
+    s: Waiting & { tokens: number[]; admitted: number; firstToken?: number; logprobs?: TokenLogprobs[] },
+    finishReason: FinishReason,
+    coldStart: ColdStart,
+    adapterSha256: string,
+    baseSha256 = "",
+    now = performance.now(),
+  ): GenerationResult {
+    return {
+      id: s.req.id,
+      adapter: s.req.adapter,
+      adapterSha256,
+      baseSha256,
+      prompt: s.req.prompt,
+      tokens: s.tokens,
+      finishReason,
+      logprobs: s.logprobs,
+      timings: { queuedMs: s.admitted - s.submitted, firstTokenMs: (s.firstToken ?? now) - s.submitted, totalMs: now - s.submitted, coldStart },
+    };
   }
 }

@@ -31,7 +31,7 @@ export interface OpenLoraService {
 export function openLoraService(tf: Tf, model: Model<GptConfig>, base: { weights: WeightMap; sha256: string }, options: Partial<ServiceOptions> = {}): OpenLoraService {
   const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const o: ServiceOptions = { ...DEFAULT_SERVICE, ...given };
-  const store = new AdapterStore({ sha256: base.sha256, modules: model.linearModules });
+  const store = new AdapterStore({ sha256: base.sha256, modules: model.linearModules }, { maxRank: o.maxRank });
   const bank = new SlotBank(tf, model.linearModules, o.slots, o.maxRank);
   const cache = new TieredAdapterCache(store, bank, o.hostBudgetBytes);
   const layers = servingLayers(tf, base.weights, model.linearModules);

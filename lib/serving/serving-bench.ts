@@ -199,7 +199,7 @@ export function cacheSweep(bench: ServingBench, opts: { adapters: number; reques
     for (const k of stream) {
       const t0 = performance.now();
       const { resident, cold: c } = s.cache.acquire(`g${String(k).padStart(4, "0")}`);
-      if (c.from !== "slot") cold[c.from].push(performance.now() - t0);
+      if (c.from === "disk" || c.from === "host") cold[c.from].push(performance.now() - t0);
       s.cache.release(resident);
     }
     const st = s.cache.stats;

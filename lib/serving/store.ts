@@ -7,18 +7,20 @@ import { type LoraConfig, loraScaling, matchTargetModules } from "../intelligenc
 import { toArrays } from "../intelligence/models/checkpoint.js";
 import { loraAKey, loraBKey, toPeftKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule, WeightMap } from "../intelligence/models/types.js";
-import { fromPeftConfig, type PeftAdapterConfig, toPeftConfig } from "../intelligence/peft/index.js";
+import { toPeftConfig } from "../intelligence/peft/index.js";
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader } from "../intelligence/peft/safetensors.js";
 import { rng } from "../random.js";
+import { type ServableLimits, servableLoraConfig } from "./adapter-config.js";
 import { OpenLoraError, unknownAdapter } from "./errors.js";
 
 /**
  * The adapter store: the bottom tier of OpenLoRA's cache. Adapters stay on disk as PEFT folders
  * (adapter_config.json + adapter_model.safetensors, the Model Factory's output or generated
- * ones) and are registered by id. Registration reads only the config and the safetensors header
- * and refuses, before any tensor is read, an adapter made for another base model (hash) or
- * another architecture (module names, shapes). Reading an adapter (disk → host) checks that the
- * file still has the bytes it was registered with.
+ * ones) and are registered by id. Registration checks the adapter completely, so that nothing a
+ * request can meet at run time was left unchecked: the config's types and features
+ * (adapter-config.ts), its rank against the slots' largest, the base model it was made for
+ * (hash), its layers and shapes against the base, and that every tensor is finite. Reading an
+ * adapter (disk → host) checks that the file still has the bytes it was registered with.
  */
 
 /** What the store checks adapters against: the base model's content hash and linear layers. */
@@ -46,6 +48,8 @@ export interface AdapterRecord {
   modules: LinearModule[];
   /** Bytes of the tensors (what the host tier will hold). */
   tensorBytes: number;
+  /** Unix seconds of registration (the `created` of GET /v1/models). */
+  created: number;
 }
 
 /** One adapted layer in host memory: A [r, in] and B [out, r], row-major float32. */
@@ -72,10 +76,27 @@ export interface HostAdapter {
 
 const ADAPTER_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
 
+/** Refuses an id that is not 1-128 letters, digits and . _ : / -, starting with a letter or digit. */
+export function checkAdapterId(id: string): void {
+  if (!ADAPTER_ID.test(id) || id.split("/").some((part) => part === "." || part === ".."))
+    throw new OpenLoraError({
+      code: "adapter/bad-id",
+      fields: { adapter: id },
+      message: `adapter id ${JSON.stringify(id)} is not a valid name`,
+      hint: "use 1-128 letters, digits and . _ : / -, starting with a letter or digit, with no . or .. segment",
+    });
+}
+
 export class AdapterStore {
   private readonly records = new Map<string, AdapterRecord>();
+  readonly limits: ServableLimits;
 
-  constructor(readonly base: BaseModelInfo) {}
+  constructor(
+    readonly base: BaseModelInfo,
+    limits: Partial<ServableLimits> = {},
+  ) {
+    this.limits = { maxRank: limits.maxRank ?? Number.MAX_SAFE_INTEGER };
+  }
 
   /**
    * Registers the PEFT folder `dir` as adapter `id`. The base model hash comes from, in order:
@@ -83,14 +104,7 @@ export class AdapterStore {
    * result.json beside the adapter folder (`base_model_sha256`).
    */
   register(id: string, dir: string, opts: { baseSha256?: string } = {}): AdapterRecord {
-    if (!ADAPTER_ID.test(id)) {
-      throw new OpenLoraError({
-        code: "adapter/bad-id",
-        fields: { adapter: id },
-        message: `adapter id ${JSON.stringify(id)} is not a valid name`,
-        hint: "use 1-128 letters, digits and . _ : / -, starting with a letter or digit",
-      });
-    }
+    checkAdapterId(id);
     if (this.records.has(id)) {
       throw new OpenLoraError({
         code: "adapter/exists",
@@ -100,7 +114,7 @@ export class AdapterStore {
         hint: `unload it first (DELETE /v1/models/${id}) or choose another id`,
       });
     }
-    const record = inspectAdapter(id, dir, this.base, opts.baseSha256);
+    const record = inspectAdapter(id, dir, this.base, this.limits, opts.baseSha256);
     this.records.set(id, record);
     return record;
   }
@@ -183,8 +197,8 @@ function findBaseSha256(dir: string, metadata: Record<string, string>, given?: s
   return undefined;
 }
 
-/** Reads config and header only, and refuses what this base model cannot serve. */
-export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, givenBaseSha256?: string): AdapterRecord {
+/** Reads the adapter whole and refuses what this base model and these slots cannot serve. */
+export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, limits: ServableLimits, givenBaseSha256?: string): AdapterRecord {
   const cfgPath = join(dir, "adapter_config.json");
   const stPath = join(dir, "adapter_model.safetensors");
   for (const p of [cfgPath, stPath]) {
@@ -198,27 +212,17 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
       });
     }
   }
-  let peft: PeftAdapterConfig;
-  let config: LoraConfig;
+  let raw: unknown;
   let bytes: Uint8Array;
   let header: ReturnType<typeof readSafetensorsHeader>;
   try {
-    peft = JSON.parse(readFileSync(cfgPath, "utf8")) as PeftAdapterConfig;
-    config = fromPeftConfig(peft);
+    raw = JSON.parse(readFileSync(cfgPath, "utf8"));
     bytes = readFileSync(stPath);
     header = readSafetensorsHeader(bytes);
   } catch (cause) {
     throw corrupt(id, dir, cause);
   }
-  if (config.useDora) {
-    throw new OpenLoraError({
-      code: "adapter/unsupported",
-      status: 422,
-      fields: { adapter: id, feature: "use_dora" },
-      message: `adapter "${id}" is a DoRA adapter: its per-row rescaling depends on the merged weight and cannot share a batched base matmul`,
-      hint: "merge it into the base (mergeLora) and serve the merged model, or train plain LoRA",
-    });
-  }
+  const config = servableLoraConfig(id, raw, limits);
   const baseSha256 = findBaseSha256(dir, header.metadata, givenBaseSha256);
   if (!baseSha256) {
     throw new OpenLoraError({
@@ -263,8 +267,32 @@ export function inspectAdapter(id: string, dir: string, base: BaseModelInfo, giv
       hint: "load the adapter onto the architecture it was trained for",
     });
   }
+  checkFinite(id, dir, bytes, [...expected.keys()]);
   const tensorBytes = bytes.byteLength - header.dataStart;
-  return { id, dir, sha256: sha256Hex(bytes), baseSha256, config, modules, tensorBytes };
+  return { id, dir, sha256: sha256Hex(bytes), baseSha256, config, modules, tensorBytes, created: Math.floor(Date.now() / 1000) };
+}
+
+/** Refuses an adapter with a NaN or infinite entry: it would poison every token it touches. */
+function checkFinite(id: string, dir: string, bytes: Uint8Array, names: string[]): void {
+  let tensors: ReturnType<typeof decodeSafetensors>["tensors"];
+  try {
+    tensors = decodeSafetensors(bytes).tensors;
+  } catch (cause) {
+    throw corrupt(id, dir, cause);
+  }
+  for (const name of names) {
+    const data = tensors[name].data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i]))
+        throw new OpenLoraError({
+          code: "adapter/non-finite",
+          status: 422,
+          fields: { adapter: id, tensor: name, index: i },
+          message: `adapter "${id}": ${name}[${i}] is ${data[i]}`,
+          hint: "retrain or re-export the adapter: a NaN or infinite weight makes every output it touches NaN",
+        });
+    }
+  }
 }
 
 function decodeHostAdapter(record: AdapterRecord, bytes: Uint8Array): HostAdapter {

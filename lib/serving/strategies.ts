@@ -83,14 +83,19 @@ export class BatchedEngine implements DecodeEngine {
   async admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>> {
     if (seqs.length === 0) return new Map();
     const g = this.gather(seqs.map((s) => s.adapter.slot));
-    const { logits, cache } = prefill(
-      this.tf,
-      this.config,
-      this.base,
-      seqs.map((s) => s.prompt),
-      this.router(g),
-    );
-    this.dropGathered(g);
+    let out: ReturnType<typeof prefill>;
+    try {
+      out = prefill(
+        this.tf,
+        this.config,
+        this.base,
+        seqs.map((s) => s.prompt),
+        this.router(g),
+      );
+    } finally {
+      this.dropGathered(g); // a prefill that throws leaves the running batch as it was
+    }
+    const { logits, cache } = out;
     this.dropGathered(); // the batch's rows change
     this.cache = joinCaches(this.tf, this.cache, cache);
     this.ids.push(...seqs.map((s) => s.id));
@@ -172,11 +177,23 @@ abstract class PerRequestEngine implements DecodeEngine {
 
   async admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>> {
     const logits: Tensor[] = [];
-    for (const s of seqs) {
-      const w = this.layersFor(s.adapter);
-      const r = prefill(this.tf, this.config, this.base, [s.prompt], w.linear);
-      this.solos.set(s.id, { cache: r.cache, ...w });
-      logits.push(r.logits);
+    try {
+      for (const s of seqs) {
+        const w = this.layersFor(s.adapter);
+        try {
+          const r = prefill(this.tf, this.config, this.base, [s.prompt], w.linear);
+          this.solos.set(s.id, { cache: r.cache, ...w });
+          logits.push(r.logits);
+        } catch (e) {
+          w.cleanup();
+          throw e;
+        }
+      }
+    } catch (e) {
+      // all or nothing: the sequences of this call that did start leave again
+      for (const l of logits) l.dispose();
+      this.release(seqs.map((s) => s.id));
+      throw e;
     }
     return this.rows(
       logits,

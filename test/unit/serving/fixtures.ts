@@ -32,7 +32,7 @@ export function generatedAdapters(info: BaseModelInfo, count: number, ranks = [2
 }
 
 export function servingStack(info: BaseModelInfo, dirs: string[], opts: { slots?: number; hostBudget?: number; maxRank?: number } = {}) {
-  const store = new AdapterStore(info);
+  const store = new AdapterStore(info, { maxRank: opts.maxRank ?? 4 });
   for (const [i, d] of dirs.entries()) store.register(`a${i}`, d);
   const bank = new SlotBank(tf, info.modules, opts.slots ?? 8, opts.maxRank ?? 4);
   const cache = new TieredAdapterCache(store, bank, opts.hostBudget ?? 1e9);

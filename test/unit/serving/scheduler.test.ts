@@ -83,4 +83,20 @@ describe("OpenLoRA scheduler", () => {
     expect(Math.max(...sizes[0])).to.equal(3); // r0 alone, then the three together
     expect(Math.max(...sizes[1])).to.equal(4);
   });
+
+  it("a cancelled request leaves before the next decode step with the tokens it had; its neighbours finish whole", async () => {
+    const stack = servingStack(base.info, dirs);
+    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 4 });
+    let gone = false;
+    const cut = sched.submit(request(0, "a0", { maxTokens: 8, onToken: (_, i) => (gone = i === 2 || gone), cancelled: () => gone }));
+    const queuedAndGone = sched.submit(request(1, "a1", { maxTokens: 4, cancelled: () => true }));
+    const whole = sched.submit(request(2, "a2", { maxTokens: 8 }));
+    const [c, q, w] = await Promise.all([cut, queuedAndGone, whole]);
+    expect(c.finishReason).to.equal("cancelled");
+    expect(c.tokens).to.have.length(3); // the token whose delivery found the client gone is the last
+    expect(q).to.deep.include({ finishReason: "cancelled", tokens: [] });
+    expect(w.tokens).to.have.length(8);
+    expect(sched.stats.cancelled).to.equal(2);
+    expect(sched.active()).to.equal(0);
+  });
 });

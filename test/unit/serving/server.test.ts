@@ -54,8 +54,8 @@ describe("OpenLoRA HTTP server", () => {
     expect(health).to.include({ status: "ok", backend: "wasm", adapters: 4, slots: 3 });
     const models = await (await fetch(`${server.url}/v1/models`)).json();
     expect(models.object).to.equal("list");
-    expect((models.data as ModelEntry[]).map((m) => m.id)).to.deep.equal(["a0", "a1", "a2", "a3"]);
-    expect(models.data[0]).to.include({ location: "disk", rank: 2, base_model_sha256: base.info.sha256 });
+    expect((models.data as ModelEntry[]).map((m) => m.id)).to.deep.equal(["tiny", "a0", "a1", "a2", "a3"]);
+    expect(models.data[1]).to.include({ location: "disk", rank: 2, base_model_sha256: base.info.sha256 });
   });
 
   it("serves an OpenAI completion, and the same tokens as server-sent events", async () => {
@@ -141,7 +141,7 @@ describe("OpenLoRA HTTP server", () => {
     const gone = await post("/v1/completions", { model: "late", prompt: "ab" });
     expect(gone.status).to.equal(404);
     const ids = ((await (await fetch(`${server.url}/v1/models`)).json()) as { data: ModelEntry[] }).data.map((m) => m.id);
-    expect(ids).to.deep.equal(["a0", "a1", "a2", "a3"]);
+    expect(ids).to.deep.equal(["tiny", "a0", "a1", "a2", "a3"]);
   });
 
   it("merges registered adapters into a new one at run time (LoRAX's merge strategies) and serves it", async () => {

@@ -1,0 +1,259 @@
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { GptConfig } from "../intelligence/models/gpt.js";
+import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
+import { decodeSafetensors, encodeSafetensors } from "../intelligence/peft/safetensors.js";
+import { rng } from "../random.js";
+import { startServer, type TextTokenizer } from "./server.js";
+import { openLoraService } from "./service.js";
+import { writeGeneratedAdapter } from "./store.js";
+
+/**
+ * The server under a bounded load with hostile requests mixed in, over real HTTP on 127.0.0.1:
+ * rounds of concurrent requests for many adapters (half of them streamed), of which a share are
+ * the hostile cases OpenLoRA must refuse alone (bad ids, path escapes, broken adapters, a
+ * run-time overflow, huge prompts, bad URIs, wrong methods, unsupported fields, max_tokens past
+ * the context) and clients that hang up mid-stream. Every good request must be answered in full
+ * and every hostile one with a 4xx and a code; meanwhile /health is probed, and the resident
+ * memory is read after each round.
+ */
+export interface LoadRunOptions {
+  rounds: number;
+  requestsPerRound: number;
+  concurrency: number;
+  adapters: number;
+  /** Share of each round's requests that are hostile. */
+  hostileShare: number;
+  maxTokens: number;
+  seed: number;
+}
+
+export interface LoadRunResult {
+  rounds: Array<{ round: number; good: number; goodAnswered: number; hostile: number; hostile4xx: number; aborted: number; rssMb: number; seconds: number }>;
+  /** Hostile answers that were not a 4xx with a code, by case: what must stay empty. */
+  misses: string[];
+  /** Good requests that were not answered in full: what must stay empty. */
+  failures: string[];
+  healthP50Ms: number;
+  healthP99Ms: number;
+  healthMaxMs: number;
+  healthProbes: number;
+  /** Largest RSS of rounds 2.. over round 1's, minus 1. */
+  rssGrowth: number;
+  receiptsCut: number;
+}
+
+/** A byte-level tokenizer: one token per character code below the vocabulary size. */
+export function byteTokenizer(vocab: number): TextTokenizer {
+  return {
+    encode(s) {
+      return Array.from(s, (c) => {
+        const code = c.charCodeAt(0);
+        if (code >= vocab) throw new RangeError(`character ${JSON.stringify(c)} is outside the ${vocab}-symbol vocabulary`);
+        return code;
+      });
+    },
+    decode: (ids) => String.fromCharCode(...Array.from(ids)),
+  };
+}
+
+type Outcome = { ok: boolean; what: string };
+
+export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { weights: WeightMap; sha256: string }, o: LoadRunOptions): Promise<LoadRunResult> {
+  const root = mkdtempSync(join(tmpdir(), "openlora-load-"));
+  const outside = mkdtempSync(join(tmpdir(), "openlora-outside-"));
+  const info = { sha256: base.sha256, modules: model.linearModules };
+  const targets = [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"], ["fc_out"]];
+  const dirs = Array.from({ length: o.adapters }, (_, i) => {
+    const dir = join(root, `a${i}`);
+    writeGeneratedAdapter(dir, info, { r: [2, 4, 8][i % 3], targetModules: targets[i % 3], seed: o.seed + i });
+    return dir;
+  });
+  const edited = (name: string, edit: { config?: (c: Record<string, unknown>) => void; value?: (tensor: string, i: number) => number }) => {
+    const dir = join(root, name);
+    cpSync(dirs[0], dir, { recursive: true });
+    if (edit.config) {
+      const c = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
+      edit.config(c);
+      writeFileSync(join(dir, "adapter_config.json"), JSON.stringify(c));
+    }
+    if (edit.value) {
+      const { tensors, metadata } = decodeSafetensors(readFileSync(join(dir, "adapter_model.safetensors")));
+      for (const [k, t] of Object.entries(tensors)) t.data = Float32Array.from(t.data, (_, i) => edit.value!(k, i));
+      writeFileSync(join(dir, "adapter_model.safetensors"), encodeSafetensors(tensors, metadata));
+    }
+    return dir;
+  };
+  const nan = edited("nan", { value: (k, i) => (k.includes("lora_B") && i === 1 ? Number.NaN : 0.01) });
+  const textAlpha = edited("alpha", { config: (c) => (c.lora_alpha = "x") });
+  const overflow = edited("overflow", { value: (k, i) => (k.includes("lora_A") ? (i % 2 ? 1e20 : -1e20) : 1e20) });
+  cpSync(dirs[1], join(outside, "adapter"), { recursive: true });
+  symlinkSync(join(outside, "adapter"), join(root, "escape"));
+  const wide = join(root, "wide");
+  writeGeneratedAdapter(wide, info, { r: 32, targetModules: ["q_proj"], seed: 1 });
+  const mergeDir = join(root, "merged");
+  mkdirSync(join(mergeDir, "taken"), { recursive: true });
+
+  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32 });
+  for (const [i, d] of dirs.entries()) service.store.register(`a${i}`, d);
+  service.store.register("overflow", overflow);
+  const tokenizer = byteTokenizer(model.config.vocabSize);
+  const server = await startServer({
+    scheduler: service.scheduler,
+    cache: service.cache,
+    tokenizer,
+    backend: "load",
+    baseModel: { name: "base", sha256: base.sha256 },
+    loadRoots: [root],
+    mergeDir,
+    sealEvery: 256,
+  });
+  const url = server.url;
+  const json = (path: string, body: unknown, method = "POST") =>
+    fetch(url + path, { method, headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+  const refusedWith = async (res: Response, status: number, code: string): Promise<Outcome> => {
+    const text = await res.text();
+    let got = "";
+    try {
+      got = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? "";
+    } catch {}
+    return { ok: res.status === status && got === code, what: `${res.status} ${got} (wanted ${status} ${code})` };
+  };
+  const prompt = (r: () => number) => Array.from({ length: 8 }, () => String.fromCharCode(32 + Math.floor(r() * 90))).join("");
+  const hostileCases: Array<() => Promise<Outcome>> = [
+    async () => refusedWith(await json("/v1/models/merge", { id: "..", adapters: ["a0"] }), 400, "adapter/bad-id"),
+    async () => refusedWith(await json("/v1/models/merge", { id: "taken", adapters: ["a0"] }), 409, "adapter/folder-exists"),
+    async () => refusedWith(await json("/v1/models", { id: "nan", path: nan }), 422, "adapter/non-finite"),
+    async () => refusedWith(await json("/v1/load_lora_adapter", { lora_name: "alpha", lora_path: textAlpha }), 422, "adapter/bad-config"),
+    async () => refusedWith(await json("/v1/models", { id: "wide", path: wide }), 422, "adapter/rank-too-large"),
+    async () => refusedWith(await json("/v1/models", { id: "escape", path: join(root, "escape") }), 403, "adapter/path-not-allowed"),
+    async () => refusedWith(await fetch(`${url}/v1/models/%E0%A4%A`), 400, "request/bad-uri"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(1 << 20) }), 413, "request/too-large"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(10_000) }), 400, "request/prompt-too-long"),
+    async () => refusedWith(await fetch(`${url}/v1/completions`), 405, "request/method-not-allowed"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "hello", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "hello", max_tokens: 10_000 }), 400, "request/context-exceeded"),
+    async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "hello", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
+  ];
+
+  // /health probed every 20 ms while the rounds run
+  const healthMs: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      const t0 = performance.now();
+      const res = await fetch(`${url}/health`);
+      await res.arrayBuffer();
+      healthMs.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+
+  const rounds: LoadRunResult["rounds"] = [];
+  const misses: string[] = [];
+  const failures: string[] = [];
+  const random = rng(o.seed).fork("load");
+  for (let round = 1; round <= o.rounds; round++) {
+    const t0 = performance.now();
+    const hostileCount = Math.round(o.requestsPerRound * o.hostileShare);
+    const jobs: Array<() => Promise<{ kind: "good" | "hostile" | "aborted"; outcome: Outcome }>> = [];
+    for (let i = 0; i < o.requestsPerRound - hostileCount; i++) {
+      const body = { model: `a${Math.floor(random.next() * o.adapters)}`, prompt: prompt(() => random.next()), max_tokens: o.maxTokens, temperature: 0.8, seed: i, stream: i % 2 === 0 };
+      jobs.push(async () => ({ kind: "good", outcome: await goodRequest(url, body, o.maxTokens) }));
+    }
+    for (let k = 0; k < hostileCount; k++) {
+      const c = (round * hostileCount + k) % (hostileCases.length + 1);
+      if (c === hostileCases.length) {
+        const body = { model: "a1", prompt: "hello", max_tokens: o.maxTokens, temperature: 0, stream: true };
+        jobs.push(async () => ({ kind: "aborted", outcome: { ok: (await abortAfter(url, body, 2)) >= 0, what: "aborted" } }));
+      } else jobs.push(async () => ({ kind: "hostile", outcome: await hostileCases[c]() }));
+    }
+    // the hostile ones spread through the round
+    for (let i = jobs.length - 1; i > 0; i--) {
+      const j = Math.floor(random.next() * (i + 1));
+      [jobs[i], jobs[j]] = [jobs[j], jobs[i]];
+    }
+    const results: Array<{ kind: string; outcome: Outcome }> = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: o.concurrency }, async () => {
+        while (next < jobs.length) {
+          const job = jobs[next++];
+          results.push(await job());
+        }
+      }),
+    );
+    for (const r of results) {
+      if (r.kind === "good" && !r.outcome.ok) failures.push(`round ${round}: ${r.outcome.what}`);
+      if (r.kind === "hostile" && !r.outcome.ok) misses.push(`round ${round}: ${r.outcome.what}`);
+    }
+    rounds.push({
+      round,
+      good: results.filter((r) => r.kind === "good").length,
+      goodAnswered: results.filter((r) => r.kind === "good" && r.outcome.ok).length,
+      hostile: results.filter((r) => r.kind === "hostile").length,
+      hostile4xx: results.filter((r) => r.kind === "hostile" && r.outcome.ok).length,
+      aborted: results.filter((r) => r.kind === "aborted").length,
+      rssMb: process.memoryUsage().rss / 2 ** 20,
+      seconds: (performance.now() - t0) / 1000,
+    });
+  }
+  probing = false;
+  await prober;
+  await service.scheduler.idle();
+  const receiptsCut = server.receipts.pending().filter((r) => r.cut).length + server.receipts.batches.reduce((s, b) => s + b.receipts.filter((r) => r.cut).length, 0);
+  await server.close();
+  service.dispose();
+  const sorted = [...healthMs].sort((a, b) => a - b);
+  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+  return {
+    rounds,
+    misses,
+    failures,
+    healthP50Ms: pct(0.5),
+    healthP99Ms: pct(0.99),
+    healthMaxMs: sorted[sorted.length - 1],
+    healthProbes: sorted.length,
+    rssGrowth: Math.max(...rounds.slice(1).map((r) => r.rssMb)) / rounds[0].rssMb - 1,
+    receiptsCut,
+  };
+}
+
+/** A good request, answered in full: 200, and every token (a finish chunk and [DONE] when streamed). */
+async function goodRequest(url: string, body: { stream: boolean; max_tokens: number }, maxTokens: number): Promise<Outcome> {
+  const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const text = await res.text();
+  if (res.status !== 200) return { ok: false, what: `${res.status} ${text.slice(0, 120)}` };
+  if (!body.stream) {
+    const j = JSON.parse(text) as { usage: { completion_tokens: number } };
+    return { ok: j.usage.completion_tokens === maxTokens, what: `non-stream: ${j.usage.completion_tokens} tokens` };
+  }
+  const frames = text.split("\n\n").filter(Boolean);
+  const last = JSON.parse(frames[frames.length - 2].slice(6)) as { usage?: { completion_tokens: number } };
+  return { ok: frames[frames.length - 1] === "data: [DONE]" && last.usage?.completion_tokens === maxTokens, what: `stream: ${frames.length} frames` };
+}
+
+/** Streams a completion and hangs up after `events` chunks; returns how many it read. */
+function abortAfter(url: string, body: object, events: number): Promise<number> {
+  return new Promise((resolve) => {
+    const data = JSON.stringify(body);
+    const req = httpRequest(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
+      let seen = 0;
+      res.on("data", (b: Buffer) => {
+        seen += b
+          .toString()
+          .split("\n\n")
+          .filter((f) => f.startsWith("data: {")).length;
+        if (seen >= events) {
+          req.destroy();
+          resolve(seen);
+        }
+      });
+      res.on("end", () => resolve(seen));
+    });
+    req.on("error", () => resolve(-1));
+    req.end(data);
+  });
+}
