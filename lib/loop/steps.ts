@@ -168,6 +168,45 @@ export async function claimRewards(l2: L2Ledger, c: LoopContracts, claims: reado
   );
 }
 
+/** One contributor's side of the claims: how many, what the book owed it, what it received. */
+export interface ContributorPayout {
+  account: string;
+  claims: number;
+  owed: bigint;
+  /** Its balance's gain over the claims' block plus the fees it paid for claiming: what the distributor sent it. */
+  received: bigint;
+}
+
+/**
+ * Per contributor (in the order given), what the claims paid: balances read before and after the
+ * claims' block, the claiming transactions' fees added back. A contributor was paid in full when
+ * `received` equals `owed`, to the wei.
+ */
+export function payoutsReceived(
+  book: Pick<RewardBook, "owed">,
+  claims: readonly Pick<Claim, "account">[],
+  block: { calls: readonly Pick<LoopBlock["calls"][number], "from" | "feePaid">[] },
+  balances: { accounts: readonly string[]; before: readonly bigint[]; after: readonly bigint[] },
+): ContributorPayout[] {
+  const { accounts, before, after } = balances;
+  if (before.length !== accounts.length || after.length !== accounts.length) {
+    throw new LoopError(
+      "loop/balances",
+      `${accounts.length} accounts with ${before.length} balances before and ${after.length} after`,
+      "read the balances of the same accounts before and after the claims",
+      {
+        accounts: accounts.length,
+        before: before.length,
+        after: after.length,
+      },
+    );
+  }
+  return accounts.map((account, i) => {
+    const fees = block.calls.filter((c) => c.from === account).reduce((sum, c) => sum + c.feePaid, 0n);
+    return { account, claims: claims.filter((k) => k.account === account).length, owed: book.owed.get(account) ?? 0n, received: after[i]! - before[i]! + fees };
+  });
+}
+
 /** The Claimed events of a block, by (epoch, account). */
 export function claimedEvents(c: LoopContracts, block: LoopBlock): { epochId: bigint; account: string; amount: bigint }[] {
   const out: { epochId: bigint; account: string; amount: bigint }[] = [];
