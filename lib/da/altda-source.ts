@@ -11,11 +11,10 @@ import type { BatcherTx } from "../ledger/batcher.js";
 import { altDATxData, isAltDATxData, parseGenericCommitment } from "./altda.js";
 import { g1ToAffine } from "./bn254.js";
 import { decodeCert } from "./certificate.js";
-import { encodePayload } from "./codec.js";
 import { DAError, DAServiceError, DAVerificationError } from "./errors.js";
-import { bytesToFieldElements } from "./field.js";
 import { type BlobCommitment, commitG1 } from "./kzg-bn254.js";
 import { CERT_STATUS } from "./l1.js";
+import { DEFAULT_PAYLOAD_FORM, type PolynomialForm, payloadToBlob } from "./polynomial-form.js";
 import type { CertChecker } from "./proxy.js";
 import type { DAProxyClient } from "./proxy-client.js";
 import type { Srs } from "./srs.js";
@@ -64,6 +63,8 @@ export class AltDASource {
     private readonly client: DAProxyClient,
     private readonly srs: Srs,
     private readonly checkCert?: CertChecker,
+    /** How the DA layer turns payloads into blobs (evaluation form unless told). */
+    private readonly payloadForm: PolynomialForm = DEFAULT_PAYLOAD_FORM,
   ) {}
 
   /** Batcher data as derivation should see it: frames, or undefined when the commitment is dropped. */
@@ -101,7 +102,7 @@ export class AltDASource {
         cause: e,
       });
     }
-    const rebuilt = g1ToAffine(commitG1(this.srs, bytesToFieldElements(encodePayload(payload))));
+    const rebuilt = g1ToAffine(commitG1(this.srs, payloadToBlob(payload, this.payloadForm)));
     const certified = g1ToAffine(expected.commitment);
     if (rebuilt.x !== certified.x || rebuilt.y !== certified.y) {
       throw new DAVerificationError({

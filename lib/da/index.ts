@@ -19,6 +19,8 @@ export * from "./l1.js";
 export * from "./layer.js";
 export * from "./ntt.js";
 export * from "./operators.js";
+export * from "./payment.js";
+export * from "./polynomial-form.js";
 export * from "./proxy.js";
 export * from "./proxy-client.js";
 export * from "./reed-solomon.js";

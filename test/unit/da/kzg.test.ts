@@ -37,7 +37,7 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
 
   it("changes the commitment when any byte of the blob changes", async () => {
     const srs = await insecureSrs(7, 256);
-    const enc = encodeBlob(srs, payload(200), LAB_BLOB_PARAMS);
+    const enc = encodeBlob(srs, payload(200), LAB_BLOB_PARAMS, undefined, "coefficient");
     const base = g1ToAffine(enc.commitment.commitment);
     for (const at of [1, 5, 33, 100, enc.blob.length - 1]) {
       const b = enc.blob.slice();
@@ -79,7 +79,11 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
     const p = payload(3000);
     const enc = encodeBlob(srs, p, LAB_BLOB_PARAMS);
     const need = chunksNeeded(enc.layout);
-    expect(decodeBlobFromChunks(enc.layout, enc.chunks.slice(-need))).to.deep.equal(p);
+    expect(enc.form).to.equal("evaluation");
+    expect(decodeBlobFromChunks(enc.layout, enc.chunks.slice(-need), enc.form)).to.deep.equal(p);
+    const coefficientForm = encodeBlob(srs, p, LAB_BLOB_PARAMS, undefined, "coefficient");
+    expect(coefficientForm.blob).to.deep.equal(coefficientForm.encodedPayload);
+    expect(decodeBlobFromChunks(coefficientForm.layout, coefficientForm.chunks.slice(0, need))).to.deep.equal(p);
   });
 
   it("writes and reads SRS point files in EigenDA's g1.point / g2.point format", async () => {
