@@ -175,11 +175,17 @@ export class Disperser {
     return {
       batchHeader,
       blobInclusionInfo: { blobCertificate, blobIndex: 0, inclusionProof },
+      // The registry keeps one entry of history, so every index into it is 0; the lists still
+      // have the lengths EigenLayer's BLSSignatureChecker requires, and the verifier checks them.
       nonSignerStakesAndSignature: {
+        nonSignerQuorumBitmapIndices: nonSigners.map(() => 0),
         nonSignerPubkeys: nonSigners.map((o) => g1ToAffine(o.key.pubkeyG1)),
         quorumApks: quorums.map((q) => g1ToAffine(quorumApk(this.cfg.operators, q))),
         apkG2: g2ToAffine(apkG2),
         sigma: g1ToAffine(sigma),
+        quorumApkIndices: quorums.map(() => 0),
+        totalStakeIndices: quorums.map(() => 0),
+        nonSignerStakeIndices: quorums.map((q) => nonSigners.filter((o) => (o.stakes.get(q) ?? 0n) > 0n).map(() => 0)),
       },
       signedQuorumNumbers: Uint8Array.from(quorums),
     };
