@@ -26,4 +26,5 @@ export * from "./proxy-client.js";
 export * from "./reed-solomon.js";
 export * from "./retrieval.js";
 export * from "./srs.js";
+export * from "./srs-eigenda.js";
 export * from "./stack.js";

@@ -1,7 +1,8 @@
 // Structured reference strings for KZG on BN254: [tau^i]_1 and [tau^i]_2 for i < order.
 //
 // insecureSrs() derives tau from a seed: anyone who knows the seed can forge every proof, so it
-// is for experiments only and is labelled so. loadSrsPointFiles() reads the real ceremony's points
+// is for tests and experiments only and is labelled so (kind "insecure-seeded"). EigenDA's real,
+// published point files are read by srs-eigenda.ts, checked against the published sha256 list. loadSrsPointFiles() reads the real ceremony's points
 // in EigenDA's g1.point / g2.point format: gnark-crypto's compressed encoding, 32 bytes per G1
 // point (x big-endian, top two bits a flag) and 64 bytes per G2 point (x.imaginary then x.real).
 import { createHash } from "node:crypto";
