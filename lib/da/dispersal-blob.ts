@@ -6,7 +6,8 @@ import type { VersionedBlobParams } from "./blob-params.js";
 import type { mcl } from "./bn254.js";
 import { encodePayload } from "./codec.js";
 import { fieldElementsToBytes } from "./field.js";
-import { type BlobCommitment, chunkProofs, commitBlob } from "./kzg-bn254.js";
+import { fk20ChunkProofs } from "./fk20.js";
+import { type BlobCommitment, commitBlob } from "./kzg-bn254.js";
 import { blobToPayload, DEFAULT_PAYLOAD_FORM, encodedPayloadToBlob, type PolynomialForm } from "./polynomial-form.js";
 import { type Chunk, type EncodingLayout, encodeChunks, reconstructBlob } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
@@ -48,7 +49,7 @@ export function encodeBlob(srs: Srs, payload: Uint8Array, params: VersionedBlobP
   lap("nttMs");
   const commitment = commitBlob(srs, coefficients);
   lap("commitmentMs");
-  const proofs = chunkProofs(srs, coefficients, layout);
+  const proofs = fk20ChunkProofs(srs, coefficients, layout); // as EigenDA's encoder: amortised, equal to chunkProofs
   lap("proofsMs");
   return { blob, encodedPayload, form, coefficients, commitment, layout, chunks, proofs };
 }

@@ -14,6 +14,7 @@ export * from "./dispersal-blob.js";
 export * from "./disperser.js";
 export * from "./errors.js";
 export * from "./field.js";
+export * from "./fk20.js";
 export * from "./kzg-bn254.js";
 export * from "./l1.js";
 export * from "./layer.js";
