@@ -3,23 +3,27 @@
  * Reed–Solomon extension at coding rate 8, KZG commitment with length proof, one opening proof per
  * chunk) in MB of payload per second on one core, the operator's verification time per chunk, and
  * the L1 gas of checking a certificate. Beside each: kzg-wasm (c-kzg-4844) committing and proving
- * the same bytes as EIP-4844 blobs in the same run, the yardstick every ratio divides by.
+ * the same bytes as EIP-4844 blobs in the same run, the yardstick every ratio divides by. Then the
+ * blob version's real parameters (8,192 chunks, coding rate 8): FK20's amortised proofs against
+ * per-chunk proofs, the per-chunk figure measured on a sample of chunks and scaled to all of them.
  */
 import { Wallet } from "ethers";
 import { printTable } from "../lib/bench/bench-tables.js";
 import { connect } from "../lib/chain/connect.js";
 import { devPrivateKey } from "../lib/chain/keys.js";
 import { altDATxData, genericCommitment } from "../lib/da/altda.js";
-import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS } from "../lib/da/blob-params.js";
-import { initBn254 } from "../lib/da/bn254.js";
+import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS } from "../lib/da/blob-params.js";
+import { initBn254, msmG1 } from "../lib/da/bn254.js";
 import { encodeCert } from "../lib/da/certificate.js";
 import { encodePayload } from "../lib/da/codec.js";
 import { Disperser } from "../lib/da/disperser.js";
-import { bytesToFieldElements } from "../lib/da/field.js";
+import { bytesToFieldElements, Fr } from "../lib/da/field.js";
+import { fk20ChunkProofs, fk20SrsTable } from "../lib/da/fk20.js";
 import { chunkProofs, commitBlob, commitG1, verifyChunk } from "../lib/da/kzg-bn254.js";
 import { checkCert, deployDAContracts } from "../lib/da/l1.js";
 import { makeOperators } from "../lib/da/operators.js";
-import { encodeChunks } from "../lib/da/reed-solomon.js";
+import { payloadToBlob } from "../lib/da/polynomial-form.js";
+import { chunkCosetShift, encodeChunks, encodingLayout } from "../lib/da/reed-solomon.js";
 import { insecureSrs } from "../lib/da/srs.js";
 import { encodeBlobs } from "../lib/ledger/blob-eip4844.js";
 import { toHex } from "../lib/ledger/bytes.js";
@@ -69,6 +73,8 @@ const commitMs = best(() => commitBlob(srs, coefficients), quick ? 2 : 1);
 const commitment = commitBlob(srs, coefficients);
 const proofsMs = best(() => chunkProofs(srs, coefficients, layout), 1, false);
 const proofs = chunkProofs(srs, coefficients, layout);
+fk20SrsTable(srs, coefficients.length, layout.chunkLength); // the SRS tables, once per SRS (EigenDA downloads them)
+const fk20Ms = best(() => fk20ChunkProofs(srs, coefficients, layout), 1, false);
 const verifyMs = best(() => chunks.slice(0, 16).map((c) => verifyChunk(srs, commitment.commitment, layout, c, proofs[c.index]!)), 2) / 16;
 
 const stage = (name: string, ms: number) => ({ stage: name, ms: +ms.toFixed(1), "MB/s (1 core)": +(MB / (ms / 1000)).toFixed(3), "× kzg-wasm commit+proof time": +(ms / kzgTotalMs).toFixed(2) });
@@ -80,7 +86,9 @@ printTable(
     stage("KZG G1 commitment (MSM)", g1Ms),
     stage("blob commitment: G1 + G2 length commitment + length proof", commitMs),
     stage(`chunk proofs (${LAB_BLOB_PARAMS.numChunks}, from ${Math.ceil(blobLength / layout.chunkLength) - 1} shared MSMs)`, proofsMs),
-    stage("all of the above", codecMs + nttMs + commitMs + proofsMs),
+    stage(`chunk proofs (${LAB_BLOB_PARAMS.numChunks}, FK20, SRS tables precomputed)`, fk20Ms),
+    stage("all of the above, per-chunk proofs", codecMs + nttMs + commitMs + proofsMs),
+    stage("all of the above, FK20 proofs (what encodeBlob does)", codecMs + nttMs + commitMs + fk20Ms),
     stage("kzg-wasm: commitment per blob", kzgCommitMs),
     stage("kzg-wasm: blob proof per blob", kzgProveMs),
   ],
@@ -90,6 +98,45 @@ printTable("Verification", [
   { check: `EigenDA chunk proof (${layout.chunkLength} points, 2 Miller loops)`, "ms each": +verifyMs.toFixed(2), "× kzg-wasm blob-proof verification": +(verifyMs / kzgVerifyMs).toFixed(2) },
   { check: "kzg-wasm EIP-4844 blob proof", "ms each": +kzgVerifyMs.toFixed(2), "× kzg-wasm blob-proof verification": 1 },
 ]);
+
+// The blob version's real parameters: 8,192 chunks at coding rate 8 for this blob.
+{
+  const params = MAINNET_BLOB_PARAMS;
+  const blob = payloadToBlob(payload);
+  const mainLayout = encodingLayout(blob.length, params);
+  let t = performance.now();
+  fk20SrsTable(srs, blob.length, mainLayout.chunkLength);
+  const tableMs = performance.now() - t;
+  t = performance.now();
+  const fk = fk20ChunkProofs(srs, blob, mainLayout);
+  const fkMs = performance.now() - t;
+  // Per-chunk: the shared H_t MSMs in full, the per-proof MSMs on a sample, scaled to all chunks.
+  const L = mainLayout.chunkLength;
+  t = performance.now();
+  const shifted = [];
+  for (let s = 1; s * L < blob.length; s++) shifted.push(msmG1(srs.g1, blob.slice(s * L)));
+  const sharedMs = performance.now() - t;
+  const sample = quick ? 32 : 256;
+  t = performance.now();
+  for (let j = 0; j < sample; j++) {
+    const c = Fr.pow(chunkCosetShift(mainLayout, j), BigInt(L));
+    const powers: bigint[] = [];
+    for (let k = 0, v = 1n; k < shifted.length; k++, v = Fr.mul(v, c)) powers.push(v);
+    const proof = msmG1(shifted, powers);
+    if (!proof.isEqual(fk[j]!)) throw new Error(`FK20 proof ${j} differs from the per-chunk proof`);
+  }
+  const perProofMs = (performance.now() - t) / sample;
+  const perChunkMs = sharedMs + perProofMs * mainLayout.numChunks;
+  printTable(`All ${mainLayout.numChunks.toLocaleString()} chunk proofs of the same blob (${blob.length} field elements, chunks of ${L}): FK20 against per-chunk proofs`, [
+    {
+      method: `per-chunk: ${shifted.length} shared MSMs, then one ${shifted.length}-point MSM per chunk (${sample} measured, scaled to ${mainLayout.numChunks})`,
+      ms: Math.round(perChunkMs),
+      "× FK20": +(perChunkMs / fkMs).toFixed(1),
+    },
+    { method: "FK20 (SRS tables precomputed)", ms: Math.round(fkMs), "× FK20": 1 },
+    { method: "FK20 SRS tables (once per SRS and blob shape)", ms: Math.round(tableMs), "× FK20": +(tableMs / fkMs).toFixed(1) },
+  ]);
+}
 
 // L1: a certificate from 12 operators (one non-signer), checked by EigenDACertVerifier on Hardhat.
 const chain = await connect({ network: "default" });

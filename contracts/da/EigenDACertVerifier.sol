@@ -68,11 +68,18 @@ contract EigenDACertVerifier {
         bytes inclusionProof;
     }
 
+    /// @dev EigenDATypesV1.NonSignerStakesAndSignature, all eight fields in EigenLayer's order. The
+    ///      index lists point into the registries' histories; the lab's registry keeps one entry,
+    ///      so each index must be 0 and each list must have the length BLSSignatureChecker requires.
     struct NonSignerStakesAndSignature {
+        uint32[] nonSignerQuorumBitmapIndices;
         BN254.G1Point[] nonSignerPubkeys;
         BN254.G1Point[] quorumApks;
         BN254.G2Point apkG2;
         BN254.G1Point sigma;
+        uint32[] quorumApkIndices;
+        uint32[] totalStakeIndices;
+        uint32[][] nonSignerStakeIndices;
     }
 
     struct EigenDACertV3 {
@@ -110,6 +117,8 @@ contract EigenDACertVerifier {
     error NonSignersNotSorted(uint256 index);
     error NonSignerNotInSignedQuorum(bytes32 operatorId);
     error PairingPrecompileFailed();
+    error IndexListLengthMismatch(uint256 expected, uint256 actual);
+    error HistoryIndexOutOfRange(uint32 index);
     error InvalidSignature();
 
     /// @param initRegistry Operator keys and stakes the signatures are checked against.
@@ -228,6 +237,7 @@ contract EigenDACertVerifier {
         if (quorumCount > MAX_QUORUM_COUNT) revert QuorumCountExceedsMaximum(quorumCount);
         if (referenceBlockNumber >= block.number) revert ReferenceBlockNotInPast(referenceBlockNumber, block.number);
         if (params.quorumApks.length != quorumCount) revert QuorumApkCountMismatch(quorumCount, params.quorumApks.length);
+        checkHistoryIndices(params, quorumCount);
         orderedBytesArrayToBitmap(signedQuorumNumbers);
 
         uint256[] memory signedStake = new uint256[](quorumCount);
@@ -252,6 +262,27 @@ contract EigenDACertVerifier {
         for (uint256 i = 0; i < quorumCount; i++) {
             if (signedStake[i] * THRESHOLD_DENOMINATOR >= totalStake[i] * t.confirmationThreshold) {
                 confirmedQuorumsBitmap |= uint256(1) << uint8(signedQuorumNumbers[i]);
+            }
+        }
+    }
+
+    /// @notice The index lists have BLSSignatureChecker's lengths (one bitmap index per non-signer; one
+    ///         APK, total-stake and non-signer-stake list per quorum) and point at the registry's only entry.
+    function checkHistoryIndices(NonSignerStakesAndSignature calldata params, uint256 quorumCount) internal pure {
+        if (params.nonSignerQuorumBitmapIndices.length != params.nonSignerPubkeys.length) {
+            revert IndexListLengthMismatch(params.nonSignerPubkeys.length, params.nonSignerQuorumBitmapIndices.length);
+        }
+        if (params.quorumApkIndices.length != quorumCount) revert IndexListLengthMismatch(quorumCount, params.quorumApkIndices.length);
+        if (params.totalStakeIndices.length != quorumCount) revert IndexListLengthMismatch(quorumCount, params.totalStakeIndices.length);
+        if (params.nonSignerStakeIndices.length != quorumCount) revert IndexListLengthMismatch(quorumCount, params.nonSignerStakeIndices.length);
+        for (uint256 i = 0; i < params.nonSignerQuorumBitmapIndices.length; i++) {
+            if (params.nonSignerQuorumBitmapIndices[i] != 0) revert HistoryIndexOutOfRange(params.nonSignerQuorumBitmapIndices[i]);
+        }
+        for (uint256 i = 0; i < quorumCount; i++) {
+            if (params.quorumApkIndices[i] != 0) revert HistoryIndexOutOfRange(params.quorumApkIndices[i]);
+            if (params.totalStakeIndices[i] != 0) revert HistoryIndexOutOfRange(params.totalStakeIndices[i]);
+            for (uint256 j = 0; j < params.nonSignerStakeIndices[i].length; j++) {
+                if (params.nonSignerStakeIndices[i][j] != 0) revert HistoryIndexOutOfRange(params.nonSignerStakeIndices[i][j]);
             }
         }
     }

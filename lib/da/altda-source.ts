@@ -4,18 +4,18 @@
 //   0x01 ++ commitment in its place.
 // - AltDASource: derivation, for batcher data starting 0x01, parses the commitment, checks the
 //   certificate on L1, fetches the payload from the DA server, re-encodes and re-commits it and
-//   compares with the certificate's KZG commitment, then hands the frames on. An invalid
+//   compares with the certificate's KZG commitment, then hands the frames on. The certificate in
+//   the commitment is RLP-encoded (as eigenda-proxy serves it); the verifier is called with its ABI encoding. An invalid
 //   certificate is dropped (the batcher's fault, like a bad frame); a commitment with no data
 //   behind it stops derivation with da/blob-unavailable rather than leaving a silent gap.
 import type { BatcherTx } from "../ledger/batcher.js";
 import { altDATxData, isAltDATxData, parseGenericCommitment } from "./altda.js";
 import { g1ToAffine } from "./bn254.js";
-import { decodeCert } from "./certificate.js";
-import { encodePayload } from "./codec.js";
+import { decodeCertRlp, type EigenDACertV3, encodeCert } from "./certificate.js";
 import { DAError, DAServiceError, DAVerificationError } from "./errors.js";
-import { bytesToFieldElements } from "./field.js";
 import { type BlobCommitment, commitG1 } from "./kzg-bn254.js";
 import { CERT_STATUS } from "./l1.js";
+import { DEFAULT_PAYLOAD_FORM, type PolynomialForm, payloadToBlob } from "./polynomial-form.js";
 import type { CertChecker } from "./proxy.js";
 import type { DAProxyClient } from "./proxy-client.js";
 import type { Srs } from "./srs.js";
@@ -64,6 +64,8 @@ export class AltDASource {
     private readonly client: DAProxyClient,
     private readonly srs: Srs,
     private readonly checkCert?: CertChecker,
+    /** How the DA layer turns payloads into blobs (evaluation form unless told). */
+    private readonly payloadForm: PolynomialForm = DEFAULT_PAYLOAD_FORM,
   ) {}
 
   /** Batcher data as derivation should see it: frames, or undefined when the commitment is dropped. */
@@ -72,16 +74,16 @@ export class AltDASource {
     this.stats.commitments++;
     const commitment = data.subarray(1);
     let expected: BlobCommitment;
-    let cert: Uint8Array;
+    let cert: EigenDACertV3;
     try {
-      cert = parseGenericCommitment(commitment).cert;
-      expected = decodeCert(cert).blobInclusionInfo.blobCertificate.blobHeader.commitment;
+      cert = decodeCertRlp(parseGenericCommitment(commitment).cert);
+      expected = cert.blobInclusionInfo.blobCertificate.blobHeader.commitment;
     } catch (e) {
       if (!(e instanceof DAError)) throw e;
       this.stats.droppedUndecodable++;
       return undefined;
     }
-    if (this.checkCert && (await this.checkCert(cert)) !== CERT_STATUS.SUCCESS) {
+    if (this.checkCert && (await this.checkCert(encodeCert(cert))) !== CERT_STATUS.SUCCESS) {
       this.stats.droppedInvalidCert++;
       return undefined;
     }
@@ -101,7 +103,7 @@ export class AltDASource {
         cause: e,
       });
     }
-    const rebuilt = g1ToAffine(commitG1(this.srs, bytesToFieldElements(encodePayload(payload))));
+    const rebuilt = g1ToAffine(commitG1(this.srs, payloadToBlob(payload, this.payloadForm)));
     const certified = g1ToAffine(expected.commitment);
     if (rebuilt.x !== certified.x || rebuilt.y !== certified.y) {
       throw new DAVerificationError({

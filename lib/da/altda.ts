@@ -2,7 +2,7 @@
 // certificate, as eigenda-proxy writes it in its optimism_generic mode:
 //
 //   batcher tx data  = 0x01 (alt-DA derivation version) ++ commitment
-//   commitment       = 0x01 (generic commitment) ++ 0x00 (EigenDA da_layer_byte) ++ 0x02 (cert version: V3) ++ cert
+//   commitment       = 0x01 (generic commitment) ++ 0x00 (EigenDA da_layer_byte) ++ 0x02 (cert version: V3) ++ RLP(cert)
 import { fromHex } from "../ledger/bytes.js";
 import { DAEncodingError } from "./errors.js";
 

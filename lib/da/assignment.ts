@@ -1,8 +1,9 @@
 // Chunk assignment (EigenDA "Assignment Module", core/v2/assignment.go). Within a quorum, operator
 // i with stake share eta_i gets ceil(eta_i * (numChunks - maxNumOperators)) chunks, contiguous, in
 // order of operator id. Further quorums reuse each operator's quorum-0 indices first (overlap
-// maximization) and hand out the unused ones; the merged assignment is capped at
-// numChunks / codingRate chunks, enough for any one operator to rebuild the blob alone.
+// maximization) and hand out the unused ones; the merged assignment keeps the baseline's indices
+// first, in their order, appends the other quorums' new ones, and stops at numChunks / codingRate
+// chunks, enough for any one operator to rebuild the blob alone (MergeAssignmentsAndCap: no sort).
 
 import type { VersionedBlobParams } from "./blob-params.js";
 import { DAConfigError } from "./errors.js";
@@ -21,6 +22,14 @@ function quorumMembers(operators: readonly OperatorStake[], quorum: number): Ope
 
 function chunksPerOperator(operators: readonly OperatorStake[], params: VersionedBlobParams, quorum: number): Map<string, number> {
   const members = quorumMembers(operators, quorum);
+  if (members.length === 0) {
+    throw new DAConfigError({
+      code: "da/no-operators-in-quorum",
+      message: `no operator has stake in quorum ${quorum}`,
+      hint: "disperse only to quorums the operator set is registered in",
+      fields: { quorum },
+    });
+  }
   if (members.length > params.maxNumOperators) {
     throw new DAConfigError({
       code: "da/too-many-operators",
@@ -72,25 +81,50 @@ export function addAssignmentsForQuorum(baseline: Assignment, operators: readonl
   return out;
 }
 
-/** MergeAssignmentsAndCap: the union per operator, capped at numChunks / codingRate. */
+/**
+ * MergeAssignmentsAndCap: the union per operator in first-seen order (the baseline quorum's
+ * indices first), stopping at numChunks / codingRate indices. Unsorted, as EigenDA keeps it: which
+ * indices survive the cap decides which chunks an operator stores and signs for.
+ */
 export function mergeAssignmentsAndCap(perQuorum: readonly Assignment[], params: VersionedBlobParams): Assignment {
   const cap = params.numChunks / params.codingRate;
   const out: Assignment = new Map();
+  const seen = new Map<string, Set<number>>();
   for (const a of perQuorum) {
     for (const [id, indices] of a) {
-      const s = new Set(out.get(id) ?? []);
-      for (const i of indices) s.add(i);
-      out.set(id, [...s]);
+      const merged = out.get(id) ?? [];
+      const have = seen.get(id) ?? new Set<number>();
+      out.set(id, merged);
+      seen.set(id, have);
+      for (const i of indices) {
+        if (merged.length >= cap) break;
+        if (have.has(i)) continue;
+        merged.push(i);
+        have.add(i);
+      }
     }
   }
-  for (const [id, indices] of out) out.set(id, indices.sort((x, y) => x - y).slice(0, cap));
   return out;
 }
 
-/** GetAssignmentsForBlob: quorum 0 (the lowest) as baseline, the rest overlapped onto it, merged and capped. */
+/** GetAssignmentsForBlob: the lowest quorum as baseline, the rest overlapped onto it, merged and capped. */
 export function assignmentsForBlob(operators: readonly OperatorStake[], params: VersionedBlobParams, quorums: readonly number[]): Assignment {
   const sorted = [...quorums].sort((a, b) => a - b);
   const base = assignmentsForQuorum(operators, params, sorted[0]!);
   const rest = sorted.slice(1).map((q) => addAssignmentsForQuorum(base, operators, params, q));
   return mergeAssignmentsAndCap([base, ...rest], params);
+}
+
+/** GetAssignmentForBlob: one operator's indices; an operator outside the blob's quorums is refused. */
+export function assignmentForBlob(operators: readonly OperatorStake[], params: VersionedBlobParams, quorums: readonly number[], id: string): number[] {
+  const indices = assignmentsForBlob(operators, params, quorums).get(id);
+  if (!indices) {
+    throw new DAConfigError({
+      code: "da/operator-not-assigned",
+      message: `operator ${id} has no stake in quorums ${quorums.join(", ")}`,
+      hint: "ask for an operator registered in one of the blob's quorums",
+      fields: { id, quorums: quorums.join(",") },
+    });
+  }
+  return indices;
 }

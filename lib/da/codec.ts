@@ -57,7 +57,12 @@ export function encodePayload(payload: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Reads the payload back; any deviation from what encodePayload writes is refused. */
+/**
+ * Reads the payload back, as EigenDA's EncodedPayload.Decode does (TestDecodePayloadErrors): the
+ * length is a power of two of 32-byte words; the header is 0x00, version 0x00, the length, and 26
+ * zero bytes; every body word begins with 0x00; and every byte past the payload, inside the words
+ * and in the power-of-two padding, is zero. Anything the encoder could not have written is refused.
+ */
 export function decodePayload(encoded: Uint8Array): Uint8Array {
   const fail = (code: string, message: string, hint: string, fields: Record<string, number>): never => {
     throw new DAEncodingError({ code, message, hint, fields });
@@ -76,16 +81,29 @@ export function decodePayload(encoded: Uint8Array): Uint8Array {
     fail("da/payload-unknown-version", `payload encoding version ${encoded[1]} is not supported (only 0x00)`, "decode it with a codec that knows this version", { version: encoded[1]! });
   }
   const length = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength).getUint32(2, false);
+  for (let at = 6; at < ENCODED_PAYLOAD_HEADER_LEN; at++) {
+    if (encoded[at] !== 0x00) fail("da/payload-header-padding", `header byte ${at} is 0x${encoded[at]!.toString(16)}; the header's padding must be zero`, "the header was altered", { offset: at });
+  }
+  for (let word = 1; word < symbols; word++) {
+    const at = word * BYTES_PER_SYMBOL;
+    if (encoded[at] !== 0x00)
+      fail("da/payload-bad-symbol", `field element ${word} starts with 0x${encoded[at]!.toString(16)}, not 0x00`, "every 32-byte word of version 0 begins with a zero byte", { symbol: word });
+  }
   const capacity = (symbols - 1) * BYTES_PER_CHUNK_OF_PAYLOAD;
   if (length > capacity) {
     fail("da/payload-length-past-data", `the header claims ${length} payload bytes but the blob holds at most ${capacity}`, "the header or the blob was altered", { claimed: length, capacity });
   }
-  const out = new Uint8Array(length);
-  for (let word = 1, write = 0; write < length; word++, write += BYTES_PER_CHUNK_OF_PAYLOAD) {
-    const at = word * BYTES_PER_SYMBOL;
-    if (encoded[at] !== 0x00)
-      fail("da/payload-bad-symbol", `field element ${word} starts with 0x${encoded[at]!.toString(16)}, not 0x00`, "every 32-byte word of version 0 begins with a zero byte", { symbol: word });
-    out.set(encoded.subarray(at + 1, at + 1 + Math.min(BYTES_PER_CHUNK_OF_PAYLOAD, length - write)), write);
+  const body = new Uint8Array(capacity); // the 31 data bytes of every body word, in order
+  for (let word = 1; word < symbols; word++) {
+    body.set(encoded.subarray(word * BYTES_PER_SYMBOL + 1, (word + 1) * BYTES_PER_SYMBOL), (word - 1) * BYTES_PER_CHUNK_OF_PAYLOAD);
   }
-  return out;
+  for (let i = length; i < capacity; i++) {
+    if (body[i] !== 0x00) {
+      fail("da/payload-body-padding", `payload byte ${i} lies past the declared length ${length} and is not zero`, "the padding after the payload must be zero; the blob was altered", {
+        offset: i,
+        length,
+      });
+    }
+  }
+  return body.slice(0, length);
 }

@@ -2,15 +2,17 @@
 // and certificate, sends every operator its assigned chunks with their proofs, collects BLS
 // signatures over the batch header, aggregates them per quorum and lists the non-signers; the
 // result is an EigenDACertV3 that the certificate verifier on L1 can check.
-import { keccak256, type Wallet } from "ethers";
+import type { Wallet } from "ethers";
 import { assignmentsForBlob } from "./assignment.js";
 import type { SecurityThresholds, VersionedBlobParams } from "./blob-params.js";
-import { abi, verifyAggregate } from "./bls.js";
+import { verifyAggregate } from "./bls.js";
 import { g1ToAffine, g2ToAffine, mcl } from "./bn254.js";
 import { type BatchHeaderV2, type BlobCertificate, type BlobHeaderV2, blobKey, type EigenDACertV3, hashBatchHeaderV2, merkleLeaf, merkleProof, merkleTree } from "./certificate.js";
 import { type BlobEncodingTimings, type EncodedBlob, encodeBlob } from "./dispersal-blob.js";
 import { DAThresholdError } from "./errors.js";
 import { type Operator, quorumApk, totalStake } from "./operators.js";
+import { paymentMetadataHash } from "./payment.js";
+import type { PolynomialForm } from "./polynomial-form.js";
 import type { Srs } from "./srs.js";
 
 export interface DisperserConfig {
@@ -21,6 +23,8 @@ export interface DisperserConfig {
   thresholds: SecurityThresholds;
   /** The client key that signs blob keys (the payment account). */
   client: Wallet;
+  /** How payloads become blobs; evaluation form (EigenDA's client default) unless told. */
+  payloadForm?: PolynomialForm;
 }
 
 export interface QuorumAttestation {
@@ -64,13 +68,13 @@ export class Disperser {
     const quorums = (o.quorums ?? [0, 1]).slice().sort((a, b) => a - b);
     const params = this.cfg.blobParams.get(version)!;
     const timings = { codecMs: 0, nttMs: 0, commitmentMs: 0, proofsMs: 0, distributeMs: 0, aggregateMs: 0 };
-    const encoded = encodeBlob(this.cfg.srs, payload, params, timings);
+    const encoded = encodeBlob(this.cfg.srs, payload, params, timings, this.cfg.payloadForm);
     const header: BlobHeaderV2 = {
       version,
       quorumNumbers: Uint8Array.from(quorums),
       commitment: encoded.commitment,
-      // A PaymentHeader (account, timestamp, cumulative payment) hashed as the blob header carries it.
-      paymentHeaderHash: keccak256(abi.encode(["address", "int64", "uint256"], [this.cfg.client.address, BigInt(o.referenceBlockNumber), 0n])),
+      // The payment metadata (account, timestamp, cumulative payment) hashed as the blob header carries it.
+      paymentHeaderHash: paymentMetadataHash({ accountId: this.cfg.client.address, timestamp: BigInt(o.referenceBlockNumber), cumulativePayment: 0n }),
     };
     const key = blobKey(header);
     const blobCertificate: BlobCertificate = { blobHeader: header, signature: this.cfg.client.signingKey.sign(key).serialized, relayKeys: [0] };
@@ -171,11 +175,17 @@ export class Disperser {
     return {
       batchHeader,
       blobInclusionInfo: { blobCertificate, blobIndex: 0, inclusionProof },
+      // The registry keeps one entry of history, so every index into it is 0; the lists still
+      // have the lengths EigenLayer's BLSSignatureChecker requires, and the verifier checks them.
       nonSignerStakesAndSignature: {
+        nonSignerQuorumBitmapIndices: nonSigners.map(() => 0),
         nonSignerPubkeys: nonSigners.map((o) => g1ToAffine(o.key.pubkeyG1)),
         quorumApks: quorums.map((q) => g1ToAffine(quorumApk(this.cfg.operators, q))),
         apkG2: g2ToAffine(apkG2),
         sigma: g1ToAffine(sigma),
+        quorumApkIndices: quorums.map(() => 0),
+        totalStakeIndices: quorums.map(() => 0),
+        nonSignerStakeIndices: quorums.map((q) => nonSigners.filter((o) => (o.stakes.get(q) ?? 0n) > 0n).map(() => 0)),
       },
       signedQuorumNumbers: Uint8Array.from(quorums),
     };

@@ -2,16 +2,17 @@
 //
 //   commitment        C   = [p(tau)]_1                      the blob's G1 commitment
 //   lengthCommitment  C2  = [p(tau)]_2                      the same polynomial in G2
-//   lengthProof       P   = [tau^(order - length) p(tau)]_2  exists only if deg p < length
+//   lengthProof       P   = [tau^(2^28 - length) p(tau)]_2  exists only if deg p < length (EigenDA's 2^28 setup)
 //   chunk proof j     pi  = [q(tau)]_1, q = (p - I_j) / (x^L - h_j^L)   I_j interpolates chunk j
 //
-// checked by e(C, G2) = e(G1, C2), e([tau^(order-length)]_1, C2) = e(G1, P), and
+// checked by e(C, G2) = e(G1, C2), e([tau^(2^28-length)]_1, C2) = e(G1, P), and
 // e(C - [I_j(tau)]_1, G2) = e(pi, [tau^L]_2 - h_j^L G2).
 import { g1Generator, g2Generator, mcl, msmG1, msmG2, pairingProductIsOne } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr } from "./field.js";
 import { type Chunk, chunkCosetShift, chunkInterpolant, type EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
+import { verifyLengthProofAgainst2To28 } from "./srs-eigenda.js";
 
 export interface BlobCommitment {
   commitment: mcl.G1;
@@ -38,25 +39,42 @@ export function commitG1(srs: Srs, coefficients: readonly bigint[]): mcl.G1 {
   return msmG1(srs.g1, coefficients);
 }
 
-/** The blob commitment a certificate carries: G1 commitment, G2 length commitment and length proof. */
+/**
+ * The blob commitment a certificate carries: G1 commitment, G2 length commitment, and the length
+ * proof against the 2^28 setup, from the trailing G2 points [tau^(2^28 - n + i)]_2.
+ */
 export function commitBlob(srs: Srs, coefficients: readonly bigint[]): BlobCommitment {
   const length = coefficients.length;
   requireOrder(srs, length);
+  const need = (have: number, what: string, code: string) => {
+    if (have < length) {
+      throw new DAConfigError({
+        code,
+        message: `a blob of ${length} field elements needs ${length} ${what}; this SRS has ${have}`,
+        hint: "load the SRS with enough G2 points and with g2.trailing.point (loadSrsPointFiles' fourth argument)",
+        fields: { length, have },
+      });
+    }
+  };
+  need(srs.g2.length, "G2 powers", "da/srs-too-few-g2-points");
+  need(srs.g2Trailing.length, "trailing G2 points", "da/srs-no-trailing-points");
   return {
     commitment: msmG1(srs.g1, coefficients),
     lengthCommitment: msmG2(srs.g2, coefficients),
-    lengthProof: msmG2(srs.g2.slice(srs.order - length), coefficients),
+    lengthProof: msmG2(srs.g2Trailing.slice(srs.g2Trailing.length - length), coefficients),
     length,
   };
 }
 
-/** Checks that C and C2 commit to one polynomial and that its degree is below `length`. */
+/**
+ * Checks that C and C2 commit to one polynomial (VerifyCommitEquivalenceBatch) and that its degree
+ * is below `length` (VerifyLengthProof, against the 2^28 setup with [tau^(2^28 - length)]_1).
+ */
 export function verifyBlobCommitment(srs: Srs, c: BlobCommitment): boolean {
   if (c.length < 1 || c.length > srs.order || (c.length & (c.length - 1)) !== 0) return false;
   const negG1 = mcl.neg(g1Generator());
   const sameBlob = pairingProductIsOne(c.commitment, g2Generator(), negG1, c.lengthCommitment);
-  const lengthBound = pairingProductIsOne(srs.g1[srs.order - c.length]!, c.lengthCommitment, negG1, c.lengthProof);
-  return sameBlob && lengthBound;
+  return sameBlob && verifyLengthProofAgainst2To28(srs.g1ReversePowerOf2, c.lengthCommitment, c.lengthProof, c.length);
 }
 
 /**
@@ -84,7 +102,7 @@ export function chunkProofs(srs: Srs, coefficients: readonly bigint[], layout: E
 
 /** Checks one chunk against the blob's G1 commitment by a pairing equation. */
 export function verifyChunk(srs: Srs, commitment: mcl.G1, layout: EncodingLayout, chunk: Chunk, proof: mcl.G1): boolean {
-  if (chunk.evaluations.length !== layout.chunkLength || layout.chunkLength >= srs.order) return false;
+  if (chunk.evaluations.length !== layout.chunkLength || layout.chunkLength >= srs.order || layout.chunkLength >= srs.g2.length) return false;
   const interpolant = chunkInterpolant(layout, chunk);
   const hL = Fr.pow(chunkCosetShift(layout, chunk.index), BigInt(layout.chunkLength));
   const lhs = mcl.sub(commitment, msmG1(srs.g1, interpolant));

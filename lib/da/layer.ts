@@ -35,6 +35,6 @@ export class DALayer {
         hint: "the certificate names a blob version this layer does not run",
         fields: { version },
       });
-    return retrievePayload(this.cfg.srs, cert, this.cfg.operators, params);
+    return retrievePayload(this.cfg.srs, cert, this.cfg.operators, params, this.cfg.payloadForm);
   }
 }

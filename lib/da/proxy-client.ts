@@ -1,18 +1,29 @@
-// The client the batcher and derivation use to reach a DA server (the proxy), over HTTP.
+// The client the batcher and derivation use to reach a DA server over HTTP: the lab's DAProxyServer
+// or a real eigenda-proxy, by URL. It calls the routes op-node's alt-DA client (op-alt-da DAClient)
+// calls: POST /put/ with the payload, GET /get/0x<commitment>; the commitment is the generic one
+// (0x01 ...) unless the client is made for eigenda-proxy's standard mode.
 import { DAServiceError, DAVerificationError } from "./errors.js";
+import type { CommitmentMode } from "./proxy.js";
 
 export class DAProxyClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    readonly commitmentMode: CommitmentMode = "optimism_generic",
+  ) {}
 
-  /** Stores a payload; returns the generic commitment to post behind the alt-DA version byte. */
+  private query(): string {
+    return this.commitmentMode === "standard" ? "?commitment_mode=standard" : "";
+  }
+
+  /** Stores a payload; returns the commitment to post behind the alt-DA version byte. */
   async put(payload: Uint8Array): Promise<Uint8Array> {
-    const res = await this.request("/put", { method: "POST", body: payload, headers: { "content-type": "application/octet-stream" } });
+    const res = await this.request(`/put/${this.query()}`, { method: "POST", body: payload, headers: { "content-type": "application/octet-stream" } });
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  /** Fetches the payload behind a generic commitment. */
+  /** Fetches the payload behind a commitment. */
   async get(commitment: Uint8Array): Promise<Uint8Array> {
-    const res = await this.request(`/get/0x${Buffer.from(commitment).toString("hex")}`, { method: "GET" });
+    const res = await this.request(`/get/0x${Buffer.from(commitment).toString("hex")}${this.query()}`, { method: "GET" });
     return new Uint8Array(await res.arrayBuffer());
   }
 
@@ -31,18 +42,27 @@ export class DAProxyClient {
     }
     if (res.ok) return res;
     const body = await res.text();
-    let remote: { code?: string; message?: string } = {};
+    // The lab's server answers {code, message}; eigenda-proxy's 418 is a DerivationError {StatusCode, Msg}.
+    let remote: { code?: string; message?: string; StatusCode?: number; Msg?: string } = {};
     try {
       remote = JSON.parse(body);
     } catch {
       remote = { message: body };
     }
-    const fields = { status: res.status, remoteCode: remote.code ?? "", path: path.slice(0, 80) };
+    remote.message ??= remote.Msg;
+    const fields = { status: res.status, remoteCode: remote.code ?? "", derivationStatus: remote.StatusCode ?? 0, path: path.slice(0, 80) };
     if (res.status === 418)
       throw new DAVerificationError({
         code: "da/cert-invalid",
         message: `the DA server refuses the certificate: ${remote.message}`,
         hint: "an invalid certificate is dropped by derivation, like a malformed frame",
+        fields,
+      });
+    if (res.status === 413)
+      throw new DAServiceError({
+        code: "da/payload-too-large",
+        message: `the DA server refuses a body this large: ${remote.message}`,
+        hint: "eigenda-proxy takes at most 16 MiB per put; send smaller frames (the batcher's max frame size)",
         fields,
       });
     if (res.status === 503)

@@ -5,11 +5,10 @@
 import type { VersionedBlobParams } from "./blob-params.js";
 import { g1ToAffine } from "./bn254.js";
 import { blobKey, type EigenDACertV3 } from "./certificate.js";
-import { decodePayload } from "./codec.js";
 import { DAVerificationError } from "./errors.js";
-import { fieldElementsToBytes } from "./field.js";
 import { commitG1, verifyChunk } from "./kzg-bn254.js";
 import type { Operator } from "./operators.js";
+import { blobToPayload, DEFAULT_PAYLOAD_FORM, type PolynomialForm } from "./polynomial-form.js";
 import { type Chunk, encodingLayout, reconstructBlob } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
@@ -20,7 +19,8 @@ export interface RetrievalReport {
   operatorsAnswered: number;
 }
 
-export function retrievePayload(srs: Srs, cert: EigenDACertV3, operators: readonly Operator[], params: VersionedBlobParams): RetrievalReport {
+/** Rebuilds the blob from verified chunks and decodes the payload; `form` is how the disperser made the blob. */
+export function retrievePayload(srs: Srs, cert: EigenDACertV3, operators: readonly Operator[], params: VersionedBlobParams, form: PolynomialForm = DEFAULT_PAYLOAD_FORM): RetrievalReport {
   const header = cert.blobInclusionInfo.blobCertificate.blobHeader;
   const key = blobKey(header);
   const layout = encodingLayout(header.commitment.length, params);
@@ -52,5 +52,5 @@ export function retrievePayload(srs: Srs, cert: EigenDACertV3, operators: readon
       fields: { blobKey: key },
     });
   }
-  return { payload: decodePayload(fieldElementsToBytes(coefficients)), chunksReceived: received, chunksRejected: rejected, operatorsAnswered: answered };
+  return { payload: blobToPayload(coefficients, form), chunksReceived: received, chunksRejected: rejected, operatorsAnswered: answered };
 }

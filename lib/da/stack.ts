@@ -11,6 +11,7 @@ import { initBn254 } from "./bn254.js";
 import { checkCert, type DAContracts, deployDAContracts } from "./l1.js";
 import { DALayer } from "./layer.js";
 import { makeOperators, type Operator } from "./operators.js";
+import type { PolynomialForm } from "./polynomial-form.js";
 import { type CertChecker, DAProxyServer } from "./proxy.js";
 import { DAProxyClient } from "./proxy-client.js";
 import { insecureSrs, type Srs } from "./srs.js";
@@ -25,6 +26,8 @@ export interface DAStackOptions {
   params?: VersionedBlobParams;
   thresholds?: SecurityThresholds;
   quorums?: number[];
+  /** How payloads become blobs; evaluation form (EigenDA's client default) unless told. */
+  payloadForm?: PolynomialForm;
 }
 
 export interface DAStack {
@@ -59,6 +62,7 @@ export async function startDAStack(o: DAStackOptions): Promise<DAStack> {
     blobParams: new Map([[0, params]]),
     thresholds,
     quorums,
+    payloadForm: o.payloadForm,
     client: new Wallet(devPrivateKey(7)),
     // The operator state one block back: the verifier requires the reference block to be in the past.
     referenceBlockNumber: async () => Math.max(0, (await o.chain.provider.getBlockNumber()) - 1),
@@ -77,7 +81,7 @@ export async function startDAStack(o: DAStackOptions): Promise<DAStack> {
     url,
     client,
     checkCert: check,
-    source: () => new AltDASource(client, srs, check),
+    source: () => new AltDASource(client, srs, check, o.payloadForm),
     close: () => server.close(),
   };
 }

@@ -53,23 +53,36 @@ export function encodeBlob(data: Uint8Array): Uint8Array {
   return blob;
 }
 
-/** Decodes a blob; any deviation from the encoding makes the whole blob invalid. */
+/**
+ * Decodes a blob as op-node's Blob.ToData does, check for check and in its order: version, length,
+ * the field elements of the rounds the length needs (top two bits clear), zero bytes past the
+ * length inside those rounds, and zero bytes in every field element after them.
+ *
+ * The first field element's high byte is the one exception: op-node never checks its top two bits
+ * and masks them off when it rebuilds the first of the round's three spread bytes, so a blob whose
+ * byte 0 is, say, 0xC0 decodes as if it were 0x00. The specification's wording ("the first 2 bits
+ * of every field element must be 0") says otherwise; op-node is the reference where the two
+ * differ, because a derivation that refused what op-node accepts would fork from the chain.
+ */
 export function decodeBlob(blob: Uint8Array): Uint8Array {
   if (blob.length !== BYTES_PER_BLOB) throw new DecodingError("blob/wrong-size", { length: blob.length, expected: BYTES_PER_BLOB });
+  if (blob[1] !== BLOB_ENCODING_VERSION) throw new DecodingError("blob/unknown-version", { version: blob[1] });
+  const len = (blob[2]! << 16) | (blob[3]! << 8) | blob[4]!;
+  if (len > MAX_BLOB_DATA_SIZE) throw new DecodingError("blob/length-over-max", { length: len, max: MAX_BLOB_DATA_SIZE });
   const stream = new Uint8Array(ROUNDS * 127);
   let wr = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    const fe = round * 4;
-    const o = fe * 32;
-    const a = blob[o]!,
-      b = blob[o + 32]!,
-      c = blob[o + 64]!,
-      d = blob[o + 96]!;
-    if ((a | b | c | d) & 0b1100_0000) {
-      const k = [a, b, c, d].findIndex((h) => (h & 0b1100_0000) !== 0);
-      throw new DecodingError("blob/bad-field-element", { index: fe + k });
+  let round = 0;
+  // Round 0 always; then rounds while the decoded stream is shorter than version + length + data.
+  for (; round < ROUNDS && (round === 0 || wr < 4 + len); round++) {
+    const o = round * 128;
+    for (let k = round === 0 ? 1 : 0; k < 4; k++) {
+      if (blob[o + 32 * k]! & 0b1100_0000) throw new DecodingError("blob/bad-field-element", { index: round * 4 + k });
     }
-    const x = (a & 0b0011_1111) | ((b & 0b0011_0000) << 2);
+    const a = blob[o]! & 0b0011_1111; // op-node masks the first element's top bits (see above)
+    const b = blob[o + 32]!;
+    const c = blob[o + 64]!;
+    const d = blob[o + 96]!;
+    const x = a | ((b & 0b0011_0000) << 2);
     const y = (b & 0b0000_1111) | ((d & 0b0000_1111) << 4);
     const z = (c & 0b0011_1111) | ((d & 0b0011_0000) << 2);
     stream.set(blob.subarray(o + 1, o + 32), wr);
@@ -81,11 +94,13 @@ export function decodeBlob(blob: Uint8Array): Uint8Array {
     stream.set(blob.subarray(o + 97, o + 128), wr + 96);
     wr += 127;
   }
-  if (stream[0] !== BLOB_ENCODING_VERSION) throw new DecodingError("blob/unknown-version", { version: stream[0] });
-  const len = (stream[1]! << 16) | (stream[2]! << 8) | stream[3]!;
-  if (len > MAX_BLOB_DATA_SIZE) throw new DecodingError("blob/length-over-max", { length: len, max: MAX_BLOB_DATA_SIZE });
-  for (let i = 4 + len; i < stream.length; i++) {
+  // ErrBlobExtraneousDataFieldElement: non-zero bytes past the length inside the decoded rounds.
+  for (let i = 4 + len; i < wr; i++) {
     if (stream[i] !== 0) throw new DecodingError("blob/trailing-data", { offset: i });
+  }
+  // ErrBlobExtraneousData: every byte of the rounds not decoded must be zero.
+  for (let at = round * 128; at < BYTES_PER_BLOB; at++) {
+    if (blob[at] !== 0) throw new DecodingError("blob/trailing-data", { offset: at });
   }
   return stream.slice(4, 4 + len);
 }

@@ -88,11 +88,25 @@ describe("EigenDACertVerifier", function () {
       // the batch header says another reference block: the signature is over a different message
       wrongMessage: mutate(cert, (c) => (c.batchHeader = { ...c.batchHeader, referenceBlockNumber: c.batchHeader.referenceBlockNumber - 1 })),
       // drop a non-signer list entry that was never there: claim an operator did not sign
-      extraNonSigner: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [g1ToAffine(operators[1]!.key.pubkeyG1)])),
-      unknownQuorum: mutate(cert, (c) => {
-        c.signedQuorumNumbers = Uint8Array.from([0, 1, 7]);
-        c.nonSignerStakesAndSignature.quorumApks = [...c.nonSignerStakesAndSignature.quorumApks, { x: 0n, y: 0n }];
+      extraNonSigner: mutate(cert, (c) => {
+        const n = c.nonSignerStakesAndSignature;
+        n.nonSignerPubkeys = [g1ToAffine(operators[1]!.key.pubkeyG1)];
+        n.nonSignerQuorumBitmapIndices = [0];
+        n.nonSignerStakeIndices = [[0], [0]];
       }),
+      unknownQuorum: mutate(cert, (c) => {
+        const n = c.nonSignerStakesAndSignature;
+        c.signedQuorumNumbers = Uint8Array.from([0, 1, 7]);
+        n.quorumApks = [...n.quorumApks, { x: 0n, y: 0n }];
+        n.quorumApkIndices = [0, 0, 0];
+        n.totalStakeIndices = [0, 0, 0];
+        n.nonSignerStakeIndices = [[], [], []];
+      }),
+      // The four history-index lists of NonSignerStakesAndSignature: a missing entry, and an index
+      // past the registry's only history entry.
+      missingTotalStakeIndex: mutate(cert, (c) => (c.nonSignerStakesAndSignature.totalStakeIndices = [0])),
+      missingNonSignerStakeList: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerStakeIndices = [[]])),
+      staleQuorumApkIndex: mutate(cert, (c) => (c.nonSignerStakesAndSignature.quorumApkIndices = [0, 1])),
       unorderedQuorums: mutate(cert, (c) => {
         c.signedQuorumNumbers = Uint8Array.from([1, 0]);
         c.nonSignerStakesAndSignature.quorumApks = [...c.nonSignerStakesAndSignature.quorumApks].reverse();

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { LAB_BLOB_PARAMS } from "../../../lib/da/blob-params.js";
-import { g1ToAffine, type mcl } from "../../../lib/da/bn254.js";
+import { g1Generator, g1ToAffine, mcl, pairingProductIsOne } from "../../../lib/da/bn254.js";
 import { decodeBlobFromChunks, encodeBlob } from "../../../lib/da/dispersal-blob.js";
 import { bytesToFieldElements, Fr, fieldElementsToBytes } from "../../../lib/da/field.js";
 import { commitBlob, verifyBlobCommitment, verifyChunk } from "../../../lib/da/kzg-bn254.js";
@@ -37,7 +37,7 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
 
   it("changes the commitment when any byte of the blob changes", async () => {
     const srs = await insecureSrs(7, 256);
-    const enc = encodeBlob(srs, payload(200), LAB_BLOB_PARAMS);
+    const enc = encodeBlob(srs, payload(200), LAB_BLOB_PARAMS, undefined, "coefficient");
     const base = g1ToAffine(enc.commitment.commitment);
     for (const at of [1, 5, 33, 100, enc.blob.length - 1]) {
       const b = enc.blob.slice();
@@ -79,14 +79,18 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
     const p = payload(3000);
     const enc = encodeBlob(srs, p, LAB_BLOB_PARAMS);
     const need = chunksNeeded(enc.layout);
-    expect(decodeBlobFromChunks(enc.layout, enc.chunks.slice(-need))).to.deep.equal(p);
+    expect(enc.form).to.equal("evaluation");
+    expect(decodeBlobFromChunks(enc.layout, enc.chunks.slice(-need), enc.form)).to.deep.equal(p);
+    const coefficientForm = encodeBlob(srs, p, LAB_BLOB_PARAMS, undefined, "coefficient");
+    expect(coefficientForm.blob).to.deep.equal(coefficientForm.encodedPayload);
+    expect(decodeBlobFromChunks(coefficientForm.layout, coefficientForm.chunks.slice(0, need))).to.deep.equal(p);
   });
 
   it("writes and reads SRS point files in EigenDA's g1.point / g2.point format", async () => {
     const srs = await insecureSrs(3, 64);
     const dir = mkdtempSync(join(tmpdir(), "srs-"));
-    writeSrsPointFiles(srs, join(dir, "g1.point"), join(dir, "g2.point"));
-    const loaded = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 64);
+    writeSrsPointFiles(srs, join(dir, "g1.point"), join(dir, "g2.point"), join(dir, "g2.trailing.point"));
+    const loaded = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 64, join(dir, "g2.trailing.point"));
     expect(loaded.kind).to.equal("ceremony");
     for (let i = 0; i < 64; i++) {
       expect(loaded.g1[i]!.isEqual(srs.g1[i]!), `g1 ${i}`).to.equal(true);
@@ -98,5 +102,28 @@ describe("KZG on BN254 (EigenDA blob commitments and chunk proofs)", function ()
     } catch (e) {
       expect(hasCode(e, "da/srs-too-short")).to.equal(true);
     }
+    // A shorter prefix of the same files loads; its length proofs (from the trailing points) verify
+    // against the setup's own [tau^(2^28 - 2^i)]_1, and not against the ceremony's published ones.
+    const prefix = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 32, join(dir, "g2.trailing.point"), srs.g1ReversePowerOf2);
+    const enc = encodeBlob(prefix, payload(500), LAB_BLOB_PARAMS);
+    expect(enc.commitment.length).to.equal(32);
+    expect(verifyBlobCommitment(prefix, enc.commitment)).to.equal(true);
+    const published = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 32, join(dir, "g2.trailing.point"));
+    expect(verifyBlobCommitment(published, enc.commitment)).to.equal(false);
+    // Without g2.trailing.point there are no length proofs to make.
+    const noTrailing = await loadSrsPointFiles(join(dir, "g1.point"), join(dir, "g2.point"), 64);
+    expect(() => commitBlob(noTrailing, enc.coefficients))
+      .to.throw()
+      .that.satisfies((e: unknown) => hasCode(e, "da/srs-no-trailing-points"));
+  });
+
+  it("takes length proofs against the 2^28 setup: P = [tau^(2^28 - length) p(tau)]_2, checked with [tau^(2^28 - length)]_1", async () => {
+    const srs = await insecureSrs(7, 256);
+    expect(srs.g1ReversePowerOf2.length).to.equal(28);
+    const enc = encodeBlob(srs, payload(1000), LAB_BLOB_PARAMS);
+    // [tau^(2^28 - 64)]_1 = [tau^(2^28 - 256)]_1 * tau^192: the trailing points end at tau^(2^28 - 1).
+    const pOfTau = enc.commitment.lengthCommitment;
+    expect(pairingProductIsOne(srs.g1ReversePowerOf2[6]!, pOfTau, mcl.neg(g1Generator()), enc.commitment.lengthProof)).to.equal(true);
+    expect(pairingProductIsOne(srs.g1ReversePowerOf2[7]!, pOfTau, mcl.neg(g1Generator()), enc.commitment.lengthProof)).to.equal(false);
   });
 });

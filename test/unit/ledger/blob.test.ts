@@ -33,9 +33,27 @@ describe("blob encoding (Ecotone)", () => {
   it("refuses field elements with either of the top two bits set", () => {
     for (const bit of [0x80, 0x40]) {
       const blob = encodeBlob(pattern(1000));
-      blob[32 * 77] |= bit;
-      expectCode(() => decodeBlob(blob), "blob/bad-field-element");
+      blob[32 * 5] |= bit;
+      expectCode(() => decodeBlob(blob), "blob/bad-field-element", { index: 5 });
     }
+  });
+  it("decodes a first field element with its top two bits set, as op-node's ToData does (it masks them)", () => {
+    for (const n of [0, 27, 28, 1000]) {
+      const d = pattern(n);
+      const blob = encodeBlob(d);
+      for (const top of [0x40, 0x80, 0xc0]) {
+        const b = blob.slice();
+        b[0]! |= top;
+        expect(toHex(decodeBlob(b)), `${n} bytes, top bits 0x${top.toString(16)}`).to.equal(toHex(d));
+      }
+    }
+    // The masked bits carry nothing: byte 0 = 0xC0 with length 0 is the empty blob.
+    const empty = new Uint8Array(BYTES_PER_BLOB);
+    empty[0] = 0xc0;
+    expect(decodeBlob(empty).length).to.equal(0);
+    // Its low six bits still count: 0xC1 puts a 1 past the length.
+    empty[0] = 0xc1;
+    expectCode(() => decodeBlob(empty), "blob/trailing-data", { offset: 31 });
   });
   it("refuses a wrong version, an oversized length and non-zero data past the length", () => {
     const v = encodeBlob(pattern(10));

@@ -1,0 +1,109 @@
+// Amortised chunk proofs (Feist–Khovratovich, "Fast amortized KZG proofs", the multi-reveal form
+// EigenDA's encoder uses in encoding/v2/kzg/prover). With L the chunk length, T = m / L rows of
+// the blob's m coefficients and z_j = h_j^L = w_c^j (w_c a primitive numChunks-th root of unity):
+//
+//   pi_j = sum_{t=1}^{T-1} z_j^(t-1) H_t        H_t = sum_i p[i + tL] [tau^i]_1
+//
+// so all numChunks proofs are one G1 FFT of (H_1, ..., H_{T-1}). The H_t are a Toeplitz product:
+// for each offset s < L, H_t gathers a_s[k + t] * [tau^(kL + s)]_1 with a_s[u] = p[uL + s], a
+// correlation computed with FFTs of size 2T. The G1 FFTs of the SRS side (one per s) depend on the
+// SRS and the shape only, and are cached, as EigenDA precomputes its "SRS tables".
+import { frFromBigint, mcl } from "./bn254.js";
+import { DAConfigError } from "./errors.js";
+import { Fr, rootOfUnity } from "./field.js";
+import { ntt } from "./ntt.js";
+import type { EncodingLayout } from "./reed-solomon.js";
+import type { Srs } from "./srs.js";
+
+function bitReverse<T>(values: T[]): void {
+  const n = values.length;
+  for (let i = 1, j = 0; i < n; i++) {
+    let bit = n >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) [values[i], values[j]] = [values[j]!, values[i]!];
+  }
+}
+
+/** A radix-2 FFT over G1 with scalar root `root` (natural order in and out). */
+export function g1Fft(points: readonly mcl.G1[], root: bigint): mcl.G1[] {
+  const n = points.length;
+  const a = points.slice();
+  bitReverse(a);
+  for (let len = 2; len <= n; len <<= 1) {
+    const half = len >> 1;
+    const step = Fr.pow(root, BigInt(n / len));
+    const twiddles: mcl.Fr[] = [];
+    for (let k = 0, w = 1n; k < half; k++, w = Fr.mul(w, step)) twiddles.push(frFromBigint(w));
+    for (let start = 0; start < n; start += len) {
+      for (let k = 0; k < half; k++) {
+        const u = a[start + k]!;
+        const v = k === 0 ? a[start + half]! : mcl.mul(a[start + k + half]!, twiddles[k]!);
+        a[start + k] = mcl.add(u, v);
+        a[start + k + half] = mcl.sub(u, v);
+      }
+    }
+  }
+  return a;
+}
+
+interface SrsTable {
+  /** G1 FFT (size 2T) of [tau^(kL + s)]_1, k < T, zero-padded; one per s < L. */
+  bySOffset: mcl.G1[][];
+}
+
+const tables = new WeakMap<Srs, Map<string, SrsTable>>();
+
+/** The SRS side of the Toeplitz products for blobs of m coefficients in chunks of L: computed once per SRS and shape. */
+export function fk20SrsTable(srs: Srs, m: number, chunkLength: number): SrsTable {
+  const key = `${m}:${chunkLength}`;
+  const perSrs = tables.get(srs) ?? new Map<string, SrsTable>();
+  tables.set(srs, perSrs);
+  const hit = perSrs.get(key);
+  if (hit) return hit;
+  const rows = m / chunkLength;
+  const root = rootOfUnity(2 * rows);
+  const bySOffset: mcl.G1[][] = [];
+  for (let s = 0; s < chunkLength; s++) {
+    const b = Array.from({ length: 2 * rows }, (_, k) => (k < rows ? srs.g1[k * chunkLength + s]! : new mcl.G1()));
+    bySOffset.push(g1Fft(b, root));
+  }
+  const table = { bySOffset };
+  perSrs.set(key, table);
+  return table;
+}
+
+/** Every chunk's opening proof at once; equal, point for point, to chunkProofs. */
+export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout): mcl.G1[] {
+  const m = coefficients.length;
+  const L = layout.chunkLength;
+  if (m > srs.order || m % L !== 0) {
+    throw new DAConfigError({
+      code: "da/fk20-bad-shape",
+      message: `a blob of ${m} coefficients in chunks of ${L} with an SRS of ${srs.order}`,
+      hint: "blob length and chunk length are powers of two, the blob within the SRS",
+      fields: { m, chunkLength: L, order: srs.order },
+    });
+  }
+  const rows = m / L;
+  const table = fk20SrsTable(srs, m, L);
+  // Scalar side: FFT (size 2T) of each a_s reversed, zero-padded.
+  const scalarFfts: bigint[][] = [];
+  for (let s = 0; s < L; s++) {
+    const reversed = Array.from({ length: 2 * rows }, (_, u) => (u < rows ? coefficients[(rows - 1 - u) * L + s]! : 0n));
+    scalarFfts.push(ntt(reversed));
+  }
+  // Pointwise products summed over s, then one inverse G1 FFT: the correlations c[T-1-t] = H_t.
+  const products: mcl.G1[] = [];
+  for (let pos = 0; pos < 2 * rows; pos++) {
+    const points = table.bySOffset.map((b) => b[pos]!);
+    const scalars = scalarFfts.map((a) => frFromBigint(a[pos]!));
+    products.push(mcl.mulVec(points, scalars));
+  }
+  const inverse = g1Fft(products, Fr.inv(rootOfUnity(2 * rows)));
+  const scale = frFromBigint(Fr.inv(BigInt(2 * rows)));
+  const h: mcl.G1[] = new Array(layout.numChunks);
+  for (let t = 1; t < rows; t++) h[t - 1] = mcl.mul(inverse[rows - 1 - t]!, scale);
+  for (let u = rows - 1; u < layout.numChunks; u++) h[u] = new mcl.G1();
+  return g1Fft(h, rootOfUnity(layout.numChunks));
+}

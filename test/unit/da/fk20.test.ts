@@ -1,0 +1,47 @@
+// FK20 amortised multi-proofs against the per-chunk proofs, point for point (EigenDA's prover
+// tests compare its FK20 proofs with directly computed ones the same way).
+import { expect } from "chai";
+import { LAB_BLOB_PARAMS, type VersionedBlobParams } from "../../../lib/da/blob-params.js";
+import { g1ToAffine, initBn254 } from "../../../lib/da/bn254.js";
+import { fk20ChunkProofs } from "../../../lib/da/fk20.js";
+import { chunkProofs, commitG1, verifyChunk } from "../../../lib/da/kzg-bn254.js";
+import { payloadToBlob } from "../../../lib/da/polynomial-form.js";
+import { encodeChunks } from "../../../lib/da/reed-solomon.js";
+import { insecureSrs } from "../../../lib/da/srs.js";
+import { rng } from "../../../lib/random.js";
+
+const payload = (n: number) => {
+  const r = rng(n);
+  return Uint8Array.from({ length: n }, () => r.int(256));
+};
+
+describe("FK20 amortised chunk proofs", function () {
+  this.timeout(300_000);
+  before(() => initBn254());
+
+  const cases: [string, number, VersionedBlobParams][] = [
+    ["lab params, chunk length 8", 1500, LAB_BLOB_PARAMS],
+    ["lab params, chunk length 1", 100, LAB_BLOB_PARAMS],
+    ["256 chunks at coding rate 8 (mainnet's shape, smaller)", 3000, { maxNumOperators: 16, numChunks: 256, codingRate: 8 }],
+  ];
+  for (const [name, bytes, params] of cases) {
+    it(`equals the per-chunk proofs: ${name}`, async () => {
+      const srs = await insecureSrs(9, 256);
+      const coefficients = payloadToBlob(payload(bytes));
+      const { layout, chunks } = encodeChunks(coefficients, params);
+      const direct = chunkProofs(srs, coefficients, layout);
+      const amortised = fk20ChunkProofs(srs, coefficients, layout);
+      expect(amortised.length).to.equal(layout.numChunks);
+      for (let j = 0; j < layout.numChunks; j++) expect(amortised[j]!.isEqual(direct[j]!), `chunk ${j}`).to.equal(true);
+      const commitment = commitG1(srs, coefficients);
+      for (const j of [0, 1, layout.numChunks - 1]) expect(verifyChunk(srs, commitment, layout, chunks[j]!, amortised[j]!)).to.equal(true);
+      // A changed coefficient changes the proofs.
+      const other = fk20ChunkProofs(
+        srs,
+        coefficients.map((c, i) => (i === coefficients.length - 1 ? c + 1n : c)),
+        layout,
+      );
+      expect(g1ToAffine(other[0]!)).to.not.deep.equal(g1ToAffine(amortised[0]!));
+    });
+  }
+});
