@@ -50,6 +50,13 @@ export interface PostedChannel {
   l1Timestamp?: number;
 }
 
+/** The L1 block that included a channel. */
+export interface ChannelInclusion {
+  channel: ChannelInfo;
+  l1Block: number;
+  l1Timestamp: number;
+}
+
 export interface RollupDriverOptions {
   cfg: RollupConfig;
   l1: L1Port;
@@ -139,6 +146,11 @@ export class RollupDriver {
   /** Derivation: every L1 block after genesis through the pipeline, executed on `engine` (a fresh L2 from the same genesis). */
   async derive(engine: Engine, opts: PipelineOptions = {}): Promise<Derived> {
     return derive(this.cfg, engine, this.genesis, this.l1Genesis, this.l1.head.number, (n) => this.l1.blockData(n), { blobs: this.l1.blobs, ...opts });
+  }
+
+  /** The channels L1 has included so far, in the order they were submitted. */
+  inclusions(): ChannelInclusion[] {
+    return this.posted.filter((p) => p.l1Block !== undefined).map((p) => ({ channel: p.channel, l1Block: p.l1Block!, l1Timestamp: p.l1Timestamp! }));
   }
 
   private included(ref: L1BlockRef): void {

@@ -39,6 +39,11 @@ export class HardhatL1Port implements L1Port {
     return this.blobStore;
   }
 
+  /** Every L1 block the rollup has seen, by number. */
+  get blocks(): readonly L1BlockRef[] {
+    return this.refs;
+  }
+
   ref(n: number): L1BlockRef | undefined {
     return this.refs[n];
   }

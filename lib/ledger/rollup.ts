@@ -8,12 +8,13 @@ import type { Batcher, BatcherOptions } from "./batcher.js";
 import type { L1BlockRef } from "./block-refs.js";
 import { type ChainHandle, HardhatEngine, openChain } from "./chains.js";
 import type { DerivationPipeline } from "./derivation/pipeline.js";
-import { type PostedChannel, RollupDriver } from "./driver.js";
+import { type ChannelInclusion, type PostedChannel, RollupDriver } from "./driver.js";
+import { fjordL1Cost, OP_MAINNET_SCALARS } from "./fees.js";
 import { openHardhatRollup } from "./hardhat-l1.js";
 import { commitmentFunction, kzg } from "./kzg-eip4844.js";
 import type { RollupConfig } from "./rollup-config.js";
 import type { Sequencer } from "./sequencer.js";
-import { type GeneratedTx, Workload } from "./workload.js";
+import { type GeneratedTx, type TxKind, Workload } from "./workload.js";
 
 export type { PostedChannel } from "./driver.js";
 
@@ -41,7 +42,11 @@ export interface RollupRun {
   workload: Workload;
   generated: GeneratedTx[];
   posted: PostedChannel[];
+  /** For each channel, the L1 block that included it. */
+  inclusions: ChannelInclusion[];
   pipeline?: DerivationPipeline;
+  /** Every L1 block of the run, by number (the chain the sequencer picked origins from). */
+  l1Blocks: readonly L1BlockRef[];
   l1Head: L1BlockRef;
   /** Wall-clock seconds of sequencing + posting, and of derivation with re-execution. */
   timings: { sequenceS: number; deriveS: number };
@@ -73,6 +78,8 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
     workload,
     generated,
     posted: driver.posted,
+    inclusions: driver.inclusions(),
+    l1Blocks: rollup.port.blocks,
     l1Head: rollup.port.head,
     timings: { sequenceS: (performance.now() - t0) / 1000, deriveS: 0 },
     close: async () => {
@@ -88,4 +95,71 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
     run.pipeline = derived.pipeline;
   }
   return run;
+}
+
+/** A batcher transaction as L1 holds it. */
+export interface BatcherTxOnL1 {
+  l1Block: number;
+  type: number;
+  to: string;
+  blobs: number;
+  frameBytes: number;
+  blobGasUsed: number;
+  versionedHashes: string[];
+}
+
+/** Every batcher transaction of the run, read back from L1 with its receipt. */
+export async function batcherTransactionsOnL1(run: Pick<RollupRun, "l1" | "posted">): Promise<BatcherTxOnL1[]> {
+  const out: BatcherTxOnL1[] = [];
+  for (const t of run.posted.flatMap((p) => p.txs)) {
+    const [tx, receipt] = await Promise.all([run.l1.send("eth_getTransactionByHash", [t.hash]), run.l1.send("eth_getTransactionReceipt", [t.hash])]);
+    out.push({
+      l1Block: Number(receipt.blockNumber),
+      type: Number(tx.type),
+      to: tx.to,
+      blobs: t.blobs,
+      frameBytes: t.bytes,
+      blobGasUsed: Number(receipt.blobGasUsed ?? 0),
+      versionedHashes: tx.blobVersionedHashes ?? [],
+    });
+  }
+  return out;
+}
+
+/** Fjord's L1 fee computed here beside the one the L2 put in a transaction's receipt. */
+export interface FjordFeeCheck {
+  kind: TxKind;
+  bytes: number;
+  fastlzSize: number;
+  /** Fjord's estimated compressed size in bytes. */
+  estimatedSize: number;
+  l1GasUsed: bigint;
+  receiptL1GasUsed: bigint;
+  l1Fee: bigint;
+  receiptL1Fee: bigint;
+  matches: boolean;
+}
+
+/** Fjord's L1 cost of every generated transaction whose receipt reports one (legacy receipts do not), against the receipt. */
+export async function fjordFeeChecks(run: Pick<RollupRun, "l2" | "generated">): Promise<FjordFeeCheck[]> {
+  const out: FjordFeeCheck[] = [];
+  for (const t of run.generated) {
+    const r = await run.l2.send("eth_getTransactionReceipt", [t.hash]);
+    if (r.l1Fee === undefined) continue;
+    const mine = fjordL1Cost(t.raw, { l1BaseFee: BigInt(r.l1GasPrice), l1BlobBaseFee: BigInt(r.l1BlobBaseFee), ...OP_MAINNET_SCALARS });
+    const receiptL1GasUsed = BigInt(r.l1GasUsed);
+    const receiptL1Fee = BigInt(r.l1Fee);
+    out.push({
+      kind: t.kind,
+      bytes: t.raw.length,
+      fastlzSize: mine.fastlzSize,
+      estimatedSize: Number(mine.estimatedSizeScaled) / 1e6,
+      l1GasUsed: mine.l1GasUsed,
+      receiptL1GasUsed,
+      l1Fee: mine.l1Fee,
+      receiptL1Fee,
+      matches: mine.l1Fee === receiptL1Fee && mine.l1GasUsed === receiptL1GasUsed,
+    });
+  }
+  return out;
 }

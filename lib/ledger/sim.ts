@@ -4,17 +4,19 @@
 
 import { createHash } from "node:crypto";
 import { keccak256, Transaction, type Wallet } from "ethers";
-import { devWallet } from "../chain/keys.js";
-import type { Batcher, BatcherOptions, BatcherTx, ChannelInfo } from "./batcher.js";
+import { devPrivateKeys, devWallet } from "../chain/keys.js";
+import type { Batcher, BatcherOptions, BatcherTx } from "./batcher.js";
 import { kzgToVersionedHash } from "./blob-eip4844.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./block-refs.js";
 import { fromHex, toHex } from "./bytes.js";
 import type { PostedTx } from "./chains.js";
+import { inclusionLatencies, latencySummary } from "./channel-measurements.js";
 import type { DerivationPipeline, PipelineOptions } from "./derivation/pipeline.js";
-import { BATCHER_ACCOUNT, derive, type L1Port, RollupDriver } from "./driver.js";
+import { BATCHER_ACCOUNT, type ChannelInclusion, derive, type L1Port, RollupDriver } from "./driver.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./rollup-config.js";
 import type { Sequencer } from "./sequencer.js";
+import { Workload } from "./workload.js";
 
 export { BATCHER_ACCOUNT } from "./driver.js";
 /** Chain id of the in-memory L1 (a devnet id: its transactions are signed for it). */
@@ -173,8 +175,8 @@ export interface SimRun {
   batcher: Batcher;
   genesis: L2BlockRef;
   batcherTxCount: number;
-  /** For each channel, the L1 block that included its last transaction. */
-  inclusions: { channel: ChannelInfo; l1Block: number; l1Timestamp: number }[];
+  /** For each channel, the L1 block that included it. */
+  inclusions: ChannelInclusion[];
 }
 
 /** Sequences l2Blocks blocks while L1 advances every 12 s, posting channels as they fill: the rollup driver on a MemoryL1. */
@@ -185,8 +187,49 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
   const driver = new RollupDriver({ cfg: o.cfg, l1: port, engine: new HashEngine(genesis), genesis, batcher: o.batcher, seed: o.seed });
   driver.altDA = o.postBatcherTxs;
   await driver.run(o.l2Blocks, o.txsForBlock);
-  const inclusions = driver.posted.map((p) => ({ channel: p.channel, l1Block: p.l1Block!, l1Timestamp: p.l1Timestamp! }));
-  return { l1, sequencer: driver.sequencer, batcher: driver.batcher, genesis, batcherTxCount: driver.batcherTxCount, inclusions };
+  return { l1, sequencer: driver.sequencer, batcher: driver.batcher, genesis, batcherTxCount: driver.batcherTxCount, inclusions: driver.inclusions() };
+}
+
+export interface WorkloadSimOptions extends Omit<SimRunOptions, "txsForBlock"> {
+  /** Workload transactions in each block after the first (which holds the workload's set-up). */
+  txsPerBlock: number;
+  /** The workload's senders: the first `senders` development accounts. */
+  senders: number;
+  /** The workload's seed, when it is not the run's. */
+  workloadSeed?: number;
+}
+
+/** The seeded workload through simulate: its set-up transactions in the first block, then txsPerBlock in each. */
+export async function simulateWorkload(o: WorkloadSimOptions): Promise<SimRun & { workload: Workload }> {
+  const { txsPerBlock, senders, workloadSeed, ...run } = o;
+  const workload = new Workload({ seed: workloadSeed ?? o.seed, chainId: o.cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, senders) });
+  const setup = workload.setup().map((t) => t.raw);
+  const sim = await simulate({ ...run, txsForBlock: (i) => (i === 0 ? setup : workload.take(txsPerBlock).map((t) => t.raw)) });
+  return { ...sim, workload };
+}
+
+export interface LatencyAtLimit {
+  /** The batcher's channel size limit (maxChannelInputBytes). */
+  limit: number;
+  channels: number;
+  /** Seconds from each L2 block to the L1 block that included its channel. */
+  latencies: number[];
+  median: number;
+  max: number;
+}
+
+/** The same workload run in memory once per channel size limit: how long blocks wait for L1 inclusion. */
+export async function latencyByChannelLimit(o: WorkloadSimOptions, limits: readonly number[]): Promise<LatencyAtLimit[]> {
+  const out: LatencyAtLimit[] = [];
+  for (const limit of limits) {
+    const sim = await simulateWorkload({ ...o, batcher: { ...o.batcher, maxChannelInputBytes: limit } });
+    const latencies = inclusionLatencies(
+      sim.sequencer.blocks.map((b) => b.ref),
+      sim.inclusions,
+    );
+    out.push({ limit, channels: sim.batcher.channels.length, latencies, ...latencySummary(latencies) });
+  }
+  return out;
 }
 
 /** Runs derivation over every L1 block of a simulated run (or a mutated copy of its blocks). */
