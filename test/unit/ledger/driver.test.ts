@@ -47,14 +47,17 @@ describe("rollup driver: its callers agree", function () {
     }
   });
 
-  it("the loop's L2 and simulate build the same empty blocks, channels and inclusions", async () => {
+  it("the loop's L2 and simulate build the same blocks, channels and inclusions from the same transactions", async () => {
     const batcher = { batchType: 1, compression: "zlib", da: "calldata", maxChannelInputBytes: 400 } as const;
     const l2 = await L2Ledger.open({ seed: 21, batcher });
     try {
+      await l2.send("a payment", [{ label: "pay", from: l2.wallet(1), to: l2.wallet(2).address, value: 1n }]);
       await l2.padTo(12);
       const d = await l2.finish();
       expect(d.identicalBlocks).to.equal(12);
-      const sim = await simulate({ cfg: l2.cfg, batcher, l2Blocks: 12, seed: 21, txsForBlock: () => [] });
+      const payment = l2.sequencer.blocks[0]!.batch.transactions;
+      expect(payment).to.have.length(1);
+      const sim = await simulate({ cfg: l2.cfg, batcher, l2Blocks: 12, seed: 21, txsForBlock: (i) => (i === 0 ? payment : []) });
       expect(origins(sim.sequencer.blocks)).to.deep.equal(origins(l2.sequencer.blocks));
       expect(channels(sim.batcher.channels)).to.deep.equal(channels(l2.batcher.channels));
       expect(sim.batcher.channels.length).to.be.greaterThan(1);
