@@ -13,6 +13,7 @@
 import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./block-refs.js";
+import { toHex } from "./bytes.js";
 import type { PostedTx } from "./chains.js";
 import { DerivationPipeline, type Engine, type PipelineOptions } from "./derivation/pipeline.js";
 import type { RollupConfig } from "./rollup-config.js";
@@ -178,4 +179,9 @@ export async function derive(
   const t0 = performance.now();
   for (let n = 1; n <= count; n++) await pipeline.addL1Block(await read(n));
   return { pipeline, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** What each derived block holds, hashes aside: number, timestamp, L1 origin and transactions (to compare derivations over different engines or DA paths). */
+export function derivedBlockContents(p: DerivationPipeline): string[] {
+  return p.safeChain.map((b) => [b.number, b.timestamp, b.l1origin.number, (p.derivedTransactions.get(b.number) ?? []).map((t) => toHex(t)).join()].join("|"));
 }

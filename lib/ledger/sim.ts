@@ -11,6 +11,7 @@ import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./bl
 import { fromHex, toHex } from "./bytes.js";
 import type { PostedTx } from "./chains.js";
 import { inclusionLatencies, latencySummary } from "./channel-measurements.js";
+import { parseL1Tx } from "./derivation/l1-retrieval.js";
 import type { DerivationPipeline, PipelineOptions } from "./derivation/pipeline.js";
 import { BATCHER_ACCOUNT, type ChannelInclusion, derive, type L1Port, RollupDriver } from "./driver.js";
 import { HashEngine } from "./engine.js";
@@ -89,6 +90,17 @@ export class MemoryL1 implements BlobSource {
     unsigned.signature = signer.signingKey.sign(unsigned.unsignedHash);
     return { raw: fromHex(unsigned.serialized) };
   }
+}
+
+/** The data of every transaction on an in-memory L1, in block order: what the batcher posted (frames, or alt-DA commitments). */
+export function batcherDataOnL1(l1: MemoryL1): Uint8Array[] {
+  return l1.blocks.flatMap((b) => b.transactions.map((t) => parseL1Tx(t)!.data));
+}
+
+/** How many batcher transactions an in-memory L1 holds and how many bytes of data they carry. */
+export function l1Footprint(l1: MemoryL1): { txs: number; bytes: number } {
+  const data = batcherDataOnL1(l1);
+  return { txs: data.length, bytes: data.reduce((a, d) => a + d.length, 0) };
 }
 
 export function l1Ref(b: L1BlockData): L1BlockRef {
