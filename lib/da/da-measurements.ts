@@ -11,7 +11,7 @@ import { calldataTxGas, GAS_PER_BLOB, TX_BASE_GAS } from "../ledger/fees.js";
 import { encodeBatcherTxData } from "../ledger/frame.js";
 import type { Rng } from "../random.js";
 import { type Assignment, assignmentsForBlob } from "./assignment.js";
-import type { VersionedBlobParams } from "./blob-params.js";
+import { type SafetyCheck, type SecurityThresholds, safetyCheck, type VersionedBlobParams } from "./blob-params.js";
 import type { mcl } from "./bn254.js";
 import { blobLengthForPayload } from "./codec.js";
 import { bytesToFieldElements, fieldElementsToBytes } from "./field.js";
@@ -222,6 +222,15 @@ export function chunkLayouts(blobLength: number, params: Record<string, Versione
     const layout = encodingLayout(blobLength, p);
     return { params: name, blobLength, chunkLength: layout.chunkLength, chunks: layout.numChunks, domainSize: layout.domainSize, chunksNeeded: chunksNeeded(layout) };
   });
+}
+
+export interface NamedSafetyCheck extends SafetyCheck, VersionedBlobParams {
+  params: string;
+}
+
+/** The security inequality for each named set of blob parameters, beside the parameters themselves. */
+export function safetyChecks(params: Record<string, VersionedBlobParams>, thresholds: SecurityThresholds): NamedSafetyCheck[] {
+  return Object.entries(params).map(([name, p]) => ({ params: name, ...p, ...safetyCheck(p, thresholds) }));
 }
 
 /** One-bit changes to a chunk, one in the last byte of each 32-byte evaluation: how many its proof catches. */

@@ -17,6 +17,7 @@ import {
   refusalOf,
   refusals,
   retrievalEdge,
+  safetyChecks,
   withBehaviour,
 } from "../../../lib/da/da-measurements.js";
 import { Disperser } from "../../../lib/da/disperser.js";
@@ -60,6 +61,13 @@ describe("DA measurements: notebook 02's steps", function () {
     expect(lab!.chunksNeeded).to.equal(Math.ceil(blobLength / lab!.chunkLength));
     expect(mainnet).to.deep.include({ params: "mainnet", chunks: 8192 });
     expect(mainnet!.chunksNeeded).to.equal(Math.ceil(blobLength / mainnet!.chunkLength));
+  });
+
+  it("checks the security inequality for each named parameter set, and fails one with too many operators", () => {
+    const tooMany = { maxNumOperators: 60, numChunks: 64, codingRate: 8 };
+    const rows = safetyChecks({ lab: LAB_BLOB_PARAMS, "too many": tooMany }, DEFAULT_SECURITY_THRESHOLDS);
+    expect(rows[0]).to.deep.include({ params: "lab", ...LAB_BLOB_PARAMS, holds: true, lhs: 8 * (64 - 16) * 22, rhs: 6400 });
+    expect(rows[1]).to.deep.include({ params: "too many", holds: false, lhs: 8 * 4 * 22 });
   });
 
   it("catches every one-bit change to a chunk by its proof", async () => {
