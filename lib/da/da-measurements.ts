@@ -2,17 +2,24 @@
 // function of the stake online, sampling confidence against withheld data, and the L1 gas of
 // posting a growing batch as calldata, as EIP-4844 blobs, or as one EigenDA certificate.
 
+import { type ErrorFields, LabError } from "../errors.js";
 import type { Segment } from "../ledger/annotate.js";
+import type { ChannelInfo } from "../ledger/batcher.js";
 import { encodeBlobs, MAX_BLOB_DATA_SIZE } from "../ledger/blob-eip4844.js";
 import { channelToFrames } from "../ledger/channel.js";
 import { calldataTxGas, GAS_PER_BLOB, TX_BASE_GAS } from "../ledger/fees.js";
 import { encodeBatcherTxData } from "../ledger/frame.js";
 import type { Rng } from "../random.js";
-import { assignmentsForBlob } from "./assignment.js";
-import type { VersionedBlobParams } from "./blob-params.js";
+import { type Assignment, assignmentsForBlob } from "./assignment.js";
+import { type SafetyCheck, type SecurityThresholds, safetyCheck, type VersionedBlobParams } from "./blob-params.js";
+import type { mcl } from "./bn254.js";
 import { blobLengthForPayload } from "./codec.js";
-import { type Operator, totalStake } from "./operators.js";
-import { chunksNeeded, encodingLayout } from "./reed-solomon.js";
+import { bytesToFieldElements, fieldElementsToBytes } from "./field.js";
+import { verifyChunk } from "./kzg-bn254.js";
+import { type Operator, type OperatorBehaviour, totalStake } from "./operators.js";
+import { type Chunk, chunksNeeded, type EncodingLayout, encodingLayout } from "./reed-solomon.js";
+import type { RetrievalReport } from "./retrieval.js";
+import type { Srs } from "./srs.js";
 
 export interface ReconstructionTrial {
   /** Share of quorum-0 stake held by the operators online. */
@@ -152,4 +159,174 @@ export function encodedPayloadSegments(encoded: Uint8Array, words = 4): Segment[
   ];
   for (let w = 1; w <= words && w * 32 < encoded.length; w++) out.push(seg(w * 32, 1, `fe${w}:0x00`), seg(w * 32 + 1, 31, `fe${w}:payload`));
   return out;
+}
+
+// --- the steps notebook 02 shows: refusals, layouts, operators taken offline, retrieval at the edge
+
+/** One input fed to a check: accepted (no code), or refused with the error's code and fields. */
+export interface Refusal {
+  input: string;
+  code?: string;
+  fields?: ErrorFields;
+}
+
+/** Feeds each input to `check` and keeps what it was refused with; anything thrown that is not a LabError propagates. */
+export function refusals<T>(inputs: readonly { input: string; value: T }[], check: (value: T) => unknown): Refusal[] {
+  return inputs.map(({ input, value }) => {
+    try {
+      check(value);
+      return { input };
+    } catch (e) {
+      if (!(e instanceof LabError)) throw e;
+      return { input, code: e.code, fields: e.fields };
+    }
+  });
+}
+
+/** The refusal of an asynchronous step (undefined when it went through); anything thrown that is not a LabError propagates. */
+export async function refusalOf(run: () => Promise<unknown>): Promise<LabError | undefined> {
+  try {
+    await run();
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof LabError)) throw e;
+    return e;
+  }
+}
+
+/** An encoded payload broken three ways the decoder must refuse: header byte, length claim, truncation. */
+export function payloadCorruptions(encoded: Uint8Array): { input: string; value: Uint8Array }[] {
+  const badHeader = encoded.slice();
+  badHeader[0] = 1;
+  const badLength = encoded.slice();
+  new DataView(badLength.buffer).setUint32(2, encoded.length, false);
+  return [
+    { input: "first byte 0x01", value: badHeader },
+    { input: "length past the data", value: badLength },
+    { input: "three words short", value: encoded.subarray(0, encoded.length - 96) },
+  ];
+}
+
+export interface ChunkLayoutRow {
+  params: string;
+  blobLength: number;
+  chunkLength: number;
+  chunks: number;
+  domainSize: number;
+  chunksNeeded: number;
+}
+
+/** The Reed–Solomon layout of one blob under each named set of blob parameters (the lab's, mainnet's). */
+export function chunkLayouts(blobLength: number, params: Record<string, VersionedBlobParams>): ChunkLayoutRow[] {
+  return Object.entries(params).map(([name, p]) => {
+    const layout = encodingLayout(blobLength, p);
+    return { params: name, blobLength, chunkLength: layout.chunkLength, chunks: layout.numChunks, domainSize: layout.domainSize, chunksNeeded: chunksNeeded(layout) };
+  });
+}
+
+export interface NamedSafetyCheck extends SafetyCheck, VersionedBlobParams {
+  params: string;
+}
+
+/** The security inequality for each named set of blob parameters, beside the parameters themselves. */
+export function safetyChecks(params: Record<string, VersionedBlobParams>, thresholds: SecurityThresholds): NamedSafetyCheck[] {
+  return Object.entries(params).map(([name, p]) => ({ params: name, ...p, ...safetyCheck(p, thresholds) }));
+}
+
+/** One-bit changes to a chunk, one in the last byte of each 32-byte evaluation: how many its proof catches. */
+export function chunkTamperCaught(srs: Srs, commitment: mcl.G1, layout: EncodingLayout, chunk: Chunk, proof: mcl.G1): { tried: number; caught: number } {
+  const bytes = fieldElementsToBytes(chunk.evaluations);
+  let tried = 0;
+  let caught = 0;
+  for (let at = 31; at < bytes.length; at += 32) {
+    const changed = bytes.slice();
+    changed[at]! ^= 1;
+    tried++;
+    if (!verifyChunk(srs, commitment, layout, { index: chunk.index, evaluations: bytesToFieldElements(changed) }, proof)) caught++;
+  }
+  return { tried, caught };
+}
+
+/** The largest operators by stake in `quorum`, taken in turn until together they hold more than `share` of it. */
+export function largestOperatorsHolding(operators: readonly Operator[], quorum: number, share: number): Operator[] {
+  const total = Number(totalStake(operators, quorum));
+  const stake = (o: Operator) => Number(o.stakes.get(quorum) ?? 0n);
+  const out: Operator[] = [];
+  let held = 0;
+  for (const o of [...operators].sort((a, b) => stake(b) - stake(a))) {
+    if (held > share * total) break;
+    out.push(o);
+    held += stake(o);
+  }
+  return out;
+}
+
+/** Runs `step` with `operators` behaving as `behaviour`, then makes them honest again. */
+export async function withBehaviour<T>(operators: readonly Operator[], behaviour: OperatorBehaviour, step: () => T | Promise<T>): Promise<T> {
+  for (const o of operators) o.behaviour = behaviour;
+  try {
+    return await step();
+  } finally {
+    for (const o of operators) o.behaviour = "honest";
+  }
+}
+
+export interface RetrievalAttempt {
+  operatorsServing: number;
+  /** Share of quorum 0's and quorum 1's stake held by the operators serving. */
+  q0StakeOnline: number;
+  q1StakeOnline: number;
+  /** "rebuilt", or the code retrieval was refused with. */
+  result: string;
+  /** Chunks received whose proofs checked out (on a refusal: the distinct chunks it had). */
+  chunksVerified: number;
+}
+
+/**
+ * Retrieval at the edge of the threshold: every operator withholds, then they serve one by one,
+ * fewest assigned chunks first, and after each a real retrieval is tried, until one rebuilds
+ * the blob. Returns each attempt and the payload rebuilt (undefined if none did).
+ */
+export function retrievalEdge(operators: readonly Operator[], assignment: Assignment, retrieve: () => RetrievalReport): { attempts: RetrievalAttempt[]; payload?: Uint8Array } {
+  const held = (o: Operator) => assignment.get(o.id)?.length ?? 0;
+  const stake = (o: Operator, q: number) => Number(o.stakes.get(q) ?? 0n);
+  const totals = [Number(totalStake(operators, 0)), Number(totalStake(operators, 1))];
+  const order = [...operators].sort((a, b) => held(a) - held(b) || stake(a, 0) - stake(b, 0));
+  const attempts: RetrievalAttempt[] = [];
+  for (const o of operators) o.behaviour = "withholding";
+  try {
+    const serving: Operator[] = [];
+    for (const o of order) {
+      o.behaviour = "honest";
+      serving.push(o);
+      const share = (q: number) => serving.reduce((a, x) => a + stake(x, q), 0) / totals[q]!;
+      const attempt = { operatorsServing: serving.length, q0StakeOnline: share(0), q1StakeOnline: share(1) };
+      try {
+        const got = retrieve();
+        attempts.push({ ...attempt, result: "rebuilt", chunksVerified: got.chunksReceived - got.chunksRejected });
+        return { attempts, payload: got.payload };
+      } catch (e) {
+        if (!(e instanceof LabError)) throw e;
+        attempts.push({ ...attempt, result: e.code, chunksVerified: Number(e.fields.have ?? 0) });
+      }
+    }
+    return { attempts };
+  } finally {
+    for (const o of operators) o.behaviour = "honest";
+  }
+}
+
+/** The frames' bytes of every channel, one after another: the compressed stream the batcher posts. */
+export function channelFrameStream(channels: readonly ChannelInfo[]): Uint8Array {
+  return Buffer.concat(channels.flatMap((c) => c.frames.map((f) => f.data)));
+}
+
+/** Batch sizes of the gas comparison, from one frame's worth to ten megabytes. */
+export const GAS_BATCH_SIZES = [2_000, 10_000, 50_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000] as const;
+
+/** gasForBatch at each size up to `maxRepeat` times the stream, the stream repeated to fill it. */
+export function gasCurve(stream: Uint8Array, certTxData: Uint8Array, verificationGas: number, sizes: readonly number[] = GAS_BATCH_SIZES, maxRepeat = 20): GasRow[] {
+  return sizes
+    .filter((s) => s <= stream.length * maxRepeat)
+    .map((s) => gasForBatch(new Uint8Array(Buffer.concat(Array.from({ length: Math.ceil(s / stream.length) }, () => stream))).subarray(0, s), certTxData, verificationGas));
 }

@@ -116,6 +116,6 @@ export class Batcher {
 }
 
 /** The L1 origin number of a block's parent: the block's own origin unless it started an epoch. */
-function parentEpoch(b: SequencedBlock): number {
+export function parentEpoch(b: SequencedBlock): number {
   return b.ref.sequenceNumber === 0 ? b.batch.epochNum - 1 : b.batch.epochNum;
 }

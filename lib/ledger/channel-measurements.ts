@@ -1,16 +1,37 @@
 // Size and cost experiments on batches, channels and DA, shared by notebook 01 and the bench.
 // Everything here is pure: it works on sequenced blocks and byte strings, no chain needed.
-import { type Batch, encodeChannelPayload, type SingularBatch } from "./batch.js";
+import { type Batch, encodeBatch, encodeChannelPayload, type SingularBatch } from "./batch.js";
+import { parentEpoch } from "./batcher.js";
 import { MAX_BLOB_DATA_SIZE } from "./blob-eip4844.js";
 import { type CompressionAlgo, channelToFrames, compressChannel } from "./channel.js";
 import { batchL1Gas } from "./fees.js";
 import { encodeBatcherTxData } from "./frame.js";
+import type { SequencedBlock } from "./sequencer.js";
 import { type SpanBatchCodecConfig, spanBatchFromBlocks } from "./span-batch.js";
 
 export interface BlockLike {
   batch: SingularBatch;
   /** Origin number of the block's parent (for the span batch's first origin bit). */
   parentEpoch: number;
+}
+
+/** Sequenced blocks as channel inputs, each with its parent's origin (the batcher's parent-epoch rule). */
+export function blocksForChannels(blocks: readonly SequencedBlock[]): BlockLike[] {
+  return blocks.map((b) => ({ batch: b.batch, parentEpoch: parentEpoch(b) }));
+}
+
+/** One span batch of `blocks`, encoded: batch_version 1, the prefix, the payload. */
+export function encodedSpanBatch(blocks: readonly BlockLike[], codec: SpanBatchCodecConfig): Uint8Array {
+  return encodeBatch(
+    {
+      type: 1,
+      batch: spanBatchFromBlocks(
+        blocks.map((b) => b.batch),
+        blocks[0]!.parentEpoch,
+      ),
+    },
+    codec,
+  );
 }
 
 /** The uncompressed channel payload for blocks, as singular batches or one span batch. */
@@ -107,4 +128,85 @@ export function inclusionLatencies(l2: readonly { number: number; timestamp: num
     }
   }
   return out;
+}
+
+/** The channel sizes (transaction bytes) the measurements sweep, from a few transactions to a full six-blob channel. */
+export const CHANNEL_SIZES = [2_000, 5_000, 10_000, 25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_400_000, 2_000_000] as const;
+
+/** The sizes of CHANNEL_SIZES that `blocks` can fill. */
+export function channelSizesFor(blocks: readonly BlockLike[]): number[] {
+  const txBytes = blocks.reduce((a, b) => a + b.batch.transactions.reduce((x, t) => x + t.length, 0), 0);
+  return CHANNEL_SIZES.filter((s) => s <= txBytes);
+}
+
+export type BatchKind = "singular" | "span";
+export type ChannelGridKey = `${BatchKind} ${CompressionAlgo}`;
+/** One channel measured four ways. */
+export type ChannelGrid = Record<ChannelGridKey, ChannelMeasure>;
+export const CHANNEL_GRID_KEYS: readonly ChannelGridKey[] = ["singular zlib", "singular brotli", "span zlib", "span brotli"];
+
+/** One channel of `blocks` as singular batches or one span batch, compressed with zlib or brotli. */
+export function measureChannelGrid(blocks: readonly BlockLike[], codec: SpanBatchCodecConfig): ChannelGrid {
+  const grid = {} as ChannelGrid;
+  for (const key of CHANNEL_GRID_KEYS) {
+    const [kind, algo] = key.split(" ") as [BatchKind, CompressionAlgo];
+    grid[key] = measureChannel(blocks, kind, algo, codec);
+  }
+  return grid;
+}
+
+export interface CompressionPoint {
+  /** The size asked for, and the blocks that reach it. */
+  txBytes: number;
+  blocks: number;
+  grid: ChannelGrid;
+}
+
+/** The channel grid at each size: the first blocks whose transactions reach it. */
+export function compressionCurve(blocks: readonly BlockLike[], sizes: readonly number[], codec: SpanBatchCodecConfig): CompressionPoint[] {
+  return sizes.map((size) => {
+    const taken = takeBlocks(blocks, size);
+    return { txBytes: size, blocks: taken.length, grid: measureChannelGrid(taken, codec) };
+  });
+}
+
+/** What a full channel's grid says: the targets notebook 01 checks. */
+export interface ChannelComparison {
+  /** Span brotli: compressed over transaction bytes. */
+  brotliRatio: number;
+  /** How much smaller brotli makes the span channel than zlib. */
+  brotliVsZlibSaving: number;
+  /** Span over singular batches, both brotli. */
+  spanVsSingular: number;
+  /** Span brotli's encoding overhead. */
+  encodingOverhead: number;
+}
+
+export function compareChannels(grid: ChannelGrid): ChannelComparison {
+  return {
+    brotliRatio: grid["span brotli"].ratioVsTxs,
+    brotliVsZlibSaving: 1 - grid["span brotli"].compressedBytes / grid["span zlib"].compressedBytes,
+    spanVsSingular: grid["span brotli"].compressedBytes / grid["singular brotli"].compressedBytes,
+    encodingOverhead: grid["span brotli"].encodingOverhead,
+  };
+}
+
+export interface DaCostPoint {
+  txBytes: number;
+  calldata: DaCost;
+  blobs: DaCost;
+}
+
+/** L1 gas per L2 transaction of a span brotli channel at each size, as calldata and as blobs. */
+export function daCostCurve(blocks: readonly BlockLike[], sizes: readonly number[], codec: SpanBatchCodecConfig): DaCostPoint[] {
+  return sizes.map((size) => {
+    const taken = takeBlocks(blocks, size);
+    return { txBytes: size, calldata: daCost(taken, "span", "brotli", "calldata", codec), blobs: daCost(taken, "span", "brotli", "blobs", codec) };
+  });
+}
+
+/** The median (the upper one of an even count) and the largest of some latencies. */
+export function latencySummary(latencies: readonly number[]): { median: number; max: number } {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, max: Math.max(...sorted) };
 }

@@ -11,6 +11,7 @@ import { connectContract, deployContract } from "../chain/contracts.js";
 import { concatBytes, fromHex } from "./bytes.js";
 import type { ChainHandle } from "./chains.js";
 import { ConfigError } from "./errors.js";
+import type { RollupConfig } from "./rollup-config.js";
 
 export const L2_TO_L1_MESSAGE_PASSER = "0x4200000000000000000000000000000000000016";
 export const OUTPUT_VERSION_V0 = `0x${"00".repeat(32)}`;
@@ -104,4 +105,90 @@ export async function challengeOutputs(oracle: LabContract<"L2OutputOracle">, ch
     }
   }
   return { checked: n };
+}
+
+/** The development accounts that propose and challenge outputs on L1. */
+export const PROPOSER_ACCOUNT = 17;
+export const CHALLENGER_ACCOUNT = 18;
+/** The OP Stack's finalization period on mainnet: seven days. */
+export const FINALIZATION_PERIOD_SECONDS = 7 * 24 * 3600;
+
+export interface OutputSettlementOptions {
+  cfg: Pick<RollupConfig, "blockTime" | "genesisTimestamp">;
+  /** L1, where the oracle is deployed (automine is switched on for the settlement). */
+  l1: Pick<ChainHandle, "send" | "wallet">;
+  /** The sequencer's L2, which the proposer reads, and the derived L2, which the challenger reads. */
+  sequenced: Pick<ChainHandle, "send">;
+  derived: Pick<ChainHandle, "send">;
+  /** The derived safe head: outputs are proposed up to it. */
+  safeBlock: number;
+  /** L2 blocks between outputs (the oracle's submissionInterval). */
+  interval: number;
+  finalizationPeriodSeconds?: number;
+  /**
+   * The challenge drill: the output of the last interval is first proposed wrong (the state root in
+   * place of the output root); the challenger deletes it, and the proposer proposes the right one.
+   */
+  wrongLastOutput?: boolean;
+}
+
+export interface OutputSettlement {
+  oracle: LabContract<"L2OutputOracle">;
+  /** The proposals that stand, in index order. */
+  proposals: Proposal[];
+  /** The wrong proposals the challenger deleted. */
+  deleted: Proposal[];
+  /** Each challenger pass, in order. */
+  challenges: ChallengeResult[];
+  /** The first index a challenger pass deleted from; undefined when every output was right. */
+  challengedIndex?: number;
+  /** For each standing proposal: final before the finalization period had passed, and after it. */
+  finalizedBefore: boolean[];
+  finalized: boolean[];
+  finalizationPeriodSeconds: number;
+}
+
+/**
+ * Output proposals (specs/protocol/proposals.md) from proposal to finality: the oracle is deployed
+ * on L1, the proposer posts the sequencer's output every `interval` blocks up to the safe head, the
+ * challenger recomputes each from the derived chain and deletes a wrong one, and L1 time passes
+ * the finalization period.
+ */
+export async function settleOutputRoots(o: OutputSettlementOptions): Promise<OutputSettlement> {
+  const finalizationPeriodSeconds = o.finalizationPeriodSeconds ?? FINALIZATION_PERIOD_SECONDS;
+  await o.l1.send("evm_setAutomine", [true]);
+  const proposer = o.l1.wallet(PROPOSER_ACCOUNT);
+  const challenger = o.l1.wallet(CHALLENGER_ACCOUNT);
+  const oracle = await deployL2OutputOracle(o.l1.wallet(0), {
+    submissionInterval: o.interval,
+    l2BlockTime: o.cfg.blockTime,
+    startingBlockNumber: 0,
+    startingTimestamp: o.cfg.genesisTimestamp,
+    proposer: proposer.address,
+    challenger: challenger.address,
+    finalizationPeriodSeconds,
+  });
+  const proposals: Proposal[] = [];
+  const deleted: Proposal[] = [];
+  const challenges: ChallengeResult[] = [];
+  if (o.wrongLastOutput) {
+    proposals.push(...(await proposeOutputs(oracle, proposer, o.sequenced, o.safeBlock - o.interval, o.l1)));
+    challenges.push(await challengeOutputs(oracle, challenger, o.derived));
+    deleted.push(...(await proposeOutputs(oracle, proposer, o.sequenced, o.safeBlock, o.l1, (out) => out.stateRoot)));
+    challenges.push(await challengeOutputs(oracle, challenger, o.derived));
+  }
+  proposals.push(...(await proposeOutputs(oracle, proposer, o.sequenced, o.safeBlock, o.l1)));
+  challenges.push(await challengeOutputs(oracle, challenger, o.derived));
+  const finalizedBefore = await finalizedFlags(oracle, proposals);
+  await o.l1.send("evm_increaseTime", [finalizationPeriodSeconds]);
+  await o.l1.send("evm_mine", []);
+  const finalized = await finalizedFlags(oracle, proposals);
+  const challengedIndex = challenges.find((c) => c.deletedFrom !== undefined)?.deletedFrom;
+  return { oracle, proposals, deleted, challenges, challengedIndex, finalizedBefore, finalized, finalizationPeriodSeconds };
+}
+
+async function finalizedFlags(oracle: LabContract<"L2OutputOracle">, proposals: readonly Proposal[]): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const p of proposals) out.push(await oracle.isFinalized(p.index));
+  return out;
 }

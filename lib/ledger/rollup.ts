@@ -1,19 +1,22 @@
-// Runs the whole rollup on two Hardhat chains: the sequencer builds L2 blocks on L2 (chain A)
-// from the seeded workload while L1 advances every 12 s; the batcher posts channels to L1 as
-// calldata or blobs; derivation reads L1 back and re-executes every derived block on a fresh L2
-// (chain B) with the same genesis. The result carries both chains for output roots and figures.
+// Runs the whole rollup on two Hardhat chains: the rollup driver sequences L2 blocks on L2 (chain
+// A) from the seeded workload while L1 advances every 12 s, the batcher posts channels to L1 as
+// calldata or blobs, and derivation reads L1 back and re-executes every derived block on a fresh
+// L2 (chain B) with the same genesis. The result carries both chains for output roots and figures.
 
 import { devPrivateKeys } from "../chain/keys.js";
-import { rng } from "../random.js";
-import { Batcher, type BatcherOptions, type ChannelInfo } from "./batcher.js";
-import type { L1BlockRef, L2BlockRef } from "./block-refs.js";
-import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "./chains.js";
-import { DerivationPipeline } from "./derivation/pipeline.js";
+import type { Batcher, BatcherOptions } from "./batcher.js";
+import type { L1BlockRef } from "./block-refs.js";
+import { type ChainHandle, HardhatEngine, openChain } from "./chains.js";
+import type { DerivationPipeline } from "./derivation/pipeline.js";
+import { type ChannelInclusion, type PostedChannel, RollupDriver } from "./driver.js";
+import { fjordL1Cost, OP_MAINNET_SCALARS } from "./fees.js";
+import { openHardhatRollup } from "./hardhat-l1.js";
 import { commitmentFunction, kzg } from "./kzg-eip4844.js";
-import { defaultRollupConfig, type RollupConfig } from "./rollup-config.js";
-import { Sequencer } from "./sequencer.js";
-import { BATCHER_ACCOUNT } from "./sim.js";
-import { type GeneratedTx, Workload } from "./workload.js";
+import type { RollupConfig } from "./rollup-config.js";
+import type { Sequencer } from "./sequencer.js";
+import { type GeneratedTx, type TxKind, Workload } from "./workload.js";
+
+export type { PostedChannel } from "./driver.js";
 
 export interface RollupOptions {
   seed: number;
@@ -28,13 +31,6 @@ export interface RollupOptions {
   cfg?: Partial<RollupConfig>;
 }
 
-export interface PostedChannel {
-  channel: ChannelInfo;
-  txs: PostedTx[];
-  /** L1 block that included the channel's last transaction. */
-  l1Block?: number;
-}
-
 export interface RollupRun {
   cfg: RollupConfig;
   l1: ChainHandle;
@@ -46,7 +42,11 @@ export interface RollupRun {
   workload: Workload;
   generated: GeneratedTx[];
   posted: PostedChannel[];
+  /** For each channel, the L1 block that included it. */
+  inclusions: ChannelInclusion[];
   pipeline?: DerivationPipeline;
+  /** Every L1 block of the run, by number (the chain the sequencer picked origins from). */
+  l1Blocks: readonly L1BlockRef[];
   l1Head: L1BlockRef;
   /** Wall-clock seconds of sequencing + posting, and of derivation with re-execution. */
   timings: { sequenceS: number; deriveS: number };
@@ -54,98 +54,112 @@ export interface RollupRun {
 }
 
 export async function runRollup(o: RollupOptions): Promise<RollupRun> {
-  const genesisDate = o.genesisDate ?? new Date("2026-01-01T00:00:00Z");
-  const l1BlockTime = o.l1BlockTime ?? 12;
-  const [l1, l2] = await Promise.all([openChain("l1", genesisDate), openChain("l2", genesisDate)]);
-  const l1Genesis = await l1BlockRef(l1, 0);
-  const l2GenesisBlock = await l2.send("eth_getBlockByNumber", ["0x0", false]);
-  const batcherWallet = l1.wallet(BATCHER_ACCOUNT);
-  const cfg = defaultRollupConfig({ l2ChainId: l2.chainId, genesisTimestamp: Number(l2GenesisBlock.timestamp), batcherAddress: batcherWallet.address, ...o.cfg });
-  const genesis: L2BlockRef = {
-    number: 0,
-    hash: l2GenesisBlock.hash,
-    parentHash: l2GenesisBlock.parentHash,
-    timestamp: cfg.genesisTimestamp,
-    l1origin: { number: 0, hash: l1Genesis.hash },
-    sequenceNumber: 0,
-  };
-
-  const l1Refs: L1BlockRef[] = [l1Genesis];
-  const sequencer = new Sequencer(cfg, new HardhatEngine(l2), genesis, (n) => l1Refs[n]);
-  const batcher = new Batcher(cfg, o.batcher, rng(o.seed).fork("channel-ids"));
-  const blobStore = new BlobStore();
-  const poster = new L1Poster(l1, batcherWallet, cfg.batchInboxAddress, blobStore);
+  const rollup = await openHardhatRollup(o);
+  const { cfg, l1, l2 } = rollup;
+  const driver = new RollupDriver({ cfg, l1: rollup.port, engine: new HardhatEngine(l2), genesis: rollup.genesis, batcher: o.batcher, seed: o.seed });
   const workload = new Workload({ seed: o.seed, chainId: l2.chainId, senderKeys: devPrivateKeys().slice(0, 16) });
   const generated: GeneratedTx[] = [];
-  const posted: PostedChannel[] = [];
-  const unincluded: PostedChannel[] = [];
-
-  const recordL1Block = async () => {
-    const ref = await l1BlockRef(l1, "latest");
-    l1Refs.push(ref);
-    for (const p of unincluded.splice(0)) p.l1Block = ref.number;
-  };
-  const mineL1 = async () => {
-    await l1.send("evm_mine", [l1Refs[l1Refs.length - 1]!.timestamp + l1BlockTime]);
-    await recordL1Block();
-  };
-  poster.blobBlockTimestamp = () => l1Refs[l1Refs.length - 1]!.timestamp + l1BlockTime;
-  poster.onBlobBlock = recordL1Block;
-  const post = async (txs: Awaited<ReturnType<Batcher["flush"]>>) => {
-    if (txs.length === 0) return;
-    const entries = new Map<ChannelInfo, PostedChannel>();
-    for (const t of txs) {
-      if (!entries.has(t.channel)) {
-        const p: PostedChannel = { channel: t.channel, txs: [] };
-        entries.set(t.channel, p);
-        posted.push(p);
-      }
-    }
-    // A blob transaction is mined on the spot: its channel's inclusion block is known at once.
-    for (const p of entries.values()) unincluded.push(p);
-    const sent = await poster.post(txs);
-    for (const [i, t] of txs.entries()) entries.get(t.channel)!.txs.push(sent[i]!);
-  };
-
   const setup = workload.setup();
   // The trusted setup takes seconds to load: not part of what sequencing costs.
   if (o.batcher.da === "blobs") await kzg();
   const t0 = performance.now();
-  for (let i = 0; i < o.l2Blocks; i++) {
-    while (l1Refs[l1Refs.length - 1]!.timestamp + l1BlockTime <= sequencer.nextTimestamp) await mineL1();
+  await driver.run(o.l2Blocks, (i) => {
     const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
     generated.push(...txs);
-    const block = await sequencer.buildBlock(txs.map((t) => t.raw));
-    await post(batcher.addBlock(block));
-  }
-  await post(batcher.flush());
-  await mineL1();
-  await mineL1();
+    return txs.map((t) => t.raw);
+  });
 
   const run: RollupRun = {
     cfg,
     l1,
     l2,
-    sequencer,
-    batcher,
+    sequencer: driver.sequencer,
+    batcher: driver.batcher,
     workload,
     generated,
-    posted,
-    l1Head: l1Refs[l1Refs.length - 1]!,
+    posted: driver.posted,
+    inclusions: driver.inclusions(),
+    l1Blocks: rollup.port.blocks,
+    l1Head: rollup.port.head,
     timings: { sequenceS: (performance.now() - t0) / 1000, deriveS: 0 },
     close: async () => {
       await Promise.all([l1.close(), l2.close(), run.l2Derived?.close()]);
     },
   };
   if (o.derive !== false) {
-    const l2b = await openChain("l2", genesisDate);
+    const l2b = await openChain("l2", rollup.genesisDate);
     run.l2Derived = l2b;
-    const commit = o.batcher.da === "blobs" ? await commitmentFunction() : undefined;
-    const pipeline = new DerivationPipeline(cfg, new HardhatEngine(l2b), genesis, [l1Genesis], { blobs: blobStore, commitBlob: commit });
-    const t1 = performance.now();
-    for (let n = 1; n <= run.l1Head.number; n++) await pipeline.addL1Block(await l1BlockData(l1, n));
-    run.timings.deriveS = (performance.now() - t1) / 1000;
-    run.pipeline = pipeline;
+    const commitBlob = o.batcher.da === "blobs" ? await commitmentFunction() : undefined;
+    const derived = await driver.derive(new HardhatEngine(l2b), { commitBlob });
+    run.timings.deriveS = derived.seconds;
+    run.pipeline = derived.pipeline;
   }
   return run;
+}
+
+/** A batcher transaction as L1 holds it. */
+export interface BatcherTxOnL1 {
+  l1Block: number;
+  type: number;
+  to: string;
+  blobs: number;
+  frameBytes: number;
+  blobGasUsed: number;
+  versionedHashes: string[];
+}
+
+/** Every batcher transaction of the run, read back from L1 with its receipt. */
+export async function batcherTransactionsOnL1(run: Pick<RollupRun, "l1" | "posted">): Promise<BatcherTxOnL1[]> {
+  const out: BatcherTxOnL1[] = [];
+  for (const t of run.posted.flatMap((p) => p.txs)) {
+    const [tx, receipt] = await Promise.all([run.l1.send("eth_getTransactionByHash", [t.hash]), run.l1.send("eth_getTransactionReceipt", [t.hash])]);
+    out.push({
+      l1Block: Number(receipt.blockNumber),
+      type: Number(tx.type),
+      to: tx.to,
+      blobs: t.blobs,
+      frameBytes: t.bytes,
+      blobGasUsed: Number(receipt.blobGasUsed ?? 0),
+      versionedHashes: tx.blobVersionedHashes ?? [],
+    });
+  }
+  return out;
+}
+
+/** Fjord's L1 fee computed here beside the one the L2 put in a transaction's receipt. */
+export interface FjordFeeCheck {
+  kind: TxKind;
+  bytes: number;
+  fastlzSize: number;
+  /** Fjord's estimated compressed size in bytes. */
+  estimatedSize: number;
+  l1GasUsed: bigint;
+  receiptL1GasUsed: bigint;
+  l1Fee: bigint;
+  receiptL1Fee: bigint;
+  matches: boolean;
+}
+
+/** Fjord's L1 cost of every generated transaction whose receipt reports one (legacy receipts do not), against the receipt. */
+export async function fjordFeeChecks(run: Pick<RollupRun, "l2" | "generated">): Promise<FjordFeeCheck[]> {
+  const out: FjordFeeCheck[] = [];
+  for (const t of run.generated) {
+    const r = await run.l2.send("eth_getTransactionReceipt", [t.hash]);
+    if (r.l1Fee === undefined) continue;
+    const mine = fjordL1Cost(t.raw, { l1BaseFee: BigInt(r.l1GasPrice), l1BlobBaseFee: BigInt(r.l1BlobBaseFee), ...OP_MAINNET_SCALARS });
+    const receiptL1GasUsed = BigInt(r.l1GasUsed);
+    const receiptL1Fee = BigInt(r.l1Fee);
+    out.push({
+      kind: t.kind,
+      bytes: t.raw.length,
+      fastlzSize: mine.fastlzSize,
+      estimatedSize: Number(mine.estimatedSizeScaled) / 1e6,
+      l1GasUsed: mine.l1GasUsed,
+      receiptL1GasUsed,
+      l1Fee: mine.l1Fee,
+      receiptL1Fee,
+      matches: mine.l1Fee === receiptL1Fee && mine.l1GasUsed === receiptL1GasUsed,
+    });
+  }
+  return out;
 }

@@ -68,3 +68,11 @@ export class Sequencer {
     return block;
   }
 }
+
+/** Blocks that break the L1-origin rules: earlier than their origin, or later than maxSequencerDrift after it. */
+export function originRuleViolations(cfg: Pick<RollupConfig, "maxSequencerDrift">, blocks: readonly L2BlockRef[], l1: (n: number) => L1BlockRef | undefined): L2BlockRef[] {
+  return blocks.filter((b) => {
+    const origin = l1(b.l1origin.number);
+    return !origin || b.timestamp < origin.timestamp || b.timestamp > origin.timestamp + cfg.maxSequencerDrift;
+  });
+}

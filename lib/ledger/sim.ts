@@ -1,22 +1,25 @@
-// An in-memory L1 and a driver that runs sequencer, batcher and derivation together without a
-// chain: for tests (thousands of mutated inputs per second) and for size/throughput experiments.
-// The Hardhat-backed run (chains.ts) uses the same stages with real L1 and L2 chains.
+// An in-memory L1, its port for the rollup driver, and the driver run on it without a chain: for
+// tests (thousands of mutated inputs per second) and for size/throughput experiments. The
+// Hardhat-backed runs (rollup.ts, the loop's L2) drive the same stages over real L1 and L2 chains.
 
 import { createHash } from "node:crypto";
 import { keccak256, Transaction, type Wallet } from "ethers";
-import { devWallet } from "../chain/keys.js";
-import { rng } from "../random.js";
-import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
+import { devPrivateKeys, devWallet } from "../chain/keys.js";
+import type { Batcher, BatcherOptions, BatcherTx } from "./batcher.js";
 import { kzgToVersionedHash } from "./blob-eip4844.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./block-refs.js";
 import { fromHex, toHex } from "./bytes.js";
-import { DerivationPipeline, type PipelineOptions } from "./derivation/pipeline.js";
+import type { PostedTx } from "./chains.js";
+import { inclusionLatencies, latencySummary } from "./channel-measurements.js";
+import { parseL1Tx } from "./derivation/l1-retrieval.js";
+import type { DerivationPipeline, PipelineOptions } from "./derivation/pipeline.js";
+import { BATCHER_ACCOUNT, type ChannelInclusion, derive, type L1Port, RollupDriver } from "./driver.js";
 import { HashEngine } from "./engine.js";
 import type { RollupConfig } from "./rollup-config.js";
-import { Sequencer } from "./sequencer.js";
+import type { Sequencer } from "./sequencer.js";
+import { Workload } from "./workload.js";
 
-/** The dev account that signs batcher transactions, on the in-memory L1 and the Hardhat one. */
-export const BATCHER_ACCOUNT = 19;
+export { BATCHER_ACCOUNT } from "./driver.js";
 /** Chain id of the in-memory L1 (a devnet id: its transactions are signed for it). */
 export const MEMORY_L1_CHAIN_ID = 900n;
 
@@ -89,6 +92,17 @@ export class MemoryL1 implements BlobSource {
   }
 }
 
+/** The data of every transaction on an in-memory L1, in block order: what the batcher posted (frames, or alt-DA commitments). */
+export function batcherDataOnL1(l1: MemoryL1): Uint8Array[] {
+  return l1.blocks.flatMap((b) => b.transactions.map((t) => parseL1Tx(t)!.data));
+}
+
+/** How many batcher transactions an in-memory L1 holds and how many bytes of data they carry. */
+export function l1Footprint(l1: MemoryL1): { txs: number; bytes: number } {
+  const data = batcherDataOnL1(l1);
+  return { txs: data.length, bytes: data.reduce((a, d) => a + d.length, 0) };
+}
+
 export function l1Ref(b: L1BlockData): L1BlockRef {
   return { number: b.number, hash: b.hash, parentHash: b.parentHash, timestamp: b.timestamp };
 }
@@ -102,6 +116,56 @@ export function genesisL2(l1Genesis: L1BlockRef, timestamp: number): L2BlockRef 
     l1origin: { number: l1Genesis.number, hash: l1Genesis.hash },
     sequenceNumber: 0,
   };
+}
+
+/** The rollup driver's port on a MemoryL1: batcher transactions wait in an outbox for the next block. */
+export class MemoryL1Port implements L1Port {
+  onBlock: (ref: L1BlockRef) => void = () => {};
+  private outbox: L1Tx[] = [];
+
+  constructor(
+    readonly chain: MemoryL1,
+    private readonly signer: Wallet,
+    private readonly inbox: string,
+  ) {}
+
+  get blockTime(): number {
+    return this.chain.blockTime;
+  }
+
+  get head(): L1BlockRef {
+    return l1Ref(this.chain.head);
+  }
+
+  get blobs(): BlobSource {
+    return this.chain;
+  }
+
+  ref(n: number): L1BlockRef | undefined {
+    const b = this.chain.get(n);
+    return b ? l1Ref(b) : undefined;
+  }
+
+  async mine(): Promise<void> {
+    const b = this.chain.mine(this.outbox);
+    this.outbox = [];
+    this.onBlock(l1Ref(b));
+  }
+
+  async submit(txs: readonly BatcherTx[]): Promise<PostedTx[]> {
+    const signed = this.chain.toL1Txs(txs, this.signer, this.inbox);
+    this.outbox.push(...signed);
+    return txs.map((t, i) => ({
+      hash: keccak256(signed[i]!.raw),
+      da: t.da,
+      blobs: t.da === "blobs" ? t.blobs.length : 0,
+      bytes: t.da === "blobs" ? t.datas.reduce((a, d) => a + d.length, 0) : t.data.length,
+    }));
+  }
+
+  async blockData(n: number): Promise<L1BlockData> {
+    return this.chain.blocks[n]!;
+  }
 }
 
 export interface SimRunOptions {
@@ -123,51 +187,65 @@ export interface SimRun {
   batcher: Batcher;
   genesis: L2BlockRef;
   batcherTxCount: number;
-  /** For each channel, the L1 block that included its last transaction. */
-  inclusions: { channel: ChannelInfo; l1Block: number; l1Timestamp: number }[];
+  /** For each channel, the L1 block that included it. */
+  inclusions: ChannelInclusion[];
 }
 
-/** Sequences l2Blocks blocks while L1 advances every 12 s, posting channels as they fill. */
+/** Sequences l2Blocks blocks while L1 advances every 12 s, posting channels as they fill: the rollup driver on a MemoryL1. */
 export async function simulate(o: SimRunOptions): Promise<SimRun> {
-  const signer = o.batcherKey ?? devWallet(BATCHER_ACCOUNT);
   const l1 = new MemoryL1(o.cfg.genesisTimestamp);
   const genesis = genesisL2(l1Ref(l1.head), o.cfg.genesisTimestamp);
-  const sequencer = new Sequencer(o.cfg, new HashEngine(genesis), genesis, (n) => {
-    const b = l1.get(n);
-    return b ? l1Ref(b) : undefined;
-  });
-  const batcher = new Batcher(o.cfg, o.batcher, rng(o.seed).fork("channel-ids"));
-  let outbox: L1Tx[] = [];
-  let waiting = new Set<ChannelInfo>();
-  const inclusions: SimRun["inclusions"] = [];
-  let batcherTxCount = 0;
-  const mine = () => {
-    const b = l1.mine(outbox);
-    for (const channel of waiting) inclusions.push({ channel, l1Block: b.number, l1Timestamp: b.timestamp });
-    outbox = [];
-    waiting = new Set();
-  };
-  const queue = async (posted: BatcherTx[]) => {
-    const txs = o.postBatcherTxs && posted.length > 0 ? await o.postBatcherTxs(posted) : posted;
-    batcherTxCount += txs.length;
-    for (const t of txs) waiting.add(t.channel);
-    outbox.push(...l1.toL1Txs(txs, signer, o.cfg.batchInboxAddress));
-  };
-  for (let i = 0; i < o.l2Blocks; i++) {
-    // L1 advances whenever L2 time passes the next L1 slot; batcher txs land in the next L1 block.
-    while (l1.head.timestamp + l1.blockTime <= sequencer.nextTimestamp) mine();
-    const block = await sequencer.buildBlock(o.txsForBlock(i));
-    await queue(batcher.addBlock(block));
+  const port = new MemoryL1Port(l1, o.batcherKey ?? devWallet(BATCHER_ACCOUNT), o.cfg.batchInboxAddress);
+  const driver = new RollupDriver({ cfg: o.cfg, l1: port, engine: new HashEngine(genesis), genesis, batcher: o.batcher, seed: o.seed });
+  driver.altDA = o.postBatcherTxs;
+  await driver.run(o.l2Blocks, o.txsForBlock);
+  return { l1, sequencer: driver.sequencer, batcher: driver.batcher, genesis, batcherTxCount: driver.batcherTxCount, inclusions: driver.inclusions() };
+}
+
+export interface WorkloadSimOptions extends Omit<SimRunOptions, "txsForBlock"> {
+  /** Workload transactions in each block after the first (which holds the workload's set-up). */
+  txsPerBlock: number;
+  /** The workload's senders: the first `senders` development accounts. */
+  senders: number;
+  /** The workload's seed, when it is not the run's. */
+  workloadSeed?: number;
+}
+
+/** The seeded workload through simulate: its set-up transactions in the first block, then txsPerBlock in each. */
+export async function simulateWorkload(o: WorkloadSimOptions): Promise<SimRun & { workload: Workload }> {
+  const { txsPerBlock, senders, workloadSeed, ...run } = o;
+  const workload = new Workload({ seed: workloadSeed ?? o.seed, chainId: o.cfg.l2ChainId, senderKeys: devPrivateKeys().slice(0, senders) });
+  const setup = workload.setup().map((t) => t.raw);
+  const sim = await simulate({ ...run, txsForBlock: (i) => (i === 0 ? setup : workload.take(txsPerBlock).map((t) => t.raw)) });
+  return { ...sim, workload };
+}
+
+export interface LatencyAtLimit {
+  /** The batcher's channel size limit (maxChannelInputBytes). */
+  limit: number;
+  channels: number;
+  /** Seconds from each L2 block to the L1 block that included its channel. */
+  latencies: number[];
+  median: number;
+  max: number;
+}
+
+/** The same workload run in memory once per channel size limit: how long blocks wait for L1 inclusion. */
+export async function latencyByChannelLimit(o: WorkloadSimOptions, limits: readonly number[]): Promise<LatencyAtLimit[]> {
+  const out: LatencyAtLimit[] = [];
+  for (const limit of limits) {
+    const sim = await simulateWorkload({ ...o, batcher: { ...o.batcher, maxChannelInputBytes: limit } });
+    const latencies = inclusionLatencies(
+      sim.sequencer.blocks.map((b) => b.ref),
+      sim.inclusions,
+    );
+    out.push({ limit, channels: sim.batcher.channels.length, latencies, ...latencySummary(latencies) });
   }
-  await queue(batcher.flush());
-  mine();
-  mine();
-  return { l1, sequencer, batcher, genesis, batcherTxCount, inclusions };
+  return out;
 }
 
 /** Runs derivation over every L1 block of a simulated run (or a mutated copy of its blocks). */
 export async function deriveAll(cfg: RollupConfig, genesis: L2BlockRef, l1Blocks: readonly L1BlockData[], blobs: BlobSource, opts: Omit<PipelineOptions, "blobs"> = {}): Promise<DerivationPipeline> {
-  const p = new DerivationPipeline(cfg, new HashEngine(genesis), genesis, [l1Ref(l1Blocks[0]!)], { ...opts, blobs });
-  for (const b of l1Blocks.slice(1)) await p.addL1Block(b);
-  return p;
+  const derived = await derive(cfg, new HashEngine(genesis), genesis, l1Ref(l1Blocks[0]!), l1Blocks.length - 1, (n) => l1Blocks[n]!, { ...opts, blobs });
+  return derived.pipeline;
 }

@@ -1,26 +1,27 @@
-// The loop's L2: the Ledger layer's two Hardhat chains, driven by the loop's own transactions
-// instead of a generated workload. Every transaction the loop sends (registrations, fees,
-// attribution records, reward epochs, claims) is signed here, sequenced into an L2 block by the
-// Ledger's sequencer, batched by its batcher and posted to the batch inbox on L1; `finish()` then
-// derives the L2 again from L1 alone on a fresh chain, and `settleOutputs()` proposes output roots
-// to the L2OutputOracle, has the challenger check them against the derived chain, and finalizes.
+// The loop's L2: the Ledger layer's two Hardhat chains and its rollup driver, driven by the loop's
+// own transactions instead of a generated workload. Every transaction the loop sends
+// (registrations, fees, attribution records, reward epochs, claims) is signed here and handed to
+// the driver, which sequences it into an L2 block and submits the batches to the batch inbox on L1;
+// `finish()` closes the last channel and derives the L2 again from L1 alone on a fresh chain, and
+// `settleOutputs()` proposes output roots to the L2OutputOracle, has the challenger check them
+// against the derived chain, and finalizes.
 import { type ContractRunner, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
 import type { LabChain } from "../chain/connect.js";
 import type { ContractName, FunctionArguments, FunctionName, LabContract } from "../chain/contract-types.js";
 import { contractAddress, contractAt, type DeployArguments, deploymentData, encodeCall } from "../chain/contracts.js";
 import { DEV_ACCOUNT_COUNT, devPrivateKey } from "../chain/keys.js";
 import { managedWallet } from "../chain/nonces.js";
-import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "../ledger/batcher.js";
+import type { Batcher, BatcherOptions, BatcherTx } from "../ledger/batcher.js";
 import type { L1BlockRef, L2BlockRef } from "../ledger/block-refs.js";
-import { BlobStore, type ChainHandle, HardhatEngine, L1Poster, l1BlockData, l1BlockRef, openChain, type PostedTx } from "../ledger/chains.js";
+import { type BlobStore, type ChainHandle, HardhatEngine, openChain } from "../ledger/chains.js";
 import type { AltDAResolver } from "../ledger/derivation/alt-da.js";
-import { DerivationPipeline } from "../ledger/derivation/pipeline.js";
+import type { DerivationPipeline } from "../ledger/derivation/pipeline.js";
+import { type PostedChannel, RollupDriver } from "../ledger/driver.js";
+import { type HardhatRollup, identicalBlocks, openHardhatRollup } from "../ledger/hardhat-l1.js";
 import { commitmentFunction } from "../ledger/kzg-eip4844.js";
-import { challengeOutputs, deployL2OutputOracle, outputAtBlock, type Proposal, proposeOutputs } from "../ledger/output-root.js";
-import { defaultRollupConfig, type RollupConfig } from "../ledger/rollup-config.js";
-import { type SequencedBlock, Sequencer } from "../ledger/sequencer.js";
-import { BATCHER_ACCOUNT } from "../ledger/sim.js";
-import { rng } from "../random.js";
+import { type OutputSettlement, outputAtBlock, settleOutputRoots } from "../ledger/output-root.js";
+import type { RollupConfig } from "../ledger/rollup-config.js";
+import type { SequencedBlock, Sequencer } from "../ledger/sequencer.js";
 import { LoopError } from "./errors.js";
 
 /** One L2 transaction the loop wants included: who signs it, and the call or deployment. */
@@ -76,61 +77,56 @@ export interface Derivation {
   seconds: number;
 }
 
-export interface OutputSettlement {
-  oracle: LabContract<"L2OutputOracle">;
-  proposals: Proposal[];
-  challengedIndex?: number;
-  finalized: boolean[];
-  finalizationPeriodSeconds: number;
-}
-
 const GAS_MARGIN_NUM = 5n;
 const GAS_MARGIN_DEN = 4n;
 
 /** The L2 of the Ledger layer as the loop uses it: send calls, read state, batch, derive, settle. */
 export class L2Ledger {
   readonly blocks: LoopBlock[] = [];
-  readonly posted: { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }[] = [];
   private readonly nonces = new Map<string, number>();
-  private readonly l1Refs: L1BlockRef[];
-  private readonly unincluded: { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }[] = [];
   derivation?: Derivation;
   private altDA?: LoopAltDA;
 
   private constructor(
-    readonly cfg: RollupConfig,
-    readonly l1: ChainHandle,
-    readonly l2: ChainHandle,
-    readonly sequencer: Sequencer,
-    readonly batcher: Batcher,
-    private readonly poster: L1Poster,
-    readonly blobStore: BlobStore,
-    private readonly genesis: L2BlockRef,
-    private readonly genesisDate: Date,
+    private readonly rollup: HardhatRollup,
+    private readonly driver: RollupDriver,
     private readonly opts: L2LedgerOptions,
-    l1Genesis: L1BlockRef,
-  ) {
-    this.l1Refs = [l1Genesis];
-  }
+  ) {}
 
   /** Opens L1 and L2 from one genesis date; the sequencer starts on L2's genesis block. */
   static async open(o: L2LedgerOptions): Promise<L2Ledger> {
-    const genesisDate = o.genesisDate ?? new Date("2026-01-01T00:00:00Z");
-    const [l1, l2] = await Promise.all([openChain("l1", genesisDate), openChain("l2", genesisDate)]);
-    const l1Genesis = await l1BlockRef(l1, 0);
-    const g = await l2.send("eth_getBlockByNumber", ["0x0", false]);
-    const batcherWallet = l1.wallet(BATCHER_ACCOUNT);
-    const cfg = defaultRollupConfig({ l2ChainId: l2.chainId, genesisTimestamp: Number(g.timestamp), batcherAddress: batcherWallet.address, ...o.cfg });
-    const genesis: L2BlockRef = { number: 0, hash: g.hash, parentHash: g.parentHash, timestamp: cfg.genesisTimestamp, l1origin: { number: 0, hash: l1Genesis.hash }, sequenceNumber: 0 };
-    let ledger: L2Ledger | undefined;
-    const sequencer = new Sequencer(cfg, new HardhatEngine(l2), genesis, (n) => ledger?.l1Refs[n] ?? (n === 0 ? l1Genesis : undefined));
-    const blobStore = new BlobStore();
-    const poster = new L1Poster(l1, batcherWallet, cfg.batchInboxAddress, blobStore);
-    const batcher = new Batcher(cfg, o.batcher, rng(o.seed).fork("channel-ids"));
-    ledger = new L2Ledger(cfg, l1, l2, sequencer, batcher, poster, blobStore, genesis, genesisDate, o, l1Genesis);
-    poster.blobBlockTimestamp = () => ledger!.l1Head.timestamp + ledger!.l1BlockTime;
-    poster.onBlobBlock = () => ledger!.recordL1Block();
-    return ledger;
+    const rollup = await openHardhatRollup(o);
+    const driver = new RollupDriver({ cfg: rollup.cfg, l1: rollup.port, engine: new HardhatEngine(rollup.l2), genesis: rollup.genesis, batcher: o.batcher, seed: o.seed });
+    return new L2Ledger(rollup, driver, o);
+  }
+
+  get cfg(): RollupConfig {
+    return this.rollup.cfg;
+  }
+
+  get l1(): ChainHandle {
+    return this.rollup.l1;
+  }
+
+  get l2(): ChainHandle {
+    return this.rollup.l2;
+  }
+
+  get sequencer(): Sequencer {
+    return this.driver.sequencer;
+  }
+
+  get batcher(): Batcher {
+    return this.driver.batcher;
+  }
+
+  get blobStore(): BlobStore {
+    return this.rollup.port.blobStore;
+  }
+
+  /** The channels the batcher posted, with their L1 transactions. */
+  get posted(): PostedChannel[] {
+    return this.driver.posted;
   }
 
   /**
@@ -147,8 +143,7 @@ export class L2Ledger {
       return await setUp(this.l1LabChain());
     } finally {
       await this.l1.send("evm_setAutomine", [false]);
-      const head = Number(await this.l1.send("eth_blockNumber"));
-      for (let n = this.l1Head.number + 1; n <= head; n++) this.l1Refs.push(await l1BlockRef(this.l1, n));
+      await this.rollup.port.catchUp();
     }
   }
 
@@ -160,6 +155,7 @@ export class L2Ledger {
     if (this.sequencer.unsafeHead.number !== 0)
       throw new LoopError("loop/l1-setup-late", "alt-DA is chosen before the first L2 block", "call useAltDA() right after setting the DA layer up", { l2Head: this.sequencer.unsafeHead.number });
     this.altDA = altDA;
+    this.driver.altDA = (txs) => altDA.post(txs);
   }
 
   get usesAltDA(): boolean {
@@ -188,12 +184,8 @@ export class L2Ledger {
     };
   }
 
-  get l1BlockTime(): number {
-    return this.opts.l1BlockTime ?? 12;
-  }
-
   get l1Head(): L1BlockRef {
-    return this.l1Refs[this.l1Refs.length - 1]!;
+    return this.rollup.port.head;
   }
 
   /** A development account on L2 (funded at genesis). */
@@ -256,37 +248,9 @@ export class L2Ledger {
     return c.from.signTransaction(tx);
   }
 
-  async recordL1Block(): Promise<void> {
-    const ref = await l1BlockRef(this.l1, "latest");
-    this.l1Refs.push(ref);
-    for (const p of this.unincluded.splice(0)) p.l1Block = ref.number;
-  }
-
-  private async mineL1(): Promise<void> {
-    await this.l1.send("evm_mine", [this.l1Head.timestamp + this.l1BlockTime]);
-    await this.recordL1Block();
-  }
-
-  private async post(txs: BatcherTx[]): Promise<void> {
-    if (txs.length === 0) return;
-    const entries = new Map<ChannelInfo, { channel: ChannelInfo; txs: PostedTx[]; l1Block?: number }>();
-    for (const t of txs) {
-      if (entries.has(t.channel)) continue;
-      const p = { channel: t.channel, txs: [] as PostedTx[] };
-      entries.set(t.channel, p);
-      this.posted.push(p);
-      this.unincluded.push(p);
-    }
-    const sent = await this.poster.post(this.altDA ? await this.altDA.post(txs) : txs);
-    for (const [i, t] of txs.entries()) entries.get(t.channel)!.txs.push(sent[i]!);
-  }
-
-  /** Builds the next L2 block (L1 advancing every l1BlockTime seconds); empty when `calls` is. */
-  private async buildBlock(raws: string[]): Promise<SequencedBlock> {
-    while (this.l1Head.timestamp + this.l1BlockTime <= this.sequencer.nextTimestamp) await this.mineL1();
-    const block = await this.sequencer.buildBlock(raws.map((r) => Uint8Array.from(Buffer.from(r.slice(2), "hex"))));
-    await this.post(this.batcher.addBlock(block));
-    return block;
+  /** Sequencing and batch submission of one L2 block (L1 advancing every l1BlockTime seconds); empty when `raws` is. */
+  private buildBlock(raws: string[]): Promise<SequencedBlock> {
+    return this.driver.sequence(raws.map((r) => Uint8Array.from(Buffer.from(r.slice(2), "hex"))));
   }
 
   /**
@@ -350,22 +314,11 @@ export class L2Ledger {
    * on a fresh chain with the same genesis and compares every block's hash and state root.
    */
   async finish(): Promise<Derivation> {
-    await this.post(this.batcher.flush());
-    await this.mineL1();
-    await this.mineL1();
-    const chain = await openChain("l2", this.genesisDate);
-    const commit = this.opts.batcher.da === "blobs" ? await commitmentFunction() : undefined;
-    const pipeline = new DerivationPipeline(this.cfg, new HardhatEngine(chain), this.genesis, [this.l1Refs[0]!], { blobs: this.blobStore, commitBlob: commit, altDA: this.altDA?.resolver() });
-    const t0 = performance.now();
-    for (let n = 1; n <= this.l1Head.number; n++) await pipeline.addL1Block(await l1BlockData(this.l1, n));
-    const seconds = (performance.now() - t0) / 1000;
-    let identicalBlocks = 0;
-    for (let n = 1; n <= this.sequencer.unsafeHead.number; n++) {
-      const q = `0x${n.toString(16)}`;
-      const [a, b] = await Promise.all([this.l2.send("eth_getBlockByNumber", [q, false]), chain.send("eth_getBlockByNumber", [q, false])]);
-      if (b && a.hash === b.hash && a.stateRoot === b.stateRoot) identicalBlocks++;
-    }
-    this.derivation = { chain, pipeline, identicalBlocks, seconds };
+    await this.driver.closeChannel();
+    const chain = await openChain("l2", this.rollup.genesisDate);
+    const commitBlob = this.opts.batcher.da === "blobs" ? await commitmentFunction() : undefined;
+    const { pipeline, seconds } = await this.driver.derive(new HardhatEngine(chain), { commitBlob, altDA: this.altDA?.resolver() });
+    this.derivation = { chain, pipeline, identicalBlocks: await identicalBlocks(this.l2, chain, this.sequencer.unsafeHead.number), seconds };
     return this.derivation;
   }
 
@@ -374,28 +327,10 @@ export class L2Ledger {
    * up to the derived safe head; the challenger recomputes each from the derived chain; L1 time
    * then passes the finalization period.
    */
-  async settleOutputs(interval: number, finalizationPeriodSeconds = 7 * 24 * 3600): Promise<OutputSettlement> {
+  async settleOutputs(interval: number, finalizationPeriodSeconds?: number): Promise<OutputSettlement> {
     const d = this.derivation;
     if (!d) throw new LoopError("loop/not-derived", "output roots are proposed from the derived safe head, and derivation has not run", "call finish() first", {});
-    await this.l1.send("evm_setAutomine", [true]);
-    const proposer = this.l1.wallet(17);
-    const challenger = this.l1.wallet(18);
-    const oracle = await deployL2OutputOracle(this.l1.wallet(0), {
-      submissionInterval: interval,
-      l2BlockTime: this.cfg.blockTime,
-      startingBlockNumber: 0,
-      startingTimestamp: this.cfg.genesisTimestamp,
-      proposer: proposer.address,
-      challenger: challenger.address,
-      finalizationPeriodSeconds,
-    });
-    const proposals = await proposeOutputs(oracle, proposer, this.l2, d.pipeline.safeHead.number, this.l1);
-    const check = await challengeOutputs(oracle, challenger, d.chain);
-    await this.l1.send("evm_increaseTime", [finalizationPeriodSeconds]);
-    await this.l1.send("evm_mine", []);
-    const finalized: boolean[] = [];
-    for (const p of proposals) finalized.push(await oracle.isFinalized(p.index));
-    return { oracle, proposals, challengedIndex: check.deletedFrom, finalized, finalizationPeriodSeconds };
+    return settleOutputRoots({ cfg: this.cfg, l1: this.l1, sequenced: this.l2, derived: d.chain, safeBlock: d.pipeline.safeHead.number, interval, finalizationPeriodSeconds });
   }
 
   /** The output root of an L2 block computed on the derived chain. */
