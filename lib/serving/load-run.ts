@@ -2,6 +2,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSyn
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { GptConfig } from "../intelligence/models/gpt.js";
 import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../intelligence/peft/safetensors.js";
@@ -209,8 +211,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
       hostile: results.filter((r) => r.kind === "hostile").length,
       hostile4xx: results.filter((r) => r.kind === "hostile" && r.outcome.ok).length,
       aborted: results.filter((r) => r.kind === "aborted").length,
-      rssMb: process.memoryUsage().rss / 2 ** 20,
-      heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+      ...memoryAfterCollection(),
       tfTensors: tf.memory().numTensors,
       wasmMb: wasmHeapBytes(tf) / 2 ** 20,
       seconds: (performance.now() - t0) / 1000,
@@ -278,4 +279,15 @@ function abortAfter(url: string, body: object, events: number): Promise<number> 
 function wasmHeapBytes(tf: Tf): number {
   const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
   return backend.wasm?.HEAPU8?.byteLength ?? 0;
+}
+
+/**
+ * RSS and JS heap after a full garbage collection: what the process holds, not the garbage the
+ * collector has yet to reclaim (which depends on when it last ran).
+ */
+function memoryAfterCollection(): { rssMb: number; heapMb: number } {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+  const m = process.memoryUsage();
+  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
 }
