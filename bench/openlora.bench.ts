@@ -14,6 +14,7 @@
 import { printTable } from "../lib/bench/bench-tables.js";
 import { createGpt, type GptConfig } from "../lib/intelligence/models/gpt.js";
 import type { Model } from "../lib/intelligence/models/types.js";
+import { gptConfig } from "../lib/intelligence/models/zoo.js";
 import { cacheSweep, generateAdapterSet, hostileLoadRun, memoryPerAdapter, scaleRun, servingBench, strategySweep, weightsSha256 } from "../lib/serving/index.js";
 import { initTf } from "../lib/tf/index.js";
 
@@ -23,18 +24,32 @@ const model = createGpt(tf, { vocabSize: 256, blockSize: 64, nLayer: 4, nHead: 4
 const weights = model.init(7);
 const base = { weights, sha256: weightsSha256(weights) };
 
-/** 5. the HTTP server under a bounded load with hostile requests mixed in. */
+/**
+ * 5. the HTTP server under a bounded load with hostile requests mixed in, on a base of the shape
+ * ./lab serve serves (fortunes-gpt: 2 layers × 64 wide, block 48; random weights): the decode step
+ * runs on the event loop, so its length bounds how long /health waits.
+ */
 async function loadRounds(): Promise<void> {
   const rounds = quick ? 3 : 11;
-  const load = await hostileLoadRun(tf, model, base, { rounds, requestsPerRound: 200, concurrency: 32, adapters: 30, hostileShare: 0.05, maxTokens: 16, seed: 3 });
+  const served = createGpt(tf, gptConfig("fortunes-gpt")) as Model<GptConfig>;
+  const servedWeights = served.init(5);
+  const load = await hostileLoadRun(
+    tf,
+    served,
+    { weights: servedWeights, sha256: weightsSha256(servedWeights) },
+    { rounds, requestsPerRound: 200, concurrency: 32, adapters: 30, hostileShare: 0.05, maxTokens: 16, seed: 3 },
+  );
   printTable(
-    `HTTP load: ${rounds} rounds × 200 requests, 32 concurrent, 30 adapters, half streamed, 5% hostile`,
+    `HTTP load on a fortunes-gpt-shaped base: ${rounds} rounds × 200 requests, 32 concurrent, 30 adapters, half streamed, 5% hostile`,
     load.rounds.map((r) => ({
       round: r.round,
       "good answered": `${r.goodAnswered}/${r.good}`,
       "hostile 4xx with code": `${r.hostile4xx}/${r.hostile}`,
       "streams cut": r.aborted,
       "RSS MB": r.rssMb,
+      "JS heap MB": r.heapMb,
+      "tf tensors": r.tfTensors,
+      "wasm heap MB": r.wasmMb,
       seconds: r.seconds,
     })),
   );

@@ -2,6 +2,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSyn
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { GptConfig } from "../intelligence/models/gpt.js";
 import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../intelligence/peft/safetensors.js";
@@ -31,7 +33,19 @@ export interface LoadRunOptions {
 }
 
 export interface LoadRunResult {
-  rounds: Array<{ round: number; good: number; goodAnswered: number; hostile: number; hostile4xx: number; aborted: number; rssMb: number; seconds: number }>;
+  rounds: Array<{
+    round: number;
+    good: number;
+    goodAnswered: number;
+    hostile: number;
+    hostile4xx: number;
+    aborted: number;
+    rssMb: number;
+    heapMb: number;
+    tfTensors: number;
+    wasmMb: number;
+    seconds: number;
+  }>;
   /** Hostile answers that were not a 4xx with a code, by case: what must stay empty. */
   misses: string[];
   /** Good requests that were not answered in full: what must stay empty. */
@@ -121,7 +135,8 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
     } catch {}
     return { ok: res.status === status && got === code, what: `${res.status} ${got} (wanted ${status} ${code})` };
   };
-  const prompt = (r: () => number) => Array.from({ length: 8 }, () => String.fromCharCode(32 + Math.floor(r() * 90))).join("");
+  // eight characters from space up, all inside the vocabulary
+  const prompt = (r: () => number) => Array.from({ length: 8 }, () => String.fromCharCode(32 + Math.floor(r() * Math.min(90, model.config.vocabSize - 32)))).join("");
   const hostileCases: Array<() => Promise<Outcome>> = [
     async () => refusedWith(await json("/v1/models/merge", { id: "..", adapters: ["a0"] }), 400, "adapter/bad-id"),
     async () => refusedWith(await json("/v1/models/merge", { id: "taken", adapters: ["a0"] }), 409, "adapter/folder-exists"),
@@ -133,9 +148,9 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(1 << 20) }), 413, "request/too-large"),
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(10_000) }), 400, "request/prompt-too-long"),
     async () => refusedWith(await fetch(`${url}/v1/completions`), 405, "request/method-not-allowed"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "hello", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "hello", max_tokens: 10_000 }), 400, "request/context-exceeded"),
-    async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "hello", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 10_000 }), 400, "request/context-exceeded"),
+    async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "HELLO", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
   ];
 
   // /health probed every 20 ms while the rounds run
@@ -166,7 +181,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
     for (let k = 0; k < hostileCount; k++) {
       const c = (round * hostileCount + k) % (hostileCases.length + 1);
       if (c === hostileCases.length) {
-        const body = { model: "a1", prompt: "hello", max_tokens: o.maxTokens, temperature: 0, stream: true };
+        const body = { model: "a1", prompt: "HELLO", max_tokens: o.maxTokens, temperature: 0, stream: true };
         jobs.push(async () => ({ kind: "aborted", outcome: { ok: (await abortAfter(url, body, 2)) >= 0, what: "aborted" } }));
       } else jobs.push(async () => ({ kind: "hostile", outcome: await hostileCases[c]() }));
     }
@@ -196,7 +211,9 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
       hostile: results.filter((r) => r.kind === "hostile").length,
       hostile4xx: results.filter((r) => r.kind === "hostile" && r.outcome.ok).length,
       aborted: results.filter((r) => r.kind === "aborted").length,
-      rssMb: process.memoryUsage().rss / 2 ** 20,
+      ...memoryAfterCollection(),
+      tfTensors: tf.memory().numTensors,
+      wasmMb: wasmHeapBytes(tf) / 2 ** 20,
       seconds: (performance.now() - t0) / 1000,
     });
   }
@@ -256,4 +273,21 @@ function abortAfter(url: string, body: object, events: number): Promise<number> 
     req.on("error", () => resolve(-1));
     req.end(data);
   });
+}
+
+/** Bytes of the wasm backend's linear memory (it grows to its peak and never shrinks); 0 on other backends. */
+function wasmHeapBytes(tf: Tf): number {
+  const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  return backend.wasm?.HEAPU8?.byteLength ?? 0;
+}
+
+/**
+ * RSS and JS heap after a full garbage collection: what the process holds, not the garbage the
+ * collector has yet to reclaim (which depends on when it last ran).
+ */
+function memoryAfterCollection(): { rssMb: number; heapMb: number } {
+  setFlagsFromString("--expose-gc");
+  (runInNewContext("gc") as () => void)();
+  const m = process.memoryUsage();
+  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
 }

@@ -171,6 +171,8 @@ export class Scheduler {
         try {
           this.dropCancelled();
           await this.admit();
+          await new Promise((r) => setImmediate(r)); // a prefill and a step never run back to back without the server answering
+          this.dropCancelled();
           if (this.running.size) await this.step();
         } catch (e) {
           this.failRunning(e);

@@ -551,8 +551,9 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     "/v1/receipts/seal": { POST: (_, res) => sealReceipts(res) },
   };
 
-  function routeOf(path: string): { pattern: string; param: string } | undefined {
-    if (routes[path]) return { pattern: path, param: "" };
+  function routeOf(path: string, method: string): { pattern: string; param: string } | undefined {
+    // GET or DELETE /v1/models/merge is the adapter named "merge"
+    if (routes[path] && (routes[path][method] || !path.startsWith("/v1/models/"))) return { pattern: path, param: "" };
     if (path.startsWith("/v1/models/") && path.length > "/v1/models/".length) return { pattern: "/v1/models/{id}", param: decodePathSegment(path.slice("/v1/models/".length)) };
     return undefined;
   }
@@ -561,7 +562,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     const rawPath = (req.url ?? "/").split("?")[0];
     const path = rawPath.replace(/\/+$/, "") || "/";
     const method = req.method ?? "GET";
-    const found = routeOf(path);
+    const found = routeOf(path, method);
     if (!found) {
       throw requestError("request/no-route", `no route ${method} ${path.slice(0, 80)}`, `the routes are: ${Object.keys(routes).join(", ")}`, { method, path: path.slice(0, 80) }, 404);
     }

@@ -107,7 +107,7 @@ describe("OpenLoRA against hostile clients", () => {
   it("merge ids are checked before anything is written: . and .. are 400, one id is one folder, an existing folder is a 409", async () => {
     expect((await post("/v1/models/merge", { id: "keep", adapters: ["a0"] })).status).to.equal(201);
     const before = snapshot(root);
-    for (const id of [".", "..", "a/..", "../x", ""]) await refused(await post("/v1/models/merge", { id, adapters: ["a0"] }), 400, id === "" ? "adapter/bad-id" : "adapter/bad-id");
+    for (const id of [".", "..", "a/..", "../x", ""]) await refused(await post("/v1/models/merge", { id, adapters: ["a0"] }), 400, "adapter/bad-id");
     expect(snapshot(root)).to.deep.equal(before);
     expect((await post("/v1/completions", { model: "keep", prompt: "As", max_tokens: 2 })).status).to.equal(200);
     // x_y and x:y: two ids, two folders
