@@ -15,7 +15,7 @@ import { devPrivateKey } from "../lib/chain/keys.js";
 import { altDATxData, genericCommitment } from "../lib/da/altda.js";
 import { DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS } from "../lib/da/blob-params.js";
 import { initBn254, msmG1 } from "../lib/da/bn254.js";
-import { encodeCert } from "../lib/da/certificate.js";
+import { encodeCert, encodeCertRlp } from "../lib/da/certificate.js";
 import { encodePayload } from "../lib/da/codec.js";
 import { Disperser } from "../lib/da/disperser.js";
 import { bytesToFieldElements, Fr } from "../lib/da/field.js";
@@ -155,11 +155,11 @@ operators[0]!.behaviour = "offline";
 const oneMissing = await disperser.disperse(payload.subarray(0, 4000), { referenceBlockNumber: rbn });
 const gasAll = await checkCert(contracts.verifier, encodeCert(allSign.cert), true);
 const gasOne = await checkCert(contracts.verifier, encodeCert(oneMissing.cert), true);
-const certTx = altDATxData(genericCommitment(encodeCert(allSign.cert)));
+const certTx = altDATxData(genericCommitment(encodeCertRlp(allSign.cert)));
 printTable("L1 gas", [
   { what: `checkDACert, all 12 operators signed (status ${gasAll.status})`, gas: Number(gasAll.gas) },
   { what: `checkDACert, one non-signer (status ${gasOne.status})`, gas: Number(gasOne.gas) },
-  { what: `alt-DA commitment as calldata (${certTx.length} bytes)`, gas: calldataTxGas(certTx) },
+  { what: `alt-DA commitment as calldata (RLP certificate, as eigenda-proxy serves it; ${certTx.length} bytes)`, gas: calldataTxGas(certTx) },
   { what: `the ${payloadBytes.toLocaleString()}-byte payload as calldata`, gas: calldataTxGas(payload) },
   { what: `the same as ${blobs.length} blob(s): blob gas`, gas: blobs.length * 131_072 },
 ]);
