@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import { chunkLength, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS, reconstructionThreshold, safetyCheck } from "../../../lib/da/blob-params.js";
+import { DAThresholdError } from "../../../lib/da/errors.js";
 import { Fr } from "../../../lib/da/field.js";
 import { evaluatePolynomial, intt, ntt } from "../../../lib/da/ntt.js";
 import { chunkPoints, chunksNeeded, encodeChunks, reconstructBlob } from "../../../lib/da/reed-solomon.js";
 import { hasCode } from "../../../lib/errors.js";
 import { rng } from "../../../lib/random.js";
+import { expectCode } from "../expect-code.js";
 
 function randomCoefficients(n: number, seed: number): bigint[] {
   const r = rng(seed);
@@ -54,13 +56,7 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
       const order = r.shuffle(chunks.map((_, i) => i));
       const pick = order.slice(0, need).map((i) => chunks[i]!);
       expect(reconstructBlob(layout, pick)).to.deep.equal(c);
-      try {
-        reconstructBlob(layout, pick.slice(1));
-        expect.fail("reconstructed below the threshold");
-      } catch (e) {
-        expect(hasCode(e, "da/too-few-chunks")).to.equal(true);
-        expect((e as { fields: Record<string, unknown> }).fields).to.deep.include({ have: need - 1, needed: need });
-      }
+      expectCode(() => reconstructBlob(layout, pick.slice(1)), DAThresholdError, "da/too-few-chunks", { have: need - 1, needed: need });
     });
   }
 
