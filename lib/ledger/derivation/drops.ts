@@ -10,7 +10,7 @@ import type { ErrorFields } from "../../errors.js";
 import { consequenceOf, LedgerError } from "../errors.js";
 
 /** The derivation stages, by the spec's names. */
-export type DerivationStage = "l1-retrieval" | "frame-queue" | "channel-bank" | "channel-reader" | "batch-queue" | "engine";
+export type DerivationStage = "l1-retrieval" | "alt-da" | "frame-queue" | "channel-bank" | "channel-reader" | "batch-queue" | "engine";
 
 /** One input a stage discarded. */
 export interface Drop {

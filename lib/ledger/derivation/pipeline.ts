@@ -138,7 +138,7 @@ export class DerivationPipeline {
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
     this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, this.drops, opts.commitBlob);
-    this.altDA = opts.altDA && new AltDADataSource(this.l1Retrieval, opts.altDA);
+    this.altDA = opts.altDA && new AltDADataSource(this.l1Retrieval, opts.altDA, this.drops);
     this.channelPipeline = new ChannelPipeline(cfg, this.altDA ?? this.l1Retrieval, undefined, this.drops);
   }
 

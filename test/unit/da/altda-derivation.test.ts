@@ -82,6 +82,10 @@ describe("alt-DA: the batcher posts EigenDA certificates, derivation fetches the
     const source = stack.source();
     const p = await deriveAll(cfg, viaDA.genesis, tampered, viaDA.l1, { altDA: source });
     expect(source.stats.droppedInvalidCert + source.stats.droppedUndecodable).to.be.greaterThan(0);
+    // Each dropped commitment is in the derivation's drop log under the DA layer's code.
+    const dropped = p.drops.recent.filter((d) => d.stage === "alt-da");
+    expect(dropped.length).to.equal(source.stats.droppedInvalidCert + source.stats.droppedUndecodable);
+    expect(dropped.every((d) => d.reason.startsWith("da/"))).to.equal(true);
     expect(p.safeChain.length).to.be.lessThan(viaDA.sequencer.blocks.length + 1);
 
     for (const op of stack.operators) op.behaviour = "withholding";
