@@ -2,17 +2,9 @@ import { expect } from "chai";
 import { connect } from "../../../lib/chain/connect.js";
 import { parseGenericCommitment } from "../../../lib/da/altda.js";
 import { decodeCert } from "../../../lib/da/certificate.js";
+import { DAServiceError, DAVerificationError } from "../../../lib/da/errors.js";
 import { type DAStack, startDAStack } from "../../../lib/da/stack.js";
-import { hasCode } from "../../../lib/errors.js";
-
-async function refusal(p: Promise<unknown>): Promise<{ code: string; fields: Record<string, unknown> }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: string; fields: Record<string, unknown> };
-  }
-  throw new Error("expected a refusal");
-}
+import { expectCodeAsync } from "../expect-code.js";
 
 describe("the DA server (eigenda-proxy mould) over HTTP", function () {
   this.timeout(300_000);
@@ -36,19 +28,14 @@ describe("the DA server (eigenda-proxy mould) over HTTP", function () {
     // A byte of the batch root (the certificate's second ABI word): it decodes, but fails on L1.
     const wrongRoot = commitment.slice();
     wrongRoot[3 + 32 + 5] ^= 1;
-    const invalid = await refusal(stack.client.get(wrongRoot));
-    expect(hasCode(invalid, "da/cert-invalid")).to.equal(true);
-    expect(invalid.fields).to.deep.include({ status: 418, remoteCode: "da/cert-invalid" });
+    await expectCodeAsync(stack.client.get(wrongRoot), DAVerificationError, "da/cert-invalid", { status: 418, remoteCode: "da/cert-invalid" });
     // A byte of a curve point near the end: the certificate no longer decodes.
     const offCurve = commitment.slice();
     offCurve[offCurve.length - 40] ^= 1;
-    const undecodable = await refusal(stack.client.get(offCurve));
-    expect(undecodable.fields).to.deep.include({ status: 418, remoteCode: "da/cert-undecodable" });
+    await expectCodeAsync(stack.client.get(offCurve), DAVerificationError, "da/cert-invalid", { status: 418, remoteCode: "da/cert-undecodable" });
     for (const op of stack.operators) op.behaviour = "withholding";
     try {
-      const missing = await refusal(stack.client.get(commitment));
-      expect(hasCode(missing, "da/blob-not-found")).to.equal(true);
-      expect(missing.fields.status).to.equal(404);
+      await expectCodeAsync(stack.client.get(commitment), DAServiceError, "da/blob-not-found", { status: 404 });
     } finally {
       for (const op of stack.operators) op.behaviour = "honest";
     }
