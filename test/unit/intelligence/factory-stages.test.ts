@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { SpecError } from "../../../lib/intelligence/errors.js";
 import {
   baseModel,
@@ -117,9 +117,7 @@ describe("Model Factory stages", function () {
       const lock = lockStaging(staging, "unit-stages-lock");
       try {
         writeFileSync(staging.lockFile, String(process.ppid));
-        expect(() => lockStaging(staging, "unit-stages-lock"))
-          .to.throw()
-          .that.satisfies((e: unknown) => hasCode(e, "lock/held"));
+        expectCode(() => lockStaging(staging, "unit-stages-lock"), LabError, "lock/held");
       } finally {
         writeFileSync(staging.lockFile, String(process.pid));
         lock.release();

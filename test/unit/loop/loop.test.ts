@@ -7,7 +7,7 @@ import { getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Aggregate } from "../../../lib/attribution/aggregation.js";
 import type { FeeSplit } from "../../../lib/attribution/payouts.js";
 import * as da from "../../../lib/da/index.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/datanets.js";
 import { LoopError } from "../../../lib/loop/errors.js";
 import { L2Ledger } from "../../../lib/loop/l2.js";
@@ -207,9 +207,7 @@ describe("the loop on the Ledger's L2", function () {
     const blobs = await L2Ledger.open({ seed: 9, batcher: { batchType: 1, compression: "zlib", da: "blobs", maxChannelInputBytes: 1_000_000 } });
     try {
       const none = { post: async () => [], resolver: () => ({ resolve: async (d: Uint8Array) => d }) };
-      expect(() => blobs.useAltDA(none))
-        .to.throw()
-        .that.satisfies((e: unknown) => hasCode(e, "loop/alt-da-needs-calldata"));
+      expectCode(() => blobs.useAltDA(none), LabError, "loop/alt-da-needs-calldata");
       await deployLoopContracts(blobs, blobs.wallet(0));
       await expectCodeAsync(
         blobs.setUpOnL1(async () => 1),
