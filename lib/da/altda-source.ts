@@ -9,6 +9,7 @@
 //   certificate is dropped (the batcher's fault, like a bad frame); a commitment with no data
 //   behind it stops derivation with da/blob-unavailable rather than leaving a silent gap.
 import type { BatcherTx } from "../ledger/batcher.js";
+import type { AltDADrop } from "../ledger/derivation/alt-da.js";
 import { altDATxData, isAltDATxData, parseGenericCommitment } from "./altda.js";
 import { g1ToAffine } from "./bn254.js";
 import { decodeCertRlp, type EigenDACertV3, encodeCert } from "./certificate.js";
@@ -68,8 +69,8 @@ export class AltDASource {
     private readonly payloadForm: PolynomialForm = DEFAULT_PAYLOAD_FORM,
   ) {}
 
-  /** Batcher data as derivation should see it: frames, or undefined when the commitment is dropped. */
-  async resolve(data: Uint8Array): Promise<Uint8Array | undefined> {
+  /** Batcher data as derivation should see it: frames, or why the commitment is dropped. */
+  async resolve(data: Uint8Array): Promise<Uint8Array | AltDADrop> {
     if (!isAltDATxData(data)) return data;
     this.stats.commitments++;
     const commitment = data.subarray(1);
@@ -81,11 +82,12 @@ export class AltDASource {
     } catch (e) {
       if (!(e instanceof DAError)) throw e;
       this.stats.droppedUndecodable++;
-      return undefined;
+      return { dropped: e.code, fields: e.fields };
     }
-    if (this.checkCert && (await this.checkCert(encodeCert(cert))) !== CERT_STATUS.SUCCESS) {
+    const status = this.checkCert ? await this.checkCert(encodeCert(cert)) : CERT_STATUS.SUCCESS;
+    if (status !== CERT_STATUS.SUCCESS) {
       this.stats.droppedInvalidCert++;
-      return undefined;
+      return { dropped: "da/cert-invalid", fields: { status } };
     }
     let payload: Uint8Array;
     try {
@@ -93,7 +95,7 @@ export class AltDASource {
     } catch (e) {
       if (e instanceof DAVerificationError && e.code === "da/cert-invalid") {
         this.stats.droppedInvalidCert++;
-        return undefined;
+        return { dropped: e.code, fields: e.fields };
       }
       throw new DAServiceError({
         code: "da/blob-unavailable",

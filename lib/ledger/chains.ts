@@ -10,7 +10,7 @@ import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./bl
 import { fromHex, toHex } from "./bytes.js";
 import type { PayloadAttributes } from "./derivation/attributes.js";
 import type { Engine } from "./derivation/pipeline.js";
-import { ConfigError } from "./errors.js";
+import { PayloadRefusedError } from "./errors.js";
 import { OP_MAINNET_SCALARS } from "./fees.js";
 import { kzg } from "./kzg-eip4844.js";
 
@@ -52,6 +52,10 @@ export async function openChain(network: "l1" | "l2", genesisDate: Date): Promis
 /** The L1Block predeploy, which the L1 attributes deposit updates at the start of every L2 block. */
 export const L1_BLOCK_PREDEPLOY = "0x4200000000000000000000000000000000000015";
 
+// JSON-RPC's invalid params (-32602) and the server-error range (-32000 to -32099, where EIP-1474
+// puts "transaction rejected"): what a node answers for a transaction it will not include.
+const isTransactionRefusal = (code: unknown): code is number => code === -32602 || (typeof code === "number" && code <= -32000 && code >= -32099);
+
 const word = (v: bigint) => `0x${v.toString(16).padStart(64, "0")}`;
 
 /**
@@ -80,15 +84,30 @@ export class HardhatEngine implements Engine {
     await set(7, o.blobBaseFee ?? 1n);
   }
 
+  /**
+   * Sends one payload transaction. The node's JSON-RPC refusal (invalid params, or a server error
+   * such as a bad nonce or an unfunded sender) makes the payload invalid, a PayloadRefusedError;
+   * any other failure propagates as it is.
+   */
+  private async sendTransaction(t: Uint8Array, index: number): Promise<void> {
+    try {
+      await this.chain.send("eth_sendRawTransaction", [toHex(t)]);
+    } catch (e) {
+      const rpcCode = (e as { code?: unknown }).code;
+      if (!isTransactionRefusal(rpcCode)) throw e;
+      throw new PayloadRefusedError("engine/transaction-refused", { index, rpcCode }, e);
+    }
+  }
+
   async execute(a: PayloadAttributes): Promise<L2BlockRef> {
     const snapshot = await this.chain.send("evm_snapshot");
     try {
       await this.setL1Attributes(a);
-      for (const t of a.transactions) await this.chain.send("eth_sendRawTransaction", [toHex(t)]);
+      for (const [index, t] of a.transactions.entries()) await this.sendTransaction(t, index);
       await this.chain.send("evm_mine", [a.timestamp]);
       const b = await this.chain.send("eth_getBlockByNumber", ["latest", false]);
       if (b.transactions.length !== a.transactions.length) {
-        throw new ConfigError("engine/transactions-refused", { included: b.transactions.length, expected: a.transactions.length });
+        throw new PayloadRefusedError("engine/transactions-refused", { included: b.transactions.length, expected: a.transactions.length });
       }
       return {
         number: Number(b.number),

@@ -51,9 +51,12 @@ export function decompressChannel(data: Uint8Array, maxBytes = MAX_RLP_BYTES_PER
     if (algo === "zlib") return new Uint8Array(inflateSync(data, { maxOutputLength: maxBytes, finishFlush: zc.Z_SYNC_FLUSH }));
     return new Uint8Array(brotliDecompressSync(data.subarray(1), { maxOutputLength: maxBytes, finishFlush: zc.BROTLI_OPERATION_FLUSH }));
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const { code, errno } = e as { code?: unknown; errno?: unknown };
     if (code === "ERR_BUFFER_TOO_LARGE") throw new DecodingError("channel/too-large", { max: maxBytes }, e);
-    throw new DecodingError("channel/corrupt", { algorithm: algo, reason: (e as Error).message.slice(0, 60) }, e);
+    // zlib and brotli report a corrupt stream with their error number (Z_DATA_ERROR, a brotli
+    // decoder error): the channel's fault. Anything else is not, and propagates.
+    if (typeof errno !== "number" || typeof code !== "string") throw e;
+    throw new DecodingError("channel/corrupt", { algorithm: algo, reason: code }, e);
   }
 }
 

@@ -6,8 +6,9 @@
 //   reset - the pipeline's view of L1 no longer holds (a reorg) and it must restart from a safe point;
 //   fatal - a caller's mistake (an encoder asked to build what the format cannot carry, a wrong
 //           configuration): nothing is derived from it, the call is refused.
-// Derivation never lets a drop escape: it catches it and discards what the OP Stack derivation
-// spec says to discard.
+// Derivation catches a drop where the OP Stack derivation spec says what to discard, records it
+// (derivation/drops.ts) and carries on; any other error, a ledger error of another class or an
+// exception of no ledger class at all (a defect), propagates.
 
 import { type ErrorFields, LabError } from "../errors.js";
 
@@ -79,7 +80,9 @@ const CATALOGUE = {
   "blob/length-over-max": entry((f) => `blob declares ${f.length} bytes, more than ${f.max}`, "the blob is ignored"),
   "blob/trailing-data": entry((f) => `non-zero byte at ${f.offset} past the declared length`, "trailing data must be 0; the blob is ignored"),
   // L1 retrieval and the pipeline
-  "l1-tx/unsigned": entry((f) => `L1 transaction ${f.index} carries no signature to recover its sender from`, "pass the signed transaction (EIP-2718 envelope)"),
+  "l1-tx/malformed": entry((f) => `L1 transaction does not parse (${f.reason})`, "it is no EIP-2718 transaction; L1 retrieval skips it"),
+  "l1-tx/unsigned": entry(() => "L1 transaction carries no signature to recover its sender from", "L1 retrieval skips it; pass the signed transaction (EIP-2718 envelope)"),
+  "l1-tx/bad-signature": entry((f) => `the signature of an L1 transaction recovers no sender (${f.reason})`, "L1 retrieval skips it"),
   "l1/reorg": entry((f) => `L1 block ${f.number} has parent ${f.parentHash}, not the known ${f.knownHash}`, "reset derivation to a safe head before the reorg"),
   // configuration and API misuse
   "batcher/blobs-per-tx": entry((f) => `blobsPerTx ${f.value} is outside 1..6`, "Cancun allows at most 6 blobs per block"),
@@ -87,12 +90,21 @@ const CATALOGUE = {
   "workload/setup-repeated": entry(() => "workload setup already generated", "call setup() once, before next()"),
   "workload/setup-missing": entry(() => "workload setup not generated", "call setup() first and include its transactions in the first blocks"),
   "workload/unknown-kind": entry((f) => `kind ${f.kind} is not part of the steady-state mix`, "use one of DEFAULT_MIX's kinds"),
-  "engine/transactions-refused": entry((f) => `engine included ${f.included} of ${f.expected} transactions`, "the payload is invalid on this chain"),
+  "engine/transaction-refused": entry(
+    (f) => `engine refused transaction ${f.index} of the payload (JSON-RPC ${f.rpcCode})`,
+    "the payload is invalid on this chain; derivation replaces it by a deposit-only block",
+  ),
+  "engine/transactions-refused": entry((f) => `engine included ${f.included} of ${f.expected} transactions`, "the payload is invalid on this chain; derivation replaces it by a deposit-only block"),
   "output/unknown-block": entry((f) => `L2 block ${f.blockNumber} does not exist`, "propose only blocks the L2 has produced"),
   "fees/operator-fee-params": entry((f) => `operator fee ${f.field} ${f.value} is outside its range`, "operatorFeeScalar is a uint32 and operatorFeeConstant a uint64 (L1Block predeploy)"),
 } satisfies Record<string, Entry>;
 
 export type LedgerErrorCode = keyof typeof CATALOGUE;
+
+/** Whether `code` is one of the ledger's error codes (a drop log's reason may be one, or a rule's name). */
+export function isLedgerErrorCode(code: string): code is LedgerErrorCode {
+  return Object.hasOwn(CATALOGUE, code);
+}
 
 /** Base error of the ledger layer: a LabError that also says what derivation does about it. */
 export class LedgerError extends LabError {
@@ -106,6 +118,13 @@ export class LedgerError extends LabError {
 
 /** Bytes that do not follow a byte layout or limit of the spec: the input is dropped. */
 export class DecodingError extends LedgerError {
+  constructor(code: LedgerErrorCode, fields: ErrorFields = {}, cause?: unknown) {
+    super(code, fields, "drop", cause);
+  }
+}
+
+/** The engine refused a payload (an invalid transaction): derivation builds a deposit-only block instead. */
+export class PayloadRefusedError extends LedgerError {
   constructor(code: LedgerErrorCode, fields: ErrorFields = {}, cause?: unknown) {
     super(code, fields, "drop", cause);
   }

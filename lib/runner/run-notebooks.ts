@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { checkChain } from "../chain/connect.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle-results.js";
-import { describeError, LabError } from "../errors.js";
+import { describeError, type ErrorFields, LabError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
@@ -43,7 +43,10 @@ export interface RunOutcome {
   runDir?: string;
   seconds: number;
   txHash?: string;
+  /** Why the run failed, for a reader: notebook, cell, error and the cell's source. */
   error?: string;
+  /** Why the run failed, for a program: the code and fields to branch on. */
+  failure?: { code: string; fields: ErrorFields };
 }
 
 export class NotebookRunError extends LabError {}
@@ -254,17 +257,22 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     progress.stop();
     rmSync(staging, { recursive: true, force: true });
     const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
-    process.stderr.write(
-      `\ninterrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
-        `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}.\n`,
-    );
+    const interrupted = new NotebookRunError({
+      code: "run/interrupted",
+      message:
+        `interrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
+        `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}`,
+      hint: "run the notebook again; earlier runs are untouched",
+      fields: { signal, notebook: plan.notebook.name, cell: progress.current?.number ?? null, kept: landed },
+    });
+    process.stderr.write(`\n${describeError(interrupted)}\n`);
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const fail = (error: string): RunOutcome => {
+  const fail = (error: string, code: string, fields: ErrorFields): RunOutcome => {
     rmSync(staging, { recursive: true, force: true });
-    return { notebook: plan.notebook.name, ok: false, runId, seconds: (Date.now() - started.getTime()) / 1000, error };
+    return { notebook: plan.notebook.name, ok: false, runId, seconds: (Date.now() - started.getTime()) / 1000, error, failure: { code, fields: { notebook: plan.notebook.name, ...fields } } };
   };
   try {
     log(
@@ -292,11 +300,13 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
         `${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
           (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
           (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""),
+        "run/cell-failed",
+        { cell: cell?.number ?? null, heading: cell?.heading ?? null, ename: reply.ename ?? null, evalue: reply.evalue ?? null },
       );
     }
     const settlementPath = join(staging, SETTLEMENT_FILE);
     if (!existsSync(settlementPath)) {
-      return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``);
+      return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``, "run/not-settled", {});
     }
     const settlement = readJson<Settlement>(settlementPath);
     const runDir = join(options.runsDir, runId);
@@ -335,7 +345,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
-    return fail(`${plan.notebook.name}: ${describeError(error)}`);
+    return fail(`${plan.notebook.name}: ${describeError(error)}`, error instanceof LabError ? error.code : "run/crashed", error instanceof LabError ? error.fields : { error: describeError(error) });
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);

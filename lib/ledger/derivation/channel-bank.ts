@@ -9,11 +9,15 @@
 // takes one step (ingesting a frame pulled from the frame queue). The bank reads before it
 // ingests, so every ready channel leaves the bank before the next frame is taken in (Canyon's
 // rule: the first ready channel in FIFO order is read, not only the head).
+//
+// Every frame ignored and every channel discarded is recorded in the drop log with the channel's
+// id and the rule (op-node's AddFrame errors, a timeout, the bank's size bound).
 
 import type { L1BlockRef } from "../block-refs.js";
 import { concatBytes } from "../bytes.js";
 import { channelIdHex, type Frame } from "../frame.js";
 import { CHANNEL_BANK_FRAME_OVERHEAD, isForkActive, MAX_CHANNEL_BANK_SIZE, MAX_RLP_BYTES_PER_CHANNEL, type RollupConfig } from "../rollup-config.js";
+import { DropLog } from "./drops.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
 /** Why a frame was not added to a channel (op-node's AddFrame errors). */
@@ -130,6 +134,7 @@ export class ChannelBank implements ChannelStage {
     private readonly prev: FrameProvider,
     /** MAX_CHANNEL_BANK_SIZE; smaller in tests that exercise pruning. */
     private readonly maxBankSize = MAX_CHANNEL_BANK_SIZE,
+    private readonly drops = new DropLog(),
   ) {}
 
   /** The channels buffered, in FIFO order (for tests and figures). */
@@ -160,7 +165,9 @@ export class ChannelBank implements ChannelStage {
       this.channels.set(id, ch);
       this.channelQueue.push(id);
     }
-    if (ch.timedOut(origin, this.cfg.channelTimeout) || ch.addFrame(f, origin) !== undefined) {
+    const refusal = ch.timedOut(origin, this.cfg.channelTimeout) ? "timed-out" : ch.addFrame(f, origin);
+    if (refusal !== undefined) {
+      this.drops.record({ stage: "channel-bank", reason: refusal, l1Block: origin.number, channel: id, fields: { frameNumber: f.frameNumber } });
       this.stats.framesIgnored++;
       return;
     }
@@ -174,6 +181,7 @@ export class ChannelBank implements ChannelStage {
       const id = this.channelQueue.shift()!;
       total -= this.channels.get(id)!.size;
       this.channels.delete(id);
+      this.drops.record({ stage: "channel-bank", reason: "bank-full", l1Block: this.prev.origin?.number, channel: id });
       this.stats.channelsPrunedForSize++;
     }
   }
@@ -188,6 +196,7 @@ export class ChannelBank implements ChannelStage {
     const first = this.channels.get(this.channelQueue[0]!)!;
     if (first.timedOut(origin, this.cfg.channelTimeout)) {
       this.channels.delete(this.channelQueue.shift()!);
+      this.drops.record({ stage: "channel-bank", reason: "timed-out", l1Block: origin.number, channel: first.id });
       this.stats.channelsTimedOut++;
       return NOT_ENOUGH_DATA;
     }
@@ -215,6 +224,7 @@ export class ChannelAssembler implements ChannelStage {
     private readonly prev: FrameProvider,
     /** MAX_RLP_BYTES_PER_CHANNEL; smaller in tests of the size limit. */
     private readonly maxChannelSize = MAX_RLP_BYTES_PER_CHANNEL,
+    private readonly drops = new DropLog(),
   ) {}
 
   /** The id of the channel being assembled, if any. */
@@ -225,6 +235,7 @@ export class ChannelAssembler implements ChannelStage {
   nextRawChannel(): ReadyChannel | StageSignal {
     const origin = this.prev.origin;
     if (this.channel && origin && this.channel.timedOut(origin, this.cfg.channelTimeout)) {
+      this.drops.record({ stage: "channel-bank", reason: "timed-out", l1Block: origin.number, channel: this.channel.id });
       this.channel = undefined;
       this.stats.channelsTimedOut++;
     }
@@ -232,16 +243,25 @@ export class ChannelAssembler implements ChannelStage {
       const frame = this.prev.nextFrame();
       if (frame === EOF || frame === NOT_ENOUGH_DATA) return frame;
       const at = this.prev.origin!;
-      if (frame.frameNumber === 0) this.channel = new Channel(channelIdHex(frame.channelId), at, true);
+      const id = channelIdHex(frame.channelId);
+      const site = { stage: "channel-bank", l1Block: at.number, channel: id, fields: { frameNumber: frame.frameNumber } } as const;
+      if (frame.frameNumber === 0) {
+        if (this.channel) this.drops.record({ stage: "channel-bank", reason: "replaced-by-new-channel", l1Block: at.number, channel: this.channel.id });
+        this.channel = new Channel(id, at, true);
+      }
       if (!this.channel) {
-        this.stats.framesIgnored++; // a non-first frame without a channel
+        this.drops.record({ ...site, reason: "no-open-channel" });
+        this.stats.framesIgnored++;
         continue;
       }
-      if (this.channel.addFrame(frame, at) !== undefined) {
+      const refusal = this.channel.addFrame(frame, at);
+      if (refusal !== undefined) {
+        this.drops.record({ ...site, reason: refusal });
         this.stats.framesIgnored++;
         continue;
       }
       if (this.channel.size > this.maxChannelSize) {
+        this.drops.record({ ...site, reason: "oversized" });
         this.channel = undefined;
         this.stats.channelsOversized++;
         continue;

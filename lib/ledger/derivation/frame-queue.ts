@@ -1,12 +1,14 @@
 // Frame Queue (specs/protocol/derivation.md "Frame Queue"; holocene/derivation.md "Frame Queue"):
 // pulls one batcher transaction's data at a time from L1 retrieval when it runs empty and parses
-// it into frames, dropping the whole transaction's data when any frame in it is malformed. From
+// it into frames, dropping the whole transaction's data when any frame in it is malformed (op-node
+// logs "Failed to parse frames" and carries on; here the drop is recorded with its code). From
 // Holocene, after each load the queue is pruned so that it holds only ordered, contiguous frames:
 // each frame is checked against the frame before it in the queue.
 
 import type { L1BlockRef } from "../block-refs.js";
 import { channelIdHex, type Frame, parseBatcherTxData } from "../frame.js";
 import { isForkActive, type RollupConfig } from "../rollup-config.js";
+import { DropLog } from "./drops.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "./stage.js";
 
 /** What the frame queue pulls batcher data from (L1 retrieval). */
@@ -28,6 +30,7 @@ export class FrameQueue {
   constructor(
     private readonly cfg: Pick<RollupConfig, "holoceneTime">,
     private readonly prev: DataProvider,
+    private readonly drops = new DropLog(),
   ) {}
 
   get origin(): L1BlockRef | undefined {
@@ -45,20 +48,25 @@ export class FrameQueue {
 
   /** Parses one transaction's frames into the queue; under Holocene prunes the queue after. */
   private load(data: Uint8Array): void {
+    const origin = this.prev.origin;
     try {
       const parsed = parseBatcherTxData(data);
       this.stats.framesParsed += parsed.length;
       this.frames.push(...parsed);
-    } catch {
+    } catch (e) {
+      this.drops.dropOrRethrow(e, { stage: "frame-queue", l1Block: origin?.number });
       this.stats.txDataRejected++;
       return;
     }
     // Taking frames out cannot invalidate those left, so pruning is needed only after a load.
-    const origin = this.prev.origin;
     if (origin && isForkActive(this.cfg, "holocene", origin.timestamp)) {
-      const before = this.frames.length;
-      this.frames = pruneFrameQueue(this.frames);
-      this.stats.framesPruned += before - this.frames.length;
+      const kept = pruneFrameQueue(this.frames);
+      const left = new Set(kept);
+      for (const f of this.frames) {
+        if (!left.has(f)) this.drops.record({ stage: "frame-queue", reason: "pruned", l1Block: origin.number, channel: channelIdHex(f.channelId), fields: { frameNumber: f.frameNumber } });
+      }
+      this.stats.framesPruned += this.frames.length - kept.length;
+      this.frames = kept;
     }
   }
 }

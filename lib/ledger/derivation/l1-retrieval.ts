@@ -4,11 +4,13 @@
 // batcher transaction is one sent to the batch inbox whose sender, recovered from its signature,
 // is the batcher address of the system config.
 import { createHash } from "node:crypto";
-import { Transaction } from "ethers";
+import { isError, Transaction } from "ethers";
 import { decodeBlob, kzgToVersionedHash } from "../blob-eip4844.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx } from "../block-refs.js";
 import { fromHex, toHex } from "../bytes.js";
+import { DecodingError } from "../errors.js";
 import type { RollupConfig } from "../rollup-config.js";
+import type { DropLog } from "./drops.js";
 import type { DataProvider } from "./frame-queue.js";
 import { EOF } from "./stage.js";
 
@@ -18,7 +20,7 @@ export interface RetrievalStats {
   batcherTxs: number;
   /** Inbox transactions whose recovered sender is not the batcher. */
   wrongSender: number;
-  /** Transactions that do not parse or whose signature does not recover. */
+  /** Transactions that do not parse or whose signature recovers no sender. */
   unrecoverable: number;
   blobsMissing: number;
   blobsUnverified: number;
@@ -45,12 +47,16 @@ export interface ParsedL1Tx {
 }
 
 // Recovering a sender costs a millisecond; the same transaction is often read many times (a
-// derivation re-run, a fuzzed copy of a chain), so recoveries are remembered by the envelope's hash.
+// derivation re-run, a fuzzed copy of a chain), so recoveries, and refusals, are remembered by the
+// envelope's hash.
 const RECOVERED_LIMIT = 16_384;
-const recovered = new Map<string, ParsedL1Tx | null>();
+const recovered = new Map<string, ParsedL1Tx | DecodingError>();
 
-/** Parses a signed L1 transaction and recovers its sender; undefined when either fails. */
-export function parseL1Tx(tx: L1Tx): ParsedL1Tx | undefined {
+/**
+ * Parses a signed L1 transaction and recovers its sender. Bytes that are no transaction, or whose
+ * signature recovers no sender, are refused with a DecodingError (L1 retrieval skips them).
+ */
+export function parseL1Tx(tx: L1Tx): ParsedL1Tx {
   const key = createHash("sha256").update(tx.raw).digest("base64");
   let hit = recovered.get(key);
   if (hit === undefined) {
@@ -58,18 +64,36 @@ export function parseL1Tx(tx: L1Tx): ParsedL1Tx | undefined {
     if (recovered.size >= RECOVERED_LIMIT) recovered.clear();
     recovered.set(key, hit);
   }
-  return hit ?? undefined;
+  if (hit instanceof DecodingError) throw hit;
+  return hit;
 }
 
-function recoverSender(raw: Uint8Array): ParsedL1Tx | null {
+// What ethers says about bytes that are no transaction (its error codes), and what the secp256k1
+// arithmetic says about a signature that is no point on the curve (a plain Error): the input's
+// fault. Anything else (a TypeError of a defect, say) is not caught here.
+const PARSE_ERROR_CODES = ["BUFFER_OVERRUN", "INVALID_ARGUMENT", "UNSUPPORTED_OPERATION", "BAD_DATA", "NUMERIC_FAULT", "VALUE_MISMATCH"] as const;
+const isParseError = (e: unknown): e is Error & { code: string } => PARSE_ERROR_CODES.some((code) => isError(e, code));
+const isCurveError = (e: unknown): e is Error => e instanceof Error && e.constructor === Error;
+
+function recoverSender(raw: Uint8Array): ParsedL1Tx | DecodingError {
+  let t: Transaction;
   try {
-    const t = Transaction.from(toHex(raw));
-    const from = t.from;
-    if (!from) return null;
-    return { type: t.type ?? 0, from, to: t.to, data: fromHex(t.data), blobVersionedHashes: t.blobVersionedHashes ?? [] };
-  } catch {
-    return null;
+    t = Transaction.from(toHex(raw));
+  } catch (e) {
+    if (!isParseError(e)) throw e;
+    return new DecodingError("l1-tx/malformed", { reason: e.code }, e);
   }
+  if (!t.signature) return new DecodingError("l1-tx/unsigned");
+  let from: string | null;
+  try {
+    from = t.from;
+  } catch (e) {
+    if (isParseError(e)) return new DecodingError("l1-tx/bad-signature", { reason: e.code }, e);
+    if (isCurveError(e)) return new DecodingError("l1-tx/bad-signature", { reason: e.message.slice(0, 60) }, e);
+    throw e;
+  }
+  if (!from) return new DecodingError("l1-tx/unsigned");
+  return { type: t.type ?? 0, from, to: t.to, data: fromHex(t.data), blobVersionedHashes: t.blobVersionedHashes ?? [] };
 }
 
 /**
@@ -82,19 +106,25 @@ export function retrieveBatcherData(
   cfg: Pick<RollupConfig, "batchInboxAddress" | "batcherAddress">,
   blobs: BlobSource | undefined,
   stats: RetrievalStats,
+  drops: DropLog,
   commit?: (blob: Uint8Array) => Uint8Array,
 ): RetrievedData[] {
   const inbox = cfg.batchInboxAddress.toLowerCase();
   const batcher = cfg.batcherAddress.toLowerCase();
   const out: RetrievedData[] = [];
-  for (const raw of block.transactions) {
-    const tx = parseL1Tx(raw);
-    if (!tx) {
+  for (const [index, raw] of block.transactions.entries()) {
+    const site = { stage: "l1-retrieval", l1Block: block.number } as const;
+    let tx: ParsedL1Tx;
+    try {
+      tx = parseL1Tx(raw);
+    } catch (e) {
+      drops.dropOrRethrow(e, site);
       stats.unrecoverable++;
       continue;
     }
     if (tx.to === null || tx.to.toLowerCase() !== inbox) continue;
     if (tx.from.toLowerCase() !== batcher) {
+      drops.record({ ...site, reason: "wrong-sender", fields: { index, from: tx.from } });
       stats.wrongSender++;
       continue;
     }
@@ -106,16 +136,19 @@ export function retrieveBatcherData(
     for (const vh of tx.blobVersionedHashes) {
       const blob = blobs?.getBlob(vh);
       if (!blob) {
+        drops.record({ ...site, reason: "blob-missing", fields: { index, versionedHash: vh } });
         stats.blobsMissing++;
         continue;
       }
       if (commit && toHex(kzgToVersionedHash(commit(blob))).toLowerCase() !== vh.toLowerCase()) {
+        drops.record({ ...site, reason: "blob-unverified", fields: { index, versionedHash: vh } });
         stats.blobsUnverified++;
         continue;
       }
       try {
         out.push({ data: decodeBlob(blob), source: "blob" });
-      } catch {
+      } catch (e) {
+        drops.dropOrRethrow(e, site);
         stats.blobsBadEncoding++;
       }
     }
@@ -132,13 +165,14 @@ export class L1Retrieval implements DataProvider {
   constructor(
     private readonly cfg: Pick<RollupConfig, "batchInboxAddress" | "batcherAddress">,
     private readonly blobs: BlobSource | undefined,
+    private readonly drops: DropLog,
     private readonly commit?: (blob: Uint8Array) => Uint8Array,
   ) {}
 
   /** Moves to the next L1 block (L1 traversal): its batcher data is what nextData hands out. */
   advance(block: L1BlockData, ref: L1BlockRef): void {
     this.origin = ref;
-    this.datas = retrieveBatcherData(block, this.cfg, this.blobs, this.stats, this.commit);
+    this.datas = retrieveBatcherData(block, this.cfg, this.blobs, this.stats, this.drops, this.commit);
   }
 
   nextData(): Uint8Array | typeof EOF {

@@ -4,8 +4,11 @@
 // reader asks the channel stage for its next channel, which reads a ready channel or else takes
 // one frame from the frame queue, which takes one batcher transaction's data from L1 retrieval
 // when it runs empty. Bad input never escapes as an exception: each stage drops what the spec
-// says to drop and counts it. Only an L1 block that does not extend the chain read so far is
-// refused, with a ResetError (op-node resets its pipeline on such a reorg).
+// says to drop, counts it and records it in the pipeline's drop log (`drops`: by reason, with the
+// L1 block and channel). Errors are classed where they are caught (drops.ts): only a ledger error
+// classed "drop" is absorbed; an L1 block that does not extend the chain read so far is refused
+// with a ResetError (op-node resets its pipeline on such a reorg), and any other exception, a
+// defect or an engine that cannot be reached, propagates to the caller.
 import type { Batch, SingularBatch } from "../batch.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "../block-refs.js";
 import { fromHex } from "../bytes.js";
@@ -16,6 +19,7 @@ import { type PayloadAttributes, payloadAttributes } from "./attributes.js";
 import { checkSingularBatch, checkSpanBatchPrefix, type Verdict } from "./batch-queue.js";
 import { ChannelAssembler, ChannelBank, type ChannelStage, type ReadyChannel } from "./channel-bank.js";
 import { type ChannelReaderStats, readBatches } from "./channel-reader.js";
+import { DropLog } from "./drops.js";
 import { type DataProvider, FrameQueue } from "./frame-queue.js";
 import { L1Retrieval } from "./l1-retrieval.js";
 import { EOF, NOT_ENOUGH_DATA } from "./stage.js";
@@ -34,9 +38,10 @@ export class ChannelPipeline {
     private readonly source: DataProvider,
     /** MAX_CHANNEL_BANK_SIZE unless given (tests that exercise pruning use less). */
     maxChannelBankSize?: number,
+    readonly drops = new DropLog(),
   ) {
-    this.frameQueue = new FrameQueue(cfg, source);
-    this.stage = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize);
+    this.frameQueue = new FrameQueue(cfg, source, drops);
+    this.stage = new ChannelBank(cfg, this.frameQueue, maxChannelBankSize, drops);
   }
 
   /** The channel bank before Holocene, the channel assembler from its first L1 origin on. */
@@ -48,7 +53,7 @@ export class ChannelPipeline {
   drain(): ReadyChannel[] {
     const origin = this.source.origin;
     if (origin && isForkActive(this.cfg, "holocene", origin.timestamp) && this.stage instanceof ChannelBank) {
-      this.stage = new ChannelAssembler(this.cfg, this.frameQueue);
+      this.stage = new ChannelAssembler(this.cfg, this.frameQueue, undefined, this.drops);
     }
     const out: ReadyChannel[] = [];
     for (;;) {
@@ -100,6 +105,8 @@ export class DerivationPipeline {
   readonly l1Retrieval: L1Retrieval;
   readonly channelPipeline: ChannelPipeline;
   readonly altDA: AltDADataSource | undefined;
+  /** Every input a stage discarded, by reason, with its L1 block and channel. */
+  readonly drops = new DropLog();
   readonly reader: ChannelReaderStats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
   readonly stats: PipelineStats = {
     l1Blocks: 0,
@@ -130,9 +137,9 @@ export class DerivationPipeline {
     this.safeChain = [genesis];
     this.byTimestamp.set(genesis.timestamp, genesis);
     for (const b of l1History) this.l1.set(b.number, b);
-    this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, opts.commitBlob);
-    this.altDA = opts.altDA && new AltDADataSource(this.l1Retrieval, opts.altDA);
-    this.channelPipeline = new ChannelPipeline(cfg, this.altDA ?? this.l1Retrieval);
+    this.l1Retrieval = new L1Retrieval(cfg, opts.blobs, this.drops, opts.commitBlob);
+    this.altDA = opts.altDA && new AltDADataSource(this.l1Retrieval, opts.altDA, this.drops);
+    this.channelPipeline = new ChannelPipeline(cfg, this.altDA ?? this.l1Retrieval, undefined, this.drops);
   }
 
   get retrieval() {
@@ -173,7 +180,7 @@ export class DerivationPipeline {
     this.l1Retrieval.advance(block, ref);
     await this.altDA?.fetch();
     for (const ch of this.channelPipeline.drain()) {
-      for (const batch of readBatches(ch.data, this.cfg, this.reader)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
+      for (const batch of readBatches(ch, this.cfg, this.reader, this.drops)) this.pending.push({ batch, channel: ch.id, inclusion: ch.inclusion });
     }
     const derived: L2BlockRef[] = [];
     for (;;) {
@@ -184,8 +191,9 @@ export class DerivationPipeline {
     return derived;
   }
 
-  private drop(verdict: Verdict): void {
+  private drop(verdict: Verdict, channel: string, inclusion: L1BlockRef): void {
     this.stats.batchesDropped[verdict.reason] = (this.stats.batchesDropped[verdict.reason] ?? 0) + 1;
+    this.drops.record({ stage: "batch-queue", reason: verdict.reason, l1Block: inclusion.number, channel });
   }
 
   /** Holocene's fast channel invalidation: an invalid batch discards the rest of its channel. */
@@ -229,7 +237,7 @@ export class DerivationPipeline {
         this.span.shift();
         return this.execute(filled);
       }
-      this.drop(verdict);
+      this.drop(verdict, el.channel, el.inclusion);
       this.span = [];
       this.invalidateChannel(el.channel);
     }
@@ -244,7 +252,7 @@ export class DerivationPipeline {
           continue;
         }
         if (verdict.validity !== "accept") {
-          this.drop(verdict); // future batches break strict ordering: dropped too
+          this.drop(verdict, p.channel, p.inclusion); // future batches break strict ordering: dropped too
           this.invalidateChannel(p.channel);
           continue;
         }
@@ -259,7 +267,7 @@ export class DerivationPipeline {
         const p = this.pending[i]!;
         const verdict = this.verdict(p, head);
         if (verdict.validity === "drop" || verdict.validity === "past") {
-          this.drop(verdict);
+          this.drop(verdict, p.channel, p.inclusion);
           this.pending.splice(i, 1);
           continue;
         }
@@ -310,8 +318,10 @@ export class DerivationPipeline {
     let ref: L2BlockRef;
     try {
       ref = await this.engine.execute(attrs);
-    } catch {
-      // Holocene's steady block derivation: a payload the engine refuses becomes deposit-only.
+    } catch (e) {
+      // Holocene's steady block derivation: a payload the engine refuses (a PayloadRefusedError,
+      // classed drop) becomes deposit-only; an engine that fails otherwise stops derivation.
+      this.drops.dropOrRethrow(e, { stage: "engine", l1Block: origin.number });
       this.stats.depositOnlyFallbacks++;
       ref = await this.engine.execute({ ...attrs, transactions: [] });
       batch = { ...batch, transactions: [] };

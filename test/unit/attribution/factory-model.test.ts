@@ -3,11 +3,12 @@ import { expect } from "chai";
 import { continuationExample, FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { perExampleGradients, row } from "../../../lib/attribution/gradients.js";
 import { type Batch, batchGradient, type Target } from "../../../lib/attribution/model.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { createGpt, createMlp, type ForwardOptions, initLora, loraConfig, loraForwardOptions, type Model, type WeightMap } from "../../../lib/intelligence/index.js";
 import { loraAKey, roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -164,43 +165,13 @@ describe("attribution: per-example gradients of Model Factory models in one batc
   });
 
   it("refuses DoRA, half an adapter, non-dense tensors and batches of the wrong shape, by code", () => {
-    const refusal = (f: () => unknown) => {
-      try {
-        f();
-      } catch (e) {
-        return e;
-      }
-      throw new Error("expected a refusal");
-    };
-    expect(
-      hasCode(
-        refusal(() => new FactoryModel({ model: mlp, weights: mlpBase, trainable: ["fc1.weight"], forwardOptions: { lora: { scaling: 1, dora: true } } })),
-        "attribution/dora-unsupported",
-      ),
-    ).to.equal(true);
+    expectCode(() => new FactoryModel({ model: mlp, weights: mlpBase, trainable: ["fc1.weight"], forwardOptions: { lora: { scaling: 1, dora: true } } }), LabError, "attribution/dora-unsupported");
     const a = trainedAdapter(mlp, mlpBase, ["fc1"], 2);
-    expect(
-      hasCode(
-        refusal(() => new FactoryModel({ model: mlp, weights: { ...mlpBase, ...a.tensors }, trainable: [loraAKey("fc1")], forwardOptions: a.fwd })),
-        "attribution/half-adapter",
-      ),
-    ).to.equal(true);
-    expect(
-      hasCode(
-        refusal(() => new FactoryModel({ model: gpt, weights: gptBase, trainable: ["wte.weight"] })),
-        "attribution/not-dense",
-      ),
-    ).to.equal(true);
+    expectCode(() => new FactoryModel({ model: mlp, weights: { ...mlpBase, ...a.tensors }, trainable: [loraAKey("fc1")], forwardOptions: a.fwd }), LabError, "attribution/half-adapter");
+    expectCode(() => new FactoryModel({ model: gpt, weights: gptBase, trainable: ["wte.weight"] }), LabError, "attribution/not-dense");
     const fm = new FactoryModel({ model: gpt, weights: gptBase, trainable: ["lm_head.weight"] });
-    const e = refusal(() => perExampleGradients(fm, fm.packWeights(gptBase), mlpBatch));
-    expect(hasCode(e, "attribution/batch-shape")).to.equal(true);
-    expect((e as { fields: Record<string, unknown> }).fields.positions).to.equal(10);
-    expect(
-      hasCode(
-        refusal(() => continuationExample([1], Array(11).fill(2), 10)),
-        "attribution/continuation-too-long",
-      ),
-    ).to.equal(true);
+    expectCode(() => perExampleGradients(fm, fm.packWeights(gptBase), mlpBatch), LabError, "attribution/batch-shape", { positions: 10 });
+    expectCode(() => continuationExample([1], Array(11).fill(2), 10), LabError, "attribution/continuation-too-long");
   });
 });
 

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { AttributionError } from "../../../lib/attribution/errors.js";
 import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
@@ -20,8 +21,8 @@ import {
 } from "../../../lib/attribution/methods/index.js";
 import { LogisticRegression } from "../../../lib/attribution/model.js";
 import { fitNewton } from "../../../lib/attribution/retrain.js";
-import { hasCode } from "../../../lib/errors.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -79,12 +80,11 @@ describe("attribution: fidelity to the reference methods", function () {
       });
     }
     it("a method without self-influence is refused by code", () => {
-      try {
-        selfInfluence({ name: "custom", attribute: () => ({ method: "custom", nTest: 0, nTrain: 0, data: new Float64Array() }) }, { model, params, train, test, l2 });
-        expect.fail();
-      } catch (e) {
-        expect(hasCode(e, "attribution/no-self-influence")).to.equal(true);
-      }
+      expectCode(
+        () => selfInfluence({ name: "custom", attribute: () => ({ method: "custom", nTest: 0, nTrain: 0, data: new Float64Array() }) }, { model, params, train, test, l2 }),
+        AttributionError,
+        "attribution/no-self-influence",
+      );
     });
   });
 
@@ -144,13 +144,11 @@ describe("attribution: fidelity to the reference methods", function () {
 
     it("refuses a singular ΦᵀΦ with ridge 0, naming the sizes", () => {
       const small = { ...train, n: 5, x: train.x.subarray(0, 5 * train.dim), y: train.y.subarray(0, 5) };
-      try {
-        new TRAK({ projectionDim: k, ridge: 0 }).attribute({ model, params, train: small, test, l2 });
-        expect.fail();
-      } catch (e) {
-        expect(hasCode(e, "trak/singular-gram")).to.equal(true);
-        expect((e as { fields: Record<string, unknown> }).fields).to.include({ projectionDim: k, nTrain: 5, ridge: 0 });
-      }
+      expectCode(() => new TRAK({ projectionDim: k, ridge: 0 }).attribute({ model, params, train: small, test, l2 }), AttributionError, "trak/singular-gram", {
+        projectionDim: k,
+        nTrain: 5,
+        ridge: 0,
+      });
     });
   });
 

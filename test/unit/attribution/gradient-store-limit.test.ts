@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { DEFAULT_GRADIENT_STORE_LIMIT, GradientStore } from "../../../lib/attribution/gradients.js";
 import { LogisticRegression } from "../../../lib/attribution/model.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
+import { expectCode } from "../expect-code.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
 describe("attribution: gradient store size limit", () => {
@@ -57,9 +58,7 @@ describe("attribution: gradient store size limit", () => {
       process.env.LAB_GRADIENT_STORE_LIMIT = "512M";
       expect(new GradientStore(tmpdir()).maxBytes).to.equal(512 * 1024 ** 2);
       process.env.LAB_GRADIENT_STORE_LIMIT = "lots";
-      expect(() => new GradientStore(tmpdir()))
-        .to.throw()
-        .that.satisfies((e: unknown) => hasCode(e, "cache/bad-size"));
+      expectCode(() => new GradientStore(tmpdir()), LabError, "cache/bad-size");
     } finally {
       if (saved === undefined) delete process.env.LAB_GRADIENT_STORE_LIMIT;
       else process.env.LAB_GRADIENT_STORE_LIMIT = saved;

@@ -7,11 +7,13 @@ import { hashToG1, verifyAggregate } from "../../../lib/da/bls.js";
 import { g1FromAffine, g1ToAffine, g2FromAffine, initBn254, mcl } from "../../../lib/da/bn254.js";
 import { decodeCert, encodeCert, hashBatchHeaderV2, merkleLeaf, verifyInclusion } from "../../../lib/da/certificate.js";
 import { Disperser } from "../../../lib/da/disperser.js";
+import { DAThresholdError } from "../../../lib/da/errors.js";
 import { makeOperators, totalStake } from "../../../lib/da/operators.js";
 import { retrievePayload } from "../../../lib/da/retrieval.js";
 import { insecureSrs } from "../../../lib/da/srs.js";
 import { hasCode } from "../../../lib/errors.js";
 import { rng } from "../../../lib/random.js";
+import { expectCodeAsync } from "../expect-code.js";
 
 async function setup(count = 12) {
   await initBn254();
@@ -75,12 +77,7 @@ describe("operators, assignment, attestation", function () {
   it("refuses confirmation below 55% of stake when asked to", async () => {
     const { operators, disperser } = await setup();
     for (const o of operators.slice(0, 9)) o.behaviour = "offline";
-    try {
-      await disperser.disperse(payload, { referenceBlockNumber: 1, requireConfirmation: true });
-      expect.fail("confirmed with too little stake");
-    } catch (e) {
-      expect(hasCode(e, "da/insufficient-stake")).to.equal(true);
-    }
+    await expectCodeAsync(disperser.disperse(payload, { referenceBlockNumber: 1, requireConfirmation: true }), DAThresholdError, "da/insufficient-stake");
   });
 
   it("retrieves from operators holding the reconstruction threshold of stake, and fails clearly with too few", async () => {

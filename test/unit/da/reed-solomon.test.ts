@@ -1,10 +1,12 @@
 import { expect } from "chai";
 import { chunkLength, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS, reconstructionThreshold, safetyCheck } from "../../../lib/da/blob-params.js";
+import { DAThresholdError } from "../../../lib/da/errors.js";
 import { Fr } from "../../../lib/da/field.js";
 import { evaluatePolynomial, intt, ntt } from "../../../lib/da/ntt.js";
 import { chunkPoints, chunksNeeded, encodeChunks, reconstructBlob } from "../../../lib/da/reed-solomon.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { rng } from "../../../lib/random.js";
+import { expectCode } from "../expect-code.js";
 
 function randomCoefficients(n: number, seed: number): bigint[] {
   const r = rng(seed);
@@ -24,9 +26,7 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
     expect(chunkLength(4096, MAINNET_BLOB_PARAMS)).to.equal(4);
     expect(chunkLength(32, MAINNET_BLOB_PARAMS)).to.equal(1);
     expect(chunkLength(4096, LAB_BLOB_PARAMS)).to.equal(512);
-    expect(() => chunkLength(48, LAB_BLOB_PARAMS))
-      .to.throw()
-      .that.satisfies((e: unknown) => hasCode(e, "da/blob-length-not-power-of-two"));
+    expectCode(() => chunkLength(48, LAB_BLOB_PARAMS), LabError, "da/blob-length-not-power-of-two");
   });
 
   it("holds the safety inequality for mainnet and lab parameters at 55/33, and names the 22% reconstruction threshold", () => {
@@ -54,13 +54,7 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
       const order = r.shuffle(chunks.map((_, i) => i));
       const pick = order.slice(0, need).map((i) => chunks[i]!);
       expect(reconstructBlob(layout, pick)).to.deep.equal(c);
-      try {
-        reconstructBlob(layout, pick.slice(1));
-        expect.fail("reconstructed below the threshold");
-      } catch (e) {
-        expect(hasCode(e, "da/too-few-chunks")).to.equal(true);
-        expect((e as { fields: Record<string, unknown> }).fields).to.deep.include({ have: need - 1, needed: need });
-      }
+      expectCode(() => reconstructBlob(layout, pick.slice(1)), DAThresholdError, "da/too-few-chunks", { have: need - 1, needed: need });
     });
   }
 
@@ -69,8 +63,6 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
     const { layout, chunks } = encodeChunks(c, LAB_BLOB_PARAMS);
     const some = chunks.slice(0, chunksNeeded(layout) + 1).map((ch) => ({ ...ch, evaluations: ch.evaluations.slice() }));
     some[0]!.evaluations[0] = Fr.add(some[0]!.evaluations[0]!, 1n);
-    expect(() => reconstructBlob(layout, some))
-      .to.throw()
-      .that.satisfies((e: unknown) => hasCode(e, "da/chunks-inconsistent"));
+    expectCode(() => reconstructBlob(layout, some), LabError, "da/chunks-inconsistent");
   });
 });

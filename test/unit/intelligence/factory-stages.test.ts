@@ -2,7 +2,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
+import { SpecError } from "../../../lib/intelligence/errors.js";
 import {
   baseModel,
   checkpointName,
@@ -31,6 +32,7 @@ import {
   writeFactoryOutputs,
 } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 function spec(overrides: Record<string, unknown> = {}): FactorySpec {
   return validateSpec({
@@ -72,13 +74,7 @@ describe("Model Factory stages", function () {
     });
 
     it("refuses a batch larger than the training split, with the sizes as fields", () => {
-      try {
-        factoryData(spec({ training: { steps: 10, batch_size: 5000 } }));
-        expect.fail("expected spec/batch-larger-than-data");
-      } catch (error) {
-        expect(hasCode(error, "spec/batch-larger-than-data")).to.equal(true);
-        expect((error as { fields: Record<string, unknown> }).fields).to.include({ field: "training.batch_size", batchSize: 5000 });
-      }
+      expectCode(() => factoryData(spec({ training: { steps: 10, batch_size: 5000 } })), SpecError, "spec/batch-larger-than-data", { field: "training.batch_size", batchSize: 5000 });
     });
 
     it("counts steps from epochs, and evaluates and checkpoints on schedule and at the last step", () => {
@@ -121,9 +117,7 @@ describe("Model Factory stages", function () {
       const lock = lockStaging(staging, "unit-stages-lock");
       try {
         writeFileSync(staging.lockFile, String(process.ppid));
-        expect(() => lockStaging(staging, "unit-stages-lock"))
-          .to.throw()
-          .that.satisfies((e: unknown) => hasCode(e, "lock/held"));
+        expectCode(() => lockStaging(staging, "unit-stages-lock"), LabError, "lock/held");
       } finally {
         writeFileSync(staging.lockFile, String(process.pid));
         lock.release();
@@ -235,13 +229,7 @@ describe("Model Factory stages", function () {
         onEvaluation: (x: { step: number }) => seen.push(`eval ${x.step}`),
         onCheckpoint: (x: { step: number; dir: string }) => seen.push(`checkpoint ${x.step} ${x.dir.endsWith(checkpointName(x.step))}`),
       };
-      try {
-        await runFactory(s, { quiet: true, outDir, stopAfterSteps: 3, ...callbacks });
-        expect.fail("expected the run to stop");
-      } catch (error) {
-        expect(error).to.be.instanceOf(RunInterruptedError);
-        expect(hasCode(error, "factory/interrupted")).to.equal(true);
-      }
+      await expectCodeAsync(runFactory(s, { quiet: true, outDir, stopAfterSteps: 3, ...callbacks }), RunInterruptedError, "factory/interrupted");
       await runFactory(s, { quiet: true, outDir, ...callbacks });
       expect(seen).to.deep.equal([
         "start 0/6 history 0",

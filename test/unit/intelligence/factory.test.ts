@@ -17,6 +17,7 @@ import {
   validateSpec,
 } from "../../../lib/intelligence/index.js";
 import { loraAKey, loraBKey } from "../../../lib/intelligence/models/peft-keys.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 /** Where these tests' Factory outputs go: a temporary folder, never the repository. */
 const UNIT_OUTPUTS = mkdtempSync(join(tmpdir(), "lab-factory-"));
@@ -39,26 +40,6 @@ function tiny(overrides: Record<string, unknown> = {}, name = "unit-tiny"): Reco
   };
 }
 
-function refusal(fn: () => unknown): SpecError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SpecError) return error;
-    throw error;
-  }
-  throw new Error("expected a SpecError");
-}
-
-async function refusalAsync(p: Promise<unknown>): Promise<SpecError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof SpecError) return error;
-    throw error;
-  }
-  throw new Error("expected a SpecError");
-}
-
 describe("Model Factory spec validation", () => {
   it("accepts the example specs and fills defaults", () => {
     const spec = loadSpec(fromRoot("experiments", "factory", "fmnist-lora.yaml"));
@@ -69,50 +50,50 @@ describe("Model Factory spec validation", () => {
   });
 
   it("refuses an unknown field, naming it and suggesting the right one", () => {
-    const e = refusal(() => validateSpec(tiny({ lora: { r: 2, alpah: 4, target_modules: ["fc1"] } })));
+    const e = expectCode(() => validateSpec(tiny({ lora: { r: 2, alpah: 4, target_modules: ["fc1"] } })), SpecError, "spec/unknown-field", { field: "lora.alpah", suggestion: "alpha" });
     expect(e.field).to.equal("lora.alpah");
-    expect(e.code).to.equal("spec/unknown-field");
-    expect(e.fields).to.include({ field: "lora.alpah", suggestion: "alpha" });
-    expect(refusal(() => validateSpec(tiny({ epochs: 3 }))).field).to.equal("epochs");
+    expectCode(() => validateSpec(tiny({ epochs: 3 })), SpecError, "spec/unknown-field", { field: "epochs" });
   });
 
   it("refuses a wrong type, naming the field", () => {
-    const e = refusal(() => validateSpec(tiny({ training: { steps: "100", batch_size: 32 } })));
-    expect(e.field).to.equal("training.steps");
-    expect(e.code).to.equal("spec/wrong-type");
-    expect(e.fields).to.include({ expected: "number", got: 'string "100"' });
-    expect(refusal(() => validateSpec(tiny({ lora: { r: 2.5, alpha: 4, target_modules: ["fc1"] } }))).field).to.equal("lora.r");
-    expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, target_modules: "fc1" } }))).field).to.equal("lora.target_modules");
-    expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } }))).field).to.equal("lora.use_dora");
+    expectCode(() => validateSpec(tiny({ training: { steps: "100", batch_size: 32 } })), SpecError, "spec/wrong-type", { field: "training.steps", expected: "number", got: 'string "100"' });
+    expectCode(() => validateSpec(tiny({ lora: { r: 2.5, alpha: 4, target_modules: ["fc1"] } })), SpecError, "spec/wrong-type", { field: "lora.r" });
+    expectCode(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, target_modules: "fc1" } })), SpecError, "spec/wrong-type", { field: "lora.target_modules" });
+    expectCode(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } })), SpecError, "spec/wrong-type", { field: "lora.use_dora" });
   });
 
   it("refuses a missing data set or required field", () => {
-    const e = refusal(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })));
+    const e = expectCode(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })), SpecError, "spec/unknown-datanet", {
+      name: "fmnist-lowcontrast",
+      suggestion: "fmnist-low-contrast",
+    });
     expect(e.field).to.equal("data.datanets[1]");
-    expect(e.code).to.equal("spec/unknown-datanet");
-    expect(e.fields).to.include({ name: "fmnist-lowcontrast", suggestion: "fmnist-low-contrast" });
     const { name: _drop, ...noName } = tiny();
-    expect(refusal(() => validateSpec(noName))).to.include({ field: "name", code: "spec/missing-field" });
-    const modality = refusal(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } })));
-    expect(modality.code).to.equal("spec/datanet-modality-mismatch");
-    expect(modality.fields).to.include({ name: "fortunes-literature", modality: "text", baseModel: "fmnist-mlp" });
-    expect(refusal(() => validateSpec(tiny({ training: { steps: 5, epochs: 1 } }))).field).to.equal("training");
+    expect(expectCode(() => validateSpec(noName), SpecError, "spec/missing-field").field).to.equal("name");
+    expectCode(() => validateSpec(tiny({ data: { datanets: ["fortunes-literature"] } })), SpecError, "spec/datanet-modality-mismatch", {
+      name: "fortunes-literature",
+      modality: "text",
+      baseModel: "fmnist-mlp",
+    });
+    expectCode(() => validateSpec(tiny({ training: { steps: 5, epochs: 1 } })), SpecError, "spec/steps-or-epochs", { field: "training" });
   });
 
   it("refuses a rank larger than a target layer, before training", async () => {
-    const e = await refusalAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true }));
+    const e = await expectCodeAsync(runFactory(tiny({ lora: { r: 200, alpha: 4, target_modules: ["fc1", "fc2"] } }), { quiet: true }), SpecError, "spec/rank-too-large", {
+      r: 200,
+      module: "fc2",
+      limit: 128,
+    });
     expect(e.field).to.equal("lora.r");
-    expect(e.code).to.equal("spec/rank-too-large");
-    expect(e.fields).to.include({ r: 200, module: "fc2", limit: 128 });
-    expect((await refusalAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true }))).field).to.equal("lora.target_modules");
+    await expectCodeAsync(runFactory(tiny({ lora: { r: 2, alpha: 4, target_modules: ["q_proj"] } }), { quiet: true }), SpecError, "spec/no-target-module", { field: "lora.target_modules" });
   });
 
   it("refuses a base model whose hash does not match, naming the actual hash", async () => {
     const wrong = "0".repeat(64);
-    const e = await refusalAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true }));
+    const e = await expectCodeAsync(runFactory(tiny({ base_model: { name: "fmnist-mlp", pretrain: "quick", seed: 1, sha256: wrong } }), { quiet: true }), SpecError, "spec/base-hash-mismatch", {
+      expected: wrong,
+    });
     expect(e.field).to.equal("base_model.sha256");
-    expect(e.code).to.equal("spec/base-hash-mismatch");
-    expect(e.fields.expected).to.equal(wrong);
     expect(e.fields.actual)
       .to.match(/^[0-9a-f]{64}$/)
       .and.not.equal(wrong);

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
 import {
   attentionProjections,
   causalBias,
@@ -20,15 +19,6 @@ const { tf } = await initTf({ quiet: true });
 const config: GptConfig = { vocabSize: 11, blockSize: 8, nLayer: 3, nHead: 2, nEmbd: 16 };
 const gpt = createGpt(tf, config);
 
-function refusal(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a refusal");
-}
-
 function std(a: ArrayLike<number>): number {
   let s = 0,
     ss = 0;
@@ -48,18 +38,13 @@ describe("GPT", () => {
   it("refuses a sequence longer than the block size, naming both lengths", () => {
     const w = gpt.init(1);
     const ids = tf.zeros([2, config.blockSize + 1], "int32");
-    const e = refusal(() => gpt.forward(w, ids));
-    expect(hasCode(e, "model/sequence-too-long")).to.equal(true);
-    expect((e as { fields: object }).fields).to.deep.equal({ length: 9, blockSize: 8 });
+    expect(expectCode(() => gpt.forward(w, ids), IntelligenceError, "model/sequence-too-long").fields).to.deep.equal({ length: 9, blockSize: 8 });
     // a decoder's position offset counts too: 7 cached + 2 new > 8
-    const e2 = refusal(() => gptEmbed(tf, config, w, tf.zeros([1, 2], "int32"), 7));
-    expect((e2 as { fields: object }).fields).to.deep.equal({ length: 9, blockSize: 8 });
+    expect(expectCode(() => gptEmbed(tf, config, w, tf.zeros([1, 2], "int32"), 7), IntelligenceError, "model/sequence-too-long").fields).to.deep.equal({ length: 9, blockSize: 8 });
   });
 
   it("refuses a width that heads do not divide", () => {
-    const e = refusal(() => createGpt(tf, { ...config, nEmbd: 15 }));
-    expect(hasCode(e, "model/bad-config")).to.equal(true);
-    expect((e as { fields: Record<string, unknown> }).fields.nHead).to.equal(2);
+    expectCode(() => createGpt(tf, { ...config, nEmbd: 15 }), IntelligenceError, "model/bad-config", { nHead: 2 });
   });
 
   it("initialises as GPT-2: N(0, 0.02²) weights, residual projections scaled by 1/√(2·nLayer), zero biases", () => {

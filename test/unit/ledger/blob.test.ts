@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { BYTES_PER_BLOB, decodeBlob, encodeBlob, kzgToVersionedHash, MAX_BLOB_DATA_SIZE } from "../../../lib/ledger/blob-eip4844.js";
 import { toHex } from "../../../lib/ledger/bytes.js";
+import { LedgerError } from "../../../lib/ledger/errors.js";
 import { kzg as loadKzg } from "../../../lib/ledger/kzg-eip4844.js";
-import { expectCode } from "./helpers.js";
+import { expectCode } from "../expect-code.js";
 
 function pattern(n: number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => (i * 131 + 7) & 0xff);
@@ -28,13 +29,13 @@ describe("blob encoding (Ecotone)", () => {
     expect([blob[2], blob[3], blob[4]]).to.deep.equal([0, 1, 44]); // 300 = 0x00012c
   });
   it("refuses 130,045 bytes", () => {
-    expectCode(() => encodeBlob(pattern(130_045)), "blob/too-large", { length: 130_045, max: 130_044 });
+    expectCode(() => encodeBlob(pattern(130_045)), LedgerError, "blob/too-large", { length: 130_045, max: 130_044 });
   });
   it("refuses field elements with either of the top two bits set", () => {
     for (const bit of [0x80, 0x40]) {
       const blob = encodeBlob(pattern(1000));
       blob[32 * 5] |= bit;
-      expectCode(() => decodeBlob(blob), "blob/bad-field-element", { index: 5 });
+      expectCode(() => decodeBlob(blob), LedgerError, "blob/bad-field-element", { index: 5 });
     }
   });
   it("decodes a first field element with its top two bits set, as op-node's ToData does (it masks them)", () => {
@@ -53,18 +54,18 @@ describe("blob encoding (Ecotone)", () => {
     expect(decodeBlob(empty).length).to.equal(0);
     // Its low six bits still count: 0xC1 puts a 1 past the length.
     empty[0] = 0xc1;
-    expectCode(() => decodeBlob(empty), "blob/trailing-data", { offset: 31 });
+    expectCode(() => decodeBlob(empty), LedgerError, "blob/trailing-data", { offset: 31 });
   });
   it("refuses a wrong version, an oversized length and non-zero data past the length", () => {
     const v = encodeBlob(pattern(10));
     v[1] = 1;
-    expectCode(() => decodeBlob(v), "blob/unknown-version");
+    expectCode(() => decodeBlob(v), LedgerError, "blob/unknown-version");
     const l = encodeBlob(pattern(10));
     l[2] = 0x02; // 0x02000a > 130,044
-    expectCode(() => decodeBlob(l), "blob/length-over-max");
+    expectCode(() => decodeBlob(l), LedgerError, "blob/length-over-max");
     const t = encodeBlob(pattern(10));
     t[32 * 100 + 5] = 1;
-    expectCode(() => decodeBlob(t), "blob/trailing-data");
+    expectCode(() => decodeBlob(t), LedgerError, "blob/trailing-data");
   });
   it("is a valid EIP-4844 blob with a real KZG commitment and proof", async function () {
     this.timeout(60_000);

@@ -5,21 +5,27 @@
 import { expect } from "chai";
 import { Transaction, Wallet } from "ethers";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
-import { hasCode } from "../../../lib/errors.js";
 import { spanBatchLayout } from "../../../lib/ledger/annotate.js";
 import { type Batch, encodeBatch, encodeChannelPayload } from "../../../lib/ledger/batch.js";
 import type { L1BlockData, L1Tx } from "../../../lib/ledger/block-refs.js";
 import { concatBytes, fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { channelToFrames, compressChannel } from "../../../lib/ledger/channel.js";
-import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
-import { consequenceOf, DecodingError, EncodingError } from "../../../lib/ledger/errors.js";
+import type { PayloadAttributes } from "../../../lib/ledger/derivation/attributes.js";
+import { readBatches } from "../../../lib/ledger/derivation/channel-reader.js";
+import { DropLog } from "../../../lib/ledger/derivation/drops.js";
+import { FrameQueue } from "../../../lib/ledger/derivation/frame-queue.js";
+import { newRetrievalStats, parseL1Tx, retrieveBatcherData } from "../../../lib/ledger/derivation/l1-retrieval.js";
+import { DerivationPipeline } from "../../../lib/ledger/derivation/pipeline.js";
+import { HashEngine } from "../../../lib/ledger/engine.js";
+import { consequenceOf, DecodingError, EncodingError, LedgerError, PayloadRefusedError, ResetError } from "../../../lib/ledger/errors.js";
 import { encodeBatcherTxData } from "../../../lib/ledger/frame.js";
 import { rlpEncode, uintBytes } from "../../../lib/ledger/rlp.js";
-import { CHANNEL_BANK_FRAME_OVERHEAD, FRAME_V0_OVERHEAD_SIZE, isForkActivationBlock } from "../../../lib/ledger/rollup-config.js";
-import { deriveAll, MemoryL1, simulate } from "../../../lib/ledger/sim.js";
+import { CHANNEL_BANK_FRAME_OVERHEAD, CHANNEL_VERSION_BROTLI, FRAME_V0_OVERHEAD_SIZE, isForkActivationBlock } from "../../../lib/ledger/rollup-config.js";
+import { deriveAll, l1Ref, MemoryL1, simulate } from "../../../lib/ledger/sim.js";
 import { decodeSpanBatch, encodeSpanBatch, SPAN_BATCH_TX_TYPES, type SpanBatch, spanBatchFromBlocks, spanBatchTxType } from "../../../lib/ledger/span-batch.js";
 import { Workload } from "../../../lib/ledger/workload.js";
-import { expectCode, preHoloceneConfig, resigned, scenario, signedTx, testConfig, txData } from "./helpers.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
+import { preHoloceneConfig, resigned, scenario, signedTx, testConfig, txData } from "./helpers.js";
 
 const codec = { genesisTimestamp: 1_700_000_000, blockTime: 2, l2ChainId: 901n };
 const senders = devPrivateKeys().slice(0, 6);
@@ -102,7 +108,7 @@ describe("ledger conformance", () => {
         originBits: [false],
         blocks: [{ epochNum: 1n << 64n, timestamp: BigInt(codec.genesisTimestamp), transactions: [] }],
       };
-      expectCode(() => encodeSpanBatch(sb, codec), "uvarint/out-of-range", { field: "l1_origin_num", value: 1n << 64n });
+      expectCode(() => encodeSpanBatch(sb, codec), LedgerError, "uvarint/out-of-range", { field: "l1_origin_num", value: 1n << 64n });
     });
   });
 
@@ -117,6 +123,7 @@ describe("ledger conformance", () => {
       const blob = concatBytes([Uint8Array.of(3), rlpEncode([])]);
       expectCode(
         () => encodeSpanBatch(spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [blob] }], 1), codec),
+        LedgerError,
         "span-batch/unsupported-tx-type",
         { type: 3 },
       );
@@ -221,7 +228,7 @@ describe("ledger conformance", () => {
       const run = await scenario({ batcher: { batchType: 1, compression: "brotli", da: "calldata" }, l2Blocks: 6, txsPerBlock: 2 });
       const intruder = new Wallet(`0x${"aa".repeat(32)}`);
       const batcherTx = run.l1.blocks.flatMap((b) => b.transactions)[0]!;
-      expect(parseL1Tx(batcherTx)!.from).to.equal(new Wallet(devPrivateKeys()[19]!).address);
+      expect(parseL1Tx(batcherTx).from).to.equal(new Wallet(devPrivateKeys()[19]!).address);
       // The same data signed by another key; the batcher's signature with s altered (it recovers
       // to some other address); bytes that are no transaction at all.
       const forged = resigned(batcherTx, { signer: intruder });
@@ -297,13 +304,100 @@ describe("ledger conformance", () => {
       const run = await scenario({ batcher: { batchType: 1, compression: "zlib", da: "calldata" }, l2Blocks: 4, txsPerBlock: 1 });
       const p = await deriveAll(run.cfg, run.genesis, run.l1.blocks.slice(0, 2), run.l1);
       const fork = { ...run.l1.blocks[2]!, parentHash: `0x${"ee".repeat(32)}` };
-      let thrown: unknown;
-      await p.addL1Block(fork).catch((e) => (thrown = e));
-      expect(hasCode(thrown, "l1/reorg")).to.equal(true);
+      const thrown = await expectCodeAsync(p.addL1Block(fork), ResetError, "l1/reorg", { number: fork.number, parentHash: fork.parentHash });
       expect(consequenceOf(thrown)).to.equal("reset");
       expect(p.stats.l1Blocks).to.equal(1);
       await p.addL1Block(run.l1.blocks[2]!); // the canonical block is still taken
       expect(p.stats.l1Blocks).to.equal(2);
+    });
+
+    it("are recorded where derivation drops: stage, L1 block, channel and the ledger code", async () => {
+      const cfg = testConfig();
+      const run = await scenario({ cfg, batcher: { batchType: 0, compression: "zlib", da: "calldata" }, l2Blocks: 4, txsPerBlock: 1 });
+      const batches: Batch[] = run.sequencer.blocks.map((b) => ({ type: 0, batch: b.batch }));
+      const id = new Uint8Array(16).fill(0x5a);
+      // A channel whose zlib stream is cut after its header (it decompresses to nothing), and a
+      // batcher transaction whose only frame lacks its is_last byte.
+      const good = compressChannel(encodeChannelPayload(batches, cfg), "zlib");
+      const corrupt = Uint8Array.from(good);
+      corrupt.fill(0xff, 2, 12);
+      const frames = channelToFrames(id, corrupt, 100_000);
+      const broken = encodeBatcherTxData(channelToFrames(new Uint8Array(16).fill(1), good, 100_000));
+      const blocks = relayout(run.l1.blocks, [frames.map((f) => signedTx(encodeBatcherTxData([f]), cfg.batchInboxAddress)), [signedTx(broken.subarray(0, broken.length - 1), cfg.batchInboxAddress)]]);
+      const p = await deriveAll(cfg, run.genesis, blocks, run.l1);
+      const corruptAt = blocks.length - 3;
+      expect(p.drops.recent).to.deep.include({
+        stage: "channel-reader",
+        reason: "channel/corrupt",
+        l1Block: corruptAt,
+        channel: "5a".repeat(16),
+        fields: { algorithm: "zlib", reason: "Z_DATA_ERROR" },
+      });
+      expect(p.drops.recent.find((d) => d.stage === "frame-queue")).to.deep.equal({
+        stage: "frame-queue",
+        reason: "bytes/truncated",
+        l1Block: corruptAt + 1,
+        fields: { field: "is_last", need: 1, left: 0 },
+      });
+      expect(p.drops.counts).to.deep.equal({ "channel/corrupt": 1, "bytes/truncated": 1 });
+      expect(p.drops.total).to.equal(p.reader.channelsUndecodable + p.frameQueue.stats.txDataRejected);
+    });
+
+    it("propagate what derivation has no drop class for, from every stage that catches", async () => {
+      // A defect (an exception of no ledger class) raised inside each parser a stage guards.
+      class Defect extends Error {}
+      const crashing = (first: number) =>
+        new (class extends Uint8Array {
+          override subarray(): Uint8Array {
+            throw new Defect();
+          }
+        })([first, 1, 2, 3]);
+      const origin = { number: 1, hash: `0x${"11".repeat(32)}`, parentHash: `0x${"00".repeat(32)}`, timestamp: 0 };
+      const queue = new FrameQueue(testConfig(), { origin, nextData: () => crashing(0) });
+      expect(() => queue.nextFrame()).to.throw(Defect);
+      const stats = { channelsUndecodable: 0, batchesDecoded: 0, batchesUndecodable: 0 };
+      expect(() => readBatches({ id: "00".repeat(16), data: crashing(CHANNEL_VERSION_BROTLI), inclusion: origin }, codec, stats, new DropLog())).to.throw(Defect);
+      const unreadable: L1Tx = {
+        get raw(): Uint8Array {
+          throw new Defect();
+        },
+      };
+      const block = { ...origin, transactions: [unreadable] };
+      expect(() => retrieveBatcherData(block, testConfig(), undefined, newRetrievalStats(), new DropLog())).to.throw(Defect);
+      expect(stats.channelsUndecodable, "nothing counted as dropped").to.equal(0);
+
+      // The engine: a refused payload becomes deposit-only and is recorded; a failing engine stops derivation.
+      const cfg = testConfig();
+      const run = await scenario({ cfg, batcher: { batchType: 0, compression: "zlib", da: "calldata" }, l2Blocks: 4, txsPerBlock: 1 });
+      const engine = (fail: () => never) => {
+        const inner = new HashEngine(run.genesis);
+        return { execute: async (a: PayloadAttributes) => (a.transactions.length > 0 ? fail() : inner.execute(a)) };
+      };
+      const refusing = new DerivationPipeline(
+        cfg,
+        engine(() => {
+          throw new PayloadRefusedError("engine/transaction-refused", { index: 0, rpcCode: -32000 });
+        }),
+        run.genesis,
+        [l1Ref(run.l1.blocks[0]!)],
+        { blobs: run.l1 },
+      );
+      for (const b of run.l1.blocks.slice(1)) await refusing.addL1Block(b);
+      expect(refusing.stats.depositOnlyFallbacks).to.be.greaterThan(0);
+      expect(refusing.drops.counts["engine/transaction-refused"]).to.equal(refusing.stats.depositOnlyFallbacks);
+      expect(refusing.safeChain.slice(1).every((b) => refusing.derivedTransactions.get(b.number)!.length === 0)).to.equal(true);
+      const failing = new DerivationPipeline(
+        cfg,
+        engine(() => {
+          throw new Defect();
+        }),
+        run.genesis,
+        [l1Ref(run.l1.blocks[0]!)],
+        { blobs: run.l1 },
+      );
+      let thrown: unknown;
+      for (const b of run.l1.blocks.slice(1)) await failing.addL1Block(b).catch((e) => (thrown ??= e));
+      expect(thrown).to.be.instanceOf(Defect);
     });
 
     it("refuse to span-batch a transaction that does not parse, as an encoding error", () => {
@@ -313,6 +407,7 @@ describe("ledger conformance", () => {
             spanBatchFromBlocks([{ parentHash: new Uint8Array(32), epochNum: 1, epochHash: new Uint8Array(32), timestamp: codec.genesisTimestamp, transactions: [Uint8Array.of(2, 0x81)] }], 1),
             codec,
           ),
+        LedgerError,
         "span-batch/bad-tx-field",
         { field: "transaction" },
       );
@@ -320,10 +415,10 @@ describe("ledger conformance", () => {
     });
 
     it("class decoding errors as drops and encoding errors as fatal, with codes and fields", () => {
-      const d = expectCode(() => decodeSpanBatch(new Uint8Array(3), codec), "bytes/truncated", { field: "parent_check", need: 20 });
+      const d = expectCode(() => decodeSpanBatch(new Uint8Array(3), codec), LedgerError, "bytes/truncated", { field: "parent_check", need: 20 });
       expect(d).to.be.instanceOf(DecodingError);
       expect(consequenceOf(d)).to.equal("drop");
-      const e = expectCode(() => spanBatchFromBlocks([], 0), "span-batch/empty");
+      const e = expectCode(() => spanBatchFromBlocks([], 0), LedgerError, "span-batch/empty");
       expect(e).to.be.instanceOf(EncodingError);
       expect(consequenceOf(e)).to.equal("fatal");
       expect(consequenceOf(new Error("anything else"))).to.equal("fatal");

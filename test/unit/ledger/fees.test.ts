@@ -3,10 +3,12 @@ import { Interface, Transaction } from "ethers";
 import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { openChain } from "../../../lib/ledger/chains.js";
+import { LedgerError } from "../../../lib/ledger/errors.js";
 import { batchL1Gas, calldataTxGas, fjordL1Cost, flzCompress, flzDecompress, GAS_PER_BLOB, OP_MAINNET_SCALARS, operatorFee, operatorFeeFork } from "../../../lib/ledger/fees.js";
 import { runRollup } from "../../../lib/ledger/rollup.js";
 import { Workload } from "../../../lib/ledger/workload.js";
-import { expectCode, testConfig } from "./helpers.js";
+import { expectCode } from "../expect-code.js";
+import { testConfig } from "./helpers.js";
 
 const GAS_PRICE_ORACLE = "0x420000000000000000000000000000000000000F";
 
@@ -52,7 +54,7 @@ describe("fees", function () {
     expect(operatorFee(100_000n, p, "jovian")).to.equal(100_000n * 1_500_000n * 100n + 7n);
     const cfg = testConfig({ isthmusTime: 1_000, jovianTime: 2_000 });
     expect([999, 1_000, 1_999, 2_000].map((t) => operatorFeeFork(cfg, t))).to.deep.equal(["pre-isthmus", "isthmus", "isthmus", "jovian"]);
-    expectCode(() => operatorFee(1n, { operatorFeeScalar: 1n << 32n, operatorFeeConstant: 0n }, "isthmus"), "fees/operator-fee-params", { field: "operatorFeeScalar" });
+    expectCode(() => operatorFee(1n, { operatorFeeScalar: 1n << 32n, operatorFeeConstant: 0n }, "isthmus"), LedgerError, "fees/operator-fee-params", { field: "operatorFeeScalar" });
   });
 
   it("agrees with the L2's GasPriceOracle.getOperatorFee (Isthmus) once L1Block holds the parameters", async () => {

@@ -4,11 +4,12 @@ import { devPrivateKeys } from "../../../lib/chain/keys.js";
 import { decodeBatch, encodeBatch, encodeChannelPayload, readChannelBatches, type SingularBatch } from "../../../lib/ledger/batch.js";
 import { decodeBitlist, encodeBitlist, encodeUvarint, fromHex, Reader, toHex } from "../../../lib/ledger/bytes.js";
 import { channelCompression, channelToFrames, compressChannel, decompressChannel, framesToChannel } from "../../../lib/ledger/channel.js";
+import { LedgerError } from "../../../lib/ledger/errors.js";
 import { encodeBatcherTxData, encodeFrame, type Frame, parseBatcherTxData, readFrame } from "../../../lib/ledger/frame.js";
 import { rlpDecode, rlpEncode } from "../../../lib/ledger/rlp.js";
 import { decodeSpanBatch, encodeSpanBatch, spanBatchFromBlocks } from "../../../lib/ledger/span-batch.js";
 import { Workload } from "../../../lib/ledger/workload.js";
-import { expectCode } from "./helpers.js";
+import { expectCode } from "../expect-code.js";
 
 const codec = { genesisTimestamp: 1_700_000_000, blockTime: 2, l2ChainId: 901n };
 const id = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
@@ -39,14 +40,14 @@ describe("ledger byte formats", () => {
       const good = encodeBatcherTxData([{ channelId: id, frameNumber: 0, data: Uint8Array.of(1, 2), isLast: true }]);
       const wrongVersion = Uint8Array.from(good);
       wrongVersion[0] = 1;
-      expectCode(() => parseBatcherTxData(wrongVersion), "batcher-tx/unknown-version", { version: 1 });
+      expectCode(() => parseBatcherTxData(wrongVersion), LedgerError, "batcher-tx/unknown-version", { version: 1 });
       const badLast = Uint8Array.from(good);
       badLast[badLast.length - 1] = 2;
-      expectCode(() => parseBatcherTxData(badLast), "frame/bad-is-last", { value: 2 });
-      expectCode(() => parseBatcherTxData(good.subarray(0, good.length - 1)), "bytes/truncated", { field: "is_last" });
+      expectCode(() => parseBatcherTxData(badLast), LedgerError, "frame/bad-is-last", { value: 2 });
+      expectCode(() => parseBatcherTxData(good.subarray(0, good.length - 1)), LedgerError, "bytes/truncated", { field: "is_last" });
       const oversized = Uint8Array.from(good);
       new DataView(oversized.buffer).setUint32(1 + 18, 1_000_001);
-      expectCode(() => parseBatcherTxData(oversized), "frame/too-large", { length: 1_000_001, max: 1_000_000 });
+      expectCode(() => parseBatcherTxData(oversized), LedgerError, "frame/too-large", { length: 1_000_001, max: 1_000_000 });
     });
   });
 
@@ -56,8 +57,8 @@ describe("ledger byte formats", () => {
       expect(toHex(rlpEncode([]))).to.equal("0xc0");
       expect(toHex(rlpEncode(Uint8Array.of(0x0f)))).to.equal("0x0f");
       expect(toHex(rlpEncode(new Uint8Array(56)))).to.match(/^0xb838/);
-      expectCode(() => rlpDecode(Uint8Array.of(0x81, 0x05)), "rlp/non-canonical");
-      expectCode(() => rlpDecode(Uint8Array.of(0x83, 1)), "rlp/truncated", { length: 3, left: 1 });
+      expectCode(() => rlpDecode(Uint8Array.of(0x81, 0x05)), LedgerError, "rlp/non-canonical");
+      expectCode(() => rlpDecode(Uint8Array.of(0x83, 1)), LedgerError, "rlp/truncated", { length: 3, left: 1 });
     });
     it("encodes protobuf uvarints", () => {
       expect(toHex(encodeUvarint(300))).to.equal("0xac02");
@@ -67,7 +68,7 @@ describe("ledger byte formats", () => {
       const bits = [true, false, false, false, false, false, false, false, true]; // bits 0 and 8
       expect(toHex(encodeBitlist(bits))).to.equal("0x0101");
       expect(decodeBitlist(new Reader(fromHex("0x0101")), 9, "b")).to.deep.equal(bits);
-      expectCode(() => decodeBitlist(new Reader(fromHex("0x0201")), 9, "b"), "bitlist/padding-set", { field: "b", count: 9 });
+      expectCode(() => decodeBitlist(new Reader(fromHex("0x0201")), 9, "b"), LedgerError, "bitlist/padding-set", { field: "b", count: 9 });
     });
   });
 
@@ -135,9 +136,9 @@ describe("ledger byte formats", () => {
       expect(compressChannel(span, "brotli").length).to.be.lessThan(compressChannel(singular, "brotli").length);
     });
     it("rejects unknown batch versions and empty span batches", () => {
-      expectCode(() => decodeBatch(Uint8Array.of(2, 0xc0), codec), "batch/unknown-version", { version: 2 });
+      expectCode(() => decodeBatch(Uint8Array.of(2, 0xc0), codec), LedgerError, "batch/unknown-version", { version: 2 });
       const empty = Uint8Array.of(...encodeUvarint(2), ...encodeUvarint(1), ...new Uint8Array(40), 0);
-      expectCode(() => decodeSpanBatch(empty, codec), "span-batch/empty");
+      expectCode(() => decodeSpanBatch(empty, codec), LedgerError, "span-batch/empty");
     });
 
     it("round-trips channels with zlib and with brotli behind the 0x01 byte", () => {
@@ -159,7 +160,7 @@ describe("ledger byte formats", () => {
         expect(frames.every((f) => encodeFrame(f).length <= 1000)).to.equal(true);
         expect(toHex(framesToChannel(frames))).to.equal(toHex(c));
       }
-      expectCode(() => channelCompression(Uint8Array.of(0x02)), "channel/unknown-compression", { byte: 2 });
+      expectCode(() => channelCompression(Uint8Array.of(0x02)), LedgerError, "channel/unknown-compression", { byte: 2 });
     });
   });
 });

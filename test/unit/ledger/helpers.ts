@@ -1,14 +1,11 @@
 // Shared scenario builders for the ledger tests: a seeded workload run through the in-memory
 // simulation, and helpers to rebuild L1 blocks from (possibly tampered) batcher transactions.
-import { expect } from "chai";
 import { Transaction, type Wallet } from "ethers";
 import { devPrivateKeys, devWallet } from "../../../lib/chain/keys.js";
-import { hasCode } from "../../../lib/errors.js";
 import type { BatcherOptions } from "../../../lib/ledger/batcher.js";
 import type { L1Tx } from "../../../lib/ledger/block-refs.js";
 import { fromHex, toHex } from "../../../lib/ledger/bytes.js";
 import { parseL1Tx } from "../../../lib/ledger/derivation/l1-retrieval.js";
-import { LedgerError } from "../../../lib/ledger/errors.js";
 import { defaultRollupConfig, type RollupConfig } from "../../../lib/ledger/rollup-config.js";
 import { BATCHER_ACCOUNT, MEMORY_L1_CHAIN_ID, type SimRun, simulate } from "../../../lib/ledger/sim.js";
 import { Workload } from "../../../lib/ledger/workload.js";
@@ -41,7 +38,7 @@ export async function scenario(opts: { cfg?: RollupConfig; batcher: BatcherOptio
 
 /** The calldata of a signed L1 transaction. */
 export function txData(tx: L1Tx): Uint8Array {
-  return parseL1Tx(tx)!.data;
+  return parseL1Tx(tx).data;
 }
 
 /** A signed calldata transaction to `to` (the batch inbox by default) from `signer` (the batcher by default). */
@@ -59,19 +56,4 @@ export function resigned(t: L1Tx, change: { data?: Uint8Array; to?: string; sign
   if (change.to) copy.to = change.to;
   copy.signature = (change.signer ?? BATCHER_WALLET).signingKey.sign(copy.unsignedHash);
   return { raw: fromHex(copy.serialized) };
-}
-
-/** Asserts that `fn` throws a ledger error with this code and (a superset of) these fields. */
-export function expectCode(fn: () => unknown, code: string, fields: Record<string, unknown> = {}): LedgerError {
-  let thrown: unknown;
-  try {
-    fn();
-  } catch (e) {
-    thrown = e;
-  }
-  expect(thrown, `expected ${code}`).to.be.instanceOf(LedgerError);
-  const e = thrown as LedgerError;
-  expect(hasCode(e, code), `got ${e.code}`).to.equal(true);
-  for (const [k, v] of Object.entries(fields)) expect(e.fields[k], k).to.deep.equal(v);
-  return e;
 }

@@ -12,12 +12,14 @@ import { blobBaseFee } from "../../../lib/ledger/chains.js";
 import { Channel, ChannelAssembler, ChannelBank, type FrameProvider } from "../../../lib/ledger/derivation/channel-bank.js";
 import { FrameQueue, pruneFrameQueue } from "../../../lib/ledger/derivation/frame-queue.js";
 import { EOF, NOT_ENOUGH_DATA, type StageSignal } from "../../../lib/ledger/derivation/stage.js";
+import { LedgerError } from "../../../lib/ledger/errors.js";
 import { channelIdHex, encodeBatcherTxData, encodeFrame, type Frame, parseBatcherTxData, readFrame } from "../../../lib/ledger/frame.js";
 import { rlpEncode } from "../../../lib/ledger/rlp.js";
 import { CHANNEL_TIMEOUT_GRANITE, MAX_FRAME_LEN } from "../../../lib/ledger/rollup-config.js";
 import { decodeSpanBatch } from "../../../lib/ledger/span-batch.js";
 import { rng } from "../../../lib/random.js";
-import { expectCode, preHoloceneConfig, testConfig } from "./helpers.js";
+import { expectCode } from "../expect-code.js";
+import { preHoloceneConfig, testConfig } from "./helpers.js";
 
 const ref = (number: number): L1BlockRef => ({ number, hash: `0x${"11".repeat(32)}`, parentHash: `0x${"22".repeat(32)}`, timestamp: 1_700_000_000 + number * 12 });
 
@@ -71,7 +73,7 @@ describe("op-node frame_test.go", () => {
   });
 
   it("TestFrameUnmarshalNoData", () => {
-    expectCode(() => readFrame(new Reader(new Uint8Array(0))), "bytes/truncated", { field: "channel_id" });
+    expectCode(() => readFrame(new Reader(new Uint8Array(0))), LedgerError, "bytes/truncated", { field: "channel_id" });
   });
 
   describe("TestFrameUnmarshalTruncated", () => {
@@ -88,7 +90,7 @@ describe("op-node frame_test.go", () => {
     for (const [desc, truncate, genData, field] of cases) {
       it(desc, () => {
         const f = randomFrame(r, genData ? 1 + r.int(2_000) : 0);
-        expectCode(() => readFrame(new Reader(truncate(encodeFrame(f)))), "bytes/truncated", { field });
+        expectCode(() => readFrame(new Reader(truncate(encodeFrame(f)))), LedgerError, "bytes/truncated", { field });
       });
     }
   });
@@ -96,19 +98,19 @@ describe("op-node frame_test.go", () => {
   it("TestFrameUnmarshalInvalidIsLast", () => {
     const data = encodeFrame(randomFrame(r, 16));
     data[data.length - 1] = 2;
-    expectCode(() => readFrame(new Reader(data)), "frame/bad-is-last", { value: 2 });
+    expectCode(() => readFrame(new Reader(data)), LedgerError, "frame/bad-is-last", { value: 2 });
   });
 
   it("TestParseFramesNoData", () => {
-    expectCode(() => parseBatcherTxData(new Uint8Array(0)), "batcher-tx/empty");
+    expectCode(() => parseBatcherTxData(new Uint8Array(0)), LedgerError, "batcher-tx/empty");
   });
 
   it("TestParseFramesInvalidVer", () => {
-    expectCode(() => parseBatcherTxData(Uint8Array.of(42)), "batcher-tx/unknown-version", { version: 42 });
+    expectCode(() => parseBatcherTxData(Uint8Array.of(42)), LedgerError, "batcher-tx/unknown-version", { version: 42 });
   });
 
   it("TestParseFramesOnlyVersion", () => {
-    expectCode(() => parseBatcherTxData(Uint8Array.of(0)), "batcher-tx/no-frames");
+    expectCode(() => parseBatcherTxData(Uint8Array.of(0)), LedgerError, "batcher-tx/no-frames");
   });
 
   it("TestParseFrames", () => {
@@ -119,13 +121,13 @@ describe("op-node frame_test.go", () => {
   it("TestParseFramesTruncated", () => {
     const frames = Array.from({ length: 1 + r.int(16) }, () => randomFrame(r));
     const data = encodeBatcherTxData(frames);
-    expectCode(() => parseBatcherTxData(data.subarray(0, data.length - 2)), "bytes/truncated");
+    expectCode(() => parseBatcherTxData(data.subarray(0, data.length - 2)), LedgerError, "bytes/truncated");
   });
 
   it("refuses a frame_data_length over MAX_FRAME_LEN (frame.go)", () => {
     const data = encodeFrame(randomFrame(r, 4));
     new DataView(data.buffer).setUint32(18, MAX_FRAME_LEN + 1);
-    expectCode(() => readFrame(new Reader(data)), "frame/too-large", { length: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN });
+    expectCode(() => readFrame(new Reader(data)), LedgerError, "frame/too-large", { length: MAX_FRAME_LEN + 1, max: MAX_FRAME_LEN });
   });
 });
 
@@ -304,16 +306,16 @@ describe("op-node span_batch_test.go", () => {
   const MAX_UINT64 = (1n << 64n) - 1n;
 
   it("TestSpanBatchMaxBlockCount", () => {
-    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(MAX_UINT64)]), codec), "uvarint/over-limit", { field: "block_count", value: MAX_UINT64 });
+    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(MAX_UINT64)]), codec), LedgerError, "uvarint/over-limit", { field: "block_count", value: MAX_UINT64 });
   });
 
   it("TestSpanBatchMaxBlockTxCount", () => {
-    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(1), Uint8Array.of(0), encodeUvarint(MAX_UINT64)]), codec), "uvarint/over-limit", { field: "block_tx_count" });
+    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(1), Uint8Array.of(0), encodeUvarint(MAX_UINT64)]), codec), LedgerError, "uvarint/over-limit", { field: "block_tx_count" });
   });
 
   it("TestSpanBatchMaxOriginBitsLength", () => {
     // A block count the remaining bytes cannot back: the origin bits are truncated.
-    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(9_999_999)]), codec), "bytes/truncated", { field: "origin_bits" });
+    expectCode(() => decodeSpanBatch(concatBytes([prefix, encodeUvarint(9_999_999)]), codec), LedgerError, "bytes/truncated", { field: "origin_bits" });
   });
 
   it("TestSpanBatchReadTxDataInvalid", () => {
@@ -329,7 +331,7 @@ describe("op-node span_batch_test.go", () => {
       new Uint8Array(20),
       rlpEncode(new TextEncoder().encode("dummy")),
     ]);
-    expectCode(() => decodeSpanBatch(oneTx, codec), "rlp/expected-list", { field: "tx_data" });
+    expectCode(() => decodeSpanBatch(oneTx, codec), LedgerError, "rlp/expected-list", { field: "tx_data" });
   });
 });
 
@@ -369,19 +371,19 @@ describe("op-service eth/blob_test.go", () => {
   it("TestInvalidBlobDecoding", () => {
     const b = encodeBlob(bytes("this is a test of invalid blob decoding"));
     b[32] = 0b1000_0000;
-    expectCode(() => decodeBlob(b), "blob/bad-field-element", { index: 1 });
+    expectCode(() => decodeBlob(b), LedgerError, "blob/bad-field-element", { index: 1 });
     b[32] = 0b0100_0000;
-    expectCode(() => decodeBlob(b), "blob/bad-field-element", { index: 1 });
+    expectCode(() => decodeBlob(b), LedgerError, "blob/bad-field-element", { index: 1 });
     b[32] = 0;
     b[1] = 0x01; // VersionOffset
-    expectCode(() => decodeBlob(b), "blob/unknown-version", { version: 1 });
+    expectCode(() => decodeBlob(b), LedgerError, "blob/unknown-version", { version: 1 });
     b[1] = 0;
     b[2] = 0xff;
-    expectCode(() => decodeBlob(b), "blob/length-over-max");
+    expectCode(() => decodeBlob(b), LedgerError, "blob/length-over-max");
   });
 
   it("TestTooLongDataEncoding", () => {
-    expectCode(() => encodeBlob(new Uint8Array(BYTES_PER_BLOB)), "blob/too-large", { length: BYTES_PER_BLOB, max: MAX_BLOB_DATA_SIZE });
+    expectCode(() => encodeBlob(new Uint8Array(BYTES_PER_BLOB)), LedgerError, "blob/too-large", { length: BYTES_PER_BLOB, max: MAX_BLOB_DATA_SIZE });
   });
 
   it("TestDecodeTestVectors", () => {
@@ -395,7 +397,7 @@ describe("op-service eth/blob_test.go", () => {
       [`\x3f\x00\x00\x00\x20${ff(27)}\x30${ff(4)}`, ff(32)],
     ];
     for (const [input, output] of ok) expect(decodeBlob(blobFrom(input))).to.deep.equal(bytes(output));
-    expectCode(() => decodeBlob(blobFrom("\x00\x00\x01\xFB\xFD")), "blob/length-over-max", { length: 130_045 });
+    expectCode(() => decodeBlob(blobFrom("\x00\x00\x01\xFB\xFD")), LedgerError, "blob/length-over-max", { length: 130_045 });
   });
 
   it("TestEncodeTestVectors", () => {
@@ -407,23 +409,23 @@ describe("op-service eth/blob_test.go", () => {
       [ff(28), `\x3f\x00\x00\x00\x1c${ff(27)}\x30`],
     ];
     for (const [input, output] of cases) expect(encodeBlob(bytes(input))).to.deep.equal(blobFrom(output));
-    expectCode(() => encodeBlob(new Uint8Array(MAX_BLOB_DATA_SIZE + 1)), "blob/too-large");
+    expectCode(() => encodeBlob(new Uint8Array(MAX_BLOB_DATA_SIZE + 1)), LedgerError, "blob/too-large");
   });
 
   it("TestExtraneousData", () => {
-    expectCode(() => decodeBlob(blobFrom("\x30\x00\x00\x00\x00")), "blob/trailing-data");
-    expectCode(() => decodeBlob(blobFrom("\x01\x00\x00\x00\x00")), "blob/trailing-data");
+    expectCode(() => decodeBlob(blobFrom("\x30\x00\x00\x00\x00")), LedgerError, "blob/trailing-data");
+    expectCode(() => decodeBlob(blobFrom("\x01\x00\x00\x00\x00")), LedgerError, "blob/trailing-data");
     const b = new Uint8Array(BYTES_PER_BLOB);
     let i = 5;
     for (; i < 128; i++) {
       b[i - 1] = 0;
       b[i] = 0x01;
-      expectCode(() => decodeBlob(b), "blob/trailing-data");
+      expectCode(() => decodeBlob(b), LedgerError, "blob/trailing-data");
     }
     for (; i < BYTES_PER_BLOB; i += 7) {
       b[i - 1] = 0;
       b[i] = 1;
-      expectCode(() => decodeBlob(b), "blob/trailing-data");
+      expectCode(() => decodeBlob(b), LedgerError, "blob/trailing-data");
     }
   });
 

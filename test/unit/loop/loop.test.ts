@@ -8,8 +8,9 @@ import type { Aggregate } from "../../../lib/attribution/aggregation.js";
 import type { FeeSplit } from "../../../lib/attribution/payouts.js";
 import { contractAddress } from "../../../lib/chain/contracts.js";
 import * as da from "../../../lib/da/index.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { buildDatanet, exampleDatanetPlan } from "../../../lib/intelligence/datanets.js";
+import { LoopError } from "../../../lib/loop/errors.js";
 import { L2Ledger } from "../../../lib/loop/l2.js";
 import { checkRewardBook, claimsOf, rewardBook } from "../../../lib/loop/reward-book.js";
 import {
@@ -25,6 +26,7 @@ import {
   tryClaim,
   verifySampleOnChain,
 } from "../../../lib/loop/steps.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const SPLIT: FeeSplit = { platformBps: 1000, modelOwnerBps: 3000, stakersBps: 1000, dataBps: 5000 };
 const id = (s: string) => keccak256(toUtf8Bytes(s));
@@ -64,29 +66,24 @@ describe("the loop's rewards book", () => {
     const book = rewardBook([{ inferenceId: id("a"), fee: 10n ** 18n, aggregate: fixedAggregate(addrs, [1, 2, 3]) }], SPLIT);
     book.inferences[0]!.parts.data -= 1n;
     book.inferences[0]!.parts.platform += 1n;
-    try {
-      checkRewardBook(book);
-      expect.fail("accepted");
-    } catch (e) {
-      expect(hasCode(e, "loop/tree-total")).to.equal(true);
-    }
+    expectCode(() => checkRewardBook(book), LoopError, "loop/tree-total");
   });
 
   it("refuses an inference paid twice", () => {
     const agg = fixedAggregate(addrs, [1, 1, 1]);
-    try {
-      rewardBook(
-        [
-          { inferenceId: id("a"), fee: 100n, aggregate: agg },
-          { inferenceId: id("a"), fee: 100n, aggregate: agg },
-        ],
-        SPLIT,
-      );
-      expect.fail("accepted");
-    } catch (e) {
-      expect(hasCode(e, "loop/duplicate-inference")).to.equal(true);
-      expect((e as { fields: Record<string, unknown> }).fields.inferenceId).to.equal(id("a"));
-    }
+    expectCode(
+      () =>
+        rewardBook(
+          [
+            { inferenceId: id("a"), fee: 100n, aggregate: agg },
+            { inferenceId: id("a"), fee: 100n, aggregate: agg },
+          ],
+          SPLIT,
+        ),
+      LoopError,
+      "loop/duplicate-inference",
+      { inferenceId: id("a") },
+    );
   });
 });
 
@@ -211,17 +208,14 @@ describe("the loop on the Ledger's L2", function () {
     const blobs = await L2Ledger.open({ seed: 9, batcher: { batchType: 1, compression: "zlib", da: "blobs", maxChannelInputBytes: 1_000_000 } });
     try {
       const none = { post: async () => [], resolver: () => ({ resolve: async (d: Uint8Array) => d }) };
-      expect(() => blobs.useAltDA(none))
-        .to.throw()
-        .that.satisfies((e: unknown) => hasCode(e, "loop/alt-da-needs-calldata"));
+      expectCode(() => blobs.useAltDA(none), LabError, "loop/alt-da-needs-calldata");
       await deployLoopContracts(blobs, blobs.wallet(0));
-      try {
-        await blobs.setUpOnL1(async () => 1);
-        expect.fail("accepted");
-      } catch (e) {
-        expect(hasCode(e, "loop/l1-setup-late")).to.equal(true);
-        expect((e as { fields: Record<string, unknown> }).fields.l2Head).to.equal(2);
-      }
+      await expectCodeAsync(
+        blobs.setUpOnL1(async () => 1),
+        LoopError,
+        "loop/l1-setup-late",
+        { l2Head: 2 },
+      );
     } finally {
       await blobs.close();
     }
@@ -231,16 +225,15 @@ describe("the loop on the Ledger's L2", function () {
     const l2 = await L2Ledger.open({ seed: 6, batcher: { batchType: 1, compression: "zlib", da: "calldata", maxChannelInputBytes: 6_000 } });
     try {
       const { contracts: c } = await deployLoopContracts(l2, l2.wallet(0));
-      try {
-        await l2.send("bad claim", [
+      await expectCodeAsync(
+        l2.send("bad claim", [
           { label: "a payment first", from: l2.wallet(1), to: l2.wallet(3).address, value: 1n },
           l2.call("claim an unknown epoch", l2.wallet(1), c.distributor, "claim", [7n, l2.wallet(1).address, 1n, []]),
-        ]);
-        expect.fail("accepted");
-      } catch (e) {
-        expect(hasCode(e, "loop/call-reverts")).to.equal(true);
-        expect((e as { fields: Record<string, unknown> }).fields.label).to.equal("claim an unknown epoch");
-      }
+        ]),
+        LoopError,
+        "loop/call-reverts",
+        { label: "claim an unknown epoch" },
+      );
       // the refused step sent nothing: the same signer's next step goes through
       const ok = await l2.send("a payment", [{ label: "pay", from: l2.wallet(1), to: l2.wallet(2).address, value: 1n }]);
       expect(ok.calls[0]!.receipt.status).to.equal(1);

@@ -3,14 +3,15 @@
 // the Intelligence layer's forward).
 import { expect } from "chai";
 import { getAddress } from "ethers";
+import { AttributionError } from "../../../lib/attribution/errors.js";
 import { fromFactoryRun, lmBatch } from "../../../lib/attribution/factory-model.js";
-import { hasCode } from "../../../lib/errors.js";
 import { createGpt, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
 import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import type { TrainingSet } from "../../../lib/loop/classifier.js";
 import { attributeTextByGradient } from "../../../lib/loop/completion-attribution.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 const T = 10;
@@ -59,17 +60,17 @@ describe("gradient attribution of a completion to text contributors", function (
 
   it("refuses a completion longer than the model's block", () => {
     const { m, train } = setUp();
-    try {
-      attributeTextByGradient(
-        m,
-        train,
-        [1],
-        Array.from({ length: T + 1 }, () => 1),
-        undefined,
-      );
-      expect.fail("accepted");
-    } catch (e) {
-      expect(hasCode(e, "attribution/continuation-too-long")).to.equal(true);
-    }
+    expectCode(
+      () =>
+        attributeTextByGradient(
+          m,
+          train,
+          [1],
+          Array.from({ length: T + 1 }, () => 1),
+          undefined,
+        ),
+      AttributionError,
+      "attribution/continuation-too-long",
+    );
   });
 });

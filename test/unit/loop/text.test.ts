@@ -2,10 +2,11 @@
 // diagram's markup.
 import { expect } from "chai";
 import { getAddress } from "ethers";
-import { hasCode } from "../../../lib/errors.js";
 import type { Datanet } from "../../../lib/intelligence/datanets.js";
 import { attributeTextByMatch, contributorIndexes } from "../../../lib/loop/completion-attribution.js";
 import { LOOP_NODES, loopDiagramSvg } from "../../../lib/loop/diagram.js";
+import { LoopError } from "../../../lib/loop/errors.js";
+import { expectCode } from "../expect-code.js";
 
 const enc = (s: string) => Int32Array.from(s, (c) => c.charCodeAt(0));
 const ADDR = [1, 2, 3].map((i) => getAddress(`0x${String(i).repeat(40)}`));
@@ -55,12 +56,7 @@ describe("exact-match attribution to text contributors", () => {
   });
 
   it("refuses an image datanet", () => {
-    try {
-      contributorIndexes({ ...tinyDatanet(), modality: "image" } as Datanet);
-      expect.fail("accepted");
-    } catch (e) {
-      expect(hasCode(e, "loop/not-text")).to.equal(true);
-    }
+    expectCode(() => contributorIndexes({ ...tinyDatanet(), modality: "image" } as Datanet), LoopError, "loop/not-text");
   });
 });
 

@@ -1,9 +1,10 @@
 import { join } from "node:path";
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { toArrays } from "../../../lib/intelligence/models/checkpoint.js";
 import { rng } from "../../../lib/random.js";
 import { AdapterStore, applyDelta, combineAdapters, combineTensors, deltaOf, type HostAdapter, magnitudePrune, majoritySignMask, writeHostAdapter } from "../../../lib/serving/index.js";
+import { expectCode } from "../expect-code.js";
 import { generatedAdapters, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
@@ -80,32 +81,9 @@ describe("OpenLoRA merging (PEFT add_weighted_adapter semantics)", () => {
     const { dirs: r4 } = generatedAdapters(base.info, 1, [4]);
     const s = new AdapterStore(base.info);
     s.register("r4", r4[0]);
-    const attempt = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    };
-    expect(
-      hasCode(
-        attempt(() => combineAdapters("x", [host(0), s.read("r4")], [1, 1], { combinationType: "linear" })),
-        "merge/rank-mismatch",
-      ),
-    ).to.equal(true);
-    expect(
-      hasCode(
-        attempt(() => combineAdapters("x", [host(0), host(1)], [1, 1], { combinationType: "ties" })),
-        "merge/bad-density",
-      ),
-    ).to.equal(true);
-    expect(
-      hasCode(
-        attempt(() => combineAdapters("x", [host(0), host(1)], [1], { combinationType: "linear" })),
-        "merge/weights-length",
-      ),
-    ).to.equal(true);
+    expectCode(() => combineAdapters("x", [host(0), s.read("r4")], [1, 1], { combinationType: "linear" }), LabError, "merge/rank-mismatch");
+    expectCode(() => combineAdapters("x", [host(0), host(1)], [1, 1], { combinationType: "ties" }), LabError, "merge/bad-density");
+    expectCode(() => combineAdapters("x", [host(0), host(1)], [1], { combinationType: "linear" }), LabError, "merge/weights-length");
   });
 
   it("a combined adapter is written as PEFT files the store serves, and merge then unmerge gives back the base", () => {

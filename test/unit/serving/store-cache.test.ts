@@ -1,23 +1,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "chai";
-import { hasCode, LabError } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { createGpt } from "../../../lib/intelligence/models/gpt.js";
 import { loraAKey } from "../../../lib/intelligence/models/peft-keys.js";
 import { AdapterStore, weightsSha256, writeGeneratedAdapter } from "../../../lib/serving/index.js";
+import { expectCode } from "../expect-code.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = tinyBase();
-
-function refusal(fn: () => unknown): LabError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof LabError) return e;
-    throw e;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("OpenLoRA adapter store", () => {
   it("registers generated PEFT adapters and reads them back bit for bit", () => {
@@ -35,9 +26,7 @@ describe("OpenLoRA adapter store", () => {
   it("refuses an adapter trained on another base model (hash), naming both hashes", () => {
     const other = tinyBase(2);
     const { dirs } = generatedAdapters(other.info, 1);
-    const e = refusal(() => new AdapterStore(base.info).register("foreign", dirs[0]));
-    expect(hasCode(e, "adapter/base-mismatch")).to.equal(true);
-    expect(e.fields).to.include({ adapterBase: other.info.sha256, servedBase: base.info.sha256 });
+    expectCode(() => new AdapterStore(base.info).register("foreign", dirs[0]), LabError, "adapter/base-mismatch", { adapterBase: other.info.sha256, servedBase: base.info.sha256 });
   });
 
   it("refuses an adapter whose shapes do not fit the base, even under the right hash", () => {
@@ -45,8 +34,7 @@ describe("OpenLoRA adapter store", () => {
     const { root } = generatedAdapters(base.info, 0);
     const dir = join(root, "wide");
     writeGeneratedAdapter(dir, { sha256: base.info.sha256, modules: wide.linearModules }, { r: 2, targetModules: ["q_proj"], seed: 1 });
-    const e = refusal(() => new AdapterStore(base.info).register("wide", dir));
-    expect(hasCode(e, "adapter/shape-mismatch")).to.equal(true);
+    const e = expectCode(() => new AdapterStore(base.info).register("wide", dir), LabError, "adapter/shape-mismatch");
     expect((e.fields.problems as string[])[0]).to.contain(loraAKey("h.0.attn.q_proj"));
   });
 
@@ -56,29 +44,14 @@ describe("OpenLoRA adapter store", () => {
     const bytes = readFileSync(file);
     writeFileSync(file, bytes.subarray(0, bytes.length - 7)); // truncated: offsets exceed the buffer
     const store = new AdapterStore(base.info);
-    expect(
-      hasCode(
-        refusal(() => store.register("broken", dirs[0])),
-        "adapter/corrupt",
-      ),
-    ).to.equal(true);
-    expect(
-      hasCode(
-        refusal(() => store.get("nope")),
-        "adapter/unknown",
-      ),
-    ).to.equal(true);
+    expectCode(() => store.register("broken", dirs[0]), LabError, "adapter/corrupt");
+    expectCode(() => store.get("nope"), LabError, "adapter/unknown");
     store.register("ok", dirs[1]);
     const other = join(dirs[1], "adapter_model.safetensors");
     const b = readFileSync(other);
     b[b.length - 1] ^= 0xff;
     writeFileSync(other, b);
-    expect(
-      hasCode(
-        refusal(() => store.read("ok")),
-        "adapter/changed",
-      ),
-    ).to.equal(true);
+    expectCode(() => store.read("ok"), LabError, "adapter/changed");
   });
 
   it("finds a Model Factory adapter's base hash in result.json beside it", () => {
@@ -122,12 +95,7 @@ describe("OpenLoRA tiered cache", () => {
     const a = cache.acquire("a0").resident;
     cache.acquire("a1");
     expect(cache.canAcquire("a2")).to.equal(false);
-    expect(
-      hasCode(
-        refusal(() => cache.acquire("a2")),
-        "cache/slots-busy",
-      ),
-    ).to.equal(true);
+    expectCode(() => cache.acquire("a2"), LabError, "cache/slots-busy");
     cache.release(a);
     expect(cache.canAcquire("a2")).to.equal(true);
     cache.acquire("a2");

@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
 import { type BackendCandidate, type BackendChoice, BackendError, selectBackend } from "../../../lib/tf/backend.js";
 import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
+import { expectCodeAsync } from "../expect-code.js";
 
 function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
   return {
@@ -50,23 +50,9 @@ describe("TensorFlow.js backend selection", () => {
     const candidates = (["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
     expect((await selectBackend({ override: "cpu", candidates })).backend).to.equal("cpu");
     expect(tried).to.deep.equal(["cpu"]);
-    let error: unknown;
-    try {
-      await selectBackend({ override: "gpu", candidates });
-    } catch (e) {
-      error = e;
-    }
-    expect(error).to.be.instanceOf(BackendError);
-    expect((error as BackendError).code).to.equal("backend/unavailable");
-    expect((error as BackendError).fields).to.include({ backend: "tfjs-node-gpu", override: "gpu" });
-    let unknown: unknown;
-    try {
-      await selectBackend({ override: "tpu", candidates });
-    } catch (e) {
-      unknown = e;
-    }
-    expect(hasCode(unknown, "backend/unknown")).to.equal(true);
-    expect((unknown as BackendError).fields).to.deep.equal({ value: "tpu" });
+    await expectCodeAsync(selectBackend({ override: "gpu", candidates }), BackendError, "backend/unavailable", { backend: "tfjs-node-gpu", override: "gpu" });
+    const unknown = await expectCodeAsync(selectBackend({ override: "tpu", candidates }), BackendError, "backend/unknown");
+    expect(unknown.fields).to.deep.equal({ value: "tpu" });
   });
 
   it("with the real packages, picks the first that loads and names why each faster one was passed over", async () => {

@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { cacheDir, cacheRoot, formatBytes, leastRecentlyUsedEvictions, parseByteSize, pathBytes } from "../../../lib/cache.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
+import { expectCode } from "../expect-code.js";
 
 describe("cache: one root, outside the run folders", () => {
   it("puts every cache under .lab/cache/ unless LAB_CACHE_DIR moves it", () => {
@@ -45,13 +46,7 @@ describe("cache: one root, outside the run folders", () => {
     expect(parseByteSize("512M", "S")).to.equal(512 * 1024 ** 2);
     expect(parseByteSize("1.5GiB", "S")).to.equal(1.5 * 1024 ** 3);
     expect(parseByteSize("2k", "S")).to.equal(2048);
-    try {
-      parseByteSize("-3G", "LAB_X");
-      expect.fail("expected cache/bad-size");
-    } catch (error) {
-      expect(hasCode(error, "cache/bad-size")).to.equal(true);
-      expect((error as { fields: Record<string, unknown> }).fields).to.deep.equal({ setting: "LAB_X", value: "-3G" });
-    }
+    expect(expectCode(() => parseByteSize("-3G", "LAB_X"), LabError, "cache/bad-size").fields).to.deep.equal({ setting: "LAB_X", value: "-3G" });
     expect(formatBytes(512)).to.equal("512 B");
     expect(formatBytes(1536 * 1024)).to.equal("1.5 MiB");
   });

@@ -16,10 +16,10 @@ import {
   SettlementError,
   verifySettlement,
 } from "../../../lib/chain/index.js";
-import { hasCode, type LabError } from "../../../lib/errors.js";
 import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
 import { rpcEndpoint } from "../../helpers/rpc-endpoint.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 function withRun<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), "lab-run-"));
@@ -72,17 +72,17 @@ describe("chain: connect, settle, verify", () => {
     await withRun(async (dir) => {
       record("accuracy", 0.5);
       await settle({ accuracy: 0.5 }, { chain });
-      await expectRejection(settle({ accuracy: 0.5 }, { chain }), SettlementError, "settle/already-settled", { runId: process.env.LAB_RUN_ID });
+      await expectCodeAsync(settle({ accuracy: 0.5 }, { chain }), SettlementError, "settle/already-settled", { runId: process.env.LAB_RUN_ID });
       const path = join(dir, "results.json");
       writeFileSync(path, readFileSync(path, "utf8").replace("0.5", "0.9"));
       const settled = JSON.parse(readFileSync(join(dir, "settlement.json"), "utf8")).resultsSha256;
-      await expectRejection(verifySettlement(dir, { chain }), ResultsTamperedError, "verify/results-changed", { runDir: dir, settled });
+      await expectCodeAsync(verifySettlement(dir, { chain }), ResultsTamperedError, "verify/results-changed", { runDir: dir, settled });
     });
   });
 
   it("refuses non-finite key figures before sending anything", async () => {
     await withRun(async () => {
-      await expectRejection(settle({ loss: Number.NaN }, { chain }), SettlementError, "settle/non-finite-figure", { figure: "loss", value: "NaN" });
+      await expectCodeAsync(settle({ loss: Number.NaN }, { chain }), SettlementError, "settle/non-finite-figure", { figure: "loss", value: "NaN" });
     });
   });
 
@@ -94,36 +94,21 @@ describe("chain: connect, settle, verify", () => {
     after(() => fake.server.close());
 
     it("names the fix when the endpoint does not answer", async () => {
-      await expectRejection(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, "chain/unreachable", { url: "http://127.0.0.1:1" });
+      await expectCodeAsync(connect({ rpcUrl: "http://127.0.0.1:1", timeoutMs: 1000 }), RpcUnreachableError, "chain/unreachable", { url: "http://127.0.0.1:1" });
     });
 
     it("refuses an unexpected chain id", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, "chain/id-mismatch", { url: fake.url, chainId: 1n, expected: 31337n });
+      await expectCodeAsync(connect({ rpcUrl: fake.url, expectedChainId: 31337 }), ChainIdMismatchError, "chain/id-mismatch", { url: fake.url, chainId: 1n, expected: 31337n });
     });
 
     it("refuses Hardhat's development keys on a chain that is not a local development chain", async () => {
-      await expectRejection(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, "chain/dev-key-refused", { url: fake.url, chainId: 1n });
-      await expectRejection(connect({ rpcUrl: fake.url }), MissingKeyError, "chain/missing-key", { url: fake.url, chainId: 1n });
+      await expectCodeAsync(connect({ rpcUrl: fake.url, privateKey: devPrivateKey(3) }), DevKeyRefusedError, "chain/dev-key-refused", { url: fake.url, chainId: 1n });
+      await expectCodeAsync(connect({ rpcUrl: fake.url }), MissingKeyError, "chain/missing-key", { url: fake.url, chainId: 1n });
       const own = Wallet.createRandom().privateKey;
       const c = await connect({ rpcUrl: fake.url, privateKey: own });
       expect(c.local).to.equal(false);
-      expect(() => c.wallet(1))
-        .to.throw(DevKeyRefusedError)
-        .that.satisfies((e: unknown) => hasCode(e, "chain/dev-account-refused"));
+      expectCode(() => c.wallet(1), DevKeyRefusedError, "chain/dev-account-refused");
       await c.close();
     });
   });
 });
-
-async function expectRejection(promise: Promise<unknown>, type: new (...args: never[]) => Error, code: string, fields: Record<string, unknown>): Promise<void> {
-  let error: unknown;
-  try {
-    await promise;
-  } catch (e) {
-    error = e;
-  }
-  expect(error, "expected a rejection").to.be.instanceOf(type);
-  expect(hasCode(error, code), `code ${(error as LabError).code}, expected ${code}`).to.equal(true);
-  expect((error as LabError).fields).to.include(fields);
-  expect((error as LabError).hint, "a fix hint").to.be.a("string").and.not.empty;
-}

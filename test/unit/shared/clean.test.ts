@@ -3,8 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { cacheDir } from "../../../lib/cache.js";
+import { CliError } from "../../../lib/cli/command.js";
 import clean from "../../../lib/cli/commands/clean.js";
-import { hasCode } from "../../../lib/errors.js";
+import { expectCodeAsync } from "../expect-code.js";
 
 /** Runs ./lab clean with these arguments, returning its exit code and what it printed. */
 async function run(args: string[]): Promise<{ code: number; out: string }> {
@@ -77,12 +78,7 @@ describe("./lab clean", () => {
   });
 
   it("refuses a cache it does not know, naming it", async () => {
-    try {
-      await run(["gradient-stor"]);
-      expect.fail("expected cli/unknown-cache");
-    } catch (error) {
-      expect(hasCode(error, "cli/unknown-cache")).to.equal(true);
-      expect((error as { fields: Record<string, unknown> }).fields).to.deep.equal({ command: "clean", unknown: ["gradient-stor"] });
-    }
+    const error = await expectCodeAsync(run(["gradient-stor"]), CliError, "cli/unknown-cache");
+    expect(error.fields).to.deep.equal({ command: "clean", unknown: ["gradient-stor"] });
   });
 });

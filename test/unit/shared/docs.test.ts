@@ -7,8 +7,6 @@ import { RUN_FOLDER_FILES } from "../../../lib/runner/run-notebooks.js";
 
 const readme = readFileSync(fromRoot("README.md"), "utf8");
 const notebooksDir = fromRoot("notebooks");
-/** Notebooks being written on other branches: listed in both tables before they land. */
-const ANNOUNCED = ["04-openlora-serving"];
 
 function section(text: string, heading: string): string {
   const start = text.indexOf(heading);
@@ -35,7 +33,10 @@ describe("docs: README and the notebooks tell a learner where to go", () => {
     expect(tocCell, "00-tour has a table of contents").to.not.equal(undefined);
     const toc = cellSource(tocCell!);
     const table = section(readme, "## Notebooks");
-    for (const name of [...notebooks.map((n) => n.name), ...ANNOUNCED]) {
+    const names = notebooks.map((n) => n.name);
+    const linked = [...table.matchAll(/\(notebooks\/([\w-]+)\.ipynb\)/g)].map((m) => m[1]);
+    expect([...new Set(linked)], "README links only notebooks that exist").to.deep.equal(names);
+    for (const name of names) {
       const row = table.split("\n").find((l) => l.includes(`(notebooks/${name}.ipynb)`));
       expect(row, `README links ${name}`).to.not.equal(undefined);
       expect(row!.split("|")[2].trim().length, `a line on what ${name} teaches`).to.be.greaterThan(20);

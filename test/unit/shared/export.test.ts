@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { findChromium } from "../../../lib/runner/browser.js";
-import { exportNotebooks, listRunFolders, notebookSummary, planExport } from "../../../lib/runner/export-runs.js";
+import { ExportError, exportNotebooks, listRunFolders, notebookSummary, planExport } from "../../../lib/runner/export-runs.js";
 import { listNotebooks, type NotebookJson, readNotebook } from "../../../lib/runner/notebooks.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 function notebook(title: string, intro: string, metadata: Record<string, unknown> = {}): NotebookJson {
   return {
@@ -29,11 +29,6 @@ function writeRun(runs: string, runId: string, name: string, finishedAt: string,
     join(dir, "report.html"),
     `<!DOCTYPE html><html><head><meta charset="utf-8"><title>${name}</title></head><body><h1>${name}</h1>${body}<div id="lab-plot-1"><svg class="main-svg" width="100" height="50"><rect width="100" height="50" fill="teal"/></svg></div></body></html>`,
   );
-}
-
-function refusal(error: unknown): { code: string; fields: Record<string, unknown> } {
-  if (error instanceof LabError) return { code: error.code, fields: error.fields };
-  throw error;
 }
 
 describe("./lab export (lib/runner/export-runs.ts)", function () {
@@ -65,18 +60,8 @@ describe("./lab export (lib/runner/export-runs.ts)", function () {
     expect(plan.notebooks.map((n) => n.name)).to.deep.equal(["00-demo"]);
     expect(plan.latest.get("00-demo")?.runId).to.equal("20261201T090000Z-00-demo-bbbb");
     expect(plan.missing).to.deep.equal(["01-other"]);
-    try {
-      planExport({ notebooks, runs, names: ["01"] });
-      expect.fail("expected a refusal");
-    } catch (error) {
-      expect(refusal(error)).to.deep.equal({ code: "export/no-run", fields: { notebooks: ["01-other"] } });
-    }
-    try {
-      planExport({ notebooks, runs: join(work, "none") });
-      expect.fail("expected a refusal");
-    } catch (error) {
-      expect(refusal(error).code).to.equal("export/no-runs");
-    }
+    expect(expectCode(() => planExport({ notebooks, runs, names: ["01"] }), ExportError, "export/no-run").fields).to.deep.equal({ notebooks: ["01-other"] });
+    expectCode(() => planExport({ notebooks, runs: join(work, "none") }), ExportError, "export/no-runs");
   });
 
   it("writes the latest run as HTML and PDF with an index linking them, with no network request attempted", async function () {
@@ -101,14 +86,7 @@ describe("./lab export (lib/runner/export-runs.ts)", function () {
     mkdirSync(out);
     writeFileSync(join(out, "index.html"), "earlier export");
     writeRun(runs, "20261201T100000Z-00-demo-cccc", "00-demo", "2026-12-01T10:00:00.000Z", `<script>fetch("https" + "://example.invalid/beacon").catch(() => {});</script>`);
-    try {
-      await exportNotebooks({ notebooks, runs, out, drawTimeoutMs: 5000 });
-      expect.fail("expected a refusal");
-    } catch (error) {
-      const { code, fields } = refusal(error);
-      expect(code).to.equal("export/network-request");
-      expect(fields.requests).to.deep.equal(["https://example.invalid/beacon"]);
-    }
+    await expectCodeAsync(exportNotebooks({ notebooks, runs, out, drawTimeoutMs: 5000 }), ExportError, "export/network-request", { requests: ["https://example.invalid/beacon"] });
     expect(readFileSync(join(out, "index.html"), "utf8")).to.equal("earlier export");
     expect(readdirSync(work).filter((f) => f.includes(".tmp-"))).to.deep.equal([]);
     expect(existsSync(join(out, "00-demo.pdf"))).to.equal(false);

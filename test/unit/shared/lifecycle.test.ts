@@ -155,7 +155,7 @@ describe("./lab run: progress, signals and what is left running", function () {
     runner.child.kill("SIGTERM");
     const { code } = await runner.exited;
     expect(code).to.equal(143);
-    expect(runner.output()).to.match(/interrupted \(SIGTERM\): slow stopped in cell 4 of 5 \(Counting slowly\) after [\d.]+ s; .*nothing of it was kept/s);
+    expect(runner.output(), "the runner names the interruption by its code").to.include(`NotebookRunError [run/interrupted]`);
     await waitFor("children to end", () => alive(tree).length === 0, 5_000);
     expect(existsSync(runner.runsDir)).to.equal(false);
     const staging = join(runner.runsDir, "..", ".staging");

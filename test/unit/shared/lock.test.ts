@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { hasCode } from "../../../lib/errors.js";
-import { acquireProcessLock, lockHolder, ownedStagingName, processAlive, sweepOrphanedStaging } from "../../../lib/lock.js";
+import { acquireProcessLock, LockHeldError, lockHolder, ownedStagingName, processAlive, sweepOrphanedStaging } from "../../../lib/lock.js";
+import { expectCode } from "../expect-code.js";
 
 /** The pid of a process that has exited. */
 function deadPid(): number {
@@ -39,13 +39,7 @@ describe("lock: one live process per guarded thing", () => {
   it("refuses a lock a live process holds, naming the process", () => {
     const path = join(root, "lock");
     writeFileSync(path, String(process.ppid));
-    try {
-      acquireProcessLock(path, "the test folder");
-      expect.fail("expected lock/held");
-    } catch (error) {
-      expect(hasCode(error, "lock/held")).to.equal(true);
-      expect((error as { fields: Record<string, unknown> }).fields).to.include({ path, pid: process.ppid, what: "the test folder" });
-    }
+    expectCode(() => acquireProcessLock(path, "the test folder"), LockHeldError, "lock/held", { path, pid: process.ppid, what: "the test folder" });
     expect(readFileSync(path, "utf8")).to.equal(String(process.ppid));
   });
 

@@ -5,11 +5,12 @@ import { expect } from "chai";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { metricSource } from "../../../lib/attribution/metric-sources.js";
 import { runCli } from "../../../lib/cli/dispatch.js";
-import { hasCode } from "../../../lib/errors.js";
 import { listExperimentSpecs } from "../../../lib/experiments/index.js";
 import { fromRoot } from "../../../lib/files.js";
-import { planReproduction, type Reproduction, reproduce } from "../../../lib/runner/reproduce-experiments.js";
+import { OverrideError } from "../../../lib/overrides.js";
+import { planReproduction, ReproduceError, type Reproduction, reproduce } from "../../../lib/runner/reproduce-experiments.js";
 import { externalResources } from "../../../lib/runner/run-notebooks.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const FIXTURE = fromRoot("test", "fixtures", "experiments", "tiny-logreg.yaml");
 const NETWORK_URL = /\b(?:https?|wss?|ftp):\/\/|(?:src|href)\s*=\s*["']\/\//i;
@@ -140,36 +141,23 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
   it("refuses a spec whose runner is no experiment, before anything runs", () => {
     const file = join(work, "no-runner.yaml");
     writeFileSync(file, readFileSync(FIXTURE, "utf8").replace("runner: logreg-fmnist", "runner: logreg-mnist"));
-    try {
-      planReproduction({ names: [file], quick: false, sets: [] });
-      expect.fail("expected a refusal");
-    } catch (error) {
-      expect(hasCode(error, "reproduce/unknown-runner")).to.equal(true);
-      expect((error as { fields: { runner: string } }).fields.runner).to.equal("logreg-mnist");
-    }
+    expectCode(() => planReproduction({ names: [file], quick: false, sets: [] }), ReproduceError, "reproduce/unknown-runner", { runner: "logreg-mnist" });
   });
 
   it("refuses to write over an existing reproduction folder, before anything runs", async () => {
     const out = join(work, "taken");
     mkdirSync(out);
     const logged: string[] = [];
-    try {
-      await reproduce(planReproduction({ names: [FIXTURE], quick: true, sets: [] }), { quick: true, useCache: true, out }, (line) => logged.push(line));
-      expect.fail("expected a refusal");
-    } catch (error) {
-      expect(hasCode(error, "reproduce/out-exists")).to.equal(true);
-      expect((error as { fields: { out: string } }).fields.out).to.equal(out);
-    }
+    await expectCodeAsync(
+      reproduce(planReproduction({ names: [FIXTURE], quick: true, sets: [] }), { quick: true, useCache: true, out }, (line) => logged.push(line)),
+      ReproduceError,
+      "reproduce/out-exists",
+      { out },
+    );
     expect(logged, "refused before the experiment ran").to.deep.equal([]);
   });
 
   it("refuses a --set key that no selected experiment has, before anything runs", () => {
-    try {
-      planReproduction({ names: [FIXTURE], quick: false, sets: ["epochs=3"] });
-      expect.fail("expected a refusal");
-    } catch (error) {
-      expect(hasCode(error, "set/unknown-key")).to.equal(true);
-      expect((error as { fields: { key: string } }).fields.key).to.equal("epochs");
-    }
+    expectCode(() => planReproduction({ names: [FIXTURE], quick: false, sets: ["epochs=3"] }), OverrideError, "set/unknown-key", { key: "epochs" });
   });
 });

@@ -3,9 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { verifySettlement } from "../../../lib/chain/verify-run.js";
+import { CliError } from "../../../lib/cli/command.js";
 import { parseRunCommandLine } from "../../../lib/cli/commands/run.js";
-import { hasCode } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
+import { OverrideError } from "../../../lib/overrides.js";
 import { UnknownNotebookError } from "../../../lib/runner/notebooks.js";
 import { findChromium, hasFormulas, inspectReport, launchChromium, reportProblems } from "../../../lib/runner/report-check.js";
 import { externalResources, planRuns, type RunOptions, runNotebook } from "../../../lib/runner/run-notebooks.js";
@@ -19,8 +20,6 @@ describe("./lab run: the notebook runner", function () {
   let runsDir: string;
   const parseRunArgs = parseRunCommandLine;
   const options = (args: string[]): RunOptions => ({ ...parseRunArgs(args), runsDir });
-  const refusedWith = (code: string, fields: Record<string, unknown>) => (error: unknown) =>
-    hasCode(error, code) && Object.entries(fields).every(([k, v]) => JSON.stringify(error.fields[k]) === JSON.stringify(v));
 
   before(() => {
     process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
@@ -33,20 +32,12 @@ describe("./lab run: the notebook runner", function () {
 
   it("refuses unknown notebooks, unknown parameters and ill-typed values before running anything", () => {
     expectCode(() => planRuns(options(["nonesuch"])), UnknownNotebookError, "run/unknown-notebook", { name: "nonesuch" });
-    const thrown = (f: () => unknown) => {
-      try {
-        f();
-      } catch (error) {
-        return error;
-      }
-      throw new Error("expected a refusal");
-    };
-    expect(refusedWith("set/unknown-key", { key: "sed" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
-    expect(refusedWith("set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" })(thrown(() => planRuns(options(["ok", "--set", "seed=three"]))))).to.equal(true);
-    expect(refusedWith("set/wrong-type", { key: "quick", expected: "boolean" })(thrown(() => planRuns(options(["ok", "--set", "quick=maybe"]))))).to.equal(true);
-    expect(refusedWith("set/malformed", { pair: "novalue" })(thrown(() => parseRunArgs(["--set", "novalue"])))).to.equal(true);
-    expect(refusedWith("set/repeated-key", { key: "seed" })(thrown(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"])))).to.equal(true);
-    expect(refusedWith("cli/unknown-option", { option: "--fast" })(thrown(() => parseRunArgs(["ok", "--fast"])))).to.equal(true);
+    expectCode(() => planRuns(options(["ok", "--set", "sed=3"])), OverrideError, "set/unknown-key", { key: "sed" });
+    expectCode(() => planRuns(options(["ok", "--set", "seed=three"])), OverrideError, "set/wrong-type", { key: "seed", expected: "number", value: "three", where: "ok" });
+    expectCode(() => planRuns(options(["ok", "--set", "quick=maybe"])), OverrideError, "set/wrong-type", { key: "quick", expected: "boolean" });
+    expectCode(() => parseRunArgs(["--set", "novalue"]), OverrideError, "set/malformed", { pair: "novalue" });
+    expectCode(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"]), OverrideError, "set/repeated-key", { key: "seed" });
+    expectCode(() => parseRunArgs(["ok", "--fast"]), CliError, "cli/unknown-option", { option: "--fast" });
     expect(existsSync(runsDir)).to.equal(false);
   });
 
@@ -115,7 +106,8 @@ describe("./lab run: the notebook runner", function () {
     const [plan] = planRuns(opts);
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok).to.equal(false);
-    expect(outcome.error).to.match(/^fails, cell 3 \(Fixture: the third cell throws\.\): .*fixture failure on purpose/s);
+    expect(outcome.failure?.code).to.equal("run/cell-failed");
+    expect(outcome.failure?.fields).to.deep.include({ notebook: "fails", cell: 3, heading: "Fixture: the third cell throws.", ename: "Error" });
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });

@@ -5,10 +5,11 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { connect, devWallet, type LabChain, verifySettlement } from "../../../lib/chain/index.js";
 import { describeVerification, resolveRunDir } from "../../../lib/cli/commands/verify.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { settle } from "../../../lib/notebook/settle.js";
 import { record } from "../../../lib/results.js";
 import { startHardhatNode } from "../../helpers/hardhat-node.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 /** Settles a one-value run on `chain` into a fresh folder, with a manifest like ./lab run writes. */
 async function settledRun(chain: LabChain): Promise<string> {
@@ -26,15 +27,6 @@ async function settledRun(chain: LabChain): Promise<string> {
       else process.env[key] = saved[key];
     }
   }
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  return undefined;
 }
 
 describe("./lab verify: what a check proves", function () {
@@ -59,17 +51,11 @@ describe("./lab verify: what a check proves", function () {
     const dir = await settledRun(chain);
     const path = join(dir, "manifest.json");
     writeFileSync(path, readFileSync(path, "utf8").replace(/"resultsSha256":"[0-9a-f]/, '"resultsSha256":"x'));
-    expect(hasCode(await rejection(verifySettlement(dir)), "verify/manifest-differs")).to.equal(true);
+    await expectCodeAsync(verifySettlement(dir), LabError, "verify/manifest-differs", { runDir: dir });
   });
 
   it("says that no such run exists for an unknown run id", () => {
-    let error: unknown;
-    try {
-      resolveRunDir("20990101T000000Z-00-tour-beef");
-    } catch (e) {
-      error = e;
-    }
-    expect(hasCode(error, "verify/no-such-run") && error.fields.run).to.equal("20990101T000000Z-00-tour-beef");
+    expectCode(() => resolveRunDir("20990101T000000Z-00-tour-beef"), LabError, "verify/no-such-run", { run: "20990101T000000Z-00-tour-beef" });
   });
 
   it("reports a restarted chain as no longer holding the settlement, not as tampering", async () => {
