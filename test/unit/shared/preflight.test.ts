@@ -6,10 +6,11 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 import { checkChain, devPrivateKey } from "../../../lib/chain/index.js";
 import runCommand from "../../../lib/cli/commands/run.js";
-import { hasCode } from "../../../lib/errors.js";
+import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
 import { freePort } from "../../helpers/hardhat-node.js";
 import { rpcEndpoint } from "../../helpers/rpc-endpoint.js";
+import { expectCodeAsync } from "../expect-code.js";
 
 const CHAIN_ENV = ["LAB_RPC_URL", "LAB_CHAIN_ID", "LAB_PRIVATE_KEY", "LAB_NOTEBOOKS_DIR", "LAB_RUNS_DIR"] as const;
 
@@ -71,18 +72,14 @@ describe("./lab run checks the chain before the first cell", function () {
     it(`refuses ${what}: one paragraph, exit code 2, nothing run`, async () => {
       const saved = { ...process.env };
       Object.assign(process.env, env());
-      let error: unknown;
       try {
-        await checkChain();
-      } catch (e) {
-        error = e;
+        await expectCodeAsync(checkChain(), LabError, code);
       } finally {
         for (const k of CHAIN_ENV) {
           if (saved[k] === undefined) delete process.env[k];
           else process.env[k] = saved[k];
         }
       }
-      expect(hasCode(error, code), `expected ${code}, got ${String(error)}`).to.equal(true);
       const run = await labRun(env());
       expect(run.code).to.equal(2);
       expectOneParagraph(run.stderr);
