@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { LabError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256Hex } from "../files.js";
-import { ALL_FIGURES_DRAWN, launchChromium, openOffline } from "./browser.js";
+import { ALL_FIGURES_DRAWN, launchChromium, openOffline, PRINT_MARGIN, PRINT_VIEWPORT } from "./browser.js";
 import { cellSource, listNotebooks, type NotebookFile, type NotebookJson, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
 import { externalResources, runsDir } from "./run-notebooks.js";
 
@@ -97,10 +97,6 @@ export interface ExportOptions {
   /** How long to wait for a report's figures to draw before printing, in ms. */
   drawTimeoutMs?: number;
 }
-
-const PRINT_MARGIN = { top: "12mm", bottom: "12mm", left: "10mm", right: "10mm" };
-/** A4's printable width (210 mm less 20 mm of margins) in CSS pixels, at 96 per inch. */
-const PRINT_VIEWPORT = { width: Math.floor((190 / 25.4) * 96), height: 1100 };
 
 /** The export folder: LAB_EXPORT_DIR, else experiments/runs/export/. */
 export function exportDir(): string {

@@ -9,12 +9,12 @@ import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../f
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
-import { unknownKey } from "../overrides.js";
+import { OverrideError, unknownKey } from "../overrides.js";
 import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
 import { codeCells, describeCell, type ProgressOptions, RunProgress } from "./cell-progress.js";
 import { gitInfo, packageVersion } from "./environment.js";
 import { cellSource, type NotebookFile, type NotebookJson, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks } from "./notebooks.js";
-import { finishReport, landFile } from "./run-report.js";
+import { finishReport, landedPaths, landFile, withoutPlotlyBundle } from "./run-report.js";
 
 export interface RunOptions {
   names: string[];
@@ -78,12 +78,21 @@ export function planRuns(options: RunOptions): NotebookPlan[] {
     }
     return { notebook, nb, specs, overrides: {} as Record<string, ParameterValue>, parameters: {} as Record<string, ParameterValue> };
   });
+  if (options.quick && options.sets.quick !== undefined && options.sets.quick.trim() !== "true") {
+    throw new OverrideError({
+      code: "set/conflict",
+      message: `--quick asks for quick mode but --set quick=${options.sets.quick} asks for ${options.sets.quick.trim() === "false" ? "the full run" : "something else"}`,
+      hint: "keep one: --quick for the small run, or leave both out for the full run",
+      fields: { key: "quick", value: options.sets.quick, option: "--quick" },
+    });
+  }
   const raw = { ...options.sets, ...(options.quick ? { quick: "true" } : {}) };
   for (const [key, value] of Object.entries(raw)) {
     const declaring = plans.filter((p) => p.specs.some((s) => s.name === key));
     if (declaring.length === 0) {
       const known = [...new Set(plans.flatMap((p) => p.specs.map((s) => s.name)))];
-      throw unknownKey(key, known, `no selected notebook (${plans.map((p) => p.notebook.name).join(", ")})`);
+      const names = plans.map((p) => p.notebook.name);
+      throw unknownKey(key, known, names.length === 1 ? `notebook ${names[0]}` : `the set of notebooks ${names.join(", ")}`);
     }
     for (const plan of declaring) {
       const spec = plan.specs.find((s) => s.name === key)!;
@@ -302,7 +311,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     const runDir = join(options.runsDir, runId);
     // The notebook saw its staging folder; the reader gets the folder the run lands as.
     landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
-    landFile(join(staging, "notebook.ipynb"), staging, runDir);
+    landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; adapter?: unknown }>(runtimePath) : undefined;

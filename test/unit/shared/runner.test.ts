@@ -87,7 +87,11 @@ describe("./lab run: the notebook runner", function () {
     expect(html).to.not.include("rawTransaction");
     expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
     expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
+    expect(html, "a path cut short is pointed at the run folder too").to.include(`cut: ${dir}`);
     expect(JSON.stringify(executed)).to.not.include(".staging");
+    const notebookText = readFileSync(join(dir, "notebook.ipynb"), "utf8");
+    expect(notebookText, "the plotly bundle is kept once per run folder, in report.html").to.not.match(/plotly\.js v\d/);
+    expect(notebookText).to.include("Plotly.newPlot");
     expect(html, "code is wrapped, not cut").to.include('id="lab-report"');
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
