@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { LabError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256Hex } from "../files.js";
 import { ALL_FIGURES_DRAWN, launchChromium, openOffline, PRINT_MARGIN, PRINT_VIEWPORT } from "./browser.js";
-import { cellSource, listNotebooks, type NotebookFile, type NotebookJson, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
+import { listNotebooks, type NotebookFile, notebookSummary, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
+
+export { notebookSummary };
+
 import { externalResources, runsDir } from "./run-notebooks.js";
 
 /**
@@ -41,33 +44,6 @@ export function listRunFolders(runs = runsDir()): RunFolder[] {
     found.push({ runId: m.runId ?? entry, notebook: m.notebook, dir, finishedAt: m.finishedAt, seconds: m.seconds ?? Number.NaN, quick: m.quick ?? null, commit: m.git?.commit ?? "unknown" });
   }
   return found.sort((a, b) => (a.finishedAt < b.finishedAt ? 1 : a.finishedAt > b.finishedAt ? -1 : a.runId < b.runId ? 1 : -1));
-}
-
-function stripMarkdown(text: string): string {
-  return text
-    .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
-    .replace(/[*_`]+/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-/**
- * What a notebook is and teaches: its title (the first markdown heading) and one line, the
- * notebook's `metadata.lab.teaches` when it has one, else the first sentence of its first paragraph.
- */
-export function notebookSummary(nb: NotebookJson, fallbackTitle: string): { title: string; teaches: string } {
-  const first = nb.cells.find((c) => c.cell_type === "markdown");
-  const text = first ? cellSource(first) : "";
-  const heading = /^#\s+(.+)$/m.exec(text)?.[1];
-  const title = heading ? stripMarkdown(heading) : fallbackTitle;
-  const declared = (nb.metadata.lab as { teaches?: unknown } | undefined)?.teaches;
-  if (typeof declared === "string" && declared.trim()) return { title, teaches: declared.trim() };
-  const paragraph = text
-    .split(/\n\s*\n/)
-    .map((p) => p.trim())
-    .find((p) => p && !p.startsWith("#"));
-  const sentence = paragraph ? (/^(.+?[.!?])(\s|$)/s.exec(stripMarkdown(paragraph))?.[1] ?? stripMarkdown(paragraph)) : "";
-  return { title, teaches: sentence };
 }
 
 export interface ExportedNotebook {

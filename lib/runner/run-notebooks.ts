@@ -10,9 +10,9 @@ import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
 import { OverrideError, unknownKey } from "../overrides.js";
+import { gitInfo, runVersions } from "../provenance.js";
 import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
 import { codeCells, describeCell, type ProgressOptions, RunProgress } from "./cell-progress.js";
-import { gitInfo, packageVersion } from "./environment.js";
 import { cellSource, type NotebookFile, type NotebookJson, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks } from "./notebooks.js";
 import { finishReport, landedPaths, landFile, withoutPlotlyBundle } from "./run-report.js";
 
@@ -326,7 +326,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       git: gitInfo(),
       lockfileSha256: sha256File(fromRoot("package-lock.json")),
       notebookSha256: sha256File(plan.notebook.path),
-      versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
+      versions: runVersions(),
       tfBackend: runtime?.tfBackend ?? "not used",
       ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
       seed: used.seed ?? null,

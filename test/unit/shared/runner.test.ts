@@ -47,6 +47,9 @@ describe("./lab run: the notebook runner", function () {
     expect(refusedWith("set/malformed", { pair: "novalue" })(thrown(() => parseRunArgs(["--set", "novalue"])))).to.equal(true);
     expect(refusedWith("set/repeated-key", { key: "seed" })(thrown(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"])))).to.equal(true);
     expect(refusedWith("cli/unknown-option", { option: "--fast" })(thrown(() => parseRunArgs(["ok", "--fast"])))).to.equal(true);
+    expect(refusedWith("set/conflict", { key: "quick", value: "false", option: "--quick" })(thrown(() => planRuns(options(["ok", "--quick", "--set", "quick=false"]))))).to.equal(true);
+    expect(refusedWith("set/unknown-key", { key: "sed", where: "notebook ok" })(thrown(() => planRuns(options(["ok", "--set", "sed=3"]))))).to.equal(true);
+    expect(refusedWith("cli/bad-option-value", { option: "--cell-timeout" })(thrown(() => parseRunArgs(["ok", "--cell-timeout", "-5"])))).to.equal(true);
     expect(existsSync(runsDir)).to.equal(false);
   });
 
