@@ -85,6 +85,21 @@ describe("Model Factory spec validation", () => {
     expect(refusal(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } }))).field).to.equal("lora.use_dora");
   });
 
+  it("bounds steps, epochs, batch size and rank, refusing a typo like 1e12 steps before anything loads", () => {
+    for (const [override, field, bound] of [
+      [{ training: { steps: 1e12, batch_size: 32 } }, "training.steps", 1_000_000],
+      [{ training: { epochs: 1e6, batch_size: 32 } }, "training.epochs", 1000],
+      [{ training: { steps: 6, batch_size: 100_000 } }, "training.batch_size", 8192],
+      [{ lora: { r: 4096, alpha: 4, target_modules: ["fc1"] } }, "lora.r", 256],
+    ] as const) {
+      const e = refusal(() => validateSpec(tiny(override)));
+      expect(e.code, field).to.equal("spec/out-of-range");
+      expect(e.field).to.equal(field);
+      expect(e.fields).to.include({ max: bound });
+    }
+    expect(validateSpec(tiny({ training: { steps: 1_000_000, batch_size: 8192 } })).training.steps).to.equal(1_000_000);
+  });
+
   it("refuses a missing data set or required field", () => {
     const e = refusal(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })));
     expect(e.field).to.equal("data.datanets[1]");
