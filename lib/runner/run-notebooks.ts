@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { checkChain } from "../chain/connect.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle-results.js";
-import { describeError, LabError } from "../errors.js";
-import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { describeError, LabError, problemParagraph } from "../errors.js";
+import { commitDir, DiskFullError, diskFull, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
@@ -152,6 +152,10 @@ function cellTimings(nb: NotebookJson) {
 
 interface ExecutorReply {
   ok: boolean;
+  /** "write": every cell ran, and writing the notebook or report failed (a full disk). */
+  stage?: "write";
+  path?: string;
+  bytes?: number;
   parameters?: Record<string, ParameterValue> | null;
   cell?: number | null;
   source?: string;
@@ -294,6 +298,14 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     });
     const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
+    if (!reply.ok && reply.stage === "write") {
+      const full = diskFull(staging, reply.bytes ?? 0, basename(reply.path ?? "the report"));
+      return fail(
+        `${plan.notebook.name}: every cell ran, but the run could not be written: ${problemParagraph(full)
+          .replace(/^error: /, "")
+          .replace(/\n/g, " ")}`,
+      );
+    }
     if (!reply.ok) {
       const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
       const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
@@ -344,6 +356,12 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
+    if (error instanceof DiskFullError)
+      return fail(
+        `${plan.notebook.name}: ${problemParagraph(error)
+          .replace(/^error: /, "")
+          .replace(/\n/g, " ")}`,
+      );
     return fail(`${plan.notebook.name}: ${describeError(error)}`);
   } finally {
     process.removeListener("SIGINT", onSignal);

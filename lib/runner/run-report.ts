@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { writeFileAtomic } from "../files.js";
 import { typesetMath } from "./math.js";
 
 /**
@@ -79,5 +80,5 @@ export function withoutPlotlyBundle(notebookText: string): string {
 
 /** Rewrites a text file of the staged run (the executed notebook, the report) with landed paths. */
 export function landFile(path: string, staging: string, runDir: string, transform = (text: string) => landedPaths(text, staging, runDir)): void {
-  writeFileSync(path, transform(readFileSync(path, "utf8")));
+  writeFileAtomic(path, transform(readFileSync(path, "utf8")));
 }

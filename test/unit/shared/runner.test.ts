@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -135,5 +136,42 @@ describe("externalResources", () => {
         `<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AA"><a href="https://x">x</a><link rel="stylesheet" href="file:///usr/share/x.css"><style>@import url("//fonts.example/f.css");</style>`,
       ),
     ).to.deep.equal(["https://cdn.example/x.js", "file:///usr/share/x.css", "//fonts.example/f.css", "//fonts.example/f.css"]);
+  });
+});
+
+// A real full disk: a 3 MiB tmpfs (mounting needs root; elsewhere the test says why it skips).
+describe("./lab run on a full disk", function () {
+  this.timeout(180_000);
+  let mountPoint: string | undefined;
+  const saved = process.env.LAB_NOTEBOOKS_DIR;
+  before(function () {
+    const dir = mkdtempSync(join(tmpdir(), "lab-full-disk-"));
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir]).status !== 0) {
+      console.log("      skipped: mounting a small tmpfs needs root");
+      this.skip();
+    }
+    mountPoint = dir;
+    process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
+  });
+  after(() => {
+    if (mountPoint) spawnSync("umount", [mountPoint]);
+    if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR;
+    else process.env.LAB_NOTEBOOKS_DIR = saved;
+  });
+
+  it("stops with one paragraph naming the folder and the space needed, after every cell ran, and keeps nothing", async () => {
+    const runsDir = join(mountPoint!, "runs");
+    const opts: RunOptions = { ...parseRunCommandLine(["ok"]), runsDir };
+    const [plan] = planRuns(opts);
+    // The cells' own files fit; the executed notebook, which carries the plotly bundle (4.6 MB), does not.
+    const outcome = await runNotebook(plan, opts, () => {});
+    expect(outcome.ok).to.equal(false);
+    const error = outcome.error ?? "";
+    expect(error).to.match(
+      /^ok: every cell ran, but the run could not be written: the disk holding \S+\.staging\S* is full: writing notebook\.ipynb needs \d+\.\d MiB and \d+\.\d MiB is free\. Fix: free at least \d+\.\d MiB/,
+    );
+    expect(error, "one paragraph, no Python traceback").to.not.contain("\n").and.not.contain("Traceback");
+    expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
+    expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal([]);
   });
 });
