@@ -124,3 +124,9 @@ export function notebookSummary(nb: NotebookJson, fallbackTitle: string): { titl
 export function notebookIndex(dir = notebooksDir()): Array<{ notebook: string; title: string; teaches: string }> {
   return listNotebooks(dir).map((n) => ({ notebook: `${n.name}.ipynb`, ...notebookSummary(readNotebook(n.path), n.name) }));
 }
+
+/** The notebook index as a markdown table, each title linking its notebook (as the tour shows it). */
+export function notebookIndexMarkdown(dir = notebooksDir()): string {
+  const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s+/g, " ");
+  return ["| notebook | what it teaches |", "|---|---|", ...notebookIndex(dir).map((n) => `| [${cell(n.title)}](${n.notebook}) | ${cell(n.teaches)} |`)].join("\n");
+}

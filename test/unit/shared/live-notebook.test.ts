@@ -169,7 +169,7 @@ describe("./lab notebook in a real browser", function () {
       const cells = Jupyter.notebook.get_cells();
       const params = cells.find((c) => (c.metadata.tags || []).includes("parameters"));
       params.set_text(params.get_text().replace("let quick = false;", "let quick = true;"));
-      const index = cells.find((c) => c.cell_type === "code" && c.get_text().includes("notebookIndex()"));
+      const index = cells.find((c) => c.cell_type === "code" && c.get_text().includes("notebookIndexMarkdown()"));
       index.execute();
       for (let i = 0; i < 600 && !index.element[0].querySelector(".output_area table"); i++) await new Promise((r) => setTimeout(r, 100));
       await Jupyter.notebook.save_notebook();
