@@ -109,6 +109,20 @@ ${notRun}
 `;
 }
 
+/** The ids of live-notebook runs (settled from ./lab notebook, no report) of these notebooks, newest first. */
+function liveRuns(runs: string, notebooks: readonly string[]): string[] {
+  if (!existsSync(runs)) return [];
+  return readdirSync(runs)
+    .filter((entry) => {
+      const path = join(runs, entry, "manifest.json");
+      if (!existsSync(path)) return false;
+      const m = readJson<{ notebook?: string; interactive?: boolean }>(path);
+      return m.interactive === true && notebooks.includes(m.notebook ?? "");
+    })
+    .sort()
+    .reverse();
+}
+
 /** The notebooks to export and the latest run of each; a named notebook without a run is refused. */
 export function planExport(options: ExportOptions): { notebooks: NotebookFile[]; latest: Map<string, RunFolder>; missing: string[] } {
   const all = listNotebooks(options.notebooks ?? notebooksDir());
@@ -118,6 +132,15 @@ export function planExport(options: ExportOptions): { notebooks: NotebookFile[];
   const named = options.names?.length ? resolveNotebooks([...options.names], options.notebooks ?? notebooksDir()) : all;
   const missing = named.filter((n) => !latest.has(n.name)).map((n) => n.name);
   if (options.names?.length && missing.length) {
+    const live = liveRuns(options.runs ?? runsDir(), missing);
+    if (live.length) {
+      throw new ExportError({
+        code: "export/only-live-runs",
+        message: `${missing.join(", ")} has only runs from a live notebook (${live.slice(0, 3).join(", ")}), which keep no report to export`,
+        hint: `run it headless once: ./lab run ${missing.join(" ")} (--quick for the short run), then ./lab export`,
+        fields: { notebooks: missing, liveRuns: live },
+      });
+    }
     throw new ExportError({
       code: "export/no-run",
       message: `${missing.join(", ")} has no run to export`,

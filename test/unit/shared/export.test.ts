@@ -71,6 +71,15 @@ describe("./lab export (lib/runner/export-runs.ts)", function () {
     } catch (error) {
       expect(refusal(error)).to.deep.equal({ code: "export/no-run", fields: { notebooks: ["01-other"] } });
     }
+    // A live-notebook run keeps no report: the refusal says so and how to get one.
+    mkdirSync(join(runs, "20261201T100000Z-01-other-cccc"));
+    writeFileSync(join(runs, "20261201T100000Z-01-other-cccc", "manifest.json"), JSON.stringify({ runId: "20261201T100000Z-01-other-cccc", notebook: "01-other", interactive: true }));
+    try {
+      planExport({ notebooks, runs, names: ["01"] });
+      expect.fail("expected a refusal");
+    } catch (error) {
+      expect(refusal(error)).to.deep.equal({ code: "export/only-live-runs", fields: { notebooks: ["01-other"], liveRuns: ["20261201T100000Z-01-other-cccc"] } });
+    }
     try {
       planExport({ notebooks, runs: join(work, "none") });
       expect.fail("expected a refusal");

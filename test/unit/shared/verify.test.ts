@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -70,6 +70,25 @@ describe("./lab verify: what a check proves", function () {
       error = e;
     }
     expect(hasCode(error, "verify/no-such-run") && error.fields.run).to.equal("20990101T000000Z-00-tour-beef");
+  });
+
+  it("refuses a folder of the runs folder that is no run (export/, openlora/), naming it", () => {
+    const saved = process.env.LAB_RUNS_DIR;
+    const runs = mkdtempSync(join(tmpdir(), "lab-verify-runs-"));
+    mkdirSync(join(runs, "export"));
+    process.env.LAB_RUNS_DIR = runs;
+    try {
+      let error: unknown;
+      try {
+        resolveRunDir("export/");
+      } catch (e) {
+        error = e;
+      }
+      expect(hasCode(error, "verify/not-a-run") && error.fields.run).to.equal("export/");
+    } finally {
+      if (saved === undefined) delete process.env.LAB_RUNS_DIR;
+      else process.env.LAB_RUNS_DIR = saved;
+    }
   });
 
   it("reports a restarted chain as no longer holding the settlement, not as tampering", async () => {
