@@ -124,6 +124,9 @@ describe("./lab run: the notebook runner", function () {
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok).to.equal(false);
     expect(outcome.error).to.match(/^fails, cell 3 \(Fixture: the third cell throws\.\): .*fixture failure on purpose/s);
+    // The kernel's error: the cell and line first, none of tslab's own frames.
+    expect(outcome.error).to.match(/fixture failure on purpose\n {4}in your cell, line \d+/);
+    expect(outcome.error).to.not.contain("node_modules/tslab");
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });
