@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LabError } from "./errors.js";
 
@@ -9,11 +9,56 @@ export function stagingPathBeside(path: string): string {
   return `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
-/** Writes a file so that readers see the old content or the new, never half of either. */
+/** The disk a file was being written to is full. */
+export class DiskFullError extends LabError {}
+
+/** Free bytes on the file system holding `path` (its nearest existing folder), or undefined. */
+export function freeBytes(path: string): number | undefined {
+  let dir = path;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+/**
+ * The refusal for a write that found the disk full: one paragraph naming the folder, how much the
+ * write needed and how much is free, and what frees space.
+ */
+export function diskFull(folder: string, bytesNeeded: number, what = "a file"): DiskFullError {
+  const free = freeBytes(folder) ?? 0;
+  return new DiskFullError({
+    code: "files/disk-full",
+    message: `the disk holding ${folder} is full: writing ${what} needs ${mib(bytesNeeded)} and ${mib(free)} is free`,
+    hint: `free at least ${mib(Math.max(bytesNeeded - free, 0) + 2 ** 20)} on that disk (./lab clean --dry-run lists the caches and stopped runs the lab can remove), or point LAB_RUNS_DIR or LAB_CACHE_DIR at a disk with room; then run again`,
+    fields: { folder, bytesNeeded, bytesFree: free },
+  });
+}
+
+/** True for the error a write gets on a full disk (or a full quota). */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
+/** Writes a file so that readers see the old content or the new, never half of either; a full disk is a DiskFullError. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const temp = stagingPathBeside(path);
-  writeFileSync(temp, data);
+  try {
+    writeFileSync(temp, data);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    if (isDiskFull(error)) throw diskFull(dirname(path), typeof data === "string" ? Buffer.byteLength(data) : data.byteLength, basename(path));
+    throw error;
+  }
   renameSync(temp, path);
 }
 
@@ -48,7 +93,13 @@ export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | s
     mkdirSync(staged, { recursive: true });
     for (const [name, data] of Object.entries(files)) {
       mkdirSync(dirname(join(staged, name)), { recursive: true });
-      writeFileSync(join(staged, name), data);
+      try {
+        writeFileSync(join(staged, name), data);
+      } catch (error) {
+        if (!isDiskFull(error)) throw error;
+        const total = Object.values(files).reduce((sum, d) => sum + (typeof d === "string" ? Buffer.byteLength(d) : d.byteLength), 0);
+        throw diskFull(dirname(dir), total, `the folder ${basename(dir)}`);
+      }
     }
     commitDir(staged, dir);
   } finally {

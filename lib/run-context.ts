@@ -16,6 +16,8 @@ export interface RunContext {
   runId: string;
   notebook: string;
   interactive: boolean;
+  /** When the run began: a live run's first use of its context (the runner's own clock for a headless one). */
+  startedAt?: string;
 }
 
 /** A run id: UTC time to the second, the notebook's name, four hex digits. */
@@ -47,7 +49,7 @@ export function runContext(): RunContext {
   if (!interactive) {
     const notebook = process.env.LAB_NOTEBOOK ?? liveNotebookName() ?? "interactive";
     const runId = newRunId(notebook);
-    interactive = { runDir: join(runsRoot(), "..", ".interactive", runId), runId, notebook, interactive: true };
+    interactive = { runDir: join(runsRoot(), "..", ".interactive", runId), runId, notebook, interactive: true, startedAt: new Date().toISOString() };
   }
   return interactive;
 }

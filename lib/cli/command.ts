@@ -69,6 +69,39 @@ function cliError(name: string, error: unknown): CliError {
   return new CliError({ code: "cli/unparsable", message: `./lab ${name}: ${message}`, hint, fields: { command: name } });
 }
 
+/** A negative number: "-5", "-0.5", "-1e3". */
+const NEGATIVE_NUMBER = /^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * The arguments with a negative number after an option that takes a value joined to it
+ * (`--cell-timeout -5` → `--cell-timeout=-5`): parseArgs would read "-5" as an option and call the
+ * line ambiguous; joined, the command itself judges the value and says what it takes.
+ */
+export function withNegativeValues(args: readonly string[], options: OptionSpecs): string[] {
+  const takesValue = new Set<string>();
+  for (const [key, o] of Object.entries(options)) {
+    if (o.type !== "string") continue;
+    takesValue.add(`--${key}`);
+    if (o.short) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    const next = args[i + 1];
+    if (takesValue.has(arg) && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(arg.startsWith("--") ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parses `args` for `spec`: values and positionals, or a CliError before anything runs. */
 export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, args: string[]): { values: OptionValues<O> & { help: boolean }; positionals: string[] } {
   const config = Object.fromEntries(
@@ -76,7 +109,7 @@ export function parseCommandArgs<O extends OptionSpecs>(spec: CommandSpec<O>, ar
   );
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options: config, allowPositionals: spec.positionals !== undefined, strict: true });
+    parsed = parseArgs({ args: withNegativeValues(args, spec.options), options: config, allowPositionals: spec.positionals !== undefined, strict: true });
   } catch (error) {
     throw cliError(spec.name, error);
   }
@@ -130,4 +163,19 @@ export function defineCommand<O extends OptionSpecs>(spec: CommandSpec<O>): Comm
     return spec.run({ values, positionals });
   };
   return Object.assign(command, { spec: spec as unknown as CommandSpec });
+}
+
+/**
+ * A command the entry script (`lab`) runs itself, because it execs a program of its own (Jupyter,
+ * Hardhat) or runs before anything is built: here only for its help. Reached through the CLI
+ * otherwise, it says how to start it, with exit code 2.
+ */
+export function entryScriptCommand(spec: Omit<CommandSpec, "run">): Command {
+  return defineCommand({
+    ...spec,
+    async run() {
+      process.stderr.write(`./lab ${spec.name} is started by the entry script: run ./lab ${spec.name}\n`);
+      return 2;
+    },
+  });
 }

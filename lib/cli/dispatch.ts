@@ -18,17 +18,19 @@ export async function runCli(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     const topic = name === "help" ? args[0] : undefined;
-    if (topic && COMMANDS[topic]?.load) return runCli([topic, "--help"]);
-    process.stdout.write(commandList());
-    return 0;
+    if (topic === undefined) {
+      process.stdout.write(commandList());
+      return 0;
+    }
+    if (!COMMANDS[topic]) {
+      process.stderr.write(`no help on "${topic}": there is no such command\n\n${commandList()}`);
+      return 2;
+    }
+    return runCli([topic, "--help"]);
   }
   const entry = COMMANDS[name];
   if (!entry) {
     process.stderr.write(`unknown command "${name}"\n\n${commandList()}`);
-    return 2;
-  }
-  if (!entry.load) {
-    process.stderr.write(`"${name}" is run by the entry script: ./lab ${name}\n`);
     return 2;
   }
   try {

@@ -2,14 +2,15 @@
  * Every `./lab` command, in the order `./lab help` lists them. Adding a command is one file,
  * lib/cli/commands/NAME.ts (its default export `defineCommand({...})`), and one line here.
  * The entry script (`lab`) runs `setup`, `notebook` and `chain` itself, as they exec a program
- * or run before anything is built; every other command, known or not, comes here.
+ * or run before anything is built; their files here give their help (`./lab help notebook` and
+ * `./lab notebook --help` alike). Every other command, known or not, comes here.
  */
 export type CommandModule = { default: (args: string[]) => Promise<number> };
 
 export interface CommandEntry {
   summary: string;
-  /** The command's module; absent for the commands the entry script runs itself. */
-  load?: () => Promise<CommandModule>;
+  /** The command's module (for the commands the entry script runs itself: their help). */
+  load: () => Promise<CommandModule>;
 }
 
 export const COMMANDS: Record<string, CommandEntry> = {
@@ -24,9 +25,9 @@ export const COMMANDS: Record<string, CommandEntry> = {
   clean: { summary: "free the caches (base models, gradient store, LM adapter, Factory outputs) and orphaned staging; says how much", load: () => import("./commands/clean.js") },
   serve: { summary: "OpenLoRA: many LoRA adapters on one base model over OpenAI-compatible HTTP on 127.0.0.1", load: () => import("./commands/serve.js") },
   "gpu-bundle": { summary: "self-contained WebGPU check for a bare NVIDIA machine (--try runs it here)", load: () => import("./commands/gpu-bundle.js") },
-  notebook: { summary: "Jupyter with the TypeScript kernel on 127.0.0.1 (run by ./lab itself)" },
-  chain: { summary: "a persistent Hardhat node on 127.0.0.1:8545 (run by ./lab itself)" },
-  setup: { summary: "only the set-up (run by ./lab itself)" },
+  notebook: { summary: "Jupyter with the TypeScript kernel on 127.0.0.1 (run by ./lab itself)", load: () => import("./commands/notebook.js") },
+  chain: { summary: "a persistent Hardhat node on 127.0.0.1:8545 (run by ./lab itself)", load: () => import("./commands/chain.js") },
+  setup: { summary: "only the set-up (run by ./lab itself)", load: () => import("./commands/setup.js") },
 };
 
 /** The command list as `./lab help` and an unknown command print it. */

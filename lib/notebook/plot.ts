@@ -70,11 +70,12 @@ export function checkedLayout(traces: Trace[], layout: Layout): Layout {
 
 /**
  * The plotly.js bundle from its npm package, wrapped so the classic notebook's RequireJS does
- * not capture it: with `define` hidden, the bundle sets `window.Plotly` like a plain script.
+ * not capture it: with `define` hidden, the bundle sets `window.Plotly` like a plain script. The
+ * `data-lab-plotly-bundle` attribute lets a run folder keep the bundle once (lib/runner/run-report.ts).
  */
 export function plotlyBundleScript(): string {
   const bundle = readFileSync(require.resolve("plotly.js-dist-min/plotly.min.js"), "utf8");
-  return `<script type="text/javascript">(function(){var define=undefined;var d=window.define;window.define=undefined;\n${bundle}\n;window.define=d;})();</script>`;
+  return `<script type="text/javascript" data-lab-plotly-bundle>(function(){var define=undefined;var d=window.define;window.define=undefined;\n${bundle}\n;window.define=d;})();</script>`;
 }
 
 /** The markup of one figure: a div and the call that draws into it. */

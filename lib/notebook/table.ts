@@ -48,13 +48,20 @@ export interface TableOptions {
   digits?: number;
 }
 
+/** Words longer than this (hashes, addresses, paths) are marked to break anywhere in an HTML table. */
+const LONG_WORD = 20;
+
 export function tableHtml(rows: Row[], options: TableOptions = {}): string {
   const digits = options.digits ?? 4;
   const columns = [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join("");
-  const body = rows
-    .map((r) => `<tr>${columns.map((c) => `<td style="text-align:${typeof r[c] === "number" ? "right" : "left"}">${escapeHtml(formatCell(r[c], digits))}</td>`).join("")}</tr>`)
-    .join("\n");
+  const cell = (value: unknown) => {
+    const text = formatCell(value, digits);
+    // A long unbroken word (a hash, an address) may break anywhere, so the table fits its page; short ones never do.
+    const long = text.split(/\s+/).some((word) => word.length > LONG_WORD) ? ' class="lab-long"' : "";
+    return `<td${long} style="text-align:${typeof value === "number" ? "right" : "left"}">${escapeHtml(text)}</td>`;
+  };
+  const body = rows.map((r) => `<tr>${columns.map((c) => cell(r[c])).join("")}</tr>`).join("\n");
   const caption = options.caption ? `<caption>${escapeHtml(options.caption)}</caption>` : "";
   return `<table class="lab-table">${caption}<thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }

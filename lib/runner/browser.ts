@@ -43,10 +43,20 @@ export interface OfflinePage {
   close(): Promise<void>;
 }
 
-/** Opens a local HTML file in a fresh offline context with every other request blocked and recorded. */
-export async function openOffline(browser: Browser, htmlPath: string, viewport = { width: 1200, height: 900 }): Promise<OfflinePage> {
+/** A4's printable width (210 mm less 10 mm margins each side) in CSS pixels, at 96 per inch: the width ./lab export prints at. */
+export const PRINT_VIEWPORT = { width: Math.floor((190 / 25.4) * 96), height: 1100 };
+
+/** The margins ./lab export prints with (PRINT_VIEWPORT's width is A4's less these). */
+export const PRINT_MARGIN = { top: "12mm", bottom: "12mm", left: "10mm", right: "10mm" };
+
+/**
+ * Opens a local HTML file in a fresh offline context with every other request blocked and
+ * recorded; `media` "print" lays the page out with its print styles, as a PDF is printed.
+ */
+export async function openOffline(browser: Browser, htmlPath: string, viewport = { width: 1280, height: 900 }, media: "screen" | "print" = "screen"): Promise<OfflinePage> {
   const context = await browser.newContext({ viewport, offline: true });
   const page = await context.newPage();
+  await page.emulateMedia({ media });
   const own = pathToFileURL(htmlPath).href;
   const requests: string[] = [];
   const pageErrors: string[] = [];
@@ -58,7 +68,8 @@ export async function openOffline(browser: Browser, htmlPath: string, viewport =
     return route.abort("blockedbyclient");
   });
   try {
-    await page.goto(own, { waitUntil: "load" });
+    // A report carries plotly.js inline (about 4.6 MB of script): on a busy machine it parses slowly.
+    await page.goto(own, { waitUntil: "load", timeout: 120_000 });
   } catch (error) {
     await context.close();
     throw error;

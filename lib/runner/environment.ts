@@ -1,27 +1,7 @@
-import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { arch, cpus, loadavg, platform, release, totalmem } from "node:os";
-import { fromRoot, readJson, sha256File } from "../files.js";
-
-/** The checkout a run came from: commit, and whether files differed from it. */
-export function gitInfo(): { commit: string; dirty: boolean } {
-  try {
-    const commit = execFileSync("git", ["rev-parse", "HEAD"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain"], { cwd: fromRoot(), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim() !== "";
-    return { commit, dirty };
-  } catch {
-    return { commit: "unknown (not a git checkout)", dirty: false };
-  }
-}
-
-/** The installed version of an npm package, or "not installed". */
-export function packageVersion(name: string): string {
-  try {
-    return readJson<{ version: string }>(fromRoot("node_modules", name, "package.json")).version;
-  } catch {
-    return "not installed";
-  }
-}
+import { fromRoot, sha256File } from "../files.js";
+import { gitInfo, packageVersion } from "../provenance.js";
 
 export interface EnvironmentManifest {
   git: { commit: string; dirty: boolean };

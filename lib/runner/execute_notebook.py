@@ -4,7 +4,9 @@ Called by lib/runner/run-notebooks.ts (the `./lab run` command); the run logic l
 the thin bridge to Jupyter's own execution engine, which is Python.
 
 Usage: execute_notebook.py INPUT.ipynb OUTPUT.ipynb OUTPUT.html KERNEL_CWD KERNEL_NAME TIMEOUT_S TITLE
-Prints one JSON line on stdout: {"ok": true} or {"ok": false, "cell": N, "ename": ..., ...}.
+Prints one JSON line on stdout: {"ok": true}, {"ok": false, "cell": N, "ename": ..., ...} for a failed
+cell, or {"ok": false, "stage": "write", "diskFull": true, "path": ..., "bytes": N} when every cell ran
+but the disk had no room for the executed notebook or its report.
 While it runs, writes events as JSON lines to file descriptor 3 when it is open:
 {"event": "start", "index": I} as cell I starts, {"event": "output", "index": I, "text": ...} for
 each stream or plain-text display of the kernel.
@@ -13,6 +15,7 @@ Nothing outlives the runner: this process and the kernel it starts each ask Linu
 when their parent dies (prctl PR_SET_PDEATHSIG), so a killed runner takes both with it.
 """
 import ctypes
+import errno
 import json
 import os
 import re
@@ -182,15 +185,28 @@ def main():
         }))
         return 1
     parameters = take_probe(nb)
-    nbformat.write(nb, out_nb)
     exporter = HTMLExporter(template_name="lab")
     exporter.mathjax_url = ""
     body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = EXTERNAL_TAG.sub("", body)
-    with open(out_html, "w", encoding="utf-8") as handle:
-        handle.write(body)
+    for path, text in ((out_nb, nbformat.writes(nb)), (out_html, body)):
+        if not write_or_report(path, text):
+            return 1
     print(json.dumps({"ok": True, "parameters": parameters}))
     return 0
+
+
+def write_or_report(path, text):
+    """Writes one output file; on a full disk prints the runner's JSON reply (stage "write") and returns False."""
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return True
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(json.dumps({"ok": False, "stage": "write", "diskFull": True, "path": path, "bytes": len(text.encode("utf-8"))}))
+        return False
 
 
 if __name__ == "__main__":

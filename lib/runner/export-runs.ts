@@ -3,8 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from "node:path";
 import { LabError } from "../errors.js";
 import { commitDir, fromRoot, readJson, sha256Hex } from "../files.js";
-import { ALL_FIGURES_DRAWN, launchChromium, openOffline } from "./browser.js";
-import { cellSource, listNotebooks, type NotebookFile, type NotebookJson, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
+import { ALL_FIGURES_DRAWN, launchChromium, openOffline, PRINT_MARGIN, PRINT_VIEWPORT } from "./browser.js";
+import { listNotebooks, type NotebookFile, notebookSummary, notebooksDir, readNotebook, resolveNotebooks } from "./notebooks.js";
+
+export { notebookSummary };
+
 import { externalResources, runsDir } from "./run-notebooks.js";
 
 /**
@@ -43,33 +46,6 @@ export function listRunFolders(runs = runsDir()): RunFolder[] {
   return found.sort((a, b) => (a.finishedAt < b.finishedAt ? 1 : a.finishedAt > b.finishedAt ? -1 : a.runId < b.runId ? 1 : -1));
 }
 
-function stripMarkdown(text: string): string {
-  return text
-    .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
-    .replace(/[*_`]+/g, "")
-    .replace(/\s+/g, " ")
-    .trim();
-}
-
-/**
- * What a notebook is and teaches: its title (the first markdown heading) and one line, the
- * notebook's `metadata.lab.teaches` when it has one, else the first sentence of its first paragraph.
- */
-export function notebookSummary(nb: NotebookJson, fallbackTitle: string): { title: string; teaches: string } {
-  const first = nb.cells.find((c) => c.cell_type === "markdown");
-  const text = first ? cellSource(first) : "";
-  const heading = /^#\s+(.+)$/m.exec(text)?.[1];
-  const title = heading ? stripMarkdown(heading) : fallbackTitle;
-  const declared = (nb.metadata.lab as { teaches?: unknown } | undefined)?.teaches;
-  if (typeof declared === "string" && declared.trim()) return { title, teaches: declared.trim() };
-  const paragraph = text
-    .split(/\n\s*\n/)
-    .map((p) => p.trim())
-    .find((p) => p && !p.startsWith("#"));
-  const sentence = paragraph ? (/^(.+?[.!?])(\s|$)/s.exec(stripMarkdown(paragraph))?.[1] ?? stripMarkdown(paragraph)) : "";
-  return { title, teaches: sentence };
-}
-
 export interface ExportedNotebook {
   notebook: string;
   title: string;
@@ -97,10 +73,6 @@ export interface ExportOptions {
   /** How long to wait for a report's figures to draw before printing, in ms. */
   drawTimeoutMs?: number;
 }
-
-const PRINT_MARGIN = { top: "12mm", bottom: "12mm", left: "10mm", right: "10mm" };
-/** A4's printable width (210 mm less 20 mm of margins) in CSS pixels, at 96 per inch. */
-const PRINT_VIEWPORT = { width: Math.floor((190 / 25.4) * 96), height: 1100 };
 
 /** The export folder: LAB_EXPORT_DIR, else experiments/runs/export/. */
 export function exportDir(): string {
@@ -137,6 +109,20 @@ ${notRun}
 `;
 }
 
+/** The ids of live-notebook runs (settled from ./lab notebook, no report) of these notebooks, newest first. */
+function liveRuns(runs: string, notebooks: readonly string[]): string[] {
+  if (!existsSync(runs)) return [];
+  return readdirSync(runs)
+    .filter((entry) => {
+      const path = join(runs, entry, "manifest.json");
+      if (!existsSync(path)) return false;
+      const m = readJson<{ notebook?: string; interactive?: boolean }>(path);
+      return m.interactive === true && notebooks.includes(m.notebook ?? "");
+    })
+    .sort()
+    .reverse();
+}
+
 /** The notebooks to export and the latest run of each; a named notebook without a run is refused. */
 export function planExport(options: ExportOptions): { notebooks: NotebookFile[]; latest: Map<string, RunFolder>; missing: string[] } {
   const all = listNotebooks(options.notebooks ?? notebooksDir());
@@ -146,6 +132,15 @@ export function planExport(options: ExportOptions): { notebooks: NotebookFile[];
   const named = options.names?.length ? resolveNotebooks([...options.names], options.notebooks ?? notebooksDir()) : all;
   const missing = named.filter((n) => !latest.has(n.name)).map((n) => n.name);
   if (options.names?.length && missing.length) {
+    const live = liveRuns(options.runs ?? runsDir(), missing);
+    if (live.length) {
+      throw new ExportError({
+        code: "export/only-live-runs",
+        message: `${missing.join(", ")} has only runs from a live notebook (${live.slice(0, 3).join(", ")}), which keep no report to export`,
+        hint: `run it headless once: ./lab run ${missing.join(" ")} (--quick for the short run), then ./lab export`,
+        fields: { notebooks: missing, liveRuns: live },
+      });
+    }
     throw new ExportError({
       code: "export/no-run",
       message: `${missing.join(", ")} has no run to export`,

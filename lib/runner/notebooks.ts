@@ -89,3 +89,44 @@ export function notebookTitle(nb: NotebookJson, fallback: string): string {
     : undefined;
   return heading ? heading.trim().replace(/^#\s+/, "").replace(/[*_`]/g, "") : fallback;
 }
+
+function stripMarkdown(text: string): string {
+  return text
+    .replace(/\[([^\]]+)\]\([^)]*\)/g, "$1")
+    .replace(/[*_`]+/g, "")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+/**
+ * What a notebook is and teaches: its title (the first markdown heading) and one line, the
+ * notebook's `metadata.lab.teaches` when it has one, else the first sentence of its first paragraph.
+ */
+export function notebookSummary(nb: NotebookJson, fallbackTitle: string): { title: string; teaches: string } {
+  const first = nb.cells.find((c) => c.cell_type === "markdown");
+  const text = first ? cellSource(first) : "";
+  const heading = /^#\s+(.+)$/m.exec(text)?.[1];
+  const title = heading ? stripMarkdown(heading) : fallbackTitle;
+  const declared = (nb.metadata.lab as { teaches?: unknown } | undefined)?.teaches;
+  if (typeof declared === "string" && declared.trim()) return { title, teaches: declared.trim() };
+  const paragraph = text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .find((p) => p && !p.startsWith("#"));
+  const sentence = paragraph ? (/^(.+?[.!?])(\s|$)/s.exec(stripMarkdown(paragraph))?.[1] ?? stripMarkdown(paragraph)) : "";
+  return { title, teaches: sentence };
+}
+
+/**
+ * One row per notebook in the folder, in run order: its file, title and what it teaches. The tour
+ * shows it, so its list is the notebooks present, never a copy that falls behind.
+ */
+export function notebookIndex(dir = notebooksDir()): Array<{ notebook: string; title: string; teaches: string }> {
+  return listNotebooks(dir).map((n) => ({ notebook: `${n.name}.ipynb`, ...notebookSummary(readNotebook(n.path), n.name) }));
+}
+
+/** The notebook index as a markdown table, each title linking its notebook (as the tour shows it). */
+export function notebookIndexMarkdown(dir = notebooksDir()): string {
+  const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\s+/g, " ");
+  return ["| notebook | what it teaches |", "|---|---|", ...notebookIndex(dir).map((n) => `| [${cell(n.title)}](${n.notebook}) | ${cell(n.teaches)} |`)].join("\n");
+}

@@ -1,20 +1,20 @@
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { stripVTControlCharacters } from "node:util";
 import { checkChain } from "../chain/connect.js";
 import { SETTLEMENT_FILE, type Settlement } from "../chain/settle-results.js";
-import { describeError, type ErrorFields, LabError } from "../errors.js";
-import { commitDir, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
+import { describeError, type ErrorFields, LabError, problemParagraph } from "../errors.js";
+import { commitDir, DiskFullError, diskFull, fromRoot, readJson, sha256File, writeJsonAtomic } from "../files.js";
 import { ownedStagingName, sweepOrphanedStaging } from "../lock.js";
 import { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterValue } from "../notebook/params.js";
 import { textTable } from "../notebook/table.js";
-import { unknownKey } from "../overrides.js";
+import { OverrideError, unknownKey } from "../overrides.js";
+import { gitInfo, runVersions } from "../provenance.js";
 import { newRunId, runsRoot, stagingRoot } from "../run-context.js";
 import { codeCells, describeCell, type ProgressOptions, RunProgress } from "./cell-progress.js";
-import { gitInfo, packageVersion } from "./environment.js";
 import { cellSource, type NotebookFile, type NotebookJson, notebookParameters, notebooksDir, notebookTitle, parametersCellIndex, readNotebook, resolveNotebooks } from "./notebooks.js";
-import { finishReport, landFile } from "./run-report.js";
+import { finishReport, landedPaths, landFile, withoutPlotlyBundle } from "./run-report.js";
 
 export interface RunOptions {
   names: string[];
@@ -81,12 +81,21 @@ export function planRuns(options: RunOptions): NotebookPlan[] {
     }
     return { notebook, nb, specs, overrides: {} as Record<string, ParameterValue>, parameters: {} as Record<string, ParameterValue> };
   });
+  if (options.quick && options.sets.quick !== undefined && options.sets.quick.trim() !== "true") {
+    throw new OverrideError({
+      code: "set/conflict",
+      message: `--quick asks for quick mode but --set quick=${options.sets.quick} asks for ${options.sets.quick.trim() === "false" ? "the full run" : "something else"}`,
+      hint: "keep one: --quick for the small run, or leave both out for the full run",
+      fields: { key: "quick", value: options.sets.quick, option: "--quick" },
+    });
+  }
   const raw = { ...options.sets, ...(options.quick ? { quick: "true" } : {}) };
   for (const [key, value] of Object.entries(raw)) {
     const declaring = plans.filter((p) => p.specs.some((s) => s.name === key));
     if (declaring.length === 0) {
       const known = [...new Set(plans.flatMap((p) => p.specs.map((s) => s.name)))];
-      throw unknownKey(key, known, `no selected notebook (${plans.map((p) => p.notebook.name).join(", ")})`);
+      const names = plans.map((p) => p.notebook.name);
+      throw unknownKey(key, known, names.length === 1 ? `notebook ${names[0]}` : `the set of notebooks ${names.join(", ")}`);
     }
     for (const plan of declaring) {
       const spec = plan.specs.find((s) => s.name === key)!;
@@ -146,6 +155,10 @@ function cellTimings(nb: NotebookJson) {
 
 interface ExecutorReply {
   ok: boolean;
+  /** "write": every cell ran, and writing the notebook or report failed (a full disk). */
+  stage?: "write";
+  path?: string;
+  bytes?: number;
   parameters?: Record<string, ParameterValue> | null;
   cell?: number | null;
   source?: string;
@@ -293,6 +306,16 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     });
     const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
+    if (!reply.ok && reply.stage === "write") {
+      const full = diskFull(staging, reply.bytes ?? 0, basename(reply.path ?? "the report"));
+      return fail(
+        `${plan.notebook.name}: every cell ran, but the run could not be written: ${problemParagraph(full)
+          .replace(/^error: /, "")
+          .replace(/\n/g, " ")}`,
+        full.code,
+        full.fields,
+      );
+    }
     if (!reply.ok) {
       const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
       const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
@@ -312,7 +335,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     const runDir = join(options.runsDir, runId);
     // The notebook saw its staging folder; the reader gets the folder the run lands as.
     landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
-    landFile(join(staging, "notebook.ipynb"), staging, runDir);
+    landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
     const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; adapter?: unknown }>(runtimePath) : undefined;
@@ -327,7 +350,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       git: gitInfo(),
       lockfileSha256: sha256File(fromRoot("package-lock.json")),
       notebookSha256: sha256File(plan.notebook.path),
-      versions: { node: process.versions.node, tslab: packageVersion("tslab"), tfjs: packageVersion("@tensorflow/tfjs"), hardhat: packageVersion("hardhat"), ethers: packageVersion("ethers") },
+      versions: runVersions(),
       tfBackend: runtime?.tfBackend ?? "not used",
       ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
       seed: used.seed ?? null,
@@ -345,6 +368,14 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landed.push(runId);
     return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
   } catch (error) {
+    if (error instanceof DiskFullError)
+      return fail(
+        `${plan.notebook.name}: ${problemParagraph(error)
+          .replace(/^error: /, "")
+          .replace(/\n/g, " ")}`,
+        error.code,
+        error.fields,
+      );
     return fail(`${plan.notebook.name}: ${describeError(error)}`, error instanceof LabError ? error.code : "run/crashed", error instanceof LabError ? error.fields : { error: describeError(error) });
   } finally {
     process.removeListener("SIGINT", onSignal);

@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { relative } from "node:path";
 import { CACHES, type CacheName, cacheDir, formatBytes, legacyCacheDir, pathBytes } from "../../cache.js";
 import { fromRoot } from "../../files.js";
+import { stoppedFactoryRuns } from "../../intelligence/factory/state.js";
 import { orphanedStaging } from "../../lock.js";
 import { textTable } from "../../notebook/table.js";
 import { stagingRoot } from "../../run-context.js";
@@ -13,7 +14,11 @@ interface Target {
   bytes: number;
 }
 
-/** What a clean of these caches would remove: each cache folder, its former home under experiments/runs/, orphaned staging. */
+/**
+ * What a clean of these caches would remove: each cache folder, its former home under
+ * experiments/runs/, orphaned staging, and (with the factory cache) the staging of Factory runs
+ * that were stopped, their lock held by no live process.
+ */
 export function cleanTargets(names: CacheName[]): Target[] {
   const targets: Target[] = [];
   for (const name of names) {
@@ -21,6 +26,11 @@ export function cleanTargets(names: CacheName[]): Target[] {
     targets.push({ what: `${name} (former home)`, path: legacyCacheDir(name), bytes: pathBytes(legacyCacheDir(name)) });
   }
   for (const path of orphanedStaging(stagingRoot())) targets.push({ what: "staging of a run that is gone", path, bytes: pathBytes(path) });
+  if (names.includes("factory")) {
+    for (const run of stoppedFactoryRuns()) {
+      targets.push({ what: `stopped Factory run (${run.pid ? `process ${run.pid} is gone` : "no lock"}; ./lab factory SPEC would resume it)`, path: run.path, bytes: pathBytes(run.path) });
+    }
+  }
   return targets.filter((t) => t.bytes > 0);
 }
 
@@ -29,8 +39,9 @@ export default defineCommand({
   usage: "[CACHE...] [--dry-run]",
   description:
     "Frees what the lab can rebuild: the caches (all, or those named) and staging folders of runs whose\n" +
-    "process is gone, and says how much. Run folders (experiments/runs/RUN-ID) and a stopped Factory run's\n" +
-    "resumable state are kept.",
+    "process is gone, and says how much. A Factory run that was stopped (killed, its lock held by no live\n" +
+    "process) is listed with its size under the factory cache: ./lab factory SPEC would resume it, ./lab clean\n" +
+    "or ./lab clean factory frees it. Run folders (experiments/runs/RUN-ID) are kept.",
   options: { "dry-run": { type: "boolean", doc: "say what would be freed, remove nothing" } },
   positionals: { name: "CACHE" },
   examples: ["./lab clean --dry-run", "./lab clean", "./lab clean gradient-store"],

@@ -27,7 +27,15 @@ export function describeVerification(v: Verification): string[] {
 /** The run folder a RUN-ID (or a path) names, or a refusal saying that no such run exists. */
 export function resolveRunDir(arg: string): string {
   const dir = existsSync(arg) ? arg : join(runsDir(), arg);
-  if (existsSync(dir)) return dir;
+  if (existsSync(dir) && existsSync(join(dir, "settlement.json"))) return dir;
+  if (existsSync(dir)) {
+    throw new LabError({
+      code: "verify/not-a-run",
+      fields: { run: arg, dir },
+      message: `${arg} is not a run folder: ${dir} holds no settlement.json (the runs folder also keeps ./lab export's pages, reproductions and OpenLoRA's adapters)`,
+      hint: "name a run id as ./lab run printed it, e.g. 20261201T091122Z-00-tour-9d8b",
+    });
+  }
   const known = existsSync(runsDir())
     ? readdirSync(runsDir())
         .filter((d) => /^\d{8}T/.test(d))

@@ -76,7 +76,8 @@ const SCHEMA: Record<string, Field> = {
     default: {},
     doc: "LoRA settings (PEFT LoraConfig names)",
     fields: {
-      r: { kind: "integer", min: 1, default: 8, doc: "rank" },
+      // A rank above the layers' widths adds nothing (the update's rank is at most min(in, out)); 256 covers any base here.
+      r: { kind: "integer", min: 1, max: 256, default: 8, doc: "rank" },
       alpha: { kind: "number", exclusiveMin: 0, default: 16, doc: "lora_alpha" },
       dropout: { kind: "number", min: 0, max: 0.9, default: 0, doc: "lora_dropout" },
       target_modules: { kind: "string[]", default: [], doc: "module names or suffixes" },
@@ -112,9 +113,10 @@ const SCHEMA: Record<string, Field> = {
     kind: "object",
     doc: "length of training",
     fields: {
-      steps: { kind: "integer", min: 1, nullable: true, default: null, doc: "optimisation steps" },
-      epochs: { kind: "number", exclusiveMin: 0, nullable: true, default: null, doc: "passes over the training split" },
-      batch_size: { kind: "integer", min: 1, max: 65536, default: 64, doc: "examples per step" },
+      // Bounds that refuse a typo (1e12 steps) before the base model loads, far above any run here (300 steps).
+      steps: { kind: "integer", min: 1, max: 1_000_000, nullable: true, default: null, doc: "optimisation steps" },
+      epochs: { kind: "number", exclusiveMin: 0, max: 1000, nullable: true, default: null, doc: "passes over the training split" },
+      batch_size: { kind: "integer", min: 1, max: 8192, default: 64, doc: "examples per step" },
     },
   },
   seed: { kind: "integer", min: 0, max: 2 ** 32 - 1, default: 0, doc: "seed of LoRA init, batch order and dropout" },

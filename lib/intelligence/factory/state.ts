@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
-import { fromRoot, writeDirAtomic } from "../../files.js";
-import { acquireProcessLock, type ProcessLock } from "../../lock.js";
+import { writeDirAtomic } from "../../files.js";
+import { acquireProcessLock, lockHolder, type ProcessLock, processAlive } from "../../lock.js";
+import { stagingRoot } from "../../run-context.js";
 import { readBackToCpu } from "../../tf/index.js";
 import type { Tf } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
@@ -29,8 +30,23 @@ export interface SavedState {
 
 /** The staging folder of a spec: named by spec name and content hash, so an edited spec starts afresh. */
 export function factoryStaging(spec: FactorySpec, specSha256: string): FactoryStaging {
-  const root = fromRoot("experiments", ".staging", `factory-${spec.name}-${specSha256.slice(0, 12)}`);
+  const root = join(stagingRoot(), `${FACTORY_PREFIX}${spec.name}-${specSha256.slice(0, 12)}`);
   return { root, stateDir: join(root, "state"), checkpointsDir: join(root, "checkpoints"), lockFile: join(root, "lock") };
+}
+
+const FACTORY_PREFIX = "factory-";
+
+/**
+ * The staging folders of Factory runs that stopped without finishing (killed, or the machine
+ * went down): no live process holds their lock. Each holds what `./lab factory SPEC` resumes
+ * from; `./lab clean` lists them and frees them.
+ */
+export function stoppedFactoryRuns(root = stagingRoot()): Array<{ path: string; pid: number | undefined }> {
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name.startsWith(FACTORY_PREFIX))
+    .map((entry) => ({ path: join(root, entry.name), pid: lockHolder(join(root, entry.name, "lock")) }))
+    .filter((run) => run.pid === undefined || !processAlive(run.pid));
 }
 
 /**

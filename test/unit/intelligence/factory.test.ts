@@ -62,6 +62,19 @@ describe("Model Factory spec validation", () => {
     expectCode(() => validateSpec(tiny({ lora: { r: 2, alpha: 4, use_dora: "yes", target_modules: ["fc1"] } })), SpecError, "spec/wrong-type", { field: "lora.use_dora" });
   });
 
+  it("bounds steps, epochs, batch size and rank, refusing a typo like 1e12 steps before anything loads", () => {
+    for (const [override, field, bound] of [
+      [{ training: { steps: 1e12, batch_size: 32 } }, "training.steps", 1_000_000],
+      [{ training: { epochs: 1e6, batch_size: 32 } }, "training.epochs", 1000],
+      [{ training: { steps: 6, batch_size: 100_000 } }, "training.batch_size", 8192],
+      [{ lora: { r: 4096, alpha: 4, target_modules: ["fc1"] } }, "lora.r", 256],
+    ] as const) {
+      const e = expectCode(() => validateSpec(tiny(override)), SpecError, "spec/out-of-range", { max: bound });
+      expect(e.field, field).to.equal(field);
+    }
+    expect(validateSpec(tiny({ training: { steps: 1_000_000, batch_size: 8192 } })).training.steps).to.equal(1_000_000);
+  });
+
   it("refuses a missing data set or required field", () => {
     const e = expectCode(() => validateSpec(tiny({ data: { datanets: ["fmnist-low-contrast", "fmnist-lowcontrast"] } })), SpecError, "spec/unknown-datanet", {
       name: "fmnist-lowcontrast",

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,5 +81,29 @@ describe("./lab clean", () => {
   it("refuses a cache it does not know, naming it", async () => {
     const error = await expectCodeAsync(run(["gradient-stor"]), CliError, "cli/unknown-cache");
     expect(error.fields).to.deep.equal({ command: "clean", unknown: ["gradient-stor"] });
+  });
+
+  it("finds a killed Factory run's staging and dead lock, offers it with its size, and frees it; a live run's is left", async () => {
+    const staging = join(process.env.LAB_RUNS_DIR!, "..", ".staging");
+    const killed = join(staging, "factory-fmnist-lora-0123456789ab");
+    const live = join(staging, "factory-fortunes-lora-ba9876543210");
+    // The pid of a process that has exited: its lock is dead.
+    const gone = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+    for (const [dir, pid] of [
+      [killed, gone],
+      [live, String(process.pid)],
+    ]) {
+      mkdirSync(join(dir, "state"), { recursive: true });
+      writeFileSync(join(dir, "lock"), pid);
+      writeFileSync(join(dir, "state", "state.safetensors"), Buffer.alloc(2 * 1024 * 1024));
+    }
+    const dry = await run(["--dry-run"]);
+    expect(dry.out).to.match(new RegExp(`stopped Factory run \\(process ${gone} is gone; \\./lab factory SPEC would resume it\\) .*factory-fmnist-lora-0123456789ab .* 2\\.0 MiB`));
+    expect(dry.out).to.not.contain("factory-fortunes-lora");
+    expect(existsSync(killed)).to.equal(true);
+    expect((await run(["gradient-store", "--dry-run"])).out, "only with the factory cache, or all").to.not.contain("stopped Factory run");
+    await run(["factory"]);
+    expect(existsSync(killed)).to.equal(false);
+    expect(existsSync(join(live, "lock")), "a live run's staging is kept").to.equal(true);
   });
 });

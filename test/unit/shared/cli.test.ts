@@ -76,6 +76,9 @@ describe("./lab CLI: registry, parsing, help", function () {
     expect(unknown.code).to.equal(2);
     expect(unknown.err).to.contain('unknown command "nonesuch"').and.contain("  reproduce ");
     expect((await captured(() => runCli(["notebook"]))).code).to.equal(2);
+    const topic = await captured(() => runCli(["help", "frob"]));
+    expect(topic.code).to.equal(2);
+    expect(topic.err).to.contain("frob");
   });
 
   it("exits 2 before any work on an unknown option, a missing argument or a refused --set", async () => {
@@ -114,6 +117,10 @@ describe("./lab CLI: registry, parsing, help", function () {
     expect(refusal(["x", "--out"]).code).to.equal("cli/bad-option-value");
     expect(refusal([])).to.deep.equal({ code: "cli/missing-argument", fields: { command: "demo", argument: "NAME" } });
     expect(refusal(["x", "y"])).to.deep.equal({ code: "cli/unexpected-argument", fields: { command: "demo", argument: "y" } });
+    // A negative number after an option that takes a value is that value, not an option.
+    expect(parseCommandArgs(spec, ["x", "--out", "-5"]).values.out).to.equal("-5");
+    expect(parseCommandArgs(spec, ["x", "--set", "-1.5e3"]).values.set).to.deep.equal(["-1.5e3"]);
+    expect(refusal(["x", "--flag", "-5"]).code, "a flag takes no value").to.equal("cli/unknown-option");
   });
 });
 

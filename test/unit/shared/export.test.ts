@@ -62,6 +62,13 @@ describe("./lab export (lib/runner/export-runs.ts)", function () {
     expect(plan.missing).to.deep.equal(["01-other"]);
     expect(expectCode(() => planExport({ notebooks, runs, names: ["01"] }), ExportError, "export/no-run").fields).to.deep.equal({ notebooks: ["01-other"] });
     expectCode(() => planExport({ notebooks, runs: join(work, "none") }), ExportError, "export/no-runs");
+    // A live-notebook run keeps no report: the refusal says so and how to get one.
+    mkdirSync(join(runs, "20261201T100000Z-01-other-cccc"));
+    writeFileSync(join(runs, "20261201T100000Z-01-other-cccc", "manifest.json"), JSON.stringify({ runId: "20261201T100000Z-01-other-cccc", notebook: "01-other", interactive: true }));
+    expect(expectCode(() => planExport({ notebooks, runs, names: ["01"] }), ExportError, "export/only-live-runs").fields).to.deep.equal({
+      notebooks: ["01-other"],
+      liveRuns: ["20261201T100000Z-01-other-cccc"],
+    });
   });
 
   it("writes the latest run as HTML and PDF with an index linking them, with no network request attempted", async function () {

@@ -1,8 +1,10 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { commitDir, movePath, stagingPathBeside, writeDirAtomic, writeFileAtomic } from "../../../lib/files.js";
+import { commitDir, DiskFullError, movePath, stagingPathBeside, writeDirAtomic, writeFileAtomic } from "../../../lib/files.js";
+import { expectCode } from "../expect-code.js";
 
 describe("files: atomic writes", () => {
   let root: string;
@@ -54,5 +56,31 @@ describe("files: atomic writes", () => {
     movePath(join(root, "a"), join(root, "deep", "b"));
     expect(existsSync(join(root, "a"))).to.equal(false);
     expect(readFileSync(join(root, "deep", "b", "x.txt"), "utf8")).to.equal("x");
+  });
+});
+
+// A real full disk: a 1 MiB tmpfs (mounting needs root; elsewhere the test says why it skips).
+describe("writes on a full disk", () => {
+  let mountPoint: string | undefined;
+  before(function () {
+    const dir = mkdtempSync(join(tmpdir(), "lab-full-"));
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]).status !== 0) {
+      console.log("      skipped: mounting a small tmpfs needs root");
+      this.skip();
+    }
+    mountPoint = dir;
+  });
+  after(() => {
+    if (mountPoint) spawnSync("umount", [mountPoint]);
+  });
+
+  it("refuses with the folder, the bytes needed and the bytes free, and leaves no partial file", () => {
+    const folder = join(mountPoint!, "run");
+    const error = expectCode(() => writeFileAtomic(join(folder, "report.html"), new Uint8Array(3 * 2 ** 20)), DiskFullError, "files/disk-full", { folder, bytesNeeded: 3 * 2 ** 20 });
+    expect(error.fields.bytesFree)
+      .to.be.a("number")
+      .and.below(2 ** 20 + 1);
+    expect(readdirSync(folder)).to.deep.equal([]);
+    expectCode(() => writeDirAtomic(join(folder, "state"), { "a.bin": new Uint8Array(2 * 2 ** 20) }), DiskFullError, "files/disk-full", { folder });
   });
 });

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +39,9 @@ describe("./lab run: the notebook runner", function () {
     expectCode(() => parseRunArgs(["--set", "novalue"]), OverrideError, "set/malformed", { pair: "novalue" });
     expectCode(() => parseRunArgs(["--set", "seed=1", "--set", "seed=2"]), OverrideError, "set/repeated-key", { key: "seed" });
     expectCode(() => parseRunArgs(["ok", "--fast"]), CliError, "cli/unknown-option", { option: "--fast" });
+    expectCode(() => planRuns(options(["ok", "--quick", "--set", "quick=false"])), OverrideError, "set/conflict", { key: "quick", value: "false", option: "--quick" });
+    expectCode(() => planRuns(options(["ok", "--set", "sed=3"])), OverrideError, "set/unknown-key", { key: "sed", where: "notebook ok" });
+    expectCode(() => parseRunArgs(["ok", "--cell-timeout", "-5"]), CliError, "cli/bad-option-value", { option: "--cell-timeout" });
     expect(existsSync(runsDir)).to.equal(false);
   });
 
@@ -78,7 +82,11 @@ describe("./lab run: the notebook runner", function () {
     expect(html).to.not.include("rawTransaction");
     expect(html, "the settlement as a table").to.match(/<caption>Run [^<]+ settled<\/caption><thead><tr><th>chain<\/th><th>registry<\/th><th>transaction<\/th><th>block<\/th>/);
     expect(html, "paths name the run folder, not the vanished staging folder").to.include(`run folder: ${dir}`).and.not.include(".staging");
+    expect(html, "a path cut short is pointed at the run folder too").to.include(`cut: ${dir}`);
     expect(JSON.stringify(executed)).to.not.include(".staging");
+    const notebookText = readFileSync(join(dir, "notebook.ipynb"), "utf8");
+    expect(notebookText, "the plotly bundle is kept once per run folder, in report.html").to.not.match(/plotly\.js v\d/);
+    expect(notebookText).to.include("Plotly.newPlot");
     expect(html, "code is wrapped, not cut").to.include('id="lab-report"');
     expect(html).to.include("fixture figure");
     expect(html, "the plotly bundle is embedded").to.match(/plotly\.js v\d/);
@@ -108,6 +116,9 @@ describe("./lab run: the notebook runner", function () {
     expect(outcome.ok).to.equal(false);
     expect(outcome.failure?.code).to.equal("run/cell-failed");
     expect(outcome.failure?.fields).to.deep.include({ notebook: "fails", cell: 3, heading: "Fixture: the third cell throws.", ename: "Error" });
+    // The kernel's error as the reader sees it: the cell and line first, none of tslab's own frames.
+    expect(outcome.error).to.match(/fixture failure on purpose\n {4}in your cell, line \d+/);
+    expect(outcome.error).to.not.contain("node_modules/tslab");
     expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal(before);
     expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
   });
@@ -120,5 +131,42 @@ describe("externalResources", () => {
         `<script src="https://cdn.example/x.js"></script><img src="data:image/png;base64,AA"><a href="https://x">x</a><link rel="stylesheet" href="file:///usr/share/x.css"><style>@import url("//fonts.example/f.css");</style>`,
       ),
     ).to.deep.equal(["https://cdn.example/x.js", "file:///usr/share/x.css", "//fonts.example/f.css", "//fonts.example/f.css"]);
+  });
+});
+
+// A real full disk: a 3 MiB tmpfs (mounting needs root; elsewhere the test says why it skips).
+describe("./lab run on a full disk", function () {
+  this.timeout(180_000);
+  let mountPoint: string | undefined;
+  const saved = process.env.LAB_NOTEBOOKS_DIR;
+  before(function () {
+    const dir = mkdtempSync(join(tmpdir(), "lab-full-disk-"));
+    if (spawnSync("mount", ["-t", "tmpfs", "-o", "size=3m", "tmpfs", dir]).status !== 0) {
+      console.log("      skipped: mounting a small tmpfs needs root");
+      this.skip();
+    }
+    mountPoint = dir;
+    process.env.LAB_NOTEBOOKS_DIR = fromRoot("test", "fixtures", "notebooks");
+  });
+  after(() => {
+    if (mountPoint) spawnSync("umount", [mountPoint]);
+    if (saved === undefined) delete process.env.LAB_NOTEBOOKS_DIR;
+    else process.env.LAB_NOTEBOOKS_DIR = saved;
+  });
+
+  it("stops with one paragraph naming the folder and the space needed, after every cell ran, and keeps nothing", async () => {
+    const runsDir = join(mountPoint!, "runs");
+    const opts: RunOptions = { ...parseRunCommandLine(["ok"]), runsDir };
+    const [plan] = planRuns(opts);
+    // The cells' own files fit; the executed notebook, which carries the plotly bundle (4.6 MB), does not.
+    const outcome = await runNotebook(plan, opts, () => {});
+    expect(outcome.ok).to.equal(false);
+    const error = outcome.error ?? "";
+    expect(error).to.match(
+      /^ok: every cell ran, but the run could not be written: the disk holding \S+\.staging\S* is full: writing notebook\.ipynb needs \d+\.\d MiB and \d+\.\d MiB is free\. Fix: free at least \d+\.\d MiB/,
+    );
+    expect(error, "one paragraph, no Python traceback").to.not.contain("\n").and.not.contain("Traceback");
+    expect(readdirSync(join(runsDir, "..", ".staging"))).to.deep.equal([]);
+    expect(existsSync(runsDir) ? readdirSync(runsDir) : []).to.deep.equal([]);
   });
 });

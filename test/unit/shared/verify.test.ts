@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -56,6 +56,19 @@ describe("./lab verify: what a check proves", function () {
 
   it("says that no such run exists for an unknown run id", () => {
     expectCode(() => resolveRunDir("20990101T000000Z-00-tour-beef"), LabError, "verify/no-such-run", { run: "20990101T000000Z-00-tour-beef" });
+  });
+
+  it("refuses a folder of the runs folder that is no run (export/, openlora/), naming it", () => {
+    const saved = process.env.LAB_RUNS_DIR;
+    const runs = mkdtempSync(join(tmpdir(), "lab-verify-runs-"));
+    mkdirSync(join(runs, "export"));
+    process.env.LAB_RUNS_DIR = runs;
+    try {
+      expectCode(() => resolveRunDir("export/"), LabError, "verify/not-a-run", { run: "export/" });
+    } finally {
+      if (saved === undefined) delete process.env.LAB_RUNS_DIR;
+      else process.env.LAB_RUNS_DIR = saved;
+    }
   });
 
   it("reports a restarted chain as no longer holding the settlement, not as tampering", async () => {
