@@ -4,13 +4,24 @@
 // epoch, and the contributors' claims.
 import { type Contract, encodeBytes32String, getAddress, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
-import { type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
+import { DEFAULT_FEE_SPLIT_PATH, type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
+import { fromRoot } from "../files.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
 import { type ReceiptBatch, signReceiptBatch } from "../serving/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
 import type { Claim, RewardBook } from "./reward-book.js";
+
+/** DataStakes' terms: the least stake, the challenge window and the reporter's share of a slash. */
+export interface StakeTerms {
+  minStake: bigint;
+  challengeWindowS: number;
+  reporterShareBps: number;
+}
+
+/** 0.05 ETH at stake, 10 s to challenge (five L2 blocks), a tenth of a slash to the reporter. */
+export const DEFAULT_STAKE_TERMS: StakeTerms = { minStake: 5n * 10n ** 16n, challengeWindowS: 10, reporterShareBps: 1000 };
 
 export interface LoopContracts {
   datanets: Contract;
@@ -19,14 +30,22 @@ export interface LoopContracts {
   distributor: Contract;
   /** OpenLoRA's receipt batches: the served inferences the attributions are of. */
   receipts: Contract;
+  /** Contributors' stakes on their samples, and the cases filed against them. */
+  stakes: Contract;
 }
 
 /**
- * The registries, the receipts contract and the distributor, deployed by the operator (owner,
- * attester and the one inference server whose receipt batches are accepted). InferenceReceipts
- * sends the data share of its fees to the distributor's reward pool.
+ * The registries, the receipts contract, the distributor and the stakes contract, deployed by the
+ * operator (owner, attester, adjudicator and the one inference server whose receipt batches are
+ * accepted). InferenceReceipts and DataStakes send the data share of fees and slashed stakes to
+ * the distributor's reward pool.
  */
-export async function deployLoopContracts(l2: L2Ledger, operator: Wallet, split: FeeSplit = loadFeeSplit()): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
+export async function deployLoopContracts(
+  l2: L2Ledger,
+  operator: Wallet,
+  split: FeeSplit = loadFeeSplit(fromRoot(DEFAULT_FEE_SPLIT_PATH)),
+  terms: StakeTerms = DEFAULT_STAKE_TERMS,
+): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
   const block = await l2.send("deploy contracts", [
     await l2.deployCall("DatanetRegistry", operator, "DatanetRegistry", []),
     await l2.deployCall("AttributionRegistry", operator, "AttributionRegistry", [operator.address]),
@@ -36,6 +55,7 @@ export async function deployLoopContracts(l2: L2Ledger, operator: Wallet, split:
   const dependentsBlock = await l2.send("deploy ModelRegistry and InferenceReceipts", [
     await l2.deployCall("ModelRegistry", operator, "ModelRegistry", [at(0)]),
     await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts", [operator.address, at(2), split.dataBps, [operator.address]]),
+    await l2.deployCall("DataStakes", operator, "DataStakes", [operator.address, at(0), at(2), terms.minStake, terms.challengeWindowS, terms.reporterShareBps, [operator.address]]),
   ]);
   const contracts = {
     datanets: l2.contract("DatanetRegistry", at(0)),
@@ -43,6 +63,7 @@ export async function deployLoopContracts(l2: L2Ledger, operator: Wallet, split:
     distributor: l2.contract("RewardDistributor", at(2)),
     receipts: l2.contract("InferenceReceipts", dependentsBlock.calls[1]!.receipt.contractAddress!),
     models: l2.contract("ModelRegistry", dependentsBlock.calls[0]!.receipt.contractAddress!),
+    stakes: l2.contract("DataStakes", dependentsBlock.calls[2]!.receipt.contractAddress!),
   };
   return { contracts, block };
 }

@@ -1,8 +1,9 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { type Contract, encodeBytes32String, type Signer, sha256, type TypedDataDomain } from "ethers";
-import { type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
+import { DEFAULT_FEE_SPLIT_PATH, type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
 import type { LabChain } from "../chain/connect.js";
 import { bytes32Hex, deployOrReuse } from "../chain/contracts.js";
+import { fromRoot } from "../files.js";
 import { OpenLoraError } from "./errors.js";
 import type { GenerationResult } from "./scheduler.js";
 
@@ -130,7 +131,7 @@ export interface RecordedBatch {
  * funds (deployed on first use); the chain's signer is the admin, the distributor's owner and the
  * one server whose batches are accepted.
  */
-export async function deployReceipts(chain: LabChain, split: FeeSplit = loadFeeSplit()): Promise<Contract> {
+export async function deployReceipts(chain: LabChain, split: FeeSplit = loadFeeSplit(fromRoot(DEFAULT_FEE_SPLIT_PATH))): Promise<Contract> {
   const pool = await deployOrReuse(chain, "RewardDistributor", [chain.signer.address]);
   return deployOrReuse(chain, "InferenceReceipts", [chain.signer.address, await pool.getAddress(), split.dataBps, [chain.signer.address]]);
 }
