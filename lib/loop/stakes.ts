@@ -5,7 +5,7 @@
 // stake is slashed once the window has passed (a share to the reporter, the rest to the reward
 // pool); challenged, the adjudicator decides on an audit of the contributor's labels, and the
 // decision is recorded with the hash of its reasons.
-import type { Contract, Wallet } from "ethers";
+import type { Wallet } from "ethers";
 import type { GradientStore } from "../attribution/gradients.js";
 import { DataInf } from "../attribution/methods/datainf.js";
 import type { TraceableModel } from "../attribution/model.js";
