@@ -144,10 +144,10 @@ async function step(w: World, l: Ledger, a: Action): Promise<void> {
     case "claim": {
       const t = l.epochs[a.epoch];
       const account = w.contributors[a.who]!.address;
-      const leaf = t?.tree.values.find((v) => v.value[0] === account);
+      const leaf = t && [...t.tree.entries()].find(([, v]) => v[0] === account);
       if (!t || !leaf) return;
-      const proof = t.tree.getProof(leaf.value);
-      const amount = (leaf.value[1] as bigint) + BigInt(a.extra);
+      const { amount: due, proof } = t.proofOf(account);
+      const amount = due + BigInt(a.extra);
       const r = await attempt((distributor.connect(w.attacker) as Contract).claim(a.epoch, account, amount, proof));
       const key = `${a.epoch}:${account}`;
       expect(r.ok, "a leaf pays once, and only its own amount").to.equal(a.extra === 0 && !l.paidLeaves.has(key));
@@ -159,8 +159,8 @@ async function step(w: World, l: Ledger, a: Action): Promise<void> {
     }
     case "stake": {
       const c = w.contributors[a.who]!;
-      const leaf = w.tree.values.find((v) => v.value[1] === c.address)!;
-      await attempt((stakes.connect(c) as Contract).stake(w.datanetId, leaf.value[0], leaf.value[2], w.tree.getProof(leaf.value), { value: STAKE }));
+      const [index, leaf] = [...w.tree.entries()].find(([, v]) => v[1] === c.address)!;
+      await attempt((stakes.connect(c) as Contract).stake(w.datanetId, leaf[0], leaf[2], w.tree.getProof(index), { value: STAKE }));
       return;
     }
     case "evidence":
@@ -212,7 +212,7 @@ async function checkInvariants(w: World, l: Ledger): Promise<void> {
   let unclaimed = 0n;
   for (let e = 0; e < l.epochs.length; e++) {
     const ep = await distributor.epoch(e);
-    unclaimed += ep.total - ep.claimed;
+    unclaimed += (ep.total as bigint) - (ep.claimed as bigint);
   }
   const pool: bigint = await distributor.rewardPool();
   // the data shares (and slashed stakes) received and not yet claimed = the pool plus every epoch's unclaimed rest = the balance
