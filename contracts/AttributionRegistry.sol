@@ -23,10 +23,14 @@ contract AttributionRegistry is Ownable {
     }
 
     mapping(bytes32 inferenceId => Attribution) private _records;
+    /// @notice Accounts allowed to record attributions.
     mapping(address account => bool) public isAttester;
+    /// @notice Number of inferences recorded.
     uint256 public recordCount;
 
+    /// @notice An account allowed or disallowed to record attributions.
     event AttesterSet(address indexed account, bool allowed);
+    /// @notice An attributed inference recorded.
     event InferenceAttributed(
         bytes32 indexed inferenceId,
         bytes32 indexed modelId,

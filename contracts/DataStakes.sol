@@ -41,7 +41,9 @@ contract DataStakes is AccessControl, ReentrancyGuard {
         uint256 slashed;
     }
 
+    /// @notice The registry whose Merkle roots prove a staker's samples.
     DatanetRegistry public immutable datanets;
+    /// @notice Where slashed stakes go, less the reporter's share.
     RewardDistributor public immutable rewardPool;
     /// @notice The least a contributor stakes on a datanet.
     uint256 public immutable minStake;
@@ -50,6 +52,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     /// @notice The reporter's share of a slashed stake, in basis points.
     uint16 public immutable reporterShareBps;
 
+    /// @notice A contributor's stake on a datanet.
     mapping(bytes32 datanetId => mapping(address contributor => uint256)) public stakeOf;
     /// @notice When a contributor's unbonding stake may be withdrawn (0: not unbonding).
     mapping(bytes32 datanetId => mapping(address contributor => uint64)) public unbondingEnds;
@@ -63,13 +66,21 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     uint256 public totalOwed;
     Case[] private _cases;
 
+    /// @notice A contributor added to its stake.
     event Staked(bytes32 indexed datanetId, address indexed contributor, uint256 amount, uint256 stake);
+    /// @notice A contributor started unbonding; its stake is withdrawable from `endsAt`.
     event UnbondingStarted(bytes32 indexed datanetId, address indexed contributor, uint64 endsAt);
+    /// @notice A contributor withdrew its unbonded stake.
     event StakeWithdrawn(bytes32 indexed datanetId, address indexed contributor, uint256 amount);
+    /// @notice Evidence filed against a contributor's stake; the challenge window runs to `deadline`.
     event EvidenceFiled(uint256 indexed caseId, bytes32 indexed datanetId, address indexed contributor, address reporter, bytes32 evidenceHash, uint64 deadline);
+    /// @notice The accused contributor contested a case.
     event Challenged(uint256 indexed caseId, bytes32 challengeHash);
+    /// @notice A stake slashed: its split between reporter and reward pool.
     event Slashed(uint256 indexed caseId, uint256 amount, uint256 toReporter, uint256 toRewardPool);
+    /// @notice The adjudicator's decision on a challenged case.
     event CaseDecided(uint256 indexed caseId, bool upheld, bytes32 decisionHash);
+    /// @notice A reporter withdrew its shares of slashed stakes.
     event ReporterPaid(address indexed reporter, uint256 amount);
 
     error NotContributor(bytes32 datanetId, address account);
@@ -88,6 +99,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     error NativeTransferFailed(address account, uint256 amount);
     error BadParameter(string name);
 
+    /// @notice Deploys the stakes contract with its terms.
     /// @param admin may grant ATTESTER_ROLE and ADJUDICATOR_ROLE (and holds the adjudicator role).
     /// @param attesters accounts granted ATTESTER_ROLE at once (more later by the admin).
     constructor(

@@ -23,9 +23,11 @@ contract DatanetRegistry {
     mapping(bytes32 datanetId => mapping(address contributor => uint64)) private _samplesOf;
     bytes32[] private _ids;
 
+    /// @notice A datanet recorded with its curator, roots and sample count.
     event DatanetRegistered(
         bytes32 indexed datanetId, address indexed curator, bytes32 merkleRoot, bytes32 manifestHash, uint64 sampleCount, string name
     );
+    /// @notice A contributor and its sample count recorded for a datanet.
     event ContributorRecorded(bytes32 indexed datanetId, address indexed contributor, uint64 samples);
 
     error DatanetAlreadyRegistered(bytes32 datanetId);

@@ -19,11 +19,13 @@ contract ModelRegistry {
         string name;
     }
 
+    /// @notice The registry every model's datanets must be registered in.
     DatanetRegistry public immutable datanets;
     mapping(bytes32 modelId => ModelRecord) private _models;
     mapping(bytes32 modelId => bytes32[]) private _datanetsOf;
     bytes32[] private _ids;
 
+    /// @notice A Factory adapter recorded with its hashes and datanets.
     event ModelRegistered(
         bytes32 indexed modelId,
         address indexed publisher,

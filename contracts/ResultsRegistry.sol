@@ -16,6 +16,7 @@ contract ResultsRegistry {
 
     mapping(address recorder => mapping(bytes32 runId => Run)) private _runs;
 
+    /// @notice A run settled by its recorder, with its results hash and key figures.
     event RunSettled(
         bytes32 indexed runId,
         bytes32 indexed notebookId,

@@ -27,12 +27,16 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     }
 
     Epoch[] private _epochs;
+    /// @notice Whether an account has claimed its leaf of an epoch.
     mapping(uint256 epochId => mapping(address account => bool)) public hasClaimed;
     /// @notice Native currency received into the pool and not yet allocated to an epoch.
     uint256 public rewardPool;
 
+    /// @notice An epoch opened with its root, token, total and the attribution it pays.
     event EpochCreated(uint256 indexed epochId, bytes32 root, address indexed token, uint256 total, bytes32 indexed attributionId);
+    /// @notice A leaf of an epoch paid to its account.
     event Claimed(uint256 indexed epochId, address indexed account, uint256 amount);
+    /// @notice Native currency added to the reward pool.
     event RewardPoolFunded(address indexed from, uint256 amount);
 
     error ZeroRoot();
@@ -45,6 +49,7 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     error NativeTransferFailed(address account, uint256 amount);
     error ExceedsRewardPool(uint256 requested, uint256 pool);
 
+    /// @notice Deploys the distributor with its owner.
     /// @param owner_ the attester: the only account that opens epochs.
     constructor(address owner_) Ownable(owner_) {}
 

@@ -39,6 +39,7 @@ contract OperatorRegistry is AccessControl, EIP712 {
     error KeyOfAnotherOperator(bytes32 operatorId, address registeredTo);
     error InvalidPossessionProof(bytes32 operatorId);
 
+    /// @notice Deploys the registry with its operator manager.
     /// @param manager receives OPERATOR_MANAGER_ROLE and the role's administration.
     constructor(address manager) EIP712("OperatorRegistry", "1") {
         _grantRole(DEFAULT_ADMIN_ROLE, manager);

@@ -55,16 +55,21 @@ contract InferenceReceipts is AccessControl, ReentrancyGuard, EIP712 {
     /// @notice The data share of each fee, in basis points.
     uint16 public immutable dataShareBps;
 
+    /// @notice Registered models by key: owner and fee per token.
     mapping(bytes32 modelKey => Model) public models;
+    /// @notice Paid inferences recorded per model.
     mapping(bytes32 modelKey => uint256) public inferenceCount;
     /// @notice Fees' owner shares received and not yet withdrawn, by model owner.
     mapping(address account => uint256) public owed;
     /// @notice The sum of `owed`: the native balance this contract must hold.
     uint256 public totalOwed;
+    /// @notice Roots recorded per server.
     mapping(address server => mapping(bytes32 root => bool)) public rootRecorded;
     ReceiptBatch[] private _receiptBatches;
 
+    /// @notice A model registered under its owner-namespaced key.
     event ModelRegistered(bytes32 indexed modelKey, address indexed owner, bytes32 modelId, uint96 feePerToken);
+    /// @notice A paid inference recorded, with its fee and data share.
     event InferenceRecorded(
         bytes32 indexed modelKey,
         address indexed caller,
@@ -75,7 +80,9 @@ contract InferenceReceipts is AccessControl, ReentrancyGuard, EIP712 {
         uint256 fee,
         uint256 dataShare
     );
+    /// @notice An owner withdrew its shares of fees.
     event Withdrawn(address indexed account, uint256 amount);
+    /// @notice A server-signed batch of receipts recorded.
     event ReceiptBatchRecorded(
         uint256 indexed batchId, bytes32 indexed root, bytes32 indexed baseModelHash, uint32 count, address server, address submitter
     );
@@ -92,6 +99,7 @@ contract InferenceReceipts is AccessControl, ReentrancyGuard, EIP712 {
     error RootAlreadyRecorded(address server, bytes32 root);
     error UnknownBatch(uint256 batchId);
 
+    /// @notice Deploys the receipts contract with its reward pool and data share.
     /// @param admin may grant and revoke SERVER_ROLE.
     /// @param pool the reward pool the data share of every fee funds.
     /// @param dataShareBps_ the data share of each fee in basis points (at most 10000).

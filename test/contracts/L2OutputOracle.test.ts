@@ -9,6 +9,7 @@ const WINDOW = 7 * 24 * 3600; // the OP Stack's 7-day finalization period
 describe("L2OutputOracle", () => {
   async function deploy() {
     const { ethers, networkHelpers } = await network.create();
+    await expect(ethers.deployContract("L2OutputOracle", [0, L2_BLOCK_TIME, 0, 0, proposer.address, proposer.address, WINDOW])).to.be.revertedWithCustomError(oracle, "ZeroInterval");
     const [deployer, proposer, challenger, stranger] = await ethers.getSigners();
     const now = await networkHelpers.time.latest();
     const startingTimestamp = now - 1000; // the L2 genesis lies in the past of L1
