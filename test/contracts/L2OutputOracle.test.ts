@@ -9,7 +9,6 @@ const WINDOW = 7 * 24 * 3600; // the OP Stack's 7-day finalization period
 describe("L2OutputOracle", () => {
   async function deploy() {
     const { ethers, networkHelpers } = await network.create();
-    await expect(ethers.deployContract("L2OutputOracle", [0, L2_BLOCK_TIME, 0, 0, proposer.address, proposer.address, WINDOW])).to.be.revertedWithCustomError(oracle, "ZeroInterval");
     const [deployer, proposer, challenger, stranger] = await ethers.getSigners();
     const now = await networkHelpers.time.latest();
     const startingTimestamp = now - 1000; // the L2 genesis lies in the past of L1
@@ -34,6 +33,7 @@ describe("L2OutputOracle", () => {
     await expect(future.connect(p2!).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.be.revertedWithCustomError(future, "L2BlockInFuture");
     await networkHelpers.time.increase(1100);
     await expect(future.connect(p2!).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.not.revert(ethers);
+    await expect(ethers.deployContract("L2OutputOracle", [0, L2_BLOCK_TIME, 0, 0, p2!.address, c2!.address, WINDOW])).to.be.revertedWithCustomError(future, "ZeroInterval");
   });
 
   it("binds a proposal to the L1 block hash the proposer saw", async () => {
