@@ -56,12 +56,12 @@ contract DatanetRegistry {
         address[] calldata contributors,
         uint64[] calldata sampleCounts
     ) external {
-        bytes32 expectedId = keccak256(abi.encode(name, merkleRoot));
-        if (datanetId != expectedId) revert WrongDatanetId(datanetId, expectedId);
-        if (_datanets[datanetId].registeredAt != 0) revert DatanetAlreadyRegistered(datanetId);
         if (merkleRoot == bytes32(0)) revert EmptyMerkleRoot();
         if (contributors.length == 0) revert NoContributors();
         if (contributors.length != sampleCounts.length) revert LengthMismatch(contributors.length, sampleCounts.length);
+        bytes32 expectedId = keccak256(abi.encode(name, merkleRoot));
+        if (datanetId != expectedId) revert WrongDatanetId(datanetId, expectedId);
+        if (_datanets[datanetId].registeredAt != 0) revert DatanetAlreadyRegistered(datanetId);
         uint64 total;
         for (uint256 i = 0; i < contributors.length; ++i) {
             address c = contributors[i];
