@@ -141,6 +141,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
 
     /// @notice Starts unbonding the caller's stake: withdrawable after one challenge window, and
     ///         still slashable until then, so evidence cannot be outrun.
+    /// @dev Permissionless by design: it only concerns the caller's own stake.
     function startUnbonding(bytes32 datanetId) external {
         if (stakeOf[datanetId][msg.sender] == 0) revert NothingStaked(datanetId, msg.sender);
         uint64 endsAt = uint64(block.timestamp) + challengeWindow;
@@ -149,6 +150,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     }
 
     /// @notice Withdraws the caller's unbonded stake; refused while a case against it is pending.
+    /// @dev Permissionless by design: it pays only the caller, only its own unbonded stake.
     function withdrawStake(bytes32 datanetId) external nonReentrant {
         uint64 endsAt = unbondingEnds[datanetId][msg.sender];
         if (endsAt == 0) revert NotUnbonding(datanetId, msg.sender);
@@ -178,6 +180,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     }
 
     /// @notice The accused contributor contests a case inside its window, with the hash of its answer.
+    /// @dev Restricted to the accused contributor (checked against the case, not a role).
     function challenge(uint256 caseId, bytes32 challengeHash) external {
         Case storage c = _case(caseId);
         if (msg.sender != c.contributor) revert NotAccused(caseId, msg.sender);
@@ -214,6 +217,7 @@ contract DataStakes is AccessControl, ReentrancyGuard {
     }
 
     /// @notice Pays the caller its reporter shares.
+    /// @dev Permissionless by design: it pays only what is owed to the caller.
     function withdrawReward() external nonReentrant {
         uint256 amount = owed[msg.sender];
         if (amount == 0) revert NothingOwed(msg.sender);

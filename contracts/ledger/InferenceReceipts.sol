@@ -157,6 +157,7 @@ contract InferenceReceipts is AccessControl, ReentrancyGuard, EIP712 {
     }
 
     /// @notice Pays the caller everything owed to it.
+    /// @dev Permissionless by design: it pays only what is owed to the caller.
     function withdraw() external nonReentrant {
         uint256 amount = owed[msg.sender];
         if (amount == 0) revert NothingOwed(msg.sender);
