@@ -23,10 +23,14 @@ contract AttributionRegistry is Ownable {
     }
 
     mapping(bytes32 inferenceId => Attribution) private _records;
+    /// @notice Accounts allowed to record attributions.
     mapping(address account => bool) public isAttester;
+    /// @notice Number of inferences recorded.
     uint256 public recordCount;
 
+    /// @notice An account allowed or disallowed to record attributions.
     event AttesterSet(address indexed account, bool allowed);
+    /// @notice An attributed inference recorded.
     event InferenceAttributed(
         bytes32 indexed inferenceId,
         bytes32 indexed modelId,
@@ -50,11 +54,13 @@ contract AttributionRegistry is Ownable {
         emit AttesterSet(owner_, true);
     }
 
+    /// @notice Allows or disallows an account to record attributions (owner only).
     function setAttester(address account, bool allowed) external onlyOwner {
         isAttester[account] = allowed;
         emit AttesterSet(account, allowed);
     }
 
+    /// @notice Records one attributed inference, once (attesters only).
     /// @param rewardsRoot may be zero only when `dataShare` is zero (nothing to pay, e.g. all
     ///        influence negative); the reason then lives in the evidence.
     function record(
@@ -84,6 +90,7 @@ contract AttributionRegistry is Ownable {
         );
     }
 
+    /// @notice The record of an attributed inference.
     function attributionOf(bytes32 inferenceId) external view returns (Attribution memory a) {
         a = _records[inferenceId];
         if (a.recordedAt == 0) revert UnknownInference(inferenceId);

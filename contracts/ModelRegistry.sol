@@ -19,11 +19,13 @@ contract ModelRegistry {
         string name;
     }
 
+    /// @notice The registry every model's datanets must be registered in.
     DatanetRegistry public immutable datanets;
     mapping(bytes32 modelId => ModelRecord) private _models;
     mapping(bytes32 modelId => bytes32[]) private _datanetsOf;
     bytes32[] private _ids;
 
+    /// @notice A Factory adapter recorded with its hashes and datanets.
     event ModelRegistered(
         bytes32 indexed modelId,
         address indexed publisher,
@@ -50,6 +52,9 @@ contract ModelRegistry {
         return keccak256(abi.encode(baseModelHash, adapterHash, specHash));
     }
 
+    /// @notice Records a Factory adapter with the caller as publisher.
+    /// @dev Permissionless by design: the id is the hash of the base-model, adapter and spec hashes,
+    ///      so a record can only describe those bytes, and every datanet it names must be registered.
     function registerModel(
         string calldata name,
         bytes32 baseModelHash,
@@ -82,20 +87,24 @@ contract ModelRegistry {
         );
     }
 
+    /// @notice The model `modelId`.
     function model(bytes32 modelId) external view returns (ModelRecord memory record) {
         record = _models[modelId];
         if (record.registeredAt == 0) revert UnknownModel(modelId);
     }
 
+    /// @notice The datanets a model was trained on.
     function datanetsOf(bytes32 modelId) external view returns (bytes32[] memory) {
         if (_models[modelId].registeredAt == 0) revert UnknownModel(modelId);
         return _datanetsOf[modelId];
     }
 
+    /// @notice Number of models registered.
     function modelCount() external view returns (uint256) {
         return _ids.length;
     }
 
+    /// @notice The id of the i-th model registered.
     function modelIdAt(uint256 i) external view returns (bytes32) {
         return _ids[i];
     }

@@ -4,6 +4,8 @@ pragma solidity ^0.8.28;
 /// @title ResultsRegistry
 /// @notice Records each notebook run: which notebook, which run, the sha256 of its results.json
 ///         and a few key figures, so that anyone can later check a run folder against the chain.
+///         Runs are kept per settling account: a run id names a run only together with the account
+///         that settled it, so nobody can take another account's run id first.
 contract ResultsRegistry {
     struct Run {
         bytes32 notebookId;
@@ -12,8 +14,9 @@ contract ResultsRegistry {
         uint64 recordedAt;
     }
 
-    mapping(bytes32 runId => Run) private _runs;
+    mapping(address recorder => mapping(bytes32 runId => Run)) private _runs;
 
+    /// @notice A run settled by its recorder, with its results hash and key figures.
     event RunSettled(
         bytes32 indexed runId,
         bytes32 indexed notebookId,
@@ -23,10 +26,12 @@ contract ResultsRegistry {
         int256[] figureValues
     );
 
-    error RunAlreadySettled(bytes32 runId);
+    error RunAlreadySettled(address recorder, bytes32 runId);
     error EmptyResultsHash();
     error FigureLengthMismatch(uint256 names, uint256 values);
 
+    /// @notice Settles run `runId` of the caller.
+    /// @dev Permissionless by design: each account settles into its own namespace.
     /// @param figureValues fixed-point values scaled by 1e6 (the lab's FIGURE_SCALE).
     function settle(
         bytes32 runId,
@@ -39,12 +44,13 @@ contract ResultsRegistry {
         if (figureNames.length != figureValues.length) {
             revert FigureLengthMismatch(figureNames.length, figureValues.length);
         }
-        if (_runs[runId].recordedAt != 0) revert RunAlreadySettled(runId);
-        _runs[runId] = Run(notebookId, resultsSha256, msg.sender, uint64(block.timestamp));
+        if (_runs[msg.sender][runId].recordedAt != 0) revert RunAlreadySettled(msg.sender, runId);
+        _runs[msg.sender][runId] = Run(notebookId, resultsSha256, msg.sender, uint64(block.timestamp));
         emit RunSettled(runId, notebookId, resultsSha256, msg.sender, figureNames, figureValues);
     }
 
-    function runOf(bytes32 runId) external view returns (Run memory) {
-        return _runs[runId];
+    /// @notice The run `runId` as `recorder` settled it (recordedAt = 0: none).
+    function runOf(address recorder, bytes32 runId) external view returns (Run memory) {
+        return _runs[recorder][runId];
     }
 }

@@ -13,6 +13,8 @@ import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProo
 ///         does (keccak256 of keccak256(abi.encode(account, amount)), sorted pairs), and the total
 ///         it was funded with, in native currency (token = address(0)) or one ERC-20.
 ///         An account claims once per epoch; the sum of claims can never exceed the epoch's total.
+///         Beside the epochs it holds the reward pool: native currency received (the data share of
+///         inference fees, slashed stakes) that the owner, the attester, allocates to epochs.
 contract RewardDistributor is Ownable, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
@@ -25,10 +27,17 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     }
 
     Epoch[] private _epochs;
+    /// @notice Whether an account has claimed its leaf of an epoch.
     mapping(uint256 epochId => mapping(address account => bool)) public hasClaimed;
+    /// @notice Native currency received into the pool and not yet allocated to an epoch.
+    uint256 public rewardPool;
 
+    /// @notice An epoch opened with its root, token, total and the attribution it pays.
     event EpochCreated(uint256 indexed epochId, bytes32 root, address indexed token, uint256 total, bytes32 indexed attributionId);
+    /// @notice A leaf of an epoch paid to its account.
     event Claimed(uint256 indexed epochId, address indexed account, uint256 amount);
+    /// @notice Native currency added to the reward pool.
+    event RewardPoolFunded(address indexed from, uint256 amount);
 
     error ZeroRoot();
     error ZeroTotal();
@@ -38,8 +47,28 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
     error InvalidProof(uint256 epochId, address account, uint256 amount);
     error ExceedsEpochTotal(uint256 epochId, uint256 requested, uint256 remaining);
     error NativeTransferFailed(address account, uint256 amount);
+    error ExceedsRewardPool(uint256 requested, uint256 pool);
 
+    /// @notice Deploys the distributor with its owner.
+    /// @param owner_ the attester: the only account that opens epochs.
     constructor(address owner_) Ownable(owner_) {}
+
+    /// @notice Adds msg.value to the reward pool.
+    /// @dev Permissionless by design: it only adds value and credits no one.
+    function fundRewardPool() external payable {
+        if (msg.value == 0) revert ZeroTotal();
+        rewardPool += msg.value;
+        emit RewardPoolFunded(msg.sender, msg.value);
+    }
+
+    /// @notice Opens a native-currency epoch funded from the reward pool.
+    function createEpochFromPool(bytes32 root, uint256 total, bytes32 attributionId) external onlyOwner returns (uint256 epochId) {
+        if (root == bytes32(0)) revert ZeroRoot();
+        if (total == 0) revert ZeroTotal();
+        if (total > rewardPool) revert ExceedsRewardPool(total, rewardPool);
+        rewardPool -= total;
+        epochId = _openEpoch(root, address(0), total, attributionId);
+    }
 
     /// @notice Opens an epoch and funds it in full: msg.value for native currency, else
     ///         `total` tokens pulled from the caller (approve first).
@@ -54,13 +83,18 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
         if (total == 0) revert ZeroTotal();
         uint256 expectedValue = token == address(0) ? total : 0;
         if (msg.value != expectedValue) revert WrongValue(msg.value, expectedValue);
-        epochId = _epochs.length;
-        _epochs.push(Epoch(root, token, total, 0, attributionId));
-        emit EpochCreated(epochId, root, token, total, attributionId);
+        epochId = _openEpoch(root, token, total, attributionId);
         if (token != address(0)) IERC20(token).safeTransferFrom(msg.sender, address(this), total);
     }
 
-    /// @notice Pays `amount` to `account` (anyone may submit; funds go to the account only).
+    function _openEpoch(bytes32 root, address token, uint256 total, bytes32 attributionId) private returns (uint256 epochId) {
+        epochId = _epochs.length;
+        _epochs.push(Epoch(root, token, total, 0, attributionId));
+        emit EpochCreated(epochId, root, token, total, attributionId);
+    }
+
+    /// @notice Pays `amount` to `account`.
+    /// @dev Permissionless by design: anyone may submit a proof, and the funds go to the leaf's account only.
     function claim(uint256 epochId, address account, uint256 amount, bytes32[] calldata proof) external nonReentrant {
         // checks
         if (epochId >= _epochs.length) revert UnknownEpoch(epochId);
@@ -83,11 +117,13 @@ contract RewardDistributor is Ownable, ReentrancyGuard {
         }
     }
 
+    /// @notice The epoch `epochId`.
     function epoch(uint256 epochId) external view returns (Epoch memory) {
         if (epochId >= _epochs.length) revert UnknownEpoch(epochId);
         return _epochs[epochId];
     }
 
+    /// @notice Number of epochs opened.
     function epochCount() external view returns (uint256) {
         return _epochs.length;
     }

@@ -17,6 +17,8 @@ library BN254 {
     /// @notice Gas allowed to the pairing precompile, so a failing call cannot eat the caller's gas.
     uint256 internal constant PAIRING_GAS_LIMIT = 120_000;
 
+    // Coordinates are named X and Y as in EigenLayer's BN254, whose ABI the certificates follow.
+    /* solhint-disable var-name-mixedcase */
     struct G1Point {
         uint256 X;
         uint256 Y;
@@ -26,6 +28,7 @@ library BN254 {
         uint256[2] X;
         uint256[2] Y;
     }
+    /* solhint-enable var-name-mixedcase */
 
     /// @notice An elliptic-curve precompile refused its input (a point off the curve, for instance).
     error PrecompileFailed(uint8 precompile);
@@ -50,6 +53,7 @@ library BN254 {
     function plus(G1Point memory a, G1Point memory b) internal view returns (G1Point memory r) {
         uint256[4] memory input = [a.X, a.Y, b.X, b.Y];
         bool ok;
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             ok := staticcall(gas(), 0x06, input, 0x80, r, 0x40)
         }
@@ -60,6 +64,7 @@ library BN254 {
     function scalarMul(G1Point memory p, uint256 s) internal view returns (G1Point memory r) {
         uint256[3] memory input = [p.X, p.Y, s];
         bool ok;
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             ok := staticcall(gas(), 0x07, input, 0x60, r, 0x40)
         }
@@ -74,6 +79,7 @@ library BN254 {
     {
         uint256[12] memory input = [a1.X, a1.Y, a2.X[0], a2.X[1], a2.Y[0], a2.Y[1], b1.X, b1.Y, b2.X[0], b2.X[1], b2.Y[0], b2.Y[1]];
         uint256[1] memory out;
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             success := staticcall(PAIRING_GAS_LIMIT, 0x08, input, 0x180, out, 0x20)
         }
@@ -94,7 +100,6 @@ library BN254 {
             if (mulmod(y, y, FP_MODULUS) == beta) return G1Point(x, y);
             x = addmod(x, 1, FP_MODULUS);
         }
-        revert(); // unreachable: the loop returns
     }
 
     /// @notice base^exponent mod modulus through the modexp precompile.
@@ -102,6 +107,7 @@ library BN254 {
         uint256[6] memory input = [uint256(32), 32, 32, base, exponent, modulus];
         uint256[1] memory out;
         bool ok;
+        // solhint-disable-next-line no-inline-assembly
         assembly {
             ok := staticcall(gas(), 0x05, input, 0xc0, out, 0x20)
         }

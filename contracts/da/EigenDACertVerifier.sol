@@ -95,10 +95,12 @@ contract EigenDACertVerifier {
     uint256 internal constant MAX_ABI_DECODE_GAS = 2_097_152;
     uint8 internal constant CERT_VERSION = 3;
 
+    /// @notice Operator keys and stakes the signatures are checked against.
     OperatorRegistry public immutable registry;
     SecurityThresholds internal _securityThresholds;
     bytes internal _quorumNumbersRequired;
     mapping(uint16 => VersionedBlobParams) internal _blobParams;
+    /// @notice One past the highest blob version with parameters.
     uint16 public immutable nextBlobVersion;
 
     error InvalidSecurityThresholds();
@@ -121,6 +123,7 @@ contract EigenDACertVerifier {
     error HistoryIndexOutOfRange(uint32 index);
     error InvalidSignature();
 
+    /// @notice Deploys the verifier over a registry with its blob parameters and thresholds.
     /// @param initRegistry Operator keys and stakes the signatures are checked against.
     /// @param initBlobParams Blob parameters by version (index = blob version).
     /// @param initSecurityThresholds Confirmation and adversary thresholds in percent.

@@ -15,11 +15,12 @@ export interface Verification {
   transactionMatches: true;
   /** manifest.json names the same hash and transaction ("absent" for a run folder without one). */
   manifest: "matches" | "absent";
-  /** The address that signed the settlement transaction. */
+  /** The address that signed the settlement transaction: the account the registry keeps the run under. */
   signer: string;
   /** The signer is one of Hardhat's public development accounts: anyone can sign as it. */
   developmentKey: boolean;
-  /** What the chain itself said: "matches", or why it was not asked ("skipped: …"). */
+  /** What the chain itself said: "matches" (the registry's record of the run under the signer's
+   *  account holds this hash), or why it was not asked ("skipped: …"). */
   onChain: "matches" | `skipped: ${string}`;
 }
 
@@ -43,7 +44,9 @@ async function chainGone(chain: LabChain, settlement: Settlement): Promise<strin
  * Checks a run folder against its settlement: results.json hashes to the recorded sha256; the
  * signed transaction is the one recorded and calls ResultsRegistry.settle with that hash; the
  * manifest names the same; and, where the chain still holds the settlement (an RPC chain, or the
- * caller's own in-process chain), the registry holds the same hash for the run. A chain that no
+ * caller's own in-process chain), the registry holds the same hash for the run under the account
+ * that signed it (ResultsRegistry keeps each account's runs apart, so a run id taken by another
+ * account is another run). A chain that no
  * longer holds the settlement's block (restarted) is reported as such, not as a changed run.
  */
 export async function verifySettlement(runDir: string, options: { chain?: LabChain } = {}): Promise<Verification> {
@@ -105,12 +108,12 @@ export async function verifySettlement(runDir: string, options: { chain?: LabCha
   const gone = await chainGone(chain, settlement);
   if (gone) return { ...base, onChain: `skipped: ${gone}` };
   const onChain = contractAt("ResultsRegistry", settlement.registry, chain.provider);
-  const run = await onChain.runOf(settlement.runIdHash).catch(() => undefined);
-  if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}`) {
+  const run = await onChain.runOf(tx.from!, settlement.runIdHash).catch(() => undefined);
+  if (!run || String(run.resultsSha256).toLowerCase() !== `0x${actual}` || String(run.recorder).toLowerCase() !== tx.from!.toLowerCase()) {
     refuse(
       "verify/registry-differs",
-      { runDir, registry: settlement.registry, chainId: String(chain.chainId) },
-      `the registry at ${settlement.registry} on chain ${chain.chainId} holds ${run ? run.resultsSha256 : "no record"} for run ${settlement.runId}, not 0x${actual}`,
+      { runDir, registry: settlement.registry, chainId: String(chain.chainId), settledBy: tx.from! },
+      `the registry at ${settlement.registry} on chain ${chain.chainId} holds ${run?.recordedAt ? run.resultsSha256 : "no record"} for run ${settlement.runId} settled by ${tx.from}, not 0x${actual}`,
       "check LAB_RPC_URL points at the chain the run settled on",
     );
   }

@@ -1,11 +1,12 @@
-// The DA contracts on L1: an OperatorRegistry filled with the operator set, and an
-// EigenDACertVerifier over it. checkCert() is what the proxy and derivation call: an eth_call of
+// The DA contracts on L1: an OperatorRegistry filled with the operator set (each key with its
+// proof of possession, as EigenLayer's BLSApkRegistry requires), and an EigenDACertVerifier over it. checkCert() is what the proxy and derivation call: an eth_call of
 // checkDACert, which returns a status code and never reverts.
-import type { Signer } from "ethers";
+import { dataSlice, getAddress, type Signer } from "ethers";
 import type { LabContract } from "../chain/contract-types.js";
 import { deployContract } from "../chain/contracts.js";
 import type { SecurityThresholds, VersionedBlobParams } from "./blob-params.js";
-import { g1ToAffine } from "./bn254.js";
+import type { BlsKeyPair } from "./bls.js";
+import { g1FromAffine, g1ToAffine, g2ToAffine, mcl } from "./bn254.js";
 import type { Operator } from "./operators.js";
 
 /** EigenDACertVerifier.StatusCode. */
@@ -25,14 +26,43 @@ export interface DeployDAOptions {
   quorumNumbersRequired: readonly number[];
 }
 
-/** Deploys the registry, registers every operator's key and stakes, and deploys the verifier. */
+/** The account an operator's key is registered to: the lab's operators have no L1 account of their own, so the low 20 bytes of their id. */
+export function operatorAccount(operatorId: string): string {
+  return getAddress(dataSlice(operatorId, 12));
+}
+
+/** G1 and G2 public keys and the proof of possession the registry checks, as its registerOperator takes them. */
+export interface PubkeyRegistration {
+  pubkey: { X: bigint; Y: bigint };
+  pubkeyG2: { X: [bigint, bigint]; Y: [bigint, bigint] };
+  possessionSignature: { X: bigint; Y: bigint };
+}
+
+/**
+ * A key's registration for `operator`: the registry's registration message for that account
+ * (pubkeyRegistrationMessageHash, read from the contract as EigenLayer operators read it from the
+ * coordinator) signed with the secret key.
+ */
+export async function pubkeyRegistration(registry: LabContract<"OperatorRegistry">, key: BlsKeyPair, operator: string): Promise<PubkeyRegistration> {
+  const h = await registry.pubkeyRegistrationMessageHash(operator);
+  const sigma = g1ToAffine(mcl.mul(g1FromAffine({ x: h.X as bigint, y: h.Y as bigint }), key.secretKey));
+  const pk = g1ToAffine(key.pubkeyG1);
+  const pk2 = g2ToAffine(key.pubkeyG2);
+  return { pubkey: { X: pk.x, Y: pk.y }, pubkeyG2: { X: pk2.x, Y: pk2.y }, possessionSignature: { X: sigma.x, Y: sigma.y } };
+}
+
+/** Deploys the registry (the signer its operator manager), registers every operator's key with its proof of possession and stakes, and deploys the verifier. */
 export async function deployDAContracts(signer: Signer, o: DeployDAOptions): Promise<DAContracts> {
-  const registry = await deployContract("OperatorRegistry", signer);
+  const registry = await deployContract("OperatorRegistry", signer, [await signer.getAddress()]);
   for (const op of o.operators) {
-    const pk = g1ToAffine(op.key.pubkeyG1);
+    const account = operatorAccount(op.id);
+    const r = await pubkeyRegistration(registry, op.key, account);
     const quorums = o.quorums.filter((q) => (op.stakes.get(q) ?? 0n) > 0n);
     const tx = await registry.registerOperator(
-      { X: pk.x, Y: pk.y },
+      account,
+      r.pubkey,
+      r.pubkeyG2,
+      r.possessionSignature,
       quorums,
       quorums.map((q) => op.stakes.get(q)!),
     );

@@ -1,9 +1,12 @@
 // A seeded generator of realistic signed L2 transactions: ETH transfers (EIP-1559 and
 // legacy EIP-155), ERC-20 transfers and approvals (the approvals as EIP-2930 transactions
-// with an access list), and inference receipts, the AI transaction of this project. The same
+// with an access list), and the AI transactions of this project: inferences paid in the call
+// (InferenceReceipts, whose data share funds the RewardDistributor's pool) and reward epochs the
+// attester opens from that pool. The same
 // seed gives byte-identical transactions, so batches, compression ratios and block hashes
 // are reproducible.
-import { type AccessList, getCreateAddress, Interface, keccak256, Transaction, type TransactionLike, Wallet } from "ethers";
+import { AbiCoder, type AccessList, getCreateAddress, Interface, keccak256, Transaction, type TransactionLike, Wallet } from "ethers";
+import type { ContractName } from "../chain/contract-types.js";
 import { artifact } from "../chain/contracts.js";
 import { type Rng, rng } from "../random.js";
 import { fromHex, toHex } from "./bytes.js";
@@ -39,25 +42,29 @@ export interface WorkloadOptions {
   recipients?: number;
   /** Distinct registered models. */
   models?: number;
+  /** The data share of each inference fee in basis points (config/fee-split.yaml's dataBps). */
+  dataShareBps?: number;
 }
 
 const GWEI = 1_000_000_000n;
 
 export class Workload {
   readonly token: string;
+  readonly distributor: string;
   readonly receipts: string;
   readonly modelIds: string[];
+  /** Each model's key in InferenceReceipts (its id namespaced by its owner) and fee per token, once set up. */
+  private readonly models: { key: string; feePerToken: bigint }[] = [];
+  /** The reward pool's balance the generated transactions leave, so an epoch never asks for more. */
+  private rewardPool = 0n;
   private readonly wallets: Wallet[];
   private readonly nonces: number[];
   private readonly r: Rng;
   private readonly recipients: string[];
   private readonly mix: [TxKind, number][];
   private readonly erc20 = new Interface(["function transfer(address,uint256)", "function approve(address,uint256)"]);
-  private readonly receiptsAbi = new Interface([
-    "function registerModel(bytes32,uint96)",
-    "function recordInference(bytes32,bytes32,bytes32,uint32,uint32)",
-    "function payoutAttribution(bytes32,address[],uint256[])",
-  ]);
+  private readonly receiptsAbi = new Interface(["function registerModel(bytes32,uint96)", "function recordInference(bytes32,bytes32,bytes32,uint32,uint32) payable"]);
+  private readonly distributorAbi = new Interface(["function createEpochFromPool(bytes32,uint256,bytes32)"]);
   private setupDone = false;
 
   constructor(readonly opts: WorkloadOptions) {
@@ -69,7 +76,8 @@ export class Workload {
     this.recipients = Array.from({ length: opts.recipients ?? 200 }, () => toHex(randomBytes(rr, 20)));
     const deployer = this.wallets[0]!.address;
     this.token = getCreateAddress({ from: deployer, nonce: 0 });
-    this.receipts = getCreateAddress({ from: deployer, nonce: 1 });
+    this.distributor = getCreateAddress({ from: deployer, nonce: 1 });
+    this.receipts = getCreateAddress({ from: deployer, nonce: 2 });
     const rm = this.r.fork("models");
     this.modelIds = Array.from({ length: opts.models ?? 8 }, () => toHex(randomBytes(rm, 32)));
     const m = { ...DEFAULT_MIX, ...opts.mix };
@@ -98,16 +106,26 @@ export class Workload {
   setup(): GeneratedTx[] {
     if (this.setupDone) throw new ConfigError("workload/setup-repeated");
     this.setupDone = true;
-    const token = artifact("LabToken");
-    const rec = artifact("InferenceReceipts");
-    const tokenInit = new Interface(token.abi).encodeDeploy([this.senders, 1_000_000n * 10n ** 18n]);
+    const deployData = (name: ContractName, args: unknown[]) => {
+      const a = artifact(name);
+      return a.bytecode + new Interface(a.abi).encodeDeploy(args).slice(2);
+    };
+    const deployer = this.wallets[0]!.address;
     const out: GeneratedTx[] = [
-      this.sign("deploy", 0, { type: 2, to: null, data: token.bytecode + tokenInit.slice(2), gasLimit: 3_000_000n, ...this.fees() }),
-      this.sign("deploy", 0, { type: 2, to: null, data: rec.bytecode, gasLimit: 1_500_000n, ...this.fees() }),
+      this.sign("deploy", 0, { type: 2, to: null, data: deployData("LabToken", [this.senders, 1_000_000n * 10n ** 18n]), gasLimit: 3_000_000n, ...this.fees() }),
+      this.sign("deploy", 0, { type: 2, to: null, data: deployData("RewardDistributor", [deployer]), gasLimit: 2_000_000n, ...this.fees() }),
+      this.sign("deploy", 0, {
+        type: 2,
+        to: null,
+        data: deployData("InferenceReceipts", [deployer, this.distributor, this.opts.dataShareBps ?? 5000, []]),
+        gasLimit: 3_000_000n,
+        ...this.fees(),
+      }),
     ];
     this.modelIds.forEach((id, k) => {
       const owner = 1 + (k % (this.wallets.length - 1));
       const fee = BigInt(1 + this.r.int(50)) * 10n ** 12n;
+      this.models.push({ key: keccak256(AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [this.wallets[owner]!.address, id])), feePerToken: fee });
       out.push(this.sign("register-model", owner, { type: 2, to: this.receipts, data: this.receiptsAbi.encodeFunctionData("registerModel", [id, fee]), gasLimit: 150_000n, ...this.fees() }));
     });
     return out;
@@ -147,23 +165,31 @@ export class Workload {
         const accessList: AccessList = [{ address: this.token, storageKeys: [keccak256(fromHex(spender.padEnd(66, "0")))] }];
         return this.sign(kind, i, { type: 1, to: this.token, data: this.erc20.encodeFunctionData("approve", [spender, amount]), gasLimit: 70_000n, gasPrice: 3n * GWEI, accessList });
       }
-      case "inference-receipt": {
-        const model = this.modelIds[this.r.int(this.modelIds.length)]!;
-        const data = this.receiptsAbi.encodeFunctionData("recordInference", [model, toHex(randomBytes(this.r, 32)), toHex(randomBytes(this.r, 32)), 20 + this.r.int(2000), 10 + this.r.int(1000)]);
-        return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 160_000n, ...this.fees() });
-      }
+      case "inference-receipt":
+        return this.inference(i);
       case "attribution-payout": {
-        // A Proof of Attribution payout: a model's earnings split over its data contributors.
-        const model = this.modelIds[this.r.int(this.modelIds.length)]!;
-        const k = 3 + this.r.int(12);
-        const contributors = Array.from({ length: k }, () => this.recipients[this.r.int(this.recipients.length)]!);
-        const shares = contributors.map(() => BigInt(1 + this.r.int(9999)) * 10n ** 12n);
-        const data = this.receiptsAbi.encodeFunctionData("payoutAttribution", [model, contributors, shares]);
-        return this.sign(kind, i, { type: 2, to: this.receipts, data, gasLimit: 60_000n + 30_000n * BigInt(k), ...this.fees() });
+        // The attester (the distributor's owner) opens a reward epoch from the pool the fees' data
+        // share filled; with nothing in the pool yet, an inference instead.
+        if (this.rewardPool === 0n) return this.inference(i);
+        const total = this.rewardPool / 2n + 1n;
+        this.rewardPool -= total;
+        const data = this.distributorAbi.encodeFunctionData("createEpochFromPool", [toHex(randomBytes(this.r, 32)), total, toHex(randomBytes(this.r, 32))]);
+        return this.sign(kind, 0, { type: 2, to: this.distributor, data, gasLimit: 200_000n, ...this.fees() });
       }
       default:
         throw new ConfigError("workload/unknown-kind", { kind });
     }
+  }
+
+  /** An inference on a random model, its fee paid in the call. */
+  private inference(i: number): GeneratedTx {
+    const model = this.models[this.r.int(this.models.length)]!;
+    const tokensIn = 20 + this.r.int(2000);
+    const tokensOut = 10 + this.r.int(1000);
+    const fee = model.feePerToken * BigInt(tokensIn + tokensOut);
+    this.rewardPool += (fee * BigInt(this.opts.dataShareBps ?? 5000)) / 10_000n;
+    const data = this.receiptsAbi.encodeFunctionData("recordInference", [model.key, toHex(randomBytes(this.r, 32)), toHex(randomBytes(this.r, 32)), tokensIn, tokensOut]);
+    return this.sign("inference-receipt", i, { type: 2, to: this.receipts, data, value: fee, gasLimit: 200_000n, ...this.fees() });
   }
 
   take(n: number): GeneratedTx[] {

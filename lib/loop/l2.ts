@@ -299,6 +299,11 @@ export class L2Ledger {
     return b;
   }
 
+  /** Empty L2 blocks until the head's timestamp is past `timestamp` (seconds): time passing on L2, e.g. a challenge window's end. */
+  async passTime(timestamp: number): Promise<void> {
+    while (this.sequencer.unsafeHead.timestamp <= timestamp) await this.buildBlock([]);
+  }
+
   /** Empty L2 blocks until the head is a multiple of `interval` (so an output covers the last step). */
   async padTo(interval: number): Promise<void> {
     while (this.sequencer.unsafeHead.number % interval !== 0) await this.buildBlock([]);

@@ -4,14 +4,26 @@
 // epoch, and the contributors' claims.
 import { encodeBytes32String, getAddress, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
+import { DEFAULT_FEE_SPLIT_PATH, type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
 import type { LabContract } from "../chain/contract-types.js";
 import { contractAddress, encodeCall } from "../chain/contracts.js";
+import { fromRoot } from "../files.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
-import type { ReceiptBatch } from "../serving/receipts.js";
+import { type ReceiptBatch, signReceiptBatch } from "../serving/receipts.js";
 import { LoopError } from "./errors.js";
 import type { L2Ledger, LoopBlock } from "./l2.js";
 import type { Claim, RewardBook } from "./reward-book.js";
+
+/** DataStakes' terms: the least stake, the challenge window and the reporter's share of a slash. */
+export interface StakeTerms {
+  minStake: bigint;
+  challengeWindowS: number;
+  reporterShareBps: number;
+}
+
+/** 0.05 ETH at stake, 10 s to challenge (five L2 blocks), a tenth of a slash to the reporter. */
+export const DEFAULT_STAKE_TERMS: StakeTerms = { minStake: 5n * 10n ** 16n, challengeWindowS: 10, reporterShareBps: 1000 };
 
 export interface LoopContracts {
   datanets: LabContract<"DatanetRegistry">;
@@ -20,24 +32,40 @@ export interface LoopContracts {
   distributor: LabContract<"RewardDistributor">;
   /** OpenLoRA's receipt batches: the served inferences the attributions are of. */
   receipts: LabContract<"InferenceReceipts">;
+  /** Contributors' stakes on their samples, and the cases filed against them. */
+  stakes: LabContract<"DataStakes">;
 }
 
-/** The registries, the receipts contract and the distributor, deployed by the operator (owner and attester). */
-export async function deployLoopContracts(l2: L2Ledger, operator: Wallet): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
+/**
+ * The registries, the receipts contract, the distributor and the stakes contract, deployed by the
+ * operator (owner, attester, adjudicator and the one inference server whose receipt batches are
+ * accepted). InferenceReceipts and DataStakes send the data share of fees and slashed stakes to
+ * the distributor's reward pool.
+ */
+export async function deployLoopContracts(
+  l2: L2Ledger,
+  operator: Wallet,
+  split: FeeSplit = loadFeeSplit(fromRoot(DEFAULT_FEE_SPLIT_PATH)),
+  terms: StakeTerms = DEFAULT_STAKE_TERMS,
+): Promise<{ contracts: LoopContracts; block: LoopBlock }> {
   const block = await l2.send("deploy contracts", [
     await l2.deployCall("DatanetRegistry", operator, "DatanetRegistry"),
     await l2.deployCall("AttributionRegistry", operator, "AttributionRegistry", [operator.address]),
     await l2.deployCall("RewardDistributor", operator, "RewardDistributor", [operator.address]),
-    await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts"),
   ]);
   const at = (i: number) => block.calls[i]!.receipt.contractAddress!;
-  const modelsBlock = await l2.send("deploy ModelRegistry", [await l2.deployCall("ModelRegistry", operator, "ModelRegistry", [at(0)])]);
+  const dependentsBlock = await l2.send("deploy ModelRegistry and InferenceReceipts", [
+    await l2.deployCall("ModelRegistry", operator, "ModelRegistry", [at(0)]),
+    await l2.deployCall("InferenceReceipts", operator, "InferenceReceipts", [operator.address, at(2), split.dataBps, [operator.address]]),
+    await l2.deployCall("DataStakes", operator, "DataStakes", [operator.address, at(0), at(2), terms.minStake, terms.challengeWindowS, terms.reporterShareBps, [operator.address]]),
+  ]);
   const contracts = {
     datanets: l2.contract("DatanetRegistry", at(0)),
     attribution: l2.contract("AttributionRegistry", at(1)),
     distributor: l2.contract("RewardDistributor", at(2)),
-    receipts: l2.contract("InferenceReceipts", at(3)),
-    models: l2.contract("ModelRegistry", modelsBlock.calls[0]!.receipt.contractAddress!),
+    receipts: l2.contract("InferenceReceipts", dependentsBlock.calls[1]!.receipt.contractAddress!),
+    models: l2.contract("ModelRegistry", dependentsBlock.calls[0]!.receipt.contractAddress!),
+    stakes: l2.contract("DataStakes", dependentsBlock.calls[2]!.receipt.contractAddress!),
   };
   return { contracts, block };
 }
@@ -84,8 +112,8 @@ export async function registerModels(l2: L2Ledger, c: LoopContracts, owner: Wall
 }
 
 /**
- * A sealed batch of OpenLoRA receipts recorded by its Merkle root on L2; returns the batch id the
- * contract gave it (from its ReceiptBatchRecorded event).
+ * A sealed batch of OpenLoRA receipts recorded by its Merkle root on L2, signed by the operator as
+ * the batch's server; returns the batch id the contract gave it (from its ReceiptBatchRecorded event).
  */
 export async function recordReceipts(
   l2: L2Ledger,
@@ -93,7 +121,10 @@ export async function recordReceipts(
   operator: Wallet,
   batch: Pick<ReceiptBatch, "root" | "baseModelHash" | "receipts">,
 ): Promise<{ batchId: bigint; block: LoopBlock }> {
-  const block = await l2.send("record served inferences", [l2.call("record receipt batch", operator, c.receipts, "recordReceiptBatch", [batch.root, batch.baseModelHash, batch.receipts.length])]);
+  const signature = await signReceiptBatch(c.receipts, operator, batch);
+  const block = await l2.send("record served inferences", [
+    l2.call("record receipt batch", operator, c.receipts, "recordReceiptBatch", [batch.root, batch.baseModelHash, batch.receipts.length, signature]),
+  ]);
   for (const log of block.calls[0]!.receipt.logs) {
     const parsed = c.receipts.interface.parseLog(log);
     if (parsed?.name === "ReceiptBatchRecorded") return { batchId: parsed.args[0] as bigint, block };

@@ -1,7 +1,10 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { encodeBytes32String, sha256 } from "ethers";
+import { encodeBytes32String, type Signer, sha256, type TypedDataDomain } from "ethers";
+import { DEFAULT_FEE_SPLIT_PATH, type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
+import type { LabChain } from "../chain/connect.js";
 import type { LabContract } from "../chain/contract-types.js";
-import { bytes32Hex } from "../chain/contracts.js";
+import { bytes32Hex, deployOrReuse } from "../chain/contracts.js";
+import { fromRoot } from "../files.js";
 import { OpenLoraError } from "./errors.js";
 import type { GenerationResult } from "./scheduler.js";
 
@@ -12,8 +15,9 @@ import type { GenerationResult } from "./scheduler.js";
  * int32, so the hash does not depend on a tokenizer's text form), token counts, latency and
  * backend. Receipts are batched under one Merkle root (OpenZeppelin's StandardMerkleTree:
  * leaf = keccak256(keccak256(abi.encode(fields))), sorted pairs), and the root is recorded by
- * InferenceReceipts.recordReceiptBatch; anyone holding a receipt and its proof checks it
- * against the chain with InferenceReceipts.verifyReceipt.
+ * InferenceReceipts.recordReceiptBatch together with the server's EIP-712 signature of it
+ * (only a key holding the contract's SERVER_ROLE is accepted); anyone holding a receipt and its
+ * proof checks it against the chain with InferenceReceipts.verifyReceipt.
  */
 export interface InferenceReceipt {
   /** sha256 of the request id (bytes32 hex). */
@@ -165,9 +169,39 @@ export interface RecordedBatch {
   root: string;
 }
 
-/** Records a sealed batch's root on an InferenceReceipts contract; returns the batch id. */
-export async function recordReceiptBatch(receipts: LabContract<"InferenceReceipts">, batch: ReceiptBatch): Promise<RecordedBatch> {
-  const tx = await receipts.recordReceiptBatch(batch.root, batch.baseModelHash, batch.receipts.length);
+/**
+ * The InferenceReceipts contract on this chain and the RewardDistributor its fees' data share
+ * funds (deployed on first use); the chain's signer is the admin, the distributor's owner and the
+ * one server whose batches are accepted.
+ */
+export async function deployReceipts(chain: LabChain, split: FeeSplit = loadFeeSplit(fromRoot(DEFAULT_FEE_SPLIT_PATH))): Promise<LabContract<"InferenceReceipts">> {
+  const pool = await deployOrReuse(chain, "RewardDistributor", [chain.signer.address]);
+  return deployOrReuse(chain, "InferenceReceipts", [chain.signer.address, await pool.getAddress(), split.dataBps, [chain.signer.address]]);
+}
+
+/** The EIP-712 type a server signs for each batch (InferenceReceipts.RECEIPT_BATCH_TYPEHASH). */
+export const RECEIPT_BATCH_TYPES = {
+  ReceiptBatch: [
+    { name: "root", type: "bytes32" },
+    { name: "baseModelHash", type: "bytes32" },
+    { name: "count", type: "uint32" },
+  ],
+};
+
+/** The server's EIP-712 signature of a batch, in the contract's own domain (ERC-5267 eip712Domain). */
+export async function signReceiptBatch(receipts: LabContract<"InferenceReceipts">, server: Signer, batch: Pick<ReceiptBatch, "root" | "baseModelHash" | "receipts">): Promise<string> {
+  const [, name, version, chainId, verifyingContract] = await receipts.eip712Domain();
+  const domain: TypedDataDomain = { name, version, chainId, verifyingContract };
+  return server.signTypedData(domain, RECEIPT_BATCH_TYPES, { root: batch.root, baseModelHash: batch.baseModelHash, count: batch.receipts.length });
+}
+
+/**
+ * Records a sealed batch's root on an InferenceReceipts contract, signed by `server` (by default
+ * the contract's runner, which then both signs and submits); returns the batch id.
+ */
+export async function recordReceiptBatch(receipts: LabContract<"InferenceReceipts">, batch: ReceiptBatch, server: Signer = receipts.runner as Signer): Promise<RecordedBatch> {
+  const signature = await signReceiptBatch(receipts, server, batch);
+  const tx = await receipts.recordReceiptBatch(batch.root, batch.baseModelHash, batch.receipts.length, signature);
   const mined = await tx.wait();
   const event = (mined?.logs ?? [])
     .map((l) => {
@@ -189,9 +223,12 @@ export async function recordReceiptBatch(receipts: LabContract<"InferenceReceipt
 }
 
 /** What the Attribution Network reads back: the batch as the chain has it. */
-export async function readReceiptBatch(receipts: LabContract<"InferenceReceipts">, batchId: bigint): Promise<{ root: string; baseModelHash: string; count: number; submitter: string }> {
+export async function readReceiptBatch(
+  receipts: LabContract<"InferenceReceipts">,
+  batchId: bigint,
+): Promise<{ root: string; baseModelHash: string; count: number; server: string; submitter: string }> {
   const b = await receipts.receiptBatch(batchId);
-  return { root: b.root, baseModelHash: b.baseModelHash, count: Number(b.count), submitter: b.submitter };
+  return { root: b.root, baseModelHash: b.baseModelHash, count: Number(b.count), server: b.server, submitter: b.submitter };
 }
 
 /**

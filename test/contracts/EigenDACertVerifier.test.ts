@@ -163,13 +163,41 @@ describe("EigenDACertVerifier", function () {
     expect(await failedCheck(verifier, encodeCert(d.cert))).to.equal("SecurityAssumptionsNotMet");
   });
 
-  it("refuses thresholds with confirmation at or below adversary at deployment", async () => {
-    let refused = false;
-    try {
-      await setup({ thresholds: { confirmationThreshold: 33, adversaryThreshold: 33 } });
-    } catch {
-      refused = true;
+  it("names the failed check for unsorted or unknown non-signers, a future reference block, too many quorums, mismatched or wrong quorum keys and points off the curve", async () => {
+    const { verifier, disperser, operators, rbn } = await setup();
+    const byStake = [...operators].sort((a, b) => (a.stakes.get(0)! < b.stakes.get(0)! ? -1 : 1));
+    for (const o of byStake.slice(0, 2)) o.behaviour = "offline";
+    const d = await disperser.disperse(payload, { referenceBlockNumber: rbn });
+    const cert = d.cert;
+    expect(cert.nonSignerStakesAndSignature.nonSignerPubkeys.length).to.equal(2);
+    const stranger = makeOperators({ count: 1, quorums: [0, 1], rng: rng(99) })[0]!;
+    const offCurve = { x: 1n, y: 1n };
+    const cases: Record<string, Uint8Array> = {
+      NonSignersNotSorted: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [...c.nonSignerStakesAndSignature.nonSignerPubkeys].reverse())),
+      NonSignerNotInSignedQuorum: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [g1ToAffine(stranger.key.pubkeyG1)])),
+      ReferenceBlockNotInPast: mutate(cert, (c) => (c.batchHeader = { ...c.batchHeader, referenceBlockNumber: rbn + 1000 })),
+      QuorumCountExceedsMaximum: mutate(cert, (c) => (c.signedQuorumNumbers = Uint8Array.from([0, 1, 2, 3, 4, 5]))),
+      QuorumApkCountMismatch: mutate(cert, (c) => (c.nonSignerStakesAndSignature.quorumApks = c.nonSignerStakesAndSignature.quorumApks.slice(0, 1))),
+      QuorumApkMismatch: mutate(cert, (c) => (c.nonSignerStakesAndSignature.quorumApks = [g1ToAffine(stranger.key.pubkeyG1), c.nonSignerStakesAndSignature.quorumApks[1]!])),
+      PairingPrecompileFailed: mutate(cert, (c) => (c.nonSignerStakesAndSignature.apkG2 = { x: [1n, 1n], y: [1n, 1n] })),
+      PrecompileFailed: mutate(cert, (c) => (c.nonSignerStakesAndSignature.sigma = offCurve)),
+    };
+    for (const [reason, bytes] of Object.entries(cases)) {
+      expect(await failedCheck(verifier, bytes), reason).to.equal(reason);
+      expect((await checkCert(verifier, bytes)).status, reason).to.equal(CERT_STATUS.INVALID_CERT);
     }
-    expect(refused).to.equal(true);
+  });
+
+  it("refuses thresholds with confirmation at or below adversary, and no required quorums, at deployment", async () => {
+    const { ethers, registry } = await setup();
+    const factory = await ethers.getContractFactory("EigenDACertVerifier");
+    const params = [[LAB_BLOB_PARAMS.maxNumOperators, LAB_BLOB_PARAMS.numChunks, LAB_BLOB_PARAMS.codingRate]];
+    await expect(ethers.deployContract("EigenDACertVerifier", [await registry.getAddress(), params, [33, 33], Uint8Array.from([0])])).to.be.revertedWithCustomError(
+      factory,
+      "InvalidSecurityThresholds",
+    );
+    await expect(ethers.deployContract("EigenDACertVerifier", [await registry.getAddress(), params, [55, 33], new Uint8Array(0)]))
+      .to.be.revertedWithCustomError(factory, "InvalidQuorumNumbersRequired")
+      .withArgs(0n);
   });
 });

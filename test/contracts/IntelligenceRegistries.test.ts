@@ -51,15 +51,18 @@ describe("DatanetRegistry", () => {
     await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1, 2]))
       .to.be.revertedWithCustomError(datanets, "LengthMismatch")
       .withArgs(1, 2);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address, alice.address], [1, 2]))
+    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1]))
+      .to.be.revertedWithCustomError(datanets, "WrongDatanetId")
+      .withArgs(m.id, ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], ["x", m.tree.root])));
+    await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [alice.address, alice.address], [1, 2]))
       .to.be.revertedWithCustomError(datanets, "DuplicateContributor")
       .withArgs(alice.address);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [ethers.ZeroAddress], [1]))
+    await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [ethers.ZeroAddress], [1]))
       .to.be.revertedWithCustomError(datanets, "ZeroContributor")
       .withArgs(0);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [0])).to.be.revertedWithCustomError(datanets, "EmptyContribution");
-    await datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address, bob.address], [5, 4]);
-    await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1]))
+    await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [alice.address], [0])).to.be.revertedWithCustomError(datanets, "EmptyContribution");
+    await datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [alice.address, bob.address], [5, 4]);
+    await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [alice.address], [1]))
       .to.be.revertedWithCustomError(datanets, "DatanetAlreadyRegistered")
       .withArgs(m.id);
     await expect(datanets.datanet(ethers.id("nope"))).to.be.revertedWithCustomError(datanets, "UnknownDatanet");

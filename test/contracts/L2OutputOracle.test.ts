@@ -25,6 +25,7 @@ describe("L2OutputOracle", () => {
     await expect(oracle.connect(proposer).getFunction("proposeL2Output")(zero, 10, zero, 0)).to.be.revertedWithCustomError(oracle, "EmptyOutputRoot");
     await expect(oracle.connect(proposer).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.emit(oracle, "OutputProposed");
     expect(await oracle.getFunction("nextBlockNumber")()).to.equal(20n);
+    await expect(oracle.getFunction("getL2Output")(5)).to.be.revertedWithCustomError(oracle, "NoOutput").withArgs(5n);
     // An L2 block whose timestamp L1 time has not reached yet cannot be proposed.
     const { ethers, networkHelpers } = await network.create();
     const [, p2, c2] = await ethers.getSigners();
@@ -32,6 +33,7 @@ describe("L2OutputOracle", () => {
     await expect(future.connect(p2!).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.be.revertedWithCustomError(future, "L2BlockInFuture");
     await networkHelpers.time.increase(1100);
     await expect(future.connect(p2!).getFunction("proposeL2Output")(root(10), 10, zero, 0)).to.not.revert(ethers);
+    await expect(ethers.deployContract("L2OutputOracle", [0, L2_BLOCK_TIME, 0, 0, p2!.address, c2!.address, WINDOW])).to.be.revertedWithCustomError(future, "ZeroInterval");
   });
 
   it("binds a proposal to the L1 block hash the proposer saw", async () => {

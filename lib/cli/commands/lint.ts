@@ -4,8 +4,8 @@ import { defineCommand } from "../command.js";
 
 /**
  * Format and lint with Biome, configured once in biome.jsonc (which files, formatter settings,
- * recommended lint rules). Warnings count as failures: the code base is kept clean, not
- * merely error-free.
+ * recommended lint rules), and the contracts with solhint (.solhint.json). Warnings count as
+ * failures: the code base is kept clean, not merely error-free.
  */
 export interface LintReport {
   /** Files Biome checked (the configuration file included). */
@@ -41,6 +41,16 @@ function biome(): string {
   return fromRoot("node_modules", ".bin", "biome");
 }
 
+/** The Solidity sources solhint checks (.solhint.json). */
+export const SOLIDITY_SOURCES = "contracts/**/*.sol";
+
+/** Runs solhint over the contracts, warnings failing too, printing its findings; returns its exit code. */
+export function solhint(): Promise<number> {
+  return new Promise<number>((resolve) => {
+    spawn(fromRoot("node_modules", ".bin", "solhint"), ["--max-warnings", "0", SOLIDITY_SOURCES], { cwd: fromRoot(), stdio: "inherit" }).on("close", (c) => resolve(c ?? 1));
+  });
+}
+
 /** Runs `biome check` over the configured files (or `paths`) and counts the result, printing nothing. */
 export function lintReport(options: { cwd?: string; paths?: string[] } = {}): LintReport {
   const result = spawnSync(biome(), ["check", "--error-on-warnings", "--max-diagnostics=none", "--reporter=json", ...(options.paths ?? [])], {
@@ -65,8 +75,9 @@ export default defineCommand({
   name: "lint",
   usage: "[--fix] [PATH...]",
   description:
-    "Checks formatting and lint rules with Biome (biome.jsonc: lib/, test/, bench/). Warnings fail too.\n" +
-    "--fix writes the formatter's layout and the rules' safe fixes; what is left needs a hand.",
+    "Checks formatting and lint rules with Biome (biome.jsonc: lib/, test/, bench/), then the contracts with\n" +
+    "solhint (.solhint.json: contracts/). Warnings fail too. --fix writes Biome's layout and safe fixes; what is\n" +
+    "left needs a hand.",
   options: { fix: { type: "boolean", doc: "apply the formatter and the safe fixes (biome check --write)" } },
   positionals: { name: "PATH" },
   examples: ["./lab lint", "./lab lint --fix", "./lab lint lib/cli"],
@@ -79,6 +90,7 @@ export default defineCommand({
       const report = lintReport({ paths: positionals });
       console.log(`\n${report.failing.size} of ${report.checked} files need changes; by rule:\n${ruleSummary(report)}`);
     }
-    return code === 0 ? 0 : 1;
+    const solidity = positionals.length === 0 ? await solhint() : 0;
+    return code === 0 && solidity === 0 ? 0 : 1;
   },
 });

@@ -6,7 +6,17 @@ import type { GptConfig } from "../../intelligence/models/gpt.js";
 import type { Model } from "../../intelligence/models/types.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
 import { runsRoot } from "../../run-context.js";
-import { CHAT_TEMPLATE, DEFAULT_SERVICE, openLoraService, type ReceiptBatch, recordReceiptBatch, SERVING_ERROR_CODES, startServer, writeGeneratedAdapter } from "../../serving/index.js";
+import {
+  CHAT_TEMPLATE,
+  DEFAULT_SERVICE,
+  deployReceipts,
+  openLoraService,
+  type ReceiptBatch,
+  recordReceiptBatch,
+  SERVING_ERROR_CODES,
+  startServer,
+  writeGeneratedAdapter,
+} from "../../serving/index.js";
 import { initTf } from "../../tf/index.js";
 import { CliError, defineCommand } from "../command.js";
 
@@ -150,9 +160,9 @@ async function serve(values: ServeValues): Promise<number> {
   let recordBatch: ((b: ReceiptBatch) => ReturnType<typeof recordReceiptBatch>) | undefined;
   let closeChain = async () => {};
   if (values.chain) {
-    const { connect, deployOrReuse } = await import("../../chain/index.js");
+    const { connect } = await import("../../chain/index.js");
     const chain = await connect();
-    const contract = await deployOrReuse(chain, "InferenceReceipts");
+    const contract = await deployReceipts(chain);
     console.log(`receipts: InferenceReceipts at ${await contract.getAddress()} on chain ${chain.chainId}`);
     recordBatch = (b) => recordReceiptBatch(contract, b);
     closeChain = () => chain.close();

@@ -9,7 +9,7 @@ import { checkReports } from "../../runner/report-check.js";
 import { planReproduction, reproduce } from "../../runner/reproduce-experiments.js";
 import { type NotebookPlan, preflight, runNotebook } from "../../runner/run-notebooks.js";
 import { defineCommand } from "../command.js";
-import { lintReport, ruleSummary } from "./lint.js";
+import { lintReport, ruleSummary, SOLIDITY_SOURCES } from "./lint.js";
 
 interface StepResult {
   step: string;
@@ -45,8 +45,8 @@ export default defineCommand({
   name: "test",
   usage: "[--skip-notebooks]",
   description:
-    "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), the unit\n" +
-    "tests (mocha + chai), the contract tests (Hardhat's mocha runner), every experiment spec's quick claims\n" +
+    "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), solhint over the\n" +
+    "contracts, the unit tests (mocha + chai), the contract tests (Hardhat's mocha runner), every experiment spec's quick claims\n" +
     "(./lab reproduce --quick, the step cache bypassed), and every notebook in quick mode, each\n" +
     "run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n" +
     "blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n" +
@@ -73,6 +73,11 @@ export default defineCommand({
       if (report.failing.size) console.log(`${report.failing.size} of ${report.checked} files need changes (./lab lint for details, ./lab lint --fix for the safe fixes):\n${ruleSummary(report)}`);
       else console.log(`${report.checked} files formatted and lint-clean`);
       return { passed: report.checked - report.failing.size, failed: report.failing.size };
+    });
+    await timed("contract lint (solhint)", async () => {
+      const { code, output } = await sh(bin("solhint"), ["--max-warnings", "0", SOLIDITY_SOURCES]);
+      if (code !== 0) console.log(output.trim());
+      return { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 };
     });
     await timed("unit tests (mocha)", async () => {
       const { code, output } = await sh(node, [fromRoot("node_modules", "mocha", "bin", "mocha.js"), "test/unit/**/*.test.ts"]);

@@ -11,7 +11,7 @@ export function describeVerification(v: Verification): string[] {
   const lines = [
     `✓ ${s.runId} (notebook ${s.notebook})`,
     `  results.json hashes to ${s.resultsSha256}, the hash in the signed settlement transaction ${s.txHash}${v.manifest === "matches" ? " and in manifest.json" : " (no manifest.json to compare)"}`,
-    `  signed by ${v.signer} for chain ${s.chain.chainId}, to the registry at ${s.registry}`,
+    `  settled by account ${v.signer} (the registry keeps each account's runs apart) for chain ${s.chain.chainId}, at the registry ${s.registry}`,
   ];
   lines.push(
     v.developmentKey
@@ -19,7 +19,9 @@ export function describeVerification(v: Verification): string[] {
       : "  only the holder of that signer's key could have made this transaction",
   );
   lines.push(
-    v.onChain === "matches" ? `  on chain: block ${s.blockNumber} and the registry's record of the run hold the same hash` : `  on chain: not checked: ${v.onChain.replace(/^skipped: /, "")}`,
+    v.onChain === "matches"
+      ? `  on chain: block ${s.blockNumber} and the registry's record of the run under ${v.signer} hold the same hash`
+      : `  on chain: not checked: ${v.onChain.replace(/^skipped: /, "")}`,
   );
   return lines;
 }

@@ -28,7 +28,7 @@ describe("typed contract facades from the ABIs", () => {
       void datanets.verifySample(id("d"), true, Wallet.createRandom().address, id("s"), []);
       // @ts-expect-error encodeCall checks the function name against the ABI too
       encodeCall(registry, "settel", []);
-      const args: FunctionArguments<"ResultsRegistry", "runOf"> = [id("r")];
+      const args: FunctionArguments<"ResultsRegistry", "runOf"> = [Wallet.createRandom().address, id("r")];
       // a struct result carries its fields by name, typed by the ABI
       const resultsHash = (run: FunctionResult<"ResultsRegistry", "runOf">): string => run.resultsSha256;
       return { args, resultsHash };
@@ -46,13 +46,13 @@ describe("typed contract facades from the ABIs", () => {
       const registry = await deployOrReuse(chain, "ResultsRegistry");
       const [runId, notebookId, results] = [id(`facade-${Date.now()}`), id("facade-test"), id("results")];
       await (await registry.settle(runId, notebookId, results, ["accuracy"], [900_000n])).wait();
-      const run = await registry.runOf(runId);
+      const run = await registry.runOf(chain.signer.address, runId);
       expect(run.resultsSha256).to.equal(results);
       expect(run.notebookId).to.equal(notebookId);
       // encodeCall is the calldata ethers sends for the same call
       const again = contractAt("ResultsRegistry", contractAddress(registry));
-      const call = again.interface.parseTransaction({ data: encodeCall(registry, "runOf", [runId]) });
-      expect([call?.name, call?.args[0]]).to.deep.equal(["runOf", runId]);
+      const call = again.interface.parseTransaction({ data: encodeCall(registry, "runOf", [chain.signer.address, runId]) });
+      expect([call?.name, call?.args[1]]).to.deep.equal(["runOf", runId]);
     } finally {
       await chain.close();
     }
