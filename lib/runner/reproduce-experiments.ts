@@ -11,6 +11,9 @@ import { type OverrideValue, splitSetPair, typeOverrides, unknownKey } from "../
 import { resetStepCacheStats, type StepCacheMode, type StepCacheStats, stepCacheStats } from "../step-cache.js";
 import { type EnvironmentManifest, environmentManifest } from "./environment.js";
 import { renderReproductionHtml, renderReproductionMarkdown, reproductionFigures } from "./reproduce-report.js";
+import type { ExperimentOutcome, Reproduction } from "./reproduction.js";
+
+export type { ExperimentOutcome, Reproduction } from "./reproduction.js";
 
 /**
  * `./lab reproduce`: each experiment spec run headless with the params of one mode (full, or the
@@ -25,39 +28,6 @@ export interface ReproducePlan {
   overrides: Record<string, OverrideValue>;
   /** Claims are judged only for params a claim was recorded with: the spec's own, or its quick mode. */
   judged: boolean;
-}
-
-export interface ExperimentOutcome {
-  experiment: string;
-  title: string;
-  spec: string;
-  runner: string;
-  params: Record<string, unknown>;
-  overrides: Record<string, OverrideValue>;
-  judged: boolean;
-  metrics: Metrics;
-  claims: ClaimResult[];
-  /** The experiment function that ran. */
-  computedBy: string;
-  /** Where each claimed metric is computed (function and file), by metric. */
-  sources: Record<string, string>;
-  seconds: number;
-  cache: StepCacheStats;
-  /** The error that stopped the experiment, if one did (all its claims then fail). */
-  error?: string;
-}
-
-export interface Reproduction {
-  id: string;
-  mode: "full" | "quick";
-  startedAt: string;
-  seconds: number;
-  cacheMode: StepCacheMode;
-  environment: EnvironmentManifest;
-  experiments: ExperimentOutcome[];
-  /** Claims judged and missed, plus experiments that stopped with an error. */
-  failures: number;
-  passed: boolean;
 }
 
 export class ReproduceError extends LabError {}
