@@ -99,10 +99,10 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
   });
 
   it("judges the quick claims in quick mode and only shows values under --set", async () => {
-    const plans = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
+    const { plans } = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
     expect(plans[0].judged).to.equal(false);
     expect(plans[0].params).to.include({ seed: 4, nTrain: 40 });
-    expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] })[0].params).to.include({ seed: 3, nTrain: 60 });
+    expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] }).plans[0].params).to.include({ seed: 3, nTrain: 60 });
   });
 
   it("counts an experiment that stops as a failure and goes on with the next, the report naming the error", async () => {
@@ -110,6 +110,7 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
     writeFileSync(
       stopping,
       stringifyYaml({
+        kind: "experiment",
         name: "stops",
         runner: "factory-contributors",
         params: { seed: 1, spec: "test/fixtures/experiments/no-such-factory-spec.yaml", scale: 0.1, steps: 1, batchSize: 8, pretrain: "quick", nTest: 1 },
