@@ -35,13 +35,21 @@ const LOGREG_PARAMS = {
 export type LogregParams = ParamsOf<typeof LOGREG_PARAMS>;
 
 const LDS = at("lds", "attribution/evaluation/lds.ts");
+/** The methods besides TRAK (whose key holds its ensemble size), by metric key. */
+const LOGREG_METHOD_KEYS = ["influence_exact", "influence_cg", "influence_lissa", "datainf", "grad_dot", "grad_cos"] as const;
 const RUN = at("logregExperiment", "attribution/experiments/logreg-fmnist.ts");
 
 const LOGREG_METRICS = {
   test_accuracy: { meaning: "accuracy on held-out test images", computedBy: at("accuracy", "attribution/model.ts") },
   fit_seconds: { meaning: "seconds of the Newton fit", computedBy: RUN },
-  "lds_{method}": { meaning: "linear datamodeling score: Spearman correlation of predicted and retrained outputs over random half subsets, mean over test points", computedBy: LDS },
-  "seconds_{method}": { meaning: "wall seconds of the method's attribution", computedBy: RUN },
+  "lds_{method}": {
+    meaning: "linear datamodeling score: Spearman correlation of predicted and retrained outputs over random half subsets, mean over test points",
+    computedBy: LDS,
+    values: { method: LOGREG_METHOD_KEYS },
+  },
+  "lds_trak_{models}": { meaning: "TRAK's linear datamodeling score with an ensemble of that many models", computedBy: LDS },
+  "seconds_{method}": { meaning: "wall seconds of the method's attribution", computedBy: RUN, values: { method: LOGREG_METHOD_KEYS } },
+  "seconds_trak_{models}": { meaning: "wall seconds of TRAK's attribution", computedBy: RUN },
   trak_ridge: { meaning: "the ridge added to TRAK's ΦᵀΦ, resolved from the spec's trakRidge", computedBy: at("resolveTrakRidge", "attribution/experiments/context.ts") },
   lissa_repeats: { meaning: "LiSSA chains averaged per inverse-Hessian product", computedBy: RUN },
   "loo_{method}": { meaning: "Spearman correlation of scores with the leave-one-out retraining change", computedBy: at("looCorrelation", "attribution/evaluation/loo.ts") },

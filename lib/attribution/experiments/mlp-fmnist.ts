@@ -32,6 +32,8 @@ const MLP_PARAMS = {
 export type MlpParams = ParamsOf<typeof MLP_PARAMS>;
 
 const RUN = at("mlpExperiment", "attribution/experiments/mlp-fmnist.ts");
+/** The methods besides TRAK (whose key holds its ensemble size), by metric key. */
+const MLP_METHOD_KEYS = ["tracin_cp", "grad_dot", "grad_cos", "datainf"] as const;
 
 const MLP_METRICS = {
   test_accuracy: { meaning: "accuracy on held-out test images", computedBy: at("accuracy", "attribution/model.ts") },
@@ -39,8 +41,11 @@ const MLP_METRICS = {
   "lds_{method}": {
     meaning: "linear datamodeling score: Spearman correlation of predicted and retrained outputs over random half subsets, mean over test points",
     computedBy: at("lds", "attribution/evaluation/lds.ts"),
+    values: { method: MLP_METHOD_KEYS },
   },
-  "seconds_{method}": { meaning: "wall seconds of the method's attribution", computedBy: RUN },
+  "lds_trak_{models}": { meaning: "TRAK's linear datamodeling score with an ensemble of that many models", computedBy: at("lds", "attribution/evaluation/lds.ts") },
+  "seconds_{method}": { meaning: "wall seconds of the method's attribution", computedBy: RUN, values: { method: MLP_METHOD_KEYS } },
+  "seconds_trak_{models}": { meaning: "wall seconds of TRAK's attribution", computedBy: RUN },
   gradient_sets_computed: { meaning: "per-example gradient sets computed and written to the store", computedBy: at("gradientStoreMetrics", "attribution/experiments/context.ts") },
   gradient_sets_read: { meaning: "per-example gradient sets read back from the store", computedBy: at("gradientStoreMetrics", "attribution/experiments/context.ts") },
 };
