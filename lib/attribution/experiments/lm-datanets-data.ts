@@ -3,7 +3,7 @@
  * sentence transformation of the DataInf paper), two contributors each, cut into next-token
  * windows; held-out test texts split into prompt and continuation; test points as one batch.
  */
-import { loadFortunes } from "../../intelligence/datasets/text-corpus.js";
+import { documentsOf, loadFortunes } from "../../intelligence/datasets/text-corpus.js";
 import type { TrainData } from "../../intelligence/train.js";
 import { rng as makeRng } from "../../random.js";
 import { AttributionError } from "../errors.js";
@@ -81,9 +81,7 @@ function fileDatanets(p: DatanetTextParams): DatanetText[] {
   const corpus = loadFortunes();
   const minHeld = p.promptChars + p.continuationChars;
   return LM_DATANET_SOURCES.map((source) => {
-    const pool = makeRng(p.seed)
-      .fork(`lm-datanet:${source}`)
-      .shuffle(corpus.documents.filter((_, i) => corpus.sources[i] === source));
+    const pool = makeRng(p.seed).fork(`lm-datanet:${source}`).shuffle(documentsOf(corpus, source));
     const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
     const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
     if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) throw tooFewDocuments(source, pool.length, p, minHeld);

@@ -3,7 +3,7 @@
  * what a spec's params and claims are checked against when it is loaded, and where each metric
  * is computed (metric-sources.ts).
  */
-import { checkSpec, type ExperimentDefinition, type ExperimentLog, type ExperimentSpec, loadExperimentSpec, scanExperimentSpecs } from "../../experiments/index.js";
+import { checkSpec, type ExperimentDefinition, type ExperimentLog, type ExperimentSpec, experimentParams, loadExperimentSpec, scanExperimentSpecs } from "../../experiments/index.js";
 import { fromRoot } from "../../files.js";
 import { AttributionError } from "../errors.js";
 import { FACTORY_CONTRIBUTORS } from "./factory-contributors.js";
@@ -58,4 +58,11 @@ export function scanAttributionSpecs(dir = fromRoot("experiments")) {
 /** Runs the experiment `runner` with params (the spec's, checked), logging its stages. */
 export async function runExperiment(runner: string, params: unknown, log: ExperimentLog = () => {}): Promise<Record<string, number>> {
   return attributionExperiment(runner).run(params as never, log);
+}
+
+/** Each spec's experiment run with the spec's params for the mode, one after another: metrics by spec name. */
+export async function runSpecExperiments(specs: readonly ExperimentSpec[], options: { quick: boolean; log?: ExperimentLog }): Promise<Record<string, Record<string, number>>> {
+  const measured: Record<string, Record<string, number>> = {};
+  for (const spec of specs) measured[spec.name] = await runExperiment(spec.runner, experimentParams(spec, { quick: options.quick }), options.log);
+  return measured;
 }
