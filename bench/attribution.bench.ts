@@ -13,18 +13,17 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { compareDatainfLissa, type DatanetParams, loraDatanetSetup } from "../lib/attribution/experiments.js";
+import { compareDatainfLissa, type DatanetParams, type LmDatanetParams, lmAttribution, loadAttributionSpec, loraDatanetSetup } from "../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
 import { attributionMlp, trainMlp } from "../lib/attribution/factory-train.js";
 import { sampleFashion } from "../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
-import { type LmDatanetParams, lmAttribution } from "../lib/attribution/lm-experiment.js";
 import { type Attributor, DataInf, datainfGroups, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
 import type { Batch } from "../lib/attribution/model.js";
 import { LogisticRegression, subset } from "../lib/attribution/model.js";
 import { fitNewton } from "../lib/attribution/retrain.js";
 import { printTable, timeMs } from "../lib/bench/bench-tables.js";
-import { experimentParams, loadExperimentSpec } from "../lib/experiments/index.js";
+import { experimentParams } from "../lib/experiments/index.js";
 import { createGpt, createMlp, type ForwardOptions, gptConfig, initLora, loraConfig, loraForwardOptions, MLP_CONFIG, type Model, pretrainData, type WeightMap } from "../lib/intelligence/index.js";
 import { roleOf } from "../lib/intelligence/models/peft-keys.js";
 import { initTf } from "../lib/tf/index.js";
@@ -103,7 +102,7 @@ printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}:
 // 0b · DataInf's identification task on the language-model datanets
 {
   // the spec's identification task alone: no re-trainings for LDS or removal, one TRAK model
-  const params = experimentParams<LmDatanetParams>(loadExperimentSpec("lm-datanets"), { quick, overrides: { ldsSubsets: 0, counterfactualTests: 0, trakModels: 1 } });
+  const params = experimentParams<LmDatanetParams>(loadAttributionSpec("lm-datanets"), { quick, overrides: { ldsSubsets: 0, counterfactualTests: 0, trakModels: 1 } });
   const r = await lmAttribution({ ...params, gradientStore: mkdtempSync(join(tmpdir(), "bench-lm-")) });
   printTable(
     `Identification on the LM datanets (${r.metrics.train_windows} windows, ${quick ? "quick" : "full"} spec settings): do the most influential windows come from the test prompt's datanet?`,
@@ -156,14 +155,14 @@ printTable(`Stored per-example gradients, Factory MLP ${train.dim}-64-10 (${mlp.
 
 // 4 · DataInf vs LiSSA at equal quality: the lora-datanets spec's setting, CPU time, median of 3
 {
-  const p = experimentParams<DatanetParams>(loadExperimentSpec("lora-datanets"), { quick });
+  const p = experimentParams<DatanetParams>(loadAttributionSpec("lora-datanets"), { quick });
   const s = await loraDatanetSetup(p);
   const G = perExampleGradients(s.model, s.params, s.train);
   const V = perExampleGradients(s.model, s.params, s.test);
   const groups = datainfGroups(s.model.blocks);
   const exact = layerwiseInfluence(G, V, "exact", { groups }).data;
   const runs = [1, 2, 3].map(() => compareDatainfLissa(G, V, exact, groups, p.lissaIterations));
-  const median = (key: string) => runs.map((r) => r[key]).sort((x, y) => x - y)[1];
+  const median = (key: keyof (typeof runs)[number]) => runs.map((r) => r[key]).sort((x, y) => x - y)[1];
   const judged = (ratio: number) => ({ target: ">= 5", met: ratio >= 5 ? "yes" : "no" });
   printTable(`DataInf vs LiSSA on one damped per-layer Hessian, LoRA r=${p.rank} (${s.model.numParams} parameters, ${G.n} × ${V.n}; CPU seconds, median of 3)`, [
     { solver: "DataInf (closed form)", "CPU s": median("datainf_seconds"), "quality (Pearson vs exact)": median("datainf_quality"), "DataInf speed-up": 1, target: "", met: "" },

@@ -97,3 +97,16 @@ export function rng(seed: number | bigint): Rng {
     },
   };
 }
+
+/**
+ * The 32-bit linear congruential stream (Numerical Recipes' constants) that drew the random starts
+ * of the logistic-regression benchmark's TRAK ensemble, kept so its recorded claims reproduce
+ * exactly; new code draws from `rng`. Uniform in [0, 1) from a seed (0 counts as 1).
+ */
+export function lcgUniform(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}

@@ -12,22 +12,22 @@
  * rewards.ts      fee split, integer payouts, Merkle reward tree
  * onchain.ts      AttributionRegistry record + RewardDistributor epoch and claims
  * evaluation/     LDS, LOO, mislabel AUC, datanet identification, counterfactual removal
- * experiments.ts  the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`)
- * lm-experiment.ts the language model: LoRA-tuned GPT on three text datanets, gradients beside exact match
+ * experiments/    the runs behind experiments/attribution/*.yaml (`./lab reproduce NAME`), one file each, in a typed registry
+ * metric-sources.ts where each experiment metric is computed, from the registry
  */
 
 export * from "./aggregation.js";
 export * from "./errors.js";
 export * from "./evaluation/index.js";
-export * from "./experiments.js";
+export * from "./experiments/index.js";
 export * from "./factory-model.js";
 export * from "./factory-train.js";
 export * from "./fmnist-features.js";
 export * from "./gradients.js";
 export * from "./linalg.js";
-export * from "./lm-experiment.js";
 export * from "./lm-output.js";
 export * from "./methods/index.js";
+export * from "./metric-sources.js";
 export * from "./model.js";
 export * from "./onchain.js";
 export * from "./payouts.js";

@@ -53,3 +53,33 @@ export async function claimReward(distributor: LabContract<"RewardDistributor">,
   const tx = await connectContract("RewardDistributor", distributor, claimer).claim(epochId, account, amount, proof);
   return { amount, receipt: await tx.wait() };
 }
+
+/** A claim as the distributor takes it: epoch, account, amount and Merkle proof. */
+export interface RewardClaim {
+  epochId: bigint;
+  account: string;
+  amount: bigint;
+  proof: string[];
+}
+
+/** What the distributor answers to a claim: accepted, or its custom error with arguments ("InvalidProof(1, 0x…, 5)"). */
+export interface ClaimAnswer {
+  accepted: boolean;
+  /** The custom error's name, when refused ("reverted" when the revert carries none the contract declares). */
+  error?: string;
+  /** "accepted", or "reverted: Name(arguments)". */
+  outcome: string;
+}
+
+/** Asks the distributor, without sending a transaction, whether `claimer` may make this claim. */
+export async function tryClaimReward(distributor: LabContract<"RewardDistributor">, claimer: Signer, claim: RewardClaim): Promise<ClaimAnswer> {
+  try {
+    await (distributor.connect(claimer) as typeof distributor).claim.staticCall(claim.epochId, claim.account, claim.amount, claim.proof);
+    return { accepted: true, outcome: "accepted" };
+  } catch (e) {
+    const data = (e as { data?: string }).data;
+    const parsed = data ? distributor.interface.parseError(data) : null;
+    if (!parsed) return { accepted: false, error: "reverted", outcome: "reverted" };
+    return { accepted: false, error: parsed.name, outcome: `reverted: ${parsed.name}(${parsed.args.join(", ")})` };
+  }
+}

@@ -206,3 +206,41 @@ export function bruteForceLongestMatch(documents: Int32Array[], query: ArrayLike
     }
   return { length: best, count: c };
 }
+
+/** Text as ids for exact matching: each character its own id, so a match is a verbatim span. */
+export function characterIds(text: string): Int32Array {
+  return Int32Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** Suffix arrays over text datanets: each datanet's documents, as characters. */
+export interface TextMatchIndex {
+  datanets: string[];
+  documents: Int32Array[][];
+  indexes: SuffixIndex[];
+}
+
+/** One suffix array per datanet over its documents (characters as ids). */
+export function textMatchIndex(datanets: { name: string; documents: readonly string[] }[]): TextMatchIndex {
+  const documents = datanets.map((d) => d.documents.map(characterIds));
+  return { datanets: datanets.map((d) => d.name), documents, indexes: documents.map(buildIndex) };
+}
+
+/** Exact-match attribution of a generated text to the datanets of the index. */
+export function attributeTextByMatch(index: TextMatchIndex, output: string, minLength: number): MatchAttribution {
+  return attributeByMatch(index.indexes, characterIds(output), minLength);
+}
+
+/**
+ * Where the suffix arrays and a brute-force scan of every document disagree on the longest match at
+ * each span start: empty when the index is right (a check a notebook can afford on a few spans).
+ */
+export function bruteForceDisagreements(index: TextMatchIndex, output: string, spans: readonly MatchSpan[]): { start: number; datanet: string }[] {
+  const query = characterIds(output);
+  return spans.flatMap((sp) =>
+    index.indexes.flatMap((idx, d) => {
+      const fast = longestMatchAt(idx, query, sp.start);
+      const slow = bruteForceLongestMatch(index.documents[d], query, sp.start);
+      return fast.length === slow.length && fast.count === slow.count ? [] : [{ start: sp.start, datanet: index.datanets[d] }];
+    }),
+  );
+}

@@ -1,14 +1,15 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { extname, isAbsolute, join, relative, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { ErrorFields } from "../errors.js";
+import { type ErrorFields, LabError } from "../errors.js";
 import { fromRoot } from "../files.js";
 import { type OverrideField, overrideTypeOf } from "../overrides.js";
 import { ExperimentSpecError } from "./errors.js";
 import { parseTarget } from "./targets.js";
 
 /**
- * Experiment specs: one YAML (or JSON) file per reproducible experiment, holding what runs
+ * Experiment specs: one YAML (or JSON) file per reproducible experiment, declared by `kind:
+ * experiment` (experiments/ also holds Factory specs, `kind: factory`), holding what runs
  * (`runner`, `params`), its smaller quick mode (`quick`), the values recorded on the lab
  * machine for each mode (`claims` for the full params, `quickClaims` for the quick ones) and the
  * published values it is read beside (`anchors`). `./lab reproduce`
@@ -42,10 +43,14 @@ export interface Anchor {
   source: string;
 }
 
+/** The `kind:` an experiment spec file declares. */
+export const EXPERIMENT_SPEC_KIND = "experiment";
+
 export interface ExperimentSpec {
+  kind: typeof EXPERIMENT_SPEC_KIND;
   name: string;
   title: string;
-  /** The experiment function that runs it (a layer's registry, e.g. lib/attribution/experiments.ts). */
+  /** The experiment that runs it: its name in a layer's registry (lib/attribution/experiments/registry.ts). */
   runner: string;
   params: Record<string, unknown>;
   /** Params replaced in quick mode (what CI and notebooks' quick runs use). */
@@ -64,7 +69,7 @@ export interface ExperimentSpec {
 export const NOT_REPORTED = "not reported";
 
 const NAME = /^[a-z0-9][a-z0-9._-]{0,79}$/;
-const SPEC_KEYS = ["name", "title", "runner", "params", "quick", "claims", "quickClaims", "anchors"] as const;
+const SPEC_KEYS = ["kind", "name", "title", "runner", "params", "quick", "claims", "quickClaims", "anchors"] as const;
 const CLAIM_KEYS = ["metric", "value", "tolerance", "target", "quickMetric"] as const;
 const ANCHOR_KEYS = ["metric", "method", "value", "approximate", "setting", "source"] as const;
 
@@ -217,6 +222,13 @@ function readQuick(r: FieldReader, raw: unknown, params: Record<string, unknown>
 export function validateExperimentSpec(raw: unknown, file: string): ExperimentSpec {
   const r = new FieldReader(file);
   const root = r.mapping(raw, "", SPEC_KEYS);
+  const kind = r.required(root, "kind", "kind");
+  if (kind !== EXPERIMENT_SPEC_KIND) {
+    throw refuse("experiment/wrong-kind", file, "kind", `is ${describe(kind)}, not "${EXPERIMENT_SPEC_KIND}"`, `an experiment spec begins with kind: ${EXPERIMENT_SPEC_KIND}`, {
+      expected: EXPERIMENT_SPEC_KIND,
+      got: describe(kind),
+    });
+  }
   const name = r.string(r.required(root, "name", "name"), "name");
   if (!NAME.test(name)) throw refuse("experiment/bad-name", file, "name", `"${name}" is not a spec name`, "use lowercase letters, digits, . _ - (up to 80)", { name });
   const params = r.mapping(r.required(root, "params", "params"), "params", null);
@@ -228,6 +240,7 @@ export function validateExperimentSpec(raw: unknown, file: string): ExperimentSp
   const quickClaims = root.quickClaims === undefined ? [] : readClaims(r, root.quickClaims, "quickClaims");
   const anchors = root.anchors === undefined ? [] : r.list(root.anchors, "anchors").map((a, i) => readAnchor(r, a, `anchors[${i}]`, seen));
   return {
+    kind: EXPERIMENT_SPEC_KIND,
     name,
     title: root.title === undefined ? name : r.string(root.title, "title"),
     runner: r.string(r.required(root, "runner", "runner"), "runner"),
@@ -258,46 +271,96 @@ function isSpecFile(path: string): boolean {
   return [".yaml", ".yml", ".json"].includes(extname(path));
 }
 
-/** Files under `dir` (runs/ aside) that are experiment specs: those with a runner or claims. */
-export function experimentSpecFiles(dir = fromRoot("experiments")): string[] {
+/** The spec files under `dir` (runs/ and dot folders aside), whatever their kind. */
+function specFilesUnder(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const entry of readdirSync(dir).sort()) {
-    const path = join(dir, entry);
-    if (entry === "runs" || entry.startsWith(".")) continue;
-    if (statSync(path).isDirectory()) out.push(...experimentSpecFiles(path));
-    else if (isSpecFile(path) && /^(runner|claims)\s*:|"(runner|claims)"\s*:/m.test(readFileSync(path, "utf8"))) out.push(path);
-  }
-  return out;
+  return readdirSync(dir)
+    .sort()
+    .flatMap((entry) => {
+      const path = join(dir, entry);
+      if (entry === "runs" || entry.startsWith(".")) return [];
+      if (statSync(path).isDirectory()) return specFilesUnder(path);
+      return isSpecFile(path) ? [path] : [];
+    });
 }
 
-/** Every experiment spec under `dir`, checked. */
+const UNPARSABLE = Symbol("unparsable");
+
+/** The `kind:` a spec file declares (undefined when none), or UNPARSABLE when it does not parse (reading it then says why). */
+function declaredKind(path: string): unknown {
+  let raw: unknown;
+  try {
+    const text = readFileSync(path, "utf8");
+    raw = extname(path) === ".json" ? JSON.parse(text) : parseYaml(text);
+  } catch {
+    return UNPARSABLE;
+  }
+  return raw !== null && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>).kind : undefined;
+}
+
+/**
+ * Files under `dir` that are experiment specs: those declaring `kind: experiment`, and those that do
+ * not parse (reading them says why, and affects only them). Files of another kind (`kind:
+ * factory`) or of none (configuration) are not.
+ */
+export function experimentSpecFiles(dir = fromRoot("experiments")): string[] {
+  return specFilesUnder(dir).filter((path) => {
+    const kind = declaredKind(path);
+    return kind === EXPERIMENT_SPEC_KIND || kind === UNPARSABLE;
+  });
+}
+
+/** The experiment specs under `dir`: those that read and check, and a refusal for each that does not (it affects only itself). */
+export function scanExperimentSpecs(dir = fromRoot("experiments"), check: (spec: ExperimentSpec) => void = () => {}): { specs: ExperimentSpec[]; refused: LabError[] } {
+  const specs: ExperimentSpec[] = [];
+  const refused: LabError[] = [];
+  for (const path of experimentSpecFiles(dir)) {
+    try {
+      const spec = readExperimentSpec(path);
+      check(spec);
+      specs.push(spec);
+    } catch (error) {
+      if (!(error instanceof LabError)) throw error;
+      refused.push(error);
+    }
+  }
+  return { specs, refused };
+}
+
+/** Every experiment spec under `dir`, checked; the first refusal stops it (the tests' view: every spec must read). */
 export function listExperimentSpecs(dir = fromRoot("experiments")): ExperimentSpec[] {
   return experimentSpecFiles(dir).map(readExperimentSpec);
 }
 
 /**
  * The spec called `nameOrPath`: a spec's `name`, its path under `dir` without extension
- * ("attribution/logreg-fmnist"), or a spec file's path.
+ * ("attribution/logreg-fmnist"), or a spec file's path. A spec elsewhere under `dir` that does not
+ * read is passed over unless it is the one asked for; `check` (e.g. params against the
+ * experiment's declarations) runs on the spec found.
  */
-export function loadExperimentSpec(nameOrPath: string, dir = fromRoot("experiments")): ExperimentSpec {
-  if (isSpecFile(nameOrPath)) return readExperimentSpec(isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath));
+export function loadExperimentSpec(nameOrPath: string, dir = fromRoot("experiments"), check: (spec: ExperimentSpec) => void = () => {}): ExperimentSpec {
+  const checked = (spec: ExperimentSpec) => {
+    check(spec);
+    return spec;
+  };
+  if (isSpecFile(nameOrPath)) return checked(readExperimentSpec(isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath)));
   const files = experimentSpecFiles(dir);
   const stem = (path: string) => relative(dir, path).replace(/\.(ya?ml|json)$/, "");
   const byPath = files.find((path) => stem(path) === nameOrPath);
-  if (byPath) return readExperimentSpec(byPath);
-  const specs = files.map(readExperimentSpec);
+  if (byPath) return checked(readExperimentSpec(byPath));
+  const { specs, refused } = scanExperimentSpecs(dir);
   const hit = specs.find((s) => s.name === nameOrPath);
   if (!hit) {
     const known = specs.map((s) => s.name).sort();
+    const unreadable = refused.map((e) => String(e.fields.file));
     throw new ExperimentSpecError({
       code: "experiment/unknown-name",
-      message: `no experiment spec named "${nameOrPath}"`,
+      message: `no experiment spec named "${nameOrPath}"${unreadable.length ? ` (${unreadable.join(", ")} could not be read)` : ""}`,
       hint: `use one of: ${known.join(", ")}`,
-      fields: { name: nameOrPath, known },
+      fields: { name: nameOrPath, known, unreadable },
     });
   }
-  return hit;
+  return checked(hit);
 }
 
 /** The keys `--set` may override for this spec, typed by their values in params. */

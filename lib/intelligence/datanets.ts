@@ -27,8 +27,59 @@ export interface ContributorPlan {
   flip?: Record<number, number>;
 }
 
-/** Input shifts: the datanet's domain differs from the base model's pretraining data. */
-export type ImageShift = "none" | "invert" | "translate" | "low-contrast";
+/** A shift of 8-bit pixels, exact in bytes (so sample hashes are well defined): what a datanet plan names. */
+interface ByteShift {
+  pixels: "uint8";
+  meaning: string;
+  apply(src: Uint8Array, rows: number, cols: number): Uint8Array;
+}
+
+/** A shift of pixel intensities in [0, 1], per pixel, with its inverse (to draw a shifted image as it was). */
+interface UnitShift {
+  pixels: "unit";
+  meaning: string;
+  apply(v: number): number;
+  undo(v: number): number;
+}
+
+/**
+ * Input shifts: a datanet's domain differs from the base model's pretraining data. One catalogue
+ * for every layer: the Factory's datanets shift bytes; the attribution benchmark's LoRA datanets
+ * shift intensities in [0, 1]. The two low-contrast entries are different transformations (a dark
+ * quarter-range band, and a mid-grey band of 0.4), each kept as the runs recorded with it used it.
+ */
+export const IMAGE_SHIFTS = {
+  none: { pixels: "uint8", meaning: "unchanged", apply: (src) => src },
+  invert: { pixels: "uint8", meaning: "inverted: 255 − p", apply: (src) => src.map((p) => 255 - p) },
+  translate: {
+    pixels: "uint8",
+    meaning: "moved 4 px right and 3 px down, an off-centre camera",
+    apply(src, rows, cols) {
+      const out = new Uint8Array(src.length);
+      for (let r = 3; r < rows; r++) for (let c = 4; c < cols; c++) out[r * cols + c] = src[(r - 3) * cols + (c - 4)];
+      return out;
+    },
+  },
+  "low-contrast": { pixels: "uint8", meaning: "a quarter of the contrast on a grey floor (dim light): 64 + ⌊p/4⌋, in [64, 127]", apply: (src) => src.map((p) => 64 + (p >> 2)) },
+  "low-contrast-mid-grey": { pixels: "unit", meaning: "intensities squeezed into a mid-grey band: 0.3 + 0.4v, in [0.3, 0.7]", apply: (v) => 0.3 + 0.4 * v, undo: (v) => (v - 0.3) / 0.4 },
+} satisfies Record<string, ByteShift | UnitShift>;
+
+type ShiftsOf<Pixels> = { [K in keyof typeof IMAGE_SHIFTS]: (typeof IMAGE_SHIFTS)[K]["pixels"] extends Pixels ? K : never }[keyof typeof IMAGE_SHIFTS];
+
+/** The shifts of 8-bit pixels, which a datanet plan may name. */
+export type ImageShift = ShiftsOf<"uint8">;
+/** The shifts of intensities in [0, 1]. */
+export type UnitImageShift = ShiftsOf<"unit">;
+
+/** Intensities in [0, 1] shifted. */
+export function shiftIntensities<T extends Float32Array | Float64Array>(x: T, shift: UnitImageShift): T {
+  return x.map(IMAGE_SHIFTS[shift].apply) as T;
+}
+
+/** Shifted intensities taken back to the image as it was (to draw it). */
+export function unshiftIntensities<T extends Float32Array | Float64Array>(x: T, shift: UnitImageShift): T {
+  return x.map(IMAGE_SHIFTS[shift].undo) as T;
+}
 
 export interface DatanetPlan {
   name: string;
@@ -88,15 +139,7 @@ export const DEFAULT_FLIP: Record<number, number> = { 0: 6, 6: 0, 2: 4, 4: 2, 5:
 
 /** Applies a shift to 8-bit pixels (exact in bytes, so sample hashes are well defined). */
 export function shiftImage(src: Uint8Array, rows: number, cols: number, shift: ImageShift): Uint8Array {
-  if (shift === "none") return src;
-  const out = new Uint8Array(src.length);
-  if (shift === "invert") for (let i = 0; i < src.length; i++) out[i] = 255 - src[i];
-  else if (shift === "low-contrast") for (let i = 0; i < src.length; i++) out[i] = 64 + (src[i] >> 2);
-  else if (shift === "translate") {
-    // 4 px right and 3 px down: an off-centre camera
-    for (let r = 3; r < rows; r++) for (let c = 4; c < cols; c++) out[r * cols + c] = src[(r - 3) * cols + (c - 4)];
-  }
-  return out;
+  return IMAGE_SHIFTS[shift].apply(src, rows, cols);
 }
 
 function pixelsOf(set: ImageSet, i: number): Uint8Array {

@@ -40,6 +40,7 @@
  *   }
  */
 
+export * from "./datanet-stats.js";
 export * from "./datanets.js";
 export * from "./datasets/index.js";
 export * from "./errors.js";

@@ -6,5 +6,6 @@ export { type CurvePoint, drawFactory, type FactoryViewOptions, liveCurves, runF
 export { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue, parseParameterCell } from "./params.js";
 export { checkedLayout, figureMarkup, type Layout, PlotError, plot, plotlyBundleScript, type Trace } from "./plot.js";
 export { type Progress, progress } from "./progress.js";
+export { refusalOf } from "./refusal.js";
 export { settle } from "./settle.js";
 export { type Row, type TableOptions, table, tableHtml, textTable, toRows } from "./table.js";

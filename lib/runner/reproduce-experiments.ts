@@ -2,15 +2,18 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ASYNC_EXPERIMENTS, EXPERIMENTS, runExperimentAsync } from "../attribution/experiments.js";
+import { ATTRIBUTION_EXPERIMENTS, runExperiment } from "../attribution/experiments/registry.js";
 import { metricSource } from "../attribution/metric-sources.js";
 import { describeError, LabError } from "../errors.js";
-import { type ClaimResult, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, listExperimentSpecs, loadExperimentSpec, type Metrics, overrideFields } from "../experiments/index.js";
+import { checkParams, checkSpec, claimsFor, type ExperimentSpec, experimentParams, judgeClaims, loadExperimentSpec, type Metrics, overrideFields, scanExperimentSpecs } from "../experiments/index.js";
 import { fromRoot, writeDirAtomic } from "../files.js";
 import { type OverrideValue, splitSetPair, typeOverrides, unknownKey } from "../overrides.js";
-import { resetStepCacheStats, type StepCacheMode, type StepCacheStats, stepCacheStats } from "../step-cache.js";
-import { type EnvironmentManifest, environmentManifest } from "./environment.js";
+import { resetStepCacheStats, type StepCacheMode, stepCacheStats } from "../step-cache.js";
+import { environmentManifest } from "./environment.js";
 import { renderReproductionHtml, renderReproductionMarkdown, reproductionFigures } from "./reproduce-report.js";
+import type { ExperimentOutcome, Reproduction } from "./reproduction.js";
+
+export type { ExperimentOutcome, Reproduction } from "./reproduction.js";
 
 /**
  * `./lab reproduce`: each experiment spec run headless with the params of one mode (full, or the
@@ -27,66 +30,53 @@ export interface ReproducePlan {
   judged: boolean;
 }
 
-export interface ExperimentOutcome {
-  experiment: string;
-  title: string;
-  spec: string;
-  runner: string;
-  params: Record<string, unknown>;
-  overrides: Record<string, OverrideValue>;
-  judged: boolean;
-  metrics: Metrics;
-  claims: ClaimResult[];
-  /** The experiment function that ran. */
-  computedBy: string;
-  /** Where each claimed metric is computed (function and file), by metric. */
-  sources: Record<string, string>;
-  seconds: number;
-  cache: StepCacheStats;
-  /** The error that stopped the experiment, if one did (all its claims then fail). */
-  error?: string;
-}
-
-export interface Reproduction {
-  id: string;
-  mode: "full" | "quick";
-  startedAt: string;
-  seconds: number;
-  cacheMode: StepCacheMode;
-  environment: EnvironmentManifest;
-  experiments: ExperimentOutcome[];
-  /** Claims judged and missed, plus experiments that stopped with an error. */
-  failures: number;
-  passed: boolean;
-}
-
 export class ReproduceError extends LabError {}
+
+/** A spec under experiments/ that could not be used, when all are reproduced: it fails alone, the others run. */
+export interface RefusedSpec {
+  file: string;
+  error: string;
+}
+
+/** What runs: a plan per spec, and the specs refused (only when all specs are reproduced; a named spec that is refused stops the command). */
+export interface PlannedReproduction {
+  plans: ReproducePlan[];
+  refused: RefusedSpec[];
+}
+
+/** Refuses a spec whose runner is no experiment of the lab, then checks its params and claims against the experiment's declarations. */
+function checkRunnable(spec: ExperimentSpec): void {
+  const definition = ATTRIBUTION_EXPERIMENTS.get(spec.runner);
+  if (!definition) {
+    const runners = [...ATTRIBUTION_EXPERIMENTS.keys()];
+    throw new ReproduceError({
+      code: "reproduce/unknown-runner",
+      message: `${spec.file}: runner "${spec.runner}" is no experiment of the lab`,
+      hint: `use one of: ${runners.join(", ")} (lib/attribution/experiments/registry.ts)`,
+      fields: { file: spec.file, runner: spec.runner, known: runners },
+    });
+  }
+  checkSpec(spec, definition);
+}
 
 /**
  * The specs named (spec names, experiments/ paths or spec files; all under experiments/ when
- * none), their params for the mode and every `--set` typed, before anything runs. A `--set`
- * key applies to the specs whose params have it; a key none has is refused.
+ * none), each checked against its experiment (params, quick params, claimed metrics), their params
+ * for the mode and every `--set` typed and checked, before anything runs. A `--set` key applies to
+ * the specs whose params have it; a key none has is refused. With no names, a spec that does not
+ * read or check is set aside as refused and the others are planned.
  */
-export function planReproduction(options: { names: readonly string[]; quick: boolean; sets: readonly string[]; dir?: string }): ReproducePlan[] {
-  const specs = options.names.length ? options.names.map((n) => loadExperimentSpec(n, options.dir)) : listExperimentSpecs(options.dir);
-  if (specs.length === 0) {
+export function planReproduction(options: { names: readonly string[]; quick: boolean; sets: readonly string[]; dir?: string }): PlannedReproduction {
+  const scanned = options.names.length ? { specs: options.names.map((n) => loadExperimentSpec(n, options.dir, checkRunnable)), refused: [] } : scanExperimentSpecs(options.dir, checkRunnable);
+  const { specs } = scanned;
+  const refused = scanned.refused.map((e) => ({ file: String(e.fields.file ?? "experiments/"), error: describeError(e) }));
+  if (specs.length === 0 && refused.length === 0) {
     throw new ReproduceError({
       code: "reproduce/no-experiments",
       message: "there are no experiment specs to reproduce",
-      hint: "add experiments/<layer>/NAME.yaml with a runner and claims",
+      hint: "add experiments/<layer>/NAME.yaml with kind: experiment, a runner and claims",
       fields: {},
     });
-  }
-  const runners = [...Object.keys(EXPERIMENTS), ...Object.keys(ASYNC_EXPERIMENTS)];
-  for (const spec of specs) {
-    if (!runners.includes(spec.runner)) {
-      throw new ReproduceError({
-        code: "reproduce/unknown-runner",
-        message: `${spec.file}: runner "${spec.runner}" is no experiment of the lab`,
-        hint: `use one of: ${runners.join(", ")} (lib/attribution/experiments.ts)`,
-        fields: { file: spec.file, runner: spec.runner, known: runners },
-      });
-    }
   }
   const keysBySpec = specs.map((s) => new Set(overrideFields(s).map((f) => f.key)));
   for (const pair of options.sets) {
@@ -95,12 +85,41 @@ export function planReproduction(options: { names: readonly string[]; quick: boo
       throw unknownKey(key, [...new Set(keysBySpec.flatMap((keys) => [...keys]))], `no selected experiment (${specs.map((s) => s.name).join(", ")})`);
     }
   }
-  return specs.map((spec, i) => {
+  const plans = specs.map((spec, i) => {
     const pairs = options.sets.filter((pair) => keysBySpec[i].has(splitSetPair(pair)[0]));
     const overrides = typeOverrides(pairs, overrideFields(spec), `experiment ${spec.name}`);
     const params = experimentParams(spec, { quick: options.quick, overrides });
+    if (pairs.length) checkParams(ATTRIBUTION_EXPERIMENTS.get(spec.runner)?.params ?? {}, params, { file: spec.file, field: "--set" });
     return { spec, params, overrides, judged: Object.keys(overrides).length === 0 };
   });
+  return { plans, refused };
+}
+
+/** The function that runs an experiment, as a report names it. */
+function experimentSource(runner: string): string {
+  const definition = ATTRIBUTION_EXPERIMENTS.get(runner);
+  return definition ? `${definition.name}: ${definition.run.name}() in lib/attribution/experiments/${definition.name}.ts` : `runner "${runner}"`;
+}
+
+/** A refused spec as an outcome: it stopped before running, so it counts as one failure. */
+function refusedOutcome(r: RefusedSpec): ExperimentOutcome {
+  const name = r.file.replace(/^.*\//, "").replace(/\.(ya?ml|json)$/, "");
+  return {
+    experiment: name,
+    title: name,
+    spec: r.file,
+    runner: "",
+    params: {},
+    overrides: {},
+    judged: false,
+    metrics: {},
+    claims: [],
+    computedBy: "(refused)",
+    sources: {},
+    seconds: 0,
+    cache: stepCacheStats(),
+    error: r.error,
+  };
 }
 
 /** Runs one planned experiment in this process and judges the claims of its mode. */
@@ -111,7 +130,7 @@ export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, l
   let metrics: Metrics = {};
   let error: string | undefined;
   try {
-    metrics = await runExperimentAsync(spec.runner, plan.params, (line) => log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
+    metrics = await runExperiment(spec.runner, plan.params, (line) => log(`[${((performance.now() - t0) / 1000).toFixed(1)} s] ${line}`));
   } catch (e) {
     error = describeError(e);
   }
@@ -126,8 +145,8 @@ export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, l
     judged: plan.judged,
     metrics,
     claims,
-    computedBy: `runner "${spec.runner}" in lib/attribution/experiments.ts`,
-    sources: Object.fromEntries(claims.map((c) => [c.metric, metricSource(c.metric, spec.runner)?.computedBy ?? `runner "${spec.runner}" in lib/attribution/experiments.ts`])),
+    computedBy: experimentSource(spec.runner),
+    sources: Object.fromEntries(claims.map((c) => [c.metric, metricSource(c.metric, spec.runner)?.computedBy ?? experimentSource(spec.runner)])),
     seconds: (performance.now() - t0) / 1000,
     cache: stepCacheStats(),
     error,
@@ -165,7 +184,7 @@ export interface ReproduceOptions {
  * Unless `useCache`, the step cache is bypassed (every step recomputed and compared with its
  * cached value) and the gradient store is a fresh, empty one; the environment is restored after.
  */
-export async function reproduce(plans: readonly ReproducePlan[], options: ReproduceOptions, log: (line: string) => void = console.log): Promise<{ reproduction: Reproduction; dir: string }> {
+export async function reproduce({ plans, refused }: PlannedReproduction, options: ReproduceOptions, log: (line: string) => void = console.log): Promise<{ reproduction: Reproduction; dir: string }> {
   const id = newReproductionId(options.quick);
   const dir = options.out ?? join(reproductionsDir(), id);
   if (existsSync(dir)) {
@@ -185,6 +204,10 @@ export async function reproduce(plans: readonly ReproducePlan[], options: Reprod
   const freshGradients = cacheMode === "bypass" ? mkdtempSync(join(tmpdir(), "lab-reproduce-gradients-")) : undefined;
   if (freshGradients) process.env.LAB_GRADIENT_STORE = freshGradients;
   const outcomes: ExperimentOutcome[] = [];
+  for (const r of refused) {
+    log(`✗ ${r.file} refused: ${r.error}`);
+    outcomes.push(refusedOutcome(r));
+  }
   try {
     for (const plan of plans) {
       const judged = plan.judged && claimsFor(plan.spec, { quick: options.quick }).length > 0;

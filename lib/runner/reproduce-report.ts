@@ -1,5 +1,5 @@
 import type { ClaimResult } from "../experiments/index.js";
-import type { ExperimentOutcome, Reproduction } from "./reproduce-experiments.js";
+import type { ExperimentOutcome, Reproduction } from "./reproduction.js";
 
 /**
  * The report of a reproduction, in markdown (for a repository or a review) and self-contained

@@ -1,15 +1,14 @@
 import { relative } from "node:path";
+import { scanAttributionSpecs } from "../../attribution/experiments/registry.js";
 import { printTable } from "../../bench/bench-tables.js";
-import { listExperimentSpecs } from "../../experiments/index.js";
 import { fromRoot } from "../../files.js";
 import { planReproduction, reproduce } from "../../runner/reproduce-experiments.js";
 import { deviationInTolerances, verdict } from "../../runner/reproduce-report.js";
 import { defineCommand } from "../command.js";
 
 function specList(): string {
-  return `experiment specs:\n${listExperimentSpecs()
-    .map((s) => `  ${s.name.padEnd(22)} ${s.title}`)
-    .join("\n")}`;
+  const { specs, refused } = scanAttributionSpecs();
+  return `experiment specs:\n${specs.map((s) => `  ${s.name.padEnd(22)} ${s.title}`).join("\n")}${refused.map((e) => `\n  (refused: ${e.message})`).join("")}`;
 }
 
 export default defineCommand({
@@ -34,8 +33,8 @@ export default defineCommand({
   examples: ["./lab reproduce", "./lab reproduce --quick", "./lab reproduce logreg-fmnist mlp-fmnist", "./lab reproduce lora-datanets --set seed=2"],
   details: specList,
   async run({ values, positionals }) {
-    const plans = planReproduction({ names: positionals, quick: values.quick, sets: values.set });
-    const { reproduction, dir } = await reproduce(plans, { quick: values.quick, useCache: values["use-cache"], out: values.out });
+    const planned = planReproduction({ names: positionals, quick: values.quick, sets: values.set });
+    const { reproduction, dir } = await reproduce(planned, { quick: values.quick, useCache: values["use-cache"], out: values.out });
     for (const o of reproduction.experiments) {
       if (o.claims.length === 0) continue;
       printTable(

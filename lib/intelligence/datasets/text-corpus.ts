@@ -37,6 +37,11 @@ export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
 }
 
 /** Character-level vocabulary: sorted characters of the corpus; ids are positions. */
+/** The documents of one source file of a corpus ("literature"), in corpus order. */
+export function documentsOf(corpus: TextCorpus, source: string): string[] {
+  return corpus.documents.filter((_, i) => corpus.sources[i] === source);
+}
+
 export interface CharTokenizer {
   vocab: string[];
   encode(s: string): Int32Array;

@@ -1,7 +1,7 @@
 import type { Datanet } from "../datanets.js";
 import type { BaseModelRecipe } from "../models/zoo.js";
+import type { FactoryMetrics } from "./factory-metrics.js";
 import type { FactorySpec } from "./factory-spec.js";
-import type { FactoryMetrics } from "./outputs.js";
 
 /** A model card in markdown, after the Hugging Face model card layout (details, data, training, evaluation). */
 export function modelCard(a: {

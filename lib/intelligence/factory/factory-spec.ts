@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { canonicalJson } from "../../canonical-json.js";
+import { closest, suggestion } from "../../did-you-mean.js";
 import { sha256Hex } from "../../files.js";
 import type { OverrideField } from "../../overrides.js";
 import { SpecError } from "../errors.js";
@@ -148,24 +149,6 @@ const SCHEMA: Record<string, Field> = {
   },
 };
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++) for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
-
-/** The option within edit distance 3 of `name`, nearest first, if any. */
-function closest(name: string, options: string[]): string | null {
-  const best = options.map((o) => [o, levenshtein(name, o)] as const).sort((p, q) => p[1] - q[1])[0];
-  return best && best[1] <= 3 ? best[0] : null;
-}
-
-function suggest(name: string, options: string[]): string {
-  const best = closest(name, options);
-  return best ? ` (did you mean "${best}"?)` : "";
-}
-
 function typeName(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "a list" : typeof v === "object" ? "a mapping" : `${typeof v} ${JSON.stringify(v)}`;
 }
@@ -180,7 +163,7 @@ function checkObject(raw: unknown, schema: Record<string, Field>, path: string):
   for (const key of Object.keys(obj)) {
     if (!(key in schema)) {
       const at = path ? `${path}.${key}` : key;
-      throw new SpecError(at, `unknown field${suggest(key, Object.keys(schema))}`, `remove it; allowed here: ${Object.keys(schema).join(", ")}`, {
+      throw new SpecError(at, `unknown field${suggestion(key, Object.keys(schema))}`, `remove it; allowed here: ${Object.keys(schema).join(", ")}`, {
         code: "spec/unknown-field",
         fields: { allowed: Object.keys(schema), suggestion: closest(key, Object.keys(schema)) },
       });
@@ -207,7 +190,7 @@ function checkField(value: unknown, f: Field, path: string): unknown {
       if (typeof value !== "string")
         throw new SpecError(path, `expected a string, got ${typeName(value)}`, `write ${path} as text: ${f.doc}`, { code: "spec/wrong-type", fields: { expected: "string", got: typeName(value) } });
       if (f.oneOf && !f.oneOf.includes(value))
-        throw new SpecError(path, `"${value}" is not one of ${f.oneOf.join(", ")}${suggest(value, [...f.oneOf])}`, `set ${path} to one of: ${f.oneOf.join(", ")}`, {
+        throw new SpecError(path, `"${value}" is not one of ${f.oneOf.join(", ")}${suggestion(value, [...f.oneOf])}`, `set ${path} to one of: ${f.oneOf.join(", ")}`, {
           code: "spec/not-one-of",
           fields: { value, allowed: f.oneOf, suggestion: closest(value, [...f.oneOf]) },
         });
@@ -261,7 +244,7 @@ export function validateSpec(raw: unknown): FactorySpec {
   spec.data.datanets.forEach((name, i) => {
     const entry = DATANET_CATALOG[name];
     if (!entry)
-      throw new SpecError(`data.datanets[${i}]`, `no datanet named "${name}"${suggest(name, Object.keys(DATANET_CATALOG))}`, `use one of: ${Object.keys(DATANET_CATALOG).join(", ")}`, {
+      throw new SpecError(`data.datanets[${i}]`, `no datanet named "${name}"${suggestion(name, Object.keys(DATANET_CATALOG))}`, `use one of: ${Object.keys(DATANET_CATALOG).join(", ")}`, {
         code: "spec/unknown-datanet",
         fields: { name, known: Object.keys(DATANET_CATALOG), suggestion: closest(name, Object.keys(DATANET_CATALOG)) },
       });
@@ -302,8 +285,29 @@ export function loadSpec(path: string): FactorySpec {
       fields: { path, reason: (error as Error).message.split("\n")[0] },
     });
   }
-  return validateSpec(raw);
+  return validateSpec(withoutKind(raw));
 }
+
+/** The kind a Factory spec file declares (`kind: factory`), checked and set aside: what is trained, and so the spec hash, does not depend on it. */
+function withoutKind(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const { kind, ...rest } = raw as Record<string, unknown>;
+  if (kind !== FACTORY_SPEC_KIND) {
+    throw new SpecError(
+      "kind",
+      kind === undefined ? "is required" : `is ${typeName(kind)}, not "${FACTORY_SPEC_KIND}"`,
+      `begin a Factory spec with kind: ${FACTORY_SPEC_KIND}${kind === "experiment" ? " (an experiment spec runs with ./lab reproduce)" : ""}`,
+      {
+        code: kind === undefined ? "spec/missing-field" : "spec/wrong-kind",
+        fields: { expected: FACTORY_SPEC_KIND, got: kind === undefined ? null : String(kind) },
+      },
+    );
+  }
+  return rest;
+}
+
+/** The `kind:` of a Factory spec file. */
+export const FACTORY_SPEC_KIND = "factory";
 
 /** sha256 of the spec's canonical JSON (RFC 8785), without where its outputs go: the spec hash on chain. */
 export function specHash(spec: FactorySpec): string {

@@ -12,8 +12,9 @@ import { BASE_MODELS, baseModel, baseModelDir, loadOrPretrainBaseAsync, resolveB
 import { batchIndices, batchTensors, evaluateAsync, learningRate, Optimizer, type TrainData, trainStepAsync } from "../train.js";
 import { type FactoryCheckpoint, lastCheckpointDir, readCheckpoints, writeCheckpoint } from "./checkpoints.js";
 import { checkSpecAgainstModel, type FactoryData, factoryData, type SplitData } from "./factory-data.js";
+import { type FactoryMetrics, factoryMetrics } from "./factory-metrics.js";
 import { type FactorySpec, loadSpec, specHash, validateSpec } from "./factory-spec.js";
-import { type FactoryMetrics, factoryMetrics, writeFactoryOutputs } from "./outputs.js";
+import { writeFactoryOutputs } from "./outputs.js";
 import { type FactoryStaging, factoryStaging, lockStaging, restoreTrainingState, type SavedState, saveTrainingState } from "./state.js";
 
 export class RunInterruptedError extends IntelligenceError {

@@ -2,6 +2,7 @@ export * from "./catalog.js";
 export * from "./chain.js";
 export * from "./checkpoints.js";
 export * from "./factory-data.js";
+export * from "./factory-metrics.js";
 export * from "./factory-spec.js";
 export * from "./fine-tune.js";
 export * from "./outputs.js";

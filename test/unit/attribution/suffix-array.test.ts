@@ -1,5 +1,17 @@
 import { expect } from "chai";
-import { attributeByMatch, bruteForceLongestMatch, buildIndex, buildSuffixArray, count, longestMatchAt, occurrences } from "../../../lib/attribution/suffix-array.js";
+import {
+  attributeByMatch,
+  attributeTextByMatch,
+  bruteForceDisagreements,
+  bruteForceLongestMatch,
+  buildIndex,
+  buildSuffixArray,
+  characterIds,
+  count,
+  longestMatchAt,
+  occurrences,
+  textMatchIndex,
+} from "../../../lib/attribution/suffix-array.js";
 import { rng } from "../../../lib/random.js";
 
 const enc = (s: string) => Int32Array.from(s, (c) => c.charCodeAt(0));
@@ -51,6 +63,25 @@ describe("attribution: suffix-array match attribution", () => {
     expect([...occ.entries()].sort()).to.deep.equal([
       [0, 1],
       [1, 1],
+    ]);
+  });
+
+  it("matches text datanets character by character and agrees with the brute-force scan", () => {
+    const index = textMatchIndex([
+      { name: "fortunes", documents: ["a penny saved is a penny earned", "look before you leap"] },
+      { name: "riddles", documents: ["what has keys but no locks"] },
+    ]);
+    const output = "look before a penny saved";
+    const m = attributeTextByMatch(index, output, 6);
+    expect(m).to.deep.equal(attributeByMatch(index.indexes, characterIds(output), 6));
+    expect(m.datanetScores[0]).to.be.greaterThan(0);
+    expect(m.datanetScores[1]).to.equal(0);
+    expect(bruteForceDisagreements(index, output, m.spans)).to.deep.equal([]);
+    // an index built over other documents than the ones scanned disagrees, and says where
+    const wrong = { ...index, documents: [index.documents[1], index.documents[0]] };
+    expect(bruteForceDisagreements(wrong, output, m.spans.slice(0, 1))).to.deep.equal([
+      { start: m.spans[0].start, datanet: "fortunes" },
+      { start: m.spans[0].start, datanet: "riddles" },
     ]);
   });
 });

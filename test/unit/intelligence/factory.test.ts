@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
 import { expect } from "chai";
+import { parse as parseYaml } from "yaml";
 import { fromRoot } from "../../../lib/files.js";
 import {
   batchTensors,
@@ -13,6 +14,7 @@ import {
   readSafetensorsHeader,
   runFactory,
   SpecError,
+  specHash,
   trainableLoss,
   validateSpec,
 } from "../../../lib/intelligence/index.js";
@@ -47,6 +49,16 @@ describe("Model Factory spec validation", () => {
     expect(spec.optimizer.beta2).to.equal(0.999);
     const t = validateSpec(tiny());
     expect(t.schedule).to.deep.equal({ kind: "cosine", warmup_steps: 0 });
+  });
+
+  it("reads a spec file only when it declares kind: factory, and the kind leaves the spec hash alone", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-factory-kind-"));
+    const text = readFileSync(fromRoot("experiments", "factory", "fmnist-lora.yaml"), "utf8");
+    writeFileSync(join(dir, "experiment.yaml"), text.replace("kind: factory", "kind: experiment"));
+    writeFileSync(join(dir, "none.yaml"), text.replace("kind: factory\n", ""));
+    expect(expectCode(() => loadSpec(join(dir, "experiment.yaml")), SpecError, "spec/wrong-kind", { expected: "factory", got: "experiment" }).field).to.equal("kind");
+    expect(expectCode(() => loadSpec(join(dir, "none.yaml")), SpecError, "spec/missing-field").field).to.equal("kind");
+    expect(specHash(loadSpec(fromRoot("experiments", "factory", "fmnist-lora.yaml")))).to.equal(specHash(validateSpec(parseYaml(text.replace("kind: factory\n", "")))));
   });
 
   it("refuses an unknown field, naming it and suggesting the right one", () => {

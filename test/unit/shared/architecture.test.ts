@@ -73,6 +73,56 @@ function violations(): string[] {
   return found;
 }
 
+/** The lib/ modules each lib/ module imports (any kind of import, type-only ones included), by absolute path. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of sourceFiles(LIB)) {
+    const targets = importsOf(file)
+      .filter((spec) => spec.startsWith("."))
+      .map((spec) => resolve(dirname(file), spec).replace(/\.js$/, ".ts"))
+      .map((target) => (target.endsWith(".ts") ? target : join(target, "index.ts")))
+      .filter((target) => target.startsWith(LIB + sep));
+    graph.set(file, [...new Set(targets)]);
+  }
+  return graph;
+}
+
+/**
+ * The import circles of a graph: its strongly connected components of more than one module, or
+ * one module importing itself (Tarjan's algorithm), each listed from its first module in path order.
+ */
+function importCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  let counter = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, counter);
+    low.set(v, counter++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (graph.get(v) ?? []).includes(v)) cycles.push(component.sort());
+  };
+  for (const v of [...graph.keys()].sort()) if (!index.has(v)) visit(v);
+  return cycles;
+}
+
 describe("architecture: dependencies point one way", () => {
   it("knows the layer of every folder under lib/", () => {
     const folders = readdirSync(LIB).filter((name) => statSync(join(LIB, name)).isDirectory());
@@ -108,5 +158,29 @@ describe("architecture: dependencies point one way", () => {
 
   it("has no import in lib/ that points the wrong way", () => {
     expect(violations()).to.deep.equal([]);
+  });
+
+  it("finds import circles, within a layer and across it", () => {
+    const graph = new Map([
+      ["a", ["b"]],
+      ["b", ["c"]],
+      ["c", ["a"]],
+      ["d", ["d"]],
+      ["e", ["a"]],
+    ]);
+    expect(importCycles(graph)).to.deep.equal([["a", "b", "c"], ["d"]]);
+    expect(
+      importCycles(
+        new Map([
+          ["a", ["b"]],
+          ["b", []],
+        ]),
+      ),
+    ).to.deep.equal([]);
+  });
+
+  it("has no import circle in lib/, inside a layer or across layers", () => {
+    const cycles = importCycles(importGraph()).map((c) => `a circle among ${c.map((f) => relative(fromRoot(), f)).join(", ")}`);
+    expect(cycles).to.deep.equal([]);
   });
 });

@@ -1,21 +1,26 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { expect } from "chai";
+import { stringify as stringifyYaml } from "yaml";
 import {
   evaluationRows,
   experimentParams,
+  experimentSpecFiles,
   judgeClaims,
   listExperimentSpecs,
   loadExperimentSpec,
   overrideFields,
   parseTarget,
+  scanExperimentSpecs,
   targetStatus,
   validateExperimentSpec,
 } from "../../../lib/experiments/index.js";
+import { fromRoot } from "../../../lib/files.js";
 import { refusal } from "../expect-code.js";
 
 const base = () => ({
+  kind: "experiment",
   name: "toy",
   title: "a toy experiment",
   runner: "toy",
@@ -178,10 +183,37 @@ describe("experiment specs (lib/experiments)", () => {
     expect(loadExperimentSpec("attribution/toy-file", dir).name).to.equal("toy");
     expect(loadExperimentSpec(join(dir, "attribution", "toy-file.json")).name).to.equal("toy");
     expect(listExperimentSpecs(dir).map((s) => s.name)).to.deep.equal(["toy"]);
-    expect(refusal(() => loadExperimentSpec("nonesuch", dir))).to.deep.equal({ code: "experiment/unknown-name", fields: { name: "nonesuch", known: ["toy"] } });
+    expect(refusal(() => loadExperimentSpec("nonesuch", dir))).to.deep.equal({ code: "experiment/unknown-name", fields: { name: "nonesuch", known: ["toy"], unreadable: [] } });
     writeFileSync(join(dir, "broken.yaml"), "runner: [unclosed\n");
     expect(refusal(() => loadExperimentSpec(join(dir, "broken.yaml"))).code).to.equal("experiment/unparsable");
     expect(refusal(() => loadExperimentSpec(join(dir, "absent.yaml"))).code).to.equal("experiment/not-found");
+  });
+
+  it("tells spec kinds apart by the kind each file declares", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-kinds-"));
+    writeFileSync(join(dir, "toy.yaml"), stringifyYaml(base()));
+    writeFileSync(join(dir, "factory.yaml"), "kind: factory\nname: fmnist\nclaims: []\n");
+    writeFileSync(join(dir, "config.yaml"), "runner: x\nclaims: []\n");
+    expect(experimentSpecFiles(dir).map((f) => f.slice(dir.length + 1))).to.deep.equal(["toy.yaml"]);
+    expect(refusal(() => validateExperimentSpec({ ...base(), kind: "factory" }, "toy.yaml"))).to.deep.include({ code: "experiment/wrong-kind" });
+    expect(refusal(() => validateExperimentSpec({ ...base(), kind: "factory" }, "toy.yaml")).fields).to.include({ field: "kind", expected: "experiment" });
+    const { kind: _, ...noKind } = base();
+    expect(refusal(() => validateExperimentSpec(noKind, "toy.yaml")).fields).to.include({ field: "kind" });
+  });
+
+  it("a spec that does not read affects only itself: the others load by name and in a scan", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lab-one-bad-"));
+    writeFileSync(join(dir, "toy.yaml"), stringifyYaml(base()));
+    writeFileSync(join(dir, "broken.yaml"), "kind: experiment\nrunner: [unclosed\n");
+    writeFileSync(join(dir, "no-params.yaml"), stringifyYaml({ ...base(), name: "no-params", params: undefined }));
+    expect(loadExperimentSpec("toy", dir).name).to.equal("toy");
+    const { specs, refused } = scanExperimentSpecs(dir);
+    expect(specs.map((s) => s.name)).to.deep.equal(["toy"]);
+    expect(refused.map((e) => [e.code, e.fields.file])).to.have.deep.members([
+      ["experiment/unparsable", relative(fromRoot(), join(dir, "broken.yaml"))],
+      ["experiment/missing-field", relative(fromRoot(), join(dir, "no-params.yaml"))],
+    ]);
+    expect(refusal(() => loadExperimentSpec("nonesuch", dir)).fields).to.include({ name: "nonesuch" });
   });
 
   it("gives params for full, quick and overridden runs, and the --set fields typed by the params", () => {

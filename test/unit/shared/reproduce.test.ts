@@ -1,8 +1,9 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { ATTRIBUTION_EXPERIMENTS } from "../../../lib/attribution/experiments/registry.js";
 import { metricSource } from "../../../lib/attribution/metric-sources.js";
 import { runCli } from "../../../lib/cli/dispatch.js";
 import { listExperimentSpecs } from "../../../lib/experiments/index.js";
@@ -100,10 +101,10 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
   });
 
   it("judges the quick claims in quick mode and only shows values under --set", async () => {
-    const plans = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
+    const { plans } = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
     expect(plans[0].judged).to.equal(false);
     expect(plans[0].params).to.include({ seed: 4, nTrain: 40 });
-    expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] })[0].params).to.include({ seed: 3, nTrain: 60 });
+    expect(planReproduction({ names: [FIXTURE], quick: false, sets: [] }).plans[0].params).to.include({ seed: 3, nTrain: 60 });
   });
 
   it("counts an experiment that stops as a failure and goes on with the next, the report naming the error", async () => {
@@ -111,6 +112,7 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
     writeFileSync(
       stopping,
       stringifyYaml({
+        kind: "experiment",
         name: "stops",
         runner: "factory-contributors",
         params: { seed: 1, spec: "test/fixtures/experiments/no-such-factory-spec.yaml", scale: 0.1, steps: 1, batchSize: 8, pretrain: "quick", nTest: 1 },
@@ -134,8 +136,22 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
     for (const spec of listExperimentSpecs()) {
       for (const claim of [...spec.claims, ...spec.quickClaims]) expect(metricSource(claim.metric, spec.runner), `${spec.name}: ${claim.metric}`).to.not.equal(undefined);
     }
-    expect(metricSource("test_accuracy", "factory-contributors")?.computedBy).to.contain("lib/intelligence/factory/fine-tune.ts");
-    expect(metricSource("test_accuracy", "logreg-fmnist")?.computedBy).to.contain("lib/attribution/model.ts");
+    expect(metricSource("test_accuracy", "factory-contributors")?.computedBy).to.equal("runFactory() in lib/intelligence/factory/fine-tune.ts");
+    expect(metricSource("test_accuracy", "logreg-fmnist")?.computedBy).to.equal("accuracy() in lib/attribution/model.ts");
+  });
+
+  it("names, for every declared metric of every experiment, a function that exists where it says", async () => {
+    for (const [name, definition] of ATTRIBUTION_EXPERIMENTS) {
+      for (const [key, decl] of Object.entries(definition.metrics)) {
+        const { export: exported, module } = decl.computedBy;
+        const where = `${name}.${key}: ${exported} in ${module}`;
+        expect(existsSync(fromRoot(module)), where).to.equal(true);
+        const loaded: Record<string, unknown> = await import(fromRoot(module));
+        const [owner, method] = exported.split(".");
+        expect(loaded[owner], where).to.be.a("function");
+        if (method) expect((loaded[owner] as { prototype: Record<string, unknown> }).prototype[method], where).to.be.a("function");
+      }
+    }
   });
 
   it("refuses a spec whose runner is no experiment, before anything runs", () => {

@@ -9,7 +9,7 @@ import { expectCode, refusal } from "../expect-code.js";
 
 describe("step cache (lib/step-cache.ts)", () => {
   const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
-  const module = fromRoot("lib", "attribution", "experiments.ts");
+  const module = fromRoot("lib", "attribution", "experiments", "logreg-fmnist.ts");
   beforeEach(() => {
     process.env.LAB_CACHE_DIR = mkdtempSync(join(tmpdir(), "lab-step-cache-"));
     delete process.env.LAB_STEP_CACHE;
@@ -40,9 +40,9 @@ describe("step cache (lib/step-cache.ts)", () => {
 
   it("keys a step by the source of its import closure and by its inputs", () => {
     const closure = importClosure(module).map((f) => f.slice(fromRoot().length + 1));
-    expect(closure).to.include.members(["lib/attribution/experiments.ts", "lib/attribution/retrain.ts", "lib/attribution/evaluation/lds.ts", "lib/random.ts", "lib/step-cache.ts"]);
+    expect(closure).to.include.members(["lib/attribution/experiments/logreg-fmnist.ts", "lib/attribution/retrain.ts", "lib/attribution/evaluation/lds.ts", "lib/random.ts", "lib/step-cache.ts"]);
     expect(Object.keys(codeIdentity(module))).to.include("package-lock.json");
-    expect(codeIdentity(fromRoot("dist", "lib", "attribution", "experiments.js")), "the build maps to its lib/ source").to.deep.equal(codeIdentity(module));
+    expect(codeIdentity(fromRoot("dist", "lib", "attribution", "experiments", "logreg-fmnist.js")), "the build maps to its lib/ source").to.deep.equal(codeIdentity(module));
     const key = stepKey({ step: "t/a", module, inputs: { seed: 1, n: 2 } });
     expect(stepKey({ step: "t/a", module, inputs: { n: 2, seed: 1 } })).to.equal(key);
     expect(stepKey({ step: "t/a", module, inputs: { seed: 2, n: 2 } })).not.to.equal(key);

@@ -1,0 +1,203 @@
+/**
+ * The language-model experiment's data: text datanets (one per fortunes-min file, or one per
+ * sentence transformation of the DataInf paper), two contributors each, cut into next-token
+ * windows; held-out test texts split into prompt and continuation; test points as one batch.
+ */
+import { documentsOf, loadFortunes } from "../../intelligence/datasets/text-corpus.js";
+import type { TrainData } from "../../intelligence/train.js";
+import { rng as makeRng } from "../../random.js";
+import { AttributionError } from "../errors.js";
+import { continuationExample, lmBatch } from "../factory-model.js";
+import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../lm-transformations.js";
+import type { Batch } from "../model.js";
+
+export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
+
+/** The datanet sets the experiment can build. */
+export const LM_DATANET_SETS = ["fortunes-files", "sentence-transformations"] as const;
+export type LmDatanetSet = (typeof LM_DATANET_SETS)[number];
+
+/** A datanet's name without the corpus prefix ("fortunes-literature" → "literature"): contributors and per-datanet metrics are named by it. */
+export function shortDatanetName(name: string): string {
+  return name.replace(/^fortunes-/, "");
+}
+
+/** The training documents and windows of the text datanets. */
+export interface LmDatanets {
+  datanets: string[];
+  contributors: string[];
+  /** Every training document, with its datanet and contributor. */
+  documents: { text: string; datanet: number; contributor: number }[];
+  /** Held-out test texts per datanet, split into prompt and true continuation (never in a training window). */
+  heldOut: TestText[][];
+  /** n windows of T ids (x) and next ids (y). */
+  data: TrainData;
+  datanetOf: Int32Array;
+  contributorOf: Int32Array;
+  /** Training document (index into `documents`) holding the middle of each window. */
+  documentOf: Int32Array;
+}
+
+interface TestText {
+  /** The whole held-out document the test text starts. */
+  document: string;
+  prompt: string;
+  continuation: string;
+}
+
+/** One datanet before it is cut into windows: its training documents and held-out test texts. */
+interface DatanetText {
+  name: string;
+  train: string[];
+  heldOut: TestText[];
+}
+
+/** The params that decide the datanets' texts (a subset of the lm-datanets experiment's). */
+export interface DatanetTextParams {
+  seed: number;
+  /**
+   * Which datanets: "fortunes-files" (one per file of fortunes-min: fortunes, literature, riddles) or
+   * "sentence-transformations" (the DataInf paper's ten transformations of the same sentences).
+   */
+  datanets: LmDatanetSet;
+  /** Training documents per datanet (split between its two contributors), and held-out documents per datanet. */
+  documentsPerDatanet: number;
+  heldOutPerDatanet: number;
+  promptChars: number;
+  continuationChars: number;
+}
+
+function tooFewDocuments(source: string, available: number, p: DatanetTextParams, minHeld: number): AttributionError {
+  return new AttributionError({
+    code: "lm/too-few-documents",
+    message: `${source} has ${available} documents, fewer than ${p.documentsPerDatanet} training and ${p.heldOutPerDatanet} held-out ones of ≥ ${minHeld} characters`,
+    hint: "ask for fewer documents per datanet",
+    fields: { source, available },
+  });
+}
+
+/** fortunes-files: one datanet per file of fortunes-min, seeded documents; a test text is a held-out document's start. */
+function fileDatanets(p: DatanetTextParams): DatanetText[] {
+  const corpus = loadFortunes();
+  const minHeld = p.promptChars + p.continuationChars;
+  return LM_DATANET_SOURCES.map((source) => {
+    const pool = makeRng(p.seed).fork(`lm-datanet:${source}`).shuffle(documentsOf(corpus, source));
+    const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
+    const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
+    if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) throw tooFewDocuments(source, pool.length, p, minHeld);
+    return {
+      name: `fortunes-${source}`,
+      train,
+      heldOut: held.map((doc) => ({ document: doc, prompt: doc.slice(0, p.promptChars), continuation: doc.slice(p.promptChars, p.promptChars + p.continuationChars) })),
+    };
+  });
+}
+
+/**
+ * sentence-transformations: one datanet per transformation of the DataInf paper, each applied to the
+ * same seeded short sentences (held-out sentences the same for every datanet); a test text is a
+ * held-out sentence with the separator as prompt and its transformation as continuation.
+ */
+function transformationDatanets(p: DatanetTextParams): DatanetText[] {
+  const sentences = makeRng(p.seed)
+    .fork("lm-datanet:sentences")
+    .shuffle(shortSentences(10, p.promptChars - TRANSFORMATION_SEPARATOR.length));
+  if (sentences.length < p.heldOutPerDatanet + p.documentsPerDatanet) throw tooFewDocuments("the short sentences of fortunes-min", sentences.length, p, 10);
+  const held = sentences.slice(0, p.heldOutPerDatanet);
+  const train = sentences.slice(p.heldOutPerDatanet, p.heldOutPerDatanet + p.documentsPerDatanet);
+  return SENTENCE_TRANSFORMATIONS.map((t) => ({
+    name: t.name,
+    train: train.map((s) => `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`),
+    heldOut: held.map((s) => ({ document: `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`, prompt: `${s}${TRANSFORMATION_SEPARATOR}`, continuation: t.apply(s).slice(0, p.continuationChars) })),
+  }));
+}
+
+const DATANET_TEXTS: Record<LmDatanetSet, (p: DatanetTextParams) => DatanetText[]> = {
+  "fortunes-files": fileDatanets,
+  "sentence-transformations": transformationDatanets,
+};
+
+function datanetTexts(p: DatanetTextParams): DatanetText[] {
+  const build = DATANET_TEXTS[p.datanets];
+  if (!build) {
+    throw new AttributionError({
+      code: "lm/unknown-datanets",
+      message: `datanets "${p.datanets}" names no datanet set`,
+      hint: `write datanets: ${Object.keys(DATANET_TEXTS).join(" or ")}`,
+      fields: { datanets: String(p.datanets), known: Object.keys(DATANET_TEXTS) },
+    });
+  }
+  return build(p);
+}
+
+/**
+ * The datanets' documents dealt alternately to two contributors each; each contributor's documents
+ * joined by blank lines are cut into windows of T + 1 ids with the given stride.
+ */
+export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: number, encode: (s: string) => Int32Array): LmDatanets {
+  const texts = datanetTexts(p);
+  const documents: LmDatanets["documents"] = [];
+  const contributors: string[] = [];
+  const xs: Int32Array[] = [],
+    ys: Int32Array[] = [],
+    dn: number[] = [],
+    co: number[] = [],
+    docOf: number[] = [];
+  texts.forEach(({ name, train }, d) => {
+    for (const k of [0, 1]) {
+      const c = contributors.length;
+      contributors.push(`${shortDatanetName(name)}-${k === 0 ? "a" : "b"}`);
+      const mine = train.filter((_, i) => i % 2 === k);
+      const starts: number[] = [];
+      let text = "";
+      for (const doc of mine) {
+        starts.push(text.length);
+        documents.push({ text: doc, datanet: d, contributor: c });
+        text += `${doc}\n\n`;
+      }
+      const first = documents.length - mine.length;
+      const ids = encode(text);
+      for (let s = 0; s + T + 1 <= ids.length; s += p.stride) {
+        xs.push(ids.slice(s, s + T));
+        ys.push(ids.slice(s + 1, s + T + 1));
+        dn.push(d);
+        co.push(c);
+        const middle = s + T / 2;
+        let j = 0;
+        while (j + 1 < starts.length && starts[j + 1] <= middle) j++;
+        docOf.push(first + j);
+      }
+    }
+  });
+  const n = xs.length;
+  const x = new Int32Array(n * T),
+    y = new Int32Array(n * T);
+  xs.forEach((w, i) => {
+    x.set(w, i * T);
+    y.set(ys[i], i * T);
+  });
+  return {
+    datanets: texts.map((t) => t.name),
+    contributors,
+    documents,
+    heldOut: texts.map((t) => t.heldOut),
+    data: { x, y, n, xShape: [T], yShape: [T] },
+    datanetOf: Int32Array.from(dn),
+    contributorOf: Int32Array.from(co),
+    documentOf: Int32Array.from(docOf),
+  };
+}
+
+/** Prompt + continuation test points as one language-model batch. */
+export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number): Batch {
+  const ex = pairs.map((q) => continuationExample(q.prompt, q.continuation, T));
+  const x = new Int32Array(ex.length * T),
+    y = new Int32Array(ex.length * T),
+    w = new Float64Array(ex.length * T);
+  ex.forEach((e, i) => {
+    x.set(e.x, i * T);
+    y.set(e.y, i * T);
+    w.set(e.weights, i * T);
+  });
+  return lmBatch(x, y, ex.length, T, w);
+}

@@ -1,0 +1,505 @@
+/**
+ * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml and
+ * lm-transformations.yaml): the Intelligence layer's character-level GPT (fortunes-gpt), LoRA-tuned
+ * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
+ * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
+ *
+ * Training examples are the next-token windows the LoRA run trains on (T characters, stride s); a
+ * test point is a prompt with a continuation, its value the continuation's log-likelihood given
+ * the prompt. Two kinds of test points:
+ *   - identification (DataInf's task, Kwon et al. 2024, §4.2): a prompt and its true continuation
+ *     from a held-out document of each datanet; do the most influential windows come from the same
+ *     datanet? (AUC and recall among the top |D|);
+ *   - generated: the LoRA model's own continuation of a held-out prompt, sampled under the seed;
+ *     scores roll up to documents, contributors and datanets and sit beside the suffix-array
+ *     attribution of the same text (rank agreement of datanet shares, overlap of top documents).
+ * Evaluation: LDS over LoRA re-trainings on seeded half subsets (each retrained with the run's
+ * seed), and counterfactual removal of the top-k windows against k random ones, retrained.
+ */
+import type * as tfjs from "@tensorflow/tfjs";
+import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
+import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lora/index.js";
+import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
+import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
+import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep } from "../../intelligence/train.js";
+import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
+import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
+import { type ArrayTensor, FactoryModel, lmBatch } from "../factory-model.js";
+import type { GradientStore } from "../gradients.js";
+import { sampleText } from "../lm-output.js";
+import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "../methods/index.js";
+import type { Batch } from "../model.js";
+import type { Checkpoint } from "../retrain.js";
+import { attributeByMatch, buildIndex } from "../suffix-array.js";
+import { experimentGradientStore, experimentTf, type Log } from "./context.js";
+import { buildLmDatanets, continuationBatch, LM_DATANET_SETS, type LmDatanets, shortDatanetName } from "./lm-datanets-data.js";
+
+const LM_PARAMS = {
+  seed: param.int({ min: 0 }),
+  datanets: param.oneOf(LM_DATANET_SETS, "which datanets: one per fortunes-min file, or the DataInf paper's ten sentence transformations"),
+  pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget (fortunes-gpt)"),
+  baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
+  documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
+  heldOutPerDatanet: param.int({ min: 1, doc: "held-out documents per datanet" }),
+  stride: param.int({ min: 1, doc: "window stride in characters (windows are the model's block size)" }),
+  lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
+  steps: param.int({ min: 1 }),
+  batchSize: param.int({ min: 1 }),
+  lr: param.number({ min: 0 }),
+  warmupSteps: param.int({ min: 0 }),
+  checkpointEvery: param.int({ min: 1, doc: "keep a checkpoint every this many steps (TracIn-CP)" }),
+  promptChars: param.int({ min: 1 }),
+  continuationChars: param.int({ min: 1 }),
+  generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
+  temperature: param.number({ min: 0 }),
+  trakModels: param.int({ min: 1 }),
+  trakDim: param.int({ min: 1 }),
+  trakRidge: param.number({ min: 0, doc: "added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula)" }),
+  ldsSubsets: param.int({ min: 0, doc: "half-subset re-trainings for LDS (0: none)" }),
+  counterfactualK: param.int({ min: 1 }),
+  counterfactualTests: param.int({ min: 0, doc: "continuations of the removal test (0: none)" }),
+  matchMinLength: param.int({ min: 1, doc: "shortest verbatim span credited by the suffix-array attribution" }),
+  topDocuments: param.int({ min: 1, doc: "top documents compared between gradient and match attribution" }),
+  gradientStore: param.optional(param.text("the gradient store's folder")),
+};
+
+export type LmDatanetParams = ParamsOf<typeof LM_PARAMS>;
+
+/** The gradient methods, by metric key. */
+export const LM_METHOD_KEYS = ["datainf", "tracin_cp", "trak", "grad_cos"] as const;
+export type LmMethodKey = (typeof LM_METHOD_KEYS)[number];
+
+const RUN = at("lmAttribution", "attribution/experiments/lm-datanets.ts");
+const IDENTIFICATION = at("datanetIdentification", "attribution/evaluation/datanet-id.ts");
+const BY_METHOD = { method: LM_METHOD_KEYS };
+
+const LM_METRICS = {
+  train_windows: { meaning: "training windows", computedBy: at("buildLmDatanets", "attribution/experiments/lm-datanets-data.ts") },
+  training_documents: { meaning: "training documents", computedBy: at("buildLmDatanets", "attribution/experiments/lm-datanets-data.ts") },
+  lora_parameters: { meaning: "trainable LoRA parameters", computedBy: RUN },
+  checkpoints: { meaning: "checkpoints kept for TracIn-CP", computedBy: RUN },
+  lora_final_train_loss: { meaning: "training loss of the LoRA run's last step", computedBy: RUN },
+  lora_train_seconds: { meaning: "wall seconds of the LoRA run", computedBy: RUN },
+  "{model}_continuation_nll": {
+    meaning: "mean −log-likelihood of the held-out continuations given their prompts (nats), base model and LoRA model",
+    computedBy: at("FactoryModel.evaluate", "attribution/factory-model.ts"),
+  },
+  trak_models: { meaning: "TRAK's ensemble: the run and re-trainings under other seeds", computedBy: RUN },
+  trak_ridge: { meaning: "the ridge added to TRAK's ΦᵀΦ", computedBy: RUN },
+  "seconds_{method}": { meaning: "wall seconds of the method's two attributions", computedBy: RUN, values: BY_METHOD },
+  "auc_{method}": { meaning: "datanet identification: ROC AUC of scores for windows of the prompt's datanet", computedBy: IDENTIFICATION, values: BY_METHOD },
+  "recall_{method}": { meaning: "datanet identification: share of the top-|D| windows from the prompt's datanet", computedBy: IDENTIFICATION, values: BY_METHOD },
+  "auc_{method}_{datanet}": { meaning: "datanet identification AUC over the test points of one datanet (mean of their per-test AUCs)", computedBy: IDENTIFICATION, values: BY_METHOD },
+  "{measure}_ngram": {
+    meaning: "datanet identification by a model-free text baseline: character-trigram TF-IDF cosine of test text to window text",
+    computedBy: at("ngramTfidfScores", "attribution/evaluation/ngram.ts"),
+    values: { measure: ["auc", "recall"] },
+  },
+  match_coverage: { meaning: "share of the generated characters inside verbatim spans of the training documents", computedBy: at("attributeByMatch", "attribution/suffix-array.ts") },
+  outputs_with_match: { meaning: "generated outputs holding at least one verbatim span", computedBy: RUN },
+  "match_share_spearman_{method}": { meaning: "Spearman correlation of the method's datanet shares with exact match's, over the outputs it covers", computedBy: RUN, values: BY_METHOD },
+  "match_top_document_overlap_{method}": { meaning: "overlap of the method's top documents with exact match's, over the outputs it covers", computedBy: RUN, values: BY_METHOD },
+  lds_subsets: { meaning: "half-subset re-trainings for LDS", computedBy: RUN },
+  lds_retrain_seconds: { meaning: "wall seconds of the LDS re-trainings", computedBy: RUN },
+  "lds_{method}": {
+    meaning: "linear datamodeling score: Spearman correlation of predicted and retrained outputs over random half subsets, mean over test points",
+    computedBy: at("lds", "attribution/evaluation/lds.ts"),
+    values: BY_METHOD,
+  },
+  counterfactual_k: { meaning: "windows removed in the counterfactual test", computedBy: RUN },
+  "counterfactual_{which}_nll_increase": {
+    meaning: "mean increase of the continuation's −log-likelihood after removing the top-k attributed (or k random) windows and retraining",
+    computedBy: at("counterfactualRemoval", "attribution/evaluation/counterfactual.ts"),
+  },
+  gradient_sets_computed: { meaning: "per-example gradient sets computed and written to the store", computedBy: RUN },
+  gradient_sets_read: { meaning: "per-example gradient sets read back from the store", computedBy: RUN },
+};
+
+export type LmMetrics = MetricsOf<typeof LM_METRICS>;
+
+/** The metric key of a method's identification AUC over one datanet's test points (`auc_datainf_literature`, `auc_grad_cos_star_vowels`). */
+export function identificationAucKey(method: LmMethodKey, datanet: string): `auc_${LmMethodKey}_${string}` {
+  return `auc_${method}_${shortDatanetName(datanet).replace(/-/g, "_")}`;
+}
+
+interface LoraRun {
+  /** Trained adapter tensors by PEFT key (kept; dispose when done). */
+  tensors: WeightMap;
+  forwardOptions: ForwardOptions;
+  checkpoints: {
+    step: number;
+    lr: number;
+    tensors: Record<string, ArrayTensor>;
+  }[];
+  finalLoss: number;
+}
+
+/** LoRA fine-tuning on the windows `rows` (all by default), seeded: Adam, warm-up then cosine decay. */
+function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDatanetParams, seed: number, rows?: ArrayLike<number>, keepCheckpoints = false): LoraRun {
+  const tf = model.tf;
+  const adapter = initLora(model, base, loraConfig({ r: p.lora.r, loraAlpha: p.lora.alpha, targetModules: p.lora.targets }), seed);
+  const fwd = loraForwardOptions(adapter);
+  const vars: Record<string, tfjs.Variable> = {};
+  for (const [k, t] of Object.entries(adapter.tensors)) {
+    vars[k] = tf.variable(t, true);
+    t.dispose();
+  }
+  const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, name: "adam", lr: p.lr }, vars);
+  const pick = rows ? Array.from(rows) : Array.from({ length: data.n }, (_, i) => i);
+  const checkpoints: LoraRun["checkpoints"] = [];
+  let finalLoss = NaN;
+  for (let s = 0; s < p.steps; s++) {
+    const lr = learningRate(p.lr, { kind: "cosine", warmupSteps: p.warmupSteps }, s, p.steps);
+    const idx = batchIndices(pick.length, p.batchSize, seed, s).map((i) => pick[i]);
+    finalLoss = tf.tidy(() => trainStep(model, base, vars, opt, batchTensors(model, data, idx), lr, fwd, s).loss);
+    if (keepCheckpoints && (s + 1) % p.checkpointEvery === 0) {
+      checkpoints.push({ step: s + 1, lr, tensors: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }])) });
+    }
+  }
+  opt.dispose();
+  const tensors: WeightMap = {};
+  for (const [k, v] of Object.entries(vars)) {
+    tensors[k] = tf.clone(v);
+    v.dispose();
+  }
+  return { tensors, forwardOptions: fwd, checkpoints, finalLoss };
+}
+
+function arrays(tensors: WeightMap): Record<string, ArrayTensor> {
+  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() }]));
+}
+
+function disposeAll(tensors: WeightMap): void {
+  for (const t of Object.values(tensors)) t.dispose();
+}
+
+/** Per document: the sum of its windows' scores. */
+function documentScores(scores: ArrayLike<number>, documentOf: Int32Array, nDocs: number): Float64Array {
+  const out = new Float64Array(nDocs);
+  for (let i = 0; i < scores.length; i++) out[documentOf[i]] += scores[i];
+  return out;
+}
+
+function topK(values: ArrayLike<number>, k: number): number[] {
+  return Array.from({ length: values.length }, (_, i) => i)
+    .filter((i) => values[i] > 0)
+    .sort((a, b) => values[b] - values[a])
+    .slice(0, k);
+}
+
+export interface LmAttributionResult {
+  metrics: LmMetrics;
+  datanets: LmDatanets;
+  /** The generated outputs, with each method's roll-up and the suffix-array attribution. */
+  generated: {
+    prompt: string;
+    continuation: string;
+    datanet: number;
+    /** Per method: datanet shares W(D) (positive-influence shares) and top documents. */
+    methods: Record<string, { shares: number[]; topDocuments: number[] }>;
+    match: { shares: number[]; topDocuments: number[]; coverage: number };
+  }[];
+  /** Mean score over the generated outputs, rolled up, per method. */
+  rollups: Record<string, Aggregate>;
+  /** Identification task per method. */
+  identification: Record<string, { auc: number; recall: number }>;
+  lds: Record<string, number>;
+  /** Scores of the identification test points (nTest × windows) per method, with their prompts and datanets. */
+  identificationScores: Record<string, Scores>;
+  identificationTests: { prompt: string; continuation: string; datanet: number }[];
+}
+
+/** The base model, its tokenizer and the datanets cut into windows of its block size. */
+interface LmSetup {
+  p: LmDatanetParams;
+  model: Model;
+  base: { weights: WeightMap };
+  T: number;
+  tokenizer: ReturnType<typeof fortunesTokenizer>;
+  dn: LmDatanets;
+  out: LmMetrics;
+  log: Log;
+}
+
+/** The LoRA run as an attributable model. */
+interface LmAdapter {
+  run: LoraRun;
+  weights: WeightMap;
+  fm: FactoryModel;
+  params: Float64Array;
+  checkpoints: Checkpoint[];
+  train: Batch;
+}
+
+/** Held-out prompts with their true continuation (identification) and with the model's own (generated). */
+interface LmTestPoints {
+  heldPairs: { d: number; prompt: string; continuation: string }[];
+  identification: Batch;
+  identificationDatanet: Int32Array;
+  genPrompts: { d: number; prompt: string; continuation: string }[];
+  generatedText: string[];
+  generated: Batch;
+}
+
+/** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
+async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
+  const tf = await experimentTf();
+  const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed });
+  const model = baseModel(tf, "fortunes-gpt");
+  const T = (model.config as { blockSize: number }).blockSize;
+  const tokenizer = fortunesTokenizer();
+  const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
+  log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${dn.data.n} windows of ${T} characters (stride ${p.stride})`);
+  return { p, model, base, T, tokenizer, dn, out: {} as LmMetrics, log };
+}
+
+/** Stage "fine-tune": the LoRA run with its kept checkpoints, as a FactoryModel over the adapter's parameters. */
+function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): LmAdapter {
+  const t0 = performance.now();
+  const run = fineTune(model, base.weights, dn.data, p, p.seed, undefined, true);
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const weights = { ...base.weights, ...run.tensors };
+  const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: run.forwardOptions });
+  const checkpoints = fm.checkpoints(run.checkpoints);
+  out.train_windows = dn.data.n;
+  out.training_documents = dn.documents.length;
+  out.lora_parameters = fm.numParams;
+  out.checkpoints = checkpoints.length;
+  out.lora_final_train_loss = run.finalLoss;
+  out.lora_train_seconds = trainSeconds;
+  log(`LoRA r=${p.lora.r} on ${p.lora.targets.join(", ")}: ${fm.numParams} trainable parameters, ${p.steps} steps in ${trainSeconds.toFixed(1)} s, final loss ${run.finalLoss.toFixed(3)}`);
+  return { run, weights, fm, params: fm.packWeights(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
+}
+
+/** Stage "test points": identification pairs, generated continuations (sampled under the seed), and both models' −log-likelihood. */
+function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdapter): LmTestPoints {
+  const enc = (s: string) => tokenizer.encode(s);
+  const fwd = a.run.forwardOptions;
+  const heldPairs = dn.heldOut.flatMap((texts, d) => texts.map((t) => ({ d, prompt: t.prompt, continuation: t.continuation })));
+  const identification = continuationBatch(
+    heldPairs.map((q) => ({ prompt: enc(q.prompt), continuation: enc(q.continuation) })),
+    T,
+  );
+  const genPrompts = heldPairs.filter((q, i) => heldPairs.slice(0, i).filter((o) => o.d === q.d).length < p.generatedPerDatanet);
+  const generatedText = genPrompts.map((q, i) => sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  const generated = continuationBatch(
+    genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: enc(generatedText[i]) })),
+    T,
+  );
+  // the base model is the adapted one with the LoRA term scaled to zero
+  const baseView = new FactoryModel({ model, weights: a.weights, trainable: Object.keys(a.run.tensors), forwardOptions: { ...fwd, lora: { scaling: 0 } } });
+  out.base_continuation_nll = mean(baseView.evaluate(a.params, identification));
+  out.lora_continuation_nll = mean(a.fm.evaluate(a.params, identification));
+  log(
+    `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation of ${p.continuationChars} characters`,
+  );
+  return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
+}
+
+/** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds), then each method's scores and identification. */
+function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
+  const { p, model, base, dn, out, log } = s;
+  const ensemble = [{ params: a.params }];
+  for (let m = 1; m < p.trakModels; m++) {
+    const other = fineTune(model, base.weights, dn.data, p, p.seed + m);
+    ensemble.push({ params: a.fm.pack(arrays(other.tensors)) });
+    disposeAll(other.tensors);
+  }
+  const methods: Record<LmMethodKey, Attributor> = {
+    datainf: new DataInf(),
+    tracin_cp: new TracInCP(),
+    trak: new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge }),
+    grad_cos: new GradDot({ cosine: true }),
+  };
+  out.trak_models = p.trakModels;
+  out.trak_ridge = p.trakRidge;
+  const task = (test: Batch): AttributionTask => ({ model: a.fm, params: a.params, train: a.train, test, l2: 0, seed: p.seed, checkpoints: a.checkpoints, ensemble, gradients: store });
+  const idScores: Record<string, Scores> = {},
+    genScores: Record<string, Scores> = {};
+  const identification: LmAttributionResult["identification"] = {};
+  for (const key of LM_METHOD_KEYS) {
+    const t1 = performance.now();
+    idScores[key] = methods[key].attribute(task(tp.identification));
+    genScores[key] = methods[key].attribute(task(tp.generated));
+    out[`seconds_${key}`] = (performance.now() - t1) / 1000;
+    const r = datanetIdentification(idScores[key], dn.datanetOf, tp.identificationDatanet);
+    identification[key] = { auc: r.auc, recall: r.recall };
+    out[`auc_${key}`] = r.auc;
+    out[`recall_${key}`] = r.recall;
+    // per datanet of the prompt: a mean AUC near 0.5 can hide one datanet drawing every test point
+    dn.datanets.forEach((name, d) => {
+      out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
+    });
+    log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${out[`seconds_${key}`].toFixed(2)} s)`);
+  }
+  return { idScores, genScores, identification };
+}
+
+/**
+ * Stage "text baseline": the same task with no model, character-trigram TF-IDF cosine of each test
+ * text (prompt and continuation) to each window's text; near chance too means the datanets are not
+ * separable by text.
+ */
+function ngramBaseline({ T, tokenizer, dn, out, log }: LmSetup, tp: LmTestPoints): void {
+  const windowText = Array.from({ length: dn.data.n }, (_, i) => tokenizer.decode(dn.data.x.subarray(i * T, (i + 1) * T)) + tokenizer.decode(dn.data.y.subarray((i + 1) * T - 1, (i + 1) * T)));
+  const ngram = datanetIdentification(
+    ngramTfidfScores(
+      windowText,
+      tp.heldPairs.map((q) => q.prompt + q.continuation),
+      3,
+    ),
+    dn.datanetOf,
+    tp.identificationDatanet,
+  );
+  out.auc_ngram = ngram.auc;
+  out.recall_ngram = ngram.recall;
+  log(`  ${"3-gram".padEnd(10)} identification AUC ${ngram.auc.toFixed(4)}, recall ${ngram.recall.toFixed(4)} (TF-IDF cosine of the texts: no model)`);
+}
+
+/** Stage "generated outputs": each output's roll-ups beside exact match over the same training documents, and the agreement. */
+function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTestPoints, genScores: Record<string, Scores>) {
+  const enc = (s: string) => tokenizer.encode(s);
+  const n = dn.data.n;
+  const prov: Provenance = { datanetOf: dn.datanetOf, contributorOf: dn.contributorOf, datanets: dn.datanets, contributors: dn.contributors };
+  const docIds = dn.datanets.map((_, d) => dn.documents.map((doc, i) => (doc.datanet === d ? i : -1)).filter((i) => i >= 0));
+  const indexes = docIds.map((ids) => buildIndex(ids.map((i) => enc(dn.documents[i].text))));
+  const generated: LmAttributionResult["generated"] = tp.genPrompts.map((q, g) => {
+    const match = attributeByMatch(indexes, enc(tp.generatedText[g]), p.matchMinLength);
+    const matchDocs = new Float64Array(dn.documents.length);
+    match.documentScores.forEach((m, d) => {
+      for (const [local, v] of m) matchDocs[docIds[d][local]] += v;
+    });
+    const total = match.datanetScores.reduce((s, v) => s + v, 0);
+    const perMethod: Record<string, { shares: number[]; topDocuments: number[] }> = {};
+    for (const key of LM_METHOD_KEYS) {
+      const row = genScores[key].data.subarray(g * n, (g + 1) * n);
+      perMethod[key] = {
+        shares: aggregate(row, prov).datanets.map((x) => x.weight),
+        topDocuments: topK(documentScores(row, dn.documentOf, dn.documents.length), p.topDocuments),
+      };
+    }
+    return {
+      prompt: q.prompt,
+      continuation: tp.generatedText[g],
+      datanet: q.d,
+      methods: perMethod,
+      match: { shares: Array.from(match.datanetScores, (v) => (total > 0 ? v / total : 0)), topDocuments: topK(matchDocs, p.topDocuments), coverage: match.coverage },
+    };
+  });
+  const rollups: Record<string, Aggregate> = {};
+  const matched = generated.filter((g) => g.match.coverage > 0);
+  out.match_coverage = mean(generated.map((g) => g.match.coverage));
+  out.outputs_with_match = matched.length;
+  const overlap = (g: (typeof generated)[number], key: LmMethodKey) => {
+    const mine = new Set(g.methods[key].topDocuments);
+    return g.match.topDocuments.length ? g.match.topDocuments.filter((d) => mine.has(d)).length / g.match.topDocuments.length : 0;
+  };
+  for (const key of LM_METHOD_KEYS) {
+    const meanRow = new Float64Array(n);
+    for (let g = 0; g < generated.length; g++) for (let i = 0; i < n; i++) meanRow[i] += genScores[key].data[g * n + i] / generated.length;
+    rollups[key] = aggregate(meanRow, prov);
+    // rank agreement of datanet shares, and overlap of top documents, with exact match (outputs it covers)
+    out[`match_share_spearman_${key}`] = matched.length ? mean(matched.map((g) => spearman(g.methods[key].shares, g.match.shares))) : NaN;
+    out[`match_top_document_overlap_${key}`] = matched.length ? mean(matched.map((g) => overlap(g, key))) : NaN;
+  }
+  log(
+    `  generated outputs: ${generated.length}, exact-match coverage ${(100 * out.match_coverage).toFixed(1)} %; agreement with match (share Spearman / top-${p.topDocuments} document overlap): ` +
+      LM_METHOD_KEYS.map((k) => `${k} ${out[`match_share_spearman_${k}`].toFixed(2)}/${out[`match_top_document_overlap_${k}`].toFixed(2)}`).join(", "),
+  );
+  return { generated, rollups };
+}
+
+/** The identification continuations' −log-likelihood under a LoRA re-training on `rows`. */
+function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Float64Array {
+  const r = fineTune(model, base.weights, dn.data, p, p.seed, rows);
+  const nll = a.fm.evaluate(a.fm.pack(arrays(r.tensors)), identification);
+  disposeAll(r.tensors);
+  return nll;
+}
+
+/** Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each identification continuation. */
+function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Record<string, number> {
+  const { p, dn, out, log } = s;
+  const ldsOut: Record<string, number> = {};
+  if (p.ldsSubsets <= 0) return ldsOut;
+  const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
+  const t2 = performance.now();
+  const gt = ldsGroundTruth(subsets, (rows) => retrainedNll(s, a, tp.identification, rows).map((v) => -v));
+  out.lds_subsets = p.ldsSubsets;
+  out.lds_retrain_seconds = (performance.now() - t2) / 1000;
+  for (const key of LM_METHOD_KEYS) {
+    ldsOut[key] = lds(idScores[key], gt).lds;
+    out[`lds_${key}`] = ldsOut[key];
+  }
+  log(`  LDS over ${p.ldsSubsets} half-subset re-trainings (${out.lds_retrain_seconds.toFixed(1)} s): ${LM_METHOD_KEYS.map((k) => `${k} ${ldsOut[k].toFixed(3)}`).join(", ")}`);
+  return ldsOut;
+}
+
+/** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained. */
+function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): void {
+  const { p, dn, out, log } = s;
+  if (p.counterfactualTests <= 0) return;
+  const n = dn.data.n;
+  const tests = Math.min(p.counterfactualTests, tp.identification.n);
+  const cfTests = Array.from({ length: tests }, (_, i) => Math.floor((i * tp.identification.n) / tests));
+  const baseNll = a.fm.evaluate(a.params, tp.identification);
+  const cf = counterfactualRemoval(
+    idScores.datainf,
+    p.counterfactualK,
+    cfTests,
+    (removed, t) => {
+      const drop = new Set(removed);
+      return retrainedNll(
+        s,
+        a,
+        tp.identification,
+        Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i)),
+      )[t];
+    },
+    (t) => baseNll[t],
+    p.seed,
+  );
+  out.counterfactual_k = p.counterfactualK;
+  out.counterfactual_topk_nll_increase = cf.topK;
+  out.counterfactual_random_nll_increase = cf.random;
+  log(`  counterfactual removal (k=${p.counterfactualK}, ${cfTests.length} continuations): top-k +${cf.topK.toFixed(3)} vs random +${cf.random.toFixed(3)} nats`);
+}
+
+/** The whole language-model attribution experiment (see the file comment), stage by stage. */
+export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Promise<LmAttributionResult> {
+  const s = await setUp(p, log);
+  const a = trainAdapter(s);
+  const tp = testPoints(s, a);
+  const store = experimentGradientStore(p.gradientStore);
+  const { idScores, genScores, identification } = attributeMethods(s, a, tp, store);
+  ngramBaseline(s, tp);
+  const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
+  const ldsOut = ldsStage(s, a, tp, idScores);
+  counterfactualStage(s, a, tp, idScores);
+  s.out.gradient_sets_computed = store.misses;
+  s.out.gradient_sets_read = store.hits;
+  disposeAll(a.run.tensors);
+  return {
+    metrics: s.out,
+    datanets: s.dn,
+    generated,
+    rollups,
+    identification,
+    lds: ldsOut,
+    identificationScores: idScores,
+    identificationTests: tp.heldPairs.map((q) => ({ prompt: q.prompt, continuation: q.continuation, datanet: q.d })),
+  };
+}
+
+/** The `./lab reproduce lm-datanets` runner: the metrics alone. */
+export async function lmDatanetsExperiment(p: LmDatanetParams, log: Log = () => {}): Promise<LmMetrics> {
+  return (await lmAttribution(p, log)).metrics;
+}
+
+export const LM_DATANETS = defineExperiment({
+  name: "lm-datanets",
+  summary: "gradient attribution of the LoRA-tuned language model (DataInf, TracIn-CP, TRAK, Grad-Cos) beside exact match",
+  params: LM_PARAMS,
+  metrics: LM_METRICS,
+  run: lmDatanetsExperiment,
+});
