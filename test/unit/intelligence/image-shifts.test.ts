@@ -23,7 +23,7 @@ describe("the catalogue of image shifts (lib/intelligence/datanets.ts)", () => {
     const shifted = shiftIntensities(x, "low-contrast-mid-grey");
     expect(Array.from(shifted)).to.deep.equal(Array.from(x, (v) => 0.3 + 0.4 * v));
     const back = unshiftIntensities(shifted, "low-contrast-mid-grey");
-    back.forEach((v, i) => expect(v).to.be.closeTo(x[i], 1e-12));
+    for (const [i, v] of back.entries()) expect(v).to.be.closeTo(x[i], 1e-12);
     expect(Object.entries(IMAGE_SHIFTS).map(([name, s]) => [name, s.pixels])).to.deep.equal([
       ["none", "uint8"],
       ["invert", "uint8"],
