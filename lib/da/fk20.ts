@@ -11,19 +11,9 @@
 import { frFromBigint, mcl } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr, rootOfUnity } from "./field.js";
-import { ntt } from "./ntt.js";
+import { bitReverse, ntt } from "./ntt.js";
 import type { EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
-
-function bitReverse<T>(values: T[]): void {
-  const n = values.length;
-  for (let i = 1, j = 0; i < n; i++) {
-    let bit = n >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) [values[i], values[j]] = [values[j]!, values[i]!];
-  }
-}
 
 /** A radix-2 FFT over G1 with scalar root `root` (natural order in and out). */
 export function g1Fft(points: readonly mcl.G1[], root: bigint): mcl.G1[] {

@@ -4,7 +4,8 @@
 import { DAEncodingError } from "./errors.js";
 import { Fr, rootOfUnity } from "./field.js";
 
-function bitReverse(values: bigint[]): void {
+/** Puts `values` (a power-of-two count) in bit-reversed index order, in place. */
+export function bitReverse<T>(values: T[]): void {
   const n = values.length;
   for (let i = 1, j = 0; i < n; i++) {
     let bit = n >> 1;

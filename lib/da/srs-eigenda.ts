@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { g1Generator, initBn254, mcl, pairingProductIsOne } from "./bn254.js";
 import { DAConfigError, DAEncodingError, DAVerificationError } from "./errors.js";
-import { decompressG1, decompressG2, EIGENDA_SRS_LOG_ORDER, publishedG1ReversePowerOf2 } from "./srs.js";
+import { decompressG1, decompressG2, EIGENDA_SRS_LOG_ORDER, pointCount, publishedG1ReversePowerOf2 } from "./srs.js";
 
 /** EigenDA's published list (resources/srs/srs-files-16777216.sha256), "sha256  filename" per line. */
 export const EIGENDA_SRS_SHA256_LIST = `8f18b9c04ed4bddcdb73001fb693703197328cecabdfa9025f647410b0c50d7f  g1.point
@@ -57,23 +57,11 @@ export function checkSrsFileSha256(path: string, list = EIGENDA_SRS_SHA256_LIST)
   return actual;
 }
 
-function pointsOf(bytes: Uint8Array, size: number, file: string): number {
-  if (bytes.length % size !== 0) {
-    throw new DAEncodingError({
-      code: "da/srs-bad-file-size",
-      message: `${file} is ${bytes.length} bytes, not a whole number of ${size}-byte points`,
-      hint: "the file is truncated or not a point file",
-      fields: { file, length: bytes.length, pointBytes: size },
-    });
-  }
-  return bytes.length / size;
-}
-
 /** The first `count` points of a g1.point file (all of them when count is omitted): a prefix of any length. */
 export async function readG1PointFile(path: string, count?: number): Promise<mcl.G1[]> {
   await initBn254();
   const bytes = readFileSync(path);
-  const have = pointsOf(bytes, 32, path);
+  const have = pointCount(bytes, 32, path);
   const n = count ?? have;
   if (n > have)
     throw new DAConfigError({
@@ -89,7 +77,7 @@ export async function readG1PointFile(path: string, count?: number): Promise<mcl
 export async function readG2PointFile(path: string, count?: number): Promise<mcl.G2[]> {
   await initBn254();
   const bytes = readFileSync(path);
-  const have = pointsOf(bytes, 64, path);
+  const have = pointCount(bytes, 64, path);
   const n = count ?? have;
   if (n > have)
     throw new DAConfigError({

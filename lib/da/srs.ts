@@ -242,7 +242,8 @@ export function writeSrsPointFiles(srs: Srs, g1Path: string, g2Path: string, g2T
   if (g2TrailingPath) writeFileAtomic(g2TrailingPath, g2Bytes(srs.g2Trailing));
 }
 
-function pointCount(bytes: Uint8Array, size: number, file: string): number {
+/** How many `size`-byte points a point file holds; refuses a file that is not a whole number of them. */
+export function pointCount(bytes: Uint8Array, size: number, file: string): number {
   if (bytes.length % size !== 0) {
     throw new DAEncodingError({
       code: "da/srs-bad-file-size",
