@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { describeError, LabError } from "../errors.js";
-import { type FactorySpec, validateSpec } from "../intelligence/factory/factory-spec.js";
+import { type FactorySpec, validateSpecFile } from "../intelligence/factory/factory-spec.js";
 import { specLoraConfig } from "../intelligence/factory/fine-tune.js";
 import { countParams, initLora, loraForwardOptions } from "../intelligence/lora/index.js";
 import { createGpt, type GptConfig } from "../intelligence/models/gpt.js";
@@ -92,7 +92,7 @@ function gptConfigOf(preset: string, vocabSize: number): GptConfig {
 
 function workloads(options: CheckOptions, data: ReturnType<typeof loadBundleData>): Workload[] {
   const { meta } = data;
-  const spec = (name: string) => validateSpec(meta.specs[name]);
+  const spec = (name: string) => validateSpecFile(meta.specs[name]);
   const q = options.quick;
   const large = gptConfigOf("fortunes-gpt-large", meta.vocabSize);
   const largeData = lmWindows(data.pretrainIds, large.blockSize, BASE_MODELS["fortunes-gpt-large"].stride);

@@ -174,7 +174,14 @@ describe("EigenDACertVerifier", function () {
     const offCurve = { x: 1n, y: 1n };
     const cases: Record<string, Uint8Array> = {
       NonSignersNotSorted: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [...c.nonSignerStakesAndSignature.nonSignerPubkeys].reverse())),
-      NonSignerNotInSignedQuorum: mutate(cert, (c) => (c.nonSignerStakesAndSignature.nonSignerPubkeys = [g1ToAffine(stranger.key.pubkeyG1)])),
+      NonSignerNotInSignedQuorum: mutate(cert, (c) => {
+        c.nonSignerStakesAndSignature.nonSignerPubkeys = [g1ToAffine(stranger.key.pubkeyG1)];
+        c.nonSignerStakesAndSignature.nonSignerQuorumBitmapIndices = [0];
+      }),
+      // BLSSignatureChecker's index lists: one bitmap index per non-signer, one APK index per quorum, and
+      // every index at the registry's only history entry.
+      IndexListLengthMismatch: mutate(cert, (c) => (c.nonSignerStakesAndSignature.quorumApkIndices = [0])),
+      HistoryIndexOutOfRange: mutate(cert, (c) => (c.nonSignerStakesAndSignature.totalStakeIndices = [0, 1])),
       ReferenceBlockNotInPast: mutate(cert, (c) => (c.batchHeader = { ...c.batchHeader, referenceBlockNumber: rbn + 1000 })),
       QuorumCountExceedsMaximum: mutate(cert, (c) => (c.signedQuorumNumbers = Uint8Array.from([0, 1, 2, 3, 4, 5]))),
       QuorumApkCountMismatch: mutate(cert, (c) => (c.nonSignerStakesAndSignature.quorumApks = c.nonSignerStakesAndSignature.quorumApks.slice(0, 1))),

@@ -285,6 +285,11 @@ export function loadSpec(path: string): FactorySpec {
       fields: { path, reason: (error as Error).message.split("\n")[0] },
     });
   }
+  return validateSpecFile(raw);
+}
+
+/** Validates a spec as its file holds it: `kind: factory` first, then every field. */
+export function validateSpecFile(raw: unknown): FactorySpec {
   return validateSpec(withoutKind(raw));
 }
 

@@ -209,7 +209,12 @@ describe("derivation fuzz (fast-check)", () => {
     );
     expect(mutatedInputs).to.be.at.least(RUNS);
     // The drops name their reasons: malformed frames, channels, batches and blobs all occur.
-    for (const code of ["batcher-tx/unknown-version", "channel/corrupt", "blob/bad-field-element"]) expect([...reasons], code).to.include(code);
+    for (const code of ["batcher-tx/unknown-version", "channel/corrupt"]) expect([...reasons], code).to.include(code);
+    // Which blob check a tampered blob trips first follows op-node's order in ToData; one of them does.
+    expect(
+      [...reasons].filter((r) => r.startsWith("blob/")),
+      "a blob decoding drop",
+    ).to.not.be.empty;
     // The mutations exercise both paths: some inputs still derive blocks, most trip a rule.
     expect(derivedSome).to.be.greaterThan(RUNS / 20);
     expect(rejectedSome).to.be.greaterThan(RUNS / 2);
