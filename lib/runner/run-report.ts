@@ -10,7 +10,8 @@ import { typesetMath } from "./math.js";
  * so the table fits; short words and numbers never break. Outputs take the width beside their prompt whatever their content
  * (the template lays them out as a table, which grows with the widest unbreakable line). On screen a
  * table too wide for the page scrolls inside its own box; in print nothing scrolls, so tables and
- * outputs wrap to the page.
+ * outputs wrap to the page: a table of many columns is set smaller and its cells may break anywhere
+ * (a cut-off column would lose its numbers, a broken word keeps them).
  */
 export const REPORT_CSS = `<style id="lab-report">
 .jp-Notebook { overflow-wrap: break-word; }
@@ -27,7 +28,8 @@ export const REPORT_CSS = `<style id="lab-report">
 @media print {
   .jp-OutputArea-output, .jp-OutputArea-output pre, .jp-RenderedHTMLCommon table { overflow: visible; }
   .jp-OutputArea-output pre { white-space: pre-wrap; overflow-wrap: anywhere; }
-  .jp-RenderedHTMLCommon table { display: table; width: auto; }
+  .jp-RenderedHTMLCommon table { display: table; width: auto; max-width: 100%; font-size: 8pt; }
+  .jp-RenderedHTMLCommon td, .jp-RenderedHTMLCommon th { overflow-wrap: anywhere; padding: 2px 4px; }
 }
 </style>`;
 

@@ -21,6 +21,18 @@ export function isLabServer(baseUrl: string, labServerUrl: string): boolean {
 }
 
 /**
+ * A served model's context in tokens (`max_model_len`, as vLLM's /v1/models lists it): prompt and
+ * completion together must fit it.
+ */
+export async function modelContextLength(baseUrl: string, model: string): Promise<number> {
+  const listed = await fetch(`${baseUrl}/models`);
+  if (!listed.ok) throw unreachable(baseUrl, `GET /models answered ${listed.status}`);
+  const entry = ((await listed.json()) as { data: Array<{ id: string; max_model_len?: number }> }).data.find((m) => m.id === model);
+  if (entry?.max_model_len === undefined) throw unreachable(baseUrl, `GET /models lists no max_model_len for ${model}`);
+  return entry.max_model_len;
+}
+
+/**
  * Makes the target serve these adapters: each one its /v1/models does not list is loaded with
  * vLLM's /v1/load_lora_adapter (which the lab's server answers too). Returns the names loaded.
  */
