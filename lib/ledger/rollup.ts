@@ -4,6 +4,7 @@
 // L2 (chain B) with the same genesis. The result carries both chains for output roots and figures.
 
 import { devPrivateKeys } from "../chain/keys.js";
+import type { OnProgress } from "../progress.js";
 import type { Batcher, BatcherOptions } from "./batcher.js";
 import type { L1BlockRef } from "./block-refs.js";
 import { type ChainHandle, HardhatEngine, openChain } from "./chains.js";
@@ -29,6 +30,8 @@ export interface RollupOptions {
   derive?: boolean;
   l1BlockTime?: number;
   cfg?: Partial<RollupConfig>;
+  /** Called as L2 blocks are sequenced (one count each) and when derivation is done (one more). */
+  onProgress?: OnProgress;
 }
 
 export interface RollupRun {
@@ -63,11 +66,14 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   // The trusted setup takes seconds to load: not part of what sequencing costs.
   if (o.batcher.da === "blobs") await kzg();
   const t0 = performance.now();
+  const total = o.l2Blocks + (o.derive !== false ? 1 : 0);
   await driver.run(o.l2Blocks, (i) => {
+    if (i > 0) o.onProgress?.(i, total, "sequencing");
     const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
     generated.push(...txs);
     return txs.map((t) => t.raw);
   });
+  o.onProgress?.(o.l2Blocks, total, "deriving");
 
   const run: RollupRun = {
     cfg,
@@ -93,6 +99,7 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
     const derived = await driver.derive(new HardhatEngine(l2b), { commitBlob });
     run.timings.deriveS = derived.seconds;
     run.pipeline = derived.pipeline;
+    o.onProgress?.(total, total, "derived");
   }
   return run;
 }
