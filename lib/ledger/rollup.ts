@@ -66,14 +66,18 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   // The trusted setup takes seconds to load: not part of what sequencing costs.
   if (o.batcher.da === "blobs") await kzg();
   const t0 = performance.now();
-  const total = o.l2Blocks + (o.derive !== false ? 1 : 0);
-  await driver.run(o.l2Blocks, (i) => {
-    if (i > 0) o.onProgress?.(i, total, "sequencing");
-    const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
-    generated.push(...txs);
-    return txs.map((t) => t.raw);
-  });
-  o.onProgress?.(o.l2Blocks, total, "deriving");
+  const derive = o.derive !== false;
+  const total = o.l2Blocks + (derive ? 1 : 0);
+  const sequenced = o.onProgress && ((done: number) => o.onProgress?.(done, total, done < o.l2Blocks ? "sequencing" : derive ? "deriving" : undefined));
+  await driver.run(
+    o.l2Blocks,
+    (i) => {
+      const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
+      generated.push(...txs);
+      return txs.map((t) => t.raw);
+    },
+    sequenced,
+  );
 
   const run: RollupRun = {
     cfg,
@@ -92,7 +96,7 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
       await Promise.all([l1.close(), l2.close(), run.l2Derived?.close()]);
     },
   };
-  if (o.derive !== false) {
+  if (derive) {
     const l2b = await openChain("l2", rollup.genesisDate);
     run.l2Derived = l2b;
     const commitBlob = o.batcher.da === "blobs" ? await commitmentFunction() : undefined;
