@@ -24,7 +24,7 @@ export function progress(label: string, total: number): Progress {
     const rate = elapsed > 0 ? count / elapsed : 0;
     const eta = rate > 0 ? (total - count) / rate : 0;
     const filled = Math.round(pct / 5);
-    return `${label} [${"#".repeat(filled)}${".".repeat(20 - filled)}] ${count}/${total} (${pct.toFixed(0)}%) ${elapsed.toFixed(1)}s elapsed${count < total ? `, ~${eta.toFixed(0)}s left` : ""}${lastInfo ? ` | ${lastInfo}` : ""}`;
+    return `${label} [${"#".repeat(filled)}${".".repeat(20 - filled)}] ${count}/${total} (${pct.toFixed(0)}%) ${elapsed.toFixed(1)}s elapsed${count > 0 && count < total ? `, ~${eta.toFixed(0)}s left` : ""}${lastInfo ? ` | ${lastInfo}` : ""}`;
   };
 
   if (kernel) {
