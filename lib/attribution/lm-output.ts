@@ -13,6 +13,7 @@ import type { Tensor } from "@tensorflow/tfjs";
 import { cacheDir } from "../cache.js";
 import { fromRoot, sha256Hex } from "../files.js";
 import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
+import { nextTurn, type OnProgress } from "../progress.js";
 import { rng as makeRng } from "../random.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 
@@ -31,6 +32,8 @@ export interface LmSampleOptions {
   temperature?: number;
   /** Where the fine-tuned adapter is kept (default: the attribution-lm cache). */
   cacheDir?: string;
+  /** Counts the Factory run's steps (all at once when the adapter is reused), then the sampling (one more). */
+  onProgress?: OnProgress;
 }
 
 export interface LmSample {
@@ -151,7 +154,10 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     const metricsPath = join(dir, "metrics.json");
     if (existsSync(metricsPath)) validationLoss = lastValidationLoss(JSON.parse(readFileSync(metricsPath, "utf8")));
   } else {
-    const run = await I.runFactory({ ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } }, { quiet: true, outDir: dir });
+    const run = await I.runFactory(
+      { ...spec, seed: o.seed, training: { ...spec.training, steps, epochs: null } },
+      { quiet: true, outDir: dir, onStep: o.onProgress && ((s) => o.onProgress?.(s.step, steps + 1, "fine-tuning")) },
+    );
     model = run.model;
     weights = run.weights;
     fwd = run.forwardOptions;
@@ -161,7 +167,12 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     validationLoss = lastValidationLoss(run.metrics);
   }
   const temperature = o.temperature ?? 0.8;
+  if (o.onProgress) {
+    o.onProgress(steps, steps + 1, "sampling");
+    await nextTurn();
+  }
   const text = sampleText(model, weights, fwd, tokenizer, o.prompt, o.length, o.seed, temperature);
+  o.onProgress?.(steps + 1, steps + 1);
   return { prompt: o.prompt, text, seed: o.seed, temperature, specName: spec.name, pretrain: spec.base_model.pretrain, steps, baseSha256, adapterSha256, adapterFromCache: fromCache, validationLoss };
 }
 

@@ -10,6 +10,7 @@
 //   derivation    the derivation pipeline reads L1 back block by block (specs/protocol/derivation.md)
 // runRollup (Hardhat, a generated workload), simulate (in memory) and the loop's L2 (Hardhat, the
 // loop's own transactions) are thin callers of this driver.
+import { nextTurn, type OnProgress } from "../progress.js";
 import { rng } from "../random.js";
 import { Batcher, type BatcherOptions, type BatcherTx, type ChannelInfo } from "./batcher.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L2BlockRef } from "./block-refs.js";
@@ -138,9 +139,18 @@ export class RollupDriver {
     await this.l1.mine();
   }
 
-  /** Sequences `l2Blocks` blocks (block i holds `txsForBlock(i)`), then closes the last channel. */
-  async run(l2Blocks: number, txsForBlock: (i: number) => readonly Uint8Array[]): Promise<void> {
-    for (let i = 0; i < l2Blocks; i++) await this.sequence(txsForBlock(i));
+  /**
+   * Sequences `l2Blocks` blocks (block i holds `txsForBlock(i)`), then closes the last channel.
+   * `onProgress` counts the blocks sequenced; with it, each block leaves the event loop a turn.
+   */
+  async run(l2Blocks: number, txsForBlock: (i: number) => readonly Uint8Array[], onProgress?: OnProgress): Promise<void> {
+    for (let i = 0; i < l2Blocks; i++) {
+      await this.sequence(txsForBlock(i));
+      if (onProgress) {
+        onProgress(i + 1, l2Blocks);
+        await nextTurn();
+      }
+    }
     await this.closeChannel();
   }
 

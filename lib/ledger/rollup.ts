@@ -4,6 +4,7 @@
 // L2 (chain B) with the same genesis. The result carries both chains for output roots and figures.
 
 import { devPrivateKeys } from "../chain/keys.js";
+import { nextTurn, type OnProgress } from "../progress.js";
 import type { Batcher, BatcherOptions } from "./batcher.js";
 import type { L1BlockRef } from "./block-refs.js";
 import { type ChainHandle, HardhatEngine, openChain } from "./chains.js";
@@ -29,6 +30,8 @@ export interface RollupOptions {
   derive?: boolean;
   l1BlockTime?: number;
   cfg?: Partial<RollupConfig>;
+  /** Called at count 0 for each set-up stage, then as L2 blocks are sequenced (one count each) and when derivation is done (one more). */
+  onProgress?: OnProgress;
 }
 
 export interface RollupRun {
@@ -54,6 +57,14 @@ export interface RollupRun {
 }
 
 export async function runRollup(o: RollupOptions): Promise<RollupRun> {
+  const derive = o.derive !== false;
+  const total = o.l2Blocks + (derive ? 1 : 0);
+  // the set-up takes seconds before the first block: reported as stages at count 0
+  const settingUp = async (stage: string) => {
+    o.onProgress?.(0, total, stage);
+    if (o.onProgress) await nextTurn();
+  };
+  await settingUp("opening the chains");
   const rollup = await openHardhatRollup(o);
   const { cfg, l1, l2 } = rollup;
   const driver = new RollupDriver({ cfg, l1: rollup.port, engine: new HardhatEngine(l2), genesis: rollup.genesis, batcher: o.batcher, seed: o.seed });
@@ -61,13 +72,21 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
   const generated: GeneratedTx[] = [];
   const setup = workload.setup();
   // The trusted setup takes seconds to load: not part of what sequencing costs.
-  if (o.batcher.da === "blobs") await kzg();
+  if (o.batcher.da === "blobs") {
+    await settingUp("loading the KZG trusted setup");
+    await kzg();
+  }
   const t0 = performance.now();
-  await driver.run(o.l2Blocks, (i) => {
-    const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
-    generated.push(...txs);
-    return txs.map((t) => t.raw);
-  });
+  const sequenced = o.onProgress && ((done: number) => o.onProgress?.(done, total, done < o.l2Blocks ? "sequencing" : derive ? "deriving" : undefined));
+  await driver.run(
+    o.l2Blocks,
+    (i) => {
+      const txs = i === 0 ? setup : workload.take(o.txsPerBlock);
+      generated.push(...txs);
+      return txs.map((t) => t.raw);
+    },
+    sequenced,
+  );
 
   const run: RollupRun = {
     cfg,
@@ -86,13 +105,14 @@ export async function runRollup(o: RollupOptions): Promise<RollupRun> {
       await Promise.all([l1.close(), l2.close(), run.l2Derived?.close()]);
     },
   };
-  if (o.derive !== false) {
+  if (derive) {
     const l2b = await openChain("l2", rollup.genesisDate);
     run.l2Derived = l2b;
     const commitBlob = o.batcher.da === "blobs" ? await commitmentFunction() : undefined;
     const derived = await driver.derive(new HardhatEngine(l2b), { commitBlob });
     run.timings.deriveS = derived.seconds;
     run.pipeline = derived.pipeline;
+    o.onProgress?.(total, total, "derived");
   }
   return run;
 }

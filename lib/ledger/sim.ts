@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import { keccak256, Transaction, type Wallet } from "ethers";
 import { devPrivateKeys, devWallet } from "../chain/keys.js";
+import type { OnProgress } from "../progress.js";
 import type { Batcher, BatcherOptions, BatcherTx } from "./batcher.js";
 import { kzgToVersionedHash } from "./blob-eip4844.js";
 import type { BlobSource, L1BlockData, L1BlockRef, L1Tx, L2BlockRef } from "./block-refs.js";
@@ -179,6 +180,8 @@ export interface SimRunOptions {
   batcherKey?: Wallet;
   /** Alt-DA: rewrites batcher transactions before they go to L1 (frames become DA commitments). */
   postBatcherTxs?: (txs: BatcherTx[]) => Promise<BatcherTx[]>;
+  /** Counts the L2 blocks sequenced. */
+  onProgress?: OnProgress;
 }
 
 export interface SimRun {
@@ -198,7 +201,7 @@ export async function simulate(o: SimRunOptions): Promise<SimRun> {
   const port = new MemoryL1Port(l1, o.batcherKey ?? devWallet(BATCHER_ACCOUNT), o.cfg.batchInboxAddress);
   const driver = new RollupDriver({ cfg: o.cfg, l1: port, engine: new HashEngine(genesis), genesis, batcher: o.batcher, seed: o.seed });
   driver.altDA = o.postBatcherTxs;
-  await driver.run(o.l2Blocks, o.txsForBlock);
+  await driver.run(o.l2Blocks, o.txsForBlock, o.onProgress);
   return { l1, sequencer: driver.sequencer, batcher: driver.batcher, genesis, batcherTxCount: driver.batcherTxCount, inclusions: driver.inclusions() };
 }
 

@@ -5,7 +5,7 @@ export { escapeHtml, html, markdown } from "./display.js";
 export { type CurvePoint, drawFactory, type FactoryViewOptions, liveCurves, runFactory } from "./factory.js";
 export { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue, parseParameterCell } from "./params.js";
 export { checkedLayout, figureMarkup, type Layout, PlotError, plot, plotlyBundleScript, type Trace } from "./plot.js";
-export { type Progress, progress } from "./progress.js";
+export { type Progress, progress, progressCallback } from "./progress.js";
 export { refusalOf } from "./refusal.js";
 export { settle } from "./settle.js";
 export { type Row, type TableOptions, table, tableHtml, textTable, toRows } from "./table.js";

@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import type { OnProgress } from "../progress.js";
 import { kernelDisplay } from "./display.js";
 
 export interface Progress {
@@ -23,7 +24,7 @@ export function progress(label: string, total: number): Progress {
     const rate = elapsed > 0 ? count / elapsed : 0;
     const eta = rate > 0 ? (total - count) / rate : 0;
     const filled = Math.round(pct / 5);
-    return `${label} [${"#".repeat(filled)}${".".repeat(20 - filled)}] ${count}/${total} (${pct.toFixed(0)}%) ${elapsed.toFixed(1)}s elapsed${count < total ? `, ~${eta.toFixed(0)}s left` : ""}${lastInfo ? ` | ${lastInfo}` : ""}`;
+    return `${label} [${"#".repeat(filled)}${".".repeat(20 - filled)}] ${count}/${total} (${pct.toFixed(0)}%) ${elapsed.toFixed(1)}s elapsed${count > 0 && count < total ? `, ~${eta.toFixed(0)}s left` : ""}${lastInfo ? ` | ${lastInfo}` : ""}`;
   };
 
   if (kernel) {
@@ -89,5 +90,20 @@ export function progress(label: string, total: number): Progress {
       if (info !== undefined) lastInfo = info;
       console.error(line());
     },
+  };
+}
+
+/**
+ * A layer's `onProgress(done, total, stage)` drawn as one `progress` line: the line starts at the
+ * first call (when the total is known), shows the stage beside the count, and ends at `total`.
+ */
+export function progressCallback(label: string): OnProgress {
+  let line: Progress | undefined;
+  let shown = 0;
+  return (done, total, stage) => {
+    line ??= progress(label, total);
+    line.tick(Math.max(0, done - shown), stage);
+    shown = Math.max(shown, done);
+    if (done >= total) line.done(stage);
   };
 }

@@ -22,6 +22,7 @@ import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lor
 import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
 import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep } from "../../intelligence/train.js";
+import { nextTurn, type OnProgress } from "../../progress.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
 import { type ArrayTensor, FactoryModel, lmBatch } from "../factory-model.js";
@@ -465,17 +466,37 @@ function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScore
   log(`  counterfactual removal (k=${p.counterfactualK}, ${cfTests.length} continuations): top-k +${cf.topK.toFixed(3)} vs random +${cf.random.toFixed(3)} nats`);
 }
 
-/** The whole language-model attribution experiment (see the file comment), stage by stage. */
-export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}): Promise<LmAttributionResult> {
+/** The stages of `lmAttribution`, in order, as its progress names them. */
+export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points", "attribution methods", "n-gram baseline", "generated outputs", "LDS", "counterfactual"] as const;
+
+/**
+ * The whole language-model attribution experiment (see the file comment), stage by stage;
+ * `onProgress` counts the stages done and names the one that starts (LM_ATTRIBUTION_STAGES).
+ */
+export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onProgress?: OnProgress): Promise<LmAttributionResult> {
+  const total = LM_ATTRIBUTION_STAGES.length;
+  const starting = async (done: number) => {
+    onProgress?.(done, total, LM_ATTRIBUTION_STAGES[done]);
+    if (onProgress) await nextTurn();
+  };
+  await starting(0);
   const s = await setUp(p, log);
+  await starting(1);
   const a = trainAdapter(s);
+  await starting(2);
   const tp = testPoints(s, a);
+  await starting(3);
   const store = experimentGradientStore(p.gradientStore);
   const { idScores, genScores, identification } = attributeMethods(s, a, tp, store);
+  await starting(4);
   ngramBaseline(s, tp);
+  await starting(5);
   const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
+  await starting(6);
   const ldsOut = ldsStage(s, a, tp, idScores);
+  await starting(7);
   counterfactualStage(s, a, tp, idScores);
+  onProgress?.(total, total);
   s.out.gradient_sets_computed = store.misses;
   s.out.gradient_sets_read = store.hits;
   disposeAll(a.run.tensors);

@@ -5,6 +5,7 @@
  */
 import { checkSpec, type ExperimentDefinition, type ExperimentLog, type ExperimentSpec, experimentParams, loadExperimentSpec, scanExperimentSpecs } from "../../experiments/index.js";
 import { fromRoot } from "../../files.js";
+import { nextTurn, type OnProgress } from "../../progress.js";
 import { AttributionError } from "../errors.js";
 import { FACTORY_CONTRIBUTORS } from "./factory-contributors.js";
 import { LM_DATANETS } from "./lm-datanets.js";
@@ -60,9 +61,17 @@ export async function runExperiment(runner: string, params: unknown, log: Experi
   return attributionExperiment(runner).run(params as never, log);
 }
 
-/** Each spec's experiment run with the spec's params for the mode, one after another: metrics by spec name. */
-export async function runSpecExperiments(specs: readonly ExperimentSpec[], options: { quick: boolean; log?: ExperimentLog }): Promise<Record<string, Record<string, number>>> {
+/**
+ * Each spec's experiment run with the spec's params for the mode, one after another: metrics by spec
+ * name. `onProgress` counts the specs done (its stage names the next one).
+ */
+export async function runSpecExperiments(specs: readonly ExperimentSpec[], options: { quick: boolean; log?: ExperimentLog; onProgress?: OnProgress }): Promise<Record<string, Record<string, number>>> {
   const measured: Record<string, Record<string, number>> = {};
-  for (const spec of specs) measured[spec.name] = await runExperiment(spec.runner, experimentParams(spec, { quick: options.quick }), options.log);
+  for (const [done, spec] of specs.entries()) {
+    options.onProgress?.(done, specs.length, spec.name);
+    await nextTurn();
+    measured[spec.name] = await runExperiment(spec.runner, experimentParams(spec, { quick: options.quick }), options.log);
+  }
+  options.onProgress?.(specs.length, specs.length);
   return measured;
 }

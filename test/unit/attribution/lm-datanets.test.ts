@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
@@ -152,7 +152,15 @@ describe("attribution: the language-model experiment", function () {
 
   it("scores every window by every method, rolls up to shares, and reproduces under its seed", async () => {
     const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
-    const b = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
+    // the second run reports each stage as it starts and the total at the end, and its numbers do not move
+    const reported: Array<[number, number, string | undefined]> = [];
+    const b = await lmAttribution(
+      { ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) },
+      () => {},
+      (done, total, stage) => reported.push([done, total, stage]),
+    );
+    const total = LM_ATTRIBUTION_STAGES.length;
+    expect(reported).to.deep.equal([...LM_ATTRIBUTION_STAGES.map((stage, done) => [done, total, stage]), [total, total, undefined]]);
     for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) {
       expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);
       expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);

@@ -20,8 +20,18 @@ describe("rollup on Hardhat L1 and L2", function () {
   this.timeout(300_000);
 
   it("derives the sequenced L2 chain from calldata span batches: same hashes and state roots", async () => {
-    const run = await runRollup({ seed: 3, l2Blocks: 24, txsPerBlock: 6, batcher: { batchType: 1, compression: "brotli", da: "calldata", maxChannelInputBytes: 8_000 } });
+    const reported: Array<[number, number]> = [];
+    const run = await runRollup({
+      seed: 3,
+      l2Blocks: 24,
+      txsPerBlock: 6,
+      batcher: { batchType: 1, compression: "brotli", da: "calldata", maxChannelInputBytes: 8_000 },
+      onProgress: (done, total) => reported.push([done, total]),
+    });
     try {
+      // the set-up at 0, then one count per sequenced block and one for derivation: 0, 1, 2, … 25 of 25
+      expect(reported.map(([done]) => done)).to.deep.equal(Array.from({ length: 26 }, (_, i) => i));
+      expect(reported.every(([, total]) => total === 25)).to.equal(true);
       expect(run.posted.length).to.be.greaterThan(1);
       expect(run.pipeline!.safeChain.length).to.equal(25);
       expect(await compareChains(run)).to.equal(24);
