@@ -5,7 +5,7 @@
  */
 import { encodeBytes32String, type Signer } from "ethers";
 import type { LabChain, LabContract } from "../chain/index.js";
-import { connectContract, deployOrReuse } from "../chain/index.js";
+import { connectContract, deployOrReuse, revertedWith } from "../chain/index.js";
 import { AttributionError } from "./errors.js";
 import type { RewardTree } from "./payouts.js";
 
@@ -77,8 +77,7 @@ export async function tryClaimReward(distributor: LabContract<"RewardDistributor
     await (distributor.connect(claimer) as typeof distributor).claim.staticCall(claim.epochId, claim.account, claim.amount, claim.proof);
     return { accepted: true, outcome: "accepted" };
   } catch (e) {
-    const data = (e as { data?: string }).data;
-    const parsed = data ? distributor.interface.parseError(data) : null;
+    const parsed = revertedWith(distributor, e);
     if (!parsed) return { accepted: false, error: "reverted", outcome: "reverted" };
     return { accepted: false, error: parsed.name, outcome: `reverted: ${parsed.name}(${parsed.args.join(", ")})` };
   }

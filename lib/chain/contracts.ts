@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type BaseContract, Contract, ContractFactory, type ContractRunner, type InterfaceAbi, keccak256, type Signer } from "ethers";
+import { type BaseContract, Contract, ContractFactory, type ContractRunner, dataLength, type ErrorDescription, type InterfaceAbi, isError, keccak256, type Signer } from "ethers";
 import { fromRoot, readJson, sha256Hex, writeJsonAtomic } from "../files.js";
 import type { LabChain } from "./connect.js";
 import type { ConstructorArguments, ContractName, FunctionArguments, FunctionName, LabContract } from "./contract-types.js";
@@ -149,4 +149,15 @@ export async function deployOrReuse<N extends ContractName>(chain: LabChain, nam
     writeJsonAtomic(deploymentsFile(), stored);
   }
   return contractAt(name, address, chain.signer);
+}
+
+/**
+ * The custom error a reverted call carries, decoded with the contract's ABI (undefined for a revert
+ * with no data or an error the ABI does not declare). Anything that is not a revert (an endpoint
+ * that does not answer, a refused signature) is rethrown: a failure to ask is never read as "no".
+ */
+export function revertedWith(contract: Pick<BaseContract, "interface">, error: unknown): ErrorDescription | undefined {
+  if (!isError(error, "CALL_EXCEPTION")) throw error;
+  // a selector is 4 bytes: a bare revert ("0x") names no error
+  return error.data && dataLength(error.data) >= 4 ? (contract.interface.parseError(error.data) ?? undefined) : undefined;
 }

@@ -6,7 +6,7 @@ import { encodeBytes32String, getAddress, type Wallet } from "ethers";
 import type { InferenceRecord } from "../attribution/onchain.js";
 import { DEFAULT_FEE_SPLIT_PATH, type FeeSplit, loadFeeSplit } from "../attribution/payouts.js";
 import type { LabContract } from "../chain/contract-types.js";
-import { contractAddress, encodeCall } from "../chain/contracts.js";
+import { contractAddress, encodeCall, revertedWith } from "../chain/contracts.js";
 import { fromRoot } from "../files.js";
 import { type Datanet, merkleTreeOf } from "../intelligence/datanets.js";
 import { datanetRegistration, type ModelRecordInput, modelIdArgs, modelRegistration } from "../intelligence/factory/chain.js";
@@ -259,8 +259,6 @@ export async function tryClaim(l2: L2Ledger, c: LoopContracts, from: Wallet, k: 
     await l2.l2.provider.call({ from: from.address, to: contractAddress(c.distributor), data: encodeCall(c.distributor, "claim", [k.epochId, k.account, k.amount, k.proof]) });
     return "accepted";
   } catch (e) {
-    const data = (e as { data?: string }).data;
-    const parsed = data ? c.distributor.interface.parseError(data) : null;
-    return parsed?.name ?? "reverted";
+    return revertedWith(c.distributor, e)?.name ?? "reverted";
   }
 }

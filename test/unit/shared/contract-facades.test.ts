@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { id, Wallet } from "ethers";
+import { id, makeError, Wallet } from "ethers";
 import { ABI_TYPES_FILE, abiTypesSource, contractArtifactFiles } from "../../../lib/chain/abi-types.js";
 import type { FunctionArguments, FunctionResult, LabContract } from "../../../lib/chain/contract-types.js";
-import { ContractArtifactMissingError, connect, contractAddress, contractAt, deployOrReuse, encodeCall } from "../../../lib/chain/index.js";
+import { ContractArtifactMissingError, connect, contractAddress, contractAt, deployOrReuse, encodeCall, revertedWith } from "../../../lib/chain/index.js";
 import { expectCode } from "../expect-code.js";
 
 describe("typed contract facades from the ABIs", () => {
@@ -34,6 +34,18 @@ describe("typed contract facades from the ABIs", () => {
       return { args, resultsHash };
     };
     expect(refused).to.be.a("function");
+  });
+
+  it("reads a revert's custom error by the ABI, and rethrows what is not a revert", () => {
+    const distributor = contractAt("RewardDistributor", Wallet.createRandom().address);
+    const data = distributor.interface.encodeErrorResult("AlreadyClaimed", [3n, Wallet.createRandom().address]);
+    const reverted = makeError("execution reverted", "CALL_EXCEPTION", { action: "call", data, reason: null, transaction: { to: null, data: "0x" }, invocation: null, revert: null });
+    expect(revertedWith(distributor, reverted)?.name).to.equal("AlreadyClaimed");
+    const bare = makeError("execution reverted", "CALL_EXCEPTION", { action: "call", data: "0x", reason: null, transaction: { to: null, data: "0x" }, invocation: null, revert: null });
+    expect(revertedWith(distributor, bare)).to.equal(undefined);
+    // an endpoint that does not answer is a failure to ask, never a refused claim
+    const down = makeError("connect ECONNREFUSED 127.0.0.1:9", "NETWORK_ERROR", { event: "request" });
+    expect(() => revertedWith(distributor, down)).to.throw(down.message);
   });
 
   it("refuses to write types from a folder without artifacts", () => {
