@@ -5,6 +5,7 @@ import { selectBackend, type TfRuntime } from "./backend.js";
 
 export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError, GPU_BACKENDS, onHardwareGpu, parseBackendChoice, selectBackend, type TfRuntime } from "./backend.js";
 export { WebGpuError } from "./errors.js";
+export { type HostTensor, readFloats, readScalar, readTensorMap } from "./read-back.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
 export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, readBackToCpu, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 
