@@ -35,7 +35,8 @@ contract InferenceReceipts is AccessControl, ReentrancyGuard, EIP712 {
         bytes32 outputHash;
         uint32 tokensIn;
         uint32 tokensOut;
-        uint64 latencyMicros;
+        // True when the client left before the end: tokensOut counts the tokens it received.
+        bool cut;
         bytes32 backend;
     }
 

@@ -94,16 +94,29 @@ export function clientReceipt(o: {
  * target the client writes each answered completion's receipt into the lab server's log, so the
  * receipt batch that is sealed covers every inference served, wherever it ran.
  */
-export function completionsClient(o: { server: { url: string; receipts: ReceiptLog }; cache: TieredAdapterCache; tokenizer: { encode(s: string): ArrayLike<number> }; baseSha256: string }): {
+export function completionsClient(o: {
+  server: { url: string; receipts: ReceiptLog };
+  cache: TieredAdapterCache;
+  tokenizer: { encode(s: string): ArrayLike<number> };
+  baseSha256: string;
+  /** Names the client's requests "<prefix><n>" in call order (vLLM's request_id), so a seeded run seals the same receipts root each time. */
+  requestIdPrefix?: string;
+}): {
   baseUrl: string;
   external: boolean;
   complete(body: unknown): Promise<Response>;
 } {
   const baseUrl = openAiBaseUrl(o.server.url);
   const external = !isLabServer(baseUrl, o.server.url);
+  let numbered = 0;
+  // Numbered at call time, before any await: concurrent calls keep the order they were made in.
+  const named = (body: unknown): unknown =>
+    o.requestIdPrefix !== undefined && typeof body === "object" && body !== null && !("request_id" in body) ? { ...body, request_id: `${o.requestIdPrefix}${++numbered}` } : body;
   const complete = async (body: unknown): Promise<Response> => {
     const started = performance.now();
-    const res = await fetch(`${baseUrl}/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    // Only the lab's server is sent a request_id: other OpenAI-compatible servers may refuse the field.
+    const payload = external ? body : named(body);
+    const res = await fetch(`${baseUrl}/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: typeof payload === "string" ? payload : JSON.stringify(payload) });
     if (!external || res.status !== 200) return res;
     const sent = body as { model: string; prompt: string };
     const answer = (await res.clone().json()) as { id: string; choices: Array<{ text: string }> };

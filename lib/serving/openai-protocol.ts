@@ -31,6 +31,12 @@ export interface GenerationSpec {
   logprobs?: number;
   /** Completions only: the prompt is returned before the completion. */
   echo: boolean;
+  /**
+   * vLLM's `request_id`: the client's name for the request; the completion's id is then
+   * "cmpl-<request_id>" (or "chatcmpl-…"), so a client that numbers its requests gets the same
+   * receipts for the same run. Undefined: the server names the request.
+   */
+  requestId?: string;
 }
 
 /** vLLM's default cap on top log-probabilities per token (--max-logprobs). */
@@ -96,7 +102,18 @@ function neutralOnly(body: Body): void {
   }
 }
 
-/** What both APIs share: sampling, stop, seed, stream, max_tokens. */
+/** A client's request id: 1 to 64 of A-Z a-z 0-9 . _ : - (it becomes part of the completion's id). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+function requestId(body: Body): string | undefined {
+  if (body.request_id === undefined || body.request_id === null) return undefined;
+  const id = field<string>(body, "request_id", "string");
+  if (!REQUEST_ID.test(id))
+    throw requestError("request/bad-field", "request_id must be 1 to 64 of A-Z a-z 0-9 . _ : -", "send a short id such as run7-12, or leave request_id out", { field: "request_id" });
+  return id;
+}
+
+/** What both APIs share: sampling, stop, seed, stream, max_tokens, request_id. */
 function sampling(body: Body, maxTokensField: string): Omit<GenerationSpec, "api" | "model" | "prompt" | "logprobs" | "echo"> {
   const maxTokens = body[maxTokensField] === undefined || body[maxTokensField] === null ? undefined : field<number>(body, maxTokensField, "number");
   if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1))
@@ -110,7 +127,7 @@ function sampling(body: Body, maxTokensField: string): Omit<GenerationSpec, "api
   const stop = body.stop === undefined || body.stop === null ? [] : Array.isArray(body.stop) ? body.stop : [body.stop];
   if (stop.length > 4 || !stop.every((s) => typeof s === "string" && s.length > 0 && s.length <= 64))
     throw requestError("request/bad-field", "stop must be a non-empty string or up to 4 of them (64 characters each)", "send stop as a string or string array", { field: "stop" });
-  return { maxTokens, temperature, topP, seed, stop: stop as string[], stream: field<boolean>(body, "stream", "boolean", false) };
+  return { maxTokens, temperature, topP, seed, stop: stop as string[], stream: field<boolean>(body, "stream", "boolean", false), requestId: requestId(body) };
 }
 
 const COMPLETION_FIELDS = [
@@ -132,6 +149,7 @@ const COMPLETION_FIELDS = [
   "logit_bias",
   "best_of",
   "suffix",
+  "request_id",
 ] as const;
 
 /** POST /v1/completions. */
@@ -172,6 +190,7 @@ const CHAT_FIELDS = [
   "presence_penalty",
   "frequency_penalty",
   "logit_bias",
+  "request_id",
 ] as const;
 
 const ROLES: Record<string, string> = { system: "System", user: "User", assistant: "Assistant" };

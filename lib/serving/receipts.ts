@@ -12,8 +12,9 @@ import type { GenerationResult } from "./scheduler.js";
  * Receipts of served inferences, the raw material the Attribution Network pays on. One receipt
  * per completion: which adapter (sha256 of its safetensors file) on which base (sha256 of the
  * base checkpoint), hashes of prompt and output (sha256 of the token ids as little-endian
- * int32, so the hash does not depend on a tokenizer's text form), token counts, latency and
- * backend. Receipts are batched under one Merkle root (OpenZeppelin's StandardMerkleTree:
+ * int32, so the hash does not depend on a tokenizer's text form), token counts, whether the
+ * stream was cut, and backend; the measured latency travels beside the leaf, not in it, so the
+ * same run gives the same root (a wall-clock figure would make every root unique). Receipts are batched under one Merkle root (OpenZeppelin's StandardMerkleTree:
  * leaf = keccak256(keccak256(abi.encode(fields))), sorted pairs), and the root is recorded by
  * InferenceReceipts.recordReceiptBatch together with the server's EIP-712 signature of it
  * (only a key holding the contract's SERVER_ROLE is accepted); anyone holding a receipt and its
@@ -28,21 +29,18 @@ export interface InferenceReceipt {
   outputHash: string;
   tokensIn: number;
   tokensOut: number;
-  latencyMicros: number;
+  /** True when the client disconnected before the completion ended: tokensOut and outputHash then cover the tokens written to it, not the ones generated. */
+  cut: boolean;
   /** The tfjs backend, as a bytes32 short string. */
   backend: string;
-  /**
-   * True when the client disconnected before the completion ended: tokensOut and outputHash then
-   * cover the tokens written to it, not the ones generated. Kept beside the leaf in the sealed
-   * batch (InferenceReceipts' ServedInference has no field for it), so the root does not commit it.
-   */
-  cut: boolean;
+  /** Arrival to last token, as the server measured it: kept beside the leaf in the sealed batch, not committed by the root. */
+  latencyMicros: number;
 }
 
 /** ABI types of a leaf, in the order of the contract's ServedInference struct. */
-export const RECEIPT_LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint32", "uint64", "bytes32"] as const;
+export const RECEIPT_LEAF_ENCODING = ["bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint32", "bool", "bytes32"] as const;
 
-type Leaf = [string, string, string, string, string, number, number, number, string];
+type Leaf = [string, string, string, string, string, number, number, boolean, string];
 
 export function tokenHash(tokens: readonly number[]): string {
   return sha256(new Uint8Array(Int32Array.from(tokens).buffer));
@@ -65,7 +63,7 @@ export function receiptOf(result: GenerationResult, backend: string, delivered: 
 }
 
 export function receiptLeaf(r: InferenceReceipt): Leaf {
-  return [r.requestId, r.adapterHash, r.baseModelHash, r.promptHash, r.outputHash, r.tokensIn, r.tokensOut, r.latencyMicros, r.backend];
+  return [r.requestId, r.adapterHash, r.baseModelHash, r.promptHash, r.outputHash, r.tokensIn, r.tokensOut, r.cut, r.backend];
 }
 
 export interface ReceiptBatch {
@@ -158,7 +156,7 @@ export function receiptStruct(r: InferenceReceipt) {
     outputHash: r.outputHash,
     tokensIn: r.tokensIn,
     tokensOut: r.tokensOut,
-    latencyMicros: r.latencyMicros,
+    cut: r.cut,
     backend: r.backend,
   };
 }

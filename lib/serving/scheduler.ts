@@ -131,7 +131,13 @@ export class Scheduler {
         hint: "set max_tokens to 1 or more",
       });
     if (this.running.has(req.id) || this.queue.some((w) => w.req.id === req.id))
-      throw new OpenLoraError({ code: "request/duplicate-id", fields: { id: req.id }, message: `request id ${req.id} is already in flight`, hint: "give each request its own id" });
+      throw new OpenLoraError({
+        code: "request/duplicate-id",
+        status: 409,
+        fields: { id: req.id, field: "request_id" },
+        message: `request id ${req.id} is already in flight`,
+        hint: "give each concurrent request its own request_id",
+      });
   }
 
   submit(req: GenerationRequest): Promise<GenerationResult> {

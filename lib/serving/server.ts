@@ -281,7 +281,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     const arrived = performance.now();
     const raw = await readBody(req, limit);
     const spec = api === "chat" ? parseChatRequest(raw) : parseCompletionRequest(raw);
-    const id = `${api === "chat" ? "chatcmpl" : "cmpl"}-${(++counter).toString(36)}-${started.toString(36)}`;
+    const id = `${api === "chat" ? "chatcmpl" : "cmpl"}-${spec.requestId ?? `${(++counter).toString(36)}-${started.toString(36)}`}`;
     const request = generationRequest(spec, id);
     scheduler.validate(request); // refused before any header is written
     const created = unixSeconds();

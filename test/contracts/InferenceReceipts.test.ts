@@ -51,6 +51,10 @@ describe("InferenceReceipts receipt batches", () => {
     const forged = { ...batch.receipts[2], tokensOut: batch.receipts[2].tokensOut + 1 };
     expect(await receipts.verifyReceipt(0, receiptStruct(forged), receiptProof(batch, 2))).to.equal(false);
     expect(await receipts.verifyReceipt(0, receiptStruct(batch.receipts[2]), receiptProof(batch, 3))).to.equal(false);
+    // a cut stream is committed by the root; the measured latency travels beside the leaf
+    const uncut = { ...batch.receipts[2], cut: !batch.receipts[2].cut };
+    expect(await receipts.verifyReceipt(0, receiptStruct(uncut), receiptProof(batch, 2))).to.equal(false);
+    expect(verifyReceiptProof(batch.root, { ...batch.receipts[2], latencyMicros: batch.receipts[2].latencyMicros + 1 }, receiptProof(batch, 2))).to.equal(true);
     // what the Attribution Network reads: a proven receipt becomes its inference record; a forged one is refused
     const rec = await attributionRecordOf(receipts, 0n, batch.receipts[2], receiptProof(batch, 2), "datainf", ethers.ZeroHash);
     expect(rec).to.include({ inferenceId: batch.receipts[2].requestId, adapterId: batch.receipts[2].adapterHash, inputHash: batch.receipts[2].promptHash, modelId: `0x${BASE}` });

@@ -226,6 +226,19 @@ describe("OpenLoRA against hostile clients", () => {
     expect(Math.min(...cut.map((r) => r.tokensOut))).to.be.at.least(Math.min(...got));
   });
 
+  it("a request_id names one running request: a second request under it is 409 while the first streams", async () => {
+    const body = { model: "a1", prompt: "A", max_tokens: 60, temperature: 0, stream: true, request_id: "twice" };
+    let duplicate: Record<string, unknown> = {};
+    await abortAfter(body, 3, async () => {
+      duplicate = await refused(await post("/v1/completions", { ...body, stream: false }), 409, "request/duplicate-id", "request_id");
+    });
+    expect(duplicate).to.be.an("object");
+    await until(() => scheduler.active() === 0 && scheduler.queued() === 0);
+    const again = await post("/v1/completions", { ...body, stream: false, max_tokens: 2 });
+    expect(again.status, "the id is free once its request has ended").to.equal(200);
+    expect(((await again.json()) as { id: string }).id).to.equal("cmpl-twice");
+  });
+
   it("bounded parsing: a prompt is measured in bytes before it is tokenized; a body over the limit is 413", async () => {
     // characters outside the vocabulary: tokenizing first would answer unknown-character
     const fields = await refused(await post("/v1/completions", { model: "a0", prompt: "☃".repeat(2000) }), 400, "request/prompt-too-long", "prompt");
@@ -355,19 +368,24 @@ function copyConfig(from: string, to: string): void {
 }
 
 /** Streams a completion and hangs up after `events` chunks; returns how many it read. */
-function abortAfter(body: object, events: number): Promise<number> {
+/** Opens a stream, reads `events` events, runs `whileOpen` (the stream still running), then disconnects. */
+function abortAfter(body: object, events: number, whileOpen: () => Promise<void> = async () => {}): Promise<number> {
   return new Promise((resolve, reject) => {
     const data = JSON.stringify(body);
     const req = httpRequest(`${server.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "content-length": Buffer.byteLength(data) } }, (res) => {
       let seen = 0;
+      let leaving = false;
       res.on("data", (b: Buffer) => {
         seen += b
           .toString()
           .split("\n\n")
           .filter((f) => f.startsWith("data: {")).length;
-        if (seen >= events) {
-          req.destroy();
-          resolve(seen);
+        if (seen >= events && !leaving) {
+          leaving = true;
+          whileOpen().then(() => {
+            req.destroy();
+            resolve(seen);
+          }, reject);
         }
       });
       res.on("end", () => resolve(seen));

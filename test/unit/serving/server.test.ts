@@ -169,4 +169,18 @@ describe("OpenLoRA HTTP server", () => {
     expect(new Set(batch.receipts.map((r) => r.requestId)).size).to.equal(pending);
     expect((await post("/v1/receipts/seal", {})).status).to.equal(409);
   });
+
+  it("names a completion by the client's request_id (vLLM's field), so the same requests seal the same root twice", async () => {
+    const requests = [0, 1, 2].map((i) => ({ model: "a1", prompt: "ab", max_tokens: 3, temperature: 1, seed: i, request_id: `run7-${i}` }));
+    const roots: string[] = [];
+    for (let round = 0; round < 2; round++) {
+      const answers = await Promise.all(requests.map(async (r) => (await post("/v1/completions", r)).json()));
+      expect(answers.map((a) => a.id)).to.deep.equal(["cmpl-run7-0", "cmpl-run7-1", "cmpl-run7-2"]);
+      roots.push((await (await post("/v1/receipts/seal", {})).json()).root);
+    }
+    expect(roots[1], "latency is measured afresh each round, and is not in the root").to.equal(roots[0]);
+    const bad = await post("/v1/completions", { ...requests[0], request_id: "../x" });
+    expect(bad.status).to.equal(400);
+    expect((await bad.json()).error).to.include({ code: "request/bad-field", param: "request_id" });
+  });
 });
