@@ -96,7 +96,13 @@ export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>):
   return x;
 }
 
-/** Conjugate gradient for A x = b with A given as a symmetric positive definite operator. */
+/**
+ * Conjugate gradient for A x = b, A symmetric positive definite (a damped Hessian). CG is only
+ * defined there, and fails silently elsewhere (steps along negative curvature blow up to 1e18 and
+ * NaN), so it refuses instead: `cg/negative-curvature` when a search direction p has pᵀAp ≤ 0
+ * (its Rayleigh quotient, an upper bound on A's smallest eigenvalue, is in the fields), and
+ * `cg/diverged` when the residual grows a millionfold or stops being finite.
+ */
 export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: Float64Array, opts: { maxIter?: number; tol?: number } = {}): { x: Float64Array; iterations: number; residual: number } {
   const n = b.length;
   const maxIter = opts.maxIter ?? n;
@@ -109,12 +115,36 @@ export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: F
   let it = 0;
   for (; it < maxIter && Math.sqrt(rr) / bNorm > tol; it++) {
     const Ap = apply(p);
-    const alpha = rr / dot(p, Ap);
+    const pAp = dot(p, Ap);
+    if (!Number.isFinite(pAp))
+      throw new AttributionError({
+        code: "cg/diverged",
+        message: `the operator gave a non-finite product at conjugate gradient's iteration ${it}`,
+        hint: "check the model's parameters and the Hessian-vector product for overflow; raise the damping",
+        fields: { iteration: it, residual: Math.sqrt(rr) / bNorm },
+      });
+    if (pAp <= 0) {
+      const rayleigh = pAp / dot(p, p);
+      throw new AttributionError({
+        code: "cg/negative-curvature",
+        message: `conjugate gradient met a direction of curvature ${rayleigh.toExponential(3)} at iteration ${it}: the operator is not positive definite`,
+        hint: "damp the Hessian by more than the curvature's magnitude (fields.rayleigh), or use the exact or LiSSA solver",
+        fields: { iteration: it, rayleigh },
+      });
+    }
+    const alpha = rr / pAp;
     for (let i = 0; i < n; i++) {
       x[i] += alpha * p[i];
       r[i] -= alpha * Ap[i];
     }
     const rrNew = dot(r, r);
+    if (!Number.isFinite(rrNew) || Math.sqrt(rrNew) / bNorm > 1e6)
+      throw new AttributionError({
+        code: "cg/diverged",
+        message: `conjugate gradient's residual grew to ${(Math.sqrt(rrNew) / bNorm).toExponential(3)} of the right-hand side at iteration ${it}`,
+        hint: "the operator is ill-conditioned: raise the damping, or use the exact solver",
+        fields: { iteration: it, residual: Math.sqrt(rrNew) / bNorm },
+      });
     const beta = rrNew / rr;
     for (let i = 0; i < n; i++) p[i] = r[i] + beta * p[i];
     rr = rrNew;

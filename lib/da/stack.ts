@@ -1,9 +1,11 @@
 // The whole DA stack wired up: an SRS, N operators registered on an L1 chain with the certificate
 // verifier, the DA layer, the proxy on a local port, and the client, certificate checker and
 // derivation source that the batcher and derivation use. One call for notebooks, tests and benches.
+
 import { Wallet } from "ethers";
 import type { LabChain } from "../chain/connect.js";
 import { devPrivateKey } from "../chain/keys.js";
+import { nextTurn, type OnProgress } from "../progress.js";
 import { rng } from "../random.js";
 import { AltDASource } from "./altda-source.js";
 import { assertSecurityAssumptions, DEFAULT_SECURITY_THRESHOLDS, LAB_BLOB_PARAMS, type SecurityThresholds, type VersionedBlobParams } from "./blob-params.js";
@@ -28,7 +30,12 @@ export interface DAStackOptions {
   quorums?: number[];
   /** How payloads become blobs; evaluation form (EigenDA's client default) unless told. */
   payloadForm?: PolynomialForm;
+  /** Counts the set-up stages (DA_STACK_STAGES) as each ends. */
+  onProgress?: OnProgress;
 }
+
+/** The stages of startDAStack, in order, as onProgress names them. */
+export const DA_STACK_STAGES = ["BN254", "SRS", "operators' keys", "contracts on L1", "proxy"] as const;
 
 export interface DAStack {
   srs: Srs;
@@ -47,14 +54,23 @@ export interface DAStack {
 }
 
 export async function startDAStack(o: DAStackOptions): Promise<DAStack> {
-  await initBn254();
   const params = o.params ?? LAB_BLOB_PARAMS;
   const thresholds = o.thresholds ?? DEFAULT_SECURITY_THRESHOLDS;
   const quorums = o.quorums ?? [0, 1];
   assertSecurityAssumptions(params, thresholds);
+  const ended = async (stage: (typeof DA_STACK_STAGES)[number]) => {
+    if (!o.onProgress) return;
+    o.onProgress(DA_STACK_STAGES.indexOf(stage) + 1, DA_STACK_STAGES.length, stage);
+    await nextTurn(); // lets the progress line reach the notebook between synchronous stages
+  };
+  await initBn254();
+  await ended("BN254");
   const srs = o.srs ?? (await insecureSrs(o.seed, o.srsOrder ?? 4096));
+  await ended("SRS");
   const operators = makeOperators({ count: o.operators ?? 12, quorums, rng: rng(o.seed).fork("operators") });
+  await ended("operators' keys");
   const contracts = await deployDAContracts(o.chain.signer, { operators, quorums, blobParams: [params], thresholds, quorumNumbersRequired: quorums });
+  await ended("contracts on L1");
   const check: CertChecker = async (cert) => (await checkCert(contracts.verifier, cert)).status;
   const layer = new DALayer({
     srs,
@@ -70,6 +86,7 @@ export async function startDAStack(o: DAStackOptions): Promise<DAStack> {
   const server = new DAProxyServer(layer, check);
   const url = await server.start();
   const client = new DAProxyClient(url);
+  await ended("proxy");
   return {
     srs,
     operators,

@@ -155,8 +155,8 @@ export class RollupDriver {
   }
 
   /** Derivation: every L1 block after genesis through the pipeline, executed on `engine` (a fresh L2 from the same genesis). */
-  async derive(engine: Engine, opts: PipelineOptions = {}): Promise<Derived> {
-    return derive(this.cfg, engine, this.genesis, this.l1Genesis, this.l1.head.number, (n) => this.l1.blockData(n), { blobs: this.l1.blobs, ...opts });
+  async derive(engine: Engine, opts: PipelineOptions = {}, onProgress?: OnProgress): Promise<Derived> {
+    return derive(this.cfg, engine, this.genesis, this.l1Genesis, this.l1.head.number, (n) => this.l1.blockData(n), { blobs: this.l1.blobs, ...opts }, onProgress);
   }
 
   /** The channels L1 has included so far, in the order they were submitted. */
@@ -175,6 +175,7 @@ export class RollupDriver {
 /**
  * Derivation: a pipeline that starts at L1 block `start` and reads blocks 1..`count` from `read`
  * (a port's chain, or a list of blocks, possibly a tampered copy), executing what it derives on `engine`.
+ * `onProgress` counts the L1 blocks read.
  */
 export async function derive(
   cfg: RollupConfig,
@@ -184,10 +185,14 @@ export async function derive(
   count: number,
   read: (n: number) => L1BlockData | Promise<L1BlockData>,
   opts: PipelineOptions = {},
+  onProgress?: OnProgress,
 ): Promise<Derived> {
   const pipeline = new DerivationPipeline(cfg, engine, genesis, [start], opts);
   const t0 = performance.now();
-  for (let n = 1; n <= count; n++) await pipeline.addL1Block(await read(n));
+  for (let n = 1; n <= count; n++) {
+    await pipeline.addL1Block(await read(n));
+    onProgress?.(n, count, "L1 blocks read");
+  }
   return { pipeline, seconds: (performance.now() - t0) / 1000 };
 }
 

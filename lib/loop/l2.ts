@@ -5,6 +5,7 @@
 // `finish()` closes the last channel and derives the L2 again from L1 alone on a fresh chain, and
 // `settleOutputs()` proposes output roots to the L2OutputOracle, has the challenger check them
 // against the derived chain, and finalizes.
+
 import { type ContractRunner, keccak256, Transaction, type TransactionReceipt, type Wallet } from "ethers";
 import type { LabChain } from "../chain/connect.js";
 import type { ContractName, FunctionArguments, FunctionName, LabContract } from "../chain/contract-types.js";
@@ -22,6 +23,7 @@ import { commitmentFunction } from "../ledger/kzg-eip4844.js";
 import { type OutputSettlement, outputAtBlock, settleOutputRoots } from "../ledger/output-root.js";
 import type { RollupConfig } from "../ledger/rollup-config.js";
 import type { SequencedBlock, Sequencer } from "../ledger/sequencer.js";
+import type { OnProgress } from "../progress.js";
 import { LoopError } from "./errors.js";
 
 /** One L2 transaction the loop wants included: who signs it, and the call or deployment. */
@@ -318,11 +320,11 @@ export class L2Ledger {
    * Posts what the batcher still holds, lets L1 move on two blocks, then derives L2 from L1 alone
    * on a fresh chain with the same genesis and compares every block's hash and state root.
    */
-  async finish(): Promise<Derivation> {
+  async finish(onProgress?: OnProgress): Promise<Derivation> {
     await this.driver.closeChannel();
     const chain = await openChain("l2", this.rollup.genesisDate);
     const commitBlob = this.opts.batcher.da === "blobs" ? await commitmentFunction() : undefined;
-    const { pipeline, seconds } = await this.driver.derive(new HardhatEngine(chain), { commitBlob, altDA: this.altDA?.resolver() });
+    const { pipeline, seconds } = await this.driver.derive(new HardhatEngine(chain), { commitBlob, altDA: this.altDA?.resolver() }, onProgress);
     this.derivation = { chain, pipeline, identicalBlocks: await identicalBlocks(this.l2, chain, this.sequencer.unsafeHead.number), seconds };
     return this.derivation;
   }

@@ -12,6 +12,6 @@ export {
   layerwiseInfluence,
 } from "./datainf.js";
 export { GradDot } from "./grad-dot.js";
-export { CGInfluence, ExactInfluence, LiSSAInfluence, largestEigenvalue } from "./influence.js";
+export { CGInfluence, ExactInfluence, LiSSAInfluence, largestEigenvalue, smallestEigenvalue } from "./influence.js";
 export { TracInCP } from "./tracin.js";
 export { outToLoss, TRAK, type TrakOptions } from "./trak.js";

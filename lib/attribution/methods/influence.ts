@@ -54,10 +54,10 @@ export class CGInfluence implements Attributor {
   constructor(readonly opts: { maxIter?: number; tol?: number } = {}) {}
   attribute(task: AttributionTask): Scores {
     verifyTask(task);
-    const H = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
+    const solve = this.solver(task);
     let iters = 0;
     const { nTest, nTrain, data } = inverseHvps(task, (v) => {
-      const r = conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
+      const r = solve(v);
       iters += r.iterations;
       return r.x;
     });
@@ -66,8 +66,38 @@ export class CGInfluence implements Attributor {
   }
   selfInfluence(task: AttributionTask): Float64Array {
     verifyTask(task);
-    const H = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
-    return selfInverseHvps(task, (v) => conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 }).x);
+    const solve = this.solver(task);
+    return selfInverseHvps(task, (v) => solve(v).x);
+  }
+
+  /**
+   * (H + l2·I)⁻¹v by CG, which is only defined where the damped Hessian is positive definite: a
+   * network away from a strict minimum is not, and there CG may converge to a meaningless answer
+   * or blow up. So the smallest eigenvalue is estimated first (power iteration on λ_max·I − H),
+   * and CG's own negative-curvature check backs the estimate up; either refusal names a damping
+   * that works with a margin, l2 + 2·|λ_min|.
+   */
+  private solver(task: AttributionTask): (v: Float64Array) => ReturnType<typeof conjugateGradient> {
+    const H = (u: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, u, task.l2);
+    const smallest = smallestEigenvalue(H, task.model.numParams, task.seed ?? 0);
+    const refuse = (curvature: number, iteration?: number) => {
+      const suggestedL2 = Number((task.l2 + 2 * Math.max(Math.abs(curvature), Math.abs(Math.min(0, smallest)))).toPrecision(2));
+      return new AttributionError({
+        code: "influence/indefinite-hessian",
+        message: `the damped Hessian (l2 = ${task.l2}) has negative curvature ${Math.min(curvature, smallest).toExponential(3)}: conjugate-gradient influence is undefined there`,
+        hint: `raise the damping to l2 ≥ ${suggestedL2}, or use the exact (Cholesky) or LiSSA solver`,
+        fields: { l2: task.l2, smallestEigenvalue: smallest, curvature, suggestedL2, ...(iteration === undefined ? {} : { iteration }) },
+      });
+    };
+    if (smallest <= 0) throw refuse(smallest);
+    return (v) => {
+      try {
+        return conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
+      } catch (error) {
+        if (error instanceof AttributionError && error.code === "cg/negative-curvature") throw refuse(error.fields.rayleigh as number, error.fields.iteration as number);
+        throw error;
+      }
+    };
   }
 }
 
@@ -84,6 +114,16 @@ export function largestEigenvalue(apply: (v: Float64Array) => Float64Array, dim:
     v = Av;
   }
   return lambda;
+}
+
+/** Smallest eigenvalue of a symmetric operator: λ_max − the largest eigenvalue of λ_max·I − A (both by power iteration). */
+export function smallestEigenvalue(apply: (v: Float64Array) => Float64Array, dim: number, seed: number, iters = 100): number {
+  const top = largestEigenvalue(apply, dim, seed, iters);
+  const shifted = (v: Float64Array) => {
+    const Av = apply(v);
+    return v.map((x, i) => top * x - Av[i]);
+  };
+  return top - largestEigenvalue(shifted, dim, seed + 1, iters);
 }
 
 /**

@@ -1,10 +1,11 @@
 import { expect } from "chai";
-import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { AttributionError, HashMismatchError } from "../../../lib/attribution/errors.js";
 import { pearson } from "../../../lib/attribution/evaluation/stats.js";
 import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
+import { cholesky, conjugateGradient } from "../../../lib/attribution/linalg.js";
 import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
-import { LogisticRegression, subset } from "../../../lib/attribution/model.js";
+import { hessianVectorProduct, LogisticRegression, subset } from "../../../lib/attribution/model.js";
 import { fitNewton, hashParams } from "../../../lib/attribution/retrain.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
@@ -42,6 +43,40 @@ describe("attribution: influence methods on a small convex problem", function ()
   it("conjugate gradient reproduces the exact inverse-Hessian products", () => {
     const cg = new CGInfluence({ tol: 1e-12 }).attribute(task);
     for (let i = 0; i < cg.data.length; i++) expect(cg.data[i]).to.be.closeTo(exact.data[i], 1e-6 * (1 + Math.abs(exact.data[i])));
+  });
+
+  it("CG refuses an indefinite damped Hessian, naming a damping under which the Hessian is positive definite", () => {
+    // a small MLP a few SGD epochs in is away from a strict minimum: its Hessian is indefinite
+    const run = trainMlp(attributionMlp(tf, train.dim, 4, 3), train, { epochs: 3, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd" });
+    const mlpTask: AttributionTask = { model: run.model, params: run.params, train, test, l2: 1e-6, seed: 1 };
+    const p = run.model.numParams;
+    // the damped Hessian built column by column, symmetrised: Cholesky is the independent judge of definiteness
+    const hessianAt = (l2: number) => {
+      const M = new Float64Array(p * p);
+      for (let c = 0; c < p; c++) {
+        const e = new Float64Array(p);
+        e[c] = 1;
+        const col = hessianVectorProduct(run.model, run.params, train, e, l2);
+        for (let r = 0; r < p; r++) M[r * p + c] += col[r] / 2;
+        for (let r = 0; r < p; r++) M[c * p + r] += col[r] / 2;
+      }
+      return M;
+    };
+    expectCode(() => cholesky(hessianAt(mlpTask.l2), p), AttributionError, "linalg/not-positive-definite");
+    const { fields } = expectCode(() => new CGInfluence().attribute(mlpTask), AttributionError, "influence/indefinite-hessian", { l2: 1e-6 });
+    expect(fields.smallestEigenvalue as number).to.be.below(0);
+    const suggested = fields.suggestedL2 as number;
+    expect(() => cholesky(hessianAt(suggested), p), "the suggested damping makes the Hessian positive definite").to.not.throw();
+    const scores = new CGInfluence().attribute({ ...mlpTask, l2: suggested });
+    expect(scores.data.every(Number.isFinite)).to.equal(true);
+  });
+
+  it("conjugate gradient stops on a non-finite product or a negative curvature instead of returning NaN", () => {
+    const overflowing = (v: Float64Array) => v.map((x) => x * Number.MAX_VALUE * 10);
+    expectCode(() => conjugateGradient(overflowing, Float64Array.from([1, 1])), AttributionError, "cg/diverged", { iteration: 0 });
+    const indefinite = (v: Float64Array) => Float64Array.from([v[0], -0.5 * v[1]]);
+    const { fields } = expectCode(() => conjugateGradient(indefinite, Float64Array.from([0, 1])), AttributionError, "cg/negative-curvature", { iteration: 0 });
+    expect(fields.rayleigh).to.equal(-0.5);
   });
 
   it("LiSSA converges towards exact influence, and the same seed gives identical scores", () => {
