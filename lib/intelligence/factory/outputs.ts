@@ -59,7 +59,7 @@ export async function writeFactoryOutputs(a: {
       writeStagedFile(join(staged, "weights", "model.safetensors"), bytes);
     }
     const metricsJson = `${JSON.stringify(metrics, null, 2)}\n`;
-    const metricsSha256 = sha256Hex(metricsJson);
+    const metricsSha256 = metricsHash(metrics);
     const result = {
       name: spec.name,
       method: spec.method,
@@ -85,6 +85,18 @@ export async function writeFactoryOutputs(a: {
   } finally {
     rmSync(staged, { recursive: true, force: true });
   }
+}
+
+/** Fields of metrics.json that measure the machine, not the model: the same seed gives other values on every run. */
+export const WALL_CLOCK_METRICS = ["seconds", "examples_per_second", "model_gflops_per_second"] as const;
+
+/**
+ * What the chain records of a run's metrics: sha256 of their canonical JSON (RFC 8785) without
+ * the wall-clock fields, so one seed registers one hash on any machine and at any load.
+ */
+export function metricsHash(metrics: object): string {
+  const measured = Object.fromEntries(Object.entries(metrics).filter(([k]) => !(WALL_CLOCK_METRICS as readonly string[]).includes(k)));
+  return sha256Hex(canonicalJson(measured));
 }
 
 /** A file inside a staged folder: the folder's rename makes it visible, so no temp name is needed. */

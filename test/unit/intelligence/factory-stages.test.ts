@@ -17,6 +17,7 @@ import {
   loadOrPretrainBase,
   lockStaging,
   type Model,
+  metricsHash,
   Optimizer,
   pruneCheckpoints,
   RunInterruptedError,
@@ -173,6 +174,10 @@ describe("Model Factory stages", function () {
       expect(m.trainable_fraction).to.equal(0.01);
       expect(m.final).to.deep.equal({ test_loss: 1.1, test_accuracy: 0.4, validation_loss: 1, validation_accuracy: 0.5 });
       expect(m.resumed_from_step).to.equal(6);
+      // the hash the chain records: blind to the wall clock, not to what the model learned
+      const slower = { ...m, seconds: 50, examples_per_second: 1, model_gflops_per_second: 0.1 };
+      expect(metricsHash(slower)).to.equal(metricsHash(m));
+      expect(metricsHash({ ...m, final: { ...m.final, test_loss: 1.2 } })).to.not.equal(metricsHash(m));
     });
 
     it("replaces an older output folder whole, taking the kept checkpoints along", async () => {
