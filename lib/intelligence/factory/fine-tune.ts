@@ -213,40 +213,33 @@ async function evaluateSplits(model: Model, data: FactoryData, forward: ForwardO
   return { validation_loss: v.loss, validation_accuracy: v.accuracy, test_loss: t.loss, test_accuracy: t.accuracy };
 }
 
+/** What the run has recorded so far: restored from a resumed run's state, advanced after each step. */
+interface RunRecord {
+  history: FactoryMetrics["history"];
+  evals: FactoryEvaluation[];
+  peakTrainingBytes: number;
+  /** Saves the resumable state as of `step` steps done. */
+  saveState(step: number): Promise<void>;
+}
+
 /**
  * Stage "training loop": the lab's training loop from the restored step to the last (the spec's
- * schedule, seeded batches and dropout); after each step its evaluation and checkpoint when due
- * (each checkpoint also saves the resumable state); stops, saving the state, when aborted or
- * after opts.stopAfterSteps.
+ * schedule, seeded batches and dropout), with afterStep's evaluations and checkpoints; stops,
+ * saving the state, when aborted or after opts.stopAfterSteps.
  */
 async function trainingLoop(run: TrainingRun, opts: FactoryOptions): Promise<LoopOutcome> {
   const { spec, model, setup, opt, staging, totalSteps } = run;
-  const history = run.resumed?.history ?? [];
-  const evals = run.resumed?.evals ?? [];
   const startStep = run.resumed?.step ?? 0;
   const secondsBefore = run.resumed?.seconds ?? 0;
   const started = Date.now();
   const elapsed = () => secondsBefore + (Date.now() - started) / 1000;
-  const saveState = (step: number) => saveTrainingState(staging.stateDir, setup.trainable, opt, { step, history, evals, seconds: elapsed(), specSha256: run.specSha256 });
-  opts.onStart?.({ spec, classifier: model.task === "image-classification", totalSteps, startStep, history, evals });
-  let peak = 0;
-  const afterStep = async (r: StepReport) => {
-    if (run.backend === "webgpu") assertWebGpuHealthy();
-    peak = Math.max(peak, r.bytesWithGradients - run.memoryBefore);
-    history.push({ step: r.step, loss: r.loss, lr: r.lr });
-    const due = stepSchedule(spec, r.step, totalSteps);
-    if (due.evaluate) {
-      const evaluation = { step: r.step, ...(await evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable })) };
-      evals.push(evaluation);
-      opts.onEvaluation?.(evaluation);
-    }
-    if (due.checkpoint) {
-      const dir = await writeCheckpoint(staging.checkpointsDir, { step: r.step, lr: r.lr, loss: r.loss }, setup.trainable, spec, model, setup.adapter);
-      await saveState(r.step);
-      opts.onCheckpoint?.({ step: r.step, dir });
-    }
-    opts.onStep?.({ step: r.step, totalSteps, loss: r.loss, lr: r.lr, lastEvaluation: evals[evals.length - 1] });
+  const record: RunRecord = {
+    history: run.resumed?.history ?? [],
+    evals: run.resumed?.evals ?? [],
+    peakTrainingBytes: 0,
+    saveState: (step) => saveTrainingState(staging.stateDir, setup.trainable, opt, { step, history: record.history, evals: record.evals, seconds: elapsed(), specSha256: run.specSha256 }),
   };
+  opts.onStart?.({ spec, classifier: model.task === "image-classification", totalSteps, startStep, history: record.history, evals: record.evals });
   const loop = await runTrainingLoop({
     model,
     frozen: setup.frozen,
@@ -261,15 +254,38 @@ async function trainingLoop(run: TrainingRun, opts: FactoryOptions): Promise<Loo
     forward: setup.forward,
     dropout: true,
     shouldStop: ({ stepsRun }) => opts.signal?.aborted === true || (opts.stopAfterSteps !== undefined && stepsRun >= opts.stopAfterSteps),
-    onStep: afterStep,
+    onStep: (r) => afterStep(run, opts, record, r),
   }).catch((error: unknown) => {
     throw error instanceof NonFiniteLossError ? withLastCheckpoint(error, spec, staging) : error;
   });
   if (loop.stoppedAt !== undefined) {
-    await saveState(loop.stoppedAt);
+    await record.saveState(loop.stoppedAt);
     throw new RunInterruptedError(loop.stoppedAt, staging.root);
   }
-  return { history, evals, seconds: elapsed(), secondsBefore, peakTrainingBytes: peak };
+  return { history: record.history, evals: record.evals, seconds: elapsed(), secondsBefore, peakTrainingBytes: record.peakTrainingBytes };
+}
+
+/**
+ * Stage "after a step": the device's health (webgpu), the memory peak and the loss history; the
+ * evaluation and the checkpoint (with the resumable state) when the schedule makes them due.
+ */
+async function afterStep(run: TrainingRun, opts: FactoryOptions, record: RunRecord, r: StepReport): Promise<void> {
+  const { spec, model, setup, staging, totalSteps } = run;
+  if (run.backend === "webgpu") assertWebGpuHealthy();
+  record.peakTrainingBytes = Math.max(record.peakTrainingBytes, r.bytesWithGradients - run.memoryBefore);
+  record.history.push({ step: r.step, loss: r.loss, lr: r.lr });
+  const due = stepSchedule(spec, r.step, totalSteps);
+  if (due.evaluate) {
+    const evaluation = { step: r.step, ...(await evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable })) };
+    record.evals.push(evaluation);
+    opts.onEvaluation?.(evaluation);
+  }
+  if (due.checkpoint) {
+    const dir = await writeCheckpoint(staging.checkpointsDir, { step: r.step, lr: r.lr, loss: r.loss }, setup.trainable, spec, model, setup.adapter);
+    await record.saveState(r.step);
+    opts.onCheckpoint?.({ step: r.step, dir });
+  }
+  opts.onStep?.({ step: r.step, totalSteps, loss: r.loss, lr: r.lr, lastEvaluation: record.evals[record.evals.length - 1] });
 }
 
 /** A non-finite loss, named with the run and the last good checkpoint to go back to. */
