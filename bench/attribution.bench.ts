@@ -119,7 +119,7 @@ printTable(`Per-example gradients of Model Factory models on ${tf.getBackend()}:
 // 1 · the Factory MLP of the mlp-fmnist experiment, trained briefly: its gradients fill section 3
 const n = quick ? 256 : 1024;
 const train = sampleFashion("train", { n, seed: 1, pool: 2 });
-const mlpRun = trainMlp(attributionMlp(tf, train.dim, 64, 10), train, { epochs: 2, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: 1 });
+const mlpRun = await trainMlp(attributionMlp(tf, train.dim, 64, 10), train, { epochs: 2, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: 1 });
 const mlp = mlpRun.model,
   mlpParams = mlpRun.params;
 

@@ -64,11 +64,9 @@ function setup(model: Model, method: "full" | "lora", batch: number, targets: st
 async function measure(s: StepSetup, steps: number) {
   const mem0 = tf.memory().numBytes;
   let peak = 0;
-  const run = () => {
-    for (let i = 0; i < steps; i++)
-      tf.tidy(() => {
-        peak = Math.max(peak, trainStep(s.model, s.frozen, s.trainable, s.opt, { x: s.x, y: s.y }, 1e-3, s.fwd, i).bytesWithGradients);
-      });
+  const run = async () => {
+    // the step disposes its batch: each gets its own handles on the fixed batch
+    for (let i = 0; i < steps; i++) peak = Math.max(peak, (await trainStep(s.model, s.frozen, s.trainable, s.opt, { x: s.x.clone(), y: s.y.clone() }, 1e-3, s.fwd, i)).bytesWithGradients);
   };
   const ms = await timeMs(run, quick ? 1 : 3);
   const batch = s.x.shape[0];

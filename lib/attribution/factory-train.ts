@@ -1,18 +1,18 @@
 /**
  * The Factory's MLP trained for the attribution experiments: the Intelligence layer's own model
- * (createMlp), optimizer and training step, on an attribution batch. A run returns the trained
+ * (createMlp), optimizer and training loop, on an attribution batch. A run returns the trained
  * tensors and the checkpoints TracIn-CP needs; FactoryModel (factory-model.ts) scores them.
  *
  * Two forms: full training of every linear weight and bias from the model's seeded init, and LoRA
  * adapters (PEFT's init: A Kaiming-uniform, B = 0) on a frozen base.
  */
-import type * as tfjs from "@tensorflow/tfjs";
 import { initLora, loraConfig, loraForwardOptions } from "../intelligence/lora/index.js";
 import { createMlp } from "../intelligence/models/mlp.js";
 import type { ForwardOptions, Model, Tf, WeightMap } from "../intelligence/models/types.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, Optimizer, type TrainData, trainStep } from "../intelligence/train.js";
+import { DEFAULT_OPTIMIZER, type TrainData } from "../intelligence/train.js";
+import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../intelligence/training-loop.js";
 import { AttributionError } from "./errors.js";
-import { type ArrayTensor, FactoryModel } from "./factory-model.js";
+import { FactoryModel } from "./factory-model.js";
 import type { Batch } from "./model.js";
 import type { Checkpoint } from "./retrain.js";
 
@@ -26,13 +26,6 @@ export interface FactoryTrainOptions {
   optimizer?: "adamw" | "sgd";
   /** Keep a checkpoint at the end of every `checkpointEvery` epochs (TracIn-CP). */
   checkpointEvery?: number;
-}
-
-/** A kept checkpoint: the trainable tensors after `step` optimizer steps at learning rate `lr`. */
-export interface KeptTensors {
-  step: number;
-  lr: number;
-  tensors: Record<string, ArrayTensor>;
 }
 
 export interface FactoryTrainRun {
@@ -51,45 +44,38 @@ function trainData(batch: Batch): TrainData {
   return { x: Float32Array.from(batch.x), y: batch.y, n: batch.n, xShape: [batch.dim], yShape: [] };
 }
 
-function arrays(vars: Record<string, tfjs.Variable>): Record<string, ArrayTensor> {
-  return Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.dataSync()) }]));
+/**
+ * Seeded minibatch training of the `start` tensors with everything else in `frozen` held fixed, by
+ * the Intelligence layer's training loop: batches are its per-epoch permutations of (seed, epoch),
+ * so the same seed and data give bit-identical tensors. `start` is copied, not consumed.
+ */
+export async function trainTensors(model: Model, frozen: WeightMap, start: WeightMap, batch: Batch, o: FactoryTrainOptions, fwd: ForwardOptions = {}): Promise<FactoryTrainRun> {
+  checkTrainOptions(batch, o);
+  const trainable = trainableVariables(model.tf, start);
+  const perEpoch = Math.max(1, Math.floor(batch.n / o.batchSize));
+  const run = await runTrainingLoop({
+    model,
+    frozen,
+    trainable,
+    optimizer: { ...DEFAULT_OPTIMIZER, name: o.optimizer ?? "adamw", lr: o.lr, weightDecay: o.weightDecay },
+    data: trainData(batch),
+    batchSize: o.batchSize,
+    seed: o.seed,
+    steps: o.epochs * perEpoch,
+    forward: fwd,
+    keepEvery: o.checkpointEvery && perEpoch * o.checkpointEvery,
+  });
+  return { tensors: releaseVariables(model.tf, trainable), checkpoints: run.kept, finalLoss: run.lastLoss };
 }
 
-/**
- * Seeded minibatch training of the `start` tensors with everything else in `frozen` held fixed;
- * batches are the Intelligence layer's per-epoch permutations of (seed, epoch), so the same seed
- * and data give bit-identical tensors. `start` is copied, not consumed.
- */
-export function trainTensors(model: Model, frozen: WeightMap, start: WeightMap, batch: Batch, o: FactoryTrainOptions, fwd: ForwardOptions = {}): FactoryTrainRun {
-  if (!(o.batchSize >= 1 && o.epochs >= 1 && batch.n >= 1)) {
-    throw new AttributionError({
-      code: "attribution/bad-train-options",
-      message: `cannot train ${o.epochs} epochs of batch ${o.batchSize} on ${batch.n} examples`,
-      hint: "give at least one epoch, a batch size of at least 1 and a non-empty batch",
-      fields: { epochs: o.epochs, batchSize: o.batchSize, n: batch.n },
-    });
-  }
-  const tf = model.tf;
-  const data = trainData(batch);
-  const vars: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(start)) vars[k] = tf.variable(tf.clone(t), true);
-  const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, name: o.optimizer ?? "adamw", lr: o.lr, weightDecay: o.weightDecay }, vars);
-  const perEpoch = Math.max(1, Math.floor(batch.n / o.batchSize));
-  const checkpoints: KeptTensors[] = [];
-  let finalLoss = NaN;
-  for (let s = 0; s < o.epochs * perEpoch; s++) {
-    const idx = batchIndices(batch.n, o.batchSize, o.seed, s);
-    finalLoss = tf.tidy(() => trainStep(model, frozen, vars, opt, batchTensors(model, data, idx), o.lr, fwd, s).loss);
-    const epochsDone = (s + 1) / perEpoch;
-    if (o.checkpointEvery && Number.isInteger(epochsDone) && epochsDone % o.checkpointEvery === 0) checkpoints.push({ step: s + 1, lr: o.lr, tensors: arrays(vars) });
-  }
-  opt.dispose();
-  const tensors: WeightMap = {};
-  for (const [k, v] of Object.entries(vars)) {
-    tensors[k] = tf.clone(v);
-    v.dispose();
-  }
-  return { tensors, checkpoints, finalLoss };
+function checkTrainOptions(batch: Batch, o: FactoryTrainOptions): void {
+  if (o.batchSize >= 1 && o.epochs >= 1 && batch.n >= 1) return;
+  throw new AttributionError({
+    code: "attribution/bad-train-options",
+    message: `cannot train ${o.epochs} epochs of batch ${o.batchSize} on ${batch.n} examples`,
+    hint: "give at least one epoch, a batch size of at least 1 and a non-empty batch",
+    fields: { epochs: o.epochs, batchSize: o.batchSize, n: batch.n },
+  });
 }
 
 /** A fully trained MLP as the attribution methods see it: every linear weight and bias trainable. */
@@ -102,18 +88,18 @@ export interface MlpRun {
 }
 
 /** Trains every weight of `model` from its seeded init (seed `o.seed`). */
-export function trainMlp(model: Model, batch: Batch, o: FactoryTrainOptions): MlpRun {
+export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOptions): Promise<MlpRun> {
   const init = model.init(o.seed);
-  const run = trainTensors(model, {}, init, batch, o);
+  const run = await trainTensors(model, {}, init, batch, o);
   for (const t of Object.values(init)) t.dispose();
   const fm = new FactoryModel({ model, weights: run.tensors, trainable: Object.keys(run.tensors) });
   return { model: fm, params: fm.packWeights(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
 }
 
 /** The trained parameter vector of another run of the same model (an LDS subset, a TRAK member). */
-export function retrainParams(fm: FactoryModel, model: Model, batch: Batch, o: FactoryTrainOptions): Float64Array {
+export async function retrainParams(fm: FactoryModel, model: Model, batch: Batch, o: FactoryTrainOptions): Promise<Float64Array> {
   const init = model.init(o.seed);
-  const run = trainTensors(model, {}, init, batch, { ...o, checkpointEvery: undefined });
+  const run = await trainTensors(model, {}, init, batch, { ...o, checkpointEvery: undefined });
   const params = fm.packWeights(run.tensors);
   for (const t of [...Object.values(init), ...Object.values(run.tensors)]) t.dispose();
   return params;
@@ -126,10 +112,10 @@ export interface LoraMlpRun {
 }
 
 /** LoRA adapters of rank r (PEFT's alpha, scaling alpha / r) on `targets`, trained on a frozen base. */
-export function trainLoraMlp(model: Model, base: WeightMap, batch: Batch, lora: { r: number; alpha: number; targets: string[] }, o: FactoryTrainOptions): LoraMlpRun {
+export async function trainLoraMlp(model: Model, base: WeightMap, batch: Batch, lora: { r: number; alpha: number; targets: string[] }, o: FactoryTrainOptions): Promise<LoraMlpRun> {
   const adapter = initLora(model, base, loraConfig({ r: lora.r, loraAlpha: lora.alpha, targetModules: lora.targets }), o.seed);
   const fwd = loraForwardOptions(adapter);
-  const run = trainTensors(model, base, adapter.tensors, batch, o, fwd);
+  const run = await trainTensors(model, base, adapter.tensors, batch, o, fwd);
   for (const t of Object.values(adapter.tensors)) t.dispose();
   const weights = { ...base, ...run.tensors };
   const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: fwd });

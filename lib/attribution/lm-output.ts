@@ -128,7 +128,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
   if (existsSync(resultPath) && existsSync(join(dir, "adapter", "adapter_model.safetensors"))) {
     const record = JSON.parse(readFileSync(resultPath, "utf8")) as { adapter_sha256: string; base_model_sha256: string };
     model = I.baseModel(tf, spec.base_model.name);
-    const base = I.loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
+    const base = await I.loadOrPretrainBase(tf, spec.base_model.name, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
     if (base.sha256 !== record.base_model_sha256) {
       throw new HashMismatchError({
         code: "lm-output/base-hash-mismatch",

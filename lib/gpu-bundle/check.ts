@@ -5,13 +5,14 @@ import { gunzipSync } from "node:zlib";
 import * as tf from "@tensorflow/tfjs";
 import { describeError, LabError } from "../errors.js";
 import { type FactorySpec, validateSpecFile } from "../intelligence/factory/factory-spec.js";
-import { specLoraConfig } from "../intelligence/factory/fine-tune.js";
+import { specLoraConfig, specOptimizerConfig } from "../intelligence/factory/fine-tune.js";
 import { countParams, initLora, loraForwardOptions } from "../intelligence/lora/index.js";
 import { createGpt, type GptConfig } from "../intelligence/models/gpt.js";
 import { createMlp } from "../intelligence/models/mlp.js";
 import type { Model, WeightMap } from "../intelligence/models/types.js";
 import { BASE_MODELS, lmWindows, MLP_CONFIG } from "../intelligence/models/zoo.js";
-import { batchIndices, batchTensors, learningRate, Optimizer, type TrainData, trainStepAsync } from "../intelligence/train.js";
+import type { TrainData } from "../intelligence/train.js";
+import { runTrainingLoop, trainableVariables } from "../intelligence/training-loop.js";
 import { type BackendChoice, selectBackend } from "../tf/backend.js";
 import { activateWebGpu, findLibrary, findVulkanIcds, type WebGpuAdapterReport } from "../tf/webgpu.js";
 
@@ -163,36 +164,31 @@ async function train(w: Workload, backend: BackendChoice, steps: number): Promis
   } else {
     init = base;
   }
-  const trainable = Object.fromEntries(Object.entries(init).map(([k, t]) => [k, tf.variable(t, true)]));
-  const opt = new Optimizer(
-    tf,
-    {
-      name: spec.optimizer.name,
-      lr: spec.optimizer.lr,
-      beta1: spec.optimizer.beta1,
-      beta2: spec.optimizer.beta2,
-      eps: spec.optimizer.eps,
-      weightDecay: spec.optimizer.weight_decay,
-      lrRatioB: spec.optimizer.lr_ratio_b,
-    },
-    trainable,
-  );
+  const trainable = trainableVariables(tf, init);
   const losses: number[] = [];
   let timedFrom = 0;
   try {
-    for (let step = 0; step < steps; step++) {
-      if (step === 1) timedFrom = performance.now();
-      const lr = learningRate(spec.optimizer.lr, { kind: spec.schedule.kind, warmupSteps: spec.schedule.warmup_steps }, step, spec.training.steps ?? steps);
-      const batch = batchTensors(model, data, batchIndices(data.n, w.batchSize, spec.seed, step));
-      const r = await trainStepAsync(model, frozen, trainable, opt, batch, lr, { ...fwd, training: true, dropoutSeed: (spec.seed * 1000003 + step) >>> 0 }, step);
-      losses.push(r.loss);
-    }
-  } finally {
-    opt.dispose();
-    for (const v of Object.values(trainable)) v.dispose();
-    Object.values(base).forEach((t) => {
-      if (!t.isDisposed) t.dispose();
+    await runTrainingLoop({
+      model,
+      frozen,
+      trainable,
+      optimizer: specOptimizerConfig(spec),
+      data,
+      batchSize: w.batchSize,
+      seed: spec.seed,
+      steps,
+      schedule: { kind: spec.schedule.kind, warmupSteps: spec.schedule.warmup_steps },
+      scheduleSteps: spec.training.steps ?? steps,
+      forward: fwd,
+      dropout: true,
+      onStep: (r) => {
+        losses.push(r.loss);
+        if (r.step === 1) timedFrom = performance.now();
+      },
     });
+  } finally {
+    for (const v of Object.values(trainable)) v.dispose();
+    for (const t of [...Object.values(base), ...Object.values(init)]) if (!t.isDisposed) t.dispose();
   }
   const seconds = (performance.now() - timedFrom) / 1000;
   const timedSteps = Math.max(1, steps - 1);

@@ -49,3 +49,4 @@ export * from "./lora/index.js";
 export * from "./models/index.js";
 export * from "./peft/index.js";
 export * from "./train.js";
+export * from "./training-loop.js";

@@ -1,5 +1,6 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { rng } from "../random.js";
+import { readFloats, readScalar } from "../tf/read-back.js";
 import { NonFiniteLossError } from "./errors.js";
 import { crossEntropy } from "./models/ops.js";
 import { roleOf } from "./models/peft-keys.js";
@@ -144,27 +145,11 @@ export interface StepResult {
 
 /**
  * One optimisation step on the named trainable variables; everything else in `frozen` is a
- * constant of the gradient computation (and is never assigned).
+ * constant of the gradient computation (and is never assigned). The loss is read back
+ * asynchronously (every backend, WebGPU included); the batch is disposed; no surrounding
+ * tf.tidy is needed. runTrainingLoop (training-loop.ts) runs the steps of a whole run.
  */
-export function trainStep(
-  model: Model,
-  frozen: WeightMap,
-  trainable: Record<string, tfjs.Variable>,
-  opt: Optimizer,
-  batch: { x: Tensor; y: Tensor },
-  lr: number,
-  fwd: ForwardOptions,
-  stepIndex: number,
-): StepResult {
-  const pending = lossAndGradients(model, frozen, trainable, batch, fwd);
-  return finishStep(pending, pending.value.dataSync()[0], trainable, opt, lr, stepIndex);
-}
-
-/**
- * trainStep that reads the loss back asynchronously: the form every backend supports (WebGPU in
- * Node has no synchronous read-back). Disposes the batch; needs no surrounding tf.tidy.
- */
-export async function trainStepAsync(
+export async function trainStep(
   model: Model,
   frozen: WeightMap,
   trainable: Record<string, tfjs.Variable>,
@@ -181,7 +166,7 @@ export async function trainStepAsync(
     batch.x.dispose();
     batch.y.dispose();
   }
-  const loss = (await pending.value.data())[0];
+  const loss = await readScalar(pending.value);
   return finishStep(pending, loss, trainable, opt, lr, stepIndex);
 }
 
@@ -211,27 +196,13 @@ function finishStep(pending: ReturnType<typeof lossAndGradients>, loss: number, 
   return { loss, bytesWithGradients };
 }
 
-/** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches. */
-export function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): { loss: number; accuracy: number } {
+/** Accuracy and mean loss of a classifier (or mean loss of an LM) over a data set, in batches, read back asynchronously. */
+export async function evaluate(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0,
     correct = 0;
   for (const idx of evaluationBatches(data, batchSize)) {
     const sums = batchSums(model, weights, data, idx, fwd);
-    const values = sums.dataSync();
-    sums.dispose();
-    lossSum += values[0];
-    correct += values[1];
-  }
-  return evaluationResult(data, lossSum, correct);
-}
-
-/** evaluate with asynchronous read-back (every backend, WebGPU included). */
-export async function evaluateAsync(model: Model, weights: WeightMap, data: TrainData, fwd: ForwardOptions = {}, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
-  let lossSum = 0,
-    correct = 0;
-  for (const idx of evaluationBatches(data, batchSize)) {
-    const sums = batchSums(model, weights, data, idx, fwd);
-    const values = await sums.data();
+    const values = await readFloats(sums);
     sums.dispose();
     lossSum += values[0];
     correct += values[1];

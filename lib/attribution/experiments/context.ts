@@ -28,10 +28,10 @@ export function gradientStoreMetrics(store: GradientStore, log: Log): { gradient
   return { gradient_sets_computed: store.misses, gradient_sets_read: store.hits };
 }
 
-/** `f`'s value and its wall seconds. */
-export function timed<T>(f: () => T): [T, number] {
+/** `f`'s value and its wall seconds (awaited when `f` is asynchronous). */
+export async function timed<T>(f: () => T | Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
-  const r = f();
+  const r = await f();
   return [r, (performance.now() - t0) / 1000];
 }
 

@@ -16,16 +16,17 @@
  * Evaluation: LDS over LoRA re-trainings on seeded half subsets (each retrained with the run's
  * seed), and counterfactual removal of the top-k windows against k random ones, retrained.
  */
-import type * as tfjs from "@tensorflow/tfjs";
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lora/index.js";
 import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep } from "../../intelligence/train.js";
+import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
+import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
 import { nextTurn, type OnProgress } from "../../progress.js";
+import { readTensorMap } from "../../tf/read-back.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
-import { type ArrayTensor, FactoryModel, lmBatch } from "../factory-model.js";
+import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { sampleText } from "../lm-output.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "../methods/index.js";
@@ -127,47 +128,31 @@ interface LoraRun {
   /** Trained adapter tensors by PEFT key (kept; dispose when done). */
   tensors: WeightMap;
   forwardOptions: ForwardOptions;
-  checkpoints: {
-    step: number;
-    lr: number;
-    tensors: Record<string, ArrayTensor>;
-  }[];
+  checkpoints: KeptTensors[];
   finalLoss: number;
 }
 
 /** LoRA fine-tuning on the windows `rows` (all by default), seeded: Adam, warm-up then cosine decay. */
-function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDatanetParams, seed: number, rows?: ArrayLike<number>, keepCheckpoints = false): LoraRun {
-  const tf = model.tf;
+async function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDatanetParams, seed: number, rows?: ArrayLike<number>, keepCheckpoints = false): Promise<LoraRun> {
   const adapter = initLora(model, base, loraConfig({ r: p.lora.r, loraAlpha: p.lora.alpha, targetModules: p.lora.targets }), seed);
-  const fwd = loraForwardOptions(adapter);
-  const vars: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(adapter.tensors)) {
-    vars[k] = tf.variable(t, true);
-    t.dispose();
-  }
-  const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, name: "adam", lr: p.lr }, vars);
-  const pick = rows ? Array.from(rows) : Array.from({ length: data.n }, (_, i) => i);
-  const checkpoints: LoraRun["checkpoints"] = [];
-  let finalLoss = NaN;
-  for (let s = 0; s < p.steps; s++) {
-    const lr = learningRate(p.lr, { kind: "cosine", warmupSteps: p.warmupSteps }, s, p.steps);
-    const idx = batchIndices(pick.length, p.batchSize, seed, s).map((i) => pick[i]);
-    finalLoss = tf.tidy(() => trainStep(model, base, vars, opt, batchTensors(model, data, idx), lr, fwd, s).loss);
-    if (keepCheckpoints && (s + 1) % p.checkpointEvery === 0) {
-      checkpoints.push({ step: s + 1, lr, tensors: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }])) });
-    }
-  }
-  opt.dispose();
-  const tensors: WeightMap = {};
-  for (const [k, v] of Object.entries(vars)) {
-    tensors[k] = tf.clone(v);
-    v.dispose();
-  }
-  return { tensors, forwardOptions: fwd, checkpoints, finalLoss };
-}
-
-function arrays(tensors: WeightMap): Record<string, ArrayTensor> {
-  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() }]));
+  const forwardOptions = loraForwardOptions(adapter);
+  const trainable = trainableVariables(model.tf, adapter.tensors);
+  disposeAll(adapter.tensors);
+  const run = await runTrainingLoop({
+    model,
+    frozen: base,
+    trainable,
+    optimizer: { ...DEFAULT_OPTIMIZER, name: "adam", lr: p.lr },
+    data,
+    rows,
+    batchSize: p.batchSize,
+    seed,
+    steps: p.steps,
+    schedule: { kind: "cosine", warmupSteps: p.warmupSteps },
+    forward: forwardOptions,
+    keepEvery: keepCheckpoints ? p.checkpointEvery : undefined,
+  });
+  return { tensors: releaseVariables(model.tf, trainable), forwardOptions, checkpoints: run.kept, finalLoss: run.lastLoss };
 }
 
 function disposeAll(tensors: WeightMap): void {
@@ -245,7 +230,7 @@ interface LmTestPoints {
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   const tf = await experimentTf();
-  const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed });
+  const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed });
   const model = baseModel(tf, "fortunes-gpt");
   const T = (model.config as { blockSize: number }).blockSize;
   const tokenizer = fortunesTokenizer();
@@ -255,9 +240,9 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
 }
 
 /** Stage "fine-tune": the LoRA run with its kept checkpoints, as a FactoryModel over the adapter's parameters. */
-function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): LmAdapter {
+async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): Promise<LmAdapter> {
   const t0 = performance.now();
-  const run = fineTune(model, base.weights, dn.data, p, p.seed, undefined, true);
+  const run = await fineTune(model, base.weights, dn.data, p, p.seed, undefined, true);
   const trainSeconds = (performance.now() - t0) / 1000;
   const weights = { ...base.weights, ...run.tensors };
   const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: run.forwardOptions });
@@ -298,12 +283,12 @@ function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdap
 }
 
 /** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds), then each method's scores and identification. */
-function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
+async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
   const { p, model, base, dn, out, log } = s;
   const ensemble = [{ params: a.params }];
   for (let m = 1; m < p.trakModels; m++) {
-    const other = fineTune(model, base.weights, dn.data, p, p.seed + m);
-    ensemble.push({ params: a.fm.pack(arrays(other.tensors)) });
+    const other = await fineTune(model, base.weights, dn.data, p, p.seed + m);
+    ensemble.push({ params: a.fm.pack(await readTensorMap(other.tensors)) });
     disposeAll(other.tensors);
   }
   const methods: Record<LmMethodKey, Attributor> = {
@@ -411,21 +396,21 @@ function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTes
 }
 
 /** The identification continuations' −log-likelihood under a LoRA re-training on `rows`. */
-function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Float64Array {
-  const r = fineTune(model, base.weights, dn.data, p, p.seed, rows);
-  const nll = a.fm.evaluate(a.fm.pack(arrays(r.tensors)), identification);
+async function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Promise<Float64Array> {
+  const r = await fineTune(model, base.weights, dn.data, p, p.seed, rows);
+  const nll = a.fm.evaluate(a.fm.pack(await readTensorMap(r.tensors)), identification);
   disposeAll(r.tensors);
   return nll;
 }
 
 /** Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each identification continuation. */
-function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Record<string, number> {
+async function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<Record<string, number>> {
   const { p, dn, out, log } = s;
   const ldsOut: Record<string, number> = {};
   if (p.ldsSubsets <= 0) return ldsOut;
   const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
   const t2 = performance.now();
-  const gt = ldsGroundTruth(subsets, (rows) => retrainedNll(s, a, tp.identification, rows).map((v) => -v));
+  const gt = await ldsGroundTruth(subsets, async (rows) => (await retrainedNll(s, a, tp.identification, rows)).map((v) => -v));
   out.lds_subsets = p.ldsSubsets;
   out.lds_retrain_seconds = (performance.now() - t2) / 1000;
   for (const key of LM_METHOD_KEYS) {
@@ -437,25 +422,26 @@ function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<s
 }
 
 /** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained. */
-function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): void {
+async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<void> {
   const { p, dn, out, log } = s;
   if (p.counterfactualTests <= 0) return;
   const n = dn.data.n;
   const tests = Math.min(p.counterfactualTests, tp.identification.n);
   const cfTests = Array.from({ length: tests }, (_, i) => Math.floor((i * tp.identification.n) / tests));
   const baseNll = a.fm.evaluate(a.params, tp.identification);
-  const cf = counterfactualRemoval(
+  const cf = await counterfactualRemoval(
     idScores.datainf,
     p.counterfactualK,
     cfTests,
-    (removed, t) => {
+    async (removed, t) => {
       const drop = new Set(removed);
-      return retrainedNll(
+      const nll = await retrainedNll(
         s,
         a,
         tp.identification,
         Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i)),
-      )[t];
+      );
+      return nll[t];
     },
     (t) => baseNll[t],
     p.seed,
@@ -482,20 +468,20 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await starting(0);
   const s = await setUp(p, log);
   await starting(1);
-  const a = trainAdapter(s);
+  const a = await trainAdapter(s);
   await starting(2);
   const tp = testPoints(s, a);
   await starting(3);
   const store = experimentGradientStore(p.gradientStore);
-  const { idScores, genScores, identification } = attributeMethods(s, a, tp, store);
+  const { idScores, genScores, identification } = await attributeMethods(s, a, tp, store);
   await starting(4);
   ngramBaseline(s, tp);
   await starting(5);
   const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
   await starting(6);
-  const ldsOut = ldsStage(s, a, tp, idScores);
+  const ldsOut = await ldsStage(s, a, tp, idScores);
   await starting(7);
-  counterfactualStage(s, a, tp, idScores);
+  await counterfactualStage(s, a, tp, idScores);
   onProgress?.(total, total);
   s.out.gradient_sets_computed = store.misses;
   s.out.gradient_sets_read = store.hits;

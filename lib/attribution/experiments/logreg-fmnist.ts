@@ -82,11 +82,11 @@ function randomStart(p: number, seed: number): Float64Array {
 }
 
 /** Stage "fit to the optimum": the data, the model at its exact optimum, its accuracy. */
-function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): LogregFit {
+async function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): Promise<LogregFit> {
   const train = sampleFashion("train", { n: p.nTrain, seed: p.seed, pool: p.pool });
   const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
   const model = new LogisticRegression(train.dim, 10);
-  const [params, fitS] = timed(() => fitNewton(model, train, { l2: p.l2 }));
+  const [params, fitS] = await timed(() => fitNewton(model, train, { l2: p.l2 }));
   out.test_accuracy = accuracy(model, params, test);
   out.fit_seconds = fitS;
   log(`logistic regression: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
@@ -94,13 +94,13 @@ function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): LogregFit 
 }
 
 /** Stage "LDS ground truth": the model refitted on seeded half subsets (or read from the step cache). */
-function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): LdsGroundTruth {
+async function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): Promise<LdsGroundTruth> {
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
-  const [gt, gtS] = timed(() => ({
+  const [gt, gtS] = await timed(async () => ({
     subsets,
-    outputs: cachedStep(
+    outputs: await cachedStep(
       { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
-      () => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs,
+      async () => (await ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test))).outputs,
     ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
@@ -108,8 +108,8 @@ function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): Ld
 }
 
 /** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget). */
-function trakEnsemble({ p, train, model, params }: LogregFit): { params: Float64Array }[] {
-  const members = cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
+async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ params: Float64Array }[]> {
+  const members = await cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
     Array.from(
       { length: p.trakModels - 1 },
       (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params,
@@ -119,9 +119,9 @@ function trakEnsemble({ p, train, model, params }: LogregFit): { params: Float64
 }
 
 /** Stage "attribute": every method's scores and LDS, by metric key. */
-function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Record<string, Scores> {
+async function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Promise<Record<string, Scores>> {
   const { p, train, test, model, params } = fitted;
-  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: trakEnsemble(fitted), gradients: store };
+  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: await trakEnsemble(fitted), gradients: store };
   const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
   const methods: Attributor[] = [
     new ExactInfluence(),
@@ -136,7 +136,7 @@ function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStor
   out.lissa_repeats = p.lissaRepeats;
   const scores: Record<string, Scores> = {};
   for (const m of methods) {
-    const [s, secs] = timed(() => m.attribute(task));
+    const [s, secs] = await timed(() => m.attribute(task));
     const key = m.name === "trak" ? trakLdsKey(p.trakModels).slice("lds_".length) : m.name.replace(/-/g, "_");
     scores[key] = s;
     out[`lds_${key}`] = lds(s, gt).lds;
@@ -161,10 +161,10 @@ function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores:
 }
 
 /** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted. */
-function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+async function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
   const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
   const lossAfter = (removed: number[], t: number) => -negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t]))[0];
-  const cf = counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
+  const cf = await counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
   out.counterfactual_topk_loss_increase = cf.topK;
   out.counterfactual_random_loss_increase = cf.random;
   log(`  counterfactual (k=${p.counterfactualK}): top-k +${cf.topK.toFixed(4)} vs random +${cf.random.toFixed(4)}`);
@@ -180,14 +180,14 @@ function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore,
 }
 
 /** The whole benchmark, stage by stage. */
-export function logregExperiment(p: LogregParams, log: Log = () => {}): LogregMetrics {
+export async function logregExperiment(p: LogregParams, log: Log = () => {}): Promise<LogregMetrics> {
   const out = {} as LogregMetrics;
-  const fitted = fitToOptimum(p, out, log);
-  const gt = groundTruth(fitted, log);
+  const fitted = await fitToOptimum(p, out, log);
+  const gt = await groundTruth(fitted, log);
   const store = experimentGradientStore(p.gradientStore);
-  const scores = attributeAll(fitted, gt, store, out, log);
+  const scores = await attributeAll(fitted, gt, store, out, log);
   leaveOneOut(fitted, scores, out, log);
-  counterfactual(fitted, scores, out, log);
+  await counterfactual(fitted, scores, out, log);
   mislabelDetection(fitted, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));
 }

@@ -120,9 +120,15 @@ export async function loraDatanetSetup(p: DatanetParams): Promise<LoraSetup> {
   const all = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const pre = sampleFashion("train", { n: p.pretrainN, seed: p.seed, pool: p.pool, classes: all });
   const mlp = await mlpFor(pre.dim, p.hidden);
-  const pretrained = trainMlp(mlp, pre, { epochs: 15, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: p.seed });
+  const pretrained = await trainMlp(mlp, pre, { epochs: 15, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: p.seed });
   const { train, test, trainDatanet, testDatanet } = shiftedDatanets(p, new Set(pre.source));
-  const lora = trainLoraMlp(mlp, pretrained.weights, train, { r: p.rank, alpha: 2 * p.rank, targets: ["fc1", "head"] }, { epochs: p.epochs, batchSize: 32, lr: p.lr, weightDecay: p.l2, seed: p.seed });
+  const lora = await trainLoraMlp(
+    mlp,
+    pretrained.weights,
+    train,
+    { r: p.rank, alpha: 2 * p.rank, targets: ["fc1", "head"] },
+    { epochs: p.epochs, batchSize: 32, lr: p.lr, weightDecay: p.l2, seed: p.seed },
+  );
   // two contributors per datanet, alternating examples
   const contributorOf = Int32Array.from(trainDatanet, (d, i) => 2 * d + (i % 2));
   return {
@@ -189,7 +195,7 @@ export async function datanetExperiment(p: DatanetParams, log: Log = () => {}): 
   const store = experimentGradientStore(p.gradientStore);
   const task: AttributionTask = { model: s.model, params: s.params, train: s.train, test: s.test, l2: p.l2, seed: p.seed, gradients: store };
   for (const m of [new DataInf(), new GradDot(), new GradDot({ cosine: true })]) {
-    const [scores, secs] = timed(() => m.attribute(task));
+    const [scores, secs] = await timed(() => m.attribute(task));
     const r = datanetIdentification(scores, s.trainDatanet, s.testDatanet);
     const key = m.name.replace(/-/g, "_");
     out[`auc_${key}`] = r.auc;

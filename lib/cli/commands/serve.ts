@@ -121,7 +121,7 @@ async function serve(values: ServeValues): Promise<number> {
   const port = int("port", values.port) ?? 8000;
   const { tf, backend } = await initTf();
   const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
-  const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
+  const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
   const service = openLoraService(tf, model, base, settings);
   // ./lab factory writes its outputs to the factory cache when the spec names no output.dir
   const factoryRuns = cacheDir("factory");

@@ -8,8 +8,9 @@ import { IntelligenceError, NonFiniteLossError, SpecError } from "../errors.js";
 import { countParams, initLora, type LoraAdapter, type LoraConfig, loraConfig, loraForwardOptions } from "../lora/index.js";
 import { fromArrays, type LoadedCheckpoint } from "../models/checkpoint.js";
 import type { ForwardOptions, Model, Tensor, Tf, WeightMap } from "../models/types.js";
-import { BASE_MODELS, baseModel, baseModelDir, loadOrPretrainBaseAsync, resolveBaseModel } from "../models/zoo.js";
-import { batchIndices, batchTensors, evaluateAsync, learningRate, Optimizer, type TrainData, trainStepAsync } from "../train.js";
+import { BASE_MODELS, baseModel, baseModelDir, loadOrPretrainBase, resolveBaseModel } from "../models/zoo.js";
+import { evaluate, Optimizer, type OptimizerConfig, type TrainData } from "../train.js";
+import { runTrainingLoop, type StepReport, trainableVariables } from "../training-loop.js";
 import { type FactoryCheckpoint, lastCheckpointDir, readCheckpoints, writeCheckpoint } from "./checkpoints.js";
 import { checkSpecAgainstModel, type FactoryData, factoryData, type SplitData } from "./factory-data.js";
 import { type FactoryMetrics, factoryMetrics } from "./factory-metrics.js";
@@ -104,7 +105,7 @@ export function specLoraConfig(spec: FactorySpec): LoraConfig {
 export async function factoryBase(tf: Tf, spec: FactorySpec, baseName: string, log: (line: string) => void): Promise<LoadedCheckpoint> {
   const baseDir = baseModelDir(baseName, spec.base_model.pretrain, spec.base_model.seed);
   if (!existsSync(join(baseDir, "model.safetensors"))) log(`pretraining base model ${baseName} (${spec.base_model.pretrain}, seed ${spec.base_model.seed}) ...`);
-  const base = await loadOrPretrainBaseAsync(tf, baseName, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
+  const base = await loadOrPretrainBase(tf, baseName, { mode: spec.base_model.pretrain, seed: spec.base_model.seed });
   if (spec.base_model.sha256 && spec.base_model.sha256 !== base.sha256) {
     throw new SpecError(
       "base_model.sha256",
@@ -152,18 +153,20 @@ export function initTrainable(tf: Tf, model: Model, baseWeights: WeightMap, spec
         .map(([k, t]) => [k, t.clone()]),
     );
   }
-  const trainable: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(init)) {
-    trainable[k] = tf.variable(t, true);
-    t.dispose();
-  }
+  const trainable = trainableVariables(tf, init);
+  for (const t of Object.values(init)) t.dispose();
   return { adapter, frozen, trainable, forward };
 }
 
 /** The optimizer a spec names, over the trainable variables (its moments start at zero). */
 export function specOptimizer(tf: Tf, spec: FactorySpec, trainable: Record<string, tfjs.Variable>): Optimizer {
+  return new Optimizer(tf, specOptimizerConfig(spec), trainable);
+}
+
+/** The optimizer settings of a spec (optimizer.*), in the training step's terms. */
+export function specOptimizerConfig(spec: FactorySpec): OptimizerConfig {
   const o = spec.optimizer;
-  return new Optimizer(tf, { name: o.name, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, lrRatioB: o.lr_ratio_b }, trainable);
+  return { name: o.name, lr: o.lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weight_decay, lrRatioB: o.lr_ratio_b };
 }
 
 /** Steps a spec asks for: training.steps, or epochs over the training split. */
@@ -205,69 +208,96 @@ interface LoopOutcome {
 
 /** Validation and test loss/accuracy of `weights`. */
 async function evaluateSplits(model: Model, data: FactoryData, forward: ForwardOptions, weights: WeightMap): Promise<Omit<FactoryEvaluation, "step">> {
-  const v = await evaluateAsync(model, weights, data.validation, forward);
-  const t = await evaluateAsync(model, weights, data.test, forward);
+  const v = await evaluate(model, weights, data.validation, forward);
+  const t = await evaluate(model, weights, data.test, forward);
   return { validation_loss: v.loss, validation_accuracy: v.accuracy, test_loss: t.loss, test_accuracy: t.accuracy };
 }
 
+/** What the run has recorded so far: restored from a resumed run's state, advanced after each step. */
+interface RunRecord {
+  history: FactoryMetrics["history"];
+  evals: FactoryEvaluation[];
+  peakTrainingBytes: number;
+  /** Saves the resumable state as of `step` steps done. */
+  saveState(step: number): Promise<void>;
+}
+
 /**
- * Stage "training loop": from the restored step to the last, one seeded batch and optimizer
- * step each; evaluations and checkpoints on their schedule (each checkpoint also saves the
- * resumable state); stops, saving the state, when aborted or after opts.stopAfterSteps.
+ * Stage "training loop": the lab's training loop from the restored step to the last (the spec's
+ * schedule, seeded batches and dropout), with afterStep's evaluations and checkpoints; stops,
+ * saving the state, when aborted or after opts.stopAfterSteps.
  */
 async function trainingLoop(run: TrainingRun, opts: FactoryOptions): Promise<LoopOutcome> {
   const { spec, model, setup, opt, staging, totalSteps } = run;
-  const { train } = run.data;
-  const history = run.resumed?.history ?? [];
-  const evals = run.resumed?.evals ?? [];
   const startStep = run.resumed?.step ?? 0;
   const secondsBefore = run.resumed?.seconds ?? 0;
   const started = Date.now();
   const elapsed = () => secondsBefore + (Date.now() - started) / 1000;
-  const saveState = (step: number) => saveTrainingState(staging.stateDir, setup.trainable, opt, { step, history, evals, seconds: elapsed(), specSha256: run.specSha256 });
-  opts.onStart?.({ spec, classifier: model.task === "image-classification", totalSteps, startStep, history, evals });
-  let peak = 0;
-  for (let step = startStep, stepsThisCall = 0; step < totalSteps; step++, stepsThisCall++) {
-    if (opts.signal?.aborted || (opts.stopAfterSteps !== undefined && stepsThisCall >= opts.stopAfterSteps)) {
-      await saveState(step);
-      throw new RunInterruptedError(step, staging.root);
-    }
-    const lr = learningRate(spec.optimizer.lr, { kind: spec.schedule.kind, warmupSteps: spec.schedule.warmup_steps }, step, totalSteps);
-    const stepForward: ForwardOptions = { ...setup.forward, training: true, dropoutSeed: (spec.seed * 1000003 + step) >>> 0 };
-    let result: Awaited<ReturnType<typeof trainStepAsync>>;
-    try {
-      const batch = batchTensors(model, train, batchIndices(train.n, spec.training.batch_size, spec.seed, step));
-      result = await trainStepAsync(model, setup.frozen, setup.trainable, opt, batch, lr, stepForward, step);
-      if (run.backend === "webgpu") assertWebGpuHealthy();
-    } catch (error) {
-      if (error instanceof NonFiniteLossError) {
-        const lastGood = lastCheckpointDir(staging.checkpointsDir);
-        throw new NonFiniteLossError({
-          code: error.code,
-          message: `${spec.name}: loss became non-finite at step ${step}; training stopped. The last good checkpoint is ${lastGood}`,
-          hint: error.hint,
-          fields: { ...error.fields, step, spec: spec.name, lastCheckpoint: lastGood },
-        });
-      }
-      throw error;
-    }
-    peak = Math.max(peak, result.bytesWithGradients - run.memoryBefore);
-    history.push({ step: step + 1, loss: result.loss, lr });
-    const done = step + 1;
-    const due = stepSchedule(spec, done, totalSteps);
-    if (due.evaluate) {
-      const evaluation = { step: done, ...(await evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable })) };
-      evals.push(evaluation);
-      opts.onEvaluation?.(evaluation);
-    }
-    if (due.checkpoint) {
-      const dir = await writeCheckpoint(staging.checkpointsDir, { step: done, lr, loss: result.loss }, setup.trainable, spec, model, setup.adapter);
-      await saveState(done);
-      opts.onCheckpoint?.({ step: done, dir });
-    }
-    opts.onStep?.({ step: done, totalSteps, loss: result.loss, lr, lastEvaluation: evals[evals.length - 1] });
+  const record: RunRecord = {
+    history: run.resumed?.history ?? [],
+    evals: run.resumed?.evals ?? [],
+    peakTrainingBytes: 0,
+    saveState: (step) => saveTrainingState(staging.stateDir, setup.trainable, opt, { step, history: record.history, evals: record.evals, seconds: elapsed(), specSha256: run.specSha256 }),
+  };
+  opts.onStart?.({ spec, classifier: model.task === "image-classification", totalSteps, startStep, history: record.history, evals: record.evals });
+  const loop = await runTrainingLoop({
+    model,
+    frozen: setup.frozen,
+    trainable: setup.trainable,
+    optimizer: opt,
+    data: run.data.train,
+    batchSize: spec.training.batch_size,
+    seed: spec.seed,
+    steps: totalSteps,
+    startStep,
+    schedule: { kind: spec.schedule.kind, warmupSteps: spec.schedule.warmup_steps },
+    forward: setup.forward,
+    dropout: true,
+    shouldStop: ({ stepsRun }) => opts.signal?.aborted === true || (opts.stopAfterSteps !== undefined && stepsRun >= opts.stopAfterSteps),
+    onStep: (r) => afterStep(run, opts, record, r),
+  }).catch((error: unknown) => {
+    throw error instanceof NonFiniteLossError ? withLastCheckpoint(error, spec, staging) : error;
+  });
+  if (loop.stoppedAt !== undefined) {
+    await record.saveState(loop.stoppedAt);
+    throw new RunInterruptedError(loop.stoppedAt, staging.root);
   }
-  return { history, evals, seconds: elapsed(), secondsBefore, peakTrainingBytes: peak };
+  return { history: record.history, evals: record.evals, seconds: elapsed(), secondsBefore, peakTrainingBytes: record.peakTrainingBytes };
+}
+
+/**
+ * Stage "after a step": the device's health (webgpu), the memory peak and the loss history; the
+ * evaluation and the checkpoint (with the resumable state) when the schedule makes them due.
+ */
+async function afterStep(run: TrainingRun, opts: FactoryOptions, record: RunRecord, r: StepReport): Promise<void> {
+  const { spec, model, setup, staging, totalSteps } = run;
+  if (run.backend === "webgpu") assertWebGpuHealthy();
+  record.peakTrainingBytes = Math.max(record.peakTrainingBytes, r.bytesWithGradients - run.memoryBefore);
+  record.history.push({ step: r.step, loss: r.loss, lr: r.lr });
+  const due = stepSchedule(spec, r.step, totalSteps);
+  if (due.evaluate) {
+    const evaluation = { step: r.step, ...(await evaluateSplits(model, run.data, setup.forward, { ...setup.frozen, ...setup.trainable })) };
+    record.evals.push(evaluation);
+    opts.onEvaluation?.(evaluation);
+  }
+  if (due.checkpoint) {
+    const dir = await writeCheckpoint(staging.checkpointsDir, { step: r.step, lr: r.lr, loss: r.loss }, setup.trainable, spec, model, setup.adapter);
+    await record.saveState(r.step);
+    opts.onCheckpoint?.({ step: r.step, dir });
+  }
+  opts.onStep?.({ step: r.step, totalSteps, loss: r.loss, lr: r.lr, lastEvaluation: record.evals[record.evals.length - 1] });
+}
+
+/** A non-finite loss, named with the run and the last good checkpoint to go back to. */
+function withLastCheckpoint(error: NonFiniteLossError, spec: FactorySpec, staging: FactoryStaging): NonFiniteLossError {
+  const step = error.step;
+  const lastGood = lastCheckpointDir(staging.checkpointsDir);
+  return new NonFiniteLossError({
+    code: error.code,
+    message: `${spec.name}: loss became non-finite at step ${step}; training stopped. The last good checkpoint is ${lastGood}`,
+    hint: error.hint,
+    fields: { ...error.fields, step, spec: spec.name, lastCheckpoint: lastGood },
+  });
 }
 
 /**
@@ -306,7 +336,7 @@ export async function runFactory(specOrPath: FactorySpec | string | Record<strin
   try {
     resumed = restoreTrainingState(tf, staging.stateDir, setup.trainable, opt);
     if (resumed) log(`resuming ${spec.name} from step ${resumed.step} (${staging.stateDir})`);
-    baseEval = await evaluateAsync(model, base.weights, data.test, {});
+    baseEval = await evaluate(model, base.weights, data.test, {});
     outcome = await trainingLoop({ backend, spec, specSha256, model, data, setup, opt, staging, totalSteps, resumed, memoryBefore }, opts);
   } finally {
     opt.dispose();

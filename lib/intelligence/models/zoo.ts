@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type * as tfjs from "@tensorflow/tfjs";
 import { cacheDir } from "../../cache.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
 import { type CharTokenizer, charTokenizer, loadFortunes } from "../datasets/text-corpus.js";
 import { IntelligenceError } from "../errors.js";
-import { batchIndices, batchTensors, DEFAULT_OPTIMIZER, learningRate, Optimizer, type TrainData, trainStep, trainStepAsync } from "../train.js";
+import { DEFAULT_OPTIMIZER, type TrainData } from "../train.js";
+import { releaseVariables, runTrainingLoop, trainableVariables } from "../training-loop.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { createGpt, type GptConfig } from "./gpt.js";
 import { createMlp, type MlpConfig } from "./mlp.js";
-import type { Model, Tf, WeightMap } from "./types.js";
+import type { Model, Tf } from "./types.js";
 
 /**
  * Base models the lab can rebuild from a seed. Each recipe names its architecture, its
@@ -114,14 +114,7 @@ export function createModel(tf: Tf, kind: string, config: unknown): Model {
 }
 
 export function baseModel(tf: Tf, name: string): Model {
-  const recipe = BASE_MODELS[name];
-  if (!recipe)
-    throw new IntelligenceError({
-      code: "model/unknown-base-model",
-      message: `no base model named "${name}"`,
-      hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
-      fields: { name, known: Object.keys(BASE_MODELS) },
-    });
+  const recipe = recipeOf(name);
   return recipe.kind === "mlp" ? createMlp(tf, MLP_CONFIG) : createGpt(tf, gptConfig(name));
 }
 
@@ -167,89 +160,54 @@ export interface PretrainOptions {
   steps?: number;
 }
 
-interface PretrainRun {
-  recipe: BaseModelRecipe;
-  model: Model;
-  budget: { steps: number; batchSize: number; lr: number };
-  data: TrainData;
-  vars: Record<string, tfjs.Variable>;
-  opt: Optimizer;
-  started: number;
-}
-
-function startPretrain(tf: Tf, name: string, opts: PretrainOptions): PretrainRun {
-  const recipe = BASE_MODELS[name];
-  if (!recipe)
-    throw new IntelligenceError({
-      code: "model/unknown-base-model",
-      message: `no base model named "${name}"`,
-      hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
-      fields: { name, known: Object.keys(BASE_MODELS) },
-    });
+/** Pretrains a base model from its recipe and seed (AdamW, warm-up then cosine decay), saves it, and returns the checkpoint. */
+export async function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
+  const recipe = recipeOf(name);
   const model = baseModel(tf, name);
   const budget = { ...recipe.pretrain[opts.mode], ...(opts.steps !== undefined ? { steps: opts.steps } : {}) };
-  const data = pretrainData(name);
+  const started = Date.now();
   const init = model.init(opts.seed);
-  const vars: Record<string, tfjs.Variable> = {};
-  for (const [k, t] of Object.entries(init)) {
-    vars[k] = tf.variable(t, true);
-    t.dispose();
-  }
-  const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, lr: budget.lr }, vars);
-  return { recipe, model, budget, data, vars, opt, started: Date.now() };
-}
-
-function pretrainLr(run: PretrainRun, step: number): number {
-  return learningRate(run.budget.lr, { kind: "cosine", warmupSteps: Math.min(20, run.budget.steps / 10) }, step, run.budget.steps);
-}
-
-function finishPretrain(tf: Tf, name: string, opts: PretrainOptions, run: PretrainRun, last: number): LoadedCheckpoint {
-  run.opt.dispose();
-  const weights: WeightMap = run.vars;
-  const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
-  saveCheckpoint(dir, weights, {
-    kind: run.recipe.kind,
-    config: run.model.config,
-    recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...run.budget, final_loss: last, seconds: (Date.now() - run.started) / 1000, backend: tf.getBackend() },
+  const trainable = trainableVariables(tf, init);
+  for (const t of Object.values(init)) t.dispose();
+  const run = await runTrainingLoop({
+    model,
+    frozen: {},
+    trainable,
+    optimizer: { ...DEFAULT_OPTIMIZER, lr: budget.lr },
+    data: pretrainData(name),
+    batchSize: budget.batchSize,
+    seed: opts.seed,
+    steps: budget.steps,
+    schedule: { kind: "cosine", warmupSteps: Math.min(20, budget.steps / 10) },
+    onStep: (r) => opts.onStep?.(r.step - 1, r.loss),
   });
-  for (const v of Object.values(run.vars)) v.dispose();
+  const weights = releaseVariables(tf, trainable);
+  // the values brought to the host first: WebGPU answers a synchronous read only for those
+  await Promise.all(Object.values(weights).map((t) => t.data()));
+  const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
+  await saveCheckpoint(dir, weights, {
+    kind: recipe.kind,
+    config: model.config,
+    recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...budget, final_loss: run.lastLoss, seconds: (Date.now() - started) / 1000, backend: tf.getBackend() },
+  });
+  for (const t of Object.values(weights)) t.dispose();
   return loadCheckpoint(tf, dir);
 }
 
-/** Pretrains a base model from its recipe and seed, saves it, and returns the checkpoint. */
-export function pretrainBase(tf: Tf, name: string, opts: PretrainOptions): LoadedCheckpoint {
-  const run = startPretrain(tf, name, opts);
-  let last = NaN;
-  for (let s = 0; s < run.budget.steps; s++) {
-    last = tf.tidy(() => trainStep(run.model, {}, run.vars, run.opt, batchTensors(run.model, run.data, batchIndices(run.data.n, run.budget.batchSize, opts.seed, s)), pretrainLr(run, s), {}, s).loss);
-    opts.onStep?.(s, last);
-  }
-  return finishPretrain(tf, name, opts, run, last);
-}
-
-/** pretrainBase with asynchronous read-back: the same steps and numbers, on every backend (WebGPU included). */
-export async function pretrainBaseAsync(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
-  const run = startPretrain(tf, name, opts);
-  let last = NaN;
-  for (let s = 0; s < run.budget.steps; s++) {
-    const batch = batchTensors(run.model, run.data, batchIndices(run.data.n, run.budget.batchSize, opts.seed, s));
-    last = (await trainStepAsync(run.model, {}, run.vars, run.opt, batch, pretrainLr(run, s), {}, s)).loss;
-    opts.onStep?.(s, last);
-  }
-  await Promise.all(Object.values(run.vars).map((v) => v.data()));
-  return finishPretrain(tf, name, opts, run, last);
+function recipeOf(name: string): BaseModelRecipe {
+  const recipe = BASE_MODELS[name];
+  if (recipe) return recipe;
+  throw new IntelligenceError({
+    code: "model/unknown-base-model",
+    message: `no base model named "${name}"`,
+    hint: `use one of: ${Object.keys(BASE_MODELS).join(", ")}`,
+    fields: { name, known: Object.keys(BASE_MODELS) },
+  });
 }
 
 /** Loads the base checkpoint for (name, mode, seed), pretraining it first if absent. */
-export function loadOrPretrainBase(tf: Tf, name: string, opts: PretrainOptions): LoadedCheckpoint {
+export async function loadOrPretrainBase(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
   if (existsSync(join(dir, "model.safetensors"))) return loadCheckpoint(tf, dir);
   return pretrainBase(tf, name, { ...opts, dir });
-}
-
-/** loadOrPretrainBase with asynchronous read-back (the Model Factory's form). */
-export async function loadOrPretrainBaseAsync(tf: Tf, name: string, opts: PretrainOptions): Promise<LoadedCheckpoint> {
-  const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
-  if (existsSync(join(dir, "model.safetensors"))) return loadCheckpoint(tf, dir);
-  return pretrainBaseAsync(tf, name, { ...opts, dir });
 }

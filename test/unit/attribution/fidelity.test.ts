@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
-import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
+import { attributionMlp, type MlpRun, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
 import {
@@ -53,26 +53,30 @@ describe("attribution: fidelity to the reference methods", function () {
   const model = new LogisticRegression(train.dim, 3);
   const l2 = 1e-2;
   const params = fitNewton(model, train, { l2 });
-  const run = trainMlp(attributionMlp(tf, train.dim, 6, 3), train, { epochs: 4, batchSize: 20, lr: 0.01, weightDecay: 1e-3, seed: 3, checkpointEvery: 2 });
-  const mlp = run.model;
+  let run: MlpRun;
+  before(async () => {
+    run = await trainMlp(attributionMlp(tf, train.dim, 6, 3), train, { epochs: 4, batchSize: 20, lr: 0.01, weightDecay: 1e-3, seed: 3, checkpointEvery: 2 });
+  });
 
   describe("self-influence without the n × n matrix equals the diagonal of the full one", () => {
-    const cases: Array<[string, Attributor, AttributionTask]> = [
-      ["Grad-Dot", new GradDot(), { model, params, train, test: train, l2 }],
-      ["Grad-Cos", new GradDot({ cosine: true }), { model, params, train, test: train, l2 }],
-      ["TracIn-CP", new TracInCP(), { model: mlp, params: run.params, train, test: train, l2: 1e-3, checkpoints: run.checkpoints }],
-      ["exact influence", new ExactInfluence(), { model, params, train, test: train, l2 }],
-      ["CG influence", new CGInfluence({ tol: 1e-12 }), { model, params, train, test: train, l2 }],
-      ["LiSSA (3 chains)", new LiSSAInfluence({ depth: 30, repeats: 3, seed: 4 }), { model, params, train, test: train, l2 }],
-      ["DataInf (per tensor)", new DataInf(), { model: mlp, params: run.params, train, test: train, l2: 1e-3 }],
+    // tasks are built when their test runs: the MLP trains in `before`
+    const cases: Array<[string, Attributor, () => AttributionTask]> = [
+      ["Grad-Dot", new GradDot(), () => ({ model, params, train, test: train, l2 })],
+      ["Grad-Cos", new GradDot({ cosine: true }), () => ({ model, params, train, test: train, l2 })],
+      ["TracIn-CP", new TracInCP(), () => ({ model: run.model, params: run.params, train, test: train, l2: 1e-3, checkpoints: run.checkpoints })],
+      ["exact influence", new ExactInfluence(), () => ({ model, params, train, test: train, l2 })],
+      ["CG influence", new CGInfluence({ tol: 1e-12 }), () => ({ model, params, train, test: train, l2 })],
+      ["LiSSA (3 chains)", new LiSSAInfluence({ depth: 30, repeats: 3, seed: 4 }), () => ({ model, params, train, test: train, l2 })],
+      ["DataInf (per tensor)", new DataInf(), () => ({ model: run.model, params: run.params, train, test: train, l2: 1e-3 })],
       [
         "TRAK-2 (ridge 0.5)",
         new TRAK({ projectionDim: 16, seed: 2, ridge: 0.5 }),
-        { model, params, train, test: train, l2, ensemble: [{ params }, { params: fitNewton(model, train, { l2: 0.05 }) }] },
+        () => ({ model, params, train, test: train, l2, ensemble: [{ params }, { params: fitNewton(model, train, { l2: 0.05 }) }] }),
       ],
     ];
-    for (const [name, method, task] of cases) {
+    for (const [name, method, taskOf] of cases) {
       it(name, () => {
+        const task = taskOf();
         const full = method.attribute(task);
         const self = selfInfluence(method, task);
         expect(self.length).to.equal(train.n);

@@ -103,8 +103,8 @@ describe("attribution: influence methods on a small convex problem", function ()
     }
   });
 
-  it("TracIn-CP sums learning-rate-weighted dot products over verified checkpoints", () => {
-    const run = trainMlp(attributionMlp(tf, train.dim, 8, 3), train, { epochs: 4, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
+  it("TracIn-CP sums learning-rate-weighted dot products over verified checkpoints", async () => {
+    const run = await trainMlp(attributionMlp(tf, train.dim, 8, 3), train, { epochs: 4, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
     expect(run.checkpoints).to.have.length(2);
     const t = { model: run.model, params: run.params, train, test, l2: 1e-3, checkpoints: run.checkpoints };
     const tracin = new TracInCP().attribute(t);
@@ -122,14 +122,14 @@ describe("attribution: influence methods on a small convex problem", function ()
 });
 
 describe("attribution: determinism", () => {
-  it("the same seed trains bit-identical parameters and gives identical TracIn scores; another seed does not", () => {
+  it("the same seed trains bit-identical parameters and gives identical TracIn scores; another seed does not", async () => {
     const train = sampleFashion("train", { n: 60, seed: 4, classes: [0, 1, 7], pool: 7 });
     const test = sampleFashion("test", { n: 4, seed: 5, classes: [0, 1, 7], pool: 7 });
     const mlp = attributionMlp(tf, train.dim, 6, 3);
     const opts = { epochs: 3, batchSize: 20, lr: 0.01, weightDecay: 1e-3, seed: 11, checkpointEvery: 1 };
-    const a = trainMlp(mlp, train, opts),
-      b = trainMlp(mlp, train, opts),
-      c = trainMlp(mlp, train, { ...opts, seed: 12 });
+    const a = await trainMlp(mlp, train, opts),
+      b = await trainMlp(mlp, train, opts),
+      c = await trainMlp(mlp, train, { ...opts, seed: 12 });
     expect(a.params).to.deep.equal(b.params);
     expect(a.params).to.not.deep.equal(c.params);
     expect(a.checkpoints.map((cp) => cp.hash)).to.deep.equal(b.checkpoints.map((cp) => cp.hash));

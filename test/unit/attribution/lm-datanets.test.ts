@@ -113,7 +113,7 @@ describe("attribution: the language-model experiment", function () {
     // datanets would all move the window itself off the top of its own row
     const { tf } = await initTf({ quiet: true });
     const model = baseModel(tf, "fortunes-gpt");
-    const base = loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
+    const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
     const T = (model.config as { blockSize: number }).blockSize;
     const tok = fortunesTokenizer();
     const dn = buildLmDatanets(tiny, T, (s) => tok.encode(s));

@@ -91,7 +91,7 @@ describe("Model Factory stages", function () {
   describe("lock and resume", () => {
     it("restores trainable tensors, optimizer moments and step exactly as saved", async () => {
       const s = spec();
-      const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
+      const base = await loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
       const opt = new Optimizer(tf, { name: "adamw", lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, lrRatioB: 1 }, setup.trainable);
       const key = Object.keys(setup.trainable)[0];
@@ -131,7 +131,7 @@ describe("Model Factory stages", function () {
   describe("checkpoints", () => {
     it("keeps the newest checkpoints, sorted by step, and reads them back without PEFT's prefix", async () => {
       const s = spec();
-      const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
+      const base = await loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
       const root = mkdtempSync(join(tmpdir(), "lab-ckpt-"));
       expect(lastCheckpointDir(root)).to.equal("(none yet)");
@@ -182,7 +182,7 @@ describe("Model Factory stages", function () {
 
     it("replaces an older output folder whole, taking the kept checkpoints along", async () => {
       const s = spec();
-      const base = loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
+      const base = await loadOrPretrainBase(tf, s.base_model.name, { mode: "quick", seed: 1 });
       const setup = initTrainable(tf, model, base.weights, s);
       const root = mkdtempSync(join(tmpdir(), "lab-out-"));
       const outDir = join(root, "out");

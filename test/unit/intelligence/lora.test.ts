@@ -110,7 +110,7 @@ describe("LoRA", () => {
     expectCode(() => initLora(mlp, mlp.init(1), loraConfig({ r: 2, loraAlpha: 4, targetModules: ["nope"] }), 1), IntelligenceError, "lora/no-target-module", { targetModules: ["nope"] });
   });
 
-  it("trains only the adapter: frozen base weights are bit-identical after training, the adapter moved", () => {
+  it("trains only the adapter: frozen base weights are bit-identical after training, the adapter moved", async () => {
     const base = mlp.init(4);
     const before = Object.fromEntries(Object.entries(base).map(([k, t]) => [k, Float32Array.from(t.dataSync() as Float32Array)]));
     const adapter = initLora(mlp, base, loraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules: ["fc1", "fc2"] }), 3);
@@ -119,7 +119,8 @@ describe("LoRA", () => {
     const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, lr: 1e-2, lrRatioB: 4 }, vars);
     const y = tf.tensor1d([0, 1, 2, 3, 4, 0, 1], "int32");
     const losses: number[] = [];
-    for (let s = 0; s < 15; s++) losses.push(trainStep(mlp, base, vars, opt, { x: mlpX, y }, 1e-2, { ...loraForwardOptions(adapter, true, s) }, s).loss);
+    // the step disposes its batch: each gets its own handles on the fixed one
+    for (let s = 0; s < 15; s++) losses.push((await trainStep(mlp, base, vars, opt, { x: mlpX.clone(), y: y.clone() }, 1e-2, { ...loraForwardOptions(adapter, true, s) }, s)).loss);
     for (const [k, t] of Object.entries(base)) expect(Buffer.from((t.dataSync() as Float32Array).buffer).equals(Buffer.from(before[k].buffer)), k).to.equal(true);
     expect(tf.max(tf.abs(vars[loraBKey("fc1")])).dataSync()[0]).to.be.greaterThan(0);
     expect(losses[losses.length - 1]).to.be.lessThan(losses[0]);

@@ -5,19 +5,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
-import {
-  createGpt,
-  createMlp,
-  DEFAULT_OPTIMIZER,
-  initLora,
-  loraConfig,
-  loraForwardOptions,
-  type Model,
-  Optimizer,
-  runFactory,
-  trainStepAsync,
-  type WeightMap,
-} from "../../../lib/intelligence/index.js";
+import { createGpt, createMlp, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, type Model, Optimizer, runFactory, trainStep, type WeightMap } from "../../../lib/intelligence/index.js";
 import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { selectBackend } from "../../../lib/tf/backend.js";
 import { activateWebGpu, assertWebGpuHealthy, findVulkanIcds, type GpuDeviceLike, isSoftwareAdapter, noWebGpuError, type WebGpuAttempt, watchDevice, webGpuFault } from "../../../lib/tf/webgpu.js";
@@ -143,7 +131,7 @@ describe("WebGPU kernels the lab's training needs", () => {
         const trainable = dora ? Object.fromEntries(Object.entries(vars).filter(([k]) => k.includes("lora_"))) : vars;
         const opt = new Optimizer(tf, DEFAULT_OPTIMIZER, trainable);
         const info = await tf.profile(async () => {
-          await trainStepAsync(model, vars, trainable, opt, { x: x.clone(), y: y.clone() }, 1e-3, loraForwardOptions(adapter, true, 1), 0);
+          await trainStep(model, vars, trainable, opt, { x: x.clone(), y: y.clone() }, 1e-3, loraForwardOptions(adapter, true, 1), 0);
         });
         for (const k of info.kernelNames) used.add(k);
       }
@@ -284,7 +272,7 @@ describe("TensorFlow.js on WebGPU, against wasm", () => {
         const vars = Object.fromEntries(Object.entries(adapter.tensors).map(([k, t]) => [k, tf.variable(t, true)]));
         const opt = new Optimizer(tf, { ...DEFAULT_OPTIMIZER, lr: 3e-2 }, vars);
         losses[backend] = [];
-        for (let s = 0; s < 4; s++) losses[backend].push((await trainStepAsync(m.model, base, vars, opt, { x: m.x(), y: m.y() }, 3e-2, loraForwardOptions(adapter, true, s), s)).loss);
+        for (let s = 0; s < 4; s++) losses[backend].push((await trainStep(m.model, base, vars, opt, { x: m.x(), y: m.y() }, 3e-2, loraForwardOptions(adapter, true, s), s)).loss);
         opt.dispose();
         for (const v of Object.values(vars)) v.dispose();
         for (const t of Object.values(base)) t.dispose();
