@@ -45,9 +45,9 @@ describe("attribution: influence methods on a small convex problem", function ()
     for (let i = 0; i < cg.data.length; i++) expect(cg.data[i]).to.be.closeTo(exact.data[i], 1e-6 * (1 + Math.abs(exact.data[i])));
   });
 
-  it("CG refuses an indefinite damped Hessian, naming a damping under which the Hessian is positive definite", () => {
+  it("CG refuses an indefinite damped Hessian, naming a damping under which the Hessian is positive definite", async () => {
     // a small MLP a few SGD epochs in is away from a strict minimum: its Hessian is indefinite
-    const run = trainMlp(attributionMlp(tf, train.dim, 4, 3), train, { epochs: 3, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd" });
+    const run = await trainMlp(attributionMlp(tf, train.dim, 4, 3), train, { epochs: 3, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd" });
     const mlpTask: AttributionTask = { model: run.model, params: run.params, train, test, l2: 1e-6, seed: 1 };
     const p = run.model.numParams;
     // the damped Hessian built column by column, symmetrised: Cholesky is the independent judge of definiteness
