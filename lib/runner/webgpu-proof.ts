@@ -1,5 +1,6 @@
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { cacheRoot } from "../cache.js";
 import { verifySettlement } from "../chain/verify-run.js";
 import { describeError } from "../errors.js";
 import { readJson } from "../files.js";
@@ -14,8 +15,15 @@ import { type NotebookPlan, preflight, type RunOptions, runNotebook } from "./ru
  * with LAB_TF_BACKEND=webgpu, which on such a machine is Mesa's llvmpipe through Dawn's GL ES
  * backend; each run settled and verified like ./lab test's; then every recorded figure compared
  * with the wasm run of the same notebook, seed and parameters under the tolerance table of
- * backend-tolerances.ts. The webgpu runs have a cache of their own, emptied first, so every base
- * model, gradient and re-training they use was computed on webgpu, not read from a wasm run.
+ * backend-tolerances.ts.
+ *
+ * The webgpu runs have a cache of their own, so nothing they compute lands in the lab's cache,
+ * where a later wasm run would read it and lose its bit-for-bit figures. By default it starts as a
+ * copy of the lab's cache, which ./lab test has just filled on wasm: entries keyed by a seed (the
+ * pretrained base checkpoints) or by inputs the notebook does not train (LDS ground truths) are
+ * read, and whatever depends on weights trained in the run (adapters, their gradients and scores)
+ * misses and is computed on webgpu. `fresh` starts it empty: everything on webgpu, many times
+ * longer on llvmpipe.
  */
 
 /** The shared libraries Dawn's GL ES backend opens (Debian: libegl1 + libegl-mesa0, libgles2). */
@@ -63,6 +71,8 @@ export interface WebGpuProofOptions {
   /** Where ./lab test landed its wasm runs of every notebook in quick mode. */
   referenceRuns: string;
   cellTimeoutS: number;
+  /** Start the webgpu runs' cache empty instead of from a copy of the lab's cache. */
+  fresh?: boolean;
   log?: (line: string) => void;
 }
 
@@ -90,7 +100,7 @@ async function runVerified(plan: NotebookPlan, options: RunOptions, log: (line: 
 }
 
 /**
- * Step 1: each notebook on webgpu, its own cache emptied first; a notebook passes when it ran to
+ * Step 1: each notebook on webgpu, with the proof's own cache; a notebook passes when it ran to
  * the end, settled and its settlement verified. Returns the landed run folders by notebook.
  */
 export async function runOnWebGpu(plans: NotebookPlan[], options: WebGpuProofOptions): Promise<StepCounts & { runs: Map<string, string> }> {
@@ -98,6 +108,10 @@ export async function runOnWebGpu(plans: NotebookPlan[], options: WebGpuProofOpt
   const cache = join(options.dir, "cache");
   rmSync(join(options.dir, "runs"), { recursive: true, force: true });
   rmSync(cache, { recursive: true, force: true });
+  if (!options.fresh && existsSync(cacheRoot())) {
+    log(`  the webgpu runs' cache starts as a copy of ${cacheRoot()} (--fresh-cache: empty)`);
+    cpSync(cacheRoot(), cache, { recursive: true });
+  }
   const run = runOptions(options, "runs", { LAB_TF_BACKEND: "webgpu", LAB_CACHE_DIR: cache });
   const runs = new Map<string, string>();
   for (const plan of plans) {

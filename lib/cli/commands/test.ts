@@ -72,8 +72,8 @@ const TEST_RUNS = fromRoot(".lab", "test-runs");
  * verified, and their figures compared with ./lab test's wasm runs (lib/runner/webgpu-proof.ts).
  * Skipped, saying why, only where Mesa's EGL and GL ES are missing.
  */
-async function webGpuProof(): Promise<number> {
-  const options = { dir: fromRoot(".lab", "test-webgpu"), referenceRuns: TEST_RUNS, cellTimeoutS: 1800 };
+async function webGpuProof(fresh: boolean): Promise<number> {
+  const options = { dir: fromRoot(".lab", "test-webgpu"), referenceRuns: TEST_RUNS, cellTimeoutS: 1800, fresh };
   const results: StepResult[] = [];
   let plans: NotebookPlan[];
   try {
@@ -99,7 +99,7 @@ async function webGpuProof(): Promise<number> {
 
 export default defineCommand({
   name: "test",
-  usage: "[--skip-notebooks | --webgpu]",
+  usage: "[--skip-notebooks | --webgpu [--fresh-cache]]",
   description:
     "Runs, in order: the type-check (tsc --noEmit), format and lint (Biome, one count per file), solhint over the\n" +
     "contracts, the unit tests (mocha + chai), the contract tests (Hardhat's mocha runner), every experiment spec's quick claims\n" +
@@ -107,16 +107,18 @@ export default defineCommand({
     "run verified against its settlement, and each quick-mode report opened in headless Chromium with the network\n" +
     "blocked (requests, figure and axis titles, formulas, width). Prints one table and ends with the line\n" +
     '"N passed, N failed".\n\n' +
-    "With --webgpu it runs instead the WebGPU proof: notebooks 03 to 06 in quick mode with LAB_TF_BACKEND=webgpu (Mesa's\n" +
-    "llvmpipe where there is no GPU), with a cache of their own, each run verified against its settlement, then every\n" +
-    "recorded figure compared with the wasm run of the same seed that ./lab test left in .lab/test-runs/ (run here when\n" +
-    "there is none) under the tolerances of lib/runner/backend-tolerances.ts. Skipped, saying why, where Mesa's EGL and\n" +
-    'GL ES cannot be installed. Ends with "N passed, N failed" too (", N skipped" when skipped).',
+    "With --webgpu it runs instead the WebGPU proof: notebooks 03 to 06 in quick mode with LAB_TF_BACKEND=webgpu\n" +
+    "(Mesa's llvmpipe where there is no GPU) and a cache of their own (a copy of the lab's; --fresh-cache: empty), each\n" +
+    "run verified against its settlement; then every recorded figure compared with the wasm run of the same seed that\n" +
+    "./lab test left in .lab/test-runs/ (run here when there is none), under the tolerances of\n" +
+    "lib/runner/backend-tolerances.ts. Skipped, saying why, only where Mesa's EGL and GL ES cannot be installed. Ends\n" +
+    'with "N passed, N failed" too (", N skipped" when skipped).',
   options: {
     "skip-notebooks": { type: "boolean", doc: "leave out the quick reproduction and the notebooks (minutes each)" },
     webgpu: { type: "boolean", doc: "only the WebGPU proof: notebooks 03-06 on webgpu, figures compared with wasm's" },
+    "fresh-cache": { type: "boolean", doc: "with --webgpu: start its cache empty (base models and ground truths computed on webgpu too)" },
   },
-  examples: ["./lab test", "./lab test --skip-notebooks", "./lab test --webgpu"],
+  examples: ["./lab test", "./lab test --skip-notebooks", "./lab test --webgpu", "./lab test --webgpu --fresh-cache"],
   async run({ values }) {
     if (values.webgpu && values["skip-notebooks"]) {
       throw new CliError({
@@ -126,7 +128,15 @@ export default defineCommand({
         fields: { command: "test", options: ["--webgpu", "--skip-notebooks"] },
       });
     }
-    if (values.webgpu) return webGpuProof();
+    if (values["fresh-cache"] && !values.webgpu) {
+      throw new CliError({
+        code: "cli/conflicting-options",
+        message: "./lab test --fresh-cache applies to the WebGPU proof only",
+        hint: "add --webgpu, or leave --fresh-cache out",
+        fields: { command: "test", options: ["--fresh-cache"] },
+      });
+    }
+    if (values.webgpu) return webGpuProof(values["fresh-cache"]);
     const results: StepResult[] = [];
     const node = process.execPath;
     const bin = (name: string) => fromRoot("node_modules", ".bin", name);
