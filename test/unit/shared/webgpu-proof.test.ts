@@ -39,17 +39,19 @@ describe("the WebGPU proof's plumbing (lib/runner/webgpu-proof.ts)", () => {
     });
   });
 
-  it("./lab test refuses --webgpu with --skip-notebooks before anything runs (exit 2)", async () => {
-    const log = console.error;
-    let err = "";
-    console.error = (...a: unknown[]) => {
-      err += a.join(" ");
-    };
-    try {
-      expect(await runCli(["test", "--webgpu", "--skip-notebooks"])).to.equal(2);
-    } finally {
-      console.error = log;
+  it("./lab test refuses --webgpu with --skip-notebooks, and --fresh-cache without --webgpu, before anything runs (exit 2)", async () => {
+    for (const args of [["--webgpu", "--skip-notebooks"], ["--fresh-cache"]]) {
+      const log = console.error;
+      let err = "";
+      console.error = (...a: unknown[]) => {
+        err += a.join(" ");
+      };
+      try {
+        expect(await runCli(["test", ...args]), args.join(" ")).to.equal(2);
+      } finally {
+        console.error = log;
+      }
+      expect(err, args.join(" ")).to.include("cli/conflicting-options");
     }
-    expect(err).to.include("cli/conflicting-options");
   });
 });
