@@ -42,12 +42,14 @@ function mochaCounts(output: string, code: number): { passed: number; failed: nu
   return { passed: passing, failed: failing + (code !== 0 && failing === 0 ? 1 : 0) };
 }
 
-/** Runs one step of the suite under its heading and adds its counts and seconds to `results`. */
-async function timed(results: StepResult[], step: string, fn: () => Promise<{ passed: number; failed: number }>): Promise<void> {
-  const started = Date.now();
-  console.log(`\n━━ ${step} ━━`);
-  const counts = await fn();
-  results.push({ step, ...counts, seconds: (Date.now() - started) / 1000 });
+/** Runs a step of the suite under its heading and adds its counts and seconds to `results`. */
+function stepTimer(results: StepResult[]) {
+  return async (step: string, fn: () => Promise<{ passed: number; failed: number }>): Promise<void> => {
+    const started = Date.now();
+    console.log(`\n━━ ${step} ━━`);
+    const counts = await fn();
+    results.push({ step, ...counts, seconds: (Date.now() - started) / 1000 });
+  };
 }
 
 /** The table of steps and the closing line "N passed, N failed" (", N skipped" when any was); the exit code. */
@@ -75,6 +77,7 @@ const TEST_RUNS = fromRoot(".lab", "test-runs");
 async function webGpuProof(fresh: boolean): Promise<number> {
   const options = { dir: fromRoot(".lab", "test-webgpu"), referenceRuns: TEST_RUNS, cellTimeoutS: 1800, fresh };
   const results: StepResult[] = [];
+  const timed = stepTimer(results);
   let plans: NotebookPlan[];
   try {
     plans = await planWebGpuProof(options);
@@ -88,12 +91,12 @@ async function webGpuProof(fresh: boolean): Promise<number> {
     return summary(results, plans.length);
   }
   let runs = new Map<string, string>();
-  await timed(results, "notebooks on webgpu (quick mode, llvmpipe where there is no GPU)", async () => {
+  await timed("notebooks on webgpu (quick mode, llvmpipe where there is no GPU)", async () => {
     const outcome = await runOnWebGpu(plans, options);
     runs = outcome.runs;
     return outcome;
   });
-  await timed(results, "recorded figures, webgpu vs wasm (same seed)", () => compareWithWasm(plans, runs, options));
+  await timed("recorded figures, webgpu vs wasm (same seed)", () => compareWithWasm(plans, runs, options));
   return summary(results);
 }
 
@@ -140,33 +143,34 @@ export default defineCommand({
     const results: StepResult[] = [];
     const node = process.execPath;
     const bin = (name: string) => fromRoot("node_modules", ".bin", name);
+    const timed = stepTimer(results);
 
-    await timed(results, "type-check (tsc)", async () => {
+    await timed("type-check (tsc)", async () => {
       const { code } = await sh(bin("tsc"), ["-p", "tsconfig.json", "--noEmit"]);
       return code === 0 ? { passed: 1, failed: 0 } : { passed: 0, failed: 1 };
     });
-    await timed(results, "format and lint (biome)", async () => {
+    await timed("format and lint (biome)", async () => {
       const report = lintReport();
       if (report.failing.size) console.log(`${report.failing.size} of ${report.checked} files need changes (./lab lint for details, ./lab lint --fix for the safe fixes):\n${ruleSummary(report)}`);
       else console.log(`${report.checked} files formatted and lint-clean`);
       return { passed: report.checked - report.failing.size, failed: report.failing.size };
     });
-    await timed(results, "contract lint (solhint)", async () => {
+    await timed("contract lint (solhint)", async () => {
       const { code, output } = await sh(bin("solhint"), ["--max-warnings", "0", SOLIDITY_SOURCES]);
       if (code !== 0) console.log(output.trim());
       return { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1 };
     });
-    await timed(results, "unit tests (mocha)", async () => {
+    await timed("unit tests (mocha)", async () => {
       const { code, output } = await sh(node, [fromRoot("node_modules", "mocha", "bin", "mocha.js"), "test/unit/**/*.test.ts"]);
       return mochaCounts(output, code);
     });
-    await timed(results, "contract tests (hardhat test mocha)", async () => {
+    await timed("contract tests (hardhat test mocha)", async () => {
       const { code, output } = await sh(bin("hardhat"), ["test", "mocha"]);
       return mochaCounts(output, code);
     });
     const reports: Array<{ notebook: string; path: string; source: string }> = [];
     if (!values["skip-notebooks"]) {
-      await timed(results, "experiment claims (reproduce --quick)", async () => {
+      await timed("experiment claims (reproduce --quick)", async () => {
         const out = fromRoot(".lab", "test-reproduce");
         rmSync(out, { recursive: true, force: true });
         const { reproduction } = await reproduce(planReproduction({ names: [], quick: true, sets: [] }), { quick: true, useCache: false, out });
@@ -175,7 +179,7 @@ export default defineCommand({
         console.log(`  ${held} quick claims hold, ${reproduction.failures} failed: ${out}/report.html`);
         return { passed: held, failed: reproduction.failures };
       });
-      await timed(results, "notebooks (quick mode)", async () => {
+      await timed("notebooks (quick mode)", async () => {
         const runsDir = TEST_RUNS;
         rmSync(runsDir, { recursive: true, force: true });
         const options = { names: [], quick: true, sets: {}, cellTimeoutS: 900, runsDir };
@@ -203,7 +207,7 @@ export default defineCommand({
         }
         return { passed, failed };
       });
-      await timed(results, "reports in Chromium (network blocked)", () => checkReports(reports));
+      await timed("reports in Chromium (network blocked)", () => checkReports(reports));
     }
     return summary(results);
   },
