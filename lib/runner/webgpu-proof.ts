@@ -50,17 +50,27 @@ interface RunFolderManifest {
   runId: string;
   tfBackend: string;
   parameters: Record<string, unknown>;
+  git: { commit: string | null };
+}
+
+/** What a reference run must share with the run it is compared with. */
+export interface RunIdentity {
+  notebook: string;
+  backend: string;
+  parameters: Record<string, unknown>;
+  /** The git commit both ran from: the same code, so only the backend differs. */
+  commit: string | null;
 }
 
 const sameParameters = (a: Record<string, unknown>, b: Record<string, unknown>) => Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => Object.is(b[k], v));
 
-/** The latest run folder in `runsDir` of `notebook` on `backend` with exactly these parameters, or undefined. */
-export function latestRun(runsDir: string, notebook: string, backend: string, parameters: Record<string, unknown>): string | undefined {
+/** The latest run folder in `runsDir` of the notebook, on the backend, with exactly the parameters and commit asked for, or undefined. */
+export function latestRun(runsDir: string, wanted: RunIdentity): string | undefined {
   if (!existsSync(runsDir)) return undefined;
   const matching = readdirSync(runsDir, { withFileTypes: true })
     .filter((e) => e.isDirectory() && existsSync(join(runsDir, e.name, "manifest.json")))
     .map((e) => ({ dir: join(runsDir, e.name), manifest: readJson<RunFolderManifest>(join(runsDir, e.name, "manifest.json")) }))
-    .filter(({ manifest: m }) => m.notebook === notebook && m.tfBackend === backend && sameParameters(m.parameters, parameters))
+    .filter(({ manifest: m }) => m.notebook === wanted.notebook && m.tfBackend === wanted.backend && sameParameters(m.parameters, wanted.parameters) && m.git?.commit === wanted.commit)
     .sort((a, b) => (a.manifest.runId < b.manifest.runId ? -1 : 1));
   return matching.at(-1)?.dir;
 }
@@ -122,8 +132,8 @@ export async function runOnWebGpu(plans: NotebookPlan[], options: WebGpuProofOpt
 }
 
 /**
- * Step 2: every recorded figure of each webgpu run against the wasm run of the same notebook and
- * parameters: ./lab test's when there is one, else one run here on wasm. Counts one per figure
+ * Step 2: every recorded figure of each webgpu run against the wasm run of the same notebook,
+ * commit and parameters: ./lab test's when there is one, else one run here on wasm. Counts one per figure
  * compared (excluded figures count nothing); a notebook whose webgpu run failed counts nothing
  * here (step 1 counted it).
  */
@@ -136,11 +146,11 @@ export async function compareWithWasm(plans: NotebookPlan[], webgpuRuns: Map<str
   for (const plan of plans) {
     const candidate = webgpuRuns.get(plan.notebook.name);
     if (!candidate) continue;
-    const parameters = readJson<RunFolderManifest>(join(candidate, "manifest.json")).parameters;
-    let reference = latestRun(options.referenceRuns, plan.notebook.name, "wasm", parameters);
+    const { parameters, git } = readJson<RunFolderManifest>(join(candidate, "manifest.json"));
+    let reference = latestRun(options.referenceRuns, { notebook: plan.notebook.name, backend: "wasm", parameters, commit: git.commit });
     if (reference) log(`  ${plan.notebook.name}: the wasm run ./lab test landed, ${reference}`);
     else {
-      log(`  ${plan.notebook.name}: no wasm run with these parameters in ${options.referenceRuns}; running it on wasm`);
+      log(`  ${plan.notebook.name}: no wasm run of commit ${git.commit?.slice(0, 12)} with these parameters in ${options.referenceRuns}; running it on wasm`);
       reference = await runVerified(plan, wasmRun, log);
       if (!reference) {
         failed++;

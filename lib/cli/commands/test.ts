@@ -112,8 +112,8 @@ export default defineCommand({
     '"N passed, N failed".\n\n' +
     "With --webgpu it runs instead the WebGPU proof: notebooks 03 to 06 in quick mode with LAB_TF_BACKEND=webgpu\n" +
     "(Mesa's llvmpipe where there is no GPU) and a cache of their own (a copy of the lab's; --fresh-cache: empty), each\n" +
-    "run verified against its settlement; then every recorded figure compared with the wasm run of the same seed that\n" +
-    "./lab test left in .lab/test-runs/ (run here when there is none), under the tolerances of\n" +
+    "run verified against its settlement; then every recorded figure compared with the wasm run of the same commit and\n" +
+    "seed that ./lab test left in .lab/test-runs/ (run here when there is none), under the tolerances of\n" +
     "lib/runner/backend-tolerances.ts. Skipped, saying why, only where Mesa's EGL and GL ES cannot be installed. Ends\n" +
     'with "N passed, N failed" too (", N skipped" when skipped).',
   options: {

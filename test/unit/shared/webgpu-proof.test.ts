@@ -19,23 +19,27 @@ describe("the WebGPU proof's plumbing (lib/runner/webgpu-proof.ts)", () => {
     });
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-    const land = (runId: string, notebook: string, tfBackend: string, parameters: Record<string, unknown>) => {
+    const COMMIT = "5b8df72e8dbed84d54f387d9fb6de5694c25c620";
+    const land = (runId: string, notebook: string, tfBackend: string, parameters: Record<string, unknown>, commit = COMMIT) => {
       mkdirSync(join(dir, runId));
-      writeFileSync(join(dir, runId, "manifest.json"), JSON.stringify({ runId, notebook, tfBackend, parameters }));
+      writeFileSync(join(dir, runId, "manifest.json"), JSON.stringify({ runId, notebook, tfBackend, parameters, git: { commit, dirty: false } }));
     };
 
-    it("takes the latest run of the notebook on wasm with exactly the same parameters", () => {
+    it("takes the latest run of the notebook on wasm with exactly the same parameters, from the same commit", () => {
       const quick = { quick: true, seed: 42 };
+      const wanted = { notebook: "03-model-factory-lora", backend: "wasm", parameters: { seed: 42, quick: true }, commit: COMMIT };
       land("20261206T100000Z-03-a", "03-model-factory-lora", "wasm", quick);
       land("20261206T110000Z-03-b", "03-model-factory-lora", "wasm", quick);
       land("20261206T120000Z-03-c", "03-model-factory-lora", "webgpu", quick);
       land("20261206T130000Z-03-d", "03-model-factory-lora", "wasm", { quick: true, seed: 7 });
-      land("20261206T140000Z-04-e", "04-openlora-serving", "wasm", quick);
+      land("20261206T140000Z-03-e", "03-model-factory-lora", "wasm", quick, "e194cd0000000000000000000000000000000000");
+      land("20261206T150000Z-04-f", "04-openlora-serving", "wasm", quick);
       mkdirSync(join(dir, ".staging"));
-      expect(latestRun(dir, "03-model-factory-lora", "wasm", { seed: 42, quick: true })).to.equal(join(dir, "20261206T110000Z-03-b"));
-      expect(latestRun(dir, "03-model-factory-lora", "wasm", { quick: true, seed: 42, steps: 10 })).to.equal(undefined);
-      expect(latestRun(dir, "05-proof-of-attribution", "wasm", quick)).to.equal(undefined);
-      expect(latestRun(join(dir, "absent"), "03-model-factory-lora", "wasm", quick)).to.equal(undefined);
+      expect(latestRun(dir, wanted)).to.equal(join(dir, "20261206T110000Z-03-b"));
+      expect(latestRun(dir, { ...wanted, parameters: { quick: true, seed: 42, steps: 10 } })).to.equal(undefined);
+      expect(latestRun(dir, { ...wanted, notebook: "05-proof-of-attribution" })).to.equal(undefined);
+      expect(latestRun(dir, { ...wanted, commit: "0000000000000000000000000000000000000000" })).to.equal(undefined);
+      expect(latestRun(join(dir, "absent"), wanted)).to.equal(undefined);
     });
   });
 
