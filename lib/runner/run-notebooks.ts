@@ -26,6 +26,8 @@ export interface RunOptions {
   runsDir: string;
   /** Where and how often progress is shown (default: stderr, a line every 5 s off a terminal). */
   progress?: ProgressOptions;
+  /** Variables set for the kernel on top of this process's environment (LAB_TF_BACKEND, LAB_CACHE_DIR). */
+  env?: Record<string, string>;
 }
 
 export interface NotebookPlan {
@@ -299,7 +301,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     );
     const input = join(staging, ".input.ipynb");
     writeJsonAtomic(input, withParametersProbe(injected, plan.specs));
-    const env = { ...process.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
+    const env = { ...process.env, ...options.env, LAB_RUN_DIR: staging, LAB_RUN_ID: runId, LAB_NOTEBOOK: plan.notebook.name };
     execution = execute(input, join(staging, "notebook.ipynb"), join(staging, "report.html"), env, options.cellTimeoutS, notebookTitle(plan.nb, plan.notebook.name), (event) => {
       if (event.event === "start") progress.started(event.index);
       else if (event.text) progress.output(event.index, event.text);

@@ -46,7 +46,7 @@ describe("./lab run: the notebook runner", function () {
   });
 
   it("injects parameters after the parameters cell, keeps a complete run folder, and exports self-contained HTML", async () => {
-    const opts = options(["ok", "--quick", "--set", "seed=7", "--set", "label=from cli", "--set", "ratio=0.25"]);
+    const opts = { ...options(["ok", "--quick", "--set", "seed=7", "--set", "label=from cli", "--set", "ratio=0.25"]), env: { LAB_FIXTURE_VALUE: "from RunOptions.env" } };
     const [plan] = planRuns(opts);
     const outcome = await runNotebook(plan, opts, () => {});
     expect(outcome.ok, outcome.error).to.equal(true);
@@ -54,6 +54,7 @@ describe("./lab run: the notebook runner", function () {
     expect(readdirSync(dir).sort()).to.include.members(["manifest.json", "notebook.ipynb", "report.html", "results.json", "settlement.json"]);
     const results = JSON.parse(readFileSync(join(dir, "results.json"), "utf8"));
     expect(results.values.seen).to.deep.equal({ quick: true, seed: 7, label: "from cli", ratio: 0.25 });
+    expect(results.values.kernelEnv, "variables of RunOptions.env reach the kernel").to.equal("from RunOptions.env");
     const executed = JSON.parse(readFileSync(join(dir, "notebook.ipynb"), "utf8"));
     const tags = executed.cells.map((c: { metadata: { tags?: string[] } }) => c.metadata.tags?.[0] ?? "");
     expect(tags.indexOf("injected-parameters")).to.equal(tags.indexOf("parameters") + 1);
