@@ -21,6 +21,13 @@ export interface ChainHandle {
   // biome-ignore lint/suspicious/noExplicitAny: JSON-RPC results are untyped JSON; each caller reads the fields its method returns.
   send(method: string, params?: unknown[]): Promise<any>;
   wallet(i: number): Wallet;
+  /**
+   * While on, every block automining makes (a sent transaction, a bare evm_mine) is stamped one
+   * second after the latest, plus any evm_increaseTime since: without it Hardhat stamps blocks
+   * from the wall clock, and the L1 blocks' hashes, which L2 blocks commit as their origins,
+   * would change from run to run.
+   */
+  pinClock(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -33,7 +40,8 @@ export async function openChain(network: "l1" | "l2", genesisDate: Date): Promis
     network,
     override: { initialDate: genesisDate, mining: { auto: false, interval: 0, mempool: { order: "fifo" } } } as never,
   });
-  const eip1193 = conn.provider as unknown as Eip1193Provider;
+  const clock = new PinnedClock(conn.provider as unknown as Eip1193Provider);
+  const eip1193 = clock.provider;
   const provider = inProcessProvider(eip1193);
   const chainId = (await provider.getNetwork()).chainId;
   return {
@@ -42,11 +50,49 @@ export async function openChain(network: "l1" | "l2", genesisDate: Date): Promis
     chainId,
     send: (method, params = []) => eip1193.request({ method, params }),
     wallet: (i) => new Wallet(devPrivateKey(i), provider),
+    pinClock: (on) => {
+      clock.pinned = on;
+    },
     close: async () => {
       provider.destroy();
       await conn.close();
     },
   };
+}
+
+const SENDS = new Set(["eth_sendRawTransaction", "eth_sendTransaction"]);
+
+/** An EIP-1193 provider whose automined blocks, while pinned, take their timestamps from the chain, not the wall clock. */
+class PinnedClock {
+  pinned = false;
+  private increase = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  readonly provider: Eip1193Provider;
+
+  constructor(private readonly inner: Eip1193Provider) {
+    this.provider = { request: (args) => this.request(args as { method: string; params?: unknown[] }) };
+  }
+
+  private request(args: { method: string; params?: unknown[] }): Promise<unknown> {
+    if (!this.pinned) return this.inner.request(args);
+    if (args.method === "evm_increaseTime") {
+      this.increase += Number(args.params?.[0] ?? 0);
+      return Promise.resolve(String(this.increase));
+    }
+    const mines = SENDS.has(args.method) || (args.method === "evm_mine" && !args.params?.length);
+    if (!mines) return this.inner.request(args);
+    // one at a time: the timestamp read, set and used by the same block
+    const run = this.queue.then(async () => {
+      const latest = (await this.inner.request({ method: "eth_getBlockByNumber", params: ["latest", false] })) as { timestamp: string };
+      const timestamp = Number(latest.timestamp) + 1 + this.increase;
+      this.increase = 0;
+      if (args.method === "evm_mine") return this.inner.request({ method: "evm_mine", params: [timestamp] });
+      await this.inner.request({ method: "evm_setNextBlockTimestamp", params: [timestamp] });
+      return this.inner.request(args);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
 }
 
 /** The L1Block predeploy, which the L1 attributes deposit updates at the start of every L2 block. */

@@ -134,17 +134,20 @@ export class L2Ledger {
   /**
    * Runs `setUp` against L1 with automine on (deployments that must exist before the rollup runs,
    * such as a DA layer's contracts), then returns to manual mining and takes the blocks it mined
-   * into the L1 chain the sequencer picks origins from. Only before the first L2 block.
+   * into the L1 chain the sequencer picks origins from. Only before the first L2 block. The clock
+   * is pinned meanwhile: the blocks it mines have the same timestamps, so hashes, on every run.
    */
   async setUpOnL1<T>(setUp: (l1: LabChain) => Promise<T>): Promise<T> {
     if (this.sequencer.unsafeHead.number !== 0) {
       throw new LoopError("loop/l1-setup-late", "L1 set-up runs before the first L2 block", "set up L1 contracts right after L2Ledger.open()", { l2Head: this.sequencer.unsafeHead.number });
     }
+    this.l1.pinClock(true);
     await this.l1.send("evm_setAutomine", [true]);
     try {
       return await setUp(this.l1LabChain());
     } finally {
       await this.l1.send("evm_setAutomine", [false]);
+      this.l1.pinClock(false);
       await this.rollup.port.catchUp();
     }
   }

@@ -205,6 +205,24 @@ describe("the loop on the Ledger's L2", function () {
     }
   });
 
+  it("stamps the L1 blocks of a set-up from the chain, not the wall clock: a slower set-up gives the same L1 head", async () => {
+    const heads: string[] = [];
+    for (const pause of [0, 2000]) {
+      const l2 = await L2Ledger.open({ seed: 4, batcher: { batchType: 1, compression: "zlib", da: "calldata", maxChannelInputBytes: 1_000_000 } });
+      try {
+        const stack = await l2.setUpOnL1(async (l1) => {
+          await new Promise((r) => setTimeout(r, pause));
+          return da.startDAStack({ seed: 8, chain: l1, operators: 4 });
+        });
+        await stack.close();
+        heads.push(l2.l1Head.hash);
+      } finally {
+        await l2.close();
+      }
+    }
+    expect(heads[1]).to.equal(heads[0]);
+  });
+
   it("takes alt-DA and L1 set-up only before the first L2 block, and alt-DA only over calldata", async () => {
     const blobs = await L2Ledger.open({ seed: 9, batcher: { batchType: 1, compression: "zlib", da: "blobs", maxChannelInputBytes: 1_000_000 } });
     try {
