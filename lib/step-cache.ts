@@ -236,7 +236,7 @@ function readEntry(path: string): Entry | undefined {
  * exists (mode `use`), else computed and written. In mode `bypass` it is always computed and
  * compared with the entry, if any, which is left as it was.
  */
-export function cachedStep<T>(spec: StepSpec, compute: () => T): T {
+export async function cachedStep<T>(spec: StepSpec, compute: () => Promise<T> | T): Promise<T> {
   if (!/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/.test(spec.step)) {
     throw new LabError({
       code: "cache/bad-step-name",
@@ -253,7 +253,7 @@ export function cachedStep<T>(spec: StepSpec, compute: () => T): T {
     s.read++;
     return decodeValue(entry.value) as T;
   }
-  const value = compute();
+  const value = await compute();
   s.computed++;
   const encoded = encodeValue(value);
   if (s.mode === "bypass") {

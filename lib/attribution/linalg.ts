@@ -97,7 +97,11 @@ export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>):
 }
 
 /** Conjugate gradient for A x = b with A given as a symmetric positive definite operator. */
-export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: Float64Array, opts: { maxIter?: number; tol?: number } = {}): { x: Float64Array; iterations: number; residual: number } {
+export async function conjugateGradient(
+  apply: (v: Float64Array) => Promise<Float64Array>,
+  b: Float64Array,
+  opts: { maxIter?: number; tol?: number } = {},
+): Promise<{ x: Float64Array; iterations: number; residual: number }> {
   const n = b.length;
   const maxIter = opts.maxIter ?? n;
   const tol = opts.tol ?? 1e-10;
@@ -108,7 +112,7 @@ export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: F
   const bNorm = Math.sqrt(rr) || 1;
   let it = 0;
   for (; it < maxIter && Math.sqrt(rr) / bNorm > tol; it++) {
-    const Ap = apply(p);
+    const Ap = await apply(p);
     const alpha = rr / dot(p, Ap);
     for (let i = 0; i < n; i++) {
       x[i] += alpha * p[i];

@@ -16,23 +16,24 @@ export interface CounterfactualResult {
   perTest: { topK: number; random: number }[];
 }
 
-export function counterfactualRemoval(
+export async function counterfactualRemoval(
   scores: Scores,
   k: number,
   tests: number[],
-  lossAfterRemoving: (removed: number[], t: number) => number,
+  lossAfterRemoving: (removed: number[], t: number) => Promise<number>,
   baseLoss: (t: number) => number,
   seed: number,
-): CounterfactualResult {
+): Promise<CounterfactualResult> {
   const r = makeRng(seed).fork("counterfactual");
-  const perTest = tests.map((t) => {
+  const perTest: { topK: number; random: number }[] = [];
+  for (const t of tests) {
     const row = scores.data.subarray(t * scores.nTrain, (t + 1) * scores.nTrain);
     const top = Array.from(row.keys())
       .sort((a, b) => row[b] - row[a])
       .slice(0, k);
     const rand = r.shuffle(Array.from({ length: scores.nTrain }, (_, i) => i)).slice(0, k);
     const base = baseLoss(t);
-    return { topK: lossAfterRemoving(top, t) - base, random: lossAfterRemoving(rand, t) - base };
-  });
+    perTest.push({ topK: (await lossAfterRemoving(top, t)) - base, random: (await lossAfterRemoving(rand, t)) - base });
+  }
   return { k, topK: mean(perTest.map((p) => p.topK)), random: mean(perTest.map((p) => p.random)), perTest };
 }

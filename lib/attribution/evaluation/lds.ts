@@ -21,8 +21,11 @@ export interface LdsGroundTruth {
   outputs: Float64Array[];
 }
 
-export function ldsGroundTruth(subsets: Int32Array[], retrainOutputs: (subset: Int32Array, j: number) => Float64Array): LdsGroundTruth {
-  return { subsets, outputs: subsets.map((s, j) => retrainOutputs(s, j)) };
+/** Retrains on each subset in turn (in order) and records the outputs. */
+export async function ldsGroundTruth(subsets: Int32Array[], retrainOutputs: (subset: Int32Array, j: number) => Promise<Float64Array>): Promise<LdsGroundTruth> {
+  const outputs: Float64Array[] = [];
+  for (const [j, s] of subsets.entries()) outputs.push(await retrainOutputs(s, j));
+  return { subsets, outputs };
 }
 
 export function lds(scores: Scores, gt: LdsGroundTruth): { lds: number; perTest: Float64Array } {

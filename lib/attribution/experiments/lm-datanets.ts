@@ -166,10 +166,6 @@ function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDatanetPa
   return { tensors, forwardOptions: fwd, checkpoints, finalLoss };
 }
 
-function arrays(tensors: WeightMap): Record<string, ArrayTensor> {
-  return Object.fromEntries(Object.entries(tensors).map(([k, t]) => [k, { shape: t.shape, data: t.dataSync() }]));
-}
-
 function disposeAll(tensors: WeightMap): void {
   for (const t of Object.values(tensors)) t.dispose();
 }
@@ -255,7 +251,7 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
 }
 
 /** Stage "fine-tune": the LoRA run with its kept checkpoints, as a FactoryModel over the adapter's parameters. */
-function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): LmAdapter {
+async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): Promise<LmAdapter> {
   const t0 = performance.now();
   const run = fineTune(model, base.weights, dn.data, p, p.seed, undefined, true);
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -269,11 +265,11 @@ function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): LmAdapter {
   out.lora_final_train_loss = run.finalLoss;
   out.lora_train_seconds = trainSeconds;
   log(`LoRA r=${p.lora.r} on ${p.lora.targets.join(", ")}: ${fm.numParams} trainable parameters, ${p.steps} steps in ${trainSeconds.toFixed(1)} s, final loss ${run.finalLoss.toFixed(3)}`);
-  return { run, weights, fm, params: fm.packWeights(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
+  return { run, weights, fm, params: await fm.readParams(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
 }
 
 /** Stage "test points": identification pairs, generated continuations (sampled under the seed), and both models' −log-likelihood. */
-function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdapter): LmTestPoints {
+async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdapter): Promise<LmTestPoints> {
   const enc = (s: string) => tokenizer.encode(s);
   const fwd = a.run.forwardOptions;
   const heldPairs = dn.heldOut.flatMap((texts, d) => texts.map((t) => ({ d, prompt: t.prompt, continuation: t.continuation })));
@@ -282,15 +278,16 @@ function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdap
     T,
   );
   const genPrompts = heldPairs.filter((q, i) => heldPairs.slice(0, i).filter((o) => o.d === q.d).length < p.generatedPerDatanet);
-  const generatedText = genPrompts.map((q, i) => sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  const generatedText: string[] = [];
+  for (const [i, q] of genPrompts.entries()) generatedText.push(await sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
   const generated = continuationBatch(
     genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: enc(generatedText[i]) })),
     T,
   );
   // the base model is the adapted one with the LoRA term scaled to zero
   const baseView = new FactoryModel({ model, weights: a.weights, trainable: Object.keys(a.run.tensors), forwardOptions: { ...fwd, lora: { scaling: 0 } } });
-  out.base_continuation_nll = mean(baseView.evaluate(a.params, identification));
-  out.lora_continuation_nll = mean(a.fm.evaluate(a.params, identification));
+  out.base_continuation_nll = mean(await baseView.evaluate(a.params, identification));
+  out.lora_continuation_nll = mean(await a.fm.evaluate(a.params, identification));
   log(
     `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation of ${p.continuationChars} characters`,
   );
@@ -298,12 +295,12 @@ function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdap
 }
 
 /** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds), then each method's scores and identification. */
-function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
+async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
   const { p, model, base, dn, out, log } = s;
   const ensemble = [{ params: a.params }];
   for (let m = 1; m < p.trakModels; m++) {
     const other = fineTune(model, base.weights, dn.data, p, p.seed + m);
-    ensemble.push({ params: a.fm.pack(arrays(other.tensors)) });
+    ensemble.push({ params: await a.fm.readParams(other.tensors) });
     disposeAll(other.tensors);
   }
   const methods: Record<LmMethodKey, Attributor> = {
@@ -320,8 +317,8 @@ function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: Gra
   const identification: LmAttributionResult["identification"] = {};
   for (const key of LM_METHOD_KEYS) {
     const t1 = performance.now();
-    idScores[key] = methods[key].attribute(task(tp.identification));
-    genScores[key] = methods[key].attribute(task(tp.generated));
+    idScores[key] = await methods[key].attribute(task(tp.identification));
+    genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     const r = datanetIdentification(idScores[key], dn.datanetOf, tp.identificationDatanet);
     identification[key] = { auc: r.auc, recall: r.recall };
@@ -411,21 +408,21 @@ function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTes
 }
 
 /** The identification continuations' −log-likelihood under a LoRA re-training on `rows`. */
-function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Float64Array {
+async function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Promise<Float64Array> {
   const r = fineTune(model, base.weights, dn.data, p, p.seed, rows);
-  const nll = a.fm.evaluate(a.fm.pack(arrays(r.tensors)), identification);
+  const nll = await a.fm.evaluate(await a.fm.readParams(r.tensors), identification);
   disposeAll(r.tensors);
   return nll;
 }
 
 /** Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each identification continuation. */
-function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Record<string, number> {
+async function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<Record<string, number>> {
   const { p, dn, out, log } = s;
   const ldsOut: Record<string, number> = {};
   if (p.ldsSubsets <= 0) return ldsOut;
   const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
   const t2 = performance.now();
-  const gt = ldsGroundTruth(subsets, (rows) => retrainedNll(s, a, tp.identification, rows).map((v) => -v));
+  const gt = await ldsGroundTruth(subsets, async (rows) => (await retrainedNll(s, a, tp.identification, rows)).map((v) => -v));
   out.lds_subsets = p.ldsSubsets;
   out.lds_retrain_seconds = (performance.now() - t2) / 1000;
   for (const key of LM_METHOD_KEYS) {
@@ -437,25 +434,26 @@ function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<s
 }
 
 /** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained. */
-function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): void {
+async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<void> {
   const { p, dn, out, log } = s;
   if (p.counterfactualTests <= 0) return;
   const n = dn.data.n;
   const tests = Math.min(p.counterfactualTests, tp.identification.n);
   const cfTests = Array.from({ length: tests }, (_, i) => Math.floor((i * tp.identification.n) / tests));
-  const baseNll = a.fm.evaluate(a.params, tp.identification);
-  const cf = counterfactualRemoval(
+  const baseNll = await a.fm.evaluate(a.params, tp.identification);
+  const cf = await counterfactualRemoval(
     idScores.datainf,
     p.counterfactualK,
     cfTests,
-    (removed, t) => {
+    async (removed, t) => {
       const drop = new Set(removed);
-      return retrainedNll(
+      const nll = await retrainedNll(
         s,
         a,
         tp.identification,
         Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i)),
-      )[t];
+      );
+      return nll[t];
     },
     (t) => baseNll[t],
     p.seed,
@@ -482,20 +480,20 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await starting(0);
   const s = await setUp(p, log);
   await starting(1);
-  const a = trainAdapter(s);
+  const a = await trainAdapter(s);
   await starting(2);
-  const tp = testPoints(s, a);
+  const tp = await testPoints(s, a);
   await starting(3);
   const store = experimentGradientStore(p.gradientStore);
-  const { idScores, genScores, identification } = attributeMethods(s, a, tp, store);
+  const { idScores, genScores, identification } = await attributeMethods(s, a, tp, store);
   await starting(4);
   ngramBaseline(s, tp);
   await starting(5);
   const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
   await starting(6);
-  const ldsOut = ldsStage(s, a, tp, idScores);
+  const ldsOut = await ldsStage(s, a, tp, idScores);
   await starting(7);
-  counterfactualStage(s, a, tp, idScores);
+  await counterfactualStage(s, a, tp, idScores);
   onProgress?.(total, total);
   s.out.gradient_sets_computed = store.misses;
   s.out.gradient_sets_read = store.hits;

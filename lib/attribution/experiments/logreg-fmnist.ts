@@ -82,25 +82,25 @@ function randomStart(p: number, seed: number): Float64Array {
 }
 
 /** Stage "fit to the optimum": the data, the model at its exact optimum, its accuracy. */
-function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): LogregFit {
+async function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): Promise<LogregFit> {
   const train = sampleFashion("train", { n: p.nTrain, seed: p.seed, pool: p.pool });
   const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
   const model = new LogisticRegression(train.dim, 10);
-  const [params, fitS] = timed(() => fitNewton(model, train, { l2: p.l2 }));
-  out.test_accuracy = accuracy(model, params, test);
+  const [params, fitS] = await timed(() => fitNewton(model, train, { l2: p.l2 }));
+  out.test_accuracy = await accuracy(model, params, test);
   out.fit_seconds = fitS;
   log(`logistic regression: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
-  return { p, train, test, model, params, base: negLoss(model, params, test) };
+  return { p, train, test, model, params, base: await negLoss(model, params, test) };
 }
 
 /** Stage "LDS ground truth": the model refitted on seeded half subsets (or read from the step cache). */
-function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): LdsGroundTruth {
+async function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): Promise<LdsGroundTruth> {
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
-  const [gt, gtS] = timed(() => ({
+  const [gt, gtS] = await timed(async () => ({
     subsets,
-    outputs: cachedStep(
+    outputs: await cachedStep(
       { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
-      () => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs,
+      async () => (await ldsGroundTruth(subsets, async (s) => negLoss(model, await fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test))).outputs,
     ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
@@ -108,20 +108,25 @@ function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): Ld
 }
 
 /** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget). */
-function trakEnsemble({ p, train, model, params }: LogregFit): { params: Float64Array }[] {
-  const members = cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
-    Array.from(
-      { length: p.trakModels - 1 },
-      (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params,
-    ),
+async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ params: Float64Array }[]> {
+  const members = await cachedStep(
+    { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
+    async () => {
+      const trained: Float64Array[] = [];
+      for (let i = 0; i < p.trakModels - 1; i++) {
+        const seed = p.seed * 100 + i + 1;
+        trained.push((await trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed, start: randomStart(model.numParams, seed) })).params);
+      }
+      return trained;
+    },
   );
   return [{ params }, ...members.map((m) => ({ params: m }))];
 }
 
 /** Stage "attribute": every method's scores and LDS, by metric key. */
-function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Record<string, Scores> {
+async function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Promise<Record<string, Scores>> {
   const { p, train, test, model, params } = fitted;
-  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: trakEnsemble(fitted), gradients: store };
+  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: await trakEnsemble(fitted), gradients: store };
   const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
   const methods: Attributor[] = [
     new ExactInfluence(),
@@ -136,7 +141,7 @@ function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStor
   out.lissa_repeats = p.lissaRepeats;
   const scores: Record<string, Scores> = {};
   for (const m of methods) {
-    const [s, secs] = timed(() => m.attribute(task));
+    const [s, secs] = await timed(() => m.attribute(task));
     const key = m.name === "trak" ? trakLdsKey(p.trakModels).slice("lds_".length) : m.name.replace(/-/g, "_");
     scores[key] = s;
     out[`lds_${key}`] = lds(s, gt).lds;
@@ -152,43 +157,45 @@ function keepAllBut(n: number, drop: Set<number>): number[] {
 }
 
 /** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted. */
-function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+async function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
   const looIdx = Array.from(sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0]);
-  const looOut = looIdx.map((i) => negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
+  const looOut: Float64Array[] = [];
+  for (const i of looIdx) looOut.push(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
   out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, looIdx).corr;
   out.loo_trak = looCorrelation(scores[trakLdsKey(p.trakModels).slice("lds_".length)], looOut, base, looIdx).corr;
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
 }
 
 /** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted. */
-function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+async function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
   const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
-  const lossAfter = (removed: number[], t: number) => -negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t]))[0];
-  const cf = counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
+  const lossAfter = async (removed: number[], t: number) =>
+    -(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t])))[0];
+  const cf = await counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
   out.counterfactual_topk_loss_increase = cf.topK;
   out.counterfactual_random_loss_increase = cf.random;
   log(`  counterfactual (k=${p.counterfactualK}): top-k +${cf.topK.toFixed(4)} vs random +${cf.random.toFixed(4)}`);
 }
 
 /** Stage "mislabel detection": 10 % of labels flipped, ranked by exact self-influence. */
-function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore, out: LogregMetrics, log: Log): void {
+async function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore, out: LogregMetrics, log: Log): Promise<void> {
   const { batch: noisy, flipped } = flipLabels(train, 10, 0.1, p.seed);
-  const noisyParams = fitNewton(model, noisy, { l2: p.l2 });
-  const self = new ExactInfluence().selfInfluence({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
+  const noisyParams = await fitNewton(model, noisy, { l2: p.l2 });
+  const self = await new ExactInfluence().selfInfluence({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
   out.mislabel_auc_influence_exact = mislabelAuc(self, flipped);
   log(`  mislabel detection AUC (self-influence, exact): ${out.mislabel_auc_influence_exact.toFixed(3)}`);
 }
 
 /** The whole benchmark, stage by stage. */
-export function logregExperiment(p: LogregParams, log: Log = () => {}): LogregMetrics {
+export async function logregExperiment(p: LogregParams, log: Log = () => {}): Promise<LogregMetrics> {
   const out = {} as LogregMetrics;
-  const fitted = fitToOptimum(p, out, log);
-  const gt = groundTruth(fitted, log);
+  const fitted = await fitToOptimum(p, out, log);
+  const gt = await groundTruth(fitted, log);
   const store = experimentGradientStore(p.gradientStore);
-  const scores = attributeAll(fitted, gt, store, out, log);
-  leaveOneOut(fitted, scores, out, log);
-  counterfactual(fitted, scores, out, log);
-  mislabelDetection(fitted, store, out, log);
+  const scores = await attributeAll(fitted, gt, store, out, log);
+  await leaveOneOut(fitted, scores, out, log);
+  await counterfactual(fitted, scores, out, log);
+  await mislabelDetection(fitted, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));
 }
 

@@ -60,23 +60,23 @@ export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<
   const opts = (seed: number): FactoryTrainOptions => ({ epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, weightDecay: p.l2, seed, checkpointEvery: Math.max(1, Math.floor(p.epochs / 4)) });
   const run = trainMlp(mlp, train, opts(p.seed));
   const model = run.model;
-  const out = { test_accuracy: accuracy(model, run.params, test) } as MlpMetrics;
+  const out = { test_accuracy: await accuracy(model, run.params, test) } as MlpMetrics;
   log(`Factory MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
 
   // stage "LDS ground truth": the learning algorithm is the seeded run, so each subset is trained with the same seed
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   const ldsInputs = { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, hidden: p.hidden, l2: p.l2, epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, ldsSubsets: p.ldsSubsets };
-  const [gt, gtS] = timed(() => ({
+  const [gt, gtS] = await timed(async () => ({
     subsets,
-    outputs: cachedStep(
+    outputs: await cachedStep(
       { step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs },
-      () => ldsGroundTruth(subsets, (s) => negLoss(model, retrainParams(model, mlp, subset(train, s), opts(p.seed)), test)).outputs,
+      async () => (await ldsGroundTruth(subsets, (s) => negLoss(model, retrainParams(model, mlp, subset(train, s), opts(p.seed)), test))).outputs,
     ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
 
   // stage "TRAK ensemble": the run and re-trainings under other seeds
-  const members = cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
+  const members = await cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
     Array.from({ length: p.trakModels - 1 }, (_, m) => retrainParams(model, mlp, train, opts(p.seed + 1 + m))),
   );
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
@@ -99,7 +99,7 @@ export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<
     ["datainf", new DataInf()],
   ];
   for (const [key, m] of methods) {
-    const [s, secs] = timed(() => m.attribute(task));
+    const [s, secs] = await timed(() => m.attribute(task));
     out[`lds_${key}`] = lds(s, gt).lds;
     out[`seconds_${key}`] = secs;
     log(`  ${key.padEnd(12)} LDS ${out[`lds_${key}`].toFixed(3)}  (${secs.toFixed(2)} s)`);

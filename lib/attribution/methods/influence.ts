@@ -14,37 +14,37 @@ import { exactHessian } from "../retrain.js";
 import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
 /** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
-function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Float64Array {
-  const G = taskGradients(task, task.params, task.train);
+async function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Float64Array> {
+  const G = await taskGradients(task, task.params, task.train);
   const p = G.dim;
   const X = new Float64Array(G.n * p);
-  for (let i = 0; i < G.n; i++) X.set(solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
+  for (let i = 0; i < G.n; i++) X.set(await solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
   return rowDots(X, G.data, G.n, p);
 }
 
-function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Scores & { ihvp: Float64Array } {
-  const G = taskGradients(task, task.params, task.train);
-  const V = taskGradients(task, task.params, task.test);
+async function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Scores & { ihvp: Float64Array }> {
+  const G = await taskGradients(task, task.params, task.train);
+  const V = await taskGradients(task, task.params, task.test);
   const p = G.dim;
   const X = new Float64Array(V.n * p);
-  for (let t = 0; t < V.n; t++) X.set(solve(V.data.subarray(t * p, (t + 1) * p)), t * p);
+  for (let t = 0; t < V.n; t++) X.set(await solve(V.data.subarray(t * p, (t + 1) * p)), t * p);
   return { ...pairScores("", X, V.n, G.data, G.n, p), ihvp: X };
 }
 
 export class ExactInfluence implements Attributor {
   readonly name = "influence-exact";
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const p = task.model.numParams;
-    const L = cholesky(exactHessian(task.model, task.params, task.train, task.l2), p);
-    const { nTest, nTrain, data } = inverseHvps(task, (v) => choleskySolve(L, p, v));
+    const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
+    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => choleskySolve(L, p, v));
     return { method: this.name, nTest, nTrain, data };
   }
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const p = task.model.numParams;
-    const L = cholesky(exactHessian(task.model, task.params, task.train, task.l2), p);
-    return selfInverseHvps(task, (v) => choleskySolve(L, p, v));
+    const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
+    return selfInverseHvps(task, async (v) => choleskySolve(L, p, v));
   }
 }
 
@@ -52,34 +52,34 @@ export class CGInfluence implements Attributor {
   readonly name = "influence-cg";
   lastIterations = 0;
   constructor(readonly opts: { maxIter?: number; tol?: number } = {}) {}
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const H = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
     let iters = 0;
-    const { nTest, nTrain, data } = inverseHvps(task, (v) => {
-      const r = conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
+    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => {
+      const r = await conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
       iters += r.iterations;
       return r.x;
     });
     this.lastIterations = iters / Math.max(1, nTest);
     return { method: this.name, nTest, nTrain, data };
   }
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const H = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
-    return selfInverseHvps(task, (v) => conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 }).x);
+    return selfInverseHvps(task, async (v) => (await conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 })).x);
   }
 }
 
 /** Largest eigenvalue of the operator by seeded power iteration. */
-export function largestEigenvalue(apply: (v: Float64Array) => Float64Array, dim: number, seed: number, iters = 30): number {
+export async function largestEigenvalue(apply: (v: Float64Array) => Promise<Float64Array>, dim: number, seed: number, iters = 30): Promise<number> {
   const r = makeRng(seed).fork("power-iteration");
   let v = Float64Array.from({ length: dim }, () => r.normal());
   let lambda = 0;
   for (let i = 0; i < iters; i++) {
     const nv = norm(v);
     v = v.map((x) => x / nv);
-    const Av = apply(v);
+    const Av = await apply(v);
     lambda = dot(v, Av);
     v = Av;
   }
@@ -111,20 +111,20 @@ export class LiSSAInfluence implements Attributor {
   }
 
   /** H⁻¹v as the mean of `repeats` independent chains, each on its own minibatch stream. */
-  private solver(task: AttributionTask): (v: Float64Array) => Float64Array {
+  private async solver(task: AttributionTask): Promise<(v: Float64Array) => Promise<Float64Array>> {
     const seed = this.opts.seed ?? task.seed ?? 0;
     const depth = this.opts.depth ?? 200;
     const bs = Math.min(this.opts.batchSize ?? 128, task.train.n);
     const full = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
-    const scale = 1.1 * largestEigenvalue(full, task.model.numParams, seed);
+    const scale = 1.1 * (await largestEigenvalue(full, task.model.numParams, seed));
     const streams = Array.from({ length: this.repeats }, (_, c) => makeRng(seed).fork(c === 0 ? "lissa-batches" : `lissa-batches:${c}`));
-    return (v) => {
+    return async (v) => {
       const mean = new Float64Array(v.length);
       for (const r of streams) {
         let h = new Float64Array(v);
         for (let j = 0; j < depth; j++) {
           const idx = Array.from({ length: bs }, () => r.int(task.train.n));
-          const Hh = hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
+          const Hh = await hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
           h = h.map((x, i) => v[i] + x - Hh[i] / scale);
         }
         for (let i = 0; i < v.length; i++) mean[i] += h[i] / scale / this.repeats;
@@ -133,14 +133,14 @@ export class LiSSAInfluence implements Attributor {
     };
   }
 
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const { nTest, nTrain, data } = inverseHvps(task, this.solver(task));
+    const { nTest, nTrain, data } = await inverseHvps(task, await this.solver(task));
     return { method: this.name, nTest, nTrain, data };
   }
 
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return selfInverseHvps(task, this.solver(task));
+    return selfInverseHvps(task, await this.solver(task));
   }
 }

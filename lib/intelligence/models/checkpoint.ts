@@ -5,6 +5,11 @@ import { IntelligenceError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
 import type { ArrayMap, Tf, WeightMap } from "./types.js";
 
+/**
+ * Weights as host arrays, read synchronously: kept only for saveCheckpoint, whose one caller
+ * (pretraining in zoo.ts) reads its variables back asynchronously first; once it awaits
+ * readTensorMap (lib/tf) itself, this goes, with its entry in PENDING_ASYNC_READS.
+ */
 export function toArrays(weights: WeightMap): ArrayMap {
   const out: ArrayMap = {};
   for (const [k, t] of Object.entries(weights)) out[k] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) };

@@ -30,12 +30,12 @@ describe("attribution: evaluation metrics", () => {
     expect(rocAuc([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0])).to.equal(0.5);
     expect(rocAuc([0.9, 0.2, 0.5, 0.1], [1, 1, 0, 0])).to.equal(0.75);
   });
-  it("LDS is 1 for an attribution whose subset sums rank the outputs exactly, and seeded subsets are half-size and reproducible", () => {
+  it("LDS is 1 for an attribution whose subset sums rank the outputs exactly, and seeded subsets are half-size and reproducible", async () => {
     const subsets = sampleSubsets(20, 12, 0.5, 3);
     expect(subsets.every((s) => s.length === 10)).to.equal(true);
     expect(sampleSubsets(20, 12, 0.5, 3)).to.deep.equal(subsets);
     const tau = Array.from({ length: 20 }, (_, i) => Math.sin(i + 1));
-    const gt = ldsGroundTruth(subsets, (s) => Float64Array.of([...s].reduce((a, i) => a + tau[i], 0) ** 3));
+    const gt = await ldsGroundTruth(subsets, async (s) => Float64Array.of([...s].reduce((a, i) => a + tau[i], 0) ** 3));
     expect(lds(S([tau]), gt).lds).to.be.closeTo(1, 1e-12);
     expect(lds(S([tau.map((v) => -v)]), gt).lds).to.be.closeTo(-1, 1e-12);
   });
@@ -56,13 +56,13 @@ describe("attribution: evaluation metrics", () => {
     expect(flipped.reduce((a, b) => a + b, 0)).to.equal(5);
     for (let i = 0; i < 50; i++) expect(noisy.y[i] !== batch.y[i]).to.equal(flipped[i] === 1);
   });
-  it("counterfactual removal drops the top-k scored examples", () => {
+  it("counterfactual removal drops the top-k scored examples", async () => {
     const removed: number[][] = [];
-    const r = counterfactualRemoval(
+    const r = await counterfactualRemoval(
       S([[0.1, 0.9, 0.5, 0.7]]),
       2,
       [0],
-      (rm) => {
+      async (rm) => {
         removed.push(rm);
         return rm.length;
       },
