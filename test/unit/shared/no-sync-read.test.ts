@@ -33,7 +33,7 @@ const PENDING_ASYNC_READS: Record<string, number> = {
 };
 
 /** The 1-based lines of `source` that read synchronously without a cpu-only marker (comment lines aside). */
-export function unmarkedSyncReads(source: string): { line: number; text: string }[] {
+function unmarkedSyncReads(source: string): { line: number; text: string }[] {
   const lines = source.split("\n");
   const found: { line: number; text: string }[] = [];
   lines.forEach((text, i) => {
