@@ -29,9 +29,9 @@ import { roleOf } from "../lib/intelligence/models/peft-keys.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
-const seconds = (f: () => unknown) => {
+const seconds = async (f: () => unknown) => {
   const t0 = performance.now();
-  f();
+  await f();
   return (performance.now() - t0) / 1000;
 };
 
@@ -40,7 +40,7 @@ const { tf } = await initTf({ quiet: true });
 const factoryRows: Record<string, string | number>[] = [];
 const factoryCase = async (label: string, target: string, model: Model, weights: WeightMap, trainable: string[], fwd: ForwardOptions, batch: Batch, loopN: number) => {
   const fm = new FactoryModel({ model, weights, trainable, forwardOptions: fwd });
-  const params = fm.packWeights(weights);
+  const params = await fm.readParams(weights);
   const batched = (await timeMs(() => fm.gradientRows(params, batch, "loss"), 3)) / 1000;
   const head = subset(
     batch,
@@ -127,7 +127,7 @@ const mlp = mlpRun.model,
 const lrTrain = sampleFashion("train", { n: quick ? 300 : 1000, seed: 1, pool: 4 });
 const lrTest = sampleFashion("test", { n: quick ? 20 : 100, seed: 2, pool: 4 });
 const lr = new LogisticRegression(lrTrain.dim, 10);
-const lrParams = fitNewton(lr, lrTrain, { l2: 0.01 });
+const lrParams = await fitNewton(lr, lrTrain, { l2: 0.01 });
 const task = { model: lr, params: lrParams, train: lrTrain, test: lrTest, l2: 0.01, seed: 1 };
 const pairs = lrTrain.n * lrTest.n;
 const methods: [string, Attributor][] = [
@@ -136,19 +136,22 @@ const methods: [string, Attributor][] = [
   ["influence-exact", new ExactInfluence()],
   ["trak-1 (k=256)", new TRAK({ projectionDim: 256 })],
 ];
-printTable(
-  `Scored train × test pairs per second (logistic regression, ${lr.numParams} parameters, ${lrTrain.n} × ${lrTest.n})`,
-  methods.map(([name, m]) => {
-    const s = seconds(() => m.attribute(task));
-    return { method: name, seconds: s, "pairs/s": Math.round(pairs / s) };
-  }),
-);
+/** One timed attribution per method, one after the other. */
+async function pairRates(ms: [string, Attributor][]): Promise<Record<string, string | number>[]> {
+  const rows: Record<string, string | number>[] = [];
+  for (const [name, m] of ms) {
+    const s = await seconds(() => m.attribute(task));
+    rows.push({ method: name, seconds: s, "pairs/s": Math.round(pairs / s) });
+  }
+  return rows;
+}
+printTable(`Scored train × test pairs per second (logistic regression, ${lr.numParams} parameters, ${lrTrain.n} × ${lrTest.n})`, await pairRates(methods));
 
 // 3 · memory with and without projection
-const full = perExampleGradients(mlp, mlpParams, train);
+const full = await perExampleGradients(mlp, mlpParams, train);
 const rows = [{ gradients: "full", dimension: full.dim, MiB: full.data.byteLength / 2 ** 20, "× full": 1 }];
 for (const k of [2048, 512, 128]) {
-  const g = perExampleGradients(mlp, mlpParams, train, { projection: { kind: "rademacher", dim: k, seed: 1 } });
+  const g = await perExampleGradients(mlp, mlpParams, train, { projection: { kind: "rademacher", dim: k, seed: 1 } });
   rows.push({ gradients: `Rademacher k=${k}`, dimension: k, MiB: g.data.byteLength / 2 ** 20, "× full": g.data.byteLength / full.data.byteLength });
 }
 printTable(`Stored per-example gradients, Factory MLP ${train.dim}-64-10 (${mlp.numParams} parameters), ${n} examples`, rows);
@@ -157,8 +160,8 @@ printTable(`Stored per-example gradients, Factory MLP ${train.dim}-64-10 (${mlp.
 {
   const p = experimentParams<DatanetParams>(loadAttributionSpec("lora-datanets"), { quick });
   const s = await loraDatanetSetup(p);
-  const G = perExampleGradients(s.model, s.params, s.train);
-  const V = perExampleGradients(s.model, s.params, s.test);
+  const G = await perExampleGradients(s.model, s.params, s.train);
+  const V = await perExampleGradients(s.model, s.params, s.test);
   const groups = datainfGroups(s.model.blocks);
   const exact = layerwiseInfluence(G, V, "exact", { groups }).data;
   const runs = [1, 2, 3].map(() => compareDatainfLissa(G, V, exact, groups, p.lissaIterations));

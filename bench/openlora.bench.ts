@@ -22,7 +22,7 @@ const quick = process.argv.includes("--quick");
 const { tf, backend } = await initTf({ quiet: true });
 const model = createGpt(tf, { vocabSize: 256, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 256 }) as Model<GptConfig>;
 const weights = model.init(7);
-const base = { weights, sha256: weightsSha256(weights) };
+const base = { weights, sha256: await weightsSha256(weights) };
 
 /**
  * 5. the HTTP server under a bounded load with hostile requests mixed in, on a base of the shape
@@ -36,7 +36,7 @@ async function loadRounds(): Promise<void> {
   const load = await hostileLoadRun(
     tf,
     served,
-    { weights: servedWeights, sha256: weightsSha256(servedWeights) },
+    { weights: servedWeights, sha256: await weightsSha256(servedWeights) },
     { rounds, requestsPerRound: 200, concurrency: 32, adapters: 30, hostileShare: 0.05, maxTokens: 16, seed: 3 },
   );
   printTable(

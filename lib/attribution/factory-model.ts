@@ -27,11 +27,12 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { biasKey, loraAKey, loraBKey, roleOf, weightKey } from "../intelligence/models/peft-keys.js";
 import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
 import type { Rng } from "../random.js";
+import { readFloats, readTensorMap } from "../tf/read-back.js";
 import { AttributionError } from "./errors.js";
 import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type Target, type TraceableModel, type TraceResult } from "./model.js";
 import { type Checkpoint, makeCheckpoint } from "./retrain.js";
 
-/** A tensor as the Factory stores it (checkpoint ArrayMap entries, or tensor.dataSync() + shape). */
+/** A tensor as the Factory stores it (checkpoint ArrayMap entries, or a HostTensor read back from the device). */
 export interface ArrayTensor {
   shape: number[];
   data: ArrayLike<number>;
@@ -207,13 +208,14 @@ export class FactoryModel implements TraceableModel {
     return p;
   }
 
-  /** Trainable tensors of the live weight map (`weights` as the constructor got them) → vector. */
-  packWeights(weights: WeightMap): Float64Array {
-    const arrays: Record<string, ArrayTensor> = {};
-    for (const { key, biasKey } of this.products) {
-      for (const k of biasKey ? [key, biasKey] : [key]) arrays[k] = { shape: weights[k].shape, data: weights[k].dataSync() };
-    }
-    return this.pack(arrays);
+  /** Trainable tensors of the live weight map (`weights` as the constructor got them) → vector, read back from the device. */
+  async readParams(weights: WeightMap): Promise<Float64Array> {
+    return this.pack(await readTensorMap(Object.fromEntries(this.trainableKeys().map((k) => [k, weights[k]]))));
+  }
+
+  /** PEFT keys of the trainable tensors, in vector order (each weight, then its bias where trainable). */
+  private trainableKeys(): string[] {
+    return this.products.flatMap(({ key, biasKey }) => (biasKey ? [key, biasKey] : [key]));
   }
 
   /** Parameter vector → the trainable tensors in PEFT layout (inside the caller's tidy scope). */
@@ -298,23 +300,24 @@ export class FactoryModel implements TraceableModel {
    * One forward and backward pass with the capture on: the value of every example, and for each
    * trainable product its input [n·T, in] and output gradient [n·T, out] (kept; caller disposes).
    */
-  private capturedPass(params: Float64Array, batch: Batch, target: Target): { values: Float32Array; capture: GradientCapture } {
+  private async capturedPass(params: Float64Array, batch: Batch, target: Target): Promise<{ values: Float32Array; capture: GradientCapture }> {
     this.checkBatch(batch);
     const tf = this.tf;
     const capture = new GradientCapture(tf, new Set(this.products.map((p) => p.key)));
-    const values = tf.tidy(() => {
+    let perExample: Tensor | undefined; // [n], kept past the tidy scope to be read back
+    tf.tidy(() => {
       const trainable = this.unpack(params);
       const keys = Object.keys(trainable);
       const b = this.tensors(batch);
-      let per: Float32Array = new Float32Array(0);
       const f = (...ts: tfjs.Tensor[]) => {
         const v = this.values(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), b, target, capture);
-        per = v.dataSync() as Float32Array;
+        perExample = tf.keep(tf.clone(v));
         return tf.sum(v) as tfjs.Scalar;
       };
       tf.grads(f)(keys.map((k) => trainable[k]));
-      return per;
     });
+    const values = await readFloats(perExample!);
+    perExample!.dispose();
     for (const { key } of this.products) {
       if (!capture.signals.has(key)) {
         capture.dispose();
@@ -329,19 +332,19 @@ export class FactoryModel implements TraceableModel {
     return { values, capture };
   }
 
-  gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Float64Array {
+  async gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Promise<Float64Array> {
     const tf = this.tf;
     const n = batch.n,
       T = this.positions,
       p = this.numParams;
-    const { capture } = this.capturedPass(params, batch, target);
+    const { capture } = await this.capturedPass(params, batch, target);
     try {
       for (const { key, biasKey, block } of this.products) {
         const { rows, cols, offset } = block;
-        const signal = capture.signals.get(key)!.dataSync() as Float32Array; // [n·T, out]
+        const signal = await readFloats(capture.signals.get(key)!); // [n·T, out]
         if (T === 1) {
           // one position: each example's gradient is a single outer product, written in place
-          const input = capture.inputs.get(key)!.dataSync() as Float32Array; // [n, in]
+          const input = await readFloats(capture.inputs.get(key)!); // [n, in]
           for (let i = 0; i < n; i++) {
             for (let a = 0; a < rows; a++) {
               const xa = input[i * rows + a];
@@ -356,7 +359,7 @@ export class FactoryModel implements TraceableModel {
             const d = tf.reshape(capture.signals.get(key)!, [n, T, cols]); // [n·T, out] -> [n, T, out]
             return tf.matMul(x, d, true, false); // Σₜ xₜ ⊗ δₜ: [n, in, out]
           });
-          const data = g.dataSync() as Float32Array;
+          const data = await readFloats(g);
           g.dispose();
           for (let i = 0; i < n; i++) out.set(data.subarray(i * rows * cols, (i + 1) * rows * cols), i * p + offset);
         }
@@ -377,25 +380,27 @@ export class FactoryModel implements TraceableModel {
    * The same rows by one tf.grads call per example (no capture): the reference the batched pass
    * is checked and benchmarked against.
    */
-  gradientRowsByLoop(params: Float64Array, batch: Batch, target: Target): Float64Array {
+  async gradientRowsByLoop(params: Float64Array, batch: Batch, target: Target): Promise<Float64Array> {
     this.checkBatch(batch);
     const tf = this.tf;
     const out = new Float64Array(batch.n * this.numParams);
-    const keys = this.products.flatMap((q) => (q.biasKey ? [q.key, q.biasKey] : [q.key]));
+    const keys = this.trainableKeys();
     const trainable = this.unpack(params);
     try {
       for (let i = 0; i < batch.n; i++) {
-        tf.tidy(() => {
+        const grads = tf.tidy(() => {
           const b = this.tensors(subsetRow(batch, i));
-          const grads = tf.grads((...ts: tfjs.Tensor[]) => tf.sum(this.values(Object.fromEntries(keys.map((k, j) => [k, ts[j]])), b, target)) as tfjs.Scalar)(keys.map((k) => trainable[k]));
-          let j = 0;
-          for (const { biasKey, block } of this.products) {
-            const g = grads[j++].dataSync(); // PEFT [out, in]
-            const o = i * this.numParams + block.offset;
-            for (let c = 0; c < block.cols; c++) for (let a = 0; a < block.rows; a++) out[o + a * block.cols + c] = g[c * block.rows + a];
-            if (biasKey) out.set(grads[j++].dataSync(), o + block.rows * block.cols);
-          }
+          return tf.grads((...ts: tfjs.Tensor[]) => tf.sum(this.values(Object.fromEntries(keys.map((k, j) => [k, ts[j]])), b, target)) as tfjs.Scalar)(keys.map((k) => trainable[k]));
         });
+        const values = await Promise.all(grads.map((g) => readFloats(g)));
+        for (const g of grads) g.dispose();
+        let j = 0;
+        for (const { biasKey, block } of this.products) {
+          const g = values[j++]; // PEFT [out, in]
+          const o = i * this.numParams + block.offset;
+          for (let c = 0; c < block.cols; c++) for (let a = 0; a < block.rows; a++) out[o + a * block.cols + c] = g[c * block.rows + a];
+          if (biasKey) out.set(values[j++], o + block.rows * block.cols);
+        }
       }
     } finally {
       for (const t of Object.values(trainable)) t.dispose();
@@ -403,45 +408,45 @@ export class FactoryModel implements TraceableModel {
     return out;
   }
 
-  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
-    const { values, capture } = this.capturedPass(params, batch, target);
+  async trace(params: Float64Array, batch: Batch, target: Target): Promise<TraceResult> {
+    const { values, capture } = await this.capturedPass(params, batch, target);
     try {
-      const traces: DenseTrace[] = this.products.map(({ key, block }) => ({
-        block,
-        input: Float64Array.from(capture.inputs.get(key)!.dataSync()),
-        signal: Float64Array.from(capture.signals.get(key)!.dataSync()),
-        positions: this.positions,
-      }));
-      return { logits: this.logits(params, batch.x, batch.n), values: Float64Array.from(values), traces };
+      const traces: DenseTrace[] = [];
+      for (const { key, block } of this.products) {
+        const input = Float64Array.from(await readFloats(capture.inputs.get(key)!));
+        const signal = Float64Array.from(await readFloats(capture.signals.get(key)!));
+        traces.push({ block, input, signal, positions: this.positions });
+      }
+      return { logits: await this.logits(params, batch.x, batch.n), values: Float64Array.from(values), traces };
     } finally {
       capture.dispose();
     }
   }
 
-  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+  async logits(params: Float64Array, x: Float64Array, n: number): Promise<Float64Array> {
     const tf = this.tf;
     const dim = x.length / n;
     const out = tf.tidy(() => {
       const input = this.positions > 1 ? tf.tensor2d(Int32Array.from(x), [n, dim], "int32") : tf.tensor2d(Float32Array.from(x), [n, dim]);
       return this.model.forward({ ...this.frozen, ...this.unpack(params) }, input, this.forwardOptions);
     });
-    const data = Float64Array.from(out.dataSync());
+    const data = Float64Array.from(await readFloats(out));
     out.dispose();
     return data;
   }
 
   /** Per-example values of `target` (no gradients): the test outputs LDS and removal compare. */
-  evaluate(params: Float64Array, batch: Batch, target: Target = "loss"): Float64Array {
+  async evaluate(params: Float64Array, batch: Batch, target: Target = "loss"): Promise<Float64Array> {
     this.checkBatch(batch);
     const tf = this.tf;
     const v = tf.tidy(() => this.values(this.unpack(params), this.tensors(batch), target));
-    const data = Float64Array.from(v.dataSync());
+    const data = Float64Array.from(await readFloats(v));
     v.dispose();
     return data;
   }
 
   /** TRAK's Qᵢ = 1 − p of the correct class; for a language model the position-weighted mean over tokens. */
-  outToLoss(params: Float64Array, batch: Batch): Float64Array {
+  async outToLoss(params: Float64Array, batch: Batch): Promise<Float64Array> {
     this.checkBatch(batch);
     const tf = this.tf;
     const q = tf.tidy(() => {
@@ -453,7 +458,7 @@ export class FactoryModel implements TraceableModel {
       if (!b.w) return oneMinus;
       return tf.div(tf.sum(tf.mul(oneMinus, b.w), -1), tf.sum(b.w, -1));
     });
-    const data = Float64Array.from(q.dataSync());
+    const data = Float64Array.from(await readFloats(q));
     q.dispose();
     return data;
   }
@@ -512,10 +517,10 @@ export function continuationExample(prompt: ArrayLike<number>, continuation: Arr
 }
 
 /** The attribution view of a Factory run: model and packed final trainable tensors. */
-export function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weights: WeightMap; forwardOptions: ForwardOptions; spec?: { method?: string } }): {
+export async function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weights: WeightMap; forwardOptions: ForwardOptions; spec?: { method?: string } }): Promise<{
   model: FactoryModel;
   params: Float64Array;
-} {
+}> {
   const lora = Object.keys(run.weights).filter((k) => roleOf(k) === "lora_A" || roleOf(k) === "lora_B");
   let trainable: string[];
   if (lora.length > 0) trainable = lora;
@@ -525,5 +530,5 @@ export function fromFactoryRun(run: { model: Model; baseWeights: WeightMap; weig
     trainable = linear.filter((k) => run.weights[k] !== run.baseWeights[k]);
   }
   const model = new FactoryModel({ model: run.model, weights: { ...run.baseWeights, ...run.weights }, trainable, forwardOptions: run.forwardOptions });
-  return { model, params: model.packWeights({ ...run.baseWeights, ...run.weights }) };
+  return { model, params: await model.readParams({ ...run.baseWeights, ...run.weights }) };
 }

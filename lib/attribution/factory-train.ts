@@ -93,14 +93,14 @@ export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOption
   const run = await trainTensors(model, {}, init, batch, o);
   for (const t of Object.values(init)) t.dispose();
   const fm = new FactoryModel({ model, weights: run.tensors, trainable: Object.keys(run.tensors) });
-  return { model: fm, params: fm.packWeights(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
+  return { model: fm, params: await fm.readParams(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
 }
 
 /** The trained parameter vector of another run of the same model (an LDS subset, a TRAK member). */
 export async function retrainParams(fm: FactoryModel, model: Model, batch: Batch, o: FactoryTrainOptions): Promise<Float64Array> {
   const init = model.init(o.seed);
   const run = await trainTensors(model, {}, init, batch, { ...o, checkpointEvery: undefined });
-  const params = fm.packWeights(run.tensors);
+  const params = await fm.readParams(run.tensors);
   for (const t of [...Object.values(init), ...Object.values(run.tensors)]) t.dispose();
   return params;
 }
@@ -119,7 +119,7 @@ export async function trainLoraMlp(model: Model, base: WeightMap, batch: Batch, 
   for (const t of Object.values(adapter.tensors)) t.dispose();
   const weights = { ...base, ...run.tensors };
   const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: fwd });
-  const params = fm.packWeights(weights);
+  const params = await fm.readParams(weights);
   for (const t of Object.values(run.tensors)) t.dispose(); // the vector holds them now
   return { model: fm, params, forwardOptions: fwd };
 }

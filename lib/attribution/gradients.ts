@@ -43,7 +43,7 @@ export interface GradientOptions {
 }
 
 /** Per-example gradients of `target` for every row of `batch` at `params`. */
-export function perExampleGradients(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): GradientSet {
+export async function perExampleGradients(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): Promise<GradientSet> {
   const target = opts.target ?? "loss";
   const p = model.numParams;
   const chunk = opts.chunk ?? 256;
@@ -60,8 +60,8 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
   for (let s = 0; s < batch.n; s += chunk) {
     const idx = Array.from({ length: Math.min(chunk, batch.n - s) }, (_, i) => s + i);
     const part = idx.length === batch.n ? batch : subset(batch, idx);
-    if (P) data.set(project(chunkGradients(model, params, part, target), part.n, P), s * dim);
-    else chunkGradients(model, params, part, target, data.subarray(s * dim, (s + part.n) * dim)); // straight into place
+    if (P) data.set(project(await chunkGradients(model, params, part, target), part.n, P), s * dim);
+    else await chunkGradients(model, params, part, target, data.subarray(s * dim, (s + part.n) * dim)); // straight into place
   }
   return {
     n: batch.n,
@@ -75,11 +75,11 @@ export function perExampleGradients(model: TraceableModel, params: Float64Array,
 }
 
 /** n×p per-example gradients from one traced pass: outer products aᵢ ⊗ δᵢ per block. */
-function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * model.numParams)): Float64Array {
+async function chunkGradients(model: TraceableModel, params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * model.numParams)): Promise<Float64Array> {
   const p = model.numParams;
   const n = batch.n;
   if (model.gradientRows) return model.gradientRows(params, batch, target, out);
-  const { traces } = model.trace(params, batch, target);
+  const { traces } = await model.trace(params, batch, target);
   for (const { block, input, signal, positions = 1 } of traces) {
     const { rows, cols } = block;
     for (let i = 0; i < n; i++) {
@@ -179,13 +179,13 @@ export function loadGradients(path: string, expect: { paramsHash?: string; paylo
 }
 
 /** A tag for the model a gradient set belongs to: kind, block layout, and its outputs on a probe. */
-function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Batch): string {
+async function modelFingerprint(model: TraceableModel, params: Float64Array, batch: Batch): Promise<string> {
   const parts: (string | Uint8Array)[] = [model.kind, JSON.stringify(model.blocks.map((b) => [b.name, b.rows, b.cols, !!b.bias, b.offset]))];
   // LoRA models carry frozen base weights outside `params`: two adapters with equal params on
   // different bases have different gradients; their outputs on a few examples tell the bases apart
   const k = Math.min(batch.n, 4);
   if (k > 0) {
-    const out = model.logits(params, batch.x.subarray(0, k * batch.dim), k);
+    const out = await model.logits(params, batch.x.subarray(0, k * batch.dim), k);
     parts.push(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
   }
   return sha256Hex(Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(`${p}\u0000`) : p))));
@@ -257,18 +257,17 @@ export class GradientStore {
     return existsSync(this.indexPath) ? JSON.parse(readFileSync(this.indexPath, "utf8")) : {};
   }
 
-  keyOf(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): string {
+  async keyOf(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): Promise<string> {
     const P = opts.projection;
     const proj = P ? { kind: P.kind, dim: P.dim, seed: P.seed } : null;
-    return sha256Hex(JSON.stringify({ model: modelFingerprint(model, params, batch), params: hashParams(params), batch: batchHash(batch), target: opts.target ?? "loss", projection: proj })).slice(
-      0,
-      32,
-    );
+    return sha256Hex(
+      JSON.stringify({ model: await modelFingerprint(model, params, batch), params: hashParams(params), batch: batchHash(batch), target: opts.target ?? "loss", projection: proj }),
+    ).slice(0, 32);
   }
 
   /** The gradients from the store if present (hash-checked), else computed and stored. */
-  get(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): GradientSet {
-    const key = this.keyOf(model, params, batch, opts);
+  async get(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): Promise<GradientSet> {
+    const key = await this.keyOf(model, params, batch, opts);
     const path = join(this.dir, `${key}.olgrad`);
     const entry = this.index()[key];
     if (existsSync(path)) {
@@ -284,7 +283,7 @@ export class GradientStore {
       this.touch(key, path);
       return G;
     }
-    const G = perExampleGradients(model, params, batch, opts);
+    const G = await perExampleGradients(model, params, batch, opts);
     const sha = saveGradients(path, G);
     // re-read the index just before writing: another method may have added entries meanwhile
     const index = this.index();
@@ -325,6 +324,6 @@ export class GradientStore {
 }
 
 /** Per-example gradients for an attribution task: through its store when it has one. */
-export function taskGradients(task: { model: TraceableModel; gradients?: GradientStore }, params: Float64Array, batch: Batch, opts: GradientOptions = {}): GradientSet {
+export function taskGradients(task: { model: TraceableModel; gradients?: GradientStore }, params: Float64Array, batch: Batch, opts: GradientOptions = {}): Promise<GradientSet> {
   return task.gradients ? task.gradients.get(task.model, params, batch, opts) : perExampleGradients(task.model, params, batch, opts);
 }

@@ -103,7 +103,11 @@ export function choleskySolve(L: Float64Array, n: number, b: ArrayLike<number>):
  * (its Rayleigh quotient, an upper bound on A's smallest eigenvalue, is in the fields), and
  * `cg/diverged` when the residual grows a millionfold or stops being finite.
  */
-export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: Float64Array, opts: { maxIter?: number; tol?: number } = {}): { x: Float64Array; iterations: number; residual: number } {
+export async function conjugateGradient(
+  apply: (v: Float64Array) => Promise<Float64Array>,
+  b: Float64Array,
+  opts: { maxIter?: number; tol?: number } = {},
+): Promise<{ x: Float64Array; iterations: number; residual: number }> {
   const n = b.length;
   const maxIter = opts.maxIter ?? n;
   const tol = opts.tol ?? 1e-10;
@@ -114,7 +118,7 @@ export function conjugateGradient(apply: (v: Float64Array) => Float64Array, b: F
   const bNorm = Math.sqrt(rr) || 1;
   let it = 0;
   for (; it < maxIter && Math.sqrt(rr) / bNorm > tol; it++) {
-    const Ap = apply(p);
+    const Ap = await apply(p);
     const pAp = dot(p, Ap);
     if (!Number.isFinite(pAp))
       throw new AttributionError({

@@ -15,6 +15,7 @@ import { fromRoot, sha256Hex } from "../files.js";
 import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
 import { nextTurn, type OnProgress } from "../progress.js";
 import { rng as makeRng } from "../random.js";
+import { readFloats } from "../tf/read-back.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 
 export interface LmSampleOptions {
@@ -55,7 +56,7 @@ export interface LmSample {
 }
 
 /** Samples `length` characters one at a time from the softmax of the last position's logits. */
-export function sampleText(
+export async function sampleText(
   model: { tf: typeof import("@tensorflow/tfjs"); forward(w: Record<string, Tensor>, x: Tensor, o?: unknown): Tensor; config: unknown },
   weights: Record<string, Tensor>,
   forwardOptions: unknown,
@@ -64,7 +65,7 @@ export function sampleText(
   length: number,
   seed: number,
   temperature = 0.8,
-): string {
+): Promise<string> {
   const tf = model.tf;
   const blockSize = (model.config as { blockSize: number }).blockSize;
   const r = makeRng(seed).fork("lm-sample");
@@ -72,14 +73,13 @@ export function sampleText(
   const out: number[] = [];
   for (let k = 0; k < length; k++) {
     const window = ids.slice(-blockSize);
-    const logits = tf.tidy(() => {
+    const last = tf.tidy(() => {
       const x = tf.tensor2d(Int32Array.from(window), [1, window.length], "int32");
       const all = model.forward(weights, x, forwardOptions);
-      return all
-        .slice([0, window.length - 1, 0], [1, 1, -1])
-        .reshape([-1])
-        .dataSync() as Float32Array;
+      return all.slice([0, window.length - 1, 0], [1, 1, -1]).reshape([-1]);
     });
+    const logits = await readFloats(last);
+    last.dispose();
     let max = -Infinity;
     for (const v of logits) if (v > max) max = v;
     const p = Float64Array.from(logits, (v) => Math.exp((v - max) / temperature));
@@ -171,7 +171,7 @@ export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
     o.onProgress(steps, steps + 1, "sampling");
     await nextTurn();
   }
-  const text = sampleText(model, weights, fwd, tokenizer, o.prompt, o.length, o.seed, temperature);
+  const text = await sampleText(model, weights, fwd, tokenizer, o.prompt, o.length, o.seed, temperature);
   o.onProgress?.(steps + 1, steps + 1);
   return { prompt: o.prompt, text, seed: o.seed, temperature, specName: spec.name, pretrain: spec.base_model.pretrain, steps, baseSha256, adapterSha256, adapterFromCache: fromCache, validationLoss };
 }

@@ -78,20 +78,20 @@ export interface TraceableModel {
   readonly blocks: readonly DenseBlock[];
   /** Seeded initial parameters. */
   init(rng: Rng): Float64Array;
-  logits(params: Float64Array, x: Float64Array, n: number): Float64Array;
-  trace(params: Float64Array, batch: Batch, target: Target): TraceResult;
+  logits(params: Float64Array, x: Float64Array, n: number): Promise<Float64Array>;
+  trace(params: Float64Array, batch: Batch, target: Target): Promise<TraceResult>;
   /**
    * n×numParams per-example gradients of `target`, where the model builds them itself in one
    * batched pass (the TensorFlow.js models do, on their own backend); else gradients.ts forms the
    * outer products of `trace`.
    */
-  gradientRows?(params: Float64Array, batch: Batch, target: Target, out?: Float64Array): Float64Array;
+  gradientRows?(params: Float64Array, batch: Batch, target: Target, out?: Float64Array): Promise<Float64Array>;
   /** TRAK's out-to-loss weights Qᵢ (absent: 1 − p of the correct class). */
-  outToLoss?(params: Float64Array, batch: Batch): Float64Array;
+  outToLoss?(params: Float64Array, batch: Batch): Promise<Float64Array>;
   /** Hessian of the mean loss (no regulariser) times v, exact; absent where only finite differences exist. */
-  hvp?(params: Float64Array, batch: Batch, v: Float64Array): Float64Array;
+  hvp?(params: Float64Array, batch: Batch, v: Float64Array): Promise<Float64Array>;
   /** The full Hessian of the mean loss (no regulariser), where it is cheap to build directly. */
-  hessian?(params: Float64Array, batch: Batch): Float64Array;
+  hessian?(params: Float64Array, batch: Batch): Promise<Float64Array>;
 }
 
 export function layoutBlocks(specs: { name: string; rows: number; cols: number; bias: boolean }[]): DenseBlock[] {
@@ -177,14 +177,14 @@ export class LogisticRegression implements TraceableModel {
   init(): Float64Array {
     return new Float64Array(this.numParams);
   }
-  logits(params: Float64Array, x: Float64Array, n: number): Float64Array {
+  async logits(params: Float64Array, x: Float64Array, n: number): Promise<Float64Array> {
     const z = new Float64Array(n * this.numClasses);
     denseForward(params, this.blocks[0], x, n, z);
     return z;
   }
-  trace(params: Float64Array, batch: Batch, target: Target): TraceResult {
+  async trace(params: Float64Array, batch: Batch, target: Target): Promise<TraceResult> {
     checkBatch(this, batch);
-    const logits = this.logits(params, batch.x, batch.n);
+    const logits = await this.logits(params, batch.x, batch.n);
     const { values, signal } = headSignal(logits, batch.y, batch.n, this.numClasses, target);
     return { logits, values, traces: [{ block: this.blocks[0], input: batch.x, signal }] };
   }
@@ -192,12 +192,12 @@ export class LogisticRegression implements TraceableModel {
    * The full Hessian of the mean loss, H = (1/n) Σᵢ x̃ᵢx̃ᵢᵀ ⊗ (diag(pᵢ) − pᵢpᵢᵀ), x̃ = (x, 1),
    * built as one weighted Gram matrix X̃ᵀ diag(w_kl) X̃ per class pair (k, l).
    */
-  hessian(params: Float64Array, batch: Batch): Float64Array {
+  async hessian(params: Float64Array, batch: Batch): Promise<Float64Array> {
     const { n, dim } = batch;
     const K = this.numClasses;
     const D = dim + 1;
     const p = this.numParams;
-    const probs = softmaxRows(this.logits(params, batch.x, n), n, K);
+    const probs = softmaxRows(await this.logits(params, batch.x, n), n, K);
     const H = new Float64Array(p * p);
     // parameter index of (feature a, class k): W is dim×K row-major, then the bias (feature "dim")
     const idx = (a: number, k: number) => (a < dim ? a * K + k : dim * K + k);
@@ -229,10 +229,10 @@ export class LogisticRegression implements TraceableModel {
     return H;
   }
   /** H v with H = (1/n) Σᵢ (diag(pᵢ) − pᵢpᵢᵀ) ⊗ x̃ᵢx̃ᵢᵀ, x̃ = (x, 1). */
-  hvp(params: Float64Array, batch: Batch, v: Float64Array): Float64Array {
+  async hvp(params: Float64Array, batch: Batch, v: Float64Array): Promise<Float64Array> {
     const { n, dim } = batch;
     const K = this.numClasses;
-    const probs = softmaxRows(this.logits(params, batch.x, n), n, K);
+    const probs = softmaxRows(await this.logits(params, batch.x, n), n, K);
     const u = new Float64Array(n * K);
     denseForward(v, this.blocks[0], batch.x, n, u);
     const s = new Float64Array(n * K);
@@ -249,8 +249,8 @@ export class LogisticRegression implements TraceableModel {
 }
 
 /** Mean gradient over the batch by the ordinary backward pass (Aᵀ·Δ / n), plus l2·θ. */
-export function batchGradient(model: TraceableModel, params: Float64Array, batch: Batch, l2 = 0, target: Target = "loss"): { value: number; grad: Float64Array } {
-  const { values, traces } = model.trace(params, batch, target);
+export async function batchGradient(model: TraceableModel, params: Float64Array, batch: Batch, l2 = 0, target: Target = "loss"): Promise<{ value: number; grad: Float64Array }> {
+  const { values, traces } = await model.trace(params, batch, target);
   const grad = new Float64Array(model.numParams);
   const n = batch.n;
   for (const { block, input, signal, positions } of traces) {
@@ -277,10 +277,10 @@ export function batchGradient(model: TraceableModel, params: Float64Array, batch
 }
 
 /** Hessian-vector product of the regularised mean loss: exact where the model has one, else central differences of gradients. */
-export function hessianVectorProduct(model: TraceableModel, params: Float64Array, batch: Batch, v: Float64Array, l2: number): Float64Array {
+export async function hessianVectorProduct(model: TraceableModel, params: Float64Array, batch: Batch, v: Float64Array, l2: number): Promise<Float64Array> {
   let out: Float64Array;
   if (model.hvp) {
-    out = model.hvp(params, batch, v);
+    out = await model.hvp(params, batch, v);
   } else {
     let vn = 0;
     for (const x of v) vn += x * x;
@@ -288,8 +288,8 @@ export function hessianVectorProduct(model: TraceableModel, params: Float64Array
     const eps = 1e-4 / vn;
     const plus = params.map((p, i) => p + eps * v[i]);
     const minus = params.map((p, i) => p - eps * v[i]);
-    const gp = batchGradient(model, plus, batch).grad;
-    const gm = batchGradient(model, minus, batch).grad;
+    const gp = (await batchGradient(model, plus, batch)).grad;
+    const gm = (await batchGradient(model, minus, batch)).grad;
     out = gp.map((g, i) => (g - gm[i]) / (2 * eps));
   }
   if (l2 > 0) for (let i = 0; i < out.length; i++) out[i] += l2 * v[i];
@@ -297,8 +297,8 @@ export function hessianVectorProduct(model: TraceableModel, params: Float64Array
 }
 
 /** Accuracy of the model's argmax on a batch. */
-export function accuracy(model: TraceableModel, params: Float64Array, batch: Batch): number {
-  const z = model.logits(params, batch.x, batch.n);
+export async function accuracy(model: TraceableModel, params: Float64Array, batch: Batch): Promise<number> {
+  const z = await model.logits(params, batch.x, batch.n);
   const K = model.numClasses;
   let correct = 0;
   for (let i = 0; i < batch.n; i++) {

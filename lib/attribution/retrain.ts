@@ -41,7 +41,7 @@ export function verifyCheckpoint(cp: { params: Float64Array; hash: string }, lab
 }
 
 /** The exact Hessian of the regularised mean loss, column by column from exact HVPs. */
-export function exactHessian(model: TraceableModel, params: Float64Array, batch: Batch, l2: number): Float64Array {
+export async function exactHessian(model: TraceableModel, params: Float64Array, batch: Batch, l2: number): Promise<Float64Array> {
   if (!model.hvp) {
     throw new AttributionError({
       code: "attribution/no-exact-hvp",
@@ -52,7 +52,7 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
   }
   const p = model.numParams;
   if (model.hessian) {
-    const H = model.hessian(params, batch);
+    const H = await model.hessian(params, batch);
     for (let i = 0; i < p; i++) H[i * p + i] += l2;
     return H;
   }
@@ -61,7 +61,7 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
   for (let j = 0; j < p; j++) {
     e.fill(0);
     e[j] = 1;
-    const col = hessianVectorProduct(model, params, batch, e, l2);
+    const col = await hessianVectorProduct(model, params, batch, e, l2);
     for (let i = 0; i < p; i++) H[i * p + j] = col[i];
   }
   // symmetrise away rounding
@@ -70,7 +70,7 @@ export function exactHessian(model: TraceableModel, params: Float64Array, batch:
 }
 
 /** Newton's method with backtracking on a strongly convex objective (l2 > 0). */
-export function fitNewton(model: TraceableModel, batch: Batch, opts: { l2: number; start?: Float64Array; tol?: number; maxIter?: number }): Float64Array {
+export async function fitNewton(model: TraceableModel, batch: Batch, opts: { l2: number; start?: Float64Array; tol?: number; maxIter?: number }): Promise<Float64Array> {
   if (!(opts.l2 > 0))
     throw new AttributionError({
       code: "attribution/newton-needs-l2",
@@ -81,14 +81,14 @@ export function fitNewton(model: TraceableModel, batch: Batch, opts: { l2: numbe
   let params = opts.start ? new Float64Array(opts.start) : model.init(makeRng(0));
   const tol = opts.tol ?? 1e-10;
   for (let it = 0; it < (opts.maxIter ?? 50); it++) {
-    const { value, grad } = batchGradient(model, params, batch, opts.l2);
+    const { value, grad } = await batchGradient(model, params, batch, opts.l2);
     if (norm(grad) < tol) break;
-    const H = exactHessian(model, params, batch, opts.l2);
+    const H = await exactHessian(model, params, batch, opts.l2);
     const step = choleskySolve(cholesky(H, model.numParams), model.numParams, grad);
     let t = 1;
     for (let k = 0; k < 30; k++) {
       const cand = params.map((p, i) => p - t * step[i]);
-      if (batchGradient(model, cand, batch, opts.l2).value <= value + 1e-12) {
+      if ((await batchGradient(model, cand, batch, opts.l2)).value <= value + 1e-12) {
         params = cand;
         break;
       }
@@ -117,7 +117,7 @@ export interface TrainResult {
 }
 
 /** Seeded minibatch training with Adam; the same seed and data give bit-identical parameters. */
-export function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptions): TrainResult {
+export async function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptions): Promise<TrainResult> {
   const r = makeRng(opts.seed);
   let params = opts.start ? new Float64Array(opts.start) : model.init(r.fork("init"));
   const order = r.fork("order");
@@ -135,7 +135,7 @@ export function trainModel(model: TraceableModel, batch: Batch, opts: TrainOptio
     let epochLoss = 0;
     for (let s = 0; s < batch.n; s += opts.batchSize) {
       const mb = subset(batch, idx.slice(s, s + opts.batchSize));
-      const { value, grad } = batchGradient(model, params, mb, opts.l2);
+      const { value, grad } = await batchGradient(model, params, mb, opts.l2);
       epochLoss += value * mb.n;
       t++;
       for (let i = 0; i < params.length; i++) {

@@ -1,4 +1,5 @@
 import { type Row, textTable } from "../notebook/table.js";
+import { readFloats } from "../tf/index.js";
 
 /** Prints one benchmark table; ratios measured in the same run are the numbers to compare. */
 export function printTable(title: string, rows: Row[], digits = 3): void {
@@ -27,9 +28,9 @@ export async function timeMs(fn: () => unknown | Promise<unknown>, repeats = 5):
 export async function matmulGflops(tf: typeof import("@tensorflow/tfjs"), n: number, repeats = 4): Promise<number> {
   const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
   const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
-  const ms = await timeMs(() => {
+  const ms = await timeMs(async () => {
     const product = tf.matMul(a, b);
-    product.dataSync();
+    await readFloats(product);
     product.dispose();
   }, repeats);
   a.dispose();

@@ -65,21 +65,21 @@ export function rollUp(scores: Float64Array, train: TrainingSet): RolledUp {
 const bytesOf = (a: Float64Array | Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
 /** Serves `x` (one example) with the adapter and attributes the answer to the training set. */
-export function attributeClassifierInference(
+export async function attributeClassifierInference(
   m: { model: TraceableModel; params: Float64Array; modelId: string; adapterId: string },
   train: TrainingSet,
   x: Float64Array,
   inferenceId: string,
   gradients?: GradientStore,
-): ClassifierInference {
+): Promise<ClassifierInference> {
   if (x.length !== m.model.inputDim) {
     throw new LoopError("loop/query-shape", `a query of ${x.length} values for a model of input ${m.model.inputDim}`, "pass one example's features", { got: x.length, want: m.model.inputDim });
   }
-  const logits = m.model.logits(m.params, x, 1);
+  const logits = await m.model.logits(m.params, x, 1);
   let predicted = 0;
   for (let k = 1; k < logits.length; k++) if (logits[k]! > logits[predicted]!) predicted = k;
   const query: Batch = { x, y: Int32Array.of(predicted), n: 1, dim: x.length };
-  const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test: query, l2: 0, gradients }).data;
+  const scores = (await new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test: query, l2: 0, gradients })).data;
   const record: InferenceRecord = {
     inferenceId,
     modelId: m.modelId,

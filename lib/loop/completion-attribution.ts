@@ -85,16 +85,16 @@ export function textInferenceRecord(o: { inferenceId: string; modelId: string; a
  * its prompt (position weights 1 on the completion's tokens, 0 on the prompt's), the training
  * examples the run's windows. Rolled up as the classifier's: the windows that helped pay.
  */
-export function attributeTextByGradient(
+export async function attributeTextByGradient(
   m: { model: TraceableModel; params: Float64Array },
   train: TrainingSet,
   prompt: ArrayLike<number>,
   completion: ArrayLike<number>,
   gradients?: GradientStore,
-): RolledUp {
+): Promise<RolledUp> {
   const T = train.batch.dim;
   const ex = continuationExample(prompt, completion, T);
   const test = lmBatch(ex.x, ex.y, 1, T, ex.weights);
-  const scores = new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test, l2: 0, gradients }).data;
+  const scores = (await new DataInf().attribute({ model: m.model, params: m.params, train: train.batch, test, l2: 0, gradients })).data;
   return rollUp(scores, train);
 }

@@ -53,8 +53,8 @@ export interface SelfInfluenceEvidence {
  * is needed to fit itself, high for a label the rest of the data contradicts), averaged per
  * contributor, highest first.
  */
-export function selfInfluenceEvidence(adapter: { model: TraceableModel; params: Float64Array }, train: TrainingSet, store?: GradientStore): SelfInfluenceEvidence {
-  const scores = new DataInf().selfInfluence({ model: adapter.model, params: adapter.params, train: train.batch, test: train.batch, l2: 0, gradients: store });
+export async function selfInfluenceEvidence(adapter: { model: TraceableModel; params: Float64Array }, train: TrainingSet, store?: GradientStore): Promise<SelfInfluenceEvidence> {
+  const scores = await new DataInf().selfInfluence({ model: adapter.model, params: adapter.params, train: train.batch, test: train.batch, l2: 0, gradients: store });
   const sums = new Map<string, { sum: number; n: number }>();
   train.contributorOf.forEach((a, i) => {
     const s = sums.get(a) ?? { sum: 0, n: 0 };

@@ -6,6 +6,7 @@ export { type CurvePoint, drawFactory, type FactoryViewOptions, liveCurves, runF
 export { coerceParameter, injectedCellSource, ParameterError, type ParameterSpec, type ParameterType, type ParameterValue, parseParameterCell } from "./params.js";
 export { checkedLayout, figureMarkup, type Layout, PlotError, plot, plotlyBundleScript, type Trace } from "./plot.js";
 export { type Progress, progress, progressCallback } from "./progress.js";
-export { refusalOf } from "./refusal.js";
+export { refusalOf, refusalOfAsync } from "./refusal.js";
+export { notebookTf, runtimeSummary } from "./runtime.js";
 export { settle } from "./settle.js";
 export { type Row, type TableOptions, table, tableHtml, textTable, toRows } from "./table.js";

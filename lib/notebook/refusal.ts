@@ -13,3 +13,14 @@ export function refusalOf(f: () => unknown): LabError | undefined {
     throw error;
   }
 }
+
+/** refusalOf for work that answers later (an attribution, a chain call): the LabError `pending` rejects with, or undefined. */
+export async function refusalOfAsync(pending: Promise<unknown>): Promise<LabError | undefined> {
+  try {
+    await pending;
+    return undefined;
+  } catch (error) {
+    if (error instanceof LabError) return error;
+    throw error;
+  }
+}

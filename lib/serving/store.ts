@@ -4,12 +4,12 @@ import { dirname, join } from "node:path";
 import { LabError } from "../errors.js";
 import { sha256Hex, writeDirAtomic } from "../files.js";
 import { type LoraConfig, loraScaling, matchTargetModules } from "../intelligence/lora/index.js";
-import { toArrays } from "../intelligence/models/checkpoint.js";
 import { loraAKey, loraBKey, toPeftKey } from "../intelligence/models/peft-keys.js";
 import type { LinearModule, WeightMap } from "../intelligence/models/types.js";
 import { toPeftConfig } from "../intelligence/peft/index.js";
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader } from "../intelligence/peft/safetensors.js";
 import { rng } from "../random.js";
+import { readTensorMap } from "../tf/index.js";
 import { type ServableLimits, servableLoraConfig } from "./adapter-config.js";
 import { OpenLoraError, unknownAdapter } from "./errors.js";
 
@@ -31,8 +31,8 @@ export interface BaseModelInfo {
 }
 
 /** The hash a checkpoint of these weights would have: sha256 of their safetensors encoding. */
-export function weightsSha256(weights: WeightMap): string {
-  return sha256Hex(encodeSafetensors(toArrays(weights), { format: "pt" }));
+export async function weightsSha256(weights: WeightMap): Promise<string> {
+  return sha256Hex(encodeSafetensors(await readTensorMap(weights), { format: "pt" }));
 }
 
 /** Metadata key, in the safetensors header, naming the base model hash the adapter was made on. */

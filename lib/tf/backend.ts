@@ -139,18 +139,7 @@ export function parseBackendChoice(value: string): BackendChoice {
  * Picks the TensorFlow.js backend: the one LAB_TF_BACKEND names (an error if it cannot load),
  * else the first of tfjs-node-gpu, webgpu (hardware adapters only), tfjs-node, wasm, cpu that loads.
  */
-export async function selectBackend(
-  options: {
-    override?: string;
-    candidates?: BackendCandidate[];
-    log?: (line: string) => void;
-    /**
-     * The caller reads tensors synchronously (dataSync): webgpu, which reads back only
-     * asynchronously in Node, is then not picked automatically (it still is when forced).
-     */
-    syncReads?: boolean;
-  } = {},
-): Promise<TfRuntime> {
+export async function selectBackend(options: { override?: string; candidates?: BackendCandidate[]; log?: (line: string) => void } = {}): Promise<TfRuntime> {
   // PROD silences tfjs's console advert for tfjs-node; the backend choice is printed here instead.
   tf.env().set("PROD", true);
   const candidates = options.candidates ?? defaultCandidates();
@@ -160,14 +149,6 @@ export async function selectBackend(
   for (const choice of wanted) {
     const candidate = candidates.find((c) => c.choice === choice);
     if (!candidate) continue;
-    if (choice === "webgpu" && options.syncReads && !override) {
-      skipped.push({
-        choice,
-        code: "webgpu/sync-read",
-        reason: "this process reads tensors synchronously (a notebook kernel), which WebGPU in Node cannot; LAB_TF_BACKEND=webgpu forces it [webgpu/sync-read]",
-      });
-      continue;
-    }
     const reason = await candidate.activate(Boolean(override));
     if (reason === undefined) {
       await tf.ready();

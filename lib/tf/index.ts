@@ -7,7 +7,7 @@ export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError,
 export { WebGpuError } from "./errors.js";
 export { type HostTensor, readFloats, readScalar, readTensorMap } from "./read-back.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
-export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, readBackToCpu, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
+export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
 
@@ -16,9 +16,7 @@ let runtime: Promise<TfRuntime> | undefined;
  * written to the run folder (runtime.json) so the manifest names the backend that produced it.
  */
 export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
-  // notebook cells read tensors synchronously (dataSync, arraySync): in the lab's kernel, webgpu only when forced
-  const syncReads = process.env.LAB_KERNEL === "tslab";
-  runtime ??= selectBackend({ syncReads, log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
+  runtime ??= selectBackend({ log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
     if (process.env.LAB_RUN_DIR) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
         tfBackend: rt.backend,

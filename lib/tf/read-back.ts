@@ -12,7 +12,9 @@ export interface HostTensor {
  * The answer is a copy the caller owns: later kernels cannot change it.
  */
 export async function readFloats(tensor: TF.Tensor): Promise<Float32Array> {
-  return Float32Array.from((await tensor.data()) as ArrayLike<number>);
+  const values = await tensor.data();
+  // slice copies a Float32Array in one move; Float32Array.from walks any other array element by element
+  return values instanceof Float32Array ? values.slice() : Float32Array.from(values as ArrayLike<number>);
 }
 
 /** The single value of a scalar (or the first value of any tensor), read asynchronously. */

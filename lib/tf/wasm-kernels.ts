@@ -22,8 +22,8 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): TF.TensorIn
   const numSegments = Number(attrs!.numSegments);
   const innerShape = x.shape.slice(segmentIds.shape.length);
   const inner = size(innerShape);
-  const xs = be.readSync(x.dataId);
-  const ids = be.readSync(segmentIds.dataId);
+  const xs = be.readSync(x.dataId); // cpu-only: a wasm kernel reads its inputs where they live, on the wasm heap
+  const ids = be.readSync(segmentIds.dataId); // cpu-only: a wasm kernel reads its inputs where they live, on the wasm heap
   const out = be.makeOutput([numSegments, ...innerShape], x.dtype);
   const acc = be.typedArrayFromHeap(out);
   acc.fill(0);
@@ -53,8 +53,8 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth } = info;
     const top = info.padInfo.top;
     const left = info.padInfo.left;
-    const xs = be.readSync(x.dataId);
-    const dys = be.readSync(dy.dataId);
+    const xs = be.readSync(x.dataId); // cpu-only: a wasm kernel reads its inputs where they live, on the wasm heap
+    const dys = be.readSync(dy.dataId); // cpu-only: a wasm kernel reads its inputs where they live, on the wasm heap
     const out = be.makeOutput(a.filterShape, x.dtype);
     const dw = be.typedArrayFromHeap(out);
     dw.fill(0);

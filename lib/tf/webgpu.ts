@@ -448,7 +448,7 @@ function withClearSyncRead(backend: TF.KernelBackend): TF.KernelBackend {
     throw new WebGpuError({
       code: "webgpu/sync-read",
       message: "dataSync()/arraySync() of a tensor that lives on the WebGPU device: Node's WebGPU reads back only asynchronously",
-      hint: "await tensor.data() (or readBackToCpu([...]) from lib/tf before code that reads synchronously); the Model Factory and pretraining use the asynchronous forms",
+      hint: "read it with readFloats / readScalar / readTensorMap from lib/tf (or await tensor.data()): every read in lib/ is asynchronous",
       fields: { dtype: entry.dtype },
     });
   };
@@ -476,14 +476,4 @@ async function selfTest(tf: typeof TF): Promise<number | undefined> {
     }
   }
   return worst > 1e-4 ? worst : undefined;
-}
-
-/**
- * Reads these tensors back to the CPU asynchronously, so that dataSync() on them afterwards
- * answers from the copy: WebGPU in Node has no synchronous read-back, and code that encodes
- * tensors into files (checkpoints, safetensors) reads them synchronously. On the CPU backends
- * the read is immediate.
- */
-export async function readBackToCpu(tensors: Iterable<TF.Tensor>): Promise<void> {
-  await Promise.all(Array.from(tensors, (t) => t.data()));
 }

@@ -21,6 +21,7 @@ export interface LdsGroundTruth {
   outputs: Float64Array[];
 }
 
+/** Retrains on each subset in turn (in order) and records the outputs. */
 export async function ldsGroundTruth(subsets: Int32Array[], retrainOutputs: (subset: Int32Array, j: number) => Float64Array | Promise<Float64Array>): Promise<LdsGroundTruth> {
   const outputs: Float64Array[] = [];
   for (const [j, s] of subsets.entries()) outputs.push(await retrainOutputs(s, j));

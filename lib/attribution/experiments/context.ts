@@ -44,8 +44,8 @@ export function cpuTimed<T>(f: () => T): [T, number] {
 }
 
 /** The model's output per test point: its negative loss (the log-likelihood of the label). */
-export function negLoss(model: TraceableModel, params: Float64Array, test: Batch): Float64Array {
-  return model.trace(params, test, "loss").values.map((v) => -v);
+export async function negLoss(model: TraceableModel, params: Float64Array, test: Batch): Promise<Float64Array> {
+  return (await model.trace(params, test, "loss")).values.map((v) => -v);
 }
 
 /**

@@ -65,8 +65,8 @@ async function factoryRun(p: FactoryContributorsParams): Promise<FactoryResult> 
 }
 
 /** The run's model, its training batch, and which labels the datanet's contributors flipped. */
-function attributable(run: FactoryResult) {
-  const { model, params } = fromFactoryRun(run);
+async function attributable(run: FactoryResult) {
+  const { model, params } = await fromFactoryRun(run);
   const tr = run.train;
   const train: Batch = { x: Float64Array.from(tr.x as ArrayLike<number>), y: Int32Array.from(tr.y), n: tr.n, dim: model.inputDim };
   const yTrue = Int32Array.from({ length: tr.n }, (_, i) => run.datanets[tr.datanetOf[i]].yTrue[tr.sampleOf[i]]);
@@ -75,13 +75,20 @@ function attributable(run: FactoryResult) {
 }
 
 /** Stage "contributors": DataInf's mean test attribution aggregated to contributors; where the label-flipper ranks. */
-function contributorRanking(run: FactoryResult, a: ReturnType<typeof attributable>, p: FactoryContributorsParams, store: GradientStore, out: FactoryContributorsMetrics, log: Log): void {
+async function contributorRanking(
+  run: FactoryResult,
+  a: Awaited<ReturnType<typeof attributable>>,
+  p: FactoryContributorsParams,
+  store: GradientStore,
+  out: FactoryContributorsMetrics,
+  log: Log,
+): Promise<void> {
   const { model, params, train } = a;
   const tr = run.train;
   const te = run.test;
   const nT = Math.min(p.nTest, te.n);
   const test: Batch = { x: Float64Array.from(te.x as ArrayLike<number>).subarray(0, nT * model.inputDim), y: Int32Array.from(te.y).subarray(0, nT), n: nT, dim: model.inputDim };
-  const scores = new DataInf().attribute({ model, params, train, test, l2: 0, gradients: store });
+  const scores = await new DataInf().attribute({ model, params, train, test, l2: 0, gradients: store });
   const mean = new Float64Array(tr.n);
   for (let t = 0; t < nT; t++) for (let i = 0; i < tr.n; i++) mean[i] += scores.data[t * tr.n + i] / nT;
   const addresses = [...new Set(tr.contributorOf)];
@@ -102,7 +109,7 @@ function contributorRanking(run: FactoryResult, a: ReturnType<typeof attributabl
 /** The whole experiment: the Factory run, self-influence against the flipped labels, the contributors ranked. */
 export async function factoryContributorsExperiment(p: FactoryContributorsParams, log: Log = () => {}): Promise<FactoryContributorsMetrics> {
   const run = await factoryRun(p);
-  const a = attributable(run);
+  const a = await attributable(run);
   const { model, params, train, flipped } = a;
   const out = {
     train_examples: train.n,
@@ -117,10 +124,10 @@ export async function factoryContributorsExperiment(p: FactoryContributorsParams
   // stage "self-influence": DataInf per tensor, and TracIn-CP over the kept checkpoints
   const store = experimentGradientStore(p.gradientStore);
   const selfTask = { model, params, train, test: train, l2: 0, gradients: store, checkpoints: model.checkpoints(run.checkpoints) };
-  out.mislabel_auc_datainf_self = rocAuc(new DataInf().selfInfluence(selfTask), flipped);
-  out.mislabel_auc_tracin_self = rocAuc(new TracInCP().selfInfluence(selfTask), flipped);
+  out.mislabel_auc_datainf_self = rocAuc(await new DataInf().selfInfluence(selfTask), flipped);
+  out.mislabel_auc_tracin_self = rocAuc(await new TracInCP().selfInfluence(selfTask), flipped);
   log(`  mislabel detection AUC by self-influence: DataInf ${out.mislabel_auc_datainf_self.toFixed(3)}, TracIn-CP ${out.mislabel_auc_tracin_self.toFixed(3)}`);
-  contributorRanking(run, a, p, store, out, log);
+  await contributorRanking(run, a, p, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));
 }
 

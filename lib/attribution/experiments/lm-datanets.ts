@@ -23,7 +23,6 @@ import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intellig
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
 import { nextTurn, type OnProgress } from "../../progress.js";
-import { readTensorMap } from "../../tf/read-back.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
@@ -254,11 +253,11 @@ async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): Promi
   out.lora_final_train_loss = run.finalLoss;
   out.lora_train_seconds = trainSeconds;
   log(`LoRA r=${p.lora.r} on ${p.lora.targets.join(", ")}: ${fm.numParams} trainable parameters, ${p.steps} steps in ${trainSeconds.toFixed(1)} s, final loss ${run.finalLoss.toFixed(3)}`);
-  return { run, weights, fm, params: fm.packWeights(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
+  return { run, weights, fm, params: await fm.readParams(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
 }
 
 /** Stage "test points": identification pairs, generated continuations (sampled under the seed), and both models' −log-likelihood. */
-function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdapter): LmTestPoints {
+async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdapter): Promise<LmTestPoints> {
   const enc = (s: string) => tokenizer.encode(s);
   const fwd = a.run.forwardOptions;
   const heldPairs = dn.heldOut.flatMap((texts, d) => texts.map((t) => ({ d, prompt: t.prompt, continuation: t.continuation })));
@@ -267,15 +266,16 @@ function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: LmAdap
     T,
   );
   const genPrompts = heldPairs.filter((q, i) => heldPairs.slice(0, i).filter((o) => o.d === q.d).length < p.generatedPerDatanet);
-  const generatedText = genPrompts.map((q, i) => sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  const generatedText: string[] = [];
+  for (const [i, q] of genPrompts.entries()) generatedText.push(await sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
   const generated = continuationBatch(
     genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: enc(generatedText[i]) })),
     T,
   );
   // the base model is the adapted one with the LoRA term scaled to zero
   const baseView = new FactoryModel({ model, weights: a.weights, trainable: Object.keys(a.run.tensors), forwardOptions: { ...fwd, lora: { scaling: 0 } } });
-  out.base_continuation_nll = mean(baseView.evaluate(a.params, identification));
-  out.lora_continuation_nll = mean(a.fm.evaluate(a.params, identification));
+  out.base_continuation_nll = mean(await baseView.evaluate(a.params, identification));
+  out.lora_continuation_nll = mean(await a.fm.evaluate(a.params, identification));
   log(
     `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation of ${p.continuationChars} characters`,
   );
@@ -288,7 +288,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   const ensemble = [{ params: a.params }];
   for (let m = 1; m < p.trakModels; m++) {
     const other = await fineTune(model, base.weights, dn.data, p, p.seed + m);
-    ensemble.push({ params: a.fm.pack(await readTensorMap(other.tensors)) });
+    ensemble.push({ params: await a.fm.readParams(other.tensors) });
     disposeAll(other.tensors);
   }
   const methods: Record<LmMethodKey, Attributor> = {
@@ -305,8 +305,8 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   const identification: LmAttributionResult["identification"] = {};
   for (const key of LM_METHOD_KEYS) {
     const t1 = performance.now();
-    idScores[key] = methods[key].attribute(task(tp.identification));
-    genScores[key] = methods[key].attribute(task(tp.generated));
+    idScores[key] = await methods[key].attribute(task(tp.identification));
+    genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     const r = datanetIdentification(idScores[key], dn.datanetOf, tp.identificationDatanet);
     identification[key] = { auc: r.auc, recall: r.recall };
@@ -398,7 +398,7 @@ function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTes
 /** The identification continuations' −log-likelihood under a LoRA re-training on `rows`. */
 async function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Promise<Float64Array> {
   const r = await fineTune(model, base.weights, dn.data, p, p.seed, rows);
-  const nll = a.fm.evaluate(a.fm.pack(await readTensorMap(r.tensors)), identification);
+  const nll = await a.fm.evaluate(await a.fm.readParams(r.tensors), identification);
   disposeAll(r.tensors);
   return nll;
 }
@@ -428,7 +428,7 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
   const n = dn.data.n;
   const tests = Math.min(p.counterfactualTests, tp.identification.n);
   const cfTests = Array.from({ length: tests }, (_, i) => Math.floor((i * tp.identification.n) / tests));
-  const baseNll = a.fm.evaluate(a.params, tp.identification);
+  const baseNll = await a.fm.evaluate(a.params, tp.identification);
   const cf = await counterfactualRemoval(
     idScores.datainf,
     p.counterfactualK,
@@ -470,7 +470,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await starting(1);
   const a = await trainAdapter(s);
   await starting(2);
-  const tp = testPoints(s, a);
+  const tp = await testPoints(s, a);
   await starting(3);
   const store = experimentGradientStore(p.gradientStore);
   const { idScores, genScores, identification } = await attributeMethods(s, a, tp, store);

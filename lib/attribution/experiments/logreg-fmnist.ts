@@ -87,10 +87,10 @@ async function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): Prom
   const test = sampleFashion("test", { n: p.nTest, seed: p.seed + 1, pool: p.pool });
   const model = new LogisticRegression(train.dim, 10);
   const [params, fitS] = await timed(() => fitNewton(model, train, { l2: p.l2 }));
-  out.test_accuracy = accuracy(model, params, test);
+  out.test_accuracy = await accuracy(model, params, test);
   out.fit_seconds = fitS;
   log(`logistic regression: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
-  return { p, train, test, model, params, base: negLoss(model, params, test) };
+  return { p, train, test, model, params, base: await negLoss(model, params, test) };
 }
 
 /** Stage "LDS ground truth": the model refitted on seeded half subsets (or read from the step cache). */
@@ -100,7 +100,7 @@ async function groundTruth({ p, train, test, model, params }: LogregFit, log: Lo
     subsets,
     outputs: await cachedStep(
       { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
-      async () => (await ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test))).outputs,
+      async () => (await ldsGroundTruth(subsets, async (s) => negLoss(model, await fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test))).outputs,
     ),
   }));
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
@@ -109,11 +109,16 @@ async function groundTruth({ p, train, test, model, params }: LogregFit, log: Lo
 
 /** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget). */
 async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ params: Float64Array }[]> {
-  const members = await cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
-    Array.from(
-      { length: p.trakModels - 1 },
-      (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params,
-    ),
+  const members = await cachedStep(
+    { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
+    async () => {
+      const trained: Float64Array[] = [];
+      for (let i = 0; i < p.trakModels - 1; i++) {
+        const seed = p.seed * 100 + i + 1;
+        trained.push((await trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed, start: randomStart(model.numParams, seed) })).params);
+      }
+      return trained;
+    },
   );
   return [{ params }, ...members.map((m) => ({ params: m }))];
 }
@@ -152,9 +157,10 @@ function keepAllBut(n: number, drop: Set<number>): number[] {
 }
 
 /** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted. */
-function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+async function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
   const looIdx = Array.from(sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0]);
-  const looOut = looIdx.map((i) => negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
+  const looOut: Float64Array[] = [];
+  for (const i of looIdx) looOut.push(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
   out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, looIdx).corr;
   out.loo_trak = looCorrelation(scores[trakLdsKey(p.trakModels).slice("lds_".length)], looOut, base, looIdx).corr;
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
@@ -163,7 +169,8 @@ function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores:
 /** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted. */
 async function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
   const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
-  const lossAfter = (removed: number[], t: number) => -negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t]))[0];
+  const lossAfter = async (removed: number[], t: number) =>
+    -(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t])))[0];
   const cf = await counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
   out.counterfactual_topk_loss_increase = cf.topK;
   out.counterfactual_random_loss_increase = cf.random;
@@ -171,10 +178,10 @@ async function counterfactual({ p, train, test, model, params, base }: LogregFit
 }
 
 /** Stage "mislabel detection": 10 % of labels flipped, ranked by exact self-influence. */
-function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore, out: LogregMetrics, log: Log): void {
+async function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore, out: LogregMetrics, log: Log): Promise<void> {
   const { batch: noisy, flipped } = flipLabels(train, 10, 0.1, p.seed);
-  const noisyParams = fitNewton(model, noisy, { l2: p.l2 });
-  const self = new ExactInfluence().selfInfluence({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
+  const noisyParams = await fitNewton(model, noisy, { l2: p.l2 });
+  const self = await new ExactInfluence().selfInfluence({ model, params: noisyParams, train: noisy, test: noisy, l2: p.l2, gradients: store });
   out.mislabel_auc_influence_exact = mislabelAuc(self, flipped);
   log(`  mislabel detection AUC (self-influence, exact): ${out.mislabel_auc_influence_exact.toFixed(3)}`);
 }
@@ -186,9 +193,9 @@ export async function logregExperiment(p: LogregParams, log: Log = () => {}): Pr
   const gt = await groundTruth(fitted, log);
   const store = experimentGradientStore(p.gradientStore);
   const scores = await attributeAll(fitted, gt, store, out, log);
-  leaveOneOut(fitted, scores, out, log);
+  await leaveOneOut(fitted, scores, out, log);
   await counterfactual(fitted, scores, out, log);
-  mislabelDetection(fitted, store, out, log);
+  await mislabelDetection(fitted, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));
 }
 

@@ -186,8 +186,8 @@ export function compareDatainfLissa(G: GradientSet, V: GradientSet, exact: Float
 export async function datanetExperiment(p: DatanetParams, log: Log = () => {}): Promise<LoraDatanetMetrics> {
   const s = await loraDatanetSetup(p);
   const out = {} as LoraDatanetMetrics;
-  out.base_accuracy_on_datanets = accuracy(s.base, s.baseParams, s.test);
-  out.lora_accuracy_on_datanets = accuracy(s.model, s.params, s.test);
+  out.base_accuracy_on_datanets = await accuracy(s.base, s.baseParams, s.test);
+  out.lora_accuracy_on_datanets = await accuracy(s.model, s.params, s.test);
   log(
     `LoRA r=${p.rank}: ${s.model.numParams} trainable parameters; accuracy on datanet test points ${out.base_accuracy_on_datanets.toFixed(3)} (base) → ${out.lora_accuracy_on_datanets.toFixed(3)} (LoRA)`,
   );
@@ -203,8 +203,8 @@ export async function datanetExperiment(p: DatanetParams, log: Log = () => {}): 
     log(`  ${key.padEnd(9)} datanet AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${secs.toFixed(2)} s)`);
   }
   // stage "DataInf vs LiSSA": the same per-layer damped Hessian, quality = Pearson with the exact solve
-  const G = store.get(s.model, s.params, s.train);
-  const V = store.get(s.model, s.params, s.test);
+  const G = await store.get(s.model, s.params, s.train);
+  const V = await store.get(s.model, s.params, s.test);
   const groups = datainfGroups(s.model.blocks);
   const exact = layerwiseInfluence(G, V, "exact", { groups }).data;
   const exactId = datanetIdentification({ method: "layer-exact", nTest: V.n, nTrain: G.n, data: exact }, s.trainDatanet, s.testDatanet);

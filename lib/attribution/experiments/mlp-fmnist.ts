@@ -60,7 +60,7 @@ export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<
   const opts = (seed: number): FactoryTrainOptions => ({ epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, weightDecay: p.l2, seed, checkpointEvery: Math.max(1, Math.floor(p.epochs / 4)) });
   const run = await trainMlp(mlp, train, opts(p.seed));
   const model = run.model;
-  const out = { test_accuracy: accuracy(model, run.params, test) } as MlpMetrics;
+  const out = { test_accuracy: await accuracy(model, run.params, test) } as MlpMetrics;
   log(`Factory MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
 
   // stage "LDS ground truth": the learning algorithm is the seeded run, so each subset is trained with the same seed

@@ -40,16 +40,16 @@ export interface Scores {
 
 export interface Attributor {
   readonly name: string;
-  attribute(task: AttributionTask): Scores;
+  attribute(task: AttributionTask): Promise<Scores>;
   /**
    * τ(zᵢ, zᵢ) for every training example (mislabel detection), computed without the
    * nTrain × nTrain score matrix; equal to its diagonal.
    */
-  selfInfluence?(task: AttributionTask): Float64Array;
+  selfInfluence?(task: AttributionTask): Promise<Float64Array>;
 }
 
 /** Self-influence of every training example by `method`, refused for a method that has none. */
-export function selfInfluence(method: Attributor, task: AttributionTask): Float64Array {
+export async function selfInfluence(method: Attributor, task: AttributionTask): Promise<Float64Array> {
   if (!method.selfInfluence) {
     throw new AttributionError({
       code: "attribution/no-self-influence",

@@ -200,16 +200,16 @@ export class DataInf implements Attributor {
   readonly name = "datainf";
   lastLambdas: Record<string, number> = {};
   constructor(readonly opts: { grouping?: DatainfGrouping } = {}) {}
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const G = taskGradients(task, task.params, task.train);
-    const V = taskGradients(task, task.params, task.test);
+    const G = await taskGradients(task, task.params, task.train);
+    const V = await taskGradients(task, task.params, task.test);
     const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups: datainfGroups(task.model.blocks, this.opts.grouping) });
     this.lastLambdas = lambdas;
     return { method: this.name, nTest: V.n, nTrain: G.n, data };
   }
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return datainfSelfInfluence(taskGradients(task, task.params, task.train), datainfGroups(task.model.blocks, this.opts.grouping));
+    return datainfSelfInfluence(await taskGradients(task, task.params, task.train), datainfGroups(task.model.blocks, this.opts.grouping));
   }
 }

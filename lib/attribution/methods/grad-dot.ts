@@ -19,19 +19,19 @@ export class GradDot implements Attributor {
   constructor(readonly opts: { cosine?: boolean; projection?: ProjectionSpec } = {}) {
     this.name = opts.cosine ? "grad-cos" : "grad-dot";
   }
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const G = taskGradients(task, task.params, task.train, { projection: this.opts.projection });
-    const V = taskGradients(task, task.params, task.test, { projection: this.opts.projection });
+    const G = await taskGradients(task, task.params, task.train, { projection: this.opts.projection });
+    const V = await taskGradients(task, task.params, task.test, { projection: this.opts.projection });
     const d = G.dim;
     const g = this.opts.cosine ? normalizeRows(G.data, G.n, d) : G.data;
     const v = this.opts.cosine ? normalizeRows(V.data, V.n, d) : V.data;
     return pairScores(this.name, v, V.n, g, G.n, d);
   }
   /** ‖gᵢ‖² (Grad-Cos: 1 for every example with a non-zero gradient). */
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    const G = taskGradients(task, task.params, task.train, { projection: this.opts.projection });
+    const G = await taskGradients(task, task.params, task.train, { projection: this.opts.projection });
     const g = this.opts.cosine ? normalizeRows(G.data, G.n, G.dim) : G.data;
     return rowDots(g, g, G.n, G.dim);
   }

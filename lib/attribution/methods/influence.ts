@@ -14,37 +14,37 @@ import { exactHessian } from "../retrain.js";
 import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
 /** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
-function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Float64Array {
-  const G = taskGradients(task, task.params, task.train);
+async function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Float64Array> {
+  const G = await taskGradients(task, task.params, task.train);
   const p = G.dim;
   const X = new Float64Array(G.n * p);
-  for (let i = 0; i < G.n; i++) X.set(solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
+  for (let i = 0; i < G.n; i++) X.set(await solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
   return rowDots(X, G.data, G.n, p);
 }
 
-function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Float64Array): Scores & { ihvp: Float64Array } {
-  const G = taskGradients(task, task.params, task.train);
-  const V = taskGradients(task, task.params, task.test);
+async function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Scores & { ihvp: Float64Array }> {
+  const G = await taskGradients(task, task.params, task.train);
+  const V = await taskGradients(task, task.params, task.test);
   const p = G.dim;
   const X = new Float64Array(V.n * p);
-  for (let t = 0; t < V.n; t++) X.set(solve(V.data.subarray(t * p, (t + 1) * p)), t * p);
+  for (let t = 0; t < V.n; t++) X.set(await solve(V.data.subarray(t * p, (t + 1) * p)), t * p);
   return { ...pairScores("", X, V.n, G.data, G.n, p), ihvp: X };
 }
 
 export class ExactInfluence implements Attributor {
   readonly name = "influence-exact";
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const p = task.model.numParams;
-    const L = cholesky(exactHessian(task.model, task.params, task.train, task.l2), p);
-    const { nTest, nTrain, data } = inverseHvps(task, (v) => choleskySolve(L, p, v));
+    const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
+    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => choleskySolve(L, p, v));
     return { method: this.name, nTest, nTrain, data };
   }
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const p = task.model.numParams;
-    const L = cholesky(exactHessian(task.model, task.params, task.train, task.l2), p);
-    return selfInverseHvps(task, (v) => choleskySolve(L, p, v));
+    const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
+    return selfInverseHvps(task, async (v) => choleskySolve(L, p, v));
   }
 }
 
@@ -52,22 +52,22 @@ export class CGInfluence implements Attributor {
   readonly name = "influence-cg";
   lastIterations = 0;
   constructor(readonly opts: { maxIter?: number; tol?: number } = {}) {}
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const solve = this.solver(task);
+    const solve = await this.solver(task);
     let iters = 0;
-    const { nTest, nTrain, data } = inverseHvps(task, (v) => {
-      const r = solve(v);
+    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => {
+      const r = await solve(v);
       iters += r.iterations;
       return r.x;
     });
     this.lastIterations = iters / Math.max(1, nTest);
     return { method: this.name, nTest, nTrain, data };
   }
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    const solve = this.solver(task);
-    return selfInverseHvps(task, (v) => solve(v).x);
+    const solve = await this.solver(task);
+    return selfInverseHvps(task, async (v) => (await solve(v)).x);
   }
 
   /**
@@ -77,9 +77,9 @@ export class CGInfluence implements Attributor {
    * and CG's own negative-curvature check backs the estimate up; either refusal names a damping
    * that works with a margin, l2 + 2·|λ_min|.
    */
-  private solver(task: AttributionTask): (v: Float64Array) => ReturnType<typeof conjugateGradient> {
+  private async solver(task: AttributionTask): Promise<(v: Float64Array) => ReturnType<typeof conjugateGradient>> {
     const H = (u: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, u, task.l2);
-    const smallest = smallestEigenvalue(H, task.model.numParams, task.seed ?? 0);
+    const smallest = await smallestEigenvalue(H, task.model.numParams, task.seed ?? 0);
     const refuse = (curvature: number, iteration?: number) => {
       const suggestedL2 = Number((task.l2 + 2 * Math.max(Math.abs(curvature), Math.abs(Math.min(0, smallest)))).toPrecision(2));
       return new AttributionError({
@@ -90,9 +90,9 @@ export class CGInfluence implements Attributor {
       });
     };
     if (smallest <= 0) throw refuse(smallest);
-    return (v) => {
+    return async (v) => {
       try {
-        return conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
+        return await conjugateGradient(H, new Float64Array(v), { maxIter: this.opts.maxIter ?? 200, tol: this.opts.tol ?? 1e-8 });
       } catch (error) {
         if (error instanceof AttributionError && error.code === "cg/negative-curvature") throw refuse(error.fields.rayleigh as number, error.fields.iteration as number);
         throw error;
@@ -102,14 +102,14 @@ export class CGInfluence implements Attributor {
 }
 
 /** Largest eigenvalue of the operator by seeded power iteration. */
-export function largestEigenvalue(apply: (v: Float64Array) => Float64Array, dim: number, seed: number, iters = 30): number {
+export async function largestEigenvalue(apply: (v: Float64Array) => Promise<Float64Array>, dim: number, seed: number, iters = 30): Promise<number> {
   const r = makeRng(seed).fork("power-iteration");
   let v = Float64Array.from({ length: dim }, () => r.normal());
   let lambda = 0;
   for (let i = 0; i < iters; i++) {
     const nv = norm(v);
     v = v.map((x) => x / nv);
-    const Av = apply(v);
+    const Av = await apply(v);
     lambda = dot(v, Av);
     v = Av;
   }
@@ -117,13 +117,13 @@ export function largestEigenvalue(apply: (v: Float64Array) => Float64Array, dim:
 }
 
 /** Smallest eigenvalue of a symmetric operator: λ_max − the largest eigenvalue of λ_max·I − A (both by power iteration). */
-export function smallestEigenvalue(apply: (v: Float64Array) => Float64Array, dim: number, seed: number, iters = 100): number {
-  const top = largestEigenvalue(apply, dim, seed, iters);
-  const shifted = (v: Float64Array) => {
-    const Av = apply(v);
+export async function smallestEigenvalue(apply: (v: Float64Array) => Promise<Float64Array>, dim: number, seed: number, iters = 100): Promise<number> {
+  const top = await largestEigenvalue(apply, dim, seed, iters);
+  const shifted = async (v: Float64Array) => {
+    const Av = await apply(v);
     return v.map((x, i) => top * x - Av[i]);
   };
-  return top - largestEigenvalue(shifted, dim, seed + 1, iters);
+  return top - (await largestEigenvalue(shifted, dim, seed + 1, iters));
 }
 
 /**
@@ -151,20 +151,20 @@ export class LiSSAInfluence implements Attributor {
   }
 
   /** H⁻¹v as the mean of `repeats` independent chains, each on its own minibatch stream. */
-  private solver(task: AttributionTask): (v: Float64Array) => Float64Array {
+  private async solver(task: AttributionTask): Promise<(v: Float64Array) => Promise<Float64Array>> {
     const seed = this.opts.seed ?? task.seed ?? 0;
     const depth = this.opts.depth ?? 200;
     const bs = Math.min(this.opts.batchSize ?? 128, task.train.n);
     const full = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
-    const scale = 1.1 * largestEigenvalue(full, task.model.numParams, seed);
+    const scale = 1.1 * (await largestEigenvalue(full, task.model.numParams, seed));
     const streams = Array.from({ length: this.repeats }, (_, c) => makeRng(seed).fork(c === 0 ? "lissa-batches" : `lissa-batches:${c}`));
-    return (v) => {
+    return async (v) => {
       const mean = new Float64Array(v.length);
       for (const r of streams) {
         let h = new Float64Array(v);
         for (let j = 0; j < depth; j++) {
           const idx = Array.from({ length: bs }, () => r.int(task.train.n));
-          const Hh = hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
+          const Hh = await hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
           h = h.map((x, i) => v[i] + x - Hh[i] / scale);
         }
         for (let i = 0; i < v.length; i++) mean[i] += h[i] / scale / this.repeats;
@@ -173,14 +173,14 @@ export class LiSSAInfluence implements Attributor {
     };
   }
 
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const { nTest, nTrain, data } = inverseHvps(task, this.solver(task));
+    const { nTest, nTrain, data } = await inverseHvps(task, await this.solver(task));
     return { method: this.name, nTest, nTrain, data };
   }
 
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return selfInverseHvps(task, this.solver(task));
+    return selfInverseHvps(task, await this.solver(task));
   }
 }

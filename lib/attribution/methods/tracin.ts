@@ -24,25 +24,25 @@ function keptCheckpoints(task: AttributionTask): NonNullable<AttributionTask["ch
 export class TracInCP implements Attributor {
   readonly name = "tracin-cp";
   constructor(readonly opts: { projection?: ProjectionSpec } = {}) {}
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const cps = keptCheckpoints(task);
     const total = new Float64Array(task.test.n * task.train.n);
     for (const cp of cps) {
-      const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
-      const V = taskGradients(task, cp.params, task.test, { projection: this.opts.projection });
+      const G = await taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
+      const V = await taskGradients(task, cp.params, task.test, { projection: this.opts.projection });
       const s = pairScores(this.name, V.data, V.n, G.data, G.n, G.dim);
       for (let i = 0; i < total.length; i++) total[i] += cp.lr * s.data[i];
     }
     return { method: this.name, nTest: task.test.n, nTrain: task.train.n, data: total };
   }
   /** Σ_c η_c ‖∇ℓ(zᵢ; θ_c)‖² (Pruthi et al.'s self-influence for mislabel detection). */
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const cps = keptCheckpoints(task);
     const total = new Float64Array(task.train.n);
     for (const cp of cps) {
-      const G = taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
+      const G = await taskGradients(task, cp.params, task.train, { projection: this.opts.projection });
       const sq = rowDots(G.data, G.data, G.n, G.dim);
       for (let i = 0; i < total.length; i++) total[i] += cp.lr * sq[i];
     }

@@ -28,10 +28,10 @@ export interface TrakOptions {
 }
 
 /** TRAK's out-to-loss weights 1 − p of the correct class (the model's own where it defines them). */
-export function outToLoss(model: TraceableModel, params: Float64Array, batch: Batch): Float64Array {
+export async function outToLoss(model: TraceableModel, params: Float64Array, batch: Batch): Promise<Float64Array> {
   if (model.outToLoss) return model.outToLoss(params, batch);
   const K = model.numClasses;
-  const probs = headSignal(model.logits(params, batch.x, batch.n), batch.y, batch.n, K, "loss").probs;
+  const probs = headSignal(await model.logits(params, batch.x, batch.n), batch.y, batch.n, K, "loss").probs;
   return Float64Array.from({ length: batch.n }, (_, i) => 1 - probs[i * K + batch.y[i]]);
 }
 
@@ -56,11 +56,15 @@ export class TRAK implements Attributor {
   }
 
   /** Per member: projected train features Φ, the Cholesky factor of ΦᵀΦ + ridge·I, and Q. */
-  private member(task: AttributionTask, params: Float64Array, mi: number): { Phi: GradientSet; L: Float64Array; q: Float64Array; projection: { kind: ProjectionKind; dim: number; seed: number } } {
+  private async member(
+    task: AttributionTask,
+    params: Float64Array,
+    mi: number,
+  ): Promise<{ Phi: GradientSet; L: Float64Array; q: Float64Array; projection: { kind: ProjectionKind; dim: number; seed: number } }> {
     const k = this.opts.projectionDim;
     const seed = this.opts.seed ?? task.seed ?? 0;
     const projection = { kind: this.opts.kind ?? "rademacher", dim: k, seed: seed * 1000 + mi } as const;
-    const Phi = taskGradients(task, params, task.train, { target: "margin", projection });
+    const Phi = await taskGradients(task, params, task.train, { target: "margin", projection });
     const gram = matmulAtB(Phi.data, Phi.data, task.train.n, k, k);
     for (let i = 0; i < k; i++) gram[i * k + i] += this.ridge;
     let L: Float64Array;
@@ -75,10 +79,10 @@ export class TRAK implements Attributor {
         cause,
       });
     }
-    return { Phi, L, q: outToLoss(task.model, params, task.train), projection };
+    return { Phi, L, q: await outToLoss(task.model, params, task.train), projection };
   }
 
-  attribute(task: AttributionTask): Scores {
+  async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const members = this.members(task);
     const nT = task.test.n,
@@ -87,9 +91,9 @@ export class TRAK implements Attributor {
       M = members.length;
     const featureScores = new Float64Array(nT * nTr);
     const meanQ = new Float64Array(nTr);
-    members.forEach((m, mi) => {
-      const { Phi, L, q, projection } = this.member(task, m.params, mi);
-      const Psi = taskGradients(task, m.params, task.test, { target: "margin", projection });
+    for (const [mi, m] of members.entries()) {
+      const { Phi, L, q, projection } = await this.member(task, m.params, mi);
+      const Psi = await taskGradients(task, m.params, task.test, { target: "margin", projection });
       for (let i = 0; i < nTr; i++) meanQ[i] += q[i] / M;
       for (let t = 0; t < nT; t++) {
         const x = choleskySolve(L, k, Psi.data.subarray(t * k, (t + 1) * k));
@@ -99,13 +103,13 @@ export class TRAK implements Attributor {
           featureScores[t * nTr + i] += s / M;
         }
       }
-    });
+    }
     for (let t = 0; t < nT; t++) for (let i = 0; i < nTr; i++) featureScores[t * nTr + i] *= meanQ[i];
     return { method: `${this.name}-${M}`, nTest: nT, nTrain: nTr, data: featureScores };
   }
 
   /** τ(zᵢ)ᵢ for every training example, one solve each: no nTrain × nTrain matrix. */
-  selfInfluence(task: AttributionTask): Float64Array {
+  async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const members = this.members(task);
     const nTr = task.train.n,
@@ -113,8 +117,8 @@ export class TRAK implements Attributor {
       M = members.length;
     const feature = new Float64Array(nTr);
     const meanQ = new Float64Array(nTr);
-    members.forEach((m, mi) => {
-      const { Phi, L, q } = this.member(task, m.params, mi);
+    for (const [mi, m] of members.entries()) {
+      const { Phi, L, q } = await this.member(task, m.params, mi);
       for (let i = 0; i < nTr; i++) {
         const phi = Phi.data.subarray(i * k, (i + 1) * k);
         const x = choleskySolve(L, k, phi);
@@ -123,7 +127,7 @@ export class TRAK implements Attributor {
         feature[i] += s / M;
         meanQ[i] += q[i] / M;
       }
-    });
+    }
     return feature.map((f, i) => f * meanQ[i]);
   }
 }

@@ -2,9 +2,8 @@ import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { writeDirAtomic } from "../../files.js";
-import { readBackToCpu } from "../../tf/index.js";
+import { readTensorMap } from "../../tf/index.js";
 import type { LoraAdapter } from "../lora/index.js";
-import { toArrays } from "../models/checkpoint.js";
 import type { ArrayMap, Model } from "../models/types.js";
 import { encodeAdapter, peftTaskType, toPeftConfig } from "../peft/index.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
@@ -65,15 +64,14 @@ export async function writeCheckpoint(
   model: Model,
   adapter?: LoraAdapter,
 ): Promise<string> {
-  await readBackToCpu(Object.values(trainable));
   const tensors = Object.fromEntries(Object.entries(trainable).map(([k, v]) => [k, v as tfjs.Tensor]));
   const lrB = spec.method === "lora" ? at.lr * spec.optimizer.lr_ratio_b : at.lr;
   const files: Record<string, Uint8Array | string> = { "meta.json": `${JSON.stringify({ step: at.step, lr: at.lr, lr_b: lrB, loss: at.loss }, null, 2)}\n` };
   if (adapter) {
     files["adapter_config.json"] = `${JSON.stringify(toPeftConfig(adapter.config, spec.base_model.name, peftTaskType(model.task)), null, 2)}\n`;
-    files["adapter_model.safetensors"] = encodeAdapter({ ...adapter, tensors });
+    files["adapter_model.safetensors"] = await encodeAdapter({ ...adapter, tensors });
   } else {
-    files["model.safetensors"] = encodeSafetensors(toArrays(tensors), { format: "pt" });
+    files["model.safetensors"] = encodeSafetensors(await readTensorMap(tensors), { format: "pt" });
   }
   const dir = join(root, checkpointName(at.step));
   writeDirAtomic(dir, files);

@@ -3,10 +3,9 @@ import { dirname, join } from "node:path";
 import type * as tfjs from "@tensorflow/tfjs";
 import { canonicalJson } from "../../canonical-json.js";
 import { commitDir, movePath, sha256Hex, stagingPathBeside } from "../../files.js";
-import { readBackToCpu, type WebGpuAdapterReport } from "../../tf/index.js";
+import { readTensorMap, type WebGpuAdapterReport } from "../../tf/index.js";
 import type { Datanet } from "../datanets.js";
 import type { LoraAdapter } from "../lora/index.js";
-import { toArrays } from "../models/checkpoint.js";
 import type { Model } from "../models/types.js";
 import { BASE_MODELS } from "../models/zoo.js";
 import { peftTaskType, saveAdapter } from "../peft/index.js";
@@ -47,14 +46,13 @@ export async function writeFactoryOutputs(a: {
   const baseName = a.baseName ?? spec.base_model.name;
   const adapter = a.gpuAdapter;
   const staged = stagingPathBeside(a.outDir);
-  await readBackToCpu(Object.values(a.trainable));
   try {
     mkdirSync(staged, { recursive: true });
     let adapterSha256: string;
     if (a.adapter) {
-      adapterSha256 = saveAdapter(join(staged, "adapter"), a.adapter, { baseModelNameOrPath: spec.base_model.name, taskType: peftTaskType(model.task) }).sha256;
+      adapterSha256 = (await saveAdapter(join(staged, "adapter"), a.adapter, { baseModelNameOrPath: spec.base_model.name, taskType: peftTaskType(model.task) })).sha256;
     } else {
-      const bytes = encodeSafetensors(toArrays(a.trainable), { format: "pt" });
+      const bytes = encodeSafetensors(await readTensorMap(a.trainable), { format: "pt" });
       adapterSha256 = sha256Hex(bytes);
       writeStagedFile(join(staged, "weights", "model.safetensors"), bytes);
     }

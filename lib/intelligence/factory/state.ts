@@ -4,7 +4,7 @@ import type * as tfjs from "@tensorflow/tfjs";
 import { writeDirAtomic } from "../../files.js";
 import { acquireProcessLock, lockHolder, type ProcessLock, processAlive } from "../../lock.js";
 import { stagingRoot } from "../../run-context.js";
-import { readBackToCpu } from "../../tf/index.js";
+import { readTensorMap } from "../../tf/index.js";
 import type { Tf } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../peft/safetensors.js";
 import type { Optimizer } from "../train.js";
@@ -64,14 +64,8 @@ export function lockStaging(staging: FactoryStaging, specName: string): ProcessL
  * tensors are read back asynchronously first: WebGPU has no synchronous read-back.
  */
 export async function saveTrainingState(stateDir: string, trainable: Record<string, tfjs.Variable>, opt: Optimizer, state: SavedState): Promise<void> {
-  await readBackToCpu([...Object.values(trainable), ...Object.values(opt.m), ...Object.values(opt.v)]);
-  const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  const put = (prefix: string, vars: Record<string, tfjs.Variable>) => {
-    for (const [k, v] of Object.entries(vars)) tensors[`${prefix}.${k}`] = { shape: v.shape.slice(), data: Float32Array.from(v.dataSync() as Float32Array) };
-  };
-  put("param", trainable);
-  put("adam_m", opt.m);
-  put("adam_v", opt.v);
+  const prefixed = (prefix: string, vars: Record<string, tfjs.Variable>) => Object.fromEntries(Object.entries(vars).map(([k, v]) => [`${prefix}.${k}`, v]));
+  const tensors = await readTensorMap({ ...prefixed("param", trainable), ...prefixed("adam_m", opt.m), ...prefixed("adam_v", opt.v) });
   writeDirAtomic(stateDir, { "state.safetensors": encodeSafetensors(tensors), "state.json": JSON.stringify(state) });
 }
 

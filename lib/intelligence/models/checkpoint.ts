@@ -1,15 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex, writeDirAtomic } from "../../files.js";
+import { readTensorMap } from "../../tf/read-back.js";
 import { IntelligenceError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
-import type { ArrayMap, Tf, WeightMap } from "./types.js";
-
-export function toArrays(weights: WeightMap): ArrayMap {
-  const out: ArrayMap = {};
-  for (const [k, t] of Object.entries(weights)) out[k] = { shape: t.shape.slice(), data: Float32Array.from(t.dataSync() as Float32Array) };
-  return out;
-}
+import type { Tf, WeightMap } from "./types.js";
 
 export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMap {
   const out: WeightMap = {};
@@ -31,9 +26,9 @@ export interface LoadedCheckpoint extends CheckpointMeta {
   dir: string;
 }
 
-/** Saves weights as model.safetensors + config.json; returns the content hash of the weights. */
-export function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta): string {
-  const bytes = encodeSafetensors(toArrays(weights), { format: "pt" });
+/** Saves weights as model.safetensors + config.json (read back asynchronously); returns the content hash of the weights. */
+export async function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta): Promise<string> {
+  const bytes = encodeSafetensors(await readTensorMap(weights), { format: "pt" });
   const hash = sha256Hex(bytes);
   writeDirAtomic(dir, {
     "model.safetensors": bytes,

@@ -182,8 +182,6 @@ export async function pretrainBase(tf: Tf, name: string, opts: PretrainOptions):
     onStep: (r) => opts.onStep?.(r.step - 1, r.loss),
   });
   const weights = releaseVariables(tf, trainable);
-  // the values brought to the host first: WebGPU answers a synchronous read only for those
-  await Promise.all(Object.values(weights).map((t) => t.data()));
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
   await saveCheckpoint(dir, weights, {
     kind: recipe.kind,

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex, writeDirAtomic } from "../../files.js";
+import { readTensorMap } from "../../tf/index.js";
 import { AdapterFormatError } from "../errors.js";
 import { type LoraAdapter, type LoraConfig, matchTargetModules } from "../lora/index.js";
-import { toArrays } from "../models/checkpoint.js";
 import { doraMagnitudeKey, loraAKey, loraBKey, loraKeys, toPeftKey } from "../models/peft-keys.js";
 import type { Model, ModelTask, WeightMap } from "../models/types.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "./safetensors.js";
@@ -93,16 +93,16 @@ export function fromPeftConfig(c: PeftAdapterConfig): LoraConfig {
   };
 }
 
-/** PEFT-named tensors of an adapter: base_model.model.MODULE.lora_A.weight etc. */
-export function adapterStateDict(adapter: LoraAdapter | WeightMap): Record<string, SafeTensor> {
+/** PEFT-named tensors of an adapter, read back from the device: base_model.model.MODULE.lora_A.weight etc. */
+export async function adapterStateDict(adapter: LoraAdapter | WeightMap): Promise<Record<string, SafeTensor>> {
   const tensors = "tensors" in adapter && "config" in adapter ? (adapter as LoraAdapter).tensors : (adapter as WeightMap);
   const out: Record<string, SafeTensor> = {};
-  for (const [k, a] of Object.entries(toArrays(tensors))) out[toPeftKey(k)] = a;
+  for (const [k, a] of Object.entries(await readTensorMap(tensors))) out[toPeftKey(k)] = a;
   return out;
 }
 
-export function encodeAdapter(adapter: LoraAdapter): Uint8Array {
-  return encodeSafetensors(adapterStateDict(adapter), { format: "pt" });
+export async function encodeAdapter(adapter: LoraAdapter): Promise<Uint8Array> {
+  return encodeSafetensors(await adapterStateDict(adapter), { format: "pt" });
 }
 
 export interface SavedAdapter {
@@ -113,9 +113,13 @@ export interface SavedAdapter {
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors (atomically: temp folder + rename). */
-export function saveAdapter(dir: string, adapter: LoraAdapter, opts: { baseModelNameOrPath: string; taskType: string | null; extraFiles?: Record<string, string | Uint8Array> }): SavedAdapter {
+export async function saveAdapter(
+  dir: string,
+  adapter: LoraAdapter,
+  opts: { baseModelNameOrPath: string; taskType: string | null; extraFiles?: Record<string, string | Uint8Array> },
+): Promise<SavedAdapter> {
   const config = toPeftConfig(adapter.config, opts.baseModelNameOrPath, opts.taskType);
-  const bytes = encodeAdapter(adapter);
+  const bytes = await encodeAdapter(adapter);
   writeDirAtomic(dir, {
     "adapter_config.json": `${JSON.stringify(config, null, 2)}\n`,
     "adapter_model.safetensors": bytes,

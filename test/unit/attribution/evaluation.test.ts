@@ -62,7 +62,7 @@ describe("attribution: evaluation metrics", () => {
       S([[0.1, 0.9, 0.5, 0.7]]),
       2,
       [0],
-      (rm) => {
+      async (rm) => {
         removed.push(rm);
         return rm.length;
       },

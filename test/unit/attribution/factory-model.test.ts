@@ -8,7 +8,7 @@ import { createGpt, createMlp, type ForwardOptions, initLora, loraConfig, loraFo
 import { loraAKey, roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
-import { expectCode } from "../expect-code.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -116,7 +116,7 @@ describe("attribution: per-example gradients of Model Factory models in one batc
     ["GPT, every linear weight and bias (continuations given prompts)", gpt, gptBase, "full", continuations],
   ];
   for (const [label, model, base, targets, batch] of cases) {
-    it(`${label}: equal a per-example tf.grads loop (relative error ≤ 1e-4), loss and margin`, function () {
+    it(`${label}: equal a per-example tf.grads loop (relative error ≤ 1e-4), loss and margin`, async function () {
       this.timeout(60_000);
       let weights: WeightMap = base,
         fwd: ForwardOptions = {},
@@ -129,18 +129,18 @@ describe("attribution: per-example gradients of Model Factory models in one batc
         trainable = Object.keys(a.tensors);
       }
       const fm = new FactoryModel({ model, weights, trainable, forwardOptions: fwd });
-      const params = fm.packWeights(weights);
+      const params = await fm.readParams(weights);
       for (const [target, value] of [
         ["loss", crossEntropy],
         ["margin", margin],
       ] as const) {
-        const G = perExampleGradients(fm, params, batch, { target, chunk: 4 });
+        const G = await perExampleGradients(fm, params, batch, { target, chunk: 4 });
         const want = loopGradients(fm, model, weights, fwd, batch, target, value);
         expect(maxRelativeError(G.data, want, batch.n, fm.numParams), target).to.be.below(1e-4);
       }
       // the trace (input and signal per position) gives the same mean gradient
-      const G = perExampleGradients(fm, params, batch);
-      const mean = batchGradient(fm, params, batch).grad;
+      const G = await perExampleGradients(fm, params, batch);
+      const mean = (await batchGradient(fm, params, batch)).grad;
       let d = 0,
         s = 0;
       for (let j = 0; j < fm.numParams; j++) {
@@ -153,35 +153,37 @@ describe("attribution: per-example gradients of Model Factory models in one batc
     });
   }
 
-  it("a continuation's value is its −log-likelihood given the prompt: prompt positions carry no weight", () => {
+  it("a continuation's value is its −log-likelihood given the prompt: prompt positions carry no weight", async () => {
     const fm = new FactoryModel({ model: gpt, weights: gptBase, trainable: ["lm_head.weight"] });
-    const params = fm.packWeights(gptBase);
-    const v = fm.evaluate(params, continuations);
-    const logits = tf.tidy(() => (tf.logSoftmax(gpt.forward(gptBase, tf.tensor2d(Int32Array.from(c1.x), [1, 10], "int32")) as tfjs.Tensor3D) as tfjs.Tensor).arraySync()) as number[][][];
+    const params = await fm.readParams(gptBase);
+    const v = await fm.evaluate(params, continuations);
+    const logp = tf.tidy(() => tf.logSoftmax(gpt.forward(gptBase, tf.tensor2d(Int32Array.from(c1.x), [1, 10], "int32")) as tfjs.Tensor3D));
+    const logits = (await logp.array()) as number[][][];
+    logp.dispose();
     let nll = 0;
     for (let t = 6; t < 10; t++) nll -= logits[0][t][c1.y[t]];
     expect(Array.from(c1.y.slice(6))).to.deep.equal([8, 9, 10, 11]);
     expect(v[0]).to.be.closeTo(nll, 1e-4);
   });
 
-  it("refuses DoRA, half an adapter, non-dense tensors and batches of the wrong shape, by code", () => {
+  it("refuses DoRA, half an adapter, non-dense tensors and batches of the wrong shape, by code", async () => {
     expectCode(() => new FactoryModel({ model: mlp, weights: mlpBase, trainable: ["fc1.weight"], forwardOptions: { lora: { scaling: 1, dora: true } } }), LabError, "attribution/dora-unsupported");
     const a = trainedAdapter(mlp, mlpBase, ["fc1"], 2);
     expectCode(() => new FactoryModel({ model: mlp, weights: { ...mlpBase, ...a.tensors }, trainable: [loraAKey("fc1")], forwardOptions: a.fwd }), LabError, "attribution/half-adapter");
     expectCode(() => new FactoryModel({ model: gpt, weights: gptBase, trainable: ["wte.weight"] }), LabError, "attribution/not-dense");
     const fm = new FactoryModel({ model: gpt, weights: gptBase, trainable: ["lm_head.weight"] });
-    expectCode(() => perExampleGradients(fm, fm.packWeights(gptBase), mlpBatch), LabError, "attribution/batch-shape", { positions: 10 });
+    await expectCodeAsync(perExampleGradients(fm, await fm.readParams(gptBase), mlpBatch), LabError, "attribution/batch-shape", { positions: 10 });
     expectCode(() => continuationExample([1], Array(11).fill(2), 10), LabError, "attribution/continuation-too-long");
   });
 });
 
 describe("attribution: the per-example loop the benchmarks time", () => {
-  it("gives the batched pass's rows", () => {
+  it("gives the batched pass's rows", async () => {
     const a = trainedAdapter(gpt, gptBase, ["v_proj", "lm_head"], 7);
     const weights = { ...gptBase, ...a.tensors };
     const fm = new FactoryModel({ model: gpt, weights, trainable: Object.keys(a.tensors), forwardOptions: a.fwd });
-    const params = fm.packWeights(weights);
-    const batched = fm.gradientRows(params, continuations, "loss");
-    expect(maxRelativeError(fm.gradientRowsByLoop(params, continuations, "loss"), batched, continuations.n, fm.numParams)).to.be.below(1e-4);
+    const params = await fm.readParams(weights);
+    const batched = await fm.gradientRows(params, continuations, "loss");
+    expect(maxRelativeError(await fm.gradientRowsByLoop(params, continuations, "loss"), batched, continuations.n, fm.numParams)).to.be.below(1e-4);
   });
 });

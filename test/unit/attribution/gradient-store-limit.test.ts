@@ -18,37 +18,37 @@ describe("attribution: gradient store size limit", () => {
       .sort();
 
   /** A store whose limit holds exactly two of these (equal-sized) sets. */
-  function twoSetStore(): GradientStore {
+  async function twoSetStore(): Promise<GradientStore> {
     const probe = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-probe-")));
-    probe.get(model, params, batches[0]);
+    await probe.get(model, params, batches[0]);
     const bytes = statSync(join(probe.dir, setFiles(probe.dir)[0])).size;
     return new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")), { maxBytes: 2 * bytes + bytes / 2 });
   }
 
-  it("evicts the least recently used set when a new one does not fit, and recomputes it when asked again", () => {
-    const store = twoSetStore();
-    const [a, b, c] = batches.map((batch) => store.keyOf(model, params, batch));
-    store.get(model, params, batches[0]);
-    store.get(model, params, batches[1]);
-    store.get(model, params, batches[0]); // a read: a is now more recent than b
-    store.get(model, params, batches[2]);
+  it("evicts the least recently used set when a new one does not fit, and recomputes it when asked again", async () => {
+    const store = await twoSetStore();
+    const [a, b, c] = await Promise.all(batches.map((batch) => store.keyOf(model, params, batch)));
+    await store.get(model, params, batches[0]);
+    await store.get(model, params, batches[1]);
+    await store.get(model, params, batches[0]); // a read: a is now more recent than b
+    await store.get(model, params, batches[2]);
     expect(store.evictions).to.equal(1);
     expect(setFiles(store.dir)).to.deep.equal([`${a}.olgrad`, `${c}.olgrad`].sort());
     expect(existsSync(join(store.dir, `${b}.olgrad`))).to.equal(false);
-    const again = store.get(model, params, batches[1]);
+    const again = await store.get(model, params, batches[1]);
     expect(again.n).to.equal(7);
     expect([store.hits, store.misses, store.evictions]).to.deep.equal([1, 4, 2]);
     expect(setFiles(store.dir)).to.deep.equal([`${b}.olgrad`, `${c}.olgrad`].sort());
   });
 
-  it("keeps the set just written even when it alone exceeds the limit", () => {
+  it("keeps the set just written even when it alone exceeds the limit", async () => {
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")), { maxBytes: 1 });
-    store.get(model, params, batches[0]);
-    store.get(model, params, batches[1]);
-    expect(setFiles(store.dir)).to.deep.equal([`${store.keyOf(model, params, batches[1])}.olgrad`]);
+    await store.get(model, params, batches[0]);
+    await store.get(model, params, batches[1]);
+    expect(setFiles(store.dir)).to.deep.equal([`${await store.keyOf(model, params, batches[1])}.olgrad`]);
   });
 
-  it("takes its limit from LAB_GRADIENT_STORE_LIMIT, 1 GiB by default, and refuses a value that is not a size", () => {
+  it("takes its limit from LAB_GRADIENT_STORE_LIMIT, 1 GiB by default, and refuses a value that is not a size", async () => {
     const saved = process.env.LAB_GRADIENT_STORE_LIMIT;
     try {
       delete process.env.LAB_GRADIENT_STORE_LIMIT;

@@ -10,6 +10,7 @@ import { LogisticRegression, type TraceableModel } from "../../../lib/attributio
 import { hashParams } from "../../../lib/attribution/retrain.js";
 import { createMlp, initLora, loraConfig, loraForwardOptions } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCodeAsync } from "../expect-code.js";
 import { randomBatch, randomParams } from "./fixtures.js";
 
 const { tf } = await initTf({ quiet: true });
@@ -27,42 +28,42 @@ function counting<M extends TraceableModel>(model: M): M & { traces: number } {
 }
 
 describe("attribution: on-disk gradient store", () => {
-  it("the second use reads the stored gradients instead of recomputing them, bit for bit", () => {
+  it("the second use reads the stored gradients instead of recomputing them, bit for bit", async () => {
     const model = counting(new LogisticRegression(6, 4));
     const params = randomParams(model, 1);
     const batch = randomBatch(7, 6, 4, 2);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
-    const first = store.get(model, params, batch);
+    const first = await store.get(model, params, batch);
     const traced = model.traces;
     expect(traced).to.be.greaterThan(0);
     expect([store.hits, store.misses]).to.deep.equal([0, 1]);
-    const second = store.get(model, params, batch);
+    const second = await store.get(model, params, batch);
     expect(model.traces).to.equal(traced); // no pass at all: read from disk
     expect([store.hits, store.misses]).to.deep.equal([1, 1]);
     expect(second.data).to.deep.equal(first.data);
-    expect(second.data).to.deep.equal(perExampleGradients(model, params, batch).data);
+    expect(second.data).to.deep.equal((await perExampleGradients(model, params, batch)).data);
     // another process opening the same folder also hits
     const again = new GradientStore(store.dir);
-    again.get(model, params, batch);
+    await again.get(model, params, batch);
     expect([again.hits, again.misses]).to.deep.equal([1, 0]);
   });
 
-  it("a method run twice over a store computes its gradients once and scores identically", () => {
+  it("a method run twice over a store computes its gradients once and scores identically", async () => {
     const model = counting(new LogisticRegression(6, 4));
     const params = randomParams(model, 3);
     const task = { model, params, train: randomBatch(9, 6, 4, 4), test: randomBatch(3, 6, 4, 5), l2: 1e-3, gradients: new GradientStore(mkdtempSync(join(tmpdir(), "gstore-"))) };
-    const a = new GradDot().attribute(task);
+    const a = await new GradDot().attribute(task);
     const tracedOnce = model.traces;
-    const b = new GradDot().attribute(task);
-    const c = new DataInf().attribute(task); // same (params, train) and (params, test) sets
+    const b = await new GradDot().attribute(task);
+    const c = await new DataInf().attribute(task); // same (params, train) and (params, test) sets
     expect(model.traces).to.equal(tracedOnce);
     expect(task.gradients.misses).to.equal(2);
     expect(task.gradients.hits).to.equal(4);
     expect(b.data).to.deep.equal(a.data);
-    expect(c.data).to.deep.equal(new DataInf().attribute({ ...task, gradients: undefined }).data);
+    expect(c.data).to.deep.equal((await new DataInf().attribute({ ...task, gradients: undefined })).data);
   });
 
-  it("keys differ by parameters, target, projection and the frozen base of a LoRA model", () => {
+  it("keys differ by parameters, target, projection and the frozen base of a LoRA model", async () => {
     // the Factory MLP with LoRA on fc1 and head, on two different frozen bases
     const mlp = createMlp(tf, { inputSize: 6, hidden: [5], numClasses: 4 });
     const loraOn = (baseSeed: number) => {
@@ -76,12 +77,12 @@ describe("attribution: on-disk gradient store", () => {
     const batch = randomBatch(4, 6, 4, 8);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
     const keys = new Set([
-      store.keyOf(lora1, p, batch),
-      store.keyOf(lora2, p, batch),
-      store.keyOf(lora1, randomParams(lora1, 9), batch),
-      store.keyOf(lora1, p, batch, { target: "margin" }),
-      store.keyOf(lora1, p, batch, { projection: { kind: "gaussian", dim: 4, seed: 1 } }),
-      store.keyOf(lora1, p, randomBatch(4, 6, 4, 9)),
+      await store.keyOf(lora1, p, batch),
+      await store.keyOf(lora2, p, batch),
+      await store.keyOf(lora1, randomParams(lora1, 9), batch),
+      await store.keyOf(lora1, p, batch, { target: "margin" }),
+      await store.keyOf(lora1, p, batch, { projection: { kind: "gaussian", dim: 4, seed: 1 } }),
+      await store.keyOf(lora1, p, randomBatch(4, 6, 4, 9)),
     ]);
     expect(keys.size).to.equal(6);
     // TracIn-CP over two checkpoints stores one set per (checkpoint, split)
@@ -99,23 +100,23 @@ describe("attribution: on-disk gradient store", () => {
       checkpoints: cps,
       gradients: new GradientStore(mkdtempSync(join(tmpdir(), "gstore-"))),
     };
-    const s1 = new TracInCP().attribute(task);
-    const s2 = new TracInCP().attribute(task);
+    const s1 = await new TracInCP().attribute(task);
+    const s2 = await new TracInCP().attribute(task);
     expect(s2.data).to.deep.equal(s1.data);
     expect([task.gradients.misses, task.gradients.hits]).to.deep.equal([4, 4]);
   });
 
-  it("a stored file altered on disk is refused, not used", () => {
+  it("a stored file altered on disk is refused, not used", async () => {
     const model = new LogisticRegression(6, 4);
     const params = randomParams(model, 1);
     const batch = randomBatch(5, 6, 4, 2);
     const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
-    store.get(model, params, batch);
+    await store.get(model, params, batch);
     const file = join(store.dir, readdirSync(store.dir).find((f) => f.endsWith(".olgrad"))!);
     const bytes = readFileSync(file);
     bytes[bytes.length - 5] ^= 0x01;
     writeFileSync(file, bytes);
-    expect(() => store.get(model, params, batch)).to.throw(HashMismatchError);
+    await expectCodeAsync(store.get(model, params, batch), HashMismatchError, "gradients/hash-mismatch");
     expect(store.hits).to.equal(0);
   });
 });

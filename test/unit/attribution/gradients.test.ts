@@ -17,37 +17,37 @@ const models = (): [string, TraceableModel][] => [["logistic regression", new Lo
 describe("attribution: per-example gradients", () => {
   for (const [name, model] of models()) {
     for (const target of ["loss", "margin"] as const) {
-      it(`${name} (${target}): batched outer products equal single-example backward passes`, () => {
+      it(`${name} (${target}): batched outer products equal single-example backward passes`, async () => {
         const batch = randomBatch(7, 6, 4, 1);
         const params = randomParams(model, 2);
-        const G = perExampleGradients(model, params, batch, { target, chunk: 3 });
+        const G = await perExampleGradients(model, params, batch, { target, chunk: 3 });
         for (let i = 0; i < batch.n; i++) {
           const one: Batch = { n: 1, dim: 6, x: batch.x.slice(i * 6, i * 6 + 6), y: batch.y.slice(i, i + 1) };
-          const single = batchGradient(model, params, one, 0, target).grad;
+          const single = (await batchGradient(model, params, one, 0, target)).grad;
           const got = row(G, i);
           for (let j = 0; j < model.numParams; j++) expect(got[j]).to.be.closeTo(single[j], 1e-12);
         }
       });
     }
     for (const target of ["loss", "margin"] as const) {
-      it(`${name} (${target}): the backward pass matches central finite differences`, () => {
+      it(`${name} (${target}): the backward pass matches central finite differences`, async () => {
         const batch = randomBatch(5, 6, 4, 3);
         const params = randomParams(model, 4);
-        const { grad } = batchGradient(model, params, batch, 0.1, target);
+        const { grad } = await batchGradient(model, params, batch, 0.1, target);
         const eps = 1e-6;
         for (let j = 0; j < model.numParams; j += 3) {
           const up = new Float64Array(params);
           up[j] += eps;
           const dn = new Float64Array(params);
           dn[j] -= eps;
-          const fd = (batchGradient(model, up, batch, 0.1, target).value - batchGradient(model, dn, batch, 0.1, target).value) / (2 * eps);
+          const fd = ((await batchGradient(model, up, batch, 0.1, target)).value - (await batchGradient(model, dn, batch, 0.1, target)).value) / (2 * eps);
           expect(grad[j]).to.be.closeTo(fd, 1e-6);
         }
       });
     }
   }
 
-  it("projections are seeded, and preserve inner products in expectation", () => {
+  it("projections are seeded, and preserve inner products in expectation", async () => {
     const spec = { kind: "gaussian" as const, dim: 2000, seed: 7 };
     const a = makeProjection(50, spec);
     expect(makeProjection(50, spec).matrix).to.deep.equal(a.matrix);
@@ -66,10 +66,10 @@ describe("attribution: per-example gradients", () => {
     }
   });
 
-  it("stored gradients round-trip, and a changed file or checkpoint is refused", () => {
+  it("stored gradients round-trip, and a changed file or checkpoint is refused", async () => {
     const model = new LogisticRegression(6, 4);
     const params = randomParams(model, 2);
-    const G = perExampleGradients(model, params, randomBatch(5, 6, 4, 1), { projection: { kind: "rademacher", dim: 8, seed: 3 } });
+    const G = await perExampleGradients(model, params, randomBatch(5, 6, 4, 1), { projection: { kind: "rademacher", dim: 8, seed: 3 } });
     const path = join(mkdtempSync(join(tmpdir(), "grads-")), "train.grad");
     const sha = saveGradients(path, G);
     const back = loadGradients(path, { paramsHash: hashParams(params), payloadSha256: sha });

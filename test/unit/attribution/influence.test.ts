@@ -4,11 +4,11 @@ import { pearson } from "../../../lib/attribution/evaluation/stats.js";
 import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { cholesky, conjugateGradient } from "../../../lib/attribution/linalg.js";
-import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
+import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, type Scores, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { hessianVectorProduct, LogisticRegression, subset } from "../../../lib/attribution/model.js";
 import { fitNewton, hashParams } from "../../../lib/attribution/retrain.js";
 import { initTf } from "../../../lib/tf/index.js";
-import { expectCode } from "../expect-code.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -18,18 +18,23 @@ describe("attribution: influence methods on a small convex problem", function ()
   const test = sampleFashion("test", { n: 8, seed: 2, classes: [0, 1, 7], pool: 7 });
   const model = new LogisticRegression(train.dim, 3);
   const l2 = 1e-2;
-  const params = fitNewton(model, train, { l2 });
-  const task: AttributionTask = { model, params, train, test, l2, seed: 1 };
-  const exact = new ExactInfluence().attribute(task);
+  let params: Float64Array;
+  let task: AttributionTask;
+  let exact: Scores;
+  before(async () => {
+    params = await fitNewton(model, train, { l2 });
+    task = { model, params, train, test, l2, seed: 1 };
+    exact = await new ExactInfluence().attribute(task);
+  });
 
-  it("exact influence matches actual leave-one-out retraining (Pearson >= 0.9)", () => {
-    const base = model.trace(params, test, "loss").values;
+  it("exact influence matches actual leave-one-out retraining (Pearson >= 0.9)", async () => {
+    const base = (await model.trace(params, test, "loss")).values;
     const predicted: number[] = [];
     const actual: number[] = [];
     for (let i = 0; i < train.n; i++) {
       const keep = Array.from({ length: train.n }, (_, j) => j).filter((j) => j !== i);
-      const loo = fitNewton(model, subset(train, keep), { l2, start: params });
-      const after = model.trace(loo, test, "loss").values;
+      const loo = await fitNewton(model, subset(train, keep), { l2, start: params });
+      const after = (await model.trace(loo, test, "loss")).values;
       for (let t = 0; t < test.n; t++) {
         // removing a helpful example (score > 0) raises the test loss by about score / n
         predicted.push(exact.data[t * train.n + i] / train.n);
@@ -40,8 +45,8 @@ describe("attribution: influence methods on a small convex problem", function ()
     expect(r).to.be.at.least(0.9);
   });
 
-  it("conjugate gradient reproduces the exact inverse-Hessian products", () => {
-    const cg = new CGInfluence({ tol: 1e-12 }).attribute(task);
+  it("conjugate gradient reproduces the exact inverse-Hessian products", async () => {
+    const cg = await new CGInfluence({ tol: 1e-12 }).attribute(task);
     for (let i = 0; i < cg.data.length; i++) expect(cg.data[i]).to.be.closeTo(exact.data[i], 1e-6 * (1 + Math.abs(exact.data[i])));
   });
 
@@ -51,55 +56,57 @@ describe("attribution: influence methods on a small convex problem", function ()
     const mlpTask: AttributionTask = { model: run.model, params: run.params, train, test, l2: 1e-6, seed: 1 };
     const p = run.model.numParams;
     // the damped Hessian built column by column, symmetrised: Cholesky is the independent judge of definiteness
-    const hessianAt = (l2: number) => {
+    const hessianAt = async (l2: number) => {
       const M = new Float64Array(p * p);
       for (let c = 0; c < p; c++) {
         const e = new Float64Array(p);
         e[c] = 1;
-        const col = hessianVectorProduct(run.model, run.params, train, e, l2);
+        const col = await hessianVectorProduct(run.model, run.params, train, e, l2);
         for (let r = 0; r < p; r++) M[r * p + c] += col[r] / 2;
         for (let r = 0; r < p; r++) M[c * p + r] += col[r] / 2;
       }
       return M;
     };
-    expectCode(() => cholesky(hessianAt(mlpTask.l2), p), AttributionError, "linalg/not-positive-definite");
-    const { fields } = expectCode(() => new CGInfluence().attribute(mlpTask), AttributionError, "influence/indefinite-hessian", { l2: 1e-6 });
+    const indefinite = await hessianAt(mlpTask.l2);
+    expectCode(() => cholesky(indefinite, p), AttributionError, "linalg/not-positive-definite");
+    const { fields } = await expectCodeAsync(new CGInfluence().attribute(mlpTask), AttributionError, "influence/indefinite-hessian", { l2: 1e-6 });
     expect(fields.smallestEigenvalue as number).to.be.below(0);
     const suggested = fields.suggestedL2 as number;
-    expect(() => cholesky(hessianAt(suggested), p), "the suggested damping makes the Hessian positive definite").to.not.throw();
-    const scores = new CGInfluence().attribute({ ...mlpTask, l2: suggested });
+    const damped = await hessianAt(suggested);
+    expect(() => cholesky(damped, p), "the suggested damping makes the Hessian positive definite").to.not.throw();
+    const scores = await new CGInfluence().attribute({ ...mlpTask, l2: suggested });
     expect(scores.data.every(Number.isFinite)).to.equal(true);
   });
 
-  it("conjugate gradient stops on a non-finite product or a negative curvature instead of returning NaN", () => {
-    const overflowing = (v: Float64Array) => v.map((x) => x * Number.MAX_VALUE * 10);
-    expectCode(() => conjugateGradient(overflowing, Float64Array.from([1, 1])), AttributionError, "cg/diverged", { iteration: 0 });
-    const indefinite = (v: Float64Array) => Float64Array.from([v[0], -0.5 * v[1]]);
-    const { fields } = expectCode(() => conjugateGradient(indefinite, Float64Array.from([0, 1])), AttributionError, "cg/negative-curvature", { iteration: 0 });
+  it("conjugate gradient stops on a non-finite product or a negative curvature instead of returning NaN", async () => {
+    const overflowing = async (v: Float64Array) => v.map((x) => x * Number.MAX_VALUE * 10);
+    await expectCodeAsync(conjugateGradient(overflowing, Float64Array.from([1, 1])), AttributionError, "cg/diverged", { iteration: 0 });
+    const indefinite = async (v: Float64Array) => Float64Array.from([v[0], -0.5 * v[1]]);
+    const { fields } = await expectCodeAsync(conjugateGradient(indefinite, Float64Array.from([0, 1])), AttributionError, "cg/negative-curvature", { iteration: 0 });
     expect(fields.rayleigh).to.equal(-0.5);
   });
 
-  it("LiSSA converges towards exact influence, and the same seed gives identical scores", () => {
-    const a = new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
-    const b = new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
+  it("LiSSA converges towards exact influence, and the same seed gives identical scores", async () => {
+    const a = await new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
+    const b = await new LiSSAInfluence({ depth: 300, seed: 5 }).attribute(task);
     expect(a.data).to.deep.equal(b.data);
     expect(pearson(Array.from(a.data), Array.from(exact.data))).to.be.at.least(0.98);
   });
 
-  it("TRAK and Grad-Dot are deterministic under a seed; TRAK's projection seed matters", () => {
-    const t1 = new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
-    const t2 = new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
-    const t3 = new TRAK({ projectionDim: 24, seed: 4 }).attribute(task);
+  it("TRAK and Grad-Dot are deterministic under a seed; TRAK's projection seed matters", async () => {
+    const t1 = await new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
+    const t2 = await new TRAK({ projectionDim: 24, seed: 3 }).attribute(task);
+    const t3 = await new TRAK({ projectionDim: 24, seed: 4 }).attribute(task);
     expect(t1.data).to.deep.equal(t2.data);
     expect(t1.data).to.not.deep.equal(t3.data);
-    expect(new GradDot().attribute(task).data).to.deep.equal(new GradDot().attribute(task).data);
+    expect((await new GradDot().attribute(task)).data).to.deep.equal((await new GradDot().attribute(task)).data);
   });
 
-  it("a model whose parameters do not match the recorded hash is refused", () => {
+  it("a model whose parameters do not match the recorded hash is refused", async () => {
     const tampered = new Float64Array(params);
     tampered[3] += 1e-6;
     for (const m of [new ExactInfluence(), new DataInf(), new GradDot()]) {
-      expect(() => m.attribute({ ...task, params: tampered, paramsHash: hashParams(params) })).to.throw(HashMismatchError);
+      await expectCodeAsync(m.attribute({ ...task, params: tampered, paramsHash: hashParams(params) }), HashMismatchError, "attribution/params-hash-mismatch");
     }
   });
 
@@ -107,16 +114,16 @@ describe("attribution: influence methods on a small convex problem", function ()
     const run = await trainMlp(attributionMlp(tf, train.dim, 8, 3), train, { epochs: 4, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd", checkpointEvery: 2 });
     expect(run.checkpoints).to.have.length(2);
     const t = { model: run.model, params: run.params, train, test, l2: 1e-3, checkpoints: run.checkpoints };
-    const tracin = new TracInCP().attribute(t);
+    const tracin = await new TracInCP().attribute(t);
     const manual = new Float64Array(tracin.data.length);
     for (const cp of run.checkpoints) {
-      const s = new GradDot().attribute({ ...t, params: cp.params });
+      const s = await new GradDot().attribute({ ...t, params: cp.params });
       for (let i = 0; i < manual.length; i++) manual[i] += cp.lr * s.data[i];
     }
     for (let i = 0; i < manual.length; i++) expect(tracin.data[i]).to.be.closeTo(manual[i], 1e-9 * (1 + Math.abs(manual[i])));
     const bad = run.checkpoints.map((c) => ({ ...c, params: new Float64Array(c.params) }));
     bad[1].params[0] += 1;
-    const refused = expectCode(() => new TracInCP().attribute({ ...t, checkpoints: bad }), HashMismatchError, "attribution/checkpoint-hash-mismatch", { recorded: bad[1].hash });
+    const refused = await expectCodeAsync(new TracInCP().attribute({ ...t, checkpoints: bad }), HashMismatchError, "attribution/checkpoint-hash-mismatch", { recorded: bad[1].hash });
     expect(refused.fields.label).to.match(/^checkpoint 1 /);
   });
 });
@@ -133,22 +140,22 @@ describe("attribution: determinism", () => {
     expect(a.params).to.deep.equal(b.params);
     expect(a.params).to.not.deep.equal(c.params);
     expect(a.checkpoints.map((cp) => cp.hash)).to.deep.equal(b.checkpoints.map((cp) => cp.hash));
-    const score = (r: typeof a) => new TracInCP().attribute({ model: r.model, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints }).data;
-    expect(score(a)).to.deep.equal(score(b));
+    const score = async (r: typeof a) => (await new TracInCP().attribute({ model: r.model, params: r.params, train, test, l2: 1e-3, checkpoints: r.checkpoints })).data;
+    expect(await score(a)).to.deep.equal(await score(b));
   });
 });
 
 describe("attribution: exact Hessian", () => {
-  it("logistic regression's direct Hessian equals its columns of exact Hessian-vector products", () => {
+  it("logistic regression's direct Hessian equals its columns of exact Hessian-vector products", async () => {
     const train = sampleFashion("train", { n: 40, seed: 3, classes: [0, 1, 7], pool: 14 });
     const model = new LogisticRegression(train.dim, 3);
     const params = Float64Array.from({ length: model.numParams }, (_, i) => Math.sin(i));
-    const H = model.hessian(params, train);
+    const H = await model.hessian(params, train);
     const p = model.numParams;
     for (let j = 0; j < p; j++) {
       const e = new Float64Array(p);
       e[j] = 1;
-      const col = model.hvp(params, train, e);
+      const col = await model.hvp(params, train, e);
       for (let i = 0; i < p; i++) expect(H[i * p + j]).to.be.closeTo(col[i], 1e-12);
     }
   });

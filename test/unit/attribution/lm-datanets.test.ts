@@ -118,7 +118,7 @@ describe("attribution: the language-model experiment", function () {
     const tok = fortunesTokenizer();
     const dn = buildLmDatanets(tiny, T, (s) => tok.encode(s));
     const fm = new FactoryModel({ model, weights: base.weights, trainable: ["lm_head.weight"] });
-    const params = fm.packWeights(base.weights);
+    const params = await fm.readParams(base.weights);
     const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
     // one window of each datanet: its first half as the prompt, the rest of its T + 1 ids as the continuation
     const picks = [0, 1, 2].map((d) => dn.datanetOf.indexOf(d));
@@ -131,7 +131,7 @@ describe("attribution: the language-model experiment", function () {
     );
     const testDatanet = Int32Array.from(picks.map((i) => dn.datanetOf[i]));
     for (const method of [new GradDot({ cosine: true }), new DataInf()]) {
-      const s = method.attribute({ model: fm, params, train, test, l2: 0 });
+      const s = await method.attribute({ model: fm, params, train, test, l2: 0 });
       expect([s.nTest, s.nTrain], method.name).to.deep.equal([picks.length, dn.data.n]);
       picks.forEach((i, t) => {
         const rowScores = Array.from(s.data.subarray(t * s.nTrain, (t + 1) * s.nTrain));

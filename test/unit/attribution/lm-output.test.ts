@@ -11,9 +11,9 @@ describe("attribution: sampling a language model for match attribution", () => {
     const tok = charTokenizer("abcdefgh ");
     const model = createGpt(tf, { vocabSize: tok.vocab.length, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8 });
     const weights = model.init(1);
-    const a = sampleText(model as never, weights, {}, tok, "abc", 20, 7);
-    const b = sampleText(model as never, weights, {}, tok, "abc", 20, 7);
-    const c = sampleText(model as never, weights, {}, tok, "abc", 20, 8);
+    const a = await sampleText(model as never, weights, {}, tok, "abc", 20, 7);
+    const b = await sampleText(model as never, weights, {}, tok, "abc", 20, 7);
+    const c = await sampleText(model as never, weights, {}, tok, "abc", 20, 8);
     expect(a).to.have.length(20);
     expect(b).to.equal(a);
     expect(c).to.not.equal(a);

@@ -36,9 +36,9 @@ describe("PEFT adapter files", () => {
     return adapter;
   }
 
-  it("writes a valid safetensors file: LE u64 header length, JSON header, PEFT key names and shapes, contiguous offsets", () => {
+  it("writes a valid safetensors file: LE u64 header length, JSON header, PEFT key names and shapes, contiguous offsets", async () => {
     const dir = tmp();
-    const saved = saveAdapter(dir, trainedLikeAdapter(), { baseModelNameOrPath: "fmnist-mlp", taskType: null });
+    const saved = await saveAdapter(dir, trainedLikeAdapter(), { baseModelNameOrPath: "fmnist-mlp", taskType: null });
     const bytes = readFileSync(join(dir, "adapter_model.safetensors"));
     const n = Number(bytes.readBigUInt64LE(0));
     const header = JSON.parse(bytes.subarray(8, 8 + n).toString("utf8"));
@@ -72,10 +72,10 @@ describe("PEFT adapter files", () => {
   });
 
   for (const dora of [false, true]) {
-    it(`round-trips${dora ? " a DoRA adapter (lora_magnitude_vector)" : ""}: save, load, same outputs`, () => {
+    it(`round-trips${dora ? " a DoRA adapter (lora_magnitude_vector)" : ""}: save, load, same outputs`, async () => {
       const dir = tmp();
       const adapter = trainedLikeAdapter(dora);
-      saveAdapter(dir, adapter, { baseModelNameOrPath: "fmnist-mlp", taskType: null });
+      await saveAdapter(dir, adapter, { baseModelNameOrPath: "fmnist-mlp", taskType: null });
       if (dora) expect(Object.keys(readSafetensorsHeader(readFileSync(join(dir, "adapter_model.safetensors"))).header)).to.include("base_model.model.fc1.lora_magnitude_vector");
       const loaded = loadAdapter(model, dir);
       expect(loaded.config).to.deep.equal(adapter.config);
@@ -85,12 +85,12 @@ describe("PEFT adapter files", () => {
     });
   }
 
-  it("round-trips a transformer adapter on attention projections with task_type CAUSAL_LM", () => {
+  it("round-trips a transformer adapter on attention projections with task_type CAUSAL_LM", async () => {
     const gpt = createGpt(tf, { vocabSize: 9, blockSize: 6, nLayer: 1, nHead: 2, nEmbd: 8 });
     const gbase = gpt.init(2);
     const adapter = initLora(gpt, gbase, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["q_proj", "v_proj"] }), 1);
     const dir = tmp();
-    saveAdapter(dir, adapter, { baseModelNameOrPath: "fortunes-gpt", taskType: "CAUSAL_LM" });
+    await saveAdapter(dir, adapter, { baseModelNameOrPath: "fortunes-gpt", taskType: "CAUSAL_LM" });
     const { header } = readSafetensorsHeader(readFileSync(join(dir, "adapter_model.safetensors")));
     expect(Object.keys(header).sort()).to.deep.equal([
       "base_model.model.h.0.attn.q_proj.lora_A.weight",
@@ -101,7 +101,7 @@ describe("PEFT adapter files", () => {
     expect(loadAdapter(gpt, dir).peftConfig.task_type).to.equal("CAUSAL_LM");
   });
 
-  it("refuses truncated, overlapping or wrong-shaped files", () => {
+  it("refuses truncated, overlapping or wrong-shaped files", async () => {
     const good = encodeSafetensors({ a: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } });
     expect(decodeSafetensors(good).tensors.a.data).to.deep.equal(new Float32Array([1, 2, 3, 4]));
     expectCode(() => decodeSafetensors(good.subarray(0, good.length - 4)), SafetensorsDecodingError, "safetensors/offsets-outside-buffer", { tensor: "a", end: 16, buffer: 12 });
@@ -110,7 +110,7 @@ describe("PEFT adapter files", () => {
     expectCode(() => decodeSafetensors(huge), SafetensorsDecodingError, "safetensors/header-too-long", { headerLength: 1n << 40n });
     expectCode(() => encodeSafetensors({ a: { shape: [2, 3], data: new Float32Array(4) } }), SafetensorsEncodingError, "safetensors/encode-shape-mismatch", { tensor: "a", values: 4 });
     const dir = tmp();
-    saveAdapter(dir, trainedLikeAdapter(), { baseModelNameOrPath: "x", taskType: null });
+    await saveAdapter(dir, trainedLikeAdapter(), { baseModelNameOrPath: "x", taskType: null });
     const other = createMlp(tf, { inputSize: 21, hidden: [16, 12], numClasses: 5 });
     expectCode(() => loadAdapter(other, dir), AdapterFormatError, "peft/shape-mismatch");
     writeFileSync(join(dir, "adapter_model.safetensors"), Buffer.from("not a safetensors file"));

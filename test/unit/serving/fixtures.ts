@@ -8,10 +8,10 @@ import { initTf } from "../../../lib/tf/index.js";
 export const { tf } = await initTf({ quiet: true });
 
 /** A small GPT with seeded weights, and its base-model identity for the adapter store. */
-export function tinyBase(seed = 1) {
+export async function tinyBase(seed = 1) {
   const model = createGpt(tf, { vocabSize: 13, blockSize: 12, nLayer: 2, nHead: 2, nEmbd: 16 });
   const weights = model.init(seed);
-  const info: BaseModelInfo = { sha256: weightsSha256(weights), modules: model.linearModules };
+  const info: BaseModelInfo = { sha256: await weightsSha256(weights), modules: model.linearModules };
   return { model, weights, info };
 }
 

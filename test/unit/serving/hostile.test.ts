@@ -29,7 +29,7 @@ import { generatedAdapters, servingStack, tf } from "./fixtures.js";
 // the tiny GPT with a context long enough for the chat template and for streams to be cut mid-way
 const model = createGpt(tf, { vocabSize: 13, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16 });
 const weights = model.init(3);
-const base = { model, weights, info: { sha256: weightsSha256(weights), modules: model.linearModules } as BaseModelInfo };
+const base = { model, weights, info: { sha256: await weightsSha256(weights), modules: model.linearModules } as BaseModelInfo };
 const { root, dirs } = generatedAdapters(base.info, 6);
 const outside = mkdtempSync(join(tmpdir(), "openlora-outside-"));
 const mergeDir = join(root, "merged");

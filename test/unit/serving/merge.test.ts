@@ -1,13 +1,13 @@
 import { join } from "node:path";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
-import { toArrays } from "../../../lib/intelligence/models/checkpoint.js";
 import { rng } from "../../../lib/random.js";
 import { AdapterStore, applyDelta, combineAdapters, combineTensors, deltaOf, type HostAdapter, magnitudePrune, majoritySignMask, writeHostAdapter } from "../../../lib/serving/index.js";
+import { readTensorMap } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 import { generatedAdapters, tinyBase } from "./fixtures.js";
 
-const base = tinyBase();
+const base = await tinyBase();
 const { root, dirs } = generatedAdapters(base.info, 4, [2]); // all rank 2
 const store = new AdapterStore(base.info);
 for (const [i, d] of dirs.entries()) store.register(`a${i}`, d);
@@ -86,14 +86,14 @@ describe("OpenLoRA merging (PEFT add_weighted_adapter semantics)", () => {
     expectCode(() => combineAdapters("x", [host(0), host(1)], [1], { combinationType: "linear" }), LabError, "merge/weights-length");
   });
 
-  it("a combined adapter is written as PEFT files the store serves, and merge then unmerge gives back the base", () => {
+  it("a combined adapter is written as PEFT files the store serves, and merge then unmerge gives back the base", async () => {
     const c = combineAdapters("combo", [host(0), host(1), host(2)], [1, 0.5, 0.25], { combinationType: "dare_ties", density: 0.5, seed: 3 });
     const dir = join(root, "combo");
     writeHostAdapter(dir, c);
     store.register("combo", dir);
     const back = store.read("combo");
     expect(back.modules.map((m) => m.name)).to.have.members(c.modules.map((m) => m.name));
-    const w0 = Object.fromEntries(Object.entries(toArrays(base.weights)).map(([k, v]) => [k, v.data]));
+    const w0 = Object.fromEntries(Object.entries(await readTensorMap(base.weights)).map(([k, v]) => [k, v.data]));
     const merged = applyDelta(w0, base.model.linearModules, back, 1);
     expect(merged["h.0.attn.q_proj.weight"]).to.not.deep.equal(w0["h.0.attn.q_proj.weight"]);
     const restored = applyDelta(merged, base.model.linearModules, back, -1);

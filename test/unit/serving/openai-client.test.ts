@@ -4,7 +4,7 @@ import { BatchedEngine, completionsClient, ensureAdapters, type RunningServer, S
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 /** LAB_OPENAI_BASE_URL: the notebooks' and the loop's completions sent to another OpenAI-compatible server. */
-const base = tinyBase();
+const base = await tinyBase();
 const { root, dirs } = generatedAdapters(base.info, 2);
 const tokenizer = charTokenizer("abcdefghijklm");
 

@@ -3,7 +3,7 @@ import { hasCode } from "../../../lib/errors.js";
 import { BatchedEngine, createEngine, type GenerationRequest, GREEDY, Scheduler, servingLayers } from "../../../lib/serving/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
-const base = tinyBase();
+const base = await tinyBase();
 const { dirs } = generatedAdapters(base.info, 6);
 const layers = servingLayers(tf, base.weights, base.model.linearModules);
 

@@ -5,8 +5,8 @@ import { charTokenizer } from "../../../lib/intelligence/datasets/text-corpus.js
 import { BatchedEngine, type RunningServer, receiptProof, Scheduler, servingLayers, startServer, verifyReceiptProof } from "../../../lib/serving/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
-const base = tinyBase();
-const other = tinyBase(2);
+const base = await tinyBase();
+const other = await tinyBase(2);
 const { root, dirs } = generatedAdapters(base.info, 5);
 const tokenizer = charTokenizer("abcdefghijklm"); // 13 symbols: the tiny base's vocabulary
 

@@ -8,7 +8,7 @@ import { AdapterStore, weightsSha256, writeGeneratedAdapter } from "../../../lib
 import { expectCode } from "../expect-code.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
-const base = tinyBase();
+const base = await tinyBase();
 
 describe("OpenLoRA adapter store", () => {
   it("registers generated PEFT adapters and reads them back bit for bit", () => {
@@ -23,8 +23,8 @@ describe("OpenLoRA adapter store", () => {
     expect(host.scaling).to.equal(2); // alpha = 2r
   });
 
-  it("refuses an adapter trained on another base model (hash), naming both hashes", () => {
-    const other = tinyBase(2);
+  it("refuses an adapter trained on another base model (hash), naming both hashes", async () => {
+    const other = await tinyBase(2);
     const { dirs } = generatedAdapters(other.info, 1);
     expectCode(() => new AdapterStore(base.info).register("foreign", dirs[0]), LabError, "adapter/base-mismatch", { adapterBase: other.info.sha256, servedBase: base.info.sha256 });
   });
@@ -112,7 +112,7 @@ describe("OpenLoRA tiered cache", () => {
     expect(cache.stats.coldStarts[0].from).to.equal("host");
   });
 
-  it("a weightsSha256 of the same weights is stable (the base identity adapters are checked against)", () => {
-    expect(weightsSha256(base.weights)).to.equal(base.info.sha256);
+  it("a weightsSha256 of the same weights is stable (the base identity adapters are checked against)", async () => {
+    expect(await weightsSha256(base.weights)).to.equal(base.info.sha256);
   });
 });

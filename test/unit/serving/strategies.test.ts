@@ -5,7 +5,7 @@ import type { Tensor } from "../../../lib/intelligence/models/types.js";
 import { createEngine, type DecodeEngine, decodeStep, dense, disposeCache, prefill, STRATEGIES, servingLayers } from "../../../lib/serving/index.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
-const base = tinyBase();
+const base = await tinyBase();
 const { dirs } = generatedAdapters(base.info, 6);
 
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

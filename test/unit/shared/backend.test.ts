@@ -28,14 +28,20 @@ describe("TensorFlow.js backend selection", () => {
     expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu", "webgpu", "tfjs-node"]);
   });
 
-  it("passes over webgpu for a caller that reads synchronously, unless LAB_TF_BACKEND forces it", async () => {
+  it("takes webgpu when its hardware adapter loads, in a notebook kernel as on the command line", async () => {
     const tried: BackendChoice[] = [];
     const candidates = (["tfjs-node-gpu", "webgpu", "tfjs-node", "wasm", "cpu"] as const).map((c) => fake(c, c !== "tfjs-node-gpu", tried));
-    const rt = await selectBackend({ override: "", syncReads: true, candidates });
-    expect(rt.backend).to.equal("tfjs-node");
-    expect(tried).to.deep.equal(["tfjs-node-gpu", "tfjs-node"]);
-    expect(rt.skipped.find((s) => s.choice === "webgpu")?.code).to.equal("webgpu/sync-read");
-    expect((await selectBackend({ override: "webgpu", syncReads: true, candidates })).backend).to.equal("webgpu");
+    const kernel = process.env.LAB_KERNEL;
+    process.env.LAB_KERNEL = "tslab";
+    try {
+      const rt = await selectBackend({ override: "", candidates });
+      expect(rt.backend).to.equal("webgpu");
+      expect(tried).to.deep.equal(["tfjs-node-gpu", "webgpu"]);
+      expect(rt.skipped.map((s) => s.choice)).to.deep.equal(["tfjs-node-gpu"]);
+    } finally {
+      if (kernel === undefined) delete process.env.LAB_KERNEL;
+      else process.env.LAB_KERNEL = kernel;
+    }
   });
 
   it("falls back to cpu when nothing faster loads", async () => {
