@@ -14,6 +14,7 @@ import { BASE_MODELS, lmWindows, MLP_CONFIG } from "../intelligence/models/zoo.j
 import { batchIndices, batchTensors, learningRate, Optimizer, type TrainData, trainStepAsync } from "../intelligence/train.js";
 import { type BackendChoice, selectBackend } from "../tf/backend.js";
 import { activateWebGpu, findLibrary, findVulkanIcds, type WebGpuAdapterReport } from "../tf/webgpu.js";
+import { attributionPassOptions, bundleAttributionInput, runAttributionPass } from "./attribution-pass.js";
 
 /**
  * The GPU check of `./lab gpu-bundle`: bundled into one script with tfjs, the WebGPU backend and
@@ -24,6 +25,8 @@ import { activateWebGpu, findLibrary, findVulkanIcds, type WebGpuAdapterReport }
  *     from the example specs in experiments/factory/) for the MLP, the GPT and the larger GPT
  *     preset, on webgpu and on wasm (the CPU) in the same process, and the largest difference
  *     between their losses over the steps both ran;
+ *   - one attribution pass (attribution-pass.ts): per-example gradients and DataInf scores of the
+ *     larger preset's LoRA adapter over 1,000 windows, tokens/s on webgpu and on wasm;
  *   - the issue's targets with the measured figures next to them.
  * Data comes from `data/` beside the script (written by the bundler from the lab's data sets).
  */
@@ -325,6 +328,16 @@ export async function runCheck(options: CheckOptions): Promise<Record<string, un
     training.push(entry);
   }
   report.training = training;
+  if (elapsed() > options.budgetSeconds) report.attribution = { skipped: `time budget of ${options.budgetSeconds} s spent` };
+  else {
+    try {
+      const input = bundleAttributionInput(validateSpecFile(data.meta.specs["fortunes-lora"]), data.meta.vocabSize, data.pretrainIds, options.quick);
+      report.attribution = await runAttributionPass(input, adapter ? "webgpu" : undefined, attributionPassOptions(options.quick));
+    } catch (error) {
+      note("attribution", error);
+      report.attribution = { error: describeError(error), ...(error instanceof LabError ? { code: error.code, fields: error.fields } : {}) };
+    }
+  }
   report.targets = targets(report, training);
   report.errors = errors;
   report.seconds = round(elapsed());
