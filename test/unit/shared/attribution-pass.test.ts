@@ -27,7 +27,6 @@ describe("the GPU check's attribution pass", function () {
     const spec = loadSpec(fromRoot("experiments", "factory", "fortunes-lora.yaml"));
     const input = bundleAttributionInput(spec, fortunesTokenizer().vocab.length, pretrainTokenIds(), true);
     const report = await runAttributionPass(input, "cpu", options);
-    if (process.env.LAB_TEST_VERBOSE) console.log(JSON.stringify(report));
     expect(report.runs.map((r) => [r.backend, r.windows, r.tokens])).to.deep.equal([
       ["cpu", 8, (8 + 2) * 64],
       ["wasm", 4, (4 + 2) * 64],

@@ -169,7 +169,7 @@ describe("wasm kernels the backend lacks", () => {
           .dataSync(),
       ),
     );
-    wasm.forEach((g, i) => expect(g).to.be.closeTo(cpu[i], 1e-6));
+    for (const [i, g] of wasm.entries()) expect(g).to.be.closeTo(cpu[i], 1e-6);
   });
 
   it("an allocation the heap cannot hold is refused as wasm/out-of-memory before anything is written, and the backend keeps working", () => {
