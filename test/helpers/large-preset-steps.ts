@@ -1,13 +1,13 @@
 /**
- * Runs the first steps of the Model Factory's LoRA recipe (experiments/factory/fortunes-lora.yaml:
- * adapter, optimizer, schedule, batch order, dropout seeds) on the larger GPT preset,
+ * Runs the first steps of a Model Factory recipe (experiments/factory/SPEC.yaml, fortunes-lora by
+ * default: adapter, optimizer, schedule, batch order, dropout seeds) on the larger GPT preset,
  * fortunes-gpt-large, in a process of its own, so the wasm heap it grows (about 3 GiB at 8
  * windows) is returned when it exits. Prints one JSON line:
  *   { backend, batchSize, losses, halves, heapBytes }
  * where `halves` are the losses of the first step's two half-batches, computed on their own with
  * the same weights: the full batch's loss must be their mean.
  *
- *   node --import tsx test/helpers/large-preset-steps.ts [backend=wasm] [batch=8] [steps=2]
+ *   node --import tsx test/helpers/large-preset-steps.ts [backend=wasm] [batch=8] [steps=2] [spec=fortunes-lora]
  */
 import type * as tfjs from "@tensorflow/tfjs";
 import { fromRoot } from "../../lib/files.js";
@@ -17,11 +17,11 @@ import { baseModel, pretrainData } from "../../lib/intelligence/models/zoo.js";
 import { batchIndices, batchTensors, learningRate, trainStepAsync } from "../../lib/intelligence/train.js";
 import { selectBackend } from "../../lib/tf/backend.js";
 
-const [backend = "wasm", batchArg = "8", stepsArg = "2"] = process.argv.slice(2);
+const [backend = "wasm", batchArg = "8", stepsArg = "2", specName = "fortunes-lora"] = process.argv.slice(2);
 const batchSize = Number(batchArg);
 const steps = Number(stepsArg);
 const { tf } = await selectBackend({ override: backend });
-const spec = loadSpec(fromRoot("experiments", "factory", "fortunes-lora.yaml"));
+const spec = loadSpec(fromRoot("experiments", "factory", `${specName}.yaml`));
 const model = baseModel(tf, "fortunes-gpt-large");
 const data = pretrainData("fortunes-gpt-large"); // windows of 256 tokens
 const base = model.init(spec.base_model.seed);
