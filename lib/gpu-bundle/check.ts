@@ -15,6 +15,7 @@ import type { TrainData } from "../intelligence/train.js";
 import { runTrainingLoop, trainableVariables } from "../intelligence/training-loop.js";
 import { type BackendChoice, selectBackend } from "../tf/backend.js";
 import { activateWebGpu, findLibrary, findVulkanIcds, type WebGpuAdapterReport } from "../tf/webgpu.js";
+import { attributionPassOptions, bundleAttributionInput, runAttributionPass } from "./attribution-pass.js";
 
 /**
  * The GPU check of `./lab gpu-bundle`: bundled into one script with tfjs, the WebGPU backend and
@@ -25,6 +26,8 @@ import { activateWebGpu, findLibrary, findVulkanIcds, type WebGpuAdapterReport }
  *     from the example specs in experiments/factory/) for the MLP, the GPT and the larger GPT
  *     preset, on webgpu and on wasm (the CPU) in the same process, and the largest difference
  *     between their losses over the steps both ran;
+ *   - one attribution pass (attribution-pass.ts): per-example gradients and DataInf scores of the
+ *     larger preset's LoRA adapter over 1,000 windows, tokens/s on webgpu and on wasm;
  *   - the issue's targets with the measured figures next to them.
  * Data comes from `data/` beside the script (written by the bundler from the lab's data sets).
  */
@@ -82,8 +85,8 @@ export function loadBundleData(dir: string): { meta: BundleData; mlp: TrainData;
 }
 
 /**
- * Batch of the larger preset: 8 windows of 256 tokens. Training it on wasm at 16 windows aborts
- * (its heap is bounded), and the ratio to wasm needs the same batch on both backends.
+ * Batch of the larger preset: 8 windows of 256 tokens. At 16 windows one step needs more than
+ * wasm's 4 GiB heap (wasm/out-of-memory), and the ratio to wasm needs the same batch on both backends.
  */
 const LARGE_BATCH = 8;
 
@@ -321,6 +324,16 @@ export async function runCheck(options: CheckOptions): Promise<Record<string, un
     training.push(entry);
   }
   report.training = training;
+  if (elapsed() > options.budgetSeconds) report.attribution = { skipped: `time budget of ${options.budgetSeconds} s spent` };
+  else {
+    try {
+      const input = bundleAttributionInput(validateSpecFile(data.meta.specs["fortunes-lora"]), data.meta.vocabSize, data.pretrainIds, options.quick);
+      report.attribution = await runAttributionPass(input, adapter ? "webgpu" : undefined, attributionPassOptions(options.quick));
+    } catch (error) {
+      note("attribution", error);
+      report.attribution = { error: describeError(error), ...(error instanceof LabError ? { code: error.code, fields: error.fields } : {}) };
+    }
+  }
   report.targets = targets(report, training);
   report.errors = errors;
   report.seconds = round(elapsed());

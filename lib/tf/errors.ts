@@ -1,6 +1,9 @@
 import { LabError } from "../errors.js";
 
-/** A TensorFlow.js backend that was asked for and cannot run, or no backend at all. */
+/**
+ * A TensorFlow.js backend that was asked for and cannot run, or no backend at all; and
+ * wasm/out-of-memory, an allocation the wasm backend's heap (at most 4 GiB) cannot hold.
+ */
 export class BackendError extends LabError {}
 
 /**

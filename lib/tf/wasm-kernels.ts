@@ -1,4 +1,5 @@
 import type * as TF from "@tensorflow/tfjs";
+import { BackendError } from "./errors.js";
 
 /**
  * Kernels the wasm backend lacks but training needs: UnsortedSegmentSum (the gradient of
@@ -10,6 +11,14 @@ interface WasmBackendLike {
   readSync(dataId: object): ArrayLike<number>;
   makeOutput(shape: number[], dtype: string): TF.TensorInfo;
   typedArrayFromHeap(info: TF.TensorInfo): Float32Array | Int32Array;
+  incRef(dataId: object): void;
+}
+
+/** The emscripten module under the wasm backend: its allocator and its heap. */
+interface WasmModuleLike {
+  _malloc(bytes: number): number;
+  _free(pointer: number): void;
+  HEAPU8: Uint8Array;
 }
 
 type KernelArgs = { inputs: Record<string, TF.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
@@ -120,6 +129,82 @@ function fastTransposedMatMul(tf: typeof TF): boolean {
   return true;
 }
 
+/**
+ * The engine keeps every tensor a gradient needs by cloning it (Engine.saveTensorsForBackwardMode
+ * calls the Identity kernel for each saved input and output). The cpu, webgl and webgpu backends'
+ * Identity shares the data and counts a reference; tfjs-backend-wasm 4.22's copies it. So on wasm
+ * every activation the backward pass keeps existed twice: measured on fortunes-gpt-large (LoRA,
+ * windows of 256), the copies were 47% of the bytes the step allocated, and at 8 windows the heap
+ * reached 3.4 GiB of wasm32's 4 GiB. Tensors are immutable (a variable's assign swaps its data
+ * id) and the wasm backend already counts references (Reshape shares its input the same way), so
+ * Identity shares here too: the same values, half the memory.
+ */
+function shareIdentity(tf: typeof TF): boolean {
+  const original = tf.getKernel("Identity", "wasm");
+  if (!original || (original.kernelFunc as { sharesData?: boolean }).sharesData) return false;
+  const kernelFunc = ({ inputs, backend }: KernelArgs): TF.TensorInfo => {
+    const { x } = inputs;
+    (backend as WasmBackendLike).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  Object.assign(kernelFunc, { sharesData: true });
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc });
+  return true;
+}
+
+/** wasm32's address space: the most memory the wasm backend's heap can grow to (4 GiB less one 64 KiB page). */
+export const WASM_HEAP_MAX_BYTES = 2 ** 32 - 2 ** 16;
+
+/**
+ * The largest single allocation the wasm heap's allocator handles: emscripten's sbrk takes a
+ * signed increment, so a request of 2 GiB or more wraps to a negative one and malloc answers a
+ * pointer to memory it does not have (measured: 4 GiB − 1 MiB answered address 92 376).
+ */
+export const WASM_MAX_ALLOCATION_BYTES = 2 ** 31 - 1;
+
+/**
+ * tfjs-backend-wasm takes a tensor's memory with `_malloc` and never checks the answer. When the
+ * heap cannot grow (wasm32 stops at 4 GiB), malloc answers 0, the tensor is registered at address
+ * 0, and the kernel writing it overwrites the allocator's own state and the static data from the
+ * bottom of memory; a later kernel then dies with "memory access out of bounds" (the Transpose
+ * of a transposed matrix product, typically) or the module aborts, and the backend is unusable
+ * for the rest of the process. This guard refuses such an allocation with a structured error
+ * before anything is written (and one too large for the allocator before it is asked), so the
+ * step fails cleanly, its tidy scope frees what it made, and the message says what to change.
+ */
+function guardAllocations(tf: typeof TF): boolean {
+  const wasm = (tf.backend() as unknown as { wasm?: WasmModuleLike & { allocationsGuarded?: boolean } }).wasm;
+  if (!wasm?._malloc || wasm.allocationsGuarded) return false;
+  // emscripten's _malloc is a stub that replaces itself with the module's export on its first
+  // call: call it once so the function captured below is the allocator itself
+  wasm._free(wasm._malloc(8));
+  const malloc = wasm._malloc;
+  wasm._malloc = (bytes: number) => {
+    if (bytes > WASM_MAX_ALLOCATION_BYTES) throw wasmOutOfMemory(bytes, wasm.HEAPU8.length);
+    const pointer = malloc(bytes) >>> 0;
+    if (bytes > 0 && (pointer === 0 || pointer + bytes > wasm.HEAPU8.length)) throw wasmOutOfMemory(bytes, wasm.HEAPU8.length);
+    return pointer;
+  };
+  wasm.allocationsGuarded = true;
+  return true;
+}
+
+/** The refusal of an allocation the wasm heap cannot hold. */
+export function wasmOutOfMemory(bytes: number, heapBytes: number): BackendError {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  const what =
+    bytes > WASM_MAX_ALLOCATION_BYTES
+      ? `${mib(bytes)} in one piece (its allocator stops below 2 GiB)`
+      : `${mib(bytes)}: its heap holds ${mib(heapBytes)} of the ${mib(WASM_HEAP_MAX_BYTES)} wasm32 can address`;
+  return new BackendError({
+    code: "wasm/out-of-memory",
+    message: `the wasm backend could not allocate ${what}`,
+    hint: "lower the batch size (training.batch_size, or the batch the caller passes), use a smaller model, or run on a GPU backend (LAB_TF_BACKEND=webgpu; README, section GPU)",
+    fields: { bytes, heapBytes, heapMaxBytes: WASM_HEAP_MAX_BYTES, allocationMaxBytes: WASM_MAX_ALLOCATION_BYTES },
+  });
+}
+
 /** Registers the missing kernels on the wasm backend; idempotent. */
 export function registerWasmKernels(tf: typeof TF): string[] {
   const added: string[] = [];
@@ -133,5 +218,7 @@ export function registerWasmKernels(tf: typeof TF): string[] {
     added.push(kernelName);
   }
   if (fastTransposedMatMul(tf)) added.push("BatchMatMul (transposed operands through XNNPACK)");
+  if (shareIdentity(tf)) added.push("Identity (shares its input's data)");
+  if (tf.getBackend() === "wasm" && guardAllocations(tf)) added.push("allocation guard (wasm/out-of-memory)");
   return added;
 }

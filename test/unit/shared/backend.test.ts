@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { type BackendCandidate, type BackendChoice, BackendError, selectBackend } from "../../../lib/tf/backend.js";
-import { registerWasmKernels } from "../../../lib/tf/wasm-kernels.js";
-import { expectCodeAsync } from "../expect-code.js";
+import { registerWasmKernels, WASM_HEAP_MAX_BYTES, WASM_MAX_ALLOCATION_BYTES } from "../../../lib/tf/wasm-kernels.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 function fake(choice: BackendChoice, works: boolean, tried: BackendChoice[]): BackendCandidate {
   return {
@@ -147,5 +147,42 @@ describe("wasm kernels the backend lacks", () => {
       const maxError = Math.max(...Array.from(wasm, (v, i) => Math.abs(v - cpu[i])));
       expect(maxError, `stride ${stride}, ${pad}`).to.be.below(1e-3);
     }
+  });
+
+  it("Identity shares its input's data, so a tensor the gradient keeps is not copied, and frees it with the last reference", async () => {
+    const offsetOf = (t: tf.Tensor) => (tf.backend() as unknown as { getMemoryOffset(id: object): number }).getMemoryOffset(t.dataId);
+    const x = tf.tensor1d([1, 2, 3]);
+    const y = tf.clone(x);
+    expect(offsetOf(y)).to.equal(offsetOf(x));
+    x.dispose();
+    expect(Array.from(y.dataSync())).to.deep.equal([1, 2, 3]);
+    const before = tf.memory().numTensors;
+    y.dispose();
+    expect(tf.memory().numTensors).to.equal(before - 1);
+    // the tensors the backward pass keeps (softmax saves its output) are the forward's values
+    const weights = tf.tensor2d([
+      [1, 0, 2],
+      [3, 1, 0],
+    ]);
+    const logits = tf.tensor2d([
+      [1, 2, 3],
+      [0, -1, 4],
+    ]);
+    const [wasm, cpu] = await onBoth(() =>
+      Array.from(
+        tf
+          .grad((l: tf.Tensor) => tf.softmax(l).mul(weights).sum())(logits)
+          .dataSync(),
+      ),
+    );
+    for (const [i, g] of wasm.entries()) expect(g).to.be.closeTo(cpu[i], 1e-6);
+  });
+
+  it("an allocation the heap cannot hold is refused as wasm/out-of-memory before anything is written, and the backend keeps working", () => {
+    // 2 GiB of float32 in one tensor: unguarded, the allocator answers a pointer past the heap's end
+    const bytes = 2 ** 31;
+    const error = expectCode(() => tf.zeros([bytes / 4]), BackendError, "wasm/out-of-memory", { bytes, heapMaxBytes: WASM_HEAP_MAX_BYTES, allocationMaxBytes: WASM_MAX_ALLOCATION_BYTES });
+    expect(error.hint).to.not.equal("");
+    expect(Array.from(tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).dataSync())).to.deep.equal([4, 6]);
   });
 });
