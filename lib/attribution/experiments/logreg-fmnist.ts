@@ -5,13 +5,14 @@
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { lcgUniform } from "../../random.js";
-import { cachedStep } from "../../step-cache.js";
-import { counterfactualRemoval, flipLabels, type LdsGroundTruth, lds, ldsGroundTruth, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
+import { cachedStepAsync } from "../../step-cache.js";
+import { counterfactualRemoval, flipLabels, type LdsGroundTruth, lds, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
 import { type Sample, sampleFashion } from "../fmnist-features.js";
 import type { GradientStore } from "../gradients.js";
 import { type AttributionTask, type Attributor, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, type Scores, TRAK } from "../methods/index.js";
 import { accuracy, LogisticRegression, subset } from "../model.js";
-import { fitNewton, trainModel } from "../retrain.js";
+import { fitNewton } from "../retrain.js";
+import { type RetrainSpec, retrainAll } from "../retrain-jobs.js";
 import { experimentGradientStore, gradientStoreMetrics, type Log, negLoss, resolveTrakRidge, timed, trakLdsKey } from "./context.js";
 
 const LOGREG_PARAMS = {
@@ -93,35 +94,51 @@ function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): LogregFit 
   return { p, train, test, model, params, base: negLoss(model, params, test) };
 }
 
-/** Stage "LDS ground truth": the model refitted on seeded half subsets (or read from the step cache). */
-function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): LdsGroundTruth {
-  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
-  const [gt, gtS] = timed(() => ({
-    subsets,
-    outputs: cachedStep(
-      { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
-      () => ldsGroundTruth(subsets, (s) => negLoss(model, fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test)).outputs,
-    ),
-  }));
-  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
-  return gt;
+/** A Newton refit of the model on some training rows, as a worker job: from the optimum, so it converges in a few steps. */
+function refitSpec({ p, train, model, params }: LogregFit, rows: ArrayLike<number>): RetrainSpec {
+  return {
+    model: { kind: "logistic-regression", inputDim: model.inputDim, numClasses: model.numClasses },
+    train: { x: train.x, y: train.y, n: train.n, dim: train.dim },
+    rows,
+    fit: { method: "newton", l2: p.l2, start: params },
+  };
 }
 
-/** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget). */
-function trakEnsemble({ p, train, model, params }: LogregFit): { params: Float64Array }[] {
-  const members = cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
-    Array.from(
-      { length: p.trakModels - 1 },
-      (_, i) => trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed: p.seed * 100 + i + 1, start: randomStart(model.numParams, p.seed * 100 + i + 1) }).params,
-    ),
+/** Stage "LDS ground truth": the model refitted on seeded half subsets, one job each (or read from the step cache). */
+async function groundTruth(fitted: LogregFit, log: Log): Promise<LdsGroundTruth> {
+  const { p, train, test, model } = fitted;
+  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
+  const t0 = performance.now();
+  const outputs = await cachedStepAsync(
+    { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
+    async () => (await retrainAll(subsets.map((s) => refitSpec(fitted, s)))).map((refit) => negLoss(model, refit, test)),
+  );
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { subsets, outputs };
+}
+
+/** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget), one job each. */
+async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ params: Float64Array }[]> {
+  const member = (i: number): RetrainSpec => {
+    const seed = p.seed * 100 + i + 1;
+    const options = { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed, start: randomStart(model.numParams, seed) };
+    return {
+      model: { kind: "logistic-regression", inputDim: model.inputDim, numClasses: model.numClasses },
+      train: { x: train.x, y: train.y, n: train.n, dim: train.dim },
+      fit: { method: "adam", options },
+    };
+  };
+  const members = await cachedStepAsync(
+    { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
+    () => retrainAll(Array.from({ length: p.trakModels - 1 }, (_, i) => member(i))),
   );
   return [{ params }, ...members.map((m) => ({ params: m }))];
 }
 
 /** Stage "attribute": every method's scores and LDS, by metric key. */
-function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Record<string, Scores> {
+async function attributeAll(fitted: LogregFit, gt: LdsGroundTruth, store: GradientStore, out: LogregMetrics, log: Log): Promise<Record<string, Scores>> {
   const { p, train, test, model, params } = fitted;
-  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: trakEnsemble(fitted), gradients: store };
+  const task: AttributionTask = { model, params, train, test, l2: p.l2, seed: p.seed, ensemble: await trakEnsemble(fitted), gradients: store };
   const trakRidge = resolveTrakRidge(p.trakRidge, train.n, p.l2, model.numParams, p.trakDim);
   const methods: Attributor[] = [
     new ExactInfluence(),
@@ -151,10 +168,12 @@ function keepAllBut(n: number, drop: Set<number>): number[] {
   return Array.from({ length: n }, (_, j) => j).filter((j) => !drop.has(j));
 }
 
-/** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted. */
-function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+/** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted (one job each). */
+async function leaveOneOut(fitted: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+  const { p, train, test, model, base } = fitted;
   const looIdx = Array.from(sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0]);
-  const looOut = looIdx.map((i) => negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
+  const refits = await retrainAll(looIdx.map((i) => refitSpec(fitted, keepAllBut(train.n, new Set([i])))));
+  const looOut = refits.map((refit) => negLoss(model, refit, test));
   out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, looIdx).corr;
   out.loo_trak = looCorrelation(scores[trakLdsKey(p.trakModels).slice("lds_".length)], looOut, base, looIdx).corr;
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
@@ -180,13 +199,13 @@ function mislabelDetection({ p, train, model }: LogregFit, store: GradientStore,
 }
 
 /** The whole benchmark, stage by stage. */
-export function logregExperiment(p: LogregParams, log: Log = () => {}): LogregMetrics {
+export async function logregExperiment(p: LogregParams, log: Log = () => {}): Promise<LogregMetrics> {
   const out = {} as LogregMetrics;
   const fitted = fitToOptimum(p, out, log);
-  const gt = groundTruth(fitted, log);
+  const gt = await groundTruth(fitted, log);
   const store = experimentGradientStore(p.gradientStore);
-  const scores = attributeAll(fitted, gt, store, out, log);
-  leaveOneOut(fitted, scores, out, log);
+  const scores = await attributeAll(fitted, gt, store, out, log);
+  await leaveOneOut(fitted, scores, out, log);
   counterfactual(fitted, scores, out, log);
   mislabelDetection(fitted, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));

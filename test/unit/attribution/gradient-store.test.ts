@@ -142,8 +142,8 @@ describe("attribution: experiments read their gradients from the store", () => {
       trakRidge: "objective" as const,
       gradientStore: dir,
     };
-    const first = logregExperiment(params);
-    const second = logregExperiment(params);
+    const first = await logregExperiment(params);
+    const second = await logregExperiment(params);
     expect(first.gradient_sets_computed).to.be.greaterThan(0);
     expect(second.gradient_sets_computed).to.equal(0);
     expect(second.gradient_sets_read).to.equal(first.gradient_sets_computed + first.gradient_sets_read);
