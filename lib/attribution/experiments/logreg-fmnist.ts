@@ -6,7 +6,7 @@
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { lcgUniform } from "../../random.js";
 import { cachedStepAsync } from "../../step-cache.js";
-import { counterfactualRemoval, flipLabels, type LdsGroundTruth, lds, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
+import { counterfactualRemovalSets, counterfactualResult, flipLabels, type LdsGroundTruth, lds, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
 import { type Sample, sampleFashion } from "../fmnist-features.js";
 import type { GradientStore } from "../gradients.js";
 import { type AttributionTask, type Attributor, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, type Scores, TRAK } from "../methods/index.js";
@@ -179,11 +179,15 @@ async function leaveOneOut(fitted: LogregFit, scores: Record<string, Scores>, ou
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
 }
 
-/** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted. */
-function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): void {
+/** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted (one job each). */
+async function counterfactual(fitted: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+  const { p, train, test, model, base } = fitted;
   const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
-  const lossAfter = (removed: number[], t: number) => -negLoss(model, fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t]))[0];
-  const cf = counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
+  const sets = counterfactualRemovalSets(scores.influence_exact, p.counterfactualK, cfTests, p.seed);
+  const refits = await retrainAll(sets.flatMap(({ top, random }) => [top, random].map((removed) => refitSpec(fitted, keepAllBut(train.n, new Set(removed))))));
+  const lossOf = (refit: Float64Array, t: number) => -negLoss(model, refit, subset(test, [t]))[0];
+  const after = sets.map(({ t }, j) => ({ top: lossOf(refits[2 * j], t), random: lossOf(refits[2 * j + 1], t) }));
+  const cf = counterfactualResult(p.counterfactualK, sets, after, (t) => -base[t]);
   out.counterfactual_topk_loss_increase = cf.topK;
   out.counterfactual_random_loss_increase = cf.random;
   log(`  counterfactual (k=${p.counterfactualK}): top-k +${cf.topK.toFixed(4)} vs random +${cf.random.toFixed(4)}`);
@@ -206,7 +210,7 @@ export async function logregExperiment(p: LogregParams, log: Log = () => {}): Pr
   const store = experimentGradientStore(p.gradientStore);
   const scores = await attributeAll(fitted, gt, store, out, log);
   await leaveOneOut(fitted, scores, out, log);
-  counterfactual(fitted, scores, out, log);
+  await counterfactual(fitted, scores, out, log);
   mislabelDetection(fitted, store, out, log);
   return Object.assign(out, gradientStoreMetrics(store, log));
 }
