@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
-import { cachedStep, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
+import { cachedStep, cachedStepAsync, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
 import { expectCode, refusal } from "../expect-code.js";
 
 describe("step cache (lib/step-cache.ts)", () => {
@@ -72,6 +72,16 @@ describe("step cache (lib/step-cache.ts)", () => {
     expect(Array.from(step()), "bypass returns the fresh value").to.deep.equal([9]);
     expect(stepCacheStats().differed).to.deep.equal([{ step: "test/square", key: file.replace(/\.json$/, "") }]);
     expect(JSON.parse(readFileSync(join(dir, file), "utf8")).value, "bypass leaves the cache as it was").to.deep.equal(encodeValue(Float64Array.of(10)));
+  });
+
+  it("an asynchronous step (jobs on worker threads) is cached as a synchronous one: computed once, read back, the same entry", async () => {
+    let runs = 0;
+    const step = () => cachedStepAsync({ step: "test/square", module, inputs: { x: 3 } }, async () => Float64Array.of(++runs * 9));
+    expect(Array.from(await step())).to.deep.equal([9]);
+    expect(Array.from(await step())).to.deep.equal([9]);
+    expect(runs).to.equal(1);
+    expect(stepCacheStats()).to.include({ mode: "use", computed: 1, read: 1 });
+    expect(Array.from(cachedStep({ step: "test/square", module, inputs: { x: 3 } }, () => Float64Array.of(0))), "one key for both forms").to.deep.equal([9]);
   });
 
   it("refuses an unknown LAB_STEP_CACHE mode and a step name that is not a path of names", () => {
