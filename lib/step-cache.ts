@@ -231,17 +231,12 @@ function readEntry(path: string): Entry | undefined {
   }
 }
 
-/** Where a step stands before it runs: its key and file, and the value to answer when the cache has it. */
-interface StepLookup {
-  spec: StepSpec;
-  stats: StepCacheStats;
-  key: string;
-  path: string;
-  entry: Entry | undefined;
-  hit: boolean;
-}
-
-function lookUp(spec: StepSpec): StepLookup {
+/**
+ * The result of `compute` for this step: read from the cache when an entry for its code and inputs
+ * exists (mode `use`), else computed and written. In mode `bypass` it is always computed and
+ * compared with the entry, if any, which is left as it was.
+ */
+export async function cachedStep<T>(spec: StepSpec, compute: () => Promise<T> | T): Promise<T> {
   if (!/^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/.test(spec.step)) {
     throw new LabError({
       code: "cache/bad-step-name",
@@ -254,13 +249,11 @@ function lookUp(spec: StepSpec): StepLookup {
   const key = stepKey(spec);
   const path = entryPath(s.dir, spec.step, key);
   const entry = readEntry(path);
-  const hit = s.mode === "use" && entry !== undefined;
-  if (hit) s.read++;
-  return { spec, stats: s, key, path, entry, hit };
-}
-
-/** A freshly computed value: written (mode `use`) or compared with the entry (mode `bypass`). */
-function recordComputed<T>({ spec, stats: s, key, path, entry }: StepLookup, value: T): T {
+  if (s.mode === "use" && entry) {
+    s.read++;
+    return decodeValue(entry.value) as T;
+  }
+  const value = await compute();
   s.computed++;
   const encoded = encodeValue(value);
   if (s.mode === "bypass") {
@@ -272,20 +265,4 @@ function recordComputed<T>({ spec, stats: s, key, path, entry }: StepLookup, val
   }
   writeJsonAtomic(path, { step: spec.step, key, code: codeIdentity(spec.module), inputs: JSON.parse(inputsJson(spec.inputs)), createdAt: new Date().toISOString(), value: encoded } satisfies Entry);
   return value;
-}
-
-/**
- * The result of `compute` for this step: read from the cache when an entry for its code and inputs
- * exists (mode `use`), else computed and written. In mode `bypass` it is always computed and
- * compared with the entry, if any, which is left as it was.
- */
-export function cachedStep<T>(spec: StepSpec, compute: () => T): T {
-  const found = lookUp(spec);
-  return found.hit ? (decodeValue(found.entry!.value) as T) : recordComputed(found, compute());
-}
-
-/** cachedStep for a step that computes asynchronously (jobs on worker threads, lib/worker-pool.ts). */
-export async function cachedStepAsync<T>(spec: StepSpec, compute: () => Promise<T>): Promise<T> {
-  const found = lookUp(spec);
-  return found.hit ? (decodeValue(found.entry!.value) as T) : recordComputed(found, await compute());
 }

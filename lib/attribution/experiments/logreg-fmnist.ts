@@ -5,7 +5,7 @@
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { lcgUniform } from "../../random.js";
-import { cachedStepAsync } from "../../step-cache.js";
+import { cachedStep } from "../../step-cache.js";
 import { counterfactualRemovalSets, counterfactualResult, flipLabels, type LdsGroundTruth, lds, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
 import { type Sample, sampleFashion } from "../fmnist-features.js";
 import type { GradientStore } from "../gradients.js";
@@ -109,7 +109,7 @@ async function groundTruth(fitted: LogregFit, log: Log): Promise<LdsGroundTruth>
   const { p, train, test, model } = fitted;
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   const t0 = performance.now();
-  const outputs = await cachedStepAsync(
+  const outputs = await cachedStep(
     { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
     async () => (await retrainAll(subsets.map((s) => refitSpec(fitted, s)))).map((refit) => negLoss(model, refit, test)),
   );
@@ -128,7 +128,7 @@ async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ p
       fit: { method: "adam", options },
     };
   };
-  const members = await cachedStepAsync(
+  const members = await cachedStep(
     { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
     () => retrainAll(Array.from({ length: p.trakModels - 1 }, (_, i) => member(i))),
   );

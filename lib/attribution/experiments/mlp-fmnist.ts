@@ -4,7 +4,7 @@
  * Grad-Dot/Cos and DataInf against LDS over seeded re-trainings.
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
-import { cachedStepAsync } from "../../step-cache.js";
+import { cachedStep } from "../../step-cache.js";
 import { lds, sampleSubsets } from "../evaluation/index.js";
 import { type FactoryTrainOptions, trainMlp } from "../factory-train.js";
 import { sampleFashion } from "../fmnist-features.js";
@@ -78,14 +78,14 @@ export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<
   const gtStart = performance.now();
   const gt = {
     subsets,
-    outputs: await cachedStepAsync({ step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs }, async () =>
+    outputs: await cachedStep({ step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs }, async () =>
       (await retrainAll(subsets.map((s) => retrain(p.seed, s)))).map((params) => negLoss(model, params, test)),
     ),
   };
   log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${((performance.now() - gtStart) / 1000).toFixed(1)} s`);
 
   // stage "TRAK ensemble": the run and re-trainings under other seeds
-  const members = await cachedStepAsync({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
+  const members = await cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
     retrainAll(Array.from({ length: p.trakModels - 1 }, (_, m) => retrain(p.seed + 1 + m))),
   );
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];

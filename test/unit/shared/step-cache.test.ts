@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
 import { fromRoot } from "../../../lib/files.js";
-import { cachedStep, cachedStepAsync, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
-import { expectCode, refusal } from "../expect-code.js";
+import { cachedStep, codeIdentity, decodeValue, encodeValue, importClosure, resetStepCacheStats, stepCacheMode, stepCacheStats, stepKey } from "../../../lib/step-cache.js";
+import { expectCode, expectCodeAsync, refusal } from "../expect-code.js";
 
 describe("step cache (lib/step-cache.ts)", () => {
   const saved = { LAB_CACHE_DIR: process.env.LAB_CACHE_DIR, LAB_STEP_CACHE: process.env.LAB_STEP_CACHE };
@@ -49,18 +49,18 @@ describe("step cache (lib/step-cache.ts)", () => {
     expect(stepKey({ step: "t/b", module, inputs: { seed: 1, n: 2 } })).not.to.equal(key);
   });
 
-  it("computes a step once and reads it back; bypassing, recomputes and shows a cached value that differs", () => {
+  it("computes a step once and reads it back; bypassing, recomputes and shows a cached value that differs", async () => {
     let runs = 0;
     const step = () => cachedStep({ step: "test/square", module, inputs: { x: 3 } }, () => Float64Array.of(++runs * 9));
-    expect(Array.from(step())).to.deep.equal([9]);
-    expect(Array.from(step())).to.deep.equal([9]);
+    expect(Array.from(await step())).to.deep.equal([9]);
+    expect(Array.from(await step())).to.deep.equal([9]);
     expect(runs).to.equal(1);
     expect(stepCacheStats()).to.include({ mode: "use", computed: 1, read: 1 });
 
     process.env.LAB_STEP_CACHE = "bypass";
     resetStepCacheStats();
     runs = 0;
-    step();
+    await step();
     expect(stepCacheStats()).to.include({ mode: "bypass", computed: 1, matched: 1 });
     const dir = join(process.env.LAB_CACHE_DIR as string, "steps", "test", "square");
     const [file] = readdirSync(dir);
@@ -69,23 +69,18 @@ describe("step cache (lib/step-cache.ts)", () => {
     writeFileSync(join(dir, file), JSON.stringify(entry));
     resetStepCacheStats();
     runs = 0;
-    expect(Array.from(step()), "bypass returns the fresh value").to.deep.equal([9]);
+    expect(Array.from(await step()), "bypass returns the fresh value").to.deep.equal([9]);
     expect(stepCacheStats().differed).to.deep.equal([{ step: "test/square", key: file.replace(/\.json$/, "") }]);
     expect(JSON.parse(readFileSync(join(dir, file), "utf8")).value, "bypass leaves the cache as it was").to.deep.equal(encodeValue(Float64Array.of(10)));
   });
 
-  it("an asynchronous step (jobs on worker threads) is cached as a synchronous one: computed once, read back, the same entry", async () => {
-    let runs = 0;
-    const step = () => cachedStepAsync({ step: "test/square", module, inputs: { x: 3 } }, async () => Float64Array.of(++runs * 9));
-    expect(Array.from(await step())).to.deep.equal([9]);
-    expect(Array.from(await step())).to.deep.equal([9]);
-    expect(runs).to.equal(1);
-    expect(stepCacheStats()).to.include({ mode: "use", computed: 1, read: 1 });
-    expect(Array.from(cachedStep({ step: "test/square", module, inputs: { x: 3 } }, () => Float64Array.of(0))), "one key for both forms").to.deep.equal([9]);
-  });
-
-  it("refuses an unknown LAB_STEP_CACHE mode and a step name that is not a path of names", () => {
+  it("refuses an unknown LAB_STEP_CACHE mode and a step name that is not a path of names", async () => {
     expect(refusal(() => stepCacheMode({ LAB_STEP_CACHE: "off" })).code).to.equal("cache/bad-mode");
-    expect(refusal(() => cachedStep({ step: "../up", module, inputs: {} }, () => 1)).code).to.equal("cache/bad-step-name");
+    await expectCodeAsync(
+      cachedStep({ step: "../up", module, inputs: {} }, () => 1),
+      LabError,
+      "cache/bad-step-name",
+      { step: "../up" },
+    );
   });
 });
