@@ -128,9 +128,8 @@ async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ p
       fit: { method: "adam", options },
     };
   };
-  const members = await cachedStep(
-    { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
-    () => retrainAll(Array.from({ length: p.trakModels - 1 }, (_, i) => member(i))),
+  const members = await cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
+    retrainAll(Array.from({ length: p.trakModels - 1 }, (_, i) => member(i))),
   );
   return [{ params }, ...members.map((m) => ({ params: m }))];
 }
