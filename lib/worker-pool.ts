@@ -201,7 +201,6 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
   const execArgv = workerExecArgv(entry);
   const results = new Array<R>(specs.length);
   const failures = new Map<number, number>();
-  const retries: number[] = [];
   const live = new Set<Worker>();
   let next = 0;
   let done = 0;
@@ -214,15 +213,16 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
       for (const w of live) void w.terminate();
       reject(error);
     };
-    const takeJob = (): number | undefined => retries.shift() ?? (next < specs.length ? next++ : undefined);
+    const takeJob = (): number | undefined => (next < specs.length ? next++ : undefined);
 
-    const start = () => {
+    /** A worker that runs `first` (a retried job), then takes the next jobs in order. */
+    const start = (first?: number) => {
       const worker = new Worker(entry, { execArgv, workerData: { module: moduleUrl(ref.module), name: ref.name }, env: { ...process.env, LAB_THREADS: "1" }, stderr: false, stdout: false });
       live.add(worker);
       let current: number | undefined;
       let settled = false;
-      const give = () => {
-        current = takeJob();
+      const give = (job = takeJob()) => {
+        current = job;
         if (current === undefined) {
           settled = true;
           live.delete(worker);
@@ -242,8 +242,7 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
         const failed = (failures.get(current) ?? 0) + 1;
         failures.set(current, failed);
         if (failed > 1) return stop(jobFailed(ref, current, specs.length, cause));
-        retries.push(current);
-        start();
+        start(current);
       };
       worker.on("message", (m: FromWorker) => {
         if (stopped || m.index !== current) return;
@@ -258,7 +257,7 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
       });
       worker.on("error", (e) => lost(e));
       worker.on("exit", (code) => lost(new Error(`the worker exited with code ${code} during the job`)));
-      give();
+      give(first ?? takeJob());
     };
     for (let i = 0; i < count; i++) start();
   });

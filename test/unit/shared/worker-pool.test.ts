@@ -32,11 +32,12 @@ describe("worker pool (lib/worker-pool.ts)", function () {
     const log = join(dir, "attempts");
     const specs = Array.from({ length: 4 }, () => ({ log, dies: 2, once: true }));
     expect(await runJobs({ module: JOBS, name: "exitMidJob" }, specs, { workers: 2 })).to.deep.equal([0, 10, 20, 30]);
-    expect(
-      readFileSync(log, "utf8")
-        .split("\n")
-        .filter((l) => l === "2"),
-    ).to.have.length(2);
+    const lines = readFileSync(log, "utf8").split("\n");
+    const attempts = lines.filter((l) => l.startsWith("2 "));
+    expect(attempts).to.have.length(2);
+    const threadOf = (line: string) => Number(line.split(" ").at(-1));
+    const upToFailure = lines.slice(0, lines.indexOf(attempts[0]) + 1);
+    expect(upToFailure.map(threadOf), "the retry runs on a worker started for it").not.to.include(threadOf(attempts[1]));
   });
 
   it("stops with workers/job-failed naming the job when its worker dies twice", async () => {
@@ -47,7 +48,7 @@ describe("worker pool (lib/worker-pool.ts)", function () {
     expect(
       readFileSync(log, "utf8")
         .split("\n")
-        .filter((l) => l === "1"),
+        .filter((l) => l.startsWith("1 ")),
     ).to.have.length(2, "tried once, retried once");
   });
 
