@@ -96,15 +96,6 @@ export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOption
   return { model: fm, params: await fm.readParams(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
 }
 
-/** The trained parameter vector of another run of the same model (an LDS subset, a TRAK member). */
-export async function retrainParams(fm: FactoryModel, model: Model, batch: Batch, o: FactoryTrainOptions): Promise<Float64Array> {
-  const init = model.init(o.seed);
-  const run = await trainTensors(model, {}, init, batch, { ...o, checkpointEvery: undefined });
-  const params = await fm.readParams(run.tensors);
-  for (const t of [...Object.values(init), ...Object.values(run.tensors)]) t.dispose();
-  return params;
-}
-
 export interface LoraMlpRun {
   model: FactoryModel;
   params: Float64Array;

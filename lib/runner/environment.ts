@@ -2,12 +2,15 @@ import { existsSync } from "node:fs";
 import { arch, cpus, loadavg, platform, release, totalmem } from "node:os";
 import { fromRoot, sha256File } from "../files.js";
 import { gitInfo, packageVersion } from "../provenance.js";
+import { workerCount } from "../worker-pool.js";
 
 export interface EnvironmentManifest {
   git: { commit: string; dirty: boolean };
   lockfileSha256: string;
   versions: Record<string, string>;
   machine: { platform: string; release: string; arch: string; cpuModel: string; cores: number; memoryGiB: number; loadAverage1m: number };
+  /** Worker threads for independent jobs (LAB_WORKERS; 1: in process): the results do not depend on it, the wall time does. */
+  workers: number;
 }
 
 /**
@@ -38,5 +41,6 @@ export function environmentManifest(): EnvironmentManifest {
       memoryGiB: Number((totalmem() / 1024 ** 3).toFixed(1)),
       loadAverage1m: Number(loadavg()[0].toFixed(2)),
     },
+    workers: workerCount(),
   };
 }

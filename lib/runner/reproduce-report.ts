@@ -198,6 +198,7 @@ function manifestRows(r: Reproduction): string[][] {
     ["package-lock.json sha256", e.lockfileSha256],
     ...Object.entries(e.versions).map(([k, v]) => [k, v]),
     ["machine", `${e.machine.cpuModel}, ${e.machine.cores} cores, ${e.machine.memoryGiB} GiB`],
+    ["workers", String(e.workers ?? "not recorded")],
     ["system", `${e.machine.platform} ${e.machine.release} (${e.machine.arch})`],
     ["load average (1 min) at start", String(e.machine.loadAverage1m)],
     ["step cache", r.cacheMode === "use" ? "used (--use-cache)" : "bypassed: every step recomputed"],

@@ -340,7 +340,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; adapter?: unknown }>(runtimePath) : undefined;
+    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; workers?: number; adapter?: unknown }>(runtimePath) : undefined;
     const finished = new Date();
     const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
     writeJsonAtomic(join(staging, "manifest.json"), {
@@ -354,6 +354,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       notebookSha256: sha256File(plan.notebook.path),
       versions: runVersions(),
       tfBackend: runtime?.tfBackend ?? "not used",
+      workers: runtime?.workers ?? null,
       ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
       seed: used.seed ?? null,
       quick: used.quick ?? null,

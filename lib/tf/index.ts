@@ -1,6 +1,8 @@
 import { join } from "node:path";
+import { isMainThread } from "node:worker_threads";
 import { writeJsonAtomic } from "../files.js";
 import { runContext } from "../run-context.js";
+import { workerCount } from "../worker-pool.js";
 import { selectBackend, type TfRuntime } from "./backend.js";
 
 export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError, GPU_BACKENDS, onHardwareGpu, parseBackendChoice, selectBackend, type TfRuntime } from "./backend.js";
@@ -17,12 +19,14 @@ let runtime: Promise<TfRuntime> | undefined;
  */
 export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
   runtime ??= selectBackend({ log: options.quiet ? undefined : (line) => console.log(line) }).then((rt) => {
-    if (process.env.LAB_RUN_DIR) {
+    // a pool worker's runtime is its parent's: only the main thread writes the run's record
+    if (process.env.LAB_RUN_DIR && isMainThread) {
       writeJsonAtomic(join(runContext().runDir, "runtime.json"), {
         tfBackend: rt.backend,
         tfBackendName: rt.tfBackendName,
         tfjsVersion: rt.tfjsVersion,
         skipped: rt.skipped,
+        workers: workerCount(),
         ...(rt.adapter ? { adapter: rt.adapter } : {}),
       });
     }

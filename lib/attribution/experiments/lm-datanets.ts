@@ -23,8 +23,9 @@ import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intellig
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
 import { nextTurn, type OnProgress } from "../../progress.js";
+import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
-import { counterfactualRemoval, datanetIdentification, lds, ldsGroundTruth, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
+import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, lds, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { sampleText } from "../lm-output.js";
@@ -282,15 +283,50 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
   return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
 }
 
-/** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds), then each method's scores and identification. */
-async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
-  const { p, model, base, dn, out, log } = s;
-  const ensemble = [{ params: a.params }];
-  for (let m = 1; m < p.trakModels; m++) {
-    const other = await fineTune(model, base.weights, dn.data, p, p.seed + m);
-    ensemble.push({ params: await a.fm.readParams(other.tensors) });
-    disposeAll(other.tensors);
+/** A LoRA re-training as a worker job: the seed, the windows to train on (all when absent), and the continuations to score, if any. */
+export interface LmRetrainSpec {
+  p: LmDatanetParams;
+  data: TrainData;
+  seed: number;
+  rows?: ArrayLike<number>;
+  /** Continuations whose −log-likelihood the job answers; absent: it answers the adapter's parameter vector. */
+  evaluate?: Batch;
+}
+
+/** The base model a worker loads once (from the cache the experiment's set-up filled), by its pretraining. */
+let workerBase: Promise<{ model: Model; weights: WeightMap }> | undefined;
+let workerBaseKey = "";
+
+/**
+ * The job: LoRA fine-tuning of the base (read from the cache) on the spec's windows under its
+ * seed; the continuations' −log-likelihood under the result, or its parameter vector.
+ */
+export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
+  const { p } = spec;
+  const key = `${p.pretrain}/${p.baseSeed}`;
+  if (key !== workerBaseKey) {
+    workerBaseKey = key;
+    workerBase = experimentTf().then(async (tf) => ({ model: baseModel(tf, "fortunes-gpt"), weights: (await loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed })).weights }));
   }
+  const { model, weights } = await workerBase!;
+  const r = await fineTune(model, weights, spec.data, p, spec.seed, spec.rows);
+  const fm = new FactoryModel({ model, weights: { ...weights, ...r.tensors }, trainable: Object.keys(r.tensors), forwardOptions: r.forwardOptions });
+  const params = await fm.readParams(r.tensors);
+  const answer = spec.evaluate ? await fm.evaluate(params, spec.evaluate) : params;
+  disposeAll(r.tensors);
+  return answer;
+}
+
+const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob" };
+
+/** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each), then each method's scores and identification. */
+async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
+  const { p, dn, out, log } = s;
+  const members = await runJobs<LmRetrainSpec, Float64Array>(
+    LM_RETRAIN,
+    Array.from({ length: p.trakModels - 1 }, (_, m) => ({ p, data: dn.data, seed: p.seed + 1 + m })),
+  );
+  const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
     datainf: new DataInf(),
     tracin_cp: new TracInCP(),
@@ -395,22 +431,22 @@ function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTes
   return { generated, rollups };
 }
 
-/** The identification continuations' −log-likelihood under a LoRA re-training on `rows`. */
-async function retrainedNll({ p, model, base, dn }: LmSetup, a: LmAdapter, identification: Batch, rows: ArrayLike<number>): Promise<Float64Array> {
-  const r = await fineTune(model, base.weights, dn.data, p, p.seed, rows);
-  const nll = await a.fm.evaluate(await a.fm.readParams(r.tensors), identification);
-  disposeAll(r.tensors);
-  return nll;
+/** The identification continuations' −log-likelihood under LoRA re-trainings (the run's seed) on each set of rows, one job each. */
+function retrainedNll({ p, dn }: LmSetup, identification: Batch, rowSets: ArrayLike<number>[]): Promise<Float64Array[]> {
+  return runJobs<LmRetrainSpec, Float64Array>(
+    LM_RETRAIN,
+    rowSets.map((rows) => ({ p, data: dn.data, seed: p.seed, rows, evaluate: identification })),
+  );
 }
 
 /** Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each identification continuation. */
-async function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<Record<string, number>> {
+async function ldsStage(s: LmSetup, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<Record<string, number>> {
   const { p, dn, out, log } = s;
   const ldsOut: Record<string, number> = {};
   if (p.ldsSubsets <= 0) return ldsOut;
   const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
   const t2 = performance.now();
-  const gt = await ldsGroundTruth(subsets, async (rows) => (await retrainedNll(s, a, tp.identification, rows)).map((v) => -v));
+  const gt = { subsets, outputs: (await retrainedNll(s, tp.identification, subsets)).map((nll) => nll.map((v) => -v)) };
   out.lds_subsets = p.ldsSubsets;
   out.lds_retrain_seconds = (performance.now() - t2) / 1000;
   for (const key of LM_METHOD_KEYS) {
@@ -421,7 +457,7 @@ async function ldsStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Re
   return ldsOut;
 }
 
-/** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained. */
+/** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained (two jobs per continuation). */
 async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<void> {
   const { p, dn, out, log } = s;
   if (p.counterfactualTests <= 0) return;
@@ -429,22 +465,21 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
   const tests = Math.min(p.counterfactualTests, tp.identification.n);
   const cfTests = Array.from({ length: tests }, (_, i) => Math.floor((i * tp.identification.n) / tests));
   const baseNll = await a.fm.evaluate(a.params, tp.identification);
-  const cf = await counterfactualRemoval(
-    idScores.datainf,
+  const sets = counterfactualRemovalSets(idScores.datainf, p.counterfactualK, cfTests, p.seed);
+  const keepAllBut = (removed: number[]) => {
+    const drop = new Set(removed);
+    return Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i));
+  };
+  const nll = await retrainedNll(
+    s,
+    tp.identification,
+    sets.flatMap(({ top, random }) => [keepAllBut(top), keepAllBut(random)]),
+  );
+  const cf = counterfactualResult(
     p.counterfactualK,
-    cfTests,
-    async (removed, t) => {
-      const drop = new Set(removed);
-      const nll = await retrainedNll(
-        s,
-        a,
-        tp.identification,
-        Array.from({ length: n }, (_, i) => i).filter((i) => !drop.has(i)),
-      );
-      return nll[t];
-    },
+    sets,
+    sets.map(({ t }, j) => ({ top: nll[2 * j][t], random: nll[2 * j + 1][t] })),
     (t) => baseNll[t],
-    p.seed,
   );
   out.counterfactual_k = p.counterfactualK;
   out.counterfactual_topk_nll_increase = cf.topK;
@@ -479,7 +514,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await starting(5);
   const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
   await starting(6);
-  const ldsOut = await ldsStage(s, a, tp, idScores);
+  const ldsOut = await ldsStage(s, tp, idScores);
   await starting(7);
   await counterfactualStage(s, a, tp, idScores);
   onProgress?.(total, total);

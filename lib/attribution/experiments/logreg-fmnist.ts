@@ -6,12 +6,13 @@
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { lcgUniform } from "../../random.js";
 import { cachedStep } from "../../step-cache.js";
-import { counterfactualRemoval, flipLabels, type LdsGroundTruth, lds, ldsGroundTruth, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
+import { counterfactualRemovalSets, counterfactualResult, flipLabels, type LdsGroundTruth, lds, looCorrelation, mislabelAuc, sampleSubsets } from "../evaluation/index.js";
 import { type Sample, sampleFashion } from "../fmnist-features.js";
 import type { GradientStore } from "../gradients.js";
 import { type AttributionTask, type Attributor, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, type Scores, TRAK } from "../methods/index.js";
-import { accuracy, LogisticRegression, subset } from "../model.js";
-import { fitNewton, trainModel } from "../retrain.js";
+import { accuracy, type Batch, LogisticRegression, subset } from "../model.js";
+import { fitNewton } from "../retrain.js";
+import { type RetrainSpec, retrainAll } from "../retrain-jobs.js";
 import { experimentGradientStore, gradientStoreMetrics, type Log, negLoss, resolveTrakRidge, timed, trakLdsKey } from "./context.js";
 
 const LOGREG_PARAMS = {
@@ -93,32 +94,49 @@ async function fitToOptimum(p: LogregParams, out: LogregMetrics, log: Log): Prom
   return { p, train, test, model, params, base: await negLoss(model, params, test) };
 }
 
-/** Stage "LDS ground truth": the model refitted on seeded half subsets (or read from the step cache). */
-async function groundTruth({ p, train, test, model, params }: LogregFit, log: Log): Promise<LdsGroundTruth> {
-  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
-  const [gt, gtS] = await timed(async () => ({
-    subsets,
-    outputs: await cachedStep(
-      { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
-      async () => (await ldsGroundTruth(subsets, async (s) => negLoss(model, await fitNewton(model, subset(train, s), { l2: p.l2, start: params }), test))).outputs,
-    ),
-  }));
-  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
-  return gt;
+/** The negative test loss under each parameter vector, in order. */
+async function negLossOfEach(model: LogisticRegression, each: readonly Float64Array[], test: Batch): Promise<Float64Array[]> {
+  const out: Float64Array[] = [];
+  for (const params of each) out.push(await negLoss(model, params, test));
+  return out;
 }
 
-/** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget). */
+/** A Newton refit of the model on some training rows, as a worker job: from the optimum, so it converges in a few steps. */
+function refitSpec({ p, train, model, params }: LogregFit, rows: ArrayLike<number>): RetrainSpec {
+  return {
+    model: { kind: "logistic-regression", inputDim: model.inputDim, numClasses: model.numClasses },
+    train: { x: train.x, y: train.y, n: train.n, dim: train.dim },
+    rows,
+    fit: { method: "newton", l2: p.l2, start: params },
+  };
+}
+
+/** Stage "LDS ground truth": the model refitted on seeded half subsets, one job each (or read from the step cache). */
+async function groundTruth(fitted: LogregFit, log: Log): Promise<LdsGroundTruth> {
+  const { p, train, test, model } = fitted;
+  const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
+  const t0 = performance.now();
+  const outputs = await cachedStep(
+    { step: "logreg-fmnist/lds-ground-truth", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, l2: p.l2, ldsSubsets: p.ldsSubsets } },
+    async () => negLossOfEach(model, await retrainAll(subsets.map((s) => refitSpec(fitted, s))), test),
+  );
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return { subsets, outputs };
+}
+
+/** Stage "TRAK ensemble": members that differ by training randomness (Adam from a seeded random start, a fixed budget), one job each. */
 async function trakEnsemble({ p, train, model, params }: LogregFit): Promise<{ params: Float64Array }[]> {
-  const members = await cachedStep(
-    { step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } },
-    async () => {
-      const trained: Float64Array[] = [];
-      for (let i = 0; i < p.trakModels - 1; i++) {
-        const seed = p.seed * 100 + i + 1;
-        trained.push((await trainModel(model, train, { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed, start: randomStart(model.numParams, seed) })).params);
-      }
-      return trained;
-    },
+  const member = (i: number): RetrainSpec => {
+    const seed = p.seed * 100 + i + 1;
+    const options = { epochs: 30, batchSize: 100, lr: 0.01, l2: p.l2, seed, start: randomStart(model.numParams, seed) };
+    return {
+      model: { kind: "logistic-regression", inputDim: model.inputDim, numClasses: model.numClasses },
+      train: { x: train.x, y: train.y, n: train.n, dim: train.dim },
+      fit: { method: "adam", options },
+    };
+  };
+  const members = await cachedStep({ step: "logreg-fmnist/trak-ensemble", module: import.meta.url, inputs: { seed: p.seed, nTrain: p.nTrain, pool: p.pool, l2: p.l2, trakModels: p.trakModels } }, () =>
+    retrainAll(Array.from({ length: p.trakModels - 1 }, (_, i) => member(i))),
   );
   return [{ params }, ...members.map((m) => ({ params: m }))];
 }
@@ -156,22 +174,27 @@ function keepAllBut(n: number, drop: Set<number>): number[] {
   return Array.from({ length: n }, (_, j) => j).filter((j) => !drop.has(j));
 }
 
-/** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted. */
-async function leaveOneOut({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+/** Stage "leave one out": a seeded sample of training examples, each removed and the model refitted (one job each). */
+async function leaveOneOut(fitted: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+  const { p, train, test, model, base } = fitted;
   const looIdx = Array.from(sampleSubsets(train.n, 1, p.looExamples / train.n, p.seed + 7)[0]);
-  const looOut: Float64Array[] = [];
-  for (const i of looIdx) looOut.push(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set([i]))), { l2: p.l2, start: params }), test));
+  const refits = await retrainAll(looIdx.map((i) => refitSpec(fitted, keepAllBut(train.n, new Set([i])))));
+  const looOut = await negLossOfEach(model, refits, test);
   out.loo_influence_exact = looCorrelation(scores.influence_exact, looOut, base, looIdx).corr;
   out.loo_trak = looCorrelation(scores[trakLdsKey(p.trakModels).slice("lds_".length)], looOut, base, looIdx).corr;
   log(`  LOO Spearman: exact ${out.loo_influence_exact.toFixed(3)}, TRAK ${out.loo_trak.toFixed(3)}`);
 }
 
-/** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted. */
-async function counterfactual({ p, train, test, model, params, base }: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+/** Stage "counterfactual": the top-k helpful examples removed against k random ones, refitted (one job each). */
+async function counterfactual(fitted: LogregFit, scores: Record<string, Scores>, out: LogregMetrics, log: Log): Promise<void> {
+  const { p, train, test, model, base } = fitted;
   const cfTests = Array.from({ length: Math.min(p.counterfactualTests, test.n) }, (_, t) => t);
-  const lossAfter = async (removed: number[], t: number) =>
-    -(await negLoss(model, await fitNewton(model, subset(train, keepAllBut(train.n, new Set(removed))), { l2: p.l2, start: params }), subset(test, [t])))[0];
-  const cf = await counterfactualRemoval(scores.influence_exact, p.counterfactualK, cfTests, lossAfter, (t) => -base[t], p.seed);
+  const sets = counterfactualRemovalSets(scores.influence_exact, p.counterfactualK, cfTests, p.seed);
+  const refits = await retrainAll(sets.flatMap(({ top, random }) => [top, random].map((removed) => refitSpec(fitted, keepAllBut(train.n, new Set(removed))))));
+  const lossOf = async (refit: Float64Array, t: number) => -(await negLoss(model, refit, subset(test, [t])))[0];
+  const after: { top: number; random: number }[] = [];
+  for (const [j, { t }] of sets.entries()) after.push({ top: await lossOf(refits[2 * j], t), random: await lossOf(refits[2 * j + 1], t) });
+  const cf = counterfactualResult(p.counterfactualK, sets, after, (t) => -base[t]);
   out.counterfactual_topk_loss_increase = cf.topK;
   out.counterfactual_random_loss_increase = cf.random;
   log(`  counterfactual (k=${p.counterfactualK}): top-k +${cf.topK.toFixed(4)} vs random +${cf.random.toFixed(4)}`);

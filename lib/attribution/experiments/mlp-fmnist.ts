@@ -5,11 +5,12 @@
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { cachedStep } from "../../step-cache.js";
-import { lds, ldsGroundTruth, sampleSubsets } from "../evaluation/index.js";
-import { type FactoryTrainOptions, retrainParams, trainMlp } from "../factory-train.js";
+import { lds, sampleSubsets } from "../evaluation/index.js";
+import { type FactoryTrainOptions, trainMlp } from "../factory-train.js";
 import { sampleFashion } from "../fmnist-features.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, TRAK, TracInCP } from "../methods/index.js";
-import { accuracy, subset } from "../model.js";
+import { accuracy } from "../model.js";
+import { type RetrainSpec, retrainAll } from "../retrain-jobs.js";
 import { experimentGradientStore, gradientStoreMetrics, type Log, mlpFor, negLoss, resolveTrakRidge, timed, trakLdsKey } from "./context.js";
 
 const MLP_PARAMS = {
@@ -63,24 +64,32 @@ export async function mlpExperiment(p: MlpParams, log: Log = () => {}): Promise<
   const out = { test_accuracy: await accuracy(model, run.params, test) } as MlpMetrics;
   log(`Factory MLP: ${model.numParams} parameters, test accuracy ${out.test_accuracy.toFixed(3)}`);
 
+  // a re-training as a worker job: the Factory MLP rebuilt from its recipe, trained on some rows
+  const retrain = (seed: number, rows?: Int32Array): RetrainSpec => ({
+    model: { kind: "factory-mlp", inputDim: train.dim, hidden: p.hidden, numClasses: 10 },
+    train: { x: train.x, y: train.y, n: train.n, dim: train.dim },
+    rows,
+    fit: { method: "factory", options: opts(seed) },
+  });
+
   // stage "LDS ground truth": the learning algorithm is the seeded run, so each subset is trained with the same seed
   const subsets = sampleSubsets(train.n, p.ldsSubsets, 0.5, p.seed);
   const ldsInputs = { seed: p.seed, nTrain: p.nTrain, nTest: p.nTest, pool: p.pool, hidden: p.hidden, l2: p.l2, epochs: p.epochs, batchSize: p.batchSize, lr: p.lr, ldsSubsets: p.ldsSubsets };
-  const [gt, gtS] = await timed(async () => ({
+  const gtStart = performance.now();
+  const gt = {
     subsets,
-    outputs: await cachedStep(
-      { step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs },
-      async () => (await ldsGroundTruth(subsets, async (s) => negLoss(model, await retrainParams(model, mlp, subset(train, s), opts(p.seed)), test))).outputs,
-    ),
-  }));
-  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${gtS.toFixed(1)} s`);
+    outputs: await cachedStep({ step: "mlp-fmnist/lds-ground-truth", module: import.meta.url, inputs: ldsInputs }, async () => {
+      const outputs: Float64Array[] = [];
+      for (const params of await retrainAll(subsets.map((s) => retrain(p.seed, s)))) outputs.push(await negLoss(model, params, test));
+      return outputs;
+    }),
+  };
+  log(`LDS ground truth: ${p.ldsSubsets} subsets retrained, or read from the step cache, in ${((performance.now() - gtStart) / 1000).toFixed(1)} s`);
 
   // stage "TRAK ensemble": the run and re-trainings under other seeds
-  const members = await cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, async () => {
-    const params: Float64Array[] = [];
-    for (let m = 0; m < p.trakModels - 1; m++) params.push(await retrainParams(model, mlp, train, opts(p.seed + 1 + m)));
-    return params;
-  });
+  const members = await cachedStep({ step: "mlp-fmnist/trak-ensemble", module: import.meta.url, inputs: { ...ldsInputs, trakModels: p.trakModels } }, () =>
+    retrainAll(Array.from({ length: p.trakModels - 1 }, (_, m) => retrain(p.seed + 1 + m))),
+  );
   const ensemble = [{ params: run.params }, ...members.map((m) => ({ params: m }))];
 
   // stage "attribute"

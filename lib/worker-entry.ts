@@ -1,0 +1,21 @@
+/**
+ * A pool worker (lib/worker-pool.ts): imports the job's module once, then runs each job it is
+ * sent and posts the result, or the error, with the job's index. A job that needs TensorFlow.js
+ * initialises it the lab's way on its first run (initTf, quiet), once per worker.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { type FromWorker, type JobRef, loadJob, sendError, type ToWorker } from "./worker-pool.js";
+
+const port = parentPort;
+if (!port) throw new Error("worker-entry runs only as a worker of lib/worker-pool.ts");
+const job = loadJob<unknown, unknown>(workerData as JobRef);
+job.catch(() => undefined); // a missing job is answered to the first message, as that job's refusal
+
+port.on("message", async ({ index, spec }: ToWorker) => {
+  try {
+    port.postMessage({ index, ok: true, result: await (await job)(spec, index) } satisfies FromWorker);
+  } catch (e) {
+    // a throw, or a result that cannot be cloned: the job's failure, answered by its index
+    port.postMessage({ index, ok: false, error: sendError(e) } satisfies FromWorker);
+  }
+});

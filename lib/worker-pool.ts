@@ -1,0 +1,264 @@
+/**
+ * Independent jobs on every core: a small pool of node:worker_threads. A job is named, not sent:
+ * the module that exports it (a file URL or path), the export's name, and a structured-clone-able
+ * spec; the job is `async (spec, index) => result`. Each worker imports the module once and runs
+ * jobs one at a time; the results come back in index order, so a caller sees the same array
+ * whatever the worker count. Jobs seed themselves from their spec (its index at most), never from
+ * which worker runs them or when.
+ *
+ * LAB_WORKERS sets the count (default: the cores available). One worker runs the jobs in this
+ * process with no thread at all, one after another: the reference the threaded runs must equal.
+ *
+ * Failures are classed as the driver classes them: a LabError thrown by a job is a refusal of its
+ * input (deterministic, so never retried) and reaches the caller with its code and fields; any
+ * other throw, or a worker that exits or crashes mid-job, is retried once on a fresh worker, and a
+ * second failure stops the run with `workers/job-failed` naming the job. Results are only gathered,
+ * never written, so a stopped run leaves nothing half-written behind it.
+ */
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { type ErrorFields, LabError } from "./errors.js";
+import type { OnProgress } from "./progress.js";
+
+/** A job by name: the module exporting it (import.meta.url of the caller, or a path) and the export. */
+export interface JobRef {
+  module: string;
+  name: string;
+}
+
+/** What a job is: any async function of its spec and index whose result can be structured-cloned. */
+export type Job<S, R> = (spec: S, index: number) => R | Promise<R>;
+
+export interface PoolOptions {
+  /** Workers to use (default: workerCount(), from LAB_WORKERS). */
+  workers?: number;
+  /** Called as jobs finish: done rises to the number of jobs. */
+  onProgress?: OnProgress;
+  /** The stage name passed to onProgress. */
+  stage?: string;
+}
+
+/** The pool's refusals and stops. */
+export class WorkerPoolError extends LabError {}
+
+/** The worker count from LAB_WORKERS: a whole number from 1 to the cores available (default: the cores). */
+export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
+  const cores = availableParallelism();
+  const raw = env.LAB_WORKERS;
+  if (raw === undefined || raw === "") return cores;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new WorkerPoolError({
+      code: "workers/bad-count",
+      message: `LAB_WORKERS=${JSON.stringify(raw)} is not a whole number of workers ≥ 1`,
+      hint: `set LAB_WORKERS to a number from 1 (no threads) to ${cores} (the cores available), or leave it unset for ${cores}`,
+      fields: { setting: "LAB_WORKERS", value: raw, cores },
+    });
+  }
+  if (n > cores) {
+    throw new WorkerPoolError({
+      code: "workers/above-cores",
+      message: `LAB_WORKERS=${n} asks for more workers than the ${cores} cores available: they would only take turns`,
+      hint: `set LAB_WORKERS to at most ${cores}, or leave it unset`,
+      fields: { setting: "LAB_WORKERS", value: n, cores },
+    });
+  }
+  return n;
+}
+
+/** A module reference as a URL import() accepts in this process and in a worker. */
+function moduleUrl(module: string): string {
+  return /^[a-z]+:/.test(module) ? module : pathToFileURL(module).href;
+}
+
+/** The exported job, or a refusal naming what is missing. */
+export async function loadJob<S, R>(ref: JobRef): Promise<Job<S, R>> {
+  const mod = (await import(moduleUrl(ref.module))) as Record<string, unknown>;
+  const job = mod[ref.name];
+  if (typeof job !== "function") {
+    throw new WorkerPoolError({
+      code: "workers/no-such-job",
+      message: `${ref.module} exports no function ${ref.name}`,
+      hint: "name a function the module exports (export async function NAME(spec, index))",
+      fields: { module: ref.module, job: ref.name },
+    });
+  }
+  return job as Job<S, R>;
+}
+
+/** A job's error as it crosses a thread: a LabError keeps its class name, code, fields and fix. */
+export interface SentError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+  fields?: ErrorFields;
+  hint?: string;
+}
+
+/**
+ * A LabError, also one built by a second copy of lib/errors.ts (a module graph loaded both as
+ * CommonJS and as ESM, as a test runner may): recognised by its code, fields and fix.
+ */
+function labErrorOf(e: unknown): LabError | undefined {
+  if (e instanceof LabError) return e;
+  const o = e as Partial<LabError> | undefined;
+  if (e instanceof Error && typeof o?.code === "string" && typeof o.hint === "string" && typeof o.fields === "object") return receivedLabError(sendError(e) as SentError & { code: string });
+  return undefined;
+}
+
+export function sendError(e: unknown): SentError {
+  const lab = e as Partial<LabError>;
+  if (e instanceof Error && typeof lab.code === "string" && typeof lab.hint === "string")
+    return { name: e.name, message: e.message, stack: e.stack, code: lab.code, fields: lab.fields, hint: lab.hint };
+  if (e instanceof Error) return { name: e.name, message: e.message, stack: e.stack };
+  return { name: "Error", message: String(e) };
+}
+
+/** A LabError thrown in a worker, rebuilt here with its code, fields, fix and class name. */
+function receivedLabError(sent: SentError & { code: string }): LabError {
+  const e = new LabError({ code: sent.code, message: sent.message, hint: sent.hint ?? "", fields: sent.fields });
+  e.name = sent.name;
+  if (sent.stack) e.stack = sent.stack;
+  return e;
+}
+
+function receivedError(sent: SentError): Error {
+  const e = new Error(sent.message);
+  e.name = sent.name;
+  if (sent.stack) e.stack = sent.stack;
+  return e;
+}
+
+/** The stop after a job's second failure. */
+function jobFailed(ref: JobRef, index: number, total: number, cause: Error): WorkerPoolError {
+  return new WorkerPoolError({
+    code: "workers/job-failed",
+    message: `job ${index} of ${total} (${ref.name} in ${ref.module}) failed twice, the second time on a fresh worker: ${cause.message}`,
+    hint: "run it alone with LAB_WORKERS=1 to see the failure in this process; a worker that ran out of memory needs fewer workers (LAB_WORKERS) or smaller jobs",
+    fields: { job: ref.name, module: ref.module, index, total, cause: cause.message },
+    cause,
+  });
+}
+
+/** The worker's entry file beside this module: worker-entry.ts under tsx, worker-entry.js in dist/. */
+function workerEntry(): URL {
+  return new URL(`./worker-entry${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
+}
+
+/** The worker's node flags: this process's, with tsx's loader added when the entry is TypeScript. */
+function workerExecArgv(entry: URL): string[] {
+  const argv = [...process.execArgv];
+  const hasTsx = argv.some((a, i) => /^--(import|loader)[= ]?tsx/.test(a) || ((a === "--import" || a === "--loader") && argv[i + 1]?.startsWith("tsx")));
+  if (entry.pathname.endsWith(".ts") && !hasTsx) argv.push("--import", "tsx");
+  return argv;
+}
+
+/** Messages between the pool and a worker. */
+export type ToWorker = { index: number; spec: unknown };
+export type FromWorker = { index: number; ok: true; result: unknown } | { index: number; ok: false; error: SentError };
+
+/**
+ * Runs `specs.length` jobs of `ref` and answers their results in index order. Each job gets its
+ * spec and index; the same specs give the same array for any worker count.
+ */
+export async function runJobs<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions = {}): Promise<R[]> {
+  const workers = Math.min(options.workers ?? workerCount(), specs.length);
+  if (specs.length === 0) return [];
+  return workers <= 1 ? runInProcess<S, R>(ref, specs, options) : runOnThreads<S, R>(ref, specs, workers, options);
+}
+
+/** One worker: the jobs in this process, one after another, with the same retry rule. */
+async function runInProcess<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions): Promise<R[]> {
+  const job = await loadJob<S, R>(ref);
+  const results: R[] = [];
+  for (const [index, spec] of specs.entries()) {
+    let result: R;
+    try {
+      result = await job(spec, index);
+    } catch (first) {
+      const refusal = labErrorOf(first);
+      if (refusal) throw refusal;
+      try {
+        result = await job(spec, index);
+      } catch (second) {
+        const refusal = labErrorOf(second);
+        if (refusal) throw refusal;
+        throw jobFailed(ref, index, specs.length, second instanceof Error ? second : new Error(String(second)));
+      }
+    }
+    results.push(result);
+    options.onProgress?.(index + 1, specs.length, options.stage);
+  }
+  return results;
+}
+
+/** Several workers: each takes the next job when it is free; a failed job goes once to a fresh worker. */
+function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, options: PoolOptions): Promise<R[]> {
+  const entry = workerEntry();
+  const execArgv = workerExecArgv(entry);
+  const results = new Array<R>(specs.length);
+  const failures = new Map<number, number>();
+  const live = new Set<Worker>();
+  let next = 0;
+  let done = 0;
+  let stopped = false;
+
+  return new Promise<R[]>((resolve, reject) => {
+    const stop = (error: Error) => {
+      if (stopped) return;
+      stopped = true;
+      for (const w of live) void w.terminate();
+      reject(error);
+    };
+    const takeJob = (): number | undefined => (next < specs.length ? next++ : undefined);
+
+    /** A worker that runs `first` (a retried job), then takes the next jobs in order. */
+    const start = (first?: number) => {
+      const worker = new Worker(entry, { execArgv, workerData: { module: moduleUrl(ref.module), name: ref.name }, env: { ...process.env, LAB_THREADS: "1" }, stderr: false, stdout: false });
+      live.add(worker);
+      let current: number | undefined;
+      let settled = false;
+      const give = (job = takeJob()) => {
+        current = job;
+        if (current === undefined) {
+          settled = true;
+          live.delete(worker);
+          void worker.terminate();
+          if (live.size === 0 && !stopped) resolve(results);
+          return;
+        }
+        worker.postMessage({ index: current, spec: specs[current] } satisfies ToWorker);
+      };
+      // the job in flight failed (a throw, a crash or an exit): retry it once on a fresh worker
+      const lost = (cause: Error) => {
+        if (settled || stopped) return;
+        settled = true;
+        live.delete(worker);
+        void worker.terminate();
+        if (current === undefined) return stop(cause);
+        const failed = (failures.get(current) ?? 0) + 1;
+        failures.set(current, failed);
+        if (failed > 1) return stop(jobFailed(ref, current, specs.length, cause));
+        start(current);
+      };
+      worker.on("message", (m: FromWorker) => {
+        if (stopped || m.index !== current) return;
+        if (m.ok) {
+          results[m.index] = m.result as R;
+          done++;
+          options.onProgress?.(done, specs.length, options.stage);
+          give();
+        } else if (m.error.code !== undefined) {
+          stop(receivedLabError(m.error as SentError & { code: string }));
+        } else lost(receivedError(m.error));
+      });
+      worker.on("error", (e) => lost(e));
+      worker.on("exit", (code) => lost(new Error(`the worker exited with code ${code} during the job`)));
+      give(first ?? takeJob());
+    };
+    for (let i = 0; i < count; i++) start();
+  });
+}
