@@ -7,6 +7,7 @@ export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError,
 export { WebGpuError } from "./errors.js";
 export { type HostTensor, readFloats, readScalar, readTensorMap } from "./read-back.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
+export { parseThreadCount, WASM_MAX_THREADS } from "./wasm-threads.js";
 export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, readBackToCpu, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
@@ -26,6 +27,7 @@ export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
         tfjsVersion: rt.tfjsVersion,
         skipped: rt.skipped,
         ...(rt.adapter ? { adapter: rt.adapter } : {}),
+        ...(rt.threads ? { threads: rt.threads } : {}),
       });
     }
     return rt;
