@@ -17,9 +17,12 @@
  *     hyperthreads per core), so on two cores it runs one thread: the instantiation is handed a
  *     core count of twice the threads asked for, and XNNPACK gets exactly that many.
  * The build pre-creates 8 pthread workers and caps the pool at 8 threads (backend.cc), so more
- * than 8 threads is refused.
+ * than 8 threads is refused. Layer 3 needs the package's file as npm ships it: inside a minified
+ * bundle (the GPU check's script) the aliases have other names, and the backend runs one thread.
  */
 import { resolveObjectURL } from "node:buffer";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { Worker as NodeWorker } from "node:worker_threads";
 import type * as tf from "@tensorflow/tfjs";
@@ -114,11 +117,26 @@ class BlobUrlWorker extends NodeWorker {
   }
 }
 
+/** The names layer 3 defines in each worker, as the package's Node bundle declares them. */
+const BUNDLE_ALIASES = ["require$$0 = require('fs')", "require$$1 = require('path')", "require$$3 = require('perf_hooks')", "require$$4 = require('os')"];
+
+/** True when tfjs-backend-wasm runs from its package file, whose alias names the workers define. */
+function packagedGlue(): boolean {
+  try {
+    const text = readFileSync(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"), "utf8");
+    return BUNDLE_ALIASES.every((alias) => text.includes(`var ${alias};`));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Activates tfjs-backend-wasm with `threads` XNNPACK threads: the threaded SIMD build when more
- * than one, the single-threaded SIMD build otherwise. Returns the threads XNNPACK reports.
+ * than one (and the package runs from its own file), the single-threaded SIMD build otherwise.
+ * Returns the threads XNNPACK reports.
  */
-export async function activateWasm(tfjs: typeof tf, threads: number): Promise<number> {
+export async function activateWasm(tfjs: typeof tf, requested: number): Promise<number> {
+  const threads = requested > 1 && packagedGlue() ? requested : 1;
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
   wasm.setThreadsCount(threads);
