@@ -47,7 +47,8 @@ try {
   record(`webgpu (${report.device || report.description})`, "device", bySize);
 } catch (error) {
   const e = error as { code?: string; message: string };
-  skipped.push({ measurement: "webgpu matmul", reason: e.code ? `[${e.code}] ${e.message.split("\n")[0]}` : e.message });
+  const why = e.message.split("\n")[0];
+  skipped.push({ measurement: "webgpu matmul", reason: `${e.code ? `[${e.code}] ` : ""}${why.length > 120 ? `${why.slice(0, 117)}...` : why}` });
 }
 
 // the machine's BLAS through Debian's numpy: the same sizes and thread counts
@@ -66,6 +67,7 @@ for n in sizes:
         t = time.perf_counter(); a @ b; times.append(time.perf_counter() - t)
     out[n] = 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
 libs = sorted({l.split()[-1].rsplit("/", 1)[-1] for l in open("/proc/self/maps") if "blas" in l.lower() and "/" in l})
+libs = [l for l in libs if "openblas" in l] or libs
 print(json.dumps({"numpy": np.__version__, "blas": ", ".join(libs), "gflops": out}))
 `;
 const python = "/usr/bin/python3";
@@ -90,6 +92,7 @@ printTable(`float32 matmul rate per backend and thread count${blasName ? ` (BLAS
 // GPT LoRA training: the small preset at the Factory's batch, the large one at batch 4
 const training: Row[] = [];
 const tokens: Record<string, number> = {};
+const losses: Record<string, string> = {};
 const trainingCases = [
   { preset: "fortunes-gpt", batch: 16, steps: quick ? 3 : 10 },
   { preset: "fortunes-gpt-large", batch: quick ? 2 : 4, steps: 1 },
@@ -98,7 +101,8 @@ for (const c of trainingCases) {
   for (const threads of threadCounts) {
     const reply = await onThreads(threads, { task: "lora", preset: c.preset, batch: c.batch, steps: c.steps, repeats: quick ? 1 : 2 });
     tokens[`${c.preset}@${threads}`] = reply.tokensPerSecond ?? 0;
-    training.push({ preset: c.preset, batch: c.batch, threads, "tokens/s": reply.tokensPerSecond ?? 0 });
+    losses[`${c.preset}@${threads}`] = reply.loss ?? "";
+    training.push({ preset: c.preset, batch: c.batch, threads, "tokens/s": reply.tokensPerSecond ?? 0, "last step's loss": reply.loss ?? "" });
   }
 }
 printTable("GPT LoRA training on wasm (r 2 on v_proj, fc_out, lm_head; AdamW)", training);
@@ -117,7 +121,11 @@ if (cores > 1) {
     const blas1 = rate["BLAS@1"]?.[n];
     if (blas1) ratios.push({ ratio: `BLAS matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`BLAS@${cores}`][n] / blas1 });
   }
-  for (const c of trainingCases) ratios.push({ ratio: `${c.preset} LoRA tokens/s, ${cores} threads / 1`, threads: cores, value: tokens[`${c.preset}@${cores}`] / tokens[`${c.preset}@1`] });
+  for (const c of trainingCases) {
+    ratios.push({ ratio: `${c.preset} LoRA tokens/s, ${cores} threads / 1`, threads: cores, value: tokens[`${c.preset}@${cores}`] / tokens[`${c.preset}@1`] });
+    const [one, all] = [losses[`${c.preset}@1`], losses[`${c.preset}@${cores}`]];
+    ratios.push({ ratio: `${c.preset} last loss, ${cores} threads vs 1`, threads: cores, value: one === all ? "identical" : `differs by ${Math.abs(Number(one) - Number(all)).toExponential(2)}` });
+  }
 }
 printTable("Ratios measured in this run", ratios);
 if (skipped.length) printTable("Not measured", skipped);

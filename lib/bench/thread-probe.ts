@@ -3,7 +3,8 @@
  * fixed when it initialises (LAB_THREADS), so `onThreads` runs this file as a child with
  * LAB_TF_BACKEND=wasm and LAB_THREADS set, and reads back the one JSON line it prints.
  *   matmul  — square float32 matmul GFLOP/s at each size;
- *   lora    — GPT LoRA training tokens/s of a preset (the Factory's LoRA recipe, random tokens);
+ *   lora    — GPT LoRA training tokens/s of a preset (the Factory's LoRA recipe, random tokens)
+ *             and the last step's loss;
  *   step    — the bits of a small GPT LoRA run (losses, adapter weights, one large product), for
  *             checking that the thread count changes no number.
  */
@@ -23,6 +24,8 @@ export interface ProbeReply {
   threads: number;
   matmul?: Record<string, number>;
   tokensPerSecond?: number;
+  /** lora: the loss of the last step, in full (the same at every thread count). */
+  loss?: string;
   step?: { losses: string[]; adapterSha256: string; productSha256: string };
 }
 
@@ -60,10 +63,14 @@ async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "
   if (task.task === "lora") {
     const s = loraSetup(tf, task.preset, task.batch);
     let step = 0;
+    let loss = 0;
     const ms = await timeMs(() => {
-      for (let i = 0; i < task.steps; i++) tf.tidy(() => void trainStep(s.model, s.base, s.trainable, s.opt, { x: s.x, y: s.y }, 0.03, s.fwd, step++));
+      for (let i = 0; i < task.steps; i++)
+        tf.tidy(() => {
+          loss = trainStep(s.model, s.base, s.trainable, s.opt, { x: s.x, y: s.y }, 0.03, s.fwd, step++).loss;
+        });
     }, task.repeats);
-    return { tokensPerSecond: (task.steps * s.tokens) / (ms / 1000) };
+    return { tokensPerSecond: (task.steps * s.tokens) / (ms / 1000), loss: loss.toString() };
   }
   // three steps of the small preset at batch 8, then one product of the large preset's width
   const s = loraSetup(tf, "fortunes-gpt", 8);
