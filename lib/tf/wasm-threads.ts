@@ -18,11 +18,10 @@
  *     core count of twice the threads asked for, and XNNPACK gets exactly that many.
  * The build pre-creates 8 pthread workers and caps the pool at 8 threads (backend.cc), so more
  * than 8 threads is refused. Layer 3 needs the package's file as npm ships it: inside a minified
- * bundle (the GPU check's script) the aliases have other names, and the backend runs one thread.
+ * bundle (the GPU check's script) the aliases have other names, the main script is refused before
+ * a worker runs it, and the backend starts on one thread.
  */
 import { resolveObjectURL } from "node:buffer";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { Worker as NodeWorker } from "node:worker_threads";
 import type * as tf from "@tensorflow/tfjs";
@@ -117,48 +116,60 @@ class BlobUrlWorker extends NodeWorker {
   }
 }
 
-/** The names layer 3 defines in each worker, as the package's Node bundle declares them. */
-const BUNDLE_ALIASES = ["require$$0 = require('fs')", "require$$1 = require('path')", "require$$3 = require('perf_hooks')", "require$$4 = require('os')"];
-
-/** True when tfjs-backend-wasm runs from its package file, whose alias names the workers define. */
-function packagedGlue(): boolean {
-  try {
-    const text = readFileSync(createRequire(import.meta.url).resolve("@tensorflow/tfjs-backend-wasm"), "utf8");
-    return BUNDLE_ALIASES.every((alias) => text.includes(`var ${alias};`));
-  } catch {
-    return false;
-  }
-}
+/** The names layer 3 defines in each worker; the main script must be the one that uses them. */
+const WORKER_NAMES = ["require$$0", "require$$1", "require$$3", "require$$4", "commonjsGlobal"];
+const MAIN_SCRIPT_START = "var WasmBackendModuleThreadedSimd = ";
 
 /**
- * Activates tfjs-backend-wasm with `threads` XNNPACK threads: the threaded SIMD build when more
- * than one (and the package runs from its own file), the single-threaded SIMD build otherwise.
- * Returns the threads XNNPACK reports.
+ * Activates tfjs-backend-wasm with `requested` XNNPACK threads: the threaded SIMD build when more
+ * than one, the single-threaded SIMD build otherwise, or when the package runs from a minified
+ * bundle (its main script then uses other names than the workers define). Returns the threads
+ * XNNPACK reports.
  */
 export async function activateWasm(tfjs: typeof tf, requested: number): Promise<number> {
-  const threads = requested > 1 && packagedGlue() ? requested : 1;
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
-  tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", threads > 1);
-  wasm.setThreadsCount(threads);
-  if (threads === 1) {
-    if (!(await tfjs.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
-    return wasm.getThreadsCount();
+  if (requested > 1) {
+    tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
+    wasm.setThreadsCount(requested);
+    const bridge = bridgeGlobals(requested);
+    let started: boolean;
+    try {
+      started = await tfjs.setBackend("wasm");
+    } finally {
+      bridge.restore();
+    }
+    if (started) {
+      // The glue keeps a running pthread referenced, so XNNPACK's idle pool would hold the process
+      // open after its work is done: the pool lives as long as the process and never keeps it alive.
+      for (const worker of BlobUrlWorker.started) worker.unref();
+      return wasm.getThreadsCount();
+    }
+    if (!bridge.renamed()) throw new Error("the threaded wasm backend failed to initialise");
   }
-  const restore = bridgeGlobals(threads);
-  try {
-    if (!(await tfjs.setBackend("wasm"))) throw new Error("the threaded wasm backend failed to initialise");
-  } finally {
-    restore();
-  }
-  // The glue keeps a running pthread referenced, so XNNPACK's idle pool would hold the process
-  // open after its work is done: the pool lives as long as the process and never keeps it alive.
-  for (const worker of BlobUrlWorker.started) worker.unref();
+  tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
+  wasm.setThreadsCount(1);
+  if (!(await tfjs.setBackend("wasm"))) throw new Error("the wasm backend failed to initialise");
   return wasm.getThreadsCount();
 }
 
-/** Layers 1 and 4 while the backend initialises; returns what puts the globals back. */
-function bridgeGlobals(threads: number): () => void {
+/**
+ * Layers 1 and 4 while the backend initialises, and a look at the main script before any worker
+ * runs it: a script whose names were minified away stops the threaded start (`renamed`).
+ */
+function bridgeGlobals(threads: number): { restore: () => void; renamed: () => boolean } {
   const global = globalThis as Record<string, unknown>;
+  const NativeBlob = Blob;
+  let renamed = false;
+  global.Blob = class MainScriptCheck extends NativeBlob {
+    constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
+      const text = parts?.[0];
+      if (typeof text === "string" && text.startsWith(MAIN_SCRIPT_START) && !WORKER_NAMES.every((name) => text.includes(name))) {
+        renamed = true;
+        throw new Error("the threaded build's main script does not use the names its workers define (a minified bundle)");
+      }
+      super(parts, options);
+    }
+  };
   const workerBefore = Object.getOwnPropertyDescriptor(global, "Worker");
   // the glue assigns Node's Worker to the global before it constructs its pool: that assignment is ignored
   Object.defineProperty(global, "Worker", { configurable: true, get: () => BlobUrlWorker, set: () => {} });
@@ -170,9 +181,11 @@ function bridgeGlobals(threads: number): () => void {
     }
     return instantiate(source as BufferSource, imports);
   }) as typeof WebAssembly.instantiate;
-  return () => {
+  const restore = () => {
+    global.Blob = NativeBlob;
     WebAssembly.instantiate = instantiate;
     delete global.Worker;
     if (workerBefore) Object.defineProperty(global, "Worker", workerBefore);
   };
+  return { restore, renamed: () => renamed };
 }
