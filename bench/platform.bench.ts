@@ -26,13 +26,19 @@ type Row = Record<string, string | number>;
 const matmul: Row[] = [];
 /** GFLOP/s by "backend@threads" and size. */
 const rate: Record<string, Record<number, number>> = {};
-const record = (backend: string, threads: number | string, bySize: Record<number, number>) => {
+/** GFLOP per CPU-second by "backend@threads" and size (the wasm rows). */
+const perCpu: Record<string, Record<number, number>> = {};
+const record = (backend: string, threads: number | string, bySize: Record<number, number>, perCpuSecond?: Record<number, number>) => {
   rate[`${backend}@${threads}`] = bySize;
-  for (const [n, gflops] of Object.entries(bySize)) matmul.push({ backend, threads, "matrix size": Number(n), "GFLOP/s": gflops });
+  if (perCpuSecond) perCpu[`${backend}@${threads}`] = perCpuSecond;
+  for (const [n, gflops] of Object.entries(bySize)) matmul.push({ backend, threads, "matrix size": Number(n), "GFLOP/s": gflops, "GFLOP per CPU-second": perCpuSecond?.[Number(n)] ?? "" });
 };
 
 // wasm: XNNPACK on 1 and on every core, each in its own process
-for (const threads of threadCounts) record("wasm", threads, (await onThreads(threads, { task: "matmul", sizes, repeats })).matmul ?? {});
+for (const threads of threadCounts) {
+  const reply = await onThreads(threads, { task: "matmul", sizes, repeats });
+  record("wasm", threads, reply.matmul ?? {}, reply.matmulPerCpuSecond);
+}
 
 // cpu: plain JavaScript, one thread, small sizes only (1024² takes seconds)
 await selectBackend({ override: "cpu" });
@@ -118,6 +124,7 @@ for (const threads of threadCounts) {
 if (cores > 1) {
   for (const n of sizes) {
     ratios.push({ ratio: `wasm matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] });
+    ratios.push({ ratio: `wasm matmul ${n}² per CPU-second, ${cores} threads / 1`, threads: cores, value: perCpu[`wasm@${cores}`][n] / perCpu["wasm@1"][n] });
     const blas1 = rate["BLAS@1"]?.[n];
     if (blas1) ratios.push({ ratio: `BLAS matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`BLAS@${cores}`][n] / blas1 });
   }

@@ -2,7 +2,7 @@
  * Measurements that need a fresh process per thread count: the wasm backend's thread count is
  * fixed when it initialises (LAB_THREADS), so `onThreads` runs this file as a child with
  * LAB_TF_BACKEND=wasm and LAB_THREADS set, and reads back the one JSON line it prints.
- *   matmul  — square float32 matmul GFLOP/s at each size;
+ *   matmul  — square float32 matmul GFLOP/s at each size, and per second of CPU time;
  *   lora    — GPT LoRA training tokens/s of a preset (the Factory's LoRA recipe, random tokens)
  *             and the last step's loss;
  *   step    — the bits of a small GPT LoRA run (losses, adapter weights, one large product), for
@@ -23,6 +23,11 @@ export interface ProbeReply {
   backend: string;
   threads: number;
   matmul?: Record<string, number>;
+  /**
+   * matmul: GFLOP per second of this process's CPU time (all its threads): what the threads cost,
+   * which a machine shared with other work changes far less than the wall-clock rate.
+   */
+  matmulPerCpuSecond?: Record<string, number>;
   tokensPerSecond?: number;
   /** lora: the loss of the last step, in full (the same at every thread count). */
   loss?: string;
@@ -54,11 +59,33 @@ function sha256(values: ArrayLike<number>[]): string {
   return hash.digest("hex");
 }
 
+/** GFLOP per second of this process's CPU time over `repeats` products of two n×n matrices. */
+function matmulPerCpu(tf: typeof tfjs, n: number, repeats: number): number {
+  const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
+  const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
+  const product = () => {
+    const p = tf.matMul(a, b);
+    p.dataSync();
+    p.dispose();
+  };
+  product();
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < repeats; i++) product();
+  const { user, system } = process.cpuUsage(cpu);
+  a.dispose();
+  b.dispose();
+  return (2 * n ** 3 * repeats) / ((user + system) * 1e3);
+}
+
 async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "backend" | "threads">> {
   if (task.task === "matmul") {
     const matmul: Record<string, number> = {};
-    for (const n of task.sizes) matmul[n] = await matmulGflops(tf, n, task.repeats);
-    return { matmul };
+    const matmulPerCpuSecond: Record<string, number> = {};
+    for (const n of task.sizes) {
+      matmul[n] = await matmulGflops(tf, n, task.repeats);
+      matmulPerCpuSecond[n] = matmulPerCpu(tf, n, task.repeats);
+    }
+    return { matmul, matmulPerCpuSecond };
   }
   if (task.task === "lora") {
     const s = loraSetup(tf, task.preset, task.batch);
