@@ -126,7 +126,12 @@ if (cores > 1) {
     ratios.push({ ratio: `wasm matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] });
     ratios.push({ ratio: `wasm matmul ${n}² per CPU-second, ${cores} threads / 1`, threads: cores, value: perCpu[`wasm@${cores}`][n] / perCpu["wasm@1"][n] });
     const blas1 = rate["BLAS@1"]?.[n];
-    if (blas1) ratios.push({ ratio: `BLAS matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`BLAS@${cores}`][n] / blas1 });
+    if (blas1) {
+      const blasGain = rate[`BLAS@${cores}`][n] / blas1;
+      ratios.push({ ratio: `BLAS matmul ${n}², ${cores} threads / 1`, threads: cores, value: blasGain });
+      // the cores a shared machine gives change both gains alike: this one is about the threading alone
+      ratios.push({ ratio: `wasm's gain / BLAS's gain, ${n}²`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] / blasGain });
+    }
   }
   for (const c of trainingCases) {
     ratios.push({ ratio: `${c.preset} LoRA tokens/s, ${cores} threads / 1`, threads: cores, value: tokens[`${c.preset}@${cores}`] / tokens[`${c.preset}@1`] });
