@@ -122,21 +122,21 @@ const MAIN_SCRIPT_START = "var WasmBackendModuleThreadedSimd = ";
 
 /**
  * Activates tfjs-backend-wasm with `requested` XNNPACK threads: the threaded SIMD build when more
- * than one, the single-threaded SIMD build otherwise, or when the package runs from a minified
- * bundle (its main script then uses other names than the workers define). Returns the threads
- * XNNPACK reports.
+ * than one, the single-threaded SIMD build otherwise, or when the threaded build does not start
+ * (inside a minified bundle its main script uses other names than the workers define). Returns
+ * the threads XNNPACK reports, which runtime.json and the banner show.
  */
 export async function activateWasm(tfjs: typeof tf, requested: number): Promise<number> {
   const wasm = await import("@tensorflow/tfjs-backend-wasm");
   if (requested > 1) {
     tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
     wasm.setThreadsCount(requested);
-    const bridge = bridgeGlobals(requested);
+    const restore = bridgeGlobals(requested);
     let started: boolean;
     try {
       started = await tfjs.setBackend("wasm");
     } finally {
-      bridge.restore();
+      restore();
     }
     if (started) {
       // The glue keeps a running pthread referenced, so XNNPACK's idle pool would hold the process
@@ -144,7 +144,7 @@ export async function activateWasm(tfjs: typeof tf, requested: number): Promise<
       for (const worker of BlobUrlWorker.started) worker.unref();
       return wasm.getThreadsCount();
     }
-    if (!bridge.renamed()) throw new Error("the threaded wasm backend failed to initialise");
+    // the threaded start failed without harm (a minified bundle's script refused): one thread it is
   }
   tfjs.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
   wasm.setThreadsCount(1);
@@ -154,17 +154,16 @@ export async function activateWasm(tfjs: typeof tf, requested: number): Promise<
 
 /**
  * Layers 1 and 4 while the backend initialises, and a look at the main script before any worker
- * runs it: a script whose names were minified away stops the threaded start (`renamed`).
+ * runs it: a script whose names were minified away stops the threaded start. Returns what puts
+ * the globals back.
  */
-function bridgeGlobals(threads: number): { restore: () => void; renamed: () => boolean } {
+function bridgeGlobals(threads: number): () => void {
   const global = globalThis as Record<string, unknown>;
   const NativeBlob = Blob;
-  let renamed = false;
   global.Blob = class MainScriptCheck extends NativeBlob {
     constructor(parts?: BlobPart[], options?: BlobPropertyBag) {
       const text = parts?.[0];
       if (typeof text === "string" && text.startsWith(MAIN_SCRIPT_START) && !WORKER_NAMES.every((name) => text.includes(name))) {
-        renamed = true;
         throw new Error("the threaded build's main script does not use the names its workers define (a minified bundle)");
       }
       super(parts, options);
@@ -181,11 +180,10 @@ function bridgeGlobals(threads: number): { restore: () => void; renamed: () => b
     }
     return instantiate(source as BufferSource, imports);
   }) as typeof WebAssembly.instantiate;
-  const restore = () => {
+  return () => {
     global.Blob = NativeBlob;
     WebAssembly.instantiate = instantiate;
     delete global.Worker;
     if (workerBefore) Object.defineProperty(global, "Worker", workerBefore);
   };
-  return { restore, renamed: () => renamed };
 }
