@@ -37,7 +37,7 @@ export async function settle(figures: Record<string, number>, options: { chain?:
   if (ctx.interactive) {
     const parameters = liveParameters(ctx.notebook);
     const runtimePath = join(ctx.runDir, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend?: string; adapter?: unknown }>(runtimePath) : undefined;
+    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend?: string; adapter?: unknown; threads?: number }>(runtimePath) : undefined;
     const notebookPath = join(notebooksDir(), `${ctx.notebook}.ipynb`);
     landInteractiveRun({
       startedAt: ctx.startedAt,
@@ -49,6 +49,7 @@ export async function settle(figures: Record<string, number>, options: { chain?:
       versions: runVersions(),
       tfBackend: runtime?.tfBackend ?? "not used",
       ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
+      ...(runtime?.threads ? { tfThreads: runtime.threads } : {}),
       seed: parameters.used.seed ?? null,
       quick: parameters.used.quick ?? null,
       parameters: parameters.used,

@@ -340,7 +340,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
     const executed = readNotebook(join(staging, "notebook.ipynb"));
     const runtimePath = join(staging, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; workers?: number; adapter?: unknown }>(runtimePath) : undefined;
+    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; workers?: number; adapter?: unknown; threads?: number }>(runtimePath) : undefined;
     const finished = new Date();
     const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
     writeJsonAtomic(join(staging, "manifest.json"), {
@@ -356,6 +356,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
       tfBackend: runtime?.tfBackend ?? "not used",
       workers: runtime?.workers ?? null,
       ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
+      ...(runtime?.threads ? { tfThreads: runtime.threads } : {}),
       seed: used.seed ?? null,
       quick: used.quick ?? null,
       parameters: used,

@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import * as tf from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
 import { registerWasmKernels } from "./wasm-kernels.js";
+import { activateWasm, parseThreadCount } from "./wasm-threads.js";
 import { activateWebGpu, formatAdapter, type WebGpuAdapterReport } from "./webgpu.js";
 
 const require = createRequire(import.meta.url);
@@ -28,6 +29,8 @@ export interface BackendCandidate {
   activate(forced: boolean): Promise<string | undefined>;
   /** What the backend reports about its device once active (webgpu: the adapter). */
   device?(): WebGpuAdapterReport | undefined;
+  /** The threads the backend computes on once active (wasm: XNNPACK's pool). */
+  threads?(): number | undefined;
 }
 
 export interface TfRuntime {
@@ -40,6 +43,8 @@ export interface TfRuntime {
   tfjsVersion: string;
   /** webgpu: the adapter's vendor, architecture, device, features and limits. */
   adapter?: WebGpuAdapterReport;
+  /** wasm: the threads XNNPACK multiplies on (LAB_THREADS, default all cores). */
+  threads?: number;
 }
 
 export { BackendError };
@@ -95,24 +100,34 @@ function webGpuCandidate(): BackendCandidate {
   };
 }
 
-export function defaultCandidates(): BackendCandidate[] {
+/**
+ * tfjs-backend-wasm on `threads` threads: the threaded SIMD build (XNNPACK's thread pool,
+ * lib/tf/wasm-threads.ts) above one thread, the single-threaded SIMD build at one.
+ */
+function wasmCandidate(threads: number): BackendCandidate {
+  let active: number | undefined;
+  return {
+    choice: "wasm",
+    async activate() {
+      try {
+        active = await activateWasm(tf, threads);
+      } catch (error) {
+        return `@tensorflow/tfjs-backend-wasm did not load on ${threads} thread${threads === 1 ? "" : "s"} (${(error as Error).message})`;
+      }
+      registerWasmKernels(tf);
+      return undefined;
+    },
+    threads: () => active,
+  };
+}
+
+/** The real backends, fastest first; the wasm backend on `threads` threads (default: LAB_THREADS). */
+export function defaultCandidates(threads = parseThreadCount(process.env.LAB_THREADS)): BackendCandidate[] {
   return [
     nativeCandidate("tfjs-node-gpu"),
     webGpuCandidate(),
     nativeCandidate("tfjs-node"),
-    {
-      choice: "wasm",
-      async activate() {
-        try {
-          await import("@tensorflow/tfjs-backend-wasm");
-        } catch (error) {
-          return `@tensorflow/tfjs-backend-wasm did not load (${(error as Error).message})`;
-        }
-        if (!(await tf.setBackend("wasm"))) return "the wasm backend failed to initialise";
-        registerWasmKernels(tf);
-        return undefined;
-      },
-    },
+    wasmCandidate(threads),
     {
       choice: "cpu",
       async activate() {
@@ -153,8 +168,10 @@ export async function selectBackend(options: { override?: string; candidates?: B
     if (reason === undefined) {
       await tf.ready();
       const adapter = candidate.device?.();
-      const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs, ...(adapter ? { adapter } : {}) };
-      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}${skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""}`);
+      const threads = candidate.threads?.();
+      const runtime: TfRuntime = { tf, backend: choice, tfBackendName: tf.getBackend(), skipped, tfjsVersion: tf.version.tfjs, ...(adapter ? { adapter } : {}), ...(threads ? { threads } : {}) };
+      const onThreads = threads ? `, ${threads} thread${threads === 1 ? "" : "s"}` : "";
+      options.log?.(`TensorFlow.js ${runtime.tfjsVersion} on backend ${choice}${onThreads}${skipped.length ? ` (passed over: ${skipped.map((s) => s.choice).join(", ")})` : ""}`);
       if (adapter) options.log?.(formatAdapter(adapter));
       return runtime;
     }

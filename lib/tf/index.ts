@@ -9,6 +9,7 @@ export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError,
 export { WebGpuError } from "./errors.js";
 export { type HostTensor, readFloats, readScalar, readTensorMap } from "./read-back.js";
 export { registerWasmKernels } from "./wasm-kernels.js";
+export { parseThreadCount, WASM_MAX_THREADS } from "./wasm-threads.js";
 export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 
 let runtime: Promise<TfRuntime> | undefined;
@@ -28,6 +29,7 @@ export function initTf(options: { quiet?: boolean } = {}): Promise<TfRuntime> {
         skipped: rt.skipped,
         workers: workerCount(),
         ...(rt.adapter ? { adapter: rt.adapter } : {}),
+        ...(rt.threads ? { threads: rt.threads } : {}),
       });
     }
     return rt;
