@@ -26,6 +26,12 @@ import type { OnProgress } from "./progress.js";
 export interface JobRef {
   module: string;
   name: string;
+  /**
+   * The job itself, for runs in this process: importing `module` again by URL can load a second
+   * copy of it and of everything it imports (under a TypeScript loader the URL differs from the
+   * static import's), with module state and classes of its own.
+   */
+  local?: Job<never, unknown>;
 }
 
 /** What a job is: any async function of its spec and index whose result can be structured-cloned. */
@@ -172,7 +178,7 @@ export async function runJobs<S, R>(ref: JobRef, specs: readonly S[], options: P
 
 /** One worker: the jobs in this process, one after another, with the same retry rule. */
 async function runInProcess<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions): Promise<R[]> {
-  const job = await loadJob<S, R>(ref);
+  const job = ref.local ? (ref.local as unknown as Job<S, R>) : await loadJob<S, R>(ref);
   const results: R[] = [];
   for (const [index, spec] of specs.entries()) {
     let result: R;

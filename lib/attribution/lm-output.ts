@@ -13,8 +13,10 @@ import type { Tensor } from "@tensorflow/tfjs";
 import { cacheDir } from "../cache.js";
 import { fromRoot, sha256Hex } from "../files.js";
 import type { ForwardOptions, Model, WeightMap } from "../intelligence/index.js";
+import * as I from "../intelligence/index.js";
 import { nextTurn, type OnProgress } from "../progress.js";
 import { rng as makeRng } from "../random.js";
+import { initTf } from "../tf/index.js";
 import { readFloats } from "../tf/read-back.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 
@@ -105,8 +107,6 @@ export async function sampleText(
  * continuation of `prompt`. The adapter is refused if its bytes no longer hash to the run's record.
  */
 export async function sampleFineTunedLm(o: LmSampleOptions): Promise<LmSample> {
-  const I = await import("../intelligence/index.js");
-  const { initTf } = await import("../tf/index.js");
   const specPath = o.spec ?? "experiments/factory/fortunes-lora.yaml";
   const loaded = I.loadSpec(isAbsolute(specPath) ? specPath : fromRoot(specPath));
   const spec = { ...loaded, base_model: { ...loaded.base_model, pretrain: o.pretrain ?? loaded.base_model.pretrain } };

@@ -4,6 +4,8 @@
  * to fit, and its seed inside the fit options) and answers the trained parameter vector; the
  * caller scores it. The same spec gives the same bits in this process and in any worker.
  */
+
+import { initTf } from "../tf/index.js";
 import { type JobRef, type PoolOptions, runJobs } from "../worker-pool.js";
 import { AttributionError } from "./errors.js";
 import { FactoryModel } from "./factory-model.js";
@@ -34,7 +36,6 @@ export async function retrainJob(spec: RetrainSpec): Promise<Float64Array> {
     if (fit.method === "newton") return fitNewton(lr, batch, { l2: fit.l2, start: fit.start });
     if (fit.method === "adam") return (await trainModel(lr, batch, fit.options)).params;
   } else if (fit.method === "factory") {
-    const { initTf } = await import("../tf/index.js"); // loaded only by the jobs that train on it
     const mlp = attributionMlp((await initTf({ quiet: true })).tf, model.inputDim, model.hidden, model.numClasses);
     const init = mlp.init(fit.options.seed);
     const run = await trainTensors(mlp, {}, init, batch, { ...fit.options, checkpointEvery: undefined });
@@ -50,7 +51,7 @@ export async function retrainJob(spec: RetrainSpec): Promise<Float64Array> {
   });
 }
 
-const RETRAIN: JobRef = { module: import.meta.url, name: "retrainJob" };
+const RETRAIN: JobRef = { module: import.meta.url, name: "retrainJob", local: retrainJob };
 
 /** Every spec's re-trained parameters, in order, on the pool's workers (LAB_WORKERS). */
 export function retrainAll(specs: readonly RetrainSpec[], options: PoolOptions = {}): Promise<Float64Array[]> {

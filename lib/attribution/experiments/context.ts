@@ -6,6 +6,7 @@
 import { cpuUsage } from "node:process";
 import { cacheDir } from "../../cache.js";
 import type { ExperimentLog } from "../../experiments/index.js";
+import { initTf } from "../../tf/index.js";
 import { AttributionError } from "../errors.js";
 import { attributionMlp } from "../factory-train.js";
 import { GradientStore } from "../gradients.js";
@@ -72,9 +73,12 @@ export function trakLdsKey(models: number): `lds_trak_${number}` {
   return `lds_trak_${models}`;
 }
 
-/** The lab's TensorFlow.js runtime, loaded only by the experiments that train (its wasm backend is heavy). */
+/**
+ * The lab's TensorFlow.js runtime, started only by the experiments that train (its wasm backend is
+ * heavy). Imported statically: a dynamic import can load a second copy of lib/tf under a
+ * TypeScript loader, with a runtime and error classes of its own.
+ */
 export async function experimentTf() {
-  const { initTf } = await import("../../tf/index.js");
   return (await initTf({ quiet: true })).tf;
 }
 

@@ -317,7 +317,7 @@ export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
   return answer;
 }
 
-const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob" };
+const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob", local: lmRetrainJob };
 
 /** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each), then each method's scores and identification. */
 async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
