@@ -139,7 +139,16 @@ export const WEBGPU_VS_WASM: ToleranceTable = {
     // one claim per (epoch, contributor with positive influence): the sign of the attribution decides it
     { figures: ["claims", "keyFigures.claims"], rule: EQUAL_RANKING },
     {
-      figures: ["casesDismissed", "derivedBlocksExact", "daCertificates", "outputsFinalized", "keyFigures.paidInferences", "keyFigures.l2Blocks", "keyFigures.derivedBlocksExact", "keyFigures.outputsFinalized"],
+      figures: [
+        "casesDismissed",
+        "derivedBlocksExact",
+        "daCertificates",
+        "outputsFinalized",
+        "keyFigures.paidInferences",
+        "keyFigures.l2Blocks",
+        "keyFigures.derivedBlocksExact",
+        "keyFigures.outputsFinalized",
+      ],
       rule: EQUAL_COUNT,
     },
     {
