@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { HashMismatchError } from "../../../lib/attribution/errors.js";
+import { logregExperiment } from "../../../lib/attribution/experiments/logreg-fmnist.js";
 import { FactoryModel } from "../../../lib/attribution/factory-model.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import { DataInf, GradDot, TracInCP } from "../../../lib/attribution/methods/index.js";
@@ -124,7 +125,6 @@ describe("attribution: on-disk gradient store", () => {
 describe("attribution: experiments read their gradients from the store", () => {
   it("a second run of the same seeded experiment computes no gradient set and reproduces every metric", async function () {
     this.timeout(60_000);
-    const { logregExperiment } = await import("../../../lib/attribution/experiments/logreg-fmnist.js");
     const dir = mkdtempSync(join(tmpdir(), "gstore-exp-"));
     const params = {
       seed: 3,

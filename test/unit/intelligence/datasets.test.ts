@@ -5,21 +5,28 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 import {
+  BASE_MODELS,
+  baseModel,
   buildDatanet,
   charTokenizer,
+  countParams,
   DatasetError,
   DEFAULT_FLIP,
   exampleDatanetPlan,
   FASHION_MNIST,
   FORTUNES_MIN,
+  gptConfig,
   loadFashionMnist,
   loadFortunes,
   merkleTreeOf,
   parseIdx,
+  pretrainBase,
   readVerified,
+  resolveBaseModel,
   sampleHash,
   verifyManifest,
 } from "../../../lib/intelligence/index.js";
+import { initTf, onHardwareGpu } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 
 describe("data sets", () => {
@@ -115,8 +122,6 @@ describe("datanets", () => {
 
 describe("base model pretraining", () => {
   it("reproduces the same checkpoint bytes from the same seed, and others from another seed", async () => {
-    const { initTf } = await import("../../../lib/tf/index.js");
-    const { pretrainBase } = await import("../../../lib/intelligence/index.js");
     const { tf } = await initTf({ quiet: true });
     const dir = mkdtempSync(join(tmpdir(), "base-"));
     const a = await pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 3, steps: 4, dir: join(dir, "a") });
@@ -131,8 +136,6 @@ describe("base model pretraining", () => {
 
 describe("the GPU preset of the language model", () => {
   it("is nanoGPT's shakespeare-char size and is what fortunes-gpt's full mode means on a hardware GPU only", async () => {
-    const { gptConfig, resolveBaseModel, BASE_MODELS } = await import("../../../lib/intelligence/index.js");
-    const { onHardwareGpu } = await import("../../../lib/tf/index.js");
     expect(gptConfig("fortunes-gpt-large")).to.include({ nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256 });
     expect(BASE_MODELS["fortunes-gpt-large"].kind).to.equal("gpt");
     expect(resolveBaseModel("fortunes-gpt", "full", true)).to.equal("fortunes-gpt-large");
@@ -147,8 +150,6 @@ describe("the GPU preset of the language model", () => {
 
   it("has about 10.8 M parameters; a GPT pretrains step by step, reporting each step's loss and recording the last", async function () {
     this.timeout(300_000);
-    const { initTf } = await import("../../../lib/tf/index.js");
-    const { pretrainBase, baseModel, countParams } = await import("../../../lib/intelligence/index.js");
     const { tf } = await initTf({ quiet: true });
     const large = baseModel(tf, "fortunes-gpt-large");
     const weights = large.init(1);

@@ -19,6 +19,7 @@ import {
   validateSpec,
 } from "../../../lib/intelligence/index.js";
 import { loraAKey, loraBKey } from "../../../lib/intelligence/models/peft-keys.js";
+import { initTf } from "../../../lib/tf/index.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 /** Where these tests' Factory outputs go: a temporary folder, never the repository. */
@@ -148,7 +149,6 @@ describe("Model Factory runs", function () {
   });
 
   it("exposes per-example gradients w.r.t. the LoRA tensors of each kept checkpoint (for attribution)", async () => {
-    const { initTf } = await import("../../../lib/tf/index.js");
     const { tf } = await initTf({ quiet: true });
     const loss = trainableLoss(first);
     const ck = first.checkpoints[first.checkpoints.length - 1];
