@@ -16,7 +16,28 @@ export interface LabErrorSpec {
   cause?: unknown;
 }
 
+/** Marks the lab's error classes, whichever copy of this module defined them. */
+const LAB_ERROR_CLASS = Symbol.for("openledger-lab/error-class");
+
 export class LabError extends Error {
+  static readonly [LAB_ERROR_CLASS] = true;
+
+  /**
+   * `instanceof` by class name among the lab's error classes: a process can hold two copies of a
+   * module (a TypeScript test loader loads a file that uses top-level await as ESM and the others
+   * as CommonJS), and an error built by one copy is still the error the other copy's class names.
+   */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` was asked about, not LabError
+    const wanted = this;
+    for (let proto = Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
+      const ctor = proto.constructor as { name?: string; [LAB_ERROR_CLASS]?: boolean } | undefined;
+      if (ctor === wanted || (ctor?.[LAB_ERROR_CLASS] === true && ctor.name === wanted.name)) return true;
+    }
+    return false;
+  }
+
   readonly code: string;
   readonly fields: ErrorFields;
   readonly hint: string;
