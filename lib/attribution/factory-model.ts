@@ -24,6 +24,7 @@
  * (the attribution layer's x·W convention; PEFT stores [out, in]), then its bias where trainable.
  */
 import type * as tfjs from "@tensorflow/tfjs";
+import { crossEntropy } from "../intelligence/models/ops.js";
 import { biasKey, loraAKey, loraBKey, roleOf, weightKey } from "../intelligence/models/peft-keys.js";
 import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
 import type { Rng } from "../random.js";
@@ -283,11 +284,11 @@ export class FactoryModel implements TraceableModel {
     const tf = this.tf;
     const logits = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
     const K = logits.shape[logits.shape.length - 1]!;
-    const onehot = tf.oneHot(tf.cast(b.y, "int32"), K);
-    const logp = tf.logSoftmax(logits);
     let perTarget: Tensor;
-    if (target === "loss") perTarget = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
+    if (target === "loss")
+      perTarget = crossEntropy(tf, logits, b.y); // differentiable twice: Hessian-vector products differentiate its gradient
     else {
+      const onehot = tf.oneHot(tf.cast(b.y, "int32"), K);
       // log p_y − log(1 − p_y) = z_y − logsumexp over the other classes
       const zy = tf.sum(tf.mul(logits, onehot), -1);
       const others = tf.logSumExp(tf.sub(logits, tf.mul(onehot, 1e9)), -1);
@@ -433,6 +434,35 @@ export class FactoryModel implements TraceableModel {
     const data = Float64Array.from(await readFloats(out));
     out.dispose();
     return data;
+  }
+
+  /**
+   * H·v for H the Hessian of the batch's mean loss (no regulariser), exact: Pearlmutter's
+   * R-operator by double back-propagation, the gradient of ⟨∇L(θ), v⟩ with respect to θ (tf.grads
+   * of a function of tf.grads), in one pass over the whole batch on the model's own backend. The
+   * custom gradients in the forward (layer norm, GELU) recompute their intermediates when their
+   * backward is recorded, so the product is exact to float32 rounding.
+   */
+  async hvp(params: Float64Array, batch: Batch, v: Float64Array): Promise<Float64Array> {
+    this.checkBatch(batch);
+    const tf = this.tf;
+    const keys = this.trainableKeys();
+    const products = tf.tidy(() => {
+      const trainable = this.unpack(params);
+      const direction = this.unpack(v);
+      const b = this.tensors(batch);
+      const meanLoss = (...ts: tfjs.Tensor[]) => tf.mean(this.values(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), b, "loss")) as tfjs.Scalar;
+      const gradientDotV = (...ts: tfjs.Tensor[]) => {
+        const g = tf.grads(meanLoss)(ts);
+        return tf.addN(g.map((gi, i) => tf.sum(tf.mul(gi, direction[keys[i]])))) as tfjs.Scalar;
+      };
+      return tf.grads(gradientDotV)(keys.map((k) => trainable[k]));
+    });
+    try {
+      return this.pack(await readTensorMap(Object.fromEntries(keys.map((k, i) => [k, products[i]]))));
+    } finally {
+      for (const t of products) t.dispose();
+    }
   }
 
   /** Per-example values of `target` (no gradients): the test outputs LDS and removal compare. */

@@ -42,14 +42,6 @@ export function verifyCheckpoint(cp: { params: Float64Array; hash: string }, lab
 
 /** The exact Hessian of the regularised mean loss, column by column from exact HVPs. */
 export async function exactHessian(model: TraceableModel, params: Float64Array, batch: Batch, l2: number): Promise<Float64Array> {
-  if (!model.hvp) {
-    throw new AttributionError({
-      code: "attribution/no-exact-hvp",
-      message: `${model.kind} has no exact Hessian-vector product`,
-      hint: "use the conjugate-gradient or LiSSA influence, or DataInf, for this model",
-      fields: { model: model.kind },
-    });
-  }
   const p = model.numParams;
   if (model.hessian) {
     const H = await model.hessian(params, batch);

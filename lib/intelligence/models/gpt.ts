@@ -1,7 +1,7 @@
 import type { Scalar } from "@tensorflow/tfjs";
 import { rng } from "../../random.js";
 import { IntelligenceError } from "../errors.js";
-import { crossEntropy, gelu, layerNorm, linear, need } from "./ops.js";
+import { crossEntropy, gelu, layerNorm, linear, need, softmax } from "./ops.js";
 import type { ForwardOptions, LinearModule, Model, Tensor, Tf, WeightMap } from "./types.js";
 
 export interface GptConfig {
@@ -120,7 +120,7 @@ export function causalBias(tf: Tf, Tq: number, Tk = Tq): Tensor {
 export function scaledDotProductAttention(tf: Tf, q: Tensor, k: Tensor, v: Tensor, bias: Tensor): Tensor {
   const dh = q.shape[3]!;
   const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(dh)); // [n, h, Tq, Tk]
-  const att = tf.softmax(tf.add(scores, bias));
+  const att = softmax(tf, tf.add(scores, bias));
   return tf.matMul(att, v);
 }
 

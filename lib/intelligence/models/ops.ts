@@ -78,21 +78,37 @@ export function dropout(tf: Tf, x: Tensor, p: number, seed: number, label: strin
 }
 
 /**
+ * Whether a custom gradient's backward pass is itself being recorded: true inside a second-order
+ * gradient (tf.grad of a function of tf.grad, as exact Hessian-vector products take). TensorFlow.js
+ * runs a custom op's forward off the tape, so the intermediates it saves are constants to a second
+ * differentiation; a backward that will be differentiated recomputes them from the op's inputs
+ * (which are on the tape) with recorded ops, and is then exact to second order.
+ */
+function backwardIsRecorded(tf: Tf): boolean {
+  return tf.engine().isTapeOn();
+}
+
+/**
  * Layer norm over the last axis, (x − μ)/√(σ² + ε)·γ + β, with its gradient written out
  * (dx = r·(g − mean(g) − x̂·mean(g·x̂)), g = dy·γ): autodiff of the forward graph costs about
- * three times as many elementwise kernels, each a single-threaded pass on wasm.
+ * three times as many elementwise kernels, each a single-threaded pass on wasm. A first-order
+ * backward reuses the forward's x̂ and r; a recorded one (second order) recomputes them from x.
  */
 export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, eps = 1e-5): Tensor {
-  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
-    const [xi, gamma, beta, save] = args as [Tensor, Tensor, Tensor, GradSaveFunc];
+  const normalise = (xi: Tensor) => {
     const { mean, variance } = tf.moments(xi, -1, true);
     const rstd = tf.rsqrt(tf.add(variance, eps));
-    const xhat = tf.mul(tf.sub(xi, mean), rstd);
-    save([xhat, rstd, gamma]);
+    return { xhat: tf.mul(tf.sub(xi, mean), rstd), rstd };
+  };
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, gamma, beta, save] = args as [Tensor, Tensor, Tensor, GradSaveFunc];
+    const { xhat, rstd } = normalise(xi);
+    save([xi, gamma, xhat, rstd]);
     return {
       value: tf.add(tf.mul(xhat, gamma), beta),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xh, r, g] = saved;
+        const [xs, g] = saved;
+        const { xhat: xh, rstd: r } = backwardIsRecorded(tf) ? normalise(xs) : { xhat: saved[2], rstd: saved[3] };
         const rows = dy.shape.slice(0, -1).map((_, i) => i);
         const gx = tf.mul(dy, g);
         const dx = tf.mul(r, tf.sub(tf.sub(gx, tf.mean(gx, -1, true)), tf.mul(xh, tf.mean(tf.mul(gx, xh), -1, true))));
@@ -103,10 +119,50 @@ export function layerNorm(tf: Tf, weights: WeightMap, name: string, x: Tensor, e
   return f(x, need(weights, weightKey(name)), need(weights, biasKey(name))) as Tensor;
 }
 
-/** Per-row cross-entropy of logits [n, k] against integer labels [n]. */
+/**
+ * Softmax over the last axis, with TensorFlow.js's gradient (y·(dy − Σ dy·y)) made differentiable
+ * twice: tfjs saves an op's output for its gradient as a copy recorded before the op itself, so a
+ * second differentiation sees y as a constant and drops the softmax's curvature. A recorded backward
+ * recomputes y from the saved input.
+ */
+export function softmax(tf: Tf, x: Tensor): Tensor {
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, save] = args as [Tensor, GradSaveFunc];
+    const y = tf.softmax(xi);
+    save([xi, y]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const ys = backwardIsRecorded(tf) ? tf.softmax(saved[0]) : saved[1];
+        const dyTimesY = tf.mul(dy, ys);
+        return [tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, -1, true), ys))];
+      },
+    };
+  });
+  return f(x) as Tensor;
+}
+
+/** Log-softmax over the last axis, gradient dy − Σdy·exp(y), differentiable twice as `softmax` is. */
+export function logSoftmax(tf: Tf, x: Tensor): Tensor {
+  const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
+    const [xi, save] = args as [Tensor, GradSaveFunc];
+    const y = tf.logSoftmax(xi);
+    save([xi, y]);
+    return {
+      value: y,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const ys = backwardIsRecorded(tf) ? tf.logSoftmax(saved[0]) : saved[1];
+        return [tf.sub(dy, tf.mul(tf.sum(dy, -1, true), tf.exp(ys)))];
+      },
+    };
+  });
+  return f(x) as Tensor;
+}
+
+/** Cross-entropy of logits [..., k] against integer labels [...]: one value per row. */
 export function crossEntropy(tf: Tf, logits: Tensor, labels: Tensor): Tensor {
   const k = logits.shape[logits.shape.length - 1]!;
-  const logp = tf.logSoftmax(logits);
+  const logp = logSoftmax(tf, logits);
   const onehot = tf.oneHot(tf.cast(labels, "int32"), k);
   return tf.neg(tf.sum(tf.mul(logp, onehot), -1));
 }
@@ -115,19 +171,25 @@ export function crossEntropy(tf: Tf, logits: Tensor, labels: Tensor): Tensor {
  * GELU, GPT-2's tanh approximation, as x·σ(2u) (= x·½(1 + tanh u)), u = c·(x + 0.044715x³),
  * with x³ as x·x·x (wasm's Pow and Tanh kernels are scalar loops; Sigmoid and Multiply are
  * vectorised) and the derivative written out: σ(2u) + x·σ(2u)(1 − σ(2u))·2c(1 + 3·0.044715x²).
+ * A first-order backward reuses the forward's x² and σ; a recorded one (second order) recomputes
+ * them from x.
  */
 export function gelu(tf: Tf, x: Tensor): Tensor {
   const c2 = 2 * Math.sqrt(2 / Math.PI);
   const k = 0.044715;
+  const parts = (xi: Tensor) => {
+    const x2 = tf.mul(xi, xi);
+    return { x2, s: tf.sigmoid(tf.mul(tf.mul(xi, tf.add(tf.mul(x2, k), 1)), c2)) };
+  };
   const f = tf.customGrad((...args: (Tensor | GradSaveFunc)[]) => {
     const [xi, save] = args as [Tensor, GradSaveFunc];
-    const x2 = tf.mul(xi, xi);
-    const s = tf.sigmoid(tf.mul(tf.mul(xi, tf.add(tf.mul(x2, k), 1)), c2));
+    const { x2, s } = parts(xi);
     save([xi, x2, s]);
     return {
       value: tf.mul(xi, s),
       gradFunc: (dy: Tensor, saved: Tensor[]) => {
-        const [xs, xx, sg] = saved;
+        const [xs] = saved;
+        const { x2: xx, s: sg } = backwardIsRecorded(tf) ? parts(xs) : { x2: saved[1], s: saved[2] };
         const du = tf.mul(tf.add(tf.mul(xx, 3 * k), 1), c2);
         const d = tf.add(sg, tf.mul(tf.mul(tf.mul(xs, sg), tf.sub(1, sg)), du));
         return [tf.mul(dy, d)];

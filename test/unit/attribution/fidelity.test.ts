@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
+import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { attributionMlp, type MlpRun, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../../../lib/attribution/gradients.js";
@@ -19,9 +20,13 @@ import {
   TRAK,
   TracInCP,
 } from "../../../lib/attribution/methods/index.js";
-import { LogisticRegression } from "../../../lib/attribution/model.js";
+import { type Batch, LogisticRegression } from "../../../lib/attribution/model.js";
 import { fitNewton } from "../../../lib/attribution/retrain.js";
+import { createGpt, type GptConfig, initLora, loraConfig, loraForwardOptions, type WeightMap } from "../../../lib/intelligence/index.js";
+import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
+import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { readTensorMap } from "../../../lib/tf/read-back.js";
 import { expectCodeAsync } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
@@ -44,6 +49,158 @@ function inverse(A: Float64Array, k: number): Float64Array {
       }
   }
   return I;
+}
+
+/**
+ * The float64 reference for Model Factory models: each model's forward and mean loss rewritten
+ * here in float64 from its definition (nothing shared with the TensorFlow.js code under test),
+ * taking the parameter vector in FactoryModel's layout (per block rows = in, cols = out, so
+ * x·block is the product; then the bias). Derivatives come from central differences in float64:
+ * second differences of the loss along v and eⱼ for (Hv)ⱼ, first differences for gradients.
+ */
+type Loss64 = (theta: Float64Array) => number;
+
+function matmul64(A: Float64Array, B: ArrayLike<number>, m: number, k: number, n: number): Float64Array {
+  const C = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let p = 0; p < k; p++) for (let j = 0; j < n; j++) C[i * n + j] += A[i * k + p] * B[p * n + j];
+  return C;
+}
+
+/** Mean over rows of −log softmax(z)[y], weighted per row (weights sum to n for a classifier). */
+function crossEntropy64(z: Float64Array, y: ArrayLike<number>, rows: number, K: number, weight: (row: number) => number, n: number): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let k = 0; k < K; k++) max = Math.max(max, z[r * K + k]);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += Math.exp(z[r * K + k] - max);
+    total += weight(r) * (Math.log(sum) + max - z[r * K + y[r]]);
+  }
+  return total / n;
+}
+
+/** A ReLU MLP, every layer trainable: h ← relu(h·W + b), logits from the last block. */
+function mlpLoss64(blocks: readonly { rows: number; cols: number; offset: number }[], batch: Batch): Loss64 {
+  return (theta) => {
+    let h = Float64Array.from(batch.x);
+    blocks.forEach((b, l) => {
+      const z = matmul64(h, theta.subarray(b.offset, b.offset + b.rows * b.cols), batch.n, b.rows, b.cols);
+      for (let i = 0; i < batch.n; i++) for (let c = 0; c < b.cols; c++) z[i * b.cols + c] += theta[b.offset + b.rows * b.cols + c];
+      h = l < blocks.length - 1 ? z.map((x) => Math.max(0, x)) : z;
+    });
+    return crossEntropy64(h, batch.y, batch.n, blocks[blocks.length - 1].cols, () => 1, batch.n);
+  };
+}
+
+/**
+ * The nanoGPT-layout GPT with LoRA on some linear layers: embeddings, pre-norm blocks (layer norm
+ * ε = 1e-5, causal softmax attention, GELU's tanh form), final norm, lm_head; a window's value is
+ * the mean over its positions of the cross-entropy, the loss the mean over windows.
+ */
+function gptLoraLoss64(
+  config: GptConfig,
+  frozen: Record<string, Float64Array>,
+  blocks: readonly { name: string; rows: number; cols: number; offset: number }[],
+  scaling: number,
+  batch: Batch,
+): Loss64 {
+  const { nLayer, nHead, nEmbd: d, vocabSize: V } = config;
+  const T = batch.dim,
+    n = batch.n,
+    N = n * T,
+    dh = d / nHead;
+  return (theta) => {
+    const lora = new Map(blocks.map((b) => [b.name, theta.subarray(b.offset, b.offset + b.rows * b.cols)]));
+    const linear = (x: Float64Array, name: string, inF: number, outF: number, bias: boolean) => {
+      const W = frozen[`${name}.weight`]; // [out, in]
+      const y = new Float64Array(N * outF);
+      for (let i = 0; i < N; i++)
+        for (let o = 0; o < outF; o++) {
+          let s = bias ? frozen[`${name}.bias`][o] : 0;
+          for (let a = 0; a < inF; a++) s += x[i * inF + a] * W[o * inF + a];
+          y[i * outF + o] = s;
+        }
+      const A = lora.get(`${name}.lora_A.weight`);
+      const B = lora.get(`${name}.lora_B.weight`);
+      if (A && B) {
+        const r = A.length / inF;
+        const up = matmul64(matmul64(x, A, N, inF, r), B, N, r, outF);
+        for (let i = 0; i < y.length; i++) y[i] += scaling * up[i];
+      }
+      return y;
+    };
+    const layerNorm = (x: Float64Array, name: string) => {
+      const y = new Float64Array(x.length);
+      for (let i = 0; i < N; i++) {
+        let mean = 0,
+          variance = 0;
+        for (let j = 0; j < d; j++) mean += x[i * d + j] / d;
+        for (let j = 0; j < d; j++) variance += (x[i * d + j] - mean) ** 2 / d;
+        for (let j = 0; j < d; j++) y[i * d + j] = ((x[i * d + j] - mean) / Math.sqrt(variance + 1e-5)) * frozen[`${name}.weight`][j] + frozen[`${name}.bias`][j];
+      }
+      return y;
+    };
+    let x = new Float64Array(N * d);
+    for (let i = 0; i < N; i++) for (let j = 0; j < d; j++) x[i * d + j] = frozen["wte.weight"][batch.x[i] * d + j] + frozen["wpe.weight"][(i % T) * d + j];
+    for (let l = 0; l < nLayer; l++) {
+      const h = layerNorm(x, `h.${l}.ln_1`);
+      const [q, k, v] = ["q_proj", "k_proj", "v_proj"].map((p) => linear(h, `h.${l}.attn.${p}`, d, d, true));
+      const heads = new Float64Array(N * d);
+      for (let e = 0; e < n; e++)
+        for (let hd = 0; hd < nHead; hd++)
+          for (let t = 0; t < T; t++) {
+            const qi = (e * T + t) * d + hd * dh;
+            const scores = Array.from({ length: t + 1 }, (_, u) => {
+              let s = 0;
+              for (let c = 0; c < dh; c++) s += q[qi + c] * k[(e * T + u) * d + hd * dh + c];
+              return s / Math.sqrt(dh);
+            });
+            const max = Math.max(...scores);
+            const p = scores.map((s) => Math.exp(s - max));
+            const z = p.reduce((a, b) => a + b, 0);
+            for (let u = 0; u <= t; u++) for (let c = 0; c < dh; c++) heads[qi + c] += (p[u] / z) * v[(e * T + u) * d + hd * dh + c];
+          }
+      const attended = linear(heads, `h.${l}.attn.o_proj`, d, d, true);
+      x = x.map((xi, i) => xi + attended[i]);
+      const hidden = linear(layerNorm(x, `h.${l}.ln_2`), `h.${l}.mlp.fc_in`, d, 4 * d, true).map((u) => 0.5 * u * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (u + 0.044715 * u ** 3))));
+      const out = linear(hidden, `h.${l}.mlp.fc_out`, 4 * d, d, true);
+      x = x.map((xi, i) => xi + out[i]);
+    }
+    const logits = linear(layerNorm(x, "ln_f"), "lm_head", d, V, false);
+    return crossEntropy64(logits, batch.y, N, V, () => 1 / T, n);
+  };
+}
+
+/** (Hv)ⱼ = ∂²L/∂v∂eⱼ by second central differences of the float64 loss (step h on both; v of unit norm). */
+function hvp64(loss: Loss64, theta: Float64Array, v: Float64Array, h = 2e-4): Float64Array {
+  const vn = Math.hypot(...v);
+  const at = (a: number, j: number, b: number) => {
+    const t = theta.map((x, i) => x + (a * h * v[i]) / vn);
+    t[j] += b * h;
+    return loss(t);
+  };
+  return Float64Array.from(theta, (_, j) => ((at(1, j, 1) - at(1, j, -1) - at(-1, j, 1) + at(-1, j, -1)) / (4 * h * h)) * vn);
+}
+
+/** ∇L by central differences of the float64 loss. */
+function gradient64(loss: Loss64, theta: Float64Array, h = 1e-6): Float64Array {
+  return Float64Array.from(theta, (_, j) => {
+    const plus = new Float64Array(theta),
+      minus = new Float64Array(theta);
+    plus[j] += h;
+    minus[j] -= h;
+    return (loss(plus) - loss(minus)) / (2 * h);
+  });
+}
+
+function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let d = 0,
+    s = 0;
+  for (let i = 0; i < want.length; i++) {
+    d += (got[i] - want[i]) ** 2;
+    s += want[i] ** 2;
+  }
+  return Math.sqrt(d / s);
 }
 
 describe("attribution: fidelity to the reference methods", function () {
@@ -208,3 +365,102 @@ describe("attribution: fidelity to the reference methods", function () {
     expect(Array.from(byBlock.data).some((v, i) => Math.abs(v - want[i]) > 1e-6 * (1 + Math.abs(want[i])))).to.equal(true);
   });
 });
+
+describe("attribution: exact Hessian-vector products of Model Factory models, against float64", function () {
+  this.timeout(120_000);
+  const train = sampleFashion("train", { n: 40, seed: 1, classes: [0, 1, 7], pool: 7 });
+  const test = sampleFashion("test", { n: 4, seed: 2, classes: [0, 1, 7], pool: 7 });
+  const unitVectors = (p: number, seed: number, count: number) => {
+    const r = rng(seed);
+    return Array.from({ length: count }, () => {
+      const v = Float64Array.from({ length: p }, () => r.normal());
+      const vn = Math.hypot(...v);
+      return v.map((x) => x / vn);
+    });
+  };
+  let mlp: MlpRun;
+  let mlpLoss: Loss64;
+  before(async () => {
+    mlp = await trainMlp(attributionMlp(tf, train.dim, 6, 3), train, { epochs: 20, batchSize: 10, lr: 0.02, weightDecay: 0, seed: 3 });
+    mlpLoss = mlpLoss64(mlp.model.blocks, train);
+  });
+
+  it("the Factory MLP's product is the float64 one to float32 rounding (relative error < 1e-5)", async () => {
+    expect(mlpLoss(mlp.params)).to.be.closeTo((await mlp.model.evaluate(mlp.params, train)).reduce((a, b) => a + b, 0) / train.n, 1e-5);
+    for (const v of unitVectors(mlp.model.numParams, 5, 3)) {
+      const want = hvp64(mlpLoss, mlp.params, v);
+      expect(relativeError(await mlp.model.hvp(mlp.params, train, v), want)).to.be.below(1e-5);
+    }
+  });
+
+  it("the LoRA GPT's product (layer norm, attention softmax, GELU on the path) is the float64 one to float32 rounding", async () => {
+    const config: GptConfig = { vocabSize: 11, blockSize: 6, nLayer: 2, nHead: 2, nEmbd: 8 };
+    const gpt = createGpt(tf, config);
+    // weights far from GPT-2's small initialisation, so every nonlinearity carries curvature
+    const r = rng(21);
+    const base: WeightMap = Object.fromEntries(
+      Object.entries(gpt.init(4)).map(([k, t]) => [
+        k,
+        tf.tensor(
+          Array.from({ length: t.size }, () => (k.includes(".ln_") || k.startsWith("ln_") ? (k.endsWith(".weight") ? 1 : 0) : 0) + 0.4 * r.normal()),
+          t.shape,
+        ),
+      ]),
+    );
+    const adapter = initLora(gpt, base, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["q_proj", "v_proj", "fc_in", "lm_head"] }), 5);
+    for (const k of Object.keys(adapter.tensors))
+      if (roleOf(k) === "lora_B")
+        adapter.tensors[k] = tf.tensor(
+          Array.from({ length: adapter.tensors[k].size }, () => 0.4 * r.normal()),
+          adapter.tensors[k].shape,
+        );
+    const weights = { ...base, ...adapter.tensors };
+    const fm = new FactoryModel({ model: gpt, weights, trainable: Object.keys(adapter.tensors), forwardOptions: loraForwardOptions(adapter) });
+    const params = await fm.readParams(weights);
+    const frozen = Object.fromEntries(Object.entries(await readTensorMap(base)).map(([k, t]) => [k, Float64Array.from(t.data)]));
+    const windows = lmBatch(
+      Array.from({ length: 18 }, () => r.int(11)),
+      Array.from({ length: 18 }, () => r.int(11)),
+      3,
+      6,
+    );
+    const loss = gptLoraLoss64(config, frozen, fm.blocks, loraForwardOptions(adapter).lora!.scaling, windows);
+    expect(loss(params)).to.be.closeTo((await fm.evaluate(params, windows)).reduce((a, b) => a + b, 0) / windows.n, 1e-5);
+    for (const v of unitVectors(fm.numParams, 6, 2)) {
+      const want = hvp64(loss, params, v);
+      expect(relativeError(await fm.hvp(params, windows, v), want)).to.be.below(1e-5);
+    }
+  });
+
+  it("CG influence on the Factory MLP equals exact (Cholesky) influence, and both the float64 influence", async () => {
+    const l2 = 0.1; // the MLP has directions of negative curvature below 0.01: damped by 0.1 its Hessian is positive definite
+    const task: AttributionTask = { model: mlp.model, params: mlp.params, train, test, l2, seed: 1 };
+    const exact = await new ExactInfluence().attribute(task);
+    const cg = await new CGInfluence({ tol: 1e-10 }).attribute(task);
+    expect(relativeError(cg.data, exact.data)).to.be.below(1e-5);
+    // float64: the damped Hessian from second differences, inverted by Gauss–Jordan; gradients by first differences
+    const p = mlp.model.numParams;
+    const H = new Float64Array(p * p);
+    for (let j = 0; j < p; j++) {
+      const e = new Float64Array(p);
+      e[j] = 1;
+      H.set(hvp64(mlpLoss, mlp.params, e), j * p);
+      H[j * p + j] += l2;
+    }
+    const inv = inverse(H, p);
+    const grads = (batch: Batch) => Array.from({ length: batch.n }, (_, i) => gradient64(mlpLoss64(mlp.model.blocks, subsetOf(batch, i)), mlp.params));
+    const G = grads(train),
+      V = grads(test);
+    const want = new Float64Array(test.n * train.n);
+    for (let t = 0; t < test.n; t++) {
+      const x = matmul64(V[t], inv, 1, p, p);
+      for (let i = 0; i < train.n; i++) for (let j = 0; j < p; j++) want[t * train.n + i] += x[j] * G[i][j];
+    }
+    expect(relativeError(cg.data, want)).to.be.below(1e-5);
+    expect(relativeError(exact.data, want)).to.be.below(1e-5);
+  });
+});
+
+function subsetOf(batch: Batch, i: number): Batch {
+  return { n: 1, dim: batch.dim, x: batch.x.subarray(i * batch.dim, (i + 1) * batch.dim), y: batch.y.subarray(i, i + 1) };
+}
