@@ -66,9 +66,18 @@ export function layerExactInverseHvp(G: Float64Array, n: number, d: number, vs: 
   return vs.map((v) => choleskySolve(L, d, v));
 }
 
-/** LiSSA on the same layer: h ← v + h − α((1/n) Σ (gᵢ·h) gᵢ + λ h), as in the paper's baseline. */
+/**
+ * LiSSA on the same layer: h ← v + h − α((1/n) Σ (gᵢ·h) gᵢ + λ h), as in the paper's baseline.
+ * The damped layer Hessian is positive definite, so the recursion converges exactly when α is
+ * below 2/λ_max; then every step contracts and ‖h_j‖ ≤ (j + 1)‖v‖. An iterate beyond that bound
+ * (or not finite) stops it with `datainf/lissa-diverged`, naming a step that converges:
+ * 1/(λ + mean ‖gᵢ‖²), below 1/λ_max since the mean squared norm is the trace of (1/n) GᵀG.
+ */
 export function layerLissaInverseHvp(G: Float64Array, n: number, d: number, v: Float64Array, lambda: number, iterations: number, alpha: number): Float64Array {
   let h = new Float64Array(v);
+  let vNorm = 0;
+  for (const x of v) vNorm += x * x;
+  vNorm = Math.sqrt(vNorm);
   for (let it = 0; it < iterations; it++) {
     const Hh = new Float64Array(d);
     for (let i = 0; i < n; i++) {
@@ -78,6 +87,20 @@ export function layerLissaInverseHvp(G: Float64Array, n: number, d: number, v: F
       for (let j = 0; j < d; j++) Hh[j] += (gh * G[o + j]) / n;
     }
     h = h.map((x, j) => v[j] + x - alpha * (Hh[j] + lambda * x));
+    let hNorm = 0;
+    for (const x of h) hNorm += x * x;
+    const growth = Math.sqrt(hNorm) / ((it + 2) * vNorm); // h is h_{it+1}
+    if (vNorm > 0 && !(growth <= 1 + 1e-9)) {
+      let meanSq = 0;
+      for (let i = 0; i < n * d; i++) meanSq += (G[i] * G[i]) / n;
+      const suggestedAlpha = Number((1 / (lambda + meanSq)).toPrecision(2));
+      throw new AttributionError({
+        code: "datainf/lissa-diverged",
+        message: `the per-layer LiSSA recursion grew to ${growth.toExponential(3)} × the bound a converging series keeps, at iteration ${it} (step α = ${alpha})`,
+        hint: `use a step α ≤ ${suggestedAlpha} (1/(λ + mean ‖gᵢ‖²)), or leave lissaAlpha unset`,
+        fields: { alpha, lambda, iteration: it, growth, suggestedAlpha },
+      });
+    }
   }
   // the recursion converges to (αH)⁻¹v; undo α
   return h.map((x) => x * alpha);

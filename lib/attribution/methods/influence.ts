@@ -132,6 +132,13 @@ export async function smallestEigenvalue(apply: (v: Float64Array) => Promise<Flo
  * converges without a hand-set constant. One chain's estimate carries the sampling noise of its
  * minibatches; as in Koh and Liang's implementation (its `repeat` count), `repeats` independent
  * chains are run and averaged.
+ *
+ * The series converges only where every damped minibatch Hessian is positive definite with
+ * eigenvalues below 2s; elsewhere it grows without bound or sums to a meaningless answer. So each
+ * step checks the curvature hᵀH_Bh/hᵀh along the iterate (≤ 0: `influence/indefinite-hessian`, with
+ * a damping that makes the Hessian positive definite, as CG names it) and the iterate's size:
+ * while every ‖I − H_B/s‖ ≤ 1, ‖h_j‖ ≤ (j + 1)‖v‖, and an iterate beyond that bound, or not
+ * finite, stops the chain (`influence/lissa-diverged`).
  */
 export class LiSSAInfluence implements Attributor {
   readonly name = "influence-lissa";
@@ -157,15 +164,39 @@ export class LiSSAInfluence implements Attributor {
     const bs = Math.min(this.opts.batchSize ?? 128, task.train.n);
     const full = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
     const scale = 1.1 * (await largestEigenvalue(full, task.model.numParams, seed));
+    const indefinite = async (curvature: number, where: { iteration?: number; chain?: number }) => {
+      // the damping must cover the curvature met and the full Hessian's most negative one
+      const smallest = await smallestEigenvalue(full, task.model.numParams, seed);
+      const suggestedL2 = Number((task.l2 + 2 * Math.max(Math.abs(Math.min(0, curvature)), Math.abs(Math.min(0, smallest)))).toPrecision(2));
+      return new AttributionError({
+        code: "influence/indefinite-hessian",
+        message: `LiSSA met curvature ${curvature.toExponential(3)} in the damped Hessian (l2 = ${task.l2}): its series diverges there`,
+        hint: `raise the damping to l2 ≥ ${suggestedL2}, or use the exact (Cholesky) solver`,
+        fields: { l2: task.l2, curvature, smallestEigenvalue: smallest, suggestedL2, ...where },
+      });
+    };
+    if (!(scale > 0)) throw await indefinite(scale / 1.1, {});
     const streams = Array.from({ length: this.repeats }, (_, c) => makeRng(seed).fork(c === 0 ? "lissa-batches" : `lissa-batches:${c}`));
     return async (v) => {
       const mean = new Float64Array(v.length);
-      for (const r of streams) {
+      const vNorm = norm(v);
+      if (vNorm === 0) return mean;
+      for (const [chain, r] of streams.entries()) {
         let h = new Float64Array(v);
         for (let j = 0; j < depth; j++) {
           const idx = Array.from({ length: bs }, () => r.int(task.train.n));
           const Hh = await hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
+          const curvature = dot(h, Hh) / dot(h, h);
+          if (!(curvature > 0) && Number.isFinite(curvature)) throw await indefinite(curvature, { iteration: j, chain });
           h = h.map((x, i) => v[i] + x - Hh[i] / scale);
+          const growth = norm(h) / ((j + 2) * vNorm); // h is h_{j+1}: at most (j + 2)‖v‖ while the series contracts
+          if (!(growth <= 1 + 1e-9))
+            throw new AttributionError({
+              code: "influence/lissa-diverged",
+              message: `LiSSA's iterate grew to ${growth.toExponential(3)} × the bound a converging series keeps, at iteration ${j} of chain ${chain}`,
+              hint: "a minibatch Hessian has eigenvalues above 2 × the scale or the Hessian is ill-conditioned: raise the batch size or the damping (l2), or use the exact or CG solver",
+              fields: { l2: task.l2, scale, batchSize: bs, iteration: j, chain, growth },
+            });
         }
         for (let i = 0; i < v.length; i++) mean[i] += h[i] / scale / this.repeats;
       }

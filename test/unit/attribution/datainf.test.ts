@@ -1,6 +1,8 @@
 import { expect } from "chai";
+import { AttributionError } from "../../../lib/attribution/errors.js";
 import type { GradientSet } from "../../../lib/attribution/gradients.js";
-import { datainfInverseHvp, datainfLambda, layerExactInverseHvp, layerwiseInfluence } from "../../../lib/attribution/methods/datainf.js";
+import { datainfInverseHvp, datainfLambda, layerExactInverseHvp, layerLissaInverseHvp, layerwiseInfluence } from "../../../lib/attribution/methods/datainf.js";
+import { expectCode } from "../expect-code.js";
 
 const set = (rows: number[][], blocks: { name: string; offset: number; size: number }[]): GradientSet => ({
   n: rows.length,
@@ -82,5 +84,18 @@ describe("attribution: DataInf", () => {
     const ex = layerwiseInfluence(set(rows, blocks), set([[1, 2]], blocks), "exact");
     const li = layerwiseInfluence(set(rows, blocks), set([[1, 2]], blocks), "lissa", { lissaIterations: 2000 });
     for (let i = 0; i < 3; i++) expect(li.data[i]).to.be.closeTo(ex.data[i], 1e-6 * (1 + Math.abs(ex.data[i])));
+  });
+
+  it("per-layer LiSSA refuses a step that makes its series diverge, naming one that converges to the exact solve", () => {
+    // (1/n)GᵀG + λI for the hand-checked G has eigenvalues ≈ 0.26 and 1.39: a step of 2 expands the iterate
+    const g = Float64Array.from(G.flat()),
+      v = Float64Array.from([1, 2]);
+    const { fields } = expectCode(() => layerLissaInverseHvp(g, 2, 2, v, 0.075, 50, 2), AttributionError, "datainf/lissa-diverged", { alpha: 2, lambda: 0.075 });
+    expect(fields.iteration as number).to.be.below(49);
+    const alpha = fields.suggestedAlpha as number;
+    expect(alpha).to.equal(Number((1 / (0.075 + 1.5)).toPrecision(2)));
+    const [exact] = layerExactInverseHvp(g, 2, 2, [v], 0.075);
+    const h = layerLissaInverseHvp(g, 2, 2, v, 0.075, 200, alpha);
+    for (let j = 0; j < 2; j++) expect(h[j]).to.be.closeTo(exact[j], 1e-9 * Math.abs(exact[j]));
   });
 });

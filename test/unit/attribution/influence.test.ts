@@ -5,7 +5,7 @@ import { attributionMlp, trainMlp } from "../../../lib/attribution/factory-train
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { cholesky, conjugateGradient } from "../../../lib/attribution/linalg.js";
 import { type AttributionTask, CGInfluence, DataInf, ExactInfluence, GradDot, LiSSAInfluence, type Scores, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
-import { hessianVectorProduct, LogisticRegression, subset } from "../../../lib/attribution/model.js";
+import { type Batch, hessianVectorProduct, LogisticRegression, subset } from "../../../lib/attribution/model.js";
 import { fitNewton, hashParams } from "../../../lib/attribution/retrain.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
@@ -76,6 +76,45 @@ describe("attribution: influence methods on a small convex problem", function ()
     expect(() => cholesky(damped, p), "the suggested damping makes the Hessian positive definite").to.not.throw();
     const scores = await new CGInfluence().attribute({ ...mlpTask, l2: suggested });
     expect(scores.data.every(Number.isFinite)).to.equal(true);
+  });
+
+  it("LiSSA refuses an indefinite damped Hessian before spending its iterations, naming a damping that makes it positive definite", async () => {
+    // the same MLP three SGD epochs in: away from a strict minimum, its Hessian has negative curvature
+    const run = await trainMlp(attributionMlp(tf, train.dim, 4, 3), train, { epochs: 3, batchSize: 25, lr: 0.05, weightDecay: 0, seed: 2, optimizer: "sgd" });
+    const mlpTask: AttributionTask = { model: run.model, params: run.params, train, test, l2: 1e-6, seed: 1 };
+    const depth = 200;
+    const { fields } = await expectCodeAsync(new LiSSAInfluence({ depth, repeats: 1, seed: 3 }).attribute(mlpTask), AttributionError, "influence/indefinite-hessian", { l2: 1e-6, chain: 0 });
+    expect(fields.curvature as number).to.be.at.most(0);
+    expect(fields.iteration as number).to.be.below(depth - 1);
+    const suggested = fields.suggestedL2 as number;
+    expect(suggested).to.be.at.least(2 * Math.abs(fields.curvature as number));
+    const p = run.model.numParams;
+    const damped = new Float64Array(p * p);
+    for (let c = 0; c < p; c++) {
+      const e = new Float64Array(p);
+      e[c] = 1;
+      const col = await hessianVectorProduct(run.model, run.params, train, e, suggested);
+      for (let r = 0; r < p; r++) damped[r * p + c] = col[r];
+    }
+    expect(() => cholesky(damped, p), "the suggested damping makes the Hessian positive definite").to.not.throw();
+  });
+
+  it("LiSSA stops a series that grows past what a converging one can reach", async () => {
+    // logistic regression with its Hessian replaced by an explicit operator: I on the whole training
+    // set, which sets LiSSA's scale to 1.1, but 30·I on its minibatches, so each step multiplies
+    // the iterate by 1 − 30/1.1
+    const steep = Object.assign(Object.create(model) as LogisticRegression, { hvp: async (_p: Float64Array, b: Batch, v: Float64Array) => v.map((x) => (b.n === train.n ? 1 : 30) * x) });
+    const { fields } = await expectCodeAsync(
+      new LiSSAInfluence({ depth: 50, batchSize: 10, repeats: 1, seed: 1 }).attribute({ ...task, model: steep, l2: 0 }),
+      AttributionError,
+      "influence/lissa-diverged",
+      {
+        chain: 0,
+        batchSize: 10,
+      },
+    );
+    expect(fields.scale as number).to.be.closeTo(1.1, 1e-9);
+    expect(fields.iteration as number).to.be.below(49);
   });
 
   it("conjugate gradient stops on a non-finite product or a negative curvature instead of returning NaN", async () => {
