@@ -5,6 +5,8 @@
  *    at batch 256 (targets: ≥ 10×) and the fortunes GPT with LoRA (target: ≥ 5×);
  *  - DataInf's identification AUC on the language-model datanets (target: ≥ 0.95);
  *  - scored train × test pairs/s for Grad-Dot, DataInf, exact influence and TRAK (logistic regression);
+ *  - Hessian-vector products of the Factory MLP and the LoRA GPT: exact (double back-propagation) vs
+ *    central differences, time ratio and the finite-difference product's relative error;
  *  - memory of a stored gradient set of the Factory MLP with and without projection;
  *  - DataInf vs LiSSA on the same per-layer damped Hessian of the LoRA MLP (the lora-datanets spec):
  *    CPU time, LiSSA's at DataInf's quality and at 10 iterations (targets: DataInf ≥ 5× faster).
@@ -18,14 +20,16 @@ import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
 import { attributionMlp, trainMlp } from "../lib/attribution/factory-train.js";
 import { sampleFashion } from "../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
+import { norm } from "../lib/attribution/linalg.js";
 import { type Attributor, DataInf, datainfGroups, ExactInfluence, GradDot, layerwiseInfluence, TRAK } from "../lib/attribution/methods/index.js";
 import type { Batch } from "../lib/attribution/model.js";
-import { LogisticRegression, subset } from "../lib/attribution/model.js";
+import { finiteDifferenceHvp, hessianVectorProduct, LogisticRegression, subset } from "../lib/attribution/model.js";
 import { fitNewton } from "../lib/attribution/retrain.js";
 import { printTable, timeMs } from "../lib/bench/bench-tables.js";
 import { experimentParams } from "../lib/experiments/index.js";
 import { createGpt, createMlp, type ForwardOptions, gptConfig, initLora, loraConfig, loraForwardOptions, MLP_CONFIG, type Model, pretrainData, type WeightMap } from "../lib/intelligence/index.js";
 import { roleOf } from "../lib/intelligence/models/peft-keys.js";
+import { rng } from "../lib/random.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -122,6 +126,52 @@ const train = sampleFashion("train", { n, seed: 1, pool: 2 });
 const mlpRun = await trainMlp(attributionMlp(tf, train.dim, 64, 10), train, { epochs: 2, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: 1 });
 const mlp = mlpRun.model,
   mlpParams = mlpRun.params;
+
+// 1b · Hessian-vector products: exact (the gradient of ⟨∇L, v⟩, one double back-propagation) vs
+// central differences of two gradients; the exact product is within float32 rounding of a float64
+// reference (test/unit/attribution/fidelity.test.ts), so its distance to the finite-difference one
+// is the latter's error
+{
+  const hvpRows: Record<string, string | number>[] = [];
+  const hvpCase = async (label: string, model: FactoryModel, params: Float64Array, batch: Batch) => {
+    const r = rng(7);
+    const v = Float64Array.from({ length: model.numParams }, () => r.normal());
+    let exact = new Float64Array(0),
+      fd = new Float64Array(0);
+    const exactMs = await timeMs(async () => {
+      exact = await hessianVectorProduct(model, params, batch, v, 0);
+    }, 3);
+    const fdMs = await timeMs(async () => {
+      fd = await finiteDifferenceHvp(model, params, batch, v, 0);
+    }, 3);
+    hvpRows.push({
+      model: label,
+      parameters: model.numParams,
+      batch: batch.n,
+      "exact ms": exactMs,
+      "finite-difference ms": fdMs,
+      "exact / finite-difference time": exactMs / fdMs,
+      "finite-difference relative error": norm(fd.map((x, i) => x - exact[i])) / norm(exact),
+    });
+  };
+  await hvpCase(`Factory MLP ${train.dim}-64-10, full fine-tuning`, mlp, mlpParams, train);
+  const gpt = createGpt(tf, gptConfig());
+  const gptBase = gpt.init(1);
+  const windows = pretrainData("fortunes-gpt");
+  const T = gptConfig().blockSize;
+  const nWin = quick ? 16 : 64;
+  const lora = initLora(gpt, gptBase, loraConfig({ r: 2, loraAlpha: 4, targetModules: ["v_proj", "fc_out", "lm_head"] }), 1);
+  for (const k of Object.keys(lora.tensors)) if (roleOf(k) === "lora_B") lora.tensors[k] = tf.randomNormal(lora.tensors[k].shape, 0, 0.02, "float32", 2);
+  const weights = { ...gptBase, ...lora.tensors };
+  const fm = new FactoryModel({ model: gpt, weights, trainable: Object.keys(lora.tensors), forwardOptions: loraForwardOptions(lora) });
+  await hvpCase(
+    "fortunes GPT (2×64, block 48), LoRA r=2 (v_proj, fc_out, lm_head)",
+    fm,
+    await fm.readParams(weights),
+    lmBatch(windows.x.subarray(0, nWin * T), windows.y.subarray(0, nWin * T), nWin, T),
+  );
+  printTable(`Hessian-vector products on ${tf.getBackend()}: exact (double back-propagation) vs central differences of gradients (median of 3)`, hvpRows);
+}
 
 // 2 · scored pairs per second
 const lrTrain = sampleFashion("train", { n: quick ? 300 : 1000, seed: 1, pool: 4 });
