@@ -285,8 +285,8 @@ export class FactoryModel implements TraceableModel {
     const logits = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
     const K = logits.shape[logits.shape.length - 1]!;
     let perTarget: Tensor;
-    if (target === "loss")
-      perTarget = crossEntropy(tf, logits, b.y); // differentiable twice: Hessian-vector products differentiate its gradient
+    // the loss is the Intelligence layer's cross-entropy, differentiable twice (hvp differentiates its gradient)
+    if (target === "loss") perTarget = crossEntropy(tf, logits, b.y);
     else {
       const onehot = tf.oneHot(tf.cast(b.y, "int32"), K);
       // log p_y − log(1 − p_y) = z_y − logsumexp over the other classes
@@ -440,8 +440,8 @@ export class FactoryModel implements TraceableModel {
    * H·v for H the Hessian of the batch's mean loss (no regulariser), exact: Pearlmutter's
    * R-operator by double back-propagation, the gradient of ⟨∇L(θ), v⟩ with respect to θ (tf.grads
    * of a function of tf.grads), in one pass over the whole batch on the model's own backend. The
-   * custom gradients in the forward (layer norm, GELU) recompute their intermediates when their
-   * backward is recorded, so the product is exact to float32 rounding.
+   * forward's softmax, log-softmax, layer norm and GELU recompute what their backward needs when
+   * that backward is recorded (ops.ts), so the product is exact to float32 rounding.
    */
   async hvp(params: Float64Array, batch: Batch, v: Float64Array): Promise<Float64Array> {
     this.checkBatch(batch);

@@ -290,20 +290,10 @@ export async function hessianVectorProduct(model: TraceableModel, params: Float6
  */
 export async function finiteDifferenceHvp(model: TraceableModel, params: Float64Array, batch: Batch, v: Float64Array, l2: number): Promise<Float64Array> {
   const eps = 1e-4 / (norm(v) || 1);
-  const gp = (
-    await batchGradient(
-      model,
-      params.map((p, i) => p + eps * v[i]),
-      batch,
-    )
-  ).grad;
-  const gm = (
-    await batchGradient(
-      model,
-      params.map((p, i) => p - eps * v[i]),
-      batch,
-    )
-  ).grad;
+  const plus = params.map((p, i) => p + eps * v[i]);
+  const minus = params.map((p, i) => p - eps * v[i]);
+  const gp = (await batchGradient(model, plus, batch)).grad;
+  const gm = (await batchGradient(model, minus, batch)).grad;
   return gp.map((g, i) => (g - gm[i]) / (2 * eps) + l2 * v[i]);
 }
 
