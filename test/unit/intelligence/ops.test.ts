@@ -1,6 +1,6 @@
 import type { Tensor, Tensor2D } from "@tensorflow/tfjs";
 import { expect } from "chai";
-import { gelu, layerNorm } from "../../../lib/intelligence/models/ops.js";
+import { gelu, layerNorm, logSoftmax, softmax } from "../../../lib/intelligence/models/ops.js";
 import { initTf } from "../../../lib/tf/index.js";
 
 // initTf registers the wasm BatchMatMul that transposes operands explicitly (lib/tf/wasm-kernels.ts).
@@ -79,5 +79,35 @@ describe("model ops", () => {
     const want = tf.grads((t: Tensor, g: Tensor, b: Tensor) => tf.sum(tf.mul(lnRef(t, g, b), dy)))([x, gamma, beta]);
     close(layerNorm(tf, w, "ln", x), lnRef(x, gamma, beta), 1e-5);
     for (const [i, g] of got.entries()) close(g, want[i], 1e-4);
+  });
+
+  it("softmax, log-softmax, layer norm and GELU are differentiable twice: tf.grads of their tf.grads matches central differences of the gradient", () => {
+    // TensorFlow.js's own softmax and log-softmax (and a custom gradient reusing the forward's
+    // intermediates) drop every second-order term: the nested product would be far off, or zero
+    const x = tf.randomNormal([3, 5], 0, 1.5, "float32", 11);
+    const c = tf.randomNormal([3, 5], 0, 1, "float32", 12);
+    const u = tf.randomNormal([3, 5], 0, 1, "float32", 13);
+    const w = { "ln.weight": tf.randomNormal([5], 1, 0.3, "float32", 14), "ln.bias": tf.randomNormal([5], 0, 0.3, "float32", 15) };
+    const ops: [string, (t: Tensor) => Tensor][] = [
+      ["softmax", (t) => softmax(tf, t)],
+      ["log-softmax", (t) => logSoftmax(tf, t)],
+      ["layer norm", (t) => layerNorm(tf, w, "ln", t)],
+      ["GELU", (t) => gelu(tf, t)],
+    ];
+    for (const [name, f] of ops) {
+      const value = (t: Tensor) => tf.sum(tf.mul(f(t), c));
+      const gradient = (t: Tensor) => tf.grads(value)([t])[0];
+      const [exact] = tf.grads((t: Tensor) => tf.sum(tf.mul(gradient(t), u)))([x]);
+      const eps = 1e-2;
+      const fd = tf.div(tf.sub(gradient(tf.add(x, tf.mul(u, eps))), gradient(tf.sub(x, tf.mul(u, eps)))), 2 * eps);
+      const [e, d] = [exact.dataSync(), fd.dataSync()];
+      let diff = 0,
+        size = 0;
+      for (let i = 0; i < d.length; i++) {
+        diff += (e[i] - d[i]) ** 2;
+        size += d[i] ** 2;
+      }
+      expect(Math.sqrt(diff / size), name).to.be.below(1e-2);
+    }
   });
 });
