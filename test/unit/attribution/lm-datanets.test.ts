@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, LM_SCORER_KEYS, LM_SPAN_KEYS, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
@@ -168,6 +168,18 @@ describe("attribution: the language-model experiment", function () {
       const shares = a.rollups[k].datanets.map((d) => d.weight);
       const total = shares.reduce((s, v) => s + v, 0);
       expect(total === 0 || Math.abs(total - 1) < 1e-9).to.equal(true);
+    }
+    // the span scorers sit beside them on the same identification test points and re-trainings
+    for (const k of LM_SPAN_KEYS) {
+      expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);
+      expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);
+      expect(a.metrics[`${k}_query_seconds_p95`]).to.be.at.least(0);
+    }
+    expect(a.metrics.suffix_array_tokens).to.equal(a.metrics.train_windows * (48 + 2));
+    for (const k of LM_SCORER_KEYS) {
+      expect(a.lds[k], k).to.equal(a.metrics[`lds_${k}`]);
+      expect(a.metrics[`lds_${k}_ci95_low`], k).to.be.at.most(a.metrics[`lds_${k}_ci95_high`]);
+      expect(a.ldsIntervals[k]).to.deep.equal({ low: a.metrics[`lds_${k}_ci95_low`], high: a.metrics[`lds_${k}_ci95_high`] });
     }
     for (const g of a.generated) expect(g.continuation).to.have.length(tiny.continuationChars);
     const stable = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.includes("seconds") && !k.startsWith("gradient_sets")));
