@@ -65,9 +65,9 @@ export function quantile(values: ArrayLike<number>, q: number): number {
 }
 
 /**
- * The percentile bootstrap interval of a mean (Efron & Tibshirani 1993, §13.3): `resamples`
- * draws of the values with replacement, by the given index sets, so that several statistics
- * resampled with the same draws stay paired.
+ * The percentile bootstrap interval of a mean (Efron & Tibshirani 1993, §13.3): the mean of the
+ * values over each draw (indices drawn with replacement), and the quantiles of those means. The
+ * draws are given, so that several statistics resampled with the same draws stay paired.
  */
 export function bootstrapMeanInterval(values: ArrayLike<number>, draws: readonly Int32Array[], level = 0.95): { low: number; high: number } {
   const means = draws.map((d) => {
