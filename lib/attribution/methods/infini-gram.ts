@@ -5,7 +5,8 @@
  * count(context · token) / count(context · any); each window holding context · token is credited
  * its share of that probability (its occurrences / count(context · any)), times the target's weight.
  * A window's score is then the part of the continuation's ∞-gram likelihood it supplies; the
- * scores of a test point sum to Σ weightₜ · P∞(tokenₜ | contextₜ).
+ * scores of a test point sum to Σ weightₜ · P∞(tokenₜ | contextₜ). The ids are those the model
+ * reads: a short prompt's left padding is context too.
  */
 
 import { infiniGramAt, occurrences } from "../suffix-array.js";

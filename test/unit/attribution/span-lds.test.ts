@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { attributeSideBySide, bootstrapMeanInterval, ldsSideBySide, quantile, sampleSubsets } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, type LmDatanetParams } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { DataInf, GradDot, InfiniGram, type Scores, SpanMatch, sequenceOf, spanCorpus, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { makeCheckpoint } from "../../../lib/attribution/retrain.js";
@@ -10,34 +10,7 @@ import { baseModel, documentsOf, fortunesTokenizer, loadFortunes, loadOrPretrain
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
-
-const tiny: LmDatanetParams = {
-  seed: 3,
-  datanets: "fortunes-files",
-  pretrain: "quick",
-  baseSeed: 1,
-  documentsPerDatanet: 4,
-  heldOutPerDatanet: 2,
-  stride: 24,
-  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
-  steps: 4,
-  batchSize: 8,
-  lr: 0.01,
-  warmupSteps: 1,
-  checkpointEvery: 2,
-  promptChars: 8,
-  continuationChars: 8,
-  generatedPerDatanet: 1,
-  temperature: 0.6,
-  trakModels: 1,
-  trakDim: 8,
-  trakRidge: 0,
-  ldsSubsets: 2,
-  counterfactualK: 2,
-  counterfactualTests: 1,
-  matchMinLength: 4,
-  topDocuments: 2,
-};
+import { tinyLmParams as tiny } from "./fixtures.js";
 
 const sorted = (m: Map<number, number>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
