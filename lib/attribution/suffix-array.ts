@@ -3,7 +3,9 @@
  * datanet's corpus answers "how long is the longest span of the output, starting here, that occurs
  * verbatim in this datanet, and how often" in O(L log n) per position. Documents are concatenated
  * with unique separators so no match crosses a document boundary; each occurrence maps back to its
- * document and so to its contributor.
+ * document and so to its contributor. The same index answers the ∞-gram of each token of a text
+ * (Liu et al. 2024, "Infini-gram"): the longest suffix of what precedes it that occurs in the
+ * corpus, and which tokens follow that suffix how often.
  */
 import { AttributionError } from "./errors.js";
 
@@ -128,6 +130,72 @@ export function occurrences(idx: SuffixIndex, query: ArrayLike<number>, start: n
   return out;
 }
 
+/**
+ * Of the suffix-array rows [a, b) whose suffixes start with a pattern of `length` tokens, how many
+ * go on with a token (not a document's separator). Separators are negative and so sort first
+ * among the rows: one binary search finds where the followed ones begin.
+ */
+function followedRows(idx: SuffixIndex, a: number, b: number, length: number): number {
+  let lo = a,
+    hi = b;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (idx.text[idx.sa[mid] + length] < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return b - lo;
+}
+
+/** The ∞-gram estimate of one token given everything before it (Liu et al. 2024, "Infini-gram", §2). */
+export interface InfiniGramQuery {
+  /** Where the context suffix starts in the query: the longest suffix of query[0, next) that occurs followed by a token. */
+  contextStart: number;
+  /** Its length (the ∞-gram's effective n is this plus one). */
+  contextLength: number;
+  /** Occurrences of the context followed by any token: the estimate's denominator. */
+  followers: number;
+  /** Occurrences of the context followed by query[next]: the numerator. */
+  targetCount: number;
+}
+
+/**
+ * The ∞-gram at `next`: the longest suffix of query[0, next) that occurs in the corpus with a token
+ * after it (inside its document), the count of such occurrences and of those followed by
+ * query[next], so P∞(query[next] | query[0, next)) = targetCount / followers. Being followed only
+ * shrinks as the suffix grows, so its length is found by binary search.
+ */
+export function infiniGramAt(idx: SuffixIndex, query: ArrayLike<number>, next: number): InfiniGramQuery {
+  if (!(Number.isInteger(next) && next >= 0 && next < query.length))
+    throw new AttributionError({
+      code: "suffix-array/bad-position",
+      message: `position ${next} is outside a query of ${query.length} tokens`,
+      hint: "ask for the ∞-gram of a token of the query: 0 ≤ next < query.length",
+      fields: { next, length: query.length },
+    });
+  let lo = 0,
+    hi = next;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    const [a, b] = findRange(idx, query, next - mid, next);
+    if (followedRows(idx, a, b, mid) > 0) lo = mid;
+    else hi = mid - 1;
+  }
+  const [a, b] = findRange(idx, query, next - lo, next);
+  const [ta, tb] = findRange(idx, query, next - lo, next + 1);
+  return { contextStart: next - lo, contextLength: lo, followers: followedRows(idx, a, b, lo), targetCount: tb - ta };
+}
+
+/** The tokens that follow query[from, to) in the corpus, with their counts (the ∞-gram's next-token distribution, unnormalised). */
+export function nextTokenCounts(idx: SuffixIndex, query: ArrayLike<number>, from: number, to: number): Map<number, number> {
+  const [a, b] = findRange(idx, query, from, to);
+  const out = new Map<number, number>();
+  for (let r = a; r < b; r++) {
+    const token = idx.text[idx.sa[r] + (to - from)];
+    if (token >= 0) out.set(token, (out.get(token) ?? 0) + 1);
+  }
+  return out;
+}
+
 export interface MatchSpan {
   start: number;
   length: number;
@@ -205,6 +273,27 @@ export function bruteForceLongestMatch(documents: Int32Array[], query: ArrayLike
       if (ok) c++;
     }
   return { length: best, count: c };
+}
+
+/** Brute force, for checking: the ∞-gram at `next` by scanning every document for every suffix length. */
+export function bruteForceInfiniGram(documents: Int32Array[], query: ArrayLike<number>, next: number): InfiniGramQuery {
+  for (let length = next; ; length--) {
+    const counts = bruteForceNextTokenCounts(documents, query, next - length, next);
+    const followers = [...counts.values()].reduce((s, c) => s + c, 0);
+    if (followers > 0 || length === 0) return { contextStart: next - length, contextLength: length, followers, targetCount: counts.get(query[next]) ?? 0 };
+  }
+}
+
+/** Brute force, for checking: the tokens that follow query[from, to) in the documents, with their counts. */
+export function bruteForceNextTokenCounts(documents: Int32Array[], query: ArrayLike<number>, from: number, to: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of documents)
+    for (let j = 0; j + (to - from) < d.length; j++) {
+      let ok = true;
+      for (let l = 0; l < to - from && ok; l++) ok = d[j + l] === query[from + l];
+      if (ok) out.set(d[j + to - from], (out.get(d[j + to - from]) ?? 0) + 1);
+    }
+  return out;
 }
 
 /** Text as ids for exact matching: each character its own id, so a match is a verbatim span. */

@@ -54,3 +54,26 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
   if (pos === 0 || neg === 0) return NaN;
   return (sumPos - (pos * (pos + 1)) / 2) / (pos * neg);
 }
+
+/** The q-quantile (0 ≤ q ≤ 1) of the values, linearly interpolated between order statistics (numpy's default). */
+export function quantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return NaN;
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  return lo + 1 < sorted.length ? sorted[lo] + (h - lo) * (sorted[lo + 1] - sorted[lo]) : sorted[lo];
+}
+
+/**
+ * The percentile bootstrap interval of a mean (Efron & Tibshirani 1993, §13.3): the mean of the
+ * values over each draw (indices drawn with replacement), and the quantiles of those means. The
+ * draws are given, so that several statistics resampled with the same draws stay paired.
+ */
+export function bootstrapMeanInterval(values: ArrayLike<number>, draws: readonly Int32Array[], level = 0.95): { low: number; high: number } {
+  const means = draws.map((d) => {
+    let s = 0;
+    for (const i of d) s += values[i];
+    return s / d.length;
+  });
+  return { low: quantile(means, (1 - level) / 2), high: quantile(means, (1 + level) / 2) };
+}

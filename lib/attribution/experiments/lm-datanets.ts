@@ -13,8 +13,13 @@
  *   - generated: the LoRA model's own continuation of a held-out prompt, sampled under the seed;
  *     scores roll up to documents, contributors and datanets and sit beside the suffix-array
  *     attribution of the same text (rank agreement of datanet shares, overlap of top documents).
+ * Beside the gradient methods, two span scorers read the identification test points against one
+ * suffix array over every training window: exact match (methods/span-match.ts) and ∞-gram counts
+ * (methods/infini-gram.ts).
  * Evaluation: LDS over LoRA re-trainings on seeded half subsets (each retrained with the run's
- * seed), and counterfactual removal of the top-k windows against k random ones, retrained.
+ * seed), gradient methods and span scorers on the same re-trainings (evaluation/lds-harness.ts,
+ * with bootstrap intervals over test points), and counterfactual removal of the top-k windows
+ * against k random ones, retrained.
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lora/index.js";
@@ -25,11 +30,11 @@ import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables
 import { nextTurn, type OnProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
-import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, lds, mean, ngramTfidfScores, sampleSubsets, spearman } from "../evaluation/index.js";
+import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { sampleText } from "../lm-output.js";
-import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "../methods/index.js";
+import { type AttributionTask, type Attributor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
@@ -71,9 +76,19 @@ export type LmDatanetParams = ParamsOf<typeof LM_PARAMS>;
 export const LM_METHOD_KEYS = ["datainf", "tracin_cp", "trak", "grad_cos"] as const;
 export type LmMethodKey = (typeof LM_METHOD_KEYS)[number];
 
+/** The span scorers over the suffix array of every training window, by metric key. */
+export const LM_SPAN_KEYS = ["exact_match", "infini_gram"] as const;
+export type LmSpanKey = (typeof LM_SPAN_KEYS)[number];
+
+/** Every scorer the identification task and LDS judge side by side: gradient methods, then span scorers. */
+export const LM_SCORER_KEYS = [...LM_METHOD_KEYS, ...LM_SPAN_KEYS] as const;
+export type LmScorerKey = (typeof LM_SCORER_KEYS)[number];
+
 const RUN = at("lmAttribution", "attribution/experiments/lm-datanets.ts");
 const IDENTIFICATION = at("datanetIdentification", "attribution/evaluation/datanet-id.ts");
 const BY_METHOD = { method: LM_METHOD_KEYS };
+const BY_SCORER = { method: LM_SCORER_KEYS };
+const SPAN_CORPUS = at("spanCorpus", "attribution/methods/span-corpus.ts");
 
 const LM_METRICS = {
   train_windows: { meaning: "training windows", computedBy: at("buildLmDatanets", "attribution/experiments/lm-datanets-data.ts") },
@@ -89,13 +104,20 @@ const LM_METRICS = {
   trak_models: { meaning: "TRAK's ensemble: the run and re-trainings under other seeds", computedBy: RUN },
   trak_ridge: { meaning: "the ridge added to TRAK's ΦᵀΦ", computedBy: RUN },
   "seconds_{method}": { meaning: "wall seconds of the method's two attributions", computedBy: RUN, values: BY_METHOD },
-  "auc_{method}": { meaning: "datanet identification: ROC AUC of scores for windows of the prompt's datanet", computedBy: IDENTIFICATION, values: BY_METHOD },
-  "recall_{method}": { meaning: "datanet identification: share of the top-|D| windows from the prompt's datanet", computedBy: IDENTIFICATION, values: BY_METHOD },
-  "auc_{method}_{datanet}": { meaning: "datanet identification AUC over the test points of one datanet (mean of their per-test AUCs)", computedBy: IDENTIFICATION, values: BY_METHOD },
+  "auc_{method}": { meaning: "datanet identification: ROC AUC of scores for windows of the prompt's datanet", computedBy: IDENTIFICATION, values: BY_SCORER },
+  "recall_{method}": { meaning: "datanet identification: share of the top-|D| windows from the prompt's datanet", computedBy: IDENTIFICATION, values: BY_SCORER },
+  "auc_{method}_{datanet}": { meaning: "datanet identification AUC over the test points of one datanet (mean of their per-test AUCs)", computedBy: IDENTIFICATION, values: BY_SCORER },
   "{measure}_ngram": {
     meaning: "datanet identification by a model-free text baseline: character-trigram TF-IDF cosine of test text to window text",
     computedBy: at("ngramTfidfScores", "attribution/evaluation/ngram.ts"),
     values: { measure: ["auc", "recall"] },
+  },
+  suffix_array_tokens: { meaning: "tokens (separators included) of the suffix array over every training window", computedBy: SPAN_CORPUS },
+  suffix_array_build_seconds: { meaning: "wall seconds to build the suffix array over every training window", computedBy: SPAN_CORPUS },
+  "{span}_query_seconds_{stat}": {
+    meaning: "wall seconds of one test point's span queries against the suffix array: mean, 95th percentile",
+    computedBy: at("scoreTestPoints", "attribution/methods/span-corpus.ts"),
+    values: { span: LM_SPAN_KEYS, stat: ["mean", "p95"] },
   },
   match_coverage: { meaning: "share of the generated characters inside verbatim spans of the training documents", computedBy: at("attributeByMatch", "attribution/suffix-array.ts") },
   outputs_with_match: { meaning: "generated outputs holding at least one verbatim span", computedBy: RUN },
@@ -106,7 +128,12 @@ const LM_METRICS = {
   "lds_{method}": {
     meaning: "linear datamodeling score: Spearman correlation of predicted and retrained outputs over random half subsets, mean over test points",
     computedBy: at("lds", "attribution/evaluation/lds.ts"),
-    values: BY_METHOD,
+    values: BY_SCORER,
+  },
+  "lds_{method}_ci95_{bound}": {
+    meaning: "bounds of the 95 % percentile-bootstrap interval of the LDS over test points (1000 seeded draws, the same for every method)",
+    computedBy: at("ldsSideBySide", "attribution/evaluation/lds-harness.ts"),
+    values: { ...BY_SCORER, bound: ["low", "high"] },
   },
   counterfactual_k: { meaning: "windows removed in the counterfactual test", computedBy: RUN },
   "counterfactual_{which}_nll_increase": {
@@ -120,7 +147,7 @@ const LM_METRICS = {
 export type LmMetrics = MetricsOf<typeof LM_METRICS>;
 
 /** The metric key of a method's identification AUC over one datanet's test points (`auc_datainf_literature`, `auc_grad_cos_star_vowels`). */
-export function identificationAucKey(method: LmMethodKey, datanet: string): `auc_${LmMethodKey}_${string}` {
+export function identificationAucKey(method: LmScorerKey, datanet: string): `auc_${LmScorerKey}_${string}` {
   return `auc_${method}_${shortDatanetName(datanet).replace(/-/g, "_")}`;
 }
 
@@ -189,8 +216,10 @@ export interface LmAttributionResult {
   rollups: Record<string, Aggregate>;
   /** Identification task per method. */
   identification: Record<string, { auc: number; recall: number }>;
+  /** LDS per scorer (gradient methods and span scorers), and its 95 % bootstrap interval over test points. */
   lds: Record<string, number>;
-  /** Scores of the identification test points (nTest × windows) per method, with their prompts and datanets. */
+  ldsIntervals: Record<string, { low: number; high: number }>;
+  /** Scores of the identification test points (nTest × windows) per scorer, with their prompts and datanets. */
   identificationScores: Record<string, Scores>;
   identificationTests: { prompt: string; continuation: string; datanet: number }[];
 }
@@ -321,7 +350,7 @@ const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob", loca
 
 /** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each), then each method's scores and identification. */
 async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
-  const { p, dn, out, log } = s;
+  const { p, dn, out } = s;
   const members = await runJobs<LmRetrainSpec, Float64Array>(
     LM_RETRAIN,
     Array.from({ length: p.trakModels - 1 }, (_, m) => ({ p, data: dn.data, seed: p.seed + 1 + m })),
@@ -336,7 +365,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   out.trak_models = p.trakModels;
   out.trak_ridge = p.trakRidge;
   const task = (test: Batch): AttributionTask => ({ model: a.fm, params: a.params, train: a.train, test, l2: 0, seed: p.seed, checkpoints: a.checkpoints, ensemble, gradients: store });
-  const idScores: Record<string, Scores> = {},
+  const idScores = {} as Record<LmMethodKey, Scores>,
     genScores: Record<string, Scores> = {};
   const identification: LmAttributionResult["identification"] = {};
   for (const key of LM_METHOD_KEYS) {
@@ -344,17 +373,47 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
     idScores[key] = await methods[key].attribute(task(tp.identification));
     genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
-    const r = datanetIdentification(idScores[key], dn.datanetOf, tp.identificationDatanet);
-    identification[key] = { auc: r.auc, recall: r.recall };
-    out[`auc_${key}`] = r.auc;
-    out[`recall_${key}`] = r.recall;
-    // per datanet of the prompt: a mean AUC near 0.5 can hide one datanet drawing every test point
-    dn.datanets.forEach((name, d) => {
-      out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
-    });
-    log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${out[`seconds_${key}`].toFixed(2)} s)`);
+    identification[key] = identify(s, tp, key, idScores[key], `${out[`seconds_${key}`].toFixed(2)} s`);
   }
   return { idScores, genScores, identification };
+}
+
+/** The identification task read from one scorer's scores of the identification test points: AUC, recall, AUC per datanet. */
+function identify({ dn, out, log }: LmSetup, tp: LmTestPoints, key: LmScorerKey, scores: Scores, note: string): { auc: number; recall: number } {
+  const r = datanetIdentification(scores, dn.datanetOf, tp.identificationDatanet);
+  out[`auc_${key}`] = r.auc;
+  out[`recall_${key}`] = r.recall;
+  // per datanet of the prompt: a mean AUC near 0.5 can hide one datanet drawing every test point
+  dn.datanets.forEach((name, d) => {
+    out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
+  });
+  log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${note})`);
+  return { auc: r.auc, recall: r.recall };
+}
+
+/**
+ * Stage "span attribution": one suffix array over every training window (timed), then the
+ * identification test points scored by exact match and by ∞-gram counts against it (each test
+ * point's queries timed), identified like the gradient methods' scores.
+ */
+async function attributeSpans(s: LmSetup, a: LmAdapter, tp: LmTestPoints, identification: LmAttributionResult["identification"]): Promise<Record<LmSpanKey, SpanScores>> {
+  const { p, out, log } = s;
+  const t0 = performance.now();
+  const corpus = spanCorpus(a.train);
+  out.suffix_array_build_seconds = (performance.now() - t0) / 1000;
+  out.suffix_array_tokens = corpus.index.text.length;
+  log(`  suffix array over all ${corpus.nTrain} training windows: ${corpus.index.text.length} tokens in ${out.suffix_array_build_seconds.toFixed(3)} s`);
+  const scorers = { exact_match: new SpanMatch({ corpus, minLength: p.matchMinLength }), infini_gram: new InfiniGram({ corpus }) };
+  const task: AttributionTask = { model: a.fm, params: a.params, train: a.train, test: tp.identification, l2: 0 };
+  const spanScores = {} as Record<LmSpanKey, SpanScores>;
+  for (const key of LM_SPAN_KEYS) {
+    const scores = await scorers[key].attribute(task);
+    spanScores[key] = scores;
+    out[`${key}_query_seconds_mean`] = mean(scores.querySeconds);
+    out[`${key}_query_seconds_p95`] = quantile(scores.querySeconds, 0.95);
+    identification[key] = identify(s, tp, key, scores, `${(1000 * out[`${key}_query_seconds_mean`]).toFixed(2)} ms per test point`);
+  }
+  return spanScores;
 }
 
 /**
@@ -439,22 +498,33 @@ function retrainedNll({ p, dn }: LmSetup, identification: Batch, rowSets: ArrayL
   );
 }
 
-/** Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each identification continuation. */
-async function ldsStage(s: LmSetup, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<Record<string, number>> {
+/**
+ * Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each
+ * identification continuation; every scorer, gradient and span, judged on these re-trainings.
+ */
+async function ldsStage(s: LmSetup, tp: LmTestPoints, scores: Record<LmScorerKey, Scores>): Promise<Pick<LmAttributionResult, "lds" | "ldsIntervals">> {
   const { p, dn, out, log } = s;
-  const ldsOut: Record<string, number> = {};
-  if (p.ldsSubsets <= 0) return ldsOut;
+  const result: Pick<LmAttributionResult, "lds" | "ldsIntervals"> = { lds: {}, ldsIntervals: {} };
+  if (p.ldsSubsets <= 0) return result;
   const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
   const t2 = performance.now();
   const gt = { subsets, outputs: (await retrainedNll(s, tp.identification, subsets)).map((nll) => nll.map((v) => -v)) };
   out.lds_subsets = p.ldsSubsets;
   out.lds_retrain_seconds = (performance.now() - t2) / 1000;
-  for (const key of LM_METHOD_KEYS) {
-    ldsOut[key] = lds(idScores[key], gt).lds;
-    out[`lds_${key}`] = ldsOut[key];
+  const reports = ldsSideBySide(scores, gt, { seed: p.seed });
+  for (const key of LM_SCORER_KEYS) {
+    const r = reports[key];
+    result.lds[key] = r.lds;
+    result.ldsIntervals[key] = { low: r.low, high: r.high };
+    out[`lds_${key}`] = r.lds;
+    out[`lds_${key}_ci95_low`] = r.low;
+    out[`lds_${key}_ci95_high`] = r.high;
   }
-  log(`  LDS over ${p.ldsSubsets} half-subset re-trainings (${out.lds_retrain_seconds.toFixed(1)} s): ${LM_METHOD_KEYS.map((k) => `${k} ${ldsOut[k].toFixed(3)}`).join(", ")}`);
-  return ldsOut;
+  log(
+    `  LDS over ${p.ldsSubsets} half-subset re-trainings (${out.lds_retrain_seconds.toFixed(1)} s), 95 % intervals over test points: ` +
+      LM_SCORER_KEYS.map((k) => `${k} ${reports[k].lds.toFixed(3)} [${reports[k].low.toFixed(3)}, ${reports[k].high.toFixed(3)}]`).join(", "),
+  );
+  return result;
 }
 
 /** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained (two jobs per continuation). */
@@ -488,7 +558,7 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
 }
 
 /** The stages of `lmAttribution`, in order, as its progress names them. */
-export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points", "attribution methods", "n-gram baseline", "generated outputs", "LDS", "counterfactual"] as const;
+export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points", "attribution methods", "n-gram baseline", "span attribution", "generated outputs", "LDS", "counterfactual"] as const;
 
 /**
  * The whole language-model attribution experiment (see the file comment), stage by stage;
@@ -512,10 +582,12 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await starting(4);
   ngramBaseline(s, tp);
   await starting(5);
-  const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
+  const scores: Record<LmScorerKey, Scores> = { ...idScores, ...(await attributeSpans(s, a, tp, identification)) };
   await starting(6);
-  const ldsOut = await ldsStage(s, tp, idScores);
+  const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
   await starting(7);
+  const ldsOut = await ldsStage(s, tp, scores);
+  await starting(8);
   await counterfactualStage(s, a, tp, idScores);
   onProgress?.(total, total);
   s.out.gradient_sets_computed = store.misses;
@@ -527,8 +599,8 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
     generated,
     rollups,
     identification,
-    lds: ldsOut,
-    identificationScores: idScores,
+    ...ldsOut,
+    identificationScores: scores,
     identificationTests: tp.heldPairs.map((q) => ({ prompt: q.prompt, continuation: q.continuation, datanet: q.d })),
   };
 }
@@ -540,7 +612,7 @@ export async function lmDatanetsExperiment(p: LmDatanetParams, log: Log = () => 
 
 export const LM_DATANETS = defineExperiment({
   name: "lm-datanets",
-  summary: "gradient attribution of the LoRA-tuned language model (DataInf, TracIn-CP, TRAK, Grad-Cos) beside exact match",
+  summary: "gradient attribution of the LoRA-tuned language model (DataInf, TracIn-CP, TRAK, Grad-Cos) beside exact match and ∞-gram span scorers",
   params: LM_PARAMS,
   metrics: LM_METRICS,
   run: lmDatanetsExperiment,

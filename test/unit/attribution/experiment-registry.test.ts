@@ -111,6 +111,10 @@ describe("attribution experiments: the typed registry (lib/attribution/experimen
     expect(metricDeclOf(lm, "auc_ngram")?.key).to.equal("{measure}_ngram");
     expect(metricDeclOf(lm, "lds_subsets")?.key).to.equal("lds_subsets");
     expect(metricDeclOf(lm, "auc_nonesuch")).to.equal(undefined);
+    expect(metricDeclOf(lm, "lds_infini_gram")?.key).to.equal("lds_{method}");
+    expect(metricDeclOf(lm, "lds_exact_match_ci95_low")?.key).to.equal("lds_{method}_ci95_{bound}");
+    expect(metricDeclOf(lm, "auc_exact_match")?.key).to.equal("auc_{method}");
+    expect(metricDeclOf(lm, "infini_gram_query_seconds_p95")?.key).to.equal("{span}_query_seconds_{stat}");
     const logreg = ATTRIBUTION_EXPERIMENTS.get("logreg-fmnist")!.metrics;
     expect(metricDeclOf(logreg, "lds_trak_10")?.key).to.equal("lds_trak_{models}");
     expect(metricDeclOf(logreg, "lds_datainf")?.key).to.equal("lds_{method}");

@@ -1,3 +1,4 @@
+import type { LmDatanetParams } from "../../../lib/attribution/experiments/index.js";
 import type { Batch, TraceableModel } from "../../../lib/attribution/model.js";
 import { rng } from "../../../lib/random.js";
 
@@ -12,3 +13,32 @@ export function randomParams(model: TraceableModel, seed: number): Float64Array 
   const r = rng(seed);
   return Float64Array.from({ length: model.numParams }, () => 0.5 * r.normal());
 }
+
+/** The language-model experiment at its smallest: the quick base, four documents per datanet, a few steps and re-trainings. */
+export const tinyLmParams: LmDatanetParams = {
+  seed: 3,
+  datanets: "fortunes-files",
+  pretrain: "quick",
+  baseSeed: 1,
+  documentsPerDatanet: 4,
+  heldOutPerDatanet: 2,
+  stride: 24,
+  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
+  steps: 4,
+  batchSize: 8,
+  lr: 0.01,
+  warmupSteps: 1,
+  checkpointEvery: 2,
+  promptChars: 8,
+  continuationChars: 8,
+  generatedPerDatanet: 1,
+  temperature: 0.6,
+  trakModels: 1,
+  trakDim: 8,
+  trakRidge: 0,
+  ldsSubsets: 2,
+  counterfactualK: 2,
+  counterfactualTests: 1,
+  matchMinLength: 4,
+  topDocuments: 2,
+};

@@ -4,41 +4,14 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, LM_SCORER_KEYS, LM_SPAN_KEYS, lmAttribution, lmScorerTable } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
-
-const tiny: LmDatanetParams = {
-  seed: 3,
-  datanets: "fortunes-files",
-  pretrain: "quick",
-  baseSeed: 1,
-  documentsPerDatanet: 4,
-  heldOutPerDatanet: 2,
-  stride: 24,
-  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
-  steps: 4,
-  batchSize: 8,
-  lr: 0.01,
-  warmupSteps: 1,
-  checkpointEvery: 2,
-  promptChars: 8,
-  continuationChars: 8,
-  generatedPerDatanet: 1,
-  temperature: 0.6,
-  trakModels: 1,
-  trakDim: 8,
-  trakRidge: 0,
-  ldsSubsets: 2,
-  counterfactualK: 2,
-  counterfactualTests: 1,
-  matchMinLength: 4,
-  topDocuments: 2,
-};
+import { tinyLmParams as tiny } from "./fixtures.js";
 
 describe("attribution: the language-model experiment", function () {
   this.timeout(300_000);
@@ -169,6 +142,23 @@ describe("attribution: the language-model experiment", function () {
       const total = shares.reduce((s, v) => s + v, 0);
       expect(total === 0 || Math.abs(total - 1) < 1e-9).to.equal(true);
     }
+    // the span scorers sit beside them on the same identification test points and re-trainings
+    for (const k of LM_SPAN_KEYS) {
+      expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);
+      expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);
+      expect(a.metrics[`${k}_query_seconds_p95`]).to.be.at.least(0);
+    }
+    expect(a.metrics.suffix_array_tokens).to.equal(a.metrics.train_windows * (48 + 2));
+    for (const k of LM_SCORER_KEYS) {
+      expect(a.lds[k], k).to.equal(a.metrics[`lds_${k}`]);
+      expect(a.metrics[`lds_${k}_ci95_low`], k).to.be.at.most(a.metrics[`lds_${k}_ci95_high`]);
+      expect(a.ldsIntervals[k]).to.deep.equal({ low: a.metrics[`lds_${k}_ci95_low`], high: a.metrics[`lds_${k}_ci95_high`] });
+    }
+    // notebook 05's table: one row per scorer in that order, the suffix array's size in its caption
+    const scorerTable = lmScorerTable(a.metrics, tiny.topDocuments);
+    expect(scorerTable.rows.map((r) => r.method)).to.deep.equal([...LM_SCORER_KEYS]);
+    expect(scorerTable.rows.map((r) => r["LDS (2 subsets)"])).to.deep.equal(LM_SCORER_KEYS.map((k) => +a.metrics[`lds_${k}`].toFixed(3)));
+    expect(scorerTable.caption).to.include(`${a.metrics.suffix_array_tokens} tokens`);
     for (const g of a.generated) expect(g.continuation).to.have.length(tiny.continuationChars);
     const stable = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.includes("seconds") && !k.startsWith("gradient_sets")));
     expect(stable(b.metrics)).to.deep.equal(stable(a.metrics));
