@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, continuationBatch, heldOutCount, type LmDatanetParams, lmAttribution, lmAttributionUnits } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
@@ -30,7 +30,7 @@ const tiny: LmDatanetParams = {
   continuationChars: 8,
   generatedPerDatanet: 1,
   temperature: 0.6,
-  trakModels: 1,
+  trakModels: 2,
   trakDim: 8,
   trakRidge: 0,
   ldsSubsets: 2,
@@ -99,6 +99,18 @@ describe("attribution: the language-model experiment", function () {
     expect(by["repeat-words"](s)).to.equal("Drain Drain the the moat. moat.");
   });
 
+  it("counts the held-out test texts before building them, and the progress units of a run with no re-trainings", () => {
+    const tok = fortunesTokenizer();
+    for (const datanets of ["fortunes-files", "sentence-transformations"] as const) {
+      const p = { ...tiny, datanets, promptChars: 20, continuationChars: 24 };
+      expect(heldOutCount(p), datanets).to.equal(buildLmDatanets(p, 48, (s) => tok.encode(s)).heldOut.flat().length);
+    }
+    // lm-transformations: no LDS, no removal; those stages count nothing and are not reported
+    expect(lmAttributionUnits({ ...tiny, trakModels: 1, ldsSubsets: 0, counterfactualTests: 0 })).to.deep.equal([1, 4, 1, 4, 1, 1, 0, 0]);
+    // removals: two per continuation, at most one continuation per held-out text
+    expect(lmAttributionUnits({ ...tiny, counterfactualTests: 50 }).at(-1)).to.equal(2 * 6);
+  });
+
   it("refuses a datanet set it does not know, naming the ones it does", () => {
     const tok = fortunesTokenizer();
     expectCode(() => buildLmDatanets({ ...tiny, datanets: "news" as never }, 48, (s) => tok.encode(s)), AttributionError, "lm/unknown-datanets", {
@@ -152,15 +164,40 @@ describe("attribution: the language-model experiment", function () {
 
   it("scores every window by every method, rolls up to shares, and reproduces under its seed", async () => {
     const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
-    // the second run reports each stage as it starts and the total at the end, and its numbers do not move
+    // the second run reports each stage as it starts, then each of its parts as it finishes: the
+    // adapter's 4 training steps, one TRAK ensemble member and the 4 methods, two LDS subsets, two
+    // removals for one continuation; then the total. Its numbers do not move.
     const reported: Array<[number, number, string | undefined]> = [];
     const b = await lmAttribution(
       { ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) },
       () => {},
       (done, total, stage) => reported.push([done, total, stage]),
     );
-    const total = LM_ATTRIBUTION_STAGES.length;
-    expect(reported).to.deep.equal([...LM_ATTRIBUTION_STAGES.map((stage, done) => [done, total, stage]), [total, total, undefined]]);
+    expect(lmAttributionUnits(tiny)).to.deep.equal([1, 4, 1, 5, 1, 1, 2, 2]);
+    expect(reported).to.deep.equal([
+      [0, 17, "set up"],
+      [1, 17, "adapter training"],
+      [2, 17, "adapter training: 1 of 4 steps"],
+      [3, 17, "adapter training: 2 of 4 steps"],
+      [4, 17, "adapter training: 3 of 4 steps"],
+      [5, 17, "adapter training: 4 of 4 steps"],
+      [5, 17, "test points"],
+      [6, 17, "attribution methods"],
+      [7, 17, "attribution methods: 1 of 1 TRAK ensemble re-trainings"],
+      [8, 17, "attribution methods: datainf scored"],
+      [9, 17, "attribution methods: tracin_cp scored"],
+      [10, 17, "attribution methods: trak scored"],
+      [11, 17, "attribution methods: grad_cos scored"],
+      [11, 17, "n-gram baseline"],
+      [12, 17, "generated outputs"],
+      [13, 17, "LDS"],
+      [14, 17, "LDS: 1 of 2 re-trainings"],
+      [15, 17, "LDS: 2 of 2 re-trainings"],
+      [15, 17, "counterfactual"],
+      [16, 17, "counterfactual: 1 of 2 re-trainings"],
+      [17, 17, "counterfactual: 2 of 2 re-trainings"],
+      [17, 17, undefined],
+    ]);
     for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) {
       expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);
       expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);
