@@ -31,14 +31,20 @@ export interface StagedProgress {
    * else "stage: done of total noun".
    */
   within(i: number, noun: string): OnProgress | undefined;
+  /**
+   * The `OnProgress` of a one-unit stage's steps (a training run's, say): they only name the
+   * stage's progress, "stage: done of total noun", and the count stays where the stage started.
+   */
+  steps(i: number, noun: string): OnProgress | undefined;
   /** Reports the total, with no stage. */
   end(): void;
 }
 
 /**
  * Work in stages of known sizes as one count that rises to the units of all stages: a stage that
- * is one step counts 1, a stage of n re-trainings counts n and reports each as it finishes, so
- * one progress line moves through the long stages too. Without `onProgress` nothing is reported.
+ * is one piece of work counts 1 (its steps may still show beside the count), a stage of n
+ * re-trainings counts n and reports each as it finishes, so one progress line moves through the
+ * long stages too. Without `onProgress` nothing is reported.
  */
 export function stagedProgress(onProgress: OnProgress | undefined, stages: readonly ProgressStage[]): StagedProgress {
   const total = stages.reduce((sum, s) => sum + s.units, 0);
@@ -54,6 +60,11 @@ export function stagedProgress(onProgress: OnProgress | undefined, stages: reado
       if (!onProgress) return undefined;
       const first = before(i);
       return (done, parts, what) => onProgress(first + done, total, `${stages[i].name}: ${what ?? `${done} of ${parts} ${noun}`}`);
+    },
+    steps(i, noun) {
+      if (!onProgress) return undefined;
+      const first = before(i);
+      return (done, parts) => onProgress(first, total, `${stages[i].name}: ${done} of ${parts} ${noun}`);
     },
     end() {
       onProgress?.(total, total);

@@ -510,13 +510,13 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
 export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points", "attribution methods", "n-gram baseline", "generated outputs", "LDS", "counterfactual"] as const;
 
 /**
- * The progress units of `lmAttribution`'s stages: one each, but one per step of the adapter's
- * training, one per LoRA re-training (TRAK's ensemble members, LDS's half subsets, the
- * counterfactual's removals) and one per attribution method scored.
+ * The progress units of `lmAttribution`'s stages: one each (the adapter's training too, its steps
+ * shown beside the count), but one per LoRA re-training (TRAK's ensemble members, LDS's half
+ * subsets, the counterfactual's removals), as long as the adapter's own training, and one per
+ * attribution method scored.
  */
 export function lmAttributionUnits(p: LmDatanetParams): number[] {
   const units: Record<string, number> = {
-    "adapter training": p.steps,
     "attribution methods": p.trakModels - 1 + LM_METHOD_KEYS.length,
     LDS: p.ldsSubsets,
     counterfactual: 2 * Math.min(p.counterfactualTests, heldOutCount(p)),
@@ -527,8 +527,8 @@ export function lmAttributionUnits(p: LmDatanetParams): number[] {
 /**
  * The whole language-model attribution experiment (see the file comment), stage by stage;
  * `onProgress` counts the units done (lmAttributionUnits): a stage's name as it starts, then each
- * training step or re-training as it finishes ("LDS: 2 of 4 re-trainings"); a stage with no
- * re-training to do (LDS with ldsSubsets 0) is not reported.
+ * re-training or method as it finishes ("LDS: 2 of 4 re-trainings"), and the adapter's training
+ * steps beside the count; a stage with no re-training to do (LDS with ldsSubsets 0) is not reported.
  */
 export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onProgress?: OnProgress): Promise<LmAttributionResult> {
   const units = lmAttributionUnits(p);
@@ -539,7 +539,7 @@ export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onP
   await progress.start(0);
   const s = await setUp(p, log);
   await progress.start(1);
-  const a = await trainAdapter(s, progress.within(1, "steps"));
+  const a = await trainAdapter(s, progress.steps(1, "steps"));
   await progress.start(2);
   const tp = await testPoints(s, a);
   await progress.start(3);

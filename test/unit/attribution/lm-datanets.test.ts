@@ -106,7 +106,7 @@ describe("attribution: the language-model experiment", function () {
       expect(heldOutCount(p), datanets).to.equal(buildLmDatanets(p, 48, (s) => tok.encode(s)).heldOut.flat().length);
     }
     // lm-transformations: no LDS, no removal; those stages count nothing and are not reported
-    expect(lmAttributionUnits({ ...tiny, trakModels: 1, ldsSubsets: 0, counterfactualTests: 0 })).to.deep.equal([1, 4, 1, 4, 1, 1, 0, 0]);
+    expect(lmAttributionUnits({ ...tiny, trakModels: 1, ldsSubsets: 0, counterfactualTests: 0 })).to.deep.equal([1, 1, 1, 4, 1, 1, 0, 0]);
     // removals: two per continuation, at most one continuation per held-out text
     expect(lmAttributionUnits({ ...tiny, counterfactualTests: 50 }).at(-1)).to.equal(2 * 6);
   });
@@ -165,38 +165,38 @@ describe("attribution: the language-model experiment", function () {
   it("scores every window by every method, rolls up to shares, and reproduces under its seed", async () => {
     const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
     // the second run reports each stage as it starts, then each of its parts as it finishes: the
-    // adapter's 4 training steps, one TRAK ensemble member and the 4 methods, two LDS subsets, two
-    // removals for one continuation; then the total. Its numbers do not move.
+    // adapter's 4 training steps (beside the count), one TRAK ensemble member and the 4 methods, two
+    // LDS subsets, two removals for one continuation; then the total. Its numbers do not move.
     const reported: Array<[number, number, string | undefined]> = [];
     const b = await lmAttribution(
       { ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) },
       () => {},
       (done, total, stage) => reported.push([done, total, stage]),
     );
-    expect(lmAttributionUnits(tiny)).to.deep.equal([1, 4, 1, 5, 1, 1, 2, 2]);
+    expect(lmAttributionUnits(tiny)).to.deep.equal([1, 1, 1, 5, 1, 1, 2, 2]);
     expect(reported).to.deep.equal([
-      [0, 17, "set up"],
-      [1, 17, "adapter training"],
-      [2, 17, "adapter training: 1 of 4 steps"],
-      [3, 17, "adapter training: 2 of 4 steps"],
-      [4, 17, "adapter training: 3 of 4 steps"],
-      [5, 17, "adapter training: 4 of 4 steps"],
-      [5, 17, "test points"],
-      [6, 17, "attribution methods"],
-      [7, 17, "attribution methods: 1 of 1 TRAK ensemble re-trainings"],
-      [8, 17, "attribution methods: datainf scored"],
-      [9, 17, "attribution methods: tracin_cp scored"],
-      [10, 17, "attribution methods: trak scored"],
-      [11, 17, "attribution methods: grad_cos scored"],
-      [11, 17, "n-gram baseline"],
-      [12, 17, "generated outputs"],
-      [13, 17, "LDS"],
-      [14, 17, "LDS: 1 of 2 re-trainings"],
-      [15, 17, "LDS: 2 of 2 re-trainings"],
-      [15, 17, "counterfactual"],
-      [16, 17, "counterfactual: 1 of 2 re-trainings"],
-      [17, 17, "counterfactual: 2 of 2 re-trainings"],
-      [17, 17, undefined],
+      [0, 14, "set up"],
+      [1, 14, "adapter training"],
+      [1, 14, "adapter training: 1 of 4 steps"],
+      [1, 14, "adapter training: 2 of 4 steps"],
+      [1, 14, "adapter training: 3 of 4 steps"],
+      [1, 14, "adapter training: 4 of 4 steps"],
+      [2, 14, "test points"],
+      [3, 14, "attribution methods"],
+      [4, 14, "attribution methods: 1 of 1 TRAK ensemble re-trainings"],
+      [5, 14, "attribution methods: datainf scored"],
+      [6, 14, "attribution methods: tracin_cp scored"],
+      [7, 14, "attribution methods: trak scored"],
+      [8, 14, "attribution methods: grad_cos scored"],
+      [8, 14, "n-gram baseline"],
+      [9, 14, "generated outputs"],
+      [10, 14, "LDS"],
+      [11, 14, "LDS: 1 of 2 re-trainings"],
+      [12, 14, "LDS: 2 of 2 re-trainings"],
+      [12, 14, "counterfactual"],
+      [13, 14, "counterfactual: 1 of 2 re-trainings"],
+      [14, 14, "counterfactual: 2 of 2 re-trainings"],
+      [14, 14, undefined],
     ]);
     for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) {
       expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);

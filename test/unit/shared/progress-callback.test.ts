@@ -46,7 +46,7 @@ describe("notebook: progressCallback draws a layer's onProgress", () => {
 });
 
 describe("progress: stages of known sizes as one count", () => {
-  it("counts a stage's parts from its first unit (named by the part, or counted), skips a stage of no units, and ends at the total", async () => {
+  it("shows a one-unit stage's steps beside the count, counts a stage's parts from its first unit (named by the part, or counted), skips a stage of no units, and ends at the total", async () => {
     const reported: Array<[number, number, string | undefined]> = [];
     const progress = stagedProgress(
       (done, total, stage) => reported.push([done, total, stage]),
@@ -59,6 +59,7 @@ describe("progress: stages of known sizes as one count", () => {
     );
     expect(progress.total).to.equal(5);
     await progress.start(0);
+    for (const done of [1, 2]) progress.steps(0, "steps")?.(done, 2);
     await progress.start(1);
     const parts = progress.within(1, "runs");
     for (const done of [1, 2]) parts?.(done, 3);
@@ -68,6 +69,8 @@ describe("progress: stages of known sizes as one count", () => {
     progress.end();
     expect(reported).to.deep.equal([
       [0, 5, "set up"],
+      [0, 5, "set up: 1 of 2 steps"],
+      [0, 5, "set up: 2 of 2 steps"],
       [1, 5, "re-training"],
       [2, 5, "re-training: 1 of 3 runs"],
       [3, 5, "re-training: 2 of 3 runs"],
@@ -81,6 +84,7 @@ describe("progress: stages of known sizes as one count", () => {
     const progress = stagedProgress(undefined, [{ name: "only", units: 2 }]);
     await progress.start(0);
     expect(progress.within(0, "runs")).to.equal(undefined);
+    expect(progress.steps(0, "steps")).to.equal(undefined);
     progress.end();
   });
 });
