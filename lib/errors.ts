@@ -29,7 +29,9 @@ export class LabError extends Error {
    */
   static [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== "object" || value === null) return false;
-    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` was asked about, not LabError
+    // `this` is the subclass `instanceof` was asked about, not LabError
+    // biome-ignore lint/complexity/noThisInStatic: the subclass is the point
+    // biome-ignore lint/complexity/noUselessThisAlias: named for the loop's comparison
     const wanted = this;
     for (let proto = Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
       const ctor = proto.constructor as { name?: string; [LAB_ERROR_CLASS]?: boolean } | undefined;

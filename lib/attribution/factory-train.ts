@@ -11,6 +11,7 @@ import { createMlp } from "../intelligence/models/mlp.js";
 import type { ForwardOptions, Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../intelligence/training-loop.js";
+import type { OnProgress } from "../progress.js";
 import { AttributionError } from "./errors.js";
 import { FactoryModel } from "./factory-model.js";
 import type { Batch } from "./model.js";
@@ -48,11 +49,21 @@ function trainData(batch: Batch): TrainData {
  * Seeded minibatch training of the `start` tensors with everything else in `frozen` held fixed, by
  * the Intelligence layer's training loop: batches are its per-epoch permutations of (seed, epoch),
  * so the same seed and data give bit-identical tensors. `start` is copied, not consumed.
+ * `onProgress` counts the steps.
  */
-export async function trainTensors(model: Model, frozen: WeightMap, start: WeightMap, batch: Batch, o: FactoryTrainOptions, fwd: ForwardOptions = {}): Promise<FactoryTrainRun> {
+export async function trainTensors(
+  model: Model,
+  frozen: WeightMap,
+  start: WeightMap,
+  batch: Batch,
+  o: FactoryTrainOptions,
+  fwd: ForwardOptions = {},
+  onProgress?: OnProgress,
+): Promise<FactoryTrainRun> {
   checkTrainOptions(batch, o);
   const trainable = trainableVariables(model.tf, start);
   const perEpoch = Math.max(1, Math.floor(batch.n / o.batchSize));
+  const steps = o.epochs * perEpoch;
   const run = await runTrainingLoop({
     model,
     frozen,
@@ -61,9 +72,10 @@ export async function trainTensors(model: Model, frozen: WeightMap, start: Weigh
     data: trainData(batch),
     batchSize: o.batchSize,
     seed: o.seed,
-    steps: o.epochs * perEpoch,
+    steps,
     forward: fwd,
     keepEvery: o.checkpointEvery && perEpoch * o.checkpointEvery,
+    onStep: onProgress && ((r) => onProgress(r.step, steps)),
   });
   return { tensors: releaseVariables(model.tf, trainable), checkpoints: run.kept, finalLoss: run.lastLoss };
 }
@@ -87,10 +99,10 @@ export interface MlpRun {
   checkpoints: Checkpoint[];
 }
 
-/** Trains every weight of `model` from its seeded init (seed `o.seed`). */
-export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOptions): Promise<MlpRun> {
+/** Trains every weight of `model` from its seeded init (seed `o.seed`); `onProgress` counts the steps. */
+export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOptions, onProgress?: OnProgress): Promise<MlpRun> {
   const init = model.init(o.seed);
-  const run = await trainTensors(model, {}, init, batch, o);
+  const run = await trainTensors(model, {}, init, batch, o, {}, onProgress);
   for (const t of Object.values(init)) t.dispose();
   const fm = new FactoryModel({ model, weights: run.tensors, trainable: Object.keys(run.tensors) });
   return { model: fm, params: await fm.readParams(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
@@ -102,11 +114,18 @@ export interface LoraMlpRun {
   forwardOptions: ForwardOptions;
 }
 
-/** LoRA adapters of rank r (PEFT's alpha, scaling alpha / r) on `targets`, trained on a frozen base. */
-export async function trainLoraMlp(model: Model, base: WeightMap, batch: Batch, lora: { r: number; alpha: number; targets: string[] }, o: FactoryTrainOptions): Promise<LoraMlpRun> {
+/** LoRA adapters of rank r (PEFT's alpha, scaling alpha / r) on `targets`, trained on a frozen base; `onProgress` counts the steps. */
+export async function trainLoraMlp(
+  model: Model,
+  base: WeightMap,
+  batch: Batch,
+  lora: { r: number; alpha: number; targets: string[] },
+  o: FactoryTrainOptions,
+  onProgress?: OnProgress,
+): Promise<LoraMlpRun> {
   const adapter = initLora(model, base, loraConfig({ r: lora.r, loraAlpha: lora.alpha, targetModules: lora.targets }), o.seed);
   const fwd = loraForwardOptions(adapter);
-  const run = await trainTensors(model, base, adapter.tensors, batch, o, fwd);
+  const run = await trainTensors(model, base, adapter.tensors, batch, o, fwd, onProgress);
   for (const t of Object.values(adapter.tensors)) t.dispose();
   const weights = { ...base, ...run.tensors };
   const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: fwd });

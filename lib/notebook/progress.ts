@@ -95,15 +95,22 @@ export function progress(label: string, total: number): Progress {
 
 /**
  * A layer's `onProgress(done, total, stage)` drawn as one `progress` line: the line starts at the
- * first call (when the total is known), shows the stage beside the count, and ends at `total`.
+ * first call (when the total is known), shows the stage beside the count, and ends at the first
+ * call that reaches `total` (a later report of the total, with or without a stage, changes nothing).
  */
 export function progressCallback(label: string): OnProgress {
   let line: Progress | undefined;
   let shown = 0;
+  let ended = false;
   return (done, total, stage) => {
+    if (ended) return;
     line ??= progress(label, total);
+    if (done >= total) {
+      ended = true;
+      line.done(stage);
+      return;
+    }
     line.tick(Math.max(0, done - shown), stage);
     shown = Math.max(shown, done);
-    if (done >= total) line.done(stage);
   };
 }

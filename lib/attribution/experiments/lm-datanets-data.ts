@@ -117,6 +117,17 @@ const DATANET_TEXTS: Record<LmDatanetSet, (p: DatanetTextParams) => DatanetText[
   "sentence-transformations": transformationDatanets,
 };
 
+/** How many datanets each set builds. */
+const DATANET_COUNTS: Record<LmDatanetSet, number> = {
+  "fortunes-files": LM_DATANET_SOURCES.length,
+  "sentence-transformations": SENTENCE_TRANSFORMATIONS.length,
+};
+
+/** The held-out test texts buildLmDatanets makes, known before it runs: heldOutPerDatanet of each datanet (it refuses fewer); 0 for a set it refuses. */
+export function heldOutCount(p: Pick<DatanetTextParams, "datanets" | "heldOutPerDatanet">): number {
+  return (DATANET_COUNTS[p.datanets] ?? 0) * p.heldOutPerDatanet;
+}
+
 function datanetTexts(p: DatanetTextParams): DatanetText[] {
   const build = DATANET_TEXTS[p.datanets];
   if (!build) {

@@ -27,7 +27,7 @@ import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models
 import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
-import { nextTurn, type OnProgress } from "../../progress.js";
+import { type OnProgress, stagedProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
@@ -39,7 +39,7 @@ import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
 import { experimentGradientStore, experimentTf, type Log } from "./context.js";
-import { buildLmDatanets, continuationBatch, LM_DATANET_SETS, type LmDatanets, shortDatanetName } from "./lm-datanets-data.js";
+import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName } from "./lm-datanets-data.js";
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
@@ -159,8 +159,17 @@ interface LoraRun {
   finalLoss: number;
 }
 
-/** LoRA fine-tuning on the windows `rows` (all by default), seeded: Adam, warm-up then cosine decay. */
-async function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDatanetParams, seed: number, rows?: ArrayLike<number>, keepCheckpoints = false): Promise<LoraRun> {
+/** LoRA fine-tuning on the windows `rows` (all by default), seeded: Adam, warm-up then cosine decay; `onProgress` counts its steps. */
+async function fineTune(
+  model: Model,
+  base: WeightMap,
+  data: TrainData,
+  p: LmDatanetParams,
+  seed: number,
+  rows?: ArrayLike<number>,
+  keepCheckpoints = false,
+  onProgress?: OnProgress,
+): Promise<LoraRun> {
   const adapter = initLora(model, base, loraConfig({ r: p.lora.r, loraAlpha: p.lora.alpha, targetModules: p.lora.targets }), seed);
   const forwardOptions = loraForwardOptions(adapter);
   const trainable = trainableVariables(model.tf, adapter.tensors);
@@ -178,6 +187,7 @@ async function fineTune(model: Model, base: WeightMap, data: TrainData, p: LmDat
     schedule: { kind: "cosine", warmupSteps: p.warmupSteps },
     forward: forwardOptions,
     keepEvery: keepCheckpoints ? p.checkpointEvery : undefined,
+    onStep: onProgress && ((r) => onProgress(r.step, p.steps)),
   });
   return { tensors: releaseVariables(model.tf, trainable), forwardOptions, checkpoints: run.kept, finalLoss: run.lastLoss };
 }
@@ -269,9 +279,9 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
 }
 
 /** Stage "fine-tune": the LoRA run with its kept checkpoints, as a FactoryModel over the adapter's parameters. */
-async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup): Promise<LmAdapter> {
+async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup, onProgress?: OnProgress): Promise<LmAdapter> {
   const t0 = performance.now();
-  const run = await fineTune(model, base.weights, dn.data, p, p.seed, undefined, true);
+  const run = await fineTune(model, base.weights, dn.data, p, p.seed, undefined, true, onProgress);
   const trainSeconds = (performance.now() - t0) / 1000;
   const weights = { ...base.weights, ...run.tensors };
   const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: run.forwardOptions });
@@ -348,12 +358,18 @@ export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
 
 const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob", local: lmRetrainJob };
 
-/** Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each), then each method's scores and identification. */
-async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore) {
+/**
+ * Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each),
+ * then each method's scores and identification; `onProgress` counts the re-trainings, then the methods.
+ */
+async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore, onProgress?: OnProgress) {
   const { p, dn, out } = s;
+  const retrainings = p.trakModels - 1;
+  const parts = retrainings + LM_METHOD_KEYS.length;
   const members = await runJobs<LmRetrainSpec, Float64Array>(
     LM_RETRAIN,
-    Array.from({ length: p.trakModels - 1 }, (_, m) => ({ p, data: dn.data, seed: p.seed + 1 + m })),
+    Array.from({ length: retrainings }, (_, m) => ({ p, data: dn.data, seed: p.seed + 1 + m })),
+    { onProgress: onProgress && ((done) => onProgress(done, parts, `${done} of ${retrainings} TRAK ensemble re-trainings`)) },
   );
   const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
@@ -368,12 +384,13 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   const idScores = {} as Record<LmMethodKey, Scores>,
     genScores: Record<string, Scores> = {};
   const identification: LmAttributionResult["identification"] = {};
-  for (const key of LM_METHOD_KEYS) {
+  for (const [k, key] of LM_METHOD_KEYS.entries()) {
     const t1 = performance.now();
     idScores[key] = await methods[key].attribute(task(tp.identification));
     genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     identification[key] = identify(s, tp, key, idScores[key], `${out[`seconds_${key}`].toFixed(2)} s`);
+    onProgress?.(retrainings + k + 1, parts, `${key} scored`);
   }
   return { idScores, genScores, identification };
 }
@@ -491,10 +508,11 @@ function generatedBesideMatch({ p, tokenizer, dn, out, log }: LmSetup, tp: LmTes
 }
 
 /** The identification continuations' −log-likelihood under LoRA re-trainings (the run's seed) on each set of rows, one job each. */
-function retrainedNll({ p, dn }: LmSetup, identification: Batch, rowSets: ArrayLike<number>[]): Promise<Float64Array[]> {
+function retrainedNll({ p, dn }: LmSetup, identification: Batch, rowSets: ArrayLike<number>[], onProgress?: OnProgress): Promise<Float64Array[]> {
   return runJobs<LmRetrainSpec, Float64Array>(
     LM_RETRAIN,
     rowSets.map((rows) => ({ p, data: dn.data, seed: p.seed, rows, evaluate: identification })),
+    { onProgress },
   );
 }
 
@@ -502,13 +520,13 @@ function retrainedNll({ p, dn }: LmSetup, identification: Batch, rowSets: ArrayL
  * Stage "LDS": LoRA re-trained on seeded half subsets, output = log-likelihood of each
  * identification continuation; every scorer, gradient and span, judged on these re-trainings.
  */
-async function ldsStage(s: LmSetup, tp: LmTestPoints, scores: Record<LmScorerKey, Scores>): Promise<Pick<LmAttributionResult, "lds" | "ldsIntervals">> {
+async function ldsStage(s: LmSetup, tp: LmTestPoints, scores: Record<LmScorerKey, Scores>, onProgress?: OnProgress): Promise<Pick<LmAttributionResult, "lds" | "ldsIntervals">> {
   const { p, dn, out, log } = s;
   const result: Pick<LmAttributionResult, "lds" | "ldsIntervals"> = { lds: {}, ldsIntervals: {} };
   if (p.ldsSubsets <= 0) return result;
   const subsets = sampleSubsets(dn.data.n, p.ldsSubsets, 0.5, p.seed);
   const t2 = performance.now();
-  const gt = { subsets, outputs: (await retrainedNll(s, tp.identification, subsets)).map((nll) => nll.map((v) => -v)) };
+  const gt = { subsets, outputs: (await retrainedNll(s, tp.identification, subsets, onProgress)).map((nll) => nll.map((v) => -v)) };
   out.lds_subsets = p.ldsSubsets;
   out.lds_retrain_seconds = (performance.now() - t2) / 1000;
   const reports = ldsSideBySide(scores, gt, { seed: p.seed });
@@ -528,7 +546,7 @@ async function ldsStage(s: LmSetup, tp: LmTestPoints, scores: Record<LmScorerKey
 }
 
 /** Stage "counterfactual": DataInf's top-k windows removed against k random ones, retrained (two jobs per continuation). */
-async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>): Promise<void> {
+async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, idScores: Record<string, Scores>, onProgress?: OnProgress): Promise<void> {
   const { p, dn, out, log } = s;
   if (p.counterfactualTests <= 0) return;
   const n = dn.data.n;
@@ -544,6 +562,7 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
     s,
     tp.identification,
     sets.flatMap(({ top, random }) => [keepAllBut(top), keepAllBut(random)]),
+    onProgress,
   );
   const cf = counterfactualResult(
     p.counterfactualK,
@@ -561,35 +580,52 @@ async function counterfactualStage(s: LmSetup, a: LmAdapter, tp: LmTestPoints, i
 export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points", "attribution methods", "n-gram baseline", "span attribution", "generated outputs", "LDS", "counterfactual"] as const;
 
 /**
+ * The progress units of `lmAttribution`'s stages: one each (the adapter's training too, its steps
+ * shown beside the count), but one per LoRA re-training (TRAK's ensemble members, LDS's half
+ * subsets, the counterfactual's removals), as long as the adapter's own training, and one per
+ * attribution method scored.
+ */
+export function lmAttributionUnits(p: LmDatanetParams): number[] {
+  const units: Record<string, number> = {
+    "attribution methods": p.trakModels - 1 + LM_METHOD_KEYS.length,
+    LDS: p.ldsSubsets,
+    counterfactual: 2 * Math.min(p.counterfactualTests, heldOutCount(p)),
+  };
+  return LM_ATTRIBUTION_STAGES.map((stage) => units[stage] ?? 1);
+}
+
+/**
  * The whole language-model attribution experiment (see the file comment), stage by stage;
- * `onProgress` counts the stages done and names the one that starts (LM_ATTRIBUTION_STAGES).
+ * `onProgress` counts the units done (lmAttributionUnits): a stage's name as it starts, then each
+ * re-training or method as it finishes ("LDS: 2 of 4 re-trainings"), and the adapter's training
+ * steps beside the count; a stage with no re-training to do (LDS with ldsSubsets 0) is not reported.
  */
 export async function lmAttribution(p: LmDatanetParams, log: Log = () => {}, onProgress?: OnProgress): Promise<LmAttributionResult> {
-  const total = LM_ATTRIBUTION_STAGES.length;
-  const starting = async (done: number) => {
-    onProgress?.(done, total, LM_ATTRIBUTION_STAGES[done]);
-    if (onProgress) await nextTurn();
-  };
-  await starting(0);
+  const units = lmAttributionUnits(p);
+  const progress = stagedProgress(
+    onProgress,
+    LM_ATTRIBUTION_STAGES.map((name, i) => ({ name, units: units[i] })),
+  );
+  await progress.start(0);
   const s = await setUp(p, log);
-  await starting(1);
-  const a = await trainAdapter(s);
-  await starting(2);
+  await progress.start(1);
+  const a = await trainAdapter(s, progress.steps(1, "steps"));
+  await progress.start(2);
   const tp = await testPoints(s, a);
-  await starting(3);
+  await progress.start(3);
   const store = experimentGradientStore(p.gradientStore);
-  const { idScores, genScores, identification } = await attributeMethods(s, a, tp, store);
-  await starting(4);
+  const { idScores, genScores, identification } = await attributeMethods(s, a, tp, store, progress.within(3, "parts"));
+  await progress.start(4);
   ngramBaseline(s, tp);
-  await starting(5);
+  await progress.start(5);
   const scores: Record<LmScorerKey, Scores> = { ...idScores, ...(await attributeSpans(s, a, tp, identification)) };
-  await starting(6);
+  await progress.start(6);
   const { generated, rollups } = generatedBesideMatch(s, tp, genScores);
-  await starting(7);
-  const ldsOut = await ldsStage(s, tp, scores);
-  await starting(8);
-  await counterfactualStage(s, a, tp, idScores);
-  onProgress?.(total, total);
+  await progress.start(7);
+  const ldsOut = await ldsStage(s, tp, scores, progress.within(7, "re-trainings"));
+  await progress.start(8);
+  await counterfactualStage(s, a, tp, idScores, progress.within(8, "re-trainings"));
+  progress.end();
   s.out.gradient_sets_computed = store.misses;
   s.out.gradient_sets_read = store.hits;
   disposeAll(a.run.tensors);

@@ -5,6 +5,7 @@
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { shiftIntensities, type UnitImageShift } from "../../intelligence/datanets.js";
+import { type OnProgress, stagedProgress } from "../../progress.js";
 import { datanetIdentification, pearson } from "../evaluation/index.js";
 import type { FactoryModel } from "../factory-model.js";
 import { trainLoraMlp, trainMlp } from "../factory-train.js";
@@ -112,23 +113,35 @@ function shiftedDatanets(p: DatanetParams, used: Set<number>): { train: Sample; 
   return { train: concat(trains), test: concat(tests), trainDatanet: Int32Array.from(trainDn), testDatanet: Int32Array.from(testDn) };
 }
 
+/** The stages of loraDatanetSetup, in order, as its progress names them. */
+export const LORA_SETUP_STAGES = ["pretraining the base", "LoRA training"] as const;
+
 /**
  * The Factory's MLP pretrained on upright images; LoRA adapters on both layers (fc1, head; alpha =
  * 2r) fine-tuned on the (low-contrast) datanets, both by the Intelligence layer's training step.
+ * `onProgress` counts the two trainings, each training's steps shown beside the count.
  */
-export async function loraDatanetSetup(p: DatanetParams): Promise<LoraSetup> {
+export async function loraDatanetSetup(p: DatanetParams, onProgress?: OnProgress): Promise<LoraSetup> {
+  const progress = stagedProgress(
+    onProgress,
+    LORA_SETUP_STAGES.map((name) => ({ name, units: 1 })),
+  );
+  await progress.start(0);
   const all = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const pre = sampleFashion("train", { n: p.pretrainN, seed: p.seed, pool: p.pool, classes: all });
   const mlp = await mlpFor(pre.dim, p.hidden);
-  const pretrained = await trainMlp(mlp, pre, { epochs: 15, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: p.seed });
+  const pretrained = await trainMlp(mlp, pre, { epochs: 15, batchSize: 64, lr: 3e-3, weightDecay: 1e-4, seed: p.seed }, progress.steps(0, "steps"));
   const { train, test, trainDatanet, testDatanet } = shiftedDatanets(p, new Set(pre.source));
+  await progress.start(1);
   const lora = await trainLoraMlp(
     mlp,
     pretrained.weights,
     train,
     { r: p.rank, alpha: 2 * p.rank, targets: ["fc1", "head"] },
     { epochs: p.epochs, batchSize: 32, lr: p.lr, weightDecay: p.l2, seed: p.seed },
+    progress.steps(1, "steps"),
   );
+  progress.end();
   // two contributors per datanet, alternating examples
   const contributorOf = Int32Array.from(trainDatanet, (d, i) => 2 * d + (i % 2));
   return {

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, LM_ATTRIBUTION_STAGES, LM_SCORER_KEYS, LM_SPAN_KEYS, lmAttribution, lmScorerTable } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, continuationBatch, heldOutCount, LM_SCORER_KEYS, LM_SPAN_KEYS, lmAttribution, lmAttributionUnits, lmScorerTable } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
@@ -72,6 +72,18 @@ describe("attribution: the language-model experiment", function () {
     expect(by["repeat-words"](s)).to.equal("Drain Drain the the moat. moat.");
   });
 
+  it("counts the held-out test texts before building them, and the progress units of a run with no re-trainings", () => {
+    const tok = fortunesTokenizer();
+    for (const datanets of ["fortunes-files", "sentence-transformations"] as const) {
+      const p = { ...tiny, datanets, promptChars: 20, continuationChars: 24 };
+      expect(heldOutCount(p), datanets).to.equal(buildLmDatanets(p, 48, (s) => tok.encode(s)).heldOut.flat().length);
+    }
+    // lm-transformations: no LDS, no removal; those stages count nothing and are not reported
+    expect(lmAttributionUnits({ ...tiny, trakModels: 1, ldsSubsets: 0, counterfactualTests: 0 })).to.deep.equal([1, 1, 1, 4, 1, 1, 1, 0, 0]);
+    // removals: two per continuation, at most one continuation per held-out text
+    expect(lmAttributionUnits({ ...tiny, counterfactualTests: 50 }).at(-1)).to.equal(2 * 6);
+  });
+
   it("refuses a datanet set it does not know, naming the ones it does", () => {
     const tok = fortunesTokenizer();
     expectCode(() => buildLmDatanets({ ...tiny, datanets: "news" as never }, 48, (s) => tok.encode(s)), AttributionError, "lm/unknown-datanets", {
@@ -124,16 +136,44 @@ describe("attribution: the language-model experiment", function () {
   });
 
   it("scores every window by every method, rolls up to shares, and reproduces under its seed", async () => {
-    const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
-    // the second run reports each stage as it starts and the total at the end, and its numbers do not move
+    // two TRAK members: the run and one re-training, so the progress line counts an ensemble member
+    const run = { ...tiny, trakModels: 2 };
+    const a = await lmAttribution({ ...run, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) });
+    // the second run reports each stage as it starts, then each of its parts as it finishes: the
+    // adapter's 4 training steps (beside the count), one TRAK ensemble member and the 4 methods, two
+    // LDS subsets, two removals for one continuation; then the total. Its numbers do not move.
     const reported: Array<[number, number, string | undefined]> = [];
     const b = await lmAttribution(
-      { ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) },
+      { ...run, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) },
       () => {},
       (done, total, stage) => reported.push([done, total, stage]),
     );
-    const total = LM_ATTRIBUTION_STAGES.length;
-    expect(reported).to.deep.equal([...LM_ATTRIBUTION_STAGES.map((stage, done) => [done, total, stage]), [total, total, undefined]]);
+    expect(lmAttributionUnits(run)).to.deep.equal([1, 1, 1, 5, 1, 1, 1, 2, 2]);
+    expect(reported).to.deep.equal([
+      [0, 15, "set up"],
+      [1, 15, "adapter training"],
+      [1, 15, "adapter training: 1 of 4 steps"],
+      [1, 15, "adapter training: 2 of 4 steps"],
+      [1, 15, "adapter training: 3 of 4 steps"],
+      [1, 15, "adapter training: 4 of 4 steps"],
+      [2, 15, "test points"],
+      [3, 15, "attribution methods"],
+      [4, 15, "attribution methods: 1 of 1 TRAK ensemble re-trainings"],
+      [5, 15, "attribution methods: datainf scored"],
+      [6, 15, "attribution methods: tracin_cp scored"],
+      [7, 15, "attribution methods: trak scored"],
+      [8, 15, "attribution methods: grad_cos scored"],
+      [8, 15, "n-gram baseline"],
+      [9, 15, "span attribution"],
+      [10, 15, "generated outputs"],
+      [11, 15, "LDS"],
+      [12, 15, "LDS: 1 of 2 re-trainings"],
+      [13, 15, "LDS: 2 of 2 re-trainings"],
+      [13, 15, "counterfactual"],
+      [14, 15, "counterfactual: 1 of 2 re-trainings"],
+      [15, 15, "counterfactual: 2 of 2 re-trainings"],
+      [15, 15, undefined],
+    ]);
     for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) {
       expect(a.identificationScores[k].nTrain).to.equal(a.metrics.train_windows);
       expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);
