@@ -4,6 +4,9 @@
 //
 //   pi_j = sum_{t=1}^{T-1} z_j^(t-1) H_t        H_t = sum_i p[i + tL] [tau^i]_1
 //
+// H_0 = sum_i p[i] [tau^i]_1 is the blob's G1 commitment: the same product yields it, so encoding
+// takes the commitment from here instead of a separate blob-sized MSM.
+//
 // so all numChunks proofs are one G1 FFT of (H_1, ..., H_{T-1}). The H_t are a Toeplitz product:
 // for each offset s < L, H_t gathers a_s[k + t] * [tau^(kL + s)]_1 with a_s[u] = p[uL + s], a
 // correlation computed with FFTs of size 2T. The G1 FFTs of the SRS side (one per s) depend on the
@@ -65,6 +68,18 @@ export function fk20SrsTable(srs: Srs, m: number, chunkLength: number): SrsTable
 
 /** Every chunk's opening proof at once; equal, point for point, to chunkProofs. */
 export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout): mcl.G1[] {
+  return fk20CommitmentAndProofs(srs, coefficients, layout).proofs;
+}
+
+export interface Fk20Output {
+  /** The blob's G1 commitment, equal to commitG1 (H_0 of the same Toeplitz product). */
+  commitment: mcl.G1;
+  /** One opening proof per chunk, equal to chunkProofs. */
+  proofs: mcl.G1[];
+}
+
+/** The G1 commitment and every chunk's proof from one Toeplitz product. */
+export function fk20CommitmentAndProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout): Fk20Output {
   const m = coefficients.length;
   const L = layout.chunkLength;
   if (m > srs.order || m % L !== 0) {
@@ -95,5 +110,5 @@ export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layou
   const h: mcl.G1[] = new Array(layout.numChunks);
   for (let t = 1; t < rows; t++) h[t - 1] = mcl.mul(inverse[rows - 1 - t]!, scale);
   for (let u = rows - 1; u < layout.numChunks; u++) h[u] = new mcl.G1();
-  return g1Fft(h, rootOfUnity(layout.numChunks));
+  return { commitment: mcl.mul(inverse[rows - 1]!, scale), proofs: g1Fft(h, rootOfUnity(layout.numChunks)) };
 }

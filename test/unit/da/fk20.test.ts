@@ -3,7 +3,7 @@
 import { expect } from "chai";
 import { LAB_BLOB_PARAMS, type VersionedBlobParams } from "../../../lib/da/blob-params.js";
 import { g1ToAffine, initBn254 } from "../../../lib/da/bn254.js";
-import { fk20ChunkProofs } from "../../../lib/da/fk20.js";
+import { fk20ChunkProofs, fk20CommitmentAndProofs } from "../../../lib/da/fk20.js";
 import { chunkProofs, commitG1, verifyChunk } from "../../../lib/da/kzg-bn254.js";
 import { payloadToBlob } from "../../../lib/da/polynomial-form.js";
 import { encodeChunks } from "../../../lib/da/reed-solomon.js";
@@ -34,6 +34,10 @@ describe("FK20 amortised chunk proofs", function () {
       expect(amortised.length).to.equal(layout.numChunks);
       for (let j = 0; j < layout.numChunks; j++) expect(amortised[j]!.isEqual(direct[j]!), `chunk ${j}`).to.equal(true);
       const commitment = commitG1(srs, coefficients);
+      // The same Toeplitz product's H_0 is the G1 commitment (what encodeBlob takes).
+      const both = fk20CommitmentAndProofs(srs, coefficients, layout);
+      expect(g1ToAffine(both.commitment)).to.deep.equal(g1ToAffine(commitment));
+      for (let j = 0; j < layout.numChunks; j++) expect(both.proofs[j]!.isEqual(amortised[j]!), `chunk ${j}`).to.equal(true);
       for (const j of [0, 1, layout.numChunks - 1]) expect(verifyChunk(srs, commitment, layout, chunks[j]!, amortised[j]!)).to.equal(true);
       // A changed coefficient changes the proofs.
       const other = fk20ChunkProofs(
