@@ -6,8 +6,8 @@ import type { VersionedBlobParams } from "./blob-params.js";
 import type { mcl } from "./bn254.js";
 import { encodePayload } from "./codec.js";
 import { fieldElementsToBytes } from "./field.js";
-import { fk20ChunkProofs } from "./fk20.js";
-import { type BlobCommitment, commitBlob } from "./kzg-bn254.js";
+import { fk20CommitmentAndProofs } from "./fk20.js";
+import { type BlobCommitment, commitLength, requireCommitmentSrs } from "./kzg-bn254.js";
 import { blobToPayload, DEFAULT_PAYLOAD_FORM, encodedPayloadToBlob, type PolynomialForm } from "./polynomial-form.js";
 import { type Chunk, type EncodingLayout, encodeChunks, reconstructBlob } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
@@ -47,10 +47,12 @@ export function encodeBlob(srs: Srs, payload: Uint8Array, params: VersionedBlobP
   lap("codecMs");
   const { layout, chunks } = encodeChunks(coefficients, params);
   lap("nttMs");
-  const commitment = commitBlob(srs, coefficients);
-  lap("commitmentMs");
-  const proofs = fk20ChunkProofs(srs, coefficients, layout); // as EigenDA's encoder: amortised, equal to chunkProofs
+  requireCommitmentSrs(srs, coefficients.length); // refused before any MSM, as commitBlob does
+  // As EigenDA's encoder: amortised proofs, equal to chunkProofs; the same Toeplitz product gives the G1 commitment.
+  const { commitment: g1, proofs } = fk20CommitmentAndProofs(srs, coefficients, layout);
   lap("proofsMs");
+  const commitment: BlobCommitment = { commitment: g1, ...commitLength(srs, coefficients) };
+  lap("commitmentMs");
   return { blob, encodedPayload, form, coefficients, commitment, layout, chunks, proofs };
 }
 

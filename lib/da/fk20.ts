@@ -4,6 +4,9 @@
 //
 //   pi_j = sum_{t=1}^{T-1} z_j^(t-1) H_t        H_t = sum_i p[i + tL] [tau^i]_1
 //
+// H_0 = sum_i p[i] [tau^i]_1 is the blob's G1 commitment: the same product yields it, so encoding
+// takes the commitment from here instead of a separate blob-sized MSM.
+//
 // so all numChunks proofs are one G1 FFT of (H_1, ..., H_{T-1}). The H_t are a Toeplitz product:
 // for each offset s < L, H_t gathers a_s[k + t] * [tau^(kL + s)]_1 with a_s[u] = p[uL + s], a
 // correlation computed with FFTs of size 2T. The G1 FFTs of the SRS side (one per s) depend on the
@@ -11,21 +14,32 @@
 import { frFromBigint, mcl } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr, rootOfUnity } from "./field.js";
-import { bitReverse, ntt } from "./ntt.js";
+import { bitReverse, extendedNtt } from "./ntt.js";
 import type { EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 
 /** A radix-2 FFT over G1 with scalar root `root` (natural order in and out). */
 export function g1Fft(points: readonly mcl.G1[], root: bigint): mcl.G1[] {
-  const n = points.length;
-  const a = points.slice();
-  bitReverse(a);
-  for (let len = 2; len <= n; len <<= 1) {
+  return extendedG1Fft(points, points.length, root);
+}
+
+/**
+ * g1Fft of `points` zero-extended to `domainSize` points (both powers of two). As in extendedNtt,
+ * the first log2(domainSize / points.length) stages only copy each point over its block and are
+ * done as that copy (the blocks share the point: the stages build new points, never change one).
+ */
+export function extendedG1Fft(points: readonly mcl.G1[], domainSize: number, root: bigint): mcl.G1[] {
+  const spread = domainSize / points.length;
+  const reversed = points.slice();
+  bitReverse(reversed);
+  const a = new Array<mcl.G1>(domainSize);
+  for (let k = 0; k < reversed.length; k++) a.fill(reversed[k]!, k * spread, (k + 1) * spread);
+  for (let len = 2 * spread; len <= domainSize; len <<= 1) {
     const half = len >> 1;
-    const step = Fr.pow(root, BigInt(n / len));
+    const step = Fr.pow(root, BigInt(domainSize / len));
     const twiddles: mcl.Fr[] = [];
     for (let k = 0, w = 1n; k < half; k++, w = Fr.mul(w, step)) twiddles.push(frFromBigint(w));
-    for (let start = 0; start < n; start += len) {
+    for (let start = 0; start < domainSize; start += len) {
       for (let k = 0; k < half; k++) {
         const u = a[start + k]!;
         const v = k === 0 ? a[start + half]! : mcl.mul(a[start + k + half]!, twiddles[k]!);
@@ -55,8 +69,8 @@ export function fk20SrsTable(srs: Srs, m: number, chunkLength: number): SrsTable
   const root = rootOfUnity(2 * rows);
   const bySOffset: mcl.G1[][] = [];
   for (let s = 0; s < chunkLength; s++) {
-    const b = Array.from({ length: 2 * rows }, (_, k) => (k < rows ? srs.g1[k * chunkLength + s]! : new mcl.G1()));
-    bySOffset.push(g1Fft(b, root));
+    const b = Array.from({ length: rows }, (_, k) => srs.g1[k * chunkLength + s]!);
+    bySOffset.push(extendedG1Fft(b, 2 * rows, root));
   }
   const table = { bySOffset };
   perSrs.set(key, table);
@@ -65,6 +79,18 @@ export function fk20SrsTable(srs: Srs, m: number, chunkLength: number): SrsTable
 
 /** Every chunk's opening proof at once; equal, point for point, to chunkProofs. */
 export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout): mcl.G1[] {
+  return fk20CommitmentAndProofs(srs, coefficients, layout).proofs;
+}
+
+export interface Fk20Output {
+  /** The blob's G1 commitment, equal to commitG1 (H_0 of the same Toeplitz product). */
+  commitment: mcl.G1;
+  /** One opening proof per chunk, equal to chunkProofs. */
+  proofs: mcl.G1[];
+}
+
+/** The G1 commitment and every chunk's proof from one Toeplitz product. */
+export function fk20CommitmentAndProofs(srs: Srs, coefficients: readonly bigint[], layout: EncodingLayout): Fk20Output {
   const m = coefficients.length;
   const L = layout.chunkLength;
   if (m > srs.order || m % L !== 0) {
@@ -80,8 +106,8 @@ export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layou
   // Scalar side: FFT (size 2T) of each a_s reversed, zero-padded.
   const scalarFfts: bigint[][] = [];
   for (let s = 0; s < L; s++) {
-    const reversed = Array.from({ length: 2 * rows }, (_, u) => (u < rows ? coefficients[(rows - 1 - u) * L + s]! : 0n));
-    scalarFfts.push(ntt(reversed));
+    const reversed = Array.from({ length: rows }, (_, u) => coefficients[(rows - 1 - u) * L + s]!);
+    scalarFfts.push(extendedNtt(reversed, 2 * rows));
   }
   // Pointwise products summed over s, then one inverse G1 FFT: the correlations c[T-1-t] = H_t.
   const products: mcl.G1[] = [];
@@ -92,8 +118,9 @@ export function fk20ChunkProofs(srs: Srs, coefficients: readonly bigint[], layou
   }
   const inverse = g1Fft(products, Fr.inv(rootOfUnity(2 * rows)));
   const scale = frFromBigint(Fr.inv(BigInt(2 * rows)));
-  const h: mcl.G1[] = new Array(layout.numChunks);
+  // (H_1, ..., H_{T-1}, 0), zero-extended to the numChunks proofs.
+  const h: mcl.G1[] = new Array(rows);
   for (let t = 1; t < rows; t++) h[t - 1] = mcl.mul(inverse[rows - 1 - t]!, scale);
-  for (let u = rows - 1; u < layout.numChunks; u++) h[u] = new mcl.G1();
-  return g1Fft(h, rootOfUnity(layout.numChunks));
+  h[rows - 1] = new mcl.G1();
+  return { commitment: mcl.mul(inverse[rows - 1]!, scale), proofs: extendedG1Fft(h, layout.numChunks, rootOfUnity(layout.numChunks)) };
 }

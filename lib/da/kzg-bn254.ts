@@ -44,7 +44,12 @@ export function commitG1(srs: Srs, coefficients: readonly bigint[]): mcl.G1 {
  * proof against the 2^28 setup, from the trailing G2 points [tau^(2^28 - n + i)]_2.
  */
 export function commitBlob(srs: Srs, coefficients: readonly bigint[]): BlobCommitment {
-  const length = coefficients.length;
+  const lengthParts = commitLength(srs, coefficients); // checks the SRS before any MSM
+  return { commitment: msmG1(srs.g1, coefficients), ...lengthParts };
+}
+
+/** Refuses an SRS without the points a blob commitment of `length` field elements takes (G1, G2, trailing G2). */
+export function requireCommitmentSrs(srs: Srs, length: number): void {
   requireOrder(srs, length);
   const need = (have: number, what: string, code: string) => {
     if (have < length) {
@@ -58,8 +63,13 @@ export function commitBlob(srs: Srs, coefficients: readonly bigint[]): BlobCommi
   };
   need(srs.g2.length, "G2 powers", "da/srs-too-few-g2-points");
   need(srs.g2Trailing.length, "trailing G2 points", "da/srs-no-trailing-points");
+}
+
+/** The G2 half of a blob commitment: the length commitment and the length proof. */
+export function commitLength(srs: Srs, coefficients: readonly bigint[]): Omit<BlobCommitment, "commitment"> {
+  const length = coefficients.length;
+  requireCommitmentSrs(srs, length);
   return {
-    commitment: msmG1(srs.g1, coefficients),
     lengthCommitment: msmG2(srs.g2, coefficients),
     lengthProof: msmG2(srs.g2Trailing.slice(srs.g2Trailing.length - length), coefficients),
     length,

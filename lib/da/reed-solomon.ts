@@ -6,7 +6,7 @@
 import { chunkLength, type VersionedBlobParams } from "./blob-params.js";
 import { DAEncodingError, DAThresholdError } from "./errors.js";
 import { FR_MULTIPLICATIVE_GENERATOR, Fr, rootOfUnity } from "./field.js";
-import { cosetIntt, cosetNtt, intt, ntt } from "./ntt.js";
+import { cosetIntt, cosetNtt, extendedNtt, intt, ntt } from "./ntt.js";
 
 /** The shape of one blob's encoding: which domain, which cosets. */
 export interface EncodingLayout {
@@ -45,8 +45,7 @@ export function chunkPoints(layout: EncodingLayout, index: number): bigint[] {
 /** Extends the blob polynomial to the whole domain and cuts it into numChunks chunks. */
 export function encodeChunks(coefficients: readonly bigint[], params: VersionedBlobParams): { layout: EncodingLayout; chunks: Chunk[] } {
   const layout = encodingLayout(coefficients.length, params);
-  const padded = coefficients.concat(new Array<bigint>(layout.domainSize - coefficients.length).fill(0n));
-  const evaluations = ntt(padded); // [domainSize]
+  const evaluations = extendedNtt(coefficients, layout.domainSize); // [domainSize]
   const chunks: Chunk[] = [];
   for (let j = 0; j < layout.numChunks; j++) {
     const e = new Array<bigint>(layout.chunkLength);

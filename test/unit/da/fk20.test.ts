@@ -2,8 +2,9 @@
 // tests compare its FK20 proofs with directly computed ones the same way).
 import { expect } from "chai";
 import { LAB_BLOB_PARAMS, type VersionedBlobParams } from "../../../lib/da/blob-params.js";
-import { g1ToAffine, initBn254 } from "../../../lib/da/bn254.js";
-import { fk20ChunkProofs } from "../../../lib/da/fk20.js";
+import { g1ToAffine, initBn254, mcl } from "../../../lib/da/bn254.js";
+import { rootOfUnity } from "../../../lib/da/field.js";
+import { extendedG1Fft, fk20ChunkProofs, fk20CommitmentAndProofs, g1Fft } from "../../../lib/da/fk20.js";
 import { chunkProofs, commitG1, verifyChunk } from "../../../lib/da/kzg-bn254.js";
 import { payloadToBlob } from "../../../lib/da/polynomial-form.js";
 import { encodeChunks } from "../../../lib/da/reed-solomon.js";
@@ -18,6 +19,21 @@ const payload = (n: number) => {
 describe("FK20 amortised chunk proofs", function () {
   this.timeout(300_000);
   before(() => initBn254());
+
+  it("a zero-extended G1 FFT equals the FFT of the zero-padded points", async () => {
+    const srs = await insecureSrs(9, 256);
+    for (const [n, domainSize] of [
+      [1, 4],
+      [4, 4],
+      [4, 32],
+      [8, 64],
+    ] as const) {
+      const points = srs.g1.slice(1, 1 + n);
+      const padded = points.concat(Array.from({ length: domainSize - n }, () => new mcl.G1()));
+      const root = rootOfUnity(domainSize);
+      expect(extendedG1Fft(points, domainSize, root).map(g1ToAffine), `${n} -> ${domainSize}`).to.deep.equal(g1Fft(padded, root).map(g1ToAffine));
+    }
+  });
 
   const cases: [string, number, VersionedBlobParams][] = [
     ["lab params, chunk length 8", 1500, LAB_BLOB_PARAMS],
@@ -34,6 +50,10 @@ describe("FK20 amortised chunk proofs", function () {
       expect(amortised.length).to.equal(layout.numChunks);
       for (let j = 0; j < layout.numChunks; j++) expect(amortised[j]!.isEqual(direct[j]!), `chunk ${j}`).to.equal(true);
       const commitment = commitG1(srs, coefficients);
+      // The same Toeplitz product's H_0 is the G1 commitment (what encodeBlob takes).
+      const both = fk20CommitmentAndProofs(srs, coefficients, layout);
+      expect(g1ToAffine(both.commitment)).to.deep.equal(g1ToAffine(commitment));
+      for (let j = 0; j < layout.numChunks; j++) expect(both.proofs[j]!.isEqual(amortised[j]!), `chunk ${j}`).to.equal(true);
       for (const j of [0, 1, layout.numChunks - 1]) expect(verifyChunk(srs, commitment, layout, chunks[j]!, amortised[j]!)).to.equal(true);
       // A changed coefficient changes the proofs.
       const other = fk20ChunkProofs(

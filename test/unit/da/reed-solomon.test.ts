@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { chunkLength, LAB_BLOB_PARAMS, MAINNET_BLOB_PARAMS, reconstructionThreshold, safetyCheck } from "../../../lib/da/blob-params.js";
-import { DAThresholdError } from "../../../lib/da/errors.js";
+import { DAEncodingError, DAThresholdError } from "../../../lib/da/errors.js";
 import { Fr } from "../../../lib/da/field.js";
-import { evaluatePolynomial, intt, ntt } from "../../../lib/da/ntt.js";
+import { evaluatePolynomial, extendedNtt, intt, ntt } from "../../../lib/da/ntt.js";
 import { chunkPoints, chunksNeeded, encodeChunks, reconstructBlob } from "../../../lib/da/reed-solomon.js";
 import { LabError } from "../../../lib/errors.js";
 import { rng } from "../../../lib/random.js";
@@ -20,6 +20,23 @@ describe("polynomials and Reed–Solomon over BN254's Fr", () => {
     const w = Fr.pow(5n, (Fr.ORDER - 1n) / 16n);
     expect(e[3]).to.equal(evaluatePolynomial(c, Fr.pow(w, 3n)));
     expect(intt(e)).to.deep.equal(c);
+  });
+
+  it("extends coefficients to a larger domain as the NTT of the zero-padded coefficients does, and refuses a smaller domain", () => {
+    for (const [m, domainSize] of [
+      [1, 8],
+      [16, 16],
+      [16, 128],
+      [64, 512],
+    ] as const) {
+      const c = randomCoefficients(m, m + domainSize);
+      const padded = c.concat(new Array<bigint>(domainSize - m).fill(0n));
+      expect(extendedNtt(c, domainSize), `${m} -> ${domainSize}`).to.deep.equal(ntt(padded));
+      const w = Fr.pow(5n, (Fr.ORDER - 1n) / BigInt(domainSize));
+      expect(extendedNtt(c, domainSize)[domainSize - 1]).to.equal(evaluatePolynomial(c, Fr.pow(w, BigInt(domainSize - 1))));
+    }
+    expectCode(() => extendedNtt(randomCoefficients(16, 3), 8), DAEncodingError, "da/bad-domain", { n: 8 });
+    expectCode(() => extendedNtt(randomCoefficients(12, 3), 64), DAEncodingError, "da/bad-domain", { n: 12 });
   });
 
   it("computes chunk lengths as EigenDA's GetChunkLength", () => {
