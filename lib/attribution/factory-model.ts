@@ -6,12 +6,15 @@
  *
  * Per-example gradients come from one batched pass. The forward runs with a capture hook in
  * `linear` (ops.ts): each dense product y = x·Wᵀ of a trainable weight records its input x and
- * passes y through an identity whose gradient records δ = ∂(Σᵢ vᵢ)/∂y. The examples are
- * independent, so δ's rows for example i are ∂vᵢ/∂y, and example i's gradient is
+ * adds a zero probe z to y; the backward differentiates Σᵢ vᵢ with respect to the probes alone, so
+ * it yields δ = ∂(Σᵢ vᵢ)/∂y and builds no weight gradient. The examples are independent, so δ's
+ * rows for example i are ∂vᵢ/∂y, and example i's gradient is
  *
  *   ∂vᵢ/∂W = Σₜ xᵢₜ ⊗ δᵢₜ      (t over the positions of a window; one position for a classifier)
  *
- * one batched matrix product [n, in, T]·[n, T, out] on the model's own backend. LoRA's A and B are
+ * for a language model one batched matrix product [n, in, T]·[n, T, out] per block on the model's
+ * own backend (a classifier's single outer product is written on the host, skipping the inputs a
+ * ReLU left at zero). LoRA's A and B are
  * dense products too: A's input is the layer input, B's input is A's output (before the α/r scale,
  * which δ of B's product carries).
  *
