@@ -6,12 +6,15 @@
  *
  * Per-example gradients come from one batched pass. The forward runs with a capture hook in
  * `linear` (ops.ts): each dense product y = x·Wᵀ of a trainable weight records its input x and
- * passes y through an identity whose gradient records δ = ∂(Σᵢ vᵢ)/∂y. The examples are
- * independent, so δ's rows for example i are ∂vᵢ/∂y, and example i's gradient is
+ * adds a zero probe z to y; the backward differentiates Σᵢ vᵢ with respect to the probes alone, so
+ * it yields δ = ∂(Σᵢ vᵢ)/∂y and builds no weight gradient. The examples are independent, so δ's
+ * rows for example i are ∂vᵢ/∂y, and example i's gradient is
  *
  *   ∂vᵢ/∂W = Σₜ xᵢₜ ⊗ δᵢₜ      (t over the positions of a window; one position for a classifier)
  *
- * one batched matrix product [n, in, T]·[n, T, out] on the model's own backend. LoRA's A and B are
+ * for a language model one batched matrix product [n, in, T]·[n, T, out] per block on the model's
+ * own backend (a classifier's single outer product is written on the host, skipping the inputs a
+ * ReLU left at zero). LoRA's A and B are
  * dense products too: A's input is the layer input, B's input is A's output (before the α/r scale,
  * which δ of B's product carries).
  *
@@ -47,36 +50,45 @@ interface TrainableProduct {
 }
 
 /**
- * Records, for the products it was built for, each one's input and output gradient. Tensors it
- * keeps outlive the tidy scope of the pass; `dispose` frees them.
+ * Records, for the products it was built for, each one's input, and adds to each one's output a
+ * zero probe [N, out] (N = examples × positions): the gradient with respect to a probe is δ, the
+ * signal back-propagated to that output. The pass differentiates with respect to the probes alone,
+ * so the backward builds no weight gradient Σ xᵀ·δ, which per-example gradients have no use for.
+ * Inputs it keeps outlive the tidy scope of the pass; `dispose` frees them.
  */
 class GradientCapture implements LinearCapture {
   readonly inputs = new Map<string, Tensor>();
-  readonly signals = new Map<string, Tensor>();
   constructor(
     private readonly tf: Tf,
-    private readonly keys: ReadonlySet<string>,
+    /** The zero probe of each product's output, by key (made in the pass's tidy scope). */
+    readonly probes: ReadonlyMap<string, Tensor>,
   ) {}
 
   tap(key: string, input: Tensor, output: Tensor): Tensor {
-    if (!this.keys.has(key)) return output;
-    const tf = this.tf;
-    this.inputs.set(key, tf.keep(tf.clone(input)));
-    const signals = this.signals;
-    // customGrad's typings take (…inputs, save) as one rest parameter; the identity has one input
-    const identity = tf.customGrad(((y: tfjs.Tensor) => ({
-      value: tf.clone(y),
-      gradFunc: (dy: tfjs.Tensor) => {
-        signals.set(key, tf.keep(tf.clone(dy)));
-        return tf.clone(dy);
-      },
-    })) as unknown as Parameters<Tf["customGrad"]>[0]);
-    return identity(output) as Tensor;
+    const probe = this.probes.get(key);
+    if (!probe) return output;
+    this.inputs.set(key, this.tf.keep(this.tf.clone(input)));
+    return this.tf.add(output, probe);
   }
 
   dispose(): void {
-    for (const t of [...this.inputs.values(), ...this.signals.values()]) t.dispose();
+    for (const t of this.inputs.values()) t.dispose();
   }
+}
+
+/** What one captured pass leaves on the device (kept past its tidy scope until `dispose`). */
+interface CapturedPass {
+  /** Each trainable product's input [n·T, in] and output gradient [n·T, out], by key. */
+  inputs: ReadonlyMap<string, Tensor>;
+  signals: ReadonlyMap<string, Tensor>;
+  /** Per-example values [n] and the logits of the same forward. */
+  values: Tensor;
+  logits: Tensor;
+  dispose(): void;
+}
+
+function disposeAll(tensors: Tensor[]): void {
+  for (const t of tensors) t.dispose();
 }
 
 function transposeToVector(t: ArrayTensor, out: Float64Array, offset: number): void {
@@ -281,8 +293,12 @@ export class FactoryModel implements TraceableModel {
 
   /** Per-example values [n] of `target` under the given trainable tensors. */
   private values(trainable: WeightMap, b: { x: Tensor; y: Tensor; w?: Tensor }, target: Target, capture?: LinearCapture): Tensor {
+    return this.valuesOfLogits(this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture }), b, target);
+  }
+
+  /** Per-example values [n] of `target` from the model's logits. */
+  private valuesOfLogits(logits: Tensor, b: { y: Tensor; w?: Tensor }, target: Target): Tensor {
     const tf = this.tf;
-    const logits = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
     const K = logits.shape[logits.shape.length - 1]!;
     let perTarget: Tensor;
     // the loss is the Intelligence layer's cross-entropy, differentiable twice (hvp differentiates its gradient)
@@ -298,82 +314,107 @@ export class FactoryModel implements TraceableModel {
   }
 
   /**
-   * One forward and backward pass with the capture on: the value of every example, and for each
-   * trainable product its input [n·T, in] and output gradient [n·T, out] (kept; caller disposes).
+   * One forward and backward pass with the capture on. Returns, kept past the pass (the caller
+   * disposes them): for each trainable product its input [n·T, in] and output gradient
+   * [n·T, out], and the pass's per-example values [n] and logits.
    */
-  private async capturedPass(params: Float64Array, batch: Batch, target: Target): Promise<{ values: Float32Array; capture: GradientCapture }> {
+  private capturedPass(params: Float64Array, batch: Batch, target: Target): CapturedPass {
     this.checkBatch(batch);
     const tf = this.tf;
-    const capture = new GradientCapture(tf, new Set(this.products.map((p) => p.key)));
-    let perExample: Tensor | undefined; // [n], kept past the tidy scope to be read back
+    const N = batch.n * this.positions;
+    let inputs = new Map<string, Tensor>();
+    let grads: (Tensor | null)[] = [];
+    let values: Tensor | undefined, logits: Tensor | undefined;
     tf.tidy(() => {
       const trainable = this.unpack(params);
-      const keys = Object.keys(trainable);
       const b = this.tensors(batch);
-      const f = (...ts: tfjs.Tensor[]) => {
-        const v = this.values(Object.fromEntries(keys.map((k, i) => [k, ts[i]])), b, target, capture);
-        perExample = tf.keep(tf.clone(v));
+      const probes = new Map(this.products.map(({ key, block }) => [key, tf.zeros([N, block.cols])]));
+      const capture = new GradientCapture(tf, probes);
+      inputs = capture.inputs;
+      const f = () => {
+        const z = this.model.forward({ ...this.frozen, ...trainable }, b.x, { ...this.forwardOptions, capture });
+        const v = this.valuesOfLogits(z, b, target);
+        logits = tf.keep(tf.clone(z));
+        values = tf.keep(tf.clone(v));
         return tf.sum(v) as tfjs.Scalar;
       };
-      tf.grads(f)(keys.map((k) => trainable[k]));
+      // the engine's own gradients(), which answers null for a probe the value does not reach (tf.grads throws)
+      grads = tf.engine().gradients(f, [...probes.values()], undefined, true).grads;
+      for (const g of grads) if (g) tf.keep(g);
     });
-    const values = await readFloats(perExample!);
-    perExample!.dispose();
-    for (const { key } of this.products) {
-      if (!capture.signals.has(key)) {
-        capture.dispose();
-        throw new AttributionError({
-          code: "attribution/no-signal",
-          message: `no gradient reached ${key}`,
-          hint: "the tensor does not influence the value: drop it from `trainable`",
-          fields: { key },
-        });
-      }
+    const signals = new Map<string, Tensor>();
+    this.products.forEach(({ key }, i) => {
+      const g = grads[i];
+      if (g) signals.set(key, g);
+    });
+    const pass = { inputs, signals, values: values!, logits: logits!, dispose: () => disposeAll([...inputs.values(), ...signals.values(), values!, logits!]) };
+    const lost = this.products.find(({ key }) => !signals.has(key));
+    if (lost) {
+      pass.dispose();
+      throw new AttributionError({
+        code: "attribution/no-signal",
+        message: `no gradient reached ${lost.key}`,
+        hint: "the tensor does not influence the value: drop it from `trainable`",
+        fields: { key: lost.key },
+      });
     }
-    return { values, capture };
+    return pass;
   }
 
   async gradientRows(params: Float64Array, batch: Batch, target: Target, out = new Float64Array(batch.n * this.numParams)): Promise<Float64Array> {
-    const tf = this.tf;
-    const n = batch.n,
-      T = this.positions,
-      p = this.numParams;
-    const { capture } = await this.capturedPass(params, batch, target);
+    const pass = this.capturedPass(params, batch, target);
     try {
-      for (const { key, biasKey, block } of this.products) {
-        const { rows, cols, offset } = block;
-        const signal = await readFloats(capture.signals.get(key)!); // [n·T, out]
-        if (T === 1) {
-          // one position: each example's gradient is a single outer product, written in place
-          const input = await readFloats(capture.inputs.get(key)!); // [n, in]
-          for (let i = 0; i < n; i++) {
-            for (let a = 0; a < rows; a++) {
-              const xa = input[i * rows + a];
-              if (xa === 0) continue;
-              const o = i * p + offset + a * cols;
-              for (let c = 0; c < cols; c++) out[o + c] = xa * signal[i * cols + c];
-            }
-          }
-        } else {
-          const g = tf.tidy(() => {
-            const x = tf.reshape(capture.inputs.get(key)!, [n, T, rows]); // [n·T, in] -> [n, T, in]
-            const d = tf.reshape(capture.signals.get(key)!, [n, T, cols]); // [n·T, out] -> [n, T, out]
-            return tf.matMul(x, d, true, false); // Σₜ xₜ ⊗ δₜ: [n, in, out]
-          });
-          const data = await readFloats(g);
-          g.dispose();
-          for (let i = 0; i < n; i++) out.set(data.subarray(i * rows * cols, (i + 1) * rows * cols), i * p + offset);
-        }
-        if (biasKey) {
-          for (let i = 0; i < n; i++) {
-            const o = i * p + offset + rows * cols;
-            for (let t = i * T; t < (i + 1) * T; t++) for (let c = 0; c < cols; c++) out[o + c] += signal[t * cols + c];
-          }
-        }
-      }
+      if (this.positions === 1) await this.outerProductRows(pass, batch.n, out);
+      else await this.positionSumRows(pass, batch.n, out);
       return out;
     } finally {
-      capture.dispose();
+      pass.dispose();
+    }
+  }
+
+  /**
+   * A classifier's rows (one position): each example's gradient is a single outer product xᵢ ⊗ δᵢ,
+   * written in place on the host, skipping the inputs a ReLU left at zero.
+   */
+  private async outerProductRows(pass: CapturedPass, n: number, out: Float64Array): Promise<void> {
+    const p = this.numParams;
+    for (const { key, biasKey, block } of this.products) {
+      const { rows, cols, offset } = block;
+      const [input, signal] = await Promise.all([readFloats(pass.inputs.get(key)!), readFloats(pass.signals.get(key)!)]); // [n, in], [n, out]
+      for (let i = 0; i < n; i++) {
+        for (let a = 0; a < rows; a++) {
+          const xa = input[i * rows + a];
+          if (xa === 0) continue;
+          const o = i * p + offset + a * cols;
+          for (let c = 0; c < cols; c++) out[o + c] = xa * signal[i * cols + c];
+        }
+        if (biasKey) for (let c = 0; c < cols; c++) out[i * p + offset + rows * cols + c] = signal[i * cols + c];
+      }
+    }
+  }
+
+  /**
+   * A language model's rows: ∂vᵢ/∂W = Σₜ xᵢₜ ⊗ δᵢₜ as one batched product [n, in, T]·[n, T, out]
+   * per block on the model's backend, and ∂vᵢ/∂b = Σₜ δᵢₜ; every block is read back at once.
+   */
+  private async positionSumRows(pass: CapturedPass, n: number, out: Float64Array): Promise<void> {
+    const tf = this.tf;
+    const T = this.positions;
+    const rows = tf.tidy(() =>
+      this.products.map(({ key, biasKey, block }) => {
+        const x = tf.reshape(pass.inputs.get(key)!, [n, T, block.rows]); // [n·T, in] -> [n, T, in]
+        const d = tf.reshape(pass.signals.get(key)!, [n, T, block.cols]); // [n·T, out] -> [n, T, out]
+        const g = tf.reshape(tf.matMul(x, d, true, false), [n, block.rows * block.cols]); // Σₜ xₜ ⊗ δₜ: [n, in, out] -> [n, in·out]
+        return biasKey ? tf.concat([g, tf.sum(d, 1)], 1) : g; // [n, size]
+      }),
+    );
+    try {
+      const data = await Promise.all(rows.map((r) => readFloats(r)));
+      this.products.forEach(({ block }, j) => {
+        for (let i = 0; i < n; i++) out.set(data[j].subarray(i * block.size, (i + 1) * block.size), i * this.numParams + block.offset);
+      });
+    } finally {
+      disposeAll(rows);
     }
   }
 
@@ -410,17 +451,17 @@ export class FactoryModel implements TraceableModel {
   }
 
   async trace(params: Float64Array, batch: Batch, target: Target): Promise<TraceResult> {
-    const { values, capture } = await this.capturedPass(params, batch, target);
+    const pass = this.capturedPass(params, batch, target);
     try {
       const traces: DenseTrace[] = [];
       for (const { key, block } of this.products) {
-        const input = Float64Array.from(await readFloats(capture.inputs.get(key)!));
-        const signal = Float64Array.from(await readFloats(capture.signals.get(key)!));
-        traces.push({ block, input, signal, positions: this.positions });
+        const [input, signal] = await Promise.all([readFloats(pass.inputs.get(key)!), readFloats(pass.signals.get(key)!)]);
+        traces.push({ block, input: Float64Array.from(input), signal: Float64Array.from(signal), positions: this.positions });
       }
-      return { logits: await this.logits(params, batch.x, batch.n), values: Float64Array.from(values), traces };
+      const [logits, values] = await Promise.all([readFloats(pass.logits), readFloats(pass.values)]);
+      return { logits: Float64Array.from(logits), values: Float64Array.from(values), traces };
     } finally {
-      capture.dispose();
+      pass.dispose();
     }
   }
 

@@ -38,8 +38,8 @@ export interface ForwardOptions {
 /**
  * A hook on the dense products inside `linear`: for the weight under `key` (MODULE.weight,
  * MODULE.lora_A.weight or MODULE.lora_B.weight) it receives the product's input [N, in] and output
- * [N, out] (N = all rows, examples × positions) and returns the output to use, typically the same
- * tensor behind an identity whose gradient it records: the signal back-propagated to that output.
+ * [N, out] (N = all rows, examples × positions) and returns the output to use: per-example
+ * gradients add a zero probe whose gradient is the signal back-propagated to that output.
  */
 export interface LinearCapture {
   tap(key: string, input: Tensor, output: Tensor): Tensor;
