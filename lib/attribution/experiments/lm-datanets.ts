@@ -30,6 +30,7 @@ import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
 import { sampleText } from "../lm-output.js";
+import { SENTENCE_POOLS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, type Scores, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
@@ -45,6 +46,7 @@ const LM_PARAMS = {
   baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
   documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
   heldOutPerDatanet: param.int({ min: 1, doc: "held-out documents per datanet" }),
+  sentences: param.optional(param.oneOf(SENTENCE_POOLS, "sentence-transformations: the sentences' source, fortunes-min (69 short ones; when absent) or with the full English collection")),
   stride: param.int({ min: 1, doc: "window stride in tokens (characters for fortunes-gpt; windows are the model's block size)" }),
   lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
   steps: param.int({ min: 1 }),

@@ -90,7 +90,7 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     stride: 24,
     tokenizer: { kind: BPE_KIND, vocabSize: 2048 },
     pretrain: { quick: { steps: 60, batchSize: 16, lr: 3e-3 }, full: { steps: 1500, batchSize: 16, lr: 3e-3 } },
-    fullTimeNote: "1500 steps of 16 windows of 48 tokens: 1.15 M tokens, about 1.2 passes over the 930 000-token corpus",
+    fullTimeNote: "about 4.5 minutes on wasm, 2 cores (1500 steps of 16 windows of 48 tokens: 1.15 M tokens, 1.2 passes over the 930 000-token corpus)",
     revision: 1,
   },
 };

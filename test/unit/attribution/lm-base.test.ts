@@ -2,11 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
+import { AttributionError } from "../../../lib/attribution/errors.js";
 import { buildLmDatanets, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
 import { DEFAULT_LM_BASE, loadLmBase } from "../../../lib/attribution/lm-base.js";
-import { SENTENCE_TRANSFORMATIONS } from "../../../lib/attribution/lm-transformations.js";
+import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { BpeTokenizer, fortunesTokenizer } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
 
 const tiny: LmDatanetParams = {
   seed: 3,
@@ -57,6 +59,17 @@ describe("attribution: the language model's base, chosen by the `base` param", f
     const contributorText = dn.documents.filter((d) => d.contributor === dn.contributorOf[0]).map((d) => `${d.text}\n\n`);
     expect(contributorText.join("").startsWith(text)).to.equal(true);
     for (const w of [char, bpe]) for (const t of Object.values(w.weights)) t.dispose();
+  });
+
+  it("draws the transformed sentences from the full English collection when asked: the DataInf paper's 90 per datanet", () => {
+    const paper = { ...tiny, documentsPerDatanet: 90, heldOutPerDatanet: 10 };
+    expect(shortSentences(10, 21)).to.have.length(69);
+    expect(shortSentences(10, 21, "fortunes")).to.have.length(1357);
+    expectCode(() => buildLmDatanets(paper, 48, (s) => fortunesTokenizer().encode(s)), AttributionError, "lm/too-few-documents", { available: 69 });
+    const dn = buildLmDatanets({ ...paper, sentences: "fortunes" }, 48, (s) => fortunesTokenizer().encode(s));
+    expect(dn.documents).to.have.length(900);
+    const held = new Set(dn.heldOut[0].map((t) => t.prompt));
+    expect(dn.documents.some((d) => held.has(d.text.split(TRANSFORMATION_SEPARATOR)[0] + TRANSFORMATION_SEPARATOR))).to.equal(false);
   });
 
   it("runs the whole experiment on fortunes-bpe-gpt and reproduces under its seed", async () => {
