@@ -16,9 +16,9 @@ const tiny: LmDatanetParams = {
   base: "fortunes-bpe-gpt",
   pretrain: "quick",
   baseSeed: 1,
-  documentsPerDatanet: 4,
+  documentsPerDatanet: 8,
   heldOutPerDatanet: 1,
-  stride: 24,
+  stride: 8, // a sentence and its transformation are about 20 BPE tokens: more windows than TRAK's 8 dimensions
   lora: { r: 1, alpha: 2, targets: ["lm_head"] },
   steps: 4,
   batchSize: 8,
