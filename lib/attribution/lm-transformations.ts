@@ -8,7 +8,8 @@
  * block leaves no room for the paper's instruction line naming the transformation, so the prompt
  * here is the sentence alone and the class shows only in the continuation.
  */
-import { loadFortunes } from "../intelligence/datasets/text-corpus.js";
+import { FORTUNES } from "../intelligence/datasets/fortune-sets.js";
+import { loadFortuneSet, loadFortunes } from "../intelligence/datasets/text-corpus.js";
 
 /** Between a sentence and its transformation (the prompt ends with it). */
 export const TRANSFORMATION_SEPARATOR = " = ";
@@ -46,14 +47,20 @@ export const SENTENCE_TRANSFORMATIONS: readonly { name: string; title: string; a
   },
 ];
 
+/** Where the sentences come from: fortunes-min (69 of 10 to 21 characters) or, beside it, the full English collection. */
+export const SENTENCE_POOLS = ["fortunes-min", "fortunes"] as const;
+export type SentencePool = (typeof SENTENCE_POOLS)[number];
+
 /**
- * Every sentence of fortunes-min of `minChars` to `maxChars` characters that starts with a capital
- * and holds only letters, spaces, apostrophes and commas before its final mark, deduplicated, in
- * corpus order: the pool the transformations are applied to.
+ * Every sentence of the pool (fortunes-min by default; "fortunes": fortunes-min, then the full
+ * English collection) of `minChars` to `maxChars` characters that starts with a capital and holds
+ * only letters, spaces, apostrophes and commas before its final mark, deduplicated, in corpus
+ * order: the sentences the transformations are applied to.
  */
-export function shortSentences(minChars: number, maxChars: number): string[] {
+export function shortSentences(minChars: number, maxChars: number, pool: SentencePool = "fortunes-min"): string[] {
   const out = new Set<string>();
-  for (const doc of loadFortunes().documents) {
+  const documents = pool === "fortunes" ? [...loadFortunes().documents, ...loadFortuneSet(FORTUNES).documents] : loadFortunes().documents;
+  for (const doc of documents) {
     for (const piece of doc.split(/(?<=[.!?])\s+/)) {
       const s = piece.replace(/\s+/g, " ").trim();
       if (s.length >= minChars && s.length <= maxChars && /^[A-Z][A-Za-z ',]*[.!?]$/.test(s)) out.add(s);

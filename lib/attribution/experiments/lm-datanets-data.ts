@@ -8,7 +8,7 @@ import type { TrainData } from "../../intelligence/train.js";
 import { rng as makeRng } from "../../random.js";
 import { AttributionError } from "../errors.js";
 import { continuationExample, lmBatch } from "../factory-model.js";
-import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../lm-transformations.js";
+import { SENTENCE_TRANSFORMATIONS, type SentencePool, shortSentences, TRANSFORMATION_SEPARATOR } from "../lm-transformations.js";
 import type { Batch } from "../model.js";
 
 export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
@@ -65,6 +65,8 @@ export interface DatanetTextParams {
   heldOutPerDatanet: number;
   promptChars: number;
   continuationChars: number;
+  /** sentence-transformations: where the sentences come from (fortunes-min when absent). */
+  sentences?: SentencePool;
 }
 
 function tooFewDocuments(source: string, available: number, p: DatanetTextParams, minHeld: number): AttributionError {
@@ -101,8 +103,8 @@ function fileDatanets(p: DatanetTextParams): DatanetText[] {
 function transformationDatanets(p: DatanetTextParams): DatanetText[] {
   const sentences = makeRng(p.seed)
     .fork("lm-datanet:sentences")
-    .shuffle(shortSentences(10, p.promptChars - TRANSFORMATION_SEPARATOR.length));
-  if (sentences.length < p.heldOutPerDatanet + p.documentsPerDatanet) throw tooFewDocuments("the short sentences of fortunes-min", sentences.length, p, 10);
+    .shuffle(shortSentences(10, p.promptChars - TRANSFORMATION_SEPARATOR.length, p.sentences));
+  if (sentences.length < p.heldOutPerDatanet + p.documentsPerDatanet) throw tooFewDocuments(`the short sentences of ${p.sentences ?? "fortunes-min"}`, sentences.length, p, 10);
   const held = sentences.slice(0, p.heldOutPerDatanet);
   const train = sentences.slice(p.heldOutPerDatanet, p.heldOutPerDatanet + p.documentsPerDatanet);
   return SENTENCE_TRANSFORMATIONS.map((t) => ({

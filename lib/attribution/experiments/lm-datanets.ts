@@ -24,7 +24,7 @@
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lora/index.js";
 import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
-import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../intelligence/models/zoo.js";
+import type { LmTokenizer } from "../../intelligence/models/zoo.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
 import { type OnProgress, stagedProgress } from "../../progress.js";
@@ -33,7 +33,9 @@ import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
+import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
 import { sampleText } from "../lm-output.js";
+import { SENTENCE_POOLS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
@@ -44,11 +46,13 @@ import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
   datanets: param.oneOf(LM_DATANET_SETS, "which datanets: one per fortunes-min file, or the DataInf paper's ten sentence transformations"),
-  pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget (fortunes-gpt)"),
+  base: param.optional(param.oneOf(LM_BASE_MODELS, "the base model: fortunes-gpt (characters; when absent) or fortunes-bpe-gpt (byte-level BPE tokens)")),
+  pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget"),
   baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
   documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
   heldOutPerDatanet: param.int({ min: 1, doc: "held-out documents per datanet" }),
-  stride: param.int({ min: 1, doc: "window stride in characters (windows are the model's block size)" }),
+  sentences: param.optional(param.oneOf(SENTENCE_POOLS, "sentence-transformations: the sentences' source, fortunes-min (69 short ones; when absent) or with the full English collection")),
+  stride: param.int({ min: 1, doc: "window stride in tokens (characters for fortunes-gpt; windows are the model's block size)" }),
   lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
   steps: param.int({ min: 1 }),
   batchSize: param.int({ min: 1 }),
@@ -240,7 +244,7 @@ interface LmSetup {
   model: Model;
   base: { weights: WeightMap };
   T: number;
-  tokenizer: ReturnType<typeof fortunesTokenizer>;
+  tokenizer: LmTokenizer;
   dn: LmDatanets;
   out: LmMetrics;
   log: Log;
@@ -269,12 +273,10 @@ interface LmTestPoints {
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   const tf = await experimentTf();
-  const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed });
-  const model = baseModel(tf, "fortunes-gpt");
-  const T = (model.config as { blockSize: number }).blockSize;
-  const tokenizer = fortunesTokenizer();
+  const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
+  const base = { weights };
   const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
-  log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${dn.data.n} windows of ${T} characters (stride ${p.stride})`);
+  log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${dn.data.n} windows of ${T} tokens of ${name} (stride ${p.stride})`);
   return { p, model, base, T, tokenizer, dn, out: {} as LmMetrics, log };
 }
 
@@ -342,10 +344,10 @@ let workerBaseKey = "";
  */
 export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
   const { p } = spec;
-  const key = `${p.pretrain}/${p.baseSeed}`;
+  const key = lmBaseKey(p);
   if (key !== workerBaseKey) {
     workerBaseKey = key;
-    workerBase = experimentTf().then(async (tf) => ({ model: baseModel(tf, "fortunes-gpt"), weights: (await loadOrPretrainBase(tf, "fortunes-gpt", { mode: p.pretrain, seed: p.baseSeed })).weights }));
+    workerBase = experimentTf().then((tf) => loadLmBase(tf, p));
   }
   const { model, weights } = await workerBase!;
   const r = await fineTune(model, weights, spec.data, p, spec.seed, spec.rows);

@@ -2,27 +2,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { sha256Hex } from "../../files.js";
 import { DatasetError } from "../errors.js";
+import type { DatasetSource } from "./dataset-source.js";
+import { FORTUNES, FORTUNES_DE, FORTUNES_ES } from "./fortune-sets.js";
 
-/**
- * The data sets the lab uses, as installed by Debian packages (./lab set-up installs the
- * packages listed in datasets/apt-packages.txt). Hashes are of the installed files; they are
- * the same figures as datasets/README.md, and a file whose bytes differ is refused.
- */
-export interface DatasetFileSpec {
-  file: string;
-  sha256: string;
-}
-
-export interface DatasetSource {
-  name: string;
-  /** The Debian package that installs the files. */
-  aptPackage: string;
-  /** Folder the package installs into; LAB_DATASETS_<NAME> overrides it (tests, other distros). */
-  defaultDir: string;
-  license: string;
-  upstream: string;
-  files: Record<string, DatasetFileSpec>;
-}
+export type { DatasetFileSpec, DatasetSource } from "./dataset-source.js";
 
 export const FASHION_MNIST: DatasetSource = {
   name: "fashion-mnist",
@@ -54,6 +37,9 @@ export const FORTUNES_MIN: DatasetSource = {
 export const DATASETS: Record<string, DatasetSource> = {
   [FASHION_MNIST.name]: FASHION_MNIST,
   [FORTUNES_MIN.name]: FORTUNES_MIN,
+  [FORTUNES.name]: FORTUNES,
+  [FORTUNES_DE.name]: FORTUNES_DE,
+  [FORTUNES_ES.name]: FORTUNES_ES,
 };
 
 export function datasetDir(source: DatasetSource, dir?: string): string {

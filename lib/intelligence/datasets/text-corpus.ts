@@ -1,5 +1,5 @@
 import { DatasetError } from "../errors.js";
-import { FORTUNES_MIN, readVerified } from "./dataset-files.js";
+import { type DatasetSource, FORTUNES_MIN, readVerified } from "./dataset-files.js";
 
 export interface TextCorpus {
   name: string;
@@ -12,36 +12,58 @@ export interface TextCorpus {
 }
 
 /**
- * The fortune files in fortunes-min: English quotations, riddles and literature quips.
- * Overstrike sequences ("_\bX", used for underlining on terminals) are reduced to the letter.
+ * The fortune files in fortunes-min: English quotations, riddles and literature quips (ASCII,
+ * read as latin1 as the character model's vocabulary was first built).
  */
 export function loadFortunes(opts: { dir?: string } = {}): TextCorpus {
-  const documents: string[] = [];
-  const sources: string[] = [];
-  for (const key of Object.keys(FORTUNES_MIN.files)) {
-    const raw = readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1");
-    // "__\b\bUN" underlines by backspacing over characters: drop each character a backspace erases
-    let clean = raw;
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: the backspace is what this pattern finds and removes.
-    while (/[^\x08]\x08/.test(clean)) clean = clean.replace(/[^\x08]\x08/g, "");
-    clean = clean.replaceAll("\b", "").replace(/\r/g, "").replace(/\t/g, "  ");
-    for (const doc of clean.split(/\n%\n/)) {
-      const trimmed = doc.replace(/^%\n/, "").trim();
-      if (trimmed.length > 0) {
-        documents.push(trimmed);
-        sources.push(key);
-      }
-    }
-  }
-  return { name: FORTUNES_MIN.name, text: `${documents.join("\n\n")}\n`, documents, sources };
+  return fortuneCorpus(FORTUNES_MIN, (key) => readVerified(FORTUNES_MIN, key, opts.dir).toString("latin1"));
 }
 
-/** Character-level vocabulary: sorted characters of the corpus; ids are positions. */
+/**
+ * The fortune files of a larger set (FORTUNES: the full English collection; FORTUNES_DE,
+ * FORTUNES_ES), each checked against its recorded sha256 and decoded as UTF-8.
+ */
+export function loadFortuneSet(source: DatasetSource, opts: { dir?: string } = {}): TextCorpus {
+  const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  return fortuneCorpus(source, (key) => utf8.decode(readVerified(source, key, opts.dir)));
+}
+
+/** Every file of a data set read by `read`, cut into its quotations, in file order. */
+function fortuneCorpus(source: DatasetSource, read: (key: string) => string): TextCorpus {
+  const documents: string[] = [];
+  const sources: string[] = [];
+  for (const key of Object.keys(source.files)) {
+    for (const doc of fortuneDocuments(read(key))) {
+      documents.push(doc);
+      sources.push(key);
+    }
+  }
+  return { name: source.name, text: `${documents.join("\n\n")}\n`, documents, sources };
+}
+
+/**
+ * The quotations of one fortune file (separated by lines holding "%"), trimmed. Overstrike
+ * sequences ("_\bX", used for underlining on terminals) are reduced to the letter, carriage
+ * returns dropped and tabs written as two spaces.
+ */
+export function fortuneDocuments(raw: string): string[] {
+  // "__\b\bUN" underlines by backspacing over characters: drop each character a backspace erases
+  let clean = raw;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the backspace is what this pattern finds and removes.
+  while (/[^\x08]\x08/.test(clean)) clean = clean.replace(/[^\x08]\x08/g, "");
+  clean = clean.replaceAll("\b", "").replace(/\r/g, "").replace(/\t/g, "  ");
+  return clean
+    .split(/\n%\n/)
+    .map((doc) => doc.replace(/^%\n/, "").trim())
+    .filter((doc) => doc.length > 0);
+}
+
 /** The documents of one source file of a corpus ("literature"), in corpus order. */
 export function documentsOf(corpus: TextCorpus, source: string): string[] {
   return corpus.documents.filter((_, i) => corpus.sources[i] === source);
 }
 
+/** Character-level vocabulary: sorted characters of the corpus; ids are positions. */
 export interface CharTokenizer {
   vocab: string[];
   encode(s: string): Int32Array;

@@ -1,4 +1,5 @@
 import type { Datanet } from "../datanets.js";
+import type { TokenizerRecord } from "../models/bpe-tokenizer.js";
 import type { BaseModelRecipe } from "../models/zoo.js";
 import type { FactoryMetrics } from "./factory-metrics.js";
 import type { FactorySpec } from "./factory-spec.js";
@@ -23,6 +24,7 @@ export function modelCard(a: {
     "",
     `- Base model: ${spec.base_model.name}: ${a.baseRecipe.description}; pretrain mode ${spec.base_model.pretrain}, seed ${spec.base_model.seed}`,
     `- Base model sha256: \`${result.base_model_sha256}\``,
+    ...tokenizerLine(a.baseRecipe, a.baseMeta),
     `- ${spec.method === "lora" ? "Adapter (adapter_model.safetensors)" : "Weights"} sha256: \`${result.adapter_sha256}\``,
     `- Spec sha256: \`${result.spec_sha256}\`; metrics sha256: \`${result.metrics_sha256}\``,
     `- Trainable parameters: ${metrics.trainable_params.toLocaleString("en-US")} of ${metrics.total_params.toLocaleString("en-US")} (${pct(metrics.trainable_fraction)})`,
@@ -56,4 +58,11 @@ export function modelCard(a: {
     "",
   ];
   return lines.join("\n");
+}
+
+/** The base model's tokenizer: a saved one by kind, vocabulary size and sha256; the character vocabulary otherwise. */
+function tokenizerLine(recipe: BaseModelRecipe, meta: Record<string, unknown>): string[] {
+  const saved = meta.tokenizer as TokenizerRecord | undefined;
+  if (saved) return [`- Tokenizer: ${saved.kind}, ${saved.vocab_size} tokens, saved as ${saved.file} beside the base weights (sha256 \`${saved.sha256}\`)`];
+  return recipe.kind === "gpt" ? ["- Tokenizer: character-level, the sorted characters of fortunes-min"] : [];
 }

@@ -1,6 +1,6 @@
 import { buildDatanet, buildTextDatanet, type Datanet, exampleDatanetPlan, exampleTextDatanetPlan, type ImageShift } from "../datanets.js";
 import { loadFortunes } from "../datasets/text-corpus.js";
-import { fortunesTokenizer, gptConfig } from "../models/zoo.js";
+import { gptConfig, recipeTokenizer } from "../models/zoo.js";
 
 /** Datanets a spec can name. Each is rebuilt deterministically from its plan and seed. */
 export interface CatalogEntry {
@@ -8,7 +8,8 @@ export interface CatalogEntry {
   description: string;
   /** The domain of the matching evaluation set (image shift). */
   shift?: ImageShift;
-  build(scale: number): Datanet;
+  /** The datanet at `scale`; text is cut into windows of the tokens of `baseModel` (the spec's GPT; fortunes-gpt when absent). */
+  build(scale: number, baseModel?: string): Datanet;
 }
 
 const image = (shift: ImageShift, what: string): CatalogEntry => ({
@@ -25,6 +26,9 @@ export const DATANET_CATALOG: Record<string, CatalogEntry> = {
   "fortunes-literature": {
     modality: "text",
     description: "the literature file of fortunes-min (quotations about books and writers), four contributors: iid, Shakespeare/Twain-only, a duplicator, a garbler",
-    build: (scale) => buildTextDatanet(exampleTextDatanetPlan("fortunes-literature", { scale, blockSize: gptConfig().blockSize }), loadFortunes(), (s) => fortunesTokenizer().encode(s)),
+    build: (scale, baseModel = "fortunes-gpt") => {
+      const tokenizer = recipeTokenizer(baseModel);
+      return buildTextDatanet(exampleTextDatanetPlan("fortunes-literature", { scale, blockSize: gptConfig(baseModel).blockSize }), loadFortunes(), (s) => tokenizer.encode(s));
+    },
   },
 };

@@ -113,7 +113,7 @@ export function heldOutTest(d: Datanet, limit: number): TrainData {
  * held-out documents for text).
  */
 export function factoryData(spec: FactorySpec): FactoryData {
-  const datanets = spec.data.datanets.map((name) => DATANET_CATALOG[name].build(spec.data.scale));
+  const datanets = spec.data.datanets.map((name) => DATANET_CATALOG[name].build(spec.data.scale, spec.base_model.name));
   const { train, validation } = splitDatanets(datanets, spec.data.validation_fraction, spec.seed);
   if (train.n < spec.training.batch_size) {
     throw new SpecError("training.batch_size", `${spec.training.batch_size} exceeds the ${train.n} training examples`, `set training.batch_size <= ${train.n} or data.scale higher`, {

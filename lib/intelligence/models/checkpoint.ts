@@ -4,6 +4,7 @@ import { sha256Hex, writeDirAtomic } from "../../files.js";
 import { readTensorMap } from "../../tf/read-back.js";
 import { IntelligenceError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
+import { type BpeTokenizer, loadBpeTokenizer, type TokenizerRecord } from "./bpe-tokenizer.js";
 import type { Tf, WeightMap } from "./types.js";
 
 export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMap {
@@ -15,8 +16,11 @@ export function fromArrays(tf: Tf, arrays: Record<string, SafeTensor>): WeightMa
 export interface CheckpointMeta {
   kind: string;
   config: unknown;
-  /** How the weights were produced (data, steps, seed, backend), for the model card. */
-  recipe?: Record<string, unknown>;
+  /**
+   * How the weights were produced (data, steps, seed, backend), for the model card; `tokenizer`
+   * records a tokenizer saved beside the weights (kind, vocabulary size, file, sha256).
+   */
+  recipe?: Record<string, unknown> & { tokenizer?: TokenizerRecord };
 }
 
 export interface LoadedCheckpoint extends CheckpointMeta {
@@ -24,15 +28,21 @@ export interface LoadedCheckpoint extends CheckpointMeta {
   /** sha256 of model.safetensors: the base model's content hash. */
   sha256: string;
   dir: string;
+  /** The tokenizer saved beside the weights, checked against the sha256 config.json records (BPE models). */
+  tokenizer?: BpeTokenizer;
 }
 
-/** Saves weights as model.safetensors + config.json (read back asynchronously); returns the content hash of the weights. */
-export async function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta): Promise<string> {
+/**
+ * Saves weights as model.safetensors + config.json (read back asynchronously), with any other
+ * files of the model (tokenizer.json) in the same atomic write; returns the content hash of the weights.
+ */
+export async function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta, files: Record<string, string> = {}): Promise<string> {
   const bytes = encodeSafetensors(await readTensorMap(weights), { format: "pt" });
   const hash = sha256Hex(bytes);
   writeDirAtomic(dir, {
     "model.safetensors": bytes,
     "config.json": `${JSON.stringify({ ...meta, sha256: hash }, null, 2)}\n`,
+    ...files,
   });
   return hash;
 }
@@ -57,5 +67,7 @@ export function loadCheckpoint(tf: Tf, dir: string, expectedSha256?: string): Lo
     });
   }
   const meta = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as CheckpointMeta;
-  return { ...meta, weights: fromArrays(tf, decodeSafetensors(bytes).tensors), sha256: hash, dir };
+  const recorded = meta.recipe?.tokenizer;
+  const tokenizer = recorded ? loadBpeTokenizer(join(dir, recorded.file), recorded.sha256) : undefined;
+  return { ...meta, weights: fromArrays(tf, decodeSafetensors(bytes).tensors), sha256: hash, dir, ...(tokenizer ? { tokenizer } : {}) };
 }

@@ -1,3 +1,4 @@
+export * from "./bpe-tokenizer.js";
 export * from "./checkpoint.js";
 export * from "./gpt.js";
 export * from "./mlp.js";

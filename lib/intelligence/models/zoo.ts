@@ -2,10 +2,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../../cache.js";
 import { loadFashionMnist } from "../datasets/fashion-mnist.js";
-import { type CharTokenizer, charTokenizer, loadFortunes } from "../datasets/text-corpus.js";
+import { FORTUNES } from "../datasets/fortune-sets.js";
+import { type CharTokenizer, charTokenizer, loadFortuneSet, loadFortunes } from "../datasets/text-corpus.js";
 import { IntelligenceError } from "../errors.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../train.js";
 import { releaseVariables, runTrainingLoop, trainableVariables } from "../training-loop.js";
+import { BPE_KIND, type BpeTokenizer, TOKENIZER_FILE, tokenizerRecord, trainBpe } from "./bpe-tokenizer.js";
 import { type LoadedCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.js";
 import { createGpt, type GptConfig } from "./gpt.js";
 import { createMlp, type MlpConfig } from "./mlp.js";
@@ -24,6 +26,11 @@ export interface BaseModelRecipe {
   gpt?: Omit<GptConfig, "vocabSize">;
   /** Pretraining windows are cut every `stride` tokens (GPT recipes). */
   stride?: number;
+  /**
+   * GPT recipes: byte-level BPE learned from the recipe's pretraining text (bpe-tokenizer.ts), saved
+   * beside the weights; absent: the character vocabulary of fortunes-min.
+   */
+  tokenizer?: { kind: typeof BPE_KIND; vocabSize: number };
   description: string;
   pretrain: Record<PretrainMode, { steps: number; batchSize: number; lr: number }>;
   /** Rough time on the 2-core wasm machine, for the README and model cards. */
@@ -69,6 +76,23 @@ export const BASE_MODELS: Record<string, BaseModelRecipe> = {
     fullTimeNote: "GPU only: 2000 steps of 64 windows of 256 characters (about 2 PFLOP); on wasm, 2 cores, one step takes about a minute",
     revision: 2, // 2: GPT-2 initialisation (N(0, 0.02²), residual projections scaled by depth)
   },
+  /**
+   * Words as tokens: the same 2-layer, 64-wide transformer over byte-level BPE (2048 tokens, about
+   * 2.7 bytes each) learned from, and pretrained on, the full English fortune collection, so a
+   * 48-token block holds about 130 characters and a word is one or two tokens.
+   */
+  "fortunes-bpe-gpt": {
+    name: "fortunes-bpe-gpt",
+    kind: "gpt",
+    description:
+      "byte-level BPE (2048 tokens) 2-layer, 4-head, 64-wide decoder-only transformer (block 48) pretrained on Debian's full English fortune collection (fortunes and fortunes-min less its literature file)",
+    gpt: { blockSize: 48, nLayer: 2, nHead: 4, nEmbd: 64 },
+    stride: 24,
+    tokenizer: { kind: BPE_KIND, vocabSize: 2048 },
+    pretrain: { quick: { steps: 60, batchSize: 16, lr: 3e-3 }, full: { steps: 1500, batchSize: 16, lr: 3e-3 } },
+    fullTimeNote: "about 4.5 minutes on wasm, 2 cores (1500 steps of 16 windows of 48 tokens: 1.15 M tokens, 1.2 passes over the 930 000-token corpus)",
+    revision: 1,
+  },
 };
 
 /**
@@ -90,7 +114,40 @@ export function fortunesTokenizer(): CharTokenizer {
   return tokenizer;
 }
 
-/** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from the corpus. */
+/** What the language models' callers need of a tokenizer: the vocabulary and both directions. */
+export interface LmTokenizer {
+  vocab: string[];
+  encode(s: string): Int32Array;
+  decode(ids: ArrayLike<number>): string;
+}
+
+/**
+ * The English pretraining documents of the BPE base models: fortunes-min's `fortunes` and
+ * `riddles` (its `literature` is kept for fine-tuning) and the full `fortunes` package.
+ */
+export function englishFortuneDocuments(): string[] {
+  const min = loadFortunes();
+  return [...min.documents.filter((_, i) => min.sources[i] !== "literature"), ...loadFortuneSet(FORTUNES).documents];
+}
+
+const bpeTokenizers = new Map<number, BpeTokenizer>();
+/** The tokenizer a GPT recipe was built with: learned (deterministically) from its pretraining text for BPE, else the character vocabulary. */
+export function recipeTokenizer(name = "fortunes-gpt"): LmTokenizer {
+  const spec = recipeOf(name).tokenizer;
+  if (!spec) return fortunesTokenizer();
+  const known = bpeTokenizers.get(spec.vocabSize);
+  if (known) return known;
+  const bpe = trainBpe(englishFortuneDocuments(), { vocabSize: spec.vocabSize });
+  bpeTokenizers.set(spec.vocabSize, bpe);
+  return bpe;
+}
+
+/** The tokenizer of a loaded base checkpoint: the one saved beside its weights (hash-checked), else its recipe's. */
+export function checkpointTokenizer(checkpoint: LoadedCheckpoint, name: string): LmTokenizer {
+  return checkpoint.tokenizer ?? recipeTokenizer(name);
+}
+
+/** The GPT architecture of a recipe (fortunes-gpt by default), vocabulary from its tokenizer. */
 export function gptConfig(name = "fortunes-gpt"): GptConfig {
   const recipe = BASE_MODELS[name];
   if (!recipe?.gpt) {
@@ -99,7 +156,7 @@ export function gptConfig(name = "fortunes-gpt"): GptConfig {
       .map((r) => r.name);
     throw new IntelligenceError({ code: "model/not-a-gpt", message: `base model "${name}" is not a GPT recipe`, hint: `use one of: ${gpts.join(", ")}`, fields: { name, known: gpts } });
   }
-  return { vocabSize: fortunesTokenizer().vocab.length, ...recipe.gpt };
+  return { vocabSize: recipeTokenizer(name).vocab.length, ...recipe.gpt };
 }
 
 export function createModel(tf: Tf, kind: string, config: unknown): Model {
@@ -136,11 +193,16 @@ export function pretrainData(name: string): TrainData {
     const set = loadFashionMnist("train");
     return { x: set.x.subarray(0, PRETRAIN_IMAGES * 784), y: set.y.subarray(0, PRETRAIN_IMAGES), n: PRETRAIN_IMAGES, xShape: [784], yShape: [] };
   }
-  return lmWindows(pretrainTokenIds(), gptConfig(name).blockSize, recipe.stride ?? 24);
+  return lmWindows(pretrainTokenIds(name), gptConfig(name).blockSize, recipe.stride ?? 24);
 }
 
-/** The GPT base models' pretraining text as token ids: the "fortunes" and "riddles" files ("literature" is kept for fine-tuning). */
-export function pretrainTokenIds(): Int32Array {
+/**
+ * A GPT base model's pretraining text as token ids: for the character models the "fortunes" and
+ * "riddles" files of fortunes-min ("literature" is kept for fine-tuning); for the BPE models the
+ * English fortune documents (englishFortuneDocuments), each pair apart by a blank line.
+ */
+export function pretrainTokenIds(name = "fortunes-gpt"): Int32Array {
+  if (recipeOf(name).tokenizer) return recipeTokenizer(name).encode(englishFortuneDocuments().join("\n\n"));
   const corpus = loadFortunes();
   const text = corpus.documents.filter((_, i) => corpus.sources[i] !== "literature").join("\n\n");
   return fortunesTokenizer().encode(text);
@@ -183,11 +245,27 @@ export async function pretrainBase(tf: Tf, name: string, opts: PretrainOptions):
   });
   const weights = releaseVariables(tf, trainable);
   const dir = opts.dir ?? baseModelDir(name, opts.mode, opts.seed);
-  await saveCheckpoint(dir, weights, {
-    kind: recipe.kind,
-    config: model.config,
-    recipe: { base_model: name, mode: opts.mode, seed: opts.seed, ...budget, final_loss: run.lastLoss, seconds: (Date.now() - started) / 1000, backend: tf.getBackend() },
-  });
+  const bpe = recipe.tokenizer ? (recipeTokenizer(name) as BpeTokenizer) : undefined;
+  const tokenizer = bpe ? tokenizerRecord(bpe) : undefined;
+  await saveCheckpoint(
+    dir,
+    weights,
+    {
+      kind: recipe.kind,
+      config: model.config,
+      recipe: {
+        base_model: name,
+        mode: opts.mode,
+        seed: opts.seed,
+        ...budget,
+        final_loss: run.lastLoss,
+        seconds: (Date.now() - started) / 1000,
+        backend: tf.getBackend(),
+        ...(tokenizer ? { tokenizer } : {}),
+      },
+    },
+    bpe ? { [TOKENIZER_FILE]: bpe.serialize() } : {},
+  );
   for (const t of Object.values(weights)) t.dispose();
   return loadCheckpoint(tf, dir);
 }

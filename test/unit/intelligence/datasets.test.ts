@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
+import { sha256Hex } from "../../../lib/files.js";
 import { IntelligenceError } from "../../../lib/intelligence/errors.js";
 import {
   BASE_MODELS,
@@ -14,9 +15,13 @@ import {
   DEFAULT_FLIP,
   exampleDatanetPlan,
   FASHION_MNIST,
+  FORTUNES,
+  FORTUNES_DE,
+  FORTUNES_ES,
   FORTUNES_MIN,
   gptConfig,
   loadFashionMnist,
+  loadFortuneSet,
   loadFortunes,
   merkleTreeOf,
   parseIdx,
@@ -71,6 +76,52 @@ describe("data sets", () => {
     const tok = charTokenizer(corpus.text);
     const s = corpus.documents[0];
     expect(tok.decode(tok.encode(s))).to.equal(s);
+  });
+});
+
+describe("the larger fortune collections (fortunes, fortunes-de, fortunes-es)", () => {
+  // one small file of each set, for the altered-file case
+  const cases = [
+    { source: FORTUNES, file: "pratchett", files: 40, documents: 14000, sample: "Rincewind" },
+    { source: FORTUNES_DE, file: "plaetzchen", files: 49, documents: 18000, sample: "daß" },
+    { source: FORTUNES_ES, file: "lao-tse.fortunes", files: 24, documents: 10000, sample: "más" },
+  ];
+
+  for (const { source, file, files, documents, sample } of cases) {
+    it(`${source.name}: reads every file after checking its hash, as UTF-8 documents with their source file`, () => {
+      expect(Object.keys(source.files)).to.have.length(files);
+      const corpus = loadFortuneSet(source);
+      expect(corpus.documents.length).to.be.greaterThan(documents);
+      expect(new Set(corpus.sources)).to.deep.equal(new Set(Object.keys(source.files)));
+      expect(corpus.text).to.include(sample);
+      expect(corpus.documents.some((d) => d.includes("\n%\n") || d.includes("\b"))).to.equal(false);
+    });
+
+    it(`${source.name}: refuses a missing file, naming the package to install`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "fortunes-"));
+      expectCode(() => loadFortuneSet(source, { dir }), DatasetError, "dataset/missing-file", { dataset: source.name, aptPackage: source.aptPackage });
+    });
+
+    it(`${source.name}: refuses an altered file, naming both hashes`, () => {
+      const dir = mkdtempSync(join(tmpdir(), "fortunes-"));
+      copyFileSync(join(source.defaultDir, file), join(dir, file));
+      expect(readVerified(source, file, dir).length).to.be.greaterThan(0);
+      const bytes = readFileSync(join(dir, file));
+      bytes[10] ^= 1;
+      writeFileSync(join(dir, file), bytes);
+      expectCode(() => readVerified(source, file, dir), DatasetError, "dataset/hash-mismatch", { dataset: source.name, expected: source.files[file].sha256, actual: sha256Hex(bytes) });
+    });
+  }
+
+  it("are installed by the set-up: each package is a line of datasets/apt-packages.txt, and each file's hash is the one datasets/README.md records", () => {
+    const packages = readFileSync(join(process.cwd(), "datasets", "apt-packages.txt"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() && !l.startsWith("#"));
+    const readme = readFileSync(join(process.cwd(), "datasets", "README.md"), "utf8");
+    for (const source of [FORTUNES_MIN, FORTUNES, FORTUNES_DE, FORTUNES_ES]) {
+      expect(packages).to.include(source.aptPackage);
+      for (const spec of Object.values(source.files)) expect(readme).to.include(`| ${spec.file} | `).and.include(spec.sha256);
+    }
   });
 });
 

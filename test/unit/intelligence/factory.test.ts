@@ -4,14 +4,16 @@ import { join } from "node:path";
 import type { Tensor } from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { parse as parseYaml } from "yaml";
-import { fromRoot } from "../../../lib/files.js";
+import { fromRoot, sha256Hex } from "../../../lib/files.js";
 import {
+  type BpeTokenizer,
   batchTensors,
   checkpointWeights,
   loadSpec,
   NonFiniteLossError,
   RunInterruptedError,
   readSafetensorsHeader,
+  recipeTokenizer,
   runFactory,
   SpecError,
   specHash,
@@ -231,6 +233,33 @@ describe("Model Factory runs", function () {
     const cfg = JSON.parse(readFileSync(join(outDir("unit-lm"), "adapter", "adapter_config.json"), "utf8"));
     expect(cfg.task_type).to.equal("CAUSAL_LM");
     expect(Object.keys(readSafetensorsHeader(readFileSync(join(outDir("unit-lm"), "adapter", "adapter_model.safetensors"))).header)).to.include("base_model.model.h.1.attn.v_proj.lora_B.weight");
+  });
+
+  it("fine-tunes the BPE base on the text datanet cut into its tokens, and the model card records its tokenizer", async () => {
+    const r = await runFactory(
+      {
+        name: "unit-lm-bpe",
+        base_model: { name: "fortunes-bpe-gpt", pretrain: "quick", seed: 1 },
+        data: { datanets: ["fortunes-literature"], scale: 0.3 },
+        method: "lora",
+        lora: { r: 2, alpha: 4, target_modules: ["v_proj"] },
+        optimizer: { lr: 0.01 },
+        training: { steps: 2, batch_size: 8 },
+        seed: 1,
+        checkpoints: { every: 2, keep: 1 },
+        evaluation: { every: 2, test_limit: 8 },
+        output: { dir: outDir("unit-lm-bpe") },
+      },
+      { quiet: true },
+    );
+    const tokenizer = recipeTokenizer("fortunes-bpe-gpt") as BpeTokenizer;
+    const d = r.datanets[0];
+    // windows of BPE ids: the first decodes to the start of the archivist's text
+    const T = d.xShape[0];
+    expect(Array.from(d.x).every((id) => id < 2048)).to.equal(true);
+    expect(tokenizer.decode(d.x.subarray(0, T)).length).to.be.greaterThan(T);
+    const card = readFileSync(join(outDir("unit-lm-bpe"), "model_card.md"), "utf8");
+    expect(card).to.include(`- Tokenizer: byte-level-bpe, 2048 tokens, saved as tokenizer.json beside the base weights (sha256 \`${sha256Hex(tokenizer.serialize())}\`)`);
   });
 
   it("stops on a NaN loss with a message and keeps the last good checkpoint", async () => {

@@ -1,0 +1,82 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { expect } from "chai";
+import { AttributionError } from "../../../lib/attribution/errors.js";
+import { buildLmDatanets, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { DEFAULT_LM_BASE, loadLmBase } from "../../../lib/attribution/lm-base.js";
+import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
+import { BpeTokenizer, fortunesTokenizer } from "../../../lib/intelligence/index.js";
+import { initTf } from "../../../lib/tf/index.js";
+import { expectCode } from "../expect-code.js";
+
+const tiny: LmDatanetParams = {
+  seed: 3,
+  datanets: "sentence-transformations",
+  base: "fortunes-bpe-gpt",
+  pretrain: "quick",
+  baseSeed: 1,
+  documentsPerDatanet: 8,
+  heldOutPerDatanet: 1,
+  stride: 8, // a sentence and its transformation are about 20 BPE tokens: more windows than TRAK's 8 dimensions
+  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
+  steps: 4,
+  batchSize: 8,
+  lr: 0.01,
+  warmupSteps: 1,
+  checkpointEvery: 2,
+  promptChars: 24,
+  continuationChars: 24,
+  generatedPerDatanet: 1,
+  temperature: 0.6,
+  trakModels: 1,
+  trakDim: 8,
+  trakRidge: 0,
+  ldsSubsets: 0,
+  counterfactualK: 2,
+  counterfactualTests: 0,
+  matchMinLength: 4,
+  topDocuments: 2,
+};
+
+describe("attribution: the language model's base, chosen by the `base` param", function () {
+  this.timeout(300_000);
+
+  it("is the character model when a spec names none, and fortunes-bpe-gpt brings the BPE tokenizer saved beside its weights", async () => {
+    const { tf } = await initTf({ quiet: true });
+    const char = await loadLmBase(tf, { pretrain: "quick", baseSeed: 1 });
+    expect(char.name).to.equal(DEFAULT_LM_BASE).and.equal("fortunes-gpt");
+    expect(char.tokenizer.vocab).to.deep.equal(fortunesTokenizer().vocab);
+    const bpe = await loadLmBase(tf, { base: "fortunes-bpe-gpt", pretrain: "quick", baseSeed: 1 });
+    expect(bpe.tokenizer).to.be.instanceOf(BpeTokenizer);
+    expect(bpe.tokenizer.vocab).to.have.length(2048);
+    expect(bpe.blockSize).to.equal(48);
+    // the transformation datanets become windows of BPE ids, each decoding to its contributor's text
+    const dn = buildLmDatanets(tiny, bpe.blockSize, (s) => bpe.tokenizer.encode(s));
+    expect(dn.datanets).to.deep.equal(SENTENCE_TRANSFORMATIONS.map((t) => t.name));
+    expect(Array.from(dn.data.x).every((id) => id < 2048)).to.equal(true);
+    const text = bpe.tokenizer.decode(dn.data.x.subarray(0, bpe.blockSize));
+    const contributorText = dn.documents.filter((d) => d.contributor === dn.contributorOf[0]).map((d) => `${d.text}\n\n`);
+    expect(contributorText.join("").startsWith(text)).to.equal(true);
+    for (const w of [char, bpe]) for (const t of Object.values(w.weights)) t.dispose();
+  });
+
+  it("draws the transformed sentences from the full English collection when asked: the DataInf paper's 90 per datanet", () => {
+    const paper = { ...tiny, documentsPerDatanet: 90, heldOutPerDatanet: 10 };
+    expect(shortSentences(10, 21)).to.have.length(69);
+    expect(shortSentences(10, 21, "fortunes")).to.have.length(1357);
+    expectCode(() => buildLmDatanets(paper, 48, (s) => fortunesTokenizer().encode(s)), AttributionError, "lm/too-few-documents", { available: 69 });
+    const dn = buildLmDatanets({ ...paper, sentences: "fortunes" }, 48, (s) => fortunesTokenizer().encode(s));
+    expect(dn.documents).to.have.length(900);
+    const held = new Set(dn.heldOut[0].map((t) => t.prompt));
+    expect(dn.documents.some((d) => held.has(d.text.split(TRANSFORMATION_SEPARATOR)[0] + TRANSFORMATION_SEPARATOR))).to.equal(false);
+  });
+
+  it("runs the whole experiment on fortunes-bpe-gpt and reproduces under its seed", async () => {
+    const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-bpe-")) });
+    const b = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-bpe-")) });
+    for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) expect(a.metrics[`auc_${k}`]).to.be.within(0, 1);
+    const stable = (m: Record<string, number>) => Object.fromEntries(Object.entries(m).filter(([k]) => !k.includes("seconds") && !k.startsWith("gradient_sets")));
+    expect(stable(b.metrics)).to.deep.equal(stable(a.metrics));
+  });
+});
