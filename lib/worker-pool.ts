@@ -18,7 +18,7 @@
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { type Transferable, Worker } from "node:worker_threads";
 import { type ErrorFields, LabError } from "./errors.js";
 import type { OnProgress } from "./progress.js";
 
@@ -267,4 +267,74 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
     };
     for (let i = 0; i < count; i++) start();
   });
+}
+
+/**
+ * One long-lived worker for a job module that keeps state between calls (a decode engine and its
+ * caches live in it): calls are answered in the order they were made, each with its result or its
+ * error (a LabError keeps its code, fields and fix). The worker holds the process open only while
+ * a call is pending. A worker that exits or crashes fails the calls in flight and every later one
+ * with `workers/worker-lost`: its state is gone, so the owner starts a new one.
+ */
+export class JobWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private calls = 0;
+  private lost?: Error;
+
+  constructor(
+    readonly ref: JobRef,
+    env: NodeJS.ProcessEnv = process.env,
+  ) {
+    const entry = workerEntry();
+    this.worker = new Worker(entry, { execArgv: workerExecArgv(entry), workerData: { module: moduleUrl(ref.module), name: ref.name }, env: { ...env } });
+    this.worker.unref();
+    this.worker.on("message", (m: FromWorker) => {
+      const call = this.pending.get(m.index);
+      if (!call) return;
+      this.settled(m.index);
+      if (m.ok) call.resolve(m.result);
+      else call.reject(m.error.code !== undefined ? receivedLabError(m.error as SentError & { code: string }) : receivedError(m.error));
+    });
+    const lose = (cause: Error) => {
+      this.lost ??= new WorkerPoolError({
+        code: "workers/worker-lost",
+        message: `the worker of ${ref.name} (${ref.module}) stopped: ${cause.message}`,
+        hint: "its state is gone: start a new worker (a worker that ran out of memory needs smaller calls)",
+        fields: { job: ref.name, module: ref.module, cause: cause.message },
+        cause,
+      });
+      for (const [index, call] of this.pending) {
+        this.settled(index);
+        call.reject(this.lost);
+      }
+    };
+    this.worker.on("error", lose);
+    this.worker.on("exit", (code) => lose(new Error(`exit code ${code}`)));
+  }
+
+  /** True once the worker has stopped: every call is refused. */
+  get stopped(): boolean {
+    return this.lost !== undefined;
+  }
+
+  /** Runs the job on `spec` in the worker; answers in call order. */
+  call<S, R>(spec: S, transfer: Transferable[] = []): Promise<R> {
+    if (this.lost) return Promise.reject(this.lost);
+    const index = this.calls++;
+    return new Promise<R>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(index, { resolve: resolve as (r: unknown) => void, reject });
+      this.worker.postMessage({ index, spec } satisfies ToWorker, transfer as never);
+    });
+  }
+
+  private settled(index: number): void {
+    this.pending.delete(index);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

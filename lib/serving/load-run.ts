@@ -30,6 +30,8 @@ export interface LoadRunOptions {
   hostileShare: number;
   maxTokens: number;
   seed: number;
+  /** Decoding in a worker thread (default) or on the server's own thread. */
+  decodeThread?: boolean;
 }
 
 export interface LoadRunResult {
@@ -110,7 +112,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
   const mergeDir = join(root, "merged");
   mkdirSync(join(mergeDir, "taken"), { recursive: true });
 
-  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32 });
+  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32, decodeThread: o.decodeThread ?? true });
   for (const [i, d] of dirs.entries()) service.store.register(`a${i}`, d);
   service.store.register("overflow", overflow);
   const tokenizer = byteTokenizer(model.config.vocabSize);
