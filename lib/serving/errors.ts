@@ -66,5 +66,6 @@ export const SERVING_ERROR_CODES: ReadonlyArray<[code: string, status: number, w
   ["adapter/non-finite-output", 422, "the adapter's weights overflowed on this request (the rest of the batch is served)"],
   ["merge/*", 422, "a merge recipe that cannot be combined (ranks, weights, density, bases)"],
   ["cache/over-budget", 507, "one adapter is larger than the whole host budget"],
+  ["adapter/run-failed", 500, "a decode step failed on this request's row when run alone (the rest of the batch is served)"],
   ["server/internal", 500, "a fault of the server itself"],
 ];
