@@ -17,7 +17,7 @@ import { writeGeneratedAdapter } from "./store.js";
  * rounds of concurrent requests for many adapters (half of them streamed), of which a share are
  * the hostile cases OpenLoRA must refuse alone (bad ids, path escapes, broken adapters, a
  * run-time overflow, huge prompts, bad URIs, wrong methods, unsupported fields, max_tokens past
- * the context) and clients that hang up mid-stream. Every good request must be answered in full
+ * the context, a reused request_id) and clients that hang up mid-stream. Every good request must be answered in full
  * and every hostile one with a 4xx and a code; meanwhile /health is probed, and the resident
  * memory is read after each round.
  */
@@ -153,7 +153,11 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 10_000 }), 400, "request/context-exceeded"),
     async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "HELLO", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" }), 409, "request/duplicate-id"),
   ];
+  // the request whose id the last case reuses: its receipt is kept through the run
+  const first = await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" });
+  if (first.status !== 200) throw new Error(`load run: the first request named "taken" was answered ${first.status}: ${await first.text()}`);
 
   // /health probed every 20 ms while the rounds run
   const healthMs: number[] = [];
