@@ -48,6 +48,7 @@ async function loadRounds(): Promise<void> {
       "streams cut": r.aborted,
       "RSS MB": r.rssMb,
       "JS heap MB": r.heapMb,
+      "external MB": r.externalMb,
       "tf tensors": r.tfTensors,
       "wasm heap MB": r.wasmMb,
       seconds: r.seconds,

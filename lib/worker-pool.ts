@@ -18,7 +18,7 @@
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Transferable, Worker } from "node:worker_threads";
+import { type ResourceLimits, type Transferable, Worker } from "node:worker_threads";
 import { type ErrorFields, LabError } from "./errors.js";
 import type { OnProgress } from "./progress.js";
 
@@ -154,9 +154,12 @@ function workerEntry(): URL {
   return new URL(`./worker-entry${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
 }
 
-/** The worker's node flags: this process's, with tsx's loader added when the entry is TypeScript. */
+/** V8 heap sizes: a process's own, refused in a worker's flags (a worker's heap is set by resourceLimits). */
+const PROCESS_HEAP_FLAG = /^--max-(old-space|semi-space|young-generation)-size\b/;
+
+/** The worker's node flags: this process's (less its heap sizes), with tsx's loader added when the entry is TypeScript. */
 function workerExecArgv(entry: URL): string[] {
-  const argv = [...process.execArgv];
+  const argv = process.execArgv.filter((a) => !PROCESS_HEAP_FLAG.test(a));
   const hasTsx = argv.some((a, i) => /^--(import|loader)[= ]?tsx/.test(a) || ((a === "--import" || a === "--loader") && argv[i + 1]?.startsWith("tsx")));
   if (entry.pathname.endsWith(".ts") && !hasTsx) argv.push("--import", "tsx");
   return argv;
@@ -284,10 +287,15 @@ export class JobWorker {
 
   constructor(
     readonly ref: JobRef,
-    env: NodeJS.ProcessEnv = process.env,
+    options: { env?: NodeJS.ProcessEnv; resourceLimits?: ResourceLimits } = {},
   ) {
     const entry = workerEntry();
-    this.worker = new Worker(entry, { execArgv: workerExecArgv(entry), workerData: { module: moduleUrl(ref.module), name: ref.name }, env: { ...env } });
+    this.worker = new Worker(entry, {
+      execArgv: workerExecArgv(entry),
+      workerData: { module: moduleUrl(ref.module), name: ref.name },
+      env: { ...(options.env ?? process.env) },
+      resourceLimits: options.resourceLimits,
+    });
     this.worker.unref();
     this.worker.on("message", (m: FromWorker) => {
       const call = this.pending.get(m.index);

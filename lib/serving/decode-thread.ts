@@ -25,7 +25,23 @@ export type DecodeCall =
   | { op: "admit"; seqs: Array<{ id: string; prompt: number[]; slot: number }>; slots: Array<{ slot: number; blocks: PaddedBlocks | undefined }> }
   | { op: "step"; next: Map<string, number> }
   | { op: "probe"; id: string; token: number }
-  | { op: "release"; ids: string[] };
+  | { op: "release"; ids: string[] }
+  | { op: "memory" };
+
+/** What the worker holds: its backend's tensors and wasm heap, its JS heap. */
+export interface DecodeThreadMemory {
+  tensors: number;
+  wasmBytes: number;
+  heapBytes: number;
+}
+
+/**
+ * The decode thread's young generation, in MB. V8 doubles a heap's young generation while it
+ * allocates fast (a step's logits, messages), up to 64 MB per semi-space, and keeps it: resident
+ * memory that grows for minutes under load and never returns, though nothing is retained. The
+ * thread's garbage is small and short-lived, so a small young generation costs nothing.
+ */
+export const DECODE_THREAD_YOUNG_MB = 16;
 
 /** The slot blocks the worker was sent, by slot: the block source of its engine. */
 class SentBlocks implements BlockSource {
@@ -78,6 +94,11 @@ async function run(call: DecodeCall): Promise<unknown> {
     case "release":
       engine.release(call.ids);
       return undefined;
+    case "memory": {
+      const { tf } = await initTf({ quiet: true });
+      const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+      return { tensors: tf.memory().numTensors, wasmBytes: backend.wasm?.HEAPU8?.byteLength ?? 0, heapBytes: process.memoryUsage().heapUsed } satisfies DecodeThreadMemory;
+    }
   }
 }
 
@@ -110,7 +131,10 @@ export class ThreadedEngine implements DecodeEngine {
       void this.worker?.terminate();
       this.sent.clear();
       this.ids = [];
-      this.worker = new JobWorker({ module: import.meta.url, name: "decodeThreadJob" }, { ...process.env, LAB_TF_BACKEND: this.backend });
+      this.worker = new JobWorker(
+        { module: import.meta.url, name: "decodeThreadJob" },
+        { env: { ...process.env, LAB_TF_BACKEND: this.backend }, resourceLimits: { maxYoungGenerationSizeMb: DECODE_THREAD_YOUNG_MB } },
+      );
       const w = this.worker;
       this.ready = this.weights.then((weights) => w.call<DecodeCall, string>({ op: "start", config: this.config, modules: this.bank.modules, weights, maxRank: this.bank.maxRank }));
     }
@@ -140,6 +164,11 @@ export class ThreadedEngine implements DecodeEngine {
 
   async probe(id: string, token: number): Promise<Float32Array> {
     return (await this.started()).call<DecodeCall, Float32Array>({ op: "probe", id, token });
+  }
+
+  /** What the worker holds now (after the calls before this one). */
+  async memory(): Promise<DecodeThreadMemory> {
+    return (await this.started()).call<DecodeCall, DecodeThreadMemory>({ op: "memory" });
   }
 
   release(ids: string[]): void {

@@ -8,9 +8,11 @@ import type { GptConfig } from "../intelligence/models/gpt.js";
 import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../intelligence/peft/safetensors.js";
 import { rng } from "../random.js";
+import { ThreadedEngine } from "./decode-thread.js";
 import { startServer, type TextTokenizer } from "./server.js";
 import { openLoraService } from "./service.js";
 import { writeGeneratedAdapter } from "./store.js";
+import type { DecodeEngine } from "./strategies.js";
 
 /**
  * The server under a bounded load with hostile requests mixed in, over real HTTP on 127.0.0.1:
@@ -44,8 +46,13 @@ export interface LoadRunResult {
     aborted: number;
     rssMb: number;
     heapMb: number;
+    /** Memory of ArrayBuffers and Buffers outside the JS heap (Node's external, less the wasm heap's buffer). */
+    externalMb: number;
     tfTensors: number;
     wasmMb: number;
+    /** The decode thread's tensors and wasm heap, when decoding runs in one. */
+    threadTensors?: number;
+    threadWasmMb?: number;
     seconds: number;
   }>;
   /** Hostile answers that were not a 4xx with a code, by case: what must stay empty. */
@@ -220,6 +227,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
       ...memoryAfterCollection(),
       tfTensors: tf.memory().numTensors,
       wasmMb: wasmHeapBytes(tf) / 2 ** 20,
+      ...(await threadMemory(service.scheduler.opts.engine)),
       seconds: (performance.now() - t0) / 1000,
     });
   }
@@ -281,6 +289,13 @@ function abortAfter(url: string, body: object, events: number): Promise<number> 
   });
 }
 
+/** The decode thread's tensors and wasm heap in MB, when the engine runs in one. */
+async function threadMemory(engine: DecodeEngine): Promise<{ threadTensors?: number; threadWasmMb?: number }> {
+  if (!(engine instanceof ThreadedEngine)) return {};
+  const m = await engine.memory();
+  return { threadTensors: m.tensors, threadWasmMb: m.wasmBytes / 2 ** 20 };
+}
+
 /** Bytes of the wasm backend's linear memory (it grows to its peak and never shrinks); 0 on other backends. */
 function wasmHeapBytes(tf: Tf): number {
   const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
@@ -291,9 +306,9 @@ function wasmHeapBytes(tf: Tf): number {
  * RSS and JS heap after a full garbage collection: what the process holds, not the garbage the
  * collector has yet to reclaim (which depends on when it last ran).
  */
-function memoryAfterCollection(): { rssMb: number; heapMb: number } {
+function memoryAfterCollection(): { rssMb: number; heapMb: number; externalMb: number } {
   setFlagsFromString("--expose-gc");
   (runInNewContext("gc") as () => void)();
   const m = process.memoryUsage();
-  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
+  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 };
 }
