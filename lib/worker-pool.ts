@@ -326,6 +326,11 @@ export class JobWorker {
     return this.lost !== undefined;
   }
 
+  /** Why the worker stopped (`workers/worker-lost`), once it has. */
+  get failure(): Error | undefined {
+    return this.lost;
+  }
+
   /** Runs the job on `spec` in the worker; answers in call order. */
   call<S, R>(spec: S, transfer: Transferable[] = []): Promise<R> {
     if (this.lost) return Promise.reject(this.lost);

@@ -127,6 +127,12 @@ export class ThreadedEngine implements DecodeEngine {
 
   /** The worker, started (again, after a loss) with the base weights. */
   private async started(): Promise<JobWorker> {
+    const lost = this.worker?.failure;
+    if (lost && this.ids.length) {
+      // the running sequences' caches went with the worker: they fail, and the next call starts afresh
+      this.ids = [];
+      throw lost;
+    }
     if (!this.worker || this.worker.stopped) {
       void this.worker?.terminate();
       this.sent.clear();

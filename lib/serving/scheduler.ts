@@ -299,7 +299,8 @@ export class Scheduler {
   /**
    * A decode step threw: each row is tried alone on a copy of its cache (engine.probe); the rows
    * that throw alone fail with their own error, and the step runs again without them. When no
-   * row fails alone, the fault is the batch's and every row fails with it (the caller).
+   * row fails alone, or every row does, the fault is the batch's (or the engine's) and every row
+   * fails with it (the caller).
    */
   private async stepWithoutFaulty(next: Map<string, number>, stepError: unknown): Promise<Map<string, Float32Array>> {
     if (next.size <= 1) throw stepError;
@@ -311,7 +312,7 @@ export class Scheduler {
         faulty.push({ s: this.running.get(id)!, error });
       }
     }
-    if (!faulty.length) throw stepError;
+    if (faulty.length === 0 || faulty.length === next.size) throw stepError; // no row alone is at fault: the batch's own
     this.opts.engine.release(faulty.map((f) => f.s.req.id));
     for (const { s, error } of faulty) {
       this.running.delete(s.req.id);
