@@ -26,8 +26,8 @@ const base = { weights, sha256: await weightsSha256(weights) };
 
 /**
  * 5. the HTTP server under a bounded load with hostile requests mixed in, on a base of the shape
- * ./lab serve serves (fortunes-gpt: 2 layers × 64 wide, block 48; random weights): the decode step
- * runs on the event loop, so its length bounds how long /health waits.
+ * ./lab serve serves (fortunes-gpt: 2 layers × 64 wide, block 48; random weights), decoding in a
+ * worker thread as ./lab serve does, so /health waits on the HTTP work alone, not on a step.
  */
 async function loadRounds(): Promise<void> {
   const rounds = quick ? 3 : 11;
@@ -48,6 +48,7 @@ async function loadRounds(): Promise<void> {
       "streams cut": r.aborted,
       "RSS MB": r.rssMb,
       "JS heap MB": r.heapMb,
+      "external MB": r.externalMb,
       "tf tensors": r.tfTensors,
       "wasm heap MB": r.wasmMb,
       seconds: r.seconds,

@@ -18,7 +18,7 @@
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Worker } from "node:worker_threads";
+import { type ResourceLimits, type Transferable, Worker } from "node:worker_threads";
 import { type ErrorFields, LabError } from "./errors.js";
 import type { OnProgress } from "./progress.js";
 
@@ -154,9 +154,12 @@ function workerEntry(): URL {
   return new URL(`./worker-entry${extname(new URL(import.meta.url).pathname)}`, import.meta.url);
 }
 
-/** The worker's node flags: this process's, with tsx's loader added when the entry is TypeScript. */
+/** V8 heap sizes: a process's own, refused in a worker's flags (a worker's heap is set by resourceLimits). */
+const PROCESS_HEAP_FLAG = /^--max-(old-space|semi-space|young-generation)-size\b/;
+
+/** The worker's node flags: this process's (less its heap sizes), with tsx's loader added when the entry is TypeScript. */
 function workerExecArgv(entry: URL): string[] {
-  const argv = [...process.execArgv];
+  const argv = process.execArgv.filter((a) => !PROCESS_HEAP_FLAG.test(a));
   const hasTsx = argv.some((a, i) => /^--(import|loader)[= ]?tsx/.test(a) || ((a === "--import" || a === "--loader") && argv[i + 1]?.startsWith("tsx")));
   if (entry.pathname.endsWith(".ts") && !hasTsx) argv.push("--import", "tsx");
   return argv;
@@ -267,4 +270,84 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
     };
     for (let i = 0; i < count; i++) start();
   });
+}
+
+/**
+ * One long-lived worker for a job module that keeps state between calls (a decode engine and its
+ * caches live in it): calls are answered in the order they were made, each with its result or its
+ * error (a LabError keeps its code, fields and fix). The worker holds the process open only while
+ * a call is pending. A worker that exits or crashes fails the calls in flight and every later one
+ * with `workers/worker-lost`: its state is gone, so the owner starts a new one.
+ */
+export class JobWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void }>();
+  private calls = 0;
+  private lost?: Error;
+
+  constructor(
+    readonly ref: JobRef,
+    options: { env?: NodeJS.ProcessEnv; resourceLimits?: ResourceLimits } = {},
+  ) {
+    const entry = workerEntry();
+    this.worker = new Worker(entry, {
+      execArgv: workerExecArgv(entry),
+      workerData: { module: moduleUrl(ref.module), name: ref.name },
+      env: { ...(options.env ?? process.env) },
+      resourceLimits: options.resourceLimits,
+    });
+    this.worker.unref();
+    this.worker.on("message", (m: FromWorker) => {
+      const call = this.pending.get(m.index);
+      if (!call) return;
+      this.settled(m.index);
+      if (m.ok) call.resolve(m.result);
+      else call.reject(m.error.code !== undefined ? receivedLabError(m.error as SentError & { code: string }) : receivedError(m.error));
+    });
+    const lose = (cause: Error) => {
+      this.lost ??= new WorkerPoolError({
+        code: "workers/worker-lost",
+        message: `the worker of ${ref.name} (${ref.module}) stopped: ${cause.message}`,
+        hint: "its state is gone: start a new worker (a worker that ran out of memory needs smaller calls)",
+        fields: { job: ref.name, module: ref.module, cause: cause.message },
+        cause,
+      });
+      for (const [index, call] of this.pending) {
+        this.settled(index);
+        call.reject(this.lost);
+      }
+    };
+    this.worker.on("error", lose);
+    this.worker.on("exit", (code) => lose(new Error(`exit code ${code}`)));
+  }
+
+  /** True once the worker has stopped: every call is refused. */
+  get stopped(): boolean {
+    return this.lost !== undefined;
+  }
+
+  /** Why the worker stopped (`workers/worker-lost`), once it has. */
+  get failure(): Error | undefined {
+    return this.lost;
+  }
+
+  /** Runs the job on `spec` in the worker; answers in call order. */
+  call<S, R>(spec: S, transfer: Transferable[] = []): Promise<R> {
+    if (this.lost) return Promise.reject(this.lost);
+    const index = this.calls++;
+    return new Promise<R>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(index, { resolve: resolve as (r: unknown) => void, reject });
+      this.worker.postMessage({ index, spec } satisfies ToWorker, transfer as never);
+    });
+  }
+
+  private settled(index: number): void {
+    this.pending.delete(index);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
 }

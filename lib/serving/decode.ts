@@ -219,6 +219,13 @@ export function joinCaches(tf: Tf, a: KvCache, b: KvCache): KvCache {
  * (sequences that finished free their slots here); the input is disposed.
  */
 export function selectRows(tf: Tf, cache: KvCache, rows: number[]): KvCache {
+  const kept = copyRows(tf, cache, rows);
+  disposeCache(cache);
+  return kept;
+}
+
+/** The given rows of a cache as a new cache (slots none of them uses dropped); the input stays as it was. */
+export function copyRows(tf: Tf, cache: KvCache, rows: number[]): KvCache {
   const L = cache.valid[0]?.length ?? 0;
   const used = Array.from({ length: L }, (_, l) => rows.some((r) => cache.valid[r][l] === 1));
   const slots = used.flatMap((u, l) => (u ? [l] : []));
@@ -231,8 +238,23 @@ export function selectRows(tf: Tf, cache: KvCache, rows: number[]): KvCache {
   );
   const valid = rows.map((r) => Uint8Array.from(slots, (l) => cache.valid[r][l]));
   const lengths = rows.map((r) => cache.lengths[r]);
-  disposeCache(cache);
   return { layers, valid, lengths };
+}
+
+/**
+ * One row's next-token logits [1, vocab] for `token`, computed on a copy of its cache row: the
+ * cache is left as it was (a row tried alone, when the batch's step threw).
+ */
+export function probeRow(tf: Tf, config: GptConfig, w: WeightMap, cache: KvCache, row: number, token: number, linear: LinearFn): Tensor {
+  const copy = copyRows(tf, cache, [row]);
+  try {
+    const out = decodeStep(tf, config, w, copy, [token], linear);
+    disposeCache(out.cache);
+    return out.logits;
+  } catch (e) {
+    disposeCache(copy); // decodeStep disposes its input only when it succeeds
+    throw e;
+  }
 }
 
 export function disposeCache(cache: KvCache): void {

@@ -52,7 +52,7 @@ export const SERVING_ERROR_CODES: ReadonlyArray<[code: string, status: number, w
   ["adapter/folder-exists", 409, "the merged adapter's folder already exists (never replaced)"],
   ["adapter/busy", 409, "unloading an adapter running sequences use"],
   ["adapter/changed", 409, "the adapter file changed since it was loaded"],
-  ["request/duplicate-id", 409, "a request_id that names a request still queued or running"],
+  ["request/duplicate-id", 409, "a request_id that names a request still queued or running, or one whose receipt is kept (pending or in a kept batch)"],
   ["receipts/empty", 409, "sealing with no receipt waiting"],
   ["adapter/file-missing", 410, "the adapter file went away after loading"],
   ["adapter/bad-config", 422, "an adapter_config.json field has the wrong type or range (fields.field names it)"],
@@ -66,5 +66,6 @@ export const SERVING_ERROR_CODES: ReadonlyArray<[code: string, status: number, w
   ["adapter/non-finite-output", 422, "the adapter's weights overflowed on this request (the rest of the batch is served)"],
   ["merge/*", 422, "a merge recipe that cannot be combined (ranks, weights, density, bases)"],
   ["cache/over-budget", 507, "one adapter is larger than the whole host budget"],
+  ["adapter/run-failed", 500, "a decode step failed on this request's row when run alone (the rest of the batch is served)"],
   ["server/internal", 500, "a fault of the server itself"],
 ];

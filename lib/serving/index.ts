@@ -16,6 +16,7 @@ export * from "./adapter-cache.js";
 export * from "./adapter-config.js";
 export * from "./adapter-paths.js";
 export * from "./decode.js";
+export * from "./decode-thread.js";
 export * from "./errors.js";
 export * from "./load-run.js";
 export * from "./merge.js";

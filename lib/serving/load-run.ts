@@ -8,16 +8,18 @@ import type { GptConfig } from "../intelligence/models/gpt.js";
 import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { decodeSafetensors, encodeSafetensors } from "../intelligence/peft/safetensors.js";
 import { rng } from "../random.js";
+import { ThreadedEngine } from "./decode-thread.js";
 import { startServer, type TextTokenizer } from "./server.js";
 import { openLoraService } from "./service.js";
 import { writeGeneratedAdapter } from "./store.js";
+import type { DecodeEngine } from "./strategies.js";
 
 /**
  * The server under a bounded load with hostile requests mixed in, over real HTTP on 127.0.0.1:
  * rounds of concurrent requests for many adapters (half of them streamed), of which a share are
  * the hostile cases OpenLoRA must refuse alone (bad ids, path escapes, broken adapters, a
  * run-time overflow, huge prompts, bad URIs, wrong methods, unsupported fields, max_tokens past
- * the context) and clients that hang up mid-stream. Every good request must be answered in full
+ * the context, a reused request_id) and clients that hang up mid-stream. Every good request must be answered in full
  * and every hostile one with a 4xx and a code; meanwhile /health is probed, and the resident
  * memory is read after each round.
  */
@@ -30,6 +32,8 @@ export interface LoadRunOptions {
   hostileShare: number;
   maxTokens: number;
   seed: number;
+  /** Decoding in a worker thread (default) or on the server's own thread. */
+  decodeThread?: boolean;
 }
 
 export interface LoadRunResult {
@@ -42,8 +46,13 @@ export interface LoadRunResult {
     aborted: number;
     rssMb: number;
     heapMb: number;
+    /** Memory of ArrayBuffers and Buffers outside the JS heap (Node's external, less the wasm heap's buffer). */
+    externalMb: number;
     tfTensors: number;
     wasmMb: number;
+    /** The decode thread's tensors and wasm heap, when decoding runs in one. */
+    threadTensors?: number;
+    threadWasmMb?: number;
     seconds: number;
   }>;
   /** Hostile answers that were not a 4xx with a code, by case: what must stay empty. */
@@ -110,7 +119,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
   const mergeDir = join(root, "merged");
   mkdirSync(join(mergeDir, "taken"), { recursive: true });
 
-  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32 });
+  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32, decodeThread: o.decodeThread ?? true });
   for (const [i, d] of dirs.entries()) service.store.register(`a${i}`, d);
   service.store.register("overflow", overflow);
   const tokenizer = byteTokenizer(model.config.vocabSize);
@@ -151,7 +160,11 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
     async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 10_000 }), 400, "request/context-exceeded"),
     async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "HELLO", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
+    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" }), 409, "request/duplicate-id"),
   ];
+  // the request whose id the last case reuses: its receipt is kept through the run
+  const first = await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" });
+  if (first.status !== 200) throw new Error(`load run: the first request named "taken" was answered ${first.status}: ${await first.text()}`);
 
   // /health probed every 20 ms while the rounds run
   const healthMs: number[] = [];
@@ -214,6 +227,7 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
       ...memoryAfterCollection(),
       tfTensors: tf.memory().numTensors,
       wasmMb: wasmHeapBytes(tf) / 2 ** 20,
+      ...(await threadMemory(service.scheduler.opts.engine)),
       seconds: (performance.now() - t0) / 1000,
     });
   }
@@ -275,6 +289,13 @@ function abortAfter(url: string, body: object, events: number): Promise<number> 
   });
 }
 
+/** The decode thread's tensors and wasm heap in MB, when the engine runs in one. */
+async function threadMemory(engine: DecodeEngine): Promise<{ threadTensors?: number; threadWasmMb?: number }> {
+  if (!(engine instanceof ThreadedEngine)) return {};
+  const m = await engine.memory();
+  return { threadTensors: m.tensors, threadWasmMb: m.wasmBytes / 2 ** 20 };
+}
+
 /** Bytes of the wasm backend's linear memory (it grows to its peak and never shrinks); 0 on other backends. */
 function wasmHeapBytes(tf: Tf): number {
   const backend = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
@@ -285,9 +306,9 @@ function wasmHeapBytes(tf: Tf): number {
  * RSS and JS heap after a full garbage collection: what the process holds, not the garbage the
  * collector has yet to reclaim (which depends on when it last ran).
  */
-function memoryAfterCollection(): { rssMb: number; heapMb: number } {
+function memoryAfterCollection(): { rssMb: number; heapMb: number; externalMb: number } {
   setFlagsFromString("--expose-gc");
   (runInNewContext("gc") as () => void)();
   const m = process.memoryUsage();
-  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20 };
+  return { rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 };
 }

@@ -85,6 +85,8 @@ export class ReceiptLog {
   readonly keepBatches: number;
   sealedBatches = 0;
   sealedReceipts = 0;
+  /** Request ids (receipt form) of the pending receipts and the kept batches, with how many receipts name each. */
+  private readonly recorded = new Map<string, number>();
 
   constructor(opts: { keepBatches?: number } = {}) {
     this.keepBatches = opts.keepBatches ?? 16;
@@ -92,6 +94,13 @@ export class ReceiptLog {
 
   add(r: InferenceReceipt): void {
     this.pendingReceipts.push(r);
+    this.recorded.set(r.requestId, (this.recorded.get(r.requestId) ?? 0) + 1);
+  }
+
+  /** Where a receipt of this request id (requestIdOf's form) is kept: pending, in a kept batch, or nowhere. */
+  holds(requestId: string): "pending" | "sealed" | undefined {
+    if (!this.recorded.has(requestId)) return undefined;
+    return this.pendingReceipts.some((r) => r.requestId === requestId) ? "pending" : "sealed";
   }
 
   pending(): readonly InferenceReceipt[] {
@@ -109,10 +118,18 @@ export class ReceiptLog {
     const batch: ReceiptBatch = { root: tree.root, baseModelHash: receipts[0].baseModelHash, receipts, tree: tree.dump() };
     this.pendingReceipts = [];
     this.batches.push(batch);
-    if (this.batches.length > this.keepBatches) this.batches.splice(0, this.batches.length - this.keepBatches);
+    if (this.batches.length > this.keepBatches) for (const dropped of this.batches.splice(0, this.batches.length - this.keepBatches)) this.forget(dropped.receipts);
     this.sealedBatches++;
     this.sealedReceipts += receipts.length;
     return batch;
+  }
+
+  private forget(receipts: readonly InferenceReceipt[]): void {
+    for (const r of receipts) {
+      const n = (this.recorded.get(r.requestId) ?? 0) - 1;
+      if (n > 0) this.recorded.set(r.requestId, n);
+      else this.recorded.delete(r.requestId);
+    }
   }
 }
 

@@ -16,7 +16,8 @@ import type { DecodeEngine } from "./strategies.js";
  * thread keeps answering.
  *
  * A request fails alone: a batch whose prefill throws is run again one sequence at a time, so
- * only the sequence that cannot run is refused; a row whose logits are not finite (an adapter
+ * only the sequence that cannot run is refused; a decode step that throws tries each row alone
+ * and runs again without the rows that fail alone; a row whose logits are not finite (an adapter
  * whose weights overflow) leaves the batch with an error while the other rows, which its
  * arithmetic never touches, go on. A request whose client has gone (cancelled() turns true)
  * leaves the batch before the next decode step and resolves with the tokens it had.
@@ -92,6 +93,19 @@ export interface SchedulerStats {
   /** Sizes of the batch at the most recent decode steps (the last 1,024). */
   batchSizes: number[];
   stepMs: number[];
+}
+
+/** The refusal of a sequence whose step throws when it runs alone: its own cause, kept. */
+function runFailed(s: Running, cause: unknown): OpenLoraError {
+  if (cause instanceof OpenLoraError) return cause;
+  return new OpenLoraError({
+    code: "adapter/run-failed",
+    status: 500,
+    fields: { adapter: s.req.adapter, request: s.req.id, token: s.tokens.length, cause: cause instanceof Error ? cause.message : String(cause) },
+    message: `request ${s.req.id} on adapter "${s.req.adapter}" failed at token ${s.tokens.length}, run alone as in the batch: ${cause instanceof Error ? cause.message : String(cause)}`,
+    hint: "the rest of the batch was served; if the adapter's requests keep failing, unload it and load it again",
+    cause,
+  });
 }
 
 export class Scheduler {
@@ -269,12 +283,43 @@ export class Scheduler {
   private async step(): Promise<void> {
     const next = new Map([...this.running].map(([id, s]) => [id, s.tokens[s.tokens.length - 1]]));
     const started = performance.now();
-    const logits = await this.opts.engine.step(next);
+    let logits: Map<string, Float32Array>;
+    try {
+      logits = await this.opts.engine.step(next);
+    } catch (stepError) {
+      logits = await this.stepWithoutFaulty(next, stepError);
+    }
     this.lastStepMs = performance.now() - started;
     this.stats.steps++;
     keepRecent(this.stats.batchSizes, next.size);
     keepRecent(this.stats.stepMs, this.lastStepMs);
     this.emit(logits);
+  }
+
+  /**
+   * A decode step threw: each row is tried alone on a copy of its cache (engine.probe); the rows
+   * that throw alone fail with their own error, and the step runs again without them. When no
+   * row fails alone, or every row does, the fault is the batch's (or the engine's) and every row
+   * fails with it (the caller).
+   */
+  private async stepWithoutFaulty(next: Map<string, number>, stepError: unknown): Promise<Map<string, Float32Array>> {
+    if (next.size <= 1) throw stepError;
+    const faulty: Array<{ s: Running; error: unknown }> = [];
+    for (const [id, token] of next) {
+      try {
+        await this.opts.engine.probe(id, token);
+      } catch (error) {
+        faulty.push({ s: this.running.get(id)!, error });
+      }
+    }
+    if (faulty.length === 0 || faulty.length === next.size) throw stepError; // no row alone is at fault: the batch's own
+    this.opts.engine.release(faulty.map((f) => f.s.req.id));
+    for (const { s, error } of faulty) {
+      this.running.delete(s.req.id);
+      this.reject(s, runFailed(s, error));
+    }
+    const rest = new Map([...next].filter(([id]) => this.running.has(id)));
+    return rest.size ? this.opts.engine.step(rest) : new Map();
   }
 
   /**

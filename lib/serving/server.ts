@@ -8,7 +8,7 @@ import { OpenLoraError } from "./errors.js";
 import { COMBINATION_TYPES, type CombinationType, combineAdapters, writeHostAdapter } from "./merge.js";
 import { gauge, ServingMetrics } from "./metrics.js";
 import { asObject, chatLogprobs, completionLogprobs, field, type GenerationSpec, onlyKnownFields, parseChatRequest, parseCompletionRequest, requestError } from "./openai-protocol.js";
-import { type ReceiptBatch, ReceiptLog, type RecordedBatch, receiptOf } from "./receipts.js";
+import { type ReceiptBatch, ReceiptLog, type RecordedBatch, receiptOf, requestIdOf } from "./receipts.js";
 import type { TokenLogprobs } from "./sampling.js";
 import type { GenerationRequest, GenerationResult, Scheduler } from "./scheduler.js";
 import { checkAdapterId } from "./store.js";
@@ -244,6 +244,19 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     if (receipts.pending().length >= sealEvery) seal().catch(opts.onSealError ?? ((e) => console.error(`receipts: a batch sealed on its own was not written out: ${String(e)}`)));
   }
 
+  /** A client-chosen request id whose receipt is still kept (pending or in a kept batch) is not served again: one id, one receipt. */
+  function refuseRecordedId(id: string): void {
+    const where = receipts.holds(requestIdOf(id));
+    if (where)
+      throw new OpenLoraError({
+        code: "request/duplicate-id",
+        status: 409,
+        fields: { id, field: "request_id", receipt: where },
+        message: `request id ${id} already names a served request whose receipt is ${where === "pending" ? "waiting to be sealed" : "in a sealed batch"}`,
+        hint: "give each request its own request_id (a run that numbers its requests needs a prefix of its own)",
+      });
+  }
+
   /** The checked request for the scheduler: model known, prompt bounded then tokenized, max_tokens within the context. */
   function generationRequest(spec: GenerationSpec, id: string): GenerationRequest {
     cache.check(spec.model);
@@ -282,6 +295,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     const raw = await readBody(req, limit);
     const spec = api === "chat" ? parseChatRequest(raw) : parseCompletionRequest(raw);
     const id = `${api === "chat" ? "chatcmpl" : "cmpl"}-${spec.requestId ?? `${(++counter).toString(36)}-${started.toString(36)}`}`;
+    if (spec.requestId !== undefined) refuseRecordedId(id);
     const request = generationRequest(spec, id);
     scheduler.validate(request); // refused before any header is written
     const created = unixSeconds();

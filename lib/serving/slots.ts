@@ -36,9 +36,41 @@ export interface GatheredModule {
   sbT: Tensor;
 }
 
-export class SlotBank {
+/** Per module, an adapter's Aᵀ [in, R] and (s·B)ᵀ [R, out], zero-padded to the bank's rank R. */
+export type PaddedBlocks = Map<string, { a: Float32Array; b: Float32Array }>;
+
+/** Where a batched engine finds each row's adapter blocks: a SlotBank, or the copy a decode thread keeps. */
+export interface BlockSource {
+  readonly modules: LinearModule[];
+  gathered(module: string, slotsPerRow: number[]): GatheredModule | undefined;
+}
+
+/**
+ * One layer's adapter blocks for the rows of a batch, row n using slot slotsPerRow[n]: copied
+ * from host-side blocks into two tensors, so no gather runs in the backend (on wasm a gather
+ * of [32, 256, 8] takes longer than a [32, 256] × [256, 256] product). Undefined when no
+ * row's adapter adapts the layer.
+ */
+export function gatherBlocks(tf: Tf, modules: LinearModule[], R: number, blocksOf: (slot: number) => PaddedBlocks | undefined, module: string, slotsPerRow: number[]): GatheredModule | undefined {
+  const blocks = slotsPerRow.map((s) => blocksOf(s)?.get(module));
+  if (!blocks.some((b) => b)) return undefined;
+  const m = modules.find((x) => x.name === module)!;
+  const aSize = m.inFeatures * R;
+  const bSize = R * m.outFeatures;
+  const a = new Float32Array(slotsPerRow.length * aSize);
+  const b = new Float32Array(slotsPerRow.length * bSize);
+  blocks.forEach((blk, n) => {
+    if (!blk) return;
+    a.set(blk.a, n * aSize);
+    b.set(blk.b, n * bSize);
+  });
+  const N = slotsPerRow.length;
+  return { aT: tf.tensor3d(a, [N, m.inFeatures, R]), sbT: tf.tensor3d(b, [N, R, m.outFeatures]) };
+}
+
+export class SlotBank implements BlockSource {
   private readonly residents: Array<ResidentAdapter | undefined>;
-  private readonly padded: Array<Map<string, { a: Float32Array; b: Float32Array }> | undefined>;
+  private readonly padded: Array<PaddedBlocks | undefined>;
 
   constructor(
     readonly tf: Tf,
@@ -75,7 +107,7 @@ export class SlotBank {
     const tf = this.tf;
     const tensors: WeightMap = {};
     const transposed: ResidentAdapter["transposed"] = {};
-    const padded = new Map<string, { a: Float32Array; b: Float32Array }>();
+    const padded: PaddedBlocks = new Map();
     const R = this.maxRank;
     const r = host.r;
     for (const m of host.modules) {
@@ -131,28 +163,14 @@ export class SlotBank {
     this.padded[slot] = undefined;
   }
 
-  /**
-   * One layer's adapter blocks for the rows of a batch, row n using slot slotsPerRow[n]: copied
-   * from host-side blocks into two tensors, so no gather runs in the backend (on wasm a gather
-   * of [32, 256, 8] takes longer than a [32, 256] × [256, 256] product). Undefined when no
-   * row's adapter adapts the layer.
-   */
+  /** One layer's adapter blocks for the rows of a batch, row n using slot slotsPerRow[n] (gatherBlocks). */
   gathered(module: string, slotsPerRow: number[]): GatheredModule | undefined {
-    const blocks = slotsPerRow.map((s) => this.padded[s]?.get(module));
-    if (!blocks.some((b) => b)) return undefined;
-    const m = this.modules.find((x) => x.name === module)!;
-    const R = this.maxRank;
-    const aSize = m.inFeatures * R;
-    const bSize = R * m.outFeatures;
-    const a = new Float32Array(slotsPerRow.length * aSize);
-    const b = new Float32Array(slotsPerRow.length * bSize);
-    blocks.forEach((blk, n) => {
-      if (!blk) return;
-      a.set(blk.a, n * aSize);
-      b.set(blk.b, n * bSize);
-    });
-    const N = slotsPerRow.length;
-    return { aT: this.tf.tensor3d(a, [N, m.inFeatures, R]), sbT: this.tf.tensor3d(b, [N, R, m.outFeatures]) };
+    return gatherBlocks(this.tf, this.modules, this.maxRank, (s) => this.padded[s], module, slotsPerRow);
+  }
+
+  /** The padded blocks of the adapter in a slot, per module (what a decode engine in another thread is sent). */
+  blocks(slot: number): PaddedBlocks | undefined {
+    return this.padded[slot];
   }
 
   /** Bytes the slots hold: each resident's tensors (both layouts) and its padded blocks. */

@@ -1,8 +1,8 @@
 import type { GptConfig } from "../intelligence/models/gpt.js";
 import type { Tensor, Tf, WeightMap } from "../intelligence/models/types.js";
-import { decodeStep, disposeCache, emptyCache, joinCaches, type KvCache, type LinearFn, prefill, selectRows } from "./decode.js";
+import { decodeStep, disposeCache, emptyCache, joinCaches, type KvCache, type LinearFn, prefill, probeRow, selectRows } from "./decode.js";
 import { dense, type ServingLayers, sgmvLinear } from "./sgmv.js";
-import type { GatheredModule, ResidentAdapter, SlotBank } from "./slots.js";
+import type { BlockSource, GatheredModule, ResidentAdapter } from "./slots.js";
 
 /**
  * Three ways to serve a batch of sequences that each use their own adapter, behind one
@@ -32,6 +32,11 @@ export interface DecodeEngine {
   admit(seqs: SequenceStart[]): Promise<Map<string, Float32Array>>;
   /** One token for every running sequence (`next` holds each one's newest token). */
   step(next: Map<string, number>): Promise<Map<string, Float32Array>>;
+  /**
+   * One running sequence's next-token logits for `token`, computed alone on a copy of its cache:
+   * nothing changes (the scheduler asks which row of a step that threw is at fault).
+   */
+  probe(id: string, token: number): Promise<Float32Array>;
   /** Finished sequences leave; their cache rows are freed. */
   release(ids: string[]): void;
   running(): string[];
@@ -58,7 +63,7 @@ export class BatchedEngine implements DecodeEngine {
     readonly config: GptConfig,
     readonly base: WeightMap,
     readonly layers: ServingLayers,
-    readonly bank: SlotBank,
+    readonly bank: BlockSource,
   ) {}
 
   private gathered: Map<string, GatheredModule | undefined> | undefined;
@@ -119,6 +124,18 @@ export class BatchedEngine implements DecodeEngine {
     );
     this.cache = out.cache;
     return rowsOf(out.logits, this.ids);
+  }
+
+  async probe(id: string, token: number): Promise<Float32Array> {
+    const n = this.ids.indexOf(id);
+    if (n < 0) throw new RangeError(`probe: ${id} is not running`);
+    const g = this.gather([this.slots[n]]);
+    try {
+      const logits = probeRow(this.tf, this.config, this.base, this.cache, n, token, this.router(g));
+      return (await rowsOf(logits, [id])).get(id)!;
+    } finally {
+      this.dropGathered(g);
+    }
   }
 
   release(ids: string[]): void {
@@ -213,6 +230,13 @@ abstract class PerRequestEngine implements DecodeEngine {
     return this.rows(logits, ids);
   }
 
+  async probe(id: string, token: number): Promise<Float32Array> {
+    const solo = this.solos.get(id);
+    if (!solo) throw new RangeError(`probe: ${id} is not running`);
+    const logits = probeRow(this.tf, this.config, this.base, solo.cache, 0, token, solo.linear);
+    return (await rowsOf(logits, [id])).get(id)!;
+  }
+
   release(ids: string[]): void {
     for (const id of ids) {
       const solo = this.solos.get(id);
@@ -271,7 +295,7 @@ export class UnmergedLoopEngine extends PerRequestEngine {
   }
 }
 
-export function createEngine(strategy: StrategyName, tf: Tf, config: GptConfig, base: WeightMap, layers: ServingLayers, bank: SlotBank): DecodeEngine {
+export function createEngine(strategy: StrategyName, tf: Tf, config: GptConfig, base: WeightMap, layers: ServingLayers, bank: BlockSource): DecodeEngine {
   if (strategy === "batched") return new BatchedEngine(tf, config, base, layers, bank);
   if (strategy === "merge-per-request") return new MergePerRequestEngine(tf, config, base, layers);
   return new UnmergedLoopEngine(tf, config, base, layers);

@@ -122,7 +122,7 @@ async function serve(values: ServeValues): Promise<number> {
   const { tf, backend } = await initTf();
   const model = baseModel(tf, "fortunes-gpt") as Model<GptConfig>;
   const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode, seed: 1 });
-  const service = openLoraService(tf, model, base, settings);
+  const service = openLoraService(tf, model, base, { ...settings, decodeThread: true });
   // ./lab factory writes its outputs to the factory cache when the spec names no output.dir
   const factoryRuns = cacheDir("factory");
   const roots = values["adapter-root"]?.length ? values["adapter-root"].map((r) => resolve(r)) : [factoryRuns];

@@ -226,17 +226,31 @@ describe("OpenLoRA against hostile clients", () => {
     expect(Math.min(...cut.map((r) => r.tokensOut))).to.be.at.least(Math.min(...got));
   });
 
-  it("a request_id names one running request: a second request under it is 409 while the first streams", async () => {
+  it("a request_id names one request: a second request under it is 409 while the first streams, and while its receipt is kept (pending, then sealed)", async () => {
     const body = { model: "a1", prompt: "A", max_tokens: 60, temperature: 0, stream: true, request_id: "twice" };
-    let duplicate: Record<string, unknown> = {};
+    let running: Record<string, unknown> = {};
     await abortAfter(body, 3, async () => {
-      duplicate = await refused(await post("/v1/completions", { ...body, stream: false }), 409, "request/duplicate-id", "request_id");
+      running = await refused(await post("/v1/completions", { ...body, stream: false }), 409, "request/duplicate-id", "request_id");
     });
-    expect(duplicate).to.be.an("object");
+    expect(running).to.deep.include({ id: "cmpl-twice", field: "request_id" });
     await until(() => scheduler.active() === 0 && scheduler.queued() === 0);
-    const again = await post("/v1/completions", { ...body, stream: false, max_tokens: 2 });
-    expect(again.status, "the id is free once its request has ended").to.equal(200);
-    expect(((await again.json()) as { id: string }).id).to.equal("cmpl-twice");
+    const pendingBefore = receipts.pending().length;
+    const pending = await refused(await post("/v1/completions", { ...body, stream: false, max_tokens: 2 }), 409, "request/duplicate-id", "request_id");
+    expect(pending).to.deep.equal({ id: "cmpl-twice", field: "request_id", receipt: "pending" });
+    expect(receipts.pending().length, "a refused request leaves no receipt").to.equal(pendingBefore);
+    expect((await post("/v1/receipts/seal", {})).status).to.equal(200);
+    const chat = await post("/v1/chat/completions", { model: "a1", messages: [{ role: "user", content: "A" }], max_tokens: 2, request_id: "twice" });
+    expect(chat.status, "a chat completion under the name is chatcmpl-twice: another receipt").to.equal(200);
+    const again = await refused(await post("/v1/completions", { ...body, stream: false, max_tokens: 2 }), 409, "request/duplicate-id", "request_id");
+    expect(again).to.deep.equal({ id: "cmpl-twice", field: "request_id", receipt: "sealed" });
+    // once its batch has left memory (2 batches kept here), the id names nothing the server holds
+    for (let i = 0; i < receipts.keepBatches; i++) {
+      expect((await post("/v1/completions", { model: "a0", prompt: "A", max_tokens: 1 })).status).to.equal(200);
+      expect((await post("/v1/receipts/seal", {})).status).to.equal(200);
+    }
+    const free = await post("/v1/completions", { ...body, stream: false, max_tokens: 2 });
+    expect(free.status).to.equal(200);
+    expect(((await free.json()) as { id: string }).id).to.equal("cmpl-twice");
   });
 
   it("bounded parsing: a prompt is measured in bytes before it is tokenized; a body over the limit is 413", async () => {

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { hasCode } from "../../../lib/errors.js";
-import { BatchedEngine, createEngine, type GenerationRequest, GREEDY, Scheduler, servingLayers } from "../../../lib/serving/index.js";
+import { BatchedEngine, createEngine, type GenerationRequest, GREEDY, OpenLoraError, Scheduler, servingLayers, ThreadedEngine } from "../../../lib/serving/index.js";
+import { expectCodeAsync } from "../expect-code.js";
 import { generatedAdapters, servingStack, tf, tinyBase } from "./fixtures.js";
 
 const base = await tinyBase();
@@ -98,5 +99,67 @@ describe("OpenLoRA scheduler", () => {
     expect(w.tokens).to.have.length(8);
     expect(sched.stats.cancelled).to.equal(2);
     expect(sched.active()).to.equal(0);
+  });
+
+  it("a decode step that throws on one row fails that request alone: the step runs again without it, and its neighbours get the tokens they get without it", async () => {
+    const stack = servingStack(base.info, dirs);
+    const sched = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, stack.bank), cache: stack.cache, blockSize: 12, maxBatchSize: 8 });
+    const good = [request(1, "a0", { maxTokens: 6 }), request(2, "a2", { maxTokens: 6 }), request(3, "a3", { maxTokens: 6 })];
+    const late = request(4, "a4", { maxTokens: 5 });
+    const answers: Array<Promise<unknown>> = [];
+    // adapter a1 fails at run time, after its prefill: reading its blocks in the slot now throws,
+    // so every batch step that gathers them throws (the late request's join makes the next step gather)
+    const faulty = sched.submit(
+      request(0, "a1", {
+        maxTokens: 6,
+        onToken: (_, i) => {
+          if (i !== 0) return;
+          const slot = stack.bank.occupied().find((r) => r.id === "a1")!.slot;
+          const blocks = stack.bank.blocks(slot)!;
+          for (const [name, blk] of blocks)
+            blocks.set(name, {
+              get a(): Float32Array {
+                throw new RangeError("the slot's blocks of a1 are unreadable");
+              },
+              b: blk.b,
+            });
+          answers.push(sched.submit(late));
+        },
+      }),
+    );
+    const refused = expectCodeAsync(faulty, OpenLoraError, "adapter/run-failed", { adapter: "a1", request: "r0", token: 1 });
+    const served = await Promise.all(good.map((r) => sched.submit(r)));
+    await refused;
+    const [lateServed] = (await Promise.all(answers)) as Array<{ tokens: number[] }>;
+    expect(sched.stats.failed).to.equal(1);
+    expect(sched.active()).to.equal(0);
+
+    const alone = servingStack(base.info, dirs);
+    const solo = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, alone.bank), cache: alone.cache, blockSize: 12, maxBatchSize: 1 });
+    for (const [i, r] of [...good, late].entries()) expect((await solo.submit({ ...r, onToken: undefined })).tokens).to.deep.equal(i < 3 ? served[i].tokens : lateServed.tokens);
+  });
+
+  it("the engine in a worker thread gives the tokens of the engine on this thread, seed for seed, and a cancelled request leaves within a step", async () => {
+    const sampled = { temperature: 0.9, topP: 0.95 };
+    const reqs = Array.from({ length: 6 }, (_, i) => request(i, `a${i % 4}`, { maxTokens: 7, sampling: sampled, seed: 40 + i }));
+    const here = servingStack(base.info, dirs);
+    const local = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, here.bank), cache: here.cache, blockSize: 12, maxBatchSize: 4 });
+    const expected = await Promise.all(reqs.map((r) => local.submit({ ...r })));
+
+    const there = servingStack(base.info, dirs);
+    const engine = new ThreadedEngine(tf, base.model.config, base.weights, there.bank);
+    try {
+      const threaded = new Scheduler({ engine, cache: there.cache, blockSize: 12, maxBatchSize: 4 });
+      let gone = false;
+      const cut = threaded.submit(request(9, "a1", { maxTokens: 9, onToken: (_, i) => (gone = i === 1 || gone), cancelled: () => gone }));
+      const got = await Promise.all(reqs.map((r) => threaded.submit({ ...r })));
+      expect(got.map((r) => r.tokens)).to.deep.equal(expected.map((r) => r.tokens));
+      const c = await cut;
+      expect(c.finishReason).to.equal("cancelled");
+      expect(c.tokens).to.have.length(2);
+      expect(engine.running()).to.deep.equal([]);
+    } finally {
+      engine.dispose();
+    }
   });
 });

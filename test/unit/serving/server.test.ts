@@ -12,10 +12,11 @@ const tokenizer = charTokenizer("abcdefghijklm"); // 13 symbols: the tiny base's
 
 let server: RunningServer;
 let stack: ReturnType<typeof servingStack>;
+let scheduler: Scheduler;
 
 before(async () => {
   stack = servingStack(base.info, dirs.slice(0, 4), { slots: 3 });
-  const scheduler = new Scheduler({
+  scheduler = new Scheduler({
     engine: new BatchedEngine(tf, base.model.config, base.weights, servingLayers(tf, base.weights, base.model.linearModules), stack.bank),
     cache: stack.cache,
     blockSize: 12,
@@ -170,15 +171,22 @@ describe("OpenLoRA HTTP server", () => {
     expect((await post("/v1/receipts/seal", {})).status).to.equal(409);
   });
 
-  it("names a completion by the client's request_id (vLLM's field), so the same requests seal the same root twice", async () => {
+  it("names a completion by the client's request_id (vLLM's field), so the same requests seal the same root on a second server", async () => {
     const requests = [0, 1, 2].map((i) => ({ model: "a1", prompt: "ab", max_tokens: 3, temperature: 1, seed: i, request_id: `run7-${i}` }));
     const roots: string[] = [];
-    for (let round = 0; round < 2; round++) {
-      const answers = await Promise.all(requests.map(async (r) => (await post("/v1/completions", r)).json()));
-      expect(answers.map((a) => a.id)).to.deep.equal(["cmpl-run7-0", "cmpl-run7-1", "cmpl-run7-2"]);
-      roots.push((await (await post("/v1/receipts/seal", {})).json()).root);
+    // a second server on the same scheduler, with receipts of its own: the ids are new to it
+    const second = await startServer({ scheduler, cache: stack.cache, tokenizer, backend: "wasm", baseModel: { name: "tiny", sha256: base.info.sha256 }, loadRoots: [root] });
+    try {
+      for (const url of [server.url, second.url]) {
+        const send = (path: string, body: unknown) => fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+        const answers = await Promise.all(requests.map(async (r) => (await send("/v1/completions", r)).json()));
+        expect(answers.map((a) => a.id)).to.deep.equal(["cmpl-run7-0", "cmpl-run7-1", "cmpl-run7-2"]);
+        roots.push((await (await send("/v1/receipts/seal", {})).json()).root);
+      }
+    } finally {
+      await second.close();
     }
-    expect(roots[1], "latency is measured afresh each round, and is not in the root").to.equal(roots[0]);
+    expect(roots[1], "latency is measured afresh each run, and is not in the root").to.equal(roots[0]);
     const bad = await post("/v1/completions", { ...requests[0], request_id: "../x" });
     expect(bad.status).to.equal(400);
     expect((await bad.json()).error).to.include({ code: "request/bad-field", param: "request_id" });
