@@ -98,7 +98,6 @@ export class BpeTokenizer {
   /** The bytes of a sequence of ids. */
   decodeBytes(ids: ArrayLike<number>): Uint8Array {
     const parts: Uint8Array[] = [];
-    let length = 0;
     for (let i = 0; i < ids.length; i++) {
       const bytes = this.bytesOf[ids[i]];
       if (!bytes)
@@ -109,15 +108,8 @@ export class BpeTokenizer {
           fields: { id: ids[i], vocabSize: this.vocab.length },
         });
       parts.push(bytes);
-      length += bytes.length;
     }
-    const out = new Uint8Array(length);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return new Uint8Array(Buffer.concat(parts));
   }
 
   decode(ids: ArrayLike<number>): string {

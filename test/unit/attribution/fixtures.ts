@@ -1,6 +1,9 @@
-import type { LmDatanetParams } from "../../../lib/attribution/experiments/index.js";
+import { buildLmDatanets, type LmDatanetParams } from "../../../lib/attribution/experiments/index.js";
+import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import type { Batch, TraceableModel } from "../../../lib/attribution/model.js";
+import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
 import { rng } from "../../../lib/random.js";
+import { initTf } from "../../../lib/tf/index.js";
 
 /** A seeded batch of n standard-normal examples of dimension dim with labels in [0, K). */
 export function randomBatch(n: number, dim: number, K: number, seed: number): Batch {
@@ -42,3 +45,20 @@ export const tinyLmParams: LmDatanetParams = {
   matchMinLength: 4,
   topDocuments: 2,
 };
+
+/**
+ * The quick character base cut into tinyLmParams' datanet windows, as a Factory model whose only
+ * trainable tensor is lm_head: the training batch and parameters the known-answer tests read.
+ */
+export async function tinyLmWindows() {
+  const { tf } = await initTf({ quiet: true });
+  const model = baseModel(tf, "fortunes-gpt");
+  const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
+  const T = (model.config as { blockSize: number }).blockSize;
+  const tok = fortunesTokenizer();
+  const dn = buildLmDatanets(tinyLmParams, T, (s) => tok.encode(s));
+  const fm = new FactoryModel({ model, weights: base.weights, trainable: ["lm_head.weight"] });
+  const params = await fm.readParams(base.weights);
+  const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
+  return { T, dn, fm, params, train };
+}

@@ -9,34 +9,20 @@ import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } fr
 import { BpeTokenizer, fortunesTokenizer } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
+import { tinyLmParams } from "./fixtures.js";
 
+// the smallest experiment, on the BPE base's sentence transformations
 const tiny: LmDatanetParams = {
-  seed: 3,
+  ...tinyLmParams,
   datanets: "sentence-transformations",
   base: "fortunes-bpe-gpt",
-  pretrain: "quick",
-  baseSeed: 1,
   documentsPerDatanet: 8,
   heldOutPerDatanet: 1,
   stride: 8, // a sentence and its transformation are about 20 BPE tokens: more windows than TRAK's 8 dimensions
-  lora: { r: 1, alpha: 2, targets: ["lm_head"] },
-  steps: 4,
-  batchSize: 8,
-  lr: 0.01,
-  warmupSteps: 1,
-  checkpointEvery: 2,
   promptChars: 24,
   continuationChars: 24,
-  generatedPerDatanet: 1,
-  temperature: 0.6,
-  trakModels: 1,
-  trakDim: 8,
-  trakRidge: 0,
   ldsSubsets: 0,
-  counterfactualK: 2,
   counterfactualTests: 0,
-  matchMinLength: 4,
-  topDocuments: 2,
 };
 
 describe("attribution: the language model's base, chosen by the `base` param", function () {

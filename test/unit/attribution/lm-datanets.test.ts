@@ -5,13 +5,11 @@ import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
 import { buildLmDatanets, continuationBatch, heldOutCount, LM_SCORER_KEYS, LM_SPAN_KEYS, lmAttribution, lmAttributionUnits, lmScorerTable } from "../../../lib/attribution/experiments/index.js";
-import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
-import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
-import { initTf } from "../../../lib/tf/index.js";
+import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
 import { expectCode } from "../expect-code.js";
-import { tinyLmParams as tiny } from "./fixtures.js";
+import { tinyLmParams as tiny, tinyLmWindows } from "./fixtures.js";
 
 describe("attribution: the language-model experiment", function () {
   this.timeout(300_000);
@@ -96,15 +94,7 @@ describe("attribution: the language-model experiment", function () {
     // guards the orientation of the score matrix, the sign convention and the window labels the
     // metric compares: a transposed matrix, a flipped sign or windows out of step with their
     // datanets would all move the window itself off the top of its own row
-    const { tf } = await initTf({ quiet: true });
-    const model = baseModel(tf, "fortunes-gpt");
-    const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
-    const T = (model.config as { blockSize: number }).blockSize;
-    const tok = fortunesTokenizer();
-    const dn = buildLmDatanets(tiny, T, (s) => tok.encode(s));
-    const fm = new FactoryModel({ model, weights: base.weights, trainable: ["lm_head.weight"] });
-    const params = await fm.readParams(base.weights);
-    const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
+    const { T, dn, fm, params, train } = await tinyLmWindows();
     // one window of each datanet: its first half as the prompt, the rest of its T + 1 ids as the continuation
     const picks = [0, 1, 2].map((d) => dn.datanetOf.indexOf(d));
     const test = continuationBatch(

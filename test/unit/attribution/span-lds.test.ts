@@ -2,15 +2,14 @@ import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { attributeSideBySide, bootstrapMeanInterval, ldsSideBySide, quantile, sampleSubsets } from "../../../lib/attribution/evaluation/index.js";
 import { buildLmDatanets } from "../../../lib/attribution/experiments/index.js";
-import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
+import { lmBatch } from "../../../lib/attribution/factory-model.js";
 import { DataInf, GradDot, InfiniGram, type Scores, SpanMatch, sequenceOf, spanCorpus, TRAK, TracInCP } from "../../../lib/attribution/methods/index.js";
 import { makeCheckpoint } from "../../../lib/attribution/retrain.js";
 import { bruteForceInfiniGram, bruteForceNextTokenCounts, buildIndex, infiniGramAt, nextTokenCounts } from "../../../lib/attribution/suffix-array.js";
-import { baseModel, documentsOf, fortunesTokenizer, loadFortunes, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
+import { documentsOf, fortunesTokenizer, loadFortunes } from "../../../lib/intelligence/index.js";
 import { rng } from "../../../lib/random.js";
-import { initTf } from "../../../lib/tf/index.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
-import { tinyLmParams as tiny } from "./fixtures.js";
+import { tinyLmParams as tiny, tinyLmWindows } from "./fixtures.js";
 
 const sorted = (m: Map<number, number>) => [...m.entries()].sort((a, b) => a[0] - b[0]);
 
@@ -96,15 +95,7 @@ describe("attribution: span scorers and gradient methods on one LDS harness", fu
   });
 
   it("a training window duplicated into the test set ranks first for every method, gradient and span alike", async () => {
-    const { tf } = await initTf({ quiet: true });
-    const model = baseModel(tf, "fortunes-gpt");
-    const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
-    const T = (model.config as { blockSize: number }).blockSize;
-    const tok = fortunesTokenizer();
-    const dn = buildLmDatanets(tiny, T, (s) => tok.encode(s));
-    const fm = new FactoryModel({ model, weights: base.weights, trainable: ["lm_head.weight"] });
-    const params = await fm.readParams(base.weights);
-    const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
+    const { T, dn, fm, params, train } = await tinyLmWindows();
     // one window of each datanet, copied whole into the test set (the same ids, weights and value)
     const picks = [0, 1, 2].map((d) => dn.datanetOf.lastIndexOf(d));
     const rows = (b: { subarray(a: number, b: number): ArrayLike<number> }) => picks.flatMap((i) => Array.from(b.subarray(i * T, (i + 1) * T)));
