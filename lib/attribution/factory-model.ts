@@ -33,7 +33,7 @@ import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from
 import type { Rng } from "../random.js";
 import { readFloats, readTensorMap } from "../tf/read-back.js";
 import { AttributionError } from "./errors.js";
-import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type Target, type TraceableModel, type TraceResult } from "./model.js";
+import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, subset, type Target, type TraceableModel, type TraceResult } from "./model.js";
 import { type Checkpoint, makeCheckpoint } from "./retrain.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or a HostTensor read back from the device). */
@@ -516,9 +516,22 @@ export class FactoryModel implements TraceableModel {
     return data;
   }
 
-  /** TRAK's Qᵢ = 1 − p of the correct class; for a language model the position-weighted mean over tokens. */
+  /**
+   * TRAK's Qᵢ = 1 − p of the correct class; for a language model the position-weighted mean over tokens.
+   * In chunks of OUT_TO_LOSS_ROWS rows: the whole training set's logits at once (n × T × vocab) outgrow
+   * the wasm heap (741 windows of 48 BPE tokens over 2048 tokens: 278 MiB per tensor).
+   */
   async outToLoss(params: Float64Array, batch: Batch): Promise<Float64Array> {
     this.checkBatch(batch);
+    const out = new Float64Array(batch.n);
+    for (let start = 0; start < batch.n; start += OUT_TO_LOSS_ROWS) {
+      const rows = Array.from({ length: Math.min(OUT_TO_LOSS_ROWS, batch.n - start) }, (_, i) => start + i);
+      out.set(await this.outToLossRows(params, rows.length === batch.n ? batch : subset(batch, rows)), start);
+    }
+    return out;
+  }
+
+  private async outToLossRows(params: Float64Array, batch: Batch): Promise<Float64Array> {
     const tf = this.tf;
     const q = tf.tidy(() => {
       const b = this.tensors(batch);
@@ -534,6 +547,9 @@ export class FactoryModel implements TraceableModel {
     return data;
   }
 }
+
+/** Rows per forward pass of outToLoss. */
+const OUT_TO_LOSS_ROWS = 64;
 
 function subsetRow(batch: Batch, i: number): Batch {
   const yd = batch.yDim ?? 1;

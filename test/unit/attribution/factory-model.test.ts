@@ -166,6 +166,24 @@ describe("attribution: per-example gradients of Model Factory models in one batc
     expect(v[0]).to.be.closeTo(nll, 1e-4);
   });
 
+  it("TRAK's out-to-loss weights over more windows than one forward pass takes equal each window's own", async () => {
+    const fm = new FactoryModel({ model: gpt, weights: gptBase, trainable: ["lm_head.weight"] });
+    const params = await fm.readParams(gptBase);
+    const n = 150; // three passes of 64 rows, the last one short
+    const many = lmBatch(
+      Array.from({ length: n * 10 }, () => r.int(13)),
+      Array.from({ length: n * 10 }, () => r.int(13)),
+      n,
+      10,
+    );
+    const q = await fm.outToLoss(params, many);
+    expect(q.length).to.equal(n);
+    for (const i of [0, 63, 64, 127, 128, n - 1]) {
+      const one = lmBatch(many.x.subarray(i * 10, (i + 1) * 10), many.y.subarray(i * 10, (i + 1) * 10), 1, 10);
+      expect(q[i], `window ${i}`).to.be.closeTo((await fm.outToLoss(params, one))[0], 1e-6);
+    }
+  });
+
   it("refuses DoRA, half an adapter, non-dense tensors and batches of the wrong shape, by code", async () => {
     expectCode(() => new FactoryModel({ model: mlp, weights: mlpBase, trainable: ["fc1.weight"], forwardOptions: { lora: { scaling: 1, dora: true } } }), LabError, "attribution/dora-unsupported");
     const a = trainedAdapter(mlp, mlpBase, ["fc1"], 2);
