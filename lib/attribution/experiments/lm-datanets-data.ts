@@ -164,7 +164,8 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
       const starts: number[] = [];
       let text = "";
       for (const doc of mine) {
-        starts.push(text.length);
+        // in token positions, as the windows are cut: a BPE token spans several characters
+        starts.push(encode(text).length);
         documents.push({ text: doc, datanet: d, contributor: c });
         text += `${doc}\n\n`;
       }

@@ -44,6 +44,23 @@ describe("attribution: the language model's base, chosen by the `base` param", f
     const text = bpe.tokenizer.decode(dn.data.x.subarray(0, bpe.blockSize));
     const contributorText = dn.documents.filter((d) => d.contributor === dn.contributorOf[0]).map((d) => `${d.text}\n\n`);
     expect(contributorText.join("").startsWith(text)).to.equal(true);
+    // each window's document is the one holding its middle token, counted in tokens, not characters:
+    // a contributor's windows start every `stride` tokens of its documents joined by blank lines
+    for (let i = 0; i < dn.data.n; i++) {
+      const mine = dn.documents.filter((d) => d.contributor === dn.contributorOf[i]);
+      const k = mine.indexOf(dn.documents[dn.documentOf[i]]);
+      expect(k, `window ${i}: a document of its own contributor`).to.be.at.least(0);
+      const tokensBefore = (j: number) =>
+        bpe.tokenizer.encode(
+          mine
+            .slice(0, j)
+            .map((d) => `${d.text}\n\n`)
+            .join(""),
+        ).length;
+      const middle = (i - dn.contributorOf.indexOf(dn.contributorOf[i])) * tiny.stride + bpe.blockSize / 2;
+      expect(middle, `window ${i}`).to.be.at.least(tokensBefore(k));
+      if (k + 1 < mine.length) expect(middle, `window ${i}`).to.be.below(tokensBefore(k + 1));
+    }
     for (const w of [char, bpe]) for (const t of Object.values(w.weights)) t.dispose();
   });
 
