@@ -1,7 +1,7 @@
 import { buildLmDatanets, type LmDatanetParams } from "../../../lib/attribution/experiments/index.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
+import { loadLmBase } from "../../../lib/attribution/lm-base.js";
 import type { Batch, TraceableModel } from "../../../lib/attribution/model.js";
-import { baseModel, fortunesTokenizer, loadOrPretrainBase } from "../../../lib/intelligence/index.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
 
@@ -47,18 +47,16 @@ export const tinyLmParams: LmDatanetParams = {
 };
 
 /**
- * The quick character base cut into tinyLmParams' datanet windows, as a Factory model whose only
+ * The quick character base (the lm experiments' default, loaded by loadLmBase) cut into tinyLmParams'
+ * datanet windows, as a Factory model whose only
  * trainable tensor is lm_head: the training batch and parameters the known-answer tests read.
  */
 export async function tinyLmWindows() {
   const { tf } = await initTf({ quiet: true });
-  const model = baseModel(tf, "fortunes-gpt");
-  const base = await loadOrPretrainBase(tf, "fortunes-gpt", { mode: "quick", seed: 1 });
-  const T = (model.config as { blockSize: number }).blockSize;
-  const tok = fortunesTokenizer();
-  const dn = buildLmDatanets(tinyLmParams, T, (s) => tok.encode(s));
-  const fm = new FactoryModel({ model, weights: base.weights, trainable: ["lm_head.weight"] });
-  const params = await fm.readParams(base.weights);
+  const { model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, tinyLmParams);
+  const dn = buildLmDatanets(tinyLmParams, T, (s) => tokenizer.encode(s));
+  const fm = new FactoryModel({ model, weights, trainable: ["lm_head.weight"] });
+  const params = await fm.readParams(weights);
   const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
   return { T, dn, fm, params, train };
 }
