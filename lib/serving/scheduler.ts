@@ -1,3 +1,4 @@
+import { hasCode } from "../errors.js";
 import { type Rng, rng } from "../random.js";
 import { type ColdStart, NO_ADAPTER_SHA256, type TieredAdapterCache } from "./adapter-cache.js";
 import { OpenLoraError } from "./errors.js";
@@ -300,10 +301,11 @@ export class Scheduler {
    * A decode step threw: each row is tried alone on a copy of its cache (engine.probe); the rows
    * that throw alone fail with their own error, and the step runs again without them. When no
    * row fails alone, or every row does, the fault is the batch's (or the engine's) and every row
-   * fails with it (the caller).
+   * fails with it (the caller), as they do at once when the engine's worker thread is lost.
    */
   private async stepWithoutFaulty(next: Map<string, number>, stepError: unknown): Promise<Map<string, Float32Array>> {
-    if (next.size <= 1) throw stepError;
+    // a lost decode thread took every row's cache with it: no row alone is at fault, and probing would start a thread for nothing
+    if (next.size <= 1 || hasCode(stepError, "workers/worker-lost")) throw stepError;
     const faulty: Array<{ s: Running; error: unknown }> = [];
     for (const [id, token] of next) {
       try {

@@ -162,4 +162,32 @@ describe("OpenLoRA scheduler", () => {
       engine.dispose();
     }
   });
+
+  it("a decode thread that dies mid-batch fails the requests it held with workers/worker-lost; the next request starts a fresh thread and gets its own tokens", async () => {
+    const reqs = Array.from({ length: 3 }, (_, i) => request(i, `a${i}`, { maxTokens: 8 }));
+    const later = request(7, "a3", { maxTokens: 5 });
+    const here = servingStack(base.info, dirs);
+    const local = new Scheduler({ engine: new BatchedEngine(tf, base.model.config, base.weights, layers, here.bank), cache: here.cache, blockSize: 12, maxBatchSize: 4 });
+    const expected = await local.submit({ ...later });
+
+    const there = servingStack(base.info, dirs);
+    const engine = new ThreadedEngine(tf, base.model.config, base.weights, there.bank);
+    try {
+      const threaded = new Scheduler({ engine, cache: there.cache, blockSize: 12, maxBatchSize: 4 });
+      // the thread ends as a crash ends it (its exit event), after the first row's second token
+      const killer = { ...reqs[0], onToken: (_: number, i: number) => void (i === 1 && engine["worker"]?.terminate()) };
+      const settled = await Promise.allSettled([killer, ...reqs.slice(1)].map((r) => threaded.submit(r)));
+      for (const s of settled) {
+        expect(s.status).to.equal("rejected");
+        expect(hasCode((s as PromiseRejectedResult).reason, "workers/worker-lost")).to.equal(true);
+      }
+      expect(engine.running()).to.deep.equal([]);
+      expect(threaded.stats.failed).to.equal(3);
+      expect(engine["worker"]?.stopped, "no thread is started to probe rows whose caches are gone").to.equal(true);
+      const again = await threaded.submit({ ...later });
+      expect(again.tokens).to.deep.equal(expected.tokens);
+    } finally {
+      engine.dispose();
+    }
+  });
 });

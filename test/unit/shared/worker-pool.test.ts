@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { LabError } from "../../../lib/errors.js";
-import { runJobs, WorkerPoolError, workerCount } from "../../../lib/worker-pool.js";
+import { JobWorker, runJobs, WorkerPoolError, workerCount } from "../../../lib/worker-pool.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const JOBS = new URL("./fixtures/pool-jobs.ts", import.meta.url).href;
@@ -69,6 +69,21 @@ describe("worker pool (lib/worker-pool.ts)", function () {
       await expectCodeAsync(runJobs({ module: JOBS, name: "refuseOn" }, specs, { workers }), LabError, "test/refused", { index: 1 });
     });
   }
+
+  it("JobWorker answers calls in order with the state kept between them; a worker that exits fails the call in flight and every later one with workers/worker-lost", async () => {
+    const worker = new JobWorker({ module: JOBS, name: "keepTally" });
+    try {
+      const totals = await Promise.all([1, 2, 3].map((add) => worker.call<{ add: number }, number>({ add })));
+      expect(totals).to.deep.equal([1, 3, 6]);
+      expect(worker.stopped).to.equal(false);
+      await expectCodeAsync(worker.call({ add: 0, exit: true }), WorkerPoolError, "workers/worker-lost", { job: "keepTally" });
+      expect(worker.stopped).to.equal(true);
+      expect(worker.failure).to.be.instanceOf(WorkerPoolError);
+      await expectCodeAsync(worker.call({ add: 1 }), WorkerPoolError, "workers/worker-lost", { job: "keepTally" });
+    } finally {
+      await worker.terminate();
+    }
+  });
 
   it("refuses a job the module does not export", async () => {
     await expectCodeAsync(runJobs({ module: JOBS, name: "noSuchJob" }, [{}], { workers: 1 }), WorkerPoolError, "workers/no-such-job", { job: "noSuchJob" });
