@@ -51,6 +51,8 @@ async function loadRounds(): Promise<void> {
       "external MB": r.externalMb,
       "tf tensors": r.tfTensors,
       "wasm heap MB": r.wasmMb,
+      "decode thread tensors": r.threadTensors ?? "-",
+      "decode thread wasm MB": r.threadWasmMb ?? "-",
       seconds: r.seconds,
     })),
   );
