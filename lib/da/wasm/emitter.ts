@@ -50,7 +50,10 @@ export const Op = {
   localGet: 0x20,
   localSet: 0x21,
   localTee: 0x22,
+  i32Load: 0x28,
+  i64Load: 0x29,
   i64Load32U: 0x35,
+  i64Store: 0x37,
   i64Store32: 0x3e,
   i32Const: 0x41,
   i64Const: 0x42,
@@ -120,6 +123,20 @@ export class FunctionBody {
     return this.emit(Op.i64Load32U, 2, ...unsignedLeb128(offset));
   }
 
+  /** i32.load at the address on the stack plus `offset` bytes (4-byte aligned). */
+  loadI32(offset: number): this {
+    return this.emit(Op.i32Load, 2, ...unsignedLeb128(offset));
+  }
+
+  /** i64.load at the address on the stack plus `offset` bytes (the alignment hint says 4 bytes). */
+  load64(offset: number): this {
+    return this.emit(Op.i64Load, 2, ...unsignedLeb128(offset));
+  }
+
+  store64(offset: number): this {
+    return this.emit(Op.i64Store, 2, ...unsignedLeb128(offset));
+  }
+
   /** i64.store32 of the value on the stack to the address below it plus `offset` bytes. */
   store32(offset: number): this {
     return this.emit(Op.i64Store32, 2, ...unsignedLeb128(offset));
@@ -127,6 +144,11 @@ export class FunctionBody {
 
   call(functionIndex: number): this {
     return this.emit(Op.call, ...unsignedLeb128(functionIndex));
+  }
+
+  /** i32.eqz. */
+  eqz32(): this {
+    return this.emit(Op.i32Eqz);
   }
 
   block(): this {
@@ -183,18 +205,24 @@ function name(text: string): number[] {
   return [...unsignedLeb128(bytes.length), ...bytes];
 }
 
+/** The module's memory: its own (exported as "memory"), or one imported as env.memory (another module's heap). */
+export type ModuleMemory = { pages: number } | { imported: true };
+
 /**
  * A module of `functions` (function i has index i, in the order given), all exported by name, and
- * one memory of `memoryPages` 64 KiB pages, growable, exported as "memory".
+ * one memory: `{ pages }` of its own, growable, exported as "memory", or `{ imported }` from
+ * env.memory.
  */
-export function encodeModule(functions: readonly ExportedFunction[], memoryPages: number): Uint8Array {
+export function encodeModule(functions: readonly ExportedFunction[], memory: ModuleMemory): Uint8Array {
+  const own = "pages" in memory;
   const types = functions.map((f) => [0x60, ...vector(f.body.params.map((p) => [p])), ...vector(f.results.map((r) => [r]))]);
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
     ...section(1, vector(types)),
+    ...(own ? [] : section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, 0x00]]))),
     ...section(3, vector(functions.map((_, i) => unsignedLeb128(i)))),
-    ...section(5, vector([[0x00, ...unsignedLeb128(memoryPages)]])),
-    ...section(7, vector([...functions.map((f, i) => [...name(f.name), 0x00, ...unsignedLeb128(i)]), [...name("memory"), 0x02, 0x00]])),
+    ...(own ? section(5, vector([[0x00, ...unsignedLeb128(memory.pages)]])) : []),
+    ...section(7, vector([...functions.map((f, i) => [...name(f.name), 0x00, ...unsignedLeb128(i)]), ...(own ? [[...name("memory"), 0x02, 0x00]] : [])])),
     ...section(10, vector(functions.map((f) => f.body.encode()))),
   ];
   return Uint8Array.from(bytes);

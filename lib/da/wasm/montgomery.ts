@@ -16,7 +16,7 @@ export const ELEMENT_BYTES = 32;
 const LIMBS = 8;
 const MASK32 = 0xffffffffn;
 
-function limbsOf(value: bigint): bigint[] {
+export function limbsOf(value: bigint): bigint[] {
   return Array.from({ length: LIMBS }, (_, j) => (value >> BigInt(32 * j)) & MASK32);
 }
 
@@ -61,7 +61,7 @@ function locals(f: FunctionBody, count: number): number[] {
 }
 
 /** mul(out, a, b): out = a b 2^-256 mod p (out may be a or b). */
-function montgomeryMul(p: bigint): FunctionBody {
+export function montgomeryMul(p: bigint): FunctionBody {
   const pLimbs = limbsOf(p);
   const pInv = negInverseMod32(p);
   const f = new FunctionBody([I32, I32, I32]);
@@ -101,7 +101,7 @@ function montgomeryMul(p: bigint): FunctionBody {
 }
 
 /** add(out, a, b): out = a + b mod p, inputs below p. */
-function modAdd(p: bigint): FunctionBody {
+export function modAdd(p: bigint): FunctionBody {
   const pLimbs = limbsOf(p);
   const f = new FunctionBody([I32, I32, I32]);
   const [out, a, b] = [0, 1, 2];
@@ -122,7 +122,7 @@ function modAdd(p: bigint): FunctionBody {
 }
 
 /** sub(out, a, b): out = a - b mod p, inputs below p. */
-function modSub(p: bigint): FunctionBody {
+export function modSub(p: bigint): FunctionBody {
   const pLimbs = limbsOf(p);
   const f = new FunctionBody([I32, I32, I32]);
   const [out, a, b] = [0, 1, 2];
@@ -221,7 +221,7 @@ export function montgomeryModuleBytes(p: bigint): Uint8Array {
     { name: "nttStages", body: nttStages(), results: [] },
     { name: "scale", body: scale(), results: [] },
   ];
-  return encodeModule(functions, 1);
+  return encodeModule(functions, { pages: 1 });
 }
 
 interface KernelExports {
