@@ -10,7 +10,7 @@
 import { g1Generator, g2Generator, mcl, msmG1, msmG2, pairingProductIsOne } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr } from "./field.js";
-import { fixedBaseG2, type G2FixedBase, prepareG2FixedBase } from "./pippenger.js";
+import { type FixedBase, fixedBaseG2, prepareFixedBase } from "./fixed-base.js";
 import { type Chunk, chunkCosetShift, chunkInterpolant, type EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 import { verifyLengthProofAgainst2To28 } from "./srs-eigenda.js";
@@ -72,14 +72,14 @@ function lengthBases(srs: Srs, length: number): { powers: readonly mcl.G2[]; tra
 }
 
 interface LengthTables {
-  powers: G2FixedBase;
-  trailing: G2FixedBase;
+  powers: FixedBase;
+  trailing: FixedBase;
 }
 
 const lengthTables = new WeakMap<Srs, Map<number, LengthTables>>();
 
 /**
- * Prepares both G2 bases of blobs of `length` coefficients for fixed-base MSMs (G2FixedBase: about
+ * Prepares both G2 bases of blobs of `length` coefficients for fixed-base MSMs (FixedBase: about
  * 255 doublings per point, once per SRS and length; each length commitment and proof after it costs
  * about two thirds). commitLength uses them once prepared; a disperser encoding many blobs of one
  * size prepares them, as EigenDA's encoder loads its SRS tables.
@@ -90,7 +90,7 @@ export function prepareLengthTables(srs: Srs, length: number): void {
   lengthTables.set(srs, perSrs);
   if (perSrs.has(length)) return;
   const { powers, trailing } = lengthBases(srs, length);
-  perSrs.set(length, { powers: prepareG2FixedBase(powers), trailing: prepareG2FixedBase(trailing) });
+  perSrs.set(length, { powers: prepareFixedBase(powers), trailing: prepareFixedBase(trailing) });
 }
 
 /** The G2 half of a blob commitment: the length commitment and the length proof. */

@@ -4,8 +4,8 @@
 import { expect } from "chai";
 import { g2ToAffine, initBn254, mcl } from "../../../lib/da/bn254.js";
 import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
-import { commitLength, prepareLengthTables } from "../../../lib/da/kzg-bn254.js";
-import { fixedBaseG2, fixedBaseWindow, pippengerG2, pippengerWindow, prepareG2FixedBase } from "../../../lib/da/pippenger.js";
+import { fixedBaseWindow } from "../../../lib/da/fixed-base.js";
+import { pippengerG2, pippengerWindow } from "../../../lib/da/pippenger.js";
 import { insecureSrs } from "../../../lib/da/srs.js";
 import { rng } from "../../../lib/random.js";
 
@@ -50,32 +50,6 @@ describe("Pippenger's G2 multi-scalar multiplication", function () {
     const repeated = [srs.g2[1]!, srs.g2[1]!, srs.g2[1]!, srs.g2[2]!];
     const scalars = [5n, 5n, FR_MODULUS - 5n, 7n];
     expect(g2ToAffine(pippengerG2(repeated, scalars))).to.deep.equal(g2ToAffine(mulVec(repeated, scalars)));
-  });
-
-  it("a prepared fixed basis gives mcl's mulVec on random and edge scalars, a point repeated, and fewer scalars than points", async () => {
-    const srs = await insecureSrs(5, 512);
-    const table = prepareG2FixedBase(srs.g2.slice(0, 300));
-    for (const n of [1, 2, 64, 300]) {
-      const scalars = randomScalars(n, 100 + n);
-      expect(g2ToAffine(fixedBaseG2(table, scalars)), `${n} points`).to.deep.equal(g2ToAffine(mulVec(srs.g2, scalars)));
-    }
-    const edge = [0n, 1n, FR_MODULUS - 1n, FR_MODULUS, -3n, 2n ** 253n, (1n << 254n) % FR_MODULUS];
-    expect(g2ToAffine(fixedBaseG2(table, edge))).to.deep.equal(g2ToAffine(mulVec(srs.g2, edge)));
-    expect(fixedBaseG2(table, [0n, 0n, 0n]).isZero()).to.equal(true);
-    const repeated = [srs.g2[1]!, srs.g2[1]!, srs.g2[1]!, srs.g2[2]!];
-    const scalars = [5n, 5n, FR_MODULUS - 5n, 7n];
-    expect(g2ToAffine(fixedBaseG2(prepareG2FixedBase(repeated), scalars))).to.deep.equal(g2ToAffine(mulVec(repeated, scalars)));
-    expect(() => fixedBaseG2(table, randomScalars(301, 1))).to.throw(RangeError);
-  });
-
-  it("commitLength gives the same length commitment and proof with the fixed-base tables prepared", async () => {
-    const srs = await insecureSrs(9, 256);
-    const coefficients = randomScalars(256, 9);
-    const plain = commitLength(srs, coefficients);
-    prepareLengthTables(srs, 256);
-    const prepared = commitLength(srs, coefficients);
-    expect(g2ToAffine(prepared.lengthCommitment)).to.deep.equal(g2ToAffine(plain.lengthCommitment));
-    expect(g2ToAffine(prepared.lengthProof)).to.deep.equal(g2ToAffine(plain.lengthProof));
   });
 
   it("widens the window with the number of points", () => {
