@@ -1,17 +1,17 @@
 // Batched affine additions of BN254 G1 and G2 points in WebAssembly, on mcl's own heap.
 //
 // mcl keeps a point as Jacobian (x, y, z), over Fp for G1 and over Fp2 = Fp[i]/(i^2 + 1) for G2,
-// each Fp element in 48 bytes holding eight little-endian 32-bit limbs in Montgomery form with R = 2^256 (the form
-// wasm/montgomery.ts computes in), so this module imports mcl's memory and works on its points in
-// place. An affine addition costs one Fp2 inversion; k of them share one by Montgomery's trick
-// (prefix products, one inversion, a backward pass), about six multiplications each, where a
-// mixed Jacobian addition in mcl costs eleven. Pippenger's bucket accumulation is made of such
+// each Fp element in 48 bytes holding eight little-endian 32-bit limbs in Montgomery form with
+// R = 2^256 (the form wasm/montgomery.ts computes in), so this module imports mcl's memory and works
+// on its points in place. An affine addition costs one field inversion; k of them share one by
+// Montgomery's trick (prefix products, one inversion, a backward pass), about six multiplications
+// each, where a mixed Jacobian addition in mcl costs eleven. Pippenger's bucket accumulation is made of such
 // additions (no two of a batch into the same bucket); the caller keeps every point affine (z = 1)
 // and leaves the cases x1 = x2 (doubling, or a sum at infinity) to mcl.
 import { type ExportedFunction, encodeModule, FunctionBody, I32, Op } from "./emitter.js";
 import { modAdd, modSub, montgomeryMul } from "./montgomery.js";
 
-/** Bytes of one Fp element and of one G2 point in mcl's layout (MCLBN_FP_UNIT_SIZE 6). */
+/** Bytes of one Fp element in mcl's layout (MCLBN_FP_UNIT_SIZE 6), and of one Fp2 element. */
 export const FP_BYTES = 48;
 export const FP2_BYTES = 2 * FP_BYTES;
 /** A pair record: bucket pointer, point pointer, negate flag (i32 each). */
