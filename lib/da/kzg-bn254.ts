@@ -80,9 +80,10 @@ const lengthTables = new WeakMap<Srs, Map<number, LengthTables>>();
 
 /**
  * Prepares both G2 bases of blobs of `length` coefficients for fixed-base MSMs (FixedBase: about
- * 255 doublings per point, once per SRS and length; each length commitment and proof after it costs
- * about two thirds). commitLength uses them once prepared; a disperser encoding many blobs of one
- * size prepares them, as EigenDA's encoder loads its SRS tables.
+ * 255 doublings per point, once per SRS and length, kept on mcl's heap for the process's life; each
+ * length commitment and proof after it skips Pippenger's doublings and per-window bucket sums).
+ * commitLength uses them once prepared; a disperser encoding many blobs of one size prepares them,
+ * as EigenDA's encoder loads its SRS tables.
  */
 export function prepareLengthTables(srs: Srs, length: number): void {
   requireCommitmentSrs(srs, length);
