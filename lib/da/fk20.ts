@@ -14,6 +14,7 @@
 import { frFromBigint, mcl } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr, rootOfUnity } from "./field.js";
+import { type FixedBase, fixedBaseG1, prepareFixedBase } from "./fixed-base.js";
 import { bitReverse, extendedNtt } from "./ntt.js";
 import type { EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
@@ -54,7 +55,15 @@ export function extendedG1Fft(points: readonly mcl.G1[], domainSize: number, roo
 interface SrsTable {
   /** G1 FFT (size 2T) of [tau^(kL + s)]_1, k < T, zero-padded; one per s < L. */
   bySOffset: mcl.G1[][];
+  /**
+   * Per position of the size-2T FFT, its L points across s prepared as a fixed basis (from
+   * FIXED_BASE_FROM points per MSM; below that mcl's mulVec is as fast).
+   */
+  byPosition?: FixedBase[];
 }
+
+/** Points per position MSM (the chunk length) from which FK20 keeps fixed-base tables. */
+const FIXED_BASE_FROM = 64;
 
 const tables = new WeakMap<Srs, Map<string, SrsTable>>();
 
@@ -72,7 +81,8 @@ export function fk20SrsTable(srs: Srs, m: number, chunkLength: number): SrsTable
     const b = Array.from({ length: rows }, (_, k) => srs.g1[k * chunkLength + s]!);
     bySOffset.push(extendedG1Fft(b, 2 * rows, root));
   }
-  const table = { bySOffset };
+  const byPosition = chunkLength >= FIXED_BASE_FROM ? Array.from({ length: 2 * rows }, (_, pos) => prepareFixedBase(bySOffset.map((b) => b[pos]!))) : undefined;
+  const table = { bySOffset, byPosition };
   perSrs.set(key, table);
   return table;
 }
@@ -112,9 +122,23 @@ export function fk20CommitmentAndProofs(srs: Srs, coefficients: readonly bigint[
   // Pointwise products summed over s, then one inverse G1 FFT: the correlations c[T-1-t] = H_t.
   const products: mcl.G1[] = [];
   for (let pos = 0; pos < 2 * rows; pos++) {
-    const points = table.bySOffset.map((b) => b[pos]!);
-    const scalars = scalarFfts.map((a) => frFromBigint(a[pos]!));
-    products.push(mcl.mulVec(points, scalars));
+    const prepared = table.byPosition?.[pos];
+    if (prepared) {
+      products.push(
+        fixedBaseG1(
+          prepared,
+          scalarFfts.map((a) => a[pos]!),
+        ),
+      );
+    } else {
+      const points = table.bySOffset.map((b) => b[pos]!);
+      products.push(
+        mcl.mulVec(
+          points,
+          scalarFfts.map((a) => frFromBigint(a[pos]!)),
+        ),
+      );
+    }
   }
   const inverse = g1Fft(products, Fr.inv(rootOfUnity(2 * rows)));
   const scale = frFromBigint(Fr.inv(BigInt(2 * rows)));

@@ -10,6 +10,7 @@
 import { g1Generator, g2Generator, mcl, msmG1, msmG2, pairingProductIsOne } from "./bn254.js";
 import { DAConfigError } from "./errors.js";
 import { Fr } from "./field.js";
+import { type FixedBase, fixedBaseG2, prepareFixedBase } from "./fixed-base.js";
 import { type Chunk, chunkCosetShift, chunkInterpolant, type EncodingLayout } from "./reed-solomon.js";
 import type { Srs } from "./srs.js";
 import { verifyLengthProofAgainst2To28 } from "./srs-eigenda.js";
@@ -65,15 +66,42 @@ export function requireCommitmentSrs(srs: Srs, length: number): void {
   need(srs.g2Trailing.length, "trailing G2 points", "da/srs-no-trailing-points");
 }
 
+/** The two G2 bases of a blob of `length` coefficients: [tau^i]_2 and the trailing [tau^(2^28 - length + i)]_2. */
+function lengthBases(srs: Srs, length: number): { powers: readonly mcl.G2[]; trailing: readonly mcl.G2[] } {
+  return { powers: srs.g2.slice(0, length), trailing: srs.g2Trailing.slice(srs.g2Trailing.length - length) };
+}
+
+interface LengthTables {
+  powers: FixedBase;
+  trailing: FixedBase;
+}
+
+const lengthTables = new WeakMap<Srs, Map<number, LengthTables>>();
+
+/**
+ * Prepares both G2 bases of blobs of `length` coefficients for fixed-base MSMs (FixedBase: about
+ * 255 doublings per point, once per SRS and length, kept on mcl's heap for the process's life; each
+ * length commitment and proof after it skips Pippenger's doublings and per-window bucket sums).
+ * commitLength uses them once prepared; a disperser encoding many blobs of one size prepares them,
+ * as EigenDA's encoder loads its SRS tables.
+ */
+export function prepareLengthTables(srs: Srs, length: number): void {
+  requireCommitmentSrs(srs, length);
+  const perSrs = lengthTables.get(srs) ?? new Map<number, LengthTables>();
+  lengthTables.set(srs, perSrs);
+  if (perSrs.has(length)) return;
+  const { powers, trailing } = lengthBases(srs, length);
+  perSrs.set(length, { powers: prepareFixedBase(powers), trailing: prepareFixedBase(trailing) });
+}
+
 /** The G2 half of a blob commitment: the length commitment and the length proof. */
 export function commitLength(srs: Srs, coefficients: readonly bigint[]): Omit<BlobCommitment, "commitment"> {
   const length = coefficients.length;
   requireCommitmentSrs(srs, length);
-  return {
-    lengthCommitment: msmG2(srs.g2, coefficients),
-    lengthProof: msmG2(srs.g2Trailing.slice(srs.g2Trailing.length - length), coefficients),
-    length,
-  };
+  const tables = lengthTables.get(srs)?.get(length);
+  if (tables) return { lengthCommitment: fixedBaseG2(tables.powers, coefficients), lengthProof: fixedBaseG2(tables.trailing, coefficients), length };
+  const { powers, trailing } = lengthBases(srs, length);
+  return { lengthCommitment: msmG2(powers, coefficients), lengthProof: msmG2(trailing, coefficients), length };
 }
 
 /**

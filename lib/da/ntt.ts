@@ -1,14 +1,20 @@
-// Number-theoretic transforms over BN254's Fr: radix-2, in place, natural order in and out.
-// An EigenDA blob holds a polynomial's coefficients (EIP-4844 blobs hold evaluations), so encoding
-// is an NTT of the zero-extended coefficients over a domain `codingRate` times the blob length.
+// Number-theoretic transforms over BN254's Fr: radix-2, natural order in and out. An EigenDA blob
+// holds a polynomial's coefficients (EIP-4844 blobs hold evaluations), so encoding is an NTT of the
+// zero-extended coefficients over a domain `codingRate` times the blob length.
 //
-// The butterflies work on plain bigints with one `%` per product and compare-and-subtract for sums
-// and differences (a `%` on every add, as Fr.add does, costs as much again); every value stays in
-// [0, r), so the outputs are the canonical field elements Fr's own operations give.
+// The butterflies run in WebAssembly (wasm/montgomery.ts): the values are written to the kernel's
+// memory once, every stage runs there, and the canonical field elements are read back once.
 import { DAEncodingError } from "./errors.js";
 import { FR_MODULUS, Fr, rootOfUnity } from "./field.js";
+import { ELEMENT_BYTES, MontgomeryKernel } from "./wasm/montgomery.js";
 
 const R = FR_MODULUS;
+/** Built once at module load: a small module compiles synchronously. */
+const kernel = new MontgomeryKernel(R);
+// The kernel's memory: one scratch element, one constant (the INTT's 1/n), the twiddles, the data.
+const SCRATCH = 0;
+const CONSTANT = ELEMENT_BYTES;
+const TWIDDLES = 2 * ELEMENT_BYTES;
 
 /** Puts `values` (a power-of-two count) in bit-reversed index order, in place. */
 export function bitReverse<T>(values: T[]): void {
@@ -31,60 +37,64 @@ function requirePowerOfTwo(n: number): void {
   }
 }
 
-// Powers root^0 .. root^(n/2 - 1) of each root used: the stage of length `len` takes every
-// (n/len)-th one. Encoding uses a handful of domain sizes (and FK20 thousands of transforms of one
-// size), so each table is built once.
-const twiddleTables = new Map<bigint, bigint[]>();
+// Powers root^0 .. root^(n/2 - 1) of each root used, in Montgomery form as the kernel's memory holds
+// them: the stage of length `len` takes every (n/len)-th one. Encoding uses a handful of domain
+// sizes (and FK20 thousands of transforms of one size), so each table is built once.
+const twiddleTables = new Map<bigint, BigUint64Array>();
 
-function twiddles(root: bigint, n: number): bigint[] {
+function twiddles(root: bigint, n: number): BigUint64Array {
   const hit = twiddleTables.get(root);
-  if (hit && hit.length === n / 2) return hit;
-  const table = new Array<bigint>(Math.max(1, n / 2));
-  table[0] = 1n;
-  for (let k = 1; k < n / 2; k++) table[k] = (table[k - 1]! * root) % R;
+  if (hit) return hit;
+  const count = Math.max(1, n / 2);
+  const powers = new Array<bigint>(count);
+  powers[0] = kernel.toMontgomery(1n);
+  for (let k = 1; k < count; k++) powers[k] = (powers[k - 1]! * root) % R;
+  const table = new BigUint64Array(4 * count);
+  for (let k = 0; k < count; k++) {
+    const v = powers[k]!;
+    table.set([v, v >> 64n, v >> 128n, v >> 192n], 4 * k);
+  }
   twiddleTables.set(root, table);
   return table;
 }
 
-/** A copy of `values` reduced into [0, r) (callers may pass negatives or r itself). */
-function canonical(values: readonly bigint[]): bigint[] {
-  return values.map((v) => (v >= 0n && v < R ? v : Fr.create(v)));
+/** v reduced into [0, r) (callers may pass negatives or r itself). */
+function canonical(v: bigint): bigint {
+  return v >= 0n && v < R ? v : Fr.create(v);
 }
 
 /**
- * The radix-2 stages from length `firstLen` up, on `a` already in bit-reversed order: each
- * butterfly (u, v) -> (u + w v, u - w v), w = root^(k n / len).
+ * Writes `values` to the kernel in bit-reversed order, each repeated `spread` times (the first
+ * log2(spread) stages of a zero-extended transform, whose butterflies only see (u, 0), are that
+ * copy), runs the stages from length 2 * spread up with `root`, scales by `scale` when given, and
+ * reads the n = values.length * spread results back.
  */
-function butterflyStages(a: bigint[], root: bigint, firstLen: number): void {
-  const n = a.length;
+function runTransform(values: readonly bigint[], spread: number, root: bigint, scale?: bigint): bigint[] {
+  const m = values.length;
+  const n = m * spread;
   const table = twiddles(root, n);
-  for (let len = firstLen; len <= n; len <<= 1) {
-    const half = len >> 1;
-    const stride = n / len;
-    for (let start = 0; start < n; start += len) {
-      for (let k = 0; k < half; k++) {
-        const u = a[start + k]!;
-        const v = k === 0 ? a[start + half]! : (a[start + k + half]! * table[k * stride]!) % R;
-        const sum = u + v;
-        a[start + k] = sum >= R ? sum - R : sum;
-        const difference = u - v;
-        a[start + k + half] = difference < 0n ? difference + R : difference;
-      }
-    }
+  const data = TWIDDLES + table.length * 8;
+  kernel.reserve(data + n * ELEMENT_BYTES);
+  kernel.words.set(table, TWIDDLES / 8);
+  const reversed = values.map(canonical);
+  bitReverse(reversed);
+  for (let k = 0; k < m; k++) {
+    const at = data + k * spread * ELEMENT_BYTES;
+    kernel.writeOne(at, reversed[k]!);
+    for (let c = 1; c < spread; c++) kernel.copy(at + c * ELEMENT_BYTES, at, 1);
   }
-}
-
-function transform(values: readonly bigint[], root: bigint): bigint[] {
-  requirePowerOfTwo(values.length);
-  const a = canonical(values);
-  bitReverse(a);
-  butterflyStages(a, root, 2);
-  return a;
+  kernel.exports.nttStages(data, n, TWIDDLES, 2 * spread, SCRATCH);
+  if (scale !== undefined) {
+    kernel.writeOne(CONSTANT, kernel.toMontgomery(scale));
+    kernel.exports.scale(data, n, CONSTANT);
+  }
+  return kernel.read(data, n);
 }
 
 /** Evaluations of the polynomial with these coefficients at 1, w, w^2, ... (w a primitive n-th root). */
 export function ntt(coefficients: readonly bigint[]): bigint[] {
-  return transform(coefficients, rootOfUnity(coefficients.length));
+  requirePowerOfTwo(coefficients.length);
+  return runTransform(coefficients, 1, rootOfUnity(coefficients.length));
 }
 
 /**
@@ -105,22 +115,14 @@ export function extendedNtt(coefficients: readonly bigint[], domainSize: number)
       fields: { n: domainSize },
     });
   }
-  const spread = domainSize / m;
-  const reversed = canonical(coefficients);
-  bitReverse(reversed);
-  const a = new Array<bigint>(domainSize);
-  for (let k = 0; k < m; k++) a.fill(reversed[k]!, k * spread, (k + 1) * spread);
-  butterflyStages(a, rootOfUnity(domainSize), 2 * spread);
-  return a;
+  return runTransform(coefficients, domainSize / m, rootOfUnity(domainSize));
 }
 
 /** Coefficients from evaluations at the n-th roots of unity. */
 export function intt(evaluations: readonly bigint[]): bigint[] {
   const n = evaluations.length;
-  const out = transform(evaluations, Fr.inv(rootOfUnity(n)));
-  const nInv = Fr.inv(BigInt(n));
-  for (let i = 0; i < n; i++) out[i] = (out[i]! * nInv) % R;
-  return out;
+  requirePowerOfTwo(n);
+  return runTransform(evaluations, 1, Fr.inv(rootOfUnity(n)), Fr.inv(BigInt(n)));
 }
 
 /** Evaluations at shift * w^i: the NTT of coefficients scaled by shift^i. */

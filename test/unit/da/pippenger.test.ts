@@ -4,6 +4,7 @@
 import { expect } from "chai";
 import { g2ToAffine, initBn254, mcl } from "../../../lib/da/bn254.js";
 import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
+import { fixedBaseWindow } from "../../../lib/da/fixed-base.js";
 import { pippengerG2, pippengerWindow } from "../../../lib/da/pippenger.js";
 import { insecureSrs } from "../../../lib/da/srs.js";
 import { rng } from "../../../lib/random.js";
@@ -41,17 +42,18 @@ describe("Pippenger's G2 multi-scalar multiplication", function () {
     }
   });
 
-  it("handles 0, 1, r - 1, r, a negative scalar, all-zero scalars and a point repeated", async () => {
+  it("handles 0, 1, r - 1, r, a negative scalar, all-zero scalars, a point repeated and the point at infinity", async () => {
     const srs = await insecureSrs(5, 8);
     const edge = [0n, 1n, FR_MODULUS - 1n, FR_MODULUS, -3n, 2n ** 253n, (1n << 254n) % FR_MODULUS];
     expect(g2ToAffine(pippengerG2(srs.g2, edge))).to.deep.equal(g2ToAffine(mulVec(srs.g2, edge)));
     expect(pippengerG2(srs.g2, [0n, 0n, 0n]).isZero()).to.equal(true);
-    const repeated = [srs.g2[1]!, srs.g2[1]!, srs.g2[1]!, srs.g2[2]!];
-    const scalars = [5n, 5n, FR_MODULUS - 5n, 7n];
+    const repeated = [srs.g2[1]!, srs.g2[1]!, srs.g2[1]!, srs.g2[2]!, new mcl.G2()];
+    const scalars = [5n, 5n, FR_MODULUS - 5n, 7n, 3n];
     expect(g2ToAffine(pippengerG2(repeated, scalars))).to.deep.equal(g2ToAffine(mulVec(repeated, scalars)));
   });
 
   it("widens the window with the number of points", () => {
+    expect(fixedBaseWindow(256)).to.be.below(fixedBaseWindow(1 << 16));
     expect(pippengerWindow(1)).to.be.below(pippengerWindow(1024));
     expect(pippengerWindow(1024)).to.be.below(pippengerWindow(1 << 16));
     expect(pippengerWindow(1 << 30)).to.equal(16);
