@@ -144,10 +144,39 @@ function datanetTexts(p: DatanetTextParams): DatanetText[] {
 }
 
 /**
+ * A continuation is scored inside one block of T tokens, and a generated one samples
+ * `continuationChars` tokens: more than T cannot work, so the params are refused before anything
+ * trains.
+ */
+export function checkContinuationFits(p: Pick<DatanetTextParams, "continuationChars">, T: number): void {
+  if (p.continuationChars > T) {
+    throw new AttributionError({
+      code: "lm/continuation-exceeds-block",
+      message: `continuationChars ${p.continuationChars} exceeds the base model's block of ${T} tokens, which must hold a continuation`,
+      hint: `set continuationChars to at most ${T}`,
+      fields: { continuationChars: p.continuationChars, blockSize: T },
+    });
+  }
+}
+
+/**
+ * A held-out continuation cut to fit T tokens: its characters are at most T, but a byte-level
+ * tokenizer can spend two tokens on a character outside ASCII (ä, ñ), so whole characters are
+ * dropped from its end until its encoding fits; the text stays exactly what its ids decode to.
+ */
+export function fitContinuation(continuation: string, T: number, encode: (s: string) => Int32Array): string {
+  const chars = Array.from(continuation);
+  while (chars.length > 1 && encode(chars.join("")).length > T) chars.pop();
+  return chars.join("");
+}
+
+/**
  * The datanets' documents dealt alternately to two contributors each; each contributor's documents
- * joined by blank lines are cut into windows of T + 1 ids with the given stride.
+ * joined by blank lines are cut into windows of T + 1 ids with the given stride. Held-out
+ * continuations are cut to fit T tokens (fitContinuation).
  */
 export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: number, encode: (s: string) => Int32Array): LmDatanets {
+  checkContinuationFits(p, T);
   const texts = datanetTexts(p);
   const documents: LmDatanets["documents"] = [];
   const contributors: string[] = [];
@@ -194,7 +223,7 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
     datanets: texts.map((t) => t.name),
     contributors,
     documents,
-    heldOut: texts.map((t) => t.heldOut),
+    heldOut: texts.map((t) => t.heldOut.map((h) => ({ ...h, continuation: fitContinuation(h.continuation, T, encode) }))),
     data: { x, y, n, xShape: [T], yShape: [T] },
     datanetOf: Int32Array.from(dn),
     contributorOf: Int32Array.from(co),

@@ -34,7 +34,7 @@ import { counterfactualRemovalSets, counterfactualResult, datanetIdentification,
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
-import { sampleText } from "../lm-output.js";
+import { sampleTokens } from "../lm-output.js";
 import { SENTENCE_POOLS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
@@ -60,7 +60,10 @@ const LM_PARAMS = {
   warmupSteps: param.int({ min: 0 }),
   checkpointEvery: param.int({ min: 1, doc: "keep a checkpoint every this many steps (TracIn-CP)" }),
   promptChars: param.int({ min: 1 }),
-  continuationChars: param.int({ min: 1 }),
+  continuationChars: param.int({
+    min: 1,
+    doc: "a continuation's length: characters of a held-out text (cut to fit the block in tokens), tokens sampled for a generated one; at most the base's block (48)",
+  }),
   generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
   temperature: param.number({ min: 0 }),
   trakModels: param.int({ min: 1 }),
@@ -308,10 +311,12 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
     T,
   );
   const genPrompts = heldPairs.filter((q, i) => heldPairs.slice(0, i).filter((o) => o.d === q.d).length < p.generatedPerDatanet);
-  const generatedText: string[] = [];
-  for (const [i, q] of genPrompts.entries()) generatedText.push(await sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  // scored by the ids sampled: a BPE sample's text can re-encode to more tokens than the block holds
+  const generatedIds: Int32Array[] = [];
+  for (const [i, q] of genPrompts.entries()) generatedIds.push(await sampleTokens(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  const generatedText = generatedIds.map((ids) => tokenizer.decode(ids));
   const generated = continuationBatch(
-    genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: enc(generatedText[i]) })),
+    genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: generatedIds[i] })),
     T,
   );
   // the base model is the adapted one with the LoRA term scaled to zero
@@ -319,7 +324,7 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
   out.base_continuation_nll = mean(await baseView.evaluate(a.params, identification));
   out.lora_continuation_nll = mean(await a.fm.evaluate(a.params, identification));
   log(
-    `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation of ${p.continuationChars} characters`,
+    `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation (up to ${p.continuationChars} characters held out)`,
   );
   return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
 }
