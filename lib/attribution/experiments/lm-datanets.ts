@@ -36,7 +36,7 @@ import type { GradientStore } from "../gradients.js";
 import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
 import { sampleTokens } from "../lm-output.js";
 import { SENTENCE_POOLS } from "../lm-transformations.js";
-import { type AttributionTask, type Attributor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
+import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
@@ -66,6 +66,7 @@ const LM_PARAMS = {
   }),
   generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
   temperature: param.number({ min: 0 }),
+  datainfDamping: param.optional(param.number({ doc: "DataInf's damping factor: λ_l as a multiple of layer l's mean squared gradient entry, > 0 (the paper's 0.1 when absent)" })),
   trakModels: param.int({ min: 1 }),
   trakDim: param.int({ min: 1 }),
   trakRidge: param.number({ min: 0, doc: "added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula)" }),
@@ -275,6 +276,7 @@ interface LmTestPoints {
 
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
+  if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
   const base = { weights };
@@ -380,7 +382,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   );
   const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
-    datainf: new DataInf(),
+    datainf: new DataInf({ dampingFactor: p.datainfDamping }),
     tracin_cp: new TracInCP(),
     trak: new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge }),
     grad_cos: new GradDot({ cosine: true }),
