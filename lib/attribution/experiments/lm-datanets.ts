@@ -1,6 +1,7 @@
 /**
- * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml and
- * lm-transformations.yaml): the Intelligence layer's character-level GPT (fortunes-gpt), LoRA-tuned
+ * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml,
+ * lm-transformations.yaml and lm-languages.yaml): the Intelligence layer's GPT (fortunes-gpt over
+ * characters, or fortunes-bpe-gpt over byte-level BPE tokens), LoRA-tuned
  * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
  * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
  *
@@ -30,10 +31,11 @@ import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables
 import { type OnProgress, stagedProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
+import { AttributionError } from "../errors.js";
 import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
-import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
+import { DEFAULT_LM_BASE, LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
 import { sampleTokens } from "../lm-output.js";
 import { SENTENCE_POOLS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
@@ -45,7 +47,10 @@ import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
-  datanets: param.oneOf(LM_DATANET_SETS, "which datanets: one per fortunes-min file, or the DataInf paper's ten sentence transformations"),
+  datanets: param.oneOf(
+    LM_DATANET_SETS,
+    "which datanets: one per fortunes-min file, the DataInf paper's ten sentence transformations, or one per language of Debian's fortunes (English, German, Spanish; base fortunes-bpe-gpt)",
+  ),
   base: param.optional(param.oneOf(LM_BASE_MODELS, "the base model: fortunes-gpt (characters; when absent) or fortunes-bpe-gpt (byte-level BPE tokens)")),
   pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget"),
   baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
@@ -274,9 +279,27 @@ interface LmTestPoints {
   generated: Batch;
 }
 
+/**
+ * The character model's vocabulary is fortunes-min's characters: it cannot encode German or
+ * Spanish text (ä, ñ, ¿), so the languages datanets need the byte-level BPE base, refused
+ * before anything loads.
+ */
+function checkBaseReadsDatanets(p: LmDatanetParams): void {
+  const base = p.base ?? DEFAULT_LM_BASE;
+  if (p.datanets === "languages" && base !== "fortunes-bpe-gpt") {
+    throw new AttributionError({
+      code: "lm/base-cannot-read-datanets",
+      message: `the languages datanets hold German and Spanish text, which ${base}'s character vocabulary (fortunes-min's) cannot encode`,
+      hint: "set base: fortunes-bpe-gpt (byte-level BPE encodes any text)",
+      fields: { datanets: p.datanets, base },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
+  checkBaseReadsDatanets(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
   const base = { weights };
