@@ -125,7 +125,7 @@ describe("attribution: the language-model experiment", function () {
     const tok = fortunesTokenizer();
     expectCode(() => buildLmDatanets({ ...tiny, datanets: "news" as never }, 48, (s) => tok.encode(s)), AttributionError, "lm/unknown-datanets", {
       datanets: "news",
-      known: ["fortunes-files", "sentence-transformations"],
+      known: ["fortunes-files", "sentence-transformations", "languages"],
     });
   });
 
