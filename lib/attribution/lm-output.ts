@@ -57,17 +57,24 @@ export interface LmSample {
   validationLoss?: number;
 }
 
-/** Samples `length` characters one at a time from the softmax of the last position's logits. */
-export async function sampleText(
-  model: { tf: typeof import("@tensorflow/tfjs"); forward(w: Record<string, Tensor>, x: Tensor, o?: unknown): Tensor; config: unknown },
+type SamplingModel = { tf: typeof import("@tensorflow/tfjs"); forward(w: Record<string, Tensor>, x: Tensor, o?: unknown): Tensor; config: unknown };
+
+/**
+ * Samples `length` tokens (characters for the character model) one at a time from the softmax of
+ * the last position's logits, and answers the ids themselves: a byte-level BPE model can sample
+ * ids whose decoded text encodes to other (and more) ids — a lone byte of a multi-byte character
+ * decodes to U+FFFD — so whatever scores the sample scores these ids, not its text re-encoded.
+ */
+export async function sampleTokens(
+  model: SamplingModel,
   weights: Record<string, Tensor>,
   forwardOptions: unknown,
-  tokenizer: { encode(s: string): Int32Array; decode(ids: ArrayLike<number>): string },
+  tokenizer: { encode(s: string): Int32Array },
   prompt: string,
   length: number,
   seed: number,
   temperature = 0.8,
-): Promise<string> {
+): Promise<Int32Array> {
   const tf = model.tf;
   const blockSize = (model.config as { blockSize: number }).blockSize;
   const r = makeRng(seed).fork("lm-sample");
@@ -99,7 +106,21 @@ export async function sampleText(
     ids.push(next);
     out.push(next);
   }
-  return tokenizer.decode(out);
+  return Int32Array.from(out);
+}
+
+/** sampleTokens' ids decoded: the sampled text. */
+export async function sampleText(
+  model: SamplingModel,
+  weights: Record<string, Tensor>,
+  forwardOptions: unknown,
+  tokenizer: { encode(s: string): Int32Array; decode(ids: ArrayLike<number>): string },
+  prompt: string,
+  length: number,
+  seed: number,
+  temperature = 0.8,
+): Promise<string> {
+  return tokenizer.decode(await sampleTokens(model, weights, forwardOptions, tokenizer, prompt, length, seed, temperature));
 }
 
 /**

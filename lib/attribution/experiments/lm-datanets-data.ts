@@ -1,9 +1,12 @@
 /**
- * The language-model experiment's data: text datanets (one per fortunes-min file, or one per
- * sentence transformation of the DataInf paper), two contributors each, cut into next-token
- * windows; held-out test texts split into prompt and continuation; test points as one batch.
+ * The language-model experiment's data: text datanets (one per fortunes-min file, one per
+ * sentence transformation of the DataInf paper, or one per language of Debian's fortune
+ * collections), two contributors each, cut into next-token windows; held-out test texts split
+ * into prompt and continuation; test points as one batch.
  */
-import { documentsOf, loadFortunes } from "../../intelligence/datasets/text-corpus.js";
+import type { DatasetSource } from "../../intelligence/datasets/dataset-source.js";
+import { FORTUNES, FORTUNES_DE, FORTUNES_ES } from "../../intelligence/datasets/fortune-sets.js";
+import { documentsOf, loadFortuneSet, loadFortunes } from "../../intelligence/datasets/text-corpus.js";
 import type { TrainData } from "../../intelligence/train.js";
 import { rng as makeRng } from "../../random.js";
 import { AttributionError } from "../errors.js";
@@ -14,7 +17,7 @@ import type { Batch } from "../model.js";
 export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
 
 /** The datanet sets the experiment can build. */
-export const LM_DATANET_SETS = ["fortunes-files", "sentence-transformations"] as const;
+export const LM_DATANET_SETS = ["fortunes-files", "sentence-transformations", "languages"] as const;
 export type LmDatanetSet = (typeof LM_DATANET_SETS)[number];
 
 /** A datanet's name without the corpus prefix ("fortunes-literature" → "literature"): contributors and per-datanet metrics are named by it. */
@@ -57,7 +60,8 @@ export interface DatanetTextParams {
   seed: number;
   /**
    * Which datanets: "fortunes-files" (one per file of fortunes-min: fortunes, literature, riddles) or
-   * "sentence-transformations" (the DataInf paper's ten transformations of the same sentences).
+   * "sentence-transformations" (the DataInf paper's ten transformations of the same sentences) or
+   * "languages" (Debian's English, German and Spanish fortune collections, one datanet each).
    */
   datanets: LmDatanetSet;
   /** Training documents per datanet (split between its two contributors), and held-out documents per datanet. */
@@ -78,20 +82,51 @@ function tooFewDocuments(source: string, available: number, p: DatanetTextParams
   });
 }
 
+/**
+ * A datanet of natural documents: from the seeded shuffle of `documents`, the first
+ * heldOutPerDatanet long enough for a prompt and a continuation are held out (a test text is each
+ * one's start), the next documentsPerDatanet train.
+ */
+function documentDatanet(name: string, source: string, documents: string[], p: DatanetTextParams): DatanetText {
+  const minHeld = p.promptChars + p.continuationChars;
+  const pool = makeRng(p.seed).fork(`lm-datanet:${source}`).shuffle(documents);
+  const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
+  const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
+  if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) throw tooFewDocuments(source, pool.length, p, minHeld);
+  return {
+    name,
+    train,
+    heldOut: held.map((doc) => ({ document: doc, prompt: doc.slice(0, p.promptChars), continuation: doc.slice(p.promptChars, p.promptChars + p.continuationChars) })),
+  };
+}
+
 /** fortunes-files: one datanet per file of fortunes-min, seeded documents; a test text is a held-out document's start. */
 function fileDatanets(p: DatanetTextParams): DatanetText[] {
   const corpus = loadFortunes();
-  const minHeld = p.promptChars + p.continuationChars;
-  return LM_DATANET_SOURCES.map((source) => {
-    const pool = makeRng(p.seed).fork(`lm-datanet:${source}`).shuffle(documentsOf(corpus, source));
-    const held = pool.filter((doc) => doc.length >= minHeld).slice(0, p.heldOutPerDatanet);
-    const train = pool.filter((doc) => !held.includes(doc)).slice(0, p.documentsPerDatanet);
-    if (held.length < p.heldOutPerDatanet || train.length < p.documentsPerDatanet) throw tooFewDocuments(source, pool.length, p, minHeld);
-    return {
-      name: `fortunes-${source}`,
-      train,
-      heldOut: held.map((doc) => ({ document: doc, prompt: doc.slice(0, p.promptChars), continuation: doc.slice(p.promptChars, p.promptChars + p.continuationChars) })),
-    };
+  return LM_DATANET_SOURCES.map((source) => documentDatanet(`fortunes-${source}`, source, documentsOf(corpus, source), p));
+}
+
+/** The languages datanets: Debian's English, German and Spanish fortune collections, by datanet name. */
+export const LM_LANGUAGE_COLLECTIONS: readonly { name: string; source: DatasetSource }[] = [
+  { name: "fortunes-en", source: FORTUNES },
+  { name: "fortunes-de", source: FORTUNES_DE },
+  { name: "fortunes-es", source: FORTUNES_ES },
+];
+
+/** The longest quotation a languages datanet takes: a few blocks of the BPE model, so no long text fills a datanet's windows alone. */
+export const LANGUAGE_DOCUMENT_MAX_CHARS = 400;
+
+/**
+ * languages: one datanet per language collection (English, German, Spanish), seeded quotations of
+ * at most LANGUAGE_DOCUMENT_MAX_CHARS characters, ASCII-art files left out (a picture has no
+ * language); a test text is a held-out quotation's start. The datanets differ in language alone,
+ * which a model learns as it learns the text: natural, separable datanets.
+ */
+function languageDatanets(p: DatanetTextParams): DatanetText[] {
+  return LM_LANGUAGE_COLLECTIONS.map(({ name, source }) => {
+    const corpus = loadFortuneSet(source);
+    const documents = corpus.documents.filter((doc, i) => !corpus.sources[i].includes("ascii") && doc.length <= LANGUAGE_DOCUMENT_MAX_CHARS);
+    return documentDatanet(name, source.name, documents, p);
   });
 }
 
@@ -117,12 +152,14 @@ function transformationDatanets(p: DatanetTextParams): DatanetText[] {
 const DATANET_TEXTS: Record<LmDatanetSet, (p: DatanetTextParams) => DatanetText[]> = {
   "fortunes-files": fileDatanets,
   "sentence-transformations": transformationDatanets,
+  languages: languageDatanets,
 };
 
 /** How many datanets each set builds. */
 const DATANET_COUNTS: Record<LmDatanetSet, number> = {
   "fortunes-files": LM_DATANET_SOURCES.length,
   "sentence-transformations": SENTENCE_TRANSFORMATIONS.length,
+  languages: LM_LANGUAGE_COLLECTIONS.length,
 };
 
 /** The held-out test texts buildLmDatanets makes, known before it runs: heldOutPerDatanet of each datanet (it refuses fewer); 0 for a set it refuses. */
@@ -144,10 +181,39 @@ function datanetTexts(p: DatanetTextParams): DatanetText[] {
 }
 
 /**
+ * A continuation is scored inside one block of T tokens, and a generated one samples
+ * `continuationChars` tokens: more than T cannot work, so the params are refused before anything
+ * trains.
+ */
+export function checkContinuationFits(p: Pick<DatanetTextParams, "continuationChars">, T: number): void {
+  if (p.continuationChars > T) {
+    throw new AttributionError({
+      code: "lm/continuation-exceeds-block",
+      message: `continuationChars ${p.continuationChars} exceeds the base model's block of ${T} tokens, which must hold a continuation`,
+      hint: `set continuationChars to at most ${T}`,
+      fields: { continuationChars: p.continuationChars, blockSize: T },
+    });
+  }
+}
+
+/**
+ * A held-out continuation cut to fit T tokens: its characters are at most T, but a byte-level
+ * tokenizer can spend two tokens on a character outside ASCII (ä, ñ), so whole characters are
+ * dropped from its end until its encoding fits; the text stays exactly what its ids decode to.
+ */
+export function fitContinuation(continuation: string, T: number, encode: (s: string) => Int32Array): string {
+  const chars = Array.from(continuation);
+  while (chars.length > 1 && encode(chars.join("")).length > T) chars.pop();
+  return chars.join("");
+}
+
+/**
  * The datanets' documents dealt alternately to two contributors each; each contributor's documents
- * joined by blank lines are cut into windows of T + 1 ids with the given stride.
+ * joined by blank lines are cut into windows of T + 1 ids with the given stride. Held-out
+ * continuations are cut to fit T tokens (fitContinuation).
  */
 export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: number, encode: (s: string) => Int32Array): LmDatanets {
+  checkContinuationFits(p, T);
   const texts = datanetTexts(p);
   const documents: LmDatanets["documents"] = [];
   const contributors: string[] = [];
@@ -194,7 +260,7 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
     datanets: texts.map((t) => t.name),
     contributors,
     documents,
-    heldOut: texts.map((t) => t.heldOut),
+    heldOut: texts.map((t) => t.heldOut.map((h) => ({ ...h, continuation: fitContinuation(h.continuation, T, encode) }))),
     data: { x, y, n, xShape: [T], yShape: [T] },
     datanetOf: Int32Array.from(dn),
     contributorOf: Int32Array.from(co),

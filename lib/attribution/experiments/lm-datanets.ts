@@ -1,6 +1,7 @@
 /**
- * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml and
- * lm-transformations.yaml): the Intelligence layer's character-level GPT (fortunes-gpt), LoRA-tuned
+ * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml,
+ * lm-transformations.yaml and lm-languages.yaml): the Intelligence layer's GPT (fortunes-gpt over
+ * characters, or fortunes-bpe-gpt over byte-level BPE tokens), LoRA-tuned
  * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
  * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
  *
@@ -30,13 +31,14 @@ import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables
 import { type OnProgress, stagedProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
+import { AttributionError } from "../errors.js";
 import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
-import { LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
-import { sampleText } from "../lm-output.js";
+import { DEFAULT_LM_BASE, LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
+import { sampleTokens } from "../lm-output.js";
 import { SENTENCE_POOLS } from "../lm-transformations.js";
-import { type AttributionTask, type Attributor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
+import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
@@ -45,7 +47,10 @@ import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
-  datanets: param.oneOf(LM_DATANET_SETS, "which datanets: one per fortunes-min file, or the DataInf paper's ten sentence transformations"),
+  datanets: param.oneOf(
+    LM_DATANET_SETS,
+    "which datanets: one per fortunes-min file, the DataInf paper's ten sentence transformations, or one per language of Debian's fortunes (English, German, Spanish; base fortunes-bpe-gpt)",
+  ),
   base: param.optional(param.oneOf(LM_BASE_MODELS, "the base model: fortunes-gpt (characters; when absent) or fortunes-bpe-gpt (byte-level BPE tokens)")),
   pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget"),
   baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
@@ -60,9 +65,13 @@ const LM_PARAMS = {
   warmupSteps: param.int({ min: 0 }),
   checkpointEvery: param.int({ min: 1, doc: "keep a checkpoint every this many steps (TracIn-CP)" }),
   promptChars: param.int({ min: 1 }),
-  continuationChars: param.int({ min: 1 }),
+  continuationChars: param.int({
+    min: 1,
+    doc: "a continuation's length: characters of a held-out text (cut to fit the block in tokens), tokens sampled for a generated one; at most the base's block (48)",
+  }),
   generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
   temperature: param.number({ min: 0 }),
+  datainfDamping: param.optional(param.number({ doc: "DataInf's damping factor: λ_l as a multiple of layer l's mean squared gradient entry, > 0 (the paper's 0.1 when absent)" })),
   trakModels: param.int({ min: 1 }),
   trakDim: param.int({ min: 1 }),
   trakRidge: param.number({ min: 0, doc: "added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula)" }),
@@ -270,8 +279,27 @@ interface LmTestPoints {
   generated: Batch;
 }
 
+/**
+ * The character model's vocabulary is fortunes-min's characters: it cannot encode German or
+ * Spanish text (ä, ñ, ¿), so the languages datanets need the byte-level BPE base, refused
+ * before anything loads.
+ */
+function checkBaseReadsDatanets(p: LmDatanetParams): void {
+  const base = p.base ?? DEFAULT_LM_BASE;
+  if (p.datanets === "languages" && base !== "fortunes-bpe-gpt") {
+    throw new AttributionError({
+      code: "lm/base-cannot-read-datanets",
+      message: `the languages datanets hold German and Spanish text, which ${base}'s character vocabulary (fortunes-min's) cannot encode`,
+      hint: "set base: fortunes-bpe-gpt (byte-level BPE encodes any text)",
+      fields: { datanets: p.datanets, base },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
+  if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
+  checkBaseReadsDatanets(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
   const base = { weights };
@@ -308,10 +336,12 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
     T,
   );
   const genPrompts = heldPairs.filter((q, i) => heldPairs.slice(0, i).filter((o) => o.d === q.d).length < p.generatedPerDatanet);
-  const generatedText: string[] = [];
-  for (const [i, q] of genPrompts.entries()) generatedText.push(await sampleText(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  // scored by the ids sampled: a BPE sample's text can re-encode to more tokens than the block holds
+  const generatedIds: Int32Array[] = [];
+  for (const [i, q] of genPrompts.entries()) generatedIds.push(await sampleTokens(model, a.weights, fwd, tokenizer, q.prompt, p.continuationChars, p.seed * 1000 + i, p.temperature));
+  const generatedText = generatedIds.map((ids) => tokenizer.decode(ids));
   const generated = continuationBatch(
-    genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: enc(generatedText[i]) })),
+    genPrompts.map((q, i) => ({ prompt: enc(q.prompt), continuation: generatedIds[i] })),
     T,
   );
   // the base model is the adapted one with the LoRA term scaled to zero
@@ -319,7 +349,7 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
   out.base_continuation_nll = mean(await baseView.evaluate(a.params, identification));
   out.lora_continuation_nll = mean(await a.fm.evaluate(a.params, identification));
   log(
-    `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation of ${p.continuationChars} characters`,
+    `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation (up to ${p.continuationChars} characters held out)`,
   );
   return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
 }
@@ -375,7 +405,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   );
   const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
-    datainf: new DataInf(),
+    datainf: new DataInf({ dampingFactor: p.datainfDamping }),
     tracin_cp: new TracInCP(),
     trak: new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge }),
     grad_cos: new GradDot({ cosine: true }),

@@ -5,8 +5,9 @@
  *
  *   (H_l)⁻¹ v ≈ 1/(n λ_l) Σᵢ ( v − (gᵢₗ·v) / (λ_l + ‖gᵢₗ‖²) · gᵢₗ ),
  *
- * with λ_l = 0.1 × (1/n) Σᵢ ‖gᵢₗ‖² / d_l (the mean squared gradient entry of layer l, as in the
- * paper's code: mean over examples of mean(g²), divided by 10), one group l per parameter tensor as
+ * with λ_l = c × (1/n) Σᵢ ‖gᵢₗ‖² / d_l (the mean squared gradient entry of layer l; the damping
+ * factor c is 0.1 unless given, as in the paper's code: mean over examples of mean(g²), divided by
+ * 10), one group l per parameter tensor as
  * the reference code iterates its gradient dictionaries (datainfGroups). The influence of training point k
  * on test point t sums over layers: Σ_l (H_l⁻¹ v_tl) · g_kl. The paper reports −that as "influence"
  * (positive = harmful); here the score keeps the lab's convention (positive = helpful).
@@ -21,13 +22,26 @@ import { cholesky, choleskySolve } from "../linalg.js";
 import type { DenseBlock } from "../model.js";
 import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./attributor.js";
 
+/** The paper's damping factor: λ_l is a tenth of layer l's mean squared gradient entry. */
 export const DATAINF_LAMBDA_FACTOR = 0.1;
 
-/** λ_l = 0.1 × mean over examples of the mean squared entry of their layer-l gradient. */
-export function datainfLambda(rows: Float64Array, n: number, d: number): number {
+/** λ_l = factor (0.1 unless given) × mean over examples of the mean squared entry of their layer-l gradient. */
+export function datainfLambda(rows: Float64Array, n: number, d: number, factor = DATAINF_LAMBDA_FACTOR): number {
   let s = 0;
   for (let i = 0; i < rows.length; i++) s += rows[i] * rows[i];
-  return (DATAINF_LAMBDA_FACTOR * s) / (n * d);
+  return (factor * s) / (n * d);
+}
+
+/** Refuses a damping factor that is not a positive finite number (λ_l must be positive for the inverse to exist). */
+export function checkDampingFactor(factor: number): void {
+  if (!(typeof factor === "number" && Number.isFinite(factor) && factor > 0)) {
+    throw new AttributionError({
+      code: "datainf/bad-damping-factor",
+      message: `DataInf's damping factor ${String(factor)} is not a positive finite number`,
+      hint: `give a factor > 0 (the paper's is ${DATAINF_LAMBDA_FACTOR}: λ_l is that times the layer's mean squared gradient entry)`,
+      fields: { dampingFactor: typeof factor === "number" ? factor : String(factor) },
+    });
+  }
 }
 
 /** DataInf's closed-form approximation of (H_l)⁻¹ v for one layer; G is n×d. */
@@ -147,7 +161,7 @@ export function layerwiseInfluence(
   G: GradientSet,
   V: GradientSet,
   solver: LayerSolver,
-  opts: { lissaIterations?: number; lissaAlpha?: number; groups?: BlockSpan[] } = {},
+  opts: { lissaIterations?: number; lissaAlpha?: number; groups?: BlockSpan[]; dampingFactor?: number } = {},
 ): { data: Float64Array; lambdas: Record<string, number> } {
   const groups = checkGroups(G, opts.groups);
   checkGroups(V, opts.groups);
@@ -157,7 +171,7 @@ export function layerwiseInfluence(
     const d = span.size;
     const g = blockRows(G, span);
     const vRows = blockRows(V, span);
-    const lambda = datainfLambda(g, G.n, d);
+    const lambda = datainfLambda(g, G.n, d, opts.dampingFactor);
     lambdas[span.name] = lambda;
     if (!(lambda > 0)) continue; // a layer with all-zero gradients carries no influence
     const vs = Array.from({ length: V.n }, (_, t) => vRows.subarray(t * d, (t + 1) * d));
@@ -192,13 +206,13 @@ export function layerwiseInfluence(
  *   (1/(nλ)) Σₖ (‖gᵢ‖² − (gₖ·gᵢ)²/(λ + ‖gₖ‖²)),
  * accumulated row by row: O(n²·d) time, O(n) memory (no n × n matrix).
  */
-export function datainfSelfInfluence(G: GradientSet, groups?: BlockSpan[]): Float64Array {
+export function datainfSelfInfluence(G: GradientSet, groups?: BlockSpan[], dampingFactor = DATAINF_LAMBDA_FACTOR): Float64Array {
   const out = new Float64Array(G.n);
   const n = G.n;
   for (const span of checkGroups(G, groups)) {
     const d = span.size;
     const g = blockRows(G, span);
-    const lambda = datainfLambda(g, n, d);
+    const lambda = datainfLambda(g, n, d, dampingFactor);
     if (!(lambda > 0)) continue;
     const norms = new Float64Array(n);
     for (let i = 0; i < n; i++) {
@@ -222,17 +236,20 @@ export function datainfSelfInfluence(G: GradientSet, groups?: BlockSpan[]): Floa
 export class DataInf implements Attributor {
   readonly name = "datainf";
   lastLambdas: Record<string, number> = {};
-  constructor(readonly opts: { grouping?: DatainfGrouping } = {}) {}
+  /** `dampingFactor`: λ_l as a multiple of layer l's mean squared gradient entry (the paper's 0.1 when absent). */
+  constructor(readonly opts: { grouping?: DatainfGrouping; dampingFactor?: number } = {}) {
+    if (opts.dampingFactor !== undefined) checkDampingFactor(opts.dampingFactor);
+  }
   async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
     const G = await taskGradients(task, task.params, task.train);
     const V = await taskGradients(task, task.params, task.test);
-    const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups: datainfGroups(task.model.blocks, this.opts.grouping) });
+    const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups: datainfGroups(task.model.blocks, this.opts.grouping), dampingFactor: this.opts.dampingFactor });
     this.lastLambdas = lambdas;
     return { method: this.name, nTest: V.n, nTrain: G.n, data };
   }
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return datainfSelfInfluence(await taskGradients(task, task.params, task.train), datainfGroups(task.model.blocks, this.opts.grouping));
+    return datainfSelfInfluence(await taskGradients(task, task.params, task.train), datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor);
   }
 }

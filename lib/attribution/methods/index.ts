@@ -1,5 +1,6 @@
 export * from "./attributor.js";
 export {
+  checkDampingFactor,
   DATAINF_LAMBDA_FACTOR,
   DataInf,
   type DatainfGrouping,

@@ -1,8 +1,19 @@
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
+import { lmAttribution } from "../../../lib/attribution/experiments/index.js";
 import type { GradientSet } from "../../../lib/attribution/gradients.js";
-import { datainfInverseHvp, datainfLambda, layerExactInverseHvp, layerLissaInverseHvp, layerwiseInfluence } from "../../../lib/attribution/methods/datainf.js";
-import { expectCode } from "../expect-code.js";
+import {
+  DATAINF_LAMBDA_FACTOR,
+  DataInf,
+  datainfInverseHvp,
+  datainfLambda,
+  datainfSelfInfluence,
+  layerExactInverseHvp,
+  layerLissaInverseHvp,
+  layerwiseInfluence,
+} from "../../../lib/attribution/methods/datainf.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
+import { tinyLmParams } from "./fixtures.js";
 
 const set = (rows: number[][], blocks: { name: string; offset: number; size: number }[]): GradientSet => ({
   n: rows.length,
@@ -35,6 +46,24 @@ describe("attribution: DataInf", () => {
     expect(lambdas.w).to.be.closeTo(0.075, 1e-15);
     expect(data[0]).to.be.closeTo(-2.5067712711310337, 1e-12);
     expect(data[1]).to.be.closeTo(14.521341178668163, 1e-12);
+  });
+  it("the damping factor is an option: λ_l scales with it, 0.1 when absent, and a factor that is not positive and finite is refused", async () => {
+    const blocks = [{ name: "w", offset: 0, size: 2 }];
+    expect(datainfLambda(Float64Array.from(G.flat()), 2, 2, 0.4)).to.be.closeTo(0.3, 1e-15);
+    const damped = layerwiseInfluence(set(G, blocks), set([[1, 2]], blocks), "datainf", { dampingFactor: 0.4 });
+    expect(damped.lambdas.w).to.be.closeTo(0.3, 1e-15);
+    // (H + 0.3 I)⁻¹ v by the closed form, dotted with each training gradient
+    const h = datainfInverseHvp(Float64Array.from(G.flat()), 2, 2, Float64Array.from([1, 2]), 0.3);
+    expect(damped.data[0]).to.be.closeTo(h[0], 1e-12);
+    expect(damped.data[1]).to.be.closeTo(h[0] + h[1], 1e-12);
+    const paper = layerwiseInfluence(set(G, blocks), set([[1, 2]], blocks), "datainf", { dampingFactor: DATAINF_LAMBDA_FACTOR });
+    expect(paper.data).to.deep.equal(layerwiseInfluence(set(G, blocks), set([[1, 2]], blocks), "datainf").data);
+    expect(datainfSelfInfluence(set(G, blocks), undefined, 0.4)[0]).to.be.below(datainfSelfInfluence(set(G, blocks))[0]);
+    for (const bad of [0, -0.1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expectCode(() => new DataInf({ dampingFactor: bad }), AttributionError, "datainf/bad-damping-factor", { dampingFactor: bad });
+    }
+    // the lm experiment refuses it before it loads a model
+    await expectCodeAsync(lmAttribution({ ...tinyLmParams, datainfDamping: 0 }), AttributionError, "datainf/bad-damping-factor", { dampingFactor: 0 });
   });
   it("with one training example, Sherman–Morrison makes it exact", () => {
     const g = Float64Array.from([0.3, -1.2, 0.5]);

@@ -75,6 +75,19 @@ describe("attribution: the language model's base, chosen by the `base` param", f
     expect(dn.documents.some((d) => held.has(d.text.split(TRANSFORMATION_SEPARATOR)[0] + TRANSFORMATION_SEPARATOR))).to.equal(false);
   });
 
+  it("scores a sampled continuation by the ids it sampled: a full block of BPE tokens whose text re-encodes longer runs", async () => {
+    // hot sampling draws lone bytes of multi-byte characters (each decodes to U+FFFD, three bytes)
+    // and non-canonical splits: the decoded text takes more tokens than were sampled
+    const p = { ...tiny, continuationChars: 48, temperature: 4, trakModels: 1 };
+    const { tf } = await initTf({ quiet: true });
+    const bpe = await loadLmBase(tf, p);
+    const r = await lmAttribution(p);
+    expect(r.generated).to.have.length(SENTENCE_TRANSFORMATIONS.length);
+    expect(r.generated.some((g) => bpe.tokenizer.encode(g.continuation).length > bpe.blockSize)).to.equal(true);
+    for (const k of ["datainf", "tracin_cp", "trak", "grad_cos"]) expect(r.rollups[k].datanets).to.have.length(SENTENCE_TRANSFORMATIONS.length);
+    for (const t of Object.values(bpe.weights)) t.dispose();
+  });
+
   it("runs the whole experiment on fortunes-bpe-gpt and reproduces under its seed", async () => {
     const a = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-bpe-")) });
     const b = await lmAttribution({ ...tiny, gradientStore: mkdtempSync(join(tmpdir(), "lm-bpe-")) });

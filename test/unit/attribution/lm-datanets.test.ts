@@ -4,7 +4,18 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { datanetIdentification, ngramTfidfScores } from "../../../lib/attribution/evaluation/index.js";
-import { buildLmDatanets, continuationBatch, heldOutCount, LM_SCORER_KEYS, LM_SPAN_KEYS, lmAttribution, lmAttributionUnits, lmScorerTable } from "../../../lib/attribution/experiments/index.js";
+import {
+  buildLmDatanets,
+  checkContinuationFits,
+  continuationBatch,
+  fitContinuation,
+  heldOutCount,
+  LM_SCORER_KEYS,
+  LM_SPAN_KEYS,
+  lmAttribution,
+  lmAttributionUnits,
+  lmScorerTable,
+} from "../../../lib/attribution/experiments/index.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
 import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
@@ -82,11 +93,39 @@ describe("attribution: the language-model experiment", function () {
     expect(lmAttributionUnits({ ...tiny, counterfactualTests: 50 }).at(-1)).to.equal(2 * 6);
   });
 
+  it("fits a held-out continuation to the block in tokens, and refuses a continuation longer than the block before anything trains", () => {
+    // a byte per token: the worst case of a byte-level tokenizer, two tokens for ä, ö, ü, ß and ñ
+    const bytes = (s: string) => Int32Array.from(new TextEncoder().encode(s));
+    const german = "Über Größe spricht man nicht, schön übermäßig.";
+    expect(fitContinuation("plain ascii", 48, bytes)).to.equal("plain ascii");
+    const fitted = fitContinuation(german, 24, bytes);
+    expect(bytes(fitted).length).to.be.at.most(24);
+    expect(german.startsWith(fitted)).to.equal(true);
+    expect(
+      bytes(
+        Array.from(german)
+          .slice(0, Array.from(fitted).length + 1)
+          .join(""),
+      ).length,
+      "the longest prefix that fits",
+    ).to.be.above(24);
+    expectCode(() => checkContinuationFits({ continuationChars: 49 }, 48), AttributionError, "lm/continuation-exceeds-block", { continuationChars: 49, blockSize: 48 });
+    expect(() => checkContinuationFits({ continuationChars: 48 }, 48)).not.to.throw();
+    const tok = fortunesTokenizer();
+    expectCode(() => buildLmDatanets({ ...tiny, continuationChars: 60 }, 48, (s) => tok.encode(s)), AttributionError, "lm/continuation-exceeds-block");
+    // held-out texts built with a byte tokenizer and a small block: each continuation fits it
+    const dn = buildLmDatanets({ ...tiny, promptChars: 8, continuationChars: 16 }, 16, bytes);
+    for (const t of dn.heldOut.flat()) {
+      expect(bytes(t.continuation).length).to.be.at.most(16);
+      expect(t.document.startsWith(t.prompt + t.continuation)).to.equal(true);
+    }
+  });
+
   it("refuses a datanet set it does not know, naming the ones it does", () => {
     const tok = fortunesTokenizer();
     expectCode(() => buildLmDatanets({ ...tiny, datanets: "news" as never }, 48, (s) => tok.encode(s)), AttributionError, "lm/unknown-datanets", {
       datanets: "news",
-      known: ["fortunes-files", "sentence-transformations"],
+      known: ["fortunes-files", "sentence-transformations", "languages"],
     });
   });
 

@@ -319,7 +319,7 @@ describe("experiment specs (lib/experiments)", () => {
 
   it("every spec under experiments/ loads, cites its anchors by name and never says where a value was looked up", () => {
     const specs = listExperimentSpecs();
-    expect(specs.map((s) => s.name)).to.include.members(["logreg-fmnist", "mlp-fmnist", "lora-datanets", "factory-contributors", "lm-datanets", "lm-transformations"]);
+    expect(specs.map((s) => s.name)).to.include.members(["logreg-fmnist", "mlp-fmnist", "lora-datanets", "factory-contributors", "lm-datanets", "lm-transformations", "lm-languages"]);
     for (const spec of specs) {
       for (const a of spec.anchors) {
         expect(a.source, `${spec.name} ${a.metric}`).to.match(/\(.*\d{4}\)/);
