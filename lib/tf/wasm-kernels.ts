@@ -126,12 +126,24 @@ function fastMatMul(tf: typeof TF): boolean {
     const plan = batchedPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
     const bmm = plan && batchedMatMulOn(be.wasm);
     if (plan && bmm) {
+      const { batch, m, k, n } = plan;
+      const at = (t: TF.TensorInfo) => be.getMemoryOffset(t.dataId);
+      const [aBatch, bBatch] = [plan.broadcastA ? 0 : m * k * 4, plan.broadcastB ? 0 : k * n * 4];
+      if (attrs.transposeA && n < 4 && m >= 4) {
+        // Fewer output columns than a vector (a LoRA factor's rank): the kernel computes (A·B)ᵀ =
+        // Bᵀ·Aᵀ instead, whose right operand Aᵀ is A as stored ([k, m], row-major), vectorised
+        // along m, and the [n, m] result is transposed; every sum runs in the same order.
+        const [bRow, bCol] = attrs.transposeB ? [k * 4, 4] : [4, n * 4];
+        const swapped = be.makeOutput([...plan.outShape.slice(0, -2), n, m], "float32");
+        bmm(at(inputs.b), at(inputs.a), at(swapped), batch, n, k, m, bBatch, aBatch, bRow, bCol);
+        const out = flip(swapped, backend);
+        be.disposeData(swapped.dataId);
+        return out;
+      }
       const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
       const out = be.makeOutput(plan.outShape, "float32");
-      const { batch, m, k, n } = plan;
-      const [aBatch, bBatch] = [plan.broadcastA ? 0 : m * k * 4, plan.broadcastB ? 0 : k * n * 4];
       const [aRow, aCol] = attrs.transposeA ? [4, m * 4] : [k * 4, 4];
-      bmm(be.getMemoryOffset(inputs.a.dataId), be.getMemoryOffset(b.dataId), be.getMemoryOffset(out.dataId), batch, m, k, n, aBatch, bBatch, aRow, aCol);
+      bmm(at(inputs.a), at(b), at(out), batch, m, k, n, aBatch, bBatch, aRow, aCol);
       if (b !== inputs.b) be.disposeData(b.dataId);
       return out;
     }

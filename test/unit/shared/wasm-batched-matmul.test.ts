@@ -44,7 +44,7 @@ const randoms = (count: number, seed: number) => {
   return Float32Array.from({ length: count }, () => r.normal());
 };
 
-/** [batch, m, k, n]: batch 2 (the smallest the SIMD kernel takes), single rows, columns and terms, column tails 1-3 past a vector or a block of 16, odd rows, two and three chunks of 48. */
+/** [batch, m, k, n]: batch 2 (the smallest the SIMD kernel takes), single rows, columns and terms, column tails 1-3 past a vector or a block of 16, odd rows, two and three chunks of 48, and fewer than 4 columns (computed transposed when the left operand is). */
 const EDGE_SHAPES: Array<[number, number, number, number]> = [
   [2, 1, 1, 1],
   [2, 1, 7, 1],
@@ -58,6 +58,9 @@ const EDGE_SHAPES: Array<[number, number, number, number]> = [
   [2, 64, 130, 2],
   [7, 9, 48, 21],
   [2, 6, 49, 35],
+  [3, 20, 9, 3],
+  [2, 256, 48, 2],
+  [2, 4, 5, 1],
 ];
 
 describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
