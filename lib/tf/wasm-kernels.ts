@@ -1,5 +1,6 @@
 import type * as TF from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
+import { type BatchedMatMulFn, instantiateBatchedMatMul } from "./wasm-batched-matmul.js";
 
 /**
  * Kernels the wasm backend lacks but training needs: UnsortedSegmentSum (the gradient of
@@ -95,38 +96,132 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
 }
 
 /**
- * tfjs-backend-wasm 4.22 multiplies with XNNPACK only when neither operand is transposed; with
- * transposeA or transposeB set it falls back to a loop that runs 10-30x slower (measured here:
- * 28 GFLOP/s plain, 2.5 with transposeB, 1 with transposeA, for 512×512). Every linear layer
- * (x·Wᵀ) and both matmuls of every matmul gradient set one of the flags. This wraps the wasm
- * BatchMatMul kernel to transpose the flagged operand explicitly (a cheap, memory-bound copy) and
- * then multiply without flags: the same product, summed in XNNPACK's order.
+ * tfjs-backend-wasm 4.22 multiplies with XNNPACK only when neither operand is transposed and the
+ * batch holds one matrix; everything else falls to a scalar loop (`slow_batch_matmul`) that runs
+ * 10-30x slower (measured here: 28 GFLOP/s plain, 2.5 with transposeB, 1 with transposeA, for
+ * 512×512; about 3 for batches of attention's 48×16 products). This replaces the wasm
+ * BatchMatMul kernel:
+ *  - a batch of more than one matrix goes to the lab's SIMD batched product
+ *    (lib/tf/wasm-batched-matmul.ts: bitwise the stock loop's sums; 36-39 GFLOP/s against 3 on
+ *    attention's shapes, where a JavaScript loop over the heap's views reached 2); a transposed
+ *    left operand is read through its strides, a transposed right one is transposed explicitly
+ *    first (a cheap, memory-bound copy);
+ *  - one matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products of
+ *    every matmul gradient) has the flagged operand transposed explicitly and is then multiplied
+ *    without flags by XNNPACK: the same product, summed in XNNPACK's order.
  */
-function fastTransposedMatMul(tf: typeof TF): boolean {
+function fastMatMul(tf: typeof TF): boolean {
   const original = tf.getKernel("BatchMatMul", "wasm");
   const transpose = tf.getKernel("Transpose", "wasm");
   if (!original || !transpose || (original.kernelFunc as { transposesExplicitly?: boolean }).transposesExplicitly) return false;
-  type Backend = { disposeData(dataId: object): void };
+  type Backend = WasmBackendLike & { disposeData(dataId: object): void; getMemoryOffset(dataId: object): number; wasm: unknown };
+  const flip = (t: TF.TensorInfo, backend: unknown): TF.TensorInfo => {
+    const perm = t.shape.map((_, i) => i);
+    const r = perm.length;
+    [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+    return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } } as never) as TF.TensorInfo;
+  };
   const kernelFunc = (args: KernelArgs) => {
     const { inputs, backend, attrs } = args as KernelArgs & { attrs: { transposeA: boolean; transposeB: boolean } };
+    const be = backend as Backend;
+    const plan = batchedPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
+    const bmm = plan && batchedMatMulOn(be.wasm);
+    if (plan && bmm) {
+      const { batch, m, k, n } = plan;
+      const at = (t: TF.TensorInfo) => be.getMemoryOffset(t.dataId);
+      const [aBatch, bBatch] = [plan.broadcastA ? 0 : m * k * 4, plan.broadcastB ? 0 : k * n * 4];
+      if (attrs.transposeA && n < 4 && m >= 4) {
+        // Fewer output columns than a vector (a LoRA factor's rank): the kernel computes (A·B)ᵀ =
+        // Bᵀ·Aᵀ instead, whose right operand Aᵀ is A as stored ([k, m], row-major), vectorised
+        // along m, and the [n, m] result is transposed; every sum runs in the same order.
+        const [bRow, bCol] = attrs.transposeB ? [k * 4, 4] : [4, n * 4];
+        const swapped = be.makeOutput([...plan.outShape.slice(0, -2), n, m], "float32");
+        bmm(at(inputs.b), at(inputs.a), at(swapped), batch, n, k, m, bBatch, aBatch, bRow, bCol);
+        const out = flip(swapped, backend);
+        be.disposeData(swapped.dataId);
+        return out;
+      }
+      const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
+      const out = be.makeOutput(plan.outShape, "float32");
+      const [aRow, aCol] = attrs.transposeA ? [4, m * 4] : [k * 4, 4];
+      bmm(at(inputs.a), at(b), at(out), batch, m, k, n, aBatch, bBatch, aRow, aCol);
+      if (b !== inputs.b) be.disposeData(b.dataId);
+      return out;
+    }
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args as never);
-    const flip = (t: TF.TensorInfo): TF.TensorInfo => {
-      const perm = t.shape.map((_, i) => i);
-      const r = perm.length;
-      [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-      return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } } as never) as TF.TensorInfo;
-    };
-    const a = attrs.transposeA ? flip(inputs.a) : inputs.a;
-    const b = attrs.transposeB ? flip(inputs.b) : inputs.b;
+    const a = attrs.transposeA ? flip(inputs.a, backend) : inputs.a;
+    const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
     const out = original.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as never);
-    if (a !== inputs.a) (backend as Backend).disposeData(a.dataId);
-    if (b !== inputs.b) (backend as Backend).disposeData(b.dataId);
+    if (a !== inputs.a) be.disposeData(a.dataId);
+    if (b !== inputs.b) be.disposeData(b.dataId);
     return out;
   };
-  Object.assign(kernelFunc, { transposesExplicitly: true });
+  Object.assign(kernelFunc, { transposesExplicitly: true, stock: original.kernelFunc });
   tf.unregisterKernel("BatchMatMul", "wasm");
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc });
   return true;
+}
+
+/**
+ * The BatchMatMul kernel tfjs-backend-wasm registered, which the lab's replaces (the tests hold the
+ * two to the same bits); undefined before registerWasmKernels has run.
+ */
+export function stockWasmBatchMatMul(tf: typeof TF): TF.KernelFunc | undefined {
+  return (tf.getKernel("BatchMatMul", "wasm")?.kernelFunc as { stock?: TF.KernelFunc } | undefined)?.stock;
+}
+
+/** The shape of a batched product the SIMD kernel takes. */
+interface BatchedPlan {
+  batch: number;
+  m: number;
+  k: number;
+  n: number;
+  /** One left (right) matrix for the whole batch. */
+  broadcastA: boolean;
+  broadcastB: boolean;
+  outShape: number[];
+}
+
+/**
+ * The SIMD kernel's plan for a product, or undefined where the stock path stays: float32 batches
+ * of more than one matrix, non-empty, whose batch dimensions are equal or one side's are all 1
+ * (other broadcasts, such as [2, 1] against [1, 3], keep the stock path).
+ */
+function batchedPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transposeA: boolean, transposeB: boolean): BatchedPlan | undefined {
+  if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const [batchA, batchB] = [size(outerA), size(outerB)];
+  const batch = Math.max(batchA, batchB);
+  if (batch <= 1) return undefined;
+  const same = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  if (!same && batchA !== 1 && batchB !== 1) return undefined;
+  const [ra, ca] = a.shape.slice(-2);
+  const [rb, cb] = b.shape.slice(-2);
+  const [m, k] = transposeA ? [ca, ra] : [ra, ca];
+  const [kb, n] = transposeB ? [cb, rb] : [rb, cb];
+  if (k !== kb || m === 0 || n === 0 || k === 0) return undefined; // the stock kernel names a mismatch and handles empty products
+  const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+  return { batch, m, k, n, broadcastA: batchA === 1, broadcastB: batchB === 1, outShape: [...outer, m, n] };
+}
+
+const batchedKernels = new WeakMap<object, BatchedMatMulFn | null>();
+
+/**
+ * The SIMD kernel instantiated on a wasm backend's memory (the threaded build's shared
+ * `wasmMemory`, or the single-threaded build's exported `memory`), once per backend module; null
+ * where neither is found or the engine does not take the module, and the stock path stays.
+ */
+function batchedMatMulOn(wasm: unknown): BatchedMatMulFn | null {
+  const module = wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } | undefined;
+  if (!module) return null;
+  let fn = batchedKernels.get(module);
+  if (fn === undefined) {
+    const memory = module.wasmMemory ?? module.asm?.memory;
+    fn = (memory && instantiateBatchedMatMul(memory)) ?? null;
+    batchedKernels.set(module, fn);
+  }
+  return fn;
 }
 
 /**
@@ -217,7 +312,7 @@ export function registerWasmKernels(tf: typeof TF): string[] {
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as TF.KernelFunc });
     added.push(kernelName);
   }
-  if (fastTransposedMatMul(tf)) added.push("BatchMatMul (transposed operands through XNNPACK)");
+  if (fastMatMul(tf)) added.push("BatchMatMul (batches on SIMD, transposed operands through XNNPACK)");
   if (shareIdentity(tf)) added.push("Identity (shares its input's data)");
   if (tf.getBackend() === "wasm" && guardAllocations(tf)) added.push("allocation guard (wasm/out-of-memory)");
   return added;

@@ -1,0 +1,219 @@
+import * as tf from "@tensorflow/tfjs";
+import { expect } from "chai";
+import { rng } from "../../../lib/random.js";
+import { instantiateBatchedMatMul, STOCK_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
+import { registerWasmKernels, stockWasmBatchMatMul } from "../../../lib/tf/wasm-kernels.js";
+
+/**
+ * The stock wasm loop's arithmetic, emulated in float32: each output is the sum over the shared
+ * dimension in chunks of 48, each chunk summed term by term (product rounded, then the sum), and
+ * each chunk's sum added to the output. A[p] is [m, k], B[p] is [k, n], both row-major.
+ */
+function stockOrder(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array {
+  const f = Math.fround;
+  const out = new Float32Array(batch * m * n);
+  for (let p = 0; p < batch; p++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let total = 0;
+        for (let k0 = 0; k0 < k; k0 += STOCK_CHUNK) {
+          let chunk = 0;
+          for (let s = k0; s < Math.min(k0 + STOCK_CHUNK, k); s++) chunk = f(chunk + f(a[(p * m + i) * k + s] * b[(p * k + s) * n + j]));
+          total = f(total + chunk);
+        }
+        out[(p * m + i) * n + j] = total;
+      }
+  return out;
+}
+
+/** The product in float64, for the cases the stock kernel does not compute (broadcast batches). */
+function reference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, m: number, k: number, n: number, aBatch: number, bBatch: number): Float64Array {
+  const out = new Float64Array(batch * m * n);
+  for (let p = 0; p < batch; p++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let s = 0; s < k; s++) acc += a[(p % aBatch) * m * k + i * k + s] * b[(p % bBatch) * k * n + s * n + j];
+        out[(p * m + i) * n + j] = acc;
+      }
+  return out;
+}
+
+const randoms = (count: number, seed: number) => {
+  const r = rng(seed);
+  return Float32Array.from({ length: count }, () => r.normal());
+};
+
+/** [batch, m, k, n]: batch 2 (the smallest the SIMD kernel takes), single rows, columns and terms, column tails 1-3 past a vector or a block of 16, odd rows, two and three chunks of 48, and fewer than 4 columns (computed transposed when the left operand is). */
+const EDGE_SHAPES: Array<[number, number, number, number]> = [
+  [2, 1, 1, 1],
+  [2, 1, 7, 1],
+  [2, 7, 1, 5],
+  [3, 5, 7, 4],
+  [2, 17, 50, 33],
+  [4, 48, 16, 48],
+  [4, 48, 48, 16],
+  [2, 3, 97, 19],
+  [5, 2, 1, 18],
+  [2, 64, 130, 2],
+  [7, 9, 48, 21],
+  [2, 6, 49, 35],
+  [3, 20, 9, 3],
+  [2, 256, 48, 2],
+  [2, 4, 5, 1],
+];
+
+describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
+  for (const shared of [false, true]) {
+    it(`sums in the stock loop's order, bit for bit, on a ${shared ? "shared" : "growable"} memory, and writes nothing outside its output`, () => {
+      const memory = new WebAssembly.Memory({ initial: 4, maximum: 64, shared });
+      const bmm = instantiateBatchedMatMul(memory)!;
+      expect(bmm, "this Node takes WebAssembly SIMD").to.be.a("function");
+      for (const [batch, m, k, n] of EDGE_SHAPES) {
+        const a = randoms(batch * m * k, m * 1000 + k);
+        const b = randoms(batch * k * n, n * 1000 + k);
+        const [aAt, bAt] = [64, 64 + a.byteLength + 16];
+        const outAt = bAt + b.byteLength + 16;
+        const heap = new Float32Array(memory.buffer);
+        heap.fill(Number.NaN); // stale values where the output goes: the kernel must overwrite them all
+        heap.set(a, aAt / 4);
+        heap.set(b, bAt / 4);
+        bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4);
+        const view = new Float32Array(memory.buffer);
+        expect(Array.from(view.subarray(outAt / 4, outAt / 4 + batch * m * n)), `[${batch}, ${m}, ${k}, ${n}]`).to.deep.equal(Array.from(stockOrder(a, b, batch, m, k, n)));
+        expect(Number.isNaN(view[outAt / 4 + batch * m * n]), "the float after the output is untouched").to.equal(true);
+      }
+    });
+  }
+
+  it("reads a transposed left operand through its strides and broadcasts a batch stride of 0", () => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
+    const bmm = instantiateBatchedMatMul(memory)!;
+    const [batch, m, k, n] = [3, 5, 9, 6];
+    const a = randoms(m * k, 1); // one [m, k] matrix for the whole batch, stored transposed [k, m]
+    const b = randoms(batch * k * n, 2);
+    const aT = new Float32Array(k * m);
+    for (let i = 0; i < m; i++) for (let s = 0; s < k; s++) aT[s * m + i] = a[i * k + s];
+    const heap = new Float32Array(memory.buffer);
+    heap.set(aT, 0);
+    heap.set(b, 256);
+    bmm(0, 1024, 4096, batch, m, k, n, 0, k * n * 4, 4, m * 4);
+    const got = new Float32Array(memory.buffer, 4096, batch * m * n);
+    const want = stockOrder(new Float32Array(Array.from({ length: batch }, () => Array.from(a)).flat()), b, batch, m, k, n);
+    expect(Array.from(got)).to.deep.equal(Array.from(want));
+  });
+});
+
+describe("the wasm backend's BatchMatMul against the stock kernel", () => {
+  let previous: string | undefined;
+  let stock: tf.KernelFunc;
+  before(async () => {
+    previous = tf.getBackend();
+    await import("@tensorflow/tfjs-backend-wasm");
+    await tf.setBackend("wasm");
+    registerWasmKernels(tf);
+    stock = stockWasmBatchMatMul(tf)!;
+  });
+  after(async () => {
+    if (previous) await tf.setBackend(previous);
+  });
+
+  const viaStock = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
+    tf.engine().makeTensorFromTensorInfo(stock({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA, transposeB } }) as tf.TensorInfo);
+  const operands = (batch: number[], m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, seed: number) => [
+    tf.tensor(randoms(batch.reduce((x, y) => x * y, 1) * m * k, seed), [...batch, ...(transposeA ? [k, m] : [m, k])]),
+    tf.tensor(randoms(batch.reduce((x, y) => x * y, 1) * k * n, seed + 1), [...batch, ...(transposeB ? [n, k] : [k, n])]),
+  ];
+
+  it("gives the stock kernel's bits on batches of more than one matrix: edge and random shapes, every transpose, rank 3 and 4", () => {
+    const r = rng(24);
+    const shapes: Array<[number[], number, number, number]> = EDGE_SHAPES.map(([batch, m, k, n]) => [[batch], m, k, n]);
+    for (let i = 0; i < 12; i++) shapes.push([[2 + r.int(6)], 1 + r.int(70), 1 + r.int(110), 1 + r.int(70)]);
+    shapes.push([[2, 3], 11, 13, 6], [[3, 4], 48, 16, 48]);
+    let seed = 1;
+    for (const [batch, m, k, n] of shapes)
+      for (const transposeA of [false, true])
+        for (const transposeB of [false, true]) {
+          const [a, b] = operands(batch, m, k, n, transposeA, transposeB, seed++);
+          const got = tf.matMul(a, b, transposeA, transposeB);
+          const want = viaStock(a, b, transposeA, transposeB);
+          expect(got.shape).to.deep.equal([...batch, m, n]);
+          expect(Array.from(got.dataSync()), `[${batch}] ${m}×${k}×${n} tA=${transposeA} tB=${transposeB}`).to.deep.equal(Array.from(want.dataSync()));
+          tf.dispose([a, b, got, want]);
+        }
+  });
+
+  it("keeps the path of a single matrix (XNNPACK): the stock kernel's bits without transposes, float32 rounding with them", () => {
+    for (const [m, k, n] of [
+      [1, 1, 1],
+      [5, 7, 4],
+      [33, 70, 17],
+    ])
+      for (const transposeA of [false, true])
+        for (const transposeB of [false, true]) {
+          const [a, b] = operands([1], m, k, n, transposeA, transposeB, m + k + n);
+          const got = tf.matMul(a, b, transposeA, transposeB).dataSync();
+          const want = viaStock(a, b, transposeA, transposeB).dataSync();
+          if (!transposeA && !transposeB) expect(Array.from(got)).to.deep.equal(Array.from(want));
+          else for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).to.be.below(1e-5 * (1 + Math.abs(want[i])));
+        }
+  });
+
+  it("broadcasts one matrix over the batch on either side (rank 2 against rank 3) as the stock kernel does, bit for bit, and as the float64 product", () => {
+    const [batch, m, k, n] = [4, 6, 50, 7];
+    const cases: Array<[number[], number[], number, number]> = [
+      [[1, m, k], [batch, k, n], 1, batch],
+      [[batch, m, k], [k, n], batch, 1],
+      [[m, k], [batch, k, n], 1, batch],
+      [[2, 1, m, k], [2, 3, k, n], 1, 1], // a broadcast inside the batch dimensions: the stock path
+    ];
+    for (const [aShape, bShape] of cases) {
+      const a = tf.tensor(
+        randoms(
+          aShape.reduce((x, y) => x * y, 1),
+          5,
+        ),
+        aShape,
+      );
+      const b = tf.tensor(
+        randoms(
+          bShape.reduce((x, y) => x * y, 1),
+          6,
+        ),
+        bShape,
+      );
+      const got = tf.matMul(a, b);
+      const want = viaStock(a, b, false, false);
+      expect(got.shape).to.deep.equal(want.shape);
+      expect(Array.from(got.dataSync()), `${aShape} · ${bShape}`).to.deep.equal(Array.from(want.dataSync()));
+      tf.dispose([a, b, got, want]);
+    }
+    for (const [aShape, bShape, aBatch, bBatch] of cases.slice(0, 3)) {
+      const a = tf.tensor(randoms(aBatch * m * k, 5), aShape);
+      const b = tf.tensor(randoms(bBatch * k * n, 6), bShape);
+      const g = tf.matMul(a, b).dataSync();
+      const want = reference(a.dataSync(), b.dataSync(), batch, m, k, n, aBatch, bBatch);
+      for (let i = 0; i < want.length; i++) expect(Math.abs(g[i] - want[i]), `${aShape} · ${bShape} at ${i}`).to.be.below(1e-5 * (1 + Math.abs(want[i])));
+      tf.dispose([a, b]);
+    }
+  });
+
+  it("leaves no tensor or heap data behind (the transposed right operand is freed) and still computes after the heap grows", () => {
+    const [a, b] = operands([8], 48, 16, 48, false, true, 99);
+    const before = tf.memory().numTensors;
+    const dataIds = (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    const first = tf.matMul(a, b, false, true);
+    first.dispose();
+    expect(tf.memory().numTensors).to.equal(before);
+    expect((tf.backend() as unknown as { numDataIds(): number }).numDataIds()).to.equal(dataIds);
+    const heapBytes = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.length;
+    const start = heapBytes();
+    const ballast: tf.Tensor[] = [];
+    while (heapBytes() === start && ballast.length < 128) ballast.push(tf.zeros([2 ** 22])); // 16 MiB each until the heap grows
+    expect(heapBytes()).to.be.above(start);
+    const got = tf.matMul(a, b, false, true);
+    const want = viaStock(a, b, false, true);
+    expect(Array.from(got.dataSync())).to.deep.equal(Array.from(want.dataSync()));
+    tf.dispose([a, b, ...ballast, got, want]);
+  });
+});
