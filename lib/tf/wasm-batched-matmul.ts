@@ -1,3 +1,5 @@
+import { encodeModule, F32, FunctionBody, I32, signedLeb128, unsignedLeb128, V128, type ValueType } from "../wasm-emitter.js";
+
 /**
  * A batched matrix product for tfjs-backend-wasm written as a small WebAssembly SIMD module that
  * runs on the backend's own heap.
@@ -25,36 +27,7 @@ export const STOCK_CHUNK = 48;
 const ROWS = 2;
 const VECTORS = 4;
 
-// --- binary encoding (WebAssembly core specification, section 5) -----------------------------
-
-const I32 = 0x7f;
-const F32 = 0x7d;
-const V128 = 0x7b;
-
-function unsigned(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-  return out;
-}
-
-function signed(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) return [...out, byte];
-    out.push(byte | 0x80);
-  }
-}
-
-const utf8 = (s: string) => [...unsigned(s.length), ...new TextEncoder().encode(s)];
-const vector = (items: number[][]) => [...unsigned(items.length), ...items.flat()];
-const section = (id: number, body: number[]) => [id, ...unsigned(body.length), ...body];
+// --- instructions (WebAssembly core specification, section 5.4) -------------------------------
 
 /** The instructions used here, by their names in the specification's text format. */
 const op = {
@@ -62,31 +35,31 @@ const op = {
   loop: [0x03, 0x40],
   if: [0x04, 0x40],
   end: [0x0b],
-  br: (depth: number) => [0x0c, ...unsigned(depth)],
-  brIf: (depth: number) => [0x0d, ...unsigned(depth)],
+  br: (depth: number) => [0x0c, ...unsignedLeb128(depth)],
+  brIf: (depth: number) => [0x0d, ...unsignedLeb128(depth)],
   select: [0x1b],
-  localGet: (i: number) => [0x20, ...unsigned(i)],
-  localSet: (i: number) => [0x21, ...unsigned(i)],
-  i32Const: (n: number) => [0x41, ...signed(n)],
+  localGet: (i: number) => [0x20, ...unsignedLeb128(i)],
+  localSet: (i: number) => [0x21, ...unsignedLeb128(i)],
+  i32Const: (n: number) => [0x41, ...signedLeb128(BigInt(n))],
   i32Eqz: [0x45],
   i32Add: [0x6a],
   i32Mul: [0x6c],
   i32Shl: [0x74],
   i32LtU: [0x49],
   i32LeU: [0x4d],
-  f32Load: (offset: number) => [0x2a, 2, ...unsigned(offset)],
-  f32Store: (offset: number) => [0x38, 2, ...unsigned(offset)],
+  f32Load: (offset: number) => [0x2a, 2, ...unsignedLeb128(offset)],
+  f32Store: (offset: number) => [0x38, 2, ...unsignedLeb128(offset)],
   f32Const0: [0x43, 0, 0, 0, 0],
   f32Add: [0x92],
   f32Mul: [0x94],
-  memoryFill: [0xfc, ...unsigned(11), 0x00],
+  memoryFill: [0xfc, ...unsignedLeb128(11), 0x00],
   // SIMD (prefix 0xfd); alignment hints of 4 bytes, as tensors are only 4-byte aligned
-  v128Load: (offset: number) => [0xfd, ...unsigned(0x00), 2, ...unsigned(offset)],
-  v128Load32Splat: [0xfd, ...unsigned(0x09), 2, 0],
-  v128Store: (offset: number) => [0xfd, ...unsigned(0x0b), 2, ...unsigned(offset)],
-  v128Const0: [0xfd, ...unsigned(0x0c), ...new Array(16).fill(0)],
-  f32x4Add: [0xfd, ...unsigned(0xe4)],
-  f32x4Mul: [0xfd, ...unsigned(0xe6)],
+  v128Load: (offset: number) => [0xfd, ...unsignedLeb128(0x00), 2, ...unsignedLeb128(offset)],
+  v128Load32Splat: [0xfd, ...unsignedLeb128(0x09), 2, 0],
+  v128Store: (offset: number) => [0xfd, ...unsignedLeb128(0x0b), 2, ...unsignedLeb128(offset)],
+  v128Const0: [0xfd, ...unsignedLeb128(0x0c), ...new Array(16).fill(0)],
+  f32x4Add: [0xfd, ...unsignedLeb128(0xe4)],
+  f32x4Mul: [0xfd, ...unsignedLeb128(0xe6)],
 };
 
 // --- the kernel ---------------------------------------------------------------------------------
@@ -102,13 +75,10 @@ const PARAMS = ["a", "b", "out", "batch", "m", "k", "n", "aBatchBytes", "bBatchB
  * i·aRowBytes + s·aColBytes (a transposed left operand is read through its strides; a batch
  * stride of 0 broadcasts one matrix over the batch).
  */
-function kernelBody(): { locals: number[][]; code: number[] } {
+function kernelBody(): FunctionBody {
+  const fn = new FunctionBody(PARAMS.map(() => I32));
   const names = new Map<string, number>(PARAMS.map((p, i) => [p, i]));
-  const types: number[] = [];
-  const local = (name: string, type: number) => {
-    names.set(name, PARAMS.length + types.length);
-    types.push(type);
-  };
+  const local = (name: string, type: ValueType) => names.set(name, fn.local(type));
   for (const name of ["p", "i", "j", "kk", "k0", "kEnd", "A", "B", "O", "ap", "bp", "op", "nBytes"]) local(name, I32);
   for (let r = 0; r < ROWS; r++) for (let v = 0; v < VECTORS; v++) local(`acc${r}_${v}`, V128);
   for (let v = 0; v < VECTORS; v++) local(`b${v}`, V128);
@@ -189,34 +159,12 @@ function kernelBody(): { locals: number[][]; code: number[] } {
     ...whileLoop([...get("i"), ...get("m"), ...op.i32LtU], [...rowBlock(1), ...add("i", op.i32Const(1))]),
     ...add("p", op.i32Const(1)),
   ];
-  const code = [...set("nBytes", get("n"), op.i32Const(2), op.i32Shl), ...set("p", op.i32Const(0)), ...whileLoop([...get("p"), ...get("batch"), ...op.i32LtU], matrix), ...op.end];
-  // locals are declared as runs of one type
-  const runs: number[][] = [];
-  for (let s = 0; s < types.length; ) {
-    let e = s;
-    while (e < types.length && types[e] === types[s]) e++;
-    runs.push([...unsigned(e - s), types[s]]);
-    s = e;
-  }
-  return { locals: runs, code };
+  return fn.emit(...set("nBytes", get("n"), op.i32Const(2), op.i32Shl), ...set("p", op.i32Const(0)), ...whileLoop([...get("p"), ...get("batch"), ...op.i32LtU], matrix));
 }
 
 /** The module's bytes: one function `bmm`, importing memory `env.memory` (shared or not, as the backend's is). */
 export function batchedMatMulModule(sharedMemory: boolean): Uint8Array {
-  const { locals, code } = kernelBody();
-  const fnType = [0x60, ...vector(PARAMS.map(() => [I32])), ...vector([])];
-  // a shared memory must declare a maximum: wasm32's 65 536 pages (4 GiB) admits any
-  const limits = sharedMemory ? [0x03, ...unsigned(0), ...unsigned(65536)] : [0x00, ...unsigned(0)];
-  const body = [...vector(locals), ...code];
-  const bytes = [
-    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    ...section(1, vector([fnType])),
-    ...section(2, vector([[...utf8("env"), ...utf8("memory"), 0x02, ...limits]])),
-    ...section(3, vector([unsigned(0)])),
-    ...section(7, vector([[...utf8("bmm"), 0x00, ...unsigned(0)]])),
-    ...section(10, vector([[...unsigned(body.length), ...body]])),
-  ];
-  return Uint8Array.from(bytes);
+  return encodeModule([{ name: "bmm", body: kernelBody(), results: [] }], { imported: true, shared: sharedMemory });
 }
 
 /** bmm's signature (see kernelBody). */

@@ -8,7 +8,7 @@
 // each, where a mixed Jacobian addition in mcl costs eleven. Pippenger's bucket accumulation is made of such
 // additions (no two of a batch into the same bucket); the caller keeps every point affine (z = 1)
 // and leaves the cases x1 = x2 (doubling, or a sum at infinity) to mcl.
-import { type ExportedFunction, encodeModule, FunctionBody, I32, Op } from "./emitter.js";
+import { type ExportedFunction, encodeModule, FunctionBody, I32, Op } from "../../wasm-emitter.js";
 import { modAdd, modSub, montgomeryMul } from "./montgomery.js";
 
 /** Bytes of one Fp element in mcl's layout (MCLBN_FP_UNIT_SIZE 6), and of one Fp2 element. */

@@ -9,7 +9,7 @@
 //
 // The NTT keeps its data in plain form: its twiddles are stored as w 2^256 mod p, and
 // mont(v, w 2^256) = v w. Data crosses between JavaScript and WebAssembly once per transform.
-import { type ExportedFunction, encodeModule, FunctionBody, I32, I64, Op } from "./emitter.js";
+import { type ExportedFunction, encodeModule, FunctionBody, I32, I64, Op } from "../../wasm-emitter.js";
 
 /** Bytes of one element: eight 32-bit limbs. */
 export const ELEMENT_BYTES = 32;

@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { FP_MODULUS } from "../../../lib/da/bn254.js";
 import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
 import { extendedNtt, intt, ntt } from "../../../lib/da/ntt.js";
-import { signedLeb128, unsignedLeb128 } from "../../../lib/da/wasm/emitter.js";
 import { ELEMENT_BYTES, MontgomeryKernel, montgomeryModuleBytes } from "../../../lib/da/wasm/montgomery.js";
 import { rng } from "../../../lib/random.js";
+import { signedLeb128, unsignedLeb128 } from "../../../lib/wasm-emitter.js";
 import { referenceExtendedNtt, referenceIntt, referenceNtt } from "./ntt-reference.js";
 
 /** Uniform-ish elements below `modulus` from 32 random bytes each. */

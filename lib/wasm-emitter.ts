@@ -1,7 +1,8 @@
 // A small WebAssembly binary emitter (the WebAssembly Core Specification, "Binary Format"): LEB128
 // integers, the type, function, memory, export and code sections, and the handful of instructions
-// the field kernels use. A module is built from TypeScript at load time, so the kernels need no
-// assembler and no .wasm file to keep in step with its source.
+// the lab's kernels use (the BN254 field kernels in lib/da/wasm, the batched matrix product in
+// lib/tf). A module is built from TypeScript at load time, so the kernels need no assembler and no
+// .wasm file to keep in step with its source.
 
 /** Unsigned LEB128 (5.2.2 "Integers"). */
 export function unsignedLeb128(value: number): number[] {
@@ -34,7 +35,10 @@ export function signedLeb128(value: bigint): number[] {
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
-export type ValueType = typeof I32 | typeof I64;
+export const F32 = 0x7d;
+/** SIMD's 128-bit vector (the fixed-width SIMD proposal, now in the core specification). */
+export const V128 = 0x7b;
+export type ValueType = typeof I32 | typeof I64 | typeof F32 | typeof V128;
 
 /** The opcodes used here (5.4 "Instructions"). */
 export const Op = {
@@ -205,13 +209,21 @@ function name(text: string): number[] {
   return [...unsignedLeb128(bytes.length), ...bytes];
 }
 
-/** The module's memory: its own (exported as "memory"), or one imported as env.memory (another module's heap). */
-export type ModuleMemory = { pages: number } | { imported: true };
+/**
+ * The module's memory: its own (exported as "memory"), or one imported as env.memory (another
+ * module's heap; a shared one must declare a maximum, and wasm32's 65,536 pages admit any).
+ */
+export type ModuleMemory = { pages: number } | { imported: true; shared?: boolean };
+
+/** An imported memory's limits: at least 0 pages; shared ones up to 65,536 (4 GiB). */
+function importedLimits(shared: boolean): number[] {
+  return shared ? [0x03, ...unsignedLeb128(0), ...unsignedLeb128(65536)] : [0x00, ...unsignedLeb128(0)];
+}
 
 /**
  * A module of `functions` (function i has index i, in the order given), all exported by name, and
  * one memory: `{ pages }` of its own, growable, exported as "memory", or `{ imported }` from
- * env.memory.
+ * env.memory (`shared` when that memory is a SharedArrayBuffer's).
  */
 export function encodeModule(functions: readonly ExportedFunction[], memory: ModuleMemory): Uint8Array {
   const own = "pages" in memory;
@@ -219,7 +231,7 @@ export function encodeModule(functions: readonly ExportedFunction[], memory: Mod
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // magic, version 1
     ...section(1, vector(types)),
-    ...(own ? [] : section(2, vector([[...name("env"), ...name("memory"), 0x02, 0x00, 0x00]]))),
+    ...(own ? [] : section(2, vector([[...name("env"), ...name("memory"), 0x02, ...importedLimits(memory.shared ?? false)]]))),
     ...section(3, vector(functions.map((_, i) => unsignedLeb128(i)))),
     ...(own ? section(5, vector([[0x00, ...unsignedLeb128(memory.pages)]])) : []),
     ...section(7, vector([...functions.map((f, i) => [...name(f.name), 0x00, ...unsignedLeb128(i)]), ...(own ? [[...name("memory"), 0x02, 0x00]] : [])])),
