@@ -18,7 +18,7 @@
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type ResourceLimits, type Transferable, Worker } from "node:worker_threads";
+import { isMainThread, type ResourceLimits, type Transferable, Worker } from "node:worker_threads";
 import { type ErrorFields, LabError } from "./errors.js";
 import type { OnProgress } from "./progress.js";
 
@@ -72,6 +72,15 @@ export function workerCount(env: NodeJS.ProcessEnv = process.env): number {
     });
   }
   return n;
+}
+
+/**
+ * The workers a run of `options` uses: options.workers, else workerCount(); inside a worker, 1 by
+ * default, so a job that runs jobs of its own (a TRAK member's gradient shards) runs them itself
+ * rather than starting a pool per worker.
+ */
+export function poolWorkers(options: PoolOptions = {}): number {
+  return options.workers ?? (isMainThread ? workerCount() : 1);
 }
 
 /** A module reference as a URL import() accepts in this process and in a worker. */
@@ -174,7 +183,7 @@ export type FromWorker = { index: number; ok: true; result: unknown } | { index:
  * spec and index; the same specs give the same array for any worker count.
  */
 export async function runJobs<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions = {}): Promise<R[]> {
-  const workers = Math.min(options.workers ?? workerCount(), specs.length);
+  const workers = Math.min(poolWorkers(options), specs.length);
   if (specs.length === 0) return [];
   return workers <= 1 ? runInProcess<S, R>(ref, specs, options) : runOnThreads<S, R>(ref, specs, workers, options);
 }

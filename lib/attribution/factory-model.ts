@@ -33,7 +33,7 @@ import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from
 import type { Rng } from "../random.js";
 import { readFloats, readTensorMap } from "../tf/read-back.js";
 import { AttributionError } from "./errors.js";
-import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, subset, type Target, type TraceableModel, type TraceResult } from "./model.js";
+import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type ModelRecipe, subset, type Target, type TraceableModel, type TraceResult } from "./model.js";
 import { type Checkpoint, makeCheckpoint } from "./retrain.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or a HostTensor read back from the device). */
@@ -105,6 +105,8 @@ export interface FactoryModelSpec {
   trainable: string[];
   /** The forward options the weights need (LoRA scaling); dropout is off at attribution time. */
   forwardOptions?: ForwardOptions;
+  /** How a worker rebuilds this model (job-models.ts); absent: its jobs run in this process. */
+  recipe?: ModelRecipe;
 }
 
 export class FactoryModel implements TraceableModel {
@@ -120,10 +122,12 @@ export class FactoryModel implements TraceableModel {
   private readonly frozen: WeightMap;
   private readonly products: TrainableProduct[];
   private readonly forwardOptions: ForwardOptions;
+  readonly recipe?: ModelRecipe;
 
   constructor(spec: FactoryModelSpec) {
     const { model } = spec;
     this.model = model;
+    this.recipe = spec.recipe;
     this.tf = model.tf;
     this.forwardOptions = { ...(spec.forwardOptions ?? {}), training: false };
     if (this.forwardOptions.lora?.dora) {

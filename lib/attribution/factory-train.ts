@@ -7,14 +7,14 @@
  * adapters (PEFT's init: A Kaiming-uniform, B = 0) on a frozen base.
  */
 import { initLora, loraConfig, loraForwardOptions } from "../intelligence/lora/index.js";
-import { createMlp } from "../intelligence/models/mlp.js";
+import { createMlp, type MlpConfig } from "../intelligence/models/mlp.js";
 import type { ForwardOptions, Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../intelligence/training-loop.js";
 import type { OnProgress } from "../progress.js";
 import { AttributionError } from "./errors.js";
 import { FactoryModel } from "./factory-model.js";
-import type { Batch } from "./model.js";
+import type { Batch, ModelRecipe } from "./model.js";
 import type { Checkpoint } from "./retrain.js";
 
 export interface FactoryTrainOptions {
@@ -39,6 +39,13 @@ export interface FactoryTrainRun {
 /** The Factory's one-hidden-layer ReLU MLP (fc1, head) for inputs of `inputDim` features. */
 export function attributionMlp(tf: Tf, inputDim: number, hidden: number, numClasses: number): Model {
   return createMlp(tf, { inputSize: inputDim, hidden: [hidden], numClasses });
+}
+
+/** The recipe attributionMlp rebuilds `model` from, where it is one of its MLPs (one hidden layer). */
+export function mlpRecipe(model: Model): ModelRecipe | undefined {
+  const c = model.config as Partial<MlpConfig>;
+  if (model.kind !== "mlp" || c.hidden?.length !== 1 || c.inputSize === undefined || c.numClasses === undefined) return undefined;
+  return { kind: "factory-mlp", inputDim: c.inputSize, hidden: c.hidden[0], numClasses: c.numClasses };
 }
 
 function trainData(batch: Batch): TrainData {
@@ -104,7 +111,7 @@ export async function trainMlp(model: Model, batch: Batch, o: FactoryTrainOption
   const init = model.init(o.seed);
   const run = await trainTensors(model, {}, init, batch, o, {}, onProgress);
   for (const t of Object.values(init)) t.dispose();
-  const fm = new FactoryModel({ model, weights: run.tensors, trainable: Object.keys(run.tensors) });
+  const fm = new FactoryModel({ model, weights: run.tensors, trainable: Object.keys(run.tensors), recipe: mlpRecipe(model) });
   return { model: fm, params: await fm.readParams(run.tensors), weights: run.tensors, checkpoints: fm.checkpoints(run.checkpoints) };
 }
 

@@ -70,6 +70,9 @@ export interface TraceResult {
   traces: DenseTrace[];
 }
 
+/** How a worker rebuilds a model (job-models.ts): the logistic regression, or the Factory's one-hidden-layer MLP with every weight trainable. */
+export type ModelRecipe = { kind: "logistic-regression"; inputDim: number; numClasses: number } | { kind: "factory-mlp"; inputDim: number; hidden: number; numClasses: number };
+
 export interface TraceableModel {
   readonly kind: string;
   readonly inputDim: number;

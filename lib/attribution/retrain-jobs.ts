@@ -10,11 +10,10 @@ import { type JobRef, type PoolOptions, runJobs } from "../worker-pool.js";
 import { AttributionError } from "./errors.js";
 import { FactoryModel } from "./factory-model.js";
 import { attributionMlp, type FactoryTrainOptions, trainTensors } from "./factory-train.js";
-import { type Batch, LogisticRegression, subset } from "./model.js";
+import { type Batch, LogisticRegression, type ModelRecipe, subset } from "./model.js";
 import { fitNewton, type TrainOptions, trainModel } from "./retrain.js";
 
-/** The model a job rebuilds: the logistic regression, or the Factory's one-hidden-layer MLP. */
-export type ModelRecipe = { kind: "logistic-regression"; inputDim: number; numClasses: number } | { kind: "factory-mlp"; inputDim: number; hidden: number; numClasses: number };
+export type { ModelRecipe } from "./model.js";
 
 /** How a job fits: Newton to the optimum, the lab's seeded Adam, or the Factory's own training (AdamW) from the seeded init. */
 export type FitRecipe = { method: "newton"; l2: number; start?: Float64Array } | { method: "adam"; options: TrainOptions } | { method: "factory"; options: FactoryTrainOptions };

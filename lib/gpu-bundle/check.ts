@@ -85,8 +85,9 @@ export function loadBundleData(dir: string): { meta: BundleData; mlp: TrainData;
 }
 
 /**
- * Batch of the larger preset: 8 windows of 256 tokens. At 16 windows one step needs more than
- * wasm's 4 GiB heap (wasm/out-of-memory), and the ratio to wasm needs the same batch on both backends.
+ * Batch of the larger preset: 8 windows of 256 tokens, the most one pass holds in wasm's 4 GiB heap
+ * (above it the training loop accumulates over micro-batches of 8 on wasm), so the ratio to wasm
+ * compares one pass on each backend.
  */
 const LARGE_BATCH = 8;
 

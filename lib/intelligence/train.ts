@@ -163,11 +163,81 @@ export async function trainStep(
   try {
     pending = lossAndGradients(model, frozen, trainable, batch, fwd);
   } finally {
-    batch.x.dispose();
-    batch.y.dispose();
+    disposeBatch(batch);
   }
   const loss = await readScalar(pending.value);
   return finishStep(pending, loss, trainable, opt, lr, stepIndex);
+}
+
+/**
+ * trainStep of one batch given as micro-batches (gradient accumulation): each micro-batch's mean
+ * loss is weighted by its share of the batch's rows and the gradients are summed, so the update is
+ * the whole batch's (the loss is a mean over rows) to float32 rounding, while the backward pass
+ * holds one micro-batch's activations at a time. Dropout masks are the whole batch's, sliced
+ * (ForwardOptions.dropoutRows). The micro-batches are disposed.
+ */
+export async function accumulatedTrainStep(
+  model: Model,
+  frozen: WeightMap,
+  trainable: Record<string, tfjs.Variable>,
+  opt: Optimizer,
+  micro: { x: Tensor; y: Tensor }[],
+  lr: number,
+  fwd: ForwardOptions,
+  stepIndex: number,
+): Promise<StepResult> {
+  let pending: ReturnType<typeof lossAndGradients>;
+  try {
+    pending = accumulatedLossAndGradients(model, frozen, trainable, micro, fwd);
+  } finally {
+    for (const b of micro) disposeBatch(b);
+  }
+  const loss = await readScalar(pending.value);
+  return finishStep(pending, loss, trainable, opt, lr, stepIndex);
+}
+
+function disposeBatch(batch: { x: Tensor; y: Tensor }): void {
+  batch.x.dispose();
+  batch.y.dispose();
+}
+
+/** The weighted sums of the micro-batches' losses and gradients; each micro-batch's tape is released before the next. */
+function accumulatedLossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, micro: { x: Tensor; y: Tensor }[], fwd: ForwardOptions) {
+  const tf = model.tf;
+  const vars = Object.values(trainable);
+  const total = micro.reduce((n, b) => n + b.x.shape[0], 0);
+  let value: tfjs.Scalar | undefined;
+  let grads: Record<string, Tensor> = {};
+  let bytesWithGradients = 0;
+  let offset = 0;
+  try {
+    for (const b of micro) {
+      const rows = b.x.shape[0];
+      const share = rows / total;
+      const part = tf.variableGrads(() => tf.mul(model.loss({ ...frozen, ...trainable }, b.x, b.y, { ...fwd, dropoutRows: { offset, rows, total } }), share) as tfjs.Scalar, vars);
+      bytesWithGradients = Math.max(bytesWithGradients, tf.memory().numBytes);
+      if (!value) {
+        value = part.value;
+        grads = part.grads;
+      } else {
+        value = sumInto(tf, value, part.value);
+        for (const k of Object.keys(part.grads)) grads[k] = sumInto(tf, grads[k], part.grads[k]);
+      }
+      offset += rows;
+    }
+  } catch (error) {
+    tf.dispose([...(value ? [value] : []), ...Object.values(grads)]);
+    throw error;
+  }
+  return { value: value!, grads, bytesWithGradients };
+}
+
+/** a + b, with both disposed. */
+function sumInto<T extends Tensor>(tf: Model["tf"], a: T, b: T): T {
+  const sum = tf.add(a, b) as T;
+  a.dispose();
+  b.dispose();
+  return sum;
 }
 
 function lossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, batch: { x: Tensor; y: Tensor }, fwd: ForwardOptions) {

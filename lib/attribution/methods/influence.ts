@@ -6,29 +6,38 @@
  */
 
 import { rng as makeRng } from "../../random.js";
+import { type JobRef, type PoolOptions, runJobs } from "../../worker-pool.js";
 import { AttributionError } from "../errors.js";
 import { taskGradients } from "../gradients.js";
+import { type JobModel, jobModel, modelOf } from "../job-models.js";
 import { cholesky, choleskySolve, conjugateGradient, dot, norm } from "../linalg.js";
-import { hessianVectorProduct, subset } from "../model.js";
+import { type Batch, hessianVectorProduct, subset, type TraceableModel } from "../model.js";
 import { exactHessian } from "../retrain.js";
 import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
-/** gᵢᵀ H⁻¹ gᵢ for every training example, one solve each. */
-async function selfInverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Float64Array> {
-  const G = await taskGradients(task, task.params, task.train);
-  const p = G.dim;
-  const X = new Float64Array(G.n * p);
-  for (let i = 0; i < G.n; i++) X.set(await solve(G.data.subarray(i * p, (i + 1) * p)), i * p);
-  return rowDots(X, G.data, G.n, p);
+/** H⁻¹ applied to each of n vectors (row-major n × p), answered in the same layout. */
+type SolveAll = (vectors: Float64Array, n: number) => Promise<Float64Array>;
+
+/** A one-vector solver applied to each vector in turn. */
+function eachVector(solve: (v: Float64Array) => Promise<Float64Array>, p: number): SolveAll {
+  return async (vectors, n) => {
+    const X = new Float64Array(n * p);
+    for (let i = 0; i < n; i++) X.set(await solve(vectors.subarray(i * p, (i + 1) * p)), i * p);
+    return X;
+  };
 }
 
-async function inverseHvps(task: AttributionTask, solve: (v: Float64Array) => Promise<Float64Array>): Promise<Scores & { ihvp: Float64Array }> {
+/** gᵢᵀ H⁻¹ gᵢ for every training example. */
+async function selfInverseHvps(task: AttributionTask, solve: SolveAll): Promise<Float64Array> {
+  const G = await taskGradients(task, task.params, task.train);
+  return rowDots(await solve(G.data, G.n), G.data, G.n, G.dim);
+}
+
+async function inverseHvps(task: AttributionTask, solve: SolveAll): Promise<Scores & { ihvp: Float64Array }> {
   const G = await taskGradients(task, task.params, task.train);
   const V = await taskGradients(task, task.params, task.test);
-  const p = G.dim;
-  const X = new Float64Array(V.n * p);
-  for (let t = 0; t < V.n; t++) X.set(await solve(V.data.subarray(t * p, (t + 1) * p)), t * p);
-  return { ...pairScores("", X, V.n, G.data, G.n, p), ihvp: X };
+  const X = await solve(V.data, V.n);
+  return { ...pairScores("", X, V.n, G.data, G.n, G.dim), ihvp: X };
 }
 
 export class ExactInfluence implements Attributor {
@@ -37,14 +46,20 @@ export class ExactInfluence implements Attributor {
     verifyTask(task);
     const p = task.model.numParams;
     const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
-    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => choleskySolve(L, p, v));
+    const { nTest, nTrain, data } = await inverseHvps(
+      task,
+      eachVector(async (v) => choleskySolve(L, p, v), p),
+    );
     return { method: this.name, nTest, nTrain, data };
   }
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const p = task.model.numParams;
     const L = cholesky(await exactHessian(task.model, task.params, task.train, task.l2), p);
-    return selfInverseHvps(task, async (v) => choleskySolve(L, p, v));
+    return selfInverseHvps(
+      task,
+      eachVector(async (v) => choleskySolve(L, p, v), p),
+    );
   }
 }
 
@@ -56,18 +71,24 @@ export class CGInfluence implements Attributor {
     verifyTask(task);
     const solve = await this.solver(task);
     let iters = 0;
-    const { nTest, nTrain, data } = await inverseHvps(task, async (v) => {
-      const r = await solve(v);
-      iters += r.iterations;
-      return r.x;
-    });
+    const { nTest, nTrain, data } = await inverseHvps(
+      task,
+      eachVector(async (v) => {
+        const r = await solve(v);
+        iters += r.iterations;
+        return r.x;
+      }, task.model.numParams),
+    );
     this.lastIterations = iters / Math.max(1, nTest);
     return { method: this.name, nTest, nTrain, data };
   }
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const solve = await this.solver(task);
-    return selfInverseHvps(task, async (v) => (await solve(v)).x);
+    return selfInverseHvps(
+      task,
+      eachVector(async (v) => (await solve(v)).x, task.model.numParams),
+    );
   }
 
   /**
@@ -131,7 +152,8 @@ export async function smallestEigenvalue(apply: (v: Float64Array) => Promise<Flo
  * h_J/s → H⁻¹v. The scale s is 1.1 × H's largest eigenvalue (power iteration), so the series
  * converges without a hand-set constant. One chain's estimate carries the sampling noise of its
  * minibatches; as in Koh and Liang's implementation (its `repeat` count), `repeats` independent
- * chains are run and averaged.
+ * chains are run and averaged. The chains are independent worker jobs (lib/worker-pool.ts, each
+ * seeded by its index, gathered in order): the same estimate for any worker count.
  *
  * The series converges only where every damped minibatch Hessian is positive definite with
  * eigenvalues below 2s; elsewhere it grows without bound or sums to a meaningless answer. So each
@@ -142,7 +164,7 @@ export async function smallestEigenvalue(apply: (v: Float64Array) => Promise<Flo
  */
 export class LiSSAInfluence implements Attributor {
   readonly name = "influence-lissa";
-  constructor(readonly opts: { depth?: number; batchSize?: number; seed?: number; repeats?: number } = {}) {
+  constructor(readonly opts: { depth?: number; batchSize?: number; seed?: number; repeats?: number; pool?: PoolOptions } = {}) {
     const repeats = opts.repeats ?? 10;
     if (!Number.isInteger(repeats) || repeats < 1)
       throw new AttributionError({
@@ -157,49 +179,19 @@ export class LiSSAInfluence implements Attributor {
     return this.opts.repeats ?? 10;
   }
 
-  /** H⁻¹v as the mean of `repeats` independent chains, each on its own minibatch stream. */
-  private async solver(task: AttributionTask): Promise<(v: Float64Array) => Promise<Float64Array>> {
+  /** H⁻¹v for each vector as the mean of `repeats` independent chains, each on its own minibatch stream. */
+  private async solver(task: AttributionTask): Promise<SolveAll> {
     const seed = this.opts.seed ?? task.seed ?? 0;
-    const depth = this.opts.depth ?? 200;
-    const bs = Math.min(this.opts.batchSize ?? 128, task.train.n);
     const full = (v: Float64Array) => hessianVectorProduct(task.model, task.params, task.train, v, task.l2);
     const scale = 1.1 * (await largestEigenvalue(full, task.model.numParams, seed));
-    const indefinite = async (curvature: number, where: { iteration?: number; chain?: number }) => {
-      // the damping must cover the curvature met and the full Hessian's most negative one
-      const smallest = await smallestEigenvalue(full, task.model.numParams, seed);
-      const suggestedL2 = Number((task.l2 + 2 * Math.max(Math.abs(Math.min(0, curvature)), Math.abs(Math.min(0, smallest)))).toPrecision(2));
-      return new AttributionError({
-        code: "influence/indefinite-hessian",
-        message: `LiSSA met curvature ${curvature.toExponential(3)} in the damped Hessian (l2 = ${task.l2}): its series diverges there`,
-        hint: `raise the damping to l2 ≥ ${suggestedL2}, or use the exact (Cholesky) solver`,
-        fields: { l2: task.l2, curvature, smallestEigenvalue: smallest, suggestedL2, ...where },
-      });
-    };
-    if (!(scale > 0)) throw await indefinite(scale / 1.1, {});
-    const streams = Array.from({ length: this.repeats }, (_, c) => makeRng(seed).fork(c === 0 ? "lissa-batches" : `lissa-batches:${c}`));
-    return async (v) => {
-      const mean = new Float64Array(v.length);
-      const vNorm = norm(v);
-      if (vNorm === 0) return mean;
-      for (const [chain, r] of streams.entries()) {
-        let h = new Float64Array(v);
-        for (let j = 0; j < depth; j++) {
-          const idx = Array.from({ length: bs }, () => r.int(task.train.n));
-          const Hh = await hessianVectorProduct(task.model, task.params, subset(task.train, idx), h, task.l2);
-          const curvature = dot(h, Hh) / dot(h, h);
-          if (!(curvature > 0) && Number.isFinite(curvature)) throw await indefinite(curvature, { iteration: j, chain });
-          h = h.map((x, i) => v[i] + x - Hh[i] / scale);
-          const growth = norm(h) / ((j + 2) * vNorm); // h is h_{j+1}: at most (j + 2)‖v‖ while the series contracts
-          if (!(growth <= 1 + 1e-9))
-            throw new AttributionError({
-              code: "influence/lissa-diverged",
-              message: `LiSSA's iterate grew to ${growth.toExponential(3)} × the bound a converging series keeps, at iteration ${j} of chain ${chain}`,
-              hint: "a minibatch Hessian has eigenvalues above 2 × the scale or the Hessian is ill-conditioned: raise the batch size or the damping (l2), or use the exact or CG solver",
-              fields: { l2: task.l2, scale, batchSize: bs, iteration: j, chain, growth },
-            });
-        }
-        for (let i = 0; i < v.length; i++) mean[i] += h[i] / scale / this.repeats;
-      }
+    if (!(scale > 0)) throw await lissaIndefinite(task.model, task.params, task.train, task.l2, seed, scale / 1.1, {});
+    const jobs = jobModel(task.model, this.opts.pool);
+    const chain = { model: jobs.model, params: task.params, train: task.train, l2: task.l2, seed, depth: this.opts.depth ?? 200, batchSize: Math.min(this.opts.batchSize ?? 128, task.train.n), scale };
+    return async (vectors, n) => {
+      const specs = Array.from({ length: this.repeats }, (_, c): LissaChainSpec => ({ ...chain, chain: c, vectors, n }));
+      const chains = await runJobs<LissaChainSpec, Float64Array>(LISSA_CHAIN, specs, jobs.options);
+      const mean = new Float64Array(vectors.length);
+      for (const h of chains) for (let i = 0; i < mean.length; i++) mean[i] += h[i] / scale / this.repeats;
       return mean;
     };
   }
@@ -214,4 +206,77 @@ export class LiSSAInfluence implements Attributor {
     verifyTask(task);
     return selfInverseHvps(task, await this.solver(task));
   }
+}
+
+/** One LiSSA chain over n vectors: the chain's minibatch stream runs on from one vector to the next. */
+export interface LissaChainSpec {
+  model: JobModel;
+  params: Float64Array;
+  train: Batch;
+  l2: number;
+  /** The method's seed: the chain's stream is forked from it by the chain's index. */
+  seed: number;
+  chain: number;
+  depth: number;
+  batchSize: number;
+  /** s of the series (1.1 × the full Hessian's largest eigenvalue). */
+  scale: number;
+  /** n × p, row-major. */
+  vectors: Float64Array;
+  n: number;
+}
+
+/** The job: the chain's last iterate h_J for each vector (a zero vector's stays zero and draws no batches). */
+export async function lissaChainJob(spec: LissaChainSpec): Promise<Float64Array> {
+  const model = await modelOf(spec.model);
+  const { params, train, l2, scale, chain, vectors } = spec;
+  const p = model.numParams;
+  const r = makeRng(spec.seed).fork(chain === 0 ? "lissa-batches" : `lissa-batches:${chain}`);
+  const out = new Float64Array(spec.n * p);
+  for (let t = 0; t < spec.n; t++) {
+    const v = vectors.subarray(t * p, (t + 1) * p);
+    const vNorm = norm(v);
+    if (vNorm === 0) continue;
+    let h = new Float64Array(v);
+    for (let j = 0; j < spec.depth; j++) {
+      const idx = Array.from({ length: spec.batchSize }, () => r.int(train.n));
+      const Hh = await hessianVectorProduct(model, params, subset(train, idx), h, l2);
+      const curvature = dot(h, Hh) / dot(h, h);
+      if (!(curvature > 0) && Number.isFinite(curvature)) throw await lissaIndefinite(model, params, train, l2, spec.seed, curvature, { iteration: j, chain });
+      h = h.map((x, i) => v[i] + x - Hh[i] / scale);
+      const growth = norm(h) / ((j + 2) * vNorm); // h is h_{j+1}: at most (j + 2)‖v‖ while the series contracts
+      if (!(growth <= 1 + 1e-9))
+        throw new AttributionError({
+          code: "influence/lissa-diverged",
+          message: `LiSSA's iterate grew to ${growth.toExponential(3)} × the bound a converging series keeps, at iteration ${j} of chain ${chain}`,
+          hint: "a minibatch Hessian has eigenvalues above 2 × the scale or the Hessian is ill-conditioned: raise the batch size or the damping (l2), or use the exact or CG solver",
+          fields: { l2, scale, batchSize: spec.batchSize, iteration: j, chain, growth },
+        });
+    }
+    out.set(h, t * p);
+  }
+  return out;
+}
+
+const LISSA_CHAIN: JobRef = { module: import.meta.url, name: "lissaChainJob", local: lissaChainJob };
+
+/** LiSSA's refusal of negative curvature, naming a damping that covers it and the full Hessian's most negative one. */
+async function lissaIndefinite(
+  model: TraceableModel,
+  params: Float64Array,
+  train: Batch,
+  l2: number,
+  seed: number,
+  curvature: number,
+  where: { iteration?: number; chain?: number },
+): Promise<AttributionError> {
+  const full = (v: Float64Array) => hessianVectorProduct(model, params, train, v, l2);
+  const smallest = await smallestEigenvalue(full, model.numParams, seed);
+  const suggestedL2 = Number((l2 + 2 * Math.max(Math.abs(Math.min(0, curvature)), Math.abs(Math.min(0, smallest)))).toPrecision(2));
+  return new AttributionError({
+    code: "influence/indefinite-hessian",
+    message: `LiSSA met curvature ${curvature.toExponential(3)} in the damped Hessian (l2 = ${l2}): its series diverges there`,
+    hint: `raise the damping to l2 ≥ ${suggestedL2}, or use the exact (Cholesky) solver`,
+    fields: { l2, curvature, smallestEigenvalue: smallest, suggestedL2, ...where },
+  });
 }

@@ -10,13 +10,18 @@
  * the one-step Newton estimate of the linearised model's response to removing zᵢ. `ridge` is an
  * explicit option (the library's lambda_reg): 0 is the paper's formula, which needs ΦᵀΦ of full
  * rank (more training examples than projected dimensions, features spanning all of them).
+ *
+ * Each member's features are a worker job (lib/worker-pool.ts; its projection seeded by its
+ * index, the members gathered in order), so the scores are the same for any worker count.
  */
 
+import { type JobRef, type PoolOptions, runJobs } from "../../worker-pool.js";
 import { AttributionError } from "../errors.js";
-import { type GradientSet, taskGradients } from "../gradients.js";
+import { type GradientSet, perExampleGradients } from "../gradients.js";
+import { type JobModel, jobModel, modelOf } from "../job-models.js";
 import { cholesky, choleskySolve, matmulAtB } from "../linalg.js";
 import { type Batch, headSignal, type TraceableModel } from "../model.js";
-import type { ProjectionKind } from "../projection.js";
+import type { ProjectionKind, ProjectionSpec } from "../projection.js";
 import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./attributor.js";
 
 export interface TrakOptions {
@@ -25,6 +30,8 @@ export interface TrakOptions {
   seed?: number;
   /** Added to the diagonal of ΦᵀΦ (0: the paper's formula). */
   ridge?: number;
+  /** The ensemble members run as worker jobs (default: LAB_WORKERS). */
+  pool?: PoolOptions;
 }
 
 /** TRAK's out-to-loss weights 1 − p of the correct class (the model's own where it defines them). */
@@ -55,31 +62,58 @@ export class TRAK implements Attributor {
     return members;
   }
 
-  /** Per member: projected train features Φ, the Cholesky factor of ΦᵀΦ + ridge·I, and Q. */
-  private async member(
-    task: AttributionTask,
-    params: Float64Array,
-    mi: number,
-  ): Promise<{ Phi: GradientSet; L: Float64Array; q: Float64Array; projection: { kind: ProjectionKind; dim: number; seed: number } }> {
-    const k = this.opts.projectionDim;
+  /**
+   * Every member's projected features, Q and factor of ΦᵀΦ + ridge·I. The features are worker jobs
+   * (one per member, gathered in order); with a gradient store, only the members it lacks are
+   * computed, and the store (this process's) keeps what they answer.
+   */
+  private async memberFeatures(task: AttributionTask, withTest: boolean): Promise<{ Phi: Float64Array; L: Float64Array; q: Float64Array; Psi?: Float64Array }[]> {
     const seed = this.opts.seed ?? task.seed ?? 0;
-    const projection = { kind: this.opts.kind ?? "rademacher", dim: k, seed: seed * 1000 + mi } as const;
-    const Phi = await taskGradients(task, params, task.train, { target: "margin", projection });
-    const gram = matmulAtB(Phi.data, Phi.data, task.train.n, k, k);
+    const members = this.members(task).map((m, mi) => ({
+      params: m.params,
+      opts: { target: "margin" as const, projection: { kind: this.opts.kind ?? "rademacher", dim: this.opts.projectionDim, seed: seed * 1000 + mi } },
+    }));
+    const store = task.gradients;
+    const stored = async (m: (typeof members)[number]) =>
+      store !== undefined && (await store.has(task.model, m.params, task.train, m.opts)) && (!withTest || (await store.has(task.model, m.params, task.test, m.opts)));
+    const missing: number[] = [];
+    for (const [mi, m] of members.entries()) if (!(await stored(m))) missing.push(mi);
+    const jobs = jobModel(task.model, this.opts.pool);
+    const computed = await runJobs<TrakFeaturesSpec, TrakFeatures>(
+      TRAK_FEATURES,
+      missing.map((mi) => ({ model: jobs.model, params: members[mi].params, train: task.train, test: withTest ? task.test : undefined, projection: members[mi].opts.projection })),
+      jobs.options,
+    );
+    const answered = new Map(missing.map((mi, j) => [mi, computed[j]]));
+    const out = [];
+    for (const [mi, m] of members.entries()) {
+      const features = answered.get(mi);
+      // a set the store held when asked may be evicted since: then it is computed here
+      const setOf = async (batch: Batch, job?: GradientSet) =>
+        store ? store.get(task.model, m.params, batch, m.opts, async () => job ?? perExampleGradients(task.model, m.params, batch, m.opts)) : job!;
+      const Phi = (await setOf(task.train, features?.Phi)).data;
+      const Psi = withTest ? (await setOf(task.test, features?.Psi)).data : undefined;
+      out.push({ Phi, L: this.factor(Phi, task.train.n), q: await outToLoss(task.model, m.params, task.train), Psi });
+    }
+    return out;
+  }
+
+  /** The Cholesky factor of ΦᵀΦ + ridge·I. */
+  private factor(Phi: Float64Array, n: number): Float64Array {
+    const k = this.opts.projectionDim;
+    const gram = matmulAtB(Phi, Phi, n, k, k);
     for (let i = 0; i < k; i++) gram[i * k + i] += this.ridge;
-    let L: Float64Array;
     try {
-      L = cholesky(gram, k);
+      return cholesky(gram, k);
     } catch (cause) {
       throw new AttributionError({
         code: "trak/singular-gram",
-        message: `ΦᵀΦ (${k}×${k}) of ${task.train.n} training features is singular with ridge ${this.ridge}`,
+        message: `ΦᵀΦ (${k}×${k}) of ${n} training features is singular with ridge ${this.ridge}`,
         hint: "project to fewer dimensions than training examples, or pass a positive ridge (report it with the scores)",
-        fields: { projectionDim: k, nTrain: task.train.n, ridge: this.ridge },
+        fields: { projectionDim: k, nTrain: n, ridge: this.ridge },
         cause,
       });
     }
-    return { Phi, L, q: await outToLoss(task.model, params, task.train), projection };
   }
 
   async attribute(task: AttributionTask): Promise<Scores> {
@@ -91,15 +125,13 @@ export class TRAK implements Attributor {
       M = members.length;
     const featureScores = new Float64Array(nT * nTr);
     const meanQ = new Float64Array(nTr);
-    for (const [mi, m] of members.entries()) {
-      const { Phi, L, q, projection } = await this.member(task, m.params, mi);
-      const Psi = await taskGradients(task, m.params, task.test, { target: "margin", projection });
+    for (const { Phi, L, q, Psi } of await this.memberFeatures(task, true)) {
       for (let i = 0; i < nTr; i++) meanQ[i] += q[i] / M;
       for (let t = 0; t < nT; t++) {
-        const x = choleskySolve(L, k, Psi.data.subarray(t * k, (t + 1) * k));
+        const x = choleskySolve(L, k, Psi!.subarray(t * k, (t + 1) * k));
         for (let i = 0; i < nTr; i++) {
           let s = 0;
-          for (let j = 0; j < k; j++) s += x[j] * Phi.data[i * k + j];
+          for (let j = 0; j < k; j++) s += x[j] * Phi[i * k + j];
           featureScores[t * nTr + i] += s / M;
         }
       }
@@ -117,10 +149,9 @@ export class TRAK implements Attributor {
       M = members.length;
     const feature = new Float64Array(nTr);
     const meanQ = new Float64Array(nTr);
-    for (const [mi, m] of members.entries()) {
-      const { Phi, L, q } = await this.member(task, m.params, mi);
+    for (const { Phi, L, q } of await this.memberFeatures(task, false)) {
       for (let i = 0; i < nTr; i++) {
-        const phi = Phi.data.subarray(i * k, (i + 1) * k);
+        const phi = Phi.subarray(i * k, (i + 1) * k);
         const x = choleskySolve(L, k, phi);
         let s = 0;
         for (let j = 0; j < k; j++) s += x[j] * phi[j];
@@ -131,3 +162,28 @@ export class TRAK implements Attributor {
     return feature.map((f, i) => f * meanQ[i]);
   }
 }
+
+/** One ensemble member's projected features of the training set (and of the test set). */
+export interface TrakFeaturesSpec {
+  model: JobModel;
+  params: Float64Array;
+  train: Batch;
+  test?: Batch;
+  /** The member's projection (seeded by the member's index). */
+  projection: ProjectionSpec;
+}
+
+export interface TrakFeatures {
+  Phi: GradientSet;
+  Psi?: GradientSet;
+}
+
+/** The job: one member's margin gradients, projected. */
+export async function trakFeaturesJob(spec: TrakFeaturesSpec): Promise<TrakFeatures> {
+  const model = await modelOf(spec.model);
+  const opts = { target: "margin" as const, projection: spec.projection };
+  const Phi = await perExampleGradients(model, spec.params, spec.train, opts);
+  return { Phi, Psi: spec.test ? await perExampleGradients(model, spec.params, spec.test, opts) : undefined };
+}
+
+const TRAK_FEATURES: JobRef = { module: import.meta.url, name: "trakFeaturesJob", local: trakFeaturesJob };

@@ -29,7 +29,7 @@ export interface FactorySpec {
   };
   optimizer: { name: "adam" | "adamw" | "sgd"; lr: number; beta1: number; beta2: number; eps: number; weight_decay: number; lr_ratio_b: number };
   schedule: { kind: "constant" | "linear" | "cosine"; warmup_steps: number };
-  training: { steps: number | null; epochs: number | null; batch_size: number };
+  training: { steps: number | null; epochs: number | null; batch_size: number; micro_batch_size: number | null };
   seed: number;
   checkpoints: { every: number; keep: number };
   evaluation: { every: number; test_limit: number };
@@ -118,6 +118,14 @@ const SCHEMA: Record<string, Field> = {
       steps: { kind: "integer", min: 1, max: 1_000_000, nullable: true, default: null, doc: "optimisation steps" },
       epochs: { kind: "number", exclusiveMin: 0, max: 1000, nullable: true, default: null, doc: "passes over the training split" },
       batch_size: { kind: "integer", min: 1, max: 8192, default: 64, doc: "examples per step" },
+      micro_batch_size: {
+        kind: "integer",
+        min: 1,
+        max: 8192,
+        nullable: true,
+        default: null,
+        doc: "examples one forward and backward pass holds: a larger batch accumulates gradients over micro-batches of this size (the same update); null: the backend's default (wasm: 2048 tokens)",
+      },
     },
   },
   seed: { kind: "integer", min: 0, max: 2 ** 32 - 1, default: 0, doc: "seed of LoRA init, batch order and dropout" },

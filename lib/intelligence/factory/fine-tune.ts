@@ -247,6 +247,7 @@ async function trainingLoop(run: TrainingRun, opts: FactoryOptions): Promise<Loo
     optimizer: opt,
     data: run.data.train,
     batchSize: spec.training.batch_size,
+    microBatchRows: spec.training.micro_batch_size ?? undefined,
     seed: spec.seed,
     steps: totalSteps,
     startStep,

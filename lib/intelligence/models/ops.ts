@@ -47,7 +47,7 @@ export function linear(tf: Tf, weights: WeightMap, name: string, x: Tensor, opts
     const s = opts.lora.scaling;
     let xd = x2;
     const p = opts.loraDropout ?? 0;
-    if (opts.training && p > 0) xd = dropout(tf, x2, p, opts.dropoutSeed ?? 0, name);
+    if (opts.training && p > 0) xd = dropout(tf, x2, p, opts.dropoutSeed ?? 0, name, opts.dropoutRows);
     const down = tap(loraAKey(name), xd, tf.matMul(xd, a, false, true)); // [N, r]
     const loraOut = tf.mul(tap(loraBKey(name), down, tf.matMul(down, b, false, true)), s);
     if (opts.lora.dora) {
@@ -71,9 +71,19 @@ function labelSeed(seed: number, label: string): number {
   return h;
 }
 
-/** Inverted dropout with a mask drawn from (seed, layer name): reproducible across runs. */
-export function dropout(tf: Tf, x: Tensor, p: number, seed: number, label: string): Tensor {
-  const keep = tf.cast(tf.greaterEqual(tf.randomUniform(x.shape, 0, 1, "float32", labelSeed(seed, label)), p), "float32");
+/**
+ * Inverted dropout with a mask drawn from (seed, layer name): reproducible across runs. With
+ * `rows` (x holds rows [offset, offset + rows) of a batch of `total`, each example the same number
+ * of leading-axis rows), the mask is drawn for the whole batch and this part sliced from it.
+ */
+export function dropout(tf: Tf, x: Tensor, p: number, seed: number, label: string, rows?: ForwardOptions["dropoutRows"]): Tensor {
+  const draw = (shape: number[]) => tf.randomUniform(shape, 0, 1, "float32", labelSeed(seed, label));
+  let uniform: Tensor;
+  if (rows && rows.rows !== rows.total) {
+    const perExample = x.shape[0] / rows.rows;
+    uniform = tf.slice(draw([perExample * rows.total, ...x.shape.slice(1)]), [perExample * rows.offset, ...x.shape.slice(1).map(() => 0)], x.shape);
+  } else uniform = draw(x.shape);
+  const keep = tf.cast(tf.greaterEqual(uniform, p), "float32");
   return tf.div(tf.mul(x, keep), 1 - p);
 }
 

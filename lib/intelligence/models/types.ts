@@ -31,6 +31,12 @@ export interface ForwardOptions {
   loraDropout?: number;
   /** Seed for dropout masks, so a training step is reproducible. */
   dropoutSeed?: number;
+  /**
+   * This forward sees rows [offset, offset + rows) of a batch of `total` rows (a micro-batch of an
+   * accumulated step): dropout masks are drawn for the whole batch and sliced, so the accumulated
+   * step drops exactly what the whole batch would.
+   */
+  dropoutRows?: { offset: number; rows: number; total: number };
   /** Sees every dense product of a linear layer (per-example gradients are built from what it records). */
   capture?: LinearCapture;
 }

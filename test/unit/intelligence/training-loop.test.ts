@@ -1,11 +1,13 @@
 import type * as tfjs from "@tensorflow/tfjs";
 import { expect } from "chai";
-import { NonFiniteLossError } from "../../../lib/intelligence/errors.js";
+import { IntelligenceError, NonFiniteLossError } from "../../../lib/intelligence/errors.js";
 import {
   batchIndices,
   batchTensors,
+  createGpt,
   createMlp,
   DEFAULT_OPTIMIZER,
+  defaultMicroBatchRows,
   initLora,
   learningRate,
   loraConfig,
@@ -18,6 +20,7 @@ import {
   type TrainingLoopSpec,
   trainableVariables,
   trainStep,
+  WASM_MICRO_BATCH_TOKENS,
   type WeightMap,
 } from "../../../lib/intelligence/index.js";
 import { rng } from "../../../lib/random.js";
@@ -143,4 +146,108 @@ describe("the training loop (lib/intelligence/training-loop.ts)", () => {
     await expectCodeAsync(runTrainingLoop(spec), NonFiniteLossError, "train/non-finite-loss", { step: 0 });
     for (const v of Object.values(trainable) as tfjs.Variable[]) v.dispose();
   });
+
+  describe("gradient accumulation", () => {
+    /** One plain-SGD step (the update is lr × the gradient, so any error in the gradient shows) of `batchSize` rows. */
+    async function sgdStep(
+      model: typeof mlp | ReturnType<typeof tinyGpt>,
+      start: () => { base: WeightMap; start: WeightMap; forward: ReturnType<typeof loraForwardOptions> },
+      stepData: TrainData,
+      batchSize: number,
+      microBatchRows?: number,
+    ) {
+      const { base, start: init, forward } = start();
+      const before = hostValues(await readTensorMap(init));
+      const trainable = trainableVariables(tf, init);
+      const { lastLoss: loss } = await runTrainingLoop({
+        model,
+        frozen: base,
+        trainable,
+        optimizer: { ...DEFAULT_OPTIMIZER, name: "sgd", lr: 1 },
+        data: stepData,
+        batchSize,
+        microBatchRows,
+        seed: 7,
+        steps: 1,
+        forward,
+        dropout: true,
+      });
+      const after = hostValues(await readTensorMap(trainable));
+      for (const v of Object.values(trainable)) v.dispose();
+      return { loss, update: Object.fromEntries(Object.keys(after).map((k) => [k, after[k].map((v, i) => v - before[k][i])])) };
+    }
+
+    /** The largest difference of two updates, relative to the largest entry of the first. */
+    function relativeDifference(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
+      let diff = 0;
+      let scale = 0;
+      for (const k of Object.keys(a)) {
+        for (let i = 0; i < a[k].length; i++) {
+          diff = Math.max(diff, Math.abs(a[k][i] - b[k][i]));
+          scale = Math.max(scale, Math.abs(a[k][i]));
+        }
+      }
+      return diff / scale;
+    }
+
+    it("a batch of 16 accumulated over 2 × 8 rows takes the unaccumulated step to float32 rounding, LoRA dropout masks included", async () => {
+      const whole = await sgdStep(mlp, lora, data, 16, Number.POSITIVE_INFINITY);
+      const accumulated = await sgdStep(mlp, lora, data, 16, 8);
+      expect(accumulated.loss).to.be.closeTo(whole.loss, 1e-6 * whole.loss);
+      // a sum unweighted by rows would double the update; masks drawn per micro-batch move it by about 10%
+      expect(relativeDifference(whole.update, accumulated.update)).to.be.below(1e-5);
+    });
+
+    it("uneven micro-batches (10 rows as 8 + 2) weigh each by its rows", async () => {
+      const whole = await sgdStep(mlp, lora, data, 10, Number.POSITIVE_INFINITY);
+      const accumulated = await sgdStep(mlp, lora, data, 10, 8);
+      expect(accumulated.loss).to.be.closeTo(whole.loss, 1e-6 * whole.loss);
+      // equal weights (½ each) would move the update by tens of percent
+      expect(relativeDifference(whole.update, accumulated.update)).to.be.below(1e-5);
+    });
+
+    it("a language model's step (mean over rows × positions) accumulates over 3 + 3 + 2 windows", async () => {
+      const gpt = tinyGpt();
+      const r = rng(11);
+      const T = 8;
+      const n = 12;
+      const ids = Int32Array.from({ length: n * (T + 1) }, () => r.int(13));
+      const windows: TrainData = {
+        x: Int32Array.from({ length: n * T }, (_, i) => ids[Math.floor(i / T) * (T + 1) + (i % T)]),
+        y: Int32Array.from({ length: n * T }, (_, i) => ids[Math.floor(i / T) * (T + 1) + (i % T) + 1]),
+        n,
+        xShape: [T],
+        yShape: [T],
+      };
+      const gptLora = () => {
+        const base = gpt.init(2);
+        const adapter = initLora(gpt, base, loraConfig({ r: 2, loraAlpha: 4, loraDropout: 0.1, targetModules: ["v_proj", "fc_out", "lm_head"] }), 5);
+        return { base, start: adapter.tensors, forward: loraForwardOptions(adapter) };
+      };
+      const whole = await sgdStep(gpt, gptLora, windows, 8, Number.POSITIVE_INFINITY);
+      const accumulated = await sgdStep(gpt, gptLora, windows, 8, 3);
+      expect(accumulated.loss).to.be.closeTo(whole.loss, 1e-6 * whole.loss);
+      expect(relativeDifference(whole.update, accumulated.update)).to.be.below(1e-5);
+    });
+
+    it("by default accumulates only on wasm, over micro-batches of WASM_MICRO_BATCH_TOKENS tokens: 8 windows of 256, the whole batch of every smaller run", () => {
+      const lm = (T: number): TrainData => ({ x: new Int32Array(0), y: new Int32Array(0), n: 0, xShape: [T], yShape: [T] });
+      expect(WASM_MICRO_BATCH_TOKENS).to.equal(2048);
+      expect(defaultMicroBatchRows("wasm", lm(256))).to.equal(8);
+      expect(defaultMicroBatchRows("wasm", lm(48))).to.equal(42);
+      expect(defaultMicroBatchRows("wasm", data)).to.equal(2048);
+      expect(defaultMicroBatchRows("webgpu", lm(256))).to.equal(Number.POSITIVE_INFINITY);
+    });
+
+    it("refuses a micro-batch that is not a whole number of rows ≥ 1, by code", async () => {
+      const trainable = trainableVariables(tf, mlp.init(1));
+      const spec: TrainingLoopSpec = { model: mlp, frozen: {}, trainable, optimizer, data, batchSize: 8, microBatchRows: 0, seed: 1, steps: 1 };
+      await expectCodeAsync(runTrainingLoop(spec), IntelligenceError, "train/bad-micro-batch", { microBatchRows: 0 });
+      for (const v of Object.values(trainable) as tfjs.Variable[]) v.dispose();
+    });
+  });
 });
+
+function tinyGpt() {
+  return createGpt(tf, { vocabSize: 13, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 });
+}

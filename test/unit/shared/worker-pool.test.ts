@@ -85,6 +85,13 @@ describe("worker pool (lib/worker-pool.ts)", function () {
     }
   });
 
+  it("inside a worker the pool defaults to one worker: a job that runs jobs of its own runs them itself, with the numbers of the main thread", async () => {
+    const nested = await runJobs<{ n: number }, { workers: number; sums: number[] }>({ module: JOBS, name: "nestedJobs" }, [{ n: 1000 }, { n: 2000 }], { workers: 2 });
+    expect(nested.map((r) => r.workers)).to.deep.equal([1, 1]);
+    const here = await runJobs<{ n: number }, { sum: number }>({ module: JOBS, name: "seededSum" }, [{ n: 1000 }, { n: 1000 }], { workers: 1 });
+    expect(nested[0].sums).to.deep.equal(here.map((r) => r.sum));
+  });
+
   it("refuses a job the module does not export", async () => {
     await expectCodeAsync(runJobs({ module: JOBS, name: "noSuchJob" }, [{}], { workers: 1 }), WorkerPoolError, "workers/no-such-job", { job: "noSuchJob" });
     await expectCodeAsync(runJobs({ module: JOBS, name: "noSuchJob" }, [{}, {}], { workers: 2 }), LabError, "workers/no-such-job", { job: "noSuchJob" });
