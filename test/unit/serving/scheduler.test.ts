@@ -175,6 +175,7 @@ describe("OpenLoRA scheduler", () => {
     try {
       const threaded = new Scheduler({ engine, cache: there.cache, blockSize: 12, maxBatchSize: 4 });
       // the thread ends as a crash ends it (its exit event), after the first row's second token
+      // biome-ignore lint/complexity/useLiteralKeys: the engine's worker is private; the test ends it from outside, as a crash would
       const killer = { ...reqs[0], onToken: (_: number, i: number) => void (i === 1 && engine["worker"]?.terminate()) };
       const settled = await Promise.allSettled([killer, ...reqs.slice(1)].map((r) => threaded.submit(r)));
       for (const s of settled) {
@@ -183,6 +184,7 @@ describe("OpenLoRA scheduler", () => {
       }
       expect(engine.running()).to.deep.equal([]);
       expect(threaded.stats.failed).to.equal(3);
+      // biome-ignore lint/complexity/useLiteralKeys: the engine's worker is private; the test reads whether a new one was started
       expect(engine["worker"]?.stopped, "no thread is started to probe rows whose caches are gone").to.equal(true);
       const again = await threaded.submit({ ...later });
       expect(again.tokens).to.deep.equal(expected.tokens);
