@@ -98,6 +98,22 @@ describe("attribution: the language-model experiment", function () {
     });
   });
 
+  it("the experiment attributes by the transformed halves and DataInf's unit-gradient variant when asked, and not otherwise", async () => {
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, ldsSubsets: 0, counterfactualTests: 0, generatedPerDatanet: 0 };
+    const run = async (extra: Partial<typeof p>) => (await lmAttribution({ ...p, ...extra, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) })).metrics;
+    const plain = await run({});
+    const asDefault = await run({ attributedTargets: "all", datainfGradients: "raw" });
+    const halves = await run({ attributedTargets: "transformed" });
+    const unit = await run({ datainfGradients: "unit" });
+    expect(asDefault.auc_datainf).to.equal(plain.auc_datainf);
+    expect(asDefault.auc_grad_cos).to.equal(plain.auc_grad_cos);
+    // the transformed halves move every gradient method; the unit variant DataInf alone
+    expect(halves.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(halves.auc_grad_cos).to.not.equal(plain.auc_grad_cos);
+    expect(unit.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(unit.auc_grad_cos).to.equal(plain.auc_grad_cos);
+  });
+
   it("the transformations do what the DataInf paper names them", () => {
     const by = Object.fromEntries(SENTENCE_TRANSFORMATIONS.map((t) => [t.name, t.apply]));
     const s = "Drain the moat.";
