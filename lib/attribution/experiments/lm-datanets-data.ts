@@ -39,6 +39,11 @@ export interface LmDatanets {
   contributorOf: Int32Array;
   /** Training document (index into `documents`) holding the middle of each window. */
   documentOf: Int32Array;
+  /**
+   * n × T position weights of the windows' targets: 1 on a target token inside a document's
+   * transformed half (after " = " up to its end), 0 elsewhere; sentence-transformations only.
+   */
+  transformedTargets?: Float64Array;
 }
 
 interface TestText {
@@ -217,8 +222,10 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
   const texts = datanetTexts(p);
   const documents: LmDatanets["documents"] = [];
   const contributors: string[] = [];
+  const transformations = p.datanets === "sentence-transformations";
   const xs: Int32Array[] = [],
     ys: Int32Array[] = [],
+    marks: Float64Array[] = [],
     dn: number[] = [],
     co: number[] = [],
     docOf: number[] = [];
@@ -228,18 +235,28 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
       contributors.push(`${shortDatanetName(name)}-${k === 0 ? "a" : "b"}`);
       const mine = train.filter((_, i) => i % 2 === k);
       const starts: number[] = [];
+      // the token spans [from, to) of the documents' transformed halves (sentence-transformations)
+      const halves: { from: number; to: number }[] = [];
       let text = "";
       for (const doc of mine) {
         // in token positions, as the windows are cut: a BPE token spans several characters
         starts.push(encode(text).length);
+        if (transformations) {
+          // up to "=" without its space: a BPE token starting the transformed half carries the space
+          const sentenceEnd = doc.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
+          halves.push({ from: encode(text + doc.slice(0, sentenceEnd)).length, to: encode(text + doc).length });
+        }
         documents.push({ text: doc, datanet: d, contributor: c });
         text += `${doc}\n\n`;
       }
       const first = documents.length - mine.length;
       const ids = encode(text);
+      const transformed = new Float64Array(ids.length);
+      for (const h of halves) transformed.fill(1, h.from, h.to);
       for (let s = 0; s + T + 1 <= ids.length; s += p.stride) {
         xs.push(ids.slice(s, s + T));
         ys.push(ids.slice(s + 1, s + T + 1));
+        marks.push(transformed.slice(s + 1, s + T + 1));
         dn.push(d);
         co.push(c);
         const middle = s + T / 2;
@@ -251,10 +268,12 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
   });
   const n = xs.length;
   const x = new Int32Array(n * T),
-    y = new Int32Array(n * T);
+    y = new Int32Array(n * T),
+    transformedTargets = new Float64Array(n * T);
   xs.forEach((w, i) => {
     x.set(w, i * T);
     y.set(ys[i], i * T);
+    transformedTargets.set(marks[i], i * T);
   });
   return {
     datanets: texts.map((t) => t.name),
@@ -265,6 +284,7 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
     datanetOf: Int32Array.from(dn),
     contributorOf: Int32Array.from(co),
     documentOf: Int32Array.from(docOf),
+    ...(transformations ? { transformedTargets } : {}),
   };
 }
 

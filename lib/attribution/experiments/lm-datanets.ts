@@ -72,6 +72,15 @@ const LM_PARAMS = {
   generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
   temperature: param.number({ min: 0 }),
   datainfDamping: param.optional(param.number({ doc: "DataInf's damping factor: λ_l as a multiple of layer l's mean squared gradient entry, > 0 (the paper's 0.1 when absent)" })),
+  datainfGradients: param.optional(
+    param.oneOf(["raw", "unit"], "DataInf's per-example gradients: raw (the paper's; when absent) or unit (each scaled to unit length before the per-layer solve, a variant)"),
+  ),
+  attributedTargets: param.optional(
+    param.oneOf(
+      ["all", "transformed"],
+      "the target tokens a training window's attribution gradient sums its loss over: all (when absent) or, for sentence-transformations, those of the documents' transformed halves",
+    ),
+  ),
   trakModels: param.int({ min: 1 }),
   trakDim: param.int({ min: 1 }),
   trakRidge: param.number({ min: 0, doc: "added to the diagonal of TRAK's ΦᵀΦ (0: the paper's formula)" }),
@@ -296,10 +305,23 @@ function checkBaseReadsDatanets(p: LmDatanetParams): void {
   }
 }
 
+/** Only the sentence transformations have transformed halves to attribute by; refused before anything loads. */
+function checkAttributedTargets(p: LmDatanetParams): void {
+  if (p.attributedTargets === "transformed" && p.datanets !== "sentence-transformations") {
+    throw new AttributionError({
+      code: "lm/no-transformed-targets",
+      message: `attributedTargets "transformed" needs the sentence-transformations datanets; ${p.datanets} documents have no transformed half`,
+      hint: "leave attributedTargets unset (or all), or set datanets: sentence-transformations",
+      fields: { datanets: p.datanets, attributedTargets: p.attributedTargets },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
   checkBaseReadsDatanets(p);
+  checkAttributedTargets(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
   const base = { weights };
@@ -323,7 +345,9 @@ async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup, onProg
   out.lora_final_train_loss = run.finalLoss;
   out.lora_train_seconds = trainSeconds;
   log(`LoRA r=${p.lora.r} on ${p.lora.targets.join(", ")}: ${fm.numParams} trainable parameters, ${p.steps} steps in ${trainSeconds.toFixed(1)} s, final loss ${run.finalLoss.toFixed(3)}`);
-  return { run, weights, fm, params: await fm.readParams(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T) };
+  // the training windows as attributed: every target token, or only the transformed halves' (attributedTargets)
+  const targets = p.attributedTargets === "transformed" ? dn.transformedTargets : undefined;
+  return { run, weights, fm, params: await fm.readParams(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T, targets) };
 }
 
 /** Stage "test points": identification pairs, generated continuations (sampled under the seed), and both models' −log-likelihood. */
@@ -405,7 +429,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   );
   const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
-    datainf: new DataInf({ dampingFactor: p.datainfDamping }),
+    datainf: new DataInf({ dampingFactor: p.datainfDamping, unitGradients: p.datainfGradients === "unit" }),
     tracin_cp: new TracInCP(),
     trak: new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge }),
     grad_cos: new GradDot({ cosine: true }),

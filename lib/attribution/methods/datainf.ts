@@ -21,6 +21,7 @@ import { type BlockSpan, blockRows, type GradientSet, taskGradients } from "../g
 import { cholesky, choleskySolve } from "../linalg.js";
 import type { DenseBlock } from "../model.js";
 import { type AttributionTask, type Attributor, type Scores, verifyTask } from "./attributor.js";
+import { normalizeRows } from "./grad-dot.js";
 
 /** The paper's damping factor: λ_l is a tenth of layer l's mean squared gradient entry. */
 export const DATAINF_LAMBDA_FACTOR = 0.1;
@@ -233,23 +234,33 @@ export function datainfSelfInfluence(G: GradientSet, groups?: BlockSpan[], dampi
   return out;
 }
 
+/** The gradient set with unit-length rows when asked (DataInf's unitGradients variant). */
+function unitIf(G: GradientSet, unit: boolean | undefined): GradientSet {
+  return unit ? { ...G, data: normalizeRows(G.data, G.n, G.dim) } : G;
+}
+
 export class DataInf implements Attributor {
   readonly name = "datainf";
   lastLambdas: Record<string, number> = {};
-  /** `dampingFactor`: λ_l as a multiple of layer l's mean squared gradient entry (the paper's 0.1 when absent). */
-  constructor(readonly opts: { grouping?: DatainfGrouping; dampingFactor?: number } = {}) {
+  /**
+   * `dampingFactor`: λ_l as a multiple of layer l's mean squared gradient entry (the paper's 0.1
+   * when absent). `unitGradients` (a variant, not the paper's method; off when absent): every
+   * per-example gradient, train and test, scaled to unit length over all its layers before the
+   * per-layer solve, as Grad-Cos normalises, so no example weighs by its loss's size.
+   */
+  constructor(readonly opts: { grouping?: DatainfGrouping; dampingFactor?: number; unitGradients?: boolean } = {}) {
     if (opts.dampingFactor !== undefined) checkDampingFactor(opts.dampingFactor);
   }
   async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const G = await taskGradients(task, task.params, task.train);
-    const V = await taskGradients(task, task.params, task.test);
+    const G = unitIf(await taskGradients(task, task.params, task.train), this.opts.unitGradients);
+    const V = unitIf(await taskGradients(task, task.params, task.test), this.opts.unitGradients);
     const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups: datainfGroups(task.model.blocks, this.opts.grouping), dampingFactor: this.opts.dampingFactor });
     this.lastLambdas = lambdas;
     return { method: this.name, nTest: V.n, nTrain: G.n, data };
   }
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return datainfSelfInfluence(await taskGradients(task, task.params, task.train), datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor);
+    return datainfSelfInfluence(unitIf(await taskGradients(task, task.params, task.train), this.opts.unitGradients), datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor);
   }
 }

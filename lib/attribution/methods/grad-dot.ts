@@ -3,7 +3,8 @@ import { taskGradients } from "../gradients.js";
 import type { ProjectionSpec } from "../projection.js";
 import { type AttributionTask, type Attributor, pairScores, rowDots, type Scores, verifyTask } from "./attributor.js";
 
-function normalizeRows(a: Float64Array, n: number, d: number): Float64Array {
+/** Each of the n rows of a (n × d) scaled to unit length (an all-zero row stays zero). */
+export function normalizeRows(a: Float64Array, n: number, d: number): Float64Array {
   const out = new Float64Array(a);
   for (let i = 0; i < n; i++) {
     let s = 0;

@@ -15,6 +15,7 @@ import {
   ExactInfluence,
   GradDot,
   LiSSAInfluence,
+  layerwiseInfluence,
   outToLoss,
   selfInfluence,
   TRAK,
@@ -363,6 +364,30 @@ describe("attribution: fidelity to the reference methods", function () {
     for (let i = 0; i < want.length; i++) expect(scores.data[i]).to.be.closeTo(want[i], 1e-9 * (1 + Math.abs(want[i])));
     const byBlock = await new DataInf({ grouping: "block" }).attribute(task);
     expect(Array.from(byBlock.data).some((v, i) => Math.abs(v - want[i]) > 1e-6 * (1 + Math.abs(want[i])))).to.equal(true);
+  });
+
+  it("DataInf's unitGradients variant is the same per-layer solve on every train and test gradient scaled to unit length; off when absent", async () => {
+    const task: AttributionTask = { model, params, train, test, l2 };
+    const unit = (S: Awaited<ReturnType<typeof perExampleGradients>>) => {
+      const data = new Float64Array(S.data);
+      for (let i = 0; i < S.n; i++) {
+        const row = data.subarray(i * S.dim, (i + 1) * S.dim);
+        const norm = Math.hypot(...row);
+        for (let j = 0; j < S.dim; j++) row[j] /= norm;
+      }
+      return { ...S, data };
+    };
+    const G = await perExampleGradients(model, params, train),
+      V = await perExampleGradients(model, params, test);
+    const groups = datainfGroups(model.blocks);
+    const want = layerwiseInfluence(unit(G), unit(V), "datainf", { groups }).data;
+    const scores = await new DataInf({ unitGradients: true }).attribute(task);
+    for (let i = 0; i < want.length; i++) expect(scores.data[i]).to.be.closeTo(want[i], 1e-9 * (1 + Math.abs(want[i])));
+    const raw = layerwiseInfluence(G, V, "datainf", { groups }).data;
+    expect((await new DataInf().attribute(task)).data).to.deep.equal(raw);
+    // not a rescaling per test point: the variant reorders the training examples
+    const order = (d: Float64Array) => Array.from(d.subarray(0, train.n).keys()).sort((a, b) => d[b] - d[a]);
+    expect(order(scores.data)).to.not.deep.equal(order(raw));
   });
 });
 

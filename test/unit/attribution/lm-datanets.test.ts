@@ -19,7 +19,7 @@ import {
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
 import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
-import { expectCode } from "../expect-code.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 import { tinyLmParams as tiny, tinyLmWindows } from "./fixtures.js";
 
 describe("attribution: the language-model experiment", function () {
@@ -64,6 +64,54 @@ describe("attribution: the language-model experiment", function () {
     });
     for (const texts of dn.heldOut) for (const t of texts) expect(dn.documents.some((d) => d.text === t.document)).to.equal(false);
     for (const d of dn.documents) expect(() => tok.encode(d.text)).not.to.throw();
+  });
+
+  it("sentence-transformations mark the target tokens of the documents' transformed halves (attributedTargets), and only they have them", async () => {
+    const tok = fortunesTokenizer();
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, documentsPerDatanet: 8 };
+    const dn = buildLmDatanets(p, 48, (s) => tok.encode(s));
+    const marks = dn.transformedTargets as Float64Array;
+    expect(marks).to.have.length(dn.data.n * 48);
+    // characters: contributor 0's text, and which of its characters lie in a transformed half (from the space after "=")
+    const mine = dn.documents.filter((d) => d.contributor === 0);
+    let text = "";
+    const expected: number[] = [];
+    for (const d of mine) {
+      const from = d.text.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
+      for (let i = 0; i < d.text.length; i++) expected.push(i >= from ? 1 : 0);
+      expected.push(0, 0);
+      text += `${d.text}\n\n`;
+    }
+    const windows = Array.from(dn.contributorOf.keys()).filter((i) => dn.contributorOf[i] === 0);
+    expect(windows.length).to.be.greaterThan(1);
+    windows.forEach((w, k) => {
+      const start = k * p.stride + 1; // targets are the next characters
+      expect(tok.decode(dn.data.y.subarray(w * 48, (w + 1) * 48))).to.equal(text.slice(start, start + 48));
+      expect(Array.from(marks.subarray(w * 48, (w + 1) * 48))).to.deep.equal(expected.slice(start, start + 48));
+    });
+    expect(marks.some((m) => m === 0)).to.equal(true);
+    expect(buildLmDatanets(tiny, 48, (s) => tok.encode(s)).transformedTargets).to.equal(undefined);
+    // other datanets have no transformed half: refused before the base loads
+    await expectCodeAsync(lmAttribution({ ...tiny, attributedTargets: "transformed" }), AttributionError, "lm/no-transformed-targets", {
+      datanets: "fortunes-files",
+      attributedTargets: "transformed",
+    });
+  });
+
+  it("the experiment attributes by the transformed halves and DataInf's unit-gradient variant when asked, and not otherwise", async () => {
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, ldsSubsets: 0, counterfactualTests: 0, generatedPerDatanet: 0 };
+    const run = async (extra: Partial<typeof p>) => (await lmAttribution({ ...p, ...extra, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) })).metrics;
+    const plain = await run({});
+    const asDefault = await run({ attributedTargets: "all", datainfGradients: "raw" });
+    const halves = await run({ attributedTargets: "transformed" });
+    const unit = await run({ datainfGradients: "unit" });
+    expect(asDefault.auc_datainf).to.equal(plain.auc_datainf);
+    expect(asDefault.auc_grad_cos).to.equal(plain.auc_grad_cos);
+    // the transformed halves move every gradient method; the unit variant DataInf alone
+    expect(halves.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(halves.auc_grad_cos).to.not.equal(plain.auc_grad_cos);
+    expect(unit.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(unit.auc_grad_cos).to.equal(plain.auc_grad_cos);
   });
 
   it("the transformations do what the DataInf paper names them", () => {
