@@ -5,20 +5,27 @@
  *    repeats, its test set's inverse-Hessian products);
  *  - TRAK's ensemble members' features on mlp-fmnist's MLP (its members, projection and ridge;
  *    the members here are re-trainings under other seeds, as the experiment's);
- *  - the shards of one per-example gradient set of that MLP (opt-in: GradientOptions.pool).
+ *  - the shards of one per-example gradient set of that MLP (opt-in: GradientOptions.pool);
+ *  - TRAK's members' features on lm-transformations' LoRA adapter of the GPT (its members,
+ *    projection, windows and test points cut to the held-out windows' count; each worker rebuilds
+ *    the adapter on the base it loads from the base-model cache).
  * Each row checks that the scores are bit-identical for both counts.
  */
 import { availableParallelism } from "node:os";
 import { resolveTrakRidge } from "../lib/attribution/experiments/context.js";
-import { loadAttributionSpec } from "../lib/attribution/experiments/index.js";
+import { buildLmDatanets, type LmDatanetParams, lmRetrainJob, loadAttributionSpec } from "../lib/attribution/experiments/index.js";
+import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
 import { attributionMlp, trainMlp } from "../lib/attribution/factory-train.js";
 import { sampleFashion } from "../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
+import { lmLoraRecipe } from "../lib/attribution/job-models.js";
+import { heldLmBase, lmLoraConfig } from "../lib/attribution/lm-base.js";
 import { type AttributionTask, LiSSAInfluence, TRAK } from "../lib/attribution/methods/index.js";
-import { LogisticRegression } from "../lib/attribution/model.js";
+import { LogisticRegression, subset } from "../lib/attribution/model.js";
 import { fitNewton } from "../lib/attribution/retrain.js";
 import { printTable } from "../lib/bench/bench-tables.js";
 import { experimentParams } from "../lib/experiments/index.js";
+import { initLora, loraForwardOptions } from "../lib/intelligence/lora/index.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -87,6 +94,33 @@ const record = (work: string, jobs: number, r: { one: number; all: number; ident
   const chunk = 64;
   const shards = await oneAndAll(async (workers) => (await perExampleGradients(model, task.params, train, { chunk, pool: { workers } })).data);
   record(`per-example gradient shards, mlp-fmnist MLP (${model.numParams} parameters, ${p.nTrain} rows)`, Math.ceil(p.nTrain / chunk), shards);
+}
+
+// TRAK's members on lm-transformations' LoRA adapter of the GPT
+{
+  const p = experimentParams<LmDatanetParams>(loadAttributionSpec("lm-transformations"), { quick });
+  const { model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
+  const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
+  // the members: LoRA runs under the experiment's seeds (its re-training job, in this process)
+  const members = [];
+  for (let m = 0; m < p.trakModels; m++) members.push({ params: await lmRetrainJob({ p, data: dn.data, seed: p.seed + m }) });
+  const adapter = initLora(model, weights, lmLoraConfig(p.lora), p.seed);
+  const fm = new FactoryModel({
+    model,
+    weights: { ...weights, ...adapter.tensors },
+    trainable: Object.keys(adapter.tensors),
+    forwardOptions: loraForwardOptions(adapter),
+    recipe: lmLoraRecipe(p, p.lora),
+  });
+  const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
+  const nTest = dn.heldOut.flat().length;
+  const test = subset(
+    train,
+    Array.from({ length: nTest }, (_, i) => Math.floor((i * train.n) / nTest)),
+  );
+  const task: AttributionTask = { model: fm, params: members[0].params, train, test, l2: 0, seed: p.seed, ensemble: members };
+  const trak = await oneAndAll(async (workers) => (await new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge, pool: { workers } }).attribute(task)).data);
+  record(`TRAK members, lm-transformations LoRA adapter (${fm.numParams} parameters, projection ${p.trakDim}, ${train.n} windows × ${nTest})`, p.trakModels, trak);
 }
 
 printTable(`Independent attribution work on 1 worker and on ${cores} (wall seconds; each worker starts fresh: Node, its modules, TensorFlow.js)`, rows);

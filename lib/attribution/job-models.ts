@@ -1,16 +1,21 @@
 /**
  * A model as an attribution job names it (lib/worker-pool.ts): its recipe, which a worker rebuilds
  * once and keeps for its later jobs, or the model itself when the jobs run in this process. A
- * model has a recipe when a worker can rebuild it from a few numbers: the logistic regression, and
- * the Factory's one-hidden-layer MLP with every weight trainable (its parameter vector is the whole
- * model). A LoRA adapter on a language model's base has none (a worker would load and hold the base
- * again): its jobs run here, one after another, with the same numbers.
+ * model has a recipe when a worker can rebuild it from a few numbers: the logistic regression, the
+ * Factory's one-hidden-layer MLP with every weight trainable (its parameter vector is the whole
+ * model), and a LoRA adapter on an lm experiment's base (the worker loads the base from the
+ * base-model cache, once, as its LoRA re-trainings do; the adapter's factors are the parameter
+ * vector). Another LoRA adapter (the Factory MLP's) has none: its jobs run here, one after
+ * another, with the same numbers.
  */
 
+import { initLora, loraForwardOptions } from "../intelligence/lora/index.js";
+import type { Tf } from "../intelligence/models/types.js";
 import { initTf } from "../tf/index.js";
 import { type PoolOptions, poolWorkers } from "../worker-pool.js";
 import { FactoryModel } from "./factory-model.js";
 import { attributionMlp } from "./factory-train.js";
+import { heldLmBase, type LmBaseParams, type LmLora, lmLoraConfig } from "./lm-base.js";
 import { LogisticRegression, type ModelRecipe, type TraceableModel } from "./model.js";
 
 export type { ModelRecipe } from "./model.js";
@@ -54,10 +59,33 @@ export function modelOf(m: JobModel): Promise<TraceableModel> {
   return model;
 }
 
+/** The recipe of a LoRA adapter `lora` on the base `p` picks (only the fields that pick it, so equal bases give equal recipes). */
+export function lmLoraRecipe(p: LmBaseParams, lora: LmLora): ModelRecipe {
+  const base: LmBaseParams = { pretrain: p.pretrain, baseSeed: p.baseSeed };
+  if (p.base !== undefined) base.base = p.base;
+  return { kind: "lm-lora", base, lora: { r: lora.r, alpha: lora.alpha, targets: [...lora.targets] } };
+}
+
 async function build(recipe: ModelRecipe): Promise<TraceableModel> {
   if (recipe.kind === "logistic-regression") return new LogisticRegression(recipe.inputDim, recipe.numClasses);
-  const mlp = attributionMlp((await initTf({ quiet: true })).tf, recipe.inputDim, recipe.hidden, recipe.numClasses);
+  const { tf } = await initTf({ quiet: true });
+  if (recipe.kind === "lm-lora") return buildLmLora(tf, recipe);
+  const mlp = attributionMlp(tf, recipe.inputDim, recipe.hidden, recipe.numClasses);
   // every weight is trainable, so the parameter vector replaces all of these
   const weights = mlp.init(0);
   return new FactoryModel({ model: mlp, weights, trainable: Object.keys(weights), recipe });
+}
+
+/**
+ * The adapter on its base: the base held by this process (heldLmBase), a fresh adapter of the
+ * recipe's shape whose factors the parameter vector replaces, and the forward options of the
+ * adapter that was trained (the same config, so the same scaling).
+ */
+async function buildLmLora(tf: Tf, recipe: Extract<ModelRecipe, { kind: "lm-lora" }>): Promise<TraceableModel> {
+  const { model, weights } = await heldLmBase(tf, recipe.base);
+  const adapter = initLora(model, weights, lmLoraConfig(recipe.lora), 0);
+  const fm = new FactoryModel({ model, weights: { ...weights, ...adapter.tensors }, trainable: Object.keys(adapter.tensors), forwardOptions: loraForwardOptions(adapter), recipe });
+  // the model keeps the base weights alone: the factors gave only their shapes
+  for (const t of Object.values(adapter.tensors)) t.dispose();
+  return fm;
 }

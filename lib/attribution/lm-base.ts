@@ -6,6 +6,7 @@
  * pretrained from its seed first; the tokenizer is the one saved beside the weights.
  */
 
+import { type LoraConfig, loraConfig } from "../intelligence/lora/index.js";
 import type { Model, Tf, WeightMap } from "../intelligence/models/types.js";
 import type { PretrainMode } from "../intelligence/models/zoo.js";
 import { baseModel, checkpointTokenizer, type LmTokenizer, loadOrPretrainBase } from "../intelligence/models/zoo.js";
@@ -44,4 +45,37 @@ export async function loadLmBase(tf: Tf, p: LmBaseParams): Promise<LmBase> {
 /** A key naming the base of `p`, for caches of loaded bases. */
 export function lmBaseKey(p: LmBaseParams): string {
   return `${p.base ?? DEFAULT_LM_BASE}/${p.pretrain}/${p.baseSeed}`;
+}
+
+/** The base this process holds for its jobs (one at a time: a worker keeps the last it loaded), by lmBaseKey. */
+let held: { key: string; base: Promise<LmBase> } | undefined;
+
+/**
+ * The base of `p` as a job sees it: loaded once per process (from the base-model cache the
+ * experiment's set-up filled) and kept for the process's later jobs on the same base; a job on
+ * another base replaces it. The LoRA re-trainings and the LoRA adapter's rebuilt model
+ * (job-models.ts) share it.
+ */
+export function heldLmBase(tf: Tf, p: LmBaseParams): Promise<LmBase> {
+  const key = lmBaseKey(p);
+  if (held?.key === key) return held.base;
+  const base = loadLmBase(tf, p);
+  held = { key, base };
+  // a failed load is not kept: the next job tries again
+  base.catch(() => {
+    if (held?.base === base) held = undefined;
+  });
+  return base;
+}
+
+/** The LoRA adapter an lm experiment trains on its base: rank, alpha and target modules (the spec's `lora`). */
+export interface LmLora {
+  r: number;
+  alpha: number;
+  targets: string[];
+}
+
+/** The adapter's LoRA config (PEFT's defaults beside the spec's three fields), for training and for a rebuilt model alike. */
+export function lmLoraConfig(lora: LmLora): LoraConfig {
+  return loraConfig({ r: lora.r, loraAlpha: lora.alpha, targetModules: lora.targets });
 }

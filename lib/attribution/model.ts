@@ -14,6 +14,7 @@
 import type { Rng } from "../random.js";
 import { AttributionError } from "./errors.js";
 import { matmul, matmulAtB, norm } from "./linalg.js";
+import type { LmBaseParams, LmLora } from "./lm-base.js";
 
 /**
  * A labelled batch: x is n×dim row-major, y the class of each row. For a language model x holds
@@ -70,8 +71,15 @@ export interface TraceResult {
   traces: DenseTrace[];
 }
 
-/** How a worker rebuilds a model (job-models.ts): the logistic regression, or the Factory's one-hidden-layer MLP with every weight trainable. */
-export type ModelRecipe = { kind: "logistic-regression"; inputDim: number; numClasses: number } | { kind: "factory-mlp"; inputDim: number; hidden: number; numClasses: number };
+/**
+ * How a worker rebuilds a model (job-models.ts): the logistic regression, the Factory's
+ * one-hidden-layer MLP with every weight trainable, or a LoRA adapter on an lm experiment's base
+ * (the base by what picks it, the adapter by its shape; its weights are the parameter vector).
+ */
+export type ModelRecipe =
+  | { kind: "logistic-regression"; inputDim: number; numClasses: number }
+  | { kind: "factory-mlp"; inputDim: number; hidden: number; numClasses: number }
+  | { kind: "lm-lora"; base: LmBaseParams; lora: LmLora };
 
 export interface TraceableModel {
   readonly kind: string;

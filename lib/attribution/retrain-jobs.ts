@@ -34,7 +34,7 @@ export async function retrainJob(spec: RetrainSpec): Promise<Float64Array> {
     const lr = new LogisticRegression(model.inputDim, model.numClasses);
     if (fit.method === "newton") return fitNewton(lr, batch, { l2: fit.l2, start: fit.start });
     if (fit.method === "adam") return (await trainModel(lr, batch, fit.options)).params;
-  } else if (fit.method === "factory") {
+  } else if (model.kind === "factory-mlp" && fit.method === "factory") {
     const mlp = attributionMlp((await initTf({ quiet: true })).tf, model.inputDim, model.hidden, model.numClasses);
     const init = mlp.init(fit.options.seed);
     const run = await trainTensors(mlp, {}, init, batch, { ...fit.options, checkpointEvery: undefined });
@@ -45,7 +45,7 @@ export async function retrainJob(spec: RetrainSpec): Promise<Float64Array> {
   throw new AttributionError({
     code: "attribution/no-such-fit",
     message: `a ${model.kind} is not fitted by ${fit.method}`,
-    hint: "fit the logistic regression by newton or adam, the Factory MLP by factory",
+    hint: "fit the logistic regression by newton or adam, the Factory MLP by factory (an lm experiment's LoRA adapter re-trains by its own job, lmRetrainJob)",
     fields: { model: model.kind, fit: fit.method },
   });
 }

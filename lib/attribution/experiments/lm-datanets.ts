@@ -23,7 +23,7 @@
  * against k random ones, retrained.
  */
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
-import { initLora, loraConfig, loraForwardOptions } from "../../intelligence/lora/index.js";
+import { initLora, loraForwardOptions } from "../../intelligence/lora/index.js";
 import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
 import type { LmTokenizer } from "../../intelligence/models/zoo.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
@@ -35,7 +35,8 @@ import { AttributionError } from "../errors.js";
 import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
-import { DEFAULT_LM_BASE, LM_BASE_MODELS, lmBaseKey, loadLmBase } from "../lm-base.js";
+import { lmLoraRecipe } from "../job-models.js";
+import { DEFAULT_LM_BASE, heldLmBase, LM_BASE_MODELS, lmLoraConfig } from "../lm-base.js";
 import { sampleTokens } from "../lm-output.js";
 import { SENTENCE_POOLS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
@@ -192,7 +193,7 @@ async function fineTune(
   keepCheckpoints = false,
   onProgress?: OnProgress,
 ): Promise<LoraRun> {
-  const adapter = initLora(model, base, loraConfig({ r: p.lora.r, loraAlpha: p.lora.alpha, targetModules: p.lora.targets }), seed);
+  const adapter = initLora(model, base, lmLoraConfig(p.lora), seed);
   const forwardOptions = loraForwardOptions(adapter);
   const trainable = trainableVariables(model.tf, adapter.tensors);
   disposeAll(adapter.tensors);
@@ -323,7 +324,7 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   checkBaseReadsDatanets(p);
   checkAttributedTargets(p);
   const tf = await experimentTf();
-  const { name, model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
+  const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
   const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
   log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${dn.data.n} windows of ${T} tokens of ${name} (stride ${p.stride})`);
@@ -336,7 +337,8 @@ async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup, onProg
   const run = await fineTune(model, base.weights, dn.data, p, p.seed, undefined, true, onProgress);
   const trainSeconds = (performance.now() - t0) / 1000;
   const weights = { ...base.weights, ...run.tensors };
-  const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: run.forwardOptions });
+  // with its recipe, TRAK's members (and any LiSSA chain) run as worker jobs that rebuild it on the base
+  const fm = new FactoryModel({ model, weights, trainable: Object.keys(run.tensors), forwardOptions: run.forwardOptions, recipe: lmLoraRecipe(p, p.lora) });
   const checkpoints = fm.checkpoints(run.checkpoints);
   out.train_windows = dn.data.n;
   out.training_documents = dn.documents.length;
@@ -388,22 +390,13 @@ export interface LmRetrainSpec {
   evaluate?: Batch;
 }
 
-/** The base model a worker loads once (from the cache the experiment's set-up filled), by its pretraining. */
-let workerBase: Promise<{ model: Model; weights: WeightMap }> | undefined;
-let workerBaseKey = "";
-
 /**
  * The job: LoRA fine-tuning of the base (read from the cache) on the spec's windows under its
  * seed; the continuations' −log-likelihood under the result, or its parameter vector.
  */
 export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
   const { p } = spec;
-  const key = lmBaseKey(p);
-  if (key !== workerBaseKey) {
-    workerBaseKey = key;
-    workerBase = experimentTf().then((tf) => loadLmBase(tf, p));
-  }
-  const { model, weights } = await workerBase!;
+  const { model, weights } = await heldLmBase(await experimentTf(), p);
   const r = await fineTune(model, weights, spec.data, p, spec.seed, spec.rows);
   const fm = new FactoryModel({ model, weights: { ...weights, ...r.tensors }, trainable: Object.keys(r.tensors), forwardOptions: r.forwardOptions });
   const params = await fm.readParams(r.tensors);

@@ -2,17 +2,21 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { FactoryModel } from "../../../lib/attribution/factory-model.js";
+import { buildLmDatanets, lmRetrainJob } from "../../../lib/attribution/experiments/index.js";
+import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { attributionMlp, trainLoraMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
-import { recipeOf } from "../../../lib/attribution/job-models.js";
+import { lmLoraRecipe, recipeOf } from "../../../lib/attribution/job-models.js";
+import { lmLoraConfig, loadLmBase } from "../../../lib/attribution/lm-base.js";
 import { type AttributionTask, LiSSAInfluence, TRAK } from "../../../lib/attribution/methods/index.js";
-import { LogisticRegression } from "../../../lib/attribution/model.js";
+import { LogisticRegression, subset } from "../../../lib/attribution/model.js";
 import { fitNewton } from "../../../lib/attribution/retrain.js";
 import { LabError } from "../../../lib/errors.js";
+import { initLora, loraForwardOptions } from "../../../lib/intelligence/lora/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCodeAsync } from "../expect-code.js";
+import { tinyLmParams } from "./fixtures.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -40,7 +44,7 @@ describe("attribution: methods' independent work on worker threads", function ()
     mlpTask = { model: a.model, params: a.params, train, test, l2: 0.5, seed: 1, ensemble: [{ params: a.params }, { params: b.params }] };
   });
 
-  it("a model has a recipe where a worker can rebuild it: the logistic regression and the fully trained Factory MLP, not a LoRA adapter", async () => {
+  it("a model has a recipe where a worker can rebuild it: the logistic regression and the fully trained Factory MLP, not the Factory MLP's LoRA adapter", async () => {
     expect(recipeOf(logreg)).to.deep.equal({ kind: "logistic-regression", inputDim: train.dim, numClasses: 3 });
     expect(recipeOf(mlpTask.model)).to.deep.equal({ kind: "factory-mlp", inputDim: train.dim, hidden: 6, numClasses: 3 });
     const base = await trainMlp(attributionMlp(tf, train.dim, 6, 3), train, { epochs: 1, batchSize: 20, lr: 0.05, weightDecay: 0, seed: 2 });
@@ -75,6 +79,34 @@ describe("attribution: methods' independent work on worker threads", function ()
       expect(bits((await trak(2).attribute({ ...task, gradients })).data)).to.equal(bits(one.data));
       expect(gradients.hits).to.equal(2 * task.ensemble!.length);
     }
+  });
+
+  it("an lm experiment's LoRA adapter has a recipe: TRAK's members on the GPT, rebuilt on the base in each worker, give bit-identical scores for 1 and 2 workers", async () => {
+    const p = { ...tinyLmParams, lora: { r: 1, alpha: 2, targets: ["v_proj", "lm_head"] }, steps: 2 };
+    const { model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
+    const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
+    // two members: LoRA runs of the experiment under two seeds (its re-training job, here in this process)
+    const members = [await lmRetrainJob({ p, data: dn.data, seed: 3 }), await lmRetrainJob({ p, data: dn.data, seed: 4 })];
+    // the attributed model as the experiment builds it: the base and an adapter of the run's shape, whose factors the members' vectors replace
+    const adapter = initLora(model, weights, lmLoraConfig(p.lora), 9);
+    const fm = new FactoryModel({
+      model,
+      weights: { ...weights, ...adapter.tensors },
+      trainable: Object.keys(adapter.tensors),
+      forwardOptions: loraForwardOptions(adapter),
+      recipe: lmLoraRecipe(p, p.lora),
+    });
+    expect(recipeOf(fm)).to.deep.equal({ kind: "lm-lora", base: { pretrain: "quick", baseSeed: 1 }, lora: p.lora });
+    const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
+    const task: AttributionTask = { model: fm, params: members[0], train, test: subset(train, [0, 3, 7]), l2: 0, seed: 1, ensemble: members.map((params) => ({ params })) };
+    const trak = (workers: number) => new TRAK({ projectionDim: 8, seed: 1, ridge: 1e-3, pool: { workers } });
+    const one = await trak(1).attribute(task);
+    expect(bits((await trak(2).attribute(task)).data)).to.equal(bits(one.data));
+    expect(bits(await trak(2).selfInfluence(task))).to.equal(bits(await trak(1).selfInfluence(task)));
+    // the members differ, and so do the scores of one member alone
+    expect(bits(members[1])).to.not.equal(bits(members[0]));
+    expect(bits((await trak(1).attribute({ ...task, ensemble: [{ params: members[0] }] })).data)).to.not.equal(bits(one.data));
+    for (const t of Object.values(adapter.tensors)) t.dispose();
   });
 
   it("a worker's refusal reaches the caller with its code and fields: TRAK's singular ΦᵀΦ", async () => {
