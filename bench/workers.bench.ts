@@ -14,18 +14,17 @@
 import { availableParallelism } from "node:os";
 import { resolveTrakRidge } from "../lib/attribution/experiments/context.js";
 import { buildLmDatanets, type LmDatanetParams, lmRetrainJob, loadAttributionSpec } from "../lib/attribution/experiments/index.js";
-import { FactoryModel, lmBatch } from "../lib/attribution/factory-model.js";
+import { lmBatch } from "../lib/attribution/factory-model.js";
 import { attributionMlp, trainMlp } from "../lib/attribution/factory-train.js";
 import { sampleFashion } from "../lib/attribution/fmnist-features.js";
 import { perExampleGradients } from "../lib/attribution/gradients.js";
-import { lmLoraRecipe } from "../lib/attribution/job-models.js";
-import { heldLmBase, lmLoraConfig } from "../lib/attribution/lm-base.js";
+import { lmAdapterModel, lmLoraRecipe } from "../lib/attribution/job-models.js";
+import { heldLmBase } from "../lib/attribution/lm-base.js";
 import { type AttributionTask, LiSSAInfluence, TRAK } from "../lib/attribution/methods/index.js";
 import { LogisticRegression, subset } from "../lib/attribution/model.js";
 import { fitNewton } from "../lib/attribution/retrain.js";
 import { printTable } from "../lib/bench/bench-tables.js";
 import { experimentParams } from "../lib/experiments/index.js";
-import { initLora, loraForwardOptions } from "../lib/intelligence/lora/index.js";
 import { initTf } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
@@ -99,19 +98,12 @@ const record = (work: string, jobs: number, r: { one: number; all: number; ident
 // TRAK's members on lm-transformations' LoRA adapter of the GPT
 {
   const p = experimentParams<LmDatanetParams>(loadAttributionSpec("lm-transformations"), { quick });
-  const { model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
+  const { tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
   // the members: LoRA runs under the experiment's seeds (its re-training job, in this process)
   const members = [];
   for (let m = 0; m < p.trakModels; m++) members.push({ params: await lmRetrainJob({ p, data: dn.data, seed: p.seed + m }) });
-  const adapter = initLora(model, weights, lmLoraConfig(p.lora), p.seed);
-  const fm = new FactoryModel({
-    model,
-    weights: { ...weights, ...adapter.tensors },
-    trainable: Object.keys(adapter.tensors),
-    forwardOptions: loraForwardOptions(adapter),
-    recipe: lmLoraRecipe(p, p.lora),
-  });
+  const fm = await lmAdapterModel(tf, lmLoraRecipe(p, p.lora));
   const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
   const nTest = dn.heldOut.flat().length;
   const test = subset(

@@ -59,8 +59,11 @@ export function modelOf(m: JobModel): Promise<TraceableModel> {
   return model;
 }
 
+/** A language model's LoRA adapter, rebuilt on its base. */
+type LmLoraRecipe = Extract<ModelRecipe, { kind: "lm-lora" }>;
+
 /** The recipe of a LoRA adapter `lora` on the base `p` picks (only the fields that pick it, so equal bases give equal recipes). */
-export function lmLoraRecipe(p: LmBaseParams, lora: LmLora): ModelRecipe {
+export function lmLoraRecipe(p: LmBaseParams, lora: LmLora): LmLoraRecipe {
   const base: LmBaseParams = { pretrain: p.pretrain, baseSeed: p.baseSeed };
   if (p.base !== undefined) base.base = p.base;
   return { kind: "lm-lora", base, lora: { r: lora.r, alpha: lora.alpha, targets: [...lora.targets] } };
@@ -69,7 +72,7 @@ export function lmLoraRecipe(p: LmBaseParams, lora: LmLora): ModelRecipe {
 async function build(recipe: ModelRecipe): Promise<TraceableModel> {
   if (recipe.kind === "logistic-regression") return new LogisticRegression(recipe.inputDim, recipe.numClasses);
   const { tf } = await initTf({ quiet: true });
-  if (recipe.kind === "lm-lora") return buildLmLora(tf, recipe);
+  if (recipe.kind === "lm-lora") return lmAdapterModel(tf, recipe);
   const mlp = attributionMlp(tf, recipe.inputDim, recipe.hidden, recipe.numClasses);
   // every weight is trainable, so the parameter vector replaces all of these
   const weights = mlp.init(0);
@@ -79,9 +82,10 @@ async function build(recipe: ModelRecipe): Promise<TraceableModel> {
 /**
  * The adapter on its base: the base held by this process (heldLmBase), a fresh adapter of the
  * recipe's shape whose factors the parameter vector replaces, and the forward options of the
- * adapter that was trained (the same config, so the same scaling).
+ * adapter that was trained (the same config, so the same scaling). Workers rebuild the model this
+ * way; callers that hold members' parameter vectors (benches, tests) build it this way too.
  */
-async function buildLmLora(tf: Tf, recipe: Extract<ModelRecipe, { kind: "lm-lora" }>): Promise<TraceableModel> {
+export async function lmAdapterModel(tf: Tf, recipe: LmLoraRecipe): Promise<FactoryModel> {
   const { model, weights } = await heldLmBase(tf, recipe.base);
   const adapter = initLora(model, weights, lmLoraConfig(recipe.lora), 0);
   const fm = new FactoryModel({ model, weights: { ...weights, ...adapter.tensors }, trainable: Object.keys(adapter.tensors), forwardOptions: loraForwardOptions(adapter), recipe });

@@ -7,13 +7,12 @@ import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js
 import { attributionMlp, trainLoraMlp, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
 import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
-import { lmLoraRecipe, recipeOf } from "../../../lib/attribution/job-models.js";
-import { lmLoraConfig, loadLmBase } from "../../../lib/attribution/lm-base.js";
+import { lmAdapterModel, lmLoraRecipe, recipeOf } from "../../../lib/attribution/job-models.js";
+import { loadLmBase } from "../../../lib/attribution/lm-base.js";
 import { type AttributionTask, LiSSAInfluence, TRAK } from "../../../lib/attribution/methods/index.js";
 import { LogisticRegression, subset } from "../../../lib/attribution/model.js";
 import { fitNewton } from "../../../lib/attribution/retrain.js";
 import { LabError } from "../../../lib/errors.js";
-import { initLora, loraForwardOptions } from "../../../lib/intelligence/lora/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCodeAsync } from "../expect-code.js";
 import { tinyLmParams } from "./fixtures.js";
@@ -83,19 +82,12 @@ describe("attribution: methods' independent work on worker threads", function ()
 
   it("an lm experiment's LoRA adapter has a recipe: TRAK's members on the GPT, rebuilt on the base in each worker, give bit-identical scores for 1 and 2 workers", async () => {
     const p = { ...tinyLmParams, lora: { r: 1, alpha: 2, targets: ["v_proj", "lm_head"] }, steps: 2 };
-    const { model, weights, tokenizer, blockSize: T } = await loadLmBase(tf, p);
+    const { tokenizer, blockSize: T } = await loadLmBase(tf, p);
     const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
     // two members: LoRA runs of the experiment under two seeds (its re-training job, here in this process)
     const members = [await lmRetrainJob({ p, data: dn.data, seed: 3 }), await lmRetrainJob({ p, data: dn.data, seed: 4 })];
-    // the attributed model as the experiment builds it: the base and an adapter of the run's shape, whose factors the members' vectors replace
-    const adapter = initLora(model, weights, lmLoraConfig(p.lora), 9);
-    const fm = new FactoryModel({
-      model,
-      weights: { ...weights, ...adapter.tensors },
-      trainable: Object.keys(adapter.tensors),
-      forwardOptions: loraForwardOptions(adapter),
-      recipe: lmLoraRecipe(p, p.lora),
-    });
+    // the attributed model as a worker rebuilds it: the base and an adapter of the run's shape, whose factors the members' vectors replace
+    const fm = await lmAdapterModel(tf, lmLoraRecipe(p, p.lora));
     expect(recipeOf(fm)).to.deep.equal({ kind: "lm-lora", base: { pretrain: "quick", baseSeed: 1 }, lora: p.lora });
     const train = lmBatch(dn.data.x, dn.data.y, dn.data.n, T);
     const task: AttributionTask = { model: fm, params: members[0], train, test: subset(train, [0, 3, 7]), l2: 0, seed: 1, ensemble: members.map((params) => ({ params })) };
@@ -106,7 +98,6 @@ describe("attribution: methods' independent work on worker threads", function ()
     // the members differ, and so do the scores of one member alone
     expect(bits(members[1])).to.not.equal(bits(members[0]));
     expect(bits((await trak(1).attribute({ ...task, ensemble: [{ params: members[0] }] })).data)).to.not.equal(bits(one.data));
-    for (const t of Object.values(adapter.tensors)) t.dispose();
   });
 
   it("a worker's refusal reaches the caller with its code and fields: TRAK's singular ΦᵀΦ", async () => {
