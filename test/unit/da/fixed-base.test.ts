@@ -6,16 +6,7 @@ import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
 import { fixedBaseG1, fixedBaseG2, prepareFixedBase } from "../../../lib/da/fixed-base.js";
 import { commitLength, prepareLengthTables } from "../../../lib/da/kzg-bn254.js";
 import { insecureSrs } from "../../../lib/da/srs.js";
-import { rng } from "../../../lib/random.js";
-
-function randomScalars(n: number, seed: number): bigint[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => {
-    let v = 0n;
-    for (let k = 0; k < 8; k++) v = (v << 32n) | BigInt(r.int(2 ** 32));
-    return v % FR_MODULUS;
-  });
-}
+import { randomFieldElements } from "./random-field.js";
 
 /** The reference: mcl's mulVec on the scalars reduced mod r. */
 function mulVec<T extends mcl.G1 | mcl.G2>(points: readonly T[], scalars: readonly bigint[]): T {
@@ -39,7 +30,7 @@ describe("fixed-base multi-scalar multiplication", function () {
     const srs = await insecureSrs(5, 512);
     const table = prepareFixedBase(srs.g2.slice(0, 300));
     for (const n of [1, 2, 64, 300]) {
-      const scalars = randomScalars(n, 100 + n);
+      const scalars = randomFieldElements(n, 100 + n);
       expect(g2ToAffine(fixedBaseG2(table, scalars)), `${n} points`).to.deep.equal(g2ToAffine(mulVec(srs.g2, scalars)));
     }
     expect(g2ToAffine(fixedBaseG2(table, EDGE))).to.deep.equal(g2ToAffine(mulVec(srs.g2, EDGE)));
@@ -47,12 +38,12 @@ describe("fixed-base multi-scalar multiplication", function () {
     const repeated = [srs.g2[1]!, srs.g2[1]!, srs.g2[1]!, srs.g2[2]!];
     const scalars = [5n, 5n, FR_MODULUS - 5n, 7n];
     expect(g2ToAffine(fixedBaseG2(prepareFixedBase(repeated), scalars))).to.deep.equal(g2ToAffine(mulVec(repeated, scalars)));
-    expect(() => fixedBaseG2(table, randomScalars(301, 1))).to.throw(RangeError);
+    expect(() => fixedBaseG2(table, randomFieldElements(301, 1))).to.throw(RangeError);
   });
 
   it("commitLength gives the same length commitment and proof with the fixed-base tables prepared", async () => {
     const srs = await insecureSrs(9, 256);
-    const coefficients = randomScalars(256, 9);
+    const coefficients = randomFieldElements(256, 9);
     const plain = commitLength(srs, coefficients);
     prepareLengthTables(srs, 256);
     const prepared = commitLength(srs, coefficients);
@@ -64,7 +55,7 @@ describe("fixed-base multi-scalar multiplication", function () {
     const srs = await insecureSrs(5, 512);
     const table = prepareFixedBase(srs.g1.slice(0, 400));
     for (const n of [1, 3, 100, 400]) {
-      const scalars = randomScalars(n, 200 + n);
+      const scalars = randomFieldElements(n, 200 + n);
       expect(g1ToAffine(fixedBaseG1(table, scalars)), `${n} points`).to.deep.equal(g1ToAffine(mulVec(srs.g1, scalars)));
     }
     expect(g1ToAffine(fixedBaseG1(table, EDGE))).to.deep.equal(g1ToAffine(mulVec(srs.g1, EDGE)));

@@ -3,19 +3,9 @@ import { FP_MODULUS } from "../../../lib/da/bn254.js";
 import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
 import { extendedNtt, intt, ntt } from "../../../lib/da/ntt.js";
 import { ELEMENT_BYTES, MontgomeryKernel, montgomeryModuleBytes } from "../../../lib/da/wasm/montgomery.js";
-import { rng } from "../../../lib/random.js";
 import { signedLeb128, unsignedLeb128 } from "../../../lib/wasm-emitter.js";
 import { referenceExtendedNtt, referenceIntt, referenceNtt } from "./ntt-reference.js";
-
-/** Uniform-ish elements below `modulus` from 32 random bytes each. */
-function randomElements(count: number, seed: number, modulus = FR_MODULUS): bigint[] {
-  const r = rng(seed);
-  return Array.from({ length: count }, () => {
-    let v = 0n;
-    for (let b = 0; b < 32; b++) v = (v << 8n) | BigInt(r.int(256));
-    return v % modulus;
-  });
-}
+import { randomFieldElements } from "./random-field.js";
 
 function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
   let result = 1n;
@@ -44,7 +34,7 @@ describe("the WebAssembly Montgomery kernel", () => {
     it(`multiplies, adds and subtracts modulo ${name} as bigints do, on 0, 1, p - 1 and random values`, () => {
       const k = new MontgomeryKernel(p);
       const rInverse = modPow(2n ** 256n, p - 2n, p);
-      const values = [0n, 1n, 2n, p - 1n, p - 2n, (p - 1n) / 2n, (p + 1n) / 2n, 2n ** 253n % p, ...randomElements(12, 5, p)];
+      const values = [0n, 1n, 2n, p - 1n, p - 2n, (p - 1n) / 2n, (p + 1n) / 2n, 2n ** 253n % p, ...randomFieldElements(12, 5, p)];
       const [a, b, out] = [0, ELEMENT_BYTES, 2 * ELEMENT_BYTES];
       for (const x of values) {
         for (const y of values) {
@@ -66,7 +56,7 @@ describe("the WebAssembly Montgomery kernel", () => {
 
   it("computes the NTT, inverse NTT and zero-extended NTT as the bigint reference does", () => {
     for (const n of [1, 2, 4, 16, 256, 2048]) {
-      const values = randomElements(n, n);
+      const values = randomFieldElements(n, n);
       const evaluations = ntt(values);
       expect(evaluations, `ntt ${n}`).to.deep.equal(referenceNtt(values));
       expect(intt(values), `intt ${n}`).to.deep.equal(referenceIntt(values));
@@ -79,7 +69,7 @@ describe("the WebAssembly Montgomery kernel", () => {
       [64, 512],
       [512, 4096],
     ] as const) {
-      const c = randomElements(m, m * 7 + domainSize);
+      const c = randomFieldElements(m, m * 7 + domainSize);
       expect(extendedNtt(c, domainSize), `${m} -> ${domainSize}`).to.deep.equal(referenceExtendedNtt(c, domainSize));
     }
   });

@@ -7,16 +7,7 @@ import { FR_MODULUS, Fr } from "../../../lib/da/field.js";
 import { fixedBaseWindow } from "../../../lib/da/fixed-base.js";
 import { pippengerG2, pippengerWindow } from "../../../lib/da/pippenger.js";
 import { insecureSrs } from "../../../lib/da/srs.js";
-import { rng } from "../../../lib/random.js";
-
-function randomScalars(n: number, seed: number): bigint[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, () => {
-    let v = 0n;
-    for (let k = 0; k < 8; k++) v = (v << 32n) | BigInt(r.int(2 ** 32));
-    return v % FR_MODULUS;
-  });
-}
+import { randomFieldElements } from "./random-field.js";
 
 /** The reference: mcl's mulVec on the scalars reduced mod r. */
 function mulVec(points: readonly mcl.G2[], scalars: readonly bigint[]): mcl.G2 {
@@ -37,7 +28,7 @@ describe("Pippenger's G2 multi-scalar multiplication", function () {
   it("equals mcl's mulVec on random scalars at sizes 1 to 1,500", async () => {
     const srs = await insecureSrs(5, 2048);
     for (const n of [1, 2, 7, 64, 300, 1500]) {
-      const scalars = randomScalars(n, n);
+      const scalars = randomFieldElements(n, n);
       expect(g2ToAffine(pippengerG2(srs.g2, scalars)), `${n} points`).to.deep.equal(g2ToAffine(mulVec(srs.g2, scalars)));
     }
   });
