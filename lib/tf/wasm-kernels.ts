@@ -207,11 +207,13 @@ function batchedPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transpos
 }
 
 /**
- * Multiply-adds (batch·m·k·n) below which a batched product stays on the calling thread: handing
- * slices to the helpers and waking them costs tens of microseconds, which a smaller product does
- * not repay (measured: bench/platform.bench.ts's batched-product rows).
+ * Multiply-adds (batch·m·k·n) below which a batched product stays on the calling thread. Handing a
+ * slice to a helper and waiting for it costs about 10 µs here (2 cores; a product of 2^18
+ * multiply-adds took 0.011 ms alone and 0.021 ms shared), and a shared product of 2^20 was still
+ * slower than one thread on a loaded machine (0.84×): from 2^21 (about 0.09 ms on one thread) the
+ * hand-off is a tenth of the work or less. bench/platform.bench.ts times the attention products.
  */
-export const THREADED_MIN_MULTIPLY_ADDS = 2 ** 20;
+export const THREADED_MIN_MULTIPLY_ADDS = 2 ** 21;
 
 /** A batched product's runner: the kernel on the calling thread, or shared with the helper threads. */
 type BatchedRunner = (product: BatchedProduct) => void;
