@@ -38,7 +38,7 @@ export interface ProbeReply {
   matmulPerCpuSecond?: Record<string, number>;
   /** batched: GFLOP/s by product (BATCHED_PRODUCTS' labels). */
   batched?: Record<string, number>;
-  /** batched: the threads the SIMD batched product shared its large products among. */
+  /** batched and step: the threads the SIMD batched product shared its large products among. */
   batchedThreads?: number;
   tokensPerSecond?: number;
   /** lora: the loss of the last step, in full (the same at every thread count). */
@@ -154,7 +154,7 @@ async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "
   });
   const batchedSha256 = sha256(await Promise.all(batched.map((t) => readFloats(t))));
   tf.dispose(batched);
-  return { step: { losses, adapterSha256, productSha256, batchedSha256 } };
+  return { step: { losses, adapterSha256, productSha256, batchedSha256 }, batchedThreads: batchedProductThreads(tf) };
 }
 
 /**
