@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import { createGpt, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, type Model, Optimizer, trainStep } from "../intelligence/index.js";
 import { BASE_MODELS } from "../intelligence/models/zoo.js";
-import { batchedProductThreads, initTf } from "../tf/index.js";
+import { batchedProductReady, batchedProductThreads, initTf } from "../tf/index.js";
 import { readFloats } from "../tf/read-back.js";
 import { matmulGflops, timeMs } from "./bench-tables.js";
 
@@ -104,6 +104,7 @@ export const BATCHED_PRODUCTS: Array<{ label: string; shape: [number, number, nu
  * the product is timed without reading it back (a read-back copies the output, a third of the time).
  */
 async function batchedGflops(tf: typeof tfjs, repeats: number): Promise<Record<string, number>> {
+  await batchedProductReady(tf);
   const rates: Record<string, number> = {};
   for (const { label, shape, transposeA, transposeB } of BATCHED_PRODUCTS) {
     const [batch, m, k, n] = shape;

@@ -88,7 +88,7 @@ export function sliceProduct(product: BatchedProduct, parts: number): BatchedPro
 // --- the control block: one row of Int32 per helper -------------------------------------------
 
 /** A helper's state, in the first word of its row. */
-const State = { idle: 0, posted: 1, done: 2, failed: 3, close: 4, broken: 5 } as const;
+const State = { idle: 0, posted: 1, done: 2, failed: 3, close: 4, broken: 5, starting: 6 } as const;
 /** Words per helper: the state, then the kernel's twelve arguments. */
 const ROW_WORDS = 16;
 
@@ -97,18 +97,21 @@ export const LOST_AFTER_MS = 10_000;
 
 /**
  * What each helper runs: instantiate the kernel on the shared memory, then take slices from its
- * row of the control block until told to close. A kernel that throws reports `failed`; an
- * instantiation that throws reports `broken` and ends the helper.
+ * row of the control block until told to close. It is given work only once it reports `idle`
+ * (ready), so a helper still starting never delays a product. A kernel that throws reports
+ * `failed`; an instantiation that throws reports `broken` and ends the helper.
  */
 const HELPER_SOURCE = `
 "use strict";
-const { workerData } = require("node:worker_threads");
+const { parentPort, workerData } = require("node:worker_threads");
 const { module, memory, control, row } = workerData;
 const S = ${JSON.stringify(State)};
 const words = new Int32Array(control, row * ${ROW_WORDS} * 4, ${ROW_WORDS});
 let bmm;
 try {
   bmm = new WebAssembly.Instance(module, { env: { memory } }).exports.bmm;
+  Atomics.compareExchange(words, 0, S.starting, S.idle);
+  parentPort.postMessage("ready");
 } catch {
   Atomics.store(words, 0, S.broken);
   Atomics.notify(words, 0);
@@ -151,6 +154,7 @@ export class BatchedMatMulThreads {
   ) {
     this.bmm = bmm;
     this.control = new Int32Array(new SharedArrayBuffer((threads - 1) * ROW_WORDS * 4));
+    for (let row = 0; row < threads - 1; row++) this.control[row * ROW_WORDS] = State.starting;
     for (let row = 0; row < threads - 1; row++) {
       const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer, row }, stdout: false, stderr: false });
       worker.unref();
@@ -160,6 +164,23 @@ export class BatchedMatMulThreads {
       });
       this.helpers.push(worker);
     }
+    this.started = Promise.all(this.helpers.map((worker) => new Promise<void>((resolve) => worker.once("message", () => resolve()).once("exit", () => resolve())))).then(() => {});
+  }
+
+  /** Settles when every helper has started (or failed to): until then products go to the helpers that have. */
+  private readonly started: Promise<void>;
+
+  /** The threads products are shared among once every helper has started. */
+  async ready(): Promise<number> {
+    await this.started;
+    return this.threads;
+  }
+
+  /** The helpers that have started and wait for work. */
+  private readyRows(): number[] {
+    const rows: number[] = [];
+    for (let row = 0; row < this.helpers.length; row++) if (Atomics.load(this.control, row * ROW_WORDS) === State.idle) rows.push(row);
+    return rows;
   }
 
   /**
@@ -173,9 +194,9 @@ export class BatchedMatMulThreads {
     return module && bmm ? new BatchedMatMulThreads(memory, module, bmm, threads, options.lostAfterMs ?? LOST_AFTER_MS) : undefined;
   }
 
-  /** The threads a product is shared among now: the calling one and each helper, or 1 once closed. */
+  /** The threads a product is shared among now: the calling one and each helper that has started, or 1 once closed. */
   get threads(): number {
-    return this.closedBecause === undefined ? this.helpers.length + 1 : 1;
+    return this.closedBecause === undefined ? this.readyRows().length + 1 : 1;
   }
 
   /** Test hook: the helper threads, to end one as a crash would. */
@@ -198,20 +219,22 @@ export class BatchedMatMulThreads {
       this.bmm(...kernelArgs(product));
       return;
     }
-    const [own, ...others] = sliceProduct(product, this.threads);
-    for (let row = 0; row < others.length; row++) this.post(row, others[row]);
+    const rows = this.readyRows();
+    const [own, ...others] = sliceProduct(product, rows.length + 1);
+    const posted = rows.slice(0, others.length);
+    for (let i = 0; i < posted.length; i++) this.post(posted[i], others[i]);
     const started = performance.now();
     try {
       this.bmm(...kernelArgs(own));
     } catch (error) {
       // the helpers finish their slices before the error leaves: a helper still computing would
       // otherwise overwrite the next call's posting with this call's answer
-      for (let row = 0; row < others.length; row++) if (this.await(row, this.lostAfterMs) === State.posted) this.close(`helper thread ${row} did not answer`);
+      for (const row of posted) if (this.await(row, this.lostAfterMs) === State.posted) this.close(`helper thread ${row} did not answer`);
       throw error;
     }
     const limitMs = this.lostAfterMs + 100 * (performance.now() - started);
     const failed: number[] = [];
-    for (let row = 0; row < others.length; row++) {
+    for (const row of posted) {
       const outcome = this.await(row, limitMs);
       if (outcome === State.done) continue;
       if (outcome === State.failed) {
@@ -220,7 +243,7 @@ export class BatchedMatMulThreads {
       }
       // lost: the helper may still write this call's output until it stops, so the output must
       // not be reused (the kernel that throws here leaves its output tensor allocated, unregistered)
-      const what = outcome === State.broken ? "could not instantiate the kernel" : `did not answer within ${Math.round(limitMs)} ms`;
+      const what = `did not answer within ${Math.round(limitMs)} ms`;
       this.close(`helper thread ${row} ${what}`);
       throw lostHelper(row, what);
     }
@@ -252,7 +275,7 @@ export class BatchedMatMulThreads {
     Atomics.notify(this.control, base);
   }
 
-  /** Waits for helper `row` to finish its slice; its final state, or `posted` when it stayed silent past `limitMs`. */
+  /** Waits for helper `row` to finish its slice; its outcome (`done`, `failed`), or `posted` when it stayed silent past `limitMs`. */
   private await(row: number, limitMs: number): number {
     const base = row * ROW_WORDS;
     const deadline = performance.now() + limitMs;

@@ -232,6 +232,18 @@ export function batchedProductThreads(tf: typeof TF): number {
 }
 
 /**
+ * Starts the batched product's helper threads on `tf`'s wasm backend (they start at its first
+ * batched product) and settles when they have: what a measurement waits for before it times.
+ * Returns the threads products will be shared among.
+ */
+export async function batchedProductReady(tf: typeof TF): Promise<number> {
+  tf.tidy(() => tf.matMul(tf.ones([2, 1, 1]), tf.ones([2, 1, 1])));
+  const module = (tf.backend() as unknown as { wasm?: object }).wasm;
+  const pool = module && batchedPools.get(module);
+  return pool ? pool.ready() : 1;
+}
+
+/**
  * The SIMD kernel on a wasm backend's memory (the threaded build's shared `wasmMemory`, or the
  * single-threaded build's exported `memory`), once per backend module; null where neither is
  * found or the engine does not take the module, and the stock path stays. On the threaded build

@@ -107,10 +107,12 @@ describe("the batched product's slices", () => {
 describe("the batched product on helper threads over a shared memory", function () {
   this.timeout(60_000);
   const pools: BatchedMatMulThreads[] = [];
-  const start = (memory: WebAssembly.Memory, threads: number, options?: { lostAfterMs?: number }) => {
+  /** A pool whose helpers have all started (until then a product goes to those that have). */
+  const start = async (memory: WebAssembly.Memory, threads: number, options?: { lostAfterMs?: number }) => {
     const pool = BatchedMatMulThreads.start(memory, threads, options);
     expect(pool, "this Node takes WebAssembly SIMD and shared memory").to.not.equal(undefined);
     pools.push(pool!);
+    expect(await pool!.ready()).to.equal(threads);
     return pool!;
   };
   after(() => {
@@ -123,10 +125,9 @@ describe("the batched product on helper threads over a shared memory", function 
   });
 
   for (const threads of [2, 3]) {
-    it(`gives the calling thread's bits on ${threads} threads, writing nothing outside the output: edge and random shapes, a transposed left operand, broadcast batches`, () => {
+    it(`gives the calling thread's bits on ${threads} threads, writing nothing outside the output: edge and random shapes, a transposed left operand, broadcast batches`, async () => {
       const memory = new WebAssembly.Memory({ initial: 256, maximum: 1024, shared: true });
-      const pool = start(memory, threads);
-      expect(pool.threads).to.equal(threads);
+      const pool = await start(memory, threads);
       const r = rng(threads);
       const shapes = [...SHAPES];
       for (let i = 0; i < 10; i++) shapes.push([2 + r.int(7), 1 + r.int(70), 1 + r.int(110), 1 + r.int(70)]);
@@ -144,9 +145,9 @@ describe("the batched product on helper threads over a shared memory", function 
     });
   }
 
-  it("computes on memory the heap grew after the helpers started", () => {
+  it("computes on memory the heap grew after the helpers started", async () => {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 1024, shared: true });
-    const pool = start(memory, 2);
+    const pool = await start(memory, 2);
     const before = layout(64, 4, 48, 40, 36);
     expect(runOn(memory, before, 1, (p) => pool.run(p)).out).to.deep.equal(runOn(memory, before, 1, (p) => pool.bmm(...kernelArgs(p))).out);
     const oldBytes = memory.buffer.byteLength;
@@ -159,9 +160,9 @@ describe("the batched product on helper threads over a shared memory", function 
     expect(two.untouched).to.equal(true);
   });
 
-  it("fails a product whose helper's slice traps with wasm/helper-thread-failed, and stays usable", () => {
+  it("fails a product whose helper's slice traps with wasm/helper-thread-failed, and stays usable", async () => {
     const memory = new WebAssembly.Memory({ initial: 4, maximum: 8, shared: true });
-    const pool = start(memory, 2);
+    const pool = await start(memory, 2);
     // batch 2 split by entries: the calling thread's entry lies in the heap, the helper's second A lies past its end
     const product: BatchedProduct = { ...layout(64, 2, 8, 8, 8).product, aBatchBytes: 4 * 8 * PAGE };
     expectCode(() => pool.run(product), BackendError, "wasm/helper-thread-failed", { helpers: [0], batch: 2 });
@@ -170,9 +171,9 @@ describe("the batched product on helper threads over a shared memory", function 
     expect(runOn(memory, l, 3, (p) => pool.run(p)).out).to.deep.equal(runOn(memory, l, 3, (p) => pool.bmm(...kernelArgs(p))).out);
   });
 
-  it("lets the helpers finish before the calling thread's own trap leaves, and stays usable", () => {
+  it("lets the helpers finish before the calling thread's own trap leaves, and stays usable", async () => {
     const memory = new WebAssembly.Memory({ initial: 4, maximum: 8, shared: true });
-    const pool = start(memory, 2);
+    const pool = await start(memory, 2);
     // every slice reads A past the heap's end: the helper traps as well, and must be done before the calling thread's trap leaves
     const product: BatchedProduct = { ...layout(64, 2, 8, 8, 8).product, batch: 4, aBatchBytes: 0, bBatchBytes: 0, a: 4 * 8 * PAGE };
     expect(() => pool.run(product)).to.throw(WebAssembly.RuntimeError);
@@ -183,7 +184,7 @@ describe("the batched product on helper threads over a shared memory", function 
 
   it("fails the product that finds a helper dead with wasm/helper-thread-lost, then computes the same bits on the calling thread", async () => {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 32, shared: true });
-    const pool = start(memory, 2);
+    const pool = await start(memory, 2);
     const l = layout(64, 4, 48, 64, 40);
     const want = runOn(memory, l, 4, (p) => pool.bmm(...kernelArgs(p))).out;
     const [helper] = pool.helperThreads;
@@ -195,9 +196,9 @@ describe("the batched product on helper threads over a shared memory", function 
     expect(runOn(memory, l, 4, (p) => pool.run(p)).out).to.deep.equal(want);
   });
 
-  it("does not hang on a helper that dies while the calling thread waits: wasm/helper-thread-lost after the stated wait", () => {
+  it("does not hang on a helper that dies while the calling thread waits: wasm/helper-thread-lost after the stated wait", async () => {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 32, shared: true });
-    const pool = start(memory, 2, { lostAfterMs: 300 });
+    const pool = await start(memory, 2, { lostAfterMs: 300 });
     const l = layout(64, 4, 48, 64, 40);
     runOn(memory, l, 5, (p) => pool.run(p)); // the helper has started and answered once
     // ended with no chance for its exit to be heard: the calling thread stays blocked in this call
@@ -206,9 +207,9 @@ describe("the batched product on helper threads over a shared memory", function 
     expect(pool.threads).to.equal(1);
   });
 
-  it("runs on the calling thread alone once closed, and closes once", () => {
+  it("runs on the calling thread alone once closed, and closes once", async () => {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 32, shared: true });
-    const pool = start(memory, 2);
+    const pool = await start(memory, 2);
     pool.close();
     pool.close();
     expect(pool.threads).to.equal(1);
