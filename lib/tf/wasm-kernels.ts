@@ -104,7 +104,8 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
  * BatchMatMul kernel:
  *  - a batch of more than one matrix goes to the lab's SIMD batched product
  *    (lib/tf/wasm-batched-matmul.ts: bitwise the stock loop's sums; 36-39 GFLOP/s against 3 on
- *    attention's shapes, where a JavaScript loop over the heap's views reached 2); a transposed
+ *    attention's shapes, where a JavaScript loop over the heap's views reached 2; shared among the
+ *    threads on the threaded build, wasm-batched-matmul-threads.ts); a transposed
  *    left operand is read through its strides, a transposed right one is transposed explicitly
  *    first (a cheap, memory-bound copy);
  *  - one matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products of
