@@ -3,7 +3,8 @@
  * thread and at every core (the wasm backend's thread count is fixed per process, so each count
  * runs in a fresh process: lib/bench/thread-probe.ts); the machine's BLAS at the same sizes and
  * threads, the ceiling (Debian's numpy on OpenBLAS, OPENBLAS_NUM_THREADS); GPT LoRA training
- * tokens/s of the small and the large preset at one thread and at every core; then the
+ * tokens/s of the small and the large preset at one thread and at every core; the lab's SIMD
+ * batched product on the large preset's attention shapes at one thread and at every core; then the
  * in-process chain's settlement rate. Ratios are of numbers measured in this same run.
  */
 import { spawnSync } from "node:child_process";
@@ -113,6 +114,16 @@ for (const c of trainingCases) {
 }
 printTable("GPT LoRA training on wasm (r 2 on v_proj, fc_out, lm_head; AdamW)", training);
 
+// the SIMD batched product alone (attention's per-head products), shared among the threads
+const batched: Row[] = [];
+const batchedRate: Record<string, Record<string, number>> = {};
+for (const threads of threadCounts) {
+  const reply = await onThreads(threads, { task: "batched", repeats });
+  batchedRate[threads] = reply.batched ?? {};
+  for (const [product, gflops] of Object.entries(reply.batched ?? {})) batched.push({ product, threads, "shared among threads": reply.batchedThreads ?? 1, "GFLOP/s": gflops });
+}
+printTable("wasm SIMD batched product, the large preset's attention at batch 4 (lib/tf/wasm-batched-matmul.ts)", batched);
+
 // the ratios: wasm against the BLAS at equal threads, and every core against one
 const ratios: Row[] = [];
 for (const threads of threadCounts) {
@@ -132,6 +143,9 @@ if (cores > 1) {
       // the cores a shared machine gives change both gains alike: this one is about the threading alone
       ratios.push({ ratio: `wasm's gain / BLAS's gain, ${n}²`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] / blasGain });
     }
+  }
+  for (const product of Object.keys(batchedRate[1] ?? {})) {
+    ratios.push({ ratio: `wasm batched product ${product}, ${cores} threads / 1`, threads: cores, value: batchedRate[cores][product] / batchedRate[1][product] });
   }
   for (const c of trainingCases) {
     ratios.push({ ratio: `${c.preset} LoRA tokens/s, ${cores} threads / 1`, threads: cores, value: tokens[`${c.preset}@${cores}`] / tokens[`${c.preset}@1`] });

@@ -5,8 +5,11 @@
  *   matmul  — square float32 matmul GFLOP/s at each size, and per second of CPU time;
  *   lora    — GPT LoRA training tokens/s of a preset (the Factory's LoRA recipe, random tokens)
  *             and the last step's loss;
- *   step    — the bits of a small GPT LoRA run (losses, adapter weights, one large product), for
- *             checking that the thread count changes no number.
+ *   batched — GFLOP/s of the SIMD batched product on the large preset's attention shapes (and the
+ *             threads it was shared among);
+ *   step    — the bits of a small GPT LoRA run (losses, adapter weights, one large product, and
+ *             attention-sized batched products, which are shared among the threads), for checking
+ *             that the thread count changes no number.
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -14,11 +17,15 @@ import { fileURLToPath } from "node:url";
 import type * as tfjs from "@tensorflow/tfjs";
 import { createGpt, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions, type Model, Optimizer, trainStep } from "../intelligence/index.js";
 import { BASE_MODELS } from "../intelligence/models/zoo.js";
-import { initTf } from "../tf/index.js";
+import { batchedProductReady, batchedProductThreads, initTf } from "../tf/index.js";
 import { readFloats } from "../tf/read-back.js";
 import { matmulGflops, timeMs } from "./bench-tables.js";
 
-export type ProbeTask = { task: "matmul"; sizes: number[]; repeats: number } | { task: "lora"; preset: string; batch: number; steps: number; repeats: number } | { task: "step" };
+export type ProbeTask =
+  | { task: "matmul"; sizes: number[]; repeats: number }
+  | { task: "batched"; repeats: number }
+  | { task: "lora"; preset: string; batch: number; steps: number; repeats: number }
+  | { task: "step" };
 
 export interface ProbeReply {
   backend: string;
@@ -29,10 +36,14 @@ export interface ProbeReply {
    * which a machine shared with other work changes far less than the wall-clock rate.
    */
   matmulPerCpuSecond?: Record<string, number>;
+  /** batched: GFLOP/s by product (BATCHED_PRODUCTS' labels). */
+  batched?: Record<string, number>;
+  /** batched and step: the threads the SIMD batched product shared its large products among. */
+  batchedThreads?: number;
   tokensPerSecond?: number;
   /** lora: the loss of the last step, in full (the same at every thread count). */
   loss?: string;
-  step?: { losses: string[]; adapterSha256: string; productSha256: string };
+  step?: { losses: string[]; adapterSha256: string; productSha256: string; batchedSha256: string };
 }
 
 /** The Factory's LoRA recipe for the GPT (experiments/factory/fortunes-lora.yaml). */
@@ -78,7 +89,36 @@ async function matmulPerCpu(tf: typeof tfjs, n: number, repeats: number): Promis
   return (2 * n ** 3 * repeats) / ((user + system) * 1e3);
 }
 
+/**
+ * The large preset's attention products at batch 4 (6 heads, 256 positions, 64 per head): [batch,
+ * m, k, n] and the transposes, as the forward pass and its gradient ask for them.
+ */
+export const BATCHED_PRODUCTS: Array<{ label: string; shape: [number, number, number, number]; transposeA: boolean; transposeB: boolean }> = [
+  { label: "QKᵀ [24, 256, 64]·[24, 256, 64]ᵀ", shape: [24, 256, 64, 256], transposeA: false, transposeB: true },
+  { label: "attention×V [24, 256, 256]·[24, 256, 64]", shape: [24, 256, 256, 64], transposeA: false, transposeB: false },
+  { label: "its gradient [24, 256, 256]ᵀ·[24, 256, 64]", shape: [24, 256, 256, 64], transposeA: true, transposeB: false },
+];
+
+/**
+ * GFLOP/s of each of BATCHED_PRODUCTS. The wasm backend computes a kernel when it is called, so
+ * the product is timed without reading it back (a read-back copies the output, a third of the time).
+ */
+async function batchedGflops(tf: typeof tfjs, repeats: number): Promise<Record<string, number>> {
+  await batchedProductReady(tf);
+  const rates: Record<string, number> = {};
+  for (const { label, shape, transposeA, transposeB } of BATCHED_PRODUCTS) {
+    const [batch, m, k, n] = shape;
+    const a = tf.randomNormal(transposeA ? [batch, k, m] : [batch, m, k], 0, 1, "float32", 1);
+    const b = tf.randomNormal(transposeB ? [batch, n, k] : [batch, k, n], 0, 1, "float32", 2);
+    const ms = await timeMs(() => tf.matMul(a, b, transposeA, transposeB).dispose(), repeats);
+    rates[label] = (2 * batch * m * k * n) / (ms * 1e6);
+    tf.dispose([a, b]);
+  }
+  return rates;
+}
+
 async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "backend" | "threads">> {
+  if (task.task === "batched") return { batched: await batchedGflops(tf, task.repeats), batchedThreads: batchedProductThreads(tf) };
   if (task.task === "matmul") {
     const matmul: Record<string, number> = {};
     const matmulPerCpuSecond: Record<string, number> = {};
@@ -107,7 +147,15 @@ async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "
   const product = tf.tidy(() => tf.matMul(tf.randomNormal([1024, 384], 0, 1, "float32", 5), tf.randomNormal([384, 1152], 0, 1, "float32", 6)));
   const productSha256 = sha256([await readFloats(product)]);
   product.dispose();
-  return { step: { losses, adapterSha256, productSha256 } };
+  // the large preset's attention at batch 4: QKᵀ, attention×V, and a gradient's transposed left operand
+  const batched = tf.tidy(() => {
+    const [q, k, v] = [7, 8, 9].map((seed) => tf.randomNormal([24, 256, 64], 0, 1, "float32", seed));
+    const scores = tf.matMul(q, k, false, true);
+    return [scores, tf.matMul(scores, v), tf.matMul(scores, v, true, false)];
+  });
+  const batchedSha256 = sha256(await Promise.all(batched.map((t) => readFloats(t))));
+  tf.dispose(batched);
+  return { step: { losses, adapterSha256, productSha256, batchedSha256 }, batchedThreads: batchedProductThreads(tf) };
 }
 
 /**

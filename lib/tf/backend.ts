@@ -114,7 +114,7 @@ function wasmCandidate(threads: number): BackendCandidate {
       } catch (error) {
         return `@tensorflow/tfjs-backend-wasm did not load on ${threads} thread${threads === 1 ? "" : "s"} (${(error as Error).message})`;
       }
-      registerWasmKernels(tf);
+      registerWasmKernels(tf, active);
       return undefined;
     },
     threads: () => active,

@@ -8,7 +8,7 @@ import { selectBackend, type TfRuntime } from "./backend.js";
 export { BACKEND_ORDER, type BackendCandidate, type BackendChoice, BackendError, GPU_BACKENDS, onHardwareGpu, parseBackendChoice, selectBackend, type TfRuntime } from "./backend.js";
 export { WebGpuError } from "./errors.js";
 export { type HostTensor, readFloats, readScalar, readTensorMap } from "./read-back.js";
-export { registerWasmKernels } from "./wasm-kernels.js";
+export { batchedProductReady, batchedProductThreads, registerWasmKernels } from "./wasm-kernels.js";
 export { parseThreadCount, WASM_MAX_THREADS } from "./wasm-threads.js";
 export { activateWebGpu, assertWebGpuHealthy, findLibrary, findVulkanIcds, formatAdapter, isSoftwareAdapter, type WebGpuAdapterReport, webGpuFault } from "./webgpu.js";
 

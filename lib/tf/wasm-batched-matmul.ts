@@ -65,15 +65,16 @@ const op = {
 // --- the kernel ---------------------------------------------------------------------------------
 
 /** The exported function's parameters, in order (all i32; pointers and strides in bytes). */
-const PARAMS = ["a", "b", "out", "batch", "m", "k", "n", "aBatchBytes", "bBatchBytes", "aRowBytes", "aColBytes"] as const;
+const PARAMS = ["a", "b", "out", "batch", "m", "k", "n", "aBatchBytes", "bBatchBytes", "aRowBytes", "aColBytes", "outBatchBytes"] as const;
 
 /**
  * The function body of
- *   bmm(a, b, out, batch, m, k, n, aBatchBytes, bBatchBytes, aRowBytes, aColBytes)
- * out[p] = A[p]·B[p] for p < batch, where out[p] is [m, n] row-major at out + p·m·n·4, B[p] is
- * [k, n] row-major at b + p·bBatchBytes, and A[p]'s element (i, s) is at a + p·aBatchBytes +
+ *   bmm(a, b, out, batch, m, k, n, aBatchBytes, bBatchBytes, aRowBytes, aColBytes, outBatchBytes)
+ * out[p] = A[p]·B[p] for p < batch, where out[p] is [m, n] row-major at out + p·outBatchBytes, B[p]
+ * is [k, n] row-major at b + p·bBatchBytes, and A[p]'s element (i, s) is at a + p·aBatchBytes +
  * i·aRowBytes + s·aColBytes (a transposed left operand is read through its strides; a batch
- * stride of 0 broadcasts one matrix over the batch).
+ * stride of 0 broadcasts one matrix over the batch). An output batch stride larger than m·n·4
+ * lets a call compute some rows of every matrix (a thread's share: wasm-batched-matmul-threads.ts).
  */
 function kernelBody(): FunctionBody {
   const fn = new FunctionBody(PARAMS.map(() => I32));
@@ -146,7 +147,7 @@ function kernelBody(): FunctionBody {
   const matrix = [
     ...set("A", get("a"), get("p"), get("aBatchBytes"), op.i32Mul, op.i32Add),
     ...set("B", get("b"), get("p"), get("bBatchBytes"), op.i32Mul, op.i32Add),
-    ...set("O", get("out"), get("p"), get("m"), op.i32Mul, get("nBytes"), op.i32Mul, op.i32Add),
+    ...set("O", get("out"), get("p"), get("outBatchBytes"), op.i32Mul, op.i32Add),
     // the stock loop starts from a zeroed output and adds each chunk's sum to it
     ...get("O"),
     ...op.i32Const(0),
@@ -180,16 +181,30 @@ export type BatchedMatMulFn = (
   bBatchBytes: number,
   aRowBytes: number,
   aColBytes: number,
+  outBatchBytes: number,
 ) => void;
+
+/** True when `memory` is a shared WebAssembly.Memory (the threaded build's heap). */
+export function isSharedMemory(memory: WebAssembly.Memory): boolean {
+  return typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
+}
+
+/**
+ * The compiled kernel for `memory`'s kind (shared or not): a WebAssembly.Module, which other
+ * threads instantiate on the same memory. Undefined where the engine does not take the module (no
+ * WebAssembly SIMD or bulk memory).
+ */
+export function compileBatchedMatMul(memory: WebAssembly.Memory): WebAssembly.Module | undefined {
+  const bytes = batchedMatMulModule(isSharedMemory(memory));
+  if (!WebAssembly.validate(bytes as BufferSource)) return undefined;
+  return new WebAssembly.Module(bytes as BufferSource);
+}
 
 /**
  * Instantiates the kernel on `memory` (the wasm backend's heap); synchronous, the module is small.
- * Undefined where the engine does not take the module (no WebAssembly SIMD or bulk memory).
+ * Undefined where the engine does not take the module.
  */
-export function instantiateBatchedMatMul(memory: WebAssembly.Memory): BatchedMatMulFn | undefined {
-  const shared = typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer;
-  const bytes = batchedMatMulModule(shared);
-  if (!WebAssembly.validate(bytes as BufferSource)) return undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { memory } });
-  return instance.exports.bmm as BatchedMatMulFn;
+export function instantiateBatchedMatMul(memory: WebAssembly.Memory, module = compileBatchedMatMul(memory)): BatchedMatMulFn | undefined {
+  if (!module) return undefined;
+  return new WebAssembly.Instance(module, { env: { memory } }).exports.bmm as BatchedMatMulFn;
 }

@@ -1,6 +1,7 @@
 import type * as TF from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
-import { type BatchedMatMulFn, instantiateBatchedMatMul } from "./wasm-batched-matmul.js";
+import { instantiateBatchedMatMul } from "./wasm-batched-matmul.js";
+import { BatchedMatMulThreads, type BatchedProduct, kernelArgs } from "./wasm-batched-matmul-threads.js";
 
 /**
  * Kernels the wasm backend lacks but training needs: UnsortedSegmentSum (the gradient of
@@ -103,18 +104,19 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
  * BatchMatMul kernel:
  *  - a batch of more than one matrix goes to the lab's SIMD batched product
  *    (lib/tf/wasm-batched-matmul.ts: bitwise the stock loop's sums; 36-39 GFLOP/s against 3 on
- *    attention's shapes, where a JavaScript loop over the heap's views reached 2); a transposed
+ *    attention's shapes, where a JavaScript loop over the heap's views reached 2; shared among the
+ *    threads on the threaded build, wasm-batched-matmul-threads.ts); a transposed
  *    left operand is read through its strides, a transposed right one is transposed explicitly
  *    first (a cheap, memory-bound copy);
  *  - one matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products of
  *    every matmul gradient) has the flagged operand transposed explicitly and is then multiplied
  *    without flags by XNNPACK: the same product, summed in XNNPACK's order.
  */
-function fastMatMul(tf: typeof TF): boolean {
+function fastMatMul(tf: typeof TF, threads: number): boolean {
   const original = tf.getKernel("BatchMatMul", "wasm");
   const transpose = tf.getKernel("Transpose", "wasm");
   if (!original || !transpose || (original.kernelFunc as { transposesExplicitly?: boolean }).transposesExplicitly) return false;
-  type Backend = WasmBackendLike & { disposeData(dataId: object): void; getMemoryOffset(dataId: object): number; wasm: unknown };
+  type Backend = WasmBackendLike & { disposeData(dataId: object): void; getMemoryOffset(dataId: object): number; wasm: unknown; dispose(): void };
   const flip = (t: TF.TensorInfo, backend: unknown): TF.TensorInfo => {
     const perm = t.shape.map((_, i) => i);
     const r = perm.length;
@@ -125,7 +127,7 @@ function fastMatMul(tf: typeof TF): boolean {
     const { inputs, backend, attrs } = args as KernelArgs & { attrs: { transposeA: boolean; transposeB: boolean } };
     const be = backend as Backend;
     const plan = batchedPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
-    const bmm = plan && batchedMatMulOn(be.wasm);
+    const bmm = plan && batchedMatMulOn(be, threads);
     if (plan && bmm) {
       const { batch, m, k, n } = plan;
       const at = (t: TF.TensorInfo) => be.getMemoryOffset(t.dataId);
@@ -136,7 +138,7 @@ function fastMatMul(tf: typeof TF): boolean {
         // along m, and the [n, m] result is transposed; every sum runs in the same order.
         const [bRow, bCol] = attrs.transposeB ? [k * 4, 4] : [4, n * 4];
         const swapped = be.makeOutput([...plan.outShape.slice(0, -2), n, m], "float32");
-        bmm(at(inputs.b), at(inputs.a), at(swapped), batch, n, k, m, bBatch, aBatch, bRow, bCol);
+        bmm({ a: at(inputs.b), b: at(inputs.a), out: at(swapped), batch, m: n, k, n: m, aBatchBytes: bBatch, bBatchBytes: aBatch, aRowBytes: bRow, aColBytes: bCol, outBatchBytes: n * m * 4 });
         const out = flip(swapped, backend);
         be.disposeData(swapped.dataId);
         return out;
@@ -144,7 +146,7 @@ function fastMatMul(tf: typeof TF): boolean {
       const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
       const out = be.makeOutput(plan.outShape, "float32");
       const [aRow, aCol] = attrs.transposeA ? [4, m * 4] : [k * 4, 4];
-      bmm(at(inputs.a), at(b), at(out), batch, m, k, n, aBatch, bBatch, aRow, aCol);
+      bmm({ a: at(inputs.a), b: at(b), out: at(out), batch, m, k, n, aBatchBytes: aBatch, bBatchBytes: bBatch, aRowBytes: aRow, aColBytes: aCol, outBatchBytes: m * n * 4 });
       if (b !== inputs.b) be.disposeData(b.dataId);
       return out;
     }
@@ -205,23 +207,71 @@ function batchedPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transpos
   return { batch, m, k, n, broadcastA: batchA === 1, broadcastB: batchB === 1, outShape: [...outer, m, n] };
 }
 
-const batchedKernels = new WeakMap<object, BatchedMatMulFn | null>();
+/**
+ * Multiply-adds (batch·m·k·n) below which a batched product stays on the calling thread. Handing a
+ * slice to a helper and waiting for it costs about 10 µs here (2 cores; a product of 2^18
+ * multiply-adds took 0.011 ms alone and 0.021 ms shared), and a shared product of 2^20 was still
+ * slower than one thread on a loaded machine (0.84×): from 2^21 (about 0.09 ms on one thread) the
+ * hand-off is a tenth of the work or less. bench/platform.bench.ts times the attention products.
+ */
+export const THREADED_MIN_MULTIPLY_ADDS = 2 ** 21;
+
+/** A batched product's runner: the kernel on the calling thread, or shared with the helper threads. */
+type BatchedRunner = (product: BatchedProduct) => void;
+
+const batchedRunners = new WeakMap<object, BatchedRunner | null>();
+/** The helper pools by backend module, for batchedProductThreads. */
+const batchedPools = new WeakMap<object, BatchedMatMulThreads>();
 
 /**
- * The SIMD kernel instantiated on a wasm backend's memory (the threaded build's shared
- * `wasmMemory`, or the single-threaded build's exported `memory`), once per backend module; null
- * where neither is found or the engine does not take the module, and the stock path stays.
+ * The threads the SIMD batched product shares its large products among on `tf`'s current backend:
+ * 1 on one thread, before the backend's first batched product, or after a helper was lost.
  */
-function batchedMatMulOn(wasm: unknown): BatchedMatMulFn | null {
-  const module = wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } | undefined;
+export function batchedProductThreads(tf: typeof TF): number {
+  const module = (tf.backend() as unknown as { wasm?: object }).wasm;
+  return (module && batchedPools.get(module)?.threads) ?? 1;
+}
+
+/**
+ * Starts the batched product's helper threads on `tf`'s wasm backend (they start at its first
+ * batched product) and settles when they have: what a measurement waits for before it times.
+ * Returns the threads products will be shared among.
+ */
+export async function batchedProductReady(tf: typeof TF): Promise<number> {
+  tf.tidy(() => tf.matMul(tf.ones([2, 1, 1]), tf.ones([2, 1, 1])));
+  const module = (tf.backend() as unknown as { wasm?: object }).wasm;
+  const pool = module && batchedPools.get(module);
+  return pool ? pool.ready() : 1;
+}
+
+/**
+ * The SIMD kernel on a wasm backend's memory (the threaded build's shared `wasmMemory`, or the
+ * single-threaded build's exported `memory`), once per backend module; null where neither is
+ * found or the engine does not take the module, and the stock path stays. On the threaded build
+ * with more than one thread, products of at least THREADED_MIN_MULTIPLY_ADDS are shared with
+ * `threads − 1` helper threads (wasm-batched-matmul-threads.ts), which the backend's dispose ends.
+ */
+function batchedMatMulOn(backend: { wasm: unknown; dispose(): void }, threads: number): BatchedRunner | null {
+  const module = backend.wasm as { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } } | undefined;
   if (!module) return null;
-  let fn = batchedKernels.get(module);
-  if (fn === undefined) {
+  let runner = batchedRunners.get(module);
+  if (runner === undefined) {
     const memory = module.wasmMemory ?? module.asm?.memory;
-    fn = (memory && instantiateBatchedMatMul(memory)) ?? null;
-    batchedKernels.set(module, fn);
+    const pool = memory && BatchedMatMulThreads.start(memory, threads);
+    const bmm = pool?.bmm ?? (memory && instantiateBatchedMatMul(memory));
+    runner = null;
+    if (pool) {
+      batchedPools.set(module, pool);
+      const dispose = backend.dispose.bind(backend);
+      backend.dispose = () => {
+        pool.close();
+        dispose();
+      };
+      runner = (p) => (p.batch * p.m * p.k * p.n >= THREADED_MIN_MULTIPLY_ADDS ? pool.run(p) : pool.bmm(...kernelArgs(p)));
+    } else if (bmm) runner = (p) => bmm(...kernelArgs(p));
+    batchedRunners.set(module, runner);
   }
-  return fn;
+  return runner;
 }
 
 /**
@@ -300,8 +350,11 @@ export function wasmOutOfMemory(bytes: number, heapBytes: number): BackendError 
   });
 }
 
-/** Registers the missing kernels on the wasm backend; idempotent. */
-export function registerWasmKernels(tf: typeof TF): string[] {
+/**
+ * Registers the missing kernels on the wasm backend; idempotent. `threads`: the backend's thread
+ * count, which the SIMD batched product shares its work among (on the threaded build).
+ */
+export function registerWasmKernels(tf: typeof TF, threads = 1): string[] {
   const added: string[] = [];
   const kernels: Array<[string, (args: KernelArgs) => TF.TensorInfo]> = [
     ["UnsortedSegmentSum", unsortedSegmentSum],
@@ -312,7 +365,7 @@ export function registerWasmKernels(tf: typeof TF): string[] {
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as TF.KernelFunc });
     added.push(kernelName);
   }
-  if (fastMatMul(tf)) added.push("BatchMatMul (batches on SIMD, transposed operands through XNNPACK)");
+  if (fastMatMul(tf, threads)) added.push(`BatchMatMul (batches on SIMD${threads > 1 ? ` on ${threads} threads` : ""}, transposed operands through XNNPACK)`);
   if (shareIdentity(tf)) added.push("Identity (shares its input's data)");
   if (tf.getBackend() === "wasm" && guardAllocations(tf)) added.push("allocation guard (wasm/out-of-memory)");
   return added;

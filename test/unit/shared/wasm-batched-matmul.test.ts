@@ -78,7 +78,7 @@ describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
         heap.fill(Number.NaN); // stale values where the output goes: the kernel must overwrite them all
         heap.set(a, aAt / 4);
         heap.set(b, bAt / 4);
-        bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4);
+        bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4, m * n * 4);
         const view = new Float32Array(memory.buffer);
         expect(Array.from(view.subarray(outAt / 4, outAt / 4 + batch * m * n)), `[${batch}, ${m}, ${k}, ${n}]`).to.deep.equal(Array.from(stockOrder(a, b, batch, m, k, n)));
         expect(Number.isNaN(view[outAt / 4 + batch * m * n]), "the float after the output is untouched").to.equal(true);
@@ -97,7 +97,7 @@ describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
     const heap = new Float32Array(memory.buffer);
     heap.set(aT, 0);
     heap.set(b, 256);
-    bmm(0, 1024, 4096, batch, m, k, n, 0, k * n * 4, 4, m * 4);
+    bmm(0, 1024, 4096, batch, m, k, n, 0, k * n * 4, 4, m * 4, m * n * 4);
     const got = new Float32Array(memory.buffer, 4096, batch * m * n);
     const want = stockOrder(new Float32Array(Array.from({ length: batch }, () => Array.from(a)).flat()), b, batch, m, k, n);
     expect(Array.from(got)).to.deep.equal(Array.from(want));

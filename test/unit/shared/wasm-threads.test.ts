@@ -46,7 +46,7 @@ describe("LAB_THREADS: the wasm backend's thread count", () => {
 describe("the threaded wasm build", function () {
   this.timeout(240_000);
 
-  it("gives the same bits on 2 threads as on 1: LoRA losses, adapter weights, a large product; runtime.json records the threads", async function () {
+  it("gives the same bits on 2 threads as on 1: LoRA losses, adapter weights, a large product, attention's batched products (shared among 2 threads); runtime.json records the threads", async function () {
     if (availableParallelism() < 2) {
       console.log(`      skipped: this process may use ${availableParallelism()} core, and LAB_THREADS=2 is refused on fewer than 2`);
       this.skip();
@@ -56,6 +56,7 @@ describe("the threaded wasm build", function () {
       const [one, two] = await Promise.all([onThreads(1, { task: "step" }), onThreads(2, { task: "step" }, { LAB_RUN_DIR: runDir })]);
       expect([one.backend, one.threads, two.backend, two.threads]).to.deep.equal(["wasm", 1, "wasm", 2]);
       expect(two.step).to.deep.equal(one.step);
+      expect([one.batchedThreads, two.batchedThreads], "the batched products ran on the helper threads at 2").to.deep.equal([1, 2]);
       expect(Number(one.step?.losses[2])).to.be.lessThan(Number(one.step?.losses[0]), "the three steps trained");
       const runtime = JSON.parse(readFileSync(join(runDir, "runtime.json"), "utf8"));
       expect([runtime.tfBackend, runtime.threads]).to.deep.equal(["wasm", 2]);
