@@ -38,7 +38,7 @@ import type { GradientStore } from "../gradients.js";
 import { lmLoraRecipe } from "../job-models.js";
 import { DEFAULT_LM_BASE, heldLmBase, LM_BASE_MODELS, lmLoraConfig } from "../lm-base.js";
 import { sampleTokens } from "../lm-output.js";
-import { SENTENCE_POOLS } from "../lm-transformations.js";
+import { SENTENCE_POOLS, TRANSFORMATION_PROMPTS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
@@ -58,6 +58,12 @@ const LM_PARAMS = {
   documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
   heldOutPerDatanet: param.int({ min: 1, doc: "held-out documents per datanet" }),
   sentences: param.optional(param.oneOf(SENTENCE_POOLS, "sentence-transformations: the sentences' source, fortunes-min (69 short ones; when absent) or with the full English collection")),
+  transformationPrompt: param.optional(
+    param.oneOf(
+      TRANSFORMATION_PROMPTS,
+      "sentence-transformations: a document's prompt, the sentence alone (sentence; when absent) or the transformation's title before it (named), as the DataInf paper's prompt names the transformation",
+    ),
+  ),
   stride: param.int({ min: 1, doc: "window stride in tokens (characters for fortunes-gpt; windows are the model's block size)" }),
   lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
   steps: param.int({ min: 1 }),
@@ -318,11 +324,24 @@ function checkAttributedTargets(p: LmDatanetParams): void {
   }
 }
 
+/** Only the sentence transformations have a transformation for the prompt to name; refused before anything loads. */
+function checkTransformationPrompt(p: LmDatanetParams): void {
+  if (p.transformationPrompt === "named" && p.datanets !== "sentence-transformations") {
+    throw new AttributionError({
+      code: "lm/no-transformation-to-name",
+      message: `transformationPrompt "named" needs the sentence-transformations datanets; ${p.datanets} documents have no transformation to name`,
+      hint: "leave transformationPrompt unset (or sentence), or set datanets: sentence-transformations",
+      fields: { datanets: p.datanets, transformationPrompt: p.transformationPrompt },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
   checkBaseReadsDatanets(p);
   checkAttributedTargets(p);
+  checkTransformationPrompt(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
