@@ -114,14 +114,15 @@ describe("attribution: the language-model experiment", function () {
     const named = buildLmDatanets({ ...p, transformationPrompt: "named" }, 48, (s) => tok.encode(s));
     // the same sentences and transformations, each document and held-out prompt behind its title
     expect(named.documents.map((d) => d.datanet)).to.deep.equal(plain.documents.map((d) => d.datanet));
-    named.documents.forEach((d, i) => expect(d.text).to.equal(`${SENTENCE_TRANSFORMATIONS[d.datanet].title}: ${plain.documents[i].text}`));
-    named.heldOut.forEach((texts, d) =>
-      texts.forEach((t, i) => {
-        expect(t.prompt).to.equal(`${SENTENCE_TRANSFORMATIONS[d].title}: ${plain.heldOut[d][i].prompt}`);
+    for (const [i, d] of named.documents.entries()) expect(d.text).to.equal(`${SENTENCE_TRANSFORMATIONS[d.datanet].title}: ${plain.documents[i].text}`);
+    for (const [d, texts] of named.heldOut.entries()) {
+      for (const [i, t] of texts.entries()) {
+        const sentencePrompt = plain.heldOut[d][i].prompt;
+        expect(t.prompt).to.equal(`${SENTENCE_TRANSFORMATIONS[d].title}: ${sentencePrompt}`);
         expect(t.continuation).to.equal(plain.heldOut[d][i].continuation);
-        expect(t.document).to.equal(t.prompt + SENTENCE_TRANSFORMATIONS[d].apply(plain.heldOut[d][i].prompt.slice(0, -TRANSFORMATION_SEPARATOR.length)));
-      }),
-    );
+        expect(t.document).to.equal(t.prompt + SENTENCE_TRANSFORMATIONS[d].apply(sentencePrompt.slice(0, -TRANSFORMATION_SEPARATOR.length)));
+      }
+    }
     expect(named.data.n).to.be.greaterThan(plain.data.n);
     // the transformed halves are marked as before, the titles not
     expectTransformedHalvesMarked(named, p.stride, tok);
