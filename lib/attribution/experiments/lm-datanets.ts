@@ -32,7 +32,18 @@ import { type OnProgress, stagedProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { AttributionError } from "../errors.js";
-import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
+import {
+  counterfactualRemovalSets,
+  counterfactualResult,
+  datanetIdentification,
+  identificationConfusion,
+  ldsSideBySide,
+  mean,
+  ngramTfidfScores,
+  quantile,
+  sampleSubsets,
+  spearman,
+} from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { lmLoraRecipe } from "../job-models.js";
@@ -473,6 +484,14 @@ function identify({ dn, out, log }: LmSetup, tp: LmTestPoints, key: LmScorerKey,
     out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
   });
   log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${note})`);
+  // which datanets the test points are taken for (the highest mean score), where not their own
+  const confusion = identificationConfusion(scores, dn.datanetOf, tp.identificationDatanet, dn.datanets.length);
+  const short = dn.datanets.map(shortDatanetName);
+  const mistaken = confusion.flatMap((row, d) => {
+    const others = row.flatMap((n, e) => (e !== d && n > 0 ? [`${short[e]} ${n}`] : []));
+    return others.length ? [`${short[d]} (${row[d]}/${tp.heldPairs.filter((q) => q.d === d).length}) → ${others.join(", ")}`] : [];
+  });
+  if (mistaken.length) log(`    taken for another datanet (highest mean score): ${mistaken.join("; ")}`);
   return { auc: r.auc, recall: r.recall };
 }
 
