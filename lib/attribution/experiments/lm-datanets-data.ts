@@ -298,9 +298,22 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
   };
 }
 
-/** Prompt + continuation test points as one language-model batch. */
-export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number): Batch {
-  const ex = pairs.map((q) => continuationExample(q.prompt, q.continuation, T));
+/** Which target tokens a test point's loss sums over: its continuation's, or the whole document's (prompt and continuation). */
+export const TEST_LOSSES = ["continuation", "document"] as const;
+export type TestLoss = (typeof TEST_LOSSES)[number];
+
+/**
+ * Prompt + continuation test points as one language-model batch; the loss over the continuation's
+ * tokens, or (`document`) over every token after the first that the block holds, as the DataInf
+ * paper's test gradients take the whole example's loss.
+ */
+export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number, loss: TestLoss = "continuation"): Batch {
+  const ex = pairs.map((q) => {
+    const e = continuationExample(q.prompt, q.continuation, T);
+    // the window is left-padded to T + 1 ids: the first real input predicts the second token
+    if (loss === "document") e.weights.fill(0).fill(1, Math.max(0, T + 1 - (q.prompt.length + q.continuation.length)));
+    return e;
+  });
   const x = new Int32Array(ex.length * T),
     y = new Int32Array(ex.length * T),
     w = new Float64Array(ex.length * T);

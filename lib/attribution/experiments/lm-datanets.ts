@@ -55,7 +55,7 @@ import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
 import { experimentGradientStore, experimentTf, type Log } from "./context.js";
-import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName } from "./lm-datanets-data.js";
+import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName, TEST_LOSSES } from "./lm-datanets-data.js";
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
@@ -97,6 +97,12 @@ const LM_PARAMS = {
     param.oneOf(
       ["all", "transformed"],
       "the target tokens a training window's attribution gradient sums its loss over: all (when absent) or, for sentence-transformations, those of the documents' transformed halves",
+    ),
+  ),
+  testLoss: param.optional(
+    param.oneOf(
+      TEST_LOSSES,
+      "the loss of an identification test point the gradient methods attribute: its continuation's (when absent) or its whole document's, prompt included, as the DataInf paper's test gradients",
     ),
   ),
   trakModels: param.int({ min: 1 }),
@@ -300,6 +306,8 @@ interface LmAdapter {
 interface LmTestPoints {
   heldPairs: { d: number; prompt: string; continuation: string }[];
   identification: Batch;
+  /** The identification test points as the gradient methods attribute them: `identification`, or with the whole document's loss (testLoss). */
+  attributed: Batch;
   identificationDatanet: Int32Array;
   genPrompts: { d: number; prompt: string; continuation: string }[];
   generatedText: string[];
@@ -347,12 +355,29 @@ function checkTransformationPrompt(p: LmDatanetParams): void {
   }
 }
 
+/**
+ * LDS and counterfactual removal judge scores against the re-trained models' continuation NLL, so
+ * scores of the whole documents' loss (testLoss "document") are for identification only; refused
+ * before anything loads.
+ */
+function checkTestLoss(p: LmDatanetParams): void {
+  if (p.testLoss === "document" && (p.ldsSubsets > 0 || p.counterfactualTests > 0)) {
+    throw new AttributionError({
+      code: "lm/test-loss-not-judged",
+      message: `testLoss "document" attributes the test documents' whole loss, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) judge the continuations' loss`,
+      hint: "set ldsSubsets: 0 and counterfactualTests: 0 with testLoss document, or leave testLoss unset (continuation)",
+      fields: { testLoss: p.testLoss, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
   checkBaseReadsDatanets(p);
   checkAttributedTargets(p);
   checkTransformationPrompt(p);
+  checkTestLoss(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
@@ -407,7 +432,16 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
   log(
     `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation (up to ${p.continuationChars} characters held out)`,
   );
-  return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
+  // what the gradient methods attribute: the continuations' loss, or the whole documents' (testLoss)
+  const attributed =
+    p.testLoss === "document"
+      ? continuationBatch(
+          heldPairs.map((q) => ({ prompt: enc(q.prompt), continuation: enc(q.continuation) })),
+          T,
+          "document",
+        )
+      : identification;
+  return { heldPairs, identification, attributed, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
 }
 
 /** A LoRA re-training as a worker job: the seed, the windows to train on (all when absent), and the continuations to score, if any. */
@@ -465,7 +499,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   const identification: LmAttributionResult["identification"] = {};
   for (const [k, key] of LM_METHOD_KEYS.entries()) {
     const t1 = performance.now();
-    idScores[key] = await methods[key].attribute(task(tp.identification));
+    idScores[key] = await methods[key].attribute(task(tp.attributed));
     genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     identification[key] = identify(s, tp, key, idScores[key], `${out[`seconds_${key}`].toFixed(2)} s`);
@@ -484,7 +518,9 @@ function identify({ dn, out, log }: LmSetup, tp: LmTestPoints, key: LmScorerKey,
     out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
   });
   log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${note})`);
-  // which datanets the test points are taken for (the highest mean score), where not their own
+  // which datanets the test points are taken for (the highest mean score), where not their own;
+  // gradient methods only: a span scorer's many zero scores tie, and a tie names no datanet
+  if (!(LM_METHOD_KEYS as readonly string[]).includes(key)) return { auc: r.auc, recall: r.recall };
   const confusion = identificationConfusion(scores, dn.datanetOf, tp.identificationDatanet, dn.datanets.length);
   const short = dn.datanets.map(shortDatanetName);
   const mistaken = confusion.flatMap((row, d) => {

@@ -133,6 +133,31 @@ describe("attribution: the language-model experiment", function () {
     });
   });
 
+  it("testLoss document: a test point's loss over its whole document, prompt included, for identification only", async () => {
+    const tok = fortunesTokenizer();
+    const pairs = [
+      { prompt: tok.encode("Drain the moat = "), continuation: tok.encode("moat. the Drain") },
+      { prompt: tok.encode("x".repeat(40)), continuation: tok.encode("y".repeat(20)) },
+    ];
+    const continuation = continuationBatch(pairs, 48);
+    expect(continuationBatch(pairs, 48, "continuation")).to.deep.equal(continuation);
+    const document = continuationBatch(pairs, 48, "document");
+    expect(document.x).to.deep.equal(continuation.x);
+    expect(document.y).to.deep.equal(continuation.y);
+    const weights = (b: typeof document, i: number) => Array.from((b.weights as Float64Array).subarray(i * 48, (i + 1) * 48));
+    // 17 + 15 ids left-padded to 49: the first real input (position 17) predicts the second token; the continuation alone from position 33
+    expect(weights(continuation, 0)).to.deep.equal([...new Array(33).fill(0), ...new Array(15).fill(1)]);
+    expect(weights(document, 0)).to.deep.equal([...new Array(17).fill(0), ...new Array(31).fill(1)]);
+    // 60 ids: the block holds the last 49, every target weighted
+    expect(weights(document, 1)).to.deep.equal(new Array(48).fill(1));
+    // LDS and counterfactual removal judge the continuations' loss: refused with them, before the base loads
+    await expectCodeAsync(lmAttribution({ ...tiny, testLoss: "document" }), AttributionError, "lm/test-loss-not-judged", {
+      testLoss: "document",
+      ldsSubsets: tiny.ldsSubsets,
+      counterfactualTests: tiny.counterfactualTests,
+    });
+  });
+
   it("the experiment attributes by the transformed halves, DataInf's unit-gradient variant and the named prompt when asked, and not otherwise", async () => {
     const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, ldsSubsets: 0, counterfactualTests: 0, generatedPerDatanet: 0 };
     const run = async (extra: Partial<typeof p>) => (await lmAttribution({ ...p, ...extra, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) })).metrics;
@@ -141,6 +166,7 @@ describe("attribution: the language-model experiment", function () {
     const halves = await run({ attributedTargets: "transformed" });
     const unit = await run({ datainfGradients: "unit" });
     const named = await run({ transformationPrompt: "named" });
+    const wholeDocument = await run({ testLoss: "document" });
     expect(asDefault.auc_datainf).to.equal(plain.auc_datainf);
     expect(asDefault.auc_grad_cos).to.equal(plain.auc_grad_cos);
     // the transformed halves move every gradient method; the unit variant DataInf alone
@@ -151,6 +177,9 @@ describe("attribution: the language-model experiment", function () {
     // a prompt naming the transformation changes the windows and test points, so every method's scores
     expect(named.train_windows).to.be.greaterThan(plain.train_windows as number);
     expect(named.auc_datainf).to.not.equal(plain.auc_datainf);
+    // the whole document's loss moves the gradient methods' scores, not the span scorers' (they read the continuation)
+    expect(wholeDocument.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(wholeDocument.auc_exact_match).to.equal(plain.auc_exact_match);
   });
 
   it("the transformations do what the DataInf paper names them", () => {
