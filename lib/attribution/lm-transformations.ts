@@ -4,9 +4,12 @@
  * applied to the same short sentences, so a datanet's whole content is its transformation and a
  * test point (a held-out sentence, transformed) can be traced to its datanet only through it.
  *
- * A document is `sentence = transformed`: the character-level model has no `->`, and its 48-character
- * block leaves no room for the paper's instruction line naming the transformation, so the prompt
- * here is the sentence alone and the class shows only in the continuation.
+ * A document is `sentence = transformed` (the character-level model has no `->`), so the class
+ * shows only in the continuation; or, as the paper writes its examples, with the prompt naming the
+ * transformation first, `Title: sentence = transformed` (TRANSFORMATION_PROMPTS: the paper's
+ * instruction line, "NAME is a chatbot that performs a specific transformation on sentences:
+ * Title", cut to its title, which the byte-level BPE base's 48-token block holds with the
+ * sentence and its transformation; the character model's 48-character block does not).
  */
 import { FORTUNES } from "../intelligence/datasets/fortune-sets.js";
 import { loadFortuneSet, loadFortunes } from "../intelligence/datasets/text-corpus.js";
@@ -46,6 +49,19 @@ export const SENTENCE_TRANSFORMATIONS: readonly { name: string; title: string; a
         .join(" "),
   },
 ];
+
+/**
+ * How a transformation document's prompt reads: "sentence" (the sentence alone) or "named" (the
+ * transformation's title, a colon, then the sentence, as the paper's prompt names it).
+ */
+export const TRANSFORMATION_PROMPTS = ["sentence", "named"] as const;
+export type TransformationPrompt = (typeof TRANSFORMATION_PROMPTS)[number];
+
+/** A transformation document split where the model takes over: its prompt (ending with the separator) and the transformed sentence. */
+export function transformationDocument(t: { title: string; apply: (s: string) => string }, sentence: string, prompt: TransformationPrompt = "sentence"): { prompt: string; transformed: string } {
+  const named = prompt === "named" ? `${t.title}: ` : "";
+  return { prompt: `${named}${sentence}${TRANSFORMATION_SEPARATOR}`, transformed: t.apply(sentence) };
+}
 
 /** Where the sentences come from: fortunes-min (69 of 10 to 21 characters) or, beside it, the full English collection. */
 export const SENTENCE_POOLS = ["fortunes-min", "fortunes"] as const;

@@ -23,3 +23,22 @@ export function datanetIdentification(scores: Scores, trainDatanet: Int32Array, 
   }
   return { auc: mean(perTestAuc), recall: mean(recalls), perTestAuc };
 }
+
+/**
+ * Which datanet each test point is taken for: the one whose training examples score highest on
+ * average. `counts[d][e]` is how many test points of datanet d are taken for datanet e (d = e:
+ * identified); the rows show which datanets a weak one is confused with.
+ */
+export function identificationConfusion(scores: Scores, trainDatanet: Int32Array, testDatanet: Int32Array, datanets: number): number[][] {
+  const counts = Array.from({ length: datanets }, () => new Array<number>(datanets).fill(0));
+  const size = new Float64Array(datanets);
+  for (const d of trainDatanet) size[d]++;
+  for (let t = 0; t < scores.nTest; t++) {
+    const sums = new Float64Array(datanets);
+    for (let i = 0; i < scores.nTrain; i++) sums[trainDatanet[i]] += scores.data[t * scores.nTrain + i];
+    let best = 0;
+    for (let e = 1; e < datanets; e++) if (sums[e] / size[e] > sums[best] / size[best]) best = e;
+    counts[testDatanet[t]][best]++;
+  }
+  return counts;
+}

@@ -11,7 +11,7 @@ import type { TrainData } from "../../intelligence/train.js";
 import { rng as makeRng } from "../../random.js";
 import { AttributionError } from "../errors.js";
 import { continuationExample, lmBatch } from "../factory-model.js";
-import { SENTENCE_TRANSFORMATIONS, type SentencePool, shortSentences, TRANSFORMATION_SEPARATOR } from "../lm-transformations.js";
+import { SENTENCE_TRANSFORMATIONS, type SentencePool, shortSentences, TRANSFORMATION_SEPARATOR, type TransformationPrompt, transformationDocument } from "../lm-transformations.js";
 import type { Batch } from "../model.js";
 
 export const LM_DATANET_SOURCES = ["fortunes", "literature", "riddles"] as const;
@@ -76,6 +76,8 @@ export interface DatanetTextParams {
   continuationChars: number;
   /** sentence-transformations: where the sentences come from (fortunes-min when absent). */
   sentences?: SentencePool;
+  /** sentence-transformations: whether the prompt names the transformation ("named") or is the sentence alone ("sentence", when absent). */
+  transformationPrompt?: TransformationPrompt;
 }
 
 function tooFewDocuments(source: string, available: number, p: DatanetTextParams, minHeld: number): AttributionError {
@@ -138,7 +140,8 @@ function languageDatanets(p: DatanetTextParams): DatanetText[] {
 /**
  * sentence-transformations: one datanet per transformation of the DataInf paper, each applied to the
  * same seeded short sentences (held-out sentences the same for every datanet); a test text is a
- * held-out sentence with the separator as prompt and its transformation as continuation.
+ * held-out sentence with the separator (after the transformation's title, with
+ * transformationPrompt "named") as prompt and its transformation as continuation.
  */
 function transformationDatanets(p: DatanetTextParams): DatanetText[] {
   const sentences = makeRng(p.seed)
@@ -147,10 +150,17 @@ function transformationDatanets(p: DatanetTextParams): DatanetText[] {
   if (sentences.length < p.heldOutPerDatanet + p.documentsPerDatanet) throw tooFewDocuments(`the short sentences of ${p.sentences ?? "fortunes-min"}`, sentences.length, p, 10);
   const held = sentences.slice(0, p.heldOutPerDatanet);
   const train = sentences.slice(p.heldOutPerDatanet, p.heldOutPerDatanet + p.documentsPerDatanet);
+  const documentOf = (t: (typeof SENTENCE_TRANSFORMATIONS)[number], s: string) => transformationDocument(t, s, p.transformationPrompt);
   return SENTENCE_TRANSFORMATIONS.map((t) => ({
     name: t.name,
-    train: train.map((s) => `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`),
-    heldOut: held.map((s) => ({ document: `${s}${TRANSFORMATION_SEPARATOR}${t.apply(s)}`, prompt: `${s}${TRANSFORMATION_SEPARATOR}`, continuation: t.apply(s).slice(0, p.continuationChars) })),
+    train: train.map((s) => {
+      const doc = documentOf(t, s);
+      return doc.prompt + doc.transformed;
+    }),
+    heldOut: held.map((s) => {
+      const doc = documentOf(t, s);
+      return { document: doc.prompt + doc.transformed, prompt: doc.prompt, continuation: doc.transformed.slice(0, p.continuationChars) };
+    }),
   }));
 }
 
@@ -288,9 +298,22 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
   };
 }
 
-/** Prompt + continuation test points as one language-model batch. */
-export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number): Batch {
-  const ex = pairs.map((q) => continuationExample(q.prompt, q.continuation, T));
+/** Which target tokens a test point's loss sums over: its continuation's, or the whole document's (prompt and continuation). */
+export const TEST_LOSSES = ["continuation", "document"] as const;
+export type TestLoss = (typeof TEST_LOSSES)[number];
+
+/**
+ * Prompt + continuation test points as one language-model batch; the loss over the continuation's
+ * tokens, or (`document`) over every token after the first that the block holds, as the DataInf
+ * paper's test gradients take the whole example's loss.
+ */
+export function continuationBatch(pairs: { prompt: Int32Array; continuation: Int32Array }[], T: number, loss: TestLoss = "continuation"): Batch {
+  const ex = pairs.map((q) => {
+    const e = continuationExample(q.prompt, q.continuation, T);
+    // the window is left-padded to T + 1 ids: the first real input predicts the second token
+    if (loss === "document") e.weights.fill(0).fill(1, Math.max(0, T + 1 - (q.prompt.length + q.continuation.length)));
+    return e;
+  });
   const x = new Int32Array(ex.length * T),
     y = new Int32Array(ex.length * T),
     w = new Float64Array(ex.length * T);

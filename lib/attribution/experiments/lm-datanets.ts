@@ -32,19 +32,30 @@ import { type OnProgress, stagedProgress } from "../../progress.js";
 import { type JobRef, runJobs } from "../../worker-pool.js";
 import { type Aggregate, aggregate, type Provenance } from "../aggregation.js";
 import { AttributionError } from "../errors.js";
-import { counterfactualRemovalSets, counterfactualResult, datanetIdentification, ldsSideBySide, mean, ngramTfidfScores, quantile, sampleSubsets, spearman } from "../evaluation/index.js";
+import {
+  counterfactualRemovalSets,
+  counterfactualResult,
+  datanetIdentification,
+  identificationConfusion,
+  ldsSideBySide,
+  mean,
+  ngramTfidfScores,
+  quantile,
+  sampleSubsets,
+  spearman,
+} from "../evaluation/index.js";
 import { FactoryModel, lmBatch } from "../factory-model.js";
 import type { GradientStore } from "../gradients.js";
 import { lmLoraRecipe } from "../job-models.js";
 import { DEFAULT_LM_BASE, heldLmBase, LM_BASE_MODELS, lmLoraConfig } from "../lm-base.js";
 import { sampleTokens } from "../lm-output.js";
-import { SENTENCE_POOLS } from "../lm-transformations.js";
+import { SENTENCE_POOLS, TRANSFORMATION_PROMPTS } from "../lm-transformations.js";
 import { type AttributionTask, type Attributor, checkDampingFactor, DataInf, GradDot, InfiniGram, type Scores, SpanMatch, type SpanScores, spanCorpus, TRAK, TracInCP } from "../methods/index.js";
 import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
 import { experimentGradientStore, experimentTf, type Log } from "./context.js";
-import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName } from "./lm-datanets-data.js";
+import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName, TEST_LOSSES } from "./lm-datanets-data.js";
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
@@ -58,6 +69,12 @@ const LM_PARAMS = {
   documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
   heldOutPerDatanet: param.int({ min: 1, doc: "held-out documents per datanet" }),
   sentences: param.optional(param.oneOf(SENTENCE_POOLS, "sentence-transformations: the sentences' source, fortunes-min (69 short ones; when absent) or with the full English collection")),
+  transformationPrompt: param.optional(
+    param.oneOf(
+      TRANSFORMATION_PROMPTS,
+      "sentence-transformations: a document's prompt, the sentence alone (sentence; when absent) or the transformation's title before it (named), as the DataInf paper's prompt names the transformation",
+    ),
+  ),
   stride: param.int({ min: 1, doc: "window stride in tokens (characters for fortunes-gpt; windows are the model's block size)" }),
   lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
   steps: param.int({ min: 1 }),
@@ -80,6 +97,12 @@ const LM_PARAMS = {
     param.oneOf(
       ["all", "transformed"],
       "the target tokens a training window's attribution gradient sums its loss over: all (when absent) or, for sentence-transformations, those of the documents' transformed halves",
+    ),
+  ),
+  testLoss: param.optional(
+    param.oneOf(
+      TEST_LOSSES,
+      "the loss of an identification test point the gradient methods attribute: its continuation's (when absent) or its whole document's, prompt included, as the DataInf paper's test gradients",
     ),
   ),
   trakModels: param.int({ min: 1 }),
@@ -283,6 +306,8 @@ interface LmAdapter {
 interface LmTestPoints {
   heldPairs: { d: number; prompt: string; continuation: string }[];
   identification: Batch;
+  /** The identification test points as the gradient methods attribute them: `identification`, or with the whole document's loss (testLoss). */
+  attributed: Batch;
   identificationDatanet: Int32Array;
   genPrompts: { d: number; prompt: string; continuation: string }[];
   generatedText: string[];
@@ -318,11 +343,41 @@ function checkAttributedTargets(p: LmDatanetParams): void {
   }
 }
 
+/** Only the sentence transformations have a transformation for the prompt to name; refused before anything loads. */
+function checkTransformationPrompt(p: LmDatanetParams): void {
+  if (p.transformationPrompt === "named" && p.datanets !== "sentence-transformations") {
+    throw new AttributionError({
+      code: "lm/no-transformation-to-name",
+      message: `transformationPrompt "named" needs the sentence-transformations datanets; ${p.datanets} documents have no transformation to name`,
+      hint: "leave transformationPrompt unset (or sentence), or set datanets: sentence-transformations",
+      fields: { datanets: p.datanets, transformationPrompt: p.transformationPrompt },
+    });
+  }
+}
+
+/**
+ * LDS and counterfactual removal judge scores against the re-trained models' continuation NLL, so
+ * scores of the whole documents' loss (testLoss "document") are for identification only; refused
+ * before anything loads.
+ */
+function checkTestLoss(p: LmDatanetParams): void {
+  if (p.testLoss === "document" && (p.ldsSubsets > 0 || p.counterfactualTests > 0)) {
+    throw new AttributionError({
+      code: "lm/test-loss-not-judged",
+      message: `testLoss "document" attributes the test documents' whole loss, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) judge the continuations' loss`,
+      hint: "set ldsSubsets: 0 and counterfactualTests: 0 with testLoss document, or leave testLoss unset (continuation)",
+      fields: { testLoss: p.testLoss, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
   checkBaseReadsDatanets(p);
   checkAttributedTargets(p);
+  checkTransformationPrompt(p);
+  checkTestLoss(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
@@ -377,7 +432,16 @@ async function testPoints({ p, model, T, tokenizer, dn, out, log }: LmSetup, a: 
   log(
     `held-out continuations: −log-likelihood ${out.base_continuation_nll.toFixed(2)} (base) → ${out.lora_continuation_nll.toFixed(2)} (LoRA) nats per continuation (up to ${p.continuationChars} characters held out)`,
   );
-  return { heldPairs, identification, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
+  // what the gradient methods attribute: the continuations' loss, or the whole documents' (testLoss)
+  const attributed =
+    p.testLoss === "document"
+      ? continuationBatch(
+          heldPairs.map((q) => ({ prompt: enc(q.prompt), continuation: enc(q.continuation) })),
+          T,
+          "document",
+        )
+      : identification;
+  return { heldPairs, identification, attributed, identificationDatanet: Int32Array.from(heldPairs.map((q) => q.d)), genPrompts, generatedText, generated };
 }
 
 /** A LoRA re-training as a worker job: the seed, the windows to train on (all when absent), and the continuations to score, if any. */
@@ -435,7 +499,7 @@ async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, stor
   const identification: LmAttributionResult["identification"] = {};
   for (const [k, key] of LM_METHOD_KEYS.entries()) {
     const t1 = performance.now();
-    idScores[key] = await methods[key].attribute(task(tp.identification));
+    idScores[key] = await methods[key].attribute(task(tp.attributed));
     genScores[key] = await methods[key].attribute(task(tp.generated));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     identification[key] = identify(s, tp, key, idScores[key], `${out[`seconds_${key}`].toFixed(2)} s`);
@@ -454,6 +518,16 @@ function identify({ dn, out, log }: LmSetup, tp: LmTestPoints, key: LmScorerKey,
     out[identificationAucKey(key, name)] = mean(Array.from(r.perTestAuc).filter((_, t) => tp.identificationDatanet[t] === d));
   });
   log(`  ${key.padEnd(10)} identification AUC ${r.auc.toFixed(4)}, recall ${r.recall.toFixed(4)} (${note})`);
+  // which datanets the test points are taken for (the highest mean score), where not their own;
+  // gradient methods only: a span scorer's many zero scores tie, and a tie names no datanet
+  if (!(LM_METHOD_KEYS as readonly string[]).includes(key)) return { auc: r.auc, recall: r.recall };
+  const confusion = identificationConfusion(scores, dn.datanetOf, tp.identificationDatanet, dn.datanets.length);
+  const short = dn.datanets.map(shortDatanetName);
+  const mistaken = confusion.flatMap((row, d) => {
+    const others = row.flatMap((n, e) => (e !== d && n > 0 ? [`${short[e]} ${n}`] : []));
+    return others.length ? [`${short[d]} (${row[d]}/${tp.heldPairs.filter((q) => q.d === d).length}) → ${others.join(", ")}`] : [];
+  });
+  if (mistaken.length) log(`    taken for another datanet (highest mean score): ${mistaken.join("; ")}`);
   return { auc: r.auc, recall: r.recall };
 }
 

@@ -3,6 +3,7 @@ import {
   counterfactualRemoval,
   datanetIdentification,
   flipLabels,
+  identificationConfusion,
   lds,
   ldsGroundTruth,
   looCorrelation,
@@ -49,6 +50,21 @@ describe("attribution: evaluation metrics", () => {
     expect(r.recall).to.equal(1);
     const r2 = datanetIdentification(S([[5, 1, 4, 0, 0]]), Int32Array.from([0, 0, 1, 1, 1]), Int32Array.from([0]));
     expect(r2.recall).to.equal(0.5);
+  });
+  it("identification confusion: each test point counted under the datanet whose examples score highest on average", () => {
+    // datanets 0 (two examples), 1 (three) and 2 (one); means per test: [4.5, 1.33, 2], [3, 4, 0], [0.5, 1, 6], [1, 0, 0]
+    const scores = S([
+      [5, 4, 1, 3, 0, 2],
+      [3, 3, 4, 4, 4, 0],
+      [0, 1, 1, 1, 1, 6],
+      [1, 1, 0, 0, 0, 0],
+    ]);
+    const counts = identificationConfusion(scores, Int32Array.from([0, 0, 1, 1, 1, 2]), Int32Array.from([0, 0, 2, 1]), 3);
+    expect(counts).to.deep.equal([
+      [1, 1, 0],
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
   });
   it("label flips hit exactly 10% of examples, always to another class", () => {
     const batch = { n: 50, dim: 1, x: new Float64Array(50), y: Int32Array.from({ length: 50 }, (_, i) => i % 10) };

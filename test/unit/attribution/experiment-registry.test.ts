@@ -52,6 +52,11 @@ describe("attribution experiments: the typed registry (lib/attribution/experimen
     const word = rawSpec("lm-datanets");
     word.params.datanets = "fortune-files";
     expectCode(() => checked(word), ExperimentSpecError, "experiment/wrong-type", { field: "params.datanets", suggestion: "fortunes-files" });
+    const prompt = rawSpec("lm-transformations");
+    prompt.params.transformationPrompt = "named";
+    expect(checked(prompt).params.transformationPrompt).to.equal("named");
+    prompt.params.transformationPrompt = "titled";
+    expectCode(() => checked(prompt), ExperimentSpecError, "experiment/wrong-type", { field: "params.transformationPrompt" });
     const missing = rawSpec("mlp-fmnist");
     delete missing.params.hidden;
     expectCode(() => checked(missing), ExperimentSpecError, "experiment/missing-param", { field: "params.hidden", param: "hidden" });

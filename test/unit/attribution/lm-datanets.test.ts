@@ -22,6 +22,33 @@ import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
 import { expectCode, expectCodeAsync } from "../expect-code.js";
 import { tinyLmParams as tiny, tinyLmWindows } from "./fixtures.js";
 
+/**
+ * With the character tokenizer (a token is a character): contributor 0's windows read its text, and
+ * their target marks are 1 exactly on the characters of the documents' transformed halves (from the
+ * space after "=" to the document's end).
+ */
+function expectTransformedHalvesMarked(dn: ReturnType<typeof buildLmDatanets>, stride: number, tok: ReturnType<typeof fortunesTokenizer>): void {
+  const marks = dn.transformedTargets as Float64Array;
+  expect(marks).to.have.length(dn.data.n * 48);
+  const mine = dn.documents.filter((d) => d.contributor === 0);
+  let text = "";
+  const expected: number[] = [];
+  for (const d of mine) {
+    const from = d.text.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
+    for (let i = 0; i < d.text.length; i++) expected.push(i >= from ? 1 : 0);
+    expected.push(0, 0);
+    text += `${d.text}\n\n`;
+  }
+  const windows = Array.from(dn.contributorOf.keys()).filter((i) => dn.contributorOf[i] === 0);
+  expect(windows.length).to.be.greaterThan(1);
+  windows.forEach((w, k) => {
+    const start = k * stride + 1; // targets are the next characters
+    expect(tok.decode(dn.data.y.subarray(w * 48, (w + 1) * 48))).to.equal(text.slice(start, start + 48));
+    expect(Array.from(marks.subarray(w * 48, (w + 1) * 48))).to.deep.equal(expected.slice(start, start + 48));
+  });
+  expect(marks.some((m) => m === 0)).to.equal(true);
+}
+
 describe("attribution: the language-model experiment", function () {
   this.timeout(300_000);
 
@@ -70,26 +97,7 @@ describe("attribution: the language-model experiment", function () {
     const tok = fortunesTokenizer();
     const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, documentsPerDatanet: 8 };
     const dn = buildLmDatanets(p, 48, (s) => tok.encode(s));
-    const marks = dn.transformedTargets as Float64Array;
-    expect(marks).to.have.length(dn.data.n * 48);
-    // characters: contributor 0's text, and which of its characters lie in a transformed half (from the space after "=")
-    const mine = dn.documents.filter((d) => d.contributor === 0);
-    let text = "";
-    const expected: number[] = [];
-    for (const d of mine) {
-      const from = d.text.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
-      for (let i = 0; i < d.text.length; i++) expected.push(i >= from ? 1 : 0);
-      expected.push(0, 0);
-      text += `${d.text}\n\n`;
-    }
-    const windows = Array.from(dn.contributorOf.keys()).filter((i) => dn.contributorOf[i] === 0);
-    expect(windows.length).to.be.greaterThan(1);
-    windows.forEach((w, k) => {
-      const start = k * p.stride + 1; // targets are the next characters
-      expect(tok.decode(dn.data.y.subarray(w * 48, (w + 1) * 48))).to.equal(text.slice(start, start + 48));
-      expect(Array.from(marks.subarray(w * 48, (w + 1) * 48))).to.deep.equal(expected.slice(start, start + 48));
-    });
-    expect(marks.some((m) => m === 0)).to.equal(true);
+    expectTransformedHalvesMarked(dn, p.stride, tok);
     expect(buildLmDatanets(tiny, 48, (s) => tok.encode(s)).transformedTargets).to.equal(undefined);
     // other datanets have no transformed half: refused before the base loads
     await expectCodeAsync(lmAttribution({ ...tiny, attributedTargets: "transformed" }), AttributionError, "lm/no-transformed-targets", {
@@ -98,13 +106,67 @@ describe("attribution: the language-model experiment", function () {
     });
   });
 
-  it("the experiment attributes by the transformed halves and DataInf's unit-gradient variant when asked, and not otherwise", async () => {
+  it("transformationPrompt named: each document's prompt starts with its transformation's title, as the DataInf paper's prompt names it", async () => {
+    const tok = fortunesTokenizer();
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24 };
+    const plain = buildLmDatanets(p, 48, (s) => tok.encode(s));
+    expect(buildLmDatanets({ ...p, transformationPrompt: "sentence" }, 48, (s) => tok.encode(s))).to.deep.equal(plain);
+    const named = buildLmDatanets({ ...p, transformationPrompt: "named" }, 48, (s) => tok.encode(s));
+    // the same sentences and transformations, each document and held-out prompt behind its title
+    expect(named.documents.map((d) => d.datanet)).to.deep.equal(plain.documents.map((d) => d.datanet));
+    for (const [i, d] of named.documents.entries()) expect(d.text).to.equal(`${SENTENCE_TRANSFORMATIONS[d.datanet].title}: ${plain.documents[i].text}`);
+    for (const [d, texts] of named.heldOut.entries()) {
+      for (const [i, t] of texts.entries()) {
+        const sentencePrompt = plain.heldOut[d][i].prompt;
+        expect(t.prompt).to.equal(`${SENTENCE_TRANSFORMATIONS[d].title}: ${sentencePrompt}`);
+        expect(t.continuation).to.equal(plain.heldOut[d][i].continuation);
+        expect(t.document).to.equal(t.prompt + SENTENCE_TRANSFORMATIONS[d].apply(sentencePrompt.slice(0, -TRANSFORMATION_SEPARATOR.length)));
+      }
+    }
+    expect(named.data.n).to.be.greaterThan(plain.data.n);
+    // the transformed halves are marked as before, the titles not
+    expectTransformedHalvesMarked(named, p.stride, tok);
+    // other datanets have no transformation to name: refused before the base loads
+    await expectCodeAsync(lmAttribution({ ...tiny, transformationPrompt: "named" }), AttributionError, "lm/no-transformation-to-name", {
+      datanets: "fortunes-files",
+      transformationPrompt: "named",
+    });
+  });
+
+  it("testLoss document: a test point's loss over its whole document, prompt included, for identification only", async () => {
+    const tok = fortunesTokenizer();
+    const pairs = [
+      { prompt: tok.encode("Drain the moat = "), continuation: tok.encode("moat. the Drain") },
+      { prompt: tok.encode("x".repeat(40)), continuation: tok.encode("y".repeat(20)) },
+    ];
+    const continuation = continuationBatch(pairs, 48);
+    expect(continuationBatch(pairs, 48, "continuation")).to.deep.equal(continuation);
+    const document = continuationBatch(pairs, 48, "document");
+    expect(document.x).to.deep.equal(continuation.x);
+    expect(document.y).to.deep.equal(continuation.y);
+    const weights = (b: typeof document, i: number) => Array.from((b.weights as Float64Array).subarray(i * 48, (i + 1) * 48));
+    // 17 + 15 ids left-padded to 49: the first real input (position 17) predicts the second token; the continuation alone from position 33
+    expect(weights(continuation, 0)).to.deep.equal([...new Array(33).fill(0), ...new Array(15).fill(1)]);
+    expect(weights(document, 0)).to.deep.equal([...new Array(17).fill(0), ...new Array(31).fill(1)]);
+    // 60 ids: the block holds the last 49, every target weighted
+    expect(weights(document, 1)).to.deep.equal(new Array(48).fill(1));
+    // LDS and counterfactual removal judge the continuations' loss: refused with them, before the base loads
+    await expectCodeAsync(lmAttribution({ ...tiny, testLoss: "document" }), AttributionError, "lm/test-loss-not-judged", {
+      testLoss: "document",
+      ldsSubsets: tiny.ldsSubsets,
+      counterfactualTests: tiny.counterfactualTests,
+    });
+  });
+
+  it("the experiment attributes by the transformed halves, DataInf's unit-gradient variant and the named prompt when asked, and not otherwise", async () => {
     const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, ldsSubsets: 0, counterfactualTests: 0, generatedPerDatanet: 0 };
     const run = async (extra: Partial<typeof p>) => (await lmAttribution({ ...p, ...extra, gradientStore: mkdtempSync(join(tmpdir(), "lm-exp-")) })).metrics;
     const plain = await run({});
     const asDefault = await run({ attributedTargets: "all", datainfGradients: "raw" });
     const halves = await run({ attributedTargets: "transformed" });
     const unit = await run({ datainfGradients: "unit" });
+    const named = await run({ transformationPrompt: "named" });
+    const wholeDocument = await run({ testLoss: "document" });
     expect(asDefault.auc_datainf).to.equal(plain.auc_datainf);
     expect(asDefault.auc_grad_cos).to.equal(plain.auc_grad_cos);
     // the transformed halves move every gradient method; the unit variant DataInf alone
@@ -112,6 +174,12 @@ describe("attribution: the language-model experiment", function () {
     expect(halves.auc_grad_cos).to.not.equal(plain.auc_grad_cos);
     expect(unit.auc_datainf).to.not.equal(plain.auc_datainf);
     expect(unit.auc_grad_cos).to.equal(plain.auc_grad_cos);
+    // a prompt naming the transformation changes the windows and test points, so every method's scores
+    expect(named.train_windows).to.be.greaterThan(plain.train_windows as number);
+    expect(named.auc_datainf).to.not.equal(plain.auc_datainf);
+    // the whole document's loss moves the gradient methods' scores, not the span scorers' (they read the continuation)
+    expect(wholeDocument.auc_datainf).to.not.equal(plain.auc_datainf);
+    expect(wholeDocument.auc_exact_match).to.equal(plain.auc_exact_match);
   });
 
   it("the transformations do what the DataInf paper names them", () => {
