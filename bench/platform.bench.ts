@@ -32,7 +32,7 @@ const threadCounts = cores > 1 ? armThreads : [1];
 const sizes = quick ? [256, 1024] : [256, 512, 1024];
 const repeats = quick ? 3 : 5;
 /** Pairs per measurement: enough for a median on a shared machine, few enough for about ten minutes on two cores. */
-const PAIRS = { matmul: quick ? 2 : 6, batched: quick ? 2 : 4, lora: quick ? 2 : 5, loraLarge: quick ? 1 : 4 };
+const PAIRS = { matmul: quick ? 2 : 8, batched: quick ? 2 : 4, lora: quick ? 2 : 5, loraLarge: quick ? 1 : 6 };
 console.log(`${availableParallelism()} cores available; thread counts measured: ${threadCounts.join(" and ")}, in interleaved pairs (ABBA order)`);
 
 type Row = Record<string, string | number>;
