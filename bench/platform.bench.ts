@@ -53,7 +53,7 @@ const summaryRow = (ratio: string, s: RatioSummary): Row => ({
   "min–max": `${fmt(s.min)}–${fmt(s.max)}`,
   pairs: s.pairs,
 });
-const timesOf = (t: { wallSeconds: number; cpuSeconds: number } | undefined) => (t ? `${t.cpuSeconds.toFixed(1)} / ${t.wallSeconds.toFixed(1)}` : "");
+const timesOf = (t: { wallSeconds: number; cpuSeconds: number } | undefined) => (t ? `${t.cpuSeconds.toFixed(2)} / ${t.wallSeconds.toFixed(2)}` : "");
 
 /** One row per pair: its order, the load around each trial, the headline figure of each, the ratio, and CPU-s / wall-s of each. */
 function logPairs<T>(measurement: string, paired: PairedTrials<T>, figure: (v: T) => number | undefined, times: (v: T) => { wallSeconds: number; cpuSeconds: number } | undefined) {
