@@ -1,68 +1,84 @@
 /**
  * The platform the layers stand on, in one run: TensorFlow.js matmul GFLOP/s per backend at one
- * thread and at every core (the wasm backend's thread count is fixed per process, so each count
+ * thread and at every core (the wasm backend's thread count is fixed per process, so each trial
  * runs in a fresh process: lib/bench/thread-probe.ts); the machine's BLAS at the same sizes and
  * threads, the ceiling (Debian's numpy on OpenBLAS, OPENBLAS_NUM_THREADS); GPT LoRA training
  * tokens/s of the small and the large preset at one thread and at every core; the lab's SIMD
  * batched product on the large preset's attention shapes at one thread and at every core; then the
- * in-process chain's settlement rate. Ratios are of numbers measured in this same run.
+ * in-process chain's settlement rate.
+ *
+ * On a machine shared with other work a ratio of two measurements minutes apart says more about
+ * the other work than about the threads, so one thread and every core are measured in interleaved
+ * pairs (ABBA order, lib/bench/paired-trials.ts), each trial a fresh process with the 1-minute load
+ * average around it and the CPU time it used beside its wall time; a ratio is taken within each
+ * pair and the median of the pairs' ratios is reported with its spread and the number of pairs.
+ * The BLAS runs right after the wasm matmul in each trial, at the same thread count.
  */
 import { spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import * as tf from "@tensorflow/tfjs";
 import { id } from "ethers";
 import { matmulGflops, printTable } from "../lib/bench/bench-tables.js";
-import { onThreads } from "../lib/bench/thread-probe.js";
+import { armMedian, type PairedTrials, pairRatios, type RatioSummary, runPaired, summarizeRatios } from "../lib/bench/paired-trials.js";
+import { onThreads, type ProbeReply } from "../lib/bench/thread-probe.js";
 import { connect, deployOrReuse } from "../lib/chain/index.js";
 import { activateWebGpu, selectBackend, WASM_MAX_THREADS } from "../lib/tf/index.js";
 
 const quick = process.argv.includes("--quick");
 const cores = Math.min(availableParallelism(), WASM_MAX_THREADS);
-const threadCounts = cores > 1 ? [1, cores] : [1];
+/** The two arms of every pair: one thread (A) and every core (B). */
+const armThreads: [number, number] = [1, cores];
+const threadCounts = cores > 1 ? armThreads : [1];
 const sizes = quick ? [256, 1024] : [256, 512, 1024];
 const repeats = quick ? 3 : 5;
-console.log(`${availableParallelism()} cores available; thread counts measured: ${threadCounts.join(" and ")}`);
+/** Pairs per measurement: enough for a median on a shared machine, few enough for about ten minutes on two cores. */
+const PAIRS = { matmul: quick ? 2 : 8, batched: quick ? 2 : 4, lora: quick ? 2 : 5, loraLarge: quick ? 1 : 6 };
+console.log(`${availableParallelism()} cores available; thread counts measured: ${threadCounts.join(" and ")}, in interleaved pairs (ABBA order)`);
 
 type Row = Record<string, string | number>;
 const matmul: Row[] = [];
-/** GFLOP/s by "backend@threads" and size. */
-const rate: Record<string, Record<number, number>> = {};
-/** GFLOP per CPU-second by "backend@threads" and size (the wasm rows). */
-const perCpu: Record<string, Record<number, number>> = {};
 const record = (backend: string, threads: number | string, bySize: Record<number, number>, perCpuSecond?: Record<number, number>) => {
-  rate[`${backend}@${threads}`] = bySize;
-  if (perCpuSecond) perCpu[`${backend}@${threads}`] = perCpuSecond;
   for (const [n, gflops] of Object.entries(bySize)) matmul.push({ backend, threads, "matrix size": Number(n), "GFLOP/s": gflops, "GFLOP per CPU-second": perCpuSecond?.[Number(n)] ?? "" });
 };
-
-// wasm: XNNPACK on 1 and on every core, each in its own process
-for (const threads of threadCounts) {
-  const reply = await onThreads(threads, { task: "matmul", sizes, repeats });
-  record("wasm", threads, reply.matmul ?? {}, reply.matmulPerCpuSecond);
-}
-
-// cpu: plain JavaScript, one thread, small sizes only (1024² takes seconds)
-await selectBackend({ override: "cpu" });
-record("cpu", 1, { 256: await matmulGflops(tf, 256, quick ? 2 : 3) });
-
-// webgpu: on a hardware adapter (a software one is a CPU renderer, no yardstick)
 const skipped: Row[] = [];
-try {
-  const { report } = await activateWebGpu(tf, { allowSoftware: false });
-  const bySize: Record<number, number> = {};
-  for (const n of [...sizes, 2048]) bySize[n] = await matmulGflops(tf, n, repeats);
-  record(`webgpu (${report.device || report.description})`, "device", bySize);
-} catch (error) {
-  const e = error as { code?: string; message: string };
-  const why = e.message.split("\n")[0];
-  skipped.push({ measurement: "webgpu matmul", reason: `${e.code ? `[${e.code}] ` : ""}${why.length > 120 ? `${why.slice(0, 117)}...` : why}` });
+/** Every pair of every paired measurement, with the load average and CPU / wall time of each trial. */
+const pairLog: Row[] = [];
+const ratios: Row[] = [];
+const fmt = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : "—");
+const summaryRow = (ratio: string, s: RatioSummary): Row => ({
+  ratio,
+  threads: cores,
+  median: s.median,
+  "interquartile range": `${fmt(s.q1)}–${fmt(s.q3)}`,
+  "min–max": `${fmt(s.min)}–${fmt(s.max)}`,
+  pairs: s.pairs,
+});
+const timesOf = (t: { wallSeconds: number; cpuSeconds: number } | undefined) => (t ? `${t.cpuSeconds.toFixed(2)} / ${t.wallSeconds.toFixed(2)}` : "");
+
+/** One row per pair: its order, the load around each trial, the headline figure of each, the ratio, and CPU-s / wall-s of each. */
+function logPairs<T>(measurement: string, paired: PairedTrials<T>, figure: (v: T) => number | undefined, times: (v: T) => { wallSeconds: number; cpuSeconds: number } | undefined) {
+  for (const [a, b] of paired) {
+    pairLog.push({
+      measurement,
+      pair: a.pair + 1,
+      order: a.pair % 2 === 0 ? `1 → ${cores}` : `${cores} → 1`,
+      "load, 1 thread": `${a.loadBefore.toFixed(2)} → ${a.loadAfter.toFixed(2)}`,
+      [`load, ${cores} threads`]: `${b.loadBefore.toFixed(2)} → ${b.loadAfter.toFixed(2)}`,
+      "1 thread": figure(a.value) ?? "",
+      [`${cores} threads`]: figure(b.value) ?? "",
+      ratio: (figure(b.value) ?? NaN) / (figure(a.value) ?? NaN),
+      "CPU-s / wall-s, 1 thread": timesOf(times(a.value)),
+      [`CPU-s / wall-s, ${cores} threads`]: timesOf(times(b.value)),
+    });
+  }
 }
 
-// the machine's BLAS through Debian's numpy: the same sizes and thread counts
+// wasm (XNNPACK) and then the BLAS through Debian's numpy, at the same sizes and thread count, in each trial
 const NUMPY = `
 import json, sys, time
 import numpy as np
 sizes, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
+wall, cpu = time.perf_counter(), time.process_time()
 rng = np.random.default_rng(1)
 out = {}
 for n in sizes:
@@ -75,11 +91,20 @@ for n in sizes:
     out[n] = 2 * n**3 / sorted(times)[len(times) // 2] / 1e9
 libs = sorted({l.split()[-1].rsplit("/", 1)[-1] for l in open("/proc/self/maps") if "blas" in l.lower() and "/" in l})
 libs = [l for l in libs if "openblas" in l] or libs
-print(json.dumps({"numpy": np.__version__, "blas": ", ".join(libs), "gflops": out}))
+print(json.dumps({"numpy": np.__version__, "blas": ", ".join(libs), "gflops": out, "wallSeconds": time.perf_counter() - wall, "cpuSeconds": time.process_time() - cpu}))
 `;
 const python = "/usr/bin/python3";
+interface BlasReply {
+  numpy: string;
+  blas: string;
+  gflops: Record<number, number>;
+  wallSeconds: number;
+  cpuSeconds: number;
+}
 let blasName = "";
-for (const threads of threadCounts) {
+let blasMissing = false;
+function blasOn(threads: number): BlasReply | undefined {
+  if (blasMissing) return undefined;
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) };
   // tuning left in the environment for another BLAS build would misdescribe this one
   delete env.OPENBLAS_CORETYPE;
@@ -88,72 +113,162 @@ for (const threads of threadCounts) {
   if (run.status !== 0) {
     const why = run.error ? run.error.message : (run.stderr.trim().split("\n").pop() ?? `exit ${run.status}`);
     skipped.push({ measurement: "BLAS ceiling", reason: `Debian's numpy did not run (${why}); as root ./lab bench platform installs python3-numpy and OpenBLAS` });
-    break;
+    blasMissing = true;
+    return undefined;
   }
-  const reply = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { numpy: string; blas: string; gflops: Record<number, number> };
+  const reply = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as BlasReply;
   blasName = `numpy ${reply.numpy}, ${reply.blas || "BLAS"}`;
-  record("BLAS", threads, reply.gflops);
+  return reply;
 }
-printTable(`float32 matmul rate per backend and thread count${blasName ? ` (BLAS: ${blasName})` : ""}`, matmul);
+const matmulTrials = await runPaired(PAIRS.matmul, async (arm) => {
+  const wasm = await onThreads(armThreads[arm], { task: "matmul", sizes, repeats });
+  return { wasm, blas: blasOn(armThreads[arm]) };
+});
+for (const [arm, threads] of threadCounts.entries()) {
+  const bySize = (pick: (v: (typeof matmulTrials)[number][0]["value"], n: number) => number | undefined) =>
+    Object.fromEntries(sizes.map((n) => [n, armMedian(matmulTrials, arm as 0 | 1, (v) => pick(v, n))]));
+  record(
+    "wasm",
+    threads,
+    bySize((v, n) => v.wasm.matmul?.[n]),
+    bySize((v, n) => v.wasm.matmulPerCpuSecond?.[n]),
+  );
+}
+
+// cpu: plain JavaScript, one thread, small sizes only (1024² takes seconds)
+await selectBackend({ override: "cpu" });
+record("cpu", 1, { 256: await matmulGflops(tf, 256, quick ? 2 : 3) });
+
+// webgpu: on a hardware adapter (a software one is a CPU renderer, no yardstick)
+try {
+  const { report } = await activateWebGpu(tf, { allowSoftware: false });
+  const bySize: Record<number, number> = {};
+  for (const n of [...sizes, 2048]) bySize[n] = await matmulGflops(tf, n, repeats);
+  record(`webgpu (${report.device || report.description})`, "device", bySize);
+} catch (error) {
+  const e = error as { code?: string; message: string };
+  const why = e.message.split("\n")[0];
+  skipped.push({ measurement: "webgpu matmul", reason: `${e.code ? `[${e.code}] ` : ""}${why.length > 120 ? `${why.slice(0, 117)}...` : why}` });
+}
+
+if (!blasMissing) {
+  for (const [arm, threads] of threadCounts.entries()) {
+    record("BLAS", threads, Object.fromEntries(sizes.map((n) => [n, armMedian(matmulTrials, arm as 0 | 1, (v) => v.blas?.gflops[n])])));
+  }
+}
+printTable(`float32 matmul rate per backend and thread count, the median over ${PAIRS.matmul} trials of each (wasm, BLAS)${blasName ? ` (BLAS: ${blasName})` : ""}`, matmul);
+const largest = sizes[sizes.length - 1];
+logPairs(
+  `wasm matmul ${largest}² (GFLOP/s)`,
+  matmulTrials,
+  (v) => v.wasm.matmul?.[largest],
+  (v) => v.wasm,
+);
+if (!blasMissing)
+  logPairs(
+    `BLAS matmul ${largest}² (GFLOP/s)`,
+    matmulTrials,
+    (v) => v.blas?.gflops[largest],
+    (v) => v.blas,
+  );
 
 // GPT LoRA training: the small preset at the Factory's batch, the large one at batch 4
 const training: Row[] = [];
-const tokens: Record<string, number> = {};
-const losses: Record<string, string> = {};
 const trainingCases = [
-  { preset: "fortunes-gpt", batch: 16, steps: quick ? 3 : 10 },
-  { preset: "fortunes-gpt-large", batch: quick ? 2 : 4, steps: 1 },
+  { preset: "fortunes-gpt", batch: 16, steps: quick ? 3 : 10, pairs: PAIRS.lora },
+  { preset: "fortunes-gpt-large", batch: quick ? 2 : 4, steps: 1, pairs: PAIRS.loraLarge },
 ];
+const loraTrials: Record<string, PairedTrials<ProbeReply>> = {};
 for (const c of trainingCases) {
-  for (const threads of threadCounts) {
-    const reply = await onThreads(threads, { task: "lora", preset: c.preset, batch: c.batch, steps: c.steps, repeats: quick ? 1 : 2 });
-    tokens[`${c.preset}@${threads}`] = reply.tokensPerSecond ?? 0;
-    losses[`${c.preset}@${threads}`] = reply.loss ?? "";
-    training.push({ preset: c.preset, batch: c.batch, threads, "tokens/s": reply.tokensPerSecond ?? 0, "last step's loss": reply.loss ?? "" });
+  const paired = await runPaired(c.pairs, (arm) => onThreads(armThreads[arm], { task: "lora", preset: c.preset, batch: c.batch, steps: c.steps, repeats: quick ? 1 : 2 }));
+  loraTrials[c.preset] = paired;
+  for (const [arm, threads] of threadCounts.entries()) {
+    const losses = new Set(paired.map((p) => p[arm as 0 | 1].value.loss ?? ""));
+    training.push({
+      preset: c.preset,
+      batch: c.batch,
+      threads,
+      trials: c.pairs,
+      "tokens/s (median)": armMedian(paired, arm as 0 | 1, (v) => v.tokensPerSecond),
+      "last step's loss": [...losses].join(" / "),
+    });
   }
+  logPairs(
+    `${c.preset} LoRA (tokens/s)`,
+    paired,
+    (v) => v.tokensPerSecond,
+    (v) => v,
+  );
 }
 printTable("GPT LoRA training on wasm (r 2 on v_proj, fc_out, lm_head; AdamW)", training);
 
 // the SIMD batched product alone (attention's per-head products), shared among the threads
 const batched: Row[] = [];
-const batchedRate: Record<string, Record<string, number>> = {};
-for (const threads of threadCounts) {
-  const reply = await onThreads(threads, { task: "batched", repeats });
-  batchedRate[threads] = reply.batched ?? {};
-  for (const [product, gflops] of Object.entries(reply.batched ?? {})) batched.push({ product, threads, "shared among threads": reply.batchedThreads ?? 1, "GFLOP/s": gflops });
+const batchedTrials = await runPaired(PAIRS.batched, (arm) => onThreads(armThreads[arm], { task: "batched", repeats }));
+const products = Object.keys(batchedTrials[0][0].value.batched ?? {});
+for (const [arm, threads] of threadCounts.entries()) {
+  for (const product of products) {
+    batched.push({
+      product,
+      threads,
+      "shared among threads": batchedTrials[0][arm as 0 | 1].value.batchedThreads ?? 1,
+      "GFLOP/s (median)": armMedian(batchedTrials, arm as 0 | 1, (v) => v.batched?.[product]),
+    });
+  }
 }
-printTable("wasm SIMD batched product, the large preset's attention at batch 4 (lib/tf/wasm-batched-matmul.ts)", batched);
+printTable(`wasm SIMD batched product, the large preset's attention at batch 4 (lib/tf/wasm-batched-matmul.ts), ${PAIRS.batched} trials each`, batched);
+for (const product of products)
+  logPairs(
+    `batched product ${product} (GFLOP/s)`,
+    batchedTrials,
+    (v) => v.batched?.[product],
+    (v) => v,
+  );
 
-// the ratios: wasm against the BLAS at equal threads, and every core against one
-const ratios: Row[] = [];
-for (const threads of threadCounts) {
+// the ratios: wasm against the BLAS at equal threads (within each trial), and every core against one (within each pair)
+for (const [arm, threads] of threadCounts.entries()) {
+  if (blasMissing) break;
   for (const n of sizes) {
-    const blas = rate[`BLAS@${threads}`]?.[n];
-    if (blas) ratios.push({ ratio: `wasm / BLAS, ${n}²`, threads, value: rate[`wasm@${threads}`][n] / blas });
+    const perTrial = matmulTrials.map((p) => {
+      const v = p[arm as 0 | 1].value;
+      return (v.wasm.matmul?.[n] ?? NaN) / (v.blas?.gflops[n] ?? NaN);
+    });
+    ratios.push({ ...summaryRow(`wasm / BLAS, ${n}² (within each trial)`, summarizeRatios(perTrial)), threads });
   }
 }
 if (cores > 1) {
   for (const n of sizes) {
-    ratios.push({ ratio: `wasm matmul ${n}², ${cores} threads / 1`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] });
-    ratios.push({ ratio: `wasm matmul ${n}² per CPU-second, ${cores} threads / 1`, threads: cores, value: perCpu[`wasm@${cores}`][n] / perCpu["wasm@1"][n] });
-    const blas1 = rate["BLAS@1"]?.[n];
-    if (blas1) {
-      const blasGain = rate[`BLAS@${cores}`][n] / blas1;
-      ratios.push({ ratio: `BLAS matmul ${n}², ${cores} threads / 1`, threads: cores, value: blasGain });
+    const wasmGain = pairRatios(matmulTrials, (v) => v.wasm.matmul?.[n]);
+    ratios.push(summaryRow(`wasm matmul ${n}², ${cores} threads / 1`, summarizeRatios(wasmGain)));
+    ratios.push(summaryRow(`wasm matmul ${n}² per CPU-second, ${cores} threads / 1`, summarizeRatios(pairRatios(matmulTrials, (v) => v.wasm.matmulPerCpuSecond?.[n]))));
+    if (!blasMissing) {
+      const blasGain = pairRatios(matmulTrials, (v) => v.blas?.gflops[n]);
+      ratios.push(summaryRow(`BLAS matmul ${n}², ${cores} threads / 1`, summarizeRatios(blasGain)));
       // the cores a shared machine gives change both gains alike: this one is about the threading alone
-      ratios.push({ ratio: `wasm's gain / BLAS's gain, ${n}²`, threads: cores, value: rate[`wasm@${cores}`][n] / rate["wasm@1"][n] / blasGain });
+      ratios.push(summaryRow(`wasm's gain / BLAS's gain, ${n}²`, summarizeRatios(wasmGain.map((g, i) => g / blasGain[i]))));
     }
   }
-  for (const product of Object.keys(batchedRate[1] ?? {})) {
-    ratios.push({ ratio: `wasm batched product ${product}, ${cores} threads / 1`, threads: cores, value: batchedRate[cores][product] / batchedRate[1][product] });
+  for (const product of products) {
+    ratios.push(summaryRow(`wasm batched product ${product}, ${cores} threads / 1`, summarizeRatios(pairRatios(batchedTrials, (v) => v.batched?.[product]))));
   }
   for (const c of trainingCases) {
-    ratios.push({ ratio: `${c.preset} LoRA tokens/s, ${cores} threads / 1`, threads: cores, value: tokens[`${c.preset}@${cores}`] / tokens[`${c.preset}@1`] });
-    const [one, all] = [losses[`${c.preset}@1`], losses[`${c.preset}@${cores}`]];
-    ratios.push({ ratio: `${c.preset} last loss, ${cores} threads vs 1`, threads: cores, value: one === all ? "identical" : `differs by ${Math.abs(Number(one) - Number(all)).toExponential(2)}` });
+    const paired = loraTrials[c.preset];
+    ratios.push(summaryRow(`${c.preset} LoRA tokens/s, ${cores} threads / 1`, summarizeRatios(pairRatios(paired, (v) => v.tokensPerSecond))));
+    const losses = paired.flatMap(([a, b]) => [Number(a.value.loss), Number(b.value.loss)]);
+    const identical = new Set(paired.flatMap(([a, b]) => [a.value.loss, b.value.loss])).size === 1;
+    const spread = Math.max(...losses) - Math.min(...losses);
+    ratios.push({
+      ratio: `${c.preset} last loss, every trial at 1 and ${cores} threads`,
+      threads: cores,
+      median: identical ? "identical" : `differs by up to ${spread.toExponential(2)}`,
+      "interquartile range": "",
+      "min–max": "",
+      pairs: paired.length,
+    });
   }
 }
-printTable("Ratios measured in this run", ratios);
+printTable("Every pair: the load average (1 minute) around each trial and the CPU time it used beside its wall time", pairLog);
+printTable("Ratios measured in this run: the median of the ratios within each pair, their interquartile range and extremes", ratios);
 if (skipped.length) printTable("Not measured", skipped);
 
 const chain = await connect();

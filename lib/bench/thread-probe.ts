@@ -44,6 +44,13 @@ export interface ProbeReply {
   /** lora: the loss of the last step, in full (the same at every thread count). */
   loss?: string;
   step?: { losses: string[]; adapterSha256: string; productSha256: string; batchedSha256: string };
+  /**
+   * The task's wall time and the CPU time this process spent on it (all its threads, user and
+   * system), in seconds: CPU / wall near the thread count means the process had its cores, well
+   * below it that something else on the machine took them.
+   */
+  wallSeconds: number;
+  cpuSeconds: number;
 }
 
 /** The Factory's LoRA recipe for the GPT (experiments/factory/fortunes-lora.yaml). */
@@ -117,7 +124,7 @@ async function batchedGflops(tf: typeof tfjs, repeats: number): Promise<Record<s
   return rates;
 }
 
-async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "backend" | "threads">> {
+async function run(tf: typeof tfjs, task: ProbeTask): Promise<Omit<ProbeReply, "backend" | "threads" | "wallSeconds" | "cpuSeconds">> {
   if (task.task === "batched") return { batched: await batchedGflops(tf, task.repeats), batchedThreads: batchedProductThreads(tf) };
   if (task.task === "matmul") {
     const matmul: Record<string, number> = {};
@@ -187,6 +194,9 @@ export function onThreads(threads: number, task: ProbeTask, extraEnv: Record<str
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const task = JSON.parse(process.argv[2]) as ProbeTask;
   const rt = await initTf({ quiet: true });
-  const reply: ProbeReply = { backend: rt.backend, threads: rt.threads ?? 1, ...(await run(rt.tf, task)) };
+  const [started, cpu] = [performance.now(), process.cpuUsage()];
+  const measured = await run(rt.tf, task);
+  const { user, system } = process.cpuUsage(cpu);
+  const reply: ProbeReply = { backend: rt.backend, threads: rt.threads ?? 1, ...measured, wallSeconds: (performance.now() - started) / 1000, cpuSeconds: (user + system) / 1e6 };
   console.log(JSON.stringify(reply));
 }
