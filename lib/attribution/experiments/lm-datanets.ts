@@ -5,8 +5,9 @@
  * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
  * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
  *
- * Training examples are the next-token windows the LoRA run trains on (T characters, stride s); a
- * test point is a prompt with a continuation, its value the continuation's log-likelihood given
+ * Training examples are the next-token windows the LoRA run trains on (T tokens, stride s), or with
+ * trainingPoints "documents" the documents themselves, one row each (the DataInf paper's single
+ * examples; identification only); a test point is a prompt with a continuation, its value the continuation's log-likelihood given
  * the prompt. Two kinds of test points:
  *   - identification (DataInf's task, Kwon et al. 2024, §4.2): a prompt and its true continuation
  *     from a held-out document of each datanet; do the most influential windows come from the same
