@@ -15,9 +15,22 @@ export interface TrainData {
   xShape: number[];
   /** Shape of one example's y: [] for a class label, [T] for next tokens. */
   yShape: number[];
+  /**
+   * A language model's per-position loss mask (n × T; 1: the target counts, 0: padding): each
+   * row's loss is the mean over its counted targets (maskedLoss). Absent: every target counts
+   * (the model's own loss, unchanged).
+   */
+  lossMask?: Float32Array;
 }
 
-export function batchTensors(model: Model, data: TrainData, idx: ArrayLike<number>): { x: Tensor; y: Tensor } {
+/** A batch's tensors: inputs, targets and, where the data has one, the loss mask [n, T]. */
+export interface BatchTensors {
+  x: Tensor;
+  y: Tensor;
+  mask?: Tensor;
+}
+
+export function batchTensors(model: Model, data: TrainData, idx: ArrayLike<number>): BatchTensors {
   const tf = model.tf;
   const xs = data.xShape.reduce((a, b) => a * b, 1);
   const ys = data.yShape.reduce((a, b) => a * b, 1);
@@ -29,10 +42,33 @@ export function batchTensors(model: Model, data: TrainData, idx: ArrayLike<numbe
     xb.set(data.x.subarray(j * xs, (j + 1) * xs), i * xs);
     yb.set(data.y.subarray(j * ys, (j + 1) * ys), i * ys);
   }
-  return {
+  const batch: BatchTensors = {
     x: tf.tensor(xb, [n, ...data.xShape], data.x instanceof Int32Array ? "int32" : "float32"),
     y: tf.tensor(yb, [n, ...data.yShape], "int32"),
   };
+  if (data.lossMask) {
+    const mb = new Float32Array(n * ys);
+    for (let i = 0; i < n; i++) mb.set(data.lossMask.subarray(idx[i] * ys, (idx[i] + 1) * ys), i * ys);
+    batch.mask = tf.tensor(mb, [n, ...data.yShape], "float32");
+  }
+  return batch;
+}
+
+/**
+ * A language model's loss under a per-position mask: each row's cross-entropy summed over its
+ * counted targets and divided by their number (a row with none counts 0), then the mean over
+ * rows, so a padded row's loss is its own tokens' mean loss whatever the padding holds.
+ */
+export function maskedLoss(model: Model, weights: WeightMap, x: Tensor, y: Tensor, mask: Tensor, fwd: ForwardOptions = {}): tfjs.Scalar {
+  const tf = model.tf;
+  const perTarget = crossEntropy(tf, model.forward(weights, x, fwd), y);
+  const perRow = tf.div(tf.sum(tf.mul(perTarget, mask), -1), tf.maximum(tf.sum(mask, -1), 1));
+  return tf.mean(perRow) as tfjs.Scalar;
+}
+
+/** The loss a step trains on: the model's own, or the masked one where the batch has a mask. */
+function batchLoss(model: Model, weights: WeightMap, b: BatchTensors, fwd: ForwardOptions): tfjs.Scalar {
+  return b.mask ? maskedLoss(model, weights, b.x, b.y, b.mask, fwd) : model.loss(weights, b.x, b.y, fwd);
 }
 
 /** Batch order: a fresh permutation per epoch from (seed, epoch), so a resumed run sees the same batches. */
@@ -154,7 +190,7 @@ export async function trainStep(
   frozen: WeightMap,
   trainable: Record<string, tfjs.Variable>,
   opt: Optimizer,
-  batch: { x: Tensor; y: Tensor },
+  batch: BatchTensors,
   lr: number,
   fwd: ForwardOptions,
   stepIndex: number,
@@ -181,7 +217,7 @@ export async function accumulatedTrainStep(
   frozen: WeightMap,
   trainable: Record<string, tfjs.Variable>,
   opt: Optimizer,
-  micro: { x: Tensor; y: Tensor }[],
+  micro: BatchTensors[],
   lr: number,
   fwd: ForwardOptions,
   stepIndex: number,
@@ -196,13 +232,14 @@ export async function accumulatedTrainStep(
   return finishStep(pending, loss, trainable, opt, lr, stepIndex);
 }
 
-function disposeBatch(batch: { x: Tensor; y: Tensor }): void {
+function disposeBatch(batch: BatchTensors): void {
   batch.x.dispose();
   batch.y.dispose();
+  batch.mask?.dispose();
 }
 
 /** The weighted sums of the micro-batches' losses and gradients; each micro-batch's tape is released before the next. */
-function accumulatedLossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, micro: { x: Tensor; y: Tensor }[], fwd: ForwardOptions) {
+function accumulatedLossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, micro: BatchTensors[], fwd: ForwardOptions) {
   const tf = model.tf;
   const vars = Object.values(trainable);
   const total = micro.reduce((n, b) => n + b.x.shape[0], 0);
@@ -214,7 +251,7 @@ function accumulatedLossAndGradients(model: Model, frozen: WeightMap, trainable:
     for (const b of micro) {
       const rows = b.x.shape[0];
       const share = rows / total;
-      const part = tf.variableGrads(() => tf.mul(model.loss({ ...frozen, ...trainable }, b.x, b.y, { ...fwd, dropoutRows: { offset, rows, total } }), share) as tfjs.Scalar, vars);
+      const part = tf.variableGrads(() => tf.mul(batchLoss(model, { ...frozen, ...trainable }, b, { ...fwd, dropoutRows: { offset, rows, total } }), share) as tfjs.Scalar, vars);
       bytesWithGradients = Math.max(bytesWithGradients, tf.memory().numBytes);
       if (!value) {
         value = part.value;
@@ -240,10 +277,10 @@ function sumInto<T extends Tensor>(tf: Model["tf"], a: T, b: T): T {
   return sum;
 }
 
-function lossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, batch: { x: Tensor; y: Tensor }, fwd: ForwardOptions) {
+function lossAndGradients(model: Model, frozen: WeightMap, trainable: Record<string, tfjs.Variable>, batch: BatchTensors, fwd: ForwardOptions) {
   const tf = model.tf;
   const vars = Object.values(trainable);
-  const { value, grads } = tf.variableGrads(() => model.loss({ ...frozen, ...trainable }, batch.x, batch.y, fwd) as tfjs.Scalar, vars);
+  const { value, grads } = tf.variableGrads(() => batchLoss(model, { ...frozen, ...trainable }, batch, fwd), vars);
   return { value, grads, bytesWithGradients: tf.memory().numBytes };
 }
 

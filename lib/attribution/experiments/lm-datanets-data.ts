@@ -222,12 +222,78 @@ export function fitContinuation(continuation: string, T: number, encode: (s: str
   return chars.join("");
 }
 
+/** What a training point is: a window cut from a contributor's joined documents, or one whole document. */
+export const TRAINING_POINTS = ["windows", "documents"] as const;
+export type TrainingPoints = (typeof TRAINING_POINTS)[number];
+
+/** The params that decide how the documents become training points. */
+export interface TrainingPointParams {
+  stride: number;
+  /** windows (when absent): T + 1 ids every `stride` tokens; documents: one row per document. */
+  trainingPoints?: TrainingPoints;
+}
+
 /**
- * The datanets' documents dealt alternately to two contributors each; each contributor's documents
- * joined by blank lines are cut into windows of T + 1 ids with the given stride. Held-out
- * continuations are cut to fit T tokens (fitContinuation).
+ * A document as one training point must fit one row of T + 1 ids (T inputs, T targets); a longer
+ * one would have to be cut into pieces that are no longer one example, so it is refused before
+ * anything trains.
  */
-export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: number, encode: (s: string) => Int32Array): LmDatanets {
+function checkDocumentFits(index: number, tokens: number, T: number): void {
+  if (tokens > T + 1) {
+    throw new AttributionError({
+      code: "lm/document-exceeds-block",
+      message: `training document ${index} has ${tokens} tokens; as one training point it must fit a row of the block's ${T} tokens plus one`,
+      hint: `use shorter documents (promptChars, continuationChars, sentences) or leave trainingPoints unset (windows) to cut the documents into windows`,
+      fields: { document: index, tokens, blockSize: T },
+    });
+  }
+}
+
+/**
+ * One document as one training point: its ids left-aligned in a row (x its first T, y the next),
+ * the rest padding (id 0) with loss-mask 0, so the training loss and the attribution gradients
+ * count exactly its own targets; `transformed` marks (in its own token positions) its transformed half.
+ */
+export function documentRow(ids: Int32Array, T: number, transformed?: { from: number; to: number }): { x: Int32Array; y: Int32Array; mask: Float32Array; marks: Float64Array } {
+  const x = new Int32Array(T),
+    y = new Int32Array(T),
+    mask = new Float32Array(T),
+    marks = new Float64Array(T);
+  x.set(ids.subarray(0, Math.min(T, ids.length)));
+  y.set(ids.subarray(1, T + 1));
+  // target t is id t + 1 of the document
+  mask.fill(1, 0, Math.max(0, ids.length - 1));
+  if (transformed) marks.fill(1, Math.max(0, transformed.from - 1), Math.max(0, transformed.to - 1));
+  return { x, y, mask, marks };
+}
+
+/** A transformation document's transformed half in its own token positions: after "=" (its space in the half's first BPE token) to its end. */
+function transformedHalf(doc: string, ids: Int32Array, encode: (s: string) => Int32Array): { from: number; to: number } {
+  const sentenceEnd = doc.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
+  return { from: encode(doc.slice(0, sentenceEnd)).length, to: ids.length };
+}
+
+/**
+ * Attribution weights of training rows that are whole documents: 1/k on each of a row's k
+ * counted targets (its mean loss, as it trains), 0 on padding.
+ */
+export function documentMeanWeights(mask: Float32Array, n: number, T: number): Float64Array {
+  const w = new Float64Array(n * T);
+  for (let r = 0; r < n; r++) {
+    let k = 0;
+    for (let t = 0; t < T; t++) k += mask[r * T + t];
+    for (let t = 0; t < T; t++) if (k > 0) w[r * T + t] = mask[r * T + t] / k;
+  }
+  return w;
+}
+
+/**
+ * The datanets' documents dealt alternately to two contributors each. Windows (the default): each
+ * contributor's documents joined by blank lines are cut into windows of T + 1 ids with the given
+ * stride. Documents: each document is one row (documentRow), a longer one than the block refused
+ * (lm/document-exceeds-block). Held-out continuations are cut to fit T tokens (fitContinuation).
+ */
+export function buildLmDatanets(p: DatanetTextParams & TrainingPointParams, T: number, encode: (s: string) => Int32Array): LmDatanets {
   checkContinuationFits(p, T);
   const texts = datanetTexts(p);
   const documents: LmDatanets["documents"] = [];
@@ -236,6 +302,7 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
   const xs: Int32Array[] = [],
     ys: Int32Array[] = [],
     marks: Float64Array[] = [],
+    masks: Float32Array[] = [],
     dn: number[] = [],
     co: number[] = [],
     docOf: number[] = [];
@@ -260,6 +327,21 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
         text += `${doc}\n\n`;
       }
       const first = documents.length - mine.length;
+      if (p.trainingPoints === "documents") {
+        mine.forEach((doc, j) => {
+          const ids = encode(doc);
+          checkDocumentFits(first + j, ids.length, T);
+          const row = documentRow(ids, T, transformations ? transformedHalf(doc, ids, encode) : undefined);
+          xs.push(row.x);
+          ys.push(row.y);
+          masks.push(row.mask);
+          marks.push(row.marks);
+          dn.push(d);
+          co.push(c);
+          docOf.push(first + j);
+        });
+        continue;
+      }
       const ids = encode(text);
       const transformed = new Float64Array(ids.length);
       for (const h of halves) transformed.fill(1, h.from, h.to);
@@ -285,12 +367,14 @@ export function buildLmDatanets(p: DatanetTextParams & { stride: number }, T: nu
     y.set(ys[i], i * T);
     transformedTargets.set(marks[i], i * T);
   });
+  const lossMask = p.trainingPoints === "documents" ? new Float32Array(n * T) : undefined;
+  if (lossMask) masks.forEach((m, i) => void lossMask.set(m, i * T));
   return {
     datanets: texts.map((t) => t.name),
     contributors,
     documents,
     heldOut: texts.map((t) => t.heldOut.map((h) => ({ ...h, continuation: fitContinuation(h.continuation, T, encode) }))),
-    data: { x, y, n, xShape: [T], yShape: [T] },
+    data: { x, y, n, xShape: [T], yShape: [T], ...(lossMask ? { lossMask } : {}) },
     datanetOf: Int32Array.from(dn),
     contributorOf: Int32Array.from(co),
     documentOf: Int32Array.from(docOf),

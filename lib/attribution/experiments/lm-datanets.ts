@@ -5,8 +5,9 @@
  * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
  * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
  *
- * Training examples are the next-token windows the LoRA run trains on (T characters, stride s); a
- * test point is a prompt with a continuation, its value the continuation's log-likelihood given
+ * Training examples are the next-token windows the LoRA run trains on (T tokens, stride s), or with
+ * trainingPoints "documents" the documents themselves, one row each (the DataInf paper's single
+ * examples; identification only); a test point is a prompt with a continuation, its value the continuation's log-likelihood given
  * the prompt. Two kinds of test points:
  *   - identification (DataInf's task, Kwon et al. 2024, §4.2): a prompt and its true continuation
  *     from a held-out document of each datanet; do the most influential windows come from the same
@@ -55,7 +56,7 @@ import type { Batch } from "../model.js";
 import type { Checkpoint } from "../retrain.js";
 import { attributeByMatch, buildIndex } from "../suffix-array.js";
 import { experimentGradientStore, experimentTf, type Log } from "./context.js";
-import { buildLmDatanets, continuationBatch, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName, TEST_LOSSES } from "./lm-datanets-data.js";
+import { buildLmDatanets, continuationBatch, documentMeanWeights, heldOutCount, LM_DATANET_SETS, type LmDatanets, shortDatanetName, TEST_LOSSES, TRAINING_POINTS } from "./lm-datanets-data.js";
 
 const LM_PARAMS = {
   seed: param.int({ min: 0 }),
@@ -76,6 +77,12 @@ const LM_PARAMS = {
     ),
   ),
   stride: param.int({ min: 1, doc: "window stride in tokens (characters for fortunes-gpt; windows are the model's block size)" }),
+  trainingPoints: param.optional(
+    param.oneOf(
+      TRAINING_POINTS,
+      "the training points: windows of the block size cut every stride tokens from each contributor's joined documents (when absent), or documents (each document one row, left-aligned, its padding counted by neither the LoRA loss nor any attribution gradient; one longer than the block is refused)",
+    ),
+  ),
   lora: param.record({ r: param.int({ min: 1 }), alpha: param.number({ min: 0 }), targets: param.list(param.text(), { minLength: 1 }) }, "LoRA's rank, alpha and target modules"),
   steps: param.int({ min: 1 }),
   batchSize: param.int({ min: 1 }),
@@ -371,6 +378,21 @@ function checkTestLoss(p: LmDatanetParams): void {
   }
 }
 
+/**
+ * LDS and counterfactual removal re-train on subsets of the training points and are measured with
+ * windows only; with documents as training points they are refused before anything loads.
+ */
+function checkTrainingPoints(p: LmDatanetParams): void {
+  if (p.trainingPoints === "documents" && (p.ldsSubsets > 0 || p.counterfactualTests > 0)) {
+    throw new AttributionError({
+      code: "lm/training-points-not-judged",
+      message: `trainingPoints "documents" is measured by identification only, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) were asked for`,
+      hint: "set ldsSubsets: 0 and counterfactualTests: 0 with trainingPoints documents, or leave trainingPoints unset (windows)",
+      fields: { trainingPoints: p.trainingPoints, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
+    });
+  }
+}
+
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
 async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   if (p.datainfDamping !== undefined) checkDampingFactor(p.datainfDamping);
@@ -378,11 +400,13 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   checkAttributedTargets(p);
   checkTransformationPrompt(p);
   checkTestLoss(p);
+  checkTrainingPoints(p);
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
   const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
-  log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${dn.data.n} windows of ${T} tokens of ${name} (stride ${p.stride})`);
+  const points = p.trainingPoints === "documents" ? `${dn.data.n} rows of ${T} tokens of ${name}, one per document` : `${dn.data.n} windows of ${T} tokens of ${name} (stride ${p.stride})`;
+  log(`LM datanets: ${dn.datanets.join(", ")}; ${dn.documents.length} training documents, ${points}`);
   return { p, model, base, T, tokenizer, dn, out: {} as LmMetrics, log };
 }
 
@@ -402,8 +426,10 @@ async function trainAdapter({ p, model, base, T, dn, out, log }: LmSetup, onProg
   out.lora_final_train_loss = run.finalLoss;
   out.lora_train_seconds = trainSeconds;
   log(`LoRA r=${p.lora.r} on ${p.lora.targets.join(", ")}: ${fm.numParams} trainable parameters, ${p.steps} steps in ${trainSeconds.toFixed(1)} s, final loss ${run.finalLoss.toFixed(3)}`);
-  // the training windows as attributed: every target token, or only the transformed halves' (attributedTargets)
-  const targets = p.attributedTargets === "transformed" ? dn.transformedTargets : undefined;
+  // the training points as attributed: every target token (a window's mean, or a document's own
+  // tokens' mean, padding at 0), or only the transformed halves' (attributedTargets)
+  const mask = dn.data.lossMask;
+  const targets = p.attributedTargets === "transformed" ? dn.transformedTargets : mask ? documentMeanWeights(mask, dn.data.n, T) : undefined;
   return { run, weights, fm, params: await fm.readParams(weights), checkpoints, train: lmBatch(dn.data.x, dn.data.y, dn.data.n, T, targets) };
 }
 

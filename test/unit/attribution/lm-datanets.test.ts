@@ -8,6 +8,7 @@ import {
   buildLmDatanets,
   checkContinuationFits,
   continuationBatch,
+  documentMeanWeights,
   fitContinuation,
   heldOutCount,
   LM_SCORER_KEYS,
@@ -16,6 +17,7 @@ import {
   lmAttributionUnits,
   lmScorerTable,
 } from "../../../lib/attribution/experiments/index.js";
+import { lmBatch } from "../../../lib/attribution/factory-model.js";
 import { SENTENCE_TRANSFORMATIONS, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
 import { DataInf, GradDot } from "../../../lib/attribution/methods/index.js";
 import { fortunesTokenizer } from "../../../lib/intelligence/index.js";
@@ -103,6 +105,84 @@ describe("attribution: the language-model experiment", function () {
     await expectCodeAsync(lmAttribution({ ...tiny, attributedTargets: "transformed" }), AttributionError, "lm/no-transformed-targets", {
       datanets: "fortunes-files",
       attributedTargets: "transformed",
+    });
+  });
+
+  it("trainingPoints documents: one row per document, left-aligned, its loss mask and attribution weights on exactly its targets; windows as before when absent", async () => {
+    const tok = fortunesTokenizer();
+    const enc = (s: string) => tok.encode(s);
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, documentsPerDatanet: 8 };
+    // the default is today's windows, bit for bit, with no loss mask
+    const windows = buildLmDatanets(p, 48, enc);
+    expect(buildLmDatanets({ ...p, trainingPoints: "windows" }, 48, enc)).to.deep.equal(windows);
+    expect(windows.data.lossMask).to.equal(undefined);
+    // a block of 96 characters holds every document of the character tokenizer
+    const T = 96;
+    const dn = buildLmDatanets({ ...p, trainingPoints: "documents" }, T, enc);
+    const mask = dn.data.lossMask as Float32Array;
+    const marks = dn.transformedTargets as Float64Array;
+    const weights = documentMeanWeights(mask, dn.data.n, T);
+    expect(dn.data.n).to.equal(dn.documents.length);
+    expect(dn.documents.map((d) => d.text)).to.deep.equal(windows.documents.map((d) => d.text));
+    dn.documents.forEach((doc, i) => {
+      const row = (a: ArrayLike<number>) => Array.from(a).slice(i * T, (i + 1) * T);
+      const L = doc.text.length;
+      expect(dn.documentOf[i]).to.equal(i);
+      expect(dn.datanetOf[i]).to.equal(doc.datanet);
+      expect(dn.contributorOf[i]).to.equal(doc.contributor);
+      expect(tok.decode(Int32Array.from(row(dn.data.x).slice(0, L)))).to.equal(doc.text);
+      expect(tok.decode(Int32Array.from(row(dn.data.y).slice(0, L - 1)))).to.equal(doc.text.slice(1));
+      expect(
+        row(dn.data.x)
+          .slice(L)
+          .every((id) => id === 0),
+      ).to.equal(true);
+      expect(row(mask)).to.deep.equal([...new Array(L - 1).fill(1), ...new Array(T - L + 1).fill(0)]);
+      expect(row(weights)).to.deep.equal([...new Array(L - 1).fill(1 / (L - 1)), ...new Array(T - L + 1).fill(0)]);
+      // target t is character t + 1: the transformed half's targets are those after "="
+      const from = doc.text.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
+      expect(row(marks)).to.deep.equal(Array.from({ length: T }, (_, t) => (t + 1 >= from && t + 1 < L ? 1 : 0)));
+    });
+    // the padding is in no attribution gradient: the same document over other padding has the same gradient
+    const { fm, params } = await tinyLmWindows();
+    const padded = (pad: number) => {
+      const ids = Array.from(enc("Drain the moat = moat. the Drain"));
+      const x = new Array(48).fill(pad),
+        y = new Array(48).fill(pad);
+      x.splice(0, ids.length, ...ids);
+      y.splice(0, ids.length - 1, ...ids.slice(1));
+      return lmBatch(
+        x.slice(0, 48),
+        y.slice(0, 48),
+        1,
+        48,
+        documentMeanWeights(
+          Float32Array.from({ length: 48 }, (_, t) => (t < ids.length - 1 ? 1 : 0)),
+          1,
+          48,
+        ),
+      );
+    };
+    expect(await fm.gradientRows(params, padded(5), "loss")).to.deep.equal(await fm.gradientRows(params, padded(0), "loss"));
+  });
+
+  it("trainingPoints documents: a document longer than the block is refused before anything trains, and LDS and removal with it are refused", async () => {
+    const tok = fortunesTokenizer();
+    const enc = (s: string) => tok.encode(s);
+    const p = { ...tiny, datanets: "sentence-transformations" as const, promptChars: 20, continuationChars: 24, documentsPerDatanet: 8 };
+    // a block of 32 characters: the first document longer than 33 is refused, by its index and length
+    const documents = buildLmDatanets(p, 32, enc).documents;
+    const first = documents.findIndex((d) => d.text.length > 33);
+    expect(first).to.be.at.least(1);
+    expectCode(() => buildLmDatanets({ ...p, trainingPoints: "documents" }, 32, enc), AttributionError, "lm/document-exceeds-block", {
+      document: first,
+      tokens: documents[first].text.length,
+      blockSize: 32,
+    });
+    await expectCodeAsync(lmAttribution({ ...tiny, trainingPoints: "documents" }), AttributionError, "lm/training-points-not-judged", {
+      trainingPoints: "documents",
+      ldsSubsets: tiny.ldsSubsets,
+      counterfactualTests: tiny.counterfactualTests,
     });
   });
 

@@ -231,6 +231,42 @@ describe("the training loop (lib/intelligence/training-loop.ts)", () => {
       expect(relativeDifference(whole.update, accumulated.update)).to.be.below(1e-5);
     });
 
+    it("a language model's loss mask: a document padded in its row trains as its own tokens alone, whatever the padding holds", async () => {
+      const gpt = tinyGpt();
+      const T = 8;
+      const doc = [3, 7, 1, 12, 5]; // 5 ids: 4 targets
+      /** One row: the document left-aligned, the rest `pad`, the mask on its 4 targets. */
+      const padded = (pad: number): TrainData => {
+        const ids = [...doc, ...new Array(T + 1 - doc.length).fill(pad)];
+        return {
+          x: Int32Array.from(ids.slice(0, T)),
+          y: Int32Array.from(ids.slice(1)),
+          n: 1,
+          xShape: [T],
+          yShape: [T],
+          lossMask: Float32Array.from({ length: T }, (_, t) => (t < doc.length - 1 ? 1 : 0)),
+        };
+      };
+      // the same document as a row of its own length (the model reads any length up to its block), no mask
+      const own: TrainData = { x: Int32Array.from(doc.slice(0, -1)), y: Int32Array.from(doc.slice(1)), n: 1, xShape: [doc.length - 1], yShape: [doc.length - 1] };
+      const gptLora = () => {
+        const base = gpt.init(2);
+        const adapter = initLora(gpt, base, loraConfig({ r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ["v_proj", "fc_out", "lm_head"] }), 5);
+        return { base, start: adapter.tensors, forward: loraForwardOptions(adapter) };
+      };
+      const zeros = await sgdStep(gpt, gptLora, padded(0), 1);
+      const nines = await sgdStep(gpt, gptLora, padded(9), 1);
+      const unpadded = await sgdStep(gpt, gptLora, own, 1);
+      // causal attention: the padding after the document changes none of its positions, and the mask drops its own
+      expect(nines.loss).to.equal(zeros.loss);
+      expect(relativeDifference(zeros.update, nines.update)).to.equal(0);
+      expect(Math.abs(zeros.loss - unpadded.loss)).to.be.at.most(1e-6 * unpadded.loss);
+      expect(relativeDifference(unpadded.update, zeros.update)).to.be.below(1e-5);
+      // without the mask the padding's targets count: another loss
+      const { lossMask: _, ...unmasked } = padded(0);
+      expect(Math.abs((await sgdStep(gpt, gptLora, unmasked, 1)).loss - zeros.loss)).to.be.above(1e-3);
+    });
+
     it("by default accumulates only on wasm, over micro-batches of WASM_MICRO_BATCH_TOKENS tokens: 8 windows of 256, the whole batch of every smaller run", () => {
       const lm = (T: number): TrainData => ({ x: new Int32Array(0), y: new Int32Array(0), n: 0, xShape: [T], yShape: [T] });
       expect(WASM_MICRO_BATCH_TOKENS).to.equal(2048);
