@@ -57,6 +57,7 @@ const timesOf = (t: { wallSeconds: number; cpuSeconds: number } | undefined) => 
 
 /** One row per pair: its order, the load around each trial, the headline figure of each, the ratio, and CPU-s / wall-s of each. */
 function logPairs<T>(measurement: string, paired: PairedTrials<T>, figure: (v: T) => number | undefined, times: (v: T) => { wallSeconds: number; cpuSeconds: number } | undefined) {
+  const ratio = pairRatios(paired, figure);
   for (const [a, b] of paired) {
     pairLog.push({
       measurement,
@@ -66,7 +67,7 @@ function logPairs<T>(measurement: string, paired: PairedTrials<T>, figure: (v: T
       [`load, ${cores} threads`]: `${b.loadBefore.toFixed(2)} → ${b.loadAfter.toFixed(2)}`,
       "1 thread": figure(a.value) ?? "",
       [`${cores} threads`]: figure(b.value) ?? "",
-      ratio: (figure(b.value) ?? NaN) / (figure(a.value) ?? NaN),
+      ratio: ratio[a.pair],
       "CPU-s / wall-s, 1 thread": timesOf(times(a.value)),
       [`CPU-s / wall-s, ${cores} threads`]: timesOf(times(b.value)),
     });

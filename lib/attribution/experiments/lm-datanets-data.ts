@@ -267,10 +267,14 @@ export function documentRow(ids: Int32Array, T: number, transformed?: { from: nu
   return { x, y, mask, marks };
 }
 
-/** A transformation document's transformed half in its own token positions: after "=" (its space in the half's first BPE token) to its end. */
-function transformedHalf(doc: string, ids: Int32Array, encode: (s: string) => Int32Array): { from: number; to: number } {
+/**
+ * A transformation document's transformed half as token positions [from, to) of `before + doc`
+ * (before: the text joined ahead of it, or nothing): from "=" without its space (a BPE token
+ * starting the half carries the space) to the document's end.
+ */
+function transformedHalf(before: string, doc: string, encode: (s: string) => Int32Array): { from: number; to: number } {
   const sentenceEnd = doc.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
-  return { from: encode(doc.slice(0, sentenceEnd)).length, to: ids.length };
+  return { from: encode(before + doc.slice(0, sentenceEnd)).length, to: encode(before + doc).length };
 }
 
 /**
@@ -311,27 +315,13 @@ export function buildLmDatanets(p: DatanetTextParams & TrainingPointParams, T: n
       const c = contributors.length;
       contributors.push(`${shortDatanetName(name)}-${k === 0 ? "a" : "b"}`);
       const mine = train.filter((_, i) => i % 2 === k);
-      const starts: number[] = [];
-      // the token spans [from, to) of the documents' transformed halves (sentence-transformations)
-      const halves: { from: number; to: number }[] = [];
-      let text = "";
-      for (const doc of mine) {
-        // in token positions, as the windows are cut: a BPE token spans several characters
-        starts.push(encode(text).length);
-        if (transformations) {
-          // up to "=" without its space: a BPE token starting the transformed half carries the space
-          const sentenceEnd = doc.indexOf(TRANSFORMATION_SEPARATOR) + TRANSFORMATION_SEPARATOR.trimEnd().length;
-          halves.push({ from: encode(text + doc.slice(0, sentenceEnd)).length, to: encode(text + doc).length });
-        }
-        documents.push({ text: doc, datanet: d, contributor: c });
-        text += `${doc}\n\n`;
-      }
-      const first = documents.length - mine.length;
+      const first = documents.length;
+      for (const doc of mine) documents.push({ text: doc, datanet: d, contributor: c });
       if (p.trainingPoints === "documents") {
         mine.forEach((doc, j) => {
           const ids = encode(doc);
           checkDocumentFits(first + j, ids.length, T);
-          const row = documentRow(ids, T, transformations ? transformedHalf(doc, ids, encode) : undefined);
+          const row = documentRow(ids, T, transformations ? transformedHalf("", doc, encode) : undefined);
           xs.push(row.x);
           ys.push(row.y);
           masks.push(row.mask);
@@ -341,6 +331,16 @@ export function buildLmDatanets(p: DatanetTextParams & TrainingPointParams, T: n
           docOf.push(first + j);
         });
         continue;
+      }
+      // each document's start and its transformed half, in token positions as the windows are cut
+      // (a BPE token spans several characters)
+      const starts: number[] = [];
+      const halves: { from: number; to: number }[] = [];
+      let text = "";
+      for (const doc of mine) {
+        starts.push(encode(text).length);
+        if (transformations) halves.push(transformedHalf(text, doc, encode));
+        text += `${doc}\n\n`;
       }
       const ids = encode(text);
       const transformed = new Float64Array(ids.length);

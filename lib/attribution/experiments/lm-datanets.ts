@@ -363,34 +363,20 @@ function checkTransformationPrompt(p: LmDatanetParams): void {
 }
 
 /**
- * LDS and counterfactual removal judge scores against the re-trained models' continuation NLL, so
- * scores of the whole documents' loss (testLoss "document") are for identification only; refused
- * before anything loads.
+ * LDS and counterfactual removal re-train on subsets of the training windows and judge scores
+ * against the continuations' NLL; a param value that changes either (the whole document's test
+ * loss, documents as training points) is measured by identification only, and with LDS or
+ * removal asked for is refused before anything loads.
  */
-function checkTestLoss(p: LmDatanetParams): void {
-  if (p.testLoss === "document" && (p.ldsSubsets > 0 || p.counterfactualTests > 0)) {
-    throw new AttributionError({
-      code: "lm/test-loss-not-judged",
-      message: `testLoss "document" attributes the test documents' whole loss, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) judge the continuations' loss`,
-      hint: "set ldsSubsets: 0 and counterfactualTests: 0 with testLoss document, or leave testLoss unset (continuation)",
-      fields: { testLoss: p.testLoss, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
-    });
-  }
-}
-
-/**
- * LDS and counterfactual removal re-train on subsets of the training points and are measured with
- * windows only; with documents as training points they are refused before anything loads.
- */
-function checkTrainingPoints(p: LmDatanetParams): void {
-  if (p.trainingPoints === "documents" && (p.ldsSubsets > 0 || p.counterfactualTests > 0)) {
-    throw new AttributionError({
-      code: "lm/training-points-not-judged",
-      message: `trainingPoints "documents" is measured by identification only, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) were asked for`,
-      hint: "set ldsSubsets: 0 and counterfactualTests: 0 with trainingPoints documents, or leave trainingPoints unset (windows)",
-      fields: { trainingPoints: p.trainingPoints, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
-    });
-  }
+function checkIdentificationOnly(p: LmDatanetParams, code: string, setting: Record<string, string>, hint: string): void {
+  if (p.ldsSubsets === 0 && p.counterfactualTests === 0) return;
+  const [[name, value]] = Object.entries(setting);
+  throw new AttributionError({
+    code,
+    message: `${name} "${value}" is measured by identification only, but LDS (ldsSubsets ${p.ldsSubsets}) and counterfactual removal (counterfactualTests ${p.counterfactualTests}) were asked for`,
+    hint: `set ldsSubsets: 0 and counterfactualTests: 0 with ${name} ${value}, or ${hint}`,
+    fields: { ...setting, ldsSubsets: p.ldsSubsets, counterfactualTests: p.counterfactualTests },
+  });
 }
 
 /** Stage "datanets": the base model (loaded or pretrained) and the datanets' windows. */
@@ -399,8 +385,8 @@ async function setUp(p: LmDatanetParams, log: Log): Promise<LmSetup> {
   checkBaseReadsDatanets(p);
   checkAttributedTargets(p);
   checkTransformationPrompt(p);
-  checkTestLoss(p);
-  checkTrainingPoints(p);
+  if (p.testLoss === "document") checkIdentificationOnly(p, "lm/test-loss-not-judged", { testLoss: p.testLoss }, "leave testLoss unset (continuation)");
+  if (p.trainingPoints === "documents") checkIdentificationOnly(p, "lm/training-points-not-judged", { trainingPoints: p.trainingPoints }, "leave trainingPoints unset (windows)");
   const tf = await experimentTf();
   const { name, model, weights, tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const base = { weights };
@@ -551,7 +537,7 @@ function identify({ dn, out, log }: LmSetup, tp: LmTestPoints, key: LmScorerKey,
   const short = dn.datanets.map(shortDatanetName);
   const mistaken = confusion.flatMap((row, d) => {
     const others = row.flatMap((n, e) => (e !== d && n > 0 ? [`${short[e]} ${n}`] : []));
-    return others.length ? [`${short[d]} (${row[d]}/${tp.heldPairs.filter((q) => q.d === d).length}) → ${others.join(", ")}`] : [];
+    return others.length ? [`${short[d]} (${row[d]}/${row.reduce((a, b) => a + b, 0)}) → ${others.join(", ")}`] : [];
   });
   if (mistaken.length) log(`    taken for another datanet (highest mean score): ${mistaken.join("; ")}`);
   return { auc: r.auc, recall: r.recall };
