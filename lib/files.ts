@@ -90,18 +90,47 @@ export function commitDir(staged: string, dest: string): void {
 export function writeDirAtomic(dir: string, files: Record<string, Uint8Array | string>): void {
   const staged = stagingPathBeside(dir);
   try {
-    mkdirSync(staged, { recursive: true });
-    for (const [name, data] of Object.entries(files)) {
-      mkdirSync(dirname(join(staged, name)), { recursive: true });
-      try {
-        writeFileSync(join(staged, name), data);
-      } catch (error) {
-        if (!isDiskFull(error)) throw error;
-        const total = Object.values(files).reduce((sum, d) => sum + (typeof d === "string" ? Buffer.byteLength(d) : d.byteLength), 0);
-        throw diskFull(dirname(dir), total, `the folder ${basename(dir)}`);
-      }
-    }
+    writeStaged(staged, dir, files);
     commitDir(staged, dir);
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+  }
+}
+
+/** Writes `files` into the staging folder `staged` of `dir`; a full disk is refused naming `dir`'s folder and the bytes. */
+function writeStaged(staged: string, dir: string, files: Record<string, Uint8Array | string>): void {
+  mkdirSync(staged, { recursive: true });
+  for (const [name, data] of Object.entries(files)) {
+    mkdirSync(dirname(join(staged, name)), { recursive: true });
+    try {
+      writeFileSync(join(staged, name), data);
+    } catch (error) {
+      if (!isDiskFull(error)) throw error;
+      const total = Object.values(files).reduce((sum, d) => sum + (typeof d === "string" ? Buffer.byteLength(d) : d.byteLength), 0);
+      throw diskFull(dirname(dir), total, `the folder ${basename(dir)}`);
+    }
+  }
+}
+
+/**
+ * Writes a folder atomically unless one is already in place, and answers whether it wrote it: for
+ * a cache entry that is a function of its key (a base model pretrained from its seed), which
+ * concurrent writers (two experiments in lanes) may finish at once. The first one in place is
+ * kept and the others' copies dropped, so a reader never meets the folder half-replaced.
+ */
+export function writeDirOnce(dir: string, files: Record<string, Uint8Array | string>): boolean {
+  const staged = stagingPathBeside(dir);
+  try {
+    writeStaged(staged, dir, files);
+    try {
+      // renaming onto a folder that has files fails: another writer's is kept
+      renameSync(staged, dir);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOTEMPTY" || code === "EEXIST") return false;
+      throw error;
+    }
   } finally {
     rmSync(staged, { recursive: true, force: true });
   }

@@ -1,10 +1,11 @@
 /**
  * A pool worker (lib/worker-pool.ts): imports the job's module once, then runs each job it is
- * sent and posts the result, or the error, with the job's index. A job that needs TensorFlow.js
+ * sent and posts the result, or the error, with the job's index (and the lines the job logs as
+ * it runs). A job that needs TensorFlow.js
  * initialises it the lab's way on its first run (initTf, quiet), once per worker.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { type FromWorker, type JobRef, loadJob, sendError, type ToWorker } from "./worker-pool.js";
+import { type FromWorker, type JobContext, type JobRef, loadJob, sendError, type ToWorker } from "./worker-pool.js";
 
 const port = parentPort;
 if (!port) throw new Error("worker-entry runs only as a worker of lib/worker-pool.ts");
@@ -13,7 +14,8 @@ job.catch(() => undefined); // a missing job is answered to the first message, a
 
 port.on("message", async ({ index, spec }: ToWorker) => {
   try {
-    port.postMessage({ index, ok: true, result: await (await job)(spec, index) } satisfies FromWorker);
+    const context: JobContext = { log: (line) => port.postMessage({ index, log: line } satisfies FromWorker) };
+    port.postMessage({ index, ok: true, result: await (await job)(spec, index, context) } satisfies FromWorker);
   } catch (e) {
     // a throw, or a result that cannot be cloned: the job's failure, answered by its index
     port.postMessage({ index, ok: false, error: sendError(e) } satisfies FromWorker);

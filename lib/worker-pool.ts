@@ -34,8 +34,18 @@ export interface JobRef {
   local?: Job<never, unknown>;
 }
 
-/** What a job is: any async function of its spec and index whose result can be structured-cloned. */
-export type Job<S, R> = (spec: S, index: number) => R | Promise<R>;
+/**
+ * What a job is: any async function of its spec and index whose result can be structured-cloned.
+ * Its context carries lines it logs as it runs to the pool's `onLog`, from a worker as from this
+ * process, so a long job shows progress where it runs.
+ */
+export type Job<S, R> = (spec: S, index: number, context: JobContext) => R | Promise<R>;
+
+/** What the pool lends a running job. */
+export interface JobContext {
+  /** Passes a line to the pool's onLog (dropped when the pool has none). */
+  log(line: string): void;
+}
 
 export interface PoolOptions {
   /** Workers to use (default: workerCount(), from LAB_WORKERS). */
@@ -44,6 +54,8 @@ export interface PoolOptions {
   onProgress?: OnProgress;
   /** The stage name passed to onProgress. */
   stage?: string;
+  /** Called with each line a job logs through its context, and the job's index. */
+  onLog?: (line: string, index: number) => void;
 }
 
 /** The pool's refusals and stops. */
@@ -176,7 +188,7 @@ function workerExecArgv(entry: URL): string[] {
 
 /** Messages between the pool and a worker. */
 export type ToWorker = { index: number; spec: unknown };
-export type FromWorker = { index: number; ok: true; result: unknown } | { index: number; ok: false; error: SentError };
+export type FromWorker = { index: number; ok: true; result: unknown } | { index: number; ok: false; error: SentError } | { index: number; log: string };
 
 /**
  * Runs `specs.length` jobs of `ref` and answers their results in index order. Each job gets its
@@ -193,14 +205,15 @@ async function runInProcess<S, R>(ref: JobRef, specs: readonly S[], options: Poo
   const job = ref.local ? (ref.local as unknown as Job<S, R>) : await loadJob<S, R>(ref);
   const results: R[] = [];
   for (const [index, spec] of specs.entries()) {
+    const context: JobContext = { log: (line) => options.onLog?.(line, index) };
     let result: R;
     try {
-      result = await job(spec, index);
+      result = await job(spec, index, context);
     } catch (first) {
       const refusal = labErrorOf(first);
       if (refusal) throw refusal;
       try {
-        result = await job(spec, index);
+        result = await job(spec, index, context);
       } catch (second) {
         const refusal = labErrorOf(second);
         if (refusal) throw refusal;
@@ -264,7 +277,8 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
       };
       worker.on("message", (m: FromWorker) => {
         if (stopped || m.index !== current) return;
-        if (m.ok) {
+        if ("log" in m) options.onLog?.(m.log, m.index);
+        else if (m.ok) {
           results[m.index] = m.result as R;
           done++;
           options.onProgress?.(done, specs.length, options.stage);
@@ -308,7 +322,7 @@ export class JobWorker {
     this.worker.unref();
     this.worker.on("message", (m: FromWorker) => {
       const call = this.pending.get(m.index);
-      if (!call) return;
+      if (!call || "log" in m) return;
       this.settled(m.index);
       if (m.ok) call.resolve(m.result);
       else call.reject(m.error.code !== undefined ? receivedLabError(m.error as SentError & { code: string }) : receivedError(m.error));

@@ -9,6 +9,7 @@ import { checkParams, checkSpec, claimsFor, type ExperimentSpec, experimentParam
 import { fromRoot, writeDirAtomic } from "../files.js";
 import { type OverrideValue, splitSetPair, typeOverrides, unknownKey } from "../overrides.js";
 import { resetStepCacheStats, type StepCacheMode, stepCacheStats } from "../step-cache.js";
+import { type JobContext, runJobs, workerCount } from "../worker-pool.js";
 import { environmentManifest } from "./environment.js";
 import { renderReproductionHtml, renderReproductionMarkdown, reproductionFigures } from "./reproduce-report.js";
 import type { ExperimentOutcome, Reproduction } from "./reproduction.js";
@@ -153,6 +154,49 @@ export async function reproduceExperiment(plan: ReproducePlan, quick: boolean, l
   };
 }
 
+/** One experiment of a reproduction as a pool job: its plan and the mode. */
+export interface ReproduceJobSpec {
+  plan: ReproducePlan;
+  quick: boolean;
+}
+
+/**
+ * Runs one planned experiment as a job of the worker pool: its header, its stages and its verdict
+ * go to the job's log, and its outcome comes back to be gathered in plan order.
+ */
+export async function reproduceExperimentJob({ plan, quick }: ReproduceJobSpec, _index: number, context: JobContext): Promise<ExperimentOutcome> {
+  const judged = plan.judged && claimsFor(plan.spec, { quick }).length > 0;
+  const unjudged = Object.entries(plan.overrides)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  context.log(`▶ ${plan.spec.name} (${plan.spec.file}, ${quick ? "quick" : "full"} mode${plan.judged ? "" : `, ${unjudged}: claims shown, not judged`})`);
+  const outcome = await reproduceExperiment({ ...plan, judged }, quick, (line) => context.log(`  ${line}`));
+  const missed = outcome.claims.filter((c) => !c.holds).length;
+  if (outcome.error) context.log(`  ✗ ${outcome.experiment} stopped: ${outcome.error}`);
+  else if (!outcome.judged) context.log(`  · ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length} claim(s) shown, not judged`);
+  else context.log(`  ${missed ? "✗" : "✓"} ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length - missed} of ${outcome.claims.length} claims hold`);
+  return outcome;
+}
+
+/**
+ * The planned experiments, each whole in one lane: with one worker (LAB_WORKERS=1) one after
+ * another in this process, each using the worker pool for its own independent jobs; with more,
+ * each lane a worker thread that takes the next experiment when it is free and runs that
+ * experiment's own jobs itself. Experiments share nothing but the caches (a base model both
+ * need is published once, by whichever lane pretrains it first), so the outcomes, gathered in
+ * plan order, are the same for any worker count; a lane's lines carry its experiment's name.
+ */
+async function reproduceInLanes(plans: readonly ReproducePlan[], quick: boolean, log: (line: string) => void): Promise<ExperimentOutcome[]> {
+  const lanes = Math.min(workerCount(), plans.length);
+  const name = (index: number) => plans[index].spec.name;
+  const width = Math.max(0, ...plans.map((p) => p.spec.name.length));
+  return runJobs<ReproduceJobSpec, ExperimentOutcome>(
+    { module: import.meta.url, name: reproduceExperimentJob.name, local: reproduceExperimentJob as never },
+    plans.map((plan) => ({ plan, quick })),
+    { workers: lanes, onLog: lanes > 1 ? (line, index) => log(`${name(index).padEnd(width)} │ ${line}`) : (line) => log(line) },
+  );
+}
+
 /** Judged claims missed, plus experiments that stopped with an error. */
 export function countFailures(outcomes: readonly ExperimentOutcome[]): number {
   return outcomes.reduce((n, o) => n + (o.error ? 1 : 0) + (o.judged ? o.claims.filter((c) => !c.holds).length : 0), 0);
@@ -180,7 +224,8 @@ export interface ReproduceOptions {
 }
 
 /**
- * Reproduces the planned experiments one after another, then writes the reproduction folder.
+ * Reproduces the planned experiments (in lanes, one per worker: reproduceInLanes), then writes the
+ * reproduction folder.
  * Unless `useCache`, the step cache is bypassed (every step recomputed and compared with its
  * cached value) and the gradient store is a fresh, empty one; the environment is restored after.
  */
@@ -209,24 +254,7 @@ export async function reproduce({ plans, refused }: PlannedReproduction, options
     outcomes.push(refusedOutcome(r));
   }
   try {
-    for (const plan of plans) {
-      const judged = plan.judged && claimsFor(plan.spec, { quick: options.quick }).length > 0;
-      log(
-        `▶ ${plan.spec.name} (${plan.spec.file}, ${options.quick ? "quick" : "full"} mode${
-          plan.judged
-            ? ""
-            : `, ${Object.entries(plan.overrides)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(" ")}: claims shown, not judged`
-        })`,
-      );
-      const outcome = await reproduceExperiment({ ...plan, judged }, options.quick, (line) => log(`  ${line}`));
-      outcomes.push(outcome);
-      const missed = outcome.claims.filter((c) => !c.holds).length;
-      if (outcome.error) log(`  ✗ ${outcome.experiment} stopped: ${outcome.error}`);
-      else if (!outcome.judged) log(`  · ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length} claim(s) shown, not judged`);
-      else log(`  ${missed ? "✗" : "✓"} ${outcome.experiment} in ${outcome.seconds.toFixed(1)} s: ${outcome.claims.length - missed} of ${outcome.claims.length} claims hold`);
-    }
+    outcomes.push(...(await reproduceInLanes(plans, options.quick, log)));
   } finally {
     for (const [key, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[key];

@@ -15,8 +15,10 @@ export default defineCommand({
   name: "reproduce",
   usage: "[NAME|SPEC-FILE ...] [--quick] [--use-cache] [--set key=value ...] [--out DIR]",
   description:
-    "Re-runs experiment specs (experiments/<layer>/NAME.yaml; all of them when none is named) headless, one\n" +
-    "after another, and judges every claim recorded for the mode: the spec's claims for its params, its\n" +
+    "Re-runs experiment specs (experiments/<layer>/NAME.yaml; all of them when none is named) headless, each\n" +
+    "whole in one lane of LAB_WORKERS (default: the cores; a lane takes the next experiment when it is free,\n" +
+    "and one experiment alone uses the workers for its own jobs), and judges every claim recorded for the\n" +
+    "mode: the spec's claims for its params, its\n" +
     "quickClaims with --quick (each measured value within value ± tolerance; targets reported met or\n" +
     "missed). Writes one reproduction folder, atomically: report.html and report.md (pass/fail table,\n" +
     "where each claim is recorded and computed, timings, figures, environment manifest), results.json\n" +

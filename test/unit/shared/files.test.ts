@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { commitDir, DiskFullError, movePath, stagingPathBeside, writeDirAtomic, writeFileAtomic } from "../../../lib/files.js";
+import { commitDir, DiskFullError, movePath, stagingPathBeside, writeDirAtomic, writeDirOnce, writeFileAtomic } from "../../../lib/files.js";
 import { expectCode } from "../expect-code.js";
 
 describe("files: atomic writes", () => {
@@ -49,6 +49,15 @@ describe("files: atomic writes", () => {
     expect(() => commitDir(join(root, "missing"), dest)).to.throw(/ENOENT/);
     expect(readFileSync(join(dest, "v.txt"), "utf8")).to.equal("2");
     expect(readdirSync(root)).to.deep.equal(["out"]);
+  });
+
+  it("writes a folder once: a folder already in place is kept whole, the second copy dropped with nothing left beside it", () => {
+    const dir = join(root, "cache", "base");
+    expect(writeDirOnce(dir, { "model.bin": new Uint8Array([1]), "config.json": '{"first":true}' })).to.equal(true);
+    expect(writeDirOnce(dir, { "model.bin": new Uint8Array([2]), "other.txt": "second" })).to.equal(false);
+    expect(readdirSync(dir).sort()).to.deep.equal(["config.json", "model.bin"]);
+    expect([...readFileSync(join(dir, "model.bin"))]).to.deep.equal([1]);
+    expect(readdirSync(join(root, "cache"))).to.deep.equal(["base"]);
   });
 
   it("moves a folder, creating the parent", () => {

@@ -100,6 +100,47 @@ describe("./lab reproduce (lib/runner/reproduce-experiments.ts) on a test-size e
     expect(readFileSync(join(work, "bypassed", "report.md"), "utf8")).to.contain("step cache bypassed: 2 step(s) recomputed; 2 had a cached value, 2 equal");
   });
 
+  it("runs experiments in lanes, one per worker, with the numbers of one worker, gathered in plan order, each lane's lines named", async () => {
+    const second = join(work, "tiny-logreg-seed-5.yaml");
+    writeFileSync(
+      second,
+      readFileSync(FIXTURE, "utf8")
+        .replace(/^name: .*$/m, "name: tiny-logreg-seed-5")
+        .replace(/^(\s*)seed: \d+/m, "$1seed: 5"),
+    );
+    const byWorkers: Record<number, { reproduction: Reproduction; lines: string[] }> = {};
+    const saved = process.env.LAB_WORKERS;
+    try {
+      for (const workers of [1, 2]) {
+        process.env.LAB_WORKERS = String(workers);
+        const lines: string[] = [];
+        const plans = planReproduction({ names: [FIXTURE, second], quick: true, sets: [] });
+        const { reproduction } = await reproduce(plans, { quick: true, useCache: false, out: join(work, `lanes-${workers}`) }, (line) => lines.push(line));
+        byWorkers[workers] = { reproduction, lines };
+      }
+    } finally {
+      if (saved === undefined) delete process.env.LAB_WORKERS;
+      else process.env.LAB_WORKERS = saved;
+    }
+    const [one, two] = [byWorkers[1], byWorkers[2]];
+    expect(two.reproduction.experiments.map((o) => o.experiment)).to.deep.equal(["tiny-logreg", "tiny-logreg-seed-5"]);
+    for (const i of [0, 1]) {
+      const numbersOf = (r: Reproduction) => Object.fromEntries(Object.entries(r.experiments[i].metrics).filter(([k]) => !/seconds|^gradient_sets_/.test(k)));
+      expect(numbersOf(two.reproduction), two.reproduction.experiments[i].experiment).to.deep.equal(numbersOf(one.reproduction));
+      expect(two.reproduction.experiments[i].claims.map((c) => c.holds)).to.deep.equal(one.reproduction.experiments[i].claims.map((c) => c.holds));
+    }
+    expect(numbers(two.reproduction)).to.not.deep.equal(
+      Object.fromEntries(Object.entries(two.reproduction.experiments[1].metrics).filter(([k]) => !/seconds|^gradient_sets_/.test(k))),
+      "the two specs differ",
+    );
+    expect(one.lines.filter((l) => l.startsWith("▶ ")).length, "one lane: the lines as before").to.equal(2);
+    for (const name of ["tiny-logreg", "tiny-logreg-seed-5"]) {
+      const own = two.lines.filter((l) => l.startsWith(`${name.padEnd("tiny-logreg-seed-5".length)} │ `));
+      expect(own[0], name).to.contain(`▶ ${name} (`);
+      expect(own.at(-1), name).to.match(new RegExp(`[✓✗] ${name} in [\\d.]+ s: \\d+ of \\d+ claims hold`));
+    }
+  });
+
   it("judges the quick claims in quick mode and only shows values under --set", async () => {
     const { plans } = planReproduction({ names: [FIXTURE], quick: true, sets: ["seed=4"] });
     expect(plans[0].judged).to.equal(false);

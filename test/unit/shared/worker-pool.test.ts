@@ -28,6 +28,18 @@ describe("worker pool (lib/worker-pool.ts)", function () {
     expect(progress).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
   });
 
+  for (const workers of [1, 2]) {
+    it(`passes every line a job logs to onLog with the job's index, in the job's own order (${workers} worker${workers > 1 ? "s" : ""})`, async () => {
+      const logged: Array<[number, string]> = [];
+      const results = await runJobs({ module: JOBS, name: "logLines" }, [{ lines: 3 }, { lines: 2 }, { lines: 0 }], { workers, onLog: (line, index) => logged.push([index, line]) });
+      expect(results).to.deep.equal([0, 1, 2]);
+      for (const index of [0, 1]) {
+        expect(logged.filter(([i]) => i === index).map(([, line]) => line)).to.deep.equal(Array.from({ length: 3 - index }, (_, i) => `job ${index} line ${i}`));
+      }
+      expect(logged).to.have.length(5);
+    });
+  }
+
   it("retries a job whose worker exits mid-job once, on a fresh worker", async () => {
     const log = join(dir, "attempts");
     const specs = Array.from({ length: 4 }, () => ({ log, dies: 2, once: true }));
