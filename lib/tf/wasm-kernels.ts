@@ -116,7 +116,7 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
   const original = tf.getKernel("BatchMatMul", "wasm");
   const transpose = tf.getKernel("Transpose", "wasm");
   if (!original || !transpose || (original.kernelFunc as { transposesExplicitly?: boolean }).transposesExplicitly) return false;
-  type Backend = WasmBackendLike & TransposingBackend & { wasm: unknown; dispose(): void };
+  type Backend = WasmBackendLike & { disposeData(dataId: object): void; getMemoryOffset(dataId: object): number; wasm: unknown; dispose(): void };
   const flip = (t: TF.TensorInfo, backend: unknown): TF.TensorInfo => {
     const perm = t.shape.map((_, i) => i);
     const r = perm.length;
@@ -151,97 +151,17 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
       return out;
     }
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args as never);
-    const kept = keptTransposes(be, (t) => flip(t, backend));
-    const a = attrs.transposeA ? kept.transposed(inputs.a) : { info: inputs.a, owned: false };
-    const b = attrs.transposeB ? kept.transposed(inputs.b) : { info: inputs.b, owned: false };
-    const out = original.kernelFunc({ inputs: { a: a.info, b: b.info }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as never);
-    if (a.owned) be.disposeData(a.info.dataId);
-    if (b.owned) be.disposeData(b.info.dataId);
+    const a = attrs.transposeA ? flip(inputs.a, backend) : inputs.a;
+    const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
+    const out = original.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as never);
+    if (a !== inputs.a) be.disposeData(a.dataId);
+    if (b !== inputs.b) be.disposeData(b.dataId);
     return out;
   };
   Object.assign(kernelFunc, { transposesExplicitly: true, stock: original.kernelFunc });
   tf.unregisterKernel("BatchMatMul", "wasm");
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc });
   return true;
-}
-
-/** The backend calls the kept transposes use. */
-interface TransposingBackend {
-  disposeData(dataId: object, force?: boolean): boolean;
-  refCount(dataId: object): number;
-  getMemoryOffset(dataId: object): number;
-}
-
-/**
- * The transposed copies of long-lived matrices, kept while their source lives. Every linear
- * layer multiplies by its weight transposed (x·Wᵀ), and XNNPACK only takes the plain product, so
- * the frozen base's weights were transposed again at every step, and XNNPACK, which keeps its
- * operator (the weights packed into its own layout) per right operand, packed them again too:
- * both single-threaded work in front of the threaded product. A matrix transposed a second time
- * while it lives (a weight, not an activation, which is transposed once) keeps its transposed
- * copy, so later products reuse it and XNNPACK's packed operator with it; the copy is freed with
- * its source (the backend's disposeData is wrapped for that). A variable's assign gives it new
- * data, so a trained weight is never served an old copy; a copy is also dropped if its source's
- * memory moved. The products are the same, summed in the same order.
- */
-class KeptTransposes {
-  /** Sources transposed once (weakly held: an activation's entry goes with it). */
-  private readonly seen = new WeakSet<object>();
-  private readonly kept = new Map<object, { shape: string; offset: number; copy: TF.TensorInfo }>();
-
-  constructor(
-    private readonly backend: TransposingBackend,
-    private readonly transpose: (t: TF.TensorInfo) => TF.TensorInfo,
-  ) {
-    const dispose = backend.disposeData.bind(backend);
-    backend.disposeData = (dataId: object, force?: boolean) => {
-      const freed = dispose(dataId, force);
-      const entry = this.kept.get(dataId);
-      if (entry && backend.refCount(dataId) === 0) {
-        this.kept.delete(dataId);
-        dispose(entry.copy.dataId, true);
-      }
-      return freed;
-    };
-  }
-
-  /** `t` transposed in its last two dimensions; `owned`: a fresh copy the caller frees after use. */
-  transposed(t: TF.TensorInfo): { info: TF.TensorInfo; owned: boolean } {
-    const shape = t.shape.join(",");
-    const offset = this.backend.getMemoryOffset(t.dataId);
-    const entry = this.kept.get(t.dataId);
-    if (entry && entry.shape === shape && entry.offset === offset) return { info: entry.copy, owned: false };
-    const copy = this.transpose(t);
-    if (!this.seen.has(t.dataId)) {
-      this.seen.add(t.dataId);
-      return { info: copy, owned: true };
-    }
-    if (entry) this.backend.disposeData(entry.copy.dataId, true);
-    this.kept.set(t.dataId, { shape, offset, copy });
-    return { info: copy, owned: false };
-  }
-
-  /** How many transposed copies are kept (for the tests). */
-  get size(): number {
-    return this.kept.size;
-  }
-}
-
-const keptByBackend = new WeakMap<object, KeptTransposes>();
-
-/** The backend's kept transposes, made on first use. */
-function keptTransposes(backend: TransposingBackend, transpose: (t: TF.TensorInfo) => TF.TensorInfo): KeptTransposes {
-  let kept = keptByBackend.get(backend);
-  if (!kept) {
-    kept = new KeptTransposes(backend, transpose);
-    keptByBackend.set(backend, kept);
-  }
-  return kept;
-}
-
-/** How many transposed copies of long-lived matrices the backend keeps (KeptTransposes). */
-export function keptTransposeCount(backend: object): number {
-  return keptByBackend.get(backend)?.size ?? 0;
 }
 
 /**

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { rng } from "../../../lib/random.js";
 import { instantiateBatchedMatMul, STOCK_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
-import { keptTransposeCount, registerWasmKernels, stockWasmBatchMatMul } from "../../../lib/tf/wasm-kernels.js";
+import { registerWasmKernels, stockWasmBatchMatMul } from "../../../lib/tf/wasm-kernels.js";
 
 /**
  * The stock wasm loop's arithmetic, emulated in float32: each output is the sum over the shared
@@ -215,56 +215,5 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
     const want = viaStock(a, b, false, true);
     expect(Array.from(got.dataSync())).to.deep.equal(Array.from(want.dataSync()));
     tf.dispose([a, b, ...ballast, got, want]);
-  });
-
-  it("keeps the transposed copy of a matrix transposed a second time while it lives (a weight), reuses it with the same bits, and frees it with its source", () => {
-    const backend = tf.backend() as unknown as { numDataIds(): number };
-    const kept = keptTransposeCount(backend);
-    const dataIds = backend.numDataIds();
-    const x = tf.tensor(randoms(6 * 40, 31), [6, 40]);
-    const w = tf.tensor(randoms(24 * 40, 32), [24, 40]);
-    // the plain product of x and the transposed weight, as XNNPACK computes it without flags
-    const wT = tf.transpose(w);
-    const plain = tf.matMul(x, wT);
-    const want = Array.from(plain.dataSync());
-    const products = [0, 1, 2].map(() => tf.matMul(x, w, false, true));
-    expect(keptTransposeCount(backend), "the second transposition is kept").to.equal(kept + 1);
-    for (const p of products) expect(Array.from(p.dataSync())).to.deep.equal(want);
-    // an activation is transposed once: nothing kept for it
-    const once = tf.matMul(w, x, false, true);
-    expect(keptTransposeCount(backend)).to.equal(kept + 1);
-    tf.dispose([...products, once, wT, plain]);
-    w.dispose();
-    expect(keptTransposeCount(backend), "freed with its source").to.equal(kept);
-    x.dispose();
-    expect(backend.numDataIds()).to.equal(dataIds);
-  });
-
-  it("never serves a kept copy for other data: a variable after assign, or a reshaped view of the same data", () => {
-    const backend = tf.backend() as unknown as { numDataIds(): number };
-    const kept = keptTransposeCount(backend);
-    const dataIds = backend.numDataIds();
-    const x = tf.tensor(randoms(5 * 12, 41), [5, 12]);
-    const [first, second] = [42, 43].map((seed) => tf.tensor(randoms(8 * 12, seed), [8, 12]));
-    const v = tf.variable(first);
-    const values = (t: tf.Tensor) => {
-      const out = Array.from(t.dataSync());
-      t.dispose();
-      return out;
-    };
-    const product = () => values(tf.matMul(x, v, false, true));
-    const plain = () => values(tf.tidy(() => tf.matMul(x, tf.transpose(v))));
-    product();
-    expect(product()).to.deep.equal(plain());
-    v.assign(second);
-    expect(product(), "the assigned values, not the kept copy's").to.deep.equal(plain());
-    // the same data as [16, 6]: its transpose is another matrix
-    const view = tf.reshape(v, [16, 6]);
-    const x6 = tf.tensor(randoms(3 * 6, 44), [3, 6]);
-    for (let i = 0; i < 2; i++) expect(values(tf.matMul(x6, view, false, true))).to.deep.equal(values(tf.tidy(() => tf.matMul(x6, tf.transpose(view)))));
-    expect(keptTransposeCount(backend), "one copy for the variable's data (its last values), one for the view").to.equal(kept + 2);
-    tf.dispose([x, v, view, x6, first, second]);
-    expect(keptTransposeCount(backend)).to.equal(kept);
-    expect(backend.numDataIds()).to.equal(dataIds);
   });
 });
