@@ -4,8 +4,10 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { buildLmDatanets, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
+import { lmGradientChunk } from "../../../lib/attribution/factory-model.js";
 import { DEFAULT_LM_BASE, LM_BASE_MODELS, loadLmBase } from "../../../lib/attribution/lm-base.js";
 import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
+import { DEFAULT_GRADIENT_CHUNK } from "../../../lib/attribution/model.js";
 import { BpeTokenizer, countParams, fortunesTokenizer, gptConfig } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
@@ -90,6 +92,10 @@ describe("attribution: the language model's base, chosen by the `base` param", f
     const dn = buildLmDatanets(paper, wide.blockSize, enc);
     expect(dn.data.n).to.equal(900);
     expect(Math.max(...dn.documents.map((d) => enc(d.text).length))).to.be.within(49, 65);
+    // its batched gradient pass on wasm takes 75 windows at a time (256 outgrew the 4 GiB heap); every earlier base keeps 256
+    expect(lmGradientChunk(gptConfig("fortunes-bpe-gpt-wide"))).to.equal(75);
+    expect(lmGradientChunk(gptConfig("fortunes-bpe-gpt"))).to.equal(DEFAULT_GRADIENT_CHUNK);
+    expect(lmGradientChunk(gptConfig("fortunes-gpt"))).to.equal(DEFAULT_GRADIENT_CHUNK);
     for (const w of [wide, narrow]) for (const t of Object.values(w.weights)) t.dispose();
   });
 
