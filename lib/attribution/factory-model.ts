@@ -33,7 +33,7 @@ import type { ForwardOptions, LinearCapture, Model, Tensor, Tf, WeightMap } from
 import type { Rng } from "../random.js";
 import { readFloats, readTensorMap } from "../tf/read-back.js";
 import { AttributionError } from "./errors.js";
-import { type Batch, type DenseBlock, type DenseTrace, layoutBlocks, type ModelRecipe, subset, type Target, type TraceableModel, type TraceResult } from "./model.js";
+import { type Batch, DEFAULT_GRADIENT_CHUNK, type DenseBlock, type DenseTrace, layoutBlocks, type ModelRecipe, subset, type Target, type TraceableModel, type TraceResult } from "./model.js";
 import { type Checkpoint, makeCheckpoint } from "./retrain.js";
 
 /** A tensor as the Factory stores it (checkpoint ArrayMap entries, or a HostTensor read back from the device). */
@@ -119,6 +119,8 @@ export class FactoryModel implements TraceableModel {
   readonly model: Model;
   /** Positions per example: 1 for a classifier, the block size for a language model. */
   readonly positions: number;
+  /** Examples per batched gradient pass (gradients.ts): on wasm, fewer for a language model whose pass would outgrow the heap. */
+  readonly gradientChunk: number;
   private readonly frozen: WeightMap;
   private readonly products: TrainableProduct[];
   private readonly forwardOptions: ForwardOptions;
@@ -201,6 +203,8 @@ export class FactoryModel implements TraceableModel {
     this.positions = model.task === "causal-lm" ? config.blockSize! : 1;
     this.inputDim = model.task === "causal-lm" ? config.blockSize! : model.linearModules[0].inFeatures;
     this.numClasses = model.linearModules[model.linearModules.length - 1].outFeatures;
+    // the wasm heap is 4 GiB at most; other backends keep the default
+    this.gradientChunk = model.task === "causal-lm" && this.tf.getBackend() === "wasm" ? lmGradientChunk(model.config as GptShape) : DEFAULT_GRADIENT_CHUNK;
   }
 
   /** Trainable tensors (PEFT layout, by key) → parameter vector. */
@@ -550,6 +554,32 @@ export class FactoryModel implements TraceableModel {
     q.dispose();
     return data;
   }
+}
+
+/** What sizes a language model's batched gradient pass. */
+interface GptShape {
+  blockSize: number;
+  vocabSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+}
+
+/**
+ * Activations one batched gradient pass may hold, in elements per pass: 256 windows of the 48-token,
+ * 2-layer, 64-wide BPE base (every recorded run's chunk), about 64.5 M. A pass of 256 windows of the
+ * 64-token, 4-layer, 128-wide base (3.4× the elements) outgrew the 4 GiB wasm heap.
+ */
+const GRADIENT_PASS_ELEMENTS = 256 * 48 * (2048 + 2 * (16 * 64 + 3 * 4 * 48));
+
+/**
+ * Windows per batched gradient pass of a GPT: the pass elements over a window's, counted per token
+ * as its logits (vocabulary) and, per layer, about 16 widths (residual, norms, q/k/v, the 4× MLP
+ * and its GELU terms) and 3 attention rows per head; at most DEFAULT_GRADIENT_CHUNK.
+ */
+export function lmGradientChunk(c: GptShape): number {
+  const perWindow = c.blockSize * (c.vocabSize + c.nLayer * (16 * c.nEmbd + 3 * c.nHead * c.blockSize));
+  return Math.max(1, Math.min(DEFAULT_GRADIENT_CHUNK, Math.floor(GRADIENT_PASS_ELEMENTS / perWindow)));
 }
 
 /** Rows per forward pass of outToLoss. */

@@ -15,7 +15,7 @@ import { type JobRef, type PoolOptions, runJobs } from "../worker-pool.js";
 import { AttributionError, HashMismatchError } from "./errors.js";
 import { type JobModel, jobModel, modelOf } from "./job-models.js";
 import type { Batch, Target, TraceableModel } from "./model.js";
-import { subset } from "./model.js";
+import { DEFAULT_GRADIENT_CHUNK, subset } from "./model.js";
 import { makeProjection, type Projection, type ProjectionSpec, project } from "./projection.js";
 import { hashParams } from "./retrain.js";
 
@@ -39,7 +39,7 @@ export interface GradientSet {
 
 export interface GradientOptions {
   target?: Target;
-  /** Examples per forward/backward pass: bounds the memory of the traces. */
+  /** Examples per forward/backward pass: bounds the memory of the traces (absent: the model's gradientChunk, else DEFAULT_GRADIENT_CHUNK). */
   chunk?: number;
   projection?: ProjectionSpec | Projection;
   /**
@@ -52,14 +52,14 @@ export interface GradientOptions {
 
 /**
  * Per-example gradients of `target` for every row of `batch` at `params`, in chunks of
- * `opts.chunk` rows. With `opts.pool`, where the model has a recipe (job-models.ts) and the pool
+ * `opts.chunk` rows (absent: the model's gradientChunk). With `opts.pool`, where the model has a recipe (job-models.ts) and the pool
  * more than one worker, the chunks are shards run as worker jobs and gathered in order: the same
  * rows either way.
  */
 export async function perExampleGradients(model: TraceableModel, params: Float64Array, batch: Batch, opts: GradientOptions = {}): Promise<GradientSet> {
   const target = opts.target ?? "loss";
   const p = model.numParams;
-  const chunk = opts.chunk ?? 256;
+  const chunk = opts.chunk ?? model.gradientChunk ?? DEFAULT_GRADIENT_CHUNK;
   const P = opts.projection ? ("matrix" in opts.projection ? opts.projection : makeProjection(p, opts.projection)) : undefined;
   if (P && P.inputDim !== p)
     throw new AttributionError({

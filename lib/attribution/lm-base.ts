@@ -2,7 +2,8 @@
  * The base language model an lm experiment fine-tunes, chosen by its `base` param: the
  * character-level fortunes-gpt (the default: quick mode, teaching, and every recorded claim) or
  * fortunes-bpe-gpt, the same transformer over byte-level BPE tokens pretrained on the full English
- * fortune collection, in which a word is one or two tokens. Loaded from the base-model cache, or
+ * fortune collection, in which a word is one or two tokens; or fortunes-bpe-gpt-wide, twice as deep
+ * and wide with a 64-token block over the identical tokenizer. Loaded from the base-model cache, or
  * pretrained from its seed first; the tokenizer is the one saved beside the weights.
  */
 
@@ -12,7 +13,7 @@ import type { PretrainMode } from "../intelligence/models/zoo.js";
 import { baseModel, checkpointTokenizer, type LmTokenizer, loadOrPretrainBase } from "../intelligence/models/zoo.js";
 
 /** The base models the lm experiments take, by zoo name. */
-export const LM_BASE_MODELS = ["fortunes-gpt", "fortunes-bpe-gpt"] as const;
+export const LM_BASE_MODELS = ["fortunes-gpt", "fortunes-bpe-gpt", "fortunes-bpe-gpt-wide"] as const;
 export type LmBaseName = (typeof LM_BASE_MODELS)[number];
 
 /** The base when a spec names none. */

@@ -81,6 +81,9 @@ export type ModelRecipe =
   | { kind: "factory-mlp"; inputDim: number; hidden: number; numClasses: number }
   | { kind: "lm-lora"; base: LmBaseParams; lora: LmLora };
 
+/** Examples per forward/backward pass of per-example gradients where neither the caller nor the model says otherwise. */
+export const DEFAULT_GRADIENT_CHUNK = 256;
+
 export interface TraceableModel {
   readonly kind: string;
   readonly inputDim: number;
@@ -97,6 +100,8 @@ export interface TraceableModel {
    * outer products of `trace`.
    */
   gradientRows?(params: Float64Array, batch: Batch, target: Target, out?: Float64Array): Promise<Float64Array>;
+  /** Examples per batched gradient pass that keep its activations within the backend's memory (absent: DEFAULT_GRADIENT_CHUNK). */
+  readonly gradientChunk?: number;
   /** TRAK's out-to-loss weights Qᵢ (absent: 1 − p of the correct class). */
   outToLoss?(params: Float64Array, batch: Batch): Promise<Float64Array>;
   /** Hessian of the mean loss (no regulariser) times v, exact (analytic, or the gradient of the gradient). */

@@ -1,7 +1,7 @@
 /**
  * Proof of Attribution on the language model (experiments/attribution/lm-datanets.yaml,
  * lm-transformations.yaml and lm-languages.yaml): the Intelligence layer's GPT (fortunes-gpt over
- * characters, or fortunes-bpe-gpt over byte-level BPE tokens), LoRA-tuned
+ * characters, or fortunes-bpe-gpt and fortunes-bpe-gpt-wide over byte-level BPE tokens), LoRA-tuned
  * on text datanets (lm-datanets-data.ts), attributed by gradients through its own TensorFlow.js
  * forward (factory-model.ts) and, for the same generated text, by exact match (suffix-array.ts).
  *
@@ -26,7 +26,7 @@
 import { at, defineExperiment, type MetricsOf, type ParamsOf, param } from "../../experiments/index.js";
 import { initLora, loraForwardOptions } from "../../intelligence/lora/index.js";
 import type { ForwardOptions, Model, WeightMap } from "../../intelligence/models/types.js";
-import type { LmTokenizer } from "../../intelligence/models/zoo.js";
+import { BASE_MODELS, type LmTokenizer } from "../../intelligence/models/zoo.js";
 import { DEFAULT_OPTIMIZER, type TrainData } from "../../intelligence/train.js";
 import { type KeptTensors, releaseVariables, runTrainingLoop, trainableVariables } from "../../intelligence/training-loop.js";
 import { type OnProgress, stagedProgress } from "../../progress.js";
@@ -62,9 +62,14 @@ const LM_PARAMS = {
   seed: param.int({ min: 0 }),
   datanets: param.oneOf(
     LM_DATANET_SETS,
-    "which datanets: one per fortunes-min file, the DataInf paper's ten sentence transformations, or one per language of Debian's fortunes (English, German, Spanish; base fortunes-bpe-gpt)",
+    "which datanets: one per fortunes-min file, the DataInf paper's ten sentence transformations, or one per language of Debian's fortunes (English, German, Spanish; a BPE base)",
   ),
-  base: param.optional(param.oneOf(LM_BASE_MODELS, "the base model: fortunes-gpt (characters; when absent) or fortunes-bpe-gpt (byte-level BPE tokens)")),
+  base: param.optional(
+    param.oneOf(
+      LM_BASE_MODELS,
+      "the base model: fortunes-gpt (characters; when absent), fortunes-bpe-gpt (byte-level BPE tokens) or fortunes-bpe-gpt-wide (the same tokens, 4 layers, 128 wide, block 64)",
+    ),
+  ),
   pretrain: param.oneOf(["quick", "full"], "the base model's pretraining budget"),
   baseSeed: param.int({ min: 0, doc: "the base model's pretraining seed" }),
   documentsPerDatanet: param.int({ min: 2, doc: "training documents per datanet (split between its two contributors)" }),
@@ -328,11 +333,11 @@ interface LmTestPoints {
  */
 function checkBaseReadsDatanets(p: LmDatanetParams): void {
   const base = p.base ?? DEFAULT_LM_BASE;
-  if (p.datanets === "languages" && base !== "fortunes-bpe-gpt") {
+  if (p.datanets === "languages" && !BASE_MODELS[base]?.tokenizer) {
     throw new AttributionError({
       code: "lm/base-cannot-read-datanets",
       message: `the languages datanets hold German and Spanish text, which ${base}'s character vocabulary (fortunes-min's) cannot encode`,
-      hint: "set base: fortunes-bpe-gpt (byte-level BPE encodes any text)",
+      hint: "set base: fortunes-bpe-gpt or fortunes-bpe-gpt-wide (byte-level BPE encodes any text)",
       fields: { datanets: p.datanets, base },
     });
   }

@@ -4,9 +4,11 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { buildLmDatanets, type LmDatanetParams, lmAttribution } from "../../../lib/attribution/experiments/index.js";
-import { DEFAULT_LM_BASE, loadLmBase } from "../../../lib/attribution/lm-base.js";
+import { lmGradientChunk } from "../../../lib/attribution/factory-model.js";
+import { DEFAULT_LM_BASE, LM_BASE_MODELS, loadLmBase } from "../../../lib/attribution/lm-base.js";
 import { SENTENCE_TRANSFORMATIONS, shortSentences, TRANSFORMATION_SEPARATOR } from "../../../lib/attribution/lm-transformations.js";
-import { BpeTokenizer, fortunesTokenizer } from "../../../lib/intelligence/index.js";
+import { DEFAULT_GRADIENT_CHUNK } from "../../../lib/attribution/model.js";
+import { BpeTokenizer, countParams, fortunesTokenizer, gptConfig } from "../../../lib/intelligence/index.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { expectCode } from "../expect-code.js";
 import { tinyLmParams } from "./fixtures.js";
@@ -62,6 +64,39 @@ describe("attribution: the language model's base, chosen by the `base` param", f
       if (k + 1 < mine.length) expect(middle, `window ${i}`).to.be.below(tokensBefore(k + 1));
     }
     for (const w of [char, bpe]) for (const t of Object.values(w.weights)) t.dispose();
+  });
+
+  it("fortunes-bpe-gpt-wide is twice as deep and wide with a 64-token block over the identical tokenizer, which holds the paper's named documents whole", async () => {
+    expect(LM_BASE_MODELS).to.include.members(["fortunes-gpt", "fortunes-bpe-gpt", "fortunes-bpe-gpt-wide"]);
+    expect(gptConfig("fortunes-bpe-gpt-wide")).to.deep.equal({ vocabSize: 2048, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128 });
+    const { tf } = await initTf({ quiet: true });
+    const wide = await loadLmBase(tf, { base: "fortunes-bpe-gpt-wide", pretrain: "quick", baseSeed: 1 });
+    const narrow = await loadLmBase(tf, { base: "fortunes-bpe-gpt", pretrain: "quick", baseSeed: 1 });
+    expect(wide.blockSize).to.equal(64);
+    expect(countParams(wide.weights)).to.be.within(1.3e6, 1.35e6);
+    // the same merges, byte for byte, so a text is the same ids on either base
+    expect(wide.tokenizer).to.be.instanceOf(BpeTokenizer);
+    expect((wide.tokenizer as BpeTokenizer).serialize()).to.equal((narrow.tokenizer as BpeTokenizer).serialize());
+    // the paper's protocol: each named document one training point; its longest (52 tokens) overflows 48 + 1, fits 64 + 1
+    const paper = {
+      ...tiny,
+      documentsPerDatanet: 90,
+      heldOutPerDatanet: 10,
+      sentences: "fortunes" as const,
+      continuationChars: 48,
+      transformationPrompt: "named" as const,
+      trainingPoints: "documents" as const,
+    };
+    const enc = (s: string) => wide.tokenizer.encode(s);
+    expectCode(() => buildLmDatanets(paper, narrow.blockSize, enc), AttributionError, "lm/document-exceeds-block", { blockSize: 48 });
+    const dn = buildLmDatanets(paper, wide.blockSize, enc);
+    expect(dn.data.n).to.equal(900);
+    expect(Math.max(...dn.documents.map((d) => enc(d.text).length))).to.be.within(49, 65);
+    // its batched gradient pass on wasm takes 75 windows at a time (256 outgrew the 4 GiB heap); every earlier base keeps 256
+    expect(lmGradientChunk(gptConfig("fortunes-bpe-gpt-wide"))).to.equal(75);
+    expect(lmGradientChunk(gptConfig("fortunes-bpe-gpt"))).to.equal(DEFAULT_GRADIENT_CHUNK);
+    expect(lmGradientChunk(gptConfig("fortunes-gpt"))).to.equal(DEFAULT_GRADIENT_CHUNK);
+    for (const w of [wide, narrow]) for (const t of Object.values(w.weights)) t.dispose();
   });
 
   it("draws the transformed sentences from the full English collection when asked: the DataInf paper's 90 per datanet", () => {
