@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { sha256Hex, writeDirOnce } from "../../files.js";
+import { sha256Hex, writeDirAtomic, writeDirOnce } from "../../files.js";
 import { readTensorMap } from "../../tf/read-back.js";
 import { IntelligenceError } from "../errors.js";
 import { decodeSafetensors, encodeSafetensors, type SafeTensor } from "../peft/safetensors.js";
@@ -36,16 +36,15 @@ export interface LoadedCheckpoint extends CheckpointMeta {
  * Saves weights as model.safetensors + config.json (read back asynchronously), with any other
  * files of the model (tokenizer.json) in the same atomic write; returns the content hash of the
  * weights. A checkpoint already in place at `dir` is kept (writeDirOnce): a base checkpoint is a
- * function of its recipe and seed, and two experiments running at once may both pretrain it.
+ * function of its recipe and seed, and two experiments running at once may both pretrain it; a
+ * folder there without weights is replaced.
  */
 export async function saveCheckpoint(dir: string, weights: WeightMap, meta: CheckpointMeta, files: Record<string, string> = {}): Promise<string> {
   const bytes = encodeSafetensors(await readTensorMap(weights), { format: "pt" });
   const hash = sha256Hex(bytes);
-  writeDirOnce(dir, {
-    "model.safetensors": bytes,
-    "config.json": `${JSON.stringify({ ...meta, sha256: hash }, null, 2)}\n`,
-    ...files,
-  });
+  const folder = { "model.safetensors": bytes, "config.json": `${JSON.stringify({ ...meta, sha256: hash }, null, 2)}\n`, ...files };
+  // a folder in place without weights (a leftover of an interrupted copy, say) is no checkpoint: replace it
+  if (!writeDirOnce(dir, folder) && !existsSync(join(dir, "model.safetensors"))) writeDirAtomic(dir, folder);
   return hash;
 }
 

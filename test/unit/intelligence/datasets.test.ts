@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
@@ -182,6 +182,15 @@ describe("base model pretraining", () => {
     expect(readFileSync(join(dir, "a", "model.safetensors")).equals(readFileSync(join(dir, "b", "model.safetensors")))).to.equal(true);
     expect(c.sha256).to.not.equal(a.sha256);
     expect((a.recipe as { steps: number }).steps).to.equal(4);
+    // a second pretraining into a folder holding a checkpoint keeps the one in place
+    const again = await pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 4, steps: 4, dir: join(dir, "a") });
+    expect(again.sha256).to.equal(a.sha256);
+    // a folder without weights is no checkpoint: it is replaced
+    mkdirSync(join(dir, "broken"));
+    writeFileSync(join(dir, "broken", "config.json"), "{}");
+    const repaired = await pretrainBase(tf, "fmnist-mlp", { mode: "quick", seed: 3, steps: 4, dir: join(dir, "broken") });
+    expect(repaired.sha256).to.equal(a.sha256);
+    expect(readdirSync(join(dir, "broken")).sort()).to.deep.equal(["config.json", "model.safetensors"]);
   });
 });
 
