@@ -14,6 +14,11 @@
  * other throw, or a worker that exits or crashes mid-job, is retried once on a fresh worker, and a
  * second failure stops the run with `workers/job-failed` naming the job. Results are only gathered,
  * never written, so a stopped run leaves nothing half-written behind it.
+ *
+ * A pool whose jobs run pools of their own (a reproduction's lanes, each a whole experiment) can
+ * lend its idle workers (`lendIdleWorkers`): a worker that finds no job left takes jobs of the
+ * groups the running jobs share (lib/worker-lending.ts), so the last long job does not run alone
+ * on one core. A shared group's results are gathered by its owner in index order, as above.
  */
 import { availableParallelism } from "node:os";
 import { extname } from "node:path";
@@ -56,6 +61,12 @@ export interface PoolOptions {
   stage?: string;
   /** Called with each line a job logs through its context, and the job's index. */
   onLog?: (line: string, index: number) => void;
+  /**
+   * Lend a worker that finds no job left to the jobs still running: the jobs they run of their own
+   * (runJobs in the job with no worker count given) are shared with it. For jobs that are whole
+   * runs with independent jobs inside (a reproduction's experiments).
+   */
+  lendIdleWorkers?: boolean;
 }
 
 /** The pool's refusals and stops. */
@@ -145,14 +156,14 @@ export function sendError(e: unknown): SentError {
 }
 
 /** A LabError thrown in a worker, rebuilt here with its code, fields, fix and class name. */
-function receivedLabError(sent: SentError & { code: string }): LabError {
+export function receivedLabError(sent: SentError & { code: string }): LabError {
   const e = new LabError({ code: sent.code, message: sent.message, hint: sent.hint ?? "", fields: sent.fields });
   e.name = sent.name;
   if (sent.stack) e.stack = sent.stack;
   return e;
 }
 
-function receivedError(sent: SentError): Error {
+export function receivedError(sent: SentError): Error {
   const e = new Error(sent.message);
   e.name = sent.name;
   if (sent.stack) e.stack = sent.stack;
@@ -190,6 +201,46 @@ function workerExecArgv(entry: URL): string[] {
 export type ToWorker = { index: number; spec: unknown };
 export type FromWorker = { index: number; ok: true; result: unknown } | { index: number; ok: false; error: SentError } | { index: number; log: string };
 
+/** A job's outcome as it crosses a thread. */
+export type SentOutcome = { ok: true; result: unknown } | { ok: false; error: SentError };
+
+/**
+ * Messages of lending (lib/worker-lending.ts). A job that shares a group of jobs opens it with
+ * every spec, claims its jobs one at a time (the pool answers the next index, or -1 when none is
+ * left) and closes it when gathered; the pool lends the group's other jobs to idle workers and
+ * returns their outcomes and lines to the owner.
+ */
+export type LendingToWorker =
+  | { lending: "lend"; module: string; name: string; index: number; spec: unknown }
+  | { lending: "claimed"; group: number; index: number }
+  | { lending: "returned"; group: number; index: number; outcome: SentOutcome }
+  | { lending: "log"; group: number; index: number; line: string };
+export type LendingFromWorker =
+  | { lending: "open"; group: number; module: string; name: string; specs: unknown[] }
+  | { lending: "claim"; group: number }
+  | { lending: "close"; group: number }
+  | { lending: "returned"; outcome: SentOutcome }
+  | { lending: "log"; line: string };
+
+/** What runJobs hands a group of jobs to in a lent-out worker: lib/worker-lending.ts, installed by the worker's entry. */
+export interface JobSharing {
+  /** True while a shared or lent job runs here: the jobs it runs of its own stay in it. */
+  readonly busy: boolean;
+  run<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions): Promise<R[]>;
+}
+
+const JOB_SHARING = Symbol.for("openledger-lab.job-sharing");
+
+/** Makes `sharing` take this thread's groups of jobs (once per worker, by its entry). */
+export function installJobSharing(sharing: JobSharing): void {
+  (globalThis as { [JOB_SHARING]?: JobSharing })[JOB_SHARING] = sharing;
+}
+
+/** This thread's job sharing, where its pool lends idle workers (a symbol on globalThis: one per thread, whichever copy of this module asks). */
+function jobSharing(): JobSharing | undefined {
+  return (globalThis as { [JOB_SHARING]?: JobSharing })[JOB_SHARING];
+}
+
 /**
  * Runs `specs.length` jobs of `ref` and answers their results in index order. Each job gets its
  * spec and index; the same specs give the same array for any worker count.
@@ -197,6 +248,8 @@ export type FromWorker = { index: number; ok: true; result: unknown } | { index:
 export async function runJobs<S, R>(ref: JobRef, specs: readonly S[], options: PoolOptions = {}): Promise<R[]> {
   const workers = Math.min(poolWorkers(options), specs.length);
   if (specs.length === 0) return [];
+  const sharing = options.workers === undefined ? jobSharing() : undefined;
+  if (sharing && !sharing.busy && specs.length > 1) return sharing.run<S, R>(ref, specs, options);
   return workers <= 1 ? runInProcess<S, R>(ref, specs, options) : runOnThreads<S, R>(ref, specs, workers, options);
 }
 
@@ -205,34 +258,54 @@ async function runInProcess<S, R>(ref: JobRef, specs: readonly S[], options: Poo
   const job = ref.local ? (ref.local as unknown as Job<S, R>) : await loadJob<S, R>(ref);
   const results: R[] = [];
   for (const [index, spec] of specs.entries()) {
-    const context: JobContext = { log: (line) => options.onLog?.(line, index) };
-    let result: R;
-    try {
-      result = await job(spec, index, context);
-    } catch (first) {
-      const refusal = labErrorOf(first);
-      if (refusal) throw refusal;
-      try {
-        result = await job(spec, index, context);
-      } catch (second) {
-        const refusal = labErrorOf(second);
-        if (refusal) throw refusal;
-        throw jobFailed(ref, index, specs.length, second instanceof Error ? second : new Error(String(second)));
-      }
-    }
-    results.push(result);
+    results.push(await runHere(ref, job, spec, index, specs.length, options));
     options.onProgress?.(index + 1, specs.length, options.stage);
   }
   return results;
 }
 
-/** Several workers: each takes the next job when it is free; a failed job goes once to a fresh worker. */
+/**
+ * Runs one job in this thread with the pool's rule: a LabError is its input's refusal and passes
+ * through; any other failure is retried once (`tries` 1: the first try failed elsewhere), and a
+ * second failure stops the run with `workers/job-failed`.
+ */
+export async function runHere<S, R>(ref: JobRef, job: Job<S, R>, spec: S, index: number, total: number, options: PoolOptions, tries = 2): Promise<R> {
+  const context: JobContext = { log: (line) => options.onLog?.(line, index) };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await job(spec, index, context);
+    } catch (e) {
+      const refusal = labErrorOf(e);
+      if (refusal) throw refusal;
+      if (attempt >= tries) throw jobFailed(ref, index, total, e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+}
+
+/** A group of jobs a running job shares, as the pool keeps it: who gathers it, and the next index to hand out. */
+interface SharedGroup {
+  owner: Worker;
+  group: number;
+  module: string;
+  name: string;
+  specs: unknown[];
+  next: number;
+}
+
+/**
+ * Several workers: each takes the next job when it is free; a failed job goes once to a fresh
+ * worker. With `lendIdleWorkers`, a worker with no job left waits for the groups the running jobs
+ * share and runs their jobs on loan, until every job of the pool is done.
+ */
 function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, options: PoolOptions): Promise<R[]> {
   const entry = workerEntry();
   const execArgv = workerExecArgv(entry);
   const results = new Array<R>(specs.length);
   const failures = new Map<number, number>();
   const live = new Set<Worker>();
+  const groups = new Map<string, SharedGroup>();
+  const idle = new Set<Worker>();
+  const onLoan = new Map<Worker, { key: string; index: number }>();
   let next = 0;
   let done = 0;
   let stopped = false;
@@ -244,24 +317,79 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
       for (const w of live) void w.terminate();
       reject(error);
     };
+    const finish = () => {
+      stopped = true;
+      for (const w of live) void w.terminate();
+      resolve(results);
+    };
     const takeJob = (): number | undefined => (next < specs.length ? next++ : undefined);
+    const groupKey = (owner: Worker, group: number) => `${owner.threadId}/${group}`;
+
+    /** Hands the idle workers the shared jobs not yet taken, first group first. */
+    const lend = () => {
+      for (const worker of idle) {
+        const group = [...groups.entries()].find(([, g]) => g.next < g.specs.length);
+        if (!group) return;
+        const [key, g] = group;
+        const index = g.next++;
+        idle.delete(worker);
+        onLoan.set(worker, { key, index });
+        worker.postMessage({ lending: "lend", module: g.module, name: g.name, index, spec: g.specs[index] } satisfies LendingToWorker);
+      }
+    };
+    /** A lent job's outcome, back to its group's owner (dropped where the group has closed). */
+    const giveBack = (worker: Worker, outcome: SentOutcome) => {
+      const loan = onLoan.get(worker);
+      onLoan.delete(worker);
+      const g = loan && groups.get(loan.key);
+      if (loan && g) g.owner.postMessage({ lending: "returned", group: g.group, index: loan.index, outcome } satisfies LendingToWorker);
+    };
+    /** A running job's groups: opened, claimed from, closed. */
+    const onLending = (worker: Worker, m: LendingFromWorker) => {
+      if (m.lending === "open") {
+        groups.set(groupKey(worker, m.group), { owner: worker, group: m.group, module: m.module, name: m.name, specs: m.specs, next: 0 });
+        lend();
+      } else if (m.lending === "claim") {
+        const g = groups.get(groupKey(worker, m.group));
+        const index = g && g.next < g.specs.length ? g.next++ : -1;
+        worker.postMessage({ lending: "claimed", group: m.group, index } satisfies LendingToWorker);
+      } else if (m.lending === "close") groups.delete(groupKey(worker, m.group));
+      else if (m.lending === "returned") {
+        giveBack(worker, m.outcome);
+        idle.add(worker);
+        lend();
+      } else {
+        const loan = onLoan.get(worker);
+        const g = loan && groups.get(loan.key);
+        if (loan && g) g.owner.postMessage({ lending: "log", group: g.group, index: loan.index, line: m.line } satisfies LendingToWorker);
+      }
+    };
 
     /** A worker that runs `first` (a retried job), then takes the next jobs in order. */
     const start = (first?: number) => {
-      const worker = new Worker(entry, { execArgv, workerData: { module: moduleUrl(ref.module), name: ref.name }, env: { ...process.env, LAB_THREADS: "1" }, stderr: false, stdout: false });
+      const worker = new Worker(entry, {
+        execArgv,
+        workerData: { module: moduleUrl(ref.module), name: ref.name, lending: options.lendIdleWorkers === true },
+        env: { ...process.env, LAB_THREADS: "1" },
+        stderr: false,
+        stdout: false,
+      });
       live.add(worker);
       let current: number | undefined;
       let settled = false;
       const give = (job = takeJob()) => {
         current = job;
-        if (current === undefined) {
-          settled = true;
-          live.delete(worker);
-          void worker.terminate();
-          if (live.size === 0 && !stopped) resolve(results);
+        if (current !== undefined) {
+          worker.postMessage({ index: current, spec: specs[current] } satisfies ToWorker);
           return;
         }
-        worker.postMessage({ index: current, spec: specs[current] } satisfies ToWorker);
+        if (options.lendIdleWorkers && done < specs.length) {
+          idle.add(worker);
+          return lend();
+        }
+        settled = true;
+        live.delete(worker);
+        void worker.terminate();
       };
       // the job in flight failed (a throw, a crash or an exit): retry it once on a fresh worker
       const lost = (cause: Error) => {
@@ -269,19 +397,28 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
         settled = true;
         live.delete(worker);
         void worker.terminate();
-        if (current === undefined) return stop(cause);
+        for (const [key, g] of groups) if (g.owner === worker) groups.delete(key);
+        if (current === undefined) {
+          // a lent worker: its loan goes back to the owner as failed once, who runs it again itself
+          idle.delete(worker);
+          if (onLoan.has(worker)) giveBack(worker, { ok: false, error: sendError(cause) });
+          return;
+        }
         const failed = (failures.get(current) ?? 0) + 1;
         failures.set(current, failed);
         if (failed > 1) return stop(jobFailed(ref, current, specs.length, cause));
         start(current);
       };
-      worker.on("message", (m: FromWorker) => {
-        if (stopped || m.index !== current) return;
+      worker.on("message", (m: FromWorker | LendingFromWorker) => {
+        if (stopped) return;
+        if ("lending" in m) return onLending(worker, m);
+        if (m.index !== current) return;
         if ("log" in m) options.onLog?.(m.log, m.index);
         else if (m.ok) {
           results[m.index] = m.result as R;
           done++;
           options.onProgress?.(done, specs.length, options.stage);
+          if (done === specs.length) return finish();
           give();
         } else if (m.error.code !== undefined) {
           stop(receivedLabError(m.error as SentError & { code: string }));

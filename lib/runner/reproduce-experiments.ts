@@ -182,7 +182,8 @@ export async function reproduceExperimentJob({ plan, quick }: ReproduceJobSpec, 
  * The planned experiments, each whole in one lane: with one worker (LAB_WORKERS=1) one after
  * another in this process, each using the worker pool for its own independent jobs; with more,
  * each lane a worker thread that takes the next experiment when it is free and runs that
- * experiment's own jobs itself. Experiments share nothing but the caches (a base model both
+ * experiment's own jobs itself, and a lane with no experiment left is lent to the jobs of the
+ * ones still running (the last long experiment's re-trainings go on both cores). Experiments share nothing but the caches (a base model both
  * need is published once, by whichever lane pretrains it first), so the outcomes, gathered in
  * plan order, are the same for any worker count; a lane's lines carry its experiment's name.
  */
@@ -193,7 +194,7 @@ async function reproduceInLanes(plans: readonly ReproducePlan[], quick: boolean,
   return runJobs<ReproduceJobSpec, ExperimentOutcome>(
     { module: import.meta.url, name: reproduceExperimentJob.name, local: reproduceExperimentJob as never },
     plans.map((plan) => ({ plan, quick })),
-    { workers: lanes, onLog: lanes > 1 ? (line, index) => log(`${name(index).padEnd(width)} │ ${line}`) : (line) => log(line) },
+    { workers: lanes, lendIdleWorkers: true, onLog: lanes > 1 ? (line, index) => log(`${name(index).padEnd(width)} │ ${line}`) : (line) => log(line) },
   );
 }
 

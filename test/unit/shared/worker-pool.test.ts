@@ -104,6 +104,62 @@ describe("worker pool (lib/worker-pool.ts)", function () {
     expect(nested[0].sums).to.deep.equal(here.map((r) => r.sum));
   });
 
+  describe("lending idle workers (lendIdleWorkers)", () => {
+    type Sum = { sum: number; thread: number };
+    const group = (name: string, count: number, spec: unknown) => ({ name, count, spec });
+
+    it("lends a worker with no job left to the group a running job shares: the group's results are one worker's, some run on the lent worker", async () => {
+      const log = join(dir, "meet");
+      const inner = { log, n: 20_000, meet: true };
+      const [shared, none] = await runJobs<unknown, Sum[]>({ module: JOBS, name: "innerGroup" }, [group("meetOnTwoThreads", 6, inner), group("quick", 0, {})], {
+        workers: 2,
+        lendIdleWorkers: true,
+      });
+      const one = await runJobs<{ n: number }, { sum: number }>(
+        { module: JOBS, name: "seededSum" },
+        Array.from({ length: 6 }, () => ({ n: 20_000 })),
+        { workers: 1 },
+      );
+      expect(shared.map((r) => r.sum)).to.deep.equal(one.map((r) => r.sum));
+      expect(new Set(shared.map((r) => r.thread)).size).to.equal(2, "the owner's thread and the lent worker's");
+      expect(none).to.deep.equal([]);
+    });
+
+    it("lends nothing unless asked: a running job's group stays on its own thread", async () => {
+      const inner = { log: join(dir, "alone"), n: 1000, meet: false };
+      const [shared] = await runJobs<unknown, Sum[]>({ module: JOBS, name: "innerGroup" }, [group("meetOnTwoThreads", 6, inner), group("quick", 0, {})], { workers: 2 });
+      expect(new Set(shared.map((r) => r.thread)).size).to.equal(1);
+    });
+
+    it("passes a shared job's LabError through to the pool's caller, wherever the job ran", async () => {
+      const specs = [group("refuseOn", 4, { refuses: 2 }), group("quick", 0, {})];
+      await expectCodeAsync(runJobs({ module: JOBS, name: "innerGroup" }, specs, { workers: 2, lendIdleWorkers: true }), LabError, "test/refused", { index: 2 });
+    });
+
+    it("gives a lent job whose worker dies back to its owner, who runs it again, and stops with workers/job-failed naming a shared job that throws twice", async () => {
+      const log = join(dir, "attempts");
+      const [results] = await runJobs<unknown, number[]>({ module: JOBS, name: "innerGroup" }, [group("exitWhenLent", 4, { log }), group("quick", 0, {})], {
+        workers: 2,
+        lendIdleWorkers: true,
+      });
+      expect(results).to.deep.equal([0, 10, 20, 30]);
+      const attempts = readFileSync(log, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => l.split(" ").map(Number));
+      const threads = [...new Set(attempts.map(([, thread]) => thread))];
+      expect(threads).to.have.length(2, "the owner's and the lent worker's");
+      const lent = attempts.filter(([, thread]) => thread === threads.find((t) => attempts.filter(([, u]) => u === t).length === 1));
+      expect(lent, "one job ran on the lent worker, which died").to.have.length(1);
+      expect(
+        attempts.filter(([index]) => index === lent[0][0]),
+        "the lent job, tried on loan and again by its owner",
+      ).to.have.length(2);
+      const specs = [group("throwOn", 4, { fails: 1 }), group("quick", 0, {})];
+      await expectCodeAsync(runJobs({ module: JOBS, name: "innerGroup" }, specs, { workers: 2, lendIdleWorkers: true }), LabError, "workers/job-failed", { job: "throwOn", index: 1, total: 4 });
+    });
+  });
+
   it("refuses a job the module does not export", async () => {
     await expectCodeAsync(runJobs({ module: JOBS, name: "noSuchJob" }, [{}], { workers: 1 }), WorkerPoolError, "workers/no-such-job", { job: "noSuchJob" });
     await expectCodeAsync(runJobs({ module: JOBS, name: "noSuchJob" }, [{}, {}], { workers: 2 }), LabError, "workers/no-such-job", { job: "noSuchJob" });
