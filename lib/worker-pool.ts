@@ -67,6 +67,8 @@ export interface PoolOptions {
    * runs with independent jobs inside (a reproduction's experiments).
    */
   lendIdleWorkers?: boolean;
+  /** What a job is called where its failure is reported (an experiment's name), beside its index. */
+  jobName?: (index: number) => string;
 }
 
 /** The pool's refusals and stops. */
@@ -171,12 +173,12 @@ export function receivedError(sent: SentError): Error {
 }
 
 /** The stop after a job's second failure. */
-function jobFailed(ref: JobRef, index: number, total: number, cause: Error): WorkerPoolError {
+function jobFailed(ref: JobRef, index: number, total: number, cause: Error, name?: string): WorkerPoolError {
   return new WorkerPoolError({
     code: "workers/job-failed",
-    message: `job ${index} of ${total} (${ref.name} in ${ref.module}) failed twice, the second time on a fresh worker: ${cause.message}`,
+    message: `job ${index} of ${total}${name === undefined ? "" : ` (${name})`} (${ref.name} in ${ref.module}) failed twice, the second time on a fresh worker: ${cause.message}`,
     hint: "run it alone with LAB_WORKERS=1 to see the failure in this process; a worker that ran out of memory needs fewer workers (LAB_WORKERS) or smaller jobs",
-    fields: { job: ref.name, module: ref.module, index, total, cause: cause.message },
+    fields: { job: ref.name, module: ref.module, index, total, cause: cause.message, ...(name === undefined ? {} : { name }) },
     cause,
   });
 }
@@ -277,7 +279,7 @@ export async function runHere<S, R>(ref: JobRef, job: Job<S, R>, spec: S, index:
     } catch (e) {
       const refusal = labErrorOf(e);
       if (refusal) throw refusal;
-      if (attempt >= tries) throw jobFailed(ref, index, total, e instanceof Error ? e : new Error(String(e)));
+      if (attempt >= tries) throw jobFailed(ref, index, total, e instanceof Error ? e : new Error(String(e)), options.jobName?.(index));
     }
   }
 }
@@ -406,7 +408,7 @@ function runOnThreads<S, R>(ref: JobRef, specs: readonly S[], count: number, opt
         }
         const failed = (failures.get(current) ?? 0) + 1;
         failures.set(current, failed);
-        if (failed > 1) return stop(jobFailed(ref, current, specs.length, cause));
+        if (failed > 1) return stop(jobFailed(ref, current, specs.length, cause, options.jobName?.(current)));
         start(current);
       };
       worker.on("message", (m: FromWorker | LendingFromWorker) => {

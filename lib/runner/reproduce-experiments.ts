@@ -185,7 +185,8 @@ export async function reproduceExperimentJob({ plan, quick }: ReproduceJobSpec, 
  * experiment's own jobs itself, and a lane with no experiment left is lent to the jobs of the
  * ones still running (the last long experiment's re-trainings go on both cores). Experiments share nothing but the caches (a base model both
  * need is published once, by whichever lane pretrains it first), so the outcomes, gathered in
- * plan order, are the same for any worker count; a lane's lines carry its experiment's name.
+ * plan order, are the same for any worker count; a lane's lines, and a lane's failure
+ * (`workers/job-failed`, field `name`), carry its experiment's name.
  */
 async function reproduceInLanes(plans: readonly ReproducePlan[], quick: boolean, log: (line: string) => void): Promise<ExperimentOutcome[]> {
   const lanes = Math.min(workerCount(), plans.length);
@@ -194,7 +195,7 @@ async function reproduceInLanes(plans: readonly ReproducePlan[], quick: boolean,
   return runJobs<ReproduceJobSpec, ExperimentOutcome>(
     { module: import.meta.url, name: reproduceExperimentJob.name, local: reproduceExperimentJob as never },
     plans.map((plan) => ({ plan, quick })),
-    { workers: lanes, lendIdleWorkers: true, onLog: lanes > 1 ? (line, index) => log(`${name(index).padEnd(width)} │ ${line}`) : (line) => log(line) },
+    { workers: lanes, lendIdleWorkers: true, jobName: name, onLog: lanes > 1 ? (line, index) => log(`${name(index).padEnd(width)} │ ${line}`) : (line) => log(line) },
   );
 }
 

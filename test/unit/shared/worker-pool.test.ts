@@ -55,7 +55,12 @@ describe("worker pool (lib/worker-pool.ts)", function () {
   it("stops with workers/job-failed naming the job when its worker dies twice", async () => {
     const log = join(dir, "attempts");
     const specs = Array.from({ length: 4 }, () => ({ log, dies: 1 }));
-    const e = await expectCodeAsync(runJobs({ module: JOBS, name: "exitMidJob" }, specs, { workers: 2 }), WorkerPoolError, "workers/job-failed", { job: "exitMidJob", index: 1, total: 4 });
+    const e = await expectCodeAsync(runJobs({ module: JOBS, name: "exitMidJob" }, specs, { workers: 2, jobName: (i) => `spec ${i}` }), WorkerPoolError, "workers/job-failed", {
+      job: "exitMidJob",
+      index: 1,
+      total: 4,
+      name: "spec 1",
+    });
     expect(String(e.fields.cause)).to.match(/exited with code 3/);
     expect(
       readFileSync(log, "utf8")
@@ -67,11 +72,12 @@ describe("worker pool (lib/worker-pool.ts)", function () {
   for (const workers of [1, 2]) {
     it(`stops with workers/job-failed naming a job that throws (${workers} worker${workers > 1 ? "s" : ""})`, async () => {
       const specs = Array.from({ length: 5 }, () => ({ fails: 3 }));
-      const e = await expectCodeAsync(runJobs({ module: JOBS, name: "throwOn" }, specs, { workers }), WorkerPoolError, "workers/job-failed", {
+      const e = await expectCodeAsync(runJobs({ module: JOBS, name: "throwOn" }, specs, { workers, jobName: (i) => `spec ${i}` }), WorkerPoolError, "workers/job-failed", {
         job: "throwOn",
         index: 3,
         total: 5,
         cause: "job 3 broke",
+        name: "spec 3",
       });
       expect(e.fields.module).to.equal(JOBS);
     });
