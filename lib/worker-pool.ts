@@ -165,7 +165,7 @@ export function receivedLabError(sent: SentError & { code: string }): LabError {
   return e;
 }
 
-export function receivedError(sent: SentError): Error {
+function receivedError(sent: SentError): Error {
   const e = new Error(sent.message);
   e.name = sent.name;
   if (sent.stack) e.stack = sent.stack;

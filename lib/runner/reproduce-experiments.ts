@@ -183,10 +183,11 @@ export async function reproduceExperimentJob({ plan, quick }: ReproduceJobSpec, 
  * another in this process, each using the worker pool for its own independent jobs; with more,
  * each lane a worker thread that takes the next experiment when it is free and runs that
  * experiment's own jobs itself, and a lane with no experiment left is lent to the jobs of the
- * ones still running (the last long experiment's re-trainings go on both cores). Experiments share nothing but the caches (a base model both
- * need is published once, by whichever lane pretrains it first), so the outcomes, gathered in
- * plan order, are the same for any worker count; a lane's lines, and a lane's failure
- * (`workers/job-failed`, field `name`), carry its experiment's name.
+ * ones still running (the last long experiment's re-trainings go on both cores). Experiments
+ * share nothing but the caches (a base model both need is published once, by whichever lane
+ * pretrains it first), so the outcomes, gathered in plan order, are the same for any worker
+ * count; a lane's lines, and a lane's failure (`workers/job-failed`, field `name`), carry its
+ * experiment's name.
  */
 async function reproduceInLanes(plans: readonly ReproducePlan[], quick: boolean, log: (line: string) => void): Promise<ExperimentOutcome[]> {
   const lanes = Math.min(workerCount(), plans.length);
