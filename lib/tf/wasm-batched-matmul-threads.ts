@@ -24,7 +24,7 @@ import { Worker } from "node:worker_threads";
 import { BackendError } from "./errors.js";
 import { type BatchedMatMulFn, compileBatchedMatMul, instantiateBatchedMatMul, isSharedMemory } from "./wasm-batched-matmul.js";
 
-/** One call of the kernel: bmm's twelve arguments (pointers and strides in bytes). */
+/** One call of the kernel: bmm's thirteen arguments (pointers and strides in bytes). */
 export interface BatchedProduct {
   a: number;
   b: number;
@@ -38,10 +38,26 @@ export interface BatchedProduct {
   aRowBytes: number;
   aColBytes: number;
   outBatchBytes: number;
+  /** Terms per partial sum: STOCK_CHUNK (the stock loop's order) or WHOLE_CHUNK (XNNPACK's). */
+  chunk: number;
 }
 
 /** The kernel's arguments in its parameter order. */
-export const kernelArgs = (p: BatchedProduct): Parameters<BatchedMatMulFn> => [p.a, p.b, p.out, p.batch, p.m, p.k, p.n, p.aBatchBytes, p.bBatchBytes, p.aRowBytes, p.aColBytes, p.outBatchBytes];
+export const kernelArgs = (p: BatchedProduct): Parameters<BatchedMatMulFn> => [
+  p.a,
+  p.b,
+  p.out,
+  p.batch,
+  p.m,
+  p.k,
+  p.n,
+  p.aBatchBytes,
+  p.bBatchBytes,
+  p.aRowBytes,
+  p.aColBytes,
+  p.outBatchBytes,
+  p.chunk,
+];
 
 /** The kernel's register block is two rows: row slices start on even rows. */
 const ROW_STEP = 2;
@@ -89,7 +105,7 @@ export function sliceProduct(product: BatchedProduct, parts: number): BatchedPro
 
 /** A helper's state, in the first word of its row. */
 const State = { idle: 0, posted: 1, done: 2, failed: 3, close: 4, broken: 5, starting: 6 } as const;
-/** Words per helper: the state, then the kernel's twelve arguments. */
+/** Words per helper: the state, then the kernel's thirteen arguments. */
 const ROW_WORDS = 16;
 
 /** Seconds of silence, beyond a hundred times the calling thread's own slice, after which a helper is taken for lost. */
@@ -125,7 +141,7 @@ while (bmm) {
   }
   let outcome = S.done;
   try {
-    bmm(words[1], words[2], words[3], words[4], words[5], words[6], words[7], words[8], words[9], words[10], words[11], words[12]);
+    bmm(words[1], words[2], words[3], words[4], words[5], words[6], words[7], words[8], words[9], words[10], words[11], words[12], words[13]);
   } catch {
     outcome = S.failed;
   }

@@ -13,7 +13,10 @@ import { encodeModule, F32, FunctionBody, I32, signedLeb128, unsignedLeb128, V12
  * rows. It keeps the stock loop's order of summation exactly: each output is the sum over the
  * shared dimension in chunks of 48 (the stock loop's block), each chunk summed term by term from
  * the first, multiply then add in float32 (WebAssembly never fuses them), and each chunk's sum
- * added to the output. So its results are bitwise those of the stock kernel.
+ * added to the output. So its results are bitwise those of the stock kernel. Called with one chunk
+ * of the whole shared dimension, it sums each output term by term from zero, which is XNNPACK's
+ * order for one dense product (its f32 GEMM never splits the shared dimension), so it gives
+ * XNNPACK's bits too.
  *
  * The module is assembled here from its instructions (the WebAssembly core specification's binary
  * format; no compiler is needed) and imports the backend's memory, so it reads and writes the
@@ -22,6 +25,9 @@ import { encodeModule, F32, FunctionBody, I32, signedLeb128, unsignedLeb128, V12
 
 /** The stock loop's block along the shared dimension: partial sums are added to the output per chunk. */
 export const STOCK_CHUNK = 48;
+
+/** The chunk argument for XNNPACK's order: one chunk of the whole shared dimension, summed term by term from zero. */
+export const WHOLE_CHUNK = 0;
 
 /** Register block: rows of the left operand per step, and f32x4 vectors of output columns per step. */
 const ROWS = 2;
@@ -65,16 +71,18 @@ const op = {
 // --- the kernel ---------------------------------------------------------------------------------
 
 /** The exported function's parameters, in order (all i32; pointers and strides in bytes). */
-const PARAMS = ["a", "b", "out", "batch", "m", "k", "n", "aBatchBytes", "bBatchBytes", "aRowBytes", "aColBytes", "outBatchBytes"] as const;
+const PARAMS = ["a", "b", "out", "batch", "m", "k", "n", "aBatchBytes", "bBatchBytes", "aRowBytes", "aColBytes", "outBatchBytes", "chunk"] as const;
 
 /**
  * The function body of
- *   bmm(a, b, out, batch, m, k, n, aBatchBytes, bBatchBytes, aRowBytes, aColBytes, outBatchBytes)
+ *   bmm(a, b, out, batch, m, k, n, aBatchBytes, bBatchBytes, aRowBytes, aColBytes, outBatchBytes, chunk)
  * out[p] = A[p]·B[p] for p < batch, where out[p] is [m, n] row-major at out + p·outBatchBytes, B[p]
  * is [k, n] row-major at b + p·bBatchBytes, and A[p]'s element (i, s) is at a + p·aBatchBytes +
  * i·aRowBytes + s·aColBytes (a transposed left operand is read through its strides; a batch
  * stride of 0 broadcasts one matrix over the batch). An output batch stride larger than m·n·4
  * lets a call compute some rows of every matrix (a thread's share: wasm-batched-matmul-threads.ts).
+ * `chunk` is the number of terms in each partial sum added to the output: STOCK_CHUNK for the
+ * stock loop's order, WHOLE_CHUNK (0, read as k) for XNNPACK's.
  */
 function kernelBody(): FunctionBody {
   const fn = new FunctionBody(PARAMS.map(() => I32));
@@ -122,8 +130,8 @@ function kernelBody(): FunctionBody {
       });
     }
     const chunk = [
-      // kEnd = min(k0 + 48, k)
-      ...set("kEnd", get("k0"), op.i32Const(STOCK_CHUNK), op.i32Add, get("k"), get("k0"), op.i32Const(STOCK_CHUNK), op.i32Add, get("k"), op.i32LtU, op.select),
+      // kEnd = min(k0 + chunk, k)
+      ...set("kEnd", get("k0"), get("chunk"), op.i32Add, get("k"), get("k0"), get("chunk"), op.i32Add, get("k"), op.i32LtU, op.select),
       ...accs.flat().flatMap((acc) => set(acc, vectors ? op.v128Const0 : op.f32Const0)),
       ...set("ap", get("A"), get("i"), get("aRowBytes"), op.i32Mul, op.i32Add, get("k0"), get("aColBytes"), op.i32Mul, op.i32Add),
       ...set("bp", get("B"), get("k0"), get("nBytes"), op.i32Mul, op.i32Add, get("j"), op.i32Const(2), op.i32Shl, op.i32Add),
@@ -131,7 +139,7 @@ function kernelBody(): FunctionBody {
       ...whileLoop([...get("kk"), ...get("kEnd"), ...op.i32LtU], step),
       ...set("op", get("O"), get("i"), get("n"), op.i32Mul, get("j"), op.i32Add, op.i32Const(2), op.i32Shl, op.i32Add),
       ...flush,
-      ...add("k0", op.i32Const(STOCK_CHUNK)),
+      ...add("k0", get("chunk")),
     ];
     return [...set("k0", op.i32Const(0)), ...whileLoop([...get("k0"), ...get("k"), ...op.i32LtU], chunk), ...add("j", op.i32Const(width))];
   };
@@ -160,7 +168,13 @@ function kernelBody(): FunctionBody {
     ...whileLoop([...get("i"), ...get("m"), ...op.i32LtU], [...rowBlock(1), ...add("i", op.i32Const(1))]),
     ...add("p", op.i32Const(1)),
   ];
-  return fn.emit(...set("nBytes", get("n"), op.i32Const(2), op.i32Shl), ...set("p", op.i32Const(0)), ...whileLoop([...get("p"), ...get("batch"), ...op.i32LtU], matrix));
+  return fn.emit(
+    // chunk = chunk || k (WHOLE_CHUNK), so no chunk is empty and the loop over chunks ends
+    ...set("chunk", get("chunk"), get("k"), get("chunk"), op.select),
+    ...set("nBytes", get("n"), op.i32Const(2), op.i32Shl),
+    ...set("p", op.i32Const(0)),
+    ...whileLoop([...get("p"), ...get("batch"), ...op.i32LtU], matrix),
+  );
 }
 
 /** The module's bytes: one function `bmm`, importing memory `env.memory` (shared or not, as the backend's is). */
@@ -182,6 +196,7 @@ export type BatchedMatMulFn = (
   aRowBytes: number,
   aColBytes: number,
   outBatchBytes: number,
+  chunk: number,
 ) => void;
 
 /** True when `memory` is a shared WebAssembly.Memory (the threaded build's heap). */

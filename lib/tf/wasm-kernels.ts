@@ -1,6 +1,6 @@
 import type * as TF from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
-import { instantiateBatchedMatMul } from "./wasm-batched-matmul.js";
+import { instantiateBatchedMatMul, STOCK_CHUNK, WHOLE_CHUNK } from "./wasm-batched-matmul.js";
 import { BatchedMatMulThreads, type BatchedProduct, kernelArgs } from "./wasm-batched-matmul-threads.js";
 
 /**
@@ -108,9 +108,14 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
  *    threads on the threaded build, wasm-batched-matmul-threads.ts); a transposed
  *    left operand is read through its strides, a transposed right one is transposed explicitly
  *    first (a cheap, memory-bound copy);
- *  - one matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products of
- *    every matmul gradient) has the flagged operand transposed explicitly and is then multiplied
- *    without flags by XNNPACK: the same product, summed in XNNPACK's order.
+ *  - one matrix with a transposed left operand and fewer than four output columns (a LoRA
+ *    factor's gradient, [tokens, out]ᵀ·[tokens, r]) goes to the same SIMD kernel, summed in
+ *    XNNPACK's order (term by term from zero), so its bits are XNNPACK's: XNNPACK needs the left
+ *    operand transposed first, and the wasm Transpose kernel (about 0.12 G elements/s here) took
+ *    3.25 ms of such a product's 3.4 ms on the large preset's [1024, 384]ᵀ·[1024, 2];
+ *  - any other matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products
+ *    of every matmul gradient) has the flagged operand transposed explicitly and is then
+ *    multiplied without flags by XNNPACK: the same product, summed in XNNPACK's order.
  */
 function fastMatMul(tf: typeof TF, threads: number): boolean {
   const original = tf.getKernel("BatchMatMul", "wasm");
@@ -126,19 +131,22 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
   const kernelFunc = (args: KernelArgs) => {
     const { inputs, backend, attrs } = args as KernelArgs & { attrs: { transposeA: boolean; transposeB: boolean } };
     const be = backend as Backend;
-    const plan = batchedPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
-    const bmm = plan && batchedMatMulOn(be, threads);
+    const plan = productPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
+    const thin = plan !== undefined && attrs.transposeA && plan.n < 4 && plan.m >= 4;
+    const bmm = plan && (plan.batch > 1 || thin) && batchedMatMulOn(be, threads);
     if (plan && bmm) {
       const { batch, m, k, n } = plan;
+      // a batch replaces the stock loop, one matrix XNNPACK: each keeps its order of summation
+      const chunk = batch > 1 ? STOCK_CHUNK : WHOLE_CHUNK;
       const at = (t: TF.TensorInfo) => be.getMemoryOffset(t.dataId);
       const [aBatch, bBatch] = [plan.broadcastA ? 0 : m * k * 4, plan.broadcastB ? 0 : k * n * 4];
-      if (attrs.transposeA && n < 4 && m >= 4) {
+      if (thin) {
         // Fewer output columns than a vector (a LoRA factor's rank): the kernel computes (A·B)ᵀ =
         // Bᵀ·Aᵀ instead, whose right operand Aᵀ is A as stored ([k, m], row-major), vectorised
         // along m, and the [n, m] result is transposed; every sum runs in the same order.
         const [bRow, bCol] = attrs.transposeB ? [k * 4, 4] : [4, n * 4];
         const swapped = be.makeOutput([...plan.outShape.slice(0, -2), n, m], "float32");
-        bmm({ a: at(inputs.b), b: at(inputs.a), out: at(swapped), batch, m: n, k, n: m, aBatchBytes: bBatch, bBatchBytes: aBatch, aRowBytes: bRow, aColBytes: bCol, outBatchBytes: n * m * 4 });
+        bmm({ a: at(inputs.b), b: at(inputs.a), out: at(swapped), batch, m: n, k, n: m, aBatchBytes: bBatch, bBatchBytes: aBatch, aRowBytes: bRow, aColBytes: bCol, outBatchBytes: n * m * 4, chunk });
         const out = flip(swapped, backend);
         be.disposeData(swapped.dataId);
         return out;
@@ -146,7 +154,7 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
       const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
       const out = be.makeOutput(plan.outShape, "float32");
       const [aRow, aCol] = attrs.transposeA ? [4, m * 4] : [k * 4, 4];
-      bmm({ a: at(inputs.a), b: at(b), out: at(out), batch, m, k, n, aBatchBytes: aBatch, bBatchBytes: bBatch, aRowBytes: aRow, aColBytes: aCol, outBatchBytes: m * n * 4 });
+      bmm({ a: at(inputs.a), b: at(b), out: at(out), batch, m, k, n, aBatchBytes: aBatch, bBatchBytes: bBatch, aRowBytes: aRow, aColBytes: aCol, outBatchBytes: m * n * 4, chunk });
       if (b !== inputs.b) be.disposeData(b.dataId);
       return out;
     }
@@ -172,8 +180,8 @@ export function stockWasmBatchMatMul(tf: typeof TF): TF.KernelFunc | undefined {
   return (tf.getKernel("BatchMatMul", "wasm")?.kernelFunc as { stock?: TF.KernelFunc } | undefined)?.stock;
 }
 
-/** The shape of a batched product the SIMD kernel takes. */
-interface BatchedPlan {
+/** The shape of a product the SIMD kernel can take. */
+interface ProductPlan {
   batch: number;
   m: number;
   k: number;
@@ -185,17 +193,18 @@ interface BatchedPlan {
 }
 
 /**
- * The SIMD kernel's plan for a product, or undefined where the stock path stays: float32 batches
- * of more than one matrix, non-empty, whose batch dimensions are equal or one side's are all 1
- * (other broadcasts, such as [2, 1] against [1, 3], keep the stock path).
+ * The SIMD kernel's plan for a product, or undefined where the stock path stays: float32
+ * products, non-empty, whose batch dimensions are equal or one side's are all 1 (other broadcasts,
+ * such as [2, 1] against [1, 3], keep the stock path). The caller decides which single matrices
+ * (batch 1) it takes.
  */
-function batchedPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transposeA: boolean, transposeB: boolean): BatchedPlan | undefined {
+function productPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transposeA: boolean, transposeB: boolean): ProductPlan | undefined {
   if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) return undefined;
   const outerA = a.shape.slice(0, -2);
   const outerB = b.shape.slice(0, -2);
   const [batchA, batchB] = [size(outerA), size(outerB)];
   const batch = Math.max(batchA, batchB);
-  if (batch <= 1) return undefined;
+  if (batch === 0) return undefined; // an empty batch: the stock kernel's
   const same = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
   if (!same && batchA !== 1 && batchB !== 1) return undefined;
   const [ra, ca] = a.shape.slice(-2);

@@ -1,24 +1,25 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { rng } from "../../../lib/random.js";
-import { instantiateBatchedMatMul, STOCK_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
+import { instantiateBatchedMatMul, STOCK_CHUNK, WHOLE_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
 import { registerWasmKernels, stockWasmBatchMatMul } from "../../../lib/tf/wasm-kernels.js";
 
 /**
  * The stock wasm loop's arithmetic, emulated in float32: each output is the sum over the shared
  * dimension in chunks of 48, each chunk summed term by term (product rounded, then the sum), and
- * each chunk's sum added to the output. A[p] is [m, k], B[p] is [k, n], both row-major.
+ * each chunk's sum added to the output. A[p] is [m, k], B[p] is [k, n], both row-major. With a
+ * chunk of the whole shared dimension it is XNNPACK's order: term by term from zero.
  */
-function stockOrder(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number): Float32Array {
+function stockOrder(a: Float32Array, b: Float32Array, batch: number, m: number, k: number, n: number, chunkLength = STOCK_CHUNK): Float32Array {
   const f = Math.fround;
   const out = new Float32Array(batch * m * n);
   for (let p = 0; p < batch; p++)
     for (let i = 0; i < m; i++)
       for (let j = 0; j < n; j++) {
         let total = 0;
-        for (let k0 = 0; k0 < k; k0 += STOCK_CHUNK) {
+        for (let k0 = 0; k0 < k; k0 += chunkLength) {
           let chunk = 0;
-          for (let s = k0; s < Math.min(k0 + STOCK_CHUNK, k); s++) chunk = f(chunk + f(a[(p * m + i) * k + s] * b[(p * k + s) * n + j]));
+          for (let s = k0; s < Math.min(k0 + chunkLength, k); s++) chunk = f(chunk + f(a[(p * m + i) * k + s] * b[(p * k + s) * n + j]));
           total = f(total + chunk);
         }
         out[(p * m + i) * n + j] = total;
@@ -78,13 +79,32 @@ describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
         heap.fill(Number.NaN); // stale values where the output goes: the kernel must overwrite them all
         heap.set(a, aAt / 4);
         heap.set(b, bAt / 4);
-        bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4, m * n * 4);
+        bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4, m * n * 4, STOCK_CHUNK);
         const view = new Float32Array(memory.buffer);
         expect(Array.from(view.subarray(outAt / 4, outAt / 4 + batch * m * n)), `[${batch}, ${m}, ${k}, ${n}]`).to.deep.equal(Array.from(stockOrder(a, b, batch, m, k, n)));
         expect(Number.isNaN(view[outAt / 4 + batch * m * n]), "the float after the output is untouched").to.equal(true);
       }
     });
   }
+
+  it("sums each output term by term from zero, XNNPACK's order, bit for bit, when given one chunk of the whole shared dimension", () => {
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 64 });
+    const bmm = instantiateBatchedMatMul(memory)!;
+    for (const [batch, m, k, n] of [...EDGE_SHAPES, [1, 2, 1024, 20] as [number, number, number, number]]) {
+      const a = randoms(batch * m * k, m * 1000 + k);
+      const b = randoms(batch * k * n, n * 1000 + k);
+      const [aAt, bAt] = [64, 64 + a.byteLength + 16];
+      const outAt = bAt + b.byteLength + 16;
+      const heap = new Float32Array(memory.buffer);
+      heap.fill(Number.NaN);
+      heap.set(a, aAt / 4);
+      heap.set(b, bAt / 4);
+      bmm(aAt, bAt, outAt, batch, m, k, n, m * k * 4, k * n * 4, k * 4, 4, m * n * 4, WHOLE_CHUNK);
+      const got = Array.from(new Float32Array(memory.buffer, outAt, batch * m * n));
+      expect(got, `[${batch}, ${m}, ${k}, ${n}]`).to.deep.equal(Array.from(stockOrder(a, b, batch, m, k, n, k)));
+      if (k === 1024) expect(got, "another order than the stock loop's").to.not.deep.equal(Array.from(stockOrder(a, b, batch, m, k, n)));
+    }
+  });
 
   it("reads a transposed left operand through its strides and broadcasts a batch stride of 0", () => {
     const memory = new WebAssembly.Memory({ initial: 1, maximum: 16 });
@@ -97,7 +117,7 @@ describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
     const heap = new Float32Array(memory.buffer);
     heap.set(aT, 0);
     heap.set(b, 256);
-    bmm(0, 1024, 4096, batch, m, k, n, 0, k * n * 4, 4, m * 4, m * n * 4);
+    bmm(0, 1024, 4096, batch, m, k, n, 0, k * n * 4, 4, m * 4, m * n * 4, STOCK_CHUNK);
     const got = new Float32Array(memory.buffer, 4096, batch * m * n);
     const want = stockOrder(new Float32Array(Array.from({ length: batch }, () => Array.from(a)).flat()), b, batch, m, k, n);
     expect(Array.from(got)).to.deep.equal(Array.from(want));
@@ -157,6 +177,25 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
           if (!transposeA && !transposeB) expect(Array.from(got)).to.deep.equal(Array.from(want));
           else for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).to.be.below(1e-5 * (1 + Math.abs(want[i])));
         }
+  });
+
+  it("computes a single matrix with a transposed left operand and fewer than 4 columns (a LoRA factor's gradient) on the SIMD kernel with XNNPACK's bits", () => {
+    for (const [m, k, n] of [
+      [4, 1, 1],
+      [5, 7, 3],
+      [384, 1024, 2],
+      [70, 130, 1],
+      [33, 49, 3],
+    ])
+      for (const transposeB of [false, true]) {
+        const [a, b] = operands([], m, k, n, true, transposeB, m + k + n);
+        const [aFlat, bFlat] = [tf.transpose(a), transposeB ? tf.transpose(b) : b];
+        const got = tf.matMul(a, b, true, transposeB);
+        const want = tf.matMul(aFlat, bFlat); // XNNPACK: one matrix without flags
+        expect(got.shape).to.deep.equal([m, n]);
+        expect(Array.from(got.dataSync()), `${m}×${k}×${n} tB=${transposeB}`).to.deep.equal(Array.from(want.dataSync()));
+        tf.dispose([a, b, aFlat, bFlat, got, want]);
+      }
   });
 
   it("broadcasts one matrix over the batch on either side (rank 2 against rank 3) as the stock kernel does, bit for bit, and as the float64 product", () => {

@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { expect } from "chai";
 import { rng } from "../../../lib/random.js";
 import { BackendError } from "../../../lib/tf/errors.js";
+import { STOCK_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
 import { BatchedMatMulThreads, type BatchedProduct, kernelArgs, sliceProduct } from "../../../lib/tf/wasm-batched-matmul-threads.js";
 import { expectCode } from "../expect-code.js";
 
@@ -28,6 +29,7 @@ function layout(at: number, batch: number, m: number, k: number, n: number, o: {
     aRowBytes: o.transposeA ? 4 : k * 4,
     aColBytes: o.transposeA ? m * 4 : 4,
     outBatchBytes: m * n * 4,
+    chunk: STOCK_CHUNK,
   };
   return { product, aCount, bCount, outCount: batch * m * n, end: out + 4 * batch * m * n };
 }
