@@ -96,6 +96,57 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
   };
 }
 
+/** Side of the square tiles transposeLastTwo copies: 16 was the fastest of 4–32 on [1024, 1536] here. */
+const TRANSPOSE_TILE = 16;
+
+/**
+ * Copies `batch` row-major [rows, cols] matrices from `src` to `dst` as [cols, rows], one tile of
+ * TRANSPOSE_TILE × TRANSPOSE_TILE at a time, writing along the output's rows: every value moves
+ * unchanged, so this is the stock kernel's result at any size.
+ */
+export function transposeLastTwo(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, batch: number, rows: number, cols: number): void {
+  const tile = TRANSPOSE_TILE;
+  for (let p = 0, base = 0; p < batch; p++, base += rows * cols)
+    for (let j0 = 0; j0 < cols; j0 += tile) {
+      const j1 = Math.min(j0 + tile, cols);
+      for (let i0 = 0; i0 < rows; i0 += tile) {
+        const i1 = Math.min(i0 + tile, rows);
+        for (let j = j0; j < j1; j++) for (let i = i0, to = base + j * rows + i0, from = base + i0 * cols + j; i < i1; i++, to++, from += cols) dst[to] = src[from];
+      }
+    }
+}
+
+/**
+ * tfjs-backend-wasm 4.22 transposes one element at a time with the full index arithmetic of any
+ * permutation, reading along the input's rows and writing down the output's columns: 0.07–0.12 G
+ * elements/s measured here on [1024, 384] and [1536, 384] (5.3 and 5.6 ms, 20 ms for
+ * [1024, 1536]), where the tiled copy moves about 1 G elements/s. Every linear layer's x·Wᵀ and
+ * every weight gradient transposes one operand (fastMatMul), so a float32 or int32 transpose that
+ * swaps the last two axes, any leading axes kept in place, is the tiled copy here; other
+ * permutations and dtypes keep the stock kernel.
+ */
+function fastTranspose(tf: typeof TF): boolean {
+  const original = tf.getKernel("Transpose", "wasm");
+  if (!original || (original.kernelFunc as { tiled?: boolean }).tiled) return false;
+  const kernelFunc = (args: KernelArgs): TF.TensorInfo => {
+    const { inputs, backend, attrs } = args as KernelArgs & { attrs: { perm: number[] } };
+    const { x } = inputs;
+    const r = x.shape.length;
+    const swapsLastTwo = r >= 2 && attrs.perm.length === r && attrs.perm.every((axis, i) => axis === (i < r - 2 ? i : i === r - 2 ? r - 1 : r - 2));
+    if (!swapsLastTwo || (x.dtype !== "float32" && x.dtype !== "int32")) return original.kernelFunc(args as never) as TF.TensorInfo;
+    const be = backend as WasmBackendLike;
+    const [rows, cols] = x.shape.slice(-2);
+    const out = be.makeOutput([...x.shape.slice(0, -2), cols, rows], x.dtype);
+    // the views are taken after the output's allocation, which may have grown (and moved) the heap
+    transposeLastTwo(be.typedArrayFromHeap(x), be.typedArrayFromHeap(out), size(x.shape.slice(0, -2)), rows, cols);
+    return out;
+  };
+  Object.assign(kernelFunc, { tiled: true, stock: original.kernelFunc });
+  tf.unregisterKernel("Transpose", "wasm");
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as TF.KernelFunc });
+  return true;
+}
+
 /**
  * tfjs-backend-wasm 4.22 multiplies with XNNPACK only when neither operand is transposed and the
  * batch holds one matrix; everything else falls to a scalar loop (`slow_batch_matmul`) that runs
@@ -113,6 +164,9 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
  *    XNNPACK's order (term by term from zero), so its bits are XNNPACK's: XNNPACK needs the left
  *    operand transposed first, and the wasm Transpose kernel (about 0.12 G elements/s here) took
  *    3.25 ms of such a product's 3.4 ms on the large preset's [1024, 384]ᵀ·[1024, 2];
+ *  - one matrix with a transposed left operand of fewer than 4 rows (a LoRA A factor's gradient)
+ *    goes there too, in XNNPACK's order, because XNNPACK packs its whole right operand at every
+ *    call (fewRowsOfTransposed);
  *  - any other matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products
  *    of every matmul gradient) has the flagged operand transposed explicitly and is then
  *    multiplied without flags by XNNPACK: the same product, summed in XNNPACK's order.
@@ -133,7 +187,7 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
     const be = backend as Backend;
     const plan = productPlan(tf, inputs.a, inputs.b, attrs.transposeA, attrs.transposeB);
     const thin = plan !== undefined && attrs.transposeA && plan.n < 4 && plan.m >= 4;
-    const bmm = plan && (plan.batch > 1 || thin) && batchedMatMulOn(be, threads);
+    const bmm = plan && (plan.batch > 1 || thin || fewRowsOfTransposed(plan, attrs.transposeA, attrs.transposeB)) && batchedMatMulOn(be, threads);
     if (plan && bmm) {
       const { batch, m, k, n } = plan;
       // a batch replaces the stock loop, one matrix XNNPACK: each keeps its order of summation
@@ -173,11 +227,11 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
 }
 
 /**
- * The BatchMatMul kernel tfjs-backend-wasm registered, which the lab's replaces (the tests hold the
- * two to the same bits); undefined before registerWasmKernels has run.
+ * The kernel tfjs-backend-wasm registered under `name` (BatchMatMul or Transpose) where the lab's
+ * replaces it (the tests hold the two to the same bits); undefined before registerWasmKernels has run.
  */
-export function stockWasmBatchMatMul(tf: typeof TF): TF.KernelFunc | undefined {
-  return (tf.getKernel("BatchMatMul", "wasm")?.kernelFunc as { stock?: TF.KernelFunc } | undefined)?.stock;
+export function stockWasmKernel(tf: typeof TF, name: "BatchMatMul" | "Transpose"): TF.KernelFunc | undefined {
+  return (tf.getKernel(name, "wasm")?.kernelFunc as { stock?: TF.KernelFunc } | undefined)?.stock;
 }
 
 /** The shape of a product the SIMD kernel can take. */
@@ -214,6 +268,16 @@ function productPlan(tf: typeof TF, a: TF.TensorInfo, b: TF.TensorInfo, transpos
   if (k !== kb || m === 0 || n === 0 || k === 0) return undefined; // the stock kernel names a mismatch and handles empty products
   const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
   return { batch, m, k, n, broadcastA: batchA === 1, broadcastB: batchB === 1, outShape: [...outer, m, n] };
+}
+
+/**
+ * One matrix with a transposed left operand of fewer than 4 rows and a right operand as stored (a
+ * LoRA A factor's gradient, [tokens, r]ᵀ·[tokens, in]): XNNPACK would pack the whole right operand
+ * for these few rows at every call (about 1 GFLOP/s measured on the large preset's
+ * [1024, 2]ᵀ·[1024, 1536]), where the SIMD kernel reads it once, as stored.
+ */
+function fewRowsOfTransposed(plan: ProductPlan, transposeA: boolean, transposeB: boolean): boolean {
+  return plan.batch === 1 && transposeA && !transposeB && plan.m < 4 && plan.n >= 4;
 }
 
 /**
@@ -374,6 +438,8 @@ export function registerWasmKernels(tf: typeof TF, threads = 1): string[] {
     tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as TF.KernelFunc });
     added.push(kernelName);
   }
+  // before fastMatMul, which transposes its flagged operands with the Transpose kernel it finds
+  if (fastTranspose(tf)) added.push("Transpose (the last two axes swapped in tiles)");
   if (fastMatMul(tf, threads)) added.push(`BatchMatMul (batches on SIMD${threads > 1 ? ` on ${threads} threads` : ""}, transposed operands through XNNPACK)`);
   if (shareIdentity(tf)) added.push("Identity (shares its input's data)");
   if (tf.getBackend() === "wasm" && guardAllocations(tf)) added.push("allocation guard (wasm/out-of-memory)");

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { expect } from "chai";
 import { rng } from "../../../lib/random.js";
 import { instantiateBatchedMatMul, STOCK_CHUNK, WHOLE_CHUNK } from "../../../lib/tf/wasm-batched-matmul.js";
-import { registerWasmKernels, stockWasmBatchMatMul } from "../../../lib/tf/wasm-kernels.js";
+import { registerWasmKernels, stockWasmKernel } from "../../../lib/tf/wasm-kernels.js";
 
 /**
  * The stock wasm loop's arithmetic, emulated in float32: each output is the sum over the shared
@@ -39,6 +39,8 @@ function reference(a: ArrayLike<number>, b: ArrayLike<number>, batch: number, m:
       }
   return out;
 }
+
+const size = (shape: number[]) => shape.reduce((x, y) => x * y, 1);
 
 const randoms = (count: number, seed: number) => {
   const r = rng(seed);
@@ -132,7 +134,7 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
     await import("@tensorflow/tfjs-backend-wasm");
     await tf.setBackend("wasm");
     registerWasmKernels(tf);
-    stock = stockWasmBatchMatMul(tf)!;
+    stock = stockWasmKernel(tf, "BatchMatMul")!;
   });
   after(async () => {
     if (previous) await tf.setBackend(previous);
@@ -179,13 +181,16 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
         }
   });
 
-  it("computes a single matrix with a transposed left operand and fewer than 4 columns (a LoRA factor's gradient) on the SIMD kernel with XNNPACK's bits", () => {
+  it("computes a single matrix with a transposed left operand and fewer than 4 columns or rows (a LoRA factor's gradient) on the SIMD kernel with XNNPACK's bits", () => {
     for (const [m, k, n] of [
       [4, 1, 1],
       [5, 7, 3],
       [384, 1024, 2],
       [70, 130, 1],
       [33, 49, 3],
+      [2, 1024, 384],
+      [1, 7, 4],
+      [3, 130, 70],
     ])
       for (const transposeB of [false, true]) {
         const [a, b] = operands([], m, k, n, true, transposeB, m + k + n);
@@ -254,5 +259,75 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
     const want = viaStock(a, b, false, true);
     expect(Array.from(got.dataSync())).to.deep.equal(Array.from(want.dataSync()));
     tf.dispose([a, b, ...ballast, got, want]);
+  });
+});
+
+describe("the wasm backend's Transpose against the stock kernel", () => {
+  let previous: string | undefined;
+  let stock: tf.KernelFunc;
+  before(async () => {
+    previous = tf.getBackend();
+    await import("@tensorflow/tfjs-backend-wasm");
+    await tf.setBackend("wasm");
+    registerWasmKernels(tf);
+    stock = stockWasmKernel(tf, "Transpose")!;
+  });
+  after(async () => {
+    if (previous) await tf.setBackend(previous);
+  });
+
+  const viaStock = (x: tf.Tensor, perm: number[]) => tf.engine().makeTensorFromTensorInfo(stock({ inputs: { x }, backend: tf.backend(), attrs: { perm } }) as tf.TensorInfo);
+
+  it("swaps the last two axes value for value: tile edges, single rows and columns, leading axes, int32", () => {
+    const shapes = [
+      [1, 1],
+      [1, 37],
+      [37, 1],
+      [16, 16],
+      [17, 33],
+      [48, 15],
+      [2, 3, 31, 18],
+      [4, 17, 16],
+      [1024, 40],
+    ];
+    for (const shape of shapes) {
+      const r = shape.length;
+      const perm = [...shape.keys()];
+      [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+      for (const dtype of ["float32", "int32"] as const) {
+        const x =
+          dtype === "float32"
+            ? tf.tensor(randoms(size(shape), r + shape[r - 1]), shape)
+            : tf.tensor(
+                Int32Array.from({ length: size(shape) }, (_, i) => i * 7 - 3),
+                shape,
+                "int32",
+              );
+        const got = tf.transpose(x, perm);
+        const want = viaStock(x, perm);
+        expect(got.shape).to.deep.equal(want.shape);
+        expect(got.dtype).to.equal(dtype);
+        expect(Array.from(got.dataSync()), `${dtype} [${shape}]`).to.deep.equal(Array.from(want.dataSync()));
+        tf.dispose([x, got, want]);
+      }
+    }
+  });
+
+  it("keeps the stock kernel for other permutations and dtypes", () => {
+    const x = tf.tensor(randoms(2 * 3 * 4 * 5, 8), [2, 3, 4, 5]);
+    for (const perm of [
+      [0, 2, 1, 3],
+      [3, 2, 1, 0],
+      [1, 0, 2, 3],
+    ]) {
+      const got = tf.transpose(x, perm);
+      const want = viaStock(x, perm);
+      expect(got.shape, `perm ${perm}`).to.deep.equal(want.shape);
+      expect(Array.from(got.dataSync()), `perm ${perm}`).to.deep.equal(Array.from(want.dataSync()));
+      tf.dispose([got, want]);
+    }
+    const flags = tf.tensor([true, false, false, true, true, false], [2, 3], "bool");
+    expect(Array.from(tf.transpose(flags).dataSync())).to.deep.equal([1, 1, 0, 1, 0, 0]);
+    tf.dispose([x, flags]);
   });
 });
