@@ -19,7 +19,7 @@ import { createGpt, DEFAULT_OPTIMIZER, initLora, loraConfig, loraForwardOptions,
 import { BASE_MODELS } from "../intelligence/models/zoo.js";
 import { batchedProductReady, batchedProductThreads, initTf } from "../tf/index.js";
 import { readFloats } from "../tf/read-back.js";
-import { matmulGflops, timeMs } from "./bench-tables.js";
+import { awaitProduct, matmulGflops, timeMs } from "./bench-tables.js";
 
 export type ProbeTask =
   | { task: "matmul"; sizes: number[]; repeats: number }
@@ -82,11 +82,7 @@ function sha256(values: ArrayLike<number>[]): string {
 async function matmulPerCpu(tf: typeof tfjs, n: number, repeats: number): Promise<number> {
   const a = tf.randomNormal([n, n], 0, 1, "float32", 1);
   const b = tf.randomNormal([n, n], 0, 1, "float32", 2);
-  const product = async () => {
-    const p = tf.matMul(a, b);
-    await readFloats(p);
-    p.dispose();
-  };
+  const product = () => awaitProduct(tf, tf.matMul(a, b));
   await product();
   const cpu = process.cpuUsage();
   for (let i = 0; i < repeats; i++) await product();
