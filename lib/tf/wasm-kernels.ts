@@ -117,10 +117,10 @@ export function transposeLastTwo(src: Float32Array | Int32Array, dst: Float32Arr
 }
 
 /**
- * tfjs-backend-wasm 4.22 transposes one element at a time with the full index arithmetic of any
- * permutation, reading along the input's rows and writing down the output's columns: 0.07–0.12 G
- * elements/s measured here on [1024, 384] and [1536, 384] (5.3 and 5.6 ms, 20 ms for
- * [1024, 1536]), where the tiled copy moves about 1 G elements/s. Every linear layer's x·Wᵀ and
+ * tfjs-backend-wasm 4.22's Transpose moved 0.07–0.12 G elements/s here on [1024, 384] and
+ * [1536, 384] (5.3 and 5.6 ms; 20 ms for [1024, 1536]), where the tiled copy moves about 1 G
+ * elements/s alone and about half that inside a training step, whose operands are not in cache
+ * (the large preset's transposes: about 80 → 42 ms a step). Every linear layer's x·Wᵀ and
  * every weight gradient transposes one operand (fastMatMul), so a float32 or int32 transpose that
  * swaps the last two axes, any leading axes kept in place, is the tiled copy here; other
  * permutations and dtypes keep the stock kernel.
@@ -440,7 +440,7 @@ export function registerWasmKernels(tf: typeof TF, threads = 1): string[] {
   }
   // before fastMatMul, which transposes its flagged operands with the Transpose kernel it finds
   if (fastTranspose(tf)) added.push("Transpose (the last two axes swapped in tiles)");
-  if (fastMatMul(tf, threads)) added.push(`BatchMatMul (batches on SIMD${threads > 1 ? ` on ${threads} threads` : ""}, transposed operands through XNNPACK)`);
+  if (fastMatMul(tf, threads)) added.push(`BatchMatMul (batches and rank-r products on SIMD${threads > 1 ? ` on ${threads} threads` : ""}, other transposed operands through XNNPACK)`);
   if (shareIdentity(tf)) added.push("Identity (shares its input's data)");
   if (tf.getBackend() === "wasm" && guardAllocations(tf)) added.push("allocation guard (wasm/out-of-memory)");
   return added;

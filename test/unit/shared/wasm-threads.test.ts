@@ -43,6 +43,9 @@ describe("LAB_THREADS: the wasm backend's thread count", () => {
   });
 });
 
+/** The probe's adapter after three LoRA steps of the small preset (tfjs 4.22, wasm), as recorded. */
+const RECORDED_STEP_ADAPTER_SHA256 = "c1a52364023f49541e328d15fbd212ab1ecc9e0ea8a9fabc8b3edf56dc1e52c8";
+
 describe("the threaded wasm build", function () {
   this.timeout(240_000);
 
@@ -58,6 +61,9 @@ describe("the threaded wasm build", function () {
       expect(two.step).to.deep.equal(one.step);
       expect([one.batchedThreads, two.batchedThreads], "the batched products ran on the helper threads at 2").to.deep.equal([1, 2]);
       expect(Number(one.step?.losses[2])).to.be.lessThan(Number(one.step?.losses[0]), "the three steps trained");
+      // Recorded before the tiled Transpose and the LoRA factors' products on the SIMD kernel, which
+      // keep XNNPACK's sums: a kernel change that moves any bit here moves every recorded figure.
+      expect(one.step?.adapterSha256, "the adapter's bits as recorded").to.equal(RECORDED_STEP_ADAPTER_SHA256);
       const runtime = JSON.parse(readFileSync(join(runDir, "runtime.json"), "utf8"));
       expect([runtime.tfBackend, runtime.threads]).to.deep.equal(["wasm", 2]);
     } finally {
