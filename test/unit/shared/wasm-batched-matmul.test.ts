@@ -126,18 +126,25 @@ describe("the SIMD batched matrix product on a bare WebAssembly memory", () => {
   });
 });
 
-describe("the wasm backend's BatchMatMul against the stock kernel", () => {
+/** The enclosing describe runs on the wasm backend with the lab's kernels registered (then `ready`), and the previous backend after it. */
+function onWasmWithLabKernels(ready: () => void): void {
   let previous: string | undefined;
-  let stock: tf.KernelFunc;
   before(async () => {
     previous = tf.getBackend();
     await import("@tensorflow/tfjs-backend-wasm");
     await tf.setBackend("wasm");
     registerWasmKernels(tf);
-    stock = stockWasmKernel(tf, "BatchMatMul")!;
+    ready();
   });
   after(async () => {
     if (previous) await tf.setBackend(previous);
+  });
+}
+
+describe("the wasm backend's BatchMatMul against the stock kernel", () => {
+  let stock: tf.KernelFunc;
+  onWasmWithLabKernels(() => {
+    stock = stockWasmKernel(tf, "BatchMatMul")!;
   });
 
   const viaStock = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
@@ -263,17 +270,9 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
 });
 
 describe("the wasm backend's Transpose against the stock kernel", () => {
-  let previous: string | undefined;
   let stock: tf.KernelFunc;
-  before(async () => {
-    previous = tf.getBackend();
-    await import("@tensorflow/tfjs-backend-wasm");
-    await tf.setBackend("wasm");
-    registerWasmKernels(tf);
+  onWasmWithLabKernels(() => {
     stock = stockWasmKernel(tf, "Transpose")!;
-  });
-  after(async () => {
-    if (previous) await tf.setBackend(previous);
   });
 
   const viaStock = (x: tf.Tensor, perm: number[]) => tf.engine().makeTensorFromTensorInfo(stock({ inputs: { x }, backend: tf.backend(), attrs: { perm } }) as tf.TensorInfo);
