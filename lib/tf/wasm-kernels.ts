@@ -96,7 +96,7 @@ function makeConv2DBackpropFilter(tf: typeof TF) {
   };
 }
 
-/** Side of the square tiles transposeLastTwo copies: 16 was the fastest of 4–32 on [1024, 1536] here. */
+/** Side of the square tiles transposeLastTwo copies: 16 was the fastest of 4–32 on [1024, 1536] here (measured once). */
 const TRANSPOSE_TILE = 16;
 
 /**
@@ -104,7 +104,7 @@ const TRANSPOSE_TILE = 16;
  * TRANSPOSE_TILE × TRANSPOSE_TILE at a time, writing along the output's rows: every value moves
  * unchanged, so this is the stock kernel's result at any size.
  */
-export function transposeLastTwo(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, batch: number, rows: number, cols: number): void {
+function transposeLastTwo(src: Float32Array | Int32Array, dst: Float32Array | Int32Array, batch: number, rows: number, cols: number): void {
   const tile = TRANSPOSE_TILE;
   for (let p = 0, base = 0; p < batch; p++, base += rows * cols)
     for (let j0 = 0; j0 < cols; j0 += tile) {
