@@ -2,6 +2,7 @@ import type * as TF from "@tensorflow/tfjs";
 import { BackendError } from "./errors.js";
 import { instantiateBatchedMatMul, STOCK_CHUNK, WHOLE_CHUNK } from "./wasm-batched-matmul.js";
 import { BatchedMatMulThreads, type BatchedProduct, kernelArgs } from "./wasm-batched-matmul-threads.js";
+import { type TransposedOperand, TransposedOperands } from "./wasm-transposed-operands.js";
 
 /**
  * Kernels the wasm backend lacks but training needs: UnsortedSegmentSum (the gradient of
@@ -170,17 +171,29 @@ function fastTranspose(tf: typeof TF): boolean {
  *  - any other matrix with transposeA or transposeB (every linear layer's x·Wᵀ and both products
  *    of every matmul gradient) has the flagged operand transposed explicitly and is then
  *    multiplied without flags by XNNPACK: the same product, summed in XNNPACK's order.
+ * A right operand taken transposed a second time (a frozen weight's x·Wᵀ) keeps its transposed
+ * copy for as long as it lives (wasm-transposed-operands.ts), the copy a batch's product reads too.
  */
 function fastMatMul(tf: typeof TF, threads: number): boolean {
   const original = tf.getKernel("BatchMatMul", "wasm");
   const transpose = tf.getKernel("Transpose", "wasm");
   if (!original || !transpose || (original.kernelFunc as { transposesExplicitly?: boolean }).transposesExplicitly) return false;
-  type Backend = WasmBackendLike & { disposeData(dataId: object): void; getMemoryOffset(dataId: object): number; wasm: unknown; dispose(): void };
+  type Backend = WasmBackendLike & { disposeData(dataId: object, force?: boolean): boolean; getMemoryOffset(dataId: object): number; wasm: unknown; dispose(): void };
   const flip = (t: TF.TensorInfo, backend: unknown): TF.TensorInfo => {
     const perm = t.shape.map((_, i) => i);
     const r = perm.length;
     [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
     return transpose.kernelFunc({ inputs: { x: t }, backend, attrs: { perm } } as never) as TF.TensorInfo;
+  };
+  // a right operand taken as Bᵀ: kept transposed from its second use (a frozen weight's x·Wᵀ)
+  const operands = new WeakMap<object, TransposedOperands>();
+  const transposedRight = (b: TF.TensorInfo, be: Backend): TransposedOperand => {
+    let kept = operands.get(be);
+    if (!kept) {
+      kept = new TransposedOperands(be, (t) => flip(t, be));
+      operands.set(be, kept);
+    }
+    return kept.of(b);
   };
   const kernelFunc = (args: KernelArgs) => {
     const { inputs, backend, attrs } = args as KernelArgs & { attrs: { transposeA: boolean; transposeB: boolean } };
@@ -205,19 +218,21 @@ function fastMatMul(tf: typeof TF, threads: number): boolean {
         be.disposeData(swapped.dataId);
         return out;
       }
-      const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
+      const right = attrs.transposeB ? transposedRight(inputs.b, be) : undefined;
+      const b = right?.transposed ?? inputs.b;
       const out = be.makeOutput(plan.outShape, "float32");
       const [aRow, aCol] = attrs.transposeA ? [4, m * 4] : [k * 4, 4];
       bmm({ a: at(inputs.a), b: at(b), out: at(out), batch, m, k, n, aBatchBytes: aBatch, bBatchBytes: bBatch, aRowBytes: aRow, aColBytes: aCol, outBatchBytes: m * n * 4, chunk });
-      if (b !== inputs.b) be.disposeData(b.dataId);
+      if (right?.temporary) be.disposeData(b.dataId);
       return out;
     }
     if (!attrs.transposeA && !attrs.transposeB) return original.kernelFunc(args as never);
     const a = attrs.transposeA ? flip(inputs.a, backend) : inputs.a;
-    const b = attrs.transposeB ? flip(inputs.b, backend) : inputs.b;
+    const right = attrs.transposeB ? transposedRight(inputs.b, be) : undefined;
+    const b = right?.transposed ?? inputs.b;
     const out = original.kernelFunc({ inputs: { a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } } as never);
     if (a !== inputs.a) be.disposeData(a.dataId);
-    if (b !== inputs.b) be.disposeData(b.dataId);
+    if (right?.temporary) be.disposeData(b.dataId);
     return out;
   };
   Object.assign(kernelFunc, { transposesExplicitly: true, stock: original.kernelFunc });

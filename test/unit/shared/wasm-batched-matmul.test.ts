@@ -267,6 +267,72 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
     expect(Array.from(got.dataSync())).to.deep.equal(Array.from(want.dataSync()));
     tf.dispose([a, b, ...ballast, got, want]);
   });
+
+  it("keeps a right operand's transposed copy from its second use at a shape (a frozen weight's x·Wᵀ), with the same bits, and frees it with the operand's last reference", () => {
+    const dataIds = () => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+    for (const [batch, rows] of [
+      [[1], 3],
+      [[6], 5],
+    ] as Array<[number[], number]>) {
+      const [x, w] = operands(batch, rows, 24, 40, false, true, 7 + rows);
+      const stockValues = (a: tf.Tensor, b: tf.Tensor) => {
+        const y = viaStock(a, b, false, true);
+        const values = Array.from(y.dataSync());
+        y.dispose();
+        return values;
+      };
+      // k = 24, under the stock loop's chunk of 48: the stock kernel sums in XNNPACK's order here too
+      const want = stockValues(x, w);
+      // the same data read at another shape (a reshape shares the data id)
+      const reread = w.reshape([...batch, 24, 40]);
+      const ones = tf.ones([...batch, 2, 40]);
+      const wantReread = stockValues(ones, reread);
+      const held = dataIds();
+      const product = (a: tf.Tensor, b: tf.Tensor) => {
+        const y = tf.matMul(a, b, false, true);
+        const values = Array.from(y.dataSync());
+        y.dispose();
+        return values;
+      };
+      expect(product(x, w), "first use").to.deep.equal(want);
+      expect(dataIds(), "a first use's copy is freed at once").to.equal(held);
+      expect(product(x, w), "second use").to.deep.equal(want);
+      expect(dataIds(), "from the second use the copy is kept").to.equal(held + 1);
+      expect(product(x, w), "third use, on the kept copy").to.deep.equal(want);
+      expect(dataIds(), "and reused, not copied again").to.equal(held + 1);
+      // read at another shape, the data is transposed for that use alone
+      expect(product(ones, reread)).to.deep.equal(wantReread);
+      expect(product(ones, reread)).to.deep.equal(wantReread);
+      expect(dataIds(), "another shape's copy is not kept").to.equal(held + 1);
+      // a clone shares the data (Identity counts a reference): the copy lives until the last reference goes
+      const twin = w.clone();
+      tf.dispose([w, reread]);
+      expect(dataIds(), "one reference left: the copy stays").to.equal(held + 1);
+      expect(product(x, twin)).to.deep.equal(want);
+      twin.dispose();
+      expect(dataIds(), "the operand freed, its copy with it").to.equal(held - 1);
+      tf.dispose([x, ones]);
+    }
+  });
+
+  it("multiplies by a variable's new values after an assign, never by a kept copy of the old ones", () => {
+    const [x, w0] = operands([1], 3, 24, 40, false, true, 31);
+    const [, w1] = operands([1], 3, 24, 40, false, true, 32);
+    const v = tf.variable(w0);
+    const values = (b: tf.Tensor) => {
+      const y = tf.matMul(x, b, false, true);
+      const out = Array.from(y.dataSync());
+      y.dispose();
+      return out;
+    };
+    const [before, after] = [values(w0), values(w1)];
+    expect(after).to.not.deep.equal(before);
+    for (let i = 0; i < 3; i++) expect(values(v)).to.deep.equal(before);
+    v.assign(w1);
+    expect(values(v)).to.deep.equal(after);
+    expect(values(v)).to.deep.equal(after);
+    tf.dispose([x, w0, w1, v]);
+  });
 });
 
 describe("the wasm backend's Transpose against the stock kernel", () => {
