@@ -15,11 +15,12 @@ const shapeKey = (shape: number[]) => shape.join(",");
 
 /**
  * Transposed copies of the right operands that products take as Bᵀ again and again: a linear
- * layer's frozen weight W in x·Wᵀ, at every training step of a LoRA run and at every decode step
- * of OpenLoRA. XNNPACK multiplies only untransposed operands, so fastMatMul transposes W first,
- * and XNNPACK then packs that new operand as well, since it keeps packed weights per tensor: on
- * a decode step's [8, 384]·[1536, 384]ᵀ the product took 6.8 ms that way and 0.32 ms on a kept
- * transposed copy, whose packing XNNPACK keeps too (same bits: the same operand).
+ * layer's frozen weight W in x·Wᵀ, at every training step of a LoRA run, every sampled token and
+ * every attribution pass (OpenLoRA's serving path keeps transposed weights of its own, on every
+ * backend). XNNPACK multiplies only untransposed operands, so fastMatMul transposes W first, and
+ * XNNPACK then packs that new operand as well, since it keeps packed weights per tensor; on a
+ * kept copy XNNPACK's packing is kept too, and the bits are the same (the same operand).
+ * `./lab bench intelligence` times one decode position's x·Wᵀ both ways.
  *
  * A tensor's data never changes (a variable's assign swaps its data id), so a copy stays right
  * for as long as its source's data lives. The first time an operand is taken transposed its copy
@@ -49,11 +50,6 @@ export class TransposedOperands {
       }
       return freed;
     };
-  }
-
-  /** The copies held now. */
-  get size(): number {
-    return this.copies.size;
   }
 
   /** `b` with its last two axes swapped: a kept copy from its second use at the same shape. */

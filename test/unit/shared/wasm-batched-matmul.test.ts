@@ -149,6 +149,13 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
 
   const viaStock = (a: tf.Tensor, b: tf.Tensor, transposeA: boolean, transposeB: boolean) =>
     tf.engine().makeTensorFromTensorInfo(stock({ inputs: { a, b }, backend: tf.backend(), attrs: { transposeA, transposeB } }) as tf.TensorInfo);
+  /** x·Bᵀ's values, the product disposed: through the stock kernel or the lab's. */
+  const productValues = (a: tf.Tensor, b: tf.Tensor, kernel: "stock" | "lab" = "lab") => {
+    const y = kernel === "stock" ? viaStock(a, b, false, true) : tf.matMul(a, b, false, true);
+    const values = Array.from(y.dataSync());
+    y.dispose();
+    return values;
+  };
   const operands = (batch: number[], m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, seed: number) => [
     tf.tensor(randoms(batch.reduce((x, y) => x * y, 1) * m * k, seed), [...batch, ...(transposeA ? [k, m] : [m, k])]),
     tf.tensor(randoms(batch.reduce((x, y) => x * y, 1) * k * n, seed + 1), [...batch, ...(transposeB ? [n, k] : [k, n])]),
@@ -275,25 +282,14 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
       [[6], 5],
     ] as Array<[number[], number]>) {
       const [x, w] = operands(batch, rows, 24, 40, false, true, 7 + rows);
-      const stockValues = (a: tf.Tensor, b: tf.Tensor) => {
-        const y = viaStock(a, b, false, true);
-        const values = Array.from(y.dataSync());
-        y.dispose();
-        return values;
-      };
       // k = 24, under the stock loop's chunk of 48: the stock kernel sums in XNNPACK's order here too
-      const want = stockValues(x, w);
+      const want = productValues(x, w, "stock");
       // the same data read at another shape (a reshape shares the data id)
       const reread = w.reshape([...batch, 24, 40]);
       const ones = tf.ones([...batch, 2, 40]);
-      const wantReread = stockValues(ones, reread);
+      const wantReread = productValues(ones, reread, "stock");
       const held = dataIds();
-      const product = (a: tf.Tensor, b: tf.Tensor) => {
-        const y = tf.matMul(a, b, false, true);
-        const values = Array.from(y.dataSync());
-        y.dispose();
-        return values;
-      };
+      const product = (a: tf.Tensor, b: tf.Tensor) => productValues(a, b);
       expect(product(x, w), "first use").to.deep.equal(want);
       expect(dataIds(), "a first use's copy is freed at once").to.equal(held);
       expect(product(x, w), "second use").to.deep.equal(want);
@@ -319,12 +315,7 @@ describe("the wasm backend's BatchMatMul against the stock kernel", () => {
     const [x, w0] = operands([1], 3, 24, 40, false, true, 31);
     const [, w1] = operands([1], 3, 24, 40, false, true, 32);
     const v = tf.variable(w0);
-    const values = (b: tf.Tensor) => {
-      const y = tf.matMul(x, b, false, true);
-      const out = Array.from(y.dataSync());
-      y.dispose();
-      return out;
-    };
+    const values = (b: tf.Tensor) => productValues(x, b);
     const [before, after] = [values(w0), values(w1)];
     expect(after).to.not.deep.equal(before);
     for (let i = 0; i < 3; i++) expect(values(v)).to.deep.equal(before);
