@@ -102,6 +102,12 @@ const LM_PARAMS = {
   generatedPerDatanet: param.int({ min: 0, doc: "held-out prompts per datanet whose generated continuations are attributed beside exact match" }),
   temperature: param.number({ min: 0 }),
   datainfDamping: param.optional(param.number({ doc: "DataInf's damping factor: λ_l as a multiple of layer l's mean squared gradient entry, > 0 (the paper's 0.1 when absent)" })),
+  datainfModels: param.optional(
+    param.int({
+      min: 1,
+      doc: "DataInf's scores averaged over this many adapters: the run's and LoRA re-trainings of the same windows under the next seeds, TRAK's ensemble members (1, the paper's, when absent; a variant)",
+    }),
+  ),
   datainfGradients: param.optional(
     param.oneOf(["raw", "unit"], "DataInf's per-example gradients: raw (the paper's; when absent) or unit (each scaled to unit length before the per-layer solve, a variant)"),
   ),
@@ -160,6 +166,7 @@ const LM_METRICS = {
     computedBy: at("FactoryModel.evaluate", "attribution/factory-model.ts"),
   },
   trak_models: { meaning: "TRAK's ensemble: the run and re-trainings under other seeds", computedBy: RUN },
+  datainf_models: { meaning: "adapters DataInf's scores are averaged over: the run and the first re-trainings of TRAK's ensemble", computedBy: RUN },
   trak_ridge: { meaning: "the ridge added to TRAK's ΦᵀΦ", computedBy: RUN },
   "seconds_{method}": { meaning: "wall seconds of the method's two attributions", computedBy: RUN, values: BY_METHOD },
   "auc_{method}": { meaning: "datanet identification: ROC AUC of scores for windows of the prompt's datanet", computedBy: IDENTIFICATION, values: BY_SCORER },
@@ -488,36 +495,54 @@ export async function lmRetrainJob(spec: LmRetrainSpec): Promise<Float64Array> {
 
 const LM_RETRAIN: JobRef = { module: import.meta.url, name: "lmRetrainJob", local: lmRetrainJob };
 
+/** Adapters trained for the ensemble: the run's and re-trainings under the next seeds, as many as TRAK's ensemble or DataInf's average takes. */
+function ensembleSize(p: LmDatanetParams): number {
+  return Math.max(p.trakModels, p.datainfModels ?? 1);
+}
+
 /**
- * Stage "methods": TRAK's ensemble (the run and LoRA re-trainings under other seeds, one job each),
- * then each method's scores and identification; `onProgress` counts the re-trainings, then the methods.
+ * Stage "methods": the ensemble (the run and LoRA re-trainings under other seeds, one job each;
+ * TRAK's members, and the adapters DataInf averages over), then each method's scores and
+ * identification; `onProgress` counts the re-trainings, then the methods.
  */
 async function attributeMethods(s: LmSetup, a: LmAdapter, tp: LmTestPoints, store: GradientStore, onProgress?: OnProgress) {
   const { p, dn, out } = s;
-  const retrainings = p.trakModels - 1;
+  const retrainings = ensembleSize(p) - 1;
   const parts = retrainings + LM_METHOD_KEYS.length;
   const members = await runJobs<LmRetrainSpec, Float64Array>(
     LM_RETRAIN,
     Array.from({ length: retrainings }, (_, m) => ({ p, data: dn.data, seed: p.seed + 1 + m })),
-    { onProgress: onProgress && ((done) => onProgress(done, parts, `${done} of ${retrainings} TRAK ensemble re-trainings`)) },
+    { onProgress: onProgress && ((done) => onProgress(done, parts, `${done} of ${retrainings} ensemble re-trainings`)) },
   );
   const ensemble = [{ params: a.params }, ...members.map((params) => ({ params }))];
   const methods: Record<LmMethodKey, Attributor> = {
-    datainf: new DataInf({ dampingFactor: p.datainfDamping, unitGradients: p.datainfGradients === "unit" }),
+    datainf: new DataInf({ dampingFactor: p.datainfDamping, unitGradients: p.datainfGradients === "unit", models: p.datainfModels }),
     tracin_cp: new TracInCP(),
     trak: new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge }),
     grad_cos: new GradDot({ cosine: true }),
   };
   out.trak_models = p.trakModels;
   out.trak_ridge = p.trakRidge;
-  const task = (test: Batch): AttributionTask => ({ model: a.fm, params: a.params, train: a.train, test, l2: 0, seed: p.seed, checkpoints: a.checkpoints, ensemble, gradients: store });
+  out.datainf_models = p.datainfModels ?? 1;
+  // TRAK takes its own members of the ensemble; DataInf the first datainfModels of them
+  const task = (test: Batch, key: LmMethodKey): AttributionTask => ({
+    model: a.fm,
+    params: a.params,
+    train: a.train,
+    test,
+    l2: 0,
+    seed: p.seed,
+    checkpoints: a.checkpoints,
+    ensemble: key === "trak" ? ensemble.slice(0, p.trakModels) : ensemble,
+    gradients: store,
+  });
   const idScores = {} as Record<LmMethodKey, Scores>,
     genScores: Record<string, Scores> = {};
   const identification: LmAttributionResult["identification"] = {};
   for (const [k, key] of LM_METHOD_KEYS.entries()) {
     const t1 = performance.now();
-    idScores[key] = await methods[key].attribute(task(tp.attributed));
-    genScores[key] = await methods[key].attribute(task(tp.generated));
+    idScores[key] = await methods[key].attribute(task(tp.attributed, key));
+    genScores[key] = await methods[key].attribute(task(tp.generated, key));
     out[`seconds_${key}`] = (performance.now() - t1) / 1000;
     identification[key] = identify(s, tp, key, idScores[key], `${out[`seconds_${key}`].toFixed(2)} s`);
     onProgress?.(retrainings + k + 1, parts, `${key} scored`);
@@ -721,13 +746,13 @@ export const LM_ATTRIBUTION_STAGES = ["set up", "adapter training", "test points
 
 /**
  * The progress units of `lmAttribution`'s stages: one each (the adapter's training too, its steps
- * shown beside the count), but one per LoRA re-training (TRAK's ensemble members, LDS's half
+ * shown beside the count), but one per LoRA re-training (the ensemble's members, LDS's half
  * subsets, the counterfactual's removals), as long as the adapter's own training, and one per
  * attribution method scored.
  */
 export function lmAttributionUnits(p: LmDatanetParams): number[] {
   const units: Record<string, number> = {
-    "attribution methods": p.trakModels - 1 + LM_METHOD_KEYS.length,
+    "attribution methods": ensembleSize(p) - 1 + LM_METHOD_KEYS.length,
     LDS: p.ldsSubsets,
     counterfactual: 2 * Math.min(p.counterfactualTests, heldOutCount(p)),
   };

@@ -239,28 +239,85 @@ function unitIf(G: GradientSet, unit: boolean | undefined): GradientSet {
   return unit ? { ...G, data: normalizeRows(G.data, G.n, G.dim) } : G;
 }
 
+/** Refuses a model count that is not a positive integer. */
+function checkModels(models: number): void {
+  if (!(Number.isInteger(models) && models >= 1)) {
+    throw new AttributionError({
+      code: "datainf/bad-models",
+      message: `DataInf's model count ${String(models)} is not a positive integer`,
+      hint: "give models ≥ 1 (1, the paper's: the scores of the one trained model)",
+      fields: { models: typeof models === "number" ? models : String(models) },
+    });
+  }
+}
+
 export class DataInf implements Attributor {
   readonly name = "datainf";
+  /** The per-group λ_l of the last attribution (of its first model). */
   lastLambdas: Record<string, number> = {};
   /**
    * `dampingFactor`: λ_l as a multiple of layer l's mean squared gradient entry (the paper's 0.1
    * when absent). `unitGradients` (a variant, not the paper's method; off when absent): every
    * per-example gradient, train and test, scaled to unit length over all its layers before the
-   * per-layer solve, as Grad-Cos normalises, so no example weighs by its loss's size.
+   * per-layer solve, as Grad-Cos normalises, so no example weighs by its loss's size. `models`
+   * (a variant; 1 when absent, the paper's): the scores are the mean of DataInf's scores at the
+   * first `models` members of the task's ensemble (models trained on the same data under other
+   * seeds, as TRAK's ensemble), so a ranking depends less on one run's initialisation.
    */
-  constructor(readonly opts: { grouping?: DatainfGrouping; dampingFactor?: number; unitGradients?: boolean } = {}) {
+  constructor(readonly opts: { grouping?: DatainfGrouping; dampingFactor?: number; unitGradients?: boolean; models?: number } = {}) {
     if (opts.dampingFactor !== undefined) checkDampingFactor(opts.dampingFactor);
+    if (opts.models !== undefined) checkModels(opts.models);
   }
+
+  /** The parameter vectors DataInf is computed at: the task's own, or the first `models` of its ensemble (refused, before any work, when it has fewer). */
+  private modelsOf(task: AttributionTask): Float64Array[] {
+    const models = this.opts.models ?? 1;
+    if (models === 1) return [task.params];
+    const members = task.ensemble ?? [];
+    if (members.length < models) {
+      throw new AttributionError({
+        code: "datainf/ensemble-too-small",
+        message: `DataInf averages over ${models} models, but the task's ensemble holds ${members.length}`,
+        hint: `pass task.ensemble with at least ${models} independently trained models, or lower models`,
+        fields: { models, ensemble: members.length },
+      });
+    }
+    return members.slice(0, models).map((m) => m.params);
+  }
+
   async attribute(task: AttributionTask): Promise<Scores> {
     verifyTask(task);
-    const G = unitIf(await taskGradients(task, task.params, task.train), this.opts.unitGradients);
-    const V = unitIf(await taskGradients(task, task.params, task.test), this.opts.unitGradients);
-    const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups: datainfGroups(task.model.blocks, this.opts.grouping), dampingFactor: this.opts.dampingFactor });
-    this.lastLambdas = lambdas;
-    return { method: this.name, nTest: V.n, nTrain: G.n, data };
+    const models = this.modelsOf(task);
+    const groups = datainfGroups(task.model.blocks, this.opts.grouping);
+    let mean: Float64Array | undefined;
+    let shape = { nTest: 0, nTrain: 0 };
+    for (const [m, params] of models.entries()) {
+      const G = unitIf(await taskGradients(task, params, task.train), this.opts.unitGradients);
+      const V = unitIf(await taskGradients(task, params, task.test), this.opts.unitGradients);
+      const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups, dampingFactor: this.opts.dampingFactor });
+      if (m === 0) this.lastLambdas = lambdas;
+      shape = { nTest: V.n, nTrain: G.n };
+      mean = accumulateMean(mean, data, models.length);
+    }
+    return { method: this.name, ...shape, data: mean as Float64Array };
   }
+
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
-    return datainfSelfInfluence(unitIf(await taskGradients(task, task.params, task.train), this.opts.unitGradients), datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor);
+    const models = this.modelsOf(task);
+    let mean: Float64Array | undefined;
+    for (const params of models) {
+      const G = unitIf(await taskGradients(task, params, task.train), this.opts.unitGradients);
+      mean = accumulateMean(mean, datainfSelfInfluence(G, datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor), models.length);
+    }
+    return mean as Float64Array;
   }
+}
+
+/** `values / count` added to `sum` (created from the first values): a mean built one model at a time; with one model the values themselves. */
+function accumulateMean(sum: Float64Array | undefined, values: Float64Array, count: number): Float64Array {
+  if (count === 1) return values;
+  const out = sum ?? new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] += values[i] / count;
+  return out;
 }

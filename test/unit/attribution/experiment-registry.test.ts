@@ -57,6 +57,9 @@ describe("attribution experiments: the typed registry (lib/attribution/experimen
     expect(checked(prompt).params.transformationPrompt).to.equal("named");
     prompt.params.transformationPrompt = "titled";
     expectCode(() => checked(prompt), ExperimentSpecError, "experiment/wrong-type", { field: "params.transformationPrompt" });
+    const models = rawSpec("lm-transformations");
+    models.params.datainfModels = 0;
+    expectCode(() => checked(models), ExperimentSpecError, "experiment/out-of-range", { field: "params.datainfModels", got: 0, min: 1 });
     const missing = rawSpec("mlp-fmnist");
     delete missing.params.hidden;
     expectCode(() => checked(missing), ExperimentSpecError, "experiment/missing-param", { field: "params.hidden", param: "hidden" });

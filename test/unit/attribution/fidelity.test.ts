@@ -1,9 +1,12 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect } from "chai";
 import { AttributionError } from "../../../lib/attribution/errors.js";
 import { FactoryModel, lmBatch } from "../../../lib/attribution/factory-model.js";
 import { attributionMlp, type MlpRun, trainMlp } from "../../../lib/attribution/factory-train.js";
 import { sampleFashion } from "../../../lib/attribution/fmnist-features.js";
-import { perExampleGradients } from "../../../lib/attribution/gradients.js";
+import { GradientStore, perExampleGradients } from "../../../lib/attribution/gradients.js";
 import {
   type AttributionTask,
   type Attributor,
@@ -28,7 +31,7 @@ import { roleOf } from "../../../lib/intelligence/models/peft-keys.js";
 import { rng } from "../../../lib/random.js";
 import { initTf } from "../../../lib/tf/index.js";
 import { readTensorMap } from "../../../lib/tf/read-back.js";
-import { expectCodeAsync } from "../expect-code.js";
+import { expectCode, expectCodeAsync } from "../expect-code.js";
 
 const { tf } = await initTf({ quiet: true });
 
@@ -388,6 +391,32 @@ describe("attribution: fidelity to the reference methods", function () {
     // not a rescaling per test point: the variant reorders the training examples
     const order = (d: Float64Array) => Array.from(d.subarray(0, train.n).keys()).sort((a, b) => d[b] - d[a]);
     expect(order(scores.data)).to.not.deep.equal(order(raw));
+  });
+
+  it("DataInf's models variant is the mean of DataInf at each of the ensemble's first models; the task's own model when absent; refused when the ensemble is short", async () => {
+    // two more models of the same data: the trained parameters moved along a fixed pattern
+    const moved = (scale: number) => params.map((v, i) => v + scale * Math.sin(i + 1));
+    const ensemble = [{ params }, { params: moved(0.05) }, { params: moved(-0.08) }];
+    const task: AttributionTask = { model, params, train, test, l2, ensemble };
+    const at = async (p: Float64Array) => (await new DataInf().attribute({ model, params: p, train, test, l2 })).data;
+    const [first, second] = [await at(params), await at(ensemble[1].params)];
+    const averaged = (await new DataInf({ models: 2 }).attribute(task)).data;
+    for (let i = 0; i < averaged.length; i++) expect(averaged[i]).to.be.closeTo((first[i] + second[i]) / 2, 1e-12 * (1 + Math.abs(first[i]) + Math.abs(second[i])));
+    expect(Array.from(averaged).some((v, i) => Math.abs(v - first[i]) > 1e-6 * (1 + Math.abs(first[i])))).to.equal(true);
+    // one model: the task's own parameters, bit for bit, whatever the ensemble holds
+    expect((await new DataInf({ models: 1 }).attribute(task)).data).to.deep.equal(first);
+    expect((await new DataInf().attribute(task)).data).to.deep.equal(first);
+    // self-influence averages the same way
+    const self = async (p: Float64Array) => new DataInf().selfInfluence({ model, params: p, train, test: train, l2 });
+    const [s0, s1, s2] = [await self(params), await self(ensemble[1].params), await self(ensemble[2].params)];
+    const selfMean = await new DataInf({ models: 3 }).selfInfluence({ ...task, test: train });
+    for (let i = 0; i < selfMean.length; i++) expect(selfMean[i]).to.be.closeTo((s0[i] + s1[i] + s2[i]) / 3, 1e-12 * (1 + Math.abs(s0[i])));
+    // more models than the ensemble holds, or none given: refused before any gradient
+    const store = new GradientStore(mkdtempSync(join(tmpdir(), "gstore-")));
+    await expectCodeAsync(new DataInf({ models: 4 }).attribute({ ...task, gradients: store }), AttributionError, "datainf/ensemble-too-small", { models: 4, ensemble: 3 });
+    await expectCodeAsync(new DataInf({ models: 2 }).attribute({ model, params, train, test, l2, gradients: store }), AttributionError, "datainf/ensemble-too-small", { models: 2, ensemble: 0 });
+    expect(store.misses + store.hits).to.equal(0);
+    for (const bad of [0, -1, 1.5, Number.NaN]) expectCode(() => new DataInf({ models: bad }), AttributionError, "datainf/bad-models", { models: bad });
   });
 });
 

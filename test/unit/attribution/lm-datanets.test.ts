@@ -285,6 +285,9 @@ describe("attribution: the language-model experiment", function () {
     }
     // lm-transformations: no LDS, no removal; those stages count nothing and are not reported
     expect(lmAttributionUnits({ ...tiny, trakModels: 1, ldsSubsets: 0, counterfactualTests: 0 })).to.deep.equal([1, 1, 1, 4, 1, 1, 1, 0, 0]);
+    // the ensemble's re-trainings: as many as TRAK's members or DataInf's average takes, whichever is more
+    expect(lmAttributionUnits({ ...tiny, trakModels: 1, datainfModels: 4, ldsSubsets: 0, counterfactualTests: 0 })[3]).to.equal(3 + 4);
+    expect(lmAttributionUnits({ ...tiny, trakModels: 5, datainfModels: 2, ldsSubsets: 0, counterfactualTests: 0 })[3]).to.equal(4 + 4);
     // removals: two per continuation, at most one continuation per held-out text
     expect(lmAttributionUnits({ ...tiny, counterfactualTests: 50 }).at(-1)).to.equal(2 * 6);
   });
@@ -383,7 +386,7 @@ describe("attribution: the language-model experiment", function () {
       [1, 15, "adapter training: 4 of 4 steps"],
       [2, 15, "test points"],
       [3, 15, "attribution methods"],
-      [4, 15, "attribution methods: 1 of 1 TRAK ensemble re-trainings"],
+      [4, 15, "attribution methods: 1 of 1 ensemble re-trainings"],
       [5, 15, "attribution methods: datainf scored"],
       [6, 15, "attribution methods: tracin_cp scored"],
       [7, 15, "attribution methods: trak scored"],
