@@ -6,7 +6,7 @@
  *  - TRAK's ensemble members' features on mlp-fmnist's MLP (its members, projection and ridge;
  *    the members here are re-trainings under other seeds, as the experiment's);
  *  - the shards of one per-example gradient set of that MLP (opt-in: GradientOptions.pool);
- *  - TRAK's members' features on lm-transformations' LoRA adapter of the GPT (its members,
+ *  - TRAK's members' features on lm-datanets' LoRA adapter of the GPT (its members,
  *    projection, windows and test points cut to the held-out windows' count; each worker rebuilds
  *    the adapter on the base it loads from the base-model cache).
  * Each row checks that the scores are bit-identical for both counts.
@@ -95,9 +95,9 @@ const record = (work: string, jobs: number, r: { one: number; all: number; ident
   record(`per-example gradient shards, mlp-fmnist MLP (${model.numParams} parameters, ${p.nTrain} rows)`, Math.ceil(p.nTrain / chunk), shards);
 }
 
-// TRAK's members on lm-transformations' LoRA adapter of the GPT
+// TRAK's members on lm-datanets' LoRA adapter of the GPT (five members at full size)
 {
-  const p = experimentParams<LmDatanetParams>(loadAttributionSpec("lm-transformations"), { quick });
+  const p = experimentParams<LmDatanetParams>(loadAttributionSpec("lm-datanets"), { quick });
   const { tokenizer, blockSize: T } = await heldLmBase(tf, p);
   const dn = buildLmDatanets(p, T, (s) => tokenizer.encode(s));
   // the members: LoRA runs under the experiment's seeds (its re-training job, in this process)
@@ -112,7 +112,7 @@ const record = (work: string, jobs: number, r: { one: number; all: number; ident
   );
   const task: AttributionTask = { model: fm, params: members[0].params, train, test, l2: 0, seed: p.seed, ensemble: members };
   const trak = await oneAndAll(async (workers) => (await new TRAK({ projectionDim: p.trakDim, seed: p.seed, ridge: p.trakRidge, pool: { workers } }).attribute(task)).data);
-  record(`TRAK members, lm-transformations LoRA adapter (${fm.numParams} parameters, projection ${p.trakDim}, ${train.n} windows × ${nTest})`, p.trakModels, trak);
+  record(`TRAK members, lm-datanets LoRA adapter (${fm.numParams} parameters, projection ${p.trakDim}, ${train.n} windows × ${nTest})`, p.trakModels, trak);
 }
 
 printTable(`Independent attribution work on 1 worker and on ${cores} (wall seconds; each worker starts fresh: Node, its modules, TensorFlow.js)`, rows);
