@@ -314,7 +314,7 @@ export class DataInf implements Attributor {
   }
 }
 
-/** `values / count` added to `sum` (created from the first values): a mean built one model at a time; with one model the values themselves. */
+/** `values / count` added to `sum` (zeros on the first call): a mean built one model at a time; with one model, `values` itself. */
 function accumulateMean(sum: Float64Array | undefined, values: Float64Array, count: number): Float64Array {
   if (count === 1) return values;
   const out = sum ?? new Float64Array(values.length);
