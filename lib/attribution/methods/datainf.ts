@@ -290,25 +290,24 @@ export class DataInf implements Attributor {
     const models = this.modelsOf(task);
     const groups = datainfGroups(task.model.blocks, this.opts.grouping);
     let mean: Float64Array | undefined;
-    let shape = { nTest: 0, nTrain: 0 };
     for (const [m, params] of models.entries()) {
       const G = unitIf(await taskGradients(task, params, task.train), this.opts.unitGradients);
       const V = unitIf(await taskGradients(task, params, task.test), this.opts.unitGradients);
       const { data, lambdas } = layerwiseInfluence(G, V, "datainf", { groups, dampingFactor: this.opts.dampingFactor });
       if (m === 0) this.lastLambdas = lambdas;
-      shape = { nTest: V.n, nTrain: G.n };
       mean = accumulateMean(mean, data, models.length);
     }
-    return { method: this.name, ...shape, data: mean as Float64Array };
+    return { method: this.name, nTest: task.test.n, nTrain: task.train.n, data: mean as Float64Array };
   }
 
   async selfInfluence(task: AttributionTask): Promise<Float64Array> {
     verifyTask(task);
     const models = this.modelsOf(task);
+    const groups = datainfGroups(task.model.blocks, this.opts.grouping);
     let mean: Float64Array | undefined;
     for (const params of models) {
       const G = unitIf(await taskGradients(task, params, task.train), this.opts.unitGradients);
-      mean = accumulateMean(mean, datainfSelfInfluence(G, datainfGroups(task.model.blocks, this.opts.grouping), this.opts.dampingFactor), models.length);
+      mean = accumulateMean(mean, datainfSelfInfluence(G, groups, this.opts.dampingFactor), models.length);
     }
     return mean as Float64Array;
   }
