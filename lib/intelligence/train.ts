@@ -195,14 +195,7 @@ export async function trainStep(
   fwd: ForwardOptions,
   stepIndex: number,
 ): Promise<StepResult> {
-  let pending: ReturnType<typeof lossAndGradients>;
-  try {
-    pending = lossAndGradients(model, frozen, trainable, batch, fwd);
-  } finally {
-    disposeBatch(batch);
-  }
-  const loss = await readScalar(pending.value);
-  return finishStep(pending, loss, trainable, opt, lr, stepIndex);
+  return stepOn(() => lossAndGradients(model, frozen, trainable, batch, fwd), [batch], trainable, opt, lr, stepIndex);
 }
 
 /**
@@ -222,11 +215,23 @@ export async function accumulatedTrainStep(
   fwd: ForwardOptions,
   stepIndex: number,
 ): Promise<StepResult> {
+  return stepOn(() => accumulatedLossAndGradients(model, frozen, trainable, micro, fwd), micro, trainable, opt, lr, stepIndex);
+}
+
+/** Computes the loss and gradients, disposes the batches (whether or not that threw), reads the loss back and applies the update. */
+async function stepOn(
+  lossAndGrads: () => ReturnType<typeof lossAndGradients>,
+  batches: BatchTensors[],
+  trainable: Record<string, tfjs.Variable>,
+  opt: Optimizer,
+  lr: number,
+  stepIndex: number,
+): Promise<StepResult> {
   let pending: ReturnType<typeof lossAndGradients>;
   try {
-    pending = accumulatedLossAndGradients(model, frozen, trainable, micro, fwd);
+    pending = lossAndGrads();
   } finally {
-    for (const b of micro) disposeBatch(b);
+    for (const b of batches) disposeBatch(b);
   }
   const loss = await readScalar(pending.value);
   return finishStep(pending, loss, trainable, opt, lr, stepIndex);

@@ -27,6 +27,11 @@ export function unknownAdapter(id: string, known: number): OpenLoraError {
   });
 }
 
+/** The id is already taken (by the base model or a registered adapter); `hint` says what to do instead. */
+export function adapterExists(id: string, hint: string): OpenLoraError {
+  return new OpenLoraError({ code: "adapter/exists", status: 409, fields: { adapter: id }, message: `model "${id}" is already served`, hint });
+}
+
 /** Every code the HTTP server answers with, its status and when: the table of README and ./lab serve --help. */
 export const SERVING_ERROR_CODES: ReadonlyArray<[code: string, status: number, when: string]> = [
   ["request/malformed-json", 400, "the body is not JSON"],

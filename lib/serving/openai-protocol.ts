@@ -130,9 +130,9 @@ function sampling(body: Body, maxTokensField: string): Omit<GenerationSpec, "api
   return { maxTokens, temperature, topP, seed, stop: stop as string[], stream: field<boolean>(body, "stream", "boolean", false), requestId: requestId(body) };
 }
 
-const COMPLETION_FIELDS = [
+/** The body fields both endpoints take (OpenAI's shared sampling fields and vLLM's request_id). */
+const SHARED_FIELDS = [
   "model",
-  "prompt",
   "max_tokens",
   "temperature",
   "top_p",
@@ -140,17 +140,16 @@ const COMPLETION_FIELDS = [
   "stream",
   "stream_options",
   "logprobs",
-  "echo",
   "stop",
   "seed",
   "user",
   "presence_penalty",
   "frequency_penalty",
   "logit_bias",
-  "best_of",
-  "suffix",
   "request_id",
 ] as const;
+
+const COMPLETION_FIELDS = [...SHARED_FIELDS, "prompt", "echo", "best_of", "suffix"] as const;
 
 /** POST /v1/completions. */
 export function parseCompletionRequest(raw: unknown): GenerationSpec {
@@ -172,26 +171,7 @@ export function parseCompletionRequest(raw: unknown): GenerationSpec {
   return { api: "completions", model: field<string>(body, "model", "string"), prompt, ...sampling(body, "max_tokens"), logprobs, echo };
 }
 
-const CHAT_FIELDS = [
-  "model",
-  "messages",
-  "max_tokens",
-  "max_completion_tokens",
-  "temperature",
-  "top_p",
-  "n",
-  "stream",
-  "stream_options",
-  "logprobs",
-  "top_logprobs",
-  "stop",
-  "seed",
-  "user",
-  "presence_penalty",
-  "frequency_penalty",
-  "logit_bias",
-  "request_id",
-] as const;
+const CHAT_FIELDS = [...SHARED_FIELDS, "messages", "max_completion_tokens", "top_logprobs"] as const;
 
 const ROLES: Record<string, string> = { system: "System", user: "User", assistant: "Assistant" };
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { LabError } from "../errors.js";
 import type { TieredAdapterCache } from "./adapter-cache.js";
 import { freshMergedDir, resolveAdapterDir } from "./adapter-paths.js";
-import { OpenLoraError } from "./errors.js";
+import { adapterExists, OpenLoraError } from "./errors.js";
 import { COMBINATION_TYPES, type CombinationType, combineAdapters, writeHostAdapter } from "./merge.js";
 import { gauge, ServingMetrics } from "./metrics.js";
 import { asObject, chatLogprobs, completionLogprobs, field, type GenerationSpec, onlyKnownFields, parseChatRequest, parseCompletionRequest, requestError } from "./openai-protocol.js";
@@ -383,14 +383,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
   /** Registers the adapter folder `path` (realpath under the roots) as `id`, reading every tensor now. */
   async function load(id: string, path: string, baseSha256?: string): Promise<void> {
     checkAdapterId(id);
-    if (id === baseId || cache.store.has(id))
-      throw new OpenLoraError({
-        code: "adapter/exists",
-        status: 409,
-        fields: { adapter: id },
-        message: `model "${id}" is already served`,
-        hint: `unload it first (DELETE /v1/models/${id}) or choose another id`,
-      });
+    if (id === baseId || cache.store.has(id)) throw adapterExists(id, `unload it first (DELETE /v1/models/${id}) or choose another id`);
     const dir = resolveAdapterDir(path, opts.loadRoots);
     cache.store.register(id, dir, { baseSha256 });
     try {
@@ -447,8 +440,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     // every check before anything is read or written: the id, its folder, then the recipe
     const id = field<string>(body, "id", "string");
     checkAdapterId(id);
-    if (id === baseId || cache.store.has(id))
-      throw new OpenLoraError({ code: "adapter/exists", status: 409, fields: { adapter: id }, message: `model "${id}" is already served`, hint: "choose another id for the merged adapter" });
+    if (id === baseId || cache.store.has(id)) throw adapterExists(id, "choose another id for the merged adapter");
     if (!opts.mergeDir) throw requestError("merge/disabled", "this server has no folder for merged adapters", "start it with a merge folder (./lab serve writes RUNS/openlora/merged)", {}, 403);
     const dir = freshMergedDir(opts.mergeDir, id);
     const ids = body.adapters;

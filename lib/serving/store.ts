@@ -11,7 +11,7 @@ import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader } from "../
 import { rng } from "../random.js";
 import { readTensorMap } from "../tf/index.js";
 import { type ServableLimits, servableLoraConfig } from "./adapter-config.js";
-import { OpenLoraError, unknownAdapter } from "./errors.js";
+import { adapterExists, OpenLoraError, unknownAdapter } from "./errors.js";
 
 /**
  * The adapter store: the bottom tier of OpenLoRA's cache. Adapters stay on disk as PEFT folders
@@ -105,15 +105,7 @@ export class AdapterStore {
    */
   register(id: string, dir: string, opts: { baseSha256?: string } = {}): AdapterRecord {
     checkAdapterId(id);
-    if (this.records.has(id)) {
-      throw new OpenLoraError({
-        code: "adapter/exists",
-        status: 409,
-        fields: { adapter: id },
-        message: `adapter "${id}" is already registered`,
-        hint: `unload it first (DELETE /v1/models/${id}) or choose another id`,
-      });
-    }
+    if (this.records.has(id)) throw adapterExists(id, `unload it first (DELETE /v1/models/${id}) or choose another id`);
     const record = inspectAdapter(id, dir, this.base, this.limits, opts.baseSha256);
     this.records.set(id, record);
     return record;
