@@ -1,8 +1,8 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { AbiCoder, type Contract, keccak256 } from "ethers";
 import { network } from "hardhat";
 import { buildRewardTree } from "../../lib/attribution/payouts.js";
+import { deployEconomics, registerDatanet } from "./economics-fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -20,26 +20,24 @@ async function deploy() {
   const [admin, customer, honest] = await ethers.getSigners();
   const hostile = (await ethers.deployContract("HostileReceiver")) as unknown as Contract;
   const hostileAddress = await hostile.getAddress();
-  const distributor = (await ethers.deployContract("RewardDistributor", [admin.address])) as unknown as Contract;
-  const receipts = (await ethers.deployContract("InferenceReceipts", [admin.address, await distributor.getAddress(), 5000, []])) as unknown as Contract;
-  const datanets = (await ethers.deployContract("DatanetRegistry")) as unknown as Contract;
-  const stakes = (await ethers.deployContract("DataStakes", [
-    admin.address,
-    await datanets.getAddress(),
-    await distributor.getAddress(),
-    STAKE,
-    WINDOW,
-    1000,
-    [hostileAddress],
-  ])) as unknown as Contract;
+  const { distributor, receipts, datanets, stakes } = await deployEconomics(ethers, admin!.address, {
+    dataBps: 5000,
+    minStake: STAKE,
+    window: WINDOW,
+    reporterBps: 1000,
+    attesters: [hostileAddress],
+  });
   // a datanet whose first contributor is the hostile contract
-  const leaves: [number, string, string][] = [
-    [0, hostileAddress, ethers.id("h0")],
-    [1, honest!.address, ethers.id("s1")],
-  ];
-  const tree = StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32"]);
-  const datanetId = keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], ["hostile-net", tree.root]));
-  await datanets.registerDatanet(datanetId, "hostile-net", tree.root, ethers.id("m"), [hostileAddress, honest!.address], [1n, 1n]);
+  const { tree, id: datanetId } = await registerDatanet(datanets, {
+    name: "hostile-net",
+    leaves: [
+      [0, hostileAddress, ethers.id("h0")],
+      [1, honest!.address, ethers.id("s1")],
+    ],
+    manifestHash: ethers.id("m"),
+    contributors: [hostileAddress, honest!.address],
+    samples: [1n, 1n],
+  });
   /** hostile.act(target, calldata, value): the hostile contract calls as itself. */
   const act = async (target: Contract, fn: string, args: unknown[], value = 0n) => hostile.act(await target.getAddress(), target.interface.encodeFunctionData(fn, args), value, { value });
   const arm = async (mode: number, target: Contract, fn: string, args: unknown[]) => (await hostile.arm(mode, await target.getAddress(), target.interface.encodeFunctionData(fn, args))).wait();

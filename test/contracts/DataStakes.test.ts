@@ -1,7 +1,7 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
-import { AbiCoder, type Contract, keccak256 } from "ethers";
+import type { Contract } from "ethers";
 import { network } from "hardhat";
+import { deployEconomics, registerDatanet, type SampleLeaf } from "./economics-fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -12,30 +12,27 @@ const REPORTER_BPS = 1000n;
 /** A datanet of three contributors, two samples each, registered as the lab registers one. */
 async function deploy() {
   const [admin, attester, flipper, honest, other, stranger] = await ethers.getSigners();
-  const datanets = (await ethers.deployContract("DatanetRegistry")) as unknown as Contract;
-  const pool = (await ethers.deployContract("RewardDistributor", [admin.address])) as unknown as Contract;
-  const stakes = (await ethers.deployContract("DataStakes", [
-    admin.address,
-    await datanets.getAddress(),
-    await pool.getAddress(),
-    MIN_STAKE,
-    WINDOW,
-    REPORTER_BPS,
-    [attester.address],
-  ])) as unknown as Contract;
+  const {
+    distributor: pool,
+    datanets,
+    stakes,
+  } = await deployEconomics(ethers, admin.address, {
+    dataBps: 5000,
+    minStake: MIN_STAKE,
+    window: WINDOW,
+    reporterBps: REPORTER_BPS,
+    attesters: [attester.address],
+  });
   const contributors = [flipper, honest, other];
-  const leaves = contributors.flatMap((c, k) => [0, 1].map((j) => [2 * k + j, c.address, ethers.id(`sample ${k} ${j}`)] as [number, string, string]));
-  const tree = StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32"]);
+  const leaves = contributors.flatMap((c, k) => [0, 1].map((j) => [2 * k + j, c.address, ethers.id(`sample ${k} ${j}`)] as SampleLeaf));
   const name = "fmnist-low-contrast";
-  const id = keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [name, tree.root]));
-  await datanets.registerDatanet(
-    id,
+  const { tree, id } = await registerDatanet(datanets, {
     name,
-    tree.root,
-    ethers.id("manifest"),
-    contributors.map((c) => c.address),
-    [2n, 2n, 2n],
-  );
+    leaves,
+    manifestHash: ethers.id("manifest"),
+    contributors: contributors.map((c) => c.address),
+    samples: [2n, 2n, 2n],
+  });
   const proofOf = (k: number) => ({ index: 2 * k, hash: leaves[2 * k]![2], proof: tree.getProof(2 * k) });
   const stakeAs = async (k: number, value = MIN_STAKE) => {
     const p = proofOf(k);

@@ -1,9 +1,9 @@
-import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
-import { AbiCoder, type Contract, keccak256 } from "ethers";
+import type { Contract } from "ethers";
 import fc from "fast-check";
 import { network } from "hardhat";
 import { buildRewardTree, type RewardTree } from "../../lib/attribution/payouts.js";
+import { deployEconomics, registerDatanet } from "./economics-fixture.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -18,29 +18,20 @@ async function deploy() {
   const signers = await ethers.getSigners();
   const [admin, customer, owner0, owner1, c0, c1, c2, attacker] = signers as [NonNullable<(typeof signers)[0]>, ...NonNullable<(typeof signers)[0]>[]];
   const contributors = [c0!, c1!, c2!];
-  const distributor = (await ethers.deployContract("RewardDistributor", [admin.address])) as unknown as Contract;
-  const receipts = (await ethers.deployContract("InferenceReceipts", [admin.address, await distributor.getAddress(), DATA_BPS, []])) as unknown as Contract;
-  const datanets = (await ethers.deployContract("DatanetRegistry")) as unknown as Contract;
-  const stakes = (await ethers.deployContract("DataStakes", [
-    admin.address,
-    await datanets.getAddress(),
-    await distributor.getAddress(),
-    STAKE,
-    WINDOW,
-    REPORTER_BPS,
-    [admin.address],
-  ])) as unknown as Contract;
-  const leaves = contributors.map((c, i) => [i, c.address, ethers.id(`sample ${i}`)] as [number, string, string]);
-  const tree = StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32"]);
-  const datanetId = keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], ["net", tree.root]));
-  await datanets.registerDatanet(
-    datanetId,
-    "net",
-    tree.root,
-    ethers.ZeroHash,
-    contributors.map((c) => c.address),
-    [1n, 1n, 1n],
-  );
+  const { distributor, receipts, datanets, stakes } = await deployEconomics(ethers, admin.address, {
+    dataBps: DATA_BPS,
+    minStake: STAKE,
+    window: WINDOW,
+    reporterBps: REPORTER_BPS,
+    attesters: [admin.address],
+  });
+  const { tree, id: datanetId } = await registerDatanet(datanets, {
+    name: "net",
+    leaves: contributors.map((c, i) => [i, c.address, ethers.id(`sample ${i}`)]),
+    manifestHash: ethers.ZeroHash,
+    contributors: contributors.map((c) => c.address),
+    samples: [1n, 1n, 1n],
+  });
   const owners = [owner0!, owner1!];
   const modelKeys: string[] = [];
   for (const [i, o] of owners.entries()) {
