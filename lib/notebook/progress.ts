@@ -29,13 +29,7 @@ export function progress(label: string, total: number): Progress {
 
   if (kernel) {
     const entry = kernel.newDisplay();
-    let lastDraw = 0;
-    const draw = (force: boolean) => {
-      const now = Date.now();
-      if (!force && now - lastDraw < NOTEBOOK_REFRESH_MS) return;
-      lastDraw = now;
-      entry.text(line());
-    };
+    const draw = trailingThrottle(() => entry.text(line()), NOTEBOOK_REFRESH_MS);
     draw(true);
     return {
       tick(n = 1, info) {
@@ -90,6 +84,28 @@ export function progress(label: string, total: number): Progress {
       if (info !== undefined) lastInfo = info;
       console.error(line());
     },
+  };
+}
+
+/**
+ * `write` at most once per `intervalMs`, and never losing the newest state: a call inside the interval
+ * is drawn when the interval ends (one timer at a time, not keeping the process alive), so a stage
+ * named just after a draw still shows while the work it names runs. `force` draws now.
+ */
+export function trailingThrottle(write: () => void, intervalMs: number): (force: boolean) => void {
+  let lastDraw = 0;
+  let trailing: ReturnType<typeof setTimeout> | undefined;
+  const drawNow = () => {
+    if (trailing) clearTimeout(trailing);
+    trailing = undefined;
+    lastDraw = Date.now();
+    write();
+  };
+  return (force) => {
+    const wait = intervalMs - (Date.now() - lastDraw);
+    if (force || wait <= 0) return drawNow();
+    trailing ??= setTimeout(drawNow, wait);
+    trailing.unref?.();
   };
 }
 

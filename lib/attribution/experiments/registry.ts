@@ -63,14 +63,20 @@ export async function runExperiment(runner: string, params: unknown, log: Experi
 
 /**
  * Each spec's experiment run with the spec's params for the mode, one after another: metrics by spec
- * name. `onProgress` counts the specs done (its stage names the next one).
+ * name. `onProgress` counts the specs done; its stage names the running spec, then each line the
+ * spec's experiment logs ("spec: line"), so a minute-long experiment shows where it is. `log` gets
+ * the lines as the experiment writes them.
  */
 export async function runSpecExperiments(specs: readonly ExperimentSpec[], options: { quick: boolean; log?: ExperimentLog; onProgress?: OnProgress }): Promise<Record<string, Record<string, number>>> {
   const measured: Record<string, Record<string, number>> = {};
   for (const [done, spec] of specs.entries()) {
     options.onProgress?.(done, specs.length, spec.name);
     await nextTurn();
-    measured[spec.name] = await runExperiment(spec.runner, experimentParams(spec, { quick: options.quick }), options.log);
+    const log: ExperimentLog = (line) => {
+      options.log?.(line);
+      options.onProgress?.(done, specs.length, `${spec.name}: ${line.trim()}`);
+    };
+    measured[spec.name] = await runExperiment(spec.runner, experimentParams(spec, { quick: options.quick }), log);
   }
   options.onProgress?.(specs.length, specs.length);
   return measured;

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { progressCallback } from "../../../lib/notebook/progress.js";
+import { progressCallback, trailingThrottle } from "../../../lib/notebook/progress.js";
 import { stagedProgress } from "../../../lib/progress.js";
 
 /** The lines `draw` prints outside a kernel and a terminal: a progress line once per tenth and at the end. */
@@ -42,6 +42,33 @@ describe("notebook: progressCallback draws a layer's onProgress", () => {
     });
     expect(lines.filter((l) => l.includes("2/2 (100%)"))).to.deep.equal([lines[lines.length - 1]]);
     expect(lines[lines.length - 1]).to.match(/\| LDS: 2 of 2 re-trainings$/);
+  });
+});
+
+describe("notebook: the progress line's trailing throttle", () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it("draws at once, holds calls inside the interval to one draw at its end with the newest state, and a forced draw cancels that", async () => {
+    let state = "start";
+    const drawn: string[] = [];
+    const draw = trailingThrottle(() => drawn.push(state), 200);
+    draw(false);
+    expect(drawn).to.deep.equal(["start"]);
+    state = "stage 1";
+    draw(false);
+    state = "stage 2";
+    draw(false);
+    expect(drawn).to.deep.equal(["start"]);
+    await sleep(400);
+    expect(drawn).to.deep.equal(["start", "stage 2"]);
+    state = "stage 3";
+    draw(true);
+    state = "held";
+    draw(false);
+    state = "done";
+    draw(true);
+    await sleep(400);
+    expect(drawn).to.deep.equal(["start", "stage 2", "stage 3", "done"]);
   });
 });
 
