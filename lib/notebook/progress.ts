@@ -104,7 +104,13 @@ export function trailingThrottle(write: () => void, intervalMs: number): (force:
   return (force) => {
     const wait = intervalMs - (Date.now() - lastDraw);
     if (force || wait <= 0) return drawNow();
-    trailing ??= setTimeout(drawNow, wait);
+    // a redraw from the timer runs outside the cell: if the display is gone by then, that one
+    // redraw is dropped rather than thrown where nothing can catch it (it would end the kernel)
+    trailing ??= setTimeout(() => {
+      try {
+        drawNow();
+      } catch {}
+    }, wait);
     trailing.unref?.();
   };
 }

@@ -70,6 +70,18 @@ describe("notebook: the progress line's trailing throttle", () => {
     await sleep(400);
     expect(drawn).to.deep.equal(["start", "stage 2", "stage 3", "done"]);
   });
+
+  it("drops a timer's redraw that throws (the display gone after its cell) instead of throwing where no caller can catch it", async () => {
+    let calls = 0;
+    const draw = trailingThrottle(() => {
+      calls += 1;
+      if (calls > 1) throw new Error("display gone");
+    }, 50);
+    draw(false);
+    draw(false);
+    await sleep(200);
+    expect(calls).to.equal(2);
+  });
 });
 
 describe("progress: stages of known sizes as one count", () => {
