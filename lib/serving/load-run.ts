@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,7 @@ import { rng } from "../random.js";
 import { ThreadedEngine } from "./decode-thread.js";
 import { startServer, type TextTokenizer } from "./server.js";
 import { openLoraService } from "./service.js";
-import { writeGeneratedAdapter } from "./store.js";
+import { type BaseModelInfo, writeGeneratedAdapter } from "./store.js";
 import type { DecodeEngine } from "./strategies.js";
 
 /**
@@ -83,20 +83,116 @@ export function byteTokenizer(vocab: number): TextTokenizer {
 }
 
 type Outcome = { ok: boolean; what: string };
+type RoundJob = () => Promise<{ kind: "good" | "hostile" | "aborted"; outcome: Outcome }>;
 
+/**
+ * Runs the rounds against a server started here on generated adapters, then stops the server,
+ * frees the service's tensors and removes every folder it wrote, whether the run ends or throws.
+ */
 export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { weights: WeightMap; sha256: string }, o: LoadRunOptions): Promise<LoadRunResult> {
+  const folders = writeLoadRunFolders(model, base.sha256, o);
+  try {
+    const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32, decodeThread: o.decodeThread ?? true });
+    try {
+      return await serveRounds(tf, model, base.sha256, service, folders, o);
+    } finally {
+      service.dispose();
+    }
+  } finally {
+    for (const dir of [folders.root, folders.outside]) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The server on the service, the rounds with /health probed meanwhile, and the run's summary. */
+async function serveRounds(tf: Tf, model: Model<GptConfig>, sha256: string, service: ReturnType<typeof openLoraService>, folders: LoadRunFolders, o: LoadRunOptions): Promise<LoadRunResult> {
+  for (const [i, d] of folders.adapters.entries()) service.store.register(`a${i}`, d);
+  service.store.register("overflow", folders.overflow);
+  const server = await startServer({
+    scheduler: service.scheduler,
+    cache: service.cache,
+    tokenizer: byteTokenizer(model.config.vocabSize),
+    backend: "load",
+    baseModel: { name: "base", sha256 },
+    loadRoots: [folders.root],
+    mergeDir: folders.mergeDir,
+    sealEvery: 256,
+  });
+  try {
+    const hostileCases = hostileCasesOf(server.url, folders);
+    await holdRequestId(server.url, "taken");
+    const rounds: LoadRunResult["rounds"] = [];
+    const misses: string[] = [];
+    const failures: string[] = [];
+    const health = probeHealth(server.url);
+    let healthMs: number[] = [];
+    try {
+      const random = rng(o.seed).fork("load");
+      for (let round = 1; round <= o.rounds; round++) {
+        const t0 = performance.now();
+        const results = await runConcurrently(roundJobs(round, server.url, model.config.vocabSize, hostileCases, random, o), o.concurrency);
+        for (const r of results) {
+          if (r.kind === "good" && !r.outcome.ok) failures.push(`round ${round}: ${r.outcome.what}`);
+          if (r.kind === "hostile" && !r.outcome.ok) misses.push(`round ${round}: ${r.outcome.what}`);
+        }
+        rounds.push({
+          round,
+          ...countOutcomes(results),
+          ...memoryAfterCollection(),
+          tfTensors: tf.memory().numTensors,
+          wasmMb: wasmHeapBytes(tf) / 2 ** 20,
+          ...(await threadMemory(service.scheduler.opts.engine)),
+          seconds: (performance.now() - t0) / 1000,
+        });
+      }
+    } finally {
+      healthMs = await health.stop();
+    }
+    await service.scheduler.idle();
+    const receiptsCut = server.receipts.pending().filter((r) => r.cut).length + server.receipts.batches.reduce((n, b) => n + b.receipts.filter((r) => r.cut).length, 0);
+    return { rounds, misses, failures, ...healthPercentiles(healthMs), rssGrowth: Math.max(...rounds.slice(1).map((r) => r.rssMb)) / rounds[0].rssMb - 1, receiptsCut };
+  } finally {
+    await server.close();
+  }
+}
+
+interface LoadRunFolders {
+  /** The one folder the server may load from (--adapter-root), and one outside it that a symlink points into. */
+  root: string;
+  outside: string;
+  /** Generated adapters a0, a1, ... of ranks 2, 4 and 8 on three sets of target modules. */
+  adapters: string[];
+  /** Copies of a0 broken one way each: a NaN weight, a text lora_alpha, weights that overflow at run time. */
+  nan: string;
+  textAlpha: string;
+  overflow: string;
+  /** A symlink out of the root, an adapter over the rank limit, and the merge folder with "taken" already there. */
+  symlinkOut: string;
+  wide: string;
+  mergeDir: string;
+}
+
+/** Every folder the run reads: good adapters, the broken copies and the escapes the hostile cases name. */
+function writeLoadRunFolders(model: Model<GptConfig>, sha256: string, o: LoadRunOptions): LoadRunFolders {
   const root = mkdtempSync(join(tmpdir(), "openlora-load-"));
   const outside = mkdtempSync(join(tmpdir(), "openlora-outside-"));
-  const info = { sha256: base.sha256, modules: model.linearModules };
+  try {
+    return writeFoldersUnder(root, outside, { sha256, modules: model.linearModules }, o);
+  } catch (error) {
+    for (const dir of [root, outside]) rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function writeFoldersUnder(root: string, outside: string, info: BaseModelInfo, o: LoadRunOptions): LoadRunFolders {
   const targets = [["q_proj", "v_proj"], ["q_proj", "k_proj", "v_proj", "o_proj"], ["fc_out"]];
-  const dirs = Array.from({ length: o.adapters }, (_, i) => {
+  const adapters = Array.from({ length: o.adapters }, (_, i) => {
     const dir = join(root, `a${i}`);
     writeGeneratedAdapter(dir, info, { r: [2, 4, 8][i % 3], targetModules: targets[i % 3], seed: o.seed + i });
     return dir;
   });
   const edited = (name: string, edit: { config?: (c: Record<string, unknown>) => void; value?: (tensor: string, i: number) => number }) => {
     const dir = join(root, name);
-    cpSync(dirs[0], dir, { recursive: true });
+    cpSync(adapters[0], dir, { recursive: true });
     if (edit.config) {
       const c = JSON.parse(readFileSync(join(dir, "adapter_config.json"), "utf8"));
       edit.config(c);
@@ -112,61 +208,59 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
   const nan = edited("nan", { value: (k, i) => (k.includes("lora_B") && i === 1 ? Number.NaN : 0.01) });
   const textAlpha = edited("alpha", { config: (c) => (c.lora_alpha = "x") });
   const overflow = edited("overflow", { value: (k, i) => (k.includes("lora_A") ? (i % 2 ? 1e20 : -1e20) : 1e20) });
-  cpSync(dirs[1], join(outside, "adapter"), { recursive: true });
-  symlinkSync(join(outside, "adapter"), join(root, "escape"));
+  cpSync(adapters[1 % adapters.length], join(outside, "adapter"), { recursive: true });
+  const symlinkOut = join(root, "escape");
+  symlinkSync(join(outside, "adapter"), symlinkOut);
   const wide = join(root, "wide");
   writeGeneratedAdapter(wide, info, { r: 32, targetModules: ["q_proj"], seed: 1 });
   const mergeDir = join(root, "merged");
   mkdirSync(join(mergeDir, "taken"), { recursive: true });
+  return { root, outside, adapters, nan, textAlpha, overflow, symlinkOut, wide, mergeDir };
+}
 
-  const service = openLoraService(tf, model, base, { slots: 16, maxRank: 8, hostBudgetBytes: 16 << 20, maxBatchSize: 32, decodeThread: o.decodeThread ?? true });
-  for (const [i, d] of dirs.entries()) service.store.register(`a${i}`, d);
-  service.store.register("overflow", overflow);
-  const tokenizer = byteTokenizer(model.config.vocabSize);
-  const server = await startServer({
-    scheduler: service.scheduler,
-    cache: service.cache,
-    tokenizer,
-    backend: "load",
-    baseModel: { name: "base", sha256: base.sha256 },
-    loadRoots: [root],
-    mergeDir,
-    sealEvery: 256,
-  });
-  const url = server.url;
-  const json = (path: string, body: unknown, method = "POST") =>
-    fetch(url + path, { method, headers: { "content-type": "application/json" }, body: typeof body === "string" ? body : JSON.stringify(body) });
-  const refusedWith = async (res: Response, status: number, code: string): Promise<Outcome> => {
-    const text = await res.text();
-    let got = "";
-    try {
-      got = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? "";
-    } catch {}
-    return { ok: res.status === status && got === code, what: `${res.status} ${got} (wanted ${status} ${code})` };
-  };
-  // eight characters from space up, all inside the vocabulary
-  const prompt = (r: () => number) => Array.from({ length: 8 }, () => String.fromCharCode(32 + Math.floor(r() * Math.min(90, model.config.vocabSize - 32)))).join("");
-  const hostileCases: Array<() => Promise<Outcome>> = [
-    async () => refusedWith(await json("/v1/models/merge", { id: "..", adapters: ["a0"] }), 400, "adapter/bad-id"),
-    async () => refusedWith(await json("/v1/models/merge", { id: "taken", adapters: ["a0"] }), 409, "adapter/folder-exists"),
-    async () => refusedWith(await json("/v1/models", { id: "nan", path: nan }), 422, "adapter/non-finite"),
-    async () => refusedWith(await json("/v1/load_lora_adapter", { lora_name: "alpha", lora_path: textAlpha }), 422, "adapter/bad-config"),
-    async () => refusedWith(await json("/v1/models", { id: "wide", path: wide }), 422, "adapter/rank-too-large"),
-    async () => refusedWith(await json("/v1/models", { id: "escape", path: join(root, "escape") }), 403, "adapter/path-not-allowed"),
+function postJson(url: string, path: string, body: unknown): Promise<Response> {
+  return fetch(url + path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+}
+
+/** The answer was `status` with error code `code`. */
+async function refusedWith(res: Response, status: number, code: string): Promise<Outcome> {
+  const text = await res.text();
+  let got = "";
+  try {
+    got = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? "";
+  } catch {}
+  return { ok: res.status === status && got === code, what: `${res.status} ${got} (wanted ${status} ${code})` };
+}
+
+/** The hostile requests, each with the status and code OpenLoRA must refuse it with. */
+function hostileCasesOf(url: string, f: LoadRunFolders): Array<() => Promise<Outcome>> {
+  const post = (path: string, body: unknown) => postJson(url, path, body);
+  return [
+    async () => refusedWith(await post("/v1/models/merge", { id: "..", adapters: ["a0"] }), 400, "adapter/bad-id"),
+    async () => refusedWith(await post("/v1/models/merge", { id: "taken", adapters: ["a0"] }), 409, "adapter/folder-exists"),
+    async () => refusedWith(await post("/v1/models", { id: "nan", path: f.nan }), 422, "adapter/non-finite"),
+    async () => refusedWith(await post("/v1/load_lora_adapter", { lora_name: "alpha", lora_path: f.textAlpha }), 422, "adapter/bad-config"),
+    async () => refusedWith(await post("/v1/models", { id: "wide", path: f.wide }), 422, "adapter/rank-too-large"),
+    async () => refusedWith(await post("/v1/models", { id: "escape", path: f.symlinkOut }), 403, "adapter/path-not-allowed"),
     async () => refusedWith(await fetch(`${url}/v1/models/%E0%A4%A`), 400, "request/bad-uri"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(1 << 20) }), 413, "request/too-large"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "x".repeat(10_000) }), 400, "request/prompt-too-long"),
+    async () => refusedWith(await post("/v1/completions", { model: "a0", prompt: "x".repeat(1 << 20) }), 413, "request/too-large"),
+    async () => refusedWith(await post("/v1/completions", { model: "a0", prompt: "x".repeat(10_000) }), 400, "request/prompt-too-long"),
     async () => refusedWith(await fetch(`${url}/v1/completions`), 405, "request/method-not-allowed"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 10_000 }), 400, "request/context-exceeded"),
-    async () => refusedWith(await json("/v1/completions", { model: "overflow", prompt: "HELLO", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
-    async () => refusedWith(await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" }), 409, "request/duplicate-id"),
+    async () => refusedWith(await post("/v1/completions", { model: "a0", prompt: "HELLO", logit_bias: { "5": 3 } }), 400, "request/unsupported-field"),
+    async () => refusedWith(await post("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 10_000 }), 400, "request/context-exceeded"),
+    async () => refusedWith(await post("/v1/completions", { model: "overflow", prompt: "HELLO", max_tokens: 4, temperature: 1 }), 422, "adapter/non-finite-output"),
+    async () => refusedWith(await post("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" }), 409, "request/duplicate-id"),
   ];
-  // the request whose id the last case reuses: its receipt is kept through the run
-  const first = await json("/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: "taken" });
-  if (first.status !== 200) throw new Error(`load run: the first request named "taken" was answered ${first.status}: ${await first.text()}`);
+}
 
-  // /health probed every 20 ms while the rounds run
+/** Sends the request whose id the last hostile case reuses; its receipt is kept through the run. */
+async function holdRequestId(url: string, id: string): Promise<void> {
+  const first = await postJson(url, "/v1/completions", { model: "a0", prompt: "HELLO", max_tokens: 1, request_id: id });
+  if (first.status !== 200) throw new Error(`load run: the first request named "${id}" was answered ${first.status}: ${await first.text()}`);
+}
+
+/** /health probed every 20 ms until `stop`, which returns each probe's milliseconds. */
+function probeHealth(url: string): { stop(): Promise<number[]> } {
   const healthMs: number[] = [];
   let probing = true;
   const prober = (async () => {
@@ -178,78 +272,63 @@ export async function hostileLoadRun(tf: Tf, model: Model<GptConfig>, base: { we
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
+  return {
+    async stop() {
+      probing = false;
+      await prober;
+      return healthMs;
+    },
+  };
+}
 
-  const rounds: LoadRunResult["rounds"] = [];
-  const misses: string[] = [];
-  const failures: string[] = [];
-  const random = rng(o.seed).fork("load");
-  for (let round = 1; round <= o.rounds; round++) {
-    const t0 = performance.now();
-    const hostileCount = Math.round(o.requestsPerRound * o.hostileShare);
-    const jobs: Array<() => Promise<{ kind: "good" | "hostile" | "aborted"; outcome: Outcome }>> = [];
-    for (let i = 0; i < o.requestsPerRound - hostileCount; i++) {
-      const body = { model: `a${Math.floor(random.next() * o.adapters)}`, prompt: prompt(() => random.next()), max_tokens: o.maxTokens, temperature: 0.8, seed: i, stream: i % 2 === 0 };
-      jobs.push(async () => ({ kind: "good", outcome: await goodRequest(url, body, o.maxTokens) }));
-    }
-    for (let k = 0; k < hostileCount; k++) {
-      const c = (round * hostileCount + k) % (hostileCases.length + 1);
-      if (c === hostileCases.length) {
-        const body = { model: "a1", prompt: "HELLO", max_tokens: o.maxTokens, temperature: 0, stream: true };
-        jobs.push(async () => ({ kind: "aborted", outcome: { ok: (await abortAfter(url, body, 2)) >= 0, what: "aborted" } }));
-      } else jobs.push(async () => ({ kind: "hostile", outcome: await hostileCases[c]() }));
-    }
-    // the hostile ones spread through the round
-    for (let i = jobs.length - 1; i > 0; i--) {
-      const j = Math.floor(random.next() * (i + 1));
-      [jobs[i], jobs[j]] = [jobs[j], jobs[i]];
-    }
-    const results: Array<{ kind: string; outcome: Outcome }> = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: o.concurrency }, async () => {
-        while (next < jobs.length) {
-          const job = jobs[next++];
-          results.push(await job());
-        }
-      }),
-    );
-    for (const r of results) {
-      if (r.kind === "good" && !r.outcome.ok) failures.push(`round ${round}: ${r.outcome.what}`);
-      if (r.kind === "hostile" && !r.outcome.ok) misses.push(`round ${round}: ${r.outcome.what}`);
-    }
-    rounds.push({
-      round,
-      good: results.filter((r) => r.kind === "good").length,
-      goodAnswered: results.filter((r) => r.kind === "good" && r.outcome.ok).length,
-      hostile: results.filter((r) => r.kind === "hostile").length,
-      hostile4xx: results.filter((r) => r.kind === "hostile" && r.outcome.ok).length,
-      aborted: results.filter((r) => r.kind === "aborted").length,
-      ...memoryAfterCollection(),
-      tfTensors: tf.memory().numTensors,
-      wasmMb: wasmHeapBytes(tf) / 2 ** 20,
-      ...(await threadMemory(service.scheduler.opts.engine)),
-      seconds: (performance.now() - t0) / 1000,
-    });
+/**
+ * One round's requests in a seeded order: the good ones (a random adapter, eight characters from
+ * space up, half streamed), and the hostile share cycling through the cases and a client that hangs
+ * up mid-stream, spread through the round.
+ */
+function roundJobs(round: number, url: string, vocabSize: number, hostileCases: Array<() => Promise<Outcome>>, random: ReturnType<typeof rng>, o: LoadRunOptions): RoundJob[] {
+  const prompt = () => Array.from({ length: 8 }, () => String.fromCharCode(32 + Math.floor(random.next() * Math.min(90, vocabSize - 32)))).join("");
+  const hostileCount = Math.round(o.requestsPerRound * o.hostileShare);
+  const jobs: RoundJob[] = [];
+  for (let i = 0; i < o.requestsPerRound - hostileCount; i++) {
+    const body = { model: `a${Math.floor(random.next() * o.adapters)}`, prompt: prompt(), max_tokens: o.maxTokens, temperature: 0.8, seed: i, stream: i % 2 === 0 };
+    jobs.push(async () => ({ kind: "good", outcome: await goodRequest(url, body, o.maxTokens) }));
   }
-  probing = false;
-  await prober;
-  await service.scheduler.idle();
-  const receiptsCut = server.receipts.pending().filter((r) => r.cut).length + server.receipts.batches.reduce((s, b) => s + b.receipts.filter((r) => r.cut).length, 0);
-  await server.close();
-  service.dispose();
+  for (let k = 0; k < hostileCount; k++) {
+    const c = (round * hostileCount + k) % (hostileCases.length + 1);
+    if (c === hostileCases.length) {
+      const body = { model: "a1", prompt: "HELLO", max_tokens: o.maxTokens, temperature: 0, stream: true };
+      jobs.push(async () => ({ kind: "aborted", outcome: { ok: (await abortAfter(url, body, 2)) >= 0, what: "aborted" } }));
+    } else jobs.push(async () => ({ kind: "hostile", outcome: await hostileCases[c]() }));
+  }
+  for (let i = jobs.length - 1; i > 0; i--) {
+    const j = Math.floor(random.next() * (i + 1));
+    [jobs[i], jobs[j]] = [jobs[j], jobs[i]];
+  }
+  return jobs;
+}
+
+/** The jobs on `concurrency` clients, each taking the next job when its last is answered. */
+async function runConcurrently<T>(jobs: Array<() => Promise<T>>, concurrency: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs.length) results.push(await jobs[next++]());
+    }),
+  );
+  return results;
+}
+
+function countOutcomes(results: Array<{ kind: string; outcome: Outcome }>) {
+  const count = (kind: string, ok?: boolean) => results.filter((r) => r.kind === kind && (ok === undefined || r.outcome.ok === ok)).length;
+  return { good: count("good"), goodAnswered: count("good", true), hostile: count("hostile"), hostile4xx: count("hostile", true), aborted: count("aborted") };
+}
+
+function healthPercentiles(healthMs: number[]): Pick<LoadRunResult, "healthP50Ms" | "healthP99Ms" | "healthMaxMs" | "healthProbes"> {
   const sorted = [...healthMs].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  return {
-    rounds,
-    misses,
-    failures,
-    healthP50Ms: pct(0.5),
-    healthP99Ms: pct(0.99),
-    healthMaxMs: sorted[sorted.length - 1],
-    healthProbes: sorted.length,
-    rssGrowth: Math.max(...rounds.slice(1).map((r) => r.rssMb)) / rounds[0].rssMb - 1,
-    receiptsCut,
-  };
+  return { healthP50Ms: pct(0.5), healthP99Ms: pct(0.99), healthMaxMs: sorted[sorted.length - 1], healthProbes: sorted.length };
 }
 
 /** A good request, answered in full: 200, and every token (a finish chunk and [DONE] when streamed). */
