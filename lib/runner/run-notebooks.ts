@@ -267,22 +267,7 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
   const injected = injectParameters(plan);
   const progress = new RunProgress(plan.notebook.name, injected, options.progress);
   let execution: Execution | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    execution?.kill();
-    progress.stop();
-    rmSync(staging, { recursive: true, force: true });
-    const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
-    const interrupted = new NotebookRunError({
-      code: "run/interrupted",
-      message:
-        `interrupted (${signal}): ${plan.notebook.name} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
-        `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}`,
-      hint: "run the notebook again; earlier runs are untouched",
-      fields: { signal, notebook: plan.notebook.name, cell: progress.current?.number ?? null, kept: landed },
-    });
-    process.stderr.write(`\n${describeError(interrupted)}\n`);
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  };
+  const onSignal = interruptHandler(plan.notebook.name, staging, progress, () => execution?.kill());
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   const fail = (error: string, code: string, fields: ErrorFields): RunOutcome => {
@@ -308,83 +293,120 @@ export async function runNotebook(plan: NotebookPlan, options: RunOptions, log: 
     });
     const reply = await execution.reply.finally(() => progress.stop());
     rmSync(input, { force: true });
-    if (!reply.ok && reply.stage === "write") {
-      const full = diskFull(staging, reply.bytes ?? 0, basename(reply.path ?? "the report"));
-      return fail(
-        `${plan.notebook.name}: every cell ran, but the run could not be written: ${problemParagraph(full)
-          .replace(/^error: /, "")
-          .replace(/\n/g, " ")}`,
-        full.code,
-        full.fields,
-      );
-    }
-    if (!reply.ok) {
-      const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
-      const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
-      return fail(
-        `${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
-          (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
-          (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""),
-        "run/cell-failed",
-        { cell: cell?.number ?? null, heading: cell?.heading ?? null, ename: reply.ename ?? null, evalue: reply.evalue ?? null },
-      );
-    }
-    const settlementPath = join(staging, SETTLEMENT_FILE);
-    if (!existsSync(settlementPath)) {
+    const failed = replyFailure(plan, reply, progress, staging);
+    if (failed) return fail(failed.error, failed.code, failed.fields);
+    if (!existsSync(join(staging, SETTLEMENT_FILE))) {
       return fail(`${plan.notebook.name} ran but did not settle its results: end the notebook with \`await settle({...})\``, "run/not-settled", {});
     }
-    const settlement = readJson<Settlement>(settlementPath);
-    const runDir = join(options.runsDir, runId);
-    // The notebook saw its staging folder; the reader gets the folder the run lands as.
-    landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
-    landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
-    const executed = readNotebook(join(staging, "notebook.ipynb"));
-    const runtimePath = join(staging, "runtime.json");
-    const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; workers?: number; adapter?: unknown; threads?: number }>(runtimePath) : undefined;
-    const finished = new Date();
-    const used = { ...plan.parameters, ...(reply.parameters ?? {}) };
-    writeJsonAtomic(join(staging, "manifest.json"), {
-      runId,
-      notebook: plan.notebook.name,
-      startedAt: started.toISOString(),
-      finishedAt: finished.toISOString(),
-      seconds: (finished.getTime() - started.getTime()) / 1000,
-      git: gitInfo(),
-      lockfileSha256: sha256File(fromRoot("package-lock.json")),
-      notebookSha256: sha256File(plan.notebook.path),
-      versions: runVersions(),
-      tfBackend: runtime?.tfBackend ?? "not used",
-      workers: runtime?.workers ?? null,
-      ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
-      ...(runtime?.threads ? { tfThreads: runtime.threads } : {}),
-      seed: used.seed ?? null,
-      quick: used.quick ?? null,
-      parameters: used,
-      declared: Object.fromEntries(plan.specs.map((s) => [s.name, s.default])),
-      overrides: plan.overrides,
-      cells: cellTimings(executed),
-      resultsSha256: settlement.resultsSha256,
-      chain: settlement.chain,
-      settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
-    });
-    mkdirSync(options.runsDir, { recursive: true });
-    commitDir(staging, runDir);
+    const landedRun = landSettledRun(plan, { runId, staging, runsDir: options.runsDir, started, parameters: reply.parameters });
     landed.push(runId);
-    return { notebook: plan.notebook.name, ok: true, runId, runDir, seconds: (finished.getTime() - started.getTime()) / 1000, txHash: settlement.txHash };
+    return { notebook: plan.notebook.name, ok: true, runId, runDir: landedRun.runDir, seconds: landedRun.seconds, txHash: landedRun.txHash };
   } catch (error) {
-    if (error instanceof DiskFullError)
-      return fail(
-        `${plan.notebook.name}: ${problemParagraph(error)
-          .replace(/^error: /, "")
-          .replace(/\n/g, " ")}`,
-        error.code,
-        error.fields,
-      );
+    if (error instanceof DiskFullError) return fail(`${plan.notebook.name}: ${oneLine(error)}`, error.code, error.fields);
     return fail(`${plan.notebook.name}: ${describeError(error)}`, error instanceof LabError ? error.code : "run/crashed", error instanceof LabError ? error.fields : { error: describeError(error) });
   } finally {
     process.removeListener("SIGINT", onSignal);
     process.removeListener("SIGTERM", onSignal);
   }
+}
+
+/**
+ * On SIGINT or SIGTERM during a run: the kernel stopped, the staged run removed (nothing of it is
+ * kept), the runs this command finished before it named, and the process ended with the signal's code.
+ */
+function interruptHandler(notebook: string, staging: string, progress: RunProgress, stopKernel: () => void): (signal: NodeJS.Signals) => void {
+  return (signal) => {
+    stopKernel();
+    progress.stop();
+    rmSync(staging, { recursive: true, force: true });
+    const kept = landed.length ? `runs finished before it are kept: ${landed.join(", ")}` : "no earlier run of this command was kept";
+    const interrupted = new NotebookRunError({
+      code: "run/interrupted",
+      message:
+        `interrupted (${signal}): ${notebook} stopped in ${describeCell(progress.current, progress.cells.length)} after ${progress.seconds.toFixed(1)} s; ` +
+        `its kernel was stopped and its staged run removed, so nothing of it was kept; ${kept}`,
+      hint: "run the notebook again; earlier runs are untouched",
+      fields: { signal, notebook, cell: progress.current?.number ?? null, kept: landed },
+    });
+    process.stderr.write(`\n${describeError(interrupted)}\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+}
+
+/** What a reply that is not a finished run means for the reader: the full disk, or the cell that failed with its source and traceback. */
+function replyFailure(plan: NotebookPlan, reply: ExecutorReply, progress: RunProgress, staging: string): { error: string; code: string; fields: ErrorFields } | undefined {
+  if (reply.ok) return undefined;
+  if (reply.stage === "write") {
+    const full = diskFull(staging, reply.bytes ?? 0, basename(reply.path ?? "the report"));
+    return { error: `${plan.notebook.name}: every cell ran, but the run could not be written: ${oneLine(full)}`, code: full.code, fields: full.fields };
+  }
+  const cell = reply.cell === null || reply.cell === undefined ? undefined : progress.cellAt(reply.cell);
+  const where = cell ? `cell ${cell.number}${cell.heading ? ` (${cell.heading})` : ""}` : "before any cell ran";
+  return {
+    error:
+      `${plan.notebook.name}, ${where}: ${reply.ename}: ${reply.evalue}` +
+      (reply.source ? `\n--- cell ${cell?.number ?? "?"} source ---\n${firstLines(reply.source, 12)}` : "") +
+      (reply.traceback ? `\n--- traceback ---\n${firstLines(stripVTControlCharacters(reply.traceback), 25)}` : ""),
+    code: "run/cell-failed",
+    fields: { cell: cell?.number ?? null, heading: cell?.heading ?? null, ename: reply.ename ?? null, evalue: reply.evalue ?? null },
+  };
+}
+
+/** A refusal's problem paragraph as one line of a run's error. */
+function oneLine(error: LabError): string {
+  return problemParagraph(error)
+    .replace(/^error: /, "")
+    .replace(/\n/g, " ");
+}
+
+/**
+ * A settled run's staging folder made into its run folder: the report and notebook rewritten to
+ * the folder they land as, the manifest (versions, parameters, cell timings, settlement) written,
+ * then the folder renamed into the runs folder in one step.
+ */
+function landSettledRun(
+  plan: NotebookPlan,
+  run: { runId: string; staging: string; runsDir: string; started: Date; parameters?: Record<string, ParameterValue> | null },
+): { runDir: string; seconds: number; txHash: string } {
+  const { runId, staging, started } = run;
+  const settlement = readJson<Settlement>(join(staging, SETTLEMENT_FILE));
+  const runDir = join(run.runsDir, runId);
+  // The notebook saw its staging folder; the reader gets the folder the run lands as.
+  landFile(join(staging, "report.html"), staging, runDir, (html) => finishReport(html, staging, runDir));
+  landFile(join(staging, "notebook.ipynb"), staging, runDir, (text) => withoutPlotlyBundle(landedPaths(text, staging, runDir)));
+  const executed = readNotebook(join(staging, "notebook.ipynb"));
+  const runtimePath = join(staging, "runtime.json");
+  const runtime = existsSync(runtimePath) ? readJson<{ tfBackend: string; tfjsVersion: string; workers?: number; adapter?: unknown; threads?: number }>(runtimePath) : undefined;
+  const finished = new Date();
+  const seconds = (finished.getTime() - started.getTime()) / 1000;
+  const used = { ...plan.parameters, ...(run.parameters ?? {}) };
+  writeJsonAtomic(join(staging, "manifest.json"), {
+    runId,
+    notebook: plan.notebook.name,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    seconds,
+    git: gitInfo(),
+    lockfileSha256: sha256File(fromRoot("package-lock.json")),
+    notebookSha256: sha256File(plan.notebook.path),
+    versions: runVersions(),
+    tfBackend: runtime?.tfBackend ?? "not used",
+    workers: runtime?.workers ?? null,
+    ...(runtime?.adapter ? { gpuAdapter: runtime.adapter } : {}),
+    ...(runtime?.threads ? { tfThreads: runtime.threads } : {}),
+    seed: used.seed ?? null,
+    quick: used.quick ?? null,
+    parameters: used,
+    declared: Object.fromEntries(plan.specs.map((s) => [s.name, s.default])),
+    overrides: plan.overrides,
+    cells: cellTimings(executed),
+    resultsSha256: settlement.resultsSha256,
+    chain: settlement.chain,
+    settlement: { registry: settlement.registry, txHash: settlement.txHash, blockNumber: settlement.blockNumber, from: settlement.from },
+  });
+  mkdirSync(run.runsDir, { recursive: true });
+  commitDir(staging, runDir);
+  return { runDir, seconds, txHash: settlement.txHash };
 }
 
 /**
