@@ -11,6 +11,7 @@ import { rng } from "../random.js";
 import { ThreadedEngine } from "./decode-thread.js";
 import { startServer, type TextTokenizer } from "./server.js";
 import { openLoraService } from "./service.js";
+import { percentile } from "./serving-bench.js";
 import { type BaseModelInfo, writeGeneratedAdapter } from "./store.js";
 import type { DecodeEngine } from "./strategies.js";
 
@@ -327,8 +328,7 @@ function countOutcomes(results: Array<{ kind: string; outcome: Outcome }>) {
 
 function healthPercentiles(healthMs: number[]): Pick<LoadRunResult, "healthP50Ms" | "healthP99Ms" | "healthMaxMs" | "healthProbes"> {
   const sorted = [...healthMs].sort((a, b) => a - b);
-  const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-  return { healthP50Ms: pct(0.5), healthP99Ms: pct(0.99), healthMaxMs: sorted[sorted.length - 1], healthProbes: sorted.length };
+  return { healthP50Ms: percentile(sorted, 0.5), healthP99Ms: percentile(sorted, 0.99), healthMaxMs: sorted[sorted.length - 1], healthProbes: sorted.length };
 }
 
 /** A good request, answered in full: 200, and every token (a finish chunk and [DONE] when streamed). */

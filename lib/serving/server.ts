@@ -380,10 +380,15 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     metrics.latency.observe((performance.now() - arrived) / 1000);
   }
 
+  /** A new model id must be well formed and name neither the base model nor a registered adapter. */
+  function refuseTakenId(id: string, hint: string): void {
+    checkAdapterId(id);
+    if (id === baseId || cache.store.has(id)) throw adapterExists(id, hint);
+  }
+
   /** Registers the adapter folder `path` (realpath under the roots) as `id`, reading every tensor now. */
   async function load(id: string, path: string, baseSha256?: string): Promise<void> {
-    checkAdapterId(id);
-    if (id === baseId || cache.store.has(id)) throw adapterExists(id, `unload it first (DELETE /v1/models/${id}) or choose another id`);
+    refuseTakenId(id, `unload it first (DELETE /v1/models/${id}) or choose another id`);
     const dir = resolveAdapterDir(path, opts.loadRoots);
     cache.store.register(id, dir, { baseSha256 });
     try {
@@ -439,8 +444,7 @@ export async function startServer(opts: ServerOptions, listen: { port?: number; 
     onlyKnownFields(body, ["id", "adapters", "weights", "merge_strategy", "density", "majority_sign_method", "seed"]);
     // every check before anything is read or written: the id, its folder, then the recipe
     const id = field<string>(body, "id", "string");
-    checkAdapterId(id);
-    if (id === baseId || cache.store.has(id)) throw adapterExists(id, "choose another id for the merged adapter");
+    refuseTakenId(id, "choose another id for the merged adapter");
     if (!opts.mergeDir) throw requestError("merge/disabled", "this server has no folder for merged adapters", "start it with a merge folder (./lab serve writes RUNS/openlora/merged)", {}, 403);
     const dir = freshMergedDir(opts.mergeDir, id);
     const ids = body.adapters;

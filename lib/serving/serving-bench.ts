@@ -44,7 +44,8 @@ export function servingBench(tf: Tf, model: Model<GptConfig>, base: { weights: W
   return { tf, model, base, ...adapters, dispose: () => rmSync(adapters.root, { recursive: true, force: true }) };
 }
 
-function percentile(sorted: number[], p: number): number {
+/** The nearest-rank p-quantile (0 < p ≤ 1) of ascending values: the value at rank ⌈p·n⌉. */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
 }

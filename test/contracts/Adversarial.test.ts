@@ -1,8 +1,8 @@
 import { expect } from "chai";
-import { AbiCoder, type Contract, keccak256 } from "ethers";
+import type { Contract } from "ethers";
 import { network } from "hardhat";
 import { buildRewardTree } from "../../lib/attribution/payouts.js";
-import { deployEconomics, registerDatanet } from "./economics-fixture.js";
+import { datanetIdOf, deployEconomics, registerDatanet } from "./contract-fixtures.js";
 
 const { ethers, networkHelpers } = await network.create();
 
@@ -127,11 +127,11 @@ describe("Adversarial: front-running", () => {
     const { datanets, honest } = await networkHelpers.loadFixture(deploy);
     const name = "fmnist-low-contrast";
     const root = ethers.id("the real root");
-    const id = keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [name, root]));
+    const id = datanetIdOf(name, root);
     const squat = ethers.id("a squatter's root");
     await expect((datanets.connect(honest) as Contract).registerDatanet(id, name, squat, ethers.ZeroHash, [honest.address], [1n]))
       .to.be.revertedWithCustomError(datanets, "WrongDatanetId")
-      .withArgs(id, keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [name, squat])));
+      .withArgs(id, datanetIdOf(name, squat));
   });
 
   it("the reward pool opens epochs only for its owner and never for more than it holds", async () => {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import type { Contract } from "ethers";
 import { network } from "hardhat";
-import { deployEconomics, registerDatanet, type SampleLeaf } from "./economics-fixture.js";
+import { deployEconomics, registerDatanet, type SampleLeaf } from "./contract-fixtures.js";
 
 const { ethers, networkHelpers } = await network.create();
 

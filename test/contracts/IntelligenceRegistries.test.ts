@@ -1,6 +1,7 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { network } from "hardhat";
+import { datanetIdOf } from "./contract-fixtures.js";
 
 const { ethers } = await network.create();
 
@@ -9,7 +10,7 @@ function manifest(contributors: string[]) {
   const leaves: Array<[number, string, string]> = [];
   for (let i = 0; i < 9; i++) leaves.push([i, contributors[i % contributors.length], ethers.id(`sample ${i}`)]);
   const tree = StandardMerkleTree.of(leaves, ["uint256", "address", "bytes32"]);
-  const id = ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], ["fmnist-test", tree.root]));
+  const id = datanetIdOf("fmnist-test", tree.root);
   return { leaves, tree, id };
 }
 
@@ -53,7 +54,7 @@ describe("DatanetRegistry", () => {
       .withArgs(1, 2);
     await expect(datanets.registerDatanet(m.id, "x", m.tree.root, zero, [alice.address], [1]))
       .to.be.revertedWithCustomError(datanets, "WrongDatanetId")
-      .withArgs(m.id, ethers.keccak256(ethers.AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], ["x", m.tree.root])));
+      .withArgs(m.id, datanetIdOf("x", m.tree.root));
     await expect(datanets.registerDatanet(m.id, "fmnist-test", m.tree.root, zero, [alice.address, alice.address], [1, 2]))
       .to.be.revertedWithCustomError(datanets, "DuplicateContributor")
       .withArgs(alice.address);

@@ -3,7 +3,7 @@ import type { Contract } from "ethers";
 import fc from "fast-check";
 import { network } from "hardhat";
 import { buildRewardTree, type RewardTree } from "../../lib/attribution/payouts.js";
-import { deployEconomics, registerDatanet } from "./economics-fixture.js";
+import { deployEconomics, registerDatanet } from "./contract-fixtures.js";
 
 const { ethers, networkHelpers } = await network.create();
 

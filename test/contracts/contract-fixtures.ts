@@ -1,5 +1,5 @@
-// What the economics contract tests share: the contracts deployed as the loop wires them, and a
-// datanet registered as the lab registers one. Loaded by the contract test runner like every file
+// What the contract tests share: the economics contracts deployed as the loop wires them, and a
+// datanet's id and registration as the lab makes them. Loaded by the contract test runner like every file
 // here; it declares no tests.
 import type { HardhatEthers } from "@nomicfoundation/hardhat-ethers/types";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
@@ -37,12 +37,17 @@ export async function deployEconomics(ethers: HardhatEthers, admin: string, p: E
 export type SampleLeaf = [number, string, string];
 
 /**
- * Registers a datanet of `leaves` under `name`, as the lab does: its id is keccak256(abi.encode(name,
- * root)), computed here apart from lib/ so the contracts are held to the layout itself.
+ * A datanet's id: keccak256(abi.encode(name, root)), computed here apart from lib/ so the contracts
+ * are held to the layout itself.
  */
+export function datanetIdOf(name: string, root: string): string {
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [name, root]));
+}
+
+/** Registers a datanet of `leaves` under `name`, as the lab does (its id: datanetIdOf). */
 export async function registerDatanet(datanets: Contract, d: { name: string; leaves: SampleLeaf[]; manifestHash: string; contributors: string[]; samples: bigint[] }) {
   const tree = StandardMerkleTree.of(d.leaves, ["uint256", "address", "bytes32"]);
-  const id = keccak256(AbiCoder.defaultAbiCoder().encode(["string", "bytes32"], [d.name, tree.root]));
+  const id = datanetIdOf(d.name, tree.root);
   await datanets.registerDatanet(id, d.name, tree.root, d.manifestHash, d.contributors, d.samples);
   return { tree, id };
 }
